@@ -1,0 +1,146 @@
+// Package ingest holds the envelope every intake channel emits and the rules
+// adapters follow to hand envelopes on. Channel adapters live in sub-packages
+// (webform, webhook, imap, csvdrop); they know nothing of Kafka: they call a
+// Publish function and acknowledge their source only when it returned nil.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SchemaVersion is the payload version written into every envelope as "v".
+const SchemaVersion = 1
+
+// Channel names the way a complaint reached tousu.
+type Channel string
+
+// The channels tousu accepts complaints on.
+const (
+	ChannelWebForm Channel = "webform"
+	ChannelAPI     Channel = "api"
+	ChannelWebhook Channel = "webhook"
+	ChannelEmail   Channel = "email"
+	ChannelHotline Channel = "hotline"
+)
+
+// Attachment records a file that came with a complaint. The content itself
+// lives in the content-addressed attachment store under its SHA256.
+type Attachment struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Envelope is one complaint as a channel received it, before any cleaning.
+// It is the payload of the complaints.raw topic.
+type Envelope struct {
+	V int `json:"v"`
+	// ID is deterministic: the same submission always gets the same ID, so
+	// every later step can be repeated safely.
+	ID string `json:"id"`
+	// Reference is the 受理编号 given to the customer; derived from ID.
+	Reference  string    `json:"reference"`
+	Channel    Channel   `json:"channel"`
+	Source     string    `json:"source,omitempty"`    // webhook source, mailbox or folder name
+	SourceID   string    `json:"source_id,omitempty"` // the id the source system gave it
+	ReceivedAt time.Time `json:"received_at"`
+	OccurredAt time.Time `json:"occurred_at,omitzero"` // when the customer says it happened
+
+	Name        string       `json:"name,omitempty"`
+	Phone       string       `json:"phone,omitempty"`
+	Email       string       `json:"email,omitempty"`
+	Subject     string       `json:"subject,omitempty"`
+	Description string       `json:"description"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Extra carries channel-specific fields (remote address, mapped partner
+	// fields) that later stages may use as hints.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Publish hands an envelope to the broker. It blocks until the broker
+// acknowledged the envelope durably (acks=all) or ctx ended, and is safe for
+// concurrent use. An adapter acknowledges its source only after Publish
+// returned nil; on error it must leave the source unacknowledged so the
+// complaint is offered again.
+type Publish func(ctx context.Context, env Envelope) error
+
+// NewID returns the deterministic envelope id for a channel, a source and a
+// key that is unique within that source (a source id, an idempotency key or
+// a content hash).
+func NewID(channel Channel, source, key string) string {
+	sum := sha256.Sum256([]byte(string(channel) + "\x00" + source + "\x00" + key))
+	return string(channel) + ":" + strings.ToLower(idEncoding.EncodeToString(sum[:15]))
+}
+
+// idEncoding is Crockford-style base32 without padding: no I, L, O or U, so
+// a reference read out over the phone is not misheard.
+var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// ReferenceFor derives the customer-facing reference number (受理编号) from
+// an envelope id: "TS" and ten characters, stable for the same id.
+func ReferenceFor(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "TS" + idEncoding.EncodeToString(sum[:])[:10]
+}
+
+// ContentKey is a key for sources that give no id of their own: a hash of
+// the fields that make two submissions the same complaint.
+func ContentKey(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// Limits on the fields of an envelope, in bytes.
+const (
+	MaxNameBytes        = 200
+	MaxPhoneBytes       = 40
+	MaxEmailBytes       = 254
+	MaxSubjectBytes     = 500
+	MaxDescriptionBytes = 20000
+)
+
+// FieldError says which field of a submission is invalid and why, in words
+// a customer can read (Simplified Chinese).
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Validate checks the fields every channel must fill and returns every
+// problem it finds, one per field.
+func (e *Envelope) Validate() []FieldError {
+	var errs []FieldError
+	check := func(field, value string, max int, required bool) {
+		switch {
+		case !utf8.ValidString(value):
+			errs = append(errs, FieldError{field, "包含无法识别的字符，请使用 UTF-8 编码"})
+		case required && strings.TrimSpace(value) == "":
+			errs = append(errs, FieldError{field, "此项为必填项"})
+		case len(value) > max:
+			errs = append(errs, FieldError{field, fmt.Sprintf("内容过长，最多 %d 字节", max)})
+		}
+	}
+	check("name", e.Name, MaxNameBytes, false)
+	check("phone", e.Phone, MaxPhoneBytes, false)
+	check("email", e.Email, MaxEmailBytes, false)
+	check("subject", e.Subject, MaxSubjectBytes, false)
+	check("description", e.Description, MaxDescriptionBytes, true)
+	if strings.TrimSpace(e.Phone) == "" && strings.TrimSpace(e.Email) == "" {
+		errs = append(errs, FieldError{"phone", "请至少填写手机号码或电子邮箱中的一项，以便我们联系您"})
+	}
+	return errs
+}

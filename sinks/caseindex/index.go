@@ -1,0 +1,70 @@
+// Package caseindex defines the search index agents find cases in: the Index
+// interface both backends (Bleve embedded, Elasticsearch) implement, the
+// query and result types of the search API, and, in caseindextest, the
+// contract suite every backend must pass.
+package caseindex
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tousu/tousu/router"
+)
+
+// ErrNotFound is returned by Get when no case has the id.
+var ErrNotFound = errors.New("case not found")
+
+// Index stores cases for search. Implementations are safe for concurrent
+// use; every method blocks until done or ctx ends.
+//
+// Upsert is idempotent: writing the same case twice leaves one document, and
+// a case whose Revision is lower than the stored one is ignored (a stale
+// update never overwrites a newer one). When Upsert returns nil the cases are
+// durable and visible to Search.
+type Index interface {
+	Upsert(ctx context.Context, cases []router.Case) error
+	Get(ctx context.Context, id string) (router.Case, error)
+	Search(ctx context.Context, q Query) (Result, error)
+	// Ping reports whether the index is reachable, for readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Sort orders of a search.
+const (
+	SortRelevance = "relevance"    // best match first (default when Text is set)
+	SortNewest    = "-received_at" // newest first (default otherwise)
+	SortOldest    = "received_at"
+	SortDeadline  = "deadline" // earliest deadline first, cases without one last
+)
+
+// Query selects cases. Empty fields do not filter.
+type Query struct {
+	// Text is matched as a phrase against subject and description, so that
+	// 信号差 finds 手机信号差了三天 but not 信号 … 很差.
+	Text      string
+	Channel   string
+	Category  string
+	Status    string
+	Reference string    // a 受理编号 held by the case
+	From, To  time.Time // received_at in [From, To)
+	DueBefore time.Time // deadline before this instant
+	Sort      string
+	Offset    int
+	Limit     int // default 20, at most MaxLimit
+}
+
+// MaxLimit bounds the page size of a search.
+const MaxLimit = 200
+
+// FacetFields are the fields Search counts values of.
+var FacetFields = []string{"channel", "category", "status"}
+
+// Result is one page of matching cases with the total and facet counts over
+// all matches.
+type Result struct {
+	Total  int                       `json:"total"`
+	Hits   []router.Case             `json:"hits"`
+	Facets map[string]map[string]int `json:"facets"`
+}
