@@ -1,0 +1,216 @@
+package attachment
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var pngHead = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+
+func openStore(tb testing.TB) (*Store, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, dir
+}
+
+// storedFiles lists every regular file under dir.
+func storedFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return files
+}
+
+func TestPutDedupesAndOpens(t *testing.T) {
+	s, dir := openStore(t)
+	content := append(append([]byte{}, pngHead...), bytes.Repeat([]byte{7}, 1000)...)
+	a1, err := s.Put(bytes.NewReader(content), "照片.png", "image/png", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := s.Put(bytes.NewReader(content), "copy.png", "application/octet-stream", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	want := hex.EncodeToString(sum[:])
+	if a1.SHA256 != want || a2.SHA256 != want {
+		t.Fatalf("sums %s %s, want %s", a1.SHA256, a2.SHA256, want)
+	}
+	if a1.Type != "image/png" || a1.Size != int64(len(content)) || a1.Name != "照片.png" || a2.Name != "copy.png" {
+		t.Fatalf("unexpected records %+v %+v", a1, a2)
+	}
+	files := storedFiles(t, dir)
+	if len(files) != 1 || files[0] != filepath.Join(dir, want[:2], want) {
+		t.Fatalf("stored files = %v, want one at %s/%s", files, want[:2], want)
+	}
+	rc, err := s.Open(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("Open returned %d bytes, err %v", len(got), err)
+	}
+}
+
+func TestPutRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		content []byte
+		max     int64
+		want    error
+	}{
+		{"too large", append(append([]byte{}, pngHead...), make([]byte, 100)...), 50, ErrTooLarge},
+		{"empty", nil, 50, ErrEmpty},
+		{"html", []byte("<html><script>alert(1)</script></html>"), 1000, ErrTypeNotAllowed},
+		{"executable", []byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"), 1000, ErrTypeNotAllowed},
+		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), 1000, ErrTypeNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir := openStore(t)
+			_, err := s.Put(bytes.NewReader(tt.content), "file.bin", "image/png", tt.max)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Put error = %v, want %v", err, tt.want)
+			}
+			if files := storedFiles(t, dir); len(files) != 0 {
+				t.Fatalf("files left behind: %v", files)
+			}
+		})
+	}
+}
+
+func TestPutExactlyMax(t *testing.T) {
+	s, _ := openStore(t)
+	content := []byte("手机信号差了三天") // plain text, max is its exact length
+	if _, err := s.Put(bytes.NewReader(content), "a.txt", "", int64(len(content))); err != nil {
+		t.Fatalf("content of exactly max bytes rejected: %v", err)
+	}
+}
+
+func TestOpenRejectsBadSums(t *testing.T) {
+	s, _ := openStore(t)
+	for _, sha := range []string{"", "../../etc/passwd", strings.Repeat("g", 64), strings.Repeat("a", 64)} {
+		if _, err := s.Open(sha); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open(%q) error = %v, want ErrNotFound", sha, err)
+		}
+	}
+}
+
+func TestDetectType(t *testing.T) {
+	ole := []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00")
+	zip := []byte("PK\x03\x04\x14\x00\x06\x00")
+	tests := []struct {
+		name     string
+		head     []byte
+		file     string
+		declared string
+		want     string
+	}{
+		{"png despite declared pdf", pngHead, "a.pdf", "application/pdf", "image/png"},
+		{"jpeg", []byte("\xFF\xD8\xFF\xE0\x00\x10JFIF"), "a.jpg", "", "image/jpeg"},
+		{"pdf", []byte("%PDF-1.7\n"), "x", "", "application/pdf"},
+		{"text", []byte("手机信号差了三天"), "note.txt", "", "text/plain"},
+		{"docx by extension", zip, "投诉.DOCX", "", TypeDOCX},
+		{"xlsx by declared type", zip, "upload", TypeXLSX, TypeXLSX},
+		{"plain zip", zip, "a.zip", "application/zip", "application/zip"},
+		{"zip declared as image", zip, "a.png", "image/png", "application/zip"},
+		{"doc", ole, "a.doc", "", TypeDOC},
+		{"ole unknown", ole, "a.bin", "", "application/x-ole-storage"},
+		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), "IMG_0001.HEIC", "", "image/heic"},
+		{"html declared as text", []byte("<!DOCTYPE html><html>"), "a.txt", "text/plain", "text/html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DetectType(tt.head, tt.file, tt.declared); got != tt.want {
+				t.Fatalf("DetectType = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	long := strings.Repeat("投", 100) + ".pdf"
+	tests := []struct{ in, want string }{
+		{"report.pdf", "report.pdf"},
+		{`C:\fakepath\照片.jpg`, "照片.jpg"},
+		{"../../etc/passwd", "passwd"},
+		{"a\x00b\r\n.txt", "ab.txt"},
+		{"bad\xffname.txt", "badname.txt"},
+		{"", "attachment"},
+		{"..", "attachment"},
+		{"  ", "attachment"},
+		{"a\u202egpj.exe", "agpj.exe"},
+	}
+	for _, tt := range tests {
+		if got := SanitizeName(tt.in); got != tt.want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	got := SanitizeName(long)
+	if len(got) > MaxNameBytes || !utf8.ValidString(got) || !strings.HasSuffix(got, ".pdf") {
+		t.Errorf("SanitizeName(long) = %q (%d bytes)", got, len(got))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"image/png; q=1", "Image/PNG", "not a type"} {
+		if err := (Config{AllowedTypes: []string{bad}}).Validate(); err == nil {
+			t.Errorf("Validate accepted %q", bad)
+		}
+	}
+	s, err := OpenConfig(t.TempDir(), Config{AllowedTypes: []string{"application/pdf"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(bytes.NewReader(pngHead), "a.png", "", 100); !errors.Is(err, ErrTypeNotAllowed) {
+		t.Fatalf("png accepted by a pdf-only store: %v", err)
+	}
+}
+
+func TestOpenRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".upload-123")
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+}

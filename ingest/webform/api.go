@@ -1,0 +1,156 @@
+package webform
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
+const MaxIdempotencyKeyBytes = 200
+
+// apiRequest is the body of POST /api/v1/complaints.
+type apiRequest struct {
+	Name        string `json:"name"`
+	Phone       string `json:"phone"`
+	Email       string `json:"email"`
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+}
+
+// apiError is the JSON body of every API error.
+type apiError struct {
+	Error     string              `json:"error"`
+	Field     string              `json:"field,omitempty"`
+	Errors    []ingest.FieldError `json:"errors,omitempty"`
+	Retryable bool                `json:"retryable,omitempty"`
+}
+
+// BearerAuth returns an authentication middleware for the JSON API: it
+// takes the token from "Authorization: Bearer <token>" and lets the
+// request through when authorize returns true, else answers 401 with a
+// JSON error. authorize must be safe for concurrent use and should compare
+// in constant time.
+func BearerAuth(authorize func(token string) bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		scheme, token, ok := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || !authorize(token) {
+			return unauthorized(c)
+		}
+		return c.Next()
+	}
+}
+
+func unauthorized(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tousu"`)
+	return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: "未授权：请在 Authorization 头中提供有效的 Bearer 令牌"})
+}
+
+// apiSubmit handles POST /api/v1/complaints. The body is a JSON object
+// with the fields of apiRequest and nothing else; it answers 202 with
+// {"reference": "..."} once the broker acknowledged the complaint. With
+// an Idempotency-Key header, a repeat of the request returns the same
+// reference and creates no second case.
+func (f *Form) apiSubmit(c *fiber.Ctx) error {
+	channel := string(ingest.ChannelAPI)
+	fail := func(status int, outcome string, e apiError) error {
+		f.m.submissions.WithLabelValues(channel, outcome).Inc()
+		return c.Status(status).JSON(e)
+	}
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return fail(fiber.StatusUnsupportedMediaType, "bad_request", apiError{Error: "不支持压缩的请求内容（Content-Encoding）"})
+	}
+	body := c.Request().Body()
+	if int64(len(body)) > f.cfg.MaxJSONBytes {
+		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", f.cfg.MaxJSONBytes)})
+	}
+	key := c.Get("Idempotency-Key")
+	if !validKey(key) {
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", MaxIdempotencyKeyBytes)})
+	}
+	req, err := decodeRequest(body)
+	if err != nil {
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: err.Error()})
+	}
+	env := ingest.Envelope{
+		Name:        strings.TrimSpace(req.Name),
+		Phone:       strings.TrimSpace(req.Phone),
+		Email:       strings.TrimSpace(req.Email),
+		Subject:     strings.TrimSpace(req.Subject),
+		Description: strings.TrimSpace(req.Description),
+	}
+	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Field: errs[0].Field, Errors: errs})
+	}
+	if key == "" {
+		key = randomKey()
+	}
+	f.fill(&env, c, ingest.ChannelAPI, ingest.NewID(ingest.ChannelAPI, "", key))
+	if err := f.doPublish(c, env); err != nil {
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(apiError{Error: "系统繁忙，请稍后再试", Retryable: true})
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
+}
+
+// decodeRequest parses an API body strictly: valid UTF-8, exactly one JSON
+// object, only known fields, all strings. Its errors are customer-readable.
+func decodeRequest(body []byte) (apiRequest, error) {
+	var req apiRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, errors.New("请求内容为空，需要一个 JSON 对象")
+	}
+	if !utf8.Valid(body) {
+		return req, errors.New("请求内容不是有效的 UTF-8 编码")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return req, fmt.Errorf("字段 %s 必须是字符串", typeErr.Field)
+		case errors.As(err, &typeErr):
+			return req, errors.New("请求内容必须是一个 JSON 对象")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return req, fmt.Errorf("未知字段 %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		default:
+			return req, errors.New("请求内容不是有效的 JSON")
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("请求内容只能包含一个 JSON 对象")
+	}
+	return req, nil
+}
+
+// validKey reports whether an Idempotency-Key header is absent or made of
+// 1 to MaxIdempotencyKeyBytes visible ASCII characters.
+func validKey(k string) bool {
+	if len(k) > MaxIdempotencyKeyBytes {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "random:" + hex.EncodeToString(b)
+}

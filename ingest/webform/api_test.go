@@ -1,0 +1,155 @@
+package webform
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+const validJSON = `{"name":"李四","phone":"+86 139 0000 1111","email":"li@example.com","subject":"账单","description":"多扣了话费 30 元"}`
+
+func apiRequestWith(body, token, key string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/complaints", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	return req
+}
+
+type apiAnswer struct {
+	Reference string              `json:"reference"`
+	Error     string              `json:"error"`
+	Field     string              `json:"field"`
+	Errors    []ingest.FieldError `json:"errors"`
+	Retryable bool                `json:"retryable"`
+}
+
+func decodeAnswer(tb testing.TB, body string) apiAnswer {
+	tb.Helper()
+	var a apiAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		tb.Fatalf("answer %q is not JSON: %v", body, err)
+	}
+	return a
+}
+
+func TestAPI(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		token  string
+		key    string
+		status int
+		field  string
+	}{
+		{"accepted", validJSON, apiToken, "", http.StatusAccepted, ""},
+		{"no token", validJSON, "", "", http.StatusUnauthorized, ""},
+		{"wrong token", validJSON, "wrong", "", http.StatusUnauthorized, ""},
+		{"missing description", `{"phone":"13800138000"}`, apiToken, "", http.StatusUnprocessableEntity, "description"},
+		{"bad phone", `{"phone":"abc","description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "phone"},
+		{"bad email", `{"email":"nobody","description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "email"},
+		{"no contact", `{"description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "phone"},
+		{"too large", `{"description":"` + strings.Repeat("x", 2048) + `"}`, apiToken, "", http.StatusRequestEntityTooLarge, ""},
+		{"invalid JSON", `{"description":`, apiToken, "", http.StatusBadRequest, ""},
+		{"empty body", ``, apiToken, "", http.StatusBadRequest, ""},
+		{"not an object", `["x"]`, apiToken, "", http.StatusBadRequest, ""},
+		{"number field", `{"phone":13800138000,"description":"x"}`, apiToken, "", http.StatusBadRequest, ""},
+		{"unknown field", `{"phone":"13800138000","descripton":"x"}`, apiToken, "", http.StatusBadRequest, ""},
+		{"two objects", validJSON + validJSON, apiToken, "", http.StatusBadRequest, ""},
+		{"non-UTF-8", `{"phone":"13800138000","description":"\xff\xfe"}`, apiToken, "", http.StatusBadRequest, ""},
+		{"bad idempotency key", validJSON, apiToken, "key with spaces", http.StatusBadRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{MaxJSONBytes: 1024})
+			resp, body := e.do(t, apiRequestWith(tt.body, tt.token, tt.key))
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			a := decodeAnswer(t, body)
+			published := e.pub.published()
+			if tt.status == http.StatusAccepted {
+				if len(published) != 1 || a.Reference != published[0].Reference {
+					t.Fatalf("reference %q, published %+v", a.Reference, published)
+				}
+				env := published[0]
+				if env.Channel != ingest.ChannelAPI || env.V != ingest.SchemaVersion || env.Description != "多扣了话费 30 元" {
+					t.Fatalf("bad envelope %+v", env)
+				}
+				return
+			}
+			if a.Error == "" || a.Reference != "" {
+				t.Fatalf("error answer %+v", a)
+			}
+			if a.Field != tt.field {
+				t.Fatalf("field %q, want %q", a.Field, tt.field)
+			}
+			if len(published) != 0 {
+				t.Fatalf("published %d envelopes", len(published))
+			}
+		})
+	}
+}
+
+func TestAPIIdempotency(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	ref := func(key string) string {
+		t.Helper()
+		resp, body := e.do(t, apiRequestWith(validJSON, apiToken, key))
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return decodeAnswer(t, body).Reference
+	}
+	a, b := ref("order-42"), ref("order-42")
+	if a != b {
+		t.Fatalf("same key gave %s and %s", a, b)
+	}
+	if want := ingest.ReferenceFor(ingest.NewID(ingest.ChannelAPI, "", "order-42")); a != want {
+		t.Fatalf("reference %s, want %s", a, want)
+	}
+	if c, d := ref(""), ref(""); c == d || c == a {
+		t.Fatalf("requests without a key share a reference: %s %s", c, d)
+	}
+}
+
+func TestAPIPublishFailure(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.pub.fail(errors.New("not enough replicas"))
+	resp, body := e.do(t, apiRequestWith(validJSON, apiToken, "k1"))
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", resp.StatusCode)
+	}
+	a := decodeAnswer(t, body)
+	if a.Reference != "" || !a.Retryable || !strings.Contains(a.Error, "系统繁忙") {
+		t.Fatalf("answer %+v", a)
+	}
+}
+
+func TestBearerAuthSchemes(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	for _, h := range []string{"bearer " + apiToken, "Bearer   " + apiToken} {
+		req := apiRequestWith(validJSON, "", "")
+		req.Header.Set("Authorization", h)
+		if resp, body := e.do(t, req); resp.StatusCode != http.StatusAccepted {
+			t.Errorf("Authorization %q: status %d %s", h, resp.StatusCode, body)
+		}
+	}
+	for _, h := range []string{"Basic " + apiToken, apiToken, "Bearer"} {
+		req := apiRequestWith(validJSON, "", "")
+		req.Header.Set("Authorization", h)
+		resp, _ := e.do(t, req)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: status %d", h, resp.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package webform
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures the web form, its status page and the JSON API. A zero
+// field means its default (see DefaultConfig); CookieSecure defaults to
+// false.
+type Config struct {
+	// MaxAttachmentBytes bounds the attachment of one submission.
+	// Default 10 MiB. The fiber app's BodyLimit must be at least
+	// Config.BodyLimit() or large uploads are cut off by fasthttp with a
+	// plain 413 before the form can answer with its own page.
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// MaxJSONBytes bounds the body of POST /api/v1/complaints. Default
+	// 64 KiB.
+	MaxJSONBytes int64 `yaml:"max_json_bytes"`
+	// RateLimit is how many form submissions (POST /complaints) one client
+	// IP may make per RateWindow; status look-ups (POST /status) have a
+	// separate budget of the same size. Default 10. The client IP is
+	// fiber's c.IP(), so behind a reverse proxy the app must be configured
+	// with ProxyHeader and TrustedProxies.
+	RateLimit int `yaml:"rate_limit"`
+	// RateWindow is the window of RateLimit. Default 1m.
+	RateWindow time.Duration `yaml:"rate_window"`
+	// CookieSecure marks the CSRF cookie Secure. It defaults to false so
+	// that the embedded default (http://127.0.0.1:8080) works; set it to
+	// true whenever the form is served over HTTPS.
+	CookieSecure bool `yaml:"cookie_secure"`
+	// CSRFExpiration is how long a rendered form stays valid. Default 2h.
+	CSRFExpiration time.Duration `yaml:"csrf_expiration"`
+	// PublishTimeout bounds the wait for the broker's acknowledgement and
+	// for a status look-up. Default 10s.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+}
+
+// Defaults used for zero Config fields.
+const (
+	DefaultMaxAttachmentBytes = 10 << 20
+	DefaultMaxJSONBytes       = 64 << 10
+	DefaultRateLimit          = 10
+	DefaultRateWindow         = time.Minute
+	DefaultCSRFExpiration     = 2 * time.Hour
+	DefaultPublishTimeout     = 10 * time.Second
+)
+
+// multipartOverhead is what the text fields and multipart framing of one
+// submission may add to the attachment.
+const multipartOverhead = 256 << 10
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		MaxAttachmentBytes: DefaultMaxAttachmentBytes,
+		MaxJSONBytes:       DefaultMaxJSONBytes,
+		RateLimit:          DefaultRateLimit,
+		RateWindow:         DefaultRateWindow,
+		CSRFExpiration:     DefaultCSRFExpiration,
+		PublishTimeout:     DefaultPublishTimeout,
+	}
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxAttachmentBytes == 0 {
+		c.MaxAttachmentBytes = d.MaxAttachmentBytes
+	}
+	if c.MaxJSONBytes == 0 {
+		c.MaxJSONBytes = d.MaxJSONBytes
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.RateWindow == 0 {
+		c.RateWindow = d.RateWindow
+	}
+	if c.CSRFExpiration == 0 {
+		c.CSRFExpiration = d.CSRFExpiration
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = d.PublishTimeout
+	}
+	return c
+}
+
+// Validate checks that no limit is negative and that the rate window is at
+// least a second (the limiter counts in whole seconds).
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxAttachmentBytes < 0 {
+		errs = append(errs, errors.New("max_attachment_bytes must not be negative"))
+	}
+	if c.MaxJSONBytes < 0 {
+		errs = append(errs, errors.New("max_json_bytes must not be negative"))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, errors.New("rate_limit must not be negative"))
+	}
+	if c.RateWindow < 0 || (c.RateWindow > 0 && c.RateWindow < time.Second) {
+		errs = append(errs, fmt.Errorf("rate_window %s must be at least 1s", c.RateWindow))
+	}
+	if c.CSRFExpiration < 0 || (c.CSRFExpiration > 0 && c.CSRFExpiration < time.Minute) {
+		errs = append(errs, fmt.Errorf("csrf_expiration %s must be at least 1m", c.CSRFExpiration))
+	}
+	if c.PublishTimeout < 0 {
+		errs = append(errs, errors.New("publish_timeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("webform: %w", err)
+	}
+	return nil
+}
+
+// BodyLimit returns the smallest fiber BodyLimit (in bytes) with which a
+// submission carrying an attachment of MaxAttachmentBytes gets through to
+// the form: the attachment plus room for the text fields.
+func (c Config) BodyLimit() int {
+	return int(c.withDefaults().MaxAttachmentBytes + multipartOverhead)
+}

@@ -1,0 +1,689 @@
+package webform
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/attachment"
+)
+
+const apiToken = "test-token-0123456789"
+
+// fakePublisher records published envelopes and fails while err is set.
+type fakePublisher struct {
+	mu   sync.Mutex
+	envs []ingest.Envelope
+	err  error
+}
+
+func (p *fakePublisher) publish(ctx context.Context, env ingest.Envelope) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.envs = append(p.envs, env)
+	return nil
+}
+
+func (p *fakePublisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err = err
+}
+
+func (p *fakePublisher) published() []ingest.Envelope {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ingest.Envelope(nil), p.envs...)
+}
+
+// fakeLookup is a StatusLookup over a map; err, when set, is returned for
+// every look-up.
+type fakeLookup struct {
+	cases map[string]CaseStatus
+	err   error
+}
+
+func (l *fakeLookup) LookupStatus(ctx context.Context, ref string) (CaseStatus, error) {
+	if l.err != nil {
+		return CaseStatus{}, l.err
+	}
+	cs, ok := l.cases[ref]
+	if !ok {
+		return CaseStatus{}, ErrUnknownReference
+	}
+	return cs, nil
+}
+
+type testEnv struct {
+	app      *fiber.App
+	reg      *prometheus.Registry
+	pub      *fakePublisher
+	lookup   *fakeLookup
+	storeDir string
+	cfg      Config
+}
+
+func newTestEnv(tb testing.TB, cfg Config) *testEnv {
+	tb.Helper()
+	dir := tb.TempDir()
+	store, err := attachment.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pub := &fakePublisher{}
+	reg := prometheus.NewRegistry()
+	form, err := New(cfg, pub.publish, store, zap.NewNop(), reg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{BodyLimit: cfg.BodyLimit(), DisableStartupMessage: true})
+	form.Mount(app, BearerAuth(func(tok string) bool { return tok == apiToken }))
+	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
+	form.MountStatus(app, lookup)
+	return &testEnv{app: app, reg: reg, pub: pub, lookup: lookup, storeDir: dir, cfg: cfg.withDefaults()}
+}
+
+func (e *testEnv) do(tb testing.TB, req *http.Request) (*http.Response, string) {
+	tb.Helper()
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// session is a rendered form: its cookie, CSRF token and nonce.
+type session struct {
+	cookie *http.Cookie
+	csrf   string
+	nonce  string
+}
+
+var (
+	csrfRe  = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+	nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+	refRe   = regexp.MustCompile(`TS[0-9A-Z]{10}`)
+)
+
+func (e *testEnv) open(tb testing.TB, path string) (session, string) {
+	tb.Helper()
+	resp, body := e.do(tb, httptest.NewRequest(http.MethodGet, path, nil))
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	var s session
+	for _, c := range resp.Cookies() {
+		if c.Name == csrfCookieName {
+			s.cookie = c
+		}
+	}
+	if s.cookie == nil {
+		tb.Fatalf("GET %s set no CSRF cookie", path)
+	}
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		tb.Fatalf("GET %s: no CSRF token in page", path)
+	}
+	s.csrf = m[1]
+	if m := nonceRe.FindStringSubmatch(body); m != nil {
+		s.nonce = m[1]
+	}
+	return s, body
+}
+
+// upload is a file part of a form submission.
+type upload struct {
+	name, contentType string
+	content           []byte
+}
+
+// post submits a multipart form with the session's token and nonce unless
+// fields override them.
+func (e *testEnv) post(tb testing.TB, path string, s session, fields map[string]string, file *upload) (*http.Response, string) {
+	tb.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	all := map[string]string{"_csrf": s.csrf, "nonce": s.nonce}
+	for k, v := range fields {
+		all[k] = v
+	}
+	for k, v := range all {
+		w.WriteField(k, v)
+	}
+	if file != nil {
+		h := make(map[string][]string)
+		h["Content-Disposition"] = []string{`form-data; name="attachment"; filename="` + file.name + `"`}
+		h["Content-Type"] = []string{file.contentType}
+		part, err := w.CreatePart(h)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		part.Write(file.content)
+	}
+	w.Close()
+	req := httptest.NewRequest(http.MethodPost, path, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if s.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: s.cookie.Name, Value: s.cookie.Value})
+	}
+	return e.do(tb, req)
+}
+
+func validFields() map[string]string {
+	return map[string]string{
+		"name":        "张三",
+		"phone":       "138 0013 8000",
+		"email":       "zhang@example.com",
+		"subject":     "手机信号差",
+		"description": "  手机信号差了三天，打电话总是断线。  ",
+	}
+}
+
+func TestFormRender(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, body := e.open(t, "/")
+	for _, want := range []string{
+		`<meta name="viewport"`, `lang="zh-CN"`, `name="website"`, `class="hp"`,
+		`name="description"`, `name="attachment"`, `enctype="multipart/form-data"`, `action="/complaints"`, "提交投诉",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("form page lacks %q", want)
+		}
+	}
+	if s.csrf == "" || s.csrf != s.cookie.Value {
+		t.Errorf("CSRF token %q does not match cookie %q", s.csrf, s.cookie.Value)
+	}
+	if !validNonce(s.nonce) {
+		t.Errorf("bad nonce %q", s.nonce)
+	}
+	if !s.cookie.HttpOnly {
+		t.Errorf("CSRF cookie is not HttpOnly")
+	}
+}
+
+func TestSubmitValid(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	resp, body := e.post(t, "/complaints", s, validFields(), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	envs := e.pub.published()
+	if len(envs) != 1 {
+		t.Fatalf("published %d envelopes, want 1", len(envs))
+	}
+	env := envs[0]
+	wantID := ingest.NewID(ingest.ChannelWebForm, "", s.nonce)
+	if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) {
+		t.Fatalf("id %q ref %q, want %q %q", env.ID, env.Reference, wantID, ingest.ReferenceFor(wantID))
+	}
+	if !strings.Contains(body, env.Reference) || !strings.Contains(body, "受理编号") {
+		t.Fatalf("receipt lacks the reference %s", env.Reference)
+	}
+	if !strings.Contains(body, "/status?reference="+env.Reference) {
+		t.Errorf("receipt lacks a link to the status page")
+	}
+	if env.V != ingest.SchemaVersion || env.Channel != ingest.ChannelWebForm || env.ReceivedAt.IsZero() || env.ReceivedAt.Location() != time.UTC {
+		t.Errorf("bad envelope header: %+v", env)
+	}
+	if env.Description != "手机信号差了三天，打电话总是断线。" || env.Phone != "138 0013 8000" || env.Name != "张三" {
+		t.Errorf("bad envelope fields: %+v", env)
+	}
+	if _, ok := env.Extra["remote_addr"]; !ok {
+		t.Errorf("no remote_addr in %v", env.Extra)
+	}
+	if len(env.Attachments) != 0 {
+		t.Errorf("unexpected attachments %v", env.Attachments)
+	}
+}
+
+func TestDoubleSubmitSameReference(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	_, first := e.post(t, "/complaints", s, validFields(), nil)
+	_, second := e.post(t, "/complaints", s, validFields(), nil)
+	r1, r2 := refRe.FindString(first), refRe.FindString(second)
+	if r1 == "" || r1 != r2 {
+		t.Fatalf("references %q and %q, want the same", r1, r2)
+	}
+	envs := e.pub.published()
+	if len(envs) != 2 || envs[0].ID != envs[1].ID {
+		t.Fatalf("want two publishes of one id, got %d", len(envs))
+	}
+	s2, _ := e.open(t, "/")
+	_, third := e.post(t, "/complaints", s2, validFields(), nil)
+	if r3 := refRe.FindString(third); r3 == "" || r3 == r1 {
+		t.Fatalf("a new form gave reference %q, want a new one (first %q)", r3, r1)
+	}
+}
+
+func TestSubmitValidationErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  map[string]string
+		field   string
+		message string
+	}{
+		{"empty description", map[string]string{"description": "   "}, "description", "此项为必填项"},
+		{"bad phone", map[string]string{"phone": "12-34"}, "phone", "请填写正确的手机号码"},
+		{"bad email", map[string]string{"email": "zhang@"}, "email", "请填写正确的电子邮箱地址"},
+		{"no contact", map[string]string{"phone": "", "email": ""}, "phone", "请至少填写手机号码或电子邮箱中的一项"},
+		{"non-UTF-8 name", map[string]string{"name": "张\xff三"}, "name", "UTF-8"},
+		{"description too long", map[string]string{"description": strings.Repeat("长", ingest.MaxDescriptionBytes)}, "description", "内容过长"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{})
+			s, _ := e.open(t, "/")
+			fields := validFields()
+			for k, v := range tt.change {
+				fields[k] = v
+			}
+			resp, body := e.post(t, "/complaints", s, fields, nil)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422", resp.StatusCode)
+			}
+			m := regexp.MustCompile(`<p class="err" id="e-` + tt.field + `">([^<]*)</p>`).FindStringSubmatch(body)
+			if m == nil || !strings.Contains(html.UnescapeString(m[1]), tt.message) {
+				t.Fatalf("no message %q under field %s", tt.message, tt.field)
+			}
+			if !strings.Contains(body, `value="`+s.nonce+`"`) {
+				t.Errorf("nonce not kept")
+			}
+			if tt.field != "subject" && !strings.Contains(body, `value="手机信号差"`) {
+				t.Errorf("subject value not kept")
+			}
+			if n := len(e.pub.published()); n != 0 {
+				t.Fatalf("published %d envelopes for an invalid submission", n)
+			}
+		})
+	}
+}
+
+func TestSubmitKeepsValuesEscaped(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	fields := validFields()
+	fields["name"] = `"><script>alert(1)</script>`
+	fields["description"] = ""
+	_, body := e.post(t, "/complaints", s, fields, nil)
+	if strings.Contains(body, "<script>alert(1)") {
+		t.Fatal("value echoed unescaped")
+	}
+	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Fatal("value not kept")
+	}
+}
+
+func TestSubmitHoneypot(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	fields := validFields()
+	fields["website"] = "http://spam.example"
+	resp, body := e.post(t, "/complaints", s, fields, nil)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if refRe.MatchString(body) {
+		t.Fatal("honeypot submission got a reference")
+	}
+	if n := len(e.pub.published()); n != 0 {
+		t.Fatalf("published %d envelopes for a robot", n)
+	}
+}
+
+func TestSubmitPublishFailure(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.pub.fail(errors.New("broker down"))
+	s, _ := e.open(t, "/")
+	resp, body := e.post(t, "/complaints", s, validFields(), nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", resp.StatusCode)
+	}
+	if !strings.Contains(body, "系统繁忙，请稍后再试") {
+		t.Fatal("no busy message")
+	}
+	if refRe.MatchString(body) || strings.Contains(body, "投诉已受理") {
+		t.Fatal("a reference was shown although publishing failed")
+	}
+	if !strings.Contains(body, "手机信号差了三天") {
+		t.Error("the customer's text was not kept for a retry")
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}
+
+func TestSubmitCSRF(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	tests := []struct {
+		name string
+		s    session
+	}{
+		{"no token", session{cookie: s.cookie, nonce: s.nonce}},
+		{"no cookie", session{csrf: s.csrf, nonce: s.nonce}},
+		{"forged token", session{cookie: &http.Cookie{Name: csrfCookieName, Value: "forged"}, csrf: "forged", nonce: s.nonce}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.post(t, "/complaints", tt.s, validFields(), nil)
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "页面已过期") {
+				t.Fatalf("status %d, want 403 with a message", resp.StatusCode)
+			}
+		})
+	}
+	if n := len(e.pub.published()); n != 0 {
+		t.Fatalf("published %d envelopes without a valid token", n)
+	}
+}
+
+func TestSubmitBadNonce(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	s.nonce = "not-a-nonce"
+	resp, _ := e.post(t, "/complaints", s, validFields(), nil)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestSubmitRateLimit(t *testing.T) {
+	e := newTestEnv(t, Config{RateLimit: 2, RateWindow: time.Hour})
+	s, _ := e.open(t, "/")
+	var codes []int
+	for range 3 {
+		resp, _ := e.post(t, "/complaints", s, validFields(), nil)
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
+		t.Fatalf("status codes %v, want [200 200 429]", codes)
+	}
+	// The form page itself is not limited.
+	e.open(t, "/")
+}
+
+var pngFile = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{1}, 100)...)
+
+func TestSubmitAttachment(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	resp, body := e.post(t, "/complaints", s, validFields(), &upload{`C:\fakepath\截图.png`, "image/png", pngFile})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	envs := e.pub.published()
+	if len(envs) != 1 || len(envs[0].Attachments) != 1 {
+		t.Fatalf("want one envelope with one attachment, got %+v", envs)
+	}
+	att := envs[0].Attachments[0]
+	if att.Name != "截图.png" || att.Type != "image/png" || att.Size != int64(len(pngFile)) {
+		t.Fatalf("attachment record %+v", att)
+	}
+	if _, err := os.Stat(filepath.Join(e.storeDir, att.SHA256[:2], att.SHA256)); err != nil {
+		t.Fatalf("attachment not stored: %v", err)
+	}
+}
+
+func TestSubmitAttachmentRejected(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    upload
+		status  int
+		message string
+	}{
+		{"too large", upload{"big.png", "image/png", append(pngFile, make([]byte, 2048)...)}, http.StatusRequestEntityTooLarge, "附件过大"},
+		{"type not allowed", upload{"page.png", "image/png", []byte("<html><body>hi</body></html>")}, http.StatusUnprocessableEntity, "不支持该附件类型"},
+		{"empty file", upload{"empty.png", "image/png", nil}, http.StatusUnprocessableEntity, "附件是空文件"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{MaxAttachmentBytes: 1024})
+			s, _ := e.open(t, "/")
+			resp, body := e.post(t, "/complaints", s, validFields(), &tt.file)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			m := regexp.MustCompile(`<p class="err" id="e-attachment">([^<]*)</p>`).FindStringSubmatch(body)
+			if m == nil || !strings.Contains(m[1], tt.message) {
+				t.Fatalf("no message %q under the attachment field", tt.message)
+			}
+			if n := len(e.pub.published()); n != 0 {
+				t.Fatalf("published %d envelopes", n)
+			}
+			entries, _ := os.ReadDir(e.storeDir)
+			if len(entries) != 0 {
+				t.Fatalf("store not empty: %v", entries)
+			}
+		})
+	}
+}
+
+func TestSubmitCompressedBodyRefused(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	req := httptest.NewRequest(http.MethodPost, "/complaints", strings.NewReader("x"))
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, _ := e.do(t, req)
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("status %d, want 415", resp.StatusCode)
+	}
+}
+
+func TestURLEncodedSubmit(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	v := url.Values{"_csrf": {s.csrf}, "nonce": {s.nonce}}
+	for k, val := range validFields() {
+		v.Set(k, val)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/complaints", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: s.cookie.Name, Value: s.cookie.Value})
+	resp, body := e.do(t, req)
+	if resp.StatusCode != http.StatusOK || !refRe.MatchString(body) {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func TestMountUnderPrefix(t *testing.T) {
+	store, err := attachment.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &fakePublisher{}
+	form, err := New(Config{}, pub.publish, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	g := app.Group("/tousu")
+	form.Mount(g, nil)
+	form.MountStatus(g, &fakeLookup{})
+	e := &testEnv{app: app, pub: pub}
+	s, body := e.open(t, "/tousu/")
+	if !strings.Contains(body, `action="/tousu/complaints"`) || !strings.Contains(body, `href="/tousu/status"`) {
+		t.Fatal("links ignore the mount prefix")
+	}
+	_, receipt := e.post(t, "/tousu/complaints", s, validFields(), nil)
+	if !strings.Contains(receipt, `href="/tousu/status?reference=`) {
+		t.Fatal("receipt link ignores the mount prefix")
+	}
+	// A nil API authenticator refuses everything.
+	req := httptest.NewRequest(http.MethodPost, "/tousu/api/v1/complaints", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer anything")
+	if resp, _ := e.do(t, req); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	pub := &fakePublisher{}
+	if _, err := New(Config{RateLimit: -1}, pub.publish, nil, nil, nil); err == nil {
+		t.Error("negative rate limit accepted")
+	}
+	statusOnly, err := New(Config{}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Mount on a status-only form did not panic")
+			}
+		}()
+		statusOnly.Mount(fiber.New(), nil)
+	}()
+	reg := prometheus.NewRegistry()
+	if _, err := New(Config{}, pub.publish, nil, nil, reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{}, pub.publish, nil, nil, reg); err == nil {
+		t.Error("second registration with the same registry accepted")
+	}
+}
+
+func TestFormWithoutStore(t *testing.T) {
+	pub := &fakePublisher{}
+	form, err := New(Config{}, pub.publish, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	form.Mount(app, nil)
+	e := &testEnv{app: app, pub: pub}
+	s, body := e.open(t, "/")
+	if strings.Contains(body, `name="attachment"`) {
+		t.Fatal("file field shown without a store")
+	}
+	resp, _ := e.post(t, "/complaints", s, validFields(), &upload{"a.png", "image/png", pngFile})
+	if resp.StatusCode != http.StatusOK || len(pub.published()[0].Attachments) != 0 {
+		t.Fatalf("status %d; attachment not ignored", resp.StatusCode)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero", Config{}, true},
+		{"default", DefaultConfig(), true},
+		{"negative attachment", Config{MaxAttachmentBytes: -1}, false},
+		{"negative json", Config{MaxJSONBytes: -1}, false},
+		{"sub-second window", Config{RateWindow: time.Millisecond}, false},
+		{"short csrf", Config{CSRFExpiration: time.Second}, false},
+		{"negative timeout", Config{PublishTimeout: -time.Second}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	if got := (Config{}).BodyLimit(); got < DefaultMaxAttachmentBytes {
+		t.Errorf("BodyLimit %d below the attachment limit", got)
+	}
+}
+
+// counter returns the value of the counter name with the given labels, 0
+// if it has not been counted.
+func (e *testEnv) counter(tb testing.TB, name string, labels map[string]string) float64 {
+	tb.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue metric
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func TestMetrics(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	e.post(t, "/complaints", s, validFields(), nil)
+	bot := validFields()
+	bot["website"] = "x"
+	e.post(t, "/complaints", s, bot, nil)
+	e.do(t, apiRequestWith(`{}`, apiToken, ""))
+	for _, tt := range []struct {
+		channel, outcome string
+	}{{"webform", "accepted"}, {"webform", "honeypot"}, {"api", "invalid"}} {
+		if got := e.counter(t, "tousu_webform_submissions_total", map[string]string{"channel": tt.channel, "outcome": tt.outcome}); got != 1 {
+			t.Errorf("%s/%s counted %v, want 1", tt.channel, tt.outcome, got)
+		}
+	}
+}
+
+func TestSubmitBodyOverAppLimit(t *testing.T) {
+	// fasthttp itself refuses a body over the app's BodyLimit as soon as it
+	// reads Content-Length, which app.Test reports as an error; a real
+	// listener shows the answer. Only the headers are sent, so the server
+	// closing the connection cannot race with the client's writes.
+	e := newTestEnv(t, Config{MaxAttachmentBytes: 1024})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.app.Listener(ln)
+	t.Cleanup(func() { e.app.Shutdown() })
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /complaints HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", e.cfg.BodyLimit()+1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+	if n := len(e.pub.published()); n != 0 {
+		t.Fatalf("published %d envelopes", n)
+	}
+}

@@ -1,0 +1,220 @@
+package webform
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+// ErrUnknownReference is returned by a StatusLookup for a reference it
+// does not know (yet: a complaint is indexed a few seconds after its
+// receipt).
+var ErrUnknownReference = errors.New("webform: unknown reference")
+
+// CaseStatus is what the status page shows a customer about a case.
+type CaseStatus struct {
+	Reference string
+	// Status is the Chinese label of the case status: 已受理, 处理中,
+	// 已办结 or 已关闭.
+	Status     string
+	Category   string
+	ReceivedAt time.Time
+	// Deadline is when the case is due; zero when none is set.
+	Deadline time.Time
+	// Phone is the customer's phone number as stored (+8613800138000); the
+	// page checks its last four digits. Empty for e-mail-only complaints,
+	// which the status page cannot show.
+	Phone string
+}
+
+// StatusLookup finds the case of a reference (受理编号). LookupStatus is
+// called concurrently from request handlers; it must honour ctx (the page
+// bounds it with Config.PublishTimeout) and return ErrUnknownReference, or
+// an error wrapping it, for a reference it does not know. Any other error
+// is shown to the customer as a temporary failure.
+type StatusLookup interface {
+	LookupStatus(ctx context.Context, reference string) (CaseStatus, error)
+}
+
+// statusView is a found case, formatted for the page.
+type statusView struct {
+	Reference, Status, Category, ReceivedAt, Deadline string
+}
+
+// shanghai is China Standard Time. China has kept UTC+8 without daylight
+// saving since 1991, so a fixed zone is exact and needs no tzdata.
+var shanghai = time.FixedZone("CST", 8*60*60)
+
+// Status page messages. Wrong digits and unknown references get the same
+// message so that references cannot be probed.
+const (
+	msgNotFound = "未找到与该受理编号和手机号码后四位相符的投诉。请核对后重试；刚提交的投诉需要几秒钟后才能查询。"
+	msgBadRef   = "受理编号格式不正确：应为 TS 开头加 10 位字母或数字，例如 TS3K9QW2M7PX。"
+	msgBadLast4 = "请填写登记手机号码的最后四位数字。"
+)
+
+// MountStatus registers the status page on app:
+//
+//	GET  /status  the look-up form (?reference=TS… pre-fills it)
+//	POST /status  shows status and deadline when the reference and the
+//	              last four digits of the stored phone number match
+//
+// The customer must enter the last four digits of the phone number the
+// complaint was made with; complaints with an e-mail address only cannot
+// be looked up here (the page says so) and hear about progress by e-mail.
+// POST /status is CSRF protected and rate limited per IP.
+func (f *Form) MountStatus(app fiber.Router, lookup StatusLookup) {
+	app.Get("/status", f.csrf, f.showStatus)
+	app.Post("/status", rejectEncodedBody, f.statusLimit, f.csrf, func(c *fiber.Ctx) error {
+		return f.lookupStatus(c, lookup)
+	})
+}
+
+func (f *Form) statusPage(c *fiber.Ctx, reference, digits string, errs map[string]string) pageData {
+	return pageData{
+		Title: "投诉进度查询",
+		Base:  mountBase(c),
+		Fields: []fieldView{
+			{Name: "reference", Label: "受理编号", Type: "text", Autocomplete: "off", Required: true, Value: echo(reference), Error: errs["reference"], Hint: "提交投诉后页面上显示的编号，以 TS 开头。"},
+			{Name: "digits", Label: "手机号码后四位", Type: "text", Autocomplete: "off", InputMode: "numeric", Required: true, Value: echo(digits), Error: errs["digits"]},
+		},
+	}
+}
+
+func (f *Form) showStatus(c *fiber.Ctx) error {
+	ref, ok := normalizeReference(c.Query("reference"))
+	if !ok {
+		ref = ""
+	}
+	return f.render(c, fiber.StatusOK, "status", f.statusPage(c, ref, "", nil))
+}
+
+func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
+	values := formValues(c)
+	rawRef, rawDigits := values["reference"], values["digits"]
+	ref, refOK := normalizeReference(rawRef)
+	digits, digitsOK := lastFour(rawDigits)
+	errs := make(map[string]string)
+	if !refOK {
+		errs["reference"] = msgBadRef
+	}
+	if !digitsOK {
+		errs["digits"] = msgBadLast4
+	}
+	if len(errs) > 0 {
+		f.m.lookups.WithLabelValues("invalid").Inc()
+		page := f.statusPage(c, rawRef, rawDigits, errs)
+		page.Summary = msgFixFields
+		return f.render(c, fiber.StatusUnprocessableEntity, "status", page)
+	}
+
+	ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
+	defer cancel()
+	cs, err := lookup.LookupStatus(ctx, ref)
+	if err != nil && !errors.Is(err, ErrUnknownReference) {
+		f.m.lookups.WithLabelValues("unavailable").Inc()
+		f.log.Error("status lookup failed", zap.String("reference", ref), zap.Error(err))
+		c.Set(fiber.HeaderRetryAfter, "10")
+		page := f.statusPage(c, ref, rawDigits, nil)
+		page.Summary = "系统繁忙，请稍后再试。"
+		return f.render(c, fiber.StatusServiceUnavailable, "status", page)
+	}
+	if err != nil || !phoneEndsWith(cs.Phone, digits) {
+		f.m.lookups.WithLabelValues("not_found").Inc()
+		page := f.statusPage(c, ref, "", nil)
+		page.Summary = msgNotFound
+		return f.render(c, fiber.StatusNotFound, "status", page)
+	}
+	f.m.lookups.WithLabelValues("found").Inc()
+	page := f.statusPage(c, ref, "", nil)
+	page.Status = &statusView{
+		Reference:  ref,
+		Status:     orDash(cs.Status),
+		Category:   orDash(cs.Category),
+		ReceivedAt: formatTime(cs.ReceivedAt),
+		Deadline:   formatTime(cs.Deadline),
+	}
+	return f.render(c, fiber.StatusOK, "status", page)
+}
+
+// phoneEndsWith compares the last four digits of a stored phone number with
+// the entered ones in constant time. A phone with fewer than four digits
+// (or none) never matches.
+func phoneEndsWith(phone, last4 string) bool {
+	d := ingest.PhoneDigits(phone)
+	if len(d) < 4 {
+		subtle.ConstantTimeCompare([]byte("0000"), []byte(last4))
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(d[len(d)-4:]), []byte(last4)) == 1
+}
+
+// normalizeReference accepts what customers type for a reference: spaces
+// and dashes anywhere, lower case, full-width characters, and the letters
+// O, I and L that the reference alphabet leaves out because they look
+// like 0 and 1. It returns the canonical TS… form.
+func normalizeReference(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '！' && r <= '～': // full-width ASCII
+			r -= '！' - '!'
+		case r == ' ' || r == '\u3000' || r == '-' || r == '\t':
+			continue
+		}
+		if r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	ref := b.String()
+	if len(ref) != 12 || !strings.HasPrefix(ref, "TS") {
+		return "", false
+	}
+	tail := []byte(ref[2:])
+	for i, ch := range tail {
+		switch ch {
+		case 'O':
+			tail[i] = '0'
+		case 'I', 'L':
+			tail[i] = '1'
+		}
+		if !strings.ContainsRune("0123456789ABCDEFGHJKMNPQRSTVWXYZ", rune(tail[i])) {
+			return "", false
+		}
+	}
+	return "TS" + string(tail), true
+}
+
+// lastFour returns four entered digits (full-width accepted, spaces
+// ignored).
+func lastFour(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	d := ingest.PhoneDigits(s)
+	if len(d) != 4 || len([]rune(strings.ReplaceAll(s, " ", ""))) != 4 {
+		return "", false
+	}
+	return d, true
+}
+
+// formatTime formats a time for customers in China: 2026年12月17日 18:00.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(shanghai).Format("2006年1月2日 15:04")
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,175 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Config configures the webhook endpoint. Zero MaxBodyBytes, Tolerance and
+// PublishTimeout mean their defaults.
+type Config struct {
+	// Sources are the partner platforms allowed to post, by name (the
+	// :source of the URL). Names are lower-case letters, digits, "_" and
+	// "-". A source can also be declared by the environment variable
+	// TOUSU_WEBHOOK_SECRET_<SOURCE>; the config loader turns it into an
+	// entry here before Validate.
+	Sources map[string]SourceConfig `yaml:"sources"`
+	// MaxBodyBytes bounds a request body. Default 256 KiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Tolerance is how far X-Tousu-Timestamp may be from the server clock
+	// in either direction. Default 5m.
+	Tolerance time.Duration `yaml:"tolerance"`
+	// PublishTimeout bounds the wait for the broker's acknowledgement.
+	// Default 10s.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+}
+
+// SourceConfig is one partner platform.
+type SourceConfig struct {
+	// Secret is the shared HMAC key, at least MinSecretBytes long. Set
+	// either Secret or SecretFile.
+	Secret string `yaml:"secret"`
+	// SecretFile names a file holding the secret (surrounding whitespace
+	// is ignored). It is read by Config.Resolve, which New calls.
+	SecretFile string `yaml:"secret_file"`
+	// Mapping maps our field names (name, phone, email, subject,
+	// description, source_id, occurred_at) to a dot path into the
+	// partner's JSON, such as "customer.mobile" or "data.items.0.text"
+	// (numbers index arrays; keys containing dots cannot be addressed).
+	// Unmapped fields are read from the default payload names.
+	Mapping map[string]string `yaml:"mapping"`
+}
+
+// Defaults and limits.
+const (
+	DefaultMaxBodyBytes   = 256 << 10
+	DefaultTolerance      = 5 * time.Minute
+	DefaultPublishTimeout = 10 * time.Second
+	// MinSecretBytes is the shortest accepted secret.
+	MinSecretBytes = 16
+)
+
+// Fields lists the payload fields a Mapping may name, which are also the
+// names of the default payload.
+var Fields = []string{"name", "phone", "email", "subject", "description", "source_id", "occurred_at"}
+
+var sourceName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// DefaultConfig returns a configuration with no sources and every default
+// filled in.
+func DefaultConfig() Config {
+	return Config{MaxBodyBytes: DefaultMaxBodyBytes, Tolerance: DefaultTolerance, PublishTimeout: DefaultPublishTimeout}
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Tolerance == 0 {
+		c.Tolerance = DefaultTolerance
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	return c
+}
+
+// Validate checks the configuration without touching the file system:
+// source names, that each source has exactly one of secret and
+// secret_file, the length of inline secrets, the mapping's field names and
+// paths, and that no limit is negative. Messages name the offending key
+// (sources.<name>.mapping.<field>) but never a secret.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("max_body_bytes must not be negative"))
+	}
+	if c.Tolerance < 0 {
+		errs = append(errs, errors.New("tolerance must not be negative"))
+	}
+	if c.PublishTimeout < 0 {
+		errs = append(errs, errors.New("publish_timeout must not be negative"))
+	}
+	for _, name := range sortedKeys(c.Sources) {
+		src := c.Sources[name]
+		at := "sources." + name
+		if !sourceName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s: source names are 1 to 64 of a-z, 0-9, _ and -", at))
+		}
+		switch {
+		case src.Secret != "" && src.SecretFile != "":
+			errs = append(errs, fmt.Errorf("%s: set secret or secret_file, not both", at))
+		case src.Secret == "" && src.SecretFile == "":
+			errs = append(errs, fmt.Errorf("%s: secret or secret_file is required", at))
+		case src.SecretFile == "" && len(src.Secret) < MinSecretBytes:
+			errs = append(errs, fmt.Errorf("%s.secret: must be at least %d bytes", at, MinSecretBytes))
+		}
+		for _, field := range sortedKeys(src.Mapping) {
+			if !slices.Contains(Fields, field) {
+				errs = append(errs, fmt.Errorf("%s.mapping.%s: unknown field (known: %s)", at, field, strings.Join(Fields, ", ")))
+				continue
+			}
+			if _, err := splitPath(src.Mapping[field]); err != nil {
+				errs = append(errs, fmt.Errorf("%s.mapping.%s: %w", at, field, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	return nil
+}
+
+// Resolve returns a copy of c in which every SecretFile has been read into
+// Secret (and cleared), then validated. New calls it; call it yourself to
+// check secret files without starting anything.
+func (c Config) Resolve() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	out := c
+	out.Sources = make(map[string]SourceConfig, len(c.Sources))
+	for name, src := range c.Sources {
+		if src.SecretFile != "" {
+			b, err := os.ReadFile(src.SecretFile)
+			if err != nil {
+				return c, fmt.Errorf("webhook: sources.%s.secret_file: %w", name, err)
+			}
+			src.Secret, src.SecretFile = strings.TrimSpace(string(b)), ""
+			if len(src.Secret) < MinSecretBytes {
+				return c, fmt.Errorf("webhook: sources.%s.secret_file: the secret in %s must be at least %d bytes", name, c.Sources[name].SecretFile, MinSecretBytes)
+			}
+		}
+		out.Sources[name] = src
+	}
+	return out, nil
+}
+
+// splitPath splits a dot path into its keys.
+func splitPath(p string) ([]string, error) {
+	if p == "" {
+		return nil, errors.New("empty path")
+	}
+	parts := strings.Split(p, ".")
+	for _, s := range parts {
+		if s == "" {
+			return nil, fmt.Errorf("path %q has an empty part", p)
+		}
+	}
+	return parts, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

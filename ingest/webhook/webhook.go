@@ -1,0 +1,353 @@
+// Package webhook receives complaints that partner platforms post to
+// POST /webhooks/{source}.
+//
+// A request is signed with the source's shared secret:
+//
+//	X-Tousu-Timestamp: <unix seconds>
+//	X-Tousu-Signature: sha256=<hex of HMAC-SHA256(secret, timestamp + "." + body)>
+//
+// (Sign computes it). The handler checks, in this order: the source exists
+// (404 otherwise, the same for every unknown name), the body is within
+// MaxBodyBytes (413), both headers are present, the signature matches and
+// the timestamp is within ±Tolerance of the server clock (401 with a JSON
+// error saying which), and only then parses the JSON (400 if it is not one
+// UTF-8 JSON object, 422 with the failing field if a field is invalid).
+//
+// The default payload is the JSON API's fields plus source_id and
+// occurred_at (RFC 3339, or Unix seconds); a per-source Mapping reads them
+// from other places in a partner's JSON. An accepted complaint is answered
+// 202 {"reference": "..."} after the broker acknowledged it, 503 when it
+// did not.
+//
+// Idempotency: the envelope id is derived from the Idempotency-Key header,
+// else the payload's source_id, else a hash of the mapped fields, so a
+// repeated or replayed request returns the same reference and, because the
+// id is the same, creates no second case downstream — across restarts and
+// replicas too. A bounded in-memory cache of recent keys additionally
+// answers 409 when a key is reused for different content (per process,
+// best effort).
+package webhook
+
+import (
+	"container/list"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+// Header names of the signing scheme.
+const (
+	HeaderTimestamp   = "X-Tousu-Timestamp"
+	HeaderSignature   = "X-Tousu-Signature"
+	HeaderIdempotency = "Idempotency-Key"
+)
+
+// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
+const MaxIdempotencyKeyBytes = 200
+
+// recentKeys is how many idempotency keys the conflict cache remembers.
+const recentKeys = 4096
+
+// Sign returns the signature header value for a request: "sha256=" and the
+// hex HMAC-SHA256 of timestamp + "." + body under secret.
+func Sign(secret []byte, timestamp string, body []byte) string {
+	return "sha256=" + hex.EncodeToString(mac(secret, timestamp, body))
+}
+
+func mac(secret []byte, timestamp string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// Handler serves POST /webhooks/:source. It is safe for concurrent use;
+// create it with New.
+type Handler struct {
+	cfg     Config
+	sources map[string]source
+	publish ingest.Publish
+	log     *zap.Logger
+	m       metrics
+	recent  *keyCache
+	now     func() time.Time
+}
+
+// source is a resolved SourceConfig.
+type source struct {
+	secret []byte
+	paths  fieldPaths
+}
+
+// New resolves cfg (reading secret files, see Config.Resolve) and returns a
+// Handler that publishes through publish. Metrics are registered with reg
+// unless it is nil. logger should carry a component field.
+func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
+	if publish == nil {
+		return nil, errors.New("webhook: publish function is nil")
+	}
+	cfg, err := cfg.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	h := &Handler{
+		cfg:     cfg.withDefaults(),
+		sources: make(map[string]source, len(cfg.Sources)),
+		publish: publish,
+		log:     logger,
+		recent:  newKeyCache(recentKeys),
+		now:     time.Now,
+	}
+	for name, src := range cfg.Sources {
+		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping)}
+	}
+	if h.m, err = newMetrics(reg, sortedKeys(cfg.Sources)); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Mount registers POST /webhooks/:source on app.
+func (h *Handler) Mount(app fiber.Router) {
+	app.Post("/webhooks/:source", h.handle)
+}
+
+// apiError is the JSON body of every error answer. Code is stable for
+// programs; Error is for people.
+type apiError struct {
+	Error     string              `json:"error"`
+	Code      string              `json:"code"`
+	Field     string              `json:"field,omitempty"`
+	Errors    []ingest.FieldError `json:"errors,omitempty"`
+	Retryable bool                `json:"retryable,omitempty"`
+}
+
+func (h *Handler) handle(c *fiber.Ctx) error {
+	name := strings.Clone(c.Params("source"))
+	src, known := h.sources[name]
+	label := name
+	if !known {
+		label = "unknown"
+	}
+	fail := func(status int, outcome string, e apiError) error {
+		h.m.requests.WithLabelValues(label, outcome).Inc()
+		return c.Status(status).JSON(e)
+	}
+	if !known {
+		return fail(fiber.StatusNotFound, "unknown_source", apiError{Error: "未知的来源", Code: "unknown_source"})
+	}
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return fail(fiber.StatusUnsupportedMediaType, "bad_request", apiError{Error: "不支持压缩的请求内容（Content-Encoding）", Code: "unsupported_encoding"})
+	}
+	body := c.Request().Body()
+	if int64(len(body)) > h.cfg.MaxBodyBytes {
+		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", h.cfg.MaxBodyBytes), Code: "too_large"})
+	}
+
+	if code, msg := h.verify(src, c.Get(HeaderTimestamp), c.Get(HeaderSignature), body); code != "" {
+		h.log.Info("webhook refused", zap.String("source", name), zap.String("reason", code), zap.String("remote_addr", c.IP()))
+		return fail(fiber.StatusUnauthorized, "unauthorized", apiError{Error: msg, Code: code})
+	}
+
+	key := c.Get(HeaderIdempotency)
+	if !validKey(key) {
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", MaxIdempotencyKeyBytes), Code: "bad_idempotency_key"})
+	}
+	p, err := parsePayload(body, src.paths)
+	var fe *ingest.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: fe.Message, Code: "invalid_field", Field: fe.Field, Errors: []ingest.FieldError{*fe}})
+	case err != nil:
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: "请求内容不是有效的 JSON 对象（须为 UTF-8）", Code: "invalid_json"})
+	}
+
+	env := ingest.Envelope{
+		V:           ingest.SchemaVersion,
+		Channel:     ingest.ChannelWebhook,
+		Source:      name,
+		SourceID:    p.SourceID,
+		ReceivedAt:  h.now().UTC(),
+		OccurredAt:  p.OccurredAt,
+		Name:        p.Name,
+		Phone:       p.Phone,
+		Email:       p.Email,
+		Subject:     p.Subject,
+		Description: p.Description,
+		Extra:       map[string]string{"remote_addr": strings.Clone(c.IP())},
+	}
+	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Code: "invalid_field", Field: errs[0].Field, Errors: errs})
+	}
+
+	content := ingest.ContentKey(p.Name, p.Phone, p.Email, p.Subject, p.Description, p.SourceID, formatTime(p.OccurredAt))
+	idKey := key
+	switch {
+	case idKey == "" && p.SourceID != "":
+		idKey = p.SourceID
+	case idKey == "":
+		idKey = content
+	}
+	env.ID = ingest.NewID(ingest.ChannelWebhook, name, idKey)
+	env.Reference = ingest.ReferenceFor(env.ID)
+	if prev, ok := h.recent.get(env.ID); ok && prev != content {
+		return fail(fiber.StatusConflict, "conflict", apiError{Error: "该幂等键（Idempotency-Key 或 source_id）已用于内容不同的投诉", Code: "idempotency_conflict"})
+	}
+
+	ctx, cancel := context.WithTimeout(c.UserContext(), h.cfg.PublishTimeout)
+	defer cancel()
+	start := time.Now()
+	err = h.publish(ctx, env)
+	elapsed := time.Since(start)
+	h.m.publishSeconds.WithLabelValues(name).Observe(elapsed.Seconds())
+	logFields := []zap.Field{
+		zap.String("source", name), zap.String("id", env.ID), zap.String("reference", env.Reference),
+		zap.String("remote_addr", env.Extra["remote_addr"]), zap.Duration("publish", elapsed),
+	}
+	if env.Phone != "" {
+		logFields = append(logFields, zap.String("phone", ingest.MaskPhone(env.Phone)))
+	}
+	if err != nil {
+		h.log.Error("publish webhook complaint failed", append(logFields, zap.Error(err))...)
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return fail(fiber.StatusServiceUnavailable, "unavailable", apiError{Error: "系统繁忙，请稍后再试", Code: "unavailable", Retryable: true})
+	}
+	h.recent.put(env.ID, content)
+	h.m.requests.WithLabelValues(label, "accepted").Inc()
+	h.log.Info("webhook complaint accepted", logFields...)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
+}
+
+// verify checks the signature headers. It returns an error code and a
+// message, or "" when the request is authentic and fresh.
+func (h *Handler) verify(src source, ts, sig string, body []byte) (code, msg string) {
+	switch {
+	case ts == "" && sig == "":
+		return "missing_header", "缺少签名请求头 " + HeaderTimestamp + " 和 " + HeaderSignature
+	case ts == "":
+		return "missing_header", "缺少请求头 " + HeaderTimestamp
+	case sig == "":
+		return "missing_header", "缺少请求头 " + HeaderSignature
+	}
+	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
+	if !strings.HasPrefix(sig, "sha256=") || err != nil || !hmac.Equal(got, mac(src.secret, ts, body)) {
+		return "bad_signature", "签名无效"
+	}
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "bad_timestamp", HeaderTimestamp + " 须为 Unix 秒数"
+	}
+	skew := h.now().Sub(time.Unix(secs, 0))
+	if secs > 1<<40 || secs < -(1<<40) || skew > h.cfg.Tolerance || skew < -h.cfg.Tolerance {
+		return "stale_timestamp", fmt.Sprintf("时间戳超出允许范围（±%s），请检查时钟后重新签名发送", h.cfg.Tolerance)
+	}
+	return "", ""
+}
+
+func validKey(k string) bool {
+	if len(k) > MaxIdempotencyKeyBytes {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// keyCache is a bounded LRU map from envelope id to content hash.
+type keyCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *cacheEntry, most recent first
+	items map[string]*list.Element
+}
+
+type cacheEntry struct{ id, content string }
+
+func newKeyCache(max int) *keyCache {
+	return &keyCache{max: max, order: list.New(), items: make(map[string]*list.Element)}
+}
+
+func (k *keyCache) get(id string) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.items[id]; ok {
+		k.order.MoveToFront(e)
+		return e.Value.(*cacheEntry).content, true
+	}
+	return "", false
+}
+
+func (k *keyCache) put(id, content string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.items[id]; ok {
+		e.Value.(*cacheEntry).content = content
+		k.order.MoveToFront(e)
+		return
+	}
+	k.items[id] = k.order.PushFront(&cacheEntry{id, content})
+	if k.order.Len() > k.max {
+		last := k.order.Back()
+		k.order.Remove(last)
+		delete(k.items, last.Value.(*cacheEntry).id)
+	}
+}
+
+// metrics are the Prometheus metrics of a Handler.
+type metrics struct {
+	requests       *prometheus.CounterVec
+	publishSeconds *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer, sources []string) (metrics, error) {
+	m := metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tousu_webhook_requests_total",
+			Help: "Webhook requests by source (\"unknown\" for names not configured) and outcome: accepted, unknown_source, too_large, unauthorized, bad_request, invalid, conflict, unavailable.",
+		}, []string{"source", "outcome"}),
+		publishSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tousu_webhook_publish_duration_seconds",
+			Help:    "Time until the broker acknowledged (or refused) a webhook complaint.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"source"}),
+	}
+	for _, s := range sources {
+		m.requests.WithLabelValues(s, "accepted")
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.publishSeconds} {
+		if err := reg.Register(c); err != nil {
+			return m, fmt.Errorf("webhook: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,405 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+const (
+	shopSecret    = "shop-secret-0123456789abcdef"
+	partnerSecret = "partner-secret-0123456789"
+)
+
+type fakePublisher struct {
+	mu   sync.Mutex
+	envs []ingest.Envelope
+	err  error
+}
+
+func (p *fakePublisher) publish(ctx context.Context, env ingest.Envelope) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.envs = append(p.envs, env)
+	return nil
+}
+
+func (p *fakePublisher) published() []ingest.Envelope {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ingest.Envelope(nil), p.envs...)
+}
+
+func testConfig() Config {
+	return Config{
+		MaxBodyBytes: 4096,
+		Sources: map[string]SourceConfig{
+			"shop": {Secret: shopSecret},
+			"partner": {Secret: partnerSecret, Mapping: map[string]string{
+				"name":        "customer.name",
+				"phone":       "customer.mobile",
+				"description": "data.items.0.text",
+				"subject":     "data.title",
+				"source_id":   "ticket_no",
+				"occurred_at": "data.created",
+			}},
+		},
+	}
+}
+
+type testEnv struct {
+	app *fiber.App
+	pub *fakePublisher
+}
+
+func newTestEnv(tb testing.TB, cfg Config) *testEnv {
+	tb.Helper()
+	pub := &fakePublisher{}
+	h, err := New(cfg, pub.publish, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app := fiber.New()
+	h.Mount(app)
+	return &testEnv{app: app, pub: pub}
+}
+
+type answer struct {
+	Reference string `json:"reference"`
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	Field     string `json:"field"`
+	Retryable bool   `json:"retryable"`
+}
+
+// send posts body to source, signed with secret at time ts; headers
+// override or add headers ("" deletes).
+func (e *testEnv) send(tb testing.TB, source, secret string, ts time.Time, body string, headers map[string]string) (int, answer) {
+	tb.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/"+source, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	req.Header.Set(HeaderTimestamp, stamp)
+	req.Header.Set(HeaderSignature, Sign([]byte(secret), stamp, []byte(body)))
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		tb.Fatalf("answer %q is not JSON: %v", raw, err)
+	}
+	return resp.StatusCode, a
+}
+
+const defaultBody = `{"name":"王五","phone":"13700001111","email":"wang@example.com","subject":"快递延误","description":"订单 8899 延误十天","source_id":"T-1001","occurred_at":"2026-05-01T08:00:00+08:00"}`
+
+func TestWebhook(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name    string
+		source  string
+		secret  string
+		ts      time.Time
+		body    string
+		headers map[string]string
+		status  int
+		code    string
+		field   string
+	}{
+		{"accepted", "shop", shopSecret, now, defaultBody, nil, 202, "", ""},
+		{"accepted near the tolerance", "shop", shopSecret, now.Add(-4 * time.Minute), defaultBody, nil, 202, "", ""},
+		{"unknown source", "nobody", shopSecret, now, defaultBody, nil, 404, "unknown_source", ""},
+		{"bad signature", "shop", "wrong-secret-0123456789", now, defaultBody, nil, 401, "bad_signature", ""},
+		{"other source's secret", "partner", shopSecret, now, defaultBody, nil, 401, "bad_signature", ""},
+		{"signature not hex", "shop", shopSecret, now, defaultBody, map[string]string{HeaderSignature: "sha256=zz"}, 401, "bad_signature", ""},
+		{"signature without prefix", "shop", shopSecret, now, defaultBody, map[string]string{HeaderSignature: strings.TrimPrefix(Sign([]byte(shopSecret), strconv.FormatInt(now.Unix(), 10), []byte(defaultBody)), "sha256=")}, 401, "bad_signature", ""},
+		{"stale timestamp", "shop", shopSecret, now.Add(-10 * time.Minute), defaultBody, nil, 401, "stale_timestamp", ""},
+		{"future timestamp", "shop", shopSecret, now.Add(10 * time.Minute), defaultBody, nil, 401, "stale_timestamp", ""},
+		{"missing timestamp", "shop", shopSecret, now, defaultBody, map[string]string{HeaderTimestamp: ""}, 401, "missing_header", ""},
+		{"missing signature", "shop", shopSecret, now, defaultBody, map[string]string{HeaderSignature: ""}, 401, "missing_header", ""},
+		{"oversized", "shop", shopSecret, now, `{"description":"` + strings.Repeat("x", 5000) + `"}`, nil, 413, "too_large", ""},
+		{"oversized without signature", "shop", shopSecret, now, `{"description":"` + strings.Repeat("x", 5000) + `"}`, map[string]string{HeaderSignature: ""}, 413, "too_large", ""},
+		{"bad JSON", "shop", shopSecret, now, `{"description":`, nil, 400, "invalid_json", ""},
+		{"not an object", "shop", shopSecret, now, `"text"`, nil, 400, "invalid_json", ""},
+		{"non-UTF-8", "shop", shopSecret, now, "{\"description\":\"\xff\",\"phone\":\"13700001111\"}", nil, 400, "invalid_json", ""},
+		{"missing description", "shop", shopSecret, now, `{"phone":"13700001111"}`, nil, 422, "invalid_field", "description"},
+		{"bad phone", "shop", shopSecret, now, `{"phone":"call me","description":"x"}`, nil, 422, "invalid_field", "phone"},
+		{"bad email", "shop", shopSecret, now, `{"email":"no","description":"x"}`, nil, 422, "invalid_field", "email"},
+		{"description not a string", "shop", shopSecret, now, `{"phone":"13700001111","description":{"a":1}}`, nil, 422, "invalid_field", "description"},
+		{"bad occurred_at", "shop", shopSecret, now, `{"phone":"13700001111","description":"x","occurred_at":"yesterday"}`, nil, 422, "invalid_field", "occurred_at"},
+		{"bad idempotency key", "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: "has space"}, 400, "bad_idempotency_key", ""},
+		{"compressed", "shop", shopSecret, now, defaultBody, map[string]string{"Content-Encoding": "gzip"}, 415, "unsupported_encoding", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, testConfig())
+			status, a := e.send(t, tt.source, tt.secret, tt.ts, tt.body, tt.headers)
+			if status != tt.status || a.Code != tt.code || a.Field != tt.field {
+				t.Fatalf("got %d %+v, want %d code %q field %q", status, a, tt.status, tt.code, tt.field)
+			}
+			published := e.pub.published()
+			if status == 202 {
+				if len(published) != 1 || published[0].Reference != a.Reference {
+					t.Fatalf("reference %q, published %+v", a.Reference, published)
+				}
+				return
+			}
+			if a.Error == "" || a.Reference != "" {
+				t.Fatalf("error answer %+v", a)
+			}
+			if len(published) != 0 {
+				t.Fatalf("published %d envelopes", len(published))
+			}
+		})
+	}
+}
+
+func TestWebhookEnvelope(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil)
+	if status != 202 {
+		t.Fatalf("status %d %+v", status, a)
+	}
+	env := e.pub.published()[0]
+	wantID := ingest.NewID(ingest.ChannelWebhook, "shop", "T-1001")
+	if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) || a.Reference != env.Reference {
+		t.Fatalf("id %q ref %q, want %q", env.ID, env.Reference, wantID)
+	}
+	want := ingest.Envelope{
+		V: ingest.SchemaVersion, ID: wantID, Reference: env.Reference, Channel: ingest.ChannelWebhook,
+		Source: "shop", SourceID: "T-1001", ReceivedAt: env.ReceivedAt,
+		OccurredAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC),
+		Name:       "王五", Phone: "13700001111", Email: "wang@example.com", Subject: "快递延误",
+		Description: "订单 8899 延误十天", Extra: env.Extra,
+	}
+	if !envEqual(env, want) {
+		t.Fatalf("envelope\n%+v\nwant\n%+v", env, want)
+	}
+	if env.ReceivedAt.IsZero() || env.Extra["remote_addr"] == "" {
+		t.Fatalf("no received_at or remote_addr: %+v", env)
+	}
+}
+
+func envEqual(a, b ingest.Envelope) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func TestWebhookMapping(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	body := `{"ticket_no": 778899, "customer": {"name": "赵六", "mobile": 8613912345678},
+		"data": {"title": "屏幕坏了", "created": 1777593600, "items": [{"text": "新买的手机屏幕有坏点"}, {"text": "ignored"}]},
+		"description": "not this one"}`
+	status, a := e.send(t, "partner", partnerSecret, time.Now(), body, nil)
+	if status != 202 {
+		t.Fatalf("status %d %+v", status, a)
+	}
+	env := e.pub.published()[0]
+	if env.Name != "赵六" || env.Phone != "8613912345678" || env.Subject != "屏幕坏了" ||
+		env.Description != "新买的手机屏幕有坏点" || env.SourceID != "778899" || env.Source != "partner" ||
+		!env.OccurredAt.Equal(time.Unix(1777593600, 0)) {
+		t.Fatalf("mapped envelope %+v", env)
+	}
+	if env.ID != ingest.NewID(ingest.ChannelWebhook, "partner", "778899") {
+		t.Fatalf("id %q not from the mapped source_id", env.ID)
+	}
+}
+
+func TestWebhookIdempotency(t *testing.T) {
+	now := time.Now()
+	t.Run("key", func(t *testing.T) {
+		e := newTestEnv(t, testConfig())
+		h := map[string]string{HeaderIdempotency: "evt-1"}
+		s1, a1 := e.send(t, "shop", shopSecret, now, defaultBody, h)
+		s2, a2 := e.send(t, "shop", shopSecret, now.Add(time.Second), defaultBody, h)
+		if s1 != 202 || s2 != 202 || a1.Reference != a2.Reference {
+			t.Fatalf("repeat gave %d %s and %d %s", s1, a1.Reference, s2, a2.Reference)
+		}
+		if want := ingest.ReferenceFor(ingest.NewID(ingest.ChannelWebhook, "shop", "evt-1")); a1.Reference != want {
+			t.Fatalf("reference %s, want %s", a1.Reference, want)
+		}
+		other := strings.Replace(defaultBody, "延误十天", "延误二十天", 1)
+		if s, a := e.send(t, "shop", shopSecret, now, other, h); s != http.StatusConflict || a.Code != "idempotency_conflict" {
+			t.Fatalf("different body under the same key: %d %+v", s, a)
+		}
+	})
+	t.Run("content hash", func(t *testing.T) {
+		e := newTestEnv(t, testConfig())
+		body := `{"phone":"13700001111","description":"没有编号的投诉"}`
+		reformatted := "{ \"description\": \"没有编号的投诉\",\n \"phone\": \"13700001111\", \"sent_at\": \"now\" }"
+		_, a1 := e.send(t, "shop", shopSecret, now, body, nil)
+		_, a2 := e.send(t, "shop", shopSecret, now, reformatted, nil)
+		_, a3 := e.send(t, "shop", shopSecret, now, `{"phone":"13700001111","description":"另一条投诉"}`, nil)
+		if a1.Reference == "" || a1.Reference != a2.Reference || a3.Reference == a1.Reference {
+			t.Fatalf("references %q %q %q", a1.Reference, a2.Reference, a3.Reference)
+		}
+	})
+	t.Run("same source_id, other source", func(t *testing.T) {
+		e := newTestEnv(t, testConfig())
+		_, a1 := e.send(t, "shop", shopSecret, now, `{"phone":"13700001111","description":"x","source_id":"1"}`, nil)
+		_, a2 := e.send(t, "partner", partnerSecret, now, `{"customer":{"mobile":"13700001111"},"data":{"items":[{"text":"x"}]},"ticket_no":"1"}`, nil)
+		if a1.Reference == "" || a1.Reference == a2.Reference {
+			t.Fatalf("sources share reference %q", a1.Reference)
+		}
+	})
+}
+
+func TestWebhookPublishFailure(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	e.pub.err = errors.New("broker down")
+	status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil)
+	if status != http.StatusServiceUnavailable || !a.Retryable || a.Reference != "" || !strings.Contains(a.Error, "系统繁忙") {
+		t.Fatalf("got %d %+v", status, a)
+	}
+	// Once the broker is back, the retry is accepted with the same key.
+	e.pub.err = nil
+	if status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil); status != 202 || a.Reference == "" {
+		t.Fatalf("retry got %d %+v", status, a)
+	}
+}
+
+func TestSign(t *testing.T) {
+	// Computed independently (Python hmac): HMAC-SHA256("0123456789abcdef", "1700000000.{}").
+	const want = "sha256=e4f8e2ecae2295b2ddb2f0b5584c8275e226c0ebe9b3b819e70156bb67122e3e"
+	got := Sign([]byte("0123456789abcdef"), "1700000000", []byte("{}"))
+	if got != want {
+		t.Fatalf("Sign = %q, want %q", got, want)
+	}
+	if got == Sign([]byte("0123456789abcdeX"), "1700000000", []byte("{}")) ||
+		got == Sign([]byte("0123456789abcdef"), "1700000001", []byte("{}")) ||
+		got == Sign([]byte("0123456789abcdef"), "1700000000", []byte("{ }")) {
+		t.Fatal("signature ignores part of its input")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // substring of the error, "" for valid
+	}{
+		{"empty", Config{}, ""},
+		{"default", DefaultConfig(), ""},
+		{"test config", testConfig(), ""},
+		{"upper-case name", Config{Sources: map[string]SourceConfig{"Shop": {Secret: shopSecret}}}, "sources.Shop"},
+		{"no secret", Config{Sources: map[string]SourceConfig{"shop": {}}}, "secret or secret_file is required"},
+		{"short secret", Config{Sources: map[string]SourceConfig{"shop": {Secret: "short"}}}, "at least 16 bytes"},
+		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, SecretFile: "/x"}}}, "not both"},
+		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field"},
+		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"phone": "a..b"}}}}, "empty part"},
+		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes"},
+		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance"},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), shopSecret) {
+			t.Errorf("%s: error reveals the secret", tt.name)
+		}
+	}
+}
+
+func TestResolveSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	short := filepath.Join(dir, "short")
+	os.WriteFile(good, []byte(shopSecret+"\n"), 0o600)
+	os.WriteFile(short, []byte("abc\n"), 0o600)
+
+	cfg := Config{Sources: map[string]SourceConfig{"shop": {SecretFile: good}}}
+	resolved, err := cfg.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resolved.Sources["shop"].Secret != shopSecret || cfg.Sources["shop"].Secret != "" {
+		t.Fatal("secret file not read into a copy")
+	}
+	e := newTestEnv(t, cfg)
+	if status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil); status != 202 {
+		t.Fatalf("secret from file refused: %d %+v", status, a)
+	}
+	for _, bad := range []string{short, filepath.Join(dir, "missing")} {
+		if _, err := (Config{Sources: map[string]SourceConfig{"shop": {SecretFile: bad}}}).Resolve(); err == nil {
+			t.Errorf("Resolve accepted %s", bad)
+		}
+	}
+}
+
+func TestKeyCacheEvicts(t *testing.T) {
+	c := newKeyCache(2)
+	c.put("a", "1")
+	c.put("b", "2")
+	c.get("a") // a is now the most recent
+	c.put("c", "3")
+	if _, ok := c.get("b"); ok {
+		t.Fatal("least recently used entry kept")
+	}
+	if v, ok := c.get("a"); !ok || v != "1" {
+		t.Fatal("recent entry evicted")
+	}
+}
+
+func FuzzParsePayload(f *testing.F) {
+	for _, s := range []string{
+		defaultBody,
+		`{"customer":{"mobile":13912345678},"data":{"items":[{"text":"x"}],"created":1777593600}}`,
+		`{"data":{"items":{"0":{"text":"map, not array"}}}}`,
+		`{"occurred_at":1e300}`, `{"occurred_at":-1}`, `{"occurred_at":"2026-05-01T08:00:00Z"}`,
+		`[]`, `null`, `{"a":`, "{\"description\":\"\xff\"}", `{"description":"\ud800"}`, `{} {}`,
+	} {
+		f.Add([]byte(s))
+	}
+	mapped := newFieldPaths(testConfig().Sources["partner"].Mapping)
+	plain := newFieldPaths(nil)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, paths := range []fieldPaths{mapped, plain} {
+			p, err := parsePayload(body, paths)
+			var fe *ingest.FieldError
+			if err != nil && !errors.Is(err, errBadJSON) && !errors.As(err, &fe) {
+				t.Fatalf("unexpected error kind %T: %v", err, err)
+			}
+			if err != nil {
+				continue
+			}
+			env := ingest.Envelope{Name: p.Name, Phone: p.Phone, Email: p.Email, Subject: p.Subject, Description: p.Description}
+			ingest.CheckFields(&env)
+			if len(p.SourceID) > MaxSourceIDBytes {
+				t.Fatalf("source_id of %d bytes accepted", len(p.SourceID))
+			}
+		}
+	})
+}

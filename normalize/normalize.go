@@ -1,0 +1,112 @@
+package normalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"strings"
+
+	"github.com/tousu/tousu/ingest"
+)
+
+// Config configures the normalizer.
+type Config struct {
+	// SeenRetention is how many days the ids of processed complaints are
+	// remembered for duplicate suppression (default 90).
+	SeenRetentionDays int `yaml:"seen_retention_days"`
+}
+
+// Validate checks the configuration and fills defaults.
+func (c *Config) Validate() error {
+	if c.SeenRetentionDays < 0 {
+		return fmt.Errorf("seen_retention_days: must not be negative, got %d", c.SeenRetentionDays)
+	}
+	if c.SeenRetentionDays == 0 {
+		c.SeenRetentionDays = 90
+	}
+	return nil
+}
+
+// Seen remembers which complaint ids were already processed, so that a
+// complaint delivered twice is passed on once. Implementations are safe for
+// concurrent use. Remember is called only after the normalized complaint was
+// acknowledged by the broker, so a crash in between re-processes the
+// complaint (harmless downstream) rather than losing it.
+type Seen interface {
+	// Has reports whether id was remembered.
+	Has(ctx context.Context, id string) (bool, error)
+	// Remember records id as processed.
+	Remember(ctx context.Context, id string) error
+}
+
+// ErrInvalid is wrapped by Normalize when an envelope cannot become a
+// complaint; such an envelope belongs in the dead-letter topic.
+var ErrInvalid = errors.New("invalid envelope")
+
+// Normalize turns an envelope into the canonical complaint: clean text and
+// a normalised customer identity. A phone number that cannot be read is
+// kept in Extra["phone_raw"] rather than dropped.
+func Normalize(env ingest.Envelope) (Complaint, error) {
+	if env.V != ingest.SchemaVersion {
+		return Complaint{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, env.V, ingest.SchemaVersion)
+	}
+	if env.ID == "" || env.Reference == "" {
+		return Complaint{}, fmt.Errorf("%w: missing id or reference", ErrInvalid)
+	}
+	c := Complaint{
+		V:           SchemaVersion,
+		ID:          env.ID,
+		Reference:   env.Reference,
+		Channel:     env.Channel,
+		Source:      env.Source,
+		SourceID:    env.SourceID,
+		ReceivedAt:  env.ReceivedAt.UTC(),
+		OccurredAt:  env.OccurredAt,
+		Subject:     CleanText(env.Subject),
+		Description: CleanText(env.Description),
+		Attachments: env.Attachments,
+		Extra:       maps.Clone(env.Extra),
+		Customer:    Customer{Name: CleanText(env.Name)},
+	}
+	if c.Description == "" && c.Subject == "" {
+		return Complaint{}, fmt.Errorf("%w: no text", ErrInvalid)
+	}
+	if env.Phone != "" {
+		p, err := PhoneE164(env.Phone)
+		if err != nil {
+			c.Extra = setExtra(c.Extra, "phone_raw", env.Phone)
+		}
+		c.Customer.Phone = p
+	}
+	if env.Email != "" {
+		if a, err := mail.ParseAddress(env.Email); err == nil {
+			c.Customer.Email = strings.ToLower(a.Address)
+		} else {
+			c.Extra = setExtra(c.Extra, "email_raw", env.Email)
+		}
+	}
+	c.Customer.Key = customerKey(c)
+	return c, nil
+}
+
+// customerKey identifies the complainant across channels: phone first, then
+// email; a complaint with neither is its own customer.
+func customerKey(c Complaint) string {
+	switch {
+	case c.Customer.Phone != "":
+		return "phone:" + c.Customer.Phone
+	case c.Customer.Email != "":
+		return "email:" + c.Customer.Email
+	}
+	return "anonymous:" + c.ID
+}
+
+func setExtra(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}

@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium from TOUSU_TEST_BROWSER with a phone's
+// viewport. Without the variable the test is skipped; .ci/run sets it.
+func browser(tb testing.TB) context.Context {
+	tb.Helper()
+	path := os.Getenv("TOUSU_TEST_BROWSER")
+	if path == "" {
+		tb.Skip("TOUSU_TEST_BROWSER is not set: no browser test (./deploy/dev/test.sh sets it)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(390, 844),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	tb.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		tb.Fatalf("start %s: %v", path, err)
+	}
+	return ctx
+}
+
+// TestBrowserSubmitsComplaint fills in the web form in a real browser on a
+// phone-sized screen: a missing field is reported beside it, a complete
+// complaint with an attachment gets a reference, the case is found by a
+// Chinese phrase through the API, and the status page shows it.
+func TestBrowserSubmitsComplaint(t *testing.T) {
+	ctx := browser(t)
+	r := startTousu(t, t.TempDir())
+	photo := filepath.Join(t.TempDir(), "signal.png")
+	if err := os.WriteFile(photo, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 128)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	do(
+		chromedp.Navigate(r.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#f-description`)),
+	)
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Error("the form is wider than a phone's screen")
+	}
+	do(
+		chromedp.SendKeys(chromedp.CSS(`#f-name`), "张三"),
+		chromedp.SendKeys(chromedp.CSS(`#f-phone`), "13800138000"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#e-description`)),
+	)
+	if text(`#e-description`) == "" {
+		t.Error("no message beside the empty description")
+	}
+
+	do(
+		chromedp.SendKeys(chromedp.CSS(`#f-subject`), "信号问题"),
+		chromedp.SendKeys(chromedp.CSS(`#f-description`), "小区里手机信号差了三天，打电话总是断线"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#f-attachment`), []string{photo}),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reference`)),
+	)
+	reference := text(`#reference`)
+	if !strings.HasPrefix(reference, "TS") {
+		t.Fatalf("reference %q", reference)
+	}
+
+	res := r.waitFor(t, url.Values{"q": {"信号差"}}, 1)
+	if c := res.Hits[0]; c.ID != reference || c.Customer.Name != "张三" || len(c.Attachments) != 1 || c.Attachments[0].Name != "signal.png" {
+		t.Errorf("case = %+v", c)
+	}
+
+	do(
+		chromedp.Navigate(r.base+"/status?reference="+reference),
+		chromedp.WaitVisible(chromedp.CSS(`#f-digits`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-digits`), "8000"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#status`)),
+	)
+	if status, deadline := text(`#status`), text(`#deadline`); status != "已受理" || !strings.Contains(deadline, "年") || !strings.Contains(text(`main`), reference) {
+		t.Errorf("status page says %q, deadline %q", status, deadline)
+	}
+}

@@ -1,0 +1,154 @@
+// Package app is tousu's module graph: the configuration of a whole process,
+// the targets (broker, gateway, normalizer, router, indexer, console) and how
+// they are wired to the broker, the index and the HTTP server, in the style
+// of Grafana Loki's single binary.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/sinks/bleveindex"
+)
+
+// Config is the configuration of one tousu process. Every section is
+// optional; with none, tousu runs embedded under DataDir.
+type Config struct {
+	// DataDir holds the embedded broker, the Bleve index, attachments and
+	// the normalizer's state (default ./data).
+	DataDir   string             `yaml:"data_dir"`
+	HTTP      httpapi.Config     `yaml:"http"`
+	Auth      httpapi.AuthConfig `yaml:"auth"`
+	Bus       bus.Config         `yaml:"bus"`
+	Broker    bus.BrokerConfig   `yaml:"broker"`
+	Index     IndexConfig        `yaml:"index"`
+	Webform   webform.Config     `yaml:"webform"`
+	Webhook   webhook.Config     `yaml:"webhook"`
+	Normalize normalize.Config   `yaml:"normalize"`
+	Router    router.Config      `yaml:"router"`
+	Log       LogConfig          `yaml:"log"`
+}
+
+// IndexConfig chooses the search index backend.
+type IndexConfig struct {
+	// Backend is "bleve" (embedded, the default); "elasticsearch" arrives
+	// with the real-services work.
+	Backend string            `yaml:"backend"`
+	Bleve   bleveindex.Config `yaml:"bleve"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level string `yaml:"level"` // debug, info (default), warn, error
+}
+
+// Embedded reports whether this process runs without an external broker.
+func (c *Config) Embedded() bool { return len(c.Bus.Brokers) == 0 }
+
+// Defaults returns the configuration tousu runs with when no file is given.
+func Defaults() Config {
+	return Config{DataDir: "data", Router: router.DefaultConfig()}
+}
+
+// Load reads a configuration file strictly (unknown keys are errors naming
+// their path) over the defaults, applies the environment and validates.
+// An empty path means defaults plus environment.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		if err := decodeStrict(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Environment variables read by applyEnv.
+const (
+	EnvBootstrapToken = "TOUSU_BOOTSTRAP_TOKEN"
+	EnvWebhookSecret  = "TOUSU_WEBHOOK_SECRET_" // + SOURCE
+	EnvKafkaBrokers   = "TOUSU_KAFKA_BROKERS"
+)
+
+// applyEnv lets an operator run without a file: an admin token, webhook
+// sources with their secrets, and the Kafka brokers.
+func applyEnv(cfg *Config, environ []string) error {
+	sort.Strings(environ)
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == EnvBootstrapToken && v != "":
+			cfg.Auth.Tokens = append(cfg.Auth.Tokens, httpapi.Token{Name: "bootstrap", Token: v, Role: httpapi.RoleAdmin})
+		case strings.HasPrefix(k, EnvWebhookSecret):
+			source := strings.ToLower(strings.TrimPrefix(k, EnvWebhookSecret))
+			if source == "" {
+				return fmt.Errorf("%s: the variable must name a source, e.g. %sACME", k, EnvWebhookSecret)
+			}
+			if cfg.Webhook.Sources == nil {
+				cfg.Webhook.Sources = map[string]webhook.SourceConfig{}
+			}
+			src := cfg.Webhook.Sources[source]
+			src.Secret, src.SecretFile = v, ""
+			cfg.Webhook.Sources[source] = src
+		case k == EnvKafkaBrokers && v != "":
+			cfg.Bus.Brokers = strings.Split(v, ",")
+		}
+	}
+	return nil
+}
+
+// Validate checks every section, filling defaults, and reports all problems
+// at once.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Index.Backend == "" {
+		c.Index.Backend = "bleve"
+	}
+	if c.Index.Bleve.Path == "" {
+		c.Index.Bleve.Path = filepath.Join(c.DataDir, "index")
+	}
+	if c.Broker.Dir == "" {
+		c.Broker.Dir = filepath.Join(c.DataDir, "broker")
+	}
+	var errs []error
+	if c.Index.Backend != "bleve" {
+		errs = append(errs, fmt.Errorf("index.backend: %q is not supported yet (only bleve)", c.Index.Backend))
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	sections := []struct {
+		name string
+		v    interface{ Validate() error }
+	}{
+		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
+		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"normalize", &c.Normalize}, {"router", &c.Router},
+	}
+	for _, s := range sections {
+		if err := s.v.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// repoRoot is the module root, two levels above this package.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+// exampleEnv is what an operator sets beside the example configurations.
+var exampleEnv = []string{"TOUSU_WEBHOOK_SECRET_PARTNER=partner-secret-0123456789", "TOUSU_BOOTSTRAP_TOKEN=admin-token-0123456789"}
+
+func TestExampleConfigsLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "configs", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := Load(f, exampleEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func writeConfig(tb testing.TB, text string) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "tousu.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{"datadir: x\n", `unknown key "datadir"`},
+		{"http:\n  listn: 1.2.3.4:5\n", `unknown key "http.listn"`},
+		{"webhook:\n  sources:\n    acme:\n      secrt: x\n", `unknown key "webhook.sources.acme.secrt"`},
+		{"router:\n  categories:\n    - name: a\n      keyword: [b]\n", `unknown key "router.categories[0].keyword"`},
+		{"auth:\n  tokens:\n    - name: a\n      rol: admin\n", `unknown key "auth.tokens[0].rol"`},
+	}
+	for _, tt := range tests {
+		_, err := Load(writeConfig(t, tt.yaml), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%q) = %v, want %s", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+func TestLoadReportsInvalidValues(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "log:\n  level: loud\nrouter:\n  reply_working_days: -1\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{"log.level", "router: reply_working_days"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	cfg, err := Load("", []string{
+		"TOUSU_BOOTSTRAP_TOKEN=admin-token-0123456789",
+		"TOUSU_WEBHOOK_SECRET_ACME=acme-secret-0123456789",
+		"TOUSU_KAFKA_BROKERS=k1:9092,k2:9092",
+		"UNRELATED=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Auth.Tokens) != 1 || cfg.Auth.Tokens[0].Token != "admin-token-0123456789" || cfg.Auth.Tokens[0].Role != "admin" {
+		t.Errorf("tokens = %+v", cfg.Auth.Tokens)
+	}
+	if cfg.Webhook.Sources["acme"].Secret != "acme-secret-0123456789" {
+		t.Errorf("sources = %+v", cfg.Webhook.Sources)
+	}
+	if !slices.Equal(cfg.Bus.Brokers, []string{"k1:9092", "k2:9092"}) || cfg.Embedded() {
+		t.Errorf("brokers = %v", cfg.Bus.Brokers)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParseTargets(t *testing.T) {
+	tests := []struct {
+		list     string
+		embedded bool
+		want     []Target
+	}{
+		{"all", true, []Target{"broker", "console", "gateway", "indexer", "normalizer", "router"}},
+		{"all", false, []Target{"console", "gateway", "indexer", "normalizer", "router"}},
+		{"gateway, router,gateway", false, []Target{"gateway", "router"}},
+		{"broker", true, []Target{"broker"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseTargets(tt.list, tt.embedded)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseTargets(%q, %v) = %v, %v; want %v", tt.list, tt.embedded, got, err, tt.want)
+		}
+	}
+	if _, err := ParseTargets("gateway,mailer", false); err == nil || !strings.Contains(err.Error(), `"mailer"`) {
+		t.Errorf("unknown target: err = %v", err)
+	}
+}
+
+func TestCheckTargets(t *testing.T) {
+	cfg := Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTargets(&cfg, []Target{TargetIndexer}); err == nil {
+		t.Error("indexer without console on bleve: want an error")
+	}
+	if err := CheckTargets(&cfg, []Target{TargetRouter}); err == nil || !strings.Contains(err.Error(), "no Kafka brokers") {
+		t.Errorf("router without brokers: err = %v", err)
+	}
+	cfg.Bus.Brokers = []string{"127.0.0.1:9092"}
+	if err := CheckTargets(&cfg, []Target{TargetIndexer, TargetConsole}); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestComposeServicesAreTargets parses docker-compose.yml: every tousu
+// service runs targets that exist.
+func TestComposeServicesAreTargets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Command []string `yaml:"command"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[Target]bool{}
+	for name, svc := range compose.Services {
+		if !strings.HasPrefix(name, "tousu-") {
+			continue
+		}
+		i := slices.Index(svc.Command, "-target")
+		if i < 0 || i+1 >= len(svc.Command) {
+			t.Errorf("service %s: no -target in %v", name, svc.Command)
+			continue
+		}
+		targets, err := ParseTargets(svc.Command[i+1], false)
+		if err != nil {
+			t.Errorf("service %s: %v", name, err)
+		}
+		if !slices.Contains(targets, Target(strings.TrimPrefix(name, "tousu-"))) {
+			t.Errorf("service %s does not run target %q", name, strings.TrimPrefix(name, "tousu-"))
+		}
+		for _, tg := range targets {
+			seen[tg] = true
+		}
+	}
+	for _, want := range []string{"kafka", "elasticsearch"} {
+		if _, ok := compose.Services[want]; !ok {
+			t.Errorf("compose has no %s service", want)
+		}
+	}
+	for _, tg := range Targets {
+		if tg != TargetBroker && !seen[tg] {
+			t.Errorf("no compose service runs target %q", tg)
+		}
+	}
+}

@@ -1,0 +1,436 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/sinks/bleveindex"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// Target names a component a process can run.
+type Target string
+
+// The targets of tousu.
+const (
+	TargetAll        Target = "all"
+	TargetBroker     Target = "broker"
+	TargetGateway    Target = "gateway"
+	TargetNormalizer Target = "normalizer"
+	TargetRouter     Target = "router"
+	TargetIndexer    Target = "indexer"
+	TargetConsole    Target = "console"
+)
+
+// Targets lists every target a process can be asked to run, in start order.
+var Targets = []Target{TargetBroker, TargetGateway, TargetNormalizer, TargetRouter, TargetIndexer, TargetConsole}
+
+// ParseTargets reads a comma-separated target list. "all" means every
+// component; it includes the embedded broker only when cfg names no Kafka
+// brokers.
+func ParseTargets(list string, embedded bool) ([]Target, error) {
+	var out []Target
+	for _, name := range strings.Split(list, ",") {
+		t := Target(strings.TrimSpace(name))
+		switch {
+		case t == TargetAll:
+			for _, all := range Targets {
+				if all != TargetBroker || embedded {
+					out = append(out, all)
+				}
+			}
+		case slices.Contains(Targets, t):
+			out = append(out, t)
+		default:
+			return nil, fmt.Errorf("unknown target %q (known: all, %s)", t, joinTargets(Targets))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func joinTargets(ts []Target) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// CheckTargets reports combinations a configuration cannot run.
+func CheckTargets(cfg *Config, targets []Target) error {
+	has := func(t Target) bool { return slices.Contains(targets, t) }
+	if cfg.Index.Backend == "bleve" && has(TargetIndexer) != has(TargetConsole) {
+		return errors.New("with the embedded bleve index, the indexer and console targets must run in the same process")
+	}
+	if !has(TargetBroker) && cfg.Embedded() && len(targets) > 0 {
+		return fmt.Errorf("no Kafka brokers: set bus.brokers (or %s), or run the broker target in this process", EnvKafkaBrokers)
+	}
+	return nil
+}
+
+// Process is a running tousu process.
+type Process struct {
+	cfg     Config
+	targets []Target
+	logger  *zap.Logger
+	out     io.Writer
+
+	registry *prometheus.Registry
+	broker   *bus.Broker
+	producer *bus.Producer
+	index    caseindex.Index
+	server   *httpapi.Server
+	listener net.Listener
+	closers  []io.Closer
+	runners  []func(ctx context.Context) error
+	groups   map[string]string // consumer group -> topic, for lag
+}
+
+// Start validates cfg, starts the targets' components and returns once the
+// HTTP listener is bound and the broker's topics exist; Run then serves.
+// Start prints the addresses a user needs to out.
+func Start(ctx context.Context, cfg Config, targets []Target, logger *zap.Logger, out io.Writer) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckTargets(&cfg, targets); err != nil {
+		return nil, err
+	}
+	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: prometheus.NewRegistry()}
+	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := p.start(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) has(t Target) bool { return slices.Contains(p.targets, t) }
+
+func (p *Process) component(name string) *zap.Logger {
+	return p.logger.With(zap.String("component", name))
+}
+
+func (p *Process) start(ctx context.Context) error {
+	cfg := &p.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	if p.has(TargetBroker) {
+		b, err := bus.StartBroker(cfg.Broker, p.component("broker"))
+		if err != nil {
+			return fmt.Errorf("start embedded broker: %w", err)
+		}
+		p.broker = b
+		p.closers = append(p.closers, b)
+		if cfg.Embedded() {
+			cfg.Bus.Brokers = []string{b.Addr()}
+		}
+	}
+	if err := p.ensureToken(); err != nil {
+		return err
+	}
+	if limit := cfg.Webform.BodyLimit(); p.has(TargetGateway) && cfg.HTTP.BodyLimit < limit {
+		cfg.HTTP.BodyLimit = limit
+	}
+	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry)
+	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, cfg.Bus) })
+	if p.needsBus() {
+		if err := p.startBus(ctx); err != nil {
+			return err
+		}
+	}
+	if p.has(TargetIndexer) || p.has(TargetConsole) {
+		if err := p.openIndex(); err != nil {
+			return err
+		}
+	}
+	auth := httpapi.NewAuthenticator(cfg.Auth)
+	var form *webform.Form
+	if p.has(TargetGateway) {
+		var err error
+		if form, err = p.startGateway(auth); err != nil {
+			return err
+		}
+	}
+	if p.has(TargetNormalizer) {
+		if err := p.startNormalizer(); err != nil {
+			return err
+		}
+	}
+	if p.has(TargetRouter) {
+		if err := p.startRouter(); err != nil {
+			return err
+		}
+	}
+	if p.has(TargetIndexer) {
+		if err := p.consume(GroupIndexer, bus.TopicCases, (&indexerStage{index: p.index}).handle); err != nil {
+			return err
+		}
+	}
+	if p.has(TargetConsole) {
+		if err := p.startConsole(auth, form); err != nil {
+			return err
+		}
+	}
+	if err := p.watchLag(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	p.listener = ln
+	p.printAddresses()
+	return nil
+}
+
+// needsBus reports whether a target of this process produces or consumes.
+func (p *Process) needsBus() bool {
+	for _, t := range p.targets {
+		if t != TargetBroker && t != TargetConsole {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Process) startBus(ctx context.Context) error {
+	cfg := &p.cfg
+	// Separate processes may start before their broker: wait for it.
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		err := bus.EnsureTopics(wait, cfg.Bus)
+		if err == nil {
+			break
+		}
+		p.component("bus").Info("waiting for the broker", zap.Strings("brokers", cfg.Bus.Brokers), zap.Error(err))
+		select {
+		case <-wait.Done():
+			return fmt.Errorf("create topics on %v: %w", cfg.Bus.Brokers, err)
+		case <-time.After(time.Second):
+		}
+	}
+	prod, err := bus.NewProducer(cfg.Bus, p.component("producer"), p.registry)
+	if err != nil {
+		return err
+	}
+	p.producer = prod
+	p.closers = append(p.closers, prod)
+	return nil
+}
+
+func (p *Process) openIndex() error {
+	idx, err := bleveindex.Open(p.cfg.Index.Bleve, p.component("index"))
+	if err != nil {
+		return fmt.Errorf("open index: %w", err)
+	}
+	p.index = idx
+	p.closers = append(p.closers, idx)
+	p.server.AddCheck("index", idx.Ping)
+	return nil
+}
+
+func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, error) {
+	store, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
+	if err != nil {
+		return nil, err
+	}
+	publish := publishEnvelope(p.producer)
+	form, err := webform.New(p.cfg.Webform, publish, store, p.component("webform"), p.registry)
+	if err != nil {
+		return nil, err
+	}
+	form.Mount(p.server.App(), auth.Require(httpapi.AnyRole))
+	hooks, err := webhook.New(p.cfg.Webhook, publish, p.component("webhook"), p.registry)
+	if err != nil {
+		return nil, err
+	}
+	hooks.Mount(p.server.App())
+	return form, nil
+}
+
+// startConsole mounts the search API and the customer status page; form is
+// the gateway's form when this process runs the gateway too.
+func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) error {
+	httpapi.NewConsole(p.index, auth, p.component("console")).Mount(p.server.App())
+	if form == nil {
+		var err error
+		if form, err = webform.New(p.cfg.Webform, nil, nil, p.component("status"), p.registry); err != nil {
+			return err
+		}
+	}
+	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
+	return nil
+}
+
+func (p *Process) startNormalizer() error {
+	seen, err := openSeen(filepath.Join(p.cfg.DataDir, "normalizer-seen.db"), time.Duration(p.cfg.Normalize.SeenRetentionDays)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, seen)
+	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
+	p.registry.MustRegister(dups)
+	stage := &normalizerStage{producer: p.producer, seen: seen, duplicates: dups}
+	return p.consume(GroupNormalizer, bus.TopicRaw, stage.handle)
+}
+
+func (p *Process) startRouter() error {
+	policy, err := router.NewKeywords(p.cfg.Router)
+	if err != nil {
+		return err
+	}
+	stage := &routerStage{producer: p.producer, policy: policy, now: time.Now}
+	return p.consume(GroupRouter, bus.TopicNormalized, stage.handle)
+}
+
+func (p *Process) consume(group, topic string, h bus.Handler) error {
+	c, err := bus.NewConsumer(p.cfg.Bus, bus.ConsumerConfig{Group: group, Topic: topic}, p.producer, h,
+		p.component(strings.TrimPrefix(group, "tousu-")), p.registry)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", group, err)
+	}
+	p.closers = append(p.closers, c)
+	p.runners = append(p.runners, c.Run)
+	if p.groups == nil {
+		p.groups = map[string]string{}
+	}
+	p.groups[group] = topic
+	return nil
+}
+
+// lagInterval is how often a process refreshes the lag of its groups.
+const lagInterval = 5 * time.Second
+
+// watchLag reports the consumer lag of this process's groups in metrics.
+func (p *Process) watchLag() error {
+	if len(p.groups) == 0 {
+		return nil
+	}
+	w, err := bus.NewLagWatcher(p.cfg.Bus, p.groups, p.registry, p.component("lag"))
+	if err != nil {
+		return err
+	}
+	p.runners = append(p.runners, func(ctx context.Context) error { return w.Run(ctx, lagInterval) })
+	return nil
+}
+
+// ensureToken gives an embedded installation an admin token at first start,
+// kept in DATA/bootstrap-token, when none is configured.
+func (p *Process) ensureToken() error {
+	if len(p.cfg.Auth.Tokens) > 0 || !p.cfg.Embedded() && p.broker == nil {
+		return nil
+	}
+	path := filepath.Join(p.cfg.DataDir, "bootstrap-token")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		buf := make([]byte, 24)
+		if _, err := rand.Read(buf); err != nil {
+			return err
+		}
+		b = []byte(hex.EncodeToString(buf))
+		if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(p.out, "tousu: generated an admin API token in %s\n", path)
+	} else if err != nil {
+		return err
+	}
+	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: strings.TrimSpace(string(b)), Role: httpapi.RoleAdmin}}
+	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
+	return p.cfg.Auth.Validate()
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (p *Process) HTTPAddr() string { return p.listener.Addr().String() }
+
+// BrokerAddr is the embedded broker's address, or "" without one.
+func (p *Process) BrokerAddr() string {
+	if p.broker == nil {
+		return ""
+	}
+	return p.broker.Addr()
+}
+
+func (p *Process) printAddresses() {
+	base := "http://" + p.HTTPAddr()
+	fmt.Fprintf(p.out, "tousu: running %s\n", joinTargets(p.targets))
+	if p.broker != nil {
+		fmt.Fprintf(p.out, "tousu: embedded Kafka-protocol broker on %s\n", p.broker.Addr())
+	}
+	if p.has(TargetGateway) {
+		fmt.Fprintf(p.out, "tousu: complaint form     %s/\n", base)
+		fmt.Fprintf(p.out, "tousu: complaint API      POST %s/api/v1/complaints\n", base)
+		fmt.Fprintf(p.out, "tousu: webhooks           POST %s/webhooks/{source}\n", base)
+	}
+	if p.has(TargetConsole) {
+		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
+		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
+	}
+	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (health: /healthz, /readyz)\n", base)
+}
+
+// Run serves until ctx ends or a component fails, then stops everything.
+func (p *Process) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(p.runners)+1)
+	var wg sync.WaitGroup
+	run := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	for _, r := range p.runners {
+		run(r)
+	}
+	run(func(ctx context.Context) error { return p.server.Serve(ctx, p.listener) })
+	<-ctx.Done()
+	wg.Wait()
+	p.Close()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Close stops the components in reverse start order.
+func (p *Process) Close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i].Close(); err != nil {
+			p.logger.Warn("close", zap.Error(err))
+		}
+	}
+	p.closers = nil
+}

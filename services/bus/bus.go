@@ -1,0 +1,202 @@
+// Package bus is all broker plumbing of tousu: topic names and creation,
+// the one shared producer, consumer-group consumers with dead-lettering and
+// retry, consumer lag, and the embedded broker.
+//
+// Every service talks to the broker through github.com/segmentio/kafka-go
+// over the Kafka protocol, whether the broker is the embedded one
+// (github.com/twmb/franz-go/pkg/kfake, started in-process by StartBroker)
+// or a real Apache Kafka cluster. Nothing outside package bus imports a
+// Kafka client.
+//
+// Delivery is at least once. A Producer returns only when every message was
+// acknowledged by all in-sync replicas (acks=all). A Consumer commits a
+// message's offset only after its Handler returned nil, or after a rejected
+// message was written to complaints.dlq, so a crash at any point means the
+// message is delivered again; handlers must be idempotent.
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The topics of tousu. Each payload carries an explicit "v" version.
+const (
+	// TopicRaw carries ingest.Envelope values keyed by envelope id.
+	TopicRaw = "complaints.raw"
+	// TopicNormalized carries normalize.Complaint values keyed by customer key.
+	TopicNormalized = "complaints.normalized"
+	// TopicCases carries router.Case values keyed by case id.
+	TopicCases = "cases"
+	// TopicDLQ carries DeadLetter values: what could not be processed.
+	TopicDLQ = "complaints.dlq"
+	// TopicAlerts carries escalation alerts.
+	TopicAlerts = "alerts"
+	// TopicActions carries agent actions on cases keyed by case id.
+	TopicActions = "case.actions"
+)
+
+// AllTopics lists every topic EnsureTopics creates.
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions}
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultPartitions   = 6
+	DefaultReplication  = 1
+	DefaultBatchTimeout = 5 * time.Millisecond
+	DefaultClientID     = "tousu"
+)
+
+// Config says how to reach the broker. The zero value of every field except
+// Brokers means its default (see DefaultConfig).
+type Config struct {
+	// Brokers lists host:port bootstrap addresses. Empty means the embedded
+	// broker; the caller fills in its address (Broker.Addr) before using
+	// the Config with any function of this package.
+	Brokers []string `yaml:"brokers"`
+	// Partitions is the partition count of topics this package creates.
+	// Default 6.
+	Partitions int `yaml:"partitions"`
+	// Replication is the replication factor of created topics. Default 1.
+	Replication int `yaml:"replication"`
+	// BatchTimeout is how long the producer waits to fill a batch before
+	// sending it. Every synchronous Write waits at most this long for
+	// company. Default 5ms.
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// ClientID is sent to the broker with every request. Default "tousu".
+	ClientID string `yaml:"client_id"`
+}
+
+// DefaultConfig returns a Config with every default filled in and no
+// brokers (the embedded broker).
+func DefaultConfig() Config {
+	return Config{
+		Partitions:   DefaultPartitions,
+		Replication:  DefaultReplication,
+		BatchTimeout: DefaultBatchTimeout,
+		ClientID:     DefaultClientID,
+	}
+}
+
+// Validate reports the first invalid field. An empty Brokers list is valid
+// (embedded broker); a listed address must be host:port.
+func (c *Config) Validate() error {
+	for _, b := range c.Brokers {
+		if err := validHostPort(b); err != nil {
+			return fmt.Errorf("bus: brokers: %w", err)
+		}
+	}
+	if c.Partitions < 0 || c.Partitions > 10000 {
+		return fmt.Errorf("bus: partitions must be between 1 and 10000 (0 = default %d), got %d", DefaultPartitions, c.Partitions)
+	}
+	if c.Replication < 0 || c.Replication > 32767 {
+		return fmt.Errorf("bus: replication must be between 1 and 32767 (0 = default %d), got %d", DefaultReplication, c.Replication)
+	}
+	if c.BatchTimeout < 0 {
+		return fmt.Errorf("bus: batch_timeout must not be negative, got %s", c.BatchTimeout)
+	}
+	if c.BatchTimeout > time.Second {
+		return fmt.Errorf("bus: batch_timeout %s is longer than 1s: every synchronous write would wait that long", c.BatchTimeout)
+	}
+	return nil
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Partitions == 0 {
+		c.Partitions = d.Partitions
+	}
+	if c.Replication == 0 {
+		c.Replication = d.Replication
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = d.BatchTimeout
+	}
+	if c.ClientID == "" {
+		c.ClientID = d.ClientID
+	}
+	c.Brokers = slices.Clone(c.Brokers)
+	return c
+}
+
+// ready validates c for use with a broker: it must name at least one broker.
+func (c Config) ready() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	if len(c.Brokers) == 0 {
+		return c, errors.New("bus: no brokers configured (start the embedded broker and put its address in Config.Brokers)")
+	}
+	return c.withDefaults(), nil
+}
+
+func validHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}
+
+// Message is one record on a topic. Producers set Topic, Key, Value and
+// optionally Headers and Time; Partition and Offset are filled in for
+// consumed messages and ignored when producing (the key decides the
+// partition).
+type Message struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	// Time is the record timestamp. Zero when producing means now.
+	Time    time.Time
+	Headers map[string]string
+}
+
+func toKafka(m Message) kafka.Message {
+	km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		keys := make([]string, 0, len(m.Headers))
+		for k := range m.Headers {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		km.Headers = make([]kafka.Header, 0, len(keys))
+		for _, k := range keys {
+			km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(m.Headers[k])})
+		}
+	}
+	return km
+}
+
+func fromKafka(km kafka.Message) Message {
+	m := Message{
+		Topic:     km.Topic,
+		Partition: km.Partition,
+		Offset:    km.Offset,
+		Key:       km.Key,
+		Value:     km.Value,
+		Time:      km.Time,
+	}
+	if len(km.Headers) > 0 {
+		m.Headers = make(map[string]string, len(km.Headers))
+		for _, h := range km.Headers {
+			m.Headers[h.Key] = string(h.Value)
+		}
+	}
+	return m
+}

@@ -1,0 +1,638 @@
+// Package bustest is the contract suite every broker tousu runs on must
+// pass, the embedded kfake broker and real Apache Kafka alike: ordering per
+// key, consumer groups sharing partitions, redelivery after a crash before
+// commit, dead-lettering of rejected messages, retry of transient errors,
+// and lag reporting.
+//
+// Each case creates topics and groups with names of its own, so the suite
+// can run against a shared cluster and its cases run in parallel.
+package bustest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/services/bus"
+)
+
+// patience bounds every wait of the suite. It is a liveness bound, not a
+// speed assertion: a healthy broker finishes each case in about a second.
+const patience = 60 * time.Second
+
+// Run runs the contract suite against the brokers (host:port bootstrap
+// addresses). It returns when every case has finished.
+func Run(t *testing.T, brokers []string) {
+	t.Helper()
+	cfg := bus.Config{Brokers: brokers, ClientID: "bustest"}
+	if err := bus.Ping(ctxFor(t), cfg); err != nil {
+		t.Fatalf("brokers %v do not answer: %v", brokers, err)
+	}
+	cases := []struct {
+		name string
+		run  func(*testing.T, bus.Config)
+	}{
+		{"OrderingPerKey", testOrderingPerKey},
+		{"GroupSharesPartitions", testGroupSharesPartitions},
+		{"RedeliveryAfterCrash", testRedeliveryAfterCrash},
+		{"RejectGoesToDLQ", testRejectGoesToDLQ},
+		{"TransientErrorRetried", testTransientErrorRetried},
+		{"Lag", testLag},
+	}
+	// The group subtest returns only when its parallel cases are done, so
+	// Run is synchronous for the caller.
+	t.Run("contract", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.run(t, cfg)
+			})
+		}
+	})
+}
+
+// testOrderingPerKey: messages with the same key arrive in the order they
+// were written, whether written one by one or in one batch, and a key
+// stays on one partition.
+func testOrderingPerKey(t *testing.T, cfg bus.Config) {
+	const keys, perKey = 4, 60
+	topic := CreateTopic(t, cfg, 3)
+	p := NewProducer(t, cfg)
+
+	var mu sync.Mutex
+	seqs := map[string][]int{}
+	parts := map[string]map[int]bool{}
+	var total, badTime atomic.Int64
+	start := time.Now().Add(-time.Minute) // allow for clock steps
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: Unique(t, "g"), Topic: topic}, p, func(_ context.Context, m bus.Message) error {
+		seq, err := strconv.Atoi(string(m.Value))
+		if err != nil {
+			return bus.Reject(err)
+		}
+		if m.Time.Before(start) || m.Time.After(time.Now().Add(time.Minute)) {
+			badTime.Add(1) // the producer must stamp records with the time of writing
+		}
+		mu.Lock()
+		k := string(m.Key)
+		seqs[k] = append(seqs[k], seq)
+		if parts[k] == nil {
+			parts[k] = map[int]bool{}
+		}
+		parts[k][m.Partition] = true
+		mu.Unlock()
+		total.Add(1)
+		return nil
+	}, nil)
+
+	ctx := ctxFor(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, keys)
+	for k := range keys {
+		wg.Go(func() {
+			key := []byte("key-" + strconv.Itoa(k))
+			// Half one by one, concurrently with the other keys...
+			for i := range perKey / 2 {
+				if err := p.Write(ctx, bus.Message{Topic: topic, Key: key, Value: []byte(strconv.Itoa(i))}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			// ...and half in one call.
+			batch := make([]bus.Message, 0, perKey/2)
+			for i := perKey / 2; i < perKey; i++ {
+				batch = append(batch, bus.Message{Topic: topic, Key: key, Value: []byte(strconv.Itoa(i))})
+			}
+			if err := p.Write(ctx, batch...); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("write: %v", err)
+	}
+
+	Eventually(t, "all messages consumed", func() bool { return total.Load() >= keys*perKey })
+	if n := badTime.Load(); n > 0 {
+		t.Errorf("%d messages carry a timestamp that is not the time of writing", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := make([]int, perKey)
+	for i := range want {
+		want[i] = i
+	}
+	for k := range keys {
+		key := "key-" + strconv.Itoa(k)
+		if !slices.Equal(seqs[key], want) {
+			t.Errorf("%s arrived as %v, want 0..%d in order", key, seqs[key], perKey-1)
+		}
+		if len(parts[key]) != 1 {
+			t.Errorf("%s was spread over partitions %v", key, parts[key])
+		}
+	}
+}
+
+// testGroupSharesPartitions: two consumers of one group split the
+// partitions between them, and together they see every message.
+func testGroupSharesPartitions(t *testing.T, cfg bus.Config) {
+	const partitions, messages = 6, 120
+	topic := CreateTopic(t, cfg, partitions)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+
+	type seen struct {
+		mu    sync.Mutex
+		parts map[int]bool
+		vals  map[string]bool
+	}
+	consumers := []*seen{{parts: map[int]bool{}, vals: map[string]bool{}}, {parts: map[int]bool{}, vals: map[string]bool{}}}
+	for _, s := range consumers {
+		StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, func(_ context.Context, m bus.Message) error {
+			s.mu.Lock()
+			s.parts[m.Partition] = true
+			s.vals[string(m.Value)] = true
+			s.mu.Unlock()
+			return nil
+		}, nil)
+	}
+
+	// Produce only once both members own partitions, so no partition
+	// changes hands while messages flow.
+	ctx := ctxFor(t)
+	Eventually(t, "two members sharing all partitions", func() bool {
+		g, err := bus.DescribeGroup(ctx, cfg, group)
+		if err != nil || g.State != "Stable" || len(g.Members) != 2 {
+			return false
+		}
+		var all []int
+		for _, m := range g.Members {
+			if len(m.Partitions[topic]) == 0 {
+				return false
+			}
+			all = append(all, m.Partitions[topic]...)
+		}
+		slices.Sort(all)
+		return len(all) == partitions && len(slices.Compact(all)) == partitions
+	})
+
+	msgs := make([]bus.Message, messages)
+	for i := range msgs {
+		msgs[i] = bus.Message{Topic: topic, Key: []byte("k" + strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}
+	}
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	Eventually(t, "every message consumed", func() bool {
+		n := map[string]bool{}
+		for _, s := range consumers {
+			s.mu.Lock()
+			for v := range s.vals {
+				n[v] = true
+			}
+			s.mu.Unlock()
+		}
+		return len(n) == messages
+	})
+	a, b := consumers[0], consumers[1]
+	a.mu.Lock()
+	b.mu.Lock()
+	defer a.mu.Unlock()
+	defer b.mu.Unlock()
+	if len(a.vals) == 0 || len(b.vals) == 0 {
+		t.Errorf("one consumer got nothing: %d and %d messages", len(a.vals), len(b.vals))
+	}
+	for part := range a.parts {
+		if b.parts[part] {
+			t.Errorf("partition %d was consumed by both members", part)
+		}
+	}
+}
+
+// testRedeliveryAfterCrash: a message being handled when its consumer
+// stops is not committed and goes to the next consumer of the group, while
+// the message committed before it is not delivered again.
+func testRedeliveryAfterCrash(t *testing.T, cfg bus.Config) {
+	topic := CreateTopic(t, cfg, 1)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	ctx := ctxFor(t)
+	if err := p.Write(ctx,
+		bus.Message{Topic: topic, Key: []byte("k"), Value: []byte("m0")},
+		bus.Message{Topic: topic, Key: []byte("k"), Value: []byte("m1")},
+	); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+
+	inFlight := make(chan struct{})
+	var once sync.Once
+	first := StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, func(ctx context.Context, m bus.Message) error {
+		if string(m.Value) == "m0" {
+			return nil
+		}
+		once.Do(func() { close(inFlight) })
+		<-ctx.Done() // "crash" while handling m1
+		return ctx.Err()
+	}, nil)
+	Wait(t, inFlight, "m1 handed to the first consumer")
+	first.Stop(t)
+
+	lag := TotalLag(t, cfg, group, topic)
+	if lag != 1 {
+		t.Errorf("lag after the crash = %d, want 1 (m0 committed, m1 not)", lag)
+	}
+
+	got := make(chan string, 10)
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, func(_ context.Context, m bus.Message) error {
+		got <- string(m.Value)
+		return nil
+	}, nil)
+	select {
+	case v := <-got:
+		if v != "m1" {
+			t.Errorf("second consumer first got %q, want m1 (m0 was committed)", v)
+		}
+	case <-time.After(patience):
+		t.Fatal("m1 was not delivered again")
+	}
+	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+}
+
+// testRejectGoesToDLQ: a rejected or panicking message is written to the
+// dead-letter topic with its reason and original bytes, and the messages
+// after it on the same partition still flow.
+func testRejectGoesToDLQ(t *testing.T, cfg bus.Config) {
+	topic := CreateTopic(t, cfg, 1)
+	dlq := CreateTopic(t, cfg, 1)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	reg := prometheus.NewRegistry()
+
+	var mu sync.Mutex
+	var handled []string
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic, DeadLetterTopic: dlq}, p, func(_ context.Context, m bus.Message) error {
+		switch v := string(m.Value); v {
+		case "poison":
+			return fmt.Errorf("decode: %w", bus.Reject(errors.New("bad payload")))
+		case "boom":
+			panic("boom!")
+		default:
+			mu.Lock()
+			handled = append(handled, v)
+			mu.Unlock()
+			return nil
+		}
+	}, reg)
+
+	ctx := ctxFor(t)
+	values := []string{"ok1", "poison", "ok2", "boom", "ok3"}
+	for _, v := range values {
+		m := bus.Message{Topic: topic, Key: []byte("key-" + v), Value: []byte(v), Headers: map[string]string{"h": v}}
+		if err := p.Write(ctx, m); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	Eventually(t, "ok1, ok2, ok3 handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) >= 3
+	})
+	mu.Lock()
+	if !slices.Equal(handled, []string{"ok1", "ok2", "ok3"}) {
+		t.Errorf("handled %v, want [ok1 ok2 ok3]", handled)
+	}
+	mu.Unlock()
+
+	type letter struct {
+		dl  bus.DeadLetter
+		key string // of the dead-letter message itself
+	}
+	letters := make(chan letter, 10)
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: Unique(t, "dlq"), Topic: dlq}, p, func(_ context.Context, m bus.Message) error {
+		var dl bus.DeadLetter
+		if err := json.Unmarshal(m.Value, &dl); err != nil {
+			return bus.Reject(err)
+		}
+		letters <- letter{dl, string(m.Key)}
+		return nil
+	}, nil)
+	want := []struct {
+		offset         int64
+		original, why  string
+		key, headerVal string
+	}{
+		{1, "poison", "decode: bad payload", "key-poison", "poison"},
+		{3, "boom", "boom!", "key-boom", "boom"},
+	}
+	for _, w := range want {
+		var l letter
+		select {
+		case l = <-letters:
+		case <-time.After(patience):
+			t.Fatalf("dead letter for %s not received", w.original)
+		}
+		dl := l.dl
+		if l.key != w.key {
+			t.Errorf("dead letter for %s has key %q, want the original key %q", w.original, l.key, w.key)
+		}
+		if dl.V != bus.DeadLetterVersion || dl.Topic != topic || dl.Partition != 0 || dl.Offset != w.offset ||
+			string(dl.Original) != w.original || string(dl.Key) != w.key || dl.Group != group ||
+			!strings.Contains(dl.Reason, w.why) || dl.Headers["h"] != w.headerVal || dl.At.IsZero() {
+			t.Errorf("dead letter %+v, want v=1 topic=%s partition=0 offset=%d original=%q key=%q group=%s reason containing %q",
+				dl, topic, w.offset, w.original, w.key, group, w.why)
+		}
+	}
+	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	if n := CounterValue(t, reg, "tousu_consumer_messages_dead_lettered_total", map[string]string{"group": group, "topic": topic}); n != 2 {
+		t.Errorf("dead-lettered counter = %v, want 2", n)
+	}
+}
+
+// testTransientErrorRetried: a transient error makes the consumer offer
+// the same message again until it succeeds; the next message waits.
+func testTransientErrorRetried(t *testing.T, cfg bus.Config) {
+	topic := CreateTopic(t, cfg, 1)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	reg := prometheus.NewRegistry()
+
+	var mu sync.Mutex
+	var calls []string
+	flakyFailures := 0
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, p,
+		func(_ context.Context, m bus.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			v := string(m.Value)
+			calls = append(calls, v)
+			if v == "flaky" && flakyFailures < 2 {
+				flakyFailures++
+				return errors.New("temporarily unavailable")
+			}
+			return nil
+		}, reg)
+
+	ctx := ctxFor(t)
+	for _, v := range []string{"a", "flaky", "b"} {
+		if err := p.Write(ctx, bus.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)}); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	Eventually(t, "b handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(calls, "b")
+	})
+	mu.Lock()
+	if want := []string{"a", "flaky", "flaky", "flaky", "b"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %v, want %v", calls, want)
+	}
+	mu.Unlock()
+	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	if n := CounterValue(t, reg, "tousu_consumer_retries_total", map[string]string{"group": group, "topic": topic}); n != 2 {
+		t.Errorf("retries counter = %v, want 2", n)
+	}
+}
+
+// testLag: lag counts what the group has not committed, from the broker,
+// and the lag gauge reports it per partition.
+func testLag(t *testing.T, cfg bus.Config) {
+	const partitions, messages = 3, 30
+	topic := CreateTopic(t, cfg, partitions)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	ctx := ctxFor(t)
+
+	reg := prometheus.NewRegistry()
+	w, err := bus.NewLagWatcher(cfg, map[string]string{group: topic}, reg, nil)
+	if err != nil {
+		t.Fatalf("NewLagWatcher: %v", err)
+	}
+	if err := w.Update(ctx); err != nil {
+		t.Fatalf("Update on an empty topic: %v", err)
+	}
+	if got := TotalLag(t, cfg, group, topic); got != 0 {
+		t.Errorf("lag of an empty topic = %d, want 0", got)
+	}
+
+	msgs := make([]bus.Message, messages)
+	for i := range msgs {
+		msgs[i] = bus.Message{Topic: topic, Key: []byte("k" + strconv.Itoa(i)), Value: []byte("v")}
+	}
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	lag, err := bus.Lag(ctx, cfg, group, topic)
+	if err != nil {
+		t.Fatalf("Lag: %v", err)
+	}
+	if len(lag) != partitions {
+		t.Errorf("lag has %d partitions, want %d: %v", len(lag), partitions, lag)
+	}
+	var sum int64
+	for _, n := range lag {
+		sum += n
+	}
+	if sum != messages {
+		t.Errorf("lag before consuming = %d (%v), want %d", sum, lag, messages)
+	}
+	if err := w.Update(ctx); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if g := GaugeSum(t, reg, "tousu_consumer_lag", map[string]string{"group": group, "topic": topic}); g != messages {
+		t.Errorf("lag gauge before consuming = %v, want %d", g, messages)
+	}
+
+	var consumed atomic.Int64
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, func(context.Context, bus.Message) error {
+		consumed.Add(1)
+		return nil
+	}, nil)
+	Eventually(t, "lag 0 after consuming everything", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	if consumed.Load() < messages {
+		t.Errorf("consumed %d, want %d", consumed.Load(), messages)
+	}
+	if err := w.Update(ctx); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if g := GaugeSum(t, reg, "tousu_consumer_lag", map[string]string{"group": group, "topic": topic}); g != 0 {
+		t.Errorf("lag gauge after consuming = %v, want 0", g)
+	}
+}
+
+var seq atomic.Int64
+
+var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// Unique returns a topic or group name no other test uses.
+func Unique(tb testing.TB, kind string) string {
+	name := unsafeChars.ReplaceAllString(tb.Name(), "_")
+	if len(name) > 120 {
+		name = name[len(name)-120:]
+	}
+	return fmt.Sprintf("bustest.%s.%s.%d.%d", name, kind, time.Now().UnixNano(), seq.Add(1))
+}
+
+// CreateTopic creates a topic with a unique name and the given partitions.
+func CreateTopic(tb testing.TB, cfg bus.Config, partitions int) string {
+	tb.Helper()
+	name := Unique(tb, "t")
+	if err := bus.CreateTopics(ctxFor(tb), cfg, partitions, name); err != nil {
+		tb.Fatalf("create topic %s: %v", name, err)
+	}
+	return name
+}
+
+// NewProducer returns a producer closed when the test ends.
+func NewProducer(tb testing.TB, cfg bus.Config) *bus.Producer {
+	tb.Helper()
+	p, err := bus.NewProducer(cfg, zaptest.NewLogger(tb, zaptest.Level(zapcore.InfoLevel)), nil)
+	if err != nil {
+		tb.Fatalf("NewProducer: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			tb.Errorf("close producer: %v", err)
+		}
+	})
+	return p
+}
+
+// Running is a consumer started by StartConsumer.
+type Running struct {
+	*bus.Consumer
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// Stop cancels Run, checks it returned nil and closes the consumer.
+func (r *Running) Stop(tb testing.TB) {
+	tb.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		if err := <-r.done; err != nil {
+			tb.Errorf("Run returned %v, want nil after cancellation", err)
+		}
+		if err := r.Close(); err != nil {
+			tb.Errorf("close consumer: %v", err)
+		}
+	})
+}
+
+// StartConsumer creates a consumer, runs it in a goroutine and stops it
+// when the test ends. reg may be nil.
+func StartConsumer(tb testing.TB, cfg bus.Config, cc bus.ConsumerConfig, p *bus.Producer, h bus.Handler, reg prometheus.Registerer) *Running {
+	tb.Helper()
+	c, err := bus.NewConsumer(cfg, cc, p, h, zaptest.NewLogger(tb, zaptest.Level(zapcore.InfoLevel)).Named(cc.Group), reg)
+	if err != nil {
+		tb.Fatalf("NewConsumer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{Consumer: c, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- c.Run(ctx) }()
+	tb.Cleanup(func() { r.Stop(tb) })
+	return r
+}
+
+// TotalLag returns the lag of group on topic summed over partitions.
+func TotalLag(tb testing.TB, cfg bus.Config, group, topic string) int64 {
+	tb.Helper()
+	lag, err := bus.Lag(ctxFor(tb), cfg, group, topic)
+	if err != nil {
+		tb.Fatalf("Lag: %v", err)
+	}
+	var sum int64
+	for _, n := range lag {
+		sum += n
+	}
+	return sum
+}
+
+// Eventually polls cond until it holds, failing the test after a generous
+// liveness bound.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Wait waits for ch to be closed or to deliver, with the same bound.
+func Wait(tb testing.TB, ch <-chan struct{}, what string) {
+	tb.Helper()
+	select {
+	case <-ch:
+	case <-time.After(patience):
+		tb.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// CounterValue returns the value of the counter name with exactly labels
+// from reg, or 0 if it has none.
+func CounterValue(tb testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	tb.Helper()
+	var v float64
+	forMetric(tb, reg, name, labels, func(m metricValue) { v += m.counter })
+	return v
+}
+
+// GaugeSum returns the sum of the gauges name whose labels include labels.
+func GaugeSum(tb testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	tb.Helper()
+	var v float64
+	forMetric(tb, reg, name, labels, func(m metricValue) { v += m.gauge })
+	return v
+}
+
+type metricValue struct{ counter, gauge float64 }
+
+func forMetric(tb testing.TB, reg *prometheus.Registry, name string, labels map[string]string, fn func(metricValue)) {
+	tb.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		tb.Fatalf("gather: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue metrics
+				}
+			}
+			fn(metricValue{counter: m.GetCounter().GetValue(), gauge: m.GetGauge().GetValue()})
+		}
+	}
+}
+
+func ctxFor(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	tb.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,478 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// DeadLetterVersion is the payload version of a DeadLetter.
+const DeadLetterVersion = 1
+
+// DeadLetter is the payload written to complaints.dlq for a message a
+// handler rejected. It carries the original bytes so the message can be
+// inspected and replayed.
+type DeadLetter struct {
+	V int `json:"v"`
+	// Topic, Partition and Offset locate the original message.
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	// Key is the original key (base64 in JSON, so any bytes survive).
+	Key []byte `json:"key"`
+	// Reason is the text of the error the handler rejected the message with.
+	Reason string `json:"reason"`
+	// Original is the original value (base64 in JSON).
+	Original []byte `json:"original"`
+	// Headers are the original headers.
+	Headers map[string]string `json:"headers,omitempty"`
+	// At is when the message was rejected (UTC).
+	At time.Time `json:"at"`
+	// Group is the consumer group whose handler rejected the message.
+	Group string `json:"group"`
+}
+
+// rejected marks a permanent handler error.
+type rejected struct{ reason error }
+
+func (r *rejected) Error() string { return r.reason.Error() }
+func (r *rejected) Unwrap() error { return r.reason }
+
+// Reject wraps reason as a permanent error. A Handler that returns it (or
+// an error wrapping it) has its message written to the dead-letter topic
+// with the error text as reason and the original bytes, after which the
+// message is committed and the partition moves on.
+func Reject(reason error) error {
+	if reason == nil {
+		reason = errors.New("rejected")
+	}
+	return &rejected{reason: reason}
+}
+
+// IsRejected reports whether err is, or wraps, an error made by Reject.
+func IsRejected(err error) bool {
+	var r *rejected
+	return errors.As(err, &r)
+}
+
+// Handler processes one message.
+//
+// Returning nil means done: the offset is committed. Returning an error
+// made by Reject means the message can never be processed: it is written
+// to the dead-letter topic and committed. Any other error is transient: the
+// same message is offered again after a capped exponential backoff, for as
+// long as it takes; it is never skipped. A panic counts as a rejection with
+// the panic text as reason.
+//
+// A Consumer calls its Handler from one goroutine, one message at a time,
+// in partition order. The Handler must honour ctx: when ctx ends it should
+// return ctx.Err() promptly, and the message is then not committed (it is
+// delivered again later, possibly to another consumer). Because delivery
+// is at least once, a Handler must be idempotent.
+type Handler func(ctx context.Context, m Message) error
+
+// Defaults applied to zero fields of ConsumerConfig.
+const (
+	DefaultMinBackoff        = 100 * time.Millisecond
+	DefaultMaxBackoff        = 10 * time.Second
+	DefaultMaxWait           = 250 * time.Millisecond
+	DefaultHeartbeatInterval = 250 * time.Millisecond
+	DefaultSessionTimeout    = 10 * time.Second
+	DefaultRebalanceTimeout  = 10 * time.Second
+	DefaultJoinGroupBackoff  = 500 * time.Millisecond
+)
+
+// ConsumerConfig names the group and topic of a Consumer and tunes it.
+// Zero durations mean their defaults.
+type ConsumerConfig struct {
+	// Group is the consumer group id. Consumers of one group, in one
+	// process or several, share the topic's partitions.
+	Group string
+	// Topic is the topic to read.
+	Topic string
+	// DeadLetterTopic receives rejected messages. Default TopicDLQ.
+	DeadLetterTopic string
+
+	// MinBackoff and MaxBackoff bound the exponential backoff between
+	// attempts of a transiently failing message (and of a failing dead
+	// letter write). Defaults 100ms and 10s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// MaxWait is how long a fetch waits at the broker for new records.
+	// Default 250ms.
+	MaxWait time.Duration
+	// HeartbeatInterval is how often the consumer tells the group
+	// coordinator it is alive; it also bounds how fast it notices a
+	// rebalance. Default 250ms.
+	HeartbeatInterval time.Duration
+	// SessionTimeout is how long the coordinator waits for a heartbeat
+	// before it evicts a member (a crashed process). Brokers reject values
+	// below their group.min.session.timeout.ms (6s by default). Default 10s.
+	SessionTimeout time.Duration
+	// RebalanceTimeout is how long the coordinator waits for members to
+	// rejoin during a rebalance. Default 10s.
+	RebalanceTimeout time.Duration
+	// JoinGroupBackoff is the pause before joining again after a failed
+	// join. Default 500ms.
+	JoinGroupBackoff time.Duration
+}
+
+// Validate reports the first invalid field.
+func (cc *ConsumerConfig) Validate() error {
+	if cc.Group == "" {
+		return errors.New("bus: consumer: group is required")
+	}
+	if cc.Topic == "" {
+		return errors.New("bus: consumer: topic is required")
+	}
+	for name, d := range map[string]time.Duration{
+		"min_backoff": cc.MinBackoff, "max_backoff": cc.MaxBackoff, "max_wait": cc.MaxWait,
+		"heartbeat_interval": cc.HeartbeatInterval, "session_timeout": cc.SessionTimeout,
+		"rebalance_timeout": cc.RebalanceTimeout, "join_group_backoff": cc.JoinGroupBackoff,
+	} {
+		if d < 0 {
+			return fmt.Errorf("bus: consumer: %s must not be negative, got %s", name, d)
+		}
+	}
+	d := cc.withDefaults()
+	if d.MinBackoff > d.MaxBackoff {
+		return fmt.Errorf("bus: consumer: min_backoff %s exceeds max_backoff %s", d.MinBackoff, d.MaxBackoff)
+	}
+	if d.HeartbeatInterval*3 > d.SessionTimeout {
+		return fmt.Errorf("bus: consumer: heartbeat_interval %s must be at most a third of session_timeout %s", d.HeartbeatInterval, d.SessionTimeout)
+	}
+	if d.MaxWait < 10*time.Millisecond {
+		return fmt.Errorf("bus: consumer: max_wait %s is below 10ms", d.MaxWait)
+	}
+	return nil
+}
+
+func (cc ConsumerConfig) withDefaults() ConsumerConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cc.DeadLetterTopic == "" {
+		cc.DeadLetterTopic = TopicDLQ
+	}
+	def(&cc.MinBackoff, DefaultMinBackoff)
+	def(&cc.MaxBackoff, DefaultMaxBackoff)
+	def(&cc.MaxWait, DefaultMaxWait)
+	def(&cc.HeartbeatInterval, DefaultHeartbeatInterval)
+	def(&cc.SessionTimeout, DefaultSessionTimeout)
+	def(&cc.RebalanceTimeout, DefaultRebalanceTimeout)
+	def(&cc.JoinGroupBackoff, DefaultJoinGroupBackoff)
+	return cc
+}
+
+// backoff returns the pause before attempt+1: MinBackoff doubled per
+// attempt, capped at MaxBackoff.
+func (cc ConsumerConfig) backoff(attempt int) time.Duration {
+	d := cc.MinBackoff
+	for i := 1; i < attempt && d < cc.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, cc.MaxBackoff)
+}
+
+// Consumer reads one topic as a member of a consumer group and hands each
+// message to its Handler, committing offsets only after the Handler is done
+// with a message (see Handler for the rules).
+//
+// It uses a kafka-go Reader with FetchMessage and synchronous
+// CommitMessages (CommitInterval 0): nothing is committed before it was
+// handled. A new group starts at the oldest retained record. When the
+// group rebalances, messages fetched but not yet committed may be
+// delivered again to the partition's new owner.
+//
+// A Consumer handles one message at a time, so a message being retried
+// also holds up the other partitions this Consumer owns. For parallelism
+// run more Consumers of the group (in one process or several), up to the
+// topic's partition count.
+type Consumer struct {
+	cc       ConsumerConfig
+	reader   *kafka.Reader
+	producer *Producer
+	handler  Handler
+	logger   *zap.Logger
+	metrics  *consumerMetrics
+	labels   prometheus.Labels
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	mu        sync.Mutex // guards running
+	running   bool
+	runWG     sync.WaitGroup
+}
+
+// NewConsumer returns a Consumer of cc.Group on cc.Topic. Rejected
+// messages are written with producer, which the caller keeps open until
+// the Consumer is closed. Metrics are registered with reg (nil registers
+// none). The Consumer joins the group in the background as soon as it is
+// created; Run processes messages.
+func NewConsumer(cfg Config, cc ConsumerConfig, producer *Producer, h Handler, logger *zap.Logger, reg prometheus.Registerer) (*Consumer, error) {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return nil, err
+	}
+	if err := cc.Validate(); err != nil {
+		return nil, err
+	}
+	if producer == nil {
+		return nil, errors.New("bus: consumer: a producer is required for dead letters")
+	}
+	if h == nil {
+		return nil, errors.New("bus: consumer: handler is nil")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	cc = cc.withDefaults()
+	metrics, err := newConsumerMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With(zap.String("group", cc.Group), zap.String("topic", cc.Topic))
+	rc := kafka.ReaderConfig{
+		Brokers:                cfg.Brokers,
+		GroupID:                cc.Group,
+		Topic:                  cc.Topic,
+		Dialer:                 &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true},
+		MinBytes:               1,
+		MaxBytes:               10 << 20,
+		MaxWait:                cc.MaxWait,
+		ReadLagInterval:        -1,
+		HeartbeatInterval:      cc.HeartbeatInterval,
+		CommitInterval:         0, // synchronous commits
+		PartitionWatchInterval: 10 * time.Second,
+		WatchPartitionChanges:  true,
+		SessionTimeout:         cc.SessionTimeout,
+		RebalanceTimeout:       cc.RebalanceTimeout,
+		JoinGroupBackoff:       cc.JoinGroupBackoff,
+		StartOffset:            kafka.FirstOffset,
+		ReadBackoffMin:         50 * time.Millisecond,
+		ReadBackoffMax:         time.Second,
+		Logger:                 kafkaLogger(logger, zapcore.DebugLevel),
+		ErrorLogger:            kafkaLogger(logger, zapcore.WarnLevel),
+	}
+	if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("bus: consumer: %w", err)
+	}
+	return &Consumer{
+		cc:       cc,
+		reader:   kafka.NewReader(rc),
+		producer: producer,
+		handler:  h,
+		logger:   logger,
+		metrics:  metrics,
+		labels:   prometheus.Labels{"group": cc.Group, "topic": cc.Topic},
+		closed:   make(chan struct{}),
+	}, nil
+}
+
+// errFatal marks errors that end Run.
+type errFatal struct{ err error }
+
+func (e errFatal) Error() string { return e.err.Error() }
+func (e errFatal) Unwrap() error { return e.err }
+
+// Run fetches and handles messages until ctx ends or Close is called, and
+// then returns nil. It returns an error only when it cannot go on: a second
+// concurrent Run, or a producer closed under it so rejected messages
+// cannot be dead-lettered. Errors of the broker connection are logged and
+// retried, not returned. Call Run once.
+func (c *Consumer) Run(ctx context.Context) error {
+	c.mu.Lock()
+	select {
+	case <-c.closed:
+		c.mu.Unlock()
+		return nil
+	default:
+	}
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("bus: consumer: Run called twice")
+	}
+	c.running = true
+	c.runWG.Add(1)
+	c.mu.Unlock()
+	defer c.runWG.Done()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // Close cancels Run
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	fetchFailures := 0
+	for {
+		km, err := c.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			fetchFailures++
+			c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "fetch").Inc()
+			delay := c.cc.backoff(fetchFailures)
+			c.logger.Warn("fetch failed, retrying", zap.Int("attempt", fetchFailures), zap.Duration("backoff", delay), zap.Error(err))
+			if !sleep(ctx, delay) {
+				return nil
+			}
+			continue
+		}
+		fetchFailures = 0
+		if err := c.process(ctx, km); err != nil {
+			var fatal errFatal
+			if errors.As(err, &fatal) {
+				c.logger.Error("consumer stopped", zap.Error(err))
+				return err
+			}
+			return nil // ctx ended
+		}
+	}
+}
+
+// process handles one message until it is done or rejected, then commits.
+// It returns ctx.Err() when ctx ended first, or an errFatal.
+func (c *Consumer) process(ctx context.Context, km kafka.Message) error {
+	m := fromKafka(km)
+	log := c.logger.With(zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+	c.metrics.consumed.With(c.labels).Inc()
+	for attempt := 1; ; attempt++ {
+		err := c.call(ctx, m, log)
+		if err == nil {
+			break
+		}
+		if IsRejected(err) {
+			if err := c.deadLetter(ctx, m, err, log); err != nil {
+				return err
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.metrics.retried.With(c.labels).Inc()
+		delay := c.cc.backoff(attempt)
+		log.Warn("handler failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+	}
+	// The message is done: commit it even if ctx ended meanwhile, so a
+	// finished message is not handled twice without need.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.reader.CommitMessages(cctx, km); err != nil {
+		// Not fatal: the message is delivered again unless a later commit
+		// on the partition covers it.
+		c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "commit").Inc()
+		log.Warn("commit failed; the message may be delivered again", zap.Error(err))
+		return nil
+	}
+	c.metrics.committed.With(c.labels).Inc()
+	return nil
+}
+
+// call runs the handler once, turning a panic into a rejection.
+func (c *Consumer) call(ctx context.Context, m Message, log *zap.Logger) (err error) {
+	start := time.Now()
+	defer func() {
+		c.metrics.duration.With(c.labels).Observe(time.Since(start).Seconds())
+		if r := recover(); r != nil {
+			log.Error("handler panicked; rejecting the message", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			err = Reject(fmt.Errorf("handler panic: %v", r))
+		}
+	}()
+	return c.handler(ctx, m)
+}
+
+// deadLetter writes m with reason to the dead-letter topic, retrying
+// until it succeeds. It returns ctx.Err() if ctx ended first, or an
+// errFatal if the producer is closed.
+func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log *zap.Logger) error {
+	if m.Topic == c.cc.DeadLetterTopic {
+		// Never feed the dead-letter topic to itself.
+		log.Error("message of the dead-letter topic rejected; dropping it", zap.Error(reason))
+		return nil
+	}
+	payload, err := json.Marshal(DeadLetter{
+		V:         DeadLetterVersion,
+		Topic:     m.Topic,
+		Partition: m.Partition,
+		Offset:    m.Offset,
+		Key:       m.Key,
+		Reason:    reason.Error(),
+		Original:  m.Value,
+		Headers:   m.Headers,
+		At:        time.Now().UTC(),
+		Group:     c.cc.Group,
+	})
+	if err != nil {
+		return errFatal{fmt.Errorf("bus: encode dead letter: %w", err)}
+	}
+	dl := Message{Topic: c.cc.DeadLetterTopic, Key: m.Key, Value: payload}
+	for attempt := 1; ; attempt++ {
+		err := c.producer.Write(ctx, dl)
+		if err == nil {
+			c.metrics.deadLettered.With(c.labels).Inc()
+			log.Warn("message rejected and dead-lettered", zap.String("dead_letter_topic", c.cc.DeadLetterTopic), zap.Error(reason))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, io.ErrClosedPipe) {
+			return errFatal{fmt.Errorf("bus: dead letter for %s/%d@%d: producer closed: %w", m.Topic, m.Partition, m.Offset, err)}
+		}
+		c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "dlq").Inc()
+		delay := c.cc.backoff(attempt)
+		log.Warn("dead letter write failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+	}
+}
+
+// Close stops Run (the message in flight is not committed), waits for it
+// to return, and leaves the group so its partitions move to the other
+// members at once. It is safe to call more than once.
+func (c *Consumer) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		close(c.closed)
+		c.mu.Unlock()
+		c.runWG.Wait()
+		err = c.reader.Close()
+	})
+	return err
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,167 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// Lag returns, for every partition of topic, how many records group has
+// not committed yet: the high watermark minus the committed offset, or
+// minus the log start offset where the group has committed nothing (a new
+// group starts at the oldest record). It asks the broker, so it is right
+// whichever process consumes.
+func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, error) {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return nil, err
+	}
+	client, release := newClient(cfg)
+	defer release()
+	return lagOf(ctx, client, group, topic)
+}
+
+func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[int]int64, error) {
+	parts, err := partitionsOf(ctx, client, topic)
+	if err != nil {
+		return nil, fmt.Errorf("bus: lag of %s on %s: metadata: %w", group, topic, err)
+	}
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
+	for _, p := range parts {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("bus: lag of %s on %s: list offsets: %w", group, topic, err)
+	}
+	first := make(map[int]int64, len(parts))
+	last := make(map[int]int64, len(parts))
+	for _, po := range lo.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("bus: lag of %s on %s: list offsets of partition %d: %w", group, topic, po.Partition, po.Error)
+		}
+		first[po.Partition] = po.FirstOffset
+		last[po.Partition] = po.LastOffset
+	}
+	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, fmt.Errorf("bus: lag of %s on %s: offset fetch: %w", group, topic, err)
+	}
+	// A group that never committed has no offsets; some brokers (kfake)
+	// say so with GROUP_ID_NOT_FOUND, Kafka with offsets of -1.
+	if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
+		return nil, fmt.Errorf("bus: lag of %s on %s: offset fetch: %w", group, topic, of.Error)
+	}
+	committed := make(map[int]int64, len(parts))
+	for _, p := range of.Topics[topic] {
+		if p.Error != nil {
+			if errors.Is(p.Error, kafka.GroupIdNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("bus: lag of %s on %s: offset fetch of partition %d: %w", group, topic, p.Partition, p.Error)
+		}
+		committed[p.Partition] = p.CommittedOffset
+	}
+	lag := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		hw, ok := last[p]
+		if !ok {
+			return nil, fmt.Errorf("bus: lag of %s on %s: no offsets for partition %d", group, topic, p)
+		}
+		from, ok := committed[p]
+		if !ok || from < 0 {
+			from = first[p]
+		}
+		lag[p] = max(hw-from, 0)
+	}
+	return lag, nil
+}
+
+// LagWatcher keeps the gauge tousu_consumer_lag{group,topic,partition}
+// up to date for a set of consumer groups. It computes lag from the broker
+// (see Lag), so any one process can report the lag of a group whose
+// members run elsewhere. Run one LagWatcher per process that serves
+// metrics; Update and Run are safe for concurrent use.
+type LagWatcher struct {
+	cfg    Config
+	groups map[string]string
+	gauge  *prometheus.GaugeVec
+	logger *zap.Logger
+}
+
+// NewLagWatcher returns a LagWatcher for groups, a map from consumer group
+// to the topic it reads, and registers the gauge with reg (nil registers
+// none).
+func NewLagWatcher(cfg Config, groups map[string]string, reg prometheus.Registerer, logger *zap.Logger) (*LagWatcher, error) {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return nil, err
+	}
+	for g, t := range groups {
+		if g == "" || t == "" {
+			return nil, fmt.Errorf("bus: lag watcher: empty group or topic in %q -> %q", g, t)
+		}
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	gauge, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tousu_consumer_lag",
+		Help: "Records of the topic partition not yet committed by the consumer group (high watermark minus committed offset).",
+	}, []string{"group", "topic", "partition"}))
+	if err != nil {
+		return nil, err
+	}
+	return &LagWatcher{cfg: cfg, groups: maps.Clone(groups), gauge: gauge, logger: logger}, nil
+}
+
+// Update asks the broker for the lag of every watched group once and sets
+// the gauge. Groups that fail keep their previous values; the errors are
+// joined and returned.
+func (w *LagWatcher) Update(ctx context.Context) error {
+	client, release := newClient(w.cfg)
+	defer release()
+	var errs []error
+	for _, group := range slices.Sorted(maps.Keys(w.groups)) {
+		topic := w.groups[group]
+		lag, err := lagOf(ctx, client, group, topic)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for p, n := range lag {
+			w.gauge.WithLabelValues(group, topic, strconv.Itoa(p)).Set(float64(n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run calls Update at once and then every interval until ctx ends; it
+// returns nil then. Failed updates are logged at warn.
+func (w *LagWatcher) Run(ctx context.Context, every time.Duration) error {
+	if every <= 0 {
+		return fmt.Errorf("bus: lag watcher: interval must be positive, got %s", every)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		uctx, cancel := context.WithTimeout(ctx, max(every, 5*time.Second))
+		if err := w.Update(uctx); err != nil && ctx.Err() == nil {
+			w.logger.Warn("consumer lag update failed", zap.Error(err))
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

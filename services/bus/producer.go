@@ -1,0 +1,136 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Producer writes messages to the broker through one kafka-go Writer. A
+// process shares one Producer between all its services: kafka-go batches
+// concurrent writes to the same partition together, so sharing is what
+// makes synchronous writes fast.
+//
+// The writer is configured for durability and low latency:
+//   - RequiredAcks is RequireAll: a write returns only after every in-sync
+//     replica has the messages (acks=all).
+//   - BatchTimeout is Config.BatchTimeout (default 5ms, not kafka-go's 1s).
+//   - Async is false: every error reaches the caller.
+//   - AllowAutoTopicCreation is false: topics are created by EnsureTopics
+//     or CreateTopics; writing to an unknown topic fails.
+//   - The partition of a keyed message is murmur2(key) mod partitions, the
+//     same as Java's default partitioner (and franz-go's), so tousu and
+//     any Java or librdkafka producer place a key on the same partition.
+//     A message with a nil key goes to a random partition.
+type Producer struct {
+	w       *kafka.Writer
+	tr      *kafka.Transport
+	logger  *zap.Logger
+	metrics *producerMetrics
+}
+
+// NewProducer returns a Producer for the brokers of cfg. Metrics are
+// registered with reg (nil registers none). The Producer connects lazily,
+// on the first Write.
+func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Producer, error) {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	metrics, err := newProducerMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	tr := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second}
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           cfg.BatchTimeout,
+		BatchSize:              1000,
+		Async:                  false,
+		AllowAutoTopicCreation: false,
+		Transport:              tr,
+		ErrorLogger:            kafkaLogger(logger, zapcore.WarnLevel),
+	}
+	return &Producer{w: w, tr: tr, logger: logger, metrics: metrics}, nil
+}
+
+// Write writes msgs and blocks until every one of them is acknowledged by
+// all in-sync replicas, or until a write failed or ctx ended. Every message
+// must name its Topic; the Key chooses the partition, and messages with the
+// same key on the same topic keep their order. On error some messages may
+// have been written anyway: writing again is the caller's retry, so
+// consumers must tolerate duplicates. Write is safe for concurrent use.
+func (p *Producer) Write(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	kms := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		if m.Topic == "" {
+			return fmt.Errorf("bus: write: message %d has no topic", i)
+		}
+		kms[i] = toKafka(m)
+	}
+	start := time.Now()
+	err := p.w.WriteMessages(ctx, kms...)
+	p.metrics.latency.Observe(time.Since(start).Seconds())
+
+	var werrs kafka.WriteErrors
+	switch {
+	case err == nil:
+		for _, m := range msgs {
+			p.metrics.messages.WithLabelValues(m.Topic).Inc()
+		}
+		return nil
+	case errors.As(err, &werrs) && len(werrs) == len(msgs):
+		failed := 0
+		var first error
+		for i, m := range msgs {
+			if werrs[i] == nil {
+				p.metrics.messages.WithLabelValues(m.Topic).Inc()
+				continue
+			}
+			failed++
+			if first == nil {
+				first = werrs[i]
+			}
+			p.metrics.errors.WithLabelValues(m.Topic).Inc()
+		}
+		return fmt.Errorf("bus: write: %d of %d messages failed: %w", failed, len(msgs), first)
+	default:
+		for _, m := range msgs {
+			p.metrics.errors.WithLabelValues(m.Topic).Inc()
+		}
+		return fmt.Errorf("bus: write %d messages: %w", len(msgs), err)
+	}
+}
+
+// Close flushes pending batches, waits for writes in flight and releases
+// the connections. Write returns an error after Close.
+func (p *Producer) Close() error {
+	err := p.w.Close()
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// kafkaLogger adapts a zap logger to kafka-go's Logger at a fixed level.
+func kafkaLogger(l *zap.Logger, level zapcore.Level) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		if !l.Core().Enabled(level) {
+			return
+		}
+		l.Log(level, strings.TrimSpace(fmt.Sprintf(msg, args...)))
+	})
+}

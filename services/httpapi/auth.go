@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/keyauth"
+)
+
+// Role is what a token's holder may do.
+type Role string
+
+// The roles of API tokens.
+const (
+	// RoleAdmin may do everything and sees customers' contact data in full.
+	RoleAdmin Role = "admin"
+	// RoleSupervisor searches cases and sees contact data in full.
+	RoleSupervisor Role = "supervisor"
+	// RoleAgent searches cases; phone numbers are masked.
+	RoleAgent Role = "agent"
+	// RoleIntake may only submit complaints (partner systems, kiosks).
+	RoleIntake Role = "intake"
+)
+
+// SeesContacts reports whether the role may see phone numbers unmasked.
+func (r Role) SeesContacts() bool { return r == RoleAdmin || r == RoleSupervisor }
+
+// MaySearch reports whether the role may read cases.
+func (r Role) MaySearch() bool { return r != RoleIntake }
+
+// Token is one API token. The token itself comes from Token or, better,
+// from TokenFile so it stays out of the configuration file.
+type Token struct {
+	Name      string `yaml:"name"`
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	Role      Role   `yaml:"role"`
+}
+
+// AuthConfig lists the API tokens.
+type AuthConfig struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// MinTokenLength is the shortest token accepted.
+const MinTokenLength = 16
+
+// Validate checks the tokens and reads token files.
+func (c *AuthConfig) Validate() error {
+	var errs []error
+	names := map[string]bool{}
+	for i := range c.Tokens {
+		t := &c.Tokens[i]
+		p := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" || names[t.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: must be set and unique", p))
+		}
+		names[t.Name] = true
+		switch t.Role {
+		case RoleAdmin, RoleSupervisor, RoleAgent, RoleIntake:
+		default:
+			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake", p, t.Role))
+		}
+		if t.TokenFile != "" {
+			b, err := os.ReadFile(t.TokenFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.token_file: %w", p, err))
+				continue
+			}
+			t.Token = strings.TrimSpace(string(b))
+		}
+		if len(t.Token) < MinTokenLength {
+			errs = append(errs, fmt.Errorf("%s: token must have at least %d characters", p, MinTokenLength))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Authenticator checks bearer tokens. It is safe for concurrent use.
+type Authenticator struct {
+	tokens []hashedToken
+}
+
+type hashedToken struct {
+	sum  [32]byte
+	name string
+	role Role
+}
+
+// NewAuthenticator returns an authenticator for validated tokens.
+func NewAuthenticator(cfg AuthConfig) *Authenticator {
+	a := &Authenticator{}
+	for _, t := range cfg.Tokens {
+		a.tokens = append(a.tokens, hashedToken{sha256.Sum256([]byte(t.Token)), t.Name, t.Role})
+	}
+	return a
+}
+
+// Principal is who presented a token.
+type Principal struct {
+	Name string
+	Role Role
+}
+
+// Check returns the principal a token belongs to. Every configured token is
+// compared in constant time, so timing tells nothing about which matched.
+func (a *Authenticator) Check(token string) (Principal, bool) {
+	sum := sha256.Sum256([]byte(token))
+	var found Principal
+	ok := false
+	for _, t := range a.tokens {
+		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
+			found, ok = Principal{t.name, t.role}, true
+		}
+	}
+	return found, ok
+}
+
+const principalKey = "tousu.principal"
+
+// Require returns middleware that admits requests with a bearer token whose
+// role satisfies allowed, answering 401 without a valid token and 403 for
+// a role that may not.
+func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
+	return keyauth.New(keyauth.Config{
+		Validator: func(c *fiber.Ctx, key string) (bool, error) {
+			p, ok := a.Check(key)
+			if !ok {
+				return false, keyauth.ErrMissingOrMalformedAPIKey
+			}
+			if !allowed(p.Role) {
+				return false, errForbidden
+			}
+			c.Locals(principalKey, p)
+			return true, nil
+		},
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			if errors.Is(err, errForbidden) {
+				return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": "this token may not do that"})
+			}
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tousu"`)
+			return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "missing or invalid bearer token"})
+		},
+	})
+}
+
+var errForbidden = errors.New("forbidden")
+
+// PrincipalOf returns the principal Require admitted.
+func PrincipalOf(c *fiber.Ctx) Principal {
+	p, _ := c.Locals(principalKey).(Principal)
+	return p
+}
+
+// AnyRole admits every valid token.
+func AnyRole(Role) bool { return true }

@@ -1,0 +1,160 @@
+// Command tousu is the complaint intake gateway: `tousu serve` runs it
+// (embedded by default, or chosen targets against Kafka) and `tousu validate`
+// checks a configuration without starting anything.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tousu/tousu/services/app"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+const usage = `tousu — omnichannel complaint intake gateway
+
+Usage:
+  tousu serve [-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]
+  tousu validate -config FILE
+
+Targets: all (default), broker, gateway, normalizer, router, indexer, console.
+`
+
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], environ, stdout, stderr)
+	case "validate":
+		return validate(args[1:], environ, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tousu: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// options are the flags of serve and validate.
+type options struct {
+	config, data, http, target, brokerListen string
+}
+
+func parse(name string, args []string, stderr io.Writer) (options, *flag.FlagSet, error) {
+	var o options
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "configuration file (YAML); none = embedded defaults")
+	fs.StringVar(&o.data, "data", "", "data directory (default ./data, or data_dir from the config)")
+	fs.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
+	fs.StringVar(&o.target, "target", "all", "components to run: all, broker, gateway, normalizer, router, indexer, console")
+	fs.StringVar(&o.brokerListen, "broker-listen", "", "listen address of the embedded broker (default 127.0.0.1:0 with -target all, 127.0.0.1:9092 with -target broker)")
+	err := fs.Parse(args)
+	return o, fs, err
+}
+
+// load reads the configuration and applies the flags over it.
+func load(o options, fs *flag.FlagSet, environ []string) (app.Config, []app.Target, error) {
+	cfg, err := app.Load(o.config, environ)
+	if err != nil {
+		return cfg, nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["data"] {
+		cfg.DataDir = o.data
+	}
+	if set["http"] {
+		cfg.HTTP.Listen = o.http
+	}
+	targets, err := app.ParseTargets(o.target, cfg.Embedded())
+	if err != nil {
+		return cfg, nil, err
+	}
+	switch {
+	case set["broker-listen"]:
+		cfg.Broker.Listen = o.brokerListen
+	case cfg.Broker.Listen == "" && o.target == string(app.TargetBroker):
+		cfg.Broker.Listen = "127.0.0.1:9092"
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, targets, app.CheckTargets(&cfg, targets)
+}
+
+func serve(args, environ []string, stdout, stderr io.Writer) int {
+	o, fs, err := parse("serve", args, stderr)
+	if err != nil {
+		return 2
+	}
+	cfg, targets, err := load(o, fs, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	logger, err := newLogger(cfg.Log.Level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := app.Start(ctx, cfg, targets, logger, stdout)
+	if err != nil {
+		logger.Error("start failed", zap.Error(err))
+		return 1
+	}
+	if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("stopped with an error", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func validate(args, environ []string, stdout, stderr io.Writer) int {
+	o, fs, err := parse("validate", args, stderr)
+	if err != nil {
+		return 2
+	}
+	if o.config == "" {
+		fmt.Fprintln(stderr, "tousu validate: -config FILE is required")
+		return 2
+	}
+	if _, _, err := load(o, fs, environ); err != nil {
+		fmt.Fprintf(stderr, "tousu: %s: invalid:\n%v\n", o.config, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tousu: %s: ok\n", o.config)
+	return 0
+}
+
+// newLogger returns a JSON logger on w at the given level.
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl := zapcore.InfoLevel
+	if level != "" {
+		if err := lvl.Set(level); err != nil {
+			return nil, err
+		}
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
+	return zap.New(core), nil
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const testToken = "test-admin-token-0123456789"
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("data_dir: /tmp/x\nbus:\n  brokers: [127.0.0.1:9092]\n"), 0o600)
+	os.WriteFile(bad, []byte("webhook:\n  sources:\n    acme:\n      secrt: x\n"), 0o600)
+	tests := []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{[]string{"validate", "-config", good}, 0, "ok"},
+		{[]string{"validate", "-config", bad}, 1, `unknown key "webhook.sources.acme.secrt"`},
+		{[]string{"validate"}, 2, "-config FILE is required"},
+		{[]string{"validate", "-config", filepath.Join(dir, "missing.yaml")}, 1, "no such file"},
+		{[]string{"serve", "-target", "mailer"}, 1, `unknown target "mailer"`},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		code := run(tt.args, nil, &out, &errOut)
+		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.contains) {
+			t.Errorf("tousu %v = %d, %q %q; want %d and %q", tt.args, code, out.String(), errOut.String(), tt.code, tt.contains)
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// tousuBinary builds the binary once per test run.
+func tousuBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tousu-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "tousu")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binary
+}
+
+// proc is a tousu process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	http   string // base URL
+	broker string // embedded broker address, if it runs one
+	stderr *bytes.Buffer
+}
+
+// startProc runs `tousu serve args...` and waits for it to print its
+// addresses.
+func startProc(tb testing.TB, env []string, args ...string) *proc {
+	tb.Helper()
+	cmd := exec.Command(tousuBinary(tb), append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		line := lines.Text()
+		if _, addr, ok := strings.Cut(line, "embedded Kafka-protocol broker on "); ok {
+			p.broker = addr
+		}
+		if _, rest, ok := strings.Cut(line, "tousu: metrics"); ok {
+			p.http = strings.TrimSuffix(strings.Fields(rest)[0], "/metrics")
+			go io.Copy(io.Discard, stdout)
+			return p
+		}
+	}
+	tb.Fatalf("tousu %v exited before it was ready: %s", args, p.stderr)
+	return nil
+}
+
+// kill ends the process at once, as a crash would.
+func (p *proc) kill(tb testing.TB) {
+	tb.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
+func (p *proc) request(tb testing.TB, method, path, body string, out any) int {
+	tb.Helper()
+	req, err := http.NewRequest(method, p.http+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			tb.Fatalf("%s %s: %d %q", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (p *proc) submit(tb testing.TB, description string) string {
+	tb.Helper()
+	var out struct{ Reference string }
+	body, _ := json.Marshal(map[string]string{"phone": "13800138000", "description": description})
+	if code := p.request(tb, http.MethodPost, "/api/v1/complaints", string(body), &out); code != http.StatusAccepted {
+		tb.Fatalf("submit: %d", code)
+	}
+	return out.Reference
+}
+
+type searchResult struct {
+	Total int
+	Hits  []struct {
+		ID         string
+		References []string
+	}
+}
+
+// waitFor polls the console until q has want hits. The bound catches a
+// pipeline that never delivers; it is not a speed assertion.
+func (p *proc) waitFor(tb testing.TB, q string, want int) searchResult {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var res searchResult
+		p.request(tb, http.MethodGet, "/api/v1/cases?limit=200&q="+url.QueryEscape(q), "", &res)
+		if res.Total == want {
+			return res
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("q=%s: %d hits, want %d", q, res.Total, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestSeparateTargets runs every component as its own process, cooperating
+// through the embedded broker of a third process.
+func TestSeparateTargets(t *testing.T) {
+	root := t.TempDir()
+	broker := startProc(t, nil, "-target", "broker", "-broker-listen", "127.0.0.1:0", "-data", filepath.Join(root, "broker"))
+	env := []string{"TOUSU_KAFKA_BROKERS=" + broker.broker, "TOUSU_BOOTSTRAP_TOKEN=" + testToken}
+	gateway := startProc(t, env, "-target", "gateway", "-data", filepath.Join(root, "gateway"))
+	startProc(t, env, "-target", "normalizer", "-data", filepath.Join(root, "normalizer"))
+	startProc(t, env, "-target", "router", "-data", filepath.Join(root, "router"))
+	console := startProc(t, env, "-target", "indexer,console", "-data", filepath.Join(root, "indexer"))
+
+	ref := gateway.submit(t, "分布式部署：手机信号差了三天")
+	res := console.waitFor(t, "信号差", 1)
+	if res.Hits[0].ID != ref {
+		t.Errorf("hit %+v, want %s", res.Hits[0], ref)
+	}
+	if code := gateway.request(t, http.MethodGet, "/api/v1/cases", "", nil); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+		t.Errorf("gateway serves the console API: %d", code)
+	}
+	var ready struct{ Ready bool }
+	if code := console.request(t, http.MethodGet, "/readyz", "", &ready); code != http.StatusOK || !ready.Ready {
+		t.Errorf("console /readyz: %d %+v", code, ready)
+	}
+}
+
+// TestKillAfterReceiptsLosesNothing kills tousu (SIGKILL) right after the
+// last receipt and restarts it on the same data directory: every complaint
+// is indexed exactly once.
+func TestKillAfterReceiptsLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}
+	p := startProc(t, env, "-data", dir)
+	const n = 40
+	refs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refs[i] = p.submit(t, fmt.Sprintf("断电测试 第%d条 话费多扣", i))
+		}()
+	}
+	wg.Wait()
+	p.kill(t)
+
+	p = startProc(t, env, "-data", dir)
+	res := p.waitFor(t, "断电测试", n)
+	seen := map[string]int{}
+	for _, h := range res.Hits {
+		seen[h.ID]++
+	}
+	for _, ref := range refs {
+		if seen[ref] != 1 {
+			t.Errorf("reference %s indexed %d times", ref, seen[ref])
+		}
+	}
+}

@@ -1,0 +1,588 @@
+// Package bleveindex is the embedded case index: a Bleve index on local disk
+// that implements caseindex.Index for the single-process mode.
+//
+// Subject and description are analysed like Bleve's cjk analyzer (Unicode
+// word segmentation, full-width to half-width folding, lower case, and
+// overlapping bigrams of Han, Hiragana, Katakana and Hangul runs), with an
+// ASCII-folding character filter in front: Bleve's word segmentation drops
+// full-width digits (ＯＲＤ６７８９０ would lose its number), so they are
+// folded to ASCII before it. A text search is a phrase query over the
+// bigrams: 信号差 becomes the adjacent pair 信号 号差, so it finds
+// 手机信号差了三天 and not 信号还行但是速度很差. Latin letters and digits stay
+// whole words ("ORD12345", "5G"). A single Han character is only found where
+// it stands alone between non-Han characters, because the index holds
+// bigrams.
+//
+// Writes are durable when Upsert returns: Bleve's scorch engine waits until
+// the batch's segment is persisted and synced (unsafe_batch is left off).
+package bleveindex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
+	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// Config configures the embedded index.
+type Config struct {
+	// Path is the directory of the index; it is created when missing.
+	Path string `yaml:"path"`
+}
+
+// DefaultConfig returns the configuration of the embedded mode: the index
+// lives under ./data.
+func DefaultConfig() Config {
+	return Config{Path: filepath.Join("data", "cases.bleve")}
+}
+
+// Validate reports whether the configuration can be used.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.Path) == "" {
+		return errors.New("bleveindex: path is required")
+	}
+	return nil
+}
+
+// ErrClosed is returned by every method of an Index after Close.
+var ErrClosed = errors.New("bleveindex: index is closed")
+
+// mappingVersion is stored in the index; an index written with another
+// mapping is refused rather than searched wrongly. Bump it whenever
+// newMapping changes.
+const mappingVersion = "tousu-cases-1"
+
+var mappingVersionKey = []byte("tousu_mapping_version")
+
+// Field names of the index document.
+const (
+	fieldCase     = "case" // the complete case as JSON, stored only
+	fieldRevision = "revision"
+)
+
+// textAnalyzer is the analyzer of the text fields, defined in newMapping.
+const textAnalyzer = "tousu_cjk"
+
+// textFields are searched by Query.Text.
+var textFields = []string{"subject", "description"}
+
+// facetSize is how many values each facet reports; the rest is not listed.
+const facetSize = 100
+
+// Index is a caseindex.Index backed by Bleve. It is safe for concurrent use;
+// upserts are serialised so that the revision check and the write are one
+// step.
+type Index struct {
+	bleve  bleve.Index
+	logger *zap.Logger
+	path   string
+
+	upsertMu sync.Mutex
+	closed   atomic.Bool
+}
+
+var _ caseindex.Index = (*Index)(nil)
+
+// Open opens the index at cfg.Path, creating it (and its parent
+// directories) when the path does not exist. The logger should carry a
+// component field; nil discards logs.
+func Open(cfg Config, logger *zap.Logger) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	idx, created, err := openOrCreate(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	count, err := idx.DocCount()
+	if err != nil {
+		_ = idx.Close()
+		return nil, fmt.Errorf("bleveindex: count documents in %s: %w", cfg.Path, err)
+	}
+	logger.Info("case index opened", zap.String("path", cfg.Path), zap.Bool("created", created), zap.Uint64("cases", count))
+	return &Index{bleve: idx, logger: logger, path: cfg.Path}, nil
+}
+
+// openOrCreate opens an existing index and checks its mapping version, or
+// creates a new one.
+func openOrCreate(path string) (bleve.Index, bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, false, fmt.Errorf("bleveindex: create parent of %s: %w", path, err)
+		}
+		m, err := newMapping()
+		if err != nil {
+			return nil, false, err
+		}
+		// unsafe_batch stays false: a batch returns only once persisted.
+		idx, err := bleve.NewUsing(path, m, scorch.Name, scorch.Name, map[string]any{"unsafe_batch": false})
+		if err != nil {
+			return nil, false, fmt.Errorf("bleveindex: create index at %s: %w", path, err)
+		}
+		if err := idx.SetInternal(mappingVersionKey, []byte(mappingVersion)); err != nil {
+			_ = idx.Close()
+			return nil, false, fmt.Errorf("bleveindex: record mapping version: %w", err)
+		}
+		return idx, true, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("bleveindex: %w", err)
+	}
+
+	idx, err := bleve.OpenUsing(path, map[string]any{"unsafe_batch": false})
+	if err != nil {
+		return nil, false, fmt.Errorf("bleveindex: open index at %s: %w", path, err)
+	}
+	v, err := idx.GetInternal(mappingVersionKey)
+	if err != nil {
+		_ = idx.Close()
+		return nil, false, fmt.Errorf("bleveindex: read mapping version: %w", err)
+	}
+	if string(v) != mappingVersion {
+		_ = idx.Close()
+		return nil, false, fmt.Errorf("bleveindex: index at %s has mapping %q, want %q: remove the directory and replay the cases topic to rebuild it", path, v, mappingVersion)
+	}
+	return idx, false, nil
+}
+
+// newMapping describes the index document built by document.
+func newMapping() (*mapping.IndexMappingImpl, error) {
+	text := func() *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = textAnalyzer
+		f.Store = false
+		f.IncludeInAll = false
+		f.DocValues = false
+		return f
+	}
+	kw := func() *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Store = false
+		f.IncludeInAll = false
+		f.IncludeTermVectors = false
+		return f
+	}
+	date := func() *mapping.FieldMapping {
+		f := bleve.NewDateTimeFieldMapping()
+		f.Store = false
+		f.IncludeInAll = false
+		return f
+	}
+
+	doc := bleve.NewDocumentStaticMapping()
+	for _, name := range textFields {
+		doc.AddFieldMappingsAt(name, text())
+	}
+	for _, name := range []string{"id", "references", "channel", "source", "category", "status"} {
+		doc.AddFieldMappingsAt(name, kw())
+	}
+	for _, name := range []string{"received_at", "updated_at", "deadline"} {
+		doc.AddFieldMappingsAt(name, date())
+	}
+	rev := bleve.NewNumericFieldMapping()
+	rev.IncludeInAll = false
+	doc.AddFieldMappingsAt(fieldRevision, rev) // stored: read back by Upsert
+
+	stored := bleve.NewTextFieldMapping()
+	stored.Analyzer = keyword.Name
+	stored.Index = false
+	stored.Store = true
+	stored.IncludeInAll = false
+	stored.IncludeTermVectors = false
+	stored.DocValues = false
+	doc.AddFieldMappingsAt(fieldCase, stored)
+
+	customer := bleve.NewDocumentStaticMapping()
+	for _, name := range []string{"key", "phone", "email"} {
+		customer.AddFieldMappingsAt(name, kw())
+	}
+	doc.AddSubDocumentMapping("customer", customer)
+
+	m := bleve.NewIndexMapping()
+	err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"char_filters":  []string{asciifolding.Name},
+		"tokenizer":     unicode.Name,
+		"token_filters": []string{cjk.WidthName, lowercase.Name, cjk.BigramName},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: analyzer: %w", err)
+	}
+	m.DefaultMapping = doc
+	m.DefaultAnalyzer = keyword.Name
+	m.IndexDynamic = false
+	m.StoreDynamic = false
+	m.DocValuesDynamic = false
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("bleveindex: mapping: %w", err)
+	}
+	return m, nil
+}
+
+// document is what Bleve indexes for a case. Empty strings and zero times
+// are left out, so they neither match filters nor show up in facets.
+func document(c router.Case, raw []byte) map[string]any {
+	doc := map[string]any{
+		"id":          c.ID,
+		fieldRevision: float64(c.Revision),
+		fieldCase:     string(raw),
+	}
+	put := func(m map[string]any, name, v string) {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	put(doc, "channel", string(c.Channel))
+	put(doc, "source", c.Source)
+	put(doc, "category", c.Category)
+	put(doc, "status", string(c.Status))
+	put(doc, "subject", c.Subject)
+	put(doc, "description", c.Description)
+	var refs []string
+	for _, r := range c.References {
+		if r != "" {
+			refs = append(refs, r)
+		}
+	}
+	if len(refs) > 0 {
+		doc["references"] = refs
+	}
+	customer := map[string]any{}
+	put(customer, "key", c.Customer.Key)
+	put(customer, "phone", c.Customer.Phone)
+	put(customer, "email", c.Customer.Email)
+	if len(customer) > 0 {
+		doc["customer"] = customer
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"received_at", c.ReceivedAt}, {"updated_at", c.UpdatedAt}, {"deadline", c.Deadline}} {
+		if !d.t.IsZero() {
+			doc[d.name] = d.t
+		}
+	}
+	return doc
+}
+
+// Upsert writes the cases in one batch. A case whose Revision is below the
+// stored one is skipped; among copies of one ID in the batch the highest
+// revision wins. A case without ID fails the whole call with an error
+// wrapping caseindex.ErrInvalidCase and nothing is written. When Upsert
+// returns nil the cases are persisted and searchable.
+func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
+	if x.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(cases) == 0 {
+		return nil
+	}
+
+	// Keep the highest revision per ID; on a tie the later copy.
+	latest := make(map[string]router.Case, len(cases))
+	order := make([]string, 0, len(cases))
+	for i, c := range cases {
+		if strings.TrimSpace(c.ID) == "" {
+			return fmt.Errorf("bleveindex: case %d of %d has no id: %w", i+1, len(cases), caseindex.ErrInvalidCase)
+		}
+		prev, seen := latest[c.ID]
+		if !seen {
+			order = append(order, c.ID)
+		}
+		if !seen || c.Revision >= prev.Revision {
+			latest[c.ID] = c
+		}
+	}
+
+	x.upsertMu.Lock()
+	defer x.upsertMu.Unlock()
+	if x.closed.Load() {
+		return ErrClosed
+	}
+
+	stored, err := x.revisions(ctx, order)
+	if err != nil {
+		return err
+	}
+	batch := x.bleve.NewBatch()
+	stale := 0
+	for _, id := range order {
+		c := latest[id]
+		if rev, ok := stored[id]; ok && c.Revision < rev {
+			stale++
+			continue
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("bleveindex: encode case %s: %w", id, err)
+		}
+		if err := batch.Index(id, document(c, raw)); err != nil {
+			return fmt.Errorf("bleveindex: index case %s: %w", id, err)
+		}
+	}
+	if stale > 0 {
+		x.logger.Debug("skipped stale case revisions", zap.Int("stale", stale), zap.Int("cases", len(order)))
+	}
+	if batch.Size() == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := x.bleve.Batch(batch); err != nil {
+		return fmt.Errorf("bleveindex: write batch of %d cases: %w", batch.Size(), err)
+	}
+	return nil
+}
+
+// revisions returns the stored revision of each of ids that is indexed.
+func (x *Index) revisions(ctx context.Context, ids []string) (map[string]int64, error) {
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{fieldRevision}
+	res, err := x.bleve.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: read stored revisions: %w", err)
+	}
+	revs := make(map[string]int64, len(res.Hits))
+	for _, h := range res.Hits {
+		f, ok := h.Fields[fieldRevision].(float64)
+		if !ok {
+			return nil, fmt.Errorf("bleveindex: case %s has no stored revision", h.ID)
+		}
+		revs[h.ID] = int64(f)
+	}
+	return revs, nil
+}
+
+// Get returns the case with the id, or an error wrapping
+// caseindex.ErrNotFound.
+func (x *Index) Get(ctx context.Context, id string) (router.Case, error) {
+	if x.closed.Load() {
+		return router.Case{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return router.Case{}, err
+	}
+	if id == "" {
+		return router.Case{}, fmt.Errorf("bleveindex: empty id: %w", caseindex.ErrNotFound)
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery([]string{id}), 1, 0, false)
+	req.Fields = []string{fieldCase}
+	res, err := x.bleve.SearchInContext(ctx, req)
+	if err != nil {
+		return router.Case{}, fmt.Errorf("bleveindex: get case %s: %w", id, err)
+	}
+	if len(res.Hits) == 0 {
+		return router.Case{}, fmt.Errorf("bleveindex: case %s: %w", id, caseindex.ErrNotFound)
+	}
+	return decodeHit(res.Hits[0])
+}
+
+func decodeHit(h *search.DocumentMatch) (router.Case, error) {
+	raw, ok := h.Fields[fieldCase].(string)
+	if !ok {
+		return router.Case{}, fmt.Errorf("bleveindex: case %s has no stored source", h.ID)
+	}
+	var c router.Case
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return router.Case{}, fmt.Errorf("bleveindex: decode case %s: %w", h.ID, err)
+	}
+	return c, nil
+}
+
+// Search returns one page of the cases matching q, with facet counts over
+// all matches. An invalid q gives an error wrapping *caseindex.ParamError.
+func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result, error) {
+	if x.closed.Load() {
+		return caseindex.Result{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return caseindex.Result{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return caseindex.Result{}, fmt.Errorf("bleveindex: %w", err)
+	}
+	result := caseindex.Result{Hits: []router.Case{}, Facets: map[string]map[string]int{}}
+	for _, f := range caseindex.FacetFields {
+		result.Facets[f] = map[string]int{}
+	}
+
+	bq, ok, err := x.buildQuery(q)
+	if err != nil {
+		return caseindex.Result{}, err
+	}
+	if !ok {
+		return result, nil // the text has no searchable terms: nothing matches
+	}
+	req := bleve.NewSearchRequestOptions(bq, q.Limit, q.Offset, false)
+	req.Fields = []string{fieldCase}
+	req.SortByCustom(sortOrder(q.Sort))
+	for _, f := range caseindex.FacetFields {
+		req.AddFacet(f, bleve.NewFacetRequest(f, facetSize))
+	}
+	res, err := x.bleve.SearchInContext(ctx, req)
+	if err != nil {
+		return caseindex.Result{}, fmt.Errorf("bleveindex: search: %w", err)
+	}
+
+	result.Total = int(res.Total)
+	for _, h := range res.Hits {
+		c, err := decodeHit(h)
+		if err != nil {
+			return caseindex.Result{}, err
+		}
+		result.Hits = append(result.Hits, c)
+	}
+	for name, fr := range res.Facets {
+		counts := result.Facets[name]
+		if counts == nil {
+			continue
+		}
+		for _, t := range fr.Terms.Terms() {
+			counts[t.Term] = t.Count
+		}
+	}
+	return result, nil
+}
+
+// buildQuery turns a normalised Query into a Bleve query. ok is false when
+// the text analyses to no terms (only punctuation), which matches nothing.
+func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
+	var filters []query.Query
+	term := func(field, value string) {
+		if value != "" {
+			t := bleve.NewTermQuery(value)
+			t.SetField(field)
+			filters = append(filters, t)
+		}
+	}
+	term("channel", q.Channel)
+	term("category", q.Category)
+	term("status", q.Status)
+	term("references", q.Reference)
+	yes, no := true, false
+	if !q.From.IsZero() || !q.To.IsZero() {
+		r := bleve.NewDateRangeInclusiveQuery(q.From, q.To, &yes, &no)
+		r.SetField("received_at")
+		filters = append(filters, r)
+	}
+	if !q.DueBefore.IsZero() {
+		r := bleve.NewDateRangeInclusiveQuery(time.Time{}, q.DueBefore, nil, &no)
+		r.SetField("deadline")
+		filters = append(filters, r)
+	}
+
+	var must query.Query
+	if q.Text != "" {
+		terms, err := x.analyze(q.Text)
+		if err != nil {
+			return nil, false, err
+		}
+		if terms == 0 {
+			return nil, false, nil
+		}
+		var phrases []query.Query
+		for _, field := range textFields {
+			p := bleve.NewMatchPhraseQuery(q.Text)
+			p.SetField(field)
+			phrases = append(phrases, p)
+		}
+		must = bleve.NewDisjunctionQuery(phrases...)
+	}
+
+	switch {
+	case len(filters) == 0 && must == nil:
+		return bleve.NewMatchAllQuery(), true, nil
+	case len(filters) == 0:
+		return must, true, nil
+	}
+	bq := bleve.NewBooleanQuery()
+	if must != nil {
+		bq.AddMust(must)
+	}
+	bq.AddFilter(bleve.NewConjunctionQuery(filters...))
+	return bq, true, nil
+}
+
+// analyze counts the terms the text analyser makes of s.
+func (x *Index) analyze(s string) (int, error) {
+	a := x.bleve.Mapping().AnalyzerNamed(textAnalyzer)
+	if a == nil {
+		return 0, fmt.Errorf("bleveindex: analyzer %s is not defined", textAnalyzer)
+	}
+	return len(a.Analyze([]byte(s))), nil
+}
+
+// sortOrder is the Bleve sort of a normalised Query.Sort. Every order ends
+// in the document id so that pages do not overlap.
+func sortOrder(s string) search.SortOrder {
+	newest := &search.SortField{Field: "received_at", Desc: true, Type: search.SortFieldAsDate, Missing: search.SortFieldMissingLast}
+	id := &search.SortDocID{}
+	switch s {
+	case caseindex.SortRelevance:
+		return search.SortOrder{&search.SortScore{Desc: true}, newest, id}
+	case caseindex.SortOldest:
+		return search.SortOrder{&search.SortField{Field: "received_at", Type: search.SortFieldAsDate, Missing: search.SortFieldMissingLast}, id}
+	case caseindex.SortDeadline:
+		return search.SortOrder{&search.SortField{Field: "deadline", Type: search.SortFieldAsDate, Missing: search.SortFieldMissingLast}, newest, id}
+	default:
+		return search.SortOrder{newest, id}
+	}
+}
+
+// Ping reports whether the index is open and answers.
+func (x *Index) Ping(ctx context.Context) error {
+	if x.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := x.bleve.DocCount(); err != nil {
+		return fmt.Errorf("bleveindex: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the index; it waits for a running Upsert. Closing twice is
+// not an error.
+func (x *Index) Close() error {
+	x.upsertMu.Lock()
+	defer x.upsertMu.Unlock()
+	if x.closed.Swap(true) {
+		return nil
+	}
+	if err := x.bleve.Close(); err != nil {
+		return fmt.Errorf("bleveindex: close %s: %w", x.path, err)
+	}
+	x.logger.Info("case index closed", zap.String("path", x.path))
+	return nil
+}

@@ -1,0 +1,285 @@
+package bleveindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
+)
+
+// openTemp opens a new index in a temporary directory, closed at the end
+// of the test.
+func openTemp(tb testing.TB) *Index {
+	tb.Helper()
+	return openAt(tb, filepath.Join(tb.TempDir(), "cases.bleve"))
+}
+
+// openAt opens the index at path, closed at the end of the test.
+func openAt(tb testing.TB, path string) *Index {
+	tb.Helper()
+	idx, err := Open(Config{Path: path}, zaptest.NewLogger(tb))
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := idx.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return idx
+}
+
+func TestContract(t *testing.T) {
+	caseindextest.Run(t, func(tb testing.TB) caseindex.Index { return openTemp(tb) })
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg     Config
+		wantErr bool
+	}{
+		{DefaultConfig(), false},
+		{Config{Path: "/var/lib/tousu/cases.bleve"}, false},
+		{Config{}, true},
+		{Config{Path: "   "}, true},
+	}
+	for _, tc := range tests {
+		if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+			t.Errorf("Validate(%+v) = %v, want error %v", tc.cfg, err, tc.wantErr)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("not an index"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"empty path", ""},
+		{"a file", file},
+		{"a directory that is no index", dir},
+		{"below a file", filepath.Join(file, "cases.bleve")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			idx, err := Open(Config{Path: tc.path}, zap.NewNop())
+			if err == nil {
+				_ = idx.Close()
+				t.Fatalf("Open(%q) succeeded, want an error", tc.path)
+			}
+		})
+	}
+}
+
+func TestReopenKeepsCases(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "nested", "cases.bleve")
+	c := caseindextest.NewCase(t, "kept", func(c *router.Case) {
+		c.Revision = 5
+		c.Description = "手机信号差了三天"
+		c.Deadline = caseindextest.Base.Add(time.Hour)
+	})
+
+	first, err := Open(Config{Path: path}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Upsert(ctx, []router.Case{c, caseindextest.NewCase(t, "other")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	idx := openAt(t, path)
+	got, err := idx.Get(ctx, "kept")
+	if err != nil {
+		t.Fatalf("Get after reopen: %v", err)
+	}
+	if got.Revision != 5 || got.Description != c.Description {
+		t.Errorf("after reopen: %+v", got)
+	}
+	res, err := idx.Search(ctx, caseindex.Query{Text: "信号差", DueBefore: caseindextest.Base.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 || res.Hits[0].ID != "kept" {
+		t.Errorf("search after reopen: total %d, hits %v", res.Total, res.Hits)
+	}
+	// The stored revision still guards against stale writes.
+	stale := c
+	stale.Revision = 4
+	stale.Description = "旧的描述"
+	if err := idx.Upsert(ctx, []router.Case{stale}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := idx.Get(ctx, "kept"); got.Revision != 5 {
+		t.Errorf("stale write after reopen replaced revision 5 with %d", got.Revision)
+	}
+}
+
+func TestMappingVersionMismatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cases.bleve")
+	idx, err := Open(Config{Path: path}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.bleve.SetInternal(mappingVersionKey, []byte("tousu-cases-0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx, err = Open(Config{Path: path}, zap.NewNop())
+	if err == nil {
+		_ = idx.Close()
+		t.Fatal("Open of an index with another mapping version succeeded")
+	}
+	if !strings.Contains(err.Error(), "tousu-cases-0") {
+		t.Errorf("error %q does not name the found version", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	idx, err := Open(Config{Path: filepath.Join(t.TempDir(), "cases.bleve")}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	calls := map[string]error{
+		"Upsert": idx.Upsert(ctx, []router.Case{caseindextest.NewCase(t, "x")}),
+		"Search": func() error { _, err := idx.Search(ctx, caseindex.Query{}); return err }(),
+		"Get":    func() error { _, err := idx.Get(ctx, "x"); return err }(),
+		"Ping":   idx.Ping(ctx),
+	}
+	for name, err := range calls {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: error = %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// TestSingleCharacter documents a limit of the bigram index: a lone Han
+// character is found only where it stands alone.
+func TestSingleCharacter(t *testing.T) {
+	idx := openTemp(t)
+	ctx := context.Background()
+	cases := []router.Case{
+		caseindextest.NewCase(t, "inword", func(c *router.Case) { c.Description = "信号差" }),
+		caseindextest.NewCase(t, "alone", func(c *router.Case) { c.Description = "网络 差 到 极点" }),
+	}
+	if err := idx.Upsert(ctx, cases); err != nil {
+		t.Fatal(err)
+	}
+	res, err := idx.Search(ctx, caseindex.Query{Text: "差"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 || res.Hits[0].ID != "alone" {
+		t.Errorf("search 差: %d hits, want only the lone character", res.Total)
+	}
+}
+
+// benchCases returns n cases with varied text and fields.
+func benchCases(tb testing.TB, prefix string, n int) []router.Case {
+	tb.Helper()
+	texts := []string{
+		"手机信号差了三天，打客服电话一直占线",
+		"宽带从周一开始无法上网，报修后无人上门",
+		"订单号ORD%05d一直没有发货，要求退款",
+		"5G套餐资费与宣传不符，多扣了话费",
+		"信号还行但是速度很差，晚上几乎不能用",
+	}
+	categories := []string{"network", "billing", "service", "delivery"}
+	statuses := []router.Status{router.StatusOpen, router.StatusInProgress, router.StatusResolved}
+	out := make([]router.Case, n)
+	for i := range n {
+		out[i] = caseindextest.NewCase(tb, fmt.Sprintf("%s%07d", prefix, i), func(c *router.Case) {
+			c.Description = fmt.Sprintf(texts[i%len(texts)], i)
+			c.Subject = "投诉" + categories[i%len(categories)]
+			c.Category = categories[i%len(categories)]
+			c.Status = statuses[i%len(statuses)]
+			c.ReceivedAt = caseindextest.Base.Add(time.Duration(i) * time.Second)
+			c.Deadline = c.ReceivedAt.Add(48 * time.Hour)
+		})
+	}
+	return out
+}
+
+// BenchmarkUpsert measures durable upserts in batches of 100 new cases.
+func BenchmarkUpsert(b *testing.B) {
+	for _, size := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			idx := openBench(b)
+			ctx := context.Background()
+			batch := 0
+			for b.Loop() {
+				cases := benchCases(b, fmt.Sprintf("b%d-", batch), size)
+				batch++
+				if err := idx.Upsert(ctx, cases); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*size)/b.Elapsed().Seconds(), "cases/s")
+		})
+	}
+}
+
+// BenchmarkSearch measures searches over 5000 cases.
+func BenchmarkSearch(b *testing.B) {
+	idx := openBench(b)
+	ctx := context.Background()
+	all := benchCases(b, "s", 5000)
+	for i := 0; i < len(all); i += 500 {
+		if err := idx.Upsert(ctx, all[i:i+500]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	queries := map[string]caseindex.Query{
+		"phrase":          {Text: "信号差"},
+		"phrase+filter":   {Text: "信号差", Status: string(router.StatusOpen)},
+		"all by deadline": {Sort: caseindex.SortDeadline},
+		"due before":      {DueBefore: caseindextest.Base.Add(50 * time.Hour), Category: "billing"},
+	}
+	for name, q := range queries {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := idx.Search(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func openBench(b *testing.B) *Index {
+	b.Helper()
+	idx, err := Open(Config{Path: filepath.Join(b.TempDir(), "cases.bleve")}, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = idx.Close() })
+	return idx
+}

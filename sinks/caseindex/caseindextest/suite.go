@@ -1,0 +1,727 @@
+// Package caseindextest is the contract suite of caseindex.Index: the
+// behaviour every backend (Bleve embedded, Elasticsearch) must show, so that
+// the embedded and the distributed mode find the same cases.
+package caseindextest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// Base is the instant the suite's cases are received around. Offsets from
+// it are whole seconds, which every backend stores exactly.
+var Base = time.Date(2024, 5, 6, 9, 0, 0, 0, time.UTC)
+
+// NewCase returns a valid case with the id, revision 1, received at Base,
+// with the changes applied in order.
+func NewCase(tb testing.TB, id string, changes ...func(*router.Case)) router.Case {
+	tb.Helper()
+	c := router.Case{
+		V:           router.SchemaVersion,
+		ID:          id,
+		Revision:    1,
+		References:  []string{"TS" + id},
+		Complaints:  []string{"webform:" + id},
+		Channel:     ingest.ChannelWebForm,
+		Customer:    normalize.Customer{Name: "张三", Phone: "+8613800138000", Key: "+8613800138000"},
+		Description: "测试投诉内容",
+		Category:    "other",
+		Status:      router.StatusOpen,
+		ReceivedAt:  Base,
+		UpdatedAt:   Base,
+	}
+	for _, change := range changes {
+		change(&c)
+	}
+	return c
+}
+
+// Run runs the contract suite. open must return a new, empty index for each
+// call and close it when the test ends (t.Cleanup). Besides the rules of
+// caseindex.Index the suite checks that Result.Hits is never nil, that
+// Result.Facets has an entry for every caseindex.FacetFields name, that an
+// invalid query fails with a *caseindex.ParamError and that an Upsert
+// holding a case without ID fails with caseindex.ErrInvalidCase and writes
+// nothing.
+func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, idx caseindex.Index)
+	}{
+		{"UpsertIsIdempotent", testUpsertIdempotent},
+		{"GetReturnsCompleteCase", testGetComplete},
+		{"GetNotFound", testGetNotFound},
+		{"StaleRevisionsIgnored", testStaleRevisions},
+		{"ConcurrentUpserts", testConcurrentUpserts},
+		{"UpdateReplacesIndexedFields", testUpdateReplaces},
+		{"PhraseSearch", testPhraseSearch},
+		{"Filters", testFilters},
+		{"Facets", testFacets},
+		{"SortByDeadline", testSortByDeadline},
+		{"DueBefore", testDueBefore},
+		{"ReceivedFromTo", testFromTo},
+		{"SortByReceivedAt", testSortByReceivedAt},
+		{"Pagination", testPagination},
+		{"InvalidQuery", testInvalidQuery},
+		{"InvalidCaseRejected", testInvalidCase},
+		{"EmptyUpsert", testEmptyUpsert},
+		{"CanceledContext", testCanceledContext},
+		{"Ping", testPing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, open(t))
+		})
+	}
+}
+
+// upsert writes the cases and fails the test on error.
+func upsert(tb testing.TB, idx caseindex.Index, cases ...router.Case) {
+	tb.Helper()
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		tb.Fatalf("Upsert(%d cases): %v", len(cases), err)
+	}
+}
+
+// find searches and fails the test on error.
+func find(tb testing.TB, idx caseindex.Index, q caseindex.Query) caseindex.Result {
+	tb.Helper()
+	res, err := idx.Search(context.Background(), q)
+	if err != nil {
+		tb.Fatalf("Search(%+v): %v", q, err)
+	}
+	if res.Hits == nil {
+		tb.Fatalf("Search(%+v): Hits is nil, want an empty slice", q)
+	}
+	for _, f := range caseindex.FacetFields {
+		if _, ok := res.Facets[f]; !ok {
+			tb.Fatalf("Search(%+v): no facet %q in %v", q, f, res.Facets)
+		}
+	}
+	return res
+}
+
+// ids lists the ids of the hits in order.
+func ids(res caseindex.Result) []string {
+	out := make([]string, 0, len(res.Hits))
+	for _, c := range res.Hits {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// sameSet reports whether a and b hold the same ids in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// mustGet returns the case and fails the test on error.
+func mustGet(tb testing.TB, idx caseindex.Index, id string) router.Case {
+	tb.Helper()
+	c, err := idx.Get(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("Get(%q): %v", id, err)
+	}
+	return c
+}
+
+// sameCase fails the test unless got and want encode to the same JSON, the
+// form a case travels in.
+func sameCase(tb testing.TB, got, want router.Case) {
+	tb.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if string(g) != string(w) {
+		tb.Errorf("case differs\n got: %s\nwant: %s", g, w)
+	}
+}
+
+func testUpsertIdempotent(t *testing.T, idx caseindex.Index) {
+	c := NewCase(t, "c1")
+	upsert(t, idx, c)
+	upsert(t, idx, c)
+	upsert(t, idx, c, c)
+	res := find(t, idx, caseindex.Query{})
+	if res.Total != 1 || len(res.Hits) != 1 {
+		t.Fatalf("after upserting one case four times: total %d, hits %v; want 1", res.Total, ids(res))
+	}
+	sameCase(t, res.Hits[0], c)
+	sameCase(t, mustGet(t, idx, "c1"), c)
+}
+
+func testGetComplete(t *testing.T, idx caseindex.Index) {
+	shanghai := time.FixedZone("CST", 8*60*60)
+	c := NewCase(t, "full", func(c *router.Case) {
+		c.Revision = 7
+		c.References = []string{"TS0000000001", "TS0000000002"}
+		c.Complaints = []string{"email:a", "webform:b"}
+		c.Channel = ingest.ChannelEmail
+		c.Source = "support@example.com"
+		c.Customer = normalize.Customer{Name: "李四", Phone: "+8613912345678", Email: "li@example.com", Key: "+8613912345678"}
+		c.Subject = "宽带故障"
+		c.Description = "家里宽带从周一开始无法上网，<b>多次</b>报修未果。"
+		c.Attachments = []ingest.Attachment{{Name: "照片.jpg", Type: "image/jpeg", Size: 1234, SHA256: "ab12"}}
+		c.Category = "network"
+		c.Decision = router.Decision{Category: "network", Reason: "keyword 宽带", Confidence: 0.8}
+		c.Status = router.StatusInProgress
+		c.ReceivedAt = time.Date(2024, 5, 6, 17, 30, 0, 0, shanghai)
+		c.UpdatedAt = time.Date(2024, 5, 7, 8, 0, 0, 0, shanghai)
+		c.Deadlines = []router.Deadline{
+			{Name: "reply", Due: time.Date(2024, 5, 8, 17, 30, 0, 0, shanghai), Basis: "《电信用户申诉处理办法》第十六条"},
+		}
+		c.Deadline = time.Date(2024, 5, 8, 17, 30, 0, 0, shanghai)
+	})
+	upsert(t, idx, c)
+	sameCase(t, mustGet(t, idx, "full"), c)
+	res := find(t, idx, caseindex.Query{Text: "宽带故障"})
+	if len(res.Hits) != 1 {
+		t.Fatalf("search 宽带故障: hits %v, want [full]", ids(res))
+	}
+	sameCase(t, res.Hits[0], c)
+}
+
+func testGetNotFound(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, NewCase(t, "present"))
+	for _, id := range []string{"absent", "presen", ""} {
+		_, err := idx.Get(context.Background(), id)
+		if !errors.Is(err, caseindex.ErrNotFound) {
+			t.Errorf("Get(%q) error = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+// rev returns a change setting the revision and description.
+func rev(n int64, description string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.Revision = n
+		c.Description = description
+	}
+}
+
+func testStaleRevisions(t *testing.T, idx caseindex.Index) {
+	tests := []struct {
+		name    string
+		calls   [][]int64 // revisions per Upsert call, in order
+		wantRev int64
+	}{
+		{"older after newer", [][]int64{{5}, {3}}, 5},
+		{"newer after older", [][]int64{{3}, {5}}, 5},
+		{"older after newer in one batch", [][]int64{{5, 3}}, 5},
+		{"newer after older in one batch", [][]int64{{3, 5}}, 5},
+		{"older batch after newer batch", [][]int64{{4, 6}, {2, 5}}, 6},
+		{"many stale updates", [][]int64{{9}, {1}, {8}, {2}}, 9},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("stale%d", i)
+			for _, call := range tc.calls {
+				var batch []router.Case
+				for _, r := range call {
+					batch = append(batch, NewCase(t, id, rev(r, fmt.Sprintf("第%d版描述", r))))
+				}
+				upsert(t, idx, batch...)
+			}
+			got := mustGet(t, idx, id)
+			if got.Revision != tc.wantRev {
+				t.Fatalf("revision %d, want %d", got.Revision, tc.wantRev)
+			}
+			want := fmt.Sprintf("第%d版描述", tc.wantRev)
+			if got.Description != want {
+				t.Errorf("description %q, want %q", got.Description, want)
+			}
+			res := find(t, idx, caseindex.Query{Text: want})
+			if !slices.Contains(ids(res), id) {
+				t.Errorf("search %q: hits %v, want %s", want, ids(res), id)
+			}
+			for _, call := range tc.calls {
+				for _, r := range call {
+					if r == tc.wantRev {
+						continue
+					}
+					old := fmt.Sprintf("第%d版描述", r)
+					if res := find(t, idx, caseindex.Query{Text: old}); slices.Contains(ids(res), id) {
+						t.Errorf("search %q finds %s: a stale revision is indexed", old, id)
+					}
+				}
+			}
+		})
+	}
+}
+
+func testConcurrentUpserts(t *testing.T, idx caseindex.Index) {
+	const writers, revisions = 4, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*revisions)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Writers send the revisions in different orders.
+			for i := range revisions {
+				r := int64((i*(w+1))%revisions + 1)
+				c := NewCase(t, "shared", rev(r, fmt.Sprintf("第%d版描述", r)))
+				own := NewCase(t, fmt.Sprintf("own%d", w))
+				if err := idx.Upsert(context.Background(), []router.Case{c, own}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Upsert: %v", err)
+	}
+	if got := mustGet(t, idx, "shared"); got.Revision != revisions {
+		t.Errorf("revision after concurrent upserts %d, want %d", got.Revision, revisions)
+	}
+	if res := find(t, idx, caseindex.Query{}); res.Total != writers+1 {
+		t.Errorf("total %d, want %d: %v", res.Total, writers+1, ids(res))
+	}
+}
+
+func testUpdateReplaces(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, NewCase(t, "u", func(c *router.Case) {
+		c.Description = "手机信号差了三天"
+		c.Status = router.StatusOpen
+		c.Category = "network"
+		c.References = []string{"TSOLD"}
+	}))
+	upsert(t, idx, NewCase(t, "u", func(c *router.Case) {
+		c.Revision = 2
+		c.Description = "账单多扣了话费"
+		c.Status = router.StatusResolved
+		c.Category = "billing"
+		c.References = []string{"TSNEW"}
+	}))
+	tests := []struct {
+		q    caseindex.Query
+		want []string
+	}{
+		{caseindex.Query{Text: "信号差"}, nil},
+		{caseindex.Query{Text: "多扣"}, []string{"u"}},
+		{caseindex.Query{Status: "open"}, nil},
+		{caseindex.Query{Status: "resolved"}, []string{"u"}},
+		{caseindex.Query{Category: "network"}, nil},
+		{caseindex.Query{Reference: "TSOLD"}, nil},
+		{caseindex.Query{Reference: "TSNEW"}, []string{"u"}},
+	}
+	for _, tc := range tests {
+		if got := ids(find(t, idx, tc.q)); !sameSet(got, tc.want) {
+			t.Errorf("Search(%+v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	res := find(t, idx, caseindex.Query{})
+	want := map[string]int{"resolved": 1}
+	if got := res.Facets["status"]; !mapsEqual(got, want) {
+		t.Errorf("status facet %v, want %v", got, want)
+	}
+}
+
+func testPhraseSearch(t *testing.T, idx caseindex.Index) {
+	corpus := []struct{ id, subject, description string }{
+		{"signal", "网络故障", "手机信号差了三天"},
+		{"speed", "网速慢", "信号还行但是速度很差"},
+		{"5g", "5G信号差", "在家里完全用不了"},
+		{"order", "退款", "订单号ORD12345一直没有发货，客服也不回复"},
+		{"fullwidth", "", "订单号ＯＲＤ６７８９０未发货"},
+		{"latin", "", "Router keeps rebooting, model AX3000"},
+		{"broadband", "宽带断网", "从周一开始无法上网"},
+	}
+	var all []string
+	for _, c := range corpus {
+		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+		}))
+		all = append(all, c.id)
+	}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"信号差", []string{"signal", "5g"}},
+		{"差了三天", []string{"signal"}},
+		{"速度很差", []string{"speed"}},
+		{"信号", []string{"signal", "speed", "5g"}},
+		{"三天信号", nil},
+		{"很差信号", nil},
+		{"信号很差", nil},
+		{"5G", []string{"5g"}},
+		{"5g", []string{"5g"}},
+		{"5G信号", []string{"5g"}},
+		{"5G信号差", []string{"5g"}},
+		{"ORD12345", []string{"order"}},
+		{"ord12345", []string{"order"}},
+		{"ORD1234", nil},
+		{"订单号ORD12345", []string{"order"}},
+		{"ORD67890", []string{"fullwidth"}},
+		{"ＯＲＤ１２３４５", []string{"order"}},
+		{"发货", []string{"order", "fullwidth"}},
+		{"宽带断网", []string{"broadband"}},
+		{"无法上网", []string{"broadband"}},
+		{"keeps rebooting", []string{"latin"}},
+		{"REBOOTING", []string{"latin"}},
+		{"rebooting keeps", nil},
+		{"ax3000", []string{"latin"}},
+		{"！？", nil},
+		{"   ", all},
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance, caseindex.SortNewest} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
+			}
+		}
+	}
+}
+
+// filterCorpus is four cases across channels, categories and statuses.
+func filterCorpus(tb testing.TB) []router.Case {
+	tb.Helper()
+	mk := func(id string, ch ingest.Channel, cat string, st router.Status, desc string, refs ...string) router.Case {
+		return NewCase(tb, id, func(c *router.Case) {
+			c.Channel = ch
+			c.Category = cat
+			c.Status = st
+			c.Description = desc
+			c.References = refs
+		})
+	}
+	return []router.Case{
+		mk("a", ingest.ChannelWebForm, "billing", router.StatusOpen, "话费多扣了五十元", "TSA"),
+		mk("b", ingest.ChannelEmail, "billing", router.StatusResolved, "账单有误，话费多扣", "TSB", "TSB2"),
+		mk("c", ingest.ChannelHotline, "network", router.StatusOpen, "手机信号差了三天", "TSC"),
+		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差"),
+	}
+}
+
+func testFilters(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		name string
+		q    caseindex.Query
+		want []string
+	}{
+		{"no filter", caseindex.Query{}, []string{"a", "b", "c", "d"}},
+		{"channel", caseindex.Query{Channel: "webform"}, []string{"a", "d"}},
+		{"category", caseindex.Query{Category: "billing"}, []string{"a", "b"}},
+		{"category is exact", caseindex.Query{Category: "Billing"}, nil},
+		{"category is whole", caseindex.Query{Category: "bill"}, nil},
+		{"status", caseindex.Query{Status: "open"}, []string{"a", "c"}},
+		{"reference", caseindex.Query{Reference: "TSC"}, []string{"c"}},
+		{"second reference", caseindex.Query{Reference: "TSB2"}, []string{"b"}},
+		{"unknown reference", caseindex.Query{Reference: "TSX"}, nil},
+		{"channel and category", caseindex.Query{Channel: "webform", Category: "network"}, []string{"d"}},
+		{"no overlap", caseindex.Query{Channel: "email", Status: "open"}, nil},
+		{"text and status", caseindex.Query{Text: "信号差", Status: "open"}, []string{"c"}},
+		{"text and category", caseindex.Query{Text: "话费多扣", Category: "billing"}, []string{"a", "b"}},
+		{"text and channel", caseindex.Query{Text: "话费多扣", Channel: "email"}, []string{"b"}},
+		{"text misses filter", caseindex.Query{Text: "信号差", Category: "billing"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := find(t, idx, tc.q)
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(%+v) = %v (total %d), want %v", tc.q, got, res.Total, tc.want)
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func testFacets(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		name      string
+		q         caseindex.Query
+		wantTotal int
+		want      map[string]map[string]int
+	}{
+		{"all, one per page", caseindex.Query{Limit: 1}, 4, map[string]map[string]int{
+			"channel":  {"webform": 2, "email": 1, "hotline": 1},
+			"category": {"billing": 2, "network": 2},
+			"status":   {"open": 2, "resolved": 1, "in_progress": 1},
+		}},
+		{"filtered", caseindex.Query{Category: "network", Limit: 1}, 2, map[string]map[string]int{
+			"channel":  {"webform": 1, "hotline": 1},
+			"category": {"network": 2},
+			"status":   {"open": 1, "in_progress": 1},
+		}},
+		{"text", caseindex.Query{Text: "信号差"}, 2, map[string]map[string]int{
+			"channel":  {"webform": 1, "hotline": 1},
+			"category": {"network": 2},
+			"status":   {"open": 1, "in_progress": 1},
+		}},
+		{"past the last page", caseindex.Query{Offset: 10}, 4, map[string]map[string]int{
+			"channel":  {"webform": 2, "email": 1, "hotline": 1},
+			"category": {"billing": 2, "network": 2},
+			"status":   {"open": 2, "resolved": 1, "in_progress": 1},
+		}},
+		{"no match", caseindex.Query{Text: "不存在的内容"}, 0, map[string]map[string]int{
+			"channel": {}, "category": {}, "status": {},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := find(t, idx, tc.q)
+			if res.Total != tc.wantTotal {
+				t.Errorf("total %d, want %d", res.Total, tc.wantTotal)
+			}
+			for field, want := range tc.want {
+				if got := res.Facets[field]; !mapsEqual(got, want) {
+					t.Errorf("facet %s = %v, want %v", field, got, want)
+				}
+			}
+		})
+	}
+}
+
+// deadlineCorpus has cases due in 3h, never, 1h and 2h after Base,
+// received in that order an hour apart.
+func deadlineCorpus(tb testing.TB) []router.Case {
+	tb.Helper()
+	mk := func(id string, received, due time.Duration) router.Case {
+		return NewCase(tb, id, func(c *router.Case) {
+			c.ReceivedAt = Base.Add(received)
+			if due > 0 {
+				c.Deadline = Base.Add(due)
+				c.Deadlines = []router.Deadline{{Name: "reply", Due: c.Deadline, Basis: "test"}}
+			}
+		})
+	}
+	return []router.Case{
+		mk("due3h", 0, 3*time.Hour),
+		mk("nodue", time.Hour, 0),
+		mk("due1h", 2*time.Hour, time.Hour),
+		mk("due2h", 3*time.Hour, 2*time.Hour),
+		mk("nodue2", 4*time.Hour, 0),
+	}
+}
+
+func testSortByDeadline(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, deadlineCorpus(t)...)
+	res := find(t, idx, caseindex.Query{Sort: caseindex.SortDeadline})
+	got := ids(res)
+	if want := []string{"due1h", "due2h", "due3h"}; len(got) != 5 || !slices.Equal(got[:3], want) {
+		t.Fatalf("deadline order %v, want %v then the two without deadline", got, want)
+	}
+	if !sameSet(got[3:], []string{"nodue", "nodue2"}) {
+		t.Errorf("deadline order %v: cases without deadline must come last", got)
+	}
+	// Paging through the deadline order gives the same sequence.
+	var paged []string
+	for off := 0; off < 5; off += 2 {
+		paged = append(paged, ids(find(t, idx, caseindex.Query{Sort: caseindex.SortDeadline, Offset: off, Limit: 2}))...)
+	}
+	if !slices.Equal(paged, got) {
+		t.Errorf("paged deadline order %v, want %v", paged, got)
+	}
+}
+
+func testDueBefore(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, deadlineCorpus(t)...)
+	tests := []struct {
+		name string
+		q    caseindex.Query
+		want []string
+	}{
+		{"before the first", caseindex.Query{DueBefore: Base.Add(time.Hour)}, nil},
+		{"just after the first", caseindex.Query{DueBefore: Base.Add(time.Hour + time.Second)}, []string{"due1h"}},
+		{"exactly the second", caseindex.Query{DueBefore: Base.Add(2 * time.Hour)}, []string{"due1h"}},
+		{"after all", caseindex.Query{DueBefore: Base.Add(24 * time.Hour)}, []string{"due1h", "due2h", "due3h"}},
+		{"other zone", caseindex.Query{DueBefore: Base.Add(2*time.Hour + time.Second).In(time.FixedZone("CST", 8*60*60))}, []string{"due1h", "due2h"}},
+		{"with status", caseindex.Query{DueBefore: Base.Add(24 * time.Hour), Status: "resolved"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Sort = caseindex.SortDeadline
+			res := find(t, idx, tc.q)
+			if got := ids(res); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Errorf("Search(%+v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
+func testFromTo(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, deadlineCorpus(t)...) // received at Base + 0h, 1h, 2h, 3h, 4h
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     []string
+	}{
+		{"from is inclusive", Base.Add(3 * time.Hour), time.Time{}, []string{"due2h", "nodue2"}},
+		{"to is exclusive", time.Time{}, Base.Add(time.Hour), []string{"due3h"}},
+		{"window", Base.Add(time.Hour), Base.Add(3 * time.Hour), []string{"nodue", "due1h"}},
+		{"one second", Base.Add(2 * time.Hour), Base.Add(2*time.Hour + time.Second), []string{"due1h"}},
+		{"empty window", Base.Add(time.Hour + time.Second), Base.Add(2 * time.Hour), nil},
+		{"before all", time.Time{}, Base, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := caseindex.Query{From: tc.from, To: tc.to}
+			if got := ids(find(t, idx, q)); !sameSet(got, tc.want) {
+				t.Errorf("Search(from %v, to %v) = %v, want %v", tc.from, tc.to, got, tc.want)
+			}
+		})
+	}
+}
+
+func testSortByReceivedAt(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, deadlineCorpus(t)...)
+	newest := []string{"nodue2", "due2h", "due1h", "nodue", "due3h"}
+	oldest := slices.Clone(newest)
+	slices.Reverse(oldest)
+	tests := []struct {
+		q    caseindex.Query
+		want []string
+	}{
+		{caseindex.Query{}, newest},
+		{caseindex.Query{Sort: caseindex.SortNewest}, newest},
+		{caseindex.Query{Sort: caseindex.SortOldest}, oldest},
+	}
+	for _, tc := range tests {
+		if got := ids(find(t, idx, tc.q)); !slices.Equal(got, tc.want) {
+			t.Errorf("Search(Sort %q) = %v, want %v", tc.q.Sort, got, tc.want)
+		}
+	}
+}
+
+func testPagination(t *testing.T, idx caseindex.Index) {
+	const n = 25
+	var cases []router.Case
+	var want []string // newest first
+	for i := range n {
+		id := fmt.Sprintf("p%02d", i)
+		cases = append(cases, NewCase(t, id, func(c *router.Case) { c.ReceivedAt = Base.Add(time.Duration(i) * time.Minute) }))
+		want = append([]string{id}, want...)
+	}
+	upsert(t, idx, cases...)
+
+	var got []string
+	for off := 0; off < n; off += 10 {
+		res := find(t, idx, caseindex.Query{Offset: off, Limit: 10})
+		if res.Total != n {
+			t.Errorf("offset %d: total %d, want %d", off, res.Total, n)
+		}
+		got = append(got, ids(res)...)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages %v, want %v", got, want)
+	}
+	tests := []struct {
+		name     string
+		q        caseindex.Query
+		wantHits int
+	}{
+		{"default limit", caseindex.Query{}, caseindex.DefaultLimit},
+		{"last partial page", caseindex.Query{Offset: 20, Limit: 10}, 5},
+		{"past the end", caseindex.Query{Offset: 30, Limit: 10}, 0},
+		{"limit above max", caseindex.Query{Limit: caseindex.MaxLimit + 1}, n},
+	}
+	for _, tc := range tests {
+		res := find(t, idx, tc.q)
+		if len(res.Hits) != tc.wantHits || res.Total != n {
+			t.Errorf("%s: %d hits, total %d; want %d hits, total %d", tc.name, len(res.Hits), res.Total, tc.wantHits, n)
+		}
+	}
+}
+
+func testInvalidQuery(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, NewCase(t, "x"))
+	tests := []struct {
+		name string
+		q    caseindex.Query
+	}{
+		{"unknown sort", caseindex.Query{Sort: "score"}},
+		{"negative offset", caseindex.Query{Offset: -1}},
+		{"negative limit", caseindex.Query{Limit: -5}},
+		{"too deep", caseindex.Query{Offset: caseindex.MaxWindow}},
+		{"unknown status", caseindex.Query{Status: "pending"}},
+		{"from after to", caseindex.Query{From: Base.Add(time.Hour), To: Base}},
+		{"from equals to", caseindex.Query{From: Base, To: Base}},
+		{"year out of range", caseindex.Query{DueBefore: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{"invalid utf-8", caseindex.Query{Text: "信号\xff"}},
+	}
+	for _, tc := range tests {
+		_, err := idx.Search(context.Background(), tc.q)
+		var pe *caseindex.ParamError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: Search(%+v) error = %v, want a *caseindex.ParamError", tc.name, tc.q, err)
+		}
+	}
+}
+
+func testInvalidCase(t *testing.T, idx caseindex.Index) {
+	err := idx.Upsert(context.Background(), []router.Case{NewCase(t, "valid"), NewCase(t, "")})
+	if !errors.Is(err, caseindex.ErrInvalidCase) {
+		t.Fatalf("Upsert with an empty id: error = %v, want ErrInvalidCase", err)
+	}
+	if _, err := idx.Get(context.Background(), "valid"); !errors.Is(err, caseindex.ErrNotFound) {
+		t.Errorf("Get(valid) after a rejected batch: error = %v, want ErrNotFound", err)
+	}
+}
+
+func testEmptyUpsert(t *testing.T, idx caseindex.Index) {
+	for _, cases := range [][]router.Case{nil, {}} {
+		if err := idx.Upsert(context.Background(), cases); err != nil {
+			t.Errorf("Upsert(%v) = %v", cases, err)
+		}
+	}
+	if res := find(t, idx, caseindex.Query{}); res.Total != 0 {
+		t.Errorf("total %d, want 0", res.Total)
+	}
+}
+
+func testCanceledContext(t *testing.T, idx caseindex.Index) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := idx.Upsert(ctx, []router.Case{NewCase(t, "late")}); err == nil {
+		t.Error("Upsert with a canceled context returned nil")
+	}
+	if _, err := idx.Get(context.Background(), "late"); !errors.Is(err, caseindex.ErrNotFound) {
+		t.Errorf("Get after a canceled Upsert: error = %v, want ErrNotFound", err)
+	}
+	if _, err := idx.Search(ctx, caseindex.Query{}); err == nil {
+		t.Error("Search with a canceled context returned nil")
+	}
+}
+
+func testPing(t *testing.T, idx caseindex.Index) {
+	if err := idx.Ping(context.Background()); err != nil {
+		t.Errorf("Ping on an open index: %v", err)
+	}
+}
