@@ -101,6 +101,23 @@ func ContentKey(parts ...string) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
+// MaxIdempotencyKeyBytes bounds an Idempotency-Key header.
+const MaxIdempotencyKeyBytes = 200
+
+// ValidIdempotencyKey reports whether an Idempotency-Key header is absent
+// or made of 1 to MaxIdempotencyKeyBytes visible ASCII characters.
+func ValidIdempotencyKey(k string) bool {
+	if len(k) > MaxIdempotencyKeyBytes {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // Limits on the fields of an envelope, in bytes.
 const (
 	MaxNameBytes        = 200

@@ -23,7 +23,7 @@ const (
 // with a message a customer can read; the empty string is an error too, so
 // callers check optional fields only when they are filled.
 func CheckPhone(s string) error {
-	digits, ok := phoneDigits(s)
+	digits, ok := ParsePhone(s)
 	if !ok {
 		return &FieldError{Field: "phone", Message: "手机号码只能包含数字、空格、短横线和括号"}
 	}
@@ -95,7 +95,7 @@ func PhoneDigits(s string) string {
 // anything private are fully masked; the result never holds more than
 // seven of the digits.
 func MaskPhone(s string) string {
-	digits, ok := phoneDigits(s)
+	digits, ok := ParsePhone(s)
 	if !ok {
 		digits = PhoneDigits(s)
 	}
@@ -106,10 +106,11 @@ func MaskPhone(s string) string {
 	return d[:3] + "****" + d[len(d)-4:]
 }
 
-// phoneDigits returns the digits of s with an international prefix marked
-// by a leading "+" (00 becomes +), or false if s holds characters other
-// than digits and separators.
-func phoneDigits(s string) (string, bool) {
+// ParsePhone returns the digits of a phone number with an international
+// prefix marked by a leading "+" (00 becomes +), or false if s holds
+// characters other than digits, one leading plus and separators (spaces,
+// dashes, dots, parentheses, in their ASCII and full-width forms).
+func ParsePhone(s string) (string, bool) {
 	var b strings.Builder
 	started := false
 	for _, r := range strings.TrimSpace(s) {

@@ -55,19 +55,6 @@ func TestPhoneE164(t *testing.T) {
 	}
 }
 
-func TestMaskPhone(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+8613812345678", "+86138****5678"},
-		{"13800138000", "138****8000"},
-		{"123", "***"},
-	}
-	for _, tt := range tests {
-		if got := MaskPhone(tt.in); got != tt.want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func envelope(tb testing.TB) ingest.Envelope {
 	tb.Helper()
 	id := ingest.NewID(ingest.ChannelAPI, "", "k1")

@@ -3,6 +3,8 @@ package normalize
 import (
 	"errors"
 	"strings"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // ErrBadPhone is returned by PhoneE164 for text that is not a phone number.
@@ -11,25 +13,14 @@ var ErrBadPhone = errors.New("not a phone number")
 // PhoneE164 returns a phone number in E.164 form. Numbers without a country
 // code are taken as Chinese (+86): mobiles (1xx, 11 digits), landlines with
 // their 0-prefixed area code (010-12345678), and 400/800 service numbers.
-// Full-width digits, spaces, dashes, dots and parentheses are accepted; a
-// leading 00 is read as +.
+// Separators and full-width digits are accepted as ingest.ParsePhone reads
+// them; a leading 00 is read as +.
 func PhoneE164(raw string) (string, error) {
-	s := strings.Map(narrowAlnum, strings.TrimSpace(raw))
-	plus := strings.HasPrefix(s, "+")
-	var digits strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || (r == '+' && i == 0):
-		default:
-			return "", ErrBadPhone
-		}
+	d, ok := ingest.ParsePhone(raw)
+	if !ok {
+		return "", ErrBadPhone
 	}
-	d := digits.String()
-	if !plus && strings.HasPrefix(d, "00") {
-		d, plus = d[2:], true
-	}
+	d, plus := strings.CutPrefix(d, "+")
 	if plus {
 		if strings.HasPrefix(d, "86") {
 			return chinese(d[2:], true)
@@ -62,22 +53,4 @@ func chinese(d string, landline bool) (string, error) {
 		return "+86" + d, nil // area code + local number
 	}
 	return "", ErrBadPhone
-}
-
-// MaskPhone hides the middle of a phone number for logs and for roles that
-// may not see it: +8613812345678 becomes +86138****5678.
-func MaskPhone(p string) string {
-	r := []rune(p)
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	keepEnd := 4
-	keepStart := len(r) - keepEnd - 4
-	if keepStart < 0 {
-		keepStart = 0
-	}
-	if keepStart > 6 {
-		keepStart = 6
-	}
-	return string(r[:keepStart]) + strings.Repeat("*", len(r)-keepStart-keepEnd) + string(r[len(r)-keepEnd:])
 }

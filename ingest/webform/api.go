@@ -16,9 +16,6 @@ import (
 	"github.com/tousu/tousu/ingest"
 )
 
-// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
-const MaxIdempotencyKeyBytes = 200
-
 // apiRequest is the body of POST /api/v1/complaints.
 type apiRequest struct {
 	Name        string `json:"name"`
@@ -76,8 +73,8 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", f.cfg.MaxJSONBytes)})
 	}
 	key := c.Get("Idempotency-Key")
-	if !validKey(key) {
-		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", MaxIdempotencyKeyBytes)})
+	if !ingest.ValidIdempotencyKey(key) {
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", ingest.MaxIdempotencyKeyBytes)})
 	}
 	req, err := decodeRequest(body)
 	if err != nil {
@@ -133,20 +130,6 @@ func decodeRequest(body []byte) (apiRequest, error) {
 		return req, errors.New("请求内容只能包含一个 JSON 对象")
 	}
 	return req, nil
-}
-
-// validKey reports whether an Idempotency-Key header is absent or made of
-// 1 to MaxIdempotencyKeyBytes visible ASCII characters.
-func validKey(k string) bool {
-	if len(k) > MaxIdempotencyKeyBytes {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func randomKey() string {

@@ -55,9 +55,6 @@ const (
 	HeaderIdempotency = "Idempotency-Key"
 )
 
-// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
-const MaxIdempotencyKeyBytes = 200
-
 // recentKeys is how many idempotency keys the conflict cache remembers.
 const recentKeys = 4096
 
@@ -167,8 +164,8 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 	}
 
 	key := c.Get(HeaderIdempotency)
-	if !validKey(key) {
-		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", MaxIdempotencyKeyBytes), Code: "bad_idempotency_key"})
+	if !ingest.ValidIdempotencyKey(key) {
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", ingest.MaxIdempotencyKeyBytes), Code: "bad_idempotency_key"})
 	}
 	p, err := parsePayload(body, src.paths)
 	var fe *ingest.FieldError
@@ -259,18 +256,6 @@ func (h *Handler) verify(src source, ts, sig string, body []byte) (code, msg str
 		return "stale_timestamp", fmt.Sprintf("时间戳超出允许范围（±%s），请检查时钟后重新签名发送", h.cfg.Tolerance)
 	}
 	return "", ""
-}
-
-func validKey(k string) bool {
-	if len(k) > MaxIdempotencyKeyBytes {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func formatTime(t time.Time) string {

@@ -8,8 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/webform"
-	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -73,7 +73,7 @@ func (k *Console) get(c *fiber.Ctx) error {
 // redact masks what the role may not see.
 func redact(c router.Case, role Role) router.Case {
 	if !role.SeesContacts() && c.Customer.Phone != "" {
-		c.Customer.Phone = normalize.MaskPhone(c.Customer.Phone)
+		c.Customer.Phone = ingest.MaskPhone(c.Customer.Phone)
 	}
 	return c
 }
