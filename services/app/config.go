@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/normalize"
@@ -70,7 +71,7 @@ func Load(path string, environ []string) (Config, error) {
 		if err != nil {
 			return Config{}, err
 		}
-		if err := decodeStrict(data, &cfg); err != nil {
+		if err := configs.DecodeStrict(data, &cfg); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", path, err)
 		}
 	}

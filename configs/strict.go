@@ -1,4 +1,7 @@
-package app
+// Package configs holds tousu's example configurations and policy packs (a
+// test loads every file here) and the strict YAML decoding every
+// configuration file goes through: unknown keys are errors naming their path.
+package configs
 
 import (
 	"bytes"
@@ -11,10 +14,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// decodeStrict decodes YAML into out and fails on any key out has no field
+// DecodeStrict decodes YAML into out and fails on any key out has no field
 // for, naming every such key by its path (e.g. webhook.sources.acme.secrt)
 // and line.
-func decodeStrict(data []byte, out any) error {
+func DecodeStrict(data []byte, out any) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return err
