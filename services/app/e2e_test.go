@@ -38,12 +38,15 @@ type running struct {
 }
 
 // startTousu starts every target in-process on dataDir with an admin token
-// and the webhook source "acme".
-func startTousu(tb testing.TB, dataDir string) *running {
+// and the webhook source "acme"; edit changes the configuration first.
+func startTousu(tb testing.TB, dataDir string, edit ...func(*Config)) *running {
 	tb.Helper()
 	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, e := range edit {
+		e(&cfg)
 	}
 	cfg.DataDir = dataDir
 	cfg.HTTP.Listen = "127.0.0.1:0"
@@ -465,5 +468,67 @@ func TestRestartLosesNothing(t *testing.T) {
 		if got[ref] != 1 {
 			t.Errorf("reference %s indexed %d times", ref, got[ref])
 		}
+	}
+}
+
+func TestLagEndpoint(t *testing.T) {
+	r := startTousu(t, t.TempDir())
+	r.submit(t, "积压测试：信号差", "")
+	r.waitFor(t, url.Values{"q": {"积压测试"}}, 1)
+	var out struct {
+		Groups []struct {
+			Group, Topic string
+			Partitions   map[string]int64
+			Total        int64
+			Error        string
+		}
+	}
+	// The indexer commits right after the index write: wait for that.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code := r.api(t, http.MethodGet, "/api/v1/ops/lag", nil, nil, &out); code != http.StatusOK {
+			t.Fatalf("/api/v1/ops/lag: %d", code)
+		}
+		var total int64
+		for _, g := range out.Groups {
+			total += g.Total
+		}
+		if total == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(out.Groups) != 3 {
+		t.Fatalf("groups = %+v", out.Groups)
+	}
+	for _, g := range out.Groups {
+		if g.Error != "" || g.Total != 0 || len(g.Partitions) != 6 {
+			t.Errorf("group %+v, want lag 0 on 6 partitions", g)
+		}
+	}
+}
+
+// TestBrokerDownAnswers503 stops the broker under a running gateway: a
+// submission gets 503 with Retry-After, never a receipt.
+func TestBrokerDownAnswers503(t *testing.T) {
+	r := startTousu(t, t.TempDir(), func(c *Config) { c.Webform.PublishTimeout = 2 * time.Second })
+	r.submit(t, "broker still up", "")
+	if err := r.broker.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, r.base+"/api/v1/complaints", strings.NewReader(`{"phone":"13800138000","description":"broker down"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("submission with the broker down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	var ready map[string]any
+	if code := r.api(t, http.MethodGet, "/readyz", nil, nil, &ready); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the broker down: %d %v", code, ready)
 	}
 }

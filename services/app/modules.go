@@ -198,6 +198,7 @@ func (p *Process) start(ctx context.Context) error {
 	if err := p.watchLag(); err != nil {
 		return err
 	}
+	httpapi.MountOps(p.server.App(), auth, p.pipelineLag, p.component("ops"))
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
@@ -321,6 +322,31 @@ func (p *Process) consume(group, topic string, h bus.Handler) error {
 	}
 	p.groups[group] = topic
 	return nil
+}
+
+// pipelineGroups maps every consumer group of the pipeline to its topic.
+var pipelineGroups = []struct{ group, topic string }{
+	{GroupNormalizer, bus.TopicRaw},
+	{GroupRouter, bus.TopicNormalized},
+	{GroupIndexer, bus.TopicCases},
+}
+
+// pipelineLag asks the broker for the lag of every pipeline group.
+func (p *Process) pipelineLag(ctx context.Context) []httpapi.GroupLag {
+	out := make([]httpapi.GroupLag, 0, len(pipelineGroups))
+	for _, g := range pipelineGroups {
+		gl := httpapi.GroupLag{Group: g.group, Topic: g.topic}
+		lag, err := bus.Lag(ctx, p.cfg.Bus, g.group, g.topic)
+		if err != nil {
+			gl.Error = err.Error()
+		}
+		gl.Partitions = lag
+		for _, n := range lag {
+			gl.Total += n
+		}
+		out = append(out, gl)
+	}
+	return out
 }
 
 // lagInterval is how often a process refreshes the lag of its groups.

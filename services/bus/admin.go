@@ -37,22 +37,9 @@ func Ping(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// EnsureTopics creates every topic of AllTopics with cfg.Partitions
-// partitions and cfg.Replication replicas. Topics that already exist are
-// left as they are, whatever their partition count. It returns once
-// metadata shows every topic with a leader for each partition, or when ctx
-// ends.
-func EnsureTopics(ctx context.Context, cfg Config) error {
-	cfg, err := cfg.ready()
-	if err != nil {
-		return err
-	}
-	return CreateTopics(ctx, cfg, cfg.Partitions, AllTopics...)
-}
-
 // CreateTopics creates the named topics with the given partition count
-// (0 = cfg.Partitions) and cfg.Replication replicas, exactly like
-// EnsureTopics does for AllTopics. It is idempotent.
+// (0 = cfg.Partitions) and cfg.Replication replicas and the broker's
+// default settings, for tests and tools. It is idempotent.
 func CreateTopics(ctx context.Context, cfg Config, partitions int, names ...string) error {
 	cfg, err := cfg.ready()
 	if err != nil {

@@ -42,7 +42,7 @@ const (
 	TopicActions = "case.actions"
 )
 
-// AllTopics lists every topic EnsureTopics creates.
+// AllTopics lists every topic tousu uses; a topics file must declare each.
 var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions}
 
 // Defaults applied to zero fields of Config.
@@ -71,6 +71,9 @@ type Config struct {
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// ClientID is sent to the broker with every request. Default "tousu".
 	ClientID string `yaml:"client_id"`
+	// TopicsFile declares the topics (see deploy/topics.yaml, built in
+	// when empty).
+	TopicsFile string `yaml:"topics_file"`
 }
 
 // DefaultConfig returns a Config with every default filled in and no

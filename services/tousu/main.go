@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tousu/tousu/services/app"
+	"github.com/tousu/tousu/services/bus"
 )
 
 func main() {
@@ -28,6 +30,7 @@ const usage = `tousu — omnichannel complaint intake gateway
 Usage:
   tousu serve [-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]
   tousu validate -config FILE
+  tousu topics apply [-config FILE]
 
 Targets: all (default), broker, gateway, normalizer, router, indexer, console.
 `
@@ -42,6 +45,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], environ, stdout, stderr)
 	case "validate":
 		return validate(args[1:], environ, stdout, stderr)
+	case "topics":
+		if len(args) < 2 || args[1] != "apply" {
+			fmt.Fprintf(stderr, "tousu topics: the only subcommand is apply\n\n%s", usage)
+			return 2
+		}
+		return applyTopics(args[2:], environ, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -142,6 +151,44 @@ func validate(args, environ []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "tousu: %s: ok\n", o.config)
+	return 0
+}
+
+// applyTopics creates the declared topics on the configured Kafka brokers
+// and checks the existing ones, as every process does at start.
+func applyTopics(args, environ []string, stdout, stderr io.Writer) int {
+	o, fs, err := parse("topics apply", args, stderr)
+	if err != nil {
+		return 2
+	}
+	cfg, _, err := load(o, fs, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	if cfg.Embedded() {
+		fmt.Fprintf(stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
+		return 2
+	}
+	specs, err := bus.LoadTopics(cfg.Bus)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	for _, r := range results {
+		state := "ok"
+		if r.Created {
+			state = "created"
+		}
+		fmt.Fprintf(stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+	}
 	return 0
 }
 

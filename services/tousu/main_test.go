@@ -239,3 +239,23 @@ func TestKillAfterReceiptsLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestTopicsApplyCommand(t *testing.T) {
+	broker := startProc(t, nil, "-target", "broker", "-broker-listen", "127.0.0.1:0", "-data", t.TempDir())
+	env := []string{"TOUSU_KAFKA_BROKERS=" + broker.broker}
+	for i, want := range []string{"created", "ok"} {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"topics", "apply"}, env, &out, &errOut); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if f := strings.Fields(line); len(f) < 2 || f[1] != want {
+				t.Errorf("run %d: %q, want %s", i, line, want)
+			}
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"topics", "apply"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "no Kafka brokers") {
+		t.Errorf("without brokers: %d %s", code, errOut.String())
+	}
+}
