@@ -37,8 +37,8 @@ func (c *Config) Validate() error {
 type Seen interface {
 	// Has reports whether id was remembered.
 	Has(ctx context.Context, id string) (bool, error)
-	// Remember records id as processed.
-	Remember(ctx context.Context, id string) error
+	// Remember records ids as processed.
+	Remember(ctx context.Context, ids ...string) error
 }
 
 // ErrInvalid is wrapped by Normalize when an envelope cannot become a

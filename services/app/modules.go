@@ -186,7 +186,8 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if p.has(TargetIndexer) {
-		if err := p.consume(GroupIndexer, bus.TopicCases, (&indexerStage{index: p.index}).handle); err != nil {
+		stage := &indexerStage{index: p.index}
+		if err := p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle); err != nil {
 			return err
 		}
 	}
@@ -297,7 +298,7 @@ func (p *Process) startNormalizer() error {
 	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
 	p.registry.MustRegister(dups)
 	stage := &normalizerStage{producer: p.producer, seen: seen, duplicates: dups}
-	return p.consume(GroupNormalizer, bus.TopicRaw, stage.handle)
+	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
 }
 
 func (p *Process) startRouter() error {
@@ -306,21 +307,20 @@ func (p *Process) startRouter() error {
 		return err
 	}
 	stage := &routerStage{producer: p.producer, policy: policy, now: time.Now}
-	return p.consume(GroupRouter, bus.TopicNormalized, stage.handle)
+	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, Batch: stage.batch}, stage.handle)
 }
 
-func (p *Process) consume(group, topic string, h bus.Handler) error {
-	c, err := bus.NewConsumer(p.cfg.Bus, bus.ConsumerConfig{Group: group, Topic: topic}, p.producer, h,
-		p.component(strings.TrimPrefix(group, "tousu-")), p.registry)
+func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
+	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)
 	if err != nil {
-		return fmt.Errorf("consumer %s: %w", group, err)
+		return fmt.Errorf("consumer %s: %w", cc.Group, err)
 	}
 	p.closers = append(p.closers, c)
 	p.runners = append(p.runners, c.Run)
 	if p.groups == nil {
 		p.groups = map[string]string{}
 	}
-	p.groups[group] = topic
+	p.groups[cc.Group] = cc.Topic
 	return nil
 }
 

@@ -60,12 +60,18 @@ func (s *boltSeen) Has(_ context.Context, id string) (bool, error) {
 	return found, err
 }
 
-// Remember implements normalize.Seen.
-func (s *boltSeen) Remember(_ context.Context, id string) error {
+// Remember implements normalize.Seen: one transaction for all ids.
+func (s *boltSeen) Remember(_ context.Context, ids ...string) error {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(time.Now().Unix()))
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(seenBucket).Put([]byte(id), v[:])
+		b := tx.Bucket(seenBucket)
+		for _, id := range ids {
+			if err := b.Put([]byte(id), v[:]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -61,30 +61,47 @@ type normalizerStage struct {
 }
 
 func (s *normalizerStage) handle(ctx context.Context, m bus.Message) error {
-	var env ingest.Envelope
-	if err := decode(m, &env); err != nil {
-		return err
+	return s.batch(ctx, []bus.Message{m})
+}
+
+// batch normalizes messages, writes the new complaints in one broker call
+// and only then remembers their ids.
+func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
+	var out []bus.Message
+	var ids []string
+	fresh := map[string]bool{}
+	for _, m := range msgs {
+		var env ingest.Envelope
+		if err := decode(m, &env); err != nil {
+			return err
+		}
+		c, err := normalize.Normalize(env)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		dup, err := s.seen.Has(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("duplicate check: %w", err)
+		}
+		if dup || fresh[c.ID] {
+			s.duplicates.Inc()
+			continue
+		}
+		fresh[c.ID] = true
+		b, err := json.Marshal(c)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		out = append(out, bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b})
+		ids = append(ids, c.ID)
 	}
-	c, err := normalize.Normalize(env)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	dup, err := s.seen.Has(ctx, c.ID)
-	if err != nil {
-		return fmt.Errorf("duplicate check: %w", err)
-	}
-	if dup {
-		s.duplicates.Inc()
+	if len(out) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	if err := s.producer.Write(ctx, bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b}); err != nil {
+	if err := s.producer.Write(ctx, out...); err != nil {
 		return err
 	}
-	return s.seen.Remember(ctx, c.ID)
+	return s.seen.Remember(ctx, ids...)
 }
 
 // routerStage opens a case for every complaint by the policy.
@@ -95,19 +112,29 @@ type routerStage struct {
 }
 
 func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
-	var c normalize.Complaint
-	if err := decode(m, &c); err != nil {
-		return err
+	return s.batch(ctx, []bus.Message{m})
+}
+
+// batch opens the cases of several complaints and writes them in one
+// broker call.
+func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
+	out := make([]bus.Message, len(msgs))
+	for i, m := range msgs {
+		var c normalize.Complaint
+		if err := decode(m, &c); err != nil {
+			return err
+		}
+		if err := checkVersion(m, c.V, normalize.SchemaVersion); err != nil {
+			return err
+		}
+		cs := s.policy.Open(c, s.now())
+		b, err := json.Marshal(cs)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		out[i] = bus.Message{Topic: bus.TopicCases, Key: []byte(cs.ID), Value: b}
 	}
-	if err := checkVersion(m, c.V, normalize.SchemaVersion); err != nil {
-		return err
-	}
-	cs := s.policy.Open(c, s.now())
-	b, err := json.Marshal(cs)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	return s.producer.Write(ctx, bus.Message{Topic: bus.TopicCases, Key: []byte(cs.ID), Value: b})
+	return s.producer.Write(ctx, out...)
 }
 
 // indexerStage writes cases to the search index.
@@ -116,14 +143,22 @@ type indexerStage struct {
 }
 
 func (s *indexerStage) handle(ctx context.Context, m bus.Message) error {
-	var c router.Case
-	if err := decode(m, &c); err != nil {
-		return err
+	return s.batch(ctx, []bus.Message{m})
+}
+
+// batch writes many cases in one index request; the consumer handles a
+// failed batch again message by message, which isolates a bad case.
+func (s *indexerStage) batch(ctx context.Context, msgs []bus.Message) error {
+	cases := make([]router.Case, len(msgs))
+	for i, m := range msgs {
+		if err := decode(m, &cases[i]); err != nil {
+			return err
+		}
+		if err := checkVersion(m, cases[i].V, router.SchemaVersion); err != nil {
+			return err
+		}
 	}
-	if err := checkVersion(m, c.V, router.SchemaVersion); err != nil {
-		return err
-	}
-	err := s.index.Upsert(ctx, []router.Case{c})
+	err := s.index.Upsert(ctx, cases)
 	if errors.Is(err, caseindex.ErrInvalidCase) {
 		return bus.Reject(err)
 	}

@@ -81,6 +81,15 @@ func IsRejected(err error) bool {
 // is at least once, a Handler must be idempotent.
 type Handler func(ctx context.Context, m Message) error
 
+// BatchHandler processes messages fetched together, for stages whose
+// effect is much cheaper in bulk (an index write). Returning nil means every
+// message is done and they are committed together. On any error the
+// Consumer handles the same messages again one by one with its Handler,
+// which decides per message between done, rejected and retry; so a batch
+// handler need not isolate a bad message itself. The rules of Handler on
+// ctx and idempotency apply.
+type BatchHandler func(ctx context.Context, msgs []Message) error
+
 // Defaults applied to zero fields of ConsumerConfig.
 const (
 	DefaultMinBackoff        = 100 * time.Millisecond
@@ -90,6 +99,8 @@ const (
 	DefaultSessionTimeout    = 10 * time.Second
 	DefaultRebalanceTimeout  = 10 * time.Second
 	DefaultJoinGroupBackoff  = 500 * time.Millisecond
+	DefaultMaxBatch          = 500
+	DefaultBatchWait         = 5 * time.Millisecond
 )
 
 // ConsumerConfig names the group and topic of a Consumer and tunes it.
@@ -126,6 +137,13 @@ type ConsumerConfig struct {
 	// JoinGroupBackoff is the pause before joining again after a failed
 	// join. Default 500ms.
 	JoinGroupBackoff time.Duration
+
+	// Batch, when set, receives up to MaxBatch messages at a time: after
+	// the first, the Consumer takes what arrives within BatchWait of the
+	// previous one. Defaults 500 and 5ms.
+	Batch     BatchHandler
+	MaxBatch  int
+	BatchWait time.Duration
 }
 
 // Validate reports the first invalid field.
@@ -140,10 +158,14 @@ func (cc *ConsumerConfig) Validate() error {
 		"min_backoff": cc.MinBackoff, "max_backoff": cc.MaxBackoff, "max_wait": cc.MaxWait,
 		"heartbeat_interval": cc.HeartbeatInterval, "session_timeout": cc.SessionTimeout,
 		"rebalance_timeout": cc.RebalanceTimeout, "join_group_backoff": cc.JoinGroupBackoff,
+		"batch_wait": cc.BatchWait,
 	} {
 		if d < 0 {
 			return fmt.Errorf("bus: consumer: %s must not be negative, got %s", name, d)
 		}
+	}
+	if cc.MaxBatch < 0 {
+		return fmt.Errorf("bus: consumer: max_batch must not be negative, got %d", cc.MaxBatch)
 	}
 	d := cc.withDefaults()
 	if d.MinBackoff > d.MaxBackoff {
@@ -174,6 +196,10 @@ func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	def(&cc.SessionTimeout, DefaultSessionTimeout)
 	def(&cc.RebalanceTimeout, DefaultRebalanceTimeout)
 	def(&cc.JoinGroupBackoff, DefaultJoinGroupBackoff)
+	def(&cc.BatchWait, DefaultBatchWait)
+	if cc.MaxBatch == 0 {
+		cc.MaxBatch = DefaultMaxBatch
+	}
 	return cc
 }
 
@@ -197,8 +223,9 @@ func (cc ConsumerConfig) backoff(attempt int) time.Duration {
 // group rebalances, messages fetched but not yet committed may be
 // delivered again to the partition's new owner.
 //
-// A Consumer handles one message at a time, so a message being retried
-// also holds up the other partitions this Consumer owns. For parallelism
+// A Consumer handles one message (or, with a BatchHandler, one batch) at a
+// time, so a message being retried also holds up the other partitions this
+// Consumer owns. For parallelism
 // run more Consumers of the group (in one process or several), up to the
 // topic's partition count.
 type Consumer struct {
@@ -337,7 +364,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		fetchFailures = 0
-		if err := c.process(ctx, km); err != nil {
+		batch := c.fill(ctx, km)
+		c.metrics.consumed.With(c.labels).Add(float64(len(batch)))
+		if err := c.processBatch(ctx, batch); err != nil {
 			var fatal errFatal
 			if errors.As(err, &fatal) {
 				c.logger.Error("consumer stopped", zap.Error(err))
@@ -348,12 +377,71 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
+// fill returns first and, with a BatchHandler, the messages that follow
+// within BatchWait of each other, up to MaxBatch.
+func (c *Consumer) fill(ctx context.Context, first kafka.Message) []kafka.Message {
+	batch := []kafka.Message{first}
+	if c.cc.Batch == nil {
+		return batch
+	}
+	for len(batch) < c.cc.MaxBatch {
+		wctx, cancel := context.WithTimeout(ctx, c.cc.BatchWait)
+		km, err := c.reader.FetchMessage(wctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		batch = append(batch, km)
+	}
+	return batch
+}
+
+// processBatch hands a batch to the BatchHandler and commits it; when the
+// batch fails, or there is no BatchHandler, each message goes through
+// process. It returns what process returns.
+func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) error {
+	if c.cc.Batch != nil && len(batch) > 1 {
+		msgs := make([]Message, len(batch))
+		for i, km := range batch {
+			msgs[i] = fromKafka(km)
+		}
+		err := c.callBatch(ctx, msgs)
+		if err == nil {
+			c.commit(ctx, batch...)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.logger.Info("batch failed; handling its messages one by one", zap.Int("messages", len(batch)), zap.Error(err))
+	}
+	for _, km := range batch {
+		if err := c.process(ctx, km); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// callBatch runs the batch handler once; a panic is an error, after which
+// every message is handled on its own.
+func (c *Consumer) callBatch(ctx context.Context, msgs []Message) (err error) {
+	start := time.Now()
+	defer func() {
+		c.metrics.duration.With(c.labels).Observe(time.Since(start).Seconds())
+		if r := recover(); r != nil {
+			c.logger.Error("batch handler panicked", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			err = fmt.Errorf("batch handler panic: %v", r)
+		}
+	}()
+	return c.cc.Batch(ctx, msgs)
+}
+
 // process handles one message until it is done or rejected, then commits.
 // It returns ctx.Err() when ctx ended first, or an errFatal.
 func (c *Consumer) process(ctx context.Context, km kafka.Message) error {
 	m := fromKafka(km)
 	log := c.logger.With(zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
-	c.metrics.consumed.With(c.labels).Inc()
 	for attempt := 1; ; attempt++ {
 		err := c.call(ctx, m, log)
 		if err == nil {
@@ -375,19 +463,22 @@ func (c *Consumer) process(ctx context.Context, km kafka.Message) error {
 			return ctx.Err()
 		}
 	}
-	// The message is done: commit it even if ctx ended meanwhile, so a
-	// finished message is not handled twice without need.
+	c.commit(ctx, km)
+	return nil
+}
+
+// commit commits finished messages, even if ctx ended meanwhile, so they
+// are not handled twice without need. A failed commit is not fatal: the
+// messages are delivered again unless a later commit covers them.
+func (c *Consumer) commit(ctx context.Context, kms ...kafka.Message) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := c.reader.CommitMessages(cctx, km); err != nil {
-		// Not fatal: the message is delivered again unless a later commit
-		// on the partition covers it.
+	if err := c.reader.CommitMessages(cctx, kms...); err != nil {
 		c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "commit").Inc()
-		log.Warn("commit failed; the message may be delivered again", zap.Error(err))
-		return nil
+		c.logger.Warn("commit failed; the messages may be delivered again", zap.Int("messages", len(kms)), zap.Error(err))
+		return
 	}
-	c.metrics.committed.With(c.labels).Inc()
-	return nil
+	c.metrics.committed.With(c.labels).Add(float64(len(kms)))
 }
 
 // call runs the handler once, turning a panic into a rejection.

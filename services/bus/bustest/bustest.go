@@ -51,6 +51,7 @@ func Run(t *testing.T, brokers []string) {
 		{"RejectGoesToDLQ", testRejectGoesToDLQ},
 		{"TransientErrorRetried", testTransientErrorRetried},
 		{"Lag", testLag},
+		{"BatchesFallBackOneByOne", testBatches},
 	}
 	// The group subtest returns only when its parallel cases are done, so
 	// Run is synchronous for the caller.
@@ -62,6 +63,73 @@ func Run(t *testing.T, brokers []string) {
 			})
 		}
 	})
+}
+
+// testBatches: a batch handler gets several messages at once; a batch it
+// fails is handled one by one, where the bad message is dead-lettered and
+// the others are done; everything ends committed, each message handled to
+// completion exactly once.
+func testBatches(t *testing.T, cfg bus.Config) {
+	topic := CreateTopic(t, cfg, 1)
+	dlq := CreateTopic(t, cfg, 1)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	const n = 200
+	msgs := make([]bus.Message, n)
+	for i := range msgs {
+		msgs[i] = bus.Message{Topic: topic, Key: []byte("k"), Value: []byte(fmt.Sprint(i))}
+	}
+	msgs[77].Value = []byte("poison")
+	if err := p.Write(ctxFor(t), msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	done := map[string]int{}
+	largest := 0
+	batch := func(_ context.Context, ms []bus.Message) error {
+		for _, m := range ms {
+			if string(m.Value) == "poison" {
+				return errors.New("a bad message in the batch")
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		largest = max(largest, len(ms))
+		for _, m := range ms {
+			done[string(m.Value)]++
+		}
+		return nil
+	}
+	single := func(_ context.Context, m bus.Message) error {
+		if string(m.Value) == "poison" {
+			return bus.Reject(errors.New("bad payload"))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done[string(m.Value)]++
+		return nil
+	}
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic, DeadLetterTopic: dlq, Batch: batch, MaxBatch: 50}, p, single, nil)
+	Eventually(t, "every message committed", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	if largest < 2 || largest > 50 {
+		t.Errorf("largest batch %d, want 2..50", largest)
+	}
+	for i := range n {
+		want := 1
+		if i == 77 {
+			want = 0
+		}
+		if got := done[fmt.Sprint(i)]; got != want {
+			t.Errorf("message %d handled %d times, want %d", i, got, want)
+		}
+	}
+	if TotalLag(t, cfg, Unique(t, "dlq-reader"), dlq) != 1 {
+		t.Errorf("dead-letter topic does not hold the poison message")
+	}
 }
 
 // testOrderingPerKey: messages with the same key arrive in the order they
