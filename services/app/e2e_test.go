@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -530,5 +532,39 @@ func TestBrokerDownAnswers503(t *testing.T) {
 	var ready map[string]any
 	if code := r.api(t, http.MethodGet, "/readyz", nil, nil, &ready); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with the broker down: %d %v", code, ready)
+	}
+}
+
+// TestBootstrapToken: an embedded installation without a token gets one at
+// first start, readable by its owner only, kept across restarts.
+func TestBootstrapToken(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*Process, string) {
+		cfg := Defaults()
+		cfg.DataDir, cfg.HTTP.Listen = dir, "127.0.0.1:0"
+		targets, _ := ParseTargets("all", true)
+		var out bytes.Buffer
+		p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		return p, out.String()
+	}
+	_, out := start()
+	path := filepath.Join(dir, "bootstrap-token")
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", info, err)
+	}
+	if !strings.Contains(out, "generated an admin API token in "+path) {
+		t.Errorf("start printed %q", out)
+	}
+	first, _ := os.ReadFile(path)
+	if _, out = start(); strings.Contains(out, "generated") || !strings.Contains(out, path) {
+		t.Errorf("second start printed %q", out)
+	}
+	if again, _ := os.ReadFile(path); !bytes.Equal(first, again) || len(strings.TrimSpace(string(first))) < 32 {
+		t.Errorf("token changed or too short: %q then %q", first, again)
 	}
 }

@@ -205,6 +205,7 @@ func (p *Process) start(ctx context.Context) error {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	p.listener = ln
+	p.closers = append(p.closers, ln)
 	p.printAddresses()
 	return nil
 }
@@ -454,7 +455,7 @@ func (p *Process) Run(ctx context.Context) error {
 // Close stops the components in reverse start order.
 func (p *Process) Close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
-		if err := p.closers[i].Close(); err != nil {
+		if err := p.closers[i].Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			p.logger.Warn("close", zap.Error(err))
 		}
 	}
