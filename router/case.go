@@ -1,7 +1,8 @@
 // Package router decides what a complaint is and what happens to it: it
-// applies a policy (category, validity, grade, deadlines, routing) and keeps
-// the case. The full policy engine replaces Keywords in its own issue; the
-// seam is the Policy interface.
+// applies a policy pack (contact type, category, validity, grade, deadlines
+// on the official working-day calendar, routing, escalation) and keeps the
+// case. The seam is the Policy interface; Engine implements it from a YAML
+// policy pack (see pack.go), Keywords is the walking skeleton's placeholder.
 package router
 
 import (
@@ -25,14 +26,78 @@ const (
 	StatusClosed     Status = "closed"      // 已关闭
 )
 
-// Deadline is one named clock of a case.
+// Deadline is one named clock of a case. A clock that could not be computed
+// (the calendar does not cover the year it runs into) has no Due and says
+// why in Error; it never holds a guessed time.
 type Deadline struct {
 	Name  string    `json:"name"` // e.g. "reply"
-	Due   time.Time `json:"due"`
+	Due   time.Time `json:"due,omitzero"`
 	Basis string    `json:"basis"` // the rule it comes from: document and clause
+	// Title is the clock's human name, e.g. 答复用户.
+	Title string `json:"title,omitempty"`
+	// Amount and Unit are the clock's length, e.g. 15 working_days.
+	Amount int    `json:"amount,omitempty"`
+	Unit   string `json:"unit,omitempty"`
+	// Start is the event that starts the clock (received, resolved…) and
+	// StartedAt when it happened; zero while the clock is pending.
+	Start     string    `json:"start,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// Default marks a length the seeds do not fix: a configurable default.
+	Default bool   `json:"default,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
-// Decision records why the policy decided as it did.
+// Validity is the verdict on whether a complaint is a valid (有效) one.
+// An invalid complaint is kept, searchable and answerable.
+type Validity struct {
+	Valid  bool   `json:"valid"`
+	Reason string `json:"reason,omitempty"`
+	Basis  string `json:"basis,omitempty"`
+}
+
+// Route is where a case goes. Owner is the agent responsible for it; under
+// 首问责任制 the first agent who takes the case stays its owner when it is
+// passed on, so Owner is set once and never replaced by a transfer.
+type Route struct {
+	Department string `json:"department,omitempty" yaml:"department"`
+	Queue      string `json:"queue,omitempty" yaml:"queue"`
+	Owner      string `json:"owner,omitempty" yaml:"owner"`
+}
+
+// Escalation is a case's escalation ladder: the alerts it raises and the
+// level it has reached.
+type Escalation struct {
+	// Level is the highest level among the alerts already due.
+	Level int `json:"level"`
+	// Alerts are every alert the case's running clocks and grade schedule,
+	// in time order. An escalator raises each when At has passed.
+	Alerts []Alert `json:"alerts,omitempty"`
+}
+
+// Alert is one rung of an escalation ladder.
+type Alert struct {
+	At     time.Time `json:"at"`
+	Level  int       `json:"level"`
+	Clock  string    `json:"clock,omitempty"` // empty for a grade's immediate alert
+	Step   string    `json:"step"`            // "50%", "breach", "breach+1d", "grade 重大"
+	Notify []string  `json:"notify"`
+	Basis  string    `json:"basis,omitempty"`
+}
+
+// Explanation records who decided one field of a case and why: a rule
+// (with the clause it comes from), the statistical model (with its
+// confidence), the pack's default or the input itself.
+type Explanation struct {
+	Field      string  `json:"field"` // contact_type, category, validity, grade, clock:<name>, route, escalation
+	Value      string  `json:"value"`
+	By         string  `json:"by"` // rule, model, default, input, note
+	Rule       string  `json:"rule,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+	Basis      string  `json:"basis,omitempty"`
+	Confidence float64 `json:"confidence,omitempty"`
+}
+
+// Decision records why the policy decided the category as it did.
 type Decision struct {
 	Category   string  `json:"category"`
 	Reason     string  `json:"reason"`
@@ -62,4 +127,17 @@ type Case struct {
 	Deadlines   []Deadline          `json:"deadlines,omitempty"`
 	// Deadline is the earliest open deadline, the one queues sort by.
 	Deadline time.Time `json:"deadline,omitzero"`
+
+	// Pack names the policy pack that decided the case (name@version).
+	Pack string `json:"pack,omitempty"`
+	// ContactType is 查询, 咨询, 障碍申告 or 投诉; only 投诉 get complaint clocks.
+	ContactType string   `json:"contact_type,omitempty"`
+	Validity    Validity `json:"validity,omitzero"`
+	Grade       string   `json:"grade,omitempty"`
+	Route       Route    `json:"route,omitzero"`
+	// PendingClocks wait for their start event (e.g. the 回访 clock starts
+	// when the case is resolved); Engine.Start moves them to Deadlines.
+	PendingClocks []Deadline    `json:"pending_clocks,omitempty"`
+	Escalation    Escalation    `json:"escalation,omitzero"`
+	Explanation   []Explanation `json:"explanation,omitempty"`
 }

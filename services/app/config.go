@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/ingest/webform"
@@ -36,8 +37,12 @@ type Config struct {
 	Webform   webform.Config     `yaml:"webform"`
 	Webhook   webhook.Config     `yaml:"webhook"`
 	Normalize normalize.Config   `yaml:"normalize"`
-	Router    router.Config      `yaml:"router"`
+	Policies  router.PacksConfig `yaml:"policies"`
 	Log       LogConfig          `yaml:"log"`
+
+	// Dir is the directory of the configuration file; relative pack paths
+	// are read from it.
+	Dir string `yaml:"-"`
 }
 
 // IndexConfig chooses the search index backend.
@@ -58,7 +63,7 @@ func (c *Config) Embedded() bool { return len(c.Bus.Brokers) == 0 }
 
 // Defaults returns the configuration tousu runs with when no file is given.
 func Defaults() Config {
-	return Config{DataDir: "data", Router: router.DefaultConfig()}
+	return Config{DataDir: "data", Dir: ".", Policies: router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}}
 }
 
 // Load reads a configuration file strictly (unknown keys are errors naming
@@ -74,6 +79,7 @@ func Load(path string, environ []string) (Config, error) {
 		if err := configs.DecodeStrict(data, &cfg); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", path, err)
 		}
+		cfg.Dir = filepath.Dir(path)
 	}
 	if err := applyEnv(&cfg, environ); err != nil {
 		return Config{}, err
@@ -144,7 +150,7 @@ func (c *Config) Validate() error {
 		v    interface{ Validate() error }
 	}{
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
-		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"normalize", &c.Normalize}, {"router", &c.Router},
+		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
 	}
 	for _, s := range sections {
 		if err := s.v.Validate(); err != nil {
@@ -152,4 +158,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// LoadPolicies loads the policy packs the configuration names and checks
+// that their calendars cover the present year.
+func (c *Config) LoadPolicies(now time.Time) (*router.Packs, error) {
+	packs, err := router.LoadPacks(c.Policies, c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	if err := packs.CheckCoverage(now); err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	return packs, nil
 }

@@ -55,7 +55,7 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 		{"datadir: x\n", `unknown key "datadir"`},
 		{"http:\n  listn: 1.2.3.4:5\n", `unknown key "http.listn"`},
 		{"webhook:\n  sources:\n    acme:\n      secrt: x\n", `unknown key "webhook.sources.acme.secrt"`},
-		{"router:\n  categories:\n    - name: a\n      keyword: [b]\n", `unknown key "router.categories[0].keyword"`},
+		{"policies:\n  packs:\n    - path: builtin:telecom\n      channel: [email]\n", `unknown key "policies.packs[0].channel"`},
 		{"auth:\n  tokens:\n    - name: a\n      rol: admin\n", `unknown key "auth.tokens[0].rol"`},
 	}
 	for _, tt := range tests {
@@ -67,12 +67,12 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 }
 
 func TestLoadReportsInvalidValues(t *testing.T) {
-	cfg, err := Load(writeConfig(t, "log:\n  level: loud\nrouter:\n  reply_working_days: -1\n"), nil)
+	cfg, err := Load(writeConfig(t, "log:\n  level: loud\npolicies:\n  packs: []\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = cfg.Validate()
-	for _, want := range []string{"log.level", "router: reply_working_days"} {
+	for _, want := range []string{"log.level", "policies: "} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}

@@ -164,7 +164,7 @@ func (r *running) waitFor(tb testing.TB, query url.Values, want int) caseindex.R
 
 func TestEndToEndJSONAPI(t *testing.T) {
 	r := startTousu(t, t.TempDir())
-	ref := r.submit(t, "手机信号差了三天，打客服也没人管", "")
+	ref := r.submit(t, "手机信号差了三天，打电话总是断线", "")
 	res := r.waitFor(t, url.Values{"q": {"信号差"}}, 1)
 	c := res.Hits[0]
 	if c.ID != ref || len(c.References) != 1 || c.References[0] != ref {

@@ -22,7 +22,6 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
-	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/bleveindex"
@@ -303,11 +302,16 @@ func (p *Process) startNormalizer() error {
 }
 
 func (p *Process) startRouter() error {
-	policy, err := router.NewKeywords(p.cfg.Router)
+	packs, err := p.cfg.LoadPolicies(time.Now())
 	if err != nil {
 		return err
 	}
-	stage := &routerStage{producer: p.producer, policy: policy, now: time.Now}
+	for _, e := range packs.Engines() {
+		if err := e.CheckCoverageAhead(time.Now(), 45*24*time.Hour); err != nil {
+			p.component("router").Warn("the working-day calendar runs out soon: add the next year's official arrangement", zap.String("pack", e.Name()), zap.Error(err))
+		}
+	}
+	stage := &routerStage{producer: p.producer, policy: packs, now: time.Now}
 	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, Batch: stage.batch}, stage.handle)
 }
 

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/app"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -25,12 +28,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
+// stdin is where policy explain reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
 const usage = `tousu — omnichannel complaint intake gateway
 
 Usage:
   tousu serve [-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]
   tousu validate -config FILE
   tousu topics apply [-config FILE]
+  tousu policy test PACK_OR_GOLDEN_FILE
+  tousu policy explain -pack FILE -received RFC3339 [-channel C] [-jsonl] < text
 
 Targets: all (default), broker, gateway, normalizer, router, indexer, console.
 `
@@ -45,6 +53,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], environ, stdout, stderr)
 	case "validate":
 		return validate(args[1:], environ, stdout, stderr)
+	case "policy":
+		return policy(args[1:], stdin, stdout, stderr)
 	case "topics":
 		if len(args) < 2 || args[1] != "apply" {
 			fmt.Fprintf(stderr, "tousu topics: the only subcommand is apply\n\n%s", usage)
@@ -146,7 +156,11 @@ func validate(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tousu validate: -config FILE is required")
 		return 2
 	}
-	if _, _, err := load(o, fs, environ); err != nil {
+	cfg, _, err := load(o, fs, environ)
+	if err == nil {
+		_, err = cfg.LoadPolicies(time.Now())
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "tousu: %s: invalid:\n%v\n", o.config, err)
 		return 1
 	}
@@ -188,6 +202,90 @@ func applyTopics(args, environ []string, stdout, stderr io.Writer) int {
 			state = "created"
 		}
 		fmt.Fprintf(stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+	}
+	return 0
+}
+
+// policy runs a pack's golden tests or explains decisions.
+func policy(args []string, in io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "tousu policy: test or explain\n\n%s", usage)
+		return 2
+	}
+	switch args[0] {
+	case "test":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: tousu policy test PACK_OR_GOLDEN_FILE")
+			return 2
+		}
+		passed, failed, err := router.TestPack(args[1], stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "tousu: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			return 1
+		}
+		return 0
+	case "explain":
+		return explain(args[1:], in, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "tousu policy: unknown subcommand %q\n", args[0])
+	return 2
+}
+
+// explain prints the decision of a pack for text on standard input, or
+// for one JSON object per line with -jsonl.
+func explain(args []string, in io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pack := fs.String("pack", "", "policy pack file, or builtin:NAME")
+	received := fs.String("received", "", "when the complaint was received (RFC 3339); default now")
+	channel := fs.String("channel", "webform", "channel the complaint came by")
+	jsonl := fs.Bool("jsonl", false, "read one JSON object per line (text, received, channel, customer…) and write one decision per line")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *pack == "" {
+		fmt.Fprintln(stderr, "tousu policy explain: -pack FILE is required")
+		return 2
+	}
+	e, err := router.LoadEngine(*pack)
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	if *jsonl {
+		if err := router.ExplainJSONL(e, in, stdout); err != nil {
+			fmt.Fprintf(stderr, "tousu: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	at := time.Now()
+	if *received != "" {
+		if at, err = time.Parse(time.RFC3339, *received); err != nil {
+			fmt.Fprintf(stderr, "tousu: -received: %v\n", err)
+			return 2
+		}
+	}
+	text, err := io.ReadAll(io.LimitReader(in, ingest.MaxDescriptionBytes+1))
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: read standard input: %v\n", err)
+		return 1
+	}
+	v, err := router.Explain(e, string(text), at, ingest.Channel(*channel))
+	if err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "tousu: %v\n", err)
+		return 1
 	}
 	return 0
 }

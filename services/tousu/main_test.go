@@ -259,3 +259,33 @@ func TestTopicsApplyCommand(t *testing.T) {
 		t.Errorf("without brokers: %d %s", code, errOut.String())
 	}
 }
+
+func TestPolicyCommands(t *testing.T) {
+	root := filepath.Join("..", "..", "configs", "policies")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"policy", "test", filepath.Join(root, "telecom.yaml")}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), " 0 failed") {
+		t.Errorf("policy test: %d %s %s", code, out.String(), errOut.String())
+	}
+
+	stdin = strings.NewReader("我的手机信号差了三天，打电话总是断线，要求尽快处理")
+	t.Cleanup(func() { stdin = os.Stdin })
+	out.Reset()
+	code := run([]string{"policy", "explain", "-pack", "builtin:telecom", "-received", "2026-09-30T10:00:00+08:00"}, nil, &out, &errOut)
+	var v struct {
+		ContactType string `json:"contact_type"`
+		Category    string
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); code != 0 || err != nil || v.ContactType == "" || v.Category == "" {
+		t.Errorf("policy explain: %d %v %s %s", code, err, out.String(), errOut.String())
+	}
+
+	stdin = strings.NewReader(`{"text":"话费多扣了30元","received":"2026-02-13T09:00:00+08:00","channel":"api"}` + "\n" +
+		`{"text":"宽带断网","received":"2026-10-01T09:00:00+08:00","channel":"email"}` + "\n")
+	out.Reset()
+	if code := run([]string{"policy", "explain", "-pack", "builtin:telecom", "-jsonl"}, nil, &out, &errOut); code != 0 || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("policy explain -jsonl: %d %q %s", code, out.String(), errOut.String())
+	}
+	if code := run([]string{"policy", "explain"}, nil, &out, &errOut); code != 2 {
+		t.Errorf("explain without -pack: %d", code)
+	}
+}
