@@ -1,24 +1,52 @@
 #!/usr/bin/env bash
-# The whole test suite: vet, then every test with the race detector. It
-# installs what the integration tests need on this machine (Chromium for the
-# browser test, from Debian's packages) and tells the tests where it is.
+# The whole test suite: vet, then every test with the race detector, with
+# the real servers the integration tests need started here first and
+# stopped at the end:
+#   Chromium (browser test)        TOUSU_TEST_BROWSER
+#   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
+# A variable already set means "use this server" and nothing is started for
+# it. Without root (to install packages) a missing server's tests skip with
+# a message; with TOUSU_REQUIRE_SERVERS=1 (as .ci/run sets) that is an error.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+require="${TOUSU_REQUIRE_SERVERS:-0}"
+missing() {
+  if [ "$require" = 1 ]; then
+    echo "test.sh: $1" >&2
+    exit 1
+  fi
+  echo "test.sh: $1: those tests will be skipped" >&2
+}
+
+started=()
+cleanup() {
+  for s in "${started[@]}"; do "deploy/dev/$s" stop >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
 if [ -z "${TOUSU_TEST_BROWSER:-}" ]; then
-  if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "test.sh: installing chromium for the browser test" >&2
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    fi
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing chromium for the browser test" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
   if command -v chromium >/dev/null 2>&1; then
     export TOUSU_TEST_BROWSER="$(command -v chromium)"
   else
-    echo "test.sh: no chromium: the browser test will be skipped" >&2
+    missing "no chromium"
   fi
 fi
 
+if [ -z "${TOUSU_TEST_IMAP:-}" ]; then
+  if deploy/dev/dovecot.sh start; then
+    started+=(dovecot.sh)
+    eval "$(deploy/dev/dovecot.sh env)"
+  else
+    missing "Dovecot did not start"
+  fi
+fi
+
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot}" >&2
 go vet ./...
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 30m ./...

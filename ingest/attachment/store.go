@@ -95,12 +95,24 @@ func (c Config) Validate() error {
 // of the same content produce the same file.
 type Store struct {
 	dir     string
-	allowed map[string]bool
+	allowed map[string]bool // nil: every type (OpenEvidence)
 }
 
 // Open opens (creating it if needed) the store in dir with DefaultConfig.
 func Open(dir string) (*Store, error) {
 	return OpenConfig(dir, DefaultConfig())
+}
+
+// OpenEvidence opens (creating it if needed) a store in dir that keeps
+// content of every type: for what tousu keeps as evidence itself, such as
+// the raw bytes of quarantined mail, never for files customers upload.
+func OpenEvidence(dir string) (*Store, error) {
+	s, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.allowed = nil
+	return s, nil
 }
 
 // OpenConfig opens (creating it if needed) the store in dir with cfg. It
@@ -125,7 +137,7 @@ func OpenConfig(dir string, cfg Config) (*Store, error) {
 }
 
 // Allowed reports whether Put accepts content of the given media type.
-func (s *Store) Allowed(mediaType string) bool { return s.allowed[mediaType] }
+func (s *Store) Allowed(mediaType string) bool { return s.allowed == nil || s.allowed[mediaType] }
 
 const tempPattern = ".upload-*"
 
@@ -164,7 +176,7 @@ func (s *Store) Put(r io.Reader, name, contentType string, max int64) (ingest.At
 		return ingest.Attachment{}, ErrEmpty
 	}
 	typ := DetectType(head.Bytes(), name, contentType)
-	if !s.allowed[typ] {
+	if !s.Allowed(typ) {
 		return ingest.Attachment{}, fmt.Errorf("%w: %s", ErrTypeNotAllowed, typ)
 	}
 	if err := tmp.Sync(); err != nil {

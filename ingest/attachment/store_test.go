@@ -214,3 +214,18 @@ func TestOpenRemovesStaleTemps(t *testing.T) {
 		t.Fatalf("stale temp file still there: %v", err)
 	}
 }
+
+func TestEvidenceStoreKeepsEveryType(t *testing.T) {
+	s, err := OpenEvidence(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := append([]byte("MZ\x90\x00"), make([]byte, 64)...)
+	att, err := s.Put(bytes.NewReader(exe), "raw.eml", "message/rfc822", 1<<20)
+	if err != nil || att.Size != int64(len(exe)) {
+		t.Fatalf("Put = %+v, %v", att, err)
+	}
+	if _, err := s.Put(bytes.NewReader(exe), "raw.eml", "", 10); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("size limit not kept: %v", err)
+	}
+}

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/tousu/tousu/configs"
+	"github.com/tousu/tousu/ingest/csvdrop"
+	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/normalize"
@@ -36,6 +39,8 @@ type Config struct {
 	Index     IndexConfig        `yaml:"index"`
 	Webform   webform.Config     `yaml:"webform"`
 	Webhook   webhook.Config     `yaml:"webhook"`
+	IMAP      imap.Config        `yaml:"imap"`
+	CSVDrop   csvdrop.Config     `yaml:"csvdrop"`
 	Normalize normalize.Config   `yaml:"normalize"`
 	Policies  router.PacksConfig `yaml:"policies"`
 	Log       LogConfig          `yaml:"log"`
@@ -87,6 +92,11 @@ func Load(path string, environ []string) (Config, error) {
 	return cfg, nil
 }
 
+// DefaultHotlineFolder is the folder every installation watches for
+// call-centre CSV exports, DATA/hotline unless csvdrop.folders names one
+// "hotline" elsewhere.
+const DefaultHotlineFolder = "hotline"
+
 // Environment variables read by applyEnv.
 const (
 	EnvBootstrapToken = "TOUSU_BOOTSTRAP_TOKEN"
@@ -95,9 +105,17 @@ const (
 )
 
 // applyEnv lets an operator run without a file: an admin token, webhook
-// sources with their secrets, and the Kafka brokers.
+// sources with their secrets, mailboxes (imap.EnvPrefix) and the Kafka
+// brokers.
 func applyEnv(cfg *Config, environ []string) error {
+	environ = slices.Clone(environ)
 	sort.Strings(environ)
+	mailboxes, err := imap.MailboxesFromEnv(environ)
+	if err != nil {
+		return err
+	}
+	cfg.IMAP.Mailboxes = append(cfg.IMAP.Mailboxes, mailboxes...)
+	cfg.CSVDrop.Folders = append(cfg.CSVDrop.Folders, csvdrop.FoldersFromEnv(environ)...)
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		switch {
@@ -136,6 +154,9 @@ func (c *Config) Validate() error {
 	if c.Broker.Dir == "" {
 		c.Broker.Dir = filepath.Join(c.DataDir, "broker")
 	}
+	if !slices.ContainsFunc(c.CSVDrop.Folders, func(f csvdrop.FolderConfig) bool { return f.Name == DefaultHotlineFolder }) {
+		c.CSVDrop.Folders = append(c.CSVDrop.Folders, csvdrop.FolderFromEnv(DefaultHotlineFolder, filepath.Join(c.DataDir, DefaultHotlineFolder)))
+	}
 	var errs []error
 	if c.Index.Backend != "bleve" {
 		errs = append(errs, fmt.Errorf("index.backend: %q is not supported yet (only bleve)", c.Index.Backend))
@@ -150,7 +171,7 @@ func (c *Config) Validate() error {
 		v    interface{ Validate() error }
 	}{
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
-		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
+		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
 	}
 	for _, s := range sections {
 		if err := s.v.Validate(); err != nil {

@@ -272,6 +272,12 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	hooks.Mount(p.server.App())
+	if err := p.startMail(store); err != nil {
+		return nil, err
+	}
+	if err := p.startHotline(); err != nil {
+		return nil, err
+	}
 	return form, nil
 }
 
@@ -414,6 +420,9 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: embedded Kafka-protocol broker on %s\n", p.broker.Addr())
 	}
 	if p.has(TargetGateway) {
+		for _, f := range p.cfg.CSVDrop.Folders {
+			fmt.Fprintf(p.out, "tousu: hotline CSV folder %s (%s)\n", f.Path, f.Name)
+		}
 		fmt.Fprintf(p.out, "tousu: complaint form     %s/\n", base)
 		fmt.Fprintf(p.out, "tousu: complaint API      POST %s/api/v1/complaints\n", base)
 		fmt.Fprintf(p.out, "tousu: webhooks           POST %s/webhooks/{source}\n", base)

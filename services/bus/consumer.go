@@ -40,6 +40,10 @@ type DeadLetter struct {
 	At time.Time `json:"at"`
 	// Group is the consumer group whose handler rejected the message.
 	Group string `json:"group"`
+	// Source names where input that never reached a topic came from, such
+	// as a mail an intake adapter quarantined ("imap:support"); Topic is
+	// empty then.
+	Source string `json:"source,omitempty"`
 }
 
 // rejected marks a permanent handler error.

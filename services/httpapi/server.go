@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -59,14 +60,15 @@ type Server struct {
 	app    *fiber.App
 	logger *zap.Logger
 
-	mu     sync.Mutex
-	checks map[string]Check
+	mu      sync.Mutex
+	checks  map[string]Check
+	details map[string]func() any
 }
 
 // New builds the server with /healthz, /readyz and /metrics. Targets mount
 // their routes on App before Serve.
 func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer) *Server {
-	s := &Server{cfg: cfg, logger: logger, checks: map[string]Check{}}
+	s := &Server{cfg: cfg, logger: logger, checks: map[string]Check{}, details: map[string]func() any{}}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tousu",
 		BodyLimit:             cfg.BodyLimit,
@@ -91,26 +93,37 @@ func (s *Server) AddCheck(name string, check Check) {
 	s.checks[name] = check
 }
 
+// AddDetail registers information /readyz shows without it deciding
+// readiness: the state of each mailbox, say, where one failing mailbox
+// must not take the web form out of service.
+func (s *Server) AddDetail(name string, detail func() any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.details[name] = detail
+}
+
 // ready answers 200 when every check passes and 503 otherwise, with each
-// check's result.
+// check's result and the details.
 func (s *Server) ready(c *fiber.Ctx) error {
 	s.mu.Lock()
-	checks := make(map[string]Check, len(s.checks))
-	for k, v := range s.checks {
-		checks[k] = v
-	}
+	checks := maps.Clone(s.checks)
+	details := maps.Clone(s.details)
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
-	status, details := fiber.StatusOK, fiber.Map{}
+	status, results := fiber.StatusOK, fiber.Map{}
 	for name, check := range checks {
 		if err := check(ctx); err != nil {
-			status, details[name] = fiber.StatusServiceUnavailable, err.Error()
+			status, results[name] = fiber.StatusServiceUnavailable, err.Error()
 			continue
 		}
-		details[name] = "ok"
+		results[name] = "ok"
 	}
-	return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK, "checks": details})
+	info := fiber.Map{}
+	for name, detail := range details {
+		info[name] = detail()
+	}
+	return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK, "checks": results, "details": info})
 }
 
 // handleError turns errors that escaped a handler into JSON answers; fiber

@@ -1,0 +1,399 @@
+package imap
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Transport security modes of MailboxConfig.TLS.
+const (
+	TLSImplicit = "implicit" // TLS from the first byte (imaps, port 993)
+	TLSStartTLS = "starttls" // plain connect, then STARTTLS (port 143)
+	TLSNone     = "none"     // no encryption; needs AllowInsecure
+)
+
+// Authentication mechanisms of AuthConfig.Mechanism.
+const (
+	AuthLogin   = "login"   // the IMAP LOGIN command
+	AuthPlain   = "plain"   // SASL PLAIN
+	AuthXOAuth2 = "xoauth2" // SASL XOAUTH2 (Microsoft 365, Gmail)
+)
+
+// What happens to a message after it was handled (MailboxConfig.After).
+const (
+	AfterSeen = "seen" // set the \Seen flag and leave it in the folder
+	AfterMove = "move" // move it to MoveTo
+)
+
+// Defaults of a MailboxConfig.
+const (
+	DefaultFolder             = "INBOX"
+	DefaultPollInterval       = time.Minute
+	DefaultMaxAttachmentBytes = 10 << 20
+)
+
+// Config configures the e-mail channel: any number of mailboxes, each read
+// independently of the others.
+type Config struct {
+	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+}
+
+// MailboxConfig is one IMAP mailbox (one folder of one account). The zero
+// values of the optional fields mean: Port 993 for implicit TLS and 143
+// otherwise, TLS implicit, Folder INBOX, PollInterval one minute, Idle on
+// (when the server supports it), After seen, MaxAttachmentBytes 10 MiB.
+type MailboxConfig struct {
+	// Name identifies the mailbox in envelopes (Source), metrics, logs and
+	// the state file: 1 to 64 of a-z, 0-9, _ and -.
+	Name string `yaml:"name"`
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// TLS is implicit (default), starttls or none. None sends the password
+	// in clear text and is accepted only with AllowInsecure.
+	TLS           string `yaml:"tls"`
+	AllowInsecure bool   `yaml:"allow_insecure"`
+	// CACert names a PEM file of CA certificates to trust instead of the
+	// system pool (for a server with a private CA).
+	CACert string     `yaml:"ca_cert"`
+	Auth   AuthConfig `yaml:"auth"`
+	// Folder is the folder read for new mail.
+	Folder string `yaml:"folder"`
+	// PollInterval is the time between two full checks of the folder. With
+	// IDLE, new mail is fetched as soon as the server announces it and the
+	// full check runs at this interval as a safety net.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Idle uses IMAP IDLE when the server supports it. Default true.
+	Idle *bool `yaml:"idle"`
+	// After is what happens to a message once it was published (or
+	// recorded as not a complaint): seen (set \Seen) or move (to MoveTo).
+	After  string `yaml:"after"`
+	MoveTo string `yaml:"move_to"`
+	// QuarantineFolder receives messages that could not become a complaint
+	// (unparseable, no sender address). Empty: they are treated like the
+	// others (After).
+	QuarantineFolder string `yaml:"quarantine_folder"`
+	// MaxAttachmentBytes is the largest attachment whose content is kept in
+	// the attachment store; larger ones are recorded without content.
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// OurAddresses are our own sender addresses: mail from them is not a
+	// complaint (it is recorded as ignored). An entry "@example.com" stands
+	// for every address of that domain.
+	OurAddresses []string `yaml:"our_addresses"`
+}
+
+// AuthConfig says how to log in. Username is always required; LOGIN and
+// PLAIN take exactly one of Password and PasswordFile, XOAUTH2 exactly one
+// of TokenFile and TokenCommand. Files and the command are read at every
+// connect, so rotated secrets and refreshed tokens are picked up.
+type AuthConfig struct {
+	// Mechanism is login (default), plain or xoauth2.
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TokenFile names a file holding an OAuth2 access token (surrounding
+	// whitespace ignored), kept fresh by some other process.
+	TokenFile string `yaml:"token_file"`
+	// TokenCommand is run with /bin/sh -c at every connect; its standard
+	// output (trimmed) is the access token.
+	TokenCommand string `yaml:"token_command"`
+}
+
+var mailboxName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// Validate checks every mailbox without touching the network or the file
+// system. Messages name the mailbox and the key but never a secret.
+func (c Config) Validate() error {
+	var errs []error
+	seen := make(map[string]bool)
+	for i, m := range c.Mailboxes {
+		if err := m.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("mailboxes[%d]: %w", i, err))
+		}
+		if seen[m.Name] {
+			errs = append(errs, fmt.Errorf("mailboxes[%d]: name %q is used twice", i, m.Name))
+		}
+		seen[m.Name] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("imap: %w", err)
+	}
+	return nil
+}
+
+// Validate checks one mailbox; see Config.Validate.
+func (m MailboxConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !mailboxName.MatchString(m.Name) {
+		bad("name: %q must be 1 to 64 of a-z, 0-9, _ and -", m.Name)
+	}
+	if strings.TrimSpace(m.Host) == "" {
+		bad("host: required")
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		bad("port: %d is not a TCP port", m.Port)
+	}
+	switch m.TLS {
+	case "", TLSImplicit, TLSStartTLS:
+	case TLSNone:
+		if !m.AllowInsecure {
+			bad("tls: none sends the password unencrypted; set allow_insecure: true to allow it")
+		}
+	default:
+		bad("tls: %q is not implicit, starttls or none", m.TLS)
+	}
+	a := m.Auth
+	if a.Username == "" {
+		bad("auth.username: required")
+	}
+	switch a.Mechanism {
+	case "", AuthLogin, AuthPlain:
+		if (a.Password == "") == (a.PasswordFile == "") {
+			bad("auth: set exactly one of password and password_file")
+		}
+		if a.TokenFile != "" || a.TokenCommand != "" {
+			bad("auth: token_file and token_command need mechanism xoauth2")
+		}
+	case AuthXOAuth2:
+		if (a.TokenFile == "") == (a.TokenCommand == "") {
+			bad("auth: set exactly one of token_file and token_command")
+		}
+		if a.Password != "" || a.PasswordFile != "" {
+			bad("auth: password and password_file do not apply to xoauth2")
+		}
+	default:
+		bad("auth.mechanism: %q is not login, plain or xoauth2", a.Mechanism)
+	}
+	folder := m.folder()
+	switch m.After {
+	case "", AfterSeen:
+		if m.MoveTo != "" {
+			bad("move_to: only used with after: move")
+		}
+	case AfterMove:
+		if m.MoveTo == "" {
+			bad("move_to: required with after: move")
+		} else if sameFolder(m.MoveTo, folder) {
+			bad("move_to: must differ from folder %q", folder)
+		}
+	default:
+		bad("after: %q is not seen or move", m.After)
+	}
+	if m.QuarantineFolder != "" && sameFolder(m.QuarantineFolder, folder) {
+		bad("quarantine_folder: must differ from folder %q", folder)
+	}
+	if m.PollInterval < 0 {
+		bad("poll_interval: must not be negative")
+	}
+	if m.MaxAttachmentBytes < 0 {
+		bad("max_attachment_bytes: must not be negative")
+	}
+	for _, a := range m.OurAddresses {
+		if !validOurAddress(a) {
+			bad("our_addresses: %q is neither an address nor @domain", a)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		if m.Name != "" {
+			return fmt.Errorf("mailbox %s: %w", m.Name, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func validOurAddress(a string) bool {
+	if d, ok := strings.CutPrefix(a, "@"); ok {
+		return d != "" && !strings.ContainsAny(d, "@ \t")
+	}
+	p, err := mail.ParseAddress(a)
+	return err == nil && p.Address == a
+}
+
+// sameFolder compares folder names; INBOX is case-insensitive in IMAP.
+func sameFolder(a, b string) bool {
+	if strings.EqualFold(a, "INBOX") || strings.EqualFold(b, "INBOX") {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
+
+// withDefaults fills the zero values documented on MailboxConfig.
+func (m MailboxConfig) withDefaults() MailboxConfig {
+	if m.TLS == "" {
+		m.TLS = TLSImplicit
+	}
+	if m.Port == 0 {
+		m.Port = 143
+		if m.TLS == TLSImplicit {
+			m.Port = 993
+		}
+	}
+	if m.Auth.Mechanism == "" {
+		m.Auth.Mechanism = AuthLogin
+	}
+	m.Folder = m.folder()
+	if m.PollInterval == 0 {
+		m.PollInterval = DefaultPollInterval
+	}
+	if m.Idle == nil {
+		on := true
+		m.Idle = &on
+	}
+	if m.After == "" {
+		m.After = AfterSeen
+	}
+	if m.MaxAttachmentBytes == 0 {
+		m.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	return m
+}
+
+func (m MailboxConfig) folder() string {
+	if m.Folder == "" {
+		return DefaultFolder
+	}
+	return m.Folder
+}
+
+// EnvPrefix is the prefix of environment variables that declare a mailbox
+// as a URL: TOUSU_IMAP_SUPPORT=imap://… declares the mailbox "support".
+const EnvPrefix = "TOUSU_IMAP_"
+
+// MailboxesFromEnv returns a mailbox for every TOUSU_IMAP_<NAME>=<url>
+// entry of environ (as os.Environ returns it), named <name> in lower case,
+// in the order of environ. Empty values are skipped.
+func MailboxesFromEnv(environ []string) ([]MailboxConfig, error) {
+	var out []MailboxConfig
+	var errs []error
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvPrefix) || v == "" {
+			continue
+		}
+		m, err := MailboxFromURL(strings.ToLower(strings.TrimPrefix(k, EnvPrefix)), v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, errors.Join(errs...)
+}
+
+// MailboxFromURL turns a URL into a mailbox named name, for mailboxes
+// declared in the environment:
+//
+//	imap://user:password@127.0.0.1:1143/INBOX?tls=none&poll=2s
+//	imaps://support%40example.com:secret@imap.example.com/Complaints
+//
+// imaps:// means implicit TLS (port 993 by default), imap:// means STARTTLS
+// (port 143) unless the query says tls=none, which also allows the
+// unencrypted login (the URL states it explicitly). The path is the folder
+// (INBOX when empty). Query parameters: tls, poll (a duration), idle (true
+// or false), after (seen or move), move_to, quarantine (a folder),
+// max_attachment_bytes, our_addresses (comma-separated), ca_cert, auth
+// (login, plain or xoauth2), password_file, token_file, token_command.
+// Unknown parameters are an error. The error never contains the password.
+func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
+	u, err := url.Parse(rawurl)
+	if err != nil {
+		// url.Parse errors quote the whole URL, password included.
+		return MailboxConfig{}, fmt.Errorf("imap: mailbox %s: not a valid URL", name)
+	}
+	m := MailboxConfig{Name: name, Host: u.Hostname()}
+	switch u.Scheme {
+	case "imaps":
+		m.TLS = TLSImplicit
+	case "imap":
+		m.TLS = TLSStartTLS
+	default:
+		return m, fmt.Errorf("imap: mailbox %s: scheme %q is not imap or imaps", name, u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return m, fmt.Errorf("imap: mailbox %s: port %q is not a number", name, p)
+		}
+		m.Port = n
+	}
+	if u.User != nil {
+		m.Auth.Username = u.User.Username()
+		m.Auth.Password, _ = u.User.Password()
+	}
+	m.Folder = strings.TrimPrefix(u.Path, "/")
+	var errs []error
+	query := u.Query()
+	for _, key := range slices.Sorted(maps.Keys(query)) {
+		v := query.Get(key)
+		switch key {
+		case "tls":
+			switch {
+			case v == TLSNone:
+				m.TLS, m.AllowInsecure = TLSNone, true
+			case v == TLSStartTLS && u.Scheme == "imaps":
+				errs = append(errs, errors.New("tls=starttls conflicts with imaps:// (implicit TLS)"))
+			default:
+				m.TLS = v
+			}
+		case "poll":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("poll: %q is not a duration such as 30s", v))
+			}
+			m.PollInterval = d
+		case "idle":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("idle: %q is not true or false", v))
+			}
+			m.Idle = &b
+		case "after":
+			m.After = v
+		case "move_to":
+			m.MoveTo = v
+		case "quarantine":
+			m.QuarantineFolder = v
+		case "max_attachment_bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("max_attachment_bytes: %q is not a number", v))
+			}
+			m.MaxAttachmentBytes = n
+		case "our_addresses":
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					m.OurAddresses = append(m.OurAddresses, a)
+				}
+			}
+		case "ca_cert":
+			m.CACert = v
+		case "auth":
+			m.Auth.Mechanism = v
+		case "password_file":
+			m.Auth.PasswordFile = v
+		case "token_file":
+			m.Auth.TokenFile = v
+		case "token_command":
+			m.Auth.TokenCommand = v
+		default:
+			errs = append(errs, fmt.Errorf("unknown parameter %q", key))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return m, fmt.Errorf("imap: mailbox %s: %w", name, err)
+	}
+	if err := m.Validate(); err != nil {
+		return m, fmt.Errorf("imap: %w", err)
+	}
+	return m, nil
+}

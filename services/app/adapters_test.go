@@ -1,0 +1,176 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/tousu/tousu/ingest/imap"
+)
+
+// TestEndToEndMailbox runs tousu with a mailbox declared in the
+// environment against the real Dovecot of TOUSU_TEST_IMAP: a GB2312 mail
+// becomes a case found by a Chinese phrase, a mail without a sender lands
+// in complaints.dlq with its raw bytes, and /readyz shows the mailbox.
+func TestEndToEndMailbox(t *testing.T) {
+	rawurl := os.Getenv("TOUSU_TEST_IMAP")
+	if rawurl == "" {
+		t.Skip("TOUSU_TEST_IMAP is not set: start Dovecot with deploy/dev/dovecot.sh (./deploy/dev/test.sh does)")
+	}
+	u, err := url.Parse(rawurl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := fmt.Sprintf("tousu-e2e-%d", time.Now().UnixNano())
+	u.Path = "/" + folder
+	q := u.Query()
+	q.Set("poll", "200ms")
+	u.RawQuery = q.Encode()
+	box, err := imap.MailboxFromURL("support", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := imapclient.DialInsecure(net.JoinHostPort(box.Host, strconv.Itoa(box.Port)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Login(box.Auth.Username, box.Auth.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Delete(folder).Wait() })
+
+	body, err := simplifiedchinese.GBK.NewEncoder().String("您好，我家宽带断网两天了，报修一直没人来。电话13800138000。")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := "From: =?GB2312?B?" + b64(t, "张三") + "?= <zhangsan@example.com>\r\n" +
+		"To: support@example.com\r\nSubject: =?gb2312?B?" + b64(t, "宽带断网") + "?=\r\n" +
+		"Message-ID: <e2e-1@example.com>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=GB2312\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n"
+	bad := "To: support@example.com\r\nSubject: no sender\r\nMessage-ID: <e2e-2@example.com>\r\n\r\nwho am I\r\n"
+	for _, raw := range []string{good, bad} {
+		cmd := admin.Append(folder, int64(len(raw)), nil)
+		if _, err := cmd.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := startTousu(t, t.TempDir(), func(c *Config) { c.IMAP.Mailboxes = []imap.MailboxConfig{box} })
+	res := r.waitFor(t, url.Values{"q": {"宽带断网"}}, 1)
+	if c := res.Hits[0]; c.Channel != "email" || c.Source != "support" || c.Customer.Email != "zhangsan@example.com" || c.Customer.Name != "张三" {
+		t.Errorf("case = %+v", c)
+	}
+	letters := readDeadLetters(t, r.cfg.Bus, r.producer, 1)
+	if dl := letters[0]; dl.Source != "imap:support" || dl.Reason == "" || !strings.Contains(string(dl.Original), "who am I") {
+		t.Errorf("dead letter = %+v", dl)
+	}
+	var ready struct {
+		Details map[string]map[string]struct {
+			LastSuccess time.Time `json:"last_success"`
+		}
+	}
+	r.api(t, http.MethodGet, "/readyz", nil, nil, &ready)
+	if ready.Details["imap"]["support"].LastSuccess.IsZero() {
+		t.Errorf("/readyz details = %+v", ready.Details)
+	}
+}
+
+func b64(tb testing.TB, s string) string {
+	tb.Helper()
+	enc, err := simplifiedchinese.GBK.NewEncoder().String(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString([]byte(enc))
+}
+
+// TestEndToEndHotlineFolder drops a GBK export, as Excel on Chinese
+// Windows writes it, into DATA/hotline of a running tousu: its valid rows
+// become cases found by a Chinese phrase, the invalid row is in the
+// rejected file, and the summary says so.
+func TestEndToEndHotlineFolder(t *testing.T) {
+	dir := t.TempDir()
+	r := startTousu(t, dir)
+	csv := "工单号,受理时间,来电号码,客户姓名,业务类型,投诉内容\r\n" +
+		"GD20261126001,2026/11/26 9:15:02,13800138000,张三,宽带,家里宽带断网两天，报修无人上门\r\n" +
+		"GD20261126002,2026-11-26 09:20,0755-12345678,李四,移动,\"月初套餐费用多扣了30元，\r\n客服说查不到\"\r\n" +
+		"GD20261126003,20261126,,王五,移动,没有留电话的投诉\r\n"
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Join(dir, DefaultHotlineFolder)
+	if err := os.WriteFile(filepath.Join(folder, "export.csv.tmp"), []byte(gbk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(folder, "export.csv.tmp"), filepath.Join(folder, "export.csv")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(folder, "export.csv.done"), nil, 0o644)
+
+	r.waitFor(t, url.Values{"channel": {"hotline"}}, 2)
+	res := r.search(t, url.Values{"q": {"宽带断网"}})
+	if res.Total != 1 || res.Hits[0].Customer.Phone != "+8613800138000" || res.Hits[0].Customer.Name != "张三" {
+		t.Errorf("q=宽带断网: %+v", res)
+	}
+	if res := r.search(t, url.Values{"q": {"多扣了30元"}}); res.Total != 1 {
+		t.Errorf("q=多扣了30元: %d hits", res.Total)
+	}
+	var summary struct {
+		Outcome   string
+		RowsRead  int `json:"rows_read"`
+		Published int
+		Rejected  int
+	}
+	summaryPath := filepath.Join(folder, "processed", "export.csv.summary.json")
+	waitForFile(t, summaryPath)
+	b, _ := os.ReadFile(summaryPath)
+	if err := json.Unmarshal(b, &summary); err != nil {
+		t.Fatal(err)
+	}
+	if summary.Outcome != "processed" || summary.RowsRead != 3 || summary.Published != 2 || summary.Rejected != 1 {
+		t.Errorf("summary = %s", b)
+	}
+	rejected, err := os.ReadFile(filepath.Join(folder, "processed", "export.csv.rejected.csv"))
+	if err != nil || !strings.Contains(string(rejected), "GD20261126003") {
+		t.Errorf("rejected file: %q %v", rejected, err)
+	}
+}
+
+// waitForFile waits for a file to appear; the bound catches a folder that
+// is never processed.
+func waitForFile(tb testing.TB, path string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
