@@ -4,6 +4,8 @@
 # stopped at the end:
 #   Chromium (browser test)        TOUSU_TEST_BROWSER
 #   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
+#   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
+#                                                      deploy/dev/services.sh
 # A variable already set means "use this server" and nothing is started for
 # it. Without root (to install packages) a missing server's tests skip with
 # a message; with TOUSU_REQUIRE_SERVERS=1 (as .ci/run sets) that is an error.
@@ -47,6 +49,15 @@ if [ -z "${TOUSU_TEST_IMAP:-}" ]; then
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot}" >&2
+if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
+  if deploy/dev/services.sh start; then
+    started+=(services.sh)
+    eval "$(deploy/dev/services.sh env)"
+  else
+    missing "Kafka and Elasticsearch did not start"
+  fi
+fi
+
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...

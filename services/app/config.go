@@ -24,6 +24,7 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/bleveindex"
+	"github.com/tousu/tousu/sinks/esindex"
 )
 
 // Config is the configuration of one tousu process. Every section is
@@ -52,10 +53,10 @@ type Config struct {
 
 // IndexConfig chooses the search index backend.
 type IndexConfig struct {
-	// Backend is "bleve" (embedded, the default); "elasticsearch" arrives
-	// with the real-services work.
-	Backend string            `yaml:"backend"`
-	Bleve   bleveindex.Config `yaml:"bleve"`
+	// Backend is "bleve" (embedded, the default) or "elasticsearch".
+	Backend       string            `yaml:"backend"`
+	Bleve         bleveindex.Config `yaml:"bleve"`
+	Elasticsearch esindex.Config    `yaml:"elasticsearch"`
 }
 
 // LogConfig configures logging.
@@ -102,6 +103,7 @@ const (
 	EnvBootstrapToken = "TOUSU_BOOTSTRAP_TOKEN"
 	EnvWebhookSecret  = "TOUSU_WEBHOOK_SECRET_" // + SOURCE
 	EnvKafkaBrokers   = "TOUSU_KAFKA_BROKERS"
+	EnvESURLs         = "TOUSU_ELASTICSEARCH_URLS"
 )
 
 // applyEnv lets an operator run without a file: an admin token, webhook
@@ -134,6 +136,9 @@ func applyEnv(cfg *Config, environ []string) error {
 			cfg.Webhook.Sources[source] = src
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
+		case k == EnvESURLs && v != "":
+			cfg.Index.Backend = "elasticsearch"
+			cfg.Index.Elasticsearch.URLs = strings.Split(v, ",")
 		}
 	}
 	return nil
@@ -158,8 +163,14 @@ func (c *Config) Validate() error {
 		c.CSVDrop.Folders = append(c.CSVDrop.Folders, csvdrop.FolderFromEnv(DefaultHotlineFolder, filepath.Join(c.DataDir, DefaultHotlineFolder)))
 	}
 	var errs []error
-	if c.Index.Backend != "bleve" {
-		errs = append(errs, fmt.Errorf("index.backend: %q is not supported yet (only bleve)", c.Index.Backend))
+	switch c.Index.Backend {
+	case "bleve":
+	case "elasticsearch":
+		if err := c.Index.Elasticsearch.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("index.elasticsearch: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("index.backend: %q is not bleve or elasticsearch", c.Index.Backend))
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

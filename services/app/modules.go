@@ -26,6 +26,7 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/sinks/esindex"
 )
 
 // Target names a component a process can run.
@@ -162,7 +163,7 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if p.has(TargetIndexer) || p.has(TargetConsole) {
-		if err := p.openIndex(); err != nil {
+		if err := p.openIndex(ctx); err != nil {
 			return err
 		}
 	}
@@ -245,8 +246,14 @@ func (p *Process) startBus(ctx context.Context) error {
 	return nil
 }
 
-func (p *Process) openIndex() error {
-	idx, err := bleveindex.Open(p.cfg.Index.Bleve, p.component("index"))
+func (p *Process) openIndex(ctx context.Context) error {
+	var idx caseindex.Index
+	var err error
+	if p.cfg.Index.Backend == "elasticsearch" {
+		idx, err = esindex.Open(ctx, p.cfg.Index.Elasticsearch, p.component("index"), p.registry)
+	} else {
+		idx, err = bleveindex.Open(p.cfg.Index.Bleve, p.component("index"))
+	}
 	if err != nil {
 		return fmt.Errorf("open index: %w", err)
 	}

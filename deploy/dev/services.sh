@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# services.sh starts real Apache Kafka (KRaft combined mode) and Elasticsearch
+# on 127.0.0.1 for tousu's integration tests, from jars on Maven Central: no
+# Docker, only a JDK (17+), Maven and curl. See "Real Kafka and Elasticsearch" in README.md.
+#
+#   deploy/dev/services.sh start [kafka|es ...]   fetch (once), start, wait until healthy
+#   deploy/dev/services.sh stop  [kafka|es ...]   stop what runs
+#   deploy/dev/services.sh status                 say what runs
+#   deploy/dev/services.sh env                    print export lines for the running servers:
+#                                                   eval "$(deploy/dev/services.sh env)"
+#   deploy/dev/services.sh kafka-run CLASS ARGS   run a Kafka tool class on the Kafka classpath, e.g.
+#                                                   org.apache.kafka.tools.ProducerPerformance --help
+#   deploy/dev/services.sh reset                  stop and delete the runtime data (not the jar cache)
+#
+# Nothing is written inside the repository. Environment (defaults in brackets):
+#   TOUSU_DEV_CACHE      jar cache, Maven repository, launcher build [$HOME/.cache/tousu-dev]
+#   TOUSU_DEV_RUN        logs, data, pid files [/tmp/tousu-dev]
+#   TOUSU_DEV_KAFKA_PORT, TOUSU_DEV_KAFKA_CONTROLLER_PORT [19092, 19093]
+#   TOUSU_DEV_ES_PORT, TOUSU_DEV_ES_TRANSPORT_PORT [19200, 19300]
+#   TOUSU_DEV_KAFKA_VERSION [4.1.1], TOUSU_DEV_ES_VERSION [8.19.21]
+#   TOUSU_DEV_KAFKA_HEAP [1g], TOUSU_DEV_ES_HEAP [512m]
+#   TOUSU_DEV_START_TIMEOUT seconds to wait for health [180]
+set -euo pipefail
+
+CACHE=${TOUSU_DEV_CACHE:-${HOME:-/root}/.cache/tousu-dev}
+RUN=${TOUSU_DEV_RUN:-/tmp/tousu-dev}
+KAFKA_VERSION=${TOUSU_DEV_KAFKA_VERSION:-4.1.1}
+ES_VERSION=${TOUSU_DEV_ES_VERSION:-8.19.21}
+KAFKA_PORT=${TOUSU_DEV_KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093}
+ES_PORT=${TOUSU_DEV_ES_PORT:-19200}
+ES_TRANSPORT_PORT=${TOUSU_DEV_ES_TRANSPORT_PORT:-19300}
+KAFKA_HEAP=${TOUSU_DEV_KAFKA_HEAP:-1g}
+ES_HEAP=${TOUSU_DEV_ES_HEAP:-512m}
+START_TIMEOUT=${TOUSU_DEV_START_TIMEOUT:-180}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAUNCHER_SRC=$(cd "$HERE/../es-launcher" && pwd)
+
+KAFKA_DIR=$CACHE/kafka-$KAFKA_VERSION
+ES_DIR=$CACHE/elasticsearch-$ES_VERSION
+
+say() { printf 'services: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"
+}
+
+# mvn_copy_deps POM_DIR resolves the runtime dependencies of the POM in
+# POM_DIR into POM_DIR/lib, with a Maven repository inside the cache.
+mvn_copy_deps() {
+	local dir=$1
+	need mvn "Maven, to fetch the server jars from Maven Central"
+	rm -rf "${dir:?}/lib"
+	if ! mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib" \
+		>"$dir/mvn.log" 2>&1; then
+		tail -n 30 "$dir/mvn.log" >&2
+		die "mvn could not fetch the dependencies of $dir/pom.xml (log: $dir/mvn.log)"
+	fi
+}
+
+# fetch_kafka makes sure $KAFKA_DIR/lib holds the broker, the tools and a
+# log4j2 binding for slf4j.
+fetch_kafka() {
+	[[ -f $KAFKA_DIR/.complete ]] && return 0
+	say "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_DIR"
+	mkdir -p "$KAFKA_DIR"
+	cat >"$KAFKA_DIR/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.tousu-dev</groupId><artifactId>kafka-run</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>1.7.36</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version></dependency>
+  </dependencies>
+</project>
+EOF
+	mvn_copy_deps "$KAFKA_DIR"
+	ls "$KAFKA_DIR/lib/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null || die "no kafka_2.13-$KAFKA_VERSION.jar in $KAFKA_DIR/lib"
+	cat >"$KAFKA_DIR/tools-log4j2.properties" <<'EOF'
+rootLogger.level=WARN
+rootLogger.appenderRef.stderr.ref=STDERR
+appender.console.type=Console
+appender.console.name=STDERR
+appender.console.target=SYSTEM_ERR
+appender.console.layout.type=PatternLayout
+appender.console.layout.pattern=[%d] %p %m (%c)%n
+EOF
+	touch "$KAFKA_DIR/.complete"
+}
+
+# launcher_hash identifies the launcher sources, so that a change rebuilds it.
+launcher_hash() {
+	(cd "$LAUNCHER_SRC" && find pom.xml src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -c1-16
+}
+
+# fetch_es makes sure $ES_DIR/lib holds the server and the Netty4 transport
+# and $ES_DIR/classes the launcher, compiled from deploy/es-launcher.
+fetch_es() {
+	local hash
+	hash=$(launcher_hash)
+	if [[ -f $ES_DIR/.complete && $(cat "$ES_DIR/.complete") == "$hash" ]]; then
+		return 0
+	fi
+	need javac "a JDK 17 or later"
+	mkdir -p "$ES_DIR"
+	if [[ ! -f $ES_DIR/.deps-complete ]]; then
+		say "fetching Elasticsearch $ES_VERSION from Maven Central into $ES_DIR"
+		# A copy of the launcher's POM with the version pinned, so that
+		# Maven writes nothing inside the repository.
+		sed "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
+			"$LAUNCHER_SRC/pom.xml" >"$ES_DIR/pom.xml"
+		mvn_copy_deps "$ES_DIR"
+		ls "$ES_DIR/lib/elasticsearch-$ES_VERSION.jar" >/dev/null || die "no elasticsearch-$ES_VERSION.jar in $ES_DIR/lib"
+		touch "$ES_DIR/.deps-complete"
+	fi
+	say "compiling the Elasticsearch launcher (deploy/es-launcher)"
+	rm -rf "$ES_DIR/classes"
+	mkdir -p "$ES_DIR/classes"
+	local sources=()
+	mapfile -t sources < <(find "$LAUNCHER_SRC/src/main/java" -name '*.java')
+	javac -nowarn --release 17 -encoding UTF-8 -d "$ES_DIR/classes" -cp "$ES_DIR/lib/*" "${sources[@]}" ||
+		die "the launcher does not compile against Elasticsearch $ES_VERSION"
+	echo "$hash" >"$ES_DIR/.complete"
+}
+
+# pid_of NAME prints the pid of the running server NAME (kafka or es), or
+# nothing; a stale pid file (dead process, or a reused pid that is not ours)
+# is removed.
+pid_of() {
+	local name=$1 file=$RUN/$1.pid pid marker
+	[[ -f $file ]] || return 0
+	pid=$(cat "$file")
+	case $name in
+	kafka) marker=kafka.Kafka ;;
+	es) marker=TousuNodeLauncher ;;
+	esac
+	if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker"; then
+		echo "$pid"
+	else
+		rm -f "$file"
+	fi
+}
+
+# port_busy PORT reports whether something listens on 127.0.0.1:PORT.
+port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+check_ports_free() {
+	local what=$1 p
+	shift
+	for p in "$@"; do
+		if port_busy "$p"; then
+			die "port $p on 127.0.0.1 is in use by another process, so $what cannot start; set the TOUSU_DEV_*_PORT variables to free ports"
+		fi
+	done
+}
+
+start_kafka() {
+	if [[ -n $(pid_of kafka) ]]; then
+		say "Kafka already runs (pid $(pid_of kafka))"
+		return 0
+	fi
+	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+	local dir=$RUN/kafka
+	mkdir -p "$dir/data"
+	cat >"$dir/server.properties" <<EOF
+# Written by deploy/dev/services.sh: one node, broker and controller.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+delete.topic.enable=true
+EOF
+	cat >"$dir/log4j2.properties" <<'EOF'
+rootLogger.level=INFO
+rootLogger.appenderRef.stdout.ref=STDOUT
+appender.console.type=Console
+appender.console.name=STDOUT
+appender.console.layout.type=PatternLayout
+appender.console.layout.pattern=[%d] %p %m (%c)%n
+logger.kafka.name=kafka
+logger.kafka.level=INFO
+logger.state.name=state.change.logger
+logger.state.level=WARN
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+EOF
+	local cp="$KAFKA_DIR/lib/*"
+	local jvm=(java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+		-Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp")
+	if [[ ! -f $dir/data/meta.properties ]]; then
+		local id
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1; then
+			cat "$dir/format.log" >&2
+			die "formatting the Kafka storage failed (log: $dir/format.log)"
+		fi
+	fi
+	setsid "${jvm[@]}" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/kafka.log" 2>&1 9>&- &
+	echo $! >"$RUN/kafka.pid"
+	say "Kafka starting (pid $!, log $dir/kafka.log)"
+}
+
+start_es() {
+	if [[ -n $(pid_of es) ]]; then
+		say "Elasticsearch already runs (pid $(pid_of es))"
+		return 0
+	fi
+	check_ports_free Elasticsearch "$ES_PORT" "$ES_TRANSPORT_PORT"
+	local dir=$RUN/es
+	mkdir -p "$dir/home" "$dir/data" "$dir/logs" "$dir/tmp"
+	setsid java -Xms"$ES_HEAP" -Xmx"$ES_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+		-Djava.io.tmpdir="$dir/tmp" -Dfile.encoding=UTF-8 -Dlog4j2.disable.jmx=true \
+		-cp "$ES_DIR/classes:$ES_DIR/lib/*" org.elasticsearch.node.TousuNodeLauncher \
+		-Epath.home="$dir/home" -Epath.data="$dir/data" -Epath.logs="$dir/logs" \
+		-Ecluster.name=tousu-dev -Enode.name=tousu-dev \
+		-Ediscovery.type=single-node -Enetwork.host=127.0.0.1 \
+		-Ehttp.port="$ES_PORT" -Etransport.port="$ES_TRANSPORT_PORT" \
+		-Ecluster.routing.allocation.disk.threshold_enabled=false \
+		-Eaction.destructive_requires_name=false -Elogger.level=INFO \
+		</dev/null >"$dir/es.log" 2>&1 9>&- &
+	echo $! >"$RUN/es.pid"
+	say "Elasticsearch starting (pid $!, log $dir/es.log)"
+}
+
+# wait_kafka waits until the broker logs that it started and accepts
+# connections, and prints its version.
+wait_kafka() {
+	local log=$RUN/kafka/kafka.log deadline=$((SECONDS + START_TIMEOUT))
+	until grep -q 'Kafka Server started' "$log" 2>/dev/null && port_busy "$KAFKA_PORT"; do
+		if [[ -z $(pid_of kafka) ]]; then
+			tail -n 40 "$log" >&2
+			die "Kafka exited during start (log: $log)"
+		fi
+		((SECONDS < deadline)) || die "Kafka did not start within ${START_TIMEOUT}s (log: $log)"
+		sleep 0.5
+	done
+	local version
+	version=$(grep -o 'Kafka version: [^ ]*' "$log" | head -n 1 | cut -d' ' -f3)
+	echo "Apache Kafka ${version:-$KAFKA_VERSION} (KRaft, broker+controller) ready on 127.0.0.1:$KAFKA_PORT"
+}
+
+es_get() {
+	curl -fsS --max-time 10 "http://127.0.0.1:$ES_PORT$1"
+}
+
+es_version() {
+	es_get '/_nodes/_local?filter_path=nodes.*.version' 2>/dev/null | grep -o '"version":"[^"]*"' | head -n 1 | cut -d'"' -f4
+}
+
+# wait_es waits until the cluster is at least yellow and prints the
+# version of the node.
+wait_es() {
+	local log=$RUN/es/es.log deadline=$((SECONDS + START_TIMEOUT))
+	until es_get '/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null 2>&1; do
+		if [[ -z $(pid_of es) ]]; then
+			tail -n 40 "$log" >&2
+			die "Elasticsearch exited during start (log: $log)"
+		fi
+		((SECONDS < deadline)) || die "Elasticsearch did not start within ${START_TIMEOUT}s (log: $log)"
+		sleep 0.5
+	done
+	echo "Elasticsearch $(es_version) (Maven Central jars: server + transport-netty4, single node) ready on http://127.0.0.1:$ES_PORT"
+}
+
+stop_one() {
+	local name=$1 label=$2 pid
+	pid=$(pid_of "$name")
+	if [[ -z $pid ]]; then
+		say "$label is not running"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	local deadline=$((SECONDS + 60))
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			say "$label (pid $pid) did not stop within 60s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.3
+	done
+	rm -f "$RUN/$name.pid"
+	say "$label stopped"
+}
+
+# components ARGS prints the components named in ARGS, or all of them.
+components() {
+	if (($# == 0)); then
+		echo kafka es
+		return
+	fi
+	local c
+	for c in "$@"; do
+		case $c in
+		kafka | es) echo "$c" ;;
+		elasticsearch) echo es ;;
+		*) die "unknown component $c (kafka or es)" ;;
+		esac
+	done
+}
+
+cmd_start() {
+	local comps
+	comps=$(components "$@")
+	need java "a JDK 17 or later"
+	need curl "to check Elasticsearch's health"
+	mkdir -p "$CACHE" "$RUN"
+	exec 9>"$RUN/.lock"
+	flock -w 600 9 || die "another services.sh has held $RUN/.lock for 10 minutes"
+	local t0=$SECONDS
+	[[ $comps == *kafka* ]] && fetch_kafka
+	[[ $comps == *es* ]] && fetch_es
+	[[ $comps == *kafka* ]] && start_kafka
+	[[ $comps == *es* ]] && start_es
+	[[ $comps == *kafka* ]] && wait_kafka
+	[[ $comps == *es* ]] && wait_es
+	say "ready after $((SECONDS - t0))s; run: eval \"\$($0 env)\""
+}
+
+cmd_stop() {
+	local comps
+	comps=$(components "$@")
+	mkdir -p "$RUN"
+	exec 9>"$RUN/.lock"
+	flock -w 600 9 || die "another services.sh has held $RUN/.lock for 10 minutes"
+	[[ $comps == *es* ]] && stop_one es Elasticsearch
+	[[ $comps == *kafka* ]] && stop_one kafka Kafka
+	return 0
+}
+
+cmd_status() {
+	local pid any=1
+	pid=$(pid_of kafka)
+	if [[ -n $pid ]]; then
+		echo "kafka: running, pid $pid, 127.0.0.1:$KAFKA_PORT, log $RUN/kafka/kafka.log"
+		any=0
+	else
+		echo "kafka: stopped"
+	fi
+	pid=$(pid_of es)
+	if [[ -n $pid ]]; then
+		echo "elasticsearch: running, pid $pid, http://127.0.0.1:$ES_PORT, version $(es_version || true), log $RUN/es/es.log"
+		any=0
+	else
+		echo "elasticsearch: stopped"
+	fi
+	return $any
+}
+
+cmd_env() {
+	local any=1
+	if [[ -n $(pid_of kafka) ]]; then
+		echo "export TOUSU_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
+		any=0
+	else
+		say "Kafka is not running: no TOUSU_TEST_KAFKA"
+	fi
+	if [[ -n $(pid_of es) ]]; then
+		echo "export TOUSU_TEST_ES=http://127.0.0.1:$ES_PORT"
+		any=0
+	else
+		say "Elasticsearch is not running: no TOUSU_TEST_ES"
+	fi
+	return $any
+}
+
+cmd_kafka_run() {
+	(($# >= 1)) || die "usage: $0 kafka-run MAIN-CLASS [ARGS...]"
+	need java "a JDK 17 or later"
+	mkdir -p "$CACHE"
+	fetch_kafka
+	exec java -Xmx512m -Dlog4j2.configurationFile="$KAFKA_DIR/tools-log4j2.properties" -cp "$KAFKA_DIR/lib/*" "$@"
+}
+
+cmd_reset() {
+	cmd_stop
+	rm -rf "$RUN"
+	say "removed $RUN"
+}
+
+case ${1:-} in
+start) shift; cmd_start "$@" ;;
+stop) shift; cmd_stop "$@" ;;
+status) cmd_status ;;
+env) cmd_env ;;
+kafka-run) shift; cmd_kafka_run "$@" ;;
+reset) cmd_reset ;;
+*)
+	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac

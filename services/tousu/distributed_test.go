@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tousu/tousu/ingest/webhook"
+)
+
+// realServers returns the Kafka brokers and Elasticsearch URL of
+// TOUSU_TEST_KAFKA and TOUSU_TEST_ES, skipping without them.
+func realServers(t *testing.T) (kafka, es string) {
+	kafka, es = os.Getenv("TOUSU_TEST_KAFKA"), os.Getenv("TOUSU_TEST_ES")
+	if kafka == "" || es == "" {
+		t.Skip("TOUSU_TEST_KAFKA and TOUSU_TEST_ES are not set: start them with deploy/dev/services.sh (./deploy/dev/test.sh does)")
+	}
+	return kafka, es
+}
+
+// TestDistributedOnRealServers runs gateway, normalizer, router, indexer
+// and console as separate processes on real Apache Kafka and
+// Elasticsearch: web form, webhook and API complaints become searchable;
+// the indexer is killed mid-stream and restarted, and every case is in
+// the index once.
+func TestDistributedOnRealServers(t *testing.T) {
+	kafka, es := realServers(t)
+	root := t.TempDir()
+	cfgPath := filepath.Join(root, "tousu.yaml")
+	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
+	t.Cleanup(func() { dropIndex(t, es, prefix) })
+	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := "partner-secret-0123456789"
+	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_PARTNER=" + secret}
+	serve := func(target string) *proc {
+		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
+	}
+	gateway := serve("gateway")
+	serve("normalizer")
+	serve("router")
+	indexer := serve("indexer")
+	console := serve("console")
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	// The web form, as a browser posts it.
+	formRef := submitForm(t, gateway.http, "分布式表单"+run+" 宽带断网两天")
+	// A signed webhook.
+	body := fmt.Sprintf(`{"phone":"13700001111","description":"分布式回调%s 话费多扣了","source_id":"p-%s"}`, run, run)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, gateway.http+"/webhooks/partner", strings.NewReader(body))
+	req.Header.Set("X-Tousu-Timestamp", ts)
+	req.Header.Set("X-Tousu-Signature", webhook.Sign([]byte(secret), ts, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+	if res := console.waitFor(t, "分布式表单"+run, 1); res.Hits[0].ID != formRef {
+		t.Errorf("form case %+v, want %s", res.Hits[0], formRef)
+	}
+	console.waitFor(t, "分布式回调"+run, 1)
+
+	// Many complaints; the indexer dies while they flow and comes back.
+	const n = 150
+	refs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refs[i] = gateway.submit(t, fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i))
+		}()
+		if i == n/3 {
+			indexer.kill(t)
+		}
+	}
+	wg.Wait()
+	serve("indexer")
+	res := console.waitFor(t, "分布式批量"+run, n)
+	seen := map[string]int{}
+	for _, h := range res.Hits {
+		seen[h.ID]++
+	}
+	for _, ref := range refs {
+		if seen[ref] != 1 {
+			t.Errorf("case %s indexed %d times", ref, seen[ref])
+		}
+	}
+	var lag struct {
+		Groups []struct {
+			Group string
+			Total int64
+		}
+	}
+	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 3 {
+		t.Errorf("/api/v1/ops/lag: %d %+v", code, lag)
+	}
+}
+
+var formToken = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
+var formReference = regexp.MustCompile(`id="reference">(TS[0-9A-Z]+)<`)
+
+// submitForm fills in the web form at base as a browser would and returns
+// the reference on the receipt.
+func submitForm(tb testing.TB, base, description string) string {
+	tb.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(base + "/")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := url.Values{"name": {"张三"}, "phone": {"13800138000"}, "subject": {"投诉"}, "description": {description}}
+	for _, m := range formToken.FindAllStringSubmatch(string(page), -1) {
+		form.Set(m[1], m[2])
+	}
+	resp, err = client.PostForm(base+"/complaints", form)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := formReference.FindStringSubmatch(string(page))
+	if m == nil {
+		tb.Fatalf("form submit: %d %s", resp.StatusCode, page)
+	}
+	return m[1]
+}
+
+// dropIndex removes what the test's indexer created on the node: the
+// versioned index (and with it the alias) and its template.
+func dropIndex(tb testing.TB, es, prefix string) {
+	for _, path := range []string{"/" + prefix + "-v*", "/_index_template/" + prefix + "-v*"} {
+		req, _ := http.NewRequest(http.MethodDelete, es+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			tb.Logf("clean up %s: %v", path, err)
+			continue
+		}
+		resp.Body.Close()
+	}
+}

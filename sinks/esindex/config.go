@@ -1,0 +1,229 @@
+package esindex
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultIndexPrefix     = "tousu-cases"
+	DefaultShards          = 1
+	DefaultReplicas        = 1
+	DefaultRefreshInterval = time.Second
+	DefaultFlushInterval   = 200 * time.Millisecond
+	DefaultFlushBytes      = 1 << 20
+	DefaultWorkers         = 2
+	DefaultMaxRetries      = 5
+	DefaultRetryBackoff    = 100 * time.Millisecond
+	DefaultRequestTimeout  = 30 * time.Second
+)
+
+// Config says how to reach Elasticsearch and how to lay out the index. The
+// zero value of every field except URLs means its default.
+//
+// Secrets (api_key, password) can be given inline or, better, as files
+// (api_key_file, password_file) whose content, without surrounding
+// whitespace, is the secret. They are never logged.
+type Config struct {
+	// URLs lists the nodes, e.g. https://es1:9200. The client spreads
+	// requests over them and retries another on connection errors.
+	URLs []string `yaml:"urls"`
+	// APIKey is the base64 "id:key" API key Elasticsearch issued; it
+	// excludes username and password.
+	APIKey     string `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+	// Username and Password are for basic authentication.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// CACert is a PEM file of the certificate authorities to trust for
+	// https URLs, besides the system's.
+	CACert string `yaml:"ca_cert"`
+
+	// IndexPrefix names everything this index creates: the write alias
+	// (the prefix itself), the versioned index behind it (prefix-v1) and
+	// its index template (prefix-v1). Default "tousu-cases".
+	IndexPrefix string `yaml:"index_prefix"`
+	// Shards is the number of primary shards of a new index. Default 1.
+	Shards int `yaml:"number_of_shards"`
+	// Replicas is the number of replicas of a new index; nil means 1. Set
+	// 0 on a single node, where a replica can never be assigned.
+	Replicas *int `yaml:"number_of_replicas"`
+	// RefreshInterval is the index's refresh_interval: an upsert waits
+	// for the next refresh (at most this long) before it returns, so that
+	// its cases are searchable. Default 1s.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+
+	// FlushInterval is how long the bulk indexer collects upserts before
+	// it sends them in one bulk request. Default 200ms; at most 5s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// FlushBytes sends a bulk request early once it reaches this size.
+	// Default 1 MiB.
+	FlushBytes int `yaml:"flush_bytes"`
+	// Workers is the number of bulk requests in flight at once. Default 2.
+	Workers int `yaml:"workers"`
+	// MaxRetries is how many times an upsert resends documents the node
+	// refused for a passing reason (429 Too Many Requests, 5xx) before it
+	// gives up with an error. The HTTP client also retries whole requests
+	// that fail with 429, 502, 503 or 504 this many times. Default 5.
+	MaxRetries int `yaml:"max_retries"`
+	// RetryBackoff is the first pause between retries; it doubles up to
+	// 32 times this. Default 100ms.
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// RequestTimeout bounds each HTTP request. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+}
+
+// DefaultConfig returns a Config with every default filled in and no URLs.
+func DefaultConfig() Config {
+	replicas := DefaultReplicas
+	return Config{
+		IndexPrefix:     DefaultIndexPrefix,
+		Shards:          DefaultShards,
+		Replicas:        &replicas,
+		RefreshInterval: DefaultRefreshInterval,
+		FlushInterval:   DefaultFlushInterval,
+		FlushBytes:      DefaultFlushBytes,
+		Workers:         DefaultWorkers,
+		MaxRetries:      DefaultMaxRetries,
+		RetryBackoff:    DefaultRetryBackoff,
+		RequestTimeout:  DefaultRequestTimeout,
+	}
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.IndexPrefix == "" {
+		c.IndexPrefix = d.IndexPrefix
+	}
+	if c.Shards == 0 {
+		c.Shards = d.Shards
+	}
+	if c.Replicas == nil {
+		c.Replicas = d.Replicas
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = d.RefreshInterval
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	if c.FlushBytes == 0 {
+		c.FlushBytes = d.FlushBytes
+	}
+	if c.Workers == 0 {
+		c.Workers = d.Workers
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = d.MaxRetries
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = d.RetryBackoff
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	return c
+}
+
+// indexPrefixPattern is what an index name may look like: lower case,
+// not starting with -, _ or +, no characters Elasticsearch forbids.
+var indexPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,199}$`)
+
+// Validate reports whether the configuration can be used, without reading
+// files or contacting a node.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("esindex: "+format, args...))
+	}
+	if len(c.URLs) == 0 {
+		bad("urls: at least one URL is required")
+	}
+	for i, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			bad("urls[%d]: %v", i, err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad("urls[%d] %q: scheme must be http or https", i, raw)
+		case u.Host == "":
+			bad("urls[%d] %q: no host", i, raw)
+		case u.User != nil:
+			bad("urls[%d]: credentials in the URL are not allowed; use username and password_file", i)
+		case u.RawQuery != "" || u.Fragment != "":
+			bad("urls[%d] %q: no query or fragment allowed", i, raw)
+		}
+	}
+	if c.APIKey != "" && c.APIKeyFile != "" {
+		bad("api_key and api_key_file are mutually exclusive")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		bad("password and password_file are mutually exclusive")
+	}
+	hasKey := c.APIKey != "" || c.APIKeyFile != ""
+	hasPassword := c.Password != "" || c.PasswordFile != ""
+	switch {
+	case hasKey && (c.Username != "" || hasPassword):
+		bad("use either api_key or username and password, not both")
+	case c.Username != "" && !hasPassword:
+		bad("username %q needs a password or password_file", c.Username)
+	case c.Username == "" && hasPassword:
+		bad("password given without username")
+	}
+	if c.IndexPrefix != "" && (!indexPrefixPattern.MatchString(c.IndexPrefix) || strings.Contains(c.IndexPrefix, "..")) {
+		bad("index_prefix %q: use 1 to 200 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", c.IndexPrefix)
+	}
+	if c.Shards < 0 || c.Shards > 1024 {
+		bad("number_of_shards must be between 1 and 1024, got %d", c.Shards)
+	}
+	if c.Replicas != nil && (*c.Replicas < 0 || *c.Replicas > 100) {
+		bad("number_of_replicas must be between 0 and 100, got %d", *c.Replicas)
+	}
+	for _, d := range []struct {
+		name     string
+		v, lo, h time.Duration
+	}{
+		{"refresh_interval", c.RefreshInterval, time.Millisecond, time.Minute},
+		{"flush_interval", c.FlushInterval, time.Millisecond, 5 * time.Second},
+		{"retry_backoff", c.RetryBackoff, time.Millisecond, time.Minute},
+		{"request_timeout", c.RequestTimeout, 100 * time.Millisecond, 10 * time.Minute},
+	} {
+		if d.v != 0 && (d.v < d.lo || d.v > d.h) {
+			bad("%s must be between %s and %s, got %s", d.name, d.lo, d.h, d.v)
+		}
+	}
+	if c.FlushBytes < 0 {
+		bad("flush_bytes must not be negative, got %d", c.FlushBytes)
+	}
+	if c.Workers < 0 || c.Workers > 64 {
+		bad("workers must be between 1 and 64, got %d", c.Workers)
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 100 {
+		bad("max_retries must be between 1 and 100, got %d", c.MaxRetries)
+	}
+	return errors.Join(errs...)
+}
+
+// secret returns the inline value or the trimmed content of the file.
+func secret(name, inline, file string) (string, error) {
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("esindex: read %s: %w", name, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("esindex: %s %s is empty", name, file)
+	}
+	return s, nil
+}

@@ -1,0 +1,838 @@
+// Package esindex is the production case index: Elasticsearch through
+// github.com/elastic/go-elasticsearch/v8, implementing caseindex.Index for
+// the distributed mode.
+//
+// Layout. Open makes sure an index template (IndexPrefix-v<MappingVersion>),
+// the versioned index it shapes and a write alias (IndexPrefix) pointing at
+// it exist; every read and write goes through the alias. A mapping change
+// is a new MappingVersion: a new index next to the old one, a reindex and
+// an alias switch (see "Real Kafka and Elasticsearch" in README.md), not an outage. Open refuses
+// to run when the alias points at an index of another version.
+//
+// Text. Subject and description use the standard analyzer, which every
+// node has, with full-width characters folded to ASCII in Go; a text search
+// is a phrase query, exact over Han characters (see templateBody).
+//
+// Writes. Upsert hands its documents to one shared esutil.BulkIndexer,
+// which sends them in bulk requests every FlushInterval (or sooner when
+// FlushBytes is reached), merging concurrent upserts, with refresh=wait_for.
+// Upsert then waits for the result of each of its documents. A document is
+// done when the node indexed it or refused it as stale; it is retried with
+// backoff when the node answered 429 or 5xx; it is rejected when the node
+// refused it as malformed (400), and Upsert then returns an error wrapping
+// caseindex.ErrInvalidCase after the others are done. So when Upsert
+// returns nil each case is durable (the translog was synced before the bulk
+// response, index.translog.durability=request) and searchable (wait_for
+// returned after a refresh), and the caller may commit its offset.
+//
+// Versions. Each document carries its case's Revision as an external
+// version (version_type=external_gte): Elasticsearch itself refuses a
+// revision lower than the stored one, atomically, whichever process or
+// bulk request sends it. That refusal (409) counts as success.
+//
+// The client checks that the server is Elasticsearch (the X-Elastic-Product
+// header) on its first response; this package never works around that.
+package esindex
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// ErrClosed is returned by every method of an Index after Close.
+var ErrClosed = errors.New("esindex: index is closed")
+
+// Index is a caseindex.Index backed by Elasticsearch. It is safe for
+// concurrent use; concurrent upserts share bulk requests.
+type Index struct {
+	cfg     Config
+	names   names
+	client  *elasticsearch.Client
+	bulk    esutil.BulkIndexer
+	logger  *zap.Logger
+	metrics *metrics
+	reg     prometheus.Registerer
+	version string
+
+	// mu guards closing against upserts in progress: Upsert holds it for
+	// reading while it adds documents, Close for writing.
+	mu     sync.RWMutex
+	closed atomic.Bool
+}
+
+var _ caseindex.Index = (*Index)(nil)
+
+// Open connects to Elasticsearch, creates or checks the index template,
+// the versioned index and its alias, and starts the bulk indexer. While
+// the node cannot be reached or answers 429 or 5xx it retries with backoff
+// until ctx ends; other failures (bad credentials, an alias pointing at
+// another mapping version) return at once. The logger should carry a
+// component field (nil discards logs); reg receives the metrics (nil
+// registers none).
+func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	client, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	x := &Index{cfg: cfg, names: namesFor(cfg.IndexPrefix), client: client, logger: logger, metrics: m, reg: reg}
+	fail := func(err error) (*Index, error) {
+		m.unregister(reg)
+		_ = client.Close(context.Background())
+		return nil, err
+	}
+
+	for attempt := 1; ; attempt++ {
+		err := x.setup(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("esindex: open: %w (last error: %v)", ctx.Err(), err))
+		}
+		if !isTransient(err) {
+			return fail(err)
+		}
+		delay := x.backoff(attempt)
+		logger.Warn("elasticsearch not ready, retrying", zap.Strings("urls", cfg.URLs), zap.Duration("backoff", delay), zap.Error(err))
+		if !sleep(ctx, delay) {
+			return fail(fmt.Errorf("esindex: open: %w (last error: %v)", ctx.Err(), err))
+		}
+	}
+
+	x.bulk, err = esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client:        client,
+		Index:         x.names.alias,
+		RequireAlias:  true, // never auto-create an index named like the alias
+		Refresh:       "wait_for",
+		NumWorkers:    cfg.Workers,
+		FlushBytes:    cfg.FlushBytes,
+		FlushInterval: cfg.FlushInterval,
+		Timeout:       cfg.RequestTimeout,
+		OnFlushStart: func(ctx context.Context) context.Context {
+			return context.WithValue(ctx, flushStartKey{}, time.Now())
+		},
+		OnFlushEnd: func(ctx context.Context) {
+			if start, ok := ctx.Value(flushStartKey{}).(time.Time); ok {
+				m.bulkSeconds.Observe(time.Since(start).Seconds())
+			}
+		},
+	})
+	if err != nil {
+		return fail(fmt.Errorf("esindex: bulk indexer: %w", err))
+	}
+	logger.Info("case index opened",
+		zap.Strings("urls", cfg.URLs),
+		zap.String("elasticsearch", x.version),
+		zap.String("alias", x.names.alias),
+		zap.String("index", x.names.index))
+	return x, nil
+}
+
+type flushStartKey struct{}
+
+// newClient builds the HTTP client from the configuration.
+func newClient(cfg Config) (*elasticsearch.Client, error) {
+	apiKey, err := secret("api_key_file", cfg.APIKey, cfg.APIKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	password, err := secret("password_file", cfg.Password, cfg.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	var caCert []byte
+	if cfg.CACert != "" {
+		if caCert, err = os.ReadFile(cfg.CACert); err != nil {
+			return nil, fmt.Errorf("esindex: read ca_cert: %w", err)
+		}
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = cfg.RequestTimeout
+	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	transport.MaxIdleConnsPerHost = 2 * cfg.Workers
+	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	backoff := cfg.RetryBackoff
+	client, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:     cfg.URLs,
+		Username:      cfg.Username,
+		Password:      password,
+		APIKey:        apiKey,
+		CACert:        caCert,
+		Transport:     transport,
+		RetryOnStatus: []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+		MaxRetries:    cfg.MaxRetries,
+		RetryBackoff: func(attempt int) time.Duration {
+			return jittered(backoff, attempt)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("esindex: client: %w", err)
+	}
+	return client, nil
+}
+
+// setup learns the server version and creates or checks the template, the
+// index and the alias. It is idempotent and safe to run from several
+// processes at once.
+func (x *Index) setup(ctx context.Context) error {
+	version, err := x.serverVersion(ctx)
+	if err != nil {
+		return err
+	}
+	x.version = version
+
+	body, err := json.Marshal(templateBody(x.names, x.cfg))
+	if err != nil {
+		return fmt.Errorf("esindex: encode template: %w", err)
+	}
+	if _, err := x.do(ctx, "put index template "+x.names.template, esapi.IndicesPutIndexTemplateRequest{
+		Name: x.names.template,
+		Body: bytes.NewReader(body),
+	}); err != nil {
+		return err
+	}
+
+	current, err := x.aliasTarget(ctx)
+	if err != nil {
+		return err
+	}
+	switch current {
+	case x.names.index:
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("esindex: alias %s points at index %s, but this version of tousu writes %s (mapping version %d): "+
+			"create %s, reindex into it and move the alias (see README.md, Real Kafka and Elasticsearch)",
+			x.names.alias, current, x.names.index, MappingVersion, x.names.index)
+	}
+
+	// No alias yet: create the index with the alias in one step. The
+	// template supplies settings and mappings.
+	create := map[string]any{"aliases": map[string]any{x.names.alias: map[string]any{"is_write_index": true}}}
+	body, _ = json.Marshal(create)
+	res, err := esapi.IndicesCreateRequest{Index: x.names.index, Body: bytes.NewReader(body)}.Do(ctx, x.client)
+	if err != nil {
+		return requestError("create index "+x.names.index, err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+		var e struct {
+			Error struct {
+				Type string `json:"type"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		if e.Error.Type != "resource_already_exists_exception" {
+			err := fmt.Errorf("esindex: create index %s: status %d: %s", x.names.index, res.StatusCode, truncate(string(raw), 1000))
+			if isRetryable(res.StatusCode) {
+				return transient(err)
+			}
+			return err
+		}
+		// The index exists without the alias, or another process is
+		// creating both right now: add the alias (idempotent).
+		actions := map[string]any{"actions": []any{map[string]any{"add": map[string]any{
+			"index": x.names.index, "alias": x.names.alias, "is_write_index": true,
+		}}}}
+		body, _ = json.Marshal(actions)
+		if _, err := x.do(ctx, "add alias "+x.names.alias, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(body)}); err != nil {
+			return err
+		}
+		if current, err := x.aliasTarget(ctx); err != nil {
+			return err
+		} else if current != x.names.index {
+			return fmt.Errorf("esindex: alias %s points at %q after adding it, want %s", x.names.alias, current, x.names.index)
+		}
+		return nil
+	}
+	x.logger.Info("created case index", zap.String("index", x.names.index), zap.String("alias", x.names.alias))
+	return nil
+}
+
+// aliasTarget returns the index the alias writes to, or "" when there is no
+// such alias.
+func (x *Index) aliasTarget(ctx context.Context) (string, error) {
+	res, err := esapi.IndicesGetAliasRequest{Name: []string{x.names.alias}}.Do(ctx, x.client)
+	if err != nil {
+		return "", requestError("get alias "+x.names.alias, err)
+	}
+	defer drain(res)
+	if res.StatusCode == http.StatusNotFound {
+		return "", nil
+	}
+	if res.IsError() {
+		return "", responseError("get alias "+x.names.alias, res)
+	}
+	var aliases map[string]struct {
+		Aliases map[string]struct {
+			IsWriteIndex *bool `json:"is_write_index"`
+		} `json:"aliases"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&aliases); err != nil {
+		return "", fmt.Errorf("esindex: decode alias %s: %w", x.names.alias, err)
+	}
+	var targets []string
+	for index, a := range aliases {
+		al, ok := a.Aliases[x.names.alias]
+		if !ok {
+			continue
+		}
+		if al.IsWriteIndex != nil && *al.IsWriteIndex {
+			return index, nil
+		}
+		targets = append(targets, index)
+	}
+	switch len(targets) {
+	case 0:
+		return "", nil
+	case 1:
+		return targets[0], nil
+	}
+	return "", fmt.Errorf("esindex: alias %s points at several indices %v and none is its write index", x.names.alias, targets)
+}
+
+// serverVersion asks the node for its version: GET / where the node serves
+// it, else the local node's info (a node without the rest-root module, as
+// the test harness starts, has no GET /).
+func (x *Index) serverVersion(ctx context.Context) (string, error) {
+	res, err := esapi.InfoRequest{}.Do(ctx, x.client)
+	if err != nil {
+		return "", requestError("connect", err)
+	}
+	if !res.IsError() {
+		defer drain(res)
+		var info struct {
+			Version struct {
+				Number string `json:"number"`
+			} `json:"version"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&info); err == nil && info.Version.Number != "" {
+			return info.Version.Number, nil
+		}
+	} else {
+		drain(res)
+		if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden || isRetryable(res.StatusCode) {
+			return "", responseError("info", res)
+		}
+	}
+	res, err = esapi.NodesInfoRequest{NodeID: []string{"_local"}, FilterPath: []string{"nodes.*.version"}}.Do(ctx, x.client)
+	if err != nil {
+		return "", requestError("connect", err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		return "", responseError("nodes info", res)
+	}
+	var nodes struct {
+		Nodes map[string]struct {
+			Version string `json:"version"`
+		} `json:"nodes"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&nodes); err != nil {
+		return "", fmt.Errorf("esindex: decode nodes info: %w", err)
+	}
+	for _, n := range nodes.Nodes {
+		return n.Version, nil
+	}
+	return "", errors.New("esindex: nodes info lists no node")
+}
+
+// ServerVersion is the version of the Elasticsearch node Open talked to.
+func (x *Index) ServerVersion() string { return x.version }
+
+// Alias is the name searches and writes go through.
+func (x *Index) Alias() string { return x.names.alias }
+
+// IndexName is the versioned index behind the alias.
+func (x *Index) IndexName() string { return x.names.index }
+
+// itemResult is the outcome of one document in a bulk request.
+type itemResult struct {
+	id     string
+	status int    // 0 when the request itself failed
+	reason string // the error, for failures
+}
+
+// Upsert writes the cases and returns once each is durable and searchable,
+// or superseded by a higher stored revision. Among copies of one ID in the
+// call the highest revision is sent. A case without ID, with a negative
+// revision or that cannot be encoded fails the whole call with an error
+// wrapping caseindex.ErrInvalidCase before anything is sent. A case the node
+// rejects as malformed also gives an error wrapping ErrInvalidCase, after
+// the other cases were written. Other failures are retried up to MaxRetries
+// times, then returned. If ctx ends first Upsert returns ctx.Err(); cases
+// already handed to the bulk indexer may still be written.
+func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
+	if x.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(cases) == 0 {
+		return nil
+	}
+
+	// Keep the highest revision per ID; on a tie the later copy.
+	latest := make(map[string]router.Case, len(cases))
+	order := make([]string, 0, len(cases))
+	for i, c := range cases {
+		switch {
+		case strings.TrimSpace(c.ID) == "":
+			return fmt.Errorf("esindex: case %d of %d has no id: %w", i+1, len(cases), caseindex.ErrInvalidCase)
+		case c.Revision < 0:
+			return fmt.Errorf("esindex: case %s has negative revision %d: %w", c.ID, c.Revision, caseindex.ErrInvalidCase)
+		}
+		prev, seen := latest[c.ID]
+		if !seen {
+			order = append(order, c.ID)
+		}
+		if !seen || c.Revision >= prev.Revision {
+			latest[c.ID] = c
+		}
+	}
+	docs := make(map[string][]byte, len(order))
+	for _, id := range order {
+		doc, err := document(latest[id])
+		if err != nil {
+			return fmt.Errorf("esindex: encode case %s: %v: %w", id, err, caseindex.ErrInvalidCase)
+		}
+		docs[id] = doc
+	}
+
+	start := time.Now()
+	defer func() { x.metrics.upsertSeconds.Observe(time.Since(start).Seconds()) }()
+
+	pending := order
+	var rejected []string
+	var lastErr string
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if attempt > x.cfg.MaxRetries {
+				return fmt.Errorf("esindex: %d of %d cases not indexed after %d attempts: %s", len(pending), len(order), attempt, lastErr)
+			}
+			x.metrics.docs.WithLabelValues("retried").Add(float64(len(pending)))
+			delay := x.backoff(attempt)
+			x.logger.Warn("retrying cases", zap.Int("cases", len(pending)), zap.Duration("backoff", delay), zap.String("reason", lastErr))
+			if !sleep(ctx, delay) {
+				return ctx.Err()
+			}
+		}
+		results, err := x.send(ctx, pending, latest, docs)
+		if err != nil {
+			return err
+		}
+		var retry []string
+		for _, r := range results {
+			switch {
+			case r.status >= 200 && r.status < 300:
+				x.metrics.docs.WithLabelValues("indexed").Inc()
+			case r.status == http.StatusConflict:
+				x.metrics.docs.WithLabelValues("stale").Inc()
+			case r.status == http.StatusBadRequest:
+				x.metrics.docs.WithLabelValues("rejected").Inc()
+				rejected = append(rejected, fmt.Sprintf("%s: %s", r.id, r.reason))
+			default: // 0 (request failed), 429, 5xx, or another status
+				retry = append(retry, r.id)
+				lastErr = r.reason
+				if r.status != 0 {
+					lastErr = fmt.Sprintf("status %d: %s", r.status, r.reason)
+				}
+			}
+		}
+		if len(retry) == 0 {
+			break
+		}
+		pending = retry
+	}
+	if len(rejected) > 0 {
+		return fmt.Errorf("esindex: elasticsearch rejected %d of %d cases (%s): %w",
+			len(rejected), len(order), strings.Join(rejected, "; "), caseindex.ErrInvalidCase)
+	}
+	return nil
+}
+
+// send hands the documents to the bulk indexer and waits for the result of
+// each.
+func (x *Index) send(ctx context.Context, ids []string, cases map[string]router.Case, docs map[string][]byte) ([]itemResult, error) {
+	x.mu.RLock()
+	if x.closed.Load() {
+		x.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	// Buffered so that callbacks never block, even after Upsert gave up.
+	results := make(chan itemResult, len(ids))
+	added := 0
+	var addErr error
+	for _, id := range ids {
+		version := cases[id].Revision
+		err := x.bulk.Add(ctx, esutil.BulkIndexerItem{
+			Action:      "index",
+			DocumentID:  id,
+			Version:     &version,
+			VersionType: "external_gte",
+			Body:        bytes.NewReader(docs[id]),
+			OnSuccess: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem) {
+				results <- itemResult{id: id, status: res.Status}
+			},
+			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+				r := itemResult{id: id, status: res.Status}
+				switch {
+				case err != nil:
+					r.status, r.reason = 0, err.Error()
+				case res.Error.Cause.Reason != "":
+					r.reason = fmt.Sprintf("%s: %s (%s: %s)", res.Error.Type, res.Error.Reason, res.Error.Cause.Type, res.Error.Cause.Reason)
+				default:
+					r.reason = fmt.Sprintf("%s: %s", res.Error.Type, res.Error.Reason)
+				}
+				if r.status == 0 && err == nil {
+					r.reason = "no status in bulk response"
+				}
+				results <- r
+			},
+		})
+		if err != nil {
+			addErr = err
+			break
+		}
+		added++
+	}
+	x.mu.RUnlock()
+
+	out := make([]itemResult, 0, added)
+	for len(out) < added {
+		select {
+		case r := <-results:
+			out = append(out, r)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if addErr != nil {
+		return nil, fmt.Errorf("esindex: queue case: %w", addErr)
+	}
+	return out, nil
+}
+
+// Get returns the case with the id, or an error wrapping
+// caseindex.ErrNotFound. Get is real-time: it sees every upsert that
+// returned.
+func (x *Index) Get(ctx context.Context, id string) (router.Case, error) {
+	if x.closed.Load() {
+		return router.Case{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return router.Case{}, err
+	}
+	if id == "" {
+		return router.Case{}, fmt.Errorf("esindex: empty id: %w", caseindex.ErrNotFound)
+	}
+	res, err := esapi.GetRequest{
+		Index: x.names.alias,
+		// The client puts the id into the path as it is.
+		DocumentID:     url.PathEscape(id),
+		SourceIncludes: []string{"case"},
+	}.Do(ctx, x.client)
+	if err != nil {
+		return router.Case{}, fmt.Errorf("esindex: get case %s: %w", id, err)
+	}
+	defer drain(res)
+	var doc struct {
+		ID     string `json:"_id"`
+		Found  bool   `json:"found"`
+		Source struct {
+			Case json.RawMessage `json:"case"`
+		} `json:"_source"`
+		Error json.RawMessage `json:"error"`
+	}
+	if res.StatusCode == http.StatusNotFound {
+		// A missing document is {"found":false}; a missing index is an
+		// error object and means the index is broken, not the case absent.
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		if err := json.Unmarshal(body, &doc); err == nil && len(doc.Error) == 0 && !doc.Found {
+			return router.Case{}, fmt.Errorf("esindex: case %s: %w", id, caseindex.ErrNotFound)
+		}
+		return router.Case{}, fmt.Errorf("esindex: get case %s: status 404: %s", id, truncate(string(body), 500))
+	}
+	if res.IsError() {
+		return router.Case{}, responseError("get case "+id, res)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		return router.Case{}, fmt.Errorf("esindex: decode case %s: %w", id, err)
+	}
+	if !doc.Found {
+		return router.Case{}, fmt.Errorf("esindex: case %s: %w", id, caseindex.ErrNotFound)
+	}
+	return decodeCase(id, doc.Source.Case)
+}
+
+// Search returns one page of the cases matching q, with facet counts over
+// all matches. An invalid q gives an error wrapping *caseindex.ParamError.
+func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result, error) {
+	if x.closed.Load() {
+		return caseindex.Result{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return caseindex.Result{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return caseindex.Result{}, fmt.Errorf("esindex: %w", err)
+	}
+	body, err := json.Marshal(searchBody(q))
+	if err != nil {
+		return caseindex.Result{}, fmt.Errorf("esindex: encode search: %w", err)
+	}
+	res, err := esapi.SearchRequest{
+		Index: []string{x.names.alias},
+		Body:  bytes.NewReader(body),
+	}.Do(ctx, x.client)
+	if err != nil {
+		return caseindex.Result{}, fmt.Errorf("esindex: search: %w", err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		return caseindex.Result{}, responseError("search", res)
+	}
+	var sr searchResponse
+	if err := json.NewDecoder(res.Body).Decode(&sr); err != nil {
+		return caseindex.Result{}, fmt.Errorf("esindex: decode search response: %w", err)
+	}
+	return sr.result()
+}
+
+// Ping reports whether the node answers and the index is not red.
+func (x *Index) Ping(ctx context.Context) error {
+	if x.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res, err := esapi.ClusterHealthRequest{Index: []string{x.names.alias}, Timeout: 5 * time.Second}.Do(ctx, x.client)
+	if err != nil {
+		return fmt.Errorf("esindex: ping: %w", err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		return responseError("ping", res)
+	}
+	var health struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&health); err != nil {
+		return fmt.Errorf("esindex: decode cluster health: %w", err)
+	}
+	if health.Status == "red" {
+		return fmt.Errorf("esindex: ping: index %s is red", x.names.alias)
+	}
+	return nil
+}
+
+// Close flushes what the bulk indexer holds, waits for it, closes the
+// client and unregisters the metrics. Closing twice is not an error.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	if x.closed.Swap(true) {
+		x.mu.Unlock()
+		return nil
+	}
+	x.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.RequestTimeout+5*time.Second)
+	defer cancel()
+	var errs []error
+	if err := x.bulk.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("esindex: close bulk indexer: %w", err))
+	}
+	if err := x.client.Close(ctx); err != nil && !errors.Is(err, elasticsearch.ErrAlreadyClosed) {
+		errs = append(errs, fmt.Errorf("esindex: close client: %w", err))
+	}
+	x.metrics.unregister(x.reg)
+	x.logger.Info("case index closed", zap.String("alias", x.names.alias))
+	return errors.Join(errs...)
+}
+
+// do runs an API request whose response body nobody reads and returns
+// its status.
+func (x *Index) do(ctx context.Context, what string, req esapi.Request) (int, error) {
+	res, err := req.Do(ctx, x.client)
+	if err != nil {
+		return 0, requestError(what, err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		return res.StatusCode, responseError(what, res)
+	}
+	return res.StatusCode, nil
+}
+
+// backoff is the pause before the attempt-th retry.
+func (x *Index) backoff(attempt int) time.Duration {
+	return jittered(x.cfg.RetryBackoff, attempt)
+}
+
+// jittered doubles base per attempt up to 32 times base, with ±25% jitter.
+func jittered(base time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < 32*base; i++ {
+		d *= 2
+	}
+	if d > 32*base {
+		d = 32 * base
+	}
+	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// sleep waits d or until ctx ends; it reports whether it waited the full d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// transientError marks an error worth retrying: the node was unreachable or
+// busy.
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() error { return e.err }
+
+func transient(err error) error { return transientError{err} }
+
+func isTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t)
+}
+
+// requestError describes a request that got no response. Network
+// failures are transient; others, such as the client's refusal of a server
+// that is not Elasticsearch, are not.
+func requestError(what string, err error) error {
+	err = fmt.Errorf("esindex: %s: %w", what, err)
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return transient(err)
+	}
+	return err
+}
+
+func isRetryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// responseError describes an error response; 429 and 5xx are transient.
+func responseError(what string, res *esapi.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	err := fmt.Errorf("esindex: %s: status %d: %s", what, res.StatusCode, truncate(strings.TrimSpace(string(body)), 1000))
+	if isRetryable(res.StatusCode) {
+		return transient(err)
+	}
+	return err
+}
+
+// drain reads the rest of the body and closes it, so the connection can
+// be reused.
+func drain(res *esapi.Response) {
+	if res != nil && res.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+		_ = res.Body.Close()
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// metrics are the Prometheus metrics of an Index.
+type metrics struct {
+	docs          *prometheus.CounterVec
+	bulkSeconds   prometheus.Histogram
+	upsertSeconds prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		docs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tousu_esindex_documents_total",
+			Help: "Case documents sent to Elasticsearch by result: indexed, stale (a newer revision is stored), rejected (malformed), retried.",
+		}, []string{"result"}),
+		bulkSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tousu_esindex_bulk_request_seconds",
+			Help:    "Duration of bulk requests to Elasticsearch, including the wait for a refresh.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		upsertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tousu_esindex_upsert_seconds",
+			Help:    "Duration of Upsert calls until their cases were durable and searchable.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m.docs, m.bulkSeconds, m.upsertSeconds} {
+		if err := reg.Register(c); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			return nil, fmt.Errorf("esindex: register metrics: %w", err)
+		}
+		done = append(done, c)
+	}
+	return m, nil
+}
+
+// unregister removes the metrics again after a failed Open.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.Unregister(m.docs)
+	reg.Unregister(m.bulkSeconds)
+	reg.Unregister(m.upsertSeconds)
+}

@@ -1,0 +1,281 @@
+package esindex
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
+)
+
+// The tests in this file run against a real Elasticsearch node named by
+// TOUSU_TEST_ES (deploy/dev/services.sh starts one); each test gets its
+// own index prefix and removes what it created.
+
+// esURL returns TOUSU_TEST_ES or skips the test.
+func esURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("TOUSU_TEST_ES")
+	if u == "" {
+		tb.Skip("TOUSU_TEST_ES not set: run deploy/dev/services.sh start and eval \"$(deploy/dev/services.sh env)\" to test against a real Elasticsearch")
+	}
+	return strings.TrimRight(u, "/")
+}
+
+// uniquePrefix returns an index prefix no other test uses.
+func uniquePrefix(tb testing.TB) string {
+	tb.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return "tousu-test-" + hex.EncodeToString(b)
+}
+
+// realConfig is the configuration of a test index on the node at url. A
+// short refresh interval keeps the suite fast: every Upsert waits for the
+// next refresh.
+func realConfig(url, prefix string) Config {
+	replicas := 0 // a single node never assigns replicas
+	return Config{
+		URLs:            []string{url},
+		IndexPrefix:     prefix,
+		Replicas:        &replicas,
+		RefreshInterval: 100 * time.Millisecond,
+		FlushInterval:   20 * time.Millisecond,
+	}
+}
+
+// openReal opens an index with cfg and closes it at the end of the test.
+func openReal(tb testing.TB, cfg Config) *Index {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	idx, err := Open(ctx, cfg, zaptest.NewLogger(tb, zaptest.Level(zapcore.WarnLevel)), prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", cfg.IndexPrefix, err)
+	}
+	tb.Cleanup(func() {
+		if err := idx.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return idx
+}
+
+// removeAll deletes the test's index, alias and template at the end of the
+// test, whatever state they are in. Registered before openReal, it runs
+// after Close.
+func removeAll(tb testing.TB, url, prefix string) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		n := namesFor(prefix)
+		for _, path := range []string{"/" + n.index, "/" + prefix + "-v0", "/_index_template/" + n.template} {
+			req, err := http.NewRequest(http.MethodDelete, url+path, nil)
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				tb.Errorf("DELETE %s: %v", path, err)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNotFound {
+				tb.Errorf("DELETE %s: status %d", path, res.StatusCode)
+			}
+		}
+	})
+}
+
+// newRealIndex opens a fresh index with a unique prefix.
+func newRealIndex(tb testing.TB) *Index {
+	tb.Helper()
+	url := esURL(tb)
+	prefix := uniquePrefix(tb)
+	removeAll(tb, url, prefix)
+	return openReal(tb, realConfig(url, prefix))
+}
+
+var logVersion sync.Once
+
+func TestContract(t *testing.T) {
+	url := esURL(t)
+	caseindextest.Run(t, func(tb testing.TB) caseindex.Index {
+		idx := newRealIndex(tb)
+		logVersion.Do(func() { t.Logf("contract suite against Elasticsearch %s at %s", idx.ServerVersion(), url) })
+		return idx
+	})
+}
+
+func TestRejectedDocumentIsInvalidCase(t *testing.T) {
+	idx := newRealIndex(t)
+	t.Logf("Elasticsearch %s", idx.ServerVersion())
+	// A keyword longer than Lucene's term limit (32766 bytes): the node
+	// refuses the document with 400, as it refuses any it cannot map.
+	huge := caseindextest.NewCase(t, "huge", func(c *router.Case) { c.Category = strings.Repeat("类", 12000) })
+	good := caseindextest.NewCase(t, "good")
+	err := idx.Upsert(context.Background(), []router.Case{good, huge})
+	if !errors.Is(err, caseindex.ErrInvalidCase) {
+		t.Fatalf("Upsert with an unindexable case: error = %v, want ErrInvalidCase", err)
+	}
+	if !strings.Contains(err.Error(), "huge") {
+		t.Errorf("error %q does not name the rejected case", err)
+	}
+	if _, err := idx.Get(context.Background(), "good"); err != nil {
+		t.Errorf("Get(good) after the batch: %v; the valid case must be written", err)
+	}
+	if _, err := idx.Get(context.Background(), "huge"); !errors.Is(err, caseindex.ErrNotFound) {
+		t.Errorf("Get(huge) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOddIDs(t *testing.T) {
+	idx := newRealIndex(t)
+	ids := []string{"a/b", "q?x=1", "frag#1", "with space", "百分%25", "投诉-001", "..", "_underscore"}
+	var cases []router.Case
+	for _, id := range ids {
+		cases = append(cases, caseindextest.NewCase(t, id))
+	}
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		t.Fatalf("Upsert: %v", err)
+	}
+	for _, id := range ids {
+		c, err := idx.Get(context.Background(), id)
+		if err != nil || c.ID != id {
+			t.Errorf("Get(%q) = %q, %v", id, c.ID, err)
+		}
+	}
+	res, err := idx.Search(context.Background(), caseindex.Query{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range res.Hits {
+		got = append(got, c.ID)
+	}
+	slices.Sort(got)
+	want := slices.Clone(ids)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("search finds %q, want %q", got, want)
+	}
+}
+
+func TestOpenIsIdempotent(t *testing.T) {
+	url := esURL(t)
+	prefix := uniquePrefix(t)
+	removeAll(t, url, prefix)
+	first := openReal(t, realConfig(url, prefix))
+	c := caseindextest.NewCase(t, "kept")
+	if err := first.Upsert(context.Background(), []router.Case{c}); err != nil {
+		t.Fatal(err)
+	}
+	// A second process (or a restart) opening the same prefix keeps the
+	// index and its cases.
+	second := openReal(t, realConfig(url, prefix))
+	if got, err := second.Get(context.Background(), "kept"); err != nil || got.ID != "kept" {
+		t.Fatalf("Get after a second Open: %+v, %v", got, err)
+	}
+	if first.IndexName() != prefix+"-v1" || first.Alias() != prefix {
+		t.Errorf("names %s behind %s, want %s-v1 behind %s", first.IndexName(), first.Alias(), prefix, prefix)
+	}
+}
+
+func TestOpenConcurrently(t *testing.T) {
+	url := esURL(t)
+	prefix := uniquePrefix(t)
+	removeAll(t, url, prefix)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			idx, err := Open(ctx, realConfig(url, prefix), zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)), nil)
+			if err == nil {
+				err = idx.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d of %d concurrent: %v", i+1, len(errs), err)
+		}
+	}
+}
+
+func TestOpenRefusesOtherMappingVersion(t *testing.T) {
+	url := esURL(t)
+	prefix := uniquePrefix(t)
+	removeAll(t, url, prefix)
+	// An index of an older layout already holds the alias.
+	req, err := http.NewRequest(http.MethodPut, url+"/"+prefix+"-v0",
+		strings.NewReader(`{"settings":{"number_of_replicas":0},"aliases":{"`+prefix+`":{"is_write_index":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("create %s-v0: status %d: %s", prefix, res.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	idx, err := Open(ctx, realConfig(url, prefix), zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+	if err == nil {
+		idx.Close()
+		t.Fatal("Open succeeded although the alias points at another mapping version")
+	}
+	if !strings.Contains(err.Error(), prefix+"-v0") || !strings.Contains(err.Error(), "reindex") {
+		t.Errorf("error %q should name the old index and say to reindex", err)
+	}
+}
+
+func TestUpsertWaitsUntilSearchable(t *testing.T) {
+	idx := newRealIndex(t)
+	// Each Upsert is followed at once by a search that must see it: no
+	// sleeps, no retries.
+	for i := range 5 {
+		id := fmt.Sprintf("v%d", i)
+		if err := idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, id, func(c *router.Case) {
+			c.Description = fmt.Sprintf("第%d号投诉内容", i)
+		})}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := idx.Search(context.Background(), caseindex.Query{Text: fmt.Sprintf("第%d号", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != 1 || res.Hits[0].ID != id {
+			t.Fatalf("search right after Upsert(%s): %d hits", id, len(res.Hits))
+		}
+	}
+}

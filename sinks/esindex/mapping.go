@@ -1,0 +1,320 @@
+package esindex
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/text/width"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// MappingVersion is the version of the index layout this package writes:
+// the concrete index is IndexPrefix-v<MappingVersion>. Bump it with every
+// change of templateBody or document, and move existing data as
+// README.md ("Real Kafka and Elasticsearch") describes (a new index, a reindex, an alias switch).
+const MappingVersion = 1
+
+// facetSize is how many values each facet reports; the rest is not listed.
+const facetSize = 100
+
+// names are the names of what an Index creates in Elasticsearch.
+type names struct {
+	alias    string // the write (and read) alias: IndexPrefix
+	index    string // the versioned index behind it
+	template string // the index template for the versioned index
+}
+
+func namesFor(prefix string) names {
+	versioned := fmt.Sprintf("%s-v%d", prefix, MappingVersion)
+	return names{alias: prefix, index: versioned, template: versioned}
+}
+
+// templateBody is the composable index template of the versioned index.
+//
+// Subject and description use the standard analyzer, which every node has
+// (it is part of the server, not of the analysis-common module): it splits
+// Han characters into one token each and keeps Latin letters and digits as
+// whole lower-cased words. A text search is a match_phrase, so 信号差 must
+// find 信, 号 and 差 at adjacent positions: it matches 手机信号差了三天 and
+// not 信号还行但是速度很差. Full-width letters and digits are folded to
+// ASCII before indexing and before searching (folded in Go, because the
+// cjk_width filter is in analysis-common). The complete case is kept in
+// the unindexed "case" object and returned as it was written.
+func templateBody(n names, cfg Config) map[string]any {
+	keyword := map[string]any{"type": "keyword"}
+	text := map[string]any{"type": "text", "analyzer": "standard"}
+	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
+	return map[string]any{
+		"index_patterns": []string{n.index},
+		"priority":       200,
+		"_meta": map[string]any{
+			"managed_by":      "tousu",
+			"mapping_version": MappingVersion,
+			"description":     "tousu case index; written by sinks/esindex",
+		},
+		"template": map[string]any{
+			"settings": map[string]any{
+				"index": map[string]any{
+					"number_of_shards":   cfg.Shards,
+					"number_of_replicas": *cfg.Replicas,
+					"refresh_interval":   durationSetting(cfg.RefreshInterval),
+				},
+			},
+			"mappings": map[string]any{
+				"dynamic": "strict",
+				"_meta":   map[string]any{"mapping_version": MappingVersion},
+				"properties": map[string]any{
+					"id":          keyword,
+					"revision":    map[string]any{"type": "long"},
+					"references":  keyword,
+					"channel":     keyword,
+					"source":      keyword,
+					"category":    keyword,
+					"status":      keyword,
+					"subject":     text,
+					"description": text,
+					"received_at": date,
+					"updated_at":  date,
+					"deadline":    date,
+					"customer": map[string]any{
+						"properties": map[string]any{
+							"key":   keyword,
+							"phone": keyword,
+							"email": keyword,
+						},
+					},
+					"case": map[string]any{"type": "object", "enabled": false},
+				},
+			},
+		},
+	}
+}
+
+// durationSetting writes d in Elasticsearch's time unit syntax.
+func durationSetting(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d/time.Millisecond)
+}
+
+// foldText prepares text for the standard analyzer, at index and at query
+// time alike: full-width ASCII becomes ASCII (ＯＲＤ１２ → ORD12).
+func foldText(s string) string {
+	return width.Fold.String(s)
+}
+
+// esTime is how times are sent: UTC with milliseconds, the precision of a
+// date field.
+func esTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// document is what Elasticsearch indexes for a case. Empty strings and zero
+// times are left out, so they neither match filters nor show up in facets.
+// It fails when the case cannot be encoded.
+func document(c router.Case) ([]byte, error) {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	doc := map[string]any{
+		"id":       c.ID,
+		"revision": c.Revision,
+		"case":     json.RawMessage(raw),
+	}
+	put := func(m map[string]any, name, v string) {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	put(doc, "channel", string(c.Channel))
+	put(doc, "source", c.Source)
+	put(doc, "category", c.Category)
+	put(doc, "status", string(c.Status))
+	put(doc, "subject", foldText(c.Subject))
+	put(doc, "description", foldText(c.Description))
+	var refs []string
+	for _, r := range c.References {
+		if r != "" {
+			refs = append(refs, r)
+		}
+	}
+	if len(refs) > 0 {
+		doc["references"] = refs
+	}
+	customer := map[string]any{}
+	put(customer, "key", c.Customer.Key)
+	put(customer, "phone", c.Customer.Phone)
+	put(customer, "email", c.Customer.Email)
+	if len(customer) > 0 {
+		doc["customer"] = customer
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+	}{{"received_at", c.ReceivedAt}, {"updated_at", c.UpdatedAt}, {"deadline", c.Deadline}} {
+		if !d.t.IsZero() {
+			doc[d.name] = esTime(d.t)
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// millisCeil is t in Unix milliseconds, rounded up: a stored date (whole
+// milliseconds) m satisfies m >= t exactly when m >= millisCeil(t), and
+// m < t exactly when m < millisCeil(t).
+func millisCeil(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
+// searchBody builds the search request of a normalised query.
+func searchBody(q caseindex.Query) map[string]any {
+	var filters []any
+	term := func(field, value string) {
+		if value != "" {
+			filters = append(filters, map[string]any{"term": map[string]any{field: value}})
+		}
+	}
+	term("channel", q.Channel)
+	term("category", q.Category)
+	term("status", q.Status)
+	term("references", q.Reference)
+	if !q.From.IsZero() || !q.To.IsZero() {
+		r := map[string]any{"format": "epoch_millis"}
+		if !q.From.IsZero() {
+			r["gte"] = millisCeil(q.From)
+		}
+		if !q.To.IsZero() {
+			r["lt"] = millisCeil(q.To)
+		}
+		filters = append(filters, map[string]any{"range": map[string]any{"received_at": r}})
+	}
+	if !q.DueBefore.IsZero() {
+		filters = append(filters, map[string]any{"range": map[string]any{
+			"deadline": map[string]any{"lt": millisCeil(q.DueBefore), "format": "epoch_millis"},
+		}})
+	}
+
+	boolq := map[string]any{}
+	if len(filters) > 0 {
+		boolq["filter"] = filters
+	}
+	if q.Text != "" {
+		text := foldText(q.Text)
+		var phrases []any
+		for _, field := range []string{"subject", "description"} {
+			phrases = append(phrases, map[string]any{"match_phrase": map[string]any{
+				field: map[string]any{"query": text, "zero_terms_query": "none"},
+			}})
+		}
+		boolq["must"] = []any{map[string]any{"bool": map[string]any{
+			"should":               phrases,
+			"minimum_should_match": 1,
+		}}}
+	}
+	query := map[string]any{"match_all": map[string]any{}}
+	if len(boolq) > 0 {
+		query = map[string]any{"bool": boolq}
+	}
+
+	aggs := map[string]any{}
+	for _, f := range caseindex.FacetFields {
+		aggs[f] = map[string]any{"terms": map[string]any{"field": f, "size": facetSize}}
+	}
+	return map[string]any{
+		"query":            query,
+		"from":             q.Offset,
+		"size":             q.Limit,
+		"track_total_hits": true,
+		"_source":          []string{"case"},
+		"sort":             sortOrder(q.Sort),
+		"aggs":             aggs,
+	}
+}
+
+// sortOrder is the sort of a normalised Query.Sort. Every order ends in the
+// case id so that pages neither overlap nor leave gaps.
+func sortOrder(s string) []any {
+	field := func(name, order string) map[string]any {
+		return map[string]any{name: map[string]any{"order": order, "missing": "_last"}}
+	}
+	newest := field("received_at", "desc")
+	id := map[string]any{"id": map[string]any{"order": "asc"}}
+	switch s {
+	case caseindex.SortRelevance:
+		return []any{map[string]any{"_score": map[string]any{"order": "desc"}}, newest, id}
+	case caseindex.SortOldest:
+		return []any{field("received_at", "asc"), id}
+	case caseindex.SortDeadline:
+		return []any{field("deadline", "asc"), newest, id}
+	default:
+		return []any{newest, id}
+	}
+}
+
+// searchResponse is the part of a search response Search reads.
+type searchResponse struct {
+	Hits struct {
+		Total struct {
+			Value int `json:"value"`
+		} `json:"total"`
+		Hits []struct {
+			ID     string `json:"_id"`
+			Source struct {
+				Case json.RawMessage `json:"case"`
+			} `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+	Aggregations map[string]struct {
+		Buckets []struct {
+			Key      string `json:"key"`
+			DocCount int    `json:"doc_count"`
+		} `json:"buckets"`
+	} `json:"aggregations"`
+}
+
+// result turns a search response into a caseindex.Result with every facet
+// present.
+func (r *searchResponse) result() (caseindex.Result, error) {
+	res := caseindex.Result{
+		Total:  r.Hits.Total.Value,
+		Hits:   make([]router.Case, 0, len(r.Hits.Hits)),
+		Facets: make(map[string]map[string]int, len(caseindex.FacetFields)),
+	}
+	for _, h := range r.Hits.Hits {
+		c, err := decodeCase(h.ID, h.Source.Case)
+		if err != nil {
+			return caseindex.Result{}, err
+		}
+		res.Hits = append(res.Hits, c)
+	}
+	for _, f := range caseindex.FacetFields {
+		counts := map[string]int{}
+		for _, b := range r.Aggregations[f].Buckets {
+			counts[b.Key] = b.DocCount
+		}
+		res.Facets[f] = counts
+	}
+	return res, nil
+}
+
+// decodeCase reads the case kept in a document's source.
+func decodeCase(id string, raw json.RawMessage) (router.Case, error) {
+	if len(raw) == 0 || strings.TrimSpace(string(raw)) == "null" {
+		return router.Case{}, fmt.Errorf("esindex: document %s has no case in its source", id)
+	}
+	var c router.Case
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return router.Case{}, fmt.Errorf("esindex: decode case %s: %w", id, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,731 @@
+package esindex
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
+)
+
+// The tests in this file need no Elasticsearch: a fake node (an httptest
+// server) answers the few requests Open and Upsert make. Like the real
+// server it sends X-Elastic-Product; that the client refuses a server
+// without it is tested too.
+
+// bulkItem is one action of a bulk request the fake node received.
+type bulkItem struct {
+	ID          string
+	Version     int64
+	VersionType string
+	Doc         map[string]any
+}
+
+// fakeNode is a programmable stand-in for an Elasticsearch node.
+type fakeNode struct {
+	t *testing.T
+	// product is the X-Elastic-Product header it sends.
+	product string
+	// aliasTarget is the index the alias points at; "" for none.
+	aliasTarget string
+	// failSetup answers the template request with this status that many
+	// times before it succeeds.
+	failSetup      int
+	failSetupTimes int
+	// bulk answers a bulk request: the status of the whole request (0 for
+	// 200) and, for 200, the status of each item.
+	bulk func(call int, items []bulkItem) (int, []int)
+
+	mu        sync.Mutex
+	bulkCalls int
+	received  [][]bulkItem
+	queries   []string // query strings of bulk requests
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Elastic-Product", f.product)
+	w.Header().Set("Content-Type", "application/json")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reply := func(status int, body string) {
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/":
+		reply(200, `{"version":{"number":"8.99.0-fake"}}`)
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/_index_template/"):
+		if f.failSetupTimes > 0 {
+			f.failSetupTimes--
+			reply(f.failSetup, `{"error":{"type":"fake"},"status":503}`)
+			return
+		}
+		reply(200, `{"acknowledged":true}`)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/_alias/"):
+		alias := strings.TrimPrefix(r.URL.Path, "/_alias/")
+		if f.aliasTarget == "" {
+			reply(404, `{"error":"alias missing","status":404}`)
+			return
+		}
+		reply(200, fmt.Sprintf(`{%q:{"aliases":{%q:{"is_write_index":true}}}}`, f.aliasTarget, alias))
+	case r.Method == http.MethodPut && !strings.Contains(r.URL.Path[1:], "/"):
+		f.aliasTarget = r.URL.Path[1:]
+		reply(200, `{"acknowledged":true}`)
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_bulk"):
+		items := parseBulk(f.t, r)
+		f.bulkCalls++
+		f.received = append(f.received, items)
+		f.queries = append(f.queries, r.URL.RawQuery)
+		status, statuses := f.bulk(f.bulkCalls, items)
+		if status != 0 && status != 200 {
+			reply(status, `{"error":{"type":"fake_failure","reason":"fake"},"status":`+fmt.Sprint(status)+`}`)
+			return
+		}
+		var out []map[string]any
+		for i, it := range items {
+			res := map[string]any{"_id": it.ID, "status": statuses[i]}
+			switch s := statuses[i]; {
+			case s == 409:
+				res["error"] = map[string]any{"type": "version_conflict_engine_exception", "reason": "stale"}
+			case s == 400:
+				res["error"] = map[string]any{"type": "document_parsing_exception", "reason": "failed to parse",
+					"caused_by": map[string]any{"type": "illegal_argument_exception", "reason": "bad field"}}
+			case s == 429:
+				res["error"] = map[string]any{"type": "es_rejected_execution_exception", "reason": "queue full"}
+			case s >= 500:
+				res["error"] = map[string]any{"type": "unavailable_shards_exception", "reason": "primary not active"}
+			}
+			out = append(out, map[string]any{"index": res})
+		}
+		b, _ := json.Marshal(map[string]any{"took": 1, "errors": true, "items": out})
+		reply(200, string(b))
+	case strings.HasPrefix(r.URL.Path, "/_cluster/health"):
+		reply(200, `{"status":"green"}`)
+	default:
+		f.t.Errorf("fake node: unexpected request %s %s", r.Method, r.URL)
+		reply(400, `{"error":"unexpected"}`)
+	}
+}
+
+// parseBulk reads the NDJSON body of a bulk request.
+func parseBulk(t *testing.T, r *http.Request) []bulkItem {
+	var items []bulkItem
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var meta map[string]struct {
+			ID          string `json:"_id"`
+			Version     int64  `json:"version"`
+			VersionType string `json:"version_type"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &meta); err != nil {
+			t.Errorf("bulk meta line %q: %v", sc.Text(), err)
+			return nil
+		}
+		if !sc.Scan() {
+			t.Error("bulk body ends after a meta line")
+			return nil
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
+			t.Errorf("bulk document %q: %v", sc.Text(), err)
+		}
+		m := meta["index"]
+		items = append(items, bulkItem{ID: m.ID, Version: m.Version, VersionType: m.VersionType, Doc: doc})
+	}
+	return items
+}
+
+// allStatus answers every item of every bulk request with status.
+func allStatus(status int) func(int, []bulkItem) (int, []int) {
+	return func(_ int, items []bulkItem) (int, []int) {
+		out := make([]int, len(items))
+		for i := range out {
+			out[i] = status
+		}
+		return 0, out
+	}
+}
+
+// startFake starts a fake node and returns it with a configuration
+// pointing at it.
+func startFake(t *testing.T, f *fakeNode) Config {
+	t.Helper()
+	f.t = t
+	if f.product == "" {
+		f.product = "Elasticsearch"
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return Config{
+		URLs:           []string{srv.URL},
+		IndexPrefix:    "unit",
+		FlushInterval:  2 * time.Millisecond,
+		RetryBackoff:   time.Millisecond,
+		MaxRetries:     3,
+		RequestTimeout: 5 * time.Second,
+	}
+}
+
+// openFake opens an index on the fake node, closed at the end of the test.
+func openFake(t *testing.T, cfg Config, reg prometheus.Registerer) *Index {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), reg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = idx.Close() })
+	return idx
+}
+
+func TestUpsertOutcomes(t *testing.T) {
+	tests := []struct {
+		name      string
+		bulk      func(int, []bulkItem) (int, []int)
+		wantErr   error // nil, caseindex.ErrInvalidCase or errAny
+		wantCalls int
+	}{
+		{"indexed", allStatus(201), nil, 1},
+		{"updated", allStatus(200), nil, 1},
+		{"stale revision is success", allStatus(409), nil, 1},
+		{"item 429 is retried", func(call int, items []bulkItem) (int, []int) {
+			if call == 1 {
+				return allStatus(429)(call, items)
+			}
+			return allStatus(201)(call, items)
+		}, nil, 2},
+		{"item 503 is retried", func(call int, items []bulkItem) (int, []int) {
+			if call < 3 {
+				return allStatus(503)(call, items)
+			}
+			return allStatus(201)(call, items)
+		}, nil, 3},
+		{"rejected document is an invalid case", allStatus(400), caseindex.ErrInvalidCase, 1},
+		{"persistent 429 gives up", allStatus(429), errAny, 4},
+		{"request 400 is not the case's fault", func(int, []bulkItem) (int, []int) { return 400, nil }, errAny, 4},
+		{"request 401 is not the case's fault", func(int, []bulkItem) (int, []int) { return 401, nil }, errAny, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeNode{bulk: tc.bulk}
+			idx := openFake(t, startFake(t, f), nil)
+			err := idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, "c1")})
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("Upsert: %v", err)
+			case tc.wantErr == errAny && (err == nil || errors.Is(err, caseindex.ErrInvalidCase)):
+				t.Fatalf("Upsert error = %v, want an error that is not ErrInvalidCase", err)
+			case tc.wantErr == caseindex.ErrInvalidCase && !errors.Is(err, caseindex.ErrInvalidCase):
+				t.Fatalf("Upsert error = %v, want ErrInvalidCase", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.bulkCalls != tc.wantCalls {
+				t.Errorf("%d bulk requests, want %d", f.bulkCalls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// errAny stands for any error except caseindex.ErrInvalidCase.
+var errAny = errors.New("any error")
+
+func TestUpsertRequest(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201)}
+	reg := prometheus.NewRegistry()
+	idx := openFake(t, startFake(t, f), reg)
+	shanghai := time.FixedZone("CST", 8*60*60)
+	cases := []router.Case{
+		caseindextest.NewCase(t, "a", func(c *router.Case) { c.Revision = 3; c.Description = "旧" }),
+		caseindextest.NewCase(t, "b", func(c *router.Case) {
+			c.Subject = "ＯＲＤ１２３ 投诉"
+			c.Deadline = time.Date(2024, 5, 8, 17, 30, 0, 123456789, shanghai)
+		}),
+		caseindextest.NewCase(t, "a", func(c *router.Case) { c.Revision = 7; c.Description = "新" }),
+		caseindextest.NewCase(t, "a", func(c *router.Case) { c.Revision = 5; c.Description = "中" }),
+	}
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var items []bulkItem
+	for _, r := range f.received {
+		items = append(items, r...)
+	}
+	for _, q := range f.queries {
+		if !strings.Contains(q, "refresh=wait_for") || !strings.Contains(q, "require_alias=true") {
+			t.Errorf("bulk query %q: want refresh=wait_for and require_alias=true", q)
+		}
+	}
+	byID := map[string]bulkItem{}
+	for _, it := range items {
+		if _, dup := byID[it.ID]; dup {
+			t.Errorf("case %s sent twice in one Upsert", it.ID)
+		}
+		byID[it.ID] = it
+	}
+	a, b := byID["a"], byID["b"]
+	if len(items) != 2 || a.Version != 7 || a.VersionType != "external_gte" || a.Doc["description"] != "新" {
+		t.Errorf("items %+v: want a at revision 7 (external_gte) and b", items)
+	}
+	if b.Doc["subject"] != "ORD123 投诉" {
+		t.Errorf("indexed subject %q, want full-width folded to ORD123 投诉", b.Doc["subject"])
+	}
+	if b.Doc["deadline"] != "2024-05-08T09:30:00.123Z" {
+		t.Errorf("deadline %v, want UTC with milliseconds", b.Doc["deadline"])
+	}
+	if _, ok := a.Doc["deadline"]; ok {
+		t.Error("a case without deadline has a deadline field")
+	}
+	stored, _ := json.Marshal(b.Doc["case"])
+	var got router.Case
+	if err := json.Unmarshal(stored, &got); err != nil || got.Subject != "ＯＲＤ１２３ 投诉" || !got.Deadline.Equal(cases[1].Deadline) {
+		t.Errorf("stored case %s (%v): want the case as written", stored, err)
+	}
+	if n := counterValue(t, reg, "tousu_esindex_documents_total", "indexed"); n != 2 {
+		t.Errorf("indexed documents metric %v, want 2", n)
+	}
+}
+
+// counterValue reads the counter with the result label from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestUpsertRejectsBeforeSending(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201)}
+	idx := openFake(t, startFake(t, f), nil)
+	for _, bad := range []router.Case{
+		caseindextest.NewCase(t, ""),
+		caseindextest.NewCase(t, "  "),
+		caseindextest.NewCase(t, "neg", func(c *router.Case) { c.Revision = -1 }),
+		caseindextest.NewCase(t, "year", func(c *router.Case) { c.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }),
+	} {
+		err := idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, "ok"), bad})
+		if !errors.Is(err, caseindex.ErrInvalidCase) {
+			t.Errorf("Upsert with case %q: error = %v, want ErrInvalidCase", bad.ID, err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bulkCalls != 0 {
+		t.Errorf("%d bulk requests, want none", f.bulkCalls)
+	}
+}
+
+func TestUpsertCanceledWhileWaiting(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	f := &fakeNode{bulk: func(_ int, items []bulkItem) (int, []int) {
+		arrived <- struct{}{}
+		<-release
+		return allStatus(201)(0, items)
+	}}
+	idx := openFake(t, startFake(t, f), nil)
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- idx.Upsert(ctx, []router.Case{caseindextest.NewCase(t, "slow")}) }()
+	<-arrived // the bulk request is in flight: Upsert waits for its result
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Upsert canceled while waiting: error = %v, want context.Canceled", err)
+	}
+}
+
+func TestOpenRefusesNonElasticsearch(t *testing.T) {
+	f := &fakeNode{product: "NotElasticsearch", bulk: allStatus(201)}
+	cfg := startFake(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+	if err == nil {
+		idx.Close()
+		t.Fatal("Open succeeded against a server that is not Elasticsearch")
+	}
+	if !strings.Contains(err.Error(), "not Elasticsearch") {
+		t.Errorf("error %q should say the server is not Elasticsearch", err)
+	}
+}
+
+func TestOpenRetriesWhileUnavailable(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201), failSetup: 503, failSetupTimes: 3}
+	cfg := startFake(t, f)
+	cfg.MaxRetries = 1 // the client's own retries; Open keeps trying
+	idx := openFake(t, cfg, nil)
+	if idx.ServerVersion() != "8.99.0-fake" {
+		t.Errorf("server version %q", idx.ServerVersion())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failSetupTimes != 0 {
+		t.Errorf("%d failures left: Open did not retry through them", f.failSetupTimes)
+	}
+}
+
+func TestOpenGivesUpWithContext(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201), failSetup: 503, failSetupTimes: 1 << 30}
+	cfg := startFake(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+	if err == nil {
+		idx.Close()
+		t.Fatal("Open succeeded against a node that is never ready")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want one wrapping context.DeadlineExceeded", err)
+	}
+}
+
+func TestOpenRetriesWhileUnreachable(t *testing.T) {
+	// Nothing listens on port 1: Open keeps trying until ctx ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	cfg := Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond, MaxRetries: 1}
+	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+	if err == nil {
+		idx.Close()
+		t.Fatal("Open succeeded with nothing listening")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "last error") {
+		t.Errorf("error %v, want the deadline and the last connection error", err)
+	}
+}
+
+func TestOpenRefusesOtherVersionFake(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201), aliasTarget: "unit-v2"}
+	cfg := startFake(t, f)
+	_, err := Open(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+	if err == nil || !strings.Contains(err.Error(), "unit-v2") {
+		t.Errorf("Open with the alias on unit-v2: error = %v, want one naming unit-v2", err)
+	}
+}
+
+func TestMetricsRegistration(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := &fakeNode{bulk: allStatus(201)}
+	cfg := startFake(t, f)
+	idx := openFake(t, cfg, reg)
+	if _, err := Open(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), reg); err == nil {
+		t.Error("a second Open with the same registry succeeded; its metrics would collide")
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second := openFake(t, cfg, reg) // Close unregistered the first one's metrics
+	_ = second
+}
+
+func TestClosed(t *testing.T) {
+	f := &fakeNode{bulk: allStatus(201)}
+	idx := openFake(t, startFake(t, f), nil)
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	ctx := context.Background()
+	if err := idx.Upsert(ctx, []router.Case{caseindextest.NewCase(t, "x")}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Upsert after Close: %v", err)
+	}
+	if _, err := idx.Get(ctx, "x"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Get after Close: %v", err)
+	}
+	if _, err := idx.Search(ctx, caseindex.Query{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Search after Close: %v", err)
+	}
+	if err := idx.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ping after Close: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("c2VjcmV0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero, three, neg := 0, 3, -1
+	ok := []string{"http://127.0.0.1:9200"}
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string // "" for valid
+	}{
+		{"minimal", Config{URLs: ok}, ""},
+		{"defaults", func() Config { c := DefaultConfig(); c.URLs = ok; return c }(), ""},
+		{"several urls, api key file, ca", Config{URLs: []string{"https://es1:9200", "https://es2:9200/"}, APIKeyFile: keyFile, CACert: "/etc/ca.pem"}, ""},
+		{"basic auth", Config{URLs: ok, Username: "tousu", PasswordFile: "/run/secrets/es"}, ""},
+		{"single node", Config{URLs: ok, Replicas: &zero, IndexPrefix: "my-cases"}, ""},
+		{"three replicas", Config{URLs: ok, Replicas: &three}, ""},
+		{"no urls", Config{}, "at least one URL"},
+		{"bad scheme", Config{URLs: []string{"ftp://x"}}, "scheme"},
+		{"no host", Config{URLs: []string{"http://"}}, "no host"},
+		{"credentials in url", Config{URLs: []string{"http://u:p@x:9200"}}, "credentials"},
+		{"key and file", Config{URLs: ok, APIKey: "a", APIKeyFile: keyFile}, "mutually exclusive"},
+		{"password and file", Config{URLs: ok, Username: "u", Password: "p", PasswordFile: "f"}, "mutually exclusive"},
+		{"key and basic", Config{URLs: ok, APIKey: "a", Username: "u", Password: "p"}, "not both"},
+		{"user without password", Config{URLs: ok, Username: "u"}, "needs a password"},
+		{"password without user", Config{URLs: ok, Password: "p"}, "without username"},
+		{"upper-case prefix", Config{URLs: ok, IndexPrefix: "Cases"}, "index_prefix"},
+		{"prefix starting with _", Config{URLs: ok, IndexPrefix: "_cases"}, "index_prefix"},
+		{"prefix with star", Config{URLs: ok, IndexPrefix: "cases*"}, "index_prefix"},
+		{"negative replicas", Config{URLs: ok, Replicas: &neg}, "number_of_replicas"},
+		{"negative shards", Config{URLs: ok, Shards: -1}, "number_of_shards"},
+		{"slow flush", Config{URLs: ok, FlushInterval: 30 * time.Second}, "flush_interval"},
+		{"negative flush", Config{URLs: ok, FlushInterval: -time.Second}, "flush_interval"},
+		{"negative workers", Config{URLs: ok, Workers: -1}, "workers"},
+		{"negative retries", Config{URLs: ok, MaxRetries: -1}, "max_retries"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Validate error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("  s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := secret("password_file", "", file); err != nil || got != "s3cret" {
+		t.Errorf("secret from file = %q, %v", got, err)
+	}
+	if got, err := secret("password_file", "inline", ""); err != nil || got != "inline" {
+		t.Errorf("inline secret = %q, %v", got, err)
+	}
+	if _, err := secret("password_file", "", empty); err == nil {
+		t.Error("an empty secret file was accepted")
+	}
+	if _, err := secret("password_file", "", filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing secret file was accepted")
+	}
+	_, err := Open(context.Background(), Config{URLs: []string{"http://127.0.0.1:1"}, Username: "u", PasswordFile: filepath.Join(dir, "missing")}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "password_file") {
+		t.Errorf("Open with a missing password file: %v", err)
+	}
+}
+
+func TestSearchBody(t *testing.T) {
+	base := caseindextest.Base
+	tests := []struct {
+		name string
+		q    caseindex.Query
+		want []string // substrings of the JSON body
+		not  []string
+	}{
+		{"match all, newest first", caseindex.Query{},
+			[]string{`"match_all":{}`, `"sort":[{"received_at":{"missing":"_last","order":"desc"}},{"id":{"order":"asc"}}]`, `"track_total_hits":true`, `"size":20`, `"from":0`},
+			[]string{`"bool"`}},
+		{"text is a folded phrase on both fields", caseindex.Query{Text: "ＯＲＤ１２ 信号差"},
+			[]string{`"match_phrase":{"subject":{"query":"ORD12 信号差"`, `"match_phrase":{"description":{"query":"ORD12 信号差"`, `"minimum_should_match":1`, `{"_score":{"order":"desc"}}`},
+			nil},
+		{"filters are terms", caseindex.Query{Channel: "email", Category: "billing", Status: "open", Reference: "TS1"},
+			[]string{`{"term":{"channel":"email"}}`, `{"term":{"category":"billing"}}`, `{"term":{"status":"open"}}`, `{"term":{"references":"TS1"}}`},
+			[]string{`"must"`}},
+		{"deadline order, missing last", caseindex.Query{Sort: caseindex.SortDeadline, DueBefore: base.Add(time.Hour)},
+			[]string{`"sort":[{"deadline":{"missing":"_last","order":"asc"}},{"received_at":{"missing":"_last","order":"desc"}},{"id":{"order":"asc"}}]`,
+				fmt.Sprintf(`"deadline":{"format":"epoch_millis","lt":%d}`, base.Add(time.Hour).UnixMilli())},
+			nil},
+		{"received window", caseindex.Query{From: base, To: base.Add(time.Second), Sort: caseindex.SortOldest, Offset: 40, Limit: 10},
+			[]string{fmt.Sprintf(`"received_at":{"format":"epoch_millis","gte":%d,"lt":%d}`, base.UnixMilli(), base.Add(time.Second).UnixMilli()),
+				`"sort":[{"received_at":{"missing":"_last","order":"asc"}},{"id":{"order":"asc"}}]`, `"from":40`, `"size":10`},
+			nil},
+		{"every facet", caseindex.Query{},
+			[]string{`"channel":{"terms":{"field":"channel","size":100}}`, `"category":{"terms":{"field":"category","size":100}}`, `"status":{"terms":{"field":"status","size":100}}`},
+			nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := tc.q.Normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(searchBody(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !bytes.Contains(b, []byte(w)) {
+					t.Errorf("body %s\nlacks %s", b, w)
+				}
+			}
+			for _, w := range tc.not {
+				if bytes.Contains(b, []byte(w)) {
+					t.Errorf("body %s\nhas %s", b, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMillisCeil(t *testing.T) {
+	base := time.Date(2024, 5, 6, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		t    time.Time
+		want int64
+	}{
+		{base, base.UnixMilli()},
+		{base.Add(time.Nanosecond), base.UnixMilli() + 1},
+		{base.Add(999 * time.Microsecond), base.UnixMilli() + 1},
+		{base.Add(time.Millisecond), base.UnixMilli() + 1},
+		{base.Add(-time.Nanosecond), base.UnixMilli()},
+		{time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() + 1},
+	}
+	for _, tc := range tests {
+		if got := millisCeil(tc.t); got != tc.want {
+			t.Errorf("millisCeil(%v) = %d, want %d", tc.t, got, tc.want)
+		}
+	}
+}
+
+func TestSearchResponse(t *testing.T) {
+	c := caseindextest.NewCase(t, "r1")
+	raw, _ := json.Marshal(c)
+	body := `{"hits":{"total":{"value":7},"hits":[{"_id":"r1","_source":{"case":` + string(raw) + `}}]},` +
+		`"aggregations":{"channel":{"buckets":[{"key":"webform","doc_count":7}]},"status":{"buckets":[]}}}`
+	var sr searchResponse
+	if err := json.Unmarshal([]byte(body), &sr); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sr.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 7 || len(res.Hits) != 1 || res.Hits[0].ID != "r1" || res.Facets["channel"]["webform"] != 7 {
+		t.Errorf("result %+v", res)
+	}
+	for _, f := range caseindex.FacetFields {
+		if res.Facets[f] == nil {
+			t.Errorf("facet %s missing", f)
+		}
+	}
+	var broken searchResponse
+	_ = json.Unmarshal([]byte(`{"hits":{"total":{"value":1},"hits":[{"_id":"x","_source":{}}]}}`), &broken)
+	if _, err := broken.result(); err == nil {
+		t.Error("a hit without a case decoded without error")
+	}
+}
+
+func TestDurationSetting(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Second: "1s", 30 * time.Second: "30s", 100 * time.Millisecond: "100ms", 1500 * time.Millisecond: "1500ms"} {
+		if got := durationSetting(d); got != want {
+			t.Errorf("durationSetting(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// FuzzDocument checks that any case either fails to encode or becomes a
+// document whose stored case decodes to the same JSON and whose text is
+// folded.
+func FuzzDocument(f *testing.F) {
+	f.Add("c1", "宽带故障", "订单号ＯＲＤ６７８９０未发货", "billing", int64(3), int64(1715000000))
+	f.Add("", "", "", "", int64(0), int64(0))
+	f.Add("a/b?c", "\x00\xff", "<b>html</b>", "类", int64(-1), int64(-62135596800))
+	f.Fuzz(func(t *testing.T, id, subject, description, category string, revision, unix int64) {
+		c := router.Case{ID: id, Revision: revision, Subject: subject, Description: description, Category: category,
+			ReceivedAt: time.Unix(unix, 0).UTC()}
+		doc, err := document(c)
+		if err != nil {
+			return // e.g. a year outside 0..9999
+		}
+		var got struct {
+			Case    json.RawMessage `json:"case"`
+			Subject string          `json:"subject"`
+		}
+		if err := json.Unmarshal(doc, &got); err != nil {
+			t.Fatalf("document is not JSON: %v\n%s", err, doc)
+		}
+		back, err := decodeCase(id, got.Case)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Compare with the case after one trip through JSON, which turns
+		// invalid UTF-8 into U+FFFD.
+		var trip router.Case
+		raw, _ := json.Marshal(c)
+		_ = json.Unmarshal(raw, &trip)
+		wantCase, _ := json.Marshal(trip)
+		have, _ := json.Marshal(back)
+		if !bytes.Equal(wantCase, have) {
+			t.Errorf("stored case %s, want %s", have, wantCase)
+		}
+		// Invalid UTF-8 becomes U+FFFD on the way through JSON.
+		var want string
+		b, _ := json.Marshal(foldText(subject))
+		_ = json.Unmarshal(b, &want)
+		if got.Subject != want {
+			t.Errorf("indexed subject %q, want %q", got.Subject, want)
+		}
+	})
+}
+
+// FuzzSearchBody checks that every query that normalises builds a search
+// body that encodes.
+func FuzzSearchBody(f *testing.F) {
+	f.Add("信号差", "webform", "open", "deadline", 0, 20, int64(0))
+	f.Add("ＯＲＤ", "", "", "", 10, 200, int64(1715000000123))
+	f.Fuzz(func(t *testing.T, text, channel, status, sort string, offset, limit int, dueMillis int64) {
+		q := caseindex.Query{Text: text, Channel: channel, Status: status, Sort: sort, Offset: offset, Limit: limit}
+		if dueMillis != 0 {
+			q.DueBefore = time.UnixMilli(dueMillis)
+		}
+		n, err := q.Normalize()
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(searchBody(n)); err != nil {
+			t.Fatalf("search body of %+v: %v", n, err)
+		}
+	})
+}
