@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,30 +77,10 @@ func TestDistributedOnRealServers(t *testing.T) {
 
 	// Many complaints; the indexer dies while they flow and comes back.
 	const n = 150
-	refs := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			refs[i] = gateway.submit(t, fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i))
-		}()
-		if i == n/3 {
-			indexer.kill(t)
-		}
-	}
-	wg.Wait()
+	refs := submitMany(t, gateway, n, func(i int) string { return fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i) },
+		func() { indexer.kill(t) })
 	serve("indexer")
-	res := console.waitFor(t, "分布式批量"+run, n)
-	seen := map[string]int{}
-	for _, h := range res.Hits {
-		seen[h.ID]++
-	}
-	for _, ref := range refs {
-		if seen[ref] != 1 {
-			t.Errorf("case %s indexed %d times", ref, seen[ref])
-		}
-	}
+	checkEachOnce(t, console.waitFor(t, "分布式批量"+run, n), refs)
 	var lag struct {
 		Groups []struct {
 			Group string

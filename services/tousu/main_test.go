@@ -215,29 +215,11 @@ func TestKillAfterReceiptsLosesNothing(t *testing.T) {
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}
 	p := startProc(t, env, "-data", dir)
 	const n = 40
-	refs := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			refs[i] = p.submit(t, fmt.Sprintf("断电测试 第%d条 话费多扣", i))
-		}()
-	}
-	wg.Wait()
+	refs := submitMany(t, p, n, func(i int) string { return fmt.Sprintf("断电测试 第%d条 话费多扣", i) }, nil)
 	p.kill(t)
 
 	p = startProc(t, env, "-data", dir)
-	res := p.waitFor(t, "断电测试", n)
-	seen := map[string]int{}
-	for _, h := range res.Hits {
-		seen[h.ID]++
-	}
-	for _, ref := range refs {
-		if seen[ref] != 1 {
-			t.Errorf("reference %s indexed %d times", ref, seen[ref])
-		}
-	}
+	checkEachOnce(t, p.waitFor(t, "断电测试", n), refs)
 }
 
 func TestTopicsApplyCommand(t *testing.T) {
@@ -287,5 +269,40 @@ func TestPolicyCommands(t *testing.T) {
 	}
 	if code := run([]string{"policy", "explain"}, nil, &out, &errOut); code != 2 {
 		t.Errorf("explain without -pack: %d", code)
+	}
+}
+
+// submitMany submits n complaints concurrently through p's JSON API and
+// returns their references; during, when set, runs once a third of them
+// were started.
+func submitMany(tb testing.TB, p *proc, n int, text func(i int) string, during func()) []string {
+	tb.Helper()
+	refs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refs[i] = p.submit(tb, text(i))
+		}()
+		if i == n/3 && during != nil {
+			during()
+		}
+	}
+	wg.Wait()
+	return refs
+}
+
+// checkEachOnce fails unless every reference is the id of exactly one hit.
+func checkEachOnce(tb testing.TB, res searchResult, refs []string) {
+	tb.Helper()
+	seen := map[string]int{}
+	for _, h := range res.Hits {
+		seen[h.ID]++
+	}
+	for _, ref := range refs {
+		if seen[ref] != 1 {
+			tb.Errorf("case %s indexed %d times", ref, seen[ref])
+		}
 	}
 }
