@@ -16,6 +16,9 @@ type Config struct {
 	// SeenRetention is how many days the ids of processed complaints are
 	// remembered for duplicate suppression (default 90).
 	SeenRetentionDays int `yaml:"seen_retention_days"`
+	// Dedupe configures duplicate, repeat and batch detection, which the
+	// router applies with the customer's history (see Decide).
+	Dedupe DedupeConfig `yaml:"dedupe"`
 }
 
 // Validate checks the configuration and fills defaults.
@@ -25,6 +28,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeenRetentionDays == 0 {
 		c.SeenRetentionDays = 90
+	}
+	if err := c.Dedupe.Validate(); err != nil {
+		return fmt.Errorf("dedupe: %w", err)
 	}
 	return nil
 }

@@ -140,4 +140,19 @@ type Case struct {
 	PendingClocks []Deadline    `json:"pending_clocks,omitempty"`
 	Escalation    Escalation    `json:"escalation,omitzero"`
 	Explanation   []Explanation `json:"explanation,omitempty"`
+
+	// Contacts are the later complaints attached to the case (duplicates
+	// and repeats), each with its own reference and text; References and
+	// Complaints list them too.
+	Contacts []Contact `json:"contacts,omitempty"`
+	// Duplicates counts the attached near-identical complaints.
+	Duplicates int `json:"duplicates,omitempty"`
+	// Urgency is raised by one for every repeat complaint (重复投诉) while
+	// the case is open; each raise urges (催办) the owner.
+	Urgency int `json:"urgency,omitempty"`
+	// LinkedCases are earlier cases this one continues: the customer
+	// complained again about the same matter after they were resolved.
+	LinkedCases []string `json:"linked_cases,omitempty"`
+	// Batch is the batch incident (批量投诉) the case belongs to.
+	Batch string `json:"batch,omitempty"`
 }

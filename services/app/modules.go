@@ -319,12 +319,25 @@ func (p *Process) startRouter() error {
 	if err != nil {
 		return err
 	}
+	log := p.component("router")
 	for _, e := range packs.Engines() {
 		if err := e.CheckCoverageAhead(time.Now(), 45*24*time.Hour); err != nil {
-			p.component("router").Warn("the working-day calendar runs out soon: add the next year's official arrangement", zap.String("pack", e.Name()), zap.Error(err))
+			log.Warn("the working-day calendar runs out soon: add the next year's official arrangement", zap.String("pack", e.Name()), zap.Error(err))
 		}
 	}
-	stage := &routerStage{producer: p.producer, policy: packs, now: time.Now}
+	// The router owns the customers of its partitions and keeps their
+	// recent cases for duplicate, repeat and batch detection.
+	dedupe := p.cfg.Normalize.Dedupe
+	state, err := openHistory(filepath.Join(p.cfg.DataDir, "router-history.db"), dedupe, time.Now())
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, state)
+	p.runners = append(p.runners, func(ctx context.Context) error {
+		prunePeriodically(ctx, state, time.Hour, log)
+		return nil
+	})
+	stage := &routerStage{out: p.producer, policy: packs, state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry)}
 	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, Batch: stage.batch}, stage.handle)
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
@@ -104,22 +106,82 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	return s.seen.Remember(ctx, ids...)
 }
 
-// routerStage opens a case for every complaint by the policy.
+// messageWriter writes messages to the broker and returns once they are
+// acknowledged; *bus.Producer is one.
+type messageWriter interface {
+	Write(ctx context.Context, msgs ...bus.Message) error
+}
+
+// routerStage turns complaints into cases: a new matter opens a case by the
+// policy, a duplicate or repeat of the same customer is attached to their
+// open case (a repeat raises urgency and urges the owner), a repeat about a
+// finished case opens a new case linked to it, and similar complaints of
+// different customers form a batch incident. Because complaints.normalized
+// is keyed by customer, this instance owns every customer whose partitions
+// it consumes, and keeps their state in its own file (boltHistory).
+//
+// A call decides its messages in order against the state, writes the
+// changed cases (each once, at its stored revision + 1) and the notices in
+// one broker call, and only then commits the state. A failure anywhere
+// leaves the state as it was, so the redelivered messages are decided
+// again to the same cases and revisions; a complaint whose reference is
+// already on one of the customer's cases is skipped.
 type routerStage struct {
-	producer *bus.Producer
-	policy   router.Policy
-	now      func() time.Time
+	out     messageWriter
+	policy  router.Policy
+	state   *boltHistory
+	cfg     normalize.DedupeConfig
+	now     func() time.Time
+	logger  *zap.Logger
+	metrics routerMetrics
+
+	mu      sync.Mutex
+	batches *normalize.Batches // nil until loaded, and after a failed call
+}
+
+// routerMetrics count the router's decisions.
+type routerMetrics struct {
+	contacts *prometheus.CounterVec
+	batches  prometheus.Counter
+}
+
+// newRouterMetrics registers the router's metrics with reg (nil: none).
+func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
+	m := routerMetrics{
+		contacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_complaints_total",
+			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, redelivered."}, []string{"outcome"}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_router_batches_total", Help: "Batch incidents (批量投诉) formed."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.contacts, m.batches)
+	}
+	return m
 }
 
 func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
 	return s.batch(ctx, []bus.Message{m})
 }
 
-// batch opens the cases of several complaints and writes them in one
-// broker call.
-func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
-	out := make([]bus.Message, len(msgs))
-	for i, m := range msgs {
+// batch decides several complaints, writes their cases and notices in one
+// broker call and then commits the state.
+func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batches == nil {
+		entries, err := s.state.BatchEntries()
+		if err != nil {
+			return fmt.Errorf("load batch window: %w", err)
+		}
+		s.batches = normalize.NewBatches(s.cfg, entries)
+	}
+	defer func() {
+		if err != nil {
+			s.batches = nil // it may hold this call's complaints: reload
+		}
+	}()
+	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
+		cases: map[string]*caseDraft{}, outcomes: map[string]int{}}
+	for _, m := range msgs {
 		var c normalize.Complaint
 		if err := decode(m, &c); err != nil {
 			return err
@@ -127,14 +189,231 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		if err := checkVersion(m, c.V, normalize.SchemaVersion); err != nil {
 			return err
 		}
-		cs := s.policy.Open(c, s.now())
-		b, err := json.Marshal(cs)
-		if err != nil {
-			return bus.Reject(err)
+		if err := s.route(w, c); err != nil {
+			return err
 		}
-		out[i] = bus.Message{Topic: bus.TopicCases, Key: []byte(cs.ID), Value: b}
 	}
-	return s.producer.Write(ctx, out...)
+	out, changes, err := w.finish()
+	if err != nil {
+		return err
+	}
+	if err := s.out.Write(ctx, out...); err != nil {
+		return err
+	}
+	if err := s.state.commit(changes); err != nil {
+		return fmt.Errorf("commit router state: %w", err)
+	}
+	for outcome, n := range w.outcomes {
+		s.metrics.contacts.WithLabelValues(outcome).Add(float64(n))
+	}
+	s.metrics.batches.Add(float64(w.formed))
+	return nil
+}
+
+// route decides one complaint into w.
+func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
+	key := c.Customer.Key
+	if s.cfg.Disabled || normalize.Anonymous(key) {
+		// Nothing to compare with: a redelivery opens the same case at
+		// revision 1 again, which the index takes as the same case.
+		w.open(s.policy.Open(c, s.now()), false)
+		w.outcomes[string(normalize.KindNew)]++
+		return nil
+	}
+	h, err := w.history(key)
+	if err != nil {
+		return err
+	}
+	if h.Handled(c) {
+		w.outcomes["redelivered"]++
+		return nil
+	}
+	out := normalize.Decide(s.cfg, *h, c)
+	if out.Kind == normalize.KindDuplicate || out.Kind == normalize.KindRepeat {
+		d, err := w.caseByID(out.Case)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			s.logger.Warn("the case to attach to is not in the router state; opening a new case", zap.String("case", out.Case), zap.String("complaint", c.ID))
+			out.Kind = normalize.KindNew
+		} else {
+			var changed bool
+			if out.Kind == normalize.KindDuplicate {
+				d.c, changed = router.AttachDuplicate(d.c, c, out.Reason)
+			} else if d.c, changed = router.AttachRepeat(d.c, c, out.Reason); changed {
+				w.notices = append(w.notices, router.UrgeNotice(d.c, c, out.Reason))
+			}
+			if changed {
+				w.touch(d)
+			}
+			h.Record(d.c.ID, c, out.Fingerprint)
+		}
+	}
+	if out.Kind == normalize.KindNew || out.Kind == normalize.KindRepeatFinished {
+		cs := s.policy.Open(c, s.now())
+		if out.Kind == normalize.KindRepeatFinished {
+			cs = router.LinkRepeat(cs, out.Case, out.Reason)
+		}
+		d := w.open(cs, true)
+		h.Record(cs.ID, c, out.Fingerprint)
+		if err := s.detectBatch(w, d, c, out.Fingerprint); err != nil {
+			return err
+		}
+	}
+	w.dirty[key] = true
+	w.outcomes[string(out.Kind)]++
+	return nil
+}
+
+// detectBatch adds a complaint that opened a case to batch detection and
+// flags the cases of a batch it joins or forms; a batch that forms is
+// announced once.
+func (s *routerStage) detectBatch(w *routerWork, d *caseDraft, c normalize.Complaint, fp normalize.Fingerprint) error {
+	bo := s.batches.Add(normalize.BatchEntry{Complaint: c.ID, Customer: c.Customer.Key, Case: d.c.ID, ReceivedAt: c.ReceivedAt, Sketch: fp.Sketch})
+	w.batch = append(w.batch, bo.Save...)
+	if bo.Batch == "" {
+		return nil
+	}
+	reason := fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", s.cfg.BatchSimilarity, bo.Batch, s.cfg.BatchWindow)
+	if bo.Formed {
+		reason = fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
+			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)
+	}
+	var members []router.Case
+	for _, e := range bo.Flag {
+		m, err := w.caseByID(e.Case)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			s.logger.Warn("a case of a batch incident is not in the router state; not flagged", zap.String("case", e.Case), zap.String("batch", bo.Batch))
+			continue
+		}
+		var changed bool
+		if m.c, changed = router.FlagBatch(m.c, bo.Batch, reason); changed {
+			w.touch(m)
+		}
+		members = append(members, m.c)
+	}
+	if bo.Formed {
+		w.notices = append(w.notices, router.BatchNotice(bo.Batch, members, bo.Customers, c.ReceivedAt, reason))
+		w.formed++
+	}
+	return nil
+}
+
+// routerWork is the state one router call reads and changes; it reaches
+// the file only when the call commits.
+type routerWork struct {
+	stage     *routerStage
+	ctx       context.Context
+	customers map[string]*normalize.CustomerHistory
+	dirty     map[string]bool
+	dropped   []string
+	cases     map[string]*caseDraft
+	order     []string // changed cases, in order of first change
+	notices   []router.Notice
+	batch     []normalize.BatchEntry
+	outcomes  map[string]int
+	formed    int
+}
+
+// caseDraft is a case as this call changes it; base is the revision the
+// router last wrote (0 for a case this call opens).
+type caseDraft struct {
+	c       router.Case
+	base    int64
+	keep    bool // store it in the state
+	changed bool
+}
+
+// history loads a customer's history once per call, forgetting its cases
+// outside the repeat window first.
+func (w *routerWork) history(key string) (*normalize.CustomerHistory, error) {
+	if h, ok := w.customers[key]; ok {
+		return h, nil
+	}
+	h, err := w.stage.state.Load(w.ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	if dropped := h.Prune(w.stage.cfg, w.stage.now()); len(dropped) > 0 {
+		w.dropped = append(w.dropped, dropped...)
+		w.dirty[key] = true
+	}
+	w.customers[key] = &h
+	return &h, nil
+}
+
+// caseByID returns a case the router wrote, or nil when it does not have it.
+func (w *routerWork) caseByID(id string) (*caseDraft, error) {
+	if d, ok := w.cases[id]; ok {
+		return d, nil
+	}
+	c, ok, err := w.stage.state.Case(id)
+	if err != nil {
+		return nil, fmt.Errorf("load case %s: %w", id, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	d := &caseDraft{c: c, base: c.Revision, keep: true}
+	w.cases[id] = d
+	return d, nil
+}
+
+// open adds a case a complaint opened.
+func (w *routerWork) open(c router.Case, keep bool) *caseDraft {
+	d := &caseDraft{c: c, keep: keep}
+	w.cases[c.ID] = d
+	w.touch(d)
+	return d
+}
+
+func (w *routerWork) touch(d *caseDraft) {
+	if !d.changed {
+		d.changed = true
+		w.order = append(w.order, d.c.ID)
+	}
+}
+
+// finish gives every changed case its next revision and returns the
+// messages to write and the state to commit.
+func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
+	var out []bus.Message
+	var ch routerChanges
+	for _, id := range w.order {
+		d := w.cases[id]
+		d.c.Revision = d.base + 1
+		b, err := json.Marshal(d.c)
+		if err != nil {
+			return nil, ch, bus.Reject(err)
+		}
+		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: b})
+		if d.keep {
+			ch.cases = append(ch.cases, d.c)
+		}
+	}
+	for _, n := range w.notices {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return nil, ch, bus.Reject(err)
+		}
+		key := n.Case
+		if n.Kind == router.NoticeBatch {
+			key = n.Batch
+		}
+		out = append(out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(key), Value: b})
+	}
+	for key, h := range w.customers {
+		if w.dirty[key] {
+			ch.customers = append(ch.customers, *h)
+		}
+	}
+	ch.dropCases = w.dropped
+	ch.batch = w.batch
+	return out, ch, nil
 }
 
 // indexerStage writes cases to the search index.

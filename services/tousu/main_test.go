@@ -148,8 +148,14 @@ func (p *proc) request(tb testing.TB, method, path, body string, out any) int {
 
 func (p *proc) submit(tb testing.TB, description string) string {
 	tb.Helper()
+	return p.submitFrom(tb, "13800138000", description)
+}
+
+// submitFrom submits a complaint from the customer with the given phone.
+func (p *proc) submitFrom(tb testing.TB, phone, description string) string {
+	tb.Helper()
 	var out struct{ Reference string }
-	body, _ := json.Marshal(map[string]string{"phone": "13800138000", "description": description})
+	body, _ := json.Marshal(map[string]string{"phone": phone, "description": description})
 	if code := p.request(tb, http.MethodPost, "/api/v1/complaints", string(body), &out); code != http.StatusAccepted {
 		tb.Fatalf("submit: %d", code)
 	}
@@ -272,9 +278,10 @@ func TestPolicyCommands(t *testing.T) {
 	}
 }
 
-// submitMany submits n complaints concurrently through p's JSON API and
-// returns their references; during, when set, runs once a third of them
-// were started.
+// submitMany submits n complaints concurrently through p's JSON API, each
+// from a customer of its own (one customer's near-identical complaints
+// would rightly become one case), and returns their references; during,
+// when set, runs once a third of them were started.
 func submitMany(tb testing.TB, p *proc, n int, text func(i int) string, during func()) []string {
 	tb.Helper()
 	refs := make([]string, n)
@@ -283,7 +290,7 @@ func submitMany(tb testing.TB, p *proc, n int, text func(i int) string, during f
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			refs[i] = p.submit(tb, text(i))
+			refs[i] = p.submitFrom(tb, fmt.Sprintf("139%08d", i), text(i))
 		}()
 		if i == n/3 && during != nil {
 			during()

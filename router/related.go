@@ -1,0 +1,172 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/normalize"
+)
+
+// Where the rules on related complaints come from. Only the telecom branch
+// rules define repeat and batch complaints; no seed defines a duplicate
+// contact or the batch threshold, so those are configurable defaults.
+const (
+	BasisDuplicate    = "默认值（种子文件未规定，可配置）：同一客户在时间窗内提交的近似相同投诉并入原工单，受理编号指向原工单"
+	BasisRepeatOpen   = "《分公司投诉处理管理办法（试行）》一、㈡2⑴：如果客户投诉的问题正在处理中，客户再次投诉……由其向相关处理部门发工单催办提醒"
+	BasisRepeatClosed = "《分公司投诉处理管理办法（试行）》一、㈡2⑵：如果客户对之前投诉问题的处理结果表示不满，再次投诉：受理人员需要重新生成一张投诉工单，需要询问客户的不满的原因"
+	BasisBatch        = "《分公司投诉处理管理办法（试行）》一、㈡3：判定为批量投诉的……进行紧急处理……同时对相应工单进行标识；批量投诉定义标准种子文件未给出，人数、时间窗与相似度为默认值（可配置）"
+)
+
+// Contact is a later complaint attached to a case.
+type Contact struct {
+	Complaint  string         `json:"complaint"`
+	Reference  string         `json:"reference"`
+	Kind       string         `json:"kind"` // duplicate or repeat
+	Channel    ingest.Channel `json:"channel"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Subject    string         `json:"subject,omitempty"`
+	Text       string         `json:"text"`
+}
+
+// The changes below return the case as changed and leave Revision alone:
+// the router gives each case it writes the next revision. They copy what
+// they change, so the case passed in is never modified.
+
+// AttachDuplicate attaches a near-identical complaint of the same customer:
+// its reference, id and attachments join the case, Duplicates grows and the
+// explanation says why. A complaint already on the case changes nothing
+// (false), so a redelivered one is attached once.
+func AttachDuplicate(c Case, comp normalize.Complaint, reason string) (Case, bool) {
+	if slices.Contains(c.Complaints, comp.ID) {
+		return c, false
+	}
+	c = attach(c, comp, "duplicate")
+	c.Duplicates++
+	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "duplicate", Value: comp.Reference, By: "rule", Rule: "duplicate", Reason: reason, Basis: BasisDuplicate})
+	return c, true
+}
+
+// AttachRepeat attaches a repeat complaint (重复投诉) about the open case:
+// like AttachDuplicate, and it raises Urgency by one. The caller urges the
+// owner with UrgeNotice.
+func AttachRepeat(c Case, comp normalize.Complaint, reason string) (Case, bool) {
+	if slices.Contains(c.Complaints, comp.ID) {
+		return c, false
+	}
+	c = attach(c, comp, "repeat")
+	c.Urgency++
+	c.Explanation = append(slices.Clip(c.Explanation),
+		Explanation{Field: "repeat", Value: comp.Reference, By: "rule", Rule: "repeat_open", Reason: reason, Basis: BasisRepeatOpen},
+		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: "repeat_open", Reason: "raised by the repeat complaint " + comp.Reference, Basis: BasisRepeatOpen})
+	return c, true
+}
+
+func attach(c Case, comp normalize.Complaint, kind string) Case {
+	c.References = append(slices.Clip(c.References), comp.Reference)
+	c.Complaints = append(slices.Clip(c.Complaints), comp.ID)
+	c.Attachments = append(slices.Clip(c.Attachments), comp.Attachments...)
+	c.Contacts = append(slices.Clip(c.Contacts), Contact{
+		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
+		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,
+	})
+	if comp.ReceivedAt.After(c.UpdatedAt) {
+		c.UpdatedAt = comp.ReceivedAt
+	}
+	return c
+}
+
+// LinkRepeat links a new case to the earlier, resolved case it repeats
+// (重复投诉 after resolution): the agent asks why the customer is not
+// satisfied with the result.
+func LinkRepeat(c Case, earlier, reason string) Case {
+	if slices.Contains(c.LinkedCases, earlier) {
+		return c
+	}
+	c.LinkedCases = append(slices.Clip(c.LinkedCases), earlier)
+	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "linked_case", Value: earlier, By: "rule", Rule: "repeat_resolved",
+		Reason: reason + "; ask why the customer is not satisfied with the result", Basis: BasisRepeatClosed})
+	return c
+}
+
+// FlagBatch flags the case as part of a batch incident (批量投诉). A case
+// already flagged with the batch changes nothing (false); a case keeps the
+// first batch it was flagged with.
+func FlagBatch(c Case, batch, reason string) (Case, bool) {
+	if c.Batch != "" {
+		return c, false
+	}
+	c.Batch = batch
+	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "batch", Value: batch, By: "rule", Rule: "batch", Reason: reason, Basis: BasisBatch})
+	return c, true
+}
+
+// NoticeVersion is the payload version of a Notice.
+const NoticeVersion = 1
+
+// The kinds of Notice.
+const (
+	NoticeUrge  = "urge"  // 催办: a repeat complaint about an open case
+	NoticeBatch = "batch" // 批量投诉: a batch incident formed
+)
+
+// Notice is an event the router raises on the alerts topic for people to
+// act on, besides the escalation ladder's alerts: an urge (催办) to the
+// owner of a case the customer complained about again, or a batch incident
+// (批量投诉), raised once when it forms. ID is deterministic, so a
+// consumer drops a notice delivered twice by its ID. Urges are keyed by
+// case id, batches by batch id.
+type Notice struct {
+	V    int       `json:"v"`
+	ID   string    `json:"id"`
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+	// Case, Reference (the new complaint's), Urgency and Route are set on
+	// an urge.
+	Case      string `json:"case,omitempty"`
+	Reference string `json:"reference,omitempty"`
+	Urgency   int    `json:"urgency,omitempty"`
+	Route     Route  `json:"route,omitzero"`
+	// Batch, Cases and Customers are set on a batch.
+	Batch     string   `json:"batch,omitempty"`
+	Cases     []string `json:"cases,omitempty"`
+	Customers int      `json:"customers,omitempty"`
+	// Category and Excerpt describe the matter.
+	Category string `json:"category,omitempty"`
+	Excerpt  string `json:"excerpt,omitempty"`
+	Reason   string `json:"reason"`
+	Basis    string `json:"basis"`
+}
+
+// UrgeNotice is the urge (催办) for a repeat complaint attached to c.
+func UrgeNotice(c Case, comp normalize.Complaint, reason string) Notice {
+	return Notice{
+		V: NoticeVersion, ID: "urge:" + c.ID + ":" + comp.ID, Kind: NoticeUrge, At: comp.ReceivedAt,
+		Case: c.ID, Reference: comp.Reference, Urgency: c.Urgency, Route: c.Route,
+		Category: c.Category, Excerpt: excerpt(comp.Description), Reason: reason, Basis: BasisRepeatOpen,
+	}
+}
+
+// BatchNotice announces a batch incident: its cases, how many different
+// customers filed them, and at, the received time of the complaint that
+// formed it.
+func BatchNotice(batch string, cases []Case, customers int, at time.Time, reason string) Notice {
+	n := Notice{V: NoticeVersion, ID: "batch:" + batch, Kind: NoticeBatch, At: at, Batch: batch, Customers: customers, Reason: reason, Basis: BasisBatch}
+	for _, c := range cases {
+		n.Cases = append(n.Cases, c.ID)
+	}
+	if len(cases) > 0 {
+		n.Category, n.Excerpt = cases[0].Category, excerpt(cases[0].Description)
+	}
+	return n
+}
+
+// excerpt is the first 120 characters of a text.
+func excerpt(s string) string {
+	r := []rune(s)
+	if len(r) <= 120 {
+		return s
+	}
+	return string(r[:120]) + "…"
+}

@@ -1,0 +1,289 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+)
+
+// The buckets of the router's state file.
+var (
+	// customers: customer key -> 8-byte last activity (unix ns) + JSON
+	// normalize.CustomerHistory.
+	customersBucket = []byte("customers")
+	// activity: 8-byte last activity + customer key -> nothing; finds the
+	// customers to forget without reading every one.
+	activityBucket = []byte("activity")
+	// cases: case id -> JSON router.Case, the latest revision the router
+	// wrote, so that a change is written as Revision+1.
+	casesBucket = []byte("cases")
+	// batch: 8-byte received time + complaint id -> JSON
+	// normalize.BatchEntry, the complaints of the batch window.
+	batchBucket = []byte("batch")
+)
+
+// boltHistory is the router's state: the recent cases of the customers
+// whose partitions it owns, the latest revision of each of their cases, and
+// the complaints of the batch window. It is one bbolt file per router
+// process under the data directory, safe across restarts, and bounded:
+// customers inactive for longer than the repeat window and batch entries
+// older than the batch window are pruned at open and by Prune. It
+// implements normalize.History and is safe for concurrent use.
+type boltHistory struct {
+	db  *bolt.DB
+	cfg normalize.DedupeConfig
+}
+
+// routerChanges is what one router call writes to its state, atomically.
+type routerChanges struct {
+	customers []normalize.CustomerHistory
+	cases     []router.Case
+	dropCases []string
+	batch     []normalize.BatchEntry
+}
+
+// openHistory opens (creating) the state file at path and prunes it as of
+// now.
+func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{customersBucket, activityBucket, casesBucket, batchBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	h := &boltHistory{db: db, cfg: cfg}
+	if _, _, err := h.Prune(now); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prune %s: %w", path, err)
+	}
+	return h, nil
+}
+
+// Close closes the file.
+func (h *boltHistory) Close() error { return h.db.Close() }
+
+// Load implements normalize.History.
+func (h *boltHistory) Load(ctx context.Context, key string) (normalize.CustomerHistory, error) {
+	out := normalize.CustomerHistory{Key: key}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(customersBucket).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		if len(v) < 8 {
+			return fmt.Errorf("history of %s: short record", key)
+		}
+		return json.Unmarshal(v[8:], &out)
+	})
+	return out, err
+}
+
+// Save implements normalize.History.
+func (h *boltHistory) Save(ctx context.Context, hs ...normalize.CustomerHistory) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return h.commit(routerChanges{customers: hs})
+}
+
+// Case returns the latest revision of a case the router wrote, if it has it.
+func (h *boltHistory) Case(id string) (router.Case, bool, error) {
+	var c router.Case
+	found := false
+	err := h.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(casesBucket).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &c)
+	})
+	return c, found, err
+}
+
+// BatchEntries returns the remembered complaints of the batch window.
+func (h *boltHistory) BatchEntries() ([]normalize.BatchEntry, error) {
+	var out []normalize.BatchEntry
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(batchBucket).ForEach(func(_, v []byte) error {
+			var e normalize.BatchEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// commit writes one call's changes in one transaction.
+func (h *boltHistory) commit(ch routerChanges) error {
+	return h.db.Update(func(tx *bolt.Tx) error {
+		cases := tx.Bucket(casesBucket)
+		for _, id := range ch.dropCases {
+			if err := cases.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		for _, c := range ch.cases {
+			v, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if err := cases.Put([]byte(c.ID), v); err != nil {
+				return err
+			}
+		}
+		for _, hist := range ch.customers {
+			if err := putCustomer(tx, hist); err != nil {
+				return err
+			}
+		}
+		batch := tx.Bucket(batchBucket)
+		for _, e := range ch.batch {
+			v, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := batch.Put(timeKey(e.ReceivedAt, e.Complaint), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// putCustomer stores a history and moves its activity key; an empty
+// history deletes the customer.
+func putCustomer(tx *bolt.Tx, ch normalize.CustomerHistory) error {
+	if ch.Key == "" {
+		return errors.New("history without a customer key")
+	}
+	customers, activity := tx.Bucket(customersBucket), tx.Bucket(activityBucket)
+	key := []byte(ch.Key)
+	if old := customers.Get(key); len(old) >= 8 {
+		if err := activity.Delete(append(bytes.Clone(old[:8]), key...)); err != nil {
+			return err
+		}
+	}
+	if len(ch.Cases) == 0 {
+		return customers.Delete(key)
+	}
+	v, err := json.Marshal(ch)
+	if err != nil {
+		return err
+	}
+	stamp := timeKey(ch.LastActivity(), "")
+	if err := customers.Put(key, append(stamp, v...)); err != nil {
+		return err
+	}
+	return activity.Put(append(stamp, key...), nil)
+}
+
+// timeKey is t as 8 big-endian bytes (unix ns; times before 1970 as 0)
+// followed by suffix, so keys sort by time.
+func timeKey(t time.Time, suffix string) []byte {
+	k := make([]byte, 8, 8+len(suffix))
+	binary.BigEndian.PutUint64(k, uint64(max(t.UnixNano(), 0)))
+	return append(k, suffix...)
+}
+
+// Prune forgets, as of now, the customers without activity in the repeat
+// window (with their cases) and the batch entries received before the batch
+// window. It returns how many of each it forgot. Customers still active
+// forget their own old cases when the router next saves them.
+func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
+	customerCutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
+	batchCutoff := timeKey(now.Add(-2*h.cfg.BatchWindow), "") // a window of slack for late arrivals
+	err = h.db.Update(func(tx *bolt.Tx) error {
+		var stale [][]byte
+		c := tx.Bucket(activityBucket).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], customerCutoff) < 0; k, _ = c.Next() {
+			stale = append(stale, bytes.Clone(k))
+		}
+		for _, k := range stale {
+			if err := forgetCustomer(tx, k[8:]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(activityBucket).Delete(k); err != nil {
+				return err
+			}
+		}
+		customers = len(stale)
+		var old [][]byte
+		bc := tx.Bucket(batchBucket).Cursor()
+		for k, _ := bc.First(); k != nil && bytes.Compare(k[:min(8, len(k))], batchCutoff) < 0; k, _ = bc.Next() {
+			old = append(old, bytes.Clone(k))
+		}
+		for _, k := range old {
+			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
+				return err
+			}
+		}
+		entries = len(old)
+		return nil
+	})
+	return customers, entries, err
+}
+
+// prunePeriodically prunes the state every interval until ctx ends.
+func prunePeriodically(ctx context.Context, h *boltHistory, interval time.Duration, logger *zap.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			customers, entries, err := h.Prune(now)
+			if err != nil {
+				logger.Error("prune router state", zap.Error(err))
+				continue
+			}
+			logger.Debug("pruned router state", zap.Int("customers", customers), zap.Int("batch_entries", entries))
+		}
+	}
+}
+
+// forgetCustomer deletes a customer's history and their cases' revisions.
+func forgetCustomer(tx *bolt.Tx, key []byte) error {
+	customers := tx.Bucket(customersBucket)
+	v := customers.Get(key)
+	if len(v) >= 8 {
+		// A record that does not decode is deleted all the same; its
+		// cases' revisions then stay until the file is removed.
+		var ch normalize.CustomerHistory
+		if err := json.Unmarshal(v[8:], &ch); err == nil {
+			for _, cs := range ch.Cases {
+				if err := tx.Bucket(casesBucket).Delete([]byte(cs.ID)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return customers.Delete(key)
+}
