@@ -64,6 +64,11 @@ type Envelope struct {
 	Extra map[string]string `json:"extra,omitempty"`
 }
 
+// ExtraMessageID is the Extra key of an e-mail's Message-ID (without angle
+// brackets). The same mail delivered to two mailboxes gets two envelope ids
+// but keeps its Message-ID, so later stages can recognise it.
+const ExtraMessageID = "message_id"
+
 // Publish hands an envelope to the broker. It blocks until the broker
 // acknowledged the envelope durably (acks=all) or ctx ended, and is safe for
 // concurrent use. An adapter acknowledges its source only after Publish

@@ -47,6 +47,19 @@ type Seen interface {
 	Remember(ctx context.Context, ids ...string) error
 }
 
+// SeenKeys returns the keys under which a complaint counts as already
+// processed: its id and, for e-mail with a Message-ID, that Message-ID with
+// the sender, so the same mail delivered to two mailboxes (or read again
+// after the mailbox's UIDVALIDITY changed, which gives new ids) is passed
+// on once.
+func SeenKeys(c Complaint) []string {
+	keys := []string{c.ID}
+	if msgID := c.Extra[ingest.ExtraMessageID]; c.Channel == ingest.ChannelEmail && msgID != "" {
+		keys = append(keys, "email-message-id:"+c.Customer.Email+"\x00"+msgID)
+	}
+	return keys
+}
+
 // ErrInvalid is wrapped by Normalize when an envelope cannot become a
 // complaint; such an envelope belongs in the dead-letter topic.
 var ErrInvalid = errors.New("invalid envelope")

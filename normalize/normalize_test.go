@@ -146,3 +146,22 @@ func FuzzPhoneE164(f *testing.F) {
 		}
 	})
 }
+
+func TestSeenKeys(t *testing.T) {
+	mail := func(id, mailbox string) Complaint {
+		return Complaint{ID: id, Channel: ingest.ChannelEmail, Source: mailbox,
+			Customer: Customer{Email: "a@example.com"}, Extra: map[string]string{ingest.ExtraMessageID: "m1@example.com"}}
+	}
+	a, b := SeenKeys(mail("email:1", "support")), SeenKeys(mail("email:2", "sales"))
+	if len(a) != 2 || a[1] != b[1] || a[0] == b[0] {
+		t.Errorf("keys %v and %v: want different ids and one shared Message-ID key", a, b)
+	}
+	other := mail("email:3", "support")
+	other.Customer.Email = "b@example.com"
+	if SeenKeys(other)[1] == a[1] {
+		t.Error("the same Message-ID from another sender must not count as seen")
+	}
+	if keys := SeenKeys(Complaint{ID: "api:1", Channel: ingest.ChannelAPI, Extra: map[string]string{ingest.ExtraMessageID: "x"}}); len(keys) != 1 {
+		t.Errorf("non-mail keys = %v, want the id only", keys)
+	}
+}

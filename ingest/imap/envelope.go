@@ -18,7 +18,7 @@ const (
 	// ExtraMessageID is the Message-ID without brackets. The same mail
 	// delivered to two mailboxes (or fetched again after a UIDVALIDITY
 	// change) has different envelope ids but the same Message-ID.
-	ExtraMessageID = "message_id"
+	ExtraMessageID = ingest.ExtraMessageID
 	// ExtraRawSHA256 is the hex SHA-256 of the raw message, a dedupe key
 	// for mail without a Message-ID fetched twice from the same mailbox.
 	ExtraRawSHA256 = "raw_sha256"

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
 )
 
@@ -172,5 +174,34 @@ func waitForFile(tb testing.TB, path string) {
 			tb.Fatalf("%s never appeared", path)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSameMailInTwoMailboxesIsOneCase: the same mail (same Message-ID and
+// sender) read from two mailboxes has two envelope ids but becomes one case.
+func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
+	r := startTousu(t, t.TempDir())
+	publish := publishEnvelope(r.producer)
+	for _, mailbox := range []string{"support", "sales"} {
+		id := ingest.NewID(ingest.ChannelEmail, mailbox, "1/42")
+		env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelEmail,
+			Source: mailbox, ReceivedAt: time.Now(), Email: "zhang@example.com", Subject: "宽带", Description: "两个邮箱都收到的同一封投诉邮件",
+			Extra: map[string]string{ingest.ExtraMessageID: "same-mail@example.com"}}
+		if err := publish(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the pipeline drained", func() bool {
+		for _, g := range r.pipelineLag(context.Background()) {
+			if g.Error != "" || g.Total != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// The router would attach a second copy to the case as a duplicate
+	// contact; the normalizer must not pass it on at all.
+	if res := r.search(t, url.Values{"q": {"同一封投诉邮件"}}); res.Total != 1 || len(res.Hits[0].Complaints) != 1 {
+		t.Errorf("cases %+v, want one holding one complaint", res.Hits)
 	}
 }

@@ -81,21 +81,24 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		if err != nil {
 			return bus.Reject(err)
 		}
-		dup, err := s.seen.Has(ctx, c.ID)
+		keys := normalize.SeenKeys(c)
+		dup, err := s.seenAny(ctx, keys, fresh)
 		if err != nil {
 			return fmt.Errorf("duplicate check: %w", err)
 		}
-		if dup || fresh[c.ID] {
+		if dup {
 			s.duplicates.Inc()
 			continue
 		}
-		fresh[c.ID] = true
+		for _, k := range keys {
+			fresh[k] = true
+		}
 		b, err := json.Marshal(c)
 		if err != nil {
 			return bus.Reject(err)
 		}
 		out = append(out, bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b})
-		ids = append(ids, c.ID)
+		ids = append(ids, keys...)
 	}
 	if len(out) == 0 {
 		return nil
@@ -104,6 +107,21 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		return err
 	}
 	return s.seen.Remember(ctx, ids...)
+}
+
+// seenAny reports whether any key was processed before or earlier in the
+// batch.
+func (s *normalizerStage) seenAny(ctx context.Context, keys []string, fresh map[string]bool) (bool, error) {
+	for _, k := range keys {
+		if fresh[k] {
+			return true, nil
+		}
+		dup, err := s.seen.Has(ctx, k)
+		if err != nil || dup {
+			return dup, err
+		}
+	}
+	return false, nil
 }
 
 // messageWriter writes messages to the broker and returns once they are
