@@ -205,3 +205,26 @@ func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
 		t.Errorf("cases %+v, want one holding one complaint", res.Hits)
 	}
 }
+
+// TestMailReplyQuotingReferenceJoinsCase: a reply from the case's customer
+// that quotes the reference in its subject is attached to that case.
+func TestMailReplyQuotingReferenceJoinsCase(t *testing.T) {
+	r := startTousu(t, t.TempDir())
+	publish := publishEnvelope(r.producer)
+	send := func(uid, subject, text string) string {
+		id := ingest.NewID(ingest.ChannelEmail, "support", "1/"+uid)
+		env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelEmail,
+			Source: "support", ReceivedAt: time.Now(), Email: "li@example.com", Subject: subject, Description: text}
+		if err := publish(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		return env.Reference
+	}
+	first := send("1", "宽带断网", "我家宽带断网三天了，报修没人来")
+	r.waitFor(t, url.Values{"reference": {first}}, 1)
+	reply := send("2", "Re: 您的投诉 "+first+" 已受理", "请问什么时候能派人上门？")
+	res := r.waitFor(t, url.Values{"reference": {reply}}, 1)
+	if c := res.Hits[0]; c.ID != first || len(c.References) != 2 {
+		t.Errorf("reply landed in %+v, want case %s with both references", c, first)
+	}
+}
