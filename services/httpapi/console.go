@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
@@ -41,7 +42,14 @@ func (k *Console) search(c *fiber.Ctx) error {
 	})
 	q, err := caseindex.ParseQuery(values)
 	if err != nil {
-		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": err.Error()})
+		// param and message (Simplified Chinese) let the console show which
+		// parameter is wrong; ParseQuery's errors are all *ParamError.
+		body := fiber.Map{"error": err.Error()}
+		var pe *caseindex.ParamError
+		if errors.As(err, &pe) {
+			body["param"], body["message"] = pe.Param, pe.Message
+		}
+		return c.Status(fiber.StatusBadRequest).JSON(body)
 	}
 	res, err := k.index.Search(c.UserContext(), q)
 	if err != nil {
@@ -92,7 +100,11 @@ var statusLabels = map[router.Status]string{
 
 // LookupStatus implements webform.StatusLookup.
 func (s StatusLookup) LookupStatus(ctx context.Context, reference string) (webform.CaseStatus, error) {
-	res, err := s.Index.Search(ctx, caseindex.Query{Reference: reference, Limit: 1})
+	if strings.TrimSpace(reference) == "" {
+		// An empty filter does not filter: it would find any case.
+		return webform.CaseStatus{}, webform.ErrUnknownReference
+	}
+	res, err := s.Index.Search(ctx, caseindex.Query{Filters: map[string]string{"reference": reference}, Limit: 1})
 	if err != nil {
 		return webform.CaseStatus{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -137,5 +139,74 @@ func TestAuthConfigValidate(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "long-enough-token") {
 		t.Errorf("a token leaked into the error: %v", err)
+	}
+}
+
+// recordingIndex answers every search with no case and keeps the queries.
+type recordingIndex struct {
+	caseindex.Index
+	queries *[]caseindex.Query
+}
+
+func (r recordingIndex) Search(_ context.Context, q caseindex.Query) (caseindex.Result, error) {
+	*r.queries = append(*r.queries, q)
+	return caseindex.Result{Hits: []router.Case{}}, nil
+}
+
+func TestConsoleSearchFilters(t *testing.T) {
+	var queries []caseindex.Query
+	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry())
+	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), zap.NewNop()).Mount(s.App())
+	tests := []struct {
+		name, query string
+		code        int
+		want        map[string]string // the filters the index receives
+		contains    string
+	}{
+		{"old filters", "channel=email&category=billing&status=open&reference=TS1", 200,
+			map[string]string{"channel": "email", "category": "billing", "status": "open", "reference": "TS1"}, ""},
+		{"policy filters", "contact_type=%E6%8A%95%E8%AF%89&grade=%E9%87%8D%E5%A4%A7&validity=invalid&department=%E7%BD%91%E7%BB%9C%E9%83%A8&queue=q1&source=acme&pack=telecom%401", 200,
+			map[string]string{"contact_type": "投诉", "grade": "重大", "validity": "invalid", "department": "网络部", "queue": "q1", "source": "acme", "pack": "telecom@1"}, ""},
+		{"unknown parameters ignored", "owner=agent1&grade=", 200, map[string]string{}, ""},
+		{"bad validity", "validity=maybe", 400, nil, `"param":"validity"`},
+		{"bad status names the values", "status=done", 400, nil, "未知的状态，可选值：open、in_progress、resolved、closed"},
+		{"repeated filter", "queue=a&queue=b", 400, nil, `"param":"queue"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			queries = nil
+			code, body := get(t, s, "/api/v1/cases?"+tc.query, "agent-token-0123456789")
+			if code != tc.code || !strings.Contains(body, tc.contains) {
+				t.Fatalf("GET ?%s = %d %s; want %d containing %s", tc.query, code, body, tc.code, tc.contains)
+			}
+			if tc.want == nil {
+				if len(queries) != 0 {
+					t.Errorf("a bad query reached the index: %+v", queries)
+				}
+				return
+			}
+			if len(queries) != 1 || !maps.Equal(queries[0].Filters, tc.want) {
+				t.Errorf("index got %+v, want filters %v", queries, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatusLookup(t *testing.T) {
+	var queries []caseindex.Query
+	lookup := StatusLookup{Index: recordingIndex{queries: &queries}}
+	for _, ref := range []string{"", "  "} {
+		if _, err := lookup.LookupStatus(context.Background(), ref); !errors.Is(err, webform.ErrUnknownReference) {
+			t.Errorf("LookupStatus(%q) error = %v, want ErrUnknownReference", ref, err)
+		}
+	}
+	if len(queries) != 0 {
+		t.Errorf("an empty reference was searched: %+v", queries)
+	}
+	if _, err := lookup.LookupStatus(context.Background(), "TS0123456789"); !errors.Is(err, webform.ErrUnknownReference) {
+		t.Errorf("LookupStatus of an unknown reference: %v", err)
+	}
+	if len(queries) != 1 || queries[0].Filters["reference"] != "TS0123456789" {
+		t.Errorf("searched %+v, want the reference filter", queries)
 	}
 }

@@ -15,15 +15,24 @@
 //
 // Writes are durable when Upsert returns: Bleve's scorch engine waits until
 // the batch's segment is persisted and synced (unsafe_batch is left off).
+//
+// The keyword fields are those of caseindex.Filters. The index records its
+// mapping version; Open rebuilds an index of an earlier version in place
+// from the complete cases it stores (see upgrade.go) and refuses one of a
+// version it does not know, such as one written by a newer tousu.
 package bleveindex
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,9 +79,14 @@ func (c Config) Validate() error {
 var ErrClosed = errors.New("bleveindex: index is closed")
 
 // mappingVersion is stored in the index; an index written with another
-// mapping is refused rather than searched wrongly. Bump it whenever
-// newMapping changes.
-const mappingVersion = "tousu-cases-1"
+// mapping is never searched as it is. Bump it whenever newMapping or
+// document changes, caseindex.Filters included, and add the old version to
+// upgradable, so that Open rebuilds such indexes instead of refusing them.
+//
+// History: tousu-cases-1 had the filters channel, category, status and
+// reference; tousu-cases-2 adds source, contact_type, grade, validity,
+// department, queue and pack.
+const mappingVersion = "tousu-cases-2"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -80,6 +94,12 @@ var mappingVersionKey = []byte("tousu_mapping_version")
 const (
 	fieldCase     = "case" // the complete case as JSON, stored only
 	fieldRevision = "revision"
+	// fieldFacets holds "name=value" for every value of every facet
+	// filter. Search counts all facets in one pass over this one field,
+	// because Bleve reads the doc values of each counted field separately
+	// for every match. The filter fields themselves serve term queries
+	// only and keep no doc values.
+	fieldFacets = "facets"
 )
 
 // textAnalyzer is the analyzer of the text fields, defined in newMapping.
@@ -115,7 +135,7 @@ func Open(cfg Config, logger *zap.Logger) (*Index, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	idx, created, err := openOrCreate(cfg.Path)
+	idx, created, err := openOrCreate(cfg.Path, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -128,27 +148,19 @@ func Open(cfg Config, logger *zap.Logger) (*Index, error) {
 	return &Index{bleve: idx, logger: logger, path: cfg.Path}, nil
 }
 
-// openOrCreate opens an existing index and checks its mapping version, or
-// creates a new one.
-func openOrCreate(path string) (bleve.Index, bool, error) {
+// openOrCreate opens an existing index and checks its mapping version,
+// upgrading an index of an earlier version (see upgrade.go), or creates a
+// new one.
+func openOrCreate(path string, logger *zap.Logger) (bleve.Index, bool, error) {
+	if err := finishUpgrade(path); err != nil {
+		return nil, false, err
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, false, fmt.Errorf("bleveindex: create parent of %s: %w", path, err)
 		}
-		m, err := newMapping()
-		if err != nil {
-			return nil, false, err
-		}
-		// unsafe_batch stays false: a batch returns only once persisted.
-		idx, err := bleve.NewUsing(path, m, scorch.Name, scorch.Name, map[string]any{"unsafe_batch": false})
-		if err != nil {
-			return nil, false, fmt.Errorf("bleveindex: create index at %s: %w", path, err)
-		}
-		if err := idx.SetInternal(mappingVersionKey, []byte(mappingVersion)); err != nil {
-			_ = idx.Close()
-			return nil, false, fmt.Errorf("bleveindex: record mapping version: %w", err)
-		}
-		return idx, true, nil
+		idx, err := create(path)
+		return idx, err == nil, err
 	} else if err != nil {
 		return nil, false, fmt.Errorf("bleveindex: %w", err)
 	}
@@ -157,16 +169,42 @@ func openOrCreate(path string) (bleve.Index, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("bleveindex: open index at %s: %w", path, err)
 	}
-	v, err := idx.GetInternal(mappingVersionKey)
+	raw, err := idx.GetInternal(mappingVersionKey)
 	if err != nil {
 		_ = idx.Close()
 		return nil, false, fmt.Errorf("bleveindex: read mapping version: %w", err)
 	}
-	if string(v) != mappingVersion {
+	switch v := string(raw); {
+	case v == mappingVersion:
+		return idx, false, nil
+	case slices.Contains(upgradable, v):
+		idx, err := upgrade(idx, path, v, logger)
+		return idx, false, err
+	default:
 		_ = idx.Close()
-		return nil, false, fmt.Errorf("bleveindex: index at %s has mapping %q, want %q: remove the directory and replay the cases topic to rebuild it", path, v, mappingVersion)
+		return nil, false, fmt.Errorf("bleveindex: index at %s has mapping %q, which this version of tousu (mapping %q) can neither read nor upgrade; "+
+			"it was probably written by a newer version of tousu: run that one again "+
+			"(moving the directory away starts an empty index, and cases already indexed are not searchable until the cases topic is replayed into it)",
+			path, v, mappingVersion)
 	}
-	return idx, false, nil
+}
+
+// create creates an empty index with the current mapping at path.
+func create(path string) (bleve.Index, error) {
+	m, err := newMapping()
+	if err != nil {
+		return nil, err
+	}
+	// unsafe_batch stays false: a batch returns only once persisted.
+	idx, err := bleve.NewUsing(path, m, scorch.Name, scorch.Name, map[string]any{"unsafe_batch": false})
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: create index at %s: %w", path, err)
+	}
+	if err := idx.SetInternal(mappingVersionKey, []byte(mappingVersion)); err != nil {
+		_ = idx.Close()
+		return nil, fmt.Errorf("bleveindex: record mapping version: %w", err)
+	}
+	return idx, nil
 }
 
 // newMapping describes the index document built by document.
@@ -197,9 +235,13 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	for _, name := range textFields {
 		doc.AddFieldMappingsAt(name, text())
 	}
-	for _, name := range []string{"id", "references", "channel", "source", "category", "status"} {
-		doc.AddFieldMappingsAt(name, kw())
+	doc.AddFieldMappingsAt("id", kw())
+	for _, f := range caseindex.Filters {
+		m := kw()
+		m.DocValues = false
+		doc.AddFieldMappingsAt(f.IndexField(), m)
 	}
+	doc.AddFieldMappingsAt(fieldFacets, kw())
 	for _, name := range []string{"received_at", "updated_at", "deadline"} {
 		doc.AddFieldMappingsAt(name, date())
 	}
@@ -256,21 +298,27 @@ func document(c router.Case, raw []byte) map[string]any {
 			m[name] = v
 		}
 	}
-	put(doc, "channel", string(c.Channel))
-	put(doc, "source", c.Source)
-	put(doc, "category", c.Category)
-	put(doc, "status", string(c.Status))
-	put(doc, "subject", c.Subject)
-	put(doc, "description", c.Description)
-	var refs []string
-	for _, r := range c.References {
-		if r != "" {
-			refs = append(refs, r)
+	var facets []string
+	for _, f := range caseindex.Filters {
+		vs := f.Value(c)
+		switch len(vs) {
+		case 0:
+		case 1:
+			doc[f.IndexField()] = vs[0]
+		default:
+			doc[f.IndexField()] = vs
+		}
+		if f.Facet {
+			for _, v := range vs {
+				facets = append(facets, f.Name+"="+v)
+			}
 		}
 	}
-	if len(refs) > 0 {
-		doc["references"] = refs
+	if len(facets) > 0 {
+		doc[fieldFacets] = facets
 	}
+	put(doc, "subject", c.Subject)
+	put(doc, "description", c.Description)
 	customer := map[string]any{}
 	put(customer, "key", c.Customer.Key)
 	put(customer, "phone", c.Customer.Phone)
@@ -445,9 +493,9 @@ func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result
 	req := bleve.NewSearchRequestOptions(bq, q.Limit, q.Offset, false)
 	req.Fields = []string{fieldCase}
 	req.SortByCustom(sortOrder(q.Sort))
-	for _, f := range caseindex.FacetFields {
-		req.AddFacet(f, bleve.NewFacetRequest(f, facetSize))
-	}
+	// One facet over all "name=value" terms, split by name below: a
+	// facet per name would see every term once per name.
+	req.AddFacet(fieldFacets, bleve.NewFacetRequest(fieldFacets, math.MaxInt32))
 	res, err := x.bleve.SearchInContext(ctx, req)
 	if err != nil {
 		return caseindex.Result{}, fmt.Errorf("bleveindex: search: %w", err)
@@ -461,33 +509,49 @@ func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result
 		}
 		result.Hits = append(result.Hits, c)
 	}
-	for name, fr := range res.Facets {
-		counts := result.Facets[name]
-		if counts == nil {
-			continue
-		}
+	if fr := res.Facets[fieldFacets]; fr != nil && fr.Terms != nil {
 		for _, t := range fr.Terms.Terms() {
-			counts[t.Term] = t.Count
+			name, v, _ := strings.Cut(t.Term, "=")
+			if counts := result.Facets[name]; counts != nil {
+				counts[v] = t.Count
+			}
 		}
 	}
+	for _, counts := range result.Facets {
+		trimFacet(counts, facetSize)
+	}
 	return result, nil
+}
+
+// trimFacet keeps the n values with the highest counts, on a tie those
+// first in byte order, like Elasticsearch's terms aggregation.
+func trimFacet(counts map[string]int, n int) {
+	if len(counts) <= n {
+		return
+	}
+	values := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(values, func(a, b string) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, v := range values[n:] {
+		delete(counts, v)
+	}
 }
 
 // buildQuery turns a normalised Query into a Bleve query. ok is false when
 // the text analyses to no terms (only punctuation), which matches nothing.
 func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 	var filters []query.Query
-	term := func(field, value string) {
-		if value != "" {
-			t := bleve.NewTermQuery(value)
-			t.SetField(field)
+	for _, f := range caseindex.Filters { // in table order: the same query every time
+		if v := q.Filters[f.Name]; v != "" {
+			t := bleve.NewTermQuery(v)
+			t.SetField(f.IndexField())
 			filters = append(filters, t)
 		}
 	}
-	term("channel", q.Channel)
-	term("category", q.Category)
-	term("status", q.Status)
-	term("references", q.Reference)
 	yes, no := true, false
 	if !q.From.IsZero() || !q.To.IsZero() {
 		r := bleve.NewDateRangeInclusiveQuery(q.From, q.To, &yes, &no)

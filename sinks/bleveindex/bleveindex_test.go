@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,25 +136,36 @@ func TestReopenKeepsCases(t *testing.T) {
 	}
 }
 
+// TestMappingVersionMismatch checks that an index of a mapping version
+// Open cannot upgrade (one of a newer tousu, or no tousu index at all) is
+// refused with an error naming both versions, and left alone.
 func TestMappingVersionMismatch(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cases.bleve")
-	idx, err := Open(Config{Path: path}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idx.bleve.SetInternal(mappingVersionKey, []byte("tousu-cases-0")); err != nil {
-		t.Fatal(err)
-	}
-	if err := idx.Close(); err != nil {
-		t.Fatal(err)
-	}
-	idx, err = Open(Config{Path: path}, zap.NewNop())
-	if err == nil {
-		_ = idx.Close()
-		t.Fatal("Open of an index with another mapping version succeeded")
-	}
-	if !strings.Contains(err.Error(), "tousu-cases-0") {
-		t.Errorf("error %q does not name the found version", err)
+	for _, found := range []string{"tousu-cases-0", "tousu-cases-3", ""} {
+		t.Run(found, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cases.bleve")
+			idx, err := Open(Config{Path: path}, zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := idx.bleve.SetInternal(mappingVersionKey, []byte(found)); err != nil {
+				t.Fatal(err)
+			}
+			if err := idx.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				idx, err = Open(Config{Path: path}, zap.NewNop())
+				if err == nil {
+					_ = idx.Close()
+					t.Fatal("Open of an index with another mapping version succeeded")
+				}
+				for _, want := range []string{fmt.Sprintf("%q", found), mappingVersion, "newer version of tousu"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %s", err, want)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -214,6 +227,9 @@ func benchCases(tb testing.TB, prefix string, n int) []router.Case {
 	}
 	categories := []string{"network", "billing", "service", "delivery"}
 	statuses := []router.Status{router.StatusOpen, router.StatusInProgress, router.StatusResolved}
+	contactTypes := []string{"投诉", "咨询", "查询", "障碍申告"}
+	grades := []string{"一般", "较大", "重大"}
+	departments := []string{"网络部", "计费中心", "客服中心"}
 	out := make([]router.Case, n)
 	for i := range n {
 		out[i] = caseindextest.NewCase(tb, fmt.Sprintf("%s%07d", prefix, i), func(c *router.Case) {
@@ -223,6 +239,11 @@ func benchCases(tb testing.TB, prefix string, n int) []router.Case {
 			c.Status = statuses[i%len(statuses)]
 			c.ReceivedAt = caseindextest.Base.Add(time.Duration(i) * time.Second)
 			c.Deadline = c.ReceivedAt.Add(48 * time.Hour)
+			c.Pack = "telecom@1"
+			c.ContactType = contactTypes[i%len(contactTypes)]
+			c.Grade = grades[i%len(grades)]
+			c.Validity = router.Validity{Valid: i%7 != 0}
+			c.Route = router.Route{Department: departments[i%len(departments)], Queue: "queue-" + categories[i%len(categories)]}
 		})
 	}
 	return out
@@ -259,9 +280,11 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	queries := map[string]caseindex.Query{
 		"phrase":          {Text: "信号差"},
-		"phrase+filter":   {Text: "信号差", Status: string(router.StatusOpen)},
+		"phrase+filter":   {Text: "信号差", Filters: map[string]string{"status": string(router.StatusOpen)}},
 		"all by deadline": {Sort: caseindex.SortDeadline},
-		"due before":      {DueBefore: caseindextest.Base.Add(50 * time.Hour), Category: "billing"},
+		"due before":      {DueBefore: caseindextest.Base.Add(50 * time.Hour), Filters: map[string]string{"category": "billing"}},
+		"policy filters": {Sort: caseindex.SortDeadline, Filters: map[string]string{
+			"department": "网络部", "validity": caseindex.ValidityValid, "contact_type": "投诉"}},
 	}
 	for name, q := range queries {
 		b.Run(name, func(b *testing.B) {
@@ -282,4 +305,46 @@ func openBench(b *testing.B) *Index {
 	}
 	b.Cleanup(func() { _ = idx.Close() })
 	return idx
+}
+
+// TestFilterFields checks that no filter of caseindex.Filters takes the
+// field of something else in the index document, and that a document
+// carries each filter's values and the facet terms.
+func TestFilterFields(t *testing.T) {
+	reserved := []string{"id", fieldRevision, fieldCase, fieldFacets, "customer", "received_at", "updated_at", "deadline"}
+	reserved = append(reserved, textFields...)
+	for _, f := range caseindex.Filters {
+		if slices.Contains(reserved, f.IndexField()) || strings.Contains(f.Name, "=") {
+			t.Errorf("filter %s: field %s is taken, or the name holds '='", f.Name, f.IndexField())
+		}
+	}
+	c := caseindextest.NewCase(t, "f1", func(c *router.Case) {
+		c.References = []string{"TS1", "TS2"}
+		c.Grade = "重大"
+		c.Route.Queue = "a=b"
+	})
+	doc := document(c, nil)
+	if got := doc["references"]; !slices.Equal(got.([]string), []string{"TS1", "TS2"}) {
+		t.Errorf("references %v", got)
+	}
+	if doc["grade"] != "重大" || doc["queue"] != "a=b" || doc["department"] != nil {
+		t.Errorf("document %v", doc)
+	}
+	want := []string{"channel=webform", "category=other", "status=open", "grade=重大", "queue=a=b"}
+	if got := doc[fieldFacets].([]string); !slices.Equal(got, want) {
+		t.Errorf("facet terms %q, want %q", got, want)
+	}
+}
+
+func TestTrimFacet(t *testing.T) {
+	counts := map[string]int{"a": 1, "b": 3, "c": 1, "d": 2, "e": 1}
+	trimFacet(counts, 3)
+	if want := map[string]int{"b": 3, "d": 2, "a": 1}; !maps.Equal(counts, want) {
+		t.Errorf("trimmed to %v, want %v", counts, want)
+	}
+	small := map[string]int{"x": 1}
+	trimFacet(small, 3)
+	if len(small) != 1 {
+		t.Errorf("a small facet was trimmed: %v", small)
+	}
 }

@@ -43,11 +43,12 @@ const (
 type Query struct {
 	// Text is matched as a phrase against subject and description, so that
 	// 信号差 finds 手机信号差了三天 but not 信号 … 很差.
-	Text      string
-	Channel   string
-	Category  string
-	Status    string
-	Reference string    // a 受理编号 held by the case
+	Text string
+	// Filters are exact matches on keyword fields, keyed by Filter.Name
+	// (see Filters), e.g. {"status": "open", "grade": "重大"}: a case
+	// matches when it matches every entry. An empty value does not filter;
+	// an unknown name is a *ParamError.
+	Filters   map[string]string
 	From, To  time.Time // received_at in [From, To)
 	DueBefore time.Time // deadline before this instant
 	Sort      string
@@ -57,9 +58,6 @@ type Query struct {
 
 // MaxLimit bounds the page size of a search.
 const MaxLimit = 200
-
-// FacetFields are the fields Search counts values of.
-var FacetFields = []string{"channel", "category", "status"}
 
 // Result is one page of matching cases with the total and facet counts over
 // all matches.

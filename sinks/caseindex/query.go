@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/tousu/tousu/router"
 )
 
 // ErrInvalidCase is wrapped by Upsert errors for a case no index can store
@@ -55,8 +54,11 @@ func paramErr(param, format string, args ...any) *ParamError {
 // ParseQuery reads the search API's URL query parameters into a Query:
 //
 //	q           phrase matched against subject and description
-//	channel, category, status, reference
-//	            exact filters
+//	channel, source, category, status, reference, contact_type, grade,
+//	validity, department, queue, pack
+//	            exact filters, one parameter per name of Filters; status
+//	            is open, in_progress, resolved or closed, validity is
+//	            valid or invalid
 //	from, to    received_at in [from, to); RFC 3339, or a date 2006-01-02
 //	            in China Standard Time, where to=2024-05-01 includes that day
 //	due_before  deadline before this instant; RFC 3339 or a date, meaning
@@ -116,19 +118,21 @@ func ParseQuery(values url.Values) (Query, error) {
 	}
 
 	var sort string
-	steps := []error{
-		text("q", MaxTextBytes, &q.Text),
-		text("channel", MaxFilterBytes, &q.Channel),
-		text("category", MaxFilterBytes, &q.Category),
-		text("status", MaxFilterBytes, &q.Status),
-		text("reference", MaxFilterBytes, &q.Reference),
+	steps := []error{text("q", MaxTextBytes, &q.Text)}
+	q.Filters = make(map[string]string, len(Filters)) // Normalize drops the empty ones
+	for _, f := range Filters {
+		var v string
+		steps = append(steps, text(f.Name, MaxFilterBytes, &v))
+		q.Filters[f.Name] = v
+	}
+	steps = append(steps,
 		text("sort", MaxFilterBytes, &sort),
 		instant("from", false, &q.From),
 		instant("to", true, &q.To),
 		instant("due_before", false, &q.DueBefore),
 		number("offset", &q.Offset),
 		number("limit", &q.Limit),
-	}
+	)
 	for _, err := range steps {
 		if err != nil {
 			return Query{}, err
@@ -180,41 +184,26 @@ func parseInstant(v string, endOfDay bool) (time.Time, error) {
 }
 
 // Normalize returns q with its defaults filled in, or a *ParamError when no
-// backend can serve it. Text and filters are trimmed; Limit 0 becomes
-// DefaultLimit and a Limit above MaxLimit becomes MaxLimit; an empty Sort
-// becomes SortRelevance when Text is set and SortNewest otherwise. Offset
-// and Limit must not be negative and Offset+Limit must not exceed
-// MaxWindow; From must be before To; a Status must be a known one; times
-// must lie between the years 1700 and 2200. Backends call Normalize at the
-// start of Search.
+// backend can serve it. Text and filter values are trimmed and filters with
+// an empty value dropped (Filters becomes nil when none is left; the
+// caller's map is not changed); Limit 0 becomes DefaultLimit and a Limit
+// above MaxLimit becomes MaxLimit; an empty Sort becomes SortRelevance when
+// Text is set and SortNewest otherwise. Every filter name must be one of
+// Filters and its value one of the filter's Allowed values, if it has any;
+// Offset and Limit must not be negative and Offset+Limit must not exceed
+// MaxWindow; From must be before To; times must lie between the years 1700
+// and 2200. Backends call Normalize at the start of Search.
 func (q Query) Normalize() (Query, error) {
 	q.Text = strings.TrimSpace(q.Text)
-	q.Channel = strings.TrimSpace(q.Channel)
-	q.Category = strings.TrimSpace(q.Category)
-	q.Status = strings.TrimSpace(q.Status)
-	q.Reference = strings.TrimSpace(q.Reference)
 	q.Sort = strings.TrimSpace(q.Sort)
-
-	for _, f := range []struct {
-		name, value string
-		max         int
-	}{
-		{"q", q.Text, MaxTextBytes},
-		{"channel", q.Channel, MaxFilterBytes},
-		{"category", q.Category, MaxFilterBytes},
-		{"status", q.Status, MaxFilterBytes},
-		{"reference", q.Reference, MaxFilterBytes},
-	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
-			return Query{}, err
-		}
+	if err := checkText("q", q.Text, MaxTextBytes); err != nil {
+		return Query{}, err
 	}
-	switch router.Status(q.Status) {
-	case "", router.StatusOpen, router.StatusInProgress, router.StatusResolved, router.StatusClosed:
-	default:
-		return Query{}, paramErr("status", "未知的状态，可选值：%s、%s、%s、%s",
-			router.StatusOpen, router.StatusInProgress, router.StatusResolved, router.StatusClosed)
+	filters, err := normalizeFilters(q.Filters)
+	if err != nil {
+		return Query{}, err
 	}
+	q.Filters = filters
 	switch q.Sort {
 	case "":
 		q.Sort = SortNewest
@@ -252,4 +241,41 @@ func (q Query) Normalize() (Query, error) {
 		return Query{}, paramErr("offset", "翻页过深：offset 与 limit 之和不能超过 %d，请缩小查询范围", MaxWindow)
 	}
 	return q, nil
+}
+
+// normalizeFilters returns a trimmed copy of filters without empty values,
+// nil when none is left, or a *ParamError for an unknown name or a value
+// that is not allowed.
+func normalizeFilters(filters map[string]string) (map[string]string, error) {
+	if len(filters) == 0 {
+		return nil, nil
+	}
+	var unknown []string
+	for name := range filters {
+		if _, ok := FilterNamed(name); !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown) // report the same one every time
+		return nil, paramErr(unknown[0], "未知的筛选条件")
+	}
+	var out map[string]string
+	for _, f := range Filters {
+		v := strings.TrimSpace(filters[f.Name])
+		if err := checkText(f.Name, v, MaxFilterBytes); err != nil {
+			return nil, err
+		}
+		if v == "" {
+			continue
+		}
+		if len(f.Allowed) > 0 && !slices.Contains(f.Allowed, v) {
+			return nil, paramErr(f.Name, "未知的%s，可选值：%s", f.Label, strings.Join(f.Allowed, "、"))
+		}
+		if out == nil {
+			out = make(map[string]string, len(filters))
+		}
+		out[f.Name] = v
+	}
+	return out, nil
 }

@@ -2,7 +2,10 @@ package caseindex
 
 import (
 	"errors"
+	"maps"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +22,14 @@ func TestParseQuery(t *testing.T) {
 		{"q=+++", Query{Sort: SortNewest, Limit: DefaultLimit}},
 		{"q=ORD12345&sort=deadline", Query{Text: "ORD12345", Sort: SortDeadline, Limit: DefaultLimit}},
 		{"channel=email&category=billing&status=open&reference=TS0123456789",
-			Query{Channel: "email", Category: "billing", Status: "open", Reference: "TS0123456789", Sort: SortNewest, Limit: DefaultLimit}},
+			Query{Filters: map[string]string{"channel": "email", "category": "billing", "status": "open", "reference": "TS0123456789"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"contact_type=%E6%8A%95%E8%AF%89&grade=%E9%87%8D%E5%A4%A7&validity=invalid&department=%E7%BD%91%E7%BB%9C%E9%83%A8&queue=network-2&source=acme&pack=telecom%401",
+			Query{Filters: map[string]string{"contact_type": "投诉", "grade": "重大", "validity": "invalid", "department": "网络部", "queue": "network-2", "source": "acme", "pack": "telecom@1"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"validity=valid&status=closed&q=%E4%BF%A1%E5%8F%B7",
+			Query{Text: "信号", Filters: map[string]string{"validity": "valid", "status": "closed"}, Sort: SortRelevance, Limit: DefaultLimit}},
+		{"grade=+%E4%B8%80%E8%88%AC+&queue=&department=+", // trimmed; empty ones do not filter
+			Query{Filters: map[string]string{"grade": "一般"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"owner=agent1&Status=open", Query{Sort: SortNewest, Limit: DefaultLimit}}, // unknown parameters (names are case-sensitive)
 		{"from=2024-05-01&to=2024-05-31",
 			Query{From: time.Date(2024, 5, 1, 0, 0, 0, 0, cst), To: time.Date(2024, 6, 1, 0, 0, 0, 0, cst), Sort: SortNewest, Limit: DefaultLimit}},
 		{"from=2024-05-01T08:00:00Z&to=2024-05-01T17:00:00%2B08:00",
@@ -50,14 +60,15 @@ func TestParseQuery(t *testing.T) {
 	}
 }
 
-// sameQuery compares queries with times compared as instants.
+// sameQuery compares queries with times compared as instants and a nil
+// Filters map equal to an empty one.
 func sameQuery(a, b Query) bool {
-	if !a.From.Equal(b.From) || !a.To.Equal(b.To) || !a.DueBefore.Equal(b.DueBefore) {
+	if !a.From.Equal(b.From) || !a.To.Equal(b.To) || !a.DueBefore.Equal(b.DueBefore) || !maps.Equal(a.Filters, b.Filters) {
 		return false
 	}
-	a.From, a.To, a.DueBefore = time.Time{}, time.Time{}, time.Time{}
-	b.From, b.To, b.DueBefore = time.Time{}, time.Time{}, time.Time{}
-	return a == b
+	a.From, a.To, a.DueBefore, a.Filters = time.Time{}, time.Time{}, time.Time{}, nil
+	b.From, b.To, b.DueBefore, b.Filters = time.Time{}, time.Time{}, time.Time{}, nil
+	return reflect.DeepEqual(a, b)
 }
 
 func TestParseQueryErrors(t *testing.T) {
@@ -71,6 +82,14 @@ func TestParseQueryErrors(t *testing.T) {
 		{"q=a%00b", "q"},
 		{"channel=" + strings.Repeat("x", MaxFilterBytes+1), "channel"},
 		{"status=pending", "status"},
+		{"status=Open", "status"},
+		{"validity=maybe", "validity"},
+		{"validity=true", "validity"},
+		{"grade=a&grade=b", "grade"},
+		{"contact_type=" + strings.Repeat("投", MaxFilterBytes/3+1), "contact_type"},
+		{"department=a%0Ab", "department"},
+		{"pack=%FF", "pack"},
+		{"queue=x&q=%00", "q"}, // q is checked first
 		{"sort=score", "sort"},
 		{"from=yesterday", "from"},
 		{"from=2024-13-01", "from"},
@@ -118,17 +137,26 @@ func TestNormalize(t *testing.T) {
 		{"text defaults to relevance", Query{Text: " 信号差 "}, Query{Text: "信号差", Sort: SortRelevance, Limit: DefaultLimit}, ""},
 		{"explicit sort kept", Query{Text: "x", Sort: SortDeadline}, Query{Text: "x", Sort: SortDeadline, Limit: DefaultLimit}, ""},
 		{"limit clamped", Query{Limit: MaxLimit + 50}, Query{Sort: SortNewest, Limit: MaxLimit}, ""},
-		{"filters trimmed", Query{Channel: " email ", Status: "open "}, Query{Channel: "email", Status: "open", Sort: SortNewest, Limit: DefaultLimit}, ""},
+		{"filters trimmed", Query{Filters: map[string]string{"channel": " email ", "status": "open ", "grade": "\t重大"}},
+			Query{Filters: map[string]string{"channel": "email", "status": "open", "grade": "重大"}, Sort: SortNewest, Limit: DefaultLimit}, ""},
+		{"empty filters dropped", Query{Filters: map[string]string{"queue": "", "pack": "  "}}, Query{Sort: SortNewest, Limit: DefaultLimit}, ""},
+		{"every status", Query{Filters: map[string]string{"status": "in_progress", "validity": "valid"}},
+			Query{Filters: map[string]string{"status": "in_progress", "validity": "valid"}, Sort: SortNewest, Limit: DefaultLimit}, ""},
+		{"unknown filter", Query{Filters: map[string]string{"owner": "agent1", "channel": "email"}}, Query{}, "owner"},
+		{"unknown filters, first by name", Query{Filters: map[string]string{"zz": "", "owner": ""}}, Query{}, "owner"},
+		{"filter by index field name", Query{Filters: map[string]string{"references": "TS1"}}, Query{}, "references"},
+		{"unknown validity", Query{Filters: map[string]string{"validity": "有效"}}, Query{}, "validity"},
 		{"last page of the window", Query{Offset: MaxWindow - 10, Limit: 10}, Query{Sort: SortNewest, Offset: MaxWindow - 10, Limit: 10}, ""},
 		{"past the window", Query{Offset: MaxWindow - 9, Limit: 10}, Query{}, "offset"},
 		{"huge offset", Query{Offset: int(^uint(0) >> 1)}, Query{}, "offset"},
 		{"negative offset", Query{Offset: -1}, Query{}, "offset"},
 		{"negative limit", Query{Limit: -1}, Query{}, "limit"},
 		{"unknown sort", Query{Sort: "newest"}, Query{}, "sort"},
-		{"unknown status", Query{Status: "done"}, Query{}, "status"},
+		{"unknown status", Query{Filters: map[string]string{"status": "done"}}, Query{}, "status"},
 		{"from equals to", Query{From: base, To: base}, Query{}, "to"},
 		{"year 1", Query{DueBefore: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)}, Query{}, "due_before"},
-		{"control character", Query{Reference: "TS\n1"}, Query{}, "reference"},
+		{"control character", Query{Filters: map[string]string{"reference": "TS\n1"}}, Query{}, "reference"},
+		{"long filter", Query{Filters: map[string]string{"source": strings.Repeat("x", MaxFilterBytes+1)}}, Query{}, "source"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,6 +184,9 @@ func FuzzParseQuery(f *testing.F) {
 		"q=信号差&sort=deadline&limit=10&offset=20",
 		"from=2024-05-01&to=2024-05-31&due_before=2024-06-01T00:00:00Z",
 		"channel=email&category=billing&status=open&reference=TS0123456789",
+		"contact_type=投诉&grade=重大&validity=invalid&department=网络部&queue=q1&source=acme&pack=telecom@1",
+		"validity=maybe&status=x",
+		"grade=a&grade=b&queue=%00",
 		"limit=0&offset=-1&sort=x",
 		"q=%FF%00&from=9999-99-99",
 		"to=2024-05-01T09:00:00+08:00",
@@ -184,6 +215,15 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		if q.Limit < 1 || q.Limit > MaxLimit || q.Offset < 0 || q.Offset+q.Limit > MaxWindow {
 			t.Fatalf("ParseQuery(%q) = %+v: page out of bounds", raw, q)
+		}
+		for name, v := range q.Filters {
+			f, ok := FilterNamed(name)
+			if !ok || v == "" || strings.TrimSpace(v) != v || (len(f.Allowed) > 0 && !slices.Contains(f.Allowed, v)) {
+				t.Fatalf("ParseQuery(%q) = %+v: filter %s=%q should not pass", raw, q, name, v)
+			}
+			if values.Get(name) == "" {
+				t.Fatalf("ParseQuery(%q) = %+v: filter %s from no parameter", raw, q, name)
+			}
 		}
 	})
 }

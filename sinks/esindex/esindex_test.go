@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,8 +196,8 @@ func TestOpenIsIdempotent(t *testing.T) {
 	if got, err := second.Get(context.Background(), "kept"); err != nil || got.ID != "kept" {
 		t.Fatalf("Get after a second Open: %+v, %v", got, err)
 	}
-	if first.IndexName() != prefix+"-v1" || first.Alias() != prefix {
-		t.Errorf("names %s behind %s, want %s-v1 behind %s", first.IndexName(), first.Alias(), prefix, prefix)
+	if want := fmt.Sprintf("%s-v%d", prefix, MappingVersion); first.IndexName() != want || first.Alias() != prefix {
+		t.Errorf("names %s behind %s, want %s behind %s", first.IndexName(), first.Alias(), want, prefix)
 	}
 }
 
@@ -276,6 +277,118 @@ func TestUpsertWaitsUntilSearchable(t *testing.T) {
 		}
 		if len(res.Hits) != 1 || res.Hits[0].ID != id {
 			t.Fatalf("search right after Upsert(%s): %d hits", id, len(res.Hits))
+		}
+	}
+}
+
+// esDo sends a request with a JSON body (none when empty) to the node and
+// returns the status and body.
+func esDo(tb testing.TB, method, url, body string) (int, string) {
+	tb.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestUpgradeFromPreviousVersion follows README.md's procedure for a
+// mapping change that adds derived fields: the new version refuses to start
+// while the alias points at the previous index; once the alias is moved to
+// the new index and the cases are replayed, the new filters work.
+func TestUpgradeFromPreviousVersion(t *testing.T) {
+	url := esURL(t)
+	prefix := uniquePrefix(t)
+	removeAll(t, url, prefix)
+	previous := fmt.Sprintf("%s-v%d", prefix, MappingVersion-1)
+	t.Cleanup(func() { esDo(t, http.MethodDelete, url+"/"+previous, "") })
+
+	// The previous version's index holds the alias and a case, laid out
+	// as mapping version 1 laid it out.
+	props := map[string]any{}
+	for name, typ := range mappingV1Fields {
+		switch typ {
+		case "":
+			props[name] = map[string]any{"properties": map[string]any{"key": map[string]any{"type": "keyword"}}}
+		case "object":
+			props[name] = map[string]any{"type": "object", "enabled": false}
+		default:
+			props[name] = map[string]any{"type": typ}
+		}
+	}
+	create, _ := json.Marshal(map[string]any{
+		"settings": map[string]any{"number_of_replicas": 0},
+		"mappings": map[string]any{"dynamic": "strict", "properties": props},
+		"aliases":  map[string]any{prefix: map[string]any{"is_write_index": true}},
+	})
+	if code, body := esDo(t, http.MethodPut, url+"/"+previous, string(create)); code != http.StatusOK {
+		t.Fatalf("create %s: %d %s", previous, code, body)
+	}
+	c := caseindextest.NewCase(t, "TS1", func(c *router.Case) {
+		c.Pack = "telecom@1"
+		c.Grade = "重大"
+		c.Validity = router.Validity{Valid: true}
+		c.Route = router.Route{Department: "网络部", Queue: "network-1"}
+	})
+	raw, _ := json.Marshal(c)
+	v1doc := fmt.Sprintf(`{"id":"TS1","revision":1,"references":["TS1"],"channel":"webform","category":"other","status":"open",`+
+		`"description":"测试投诉内容","received_at":"2024-05-06T09:00:00.000Z","case":%s}`, raw)
+	if code, body := esDo(t, http.MethodPut, url+"/"+prefix+"/_doc/TS1?version=1&version_type=external_gte&refresh=true", v1doc); code != http.StatusCreated {
+		t.Fatalf("write a version 1 document: %d %s", code, body)
+	}
+
+	// The new version refuses to start and says what to do.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logger := zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel))
+	idx, err := Open(ctx, realConfig(url, prefix), logger, nil)
+	if err == nil {
+		idx.Close()
+		t.Fatal("Open succeeded while the alias points at the previous mapping version")
+	}
+	current := namesFor(prefix).index
+	for _, want := range []string{previous, current, "reindex"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+
+	// The operator creates the new index (the template the refused Open
+	// put gives it its mapping) and moves the alias.
+	if code, body := esDo(t, http.MethodPut, url+"/"+current, ""); code != http.StatusOK {
+		t.Fatalf("create %s: %d %s", current, code, body)
+	}
+	move := fmt.Sprintf(`{"actions":[{"remove":{"index":%q,"alias":%q}},{"add":{"index":%q,"alias":%q,"is_write_index":true}}]}`,
+		previous, prefix, current, prefix)
+	if code, body := esDo(t, http.MethodPost, url+"/_aliases", move); code != http.StatusOK {
+		t.Fatalf("move the alias: %d %s", code, body)
+	}
+	idx = openReal(t, realConfig(url, prefix))
+	// Replaying the cases topic writes the same revision again, which
+	// external_gte accepts, with the new fields.
+	if err := idx.Upsert(context.Background(), []router.Case{c}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []map[string]string{{"grade": "重大"}, {"validity": "valid"}, {"department": "网络部", "pack": "telecom@1"}} {
+		res, err := idx.Search(context.Background(), caseindex.Query{Filters: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != 1 || res.Hits[0].ID != "TS1" {
+			t.Errorf("Search(%v) after the upgrade: %d hits, want TS1", q, res.Total)
 		}
 	}
 }

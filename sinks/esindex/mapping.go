@@ -14,9 +14,16 @@ import (
 
 // MappingVersion is the version of the index layout this package writes:
 // the concrete index is IndexPrefix-v<MappingVersion>. Bump it with every
-// change of templateBody or document, and move existing data as
-// README.md ("Real Kafka and Elasticsearch") describes (a new index, a reindex, an alias switch).
-const MappingVersion = 1
+// change of templateBody or document (caseindex.Filters included), and
+// move existing data as README.md ("Real Kafka and Elasticsearch")
+// describes (a new index, a reindex or a replay, an alias switch).
+//
+// History: 1 had the keyword fields channel, source, category, status and
+// references; 2 adds contact_type, grade, validity, department, queue and
+// pack. Every field of 1 is in 2 with the same type, so a version 1
+// document reindexes into version 2 as it is (without the new fields until
+// the cases topic is replayed).
+const MappingVersion = 2
 
 // facetSize is how many values each facet reports; the rest is not listed.
 const facetSize = 100
@@ -48,6 +55,26 @@ func templateBody(n names, cfg Config) map[string]any {
 	keyword := map[string]any{"type": "keyword"}
 	text := map[string]any{"type": "text", "analyzer": "standard"}
 	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
+	properties := map[string]any{
+		"id":          keyword,
+		"revision":    map[string]any{"type": "long"},
+		"subject":     text,
+		"description": text,
+		"received_at": date,
+		"updated_at":  date,
+		"deadline":    date,
+		"customer": map[string]any{
+			"properties": map[string]any{
+				"key":   keyword,
+				"phone": keyword,
+				"email": keyword,
+			},
+		},
+		"case": map[string]any{"type": "object", "enabled": false},
+	}
+	for _, f := range caseindex.Filters {
+		properties[f.IndexField()] = keyword
+	}
 	return map[string]any{
 		"index_patterns": []string{n.index},
 		"priority":       200,
@@ -65,30 +92,9 @@ func templateBody(n names, cfg Config) map[string]any {
 				},
 			},
 			"mappings": map[string]any{
-				"dynamic": "strict",
-				"_meta":   map[string]any{"mapping_version": MappingVersion},
-				"properties": map[string]any{
-					"id":          keyword,
-					"revision":    map[string]any{"type": "long"},
-					"references":  keyword,
-					"channel":     keyword,
-					"source":      keyword,
-					"category":    keyword,
-					"status":      keyword,
-					"subject":     text,
-					"description": text,
-					"received_at": date,
-					"updated_at":  date,
-					"deadline":    date,
-					"customer": map[string]any{
-						"properties": map[string]any{
-							"key":   keyword,
-							"phone": keyword,
-							"email": keyword,
-						},
-					},
-					"case": map[string]any{"type": "object", "enabled": false},
-				},
+				"dynamic":    "strict",
+				"_meta":      map[string]any{"mapping_version": MappingVersion},
+				"properties": properties,
 			},
 		},
 	}
@@ -132,21 +138,17 @@ func document(c router.Case) ([]byte, error) {
 			m[name] = v
 		}
 	}
-	put(doc, "channel", string(c.Channel))
-	put(doc, "source", c.Source)
-	put(doc, "category", c.Category)
-	put(doc, "status", string(c.Status))
-	put(doc, "subject", foldText(c.Subject))
-	put(doc, "description", foldText(c.Description))
-	var refs []string
-	for _, r := range c.References {
-		if r != "" {
-			refs = append(refs, r)
+	for _, f := range caseindex.Filters {
+		switch vs := f.Value(c); len(vs) {
+		case 0:
+		case 1:
+			doc[f.IndexField()] = vs[0]
+		default:
+			doc[f.IndexField()] = vs
 		}
 	}
-	if len(refs) > 0 {
-		doc["references"] = refs
-	}
+	put(doc, "subject", foldText(c.Subject))
+	put(doc, "description", foldText(c.Description))
 	customer := map[string]any{}
 	put(customer, "key", c.Customer.Key)
 	put(customer, "phone", c.Customer.Phone)
@@ -179,15 +181,11 @@ func millisCeil(t time.Time) int64 {
 // searchBody builds the search request of a normalised query.
 func searchBody(q caseindex.Query) map[string]any {
 	var filters []any
-	term := func(field, value string) {
-		if value != "" {
-			filters = append(filters, map[string]any{"term": map[string]any{field: value}})
+	for _, f := range caseindex.Filters { // in table order: the same body every time
+		if v := q.Filters[f.Name]; v != "" {
+			filters = append(filters, map[string]any{"term": map[string]any{f.IndexField(): v}})
 		}
 	}
-	term("channel", q.Channel)
-	term("category", q.Category)
-	term("status", q.Status)
-	term("references", q.Reference)
 	if !q.From.IsZero() || !q.To.IsZero() {
 		r := map[string]any{"format": "epoch_millis"}
 		if !q.From.IsZero() {
@@ -227,8 +225,10 @@ func searchBody(q caseindex.Query) map[string]any {
 	}
 
 	aggs := map[string]any{}
-	for _, f := range caseindex.FacetFields {
-		aggs[f] = map[string]any{"terms": map[string]any{"field": f, "size": facetSize}}
+	for _, f := range caseindex.Filters {
+		if f.Facet {
+			aggs[f.Name] = map[string]any{"terms": map[string]any{"field": f.IndexField(), "size": facetSize}}
+		}
 	}
 	return map[string]any{
 		"query":            query,

@@ -430,11 +430,17 @@ func TestOpenRetriesWhileUnreachable(t *testing.T) {
 }
 
 func TestOpenRefusesOtherVersionFake(t *testing.T) {
-	f := &fakeNode{bulk: allStatus(201), aliasTarget: "unit-v2"}
-	cfg := startFake(t, f)
-	_, err := Open(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
-	if err == nil || !strings.Contains(err.Error(), "unit-v2") {
-		t.Errorf("Open with the alias on unit-v2: error = %v, want one naming unit-v2", err)
+	for _, other := range []int{MappingVersion - 1, MappingVersion + 1} {
+		target := fmt.Sprintf("unit-v%d", other)
+		f := &fakeNode{bulk: allStatus(201), aliasTarget: target}
+		cfg := startFake(t, f)
+		idx, err := Open(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+		if err == nil {
+			idx.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), target) || !strings.Contains(err.Error(), namesFor("unit").index) {
+			t.Errorf("Open with the alias on %s: error = %v, want one naming %s and %s", target, err, target, namesFor("unit").index)
+		}
 	}
 }
 
@@ -570,9 +576,14 @@ func TestSearchBody(t *testing.T) {
 		{"text is a folded phrase on both fields", caseindex.Query{Text: "ＯＲＤ１２ 信号差"},
 			[]string{`"match_phrase":{"subject":{"query":"ORD12 信号差"`, `"match_phrase":{"description":{"query":"ORD12 信号差"`, `"minimum_should_match":1`, `{"_score":{"order":"desc"}}`},
 			nil},
-		{"filters are terms", caseindex.Query{Channel: "email", Category: "billing", Status: "open", Reference: "TS1"},
-			[]string{`{"term":{"channel":"email"}}`, `{"term":{"category":"billing"}}`, `{"term":{"status":"open"}}`, `{"term":{"references":"TS1"}}`},
+		{"filters are terms", caseindex.Query{Filters: map[string]string{"channel": "email", "category": "billing", "status": "open", "reference": "TS1"}},
+			[]string{`"filter":[{"term":{"channel":"email"}},{"term":{"category":"billing"}},{"term":{"status":"open"}},{"term":{"references":"TS1"}}]`},
 			[]string{`"must"`}},
+		{"policy filters are terms", caseindex.Query{Filters: map[string]string{"contact_type": "投诉", "grade": "重大", "validity": "invalid",
+			"department": "网络部", "queue": "q1", "source": "acme", "pack": "telecom@1"}},
+			[]string{`"filter":[{"term":{"source":"acme"}},{"term":{"contact_type":"投诉"}},{"term":{"grade":"重大"}},{"term":{"validity":"invalid"}},` +
+				`{"term":{"department":"网络部"}},{"term":{"queue":"q1"}},{"term":{"pack":"telecom@1"}}]`},
+			[]string{`"must"`, `"channel"}`}},
 		{"deadline order, missing last", caseindex.Query{Sort: caseindex.SortDeadline, DueBefore: base.Add(time.Hour)},
 			[]string{`"sort":[{"deadline":{"missing":"_last","order":"asc"}},{"received_at":{"missing":"_last","order":"desc"}},{"id":{"order":"asc"}}]`,
 				fmt.Sprintf(`"deadline":{"format":"epoch_millis","lt":%d}`, base.Add(time.Hour).UnixMilli())},
@@ -582,8 +593,12 @@ func TestSearchBody(t *testing.T) {
 				`"sort":[{"received_at":{"missing":"_last","order":"asc"}},{"id":{"order":"asc"}}]`, `"from":40`, `"size":10`},
 			nil},
 		{"every facet", caseindex.Query{},
-			[]string{`"channel":{"terms":{"field":"channel","size":100}}`, `"category":{"terms":{"field":"category","size":100}}`, `"status":{"terms":{"field":"status","size":100}}`},
-			nil},
+			[]string{`"channel":{"terms":{"field":"channel","size":100}}`, `"category":{"terms":{"field":"category","size":100}}`, `"status":{"terms":{"field":"status","size":100}}`,
+				`"source":{"terms":{"field":"source","size":100}}`, `"contact_type":{"terms":{"field":"contact_type","size":100}}`,
+				`"grade":{"terms":{"field":"grade","size":100}}`, `"validity":{"terms":{"field":"validity","size":100}}`,
+				`"department":{"terms":{"field":"department","size":100}}`, `"queue":{"terms":{"field":"queue","size":100}}`,
+				`"pack":{"terms":{"field":"pack","size":100}}`},
+			[]string{`"reference"`, `"references":{"terms"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -713,10 +728,12 @@ func FuzzDocument(f *testing.F) {
 // FuzzSearchBody checks that every query that normalises builds a search
 // body that encodes.
 func FuzzSearchBody(f *testing.F) {
-	f.Add("信号差", "webform", "open", "deadline", 0, 20, int64(0))
-	f.Add("ＯＲＤ", "", "", "", 10, 200, int64(1715000000123))
-	f.Fuzz(func(t *testing.T, text, channel, status, sort string, offset, limit int, dueMillis int64) {
-		q := caseindex.Query{Text: text, Channel: channel, Status: status, Sort: sort, Offset: offset, Limit: limit}
+	f.Add("信号差", "webform", "open", "重大", "deadline", 0, 20, int64(0))
+	f.Add("ＯＲＤ", "", "", "", "", 10, 200, int64(1715000000123))
+	f.Add("", "", "closed", "\"}", "", 0, 0, int64(0))
+	f.Fuzz(func(t *testing.T, text, channel, status, grade, sort string, offset, limit int, dueMillis int64) {
+		q := caseindex.Query{Text: text, Sort: sort, Offset: offset, Limit: limit,
+			Filters: map[string]string{"channel": channel, "status": status, "grade": grade}}
 		if dueMillis != 0 {
 			q.DueBefore = time.UnixMilli(dueMillis)
 		}
@@ -728,4 +745,97 @@ func FuzzSearchBody(f *testing.F) {
 			t.Fatalf("search body of %+v: %v", n, err)
 		}
 	})
+}
+
+// mappingV1Fields are the top-level fields of mapping version 1. Every one
+// must stay in the current mapping with its type, so that a version 1
+// document can be reindexed into the current version (dynamic is strict).
+var mappingV1Fields = map[string]string{
+	"id": "keyword", "revision": "long", "references": "keyword", "channel": "keyword", "source": "keyword",
+	"category": "keyword", "status": "keyword", "subject": "text", "description": "text",
+	"received_at": "date", "updated_at": "date", "deadline": "date", "customer": "", "case": "object",
+}
+
+func TestTemplateBody(t *testing.T) {
+	replicas := 0
+	n := namesFor("tousu-cases")
+	body := templateBody(n, Config{Shards: 1, Replicas: &replicas, RefreshInterval: time.Second})
+	mappings := body["template"].(map[string]any)["mappings"].(map[string]any)
+	props := mappings["properties"].(map[string]any)
+	typeOf := func(name string) string {
+		p, ok := props[name].(map[string]any)
+		if !ok {
+			return "(missing)"
+		}
+		typ, _ := p["type"].(string)
+		return typ
+	}
+	// Nine fields besides the filters: no filter takes the place of another field.
+	if len(props) != 9+len(caseindex.Filters) {
+		t.Errorf("%d mapped fields for %d filters: a filter's field is taken", len(props), len(caseindex.Filters))
+	}
+	for _, f := range caseindex.Filters {
+		if got := typeOf(f.IndexField()); got != "keyword" {
+			t.Errorf("filter %s: field %s has type %s, want keyword", f.Name, f.IndexField(), got)
+		}
+	}
+	for name, typ := range mappingV1Fields {
+		if got := typeOf(name); got != typ {
+			t.Errorf("field %s of mapping version 1 has type %q now, want %q: old documents would not reindex", name, got, typ)
+		}
+	}
+	if mappings["dynamic"] != "strict" || n.index != fmt.Sprintf("tousu-cases-v%d", MappingVersion) {
+		t.Errorf("dynamic %v, index %s", mappings["dynamic"], n.index)
+	}
+}
+
+func TestDocumentFields(t *testing.T) {
+	c := caseindextest.NewCase(t, "d1", func(c *router.Case) {
+		c.References = []string{"TS1", "", "TS2"}
+		c.Source = "acme"
+		c.Pack = "telecom@1"
+		c.ContactType = "投诉"
+		c.Grade = "重大"
+		c.Validity = router.Validity{Reason: "超出时限"}
+		c.Route = router.Route{Department: "网络部", Queue: "network-1", Owner: "agent7"}
+	})
+	raw, err := document(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"channel": "webform", "source": "acme", "category": "other", "status": "open",
+		"references": []any{"TS1", "TS2"}, "contact_type": "投诉", "grade": "重大", "validity": "invalid",
+		"department": "网络部", "queue": "network-1", "pack": "telecom@1",
+	}
+	for name, w := range want {
+		if got, _ := json.Marshal(doc[name]); string(got) != string(must(json.Marshal(w))) {
+			t.Errorf("document field %s = %s, want %v", name, got, w)
+		}
+	}
+	// Empty values are left out; the owner is no filter.
+	raw, err = document(caseindextest.NewCase(t, "d2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bare map[string]any
+	if err := json.Unmarshal(raw, &bare); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"source", "contact_type", "grade", "validity", "department", "queue", "pack", "owner", "route"} {
+		if v, ok := bare[absent]; ok {
+			t.Errorf("document of a case without %s has %s = %v", absent, absent, v)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

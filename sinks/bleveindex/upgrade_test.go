@@ -1,0 +1,247 @@
+package bleveindex
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
+)
+
+// extractV1 unpacks testdata/tousu-cases-1.tar.gz (see testdata/README.md)
+// into dir and returns the index path.
+func extractV1(tb testing.TB, dir string) string {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("testdata", "tousu-cases-1.tar.gz"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		name := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
+			tb.Fatalf("tar entry %q leaves %s", h.Name, dir)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(name, 0o755); err != nil {
+				tb.Fatal(err)
+			}
+		case tar.TypeReg:
+			out, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if _, err := io.Copy(out, tr); err != nil {
+				tb.Fatal(err)
+			}
+			if err := out.Close(); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return filepath.Join(dir, "v1.bleve")
+}
+
+// storedVersion reads the mapping version an index directory records.
+func storedVersion(tb testing.TB, path string) string {
+	tb.Helper()
+	idx, err := Open(Config{Path: path}, zap.NewNop())
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	defer idx.Close()
+	v, err := idx.bleve.GetInternal(mappingVersionKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(v)
+}
+
+// checkUpgraded checks that the index at path holds the fixture's cases
+// with the current mapping: the policy filters find them.
+func checkUpgraded(t *testing.T, path string) {
+	t.Helper()
+	idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	defer func() {
+		if err := idx.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	ctx := context.Background()
+	if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
+		t.Errorf("mapping version %q after the upgrade, want %q", v, mappingVersion)
+	}
+	c, err := idx.Get(ctx, "TS1")
+	if err != nil {
+		t.Fatalf("Get(TS1) after the upgrade: %v", err)
+	}
+	if c.Grade != "重大" || c.Route.Department != "网络部" || c.Revision != 1 || !c.Deadline.Equal(caseindextest.Base.Add(48*time.Hour)) {
+		t.Errorf("TS1 after the upgrade: %+v", c)
+	}
+	tests := []struct {
+		q    caseindex.Query
+		want []string
+	}{
+		{caseindex.Query{}, []string{"TS3", "TS2", "TS1"}},
+		{caseindex.Query{Filters: map[string]string{"grade": "重大"}}, []string{"TS1"}},
+		{caseindex.Query{Filters: map[string]string{"validity": "invalid"}}, []string{"TS2"}},
+		{caseindex.Query{Filters: map[string]string{"validity": "valid", "department": "网络部", "contact_type": "投诉"}}, []string{"TS1"}},
+		{caseindex.Query{Filters: map[string]string{"source": "support@example.com", "queue": "billing-1"}}, []string{"TS2"}},
+		{caseindex.Query{Filters: map[string]string{"pack": "telecom@1", "status": "resolved"}}, []string{"TS2"}},
+		{caseindex.Query{Filters: map[string]string{"reference": "TS3"}}, []string{"TS3"}},
+		{caseindex.Query{Text: "信号差", Sort: caseindex.SortDeadline}, []string{"TS1"}},
+		{caseindex.Query{DueBefore: caseindextest.Base.Add(49 * time.Hour)}, []string{"TS1"}},
+	}
+	for _, tc := range tests {
+		res, err := idx.Search(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%+v) after the upgrade = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	res, err := idx.Search(ctx, caseindex.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Facets["validity"]; got["valid"] != 1 || got["invalid"] != 1 || len(got) != 2 {
+		t.Errorf("validity facet after the upgrade: %v", got)
+	}
+	// The stored revision still guards against stale writes.
+	stale := c
+	stale.Revision = 0
+	stale.Grade = "一般"
+	if err := idx.Upsert(ctx, []router.Case{stale}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := idx.Get(ctx, "TS1"); got.Grade != "重大" {
+		t.Errorf("a stale write replaced the upgraded case: %+v", got)
+	}
+	for _, suffix := range []string{upgradeNewSuffix, upgradeOldSuffix} {
+		if _, err := os.Stat(path + suffix); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left over after the upgrade (stat: %v)", path+suffix, err)
+		}
+	}
+}
+
+// TestUpgradeFromVersion1 opens an index written by the previous version of
+// tousu: Open rebuilds it with the current mapping, keeping every case.
+func TestUpgradeFromVersion1(t *testing.T) {
+	for _, page := range []int{1, 2, 3, 1000} {
+		t.Run(fmt.Sprintf("page=%d", page), func(t *testing.T) {
+			defer func(p int) { upgradePage = p }(upgradePage)
+			upgradePage = page // the fixture's three cases over one or more pages
+			checkUpgraded(t, extractV1(t, t.TempDir()))
+		})
+	}
+	path := extractV1(t, t.TempDir())
+	checkUpgraded(t, path)
+	// A second start finds the current version and opens it as it is.
+	checkUpgraded(t, path)
+}
+
+func TestUpgradeInterrupted(t *testing.T) {
+	t.Run("between the renames", func(t *testing.T) {
+		dir := t.TempDir()
+		path := extractV1(t, dir)
+		// The new index is complete: build it by upgrading a copy.
+		done := extractV1(t, t.TempDir())
+		if got := storedVersion(t, done); got != mappingVersion {
+			t.Fatalf("upgraded copy has version %s", got)
+		}
+		if err := os.Rename(path, path+upgradeOldSuffix); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(done, path+upgradeNewSuffix); err != nil {
+			t.Fatal(err)
+		}
+		checkUpgraded(t, path)
+	})
+	t.Run("while building", func(t *testing.T) {
+		path := extractV1(t, t.TempDir())
+		if err := os.MkdirAll(filepath.Join(path+upgradeNewSuffix, "store"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(path+upgradeNewSuffix, "index_meta.json"), []byte("{partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		checkUpgraded(t, path)
+	})
+	t.Run("before the old index was removed", func(t *testing.T) {
+		path := extractV1(t, t.TempDir())
+		if got := storedVersion(t, path); got != mappingVersion {
+			t.Fatalf("version %s", got)
+		}
+		if err := os.MkdirAll(path+upgradeOldSuffix, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		checkUpgraded(t, path)
+	})
+}
+
+// TestUpgradeFailureLeavesIndex checks that an index whose cases cannot be
+// read is left as it was, with an error saying so.
+func TestUpgradeFailureLeavesIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cases.bleve")
+	idx, err := Open(Config{Path: path}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A document without the stored case, in an index that claims the
+	// previous version.
+	if err := idx.bleve.Index("broken", map[string]any{"id": "broken", fieldRevision: 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.bleve.SetInternal(mappingVersionKey, []byte(upgradable[0])); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Config{Path: path}, zaptest.NewLogger(t))
+	if err == nil || !strings.Contains(err.Error(), "broken") || !strings.Contains(err.Error(), "left as it was") {
+		t.Fatalf("Open of an index that cannot be upgraded: %v", err)
+	}
+	if _, err := os.Stat(path + upgradeNewSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the half-built index is left over: %v", err)
+	}
+	// Still the previous version, still refused the same way.
+	if _, err := Open(Config{Path: path}, zap.NewNop()); err == nil || !strings.Contains(err.Error(), upgradable[0]) {
+		t.Errorf("second Open: %v", err)
+	}
+}

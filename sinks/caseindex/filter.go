@@ -1,0 +1,122 @@
+package caseindex
+
+import (
+	"slices"
+
+	"github.com/tousu/tousu/router"
+)
+
+// Filter is a keyword field of a case that searches can filter on and
+// count. Filters is the one list of them: ParseQuery reads each from the URL
+// parameter Name, Query.Normalize checks it, and every backend indexes,
+// filters and counts it from this table, so adding a row is all a new
+// filter needs (and a new mapping version in each backend).
+//
+// A filter matches a case when the query's value equals one of the case's
+// values exactly (no analysis, case-sensitive). A case without values for
+// the field never matches a filter on it and is not counted in its facet.
+type Filter struct {
+	// Name is the URL parameter, the key in Query.Filters and the facet
+	// name in Result.Facets.
+	Name string
+	// Field is the field of the index document; empty means Name.
+	Field string
+	// Label is the field's Chinese name, for error messages.
+	Label string
+	// Value returns the case's values of the field, without empty ones.
+	Value func(c router.Case) []string
+	// Facet says whether Search counts the field's values in
+	// Result.Facets.
+	Facet bool
+	// Allowed, when not empty, lists the only values a query may ask for;
+	// any other value is a *ParamError.
+	Allowed []string
+}
+
+// IndexField is the name of the filter's field in an index document.
+func (f Filter) IndexField() string {
+	if f.Field != "" {
+		return f.Field
+	}
+	return f.Name
+}
+
+// The values of the validity filter.
+const (
+	ValidityValid   = "valid"   // 有效
+	ValidityInvalid = "invalid" // 无效
+)
+
+// Filters are the keyword filters of a search, in the order errors are
+// reported and facets are requested. Do not modify it at run time.
+var Filters = []Filter{
+	{Name: "channel", Label: "渠道", Facet: true, Value: func(c router.Case) []string { return one(string(c.Channel)) }},
+	{Name: "source", Label: "来源", Facet: true, Value: func(c router.Case) []string { return one(c.Source) }},
+	{Name: "category", Label: "类别", Facet: true, Value: func(c router.Case) []string { return one(c.Category) }},
+	{Name: "status", Label: "状态", Facet: true, Value: func(c router.Case) []string { return one(string(c.Status)) },
+		Allowed: []string{string(router.StatusOpen), string(router.StatusInProgress), string(router.StatusResolved), string(router.StatusClosed)}},
+	// Field "references" is the name mapping version 1 of both backends
+	// used; keeping it lets an Elasticsearch reindex copy old documents.
+	{Name: "reference", Field: "references", Label: "受理编号", Value: references},
+	{Name: "contact_type", Label: "诉求类型", Facet: true, Value: func(c router.Case) []string { return one(c.ContactType) }},
+	{Name: "grade", Label: "等级", Facet: true, Value: func(c router.Case) []string { return one(c.Grade) }},
+	{Name: "validity", Label: "有效性", Facet: true, Value: validity, Allowed: []string{ValidityValid, ValidityInvalid}},
+	{Name: "department", Label: "部门", Facet: true, Value: func(c router.Case) []string { return one(c.Route.Department) }},
+	{Name: "queue", Label: "队列", Facet: true, Value: func(c router.Case) []string { return one(c.Route.Queue) }},
+	{Name: "pack", Label: "策略包", Facet: true, Value: func(c router.Case) []string { return one(c.Pack) }},
+}
+
+// FacetFields are the names of the filters Search counts values of, in the
+// order of Filters. Derived from Filters; do not modify it.
+var FacetFields = facetFields()
+
+func facetFields() []string {
+	var out []string
+	for _, f := range Filters {
+		if f.Facet {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// FilterNamed returns the filter with the name.
+func FilterNamed(name string) (Filter, bool) {
+	i := slices.IndexFunc(Filters, func(f Filter) bool { return f.Name == name })
+	if i < 0 {
+		return Filter{}, false
+	}
+	return Filters[i], true
+}
+
+// one is the single value v, or none when it is empty.
+func one(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
+}
+
+// references are the case's 受理编号.
+func references(c router.Case) []string {
+	out := make([]string, 0, len(c.References))
+	for _, r := range c.References {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// validity is "valid" or "invalid" for a case a policy pack decided. A case
+// without pack and without a verdict (one written before the policy
+// engine) has no validity rather than a false "invalid".
+func validity(c router.Case) []string {
+	switch {
+	case c.Validity.Valid:
+		return []string{ValidityValid}
+	case c.Pack != "" || c.Validity.Reason != "" || c.Validity.Basis != "":
+		return []string{ValidityInvalid}
+	}
+	return nil
+}
