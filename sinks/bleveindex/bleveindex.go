@@ -288,28 +288,14 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 // document is what Bleve indexes for a case. Empty strings and zero times
 // are left out, so they neither match filters nor show up in facets.
 func document(c router.Case, raw []byte) map[string]any {
-	doc := map[string]any{
-		"id":          c.ID,
-		fieldRevision: float64(c.Revision),
-		fieldCase:     string(raw),
-	}
-	put := func(m map[string]any, name, v string) {
-		if v != "" {
-			m[name] = v
-		}
-	}
+	doc := caseindex.Keywords(c)
+	doc["id"] = c.ID
+	doc[fieldRevision] = float64(c.Revision)
+	doc[fieldCase] = string(raw)
 	var facets []string
 	for _, f := range caseindex.Filters {
-		vs := f.Value(c)
-		switch len(vs) {
-		case 0:
-		case 1:
-			doc[f.IndexField()] = vs[0]
-		default:
-			doc[f.IndexField()] = vs
-		}
 		if f.Facet {
-			for _, v := range vs {
+			for _, v := range f.Value(c) {
 				facets = append(facets, f.Name+"="+v)
 			}
 		}
@@ -317,22 +303,13 @@ func document(c router.Case, raw []byte) map[string]any {
 	if len(facets) > 0 {
 		doc[fieldFacets] = facets
 	}
-	put(doc, "subject", c.Subject)
-	put(doc, "description", c.Description)
-	customer := map[string]any{}
-	put(customer, "key", c.Customer.Key)
-	put(customer, "phone", c.Customer.Phone)
-	put(customer, "email", c.Customer.Email)
-	if len(customer) > 0 {
-		doc["customer"] = customer
-	}
-	for _, d := range []struct {
-		name string
-		t    time.Time
-	}{{"received_at", c.ReceivedAt}, {"updated_at", c.UpdatedAt}, {"deadline", c.Deadline}} {
-		if !d.t.IsZero() {
-			doc[d.name] = d.t
+	for name, v := range map[string]string{"subject": c.Subject, "description": c.Description} {
+		if v != "" {
+			doc[name] = v
 		}
+	}
+	for name, t := range caseindex.Dates(c) {
+		doc[name] = t
 	}
 	return doc
 }
@@ -353,20 +330,9 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		return nil
 	}
 
-	// Keep the highest revision per ID; on a tie the later copy.
-	latest := make(map[string]router.Case, len(cases))
-	order := make([]string, 0, len(cases))
-	for i, c := range cases {
-		if strings.TrimSpace(c.ID) == "" {
-			return fmt.Errorf("bleveindex: case %d of %d has no id: %w", i+1, len(cases), caseindex.ErrInvalidCase)
-		}
-		prev, seen := latest[c.ID]
-		if !seen {
-			order = append(order, c.ID)
-		}
-		if !seen || c.Revision >= prev.Revision {
-			latest[c.ID] = c
-		}
+	unique, err := caseindex.LatestByID(cases)
+	if err != nil {
+		return fmt.Errorf("bleveindex: %w", err)
 	}
 
 	x.upsertMu.Lock()
@@ -375,28 +341,31 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		return ErrClosed
 	}
 
-	stored, err := x.revisions(ctx, order)
+	ids := make([]string, len(unique))
+	for i, c := range unique {
+		ids[i] = c.ID
+	}
+	stored, err := x.revisions(ctx, ids)
 	if err != nil {
 		return err
 	}
 	batch := x.bleve.NewBatch()
 	stale := 0
-	for _, id := range order {
-		c := latest[id]
-		if rev, ok := stored[id]; ok && c.Revision < rev {
+	for _, c := range unique {
+		if rev, ok := stored[c.ID]; ok && c.Revision < rev {
 			stale++
 			continue
 		}
 		raw, err := json.Marshal(c)
 		if err != nil {
-			return fmt.Errorf("bleveindex: encode case %s: %w", id, err)
+			return fmt.Errorf("bleveindex: encode case %s: %w", c.ID, err)
 		}
-		if err := batch.Index(id, document(c, raw)); err != nil {
-			return fmt.Errorf("bleveindex: index case %s: %w", id, err)
+		if err := batch.Index(c.ID, document(c, raw)); err != nil {
+			return fmt.Errorf("bleveindex: index case %s: %w", c.ID, err)
 		}
 	}
 	if stale > 0 {
-		x.logger.Debug("skipped stale case revisions", zap.Int("stale", stale), zap.Int("cases", len(order)))
+		x.logger.Debug("skipped stale case revisions", zap.Int("stale", stale), zap.Int("cases", len(unique)))
 	}
 	if batch.Size() == 0 {
 		return nil

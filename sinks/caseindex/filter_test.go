@@ -137,3 +137,22 @@ func TestFilterErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestLatestByID(t *testing.T) {
+	c := func(id string, rev int64, text string) router.Case {
+		return router.Case{ID: id, Revision: rev, Description: text}
+	}
+	got, err := LatestByID([]router.Case{c("a", 2, "a2"), c("b", 1, "b1"), c("a", 1, "a1"), c("a", 2, "a2 again"), c("b", 3, "b3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a2 again", "b3"}
+	if len(got) != 2 || got[0].Description != want[0] || got[1].Description != want[1] {
+		t.Errorf("LatestByID = %+v, want %v", got, want)
+	}
+	for _, bad := range [][]router.Case{{c(" ", 1, "")}, {c("a", -1, "")}} {
+		if _, err := LatestByID(bad); !errors.Is(err, ErrInvalidCase) {
+			t.Errorf("LatestByID(%+v) = %v, want ErrInvalidCase", bad, err)
+		}
+	}
+}

@@ -409,31 +409,19 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		return nil
 	}
 
-	// Keep the highest revision per ID; on a tie the later copy.
-	latest := make(map[string]router.Case, len(cases))
-	order := make([]string, 0, len(cases))
-	for i, c := range cases {
-		switch {
-		case strings.TrimSpace(c.ID) == "":
-			return fmt.Errorf("esindex: case %d of %d has no id: %w", i+1, len(cases), caseindex.ErrInvalidCase)
-		case c.Revision < 0:
-			return fmt.Errorf("esindex: case %s has negative revision %d: %w", c.ID, c.Revision, caseindex.ErrInvalidCase)
-		}
-		prev, seen := latest[c.ID]
-		if !seen {
-			order = append(order, c.ID)
-		}
-		if !seen || c.Revision >= prev.Revision {
-			latest[c.ID] = c
-		}
+	unique, err := caseindex.LatestByID(cases)
+	if err != nil {
+		return fmt.Errorf("esindex: %w", err)
 	}
-	docs := make(map[string][]byte, len(order))
-	for _, id := range order {
-		doc, err := document(latest[id])
+	order := make([]string, len(unique))
+	latest := make(map[string]router.Case, len(unique))
+	docs := make(map[string][]byte, len(unique))
+	for i, c := range unique {
+		doc, err := document(c)
 		if err != nil {
-			return fmt.Errorf("esindex: encode case %s: %v: %w", id, err, caseindex.ErrInvalidCase)
+			return fmt.Errorf("esindex: encode case %s: %v: %w", c.ID, err, caseindex.ErrInvalidCase)
 		}
-		docs[id] = doc
+		order[i], latest[c.ID], docs[c.ID] = c.ID, c, doc
 	}
 
 	start := time.Now()

@@ -128,41 +128,17 @@ func document(c router.Case) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := map[string]any{
-		"id":       c.ID,
-		"revision": c.Revision,
-		"case":     json.RawMessage(raw),
-	}
-	put := func(m map[string]any, name, v string) {
+	doc := caseindex.Keywords(c)
+	doc["id"] = c.ID
+	doc["revision"] = c.Revision
+	doc["case"] = json.RawMessage(raw)
+	for name, v := range map[string]string{"subject": foldText(c.Subject), "description": foldText(c.Description)} {
 		if v != "" {
-			m[name] = v
+			doc[name] = v
 		}
 	}
-	for _, f := range caseindex.Filters {
-		switch vs := f.Value(c); len(vs) {
-		case 0:
-		case 1:
-			doc[f.IndexField()] = vs[0]
-		default:
-			doc[f.IndexField()] = vs
-		}
-	}
-	put(doc, "subject", foldText(c.Subject))
-	put(doc, "description", foldText(c.Description))
-	customer := map[string]any{}
-	put(customer, "key", c.Customer.Key)
-	put(customer, "phone", c.Customer.Phone)
-	put(customer, "email", c.Customer.Email)
-	if len(customer) > 0 {
-		doc["customer"] = customer
-	}
-	for _, d := range []struct {
-		name string
-		t    time.Time
-	}{{"received_at", c.ReceivedAt}, {"updated_at", c.UpdatedAt}, {"deadline", c.Deadline}} {
-		if !d.t.IsZero() {
-			doc[d.name] = esTime(d.t)
-		}
+	for name, t := range caseindex.Dates(c) {
+		doc[name] = esTime(t)
 	}
 	return json.Marshal(doc)
 }

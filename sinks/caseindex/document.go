@@ -1,0 +1,73 @@
+package caseindex
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tousu/tousu/router"
+)
+
+// LatestByID returns one case per id, the one with the highest revision
+// (on a tie the later copy), in the order the ids first appear. A case
+// without an id or with a negative revision is an error wrapping
+// ErrInvalidCase: no backend can store it.
+func LatestByID(cases []router.Case) ([]router.Case, error) {
+	latest := make(map[string]int, len(cases)) // id -> index in out
+	out := make([]router.Case, 0, len(cases))
+	for i, c := range cases {
+		switch {
+		case strings.TrimSpace(c.ID) == "":
+			return nil, fmt.Errorf("case %d of %d has no id: %w", i+1, len(cases), ErrInvalidCase)
+		case c.Revision < 0:
+			return nil, fmt.Errorf("case %s has negative revision %d: %w", c.ID, c.Revision, ErrInvalidCase)
+		}
+		j, seen := latest[c.ID]
+		switch {
+		case !seen:
+			latest[c.ID] = len(out)
+			out = append(out, c)
+		case c.Revision >= out[j].Revision:
+			out[j] = c
+		}
+	}
+	return out, nil
+}
+
+// Keywords returns the keyword fields both backends index for a case: each
+// Filter's values under its index field (one value as a string, several as
+// a slice, none left out) and the customer's key, phone and email under
+// "customer".
+func Keywords(c router.Case) map[string]any {
+	doc := map[string]any{}
+	for _, f := range Filters {
+		switch vs := f.Value(c); len(vs) {
+		case 0:
+		case 1:
+			doc[f.IndexField()] = vs[0]
+		default:
+			doc[f.IndexField()] = vs
+		}
+	}
+	customer := map[string]any{}
+	for name, v := range map[string]string{"key": c.Customer.Key, "phone": c.Customer.Phone, "email": c.Customer.Email} {
+		if v != "" {
+			customer[name] = v
+		}
+	}
+	if len(customer) > 0 {
+		doc["customer"] = customer
+	}
+	return doc
+}
+
+// Dates returns a case's non-zero dates by index field name.
+func Dates(c router.Case) map[string]time.Time {
+	out := map[string]time.Time{}
+	for name, t := range map[string]time.Time{"received_at": c.ReceivedAt, "updated_at": c.UpdatedAt, "deadline": c.Deadline} {
+		if !t.IsZero() {
+			out[name] = t
+		}
+	}
+	return out
+}
