@@ -316,7 +316,7 @@ func document(c router.Case, raw []byte) map[string]any {
 
 // Upsert writes the cases in one batch. A case whose Revision is below the
 // stored one is skipped; among copies of one ID in the batch the highest
-// revision wins. A case without ID fails the whole call with an error
+// revision wins. A case without ID (or with a negative revision) fails the whole call with an error
 // wrapping caseindex.ErrInvalidCase and nothing is written. When Upsert
 // returns nil the cases are persisted and searchable.
 func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
