@@ -1,8 +1,12 @@
 package bus
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 func TestBackoff(t *testing.T) {
@@ -45,6 +49,20 @@ func TestMessageConversion(t *testing.T) {
 			if back.Headers[k] != v {
 				t.Errorf("header %s = %q, want %q", k, back.Headers[k], v)
 			}
+		}
+	}
+}
+
+func TestCoordinatorMoving(t *testing.T) {
+	for err, want := range map[error]bool{
+		fmt.Errorf("offset fetch: %w", kafka.NotCoordinatorForGroup):       true,
+		fmt.Errorf("offset fetch: %w", kafka.GroupLoadInProgress):          true,
+		fmt.Errorf("offset fetch: %w", kafka.GroupCoordinatorNotAvailable): true,
+		fmt.Errorf("metadata: %w", kafka.UnknownTopicOrPartition):          false,
+		errors.New("connection refused"):                                   false,
+	} {
+		if got := coordinatorMoving(err); got != want {
+			t.Errorf("coordinatorMoving(%v) = %v, want %v", err, got, want)
 		}
 	}
 }

@@ -18,7 +18,8 @@ import (
 // not committed yet: the high watermark minus the committed offset, or
 // minus the log start offset where the group has committed nothing (a new
 // group starts at the oldest record). It asks the broker, so it is right
-// whichever process consumes.
+// whichever process consumes. While the group's coordinator is moving or
+// loading (a broker just started, say) it asks again a few times.
 func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, error) {
 	cfg, err := cfg.ready()
 	if err != nil {
@@ -26,7 +27,22 @@ func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, e
 	}
 	client, release := newClient(cfg)
 	defer release()
-	return lagOf(ctx, client, group, topic)
+	for attempt := 1; ; attempt++ {
+		lag, err := lagOf(ctx, client, group, topic)
+		if err == nil || !coordinatorMoving(err) || attempt == 5 {
+			return lag, err
+		}
+		if !sleep(ctx, time.Duration(attempt)*100*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// coordinatorMoving reports the errors a group coordinator answers while
+// it is being elected or loads its offsets: worth asking again.
+func coordinatorMoving(err error) bool {
+	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
 func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[int]int64, error) {
