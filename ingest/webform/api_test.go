@@ -76,7 +76,7 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
 			a := decodeAnswer(t, body)
-			published := e.pub.published()
+			published := e.pub.Published()
 			if tt.status == http.StatusAccepted {
 				if len(published) != 1 || a.Reference != published[0].Reference {
 					t.Fatalf("reference %q, published %+v", a.Reference, published)
@@ -124,7 +124,7 @@ func TestAPIIdempotency(t *testing.T) {
 
 func TestAPIPublishFailure(t *testing.T) {
 	e := newTestEnv(t, Config{})
-	e.pub.fail(errors.New("not enough replicas"))
+	e.pub.Fail(errors.New("not enough replicas"))
 	resp, body := e.do(t, apiRequestWith(validJSON, apiToken, "k1"))
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503", resp.StatusCode)

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,38 +26,10 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 const apiToken = "test-token-0123456789"
-
-// fakePublisher records published envelopes and fails while err is set.
-type fakePublisher struct {
-	mu   sync.Mutex
-	envs []ingest.Envelope
-	err  error
-}
-
-func (p *fakePublisher) publish(ctx context.Context, env ingest.Envelope) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	p.envs = append(p.envs, env)
-	return nil
-}
-
-func (p *fakePublisher) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.err = err
-}
-
-func (p *fakePublisher) published() []ingest.Envelope {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]ingest.Envelope(nil), p.envs...)
-}
 
 // fakeLookup is a StatusLookup over a map; err, when set, is returned for
 // every look-up.
@@ -81,7 +52,7 @@ func (l *fakeLookup) LookupStatus(ctx context.Context, ref string) (CaseStatus, 
 type testEnv struct {
 	app      *fiber.App
 	reg      *prometheus.Registry
-	pub      *fakePublisher
+	pub      *ingesttest.Recorder
 	lookup   *fakeLookup
 	storeDir string
 	cfg      Config
@@ -94,9 +65,9 @@ func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pub := &fakePublisher{}
+	pub := &ingesttest.Recorder{}
 	reg := prometheus.NewRegistry()
-	form, err := New(cfg, pub.publish, store, zap.NewNop(), reg)
+	form, err := New(cfg, pub.Publish, store, zap.NewNop(), reg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -237,7 +208,7 @@ func TestSubmitValid(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	envs := e.pub.published()
+	envs := e.pub.Published()
 	if len(envs) != 1 {
 		t.Fatalf("published %d envelopes, want 1", len(envs))
 	}
@@ -275,7 +246,7 @@ func TestDoubleSubmitSameReference(t *testing.T) {
 	if r1 == "" || r1 != r2 {
 		t.Fatalf("references %q and %q, want the same", r1, r2)
 	}
-	envs := e.pub.published()
+	envs := e.pub.Published()
 	if len(envs) != 2 || envs[0].ID != envs[1].ID {
 		t.Fatalf("want two publishes of one id, got %d", len(envs))
 	}
@@ -322,7 +293,7 @@ func TestSubmitValidationErrors(t *testing.T) {
 			if tt.field != "subject" && !strings.Contains(body, `value="手机信号差"`) {
 				t.Errorf("subject value not kept")
 			}
-			if n := len(e.pub.published()); n != 0 {
+			if n := len(e.pub.Published()); n != 0 {
 				t.Fatalf("published %d envelopes for an invalid submission", n)
 			}
 		})
@@ -356,14 +327,14 @@ func TestSubmitHoneypot(t *testing.T) {
 	if refRe.MatchString(body) {
 		t.Fatal("honeypot submission got a reference")
 	}
-	if n := len(e.pub.published()); n != 0 {
+	if n := len(e.pub.Published()); n != 0 {
 		t.Fatalf("published %d envelopes for a robot", n)
 	}
 }
 
 func TestSubmitPublishFailure(t *testing.T) {
 	e := newTestEnv(t, Config{})
-	e.pub.fail(errors.New("broker down"))
+	e.pub.Fail(errors.New("broker down"))
 	s, _ := e.open(t, "/")
 	resp, body := e.post(t, "/complaints", s, validFields(), nil)
 	if resp.StatusCode != http.StatusServiceUnavailable {
@@ -402,7 +373,7 @@ func TestSubmitCSRF(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.pub.published()); n != 0 {
+	if n := len(e.pub.Published()); n != 0 {
 		t.Fatalf("published %d envelopes without a valid token", n)
 	}
 }
@@ -441,7 +412,7 @@ func TestSubmitAttachment(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	envs := e.pub.published()
+	envs := e.pub.Published()
 	if len(envs) != 1 || len(envs[0].Attachments) != 1 {
 		t.Fatalf("want one envelope with one attachment, got %+v", envs)
 	}
@@ -477,7 +448,7 @@ func TestSubmitAttachmentRejected(t *testing.T) {
 			if m == nil || !strings.Contains(m[1], tt.message) {
 				t.Fatalf("no message %q under the attachment field", tt.message)
 			}
-			if n := len(e.pub.published()); n != 0 {
+			if n := len(e.pub.Published()); n != 0 {
 				t.Fatalf("published %d envelopes", n)
 			}
 			entries, _ := os.ReadDir(e.storeDir)
@@ -519,8 +490,8 @@ func TestMountUnderPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &fakePublisher{}
-	form, err := New(Config{}, pub.publish, store, nil, nil)
+	pub := &ingesttest.Recorder{}
+	form, err := New(Config{}, pub.Publish, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,8 +517,8 @@ func TestMountUnderPrefix(t *testing.T) {
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
-	pub := &fakePublisher{}
-	if _, err := New(Config{RateLimit: -1}, pub.publish, nil, nil, nil); err == nil {
+	pub := &ingesttest.Recorder{}
+	if _, err := New(Config{RateLimit: -1}, pub.Publish, nil, nil, nil); err == nil {
 		t.Error("negative rate limit accepted")
 	}
 	statusOnly, err := New(Config{}, nil, nil, nil, nil)
@@ -563,17 +534,17 @@ func TestNewRejectsBadInput(t *testing.T) {
 		statusOnly.Mount(fiber.New(), nil)
 	}()
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{}, pub.publish, nil, nil, reg); err != nil {
+	if _, err := New(Config{}, pub.Publish, nil, nil, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, pub.publish, nil, nil, reg); err == nil {
+	if _, err := New(Config{}, pub.Publish, nil, nil, reg); err == nil {
 		t.Error("second registration with the same registry accepted")
 	}
 }
 
 func TestFormWithoutStore(t *testing.T) {
-	pub := &fakePublisher{}
-	form, err := New(Config{}, pub.publish, nil, nil, nil)
+	pub := &ingesttest.Recorder{}
+	form, err := New(Config{}, pub.Publish, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +556,7 @@ func TestFormWithoutStore(t *testing.T) {
 		t.Fatal("file field shown without a store")
 	}
 	resp, _ := e.post(t, "/complaints", s, validFields(), &upload{"a.png", "image/png", pngFile})
-	if resp.StatusCode != http.StatusOK || len(pub.published()[0].Attachments) != 0 {
+	if resp.StatusCode != http.StatusOK || len(pub.Published()[0].Attachments) != 0 {
 		t.Fatalf("status %d; attachment not ignored", resp.StatusCode)
 	}
 }
@@ -683,7 +654,7 @@ func TestSubmitBodyOverAppLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", resp.StatusCode)
 	}
-	if n := len(e.pub.published()); n != 0 {
+	if n := len(e.pub.Published()); n != 0 {
 		t.Fatalf("published %d envelopes", n)
 	}
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +18,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 const (
 	shopSecret    = "shop-secret-0123456789abcdef"
 	partnerSecret = "partner-secret-0123456789"
 )
-
-type fakePublisher struct {
-	mu   sync.Mutex
-	envs []ingest.Envelope
-	err  error
-}
-
-func (p *fakePublisher) publish(ctx context.Context, env ingest.Envelope) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	p.envs = append(p.envs, env)
-	return nil
-}
-
-func (p *fakePublisher) published() []ingest.Envelope {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]ingest.Envelope(nil), p.envs...)
-}
 
 func testConfig() Config {
 	return Config{
@@ -68,13 +45,13 @@ func testConfig() Config {
 
 type testEnv struct {
 	app *fiber.App
-	pub *fakePublisher
+	pub *ingesttest.Recorder
 }
 
 func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
-	pub := &fakePublisher{}
-	h, err := New(cfg, pub.publish, zap.NewNop(), prometheus.NewRegistry())
+	pub := &ingesttest.Recorder{}
+	h, err := New(cfg, pub.Publish, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -165,7 +142,7 @@ func TestWebhook(t *testing.T) {
 			if status != tt.status || a.Code != tt.code || a.Field != tt.field {
 				t.Fatalf("got %d %+v, want %d code %q field %q", status, a, tt.status, tt.code, tt.field)
 			}
-			published := e.pub.published()
+			published := e.pub.Published()
 			if status == 202 {
 				if len(published) != 1 || published[0].Reference != a.Reference {
 					t.Fatalf("reference %q, published %+v", a.Reference, published)
@@ -188,7 +165,7 @@ func TestWebhookEnvelope(t *testing.T) {
 	if status != 202 {
 		t.Fatalf("status %d %+v", status, a)
 	}
-	env := e.pub.published()[0]
+	env := e.pub.Published()[0]
 	wantID := ingest.NewID(ingest.ChannelWebhook, "shop", "T-1001")
 	if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) || a.Reference != env.Reference {
 		t.Fatalf("id %q ref %q, want %q", env.ID, env.Reference, wantID)
@@ -223,7 +200,7 @@ func TestWebhookMapping(t *testing.T) {
 	if status != 202 {
 		t.Fatalf("status %d %+v", status, a)
 	}
-	env := e.pub.published()[0]
+	env := e.pub.Published()[0]
 	if env.Name != "赵六" || env.Phone != "8613912345678" || env.Subject != "屏幕坏了" ||
 		env.Description != "新买的手机屏幕有坏点" || env.SourceID != "778899" || env.Source != "partner" ||
 		!env.OccurredAt.Equal(time.Unix(1777593600, 0)) {
@@ -275,13 +252,13 @@ func TestWebhookIdempotency(t *testing.T) {
 
 func TestWebhookPublishFailure(t *testing.T) {
 	e := newTestEnv(t, testConfig())
-	e.pub.err = errors.New("broker down")
+	e.pub.Fail(errors.New("broker down"))
 	status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil)
 	if status != http.StatusServiceUnavailable || !a.Retryable || a.Reference != "" || !strings.Contains(a.Error, "系统繁忙") {
 		t.Fatalf("got %d %+v", status, a)
 	}
 	// Once the broker is back, the retry is accepted with the same key.
-	e.pub.err = nil
+	e.pub.Fail(nil)
 	if status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil); status != 202 || a.Reference == "" {
 		t.Fatalf("retry got %d %+v", status, a)
 	}
