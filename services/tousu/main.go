@@ -35,7 +35,7 @@ const usage = `tousu — omnichannel complaint intake gateway
 
 Usage:
   tousu serve [-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]
-  tousu validate -config FILE
+  tousu validate [-config FILE] [POLICY_PACK ...]
   tousu topics apply [-config FILE]
   tousu policy test PACK_OR_GOLDEN_FILE
   tousu policy explain -pack FILE -received RFC3339 [-channel C] [-jsonl] < text
@@ -152,20 +152,32 @@ func validate(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	if o.config == "" {
-		fmt.Fprintln(stderr, "tousu validate: -config FILE is required")
+	packs := fs.Args()
+	if o.config == "" && len(packs) == 0 {
+		fmt.Fprintln(stderr, "tousu validate: give -config FILE, policy pack files, or both")
 		return 2
 	}
-	cfg, _, err := load(o, fs, environ)
-	if err == nil {
-		_, err = cfg.LoadPolicies(time.Now())
+	code := 0
+	report := func(name string, err error) {
+		if err != nil {
+			fmt.Fprintf(stderr, "tousu: %s: invalid:\n%v\n", name, err)
+			code = 1
+			return
+		}
+		fmt.Fprintf(stdout, "tousu: %s: ok\n", name)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %s: invalid:\n%v\n", o.config, err)
-		return 1
+	if o.config != "" {
+		cfg, _, err := load(o, fs, environ)
+		if err == nil {
+			_, err = cfg.LoadPolicies(time.Now())
+		}
+		report(o.config, err)
 	}
-	fmt.Fprintf(stdout, "tousu: %s: ok\n", o.config)
-	return 0
+	for _, path := range packs {
+		_, err := router.LoadPack(path)
+		report(path, err)
+	}
+	return code
 }
 
 // applyTopics creates the declared topics on the configured Kafka brokers

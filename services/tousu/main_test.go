@@ -26,6 +26,8 @@ func TestValidateCommand(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(good, []byte("data_dir: /tmp/x\nbus:\n  brokers: [127.0.0.1:9092]\n"), 0o600)
 	os.WriteFile(bad, []byte("webhook:\n  sources:\n    acme:\n      secrt: x\n"), 0o600)
+	badPack := filepath.Join(dir, "pack.yaml")
+	os.WriteFile(badPack, []byte("name: x\nclokcs: []\n"), 0o600)
 	tests := []struct {
 		args     []string
 		code     int
@@ -33,7 +35,9 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{[]string{"validate", "-config", good}, 0, "ok"},
 		{[]string{"validate", "-config", bad}, 1, `unknown key "webhook.sources.acme.secrt"`},
-		{[]string{"validate"}, 2, "-config FILE is required"},
+		{[]string{"validate"}, 2, "give -config FILE, policy pack files, or both"},
+		{[]string{"validate", filepath.Join("..", "..", "configs", "policies", "hotel.yaml")}, 0, "hotel.yaml: ok"},
+		{[]string{"validate", "-config", good, badPack}, 1, "unknown key"},
 		{[]string{"validate", "-config", filepath.Join(dir, "missing.yaml")}, 1, "no such file"},
 		{[]string{"serve", "-target", "mailer"}, 1, `unknown target "mailer"`},
 		{[]string{"frobnicate"}, 2, "unknown command"},
