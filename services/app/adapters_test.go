@@ -165,16 +165,10 @@ func TestEndToEndHotlineFolder(t *testing.T) {
 // is never processed.
 func waitForFile(tb testing.TB, path string) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s never appeared", path)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(tb, path+" to appear", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 }
 
 // TestSameMailInTwoMailboxesIsOneCase: the same mail (same Message-ID and

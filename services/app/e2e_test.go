@@ -486,8 +486,7 @@ func TestLagEndpoint(t *testing.T) {
 		}
 	}
 	// The indexer commits right after the index write: wait for that.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, "lag 0 at /api/v1/ops/lag", func() bool {
 		if code := r.api(t, http.MethodGet, "/api/v1/ops/lag", nil, nil, &out); code != http.StatusOK {
 			t.Fatalf("/api/v1/ops/lag: %d", code)
 		}
@@ -495,11 +494,8 @@ func TestLagEndpoint(t *testing.T) {
 		for _, g := range out.Groups {
 			total += g.Total
 		}
-		if total == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return total == 0
+	})
 	if len(out.Groups) != 3 {
 		t.Fatalf("groups = %+v", out.Groups)
 	}
