@@ -45,6 +45,11 @@ type Deadline struct {
 	// Default marks a length the seeds do not fix: a configurable default.
 	Default bool   `json:"default,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// StoppedAt is when the clock stopped: the event it waits for
+	// happened (the case was resolved or closed). A stopped clock raises
+	// no more alerts; Met says whether it stopped before its due time.
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+	Met       bool      `json:"met,omitempty"`
 }
 
 // Validity is the verdict on whether a complaint is a valid (有效) one.
@@ -82,6 +87,9 @@ type Alert struct {
 	Step   string    `json:"step"`            // "50%", "breach", "breach+1d", "grade 重大"
 	Notify []string  `json:"notify"`
 	Basis  string    `json:"basis,omitempty"`
+	// RaisedAt is when the escalator raised the alert; zero while it
+	// waits. An alert of a stopped clock is never raised.
+	RaisedAt time.Time `json:"raised_at,omitzero"`
 }
 
 // Explanation records who decided one field of a case and why: a rule
@@ -155,4 +163,12 @@ type Case struct {
 	LinkedCases []string `json:"linked_cases,omitempty"`
 	// Batch is the batch incident (批量投诉) the case belongs to.
 	Batch string `json:"batch,omitempty"`
+
+	// Assignee is the agent handling the case now; Route.Owner is the
+	// first agent who took it and stays responsible (首问责任制).
+	Assignee string `json:"assignee,omitempty"`
+	// History lists what was done to the case, oldest first: agents'
+	// actions and the escalator's alerts. An action already in it is
+	// not applied again.
+	History []Event `json:"history,omitempty"`
 }

@@ -109,6 +109,9 @@ const NoticeVersion = 1
 const (
 	NoticeUrge  = "urge"  // 催办: a repeat complaint about an open case
 	NoticeBatch = "batch" // 批量投诉: a batch incident formed
+	// NoticeEscalation is a rung of a case's escalation ladder: a warning
+	// before a deadline, its breach, or a grade's immediate alert.
+	NoticeEscalation = "escalation"
 )
 
 // Notice is an event the router raises on the alerts topic for people to
@@ -128,6 +131,15 @@ type Notice struct {
 	Reference string `json:"reference,omitempty"`
 	Urgency   int    `json:"urgency,omitempty"`
 	Route     Route  `json:"route,omitzero"`
+	// Level, Clock, Step, Due and Notify are set on an escalation: the
+	// rung's level, the clock it warns about (empty for a grade's
+	// immediate alert), the step ("50%", "breach"), the clock's due time
+	// and who is to be alerted (department head, quality director…).
+	Level  int       `json:"level,omitempty"`
+	Clock  string    `json:"clock,omitempty"`
+	Step   string    `json:"step,omitempty"`
+	Due    time.Time `json:"due,omitzero"`
+	Notify []string  `json:"notify,omitempty"`
 	// Batch, Cases and Customers are set on a batch.
 	Batch     string   `json:"batch,omitempty"`
 	Cases     []string `json:"cases,omitempty"`
