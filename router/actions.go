@@ -1,6 +1,11 @@
 package router
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,4 +91,299 @@ type Event struct {
 	// Detail says what changed, e.g. "owner 1001; assignee 1001".
 	Detail string `json:"detail,omitempty"`
 	Note   string `json:"note,omitempty"`
+}
+
+// ErrInvalidAction is wrapped by the errors of an action that can never be
+// applied: a missing field, a transition the case's status does not allow,
+// an unknown event or category. The router dead-letters such an action.
+var ErrInvalidAction = errors.New("invalid case action")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidAction, fmt.Sprintf(format, args...))
+}
+
+// Validate checks the fields every action needs and those of its kind that
+// do not depend on the case.
+func (a Action) Validate() error {
+	switch {
+	case a.V != ActionVersion:
+		return invalid("schema version %d, want %d", a.V, ActionVersion)
+	case strings.TrimSpace(a.ID) == "":
+		return invalid("no id")
+	case a.Case == "":
+		return invalid("no case")
+	case strings.TrimSpace(a.Actor) == "":
+		return invalid("no actor")
+	case a.At.IsZero():
+		return invalid("no time")
+	}
+	switch a.Kind {
+	case ActionTake, ActionResolve, ActionClose, ActionReopen:
+	case ActionTransfer:
+		if a.Assignee == "" && a.Department == "" && a.Queue == "" {
+			return invalid("a transfer names an assignee, a department or a queue")
+		}
+	case ActionNote:
+		if strings.TrimSpace(a.Note) == "" {
+			return invalid("a note has text")
+		}
+	case ActionEvent:
+		if a.Event == "" {
+			return invalid("an event action names the event")
+		}
+		if slices.Contains(builtinEvents, a.Event) {
+			return invalid("event %q is recorded by its own action (take, resolve, close)", a.Event)
+		}
+	case ActionRecategorize:
+		if a.Category == "" {
+			return invalid("a recategorize action names the category")
+		}
+	case ActionEscalate:
+		if a.Step == "" || a.Level < 1 {
+			return invalid("an escalate action names the alert's step and level")
+		}
+	case ActionFlagBatch:
+		if a.Batch == "" {
+			return invalid("a flag_batch action names the batch")
+		}
+	default:
+		return invalid("unknown kind %q", a.Kind)
+	}
+	return nil
+}
+
+// Applied reports whether the action is already in the case's history.
+func (c Case) Applied(actionID string) bool {
+	return slices.ContainsFunc(c.History, func(e Event) bool { return e.Action == actionID })
+}
+
+// Finished reports whether the case is resolved or closed.
+func (c Case) Finished() bool { return c.Status == StatusResolved || c.Status == StatusClosed }
+
+// Apply applies an action to a case the engine decided and returns the
+// changed case, whether it changed, and the notices to raise (the alert of
+// an escalate action). It is pure: the case passed in is not modified, and
+// the same case and action always give the same result. An action already
+// applied changes nothing; so does an escalation of an alert already
+// raised or of a stopped clock. An action that can never apply returns an
+// error wrapping ErrInvalidAction. Revision is left to the router.
+func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
+	if err := a.Validate(); err != nil {
+		return c, false, nil, err
+	}
+	if a.Case != c.ID {
+		return c, false, nil, invalid("action for case %s applied to case %s", a.Case, c.ID)
+	}
+	if c.Applied(a.ID) {
+		return c, false, nil, nil
+	}
+	c = c.clone()
+	ev := Event{Action: a.ID, Kind: a.Kind, Actor: a.Actor, At: a.At, Note: a.Note}
+	var notices []Notice
+	var err error
+	switch a.Kind {
+	case ActionTake:
+		if c.Finished() {
+			return c, false, nil, invalid("case %s is %s; reopen it before taking it", c.ID, c.Status)
+		}
+		if c.Route.Owner == "" {
+			c.Route.Owner = a.Actor
+			c.Explanation = append(c.Explanation, Explanation{Field: "owner", Value: a.Actor, By: "agent", Rule: "first_contact",
+				Reason: "the first agent who took the case stays responsible for it", Basis: BasisFirstContact})
+		}
+		c.Assignee = a.Actor
+		c.Status = StatusInProgress
+		ev.Detail = "owner " + c.Route.Owner + "; assignee " + c.Assignee
+		c, err = e.event(c, EventTaken, a.At)
+	case ActionTransfer:
+		if c.Finished() {
+			return c, false, nil, invalid("case %s is %s; reopen it before passing it on", c.ID, c.Status)
+		}
+		var parts []string
+		if a.Assignee != "" {
+			c.Assignee = a.Assignee
+			parts = append(parts, "assignee "+a.Assignee)
+		}
+		if a.Department != "" {
+			c.Route.Department = a.Department
+			parts = append(parts, "department "+a.Department)
+		}
+		if a.Queue != "" {
+			c.Route.Queue = a.Queue
+			parts = append(parts, "queue "+a.Queue)
+		}
+		if c.Route.Owner != "" {
+			parts = append(parts, "owner stays "+c.Route.Owner)
+		}
+		ev.Detail = strings.Join(parts, "; ")
+	case ActionNote:
+	case ActionEvent:
+		if !e.events[a.Event] {
+			return c, false, nil, invalid("pack %s has no event %q", e.id, a.Event)
+		}
+		ev.Detail = "event " + a.Event
+		c, err = e.event(c, a.Event, a.At)
+	case ActionResolve:
+		if c.Finished() {
+			return c, false, nil, invalid("case %s is already %s", c.ID, c.Status)
+		}
+		c.Status = StatusResolved
+		ev.Detail = "resolved"
+		c, err = e.event(c, EventResolved, a.At)
+	case ActionClose:
+		if c.Status == StatusClosed {
+			return c, false, nil, invalid("case %s is already closed", c.ID)
+		}
+		c.Status = StatusClosed
+		ev.Detail = "closed; every clock stopped"
+		c, err = e.event(c, EventClosed, a.At)
+	case ActionReopen:
+		if !c.Finished() {
+			return c, false, nil, invalid("case %s is %s, not resolved or closed", c.ID, c.Status)
+		}
+		c.Status = StatusInProgress
+		ev.Detail = "reopened; stopped clocks stay stopped"
+	case ActionRecategorize:
+		if !e.catNames[a.Category] {
+			return c, false, nil, invalid("pack %s has no category %q", e.id, a.Category)
+		}
+		ev.Detail = "category " + c.Category + " → " + a.Category
+		c.Category = a.Category
+		c.Decision = Decision{Category: a.Category, Reason: "corrected by agent " + a.Actor, Confidence: 1}
+		c.Explanation = append(c.Explanation, Explanation{Field: "category", Value: a.Category, By: "agent", Rule: "correction",
+			Reason: "corrected by agent " + a.Actor + " (was " + strings.TrimPrefix(ev.Detail, "category ") + ")"})
+	case ActionEscalate:
+		var n *Notice
+		c, n = raise(c, a)
+		if n == nil {
+			return c, false, nil, nil
+		}
+		notices = append(notices, *n)
+		ev.Detail = fmt.Sprintf("alert level %d %s %s to %s", a.Level, a.Clock, a.Step, strings.Join(n.Notify, "、"))
+	case ActionFlagBatch:
+		var changed bool
+		if c, changed = FlagBatch(c, a.Batch, a.Reason); !changed {
+			return c, false, nil, nil
+		}
+		ev.Detail = "batch " + a.Batch
+	}
+	if err != nil {
+		return c, false, nil, err
+	}
+	c.History = append(c.History, ev)
+	if a.At.After(c.UpdatedAt) {
+		c.UpdatedAt = a.At
+	}
+	return c, true, notices, nil
+}
+
+// BasisFirstContact is where first-contact responsibility comes from.
+const BasisFirstContact = "《分公司投诉处理管理办法（试行）》一、㈠1 首问责任制原则：各级投诉受理部门和投诉处理部门必须严格执行首问责任制的原则，严禁出现推诿扯皮现象"
+
+// event records a case event at: the clocks it stops stop (every clock
+// when the case closes) and the pending clocks it starts start.
+func (e *Engine) event(c Case, event string, at time.Time) (Case, error) {
+	for i, d := range c.Deadlines {
+		if d.StoppedAt.IsZero() && (d.Stop == event || event == EventClosed) {
+			c.Deadlines[i].StoppedAt = at
+			c.Deadlines[i].Met = d.Due.IsZero() || !at.After(d.Due)
+		}
+	}
+	if event == EventClosed {
+		c.PendingClocks = nil
+	}
+	c, err := e.Start(c, event, at)
+	if err != nil {
+		return c, err
+	}
+	c.Deadline = earliest(c.Deadlines)
+	return c, nil
+}
+
+// raise marks the alert an escalate action names as raised and returns its
+// notice; nil when there is nothing to raise (raised before, a stopped
+// clock, a closed case, an unknown alert).
+func raise(c Case, a Action) (Case, *Notice) {
+	if c.Status == StatusClosed {
+		return c, nil
+	}
+	i := slices.IndexFunc(c.Escalation.Alerts, func(al Alert) bool {
+		return al.Clock == a.Clock && al.Step == a.Step && al.Level == a.Level
+	})
+	if i < 0 || !c.Escalation.Alerts[i].RaisedAt.IsZero() || !c.alertActive(c.Escalation.Alerts[i]) {
+		return c, nil
+	}
+	al := &c.Escalation.Alerts[i]
+	al.RaisedAt = a.At
+	c.Escalation.Level = max(c.Escalation.Level, al.Level)
+	n := Notice{
+		V: NoticeVersion, ID: "escalation:" + c.ID + ":" + al.Clock + ":" + al.Step + ":" + strconv.Itoa(al.Level),
+		Kind: NoticeEscalation, At: a.At, Case: c.ID, Reference: c.ID, Urgency: c.Urgency, Route: c.Route,
+		Level: al.Level, Clock: al.Clock, Step: al.Step, Notify: al.Notify,
+		Category: c.Category, Excerpt: excerpt(c.Description), Basis: al.Basis,
+	}
+	if d := c.deadline(al.Clock); d != nil {
+		n.Due = d.Due
+		n.Reason = fmt.Sprintf("%s of clock %s (%s) due %s", al.Step, al.Clock, d.Title, d.Due.Format(time.RFC3339))
+	} else {
+		n.Reason = fmt.Sprintf("%s: alert at once", al.Step)
+	}
+	return c, &n
+}
+
+// deadline returns the running or stopped clock named name, or nil.
+func (c Case) deadline(name string) *Deadline {
+	for i := range c.Deadlines {
+		if c.Deadlines[i].Name == name {
+			return &c.Deadlines[i]
+		}
+	}
+	return nil
+}
+
+// alertActive reports whether an alert can still be raised: the case is
+// not closed, and the alert is a grade's immediate one or its clock runs.
+func (c Case) alertActive(al Alert) bool {
+	if c.Status == StatusClosed {
+		return false
+	}
+	if al.Clock == "" {
+		return true
+	}
+	d := c.deadline(al.Clock)
+	return d != nil && d.StoppedAt.IsZero()
+}
+
+// NextAlert returns the earliest alert of the case not yet raised that can
+// still be raised; false when there is none. The escalator raises it when
+// its time comes by sending an escalate action.
+func (c Case) NextAlert() (Alert, bool) {
+	var next Alert
+	found := false
+	for _, al := range c.Escalation.Alerts {
+		if al.RaisedAt.IsZero() && c.alertActive(al) && (!found || al.At.Before(next.At)) {
+			next, found = al, true
+		}
+	}
+	return next, found
+}
+
+// EscalateAction is the escalate action that raises al on c, with an id
+// that makes raising it twice harmless.
+func EscalateAction(c Case, al Alert, at time.Time) Action {
+	return Action{
+		V: ActionVersion, ID: "escalate:" + c.ID + ":" + al.Clock + ":" + al.Step + ":" + strconv.Itoa(al.Level),
+		Case: c.ID, Customer: c.Customer.Key, Kind: ActionEscalate, Actor: "escalator", At: at,
+		Clock: al.Clock, Step: al.Step, Level: al.Level,
+	}
+}
+
+// clone copies the slices Apply changes in place.
+func (c Case) clone() Case {
+	c.Deadlines = slices.Clone(c.Deadlines)
+	c.PendingClocks = slices.Clone(c.PendingClocks)
+	c.Escalation.Alerts = slices.Clone(c.Escalation.Alerts)
+	c.Explanation = slices.Clip(c.Explanation)
+	c.History = slices.Clip(c.History)
+	return c
 }

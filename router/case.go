@@ -42,6 +42,8 @@ type Deadline struct {
 	// StartedAt when it happened; zero while the clock is pending.
 	Start     string    `json:"start,omitempty"`
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// Stop is the event that stops the clock (resolved, closed…).
+	Stop string `json:"stop,omitempty"`
 	// Default marks a length the seeds do not fix: a configurable default.
 	Default bool   `json:"default,omitempty"`
 	Error   string `json:"error,omitempty"`

@@ -88,7 +88,10 @@ func NewEngine(p *Pack) (*Engine, error) {
 		gradeRank: map[string]int{},
 		grades:    map[string]GradeDef{},
 		ladders:   map[string]Ladder{},
-		events:    map[string]bool{EventReceived: true},
+		events:    map[string]bool{},
+	}
+	for _, ev := range builtinEvents {
+		e.events[ev] = true
 	}
 	if p.Version != "" {
 		e.id += "@" + p.Version
@@ -408,7 +411,7 @@ func round3(f float64) float64 {
 
 // deadline is a clock not yet started.
 func (e *Engine) deadline(c Clock) Deadline {
-	return Deadline{Name: c.Name, Title: c.Title, Amount: c.Amount, Unit: string(c.Unit), Start: c.start(), Basis: e.basis(c.Ground), Default: c.Default}
+	return Deadline{Name: c.Name, Title: c.Title, Amount: c.Amount, Unit: string(c.Unit), Start: c.start(), Stop: c.stop(), Basis: e.basis(c.Ground), Default: c.Default}
 }
 
 // run starts a clock at the given instant.
@@ -546,11 +549,11 @@ func (e *Engine) Start(c Case, event string, at time.Time) (Case, error) {
 	return c, nil
 }
 
-// earliest is the earliest due among deadlines that have one.
+// earliest is the earliest due among running deadlines that have one.
 func earliest(ds []Deadline) time.Time {
 	var out time.Time
 	for _, d := range ds {
-		if !d.Due.IsZero() && (out.IsZero() || d.Due.Before(out)) {
+		if !d.Due.IsZero() && d.StoppedAt.IsZero() && (out.IsZero() || d.Due.Before(out)) {
 			out = d.Due
 		}
 	}

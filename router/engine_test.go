@@ -290,7 +290,7 @@ func TestOpenAndStart(t *testing.T) {
 	if again, err := e.Start(started, "resolved", resolved); err != nil || len(again.Deadlines) != 3 {
 		t.Errorf("second Start: %v %+v", err, again.Deadlines)
 	}
-	if _, err := e.Start(c, "closed", resolved); err == nil {
+	if _, err := e.Start(c, "inspected", resolved); err == nil {
 		t.Error("Start with an unknown event must fail")
 	}
 }

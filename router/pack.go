@@ -206,19 +206,36 @@ func (u Unit) working() bool {
 	return u == UnitWorkingDays || u == UnitWorkingHours || u == UnitWorkingMinutes
 }
 
-// EventReceived starts a clock when the complaint is received.
-const EventReceived = "received"
+// The built-in case events. A pack declares its other events (a
+// verification, an approval…) under events.
+const (
+	// EventReceived happens when the complaint is received.
+	EventReceived = "received"
+	// EventTaken happens each time an agent takes the case.
+	EventTaken = "taken"
+	// EventResolved happens when the case is resolved (已办结).
+	EventResolved = "resolved"
+	// EventClosed happens when the case is closed; it stops every clock.
+	EventClosed = "closed"
+)
+
+// builtinEvents are the events every pack knows.
+var builtinEvents = []string{EventReceived, EventTaken, EventResolved, EventClosed}
 
 // Clock is a named deadline: Amount Units after its Start event, for the
 // cases its condition holds for, escalated along the named ladder. Day
 // units end at midnight after the last day and do not count the start
 // day, so 0 calendar_days is "the same day" (当天).
 type Clock struct {
-	Name   string    `yaml:"name"`
-	Title  string    `yaml:"title"`
-	Amount int       `yaml:"amount"`
-	Unit   Unit      `yaml:"unit"`
-	Start  string    `yaml:"start"` // default "received"
+	Name   string `yaml:"name"`
+	Title  string `yaml:"title"`
+	Amount int    `yaml:"amount"`
+	Unit   Unit   `yaml:"unit"`
+	Start  string `yaml:"start"` // default "received"
+	// Stop is the event that stops the clock: by default "resolved" for
+	// a clock that starts earlier, "closed" for one that starts when the
+	// case is resolved (回访). Closing a case stops every clock.
+	Stop   string    `yaml:"stop"`
 	When   Condition `yaml:"when"`
 	Ladder string    `yaml:"escalation"`
 	Ground `yaml:",inline"`
@@ -229,6 +246,16 @@ func (c Clock) start() string {
 		return EventReceived
 	}
 	return c.Start
+}
+
+func (c Clock) stop() string {
+	switch {
+	case c.Stop != "":
+		return c.Stop
+	case c.start() == EventResolved:
+		return EventClosed
+	}
+	return EventResolved
 }
 
 // Routing picks the department, queue and owner: the first rule that holds,
@@ -412,10 +439,12 @@ func (v *validator) run() {
 		}
 	}
 	v.events = v.names("events", p.Events)
-	if v.events[EventReceived] {
-		v.errorf("events", "%q is built in", EventReceived)
+	for _, b := range builtinEvents {
+		if v.events[b] {
+			v.errorf("events", "%q is built in", b)
+		}
+		v.events[b] = true
 	}
-	v.events[EventReceived] = true
 
 	v.contactTypes()
 	v.categoriesSection()
@@ -619,6 +648,11 @@ func (v *validator) clocks(ladders map[string]bool) {
 		}
 		if !v.events[c.start()] {
 			v.errorf(path+".start", "unknown event %q (declare it under events)", c.Start)
+		}
+		if !v.events[c.stop()] {
+			v.errorf(path+".stop", "unknown event %q (declare it under events)", c.Stop)
+		} else if c.stop() == c.start() {
+			v.errorf(path+".stop", "the clock starts and stops with the same event %q", c.Stop)
 		}
 		if c.Ladder != "" && !ladders[c.Ladder] {
 			v.errorf(path+".escalation", "unknown ladder %q", c.Ladder)

@@ -1,0 +1,234 @@
+package router
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// act builds an action on c by actor at the given time.
+func act(c Case, id string, kind ActionKind, actor string, t time.Time) Action {
+	return Action{V: ActionVersion, ID: id, Case: c.ID, Customer: c.Customer.Key, Kind: kind, Actor: actor, At: t}
+}
+
+// apply applies a and fails the test on an error.
+func apply(tb testing.TB, e *Engine, c Case, a Action) Case {
+	tb.Helper()
+	out, _, _, err := e.Apply(c, a)
+	if err != nil {
+		tb.Fatalf("Apply(%s %s): %v", a.Kind, a.ID, err)
+	}
+	return out
+}
+
+func TestFirstContactOwnerStaysThroughTransfers(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	c := e.Open(reachable("信号很差，打电话总是断", received), received)
+	if c.Route.Owner != "" {
+		t.Fatalf("the route names no owner, got %q", c.Route.Owner)
+	}
+	c = apply(t, e, c, act(c, "a1", ActionTake, "1001", received.Add(time.Minute)))
+	tr := act(c, "a2", ActionTransfer, "1001", received.Add(2*time.Minute))
+	tr.Assignee, tr.Department = "2002", "网络部"
+	c = apply(t, e, c, tr)
+	c = apply(t, e, c, act(c, "a3", ActionTake, "2002", received.Add(3*time.Minute)))
+	if c.Route.Owner != "1001" || c.Assignee != "2002" || c.Route.Department != "网络部" || c.Status != StatusInProgress {
+		t.Errorf("owner %q assignee %q department %q status %s, want owner 1001 kept, assignee 2002, 网络部, in_progress",
+			c.Route.Owner, c.Assignee, c.Route.Department, c.Status)
+	}
+	if len(c.History) != 3 || !strings.Contains(c.History[1].Detail, "owner stays 1001") {
+		t.Errorf("history = %+v", c.History)
+	}
+	if !hasExplanation(c, "owner", "1001") {
+		t.Errorf("the owner decision is not explained: %+v", c.Explanation)
+	}
+}
+
+func hasExplanation(c Case, field, value string) bool {
+	for _, x := range c.Explanation {
+		if x.Field == field && x.Value == value {
+			return true
+		}
+	}
+	return false
+}
+
+func TestResolveStopsClocksAndStartsFollowUp(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	c := e.Open(reachable("信号很差，打电话总是断", received), received)
+	resolvedAt := at(t, "2025-10-10 16:00") // after ack's due, before reply's
+	res := act(c, "r1", ActionResolve, "1001", resolvedAt)
+	res.Note = "已更换基站设备，用户确认信号恢复"
+	got, changed, notices, err := e.Apply(c, res)
+	if err != nil || !changed || len(notices) != 0 {
+		t.Fatalf("resolve: changed %v notices %v err %v", changed, notices, err)
+	}
+	if got.Status != StatusResolved || len(got.PendingClocks) != 0 {
+		t.Errorf("status %s pending %+v", got.Status, got.PendingClocks)
+	}
+	byName := map[string]Deadline{}
+	for _, d := range got.Deadlines {
+		byName[d.Name] = d
+	}
+	if d := byName["reply"]; !d.StoppedAt.Equal(resolvedAt) || !d.Met {
+		t.Errorf("reply clock = %+v, want stopped at resolution and met", d)
+	}
+	if d := byName["ack"]; !d.StoppedAt.Equal(resolvedAt) || d.Met {
+		t.Errorf("ack clock = %+v, want stopped and missed", d)
+	}
+	visit := byName["visit"]
+	if !visit.StartedAt.Equal(resolvedAt) || !visit.Due.Equal(at(t, "2025-10-14 00:00")) || !visit.StoppedAt.IsZero() {
+		t.Errorf("visit clock = %+v, want started at resolution, due at the end of 13 Oct", visit)
+	}
+	if !got.Deadline.Equal(visit.Due) {
+		t.Errorf("case deadline = %v, want the running visit clock's %v", got.Deadline, visit.Due)
+	}
+	if next, ok := got.NextAlert(); !ok || next.Clock != "visit" {
+		t.Errorf("next alert = %+v %v, want the visit clock's ladder", next, ok)
+	}
+	if len(c.History) != 0 || c.Status != StatusOpen || len(c.PendingClocks) != 1 {
+		t.Error("Apply modified the case passed in")
+	}
+	closed := apply(t, e, got, act(got, "c1", ActionClose, "1001", resolvedAt.Add(48*time.Hour)))
+	for _, d := range closed.Deadlines {
+		if d.StoppedAt.IsZero() {
+			t.Errorf("clock %s still runs after close", d.Name)
+		}
+	}
+	if _, ok := closed.NextAlert(); ok || !closed.Deadline.IsZero() {
+		t.Errorf("a closed case has no next alert and no deadline, got deadline %v", closed.Deadline)
+	}
+	reopened := apply(t, e, closed, act(closed, "o1", ActionReopen, "1001", resolvedAt.Add(72*time.Hour)))
+	if reopened.Status != StatusInProgress {
+		t.Errorf("reopened status = %s", reopened.Status)
+	}
+}
+
+func TestEscalateRaisesEachAlertOnce(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	c := e.Open(reachable("我要找记者曝光，信号很差", received), received)
+	first, ok := c.NextAlert()
+	if !ok || first.Step != "grade 重大" {
+		t.Fatalf("next alert = %+v, want the grade's immediate alert", first)
+	}
+	a := EscalateAction(c, first, received.Add(time.Second))
+	got, changed, notices, err := e.Apply(c, a)
+	if err != nil || !changed || len(notices) != 1 {
+		t.Fatalf("escalate: %v %v %v", changed, notices, err)
+	}
+	n := notices[0]
+	if n.Kind != NoticeEscalation || n.Level != 2 || n.Case != c.ID || len(n.Notify) != 1 || n.Notify[0] != "主任" || n.ID == "" {
+		t.Errorf("notice = %+v", n)
+	}
+	if got.Escalation.Level < 2 {
+		t.Errorf("level = %d, want at least 2", got.Escalation.Level)
+	}
+	if next, _ := got.NextAlert(); next.Step == first.Step && next.Clock == first.Clock {
+		t.Error("a raised alert is still next")
+	}
+	// The same action again, or another action raising the same alert,
+	// changes nothing.
+	for _, again := range []Action{a, {V: 1, ID: "other", Case: c.ID, Kind: ActionEscalate, Actor: "escalator", At: received.Add(time.Hour), Step: first.Step, Level: first.Level}} {
+		if _, changed, notices, err := e.Apply(got, again); err != nil || changed || len(notices) != 0 {
+			t.Errorf("second raise: changed %v notices %d err %v", changed, len(notices), err)
+		}
+	}
+	// An alert of a stopped clock is not raised.
+	resolved := apply(t, e, got, act(got, "r", ActionResolve, "1001", received.Add(time.Hour)))
+	var replyBreach Alert
+	for _, al := range resolved.Escalation.Alerts {
+		if al.Clock == "reply" && al.Step == "breach" {
+			replyBreach = al
+		}
+	}
+	if _, changed, _, _ := e.Apply(resolved, EscalateAction(resolved, replyBreach, received.Add(30*24*time.Hour))); changed {
+		t.Error("the breach of a stopped clock was raised")
+	}
+}
+
+func TestActionsTheCaseDoesNotAllow(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("信号很差", received), received)
+	resolved := apply(t, e, open, act(open, "r", ActionResolve, "1001", received.Add(time.Hour)))
+	later := received.Add(2 * time.Hour)
+	with := func(c Case, kind ActionKind, f func(*Action)) (Case, Action) {
+		a := act(c, "x", kind, "1001", later)
+		if f != nil {
+			f(&a)
+		}
+		return c, a
+	}
+	tests := []struct {
+		name string
+		c    Case
+		a    Action
+		want string
+	}{
+		{"take a resolved case", resolved, act(resolved, "x", ActionTake, "1001", later), "reopen"},
+		{"resolve twice", resolved, act(resolved, "x", ActionResolve, "1001", later), "already resolved"},
+		{"reopen an open case", open, act(open, "x", ActionReopen, "1001", later), "not resolved"},
+		{"transfer to nowhere", open, act(open, "x", ActionTransfer, "1001", later), "names an assignee"},
+		{"empty note", open, act(open, "x", ActionNote, "1001", later), "has text"},
+		{"no actor", open, act(open, "x", ActionTake, " ", later), "no actor"},
+		{"no id", open, act(open, "", ActionTake, "1001", later), "no id"},
+		{"unknown kind", open, act(open, "x", "delete", "1001", later), "unknown kind"},
+		{"other case", open, Action{V: 1, ID: "x", Case: "TS9", Kind: ActionTake, Actor: "1001", At: later}, "applied to case"},
+	}
+	c, a := with(open, ActionEvent, func(a *Action) { a.Event = "inspected" })
+	tests = append(tests, struct {
+		name string
+		c    Case
+		a    Action
+		want string
+	}{"unknown event", c, a, "no event"})
+	c, a = with(open, ActionEvent, func(a *Action) { a.Event = EventResolved })
+	tests = append(tests, struct {
+		name string
+		c    Case
+		a    Action
+		want string
+	}{"built-in event as event", c, a, "its own action"})
+	c, a = with(open, ActionRecategorize, func(a *Action) { a.Category = "天气" })
+	tests = append(tests, struct {
+		name string
+		c    Case
+		a    Action
+		want string
+	}{"unknown category", c, a, "no category"})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, changed, _, err := e.Apply(tc.c, tc.a)
+			if !errors.Is(err, ErrInvalidAction) || !strings.Contains(err.Error(), tc.want) || changed {
+				t.Errorf("Apply = changed %v, %v; want ErrInvalidAction containing %q", changed, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestActionAppliedOnceAndRecategorize(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	c := e.Open(reachable("信号很差", received), received)
+	rc := act(c, "fix-1", ActionRecategorize, "1001", received.Add(time.Minute))
+	rc.Category = "费用"
+	got := apply(t, e, c, rc)
+	if got.Category != "费用" || got.Decision.Confidence != 1 || !hasExplanation(got, "category", "费用") {
+		t.Errorf("after correction: category %s decision %+v", got.Category, got.Decision)
+	}
+	if again, changed, _, err := e.Apply(got, rc); err != nil || changed || len(again.History) != 1 {
+		t.Errorf("the same action twice: changed %v err %v history %d", changed, err, len(again.History))
+	}
+	ev := act(got, "ev-1", ActionEvent, "1001", received.Add(2*time.Minute))
+	ev.Event = "verified"
+	if got = apply(t, e, got, ev); len(got.History) != 2 || got.History[1].Detail != "event verified" {
+		t.Errorf("history = %+v", got.History)
+	}
+	if !got.UpdatedAt.Equal(received.Add(2 * time.Minute)) {
+		t.Errorf("updated_at = %v", got.UpdatedAt)
+	}
+}
