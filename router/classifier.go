@@ -21,6 +21,10 @@ type Classifier struct {
 	vocab    map[string]int // n-gram -> feature index
 	// logLik[c][f] is log P(f | class c).
 	logLik [][]float64
+	// trained records the examples and corrections of a classifier that
+	// Engine.WithCorrections trained; nil for one trained on a pack's
+	// examples alone.
+	trained *training
 }
 
 // Prediction is a classifier's answer.

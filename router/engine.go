@@ -375,6 +375,9 @@ func (e *Engine) categorize(s *subject) Explanation {
 		p := e.classifier.Predict(s.lower)
 		floor := e.pack.Categories.Classifier.withDefaults().MinConfidence
 		reason := fmt.Sprintf("naive Bayes over character n-grams: p=%.3f, runner-up %s, %d known n-grams", p.Confidence, p.RunnerUp, p.Features)
+		if t := e.classifier.trained; t != nil {
+			reason += fmt.Sprintf("; trained with %d agent corrections", t.corrections)
+		}
 		switch {
 		case p.Features > 0 && p.Confidence >= floor:
 			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence), Reason: reason}

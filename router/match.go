@@ -26,8 +26,7 @@ type subject struct {
 }
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
-	text := normalize.CleanText(strings.TrimSpace(c.Subject + "\n" + c.Description))
-	lower := strings.ToLower(text)
+	lower := ClassifierText(c.Subject, c.Description)
 	return &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/esindex"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	CSVDrop   csvdrop.Config     `yaml:"csvdrop"`
 	Normalize normalize.Config   `yaml:"normalize"`
 	Policies  router.PacksConfig `yaml:"policies"`
+	Router    RouterConfig       `yaml:"router"`
+	Escalator EscalatorConfig    `yaml:"escalator"`
+	Alerts    alertsink.Config   `yaml:"alerts"`
 	Log       LogConfig          `yaml:"log"`
 
 	// Dir is the directory of the configuration file; relative pack paths
@@ -59,6 +63,43 @@ type IndexConfig struct {
 	Elasticsearch esindex.Config    `yaml:"elasticsearch"`
 }
 
+// RouterConfig tunes the router stage.
+type RouterConfig struct {
+	// RetrainInterval is how often the router retrains the classifiers
+	// when agents corrected categories since the last time (default 30s).
+	RetrainInterval time.Duration `yaml:"retrain_interval"`
+}
+
+// Validate fills the default and checks the interval.
+func (c *RouterConfig) Validate() error {
+	if c.RetrainInterval == 0 {
+		c.RetrainInterval = 30 * time.Second
+	}
+	if c.RetrainInterval < 0 {
+		return fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval)
+	}
+	return nil
+}
+
+// EscalatorConfig tunes the escalator, which raises the alerts of the
+// cases' escalation ladders when they fall due.
+type EscalatorConfig struct {
+	// Interval is how often it looks for due alerts (default 5s); an
+	// alert is raised at most this late.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Validate fills the default and checks the interval.
+func (c *EscalatorConfig) Validate() error {
+	if c.Interval == 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.Interval < 0 {
+		return fmt.Errorf("interval: must be positive, got %s", c.Interval)
+	}
+	return nil
+}
+
 // LogConfig configures logging.
 type LogConfig struct {
 	Level string `yaml:"level"` // debug, info (default), warn, error
@@ -69,7 +110,7 @@ func (c *Config) Embedded() bool { return len(c.Bus.Brokers) == 0 }
 
 // Defaults returns the configuration tousu runs with when no file is given.
 func Defaults() Config {
-	return Config{DataDir: "data", Dir: ".", Policies: router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}}
+	return Config{DataDir: "data", Dir: ".", Policies: router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, Alerts: alertsink.DefaultConfig()}
 }
 
 // Load reads a configuration file strictly (unknown keys are errors naming
@@ -183,6 +224,7 @@ func (c *Config) Validate() error {
 	}{
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
+		{"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts},
 	}
 	for _, s := range sections {
 		if err := s.v.Validate(); err != nil {

@@ -109,8 +109,8 @@ func TestParseTargets(t *testing.T) {
 		embedded bool
 		want     []Target
 	}{
-		{"all", true, []Target{"broker", "console", "gateway", "indexer", "normalizer", "router"}},
-		{"all", false, []Target{"console", "gateway", "indexer", "normalizer", "router"}},
+		{"all", true, []Target{"broker", "console", "escalator", "gateway", "indexer", "normalizer", "router"}},
+		{"all", false, []Target{"console", "escalator", "gateway", "indexer", "normalizer", "router"}},
 		{"gateway, router,gateway", false, []Target{"gateway", "router"}},
 		{"broker", true, []Target{"broker"}},
 	}

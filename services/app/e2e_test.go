@@ -496,7 +496,7 @@ func TestLagEndpoint(t *testing.T) {
 		}
 		return total == 0
 	})
-	if len(out.Groups) != 3 {
+	if len(out.Groups) != len(pipelineGroups) {
 		t.Fatalf("groups = %+v", out.Groups)
 	}
 	for _, g := range out.Groups {

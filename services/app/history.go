@@ -30,15 +30,20 @@ var (
 	// batch: 8-byte received time + complaint id -> JSON
 	// normalize.BatchEntry, the complaints of the batch window.
 	batchBucket = []byte("batch")
+	// finished: 8-byte update time + case id -> nothing; the resolved and
+	// closed cases, by when they were last changed, to forget them.
+	finishedBucket = []byte("finished")
 )
 
 // boltHistory is the router's state: the recent cases of the customers
-// whose partitions it owns, the latest revision of each of their cases, and
-// the complaints of the batch window. It is one bbolt file per router
-// process under the data directory, safe across restarts, and bounded:
-// customers inactive for longer than the repeat window and batch entries
-// older than the batch window are pruned at open and by Prune. It
-// implements normalize.History and is safe for concurrent use.
+// whose partitions it owns, the latest revision of each of their cases
+// (which case actions change), and the complaints of the batch window. It
+// is one bbolt file per router process under the data directory, safe
+// across restarts, and bounded: customers inactive for longer than the
+// repeat window, cases finished (resolved or closed) for longer than it and
+// batch entries older than the batch window are pruned at open and by
+// Prune. Cases still open are kept however old. It implements
+// normalize.History and is safe for concurrent use.
 type boltHistory struct {
 	db  *bolt.DB
 	cfg normalize.DedupeConfig
@@ -46,10 +51,10 @@ type boltHistory struct {
 
 // routerChanges is what one router call writes to its state, atomically.
 type routerChanges struct {
-	customers []normalize.CustomerHistory
-	cases     []router.Case
-	dropCases []string
-	batch     []normalize.BatchEntry
+	customers   []normalize.CustomerHistory
+	cases       []router.Case
+	batch       []normalize.BatchEntry
+	corrections []packCorrection
 }
 
 // openHistory opens (creating) the state file at path and prunes it as of
@@ -60,7 +65,7 @@ func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltH
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{customersBucket, activityBucket, casesBucket, batchBucket} {
+		for _, b := range [][]byte{customersBucket, activityBucket, casesBucket, batchBucket, finishedBucket, correctionsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -144,11 +149,6 @@ func (h *boltHistory) BatchEntries() ([]normalize.BatchEntry, error) {
 func (h *boltHistory) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		cases := tx.Bucket(casesBucket)
-		for _, id := range ch.dropCases {
-			if err := cases.Delete([]byte(id)); err != nil {
-				return err
-			}
-		}
 		for _, c := range ch.cases {
 			v, err := json.Marshal(c)
 			if err != nil {
@@ -157,9 +157,19 @@ func (h *boltHistory) commit(ch routerChanges) error {
 			if err := cases.Put([]byte(c.ID), v); err != nil {
 				return err
 			}
+			if c.Finished() {
+				if err := tx.Bucket(finishedBucket).Put(timeKey(c.UpdatedAt, c.ID), nil); err != nil {
+					return err
+				}
+			}
 		}
 		for _, hist := range ch.customers {
 			if err := putCustomer(tx, hist); err != nil {
+				return err
+			}
+		}
+		for _, c := range ch.corrections {
+			if err := putCorrection(tx, c); err != nil {
 				return err
 			}
 		}
@@ -213,9 +223,10 @@ func timeKey(t time.Time, suffix string) []byte {
 }
 
 // Prune forgets, as of now, the customers without activity in the repeat
-// window (with their cases) and the batch entries received before the batch
-// window. It returns how many of each it forgot. Customers still active
-// forget their own old cases when the router next saves them.
+// window, the cases finished before it and the batch entries received
+// before the batch window. It returns how many customers and batch entries
+// it forgot. Customers still active forget their own old cases when the
+// router next saves them.
 func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
 	customerCutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
 	batchCutoff := timeKey(now.Add(-2*h.cfg.BatchWindow), "") // a window of slack for late arrivals
@@ -234,6 +245,9 @@ func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
 			}
 		}
 		customers = len(stale)
+		if err := forgetFinished(tx, customerCutoff); err != nil {
+			return err
+		}
 		var old [][]byte
 		bc := tx.Bucket(batchBucket).Cursor()
 		for k, _ := bc.First(); k != nil && bytes.Compare(k[:min(8, len(k))], batchCutoff) < 0; k, _ = bc.Next() {
@@ -269,21 +283,41 @@ func prunePeriodically(ctx context.Context, h *boltHistory, interval time.Durati
 	}
 }
 
-// forgetCustomer deletes a customer's history and their cases' revisions.
+// forgetCustomer deletes a customer's history; their cases stay until
+// they are finished and forgotten by forgetFinished.
 func forgetCustomer(tx *bolt.Tx, key []byte) error {
-	customers := tx.Bucket(customersBucket)
-	v := customers.Get(key)
-	if len(v) >= 8 {
-		// A record that does not decode is deleted all the same; its
-		// cases' revisions then stay until the file is removed.
-		var ch normalize.CustomerHistory
-		if err := json.Unmarshal(v[8:], &ch); err == nil {
-			for _, cs := range ch.Cases {
-				if err := tx.Bucket(casesBucket).Delete([]byte(cs.ID)); err != nil {
-					return err
-				}
-			}
+	return tx.Bucket(customersBucket).Delete(key)
+}
+
+// forgetFinished deletes the cases finished before cutoff (a time key).
+// An entry whose case changed since (reopened, or finished again later) is
+// dropped without touching the case.
+func forgetFinished(tx *bolt.Tx, cutoff []byte) error {
+	var old [][]byte
+	c := tx.Bucket(finishedBucket).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(8, len(k))], cutoff) < 0; k, _ = c.Next() {
+		old = append(old, bytes.Clone(k))
+	}
+	cases := tx.Bucket(casesBucket)
+	for _, k := range old {
+		if err := tx.Bucket(finishedBucket).Delete(k); err != nil {
+			return err
+		}
+		if len(k) <= 8 {
+			continue
+		}
+		id := k[8:]
+		var cs router.Case
+		v := cases.Get(id)
+		if v == nil {
+			continue
+		}
+		if err := json.Unmarshal(v, &cs); err == nil && (!cs.Finished() || bytes.Compare(timeKey(cs.UpdatedAt, ""), cutoff) >= 0) {
+			continue
+		}
+		if err := cases.Delete(id); err != nil {
+			return err
 		}
 	}
-	return customers.Delete(key)
+	return nil
 }

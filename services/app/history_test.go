@@ -96,16 +96,27 @@ func TestHistoryStorePrunes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := historyFor("phone:old", "很久以前的投诉", now.Add(-cfg.RepeatWindow()-time.Hour))
+	longAgo := now.Add(-cfg.RepeatWindow() - time.Hour)
+	old := historyFor("phone:old", "很久以前的投诉", longAgo)
 	recent := historyFor("phone:recent", "昨天的投诉", now.Add(-24*time.Hour))
+	// Cases: the old customer's finished long ago; an open case as old;
+	// an anonymous case closed long ago but reopened and closed again
+	// yesterday (its first finished entry is stale).
+	oldCase := router.Case{ID: old.Cases[0].ID, Revision: 2, Status: router.StatusClosed, UpdatedAt: longAgo}
+	stillOpen := router.Case{ID: "TS-open", Revision: 1, Status: router.StatusOpen, UpdatedAt: longAgo}
+	reclosed := router.Case{ID: "TS-reclosed", Revision: 2, Status: router.StatusClosed, UpdatedAt: longAgo}
 	oldEntry := normalize.BatchEntry{Complaint: "old", Customer: "phone:old", ReceivedAt: now.Add(-3 * cfg.BatchWindow), Sketch: normalize.SketchOf("很久以前")}
 	newEntry := normalize.BatchEntry{Complaint: "new", Customer: "phone:recent", ReceivedAt: now.Add(-time.Minute), Sketch: normalize.SketchOf("刚才")}
 	err = st.commit(routerChanges{
 		customers: []normalize.CustomerHistory{old, recent},
-		cases:     []router.Case{{ID: old.Cases[0].ID, Revision: 1}, {ID: recent.Cases[0].ID, Revision: 1}},
+		cases:     []router.Case{oldCase, stillOpen, reclosed, {ID: recent.Cases[0].ID, Revision: 1, Status: router.StatusOpen}},
 		batch:     []normalize.BatchEntry{oldEntry, newEntry},
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	reclosed.Revision, reclosed.UpdatedAt = 4, now.Add(-24*time.Hour)
+	if err := st.commit(routerChanges{cases: []router.Case{reclosed}}); err != nil {
 		t.Fatal(err)
 	}
 	// Saving again moves the activity key rather than adding one.
@@ -124,7 +135,13 @@ func TestHistoryStorePrunes(t *testing.T) {
 		t.Errorf("an inactive customer survived: %+v", h)
 	}
 	if _, ok, _ := st.Case(old.Cases[0].ID); ok {
-		t.Error("an inactive customer's case survived")
+		t.Error("a case closed before the repeat window survived")
+	}
+	if _, ok, _ := st.Case(stillOpen.ID); !ok {
+		t.Error("an open case was forgotten")
+	}
+	if c, ok, _ := st.Case(reclosed.ID); !ok || c.Revision != 4 {
+		t.Errorf("a case closed again yesterday was forgotten: %v %+v", ok, c)
 	}
 	if h, _ := st.Load(ctx, "phone:recent"); len(h.Cases) != 1 {
 		t.Errorf("a recent customer was pruned: %+v", h)

@@ -24,6 +24,7 @@ import (
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -40,11 +41,12 @@ const (
 	TargetNormalizer Target = "normalizer"
 	TargetRouter     Target = "router"
 	TargetIndexer    Target = "indexer"
+	TargetEscalator  Target = "escalator"
 	TargetConsole    Target = "console"
 )
 
 // Targets lists every target a process can be asked to run, in start order.
-var Targets = []Target{TargetBroker, TargetGateway, TargetNormalizer, TargetRouter, TargetIndexer, TargetConsole}
+var Targets = []Target{TargetBroker, TargetGateway, TargetNormalizer, TargetRouter, TargetIndexer, TargetEscalator, TargetConsole}
 
 // ParseTargets reads a comma-separated target list. "all" means every
 // component; it includes the embedded broker only when cfg names no Kafka
@@ -105,7 +107,8 @@ type Process struct {
 	listener net.Listener
 	closers  []io.Closer
 	runners  []func(ctx context.Context) error
-	groups   map[string]string // consumer group -> topic, for lag
+	groups   map[string][]string // consumer group -> topics, for lag
+	trained  *trainedPacks       // the router's policy, when it runs here
 }
 
 // Start validates cfg, starts the targets' components and returns once the
@@ -191,6 +194,11 @@ func (p *Process) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if p.has(TargetEscalator) {
+		if err := p.startEscalator(); err != nil {
+			return err
+		}
+	}
 	if p.has(TargetConsole) {
 		if err := p.startConsole(auth, form); err != nil {
 			return err
@@ -213,8 +221,8 @@ func (p *Process) start(ctx context.Context) error {
 // needsBus reports whether a target of this process produces or consumes.
 func (p *Process) needsBus() bool {
 	for _, t := range p.targets {
-		if t != TargetBroker && t != TargetConsole {
-			return true
+		if t != TargetBroker {
+			return true // the console publishes case actions
 		}
 	}
 	return false
@@ -291,9 +299,13 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 // startConsole mounts the search API and the customer status page; form is
 // the gateway's form when this process runs the gateway too.
 func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) error {
-	httpapi.NewConsole(p.index, auth, p.component("console")).Mount(p.server.App())
+	packs, err := p.cfg.LoadPolicies(time.Now())
+	if err != nil {
+		return err
+	}
+	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName}
+	httpapi.NewConsole(p.index, auth, acts, p.component("console")).Mount(p.server.App())
 	if form == nil {
-		var err error
 		if form, err = webform.New(p.cfg.Webform, nil, nil, p.component("status"), p.registry); err != nil {
 			return err
 		}
@@ -337,9 +349,45 @@ func (p *Process) startRouter() error {
 		prunePeriodically(ctx, state, time.Hour, log)
 		return nil
 	})
-	stage := &routerStage{out: p.producer, policy: packs, state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry)}
-	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, Batch: stage.batch}, stage.handle)
+	trained := newTrainedPacks(packs, state, log)
+	p.trained = trained
+	if err := trained.Retrain(); err != nil {
+		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
+	}
+	p.runners = append(p.runners, func(ctx context.Context) error { return trained.run(ctx, p.cfg.Router.RetrainInterval) })
+	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName, corrected: trained.Corrected,
+		state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry)}
+	// Complaints and case actions come keyed by customer and
+	// co-partitioned, so this instance owns both for its customers and is
+	// the only writer of their cases.
+	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, CoTopics: []string{bus.TopicActions}, Batch: stage.batch}, stage.handle)
 }
+
+// startEscalator runs the escalation clock and the delivery of alerts.
+func (p *Process) startEscalator() error {
+	esc, err := openEscalator(filepath.Join(p.cfg.DataDir, "escalator.db"), p.producer, p.component("escalator"), p.registry)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, esc)
+	p.runners = append(p.runners, func(ctx context.Context) error { return esc.run(ctx, p.cfg.Escalator.Interval) })
+	if err := p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle); err != nil {
+		return err
+	}
+	sinks, err := alertsink.New(p.cfg.Alerts, p.component("alerts"), p.registry)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	p.closers = append(p.closers, closerFunc(func() error { sinks.Close(); return nil }))
+	stage := &alertStage{sinks: sinks}
+	return p.consume(bus.ConsumerConfig{Group: GroupAlerts, Topic: bus.TopicAlerts}, stage.handle)
+}
+
+// closerFunc adapts a function to io.Closer.
+type closerFunc func() error
+
+// Close implements io.Closer.
+func (f closerFunc) Close() error { return f() }
 
 func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)
@@ -349,9 +397,9 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	p.closers = append(p.closers, c)
 	p.runners = append(p.runners, c.Run)
 	if p.groups == nil {
-		p.groups = map[string]string{}
+		p.groups = map[string][]string{}
 	}
-	p.groups[cc.Group] = cc.Topic
+	p.groups[cc.Group] = append([]string{cc.Topic}, cc.CoTopics...)
 	return nil
 }
 
@@ -359,7 +407,10 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 var pipelineGroups = []struct{ group, topic string }{
 	{GroupNormalizer, bus.TopicRaw},
 	{GroupRouter, bus.TopicNormalized},
+	{GroupRouter, bus.TopicActions},
 	{GroupIndexer, bus.TopicCases},
+	{GroupEscalator, bus.TopicCases},
+	{GroupAlerts, bus.TopicAlerts},
 }
 
 // pipelineLag asks the broker for the lag of every pipeline group.

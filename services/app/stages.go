@@ -54,6 +54,18 @@ func publishEnvelope(p *bus.Producer) ingest.Publish {
 	}
 }
 
+// publishAction returns the console's publish of case actions: to
+// case.actions keyed by the case's customer, returning once acknowledged.
+func publishAction(p messageWriter) func(context.Context, router.Action) error {
+	return func(ctx context.Context, a router.Action) error {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		return p.Write(ctx, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b})
+	}
+}
+
 // normalizerStage cleans raw envelopes into complaints and drops exact
 // duplicates by id.
 type normalizerStage struct {
@@ -145,13 +157,19 @@ type messageWriter interface {
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
 type routerStage struct {
-	out     messageWriter
-	policy  router.Policy
-	state   *boltHistory
-	cfg     normalize.DedupeConfig
-	now     func() time.Time
-	logger  *zap.Logger
-	metrics routerMetrics
+	out    messageWriter
+	policy router.Policy
+	// engine returns the engine of a case's pack (router.Packs.ByName),
+	// which applies actions to the case; nil when it is not loaded.
+	engine func(pack string) *router.Engine
+	// corrected is told when agents' category corrections were stored
+	// (trainedPacks.Corrected); nil: nobody retrains.
+	corrected func()
+	state     *boltHistory
+	cfg       normalize.DedupeConfig
+	now       func() time.Time
+	logger    *zap.Logger
+	metrics   routerMetrics
 
 	mu      sync.Mutex
 	batches *normalize.Batches // nil until loaded, and after a failed call
@@ -160,6 +178,7 @@ type routerStage struct {
 // routerMetrics count the router's decisions.
 type routerMetrics struct {
 	contacts *prometheus.CounterVec
+	actions  *prometheus.CounterVec
 	batches  prometheus.Counter
 }
 
@@ -168,10 +187,12 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 	m := routerMetrics{
 		contacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_complaints_total",
 			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, redelivered."}, []string{"outcome"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_actions_total",
+			Help: "Case actions the router applied, by kind and outcome: applied or unchanged (already applied, nothing to raise)."}, []string{"kind", "outcome"}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_router_batches_total", Help: "Batch incidents (批量投诉) formed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.contacts, m.batches)
+		reg.MustRegister(m.contacts, m.actions, m.batches)
 	}
 	return m
 }
@@ -198,8 +219,18 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error)
 		}
 	}()
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
-		cases: map[string]*caseDraft{}, outcomes: map[string]int{}}
+		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}}
 	for _, m := range msgs {
+		if m.Topic == bus.TopicActions {
+			var a router.Action
+			if err := decode(m, &a); err != nil {
+				return err
+			}
+			if err := s.act(w, a); err != nil {
+				return err
+			}
+			continue
+		}
 		var c normalize.Complaint
 		if err := decode(m, &c); err != nil {
 			return err
@@ -221,8 +252,14 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error)
 	if err := s.state.commit(changes); err != nil {
 		return fmt.Errorf("commit router state: %w", err)
 	}
+	if len(changes.corrections) > 0 && s.corrected != nil {
+		s.corrected()
+	}
 	for outcome, n := range w.outcomes {
 		s.metrics.contacts.WithLabelValues(outcome).Add(float64(n))
+	}
+	for kindOutcome, n := range w.actions {
+		s.metrics.actions.WithLabelValues(kindOutcome[0], kindOutcome[1]).Add(float64(n))
 	}
 	s.metrics.batches.Add(float64(w.formed))
 	return nil
@@ -232,9 +269,13 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error)
 func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 	key := c.Customer.Key
 	if s.cfg.Disabled || normalize.Anonymous(key) {
-		// Nothing to compare with: a redelivery opens the same case at
-		// revision 1 again, which the index takes as the same case.
-		w.open(s.policy.Open(c, s.now()), false)
+		// Nothing to compare with; the case's id is the complaint's
+		// reference, which tells a redelivery.
+		if d, err := w.caseByID(c.Reference); err != nil || d != nil {
+			w.outcomes["redelivered"]++
+			return err
+		}
+		w.open(s.policy.Open(c, s.now()))
 		w.outcomes[string(normalize.KindNew)]++
 		return nil
 	}
@@ -273,7 +314,7 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 		if out.Kind == normalize.KindRepeatFinished {
 			cs = router.LinkRepeat(cs, out.Case, out.Reason)
 		}
-		d := w.open(cs, true)
+		d := w.open(cs)
 		h.Record(cs.ID, c, out.Fingerprint)
 		if err := s.detectBatch(w, d, c, out.Fingerprint); err != nil {
 			return err
@@ -281,6 +322,68 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 	}
 	w.dirty[key] = true
 	w.outcomes[string(out.Kind)]++
+	return nil
+}
+
+// act applies a case action into w. The case must be in the router's
+// state: an action for a case this router does not hold (unknown, keyed by
+// another customer, or finished and forgotten) can never apply and is
+// dead-lettered with the reason, as is one the case does not allow.
+func (s *routerStage) act(w *routerWork, a router.Action) error {
+	if err := a.Validate(); err != nil {
+		return bus.Reject(err)
+	}
+	d, err := w.caseByID(a.Case)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		return bus.Reject(fmt.Errorf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case))
+	}
+	if a.Customer != d.c.Customer.Key {
+		return bus.Reject(fmt.Errorf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, a.Customer, a.Case, d.c.Customer.Key))
+	}
+	var e *router.Engine
+	if s.engine != nil {
+		e = s.engine(d.c.Pack)
+	}
+	if e == nil {
+		return bus.Reject(fmt.Errorf("case %s was decided by pack %q, which is not loaded", a.Case, d.c.Pack))
+	}
+	c, changed, notices, err := e.Apply(d.c, a)
+	if err != nil {
+		return bus.Reject(err)
+	}
+	if !changed {
+		w.actions[[2]string{string(a.Kind), "unchanged"}]++
+		return nil
+	}
+	w.actions[[2]string{string(a.Kind), "applied"}]++
+	if a.Kind == router.ActionRecategorize {
+		w.corrections = append(w.corrections, packCorrection{Pack: c.Pack, Correction: router.CorrectionFrom(c, a)})
+	}
+	d.c = c
+	w.touch(d)
+	w.notices = append(w.notices, notices...)
+	// Repeat detection needs to know whether the case is still open.
+	var state normalize.CaseState
+	switch a.Kind {
+	case router.ActionResolve:
+		state = normalize.CaseResolved
+	case router.ActionClose:
+		state = normalize.CaseClosed
+	case router.ActionReopen:
+		state = normalize.CaseOpen
+	}
+	if key := c.Customer.Key; state != "" && !s.cfg.Disabled && !normalize.Anonymous(key) {
+		h, err := w.history(key)
+		if err != nil {
+			return err
+		}
+		if h.SetState(c.ID, state, a.At) {
+			w.dirty[key] = true
+		}
+	}
 	return nil
 }
 
@@ -328,13 +431,15 @@ type routerWork struct {
 	ctx       context.Context
 	customers map[string]*normalize.CustomerHistory
 	dirty     map[string]bool
-	dropped   []string
 	cases     map[string]*caseDraft
 	order     []string // changed cases, in order of first change
 	notices   []router.Notice
 	batch     []normalize.BatchEntry
 	outcomes  map[string]int
+	actions   map[[2]string]int // kind, outcome
 	formed    int
+	// corrections are the agents' category corrections of this call.
+	corrections []packCorrection
 }
 
 // caseDraft is a case as this call changes it; base is the revision the
@@ -342,7 +447,6 @@ type routerWork struct {
 type caseDraft struct {
 	c       router.Case
 	base    int64
-	keep    bool // store it in the state
 	changed bool
 }
 
@@ -357,7 +461,6 @@ func (w *routerWork) history(key string) (*normalize.CustomerHistory, error) {
 		return nil, fmt.Errorf("load history: %w", err)
 	}
 	if dropped := h.Prune(w.stage.cfg, w.stage.now()); len(dropped) > 0 {
-		w.dropped = append(w.dropped, dropped...)
 		w.dirty[key] = true
 	}
 	w.customers[key] = &h
@@ -376,14 +479,14 @@ func (w *routerWork) caseByID(id string) (*caseDraft, error) {
 	if !ok {
 		return nil, nil
 	}
-	d := &caseDraft{c: c, base: c.Revision, keep: true}
+	d := &caseDraft{c: c, base: c.Revision}
 	w.cases[id] = d
 	return d, nil
 }
 
 // open adds a case a complaint opened.
-func (w *routerWork) open(c router.Case, keep bool) *caseDraft {
-	d := &caseDraft{c: c, keep: keep}
+func (w *routerWork) open(c router.Case) *caseDraft {
+	d := &caseDraft{c: c}
 	w.cases[c.ID] = d
 	w.touch(d)
 	return d
@@ -409,9 +512,7 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			return nil, ch, bus.Reject(err)
 		}
 		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: b})
-		if d.keep {
-			ch.cases = append(ch.cases, d.c)
-		}
+		ch.cases = append(ch.cases, d.c)
 	}
 	for _, n := range w.notices {
 		b, err := json.Marshal(n)
@@ -429,8 +530,8 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			ch.customers = append(ch.customers, *h)
 		}
 	}
-	ch.dropCases = w.dropped
 	ch.batch = w.batch
+	ch.corrections = w.corrections
 	return out, ch, nil
 }
 

@@ -38,7 +38,8 @@ const (
 	TopicDLQ = "complaints.dlq"
 	// TopicAlerts carries escalation alerts.
 	TopicAlerts = "alerts"
-	// TopicActions carries agent actions on cases keyed by case id.
+	// TopicActions carries actions on cases (router.Action) keyed by the
+	// case's customer key, co-partitioned with TopicNormalized.
 	TopicActions = "case.actions"
 )
 

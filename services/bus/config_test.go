@@ -326,7 +326,7 @@ func TestLagWatcherRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	w, err := bus.NewLagWatcher(cfg, map[string]string{"watched": topic}, reg, nil)
+	w, err := bus.NewLagWatcher(cfg, map[string][]string{"watched": {topic}}, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestLagWatcherRun(t *testing.T) {
 	}
 
 	checkErr(t, w.Run(context.Background(), 0), "interval")
-	_, err = bus.NewLagWatcher(cfg, map[string]string{"": topic}, nil, nil)
+	_, err = bus.NewLagWatcher(cfg, map[string][]string{"": {topic}}, nil, nil)
 	checkErr(t, err, "empty group")
 }
 
@@ -364,7 +364,7 @@ func TestSharedRegistry(t *testing.T) {
 			t.Fatalf("consumer %d: %v", i, err)
 		}
 		defer c.Close()
-		w, err := bus.NewLagWatcher(cfg, map[string]string{"g": "t"}, reg, nil)
+		w, err := bus.NewLagWatcher(cfg, map[string][]string{"g": {"t"}}, reg, nil)
 		if err != nil || w == nil {
 			t.Fatalf("lag watcher %d: %v", i, err)
 		}

@@ -1,12 +1,15 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +118,12 @@ type ConsumerConfig struct {
 	Group string
 	// Topic is the topic to read.
 	Topic string
+	// CoTopics are further topics the group reads together with Topic,
+	// co-partitioned: partition i of every topic goes to the same member,
+	// so a stage that keeps state by key can take its input from several
+	// topics keyed alike (complaints and case actions by customer key).
+	// The topics must have the same number of partitions.
+	CoTopics []string
 	// DeadLetterTopic receives rejected messages. Default TopicDLQ.
 	DeadLetterTopic string
 
@@ -157,6 +166,9 @@ func (cc *ConsumerConfig) Validate() error {
 	}
 	if cc.Topic == "" {
 		return errors.New("bus: consumer: topic is required")
+	}
+	if slices.Contains(cc.CoTopics, cc.Topic) || slices.Contains(cc.CoTopics, "") {
+		return errors.New("bus: consumer: co-topics must be named and differ from topic")
 	}
 	for name, d := range map[string]time.Duration{
 		"min_backoff": cc.MinBackoff, "max_backoff": cc.MaxBackoff, "max_wait": cc.MaxWait,
@@ -275,7 +287,8 @@ func NewConsumer(cfg Config, cc ConsumerConfig, producer *Producer, h Handler, l
 	if err != nil {
 		return nil, err
 	}
-	logger = logger.With(zap.String("group", cc.Group), zap.String("topic", cc.Topic))
+	topics := strings.Join(append([]string{cc.Topic}, cc.CoTopics...), ",")
+	logger = logger.With(zap.String("group", cc.Group), zap.String("topic", topics))
 	rc := kafka.ReaderConfig{
 		Brokers:                cfg.Brokers,
 		GroupID:                cc.Group,
@@ -298,6 +311,11 @@ func NewConsumer(cfg Config, cc ConsumerConfig, producer *Producer, h Handler, l
 		Logger:                 kafkaLogger(logger, zapcore.DebugLevel),
 		ErrorLogger:            kafkaLogger(logger, zapcore.WarnLevel),
 	}
+	if len(cc.CoTopics) > 0 {
+		rc.Topic = ""
+		rc.GroupTopics = append([]string{cc.Topic}, cc.CoTopics...)
+		rc.GroupBalancers = []kafka.GroupBalancer{coPartitioned{}}
+	}
 	if err := rc.Validate(); err != nil {
 		return nil, fmt.Errorf("bus: consumer: %w", err)
 	}
@@ -308,7 +326,7 @@ func NewConsumer(cfg Config, cc ConsumerConfig, producer *Producer, h Handler, l
 		handler:  h,
 		logger:   logger,
 		metrics:  metrics,
-		labels:   prometheus.Labels{"group": cc.Group, "topic": cc.Topic},
+		labels:   prometheus.Labels{"group": cc.Group, "topic": topics},
 		closed:   make(chan struct{}),
 	}, nil
 }
@@ -359,7 +377,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return nil
 			}
 			fetchFailures++
-			c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "fetch").Inc()
+			c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "fetch").Inc()
 			delay := c.cc.backoff(fetchFailures)
 			c.logger.Warn("fetch failed, retrying", zap.Int("attempt", fetchFailures), zap.Duration("backoff", delay), zap.Error(err))
 			if !sleep(ctx, delay) {
@@ -478,7 +496,7 @@ func (c *Consumer) commit(ctx context.Context, kms ...kafka.Message) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := c.reader.CommitMessages(cctx, kms...); err != nil {
-		c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "commit").Inc()
+		c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "commit").Inc()
 		c.logger.Warn("commit failed; the messages may be delivered again", zap.Int("messages", len(kms)), zap.Error(err))
 		return
 	}
@@ -536,7 +554,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log 
 		if errors.Is(err, io.ErrClosedPipe) {
 			return errFatal{fmt.Errorf("bus: dead letter for %s/%d@%d: producer closed: %w", m.Topic, m.Partition, m.Offset, err)}
 		}
-		c.metrics.errors.WithLabelValues(c.cc.Group, c.cc.Topic, "dlq").Inc()
+		c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "dlq").Inc()
 		delay := c.cc.backoff(attempt)
 		log.Warn("dead letter write failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
 		if !sleep(ctx, delay) {
@@ -570,4 +588,46 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// coPartitioned assigns partition i of every topic to the same member: the
+// members subscribed to a topic sorted by id, its partitions by number,
+// each member taking a contiguous range. Members subscribed to the same
+// topics with equal partition counts thus get the same partition numbers
+// of each.
+type coPartitioned struct{}
+
+// ProtocolName implements kafka.GroupBalancer.
+func (coPartitioned) ProtocolName() string { return "tousu-copartitioned" }
+
+// UserData implements kafka.GroupBalancer.
+func (coPartitioned) UserData() ([]byte, error) { return nil, nil }
+
+// AssignGroups implements kafka.GroupBalancer.
+func (coPartitioned) AssignGroups(members []kafka.GroupMember, partitions []kafka.Partition) kafka.GroupMemberAssignments {
+	out := kafka.GroupMemberAssignments{}
+	for _, m := range members {
+		out[m.ID] = map[string][]int{}
+	}
+	byTopic := map[string][]int{}
+	for _, p := range partitions {
+		byTopic[p.Topic] = append(byTopic[p.Topic], p.ID)
+	}
+	for topic, ids := range byTopic {
+		slices.Sort(ids)
+		var subscribed []kafka.GroupMember
+		for _, m := range members {
+			if slices.Contains(m.Topics, topic) {
+				subscribed = append(subscribed, m)
+			}
+		}
+		slices.SortFunc(subscribed, func(a, b kafka.GroupMember) int { return cmp.Compare(a.ID, b.ID) })
+		for i, m := range subscribed {
+			lo, hi := i*len(ids)/len(subscribed), (i+1)*len(ids)/len(subscribed)
+			if hi > lo {
+				out[m.ID][topic] = append(out[m.ID][topic], ids[lo:hi]...)
+			}
+		}
+	}
+	return out
 }

@@ -108,22 +108,22 @@ func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[
 // metrics; Update and Run are safe for concurrent use.
 type LagWatcher struct {
 	cfg    Config
-	groups map[string]string
+	groups map[string][]string
 	gauge  *prometheus.GaugeVec
 	logger *zap.Logger
 }
 
 // NewLagWatcher returns a LagWatcher for groups, a map from consumer group
-// to the topic it reads, and registers the gauge with reg (nil registers
+// to the topics it reads, and registers the gauge with reg (nil registers
 // none).
-func NewLagWatcher(cfg Config, groups map[string]string, reg prometheus.Registerer, logger *zap.Logger) (*LagWatcher, error) {
+func NewLagWatcher(cfg Config, groups map[string][]string, reg prometheus.Registerer, logger *zap.Logger) (*LagWatcher, error) {
 	cfg, err := cfg.ready()
 	if err != nil {
 		return nil, err
 	}
-	for g, t := range groups {
-		if g == "" || t == "" {
-			return nil, fmt.Errorf("bus: lag watcher: empty group or topic in %q -> %q", g, t)
+	for g, ts := range groups {
+		if g == "" || len(ts) == 0 || slices.Contains(ts, "") {
+			return nil, fmt.Errorf("bus: lag watcher: empty group or topic in %q -> %q", g, ts)
 		}
 	}
 	if logger == nil {
@@ -147,14 +147,15 @@ func (w *LagWatcher) Update(ctx context.Context) error {
 	defer release()
 	var errs []error
 	for _, group := range slices.Sorted(maps.Keys(w.groups)) {
-		topic := w.groups[group]
-		lag, err := lagOf(ctx, client, group, topic)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for p, n := range lag {
-			w.gauge.WithLabelValues(group, topic, strconv.Itoa(p)).Set(float64(n))
+		for _, topic := range w.groups[group] {
+			lag, err := lagOf(ctx, client, group, topic)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for p, n := range lag {
+				w.gauge.WithLabelValues(group, topic, strconv.Itoa(p)).Set(float64(n))
+			}
 		}
 	}
 	return errors.Join(errs...)

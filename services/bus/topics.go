@@ -62,6 +62,13 @@ func ParseTopics(data []byte) ([]TopicSpec, error) {
 			errs = append(errs, fmt.Errorf("topics: %s is not declared", name))
 		}
 	}
+	partitions := map[string]int{}
+	for _, t := range file.Topics {
+		partitions[t.Name] = t.Partitions
+	}
+	if partitions[TopicNormalized] != partitions[TopicActions] {
+		errs = append(errs, fmt.Errorf("topics: %s and %s must have the same partitions: the router reads them co-partitioned by customer key", TopicNormalized, TopicActions))
+	}
 	return file.Topics, errors.Join(errs...)
 }
 

@@ -2,9 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
@@ -20,19 +28,137 @@ type Console struct {
 	index  caseindex.Index
 	auth   *Authenticator
 	logger *zap.Logger
+	acts   *CaseActions // nil: no actions
 }
 
-// NewConsole returns the console API over an index.
-func NewConsole(index caseindex.Index, auth *Authenticator, logger *zap.Logger) *Console {
-	return &Console{index: index, auth: auth, logger: logger}
+// CaseActions is what the console needs to accept actions on cases.
+type CaseActions struct {
+	// Publish writes an action to the case.actions topic keyed by its
+	// Customer and returns once the broker acknowledged it.
+	Publish func(ctx context.Context, a router.Action) error
+	// Engine returns the engine of a case's pack, to refuse at once an
+	// action the case (as indexed) does not allow; nil when not loaded.
+	Engine func(pack string) *router.Engine
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewConsole returns the console API over an index; acts may be nil, and
+// then the console only searches.
+func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, logger *zap.Logger) *Console {
+	return &Console{index: index, auth: auth, acts: acts, logger: logger}
 }
 
 // Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
-// both for tokens whose role may search.
+// both for tokens whose role may search, and, with actions, POST
+// /api/v1/cases/:id/actions for the same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
 	app.Get("/api/v1/cases/:id", search, k.get)
+	if k.acts != nil {
+		app.Post("/api/v1/cases/:id/actions", search, k.act)
+	}
+}
+
+// actionRequest is the body of POST /api/v1/cases/:id/actions.
+type actionRequest struct {
+	Kind       router.ActionKind `json:"kind"`
+	Assignee   string            `json:"assignee"`
+	Department string            `json:"department"`
+	Queue      string            `json:"queue"`
+	Event      string            `json:"event"`
+	Category   string            `json:"category"`
+	Note       string            `json:"note"`
+	// Actor is the agent an admin token (an integration such as a CRM)
+	// acts for; other tokens act as themselves.
+	Actor string `json:"actor"`
+}
+
+// agentKinds are the actions people may send; escalate and flag_batch
+// come from tousu itself.
+var agentKinds = []router.ActionKind{router.ActionTake, router.ActionTransfer, router.ActionNote, router.ActionEvent,
+	router.ActionResolve, router.ActionClose, router.ActionReopen, router.ActionRecategorize}
+
+// maxNote bounds the text of a note, in characters.
+const maxNote = 4000
+
+// act accepts an action on a case: 202 with the action's id once the
+// broker has it (the router applies it within moments; GET the case to
+// see it), 404 for an unknown case, 422 for an invalid action, 409 for one
+// the case's current state does not allow. An Idempotency-Key header
+// makes a retried request the same action.
+func (k *Console) act(c *fiber.Ctx) error {
+	var req actionRequest
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "the body is not a JSON action", "message": "请求内容不是有效的操作"})
+	}
+	if !slices.Contains(agentKinds, req.Kind) {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("kind must be one of %v", agentKinds), "message": "不支持的操作类型"})
+	}
+	if utf8.RuneCountInString(req.Note) > maxNote {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("note is longer than %d characters", maxNote), "message": "备注过长"})
+	}
+	key := c.Get("Idempotency-Key")
+	if key != "" && !ingest.ValidIdempotencyKey(key) {
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "Idempotency-Key must be 1-128 printable ASCII characters"})
+	}
+	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
+	switch {
+	case errors.Is(err, caseindex.ErrNotFound):
+		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "no case with this id"})
+	case err != nil:
+		k.logger.Error("get case for an action failed", zap.Error(err))
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "the case index is unavailable, try again"})
+	}
+	p := PrincipalOf(c)
+	actor := p.Name
+	if req.Actor != "" && p.Role == RoleAdmin {
+		actor = req.Actor
+	}
+	now := time.Now
+	if k.acts.Now != nil {
+		now = k.acts.Now
+	}
+	a := router.Action{
+		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, key), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
+		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
+		Event: req.Event, Category: req.Category, Note: req.Note,
+	}
+	if err := a.Validate(); err != nil {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": err.Error()})
+	}
+	if e := k.engine(cs.Pack); e != nil {
+		if _, _, _, err := e.Apply(cs, a); err != nil {
+			return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": err.Error(), "status": cs.Status})
+		}
+	}
+	if err := k.acts.Publish(c.UserContext(), a); err != nil {
+		k.logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(err))
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "the action could not be queued, try again", "message": "操作暂时无法提交，请稍后重试"})
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind})
+}
+
+func (k *Console) engine(pack string) *router.Engine {
+	if k.acts.Engine == nil {
+		return nil
+	}
+	return k.acts.Engine(pack)
+}
+
+// actionID is the id of an action: derived from who sent it, the case and
+// the Idempotency-Key, so a retried request is the same action; random
+// without a key.
+func actionID(principal, caseID, key string) string {
+	if key == "" {
+		b := make([]byte, 12)
+		rand.Read(b)
+		return "api:" + hex.EncodeToString(b)
+	}
+	sum := sha256.Sum256([]byte(principal + "\x00" + caseID + "\x00" + key))
+	return "api:" + hex.EncodeToString(sum[:12])
 }
 
 func (k *Console) search(c *fiber.Ctx) error {

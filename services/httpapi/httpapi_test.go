@@ -53,7 +53,7 @@ func newTestServer(tb testing.TB) *Server {
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_test_total", Help: "A test counter."}))
 	s := New(cfg, zap.NewNop(), reg)
 	idx := fakeIndex{c: router.Case{ID: "TS1", Customer: normalize.Customer{Phone: "+8613800138000"}}}
-	NewConsole(idx, NewAuthenticator(tokens), zap.NewNop()).Mount(s.App())
+	NewConsole(idx, NewAuthenticator(tokens), nil, zap.NewNop()).Mount(s.App())
 	return s
 }
 
@@ -156,7 +156,7 @@ func (r recordingIndex) Search(_ context.Context, q caseindex.Query) (caseindex.
 func TestConsoleSearchFilters(t *testing.T) {
 	var queries []caseindex.Query
 	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry())
-	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), zap.NewNop()).Mount(s.App())
+	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), nil, zap.NewNop()).Mount(s.App())
 	tests := []struct {
 		name, query string
 		code        int

@@ -47,6 +47,7 @@ func Run(t *testing.T, brokers []string) {
 	}{
 		{"OrderingPerKey", testOrderingPerKey},
 		{"GroupSharesPartitions", testGroupSharesPartitions},
+		{"CoPartitionedTopics", testCoPartitioned},
 		{"RedeliveryAfterCrash", testRedeliveryAfterCrash},
 		{"RejectGoesToDLQ", testRejectGoesToDLQ},
 		{"TransientErrorRetried", testTransientErrorRetried},
@@ -291,6 +292,73 @@ func testGroupSharesPartitions(t *testing.T, cfg bus.Config) {
 	}
 }
 
+// testCoPartitioned: two members of a group reading two topics keyed alike
+// get the same partitions of both, so every key's messages of both topics
+// reach the same member.
+func testCoPartitioned(t *testing.T, cfg bus.Config) {
+	const partitions, keys = 4, 60
+	first, second := CreateTopic(t, cfg, partitions), CreateTopic(t, cfg, partitions)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	var mu sync.Mutex
+	owner := map[string]map[int]bool{} // key -> members that got it
+	count := 0
+	for member := range 2 {
+		StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: first, CoTopics: []string{second}}, p, func(_ context.Context, m bus.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if owner[string(m.Key)] == nil {
+				owner[string(m.Key)] = map[int]bool{}
+			}
+			owner[string(m.Key)][member] = true
+			count++
+			return nil
+		}, nil)
+	}
+	ctx := ctxFor(t)
+	Eventually(t, "two members sharing all partitions of both topics", func() bool {
+		g, err := bus.DescribeGroup(ctx, cfg, group)
+		if err != nil || g.State != "Stable" || len(g.Members) != 2 {
+			return false
+		}
+		for _, m := range g.Members {
+			a, b := slices.Sorted(slices.Values(m.Partitions[first])), slices.Sorted(slices.Values(m.Partitions[second]))
+			if len(a) == 0 || !slices.Equal(a, b) {
+				return false
+			}
+		}
+		return true
+	})
+	var msgs []bus.Message
+	for i := range keys {
+		for _, topic := range []string{first, second} {
+			msgs = append(msgs, bus.Message{Topic: topic, Key: []byte("customer-" + strconv.Itoa(i)), Value: []byte(topic)})
+		}
+	}
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	Eventually(t, "every message consumed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return count == len(msgs)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	members := map[int]bool{}
+	for key, got := range owner {
+		if len(got) != 1 {
+			t.Errorf("key %s reached %d members", key, len(got))
+		}
+		for m := range got {
+			members[m] = true
+		}
+	}
+	if len(members) != 2 {
+		t.Errorf("keys reached %d members, want both", len(members))
+	}
+}
+
 // testRedeliveryAfterCrash: a message being handled when its consumer
 // stops is not committed and goes to the next consumer of the group, while
 // the message committed before it is not delivered again.
@@ -486,7 +554,7 @@ func testLag(t *testing.T, cfg bus.Config) {
 	ctx := ctxFor(t)
 
 	reg := prometheus.NewRegistry()
-	w, err := bus.NewLagWatcher(cfg, map[string]string{group: topic}, reg, nil)
+	w, err := bus.NewLagWatcher(cfg, map[string][]string{group: {topic}}, reg, nil)
 	if err != nil {
 		t.Fatalf("NewLagWatcher: %v", err)
 	}

@@ -1,0 +1,224 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/sinks/alertsink"
+)
+
+// The consumer groups of the escalator target.
+const (
+	GroupEscalator = "tousu-escalator"
+	GroupAlerts    = "tousu-alerts"
+)
+
+// The buckets of the escalator's schedule file.
+var (
+	// due: 8-byte alert time + case id -> JSON scheduledAlert.
+	dueBucket = []byte("due")
+	// scheduled: case id -> JSON scheduledAlert (its due key and revision).
+	scheduledBucket = []byte("scheduled")
+)
+
+// scheduledAlert is the next alert of one case.
+type scheduledAlert struct {
+	Case     string       `json:"case"`
+	Customer string       `json:"customer"`
+	Revision int64        `json:"revision"`
+	Alert    router.Alert `json:"alert"`
+}
+
+// escalator is the escalation clock. It follows the cases topic, keeps
+// the next alert of every case that has one in a bbolt file, and when an
+// alert falls due asks the router to raise it with an escalate action on
+// case.actions; the router marks it raised on the case, raises the
+// escalation level and emits the alert on the alerts topic, and the new
+// revision of the case brings the case's next alert back here. Raising is
+// idempotent (the action's id names the alert), so an action sent twice
+// after a crash is harmless.
+//
+// The schedule is per process: run one escalator (it reads every partition
+// of cases); a second one would start from the committed offsets without
+// the first one's schedule.
+type escalator struct {
+	db     *bolt.DB
+	out    messageWriter
+	now    func() time.Time
+	logger *zap.Logger
+	sent   prometheus.Counter
+}
+
+func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{dueBucket, scheduledBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	sent := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_escalator_alerts_due_total", Help: "Escalation alerts the escalator found due and asked the router to raise."})
+	if reg != nil {
+		reg.MustRegister(sent)
+	}
+	return &escalator{db: db, out: out, now: time.Now, logger: logger, sent: sent}, nil
+}
+
+// Close closes the schedule file.
+func (e *escalator) Close() error { return e.db.Close() }
+
+func (e *escalator) handle(ctx context.Context, m bus.Message) error {
+	return e.batch(ctx, []bus.Message{m})
+}
+
+// batch schedules the next alert of every case in msgs, in one
+// transaction; an older revision than the one scheduled changes nothing.
+func (e *escalator) batch(_ context.Context, msgs []bus.Message) error {
+	cases := make([]router.Case, len(msgs))
+	for i, m := range msgs {
+		if err := decode(m, &cases[i]); err != nil {
+			return err
+		}
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		for _, c := range cases {
+			if err := schedule(tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func schedule(tx *bolt.Tx, c router.Case) error {
+	byCase, due := tx.Bucket(scheduledBucket), tx.Bucket(dueBucket)
+	if v := byCase.Get([]byte(c.ID)); v != nil {
+		var old scheduledAlert
+		if err := json.Unmarshal(v, &old); err == nil {
+			if old.Revision > c.Revision {
+				return nil
+			}
+			if err := due.Delete(timeKey(old.Alert.At, c.ID)); err != nil {
+				return err
+			}
+		}
+		if err := byCase.Delete([]byte(c.ID)); err != nil {
+			return err
+		}
+	}
+	next, ok := c.NextAlert()
+	if !ok {
+		return nil
+	}
+	v, err := json.Marshal(scheduledAlert{Case: c.ID, Customer: c.Customer.Key, Revision: c.Revision, Alert: next})
+	if err != nil {
+		return err
+	}
+	if err := byCase.Put([]byte(c.ID), v); err != nil {
+		return err
+	}
+	return due.Put(timeKey(next.At, c.ID), v)
+}
+
+// raiseDue sends an escalate action for every alert due by now and then
+// takes them off the schedule; the case's next revision schedules its
+// next alert. It returns how many it sent.
+func (e *escalator) raiseDue(ctx context.Context) (int, error) {
+	now := e.now()
+	cutoff := timeKey(now, "\xff")
+	var keys [][]byte
+	var msgs []bus.Message
+	err := e.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(dueBucket).Cursor()
+		for k, v := c.First(); k != nil && bytes.Compare(k, cutoff) <= 0 && len(msgs) < 500; k, v = c.Next() {
+			var s scheduledAlert
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("schedule entry %x: %w", k, err)
+			}
+			a := router.EscalateAction(router.Case{ID: s.Case, Customer: normalize.Customer{Key: s.Customer}}, s.Alert, now)
+			b, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, bytes.Clone(k))
+			msgs = append(msgs, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b})
+		}
+		return nil
+	})
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	if err := e.out.Write(ctx, msgs...); err != nil {
+		return 0, err
+	}
+	e.sent.Add(float64(len(msgs)))
+	return len(msgs), e.db.Update(func(tx *bolt.Tx) error {
+		for _, k := range keys {
+			if err := tx.Bucket(dueBucket).Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(scheduledBucket).Delete(k[8:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// run raises due alerts every interval until ctx ends.
+func (e *escalator) run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := e.raiseDue(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Warn("raising due alerts failed; trying again", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// alertStage delivers the notices of the alerts topic (urges, batch
+// incidents, escalations) to the configured sinks. A notice a sink refuses
+// for good is dead-lettered; one that fails for now is tried again.
+type alertStage struct {
+	sinks *alertsink.Dispatcher
+}
+
+func (s *alertStage) handle(ctx context.Context, m bus.Message) error {
+	var n router.Notice
+	if err := decode(m, &n); err != nil {
+		return err
+	}
+	if err := checkVersion(m, n.V, router.NoticeVersion); err != nil {
+		return err
+	}
+	err := s.sinks.Deliver(ctx, n)
+	if errors.Is(err, alertsink.ErrPermanent) {
+		return bus.Reject(err)
+	}
+	return err
+}

@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// caseMessage is a case as the cases topic carries it.
+func caseMessage(tb testing.TB, c router.Case) bus.Message {
+	tb.Helper()
+	return bus.Message{Topic: bus.TopicCases, Key: []byte(c.ID), Value: mustJSON(tb, c)}
+}
+
+// escalateActions decodes the escalate actions written.
+func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
+	tb.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []router.Action
+	for _, m := range w.msgs {
+		var a router.Action
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			tb.Fatal(err)
+		}
+		if m.Topic != bus.TopicActions || string(m.Key) != a.Customer {
+			tb.Fatalf("action on %s keyed %q, want case.actions keyed by the customer %q", m.Topic, m.Key, a.Customer)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// TestEscalatorRaisesAlertsWhenDue: the escalator schedules each case's
+// next alert, asks for it only once it is due, ignores an older revision,
+// forgets a case whose clocks stopped, and takes the next alert from the
+// case's next revision.
+func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
+	w := &recordingWriter{}
+	esc, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), w, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer esc.Close()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	now := t0
+	esc.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	deadline := router.Deadline{Name: "reply", Due: t0.Add(10 * time.Hour), StartedAt: t0, Start: "received", Stop: "resolved"}
+	c := router.Case{ID: "TS1", Revision: 2, Customer: normalize.Customer{Key: "phone:+8613912345678"}, Status: router.StatusOpen,
+		Deadlines: []router.Deadline{deadline},
+		Escalation: router.Escalation{Alerts: []router.Alert{
+			{At: t0.Add(5 * time.Hour), Level: 1, Clock: "reply", Step: "50%", Notify: []string{"组长"}},
+			{At: t0.Add(10 * time.Hour), Level: 2, Clock: "reply", Step: "breach", Notify: []string{"主任"}},
+		}}}
+	stale := c
+	stale.Revision = 1
+	stale.Escalation.Alerts = []router.Alert{{At: t0, Level: 3, Clock: "reply", Step: "stale", Notify: []string{"x"}}}
+	if err := esc.batch(ctx, []bus.Message{caseMessage(t, c), caseMessage(t, stale)}); err != nil {
+		t.Fatal(err)
+	}
+	raise := func(want int) []router.Action {
+		t.Helper()
+		before := len(escalateActions(t, w))
+		n, err := esc.raiseDue(ctx)
+		if err != nil || n != want {
+			t.Fatalf("raiseDue at %s = %d, %v; want %d", now.Sub(t0), n, err, want)
+		}
+		return escalateActions(t, w)[before:]
+	}
+	raise(0) // nothing due yet, and the stale revision's alert is ignored
+	now = t0.Add(5 * time.Hour)
+	if got := raise(1); got[0].Step != "50%" || got[0].Case != "TS1" || got[0].Kind != router.ActionEscalate || got[0].Level != 1 {
+		t.Errorf("action = %+v", got[0])
+	}
+	raise(0) // asked once; the case's next revision brings the next alert
+
+	// The router raised the 50% alert: the next revision schedules the breach.
+	c.Revision = 3
+	c.Escalation.Alerts[0].RaisedAt = now
+	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(11 * time.Hour)
+	if got := raise(1); got[0].Step != "breach" {
+		t.Errorf("second action = %+v", got[0])
+	}
+
+	// A resolved case's stopped clock raises nothing more.
+	c.Revision, c.Status = 4, router.StatusResolved
+	c.Deadlines[0].StoppedAt = now
+	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(48 * time.Hour)
+	raise(0)
+
+	// A failed write leaves the alert scheduled.
+	c.Revision, c.Status = 5, router.StatusOpen
+	c.Deadlines[0].StoppedAt = time.Time{}
+	c.Escalation.Alerts[1].RaisedAt = time.Time{}
+	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	w.fail = errors.New("broker down")
+	w.mu.Unlock()
+	if _, err := esc.raiseDue(ctx); err == nil {
+		t.Fatal("raiseDue with the broker down: no error")
+	}
+	w.mu.Lock()
+	w.fail = nil
+	w.mu.Unlock()
+	raise(1)
+}

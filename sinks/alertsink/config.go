@@ -1,0 +1,178 @@
+package alertsink
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tousu/tousu/router"
+)
+
+// Defaults and limits.
+const (
+	// DefaultTimeout bounds one webhook request when its timeout is zero.
+	DefaultTimeout = 5 * time.Second
+	// MaxResponseBytes is how much of a webhook's response body is read
+	// (and discarded) before the connection is closed.
+	MaxResponseBytes = 64 << 10
+	// logSinkName names the log sink in metrics; no webhook may use it.
+	logSinkName = "log"
+)
+
+// Kinds lists the notice kinds a webhook filter may name.
+var Kinds = []string{router.NoticeUrge, router.NoticeBatch, router.NoticeEscalation}
+
+var (
+	sinkName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Config says where alerts go: the log, webhooks, or both. It is the
+// `alerts` section of tousu's configuration. The zero value delivers
+// nowhere (notices are dropped); DefaultConfig logs them.
+type Config struct {
+	// Log writes every notice to the log (no complaint text).
+	Log bool `yaml:"log"`
+	// Webhooks receive the notices their filters let through.
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+}
+
+// WebhookConfig is one webhook receiver. Its URL is treated as a secret
+// (chat robots carry their token in the query or the path): logs and
+// errors name the webhook and the URL's host only.
+type WebhookConfig struct {
+	// Name identifies the webhook in metrics, logs and errors: 1 to 64 of
+	// a-z, 0-9, _ and -, unique, not "log".
+	Name string `yaml:"name"`
+	// URL is the http or https address notices are POSTed to. Set URL or
+	// URLEnv, not both.
+	URL string `yaml:"url"`
+	// URLEnv names an environment variable holding the URL, for URLs that
+	// carry a token. It is read by New.
+	URLEnv string `yaml:"url_env"`
+	// SecretEnv names the environment variable holding the HMAC key that
+	// signs each request (at least 16 bytes). It is read by New and never
+	// logged. Required unless Unsigned is set.
+	SecretEnv string `yaml:"secret_env"`
+	// Unsigned sends requests without X-Tousu-Signature. It must be set
+	// explicitly and excludes SecretEnv.
+	Unsigned bool `yaml:"unsigned"`
+	// Kinds keeps only notices of these kinds (urge, batch, escalation);
+	// empty keeps every kind.
+	Kinds []string `yaml:"kinds"`
+	// MinLevel drops escalations below this level. Urges and batches
+	// have no level and are not affected (use Kinds to drop them).
+	MinLevel int `yaml:"min_level"`
+	// Notify keeps only escalations whose Notify list shares a role with
+	// it (e.g. 质量总监); empty keeps every escalation. Urges and batches
+	// are not affected (use Kinds to drop them).
+	Notify []string `yaml:"notify"`
+	// Timeout bounds each request, including reading the response.
+	// Zero means DefaultTimeout (5s).
+	Timeout time.Duration `yaml:"timeout"`
+	// OmitExcerpt leaves the complaint excerpt out of the payload, for
+	// receivers such as group chats that should not see complaint text.
+	OmitExcerpt bool `yaml:"omit_excerpt"`
+}
+
+// DefaultConfig logs every notice and calls no webhook.
+func DefaultConfig() Config {
+	return Config{Log: true}
+}
+
+// Filter returns the webhook's filter.
+func (w WebhookConfig) Filter() Filter {
+	return Filter{Kinds: w.Kinds, MinLevel: w.MinLevel, Notify: w.Notify}
+}
+
+func (w WebhookConfig) timeout() time.Duration {
+	if w.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return w.Timeout
+}
+
+// Validate checks the configuration without reading the environment:
+// names (format, unique), the URL (http or https with a host) or the name
+// of its variable, that each webhook is signed (secret_env) or explicitly
+// unsigned, known kinds, and that levels and timeouts are not negative.
+// Messages name the offending key (webhooks[i].field) but never a URL's
+// token or a secret.
+func (c Config) Validate() error {
+	var errs []error
+	seen := map[string]int{}
+	for i, w := range c.Webhooks {
+		at := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case !sinkName.MatchString(w.Name):
+			errs = append(errs, fmt.Errorf("%s.name: %q: names are 1 to 64 of a-z, 0-9, _ and -", at, w.Name))
+		case w.Name == logSinkName:
+			errs = append(errs, fmt.Errorf("%s.name: %q is reserved for the log sink", at, w.Name))
+		default:
+			if j, dup := seen[w.Name]; dup {
+				errs = append(errs, fmt.Errorf("%s.name: %q is already used by webhooks[%d]", at, w.Name, j))
+			}
+			seen[w.Name] = i
+		}
+		switch {
+		case w.URL != "" && w.URLEnv != "":
+			errs = append(errs, fmt.Errorf("%s: set url or url_env, not both", at))
+		case w.URL == "" && w.URLEnv == "":
+			errs = append(errs, fmt.Errorf("%s: url or url_env is required", at))
+		case w.URL != "":
+			if err := checkURL(w.URL); err != nil {
+				errs = append(errs, fmt.Errorf("%s.url: %w", at, err))
+			}
+		case !envName.MatchString(w.URLEnv):
+			errs = append(errs, fmt.Errorf("%s.url_env: %q is not an environment variable name", at, w.URLEnv))
+		}
+		switch {
+		case w.SecretEnv != "" && w.Unsigned:
+			errs = append(errs, fmt.Errorf("%s: set secret_env or unsigned: true, not both", at))
+		case w.SecretEnv == "" && !w.Unsigned:
+			errs = append(errs, fmt.Errorf("%s.secret_env: required (or unsigned: true to send unsigned requests)", at))
+		case w.SecretEnv != "" && !envName.MatchString(w.SecretEnv):
+			errs = append(errs, fmt.Errorf("%s.secret_env: %q is not an environment variable name", at, w.SecretEnv))
+		}
+		for _, k := range w.Kinds {
+			if !slices.Contains(Kinds, k) {
+				errs = append(errs, fmt.Errorf("%s.kinds: unknown kind %q (known: %s)", at, k, strings.Join(Kinds, ", ")))
+			}
+		}
+		if w.MinLevel < 0 {
+			errs = append(errs, fmt.Errorf("%s.min_level: must not be negative", at))
+		}
+		for _, r := range w.Notify {
+			if strings.TrimSpace(r) == "" {
+				errs = append(errs, fmt.Errorf("%s.notify: empty role", at))
+			}
+		}
+		if w.Timeout < 0 {
+			errs = append(errs, fmt.Errorf("%s.timeout: must be positive (0 means %s)", at, DefaultTimeout))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("alertsink: %w", err)
+	}
+	return nil
+}
+
+// checkURL accepts an absolute http or https URL with a host. Its errors
+// never contain the URL.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("the scheme must be http or https")
+	}
+	if u.Host == "" {
+		return errors.New("the URL has no host")
+	}
+	return nil
+}
