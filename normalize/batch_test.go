@@ -210,3 +210,28 @@ func BenchmarkBatchesAdd(b *testing.B) {
 		batches.Add(BatchEntry{Complaint: fmt.Sprint("n", i), Customer: fmt.Sprint("phone:n", i), Case: "TS", ReceivedAt: t0.Add(time.Duration(i) * 1440 * time.Millisecond), Sketch: sketches[i%len(sketches)]})
 	}
 }
+
+// BenchmarkDecideReply is the per-customer part for an e-mail reply whose
+// References name a long thread (the history's complaints all have a
+// Message-ID, the one replied to is the oldest case's first).
+func BenchmarkDecideReply(b *testing.B) {
+	cfg, h, _, r := detectionSetup(b)
+	for i := range h.Cases {
+		for j := range h.Cases[i].Complaints {
+			h.Cases[i].Complaints[j].MessageID = fmt.Sprintf("h%d-%d@customer.example", i, j)
+		}
+	}
+	var refs []string
+	for i := range 20 {
+		refs = append(refs, fmt.Sprintf("thread-%d@elsewhere.example", i))
+	}
+	refs = append(refs, "h7-0@customer.example")
+	c := email("email:new", h.Key, randomComplaint(r), time.Minute, "new@customer.example", "ours@tousu.example", strings.Join(refs, " "))
+	if out := Decide(cfg, h, c); out.Case != "TSCASE7" {
+		b.Fatalf("Decide = %s %s (%s)", out.Kind, out.Case, out.Reason)
+	}
+	b.ResetTimer()
+	for range b.N {
+		Decide(cfg, h, c)
+	}
+}

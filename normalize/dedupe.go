@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // DedupeConfig configures duplicate, repeat and batch detection. The seeds
@@ -157,6 +159,29 @@ type ComplaintRecord struct {
 	ReceivedAt time.Time `json:"received_at"`
 	Sketch     Sketch    `json:"sketch"`
 	Numbers    []string  `json:"numbers,omitempty"`
+	// MessageID is the Message-ID of an e-mail complaint (without angle
+	// brackets), so that a reply naming it in In-Reply-To or References
+	// is recognised; empty for other channels and for records written
+	// before it was kept.
+	MessageID string `json:"message_id,omitempty"`
+}
+
+// Keys of Complaint.Extra that e-mail threading reads. The e-mail channel
+// (ingest/imap) sets them: the message ids of the In-Reply-To and
+// References headers, without angle brackets, separated by spaces. The
+// complaint's own Message-ID is Extra[ingest.ExtraMessageID].
+const (
+	ExtraInReplyTo  = "in_reply_to"
+	ExtraReferences = "references"
+)
+
+// messageID returns the Message-ID an e-mail complaint is remembered by,
+// or "" for other channels.
+func messageID(c Complaint) string {
+	if c.Channel != ingest.ChannelEmail {
+		return ""
+	}
+	return c.Extra[ingest.ExtraMessageID]
 }
 
 // CaseRecord is what the history keeps of one case of a customer.
@@ -250,7 +275,8 @@ func (h *CustomerHistory) Record(caseID string, c Complaint, fp Fingerprint) {
 	if slices.ContainsFunc(cs.Complaints, func(r ComplaintRecord) bool { return r.ID == c.ID }) {
 		return
 	}
-	cs.Complaints = append(cs.Complaints, ComplaintRecord{ID: c.ID, Reference: c.Reference, ReceivedAt: c.ReceivedAt, Sketch: fp.Sketch, Numbers: fp.Numbers})
+	cs.Complaints = append(cs.Complaints, ComplaintRecord{ID: c.ID, Reference: c.Reference, ReceivedAt: c.ReceivedAt,
+		Sketch: fp.Sketch, Numbers: fp.Numbers, MessageID: messageID(c)})
 	if n := len(cs.Complaints); n > ComplaintsPerCase {
 		// Keep the first complaint, which states the matter, and the latest.
 		cs.Complaints = append(cs.Complaints[:1], cs.Complaints[n-ComplaintsPerCase+1:]...)
@@ -326,10 +352,12 @@ type Outcome struct {
 	// Case is the earlier case: the one to attach to (duplicate, repeat)
 	// or to link to (repeat_finished); empty for new.
 	Case string
-	// Match is the reference of the earlier complaint the text matched, or
-	// the quoted reference.
+	// Match is the reference of the earlier complaint the text matched,
+	// the earlier complaint a reply's In-Reply-To or References header
+	// names, or the quoted reference.
 	Match string
-	// Similarity is the text similarity to Match (1 for a quoted reference).
+	// Similarity is the text similarity to Match (1 for a reply by header
+	// or a quoted reference).
 	Similarity float64
 	// Reason explains the verdict in English, for the case's explanation.
 	Reason string
@@ -341,14 +369,76 @@ type Outcome struct {
 type candidate struct {
 	cs        *CaseRecord
 	sim       float64 // best similarity among complaints whose numbers agree
-	match     string  // reference of that complaint, or the quoted one
-	quoted    bool    // the text quotes the case's reference
+	match     string  // reference of that complaint, the replied-to one, or the quoted one
+	quote     string  // the case's reference the text quotes, if any
 	duplicate bool    // a near-identical complaint within the window
 	apart     time.Duration
+	// thread is the header (In-Reply-To, References) that names the
+	// Message-ID of the case's complaint threadRef; empty if none does.
+	thread, threadRef string
 }
 
 func (c candidate) sameMatter(cfg DedupeConfig) bool {
-	return c.quoted || c.duplicate || c.sim >= cfg.RepeatSimilarity
+	return c.quote != "" || c.thread != "" || c.duplicate || c.sim >= cfg.RepeatSimilarity
+}
+
+// threadRank orders header evidence: In-Reply-To names the very mail
+// answered, References any ancestor.
+func (c candidate) threadRank() int {
+	switch c.thread {
+	case headerInReplyTo:
+		return 2
+	case headerReferences:
+		return 1
+	}
+	return 0
+}
+
+// The headers a reply names earlier mail in.
+const (
+	headerInReplyTo  = "In-Reply-To"
+	headerReferences = "References"
+)
+
+// replyIDs are the message ids an e-mail complaint's In-Reply-To and
+// References headers name.
+type replyIDs struct {
+	inReplyTo, references []string
+}
+
+// replyIDsOf reads them from Extra; both are empty for other channels.
+func replyIDsOf(c Complaint) replyIDs {
+	if c.Channel != ingest.ChannelEmail {
+		return replyIDs{}
+	}
+	return replyIDs{inReplyTo: strings.Fields(c.Extra[ExtraInReplyTo]), references: strings.Fields(c.Extra[ExtraReferences])}
+}
+
+func (r replyIDs) empty() bool { return len(r.inReplyTo) == 0 && len(r.references) == 0 }
+
+// names returns the header that names the Message-ID of one of recs and
+// that complaint's reference: In-Reply-To before References, and in
+// References the nearest ancestor (the last id) first.
+func (r replyIDs) names(recs []ComplaintRecord) (header, ref string) {
+	find := func(id string) string {
+		for _, rec := range recs {
+			if rec.MessageID == id {
+				return rec.Reference
+			}
+		}
+		return ""
+	}
+	for _, id := range r.inReplyTo {
+		if ref := find(id); ref != "" {
+			return headerInReplyTo, ref
+		}
+	}
+	for i := len(r.references) - 1; i >= 0; i-- {
+		if ref := find(r.references[i]); ref != "" {
+			return headerReferences, ref
+		}
+	}
+	return "", ""
 }
 
 // Decide says what complaint c is to the customer's history h: a duplicate
@@ -356,22 +446,29 @@ func (c candidate) sameMatter(cfg DedupeConfig) bool {
 // pure: the same history and complaint always give the same outcome, and
 // times are the complaints' received times, never the clock.
 //
-// Same matter means the text quotes the case's reference, or is at least
-// RepeatSimilarity similar to one of its complaints with numbers that
-// agree (one text's order numbers, amounts and dates include the other's):
-// a complaint that differs from another only in an order number is
-// another matter. Near-identical means at least DuplicateSimilarity
-// similar, within DuplicateWindow. An open case wins over a finished one,
-// then a duplicate over a repeat, then the higher similarity, then the
-// more recent case. A history of another customer, an anonymous customer,
-// or disabled detection always gives new.
+// Same matter means the text quotes the case's reference, or the complaint
+// is an e-mail answering one of the case's e-mail complaints (its
+// In-Reply-To or References header, Extra[ExtraInReplyTo] and
+// Extra[ExtraReferences], names that complaint's Message-ID), or the text
+// is at least RepeatSimilarity similar to one of its complaints with
+// numbers that agree (one text's order numbers, amounts and dates include
+// the other's): a complaint that differs from another only in an order
+// number is another matter. A reply by header is treated like a quoted
+// reference: a repeat of an open case, or a new case linked to a finished
+// one. Near-identical means at least DuplicateSimilarity similar, within
+// DuplicateWindow. An open case wins over a finished one, then a duplicate
+// over a repeat, then the higher similarity, then a reply by In-Reply-To
+// over one by References over none, then the more recent case. A history
+// of another customer, an anonymous customer, or disabled detection
+// always gives new.
 func Decide(cfg DedupeConfig, h CustomerHistory, c Complaint) Outcome {
 	fp := FingerprintOf(c)
 	out := Outcome{Kind: KindNew, Fingerprint: fp, Reason: "no earlier case of the customer is about the same matter"}
 	if cfg.Disabled || Anonymous(c.Customer.Key) || h.Key != "" && h.Key != c.Customer.Key {
 		return out
 	}
-	var best *candidate
+	replies := replyIDsOf(c)
+	var best candidate // best.cs == nil: none yet
 	for i := range h.Cases {
 		cand := candidate{cs: &h.Cases[i]}
 		var top struct {
@@ -392,30 +489,29 @@ func Decide(cfg DedupeConfig, h CustomerHistory, c Complaint) Outcome {
 				top.sim, top.ref = sim, r.Reference
 			}
 		}
-		if ref := fp.mentions(cand.cs.References); ref != "" {
-			cand.quoted = true
-			if !cand.duplicate {
-				cand.sim, cand.match = 1, ref
+		if cand.quote = fp.mentions(cand.cs.References); cand.quote != "" && !cand.duplicate {
+			cand.sim, cand.match = 1, cand.quote
+		}
+		if !replies.empty() {
+			if cand.thread, cand.threadRef = replies.names(cand.cs.Complaints); cand.thread != "" && !cand.duplicate {
+				cand.sim, cand.match = 1, cand.threadRef
 			}
 		}
-		if !cand.duplicate && !cand.quoted {
+		if !cand.duplicate && cand.quote == "" && cand.thread == "" {
 			cand.sim, cand.match = top.sim, top.ref
 		}
 		if !cand.sameMatter(cfg) {
 			continue
 		}
-		if best == nil || better(cand, *best) {
-			best = &cand
+		if best.cs == nil || better(cand, best) {
+			best = cand
 		}
 	}
-	if best == nil {
+	if best.cs == nil {
 		return out
 	}
 	out.Case, out.Match, out.Similarity = best.cs.ID, best.match, best.sim
-	evidence := fmt.Sprintf("text %.2f similar to complaint %s", best.sim, best.match)
-	if best.quoted && !best.duplicate {
-		evidence = "the text quotes reference " + best.match
-	}
+	evidence := best.evidence()
 	switch {
 	case best.cs.State.Finished():
 		out.Kind = KindRepeatFinished
@@ -430,8 +526,30 @@ func Decide(cfg DedupeConfig, h CustomerHistory, c Complaint) Outcome {
 	return out
 }
 
+// evidence says in English why the complaint is about the candidate's
+// case: the text similarity of a duplicate, the header of a reply, the
+// quoted reference, or the similarity of a repeat.
+func (c candidate) evidence() string {
+	similar := fmt.Sprintf("text %.2f similar to complaint %s", c.sim, c.match)
+	var parts []string
+	if c.duplicate {
+		parts = append(parts, similar)
+	}
+	if c.thread != "" {
+		parts = append(parts, fmt.Sprintf("the mail's %s header names the Message-ID of complaint %s", c.thread, c.threadRef))
+	}
+	if c.quote != "" {
+		parts = append(parts, "the text quotes reference "+c.quote)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, similar)
+	}
+	return strings.Join(parts, "; ")
+}
+
 // better orders candidates: open first, then duplicates, then similarity,
-// then recent activity, then case id for determinism.
+// then replies by In-Reply-To, then by References, then recent activity,
+// then case id for determinism.
 func better(a, b candidate) bool {
 	if af, bf := a.cs.State.Finished(), b.cs.State.Finished(); af != bf {
 		return !af
@@ -441,6 +559,9 @@ func better(a, b candidate) bool {
 	}
 	if a.sim != b.sim {
 		return a.sim > b.sim
+	}
+	if ar, br := a.threadRank(), b.threadRank(); ar != br {
+		return ar > br
 	}
 	if c := a.cs.LastActivity.Compare(b.cs.LastActivity); c != 0 {
 		return c > 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/imap"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -327,5 +328,181 @@ func TestDedupeConfigYAML(t *testing.T) {
 	}
 	if err := configs.DecodeStrict([]byte("dedupe:\n  batch_windw: 1h\n"), &cfg); err == nil || !strings.Contains(err.Error(), "dedupe.batch_windw") {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// email builds a normalized e-mail complaint with its Message-ID and the
+// ids its In-Reply-To and References headers name (space-separated, as the
+// e-mail channel puts them in Extra).
+func email(id, key, text string, at time.Duration, messageID, inReplyTo, references string) Complaint {
+	c := complaint(id, key, text, at)
+	c.Channel = ingest.ChannelEmail
+	c.Extra = map[string]string{}
+	for k, v := range map[string]string{ingest.ExtraMessageID: messageID, ExtraInReplyTo: inReplyTo, ExtraReferences: references} {
+		if v != "" {
+			c.Extra[k] = v
+		}
+	}
+	return c
+}
+
+func TestDecideReplies(t *testing.T) {
+	const alice, bob = "email:alice@example.com", "email:bob@example.com"
+	signal := "手机信号差了三天，打电话总是断线，严重影响工作"
+	fee := "本月账单多收了30元流量费，要求退还"
+	answer := "好的，我家地址是幸福路8号，白天都有人在家。" // a reply that shares no text with the complaint
+	first := email("email:1", alice, signal, 0, "m1@alice.example", "", "")
+	other := email("email:2", alice, fee, time.Hour, "m2@alice.example", "", "")
+	caseA, caseB := first.Reference, other.Reference
+	// A reply already attached to case A, with its own Message-ID.
+	replied := email("email:3", alice, "还是没有信号", 2*time.Hour, "m3@alice.example", "m1@alice.example", "m1@alice.example")
+	open := historyOf(alice, rec{caseA, first}, rec{caseB, other}, rec{caseA, replied})
+	resolved := historyOf(alice, rec{caseA, first}, rec{caseB, other})
+	resolved.SetState(caseA, CaseResolved, t0.Add(48*time.Hour))
+	apiReply := complaint("api:9", alice, answer, 5*24*time.Hour)
+	apiReply.Extra = map[string]string{ExtraInReplyTo: "m1@alice.example"}
+	cfg := DefaultDedupeConfig()
+
+	later := 5 * 24 * time.Hour
+	tests := []struct {
+		name   string
+		h      CustomerHistory
+		c      Complaint
+		kind   Kind
+		cs     string
+		match  string
+		reason string // a substring of the reason
+	}{
+		{"In-Reply-To names the complaint", open, email("email:9", alice, answer, later, "m9@alice.example", "m1@alice.example", "m1@alice.example"),
+			KindRepeat, caseA, first.Reference, "In-Reply-To header names the Message-ID of complaint " + first.Reference},
+		{"References only", open, email("email:9", alice, answer, later, "m9@alice.example", "", "m0@elsewhere.example m1@alice.example"),
+			KindRepeat, caseA, first.Reference, "References header names the Message-ID of complaint " + first.Reference},
+		{"In-Reply-To unknown, References known", open, email("email:9", alice, answer, later, "", "ours-1@tousu.example", "m1@alice.example ours-1@tousu.example"),
+			KindRepeat, caseA, first.Reference, "References header"},
+		{"References: the nearest ancestor", open, email("email:9", alice, answer, later, "", "", "m1@alice.example m3@alice.example ours-2@tousu.example"),
+			KindRepeat, caseA, replied.Reference, "References header names the Message-ID of complaint " + replied.Reference},
+		{"a reply to an attached reply", open, email("email:9", alice, answer, later, "", "m3@alice.example", ""),
+			KindRepeat, caseA, replied.Reference, "In-Reply-To header"},
+		{"In-Reply-To wins over References naming another case", open, email("email:9", alice, answer, later, "", "m2@alice.example", "m1@alice.example m2@alice.example"),
+			KindRepeat, caseB, other.Reference, "In-Reply-To header names the Message-ID of complaint " + other.Reference},
+		{"reply to a resolved case", resolved, email("email:9", alice, answer, later, "", "m1@alice.example", "m1@alice.example"),
+			KindRepeatFinished, caseA, first.Reference, "In-Reply-To header"},
+		{"reply that is also near-identical", open, email("email:9", alice, signal, 10*time.Minute, "", "m1@alice.example", ""),
+			KindDuplicate, caseA, first.Reference, "In-Reply-To header"},
+		{"reply quoting the reference too", open, email("email:9", alice, "关于"+caseA+"："+answer, later, "", "m1@alice.example", ""),
+			KindRepeat, caseA, first.Reference, "In-Reply-To header names the Message-ID of complaint " + first.Reference + "; the text quotes reference " + caseA},
+		{"the header names unknown mail", open, email("email:9", alice, answer, later, "", "nobody@else.example", "x@y.example"),
+			KindNew, "", "", "no earlier case"},
+		{"another customer naming alice's mail", CustomerHistory{Key: bob}, email("email:9", bob, answer, later, "", "m1@alice.example", ""),
+			KindNew, "", "", "no earlier case"},
+		{"another customer's complaint against alice's history", open, email("email:9", bob, answer, later, "", "m1@alice.example", ""),
+			KindNew, "", "", "no earlier case"},
+		{"not e-mail: headers in Extra ignored", open, apiReply, KindNew, "", "", "no earlier case"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := Decide(cfg, tt.h, tt.c)
+			if out.Kind != tt.kind || out.Case != tt.cs || out.Match != tt.match {
+				t.Errorf("Decide = %s %q match %q (%s), want %s %q match %q", out.Kind, out.Case, out.Match, out.Reason, tt.kind, tt.cs, tt.match)
+			}
+			if !strings.Contains(out.Reason, tt.reason) {
+				t.Errorf("reason %q does not say %q", out.Reason, tt.reason)
+			}
+			if again := Decide(cfg, tt.h, tt.c); again.Kind != out.Kind || again.Case != out.Case || again.Reason != out.Reason {
+				t.Errorf("not deterministic: %+v then %+v", out, again)
+			}
+		})
+	}
+}
+
+// TestRecordMessageID: the history keeps the Message-ID of e-mail
+// complaints only, and old records without it still decode.
+func TestRecordMessageID(t *testing.T) {
+	const key = "email:alice@example.com"
+	mail := email("email:1", key, "断网", 0, "m1@alice.example", "", "")
+	api := complaint("api:1", key, "断网", 0)
+	api.Extra = map[string]string{ingest.ExtraMessageID: "not-a-mail@example"}
+	h := historyOf(key, rec{"TSA", mail}, rec{"TSB", api})
+	if got := h.Case("TSA").Complaints[0].MessageID; got != "m1@alice.example" {
+		t.Errorf("e-mail complaint recorded with Message-ID %q", got)
+	}
+	if got := h.Case("TSB").Complaints[0].MessageID; got != "" {
+		t.Errorf("API complaint recorded with Message-ID %q", got)
+	}
+
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back CustomerHistory
+	if err := json.Unmarshal(b, &back); err != nil || back.Case("TSA").Complaints[0].MessageID != "m1@alice.example" {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	if strings.Count(string(b), `"message_id"`) != 1 {
+		t.Errorf("an empty message_id is written: %s", b)
+	}
+
+	old := `{"key":"email:alice@example.com","cases":[{"id":"TSA","state":"open","references":["TSREF"],
+		"complaints":[{"id":"email:1","reference":"TSREF","received_at":"2026-03-02T09:00:00Z","sketch":""}],
+		"last_activity":"2026-03-02T09:00:00Z"}]}`
+	var oldH CustomerHistory
+	if err := json.Unmarshal([]byte(old), &oldH); err != nil {
+		t.Fatalf("a record written before message_id existed: %v", err)
+	}
+	if cs := oldH.Case("TSA"); cs == nil || cs.Complaints[0].MessageID != "" || cs.Complaints[0].Reference != "TSREF" {
+		t.Errorf("old record decoded as %+v", oldH)
+	}
+	// A reply to old records simply finds no Message-ID.
+	reply := email("email:2", key, "好的", time.Hour, "", "m1@alice.example", "")
+	if out := Decide(DefaultDedupeConfig(), oldH, reply); out.Kind != KindNew {
+		t.Errorf("reply against an old record: %s (%s)", out.Kind, out.Reason)
+	}
+}
+
+// FuzzDecideReplies: whatever the headers name, Decide neither panics nor
+// changes its mind, and a reply naming a recorded Message-ID attaches to
+// that Message-ID's case.
+func FuzzDecideReplies(f *testing.F) {
+	f.Add("好的，我家地址是幸福路8号", "m1@alice.example", "m0@x m1@alice.example")
+	f.Add("", "", "")
+	f.Add("手机信号差了三天", "  m2@alice.example\tm1@alice.example ", "\xff")
+	f.Add("x", strings.Repeat("m1@alice.example ", 100), strings.Repeat("a@b ", 500))
+	const key = "email:alice@example.com"
+	first := email("email:1", key, "手机信号差了三天，打电话总是断线", 0, "m1@alice.example", "", "")
+	other := email("email:2", key, "本月账单多收了30元流量费", time.Hour, "m2@alice.example", "", "")
+	h := historyOf(key, rec{first.Reference, first}, rec{other.Reference, other})
+	h.SetState(other.Reference, CaseResolved, t0.Add(2*time.Hour))
+	cfg := DefaultDedupeConfig()
+	f.Fuzz(func(t *testing.T, text, inReplyTo, references string) {
+		c := email("email:9", key, CleanText(text), 24*time.Hour, "m9@alice.example", inReplyTo, references)
+		out := Decide(cfg, h, c)
+		if again := Decide(cfg, h, c); again.Kind != out.Kind || again.Case != out.Case || again.Reason != out.Reason {
+			t.Fatalf("not deterministic: %+v then %+v", out, again)
+		}
+		if out.Reason == "" || (out.Kind == KindNew) != (out.Case == "") {
+			t.Fatalf("outcome %+v", out)
+		}
+		names := func(id string) bool {
+			return slices.Contains(strings.Fields(inReplyTo), id) || slices.Contains(strings.Fields(references), id)
+		}
+		switch {
+		case names("m1@alice.example"):
+			// The open case wins over the resolved one.
+			if out.Case != first.Reference || out.Kind == KindNew || out.Kind == KindRepeatFinished {
+				t.Fatalf("reply naming the open case's mail: %s %s (%s)", out.Kind, out.Case, out.Reason)
+			}
+		case names("m2@alice.example"):
+			if out.Kind == KindNew {
+				t.Fatalf("reply naming the resolved case's mail: new (%s)", out.Reason)
+			}
+		}
+	})
+}
+
+// TestReplyKeysMatchTheEmailChannel: Decide reads the keys the e-mail
+// channel writes.
+func TestReplyKeysMatchTheEmailChannel(t *testing.T) {
+	if ExtraInReplyTo != imap.ExtraInReplyTo || ExtraReferences != imap.ExtraReferences || ingest.ExtraMessageID != imap.ExtraMessageID {
+		t.Errorf("normalize reads %q, %q; the e-mail channel writes %q, %q", ExtraInReplyTo, ExtraReferences, imap.ExtraInReplyTo, imap.ExtraReferences)
 	}
 }

@@ -13,13 +13,24 @@ import (
 // auto-responders, delivery and read reports, the null return path of
 // bounces) plus mail from our own addresses and the subject prefixes of
 // common out-of-office replies.
-func autoReason(h textproto.Header, from Address, subject string, ours []string) string {
+//
+// With opts.AcceptListMail, "Precedence: list" is not a signal, and mail a
+// list delivered (List-Id or Precedence: list) whose From is one of our
+// addresses but whose Reply-To is not is judged by its Reply-To: a Google
+// Group that rewrites From to the group's own address (for DMARC) names
+// the customer in Reply-To.
+func autoReason(h textproto.Header, from, replyTo Address, subject string, opts ParseOptions) string {
 	if v := lowerTrim(h.Get("Auto-Submitted")); v != "" && v != "no" {
 		return "Auto-Submitted: " + printable(v, 40)
 	}
-	switch v := lowerTrim(h.Get("Precedence")); v {
-	case "bulk", "junk", "list", "auto_reply":
-		return "Precedence: " + v
+	precedence := lowerTrim(h.Get("Precedence"))
+	switch precedence {
+	case "list":
+		if !opts.AcceptListMail {
+			return "Precedence: list"
+		}
+	case "bulk", "junk", "auto_reply":
+		return "Precedence: " + precedence
 	}
 	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Auto-Reply"} {
 		if v := lowerTrim(h.Get(k)); v != "" && v != "no" && v != "false" {
@@ -38,8 +49,12 @@ func autoReason(h textproto.Header, from Address, subject string, ours []string)
 	if local, _, ok := strings.Cut(strings.ToLower(from.Email), "@"); ok && (local == "mailer-daemon" || local == "postmaster") {
 		return "from " + local
 	}
-	if isOurAddress(from.Email, ours) {
-		return "from our own address " + from.Email
+	if isOurAddress(from.Email, opts.OurAddresses) {
+		listed := h.Has("List-Id") || precedence == "list"
+		rewritten := opts.AcceptListMail && listed && replyTo.Email != "" && !isOurAddress(replyTo.Email, opts.OurAddresses)
+		if !rewritten {
+			return "from our own address " + from.Email
+		}
 	}
 	if autoSubject.MatchString(subject) {
 		return "auto-reply subject"

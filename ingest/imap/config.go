@@ -38,6 +38,7 @@ const (
 	DefaultFolder             = "INBOX"
 	DefaultPollInterval       = time.Minute
 	DefaultMaxAttachmentBytes = 10 << 20
+	DefaultMaxMessageBytes    = 25 << 20
 )
 
 // Config configures the e-mail channel: any number of mailboxes, each read
@@ -49,7 +50,8 @@ type Config struct {
 // MailboxConfig is one IMAP mailbox (one folder of one account). The zero
 // values of the optional fields mean: Port 993 for implicit TLS and 143
 // otherwise, TLS implicit, Folder INBOX, PollInterval one minute, Idle on
-// (when the server supports it), After seen, MaxAttachmentBytes 10 MiB.
+// (when the server supports it), After seen, MaxAttachmentBytes 10 MiB,
+// MaxMessageBytes 25 MiB, AcceptListMail off.
 type MailboxConfig struct {
 	// Name identifies the mailbox in envelopes (Source), metrics, logs and
 	// the state file: 1 to 64 of a-z, 0-9, _ and -.
@@ -83,6 +85,16 @@ type MailboxConfig struct {
 	// MaxAttachmentBytes is the largest attachment whose content is kept in
 	// the attachment store; larger ones are recorded without content.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// MaxMessageBytes is the largest message (its RFC822.SIZE) read into
+	// memory and parsed. A larger one is quarantined: its raw bytes are
+	// streamed to the evidence store (see Reader.SetEvidence), never held
+	// in memory whole, and the reason names the size and the limit.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// AcceptListMail treats mail marked "Precedence: list" as a complaint,
+	// for mailboxes fed by a mailing list (a Google Group that forwards
+	// customers' mail). Bulk and junk mail, auto-replies and bounces stay
+	// non-complaints. Default false: list mail is not a complaint.
+	AcceptListMail bool `yaml:"accept_list_mail"`
 	// OurAddresses are our own sender addresses: mail from them is not a
 	// complaint (it is recorded as ignored). An entry "@example.com" stands
 	// for every address of that domain.
@@ -197,6 +209,9 @@ func (m MailboxConfig) Validate() error {
 	if m.MaxAttachmentBytes < 0 {
 		bad("max_attachment_bytes: must not be negative")
 	}
+	if m.MaxMessageBytes < 0 {
+		bad("max_message_bytes: must not be negative")
+	}
 	for _, a := range m.OurAddresses {
 		if !validOurAddress(a) {
 			bad("our_addresses: %q is neither an address nor @domain", a)
@@ -255,6 +270,9 @@ func (m MailboxConfig) withDefaults() MailboxConfig {
 	if m.MaxAttachmentBytes == 0 {
 		m.MaxAttachmentBytes = DefaultMaxAttachmentBytes
 	}
+	if m.MaxMessageBytes == 0 {
+		m.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	return m
 }
 
@@ -301,8 +319,9 @@ func MailboxesFromEnv(environ []string) ([]MailboxConfig, error) {
 // unencrypted login (the URL states it explicitly). The path is the folder
 // (INBOX when empty). Query parameters: tls, poll (a duration), idle (true
 // or false), after (seen or move), move_to, quarantine (a folder),
-// max_attachment_bytes, our_addresses (comma-separated), ca_cert, auth
-// (login, plain or xoauth2), password_file, token_file, token_command.
+// max_attachment_bytes, max_message_bytes, accept_list_mail (true or
+// false), our_addresses (comma-separated), ca_cert, auth (login, plain or
+// xoauth2), password_file, token_file, token_command.
 // Unknown parameters are an error. The error never contains the password.
 func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
 	u, err := url.Parse(rawurl)
@@ -369,6 +388,18 @@ func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
 				errs = append(errs, fmt.Errorf("max_attachment_bytes: %q is not a number", v))
 			}
 			m.MaxAttachmentBytes = n
+		case "max_message_bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("max_message_bytes: %q is not a number", v))
+			}
+			m.MaxMessageBytes = n
+		case "accept_list_mail":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("accept_list_mail: %q is not true or false", v))
+			}
+			m.AcceptListMail = b
 		case "our_addresses":
 			for _, a := range strings.Split(v, ",") {
 				if a = strings.TrimSpace(a); a != "" {

@@ -52,6 +52,8 @@ func TestMailboxValidate(t *testing.T) {
 		{"quarantine is the folder", func(m *MailboxConfig) { m.Folder, m.QuarantineFolder = "Complaints", "Complaints" }, "quarantine_folder"},
 		{"negative poll", func(m *MailboxConfig) { m.PollInterval = -time.Second }, "poll_interval"},
 		{"negative max attachment", func(m *MailboxConfig) { m.MaxAttachmentBytes = -1 }, "max_attachment_bytes"},
+		{"negative max message", func(m *MailboxConfig) { m.MaxMessageBytes = -1 }, "max_message_bytes"},
+		{"max message and list mail", func(m *MailboxConfig) { m.MaxMessageBytes, m.AcceptListMail = 1<<20, true }, ""},
 		{"our addresses", func(m *MailboxConfig) { m.OurAddresses = []string{"support@example.com", "@example.com"} }, ""},
 		{"bad our address", func(m *MailboxConfig) { m.OurAddresses = []string{"Support <support@example.com>"} }, "our_addresses"},
 	}
@@ -83,7 +85,8 @@ func TestConfigValidateDuplicateNames(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	m := validMailbox().withDefaults()
 	if m.TLS != TLSImplicit || m.Port != 993 || m.Folder != "INBOX" || m.PollInterval != time.Minute ||
-		!*m.Idle || m.After != AfterSeen || m.MaxAttachmentBytes != DefaultMaxAttachmentBytes || m.Auth.Mechanism != AuthLogin {
+		!*m.Idle || m.After != AfterSeen || m.MaxAttachmentBytes != DefaultMaxAttachmentBytes || m.Auth.Mechanism != AuthLogin ||
+		m.MaxMessageBytes != 25<<20 || m.AcceptListMail {
 		t.Errorf("defaults = %+v", m)
 	}
 	s := validMailbox()
@@ -110,6 +113,8 @@ mailboxes:
     move_to: Complaints/Done
     quarantine_folder: Complaints/Quarantine
     max_attachment_bytes: 5242880
+    max_message_bytes: 52428800
+    accept_list_mail: true
     our_addresses: [support@example.com, "@noreply.example.com"]
   - name: m365
     host: outlook.office365.com
@@ -126,7 +131,8 @@ mailboxes:
 		t.Fatal(err)
 	}
 	m := c.Mailboxes[0]
-	if m.PollInterval != 30*time.Second || m.Idle == nil || *m.Idle || m.MoveTo != "Complaints/Done" || len(m.OurAddresses) != 2 {
+	if m.PollInterval != 30*time.Second || m.Idle == nil || *m.Idle || m.MoveTo != "Complaints/Done" || len(m.OurAddresses) != 2 ||
+		m.MaxMessageBytes != 50<<20 || !m.AcceptListMail || c.Mailboxes[1].AcceptListMail || c.Mailboxes[1].MaxMessageBytes != 0 {
 		t.Errorf("decoded %+v", m)
 	}
 	if err := configs.DecodeStrict([]byte("mailboxes:\n  - name: x\n    hots: y\n"), &c); err == nil || !strings.Contains(err.Error(), "hots") {
@@ -155,6 +161,13 @@ func TestMailboxFromURL(t *testing.T) {
 		{"imaps://u@outlook.office365.com/INBOX?auth=xoauth2&token_file=/run/token", func(m MailboxConfig) bool {
 			return m.Auth.Mechanism == AuthXOAuth2 && m.Auth.TokenFile == "/run/token"
 		}, ""},
+		{"imap://u:p@h/?max_message_bytes=1048576&accept_list_mail=1", func(m MailboxConfig) bool {
+			return m.MaxMessageBytes == 1<<20 && m.AcceptListMail
+		}, ""},
+		{"imap://u:p@h/?accept_list_mail=false", func(m MailboxConfig) bool { return !m.AcceptListMail && m.MaxMessageBytes == 0 }, ""},
+		{"imap://u:p@h/?max_message_bytes=25MB", nil, "max_message_bytes"},
+		{"imap://u:p@h/?max_message_bytes=-5", nil, "max_message_bytes: must not be negative"},
+		{"imap://u:p@h/?accept_list_mail=sometimes", nil, "accept_list_mail"},
 		{"imap://u@h/INBOX", nil, "password"},
 		{"imaps://u:p@h/?tls=starttls", nil, "conflicts"},
 		{"pop3://u:p@h/", nil, "scheme"},

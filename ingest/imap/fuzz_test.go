@@ -3,6 +3,7 @@ package imap
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -21,8 +22,25 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add(fx.raw)
 	}
 	f.Add(attachmentMail("a@example.com", "a.zip", "application/zip", zipBytes))
+	f.Add(msg([]string{"From: '张三' via 投诉 <support@tousu.example.com>", "Reply-To: zhangsan@example.com",
+		"Precedence: list", "List-Id: <complaints.tousu.example.com>", "Message-ID: <l@example.com>", "Subject: 断网"}, "断网三天了"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The start of an oversized message: only its Message-ID is read.
+		if id := headerMessageID(raw[:min(len(raw), maxSpoolHead)]); !utf8.ValidString(id) {
+			t.Fatalf("headerMessageID is not UTF-8: %q", id)
+		}
+		// accept_list_mail changes only the verdict on list mail.
+		listed, errListed := ParseMessage(raw, ParseOptions{OurAddresses: testOurs, AcceptListMail: true})
 		p, err := ParseMessage(raw, ParseOptions{OurAddresses: testOurs})
+		if (err == nil) != (errListed == nil) {
+			t.Fatalf("accept_list_mail changed the parse: %v vs %v", errListed, err)
+		}
+		if err == nil && p.Auto == "" && listed.Auto != "" {
+			t.Fatalf("accept_list_mail made a person's mail automatic: %q", listed.Auto)
+		}
+		if err == nil && p.Auto != "" && listed.Auto == "" && !strings.Contains(p.Auto, "list") && !strings.Contains(p.Auto, "our own") {
+			t.Fatalf("accept_list_mail accepted mail that is automatic for another reason: %q", p.Auto)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrUnparseable) {
 				t.Fatalf("ParseMessage error does not wrap ErrUnparseable: %v", err)

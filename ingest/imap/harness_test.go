@@ -290,14 +290,15 @@ func uniq[T any](xs []T, key func(T) string) map[string]bool {
 }
 
 // harness runs Readers against a test server with a shared state dir,
-// attachment store, recorder and metrics registry.
+// attachment store, evidence store, recorder and metrics registry.
 type harness struct {
-	t     testing.TB
-	dir   string
-	store *attachment.Store
-	rec   *recorder
-	reg   *prometheus.Registry
-	log   *zap.Logger
+	t        testing.TB
+	dir      string
+	store    *attachment.Store
+	evidence *attachment.Store // nil: the Reader's default in dir
+	rec      *recorder
+	reg      *prometheus.Registry
+	log      *zap.Logger
 }
 
 func newHarness(t testing.TB) *harness {
@@ -305,7 +306,12 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, dir: t.TempDir(), store: store, rec: newRecorder(), log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	evidence, err := attachment.OpenEvidence(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, dir: t.TempDir(), store: store, evidence: evidence, rec: newRecorder(),
+		log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
 }
 
 // start runs a new Reader over the mailboxes; the returned stop function
@@ -318,6 +324,9 @@ func (h *harness) start(mailboxes ...MailboxConfig) (*Reader, func()) {
 		h.t.Fatal(err)
 	}
 	r.SetIgnored(h.rec.ignore)
+	if h.evidence != nil {
+		r.SetEvidence(h.evidence)
+	}
 	r.minBackoff, r.maxBackoff = 5*time.Millisecond, 50*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -20,7 +21,9 @@ import (
 // TestDovecot runs the reader against a real Dovecot (deploy/dev/dovecot.sh
 // start; eval "$(deploy/dev/dovecot.sh env)"). It delivers a few hundred
 // messages of every kind to two folders (one acknowledged with \Seen, one
-// by moving), drops the connection and restarts the reader in the middle,
+// by moving), among them messages over max_message_bytes (quarantined with
+// their raw bytes in the evidence store), drops the connection and
+// restarts the reader in the middle,
 // and checks that every message became exactly one published envelope,
 // quarantine record or ignored record (deduplicated by id, as downstream
 // does) and ended flagged or moved.
@@ -69,8 +72,12 @@ func TestDovecot(t *testing.T) {
 				kind = "ignored"
 			}
 			raw := bytes.ReplaceAll(f.raw, []byte{0}, []byte("?")) // IMAP literals carry no NUL
-			if i%25 == 7 {
+			switch i % 25 {
+			case 7:
 				raw, kind = attachmentMail("big@example.com", "big.pdf", "application/pdf", append(pdfBytes, make([]byte, 8000)...)), "published"
+			case 13:
+				// Over max_message_bytes (below); the fixtures are not.
+				raw, kind = attachmentMail("huge@example.com", "huge.pdf", "application/pdf", append(pdfBytes, make([]byte, 100<<10)...)), "quarantined"
 			}
 			cmd := admin.Append(folder, int64(len(raw)), nil)
 			_, err := cmd.Write(raw)
@@ -101,6 +108,7 @@ func TestDovecot(t *testing.T) {
 		m.QuarantineFolder = folder + "-quarantine"
 		m.OurAddresses = testOurs
 		m.MaxAttachmentBytes = 4096
+		m.MaxMessageBytes = 64 << 10
 		return m
 	}
 	seenCfg := mailbox("dovecot-seen", seenBox)
@@ -160,6 +168,7 @@ func TestDovecot(t *testing.T) {
 		}
 		got[mailbox][uid] = append(got[mailbox][uid], kind)
 	}
+	oversized := 0
 	h.rec.mu.Lock()
 	for _, e := range h.rec.published {
 		note(e.Source, e.ID, e.SourceID, "published")
@@ -170,7 +179,18 @@ func TestDovecot(t *testing.T) {
 	for _, q := range h.rec.quarantined {
 		note(q.Mailbox, q.ID, q.SourceID, "quarantined")
 		want := expected[map[string]string{"dovecot-seen": seenBox, "dovecot-move": moveBox}[q.Mailbox]][q.UID].raw
-		if !bytes.Equal(crlf(q.Raw), crlf(want)) {
+		raw := q.Raw
+		if q.RawSHA256 != "" {
+			oversized++
+			rc, err := h.evidence.Open(q.RawSHA256)
+			if err != nil {
+				t.Errorf("quarantined %s: raw bytes not kept: %v", q.SourceID, err)
+				continue
+			}
+			raw, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+		if !bytes.Equal(crlf(raw), crlf(want)) {
 			t.Errorf("quarantined %s: raw bytes differ from what was delivered", q.SourceID)
 		}
 	}
@@ -179,6 +199,9 @@ func TestDovecot(t *testing.T) {
 	}
 	repeats := len(h.rec.published) + len(h.rec.quarantined) + len(h.rec.ignored) - len(ids)
 	h.rec.mu.Unlock()
+	if oversized == 0 {
+		t.Error("no message was quarantined as oversized")
+	}
 	if repeats == 0 {
 		t.Error("no message was handed on twice: the drops did not hit between publish and acknowledgement")
 	}
@@ -221,7 +244,8 @@ func TestDovecot(t *testing.T) {
 	check(moveBox, 0, false)
 	check(moveBox+"-done", m["published"]+m["ignored"], true)
 	check(moveBox+"-quarantine", m["quarantined"], false)
-	t.Logf("seen folder: %v; move folder: %v; %d repeats absorbed by id; %d connection drops", s, m, repeats, px.drops.Load())
+	t.Logf("seen folder: %v; move folder: %v; %d oversized quarantine records; %d repeats absorbed by id; %d connection drops",
+		s, m, oversized, repeats, px.drops.Load())
 }
 
 func dialAdmin(t testing.TB, m MailboxConfig) *imapclient.Client {

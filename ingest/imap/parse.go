@@ -89,6 +89,9 @@ type ParseOptions struct {
 	// OurAddresses are our own sender addresses (or "@domain"): mail from
 	// them is marked Auto.
 	OurAddresses []string
+	// AcceptListMail treats "Precedence: list" mail as a person's mail
+	// (MailboxConfig.AcceptListMail); see autoReason.
+	AcceptListMail bool
 }
 
 // ErrUnparseable is wrapped by ParseMessage when a message cannot be read
@@ -157,7 +160,7 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 		}
 		p.HTML = sanitizeHTML(htmlBody)
 	}
-	p.Auto = autoReason(h, p.From, p.Subject, opts.OurAddresses)
+	p.Auto = autoReason(h, p.From, p.ReplyTo, p.Subject, opts)
 	p.ReplyToReference = findReference(p.Subject)
 	return p, nil
 }

@@ -20,7 +20,9 @@
 //   - One bad message does not stall the mailbox: a message that cannot be
 //     parsed or cannot become a valid envelope goes to the Quarantine
 //     function with the reason and its raw bytes and is moved to the
-//     quarantine folder. Auto-replies, bounces and our own mail are
+//     quarantine folder. So does a message larger than MaxMessageBytes,
+//     whose raw bytes are streamed to the evidence store instead of being
+//     held in memory. Auto-replies, bounces and our own mail are
 //     recorded (metric, log, optional Ignored callback) and acknowledged.
 //   - Mailboxes are independent: each runs in its own goroutine with its
 //     own connection, and a failing one retries with capped exponential
@@ -35,14 +37,17 @@
 package imap
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,6 +55,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/textproto"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -70,8 +76,15 @@ type Quarantined struct {
 	MessageID  string
 	Reason     string
 	ReceivedAt time.Time
-	// Raw is the message exactly as the server returned it.
+	// Raw is the message exactly as the server returned it; nil when it
+	// was larger than MaxMessageBytes.
 	Raw []byte
+	// RawSHA256 and RawSize describe a message larger than
+	// MaxMessageBytes: its raw bytes were streamed to the evidence store
+	// (SetEvidence) and are kept there under this hex SHA-256. Both are
+	// empty when Raw holds the message.
+	RawSHA256 string
+	RawSize   int64
 }
 
 // Quarantine records a quarantined message durably (tousu maps it to the
@@ -120,6 +133,10 @@ type Reader struct {
 	quarantine Quarantine
 	ignored    IgnoredFunc
 	store      *attachment.Store
+	// evidence keeps the raw bytes of oversized messages; opened in
+	// stateDir on first use when SetEvidence was not called.
+	evidenceMu sync.Mutex
+	evidence   *attachment.Store
 	logger     *zap.Logger
 	metrics    *metrics
 	running    atomic.Bool
@@ -188,6 +205,33 @@ func New(cfg Config, stateDir string, publish ingest.Publish, quarantine Quarant
 // bounces, our own mail). Without it they are counted and logged only.
 // Call it before Run.
 func (r *Reader) SetIgnored(fn IgnoredFunc) { r.ignored = fn }
+
+// OversizedDir is the directory under the state directory where the raw
+// bytes of oversized messages are kept when SetEvidence was not called.
+const OversizedDir = "oversized"
+
+// SetEvidence sets the store that keeps the raw bytes of messages larger
+// than their mailbox's MaxMessageBytes, streamed there as they are read
+// (open it with attachment.OpenEvidence: it must accept every type; it is
+// the store that also keeps large quarantined mail). Without it they go to
+// an evidence store in OversizedDir under the state directory. Call it
+// before Run.
+func (r *Reader) SetEvidence(store *attachment.Store) { r.evidence = store }
+
+// evidenceStore returns the evidence store, opening the default one on
+// first use.
+func (r *Reader) evidenceStore() (*attachment.Store, error) {
+	r.evidenceMu.Lock()
+	defer r.evidenceMu.Unlock()
+	if r.evidence == nil {
+		s, err := attachment.OpenEvidence(filepath.Join(r.stateDir, OversizedDir))
+		if err != nil {
+			return nil, fmt.Errorf("evidence store: %w", err)
+		}
+		r.evidence = s
+	}
+	return r.evidence, nil
+}
 
 // Run reads every mailbox concurrently until ctx ends, then returns nil.
 // Failures of a mailbox are logged, counted and retried with backoff; they
@@ -414,20 +458,24 @@ func (m *mailbox) poll(ctx context.Context, c *imapclient.Client) error {
 	if sel.NumMessages == 0 || (sel.UIDNext != 0 && uint32(sel.UIDNext) <= m.state.LastUID+1) {
 		return nil
 	}
-	data, err := c.UIDSearch(&imap.SearchCriteria{
-		UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(m.state.LastUID + 1), Stop: 0}}},
-	}, nil).Wait()
+	// The UIDs to handle and their RFC822.SIZE, so that an oversized
+	// message is known before its body is fetched.
+	list, err := c.Fetch(imap.UIDSet{imap.UIDRange{Start: imap.UID(m.state.LastUID + 1), Stop: 0}},
+		&imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	if err != nil {
-		return fmt.Errorf("search: %w", err)
+		return fmt.Errorf("list new messages: %w", err)
 	}
 	var uids []uint32
-	for _, u := range data.AllUIDs() {
+	sizes := make(map[uint32]int64, len(list))
+	for _, b := range list {
 		// "n:*" also matches the highest UID when it is below n.
-		if uint32(u) > m.state.LastUID {
-			uids = append(uids, uint32(u))
+		if u := uint32(b.UID); u > m.state.LastUID {
+			uids = append(uids, u)
+			sizes[u] = b.RFC822Size
 		}
 	}
 	slices.Sort(uids)
+	uids = slices.Compact(uids)
 	unsaved := 0
 	defer func() {
 		if unsaved > 0 {
@@ -440,7 +488,7 @@ func (m *mailbox) poll(ctx context.Context, c *imapclient.Client) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := m.handle(ctx, c, sel.UIDValidity, uid); err != nil {
+		if err := m.handle(ctx, c, sel.UIDValidity, uid, sizes[uid]); err != nil {
 			return err
 		}
 		m.state.LastUID = uid
@@ -467,29 +515,26 @@ const (
 )
 
 // handle fetches one message, publishes, quarantines or ignores it, and
-// then acknowledges it on the server. A nil error means it was
-// acknowledged (or has vanished from the folder).
-func (m *mailbox) handle(ctx context.Context, c *imapclient.Client, uidValidity, uid uint32) error {
-	section := &imap.FetchItemBodySection{Peek: true} // Peek: do not set \Seen yet
-	msgs, err := c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{
-		UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section},
-	}).Collect()
+// then acknowledges it on the server. size is the message's RFC822.SIZE
+// (0 if the server gave none). A nil error means it was acknowledged (or
+// has vanished from the folder).
+func (m *mailbox) handle(ctx context.Context, c *imapclient.Client, uidValidity, uid uint32, size int64) error {
+	f, err := m.fetch(c, uidValidity, uid, size)
 	if err != nil {
-		return fmt.Errorf("fetch UID %d: %w", uid, err)
+		return err
 	}
-	var buf *imapclient.FetchMessageBuffer
-	for _, b := range msgs {
-		if uint32(b.UID) == uid {
-			buf = b
-		}
-	}
-	if buf == nil {
+	if !f.found {
 		m.log.Info("message vanished before it was read (expunged by another client)", zap.Uint32("uid", uid))
 		return nil
 	}
 	m.r.metrics.seen.WithLabelValues(m.cfg.Name).Inc()
-	meta := Meta{Mailbox: m.cfg.Name, UIDValidity: uidValidity, UID: uid, InternalDate: buf.InternalDate}
-	out, err := m.process(ctx, meta, buf.FindBodySection(section))
+	meta := Meta{Mailbox: m.cfg.Name, UIDValidity: uidValidity, UID: uid, InternalDate: f.internalDate}
+	var out outcome
+	if f.oversized != nil {
+		out, err = m.quarantineOversized(ctx, meta, f.oversized)
+	} else {
+		out, err = m.process(ctx, meta, f.raw)
+	}
 	if err != nil {
 		return err
 	}
@@ -507,6 +552,134 @@ func (m *mailbox) handle(ctx context.Context, c *imapclient.Client, uidValidity,
 	return nil
 }
 
+// fetched is one message as fetch read it.
+type fetched struct {
+	found        bool // the server returned the message
+	internalDate time.Time
+	raw          []byte // nil if the server returned no content, or oversized
+	oversized    *spooled
+}
+
+// spooled is an oversized message streamed to the evidence store.
+type spooled struct {
+	att       ingest.Attachment // SHA256 and Size of the raw bytes
+	messageID string            // from the header, if it was readable
+}
+
+// maxSpoolHead bounds the start of an oversized message kept in memory to
+// read its Message-ID.
+const maxSpoolHead = 64 << 10
+
+// fetch reads one message without setting \Seen. A message whose size (the
+// RFC822.SIZE listed before, or the length of the body the server sends)
+// exceeds MaxMessageBytes is streamed to the evidence store as it arrives;
+// a smaller one is read into memory.
+func (m *mailbox) fetch(c *imapclient.Client, uidValidity, uid uint32, size int64) (fetched, error) {
+	var f fetched
+	section := &imap.FetchItemBodySection{Peek: true} // Peek: do not set \Seen yet
+	cmd := c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{
+		UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section},
+	})
+	var readErr error
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				f.found = f.found || uint32(it.UID) == uid
+			case imapclient.FetchItemDataInternalDate:
+				f.internalDate = it.Time
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || readErr != nil || !it.MatchCommand(section) {
+					continue
+				}
+				if max(size, it.Literal.Size()) > m.cfg.MaxMessageBytes {
+					f.oversized, readErr = m.spool(it.Literal, EnvelopeID(m.cfg.Name, uidValidity, uid))
+				} else {
+					f.raw, readErr = io.ReadAll(it.Literal)
+				}
+			}
+		}
+	}
+	if err := errors.Join(readErr, cmd.Close()); err != nil {
+		return f, fmt.Errorf("fetch UID %d: %w", uid, err)
+	}
+	return f, nil
+}
+
+// spool streams an oversized message to the evidence store and reads its
+// Message-ID from the first maxSpoolHead bytes. name only labels the file.
+func (m *mailbox) spool(lit imap.LiteralReader, name string) (*spooled, error) {
+	store, err := m.r.evidenceStore()
+	if err != nil {
+		return nil, err
+	}
+	head := &headBuffer{max: maxSpoolHead}
+	att, err := store.Put(io.TeeReader(lit, head), name+".eml", "message/rfc822", lit.Size())
+	if err != nil {
+		return nil, fmt.Errorf("keep oversized message: %w", err)
+	}
+	return &spooled{att: att, messageID: headerMessageID(head.Bytes())}, nil
+}
+
+// headerMessageID returns the Message-ID of a message's start, or "" if its
+// header is not complete or readable there.
+func headerMessageID(start []byte) string {
+	// The header ends at the first empty line (CRLF or LF).
+	cut := -1
+	if i := bytes.Index(start, []byte("\n\r\n")); i >= 0 {
+		cut = i + 3
+	}
+	if i := bytes.Index(start, []byte("\n\n")); i >= 0 && (cut < 0 || i+2 < cut) {
+		cut = i + 2
+	}
+	if cut < 0 {
+		return ""
+	}
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(start[:cut])))
+	if err != nil {
+		return ""
+	}
+	return truncateUTF8(first(msgIDs(h.Get("Message-Id"))), 500)
+}
+
+// headBuffer keeps the first max bytes written to it.
+type headBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *headBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// quarantine records a message that cannot become a complaint. An error
+// means the record is not durable and the message must not be
+// acknowledged.
+func (m *mailbox) quarantine(ctx context.Context, q Quarantined) (outcome, error) {
+	if err := m.r.quarantine(ctx, q); err != nil {
+		return 0, fmt.Errorf("quarantine UID %d: %w", q.UID, err)
+	}
+	m.log.Warn("message quarantined", zap.String("source_id", q.SourceID), zap.String("message_id", q.MessageID),
+		zap.String("reason", q.Reason))
+	return quarantined, nil
+}
+
+// quarantineOversized quarantines a message larger than MaxMessageBytes,
+// whose raw bytes are already in the evidence store.
+func (m *mailbox) quarantineOversized(ctx context.Context, meta Meta, sp *spooled) (outcome, error) {
+	return m.quarantine(ctx, Quarantined{
+		Mailbox: meta.Mailbox, UIDValidity: meta.UIDValidity, UID: meta.UID,
+		SourceID: SourceID(meta.UIDValidity, meta.UID), ID: EnvelopeID(meta.Mailbox, meta.UIDValidity, meta.UID),
+		MessageID: sp.messageID, ReceivedAt: meta.InternalDate,
+		Reason: fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d; raw bytes kept in the evidence store as sha256 %s",
+			sp.att.Size, m.cfg.MaxMessageBytes, sp.att.SHA256),
+		RawSHA256: sp.att.SHA256, RawSize: sp.att.Size,
+	})
+}
+
 // process turns a raw message into a published envelope, a quarantine
 // record or an ignored record. An error means none of them is durable and
 // the message must not be acknowledged.
@@ -514,21 +687,15 @@ func (m *mailbox) process(ctx context.Context, meta Meta, raw []byte) (outcome, 
 	id := EnvelopeID(meta.Mailbox, meta.UIDValidity, meta.UID)
 	sid := SourceID(meta.UIDValidity, meta.UID)
 	quarantine := func(messageID, reason string) (outcome, error) {
-		q := Quarantined{
+		return m.quarantine(ctx, Quarantined{
 			Mailbox: meta.Mailbox, UIDValidity: meta.UIDValidity, UID: meta.UID, SourceID: sid, ID: id,
 			MessageID: messageID, Reason: reason, ReceivedAt: meta.InternalDate, Raw: raw,
-		}
-		if err := m.r.quarantine(ctx, q); err != nil {
-			return 0, fmt.Errorf("quarantine UID %d: %w", meta.UID, err)
-		}
-		m.log.Warn("message quarantined", zap.String("source_id", sid), zap.String("message_id", messageID),
-			zap.String("reason", reason))
-		return quarantined, nil
+		})
 	}
 	if raw == nil {
 		return quarantine("", "the server returned no content for the message")
 	}
-	p, err := ParseMessage(raw, ParseOptions{OurAddresses: m.cfg.OurAddresses})
+	p, err := ParseMessage(raw, ParseOptions{OurAddresses: m.cfg.OurAddresses, AcceptListMail: m.cfg.AcceptListMail})
 	if err != nil {
 		return quarantine("", err.Error())
 	}

@@ -1,9 +1,11 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/attachment"
 )
 
 // TestReaderFixtures delivers every fixture to a mailbox and checks what
@@ -591,4 +594,189 @@ func waitAcked(t testing.TB, r *Reader, mailbox string, uid uint32) {
 		h := r.Health()[mailbox]
 		return h.LastUID == uid && h.ConsecutiveErrors == 0
 	})
+}
+
+// TestReaderOversized: a message larger than max_message_bytes is
+// quarantined without being parsed: its raw bytes are streamed to the
+// evidence store (the configured one, or the default under the state
+// directory), the record names size and limit, it is moved to the
+// quarantine folder and the mailbox goes on. A message of exactly the
+// limit is a complaint as usual.
+func TestReaderOversized(t *testing.T) {
+	big := func(id string, n int) []byte {
+		raw := attachmentMail("big@example.com", "scan.pdf", "application/pdf", append(pdfBytes, make([]byte, n)...))
+		if id != "" {
+			raw = append([]byte("Message-ID: <"+id+">\r\n"), raw...)
+		}
+		return raw
+	}
+	good := func(i int) []byte {
+		return msg([]string{"From: c@example.com", fmt.Sprintf("Subject: good %d", i)}, "正文")
+	}
+	atLimit := msg([]string{"From: c@example.com", "Subject: at the limit"}, strings.Repeat("很长的投诉。", 600))
+	limit := int64(len(atLimit))
+	for _, tt := range []struct {
+		name        string
+		setEvidence bool
+	}{{"evidence store set", true}, {"default evidence store", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			h := newHarness(t)
+			if !tt.setEvidence {
+				h.evidence = nil
+			}
+			bigs := map[uint32][]byte{2: big("big-1@example.com", 20000), 5: big("", 50000)}
+			ts.appendMsg(t, "INBOX", good(0), time.Time{})
+			ts.appendMsg(t, "INBOX", bigs[2], time.Time{})
+			ts.appendMsg(t, "INBOX", atLimit, time.Time{})
+			ts.appendMsg(t, "INBOX", good(1), time.Time{})
+			ts.appendMsg(t, "INBOX", bigs[5], time.Time{})
+			ts.appendMsg(t, "INBOX", good(2), time.Time{})
+			mb := ts.mailbox("support", "INBOX")
+			mb.MaxMessageBytes = limit
+			r, stop := h.start(mb)
+			waitAcked(t, r, "support", 6)
+			stop()
+
+			pub, quar, _ := h.rec.counts()
+			if pub != 4 || quar != 2 {
+				t.Fatalf("published %d, quarantined %d; want 4, 2", pub, quar)
+			}
+			evidence := h.evidence
+			if evidence == nil {
+				var err error
+				if evidence, err = attachment.OpenEvidence(filepath.Join(h.dir, OversizedDir)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, q := range h.rec.quarantined {
+				raw := bigs[q.UID]
+				if raw == nil {
+					t.Errorf("UID %d quarantined", q.UID)
+					continue
+				}
+				if q.Raw != nil || q.RawSize != int64(len(raw)) || q.ID != EnvelopeID("support", q.UIDValidity, q.UID) {
+					t.Errorf("UID %d: record %+v", q.UID, q)
+				}
+				for _, s := range []string{fmt.Sprint(len(raw)), fmt.Sprint(limit), "max_message_bytes", q.RawSHA256} {
+					if !strings.Contains(q.Reason, s) {
+						t.Errorf("UID %d: reason %q does not name %q", q.UID, q.Reason, s)
+					}
+				}
+				if want := map[uint32]string{2: "big-1@example.com"}[q.UID]; q.MessageID != want {
+					t.Errorf("UID %d: MessageID %q, want %q", q.UID, q.MessageID, want)
+				}
+				rc, err := evidence.Open(q.RawSHA256)
+				if err != nil {
+					t.Errorf("UID %d: raw bytes not kept: %v", q.UID, err)
+					continue
+				}
+				kept, _ := io.ReadAll(rc)
+				rc.Close()
+				if !bytes.Equal(kept, raw) {
+					t.Errorf("UID %d: kept %d bytes that differ from the %d delivered", q.UID, len(kept), len(raw))
+				}
+			}
+			subjects := map[string]bool{}
+			for _, e := range h.rec.envelopes() {
+				subjects[e.Subject] = true
+			}
+			if !subjects["at the limit"] || !subjects["good 2"] {
+				t.Errorf("published %v", subjects)
+			}
+			if q := messages(t, ts.addr, "Quarantine"); len(q) != 2 {
+				t.Errorf("Quarantine folder holds %d", len(q))
+			}
+			for uid, flags := range messages(t, ts.addr, "INBOX") {
+				if !hasFlag(flags, imap.FlagSeen) {
+					t.Errorf("UID %d not flagged", uid)
+				}
+			}
+			if got := h.metric(r.metrics.quarantined, "support"); got != 2 {
+				t.Errorf("quarantined metric = %d", got)
+			}
+			if got := h.metric(r.metrics.published, "support"); got != 4 {
+				t.Errorf("published metric = %d", got)
+			}
+		})
+	}
+}
+
+// TestFetchSizeUnknown: when the size listed before the fetch is missing
+// or too small (a server that does not report RFC822.SIZE, or reports it
+// wrong), the size of the body as it arrives still sends an oversized
+// message to the evidence store instead of memory.
+func TestFetchSizeUnknown(t *testing.T) {
+	ts := newTestServer(t)
+	h := newHarness(t)
+	raw := attachmentMail("big@example.com", "scan.pdf", "application/pdf", append(pdfBytes, make([]byte, 20000)...))
+	ts.appendMsg(t, "INBOX", raw, time.Time{})
+	mb := ts.mailbox("support", "INBOX")
+	mb.MaxMessageBytes = 4096
+	r, err := New(Config{Mailboxes: []MailboxConfig{mb}}, h.dir, h.rec.publish, h.rec.quarantine, h.store, h.log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetEvidence(h.evidence)
+	c, err := dial(context.Background(), r.mailboxes[0].cfg, make(chan struct{}, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{0, 100} {
+		f, err := r.mailboxes[0].fetch(c, sel.UIDValidity, 1, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.found || f.raw != nil || f.oversized == nil || f.oversized.att.Size != int64(len(raw)) {
+			t.Fatalf("size %d: fetched %+v", size, f)
+		}
+	}
+	f, err := r.mailboxes[0].fetch(c, sel.UIDValidity, 2, 0) // no such message
+	if err != nil || f.found {
+		t.Errorf("missing UID: %+v, %v", f, err)
+	}
+}
+
+// TestReaderListMail: a mailbox with accept_list_mail publishes the list
+// mail that others ignore, and still ignores bulk mail and auto-replies.
+func TestReaderListMail(t *testing.T) {
+	mails := [][]byte{
+		msg([]string{"From: '张三' via 投诉 <group@tousu.example.com>", "Reply-To: 张三 <zhangsan@example.com>", "Precedence: list",
+			"List-Id: <complaints.tousu.example.com>", "Subject: 宽带断网"}, "断网三天了"),
+		msg([]string{"From: lisi@example.com", "Precedence: list", "List-Id: <complaints.tousu.example.com>", "Subject: 话费多扣"}, "多扣了30元"),
+		msg([]string{"From: news@example.com", "Precedence: bulk", "Subject: newsletter"}, "news"),
+		msg([]string{"From: away@example.com", "Precedence: list", "Auto-Submitted: auto-replied", "Subject: 自动回复: 投诉"}, "休假中"),
+	}
+	for _, tt := range []struct {
+		accept   bool
+		pub, ign int
+	}{{false, 0, 4}, {true, 2, 2}} {
+		t.Run(fmt.Sprint("accept_list_mail=", tt.accept), func(t *testing.T) {
+			ts := newTestServer(t)
+			h := newHarness(t)
+			for _, m := range mails {
+				ts.appendMsg(t, "INBOX", m, time.Time{})
+			}
+			mb := ts.mailbox("group", "INBOX")
+			mb.AcceptListMail = tt.accept
+			mb.OurAddresses = []string{"@tousu.example.com"}
+			r, stop := h.start(mb)
+			waitAcked(t, r, "group", uint32(len(mails)))
+			stop()
+			pub, quar, ign := h.rec.counts()
+			if pub != tt.pub || ign != tt.ign || quar != 0 {
+				t.Fatalf("published %d, ignored %d, quarantined %d; want %d, %d, 0", pub, ign, quar, tt.pub, tt.ign)
+			}
+			for _, e := range h.rec.envelopes() {
+				if e.Subject == "宽带断网" && e.Email != "zhangsan@example.com" {
+					t.Errorf("rewritten list mail: contact %q", e.Email)
+				}
+			}
+		})
+	}
 }

@@ -50,6 +50,10 @@ func quarantineMail(p *bus.Producer, evidence *attachment.Store) imap.Quarantine
 			dl.Original = nil
 			dl.Headers["raw_sha256"] = att.SHA256
 		}
+		if q.RawSHA256 != "" { // too large to read: streamed to the evidence store
+			dl.Headers["raw_sha256"] = q.RawSHA256
+			dl.Headers["raw_size"] = strconv.FormatInt(q.RawSize, 10)
+		}
 		b, err := json.Marshal(dl)
 		if err != nil {
 			return err
@@ -87,6 +91,7 @@ func (p *Process) startMail(store *attachment.Store) error {
 	if err != nil {
 		return err
 	}
+	r.SetEvidence(evidence)
 	p.runners = append(p.runners, r.Run)
 	p.server.AddDetail("imap", func() any { return r.Health() })
 	return nil

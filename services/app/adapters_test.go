@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // TestEndToEndMailbox runs tousu with a mailbox declared in the
@@ -66,7 +69,10 @@ func TestEndToEndMailbox(t *testing.T) {
 		"Message-ID: <e2e-1@example.com>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: text/plain; charset=GB2312\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n"
 	bad := "To: support@example.com\r\nSubject: no sender\r\nMessage-ID: <e2e-2@example.com>\r\n\r\nwho am I\r\n"
-	for _, raw := range []string{good, bad} {
+	huge := "From: big@example.com\r\nTo: support@example.com\r\nSubject: huge\r\nMessage-ID: <e2e-3@example.com>\r\n\r\n" +
+		strings.Repeat("附件太大了。", 20000) + "\r\n"
+	box.MaxMessageBytes = 100_000
+	for _, raw := range []string{good, bad, huge} {
 		cmd := admin.Append(folder, int64(len(raw)), nil)
 		if _, err := cmd.Write([]byte(raw)); err != nil {
 			t.Fatal(err)
@@ -84,9 +90,28 @@ func TestEndToEndMailbox(t *testing.T) {
 	if c := res.Hits[0]; c.Channel != "email" || c.Source != "support" || c.Customer.Email != "zhangsan@example.com" || c.Customer.Name != "张三" {
 		t.Errorf("case = %+v", c)
 	}
-	letters := readDeadLetters(t, r.cfg.Bus, r.producer, 1)
+	letters := readDeadLetters(t, r.cfg.Bus, r.producer, 2)
+	slices.SortFunc(letters, func(a, b bus.DeadLetter) int {
+		return strings.Compare(a.Headers["message_id"], b.Headers["message_id"])
+	})
 	if dl := letters[0]; dl.Source != "imap:support" || dl.Reason == "" || !strings.Contains(string(dl.Original), "who am I") {
 		t.Errorf("dead letter = %+v", dl)
+	}
+	// The oversized mail: quarantined without its bytes in the record,
+	// which are on disk under the evidence store, named by their SHA-256.
+	big := letters[1]
+	if big.Original != nil || big.Headers["raw_sha256"] == "" || big.Headers["raw_size"] != strconv.Itoa(len(huge)) || !strings.Contains(big.Reason, "max_message_bytes") {
+		t.Errorf("oversized dead letter = %+v", big)
+	}
+	found := false
+	filepath.WalkDir(filepath.Join(r.cfg.DataDir, "quarantine"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(path, big.Headers["raw_sha256"]) {
+			found = true
+		}
+		return nil
+	})
+	if !found {
+		t.Errorf("the oversized mail's bytes (sha256 %s) are not under %s/quarantine", big.Headers["raw_sha256"], r.cfg.DataDir)
 	}
 	var ready struct {
 		Details map[string]map[string]struct {
