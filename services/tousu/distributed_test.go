@@ -49,9 +49,13 @@ func TestDistributedOnRealServers(t *testing.T) {
 	}
 	gateway := serve("gateway")
 	serve("normalizer")
-	serve("router")
+	// Two routers share the customers' partitions; the case actions of a
+	// customer reach the router that owns their complaints.
+	startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-1"))
+	startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-2"))
 	indexer := serve("indexer")
 	console := serve("console")
+	serve("escalator")
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 
 	// The web form, as a browser posts it.
@@ -73,7 +77,30 @@ func TestDistributedOnRealServers(t *testing.T) {
 	if res := console.waitFor(t, "分布式表单"+run, 1); res.Hits[0].ID != formRef {
 		t.Errorf("form case %+v, want %s", res.Hits[0], formRef)
 	}
-	console.waitFor(t, "分布式回调"+run, 1)
+	hooked := console.waitFor(t, "分布式回调"+run, 1).Hits[0].ID
+
+	// Agents work the webhook's case through the console: take, resolve.
+	for _, kind := range []string{"take", "resolve"} {
+		if code := console.request(t, http.MethodPost, "/api/v1/cases/"+hooked+"/actions", `{"kind":"`+kind+`","note":"分布式处理"}`, nil); code != http.StatusAccepted {
+			t.Fatalf("%s: %d", kind, code)
+		}
+		want := map[string]string{"take": "in_progress", "resolve": "resolved"}[kind]
+		console.waitCase(t, hooked, func(c caseView) bool { return c.Status == want })
+	}
+	if c := console.waitCase(t, hooked, func(c caseView) bool { return true }); c.Route.Owner != "bootstrap" {
+		t.Errorf("owner %q, want the first taker", c.Route.Owner)
+	}
+
+	// A 重大 complaint alerts at once: the escalator has a router raise it.
+	major := submitForm(t, gateway.http, "分布式重大"+run+" 我要找记者曝光，信号差了一周")
+	console.waitCase(t, major, func(c caseView) bool {
+		for _, a := range c.Escalation.Alerts {
+			if a.Step == "grade 重大" && !a.RaisedAt.IsZero() {
+				return c.Escalation.Level >= 2
+			}
+		}
+		return false
+	})
 
 	// Many complaints; the indexer dies while they flow and comes back.
 	const n = 150
@@ -87,7 +114,7 @@ func TestDistributedOnRealServers(t *testing.T) {
 			Total int64
 		}
 	}
-	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 3 {
+	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 6 {
 		t.Errorf("/api/v1/ops/lag: %d %+v", code, lag)
 	}
 }
@@ -135,5 +162,36 @@ func dropIndex(tb testing.TB, es, prefix string) {
 			continue
 		}
 		resp.Body.Close()
+	}
+}
+
+// caseView is what the distributed test reads of a case.
+type caseView struct {
+	ID         string
+	Status     string
+	Route      struct{ Owner string }
+	Escalation struct {
+		Level  int
+		Alerts []struct {
+			Step     string
+			RaisedAt time.Time `json:"raised_at"`
+		}
+	}
+}
+
+// waitCase polls GET /api/v1/cases/{id} until ok holds. The bound catches
+// a pipeline that never gets there; it is not a speed assertion.
+func (p *proc) waitCase(tb testing.TB, id string, ok func(caseView) bool) caseView {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var c caseView
+		if code := p.request(tb, http.MethodGet, "/api/v1/cases/"+id, "", &c); code == http.StatusOK && ok(c) {
+			return c
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("case %s never got there: %+v", id, c)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
