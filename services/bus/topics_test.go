@@ -25,6 +25,7 @@ func TestParseTopics(t *testing.T) {
 		{"declared twice", "topics:\n  - {name: cases, cleanup_policy: compact}\n  - {name: cases, cleanup_policy: compact}\n", "declared twice"},
 		{"missing topic", "topics:\n  - {name: cases, cleanup_policy: compact}\n", "complaints.raw is not declared"},
 		{"compact with retention", "topics:\n  - {name: cases, cleanup_policy: compact, retention: 1h}\n", "compacted topic"},
+		{"actions not co-partitioned", "topics:\n  - {name: complaints.normalized, cleanup_policy: delete, partitions: 12}\n  - {name: case.actions, cleanup_policy: delete}\n", "must have the same partitions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
