@@ -61,21 +61,9 @@ type escalator struct {
 }
 
 func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openBolt(path, dueBucket, scheduledBucket)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{dueBucket, scheduledBucket} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
+		return nil, err
 	}
 	sent := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_escalator_alerts_due_total", Help: "Escalation alerts the escalator found due and asked the router to raise."})
 	if reg != nil {

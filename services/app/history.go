@@ -60,21 +60,9 @@ type routerChanges struct {
 // openHistory opens (creating) the state file at path and prunes it as of
 // now.
 func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, batchBucket, finishedBucket, correctionsBucket)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{customersBucket, activityBucket, casesBucket, batchBucket, finishedBucket, correctionsBucket} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
+		return nil, err
 	}
 	h := &boltHistory{db: db, cfg: cfg}
 	if _, _, err := h.Prune(now); err != nil {
@@ -214,6 +202,38 @@ func putCustomer(tx *bolt.Tx, ch normalize.CustomerHistory) error {
 	return activity.Put(append(stamp, key...), nil)
 }
 
+// openBolt opens (creating) a bbolt state file with the given buckets.
+func openBolt(path string, buckets ...[]byte) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// keysBefore returns copies of the keys of a bucket of time keys (see
+// timeKey) whose time is before cutoff, in order.
+func keysBefore(b *bolt.Bucket, cutoff []byte) [][]byte {
+	var out [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(8, len(k))], cutoff) < 0; k, _ = c.Next() {
+		out = append(out, bytes.Clone(k))
+	}
+	return out
+}
+
 // timeKey is t as 8 big-endian bytes (unix ns; times before 1970 as 0)
 // followed by suffix, so keys sort by time.
 func timeKey(t time.Time, suffix string) []byte {
@@ -231,11 +251,7 @@ func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
 	customerCutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
 	batchCutoff := timeKey(now.Add(-2*h.cfg.BatchWindow), "") // a window of slack for late arrivals
 	err = h.db.Update(func(tx *bolt.Tx) error {
-		var stale [][]byte
-		c := tx.Bucket(activityBucket).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], customerCutoff) < 0; k, _ = c.Next() {
-			stale = append(stale, bytes.Clone(k))
-		}
+		stale := keysBefore(tx.Bucket(activityBucket), customerCutoff)
 		for _, k := range stale {
 			if err := forgetCustomer(tx, k[8:]); err != nil {
 				return err
@@ -248,11 +264,7 @@ func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
 		if err := forgetFinished(tx, customerCutoff); err != nil {
 			return err
 		}
-		var old [][]byte
-		bc := tx.Bucket(batchBucket).Cursor()
-		for k, _ := bc.First(); k != nil && bytes.Compare(k[:min(8, len(k))], batchCutoff) < 0; k, _ = bc.Next() {
-			old = append(old, bytes.Clone(k))
-		}
+		old := keysBefore(tx.Bucket(batchBucket), batchCutoff)
 		for _, k := range old {
 			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
 				return err
@@ -293,13 +305,8 @@ func forgetCustomer(tx *bolt.Tx, key []byte) error {
 // An entry whose case changed since (reopened, or finished again later) is
 // dropped without touching the case.
 func forgetFinished(tx *bolt.Tx, cutoff []byte) error {
-	var old [][]byte
-	c := tx.Bucket(finishedBucket).Cursor()
-	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(8, len(k))], cutoff) < 0; k, _ = c.Next() {
-		old = append(old, bytes.Clone(k))
-	}
 	cases := tx.Bucket(casesBucket)
-	for _, k := range old {
+	for _, k := range keysBefore(tx.Bucket(finishedBucket), cutoff) {
 		if err := tx.Bucket(finishedBucket).Delete(k); err != nil {
 			return err
 		}
