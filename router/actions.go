@@ -247,11 +247,12 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		if !e.catNames[a.Category] {
 			return c, false, nil, invalid("pack %s has no category %q", e.id, a.Category)
 		}
-		ev.Detail = "category " + c.Category + " → " + a.Category
+		was := c.Category
+		ev.Detail = "category " + was + " → " + a.Category
 		c.Category = a.Category
 		c.Decision = Decision{Category: a.Category, Reason: "corrected by agent " + a.Actor, Confidence: 1}
 		c.Explanation = append(c.Explanation, Explanation{Field: "category", Value: a.Category, By: "agent", Rule: "correction",
-			Reason: "corrected by agent " + a.Actor + " (was " + strings.TrimPrefix(ev.Detail, "category ") + ")"})
+			Reason: "corrected by agent " + a.Actor + " (was " + was + " → " + a.Category + ")"})
 	case ActionEscalate:
 		var n *Notice
 		c, n = raise(c, a)
@@ -317,7 +318,7 @@ func raise(c Case, a Action) (Case, *Notice) {
 	al.RaisedAt = a.At
 	c.Escalation.Level = max(c.Escalation.Level, al.Level)
 	n := Notice{
-		V: NoticeVersion, ID: "escalation:" + c.ID + ":" + al.Clock + ":" + al.Step + ":" + strconv.Itoa(al.Level),
+		V: NoticeVersion, ID: "escalation:" + c.ID + ":" + al.key(),
 		Kind: NoticeEscalation, At: a.At, Case: c.ID, Reference: c.ID, Urgency: c.Urgency, Route: c.Route,
 		Level: al.Level, Clock: al.Clock, Step: al.Step, Notify: al.Notify,
 		Category: c.Category, Excerpt: excerpt(c.Description), Basis: al.Basis,
@@ -372,11 +373,14 @@ func (c Case) NextAlert() (Alert, bool) {
 // that makes raising it twice harmless.
 func EscalateAction(c Case, al Alert, at time.Time) Action {
 	return Action{
-		V: ActionVersion, ID: "escalate:" + c.ID + ":" + al.Clock + ":" + al.Step + ":" + strconv.Itoa(al.Level),
+		V: ActionVersion, ID: "escalate:" + c.ID + ":" + al.key(),
 		Case: c.ID, Customer: c.Customer.Key, Kind: ActionEscalate, Actor: "escalator", At: at,
 		Clock: al.Clock, Step: al.Step, Level: al.Level,
 	}
 }
+
+// key names an alert within its case: clock, step and level.
+func (al Alert) key() string { return al.Clock + ":" + al.Step + ":" + strconv.Itoa(al.Level) }
 
 // clone copies the slices Apply changes in place.
 func (c Case) clone() Case {
