@@ -81,6 +81,12 @@ func (r *running) stop() {
 // api sends a JSON request with the admin token and decodes the answer.
 func (r *running) api(tb testing.TB, method, path string, body any, headers map[string]string, out any) int {
 	tb.Helper()
+	return r.apiAs(tb, testToken, method, path, body, headers, out)
+}
+
+// apiAs is api with another bearer token; an empty one sends none.
+func (r *running) apiAs(tb testing.TB, token, method, path string, body any, headers map[string]string, out any) int {
+	tb.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -93,7 +99,9 @@ func (r *running) api(tb testing.TB, method, path string, body any, headers map[
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range headers {
 		req.Header.Set(k, v)

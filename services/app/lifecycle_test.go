@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -66,13 +65,7 @@ func (a *alertReceiver) escalations(caseID string) []router.Notice {
 // act posts an action on a case with token and returns the status.
 func (r *running) act(tb testing.TB, token, caseID string, body map[string]string) int {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodPost, r.base+"/api/v1/cases/"+url.PathEscape(caseID)+"/actions", bytes.NewReader(mustJSON(tb, body)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	return do(tb, req, nil)
+	return r.apiAs(tb, token, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/actions", body, nil, nil)
 }
 
 // TestCaseLifecycleThroughTheConsole follows one complaint through agents'
