@@ -160,20 +160,6 @@ func UrgeNotice(c Case, comp normalize.Complaint, reason string) Notice {
 	}
 }
 
-// BatchNotice announces a batch incident: its cases, how many different
-// customers filed them, and at, the received time of the complaint that
-// formed it.
-func BatchNotice(batch string, cases []Case, customers int, at time.Time, reason string) Notice {
-	n := Notice{V: NoticeVersion, ID: "batch:" + batch, Kind: NoticeBatch, At: at, Batch: batch, Customers: customers, Reason: reason, Basis: BasisBatch}
-	for _, c := range cases {
-		n.Cases = append(n.Cases, c.ID)
-	}
-	if len(cases) > 0 {
-		n.Category, n.Excerpt = cases[0].Category, excerpt(cases[0].Description)
-	}
-	return n
-}
-
 // excerpt is the first 120 characters of a text.
 func excerpt(s string) string {
 	r := []rune(s)

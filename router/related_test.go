@@ -104,8 +104,19 @@ func TestNotices(t *testing.T) {
 	if m["v"] != float64(1) || m["kind"] != "urge" || m["case"] != "TS1" || m["reference"] != comp.Reference || m["urgency"] != float64(2) || m["id"] != "urge:TS1:api:2" {
 		t.Errorf("urge notice %s", b)
 	}
-	batch := BatchNotice("PLX", []Case{{ID: "TS1", Description: strings.Repeat("长", 200)}, {ID: "TS2"}}, 5, t0, "five")
-	if batch.ID != "batch:PLX" || batch.Kind != NoticeBatch || !slices.Equal(batch.Cases, []string{"TS1", "TS2"}) || batch.Customers != 5 || len([]rune(batch.Excerpt)) != 121 {
+	long := relatedComplaint("api:3", t0)
+	long.Description = strings.Repeat("长", 200)
+	cand := NewBatchCandidate(Case{ID: "TS1", Pack: "telecom", Category: "网络问题"}, long, normalize.FingerprintOf(long))
+	if cand.V != BatchCandidateVersion || cand.Entry.Case != "TS1" || cand.Entry.Complaint != "api:3" || cand.Entry.Customer != long.Customer.Key || len(cand.Entry.Sketch) == 0 {
+		t.Errorf("batch candidate %+v", cand)
+	}
+	batch := BatchNotice("PLX", []string{"TS1", "TS2"}, 5, cand, "five")
+	if batch.ID != "batch:PLX" || batch.Kind != NoticeBatch || !slices.Equal(batch.Cases, []string{"TS1", "TS2"}) || batch.Customers != 5 ||
+		len([]rune(batch.Excerpt)) != 121 || batch.Category != "网络问题" || !batch.At.Equal(t0) {
 		t.Errorf("batch notice %+v", batch)
+	}
+	flag := FlagBatchAction(cand.Entry, "PLX", "five", t0.Add(time.Minute))
+	if err := flag.Validate(); err != nil || flag.ID != "batch:PLX:TS1" || flag.Customer != long.Customer.Key || flag.Kind != ActionFlagBatch {
+		t.Errorf("flag action %+v: %v", flag, err)
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,8 +118,29 @@ func messageOf(tb testing.TB, c normalize.Complaint) bus.Message {
 	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b}
 }
 
+// testEngine is a shipped pack's engine: the router applies the batcher's
+// flag_batch actions with it.
+var testEngine = sync.OnceValues(func() (*router.Engine, error) { return router.LoadEngine(router.BuiltinPrefix + "property") })
+
 // newTestStage opens a router stage on the state file in dir.
 func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig)) (*routerStage, *recordingWriter) {
+	tb.Helper()
+	cfg := testDedupeConfig(tb, edit)
+	state, err := openHistory(filepath.Join(dir, "router-history.db"), cfg, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { state.Close() })
+	e, err := testEngine()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &recordingWriter{}
+	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg,
+		now: time.Now, logger: zap.NewNop(), metrics: newRouterMetrics(nil)}, w
+}
+
+func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normalize.DedupeConfig {
 	tb.Helper()
 	cfg := normalize.DedupeConfig{BatchMinCustomers: 3}
 	if edit != nil {
@@ -126,24 +149,115 @@ func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig))
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	state, err := openHistory(filepath.Join(dir, "router-history.db"), cfg, time.Now())
+	return cfg
+}
+
+// testPipeline is the router stages of several instances and the batcher
+// on one recording broker: run hands complaints to the router owning
+// their customer, then delivers what the stages wrote (batch candidates to
+// the batcher, case actions to the owning router) until nothing is left,
+// as the consumers would.
+type testPipeline struct {
+	w         *recordingWriter
+	routers   []*routerStage
+	batcher   *batcherStage
+	delivered int    // messages of w handed on
+	close     func() // closes the state files, as a stopped process does
+}
+
+// newTestPipeline starts n router instances and a batcher, their state
+// files under dir (the same dir gives a restarted pipeline).
+func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.DedupeConfig)) *testPipeline {
+	tb.Helper()
+	p := &testPipeline{w: &recordingWriter{}}
+	for i := range n {
+		d := filepath.Join(dir, fmt.Sprint("router", i))
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		s, _ := newTestStage(tb, d, edit)
+		s.out = p.w
+		p.routers = append(p.routers, s)
+	}
+	cfg := testDedupeConfig(tb, edit)
+	store, err := openBatchStore(filepath.Join(dir, "batcher.db"), cfg.BatchWindow, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { state.Close() })
-	w := &recordingWriter{}
-	return &routerStage{out: w, policy: stubPolicy{}, state: state, cfg: cfg, now: time.Now, logger: zap.NewNop(), metrics: newRouterMetrics(nil)}, w
+	tb.Cleanup(func() { store.Close() })
+	p.batcher = newBatcherStage(p.w, store, cfg, zap.NewNop(), nil)
+	p.close = func() {
+		for _, r := range p.routers {
+			r.state.Close()
+		}
+		store.Close()
+	}
+	return p
 }
 
-// run hands each call's complaints to the stage as one batch.
-func run(tb testing.TB, s *routerStage, calls ...[]normalize.Complaint) {
+// owner is the router instance owning a customer key.
+func (p *testPipeline) owner(key []byte) int {
+	h := fnv.New32a()
+	h.Write(key)
+	return int(h.Sum32() % uint32(len(p.routers)))
+}
+
+// run hands each call's complaints to their routers, one batch per router
+// and call, and settles after each call.
+func (p *testPipeline) run(tb testing.TB, calls ...[]normalize.Complaint) {
 	tb.Helper()
 	for _, call := range calls {
 		var msgs []bus.Message
 		for _, c := range call {
 			msgs = append(msgs, messageOf(tb, c))
 		}
-		if err := s.batch(context.Background(), msgs); err != nil {
+		if err := p.route(msgs); err != nil {
+			tb.Fatal(err)
+		}
+		p.settle(tb)
+	}
+}
+
+// route hands messages keyed by customer to their routers, in order.
+func (p *testPipeline) route(msgs []bus.Message) error {
+	byRouter := make([][]bus.Message, len(p.routers))
+	for _, m := range msgs {
+		i := p.owner(m.Key)
+		byRouter[i] = append(byRouter[i], m)
+	}
+	for i, ms := range byRouter {
+		if len(ms) == 0 {
+			continue
+		}
+		if err := p.routers[i].batch(context.Background(), ms); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle delivers the written batch candidates and case actions until the
+// stages write none.
+func (p *testPipeline) settle(tb testing.TB) {
+	tb.Helper()
+	for p.delivered < len(p.w.msgs) {
+		msgs := p.w.msgs[p.delivered:]
+		p.delivered = len(p.w.msgs)
+		var candidates, actions []bus.Message
+		for _, m := range msgs {
+			switch m.Topic {
+			case bus.TopicBatch:
+				candidates = append(candidates, m)
+			case bus.TopicActions:
+				actions = append(actions, m)
+			}
+		}
+		if len(candidates) > 0 {
+			if err := p.batcher.batch(context.Background(), candidates); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := p.route(actions); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -190,13 +304,28 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 		{"repeat redelivered", [][]normalize.Complaint{{a1}, {later}, {later}}, 1, 2, want{2, 2, 0, 1}, 1, 0, 0},
 		{"another matter", [][]normalize.Complaint{{a1, other}}, 2, 2, want{1, 1, 0, 0}, 0, 0, 0},
 		{"anonymous complaints are never related", [][]normalize.Complaint{{anon1, anon2}}, 2, 2, want{1, 1, 0, 0}, 0, 0, 0},
-		{"batch of four customers", [][]normalize.Complaint{{batch[0]}, {batch[1]}, {batch[2]}, {batch[3]}}, 4, 4 + 2, want{1, 2, 0, 0}, 0, 1, 4},
-		{"batch in one call, redelivered", [][]normalize.Complaint{batch, batch}, 4, 4, want{1, 1, 0, 0}, 0, 1, 4},
+		// Each case of a batch is written again when the batcher's flag
+		// reaches its router.
+		{"batch of four customers", [][]normalize.Complaint{{batch[0]}, {batch[1]}, {batch[2]}, {batch[3]}}, 4, 4 + 4, want{1, 2, 0, 0}, 0, 1, 4},
+		{"batch in one call, redelivered", [][]normalize.Complaint{batch, batch}, 4, 4 + 4, want{1, 2, 0, 0}, 0, 1, 4},
+		{"batch redelivered later", [][]normalize.Complaint{batch, batch[:2]}, 4, 4 + 4, want{1, 2, 0, 0}, 0, 1, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, w := newTestStage(t, t.TempDir(), nil)
-			run(t, s, tt.calls...)
+			// Two router instances: the customers of a batch are spread
+			// over them, and the batcher joins their complaints.
+			p := newTestPipeline(t, t.TempDir(), 2, nil)
+			if tt.batchSize > 0 {
+				owners := map[int]bool{}
+				for _, c := range batch {
+					owners[p.owner([]byte(c.Customer.Key))] = true
+				}
+				if len(owners) != 2 {
+					t.Fatalf("the batch's customers are all on one router: %v", owners)
+				}
+			}
+			p.run(t, tt.calls...)
+			w := p.w
 			cases, n := w.cases(t)
 			if len(cases) != tt.cases || n != tt.messages {
 				t.Fatalf("%d cases in %d messages, want %d in %d: %+v", len(cases), n, tt.cases, tt.messages, cases)
@@ -216,6 +345,7 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 				t.Errorf("references %v, complaints %v, contacts %d", c.References, c.Complaints, len(c.Contacts))
 			}
 			var urges, batches int
+			var batchID string
 			for _, n := range w.notices(t) {
 				switch n.Kind {
 				case router.NoticeUrge:
@@ -225,6 +355,10 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 					}
 				case router.NoticeBatch:
 					batches++
+					batchID = n.Batch
+					if n.Customers != 3 || len(n.Cases) != 3 || n.Basis != router.BasisBatch {
+						t.Errorf("batch notice %+v, want the three cases that formed it", n)
+					}
 				}
 			}
 			if urges != tt.urges || batches != tt.batches {
@@ -236,8 +370,8 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 					flagged[cs.Batch]++
 				}
 			}
-			if tt.batchSize > 0 && (len(flagged) != 1 || flagged[normalize.BatchID(batch[0].ID)] != tt.batchSize) {
-				t.Errorf("batch flags %v, want %d cases of %s", flagged, tt.batchSize, normalize.BatchID(batch[0].ID))
+			if tt.batchSize > 0 && (len(flagged) != 1 || flagged[batchID] != tt.batchSize) {
+				t.Errorf("batch flags %v, want %d cases of the notice's batch %q", flagged, tt.batchSize, batchID)
 			}
 			if tt.batchSize == 0 && len(flagged) > 0 {
 				t.Errorf("unexpected batch flags %v", flagged)
@@ -248,9 +382,10 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 
 func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	const text = "小区电梯坏了一个星期，物业一直说在修，老人上下楼很困难"
-	s, w := newTestStage(t, t.TempDir(), nil)
+	p := newTestPipeline(t, t.TempDir(), 1, nil)
+	s, w := p.routers[0], p.w
 	first := testComplaint(1, 1, text, 0)
-	run(t, s, []normalize.Complaint{first})
+	p.run(t, []normalize.Complaint{first})
 
 	// Later, a case-actions consumer marks the case resolved.
 	ctx := context.Background()
@@ -263,7 +398,7 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	}
 
 	again := testComplaint(1, 2, text, 5*24*time.Hour)
-	run(t, s, []normalize.Complaint{again})
+	p.run(t, []normalize.Complaint{again})
 	cases, _ := w.cases(t)
 	c, ok := cases[again.Reference]
 	if len(cases) != 2 || !ok || !slices.Equal(c.LinkedCases, []string{first.Reference}) || c.Revision != 1 {
@@ -277,57 +412,81 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	}
 	// A third complaint goes to the new, open case.
 	third := testComplaint(1, 3, text, 5*24*time.Hour+time.Minute)
-	run(t, s, []normalize.Complaint{third})
+	p.run(t, []normalize.Complaint{third})
 	cases, _ = w.cases(t)
 	if c := cases[again.Reference]; c.Revision != 2 || !slices.Contains(c.References, third.Reference) {
 		t.Errorf("third complaint: %+v", c)
 	}
 }
 
+// TestRouterStageRestart: routers and batcher restarted between the
+// complaints of a batch go on with their state: a duplicate joins its
+// case, and the third customer forms the batch with the first two.
 func TestRouterStageRestart(t *testing.T) {
 	const text = "物业擅自提高停车费，从每月200元涨到350元，没有经过业主大会表决"
 	dir := t.TempDir()
-	s, _ := newTestStage(t, dir, nil)
-	run(t, s, []normalize.Complaint{testComplaint(1, 1, text, 0)}, []normalize.Complaint{testComplaint(2, 1, text, time.Minute)})
-	s.state.Close()
+	p := newTestPipeline(t, dir, 2, nil)
+	p.run(t, []normalize.Complaint{testComplaint(1, 1, text, 0)}, []normalize.Complaint{testComplaint(2, 1, text, time.Minute)})
+	p.close()
 
-	s, w := newTestStage(t, dir, nil)
+	p = newTestPipeline(t, dir, 2, nil)
 	dup := testComplaint(1, 2, text, 2*time.Minute)
 	third := testComplaint(3, 1, text, 3*time.Minute)
-	run(t, s, []normalize.Complaint{dup, third})
-	cases, _ := w.cases(t)
+	p.run(t, []normalize.Complaint{dup, third})
+	cases, _ := p.w.cases(t)
 	first := testComplaint(1, 1, text, 0).Reference
 	c := cases[first]
-	if c.Revision != 2 || !slices.Contains(c.References, dup.Reference) || c.Duplicates != 1 {
-		t.Errorf("after restart, the duplicate: %+v", c)
+	if c.Revision != 3 || !slices.Contains(c.References, dup.Reference) || c.Duplicates != 1 {
+		t.Errorf("after restart, the duplicate (revision 2) and the batch flag (revision 3): %+v", c)
 	}
 	id := normalize.BatchID(testComplaint(1, 1, text, 0).ID)
-	if len(cases) != 3 || c.Batch != id || cases[third.Reference].Batch != id || cases[testComplaint(2, 1, text, 0).Reference].Batch != id {
-		t.Errorf("after restart, the batch of three customers: %+v", cases)
+	second := cases[testComplaint(2, 1, text, 0).Reference]
+	if len(cases) != 3 || c.Batch != id || cases[third.Reference].Batch != id || second.Batch != id || second.Revision != 2 {
+		t.Errorf("after restart, the cases written: %+v", cases)
 	}
-	if n := w.notices(t); len(n) != 1 || n[0].Kind != router.NoticeBatch || n[0].Customers != 3 || len(n[0].Cases) != 3 {
+	if n := p.w.notices(t); len(n) != 1 || n[0].Kind != router.NoticeBatch || n[0].Customers != 3 || len(n[0].Cases) != 3 || n[0].Batch != id {
 		t.Errorf("notices %+v", n)
 	}
 }
 
+// TestRouterStageFailedWriteChangesNothing: a router call and a batcher
+// call whose broker write fails change no state; handled again, they give
+// the same cases, revisions and one batch notice.
 func TestRouterStageFailedWriteChangesNothing(t *testing.T) {
 	const text = "手机信号差了三天，打电话总是断线，严重影响工作"
-	s, w := newTestStage(t, t.TempDir(), nil)
-	run(t, s, []normalize.Complaint{testComplaint(1, 1, text, 0), testComplaint(2, 1, text, 0)})
+	p := newTestPipeline(t, t.TempDir(), 1, nil)
+	s, w := p.routers[0], p.w
+	ctx := context.Background()
+	p.run(t, []normalize.Complaint{testComplaint(1, 1, text, 0), testComplaint(2, 1, text, 0)})
 	w.fail = errors.New("broker down")
 	calls := []normalize.Complaint{testComplaint(1, 2, text, time.Second), testComplaint(3, 1, text, time.Second)}
 	msgs := []bus.Message{messageOf(t, calls[0]), messageOf(t, calls[1])}
-	if err := s.batch(context.Background(), msgs); err == nil {
+	if err := s.batch(ctx, msgs); err == nil {
 		t.Fatal("no error with the broker down")
 	}
 	w.fail = nil
-	if err := s.batch(context.Background(), msgs); err != nil {
+	if err := s.batch(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
+	// The batcher's write fails once too.
+	var candidates []bus.Message
+	for _, m := range w.msgs[p.delivered:] {
+		if m.Topic == bus.TopicBatch {
+			candidates = append(candidates, m)
+		}
+	}
+	w.fail = errors.New("broker down")
+	if err := p.batcher.batch(ctx, candidates); err == nil {
+		t.Fatal("batcher: no error with the broker down")
+	}
+	w.fail = nil
+	p.settle(t)
+
 	cases, n := w.cases(t)
 	first := cases[testComplaint(1, 1, text, 0).Reference]
-	if first.Revision != 2 || len(first.References) != 2 || n != 2+3 {
-		t.Errorf("after a failed and a good write: %d messages, first case %+v", n, first)
+	// 2 opened; the duplicate and the third customer's case; three flags.
+	if first.Revision != 3 || len(first.References) != 2 || first.Batch == "" || n != 2+2+3 {
+		t.Errorf("after failed and good writes: %d messages, first case %+v", n, first)
 	}
 	if notices := w.notices(t); len(notices) != 1 || notices[0].Kind != router.NoticeBatch {
 		t.Errorf("notices %+v, want one batch", notices)

@@ -27,9 +27,6 @@ var (
 	// cases: case id -> JSON router.Case, the latest revision the router
 	// wrote, so that a change is written as Revision+1.
 	casesBucket = []byte("cases")
-	// batch: 8-byte received time + complaint id -> JSON
-	// normalize.BatchEntry, the complaints of the batch window.
-	batchBucket = []byte("batch")
 	// finished: 8-byte update time + case id -> nothing; the resolved and
 	// closed cases, by when they were last changed, to forget them.
 	finishedBucket = []byte("finished")
@@ -37,12 +34,11 @@ var (
 
 // boltHistory is the router's state: the recent cases of the customers
 // whose partitions it owns, the latest revision of each of their cases
-// (which case actions change), and the complaints of the batch window. It
+// (which case actions change), and the agents' category corrections. It
 // is one bbolt file per router process under the data directory, safe
 // across restarts, and bounded: customers inactive for longer than the
-// repeat window, cases finished (resolved or closed) for longer than it and
-// batch entries older than the batch window are pruned at open and by
-// Prune. Cases still open are kept however old. It implements
+// repeat window and cases finished (resolved or closed) for longer than it
+// are pruned at open and by Prune. Cases still open are kept however old. It implements
 // normalize.History and is safe for concurrent use.
 type boltHistory struct {
 	db  *bolt.DB
@@ -53,19 +49,18 @@ type boltHistory struct {
 type routerChanges struct {
 	customers   []normalize.CustomerHistory
 	cases       []router.Case
-	batch       []normalize.BatchEntry
 	corrections []packCorrection
 }
 
 // openHistory opens (creating) the state file at path and prunes it as of
 // now.
 func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
-	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, batchBucket, finishedBucket, correctionsBucket)
+	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket)
 	if err != nil {
 		return nil, err
 	}
 	h := &boltHistory{db: db, cfg: cfg}
-	if _, _, err := h.Prune(now); err != nil {
+	if _, err := h.Prune(now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prune %s: %w", path, err)
 	}
@@ -117,22 +112,6 @@ func (h *boltHistory) Case(id string) (router.Case, bool, error) {
 	return c, found, err
 }
 
-// BatchEntries returns the remembered complaints of the batch window.
-func (h *boltHistory) BatchEntries() ([]normalize.BatchEntry, error) {
-	var out []normalize.BatchEntry
-	err := h.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(batchBucket).ForEach(func(_, v []byte) error {
-			var e normalize.BatchEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
-}
-
 // commit writes one call's changes in one transaction.
 func (h *boltHistory) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
@@ -158,16 +137,6 @@ func (h *boltHistory) commit(ch routerChanges) error {
 		}
 		for _, c := range ch.corrections {
 			if err := putCorrection(tx, c); err != nil {
-				return err
-			}
-		}
-		batch := tx.Bucket(batchBucket)
-		for _, e := range ch.batch {
-			v, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			if err := batch.Put(timeKey(e.ReceivedAt, e.Complaint), v); err != nil {
 				return err
 			}
 		}
@@ -234,6 +203,23 @@ func keysBefore(b *bolt.Bucket, cutoff []byte) [][]byte {
 	return out
 }
 
+// prunePeriodically calls prune every interval until ctx ends, logging
+// failures.
+func prunePeriodically(ctx context.Context, interval time.Duration, logger *zap.Logger, prune func(time.Time) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := prune(now); err != nil {
+				logger.Error("prune state", zap.Error(err))
+			}
+		}
+	}
+}
+
 // timeKey is t as 8 big-endian bytes (unix ns; times before 1970 as 0)
 // followed by suffix, so keys sort by time.
 func timeKey(t time.Time, suffix string) []byte {
@@ -243,15 +229,13 @@ func timeKey(t time.Time, suffix string) []byte {
 }
 
 // Prune forgets, as of now, the customers without activity in the repeat
-// window, the cases finished before it and the batch entries received
-// before the batch window. It returns how many customers and batch entries
+// window and the cases finished before it, and returns how many customers
 // it forgot. Customers still active forget their own old cases when the
 // router next saves them.
-func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
-	customerCutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
-	batchCutoff := timeKey(now.Add(-2*h.cfg.BatchWindow), "") // a window of slack for late arrivals
+func (h *boltHistory) Prune(now time.Time) (customers int, err error) {
+	cutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
 	err = h.db.Update(func(tx *bolt.Tx) error {
-		stale := keysBefore(tx.Bucket(activityBucket), customerCutoff)
+		stale := keysBefore(tx.Bucket(activityBucket), cutoff)
 		for _, k := range stale {
 			if err := forgetCustomer(tx, k[8:]); err != nil {
 				return err
@@ -261,38 +245,9 @@ func (h *boltHistory) Prune(now time.Time) (customers, entries int, err error) {
 			}
 		}
 		customers = len(stale)
-		if err := forgetFinished(tx, customerCutoff); err != nil {
-			return err
-		}
-		old := keysBefore(tx.Bucket(batchBucket), batchCutoff)
-		for _, k := range old {
-			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
-				return err
-			}
-		}
-		entries = len(old)
-		return nil
+		return forgetFinished(tx, cutoff)
 	})
-	return customers, entries, err
-}
-
-// prunePeriodically prunes the state every interval until ctx ends.
-func prunePeriodically(ctx context.Context, h *boltHistory, interval time.Duration, logger *zap.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			customers, entries, err := h.Prune(now)
-			if err != nil {
-				logger.Error("prune router state", zap.Error(err))
-				continue
-			}
-			logger.Debug("pruned router state", zap.Int("customers", customers), zap.Int("batch_entries", entries))
-		}
-	}
+	return customers, err
 }
 
 // forgetCustomer deletes a customer's history; their cases stay until

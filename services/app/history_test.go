@@ -32,11 +32,9 @@ func TestHistoryStorePersists(t *testing.T) {
 	}
 	alice := historyFor("phone:+8613912345678", "手机信号差了三天", now.Add(-time.Hour))
 	caseID := alice.Cases[0].ID
-	entry := normalize.BatchEntry{Complaint: "api:1", Customer: alice.Key, Case: caseID, ReceivedAt: now.Add(-time.Minute), Sketch: normalize.SketchOf("手机信号差了三天")}
 	err = st.commit(routerChanges{
 		customers: []normalize.CustomerHistory{alice},
 		cases:     []router.Case{{V: router.SchemaVersion, ID: caseID, Revision: 4, Urgency: 2}},
-		batch:     []normalize.BatchEntry{entry},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,10 +55,6 @@ func TestHistoryStorePersists(t *testing.T) {
 	c, ok, err := st.Case(caseID)
 	if err != nil || !ok || c.Revision != 4 || c.Urgency != 2 {
 		t.Errorf("Case after restart: %+v %v %v", c, ok, err)
-	}
-	entries, err := st.BatchEntries()
-	if err != nil || len(entries) != 1 || entries[0].Complaint != "api:1" || !slices.Equal(entries[0].Sketch, entry.Sketch) {
-		t.Errorf("BatchEntries after restart: %+v %v", entries, err)
 	}
 	if unknown, err := st.Load(ctx, "phone:+8600000000000"); err != nil || len(unknown.Cases) != 0 || unknown.Key != "phone:+8600000000000" {
 		t.Errorf("unknown customer: %+v %v", unknown, err)
@@ -105,12 +99,9 @@ func TestHistoryStorePrunes(t *testing.T) {
 	oldCase := router.Case{ID: old.Cases[0].ID, Revision: 2, Status: router.StatusClosed, UpdatedAt: longAgo}
 	stillOpen := router.Case{ID: "TS-open", Revision: 1, Status: router.StatusOpen, UpdatedAt: longAgo}
 	reclosed := router.Case{ID: "TS-reclosed", Revision: 2, Status: router.StatusClosed, UpdatedAt: longAgo}
-	oldEntry := normalize.BatchEntry{Complaint: "old", Customer: "phone:old", ReceivedAt: now.Add(-3 * cfg.BatchWindow), Sketch: normalize.SketchOf("很久以前")}
-	newEntry := normalize.BatchEntry{Complaint: "new", Customer: "phone:recent", ReceivedAt: now.Add(-time.Minute), Sketch: normalize.SketchOf("刚才")}
 	err = st.commit(routerChanges{
 		customers: []normalize.CustomerHistory{old, recent},
 		cases:     []router.Case{oldCase, stillOpen, reclosed, {ID: recent.Cases[0].ID, Revision: 1, Status: router.StatusOpen}},
-		batch:     []normalize.BatchEntry{oldEntry, newEntry},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,16 +140,13 @@ func TestHistoryStorePrunes(t *testing.T) {
 	if _, ok, _ := st.Case(recent.Cases[0].ID); !ok {
 		t.Error("a recent customer's case was pruned")
 	}
-	if entries, _ := st.BatchEntries(); len(entries) != 1 || entries[0].Complaint != "new" {
-		t.Errorf("batch entries after pruning: %+v", entries)
-	}
 
 	// Prune later: the recent customer's time has come too.
-	customers, entries, err := st.Prune(now.Add(cfg.RepeatWindow()))
-	if err != nil || customers != 1 || entries != 1 {
-		t.Errorf("Prune: %d customers, %d entries, %v; want 1 and 1", customers, entries, err)
+	customers, err := st.Prune(now.Add(cfg.RepeatWindow()))
+	if err != nil || customers != 1 {
+		t.Errorf("Prune: %d customers, %v; want 1", customers, err)
 	}
-	if customers, entries, err := st.Prune(now.Add(cfg.RepeatWindow())); customers != 0 || entries != 0 || err != nil {
-		t.Errorf("Prune again: %d %d %v", customers, entries, err)
+	if customers, err := st.Prune(now.Add(cfg.RepeatWindow())); customers != 0 || err != nil {
+		t.Errorf("Prune again: %d %v", customers, err)
 	}
 }

@@ -346,7 +346,11 @@ func (p *Process) startRouter() error {
 	}
 	p.closers = append(p.closers, state)
 	p.runners = append(p.runners, func(ctx context.Context) error {
-		prunePeriodically(ctx, state, time.Hour, log)
+		prunePeriodically(ctx, time.Hour, log, func(now time.Time) error {
+			n, err := state.Prune(now)
+			log.Debug("pruned router state", zap.Int("customers", n))
+			return err
+		})
 		return nil
 	})
 	trained := newTrainedPacks(packs, state, log)
@@ -374,6 +378,9 @@ func (p *Process) startEscalator() error {
 	if err := p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle); err != nil {
 		return err
 	}
+	if err := p.startBatcher(); err != nil {
+		return err
+	}
 	sinks, err := alertsink.New(p.cfg.Alerts, p.component("alerts"), p.registry)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
@@ -381,6 +388,29 @@ func (p *Process) startEscalator() error {
 	p.closers = append(p.closers, closerFunc(func() error { sinks.Close(); return nil }))
 	stage := &alertStage{sinks: sinks}
 	return p.consume(bus.ConsumerConfig{Group: GroupAlerts, Topic: bus.TopicAlerts}, stage.handle)
+}
+
+// startBatcher runs batch detection (批量投诉) over the complaints of every
+// router. It keeps its window in its own file, so it runs in one process:
+// the escalator's.
+func (p *Process) startBatcher() error {
+	dedupe := p.cfg.Normalize.Dedupe
+	store, err := openBatchStore(filepath.Join(p.cfg.DataDir, "batcher.db"), dedupe.BatchWindow, time.Now())
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, store)
+	log := p.component("batcher")
+	p.runners = append(p.runners, func(ctx context.Context) error {
+		prunePeriodically(ctx, dedupe.BatchWindow/4+time.Minute, log, func(now time.Time) error {
+			n, err := store.Prune(now)
+			log.Debug("pruned batch window", zap.Int("entries", n))
+			return err
+		})
+		return nil
+	})
+	stage := newBatcherStage(p.producer, store, dedupe, log, p.registry)
+	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
 }
 
 // closerFunc adapts a function to io.Closer.
@@ -408,6 +438,7 @@ var pipelineGroups = []struct{ group, topic string }{
 	{GroupNormalizer, bus.TopicRaw},
 	{GroupRouter, bus.TopicNormalized},
 	{GroupRouter, bus.TopicActions},
+	{GroupBatcher, bus.TopicBatch},
 	{GroupIndexer, bus.TopicCases},
 	{GroupEscalator, bus.TopicCases},
 	{GroupAlerts, bus.TopicAlerts},

@@ -144,15 +144,17 @@ type messageWriter interface {
 
 // routerStage turns complaints into cases: a new matter opens a case by the
 // policy, a duplicate or repeat of the same customer is attached to their
-// open case (a repeat raises urgency and urges the owner), a repeat about a
-// finished case opens a new case linked to it, and similar complaints of
-// different customers form a batch incident. Because complaints.normalized
-// is keyed by customer, this instance owns every customer whose partitions
-// it consumes, and keeps their state in its own file (boltHistory).
+// open case (a repeat raises urgency and urges the owner), and a repeat
+// about a finished case opens a new case linked to it. Because
+// complaints.normalized is keyed by customer, this instance owns every
+// customer whose partitions it consumes, and keeps their state in its own
+// file (boltHistory). Every complaint that opens a case is offered to batch
+// detection on complaints.batch (see batcherStage), which flags the cases
+// of a batch incident through case actions.
 //
 // A call decides its messages in order against the state, writes the
-// changed cases (each once, at its stored revision + 1) and the notices in
-// one broker call, and only then commits the state. A failure anywhere
+// changed cases (each once, at its stored revision + 1), the notices and
+// the batch candidates in one broker call, and only then commits the state. A failure anywhere
 // leaves the state as it was, so the redelivered messages are decided
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
@@ -171,15 +173,13 @@ type routerStage struct {
 	logger    *zap.Logger
 	metrics   routerMetrics
 
-	mu      sync.Mutex
-	batches *normalize.Batches // nil until loaded, and after a failed call
+	mu sync.Mutex
 }
 
 // routerMetrics count the router's decisions.
 type routerMetrics struct {
 	contacts *prometheus.CounterVec
 	actions  *prometheus.CounterVec
-	batches  prometheus.Counter
 }
 
 // newRouterMetrics registers the router's metrics with reg (nil: none).
@@ -189,10 +189,9 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, redelivered."}, []string{"outcome"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_actions_total",
 			Help: "Case actions the router applied, by kind and outcome: applied or unchanged (already applied, nothing to raise)."}, []string{"kind", "outcome"}),
-		batches: prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_router_batches_total", Help: "Batch incidents (批量投诉) formed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.contacts, m.actions, m.batches)
+		reg.MustRegister(m.contacts, m.actions)
 	}
 	return m
 }
@@ -203,21 +202,9 @@ func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
 
 // batch decides several complaints, writes their cases and notices in one
 // broker call and then commits the state.
-func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error) {
+func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.batches == nil {
-		entries, err := s.state.BatchEntries()
-		if err != nil {
-			return fmt.Errorf("load batch window: %w", err)
-		}
-		s.batches = normalize.NewBatches(s.cfg, entries)
-	}
-	defer func() {
-		if err != nil {
-			s.batches = nil // it may hold this call's complaints: reload
-		}
-	}()
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
 		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}}
 	for _, m := range msgs {
@@ -261,7 +248,6 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) (err error)
 	for kindOutcome, n := range w.actions {
 		s.metrics.actions.WithLabelValues(kindOutcome[0], kindOutcome[1]).Add(float64(n))
 	}
-	s.metrics.batches.Add(float64(w.formed))
 	return nil
 }
 
@@ -314,10 +300,10 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 		if out.Kind == normalize.KindRepeatFinished {
 			cs = router.LinkRepeat(cs, out.Case, out.Reason)
 		}
-		d := w.open(cs)
+		w.open(cs)
 		h.Record(cs.ID, c, out.Fingerprint)
-		if err := s.detectBatch(w, d, c, out.Fingerprint); err != nil {
-			return err
+		if !s.cfg.BatchDisabled {
+			w.candidates = append(w.candidates, router.NewBatchCandidate(cs, c, out.Fingerprint))
 		}
 	}
 	w.dirty[key] = true
@@ -387,43 +373,6 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 	return nil
 }
 
-// detectBatch adds a complaint that opened a case to batch detection and
-// flags the cases of a batch it joins or forms; a batch that forms is
-// announced once.
-func (s *routerStage) detectBatch(w *routerWork, d *caseDraft, c normalize.Complaint, fp normalize.Fingerprint) error {
-	bo := s.batches.Add(normalize.BatchEntry{Complaint: c.ID, Customer: c.Customer.Key, Case: d.c.ID, ReceivedAt: c.ReceivedAt, Sketch: fp.Sketch})
-	w.batch = append(w.batch, bo.Save...)
-	if bo.Batch == "" {
-		return nil
-	}
-	reason := fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", s.cfg.BatchSimilarity, bo.Batch, s.cfg.BatchWindow)
-	if bo.Formed {
-		reason = fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
-			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)
-	}
-	var members []router.Case
-	for _, e := range bo.Flag {
-		m, err := w.caseByID(e.Case)
-		if err != nil {
-			return err
-		}
-		if m == nil {
-			s.logger.Warn("a case of a batch incident is not in the router state; not flagged", zap.String("case", e.Case), zap.String("batch", bo.Batch))
-			continue
-		}
-		var changed bool
-		if m.c, changed = router.FlagBatch(m.c, bo.Batch, reason); changed {
-			w.touch(m)
-		}
-		members = append(members, m.c)
-	}
-	if bo.Formed {
-		w.notices = append(w.notices, router.BatchNotice(bo.Batch, members, bo.Customers, c.ReceivedAt, reason))
-		w.formed++
-	}
-	return nil
-}
-
 // routerWork is the state one router call reads and changes; it reaches
 // the file only when the call commits.
 type routerWork struct {
@@ -434,10 +383,11 @@ type routerWork struct {
 	cases     map[string]*caseDraft
 	order     []string // changed cases, in order of first change
 	notices   []router.Notice
-	batch     []normalize.BatchEntry
-	outcomes  map[string]int
-	actions   map[[2]string]int // kind, outcome
-	formed    int
+	// candidates are the complaints of this call that opened a case, for
+	// batch detection.
+	candidates []router.BatchCandidate
+	outcomes   map[string]int
+	actions    map[[2]string]int // kind, outcome
 	// corrections are the agents' category corrections of this call.
 	corrections []packCorrection
 }
@@ -515,22 +465,20 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		ch.cases = append(ch.cases, d.c)
 	}
 	for _, n := range w.notices {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return nil, ch, bus.Reject(err)
+		if err := appendJSON(&out, bus.TopicAlerts, n.Case, n); err != nil {
+			return nil, ch, err
 		}
-		key := n.Case
-		if n.Kind == router.NoticeBatch {
-			key = n.Batch
+	}
+	for _, c := range w.candidates {
+		if err := appendJSON(&out, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
+			return nil, ch, err
 		}
-		out = append(out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(key), Value: b})
 	}
 	for key, h := range w.customers {
 		if w.dirty[key] {
 			ch.customers = append(ch.customers, *h)
 		}
 	}
-	ch.batch = w.batch
 	ch.corrections = w.corrections
 	return out, ch, nil
 }

@@ -41,10 +41,14 @@ const (
 	// TopicActions carries actions on cases (router.Action) keyed by the
 	// case's customer key, co-partitioned with TopicNormalized.
 	TopicActions = "case.actions"
+	// TopicBatch carries the complaints that opened a case, offered to
+	// batch detection (批量投诉), keyed by policy pack so that one batcher
+	// sees every complaint of an organisation.
+	TopicBatch = "complaints.batch"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch}
 
 // Defaults applied to zero fields of Config.
 const (

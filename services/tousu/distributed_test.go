@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // realServers returns the Kafka brokers and Elasticsearch URL of
@@ -30,8 +33,9 @@ func realServers(t *testing.T) (kafka, es string) {
 // TestDistributedOnRealServers runs gateway, normalizer, router, indexer
 // and console as separate processes on real Apache Kafka and
 // Elasticsearch: web form, webhook and API complaints become searchable;
-// the indexer is killed mid-stream and restarted, and every case is in
-// the index once.
+// agents' actions reach the case's router; the escalator raises a 重大
+// alert; a batch forms across two routers; the indexer is killed
+// mid-stream and restarted, and every case is in the index once.
 func TestDistributedOnRealServers(t *testing.T) {
 	kafka, es := realServers(t)
 	root := t.TempDir()
@@ -51,8 +55,10 @@ func TestDistributedOnRealServers(t *testing.T) {
 	serve("normalizer")
 	// Two routers share the customers' partitions; the case actions of a
 	// customer reach the router that owns their complaints.
-	startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-1"))
-	startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-2"))
+	routers := []*proc{
+		startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-1")),
+		startProc(t, env, "-config", cfgPath, "-target", "router", "-data", filepath.Join(root, "router-2")),
+	}
 	indexer := serve("indexer")
 	console := serve("console")
 	serve("escalator")
@@ -102,6 +108,31 @@ func TestDistributedOnRealServers(t *testing.T) {
 		return false
 	})
 
+	// Six customers with the same complaint form one batch incident
+	// (批量投诉), although two routers own their customers: the batcher
+	// in the escalator process joins them, and each case's router flags
+	// it.
+	// The customers cover every partition, so each router owns some.
+	var batch string
+	var outage []string
+	for _, phone := range phonesOnEveryPartition(bus.DefaultPartitions, 6) {
+		outage = append(outage, gateway.submitFrom(t, phone, "分布式停水"+run+" 小区从昨天早上开始停水，物业没有任何通知，老人孩子没水用"))
+	}
+	for _, ref := range outage {
+		c := console.waitCase(t, ref, func(c caseView) bool { return c.Batch != "" })
+		if batch == "" {
+			batch = c.Batch
+		}
+		if c.Batch != batch {
+			t.Errorf("case %s in batch %q, want %q", ref, c.Batch, batch)
+		}
+	}
+	for i, r := range routers {
+		if n := metricValue(t, r, `tousu_router_actions_total{kind="flag_batch",outcome="applied"}`); n < 1 {
+			t.Errorf("router %d applied %v batch flags, want some: the batch did not span the routers", i+1, n)
+		}
+	}
+
 	// Many complaints; the indexer dies while they flow and comes back.
 	const n = 150
 	refs := submitMany(t, gateway, n, func(i int) string { return fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i) },
@@ -114,9 +145,48 @@ func TestDistributedOnRealServers(t *testing.T) {
 			Total int64
 		}
 	}
-	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 6 {
+	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 7 {
 		t.Errorf("/api/v1/ops/lag: %d %+v", code, lag)
 	}
+}
+
+// phonesOnEveryPartition returns at least n mobile numbers whose customer
+// keys (phone:+86…) fall on every one of partitions partitions, as the
+// producer's murmur2 partitioner places them.
+func phonesOnEveryPartition(partitions, n int) []string {
+	all := make([]int, partitions)
+	for i := range all {
+		all[i] = i
+	}
+	covered := map[int]bool{}
+	var out []string
+	for i := 0; len(covered) < partitions || len(out) < n; i++ {
+		phone := fmt.Sprintf("1360000%04d", i)
+		p := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("phone:+86" + phone)}, all...)
+		if !covered[p] || len(covered) == partitions {
+			covered[p] = true
+			out = append(out, phone)
+		}
+	}
+	return out
+}
+
+// metricValue reads a sample of a process's /metrics; 0 when absent.
+func metricValue(tb testing.TB, p *proc, sample string) float64 {
+	tb.Helper()
+	resp, err := http.Get(p.http + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 var formToken = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
@@ -169,6 +239,7 @@ func dropIndex(tb testing.TB, es, prefix string) {
 type caseView struct {
 	ID         string
 	Status     string
+	Batch      string
 	Route      struct{ Owner string }
 	Escalation struct {
 		Level  int

@@ -1,0 +1,236 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// GroupBatcher is the consumer group of batch detection.
+const GroupBatcher = "tousu-batcher"
+
+// batchBucket of the batcher's state file: 8-byte received time +
+// complaint id -> JSON normalize.BatchEntry, the complaints of the batch
+// window.
+var batchBucket = []byte("batch")
+
+// batchStore keeps the complaints of the batch window in a bbolt file, so
+// that a restarted batcher goes on with the same window. It is bounded:
+// entries older than twice the window are pruned at open and by Prune. It
+// is safe for concurrent use.
+type batchStore struct {
+	db     *bolt.DB
+	window time.Duration
+}
+
+// openBatchStore opens (creating) the state file at path and prunes it as
+// of now.
+func openBatchStore(path string, window time.Duration, now time.Time) (*batchStore, error) {
+	db, err := openBolt(path, batchBucket)
+	if err != nil {
+		return nil, err
+	}
+	s := &batchStore{db: db, window: window}
+	if _, err := s.Prune(now); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prune %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *batchStore) Close() error { return s.db.Close() }
+
+// Entries returns the remembered complaints of the batch window.
+func (s *batchStore) Entries() ([]normalize.BatchEntry, error) {
+	var out []normalize.BatchEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(batchBucket).ForEach(func(_, v []byte) error {
+			var e normalize.BatchEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Save stores entries (new ones, and those whose batch changed) in one
+// transaction.
+func (s *batchStore) Save(entries []normalize.BatchEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(batchBucket)
+		for _, e := range entries {
+			v, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(timeKey(e.ReceivedAt, e.Complaint), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Prune forgets the entries received more than twice the batch window
+// before now (a window of slack for late arrivals) and returns how many.
+func (s *batchStore) Prune(now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		old := keysBefore(tx.Bucket(batchBucket), timeKey(now.Add(-2*s.window), ""))
+		for _, k := range old {
+			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	return n, err
+}
+
+// batcherStage detects batch incidents (批量投诉) among the complaints of
+// every customer. Routers own customers by partition, so no router sees
+// the complaints of all; each sends the complaints that open a case to
+// complaints.batch as a router.BatchCandidate keyed by pack, and the
+// batcher, reading every partition, keeps the batch window. When a
+// complaint forms or joins a batch, it sends flag_batch actions for the
+// cases to flag (keyed by their customers, so that the router owning each
+// applies it) and, once per batch, the batch notice on the alerts topic.
+//
+// A call decides its candidates in order, writes the actions and notices
+// in one broker call and only then saves the window; a failure leaves the
+// window as it was (it is reloaded), so redelivered candidates are decided
+// again the same way. Action and notice ids are deterministic, so a
+// message written twice changes nothing. A candidate already in the window
+// sends its flag again: the router may have lost the first one.
+//
+// The window is per process: run one batcher (the escalator target, which
+// runs one instance).
+type batcherStage struct {
+	out    messageWriter
+	store  *batchStore
+	cfg    normalize.DedupeConfig
+	logger *zap.Logger
+	formed prometheus.Counter
+
+	mu     sync.Mutex
+	window *normalize.Batches // nil until loaded, and after a failed call
+}
+
+// newBatcherStage registers the batcher's metric with reg (nil: none).
+func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, logger *zap.Logger, reg prometheus.Registerer) *batcherStage {
+	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
+	if reg != nil {
+		reg.MustRegister(formed)
+	}
+	return &batcherStage{out: out, store: store, cfg: cfg, logger: logger, formed: formed}
+}
+
+func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {
+	return s.batch(ctx, []bus.Message{m})
+}
+
+// batch decides several candidates, writes the actions and notices in one
+// broker call and then saves the window.
+func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.window == nil {
+		entries, err := s.store.Entries()
+		if err != nil {
+			return fmt.Errorf("load batch window: %w", err)
+		}
+		s.window = normalize.NewBatches(s.cfg, entries)
+	}
+	defer func() {
+		if err != nil {
+			s.window = nil // it may hold this call's candidates: reload
+		}
+	}()
+	var out []bus.Message
+	var save []normalize.BatchEntry
+	formed := 0
+	for _, m := range msgs {
+		var cand router.BatchCandidate
+		if err := decode(m, &cand); err != nil {
+			return err
+		}
+		if err := checkVersion(m, cand.V, router.BatchCandidateVersion); err != nil {
+			return err
+		}
+		bo := s.window.Add(cand.Entry)
+		save = append(save, bo.Save...)
+		if bo.Batch == "" {
+			continue
+		}
+		flag := bo.Flag
+		if len(flag) == 0 { // already in the window: flag it again
+			e := cand.Entry
+			e.Batch = bo.Batch
+			flag = []normalize.BatchEntry{e}
+		}
+		reason := s.reason(bo)
+		var cases []string
+		for _, e := range flag {
+			a := router.FlagBatchAction(e, bo.Batch, reason, cand.Entry.ReceivedAt)
+			if err := appendJSON(&out, bus.TopicActions, e.Customer, a); err != nil {
+				return err
+			}
+			cases = append(cases, e.Case)
+		}
+		if bo.Formed {
+			n := router.BatchNotice(bo.Batch, cases, bo.Customers, cand, reason)
+			if err := appendJSON(&out, bus.TopicAlerts, bo.Batch, n); err != nil {
+				return err
+			}
+			formed++
+		}
+	}
+	if len(out) > 0 {
+		if err := s.out.Write(ctx, out...); err != nil {
+			return err
+		}
+	}
+	if err := s.store.Save(save); err != nil {
+		return fmt.Errorf("save batch window: %w", err)
+	}
+	s.formed.Add(float64(formed))
+	return nil
+}
+
+// reason explains a batch outcome on the case and the notice.
+func (s *batcherStage) reason(bo normalize.BatchOutcome) string {
+	if bo.Formed {
+		return fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
+			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)
+	}
+	return fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", s.cfg.BatchSimilarity, bo.Batch, s.cfg.BatchWindow)
+}
+
+// appendJSON appends v as a message of topic keyed by key; a value that
+// does not encode is rejected.
+func appendJSON(out *[]bus.Message, topic, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return bus.Reject(err)
+	}
+	*out = append(*out, bus.Message{Topic: topic, Key: []byte(key), Value: b})
+	return nil
+}
