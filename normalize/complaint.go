@@ -38,4 +38,9 @@ type Complaint struct {
 	Description string              `json:"description"`
 	Attachments []ingest.Attachment `json:"attachments,omitempty"`
 	Extra       map[string]string   `json:"extra,omitempty"`
+	// Thread is set by the normalizer on an e-mail reply from an address
+	// other than the customer's of the case it answers; the complaint is
+	// then keyed by Thread.Customer rather than Customer.Key. Nil for
+	// every other complaint.
+	Thread *Thread `json:"thread,omitempty"`
 }

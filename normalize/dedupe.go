@@ -175,9 +175,9 @@ const (
 	ExtraReferences = "references"
 )
 
-// messageID returns the Message-ID an e-mail complaint is remembered by,
-// or "" for other channels.
-func messageID(c Complaint) string {
+// MessageID returns the Message-ID (without angle brackets) of an e-mail
+// complaint, Extra[ingest.ExtraMessageID], or "" for other channels.
+func MessageID(c Complaint) string {
 	if c.Channel != ingest.ChannelEmail {
 		return ""
 	}
@@ -276,7 +276,7 @@ func (h *CustomerHistory) Record(caseID string, c Complaint, fp Fingerprint) {
 		return
 	}
 	cs.Complaints = append(cs.Complaints, ComplaintRecord{ID: c.ID, Reference: c.Reference, ReceivedAt: c.ReceivedAt,
-		Sketch: fp.Sketch, Numbers: fp.Numbers, MessageID: messageID(c)})
+		Sketch: fp.Sketch, Numbers: fp.Numbers, MessageID: MessageID(c)})
 	if n := len(cs.Complaints); n > ComplaintsPerCase {
 		// Keep the first complaint, which states the matter, and the latest.
 		cs.Complaints = append(cs.Complaints[:1], cs.Complaints[n-ComplaintsPerCase+1:]...)
@@ -396,46 +396,20 @@ func (c candidate) threadRank() int {
 
 // The headers a reply names earlier mail in.
 const (
-	headerInReplyTo  = "In-Reply-To"
-	headerReferences = "References"
+	headerInReplyTo  = ThreadByInReplyTo
+	headerReferences = ThreadByReferences
 )
 
-// replyIDs are the message ids an e-mail complaint's In-Reply-To and
-// References headers name.
-type replyIDs struct {
-	inReplyTo, references []string
-}
-
-// replyIDsOf reads them from Extra; both are empty for other channels.
-func replyIDsOf(c Complaint) replyIDs {
-	if c.Channel != ingest.ChannelEmail {
-		return replyIDs{}
-	}
-	return replyIDs{inReplyTo: strings.Fields(c.Extra[ExtraInReplyTo]), references: strings.Fields(c.Extra[ExtraReferences])}
-}
-
-func (r replyIDs) empty() bool { return len(r.inReplyTo) == 0 && len(r.references) == 0 }
-
-// names returns the header that names the Message-ID of one of recs and
-// that complaint's reference: In-Reply-To before References, and in
-// References the nearest ancestor (the last id) first.
-func (r replyIDs) names(recs []ComplaintRecord) (header, ref string) {
-	find := func(id string) string {
+// names returns the header of the first of ids that names the Message-ID
+// of one of recs, and that complaint's reference; ids are in the order of
+// replyIDsOf, so In-Reply-To comes before References, and in References
+// the nearest ancestor first.
+func names(ids []replyID, recs []ComplaintRecord) (header, ref string) {
+	for _, id := range ids {
 		for _, rec := range recs {
-			if rec.MessageID == id {
-				return rec.Reference
+			if rec.MessageID == id.id {
+				return id.header, rec.Reference
 			}
-		}
-		return ""
-	}
-	for _, id := range r.inReplyTo {
-		if ref := find(id); ref != "" {
-			return headerInReplyTo, ref
-		}
-	}
-	for i := len(r.references) - 1; i >= 0; i-- {
-		if ref := find(r.references[i]); ref != "" {
-			return headerReferences, ref
 		}
 	}
 	return "", ""
@@ -467,7 +441,7 @@ func Decide(cfg DedupeConfig, h CustomerHistory, c Complaint) Outcome {
 	if cfg.Disabled || Anonymous(c.Customer.Key) || h.Key != "" && h.Key != c.Customer.Key {
 		return out
 	}
-	replies := replyIDsOf(c)
+	replies := replyIDsOf(c, 0)
 	var best candidate // best.cs == nil: none yet
 	for i := range h.Cases {
 		cand := candidate{cs: &h.Cases[i]}
@@ -492,8 +466,8 @@ func Decide(cfg DedupeConfig, h CustomerHistory, c Complaint) Outcome {
 		if cand.quote = fp.mentions(cand.cs.References); cand.quote != "" && !cand.duplicate {
 			cand.sim, cand.match = 1, cand.quote
 		}
-		if !replies.empty() {
-			if cand.thread, cand.threadRef = replies.names(cand.cs.Complaints); cand.thread != "" && !cand.duplicate {
+		if len(replies) > 0 {
+			if cand.thread, cand.threadRef = names(replies, cand.cs.Complaints); cand.thread != "" && !cand.duplicate {
 				cand.sim, cand.match = 1, cand.threadRef
 			}
 		}

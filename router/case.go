@@ -151,14 +151,20 @@ type Case struct {
 	Escalation    Escalation    `json:"escalation,omitzero"`
 	Explanation   []Explanation `json:"explanation,omitempty"`
 
-	// Contacts are the later complaints attached to the case (duplicates
-	// and repeats), each with its own reference and text; References and
-	// Complaints list them too.
+	// Contacts are the later complaints attached to the case (duplicates,
+	// repeats and replies from other addresses), each with its own
+	// reference and text; References and Complaints list them too.
 	Contacts []Contact `json:"contacts,omitempty"`
+	// MessageIDs are the Message-IDs (without angle brackets) of the
+	// case's e-mail complaints, so that a reply naming one in its
+	// In-Reply-To or References header finds the case in the index: the
+	// first complaint's and the latest, at most MaxMessageIDs.
+	MessageIDs []string `json:"message_ids,omitempty"`
 	// Duplicates counts the attached near-identical complaints.
 	Duplicates int `json:"duplicates,omitempty"`
-	// Urgency is raised by one for every repeat complaint (重复投诉) while
-	// the case is open; each raise urges (催办) the owner.
+	// Urgency is raised by one for every repeat complaint (重复投诉) and
+	// every reply from another address while the case is open; each
+	// raise urges (催办) the owner.
 	Urgency int `json:"urgency,omitempty"`
 	// LinkedCases are earlier cases this one continues: the customer
 	// complained again about the same matter after they were resolved.

@@ -200,6 +200,7 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		Revision:      1,
 		References:    []string{c.Reference},
 		Complaints:    []string{c.ID},
+		MessageIDs:    withMessageID(nil, c),
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

@@ -23,11 +23,47 @@ const (
 type Contact struct {
 	Complaint  string         `json:"complaint"`
 	Reference  string         `json:"reference"`
-	Kind       string         `json:"kind"` // duplicate or repeat
+	Kind       string         `json:"kind"` // ContactDuplicate, ContactRepeat or ContactReply
 	Channel    ingest.Channel `json:"channel"`
 	ReceivedAt time.Time      `json:"received_at"`
 	Subject    string         `json:"subject,omitempty"`
 	Text       string         `json:"text"`
+	// From is who sent the complaint when that is not the case's customer
+	// (their customer keys differ): a colleague answering all, or the
+	// customer writing from a second mailbox. It is empty when the case's
+	// customer sent it. Like Case.Customer, its phone is masked for roles
+	// that may not see contacts.
+	From normalize.Customer `json:"from,omitzero"`
+}
+
+// The kinds of Contact.
+const (
+	ContactDuplicate = "duplicate" // a near-identical complaint (AttachDuplicate)
+	ContactRepeat    = "repeat"    // a repeat complaint, 重复投诉 (AttachRepeat)
+	ContactReply     = "reply"     // an e-mail reply from another address (AttachReply)
+)
+
+// MaxMessageIDs bounds Case.MessageIDs: a case keeps the Message-ID of its
+// first e-mail complaint and those of the latest ones, so that a long
+// thread does not grow the case without limit. A reply naming only a
+// forgotten Message-ID is still found by the reference in its subject or
+// the root of its References header, which is usually the first mail.
+const MaxMessageIDs = 50
+
+// withMessageID returns ids with the Message-ID of an e-mail complaint
+// added (once), bounded by MaxMessageIDs: the first id and the latest are
+// kept. A Message-ID longer than normalize.MaxMessageIDBytes is not kept.
+// It never writes into the array of ids.
+func withMessageID(ids []string, comp normalize.Complaint) []string {
+	id := normalize.MessageID(comp)
+	if id == "" || len(id) > normalize.MaxMessageIDBytes || slices.Contains(ids, id) {
+		return ids
+	}
+	ids = append(slices.Clip(ids), id)
+	if n := len(ids); n > MaxMessageIDs {
+		ids = append(ids[:1:1], ids[n-MaxMessageIDs+1:]...)
+	}
+	return ids
 }
 
 // The changes below return the case as changed and leave Revision alone:
@@ -42,7 +78,7 @@ func AttachDuplicate(c Case, comp normalize.Complaint, reason string) (Case, boo
 	if slices.Contains(c.Complaints, comp.ID) {
 		return c, false
 	}
-	c = attach(c, comp, "duplicate")
+	c = attach(c, comp, ContactDuplicate)
 	c.Duplicates++
 	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "duplicate", Value: comp.Reference, By: "rule", Rule: "duplicate", Reason: reason, Basis: BasisDuplicate})
 	return c, true
@@ -52,25 +88,61 @@ func AttachDuplicate(c Case, comp normalize.Complaint, reason string) (Case, boo
 // like AttachDuplicate, and it raises Urgency by one. The caller urges the
 // owner with UrgeNotice.
 func AttachRepeat(c Case, comp normalize.Complaint, reason string) (Case, bool) {
+	return attachUrging(c, comp, urgeRepeat, reason)
+}
+
+// AttachReply attaches an e-mail reply from an address other than the
+// case's customer's (comp.Thread names the case; a colleague answering
+// all, or the customer writing from a second mailbox) to the open case:
+// like AttachRepeat, it joins the case as a contact of kind ContactReply
+// with its sender in Contact.From, raises Urgency by one and says why
+// (rule "reply_other_address"); the caller urges the owner with
+// UrgeNotice. A complaint already on the case changes nothing (false).
+func AttachReply(c Case, comp normalize.Complaint, reason string) (Case, bool) {
+	return attachUrging(c, comp, urgeReply, reason)
+}
+
+// urging is how a contact that urges the owner is explained.
+type urging struct {
+	kind, rule string
+	what       string // names the contact in the urgency's reason
+}
+
+var (
+	urgeRepeat = urging{kind: ContactRepeat, rule: "repeat_open", what: "the repeat complaint"}
+	urgeReply  = urging{kind: ContactReply, rule: "reply_other_address", what: "the reply from another address"}
+)
+
+// attachUrging attaches comp as a contact of u.kind, raises Urgency by one
+// and explains both; a complaint already on the case changes nothing.
+func attachUrging(c Case, comp normalize.Complaint, u urging, reason string) (Case, bool) {
 	if slices.Contains(c.Complaints, comp.ID) {
 		return c, false
 	}
-	c = attach(c, comp, "repeat")
+	c = attach(c, comp, u.kind)
 	c.Urgency++
 	c.Explanation = append(slices.Clip(c.Explanation),
-		Explanation{Field: "repeat", Value: comp.Reference, By: "rule", Rule: "repeat_open", Reason: reason, Basis: BasisRepeatOpen},
-		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: "repeat_open", Reason: "raised by the repeat complaint " + comp.Reference, Basis: BasisRepeatOpen})
+		Explanation{Field: u.kind, Value: comp.Reference, By: "rule", Rule: u.rule, Reason: reason, Basis: BasisRepeatOpen},
+		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: u.rule, Reason: "raised by " + u.what + " " + comp.Reference, Basis: BasisRepeatOpen})
 	return c, true
 }
 
+// attach adds comp to the case as a contact of the kind: its reference,
+// id, attachments and Message-ID, and its sender in Contact.From when that
+// is not the case's customer.
 func attach(c Case, comp normalize.Complaint, kind string) Case {
 	c.References = append(slices.Clip(c.References), comp.Reference)
 	c.Complaints = append(slices.Clip(c.Complaints), comp.ID)
 	c.Attachments = append(slices.Clip(c.Attachments), comp.Attachments...)
-	c.Contacts = append(slices.Clip(c.Contacts), Contact{
+	c.MessageIDs = withMessageID(c.MessageIDs, comp)
+	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
 		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,
-	})
+	}
+	if comp.Customer.Key != c.Customer.Key {
+		contact.From = comp.Customer
+	}
+	c.Contacts = append(slices.Clip(c.Contacts), contact)
 	if comp.ReceivedAt.After(c.UpdatedAt) {
 		c.UpdatedAt = comp.ReceivedAt
 	}

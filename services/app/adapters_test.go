@@ -22,6 +22,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -72,7 +73,8 @@ func TestEndToEndMailbox(t *testing.T) {
 	huge := "From: big@example.com\r\nTo: support@example.com\r\nSubject: huge\r\nMessage-ID: <e2e-3@example.com>\r\n\r\n" +
 		strings.Repeat("附件太大了。", 20000) + "\r\n"
 	box.MaxMessageBytes = 100_000
-	for _, raw := range []string{good, bad, huge} {
+	deliver := func(raw string) {
+		t.Helper()
 		cmd := admin.Append(folder, int64(len(raw)), nil)
 		if _, err := cmd.Write([]byte(raw)); err != nil {
 			t.Fatal(err)
@@ -83,6 +85,9 @@ func TestEndToEndMailbox(t *testing.T) {
 		if _, err := cmd.Wait(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, raw := range []string{good, bad, huge} {
+		deliver(raw)
 	}
 
 	r := startTousu(t, t.TempDir(), func(c *Config) { c.IMAP.Mailboxes = []imap.MailboxConfig{box} })
@@ -121,6 +126,50 @@ func TestEndToEndMailbox(t *testing.T) {
 	r.api(t, http.MethodGet, "/readyz", nil, nil, &ready)
 	if ready.Details["imap"]["support"].LastSuccess.IsZero() {
 		t.Errorf("/readyz details = %+v", ready.Details)
+	}
+	checkRepliesFromOtherAddresses(t, r, res.Hits[0], deliver)
+}
+
+// checkRepliesFromOtherAddresses: mail answering the case first (whose
+// customer wrote Message-ID e2e-1) from other addresses joins it: a
+// colleague answering all (In-Reply-To), the customer from a second
+// mailbox quoting the reference in the subject. After the case is
+// resolved, a reply opens a new case linked to it.
+func checkRepliesFromOtherAddresses(t *testing.T, r *running, first router.Case, deliver func(raw string)) {
+	t.Helper()
+	mail := func(from, subject, extra, id, body string) string {
+		return "From: " + from + "\r\nTo: support@example.com\r\nSubject: " + subject + "\r\n" + extra +
+			"Message-ID: <" + id + ">\r\nDate: Thu, 26 Nov 2026 11:00:00 +0800\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/plain; charset=UTF-8\r\n\r\n" + body + "\r\n"
+	}
+	deliver(mail("lisi@example.org", "Re: broadband", "In-Reply-To: <e2e-1@example.com>\r\nReferences: <e2e-1@example.com>\r\n",
+		"e2e-reply-1@example.org", "我是张三的邻居，我们这栋楼的宽带也一样断了，请尽快处理。"))
+	deliver(mail("zhangsan.home@example.net", "=?UTF-8?B?"+base64.StdEncoding.EncodeToString([]byte("回复：受理编号"+first.ID+" 还没修好"))+"?=", "",
+		"e2e-reply-2@example.net", "还是没有人来修，今天已经第三天了。"))
+	attached := r.waitCase(t, first.ID, func(c router.Case) bool { return len(c.Contacts) >= 2 })
+	from := map[string]string{}
+	for _, ct := range attached.Contacts {
+		from[ct.From.Email] = ct.Kind
+	}
+	if from["lisi@example.org"] != router.ContactReply || from["zhangsan.home@example.net"] != router.ContactReply || attached.Urgency != 2 {
+		t.Errorf("replies on the case: contacts %+v, urgency %d", attached.Contacts, attached.Urgency)
+	}
+	// The replies' texts are contacts of the case, not cases of their own.
+	if res := r.search(t, url.Values{"q": {"第三天"}}); res.Total != 0 || len(attached.References) != 3 {
+		t.Errorf("a reply opened a case of its own: %+v; references of the case %v", res.Hits, attached.References)
+	}
+
+	// Resolved, the case takes no more replies: the next one opens a case
+	// linked to it.
+	if code := r.act(t, testToken, first.ID, map[string]string{"kind": "resolve", "note": "已修复"}); code != http.StatusAccepted {
+		t.Fatalf("resolve: %d", code)
+	}
+	r.waitCase(t, first.ID, func(c router.Case) bool { return c.Status == router.StatusResolved })
+	deliver(mail("wangwu@example.org", "Re: broadband", "In-Reply-To: <e2e-1@example.com>\r\n",
+		"e2e-reply-3@example.org", "修好以后第二天又断网了，问题没有解决。"))
+	res := r.waitFor(t, url.Values{"q": {"第二天又断网"}}, 1)
+	if c := res.Hits[0]; c.ID == first.ID || !slices.Contains(c.LinkedCases, first.ID) || c.Customer.Email != "wangwu@example.org" {
+		t.Errorf("reply to the resolved case: %+v, want a new case of its sender linked to %s", c, first.ID)
 	}
 }
 

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -12,17 +14,61 @@ import (
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // correctionsBucket of the router's state: pack name + NUL + case id ->
 // JSON router.Correction, the agents' category corrections, the latest per
-// case.
+// case. The corrections follower fills it from policy.corrections, so
+// every router instance holds every correction, whichever instance owns
+// the corrected case.
 var correctionsBucket = []byte("corrections")
 
-// packCorrection is a correction with the pack (name@version) it trains.
+// correctionVersion is the payload version of policy.corrections.
+const correctionVersion = 1
+
+// packCorrection is a correction with the pack (name@version) it trains:
+// the payload of policy.corrections, keyed by its key.
 type packCorrection struct {
-	Pack string
+	V    int    `json:"v"`
+	Pack string `json:"pack"`
 	router.Correction
+}
+
+// newPackCorrection is the correction an action made to a case of pack.
+func newPackCorrection(pack string, c router.Correction) packCorrection {
+	return packCorrection{V: correctionVersion, Pack: pack, Correction: c}
+}
+
+// key is the message key of the correction on policy.corrections: a later
+// correction of the same case of the same pack replaces it, on the
+// compacted topic as in the corrections bucket.
+func (c packCorrection) key() string { return c.Pack + "/" + c.Case }
+
+// followCorrection is the handler of the router's corrections follower: it
+// stores a correction from policy.corrections, replacing the case's
+// earlier one, and has the classifiers retrained when that changed
+// anything. A payload that does not decode, of another version, or naming
+// no pack or case is rejected (the follower logs and skips it).
+func (t *trainedPacks) followCorrection(_ context.Context, m bus.Message) error {
+	var c packCorrection
+	if err := decode(m, &c); err != nil {
+		return err
+	}
+	if err := checkVersion(m, c.V, correctionVersion); err != nil {
+		return err
+	}
+	if c.Pack == "" || c.Case == "" {
+		return bus.Reject(fmt.Errorf("%s payload names no pack or no case (key %q)", m.Topic, m.Key))
+	}
+	changed, err := t.state.storeCorrection(c)
+	if err != nil {
+		return fmt.Errorf("store correction of case %s: %w", c.Case, err)
+	}
+	if changed {
+		t.Corrected()
+	}
+	return nil
 }
 
 // Corrections returns the stored corrections by pack.
@@ -46,12 +92,25 @@ func (h *boltHistory) Corrections() (map[string][]router.Correction, error) {
 	return out, err
 }
 
-func putCorrection(tx *bolt.Tx, c packCorrection) error {
+// storeCorrection stores c as its case's correction for its pack,
+// replacing an earlier one, and reports whether that changed the bucket:
+// storing the same correction again (a follower reading the topic from
+// the start) only reads.
+func (h *boltHistory) storeCorrection(c packCorrection) (changed bool, err error) {
+	key := []byte(c.Pack + "\x00" + c.Case)
 	v, err := json.Marshal(c.Correction)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return tx.Bucket(correctionsBucket).Put([]byte(c.Pack+"\x00"+c.Case), v)
+	err = h.db.View(func(tx *bolt.Tx) error {
+		changed = !bytes.Equal(tx.Bucket(correctionsBucket).Get(key), v)
+		return nil
+	})
+	if err != nil || !changed {
+		return false, err
+	}
+	err = h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(correctionsBucket).Put(key, v) })
+	return err == nil, err
 }
 
 // trainedPacks is the router's policy: the configured packs with their

@@ -115,7 +115,7 @@ func messageOf(tb testing.TB, c normalize.Complaint) bus.Message {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b}
+	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(partitionKey(c)), Value: b}
 }
 
 // testEngine is a shipped pack's engine: the router applies the batcher's
@@ -236,8 +236,8 @@ func (p *testPipeline) route(msgs []bus.Message) error {
 	return nil
 }
 
-// settle delivers the written batch candidates and case actions until the
-// stages write none.
+// settle delivers the written batch candidates, case actions and
+// forwarded complaints until the stages write none.
 func (p *testPipeline) settle(tb testing.TB) {
 	tb.Helper()
 	for p.delivered < len(p.w.msgs) {
@@ -248,7 +248,7 @@ func (p *testPipeline) settle(tb testing.TB) {
 			switch m.Topic {
 			case bus.TopicBatch:
 				candidates = append(candidates, m)
-			case bus.TopicActions:
+			case bus.TopicActions, bus.TopicNormalized: // replies forwarded to their sender's router
 				actions = append(actions, m)
 			}
 		}

@@ -34,9 +34,10 @@ var (
 
 // boltHistory is the router's state: the recent cases of the customers
 // whose partitions it owns, the latest revision of each of their cases
-// (which case actions change), and the agents' category corrections. It
-// is one bbolt file per router process under the data directory, safe
-// across restarts, and bounded: customers inactive for longer than the
+// (which case actions change), and the agents' category corrections of
+// every router instance (see correctionsBucket). It is one bbolt file
+// per router process under the data directory, safe across restarts, and
+// bounded: customers inactive for longer than the
 // repeat window and cases finished (resolved or closed) for longer than it
 // are pruned at open and by Prune. Cases still open are kept however old. It implements
 // normalize.History and is safe for concurrent use.
@@ -46,10 +47,12 @@ type boltHistory struct {
 }
 
 // routerChanges is what one router call writes to its state, atomically.
+// The agents' corrections are not among them: the router writes them to
+// policy.corrections, and every router's corrections follower stores them
+// (see followCorrection).
 type routerChanges struct {
-	customers   []normalize.CustomerHistory
-	cases       []router.Case
-	corrections []packCorrection
+	customers []normalize.CustomerHistory
+	cases     []router.Case
 }
 
 // openHistory opens (creating) the state file at path and prunes it as of
@@ -132,11 +135,6 @@ func (h *boltHistory) commit(ch routerChanges) error {
 		}
 		for _, hist := range ch.customers {
 			if err := putCustomer(tx, hist); err != nil {
-				return err
-			}
-		}
-		for _, c := range ch.corrections {
-			if err := putCorrection(tx, c); err != nil {
 				return err
 			}
 		}

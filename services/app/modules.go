@@ -165,7 +165,10 @@ func (p *Process) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if p.has(TargetIndexer) || p.has(TargetConsole) {
+	// The normalizer looks up the cases e-mail replies answer: in
+	// Elasticsearch from any process, in the embedded Bleve index only
+	// where the indexer runs.
+	if p.has(TargetIndexer) || p.has(TargetConsole) || p.has(TargetNormalizer) && cfg.Index.Backend == "elasticsearch" {
 		if err := p.openIndex(ctx); err != nil {
 			return err
 		}
@@ -323,6 +326,11 @@ func (p *Process) startNormalizer() error {
 	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
 	p.registry.MustRegister(dups)
 	stage := &normalizerStage{producer: p.producer, seen: seen, duplicates: dups}
+	if p.index != nil {
+		stage.threads = newThreadFinder(p.index, p.component("normalizer"), p.registry)
+	} else {
+		p.component("normalizer").Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
+	}
 	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
 }
 
@@ -359,7 +367,18 @@ func (p *Process) startRouter() error {
 		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
 	}
 	p.runners = append(p.runners, func(ctx context.Context) error { return trained.run(ctx, p.cfg.Router.RetrainInterval) })
-	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName, corrected: trained.Corrected,
+	// Every router instance trains on every agent's correction, whichever
+	// instance owns the corrected case: the routers write corrections to
+	// policy.corrections, and each follows all of its partitions into its
+	// own state (no consumer group), catching up from the first offset at
+	// every start.
+	corrections, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicCorrections}, trained.followCorrection,
+		log.With(zap.String("follower", "corrections")), p.registry)
+	if err != nil {
+		return fmt.Errorf("corrections follower: %w", err)
+	}
+	p.runners = append(p.runners, corrections.Run)
+	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName,
 		state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry)}
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is

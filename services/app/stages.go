@@ -66,11 +66,13 @@ func publishAction(p messageWriter) func(context.Context, router.Action) error {
 	}
 }
 
-// normalizerStage cleans raw envelopes into complaints and drops exact
-// duplicates by id.
+// normalizerStage cleans raw envelopes into complaints, drops exact
+// duplicates by id and threads e-mail replies from other addresses to the
+// case they answer (threads: nil when the index is out of its reach).
 type normalizerStage struct {
-	producer   *bus.Producer
+	producer   messageWriter
 	seen       normalize.Seen
+	threads    *threadFinder
 	duplicates prometheus.Counter
 }
 
@@ -105,11 +107,12 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		for _, k := range keys {
 			fresh[k] = true
 		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			return bus.Reject(err)
+		if s.threads != nil {
+			c.Thread = s.threads.find(ctx, c)
 		}
-		out = append(out, bus.Message{Topic: bus.TopicNormalized, Key: []byte(c.Customer.Key), Value: b})
+		if err := appendJSON(&out, bus.TopicNormalized, partitionKey(c), c); err != nil {
+			return err
+		}
 		ids = append(ids, keys...)
 	}
 	if len(out) == 0 {
@@ -153,8 +156,10 @@ type messageWriter interface {
 // of a batch incident through case actions.
 //
 // A call decides its messages in order against the state, writes the
-// changed cases (each once, at its stored revision + 1), the notices and
-// the batch candidates in one broker call, and only then commits the state. A failure anywhere
+// changed cases (each once, at its stored revision + 1), the notices, the
+// batch candidates and the agents' category corrections (for every
+// router's classifiers, see trainedPacks) in one broker call, and only
+// then commits the state. A failure anywhere
 // leaves the state as it was, so the redelivered messages are decided
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
@@ -163,15 +168,12 @@ type routerStage struct {
 	policy router.Policy
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
-	engine func(pack string) *router.Engine
-	// corrected is told when agents' category corrections were stored
-	// (trainedPacks.Corrected); nil: nobody retrains.
-	corrected func()
-	state     *boltHistory
-	cfg       normalize.DedupeConfig
-	now       func() time.Time
-	logger    *zap.Logger
-	metrics   routerMetrics
+	engine  func(pack string) *router.Engine
+	state   *boltHistory
+	cfg     normalize.DedupeConfig
+	now     func() time.Time
+	logger  *zap.Logger
+	metrics routerMetrics
 
 	mu sync.Mutex
 }
@@ -186,7 +188,7 @@ type routerMetrics struct {
 func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 	m := routerMetrics{
 		contacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_complaints_total",
-			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, redelivered."}, []string{"outcome"}),
+			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, reply (from another address), reply_forwarded (to the sender's router: the case is not open here), redelivered."}, []string{"outcome"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_actions_total",
 			Help: "Case actions the router applied, by kind and outcome: applied or unchanged (already applied, nothing to raise)."}, []string{"kind", "outcome"}),
 	}
@@ -239,9 +241,6 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	if err := s.state.commit(changes); err != nil {
 		return fmt.Errorf("commit router state: %w", err)
 	}
-	if len(changes.corrections) > 0 && s.corrected != nil {
-		s.corrected()
-	}
 	for outcome, n := range w.outcomes {
 		s.metrics.contacts.WithLabelValues(outcome).Add(float64(n))
 	}
@@ -253,6 +252,9 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 
 // route decides one complaint into w.
 func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
+	if t := c.Thread; t != nil && !t.State.Finished() && t.Customer != c.Customer.Key {
+		return s.routeReply(w, c)
+	}
 	key := c.Customer.Key
 	if s.cfg.Disabled || normalize.Anonymous(key) {
 		// Nothing to compare with; the case's id is the complaint's
@@ -299,6 +301,8 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 		cs := s.policy.Open(c, s.now())
 		if out.Kind == normalize.KindRepeatFinished {
 			cs = router.LinkRepeat(cs, out.Case, out.Reason)
+		} else if t := c.Thread; t != nil {
+			cs = router.LinkRepeat(cs, t.Case, replyReason(c)+", which is "+string(t.State))
 		}
 		w.open(cs)
 		h.Record(cs.ID, c, out.Fingerprint)
@@ -308,6 +312,49 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 	}
 	w.dirty[key] = true
 	w.outcomes[string(out.Kind)]++
+	return nil
+}
+
+// routeReply decides an e-mail reply from another address to an open case
+// of a customer this router owns (the normalizer keyed it by the case's
+// customer): it joins the case, raises its urgency and urges the owner.
+// When the case is not open here any more (finished since the lookup, or
+// forgotten), the reply goes back to complaints.normalized keyed by its
+// sender, marked finished, and the sender's router opens a case linked to
+// it.
+func (s *routerStage) routeReply(w *routerWork, c normalize.Complaint) error {
+	t := *c.Thread
+	d, err := w.caseByID(t.Case)
+	if err != nil {
+		return err
+	}
+	if d == nil || d.c.Finished() || d.c.Customer.Key != t.Customer {
+		t.State = normalize.CaseClosed
+		if d != nil && d.c.Finished() {
+			t.State = caseState(d.c)
+		}
+		c.Thread = &t
+		w.forward = append(w.forward, c)
+		w.outcomes["reply_forwarded"]++
+		return nil
+	}
+	reason := replyReason(c)
+	var changed bool
+	if d.c, changed = router.AttachReply(d.c, c, reason); !changed {
+		w.outcomes["redelivered"]++
+		return nil
+	}
+	w.touch(d)
+	w.notices = append(w.notices, router.UrgeNotice(d.c, c, reason))
+	if !s.cfg.Disabled && !normalize.Anonymous(t.Customer) {
+		h, err := w.history(t.Customer)
+		if err != nil {
+			return err
+		}
+		h.Record(d.c.ID, c, normalize.FingerprintOf(c))
+		w.dirty[t.Customer] = true
+	}
+	w.outcomes["reply"]++
 	return nil
 }
 
@@ -346,7 +393,7 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 	}
 	w.actions[[2]string{string(a.Kind), "applied"}]++
 	if a.Kind == router.ActionRecategorize {
-		w.corrections = append(w.corrections, packCorrection{Pack: c.Pack, Correction: router.CorrectionFrom(c, a)})
+		w.corrections = append(w.corrections, newPackCorrection(c.Pack, router.CorrectionFrom(c, a)))
 	}
 	d.c = c
 	w.touch(d)
@@ -386,9 +433,13 @@ type routerWork struct {
 	// candidates are the complaints of this call that opened a case, for
 	// batch detection.
 	candidates []router.BatchCandidate
-	outcomes   map[string]int
-	actions    map[[2]string]int // kind, outcome
-	// corrections are the agents' category corrections of this call.
+	// forward are replies this router cannot attach, back to
+	// complaints.normalized for their sender's router.
+	forward  []normalize.Complaint
+	outcomes map[string]int
+	actions  map[[2]string]int // kind, outcome
+	// corrections are the agents' category corrections of this call, for
+	// policy.corrections: every router's corrections follower stores them.
 	corrections []packCorrection
 }
 
@@ -469,6 +520,11 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			return nil, ch, err
 		}
 	}
+	for _, c := range w.forward {
+		if err := appendJSON(&out, bus.TopicNormalized, partitionKey(c), c); err != nil {
+			return nil, ch, err
+		}
+	}
 	for _, c := range w.candidates {
 		if err := appendJSON(&out, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
 			return nil, ch, err
@@ -479,7 +535,11 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			ch.customers = append(ch.customers, *h)
 		}
 	}
-	ch.corrections = w.corrections
+	for _, c := range w.corrections {
+		if err := appendJSON(&out, bus.TopicCorrections, c.key(), c); err != nil {
+			return nil, ch, err
+		}
+	}
 	return out, ch, nil
 }
 

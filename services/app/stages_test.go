@@ -34,25 +34,33 @@ func (u *unreachableIndex) Upsert(ctx context.Context, cases []router.Case) erro
 	return u.Index.Upsert(ctx, cases)
 }
 
+// startTestBroker starts an embedded broker with tousu's topics and a
+// producer on it, both closed when the test ends.
+func startTestBroker(tb testing.TB) (bus.Config, *bus.Producer) {
+	tb.Helper()
+	broker, err := bus.StartBroker(bus.BrokerConfig{Dir: tb.TempDir()}, zap.NewNop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { broker.Close() })
+	cfg := bus.Config{Brokers: []string{broker.Addr()}}
+	if err := bus.EnsureTopics(context.Background(), cfg); err != nil {
+		tb.Fatal(err)
+	}
+	producer, err := bus.NewProducer(cfg, zap.NewNop(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { producer.Close() })
+	return cfg, producer
+}
+
 // TestIndexDownHoldsOffsets: while the index is unreachable the indexer
 // commits nothing, the lag shows every waiting case, and once the index
 // is back every case is indexed, each once.
 func TestIndexDownHoldsOffsets(t *testing.T) {
 	ctx := context.Background()
-	broker, err := bus.StartBroker(bus.BrokerConfig{Dir: t.TempDir()}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { broker.Close() })
-	cfg := bus.Config{Brokers: []string{broker.Addr()}}
-	if err := bus.EnsureTopics(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := bus.NewProducer(cfg, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { producer.Close() })
+	cfg, producer := startTestBroker(t)
 	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "index")}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -45,10 +45,15 @@ const (
 	// batch detection (批量投诉), keyed by policy pack so that one batcher
 	// sees every complaint of an organisation.
 	TopicBatch = "complaints.batch"
+	// TopicCorrections carries the agents' category corrections keyed by
+	// policy pack + "/" + case id, compacted to the latest correction of
+	// each case. Every router instance reads all of it (bus.Follower) and
+	// trains its classifiers on every correction.
+	TopicCorrections = "policy.corrections"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicCorrections}
 
 // Defaults applied to zero fields of Config.
 const (

@@ -219,14 +219,19 @@ func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	return cc
 }
 
-// backoff returns the pause before attempt+1: MinBackoff doubled per
-// attempt, capped at MaxBackoff.
+// backoff returns the pause before attempt+1 (see cappedBackoff).
 func (cc ConsumerConfig) backoff(attempt int) time.Duration {
-	d := cc.MinBackoff
-	for i := 1; i < attempt && d < cc.MaxBackoff; i++ {
+	return cappedBackoff(cc.MinBackoff, cc.MaxBackoff, attempt)
+}
+
+// cappedBackoff returns the pause before attempt+1: lo doubled per
+// attempt, capped at hi.
+func cappedBackoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
 		d *= 2
 	}
-	return min(d, cc.MaxBackoff)
+	return min(d, hi)
 }
 
 // Consumer reads one topic as a member of a consumer group and hands each

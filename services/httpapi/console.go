@@ -204,10 +204,24 @@ func (k *Console) get(c *fiber.Ctx) error {
 	return c.JSON(redact(cs, PrincipalOf(c).Role))
 }
 
-// redact masks what the role may not see.
+// redact masks what the role may not see: the phone numbers of the
+// customer and of whoever else wrote to the case (Contacts[i].From). It
+// copies what it changes, so the case passed in, which may be shared, is
+// never modified.
 func redact(c router.Case, role Role) router.Case {
-	if !role.SeesContacts() && c.Customer.Phone != "" {
+	if role.SeesContacts() {
+		return c
+	}
+	if c.Customer.Phone != "" {
 		c.Customer.Phone = ingest.MaskPhone(c.Customer.Phone)
+	}
+	if slices.ContainsFunc(c.Contacts, func(x router.Contact) bool { return x.From.Phone != "" }) {
+		c.Contacts = slices.Clone(c.Contacts)
+		for i := range c.Contacts {
+			if p := c.Contacts[i].From.Phone; p != "" {
+				c.Contacts[i].From.Phone = ingest.MaskPhone(p)
+			}
+		}
 	}
 	return c
 }

@@ -85,8 +85,11 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 //
 // History: tousu-cases-1 had the filters channel, category, status and
 // reference; tousu-cases-2 adds source, contact_type, grade, validity,
-// department, queue and pack.
-const mappingVersion = "tousu-cases-2"
+// department, queue and pack; tousu-cases-3 adds message_id (field
+// message_ids). A Bleve index keeps the mapping it was created with and
+// silently leaves out fields that mapping does not name, so even a new
+// field needs a new version.
+const mappingVersion = "tousu-cases-3"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 

@@ -26,7 +26,22 @@ import (
 // into dir and returns the index path.
 func extractV1(tb testing.TB, dir string) string {
 	tb.Helper()
-	f, err := os.Open(filepath.Join("testdata", "tousu-cases-1.tar.gz"))
+	extract(tb, "tousu-cases-1.tar.gz", dir)
+	return filepath.Join(dir, "v1.bleve")
+}
+
+// extractV2 unpacks testdata/tousu-cases-2.tar.gz (see testdata/README.md)
+// into dir and returns the index path.
+func extractV2(tb testing.TB, dir string) string {
+	tb.Helper()
+	extract(tb, "tousu-cases-2.tar.gz", dir)
+	return filepath.Join(dir, "v2.bleve")
+}
+
+// extract unpacks the tar.gz fixture in testdata into dir.
+func extract(tb testing.TB, fixture, dir string) {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("testdata", fixture))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -66,7 +81,6 @@ func extractV1(tb testing.TB, dir string) string {
 			}
 		}
 	}
-	return filepath.Join(dir, "v1.bleve")
 }
 
 // storedVersion reads the mapping version an index directory records.
@@ -243,5 +257,67 @@ func TestUpgradeFailureLeavesIndex(t *testing.T) {
 	// Still the previous version, still refused the same way.
 	if _, err := Open(Config{Path: path}, zap.NewNop()); err == nil || !strings.Contains(err.Error(), upgradable[0]) {
 		t.Errorf("second Open: %v", err)
+	}
+}
+
+// TestUpgradeFromVersion2 opens an index written with mapping version
+// tousu-cases-2, which had no message_ids field: Open rebuilds it, its
+// cases are kept and found as before, and a case written afterwards is
+// found by its Message-IDs.
+func TestUpgradeFromVersion2(t *testing.T) {
+	path := extractV2(t, t.TempDir())
+	for pass := range 2 { // the second start opens the upgraded index as it is
+		func() {
+			idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatalf("Open(%s): %v", path, err)
+			}
+			defer func() {
+				if err := idx.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}()
+			if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
+				t.Errorf("mapping version %q, want %q", v, mappingVersion)
+			}
+			ctx := context.Background()
+			if pass == 0 {
+				old, err := idx.Get(ctx, "TS2")
+				if err != nil || old.Revision != 3 || old.MessageIDs != nil || !slices.Equal(old.References, []string{"TS2", "TS2B"}) {
+					t.Fatalf("Get(TS2) after the upgrade: %+v, %v", old, err)
+				}
+				grown := old
+				grown.Revision = 4
+				grown.MessageIDs = []string{"m1@customer.example", "reply@colleague.example"}
+				if err := idx.Upsert(ctx, []router.Case{grown}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tests := []struct {
+				q    caseindex.Query
+				want []string
+			}{
+				{caseindex.Query{}, []string{"TS3", "TS2", "TS1"}},
+				{caseindex.Query{Filters: map[string]string{"message_id": "reply@colleague.example"}}, []string{"TS2"}},
+				{caseindex.Query{Filters: map[string]string{"message_id": "m1@customer.example", "status": "resolved"}}, []string{"TS2"}},
+				{caseindex.Query{Filters: map[string]string{"message_id": "m1@other.example"}}, nil},
+				{caseindex.Query{Filters: map[string]string{"reference": "TS2B"}}, []string{"TS2"}},
+				{caseindex.Query{Filters: map[string]string{"grade": "重大", "validity": "valid"}}, []string{"TS1"}},
+				{caseindex.Query{Text: "宽带断网", Filters: map[string]string{"channel": "email"}}, []string{"TS3"}},
+			}
+			for _, tc := range tests {
+				res, err := idx.Search(ctx, tc.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, h := range res.Hits {
+					got = append(got, h.ID)
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("Search(%+v) after the upgrade = %v, want %v", tc.q, got, tc.want)
+				}
+			}
+		}()
 	}
 }

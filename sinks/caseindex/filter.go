@@ -3,6 +3,7 @@ package caseindex
 import (
 	"slices"
 
+	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 )
 
@@ -10,7 +11,9 @@ import (
 // count. Filters is the one list of them: ParseQuery reads each from the URL
 // parameter Name, Query.Normalize checks it, and every backend indexes,
 // filters and counts it from this table, so adding a row is all a new
-// filter needs (and a new mapping version in each backend).
+// filter needs. Elasticsearch adds the new field to an existing index when
+// it opens it (see esindex.MappingVersion); Bleve needs a new mapping
+// version, under which it rebuilds an existing index (see bleveindex).
 //
 // A filter matches a case when the query's value equals one of the case's
 // values exactly (no analysis, case-sensitive). A case without values for
@@ -31,6 +34,17 @@ type Filter struct {
 	// Allowed, when not empty, lists the only values a query may ask for;
 	// any other value is a *ParamError.
 	Allowed []string
+	// MaxBytes bounds the length of a value a query may ask for; zero
+	// means MaxFilterBytes.
+	MaxBytes int
+}
+
+// maxBytes is the bound on the filter's query values.
+func (f Filter) maxBytes() int {
+	if f.MaxBytes > 0 {
+		return f.MaxBytes
+	}
+	return MaxFilterBytes
 }
 
 // IndexField is the name of the filter's field in an index document.
@@ -57,7 +71,11 @@ var Filters = []Filter{
 		Allowed: []string{string(router.StatusOpen), string(router.StatusInProgress), string(router.StatusResolved), string(router.StatusClosed)}},
 	// Field "references" is the name mapping version 1 of both backends
 	// used; keeping it lets an Elasticsearch reindex copy old documents.
-	{Name: "reference", Field: "references", Label: "受理编号", Value: references},
+	{Name: "reference", Field: "references", Label: "受理编号", Value: func(c router.Case) []string { return nonEmpty(c.References) }},
+	// The Message-IDs of the case's e-mail complaints, so that a reply
+	// from another address is found by its In-Reply-To and References.
+	{Name: "message_id", Field: "message_ids", Label: "邮件 Message-ID", MaxBytes: normalize.MaxMessageIDBytes,
+		Value: func(c router.Case) []string { return nonEmpty(c.MessageIDs) }},
 	{Name: "contact_type", Label: "诉求类型", Facet: true, Value: func(c router.Case) []string { return one(c.ContactType) }},
 	{Name: "grade", Label: "等级", Facet: true, Value: func(c router.Case) []string { return one(c.Grade) }},
 	{Name: "validity", Label: "有效性", Facet: true, Value: validity, Allowed: []string{ValidityValid, ValidityInvalid}},
@@ -97,12 +115,12 @@ func one(v string) []string {
 	return []string{v}
 }
 
-// references are the case's 受理编号.
-func references(c router.Case) []string {
-	out := make([]string, 0, len(c.References))
-	for _, r := range c.References {
-		if r != "" {
-			out = append(out, r)
+// nonEmpty are the values without the empty ones.
+func nonEmpty(values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v != "" {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -23,6 +23,7 @@ func TestFilterValues(t *testing.T) {
 		Grade:       "重大",
 		Validity:    router.Validity{Valid: true},
 		Route:       router.Route{Department: "网络部", Queue: "network-2", Owner: "agent7"},
+		MessageIDs:  []string{"m1@alice.example", "", "m2@bob.example"},
 	}
 	invalid := router.Case{ID: "TS3", Pack: "telecom@1", Validity: router.Validity{Reason: "重复投诉"}}
 	tests := []struct {
@@ -36,6 +37,8 @@ func TestFilterValues(t *testing.T) {
 		{"category", decided, "category", []string{"network"}},
 		{"status", decided, "status", []string{"in_progress"}},
 		{"references without empty ones", decided, "reference", []string{"TS1", "TS2"}},
+		{"message ids without empty ones", decided, "message_id", []string{"m1@alice.example", "m2@bob.example"}},
+		{"no message ids", invalid, "message_id", nil},
 		{"contact type", decided, "contact_type", []string{"投诉"}},
 		{"grade", decided, "grade", []string{"重大"}},
 		{"valid", decided, "validity", []string{ValidityValid}},
@@ -101,8 +104,10 @@ func TestFilterTable(t *testing.T) {
 	if !slices.Equal(FacetFields, facets) {
 		t.Errorf("FacetFields = %v, want %v (the filters with Facet set)", FacetFields, facets)
 	}
-	if slices.Contains(FacetFields, "reference") {
-		t.Error("references are counted: every case has its own")
+	for _, name := range []string{"reference", "message_id"} {
+		if slices.Contains(FacetFields, name) {
+			t.Errorf("%s is counted: every case has its own", name)
+		}
 	}
 }
 

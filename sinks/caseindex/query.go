@@ -26,7 +26,8 @@ const (
 	MaxWindow = 10000
 	// MaxTextBytes bounds the length of Query.Text.
 	MaxTextBytes = 1000
-	// MaxFilterBytes bounds the length of each term filter.
+	// MaxFilterBytes bounds the length of each term filter whose
+	// Filter.MaxBytes is zero.
 	MaxFilterBytes = 200
 )
 
@@ -54,8 +55,8 @@ func paramErr(param, format string, args ...any) *ParamError {
 // ParseQuery reads the search API's URL query parameters into a Query:
 //
 //	q           phrase matched against subject and description
-//	channel, source, category, status, reference, contact_type, grade,
-//	validity, department, queue, pack
+//	channel, source, category, status, reference, message_id,
+//	contact_type, grade, validity, department, queue, pack
 //	            exact filters, one parameter per name of Filters; status
 //	            is open, in_progress, resolved or closed, validity is
 //	            valid or invalid
@@ -122,7 +123,7 @@ func ParseQuery(values url.Values) (Query, error) {
 	q.Filters = make(map[string]string, len(Filters)) // Normalize drops the empty ones
 	for _, f := range Filters {
 		var v string
-		steps = append(steps, text(f.Name, MaxFilterBytes, &v))
+		steps = append(steps, text(f.Name, f.maxBytes(), &v))
 		q.Filters[f.Name] = v
 	}
 	steps = append(steps,
@@ -263,7 +264,7 @@ func normalizeFilters(filters map[string]string) (map[string]string, error) {
 	var out map[string]string
 	for _, f := range Filters {
 		v := strings.TrimSpace(filters[f.Name])
-		if err := checkText(f.Name, v, MaxFilterBytes); err != nil {
+		if err := checkText(f.Name, v, f.maxBytes()); err != nil {
 			return nil, err
 		}
 		if v == "" {

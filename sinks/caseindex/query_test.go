@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tousu/tousu/normalize"
 )
 
 func TestParseQuery(t *testing.T) {
@@ -42,6 +44,8 @@ func TestParseQuery(t *testing.T) {
 		{"sort=received_at&limit=200", Query{Sort: SortOldest, Limit: MaxLimit}},
 		{"sort=relevance", Query{Sort: SortRelevance, Limit: DefaultLimit}},
 		{"unknown=1&q=", Query{Sort: SortNewest, Limit: DefaultLimit}},
+		{"message_id=%3C" + strings.Repeat("m", 2*MaxFilterBytes) + "%40x.example%3E", // longer than other filters may be
+			Query{Filters: map[string]string{"message_id": "<" + strings.Repeat("m", 2*MaxFilterBytes) + "@x.example>"}, Sort: SortNewest, Limit: DefaultLimit}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -81,6 +85,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"q=%FF", "q"},
 		{"q=a%00b", "q"},
 		{"channel=" + strings.Repeat("x", MaxFilterBytes+1), "channel"},
+		{"message_id=" + strings.Repeat("x", normalize.MaxMessageIDBytes+1), "message_id"},
 		{"status=pending", "status"},
 		{"status=Open", "status"},
 		{"validity=maybe", "validity"},
@@ -157,6 +162,7 @@ func TestNormalize(t *testing.T) {
 		{"year 1", Query{DueBefore: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)}, Query{}, "due_before"},
 		{"control character", Query{Filters: map[string]string{"reference": "TS\n1"}}, Query{}, "reference"},
 		{"long filter", Query{Filters: map[string]string{"source": strings.Repeat("x", MaxFilterBytes+1)}}, Query{}, "source"},
+		{"long Message-ID", Query{Filters: map[string]string{"message_id": strings.Repeat("x", normalize.MaxMessageIDBytes+1)}}, Query{}, "message_id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,10 +4,12 @@
 //
 // Layout. Open makes sure an index template (IndexPrefix-v<MappingVersion>),
 // the versioned index it shapes and a write alias (IndexPrefix) pointing at
-// it exist; every read and write goes through the alias. A mapping change
-// is a new MappingVersion: a new index next to the old one, a reindex and
-// an alias switch (see "Real Kafka and Elasticsearch" in README.md), not an outage. Open refuses
-// to run when the alias points at an index of another version.
+// it exist; every read and write goes through the alias. A new field is
+// added to the existing index in place: Open puts the current mappings on
+// it. Any other mapping change is a new MappingVersion: a new index next
+// to the old one, a reindex and an alias switch (see "Real Kafka and
+// Elasticsearch" in README.md), not an outage. Open refuses to run when
+// the alias points at an index of another version.
 //
 // Text. Subject and description use the standard analyzer, which every
 // node has, with full-width characters folded to ASCII in Go; a text search
@@ -87,7 +89,8 @@ type Index struct {
 var _ caseindex.Index = (*Index)(nil)
 
 // Open connects to Elasticsearch, creates or checks the index template,
-// the versioned index and its alias, and starts the bulk indexer. While
+// the versioned index and its alias, adds the fields this version maps to
+// an existing index, and starts the bulk indexer. While
 // the node cannot be reached or answers 429 or 5xx it retries with backoff
 // until ctx ends; other failures (bad credentials, an alias pointing at
 // another mapping version) return at once. The logger should carry a
@@ -233,7 +236,7 @@ func (x *Index) setup(ctx context.Context) error {
 	}
 	switch current {
 	case x.names.index:
-		return nil
+		return x.updateMapping(ctx)
 	case "":
 	default:
 		return fmt.Errorf("esindex: alias %s points at index %s, but this version of tousu writes %s (mapping version %d): "+
@@ -279,10 +282,30 @@ func (x *Index) setup(ctx context.Context) error {
 		} else if current != x.names.index {
 			return fmt.Errorf("esindex: alias %s points at %q after adding it, want %s", x.names.alias, current, x.names.index)
 		}
-		return nil
+		return x.updateMapping(ctx)
 	}
 	x.logger.Info("created case index", zap.String("index", x.names.index), zap.String("alias", x.names.alias))
 	return nil
+}
+
+// updateMapping puts the current mappings on the existing versioned index,
+// so that an index created before a field was added gains it (see
+// MappingVersion). Fields it already has are left as they are; a field
+// whose type differs is refused by the node, and so is the update.
+func (x *Index) updateMapping(ctx context.Context) error {
+	body, err := json.Marshal(mappings())
+	if err != nil {
+		return fmt.Errorf("esindex: encode mappings: %w", err)
+	}
+	status, err := x.do(ctx, "update the mappings of index "+x.names.index, esapi.IndicesPutMappingRequest{
+		Index: []string{x.names.index},
+		Body:  bytes.NewReader(body),
+	})
+	if status == http.StatusBadRequest {
+		return fmt.Errorf("%w (the index has a mapping this version of tousu cannot extend in place: "+
+			"create a new index, reindex into it and move the alias, see README.md, Real Kafka and Elasticsearch)", err)
+	}
+	return err
 }
 
 // aliasTarget returns the index the alias writes to, or "" when there is no

@@ -392,3 +392,99 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAddFieldInPlace: an index created by the previous layout of mapping
+// version 2, before message_ids existed, refuses documents with the new
+// field (dynamic is strict); Open of this version adds the field to the
+// index in place, so the index keeps its cases and the message_id filter
+// finds cases written afterwards.
+func TestAddFieldInPlace(t *testing.T) {
+	url := esURL(t)
+	prefix := uniquePrefix(t)
+	removeAll(t, url, prefix)
+	n := namesFor(prefix)
+
+	// The index as the previous layout created it: today's mappings
+	// without message_ids, behind the alias.
+	before := mappings()
+	props := before["properties"].(map[string]any)
+	if _, ok := props["message_ids"]; !ok {
+		t.Fatal("the current mappings have no message_ids: nothing to test")
+	}
+	delete(props, "message_ids")
+	create, _ := json.Marshal(map[string]any{
+		"settings": map[string]any{"number_of_replicas": 0},
+		"mappings": before,
+		"aliases":  map[string]any{prefix: map[string]any{"is_write_index": true}},
+	})
+	if code, body := esDo(t, http.MethodPut, url+"/"+n.index, string(create)); code != http.StatusOK {
+		t.Fatalf("create %s: %d %s", n.index, code, body)
+	}
+	old := caseindextest.NewCase(t, "TSOLD", func(c *router.Case) { c.References = []string{"TSOLD", "TSOLD2"} })
+	doc, err := document(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := esDo(t, http.MethodPut, url+"/"+prefix+"/_doc/TSOLD?version=1&version_type=external_gte&refresh=true", string(doc)); code != http.StatusCreated {
+		t.Fatalf("write a document of the previous layout: %d %s", code, body)
+	}
+	threaded := caseindextest.NewCase(t, "TSNEW", func(c *router.Case) {
+		c.Channel = "email"
+		c.MessageIDs = []string{"m1@customer.example", "reply@colleague.example"}
+	})
+	doc, err = document(threaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := esDo(t, http.MethodPut, url+"/"+prefix+"/_doc/probe?refresh=true", string(doc)); code != http.StatusBadRequest || !strings.Contains(body, "strict_dynamic_mapping_exception") {
+		t.Fatalf("the previous layout accepted message_ids (%d %s): the test does not recreate it", code, body)
+	}
+
+	idx := openReal(t, realConfig(url, prefix))
+	if idx.IndexName() != n.index {
+		t.Fatalf("Open uses %s, want the existing %s", idx.IndexName(), n.index)
+	}
+	code, body := esDo(t, http.MethodGet, url+"/"+n.index+"/_mapping/field/message_ids", "")
+	if code != http.StatusOK || !strings.Contains(body, `"type":"keyword"`) {
+		t.Fatalf("message_ids after Open: %d %s", code, body)
+	}
+	code, body = esDo(t, http.MethodGet, url+"/_index_template/"+n.template, "")
+	if code != http.StatusOK || !strings.Contains(body, `"message_ids"`) {
+		t.Errorf("the template after Open lacks message_ids: %d %s", code, body)
+	}
+	ctx := context.Background()
+	if err := idx.Upsert(ctx, []router.Case{threaded}); err != nil {
+		t.Fatalf("Upsert of a case with Message-IDs after the update: %v", err)
+	}
+	// A second start finds the field there and changes nothing.
+	again := openReal(t, realConfig(url, prefix))
+	tests := []struct {
+		filters map[string]string
+		want    []string
+	}{
+		{map[string]string{"message_id": "reply@colleague.example"}, []string{"TSNEW"}},
+		{map[string]string{"message_id": "m1@customer.example", "channel": "email"}, []string{"TSNEW"}},
+		{map[string]string{"message_id": "m1@other.example"}, nil},
+		{map[string]string{"reference": "TSOLD2"}, []string{"TSOLD"}},
+		{map[string]string{"status": "open"}, []string{"TSNEW", "TSOLD"}},
+	}
+	for _, x := range []*Index{idx, again} {
+		for _, tc := range tests {
+			res, err := x.Search(ctx, caseindex.Query{Filters: tc.filters, Sort: caseindex.SortOldest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range res.Hits {
+				got = append(got, h.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(%v) = %v (total %d), want %v", tc.filters, got, res.Total, tc.want)
+			}
+		}
+	}
+	if got, err := again.Get(ctx, "TSOLD"); err != nil || got.ID != "TSOLD" {
+		t.Errorf("Get(TSOLD) after the update: %+v, %v", got, err)
+	}
+}

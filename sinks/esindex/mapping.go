@@ -13,16 +13,25 @@ import (
 )
 
 // MappingVersion is the version of the index layout this package writes:
-// the concrete index is IndexPrefix-v<MappingVersion>. Bump it with every
-// change of templateBody or document (caseindex.Filters included), and
-// move existing data as README.md ("Real Kafka and Elasticsearch")
-// describes (a new index, a reindex or a replay, an alias switch).
+// the concrete index is IndexPrefix-v<MappingVersion>.
+//
+// A new field (a new row of caseindex.Filters, say) is no new version:
+// Elasticsearch adds fields to an existing index's mapping, so Open puts
+// the current mappings on the index the alias points at (PUT
+// /<index>/_mapping) as well as on the template; the index gains the
+// field, and documents written before simply lack it until the case is
+// written again. Any other change of templateBody or document (a field's
+// type or analyzer, a renamed or removed field, settings) is a new
+// version: bump MappingVersion and move existing data as README.md ("Real
+// Kafka and Elasticsearch") describes (a new index, a reindex or a
+// replay, an alias switch).
 //
 // History: 1 had the keyword fields channel, source, category, status and
 // references; 2 adds contact_type, grade, validity, department, queue and
 // pack. Every field of 1 is in 2 with the same type, so a version 1
 // document reindexes into version 2 as it is (without the new fields until
-// the cases topic is replayed).
+// the cases topic is replayed). Version 2 later gained message_ids in
+// place.
 const MappingVersion = 2
 
 // facetSize is how many values each facet reports; the rest is not listed.
@@ -52,6 +61,30 @@ func namesFor(prefix string) names {
 // cjk_width filter is in analysis-common). The complete case is kept in
 // the unindexed "case" object and returned as it was written.
 func templateBody(n names, cfg Config) map[string]any {
+	return map[string]any{
+		"index_patterns": []string{n.index},
+		"priority":       200,
+		"_meta": map[string]any{
+			"managed_by":      "tousu",
+			"mapping_version": MappingVersion,
+			"description":     "tousu case index; written by sinks/esindex",
+		},
+		"template": map[string]any{
+			"settings": map[string]any{
+				"index": map[string]any{
+					"number_of_shards":   cfg.Shards,
+					"number_of_replicas": *cfg.Replicas,
+					"refresh_interval":   durationSetting(cfg.RefreshInterval),
+				},
+			},
+			"mappings": mappings(),
+		},
+	}
+}
+
+// mappings are the mappings of the versioned index, in the template and
+// in the update Open puts on an existing index.
+func mappings() map[string]any {
 	keyword := map[string]any{"type": "keyword"}
 	text := map[string]any{"type": "text", "analyzer": "standard"}
 	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
@@ -76,27 +109,9 @@ func templateBody(n names, cfg Config) map[string]any {
 		properties[f.IndexField()] = keyword
 	}
 	return map[string]any{
-		"index_patterns": []string{n.index},
-		"priority":       200,
-		"_meta": map[string]any{
-			"managed_by":      "tousu",
-			"mapping_version": MappingVersion,
-			"description":     "tousu case index; written by sinks/esindex",
-		},
-		"template": map[string]any{
-			"settings": map[string]any{
-				"index": map[string]any{
-					"number_of_shards":   cfg.Shards,
-					"number_of_replicas": *cfg.Replicas,
-					"refresh_interval":   durationSetting(cfg.RefreshInterval),
-				},
-			},
-			"mappings": map[string]any{
-				"dynamic":    "strict",
-				"_meta":      map[string]any{"mapping_version": MappingVersion},
-				"properties": properties,
-			},
-		},
+		"dynamic":    "strict",
+		"_meta":      map[string]any{"mapping_version": MappingVersion},
+		"properties": properties,
 	}
 }
 

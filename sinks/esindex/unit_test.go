@@ -52,6 +52,12 @@ type fakeNode struct {
 	// bulk answers a bulk request: the status of the whole request (0 for
 	// 200) and, for 200, the status of each item.
 	bulk func(call int, items []bulkItem) (int, []int)
+	// mappingStatus answers a mapping update that many times
+	// (mappingStatusTimes) before it succeeds; 0 succeeds at once.
+	mappingStatus      int
+	mappingStatusTimes int
+	// mappingUpdates are the paths and bodies of the mapping updates.
+	mappingUpdates []mappingUpdate
 
 	mu        sync.Mutex
 	bulkCalls int
@@ -85,6 +91,18 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(200, fmt.Sprintf(`{%q:{"aliases":{%q:{"is_write_index":true}}}}`, f.aliasTarget, alias))
+	case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/_mapping"):
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			f.t.Errorf("mapping update body: %v", err)
+		}
+		f.mappingUpdates = append(f.mappingUpdates, mappingUpdate{path: r.URL.Path, body: body})
+		if f.mappingStatusTimes > 0 {
+			f.mappingStatusTimes--
+			reply(f.mappingStatus, fmt.Sprintf(`{"error":{"type":"illegal_argument_exception","reason":"mapper [status] cannot be changed from type [keyword] to [text]"},"status":%d}`, f.mappingStatus))
+			return
+		}
+		reply(200, `{"acknowledged":true}`)
 	case r.Method == http.MethodPut && !strings.Contains(r.URL.Path[1:], "/"):
 		f.aliasTarget = r.URL.Path[1:]
 		reply(200, `{"acknowledged":true}`)
@@ -122,6 +140,12 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("fake node: unexpected request %s %s", r.Method, r.URL)
 		reply(400, `{"error":"unexpected"}`)
 	}
+}
+
+// mappingUpdate is a mapping update the fake node received.
+type mappingUpdate struct {
+	path string
+	body map[string]any
 }
 
 // parseBulk reads the NDJSON body of a bulk request.
@@ -441,6 +465,63 @@ func TestOpenRefusesOtherVersionFake(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), target) || !strings.Contains(err.Error(), namesFor("unit").index) {
 			t.Errorf("Open with the alias on %s: error = %v, want one naming %s and %s", target, err, target, namesFor("unit").index)
 		}
+	}
+}
+
+// TestOpenUpdatesMapping: Open puts the current mappings, with every
+// filter's field, on an existing index of the current version (so an index
+// created before a field was added gains it), not on one it just created;
+// a refusal says how to move on, a busy node is retried.
+func TestOpenUpdatesMapping(t *testing.T) {
+	current := namesFor("unit").index
+	tests := []struct {
+		name          string
+		aliasTarget   string
+		status, times int
+		wantUpdates   int
+		wantErr       string
+	}{
+		{"existing index", current, 0, 0, 1, ""},
+		{"new index", "", 0, 0, 0, ""},
+		{"busy node", current, http.StatusServiceUnavailable, 2, 3, ""},
+		{"conflicting field", current, http.StatusBadRequest, 1, 1, "reindex"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeNode{bulk: allStatus(201), aliasTarget: tc.aliasTarget, mappingStatus: tc.status, mappingStatusTimes: tc.times}
+			cfg := startFake(t, f)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
+			if err == nil {
+				defer idx.Close()
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Open: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), current)):
+				t.Fatalf("Open: error %v, want one naming %s and saying %q", err, current, tc.wantErr)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.mappingUpdates) != tc.wantUpdates {
+				t.Fatalf("%d mapping updates, want %d", len(f.mappingUpdates), tc.wantUpdates)
+			}
+			for _, u := range f.mappingUpdates {
+				props, _ := u.body["properties"].(map[string]any)
+				if u.path != "/"+current+"/_mapping" || u.body["dynamic"] != "strict" {
+					t.Errorf("mapping update %s %v", u.path, u.body)
+				}
+				for _, flt := range caseindex.Filters {
+					if p, _ := props[flt.IndexField()].(map[string]any); p["type"] != "keyword" {
+						t.Errorf("mapping update lacks the keyword field %s of filter %s: %v", flt.IndexField(), flt.Name, props)
+					}
+				}
+				if got, want := must(json.Marshal(u.body)), must(json.Marshal(mappings())); string(got) != string(want) {
+					t.Errorf("mapping update %s, want the template's mappings %s", got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -798,6 +879,7 @@ func TestDocumentFields(t *testing.T) {
 		c.Grade = "重大"
 		c.Validity = router.Validity{Reason: "超出时限"}
 		c.Route = router.Route{Department: "网络部", Queue: "network-1", Owner: "agent7"}
+		c.MessageIDs = []string{"m1@customer.example", "m2@colleague.example"}
 	})
 	raw, err := document(c)
 	if err != nil {
@@ -811,6 +893,7 @@ func TestDocumentFields(t *testing.T) {
 		"channel": "webform", "source": "acme", "category": "other", "status": "open",
 		"references": []any{"TS1", "TS2"}, "contact_type": "投诉", "grade": "重大", "validity": "invalid",
 		"department": "网络部", "queue": "network-1", "pack": "telecom@1",
+		"message_ids": []any{"m1@customer.example", "m2@colleague.example"},
 	}
 	for name, w := range want {
 		if got, _ := json.Marshal(doc[name]); string(got) != string(must(json.Marshal(w))) {
@@ -826,7 +909,7 @@ func TestDocumentFields(t *testing.T) {
 	if err := json.Unmarshal(raw, &bare); err != nil {
 		t.Fatal(err)
 	}
-	for _, absent := range []string{"source", "contact_type", "grade", "validity", "department", "queue", "pack", "owner", "route"} {
+	for _, absent := range []string{"source", "contact_type", "grade", "validity", "department", "queue", "pack", "owner", "route", "message_ids"} {
 		if v, ok := bare[absent]; ok {
 			t.Errorf("document of a case without %s has %s = %v", absent, absent, v)
 		}

@@ -2,7 +2,8 @@
 // pass, the embedded kfake broker and real Apache Kafka alike: ordering per
 // key, consumer groups sharing partitions, redelivery after a crash before
 // commit, dead-lettering of rejected messages, retry of transient errors,
-// and lag reporting.
+// lag reporting, and followers that read every partition of a topic
+// without a group.
 //
 // Each case creates topics and groups with names of its own, so the suite
 // can run against a shared cluster and its cases run in parallel.
@@ -53,6 +54,8 @@ func Run(t *testing.T, brokers []string) {
 		{"TransientErrorRetried", testTransientErrorRetried},
 		{"Lag", testLag},
 		{"BatchesFallBackOneByOne", testBatches},
+		{"FollowerReadsEveryPartition", testFollower},
+		{"FollowerWaitsForTopic", testFollowerWaitsForTopic},
 	}
 	// The group subtest returns only when its parallel cases are done, so
 	// Run is synchronous for the caller.

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"UpdateReplacesIndexedFields", testUpdateReplaces},
 		{"PhraseSearch", testPhraseSearch},
 		{"Filters", testFilters},
+		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
 		{"EveryFilter", testEveryFilter},
 		{"Facets", testFacets},
@@ -464,11 +465,18 @@ func filterCorpus(tb testing.TB) []router.Case {
 			decided("", "telecom@1", "投诉", "一般", valid, router.Route{Department: "计费中心", Queue: "billing-1"})),
 		mk("b", ingest.ChannelEmail, "billing", router.StatusResolved, "账单有误，话费多扣", "TSB", "TSB2")(
 			decided("support@example.com", "telecom@1", "咨询", "", router.Validity{Reason: "非本企业业务", Basis: "test"},
-				router.Route{Department: "计费中心", Queue: "billing-2", Owner: "agent7"})),
+				router.Route{Department: "计费中心", Queue: "billing-2", Owner: "agent7"}),
+			messageIDs("b1@mail.example", "b2@mail.example")),
 		mk("c", ingest.ChannelHotline, "network", router.StatusOpen, "手机信号差了三天", "TSC")(
-			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1"})),
+			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1"}),
+			messageIDs("c1@mail.example")),
 		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(),
 	}
+}
+
+// messageIDs sets the case's Message-IDs.
+func messageIDs(ids ...string) func(*router.Case) {
+	return func(c *router.Case) { c.MessageIDs = ids }
 }
 
 func testFilters(t *testing.T, idx caseindex.Index) {
@@ -487,6 +495,10 @@ func testFilters(t *testing.T, idx caseindex.Index) {
 		{"reference", caseindex.Query{Filters: by("reference", "TSC")}, []string{"c"}},
 		{"second reference", caseindex.Query{Filters: by("reference", "TSB2")}, []string{"b"}},
 		{"unknown reference", caseindex.Query{Filters: by("reference", "TSX")}, nil},
+		{"message id", caseindex.Query{Filters: by("message_id", "c1@mail.example")}, []string{"c"}},
+		{"second message id", caseindex.Query{Filters: by("message_id", "b2@mail.example")}, []string{"b"}},
+		{"unknown message id", caseindex.Query{Filters: by("message_id", "x@mail.example")}, nil},
+		{"message id and status", caseindex.Query{Filters: by("message_id", "b1@mail.example", "status", "open")}, nil},
 		{"channel and category", caseindex.Query{Filters: by("channel", "webform", "category", "network")}, []string{"d"}},
 		{"no overlap", caseindex.Query{Filters: by("channel", "email", "status", "open")}, nil},
 		{"text and status", caseindex.Query{Text: "信号差", Filters: by("status", "open")}, []string{"c"}},
@@ -499,6 +511,66 @@ func testFilters(t *testing.T, idx caseindex.Index) {
 			res := find(t, idx, tc.q)
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("Search(%+v) = %v (total %d), want %v", tc.q, got, res.Total, tc.want)
+			}
+		})
+	}
+}
+
+// testThreadLookup checks the lookups that attach an e-mail reply from
+// another address to its case: a filter on message_id finds exactly the
+// case carrying the Message-ID, one on reference finds the case by any of
+// its references, both exactly (Message-IDs are case-sensitive and hold
+// characters like "+", "/", "=" and "."), and a case's later revision
+// with more Message-IDs is found by each of them.
+func testThreadLookup(t *testing.T, idx caseindex.Index) {
+	root := "CAFx+9Qw=uT/b.Zk_8@mail.gmail.com"
+	first := NewCase(t, "t1", func(c *router.Case) {
+		c.Channel = ingest.ChannelEmail
+		c.References = []string{"TS00000000T1", "TS00000000T2", "TS00000000T3"}
+		c.MessageIDs = []string{root, "20240506.1@customer.example"}
+	})
+	other := NewCase(t, "t2", func(c *router.Case) {
+		c.Channel = ingest.ChannelEmail
+		c.References = []string{"TS00000000U1"}
+		c.MessageIDs = []string{strings.ToLower(root), "reply-1@colleague.example"}
+	})
+	plain := NewCase(t, "t3") // no Message-IDs
+	upsert(t, idx, first, other, plain)
+	grown := first
+	grown.Revision = 2
+	grown.References = append(slices.Clone(first.References), "TS00000000T4")
+	grown.MessageIDs = append(slices.Clone(first.MessageIDs), "reply-2@colleague.example")
+	upsert(t, idx, grown)
+
+	tests := []struct {
+		filter, value string
+		want          []string
+	}{
+		{"message_id", root, []string{"t1"}},
+		{"message_id", strings.ToLower(root), []string{"t2"}},
+		{"message_id", strings.ToUpper(root), nil},
+		{"message_id", "20240506.1@customer.example", []string{"t1"}},
+		{"message_id", "reply-1@colleague.example", []string{"t2"}},
+		{"message_id", "reply-2@colleague.example", []string{"t1"}}, // added by the later revision
+		{"message_id", "colleague.example", nil},
+		{"message_id", "reply-1", nil},
+		{"message_id", "<reply-1@colleague.example>", nil},
+		{"reference", "TS00000000T1", []string{"t1"}},
+		{"reference", "TS00000000T2", []string{"t1"}},
+		{"reference", "TS00000000T3", []string{"t1"}},
+		{"reference", "TS00000000T4", []string{"t1"}},
+		{"reference", "TS00000000U1", []string{"t2"}},
+		{"reference", "ts00000000u1", nil},
+		{"reference", "TS00000000", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.filter+"="+tc.value, func(t *testing.T) {
+			res := find(t, idx, caseindex.Query{Filters: by(tc.filter, tc.value), Limit: 5})
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("%s=%s: %v (total %d), want %v", tc.filter, tc.value, got, res.Total, tc.want)
+			}
+			if len(res.Hits) == 1 && res.Hits[0].ID == "t1" && !slices.Equal(res.Hits[0].MessageIDs, grown.MessageIDs) {
+				t.Errorf("the hit carries Message-IDs %q, want %q", res.Hits[0].MessageIDs, grown.MessageIDs)
 			}
 		})
 	}

@@ -1,0 +1,236 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// routerInstance is one router process as startRouter builds it: its own
+// state file, trained packs, router stage and corrections follower, on a
+// broker shared with the other instances.
+type routerInstance struct {
+	stage   *routerStage
+	trained *trainedPacks
+	state   *boltHistory
+}
+
+// startRouterInstance starts a router instance on the state file in dir;
+// its follower runs until the test ends.
+func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, packs *router.Packs, dir string) *routerInstance {
+	tb.Helper()
+	dedupe := testDedupeConfig(tb, nil)
+	state, err := openHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := zaptest.NewLogger(tb).With(zap.String("component", "router"), zap.String("dir", filepath.Base(dir)))
+	trained := newTrainedPacks(packs, state, log)
+	follower, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: bus.TopicCorrections, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		trained.followCorrection, log, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- follower.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("follower: %v", err)
+		}
+		state.Close()
+	})
+	stage := &routerStage{out: producer, policy: trained, engine: trained.ByName, state: state, cfg: dedupe,
+		now: time.Now, logger: log, metrics: newRouterMetrics(nil)}
+	return &routerInstance{stage: stage, trained: trained, state: state}
+}
+
+// corrections returns the instance's stored corrections of pack by case.
+func (r *routerInstance) corrections(tb testing.TB, pack string) map[string]router.Correction {
+	tb.Helper()
+	stored, err := r.state.Corrections()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]router.Correction{}
+	for _, c := range stored[pack] {
+		out[c.Case] = c
+	}
+	return out
+}
+
+// recategorize has the instance apply an agent's recategorize action.
+func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category string) {
+	tb.Helper()
+	a := router.Action{V: router.ActionVersion, ID: id, Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionRecategorize,
+		Category: category, Actor: "1001", At: time.Now().UTC()}
+	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: mustJSON(tb, a)}
+	if err := r.stage.handle(context.Background(), m); err != nil {
+		tb.Fatalf("recategorize %s: %v", c.ID, err)
+	}
+}
+
+// TestCorrectionsReachEveryRouter: two router instances each correct the
+// category of a case of a customer they own; both end up with both
+// corrections stored and trained on, and a later correction of a case
+// replaces its earlier one on both.
+func TestCorrectionsReachEveryRouter(t *testing.T) {
+	ctx := context.Background()
+	cfg, producer := startTestBroker(t)
+	conf := Defaults()
+	packs, err := conf.LoadPolicies(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	routers := []*routerInstance{
+		startRouterInstance(t, cfg, producer, packs, t.TempDir()),
+		startRouterInstance(t, cfg, producer, packs, t.TempDir()),
+	}
+	// Each router opens a case of its own customer and corrects its
+	// category to one the case does not have.
+	texts := []string{"手机信号差，打电话总是断线", "宽带装机师傅迟到三个小时，态度恶劣"}
+	var cases []router.Case
+	for i, r := range routers {
+		c := testComplaint(700+i, 1, texts[i], 0)
+		if err := r.stage.handle(ctx, messageOf(t, c)); err != nil {
+			t.Fatal(err)
+		}
+		cs, ok, err := r.state.Case(c.Reference)
+		if err != nil || !ok {
+			t.Fatalf("router %d did not open a case for %s: %v", i, c.Reference, err)
+		}
+		cases = append(cases, cs)
+	}
+	pack := cases[0].Pack
+	if pack == "" || cases[1].Pack != pack {
+		t.Fatalf("cases decided by packs %q and %q, want one pack", cases[0].Pack, cases[1].Pack)
+	}
+	var categories []string
+	for _, d := range packs.ByName(pack).Pack().Categories.List {
+		categories = append(categories, d.Name)
+	}
+	other := func(not ...string) string {
+		for _, cat := range categories {
+			if !slices.Contains(not, cat) {
+				return cat
+			}
+		}
+		t.Fatalf("pack %s has no category besides %v", pack, not)
+		return ""
+	}
+	want := map[string]string{} // case -> corrected category
+	for i, r := range routers {
+		want[cases[i].ID] = other(cases[i].Category)
+		r.recategorize(t, cases[i], fmt.Sprintf("fix-%d", i), want[cases[i].ID])
+	}
+	// A second correction of the first case replaces the first.
+	want[cases[0].ID] = other(cases[0].Category, want[cases[0].ID])
+	routers[0].recategorize(t, cases[0], "fix-again", want[cases[0].ID])
+
+	for i, r := range routers {
+		eventually(t, fmt.Sprintf("router %d storing every correction", i), func() bool {
+			got := r.corrections(t, pack)
+			if len(got) != len(want) {
+				return false
+			}
+			for id, cat := range want {
+				if got[id].Category != cat {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	a, b := routers[0].corrections(t, pack), routers[1].corrections(t, pack)
+	for id, c := range a {
+		if b[id] != c {
+			t.Errorf("case %s: router 1 stored %+v, router 2 %+v", id, c, b[id])
+		}
+	}
+	for i, r := range routers {
+		if !r.trained.dirty.Load() {
+			t.Errorf("router %d was not told to retrain", i)
+		}
+		if err := r.trained.Retrain(); err != nil {
+			t.Fatalf("router %d retrain: %v", i, err)
+		}
+		if n := r.trained.ByName(pack).ModelReport().Corrections; n != len(want) {
+			t.Errorf("router %d trained on %d corrections, want %d", i, n, len(want))
+		}
+	}
+}
+
+// TestFollowCorrection: the follower's handler stores a correction once,
+// has the packs retrained only when the stored corrections changed, and
+// rejects payloads it cannot use.
+func TestFollowCorrection(t *testing.T) {
+	state, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), testDedupeConfig(t, nil), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { state.Close() })
+	conf := Defaults()
+	packs, err := conf.LoadPolicies(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trained := newTrainedPacks(packs, state, zap.NewNop())
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	fix := newPackCorrection("telecom@1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "信号差", Category: "网络质量", Agent: "1001", At: at})
+	later := fix
+	later.Category, later.At = "服务问题", at.Add(time.Hour)
+	msg := func(v any) bus.Message {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bus.Message{Topic: bus.TopicCorrections, Key: []byte("k"), Value: b}
+	}
+	withV := func(c packCorrection, v int) packCorrection { c.V = v; return c }
+	noCase := fix
+	noCase.Case = ""
+	steps := []struct {
+		name     string
+		m        bus.Message
+		rejected bool
+		retrain  bool   // whether the packs are told to retrain
+		stored   string // the category stored for TS1 afterwards
+	}{
+		{"first", msg(fix), false, true, "网络质量"},
+		{"again: nothing changes", msg(fix), false, false, "网络质量"},
+		{"later correction replaces it", msg(later), false, true, "服务问题"},
+		{"not JSON", bus.Message{Topic: bus.TopicCorrections, Value: []byte("{")}, true, false, "服务问题"},
+		{"other version", msg(withV(fix, 2)), true, false, "服务问题"},
+		{"no case", msg(noCase), true, false, "服务问题"},
+		{"no pack", msg(map[string]any{"v": 1, "case": "TS2", "category": "x"}), true, false, "服务问题"},
+	}
+	for _, s := range steps {
+		trained.dirty.Store(false)
+		err := trained.followCorrection(context.Background(), s.m)
+		if s.rejected != bus.IsRejected(err) || (!s.rejected && err != nil) {
+			t.Errorf("%s: error %v, want rejected=%v", s.name, err, s.rejected)
+		}
+		if got := trained.dirty.Load(); got != s.retrain {
+			t.Errorf("%s: retrain requested %v, want %v", s.name, got, s.retrain)
+		}
+		stored, err := state.Corrections()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs := stored["telecom@1"]; len(cs) != 1 || cs[0].Category != s.stored || len(stored) != 1 {
+			t.Errorf("%s: stored %+v, want one correction of TS1 to %s", s.name, stored, s.stored)
+		}
+	}
+}
