@@ -14,20 +14,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/services/bus"
 )
 
-// realServers returns the Kafka brokers and Elasticsearch URL of
-// TOUSU_TEST_KAFKA and TOUSU_TEST_ES, skipping without them.
-func realServers(t *testing.T) (kafka, es string) {
-	kafka, es = os.Getenv("TOUSU_TEST_KAFKA"), os.Getenv("TOUSU_TEST_ES")
-	if kafka == "" || es == "" {
-		t.Skip("TOUSU_TEST_KAFKA and TOUSU_TEST_ES are not set: start them with deploy/dev/services.sh (./deploy/dev/test.sh does)")
+// realServers returns the Kafka brokers, Elasticsearch URL and IMAP
+// mailbox URL of TOUSU_TEST_KAFKA, TOUSU_TEST_ES and TOUSU_TEST_IMAP,
+// skipping without them.
+func realServers(t *testing.T) (kafka, es, mailbox string) {
+	kafka, es, mailbox = os.Getenv("TOUSU_TEST_KAFKA"), os.Getenv("TOUSU_TEST_ES"), os.Getenv("TOUSU_TEST_IMAP")
+	if kafka == "" || es == "" || mailbox == "" {
+		t.Skip("TOUSU_TEST_KAFKA, TOUSU_TEST_ES and TOUSU_TEST_IMAP are not all set: start them with deploy/dev/services.sh and deploy/dev/dovecot.sh (./deploy/dev/test.sh does)")
 	}
-	return kafka, es
+	return kafka, es, mailbox
 }
 
 // TestDistributedOnRealServers runs gateway, normalizer, router, indexer
@@ -37,7 +39,7 @@ func realServers(t *testing.T) (kafka, es string) {
 // alert; a batch forms across two routers; the indexer is killed
 // mid-stream and restarted, and every case is in the index once.
 func TestDistributedOnRealServers(t *testing.T) {
-	kafka, es := realServers(t)
+	kafka, es, mailbox := realServers(t)
 	root := t.TempDir()
 	cfgPath := filepath.Join(root, "tousu.yaml")
 	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
@@ -51,7 +53,8 @@ func TestDistributedOnRealServers(t *testing.T) {
 	serve := func(target string) *proc {
 		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
 	}
-	gateway := serve("gateway")
+	mail := newTestFolder(t, mailbox)
+	gateway := startProc(t, append(env, "TOUSU_IMAP_SUPPORT="+mail.url), "-config", cfgPath, "-target", "gateway", "-data", filepath.Join(root, "gateway"))
 	serve("normalizer")
 	// Two routers share the customers' partitions; the case actions of a
 	// customer reach the router that owns their complaints.
@@ -133,6 +136,18 @@ func TestDistributedOnRealServers(t *testing.T) {
 		}
 	}
 
+	// E-mail: a colleague's reply to a customer's mail joins the
+	// customer's case, although another router may own the colleague: the
+	// normalizer (its own process) finds the case in Elasticsearch by the
+	// Message-ID the reply's In-Reply-To names.
+	mail.deliver(t, "From: zhangsan@example.com\r\nTo: support@example.com\r\nSubject: broadband\r\n"+
+		"Message-ID: <dist-"+run+"@example.com>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n分布式邮件"+run+" 宽带断网三天了\r\n")
+	mailed := console.waitFor(t, "分布式邮件"+run, 1).Hits[0].ID
+	mail.deliver(t, "From: lisi@example.org\r\nTo: support@example.com\r\nSubject: Re: broadband\r\n"+
+		"In-Reply-To: <dist-"+run+"@example.com>\r\nMessage-ID: <dist-reply-"+run+"@example.org>\r\n"+
+		"Content-Type: text/plain; charset=UTF-8\r\n\r\n我们整栋楼都断网了\r\n")
+	console.waitCase(t, mailed, func(c caseView) bool { return len(c.Contacts) == 1 && c.Contacts[0].From.Email == "lisi@example.org" })
+
 	// Many complaints; the indexer dies while they flow and comes back.
 	const n = 150
 	refs := submitMany(t, gateway, n, func(i int) string { return fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i) },
@@ -189,6 +204,57 @@ func metricValue(tb testing.TB, p *proc, sample string) float64 {
 	return 0
 }
 
+// testFolder is a fresh folder of the test IMAP mailbox.
+type testFolder struct {
+	client *imapclient.Client
+	name   string
+	url    string // the mailbox URL of the folder, polled every 200ms
+}
+
+// newTestFolder creates a folder in the mailbox of rawurl, deleted when the
+// test ends.
+func newTestFolder(tb testing.TB, rawurl string) *testFolder {
+	tb.Helper()
+	u, err := url.Parse(rawurl)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := fmt.Sprintf("tousu-dist-%d", time.Now().UnixNano())
+	c, err := imapclient.DialInsecure(u.Host, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	password, _ := u.User.Password()
+	if err := c.Login(u.User.Username(), password).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Create(name, nil).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Delete(name).Wait() })
+	u.Path = "/" + name
+	q := u.Query()
+	q.Set("poll", "200ms")
+	u.RawQuery = q.Encode()
+	return &testFolder{client: c, name: name, url: u.String()}
+}
+
+// deliver appends a raw mail to the folder.
+func (f *testFolder) deliver(tb testing.TB, raw string) {
+	tb.Helper()
+	cmd := f.client.Append(f.name, int64(len(raw)), nil)
+	if _, err := cmd.Write([]byte(raw)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 var formToken = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
 var formReference = regexp.MustCompile(`id="reference">(TS[0-9A-Z]+)<`)
 
@@ -237,10 +303,14 @@ func dropIndex(tb testing.TB, es, prefix string) {
 
 // caseView is what the distributed test reads of a case.
 type caseView struct {
-	ID         string
-	Status     string
-	Batch      string
-	Route      struct{ Owner string }
+	ID       string
+	Status   string
+	Batch    string
+	Route    struct{ Owner string }
+	Contacts []struct {
+		Kind string
+		From struct{ Email string }
+	}
 	Escalation struct {
 		Level  int
 		Alerts []struct {
