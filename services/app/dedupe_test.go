@@ -136,7 +136,7 @@ func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig))
 		tb.Fatal(err)
 	}
 	w := &recordingWriter{}
-	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg,
+	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg, writer: newWriterID(),
 		now: time.Now, logger: zap.NewNop(), metrics: newRouterMetrics(nil)}, w
 }
 
@@ -154,15 +154,48 @@ func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normali
 
 // testPipeline is the router stages of several instances and the batcher
 // on one recording broker: run hands complaints to the router owning
-// their customer, then delivers what the stages wrote (batch candidates to
-// the batcher, case actions to the owning router) until nothing is left,
-// as the consumers would.
+// their customer's partition, then delivers what the stages wrote (batch
+// candidates to the batcher, case actions to the owning router) until
+// nothing is left, as the consumers would. The routers read router.state
+// from the recording broker too.
 type testPipeline struct {
-	w         *recordingWriter
-	routers   []*routerStage
-	batcher   *batcherStage
+	w       *recordingWriter
+	routers []*routerStage
+	batcher *batcherStage
+	// owners gives the router instance owning each partition; a test
+	// moves partitions by changing it, as a rebalance does.
+	owners    []int
 	delivered int    // messages of w handed on
 	close     func() // closes the state files, as a stopped process does
+}
+
+// testPartitions is how many partitions the test pipeline's topics have.
+const testPartitions = 4
+
+// partitionOf is the partition of a key.
+func partitionOf(key []byte) int {
+	h := fnv.New32a()
+	h.Write(key)
+	return int(h.Sum32() % testPartitions)
+}
+
+// CatchUp implements changelogReader over the recorded router.state
+// messages; a record's offset is its place among its partition's.
+func (p *testPipeline) CatchUp(_ context.Context, partition int, from int64, fn func(bus.Message) error) (int64, error) {
+	var offset int64
+	for _, m := range p.w.msgs {
+		if m.Topic != bus.TopicRouterState || partitionOf(m.PartitionKey) != partition {
+			continue
+		}
+		if offset >= from {
+			m.Partition, m.Offset = partition, offset
+			if err := fn(m); err != nil {
+				return offset, err
+			}
+		}
+		offset++
+	}
+	return max(offset, from), nil
 }
 
 // newTestPipeline starts n router instances and a batcher, their state
@@ -176,8 +209,11 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 			tb.Fatal(err)
 		}
 		s, _ := newTestStage(tb, d, edit)
-		s.out = p.w
+		s.out, s.changelog = p.w, p
 		p.routers = append(p.routers, s)
+	}
+	for i := range testPartitions {
+		p.owners = append(p.owners, i%n)
 	}
 	cfg := testDedupeConfig(tb, edit)
 	store, err := openBatchStore(filepath.Join(dir, "batcher.db"), cfg.BatchWindow, time.Now())
@@ -196,11 +232,7 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 }
 
 // owner is the router instance owning a customer key.
-func (p *testPipeline) owner(key []byte) int {
-	h := fnv.New32a()
-	h.Write(key)
-	return int(h.Sum32() % uint32(len(p.routers)))
-}
+func (p *testPipeline) owner(key []byte) int { return p.owners[partitionOf(key)] }
 
 // run hands each call's complaints to their routers, one batch per router
 // and call, and settles after each call.
@@ -222,7 +254,8 @@ func (p *testPipeline) run(tb testing.TB, calls ...[]normalize.Complaint) {
 func (p *testPipeline) route(msgs []bus.Message) error {
 	byRouter := make([][]bus.Message, len(p.routers))
 	for _, m := range msgs {
-		i := p.owner(m.Key)
+		m.Partition = partitionOf(m.Key)
+		i := p.owners[m.Partition]
 		byRouter[i] = append(byRouter[i], m)
 	}
 	for i, ms := range byRouter {
@@ -387,14 +420,14 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	first := testComplaint(1, 1, text, 0)
 	p.run(t, []normalize.Complaint{first})
 
-	// Later, a case-actions consumer marks the case resolved.
-	ctx := context.Background()
-	h, err := s.state.Load(ctx, first.Customer.Key)
-	if err != nil || !h.SetState(first.Reference, normalize.CaseResolved, stageT0.Add(24*time.Hour)) {
-		t.Fatalf("mark resolved: %v %+v", err, h)
-	}
-	if err := s.state.Save(ctx, h); err != nil {
+	// Later, an agent resolves the case.
+	resolve := router.Action{V: router.ActionVersion, ID: "a1", Case: first.Reference, Customer: first.Customer.Key,
+		Kind: router.ActionResolve, Actor: "1001", At: stageT0.Add(24 * time.Hour)}
+	if err := p.route([]bus.Message{actionMessage(t, resolve)}); err != nil {
 		t.Fatal(err)
+	}
+	if h, err := s.state.Load(context.Background(), first.Customer.Key); err != nil || h.Cases[0].State != normalize.CaseResolved {
+		t.Fatalf("history after resolving: %+v %v", h, err)
 	}
 
 	again := testComplaint(1, 2, text, 5*24*time.Hour)
@@ -404,8 +437,8 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	if len(cases) != 2 || !ok || !slices.Equal(c.LinkedCases, []string{first.Reference}) || c.Revision != 1 {
 		t.Fatalf("cases %+v, want a new case linked to %s", cases, first.Reference)
 	}
-	if old := cases[first.Reference]; old.Revision != 1 || len(old.References) != 1 {
-		t.Errorf("the resolved case changed: %+v", old)
+	if old := cases[first.Reference]; old.Revision != 2 || len(old.References) != 1 {
+		t.Errorf("the resolved case (revision 2) changed: %+v", old)
 	}
 	if i := slices.IndexFunc(c.Explanation, func(x router.Explanation) bool { return x.Field == "linked_case" }); i < 0 || !strings.Contains(c.Explanation[i].Basis, "一、㈡2⑵") {
 		t.Errorf("explanation %+v", c.Explanation)
@@ -669,5 +702,69 @@ func TestEndToEndBatch(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Kind != router.NoticeBatch || got[0].Batch != batch || got[0].Customers != 3 || len(got[0].Cases) != 3 {
 		t.Errorf("notices %+v, want one batch notice for %s with 3 cases", got, batch)
+	}
+}
+
+// TestRouterStageTakeover: when partitions move to another router
+// instance (a rebalance after a crash, or scaling), the new owner goes on
+// with their customers' cases from router.state: an agent's action
+// applies at the next revision, and when the partitions move back the
+// first owner catches up in turn; a later complaint of each customer knows
+// their case was resolved.
+func TestRouterStageTakeover(t *testing.T) {
+	const text = "物业擅自提高停车费，从每月200元涨到350元，没有经过业主大会表决"
+	p := newTestPipeline(t, t.TempDir(), 2, func(c *normalize.DedupeConfig) { c.BatchDisabled = true })
+	var firsts []normalize.Complaint
+	for i := range 8 {
+		firsts = append(firsts, testComplaint(i+1, 1, fmt.Sprint(text, "（", i, "号楼）"), time.Duration(i)*time.Minute))
+	}
+	p.run(t, firsts)
+	act := func(c normalize.Complaint, kind router.ActionKind, n int) bus.Message {
+		return actionMessage(t, router.Action{V: router.ActionVersion, ID: fmt.Sprint(kind, n), Case: c.Reference, Customer: c.Customer.Key,
+			Kind: kind, Actor: "1001", At: stageT0.Add(time.Hour)})
+	}
+	moves := []struct {
+		name  string
+		owner int
+		kind  router.ActionKind
+	}{{"router 0 takes every partition", 0, router.ActionTake}, {"router 1 takes them back", 1, router.ActionResolve}}
+	for _, mv := range moves {
+		for i := range p.owners {
+			p.owners[i] = mv.owner
+		}
+		var msgs []bus.Message
+		for i, c := range firsts {
+			msgs = append(msgs, act(c, mv.kind, i))
+		}
+		if err := p.route(msgs); err != nil {
+			t.Fatalf("%s: %v", mv.name, err)
+		}
+		p.settle(t)
+	}
+	// Each customer complains again after the moves.
+	var dups []normalize.Complaint
+	for i, c := range firsts {
+		dup := c
+		dup.ID, dup.ReceivedAt = fmt.Sprintf("api:dup-%d", i), c.ReceivedAt.Add(2*time.Hour)
+		dup.Reference = ingest.ReferenceFor(dup.ID)
+		dups = append(dups, dup)
+	}
+	p.owners[0] = 0 // and one partition moves once more
+	p.run(t, dups)
+
+	cases, _ := p.w.cases(t) // fails on a revision written twice or backwards
+	if len(cases) != 2*len(firsts) {
+		t.Fatalf("%d cases, want %d", len(cases), 2*len(firsts))
+	}
+	for i, c := range firsts {
+		// Opened (1), taken (2), resolved (3), whichever router held it.
+		if cs := cases[c.Reference]; cs.Revision != 3 || cs.Status != router.StatusResolved || cs.Assignee != "1001" {
+			t.Errorf("case %s: revision %d, status %s, assignee %q; want 3, resolved, 1001", cs.ID, cs.Revision, cs.Status, cs.Assignee)
+		}
+		// The same matter again after resolution: a new case linked to
+		// the resolved one, which takes the customer's history.
+		if again := cases[dups[i].Reference]; !slices.Equal(again.LinkedCases, []string{c.Reference}) {
+			t.Errorf("customer %s complained again: case %s linked to %v, want %s", c.Customer.Key, again.ID, again.LinkedCases, c.Reference)
+		}
 	}
 }

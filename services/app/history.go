@@ -58,7 +58,7 @@ type routerChanges struct {
 // openHistory opens (creating) the state file at path and prunes it as of
 // now.
 func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
-	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket)
+	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket, changelogBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -118,19 +118,9 @@ func (h *boltHistory) Case(id string) (router.Case, bool, error) {
 // commit writes one call's changes in one transaction.
 func (h *boltHistory) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
-		cases := tx.Bucket(casesBucket)
 		for _, c := range ch.cases {
-			v, err := json.Marshal(c)
-			if err != nil {
+			if err := putCase(tx, c); err != nil {
 				return err
-			}
-			if err := cases.Put([]byte(c.ID), v); err != nil {
-				return err
-			}
-			if c.Finished() {
-				if err := tx.Bucket(finishedBucket).Put(timeKey(c.UpdatedAt, c.ID), nil); err != nil {
-					return err
-				}
 			}
 		}
 		for _, hist := range ch.customers {

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // historyFor is a customer history with one case of one complaint.
@@ -148,5 +151,97 @@ func TestHistoryStorePrunes(t *testing.T) {
 	}
 	if customers, err := st.Prune(now.Add(cfg.RepeatWindow())); customers != 0 || err != nil {
 		t.Errorf("Prune again: %d %v", customers, err)
+	}
+}
+
+// TestStateRestore: the records of a customer's state as one router
+// instance wrote them replace what another instance's file holds of them,
+// and nothing else; a process skips its own records.
+func TestStateRestore(t *testing.T) {
+	ctx := context.Background()
+	cfg := normalize.DefaultDedupeConfig()
+	now := time.Now().UTC()
+	reader, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	alice := historyFor("phone:+8613912345678", "手机信号差了三天", now.Add(-time.Hour))
+	bob := historyFor("phone:+8613987654321", "宽带断网", now.Add(-time.Hour))
+	caseOf := func(h normalize.CustomerHistory, rev int64, status router.Status) router.Case {
+		return router.Case{V: router.SchemaVersion, ID: h.Cases[0].ID, Revision: rev, Customer: normalize.Customer{Key: h.Key}, Status: status, UpdatedAt: now}
+	}
+	// The reader holds older revisions of both customers.
+	if err := reader.commit(routerChanges{customers: []normalize.CustomerHistory{bob},
+		cases: []router.Case{caseOf(alice, 1, router.StatusOpen), caseOf(bob, 1, router.StatusOpen)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance resolved Alice's case; the reader's own record of
+	// Bob's case (an older revision) comes back too.
+	resolved := caseOf(alice, 3, router.StatusResolved)
+	aliceResolved := alice
+	aliceResolved.SetState(resolved.ID, normalize.CaseResolved, now)
+	var records []bus.Message
+	if err := appendState(&records, routerChanges{customers: []normalize.CustomerHistory{aliceResolved}, cases: []router.Case{resolved}}, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendState(&records, routerChanges{cases: []router.Case{caseOf(bob, 0, router.StatusOpen)}}, "me"); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range records {
+		if string(m.PartitionKey) != map[bool]string{true: bob.Key, false: alice.Key}[i == 2] {
+			t.Errorf("record %s partitioned by %q", m.Key, m.PartitionKey)
+		}
+	}
+	if err := reader.Restore(2, records, 42, "me"); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, _ := reader.Case(resolved.ID); !ok || c.Revision != 3 || c.Status != router.StatusResolved {
+		t.Errorf("Alice's case after restore: %+v %v", c, ok)
+	}
+	if c, ok, _ := reader.Case(caseOf(bob, 1, router.StatusOpen).ID); !ok || c.Revision != 1 {
+		t.Errorf("Bob's case changed by the process's own record: %+v %v", c, ok)
+	}
+	if h, _ := reader.Load(ctx, alice.Key); len(h.Cases) != 1 || h.Cases[0].State != normalize.CaseResolved {
+		t.Errorf("Alice's history after restore: %+v", h)
+	}
+	if next, err := reader.Applied(2); next != 42 || err != nil {
+		t.Errorf("applied offset %d, %v; want 42", next, err)
+	}
+	if next, _ := reader.Applied(3); next != 0 {
+		t.Errorf("another partition's offset %d, want 0", next)
+	}
+	for _, v := range []string{"not json", `{"v":1,"customer":"x"}`, `{"v":2,"customer":"x","case":{"id":"TS1"}}`} {
+		bad := []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("x"), Value: []byte(v)}}
+		if err := reader.Restore(2, bad, 43, "me"); err == nil {
+			t.Errorf("%s was applied", v)
+		}
+	}
+	if next, _ := reader.Applied(2); next != 42 {
+		t.Errorf("a failed restore moved the offset to %d", next)
+	}
+}
+
+func TestBoundHistory(t *testing.T) {
+	now := time.Now().UTC()
+	h := normalize.CustomerHistory{Key: "phone:+8613912345678"}
+	for i := range 3000 {
+		c := normalize.Complaint{ID: fmt.Sprint("api:", i), Reference: fmt.Sprint("TS", i), ReceivedAt: now.Add(time.Duration(i) * time.Minute),
+			Customer: normalize.Customer{Key: h.Key}, Description: fmt.Sprint("第", i, "次投诉：手机信号差，打电话总是断线")}
+		h.Record(c.Reference, c, normalize.FingerprintOf(c))
+	}
+	b, _ := json.Marshal(h)
+	bounded := boundHistory(h)
+	bb, _ := json.Marshal(bounded)
+	if len(b) <= maxHistoryBytes || len(bb) > maxHistoryBytes || len(bounded.Cases) == 0 || len(h.Cases) != 3000 {
+		t.Fatalf("history of %d bytes bounded to %d bytes, %d cases", len(b), len(bb), len(bounded.Cases))
+	}
+	newest := h.Cases[len(h.Cases)-1].ID
+	if !slices.ContainsFunc(bounded.Cases, func(c normalize.CaseRecord) bool { return c.ID == newest }) {
+		t.Error("the newest case was left out")
+	}
+	small := historyFor(h.Key, "一次投诉", now)
+	if got := boundHistory(small); len(got.Cases) != 1 {
+		t.Errorf("a small history changed: %+v", got)
 	}
 }

@@ -378,8 +378,15 @@ func (p *Process) startRouter() error {
 		return fmt.Errorf("corrections follower: %w", err)
 	}
 	p.runners = append(p.runners, corrections.Run)
+	// The customers' state goes to router.state too, so that the instance
+	// that owns a partition next goes on where this one left off.
+	changelog, err := bus.NewPartitionReader(p.cfg.Bus, bus.TopicRouterState, log.With(zap.String("reader", "router.state")), p.registry)
+	if err != nil {
+		return fmt.Errorf("router state reader: %w", err)
+	}
+	p.closers = append(p.closers, changelog)
 	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName,
-		state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry)}
+		state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry), changelog: changelog, writer: newWriterID()}
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is
 	// the only writer of their cases.

@@ -168,8 +168,14 @@ type routerStage struct {
 	policy router.Policy
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
-	engine  func(pack string) *router.Engine
-	state   *boltHistory
+	engine func(pack string) *router.Engine
+	state  *boltHistory
+	// changelog reads router.state, where the router keeps every
+	// customer's state for whichever instance owns them next; nil: this
+	// router's file is the only copy (tests of one instance).
+	changelog changelogReader
+	// writer names this process on its router.state records.
+	writer  string
 	cfg     normalize.DedupeConfig
 	now     func() time.Time
 	logger  *zap.Logger
@@ -207,6 +213,9 @@ func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
 func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.catchUp(ctx, msgs); err != nil {
+		return err
+	}
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
 		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}}
 	for _, m := range msgs {
@@ -534,6 +543,9 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		if w.dirty[key] {
 			ch.customers = append(ch.customers, *h)
 		}
+	}
+	if err := appendState(&out, ch, w.stage.writer); err != nil {
+		return nil, ch, err
 	}
 	for _, c := range w.corrections {
 		if err := appendJSON(&out, bus.TopicCorrections, c.key(), c); err != nil {

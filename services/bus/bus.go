@@ -45,6 +45,11 @@ const (
 	// batch detection (批量投诉), keyed by policy pack so that one batcher
 	// sees every complaint of an organisation.
 	TopicBatch = "complaints.batch"
+	// TopicRouterState carries the router's state of each customer
+	// (compacted, keyed by customer key, co-partitioned with
+	// TopicNormalized), so that any router instance can take a partition
+	// over.
+	TopicRouterState = "router.state"
 	// TopicCorrections carries the agents' category corrections keyed by
 	// policy pack + "/" + case id, compacted to the latest correction of
 	// each case. Every router instance reads all of it (bus.Follower) and
@@ -53,7 +58,7 @@ const (
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicCorrections}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections}
 
 // Defaults applied to zero fields of Config.
 const (
@@ -166,34 +171,59 @@ func validHostPort(addr string) error {
 }
 
 // Message is one record on a topic. Producers set Topic, Key, Value and
-// optionally Headers and Time; Partition and Offset are filled in for
-// consumed messages and ignored when producing (the key decides the
-// partition).
+// optionally PartitionKey, Headers and Time; Partition and Offset are
+// filled in for consumed messages and ignored when producing (the key, or
+// the partition key, decides the partition).
 type Message struct {
 	Topic     string
 	Partition int
 	Offset    int64
 	Key       []byte
 	Value     []byte
+	// PartitionKey, when set on a message produced, chooses its partition
+	// instead of Key, as Key would: records of different keys (compacted
+	// separately) land on the partition of one key. It travels as the
+	// header HeaderPartitionKey.
+	PartitionKey []byte
 	// Time is the record timestamp. Zero when producing means now.
 	Time    time.Time
 	Headers map[string]string
 }
 
+// HeaderPartitionKey is the header that carries Message.PartitionKey.
+const HeaderPartitionKey = "tousu-partition-key"
+
 func toKafka(m Message) kafka.Message {
 	km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Time: m.Time}
+	if m.PartitionKey != nil {
+		km.Headers = append(km.Headers, kafka.Header{Key: HeaderPartitionKey, Value: m.PartitionKey})
+	}
 	if len(m.Headers) > 0 {
 		keys := make([]string, 0, len(m.Headers))
 		for k := range m.Headers {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		km.Headers = make([]kafka.Header, 0, len(keys))
 		for _, k := range keys {
 			km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(m.Headers[k])})
 		}
 	}
 	return km
+}
+
+// partitionKeyBalancer is the Murmur2 partitioner of the Java client,
+// applied to a message's partition key when it has one, else to its key.
+type partitionKeyBalancer struct{ kafka.Murmur2Balancer }
+
+// Balance implements kafka.Balancer.
+func (b *partitionKeyBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == HeaderPartitionKey {
+			msg.Key = h.Value
+			break
+		}
+	}
+	return b.Murmur2Balancer.Balance(msg, partitions...)
 }
 
 func fromKafka(km kafka.Message) Message {
@@ -208,6 +238,10 @@ func fromKafka(km kafka.Message) Message {
 	if len(km.Headers) > 0 {
 		m.Headers = make(map[string]string, len(km.Headers))
 		for _, h := range km.Headers {
+			if h.Key == HeaderPartitionKey {
+				m.PartitionKey = h.Value
+				continue
+			}
 			m.Headers[h.Key] = string(h.Value)
 		}
 	}

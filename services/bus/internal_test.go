@@ -66,3 +66,31 @@ func TestCoordinatorMoving(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionKey: a message with a partition key lands where a message
+// keyed by it does, keeps its own key, and reads back with it.
+func TestPartitionKey(t *testing.T) {
+	partitions := []int{0, 1, 2, 3, 4, 5}
+	b := &partitionKeyBalancer{}
+	placed := map[int]bool{}
+	for i := range 50 {
+		customer := []byte(fmt.Sprint("phone:+86139", i))
+		want := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: customer}, partitions...)
+		km := toKafka(Message{Topic: "t", Key: []byte(fmt.Sprint("case-", i)), PartitionKey: customer, Headers: map[string]string{"h": "v"}})
+		if got := b.Balance(km, partitions...); got != want {
+			t.Fatalf("partition %d, want %d (the partition key's)", got, want)
+		}
+		placed[want] = true
+		back := fromKafka(km)
+		if string(back.Key) != fmt.Sprint("case-", i) || string(back.PartitionKey) != string(customer) || back.Headers["h"] != "v" || len(back.Headers) != 1 {
+			t.Fatalf("read back %+v", back)
+		}
+		plain := toKafka(Message{Topic: "t", Key: customer})
+		if got := b.Balance(plain, partitions...); got != want {
+			t.Fatalf("without a partition key: partition %d, want %d", got, want)
+		}
+	}
+	if len(placed) < 2 {
+		t.Errorf("all 50 keys on partitions %v: the test shows nothing", placed)
+	}
+}

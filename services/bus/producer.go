@@ -54,7 +54,7 @@ func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Pr
 	tr := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second}
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
-		Balancer:               &kafka.Murmur2Balancer{},
+		Balancer:               &partitionKeyBalancer{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           cfg.BatchTimeout,
 		BatchSize:              1000,

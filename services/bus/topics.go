@@ -66,8 +66,10 @@ func ParseTopics(data []byte) ([]TopicSpec, error) {
 	for _, t := range file.Topics {
 		partitions[t.Name] = t.Partitions
 	}
-	if partitions[TopicNormalized] != partitions[TopicActions] {
-		errs = append(errs, fmt.Errorf("topics: %s and %s must have the same partitions: the router reads them co-partitioned by customer key", TopicNormalized, TopicActions))
+	for _, t := range []string{TopicActions, TopicRouterState} {
+		if partitions[TopicNormalized] != partitions[t] {
+			errs = append(errs, fmt.Errorf("topics: %s and %s must have the same partitions: the router reads them co-partitioned by customer key", TopicNormalized, t))
+		}
 	}
 	return file.Topics, errors.Join(errs...)
 }

@@ -36,8 +36,10 @@ func realServers(t *testing.T) (kafka, es, mailbox string) {
 // and console as separate processes on real Apache Kafka and
 // Elasticsearch: web form, webhook and API complaints become searchable;
 // agents' actions reach the case's router; the escalator raises a 重大
-// alert; a batch forms across two routers; the indexer is killed
-// mid-stream and restarted, and every case is in the index once.
+// alert; a batch forms across two routers; one router dies and the other
+// takes its customers' cases over; an e-mail reply from another address
+// joins its case; the indexer is killed mid-stream and restarted, and
+// every case is in the index once.
 func TestDistributedOnRealServers(t *testing.T) {
 	kafka, es, mailbox := realServers(t)
 	root := t.TempDir()
@@ -133,6 +135,20 @@ func TestDistributedOnRealServers(t *testing.T) {
 	for i, r := range routers {
 		if n := metricValue(t, r, `tousu_router_actions_total{kind="flag_batch",outcome="applied"}`); n < 1 {
 			t.Errorf("router %d applied %v batch flags, want some: the batch did not span the routers", i+1, n)
+		}
+	}
+
+	// A router dies: the other takes its partitions over with their
+	// customers' cases from router.state, and agents go on working them.
+	routers[0].kill(t)
+	for _, ref := range outage {
+		if code := console.request(t, http.MethodPost, "/api/v1/cases/"+ref+"/actions", `{"kind":"take"}`, nil); code != http.StatusAccepted {
+			t.Fatalf("take %s: %d", ref, code)
+		}
+	}
+	for _, ref := range outage {
+		if c := console.waitCase(t, ref, func(c caseView) bool { return c.Status == "in_progress" }); c.Batch != batch {
+			t.Errorf("case %s after the takeover: batch %q, want %q", ref, c.Batch, batch)
 		}
 	}
 

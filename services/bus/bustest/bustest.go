@@ -2,8 +2,8 @@
 // pass, the embedded kfake broker and real Apache Kafka alike: ordering per
 // key, consumer groups sharing partitions, redelivery after a crash before
 // commit, dead-lettering of rejected messages, retry of transient errors,
-// lag reporting, and followers that read every partition of a topic
-// without a group.
+// lag reporting, followers that read every partition of a topic
+// without a group, and partition readers that catch up with one partition.
 //
 // Each case creates topics and groups with names of its own, so the suite
 // can run against a shared cluster and its cases run in parallel.
@@ -56,6 +56,10 @@ func Run(t *testing.T, brokers []string) {
 		{"BatchesFallBackOneByOne", testBatches},
 		{"FollowerReadsEveryPartition", testFollower},
 		{"FollowerWaitsForTopic", testFollowerWaitsForTopic},
+		{"PartitionReaderCatchUp", testPartitionReaderCatchUp},
+		{"PartitionReaderHandlerError", testPartitionReaderHandlerError},
+		{"PartitionReaderOutOfRange", testPartitionReaderOutOfRange},
+		{"PartitionReaderErrors", testPartitionReaderErrors},
 	}
 	// The group subtest returns only when its parallel cases are done, so
 	// Run is synchronous for the caller.

@@ -1,0 +1,219 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// changelogBucket of the router's state file: 4-byte partition -> 8-byte
+// offset, the next record of router.state's partition the file has
+// applied.
+var changelogBucket = []byte("changelog")
+
+// stateVersion is the payload version of a stateRecord.
+const stateVersion = 1
+
+// headerWriter names the router process that wrote a router.state
+// record, so that it skips its own records when it reads them back.
+const headerWriter = "tousu-writer"
+
+// maxHistoryBytes bounds a customer's history on router.state (Kafka's
+// default largest record is 1 MiB): a larger one keeps its most recent
+// cases.
+const maxHistoryBytes = 256 << 10
+
+// stateRecord is one record of the compacted router.state topic: the
+// latest revision of a case the router holds, or a customer's history (for
+// duplicate and repeat detection), whichever it carries. Its key is
+// "case/<id>" or "history/<customer key>", and its partition key is the
+// customer key, so it is partitioned like complaints.normalized and
+// case.actions.
+//
+// The router writes the records of what a call changed in the same broker
+// call as the cases, and before handling messages of a partition reads what
+// that partition of router.state gained since it last looked. So an
+// instance that takes a partition over from another (after a rebalance, a
+// crash or scaling) goes on with the customers' cases and histories where
+// the other left them, and its own file is a cache of the topic.
+type stateRecord struct {
+	V        int                        `json:"v"`
+	Customer string                     `json:"customer"`
+	Case     *router.Case               `json:"case,omitempty"`
+	History  *normalize.CustomerHistory `json:"history,omitempty"`
+}
+
+// changelogReader reads what a partition of router.state gained;
+// *bus.PartitionReader is one. CatchUp hands fn the records of partition
+// from offset from up to the partition's end, in order, and returns the
+// next offset to read.
+type changelogReader interface {
+	CatchUp(ctx context.Context, partition int, from int64, fn func(bus.Message) error) (next int64, err error)
+}
+
+// newWriterID names this router process on the records it writes.
+func newWriterID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// appendState appends the records of a call's changes to out.
+func appendState(out *[]bus.Message, ch routerChanges, writer string) error {
+	add := func(key, customer string, r stateRecord) error {
+		r.V, r.Customer = stateVersion, customer
+		b, err := json.Marshal(r)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		*out = append(*out, bus.Message{Topic: bus.TopicRouterState, Key: []byte(key), PartitionKey: []byte(customer),
+			Value: b, Headers: map[string]string{headerWriter: writer}})
+		return nil
+	}
+	for _, c := range ch.cases {
+		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: &c}); err != nil {
+			return err
+		}
+	}
+	for _, h := range ch.customers {
+		h := boundHistory(h)
+		if err := add("history/"+h.Key, h.Key, stateRecord{History: &h}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundHistory returns h with its oldest cases left out until it encodes
+// in maxHistoryBytes; the router's own file keeps the whole history.
+func boundHistory(h normalize.CustomerHistory) normalize.CustomerHistory {
+	b, err := json.Marshal(h)
+	if err != nil || len(b) <= maxHistoryBytes || len(h.Cases) < 2 {
+		return h
+	}
+	cases := slices.Clone(h.Cases)
+	slices.SortStableFunc(cases, func(x, y normalize.CaseRecord) int { return y.LastActivity.Compare(x.LastActivity) })
+	for len(b) > maxHistoryBytes && len(cases) > 1 {
+		cases = cases[:max(1, len(cases)*maxHistoryBytes/len(b))]
+		h.Cases = cases
+		if b, err = json.Marshal(h); err != nil {
+			break
+		}
+	}
+	return h
+}
+
+// Applied returns the next offset of router.state's partition the file
+// has applied (0 when none).
+func (h *boltHistory) Applied(partition int) (int64, error) {
+	var next int64
+	err := h.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(changelogBucket).Get(partitionKey4(partition)); len(v) == 8 {
+			next = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return next, err
+}
+
+// Restore applies records of router.state's partition, in order, and
+// remembers next as the partition's next offset, in one transaction. A
+// record replaces the case or history it carries. Records written by
+// writer (this process) are skipped: the file has them already, or the
+// messages that made them are being decided again. A record that does
+// not decode is an error (the batch is retried), never skipped: skipping
+// would lose a customer's state.
+func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, writer string) error {
+	return h.db.Update(func(tx *bolt.Tx) error {
+		for _, m := range records {
+			if m.Value == nil || m.Headers[headerWriter] == writer {
+				continue
+			}
+			var r stateRecord
+			if err := json.Unmarshal(m.Value, &r); err != nil {
+				return fmt.Errorf("router.state partition %d offset %d: %w", partition, m.Offset, err)
+			}
+			if r.V != stateVersion || r.Customer == "" || (r.Case == nil) == (r.History == nil) {
+				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case or history", partition, m.Offset, r.V, r.Customer)
+			}
+			var err error
+			if r.Case != nil {
+				err = putCase(tx, *r.Case)
+			} else {
+				r.History.Key = r.Customer
+				err = putCustomer(tx, *r.History)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(changelogBucket).Put(partitionKey4(partition), binary.BigEndian.AppendUint64(nil, uint64(next)))
+	})
+}
+
+// putCase stores a case and, when finished, files it under the time it
+// was last changed, to forget it later.
+func putCase(tx *bolt.Tx, c router.Case) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(casesBucket).Put([]byte(c.ID), v); err != nil {
+		return err
+	}
+	if c.Finished() {
+		return tx.Bucket(finishedBucket).Put(timeKey(c.UpdatedAt, c.ID), nil)
+	}
+	return nil
+}
+
+// partitionKey4 is a partition number as a 4-byte key.
+func partitionKey4(p int) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(p))
+}
+
+// catchUp applies what the router.state partitions of msgs gained since
+// this instance last read them, so that it decides with the latest state
+// of their customers whoever wrote it.
+func (s *routerStage) catchUp(ctx context.Context, msgs []bus.Message) error {
+	if s.changelog == nil {
+		return nil
+	}
+	var partitions []int
+	for _, m := range msgs {
+		if !slices.Contains(partitions, m.Partition) {
+			partitions = append(partitions, m.Partition)
+		}
+	}
+	for _, p := range partitions {
+		from, err := s.state.Applied(p)
+		if err != nil {
+			return fmt.Errorf("router state: %w", err)
+		}
+		var records []bus.Message
+		next, err := s.changelog.CatchUp(ctx, p, from, func(m bus.Message) error {
+			records = append(records, m)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("catch up with %s partition %d: %w", bus.TopicRouterState, p, err)
+		}
+		if next == from {
+			continue
+		}
+		if err := s.state.Restore(p, records, next, s.writer); err != nil {
+			return fmt.Errorf("restore router state: %w", err)
+		}
+	}
+	return nil
+}
