@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -170,49 +171,67 @@ func (cc *ConsumerConfig) Validate() error {
 	if slices.Contains(cc.CoTopics, cc.Topic) || slices.Contains(cc.CoTopics, "") {
 		return errors.New("bus: consumer: co-topics must be named and differ from topic")
 	}
-	for name, d := range map[string]time.Duration{
+	if err := checkNotNegative("consumer", map[string]time.Duration{
 		"min_backoff": cc.MinBackoff, "max_backoff": cc.MaxBackoff, "max_wait": cc.MaxWait,
 		"heartbeat_interval": cc.HeartbeatInterval, "session_timeout": cc.SessionTimeout,
 		"rebalance_timeout": cc.RebalanceTimeout, "join_group_backoff": cc.JoinGroupBackoff,
 		"batch_wait": cc.BatchWait,
-	} {
-		if d < 0 {
-			return fmt.Errorf("bus: consumer: %s must not be negative, got %s", name, d)
-		}
+	}); err != nil {
+		return err
 	}
 	if cc.MaxBatch < 0 {
 		return fmt.Errorf("bus: consumer: max_batch must not be negative, got %d", cc.MaxBatch)
 	}
 	d := cc.withDefaults()
-	if d.MinBackoff > d.MaxBackoff {
-		return fmt.Errorf("bus: consumer: min_backoff %s exceeds max_backoff %s", d.MinBackoff, d.MaxBackoff)
-	}
 	if d.HeartbeatInterval*3 > d.SessionTimeout {
 		return fmt.Errorf("bus: consumer: heartbeat_interval %s must be at most a third of session_timeout %s", d.HeartbeatInterval, d.SessionTimeout)
 	}
-	if d.MaxWait < 10*time.Millisecond {
-		return fmt.Errorf("bus: consumer: max_wait %s is below 10ms", d.MaxWait)
+	return checkReading("consumer", d.MinBackoff, d.MaxBackoff, d.MaxWait)
+}
+
+// checkNotNegative reports the first negative duration of a reader's
+// (who's) configuration, by its yaml name.
+func checkNotNegative(who string, named map[string]time.Duration) error {
+	names := slices.Sorted(maps.Keys(named))
+	for _, name := range names {
+		if d := named[name]; d < 0 {
+			return fmt.Errorf("bus: %s: %s must not be negative, got %s", who, name, d)
+		}
 	}
 	return nil
 }
 
-func (cc ConsumerConfig) withDefaults() ConsumerConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
+// checkReading checks the backoff bounds and fetch wait every reader of a
+// topic needs, defaults applied.
+func checkReading(who string, minBackoff, maxBackoff, maxWait time.Duration) error {
+	if minBackoff > maxBackoff {
+		return fmt.Errorf("bus: %s: min_backoff %s exceeds max_backoff %s", who, minBackoff, maxBackoff)
 	}
+	if maxWait < 10*time.Millisecond {
+		return fmt.Errorf("bus: %s: max_wait %s is below 10ms", who, maxWait)
+	}
+	return nil
+}
+
+// defaultDuration sets *d to v when it is zero.
+func defaultDuration(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
+func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	if cc.DeadLetterTopic == "" {
 		cc.DeadLetterTopic = TopicDLQ
 	}
-	def(&cc.MinBackoff, DefaultMinBackoff)
-	def(&cc.MaxBackoff, DefaultMaxBackoff)
-	def(&cc.MaxWait, DefaultMaxWait)
-	def(&cc.HeartbeatInterval, DefaultHeartbeatInterval)
-	def(&cc.SessionTimeout, DefaultSessionTimeout)
-	def(&cc.RebalanceTimeout, DefaultRebalanceTimeout)
-	def(&cc.JoinGroupBackoff, DefaultJoinGroupBackoff)
-	def(&cc.BatchWait, DefaultBatchWait)
+	defaultDuration(&cc.MinBackoff, DefaultMinBackoff)
+	defaultDuration(&cc.MaxBackoff, DefaultMaxBackoff)
+	defaultDuration(&cc.MaxWait, DefaultMaxWait)
+	defaultDuration(&cc.HeartbeatInterval, DefaultHeartbeatInterval)
+	defaultDuration(&cc.SessionTimeout, DefaultSessionTimeout)
+	defaultDuration(&cc.RebalanceTimeout, DefaultRebalanceTimeout)
+	defaultDuration(&cc.JoinGroupBackoff, DefaultJoinGroupBackoff)
+	defaultDuration(&cc.BatchWait, DefaultBatchWait)
 	if cc.MaxBatch == 0 {
 		cc.MaxBatch = DefaultMaxBatch
 	}

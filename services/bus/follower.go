@@ -45,34 +45,21 @@ func (fc *FollowerConfig) Validate() error {
 	if fc.Topic == "" {
 		return errors.New("bus: follower: topic is required")
 	}
-	for name, d := range map[string]time.Duration{
+	if err := checkNotNegative("follower", map[string]time.Duration{
 		"min_backoff": fc.MinBackoff, "max_backoff": fc.MaxBackoff, "max_wait": fc.MaxWait,
 		"partition_watch_interval": fc.PartitionWatchInterval,
-	} {
-		if d < 0 {
-			return fmt.Errorf("bus: follower: %s must not be negative, got %s", name, d)
-		}
+	}); err != nil {
+		return err
 	}
 	d := fc.withDefaults()
-	if d.MinBackoff > d.MaxBackoff {
-		return fmt.Errorf("bus: follower: min_backoff %s exceeds max_backoff %s", d.MinBackoff, d.MaxBackoff)
-	}
-	if d.MaxWait < 10*time.Millisecond {
-		return fmt.Errorf("bus: follower: max_wait %s is below 10ms", d.MaxWait)
-	}
-	return nil
+	return checkReading("follower", d.MinBackoff, d.MaxBackoff, d.MaxWait)
 }
 
 func (fc FollowerConfig) withDefaults() FollowerConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&fc.MinBackoff, DefaultMinBackoff)
-	def(&fc.MaxBackoff, DefaultMaxBackoff)
-	def(&fc.MaxWait, DefaultMaxWait)
-	def(&fc.PartitionWatchInterval, DefaultPartitionWatchInterval)
+	defaultDuration(&fc.MinBackoff, DefaultMinBackoff)
+	defaultDuration(&fc.MaxBackoff, DefaultMaxBackoff)
+	defaultDuration(&fc.MaxWait, DefaultMaxWait)
+	defaultDuration(&fc.PartitionWatchInterval, DefaultPartitionWatchInterval)
 	return fc
 }
 

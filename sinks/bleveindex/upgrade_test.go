@@ -137,17 +137,7 @@ func checkUpgraded(t *testing.T, path string) {
 		{caseindex.Query{DueBefore: caseindextest.Base.Add(49 * time.Hour)}, []string{"TS1"}},
 	}
 	for _, tc := range tests {
-		res, err := idx.Search(ctx, tc.q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, h := range res.Hits {
-			got = append(got, h.ID)
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("Search(%+v) after the upgrade = %v, want %v", tc.q, got, tc.want)
-		}
+		checkSearch(t, idx, tc.q, tc.want)
 	}
 	res, err := idx.Search(ctx, caseindex.Query{})
 	if err != nil {
@@ -306,18 +296,25 @@ func TestUpgradeFromVersion2(t *testing.T) {
 				{caseindex.Query{Text: "宽带断网", Filters: map[string]string{"channel": "email"}}, []string{"TS3"}},
 			}
 			for _, tc := range tests {
-				res, err := idx.Search(ctx, tc.q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, h := range res.Hits {
-					got = append(got, h.ID)
-				}
-				if !slices.Equal(got, tc.want) {
-					t.Errorf("Search(%+v) after the upgrade = %v, want %v", tc.q, got, tc.want)
-				}
+				checkSearch(t, idx, tc.q, tc.want)
 			}
 		}()
+	}
+}
+
+// checkSearch fails unless the upgraded index finds exactly the cases
+// want, in order.
+func checkSearch(tb testing.TB, idx caseindex.Index, q caseindex.Query, want []string) {
+	tb.Helper()
+	res, err := idx.Search(context.Background(), q)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var got []string
+	for _, h := range res.Hits {
+		got = append(got, h.ID)
+	}
+	if !slices.Equal(got, want) {
+		tb.Errorf("Search(%+v) after the upgrade = %v, want %v", q, got, want)
 	}
 }
