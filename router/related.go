@@ -59,11 +59,64 @@ func withMessageID(ids []string, comp normalize.Complaint) []string {
 	if id == "" || len(id) > normalize.MaxMessageIDBytes || slices.Contains(ids, id) {
 		return ids
 	}
-	ids = append(slices.Clip(ids), id)
-	if n := len(ids); n > MaxMessageIDs {
-		ids = append(ids[:1:1], ids[n-MaxMessageIDs+1:]...)
+	return keepEnds(append(slices.Clip(ids), id), 1, MaxMessageIDs)
+}
+
+// Bounds on what attached contacts add to a case, so that a customer who
+// sends the same complaint thousands of times does not grow the case past
+// what the broker carries (Kafka's largest record is 1 MiB by default)
+// and stall their partition. What goes is the oldest; the case's own
+// first complaint stays, and the counts (Duplicates, Urgency) stay exact.
+const (
+	// MaxContacts bounds Contacts: the latest are kept.
+	MaxContacts = 200
+	// MaxContactTexts is how many of the latest contacts keep their
+	// subject and text; older ones keep their reference, kind, channel,
+	// time and sender.
+	MaxContactTexts = 20
+	// MaxReferences bounds References and Complaints: the case's own
+	// first, then the latest.
+	MaxReferences = 1000
+	// MaxAttachments bounds Attachments: the first half of them (the
+	// earliest, the first complaint's among them), then the latest.
+	MaxAttachments = 200
+	// MaxContactExplanations bounds the explanations attached contacts
+	// add (duplicate, repeat, reply, urgency): the latest are kept.
+	MaxContactExplanations = 40
+)
+
+// keepEnds returns s bounded to max elements: its first head and its
+// latest ones. It never writes into the array of s.
+func keepEnds[T any](s []T, head, max int) []T {
+	if len(s) <= max {
+		return s
 	}
-	return ids
+	return append(slices.Clip(s[:head]), s[len(s)-(max-head):]...)
+}
+
+// contactFields are the explanation fields attaching contacts adds.
+var contactFields = []string{ContactDuplicate, ContactRepeat, ContactReply, "urgency"}
+
+// explainContact adds the explanations of an attached contact, keeping
+// the latest MaxContactExplanations of their kind.
+func explainContact(c Case, ex ...Explanation) Case {
+	c.Explanation = append(slices.Clip(c.Explanation), ex...)
+	n := 0
+	for _, x := range c.Explanation {
+		if slices.Contains(contactFields, x.Field) {
+			n++
+		}
+	}
+	if drop := n - MaxContactExplanations; drop > 0 {
+		c.Explanation = slices.DeleteFunc(slices.Clone(c.Explanation), func(x Explanation) bool {
+			if drop > 0 && slices.Contains(contactFields, x.Field) {
+				drop--
+				return true
+			}
+			return false
+		})
+	}
+	return c
 }
 
 // The changes below return the case as changed and leave Revision alone:
@@ -80,8 +133,7 @@ func AttachDuplicate(c Case, comp normalize.Complaint, reason string) (Case, boo
 	}
 	c = attach(c, comp, ContactDuplicate)
 	c.Duplicates++
-	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "duplicate", Value: comp.Reference, By: "rule", Rule: "duplicate", Reason: reason, Basis: BasisDuplicate})
-	return c, true
+	return explainContact(c, Explanation{Field: ContactDuplicate, Value: comp.Reference, By: "rule", Rule: "duplicate", Reason: reason, Basis: BasisDuplicate}), true
 }
 
 // AttachRepeat attaches a repeat complaint (重复投诉) about the open case:
@@ -121,19 +173,18 @@ func attachUrging(c Case, comp normalize.Complaint, u urging, reason string) (Ca
 	}
 	c = attach(c, comp, u.kind)
 	c.Urgency++
-	c.Explanation = append(slices.Clip(c.Explanation),
+	return explainContact(c,
 		Explanation{Field: u.kind, Value: comp.Reference, By: "rule", Rule: u.rule, Reason: reason, Basis: BasisRepeatOpen},
-		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: u.rule, Reason: "raised by " + u.what + " " + comp.Reference, Basis: BasisRepeatOpen})
-	return c, true
+		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: u.rule, Reason: "raised by " + u.what + " " + comp.Reference, Basis: BasisRepeatOpen}), true
 }
 
 // attach adds comp to the case as a contact of the kind: its reference,
 // id, attachments and Message-ID, and its sender in Contact.From when that
-// is not the case's customer.
+// is not the case's customer; within the bounds above.
 func attach(c Case, comp normalize.Complaint, kind string) Case {
-	c.References = append(slices.Clip(c.References), comp.Reference)
-	c.Complaints = append(slices.Clip(c.Complaints), comp.ID)
-	c.Attachments = append(slices.Clip(c.Attachments), comp.Attachments...)
+	c.References = keepEnds(append(slices.Clip(c.References), comp.Reference), 1, MaxReferences)
+	c.Complaints = keepEnds(append(slices.Clip(c.Complaints), comp.ID), 1, MaxReferences)
+	c.Attachments = keepEnds(append(slices.Clip(c.Attachments), comp.Attachments...), MaxAttachments/2, MaxAttachments)
 	c.MessageIDs = withMessageID(c.MessageIDs, comp)
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
@@ -142,7 +193,11 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	if comp.Customer.Key != c.Customer.Key {
 		contact.From = comp.Customer
 	}
-	c.Contacts = append(slices.Clip(c.Contacts), contact)
+	c.Contacts = keepEnds(append(slices.Clip(c.Contacts), contact), 0, MaxContacts)
+	if n := len(c.Contacts) - MaxContactTexts - 1; n >= 0 && c.Contacts[n].Text != "" {
+		c.Contacts = slices.Clone(c.Contacts) // the texts below are the caller's
+		c.Contacts[n].Subject, c.Contacts[n].Text = "", ""
+	}
 	if comp.ReceivedAt.After(c.UpdatedAt) {
 		c.UpdatedAt = comp.ReceivedAt
 	}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +119,61 @@ func TestNotices(t *testing.T) {
 	flag := FlagBatchAction(cand.Entry, "PLX", "five", t0.Add(time.Minute))
 	if err := flag.Validate(); err != nil || flag.ID != "batch:PLX:TS1" || flag.Customer != long.Customer.Key || flag.Kind != ActionFlagBatch {
 		t.Errorf("flag action %+v: %v", flag, err)
+	}
+}
+
+// TestAttachBounded: thousands of contacts on one case keep it within what
+// the broker carries, with exact counts, the case's own first complaint
+// and the latest contacts' texts.
+func TestAttachBounded(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	first := relatedComplaint("api:0", t0)
+	c := Case{ID: first.Reference, References: []string{first.Reference}, Complaints: []string{first.ID}, Customer: first.Customer,
+		Attachments: first.Attachments, Status: StatusOpen}
+	orig := c
+	long := strings.Repeat("信号差，打不了电话。", 100)
+	for i := 1; i <= 3000; i++ {
+		comp := relatedComplaint(fmt.Sprint("api:", i), t0.Add(time.Duration(i)*time.Second))
+		comp.Description = long
+		var changed bool
+		if i%3 == 0 {
+			c, changed = AttachRepeat(c, comp, "again")
+		} else {
+			c, changed = AttachDuplicate(c, comp, "same")
+		}
+		if !changed {
+			t.Fatalf("contact %d not attached", i)
+		}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 512<<10 {
+		t.Errorf("a case with 3000 contacts encodes in %d bytes", len(b))
+	}
+	last := relatedComplaint("api:3000", t0)
+	if c.Duplicates != 2000 || c.Urgency != 1000 || len(c.Contacts) != MaxContacts || len(c.References) != MaxReferences || len(c.Complaints) != MaxReferences ||
+		len(c.Attachments) != MaxAttachments || c.References[0] != first.Reference || c.Complaints[0] != first.ID ||
+		c.References[len(c.References)-1] != last.Reference || c.Attachments[0].Name != "api:0.png" {
+		t.Errorf("duplicates %d, urgency %d, %d contacts, %d references, %d complaints, %d attachments, first reference %s",
+			c.Duplicates, c.Urgency, len(c.Contacts), len(c.References), len(c.Complaints), len(c.Attachments), c.References[0])
+	}
+	for i, ct := range c.Contacts {
+		if hasText := ct.Text != ""; hasText != (i >= MaxContacts-MaxContactTexts) {
+			t.Fatalf("contact %d of %d has text: %v", i, len(c.Contacts), hasText)
+		}
+	}
+	n := 0
+	for _, x := range c.Explanation {
+		if slices.Contains(contactFields, x.Field) {
+			n++
+		}
+	}
+	if n != MaxContactExplanations {
+		t.Errorf("%d contact explanations, want %d", n, MaxContactExplanations)
+	}
+	if len(orig.References) != 1 || len(orig.Contacts) != 0 {
+		t.Errorf("the original case changed: %+v", orig)
 	}
 }
