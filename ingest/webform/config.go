@@ -20,7 +20,8 @@ type Config struct {
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`
 	// RateLimit is how many form submissions (POST /complaints) one client
 	// IP may make per RateWindow; status look-ups (POST /status) have a
-	// separate budget of the same size. Default 10. The client IP is
+	// separate budget of the same size. Default 10. The counters live in
+	// process memory, so the limit applies per replica. The client IP is
 	// fiber's c.IP(), so behind a reverse proxy the app must be configured
 	// with ProxyHeader and TrustedProxies.
 	RateLimit int `yaml:"rate_limit"`
@@ -30,8 +31,19 @@ type Config struct {
 	// that the embedded default (http://127.0.0.1:8080) works; set it to
 	// true whenever the form is served over HTTPS.
 	CookieSecure bool `yaml:"cookie_secure"`
-	// CSRFExpiration is how long a rendered form stays valid. Default 2h.
+	// CSRFExpiration is how long a rendered form stays valid (the
+	// lifetime of the CSRF cookie). Default 2h. A token is valid for twice
+	// as long after it was issued, and pages reuse the browser's token
+	// during the first half, so that forms open in several tabs share it.
 	CSRFExpiration time.Duration `yaml:"csrf_expiration"`
+	// CSRFSecret is the key that signs CSRF tokens, at least
+	// MinCSRFSecretBytes bytes. Every replica serving the form or the
+	// status page must have the same secret so that a page rendered by
+	// one is accepted by another. When empty, each process uses a random
+	// key and a form validates only on the replica that rendered it. The
+	// tousu configuration also takes it from the environment variable
+	// EnvCSRFSecret. It is never logged.
+	CSRFSecret string `yaml:"csrf_secret"`
 	// PublishTimeout bounds the wait for the broker's acknowledgement and
 	// for a status look-up. Default 10s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
@@ -87,8 +99,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks that no limit is negative and that the rate window is at
-// least a second (the limiter counts in whole seconds).
+// Validate checks that no limit is negative, that the rate window is at
+// least a second (the limiter counts in whole seconds) and that a CSRF
+// secret, when set, is long enough.
 func (c Config) Validate() error {
 	var errs []error
 	if c.MaxAttachmentBytes < 0 {
@@ -108,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 {
 		errs = append(errs, errors.New("publish_timeout must not be negative"))
+	}
+	if c.CSRFSecret != "" && len(c.CSRFSecret) < MinCSRFSecretBytes {
+		errs = append(errs, fmt.Errorf("csrf_secret must be at least %d bytes", MinCSRFSecretBytes))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("webform: %w", err)

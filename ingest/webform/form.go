@@ -10,13 +10,22 @@
 // cookie and a form field), a honeypot field and a per-IP rate limit; the
 // JSON API by the authentication middleware the caller supplies.
 //
+// CSRF tokens carry their own expiry and an HMAC-SHA256 signature keyed
+// with Config.CSRFSecret, so nothing about them is stored: any replica
+// configured with the same secret accepts a form rendered by another, and
+// a load balancer needs no sticky sessions. Without a secret each process
+// signs with a random key of its own, and a form validates only on the
+// replica that rendered it.
+//
 // Envelope ids are deterministic, so a repeated submission creates no
 // second case downstream: the form derives its id from a nonce rendered
 // into each form (sending the same rendered form twice yields the same
 // reference), the API from the Idempotency-Key header.
 //
-// CSRF tokens and rate-limit counters are kept in process memory: several
-// replicas behind a load balancer need sticky sessions for the form.
+// Rate-limit counters are kept in process memory: Config.RateLimit
+// applies per replica, so behind a load balancer spreading requests over n
+// replicas one client IP may make up to n times RateLimit submissions (and
+// as many status look-ups) per RateWindow.
 package webform
 
 import (
@@ -33,7 +42,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -80,6 +88,7 @@ type Form struct {
 	pages   map[string]*template.Template
 	m       metrics
 
+	tokens      *csrfTokens
 	csrf        fiber.Handler
 	submitLimit fiber.Handler
 	statusLimit fiber.Handler
@@ -107,17 +116,8 @@ func New(cfg Config, publish ingest.Publish, store *attachment.Store, logger *za
 	if f.m, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
-	f.csrf = csrf.New(csrf.Config{
-		KeyLookup:      "form:" + fieldCSRF,
-		CookieName:     csrfCookieName,
-		CookiePath:     "/",
-		CookieSecure:   cfg.CookieSecure,
-		CookieHTTPOnly: true,
-		CookieSameSite: "Lax",
-		Expiration:     cfg.CSRFExpiration,
-		ContextKey:     csrfContextKey,
-		ErrorHandler:   f.csrfFailed,
-	})
+	f.tokens = newCSRFTokens(csrfKey(cfg.CSRFSecret, logger), cfg.CSRFExpiration)
+	f.csrf = f.newCSRF()
 	f.submitLimit = f.newLimiter(func(c *fiber.Ctx) error {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "rate_limited").Inc()
 		return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", msgTooMany, "/")

@@ -51,6 +51,7 @@ func (l *fakeLookup) LookupStatus(ctx context.Context, ref string) (CaseStatus, 
 
 type testEnv struct {
 	app      *fiber.App
+	form     *Form
 	reg      *prometheus.Registry
 	pub      *ingesttest.Recorder
 	lookup   *fakeLookup
@@ -75,7 +76,7 @@ func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	form.Mount(app, BearerAuth(func(tok string) bool { return tok == apiToken }))
 	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
 	form.MountStatus(app, lookup)
-	return &testEnv{app: app, reg: reg, pub: pub, lookup: lookup, storeDir: dir, cfg: cfg.withDefaults()}
+	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, storeDir: dir, cfg: cfg.withDefaults()}
 }
 
 func (e *testEnv) do(tb testing.TB, req *http.Request) (*http.Response, string) {
@@ -574,6 +575,8 @@ func TestConfigValidate(t *testing.T) {
 		{"sub-second window", Config{RateWindow: time.Millisecond}, false},
 		{"short csrf", Config{CSRFExpiration: time.Second}, false},
 		{"negative timeout", Config{PublishTimeout: -time.Second}, false},
+		{"short csrf secret", Config{CSRFSecret: strings.Repeat("k", MinCSRFSecretBytes-1)}, false},
+		{"csrf secret", Config{CSRFSecret: strings.Repeat("k", MinCSRFSecretBytes)}, true},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.Validate(); (err == nil) != tt.ok {

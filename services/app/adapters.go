@@ -77,7 +77,7 @@ func (p *Process) startHotline() error {
 	return nil
 }
 
-// startMail runs the configured IMAP mailboxes in the gateway.
+// startMail runs the configured IMAP mailboxes.
 func (p *Process) startMail(store *attachment.Store) error {
 	if len(p.cfg.IMAP.Mailboxes) == 0 {
 		return nil

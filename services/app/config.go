@@ -145,6 +145,9 @@ const (
 	EnvWebhookSecret  = "TOUSU_WEBHOOK_SECRET_" // + SOURCE
 	EnvKafkaBrokers   = "TOUSU_KAFKA_BROKERS"
 	EnvESURLs         = "TOUSU_ELASTICSEARCH_URLS"
+	// EnvWebformCSRFSecret signs the web form's CSRF tokens
+	// (webform.csrf_secret): the same on every gateway and console.
+	EnvWebformCSRFSecret = webform.EnvCSRFSecret
 )
 
 // applyEnv lets an operator run without a file: an admin token, webhook
@@ -175,6 +178,8 @@ func applyEnv(cfg *Config, environ []string) error {
 			src := cfg.Webhook.Sources[source]
 			src.Secret, src.SecretFile = v, ""
 			cfg.Webhook.Sources[source] = src
+		case k == EnvWebformCSRFSecret && v != "":
+			cfg.Webform.CSRFSecret = v
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
 		case k == EnvESURLs && v != "":

@@ -84,6 +84,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 		"TOUSU_BOOTSTRAP_TOKEN=admin-token-0123456789",
 		"TOUSU_WEBHOOK_SECRET_ACME=acme-secret-0123456789",
 		"TOUSU_KAFKA_BROKERS=k1:9092,k2:9092",
+		"TOUSU_WEBFORM_CSRF_SECRET=shared-by-every-gateway-0123456789abcdef",
 		"UNRELATED=1",
 	})
 	if err != nil {
@@ -98,8 +99,18 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if !slices.Equal(cfg.Bus.Brokers, []string{"k1:9092", "k2:9092"}) || cfg.Embedded() {
 		t.Errorf("brokers = %v", cfg.Bus.Brokers)
 	}
+	if cfg.Webform.CSRFSecret != "shared-by-every-gateway-0123456789abcdef" {
+		t.Errorf("csrf secret not taken from the environment")
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
+	}
+	short, err := Load("", []string{"TOUSU_WEBFORM_CSRF_SECRET=short"})
+	if err == nil {
+		err = short.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "csrf_secret") {
+		t.Errorf("a short CSRF secret: %v", err)
 	}
 }
 
@@ -109,8 +120,8 @@ func TestParseTargets(t *testing.T) {
 		embedded bool
 		want     []Target
 	}{
-		{"all", true, []Target{"broker", "console", "escalator", "gateway", "indexer", "normalizer", "router"}},
-		{"all", false, []Target{"console", "escalator", "gateway", "indexer", "normalizer", "router"}},
+		{"all", true, []Target{"broker", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
+		{"all", false, []Target{"console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
 		{"gateway, router,gateway", false, []Target{"gateway", "router"}},
 		{"broker", true, []Target{"broker"}},
 	}

@@ -38,6 +38,7 @@ const (
 	TargetAll        Target = "all"
 	TargetBroker     Target = "broker"
 	TargetGateway    Target = "gateway"
+	TargetPoller     Target = "poller"
 	TargetNormalizer Target = "normalizer"
 	TargetRouter     Target = "router"
 	TargetIndexer    Target = "indexer"
@@ -46,7 +47,7 @@ const (
 )
 
 // Targets lists every target a process can be asked to run, in start order.
-var Targets = []Target{TargetBroker, TargetGateway, TargetNormalizer, TargetRouter, TargetIndexer, TargetEscalator, TargetConsole}
+var Targets = []Target{TargetBroker, TargetGateway, TargetPoller, TargetNormalizer, TargetRouter, TargetIndexer, TargetEscalator, TargetConsole}
 
 // ParseTargets reads a comma-separated target list. "all" means every
 // component; it includes the embedded broker only when cfg names no Kafka
@@ -181,6 +182,11 @@ func (p *Process) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if p.has(TargetPoller) {
+		if err := p.startPoller(); err != nil {
+			return err
+		}
+	}
 	if p.has(TargetNormalizer) {
 		if err := p.startNormalizer(); err != nil {
 			return err
@@ -274,6 +280,8 @@ func (p *Process) openIndex(ctx context.Context) error {
 	return nil
 }
 
+// startGateway mounts the HTTP intake: the web form, the JSON API and the
+// webhooks. Any number of gateways may serve them.
 func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, error) {
 	store, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
 	if err != nil {
@@ -290,13 +298,21 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	hooks.Mount(p.server.App())
-	if err := p.startMail(store); err != nil {
-		return nil, err
-	}
-	if err := p.startHotline(); err != nil {
-		return nil, err
-	}
 	return form, nil
+}
+
+// startPoller reads the sources tousu fetches from: the IMAP mailboxes and
+// the hotline CSV folders. Each keeps its progress in the data directory,
+// so one process polls them.
+func (p *Process) startPoller() error {
+	store, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
+	if err != nil {
+		return err
+	}
+	if err := p.startMail(store); err != nil {
+		return err
+	}
+	return p.startHotline()
 }
 
 // startConsole mounts the search API and the customer status page; form is
@@ -547,10 +563,15 @@ func (p *Process) printAddresses() {
 	if p.broker != nil {
 		fmt.Fprintf(p.out, "tousu: embedded Kafka-protocol broker on %s\n", p.broker.Addr())
 	}
-	if p.has(TargetGateway) {
+	if p.has(TargetPoller) {
 		for _, f := range p.cfg.CSVDrop.Folders {
 			fmt.Fprintf(p.out, "tousu: hotline CSV folder %s (%s)\n", f.Path, f.Name)
 		}
+		for _, m := range p.cfg.IMAP.Mailboxes {
+			fmt.Fprintf(p.out, "tousu: mailbox %s (%s:%d/%s)\n", m.Name, m.Host, m.Port, m.Folder)
+		}
+	}
+	if p.has(TargetGateway) {
 		fmt.Fprintf(p.out, "tousu: complaint form     %s/\n", base)
 		fmt.Fprintf(p.out, "tousu: complaint API      POST %s/api/v1/complaints\n", base)
 		fmt.Fprintf(p.out, "tousu: webhooks           POST %s/webhooks/{source}\n", base)

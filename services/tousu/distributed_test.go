@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -32,8 +33,8 @@ func realServers(t *testing.T) (kafka, es, mailbox string) {
 	return kafka, es, mailbox
 }
 
-// TestDistributedOnRealServers runs gateway, normalizer, router, indexer
-// and console as separate processes on real Apache Kafka and
+// TestDistributedOnRealServers runs gateway, poller, normalizer, two
+// routers, indexer, console and escalator as separate processes on real Apache Kafka and
 // Elasticsearch: web form, webhook and API complaints become searchable;
 // agents' actions reach the case's router; the escalator raises a 重大
 // alert; a batch forms across two routers; one router dies and the other
@@ -56,7 +57,8 @@ func TestDistributedOnRealServers(t *testing.T) {
 		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
 	}
 	mail := newTestFolder(t, mailbox)
-	gateway := startProc(t, append(env, "TOUSU_IMAP_SUPPORT="+mail.url), "-config", cfgPath, "-target", "gateway", "-data", filepath.Join(root, "gateway"))
+	gateway := serve("gateway")
+	startProc(t, append(env, "TOUSU_IMAP_SUPPORT="+mail.url), "-config", cfgPath, "-target", "poller", "-data", filepath.Join(root, "poller"))
 	serve("normalizer")
 	// Two routers share the customers' partitions; the case actions of a
 	// customer reach the router that owns their complaints.
@@ -68,11 +70,15 @@ func TestDistributedOnRealServers(t *testing.T) {
 	console := serve("console")
 	serve("escalator")
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	// The customers are this run's own: router.state and
+	// policy.corrections on the shared broker keep earlier runs' customers,
+	// whose cases would take this run's complaints as duplicates.
+	phone := runPhones()
 
 	// The web form, as a browser posts it.
-	formRef := submitForm(t, gateway.http, "分布式表单"+run+" 宽带断网两天")
+	formRef := submitForm(t, gateway.http, phone(1), "分布式表单"+run+" 宽带断网两天")
 	// A signed webhook.
-	body := fmt.Sprintf(`{"phone":"13700001111","description":"分布式回调%s 话费多扣了","source_id":"p-%s"}`, run, run)
+	body := fmt.Sprintf(`{"phone":"%s","description":"分布式回调%s 话费多扣了","source_id":"p-%s"}`, phone(2), run, run)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, _ := http.NewRequest(http.MethodPost, gateway.http+"/webhooks/partner", strings.NewReader(body))
 	req.Header.Set("X-Tousu-Timestamp", ts)
@@ -85,10 +91,13 @@ func TestDistributedOnRealServers(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("webhook: %d", resp.StatusCode)
 	}
+	start := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	if res := console.waitFor(t, "分布式表单"+run, 1); res.Hits[0].ID != formRef {
 		t.Errorf("form case %+v, want %s", res.Hits[0], formRef)
 	}
 	hooked := console.waitFor(t, "分布式回调"+run, 1).Hits[0].ID
+	step("form and webhook cases searchable")
 
 	// Agents work the webhook's case through the console: take, resolve.
 	for _, kind := range []string{"take", "resolve"} {
@@ -102,8 +111,9 @@ func TestDistributedOnRealServers(t *testing.T) {
 		t.Errorf("owner %q, want the first taker", c.Route.Owner)
 	}
 
+	step("taken and resolved through the console")
 	// A 重大 complaint alerts at once: the escalator has a router raise it.
-	major := submitForm(t, gateway.http, "分布式重大"+run+" 我要找记者曝光，信号差了一周")
+	major := submitForm(t, gateway.http, phone(1), "分布式重大"+run+" 我要找记者曝光，信号差了一周")
 	console.waitCase(t, major, func(c caseView) bool {
 		for _, a := range c.Escalation.Alerts {
 			if a.Step == "grade 重大" && !a.RaisedAt.IsZero() {
@@ -113,6 +123,7 @@ func TestDistributedOnRealServers(t *testing.T) {
 		return false
 	})
 
+	step("重大 alert raised")
 	// Six customers with the same complaint form one batch incident
 	// (批量投诉), although two routers own their customers: the batcher
 	// in the escalator process joins them, and each case's router flags
@@ -120,8 +131,8 @@ func TestDistributedOnRealServers(t *testing.T) {
 	// The customers cover every partition, so each router owns some.
 	var batch string
 	var outage []string
-	for _, phone := range phonesOnEveryPartition(bus.DefaultPartitions, 6) {
-		outage = append(outage, gateway.submitFrom(t, phone, "分布式停水"+run+" 小区从昨天早上开始停水，物业没有任何通知，老人孩子没水用"))
+	for _, p := range phonesOnEveryPartition(bus.DefaultPartitions, 6, phone) {
+		outage = append(outage, gateway.submitFrom(t, p, "分布式停水"+run+" 小区从昨天早上开始停水，物业没有任何通知，老人孩子没水用"))
 	}
 	for _, ref := range outage {
 		c := console.waitCase(t, ref, func(c caseView) bool { return c.Batch != "" })
@@ -138,6 +149,7 @@ func TestDistributedOnRealServers(t *testing.T) {
 		}
 	}
 
+	step("batch formed across the routers")
 	// A router dies: the other takes its partitions over with their
 	// customers' cases from router.state, and agents go on working them.
 	routers[0].kill(t)
@@ -152,21 +164,25 @@ func TestDistributedOnRealServers(t *testing.T) {
 		}
 	}
 
+	step("the surviving router took the cases over")
 	// E-mail: a colleague's reply to a customer's mail joins the
 	// customer's case, although another router may own the colleague: the
 	// normalizer (its own process) finds the case in Elasticsearch by the
 	// Message-ID the reply's In-Reply-To names.
-	mail.deliver(t, "From: zhangsan@example.com\r\nTo: support@example.com\r\nSubject: broadband\r\n"+
+	mail.deliver(t, "From: zhangsan-"+run+"@example.com\r\nTo: support@example.com\r\nSubject: broadband\r\n"+
 		"Message-ID: <dist-"+run+"@example.com>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n分布式邮件"+run+" 宽带断网三天了\r\n")
 	mailed := console.waitFor(t, "分布式邮件"+run, 1).Hits[0].ID
-	mail.deliver(t, "From: lisi@example.org\r\nTo: support@example.com\r\nSubject: Re: broadband\r\n"+
+	mail.deliver(t, "From: lisi-"+run+"@example.org\r\nTo: support@example.com\r\nSubject: Re: broadband\r\n"+
 		"In-Reply-To: <dist-"+run+"@example.com>\r\nMessage-ID: <dist-reply-"+run+"@example.org>\r\n"+
 		"Content-Type: text/plain; charset=UTF-8\r\n\r\n我们整栋楼都断网了\r\n")
-	console.waitCase(t, mailed, func(c caseView) bool { return len(c.Contacts) == 1 && c.Contacts[0].From.Email == "lisi@example.org" })
+	console.waitCase(t, mailed, func(c caseView) bool {
+		return len(c.Contacts) == 1 && c.Contacts[0].From.Email == "lisi-"+run+"@example.org"
+	})
 
+	step("e-mail reply joined its case")
 	// Many complaints; the indexer dies while they flow and comes back.
 	const n = 150
-	refs := submitMany(t, gateway, n, func(i int) string { return fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i) },
+	refs := submitMany(t, gateway, n, func(i int) string { return phone(1000 + i) }, func(i int) string { return fmt.Sprintf("分布式批量%s 第%d条 信号差", run, i) },
 		func() { indexer.kill(t) })
 	serve("indexer")
 	checkEachOnce(t, console.waitFor(t, "分布式批量"+run, n), refs)
@@ -181,10 +197,17 @@ func TestDistributedOnRealServers(t *testing.T) {
 	}
 }
 
-// phonesOnEveryPartition returns at least n mobile numbers whose customer
-// keys (phone:+86…) fall on every one of partitions partitions, as the
-// producer's murmur2 partitioner places them.
-func phonesOnEveryPartition(partitions, n int) []string {
+// runPhones returns mobile numbers of a test run's own: phone(i) is 13,
+// five digits random to the run and i in four.
+func runPhones() func(i int) string {
+	run := rand.IntN(100000)
+	return func(i int) string { return fmt.Sprintf("13%05d%04d", run, i) }
+}
+
+// phonesOnEveryPartition returns at least n of the numbers phone gives
+// whose customer keys (phone:+86…) fall on every one of partitions
+// partitions, as the producer's murmur2 partitioner places them.
+func phonesOnEveryPartition(partitions, n int, phone func(i int) string) []string {
 	all := make([]int, partitions)
 	for i := range all {
 		all[i] = i
@@ -192,11 +215,11 @@ func phonesOnEveryPartition(partitions, n int) []string {
 	covered := map[int]bool{}
 	var out []string
 	for i := 0; len(covered) < partitions || len(out) < n; i++ {
-		phone := fmt.Sprintf("1360000%04d", i)
-		p := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("phone:+86" + phone)}, all...)
+		number := phone(5000 + i)
+		p := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("phone:+86" + number)}, all...)
 		if !covered[p] || len(covered) == partitions {
 			covered[p] = true
-			out = append(out, phone)
+			out = append(out, number)
 		}
 	}
 	return out
@@ -276,7 +299,7 @@ var formReference = regexp.MustCompile(`id="reference">(TS[0-9A-Z]+)<`)
 
 // submitForm fills in the web form at base as a browser would and returns
 // the reference on the receipt.
-func submitForm(tb testing.TB, base, description string) string {
+func submitForm(tb testing.TB, base, phone, description string) string {
 	tb.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
@@ -286,7 +309,7 @@ func submitForm(tb testing.TB, base, description string) string {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	form := url.Values{"name": {"张三"}, "phone": {"13800138000"}, "subject": {"投诉"}, "description": {description}}
+	form := url.Values{"name": {"张三"}, "phone": {phone}, "subject": {"投诉"}, "description": {description}}
 	for _, m := range formToken.FindAllStringSubmatch(string(page), -1) {
 		form.Set(m[1], m[2])
 	}
@@ -336,11 +359,11 @@ type caseView struct {
 	}
 }
 
-// waitCase polls GET /api/v1/cases/{id} until ok holds. The bound catches
-// a pipeline that never gets there; it is not a speed assertion.
+// waitCase polls GET /api/v1/cases/{id} until ok holds, within
+// pipelineBound.
 func (p *proc) waitCase(tb testing.TB, id string, ok func(caseView) bool) caseView {
 	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(pipelineBound)
 	for {
 		var c caseView
 		if code := p.request(tb, http.MethodGet, "/api/v1/cases/"+id, "", &c); code == http.StatusOK && ok(c) {

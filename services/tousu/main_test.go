@@ -104,6 +104,9 @@ func startProc(tb testing.TB, env []string, args ...string) *proc {
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+		if tb.Failed() {
+			tb.Logf("tousu %v, the end of its log:\n%s", args, logTail(p.stderr.String(), 25))
+		}
 	})
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
@@ -119,6 +122,18 @@ func startProc(tb testing.TB, env []string, args ...string) *proc {
 	}
 	tb.Fatalf("tousu %v exited before it was ready: %s", args, p.stderr)
 	return nil
+}
+
+// logTail returns the last n lines of a process's log that are warnings
+// or errors, for a failed test to show.
+func logTail(log string, n int) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
 
 // kill ends the process at once, as a crash would.
@@ -174,11 +189,15 @@ type searchResult struct {
 	}
 }
 
-// waitFor polls the console until q has want hits. The bound catches a
-// pipeline that never delivers; it is not a speed assertion.
+// pipelineBound bounds how long the tests wait for the pipeline to
+// deliver, a cold broker's first consumer-group joins included. It catches
+// a pipeline that never delivers; it is not a speed assertion.
+const pipelineBound = 2 * time.Minute
+
+// waitFor polls the console until q has want hits, within pipelineBound.
 func (p *proc) waitFor(tb testing.TB, q string, want int) searchResult {
 	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(pipelineBound)
 	for {
 		var res searchResult
 		p.request(tb, http.MethodGet, "/api/v1/cases?limit=200&q="+url.QueryEscape(q), "", &res)
@@ -225,7 +244,7 @@ func TestKillAfterReceiptsLosesNothing(t *testing.T) {
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}
 	p := startProc(t, env, "-data", dir)
 	const n = 40
-	refs := submitMany(t, p, n, func(i int) string { return fmt.Sprintf("断电测试 第%d条 话费多扣", i) }, nil)
+	refs := submitMany(t, p, n, func(i int) string { return fmt.Sprintf("139%08d", i) }, func(i int) string { return fmt.Sprintf("断电测试 第%d条 话费多扣", i) }, nil)
 	p.kill(t)
 
 	p = startProc(t, env, "-data", dir)
@@ -286,7 +305,7 @@ func TestPolicyCommands(t *testing.T) {
 // from a customer of its own (one customer's near-identical complaints
 // would rightly become one case), and returns their references; during,
 // when set, runs once a third of them were started.
-func submitMany(tb testing.TB, p *proc, n int, text func(i int) string, during func()) []string {
+func submitMany(tb testing.TB, p *proc, n int, phone, text func(i int) string, during func()) []string {
 	tb.Helper()
 	refs := make([]string, n)
 	var wg sync.WaitGroup
@@ -294,7 +313,7 @@ func submitMany(tb testing.TB, p *proc, n int, text func(i int) string, during f
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			refs[i] = p.submitFrom(tb, fmt.Sprintf("139%08d", i), text(i))
+			refs[i] = p.submitFrom(tb, phone(i), text(i))
 		}()
 		if i == n/3 && during != nil {
 			during()

@@ -1,0 +1,439 @@
+package webform
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+const (
+	secretA = "replica-secret-a-0123456789abcdef-0123456789"
+	secretB = "replica-secret-b-0123456789abcdef-0123456789"
+)
+
+// fakeClock is a clock tests move by hand. It is safe for concurrent use.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// replica is a gateway with the given CSRF secret whose tokens follow
+// clock (the real clock when nil).
+func replica(tb testing.TB, secret string, clock *fakeClock) *testEnv {
+	tb.Helper()
+	e := newTestEnv(tb, Config{CSRFSecret: secret, RateLimit: 1000})
+	if clock != nil {
+		e.form.tokens.now = clock.Now
+	}
+	e.lookup.cases[knownRef] = CaseStatus{Reference: knownRef, Status: "处理中", Phone: "+8613800138000"}
+	return e
+}
+
+// refused fails unless the answer is the CSRF error page.
+func refused(tb testing.TB, resp *http.Response, body string) {
+	tb.Helper()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "页面已过期") || !strings.Contains(body, msgExpired) {
+		tb.Fatalf("status %d, want 403 with the expired-page message; body: %.200s", resp.StatusCode, body)
+	}
+}
+
+func TestCSRFAcrossReplicas(t *testing.T) {
+	tests := []struct {
+		page, action string
+		fields       map[string]string
+	}{
+		{"/", "/complaints", validFields()},
+		{"/status", "/status", map[string]string{"reference": knownRef, "digits": "8000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			a, b := replica(t, secretA, nil), replica(t, secretA, nil)
+			s, _ := a.open(t, tt.page)
+			resp, body := b.post(t, tt.action, s, tt.fields, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("replica B answered %d to a form of replica A: %.200s", resp.StatusCode, body)
+			}
+			if tt.action == "/complaints" && (len(b.pub.Published()) != 1 || len(a.pub.Published()) != 0) {
+				t.Fatalf("published A=%d B=%d, want A=0 B=1", len(a.pub.Published()), len(b.pub.Published()))
+			}
+		})
+	}
+}
+
+func TestCSRFOtherSecretRefused(t *testing.T) {
+	a, b := replica(t, secretA, nil), replica(t, secretB, nil)
+	s, _ := a.open(t, "/")
+	resp, body := b.post(t, "/complaints", s, validFields(), nil)
+	refused(t, resp, body)
+	if n := len(b.pub.Published()); n != 0 {
+		t.Fatalf("published %d envelopes", n)
+	}
+	if got := b.counter(t, "tousu_webform_submissions_total", map[string]string{"channel": "webform", "outcome": "csrf"}); got != 1 {
+		t.Fatalf("csrf outcome counted %v, want 1", got)
+	}
+	// The refused token's cookie is expired, so that a reload renders a
+	// form with a token of this replica.
+	var expired bool
+	for _, c := range resp.Cookies() {
+		expired = expired || (c.Name == csrfCookieName && c.Value == "")
+	}
+	if !expired {
+		t.Error("the refused CSRF cookie was not cleared")
+	}
+}
+
+// tamper returns token with one decoded byte changed and re-encoded.
+func tamper(tb testing.TB, token string, i int) string {
+	tb.Helper()
+	b, err := tokenEncoding.DecodeString(token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b[i] ^= 0x01
+	return tokenEncoding.EncodeToString(b)
+}
+
+func TestCSRFRefused(t *testing.T) {
+	clock := newFakeClock()
+	a, b := replica(t, secretA, clock), replica(t, secretA, clock)
+	s, _ := a.open(t, "/")
+	other, _ := b.open(t, "/") // no cookie sent: a second, different token
+	if other.csrf == s.csrf {
+		t.Fatal("two fresh page views got the same token")
+	}
+	with := func(cookie, field string) session {
+		return session{cookie: &http.Cookie{Name: csrfCookieName, Value: cookie}, csrf: field, nonce: s.nonce}
+	}
+	tampered := func(i int) session {
+		tok := tamper(t, s.csrf, i)
+		return with(tok, tok)
+	}
+	tests := []struct {
+		name  string
+		s     session
+		after time.Duration // how far the clock moves before the post
+	}{
+		{"cookie and field differ", with(s.csrf, other.csrf), 0},
+		{"field of another form", with(other.csrf, s.csrf), 0},
+		{"missing cookie", session{csrf: s.csrf, nonce: s.nonce}, 0},
+		{"missing field", session{cookie: s.cookie, nonce: s.nonce}, 0},
+		{"tampered version", tampered(0), 0},
+		{"tampered nonce", tampered(1), 0},
+		{"tampered expiry", tampered(tokenPayload - 1), 0},
+		{"tampered mac", tampered(tokenBytes - 1), 0},
+		{"truncated", with(s.csrf[:len(s.csrf)-1], s.csrf[:len(s.csrf)-1]), 0},
+		{"not a token", with("forged", "forged"), 0},
+		{"expired", with(s.csrf, s.csrf), 4 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock.Advance(tt.after)
+			defer clock.Advance(-tt.after)
+			resp, body := b.post(t, "/complaints", tt.s, validFields(), nil)
+			refused(t, resp, body)
+		})
+	}
+	if n := len(b.pub.Published()); n != 0 {
+		t.Fatalf("published %d envelopes without a valid token", n)
+	}
+	// The untouched session still goes through: the refusals above were
+	// about the token, not the form.
+	if resp, body := b.post(t, "/complaints", s, validFields(), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("valid session refused: %d %.200s", resp.StatusCode, body)
+	}
+}
+
+// openWith renders page with the browser's cookie s.
+func (e *testEnv) openWith(tb testing.TB, path string, s session) session {
+	tb.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.AddCookie(&http.Cookie{Name: csrfCookieName, Value: s.cookie.Value})
+	resp, body := e.do(tb, req)
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		tb.Fatalf("GET %s: no CSRF token in page", path)
+	}
+	out := session{cookie: s.cookie, csrf: m[1], nonce: s.nonce}
+	for _, c := range resp.Cookies() {
+		if c.Name == csrfCookieName {
+			out.cookie = c
+		}
+	}
+	if out.csrf != out.cookie.Value {
+		tb.Fatalf("page token %q differs from the cookie %q", out.csrf, out.cookie.Value)
+	}
+	return out
+}
+
+// TestCSRFLifetime checks that every rendered form can be sent for
+// csrf_expiration, on any replica, and that page views share the browser's
+// token during the first half of its lifetime.
+func TestCSRFLifetime(t *testing.T) {
+	clock := newFakeClock()
+	a, b := replica(t, secretA, clock), replica(t, secretA, clock)
+	exp := a.cfg.CSRFExpiration
+
+	first, _ := a.open(t, "/")
+	clock.Advance(exp - time.Minute)
+	second := b.openWith(t, "/status", first)
+	if second.csrf != first.csrf {
+		t.Fatal("a page view while the token had more than csrf_expiration left did not reuse it")
+	}
+
+	clock.Advance(2 * time.Minute) // the token has less than csrf_expiration left
+	third := b.openWith(t, "/", second)
+	if third.csrf == second.csrf {
+		t.Fatal("a page view reused a token with less than csrf_expiration left")
+	}
+	if resp, body := a.post(t, "/complaints", third, validFields(), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("renewed token refused: %d %.200s", resp.StatusCode, body)
+	}
+
+	// A browser that made no page view since the second one sends that
+	// form (rendered exp-1m after the token was issued) exp later.
+	clock.Advance(exp - 2*time.Minute)
+	second.nonce = newNonce()
+	if resp, body := a.post(t, "/complaints", second, validFields(), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("form sent csrf_expiration after it was rendered: %d %.200s", resp.StatusCode, body)
+	}
+	clock.Advance(time.Minute) // twice csrf_expiration after issue
+	resp, body := b.post(t, "/complaints", second, validFields(), nil)
+	refused(t, resp, body)
+}
+
+func TestCSRFTokens(t *testing.T) {
+	clock := newFakeClock()
+	tok := newCSRFTokens([]byte(secretA), time.Hour)
+	tok.now = clock.Now
+	token := tok.mint()
+	if len(token) != tokenEncoding.EncodedLen(tokenBytes) || strings.ContainsAny(token, "+/=;, \"") {
+		t.Fatalf("token %q is not a cookie-safe token of the expected length", token)
+	}
+	if tok.mint() == token {
+		t.Fatal("two tokens are equal")
+	}
+	other := newCSRFTokens([]byte(secretB), time.Hour)
+	other.now = clock.Now
+
+	tests := []struct {
+		name            string
+		t               *csrfTokens
+		token           string
+		after           time.Duration
+		valid, reusable bool
+	}{
+		{"fresh", tok, token, 0, true, true},
+		{"more than an hour left", tok, token, time.Hour - time.Second, true, true},
+		{"an hour left", tok, token, time.Hour, true, false},
+		{"last second", tok, token, 2*time.Hour - time.Second, true, false},
+		{"at expiry", tok, token, 2 * time.Hour, false, false},
+		{"other key", other, token, 0, false, false},
+		{"empty", tok, "", 0, false, false},
+		{"padded", tok, token + "=", 0, false, false},
+		{"tampered", tok, tamper(t, token, 5), 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock.Advance(tt.after)
+			defer clock.Advance(-tt.after)
+			if got := tt.t.valid(tt.token); got != tt.valid {
+				t.Errorf("valid = %v, want %v", got, tt.valid)
+			}
+			if got := tt.t.reusable(tt.token); got != tt.reusable {
+				t.Errorf("reusable = %v, want %v", got, tt.reusable)
+			}
+			v, err := tokenStorage{tt.t}.Get(tt.token)
+			if err != nil || (v != nil) != tt.valid {
+				t.Errorf("Storage.Get = %v, %v; want a value %v", v, err, tt.valid)
+			}
+		})
+	}
+}
+
+func TestCSRFSecretLogging(t *testing.T) {
+	var key processSecret
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	k1, k2 := key.get(log), key.get(log)
+	if len(k1) != 32 || !bytes.Equal(k1, k2) {
+		t.Fatalf("random key %x then %x; want one 32-byte key", k1, k2)
+	}
+	if n := logs.Len(); n != 1 {
+		t.Fatalf("%d log entries, want 1", n)
+	}
+	if e := logs.All()[0]; e.Level != zapcore.InfoLevel || !strings.Contains(e.Message, "only on the replica that rendered it") {
+		t.Fatalf("log entry %v %q", e.Level, e.Message)
+	}
+
+	// Forms without a secret share the random key of the process.
+	f1, err := New(Config{}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, err := New(Config{}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f1.tokens.key) != 32 || !bytes.Equal(f1.tokens.key, f2.tokens.key) {
+		t.Fatal("two Forms without a secret have different keys")
+	}
+
+	// A configured secret is used as is, and never logged, also when a
+	// token is refused.
+	core, logs = observer.New(zapcore.DebugLevel)
+	form, err := New(Config{CSRFSecret: secretA}, nil, nil, zap.New(core), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(form.tokens.key, []byte(secretA)) {
+		t.Fatal("the configured secret is not the key")
+	}
+	e := replica(t, secretA, nil)
+	e.form.log = zap.New(core)
+	resp, body := e.post(t, "/complaints", session{cookie: &http.Cookie{Name: csrfCookieName, Value: secretA}, csrf: secretA}, validFields(), nil)
+	refused(t, resp, body)
+	for _, entry := range logs.AllUntimed() {
+		if text := fmt.Sprint(entry.Message, entry.ContextMap()); strings.Contains(text, secretA) {
+			t.Fatalf("secret logged: %s", text)
+		}
+	}
+	if logs.Len() == 0 {
+		t.Fatal("the refusal was not logged")
+	}
+}
+
+// TestCSRFBehindLoadBalancer runs two replicas on real listeners behind a
+// round-robin proxy and a browser-like client with a cookie jar: the page
+// comes from one replica, the submission goes to the other.
+func TestCSRFBehindLoadBalancer(t *testing.T) {
+	var backends []*url.URL
+	var replicas []*testEnv
+	for range 2 {
+		e := replica(t, secretA, nil)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go e.app.Listener(ln)
+		t.Cleanup(func() { e.app.Shutdown() })
+		backends = append(backends, &url.URL{Scheme: "http", Host: ln.Addr().String()})
+		replicas = append(replicas, e)
+	}
+	var next atomic.Uint32
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := backends[int(next.Add(1)-1)%len(backends)]
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(lb.Close)
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(lb.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token, nonce := csrfRe.FindSubmatch(page), nonceRe.FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || token == nil || nonce == nil {
+		t.Fatalf("GET /: %d, token or nonce missing", resp.StatusCode)
+	}
+
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.WriteField("_csrf", string(token[1]))
+	w.WriteField("nonce", string(nonce[1]))
+	w.WriteField("website", "")
+	for k, v := range validFields() {
+		w.WriteField(k, v)
+	}
+	w.Close()
+	resp, err = client.Post(lb.URL+"/complaints", w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !refRe.Match(body) {
+		t.Fatalf("POST /complaints: %d %.200s", resp.StatusCode, body)
+	}
+	if a, b := len(replicas[0].pub.Published()), len(replicas[1].pub.Published()); a != 0 || b != 1 {
+		t.Fatalf("published on the replicas: %d, %d; want the second one only", a, b)
+	}
+}
+
+func FuzzCSRFToken(f *testing.F) {
+	clock := newFakeClock()
+	tok := newCSRFTokens([]byte(secretA), time.Hour)
+	tok.now = clock.Now
+	// The seeds must be the same in every fuzz worker process, so they are
+	// signed from fixed nonces rather than minted.
+	minted := map[string]bool{}
+	for i := range 3 {
+		payload := make([]byte, tokenPayload)
+		payload[0] = tokenVersion
+		payload[1] = byte(i)
+		binary.BigEndian.PutUint64(payload[1+tokenNonce:], uint64(clock.Now().Add(time.Hour).Unix()))
+		token := tokenEncoding.EncodeToString(tok.sign(payload))
+		minted[token] = true
+		f.Add(token)
+		f.Add(token[:len(token)-1])
+		f.Add(token + "A")
+		f.Add(strings.ToUpper(token))
+	}
+	for _, s := range []string{"", "forged", "=", strings.Repeat("A", 76), strings.Repeat("_", 76), "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		// Nobody without the key can make a valid token, so the only
+		// accepted strings are the minted ones, byte for byte.
+		if tok.valid(s) != minted[s] {
+			t.Fatalf("valid(%q) = %v", s, !minted[s])
+		}
+		if tok.reusable(s) && !minted[s] {
+			t.Fatalf("reusable(%q)", s)
+		}
+		if v, err := (tokenStorage{tok}).Get(s); err != nil || (v != nil) != minted[s] {
+			t.Fatalf("Get(%q) = %v, %v", s, v, err)
+		}
+	})
+}
