@@ -30,6 +30,10 @@ var (
 	dueBucket = []byte("due")
 	// scheduled: case id -> JSON scheduledAlert (its due key and revision).
 	scheduledBucket = []byte("scheduled")
+	// escalatorMeta: "rewound" -> nothing, once the escalator group was
+	// rewound to the start of cases for this file.
+	escalatorMeta = []byte("meta")
+	keyRewound    = []byte("rewound")
 )
 
 // scheduledAlert is the next alert of one case.
@@ -51,7 +55,9 @@ type scheduledAlert struct {
 //
 // The schedule is per process: run one escalator (it reads every partition
 // of cases); a second one would start from the committed offsets without
-// the first one's schedule.
+// the first one's schedule. A new schedule file (a first start, or a lost
+// volume) is filled from the whole of cases, which is compacted to the
+// latest revision of every case: see rewind.
 type escalator struct {
 	db     *bolt.DB
 	out    messageWriter
@@ -61,7 +67,7 @@ type escalator struct {
 }
 
 func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
-	db, err := openBolt(path, dueBucket, scheduledBucket)
+	db, err := openBolt(path, dueBucket, scheduledBucket, escalatorMeta)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +76,35 @@ func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prome
 		reg.MustRegister(sent)
 	}
 	return &escalator{db: db, out: out, now: time.Now, logger: logger, sent: sent}, nil
+}
+
+// rewind makes the escalator's consumer group read cases from the start
+// when the schedule file has not been filled from it yet, so that a new
+// file learns the next alert of every open case, not only of the cases
+// that change from now on. The group must have no members: a crashed
+// escalator's membership lasts until its session times out, so rewind
+// retries until ctx ends.
+func (e *escalator) rewind(ctx context.Context, cfg bus.Config) error {
+	done := false
+	if err := e.db.View(func(tx *bolt.Tx) error {
+		done = tx.Bucket(escalatorMeta).Get(keyRewound) != nil
+		return nil
+	}); err != nil || done {
+		return err
+	}
+	for {
+		err := bus.RewindGroup(ctx, cfg, GroupEscalator, bus.TopicCases)
+		if err == nil {
+			break
+		}
+		e.logger.Info("waiting to read cases from the start for the new schedule file", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rewind %s to the start of %s (is another escalator running?): %w", GroupEscalator, bus.TopicCases, err)
+		case <-time.After(time.Second):
+		}
+	}
+	return e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(escalatorMeta).Put(keyRewound, nil) })
 }
 
 // Close closes the schedule file.

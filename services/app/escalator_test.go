@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/normalize"
@@ -122,4 +124,88 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	w.fail = nil
 	w.mu.Unlock()
 	raise(1)
+}
+
+// TestEscalatorNewScheduleReadsAllCases: an escalator whose schedule file
+// is new (a first start, or a lost volume) reads cases from the start,
+// although its group had read them before, and so knows the next alert of
+// every open case; an escalator with its file does not rewind.
+func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
+	ctx := context.Background()
+	cfg, producer := startTestBroker(t)
+	t0 := time.Now().UTC()
+	var msgs []bus.Message
+	for i := range 3 {
+		deadline := router.Deadline{Name: "reply", Due: t0.Add(48 * time.Hour), StartedAt: t0, Start: "received", Stop: "resolved"}
+		c := router.Case{ID: fmt.Sprint("TS", i), Revision: 1, Customer: normalize.Customer{Key: fmt.Sprint("phone:+861390000000", i)}, Status: router.StatusOpen,
+			Deadlines: []router.Deadline{deadline}, Escalation: router.Escalation{Alerts: []router.Alert{{At: t0.Add(24 * time.Hour), Level: 1, Clock: "reply", Step: "50%"}}}}
+		msgs = append(msgs, caseMessage(t, c))
+	}
+	if err := producer.Write(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier escalator read them, and its file is gone.
+	run := func(esc *escalator) func() {
+		c, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, producer, esc.handle, zap.NewNop(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { c.Run(ctx); close(done) }()
+		return func() { cancel(); <-done; c.Close() }
+	}
+	scheduled := func(esc *escalator) int {
+		n := 0
+		esc.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(scheduledBucket).Stats().KeyN; return nil })
+		return n
+	}
+	waitScheduled := func(esc *escalator, want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for scheduled(esc) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d cases scheduled, want %d", scheduled(esc), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	first, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	stop := run(first)
+	waitScheduled(first, 3)
+	stop()
+	if lag, err := bus.Lag(ctx, cfg, GroupEscalator, bus.TopicCases); err != nil || sum(lag) != 0 {
+		t.Fatalf("lag after the first escalator: %v %v", lag, err)
+	}
+
+	fresh, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	rewindCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := fresh.rewind(rewindCtx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	stop = run(fresh)
+	defer stop()
+	waitScheduled(fresh, 3)
+	// Its file now says it was filled from the start: no second rewind,
+	// even with the group running.
+	if err := fresh.rewind(rewindCtx, cfg); err != nil {
+		t.Errorf("second rewind: %v", err)
+	}
+}
+
+func sum(m map[int]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

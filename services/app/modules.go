@@ -204,7 +204,7 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if p.has(TargetEscalator) {
-		if err := p.startEscalator(); err != nil {
+		if err := p.startEscalator(ctx); err != nil {
 			return err
 		}
 	}
@@ -410,13 +410,19 @@ func (p *Process) startRouter() error {
 }
 
 // startEscalator runs the escalation clock and the delivery of alerts.
-func (p *Process) startEscalator() error {
+func (p *Process) startEscalator(ctx context.Context) error {
 	esc, err := openEscalator(filepath.Join(p.cfg.DataDir, "escalator.db"), p.producer, p.component("escalator"), p.registry)
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, esc)
 	p.runners = append(p.runners, func(ctx context.Context) error { return esc.run(ctx, p.cfg.Escalator.Interval) })
+	// A crashed escalator's group membership lasts a session timeout.
+	wait, cancel := context.WithTimeout(ctx, 2*bus.DefaultSessionTimeout)
+	defer cancel()
+	if err := esc.rewind(wait, p.cfg.Bus); err != nil {
+		return err
+	}
 	if err := p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle); err != nil {
 		return err
 	}

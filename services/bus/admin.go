@@ -227,3 +227,50 @@ func DescribeGroup(ctx context.Context, cfg Config, group string) (Group, error)
 	}
 	return Group{}, fmt.Errorf("bus: describe group %s: not in the response", group)
 }
+
+// RewindGroup commits, for group, the earliest retained offset of every
+// partition of topic, so that the group's next member reads the topic from
+// its start: a consumer whose state is gone rebuilds it from a compacted
+// topic (the escalator's schedule from cases). The group must have no
+// members; a broker refuses the commit of a group that has (the error says
+// so), so a second instance cannot rewind a running one.
+func RewindGroup(ctx context.Context, cfg Config, group, topic string) error {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return err
+	}
+	client, release := newClient(cfg)
+	defer release()
+	if g, err := DescribeGroup(ctx, cfg, group); err == nil && len(g.Members) > 0 {
+		return fmt.Errorf("bus: rewind group %s: it has %d members; stop them first", group, len(g.Members))
+	}
+	parts, err := partitionsOf(ctx, client, topic)
+	if err != nil {
+		return fmt.Errorf("bus: rewind group %s on %s: metadata: %w", group, topic, err)
+	}
+	reqs := make([]kafka.OffsetRequest, 0, len(parts))
+	for _, p := range parts {
+		reqs = append(reqs, kafka.FirstOffsetOf(p))
+	}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return fmt.Errorf("bus: rewind group %s on %s: list offsets: %w", group, topic, err)
+	}
+	commits := make([]kafka.OffsetCommit, 0, len(parts))
+	for _, po := range lo.Topics[topic] {
+		if po.Error != nil {
+			return fmt.Errorf("bus: rewind group %s on %s: list offsets of partition %d: %w", group, topic, po.Partition, po.Error)
+		}
+		commits = append(commits, kafka.OffsetCommit{Partition: po.Partition, Offset: po.FirstOffset})
+	}
+	resp, err := client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{topic: commits}})
+	if err != nil {
+		return fmt.Errorf("bus: rewind group %s on %s: %w", group, topic, err)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return fmt.Errorf("bus: rewind group %s on %s: partition %d: %w", group, topic, p.Partition, p.Error)
+		}
+	}
+	return nil
+}

@@ -3,7 +3,8 @@
 // key, consumer groups sharing partitions, redelivery after a crash before
 // commit, dead-lettering of rejected messages, retry of transient errors,
 // lag reporting, followers that read every partition of a topic
-// without a group, and partition readers that catch up with one partition.
+// without a group, partition readers that catch up with one partition, and
+// rewinding a group to the start of its topic.
 //
 // Each case creates topics and groups with names of its own, so the suite
 // can run against a shared cluster and its cases run in parallel.
@@ -60,6 +61,7 @@ func Run(t *testing.T, brokers []string) {
 		{"PartitionReaderHandlerError", testPartitionReaderHandlerError},
 		{"PartitionReaderOutOfRange", testPartitionReaderOutOfRange},
 		{"PartitionReaderErrors", testPartitionReaderErrors},
+		{"RewindGroup", testRewindGroup},
 	}
 	// The group subtest returns only when its parallel cases are done, so
 	// Run is synchronous for the caller.
