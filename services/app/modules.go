@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/alertsink"
@@ -318,13 +319,22 @@ func (p *Process) startPoller() error {
 // startConsole mounts the search API and the customer status page; form is
 // the gateway's form when this process runs the gateway too.
 func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) error {
-	packs, err := p.cfg.LoadPolicies(time.Now())
-	if err != nil {
-		return err
+	// The console checks actions against the policy packs: the router's,
+	// when it runs in this process.
+	var engine func(string) *router.Engine
+	if p.trained != nil {
+		engine = p.trained.ByName
+	} else {
+		packs, err := p.cfg.LoadPolicies(time.Now())
+		if err != nil {
+			return err
+		}
+		engine = packs.ByName
 	}
-	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName}
+	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: engine}
 	httpapi.NewConsole(p.index, auth, acts, p.component("console")).Mount(p.server.App())
 	if form == nil {
+		var err error
 		if form, err = webform.New(p.cfg.Webform, nil, nil, p.component("status"), p.registry); err != nil {
 			return err
 		}
