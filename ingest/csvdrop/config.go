@@ -56,9 +56,17 @@ type FolderConfig struct {
 	MaxInFlight int `yaml:"max_in_flight"`
 	// PublishTimeout bounds the wait for one acknowledgement. Default 30s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
-	// DedupeWindow is how long the ids of published rows are remembered
-	// to recognise a row that an earlier file already brought. Default
-	// 2160h (90 days).
+	// DedupeWindow is the ledger's retention: how long the ids of
+	// published rows are remembered to recognise a row that an earlier
+	// file already brought. Older entries are pruned when the folder is
+	// set up and then daily, a few thousand per transaction between
+	// files, so the ledger stops growing once it spans the window (about
+	// 4 million entries for 10,000 rows a day over the default). Default
+	// 9600h (400 days). A row dropped again after the window is published
+	// again; later stages absorb it only while the normalizer still
+	// remembers its id (normalize.seen_retention_days, default 90 days),
+	// else it becomes a new complaint. Keep it comfortably longer than
+	// anyone would re-drop an old export.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// StateDir holds the folder's state (the ledger of published ids and
 	// in-progress records). Default <path>/.tousu.
@@ -98,7 +106,7 @@ const (
 	DefaultMaxRowBytes    = 1 << 20
 	DefaultMaxInFlight    = 64
 	DefaultPublishTimeout = 30 * time.Second
-	DefaultDedupeWindow   = 90 * 24 * time.Hour
+	DefaultDedupeWindow   = 400 * 24 * time.Hour
 	// MinMaxRowBytes is the smallest accepted MaxRowBytes.
 	MinMaxRowBytes = 1 << 10
 	// EnvPrefix starts the environment variables that declare folders:

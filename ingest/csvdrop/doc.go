@@ -37,10 +37,13 @@
 // for a row without one, a key from the file's hash and the row number.
 // Acknowledged ids are recorded in the folder's ledger (after the
 // acknowledgement, in batches). A row whose id the ledger already holds
-// from another row or file is a duplicate and is not published again. A
-// work record marks each file being taken; after a crash the file is
-// taken again under the same run, rows the ledger has for that run are
-// not republished, and rows acknowledged just before the crash but not
-// yet recorded are published a second time under the same id, which
-// every later stage treats as the same complaint.
+// from another row or file is a duplicate and is not published again.
+// The ledger forgets ids after the folder's dedupe window (default 400
+// days; pruned at setup and daily, in small transactions between files):
+// a row dropped again after that is published again. A work record marks
+// each file being taken; after a crash the file is taken again under the
+// same run, rows the ledger has for that run are not republished, and
+// rows acknowledged just before the crash but not yet recorded are
+// published a second time under the same id, which every later stage
+// treats as the same complaint.
 package csvdrop

@@ -13,6 +13,7 @@ type metrics struct {
 	publishErrors *prometheus.CounterVec
 	seconds       *prometheus.HistogramVec
 	waiting       *prometheus.GaugeVec
+	pruned        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, folders []string) (*metrics, error) {
@@ -38,6 +39,10 @@ func newMetrics(reg prometheus.Registerer, folders []string) (*metrics, error) {
 			Name: "tousu_csvdrop_files_waiting",
 			Help: "Files in a drop folder not taken yet: incomplete, or backing off after an error.",
 		}, []string{"folder"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tousu_csvdrop_ledger_pruned_total",
+			Help: "Row ids the folder's ledger forgot because they were acknowledged more than dedupe_window ago; such a row dropped again is published again.",
+		}, []string{"folder"}),
 	}
 	for _, f := range folders {
 		for _, o := range []string{OutcomeProcessed, OutcomeFailed} {
@@ -48,11 +53,12 @@ func newMetrics(reg prometheus.Registerer, folders []string) (*metrics, error) {
 		}
 		m.publishErrors.WithLabelValues(f)
 		m.waiting.WithLabelValues(f)
+		m.pruned.WithLabelValues(f)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.files, m.rows, m.publishErrors, m.seconds, m.waiting} {
+	for _, c := range []prometheus.Collector{m.files, m.rows, m.publishErrors, m.seconds, m.waiting, m.pruned} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("csvdrop: register metrics: %w", err)
 		}

@@ -256,6 +256,8 @@ func TestConfigValidate(t *testing.T) {
 		{"alias claimed twice", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", Columns: map[string][]string{"subject": {"投诉内容"}}}}}, "both"},
 		{"tiny rows", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", MaxRowBytes: 10}}}, "max_row_bytes"},
 		{"negative", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", ScanInterval: -1}}}, "scan_interval"},
+		{"negative dedupe window", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", DedupeWindow: -time.Hour}}}, "dedupe_window must not be negative"},
+		{"long dedupe window", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", DedupeWindow: 800 * 24 * time.Hour}}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package csvdrop
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -29,7 +30,7 @@ import (
 // only means those rows are published again, under the same ids. Losing
 // the whole ledger loses only duplicate detection and counts: ids are
 // deterministic, so later stages still see a republished row as the same
-// complaint.
+// complaint. Entries older than the dedupe window are pruned (prunePass).
 type state struct {
 	dir    string
 	ledger *bolt.DB
@@ -194,65 +195,145 @@ func (s *state) record(run runID, at time.Time, rows []acked) error {
 	})
 }
 
-// prune forgets ids acknowledged (and runs begun) before cutoff and
-// returns how many ids. It deletes in chunks so that memory stays bounded
-// however many expired.
-func (s *state) prune(cutoff time.Time) (int, error) {
-	if _, err := s.pruneBucket(runsBucket, cutoff, func(v []byte) (time.Time, bool) {
-		if len(v) < 4 {
-			return time.Time{}, false
-		}
-		return time.Unix(int64(binary.BigEndian.Uint32(v)), 0), true
-	}); err != nil {
-		return 0, err
-	}
-	return s.pruneBucket(idsBucket, cutoff, func(v []byte) (time.Time, bool) {
-		e, ok := decodeEntry(v)
-		return e.At, ok
-	})
+// Pruning. The ids bucket is ordered by key, not by time, so a pass reads
+// the whole ledger, a chunk at a time: a read transaction visits at most
+// pruneVisitFactor × batch keys (stopping early once batch of them have
+// expired) and one write transaction deletes those, after checking each
+// again. Between chunks the ledger is free for the rows being recorded.
+//
+// An index by time would let a pass skip the entries it keeps, but it
+// would add a write to every row recorded to save a pass that runs once a
+// day and reads about four million ids a second (BenchmarkPrunePass).
+const (
+	// pruneBatch is the most entries one write transaction deletes.
+	pruneBatch = 4096
+	// pruneVisitFactor × the batch is the most keys one read transaction
+	// visits.
+	pruneVisitFactor = 4
+)
+
+// prunePass is one pass over the ledger that forgets the ids acknowledged
+// before cutoff, then the runs begun before cutoff that no remembered id
+// and no work record refers to (a run's file name is kept as long as a
+// duplicate may need to name it). It is done in steps by state.pruneStep.
+type prunePass struct {
+	cutoff time.Time
+	batch  int
+	bucket []byte         // idsBucket, then runsBucket; nil when the pass is done
+	next   []byte         // first key of bucket not visited yet; nil: the first key
+	used   map[runID]bool // runs of the ids kept and of the work records
+	ids    int            // ids forgotten so far
+	runs   int            // runs forgotten so far
 }
 
-func (s *state) pruneBucket(bucket []byte, cutoff time.Time, at func([]byte) (time.Time, bool)) (int, error) {
-	total := 0
-	for {
-		var old [][]byte
-		if err := s.ledger.View(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-				if t, ok := at(v); !ok || t.Before(cutoff) {
-					old = append(old, append([]byte(nil), k...))
-					if len(old) == pruneChunk {
-						return errChunkFull
-					}
-				}
-				return nil
-			})
-		}); err != nil && !errors.Is(err, errChunkFull) {
-			return total, err
+func newPrunePass(cutoff time.Time, batch int) *prunePass {
+	if batch <= 0 {
+		batch = pruneBatch
+	}
+	return &prunePass{cutoff: cutoff, batch: batch, bucket: idsBucket, used: map[runID]bool{}}
+}
+
+func (p *prunePass) done() bool { return p.bucket == nil }
+
+// idExpired reports whether an ids value was acknowledged before the
+// cutoff (an unreadable value is expired too), and notes the run of one
+// that is kept.
+func (p *prunePass) idExpired(v []byte) bool {
+	e, ok := decodeEntry(v)
+	if !ok || e.At.Before(p.cutoff) {
+		return true
+	}
+	p.used[e.Run] = true
+	return false
+}
+
+// runExpired reports whether a runs entry began before the cutoff and is
+// no longer referred to.
+func (p *prunePass) runExpired(k, v []byte) bool {
+	if len(v) < 4 {
+		return true
+	}
+	var r runID
+	copy(r[:], k)
+	return time.Unix(int64(binary.BigEndian.Uint32(v)), 0).Before(p.cutoff) && !p.used[r]
+}
+
+// pruneStep does the next chunk of p and returns how many ids it deleted
+// (p counts ids and runs). Call it until p.done().
+func (s *state) pruneStep(p *prunePass) (int, error) {
+	if p.done() {
+		return 0, nil
+	}
+	ids := bytes.Equal(p.bucket, idsBucket)
+	expired := func(k, v []byte) bool {
+		if ids {
+			return p.idExpired(v)
 		}
-		if len(old) == 0 {
-			return total, nil
+		return p.runExpired(k, v)
+	}
+	var old [][]byte
+	var next []byte
+	err := s.ledger.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(p.bucket).Cursor()
+		k, v := c.First()
+		if p.next != nil {
+			k, v = c.Seek(p.next)
 		}
-		if err := s.ledger.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucket)
+		for visited := 0; k != nil; k, v = c.Next() {
+			if visited == pruneVisitFactor*p.batch || len(old) == p.batch {
+				next = slices.Clone(k)
+				break
+			}
+			visited++
+			if expired(k, v) {
+				old = append(old, slices.Clone(k))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	if len(old) > 0 {
+		err = s.ledger.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(p.bucket)
 			for _, k := range old {
+				// Check again: the row may have been recorded anew since.
+				if v := b.Get(k); v == nil || !expired(k, v) {
+					continue
+				}
 				if err := b.Delete(k); err != nil {
 					return err
 				}
+				deleted++
 			}
 			return nil
-		}); err != nil {
-			return total, err
-		}
-		total += len(old)
-		if len(old) < pruneChunk {
-			return total, nil
+		})
+		if err != nil {
+			return 0, err
 		}
 	}
+	p.next = next
+	if !ids {
+		p.runs += deleted
+		if next == nil {
+			p.bucket = nil
+		}
+		return 0, nil
+	}
+	p.ids += deleted
+	if next == nil {
+		// The runs of interrupted takes stay: their rows may yet come.
+		for _, w := range s.listWork() {
+			if r, ok := parseRunID(w.Run); ok {
+				p.used[r] = true
+			}
+		}
+		p.bucket = runsBucket
+	}
+	return deleted, nil
 }
-
-const pruneChunk = 10000
-
-var errChunkFull = errors.New("chunk full")
 
 // workRecord marks a file being taken. It outlives a crash: on restart the
 // file is taken again under the same run (if its content is unchanged),

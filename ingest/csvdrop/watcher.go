@@ -32,8 +32,10 @@ const (
 	// again.
 	setupRetry = 10 * time.Second
 	// pruneEvery is how often the ledger forgets ids older than the
-	// dedupe window.
+	// dedupe window (and once at every setup).
 	pruneEvery = 24 * time.Hour
+	// pruneRetry is the wait before a pass that failed is tried again.
+	pruneRetry = time.Hour
 )
 
 // Watcher watches drop folders and publishes the rows of the files
@@ -52,13 +54,18 @@ type folder struct {
 	publish ingest.Publish
 	now     func() time.Time
 
-	root      *os.Root
-	st        *state
-	resume    map[string]workRecord  // interrupted takes found at setup
-	obs       map[string]observation // stability tracking
-	retry     map[string]retryState  // backoff after failed takes
-	lastPrune time.Time
-	warned    string // last setup or listing error logged, to log it once
+	root   *os.Root
+	st     *state
+	resume map[string]workRecord  // interrupted takes found at setup
+	obs    map[string]observation // stability tracking
+	retry  map[string]retryState  // backoff after failed takes
+	warned string                 // last setup or listing error logged, to log it once
+
+	// Ledger pruning runs a chunk at a time between takes.
+	prune      *prunePass // the pass under way, nil between passes
+	pruneBegan time.Time  // when it began
+	nextPrune  time.Time  // when the next pass is due
+	pruneBatch int        // entries deleted per transaction at most
 }
 
 type observation struct {
@@ -111,6 +118,8 @@ func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.
 			now:     time.Now,
 			obs:     map[string]observation{},
 			retry:   map[string]retryState{},
+
+			pruneBatch: pruneBatch,
 		})
 	}
 	return w, nil
@@ -228,7 +237,7 @@ func (f *folder) setup() error {
 	for _, d := range []string{ProcessedDir, FailedDir} {
 		f.removeTemporaries(d)
 	}
-	f.prune()
+	f.prune, f.nextPrune = nil, time.Time{} // a pass is due at once
 	f.warned = ""
 	return nil
 }
@@ -249,14 +258,32 @@ func (f *folder) removeTemporaries(dir string) {
 	}
 }
 
-func (f *folder) prune() {
-	f.lastPrune = f.now()
-	n, err := f.st.prune(f.now().Add(-f.cfg.DedupeWindow))
-	if err != nil {
-		f.log.Warn("cannot prune the ledger", zap.Error(err))
-	} else if n > 0 {
-		f.log.Info("ledger pruned", zap.Int("ids", n), zap.Duration("dedupe_window", f.cfg.DedupeWindow))
+// pruneStep does one chunk of ledger pruning: the next chunk of the pass
+// under way, or the first of a new pass when one is due. A pass forgets
+// the ids acknowledged more than the dedupe window ago.
+func (f *folder) pruneStep(now time.Time) {
+	if f.prune == nil {
+		if now.Before(f.nextPrune) {
+			return
+		}
+		f.prune = newPrunePass(now.Add(-f.cfg.DedupeWindow), f.pruneBatch)
+		f.pruneBegan, f.nextPrune = now, now.Add(pruneEvery)
 	}
+	n, err := f.st.pruneStep(f.prune)
+	f.m.pruned.WithLabelValues(f.cfg.Name).Add(float64(n))
+	if err != nil {
+		f.log.Warn("cannot prune the ledger; will try again later", zap.Int("ids", f.prune.ids), zap.Error(err))
+		f.prune, f.nextPrune = nil, now.Add(pruneRetry)
+		return
+	}
+	if !f.prune.done() {
+		return
+	}
+	if p := f.prune; p.ids > 0 || p.runs > 0 {
+		f.log.Info("ledger pruned", zap.Int("ids", p.ids), zap.Int("runs", p.runs),
+			zap.Duration("dedupe_window", f.cfg.DedupeWindow), zap.Duration("took", f.now().Sub(f.pruneBegan)))
+	}
+	f.prune = nil
 }
 
 func (f *folder) close() {
@@ -323,13 +350,12 @@ func (f *folder) watch() (<-chan struct{}, func()) {
 	}
 }
 
-// scan lists the folder, takes every complete file (oldest first) and
-// returns when to scan again.
+// scan does a chunk of ledger pruning when a pass is due or under way,
+// lists the folder, takes every complete file (oldest first) and returns
+// when to scan again (at once while a pass is under way).
 func (f *folder) scan(ctx context.Context) time.Duration {
 	now := f.now()
-	if now.Sub(f.lastPrune) >= pruneEvery {
-		f.prune()
-	}
+	f.pruneStep(now)
 	entries, err := f.list()
 	if err != nil {
 		f.warnOnce("cannot list the drop folder", err)
@@ -415,6 +441,9 @@ func (f *folder) scan(ctx context.Context) time.Duration {
 	}
 	if len(ready) > 0 {
 		next = min(next, eventDebounce) // look again for files that arrived meanwhile
+	}
+	if f.prune != nil {
+		next = 0 // the next chunk of pruning
 	}
 	return max(next, 10*time.Millisecond)
 }
