@@ -9,9 +9,9 @@
 // folded to ASCII before it. A text search is a phrase query over the
 // bigrams: 信号差 becomes the adjacent pair 信号 号差, so it finds
 // 手机信号差了三天 and not 信号还行但是速度很差. Latin letters and digits stay
-// whole words ("ORD12345", "5G"). A single Han character is only found where
-// it stands alone between non-Han characters, because the index holds
-// bigrams.
+// whole words ("ORD12345", "5G"). A single Han character at an end of the
+// text (水, or 网 in 5G网) also matches the bigrams holding it there, so it
+// is found inside words as in Elasticsearch (see text.go).
 //
 // Writes are durable when Upsert returns: Bleve's scorch engine waits until
 // the batch's segment is persisted and synced (unsafe_batch is left off).
@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
@@ -538,18 +539,17 @@ func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 
 	var must query.Query
 	if q.Text != "" {
-		terms, err := x.analyze(q.Text)
+		tokens, err := x.analyze(q.Text)
 		if err != nil {
 			return nil, false, err
 		}
-		if terms == 0 {
+		if len(tokens) == 0 {
 			return nil, false, nil
 		}
+		terms := phraseTerms(tokens)
 		var phrases []query.Query
 		for _, field := range textFields {
-			p := bleve.NewMatchPhraseQuery(q.Text)
-			p.SetField(field)
-			phrases = append(phrases, p)
+			phrases = append(phrases, &textPhrase{field: field, terms: terms})
 		}
 		must = bleve.NewDisjunctionQuery(phrases...)
 	}
@@ -568,13 +568,13 @@ func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 	return bq, true, nil
 }
 
-// analyze counts the terms the text analyser makes of s.
-func (x *Index) analyze(s string) (int, error) {
+// analyze returns the terms the text analyser makes of s, in order.
+func (x *Index) analyze(s string) (analysis.TokenStream, error) {
 	a := x.bleve.Mapping().AnalyzerNamed(textAnalyzer)
 	if a == nil {
-		return 0, fmt.Errorf("bleveindex: analyzer %s is not defined", textAnalyzer)
+		return nil, fmt.Errorf("bleveindex: analyzer %s is not defined", textAnalyzer)
 	}
-	return len(a.Analyze([]byte(s))), nil
+	return a.Analyze([]byte(s)), nil
 }
 
 // sortOrder is the Bleve sort of a normalised Query.Sort. Every order ends

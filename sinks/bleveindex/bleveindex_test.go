@@ -194,24 +194,91 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// TestSingleCharacter documents a limit of the bigram index: a lone Han
-// character is found only where it stands alone.
-func TestSingleCharacter(t *testing.T) {
+// TestPhraseTerms checks which positions of a text's phrase also match the
+// bigrams holding their character: only a lone character at an end of the
+// text, towards that end, when its other side is no Han run.
+func TestPhraseTerms(t *testing.T) {
+	m, err := newMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.AnalyzerNamed(textAnalyzer)
+	type pt = phraseTerm
+	tests := []struct {
+		text string
+		want []phraseTerm
+	}{
+		{"水", []pt{{"水", true, true}}},
+		{" 水！", []pt{{"水", true, true}}},
+		{"停水", []pt{{"停水", false, false}}},
+		{"信号差", []pt{{"信号", false, false}, {"号差", false, false}}},
+		{"5G网", []pt{{"5g", false, false}, {"网", false, true}}},
+		{"网 5G", []pt{{"网", true, false}, {"5g", false, false}}},
+		{"器E5故", []pt{{"器", true, false}, {"e5", false, false}, {"故", false, true}}},
+		{"A水B", []pt{{"a", false, false}, {"水", false, false}, {"b", false, false}}},
+		{"5G网络", []pt{{"5g", false, false}, {"网络", false, false}}},
+		// After a gap the text goes on with Han: left as it is.
+		{"水 电费", []pt{{"水", false, false}, {"电费", false, false}}},
+		{"信号 差", []pt{{"信号", false, false}, {"差", false, false}}},
+		{"水 电", []pt{{"水", false, false}, {"电", false, false}}},
+		{"ORD12345", []pt{{"ord12345", false, false}}},
+		{"！？", []pt{}},
+	}
+	for _, tc := range tests {
+		if got := phraseTerms(a.Analyze([]byte(tc.text))); !slices.Equal(got, tc.want) {
+			t.Errorf("phraseTerms(%q) = %+v, want %+v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestSingleCharacterTerms checks that a lone character finds its
+// documents through the bigrams holding it at the start, the end and
+// inside a run, and through itself where it stands alone, and that next
+// to a Latin word it is found only where that word is its neighbour.
+func TestSingleCharacterTerms(t *testing.T) {
 	idx := openTemp(t)
 	ctx := context.Background()
 	cases := []router.Case{
-		caseindextest.NewCase(t, "inword", func(c *router.Case) { c.Description = "信号差" }),
+		caseindextest.NewCase(t, "first", func(c *router.Case) { c.Description = "差评" }),
+		caseindextest.NewCase(t, "last", func(c *router.Case) { c.Description = "信号差" }),
+		caseindextest.NewCase(t, "inside", func(c *router.Case) { c.Description = "很差劲" }),
 		caseindextest.NewCase(t, "alone", func(c *router.Case) { c.Description = "网络 差 到 极点" }),
+		caseindextest.NewCase(t, "subject", func(c *router.Case) { c.Subject = "差价" }),
+		caseindextest.NewCase(t, "other", func(c *router.Case) { c.Description = "相差无几 x差y" }),
+		caseindextest.NewCase(t, "none", func(c *router.Case) { c.Description = "信号很好" }),
 	}
 	if err := idx.Upsert(ctx, cases); err != nil {
 		t.Fatal(err)
 	}
-	res, err := idx.Search(ctx, caseindex.Query{Text: "差"})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"差", []string{"first", "last", "inside", "alone", "subject", "other"}},
+		{"差评", []string{"first"}},
+		{"X差", []string{"other"}},
+		{"差Y", []string{"other"}},
+		{"x差y", []string{"other"}},
+		{"差x", nil},
+		{"Y差", nil},
+		{"相", []string{"other"}},
+		{"几", []string{"other"}},
+		{"无", []string{"other"}},
 	}
-	if res.Total != 1 || res.Hits[0].ID != "alone" {
-		t.Errorf("search 差: %d hits, want only the lone character", res.Total)
+	for _, tc := range tests {
+		res, err := idx.Search(ctx, caseindex.Query{Text: tc.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		slices.Sort(got)
+		slices.Sort(tc.want)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("search %q: %v, want %v", tc.text, got, tc.want)
+		}
 	}
 }
 
@@ -280,6 +347,7 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	queries := map[string]caseindex.Query{
 		"phrase":          {Text: "信号差"},
+		"one character":   {Text: "差"},
 		"phrase+filter":   {Text: "信号差", Filters: map[string]string{"status": string(router.StatusOpen)}},
 		"all by deadline": {Sort: caseindex.SortDeadline},
 		"due before":      {DueBefore: caseindextest.Base.Add(50 * time.Hour), Filters: map[string]string{"category": "billing"}},

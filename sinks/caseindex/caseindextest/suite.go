@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"ConcurrentUpserts", testConcurrentUpserts},
 		{"UpdateReplacesIndexedFields", testUpdateReplaces},
 		{"PhraseSearch", testPhraseSearch},
+		{"ShortText", testShortText},
 		{"Filters", testFilters},
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
@@ -431,6 +432,89 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
 			}
 		}
+	}
+}
+
+// testShortText checks short texts: a single Han character finds every
+// case holding it anywhere in subject or description (an index of bigrams
+// must still find it inside words), and a character at either end of a
+// text next to a Latin word or number finds it there inside words too,
+// while longer texts stay phrases.
+func testShortText(t *testing.T, idx caseindex.Index) {
+	corpus := []struct{ id, subject, description string }{
+		{"cut", "停水通知", "小区从周一开始停水，至今未恢复"},
+		{"bill", "水费", "这个月的水费比上月多了一倍"},
+		{"power", "停电", "昨晚停电三小时，冰箱里的东西都坏了"},
+		{"heater", "", "热水器E5故障"},
+		{"net", "5G网络", "5G网络很慢，网页打不开"},
+		{"leak", "漏水", "楼上卫生间渗到我家天花板"},
+		{"speed", "网速", "网速：差，经常掉线"},
+		{"signal", "", "手机信号差了三天"},
+		{"latin", "", "Router AX3000 keeps rebooting"},
+	}
+	for _, c := range corpus {
+		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+		}))
+	}
+	search := func(t *testing.T, text string, want []string) {
+		t.Helper()
+		for _, sort := range []string{"", caseindex.SortRelevance} {
+			res := find(t, idx, caseindex.Query{Text: text, Sort: sort})
+			if got := ids(res); !sameSet(got, want) || res.Total != len(want) {
+				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", text, sort, got, res.Total, want)
+			}
+		}
+	}
+
+	t.Run("one character", func(t *testing.T) {
+		// First, last, inside a word and alone, in subject or description.
+		for _, r := range "水电差网漏障器天火雪" {
+			var want []string
+			for _, c := range corpus {
+				if strings.ContainsRune(c.subject+c.description, r) {
+					want = append(want, c.id)
+				}
+			}
+			if r == '火' || r == '雪' {
+				if len(want) != 0 {
+					t.Fatalf("the corpus holds %c; the test needs a character it does not hold", r)
+				}
+			} else if len(want) == 0 {
+				t.Fatalf("the corpus does not hold %c", r)
+			}
+			search(t, string(r), want)
+		}
+	})
+
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{" 水 ", []string{"cut", "bill", "heater", "leak"}},
+		{"水！", []string{"cut", "bill", "heater", "leak"}},
+		{"停水", []string{"cut"}},
+		{"水费", []string{"bill"}},
+		{"漏水", []string{"leak"}},
+		{"水停", nil},
+		{"费水", nil},
+		{"停电三小时", []string{"power"}},
+		{"水电", nil},
+		{"5G网络", []string{"net"}},
+		{"5G网", []string{"net"}},
+		{"网5G", nil},
+		{"5G网页", nil},
+		{"热水器E5", []string{"heater"}},
+		{"器E5", []string{"heater"}},
+		{"E5故", []string{"heater"}},
+		{"器E5故", []string{"heater"}},
+		{"水E5", nil},
+		{"E5障", nil},
+		{"AX3000", []string{"latin"}},
+	}
+	for _, tc := range tests {
+		search(t, tc.text, tc.want)
 	}
 }
 
