@@ -3,12 +3,14 @@
 //
 // Subject and description are analysed like Bleve's cjk analyzer (Unicode
 // word segmentation, full-width to half-width folding, lower case, and
-// overlapping bigrams of Han, Hiragana, Katakana and Hangul runs), with an
+// overlapping bigrams of Han, Hiragana and Katakana runs), with an
 // ASCII-folding character filter in front: Bleve's word segmentation drops
 // full-width digits (ＯＲＤ６７８９０ would lose its number), so they are
-// folded to ASCII before it. A text search is a phrase query over the
-// bigrams: 信号差 becomes the adjacent pair 信号 号差, so it finds
-// 手机信号差了三天 and not 信号还行但是速度很差. Latin letters and digits stay
+// folded to ASCII before it. A run goes on across punctuation, spaces and
+// line breaks between its characters (bigram.go), as Elasticsearch's
+// positions skip them. A text search is a phrase query over the bigrams:
+// 信号差 becomes the adjacent pair 信号 号差, so it finds 手机信号差了三天 and
+// 手机信号，差得很, and not 信号还行但是速度很差. Latin letters and digits stay
 // whole words ("ORD12345", "5G"). A single Han character at an end of the
 // text (水, or 网 in 5G网) also matches the bigrams holding it there, so it
 // is found inside words as in Elasticsearch (see text.go).
@@ -87,10 +89,12 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 // History: tousu-cases-1 had the filters channel, category, status and
 // reference; tousu-cases-2 adds source, contact_type, grade, validity,
 // department, queue and pack; tousu-cases-3 adds message_id (field
-// message_ids). A Bleve index keeps the mapping it was created with and
-// silently leaves out fields that mapping does not name, so even a new
-// field needs a new version.
-const mappingVersion = "tousu-cases-3"
+// message_ids); tousu-cases-4 analyses text with tousu_han_bigram instead
+// of cjk_bigram, so that a Han run goes on across punctuation and spaces.
+// A Bleve index keeps the mapping it was created with and silently leaves
+// out fields that mapping does not name, so even a new field needs a new
+// version.
+const mappingVersion = "tousu-cases-4"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -273,7 +277,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		"type":          custom.Name,
 		"char_filters":  []string{asciifolding.Name},
 		"tokenizer":     unicode.Name,
-		"token_filters": []string{cjk.WidthName, lowercase.Name, cjk.BigramName},
+		"token_filters": []string{cjk.WidthName, lowercase.Name, hanBigramName},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bleveindex: analyzer: %w", err)

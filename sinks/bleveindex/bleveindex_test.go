@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/analysis"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -140,7 +141,7 @@ func TestReopenKeepsCases(t *testing.T) {
 // Open cannot upgrade (one of a newer tousu, or no tousu index at all) is
 // refused with an error naming both versions, and left alone.
 func TestMappingVersionMismatch(t *testing.T) {
-	for _, found := range []string{"tousu-cases-0", "tousu-cases-4", ""} {
+	for _, found := range []string{"tousu-cases-0", "tousu-cases-5", ""} {
 		t.Run(found, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cases.bleve")
 			idx, err := Open(Config{Path: path}, zap.NewNop())
@@ -217,16 +218,62 @@ func TestPhraseTerms(t *testing.T) {
 		{"器E5故", []pt{{"器", true, false}, {"e5", false, false}, {"故", false, true}}},
 		{"A水B", []pt{{"a", false, false}, {"水", false, false}, {"b", false, false}}},
 		{"5G网络", []pt{{"5g", false, false}, {"网络", false, false}}},
-		// After a gap the text goes on with Han: left as it is.
-		{"水 电费", []pt{{"水", false, false}, {"电费", false, false}}},
-		{"信号 差", []pt{{"信号", false, false}, {"差", false, false}}},
-		{"水 电", []pt{{"水", false, false}, {"电", false, false}}},
+		// A gap does not end a run: no lone character here.
+		{"水 电费", []pt{{"水电", false, false}, {"电费", false, false}}},
+		{"信号 差", []pt{{"信号", false, false}, {"号差", false, false}}},
+		{"水、电", []pt{{"水电", false, false}}},
+		{"水 5G 电", []pt{{"水", true, false}, {"5g", false, false}, {"电", false, true}}},
 		{"ORD12345", []pt{{"ord12345", false, false}}},
 		{"！？", []pt{}},
 	}
 	for _, tc := range tests {
 		if got := phraseTerms(a.Analyze([]byte(tc.text))); !slices.Equal(got, tc.want) {
 			t.Errorf("phraseTerms(%q) = %+v, want %+v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestHanBigram checks the terms and positions of the text analyser: a
+// Han run is bigrams, also across punctuation, spaces and line breaks,
+// and a Latin word or number ends it.
+func TestHanBigram(t *testing.T) {
+	m, err := newMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.AnalyzerNamed(textAnalyzer)
+	tests := []struct {
+		text string
+		want []string // term/type
+	}{
+		{"信号差", []string{"信号/D", "号差/D"}},
+		{"手机信号，差得很", []string{"手机/D", "机信/D", "信号/D", "号差/D", "差得/D", "得很/D"}},
+		{"信号 差", []string{"信号/D", "号差/D"}},
+		{"信号\u3000差", []string{"信号/D", "号差/D"}},
+		{"信号\r\n差", []string{"信号/D", "号差/D"}},
+		{"信号……差！", []string{"信号/D", "号差/D"}},
+		{"水、电费", []string{"水电/D", "电费/D"}},
+		{"水", []string{"水/S"}},
+		{"，水。", []string{"水/S"}},
+		{"水3电", []string{"水/S", "3/N", "电/S"}},
+		{"5G，网络", []string{"5g/A", "网络/D"}},
+		{"ORD１２３４５发货", []string{"ord12345/A", "发货/D"}},
+		{"热水器E5故障", []string{"热水/D", "水器/D", "e5/A", "故障/D"}},
+		{"カタカナ，ひら", []string{"カタ/D", "タカ/D", "カナ/D", "ナひ/D", "ひら/D"}},
+		{"keeps, rebooting", []string{"keeps/A", "rebooting/A"}},
+		{"！？ ", nil},
+	}
+	types := map[analysis.TokenType]string{analysis.Single: "S", analysis.Double: "D", analysis.AlphaNumeric: "A", analysis.Numeric: "N"}
+	for _, tc := range tests {
+		var got []string
+		for i, tok := range a.Analyze([]byte(tc.text)) {
+			if tok.Position != i+1 {
+				t.Errorf("%q: token %d (%s) at position %d", tc.text, i, tok.Term, tok.Position)
+			}
+			got = append(got, string(tok.Term)+"/"+types[tok.Type])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("analyse %q = %q, want %q", tc.text, got, tc.want)
 		}
 	}
 }

@@ -15,7 +15,10 @@ import (
 
 // Text search. The text fields hold the bigrams of each run of Han (and
 // kana) characters: 停水三天 is 停水 水三 三天, and only a run of one
-// character is indexed as itself. A text is analysed the same way and
+// character is indexed as itself. Punctuation, spaces and line breaks
+// between two characters do not end a run (bigram.go): 停水，三天 is
+// indexed as 停水三天 is, as Elasticsearch's positions skip them, while a
+// Latin word or number does end it. A text is analysed the same way and
 // searched as a phrase of its terms, which is exact for runs of two or
 // more characters. A run of one character at an end of the text is not:
 // 水 alone, or 网 in 5G网, must also match where the document's run goes
@@ -24,11 +27,6 @@ import (
 // bigrams that hold the character on the open side: at the start of the
 // text those ending in it, at the end those starting with it, and both
 // when it is the whole text.
-//
-// One difference remains: Elasticsearch's positions skip punctuation and
-// spaces, so there 信号差 finds 信号，差 and 水 电费 finds 水电费, while
-// here a gap ends a run. A lone character whose text goes on with another
-// Han run after a gap (水 电费) is therefore left as it is.
 
 // phraseTerm is one position of a text phrase.
 type phraseTerm struct {
@@ -42,35 +40,20 @@ type phraseTerm struct {
 
 // phraseTerms turns the text analyser's tokens of a text into the
 // positions of its phrase, opening a lone character at an end of the
-// text (see above).
+// text (see above). A lone character is a run of its own, so on its other
+// side the text ends too or goes on with a word that is no Han run: the
+// document's run stops there as well, so its character is the last
+// (first) of the bigram at the open side.
 func phraseTerms(tokens analysis.TokenStream) []phraseTerm {
 	terms := make([]phraseTerm, len(tokens))
 	for i, t := range tokens {
 		terms[i].term = string(t.Term)
 	}
-	n := len(tokens)
-	if n == 0 {
-		return terms
+	if n := len(tokens); n > 0 {
+		terms[0].openLeft = tokens[0].Type == analysis.Single
+		terms[n-1].openRight = tokens[n-1].Type == analysis.Single
 	}
-	// A lone character at an end of the text is opened towards that end
-	// when on its other side the text ends too or goes on with a word
-	// that is no Han run: the document's run stops there as well, so its
-	// character is the last (first) of the bigram at the open side.
-	open := func(i, neighbour int) bool {
-		if tokens[i].Type != analysis.Single {
-			return false
-		}
-		return neighbour < 0 || neighbour >= n || !han(tokens[neighbour])
-	}
-	terms[0].openLeft = open(0, 1)
-	terms[n-1].openRight = open(n-1, n-2)
 	return terms
-}
-
-// han reports whether the token is the text analyser's output for a run
-// of Han (or kana) characters: a bigram, or a lone character.
-func han(t *analysis.Token) bool {
-	return t.Type == analysis.Single || t.Type == analysis.Double
 }
 
 // textPhrase is the query of Query.Text on one text field: the phrase of

@@ -38,6 +38,14 @@ func extractV2(tb testing.TB, dir string) string {
 	return filepath.Join(dir, "v2.bleve")
 }
 
+// extractV3 unpacks testdata/tousu-cases-3.tar.gz (see testdata/README.md)
+// into dir and returns the index path.
+func extractV3(tb testing.TB, dir string) string {
+	tb.Helper()
+	extract(tb, "tousu-cases-3.tar.gz", dir)
+	return filepath.Join(dir, "v3.bleve")
+}
+
 // extract unpacks the tar.gz fixture in testdata into dir.
 func extract(tb testing.TB, fixture, dir string) {
 	tb.Helper()
@@ -316,5 +324,59 @@ func checkSearch(tb testing.TB, idx caseindex.Index, q caseindex.Query, want []s
 	}
 	if !slices.Equal(got, want) {
 		tb.Errorf("Search(%+v) after the upgrade = %v, want %v", q, got, want)
+	}
+}
+
+// TestUpgradeFromVersion3 opens an index written with mapping version
+// tousu-cases-3, whose Han runs ended at punctuation and spaces: Open
+// rebuilds it, and its cases are found as before and now also by phrases
+// that span the punctuation and spaces in their text.
+func TestUpgradeFromVersion3(t *testing.T) {
+	path := extractV3(t, t.TempDir())
+	for range 2 { // the second start opens the upgraded index as it is
+		func() {
+			idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatalf("Open(%s): %v", path, err)
+			}
+			defer func() {
+				if err := idx.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}()
+			if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
+				t.Errorf("mapping version %q, want %q", v, mappingVersion)
+			}
+			old, err := idx.Get(context.Background(), "TS2")
+			if err != nil || old.Revision != 3 || !slices.Equal(old.MessageIDs, []string{"m1@customer.example"}) || old.Description != "水、电费多扣了五十元" {
+				t.Fatalf("Get(TS2) after the upgrade: %+v, %v", old, err)
+			}
+			tests := []struct {
+				q    caseindex.Query
+				want []string
+			}{
+				{caseindex.Query{}, []string{"TS3", "TS2", "TS1"}},
+				{caseindex.Query{Filters: map[string]string{"message_id": "m1@customer.example"}}, []string{"TS2"}},
+				{caseindex.Query{Filters: map[string]string{"reference": "TS2B", "status": "resolved"}}, []string{"TS2"}},
+				{caseindex.Query{Filters: map[string]string{"grade": "重大", "validity": "valid"}}, []string{"TS1"}},
+				{caseindex.Query{DueBefore: caseindextest.Base.Add(49 * time.Hour)}, []string{"TS1"}},
+				// Found as before the upgrade.
+				{caseindex.Query{Text: "信号"}, []string{"TS1"}},
+				{caseindex.Query{Text: "差得很"}, []string{"TS1"}},
+				{caseindex.Query{Text: "电费"}, []string{"TS2"}},
+				{caseindex.Query{Text: "宽带断网", Filters: map[string]string{"channel": "email"}}, []string{"TS3"}},
+				// Found only with the new mapping: across punctuation
+				// (手机信号，差得很; 水、电费) and a space (两天 至今).
+				{caseindex.Query{Text: "信号差"}, []string{"TS1"}},
+				{caseindex.Query{Text: "水电费"}, []string{"TS2"}},
+				{caseindex.Query{Text: "两天至今"}, []string{"TS3"}},
+				// Still phrases.
+				{caseindex.Query{Text: "差信号"}, nil},
+				{caseindex.Query{Text: "电水费"}, nil},
+			}
+			for _, tc := range tests {
+				checkSearch(t, idx, tc.q, tc.want)
+			}
+		}()
 	}
 }

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"UpdateReplacesIndexedFields", testUpdateReplaces},
 		{"PhraseSearch", testPhraseSearch},
 		{"ShortText", testShortText},
+		{"PhraseAcrossPunctuation", testPhraseAcrossPunctuation},
 		{"Filters", testFilters},
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
@@ -515,6 +516,59 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 	}
 	for _, tc := range tests {
 		search(t, tc.text, tc.want)
+	}
+}
+
+// testPhraseAcrossPunctuation checks that punctuation, spaces and line
+// breaks between Han characters do not break a phrase (customers write
+// 手机信号，差得很, agents search 信号差), while a Latin word or number
+// between them does, the order of the characters still matters, and a
+// phrase does not run from the subject into the description.
+func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
+	corpus := []struct{ id, subject, description string }{
+		{"comma", "", "手机信号，差得很"},
+		{"space", "", "手机信号 差得很"},
+		{"ideographic space", "", "手机信号\u3000差得很"},
+		{"line break", "", "手机信号\r\n差得很"},
+		{"list", "", "水、电费都多扣了"},
+		{"far", "", "信号还行但是速度很差"},
+		{"number", "", "信号3差"},
+		{"latin", "", "信号 5G 差"},
+		{"fields", "手机信号", "差得很"},
+	}
+	for _, c := range corpus {
+		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+		}))
+	}
+	spanned := []string{"comma", "space", "ideographic space", "line break"}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"信号差", spanned},
+		{"信号差得很", spanned},
+		{"号差得", spanned},
+		{"信号，差", spanned},
+		{"信号 差", spanned},
+		{"差信号", nil},
+		{"信号很差", nil},
+		{"水电费", []string{"list"}},
+		{"水 电费", []string{"list"}},
+		{"水电", []string{"list"}},
+		{"电水费", nil},
+		{"信号3差", []string{"number"}},
+		{"信号5G差", []string{"latin"}},
+		{"信号5G", []string{"latin"}},
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
+			}
+		}
 	}
 }
 
