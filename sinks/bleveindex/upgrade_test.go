@@ -22,28 +22,12 @@ import (
 	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
 )
 
-// extractV1 unpacks testdata/tousu-cases-1.tar.gz (see testdata/README.md)
-// into dir and returns the index path.
-func extractV1(tb testing.TB, dir string) string {
+// extractVersion unpacks the fixture testdata/tousu-cases-<version>.tar.gz
+// (see testdata/README.md) into dir and returns the index path.
+func extractVersion(tb testing.TB, dir string, version int) string {
 	tb.Helper()
-	extract(tb, "tousu-cases-1.tar.gz", dir)
-	return filepath.Join(dir, "v1.bleve")
-}
-
-// extractV2 unpacks testdata/tousu-cases-2.tar.gz (see testdata/README.md)
-// into dir and returns the index path.
-func extractV2(tb testing.TB, dir string) string {
-	tb.Helper()
-	extract(tb, "tousu-cases-2.tar.gz", dir)
-	return filepath.Join(dir, "v2.bleve")
-}
-
-// extractV3 unpacks testdata/tousu-cases-3.tar.gz (see testdata/README.md)
-// into dir and returns the index path.
-func extractV3(tb testing.TB, dir string) string {
-	tb.Helper()
-	extract(tb, "tousu-cases-3.tar.gz", dir)
-	return filepath.Join(dir, "v3.bleve")
+	extract(tb, fmt.Sprintf("tousu-cases-%d.tar.gz", version), dir)
+	return filepath.Join(dir, fmt.Sprintf("v%d.bleve", version))
 }
 
 // extract unpacks the tar.gz fixture in testdata into dir.
@@ -110,19 +94,9 @@ func storedVersion(tb testing.TB, path string) string {
 // with the current mapping: the policy filters find them.
 func checkUpgraded(t *testing.T, path string) {
 	t.Helper()
-	idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("Open(%s): %v", path, err)
-	}
-	defer func() {
-		if err := idx.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	idx, closeIdx := openUpgraded(t, path)
+	defer closeIdx()
 	ctx := context.Background()
-	if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
-		t.Errorf("mapping version %q after the upgrade, want %q", v, mappingVersion)
-	}
 	c, err := idx.Get(ctx, "TS1")
 	if err != nil {
 		t.Fatalf("Get(TS1) after the upgrade: %v", err)
@@ -178,10 +152,10 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Run(fmt.Sprintf("page=%d", page), func(t *testing.T) {
 			defer func(p int) { upgradePage = p }(upgradePage)
 			upgradePage = page // the fixture's three cases over one or more pages
-			checkUpgraded(t, extractV1(t, t.TempDir()))
+			checkUpgraded(t, extractVersion(t, t.TempDir(), 1))
 		})
 	}
-	path := extractV1(t, t.TempDir())
+	path := extractVersion(t, t.TempDir(), 1)
 	checkUpgraded(t, path)
 	// A second start finds the current version and opens it as it is.
 	checkUpgraded(t, path)
@@ -190,9 +164,9 @@ func TestUpgradeFromVersion1(t *testing.T) {
 func TestUpgradeInterrupted(t *testing.T) {
 	t.Run("between the renames", func(t *testing.T) {
 		dir := t.TempDir()
-		path := extractV1(t, dir)
+		path := extractVersion(t, dir, 1)
 		// The new index is complete: build it by upgrading a copy.
-		done := extractV1(t, t.TempDir())
+		done := extractVersion(t, t.TempDir(), 1)
 		if got := storedVersion(t, done); got != mappingVersion {
 			t.Fatalf("upgraded copy has version %s", got)
 		}
@@ -205,7 +179,7 @@ func TestUpgradeInterrupted(t *testing.T) {
 		checkUpgraded(t, path)
 	})
 	t.Run("while building", func(t *testing.T) {
-		path := extractV1(t, t.TempDir())
+		path := extractVersion(t, t.TempDir(), 1)
 		if err := os.MkdirAll(filepath.Join(path+upgradeNewSuffix, "store"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +189,7 @@ func TestUpgradeInterrupted(t *testing.T) {
 		checkUpgraded(t, path)
 	})
 	t.Run("before the old index was removed", func(t *testing.T) {
-		path := extractV1(t, t.TempDir())
+		path := extractVersion(t, t.TempDir(), 1)
 		if got := storedVersion(t, path); got != mappingVersion {
 			t.Fatalf("version %s", got)
 		}
@@ -263,21 +237,11 @@ func TestUpgradeFailureLeavesIndex(t *testing.T) {
 // cases are kept and found as before, and a case written afterwards is
 // found by its Message-IDs.
 func TestUpgradeFromVersion2(t *testing.T) {
-	path := extractV2(t, t.TempDir())
+	path := extractVersion(t, t.TempDir(), 2)
 	for pass := range 2 { // the second start opens the upgraded index as it is
 		func() {
-			idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatalf("Open(%s): %v", path, err)
-			}
-			defer func() {
-				if err := idx.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			}()
-			if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
-				t.Errorf("mapping version %q, want %q", v, mappingVersion)
-			}
+			idx, closeIdx := openUpgraded(t, path)
+			defer closeIdx()
 			ctx := context.Background()
 			if pass == 0 {
 				old, err := idx.Get(ctx, "TS2")
@@ -310,6 +274,24 @@ func TestUpgradeFromVersion2(t *testing.T) {
 	}
 }
 
+// openUpgraded opens the index at path, checks that it now carries the
+// current mapping version, and returns it with the function closing it.
+func openUpgraded(tb testing.TB, path string) (*Index, func()) {
+	tb.Helper()
+	idx, err := Open(Config{Path: path}, zaptest.NewLogger(tb))
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
+		tb.Errorf("mapping version %q after the upgrade, want %q", v, mappingVersion)
+	}
+	return idx, func() {
+		if err := idx.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	}
+}
+
 // checkSearch fails unless the upgraded index finds exactly the cases
 // want, in order.
 func checkSearch(tb testing.TB, idx caseindex.Index, q caseindex.Query, want []string) {
@@ -332,21 +314,11 @@ func checkSearch(tb testing.TB, idx caseindex.Index, q caseindex.Query, want []s
 // rebuilds it, and its cases are found as before and now also by phrases
 // that span the punctuation and spaces in their text.
 func TestUpgradeFromVersion3(t *testing.T) {
-	path := extractV3(t, t.TempDir())
+	path := extractVersion(t, t.TempDir(), 3)
 	for range 2 { // the second start opens the upgraded index as it is
 		func() {
-			idx, err := Open(Config{Path: path}, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatalf("Open(%s): %v", path, err)
-			}
-			defer func() {
-				if err := idx.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			}()
-			if v, _ := idx.bleve.GetInternal(mappingVersionKey); string(v) != mappingVersion {
-				t.Errorf("mapping version %q, want %q", v, mappingVersion)
-			}
+			idx, closeIdx := openUpgraded(t, path)
+			defer closeIdx()
 			old, err := idx.Get(context.Background(), "TS2")
 			if err != nil || old.Revision != 3 || !slices.Equal(old.MessageIDs, []string{"m1@customer.example"}) || old.Description != "水、电费多扣了五十元" {
 				t.Fatalf("Get(TS2) after the upgrade: %+v, %v", old, err)
