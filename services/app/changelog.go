@@ -12,7 +12,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tousu/tousu/normalize"
-	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -47,10 +46,11 @@ const maxHistoryBytes = 256 << 10
 // crash or scaling) goes on with the customers' cases and histories where
 // the other left them, and its own file is a cache of the topic.
 type stateRecord struct {
-	V        int                        `json:"v"`
-	Customer string                     `json:"customer"`
-	Case     *router.Case               `json:"case,omitempty"`
-	History  *normalize.CustomerHistory `json:"history,omitempty"`
+	V        int    `json:"v"`
+	Customer string `json:"customer"`
+	// Case is the case's JSON (router.Case), as the cases topic has it.
+	Case    json.RawMessage            `json:"case,omitempty"`
+	History *normalize.CustomerHistory `json:"history,omitempty"`
 }
 
 // changelogReader reads what a partition of router.state gained;
@@ -81,7 +81,7 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string) error {
 		return nil
 	}
 	for _, c := range ch.cases {
-		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: &c}); err != nil {
+		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: c.JSON}); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,11 @@ func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, 
 			}
 			var err error
 			if r.Case != nil {
-				err = putCase(tx, *r.Case)
+				c := storedCase{JSON: r.Case}
+				if err := json.Unmarshal(r.Case, &c.Case); err != nil || c.ID == "" {
+					return fmt.Errorf("router.state partition %d offset %d: not a case: %v", partition, m.Offset, err)
+				}
+				err = putCase(tx, c)
 			} else {
 				r.History.Key = r.Customer
 				err = putCustomer(tx, *r.History)
@@ -163,12 +167,8 @@ func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, 
 
 // putCase stores a case and, when finished, files it under the time it
 // was last changed, to forget it later.
-func putCase(tx *bolt.Tx, c router.Case) error {
-	v, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(casesBucket).Put([]byte(c.ID), v); err != nil {
+func putCase(tx *bolt.Tx, c storedCase) error {
+	if err := tx.Bucket(casesBucket).Put([]byte(c.ID), c.JSON); err != nil {
 		return err
 	}
 	if c.Finished() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // The buckets of the router's state file.
@@ -52,7 +53,23 @@ type boltHistory struct {
 // (see followCorrection).
 type routerChanges struct {
 	customers []normalize.CustomerHistory
-	cases     []router.Case
+	cases     []storedCase
+}
+
+// storedCase is a case the router writes, with its JSON encoding, made
+// once for the cases topic, router.state and the state file.
+type storedCase struct {
+	router.Case
+	JSON []byte
+}
+
+// encodeCase encodes c; a case that does not encode is rejected.
+func encodeCase(c router.Case) (storedCase, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return storedCase{}, bus.Reject(err)
+	}
+	return storedCase{Case: c, JSON: b}, nil
 }
 
 // openHistory opens (creating) the state file at path and prunes it as of

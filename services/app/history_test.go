@@ -37,7 +37,7 @@ func TestHistoryStorePersists(t *testing.T) {
 	caseID := alice.Cases[0].ID
 	err = st.commit(routerChanges{
 		customers: []normalize.CustomerHistory{alice},
-		cases:     []router.Case{{V: router.SchemaVersion, ID: caseID, Revision: 4, Urgency: 2}},
+		cases:     storedCases(t, router.Case{V: router.SchemaVersion, ID: caseID, Revision: 4, Urgency: 2}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +104,13 @@ func TestHistoryStorePrunes(t *testing.T) {
 	reclosed := router.Case{ID: "TS-reclosed", Revision: 2, Status: router.StatusClosed, UpdatedAt: longAgo}
 	err = st.commit(routerChanges{
 		customers: []normalize.CustomerHistory{old, recent},
-		cases:     []router.Case{oldCase, stillOpen, reclosed, {ID: recent.Cases[0].ID, Revision: 1, Status: router.StatusOpen}},
+		cases:     storedCases(t, oldCase, stillOpen, reclosed, router.Case{ID: recent.Cases[0].ID, Revision: 1, Status: router.StatusOpen}),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reclosed.Revision, reclosed.UpdatedAt = 4, now.Add(-24*time.Hour)
-	if err := st.commit(routerChanges{cases: []router.Case{reclosed}}); err != nil {
+	if err := st.commit(routerChanges{cases: storedCases(t, reclosed)}); err != nil {
 		t.Fatal(err)
 	}
 	// Saving again moves the activity key rather than adding one.
@@ -173,7 +173,7 @@ func TestStateRestore(t *testing.T) {
 	}
 	// The reader holds older revisions of both customers.
 	if err := reader.commit(routerChanges{customers: []normalize.CustomerHistory{bob},
-		cases: []router.Case{caseOf(alice, 1, router.StatusOpen), caseOf(bob, 1, router.StatusOpen)}}); err != nil {
+		cases: storedCases(t, caseOf(alice, 1, router.StatusOpen), caseOf(bob, 1, router.StatusOpen))}); err != nil {
 		t.Fatal(err)
 	}
 	// Another instance resolved Alice's case; the reader's own record of
@@ -182,10 +182,10 @@ func TestStateRestore(t *testing.T) {
 	aliceResolved := alice
 	aliceResolved.SetState(resolved.ID, normalize.CaseResolved, now)
 	var records []bus.Message
-	if err := appendState(&records, routerChanges{customers: []normalize.CustomerHistory{aliceResolved}, cases: []router.Case{resolved}}, "other"); err != nil {
+	if err := appendState(&records, routerChanges{customers: []normalize.CustomerHistory{aliceResolved}, cases: storedCases(t, resolved)}, "other"); err != nil {
 		t.Fatal(err)
 	}
-	if err := appendState(&records, routerChanges{cases: []router.Case{caseOf(bob, 0, router.StatusOpen)}}, "me"); err != nil {
+	if err := appendState(&records, routerChanges{cases: storedCases(t, caseOf(bob, 0, router.StatusOpen))}, "me"); err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range records {
@@ -211,7 +211,7 @@ func TestStateRestore(t *testing.T) {
 	if next, _ := reader.Applied(3); next != 0 {
 		t.Errorf("another partition's offset %d, want 0", next)
 	}
-	for _, v := range []string{"not json", `{"v":1,"customer":"x"}`, `{"v":2,"customer":"x","case":{"id":"TS1"}}`} {
+	for _, v := range []string{"not json", `{"v":1,"customer":"x"}`, `{"v":2,"customer":"x","case":{"id":"TS1"}}`, `{"v":1,"customer":"x","case":{}}`} {
 		bad := []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("x"), Value: []byte(v)}}
 		if err := reader.Restore(2, bad, 43, "me"); err == nil {
 			t.Errorf("%s was applied", v)
@@ -244,4 +244,18 @@ func TestBoundHistory(t *testing.T) {
 	if got := boundHistory(small); len(got.Cases) != 1 {
 		t.Errorf("a small history changed: %+v", got)
 	}
+}
+
+// storedCases encodes cases as the router writes them.
+func storedCases(tb testing.TB, cases ...router.Case) []storedCase {
+	tb.Helper()
+	out := make([]storedCase, len(cases))
+	for i, c := range cases {
+		sc, err := encodeCase(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = sc
+	}
+	return out
 }

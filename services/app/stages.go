@@ -517,12 +517,12 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	for _, id := range w.order {
 		d := w.cases[id]
 		d.c.Revision = d.base + 1
-		b, err := json.Marshal(d.c)
+		sc, err := encodeCase(d.c)
 		if err != nil {
-			return nil, ch, bus.Reject(err)
+			return nil, ch, err
 		}
-		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: b})
-		ch.cases = append(ch.cases, d.c)
+		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: sc.JSON})
+		ch.cases = append(ch.cases, sc)
 	}
 	for _, n := range w.notices {
 		if err := appendJSON(&out, bus.TopicAlerts, n.Case, n); err != nil {
