@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
-	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
@@ -127,7 +126,6 @@ type batcherStage struct {
 	out    messageWriter
 	store  *batchStore
 	cfg    normalize.DedupeConfig
-	logger *zap.Logger
 	formed prometheus.Counter
 
 	mu     sync.Mutex
@@ -135,12 +133,12 @@ type batcherStage struct {
 }
 
 // newBatcherStage registers the batcher's metric with reg (nil: none).
-func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, logger *zap.Logger, reg prometheus.Registerer) *batcherStage {
+func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, reg prometheus.Registerer) *batcherStage {
 	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
 	if reg != nil {
 		reg.MustRegister(formed)
 	}
-	return &batcherStage{out: out, store: store, cfg: cfg, logger: logger, formed: formed}
+	return &batcherStage{out: out, store: store, cfg: cfg, formed: formed}
 }
 
 func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {

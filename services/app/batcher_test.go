@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -58,7 +56,7 @@ func TestBatcher(t *testing.T) {
 		}
 		t.Cleanup(func() { store.Close() })
 		w := &recordingWriter{}
-		return newBatcherStage(w, store, cfg, zap.NewNop(), nil), w
+		return newBatcherStage(w, store, cfg, nil), w
 	}
 	b, w := open()
 	msgs := []bus.Message{candidateMessage(t, 1, text, 0), candidateMessage(t, 2, text, time.Minute)}

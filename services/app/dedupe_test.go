@@ -221,7 +221,7 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	p.batcher = newBatcherStage(p.w, store, cfg, zap.NewNop(), nil)
+	p.batcher = newBatcherStage(p.w, store, cfg, nil)
 	p.close = func() {
 		for _, r := range p.routers {
 			r.state.Close()

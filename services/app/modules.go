@@ -467,7 +467,7 @@ func (p *Process) startBatcher() error {
 		})
 		return nil
 	})
-	stage := newBatcherStage(p.producer, store, dedupe, log, p.registry)
+	stage := newBatcherStage(p.producer, store, dedupe, p.registry)
 	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
 }
 
