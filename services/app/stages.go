@@ -404,20 +404,12 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 	if a.Kind == router.ActionRecategorize {
 		w.corrections = append(w.corrections, newPackCorrection(c.Pack, router.CorrectionFrom(c, a)))
 	}
+	was := caseState(d.c)
 	d.c = c
 	w.touch(d)
 	w.notices = append(w.notices, notices...)
 	// Repeat detection needs to know whether the case is still open.
-	var state normalize.CaseState
-	switch a.Kind {
-	case router.ActionResolve:
-		state = normalize.CaseResolved
-	case router.ActionClose:
-		state = normalize.CaseClosed
-	case router.ActionReopen:
-		state = normalize.CaseOpen
-	}
-	if key := c.Customer.Key; state != "" && !s.cfg.Disabled && !normalize.Anonymous(key) {
+	if key, state := c.Customer.Key, caseState(c); state != was && !s.cfg.Disabled && !normalize.Anonymous(key) {
 		h, err := w.history(key)
 		if err != nil {
 			return err
