@@ -23,6 +23,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -49,6 +50,8 @@ type Config struct {
 	Escalator EscalatorConfig    `yaml:"escalator"`
 	Alerts    alertsink.Config   `yaml:"alerts"`
 	Log       LogConfig          `yaml:"log"`
+	// Security names the server secret that every replica shares.
+	Security serverkey.Config `yaml:"security"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -148,6 +151,8 @@ const (
 	// EnvWebformCSRFSecret signs the web form's CSRF tokens
 	// (webform.csrf_secret): the same on every gateway and console.
 	EnvWebformCSRFSecret = webform.EnvCSRFSecret
+	// EnvSecret is the server secret (security.secret).
+	EnvSecret = serverkey.EnvSecret
 )
 
 // applyEnv lets an operator run without a file: an admin token, webhook
@@ -180,6 +185,8 @@ func applyEnv(cfg *Config, environ []string) error {
 			cfg.Webhook.Sources[source] = src
 		case k == EnvWebformCSRFSecret && v != "":
 			cfg.Webform.CSRFSecret = v
+		case k == EnvSecret && v != "":
+			cfg.Security.Secret, cfg.Security.SecretFile = v, ""
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
 		case k == EnvESURLs && v != "":
@@ -229,7 +236,7 @@ func (c *Config) Validate() error {
 	}{
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
-		{"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts},
+		{"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"security", &c.Security},
 	}
 	for _, s := range sections {
 		if err := s.v.Validate(); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -111,6 +112,9 @@ type Process struct {
 	runners  []func(ctx context.Context) error
 	groups   map[string][]string // consumer group -> topics, for lag
 	trained  *trainedPacks       // the router's policy, when it runs here
+	// key is the server secret, loaded when a target needs it (see
+	// loadKey).
+	key serverkey.Key
 }
 
 // Start validates cfg, starts the targets' components and returns once the
@@ -155,6 +159,9 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if err := p.ensureToken(); err != nil {
+		return err
+	}
+	if err := p.loadKey(); err != nil {
 		return err
 	}
 	if limit := cfg.Webform.BodyLimit(); p.has(TargetGateway) && cfg.HTTP.BodyLimit < limit {
@@ -560,6 +567,26 @@ func (p *Process) ensureToken() error {
 	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: strings.TrimSpace(string(b)), Role: httpapi.RoleAdmin}}
 	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
 	return p.cfg.Auth.Validate()
+}
+
+// loadKey loads the server secret for the targets that derive keys from
+// it: the intake (reference numbers) and the console (opaque customer
+// keys, the status page). An embedded installation makes one in its data
+// directory at first start; distributed replicas must share a configured
+// one.
+func (p *Process) loadKey() error {
+	if !p.has(TargetGateway) && !p.has(TargetPoller) && !p.has(TargetConsole) {
+		return nil
+	}
+	key, created, err := serverkey.Load(p.cfg.Security, p.cfg.DataDir, p.cfg.Embedded() || p.broker != nil)
+	if err != nil {
+		return fmt.Errorf("security: %w", err)
+	}
+	if created {
+		fmt.Fprintf(p.out, "tousu: generated the server secret in %s (back it up with the data)\n", filepath.Join(p.cfg.DataDir, serverkey.FileName))
+	}
+	p.key = key
+	return nil
 }
 
 // HTTPAddr is the address the HTTP server listens on.

@@ -52,7 +52,8 @@ func TestDistributedOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := "partner-secret-0123456789"
-	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_PARTNER=" + secret}
+	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_PARTNER=" + secret,
+		"TOUSU_SECRET=" + testSecret}
 	serve := func(target string) *proc {
 		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
 	}

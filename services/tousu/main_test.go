@@ -20,6 +20,10 @@ import (
 
 const testToken = "test-admin-token-0123456789"
 
+// testSecret is the server secret every replica of a test installation
+// shares.
+const testSecret = "test-server-secret-0123456789abcdef"
+
 func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
@@ -216,7 +220,7 @@ func (p *proc) waitFor(tb testing.TB, q string, want int) searchResult {
 func TestSeparateTargets(t *testing.T) {
 	root := t.TempDir()
 	broker := startProc(t, nil, "-target", "broker", "-broker-listen", "127.0.0.1:0", "-data", filepath.Join(root, "broker"))
-	env := []string{"TOUSU_KAFKA_BROKERS=" + broker.broker, "TOUSU_BOOTSTRAP_TOKEN=" + testToken}
+	env := []string{"TOUSU_KAFKA_BROKERS=" + broker.broker, "TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_SECRET=" + testSecret}
 	gateway := startProc(t, env, "-target", "gateway", "-data", filepath.Join(root, "gateway"))
 	startProc(t, env, "-target", "normalizer", "-data", filepath.Join(root, "normalizer"))
 	startProc(t, env, "-target", "router", "-data", filepath.Join(root, "router"))

@@ -1,0 +1,122 @@
+// Package serverkey holds an installation's server secret: the one key
+// every replica shares, from which tousu derives the keys that must agree
+// across processes (reference numbers, opaque customer keys, idempotency
+// scopes). A derived key is an HMAC of the secret with a purpose name, so
+// no two purposes share a key and none reveals the secret.
+package serverkey
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// EnvSecret is the environment variable from which the configuration takes
+// security.secret.
+const EnvSecret = "TOUSU_SECRET"
+
+// MinSecretBytes is the shortest secret accepted.
+const MinSecretBytes = 32
+
+// FileName is the file in the data directory that keeps a generated secret.
+const FileName = "server-secret"
+
+// Config names the secret: inline (Secret, or EnvSecret) or in a file
+// (SecretFile). With neither, an embedded installation generates one into
+// its data directory at first start; a distributed one must configure it,
+// the same on every replica.
+type Config struct {
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Validate checks that at most one source is named. It reads nothing.
+func (c *Config) Validate() error {
+	if c.Secret != "" && c.SecretFile != "" {
+		return errors.New("secret and secret_file: set one, not both")
+	}
+	if c.Secret != "" && len(c.Secret) < MinSecretBytes {
+		return fmt.Errorf("secret: must have at least %d bytes", MinSecretBytes)
+	}
+	return nil
+}
+
+// Configured reports whether the configuration names a secret.
+func (c Config) Configured() bool { return c.Secret != "" || c.SecretFile != "" }
+
+// Key is a loaded server secret. The zero Key is not usable.
+type Key struct{ secret []byte }
+
+// Load returns the configured secret, or, when none is configured and
+// generate is true, the one kept in dataDir/FileName, created (mode 0600)
+// at the first call. created reports that it was made now. Without a
+// configured secret and with generate false, Load fails: replicas that do
+// not share a secret would give the same complaint different references.
+func Load(c Config, dataDir string, generate bool) (key Key, created bool, err error) {
+	switch {
+	case c.Secret != "":
+		return Key{secret: []byte(c.Secret)}, false, nil
+	case c.SecretFile != "":
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return Key{}, false, fmt.Errorf("secret_file: %w", err)
+		}
+		s := strings.TrimSpace(string(b))
+		if len(s) < MinSecretBytes {
+			return Key{}, false, fmt.Errorf("secret_file: %s holds fewer than %d bytes", c.SecretFile, MinSecretBytes)
+		}
+		return Key{secret: []byte(s)}, false, nil
+	case !generate:
+		return Key{}, false, fmt.Errorf("secret: not set; every replica of a distributed installation needs the same secret (security.secret, security.secret_file or %s, at least %d bytes)", EnvSecret, MinSecretBytes)
+	}
+	path := filepath.Join(dataDir, FileName)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < MinSecretBytes {
+			return Key{}, false, fmt.Errorf("%s holds fewer than %d bytes", path, MinSecretBytes)
+		}
+		return Key{secret: []byte(s)}, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return Key{}, false, err
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return Key{}, false, err
+	}
+	s := hex.EncodeToString(buf)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return Key{}, false, err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return Key{}, false, err
+	}
+	if err := f.Close(); err != nil {
+		return Key{}, false, err
+	}
+	return Key{secret: []byte(s)}, true, nil
+}
+
+// New returns a Key over secret, for tests and tools.
+func New(secret []byte) Key { return Key{secret: append([]byte(nil), secret...)} }
+
+// Derive returns the key for one purpose ("reference", "customer"…): the
+// HMAC-SHA256 of the purpose under the secret. The same secret and purpose
+// give the same key in every process.
+func (k Key) Derive(purpose string) []byte {
+	if len(k.secret) == 0 {
+		panic("serverkey: Derive on a zero Key")
+	}
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
