@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"SortByReceivedAt", testSortByReceivedAt},
 		{"Pagination", testPagination},
 		{"InvalidQuery", testInvalidQuery},
+		{"QuerySyntaxIsText", testQuerySyntaxIsText},
 		{"InvalidCaseRejected", testInvalidCase},
 		{"EmptyUpsert", testEmptyUpsert},
 		{"CanceledContext", testCanceledContext},
@@ -1081,6 +1082,43 @@ func testInvalidQuery(t *testing.T, idx caseindex.Index) {
 		var pe *caseindex.ParamError
 		if !errors.As(err, &pe) {
 			t.Errorf("%s: Search(%+v) error = %v, want a *caseindex.ParamError", tc.name, tc.q, err)
+		}
+	}
+}
+
+// testQuerySyntaxIsText checks that a search text is only ever text: the
+// query languages of the backends (Lucene's and Bleve's query strings,
+// wildcards, field names, regular expressions, boolean operators) neither
+// fail the search nor widen it to cases that do not hold the text.
+func testQuerySyntaxIsText(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx,
+		NewCase(t, "plain", func(c *router.Case) { c.Description = "宽带断网三天" }),
+		NewCase(t, "other", func(c *router.Case) { c.Description = "话费多扣了五十元"; c.Status = router.StatusClosed }),
+		NewCase(t, "literal", func(c *router.Case) { c.Description = "页面提示 status:closed 无法办理" }),
+	)
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"*", nil},
+		{"?", nil},
+		{"宽带*", []string{"plain"}},
+		{"status:closed", []string{"literal"}},
+		{"description:宽带", nil},
+		{"宽带 OR 话费", nil},
+		{"宽带 || 话费", nil},
+		{"+宽带 -断网", []string{"plain"}}, // the phrase 宽带断网, across the signs
+		{"-宽带", []string{"plain"}},
+		{"/.*/", nil},
+		{`\"宽带`, []string{"plain"}},
+		{"(宽带", []string{"plain"}},
+		{"宽带~2", nil}, // 宽带 followed by the number 2
+		{"_id:other", nil},
+		{"*:*", nil},
+	} {
+		res := find(t, idx, caseindex.Query{Text: tc.text})
+		if got := ids(res); !sameSet(got, tc.want) {
+			t.Errorf("Search(Text %q) = %v, want %v: query syntax must be searched as text", tc.text, got, tc.want)
 		}
 	}
 }
