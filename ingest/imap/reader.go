@@ -580,7 +580,6 @@ func (m *mailbox) fetch(c *imapclient.Client, uidValidity, uid uint32, size int6
 	cmd := c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{
 		UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section},
 	})
-	var readErr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch it := item.(type) {
@@ -589,18 +588,29 @@ func (m *mailbox) fetch(c *imapclient.Client, uidValidity, uid uint32, size int6
 			case imapclient.FetchItemDataInternalDate:
 				f.internalDate = it.Time
 			case imapclient.FetchItemDataBodySection:
-				if it.Literal == nil || readErr != nil || !it.MatchCommand(section) {
+				if it.Literal == nil || !it.MatchCommand(section) {
 					continue
 				}
+				var err error
 				if max(size, it.Literal.Size()) > m.cfg.MaxMessageBytes {
-					f.oversized, readErr = m.spool(it.Literal, EnvelopeID(m.cfg.Name, uidValidity, uid))
+					f.oversized, err = m.spool(it.Literal, EnvelopeID(m.cfg.Name, uidValidity, uid))
 				} else {
-					f.raw, readErr = io.ReadAll(it.Literal)
+					f.raw, err = io.ReadAll(it.Literal)
+				}
+				if err != nil {
+					// A literal that failed to read must not be read
+					// again: go-imap's reader goroutine goes on with
+					// the connection once a read failed, and a further
+					// Next would discard the literal from the same
+					// buffer at the same time (a data race seen when
+					// the connection drops mid-message). The caller
+					// closes the client, which ends the command.
+					return f, fmt.Errorf("fetch UID %d: %w", uid, err)
 				}
 			}
 		}
 	}
-	if err := errors.Join(readErr, cmd.Close()); err != nil {
+	if err := cmd.Close(); err != nil {
 		return f, fmt.Errorf("fetch UID %d: %w", uid, err)
 	}
 	return f, nil
