@@ -301,7 +301,7 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	form.Mount(p.server.App(), auth.Require(httpapi.AnyRole))
-	hooks, err := webhook.New(p.cfg.Webhook, publish, p.component("webhook"), p.registry)
+	hooks, err := webhook.New(p.cfg.Webhook, p.references(), publish, p.component("webhook"), p.registry)
 	if err != nil {
 		return nil, err
 	}
