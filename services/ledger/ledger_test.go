@@ -137,3 +137,24 @@ func TestLedgerPrune(t *testing.T) {
 		t.Fatalf("pruned %d keys; want 1, with the new one kept", n)
 	}
 }
+
+// FuzzFollow checks that any message is either rejected or becomes one
+// entry of the key it names.
+func FuzzFollow(f *testing.F) {
+	f.Add([]byte(`{"v":1,"id":"x","key":"status:TS3K9QW2M7PX","at":"2026-12-06T12:00:00Z","value":"dHJpZWQ="}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`[]`))
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, value []byte) {
+		l := New((&wire{}).write, "t")
+		l.now = func() time.Time { return now }
+		err := l.Follow(context.Background(), bus.Message{Topic: "t", Value: value})
+		if err != nil && !bus.IsRejected(err) {
+			t.Fatalf("Follow: %v, want nil or a rejection", err)
+		}
+		var r record
+		if err == nil && json.Unmarshal(value, &r) == nil && now.Sub(r.At) <= Retention && len(l.Entries(r.Key)) != 1 {
+			t.Fatalf("accepted record of %q is not an entry", r.Key)
+		}
+	})
+}
