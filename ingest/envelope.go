@@ -5,9 +5,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,7 +48,8 @@ type Envelope struct {
 	// ID is deterministic: the same submission always gets the same ID, so
 	// every later step can be repeated safely.
 	ID string `json:"id"`
-	// Reference is the 受理编号 given to the customer; derived from ID.
+	// Reference is the 受理编号 given to the customer; derived from ID
+	// with References.
 	Reference  string    `json:"reference"`
 	Channel    Channel   `json:"channel"`
 	Source     string    `json:"source,omitempty"`    // webhook source, mailbox or folder name
@@ -88,8 +92,55 @@ func NewID(channel Channel, source, key string) string {
 // a reference read out over the phone is not misheard.
 var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
-// ReferenceFor derives the customer-facing reference number (受理编号) from
-// an envelope id: "TS" and ten characters, stable for the same id.
+// References derives the customer-facing reference numbers (受理编号)
+// from envelope ids under a key only the installation knows (the server
+// secret's "reference" key, the same on every replica). A reference is the
+// one secret of a customer's status look-up besides four digits of a phone
+// number, so it must not be computable from what others know of the
+// complaint: a hotline work-order number, an API Idempotency-Key, a mailbox
+// UID. The zero References has no key and cannot be used; make one with
+// NewReferences. A References is immutable and safe for concurrent use.
+type References struct{ key []byte }
+
+// NewReferences returns the References that derive under key. It panics
+// on an empty key.
+func NewReferences(key []byte) References {
+	if len(key) == 0 {
+		panic("ingest: NewReferences with an empty key")
+	}
+	return References{key: bytes.Clone(key)}
+}
+
+// IsZero reports whether r has no key.
+func (r References) IsZero() bool { return len(r.key) == 0 }
+
+// Check returns an error for the zero References, for the constructors of
+// adapters that mint references.
+func (r References) Check() error {
+	if r.IsZero() {
+		return errors.New("references: no key to derive reference numbers with (the server secret's)")
+	}
+	return nil
+}
+
+// For returns the reference of an envelope id: "TS" and ten characters of
+// the HMAC-SHA256 of the id, stable for the same id and key. It panics on
+// the zero References.
+func (r References) For(id string) string {
+	if r.IsZero() {
+		panic("ingest: References without a key")
+	}
+	m := hmac.New(sha256.New, r.key)
+	m.Write([]byte(id))
+	return "TS" + idEncoding.EncodeToString(m.Sum(nil))[:10]
+}
+
+// ReferenceFor is the unkeyed derivation of the same format: "TS" and ten
+// characters of the SHA-256 of id. Anyone who knows id can compute it, so
+// it is no reference for customers (see References); it was theirs before
+// references were keyed (those stay valid: look-ups go by the reference
+// stored on the case), and it still names batch incidents, which are no
+// secret.
 func ReferenceFor(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return "TS" + idEncoding.EncodeToString(sum[:])[:10]

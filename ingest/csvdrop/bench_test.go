@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // BenchmarkTakeFile measures taking a 50,000-row GBK export end to end
@@ -77,7 +79,7 @@ func BenchmarkReadRows(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := &RowParser{Header: rd.Header(), Source: "bench", FileName: "export.csv", FileHash: "00", ModTime: time.Now()}
+		p := &RowParser{Header: rd.Header(), Source: "bench", References: ingesttest.References(), FileName: "export.csv", FileHash: "00", ModTime: time.Now()}
 		n := 0
 		for {
 			rec, err := rd.Next()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // Environment of the child process of TestCrashAndResume.
@@ -44,7 +45,7 @@ func TestCrashChild(t *testing.T) {
 	w, err := New(Config{Folders: []FolderConfig{{
 		Name: "hotline", Path: filepath.Join(dir, "drop"), MaxInFlight: 8,
 		Completeness: Completeness{Mode: CompleteRename}, ScanInterval: 20 * time.Millisecond,
-	}}}, publish, nil, nil)
+	}}}, ingesttest.References(), publish, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

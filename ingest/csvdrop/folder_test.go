@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 func TestFolderTakesGBKExport(t *testing.T) {
@@ -372,7 +373,7 @@ func TestFolderCancelResumes(t *testing.T) {
 	// A restart: new folder state, same directories. The work record lets
 	// the file be taken at once although it was never seen stable.
 	f.close()
-	w, _ := New(Config{Folders: []FolderConfig{f.cfg}}, rec.publish, nil, nil)
+	w, _ := New(Config{Folders: []FolderConfig{f.cfg}}, ingesttest.References(), rec.publish, nil, nil)
 	g := w.folders[0]
 	if err := g.setup(); err != nil {
 		t.Fatal(err)
@@ -399,7 +400,7 @@ func TestRunKeepsFlowingPastABrokenFolder(t *testing.T) {
 	w, err := New(Config{Folders: []FolderConfig{
 		{Name: "broken", Path: filepath.Join(blocker, "sub")},
 		{Name: "good", Path: good, Completeness: Completeness{Mode: CompleteDone}, ScanInterval: 50 * time.Millisecond},
-	}}, rec.publish, nil, nil)
+	}}, ingesttest.References(), rec.publish, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

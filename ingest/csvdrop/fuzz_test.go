@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // FuzzReadRows feeds arbitrary bytes through the reader and the row
@@ -43,7 +44,7 @@ func FuzzReadRows(f *testing.F) {
 			}
 			return
 		}
-		p := &RowParser{Header: rd.Header(), Source: "fuzz", FileName: "f.csv", FileHash: "00", ModTime: now, Now: func() time.Time { return now }}
+		p := &RowParser{Header: rd.Header(), Source: "fuzz", References: ingesttest.References(), FileName: "f.csv", FileHash: "00", ModTime: now, Now: func() time.Time { return now }}
 		last := rd.HeaderRow()
 		for range 10000 {
 			rec, err := rd.Next()
@@ -66,7 +67,7 @@ func FuzzReadRows(f *testing.F) {
 				continue
 			}
 			env := res.Envelope
-			if env.ID == "" || env.Reference != ingest.ReferenceFor(env.ID) || env.ReceivedAt.IsZero() {
+			if env.ID == "" || env.Reference != ingesttest.References().For(env.ID) || env.ReceivedAt.IsZero() {
 				t.Fatalf("row %d: envelope %+v", rec.Row, env)
 			}
 			if len(res.Problems) > 0 {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/encoding/unicode"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // encode returns s in the named encoding: utf-8, utf-8-bom, gbk, gb18030,
@@ -152,7 +153,7 @@ func testFolder(tb testing.TB, cfg FolderConfig, publish ingest.Publish) (*folde
 	if cfg.Path == "" {
 		cfg.Path = filepath.Join(tb.TempDir(), "drop")
 	}
-	w, err := New(Config{Folders: []FolderConfig{cfg}}, publish, nil, nil)
+	w, err := New(Config{Folders: []FolderConfig{cfg}}, ingesttest.References(), publish, nil, nil)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 func TestMapHeaderTolerance(t *testing.T) {
@@ -148,7 +149,7 @@ func TestRowParser(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtime := time.Date(2025, 1, 7, 9, 0, 0, 0, Shanghai)
-	p := &RowParser{Header: h, Source: "hotline", FileName: "x.csv", FileHash: "abc", ModTime: mtime,
+	p := &RowParser{Header: h, Source: "hotline", References: ingesttest.References(), FileName: "x.csv", FileHash: "abc", ModTime: mtime,
 		Now: func() time.Time { return time.Date(2025, 1, 8, 0, 0, 0, 0, Shanghai) }}
 
 	t.Run("valid", func(t *testing.T) {
@@ -158,7 +159,7 @@ func TestRowParser(t *testing.T) {
 			t.Fatalf("result = %+v", res)
 		}
 		wantID := ingest.NewID(ingest.ChannelHotline, "hotline", "GD001")
-		if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) || env.SourceID != "GD001" {
+		if env.ID != wantID || env.Reference != ingesttest.References().For(wantID) || env.SourceID != "GD001" {
 			t.Errorf("id %s ref %s source id %s", env.ID, env.Reference, env.SourceID)
 		}
 		if env.V != ingest.SchemaVersion || env.Channel != ingest.ChannelHotline || env.Source != "hotline" {
@@ -284,10 +285,10 @@ func TestFolderFromEnv(t *testing.T) {
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
-	if _, err := New(Config{}, nil, nil, nil); err == nil {
+	if _, err := New(Config{}, ingesttest.References(), nil, nil, nil); err == nil {
 		t.Error("nil publish accepted")
 	}
-	_, err := New(Config{Folders: []FolderConfig{{Name: "x"}}}, newRecorder().publish, nil, nil)
+	_, err := New(Config{Folders: []FolderConfig{{Name: "x"}}}, ingesttest.References(), newRecorder().publish, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "path") {
 		t.Errorf("invalid config: %v", err)
 	}

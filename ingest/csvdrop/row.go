@@ -22,6 +22,8 @@ type RowParser struct {
 	Header *Header
 	// Source is the folder name: the envelope Source and part of ids.
 	Source string
+	// References derives the rows' reference numbers from their ids.
+	References ingest.References
 	// FileName is the file's name, recorded in Extra.
 	FileName string
 	// FileHash is the hex SHA-256 of the file's bytes; rows without a
@@ -111,7 +113,7 @@ func (p *RowParser) Parse(row int, record []string) RowResult {
 	} else {
 		env.ID = ingest.NewID(ingest.ChannelHotline, p.Source, ingest.ContentKey(p.FileHash, strconv.Itoa(row)))
 	}
-	env.Reference = ingest.ReferenceFor(env.ID)
+	env.Reference = p.References.For(env.ID)
 
 	raw := h.Value(record, FieldReceivedAt)
 	t, ok := ParseTime(raw, Shanghai)

@@ -51,6 +51,7 @@ type folder struct {
 	aliases map[Field][]string
 	log     *zap.Logger
 	m       *metrics
+	refs    ingest.References
 	publish ingest.Publish
 	now     func() time.Time
 
@@ -79,14 +80,18 @@ type retryState struct {
 	delay time.Duration
 }
 
-// New checks cfg and returns a Watcher that hands every row to publish,
+// New checks cfg and returns a Watcher that hands every row, with the
+// reference refs derives from its id, to publish,
 // which must block until the broker acknowledged the envelope and be safe
 // for concurrent use (up to MaxInFlight calls per folder at once). Metrics
 // are registered with reg unless it is nil; logger should carry a
 // component field. New touches no file: Run creates the folders.
-func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Watcher, error) {
+func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Watcher, error) {
 	if publish == nil {
 		return nil, errors.New("csvdrop: publish function is nil")
+	}
+	if err := refs.Check(); err != nil {
+		return nil, fmt.Errorf("csvdrop: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,6 +119,7 @@ func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.
 			aliases: aliases,
 			log:     logger.With(zap.String("folder", fc.Name)),
 			m:       m,
+			refs:    refs,
 			publish: publish,
 			now:     time.Now,
 			obs:     map[string]observation{},

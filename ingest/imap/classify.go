@@ -88,7 +88,7 @@ func isOurAddress(addr string, ours []string) bool {
 
 func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// referencePattern matches a tousu reference number (ingest.ReferenceFor):
+// referencePattern matches a tousu reference number (ingest.References):
 // "TS" and ten characters of Crockford base32 (no I, L, O, U), not glued to
 // other letters or digits.
 var referencePattern = regexp.MustCompile(`(?i)(?:^|[^0-9A-Za-z])(TS[0-9A-HJKMNP-TV-Z]{10})(?:$|[^0-9A-Za-z])`)

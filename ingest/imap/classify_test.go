@@ -3,6 +3,8 @@ package imap
 import (
 	"strings"
 	"testing"
+
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // TestListMail: with accept_list_mail, mail a list delivered (Precedence:
@@ -86,7 +88,7 @@ func TestListMailContact(t *testing.T) {
 	if err != nil || p.Auto != "" {
 		t.Fatalf("ParseMessage: auto %q, %v", p.Auto, err)
 	}
-	env, err := BuildEnvelope(&p, Meta{Mailbox: "group", UIDValidity: 1, UID: 1}, raw, nil, nil)
+	env, err := BuildEnvelope(ingesttest.References(), &p, Meta{Mailbox: "group", UIDValidity: 1, UID: 1}, raw, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

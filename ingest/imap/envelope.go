@@ -99,18 +99,19 @@ type Meta struct {
 // rules reject); such a message is quarantined.
 var ErrInvalid = errors.New("message cannot become a complaint")
 
-// BuildEnvelope turns a parsed message into the envelope published for it.
+// BuildEnvelope turns a parsed message into the envelope published for it,
+// with the reference refs derives from its id.
 // atts are the stored attachment records in the order of p.Attachments
 // (nil entries skipped) and notStored describes those without content. It
 // is pure: the same input gives the same envelope. Texts longer than the
 // ingest limits are cut on a character boundary and the cut is noted in
 // Extra. The error wraps ErrInvalid and says what is wrong.
-func BuildEnvelope(p *Parsed, m Meta, raw []byte, atts []ingest.Attachment, notStored []NotStored) (ingest.Envelope, error) {
+func BuildEnvelope(refs ingest.References, p *Parsed, m Meta, raw []byte, atts []ingest.Attachment, notStored []NotStored) (ingest.Envelope, error) {
 	id := EnvelopeID(m.Mailbox, m.UIDValidity, m.UID)
 	env := ingest.Envelope{
 		V:          ingest.SchemaVersion,
 		ID:         id,
-		Reference:  ingest.ReferenceFor(id),
+		Reference:  refs.For(id),
 		Channel:    ingest.ChannelEmail,
 		Source:     m.Mailbox,
 		SourceID:   SourceID(m.UIDValidity, m.UID),

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // FuzzParseMessage feeds arbitrary bytes to the MIME-to-envelope path: it
@@ -53,7 +54,7 @@ func FuzzParseMessage(f *testing.F) {
 		for _, a := range p.Attachments {
 			atts = append(atts, recordOnly(a, a.Name+"x"))
 		}
-		env, err := BuildEnvelope(&p, meta, raw, atts, nil)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, raw, atts, nil)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("BuildEnvelope error does not wrap ErrInvalid: %v", err)

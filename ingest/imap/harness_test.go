@@ -26,6 +26,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 const (
@@ -319,7 +320,7 @@ func newHarness(t testing.TB) *harness {
 func (h *harness) start(mailboxes ...MailboxConfig) (*Reader, func()) {
 	h.t.Helper()
 	h.reg = prometheus.NewRegistry()
-	r, err := New(Config{Mailboxes: mailboxes}, h.dir, h.rec.publish, h.rec.quarantine, h.store, h.log, h.reg)
+	r, err := New(Config{Mailboxes: mailboxes}, h.dir, ingesttest.References(), h.rec.publish, h.rec.quarantine, h.store, h.log, h.reg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ type Parsed struct {
 	// Auto is empty for mail written by a person, else why it is an
 	// automatic message (auto-reply, bounce, bulk mail, our own mail).
 	Auto string
-	// ReplyToReference is a tousu reference number (ingest.ReferenceFor)
+	// ReplyToReference is a tousu reference number (ingest.References)
 	// found in the subject, upper-cased, or empty.
 	ReplyToReference string
 	// Warnings lists what could not be decoded cleanly (a broken base64

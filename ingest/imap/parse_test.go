@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 var testOurs = []string{"support@tousu.example.com", "@noreply.tousu.example.com"}
@@ -72,7 +73,7 @@ func TestParseMessageFixtures(t *testing.T) {
 				t.Errorf("InReplyTo = %q, want %q", p.InReplyTo, f.inReplyTo)
 			}
 
-			env, err := BuildEnvelope(&p, Meta{Mailbox: "support", UIDValidity: 7, UID: 42}, f.raw, nil, nil)
+			env, err := BuildEnvelope(ingesttest.References(), &p, Meta{Mailbox: "support", UIDValidity: 7, UID: 42}, f.raw, nil, nil)
 			if f.invalid {
 				if !errors.Is(err, ErrInvalid) {
 					t.Fatalf("BuildEnvelope err = %v, want ErrInvalid", err)
@@ -161,12 +162,12 @@ func TestBuildEnvelope(t *testing.T) {
 	t.Run("ids and extra", func(t *testing.T) {
 		f := fixtureNamed(t, "reply with reference")
 		p, _ := ParseMessage(f.raw, ParseOptions{})
-		env, err := BuildEnvelope(&p, meta, f.raw, nil, nil)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, f.raw, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantID := ingest.NewID(ingest.ChannelEmail, "support", "1700000000/9")
-		if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) || env.SourceID != "1700000000/9" ||
+		if env.ID != wantID || env.Reference != ingesttest.References().For(wantID) || env.SourceID != "1700000000/9" ||
 			env.Source != "support" || env.Channel != ingest.ChannelEmail || env.V != ingest.SchemaVersion {
 			t.Errorf("envelope identity = %+v", env)
 		}
@@ -187,7 +188,7 @@ func TestBuildEnvelope(t *testing.T) {
 		if len(env.Extra[ExtraRawSHA256]) != 64 {
 			t.Errorf("raw_sha256 = %q", env.Extra[ExtraRawSHA256])
 		}
-		again, _ := BuildEnvelope(&p, meta, f.raw, nil, nil)
+		again, _ := BuildEnvelope(ingesttest.References(), &p, meta, f.raw, nil, nil)
 		if again.ID != env.ID || again.Description != env.Description {
 			t.Error("BuildEnvelope is not deterministic")
 		}
@@ -195,7 +196,7 @@ func TestBuildEnvelope(t *testing.T) {
 	t.Run("long description cut on a rune boundary", func(t *testing.T) {
 		f := fixtureNamed(t, "long body")
 		p, _ := ParseMessage(f.raw, ParseOptions{})
-		env, err := BuildEnvelope(&p, meta, f.raw, nil, nil)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, f.raw, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +210,7 @@ func TestBuildEnvelope(t *testing.T) {
 	t.Run("subject only becomes the description", func(t *testing.T) {
 		f := fixtureNamed(t, "subject only")
 		p, _ := ParseMessage(f.raw, ParseOptions{})
-		env, err := BuildEnvelope(&p, meta, f.raw, nil, nil)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, f.raw, nil, nil)
 		if err != nil || env.Description != "只有主题" {
 			t.Errorf("Description = %q, err %v", env.Description, err)
 		}
@@ -219,7 +220,7 @@ func TestBuildEnvelope(t *testing.T) {
 			"--x\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n"+b64(string(pngBytes))+"\n--x--")
 		p, _ := ParseMessage(raw, ParseOptions{})
 		ns := []NotStored{{Name: "a.png", Size: 3, Reason: NotStoredTooLarge, SHA256: "ab"}}
-		env, err := BuildEnvelope(&p, meta, raw, []ingest.Attachment{{Name: "a.png"}}, ns)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, raw, []ingest.Attachment{{Name: "a.png"}}, ns)
 		if err != nil || env.Description != NoTextDescription {
 			t.Fatalf("Description = %q, err %v", env.Description, err)
 		}
@@ -231,7 +232,7 @@ func TestBuildEnvelope(t *testing.T) {
 	t.Run("HTML kept sanitised", func(t *testing.T) {
 		f := fixtureNamed(t, "HTML only in GBK")
 		p, _ := ParseMessage(f.raw, ParseOptions{})
-		env, err := BuildEnvelope(&p, meta, f.raw, nil, nil)
+		env, err := BuildEnvelope(ingesttest.References(), &p, meta, f.raw, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,6 +129,7 @@ type MailboxHealth struct {
 type Reader struct {
 	mailboxes  []*mailbox
 	stateDir   string
+	refs       ingest.References
 	publish    ingest.Publish
 	quarantine Quarantine
 	ignored    IgnoredFunc
@@ -149,14 +150,17 @@ type Reader struct {
 }
 
 // New checks cfg and prepares a Reader. stateDir holds one small state
-// file per mailbox and is created if needed. publish hands envelopes to
-// the broker, quarantine records messages that cannot become complaints;
-// both are required. store keeps attachment content; with a nil store,
+// file per mailbox and is created if needed. refs derives reference
+// numbers. publish hands envelopes to the broker, quarantine records
+// messages that cannot become complaints; both are required. store keeps attachment content; with a nil store,
 // attachments are recorded without content. logger should carry a
 // component field; reg receives the metrics (nil: not registered).
-func New(cfg Config, stateDir string, publish ingest.Publish, quarantine Quarantine, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Reader, error) {
+func New(cfg Config, stateDir string, refs ingest.References, publish ingest.Publish, quarantine Quarantine, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Reader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if err := refs.Check(); err != nil {
+		return nil, fmt.Errorf("imap: %w", err)
 	}
 	if publish == nil || quarantine == nil {
 		return nil, errors.New("imap: publish and quarantine functions are required")
@@ -180,6 +184,7 @@ func New(cfg Config, stateDir string, publish ingest.Publish, quarantine Quarant
 	}
 	r := &Reader{
 		stateDir:   stateDir,
+		refs:       refs,
 		publish:    publish,
 		quarantine: quarantine,
 		store:      store,
@@ -725,7 +730,7 @@ func (m *mailbox) process(ctx context.Context, meta Meta, raw []byte) (outcome, 
 	if err != nil {
 		return 0, err
 	}
-	env, err := BuildEnvelope(&p, meta, raw, atts, notStored)
+	env, err := BuildEnvelope(m.r.refs, &p, meta, raw, atts, notStored)
 	if err != nil {
 		return quarantine(p.MessageID, err.Error())
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // TestReaderFixtures delivers every fixture to a mailbox and checks what
@@ -563,16 +564,16 @@ func TestNewRejects(t *testing.T) {
 	pub := func(context.Context, ingest.Envelope) error { return nil }
 	q := func(context.Context, Quarantined) error { return nil }
 	good := Config{Mailboxes: []MailboxConfig{validMailbox()}}
-	if _, err := New(Config{Mailboxes: []MailboxConfig{{Name: "x"}}}, t.TempDir(), pub, q, nil, nil, nil); err == nil {
+	if _, err := New(Config{Mailboxes: []MailboxConfig{{Name: "x"}}}, t.TempDir(), ingesttest.References(), pub, q, nil, nil, nil); err == nil {
 		t.Error("invalid config accepted")
 	}
-	if _, err := New(good, t.TempDir(), nil, q, nil, nil, nil); err == nil {
+	if _, err := New(good, t.TempDir(), ingesttest.References(), nil, q, nil, nil, nil); err == nil {
 		t.Error("nil publish accepted")
 	}
-	if _, err := New(good, "", pub, q, nil, nil, nil); err == nil {
+	if _, err := New(good, "", ingesttest.References(), pub, q, nil, nil, nil); err == nil {
 		t.Error("empty state dir accepted")
 	}
-	r, err := New(Config{}, t.TempDir(), pub, q, nil, nil, nil)
+	r, err := New(Config{}, t.TempDir(), ingesttest.References(), pub, q, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,7 +714,7 @@ func TestFetchSizeUnknown(t *testing.T) {
 	ts.appendMsg(t, "INBOX", raw, time.Time{})
 	mb := ts.mailbox("support", "INBOX")
 	mb.MaxMessageBytes = 4096
-	r, err := New(Config{Mailboxes: []MailboxConfig{mb}}, h.dir, h.rec.publish, h.rec.quarantine, h.store, h.log, nil)
+	r, err := New(Config{Mailboxes: []MailboxConfig{mb}}, h.dir, ingesttest.References(), h.rec.publish, h.rec.quarantine, h.store, h.log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

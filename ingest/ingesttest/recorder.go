@@ -41,3 +41,9 @@ func (r *Recorder) Published() []ingest.Envelope {
 	defer r.mu.Unlock()
 	return append([]ingest.Envelope(nil), r.envs...)
 }
+
+// References returns the reference derivation tests use: keyed with a
+// fixed test key, the same in every call.
+func References() ingest.References {
+	return ingest.NewReferences([]byte("ingesttest: a reference key for tests only"))
+}

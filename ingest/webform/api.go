@@ -2,6 +2,7 @@ package webform
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
 )
@@ -33,18 +35,28 @@ type apiError struct {
 	Retryable bool                `json:"retryable,omitempty"`
 }
 
+// accountLocal is the fiber.Ctx Locals key of the API caller's account.
+const accountLocal = "tousu.webform.account"
+
 // BearerAuth returns an authentication middleware for the JSON API: it
 // takes the token from "Authorization: Bearer <token>" and lets the
-// request through when authorize returns true, else answers 401 with a
-// JSON error. authorize must be safe for concurrent use and should compare
-// in constant time.
-func BearerAuth(authorize func(token string) bool) fiber.Handler {
+// request through when authorize returns ok, else answers 401 with a
+// JSON error. account names the token's holder: idempotency keys are
+// scoped by it, so two callers with the same key submit two complaints.
+// authorize must be safe for concurrent use and should compare in
+// constant time.
+func BearerAuth(authorize func(token string) (account string, ok bool)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
+		scheme, token, found := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
 		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || !authorize(token) {
+		if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return unauthorized(c)
 		}
+		account, ok := authorize(token)
+		if !ok {
+			return unauthorized(c)
+		}
+		c.Locals(accountLocal, account)
 		return c.Next()
 	}
 }
@@ -57,8 +69,11 @@ func unauthorized(c *fiber.Ctx) error {
 // apiSubmit handles POST /api/v1/complaints. The body is a JSON object
 // with the fields of apiRequest and nothing else; it answers 202 with
 // {"reference": "..."} once the broker acknowledged the complaint. With
-// an Idempotency-Key header, a repeat of the request returns the same
-// reference and creates no second case.
+// an Idempotency-Key header, a repeat of the request by the same account
+// returns the same reference and creates no second case; the same key
+// with other content answers 409. Keys are scoped by the account
+// BearerAuth admitted, and remembered in the shared Ledger, so that every
+// replica answers alike.
 func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	channel := string(ingest.ChannelAPI)
 	fail := func(status int, outcome string, e apiError) error {
@@ -90,15 +105,88 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	if errs := ingest.CheckFields(&env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Field: errs[0].Field, Errors: errs})
 	}
-	if key == "" {
-		key = randomKey()
-	}
-	f.fill(&env, c, ingest.ChannelAPI, ingest.NewID(ingest.ChannelAPI, "", key))
-	if err := f.doPublish(c, env); err != nil {
+	busy := func() error {
 		c.Set(fiber.HeaderRetryAfter, "10")
 		return c.Status(fiber.StatusServiceUnavailable).JSON(apiError{Error: "系统繁忙，请稍后再试", Retryable: true})
 	}
+	account, _ := c.Locals(accountLocal).(string)
+	idempotent := key != ""
+	if !idempotent {
+		key = randomKey()
+	}
+	f.fill(&env, c, ingest.ChannelAPI, ingest.NewID(ingest.ChannelAPI, account, key))
+	if idempotent {
+		ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
+		defer cancel()
+		ref, err := f.claimKey(ctx, env)
+		switch {
+		case errors.Is(err, errKeyReused):
+			return fail(fiber.StatusConflict, "conflict", apiError{Error: "该 Idempotency-Key 已用于内容不同的投诉；新的投诉请使用新的 Idempotency-Key"})
+		case err != nil:
+			f.m.submissions.WithLabelValues(channel, "unavailable").Inc()
+			f.log.Error("cannot record an idempotency key", zap.String("id", env.ID), zap.Error(err))
+			return busy()
+		}
+		env.Reference = ref
+	}
+	// A repeat is published again: the first attempt may have failed after
+	// its key was recorded, and the envelope id makes a repeat harmless.
+	if err := f.doPublish(c, env); err != nil {
+		return busy()
+	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
+}
+
+// errKeyReused is claimKey's error for an idempotency key that came with
+// other content before.
+var errKeyReused = errors.New("idempotency key reused with other content")
+
+// keyRecord is the ledger record of an idempotency key: a digest of the
+// content it was first used with and the reference that was given.
+type keyRecord struct {
+	Content   string `json:"content"`
+	Reference string `json:"reference"`
+}
+
+// claimKey records in the ledger that env's idempotency key (its id) was
+// used with env's content, unless it was before. It returns the reference
+// to answer with (the first one given for the key), errKeyReused when the
+// key first came with other content, or the ledger's error.
+func (f *Form) claimKey(ctx context.Context, env ingest.Envelope) (string, error) {
+	key := "api:" + env.ID
+	mine := keyRecord{Content: ingest.ContentKey(env.Name, env.Phone, env.Email, env.Subject, env.Description), Reference: env.Reference}
+	if first, ok := firstKeyRecord(f.shared.Ledger.Entries(key)); ok {
+		return checkKeyRecord(first, mine)
+	}
+	b, err := json.Marshal(mine)
+	if err != nil {
+		return "", err
+	}
+	if err := f.shared.Ledger.Append(ctx, key, b); err != nil {
+		return "", err
+	}
+	// Concurrent requests with the key: the first record decides.
+	first, _ := firstKeyRecord(f.shared.Ledger.Entries(key))
+	return checkKeyRecord(first, mine)
+}
+
+// firstKeyRecord returns the first readable record of a key.
+func firstKeyRecord(entries []LedgerEntry) (keyRecord, bool) {
+	for _, e := range entries {
+		var r keyRecord
+		if json.Unmarshal(e.Value, &r) == nil && r.Content != "" {
+			return r, true
+		}
+	}
+	return keyRecord{}, false
+}
+
+// checkKeyRecord decides a request against the first record of its key.
+func checkKeyRecord(first, mine keyRecord) (string, error) {
+	if first.Content != mine.Content {
+		return "", errKeyReused
+	}
+	return first.Reference, nil
 }
 
 // decodeRequest parses an API body strictly: valid UTF-8, exactly one JSON

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 const validJSON = `{"name":"李四","phone":"+86 139 0000 1111","email":"li@example.com","subject":"账单","description":"多扣了话费 30 元"}`
@@ -114,7 +115,7 @@ func TestAPIIdempotency(t *testing.T) {
 	if a != b {
 		t.Fatalf("same key gave %s and %s", a, b)
 	}
-	if want := ingest.ReferenceFor(ingest.NewID(ingest.ChannelAPI, "", "order-42")); a != want {
+	if want := ingesttest.References().For(ingest.NewID(ingest.ChannelAPI, "partner-a", "order-42")); a != want {
 		t.Fatalf("reference %s, want %s", a, want)
 	}
 	if c, d := ref(""), ref(""); c == d || c == a {
@@ -151,5 +152,97 @@ func TestBearerAuthSchemes(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("Authorization %q: status %d", h, resp.StatusCode)
 		}
+	}
+}
+
+// submitAPI posts body with token and key to e and returns the status and
+// the answer.
+func submitAPI(tb testing.TB, e *testEnv, token, key, body string) (int, apiAnswer) {
+	tb.Helper()
+	resp, text := e.do(tb, apiRequestWith(body, token, key))
+	return resp.StatusCode, decodeAnswer(tb, text)
+}
+
+const otherJSON = `{"phone":"13900001111","description":"宽带断网三天"}`
+
+func TestAPIIdempotencyKeyScope(t *testing.T) {
+	tests := []struct {
+		name         string
+		second       string // token of the second request
+		secondBody   string
+		sameReplica  bool
+		wantStatus   int
+		wantSameRef  bool
+		wantEnvelope int // envelopes published in all
+	}{
+		{"same account, same body", apiToken, validJSON, true, http.StatusAccepted, true, 2},
+		{"same account, same body, other replica", apiToken, validJSON, false, http.StatusAccepted, true, 2},
+		{"same account, other body", apiToken, otherJSON, true, http.StatusConflict, false, 1},
+		{"same account, other body, other replica", apiToken, otherJSON, false, http.StatusConflict, false, 1},
+		{"other account, same body", otherAPIToken, validJSON, true, http.StatusAccepted, false, 2},
+		{"other account, other body", otherAPIToken, otherJSON, false, http.StatusAccepted, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ledger := &memLedger{}
+			a := newTestEnvSharing(t, Config{}, ledger)
+			b := a
+			if !tt.sameReplica {
+				b = newTestEnvSharing(t, Config{}, ledger)
+			}
+			status, first := submitAPI(t, a, apiToken, "order-42", validJSON)
+			if status != http.StatusAccepted {
+				t.Fatalf("first request: status %d %+v", status, first)
+			}
+			status, second := submitAPI(t, b, tt.second, "order-42", tt.secondBody)
+			if status != tt.wantStatus {
+				t.Fatalf("second request: status %d %+v, want %d", status, second, tt.wantStatus)
+			}
+			if status == http.StatusConflict && (second.Reference != "" || !strings.Contains(second.Error, "Idempotency-Key 已用于内容不同的投诉")) {
+				t.Fatalf("conflict answer %+v", second)
+			}
+			if status == http.StatusAccepted && (second.Reference == first.Reference) != tt.wantSameRef {
+				t.Fatalf("references %s and %s, want same: %v", first.Reference, second.Reference, tt.wantSameRef)
+			}
+			published := append(a.pub.Published(), b.pub.Published()...)
+			if b == a {
+				published = a.pub.Published()
+			}
+			if len(published) != tt.wantEnvelope {
+				t.Fatalf("published %d envelopes, want %d", len(published), tt.wantEnvelope)
+			}
+			if tt.wantEnvelope == 2 && (published[0].ID == published[1].ID) != tt.wantSameRef {
+				t.Fatalf("envelope ids %s and %s: a separate complaint must have an id of its own", published[0].ID, published[1].ID)
+			}
+		})
+	}
+}
+
+func TestAPIIdempotencyLedgerDown(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.ledger.fail(errors.New("broker down"))
+	status, a := submitAPI(t, e, apiToken, "order-42", validJSON)
+	if status != http.StatusServiceUnavailable || !a.Retryable || a.Reference != "" {
+		t.Fatalf("status %d %+v, want 503", status, a)
+	}
+	if n := len(e.pub.Published()); n != 0 {
+		t.Fatalf("published %d envelopes with an unrecorded key", n)
+	}
+	// Without a key nothing needs recording.
+	if status, _ := submitAPI(t, e, apiToken, "", validJSON); status != http.StatusAccepted {
+		t.Fatalf("without a key: status %d", status)
+	}
+}
+
+func TestAPIRetryAfterFailedPublish(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.pub.Fail(errors.New("not enough replicas"))
+	if status, _ := submitAPI(t, e, apiToken, "order-42", validJSON); status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", status)
+	}
+	e.pub.Fail(nil)
+	status, a := submitAPI(t, e, apiToken, "order-42", validJSON)
+	if status != http.StatusAccepted || len(e.pub.Published()) != 1 || e.pub.Published()[0].Reference != a.Reference {
+		t.Fatalf("retry: status %d %+v, published %+v", status, a, e.pub.Published())
 	}
 }

@@ -44,6 +44,15 @@ type Config struct {
 	// tousu configuration also takes it from the environment variable
 	// EnvCSRFSecret. It is never logged.
 	CSRFSecret string `yaml:"csrf_secret"`
+	// MaxStatusFailures is how many look-ups of one reference may fail
+	// (wrong digits, or a reference that does not exist) within
+	// StatusLockWindow before the status page locks the reference: then
+	// every look-up of it, on every replica, gets a "too many attempts"
+	// page (429) until the oldest failure leaves the window. A successful
+	// look-up clears the count. Default 5.
+	MaxStatusFailures int `yaml:"max_status_failures"`
+	// StatusLockWindow is the window of MaxStatusFailures. Default 1h.
+	StatusLockWindow time.Duration `yaml:"status_lock_window"`
 	// PublishTimeout bounds the wait for the broker's acknowledgement and
 	// for a status look-up. Default 10s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
@@ -57,6 +66,8 @@ const (
 	DefaultRateWindow         = time.Minute
 	DefaultCSRFExpiration     = 2 * time.Hour
 	DefaultPublishTimeout     = 10 * time.Second
+	DefaultMaxStatusFailures  = 5
+	DefaultStatusLockWindow   = time.Hour
 )
 
 // multipartOverhead is what the text fields and multipart framing of one
@@ -72,6 +83,8 @@ func DefaultConfig() Config {
 		RateWindow:         DefaultRateWindow,
 		CSRFExpiration:     DefaultCSRFExpiration,
 		PublishTimeout:     DefaultPublishTimeout,
+		MaxStatusFailures:  DefaultMaxStatusFailures,
+		StatusLockWindow:   DefaultStatusLockWindow,
 	}
 }
 
@@ -95,6 +108,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = d.PublishTimeout
+	}
+	if c.MaxStatusFailures == 0 {
+		c.MaxStatusFailures = d.MaxStatusFailures
+	}
+	if c.StatusLockWindow == 0 {
+		c.StatusLockWindow = d.StatusLockWindow
 	}
 	return c
 }
@@ -121,6 +140,12 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 {
 		errs = append(errs, errors.New("publish_timeout must not be negative"))
+	}
+	if c.MaxStatusFailures < 0 {
+		errs = append(errs, errors.New("max_status_failures must not be negative"))
+	}
+	if c.StatusLockWindow < 0 {
+		errs = append(errs, errors.New("status_lock_window must not be negative"))
 	}
 	if c.CSRFSecret != "" && len(c.CSRFSecret) < MinCSRFSecretBytes {
 		errs = append(errs, fmt.Errorf("csrf_secret must be at least %d bytes", MinCSRFSecretBytes))

@@ -302,11 +302,11 @@ func TestCSRFSecretLogging(t *testing.T) {
 	}
 
 	// Forms without a secret share the random key of the process.
-	f1, err := New(Config{}, nil, nil, nil, nil)
+	f1, err := New(Config{}, testShared(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f2, err := New(Config{}, nil, nil, nil, nil)
+	f2, err := New(Config{}, testShared(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestCSRFSecretLogging(t *testing.T) {
 	// A configured secret is used as is, and never logged, also when a
 	// token is refused.
 	core, logs = observer.New(zapcore.DebugLevel)
-	form, err := New(Config{CSRFSecret: secretA}, nil, nil, zap.New(core), nil)
+	form, err := New(Config{CSRFSecret: secretA}, testShared(), nil, nil, zap.New(core), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,12 +20,16 @@
 // Envelope ids are deterministic, so a repeated submission creates no
 // second case downstream: the form derives its id from a nonce rendered
 // into each form (sending the same rendered form twice yields the same
-// reference), the API from the Idempotency-Key header.
+// reference), the API from the caller's account and the Idempotency-Key
+// header. Reference numbers are derived from envelope ids under the
+// installation's key (Shared.References), so nobody can compute one.
 //
 // Rate-limit counters are kept in process memory: Config.RateLimit
 // applies per replica, so behind a load balancer spreading requests over n
 // replicas one client IP may make up to n times RateLimit submissions (and
-// as many status look-ups) per RateWindow.
+// as many status look-ups) per RateWindow. What must hold across replicas,
+// the lock of a reference after failed status look-ups and the API's
+// idempotency keys, is kept in the Shared.Ledger.
 package webform
 
 import (
@@ -82,6 +86,7 @@ const (
 // JSON API. It is safe for concurrent use; create it with New.
 type Form struct {
 	cfg     Config
+	shared  Shared
 	publish ingest.Publish
 	store   *attachment.Store
 	log     *zap.Logger
@@ -95,13 +100,18 @@ type Form struct {
 }
 
 // New returns a Form that publishes through publish and keeps attachments
-// in store. A nil publish makes a Form that only serves the status page
-// (a console process without the gateway): call MountStatus, not Mount. A nil store turns attachments off (the form shows no file
-// field and ignores uploaded files). Metrics are registered with reg
+// in store, sharing with the other replicas what shared holds. A nil
+// publish makes a Form that only serves the status page (a console process
+// without the gateway): call MountStatus, not Mount; it needs no
+// shared.References. A nil store turns attachments off (the form shows no
+// file field and ignores uploaded files). Metrics are registered with reg
 // unless it is nil; registering a second Form with the same registry
 // fails. logger should carry a component field.
-func New(cfg Config, publish ingest.Publish, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Form, error) {
+func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Form, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := shared.validate(publish != nil); err != nil {
 		return nil, err
 	}
 	if logger == nil {
@@ -112,7 +122,7 @@ func New(cfg Config, publish ingest.Publish, store *attachment.Store, logger *za
 	if err != nil {
 		return nil, err
 	}
-	f := &Form{cfg: cfg, publish: publish, store: store, log: logger, pages: pages}
+	f := &Form{cfg: cfg, shared: shared, publish: publish, store: store, log: logger, pages: pages}
 	if f.m, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
@@ -427,7 +437,7 @@ func (f *Form) tooLargeMessage() string {
 func (f *Form) fill(env *ingest.Envelope, c *fiber.Ctx, channel ingest.Channel, id string) {
 	env.V = ingest.SchemaVersion
 	env.ID = id
-	env.Reference = ingest.ReferenceFor(id)
+	env.Reference = f.shared.References.For(id)
 	env.Channel = channel
 	env.ReceivedAt = time.Now().UTC()
 	env.Extra = map[string]string{"remote_addr": strings.Clone(c.IP())}
@@ -528,7 +538,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	m := metrics{
 		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tousu_webform_submissions_total",
-			Help: "Complaint submissions to the web form (channel webform) and the JSON API (channel api), by outcome: accepted, invalid, too_large, honeypot, csrf, rate_limited, bad_request, unavailable.",
+			Help: "Complaint submissions to the web form (channel webform) and the JSON API (channel api), by outcome: accepted, invalid, too_large, honeypot, csrf, rate_limited, bad_request, conflict, unavailable.",
 		}, []string{"channel", "outcome"}),
 		publishSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tousu_webform_publish_duration_seconds",
@@ -537,7 +547,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		}, []string{"channel"}),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tousu_webform_status_lookups_total",
-			Help: "Status page look-ups by outcome: found, not_found, invalid, csrf, rate_limited, unavailable.",
+			Help: "Status page look-ups by outcome: found, not_found, invalid, csrf, rate_limited, locked, unavailable.",
 		}, []string{"outcome"}),
 	}
 	if reg == nil {

@@ -29,7 +29,13 @@ import (
 	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
-const apiToken = "test-token-0123456789"
+// The API tokens of the tests and their accounts.
+const (
+	apiToken      = "test-token-0123456789"
+	otherAPIToken = "other-token-0123456789"
+)
+
+var apiAccounts = map[string]string{apiToken: "partner-a", otherAPIToken: "partner-b"}
 
 // fakeLookup is a StatusLookup over a map; err, when set, is returned for
 // every look-up.
@@ -55,11 +61,19 @@ type testEnv struct {
 	reg      *prometheus.Registry
 	pub      *ingesttest.Recorder
 	lookup   *fakeLookup
+	ledger   *memLedger
 	storeDir string
 	cfg      Config
 }
 
 func newTestEnv(tb testing.TB, cfg Config) *testEnv {
+	tb.Helper()
+	return newTestEnvSharing(tb, cfg, &memLedger{})
+}
+
+// newTestEnvSharing returns a test environment whose Form keeps its
+// records in ledger, which other environments may share.
+func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	tb.Helper()
 	dir := tb.TempDir()
 	store, err := attachment.Open(dir)
@@ -68,15 +82,18 @@ func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	}
 	pub := &ingesttest.Recorder{}
 	reg := prometheus.NewRegistry()
-	form, err := New(cfg, pub.Publish, store, zap.NewNop(), reg)
+	form, err := New(cfg, Shared{References: ingesttest.References(), Ledger: ledger}, pub.Publish, store, zap.NewNop(), reg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	app := fiber.New(fiber.Config{BodyLimit: cfg.BodyLimit(), DisableStartupMessage: true})
-	form.Mount(app, BearerAuth(func(tok string) bool { return tok == apiToken }))
+	form.Mount(app, BearerAuth(func(tok string) (string, bool) {
+		account, ok := apiAccounts[tok]
+		return account, ok
+	}))
 	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
 	form.MountStatus(app, lookup)
-	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, storeDir: dir, cfg: cfg.withDefaults()}
+	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, ledger: ledger, storeDir: dir, cfg: cfg.withDefaults()}
 }
 
 func (e *testEnv) do(tb testing.TB, req *http.Request) (*http.Response, string) {
@@ -215,8 +232,8 @@ func TestSubmitValid(t *testing.T) {
 	}
 	env := envs[0]
 	wantID := ingest.NewID(ingest.ChannelWebForm, "", s.nonce)
-	if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) {
-		t.Fatalf("id %q ref %q, want %q %q", env.ID, env.Reference, wantID, ingest.ReferenceFor(wantID))
+	if want := ingesttest.References().For(wantID); env.ID != wantID || env.Reference != want {
+		t.Fatalf("id %q ref %q, want %q %q", env.ID, env.Reference, wantID, want)
 	}
 	if !strings.Contains(body, env.Reference) || !strings.Contains(body, "受理编号") {
 		t.Fatalf("receipt lacks the reference %s", env.Reference)
@@ -492,7 +509,7 @@ func TestMountUnderPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &ingesttest.Recorder{}
-	form, err := New(Config{}, pub.Publish, store, nil, nil)
+	form, err := New(Config{}, testShared(), pub.Publish, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,10 +536,10 @@ func TestMountUnderPrefix(t *testing.T) {
 
 func TestNewRejectsBadInput(t *testing.T) {
 	pub := &ingesttest.Recorder{}
-	if _, err := New(Config{RateLimit: -1}, pub.Publish, nil, nil, nil); err == nil {
+	if _, err := New(Config{RateLimit: -1}, testShared(), pub.Publish, nil, nil, nil); err == nil {
 		t.Error("negative rate limit accepted")
 	}
-	statusOnly, err := New(Config{}, nil, nil, nil, nil)
+	statusOnly, err := New(Config{}, testShared(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,17 +552,17 @@ func TestNewRejectsBadInput(t *testing.T) {
 		statusOnly.Mount(fiber.New(), nil)
 	}()
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{}, pub.Publish, nil, nil, reg); err != nil {
+	if _, err := New(Config{}, testShared(), pub.Publish, nil, nil, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, pub.Publish, nil, nil, reg); err == nil {
+	if _, err := New(Config{}, testShared(), pub.Publish, nil, nil, reg); err == nil {
 		t.Error("second registration with the same registry accepted")
 	}
 }
 
 func TestFormWithoutStore(t *testing.T) {
 	pub := &ingesttest.Recorder{}
-	form, err := New(Config{}, pub.Publish, nil, nil, nil)
+	form, err := New(Config{}, testShared(), pub.Publish, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +71,9 @@ const (
 // The customer must enter the last four digits of the phone number the
 // complaint was made with; complaints with an e-mail address only cannot
 // be looked up here (the page says so) and hear about progress by e-mail.
-// POST /status is CSRF protected and rate limited per IP.
+// POST /status is CSRF protected and rate limited per IP, and each
+// reference is locked for a while after Config.MaxStatusFailures failed
+// look-ups (see lookupStatus).
 func (f *Form) MountStatus(app fiber.Router, lookup StatusLookup) {
 	app.Get("/status", f.csrf, f.showStatus)
 	app.Post("/status", rejectEncodedBody, f.statusLimit, f.csrf, func(c *fiber.Ctx) error {
@@ -115,22 +119,45 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 		return f.render(c, fiber.StatusUnprocessableEntity, "status", page)
 	}
 
+	// Every look-up of a reference is recorded before it is made; a
+	// successful one clears the count. Once MaxStatusFailures look-ups
+	// failed within StatusLockWindow the reference is locked, on every
+	// replica, for right digits too, so that the lock tells nothing.
+	key := statusLedgerKey(ref)
+	if retry, locked := f.statusLocked(key, 0); locked {
+		return f.statusLockedPage(c, ref, retry)
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
 	defer cancel()
-	cs, err := lookup.LookupStatus(ctx, ref)
-	if err != nil && !errors.Is(err, ErrUnknownReference) {
+	unavailable := func(msg string, err error) error {
 		f.m.lookups.WithLabelValues("unavailable").Inc()
-		f.log.Error("status lookup failed", zap.String("reference", ref), zap.Error(err))
+		f.log.Error(msg, zap.String("reference", ref), zap.Error(err))
 		c.Set(fiber.HeaderRetryAfter, "10")
 		page := f.statusPage(c, ref, rawDigits, nil)
 		page.Summary = "系统繁忙，请稍后再试。"
 		return f.render(c, fiber.StatusServiceUnavailable, "status", page)
+	}
+	if err := f.shared.Ledger.Append(ctx, key, []byte(lookupTried)); err != nil {
+		return unavailable("cannot record a status look-up", err)
+	}
+	// Concurrent look-ups of one reference all got past the first check.
+	if retry, locked := f.statusLocked(key, 1); locked {
+		return f.statusLockedPage(c, ref, retry)
+	}
+	cs, err := lookup.LookupStatus(ctx, ref)
+	if err != nil && !errors.Is(err, ErrUnknownReference) {
+		return unavailable("status lookup failed", err)
 	}
 	if err != nil || !phoneEndsWith(cs.Phone, digits) {
 		f.m.lookups.WithLabelValues("not_found").Inc()
 		page := f.statusPage(c, ref, "", nil)
 		page.Summary = msgNotFound
 		return f.render(c, fiber.StatusNotFound, "status", page)
+	}
+	if err := f.shared.Ledger.Append(ctx, key, []byte(lookupFound)); err != nil {
+		// The customer's look-up was recorded as tried: at worst it
+		// counts towards the lock.
+		f.log.Warn("cannot record a successful status look-up", zap.String("reference", ref), zap.Error(err))
 	}
 	f.m.lookups.WithLabelValues("found").Inc()
 	page := f.statusPage(c, ref, "", nil)
@@ -142,6 +169,54 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 		Deadline:   formatTime(cs.Deadline),
 	}
 	return f.render(c, fiber.StatusOK, "status", page)
+}
+
+// Values of the status page's ledger records.
+const (
+	lookupTried = "tried"
+	lookupFound = "found"
+)
+
+// statusLedgerKey is the ledger key of a reference's look-ups.
+func statusLedgerKey(ref string) string { return "status:" + ref }
+
+// statusLocked reports whether the reference whose look-ups are recorded
+// under key is locked, and for how long. extra is how many of the
+// recorded look-ups are the current request's own (0 before it is
+// recorded, 1 after): the limit allows them on top.
+func (f *Form) statusLocked(key string, extra int) (time.Duration, bool) {
+	return lockedFor(f.shared.Ledger.Entries(key), time.Now(), f.cfg.MaxStatusFailures+extra, f.cfg.StatusLockWindow)
+}
+
+// lockedFor decides the lock of one reference from its ledger records:
+// it is locked when at least limit look-ups since its last successful one
+// fell within window before now, until the oldest of those leaves the
+// window (the returned wait, at least a second).
+func lockedFor(entries []LedgerEntry, now time.Time, limit int, window time.Duration) (time.Duration, bool) {
+	var tried []time.Time
+	for _, e := range entries {
+		switch {
+		case string(e.Value) == lookupFound:
+			tried = tried[:0]
+		case string(e.Value) == lookupTried && now.Sub(e.At) < window:
+			tried = append(tried, e.At)
+		}
+	}
+	if len(tried) < limit {
+		return 0, false
+	}
+	return max(tried[0].Add(window).Sub(now), time.Second), true
+}
+
+// statusLockedPage answers a look-up of a locked reference: the same page
+// for every locked reference, known or not.
+func (f *Form) statusLockedPage(c *fiber.Ctx, ref string, retry time.Duration) error {
+	f.m.lookups.WithLabelValues("locked").Inc()
+	f.log.Info("status look-up of a locked reference", zap.String("reference", ref), zap.String("remote_addr", c.IP()))
+	minutes := int((retry + time.Minute - 1) / time.Minute)
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	return f.message(c, fiber.StatusTooManyRequests, "请稍后再试",
+		fmt.Sprintf("该受理编号查询失败次数过多，已暂时锁定，请 %d 分钟后再试。", minutes), "/status")
 }
 
 // phoneEndsWith compares the last four digits of a stored phone number with

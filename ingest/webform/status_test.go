@@ -3,6 +3,7 @@ package webform
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,122 @@ func TestNormalizeReference(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("normalizeReference(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// lookUp posts a status look-up to e and returns the status code, the
+// Retry-After header and the page.
+func lookUp(tb testing.TB, e *testEnv, ref, digits string) (int, string, string) {
+	tb.Helper()
+	s, _ := e.open(tb, "/status")
+	resp, body := e.post(tb, "/status", s, map[string]string{"reference": ref, "digits": digits}, nil)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), body
+}
+
+func TestStatusLockAfterFailures(t *testing.T) {
+	const unknownRef = "TS3K9QW2M7PY"
+	tests := []struct {
+		name       string
+		failRef    string   // reference of the five failed look-ups
+		failDigits string   // their digits
+		between    []string // digits of look-ups of knownRef between the failures, on the first replica
+		ref        string   // the sixth look-up, on the second replica
+		digits     string
+		want       int
+	}{
+		{"wrong digits lock, right digits refused", knownRef, "1234", nil, knownRef, "8000", http.StatusTooManyRequests},
+		{"wrong digits lock, wrong digits refused", knownRef, "1234", nil, knownRef, "1234", http.StatusTooManyRequests},
+		{"unknown reference locks too", unknownRef, "1234", nil, unknownRef, "8000", http.StatusTooManyRequests},
+		{"another reference is not locked", unknownRef, "1234", nil, knownRef, "8000", http.StatusOK},
+		{"a successful look-up clears the count", knownRef, "1234", []string{"8000"}, knownRef, "8000", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ledger := &memLedger{}
+			first, second := newTestEnvSharing(t, Config{RateLimit: 1000}, ledger), newTestEnvSharing(t, Config{RateLimit: 1000}, ledger)
+			for _, e := range []*testEnv{first, second} {
+				e.lookup.cases[knownRef] = CaseStatus{Reference: knownRef, Status: "处理中", Phone: "+8613800138000"}
+			}
+			for i := range DefaultMaxStatusFailures {
+				if i == 2 {
+					for _, d := range tt.between {
+						lookUp(t, first, knownRef, d)
+					}
+				}
+				if status, _, _ := lookUp(t, first, tt.failRef, tt.failDigits); status != http.StatusNotFound {
+					t.Fatalf("failed look-up %d: status %d, want 404", i+1, status)
+				}
+			}
+			status, retry, body := lookUp(t, second, tt.ref, tt.digits)
+			if status != tt.want {
+				t.Fatalf("sixth look-up: status %d, want %d", status, tt.want)
+			}
+			if status != http.StatusTooManyRequests {
+				return
+			}
+			if secs, err := strconv.Atoi(retry); err != nil || secs < 1 || secs > int(DefaultStatusLockWindow/time.Second) {
+				t.Errorf("Retry-After %q, want seconds up to the window", retry)
+			}
+			if !strings.Contains(body, "查询失败次数过多") || strings.Contains(body, `id="status"`) || strings.Contains(body, "处理中") {
+				t.Errorf("locked page: %.300s", body)
+			}
+		})
+	}
+}
+
+// TestStatusLockSamePage checks that a locked known reference and a locked
+// unknown one get the same page, so the lock is no oracle either.
+func TestStatusLockSamePage(t *testing.T) {
+	e := newTestEnv(t, Config{RateLimit: 1000})
+	e.lookup.cases[knownRef] = CaseStatus{Reference: knownRef, Status: "处理中", Phone: "+8613800138000"}
+	pages := map[string]string{}
+	for _, ref := range []string{knownRef, "TS3K9QW2M7PY"} {
+		for range DefaultMaxStatusFailures {
+			lookUp(t, e, ref, "1234")
+		}
+		_, _, body := lookUp(t, e, ref, "8000")
+		pages[ref] = strings.ReplaceAll(body, ref, "TS…")
+	}
+	if pages[knownRef] != pages["TS3K9QW2M7PY"] {
+		t.Fatalf("locked pages differ:\n%s\n%s", pages[knownRef], pages["TS3K9QW2M7PY"])
+	}
+}
+
+func TestStatusLedgerDown(t *testing.T) {
+	for _, digits := range []string{"8000", "1234"} {
+		e := statusEnv(t)
+		e.ledger.fail(errors.New("broker down"))
+		if status, _, body := lookUp(t, e, knownRef, digits); status != http.StatusServiceUnavailable || !strings.Contains(body, "系统繁忙") {
+			t.Fatalf("digits %s: status %d, want 503: an unrecorded look-up would escape the lock", digits, status)
+		}
+	}
+}
+
+func TestLockedFor(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	tried := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(lookupTried)} }
+	found := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(lookupFound)} }
+	tests := []struct {
+		name      string
+		entries   []LedgerEntry
+		locked    bool
+		wantRetry time.Duration
+	}{
+		{"none", nil, false, 0},
+		{"two below the limit", []LedgerEntry{tried(10 * time.Minute), tried(time.Minute)}, false, 0},
+		{"three reach it", []LedgerEntry{tried(40 * time.Minute), tried(10 * time.Minute), tried(time.Minute)}, true, 20 * time.Minute},
+		{"old ones left the window", []LedgerEntry{tried(2 * time.Hour), tried(61 * time.Minute), tried(time.Minute)}, false, 0},
+		{"success clears", []LedgerEntry{tried(40 * time.Minute), tried(30 * time.Minute), found(20 * time.Minute), tried(time.Minute)}, false, 0},
+		{"failures after a success", []LedgerEntry{found(50 * time.Minute), tried(40 * time.Minute), tried(30 * time.Minute), tried(20 * time.Minute)}, true, 20 * time.Minute},
+		{"unknown values are ignored", []LedgerEntry{tried(3 * time.Minute), {At: now, Value: []byte("x")}, tried(time.Minute)}, false, 0},
+		{"at least a second", []LedgerEntry{tried(time.Hour - time.Millisecond), tried(time.Minute), tried(time.Second)}, true, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			retry, locked := lockedFor(tt.entries, now, 3, time.Hour)
+			if locked != tt.locked || retry != tt.wantRetry {
+				t.Fatalf("lockedFor = %v, %v; want %v, %v", retry, locked, tt.wantRetry, tt.locked)
+			}
+		})
 	}
 }

@@ -77,6 +77,7 @@ func mac(secret []byte, timestamp string, body []byte) []byte {
 type Handler struct {
 	cfg     Config
 	sources map[string]source
+	refs    ingest.References
 	publish ingest.Publish
 	log     *zap.Logger
 	m       metrics
@@ -91,11 +92,15 @@ type source struct {
 }
 
 // New resolves cfg (reading secret files, see Config.Resolve) and returns a
-// Handler that publishes through publish. Metrics are registered with reg
-// unless it is nil. logger should carry a component field.
-func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
+// Handler that publishes through publish, with reference numbers derived
+// by refs. Metrics are registered with reg unless it is nil. logger should
+// carry a component field.
+func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if publish == nil {
 		return nil, errors.New("webhook: publish function is nil")
+	}
+	if err := refs.Check(); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	cfg, err := cfg.Resolve()
 	if err != nil {
@@ -107,6 +112,7 @@ func New(cfg Config, publish ingest.Publish, logger *zap.Logger, reg prometheus.
 	h := &Handler{
 		cfg:     cfg.withDefaults(),
 		sources: make(map[string]source, len(cfg.Sources)),
+		refs:    refs,
 		publish: publish,
 		log:     logger,
 		recent:  newKeyCache(recentKeys),
@@ -203,7 +209,7 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		idKey = content
 	}
 	env.ID = ingest.NewID(ingest.ChannelWebhook, name, idKey)
-	env.Reference = ingest.ReferenceFor(env.ID)
+	env.Reference = h.refs.For(env.ID)
 	if prev, ok := h.recent.get(env.ID); ok && prev != content {
 		return fail(fiber.StatusConflict, "conflict", apiError{Error: "该幂等键（Idempotency-Key 或 source_id）已用于内容不同的投诉", Code: "idempotency_conflict"})
 	}

@@ -51,7 +51,7 @@ type testEnv struct {
 func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
 	pub := &ingesttest.Recorder{}
-	h, err := New(cfg, pub.Publish, zap.NewNop(), prometheus.NewRegistry())
+	h, err := New(cfg, ingesttest.References(), pub.Publish, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestWebhookEnvelope(t *testing.T) {
 	}
 	env := e.pub.Published()[0]
 	wantID := ingest.NewID(ingest.ChannelWebhook, "shop", "T-1001")
-	if env.ID != wantID || env.Reference != ingest.ReferenceFor(wantID) || a.Reference != env.Reference {
+	if env.ID != wantID || env.Reference != ingesttest.References().For(wantID) || a.Reference != env.Reference {
 		t.Fatalf("id %q ref %q, want %q", env.ID, env.Reference, wantID)
 	}
 	want := ingest.Envelope{
@@ -221,7 +221,7 @@ func TestWebhookIdempotency(t *testing.T) {
 		if s1 != 202 || s2 != 202 || a1.Reference != a2.Reference {
 			t.Fatalf("repeat gave %d %s and %d %s", s1, a1.Reference, s2, a2.Reference)
 		}
-		if want := ingest.ReferenceFor(ingest.NewID(ingest.ChannelWebhook, "shop", "evt-1")); a1.Reference != want {
+		if want := ingesttest.References().For(ingest.NewID(ingest.ChannelWebhook, "shop", "evt-1")); a1.Reference != want {
 			t.Fatalf("reference %s, want %s", a1.Reference, want)
 		}
 		other := strings.Replace(defaultBody, "延误十天", "延误二十天", 1)

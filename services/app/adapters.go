@@ -69,7 +69,7 @@ func (p *Process) startHotline() error {
 			return fmt.Errorf("hotline folder %s: %w", f.Name, err)
 		}
 	}
-	w, err := csvdrop.New(p.cfg.CSVDrop, publishEnvelope(p.producer), p.component("csvdrop"), p.registry)
+	w, err := csvdrop.New(p.cfg.CSVDrop, p.references(), publishEnvelope(p.producer), p.component("csvdrop"), p.registry)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (p *Process) startMail(store *attachment.Store) error {
 	if err != nil {
 		return err
 	}
-	r, err := imap.New(p.cfg.IMAP, filepath.Join(p.cfg.DataDir, "imap"), publishEnvelope(p.producer),
+	r, err := imap.New(p.cfg.IMAP, filepath.Join(p.cfg.DataDir, "imap"), p.references(), publishEnvelope(p.producer),
 		quarantineMail(p.producer, evidence), store, p.component("imap"), p.registry)
 	if err != nil {
 		return err

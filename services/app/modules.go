@@ -25,6 +25,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
@@ -115,6 +116,9 @@ type Process struct {
 	// key is the server secret, loaded when a target needs it (see
 	// loadKey).
 	key serverkey.Key
+	// ledger is the web form's shared ledger, when the gateway or the
+	// console runs here (see formShared).
+	ledger *ledger.Ledger
 }
 
 // Start validates cfg, starts the targets' components and returns once the
@@ -296,12 +300,20 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	publish := publishEnvelope(p.producer)
-	form, err := webform.New(p.cfg.Webform, publish, store, p.component("webform"), p.registry)
+	shared, err := p.formShared()
 	if err != nil {
 		return nil, err
 	}
-	form.Mount(p.server.App(), auth.Require(httpapi.AnyRole))
-	hooks, err := webhook.New(p.cfg.Webhook, publish, p.component("webhook"), p.registry)
+	form, err := webform.New(p.cfg.Webform, shared, publish, store, p.component("webform"), p.registry)
+	if err != nil {
+		return nil, err
+	}
+	// API tokens scope idempotency keys by their name.
+	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool) {
+		who, ok := auth.Check(token)
+		return who.Name, ok
+	}))
+	hooks, err := webhook.New(p.cfg.Webhook, shared.References, publish, p.component("webhook"), p.registry)
 	if err != nil {
 		return nil, err
 	}
@@ -341,8 +353,11 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: engine}
 	httpapi.NewConsole(p.index, auth, acts, p.component("console")).Mount(p.server.App())
 	if form == nil {
-		var err error
-		if form, err = webform.New(p.cfg.Webform, nil, nil, p.component("status"), p.registry); err != nil {
+		shared, err := p.formShared()
+		if err != nil {
+			return err
+		}
+		if form, err = webform.New(p.cfg.Webform, shared, nil, nil, p.component("status"), p.registry); err != nil {
 			return err
 		}
 	}

@@ -55,10 +55,15 @@ const (
 	// each case. Every router instance reads all of it (bus.Follower) and
 	// trains its classifiers on every correction.
 	TopicCorrections = "policy.corrections"
+	// TopicLedger carries the records of the gateways' shared ledger (the
+	// status page's look-ups per reference, the API's idempotency keys),
+	// keyed by ledger key. Every gateway and console replica reads all of
+	// it (bus.Follower); see services/ledger.
+	TopicLedger = "gateway.ledger"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger}
 
 // Defaults applied to zero fields of Config.
 const (

@@ -156,6 +156,3 @@ func PrincipalOf(c *fiber.Ctx) Principal {
 	p, _ := c.Locals(principalKey).(Principal)
 	return p
 }
-
-// AnyRole admits every valid token.
-func AnyRole(Role) bool { return true }

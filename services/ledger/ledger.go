@@ -1,0 +1,154 @@
+// Package ledger keeps the webform.Ledger that every gateway and console
+// replica of an installation shares on the broker: the status page's
+// look-ups of each reference and the JSON API's idempotency keys.
+//
+// A Ledger appends each record to its topic (bus.TopicLedger), keyed by its ledger key
+// and acknowledged by all in-sync replicas before Append returns, and
+// keeps it in memory at once. Every replica follows all partitions of the
+// topic from the first retained offset (a bus.Follower with Follow as its
+// handler), so it learns the other replicas' records within the
+// follower's fetch wait, and a replica that starts reads back what the
+// topic retains. Records are kept in memory for Retention, the topic's
+// retention.
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// Version is the "v" of a record's payload.
+const Version = 1
+
+// Retention is how long records are kept in memory: as long as
+// deploy/topics.yaml keeps gateway.ledger, the time an idempotency key is
+// remembered.
+const Retention = 7 * 24 * time.Hour
+
+// Write writes messages to the broker and blocks until they are
+// acknowledged (bus.Producer.Write).
+type Write func(ctx context.Context, msgs ...bus.Message) error
+
+// Ledger is a webform.Ledger on the broker. It is safe for concurrent use.
+type Ledger struct {
+	write Write
+	topic string
+	now   func() time.Time
+
+	mu      sync.Mutex
+	entries map[string][]entry
+}
+
+// entry is a record in memory; id tells a record read again.
+type entry struct {
+	id string
+	webform.LedgerEntry
+}
+
+// record is the payload of a message on bus.TopicLedger.
+type record struct {
+	V     int       `json:"v"`
+	ID    string    `json:"id"`
+	Key   string    `json:"key"`
+	At    time.Time `json:"at"`
+	Value []byte    `json:"value"`
+}
+
+// New returns a Ledger that appends to topic (bus.TopicLedger but in
+// tests) through write. Follow must be the handler of a bus.Follower of
+// the topic for the Ledger to learn the other replicas' records.
+func New(write Write, topic string) *Ledger {
+	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{}}
+}
+
+// Append implements webform.Ledger: it writes the record and, once the
+// broker acknowledged it, adds it to this replica's view.
+func (l *Ledger) Append(ctx context.Context, key string, value []byte) error {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	r := record{V: Version, ID: hex.EncodeToString(id), Key: key, At: l.now().UTC(), Value: bytes.Clone(value)}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := l.write(ctx, bus.Message{Topic: l.topic, Key: []byte(key), Value: b}); err != nil {
+		return fmt.Errorf("ledger: append %s: %w", key, err)
+	}
+	l.add(r)
+	return nil
+}
+
+// Entries implements webform.Ledger.
+func (l *Ledger) Entries(key string) []webform.LedgerEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []webform.LedgerEntry
+	for _, e := range l.entries[key] {
+		out = append(out, webform.LedgerEntry{At: e.At, Value: bytes.Clone(e.Value)})
+	}
+	return out
+}
+
+// Follow is the bus.Handler that adds a followed record to this replica's
+// view; it ignores the records it has (its own appends, a topic read
+// again) and rejects those it cannot read.
+func (l *Ledger) Follow(_ context.Context, m bus.Message) error {
+	var r record
+	if err := json.Unmarshal(m.Value, &r); err != nil {
+		return bus.Reject(fmt.Errorf("ledger: decode record: %w", err))
+	}
+	if r.V != Version || r.ID == "" || r.Key == "" || r.At.IsZero() {
+		return bus.Reject(fmt.Errorf("ledger: record version %d, id %q, key %q, time %s: not a record of this version", r.V, r.ID, r.Key, r.At))
+	}
+	l.add(r)
+	return nil
+}
+
+// add puts r into the view, in time order, unless it is there or older
+// than Retention.
+func (l *Ledger) add(r record) {
+	if l.now().Sub(r.At) > Retention {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	list := l.entries[r.Key]
+	if slices.ContainsFunc(list, func(e entry) bool { return e.id == r.ID }) {
+		return
+	}
+	// After every record of the same time or earlier: records of one
+	// replica keep the order it appended them in.
+	i := sort.Search(len(list), func(i int) bool { return list[i].At.After(r.At) })
+	l.entries[r.Key] = slices.Insert(list, i, entry{id: r.ID, LedgerEntry: webform.LedgerEntry{At: r.At, Value: r.Value}})
+}
+
+// Prune drops the records older than Retention at now and returns how many
+// keys it dropped entirely.
+func (l *Ledger) Prune(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dropped := 0
+	for key, list := range l.entries {
+		list = slices.DeleteFunc(list, func(e entry) bool { return now.Sub(e.At) > Retention })
+		if len(list) == 0 {
+			delete(l.entries, key)
+			dropped++
+			continue
+		}
+		l.entries[key] = list
+	}
+	return dropped
+}
