@@ -339,7 +339,7 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 		engine = packs.ByName
 	}
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: engine}
-	httpapi.NewConsole(p.index, auth, acts, p.component("console")).Mount(p.server.App())
+	httpapi.NewConsole(p.index, auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
 	if form == nil {
 		var err error
 		if form, err = webform.New(p.cfg.Webform, nil, nil, p.component("status"), p.registry); err != nil {
