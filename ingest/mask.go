@@ -94,9 +94,26 @@ func MaskText(s string) string {
 	return maskNumbers(maskEmails(s))
 }
 
+// MaskExcerpt is MaskText for the start of a text cut short and ended
+// with "…", such as an alert's excerpt of a complaint: the word the cut
+// went through (digits, ASCII letters and what numbers and addresses are
+// written with) is dropped first, since a number or an address cut in two
+// is no longer recognised and would show its first digits.
+func MaskExcerpt(s string) string {
+	if body, ok := strings.CutSuffix(s, "…"); ok {
+		s = strings.TrimRightFunc(body, inWord) + "…"
+	}
+	return MaskText(s)
+}
+
+// inWord reports whether r may be part of a number or an e-mail address.
+func inWord(r rune) bool {
+	return isDigit(r) || isSeparator(r) || r == '@' || r == '＋' || r == 'Ｘ' || r == 'ｘ' || r < utf8.RuneSelf && isLocal(byte(r))
+}
+
 // maskEmails masks the local part of every e-mail address in s: the
 // ASCII letters, digits (full-width ones too) and ._%+- before an @ that
-// a domain with a dot follows. Each @ is looked at on its own, so
+// a domain (ASCII letters, digits, dots and dashes) with a dot follows. Each @ is looked at on its own, so
 // a@b.cn@c.cn masks both local parts, and a masked one (z***@) is no
 // longer one.
 func maskEmails(s string) string {
@@ -112,8 +129,12 @@ func maskEmails(s string) string {
 			l -= size
 		}
 		r := at + 1
-		for r < len(s) && (isAlnum(s[r]) || s[r] == '.' || s[r] == '-') {
-			r++
+		for r < len(s) {
+			c, size := utf8.DecodeRuneInString(s[r:])
+			if !isDigit(c) && (c >= utf8.RuneSelf || !isAlnum(byte(c)) && c != '.' && c != '-') {
+				break
+			}
+			r += size
 		}
 		domain := strings.TrimRight(s[at+1:r], ".-")
 		if l < at && strings.Contains(domain, ".") && domain[0] != '.' {

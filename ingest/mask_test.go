@@ -72,6 +72,24 @@ func TestMaskText(t *testing.T) {
 	}
 }
 
+func TestMaskExcerpt(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"回电13800138000，身份证11010519491231002X已核实…", "回电138****8000，身份证110***********002X已核实…"},
+		{"请回电1380013…", "请回电…"},
+		{"电话 +86 138 0013 80…", "电话…"},
+		{"邮件发到zhang.san@exam…", "邮件发到…"},
+		{"身份证1101051949123…", "身份证…"},
+		{"订单20260311，退款1380.00元…", "订单20260311，退款1380.00元…"},
+		{"没有被截断 13800138000", "没有被截断 138****8000"},
+		{"…", "…"},
+	}
+	for _, tt := range tests {
+		if got := MaskExcerpt(tt.in); got != tt.want {
+			t.Errorf("MaskExcerpt(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestMaskEmail(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"zhang@example.com", "z***@example.com"},
