@@ -5,24 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-func TestMaskPhone(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"13800138000", "138****8000"},
-		{"+8613800138000", "138****8000"},
-		{"+86 138 0013 8000", "138****8000"},
-		{"１３８００１３８０００", "138****8000"},
-		{"010-12345678", "010****5678"},
-		{"1234", "****"},
-		{"", "****"},
-		{"abc13800138000", "138****8000"},
-	}
-	for _, tt := range tests {
-		if got := MaskPhone(tt.in); got != tt.want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // maskTextCases are texts as customers and agents write them; want is what
 // a role that may not see contacts reads.
 var maskTextCases = []struct{ name, in, want string }{
@@ -72,49 +54,46 @@ func TestMaskText(t *testing.T) {
 	}
 }
 
-func TestMaskExcerpt(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"回电13800138000，身份证11010519491231002X已核实…", "回电138****8000，身份证110***********002X已核实…"},
-		{"请回电1380013…", "请回电…"},
-		{"电话 +86 138 0013 80…", "电话…"},
-		{"邮件发到zhang.san@exam…", "邮件发到…"},
-		{"身份证1101051949123…", "身份证…"},
-		{"订单20260311，退款1380.00元…", "订单20260311，退款1380.00元…"},
-		{"没有被截断 13800138000", "没有被截断 138****8000"},
-		{"…", "…"},
-	}
-	for _, tt := range tests {
-		if got := MaskExcerpt(tt.in); got != tt.want {
-			t.Errorf("MaskExcerpt(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
+// TestMaskFields: the maskers of single values, and MaskExcerpt of the
+// cut texts of alerts.
+func TestMaskFields(t *testing.T) {
+	tests := []struct {
+		name     string
+		mask     func(string) string
+		in, want string
+	}{
+		{"MaskPhone", MaskPhone, "13800138000", "138****8000"},
+		{"MaskPhone", MaskPhone, "+8613800138000", "138****8000"},
+		{"MaskPhone", MaskPhone, "+86 138 0013 8000", "138****8000"},
+		{"MaskPhone", MaskPhone, "１３８００１３８０００", "138****8000"},
+		{"MaskPhone", MaskPhone, "010-12345678", "010****5678"},
+		{"MaskPhone", MaskPhone, "1234", "****"},
+		{"MaskPhone", MaskPhone, "", "****"},
+		{"MaskPhone", MaskPhone, "abc13800138000", "138****8000"},
 
-func TestMaskEmail(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"zhang@example.com", "z***@example.com"},
-		{"张三@example.com", "张***@example.com"},
-		{"@example.com", "***"},
-		{"no address", "***"},
-	}
-	for _, tt := range tests {
-		if got := MaskEmail(tt.in); got != tt.want {
-			t.Errorf("MaskEmail(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
+		{"MaskEmail", MaskEmail, "zhang@example.com", "z***@example.com"},
+		{"MaskEmail", MaskEmail, "张三@example.com", "张***@example.com"},
+		{"MaskEmail", MaskEmail, "@example.com", "***"},
+		{"MaskEmail", MaskEmail, "no address", "***"},
 
-func TestMaskName(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"张三", "张*"},
-		{"欧阳娜娜", "欧***"},
-		{"张", "*"},
-		{" John Smith ", "J*** *****"},
-		{"", ""},
+		{"MaskName", MaskName, "张三", "张*"},
+		{"MaskName", MaskName, "欧阳娜娜", "欧***"},
+		{"MaskName", MaskName, "张", "*"},
+		{"MaskName", MaskName, " John Smith ", "J*** *****"},
+		{"MaskName", MaskName, "", ""},
+
+		{"MaskExcerpt", MaskExcerpt, "回电13800138000，身份证11010519491231002X已核实…", "回电138****8000，身份证110***********002X已核实…"},
+		{"MaskExcerpt", MaskExcerpt, "请回电1380013…", "请回电…"},
+		{"MaskExcerpt", MaskExcerpt, "电话 +86 138 0013 80…", "电话…"},
+		{"MaskExcerpt", MaskExcerpt, "邮件发到zhang.san@exam…", "邮件发到…"},
+		{"MaskExcerpt", MaskExcerpt, "身份证1101051949123…", "身份证…"},
+		{"MaskExcerpt", MaskExcerpt, "订单20260311，退款1380.00元…", "订单20260311，退款1380.00元…"},
+		{"MaskExcerpt", MaskExcerpt, "没有被截断 13800138000", "没有被截断 138****8000"},
+		{"MaskExcerpt", MaskExcerpt, "…", "…"},
 	}
 	for _, tt := range tests {
-		if got := MaskName(tt.in); got != tt.want {
-			t.Errorf("MaskName(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := tt.mask(tt.in); got != tt.want {
+			t.Errorf("%s(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
 		}
 	}
 }

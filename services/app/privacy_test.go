@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -42,15 +41,12 @@ var privacySecrets = []string{"13800138000", "phone:", "11010519491231002X", "62
 // intact; a supervisor reads the text in full with the same opaque key;
 // the supervisor's alert carries the excerpt masked.
 func TestPersonalDataThroughTheConsole(t *testing.T) {
-	receiver := &alertReceiver{}
-	hook := httptest.NewServer(receiver)
-	defer hook.Close()
-	t.Setenv("TOUSU_TEST_ALERT_SECRET", alertSecret)
+	receiver, hook := supervisorHook(t)
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.Auth.Tokens = append(c.Auth.Tokens,
 			httpapi.Token{Name: "1001", Token: privacyAgent, Role: httpapi.RoleAgent},
 			httpapi.Token{Name: "boss", Token: privacySupervisor, Role: httpapi.RoleSupervisor})
-		c.Alerts.Webhooks = []alertsink.WebhookConfig{{Name: "supervisor", URL: hook.URL, SecretEnv: "TOUSU_TEST_ALERT_SECRET", Kinds: []string{router.NoticeEscalation}}}
+		c.Alerts.Webhooks = []alertsink.WebhookConfig{hook}
 	})
 	var sub struct{ Reference string }
 	body := map[string]string{"name": "张三", "phone": "13800138000", "subject": "宽带投诉", "description": privacyComplaint}
