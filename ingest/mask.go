@@ -180,6 +180,8 @@ type group struct {
 	digits     string
 }
 
+// maskNumbers masks the phone, ID card and bank card numbers in s (see
+// MaskText), the longest run of joined groups first.
 func maskNumbers(s string) string {
 	var b strings.Builder
 	written := 0
