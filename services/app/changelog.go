@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -144,7 +145,7 @@ func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, 
 				return fmt.Errorf("router.state partition %d offset %d: %w", partition, m.Offset, err)
 			}
 			if r.V != stateVersion || r.Customer == "" || (r.Case == nil) == (r.History == nil) {
-				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case or history", partition, m.Offset, r.V, r.Customer)
+				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case or history", partition, m.Offset, r.V, ingest.MaskText(r.Customer))
 			}
 			var err error
 			if r.Case != nil {

@@ -62,6 +62,18 @@ func (a *alertReceiver) escalations(caseID string) []router.Notice {
 	return out
 }
 
+// supervisorHook starts a supervisor's webhook, an alertReceiver closed
+// at the end of the test, and returns it with the configuration of an
+// alert sink sending it escalations, signed with alertSecret.
+func supervisorHook(tb testing.TB) (*alertReceiver, alertsink.WebhookConfig) {
+	tb.Helper()
+	receiver := &alertReceiver{}
+	hook := httptest.NewServer(receiver)
+	tb.Cleanup(hook.Close)
+	tb.Setenv("TOUSU_TEST_ALERT_SECRET", alertSecret)
+	return receiver, alertsink.WebhookConfig{Name: "supervisor", URL: hook.URL, SecretEnv: "TOUSU_TEST_ALERT_SECRET", Kinds: []string{router.NoticeEscalation}}
+}
+
 // act posts an action on a case with token and returns the status.
 func (r *running) act(tb testing.TB, token, caseID string, body map[string]string) int {
 	tb.Helper()
@@ -77,16 +89,13 @@ func (r *running) act(tb testing.TB, token, caseID string, body map[string]strin
 // new case linked to the resolved one; actions the case does not allow are
 // refused.
 func TestCaseLifecycleThroughTheConsole(t *testing.T) {
-	receiver := &alertReceiver{}
-	hook := httptest.NewServer(receiver)
-	defer hook.Close()
-	t.Setenv("TOUSU_TEST_ALERT_SECRET", alertSecret)
+	receiver, hook := supervisorHook(t)
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.Auth.Tokens = append(c.Auth.Tokens,
 			httpapi.Token{Name: "1001", Token: agentA, Role: httpapi.RoleAgent},
 			httpapi.Token{Name: "2002", Token: agentB, Role: httpapi.RoleAgent},
 			httpapi.Token{Name: "kiosk", Token: intakeToken, Role: httpapi.RoleIntake})
-		c.Alerts.Webhooks = []alertsink.WebhookConfig{{Name: "supervisor", URL: hook.URL, SecretEnv: "TOUSU_TEST_ALERT_SECRET", Kinds: []string{router.NoticeEscalation}}}
+		c.Alerts.Webhooks = []alertsink.WebhookConfig{hook}
 		c.Escalator.Interval = 50 * time.Millisecond
 		c.Router.RetrainInterval = 50 * time.Millisecond
 	})

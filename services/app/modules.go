@@ -351,7 +351,7 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 		engine = packs.ByName
 	}
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: engine}
-	httpapi.NewConsole(p.index, auth, acts, p.component("console")).Mount(p.server.App())
+	httpapi.NewConsole(p.index, auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
 	if form == nil {
 		shared, err := p.formShared()
 		if err != nil {

@@ -383,7 +383,7 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 		return bus.Reject(fmt.Errorf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case))
 	}
 	if a.Customer != d.c.Customer.Key {
-		return bus.Reject(fmt.Errorf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, a.Customer, a.Case, d.c.Customer.Key))
+		return bus.Reject(fmt.Errorf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, ingest.MaskText(a.Customer), a.Case, ingest.MaskText(d.c.Customer.Key)))
 	}
 	var e *router.Engine
 	if s.engine != nil {

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -29,6 +32,9 @@ type Console struct {
 	auth   *Authenticator
 	logger *zap.Logger
 	acts   *CaseActions // nil: no actions
+	// customerKey is the HMAC key of the opaque tokens that stand for
+	// customer keys in what the console returns.
+	customerKey []byte
 }
 
 // CaseActions is what the console needs to accept actions on cases.
@@ -44,9 +50,12 @@ type CaseActions struct {
 }
 
 // NewConsole returns the console API over an index; acts may be nil, and
-// then the console only searches.
-func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, logger *zap.Logger) *Console {
-	return &Console{index: index, auth: auth, acts: acts, logger: logger}
+// then the console only searches. customerKey keys the opaque tokens that
+// replace customer keys in every case it returns (see CustomerToken); it
+// must be the same on every console replica, e.g. the server secret's
+// key.Derive("customer").
+func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, customerKey []byte, logger *zap.Logger) *Console {
+	return &Console{index: index, auth: auth, acts: acts, logger: logger, customerKey: customerKey}
 }
 
 // Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
@@ -184,7 +193,7 @@ func (k *Console) search(c *fiber.Ctx) error {
 	}
 	role := PrincipalOf(c).Role
 	for i := range res.Hits {
-		res.Hits[i] = redact(res.Hits[i], role)
+		res.Hits[i] = redact(res.Hits[i], role, k.customerKey)
 	}
 	if res.Hits == nil {
 		res.Hits = []router.Case{}
@@ -201,29 +210,83 @@ func (k *Console) get(c *fiber.Ctx) error {
 		k.logger.Error("get case failed", zap.Error(err))
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "search is unavailable, try again"})
 	}
-	return c.JSON(redact(cs, PrincipalOf(c).Role))
+	return c.JSON(redact(cs, PrincipalOf(c).Role, k.customerKey))
 }
 
-// redact masks what the role may not see: the phone numbers of the
-// customer and of whoever else wrote to the case (Contacts[i].From). It
+// redact returns a case as the role may see it. Every role gets the
+// customer keys of the case and of its contacts' senders as opaque tokens
+// (CustomerToken under customerKey): the same customer has the same token,
+// so cases can still be grouped by customer, but no raw phone number or
+// address leaves the pipeline in a key. A role that may not see contacts
+// gets names, phone numbers and e-mail addresses masked, and the personal
+// numbers and addresses in every text of the case (subject, description,
+// contacts' texts, attachment names, history notes and details, the
+// reasons of explanations and decisions) masked by ingest.MaskText. redact
 // copies what it changes, so the case passed in, which may be shared, is
 // never modified.
-func redact(c router.Case, role Role) router.Case {
-	if role.SeesContacts() {
-		return c
-	}
-	if c.Customer.Phone != "" {
-		c.Customer.Phone = ingest.MaskPhone(c.Customer.Phone)
-	}
-	if slices.ContainsFunc(c.Contacts, func(x router.Contact) bool { return x.From.Phone != "" }) {
-		c.Contacts = slices.Clone(c.Contacts)
-		for i := range c.Contacts {
-			if p := c.Contacts[i].From.Phone; p != "" {
-				c.Contacts[i].From.Phone = ingest.MaskPhone(p)
-			}
+func redact(c router.Case, role Role, customerKey []byte) router.Case {
+	mask := !role.SeesContacts()
+	c.Customer = redactCustomer(c.Customer, mask, customerKey)
+	c.Contacts = slices.Clone(c.Contacts)
+	for i := range c.Contacts {
+		x := &c.Contacts[i]
+		x.From = redactCustomer(x.From, mask, customerKey)
+		if mask {
+			x.Subject, x.Text = ingest.MaskText(x.Subject), ingest.MaskText(x.Text)
 		}
 	}
+	if !mask {
+		return c
+	}
+	c.Subject, c.Description = ingest.MaskText(c.Subject), ingest.MaskText(c.Description)
+	c.Decision.Reason, c.Validity.Reason = ingest.MaskText(c.Decision.Reason), ingest.MaskText(c.Validity.Reason)
+	c.Attachments = slices.Clone(c.Attachments)
+	for i := range c.Attachments {
+		c.Attachments[i].Name = ingest.MaskText(c.Attachments[i].Name)
+	}
+	c.Explanation = slices.Clone(c.Explanation)
+	for i := range c.Explanation {
+		e := &c.Explanation[i]
+		e.Value, e.Reason = ingest.MaskText(e.Value), ingest.MaskText(e.Reason)
+	}
+	c.History = slices.Clone(c.History)
+	for i := range c.History {
+		h := &c.History[i]
+		h.Detail, h.Note = ingest.MaskText(h.Detail), ingest.MaskText(h.Note)
+	}
 	return c
+}
+
+// redactCustomer replaces a customer's key by its token and, with mask,
+// masks their name, phone and e-mail address. Empty fields stay empty.
+func redactCustomer(cu normalize.Customer, mask bool, customerKey []byte) normalize.Customer {
+	if cu.Key != "" {
+		cu.Key = CustomerToken(customerKey, cu.Key)
+	}
+	if !mask {
+		return cu
+	}
+	if cu.Name != "" {
+		cu.Name = ingest.MaskName(cu.Name)
+	}
+	if cu.Phone != "" {
+		cu.Phone = ingest.MaskPhone(cu.Phone)
+	}
+	if cu.Email != "" {
+		cu.Email = ingest.MaskEmail(cu.Email)
+	}
+	return cu
+}
+
+// CustomerToken is the opaque token that stands for a customer key
+// outside the pipeline: "c_" and the first 16 characters (80 bits) of the
+// base32 of its HMAC-SHA256 under key. The same key and customer give the
+// same token in every process; without the key, a token does not tell
+// which phone number or address it stands for.
+func CustomerToken(key []byte, customer string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(customer))
+	return "c_" + strings.ToLower(base32.StdEncoding.EncodeToString(m.Sum(nil))[:16])
 }
 
 // StatusLookup answers the customer status page from the index.

@@ -43,6 +43,9 @@ var tokens = AuthConfig{Tokens: []Token{
 	{Name: "kiosk", Token: "intake-token-0123456789", Role: RoleIntake},
 }}
 
+// testCustomerKey keys the opaque customer tokens of the test consoles.
+var testCustomerKey = []byte("test-customer-key-0123456789abcdef")
+
 func newTestServer(tb testing.TB) *Server {
 	tb.Helper()
 	cfg := Config{}
@@ -53,7 +56,7 @@ func newTestServer(tb testing.TB) *Server {
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_test_total", Help: "A test counter."}))
 	s := New(cfg, zap.NewNop(), reg)
 	idx := fakeIndex{c: router.Case{ID: "TS1", Customer: normalize.Customer{Phone: "+8613800138000"}}}
-	NewConsole(idx, NewAuthenticator(tokens), nil, zap.NewNop()).Mount(s.App())
+	NewConsole(idx, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
 	return s
 }
 
@@ -156,7 +159,7 @@ func (r recordingIndex) Search(_ context.Context, q caseindex.Query) (caseindex.
 func TestConsoleSearchFilters(t *testing.T) {
 	var queries []caseindex.Query
 	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry())
-	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), nil, zap.NewNop()).Mount(s.App())
+	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
 	tests := []struct {
 		name, query string
 		code        int

@@ -6,7 +6,8 @@
 // A Sink delivers one notice. The log sink writes it as a structured log
 // line without complaint text; the webhook sink POSTs its JSON, signed with
 // HMAC-SHA256 in the same scheme as tousu's inbound webhooks (see
-// VerifySignature). A Dispatcher, built from Config by New, sends each
+// VerifySignature). Both send a notice's texts masked (see Masked): no
+// phone, ID card or bank card number or e-mail address leaves in full. A Dispatcher, built from Config by New, sends each
 // notice to every sink whose filter lets it through and reports whether a
 // failure is worth retrying.
 //
@@ -27,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/router"
 )
 
@@ -232,6 +234,16 @@ func joinFailures(errs []error) error {
 // last Deliver.
 func (d *Dispatcher) Close() {
 	d.close()
+}
+
+// Masked returns n with the personal numbers and e-mail addresses in its
+// texts masked: the excerpt of the complaint by ingest.MaskExcerpt (it is
+// cut at 120 characters), the reason, which may name the sender of a
+// reply, by ingest.MaskText. A notice carries no other personal data.
+func Masked(n router.Notice) router.Notice {
+	n.Excerpt = ingest.MaskExcerpt(n.Excerpt)
+	n.Reason = ingest.MaskText(n.Reason)
+	return n
 }
 
 // newClient returns the HTTP client of the webhook sinks: the default

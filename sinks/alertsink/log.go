@@ -12,8 +12,9 @@ import (
 // "alert", at info level. It logs what identifies and routes the notice
 // (kind, id, case or batch, alert_level, clock, step, due, notify, route,
 // category, urgency, reason) and never the complaint excerpt or the
-// customer: a notice carries no phone number or name, and its excerpt of
-// complaint text, which may contain them, is left out. Create it with
+// customer: a notice carries no phone number or name, its excerpt of
+// complaint text, which may contain them, is left out, and its reason,
+// which may name a reply's sender, is masked (see Masked). Create it with
 // NewLog; it is safe for concurrent use.
 type Log struct {
 	log *zap.Logger
@@ -31,6 +32,7 @@ func NewLog(logger *zap.Logger) *Log {
 // Deliver logs n. It never blocks on anything but the logger, ignores ctx
 // and always returns nil. A notice delivered again is logged again.
 func (l *Log) Deliver(_ context.Context, n router.Notice) error {
+	n = Masked(n)
 	fields := []zap.Field{zap.String("kind", n.Kind), zap.String("id", n.ID)}
 	str := func(key, v string) {
 		if v != "" {

@@ -30,6 +30,8 @@ func TestLogSink(t *testing.T) {
 		V: router.NoticeVersion, ID: "batch:PL1", Kind: router.NoticeBatch, At: t0, Batch: "PL1", Cases: []string{"TS1", "TS2", "TS3"},
 		Customers: 3, Excerpt: "小区停电，联系电话 +86 139 0000 1111", Reason: "3 customers",
 	}
+	reply := urge
+	reply.Reason = "an e-mail from li.si@example.com, not the case's customer"
 	tests := []struct {
 		name string
 		n    router.Notice
@@ -41,6 +43,7 @@ func TestLogSink(t *testing.T) {
 		}},
 		{"urge", urge, map[string]any{"kind": "urge", "id": "urge:TS9:C2", "case": "TS9", "urgency": 2.0, "reference": "R-2025-0002"}},
 		{"batch", batch, map[string]any{"kind": "batch", "id": "batch:PL1", "batch": "PL1", "cases": 3.0, "customers": 3.0}},
+		{"reply from another address", reply, map[string]any{"kind": "urge", "reason": "an e-mail from l***@example.com, not the case's customer"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestLogSink(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := buf.String()
-			for _, secret := range []string{tt.n.Excerpt, "13812345678", "1381234", "110101199003071234", "139 0000", "张三", "excerpt", "又来投诉"} {
+			for _, secret := range []string{tt.n.Excerpt, "13812345678", "1381234", "110101199003071234", "139 0000", "张三", "excerpt", "又来投诉", "li.si"} {
 				if secret != "" && strings.Contains(out, secret) {
 					t.Errorf("the log shows %q: %s", secret, out)
 				}

@@ -131,10 +131,12 @@ func newWebhookFromEnv(cfg WebhookConfig, client *http.Client, logger *zap.Logge
 	return NewWebhook(cfg, secret, client, logger)
 }
 
-// Deliver POSTs n and waits for the answer, at most the webhook's timeout.
+// Deliver POSTs n, masked (see Masked), and waits for the answer, at most
+// the webhook's timeout.
 // Errors name the URL's host, never the rest of the URL or the answer's
 // body (a Dispatcher adds the webhook's name).
 func (w *Webhook) Deliver(ctx context.Context, n router.Notice) error {
+	n = Masked(n)
 	if w.omitExcerpt {
 		n.Excerpt = ""
 	}

@@ -128,8 +128,36 @@ func TestWebhookSignedRequest(t *testing.T) {
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != n.ID || got.Level != 2 || got.Excerpt != n.Excerpt || len(got.Notify) != 2 || !got.Due.Equal(n.Due) {
+	if got.ID != n.ID || got.Level != 2 || got.Excerpt != "我的手机号138****5678一直没有信号，请联系我" || len(got.Notify) != 2 || !got.Due.Equal(n.Due) {
 		t.Errorf("body %s", r.body)
+	}
+}
+
+// TestWebhookMasksNotice: the excerpt and the reason reach the receiver
+// with their personal numbers and addresses masked, a number the excerpt
+// cuts dropped whole, and the rest of the text as it was.
+func TestWebhookMasksNotice(t *testing.T) {
+	rec, srv := newServer(t, http.StatusOK)
+	w := newTestWebhook(t, WebhookConfig{URL: srv.URL}, []byte(testSecret))
+	n := escalation()
+	n.Excerpt = "身份证11010519491231002X，退款到6222021234567894，订单20260311123456789012，邮箱zhang@example.com，另一个电话1391234…"
+	n.Reason = "an e-mail from li.si@example.com, not the case's customer"
+	if err := w.Deliver(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	body := string(rec.received()[0].body)
+	for _, secret := range []string{"11010519491231002X", "6222021234567894", "zhang@", "li.si", "1391234"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the receiver reads %q: %s", secret, body)
+		}
+	}
+	var got router.Notice
+	if err := json.Unmarshal(rec.received()[0].body, &got); err != nil {
+		t.Fatal(err)
+	}
+	wantExcerpt := "身份证110***********002X，退款到6222********7894，订单20260311123456789012，邮箱z***@example.com，另一个电话…"
+	if got.Excerpt != wantExcerpt || got.Reason != "an e-mail from l***@example.com, not the case's customer" {
+		t.Errorf("excerpt %q, reason %q", got.Excerpt, got.Reason)
 	}
 }
 
