@@ -271,7 +271,7 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 	if err != nil {
 		return c, false, nil, err
 	}
-	c.History = append(c.History, ev)
+	c.History = keepEnds(append(c.History, ev), 0, MaxHistory, &c.Omitted.History)
 	if a.At.After(c.UpdatedAt) {
 		c.UpdatedAt = a.At
 	}
