@@ -1,13 +1,17 @@
 package app
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // submitAs posts a complaint of a customer to the JSON API and returns its
@@ -88,5 +92,43 @@ func TestOversizedCasesDoNotStallThePipeline(t *testing.T) {
 				t.Error("the latest contact lost its text")
 			}
 		})
+	}
+}
+
+// TestOversizedActionDoesNotStallTheRouter: a transfer to a 200000-rune
+// department is refused by the console with 422; written to case.actions
+// directly, past the console, it is dead-lettered with the reason, and the
+// router goes on with the case's other actions and everyone's complaints.
+func TestOversizedActionDoesNotStallTheRouter(t *testing.T) {
+	r := startTousu(t, t.TempDir())
+	ref := r.submitAs(t, "13500135000", "宽带断网两天了")
+	c := r.waitCase(t, ref, func(router.Case) bool { return true })
+	huge := strings.Repeat("部", 200000)
+
+	var out struct{ Message string }
+	code := r.apiAs(t, testToken, http.MethodPost, "/api/v1/cases/"+url.PathEscape(c.ID)+"/actions", map[string]string{"kind": "transfer", "department": huge}, nil, &out)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(out.Message, "部门过长") {
+		t.Fatalf("transfer to a 200000-rune department: %d %q, want 422 naming the department", code, out.Message)
+	}
+
+	a := router.Action{V: router.ActionVersion, ID: "api:huge", Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionTransfer,
+		Actor: "bootstrap", At: time.Now().UTC(), Department: huge}
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.producer.Write(context.Background(), bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b}); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.act(t, testToken, c.ID, map[string]string{"kind": "note", "note": "已联系客户"}); code != http.StatusAccepted {
+		t.Fatalf("note after the oversized action: %d", code)
+	}
+	r.waitCase(t, ref, func(c router.Case) bool { return len(c.History) == 1 && c.History[0].Kind == router.ActionNote })
+	r.submitAs(t, "13500135001", "其他客户 手机信号差了三天")
+	r.waitFor(t, url.Values{"q": {"其他客户"}}, 1)
+
+	letters := readDeadLetters(t, r.cfg.Bus, r.producer, 1)
+	if dl := letters[0]; dl.Topic != bus.TopicActions || !strings.Contains(dl.Reason, "department") || dl.OriginalSize != len(b) {
+		t.Errorf("dead letter of %s, reason %q, original %d bytes; want the action's %d bytes and a reason naming the department", dl.Topic, dl.Reason, dl.OriginalSize, len(b))
 	}
 }
