@@ -3,7 +3,6 @@ package router
 import (
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/tousu/tousu/ingest"
 )
@@ -162,11 +161,7 @@ func encodedSize(v any) int {
 // cutText returns s cut to at most n bytes on a character boundary, with
 // … to show it was cut.
 func cutText(s string, n int) string {
-	n -= len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:max(n, 0)] + "…"
+	return ingest.TruncateUTF8(s, n-len("…")) + "…"
 }
 
 // longestText returns the case's longest free text, the one EncodeCase

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -78,7 +77,7 @@ func NewDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
 	sum := sha256.Sum256(m.Value)
 	dl := DeadLetter{
 		V: DeadLetterVersion, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
-		Key: truncateBytes(m.Key, maxDeadLetterText), Reason: truncateText(reason, maxDeadLetterText),
+		Key: truncateBytes(m.Key, maxDeadLetterText), Reason: ingest.TruncateUTF8(reason, maxDeadLetterText),
 		Original: m.Value, OriginalSize: len(m.Value), OriginalSHA256: hex.EncodeToString(sum[:]),
 		At: at.UTC(), Group: group,
 	}
@@ -88,7 +87,7 @@ func NewDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
 	if len(m.Headers) > 0 {
 		dl.Headers = make(map[string]string, len(m.Headers))
 		for k, v := range m.Headers {
-			dl.Headers[truncateText(k, 256)] = truncateText(v, maxDeadLetterText)
+			dl.Headers[ingest.TruncateUTF8(k, 256)] = ingest.TruncateUTF8(v, maxDeadLetterText)
 		}
 	}
 	return dl
@@ -97,17 +96,6 @@ func NewDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
 // truncateBytes returns at most n bytes of b.
 func truncateBytes(b []byte, n int) []byte {
 	return b[:min(len(b), n)]
-}
-
-// truncateText returns s cut to at most n bytes on a character boundary.
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // rejected marks a permanent handler error.
