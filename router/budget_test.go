@@ -161,3 +161,30 @@ func TestHistoryBounded(t *testing.T) {
 		t.Errorf("history of %d events from %s, %d omitted; want %d from note:7, 7 omitted", len(c.History), c.History[0].Action, c.Omitted.History, MaxHistory)
 	}
 }
+
+// FuzzEncodeCase: whatever the text of a customer's repeated complaints
+// and notes, the case encodes within the budget, its encoding decodes and
+// the count of contacts stays exact.
+func FuzzEncodeCase(f *testing.F) {
+	const budget = 8 << 10
+	f.Add("宽带断网"+strings.Repeat("<", 500), uint8(9), uint8(40))
+	f.Add(strings.Repeat("\u2028\x01\"", 100), uint8(30), uint8(0))
+	f.Fuzz(func(t *testing.T, text string, dups, notes uint8) {
+		c := withHistory(attackCase(t, text, int(dups), 1), int(notes), text)
+		c.Route.Department, c.Subject = text, text
+		got, b, err := EncodeCase(c, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > budget {
+			t.Fatalf("encoded in %d bytes, over %d", len(b), budget)
+		}
+		var back Case
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Contacts)+got.Omitted.Contacts != len(c.Contacts)+c.Omitted.Contacts || got.Duplicates != int(dups) {
+			t.Fatalf("contacts %d + %d omitted, duplicates %d; want %d, %d", len(got.Contacts), got.Omitted.Contacts, got.Duplicates, len(c.Contacts)+c.Omitted.Contacts, dups)
+		}
+	})
+}
