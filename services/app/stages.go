@@ -514,7 +514,7 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	for _, id := range w.order {
 		d := w.cases[id]
 		d.c.Revision = d.base + 1
-		sc, err := encodeCase(d.c, w.stage.maxRecordBytes)
+		sc, err := encodeCase(d.c, budget)
 		if err != nil {
 			return nil, ch, err
 		}

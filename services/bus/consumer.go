@@ -70,10 +70,10 @@ const maxDeadLetterOriginal = 512 << 10
 // bytes.
 const maxDeadLetterText = 4 << 10
 
-// NewDeadLetter is the dead letter of m, rejected by group (or by an
-// adapter, which then sets Source) at when for reason: the original within
-// maxDeadLetterOriginal bytes, with the whole original's size and SHA-256.
-func NewDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
+// newDeadLetter is the dead letter of m, rejected by group at when for
+// reason: the original within maxDeadLetterOriginal bytes, with the whole
+// original's size and SHA-256.
+func newDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
 	sum := sha256.Sum256(m.Value)
 	dl := DeadLetter{
 		V: DeadLetterVersion, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
@@ -597,7 +597,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log 
 		log.Error("message of the dead-letter topic rejected; dropping it", zap.Error(reason))
 		return nil
 	}
-	payload, err := ingest.EncodeJSON(NewDeadLetter(m, reason.Error(), c.cc.Group, time.Now()))
+	payload, err := ingest.EncodeJSON(newDeadLetter(m, reason.Error(), c.cc.Group, time.Now()))
 	if err != nil {
 		return errFatal{fmt.Errorf("bus: encode dead letter: %w", err)}
 	}
