@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ActionVersion is the payload version of an Action.
@@ -102,9 +104,71 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidAction, fmt.Sprintf(format, args...))
 }
 
-// Validate checks the fields every action needs and those of its kind that
-// do not depend on the case.
+// Bounds on the fields of an Action, so that what an action adds to a
+// case (its history, route and assignee) stays small.
+const (
+	// MaxActionName bounds, in characters, the names an action carries:
+	// actor, assignee, department, queue, event, category, clock, step.
+	MaxActionName = 64
+	// MaxActionNote bounds a note or comment, in characters.
+	MaxActionNote = 4000
+	// MaxActionReason bounds a flag_batch action's reason, in characters.
+	MaxActionReason = 1000
+	// MaxActionID bounds the ids an action carries (its own, the case's,
+	// the customer key, the batch), in bytes.
+	MaxActionID = 256
+)
+
+// FieldError is the error of an action field over its bound or holding a
+// control character. It wraps ErrInvalidAction.
+type FieldError struct {
+	// Field is the field's JSON name.
+	Field string
+	// Max is its bound in characters (bytes for ids).
+	Max int
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s: at most %d characters, without control characters", ErrInvalidAction, e.Field, e.Max)
+}
+
+// Unwrap returns ErrInvalidAction.
+func (e *FieldError) Unwrap() error { return ErrInvalidAction }
+
+// checkFields checks every field of a against its bound.
+func (a Action) checkFields() error {
+	fields := []struct {
+		name, value string
+		max         int
+		unit        func(string) int
+	}{
+		{"id", a.ID, MaxActionID, byteLen}, {"case", a.Case, MaxActionID, byteLen},
+		{"customer", a.Customer, MaxActionID, byteLen}, {"batch", a.Batch, MaxActionID, byteLen},
+		{"actor", a.Actor, MaxActionName, utf8.RuneCountInString}, {"assignee", a.Assignee, MaxActionName, utf8.RuneCountInString},
+		{"department", a.Department, MaxActionName, utf8.RuneCountInString}, {"queue", a.Queue, MaxActionName, utf8.RuneCountInString},
+		{"event", a.Event, MaxActionName, utf8.RuneCountInString}, {"category", a.Category, MaxActionName, utf8.RuneCountInString},
+		{"clock", a.Clock, MaxActionName, utf8.RuneCountInString}, {"step", a.Step, MaxActionName, utf8.RuneCountInString},
+		{"note", a.Note, MaxActionNote, utf8.RuneCountInString}, {"reason", a.Reason, MaxActionReason, utf8.RuneCountInString},
+	}
+	for _, f := range fields {
+		multiline := f.name == "note" || f.name == "reason"
+		if f.unit(f.value) > f.max || strings.ContainsFunc(f.value, func(r rune) bool {
+			return unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t' || r == '\r'))
+		}) || !utf8.ValidString(f.value) {
+			return &FieldError{Field: f.name, Max: f.max}
+		}
+	}
+	return nil
+}
+
+func byteLen(s string) int { return len(s) }
+
+// Validate checks the fields every action needs, the bounds of all its
+// fields, and those of its kind that do not depend on the case.
 func (a Action) Validate() error {
+	if err := a.checkFields(); err != nil {
+		return err
+	}
 	switch {
 	case a.V != ActionVersion:
 		return invalid("schema version %d, want %d", a.V, ActionVersion)
@@ -199,6 +263,9 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		if c.Finished() {
 			return c, false, nil, invalid("case %s is %s; reopen it before passing it on", c.ID, c.Status)
 		}
+		if err := e.checkRoute(a.Department, a.Queue); err != nil {
+			return c, false, nil, err
+		}
 		var parts []string
 		if a.Assignee != "" {
 			c.Assignee = a.Assignee
@@ -271,11 +338,40 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 	if err != nil {
 		return c, false, nil, err
 	}
-	c.History = append(c.History, ev)
+	c.History = keepEnds(append(c.History, ev), 0, MaxHistory, &c.Omitted.History)
 	if a.At.After(c.UpdatedAt) {
 		c.UpdatedAt = a.At
 	}
 	return c, true, notices, nil
+}
+
+// UnknownRouteError is the error of a transfer to a department or queue
+// the case's pack never routes to. It wraps ErrInvalidAction.
+type UnknownRouteError struct {
+	// Field is "department" or "queue"; Name is what the transfer named.
+	Field, Name string
+	// Pack is the pack's name@version.
+	Pack string
+}
+
+func (e *UnknownRouteError) Error() string {
+	return fmt.Sprintf("%s: pack %s routes to no %s %q", ErrInvalidAction, e.Pack, e.Field, e.Name)
+}
+
+// Unwrap returns ErrInvalidAction.
+func (e *UnknownRouteError) Unwrap() error { return ErrInvalidAction }
+
+// checkRoute checks that the pack routes to the department and queue (an
+// empty one is not checked): its routing default or one of its rules names
+// them.
+func (e *Engine) checkRoute(department, queue string) error {
+	if department != "" && !e.departments[department] {
+		return &UnknownRouteError{Field: "department", Name: department, Pack: e.id}
+	}
+	if queue != "" && !e.queues[queue] {
+		return &UnknownRouteError{Field: "queue", Name: queue, Pack: e.id}
+	}
+	return nil
 }
 
 // BasisFirstContact is where first-contact responsibility comes from.

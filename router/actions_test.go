@@ -31,11 +31,11 @@ func TestFirstContactOwnerStaysThroughTransfers(t *testing.T) {
 	}
 	c = apply(t, e, c, act(c, "a1", ActionTake, "1001", received.Add(time.Minute)))
 	tr := act(c, "a2", ActionTransfer, "1001", received.Add(2*time.Minute))
-	tr.Assignee, tr.Department = "2002", "网络部"
+	tr.Assignee, tr.Department = "2002", "财务部"
 	c = apply(t, e, c, tr)
 	c = apply(t, e, c, act(c, "a3", ActionTake, "2002", received.Add(3*time.Minute)))
-	if c.Route.Owner != "1001" || c.Assignee != "2002" || c.Route.Department != "网络部" || c.Status != StatusInProgress {
-		t.Errorf("owner %q assignee %q department %q status %s, want owner 1001 kept, assignee 2002, 网络部, in_progress",
+	if c.Route.Owner != "1001" || c.Assignee != "2002" || c.Route.Department != "财务部" || c.Status != StatusInProgress {
+		t.Errorf("owner %q assignee %q department %q status %s, want owner 1001 kept, assignee 2002, 财务部, in_progress",
 			c.Route.Owner, c.Assignee, c.Route.Department, c.Status)
 	}
 	if len(c.History) != 3 || !strings.Contains(c.History[1].Detail, "owner stays 1001") {
@@ -230,5 +230,60 @@ func TestActionAppliedOnceAndRecategorize(t *testing.T) {
 	}
 	if !got.UpdatedAt.Equal(received.Add(2 * time.Minute)) {
 		t.Errorf("updated_at = %v", got.UpdatedAt)
+	}
+}
+
+// TestActionFieldsBounded: every field of an action is bounded and free
+// of control characters (a note may span lines); a transfer names only
+// departments and queues its pack routes to. Each refusal wraps
+// ErrInvalidAction and says which field.
+func TestActionFieldsBounded(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("信号很差", received), received)
+	huge := strings.Repeat("部", 200000)
+	tests := []struct {
+		name  string
+		edit  func(*Action)
+		field string // of the FieldError or UnknownRouteError; "" when valid
+	}{
+		{"200000-rune department", func(a *Action) { a.Kind, a.Department = ActionTransfer, huge }, "department"},
+		{"long assignee", func(a *Action) { a.Kind, a.Assignee = ActionTransfer, strings.Repeat("张", MaxActionName+1) }, "assignee"},
+		{"long queue", func(a *Action) { a.Kind, a.Queue = ActionTransfer, huge }, "queue"},
+		{"long event", func(a *Action) { a.Kind, a.Event = ActionEvent, huge }, "event"},
+		{"long category", func(a *Action) { a.Kind, a.Category = ActionRecategorize, huge }, "category"},
+		{"long actor", func(a *Action) { a.Actor = huge }, "actor"},
+		{"actor with a newline", func(a *Action) { a.Actor = "张三\n李四" }, "actor"},
+		{"long note", func(a *Action) { a.Kind, a.Note = ActionNote, strings.Repeat("备", MaxActionNote+1) }, "note"},
+		{"note with a NUL", func(a *Action) { a.Kind, a.Note = ActionNote, "备注\x00" }, "note"},
+		{"long id", func(a *Action) { a.ID = strings.Repeat("x", MaxActionID+1) }, "id"},
+		{"long reason", func(a *Action) { a.Kind, a.Batch, a.Reason = ActionFlagBatch, "b1", huge }, "reason"},
+		{"unknown department", func(a *Action) { a.Kind, a.Department = ActionTransfer, "总经理办公室" }, "department"},
+		{"unknown queue", func(a *Action) { a.Kind, a.Queue = ActionTransfer, "加急" }, "queue"},
+		{"longest name", func(a *Action) { a.Kind, a.Assignee = ActionTransfer, strings.Repeat("张", MaxActionName) }, ""},
+		{"multiline note", func(a *Action) { a.Kind, a.Note = ActionNote, "第一行\n第二行\t完" }, ""},
+		{"known department and queue", func(a *Action) { a.Kind, a.Department, a.Queue = ActionTransfer, "财务部", "重大" }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := act(open, "x", ActionTake, "1001", received.Add(time.Minute))
+			tt.edit(&a)
+			_, _, _, err := e.Apply(open, a)
+			var fe *FieldError
+			var re *UnknownRouteError
+			field := ""
+			switch {
+			case errors.As(err, &fe):
+				field = fe.Field
+			case errors.As(err, &re):
+				field = re.Field
+			}
+			if field != tt.field || (tt.field != "" && !errors.Is(err, ErrInvalidAction)) || (tt.field == "" && err != nil) {
+				t.Errorf("Apply = %v; want an error on field %q", err, tt.field)
+			}
+			if err != nil && len(err.Error()) > 1000 {
+				t.Errorf("the error repeats the field: %d bytes", len(err.Error()))
+			}
+		})
 	}
 }

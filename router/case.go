@@ -179,4 +179,7 @@ type Case struct {
 	// actions and the escalator's alerts. An action already in it is
 	// not applied again.
 	History []Event `json:"history,omitempty"`
+	// Omitted counts what was left out of the lists above to keep the
+	// case within its bounds, so that the counts stay exact.
+	Omitted Omitted `json:"omitted,omitzero"`
 }

@@ -33,6 +33,9 @@ type Engine struct {
 	grades     map[string]GradeDef
 	ladders    map[string]Ladder
 	events     map[string]bool
+	// departments and queues are those the pack's routing names: where a
+	// transfer may send a case.
+	departments, queues map[string]bool
 	// checksOccurred and checksContact say whether a validity rule needs
 	// occurred_at or the customer, to explain when they are unknown.
 	checksOccurred, checksContact bool
@@ -80,15 +83,25 @@ func NewEngine(p *Pack) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		pack:      p,
-		id:        p.Name,
-		cal:       cal,
-		titles:    map[string]string{},
-		catNames:  map[string]bool{},
-		gradeRank: map[string]int{},
-		grades:    map[string]GradeDef{},
-		ladders:   map[string]Ladder{},
-		events:    map[string]bool{},
+		pack:        p,
+		id:          p.Name,
+		cal:         cal,
+		titles:      map[string]string{},
+		catNames:    map[string]bool{},
+		gradeRank:   map[string]int{},
+		grades:      map[string]GradeDef{},
+		ladders:     map[string]Ladder{},
+		events:      map[string]bool{},
+		departments: map[string]bool{},
+		queues:      map[string]bool{},
+	}
+	for _, r := range append([]Route{p.Routing.Default}, routesOf(p.Routing.Rules)...) {
+		if r.Department != "" {
+			e.departments[r.Department] = true
+		}
+		if r.Queue != "" {
+			e.queues[r.Queue] = true
+		}
 	}
 	for _, ev := range builtinEvents {
 		e.events[ev] = true
@@ -132,6 +145,15 @@ func NewEngine(p *Pack) (*Engine, error) {
 		e.classifier = TrainClassifier(p.Categories.Examples, p.Categories.Classifier)
 	}
 	return e, nil
+}
+
+// routesOf returns the routes of rules.
+func routesOf(rules []RouteRule) []Route {
+	out := make([]Route, len(rules))
+	for i, r := range rules {
+		out[i] = r.Route
+	}
+	return out
 }
 
 // Name is the pack's name and version, as recorded on cases (name@version).

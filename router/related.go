@@ -59,7 +59,7 @@ func withMessageID(ids []string, comp normalize.Complaint) []string {
 	if id == "" || len(id) > normalize.MaxMessageIDBytes || slices.Contains(ids, id) {
 		return ids
 	}
-	return keepEnds(append(slices.Clip(ids), id), 1, MaxMessageIDs)
+	return keepEnds(append(slices.Clip(ids), id), 1, MaxMessageIDs, nil)
 }
 
 // Bounds on what attached contacts add to a case, so that a customer who
@@ -86,10 +86,14 @@ const (
 )
 
 // keepEnds returns s bounded to max elements: its first head and its
-// latest ones. It never writes into the array of s.
-func keepEnds[T any](s []T, head, max int) []T {
+// latest ones, adding how many it dropped to *omitted (nil: not counted).
+// It never writes into the array of s.
+func keepEnds[T any](s []T, head, max int, omitted *int) []T {
 	if len(s) <= max {
 		return s
+	}
+	if omitted != nil {
+		*omitted += len(s) - max
 	}
 	return append(slices.Clip(s[:head]), s[len(s)-(max-head):]...)
 }
@@ -108,6 +112,7 @@ func explainContact(c Case, ex ...Explanation) Case {
 		}
 	}
 	if drop := n - MaxContactExplanations; drop > 0 {
+		c.Omitted.Explanations += drop
 		c.Explanation = slices.DeleteFunc(slices.Clone(c.Explanation), func(x Explanation) bool {
 			if drop > 0 && slices.Contains(contactFields, x.Field) {
 				drop--
@@ -182,9 +187,9 @@ func attachUrging(c Case, comp normalize.Complaint, u urging, reason string) (Ca
 // id, attachments and Message-ID, and its sender in Contact.From when that
 // is not the case's customer; within the bounds above.
 func attach(c Case, comp normalize.Complaint, kind string) Case {
-	c.References = keepEnds(append(slices.Clip(c.References), comp.Reference), 1, MaxReferences)
-	c.Complaints = keepEnds(append(slices.Clip(c.Complaints), comp.ID), 1, MaxReferences)
-	c.Attachments = keepEnds(append(slices.Clip(c.Attachments), comp.Attachments...), MaxAttachments/2, MaxAttachments)
+	c.References = keepEnds(append(slices.Clip(c.References), comp.Reference), 1, MaxReferences, &c.Omitted.References)
+	c.Complaints = keepEnds(append(slices.Clip(c.Complaints), comp.ID), 1, MaxReferences, nil)
+	c.Attachments = keepEnds(append(slices.Clip(c.Attachments), comp.Attachments...), MaxAttachments/2, MaxAttachments, &c.Omitted.Attachments)
 	c.MessageIDs = withMessageID(c.MessageIDs, comp)
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
@@ -193,10 +198,11 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	if comp.Customer.Key != c.Customer.Key {
 		contact.From = comp.Customer
 	}
-	c.Contacts = keepEnds(append(slices.Clip(c.Contacts), contact), 0, MaxContacts)
-	if n := len(c.Contacts) - MaxContactTexts - 1; n >= 0 && c.Contacts[n].Text != "" {
+	c.Contacts = keepEnds(append(slices.Clip(c.Contacts), contact), 0, MaxContacts, &c.Omitted.Contacts)
+	if n := len(c.Contacts) - MaxContactTexts - 1; n >= 0 && (c.Contacts[n].Text != "" || c.Contacts[n].Subject != "") {
 		c.Contacts = slices.Clone(c.Contacts) // the texts below are the caller's
 		c.Contacts[n].Subject, c.Contacts[n].Text = "", ""
+		c.Omitted.ContactTexts++
 	}
 	if comp.ReceivedAt.After(c.UpdatedAt) {
 		c.UpdatedAt = comp.ReceivedAt

@@ -17,6 +17,8 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 	htmlcharset "golang.org/x/net/html/charset"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Limits that keep a hostile message from costing unbounded work.
@@ -531,12 +533,4 @@ func printable(s string, n int) string {
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+func truncateUTF8(s string, n int) string { return ingest.TruncateUTF8(s, n) }

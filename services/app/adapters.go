@@ -6,13 +6,13 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/csvdrop"
 	"github.com/tousu/tousu/ingest/imap"
@@ -54,7 +54,7 @@ func quarantineMail(p *bus.Producer, evidence *attachment.Store) imap.Quarantine
 			dl.Headers["raw_sha256"] = q.RawSHA256
 			dl.Headers["raw_size"] = strconv.FormatInt(q.RawSize, 10)
 		}
-		b, err := json.Marshal(dl)
+		b, err := ingest.EncodeJSON(dl)
 		if err != nil {
 			return err
 		}

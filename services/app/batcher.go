@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -127,18 +128,20 @@ type batcherStage struct {
 	store  *batchStore
 	cfg    normalize.DedupeConfig
 	formed prometheus.Counter
+	// maxRecordBytes bounds the actions and notices it writes.
+	maxRecordBytes int
 
 	mu     sync.Mutex
 	window *normalize.Batches // nil until loaded, and after a failed call
 }
 
 // newBatcherStage registers the batcher's metric with reg (nil: none).
-func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, reg prometheus.Registerer) *batcherStage {
+func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, maxRecordBytes int, reg prometheus.Registerer) *batcherStage {
 	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
 	if reg != nil {
 		reg.MustRegister(formed)
 	}
-	return &batcherStage{out: out, store: store, cfg: cfg, formed: formed}
+	return &batcherStage{out: out, store: store, cfg: cfg, maxRecordBytes: maxRecordBytes, formed: formed}
 }
 
 func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {
@@ -188,14 +191,14 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 		var cases []string
 		for _, e := range flag {
 			a := router.FlagBatchAction(e, bo.Batch, reason, cand.Entry.ReceivedAt)
-			if err := appendJSON(&out, bus.TopicActions, e.Customer, a); err != nil {
+			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicActions, e.Customer, a); err != nil {
 				return err
 			}
 			cases = append(cases, e.Case)
 		}
 		if bo.Formed {
 			n := router.BatchNotice(bo.Batch, cases, bo.Customers, cand, reason)
-			if err := appendJSON(&out, bus.TopicAlerts, bo.Batch, n); err != nil {
+			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, bo.Batch, n); err != nil {
 				return err
 			}
 			formed++
@@ -223,11 +226,14 @@ func (s *batcherStage) reason(bo normalize.BatchOutcome) string {
 }
 
 // appendJSON appends v as a message of topic keyed by key; a value that
-// does not encode is rejected.
-func appendJSON(out *[]bus.Message, topic, key string, v any) error {
-	b, err := json.Marshal(v)
+// does not encode, or encodes in more than budget bytes, is rejected.
+func appendJSON(out *[]bus.Message, budget int, topic, key string, v any) error {
+	b, err := ingest.EncodeJSON(v)
 	if err != nil {
 		return bus.Reject(err)
+	}
+	if len(b) > budget {
+		return bus.Reject(fmt.Errorf("the %s record %s encodes in %d bytes, over the budget of %d", topic, key, len(b), budget))
 	}
 	*out = append(*out, bus.Message{Topic: topic, Key: []byte(key), Value: b})
 	return nil

@@ -56,7 +56,7 @@ func TestBatcher(t *testing.T) {
 		}
 		t.Cleanup(func() { store.Close() })
 		w := &recordingWriter{}
-		return newBatcherStage(w, store, cfg, nil), w
+		return newBatcherStage(w, store, cfg, router.DefaultMaxRecordBytes, nil), w
 	}
 	b, w := open()
 	msgs := []bus.Message{candidateMessage(t, 1, text, 0), candidateMessage(t, 2, text, time.Minute)}

@@ -28,11 +28,6 @@ const stateVersion = 1
 // record, so that it skips its own records when it reads them back.
 const headerWriter = "tousu-writer"
 
-// maxHistoryBytes bounds a customer's history on router.state (Kafka's
-// default largest record is 1 MiB): a larger one keeps its most recent
-// cases.
-const maxHistoryBytes = 256 << 10
-
 // stateRecord is one record of the compacted router.state topic: the
 // latest revision of a case the router holds, or a customer's history (for
 // duplicate and repeat detection), whichever it carries. Its key is
@@ -69,13 +64,21 @@ func newWriterID() string {
 	return hex.EncodeToString(b)
 }
 
-// appendState appends the records of a call's changes to out.
-func appendState(out *[]bus.Message, ch routerChanges, writer string) error {
+// stateOverhead is what a stateRecord adds to the case or history it
+// carries, besides the customer key: its version and field names.
+const stateOverhead = 64
+
+// appendState appends the records of a call's changes to out: each case as
+// encoded (within budget), each history bounded to budget.
+func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int) error {
 	add := func(key, customer string, r stateRecord) error {
 		r.V, r.Customer = stateVersion, customer
-		b, err := json.Marshal(r)
+		b, err := ingest.EncodeJSON(r)
 		if err != nil {
 			return bus.Reject(err)
+		}
+		if len(b) > budget+stateOverhead+2*len(customer) {
+			return bus.Reject(fmt.Errorf("the %s record %s encodes in %d bytes, over the budget of %d", bus.TopicRouterState, key, len(b), budget))
 		}
 		*out = append(*out, bus.Message{Topic: bus.TopicRouterState, Key: []byte(key), PartitionKey: []byte(customer),
 			Value: b, Headers: map[string]string{headerWriter: writer}})
@@ -87,7 +90,7 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string) error {
 		}
 	}
 	for _, h := range ch.customers {
-		h := boundHistory(h)
+		h := boundHistory(h, budget)
 		if err := add("history/"+h.Key, h.Key, stateRecord{History: &h}); err != nil {
 			return err
 		}
@@ -96,18 +99,18 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string) error {
 }
 
 // boundHistory returns h with its oldest cases left out until it encodes
-// in maxHistoryBytes; the router's own file keeps the whole history.
-func boundHistory(h normalize.CustomerHistory) normalize.CustomerHistory {
-	b, err := json.Marshal(h)
-	if err != nil || len(b) <= maxHistoryBytes || len(h.Cases) < 2 {
+// in budget bytes; the router's own file keeps the whole history.
+func boundHistory(h normalize.CustomerHistory, budget int) normalize.CustomerHistory {
+	b, err := ingest.EncodeJSON(h)
+	if err != nil || len(b) <= budget || len(h.Cases) < 2 {
 		return h
 	}
 	cases := slices.Clone(h.Cases)
 	slices.SortStableFunc(cases, func(x, y normalize.CaseRecord) int { return y.LastActivity.Compare(x.LastActivity) })
-	for len(b) > maxHistoryBytes && len(cases) > 1 {
-		cases = cases[:max(1, len(cases)*maxHistoryBytes/len(b))]
+	for len(b) > budget && len(cases) > 1 {
+		cases = cases[:max(1, len(cases)*budget/len(b))]
 		h.Cases = cases
-		if b, err = json.Marshal(h); err != nil {
+		if b, err = ingest.EncodeJSON(h); err != nil {
 			break
 		}
 	}

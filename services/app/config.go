@@ -71,7 +71,18 @@ type RouterConfig struct {
 	// RetrainInterval is how often the router retrains the classifiers
 	// when agents corrected categories since the last time (default 30s).
 	RetrainInterval time.Duration `yaml:"retrain_interval"`
+	// MaxRecordBytes bounds every record the router (and the batcher)
+	// writes to the broker, encoded: a case is fitted to it by leaving out
+	// its oldest contacts' texts, contacts, history and list entries (see
+	// router.EncodeCase); any other record over it is dead-lettered with
+	// its input. Default router.DefaultMaxRecordBytes (512 KiB); at most
+	// the broker's limit (bus.MaxRecordBytes) less 64 KiB for keys,
+	// headers and the router.state envelope.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
 }
+
+// maxRouterRecordBytes is the largest router.max_record_bytes allowed.
+const maxRouterRecordBytes = bus.MaxRecordBytes - 64<<10
 
 // Validate fills the default and checks the interval.
 func (c *RouterConfig) Validate() error {
@@ -80,6 +91,13 @@ func (c *RouterConfig) Validate() error {
 	}
 	if c.RetrainInterval < 0 {
 		return fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval)
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = router.DefaultMaxRecordBytes
+	}
+	if c.MaxRecordBytes < router.MinRecordBytes || c.MaxRecordBytes > maxRouterRecordBytes {
+		return fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
+			router.MinRecordBytes, maxRouterRecordBytes, bus.MaxRecordBytes, c.MaxRecordBytes)
 	}
 	return nil
 }

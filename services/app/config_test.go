@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
 )
 
 // repoRoot is the module root, two levels above this package.
@@ -198,6 +202,36 @@ func TestComposeServicesAreTargets(t *testing.T) {
 	for _, tg := range Targets {
 		if tg != TargetBroker && !seen[tg] {
 			t.Errorf("no compose service runs target %q", tg)
+		}
+	}
+}
+
+// TestRouterMaxRecordBytes: the router's record budget defaults to
+// router.DefaultMaxRecordBytes and must leave room below the broker's
+// limit; an invalid one is reported by its key path.
+func TestRouterMaxRecordBytes(t *testing.T) {
+	tests := []struct {
+		value int
+		want  int // 0: invalid
+	}{
+		{0, router.DefaultMaxRecordBytes},
+		{router.MinRecordBytes, router.MinRecordBytes},
+		{maxRouterRecordBytes, maxRouterRecordBytes},
+		{router.MinRecordBytes - 1, 0},
+		{bus.MaxRecordBytes, 0},
+		{-1, 0},
+	}
+	for _, tt := range tests {
+		cfg, err := Load(writeConfig(t, fmt.Sprintf("router:\n  max_record_bytes: %d\n", tt.value)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		switch {
+		case tt.want == 0 && (err == nil || !strings.Contains(err.Error(), "router: max_record_bytes")):
+			t.Errorf("max_record_bytes %d: Validate() = %v, want an error naming router: max_record_bytes", tt.value, err)
+		case tt.want != 0 && (err != nil || cfg.Router.MaxRecordBytes != tt.want):
+			t.Errorf("max_record_bytes %d: Validate() = %v, value %d, want %d", tt.value, err, cfg.Router.MaxRecordBytes, tt.want)
 		}
 	}
 }

@@ -51,7 +51,7 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		}
 		state.Close()
 	})
-	stage := &routerStage{out: producer, policy: trained, engine: trained.ByName, state: state, cfg: dedupe,
+	stage := &routerStage{out: producer, policy: trained, engine: trained.ByName, state: state, cfg: dedupe, maxRecordBytes: router.DefaultMaxRecordBytes,
 		now: time.Now, logger: log, metrics: newRouterMetrics(nil)}
 	return &routerInstance{stage: stage, trained: trained, state: state}
 }

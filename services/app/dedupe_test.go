@@ -136,7 +136,7 @@ func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig))
 		tb.Fatal(err)
 	}
 	w := &recordingWriter{}
-	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg, writer: newWriterID(),
+	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg, maxRecordBytes: router.DefaultMaxRecordBytes, writer: newWriterID(),
 		now: time.Now, logger: zap.NewNop(), metrics: newRouterMetrics(nil)}, w
 }
 
@@ -221,7 +221,7 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	p.batcher = newBatcherStage(p.w, store, cfg, nil)
+	p.batcher = newBatcherStage(p.w, store, cfg, router.DefaultMaxRecordBytes, nil)
 	p.close = func() {
 		for _, r := range p.routers {
 			r.state.Close()

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -179,7 +180,7 @@ func (e *escalator) raiseDue(ctx context.Context) (int, error) {
 				return fmt.Errorf("schedule entry %x: %w", k, err)
 			}
 			a := router.EscalateAction(router.Case{ID: s.Case, Customer: normalize.Customer{Key: s.Customer}}, s.Alert, now)
-			b, err := json.Marshal(a)
+			b, err := ingest.EncodeJSON(a)
 			if err != nil {
 				return err
 			}

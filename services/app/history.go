@@ -63,9 +63,10 @@ type storedCase struct {
 	JSON []byte
 }
 
-// encodeCase encodes c; a case that does not encode is rejected.
-func encodeCase(c router.Case) (storedCase, error) {
-	b, err := json.Marshal(c)
+// encodeCase encodes c fitted to budget bytes (router.EncodeCase); a
+// case that does not encode or fit is rejected.
+func encodeCase(c router.Case, budget int) (storedCase, error) {
+	c, b, err := router.EncodeCase(c, budget)
 	if err != nil {
 		return storedCase{}, bus.Reject(err)
 	}

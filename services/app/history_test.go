@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -182,10 +181,10 @@ func TestStateRestore(t *testing.T) {
 	aliceResolved := alice
 	aliceResolved.SetState(resolved.ID, normalize.CaseResolved, now)
 	var records []bus.Message
-	if err := appendState(&records, routerChanges{customers: []normalize.CustomerHistory{aliceResolved}, cases: storedCases(t, resolved)}, "other"); err != nil {
+	if err := appendState(&records, routerChanges{customers: []normalize.CustomerHistory{aliceResolved}, cases: storedCases(t, resolved)}, "other", router.DefaultMaxRecordBytes); err != nil {
 		t.Fatal(err)
 	}
-	if err := appendState(&records, routerChanges{cases: storedCases(t, caseOf(bob, 0, router.StatusOpen))}, "me"); err != nil {
+	if err := appendState(&records, routerChanges{cases: storedCases(t, caseOf(bob, 0, router.StatusOpen))}, "me", router.DefaultMaxRecordBytes); err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range records {
@@ -230,10 +229,11 @@ func TestBoundHistory(t *testing.T) {
 			Customer: normalize.Customer{Key: h.Key}, Description: fmt.Sprint("第", i, "次投诉：手机信号差，打电话总是断线")}
 		h.Record(c.Reference, c, normalize.FingerprintOf(c))
 	}
-	b, _ := json.Marshal(h)
-	bounded := boundHistory(h)
-	bb, _ := json.Marshal(bounded)
-	if len(b) <= maxHistoryBytes || len(bb) > maxHistoryBytes || len(bounded.Cases) == 0 || len(h.Cases) != 3000 {
+	const budget = 256 << 10
+	b, _ := ingest.EncodeJSON(h)
+	bounded := boundHistory(h, budget)
+	bb, _ := ingest.EncodeJSON(bounded)
+	if len(b) <= budget || len(bb) > budget || len(bounded.Cases) == 0 || len(h.Cases) != 3000 {
 		t.Fatalf("history of %d bytes bounded to %d bytes, %d cases", len(b), len(bb), len(bounded.Cases))
 	}
 	newest := h.Cases[len(h.Cases)-1].ID
@@ -241,7 +241,7 @@ func TestBoundHistory(t *testing.T) {
 		t.Error("the newest case was left out")
 	}
 	small := historyFor(h.Key, "一次投诉", now)
-	if got := boundHistory(small); len(got.Cases) != 1 {
+	if got := boundHistory(small, budget); len(got.Cases) != 1 {
 		t.Errorf("a small history changed: %+v", got)
 	}
 }
@@ -251,7 +251,7 @@ func storedCases(tb testing.TB, cases ...router.Case) []storedCase {
 	tb.Helper()
 	out := make([]storedCase, len(cases))
 	for i, c := range cases {
-		sc, err := encodeCase(c)
+		sc, err := encodeCase(c, router.DefaultMaxRecordBytes)
 		if err != nil {
 			tb.Fatal(err)
 		}

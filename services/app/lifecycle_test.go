@@ -119,7 +119,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 		t.Fatalf("take: %d", code)
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Status == router.StatusInProgress })
-	if code := r.act(t, agentA, c.ID, map[string]string{"kind": "transfer", "assignee": "2002", "department": "网络维护中心", "note": "基站问题请协助"}); code != http.StatusAccepted {
+	if code := r.act(t, agentA, c.ID, map[string]string{"kind": "transfer", "assignee": "2002", "department": "网络运维部", "note": "基站问题请协助"}); code != http.StatusAccepted {
 		t.Fatalf("transfer: %d", code)
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Assignee == "2002" })
@@ -127,7 +127,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 		t.Fatalf("second take: %d", code)
 	}
 	c = r.waitCase(t, ref, func(c router.Case) bool { return len(c.History) >= 4 })
-	if c.Route.Owner != "1001" || c.Assignee != "2002" || c.Route.Department != "网络维护中心" {
+	if c.Route.Owner != "1001" || c.Assignee != "2002" || c.Route.Department != "网络运维部" {
 		t.Errorf("owner %q assignee %q department %q; want the first taker 1001 to stay owner", c.Route.Owner, c.Assignee, c.Route.Department)
 	}
 

@@ -434,7 +434,7 @@ func (p *Process) startRouter() error {
 	}
 	p.closers = append(p.closers, changelog)
 	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName,
-		state: state, cfg: dedupe, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry), changelog: changelog, writer: newWriterID()}
+		state: state, cfg: dedupe, maxRecordBytes: p.cfg.Router.MaxRecordBytes, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry), changelog: changelog, writer: newWriterID()}
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is
 	// the only writer of their cases.
@@ -489,7 +489,7 @@ func (p *Process) startBatcher() error {
 		})
 		return nil
 	})
-	stage := newBatcherStage(p.producer, store, dedupe, p.registry)
+	stage := newBatcherStage(p.producer, store, dedupe, p.cfg.Router.MaxRecordBytes, p.registry)
 	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
 }
 

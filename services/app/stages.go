@@ -46,7 +46,7 @@ func checkVersion(m bus.Message, got, want int) error {
 // complaints.raw keyed by its id, and the call returns once acknowledged.
 func publishEnvelope(p *bus.Producer) ingest.Publish {
 	return func(ctx context.Context, env ingest.Envelope) error {
-		b, err := json.Marshal(env)
+		b, err := ingest.EncodeJSON(env)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func publishEnvelope(p *bus.Producer) ingest.Publish {
 // case.actions keyed by the case's customer, returning once acknowledged.
 func publishAction(p messageWriter) func(context.Context, router.Action) error {
 	return func(ctx context.Context, a router.Action) error {
-		b, err := json.Marshal(a)
+		b, err := ingest.EncodeJSON(a)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		if s.threads != nil {
 			c.Thread = s.threads.find(ctx, c)
 		}
-		if err := appendJSON(&out, bus.TopicNormalized, partitionKey(c), c); err != nil {
+		if err := appendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, partitionKey(c), c); err != nil {
 			return err
 		}
 		ids = append(ids, keys...)
@@ -175,11 +175,15 @@ type routerStage struct {
 	// router's file is the only copy (tests of one instance).
 	changelog changelogReader
 	// writer names this process on its router.state records.
-	writer  string
-	cfg     normalize.DedupeConfig
-	now     func() time.Time
-	logger  *zap.Logger
-	metrics routerMetrics
+	writer string
+	// maxRecordBytes bounds every record the router writes (cases are
+	// fitted to it, see router.EncodeCase; a larger notice, candidate,
+	// forwarded reply or history is rejected).
+	maxRecordBytes int
+	cfg            normalize.DedupeConfig
+	now            func() time.Time
+	logger         *zap.Logger
+	metrics        routerMetrics
 
 	mu sync.Mutex
 }
@@ -506,10 +510,11 @@ func (w *routerWork) touch(d *caseDraft) {
 func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	var out []bus.Message
 	var ch routerChanges
+	budget := w.stage.maxRecordBytes
 	for _, id := range w.order {
 		d := w.cases[id]
 		d.c.Revision = d.base + 1
-		sc, err := encodeCase(d.c)
+		sc, err := encodeCase(d.c, budget)
 		if err != nil {
 			return nil, ch, err
 		}
@@ -517,17 +522,17 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		ch.cases = append(ch.cases, sc)
 	}
 	for _, n := range w.notices {
-		if err := appendJSON(&out, bus.TopicAlerts, n.Case, n); err != nil {
+		if err := appendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.forward {
-		if err := appendJSON(&out, bus.TopicNormalized, partitionKey(c), c); err != nil {
+		if err := appendJSON(&out, budget, bus.TopicNormalized, partitionKey(c), c); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.candidates {
-		if err := appendJSON(&out, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
+		if err := appendJSON(&out, budget, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
 			return nil, ch, err
 		}
 	}
@@ -536,11 +541,11 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			ch.customers = append(ch.customers, *h)
 		}
 	}
-	if err := appendState(&out, ch, w.stage.writer); err != nil {
+	if err := appendState(&out, ch, w.stage.writer, budget); err != nil {
 		return nil, ch, err
 	}
 	for _, c := range w.corrections {
-		if err := appendJSON(&out, bus.TopicCorrections, c.key(), c); err != nil {
+		if err := appendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
 			return nil, ch, err
 		}
 	}

@@ -151,7 +151,7 @@ func TestThreadFinder(t *testing.T) {
 func actionMessage(tb testing.TB, a router.Action) bus.Message {
 	tb.Helper()
 	var out []bus.Message
-	if err := appendJSON(&out, bus.TopicActions, a.Customer, a); err != nil {
+	if err := appendJSON(&out, router.DefaultMaxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
 		tb.Fatal(err)
 	}
 	return out[0]

@@ -3,7 +3,8 @@ package bus
 import (
 	"cmp"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // DeadLetterVersion is the payload version of a DeadLetter.
@@ -36,8 +39,16 @@ type DeadLetter struct {
 	Key []byte `json:"key"`
 	// Reason is the text of the error the handler rejected the message with.
 	Reason string `json:"reason"`
-	// Original is the original value (base64 in JSON).
+	// Original is the original value (base64 in JSON). Of an original
+	// too large to fit in a dead letter (see maxDeadLetterOriginal) it is
+	// the first maxDeadLetterOriginal bytes and Truncated is set; the
+	// whole stays at Topic, Partition and Offset while the topic retains
+	// it, and OriginalSHA256 and OriginalSize identify it.
 	Original []byte `json:"original"`
+	// OriginalSize and OriginalSHA256 (hex) are the whole original's.
+	OriginalSize   int    `json:"original_size"`
+	OriginalSHA256 string `json:"original_sha256"`
+	Truncated      bool   `json:"truncated,omitempty"`
 	// Headers are the original headers.
 	Headers map[string]string `json:"headers,omitempty"`
 	// At is when the message was rejected (UTC).
@@ -48,6 +59,43 @@ type DeadLetter struct {
 	// as a mail an intake adapter quarantined ("imap:support"); Topic is
 	// empty then.
 	Source string `json:"source,omitempty"`
+}
+
+// maxDeadLetterOriginal bounds DeadLetter.Original: in base64, with the
+// rest of the dead letter, it stays well below MaxRecordBytes, so the dead
+// letter of a message of any size the broker took is itself writable.
+const maxDeadLetterOriginal = 512 << 10
+
+// maxDeadLetterText bounds the reason and each header of a dead letter, in
+// bytes.
+const maxDeadLetterText = 4 << 10
+
+// newDeadLetter is the dead letter of m, rejected by group at when for
+// reason: the original within maxDeadLetterOriginal bytes, with the whole
+// original's size and SHA-256.
+func newDeadLetter(m Message, reason, group string, at time.Time) DeadLetter {
+	sum := sha256.Sum256(m.Value)
+	dl := DeadLetter{
+		V: DeadLetterVersion, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+		Key: truncateBytes(m.Key, maxDeadLetterText), Reason: ingest.TruncateUTF8(reason, maxDeadLetterText),
+		Original: m.Value, OriginalSize: len(m.Value), OriginalSHA256: hex.EncodeToString(sum[:]),
+		At: at.UTC(), Group: group,
+	}
+	if len(m.Value) > maxDeadLetterOriginal {
+		dl.Original, dl.Truncated = m.Value[:maxDeadLetterOriginal], true
+	}
+	if len(m.Headers) > 0 {
+		dl.Headers = make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			dl.Headers[ingest.TruncateUTF8(k, 256)] = ingest.TruncateUTF8(v, maxDeadLetterText)
+		}
+	}
+	return dl
+}
+
+// truncateBytes returns at most n bytes of b.
+func truncateBytes(b []byte, n int) []byte {
+	return b[:min(len(b), n)]
 }
 
 // rejected marks a permanent handler error.
@@ -549,18 +597,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log 
 		log.Error("message of the dead-letter topic rejected; dropping it", zap.Error(reason))
 		return nil
 	}
-	payload, err := json.Marshal(DeadLetter{
-		V:         DeadLetterVersion,
-		Topic:     m.Topic,
-		Partition: m.Partition,
-		Offset:    m.Offset,
-		Key:       m.Key,
-		Reason:    reason.Error(),
-		Original:  m.Value,
-		Headers:   m.Headers,
-		At:        time.Now().UTC(),
-		Group:     c.cc.Group,
-	})
+	payload, err := ingest.EncodeJSON(newDeadLetter(m, reason.Error(), c.cc.Group, time.Now()))
 	if err != nil {
 		return errFatal{fmt.Errorf("bus: encode dead letter: %w", err)}
 	}
@@ -574,6 +611,14 @@ func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log 
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if IsRejected(err) {
+			// Cannot happen with a dead letter bounded as NewDeadLetter
+			// bounds it and a broker's default limit; should the broker's
+			// limit be lower, holding the partition forever would be worse.
+			c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "dlq").Inc()
+			log.Error("the broker refuses the dead letter; dropping the message", zap.NamedError("reason", reason), zap.Error(err))
+			return nil
 		}
 		if errors.Is(err, io.ErrClosedPipe) {
 			return errFatal{fmt.Errorf("bus: dead letter for %s/%d@%d: producer closed: %w", m.Topic, m.Partition, m.Offset, err)}

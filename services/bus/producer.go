@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
+
+// MaxRecordBytes is the largest message the Producer sends (its key,
+// value and headers): Kafka's default message.max.bytes, which kfake
+// shares. A larger one is refused without being sent (see Write). Stages
+// keep what they write well below it.
+const MaxRecordBytes = 1 << 20
 
 // Producer writes messages to the broker through one kafka-go Writer. A
 // process shares one Producer between all its services: kafka-go batches
@@ -58,6 +65,7 @@ func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Pr
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           cfg.BatchTimeout,
 		BatchSize:              1000,
+		BatchBytes:             MaxRecordBytes,
 		Async:                  false,
 		AllowAutoTopicCreation: false,
 		Transport:              tr,
@@ -72,6 +80,12 @@ func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Pr
 // same key on the same topic keep their order. On error some messages may
 // have been written anyway: writing again is the caller's retry, so
 // consumers must tolerate duplicates. Write is safe for concurrent use.
+//
+// When the broker (or the writer, before sending) refuses every failed
+// message for good, because it is larger than the record limit
+// (MaxRecordBytes by default) or invalid, writing it again can never
+// succeed: the error then satisfies IsRejected, so a Handler that returns
+// it (wrapped or not) has its input dead-lettered instead of retried.
 func (p *Producer) Write(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -108,13 +122,31 @@ func (p *Producer) Write(ctx context.Context, msgs ...Message) error {
 			}
 			p.metrics.errors.WithLabelValues(m.Topic).Inc()
 		}
-		return fmt.Errorf("bus: write: %d of %d messages failed: %w", failed, len(msgs), first)
+		err = fmt.Errorf("bus: write: %d of %d messages failed: %w", failed, len(msgs), first)
+		if !slices.ContainsFunc(werrs, func(e error) bool { return e != nil && !refused(e) }) {
+			return Reject(err)
+		}
+		return err
 	default:
 		for _, m := range msgs {
 			p.metrics.errors.WithLabelValues(m.Topic).Inc()
 		}
+		if refused(err) {
+			return Reject(fmt.Errorf("bus: write %d messages: %w", len(msgs), err))
+		}
 		return fmt.Errorf("bus: write %d messages: %w", len(msgs), err)
 	}
+}
+
+// refusedErrors are the broker's answers to a record it will never take;
+// kafka-go's own MessageTooLargeError (a message over the writer's
+// BatchBytes) unwraps to MessageSizeTooLarge.
+var refusedErrors = []error{kafka.MessageSizeTooLarge, kafka.RecordListTooLarge, kafka.InvalidMessage,
+	kafka.InvalidMessageSize, kafka.InvalidRecord}
+
+// refused reports whether err says the broker will never take the message.
+func refused(err error) bool {
+	return slices.ContainsFunc(refusedErrors, func(target error) bool { return errors.Is(err, target) })
 }
 
 // Close flushes pending batches, waits for writes in flight and releases

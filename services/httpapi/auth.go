@@ -156,3 +156,15 @@ func PrincipalOf(c *fiber.Ctx) Principal {
 	p, _ := c.Locals(principalKey).(Principal)
 	return p
 }
+
+// Knows reports whether name is an account that may work on cases: the
+// name of a configured token whose role may search (every role but
+// intake). Actions name only such accounts as actor or assignee.
+func (a *Authenticator) Knows(name string) bool {
+	for _, t := range a.tokens {
+		if t.name == name && t.role.MaySearch() {
+			return true
+		}
+	}
+	return false
+}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
@@ -89,13 +88,37 @@ type actionRequest struct {
 var agentKinds = []router.ActionKind{router.ActionTake, router.ActionTransfer, router.ActionNote, router.ActionEvent,
 	router.ActionResolve, router.ActionClose, router.ActionReopen, router.ActionRecategorize}
 
-// maxNote bounds the text of a note, in characters.
-const maxNote = 4000
+// fieldLabels name an action's fields in the messages to agents.
+var fieldLabels = map[string]string{
+	"actor": "操作人", "assignee": "指派坐席", "department": "部门", "queue": "队列",
+	"event": "事件", "category": "分类", "note": "备注",
+}
+
+// actionRefusal is the 422 answer to an action that is invalid whatever
+// the case's state: its error and a Chinese message for the agent.
+func actionRefusal(err error) fiber.Map {
+	msg := "操作内容无效"
+	var fe *router.FieldError
+	var re *router.UnknownRouteError
+	switch {
+	case errors.As(err, &fe):
+		label := fieldLabels[fe.Field]
+		if label == "" {
+			label = fe.Field
+		}
+		msg = fmt.Sprintf("%s过长（最多 %d 个字）或包含控制字符", label, fe.Max)
+	case errors.As(err, &re):
+		msg = fmt.Sprintf("该工单的处理规则中没有%s“%s”", fieldLabels[re.Field], re.Name)
+	}
+	return fiber.Map{"error": err.Error(), "message": msg}
+}
 
 // act accepts an action on a case: 202 with the action's id once the
 // broker has it (the router applies it within moments; GET the case to
-// see it), 404 for an unknown case, 422 for an invalid action, 409 for one
-// the case's current state does not allow. An Idempotency-Key header
+// see it), 404 for an unknown case, 422 for an invalid action (a field over
+// its bound, an actor or assignee that is not an account, a department or
+// queue the case's pack does not route to), 409 for one the case's
+// current state does not allow. Refusals carry a Chinese message. An Idempotency-Key header
 // makes a retried request the same action.
 func (k *Console) act(c *fiber.Ctx) error {
 	var req actionRequest
@@ -104,9 +127,6 @@ func (k *Console) act(c *fiber.Ctx) error {
 	}
 	if !slices.Contains(agentKinds, req.Kind) {
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("kind must be one of %v", agentKinds), "message": "不支持的操作类型"})
-	}
-	if utf8.RuneCountInString(req.Note) > maxNote {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("note is longer than %d characters", maxNote), "message": "备注过长"})
 	}
 	key := c.Get("Idempotency-Key")
 	if key != "" && !ingest.ValidIdempotencyKey(key) {
@@ -135,11 +155,22 @@ func (k *Console) act(c *fiber.Ctx) error {
 		Event: req.Event, Category: req.Category, Note: req.Note,
 	}
 	if err := a.Validate(); err != nil {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": err.Error()})
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(actionRefusal(err))
+	}
+	if a.Actor != p.Name && !k.auth.Knows(a.Actor) {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("actor %q is not an account", a.Actor), "message": "操作人不是系统中的坐席账号"})
+	}
+	if a.Assignee != "" && !k.auth.Knows(a.Assignee) {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("assignee %q is not an account", a.Assignee), "message": "指派坐席不是系统中的坐席账号"})
 	}
 	if e := k.engine(cs.Pack); e != nil {
-		if _, _, _, err := e.Apply(cs, a); err != nil {
-			return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": err.Error(), "status": cs.Status})
+		_, _, _, err := e.Apply(cs, a)
+		var re *router.UnknownRouteError
+		switch {
+		case errors.As(err, &re):
+			return c.Status(fiber.StatusUnprocessableEntity).JSON(actionRefusal(err))
+		case err != nil:
+			return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": err.Error(), "status": cs.Status, "message": "工单当前状态不允许此操作"})
 		}
 	}
 	if err := k.acts.Publish(c.UserContext(), a); err != nil {

@@ -11,7 +11,10 @@
 package bustest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +55,7 @@ func Run(t *testing.T, brokers []string) {
 		{"CoPartitionedTopics", testCoPartitioned},
 		{"RedeliveryAfterCrash", testRedeliveryAfterCrash},
 		{"RejectGoesToDLQ", testRejectGoesToDLQ},
+		{"OversizedWriteIsPermanent", testOversizedWrite},
 		{"TransientErrorRetried", testTransientErrorRetried},
 		{"Lag", testLag},
 		{"BatchesFallBackOneByOne", testBatches},
@@ -505,6 +509,87 @@ func testRejectGoesToDLQ(t *testing.T, cfg bus.Config) {
 	if n := CounterValue(t, reg, "tousu_consumer_messages_dead_lettered_total", map[string]string{"group": group, "topic": topic}); n != 2 {
 		t.Errorf("dead-lettered counter = %v, want 2", n)
 	}
+}
+
+// testOversizedWrite: a message larger than the broker takes is refused
+// as a permanent error (IsRejected); a handler that returns that error has
+// its input dead-lettered instead of retried forever, and the messages
+// after it are handled. The dead letter of a near-limit original is itself
+// writable: a truncated copy with the whole original's size and SHA-256.
+func testOversizedWrite(t *testing.T, cfg bus.Config) {
+	topic := CreateTopic(t, cfg, 1)
+	out := CreateTopic(t, cfg, 1)
+	dlq := CreateTopic(t, cfg, 1)
+	group := Unique(t, "g")
+	p := NewProducer(t, cfg)
+	ctx := ctxFor(t)
+
+	huge := bus.Message{Topic: out, Key: []byte("k"), Value: bytes.Repeat([]byte("<"), bus.MaxRecordBytes+1)}
+	if err := p.Write(ctx, huge); !bus.IsRejected(err) {
+		t.Fatalf("write of %d bytes: %v, want an error IsRejected holds for", len(huge.Value), err)
+	}
+	if err := p.Write(ctx, huge, bus.Message{Topic: out, Key: []byte("k"), Value: []byte("small")}); !bus.IsRejected(err) {
+		t.Fatalf("write of a huge and a small message: %v, want an error IsRejected holds for", err)
+	}
+
+	nearLimit := bytes.Repeat([]byte("x"), bus.MaxRecordBytes-1024)
+	var mu sync.Mutex
+	var handled []string
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic, DeadLetterTopic: dlq, MaxBackoff: 100 * time.Millisecond}, p, func(ctx context.Context, m bus.Message) error {
+		switch {
+		case string(m.Value) == "expands":
+			return p.Write(ctx, huge)
+		case len(m.Value) == len(nearLimit):
+			return bus.Reject(errors.New("too big to handle"))
+		}
+		mu.Lock()
+		handled = append(handled, string(m.Value))
+		mu.Unlock()
+		return nil
+	}, nil)
+	for _, v := range [][]byte{[]byte("expands"), []byte("ok1"), nearLimit, []byte("ok2")} {
+		if err := p.Write(ctx, bus.Message{Topic: topic, Key: []byte("k"), Value: v}); err != nil {
+			t.Fatalf("write input of %d bytes: %v", len(v), err)
+		}
+	}
+	Eventually(t, "ok1 and ok2 handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == 2
+	})
+
+	letters := make(chan bus.DeadLetter, 2)
+	StartConsumer(t, cfg, bus.ConsumerConfig{Group: Unique(t, "dlq"), Topic: dlq}, p, func(_ context.Context, m bus.Message) error {
+		var dl bus.DeadLetter
+		if err := json.Unmarshal(m.Value, &dl); err != nil {
+			return bus.Reject(err)
+		}
+		letters <- dl
+		return nil
+	}, nil)
+	sum := sha256.Sum256(nearLimit)
+	for i, want := range []struct {
+		size      int
+		truncated bool
+		sha       string
+		reason    string
+	}{
+		{len("expands"), false, "", "Message Size Too Large"},
+		{len(nearLimit), true, hex.EncodeToString(sum[:]), "too big to handle"},
+	} {
+		var dl bus.DeadLetter
+		select {
+		case dl = <-letters:
+		case <-time.After(patience):
+			t.Fatalf("dead letter %d not received", i)
+		}
+		if dl.OriginalSize != want.size || dl.Truncated != want.truncated || !strings.Contains(dl.Reason, want.reason) ||
+			(want.sha != "" && dl.OriginalSHA256 != want.sha) || !bytes.HasPrefix(nearLimit, dl.Original) && want.truncated {
+			t.Errorf("dead letter %d: size %d truncated %v sha %s reason %q, want size %d truncated %v sha %s reason containing %q",
+				i, dl.OriginalSize, dl.Truncated, dl.OriginalSHA256, dl.Reason, want.size, want.truncated, want.sha, want.reason)
+		}
+	}
+	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 }
 
 // testTransientErrorRetried: a transient error makes the consumer offer
