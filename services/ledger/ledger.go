@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -80,7 +81,7 @@ func (l *Ledger) Append(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	r := record{V: Version, ID: hex.EncodeToString(id), Key: key, At: l.now().UTC(), Value: bytes.Clone(value)}
-	b, err := json.Marshal(r)
+	b, err := ingest.EncodeJSON(r)
 	if err != nil {
 		return err
 	}
