@@ -30,7 +30,7 @@ func (p *Process) formShared() (webform.Shared, error) {
 	if p.ledger == nil {
 		l := ledger.New(p.producer.Write, bus.TopicLedger)
 		log := p.component("ledger")
-		follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicLedger}, l.Follow, log, p.registry)
+		follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicLedger, CaughtUp: l.CaughtUp}, l.Follow, log, p.registry)
 		if err != nil {
 			return webform.Shared{}, fmt.Errorf("ledger follower: %w", err)
 		}
@@ -42,6 +42,7 @@ func (p *Process) formShared() (webform.Shared, error) {
 			return nil
 		})
 		p.ledger = l
+		p.server.AddCheck("ledger", l.Ready)
 	}
 	return webform.Shared{References: p.references(), Ledger: p.ledger}, nil
 }

@@ -38,6 +38,14 @@ type FollowerConfig struct {
 	// the topic's partitions, to start reading partitions added since.
 	// Default 30s.
 	PartitionWatchInterval time.Duration
+	// CaughtUp, when set, is called once per Run, from Run's goroutine,
+	// when every message the topic held as Run started reading it has
+	// been handled (done or rejected): from then on the follower's state
+	// is at least as new as the topic was at its start. It is not called
+	// if ctx ends first. On a compacted topic whose last record was
+	// removed after it was counted, it may never be called; use it on
+	// topics with time retention.
+	CaughtUp func()
 }
 
 // Validate reports the first invalid field.
@@ -166,6 +174,37 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 	}
 	f.logger.Debug("following", zap.Int("partitions", len(reading)))
+	var behind map[int]int64 // partition -> the last offset to handle before CaughtUp
+	if f.fc.CaughtUp != nil {
+		var err error
+		for attempt := 1; ; attempt++ {
+			if behind, err = f.lastOffsets(ctx); err == nil {
+				break
+			}
+			if ctx.Err() == nil {
+				f.metrics.errors.WithLabelValues(f.fc.Topic, "metadata").Inc()
+				f.logger.Warn("cannot list the topic's offsets, retrying", zap.Int("attempt", attempt), zap.Error(err))
+			}
+			if !sleep(ctx, f.fc.backoff(attempt)) {
+				return nil
+			}
+		}
+	}
+	// caughtUp calls CaughtUp once nothing is behind; handled is the
+	// offset of partition just handled (-1, -1: none).
+	caughtUp := func(partition int, handled int64) {
+		if behind == nil {
+			return
+		}
+		if last, ok := behind[partition]; ok && handled >= last {
+			delete(behind, partition)
+		}
+		if len(behind) == 0 {
+			behind = nil
+			f.fc.CaughtUp()
+		}
+	}
+	caughtUp(-1, -1)
 
 	watch := time.NewTicker(f.fc.PartitionWatchInterval)
 	defer watch.Stop()
@@ -175,10 +214,33 @@ func (f *Follower) Run(ctx context.Context) error {
 			return nil
 		case km := <-msgs:
 			f.process(ctx, km)
+			if ctx.Err() == nil {
+				caughtUp(km.Partition, km.Offset)
+			}
 		case <-watch.C:
 			follow(1)
 		}
 	}
+}
+
+// lastOffsets returns the offset of the last message of each non-empty
+// partition of the topic.
+func (f *Follower) lastOffsets(ctx context.Context) (map[int]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client, release := newClient(f.cfg)
+	defer release()
+	_, first, next, err := offsetRanges(ctx, client, f.fc.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("bus: follower: %s: %w", f.fc.Topic, err)
+	}
+	last := map[int]int64{}
+	for p, n := range next {
+		if n > first[p] {
+			last[p] = n - 1
+		}
+	}
+	return last, nil
 }
 
 // partitions asks the broker for the topic's partitions, in order.

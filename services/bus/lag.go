@@ -46,26 +46,9 @@ func coordinatorMoving(err error) bool {
 }
 
 func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[int]int64, error) {
-	parts, err := partitionsOf(ctx, client, topic)
+	parts, first, last, err := offsetRanges(ctx, client, topic)
 	if err != nil {
-		return nil, fmt.Errorf("bus: lag of %s on %s: metadata: %w", group, topic, err)
-	}
-	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
-	for _, p := range parts {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("bus: lag of %s on %s: list offsets: %w", group, topic, err)
-	}
-	first := make(map[int]int64, len(parts))
-	last := make(map[int]int64, len(parts))
-	for _, po := range lo.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("bus: lag of %s on %s: list offsets of partition %d: %w", group, topic, po.Partition, po.Error)
-		}
-		first[po.Partition] = po.FirstOffset
-		last[po.Partition] = po.LastOffset
+		return nil, fmt.Errorf("bus: lag of %s on %s: %w", group, topic, err)
 	}
 	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
@@ -181,4 +164,31 @@ func (w *LagWatcher) Run(ctx context.Context, every time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// offsetRanges returns the partitions of topic and, per partition, its
+// first retained offset and the offset the next message will get.
+func offsetRanges(ctx context.Context, client *kafka.Client, topic string) (parts []int, first, next map[int]int64, err error) {
+	parts, err = partitionsOf(ctx, client, topic)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("metadata: %w", err)
+	}
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
+	for _, p := range parts {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("list offsets: %w", err)
+	}
+	first = make(map[int]int64, len(parts))
+	next = make(map[int]int64, len(parts))
+	for _, po := range lo.Topics[topic] {
+		if po.Error != nil {
+			return nil, nil, nil, fmt.Errorf("list offsets of partition %d: %w", po.Partition, po.Error)
+		}
+		first[po.Partition] = po.FirstOffset
+		next[po.Partition] = po.LastOffset
+	}
+	return parts, first, next, nil
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -47,6 +48,12 @@ type Ledger struct {
 	topic string
 	now   func() time.Time
 
+	// caughtUp is closed once the follower has read what the topic held
+	// when it started (CaughtUp): until then this replica's view may lack
+	// other replicas' records, so Append waits for it.
+	caughtUp     chan struct{}
+	caughtUpOnce sync.Once
+
 	mu      sync.Mutex
 	entries map[string][]entry
 }
@@ -68,14 +75,38 @@ type record struct {
 
 // New returns a Ledger that appends to topic (bus.TopicLedger but in
 // tests) through write. Follow must be the handler of a bus.Follower of
-// the topic for the Ledger to learn the other replicas' records.
+// the topic for the Ledger to learn the other replicas' records, and
+// CaughtUp its FollowerConfig.CaughtUp: a Ledger accepts no Append before.
 func New(write Write, topic string) *Ledger {
-	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{}}
+	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{}, caughtUp: make(chan struct{})}
 }
 
-// Append implements webform.Ledger: it writes the record and, once the
-// broker acknowledged it, adds it to this replica's view.
+// CaughtUp records that the follower has read everything the topic held
+// when it started; it is the follower's FollowerConfig.CaughtUp. Calling
+// it again does nothing.
+func (l *Ledger) CaughtUp() { l.caughtUpOnce.Do(func() { close(l.caughtUp) }) }
+
+// Ready reports nil once the Ledger has caught up with the topic, for a
+// readiness check: a replica that has not is missing other replicas'
+// records and would count a reference's failed look-ups low.
+func (l *Ledger) Ready(context.Context) error {
+	select {
+	case <-l.caughtUp:
+		return nil
+	default:
+		return errors.New("ledger: still reading the records of the other replicas")
+	}
+}
+
+// Append implements webform.Ledger: once the Ledger has caught up with
+// the topic (waiting for it, or for ctx), it writes the record and, once
+// the broker acknowledged it, adds it to this replica's view.
 func (l *Ledger) Append(ctx context.Context, key string, value []byte) error {
+	select {
+	case <-l.caughtUp:
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: append %s before catching up with the other replicas: %w", key, ctx.Err())
+	}
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return err

@@ -79,6 +79,7 @@ func TestLedgerAppendAndFollow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &wire{}
 			l := New(w.write, "t")
+			l.CaughtUp()
 			l.now = func() time.Time { return now }
 			for _, v := range tt.appends {
 				if err := l.Append(context.Background(), "k", []byte(v)); err != nil {
@@ -110,6 +111,7 @@ func TestLedgerAppendAndFollow(t *testing.T) {
 func TestLedgerAppendFails(t *testing.T) {
 	w := &wire{err: errors.New("not enough replicas")}
 	l := New(w.write, "t")
+	l.CaughtUp()
 	if err := l.Append(context.Background(), "k", []byte("a")); err == nil {
 		t.Fatal("Append succeeded without the broker's acknowledgement")
 	}
@@ -122,6 +124,7 @@ func TestLedgerPrune(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	w := &wire{}
 	l := New(w.write, "t")
+	l.CaughtUp()
 	for i, key := range []string{"old", "old", "new"} {
 		l.now = func() time.Time { return now.Add(time.Duration(i) * Retention / 2) }
 		if err := l.Append(context.Background(), key, []byte("v")); err != nil {
@@ -147,6 +150,7 @@ func FuzzFollow(f *testing.F) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, value []byte) {
 		l := New((&wire{}).write, "t")
+		l.CaughtUp()
 		l.now = func() time.Time { return now }
 		err := l.Follow(context.Background(), bus.Message{Topic: "t", Value: value})
 		if err != nil && !bus.IsRejected(err) {
@@ -157,4 +161,31 @@ func FuzzFollow(f *testing.F) {
 			t.Fatalf("accepted record of %q is not an entry", r.Key)
 		}
 	})
+}
+
+// TestLedgerWaitsUntilCaughtUp checks that a Ledger takes no Append and is
+// not ready before its follower has read what the topic held: until then
+// it would count other replicas' failed look-ups low.
+func TestLedgerWaitsUntilCaughtUp(t *testing.T) {
+	w := &wire{}
+	l := New(w.write, "t")
+	if err := l.Ready(context.Background()); err == nil {
+		t.Error("ready before catching up")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := l.Append(ctx, "k", []byte("a")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Append before catching up: %v, want it to wait for ctx", err)
+	}
+	if got := l.Entries("k"); len(got) != 0 {
+		t.Errorf("a record appended before catching up is in the view: %v", got)
+	}
+	l.CaughtUp()
+	l.CaughtUp() // again: nothing happens
+	if err := l.Ready(context.Background()); err != nil {
+		t.Errorf("not ready after catching up: %v", err)
+	}
+	if err := l.Append(context.Background(), "k", []byte("a")); err != nil {
+		t.Errorf("Append after catching up: %v", err)
+	}
 }

@@ -46,7 +46,7 @@ func startReplica(tb testing.TB, cfg bus.Config, topic string) *replica {
 	tb.Helper()
 	log := zaptest.NewLogger(tb, zaptest.Level(zapcore.WarnLevel))
 	l := ledger.New(bustest.NewProducer(tb, cfg).Write, topic)
-	f, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: topic}, l.Follow, log, nil)
+	f, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: topic, CaughtUp: l.CaughtUp}, l.Follow, log, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

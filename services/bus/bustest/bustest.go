@@ -61,6 +61,7 @@ func Run(t *testing.T, brokers []string) {
 		{"BatchesFallBackOneByOne", testBatches},
 		{"FollowerReadsEveryPartition", testFollower},
 		{"FollowerWaitsForTopic", testFollowerWaitsForTopic},
+		{"FollowerCaughtUp", testFollowerCaughtUp},
 		{"PartitionReaderCatchUp", testPartitionReaderCatchUp},
 		{"PartitionReaderHandlerError", testPartitionReaderHandlerError},
 		{"PartitionReaderOutOfRange", testPartitionReaderOutOfRange},

@@ -191,3 +191,57 @@ func testFollowerWaitsForTopic(t *testing.T, cfg bus.Config) {
 		t.Errorf("followed keys %s, want %d", strings.Join(keys, ","), len(msgs))
 	}
 }
+
+// testFollowerCaughtUp: CaughtUp is called once, after every message the
+// topic held at the start was handled (a rejected one and a transiently
+// failing one among them, and an empty partition beside), and not again
+// for messages written later; on an empty topic it is called at once.
+func testFollowerCaughtUp(t *testing.T, cfg bus.Config) {
+	const partitions = 3
+	topic := CreateTopic(t, cfg, partitions)
+	p := NewProducer(t, cfg)
+	var msgs []bus.Message
+	for i := range 40 {
+		// Two keys: at most two of the three partitions hold messages.
+		msgs = append(msgs, bus.Message{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%2)), Value: []byte(strconv.Itoa(i))})
+	}
+	msgs = append(msgs, bus.Message{Topic: topic, Key: []byte("key-0"), Value: []byte("poison")},
+		bus.Message{Topic: topic, Key: []byte("key-1"), Value: []byte("flaky")})
+	if err := p.Write(ctxFor(t), msgs...); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	f := newFollowed()
+	var mu sync.Mutex
+	var calls, handledAtCall, flakesAtCall []int
+	fc := bus.FollowerConfig{Topic: topic, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, CaughtUp: func() {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, 1)
+		handledAtCall = append(handledAtCall, f.count())
+		f.mu.Lock()
+		flakesAtCall = append(flakesAtCall, f.flakes)
+		f.mu.Unlock()
+	}}
+	StartFollower(t, cfg, fc, f.handle, nil)
+	Eventually(t, "CaughtUp called", func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) > 0 })
+	if err := p.Write(ctxFor(t), bus.Message{Topic: topic, Key: []byte("key-0"), Value: []byte("40")}); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	Eventually(t, "the later message followed", func() bool { return f.count() == 41 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 1 || handledAtCall[0] != 40 || flakesAtCall[0] != 0 {
+		t.Errorf("CaughtUp called %d times, first with %v handled and %v flaky failures left; want once, with all 40 handled and the flaky one done",
+			len(calls), handledAtCall, flakesAtCall)
+	}
+
+	empty := CreateTopic(t, cfg, partitions)
+	called := make(chan struct{})
+	var once sync.Once
+	StartFollower(t, cfg, bus.FollowerConfig{Topic: empty, CaughtUp: func() { once.Do(func() { close(called) }) }}, f.handle, nil)
+	select {
+	case <-called:
+	case <-time.After(patience):
+		t.Error("CaughtUp not called for an empty topic")
+	}
+}
