@@ -157,10 +157,8 @@ func (p *Process) start(ctx context.Context) error {
 	if err := p.ensureToken(); err != nil {
 		return err
 	}
-	if limit := cfg.Webform.BodyLimit(); p.has(TargetGateway) && cfg.HTTP.BodyLimit < limit {
-		cfg.HTTP.BodyLimit = limit
-	}
-	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry)
+	auth := httpapi.NewAuthenticator(cfg.Auth)
+	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry, auth)
 	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, cfg.Bus) })
 	if p.needsBus() {
 		if err := p.startBus(ctx); err != nil {
@@ -175,7 +173,6 @@ func (p *Process) start(ctx context.Context) error {
 			return err
 		}
 	}
-	auth := httpapi.NewAuthenticator(cfg.Auth)
 	var form *webform.Form
 	if p.has(TargetGateway) {
 		var err error

@@ -1,0 +1,83 @@
+// Package bodylimit reads HTTP request bodies within a limit, without
+// holding more than the limit in memory. The HTTP server streams request
+// bodies (fiber's StreamRequestBody), so a handler that reads its body
+// through this package stops reading at its own limit: at once when
+// Content-Length announces more, else after limit bytes.
+package bodylimit
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// ErrTooLarge means the body is longer than the limit.
+var ErrTooLarge = errors.New("request body too large")
+
+const consumedKey = "tousu.bodylimit.consumed"
+
+// Reader returns the request body as a reader that fails with ErrTooLarge
+// once it would yield more than limit bytes. It fails at once, without
+// reading anything, when Content-Length announces more than limit.
+func Reader(c *fiber.Ctx, limit int64) (io.Reader, error) {
+	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > limit {
+		return nil, ErrTooLarge
+	}
+	var r io.Reader
+	if s := c.Context().RequestBodyStream(); s != nil {
+		r = s
+	} else {
+		r = bytes.NewReader(c.Body()) // not streamed: already in memory
+	}
+	return &limited{c: c, r: r, left: limit}, nil
+}
+
+// Read returns the whole request body, or ErrTooLarge when it is longer
+// than limit; then at most limit+1 bytes were read.
+func Read(c *fiber.Ctx, limit int64) ([]byte, error) {
+	r, err := Reader(c, limit)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// Consumed reports whether a reader of this package read the request body
+// to its end, so that the connection can serve another request.
+func Consumed(c *fiber.Ctx) bool {
+	done, _ := c.Locals(consumedKey).(bool)
+	return done
+}
+
+// limited is the reader Reader returns. It never reads its source again
+// after the end: a chunked stream would take the next request's bytes for
+// a chunk.
+type limited struct {
+	c    *fiber.Ctx
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		n, err = int(l.left), ErrTooLarge
+	}
+	l.left -= int64(n)
+	if errors.Is(err, io.EOF) {
+		l.c.Locals(consumedKey, true)
+	}
+	if err != nil {
+		l.err = err
+	}
+	return n, err
+}
