@@ -296,6 +296,7 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	hooks.Mount(p.server.App())
+	p.server.OwnBody(webhook.PathPrefix)
 	return form, nil
 }
 
