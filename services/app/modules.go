@@ -296,7 +296,7 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	hooks.Mount(p.server.App())
-	p.server.OwnBody(webhook.PathPrefix)
+	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
 	return form, nil
 }
 

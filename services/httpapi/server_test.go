@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest/bodylimit"
+	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
 // TestOpsEndpointsTellOnlyAuthorizedCallers: anyone learns whether the
@@ -100,52 +100,18 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// countingListener counts the bytes the server read from its connections.
-type countingListener struct {
-	net.Listener
-	read *atomic.Int64
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	return countingConn{c, l.read}, err
-}
-
-type countingConn struct {
-	net.Conn
-	read *atomic.Int64
-}
-
-func (c countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
 // serve runs s on a loopback listener that counts what the server read.
-func serve(tb testing.TB, s *Server) (string, *atomic.Int64) {
+func serve(tb testing.TB, s *Server) *ingesttest.CountingListener {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	read := new(atomic.Int64)
+	ln := ingesttest.Listen(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, countingListener{ln, read}) }()
+	go func() { done <- s.Serve(ctx, ln) }()
 	tb.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	return "http://" + ln.Addr().String(), read
-}
-
-// zeros is an endless body of zero bytes.
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
+	return ln
 }
 
 // TestBodyLimitStopsReading: a body over the limit is answered 413 after
@@ -168,7 +134,7 @@ func TestBodyLimitStopsReading(t *testing.T) {
 		}
 		return c.Send(body)
 	})
-	base, read := serve(t, s)
+	ln := serve(t, s)
 
 	tests := []struct {
 		name, path string
@@ -186,11 +152,11 @@ func TestBodyLimitStopsReading(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var body io.Reader = zeros{}
+			var body io.Reader = ingesttest.Zeros{}
 			if tt.size >= 0 {
-				body = io.LimitReader(zeros{}, tt.size)
+				body = io.LimitReader(ingesttest.Zeros{}, tt.size)
 			}
-			req, err := http.NewRequest(http.MethodPost, base+tt.path, body)
+			req, err := http.NewRequest(http.MethodPost, ln.URL()+tt.path, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,10 +164,10 @@ func TestBodyLimitStopsReading(t *testing.T) {
 			if tt.length {
 				req.ContentLength = tt.size
 			}
-			read.Store(0)
+			ln.Reset()
 			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 			resp, err := client.Do(req)
-			if n := read.Load(); n > tt.maxRead {
+			if n := ln.Read(); n > tt.maxRead {
 				t.Errorf("the server read %d bytes, want at most %d", n, tt.maxRead)
 			}
 			if err != nil {
@@ -229,8 +195,8 @@ func TestBodyLimitStopsReading(t *testing.T) {
 func TestBodyLimitAnswersBeforeTheBody(t *testing.T) {
 	s := New(Config{BodyLimit: 1024}, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	s.App().Post("/echo", func(c *fiber.Ctx) error { return c.Send(c.Body()) })
-	base, _ := serve(t, s)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	ln := serve(t, s)
+	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
