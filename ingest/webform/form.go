@@ -520,7 +520,7 @@ func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done boo
 		_, err := io.Copy(io.Discard, part)
 		return false, err
 	}
-	att, status, msg := f.storeAttachment(part, part.FileName(), part.Header.Get(fiber.HeaderContentType))
+	att, status, msg := f.storeAttachment(part, part.FileName())
 	switch {
 	case msg == msgAttachNone && part.FileName() == "":
 		return false, nil // the file input was left empty
@@ -534,8 +534,8 @@ func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done boo
 
 // storeAttachment streams an uploaded file into the store. On failure it
 // returns the HTTP status and the message to show under the field.
-func (f *Form) storeAttachment(r io.Reader, name, contentType string) (ingest.Attachment, int, string) {
-	att, err := f.store.Put(r, name, contentType, f.cfg.MaxAttachmentBytes)
+func (f *Form) storeAttachment(r io.Reader, name string) (ingest.Attachment, int, string) {
+	att, err := f.store.Put(r, name, f.cfg.MaxAttachmentBytes)
 	switch {
 	case err == nil:
 		return att, 0, ""
