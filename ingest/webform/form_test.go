@@ -733,3 +733,39 @@ func TestSubmitAnnouncedTooLarge(t *testing.T) {
 		t.Fatalf("status %d %s, want the 413 page: %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
+
+// TestPagesSendStrictHeaders: every page, also an error page, forbids
+// scripts, framing and sniffing and is not cached.
+func TestPagesSendStrictHeaders(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	s, _ := e.open(t, "/")
+	tests := []struct {
+		name string
+		req  func() *http.Response
+	}{
+		{"form", func() *http.Response { r, _ := e.do(t, httptest.NewRequest(http.MethodGet, "/", nil)); return r }},
+		{"status", func() *http.Response {
+			r, _ := e.do(t, httptest.NewRequest(http.MethodGet, "/status", nil))
+			return r
+		}},
+		{"refused post", func() *http.Response { r, _ := e.post(t, "/complaints", session{}, validFields(), nil); return r }},
+		{"receipt", func() *http.Response { r, _ := e.post(t, "/complaints", s, validFields(), nil); return r }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.req().Header
+			csp := h.Get("Content-Security-Policy")
+			for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("CSP %q lacks %s", csp, want)
+				}
+			}
+			if strings.Contains(csp, "script-src") {
+				t.Errorf("CSP %q allows scripts", csp)
+			}
+			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {
+				t.Errorf("headers %v", h)
+			}
+		})
+	}
+}

@@ -594,7 +594,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
 	}
-	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (health: /healthz, /readyz)\n", base)
+	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (admin or supervisor token; health: /healthz, /readyz)\n", base)
 }
 
 // Run serves until ctx ends or a component fails, then stops everything.
