@@ -20,9 +20,12 @@ const consumedKey = "tousu.bodylimit.consumed"
 
 // Reader returns the request body as a reader that fails with ErrTooLarge
 // once it would yield more than limit bytes. It fails at once, without
-// reading anything, when Content-Length announces more than limit.
+// reading anything, when Content-Length announces more than limit. Either
+// way the connection closes after the answer, since the rest of the body
+// is left unread.
 func Reader(c *fiber.Ctx, limit int64) (io.Reader, error) {
 	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > limit {
+		c.Context().SetConnectionClose()
 		return nil, ErrTooLarge
 	}
 	var r io.Reader
@@ -71,6 +74,7 @@ func (l *limited) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	if int64(n) > l.left {
 		n, err = int(l.left), ErrTooLarge
+		l.c.Context().SetConnectionClose()
 	}
 	l.left -= int64(n)
 	if errors.Is(err, io.EOF) {

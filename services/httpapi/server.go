@@ -184,7 +184,6 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 	}
 	body, err := bodylimit.Read(c, int64(s.cfg.BodyLimit))
 	if errors.Is(err, bodylimit.ErrTooLarge) {
-		c.Context().SetConnectionClose()
 		return c.Status(fiber.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": fmt.Sprintf("请求内容过大，最多 %d 字节", s.cfg.BodyLimit)})
 	}
 	if err != nil {
