@@ -452,8 +452,9 @@ const maxFieldBytes = multipartOverhead
 // maxFieldBytes) or multipart (within Config.BodyLimit). The attachment is
 // streamed into the store once the fields before it passed checkCSRF and
 // look valid; otherwise it is read and dropped. When the attachment is over
-// its limit, reading stops there. Errors are a csrfError,
-// bodylimit.ErrTooLarge or a malformed body.
+// its limit or the post is refused, reading stops there (but for
+// bodylimit.Drain). Errors are a csrfError, bodylimit.ErrTooLarge or a
+// malformed body.
 func (f *Form) readPosted(c *fiber.Ctx) (posted, error) {
 	p := posted{values: make(map[string]string)}
 	mediaType, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
@@ -485,6 +486,7 @@ func (f *Form) readPosted(c *fiber.Ctx) (posted, error) {
 		name := part.FormName()
 		if name == fieldAttachment || part.FileName() != "" {
 			if done, err := f.readFile(c, part, &p); err != nil || done {
+				bodylimit.Drain(c, r)
 				return p, err
 			}
 			continue

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/bodylimit"
 	"github.com/tousu/tousu/ingest/ingesttest"
 )
 
@@ -643,7 +644,8 @@ func TestMetrics(t *testing.T) {
 // bodies, a form post over Config.BodyLimit is answered 413 with the
 // form's page after the form read no more than the limit: at once when
 // Content-Length announces it (the server has read at most its 8 KiB
-// prefetch), at the attachment's limit when it is chunked. A client still
+// prefetch), at the attachment's limit (and bodylimit.Linger more, read
+// and dropped) when it is chunked. A client still
 // sending when the server closes may see the connection reset instead:
 // then only what the server read is checked.
 func TestSubmitStopsReadingOverLimit(t *testing.T) {
@@ -660,7 +662,7 @@ func TestSubmitStopsReadingOverLimit(t *testing.T) {
 		maxRead int64
 	}{
 		{"announced", true, "提交的内容过大", 16 << 10},
-		{"chunked", false, `id="e-attachment">附件过大`, int64(e.cfg.BodyLimit()) + 64<<10},
+		{"chunked", false, `id="e-attachment">附件过大`, int64(e.cfg.BodyLimit()) + bodylimit.Linger + 64<<10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -708,9 +710,10 @@ func TestSubmitStopsReadingOverLimit(t *testing.T) {
 }
 
 // TestSubmitAnnouncedTooLarge: a form post whose Content-Length is over
-// Config.BodyLimit gets the form's 413 page as soon as the server has its
-// first 8 KiB (what fasthttp reads before the handler runs); the client
-// sends no more, so the answer cannot race with a reset.
+// Config.BodyLimit (by more than bodylimit.Linger, so nothing is drained)
+// gets the form's 413 page as soon as the server has its first 8 KiB
+// (what fasthttp reads before the handler runs); the client sends no
+// more, so the answer cannot race with a reset.
 func TestSubmitAnnouncedTooLarge(t *testing.T) {
 	e := newTestEnv(t, Config{MaxAttachmentBytes: 64 << 10})
 	ln := ingesttest.Listen(t)
@@ -721,7 +724,7 @@ func TestSubmitAnnouncedTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /complaints HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", e.cfg.BodyLimit()+1)
+	fmt.Fprintf(conn, "POST /complaints HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", e.cfg.BodyLimit()+bodylimit.Linger+1)
 	conn.Write(make([]byte, 8<<10))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

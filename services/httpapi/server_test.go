@@ -115,7 +115,8 @@ func serve(tb testing.TB, s *Server) *ingesttest.CountingListener {
 }
 
 // TestBodyLimitStopsReading: a body over the limit is answered 413 after
-// the server read no more than the limit (plus its read buffer), whether
+// the server read no more than the limit (plus its read buffer and, for a
+// body that might end soon, bodylimit.Linger bytes it drops), whether
 // Content-Length announces it or the body is chunked; a route that owns
 // its body reads it with its own limit; bodies within the limit arrive
 // whole. A client still sending when the server closes may see the
@@ -146,9 +147,10 @@ func TestBodyLimitStopsReading(t *testing.T) {
 		{"small", "/echo", 1000, true, 200, 1 << 20},
 		{"small chunked", "/echo", 1000, false, 200, 1 << 20},
 		{"announced too large", "/echo", 512 << 20, true, 413, limit + 64<<10},
-		{"chunked too large", "/echo", -1, false, 413, limit + 64<<10},
+		{"chunked too large", "/echo", -1, false, 413, limit + bodylimit.Linger + 64<<10},
+		{"a little too large", "/echo", limit + 1000, true, 413, limit + 64<<10},
 		{"own limit allows more", "/own/big", 2 * limit, true, 200, 4 * limit},
-		{"own limit chunked", "/own/big", -1, false, 413, 4*limit + 64<<10},
+		{"own limit chunked", "/own/big", -1, false, 413, 4*limit + bodylimit.Linger + 64<<10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
