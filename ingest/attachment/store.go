@@ -3,9 +3,12 @@
 // SHA-256 of its content (dir/ab/abcdef…), so the same content sent twice
 // is one file, and an envelope refers to it by name, type, size and hash.
 //
-// The store decides the type of a file from its content, never from what
-// the client claims, and accepts only the types on its allow-list
-// (DefaultAllowedTypes unless configured otherwise).
+// The store decides the type of a file from its whole content, never from
+// the client's file name or declared type, and accepts only the types on
+// its allow-list (DefaultAllowedTypes unless configured otherwise). Text
+// that carries markup a browser would run (SVG, HTML, script) is not
+// text/plain. Whoever serves stored files back must send them with
+// Content-Disposition: attachment and X-Content-Type-Options: nosniff.
 package attachment
 
 import (
@@ -141,15 +144,14 @@ func (s *Store) Allowed(mediaType string) bool { return s.allowed == nil || s.al
 
 const tempPattern = ".upload-*"
 
-// Put stores the content read from r and returns its record. name is the
-// client's file name (sanitized with SanitizeName); contentType is what
-// the client declared, used only to tell apart formats that share a
-// container (a .docx is a ZIP file), never to override the content. Put
+// Put stores the content read from r, streaming it to disk, and returns
+// its record. name is the client's file name (sanitized with
+// SanitizeName); the type is what DetectType finds in the content. Put
 // reads at most max+1 bytes: longer content fails with ErrTooLarge and
 // nothing is kept. Empty content fails with ErrEmpty, a type that is not
 // allowed with ErrTypeNotAllowed. Put returns only after the file is
 // synced to disk.
-func (s *Store) Put(r io.Reader, name, contentType string, max int64) (ingest.Attachment, error) {
+func (s *Store) Put(r io.Reader, name string, max int64) (ingest.Attachment, error) {
 	name = SanitizeName(name)
 	tmp, err := os.CreateTemp(s.dir, tempPattern)
 	if err != nil {
@@ -164,8 +166,8 @@ func (s *Store) Put(r io.Reader, name, contentType string, max int64) (ingest.At
 	}()
 
 	h := sha256.New()
-	head := &headBuffer{max: 512}
-	n, err := io.Copy(io.MultiWriter(tmp, h, head), io.LimitReader(r, max+1))
+	var sniff sniffer
+	n, err := io.Copy(io.MultiWriter(tmp, h, &sniff), io.LimitReader(r, max+1))
 	if err != nil {
 		return ingest.Attachment{}, fmt.Errorf("attachment: write %q: %w", name, err)
 	}
@@ -175,7 +177,7 @@ func (s *Store) Put(r io.Reader, name, contentType string, max int64) (ingest.At
 	case n == 0:
 		return ingest.Attachment{}, ErrEmpty
 	}
-	typ := DetectType(head.Bytes(), name, contentType)
+	typ := sniff.Type()
 	if !s.Allowed(typ) {
 		return ingest.Attachment{}, fmt.Errorf("%w: %s", ErrTypeNotAllowed, typ)
 	}
@@ -249,19 +251,6 @@ func syncDir(dir string) {
 	}
 }
 
-// headBuffer keeps the first max bytes written to it.
-type headBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *headBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
-
 // SanitizeName reduces a client's file name to something safe to show and
 // store: the base name only (a Windows path such as C:\fakepath\a.png
 // included), valid UTF-8, no control characters, at most MaxNameBytes
@@ -295,36 +284,137 @@ func SanitizeName(name string) string {
 	return name
 }
 
-// DetectType returns the media type (without parameters) of content that
-// starts with head, using http.DetectContentType plus the signatures it
-// lacks (HEIC photos, OLE2 office files). ZIP and OLE2 containers become
-// the office type that the file name's extension, or failing that the
-// declared type, names; otherwise they stay application/zip and
-// application/x-ole-storage. The declared type never changes what the
-// content says it is.
-func DetectType(head []byte, name, declared string) string {
-	declared, _, _ = mime.ParseMediaType(declared)
-	ext := strings.ToLower(path.Ext(name))
-	pick := func(container string, byExt map[string]string) string {
-		if t, ok := byExt[ext]; ok {
-			return t
+// DetectType returns the media type (without parameters) of content:
+// http.DetectContentType on its first 512 bytes plus the signatures it
+// lacks (HEIC photos, OLE2 office files), and a look at all of it for what
+// the first bytes do not tell. A ZIP file is an Office document only when
+// it holds the document's main part (word/document.xml, xl/workbook.xml,
+// ppt/presentation.xml), an OLE2 file when it holds the stream of a Word,
+// Excel or PowerPoint file; otherwise they stay application/zip and
+// application/x-ole-storage. Text with markup anywhere in it (a tag
+// such as <svg, <script, <html, <iframe, <img, or <!doctype, <?xml) is
+// image/svg+xml or text/html, not text/plain.
+func DetectType(content []byte) string {
+	var s sniffer
+	s.Write(content)
+	return s.Type()
+}
+
+// sniffer is the io.Writer behind DetectType: it keeps the first 512
+// bytes written to it and notes which markers occur anywhere, ignoring
+// ASCII case, so that Put can type what it streams to disk.
+type sniffer struct {
+	head  []byte
+	tail  []byte // the last bytes written, lower-cased, for markers across writes
+	found map[string]bool
+}
+
+// The markers the sniffer looks for, lower-case.
+var (
+	zipParts = []struct{ marker, typ string }{
+		{"word/document.xml", TypeDOCX}, {"xl/workbook.xml", TypeXLSX}, {"ppt/presentation.xml", TypePPTX},
+	}
+	oleStreams = []struct{ marker, typ string }{ // UTF-16LE stream names; the first found decides
+		{utf16le("worddocument"), TypeDOC}, {utf16le("powerpoint document"), TypePPT},
+		{utf16le("workbook"), TypeXLS}, {utf16le("book\x00"), TypeXLS},
+	}
+	markup = []string{
+		"<svg", "<script", "<html", "<iframe", "<frame", "<object", "<embed", "<applet", "<img", "<image",
+		"<body", "<head", "<meta", "<link", "<style", "<base", "<form", "<math", "<a ", "<a\t", "<a\n",
+		"<!doctype", "<?xml", "<xml", "<xsl", "<!entity", "<x:", "<html:",
+	}
+	markers    = allMarkers()
+	maxMarker  = longest(markers)
+	lowerTable = func() (t [256]byte) {
+		for i := range t {
+			t[i] = byte(i)
+			if 'A' <= i && i <= 'Z' {
+				t[i] += 'a' - 'A'
+			}
 		}
-		for _, t := range byExt {
-			if t == declared {
-				return t
+		return t
+	}()
+)
+
+func utf16le(s string) string {
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i], 0)
+	}
+	return string(b)
+}
+
+func allMarkers() []string {
+	var all []string
+	for _, z := range zipParts {
+		all = append(all, z.marker)
+	}
+	for _, o := range oleStreams {
+		all = append(all, o.marker)
+	}
+	return append(all, markup...)
+}
+
+func longest(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n = max(n, len(s))
+	}
+	return n
+}
+
+// Write notes the head and the markers in p. It never fails.
+func (s *sniffer) Write(p []byte) (int, error) {
+	if room := 512 - len(s.head); room > 0 {
+		s.head = append(s.head, p[:min(room, len(p))]...)
+	}
+	if s.found == nil {
+		s.found = make(map[string]bool)
+	}
+	buf := s.tail
+	for _, c := range p {
+		buf = append(buf, lowerTable[c])
+	}
+	text := string(buf)
+	for _, m := range markers {
+		if !s.found[m] && strings.Contains(text, m) {
+			s.found[m] = true
+		}
+	}
+	keep := min(len(buf), maxMarker-1)
+	s.tail = append(s.tail[:0:0], buf[len(buf)-keep:]...)
+	return len(p), nil
+}
+
+// Type returns the media type of what was written (see DetectType).
+func (s *sniffer) Type() string {
+	pick := func(container string, candidates []struct{ marker, typ string }) string {
+		for _, c := range candidates {
+			if s.found[c.marker] {
+				return c.typ
 			}
 		}
 		return container
 	}
 	switch {
-	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
-		return pick("application/x-ole-storage", map[string]string{".doc": TypeDOC, ".xls": TypeXLS, ".ppt": TypePPT})
-	case isHEIC(head):
+	case bytes.HasPrefix(s.head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
+		return pick("application/x-ole-storage", oleStreams)
+	case isHEIC(s.head):
 		return "image/heic"
 	}
-	t, _, _ := mime.ParseMediaType(http.DetectContentType(head))
-	if t == "application/zip" {
-		return pick(t, map[string]string{".docx": TypeDOCX, ".xlsx": TypeXLSX, ".pptx": TypePPTX})
+	t, _, _ := mime.ParseMediaType(http.DetectContentType(s.head))
+	switch t {
+	case "application/zip":
+		return pick(t, zipParts)
+	case "text/plain":
+		if s.found["<svg"] {
+			return "image/svg+xml"
+		}
+		for _, m := range markup {
+			if s.found[m] {
+				return "text/html"
+			}
+		}
 	}
 	return t
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +49,11 @@ func storedFiles(tb testing.TB, dir string) []string {
 func TestPutDedupesAndOpens(t *testing.T) {
 	s, dir := openStore(t)
 	content := append(append([]byte{}, pngHead...), bytes.Repeat([]byte{7}, 1000)...)
-	a1, err := s.Put(bytes.NewReader(content), "照片.png", "image/png", 1<<20)
+	a1, err := s.Put(bytes.NewReader(content), "照片.png", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := s.Put(bytes.NewReader(content), "copy.png", "application/octet-stream", 1<<20)
+	a2, err := s.Put(bytes.NewReader(content), "copy.png", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestPutRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, dir := openStore(t)
-			_, err := s.Put(bytes.NewReader(tt.content), "file.bin", "image/png", tt.max)
+			_, err := s.Put(bytes.NewReader(tt.content), "file.bin", tt.max)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Put error = %v, want %v", err, tt.want)
 			}
@@ -109,7 +110,7 @@ func TestPutRejects(t *testing.T) {
 func TestPutExactlyMax(t *testing.T) {
 	s, _ := openStore(t)
 	content := []byte("手机信号差了三天") // plain text, max is its exact length
-	if _, err := s.Put(bytes.NewReader(content), "a.txt", "", int64(len(content))); err != nil {
+	if _, err := s.Put(bytes.NewReader(content), "a.txt", int64(len(content))); err != nil {
 		t.Fatalf("content of exactly max bytes rejected: %v", err)
 	}
 }
@@ -123,33 +124,94 @@ func TestOpenRejectsBadSums(t *testing.T) {
 	}
 }
 
+// zipWith returns the start of a ZIP file whose first entry is name, as
+// Office writes them.
+func zipWith(name string) []byte {
+	return append([]byte("PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00\x21\x00"), []byte("0000000000000000"+name+"\x78\x9c")...)
+}
+
+// oleWith returns an OLE2 file with a directory entry named name.
+func oleWith(name string) []byte {
+	b := append([]byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), make([]byte, 1024)...)
+	for _, r := range name {
+		b = append(b, byte(r), 0)
+	}
+	return append(b, 0, 0)
+}
+
+// TestDetectType: the type follows the whole content, never a name or a
+// declared type (DetectType has neither), and text carrying markup a
+// browser runs is not text/plain, wherever the markup is.
 func TestDetectType(t *testing.T) {
-	ole := []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00")
-	zip := []byte("PK\x03\x04\x14\x00\x06\x00")
+	longText := strings.Repeat("手机信号差了三天。", 200)
 	tests := []struct {
-		name     string
-		head     []byte
-		file     string
-		declared string
-		want     string
+		name    string
+		content []byte
+		want    string
 	}{
-		{"png despite declared pdf", pngHead, "a.pdf", "application/pdf", "image/png"},
-		{"jpeg", []byte("\xFF\xD8\xFF\xE0\x00\x10JFIF"), "a.jpg", "", "image/jpeg"},
-		{"pdf", []byte("%PDF-1.7\n"), "x", "", "application/pdf"},
-		{"text", []byte("手机信号差了三天"), "note.txt", "", "text/plain"},
-		{"docx by extension", zip, "投诉.DOCX", "", TypeDOCX},
-		{"xlsx by declared type", zip, "upload", TypeXLSX, TypeXLSX},
-		{"plain zip", zip, "a.zip", "application/zip", "application/zip"},
-		{"zip declared as image", zip, "a.png", "image/png", "application/zip"},
-		{"doc", ole, "a.doc", "", TypeDOC},
-		{"ole unknown", ole, "a.bin", "", "application/x-ole-storage"},
-		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), "IMG_0001.HEIC", "", "image/heic"},
-		{"html declared as text", []byte("<!DOCTYPE html><html>"), "a.txt", "text/plain", "text/html"},
+		{"png", pngHead, "image/png"},
+		{"jpeg", []byte("\xFF\xD8\xFF\xE0\x00\x10JFIF"), "image/jpeg"},
+		{"pdf", []byte("%PDF-1.7\n<?xml version=\"1.0\"?><x:xmpmeta>"), "application/pdf"},
+		{"text", []byte("手机信号差了三天"), "text/plain"},
+		{"text with an e-mail address", []byte("From: 张三 <zhang@example.com>\n价格 < 5 元"), "text/plain"},
+		{"docx", append(zipWith("[Content_Types].xml"), zipWith("word/document.xml")...), TypeDOCX},
+		{"xlsx", zipWith("xl/workbook.xml"), TypeXLSX},
+		{"pptx", zipWith("ppt/presentation.xml"), TypePPTX},
+		{"plain zip", zipWith("evil.exe"), "application/zip"},
+		{"doc", oleWith("WordDocument"), TypeDOC},
+		{"xls", oleWith("Workbook"), TypeXLS},
+		{"old xls", oleWith("Book"), TypeXLS},
+		{"ppt", oleWith("PowerPoint Document"), TypePPT},
+		{"ole unknown", oleWith("Contents"), "application/x-ole-storage"},
+		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), "image/heic"},
+		{"html", []byte("<!DOCTYPE html><html>"), "text/html"},
+		{"svg with onload", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`), "image/svg+xml"},
+		{"svg after text", []byte("note\n<SVG onload=alert(1)>"), "image/svg+xml"},
+		{"script far into text", []byte(longText + "<script>alert(1)</script>"), "text/html"},
+		{"iframe", []byte("see <iframe src=//evil.example>"), "text/html"},
+		{"link", []byte("点击 <a href=\"javascript:alert(1)\">这里</a>"), "text/html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := DetectType(tt.head, tt.file, tt.declared); got != tt.want {
-				t.Fatalf("DetectType = %q, want %q", got, tt.want)
+			if got := DetectType(tt.content); got != tt.want {
+				t.Errorf("DetectType = %q, want %q", got, tt.want)
+			}
+			// Put sees the same, in writes of any size.
+			var s sniffer
+			for b := range slices.Chunk(tt.content, 7) {
+				s.Write(b)
+			}
+			if got := s.Type(); got != tt.want {
+				t.Errorf("sniffer in 7-byte writes = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPutStoresTheDetectedType: what Put records is the content's type,
+// whatever the file is called, and active content is refused.
+func TestPutStoresTheDetectedType(t *testing.T) {
+	tests := []struct {
+		name, file string
+		content    []byte
+		want       string
+		err        error
+	}{
+		{"docx called png", "a.png", zipWith("word/document.xml"), TypeDOCX, nil},
+		{"zip called docx", "a.docx", zipWith("evil.exe"), "", ErrTypeNotAllowed},
+		{"svg called txt", "a.txt", []byte(`<svg onload="alert(1)"></svg>`), "", ErrTypeNotAllowed},
+		{"html called txt", "a.txt", []byte("hello\n<script>alert(1)</script>"), "", ErrTypeNotAllowed},
+		{"text called pdf", "a.pdf", []byte("手机信号差"), "text/plain", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir := openStore(t)
+			att, err := s.Put(bytes.NewReader(tt.content), tt.file, 1<<20)
+			if !errors.Is(err, tt.err) || att.Type != tt.want {
+				t.Fatalf("Put = %+v, %v; want type %q, error %v", att, err, tt.want, tt.err)
+			}
+			if files := storedFiles(t, dir); (len(files) == 0) != (tt.err != nil) {
+				t.Fatalf("stored files %v", files)
 			}
 		})
 	}
@@ -192,7 +254,7 @@ func TestConfigValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(bytes.NewReader(pngHead), "a.png", "", 100); !errors.Is(err, ErrTypeNotAllowed) {
+	if _, err := s.Put(bytes.NewReader(pngHead), "a.png", 100); !errors.Is(err, ErrTypeNotAllowed) {
 		t.Fatalf("png accepted by a pdf-only store: %v", err)
 	}
 }
@@ -221,11 +283,35 @@ func TestEvidenceStoreKeepsEveryType(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := append([]byte("MZ\x90\x00"), make([]byte, 64)...)
-	att, err := s.Put(bytes.NewReader(exe), "raw.eml", "message/rfc822", 1<<20)
+	att, err := s.Put(bytes.NewReader(exe), "raw.eml", 1<<20)
 	if err != nil || att.Size != int64(len(exe)) {
 		t.Fatalf("Put = %+v, %v", att, err)
 	}
-	if _, err := s.Put(bytes.NewReader(exe), "raw.eml", "", 10); !errors.Is(err, ErrTooLarge) {
+	if _, err := s.Put(bytes.NewReader(exe), "raw.eml", 10); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("size limit not kept: %v", err)
 	}
+}
+
+// FuzzDetectType: the type does not depend on how the content is split
+// into writes, and text/plain never has a tag a browser would run.
+func FuzzDetectType(f *testing.F) {
+	f.Add([]byte("<svg onload=alert(1)>"), 3)
+	f.Add(zipWith("word/document.xml"), 5)
+	f.Add(oleWith("WordDocument"), 11)
+	f.Add([]byte("手机信号差 <a href=x>"), 1)
+	f.Fuzz(func(t *testing.T, content []byte, size int) {
+		size = max(1, size%600)
+		want := DetectType(content)
+		var s sniffer
+		for b := range slices.Chunk(content, size) {
+			s.Write(b)
+		}
+		if got := s.Type(); got != want {
+			t.Fatalf("in %d-byte writes %q, whole %q", size, got, want)
+		}
+		lower := strings.ToLower(string(content))
+		if want == "text/plain" && (strings.Contains(lower, "<svg") || strings.Contains(lower, "<script")) {
+			t.Fatalf("markup typed text/plain: %q", content)
+		}
+	})
 }

@@ -629,7 +629,7 @@ func (m *mailbox) spool(lit imap.LiteralReader, name string) (*spooled, error) {
 		return nil, err
 	}
 	head := &headBuffer{max: maxSpoolHead}
-	att, err := store.Put(io.TeeReader(lit, head), name+".eml", "message/rfc822", lit.Size())
+	att, err := store.Put(io.TeeReader(lit, head), name+".eml", lit.Size())
 	if err != nil {
 		return nil, fmt.Errorf("keep oversized message: %w", err)
 	}
@@ -765,7 +765,7 @@ func (m *mailbox) storeAttachments(parts []Part) ([]ingest.Attachment, []NotStor
 		} else if int64(len(p.Data)) > m.cfg.MaxAttachmentBytes {
 			reason = NotStoredTooLarge
 		} else {
-			a, err := m.r.store.Put(bytesReader(p.Data), name, p.ContentType, m.cfg.MaxAttachmentBytes)
+			a, err := m.r.store.Put(bytesReader(p.Data), name, m.cfg.MaxAttachmentBytes)
 			switch {
 			case err == nil:
 				atts = append(atts, a)
@@ -816,7 +816,7 @@ func recordOnly(p Part, name string) ingest.Attachment {
 	name = attachment.SanitizeName(name)
 	return ingest.Attachment{
 		Name:   name,
-		Type:   attachment.DetectType(p.Data[:min(len(p.Data), 512)], name, p.ContentType),
+		Type:   attachment.DetectType(p.Data),
 		Size:   int64(len(p.Data)),
 		SHA256: hex.EncodeToString(sum[:]),
 	}

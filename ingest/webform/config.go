@@ -11,12 +11,11 @@ import (
 // false.
 type Config struct {
 	// MaxAttachmentBytes bounds the attachment of one submission.
-	// Default 10 MiB. The fiber app's BodyLimit must be at least
-	// Config.BodyLimit() or large uploads are cut off by fasthttp with a
-	// plain 413 before the form can answer with its own page.
+	// Default 10 MiB. A form post may be Config.BodyLimit() bytes long;
+	// the form stops reading there.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
-	// MaxJSONBytes bounds the body of POST /api/v1/complaints. Default
-	// 64 KiB.
+	// MaxJSONBytes bounds the body of POST /api/v1/complaints; the API
+	// stops reading there. Default 64 KiB.
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`
 	// RateLimit is how many form submissions (POST /complaints) one client
 	// IP may make per RateWindow; status look-ups (POST /status) have a
@@ -27,12 +26,13 @@ type Config struct {
 	RateLimit int `yaml:"rate_limit"`
 	// RateWindow is the window of RateLimit. Default 1m.
 	RateWindow time.Duration `yaml:"rate_window"`
-	// CookieSecure marks the CSRF cookie Secure. It defaults to false so
-	// that the embedded default (http://127.0.0.1:8080) works; set it to
-	// true whenever the form is served over HTTPS.
+	// CookieSecure marks the CSRF cookie Secure on every answer. Without
+	// it the cookie is Secure when the page is served over HTTPS: directly,
+	// or behind a proxy that says so in X-Forwarded-Proto. Set it when a
+	// proxy terminates TLS without that header.
 	CookieSecure bool `yaml:"cookie_secure"`
 	// CSRFExpiration is how long a rendered form stays valid (the
-	// lifetime of the CSRF cookie). Default 2h. A token is valid for twice
+	// lifetime of the CSRF cookie). Default 1h. A token is valid for twice
 	// as long after it was issued, and pages reuse the browser's token
 	// during the first half, so that forms open in several tabs share it.
 	CSRFExpiration time.Duration `yaml:"csrf_expiration"`
@@ -64,7 +64,7 @@ const (
 	DefaultMaxJSONBytes       = 64 << 10
 	DefaultRateLimit          = 10
 	DefaultRateWindow         = time.Minute
-	DefaultCSRFExpiration     = 2 * time.Hour
+	DefaultCSRFExpiration     = time.Hour
 	DefaultPublishTimeout     = 10 * time.Second
 	DefaultMaxStatusFailures  = 5
 	DefaultStatusLockWindow   = time.Hour
@@ -156,9 +156,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// BodyLimit returns the smallest fiber BodyLimit (in bytes) with which a
-// submission carrying an attachment of MaxAttachmentBytes gets through to
-// the form: the attachment plus room for the text fields.
+// BodyLimit returns how long (in bytes) a form post may be: the attachment
+// of MaxAttachmentBytes plus room for the text fields.
 func (c Config) BodyLimit() int {
 	return int(c.withDefaults().MaxAttachmentBytes + multipartOverhead)
 }

@@ -4,13 +4,18 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"go.uber.org/zap"
 )
 
@@ -21,10 +26,8 @@ import (
 //	version (1 byte) | random nonce (16) | expiry, Unix seconds (8, big endian) | HMAC-SHA256 (32)
 //
 // where the HMAC, keyed with the secret, covers a context label and
-// everything before it. fiber's csrf middleware still does the double
-// submit (the form field must equal the cookie, compared in constant time)
-// and sets the cookie; its Storage is tokenStorage, whose Get verifies
-// instead of looking up.
+// everything before it. A post must carry the token of its cookie in the
+// form field (double submit, compared in constant time).
 const (
 	tokenVersion  = 1
 	tokenNonce    = 16
@@ -103,28 +106,44 @@ func (t *csrfTokens) reusable(token string) bool {
 	return ok && t.now().Add(t.ttl).Before(exp)
 }
 
-// tokenStorage is the fiber.Storage of the csrf middleware. It stores
-// nothing: Get answers a non-nil value exactly for a valid token, and
-// Set, Delete and Reset do nothing (a token cannot be revoked before it
-// expires; the middleware's SingleUseToken is off). Safe for concurrent
-// use; it never blocks.
-type tokenStorage struct{ tokens *csrfTokens }
+// Form nonces bind a rendered form to its CSRF token: a nonce is
+//
+//	random (16) | HMAC-SHA256(key, label | token | random), first 16 bytes
+//
+// in hex. The envelope id of a submission derives from its nonce, so a
+// form sent twice is one complaint, and a client cannot make up nonces to
+// turn one token into many complaints: each needs a rendered form.
+const (
+	nonceRandom   = 16
+	nonceMAC      = 16
+	nonceMACLabel = "tousu/webform/nonce\x00"
+)
 
-var tokenPresent = []byte{1}
-
-func (s tokenStorage) Get(key string) ([]byte, error) {
-	if s.tokens.valid(key) {
-		return tokenPresent, nil
-	}
-	return nil, nil
+// nonce returns a new form nonce bound to token.
+func (t *csrfTokens) nonce(token string) string {
+	b := make([]byte, nonceRandom, nonceRandom+sha256.Size)
+	rand.Read(b)
+	return hex.EncodeToString(t.nonceMAC(token, b)[:nonceRandom+nonceMAC])
 }
 
-func (tokenStorage) Set(string, []byte, time.Duration) error { return nil }
-func (tokenStorage) Delete(string) error                     { return nil }
-func (tokenStorage) Reset() error                            { return nil }
-func (tokenStorage) Close() error                            { return nil }
+// nonceMAC appends the MAC binding random to token.
+func (t *csrfTokens) nonceMAC(token string, random []byte) []byte {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte(nonceMACLabel))
+	m.Write([]byte(token))
+	m.Write(random)
+	return m.Sum(random)
+}
 
-var _ fiber.Storage = tokenStorage{}
+// validNonce reports whether nonce was made by nonce(token).
+func (t *csrfTokens) validNonce(token, nonce string) bool {
+	b, err := hex.DecodeString(nonce)
+	if err != nil || len(b) != nonceRandom+nonceMAC {
+		return false
+	}
+	want := t.nonceMAC(token, append([]byte(nil), b[:nonceRandom]...))
+	return hmac.Equal(b, want[:nonceRandom+nonceMAC])
+}
 
 // MinCSRFSecretBytes is the shortest accepted Config.CSRFSecret.
 const MinCSRFSecretBytes = 32
@@ -165,31 +184,76 @@ func csrfKey(secret string, log *zap.Logger) []byte {
 	return processKey.get(log)
 }
 
-// newCSRF returns the CSRF middleware of f: fiber's double submit with
-// self-verifying tokens. On a page view it first drops a cookie token
-// that expires too soon to be rendered again, so the middleware mints a
-// new one.
-func (f *Form) newCSRF() fiber.Handler {
-	mw := csrf.New(csrf.Config{
-		KeyLookup:      "form:" + fieldCSRF,
-		CookieName:     csrfCookieName,
-		CookiePath:     "/",
-		CookieSecure:   f.cfg.CookieSecure,
-		CookieHTTPOnly: true,
-		CookieSameSite: "Lax",
-		Expiration:     f.cfg.CSRFExpiration,
-		ContextKey:     csrfContextKey,
-		KeyGenerator:   f.tokens.mint,
-		Storage:        tokenStorage{f.tokens},
-		ErrorHandler:   f.csrfFailed,
-	})
-	return func(c *fiber.Ctx) error {
-		switch c.Method() {
-		case fiber.MethodGet, fiber.MethodHead:
-			if tok := c.Cookies(csrfCookieName); tok != "" && !f.tokens.reusable(tok) {
-				c.Request().Header.DelCookie(csrfCookieName)
-			}
+// csrf is the CSRF middleware of the pages. On a page view it puts the
+// browser's token (or, when that expires too soon to be rendered again, a
+// new one) into the page and the cookie; on a post it runs checkCSRF with
+// the form field. POST /complaints, which reads its body as a stream,
+// calls checkCSRF itself.
+func (f *Form) csrf(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead:
+		token := c.Cookies(csrfCookieName)
+		if !f.tokens.reusable(token) {
+			token = f.tokens.mint()
 		}
-		return mw(c)
+		c.Cookie(&fiber.Cookie{
+			Name:     csrfCookieName,
+			Value:    token,
+			Path:     "/",
+			Expires:  f.tokens.now().Add(f.cfg.CSRFExpiration),
+			Secure:   f.cfg.CookieSecure || c.Protocol() == "https",
+			HTTPOnly: true,
+			SameSite: fiber.CookieSameSiteLaxMode,
+		})
+		c.Locals(csrfContextKey, token)
+		return c.Next()
 	}
+	if err := f.checkCSRF(c, c.FormValue(fieldCSRF)); err != nil {
+		return f.csrfFailed(c, err)
+	}
+	return c.Next()
+}
+
+// checkCSRF admits a post that comes from this site and carries, in the
+// form field token, the valid token of its cookie (double submit).
+func (f *Form) checkCSRF(c *fiber.Ctx, token string) error {
+	if err := sameOrigin(c); err != nil {
+		return err
+	}
+	cookie := c.Cookies(csrfCookieName)
+	switch {
+	case cookie == "" || token == "":
+		return errors.New("csrf token or cookie missing")
+	case subtle.ConstantTimeCompare([]byte(cookie), []byte(token)) != 1:
+		return errors.New("csrf token does not match the cookie")
+	case !f.tokens.valid(token):
+		return errors.New("csrf token invalid or expired")
+	}
+	c.Locals(csrfContextKey, strings.Clone(token))
+	return nil
+}
+
+// sameOrigin refuses a request a browser says comes from another site:
+// Sec-Fetch-Site other than same-origin or none (typed or bookmarked), or
+// an Origin (failing that, a Referer) naming another host than the
+// request's. Requests with neither, from old browsers and curl, pass; the
+// token decides.
+func sameOrigin(c *fiber.Ctx) error {
+	switch site := c.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("Sec-Fetch-Site is %q", site)
+	}
+	from := c.Get(fiber.HeaderOrigin)
+	if from == "" {
+		from = c.Get(fiber.HeaderReferer)
+	}
+	if from == "" {
+		return nil
+	}
+	u, err := url.Parse(from)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, c.Hostname()) {
+		return fmt.Errorf("posted from %q to host %q", from, c.Hostname())
+	}
+	return nil
 }

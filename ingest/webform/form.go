@@ -6,9 +6,16 @@
 // Every accepted submission becomes an ingest.Envelope handed to the
 // ingest.Publish function; the customer sees a reference (受理编号) only
 // after Publish returned nil, and a clear 503 otherwise. The HTML form is
-// protected by a CSRF token (fiber's middleware/csrf, double submit of a
-// cookie and a form field), a honeypot field and a per-IP rate limit; the
-// JSON API by the authentication middleware the caller supplies.
+// protected by a CSRF token (double submit of a cookie and a form field,
+// and a post from another site's page is refused), a honeypot field and a
+// per-IP rate limit; the JSON API by the authentication middleware the
+// caller supplies.
+//
+// The form and the API read their request bodies themselves, within
+// Config.BodyLimit and Config.MaxJSONBytes (package bodylimit), so the
+// server must not buffer them first: mount them on an app that streams
+// request bodies. The attachment goes from the request straight to the
+// attachment store, after the CSRF check.
 //
 // CSRF tokens carry their own expiry and an HMAC-SHA256 signature keyed
 // with Config.CSRFSecret, so nothing about them is stored: any replica
@@ -19,9 +26,10 @@
 //
 // Envelope ids are deterministic, so a repeated submission creates no
 // second case downstream: the form derives its id from a nonce rendered
-// into each form (sending the same rendered form twice yields the same
-// reference), the API from the caller's account and the Idempotency-Key
-// header. Reference numbers are derived from envelope ids under the
+// into each form and bound to its CSRF token (sending the same rendered
+// form twice yields the same reference, and other nonces are refused),
+// the API from the caller's account and the Idempotency-Key header.
+// Reference numbers are derived from envelope ids under the
 // installation's key (Shared.References), so nobody can compute one.
 //
 // Rate-limit counters are kept in process memory: Config.RateLimit
@@ -35,13 +43,14 @@ package webform
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
+	"mime"
 	"mime/multipart"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,6 +61,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/bodylimit"
 )
 
 //go:embed templates/*.html
@@ -66,8 +76,14 @@ const (
 	fieldAttachment = "attachment"
 	csrfContextKey  = "tousu.webform.csrf"
 	csrfCookieName  = "tousu_csrf"
-	nonceBytes      = 16
 	maxEchoBytes    = 64 << 10 // longest field value echoed back into a re-rendered form
+)
+
+// The routes whose handlers read their own request bodies (relative to the
+// router Mount is given): the server must leave their bodies unread.
+const (
+	PathSubmit = "/complaints"
+	PathAPI    = "/api/v1/complaints"
 )
 
 // Customer-facing messages shared by several pages.
@@ -94,7 +110,6 @@ type Form struct {
 	m       metrics
 
 	tokens      *csrfTokens
-	csrf        fiber.Handler
 	submitLimit fiber.Handler
 	statusLimit fiber.Handler
 }
@@ -127,7 +142,6 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 		return nil, err
 	}
 	f.tokens = newCSRFTokens(csrfKey(cfg.CSRFSecret, logger), cfg.CSRFExpiration)
-	f.csrf = f.newCSRF()
 	f.submitLimit = f.newLimiter(func(c *fiber.Ctx) error {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "rate_limited").Inc()
 		return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", msgTooMany, "/")
@@ -153,6 +167,8 @@ func (f *Form) newLimiter(reached fiber.Handler) fiber.Handler {
 //	POST /complaints         form submission; answers with the receipt page
 //	POST /api/v1/complaints  the JSON API, behind apiAuth
 //
+// The two posts read their bodies themselves (PathSubmit, PathAPI).
+//
 // apiAuth authenticates API callers (BearerAuth builds one); it must end
 // the request itself when the caller is not allowed. A nil apiAuth makes
 // the API refuse every request with 401. Mount and MountStatus are meant
@@ -168,8 +184,25 @@ func (f *Form) Mount(app fiber.Router, apiAuth fiber.Handler) {
 		}
 	}
 	app.Get("/", f.csrf, f.showForm)
-	app.Post("/complaints", rejectEncodedBody, f.submitLimit, f.csrf, f.submit)
-	app.Post("/api/v1/complaints", apiAuth, f.apiSubmit)
+	app.Post(PathSubmit, rejectEncodedBody, f.submitLimit, f.submit)
+	app.Post(PathAPI, apiAuth, f.readJSON, f.apiSubmit)
+}
+
+// readJSON reads the API's request body within MaxJSONBytes for apiSubmit,
+// answering 413 in the API's shape, without reading further, when it is
+// longer.
+func (f *Form) readJSON(c *fiber.Ctx) error {
+	body, err := bodylimit.Read(c, f.cfg.MaxJSONBytes)
+	switch {
+	case errors.Is(err, bodylimit.ErrTooLarge):
+		f.m.submissions.WithLabelValues(string(ingest.ChannelAPI), "too_large").Inc()
+		return c.Status(fiber.StatusRequestEntityTooLarge).JSON(apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", f.cfg.MaxJSONBytes)})
+	case err != nil:
+		f.m.submissions.WithLabelValues(string(ingest.ChannelAPI), "bad_request").Inc()
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: "请求内容读取失败"})
+	}
+	c.Request().SetBody(body)
+	return c.Next()
 }
 
 // pageData is what every template gets; each page uses some of it.
@@ -272,6 +305,9 @@ func (f *Form) csrfFailed(c *fiber.Ctx, err error) error {
 	} else {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "csrf").Inc()
 	}
+	// Expire the cookie, so that a reload renders a form with a token this
+	// replica accepts.
+	c.Cookie(&fiber.Cookie{Name: csrfCookieName, Path: "/", Expires: time.Unix(1, 0), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
 	return f.message(c, fiber.StatusForbidden, "页面已过期", msgExpired, back)
 }
 
@@ -303,52 +339,54 @@ func (f *Form) formPage(c *fiber.Ctx, nonce string, values map[string]string, er
 }
 
 func (f *Form) showForm(c *fiber.Ctx) error {
-	return f.render(c, fiber.StatusOK, "form", f.formPage(c, newNonce(), nil, nil))
+	token, _ := c.Locals(csrfContextKey).(string)
+	return f.render(c, fiber.StatusOK, "form", f.formPage(c, f.tokens.nonce(token), nil, nil))
 }
 
 // submit handles POST /complaints.
 func (f *Form) submit(c *fiber.Ctx) error {
-	values := formValues(c)
 	channel := string(ingest.ChannelWebForm)
+	p, err := f.readPosted(c)
+	var refused csrfError
+	switch {
+	case errors.As(err, &refused):
+		return f.csrfFailed(c, refused.err)
+	case errors.Is(err, bodylimit.ErrTooLarge):
+		f.m.submissions.WithLabelValues(channel, "too_large").Inc()
+		return f.message(c, fiber.StatusRequestEntityTooLarge, "内容过大", "提交的内容过大："+f.tooLargeMessage(), "/")
+	case err != nil:
+		f.m.submissions.WithLabelValues(channel, "bad_request").Inc()
+		f.log.Info("unreadable form submission", zap.String("remote_addr", c.IP()), zap.Error(err))
+		return f.message(c, fiber.StatusBadRequest, "未能受理", msgNotAccept, "/")
+	}
+	values := p.values
+	if !p.csrfChecked {
+		if err := f.checkCSRF(c, values[fieldCSRF]); err != nil {
+			return f.csrfFailed(c, err)
+		}
+	}
 	if values[fieldHoneypot] != "" {
 		f.m.submissions.WithLabelValues(channel, "honeypot").Inc()
 		f.log.Info("honeypot field filled; nothing published", zap.String("remote_addr", c.IP()))
 		return f.message(c, fiber.StatusBadRequest, "未能受理", msgNotAccept, "/")
 	}
 	nonce := values[fieldNonce]
-	if !validNonce(nonce) {
+	if !f.tokens.validNonce(values[fieldCSRF], nonce) {
 		f.m.submissions.WithLabelValues(channel, "bad_request").Inc()
 		return f.message(c, fiber.StatusBadRequest, "页面已过期", msgExpired, "/")
 	}
 
-	env := ingest.Envelope{
-		Name:        strings.TrimSpace(values["name"]),
-		Phone:       strings.TrimSpace(values["phone"]),
-		Email:       strings.TrimSpace(values["email"]),
-		Subject:     strings.TrimSpace(values["subject"]),
-		Description: strings.TrimSpace(values["description"]),
-	}
-	errs := make(map[string]string)
-	for _, fe := range ingest.CheckFields(&env) {
-		errs[fe.Field] = fe.Message
-	}
+	env, errs := envelopeOf(values)
 	status := fiber.StatusUnprocessableEntity
-	file := f.uploadedFile(c)
-	if file != nil && file.Size > f.cfg.MaxAttachmentBytes {
-		errs[fieldAttachment] = f.tooLargeMessage()
-		status = fiber.StatusRequestEntityTooLarge
+	if p.fileError != "" {
+		errs[fieldAttachment] = p.fileError
+		status = p.fileStatus
 	}
 	if len(errs) > 0 {
-		return f.reject(c, status, nonce, values, errs, msgFixFields)
+		return f.reject(c, status, nonce, values, errs, p.hadFile)
 	}
-
-	if file != nil {
-		att, status, msg := f.storeAttachment(file)
-		if msg != "" {
-			errs[fieldAttachment] = msg
-			return f.reject(c, status, nonce, values, errs, msgFixFields)
-		}
-		env.Attachments = []ingest.Attachment{att}
+	if p.file != nil {
+		env.Attachments = []ingest.Attachment{*p.file}
 	}
 
 	f.fill(&env, c, ingest.ChannelWebForm, ingest.NewID(ingest.ChannelWebForm, "", nonce))
@@ -356,7 +394,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "10")
 		page := f.formPage(c, nonce, values, nil)
 		page.Summary = msgBusy
-		if file != nil {
+		if p.hadFile {
 			page.Summary += msgReselect
 		}
 		return f.render(c, fiber.StatusServiceUnavailable, "form", page)
@@ -369,60 +407,159 @@ func (f *Form) submit(c *fiber.Ctx) error {
 	})
 }
 
+// envelopeOf returns the complaint the form's fields describe and the
+// message for each invalid field.
+func envelopeOf(values map[string]string) (ingest.Envelope, map[string]string) {
+	env := ingest.Envelope{
+		Name:        strings.TrimSpace(values["name"]),
+		Phone:       strings.TrimSpace(values["phone"]),
+		Email:       strings.TrimSpace(values["email"]),
+		Subject:     strings.TrimSpace(values["subject"]),
+		Description: strings.TrimSpace(values["description"]),
+	}
+	errs := make(map[string]string)
+	for _, fe := range ingest.CheckFields(&env) {
+		errs[fe.Field] = fe.Message
+	}
+	return env, errs
+}
+
 // reject re-renders the form with the customer's values and a message
-// under each bad field.
-func (f *Form) reject(c *fiber.Ctx, status int, nonce string, values, errs map[string]string, summary string) error {
+// under each bad field; hadFile asks to choose the attachment again.
+func (f *Form) reject(c *fiber.Ctx, status int, nonce string, values, errs map[string]string, hadFile bool) error {
 	outcome := "invalid"
 	if status == fiber.StatusRequestEntityTooLarge {
 		outcome = "too_large"
 	}
 	f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), outcome).Inc()
 	page := f.formPage(c, nonce, values, errs)
-	page.Summary = summary
-	if _, ok := errs[fieldAttachment]; ok || f.uploadedFile(c) != nil {
+	page.Summary = msgFixFields
+	if _, ok := errs[fieldAttachment]; ok || hadFile {
 		page.Summary += msgReselect
 	}
 	return f.render(c, status, "form", page)
 }
 
-// uploadedFile returns the attachment of a multipart submission, or nil
-// when there is none (an empty file input sends a part with no name and no
-// content) or attachments are off.
-func (f *Form) uploadedFile(c *fiber.Ctx) *multipart.FileHeader {
-	if f.store == nil {
-		return nil
-	}
-	form, err := c.MultipartForm()
-	if err != nil {
-		return nil
-	}
-	files := form.File[fieldAttachment]
-	if len(files) == 0 || (files[0].Filename == "" && files[0].Size == 0) {
-		return nil
-	}
-	return files[0]
+// posted is what a form submission carried.
+type posted struct {
+	values      map[string]string // first value of each field
+	csrfChecked bool              // checkCSRF passed (before the attachment)
+	hadFile     bool              // a file was chosen
+	file        *ingest.Attachment
+	fileError   string // the message under the attachment field
+	fileStatus  int    // and the status that goes with it
 }
 
-// storeAttachment puts an uploaded file into the store. On failure it
-// returns the HTTP status and the message to show under the field.
-func (f *Form) storeAttachment(fh *multipart.FileHeader) (ingest.Attachment, int, string) {
-	r, err := fh.Open()
-	if err != nil {
-		f.log.Error("open uploaded file", zap.Error(err))
-		return ingest.Attachment{}, fiber.StatusBadRequest, "附件读取失败，请重新选择。"
+// csrfError is a submission refused by checkCSRF.
+type csrfError struct{ err error }
+
+func (e csrfError) Error() string { return e.err.Error() }
+
+// maxFieldBytes bounds the text fields of a submission together.
+const maxFieldBytes = multipartOverhead
+
+// readPosted reads a submission, URL-encoded (text only, within
+// maxFieldBytes) or multipart (within Config.BodyLimit). The attachment is
+// streamed into the store once the fields before it passed checkCSRF and
+// look valid; otherwise it is read and dropped. When the attachment is over
+// its limit or the post is refused, reading stops there (but for
+// bodylimit.Drain). Errors are a csrfError, bodylimit.ErrTooLarge or a
+// malformed body.
+func (f *Form) readPosted(c *fiber.Ctx) (posted, error) {
+	p := posted{values: make(map[string]string)}
+	mediaType, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if mediaType != fiber.MIMEMultipartForm {
+		body, err := bodylimit.Read(c, maxFieldBytes)
+		if err != nil {
+			return p, err
+		}
+		q, err := url.ParseQuery(string(body))
+		for k, v := range q {
+			p.values[k] = v[0]
+		}
+		return p, err
 	}
-	defer r.Close()
-	att, err := f.store.Put(r, fh.Filename, fh.Header.Get(fiber.HeaderContentType), f.cfg.MaxAttachmentBytes)
+	r, err := bodylimit.Reader(c, int64(f.cfg.BodyLimit()))
+	if err != nil {
+		return p, err
+	}
+	mr := multipart.NewReader(r, params["boundary"])
+	text := int64(0)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return p, nil
+		}
+		if err != nil {
+			return p, err
+		}
+		name := part.FormName()
+		if name == fieldAttachment || part.FileName() != "" {
+			if done, err := f.readFile(c, part, &p); err != nil || done {
+				bodylimit.Drain(c, r)
+				return p, err
+			}
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes-text+1))
+		if err != nil {
+			return p, err
+		}
+		if text += int64(len(b)); text > maxFieldBytes {
+			return p, bodylimit.ErrTooLarge
+		}
+		if _, seen := p.values[name]; !seen {
+			p.values[name] = string(b)
+		}
+	}
+}
+
+// readFile handles a file part of a submission: the first file of the
+// attachment field goes to the store, anything else is dropped. done
+// means the rest of the body stays unread (the attachment is too large).
+func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done bool, err error) {
+	if f.store == nil || p.hadFile || part.FormName() != fieldAttachment {
+		_, err := io.Copy(io.Discard, part)
+		return false, err
+	}
+	if err := f.checkCSRF(c, p.values[fieldCSRF]); err != nil {
+		return true, csrfError{err}
+	}
+	p.csrfChecked = true
+	_, errs := envelopeOf(p.values)
+	if p.values[fieldHoneypot] != "" || !f.tokens.validNonce(p.values[fieldCSRF], p.values[fieldNonce]) || len(errs) > 0 {
+		p.hadFile = true // refused anyway: keep nothing
+		_, err := io.Copy(io.Discard, part)
+		return false, err
+	}
+	att, status, msg := f.storeAttachment(part, part.FileName())
+	switch {
+	case msg == msgAttachNone && part.FileName() == "":
+		return false, nil // the file input was left empty
+	case msg != "":
+		p.hadFile, p.fileError, p.fileStatus = true, msg, status
+		return status == fiber.StatusRequestEntityTooLarge, nil
+	}
+	p.hadFile, p.file = true, &att
+	return false, nil
+}
+
+// storeAttachment streams an uploaded file into the store. On failure it
+// returns the HTTP status and the message to show under the field.
+func (f *Form) storeAttachment(r io.Reader, name string) (ingest.Attachment, int, string) {
+	att, err := f.store.Put(r, name, f.cfg.MaxAttachmentBytes)
 	switch {
 	case err == nil:
 		return att, 0, ""
-	case errors.Is(err, attachment.ErrTooLarge):
+	case errors.Is(err, attachment.ErrTooLarge), errors.Is(err, bodylimit.ErrTooLarge):
 		return att, fiber.StatusRequestEntityTooLarge, f.tooLargeMessage()
 	case errors.Is(err, attachment.ErrEmpty):
 		return att, fiber.StatusUnprocessableEntity, msgAttachNone
 	case errors.Is(err, attachment.ErrTypeNotAllowed):
 		f.log.Info("attachment type refused", zap.Error(err))
 		return att, fiber.StatusUnprocessableEntity, msgAttachType
+	case errors.Is(err, multipart.ErrMessageTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
+		return att, fiber.StatusBadRequest, "附件读取失败，请重新选择。"
 	default:
 		f.log.Error("store attachment", zap.Error(err))
 		return att, fiber.StatusServiceUnavailable, "附件保存失败，请稍后再试。"
@@ -502,20 +639,6 @@ func echo(s string) string {
 		s = strings.ToValidUTF8(s[:maxEchoBytes], "")
 	}
 	return s
-}
-
-func newNonce() string {
-	b := make([]byte, nonceBytes)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func validNonce(s string) bool {
-	if len(s) != 2*nonceBytes {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 // formatMB formats a byte count for customers: "10 MB", "0.5 MB".

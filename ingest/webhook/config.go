@@ -20,7 +20,9 @@ type Config struct {
 	// TOUSU_WEBHOOK_SECRET_<SOURCE>; the config loader turns it into an
 	// entry here before Validate.
 	Sources map[string]SourceConfig `yaml:"sources"`
-	// MaxBodyBytes bounds a request body. Default 256 KiB.
+	// MaxBodyBytes bounds a request body, for sources that set no
+	// max_body_bytes of their own and for unknown sources. Default
+	// 256 KiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Tolerance is how far X-Tousu-Timestamp may be from the server clock
 	// in either direction. Default 5m.
@@ -44,6 +46,9 @@ type SourceConfig struct {
 	// (numbers index arrays; keys containing dots cannot be addressed).
 	// Unmapped fields are read from the default payload names.
 	Mapping map[string]string `yaml:"mapping"`
+	// MaxBodyBytes bounds this source's request bodies; zero means the
+	// endpoint's max_body_bytes. The handler stops reading at the limit.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 }
 
 // Defaults and limits.
@@ -101,6 +106,9 @@ func (c Config) Validate() error {
 		at := "sources." + name
 		if !sourceName.MatchString(name) {
 			errs = append(errs, fmt.Errorf("%s: source names are 1 to 64 of a-z, 0-9, _ and -", at))
+		}
+		if src.MaxBodyBytes < 0 {
+			errs = append(errs, fmt.Errorf("%s.max_body_bytes: must not be negative", at))
 		}
 		switch {
 		case src.Secret != "" && src.SecretFile != "":

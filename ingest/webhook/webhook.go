@@ -6,12 +6,14 @@
 //	X-Tousu-Timestamp: <unix seconds>
 //	X-Tousu-Signature: sha256=<hex of HMAC-SHA256(secret, timestamp + "." + body)>
 //
-// (Sign computes it). The handler checks, in this order: the source exists
-// (404 otherwise, the same for every unknown name), the body is within
-// MaxBodyBytes (413), both headers are present, the signature matches and
-// the timestamp is within ±Tolerance of the server clock (401 with a JSON
-// error saying which), and only then parses the JSON (400 if it is not one
-// UTF-8 JSON object, 422 with the failing field if a field is invalid).
+// (Sign computes it). The handler checks, in this order: the body is
+// within the source's max_body_bytes (413; it stops reading there), both
+// headers are present, the signature matches and the timestamp is within
+// ±Tolerance of the server clock (401 with a JSON error saying which),
+// and only then parses the JSON (400 if it is not one UTF-8 JSON object,
+// 422 with the failing field if a field is invalid). A source that is not
+// configured is answered exactly as a known one whose signature does not
+// match, so the answers do not tell which sources exist.
 //
 // The default payload is the JSON API's fields plus source_id and
 // occurred_at (RFC 3339, or Unix seconds); a per-source Mapping reads them
@@ -26,12 +28,21 @@
 // replicas too. A bounded in-memory cache of recent keys additionally
 // answers 409 when a key is reused for different content (per process,
 // best effort).
+//
+// Replays: the Idempotency-Key header is not signed, so a captured request
+// replayed within the tolerance with another key would derive another id.
+// The handler therefore remembers the signatures it accepted (per process,
+// the last recentSignatures of them, far more than a tolerance window
+// holds at ordinary rates) and gives a request carrying one of them the
+// id of the first: a replay is the same complaint, whatever its key. A
+// replay sent to another replica is not caught.
 package webhook
 
 import (
 	"container/list"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,6 +57,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/bodylimit"
 )
 
 // Header names of the signing scheme.
@@ -55,8 +67,12 @@ const (
 	HeaderIdempotency = "Idempotency-Key"
 )
 
-// recentKeys is how many idempotency keys the conflict cache remembers.
-const recentKeys = 4096
+// recentKeys is how many idempotency keys the conflict cache remembers,
+// recentSignatures how many accepted signatures the replay cache does.
+const (
+	recentKeys       = 4096
+	recentSignatures = 65536
+)
 
 // Sign returns the signature header value for a request: "sha256=" and the
 // hex HMAC-SHA256 of timestamp + "." + body under secret.
@@ -81,14 +97,17 @@ type Handler struct {
 	publish ingest.Publish
 	log     *zap.Logger
 	m       metrics
-	recent  *keyCache
+	recent  *keyCache // envelope id -> content key
+	signed  *keyCache // accepted signature -> envelope id
+	unknown source    // what requests to unknown sources are checked against
 	now     func() time.Time
 }
 
 // source is a resolved SourceConfig.
 type source struct {
-	secret []byte
-	paths  fieldPaths
+	secret  []byte
+	paths   fieldPaths
+	maxBody int64
 }
 
 // New resolves cfg (reading secret files, see Config.Resolve) and returns a
@@ -116,10 +135,17 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		publish: publish,
 		log:     logger,
 		recent:  newKeyCache(recentKeys),
+		signed:  newKeyCache(recentSignatures),
 		now:     time.Now,
 	}
+	h.unknown = source{secret: make([]byte, sha256.Size), maxBody: h.cfg.MaxBodyBytes}
+	rand.Read(h.unknown.secret)
 	for name, src := range cfg.Sources {
-		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping)}
+		limit := src.MaxBodyBytes
+		if limit == 0 {
+			limit = h.cfg.MaxBodyBytes
+		}
+		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping), maxBody: limit}
 	}
 	if h.m, err = newMetrics(reg, sortedKeys(cfg.Sources)); err != nil {
 		return nil, err
@@ -127,9 +153,13 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 	return h, nil
 }
 
+// PathPrefix is where Mount puts the webhooks: POST PathPrefix + source.
+// Their handler reads the request body itself, within the source's limit.
+const PathPrefix = "/webhooks/"
+
 // Mount registers POST /webhooks/:source on app.
 func (h *Handler) Mount(app fiber.Router) {
-	app.Post("/webhooks/:source", h.handle)
+	app.Post(PathPrefix+":source", h.handle)
 }
 
 // apiError is the JSON body of every error answer. Code is stable for
@@ -147,26 +177,33 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 	src, known := h.sources[name]
 	label := name
 	if !known {
-		label = "unknown"
+		// Checked against a random secret that nothing signs with, an
+		// unknown source is answered as a known one with a bad signature.
+		src, label = h.unknown, "unknown"
 	}
 	fail := func(status int, outcome string, e apiError) error {
 		h.m.requests.WithLabelValues(label, outcome).Inc()
 		return c.Status(status).JSON(e)
 	}
-	if !known {
-		return fail(fiber.StatusNotFound, "unknown_source", apiError{Error: "未知的来源", Code: "unknown_source"})
-	}
 	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
 		return fail(fiber.StatusUnsupportedMediaType, "bad_request", apiError{Error: "不支持压缩的请求内容（Content-Encoding）", Code: "unsupported_encoding"})
 	}
-	body := c.Request().Body()
-	if int64(len(body)) > h.cfg.MaxBodyBytes {
-		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", h.cfg.MaxBodyBytes), Code: "too_large"})
+	body, err := bodylimit.Read(c, src.maxBody)
+	switch {
+	case errors.Is(err, bodylimit.ErrTooLarge):
+		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", src.maxBody), Code: "too_large"})
+	case err != nil:
+		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: "请求内容读取失败", Code: "bad_request"})
 	}
 
-	if code, msg := h.verify(src, c.Get(HeaderTimestamp), c.Get(HeaderSignature), body); code != "" {
-		h.log.Info("webhook refused", zap.String("source", name), zap.String("reason", code), zap.String("remote_addr", c.IP()))
-		return fail(fiber.StatusUnauthorized, "unauthorized", apiError{Error: msg, Code: code})
+	sig := strings.Clone(c.Get(HeaderSignature))
+	if code, msg := h.verify(src, c.Get(HeaderTimestamp), sig, body); code != "" {
+		outcome := "unauthorized"
+		if !known {
+			outcome = "unknown_source"
+		}
+		h.log.Info("webhook refused", zap.String("source", name), zap.String("outcome", outcome), zap.String("reason", code), zap.String("remote_addr", c.IP()))
+		return fail(fiber.StatusUnauthorized, outcome, apiError{Error: msg, Code: code})
 	}
 
 	key := c.Get(HeaderIdempotency)
@@ -209,6 +246,9 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		idKey = content
 	}
 	env.ID = ingest.NewID(ingest.ChannelWebhook, name, idKey)
+	if first, ok := h.signed.get(sig); ok {
+		env.ID = first // a replay under another key is the same complaint
+	}
 	env.Reference = h.refs.For(env.ID)
 	if prev, ok := h.recent.get(env.ID); ok && prev != content {
 		return fail(fiber.StatusConflict, "conflict", apiError{Error: "该幂等键（Idempotency-Key 或 source_id）已用于内容不同的投诉", Code: "idempotency_conflict"})
@@ -233,6 +273,7 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		return fail(fiber.StatusServiceUnavailable, "unavailable", apiError{Error: "系统繁忙，请稍后再试", Code: "unavailable", Retryable: true})
 	}
 	h.recent.put(env.ID, content)
+	h.signed.put(sig, env.ID)
 	h.m.requests.WithLabelValues(label, "accepted").Inc()
 	h.log.Info("webhook complaint accepted", logFields...)
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
@@ -271,7 +312,8 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// keyCache is a bounded LRU map from envelope id to content hash.
+// keyCache is a bounded LRU map of strings: envelope id to content key,
+// signature to envelope id.
 type keyCache struct {
 	mu    sync.Mutex
 	max   int

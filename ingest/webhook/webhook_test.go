@@ -24,13 +24,15 @@ import (
 const (
 	shopSecret    = "shop-secret-0123456789abcdef"
 	partnerSecret = "partner-secret-0123456789"
+	smallSecret   = "small-secret-0123456789"
 )
 
 func testConfig() Config {
 	return Config{
 		MaxBodyBytes: 4096,
 		Sources: map[string]SourceConfig{
-			"shop": {Secret: shopSecret},
+			"shop":  {Secret: shopSecret},
+			"small": {Secret: smallSecret, MaxBodyBytes: 100},
 			"partner": {Secret: partnerSecret, Mapping: map[string]string{
 				"name":        "customer.name",
 				"phone":       "customer.mobile",
@@ -113,7 +115,9 @@ func TestWebhook(t *testing.T) {
 	}{
 		{"accepted", "shop", shopSecret, now, defaultBody, nil, 202, "", ""},
 		{"accepted near the tolerance", "shop", shopSecret, now.Add(-4 * time.Minute), defaultBody, nil, 202, "", ""},
-		{"unknown source", "nobody", shopSecret, now, defaultBody, nil, 404, "unknown_source", ""},
+		{"unknown source", "nobody", shopSecret, now, defaultBody, nil, 401, "bad_signature", ""},
+		{"unknown source without signature", "nobody", shopSecret, now, defaultBody, map[string]string{HeaderSignature: ""}, 401, "missing_header", ""},
+		{"own limit", "small", smallSecret, now, `{"description":"` + strings.Repeat("x", 200) + `"}`, nil, 413, "too_large", ""},
 		{"bad signature", "shop", "wrong-secret-0123456789", now, defaultBody, nil, 401, "bad_signature", ""},
 		{"other source's secret", "partner", shopSecret, now, defaultBody, nil, 401, "bad_signature", ""},
 		{"signature not hex", "shop", shopSecret, now, defaultBody, map[string]string{HeaderSignature: "sha256=zz"}, 401, "bad_signature", ""},
@@ -248,6 +252,54 @@ func TestWebhookIdempotency(t *testing.T) {
 			t.Fatalf("sources share reference %q", a1.Reference)
 		}
 	})
+}
+
+// TestWebhookUnknownSourceLooksKnown: whatever the headers, a source that
+// is not configured gets the very answer (status and body) a configured
+// one gets when the signature does not match.
+func TestWebhookUnknownSourceLooksKnown(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	now := time.Now()
+	tests := []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"signed with another secret", nil},
+		{"no signature", map[string]string{HeaderSignature: ""}},
+		{"no timestamp", map[string]string{HeaderTimestamp: ""}},
+		{"no headers", map[string]string{HeaderSignature: "", HeaderTimestamp: ""}},
+		{"garbage signature", map[string]string{HeaderSignature: "sha256=00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			knownStatus, known := e.send(t, "shop", "wrong-secret-0123456789", now, defaultBody, tt.headers)
+			unknownStatus, unknown := e.send(t, "nobody", "wrong-secret-0123456789", now, defaultBody, tt.headers)
+			if knownStatus != 401 || knownStatus != unknownStatus || known != unknown {
+				t.Errorf("known source: %d %+v; unknown: %d %+v", knownStatus, known, unknownStatus, unknown)
+			}
+		})
+	}
+}
+
+// TestWebhookReplayUnderNewKey: a signed request replayed within the
+// tolerance with another Idempotency-Key (or none) is the same complaint.
+func TestWebhookReplayUnderNewKey(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	now := time.Now()
+	_, first := e.send(t, "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: "evt-1"})
+	for _, key := range []string{"evt-2", "evt-3", ""} {
+		status, a := e.send(t, "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: key})
+		if status != 202 || a.Reference != first.Reference {
+			t.Errorf("replay with key %q: %d %+v, want the reference %s", key, status, a, first.Reference)
+		}
+	}
+	// Signed anew, the same key is still the same complaint, and another
+	// key another one.
+	_, again := e.send(t, "shop", shopSecret, now.Add(time.Second), defaultBody, map[string]string{HeaderIdempotency: "evt-1"})
+	_, other := e.send(t, "shop", shopSecret, now.Add(2*time.Second), defaultBody, map[string]string{HeaderIdempotency: "evt-9"})
+	if again.Reference != first.Reference || other.Reference == first.Reference {
+		t.Errorf("references %s, %s, %s", first.Reference, again.Reference, other.Reference)
+	}
 }
 
 func TestWebhookPublishFailure(t *testing.T) {

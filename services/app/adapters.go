@@ -43,7 +43,7 @@ func quarantineMail(p *bus.Producer, evidence *attachment.Store) imap.Quarantine
 			Original: q.Raw,
 		}
 		if len(q.Raw) > maxInlineRaw {
-			att, err := evidence.Put(bytes.NewReader(q.Raw), q.ID+".eml", "message/rfc822", int64(len(q.Raw)))
+			att, err := evidence.Put(bytes.NewReader(q.Raw), q.ID+".eml", int64(len(q.Raw)))
 			if err != nil {
 				return fmt.Errorf("store quarantined mail: %w", err)
 			}

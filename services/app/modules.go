@@ -168,10 +168,8 @@ func (p *Process) start(ctx context.Context) error {
 	if err := p.loadKey(); err != nil {
 		return err
 	}
-	if limit := cfg.Webform.BodyLimit(); p.has(TargetGateway) && cfg.HTTP.BodyLimit < limit {
-		cfg.HTTP.BodyLimit = limit
-	}
-	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry)
+	auth := httpapi.NewAuthenticator(cfg.Auth)
+	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry, auth)
 	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, cfg.Bus) })
 	if p.needsBus() {
 		if err := p.startBus(ctx); err != nil {
@@ -186,7 +184,6 @@ func (p *Process) start(ctx context.Context) error {
 			return err
 		}
 	}
-	auth := httpapi.NewAuthenticator(cfg.Auth)
 	var form *webform.Form
 	if p.has(TargetGateway) {
 		var err error
@@ -318,6 +315,7 @@ func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, erro
 		return nil, err
 	}
 	hooks.Mount(p.server.App())
+	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
 	return form, nil
 }
 
@@ -638,7 +636,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
 	}
-	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (health: /healthz, /readyz)\n", base)
+	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (admin or supervisor token; health: /healthz, /readyz)\n", base)
 }
 
 // Run serves until ctx ends or a component fails, then stops everything.

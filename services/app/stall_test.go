@@ -96,7 +96,8 @@ func TestOversizedCasesDoNotStallThePipeline(t *testing.T) {
 }
 
 // TestOversizedActionDoesNotStallTheRouter: a transfer to a 200000-rune
-// department is refused by the console with 422; written to case.actions
+// department is refused by the console (413: its body is over the limit;
+// a department just over its bound gets 422); written to case.actions
 // directly, past the console, it is dead-lettered with the reason, and the
 // router goes on with the case's other actions and everyone's complaints.
 func TestOversizedActionDoesNotStallTheRouter(t *testing.T) {
@@ -107,8 +108,13 @@ func TestOversizedActionDoesNotStallTheRouter(t *testing.T) {
 
 	var out struct{ Message string }
 	code := r.apiAs(t, testToken, http.MethodPost, "/api/v1/cases/"+url.PathEscape(c.ID)+"/actions", map[string]string{"kind": "transfer", "department": huge}, nil, &out)
+	if code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("transfer to a 200000-rune department: %d %q, want 413 (the console's body limit)", code, out.Message)
+	}
+	long := strings.Repeat("部", router.MaxActionName+1)
+	code = r.apiAs(t, testToken, http.MethodPost, "/api/v1/cases/"+url.PathEscape(c.ID)+"/actions", map[string]string{"kind": "transfer", "department": long}, nil, &out)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(out.Message, "部门过长") {
-		t.Fatalf("transfer to a 200000-rune department: %d %q, want 422 naming the department", code, out.Message)
+		t.Fatalf("transfer to a %d-rune department: %d %q, want 422 naming the department", len([]rune(long)), code, out.Message)
 	}
 
 	a := router.Action{V: router.ActionVersion, ID: "api:huge", Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionTransfer,

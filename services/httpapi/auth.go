@@ -121,6 +121,17 @@ func (a *Authenticator) Check(token string) (Principal, bool) {
 	return found, ok
 }
 
+// Bearer returns the principal of the request's "Authorization: Bearer"
+// token, and false without a valid one. It is for routes that answer
+// everyone but tell more to some; Require guards routes.
+func (a *Authenticator) Bearer(c *fiber.Ctx) (Principal, bool) {
+	scheme, token, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, false
+	}
+	return a.Check(strings.TrimSpace(token))
+}
+
 const principalKey = "tousu.principal"
 
 // Require returns middleware that admits requests with a bearer token whose

@@ -54,7 +54,7 @@ func newTestServer(tb testing.TB) *Server {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_test_total", Help: "A test counter."}))
-	s := New(cfg, zap.NewNop(), reg)
+	s := New(cfg, zap.NewNop(), reg, NewAuthenticator(tokens))
 	idx := fakeIndex{c: router.Case{ID: "TS1", Customer: normalize.Customer{Phone: "+8613800138000"}}}
 	NewConsole(idx, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
 	return s
@@ -104,6 +104,8 @@ func TestConsoleRolesAndMasking(t *testing.T) {
 	}
 }
 
+// TestReadiness: /readyz answers whether the process is ready; an admin
+// or supervisor token also gets each check's result.
 func TestReadiness(t *testing.T) {
 	s := newTestServer(t)
 	s.AddCheck("broker", func(context.Context) error { return nil })
@@ -111,7 +113,7 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
 	s.AddCheck("index", func(context.Context) error { return errors.New("index closed") })
-	code, body := get(t, s, "/readyz", "")
+	code, body := get(t, s, "/readyz", "admin-token-0123456789")
 	var out struct {
 		Ready  bool
 		Checks map[string]string
@@ -123,7 +125,7 @@ func TestReadiness(t *testing.T) {
 	if code, _ := get(t, s, "/healthz", ""); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
-	if code, body := get(t, s, "/metrics", ""); code != 200 || !strings.Contains(body, "tousu_test_total 0") {
+	if code, body := get(t, s, "/metrics", "admin-token-0123456789"); code != 200 || !strings.Contains(body, "tousu_test_total 0") {
 		t.Errorf("/metrics = %d", code)
 	}
 }
@@ -158,7 +160,7 @@ func (r recordingIndex) Search(_ context.Context, q caseindex.Query) (caseindex.
 
 func TestConsoleSearchFilters(t *testing.T) {
 	var queries []caseindex.Query
-	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry())
+	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
 	tests := []struct {
 		name, query string

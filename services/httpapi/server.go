@@ -1,6 +1,17 @@
 // Package httpapi is tousu's HTTP server: one fiber app per process that
 // carries what its targets mount (web form, webhooks, the agent console API)
 // beside the health, readiness and metrics endpoints every process serves.
+//
+// Request bodies are streamed, never buffered before a handler runs: a
+// route registered with OwnBody reads its body itself within its own
+// limit (package ingest/bodylimit); every other request's body is read
+// up to Config.BodyLimit before its handler runs, and a longer one is
+// answered 413. Config.MaxConnections caps the connections served at once.
+//
+// Every answer carries X-Content-Type-Options: nosniff, every JSON answer
+// Cache-Control: no-store. /healthz and /readyz are public but /readyz
+// tells anonymous callers only whether the process is ready; its checks
+// and details, and /metrics, need an admin or supervisor bearer token.
 package httpapi
 
 import (
@@ -9,6 +20,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,18 +30,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest/bodylimit"
 )
 
 // Config configures the HTTP server.
 type Config struct {
 	// Listen is the address to serve on (default 127.0.0.1:8080).
 	Listen string `yaml:"listen"`
-	// BodyLimit bounds every request body in bytes (default 12 MiB, enough
-	// for the web form's largest attachment); handlers set lower limits.
+	// BodyLimit bounds, in bytes, the body of every request whose route
+	// does not read its body itself (default 256 KiB). The web form, the
+	// complaint API and the webhooks have limits of their own
+	// (webform.max_attachment_bytes, webform.max_json_bytes,
+	// webhook.max_body_bytes).
 	BodyLimit int `yaml:"body_limit"`
 	// ReadTimeout bounds reading a request (default 30s).
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConnections caps the connections served at once (default 512);
+	// more are refused. With BodyLimit it bounds the memory request
+	// bodies take.
+	MaxConnections int `yaml:"max_connections"`
 }
+
+// Defaults of Config.
+const (
+	DefaultBodyLimit      = 256 << 10
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultMaxConnections = 512
+)
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
@@ -39,16 +67,26 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	if c.BodyLimit < 0 || c.ReadTimeout < 0 {
-		return errors.New("http: body_limit and read_timeout must not be negative")
+	var errs []error
+	if c.BodyLimit < 0 {
+		errs = append(errs, errors.New("http.body_limit: must not be negative"))
+	}
+	if c.ReadTimeout < 0 {
+		errs = append(errs, errors.New("http.read_timeout: must not be negative"))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("http.max_connections: must not be negative"))
 	}
 	if c.BodyLimit == 0 {
-		c.BodyLimit = 12 << 20
+		c.BodyLimit = DefaultBodyLimit
 	}
 	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 30 * time.Second
+		c.ReadTimeout = DefaultReadTimeout
 	}
-	return nil
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	return errors.Join(errs...)
 }
 
 // Check is one readiness condition: nil when the dependency answers.
@@ -58,29 +96,102 @@ type Check func(ctx context.Context) error
 type Server struct {
 	cfg    Config
 	app    *fiber.App
+	auth   *Authenticator
 	logger *zap.Logger
 
-	mu      sync.Mutex
-	checks  map[string]Check
-	details map[string]func() any
+	mu       sync.Mutex
+	checks   map[string]Check
+	details  map[string]func() any
+	ownBody  map[string]bool // exact paths
+	ownTrees []string        // path prefixes ending in "/"
 }
 
-// New builds the server with /healthz, /readyz and /metrics. Targets mount
-// their routes on App before Serve.
-func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer) *Server {
-	s := &Server{cfg: cfg, logger: logger, checks: map[string]Check{}, details: map[string]func() any{}}
+// New builds the server with /healthz, /readyz and /metrics; auth decides
+// who sees the readiness details and the metrics. Targets mount their
+// routes on App before Serve.
+func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer, auth *Authenticator) *Server {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	s := &Server{cfg: cfg, auth: auth, logger: logger, checks: map[string]Check{}, details: map[string]func() any{}, ownBody: map[string]bool{}}
 	s.app = fiber.New(fiber.Config{
-		AppName:               "tousu",
-		BodyLimit:             cfg.BodyLimit,
-		ReadTimeout:           cfg.ReadTimeout,
-		DisableStartupMessage: true,
-		ErrorHandler:          s.handleError,
+		AppName:                      "tousu",
+		BodyLimit:                    cfg.BodyLimit,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		Concurrency:                  cfg.MaxConnections,
+		ReadTimeout:                  cfg.ReadTimeout,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 s.handleError,
 	})
-	s.app.Use(recover.New())
+	s.app.Use(secureHeaders, recover.New(), s.limitBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/readyz", s.ready)
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	s.app.Get("/metrics", auth.Require(Role.SeesContacts), adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	return s
+}
+
+// secureHeaders sets nosniff on every answer and no-store on JSON ones.
+func secureHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	err := c.Next()
+	if strings.HasPrefix(string(c.Response().Header.ContentType()), fiber.MIMEApplicationJSON) {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return err
+}
+
+// OwnBody declares that the handlers of the given paths read their
+// request bodies themselves, within limits of their own, through package
+// bodylimit. A path ending in "/" stands for every path under it.
+func (s *Server) OwnBody(paths ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range paths {
+		if strings.HasSuffix(p, "/") {
+			s.ownTrees = append(s.ownTrees, p)
+		} else {
+			s.ownBody[p] = true
+		}
+	}
+}
+
+func (s *Server) ownsBody(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ownBody[path] {
+		return true
+	}
+	for _, prefix := range s.ownTrees {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitBody reads the body of a request whose route does not read its
+// own, within Config.BodyLimit, and answers 413 for a longer one. After
+// a route that reads its own body, it closes the connection unless the
+// handler read the body to its end.
+func (s *Server) limitBody(c *fiber.Ctx) error {
+	if s.ownsBody(c.Path()) {
+		err := c.Next()
+		if c.Request().Header.ContentLength() != 0 && !bodylimit.Consumed(c) {
+			c.Context().SetConnectionClose()
+		}
+		return err
+	}
+	body, err := bodylimit.Read(c, int64(s.cfg.BodyLimit))
+	if errors.Is(err, bodylimit.ErrTooLarge) {
+		return c.Status(fiber.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": fmt.Sprintf("请求内容过大，最多 %d 字节", s.cfg.BodyLimit)})
+	}
+	if err != nil {
+		c.Context().SetConnectionClose()
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "请求内容读取失败"})
+	}
+	c.Request().SetBody(body)
+	return c.Next()
 }
 
 // App returns the fiber app to mount routes on.
@@ -102,8 +213,10 @@ func (s *Server) AddDetail(name string, detail func() any) {
 	s.details[name] = detail
 }
 
-// ready answers 200 when every check passes and 503 otherwise, with each
-// check's result and the details.
+// ready answers 200 when every check passes and 503 otherwise. Callers
+// with an admin or supervisor bearer token also get each check's result
+// and the details; anyone else only whether the process is ready, since
+// the details name sources, folders and sinks and quote their errors.
 func (s *Server) ready(c *fiber.Ctx) error {
 	s.mu.Lock()
 	checks := maps.Clone(s.checks)
@@ -119,6 +232,9 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		}
 		results[name] = "ok"
 	}
+	if p, ok := s.auth.Bearer(c); !ok || !p.Role.SeesContacts() {
+		return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK})
+	}
 	info := fiber.Map{}
 	for name, detail := range details {
 		info[name] = detail()
@@ -130,6 +246,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 // errors keep their status (413 for an oversized body, 404, 405), anything
 // else is a 500 that is logged.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return c.Status(fe.Code).JSON(fiber.Map{"error": fe.Message})

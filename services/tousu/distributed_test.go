@@ -226,10 +226,13 @@ func phonesOnEveryPartition(partitions, n int, phone func(i int) string) []strin
 	return out
 }
 
-// metricValue reads a sample of a process's /metrics; 0 when absent.
+// metricValue reads a sample of a process's /metrics (which needs an
+// admin or supervisor token); 0 when absent.
 func metricValue(tb testing.TB, p *proc, sample string) float64 {
 	tb.Helper()
-	resp, err := http.Get(p.http + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
