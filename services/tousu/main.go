@@ -67,7 +67,12 @@ type command struct {
 	args     string // what follows the name in the usage line
 	purpose  string // one line
 	examples []string
-	run      func(c *command, args []string, x cmdIO) int
+	// takesArgs says whether arguments may follow the flags; a command
+	// that takes none refuses them.
+	takesArgs bool
+	// define registers the command's flags on fl and returns what runs
+	// it, with its arguments, once they are parsed.
+	define func(c *command, fl *flag.FlagSet) func(args []string, x cmdIO) int
 }
 
 // commands lists every command, in the order the help shows them.
@@ -81,7 +86,7 @@ var commands = []*command{
 			"tousu serve -config configs/distributed.yaml -target router",
 			"TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu serve -target gateway,console -http 0.0.0.0:8080",
 		},
-		run: serve,
+		define: serve,
 	},
 	{
 		name:    "validate",
@@ -92,7 +97,8 @@ var commands = []*command{
 			"tousu validate -config configs/distributed.yaml -target gateway",
 			"tousu validate configs/policies/hotel.yaml builtin:telecom",
 		},
-		run: validate,
+		takesArgs: true,
+		define:    validate,
 	},
 	{
 		name:    "topics apply",
@@ -102,14 +108,15 @@ var commands = []*command{
 			"TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu topics apply",
 			"tousu topics apply -config configs/distributed.yaml",
 		},
-		run: applyTopics,
+		define: applyTopics,
 	},
 	{
-		name:     "policy test",
-		args:     "PACK_OR_GOLDEN_FILE",
-		purpose:  "Run a policy pack's golden tests (PACK.golden.yaml beside the pack) and check its classifier.",
-		examples: []string{"tousu policy test configs/policies/telecom.yaml"},
-		run:      policyTest,
+		name:      "policy test",
+		args:      "PACK_OR_GOLDEN_FILE",
+		purpose:   "Run a policy pack's golden tests (PACK.golden.yaml beside the pack) and check its classifier.",
+		examples:  []string{"tousu policy test configs/policies/telecom.yaml"},
+		takesArgs: true,
+		define:    policyTest,
 	},
 	{
 		name:    "policy explain",
@@ -120,13 +127,14 @@ var commands = []*command{
 			"tousu policy explain -pack configs/policies/hotel.yaml -received '2026-10-01 09:30' < complaint.txt",
 			"tousu policy explain -pack builtin:telecom -jsonl < complaints.jsonl",
 		},
-		run: explain,
+		takesArgs: true,
+		define:    explain,
 	},
 	{
 		name:     "version",
 		purpose:  "Print tousu's version, the commit it was built from, the Go version and the build date.",
 		examples: []string{"tousu version"},
-		run:      printVersion,
+		define:   printVersion,
 	},
 }
 
@@ -150,7 +158,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		args = []string{"version"}
 	}
 	if c := find(args[0]); c != nil {
-		return c.run(c, args[1:], x)
+		return c.exec(args[1:], x)
 	}
 	if !isGroup(args[0]) {
 		fmt.Fprintf(stderr, "tousu: unknown command %q\n\n%s", args[0], usage(""))
@@ -166,7 +174,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if c := find(group + " " + args[1]); c != nil {
-		return c.run(c, args[2:], x)
+		return c.exec(args[2:], x)
 	}
 	fmt.Fprintf(stderr, "tousu %s: unknown subcommand %q\n\n%s", group, args[1], usage(group))
 	return exitUsage
@@ -233,6 +241,20 @@ func isHelp(arg string) bool {
 		return true
 	}
 	return false
+}
+
+// exec parses the command's flags and arguments and runs it.
+func (c *command) exec(args []string, x cmdIO) int {
+	fl := c.flags(x.stderr)
+	act := c.define(c, fl)
+	rest, code, done := c.parse(fl, args, x.stdout)
+	if done {
+		return code
+	}
+	if !c.takesArgs && !c.noArgs(rest, x.stderr) {
+		return exitUsage
+	}
+	return act(rest, x)
 }
 
 // flags returns the command's flag set; its errors go to stderr with a
@@ -348,84 +370,78 @@ func load(o options, fl *flag.FlagSet, environ []string) (app.Config, []app.Targ
 	return cfg, targets, app.CheckTargets(&cfg, targets)
 }
 
-func serve(c *command, args []string, x cmdIO) int {
+// serve runs the chosen targets until a signal stops them.
+func serve(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	o := options{}
-	fl := c.flags(x.stderr)
 	o.configFlag(fl)
 	fl.StringVar(&o.data, "data", "", "data `DIR`ectory (default ./data, or data_dir from the config)")
 	fl.StringVar(&o.http, "http", "", "HTTP listen `ADDR`ess (default 127.0.0.1:8080)")
 	o.targetFlag(fl)
 	fl.StringVar(&o.brokerListen, "broker-listen", "", "listen `ADDR`ess of the embedded broker (default 127.0.0.1:0 with -target all, 127.0.0.1:9092 with -target broker)")
-	rest, code, done := c.parse(fl, args, x.stdout)
-	if done {
-		return code
+	return func(_ []string, x cmdIO) int {
+		cfg, targets, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		logger, err := newLogger(cfg.Log.Level, x.stderr)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		p, err := app.Start(ctx, cfg, targets, logger, x.stdout)
+		if err != nil {
+			logger.Error("start failed", zap.Error(err))
+			return exitFailure
+		}
+		if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("stopped with an error", zap.Error(err))
+			return exitFailure
+		}
+		return exitOK
 	}
-	if !c.noArgs(rest, x.stderr) {
-		return exitUsage
-	}
-	cfg, targets, err := load(o, fl, x.environ)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	logger, err := newLogger(cfg.Log.Level, x.stderr)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	p, err := app.Start(ctx, cfg, targets, logger, x.stdout)
-	if err != nil {
-		logger.Error("start failed", zap.Error(err))
-		return exitFailure
-	}
-	if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		logger.Error("stopped with an error", zap.Error(err))
-		return exitFailure
-	}
-	return exitOK
 }
 
-func validate(c *command, args []string, x cmdIO) int {
+// validate checks a configuration and policy packs without starting anything.
+func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	o := options{}
-	fl := c.flags(x.stderr)
 	o.configFlag(fl)
 	o.targetFlag(fl)
-	packs, code, done := c.parse(fl, args, x.stdout)
-	if done {
+	return func(packs []string, x cmdIO) int {
+		code := exitOK
+		report := func(name string, err error) {
+			if err != nil {
+				fmt.Fprintf(x.stderr, "tousu: %s: invalid:\n%v\n", name, err)
+				code = max(code, exitFailure)
+				return
+			}
+			fmt.Fprintf(x.stdout, "tousu: %s: ok\n", name)
+		}
+		if o.config != "" || len(packs) == 0 {
+			name := o.config
+			if name == "" {
+				name = "the built-in defaults with the environment"
+			}
+			cfg, _, err := load(o, fl, x.environ)
+			if err == nil {
+				_, err = cfg.LoadPolicies(time.Now())
+			}
+			report(name, err)
+		}
+		for _, p := range packs {
+			_, err := router.LoadPack(p)
+			if err != nil && isConfig(p) {
+				fmt.Fprintf(x.stderr, "tousu validate: %s is a configuration, not a policy pack: did you mean tousu validate -config %s?\n", p, p)
+				code = exitUsage
+				continue
+			}
+			report(p, packHint(p, err))
+		}
 		return code
 	}
-	report := func(name string, err error) {
-		if err != nil {
-			fmt.Fprintf(x.stderr, "tousu: %s: invalid:\n%v\n", name, err)
-			code = max(code, exitFailure)
-			return
-		}
-		fmt.Fprintf(x.stdout, "tousu: %s: ok\n", name)
-	}
-	if o.config != "" || len(packs) == 0 {
-		name := o.config
-		if name == "" {
-			name = "the built-in defaults with the environment"
-		}
-		cfg, _, err := load(o, fl, x.environ)
-		if err == nil {
-			_, err = cfg.LoadPolicies(time.Now())
-		}
-		report(name, err)
-	}
-	for _, p := range packs {
-		_, err := router.LoadPack(p)
-		if err != nil && isConfig(p) {
-			fmt.Fprintf(x.stderr, "tousu validate: %s is a configuration, not a policy pack: did you mean tousu validate -config %s?\n", p, p)
-			code = exitUsage
-			continue
-		}
-		report(p, packHint(p, err))
-	}
-	return code
 }
 
 // isConfig reports whether the file at path is a tousu configuration.
@@ -464,72 +480,63 @@ func builtinPacks() []string {
 
 // applyTopics creates the declared topics on the configured Kafka brokers
 // and checks the existing ones, as every process does at start.
-func applyTopics(c *command, args []string, x cmdIO) int {
+func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	o := options{target: string(app.TargetAll)}
-	fl := c.flags(x.stderr)
 	o.configFlag(fl)
-	rest, code, done := c.parse(fl, args, x.stdout)
-	if done {
-		return code
-	}
-	if !c.noArgs(rest, x.stderr) {
-		return exitUsage
-	}
-	cfg, _, err := load(o, fl, x.environ)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	if cfg.Embedded() {
-		fmt.Fprintf(x.stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
-		return exitUsage
-	}
-	specs, err := bus.LoadTopics(cfg.Bus)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	for _, r := range results {
-		state := "ok"
-		if r.Created {
-			state = "created"
+	return func(_ []string, x cmdIO) int {
+		cfg, _, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
 		}
-		fmt.Fprintf(x.stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+		if cfg.Embedded() {
+			fmt.Fprintf(x.stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
+			return exitUsage
+		}
+		specs, err := bus.LoadTopics(cfg.Bus)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		for _, r := range results {
+			state := "ok"
+			if r.Created {
+				state = "created"
+			}
+			fmt.Fprintf(x.stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+		}
+		return exitOK
 	}
-	return exitOK
 }
 
 // policyTest runs a pack's golden tests.
-func policyTest(c *command, args []string, x cmdIO) int {
-	fl := c.flags(x.stderr)
-	rest, code, done := c.parse(fl, args, x.stdout)
-	if done {
-		return code
+func policyTest(c *command, _ *flag.FlagSet) func([]string, cmdIO) int {
+	return func(rest []string, x cmdIO) int {
+		if len(rest) != 1 {
+			fmt.Fprintf(x.stderr, "tousu policy test: give one pack or golden file, e.g. %s\n", c.examples[0])
+			return exitUsage
+		}
+		passed, failed, err := router.TestPack(rest[0], x.stdout)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w; give a pack file with its golden tests beside it, e.g. configs/policies/telecom.yaml", err)
+		}
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(x.stdout, "%d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			return exitFailure
+		}
+		return exitOK
 	}
-	if len(rest) != 1 {
-		fmt.Fprintf(x.stderr, "tousu policy test: give one pack or golden file, e.g. %s\n", c.examples[0])
-		return exitUsage
-	}
-	passed, failed, err := router.TestPack(rest[0], x.stdout)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = fmt.Errorf("%w; give a pack file with its golden tests beside it, e.g. configs/policies/telecom.yaml", err)
-	}
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(x.stdout, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 {
-		return exitFailure
-	}
-	return exitOK
 }
 
 // receivedFormats says which times -received takes.
@@ -537,77 +544,69 @@ const receivedFormats = "2026-09-30T10:00:00+08:00 (RFC 3339), 2026-09-30 10:00,
 
 // explain prints the decision of a pack for text on standard input, or
 // for one JSON object per line with -jsonl.
-func explain(c *command, args []string, x cmdIO) int {
-	fl := c.flags(x.stderr)
+func explain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	pack := fl.String("pack", "", "policy pack: a `FILE`, or builtin:NAME for one built into tousu ("+strings.Join(builtinPacks(), ", ")+")")
 	received := fl.String("received", "", "`TIME` the complaint was received, e.g. "+receivedFormats+"; default now")
 	channel := fl.String("channel", "webform", "`CHANNEL` the complaint came by: webform, api, email, hotline, webhook")
 	jsonl := fl.Bool("jsonl", false, "read one JSON object per line (text, received, channel, customer…) and write one decision per line")
-	rest, code, done := c.parse(fl, args, x.stdout)
-	if done {
-		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(x.stderr, "tousu policy explain: unexpected argument %q: the complaint is read from standard input, e.g. %s\n", rest[0], c.examples[0])
-		return exitUsage
-	}
-	if *pack == "" {
-		fmt.Fprintf(x.stderr, "tousu policy explain: -pack is required: a pack file, or builtin:NAME for one of %s\n", strings.Join(builtinPacks(), ", "))
-		return exitUsage
-	}
-	at := time.Now()
-	if *received != "" {
-		t, ok := csvdrop.ParseTime(*received, nil)
-		if !ok {
-			fmt.Fprintf(x.stderr, "tousu policy explain: -received %q is not a time; give e.g. %s\n", *received, receivedFormats)
+	return func(rest []string, x cmdIO) int {
+		if len(rest) > 0 {
+			fmt.Fprintf(x.stderr, "tousu policy explain: unexpected argument %q: the complaint is read from standard input, e.g. %s\n", rest[0], c.examples[0])
 			return exitUsage
 		}
-		at = t
-	}
-	e, err := router.LoadEngine(*pack)
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", packHint(*pack, err))
-		return exitFailure
-	}
-	if *jsonl {
-		if err := router.ExplainJSONL(e, x.stdin, x.stdout); err != nil {
+		if *pack == "" {
+			fmt.Fprintf(x.stderr, "tousu policy explain: -pack is required: a pack file, or builtin:NAME for one of %s\n", strings.Join(builtinPacks(), ", "))
+			return exitUsage
+		}
+		at := time.Now()
+		if *received != "" {
+			t, ok := csvdrop.ParseTime(*received, nil)
+			if !ok {
+				fmt.Fprintf(x.stderr, "tousu policy explain: -received %q is not a time; give e.g. %s\n", *received, receivedFormats)
+				return exitUsage
+			}
+			at = t
+		}
+		e, err := router.LoadEngine(*pack)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", packHint(*pack, err))
+			return exitFailure
+		}
+		if *jsonl {
+			if err := router.ExplainJSONL(e, x.stdin, x.stdout); err != nil {
+				fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+				return exitFailure
+			}
+			return exitOK
+		}
+		text, err := io.ReadAll(io.LimitReader(x.stdin, ingest.MaxDescriptionBytes+1))
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: read standard input: %v\n", err)
+			return exitFailure
+		}
+		v, err := router.Explain(e, string(text), at, ingest.Channel(*channel))
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		enc := json.NewEncoder(x.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
 			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
 			return exitFailure
 		}
 		return exitOK
 	}
-	text, err := io.ReadAll(io.LimitReader(x.stdin, ingest.MaxDescriptionBytes+1))
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: read standard input: %v\n", err)
-		return exitFailure
-	}
-	v, err := router.Explain(e, string(text), at, ingest.Channel(*channel))
-	if err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	enc := json.NewEncoder(x.stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
 }
 
-func printVersion(c *command, args []string, x cmdIO) int {
-	fl := c.flags(x.stderr)
-	rest, code, done := c.parse(fl, args, x.stdout)
-	if done {
-		return code
+// printVersion prints what was built.
+func printVersion(*command, *flag.FlagSet) func([]string, cmdIO) int {
+	return func(_ []string, x cmdIO) int {
+		bi, _ := debug.ReadBuildInfo() // nil without build information
+		fmt.Fprint(x.stdout, versionText(version, buildDate, bi))
+		return exitOK
 	}
-	if !c.noArgs(rest, x.stderr) {
-		return exitUsage
-	}
-	bi, _ := debug.ReadBuildInfo() // nil without build information
-	fmt.Fprint(x.stdout, versionText(version, buildDate, bi))
-	return exitOK
 }
 
 // versionText describes a build: the version set with -ldflags, else the

@@ -440,3 +440,35 @@ func checkEachOnce(tb testing.TB, res searchResult, refs []string) {
 		}
 	}
 }
+
+// FuzzParse feeds arbitrary argument lists to the flag parsing every
+// command shares: it ends, and the arguments it returns are among those it
+// was given, in their order.
+func FuzzParse(f *testing.F) {
+	f.Add("-pack\x00builtin:telecom\x00-received\x002026-09-30 10:00\x00extra")
+	f.Add("a.yaml\x00-config\x00b.yaml\x00--\x00-jsonl\x00help")
+	f.Add("-received=２０２６－０９－３０\x00-jsonl=false\x00--\x00--")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		c := find("policy explain")
+		fl := c.flags(io.Discard)
+		c.define(c, fl)
+		rest, code, done := c.parse(fl, args, io.Discard)
+		if done {
+			if code != exitOK && code != exitUsage {
+				t.Fatalf("parse %q: done with %d", args, code)
+			}
+			return
+		}
+		i := 0
+		for _, r := range rest {
+			for i < len(args) && args[i] != r {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("parse %q returned %q, not among its arguments in order", args, rest)
+			}
+			i++
+		}
+	})
+}
