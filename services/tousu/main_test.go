@@ -66,6 +66,7 @@ func TestCommandLine(t *testing.T) {
 	configs := filepath.Join("..", "..", "configs")
 	builtins := "builtin:automotive, builtin:construction, builtin:hotel, builtin:insurance, builtin:manufacturing, builtin:property, builtin:telecom"
 	complaint := "我的手机信号差了三天，打电话总是断线，要求尽快处理"
+	t.Cleanup(func() { stdin = os.Stdin })
 	tests := []struct {
 		args     []string
 		stdin    string
@@ -125,7 +126,6 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("tousu %q succeeded with %q on stderr", tt.args, errOut.String())
 		}
 	}
-	stdin = os.Stdin
 }
 
 func TestVersionText(t *testing.T) {
