@@ -138,6 +138,8 @@ var commands = []*command{
 	},
 }
 
+// run runs the command args name with the environment and outputs given
+// and returns its exit code.
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	x := cmdIO{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
