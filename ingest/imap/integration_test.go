@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/servertest"
 )
 
 // TestDovecot runs the reader against a real Dovecot (deploy/dev/dovecot.sh
@@ -28,10 +28,7 @@ import (
 // quarantine record or ignored record (deduplicated by id, as downstream
 // does) and ended flagged or moved.
 func TestDovecot(t *testing.T) {
-	rawurl := os.Getenv("TOUSU_TEST_IMAP")
-	if rawurl == "" {
-		t.Skip("TOUSU_TEST_IMAP is not set; start Dovecot with deploy/dev/dovecot.sh start and eval \"$(deploy/dev/dovecot.sh env)\"")
-	}
+	rawurl := servertest.Require(t, servertest.IMAP)
 	base, err := MailboxFromURL("dovecot", rawurl)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -31,10 +32,7 @@ import (
 // becomes a case found by a Chinese phrase, a mail without a sender lands
 // in complaints.dlq with its raw bytes, and /readyz shows the mailbox.
 func TestEndToEndMailbox(t *testing.T) {
-	rawurl := os.Getenv("TOUSU_TEST_IMAP")
-	if rawurl == "" {
-		t.Skip("TOUSU_TEST_IMAP is not set: start Dovecot with deploy/dev/dovecot.sh (./deploy/dev/test.sh does)")
-	}
+	rawurl := servertest.Require(t, servertest.IMAP)
 	u, err := url.Parse(rawurl)
 	if err != nil {
 		t.Fatal(err)

@@ -10,16 +10,16 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tousu/tousu/internal/servertest"
 )
 
 // browser starts headless Chromium from TOUSU_TEST_BROWSER with a phone's
-// viewport. Without the variable the test is skipped; .ci/run sets it.
+// viewport. Without the variable the test is skipped, or fails with
+// TOUSU_REQUIRE_SERVERS=1.
 func browser(tb testing.TB) context.Context {
 	tb.Helper()
-	path := os.Getenv("TOUSU_TEST_BROWSER")
-	if path == "" {
-		tb.Skip("TOUSU_TEST_BROWSER is not set: no browser test (./deploy/dev/test.sh sets it)")
-	}
+	path := servertest.Require(tb, servertest.Browser)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 )
@@ -42,11 +43,7 @@ func TestContractEmbedded(t *testing.T) {
 }
 
 func TestContractKafka(t *testing.T) {
-	env := os.Getenv("TOUSU_TEST_KAFKA")
-	if env == "" {
-		t.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-	}
-	bustest.Run(t, strings.Split(env, ","))
+	bustest.Run(t, strings.Split(servertest.Require(t, servertest.Kafka), ","))
 }
 
 // BenchmarkProducerWrite measures synchronous single-message writes of

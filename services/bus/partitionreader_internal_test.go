@@ -8,7 +8,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
 	"github.com/segmentio/kafka-go/protocol/listoffsets"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/tousu/tousu/internal/servertest"
 )
 
 // fakeBatch is a record batch of a fakeLog: it covers offsets base..last
@@ -481,10 +482,7 @@ func TestPartitionReaderCompactedEmbedded(t *testing.T) {
 // topic whose segments roll every 100ms; the cleaner looks for work every
 // 15s (log.cleaner.backoff.ms).
 func TestPartitionReaderCompactedKafka(t *testing.T) {
-	env := os.Getenv("TOUSU_TEST_KAFKA")
-	if env == "" {
-		t.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-	}
+	env := servertest.Require(t, servertest.Kafka)
 	t.Parallel()
 	checkCompacted(t, Config{Brokers: strings.Split(env, ",")}, map[string]string{
 		"cleanup.policy":            "compact",

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 )
@@ -57,11 +57,7 @@ func BenchmarkPartitionReaderNothingNew(b *testing.B) {
 		run(b, bus.Config{Brokers: []string{br.Addr()}})
 	})
 	b.Run("kafka", func(b *testing.B) {
-		env := os.Getenv("TOUSU_TEST_KAFKA")
-		if env == "" {
-			b.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-		}
-		run(b, bus.Config{Brokers: strings.Split(env, ",")})
+		run(b, bus.Config{Brokers: strings.Split(servertest.Require(b, servertest.Kafka), ",")})
 	})
 }
 

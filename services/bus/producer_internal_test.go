@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tousu/tousu/internal/servertest"
 )
 
 // TestBrokerRefusalIsPermanent: a record the broker itself refuses (larger
@@ -27,11 +28,7 @@ func TestBrokerRefusalIsPermanent(t *testing.T) {
 			return []string{b.Addr()}
 		},
 		"kafka": func(tb testing.TB) []string {
-			env := os.Getenv("TOUSU_TEST_KAFKA")
-			if env == "" {
-				tb.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-			}
-			return strings.Split(env, ",")
+			return strings.Split(servertest.Require(tb, servertest.Kafka), ",")
 		},
 	}
 	for name, start := range brokers {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/ledger"
@@ -118,10 +118,6 @@ func TestLockAcrossReplicas(t *testing.T) {
 		run(t, bus.Config{Brokers: []string{br.Addr()}})
 	})
 	t.Run("kafka", func(t *testing.T) {
-		env := os.Getenv("TOUSU_TEST_KAFKA")
-		if env == "" {
-			t.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-		}
-		run(t, bus.Config{Brokers: strings.Split(env, ",")})
+		run(t, bus.Config{Brokers: strings.Split(servertest.Require(t, servertest.Kafka), ",")})
 	})
 }

@@ -19,18 +19,15 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 )
 
 // realServers returns the Kafka brokers, Elasticsearch URL and IMAP
 // mailbox URL of TOUSU_TEST_KAFKA, TOUSU_TEST_ES and TOUSU_TEST_IMAP,
-// skipping without them.
+// skipping without them (failing with TOUSU_REQUIRE_SERVERS=1).
 func realServers(t *testing.T) (kafka, es, mailbox string) {
-	kafka, es, mailbox = os.Getenv("TOUSU_TEST_KAFKA"), os.Getenv("TOUSU_TEST_ES"), os.Getenv("TOUSU_TEST_IMAP")
-	if kafka == "" || es == "" || mailbox == "" {
-		t.Skip("TOUSU_TEST_KAFKA, TOUSU_TEST_ES and TOUSU_TEST_IMAP are not all set: start them with deploy/dev/services.sh and deploy/dev/dovecot.sh (./deploy/dev/test.sh does)")
-	}
-	return kafka, es, mailbox
+	return servertest.Require(t, servertest.Kafka), servertest.Require(t, servertest.ES), servertest.Require(t, servertest.IMAP)
 }
 
 // TestDistributedOnRealServers runs gateway, poller, normalizer, two

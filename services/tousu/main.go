@@ -1,6 +1,10 @@
 // Command tousu is the complaint intake gateway: `tousu serve` runs it
-// (embedded by default, or chosen targets against Kafka) and `tousu validate`
-// checks a configuration without starting anything.
+// (embedded by default, or chosen targets against Kafka), `tousu validate`
+// checks a configuration without starting anything, `tousu topics apply`
+// creates the Kafka topics, `tousu policy` tests and explains policy packs
+// and `tousu version` says what was built. Every command answers -help
+// with its flags and examples; the exit code is 0 when it succeeded, 1
+// when it failed and 2 when it was called wrongly.
 package main
 
 import (
@@ -10,15 +14,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/csvdrop"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/app"
 	"github.com/tousu/tousu/services/bus"
@@ -31,70 +43,313 @@ func main() {
 // stdin is where policy explain reads; tests replace it.
 var stdin io.Reader = os.Stdin
 
-const usage = `tousu — omnichannel complaint intake gateway
+// version and buildDate describe a release build; the README gives the
+// build line that sets them with -ldflags "-X main.version=… -X main.buildDate=…".
+var version, buildDate string
 
-Usage:
-  tousu serve [-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]
-  tousu validate [-config FILE] [POLICY_PACK ...]
-  tousu topics apply [-config FILE]
-  tousu policy test PACK_OR_GOLDEN_FILE
-  tousu policy explain -pack FILE -received RFC3339 [-channel C] [-jsonl] < text
+// Exit codes of every command.
+const (
+	exitOK      = 0 // done, or help asked for
+	exitFailure = 1 // the work failed: invalid configuration, failed golden test, start failure
+	exitUsage   = 2 // called wrongly: unknown command or flag, missing or extra argument
+)
 
-Targets: all (default), broker, gateway, normalizer, router, indexer, console.
-`
-
-func run(args, environ []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], environ, stdout, stderr)
-	case "validate":
-		return validate(args[1:], environ, stdout, stderr)
-	case "policy":
-		return policy(args[1:], stdin, stdout, stderr)
-	case "topics":
-		if len(args) < 2 || args[1] != "apply" {
-			fmt.Fprintf(stderr, "tousu topics: the only subcommand is apply\n\n%s", usage)
-			return 2
-		}
-		return applyTopics(args[2:], environ, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "tousu: unknown command %q\n\n%s", args[0], usage)
-	return 2
+// cmdIO is what a command reads and writes.
+type cmdIO struct {
+	environ        []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
 }
 
-// options are the flags of serve and validate.
+// command is one tousu command with its own flags and help.
+type command struct {
+	name     string // as typed after tousu: "serve", "policy explain"
+	args     string // what follows the name in the usage line
+	purpose  string // one line
+	examples []string
+	// takesArgs says whether arguments may follow the flags; a command
+	// that takes none refuses them.
+	takesArgs bool
+	// define registers the command's flags on fl and returns what runs
+	// it, with its arguments, once they are parsed.
+	define func(c *command, fl *flag.FlagSet) func(args []string, x cmdIO) int
+}
+
+// commands lists every command, in the order the help shows them.
+var commands = []*command{
+	{
+		name:    "serve",
+		args:    "[-config FILE] [-data DIR] [-http ADDR] [-target LIST] [-broker-listen ADDR]",
+		purpose: "Run tousu: every component in one process with an embedded broker and index, or the chosen targets against Kafka.",
+		examples: []string{
+			"tousu serve",
+			"tousu serve -config configs/distributed.yaml -target router",
+			"TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu serve -target gateway,console -http 0.0.0.0:8080",
+		},
+		define: serve,
+	},
+	{
+		name:    "validate",
+		args:    "[-config FILE] [-target LIST] [POLICY_PACK ...]",
+		purpose: "Check a configuration (with the policy packs it names) and policy pack files without starting anything; with neither, the built-in defaults with the environment.",
+		examples: []string{
+			"tousu validate",
+			"tousu validate -config configs/distributed.yaml -target gateway",
+			"tousu validate configs/policies/hotel.yaml builtin:telecom",
+		},
+		takesArgs: true,
+		define:    validate,
+	},
+	{
+		name:    "topics apply",
+		args:    "[-config FILE]",
+		purpose: "Create the declared topics on the configured Kafka brokers and check the existing ones.",
+		examples: []string{
+			"TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu topics apply",
+			"tousu topics apply -config configs/distributed.yaml",
+		},
+		define: applyTopics,
+	},
+	{
+		name:      "policy test",
+		args:      "PACK_OR_GOLDEN_FILE",
+		purpose:   "Run a policy pack's golden tests (PACK.golden.yaml beside the pack) and check its classifier.",
+		examples:  []string{"tousu policy test configs/policies/telecom.yaml"},
+		takesArgs: true,
+		define:    policyTest,
+	},
+	{
+		name:    "policy explain",
+		args:    "-pack PACK [-received TIME] [-channel CHANNEL] [-jsonl] < COMPLAINT",
+		purpose: "Print a policy pack's decision for a complaint on standard input: type, category, validity, grade, deadlines, route and why.",
+		examples: []string{
+			"echo '手机信号差了三天' | tousu policy explain -pack builtin:telecom -received 2026-09-30T10:00:00+08:00",
+			"tousu policy explain -pack configs/policies/hotel.yaml -received '2026-10-01 09:30' < complaint.txt",
+			"tousu policy explain -pack builtin:telecom -jsonl < complaints.jsonl",
+		},
+		takesArgs: true,
+		define:    explain,
+	},
+	{
+		name:     "version",
+		purpose:  "Print tousu's version, the commit it was built from, the Go version and the build date.",
+		examples: []string{"tousu version"},
+		define:   printVersion,
+	},
+}
+
+// run runs the command args name with the environment and outputs given
+// and returns its exit code.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	x := cmdIO{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage(""))
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage(""))
+		return exitOK
+	case "help": // tousu help [COMMAND [SUBCOMMAND]]
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage(""))
+			return exitOK
+		}
+		return run(append(args[1:len(args):len(args)], "-help"), environ, stdout, stderr)
+	case "-version", "--version":
+		args = []string{"version"}
+	}
+	if c := find(args[0]); c != nil {
+		return c.exec(args[1:], x)
+	}
+	if !isGroup(args[0]) {
+		fmt.Fprintf(stderr, "tousu: unknown command %q\n\n%s", args[0], usage(""))
+		return exitUsage
+	}
+	group := args[0]
+	switch {
+	case len(args) == 1:
+		fmt.Fprintf(stderr, "tousu %s: which one?\n\n%s", group, usage(group))
+		return exitUsage
+	case isHelp(args[1]):
+		fmt.Fprint(stdout, usage(group))
+		return exitOK
+	}
+	if c := find(group + " " + args[1]); c != nil {
+		return c.exec(args[2:], x)
+	}
+	fmt.Fprintf(stderr, "tousu %s: unknown subcommand %q\n\n%s", group, args[1], usage(group))
+	return exitUsage
+}
+
+// find returns the command of that name, or nil.
+func find(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// isGroup reports whether name is the first word of commands of two words
+// ("policy" of "policy test").
+func isGroup(name string) bool {
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, name+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// usage is the overview of every command, or of a group's commands.
+func usage(group string) string {
+	var b strings.Builder
+	if group == "" {
+		b.WriteString("tousu — omnichannel complaint intake gateway\n\n")
+	}
+	b.WriteString("Usage:\n")
+	for _, c := range commands {
+		if group == "" || strings.HasPrefix(c.name, group+" ") {
+			fmt.Fprintf(&b, "  tousu %s\n      %s\n", strings.TrimSpace(c.name+" "+c.args), c.purpose)
+		}
+	}
+	name := "COMMAND"
+	if group != "" {
+		name = group + " COMMAND"
+	}
+	fmt.Fprintf(&b, "\n`tousu %s -help` shows a command's flags and examples.\n", name)
+	if group == "" {
+		fmt.Fprintf(&b, "Targets: %s.\n", targetList())
+		b.WriteString("Exit codes: 0 done, 1 failed, 2 called wrongly (unknown command or flag, missing or extra argument).\n")
+	}
+	return b.String()
+}
+
+// targetList names the targets -target takes.
+func targetList() string {
+	names := []string{"all (default)"}
+	for _, t := range app.Targets {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// exec parses the command's flags and arguments and runs it.
+func (c *command) exec(args []string, x cmdIO) int {
+	fl := c.flags(x.stderr)
+	act := c.define(c, fl)
+	rest, code, done := c.parse(fl, args, x.stdout)
+	if done {
+		return code
+	}
+	if !c.takesArgs && !c.noArgs(rest, x.stderr) {
+		return exitUsage
+	}
+	return act(rest, x)
+}
+
+// flags returns the command's flag set; its errors go to stderr with a
+// pointer to the help.
+func (c *command) flags(stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("tousu "+c.name, flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() { fmt.Fprintf(fl.Output(), "`tousu %s -help` shows its flags and examples\n", c.name) }
+	return fl
+}
+
+// help writes the command's purpose, usage line, flags and examples.
+func (c *command) help(fl *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  tousu %s\n", c.purpose, strings.TrimSpace(c.name+" "+c.args))
+	hasFlags := false
+	fl.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprint(w, "\nFlags:\n")
+		out := fl.Output()
+		fl.SetOutput(w)
+		fl.PrintDefaults()
+		fl.SetOutput(out)
+	}
+	fmt.Fprint(w, "\nExamples:\n")
+	for _, e := range c.examples {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	fmt.Fprint(w, "\nExit codes: 0 done, 1 failed, 2 called wrongly.\n")
+}
+
+// parse reads flags and arguments in any order and returns the arguments
+// (all that follows "--" is an argument). When args ask for help anywhere
+// it prints the command's help and returns done with exitOK; a bad flag
+// returns done with exitUsage.
+func (c *command) parse(fl *flag.FlagSet, args []string, stdout io.Writer) (rest []string, code int, done bool) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			c.help(fl, stdout)
+			return nil, exitOK, true
+		}
+	}
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, exitUsage, true
+		}
+		left := fl.Args()
+		if n := len(args) - len(left); (n > 0 && args[n-1] == "--") || len(left) == 0 {
+			return append(rest, left...), exitOK, false
+		}
+		rest, args = append(rest, left[0]), left[1:]
+	}
+}
+
+// noArgs refuses arguments to a command that takes none, suggesting
+// -config for what looks like a configuration file.
+func (c *command) noArgs(args []string, stderr io.Writer) bool {
+	if len(args) == 0 {
+		return true
+	}
+	if strings.HasSuffix(args[0], ".yaml") || strings.HasSuffix(args[0], ".yml") {
+		fmt.Fprintf(stderr, "tousu %s: unexpected argument %q: did you mean tousu %s -config %s?\n", c.name, args[0], c.name, args[0])
+	} else {
+		fmt.Fprintf(stderr, "tousu %s: unexpected argument %q; `tousu %s -help` shows what it takes\n", c.name, args[0], c.name)
+	}
+	return false
+}
+
+// options are the flags that choose a configuration and what to run.
 type options struct {
 	config, data, http, target, brokerListen string
 }
 
-func parse(name string, args []string, stderr io.Writer) (options, *flag.FlagSet, error) {
-	var o options
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.config, "config", "", "configuration file (YAML); none = embedded defaults")
-	fs.StringVar(&o.data, "data", "", "data directory (default ./data, or data_dir from the config)")
-	fs.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
-	fs.StringVar(&o.target, "target", "all", "components to run: all, broker, gateway, normalizer, router, indexer, console")
-	fs.StringVar(&o.brokerListen, "broker-listen", "", "listen address of the embedded broker (default 127.0.0.1:0 with -target all, 127.0.0.1:9092 with -target broker)")
-	err := fs.Parse(args)
-	return o, fs, err
+// configFlag registers -config.
+func (o *options) configFlag(fl *flag.FlagSet) {
+	fl.StringVar(&o.config, "config", "", "configuration `FILE` (YAML); none = the built-in defaults (configs/embedded.yaml spells them out)")
+}
+
+// targetFlag registers -target.
+func (o *options) targetFlag(fl *flag.FlagSet) {
+	fl.StringVar(&o.target, "target", "all", "components to run, a comma-separated `LIST` of "+targetList())
 }
 
 // load reads the configuration and applies the flags over it.
-func load(o options, fs *flag.FlagSet, environ []string) (app.Config, []app.Target, error) {
+func load(o options, fl *flag.FlagSet, environ []string) (app.Config, []app.Target, error) {
 	cfg, err := app.Load(o.config, environ)
 	if err != nil {
 		return cfg, nil, err
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["data"] {
 		cfg.DataDir = o.data
 	}
@@ -117,189 +372,279 @@ func load(o options, fs *flag.FlagSet, environ []string) (app.Config, []app.Targ
 	return cfg, targets, app.CheckTargets(&cfg, targets)
 }
 
-func serve(args, environ []string, stdout, stderr io.Writer) int {
-	o, fs, err := parse("serve", args, stderr)
-	if err != nil {
-		return 2
+// serve runs the chosen targets until a signal stops them.
+func serve(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	o := options{}
+	o.configFlag(fl)
+	fl.StringVar(&o.data, "data", "", "data `DIR`ectory (default ./data, or data_dir from the config)")
+	fl.StringVar(&o.http, "http", "", "HTTP listen `ADDR`ess (default 127.0.0.1:8080)")
+	o.targetFlag(fl)
+	fl.StringVar(&o.brokerListen, "broker-listen", "", "listen `ADDR`ess of the embedded broker (default 127.0.0.1:0 with -target all, 127.0.0.1:9092 with -target broker)")
+	return func(_ []string, x cmdIO) int {
+		cfg, targets, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		logger, err := newLogger(cfg.Log.Level, x.stderr)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		p, err := app.Start(ctx, cfg, targets, logger, x.stdout)
+		if err != nil {
+			logger.Error("start failed", zap.Error(err))
+			return exitFailure
+		}
+		if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("stopped with an error", zap.Error(err))
+			return exitFailure
+		}
+		return exitOK
 	}
-	cfg, targets, err := load(o, fs, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	logger, err := newLogger(cfg.Log.Level, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	p, err := app.Start(ctx, cfg, targets, logger, stdout)
-	if err != nil {
-		logger.Error("start failed", zap.Error(err))
-		return 1
-	}
-	if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		logger.Error("stopped with an error", zap.Error(err))
-		return 1
-	}
-	return 0
 }
 
-func validate(args, environ []string, stdout, stderr io.Writer) int {
-	o, fs, err := parse("validate", args, stderr)
-	if err != nil {
-		return 2
-	}
-	packs := fs.Args()
-	if o.config == "" && len(packs) == 0 {
-		fmt.Fprintln(stderr, "tousu validate: give -config FILE, policy pack files, or both")
-		return 2
-	}
-	code := 0
-	report := func(name string, err error) {
-		if err != nil {
-			fmt.Fprintf(stderr, "tousu: %s: invalid:\n%v\n", name, err)
-			code = 1
-			return
+// validate checks a configuration and policy packs without starting anything.
+func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	o := options{}
+	o.configFlag(fl)
+	o.targetFlag(fl)
+	return func(packs []string, x cmdIO) int {
+		code := exitOK
+		report := func(name string, err error) {
+			if err != nil {
+				fmt.Fprintf(x.stderr, "tousu: %s: invalid:\n%v\n", name, err)
+				code = max(code, exitFailure)
+				return
+			}
+			fmt.Fprintf(x.stdout, "tousu: %s: ok\n", name)
 		}
-		fmt.Fprintf(stdout, "tousu: %s: ok\n", name)
-	}
-	if o.config != "" {
-		cfg, _, err := load(o, fs, environ)
-		if err == nil {
-			_, err = cfg.LoadPolicies(time.Now())
+		if o.config != "" || len(packs) == 0 {
+			name := o.config
+			if name == "" {
+				name = "the built-in defaults with the environment"
+			}
+			cfg, _, err := load(o, fl, x.environ)
+			if err == nil {
+				_, err = cfg.LoadPolicies(time.Now())
+			}
+			report(name, err)
 		}
-		report(o.config, err)
+		for _, p := range packs {
+			_, err := router.LoadPack(p)
+			if err != nil && isConfig(p) {
+				fmt.Fprintf(x.stderr, "tousu validate: %s is a configuration, not a policy pack: did you mean tousu validate -config %s?\n", p, p)
+				code = exitUsage
+				continue
+			}
+			report(p, packHint(p, err))
+		}
+		return code
 	}
-	for _, path := range packs {
-		_, err := router.LoadPack(path)
-		report(path, err)
+}
+
+// isConfig reports whether the file at path is a tousu configuration.
+func isConfig(path string) bool {
+	_, err := app.Load(path, nil)
+	return err == nil
+}
+
+// packHint adds to an error loading the pack at path, when there is no
+// such file or built-in pack, the names of the built-in packs.
+func packHint(path string, err error) error {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return code
+	packs := builtinPacks()
+	if strings.HasPrefix(path, router.BuiltinPrefix) {
+		return fmt.Errorf("%s: no such built-in pack; the built-in packs are %s", path, strings.Join(packs, ", "))
+	}
+	if name := router.BuiltinPrefix + strings.TrimSuffix(path, ".yaml"); slices.Contains(packs, name) {
+		return fmt.Errorf("%w: did you mean %s, the pack built into tousu?", err, name)
+	}
+	return fmt.Errorf("%w; a pack built into tousu is named builtin:NAME, one of %s", err, strings.Join(packs, ", "))
+}
+
+// builtinPacks names the packs built into the binary.
+func builtinPacks() []string {
+	files, _ := fs.Glob(configs.Policies, "policies/*.yaml") // the pattern is valid
+	var out []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".golden.yaml") {
+			out = append(out, router.BuiltinPrefix+strings.TrimSuffix(path.Base(f), ".yaml"))
+		}
+	}
+	return out
 }
 
 // applyTopics creates the declared topics on the configured Kafka brokers
 // and checks the existing ones, as every process does at start.
-func applyTopics(args, environ []string, stdout, stderr io.Writer) int {
-	o, fs, err := parse("topics apply", args, stderr)
-	if err != nil {
-		return 2
-	}
-	cfg, _, err := load(o, fs, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	if cfg.Embedded() {
-		fmt.Fprintf(stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
-		return 2
-	}
-	specs, err := bus.LoadTopics(cfg.Bus)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	for _, r := range results {
-		state := "ok"
-		if r.Created {
-			state = "created"
+func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	o := options{target: string(app.TargetAll)}
+	o.configFlag(fl)
+	return func(_ []string, x cmdIO) int {
+		cfg, _, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
 		}
-		fmt.Fprintf(stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+		if cfg.Embedded() {
+			fmt.Fprintf(x.stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
+			return exitUsage
+		}
+		specs, err := bus.LoadTopics(cfg.Bus)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		for _, r := range results {
+			state := "ok"
+			if r.Created {
+				state = "created"
+			}
+			fmt.Fprintf(x.stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
+		}
+		return exitOK
 	}
-	return 0
 }
 
-// policy runs a pack's golden tests or explains decisions.
-func policy(args []string, in io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "tousu policy: test or explain\n\n%s", usage)
-		return 2
-	}
-	switch args[0] {
-	case "test":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: tousu policy test PACK_OR_GOLDEN_FILE")
-			return 2
+// policyTest runs a pack's golden tests.
+func policyTest(c *command, _ *flag.FlagSet) func([]string, cmdIO) int {
+	return func(rest []string, x cmdIO) int {
+		if len(rest) != 1 {
+			fmt.Fprintf(x.stderr, "tousu policy test: give one pack or golden file, e.g. %s\n", c.examples[0])
+			return exitUsage
 		}
-		passed, failed, err := router.TestPack(args[1], stdout)
+		passed, failed, err := router.TestPack(rest[0], x.stdout)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w; give a pack file with its golden tests beside it, e.g. configs/policies/telecom.yaml", err)
+		}
 		if err != nil {
-			fmt.Fprintf(stderr, "tousu: %v\n", err)
-			return 1
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
 		}
-		fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+		fmt.Fprintf(x.stdout, "%d passed, %d failed\n", passed, failed)
 		if failed > 0 {
-			return 1
+			return exitFailure
 		}
-		return 0
-	case "explain":
-		return explain(args[1:], in, stdout, stderr)
+		return exitOK
 	}
-	fmt.Fprintf(stderr, "tousu policy: unknown subcommand %q\n", args[0])
-	return 2
 }
+
+// receivedFormats says which times -received takes.
+const receivedFormats = "2026-09-30T10:00:00+08:00 (RFC 3339), 2026-09-30 10:00, 2026/9/30 or 2026年9月30日 10时; Beijing time unless a zone is given"
 
 // explain prints the decision of a pack for text on standard input, or
 // for one JSON object per line with -jsonl.
-func explain(args []string, in io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pack := fs.String("pack", "", "policy pack file, or builtin:NAME")
-	received := fs.String("received", "", "when the complaint was received (RFC 3339); default now")
-	channel := fs.String("channel", "webform", "channel the complaint came by")
-	jsonl := fs.Bool("jsonl", false, "read one JSON object per line (text, received, channel, customer…) and write one decision per line")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *pack == "" {
-		fmt.Fprintln(stderr, "tousu policy explain: -pack FILE is required")
-		return 2
-	}
-	e, err := router.LoadEngine(*pack)
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	if *jsonl {
-		if err := router.ExplainJSONL(e, in, stdout); err != nil {
-			fmt.Fprintf(stderr, "tousu: %v\n", err)
-			return 1
+func explain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	pack := fl.String("pack", "", "policy pack: a `FILE`, or builtin:NAME for one built into tousu ("+strings.Join(builtinPacks(), ", ")+")")
+	received := fl.String("received", "", "`TIME` the complaint was received, e.g. "+receivedFormats+"; default now")
+	channel := fl.String("channel", "webform", "`CHANNEL` the complaint came by: webform, api, email, hotline, webhook")
+	jsonl := fl.Bool("jsonl", false, "read one JSON object per line (text, received, channel, customer…) and write one decision per line")
+	return func(rest []string, x cmdIO) int {
+		if len(rest) > 0 {
+			fmt.Fprintf(x.stderr, "tousu policy explain: unexpected argument %q: the complaint is read from standard input, e.g. %s\n", rest[0], c.examples[0])
+			return exitUsage
 		}
-		return 0
+		if *pack == "" {
+			fmt.Fprintf(x.stderr, "tousu policy explain: -pack is required: a pack file, or builtin:NAME for one of %s\n", strings.Join(builtinPacks(), ", "))
+			return exitUsage
+		}
+		at := time.Now()
+		if *received != "" {
+			t, ok := csvdrop.ParseTime(*received, nil)
+			if !ok {
+				fmt.Fprintf(x.stderr, "tousu policy explain: -received %q is not a time; give e.g. %s\n", *received, receivedFormats)
+				return exitUsage
+			}
+			at = t
+		}
+		e, err := router.LoadEngine(*pack)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", packHint(*pack, err))
+			return exitFailure
+		}
+		if *jsonl {
+			if err := router.ExplainJSONL(e, x.stdin, x.stdout); err != nil {
+				fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+				return exitFailure
+			}
+			return exitOK
+		}
+		text, err := io.ReadAll(io.LimitReader(x.stdin, ingest.MaxDescriptionBytes+1))
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: read standard input: %v\n", err)
+			return exitFailure
+		}
+		v, err := router.Explain(e, string(text), at, ingest.Channel(*channel))
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		enc := json.NewEncoder(x.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
-	at := time.Now()
-	if *received != "" {
-		if at, err = time.Parse(time.RFC3339, *received); err != nil {
-			fmt.Fprintf(stderr, "tousu: -received: %v\n", err)
-			return 2
+}
+
+// printVersion prints what was built.
+func printVersion(*command, *flag.FlagSet) func([]string, cmdIO) int {
+	return func(_ []string, x cmdIO) int {
+		bi, _ := debug.ReadBuildInfo() // nil without build information
+		fmt.Fprint(x.stdout, versionText(version, buildDate, bi))
+		return exitOK
+	}
+}
+
+// versionText describes a build: the version set with -ldflags, else the
+// module's; the commit with its time and whether the tree had changes;
+// the Go version and platform; and the build date set with -ldflags.
+func versionText(version, buildDate string, bi *debug.BuildInfo) string {
+	settings := map[string]string{}
+	goVersion := runtime.Version()
+	if bi != nil {
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		goVersion = bi.GoVersion
+		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
 		}
 	}
-	text, err := io.ReadAll(io.LimitReader(in, ingest.MaxDescriptionBytes+1))
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: read standard input: %v\n", err)
-		return 1
+	or := func(s, otherwise string) string {
+		if s == "" {
+			return otherwise
+		}
+		return s
 	}
-	v, err := router.Explain(e, string(text), at, ingest.Channel(*channel))
-	if err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
+	commit := "unknown"
+	if rev := settings["vcs.revision"]; rev != "" {
+		commit = rev
+		if t := settings["vcs.time"]; t != "" {
+			commit += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			commit += " with uncommitted changes"
+		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "tousu: %v\n", err)
-		return 1
-	}
-	return 0
+	platform := or(settings["GOOS"], runtime.GOOS) + "/" + or(settings["GOARCH"], runtime.GOARCH)
+	return fmt.Sprintf("tousu %s\ncommit: %s\ngo:     %s %s\nbuilt:  %s\n",
+		or(version, "(development build)"), commit, goVersion, platform, or(buildDate, "unknown"))
 }
 
 // newLogger returns a JSON logger on w at the given level.

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +41,9 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{[]string{"validate", "-config", good}, 0, "ok"},
 		{[]string{"validate", "-config", bad}, 1, `unknown key "webhook.sources.acme.secrt"`},
-		{[]string{"validate"}, 2, "give -config FILE, policy pack files, or both"},
+		{[]string{"validate"}, 0, "the built-in defaults with the environment: ok"},
+		{[]string{"validate", filepath.Join("..", "..", "configs", "policies", "hotel.yaml"), "-config", good}, 0, good + ": ok"},
+		{[]string{"validate", filepath.Join("..", "..", "configs", "embedded.yaml")}, 2, "is a configuration, not a policy pack: did you mean tousu validate -config ../../configs/embedded.yaml?"},
 		{[]string{"validate", filepath.Join("..", "..", "configs", "policies", "hotel.yaml")}, 0, "hotel.yaml: ok"},
 		{[]string{"validate", "-config", good, badPack}, 1, "unknown key"},
 		{[]string{"validate", "-config", filepath.Join(dir, "missing.yaml")}, 1, "no such file"},
@@ -51,6 +55,102 @@ func TestValidateCommand(t *testing.T) {
 		code := run(tt.args, nil, &out, &errOut)
 		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.contains) {
 			t.Errorf("tousu %v = %d, %q %q; want %d and %q", tt.args, code, out.String(), errOut.String(), tt.code, tt.contains)
+		}
+	}
+}
+
+// TestCommandLine runs the commands a newcomer tries first: each answers
+// -help (anywhere) with its own flags and examples, mistakes get exit code
+// 2 and a message that says what to do.
+func TestCommandLine(t *testing.T) {
+	configs := filepath.Join("..", "..", "configs")
+	builtins := "builtin:automotive, builtin:construction, builtin:hotel, builtin:insurance, builtin:manufacturing, builtin:property, builtin:telecom"
+	complaint := "我的手机信号差了三天，打电话总是断线，要求尽快处理"
+	t.Cleanup(func() { stdin = os.Stdin })
+	tests := []struct {
+		args     []string
+		stdin    string
+		code     int
+		want     []string // in stdout and stderr
+		unwanted []string
+	}{
+		{args: []string{"validate", "--help"}, want: []string{"tousu validate [-config FILE] [-target LIST] [POLICY_PACK ...]", "-config FILE", "tousu validate -config configs/distributed.yaml", "Exit codes: 0 done, 1 failed, 2 called wrongly"}, unwanted: []string{"-broker-listen", "-http"}},
+		{args: []string{"topics", "apply", "--help"}, want: []string{"tousu topics apply [-config FILE]", "TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu topics apply"}, unwanted: []string{"-broker-listen", "-target"}},
+		{args: []string{"serve", "-h"}, want: []string{"-broker-listen ADDR", "-target LIST", "all (default), broker, gateway, poller"}},
+		{args: []string{"policy", "--help"}, want: []string{"tousu policy test PACK_OR_GOLDEN_FILE", "tousu policy explain -pack PACK"}, unwanted: []string{"unknown subcommand"}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "--help"}, want: []string{"-received TIME", "2026-09-30 10:00", "-jsonl < complaints.jsonl"}},
+		{args: []string{"help", "policy", "test"}, want: []string{"tousu policy test configs/policies/telecom.yaml"}},
+		{args: []string{"help"}, want: []string{"tousu version", "Exit codes"}},
+		{args: []string{"version"}, want: []string{"tousu ", "go:     " + runtime.Version()}},
+		{args: []string{"--version"}, want: []string{"go:     " + runtime.Version()}},
+		{args: nil, code: 2, want: []string{"tousu serve"}},
+		{args: []string{"policy"}, code: 2, want: []string{"tousu policy test"}},
+		{args: []string{"policy", "frobnicate"}, code: 2, want: []string{`unknown subcommand "frobnicate"`}},
+		{args: []string{"validate", "-cofnig", "x.yaml"}, code: 2, want: []string{"-cofnig", "`tousu validate -help` shows its flags"}},
+		// -target mailer makes a serve that ignored its argument fail at once instead of serving.
+		{args: []string{"serve", "-target", "mailer", filepath.Join(configs, "distributed.yaml")}, code: 2, want: []string{"did you mean tousu serve -config ../../configs/distributed.yaml?"}},
+		{args: []string{"topics", "apply", "configs/distributed.yml"}, code: 2, want: []string{"did you mean tousu topics apply -config configs/distributed.yml?"}},
+		{args: []string{"version", "now"}, code: 2, want: []string{`unexpected argument "now"`}},
+		{args: []string{"policy", "test"}, code: 2, want: []string{"e.g. tousu policy test configs/policies/telecom.yaml"}},
+		{args: []string{"policy", "test", "telecom"}, code: 1, want: []string{"no such file", "e.g. configs/policies/telecom.yaml"}},
+		{args: []string{"policy", "explain", "-pack", "telecom"}, stdin: complaint, code: 1, want: []string{"did you mean builtin:telecom"}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telcom"}, stdin: complaint, code: 1, want: []string{"builtin:telcom: no such built-in pack; the built-in packs are " + builtins}},
+		{args: []string{"policy", "explain", "-pack", "policies/telecom.yml"}, stdin: complaint, code: 1, want: []string{"a pack built into tousu is named builtin:NAME, one of " + builtins}},
+		{args: []string{"policy", "explain"}, stdin: complaint, code: 2, want: []string{"-pack is required: a pack file, or builtin:NAME for one of " + builtins}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", complaint}, code: 2, want: []string{"read from standard input"}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "-received", "2026-09-30"}, stdin: complaint, want: []string{`"received_at": "2026-09-30T00:00:00+08:00"`}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "-received", "２０２６－１０－０８　９：３０"}, stdin: complaint, want: []string{`"received_at": "2026-10-08T09:30:00+08:00"`}},
+		{args: []string{"policy", "explain", "-received", " 2026/9/30 10:00 ", "-pack", "builtin:telecom"}, stdin: complaint, want: []string{`"received_at": "2026-09-30T10:00:00+08:00"`}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "-received", "2026-09-31"}, stdin: complaint, code: 2, want: []string{`-received "2026-09-31" is not a time; give e.g. 2026-09-30T10:00:00+08:00 (RFC 3339), 2026-09-30 10:00`}},
+		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "-received", "30/09/2026"}, stdin: complaint, code: 2, want: []string{"Beijing time unless a zone is given"}},
+	}
+	for _, tt := range tests {
+		stdin = strings.NewReader(tt.stdin)
+		var out, errOut bytes.Buffer
+		code := run(tt.args, nil, &out, &errOut)
+		all := out.String() + errOut.String()
+		if code != tt.code {
+			t.Errorf("tousu %q = %d, want %d: %s", tt.args, code, tt.code, all)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("tousu %q: %q, want %q in it", tt.args, all, w)
+			}
+		}
+		for _, w := range tt.unwanted {
+			if strings.Contains(all, w) {
+				t.Errorf("tousu %q: %q, want no %q in it", tt.args, all, w)
+			}
+		}
+		if tt.code == 0 && errOut.Len() > 0 {
+			t.Errorf("tousu %q succeeded with %q on stderr", tt.args, errOut.String())
+		}
+	}
+}
+
+func TestVersionText(t *testing.T) {
+	stamped := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "arm64"},
+		{Key: "vcs.revision", Value: "47af6dd0c0ffee"}, {Key: "vcs.time", Value: "2026-12-06T14:16:45Z"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	installed := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.11.0"}}
+	tests := []struct {
+		name, version, built string
+		bi                   *debug.BuildInfo
+		want                 string
+	}{
+		{"release build", "v0.11.0", "2026-12-06T15:00:00Z", stamped,
+			"tousu v0.11.0\ncommit: 47af6dd0c0ffee (2026-12-06T14:16:45Z) with uncommitted changes\ngo:     go1.26.8 linux/arm64\nbuilt:  2026-12-06T15:00:00Z\n"},
+		{"go build in a checkout", "", "", stamped,
+			"tousu (development build)\ncommit: 47af6dd0c0ffee (2026-12-06T14:16:45Z) with uncommitted changes\ngo:     go1.26.8 linux/arm64\nbuilt:  unknown\n"},
+		{"go install of a tagged module", "", "", installed,
+			"tousu v0.11.0\ncommit: unknown\ngo:     go1.26.8 " + runtime.GOOS + "/" + runtime.GOARCH + "\nbuilt:  unknown\n"},
+		{"no build information", "", "", nil,
+			"tousu (development build)\ncommit: unknown\ngo:     " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\nbuilt:  unknown\n"},
+	}
+	for _, tt := range tests {
+		if got := versionText(tt.version, tt.built, tt.bi); got != tt.want {
+			t.Errorf("%s:\n%s\nwant\n%s", tt.name, got, tt.want)
 		}
 	}
 }
@@ -339,4 +439,36 @@ func checkEachOnce(tb testing.TB, res searchResult, refs []string) {
 			tb.Errorf("case %s indexed %d times", ref, seen[ref])
 		}
 	}
+}
+
+// FuzzParse feeds arbitrary argument lists to the flag parsing every
+// command shares: it ends, and the arguments it returns are among those it
+// was given, in their order.
+func FuzzParse(f *testing.F) {
+	f.Add("-pack\x00builtin:telecom\x00-received\x002026-09-30 10:00\x00extra")
+	f.Add("a.yaml\x00-config\x00b.yaml\x00--\x00-jsonl\x00help")
+	f.Add("-received=２０２６－０９－３０\x00-jsonl=false\x00--\x00--")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		c := find("policy explain")
+		fl := c.flags(io.Discard)
+		c.define(c, fl)
+		rest, code, done := c.parse(fl, args, io.Discard)
+		if done {
+			if code != exitOK && code != exitUsage {
+				t.Fatalf("parse %q: done with %d", args, code)
+			}
+			return
+		}
+		i := 0
+		for _, r := range rest {
+			for i < len(args) && args[i] != r {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("parse %q returned %q, not among its arguments in order", args, rest)
+			}
+			i++
+		}
+	})
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tousu/tousu/internal/servertest"
 )
 
 // oversizedView is what TestOversizedCasesOnRealKafka reads of a case.
@@ -24,10 +25,7 @@ type oversizedView struct {
 // writable, their counts exact, and the complaints of other customers sent
 // after them become searchable.
 func TestOversizedCasesOnRealKafka(t *testing.T) {
-	kafka := os.Getenv("TOUSU_TEST_KAFKA")
-	if kafka == "" {
-		t.Skip("TOUSU_TEST_KAFKA (comma-separated brokers) not set")
-	}
+	kafka := servertest.Require(t, servertest.Kafka)
 	p := startProc(t, []string{"TOUSU_KAFKA_BROKERS=" + kafka, "TOUSU_BOOTSTRAP_TOKEN=" + testToken}, "-data", filepath.Join(t.TempDir(), "all"))
 	run := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	// The customers are this run's own: router.state on the shared broker

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
@@ -29,14 +29,11 @@ import (
 // TOUSU_TEST_ES (deploy/dev/services.sh starts one); each test gets its
 // own index prefix and removes what it created.
 
-// esURL returns TOUSU_TEST_ES or skips the test.
+// esURL returns TOUSU_TEST_ES, or skips the test (fails it with
+// TOUSU_REQUIRE_SERVERS=1).
 func esURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("TOUSU_TEST_ES")
-	if u == "" {
-		tb.Skip("TOUSU_TEST_ES not set: run deploy/dev/services.sh start and eval \"$(deploy/dev/services.sh env)\" to test against a real Elasticsearch")
-	}
-	return strings.TrimRight(u, "/")
+	return strings.TrimRight(servertest.Require(tb, servertest.ES), "/")
 }
 
 // uniquePrefix returns an index prefix no other test uses.
