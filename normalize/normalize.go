@@ -65,8 +65,11 @@ func SeenKeys(c Complaint) []string {
 var ErrInvalid = errors.New("invalid envelope")
 
 // Normalize turns an envelope into the canonical complaint: clean text and
-// a normalised customer identity. A phone number that cannot be read is
-// kept in Extra["phone_raw"] rather than dropped.
+// a normalised customer identity. The phone number is read by the rule
+// intake applied (ingest.PhoneE164), so every number intake accepted
+// identifies its customer; one that cannot be read (from an envelope
+// published before the rule) is kept in Extra["phone_raw"] rather than
+// dropped.
 func Normalize(env ingest.Envelope) (Complaint, error) {
 	if env.V != ingest.SchemaVersion {
 		return Complaint{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, env.V, ingest.SchemaVersion)
@@ -93,7 +96,7 @@ func Normalize(env ingest.Envelope) (Complaint, error) {
 		return Complaint{}, fmt.Errorf("%w: no text", ErrInvalid)
 	}
 	if env.Phone != "" {
-		p, err := PhoneE164(env.Phone)
+		p, err := ingest.PhoneE164(env.Phone)
 		if err != nil {
 			c.Extra = setExtra(c.Extra, "phone_raw", env.Phone)
 		}

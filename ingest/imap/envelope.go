@@ -193,7 +193,7 @@ func BuildEnvelope(refs ingest.References, p *Parsed, m Meta, raw []byte, atts [
 	if env.Email == "" {
 		return env, fmt.Errorf("%w: no sender address (From/Reply-To)", ErrInvalid)
 	}
-	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+	if errs := env.Validate(); len(errs) > 0 {
 		var parts []string
 		for _, fe := range errs {
 			parts = append(parts, fe.Error())

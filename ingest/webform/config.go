@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Config configures the web form, its status page and the JSON API. A zero
@@ -15,6 +17,9 @@ type Config struct {
 	// Config.BodyLimit() or large uploads are cut off by fasthttp with a
 	// plain 413 before the form can answer with its own page.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// Intake is the installation's contact rule (the tousu configuration's
+	// section "intake"), applied to the phone numbers customers give.
+	Intake ingest.Config `yaml:"-"`
 	// MaxJSONBytes bounds the body of POST /api/v1/complaints. Default
 	// 64 KiB.
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`

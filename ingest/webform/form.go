@@ -329,7 +329,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 		Description: strings.TrimSpace(values["description"]),
 	}
 	errs := make(map[string]string)
-	for _, fe := range ingest.CheckFields(&env) {
+	for _, fe := range f.cfg.Intake.Check(&env) {
 		errs[fe.Field] = fe.Message
 	}
 	status := fiber.StatusUnprocessableEntity
@@ -440,7 +440,10 @@ func (f *Form) fill(env *ingest.Envelope, c *fiber.Ctx, channel ingest.Channel, 
 	env.Reference = f.shared.References.For(id)
 	env.Channel = channel
 	env.ReceivedAt = time.Now().UTC()
-	env.Extra = map[string]string{"remote_addr": strings.Clone(c.IP())}
+	if env.Extra == nil {
+		env.Extra = map[string]string{}
+	}
+	env.Extra["remote_addr"] = strings.Clone(c.IP())
 }
 
 // doPublish hands env to the broker and records the outcome. It logs a

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Config configures the webhook endpoint. Zero MaxBodyBytes, Tolerance and
@@ -28,6 +30,9 @@ type Config struct {
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	// Default 10s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// Intake is the installation's contact rule (the tousu configuration's
+	// section "intake"), applied to the phone numbers customers give.
+	Intake ingest.Config `yaml:"-"`
 }
 
 // SourceConfig is one partner platform.

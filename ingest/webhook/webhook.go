@@ -196,7 +196,7 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		Description: p.Description,
 		Extra:       map[string]string{"remote_addr": strings.Clone(c.IP())},
 	}
-	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+	if errs := h.cfg.Intake.Check(&env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Code: "invalid_field", Field: errs[0].Field, Errors: errs})
 	}
 

@@ -130,6 +130,8 @@ func TestWebhook(t *testing.T) {
 		{"missing description", "shop", shopSecret, now, `{"phone":"13700001111"}`, nil, 422, "invalid_field", "description"},
 		{"bad phone", "shop", shopSecret, now, `{"phone":"call me","description":"x"}`, nil, 422, "invalid_field", "phone"},
 		{"bad email", "shop", shopSecret, now, `{"email":"no","description":"x"}`, nil, 422, "invalid_field", "email"},
+		{"landline without area code", "shop", shopSecret, now, `{"phone":"62345678","description":"宽带断网三天"}`, nil, 422, "invalid_field", "phone"},
+		{"mapped ten-digit mobile", "partner", partnerSecret, now, `{"customer":{"mobile":1380013800},"data":{"items":[{"text":"宽带断网三天"}]}}`, nil, 422, "invalid_field", "phone"},
 		{"description not a string", "shop", shopSecret, now, `{"phone":"13700001111","description":{"a":1}}`, nil, 422, "invalid_field", "description"},
 		{"bad occurred_at", "shop", shopSecret, now, `{"phone":"13700001111","description":"x","occurred_at":"yesterday"}`, nil, 422, "invalid_field", "occurred_at"},
 		{"bad idempotency key", "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: "has space"}, 400, "bad_idempotency_key", ""},
@@ -208,6 +210,19 @@ func TestWebhookMapping(t *testing.T) {
 	}
 	if env.ID != ingest.NewID(ingest.ChannelWebhook, "partner", "778899") {
 		t.Fatalf("id %q not from the mapped source_id", env.ID)
+	}
+}
+
+func TestWebhookDefaultAreaCode(t *testing.T) {
+	cfg := testConfig()
+	cfg.Intake = ingest.Config{DefaultAreaCode: "0571"}
+	e := newTestEnv(t, cfg)
+	if status, a := e.send(t, "shop", shopSecret, time.Now(), `{"phone":"8765 4321","description":"宽带断网三天"}`, nil); status != 202 {
+		t.Fatalf("status %d %+v", status, a)
+	}
+	env := e.pub.Published()[0]
+	if env.Phone != "0571-8765 4321" || env.Extra[ingest.ExtraPhoneAreaCode] != "0571" || env.Extra["remote_addr"] == "" {
+		t.Fatalf("envelope %+v", env)
 	}
 }
 
@@ -373,7 +388,7 @@ func FuzzParsePayload(f *testing.F) {
 				continue
 			}
 			env := ingest.Envelope{Name: p.Name, Phone: p.Phone, Email: p.Email, Subject: p.Subject, Description: p.Description}
-			ingest.CheckFields(&env)
+			env.Validate()
 			if len(p.SourceID) > MaxSourceIDBytes {
 				t.Fatalf("source_id of %d bytes accepted", len(p.SourceID))
 			}
