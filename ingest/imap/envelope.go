@@ -42,7 +42,7 @@ const (
 	ExtraHTML        = "html"
 	ExtraHTMLOmitted = "html_omitted"
 	// ExtraTextFromHTML is "true" when Description was rendered from HTML.
-	ExtraTextFromHTML = "text_from_html"
+	ExtraTextFromHTML = ingest.ExtraTextFromHTML
 	// ExtraDescriptionTruncated and ExtraSubjectTruncated hold the
 	// original length in bytes when the text was cut to the ingest limits.
 	ExtraDescriptionTruncated = "description_truncated"

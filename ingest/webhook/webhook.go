@@ -89,6 +89,7 @@ type Handler struct {
 type source struct {
 	secret []byte
 	paths  fieldPaths
+	html   []string // fields sent as HTML
 }
 
 // New resolves cfg (reading secret files, see Config.Resolve) and returns a
@@ -119,7 +120,7 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		now:     time.Now,
 	}
 	for name, src := range cfg.Sources {
-		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping)}
+		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping), html: src.HTML}
 	}
 	if h.m, err = newMetrics(reg, sortedKeys(cfg.Sources)); err != nil {
 		return nil, err
@@ -195,6 +196,15 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		Subject:     p.Subject,
 		Description: p.Description,
 		Extra:       map[string]string{"remote_addr": strings.Clone(c.IP())},
+	}
+	for _, field := range src.html {
+		switch field {
+		case "subject":
+			env.Subject = ingest.HTMLToText(env.Subject)
+		case "description":
+			env.Description = ingest.HTMLToText(env.Description)
+			env.Extra[ingest.ExtraTextFromHTML] = "true"
+		}
 	}
 	if errs := h.cfg.Intake.Check(&env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Code: "invalid_field", Field: errs[0].Field, Errors: errs})

@@ -226,6 +226,32 @@ func TestWebhookDefaultAreaCode(t *testing.T) {
 	}
 }
 
+func TestWebhookHTMLOnlyWhereDeclared(t *testing.T) {
+	const secret = "crm-secret-0123456789abcdef"
+	cfg := testConfig()
+	cfg.Sources["crm"] = SourceConfig{Secret: secret, HTML: []string{"description"}}
+	tests := []struct {
+		source, secret, body string
+		subject, description string
+		fromHTML             bool
+	}{
+		{"shop", shopSecret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"登录提示 <password> 错误，<price>100元</price>"}`,
+			"<b>登录</b>", "登录提示 <password> 错误，<price>100元</price>", false},
+		{"crm", secret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"<p>登录提示 &lt;password&gt; 错误</p><p>客服<br>不回电</p>"}`,
+			"<b>登录</b>", "登录提示 <password> 错误\n\n客服\n不回电", true},
+	}
+	for _, tt := range tests {
+		e := newTestEnv(t, cfg)
+		if status, a := e.send(t, tt.source, tt.secret, time.Now(), tt.body, nil); status != 202 {
+			t.Fatalf("%s: status %d %+v", tt.source, status, a)
+		}
+		env := e.pub.Published()[0]
+		if env.Subject != tt.subject || env.Description != tt.description || (env.Extra[ingest.ExtraTextFromHTML] == "true") != tt.fromHTML {
+			t.Errorf("%s: subject %q, description %q, extra %v", tt.source, env.Subject, env.Description, env.Extra)
+		}
+	}
+}
+
 func TestWebhookIdempotency(t *testing.T) {
 	now := time.Now()
 	t.Run("key", func(t *testing.T) {
@@ -308,6 +334,8 @@ func TestConfigValidate(t *testing.T) {
 		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, SecretFile: "/x"}}}, "not both"},
 		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field"},
 		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"phone": "a..b"}}}}, "empty part"},
+		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "subject"}}}}, ""},
+		{"html name", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "name"}}}}, `sources.shop.html[1]: "name"`},
 		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes"},
 		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance"},
 	}
