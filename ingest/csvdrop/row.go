@@ -58,7 +58,7 @@ type RowResult struct {
 }
 
 // Reason joins the problems for an operator, naming the file's columns:
-// "来电号码：请填写正确的手机号码（7 到 15 位数字）；…".
+// "来电号码：无法识别“62345678”：请填写带区号的固定电话…；…".
 func (r RowResult) Reason() string {
 	parts := make([]string, len(r.Problems))
 	for i, p := range r.Problems {
