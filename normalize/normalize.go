@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/mail"
 	"strings"
 
 	"github.com/tousu/tousu/ingest"
@@ -69,7 +68,8 @@ var ErrInvalid = errors.New("invalid envelope")
 // intake applied (ingest.PhoneE164), so every number intake accepted
 // identifies its customer; one that cannot be read (from an envelope
 // published before the rule) is kept in Extra["phone_raw"] rather than
-// dropped.
+// dropped. E-mail addresses are read by intake's rule too
+// (ingest.CheckEmail) and kept in lower case.
 func Normalize(env ingest.Envelope) (Complaint, error) {
 	if env.V != ingest.SchemaVersion {
 		return Complaint{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, env.V, ingest.SchemaVersion)
@@ -103,8 +103,8 @@ func Normalize(env ingest.Envelope) (Complaint, error) {
 		c.Customer.Phone = p
 	}
 	if env.Email != "" {
-		if a, err := mail.ParseAddress(env.Email); err == nil {
-			c.Customer.Email = strings.ToLower(a.Address)
+		if ingest.CheckEmail(env.Email) == nil {
+			c.Customer.Email = strings.ToLower(strings.TrimSpace(env.Email))
 		} else {
 			c.Extra = setExtra(c.Extra, "email_raw", env.Email)
 		}

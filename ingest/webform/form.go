@@ -208,7 +208,7 @@ type fieldView struct {
 // formFields lists the inputs of the complaint form in order.
 var formFields = []fieldView{
 	{Name: "name", Label: "姓名", Type: "text", Autocomplete: "name"},
-	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", Hint: "手机号码和电子邮箱至少填写一项。用手机号码后四位可以查询处理进度。"},
+	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", Hint: "11 位手机号码，或带区号的固定电话（如 010-62345678）。与电子邮箱至少填写一项；用号码后四位可以查询处理进度。"},
 	{Name: "email", Label: "电子邮箱", Type: "email", Autocomplete: "email", InputMode: "email"},
 	{Name: "subject", Label: "主题", Type: "text", Hint: "一句话概括您的问题，例如：手机信号差"},
 	{Name: "description", Label: "投诉内容", Textarea: true, Required: true, Hint: "请写明发生了什么、时间地点、涉及的订单号或金额，以及您的诉求。"},
