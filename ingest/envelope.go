@@ -193,11 +193,15 @@ type FieldError struct {
 // Error implements error.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
-// Validate checks the fields every channel must fill and returns every
-// problem it finds, one per field.
+// Validate checks an envelope as every channel must before publishing it
+// and returns every problem it finds, at most one per field: texts must be
+// UTF-8 within their limits, the description is required, a phone number
+// must be one PhoneE164 accepts, an e-mail address one CheckEmail accepts,
+// and at least one of them must be given so that the customer can be
+// reached.
 func (e *Envelope) Validate() []FieldError {
 	var errs []FieldError
-	check := func(field, value string, max int, required bool) {
+	check := func(field, value string, max int, required bool, rule func(string) error) {
 		switch {
 		case !utf8.ValidString(value):
 			errs = append(errs, FieldError{field, "包含无法识别的字符，请使用 UTF-8 编码"})
@@ -205,13 +209,22 @@ func (e *Envelope) Validate() []FieldError {
 			errs = append(errs, FieldError{field, "此项为必填项"})
 		case len(value) > max:
 			errs = append(errs, FieldError{field, fmt.Sprintf("内容过长，最多 %d 字节", max)})
+		case rule != nil && strings.TrimSpace(value) != "":
+			var fe *FieldError
+			if errors.As(rule(value), &fe) {
+				errs = append(errs, *fe)
+			}
 		}
 	}
-	check("name", e.Name, MaxNameBytes, false)
-	check("phone", e.Phone, MaxPhoneBytes, false)
-	check("email", e.Email, MaxEmailBytes, false)
-	check("subject", e.Subject, MaxSubjectBytes, false)
-	check("description", e.Description, MaxDescriptionBytes, true)
+	phone := func(s string) error {
+		_, err := PhoneE164(s)
+		return err
+	}
+	check("name", e.Name, MaxNameBytes, false, nil)
+	check("phone", e.Phone, MaxPhoneBytes, false, phone)
+	check("email", e.Email, MaxEmailBytes, false, CheckEmail)
+	check("subject", e.Subject, MaxSubjectBytes, false, nil)
+	check("description", e.Description, MaxDescriptionBytes, true, nil)
 	if strings.TrimSpace(e.Phone) == "" && strings.TrimSpace(e.Email) == "" {
 		errs = append(errs, FieldError{"phone", "请至少填写手机号码或电子邮箱中的一项，以便我们联系您"})
 	}

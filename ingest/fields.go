@@ -1,37 +1,112 @@
 package ingest
 
 import (
+	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
-// Phone number limits checked by CheckPhone: the digits left after removing
-// separators, an international prefix (+ or 00) and the Chinese country
-// code 86 that follows it.
-const (
-	MinPhoneDigits = 7
-	MaxPhoneDigits = 15
-)
+// Config is the contact rule of an installation, the same for every
+// channel that takes phone numbers from customers (the web form, the JSON
+// API, webhooks and hotline files). The tousu configuration reads it from
+// the section "intake".
+type Config struct {
+	// DefaultAreaCode is the area code (区号, such as "010" or "0755") put
+	// before a landline number given without one (62345678 becomes
+	// 010-62345678). Empty means such numbers are refused with a message
+	// asking for the area code, since nobody can call them back otherwise.
+	DefaultAreaCode string `yaml:"default_area_code"`
+}
 
-// CheckPhone reports whether s looks like a phone number. Spaces
-// (including the ideographic space), dashes, dots and parentheses are
-// ignored, full-width digits (０-９) and a full-width plus count as their
-// ASCII forms, and a leading + or 00 (international prefix) may be
-// followed by the country code 86, which is not counted. What remains must
-// be 7 to 15 digits. CheckPhone only checks the form; the normalizer turns
-// the number into E.164. The error is a *FieldError for the field "phone"
-// with a message a customer can read; the empty string is an error too, so
-// callers check optional fields only when they are filled.
-func CheckPhone(s string) error {
-	digits, ok := ParsePhone(s)
-	if !ok {
-		return &FieldError{Field: "phone", Message: "手机号码只能包含数字、空格、短横线和括号"}
-	}
-	national := stripCountryCode(digits)
-	if len(national) < MinPhoneDigits || len(national) > MaxPhoneDigits {
-		return &FieldError{Field: "phone", Message: "请填写正确的手机号码（7 到 15 位数字）"}
+// areaCode is the form of a Chinese area code with its trunk 0.
+var areaCode = regexp.MustCompile(`^0[1-9][0-9]{1,2}$`)
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.DefaultAreaCode != "" && !areaCode.MatchString(c.DefaultAreaCode) {
+		return fmt.Errorf("default_area_code: %q is not an area code such as 010 or 0755", c.DefaultAreaCode)
 	}
 	return nil
+}
+
+// ExtraPhoneAreaCode is the Extra key naming the default area code intake
+// put before the customer's landline number (see Config.Check).
+const ExtraPhoneAreaCode = "phone_area_code_added"
+
+// CompletePhone returns phone with the default area code before it when
+// phone is a local landline number (7 or 8 digits, the first 2 to 9, no
+// country or area code) and a default area code is set; else phone and
+// false.
+func (c Config) CompletePhone(phone string) (string, bool) {
+	if c.DefaultAreaCode == "" || !localNumber(phone) {
+		return phone, false
+	}
+	return c.DefaultAreaCode + "-" + strings.TrimSpace(phone), true
+}
+
+// Check completes e's phone number with the default area code where it
+// needs one (recorded in Extra under ExtraPhoneAreaCode) and returns the
+// problems of e.Validate.
+func (c Config) Check(e *Envelope) []FieldError {
+	if p, ok := c.CompletePhone(e.Phone); ok {
+		e.Phone = p
+		if e.Extra == nil {
+			e.Extra = map[string]string{}
+		}
+		e.Extra[ExtraPhoneAreaCode] = c.DefaultAreaCode
+	}
+	return e.Validate()
+}
+
+// Messages of the phone rule, for customers.
+const (
+	msgPhoneChars    = "电话号码只能包含数字、空格、短横线和括号"
+	msgPhoneAreaCode = "请填写带区号的固定电话，例如 010-62345678，或 11 位手机号码"
+	msgPhoneMobile   = "手机号码应为 11 位数字，请检查是否漏填或多填"
+	msgPhoneUnknown  = "无法识别的电话号码，请填写 11 位手机号码或带区号的固定电话，例如 010-62345678"
+)
+
+// PhoneE164 is the one rule for phone numbers: it returns the number in
+// E.164 form (+8613800138000) when it is one a customer can be called back
+// on, and a *FieldError for the field "phone" in words a customer can read
+// otherwise. Intake accepts exactly the numbers it accepts, and the
+// normalizer identifies customers by its result, so a number intake took
+// is never lost on the way.
+//
+// Numbers without a country code are read as Chinese (mobiles, landlines
+// with their area code, 400 and 800 numbers); others need + or 00 and
+// their country code. Spaces (including the ideographic space), dashes,
+// dots and parentheses are ignored, and full-width digits and plus signs
+// count as their ASCII forms. A landline number without its area code is
+// refused: Config.CompletePhone adds the installation's default first.
+// Whether a number exists is not known; its form must be one that can.
+func PhoneE164(s string) (string, error) {
+	d, ok := ParsePhone(s)
+	if !ok || d == "" || d == "+" {
+		return "", &FieldError{Field: "phone", Message: msgPhoneChars}
+	}
+	if n, err := phonenumbers.Parse(d, "CN"); err == nil && phonenumbers.IsValidNumber(n) {
+		return phonenumbers.Format(n, phonenumbers.E164), nil
+	}
+	national := stripCountryCode(d)
+	switch {
+	case strings.HasPrefix(d, "+") && !strings.HasPrefix(d, "+86"):
+	case localNumber(national):
+		return "", &FieldError{Field: "phone", Message: msgPhoneAreaCode}
+	case len(national) > 2 && national[0] == '1' && national[1] >= '3' && len(national) != 11:
+		return "", &FieldError{Field: "phone", Message: msgPhoneMobile}
+	}
+	return "", &FieldError{Field: "phone", Message: msgPhoneUnknown}
+}
+
+// localNumber reports whether s is a Chinese landline number without its
+// area code: 7 or 8 digits, the first 2 to 9.
+func localNumber(s string) bool {
+	d, ok := ParsePhone(s)
+	return ok && (len(d) == 7 || len(d) == 8) && d[0] >= '2' && d[0] <= '9'
 }
 
 // CheckEmail reports whether s is a bare e-mail address such as
@@ -51,30 +126,6 @@ func CheckEmail(s string) error {
 		return bad
 	}
 	return nil
-}
-
-// CheckFields returns the problems of e.Validate plus the form checks of
-// CheckPhone and CheckEmail for a phone or e-mail that is filled in and has
-// no other problem: at most one FieldError per field. Every channel that
-// takes contact details from a customer uses it, so all of them accept the
-// same input.
-func CheckFields(e *Envelope) []FieldError {
-	errs := e.Validate()
-	failed := make(map[string]bool, len(errs))
-	for _, fe := range errs {
-		failed[fe.Field] = true
-	}
-	add := func(field, value string, check func(string) error) {
-		if failed[field] || strings.TrimSpace(value) == "" {
-			return
-		}
-		if err := check(value); err != nil {
-			errs = append(errs, *err.(*FieldError))
-		}
-	}
-	add("phone", e.Phone, CheckPhone)
-	add("email", e.Email, CheckEmail)
-	return errs
 }
 
 // PhoneDigits returns the digits of a phone number in order (full-width

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/mail"
 	"strings"
 
 	"github.com/tousu/tousu/ingest"
@@ -65,8 +64,12 @@ func SeenKeys(c Complaint) []string {
 var ErrInvalid = errors.New("invalid envelope")
 
 // Normalize turns an envelope into the canonical complaint: clean text and
-// a normalised customer identity. A phone number that cannot be read is
-// kept in Extra["phone_raw"] rather than dropped.
+// a normalised customer identity. The phone number is read by the rule
+// intake applied (ingest.PhoneE164), so every number intake accepted
+// identifies its customer; one that cannot be read (from an envelope
+// published before the rule) is kept in Extra["phone_raw"] rather than
+// dropped. E-mail addresses are read by intake's rule too
+// (ingest.CheckEmail) and kept in lower case.
 func Normalize(env ingest.Envelope) (Complaint, error) {
 	if env.V != ingest.SchemaVersion {
 		return Complaint{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, env.V, ingest.SchemaVersion)
@@ -93,15 +96,15 @@ func Normalize(env ingest.Envelope) (Complaint, error) {
 		return Complaint{}, fmt.Errorf("%w: no text", ErrInvalid)
 	}
 	if env.Phone != "" {
-		p, err := PhoneE164(env.Phone)
+		p, err := ingest.PhoneE164(env.Phone)
 		if err != nil {
 			c.Extra = setExtra(c.Extra, "phone_raw", env.Phone)
 		}
 		c.Customer.Phone = p
 	}
 	if env.Email != "" {
-		if a, err := mail.ParseAddress(env.Email); err == nil {
-			c.Customer.Email = strings.ToLower(a.Address)
+		if ingest.CheckEmail(env.Email) == nil {
+			c.Customer.Email = strings.ToLower(strings.TrimSpace(env.Email))
 		} else {
 			c.Extra = setExtra(c.Extra, "email_raw", env.Email)
 		}

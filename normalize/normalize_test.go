@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,9 @@ func TestCleanText(t *testing.T) {
 		{"ideographic space", "信号\u3000差", "信号 差"},
 		{"whitespace collapsed", "  a \t b  \r\n\r\n\r\n\r\n c ", "a b\n\nc"},
 		{"control characters dropped", "a\x00b\x07c\ufeff", "abc"},
-		{"html to text", "<html><head><style>p{}</style></head><body><p>第一段</p><p>第二段<br>换行</p><script>x()</script></body></html>", "第一段\n\n第二段\n换行"},
+		{"tags in plain text kept", "登录提示 <password> 错误，<price>100元</price>", "登录提示 <password> 错误，<price>100元</price>"},
+		{"html-like words kept", "客服说<b>会回电</b>，结果<p>没人打来", "客服说<b>会回电</b>，结果<p>没人打来"},
+		{"pasted markup kept", "短信内容：<a href=\"http://x.cn\">点此领取</a>　详情见<br>附件", "短信内容：<a href=\"http://x.cn\">点此领取</a> 详情见<br>附件"},
 		{"plain text with angle bracket", "a < b and c > d", "a < b and c > d"},
 		{"empty", "", ""},
 	}
@@ -28,33 +31,6 @@ func TestCleanText(t *testing.T) {
 	}
 }
 
-func TestPhoneE164(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"13800138000", "+8613800138000"},
-		{"138 0013 8000", "+8613800138000"},
-		{"１３８００１３８０００", "+8613800138000"},
-		{"+86 138-0013-8000", "+8613800138000"},
-		{"008613800138000", "+8613800138000"},
-		{"8613800138000", "+8613800138000"},
-		{"010-12345678", "+861012345678"},
-		{"(0755)12345678", "+8675512345678"},
-		{"4008123123", "+864008123123"},
-		{"+1 415 555 2671", "+14155552671"},
-		{"+852 2123 4567", "+85221234567"},
-	}
-	for _, tt := range tests {
-		got, err := PhoneE164(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("PhoneE164(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "abc", "12345", "1380013800099999", "+0123", "13800138000x", "++8613800138000"} {
-		if got, err := PhoneE164(bad); !errors.Is(err, ErrBadPhone) {
-			t.Errorf("PhoneE164(%q) = %q, %v; want ErrBadPhone", bad, got, err)
-		}
-	}
-}
-
 func envelope(tb testing.TB) ingest.Envelope {
 	tb.Helper()
 	id := ingest.NewID(ingest.ChannelAPI, "", "k1")
@@ -62,7 +38,7 @@ func envelope(tb testing.TB) ingest.Envelope {
 		V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelAPI,
 		ReceivedAt: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
 		Name:       " 张三 ", Phone: "138 0013 8000", Email: "Zhang.San@Example.COM",
-		Subject: "信号差", Description: "手机信号差了三天，<br>打１００００没人管",
+		Subject: "信号差", Description: "手机信号差了三天，\r\n打１００００没人管",
 	}
 }
 
@@ -123,28 +99,65 @@ func FuzzCleanText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := CleanText(s)
-		if CleanText(out) != out && !looksLikeHTML(out) {
+		if CleanText(out) != out {
 			t.Errorf("CleanText not idempotent on %q: %q then %q", s, out, CleanText(out))
 		}
 	})
 }
 
-func FuzzPhoneE164(f *testing.F) {
-	for _, s := range []string{"13800138000", "+86 10 1234 5678", "００８６１３８００１３８０００", "+"} {
-		f.Add(s)
+// FuzzAcceptedContact checks the promise intake makes: an envelope it
+// accepts with a phone number or an e-mail address normalizes to a
+// customer who can be contacted on it, never to an anonymous one.
+func FuzzAcceptedContact(f *testing.F) {
+	for _, s := range []struct {
+		phone, email string
+		areaCode     bool
+	}{
+		{"138 0013 8000", "", false}, {"62345678", "", true}, {"62345678", "", false}, {"1380013800", "", false},
+		{"（０１０）６２３４ ５６７８", "", false}, {"+852 2123 4567", "", false}, {"400-888-8888", "", false},
+		{"", "Zhang.San@Example.COM", false}, {"", " li@example.com ", false}, {"+86 62345678", "x@y.cn", true},
+	} {
+		f.Add(s.phone, s.email, s.areaCode)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := PhoneE164(s)
-		if err != nil {
+	f.Fuzz(func(t *testing.T, phone, email string, areaCode bool) {
+		env := envelope(t)
+		env.Phone, env.Email = phone, email
+		intake := ingest.Config{}
+		if areaCode {
+			intake.DefaultAreaCode = "010"
+		}
+		if errs := intake.Check(&env); len(errs) > 0 {
 			return
 		}
-		if p[0] != '+' || len(p) < 9 || len(p) > 16 {
-			t.Fatalf("PhoneE164(%q) = %q, not E.164", s, p)
+		c, err := Normalize(env)
+		if err != nil {
+			t.Fatalf("accepted envelope (phone %q, email %q) not normalized: %v", phone, email, err)
 		}
-		if again, err := PhoneE164(p); err != nil || again != p {
-			t.Fatalf("PhoneE164(%q) = %q, %v; want it unchanged", p, again, err)
+		if strings.TrimSpace(phone) != "" && c.Customer.Phone == "" {
+			t.Fatalf("accepted phone %q (as %q) lost: customer %+v", phone, env.Phone, c.Customer)
+		}
+		if strings.TrimSpace(email) != "" && c.Customer.Email == "" {
+			t.Fatalf("accepted e-mail %q lost: customer %+v", email, c.Customer)
+		}
+		if strings.HasPrefix(c.Customer.Key, "anonymous:") {
+			t.Fatalf("accepted contact (phone %q, email %q) became anonymous", phone, email)
 		}
 	})
+}
+
+func TestNormalizeLandline(t *testing.T) {
+	env := envelope(t)
+	env.Phone, env.Email = "62345678", ""
+	if errs := (ingest.Config{DefaultAreaCode: "010"}).Check(&env); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c, err := Normalize(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Customer.Phone != "+861062345678" || c.Customer.Key != "phone:+861062345678" || c.Extra[ingest.ExtraPhoneAreaCode] != "010" {
+		t.Errorf("customer %+v, extra %v", c.Customer, c.Extra)
+	}
 }
 
 func TestSeenKeys(t *testing.T) {

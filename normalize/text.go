@@ -4,21 +4,20 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/net/html"
 	"golang.org/x/text/unicode/norm"
 	"golang.org/x/text/width"
 )
 
 // CleanText turns customer text into what agents read and the index
-// searches: HTML reduced to its text, full-width digits and Latin letters
-// made half-width (Chinese punctuation stays full-width), control characters
-// removed, spaces collapsed, at most one blank line between paragraphs.
+// searches: full-width digits and Latin letters made half-width (Chinese
+// punctuation stays full-width), control characters removed, spaces
+// collapsed, at most one blank line between paragraphs. It never reads
+// markup: envelopes carry plain text, since the channels that receive HTML
+// render it (ingest.HTMLToText), so "<password>" in a complaint stays.
 func CleanText(s string) string {
-	if looksLikeHTML(s) {
-		s = htmlToText(s)
-	}
-	s = norm.NFC.String(s)
-	s = strings.Map(narrowAlnum, s)
+	// Composed after the control characters are gone, since one between
+	// a letter and its combining mark keeps them apart.
+	s = norm.NFC.String(strings.Map(narrowAlnum, s))
 	return tidyWhitespace(s)
 }
 
@@ -63,54 +62,4 @@ func tidyWhitespace(s string) string {
 		b.WriteString(line)
 	}
 	return b.String()
-}
-
-func looksLikeHTML(s string) bool {
-	i := strings.IndexByte(s, '<')
-	if i < 0 {
-		return false
-	}
-	lower := strings.ToLower(s[i:])
-	for _, tag := range []string{"<html", "<body", "<p", "<br", "<div", "<span", "<table", "<!doctype", "<font", "<b>", "<a "} {
-		if strings.Contains(lower, tag) {
-			return true
-		}
-	}
-	return false
-}
-
-// htmlToText keeps the text of an HTML document, with a line break after
-// block elements and <br>, and drops scripts and styles.
-func htmlToText(s string) string {
-	z := html.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	skip := 0
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return b.String()
-		case html.TextToken:
-			if skip == 0 {
-				b.Write(z.Text())
-			}
-		case html.StartTagToken, html.SelfClosingTagToken:
-			name, _ := z.TagName()
-			switch string(name) {
-			case "script", "style", "head", "title":
-				skip++
-			case "br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote":
-				b.WriteByte('\n')
-			}
-		case html.EndTagToken:
-			name, _ := z.TagName()
-			switch string(name) {
-			case "script", "style", "head", "title":
-				if skip > 0 {
-					skip--
-				}
-			case "p", "div", "li", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote":
-				b.WriteByte('\n')
-			}
-		}
-	}
 }

@@ -450,7 +450,7 @@ func TestCorrectionFromCase(t *testing.T) {
 	}{
 		{"description only", "", "家里手机信号特别差，打电话断断续续"},
 		{"subject and description", "ＡＰＰ投诉", "营业厅ＡＰＰ登录不上，验证码一直不来"},
-		{"html and spaces", "  话费  ", "<p>这个月账单<b>多了一百多</b></p>"},
+		{"spaces and line breaks", "  话费  ", "这个月账单\r\n\r\n  多了一百多  "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

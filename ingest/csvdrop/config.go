@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Config configures the drop folders. The zero value watches nothing.
@@ -16,6 +18,9 @@ type Config struct {
 	// Folders are the watched drop folders. Each one is independent: its
 	// trouble never blocks another.
 	Folders []FolderConfig `yaml:"folders"`
+	// Intake is the installation's contact rule (the tousu configuration's
+	// section "intake"), applied to the phone numbers customers give.
+	Intake ingest.Config `yaml:"-"`
 }
 
 // FolderConfig is one drop folder. Zero values mean the documented

@@ -44,7 +44,8 @@ func FuzzReadRows(f *testing.F) {
 			}
 			return
 		}
-		p := &RowParser{Header: rd.Header(), Source: "fuzz", References: ingesttest.References(), FileName: "f.csv", FileHash: "00", ModTime: now, Now: func() time.Time { return now }}
+		p := &RowParser{Header: rd.Header(), Source: "fuzz", References: ingesttest.References(), FileName: "f.csv", FileHash: "00", ModTime: now, Now: func() time.Time { return now },
+			Intake: ingest.Config{DefaultAreaCode: "010"}}
 		last := rd.HeaderRow()
 		for range 10000 {
 			rec, err := rd.Next()
@@ -76,7 +77,7 @@ func FuzzReadRows(f *testing.F) {
 				}
 				continue
 			}
-			if errs := ingest.CheckFields(&env); len(errs) > 0 {
+			if errs := env.Validate(); len(errs) > 0 {
 				t.Fatalf("row %d: accepted but invalid: %v", rec.Row, errs)
 			}
 		}

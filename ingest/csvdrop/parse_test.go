@@ -108,19 +108,25 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestSplitPhoneAndSourceID(t *testing.T) {
+	beijing := ingest.Config{DefaultAreaCode: "010"}
 	phones := []struct {
 		in, want, others string
+		intake           ingest.Config
 	}{
-		{"13800138000", "13800138000", ""},
-		{"１３８００１３８０００", "13800138000", ""},
-		{`="13800138000"`, "13800138000", ""},
-		{"'13800138000", "13800138000", ""},
-		{"13800138000/010-12345678", "13800138000", "010-12345678"},
-		{"未知/13800138000", "13800138000", "未知"},
-		{"匿名", "匿名", ""},
+		{"13800138000", "13800138000", "", ingest.Config{}},
+		{"１３８００１３８０００", "13800138000", "", ingest.Config{}},
+		{`="13800138000"`, "13800138000", "", ingest.Config{}},
+		{"'13800138000", "13800138000", "", ingest.Config{}},
+		{"13800138000/010-62345678", "13800138000", "010-62345678", ingest.Config{}},
+		{"未知/13800138000", "13800138000", "未知", ingest.Config{}},
+		{"匿名", "匿名", "", ingest.Config{}},
+		// A local landline number counts only with a default area code.
+		{"62345678、13800138000", "13800138000", "62345678", ingest.Config{}},
+		{"62345678、13800138000", "62345678", "13800138000", beijing},
+		{"1380013800／0571-8765 4321", "0571-8765 4321", "1380013800", beijing},
 	}
 	for _, tt := range phones {
-		got, others := SplitPhone(tt.in)
+		got, others := SplitPhone(tt.in, tt.intake)
 		if got != tt.want || strings.Join(others, " ") != tt.others {
 			t.Errorf("SplitPhone(%q) = %q %q, want %q %q", tt.in, got, others, tt.want, tt.others)
 		}
@@ -215,7 +221,9 @@ func TestRowParser(t *testing.T) {
 		{"no phone", []string{"GD1", "", "", "", "", "有内容"}, "来电号码：为空"},
 		{"unreadable phone", []string{"GD1", "", "匿名", "", "", "有内容"}, "来电号码：无法识别“匿名”"},
 		{"scientific phone", []string{"GD1", "", "1.38001E+10", "", "", "有内容"}, "科学计数法"},
-		{"too short", []string{"GD1", "", "12345", "", "", "有内容"}, "7 到 15 位"},
+		{"too short", []string{"GD1", "", "12345", "", "", "有内容"}, "来电号码：无法识别“12345”：无法识别的电话号码"},
+		{"landline without area code", []string{"GD1", "", "6234 5678", "", "", "宽带断网"}, "来电号码：无法识别“6234 5678”：请填写带区号的固定电话"},
+		{"ten-digit mobile", []string{"GD1", "", "１３８００１３８００", "", "", "宽带断网"}, "手机号码应为 11 位数字"},
 		{"no text", []string{"GD1", "", "13800138000", "", "", ""}, "投诉内容：此项为必填项"},
 		{"too long", []string{"GD1", "", "13800138000", "", "", strings.Repeat("长", 7000)}, "投诉内容：内容过长"},
 	}

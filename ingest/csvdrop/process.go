@@ -119,7 +119,7 @@ func (f *folder) take(ctx context.Context, name string) outcome {
 	sum.Encoding, sum.Delimiter, sum.HeaderRow = rd.Encoding(), string(rd.Delimiter()), rd.HeaderRow()
 	sum.Columns = rd.Header().Columns()
 
-	rows := &RowParser{Header: rd.Header(), Source: f.cfg.Name, References: f.refs, FileName: name, FileHash: digest, ModTime: opened.ModTime(), Now: f.now}
+	rows := &RowParser{Header: rd.Header(), Source: f.cfg.Name, References: f.refs, FileName: name, FileHash: digest, ModTime: opened.ModTime(), Now: f.now, Intake: f.intake}
 	rej := &rejectedWriter{root: f.root, name: name, header: rd.Header().Cells()}
 	defer rej.discard()
 	pub := f.newPublisher(ctx, run, name)

@@ -35,6 +35,8 @@ type RowParser struct {
 	// Now bounds plausible receive times (at most a day ahead); nil means
 	// time.Now.
 	Now func() time.Time
+	// Intake is the contact rule the caller's number must meet.
+	Intake ingest.Config
 }
 
 // RowResult is one parsed record.
@@ -56,7 +58,7 @@ type RowResult struct {
 }
 
 // Reason joins the problems for an operator, naming the file's columns:
-// "来电号码：请填写正确的手机号码（7 到 15 位数字）；…".
+// "来电号码：无法识别“62345678”：请填写带区号的固定电话…；…".
 func (r RowResult) Reason() string {
 	parts := make([]string, len(r.Problems))
 	for i, p := range r.Problems {
@@ -70,7 +72,7 @@ func (r RowResult) Reason() string {
 
 // Parse maps one data record (row is its row number in the file, as a
 // spreadsheet counts rows, the header included) to an envelope and checks
-// it with ingest.CheckFields. Problems name the file's own columns.
+// it with the intake rule (ingest.Config.Check). Problems name the file's own columns.
 func (p *RowParser) Parse(row int, record []string) RowResult {
 	h := p.Header
 	var res RowResult
@@ -93,7 +95,7 @@ func (p *RowParser) Parse(row int, record []string) RowResult {
 		}
 	}
 
-	phone, others := SplitPhone(h.Value(record, FieldPhone))
+	phone, others := SplitPhone(h.Value(record, FieldPhone), p.Intake)
 	env.Phone = phone
 	if len(others) > 0 {
 		env.Extra[ExtraPhoneOther] = strings.Join(others, " ")
@@ -148,7 +150,7 @@ func (p *RowParser) now() time.Time {
 func (p *RowParser) check(env *ingest.Envelope, phone string) []ingest.FieldError {
 	h := p.Header
 	var out []ingest.FieldError
-	for _, fe := range ingest.CheckFields(env) {
+	for _, fe := range p.Intake.Check(env) {
 		switch fe.Field {
 		case "phone":
 			fe.Field = h.label(FieldPhone)

@@ -68,17 +68,18 @@ func CleanSourceID(s string) (string, bool) {
 // phoneSeparators split a cell that lists several numbers.
 var phoneSeparators = func(r rune) bool {
 	switch r {
-	case '/', '／', '、', ',', '，', ';', '；', '|', '\n':
+	case '/', '／', '、', '､', ',', '，', ';', '；', '|', '\n':
 		return true
 	}
 	return false
 }
 
 // SplitPhone returns the caller's number from a phone cell and the other
-// numbers the cell lists. The first number that passes ingest.CheckPhone
-// wins; when none does, the whole (cleaned) cell is returned so that the
-// check reports it. Full-width digits are folded to ASCII.
-func SplitPhone(s string) (phone string, others []string) {
+// numbers the cell lists. The first number that intake accepts (one
+// ingest.PhoneE164 accepts once intake completed it with the default area
+// code) wins; when none does, the whole (cleaned) cell is returned so that
+// the check reports it. Full-width digits are folded to ASCII.
+func SplitPhone(s string, intake ingest.Config) (phone string, others []string) {
 	s = narrow(unguard(s))
 	parts := strings.FieldsFunc(s, phoneSeparators)
 	if len(parts) <= 1 {
@@ -86,7 +87,8 @@ func SplitPhone(s string) (phone string, others []string) {
 	}
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
-		if ingest.CheckPhone(p) == nil {
+		full, _ := intake.CompletePhone(p)
+		if _, err := ingest.PhoneE164(full); err == nil {
 			for j, q := range parts {
 				if q = strings.TrimSpace(q); j != i && q != "" {
 					others = append(others, q)

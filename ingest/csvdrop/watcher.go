@@ -48,6 +48,7 @@ type Watcher struct {
 // touches it.
 type folder struct {
 	cfg     FolderConfig
+	intake  ingest.Config
 	aliases map[Field][]string
 	log     *zap.Logger
 	m       *metrics
@@ -116,6 +117,7 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		}
 		w.folders = append(w.folders, &folder{
 			cfg:     fc,
+			intake:  cfg.Intake,
 			aliases: aliases,
 			log:     logger.With(zap.String("folder", fc.Name)),
 			m:       m,

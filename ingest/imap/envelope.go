@@ -42,7 +42,7 @@ const (
 	ExtraHTML        = "html"
 	ExtraHTMLOmitted = "html_omitted"
 	// ExtraTextFromHTML is "true" when Description was rendered from HTML.
-	ExtraTextFromHTML = "text_from_html"
+	ExtraTextFromHTML = ingest.ExtraTextFromHTML
 	// ExtraDescriptionTruncated and ExtraSubjectTruncated hold the
 	// original length in bytes when the text was cut to the ingest limits.
 	ExtraDescriptionTruncated = "description_truncated"
@@ -193,7 +193,7 @@ func BuildEnvelope(refs ingest.References, p *Parsed, m Meta, raw []byte, atts [
 	if env.Email == "" {
 		return env, fmt.Errorf("%w: no sender address (From/Reply-To)", ErrInvalid)
 	}
-	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+	if errs := env.Validate(); len(errs) > 0 {
 		var parts []string
 		for _, fe := range errs {
 			parts = append(parts, fe.Error())

@@ -61,7 +61,7 @@ func FuzzParseMessage(f *testing.F) {
 			}
 			return
 		}
-		if errs := ingest.CheckFields(&env); len(errs) > 0 {
+		if errs := env.Validate(); len(errs) > 0 {
 			t.Fatalf("accepted an invalid envelope: %v", errs)
 		}
 		for k, v := range env.Extra {

@@ -169,7 +169,7 @@ func TestDovecot(t *testing.T) {
 	h.rec.mu.Lock()
 	for _, e := range h.rec.published {
 		note(e.Source, e.ID, e.SourceID, "published")
-		if errs := ingest.CheckFields(&e); len(errs) > 0 {
+		if errs := e.Validate(); len(errs) > 0 {
 			t.Errorf("invalid envelope %s: %v", e.SourceID, errs)
 		}
 	}

@@ -154,10 +154,10 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 	}
 
 	text, htmlBody := w.walk(h, br, 0, "")
-	p.Text = tidyText(text)
+	p.Text = ingest.TidyText(text)
 	if htmlBody != "" {
 		if p.Text == "" {
-			p.Text = htmlToText(htmlBody)
+			p.Text = ingest.HTMLToText(htmlBody)
 			p.TextFromHTML = true
 		}
 		p.HTML = sanitizeHTML(htmlBody)
@@ -250,7 +250,7 @@ func (w *walker) multipart(mediaType string, mr *textproto.MultipartReader, dept
 			texts = append(texts, c.text)
 		case strings.TrimSpace(c.html) != "":
 			// An HTML-only piece of a mixed message still carries text.
-			texts = append(texts, htmlToText(c.html))
+			texts = append(texts, ingest.HTMLToText(c.html))
 		}
 		if strings.TrimSpace(c.html) != "" {
 			htmls = append(htmls, c.html)
@@ -520,7 +520,7 @@ func cleanLine(s string) string {
 		}
 		return r
 	}, s)
-	return strings.TrimSpace(collapseSpace(s))
+	return strings.TrimSpace(ingest.CollapseSpace(s))
 }
 
 // printable shortens s to at most n bytes of valid UTF-8 for messages.

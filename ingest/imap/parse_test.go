@@ -304,21 +304,3 @@ func TestFindReference(t *testing.T) {
 		}
 	}
 }
-
-func TestHTMLToText(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"<p>a</p><p>b</p>", "a\n\nb"},
-		{"a<br>b", "a\nb"},
-		{"<table><tr><td>x</td><td>y</td></tr><tr><td>z</td></tr></table>", "x\ty\nz"},
-		{"<pre>  keep\n  this</pre>", "keep\n  this"},
-		{"a &amp; b&nbsp;c", "a & b c"},
-		{`<a href="mailto:x@example.com">x@example.com</a>`, "x@example.com"},
-		{"<style>x{}</style><script>y</script>text", "text"},
-		{"  lots   of \n spaces ", "lots of spaces"},
-	}
-	for _, tt := range tests {
-		if got := htmlToText(tt.in); got != tt.want {
-			t.Errorf("htmlToText(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -99,7 +99,7 @@ func TestReaderFixtures(t *testing.T) {
 	bySubject := map[string]ingest.Envelope{}
 	for _, e := range h.rec.envelopes() {
 		bySubject[e.Subject] = e
-		if errs := ingest.CheckFields(&e); len(errs) > 0 {
+		if errs := e.Validate(); len(errs) > 0 {
 			t.Errorf("published an invalid envelope %s: %v", e.SourceID, errs)
 		}
 	}

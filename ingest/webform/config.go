@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Config configures the web form, its status page and the JSON API. A zero
@@ -14,6 +16,9 @@ type Config struct {
 	// Default 10 MiB. A form post may be Config.BodyLimit() bytes long;
 	// the form stops reading there.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// Intake is the installation's contact rule (the tousu configuration's
+	// section "intake"), applied to the phone numbers customers give.
+	Intake ingest.Config `yaml:"-"`
 	// MaxJSONBytes bounds the body of POST /api/v1/complaints; the API
 	// stops reading there. Default 64 KiB.
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`

@@ -241,7 +241,7 @@ type fieldView struct {
 // formFields lists the inputs of the complaint form in order.
 var formFields = []fieldView{
 	{Name: "name", Label: "姓名", Type: "text", Autocomplete: "name"},
-	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", Hint: "手机号码和电子邮箱至少填写一项。用手机号码后四位可以查询处理进度。"},
+	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", Hint: "11 位手机号码，或带区号的固定电话（如 010-62345678）。与电子邮箱至少填写一项；用号码后四位可以查询处理进度。"},
 	{Name: "email", Label: "电子邮箱", Type: "email", Autocomplete: "email", InputMode: "email"},
 	{Name: "subject", Label: "主题", Type: "text", Hint: "一句话概括您的问题，例如：手机信号差"},
 	{Name: "description", Label: "投诉内容", Textarea: true, Required: true, Hint: "请写明发生了什么、时间地点、涉及的订单号或金额，以及您的诉求。"},
@@ -376,7 +376,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 		return f.message(c, fiber.StatusBadRequest, "页面已过期", msgExpired, "/")
 	}
 
-	env, errs := envelopeOf(values)
+	env, errs := envelopeOf(f.cfg.Intake, values)
 	status := fiber.StatusUnprocessableEntity
 	if p.fileError != "" {
 		errs[fieldAttachment] = p.fileError
@@ -409,7 +409,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 
 // envelopeOf returns the complaint the form's fields describe and the
 // message for each invalid field.
-func envelopeOf(values map[string]string) (ingest.Envelope, map[string]string) {
+func envelopeOf(intake ingest.Config, values map[string]string) (ingest.Envelope, map[string]string) {
 	env := ingest.Envelope{
 		Name:        strings.TrimSpace(values["name"]),
 		Phone:       strings.TrimSpace(values["phone"]),
@@ -418,7 +418,7 @@ func envelopeOf(values map[string]string) (ingest.Envelope, map[string]string) {
 		Description: strings.TrimSpace(values["description"]),
 	}
 	errs := make(map[string]string)
-	for _, fe := range ingest.CheckFields(&env) {
+	for _, fe := range intake.Check(&env) {
 		errs[fe.Field] = fe.Message
 	}
 	return env, errs
@@ -526,7 +526,7 @@ func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done boo
 		return true, csrfError{err}
 	}
 	p.csrfChecked = true
-	_, errs := envelopeOf(p.values)
+	_, errs := envelopeOf(f.cfg.Intake, p.values)
 	if p.values[fieldHoneypot] != "" || !f.tokens.validNonce(p.values[fieldCSRF], p.values[fieldNonce]) || len(errs) > 0 {
 		p.hadFile = true // refused anyway: keep nothing
 		_, err := io.Copy(io.Discard, part)
@@ -577,7 +577,10 @@ func (f *Form) fill(env *ingest.Envelope, c *fiber.Ctx, channel ingest.Channel, 
 	env.Reference = f.shared.References.For(id)
 	env.Channel = channel
 	env.ReceivedAt = time.Now().UTC()
-	env.Extra = map[string]string{"remote_addr": strings.Clone(c.IP())}
+	if env.Extra == nil {
+		env.Extra = map[string]string{}
+	}
+	env.Extra["remote_addr"] = strings.Clone(c.IP())
 }
 
 // doPublish hands env to the broker and records the outcome. It logs a

@@ -265,6 +265,20 @@ func TestSubmitValid(t *testing.T) {
 	}
 }
 
+func TestSubmitLandlineWithDefaultAreaCode(t *testing.T) {
+	e := newTestEnv(t, Config{Intake: ingest.Config{DefaultAreaCode: "010"}})
+	s, _ := e.open(t, "/")
+	fields := validFields()
+	fields["phone"], fields["email"] = "6234 5678", ""
+	if resp, body := e.post(t, "/complaints", s, fields, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	envs := e.pub.Published()
+	if len(envs) != 1 || envs[0].Phone != "010-6234 5678" || envs[0].Extra[ingest.ExtraPhoneAreaCode] != "010" {
+		t.Fatalf("published %+v", envs)
+	}
+}
+
 func TestDoubleSubmitSameReference(t *testing.T) {
 	e := newTestEnv(t, Config{})
 	s, _ := e.open(t, "/")
@@ -293,7 +307,9 @@ func TestSubmitValidationErrors(t *testing.T) {
 		message string
 	}{
 		{"empty description", map[string]string{"description": "   "}, "description", "此项为必填项"},
-		{"bad phone", map[string]string{"phone": "12-34"}, "phone", "请填写正确的手机号码"},
+		{"bad phone", map[string]string{"phone": "12-34"}, "phone", "无法识别的电话号码"},
+		{"landline without area code", map[string]string{"phone": "6234 5678"}, "phone", "请填写带区号的固定电话，例如 010-62345678"},
+		{"ten-digit mobile", map[string]string{"phone": "138 0013 800"}, "phone", "手机号码应为 11 位数字"},
 		{"bad email", map[string]string{"email": "zhang@"}, "email", "请填写正确的电子邮箱地址"},
 		{"no contact", map[string]string{"phone": "", "email": ""}, "phone", "请至少填写手机号码或电子邮箱中的一项"},
 		{"non-UTF-8 name", map[string]string{"name": "张\xff三"}, "name", "UTF-8"},

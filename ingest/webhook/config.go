@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Config configures the webhook endpoint. Zero MaxBodyBytes, Tolerance and
@@ -30,6 +32,9 @@ type Config struct {
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	// Default 10s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// Intake is the installation's contact rule (the tousu configuration's
+	// section "intake"), applied to the phone numbers customers give.
+	Intake ingest.Config `yaml:"-"`
 }
 
 // SourceConfig is one partner platform.
@@ -49,7 +54,15 @@ type SourceConfig struct {
 	// MaxBodyBytes bounds this source's request bodies; zero means the
 	// endpoint's max_body_bytes. The handler stops reading at the limit.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// HTML names the fields (subject, description) the partner sends as
+	// HTML. They are rendered as plain text at intake (ingest.HTMLToText)
+	// and the envelope notes it in Extra; every other field is plain text
+	// and kept as sent, angle brackets included.
+	HTML []string `yaml:"html"`
 }
+
+// HTMLFields lists the fields a source's HTML may name.
+var HTMLFields = []string{"subject", "description"}
 
 // Defaults and limits.
 const (
@@ -88,7 +101,7 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration without touching the file system:
 // source names, that each source has exactly one of secret and
 // secret_file, the length of inline secrets, the mapping's field names and
-// paths, and that no limit is negative. Messages name the offending key
+// paths, the HTML fields, and that no limit is negative. Messages name the offending key
 // (sources.<name>.mapping.<field>) but never a secret.
 func (c Config) Validate() error {
 	var errs []error
@@ -125,6 +138,11 @@ func (c Config) Validate() error {
 			}
 			if _, err := splitPath(src.Mapping[field]); err != nil {
 				errs = append(errs, fmt.Errorf("%s.mapping.%s: %w", at, field, err))
+			}
+		}
+		for i, field := range src.HTML {
+			if !slices.Contains(HTMLFields, field) {
+				errs = append(errs, fmt.Errorf("%s.html[%d]: %q is not a field that can be HTML (%s)", at, i, field, strings.Join(HTMLFields, ", ")))
 			}
 		}
 	}

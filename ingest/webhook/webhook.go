@@ -108,6 +108,7 @@ type source struct {
 	secret  []byte
 	paths   fieldPaths
 	maxBody int64
+	html    []string // fields sent as HTML
 }
 
 // New resolves cfg (reading secret files, see Config.Resolve) and returns a
@@ -145,7 +146,7 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		if limit == 0 {
 			limit = h.cfg.MaxBodyBytes
 		}
-		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping), maxBody: limit}
+		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
 	}
 	if h.m, err = newMetrics(reg, sortedKeys(cfg.Sources)); err != nil {
 		return nil, err
@@ -233,7 +234,16 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		Description: p.Description,
 		Extra:       map[string]string{"remote_addr": strings.Clone(c.IP())},
 	}
-	if errs := ingest.CheckFields(&env); len(errs) > 0 {
+	for _, field := range src.html {
+		switch field {
+		case "subject":
+			env.Subject = ingest.HTMLToText(env.Subject)
+		case "description":
+			env.Description = ingest.HTMLToText(env.Description)
+			env.Extra[ingest.ExtraTextFromHTML] = "true"
+		}
+	}
+	if errs := h.cfg.Intake.Check(&env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Code: "invalid_field", Field: errs[0].Field, Errors: errs})
 	}
 

@@ -134,6 +134,8 @@ func TestWebhook(t *testing.T) {
 		{"missing description", "shop", shopSecret, now, `{"phone":"13700001111"}`, nil, 422, "invalid_field", "description"},
 		{"bad phone", "shop", shopSecret, now, `{"phone":"call me","description":"x"}`, nil, 422, "invalid_field", "phone"},
 		{"bad email", "shop", shopSecret, now, `{"email":"no","description":"x"}`, nil, 422, "invalid_field", "email"},
+		{"landline without area code", "shop", shopSecret, now, `{"phone":"62345678","description":"宽带断网三天"}`, nil, 422, "invalid_field", "phone"},
+		{"mapped ten-digit mobile", "partner", partnerSecret, now, `{"customer":{"mobile":1380013800},"data":{"items":[{"text":"宽带断网三天"}]}}`, nil, 422, "invalid_field", "phone"},
 		{"description not a string", "shop", shopSecret, now, `{"phone":"13700001111","description":{"a":1}}`, nil, 422, "invalid_field", "description"},
 		{"bad occurred_at", "shop", shopSecret, now, `{"phone":"13700001111","description":"x","occurred_at":"yesterday"}`, nil, 422, "invalid_field", "occurred_at"},
 		{"bad idempotency key", "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: "has space"}, 400, "bad_idempotency_key", ""},
@@ -212,6 +214,45 @@ func TestWebhookMapping(t *testing.T) {
 	}
 	if env.ID != ingest.NewID(ingest.ChannelWebhook, "partner", "778899") {
 		t.Fatalf("id %q not from the mapped source_id", env.ID)
+	}
+}
+
+func TestWebhookDefaultAreaCode(t *testing.T) {
+	cfg := testConfig()
+	cfg.Intake = ingest.Config{DefaultAreaCode: "0571"}
+	e := newTestEnv(t, cfg)
+	if status, a := e.send(t, "shop", shopSecret, time.Now(), `{"phone":"8765 4321","description":"宽带断网三天"}`, nil); status != 202 {
+		t.Fatalf("status %d %+v", status, a)
+	}
+	env := e.pub.Published()[0]
+	if env.Phone != "0571-8765 4321" || env.Extra[ingest.ExtraPhoneAreaCode] != "0571" || env.Extra["remote_addr"] == "" {
+		t.Fatalf("envelope %+v", env)
+	}
+}
+
+func TestWebhookHTMLOnlyWhereDeclared(t *testing.T) {
+	const secret = "crm-secret-0123456789abcdef"
+	cfg := testConfig()
+	cfg.Sources["crm"] = SourceConfig{Secret: secret, HTML: []string{"description"}}
+	tests := []struct {
+		source, secret, body string
+		subject, description string
+		fromHTML             bool
+	}{
+		{"shop", shopSecret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"登录提示 <password> 错误，<price>100元</price>"}`,
+			"<b>登录</b>", "登录提示 <password> 错误，<price>100元</price>", false},
+		{"crm", secret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"<p>登录提示 &lt;password&gt; 错误</p><p>客服<br>不回电</p>"}`,
+			"<b>登录</b>", "登录提示 <password> 错误\n\n客服\n不回电", true},
+	}
+	for _, tt := range tests {
+		e := newTestEnv(t, cfg)
+		if status, a := e.send(t, tt.source, tt.secret, time.Now(), tt.body, nil); status != 202 {
+			t.Fatalf("%s: status %d %+v", tt.source, status, a)
+		}
+		env := e.pub.Published()[0]
+		if env.Subject != tt.subject || env.Description != tt.description || (env.Extra[ingest.ExtraTextFromHTML] == "true") != tt.fromHTML {
+			t.Errorf("%s: subject %q, description %q, extra %v", tt.source, env.Subject, env.Description, env.Extra)
+		}
 	}
 }
 
@@ -345,6 +386,8 @@ func TestConfigValidate(t *testing.T) {
 		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, SecretFile: "/x"}}}, "not both"},
 		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field"},
 		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"phone": "a..b"}}}}, "empty part"},
+		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "subject"}}}}, ""},
+		{"html name", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "name"}}}}, `sources.shop.html[1]: "name"`},
 		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes"},
 		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance"},
 	}
@@ -425,7 +468,7 @@ func FuzzParsePayload(f *testing.F) {
 				continue
 			}
 			env := ingest.Envelope{Name: p.Name, Phone: p.Phone, Email: p.Email, Subject: p.Subject, Description: p.Description}
-			ingest.CheckFields(&env)
+			env.Validate()
 			if len(p.SourceID) > MaxSourceIDBytes {
 				t.Fatalf("source_id of %d bytes accepted", len(p.SourceID))
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/configs"
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/csvdrop"
 	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/ingest/webform"
@@ -40,6 +41,7 @@ type Config struct {
 	Bus       bus.Config         `yaml:"bus"`
 	Broker    bus.BrokerConfig   `yaml:"broker"`
 	Index     IndexConfig        `yaml:"index"`
+	Intake    ingest.Config      `yaml:"intake"`
 	Webform   webform.Config     `yaml:"webform"`
 	Webhook   webhook.Config     `yaml:"webhook"`
 	IMAP      imap.Config        `yaml:"imap"`
@@ -233,6 +235,7 @@ func (c *Config) Validate() error {
 	if !slices.ContainsFunc(c.CSVDrop.Folders, func(f csvdrop.FolderConfig) bool { return f.Name == DefaultHotlineFolder }) {
 		c.CSVDrop.Folders = append(c.CSVDrop.Folders, csvdrop.FolderFromEnv(DefaultHotlineFolder, filepath.Join(c.DataDir, DefaultHotlineFolder)))
 	}
+	c.Webform.Intake, c.Webhook.Intake, c.CSVDrop.Intake = c.Intake, c.Intake, c.Intake
 	var errs []error
 	switch c.Index.Backend {
 	case "bleve":
@@ -252,7 +255,7 @@ func (c *Config) Validate() error {
 		name string
 		v    interface{ Validate() error }
 	}{
-		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve},
+		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve}, {"intake", c.Intake},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
 		{"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"security", &c.Security},
 	}

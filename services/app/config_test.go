@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -61,6 +62,7 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 		{"webhook:\n  sources:\n    acme:\n      secrt: x\n", `unknown key "webhook.sources.acme.secrt"`},
 		{"policies:\n  packs:\n    - path: builtin:telecom\n      channel: [email]\n", `unknown key "policies.packs[0].channel"`},
 		{"auth:\n  tokens:\n    - name: a\n      rol: admin\n", `unknown key "auth.tokens[0].rol"`},
+		{"intake:\n  default_areacode: \"010\"\n", `unknown key "intake.default_areacode"`},
 	}
 	for _, tt := range tests {
 		_, err := Load(writeConfig(t, tt.yaml), nil)
@@ -80,6 +82,27 @@ func TestLoadReportsInvalidValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
+	}
+}
+
+func TestIntakeReachesTheAdapters(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "intake:\n  default_area_code: \"0755\"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := ingest.Config{DefaultAreaCode: "0755"}
+	if cfg.Webform.Intake != want || cfg.Webhook.Intake != want || cfg.CSVDrop.Intake != want {
+		t.Errorf("intake of webform %+v, webhook %+v, csvdrop %+v; want %+v", cfg.Webform.Intake, cfg.Webhook.Intake, cfg.CSVDrop.Intake, want)
+	}
+	cfg, err = Load(writeConfig(t, "intake:\n  default_area_code: 755\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "intake: default_area_code: ") {
+		t.Errorf("Validate() = %v, want an error naming intake.default_area_code", err)
 	}
 }
 
