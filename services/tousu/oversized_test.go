@@ -26,7 +26,7 @@ type oversizedView struct {
 // after them become searchable.
 func TestOversizedCasesOnRealKafka(t *testing.T) {
 	kafka := servertest.Require(t, servertest.Kafka)
-	p := startProc(t, []string{"TOUSU_KAFKA_BROKERS=" + kafka, "TOUSU_BOOTSTRAP_TOKEN=" + testToken}, "-data", filepath.Join(t.TempDir(), "all"))
+	p := startProc(t, []string{"TOUSU_KAFKA_BROKERS=" + kafka, "TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_SECRET=" + testSecret}, "-data", filepath.Join(t.TempDir(), "all"))
 	run := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	// The customers are this run's own: router.state on the shared broker
 	// keeps earlier runs' customers.
