@@ -583,8 +583,8 @@ func (p *Process) ensureToken() error {
 }
 
 // loadKey loads the server secret for the targets that derive keys from
-// it: the intake (reference numbers) and the console (opaque customer
-// keys, the status page). An embedded installation makes one in its data
+// it: the intake (reference numbers, the web form's CSRF tokens) and the
+// console (opaque customer keys, the status page). An embedded installation makes one in its data
 // directory at first start; distributed replicas must share a configured
 // one.
 func (p *Process) loadKey() error {
@@ -599,6 +599,11 @@ func (p *Process) loadKey() error {
 		fmt.Fprintf(p.out, "tousu: generated the server secret in %s (back it up with the data)\n", filepath.Join(p.cfg.DataDir, serverkey.FileName))
 	}
 	p.key = key
+	// Without a CSRF secret of its own, the web form signs its tokens with
+	// a key derived from the server secret, which every replica shares.
+	if p.cfg.Webform.CSRFSecret == "" {
+		p.cfg.Webform.CSRFSecret = hex.EncodeToString(key.Derive("csrf"))
+	}
 	return nil
 }
 

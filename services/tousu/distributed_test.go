@@ -302,6 +302,14 @@ var formReference = regexp.MustCompile(`id="reference">(TS[0-9A-Z]+)<`)
 // the reference on the receipt.
 func submitForm(tb testing.TB, base, phone, description string) string {
 	tb.Helper()
+	client, form := openForm(tb, base)
+	return postForm(tb, client, base, form, phone, description)
+}
+
+// openForm loads the web form at base as a browser would and returns the
+// browser and the form's hidden fields.
+func openForm(tb testing.TB, base string) (*http.Client, url.Values) {
+	tb.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	resp, err := client.Get(base + "/")
@@ -310,15 +318,26 @@ func submitForm(tb testing.TB, base, phone, description string) string {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	form := url.Values{"name": {"张三"}, "phone": {phone}, "subject": {"投诉"}, "description": {description}}
+	form := url.Values{}
 	for _, m := range formToken.FindAllStringSubmatch(string(page), -1) {
 		form.Set(m[1], m[2])
 	}
-	resp, err = client.PostForm(base+"/complaints", form)
+	return client, form
+}
+
+// postForm fills in a form openForm loaded, posts it to base and returns
+// the reference on the receipt.
+func postForm(tb testing.TB, client *http.Client, base string, form url.Values, phone, description string) string {
+	tb.Helper()
+	form.Set("name", "张三")
+	form.Set("phone", phone)
+	form.Set("subject", "投诉")
+	form.Set("description", description)
+	resp, err := client.PostForm(base+"/complaints", form)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	page, _ = io.ReadAll(resp.Body)
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	m := formReference.FindStringSubmatch(string(page))
 	if m == nil {

@@ -355,6 +355,20 @@ func TestKillAfterReceiptsLosesNothing(t *testing.T) {
 	checkEachOnce(t, p.waitFor(t, "断电测试", n), refs)
 }
 
+// TestFormSurvivesRestart: a form rendered before a restart is accepted
+// after it: its CSRF token is signed with a key derived from the server
+// secret in the data directory, not with a random key of the process.
+func TestFormSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}
+	p := startProc(t, env, "-data", dir)
+	client, form := openForm(t, p.http)
+	p.kill(t)
+	p = startProc(t, env, "-data", dir)
+	postForm(t, client, p.http, form, "13700137000", "话费多扣了二十元，客服说月底退还")
+	p.waitFor(t, "话费多扣了二十元", 1)
+}
+
 func TestTopicsApplyCommand(t *testing.T) {
 	broker := startProc(t, nil, "-target", "broker", "-broker-listen", "127.0.0.1:0", "-data", t.TempDir())
 	env := []string{"TOUSU_KAFKA_BROKERS=" + broker.broker}
