@@ -175,6 +175,13 @@ func TestCheckTargets(t *testing.T) {
 		t.Errorf("router without brokers: err = %v", err)
 	}
 	cfg.Bus.Brokers = []string{"127.0.0.1:9092"}
+	if err := CheckTargets(&cfg, []Target{TargetIndexer, TargetConsole}); err == nil || !strings.Contains(err.Error(), EnvSecret) {
+		t.Errorf("console on Kafka without the server secret: err = %v", err)
+	}
+	if err := CheckTargets(&cfg, []Target{TargetRouter}); err != nil {
+		t.Errorf("router on Kafka needs no server secret: %v", err)
+	}
+	cfg.Security.Secret = strings.Repeat("s", 32)
 	if err := CheckTargets(&cfg, []Target{TargetIndexer, TargetConsole}); err != nil {
 		t.Error(err)
 	}

@@ -93,6 +93,9 @@ func CheckTargets(cfg *Config, targets []Target) error {
 	if !has(TargetBroker) && cfg.Embedded() && len(targets) > 0 {
 		return fmt.Errorf("no Kafka brokers: set bus.brokers (or %s), or run the broker target in this process", EnvKafkaBrokers)
 	}
+	if !cfg.Embedded() && !has(TargetBroker) && !cfg.Security.Configured() && (has(TargetGateway) || has(TargetPoller) || has(TargetConsole)) {
+		return fmt.Errorf("security.secret: not set; the gateway, poller and console on Kafka need the server secret every replica shares (security.secret, security.secret_file or %s, at least %d bytes)", EnvSecret, serverkey.MinSecretBytes)
+	}
 	return nil
 }
 

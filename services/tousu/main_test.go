@@ -30,7 +30,9 @@ func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(good, []byte("data_dir: /tmp/x\nbus:\n  brokers: [127.0.0.1:9092]\n"), 0o600)
+	os.WriteFile(good, []byte("data_dir: /tmp/x\nbus:\n  brokers: [127.0.0.1:9092]\nsecurity:\n  secret: "+testSecret+"\n"), 0o600)
+	noSecret := filepath.Join(dir, "no-secret.yaml")
+	os.WriteFile(noSecret, []byte("data_dir: /tmp/x\nbus:\n  brokers: [127.0.0.1:9092]\n"), 0o600)
 	os.WriteFile(bad, []byte("webhook:\n  sources:\n    acme:\n      secrt: x\n"), 0o600)
 	badPack := filepath.Join(dir, "pack.yaml")
 	os.WriteFile(badPack, []byte("name: x\nclokcs: []\n"), 0o600)
@@ -41,6 +43,8 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{[]string{"validate", "-config", good}, 0, "ok"},
 		{[]string{"validate", "-config", bad}, 1, `unknown key "webhook.sources.acme.secrt"`},
+		{[]string{"validate", "-config", noSecret}, 1, "security.secret: not set"},
+		{[]string{"validate", "-config", noSecret, "-target", "router"}, 0, "ok"},
 		{[]string{"validate"}, 0, "the built-in defaults with the environment: ok"},
 		{[]string{"validate", filepath.Join("..", "..", "configs", "policies", "hotel.yaml"), "-config", good}, 0, good + ": ok"},
 		{[]string{"validate", filepath.Join("..", "..", "configs", "embedded.yaml")}, 2, "is a configuration, not a policy pack: did you mean tousu validate -config ../../configs/embedded.yaml?"},
