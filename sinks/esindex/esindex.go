@@ -189,7 +189,7 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 2 * cfg.Workers
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	backoff := cfg.RetryBackoff
+	base := cfg.RetryBackoff
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses:     cfg.URLs,
 		Username:      cfg.Username,
@@ -200,7 +200,7 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 		RetryOnStatus: []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 		MaxRetries:    cfg.MaxRetries,
 		RetryBackoff: func(attempt int) time.Duration {
-			return jittered(backoff, attempt)
+			return jittered(base, attempt)
 		},
 	})
 	if err != nil {
