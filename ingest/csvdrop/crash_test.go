@@ -15,6 +15,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/internal/polltest"
 )
 
 // Environment of the child process of TestCrashAndResume.
@@ -52,7 +53,9 @@ func TestCrashChild(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	waitFor(t, func() bool { return exists(filepath.Join(dir, "drop", "processed", "export.csv.summary.json")) })
+	polltest.Until(t, "the summary of export.csv", func() bool {
+		return exists(filepath.Join(dir, "drop", "processed", "export.csv.summary.json"))
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -124,7 +127,7 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()
-	waitFor(t, func() bool {
+	polltest.Until(t, "2,000 rows published", func() bool {
 		select {
 		case err := <-exited:
 			t.Fatalf("the child finished before it was killed: %v", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/internal/polltest"
 )
 
 func TestFolderTakesGBKExport(t *testing.T) {
@@ -414,10 +415,10 @@ func TestRunKeepsFlowingPastABrokenFolder(t *testing.T) {
 		}
 	}()
 
-	waitFor(t, func() bool { return exists(filepath.Join(good, "processed")) })
+	polltest.Until(t, "the processed folder", func() bool { return exists(filepath.Join(good, "processed")) })
 	writeFile(t, filepath.Join(good, "x.csv"), []byte(csvText(",", stdHeader, stdRow(1), stdRow(2))))
 	writeFile(t, filepath.Join(good, "x.csv.done"), nil)
-	waitFor(t, func() bool { return exists(filepath.Join(good, "processed", "x.csv.summary.json")) })
+	polltest.Until(t, "the summary of x.csv", func() bool { return exists(filepath.Join(good, "processed", "x.csv.summary.json")) })
 	if rec.count() != 2 {
 		t.Errorf("published %d", rec.count())
 	}
@@ -429,25 +430,12 @@ func TestRunKeepsFlowingPastABrokenFolder(t *testing.T) {
 	if err := os.MkdirAll(good, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return exists(filepath.Join(good, "processed")) })
+	polltest.Until(t, "the processed folder", func() bool { return exists(filepath.Join(good, "processed")) })
 	writeFile(t, filepath.Join(good, "y.csv"), []byte(csvText(",", stdHeader, stdRow(3))))
 	writeFile(t, filepath.Join(good, "y.csv.done"), nil)
-	waitFor(t, func() bool { return exists(filepath.Join(good, "processed", "y.csv.summary.json")) })
+	polltest.Until(t, "the summary of y.csv", func() bool { return exists(filepath.Join(good, "processed", "y.csv.summary.json")) })
 	if rec.count() != 3 {
 		t.Errorf("published %d", rec.count())
-	}
-}
-
-// waitFor polls cond until it holds; the deadline only guards against a
-// hang, it asserts nothing about speed.
-func waitFor(tb testing.TB, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatal("condition not reached within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/backoff"
 )
 
 // Timing of the folder loops.
@@ -77,8 +78,8 @@ type observation struct {
 }
 
 type retryState struct {
-	at    time.Time
-	delay time.Duration
+	at       time.Time
+	attempts int // failed takes so far
 }
 
 // New checks cfg and returns a Watcher that hands every row, with the
@@ -154,10 +155,7 @@ func (f *folder) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := f.setup(); err != nil {
 			f.warnOnce("cannot set up the drop folder; will retry", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(setupRetry):
-			}
+			backoff.Sleep(ctx, setupRetry)
 			continue
 		}
 		f.log.Info("watching drop folder", zap.String("path", f.cfg.Path), zap.String("completeness", f.cfg.Completeness.Mode),
@@ -437,10 +435,11 @@ func (f *folder) scan(ctx context.Context) time.Duration {
 				break
 			}
 			r := f.retry[c.name]
-			r.delay = min(max(2*r.delay, retryMin), retryMax)
-			r.at = f.now().Add(r.delay)
+			r.attempts++
+			delay := backoff.Capped(retryMin, retryMax, r.attempts)
+			r.at = f.now().Add(delay)
 			f.retry[c.name] = r
-			next = min(next, r.delay)
+			next = min(next, delay)
 		default:
 			delete(f.retry, c.name)
 			delete(f.obs, c.name)

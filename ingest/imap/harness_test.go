@@ -353,19 +353,6 @@ func (h *harness) metric(c *prometheus.CounterVec, mailbox string) int {
 	return int(m.GetCounter().GetValue())
 }
 
-// waitFor polls cond until it holds; the generous limit only stops a hung
-// test, it is not a performance assertion.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // proxy forwards TCP connections to target and can drop them all at once,
 // to simulate a network failure in the middle of a poll.
 type proxy struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 )
 
@@ -116,10 +117,10 @@ func TestDovecot(t *testing.T) {
 	total := 2 * perFolder
 	_, stop := h.start(seenCfg, moveCfg)
 	start := time.Now()
-	waitFor(t, "a third of the mail", func() bool { return h.rec.total() >= total/3 })
+	polltest.Until(t, "a third of the mail", func() bool { return h.rec.total() >= total/3 })
 	t.Logf("%v: a third handled; dropping the connections", time.Since(start))
 	px.drop() // the network fails
-	waitFor(t, "two thirds of the mail", func() bool { return h.rec.total() >= 2*total/3 })
+	polltest.Until(t, "two thirds of the mail", func() bool { return h.rec.total() >= 2*total/3 })
 	t.Logf("%v: two thirds handled; restarting", time.Since(start))
 	stop() // tousu restarts
 
@@ -135,7 +136,7 @@ func TestDovecot(t *testing.T) {
 	deliver(seenBox, 20)
 	deliver(moveBox, 20)
 	total += 40
-	waitFor(t, "all mail", func() bool { return h.rec.total() >= total })
+	polltest.Until(t, "all mail", func() bool { return h.rec.total() >= total })
 	t.Logf("%v: all handled", time.Since(start))
 	var lastSeen, lastMove uint32
 	for uid := range expected[seenBox] {

@@ -45,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,6 +60,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/internal/backoff"
 )
 
 // Quarantined is a message that cannot become a complaint: the mail could
@@ -281,25 +281,22 @@ type mailbox struct {
 // run connects, polls and waits until ctx ends, reconnecting with capped
 // exponential backoff (with jitter) after any failure.
 func (m *mailbox) run(ctx context.Context) {
-	backoff := m.r.minBackoff
-	for ctx.Err() == nil {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
 		ok, err := m.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if ok {
-			backoff = m.r.minBackoff // it made progress: retry soon
+			attempt = 1 // it made progress: retry soon
 		}
 		m.failed(err)
-		delay := backoff + rand.N(backoff/4+1)
+		d := backoff.Capped(m.r.minBackoff, m.r.maxBackoff, attempt)
+		delay := backoff.Between(d, d+d/4)
 		m.log.Warn("imap mailbox failed; retrying", zap.Error(err), zap.Duration("retry_in", delay),
 			zap.Int("consecutive_errors", m.Health().ConsecutiveErrors))
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, delay) {
 			return
-		case <-time.After(delay):
 		}
-		backoff = min(backoff*2, m.r.maxBackoff)
 	}
 }
 

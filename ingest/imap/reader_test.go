@@ -18,6 +18,7 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/internal/polltest"
 )
 
 // TestReaderFixtures delivers every fixture to a mailbox and checks what
@@ -66,7 +67,7 @@ func TestReaderFixtures(t *testing.T) {
 		return nil
 	}
 	r, stop := h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "every message handled", func() bool { return h.rec.total() == len(all)+2 })
+	polltest.Until(t, "every message handled", func() bool { return h.rec.total() == len(all)+2 })
 	waitAcked(t, r, "support", uint32(len(all)+2))
 	stop()
 
@@ -195,7 +196,7 @@ func TestReaderFailingPublish(t *testing.T) {
 		return nil
 	}
 	r, stop := h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "all published", func() bool { return h.rec.total() == 3 })
+	polltest.Until(t, "all published", func() bool { return h.rec.total() == 3 })
 	waitAcked(t, r, "support", 3)
 	stop()
 
@@ -281,7 +282,7 @@ func TestReaderUIDValidityChange(t *testing.T) {
 	}
 	mb := ts.mailbox("support", "Complaints")
 	r, stop := h.start(mb)
-	waitFor(t, "first batch", func() bool { return h.rec.total() == 5 })
+	polltest.Until(t, "first batch", func() bool { return h.rec.total() == 5 })
 	waitAcked(t, r, "support", 5)
 	stop()
 	before, _ := loadState(h.dir, "support", "Complaints")
@@ -297,7 +298,7 @@ func TestReaderUIDValidityChange(t *testing.T) {
 		ts.appendMsg(t, "Complaints", msg([]string{"From: c@example.com", fmt.Sprintf("Subject: new %d", i)}, "正文"), time.Time{})
 	}
 	r, stop = h.start(mb)
-	waitFor(t, "the rescan", func() bool { return h.rec.total() == 7 })
+	polltest.Until(t, "the rescan", func() bool { return h.rec.total() == 7 })
 	waitAcked(t, r, "support", 2)
 	stop()
 
@@ -320,7 +321,7 @@ func TestReaderCatchUpAfterDowntime(t *testing.T) {
 	ts := newTestServer(t)
 	h := newHarness(t)
 	r, stop := h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "a first poll", func() bool { return !r.Health()["support"].LastSuccess.IsZero() })
+	polltest.Until(t, "a first poll", func() bool { return !r.Health()["support"].LastSuccess.IsZero() })
 	stop()
 
 	old := time.Date(2019, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -333,7 +334,7 @@ func TestReaderCatchUpAfterDowntime(t *testing.T) {
 			fmt.Sprintf("Subject: backlog %d", i)}, "积压的投诉"), old.Add(time.Duration(i)*time.Hour), flags...)
 	}
 	_, stop = h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "the backlog", func() bool { return h.rec.total() == 30 })
+	polltest.Until(t, "the backlog", func() bool { return h.rec.total() == 30 })
 	stop()
 	for _, e := range h.rec.envelopes() {
 		if e.ReceivedAt.Year() != 2019 {
@@ -366,7 +367,7 @@ func TestReaderQuarantineKeepsFlowing(t *testing.T) {
 		return nil
 	}
 	r, stop := h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "all handled", func() bool { return h.rec.total() == 4 })
+	polltest.Until(t, "all handled", func() bool { return h.rec.total() == 4 })
 	waitAcked(t, r, "support", 4)
 	stop()
 	pub, quar, _ := h.rec.counts()
@@ -395,7 +396,7 @@ func TestReaderIgnoresAutoReplies(t *testing.T) {
 		}
 	}
 	r, stop := h.start(ts.mailbox("support", "INBOX"))
-	waitFor(t, "all ignored", func() bool { return h.rec.total() == n })
+	polltest.Until(t, "all ignored", func() bool { return h.rec.total() == n })
 	waitAcked(t, r, "support", uint32(n))
 	stop()
 	pub, _, ign := h.rec.counts()
@@ -427,7 +428,7 @@ func TestReaderMailboxesIndependent(t *testing.T) {
 	down.Port = closedPort(t)
 	r, stop := h.start(bad, down, good)
 	waitAcked(t, r, "good", 1)
-	waitFor(t, "repeated failures", func() bool {
+	polltest.Until(t, "repeated failures", func() bool {
 		hl := r.Health()
 		return hl["bad"].ConsecutiveErrors >= 3 && hl["down"].ConsecutiveErrors >= 3
 	})
@@ -469,7 +470,7 @@ func TestReaderConnectionDrops(t *testing.T) {
 		return nil
 	}
 	r, stop := h.start(mb)
-	waitFor(t, "all published", func() bool { return h.rec.total() == n })
+	polltest.Until(t, "all published", func() bool { return h.rec.total() == n })
 	waitAcked(t, r, "support", n)
 	stop()
 	if px.drops.Load() < 6 {
@@ -513,7 +514,7 @@ func TestReaderAuthMechanisms(t *testing.T) {
 			mb := ts.mailbox("support", "INBOX")
 			mb.Auth = tt.auth
 			_, stop := h.start(mb)
-			waitFor(t, "the message", func() bool { return h.rec.total() == 1 })
+			polltest.Until(t, "the message", func() bool { return h.rec.total() == 1 })
 			stop()
 		})
 	}
@@ -543,11 +544,11 @@ func TestReaderIdleWakesUp(t *testing.T) {
 	mb := ts.mailbox("support", "INBOX")
 	mb.PollInterval = time.Hour // only IDLE can wake the reader
 	r, stop := h.start(mb)
-	waitFor(t, "the first poll", func() bool { return !r.Health()["support"].LastSuccess.IsZero() })
+	polltest.Until(t, "the first poll", func() bool { return !r.Health()["support"].LastSuccess.IsZero() })
 	// The in-memory server forgets a notification that races with the
 	// start of IDLE, so deliver until one gets through; any publish at all
 	// proves IDLE woke the reader, as the next poll is an hour away.
-	waitFor(t, "the IDLE notification", func() bool {
+	polltest.Until(t, "the IDLE notification", func() bool {
 		ts.appendMsg(t, "INBOX", msg([]string{"From: c@example.com", "Subject: idle"}, "正文"), time.Time{})
 		for range 200 {
 			if h.rec.total() > 0 {
@@ -591,7 +592,7 @@ func TestNewRejects(t *testing.T) {
 // to uid acknowledged.
 func waitAcked(t testing.TB, r *Reader, mailbox string, uid uint32) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s acknowledged up to UID %d", mailbox, uid), func() bool {
+	polltest.Until(t, fmt.Sprintf("%s acknowledged up to UID %d", mailbox, uid), func() bool {
 		h := r.Health()[mailbox]
 		return h.LastUID == uid && h.ConsecutiveErrors == 0
 	})

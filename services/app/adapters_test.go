@@ -22,6 +22,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -237,7 +238,7 @@ func TestEndToEndHotlineFolder(t *testing.T) {
 // is never processed.
 func waitForFile(tb testing.TB, path string) {
 	tb.Helper()
-	eventually(tb, path+" to appear", func() bool {
+	polltest.Until(tb, path+" to appear", func() bool {
 		_, err := os.Stat(path)
 		return err == nil
 	})
@@ -257,7 +258,7 @@ func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "the pipeline drained", func() bool {
+	polltest.Until(t, "the pipeline drained", func() bool {
 		for _, g := range r.pipelineLag(context.Background()) {
 			if g.Error != "" || g.Total != 0 {
 				return false

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -140,7 +141,7 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 	routers[0].recategorize(t, cases[0], "fix-again", want[cases[0].ID])
 
 	for i, r := range routers {
-		eventually(t, fmt.Sprintf("router %d storing every correction", i), func() bool {
+		polltest.Until(t, fmt.Sprintf("router %d storing every correction", i), func() bool {
 			got := r.corrections(t, pack)
 			if len(got) != len(want) {
 				return false

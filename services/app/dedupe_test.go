@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -589,21 +590,18 @@ func submitConcurrently(tb testing.TB, r *running, phones []string, text string)
 // a speed assertion.
 func (r *running) waitCase(tb testing.TB, reference string, ok func(router.Case) bool) router.Case {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res := r.search(tb, url.Values{"reference": {reference}})
-		if len(res.Hits) == 1 && ok(res.Hits[0]) {
-			return res.Hits[0]
+	var found []router.Case
+	if !polltest.Within(polltest.Patience, func() bool {
+		found = r.search(tb, url.Values{"reference": {reference}}).Hits
+		return len(found) == 1 && ok(found[0])
+	}) {
+		var hits []string
+		for _, c := range found {
+			hits = append(hits, fmt.Sprintf("%s rev %d refs %v batch %q", c.ID, c.Revision, c.References, c.Batch))
 		}
-		if time.Now().After(deadline) {
-			var hits []string
-			for _, c := range res.Hits {
-				hits = append(hits, fmt.Sprintf("%s rev %d refs %v batch %q", c.ID, c.Revision, c.References, c.Batch))
-			}
-			tb.Fatalf("reference %s: the case never got there: %v", reference, hits)
-		}
-		time.Sleep(100 * time.Millisecond)
+		tb.Fatalf("reference %s: the case never got there: %v", reference, hits)
 	}
+	return found[0]
 }
 
 // TestEndToEndDuplicateSubmissions: two identical submissions from one
@@ -681,22 +679,18 @@ func TestEndToEndBatch(t *testing.T) {
 
 	// Read the alerts topic to its end: the notices were written before
 	// the flagged cases, so they are all there.
-	deadline := time.Now().Add(30 * time.Second)
-	var got []router.Notice
-	for {
-		lag, err := bus.Lag(context.Background(), r.cfg.Bus, group, bus.TopicAlerts)
+	var lag map[int]int64
+	if !polltest.Within(polltest.Patience, func() bool {
+		lag, err = bus.Lag(context.Background(), r.cfg.Bus, group, bus.TopicAlerts)
 		var total int64
 		for _, n := range lag {
 			total += n
 		}
-		if err == nil && total == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alerts not consumed: lag %v %v", lag, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && total == 0
+	}) {
+		t.Fatalf("alerts not consumed: lag %v %v", lag, err)
 	}
+	var got []router.Notice
 	for len(notices) > 0 {
 		got = append(got, <-notices)
 	}

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -157,17 +158,14 @@ func (r *running) search(tb testing.TB, query url.Values) caseindex.Result {
 // bounds a pipeline that never delivers; it is not a speed assertion.
 func (r *running) waitFor(tb testing.TB, query url.Values, want int) caseindex.Result {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res := r.search(tb, query)
-		if res.Total == want {
-			return res
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("query %v: %d hits, want %d: %+v", query, res.Total, want, res.Hits)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var res caseindex.Result
+	if !polltest.Within(polltest.Patience, func() bool {
+		res = r.search(tb, query)
+		return res.Total == want
+	}) {
+		tb.Fatalf("query %v: %d hits, want %d: %+v", query, res.Total, want, res.Hits)
 	}
+	return res
 }
 
 func TestEndToEndJSONAPI(t *testing.T) {
@@ -494,7 +492,7 @@ func TestLagEndpoint(t *testing.T) {
 		}
 	}
 	// The indexer commits right after the index write: wait for that.
-	eventually(t, "lag 0 at /api/v1/ops/lag", func() bool {
+	polltest.Until(t, "lag 0 at /api/v1/ops/lag", func() bool {
 		if code := r.api(t, http.MethodGet, "/api/v1/ops/lag", nil, nil, &out); code != http.StatusOK {
 			t.Fatalf("/api/v1/ops/lag: %d", code)
 		}

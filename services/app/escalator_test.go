@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -162,12 +163,8 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 	}
 	waitScheduled := func(esc *escalator, want int) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for scheduled(esc) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d cases scheduled, want %d", scheduled(esc), want)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !polltest.Within(polltest.Patience, func() bool { return scheduled(esc) == want }) {
+			t.Fatalf("%d cases scheduled, want %d", scheduled(esc), want)
 		}
 	}
 	first, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)

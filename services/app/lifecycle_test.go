@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/alertsink"
@@ -109,7 +110,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	if c.Escalation.Level < 2 {
 		t.Errorf("escalation level %d after the grade alert, want 2", c.Escalation.Level)
 	}
-	eventually(t, "the grade alert at the supervisor's webhook", func() bool { return len(receiver.escalations(c.ID)) > 0 })
+	polltest.Until(t, "the grade alert at the supervisor's webhook", func() bool { return len(receiver.escalations(c.ID)) > 0 })
 	if n := receiver.escalations(c.ID)[0]; n.Step != "grade 重大" || n.Level != 2 || len(n.Notify) == 0 {
 		t.Errorf("alert = %+v", n)
 	}
@@ -136,7 +137,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 		t.Fatalf("recategorize: %d", code)
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Category == "服务问题" })
-	eventually(t, "the classifier retrained with the correction", func() bool {
+	polltest.Until(t, "the classifier retrained with the correction", func() bool {
 		stored, err := r.trained.state.Corrections()
 		return err == nil && len(stored[c.Pack]) == 1 && r.trained.ByName(c.Pack).ModelReport().Corrections == 1
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -101,7 +102,7 @@ func TestPersonalDataThroughTheConsole(t *testing.T) {
 		t.Errorf("the customer has the tokens %v, want one for every role and request", keys)
 	}
 
-	eventually(t, "the grade alert at the supervisor's webhook", func() bool { return len(receiver.escalations(c.ID)) > 0 })
+	polltest.Until(t, "the grade alert at the supervisor's webhook", func() bool { return len(receiver.escalations(c.ID)) > 0 })
 	n := receiver.escalations(c.ID)[0]
 	for _, s := range privacySecrets {
 		if strings.Contains(n.Excerpt, s) {

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/sinks/bleveindex"
@@ -100,26 +101,14 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 		return sum
 	}
 	// The consumer keeps retrying; nothing gets committed meanwhile.
-	eventually(t, "the indexer retrying", func() bool { return index.refused.Load() >= 3 })
+	polltest.Until(t, "the indexer retrying", func() bool { return index.refused.Load() >= 3 })
 	if got := lag(); got != n {
 		t.Errorf("lag while the index is down = %d, want %d", got, n)
 	}
 	index.down.Store(false)
-	eventually(t, "lag back to zero", func() bool { return lag() == 0 })
+	polltest.Until(t, "lag back to zero", func() bool { return lag() == 0 })
 	res, err := bleve.Search(ctx, caseindex.Query{Text: "索引不可用测试", Limit: 100})
 	if err != nil || res.Total != n {
 		t.Fatalf("indexed %d cases (%v), want %d", res.Total, err, n)
-	}
-}
-
-// eventually polls cond; the bound catches a condition that never holds.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

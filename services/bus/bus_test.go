@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
@@ -102,7 +103,7 @@ func BenchmarkPipelineLatency(b *testing.B) {
 
 	start = time.Now()
 	bustest.StartConsumer(b, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, handler, nil)
-	bustest.Eventually(b, "two stable members", func() bool {
+	polltest.Until(b, "two stable members", func() bool {
 		g, err := bus.DescribeGroup(ctx, cfg, group)
 		return err == nil && g.State == "Stable" && len(g.Members) == 2 &&
 			len(g.Members[0].Partitions[topic]) > 0 && len(g.Members[1].Partitions[topic]) > 0

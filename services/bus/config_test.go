@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 )
@@ -253,7 +254,7 @@ func TestConsumerCloseStopsRetries(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background()) }()
-	bustest.Eventually(t, "several attempts", func() bool { return attempts.Load() >= 3 })
+	polltest.Until(t, "several attempts", func() bool { return attempts.Load() >= 3 })
 
 	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("second Run = %v, want an error", err)
@@ -333,7 +334,7 @@ func TestLagWatcherRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, 10*time.Millisecond) }()
-	bustest.Eventually(t, "lag gauge of 1", func() bool {
+	polltest.Until(t, "lag gauge of 1", func() bool {
 		return bustest.GaugeSum(t, reg, "tousu_consumer_lag", map[string]string{"group": "watched", "topic": topic}) == 1
 	})
 	cancel()

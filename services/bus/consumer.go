@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/backoff"
 )
 
 // DeadLetterVersion is the payload version of a DeadLetter.
@@ -286,19 +287,9 @@ func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	return cc
 }
 
-// backoff returns the pause before attempt+1 (see cappedBackoff).
+// backoff returns the pause before attempt+1 (see backoff.Capped).
 func (cc ConsumerConfig) backoff(attempt int) time.Duration {
-	return cappedBackoff(cc.MinBackoff, cc.MaxBackoff, attempt)
-}
-
-// cappedBackoff returns the pause before attempt+1: lo doubled per
-// attempt, capped at hi.
-func cappedBackoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
+	return backoff.Capped(cc.MinBackoff, cc.MaxBackoff, attempt)
 }
 
 // Consumer reads one topic as a member of a consumer group and hands each
@@ -452,7 +443,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "fetch").Inc()
 			delay := c.cc.backoff(fetchFailures)
 			c.logger.Warn("fetch failed, retrying", zap.Int("attempt", fetchFailures), zap.Duration("backoff", delay), zap.Error(err))
-			if !sleep(ctx, delay) {
+			if !backoff.Sleep(ctx, delay) {
 				return nil
 			}
 			continue
@@ -553,7 +544,7 @@ func (c *Consumer) process(ctx context.Context, km kafka.Message) error {
 		c.metrics.retried.With(c.labels).Inc()
 		delay := c.cc.backoff(attempt)
 		log.Warn("handler failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return ctx.Err()
 		}
 	}
@@ -626,7 +617,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m Message, reason error, log 
 		c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "dlq").Inc()
 		delay := c.cc.backoff(attempt)
 		log.Warn("dead letter write failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return ctx.Err()
 		}
 	}
@@ -648,16 +639,6 @@ func (c *Consumer) Close() error {
 }
 
 // sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // coPartitioned assigns partition i of every topic to the same member: the
 // members subscribed to a topic sorted by id, its partitions by number,

@@ -14,6 +14,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/tousu/tousu/internal/backoff"
 )
 
 // DefaultPartitionWatchInterval is how often a Follower looks for
@@ -71,9 +73,9 @@ func (fc FollowerConfig) withDefaults() FollowerConfig {
 	return fc
 }
 
-// backoff returns the pause before attempt+1 (see cappedBackoff).
+// backoff returns the pause before attempt+1 (see backoff.Capped).
 func (fc FollowerConfig) backoff(attempt int) time.Duration {
-	return cappedBackoff(fc.MinBackoff, fc.MaxBackoff, attempt)
+	return backoff.Capped(fc.MinBackoff, fc.MaxBackoff, attempt)
 }
 
 // Follower reads every partition of one topic from its first retained
@@ -169,7 +171,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		return true
 	}
 	for attempt := 1; !follow(attempt); attempt++ {
-		if !sleep(ctx, f.fc.backoff(attempt)) {
+		if !backoff.Sleep(ctx, f.fc.backoff(attempt)) {
 			return nil
 		}
 	}
@@ -185,7 +187,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				f.metrics.errors.WithLabelValues(f.fc.Topic, "metadata").Inc()
 				f.logger.Warn("cannot list the topic's offsets, retrying", zap.Int("attempt", attempt), zap.Error(err))
 			}
-			if !sleep(ctx, f.fc.backoff(attempt)) {
+			if !backoff.Sleep(ctx, f.fc.backoff(attempt)) {
 				return nil
 			}
 		}
@@ -294,7 +296,7 @@ func (f *Follower) read(ctx context.Context, partition int, out chan<- kafka.Mes
 			f.metrics.errors.WithLabelValues(f.fc.Topic, "fetch").Inc()
 			delay := f.fc.backoff(failures)
 			log.Warn("fetch failed, retrying", zap.Int("attempt", failures), zap.Duration("backoff", delay), zap.Error(err))
-			if !sleep(ctx, delay) {
+			if !backoff.Sleep(ctx, delay) {
 				return
 			}
 			continue
@@ -329,7 +331,7 @@ func (f *Follower) process(ctx context.Context, km kafka.Message) {
 		f.metrics.retried.WithLabelValues(f.fc.Topic).Inc()
 		delay := f.fc.backoff(attempt)
 		log.Warn("handler failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(err))
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return
 		}
 	}

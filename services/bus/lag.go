@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/internal/backoff"
 )
 
 // Lag returns, for every partition of topic, how many records group has
@@ -32,7 +34,7 @@ func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, e
 		if err == nil || !coordinatorMoving(err) || attempt == 5 {
 			return lag, err
 		}
-		if !sleep(ctx, time.Duration(attempt)*100*time.Millisecond) {
+		if !backoff.Sleep(ctx, time.Duration(attempt)*100*time.Millisecond) {
 			return nil, ctx.Err()
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
@@ -102,7 +103,7 @@ func TestLockAcrossReplicas(t *testing.T) {
 				t.Fatalf("failed look-up %d on the first replica: %d, want 404", i+1, code)
 			}
 		}
-		bustest.Eventually(t, "the second replica follows the first one's look-ups", func() bool {
+		polltest.Until(t, "the second replica follows the first one's look-ups", func() bool {
 			return len(b.ledger.Entries("status:"+reference)) == webform.DefaultMaxStatusFailures
 		})
 		if code := b.lookUp(t, "8000"); code != http.StatusTooManyRequests {

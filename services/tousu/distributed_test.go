@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -383,15 +384,12 @@ type caseView struct {
 // pipelineBound.
 func (p *proc) waitCase(tb testing.TB, id string, ok func(caseView) bool) caseView {
 	tb.Helper()
-	deadline := time.Now().Add(pipelineBound)
-	for {
-		var c caseView
-		if code := p.request(tb, http.MethodGet, "/api/v1/cases/"+id, "", &c); code == http.StatusOK && ok(c) {
-			return c
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("case %s never got there: %+v", id, c)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var c caseView
+	if !polltest.Within(pipelineBound, func() bool {
+		c = caseView{}
+		return p.request(tb, http.MethodGet, "/api/v1/cases/"+id, "", &c) == http.StatusOK && ok(c)
+	}) {
+		tb.Fatalf("case %s never got there: %+v", id, c)
 	}
+	return c
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tousu/tousu/internal/polltest"
 )
 
 const testToken = "test-admin-token-0123456789"
@@ -305,18 +307,15 @@ const pipelineBound = 2 * time.Minute
 // waitFor polls the console until q has want hits, within pipelineBound.
 func (p *proc) waitFor(tb testing.TB, q string, want int) searchResult {
 	tb.Helper()
-	deadline := time.Now().Add(pipelineBound)
-	for {
-		var res searchResult
+	var res searchResult
+	if !polltest.Within(pipelineBound, func() bool {
+		res = searchResult{}
 		p.request(tb, http.MethodGet, "/api/v1/cases?limit=200&q="+url.QueryEscape(q), "", &res)
-		if res.Total == want {
-			return res
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("q=%s: %d hits, want %d", q, res.Total, want)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return res.Total == want
+	}) {
+		tb.Fatalf("q=%s: %d hits, want %d", q, res.Total, want)
 	}
+	return res
 }
 
 // TestSeparateTargets runs every component as its own process, cooperating

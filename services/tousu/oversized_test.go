@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 )
 
@@ -59,17 +60,11 @@ func TestOversizedCasesOnRealKafka(t *testing.T) {
 	p.waitFor(t, "其他客户"+run, 8)
 
 	for i, a := range attacks {
-		deadline := time.Now().Add(pipelineBound)
 		var c oversizedView
-		for {
-			code := p.request(t, http.MethodGet, "/api/v1/cases/"+first[i], "", &c)
-			if code == http.StatusOK && c.Duplicates == a.posts-1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: case %s has %d duplicates, want %d", a.name, first[i], c.Duplicates, a.posts-1)
-			}
-			time.Sleep(200 * time.Millisecond)
+		if !polltest.Within(pipelineBound, func() bool {
+			return p.request(t, http.MethodGet, "/api/v1/cases/"+first[i], "", &c) == http.StatusOK && c.Duplicates == a.posts-1
+		}) {
+			t.Fatalf("%s: case %s has %d duplicates, want %d", a.name, first[i], c.Duplicates, a.posts-1)
 		}
 		if len(c.Contacts)+c.Omitted.Contacts != a.posts-1 || len(c.References)+c.Omitted.References != a.posts ||
 			c.Contacts[len(c.Contacts)-1].Text == "" {

@@ -44,7 +44,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -61,6 +60,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/internal/backoff"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -132,7 +132,7 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Re
 		}
 		delay := x.backoff(attempt)
 		logger.Warn("elasticsearch not ready, retrying", zap.Strings("urls", cfg.URLs), zap.Duration("backoff", delay), zap.Error(err))
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return fail(fmt.Errorf("esindex: open: %w (last error: %v)", ctx.Err(), err))
 		}
 	}
@@ -189,7 +189,7 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 2 * cfg.Workers
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	backoff := cfg.RetryBackoff
+	base := cfg.RetryBackoff
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses:     cfg.URLs,
 		Username:      cfg.Username,
@@ -200,7 +200,7 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 		RetryOnStatus: []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 		MaxRetries:    cfg.MaxRetries,
 		RetryBackoff: func(attempt int) time.Duration {
-			return jittered(backoff, attempt)
+			return jittered(base, attempt)
 		},
 	})
 	if err != nil {
@@ -461,7 +461,7 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 			x.metrics.docs.WithLabelValues("retried").Add(float64(len(pending)))
 			delay := x.backoff(attempt)
 			x.logger.Warn("retrying cases", zap.Int("cases", len(pending)), zap.Duration("backoff", delay), zap.String("reason", lastErr))
-			if !sleep(ctx, delay) {
+			if !backoff.Sleep(ctx, delay) {
 				return ctx.Err()
 			}
 		}
@@ -720,26 +720,8 @@ func (x *Index) backoff(attempt int) time.Duration {
 
 // jittered doubles base per attempt up to 32 times base, with ±25% jitter.
 func jittered(base time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < 32*base; i++ {
-		d *= 2
-	}
-	if d > 32*base {
-		d = 32 * base
-	}
-	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// sleep waits d or until ctx ends; it reports whether it waited the full d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	d := backoff.Capped(base, 32*base, attempt)
+	return backoff.Between(d-d/4, d-d/4+d/2)
 }
 
 // transientError marks an error worth retrying: the node was unreachable or

@@ -31,12 +31,14 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/bus"
 )
 
-// patience bounds every wait of the suite. It is a liveness bound, not a
-// speed assertion: a healthy broker finishes each case in about a second.
-const patience = 60 * time.Second
+// patience bounds every wait of the suite, as it bounds polltest.Until. It
+// is a liveness bound, not a speed assertion: a healthy broker finishes each
+// case in about a second.
+const patience = polltest.Patience
 
 // Run runs the contract suite against the brokers (host:port bootstrap
 // addresses). It returns when every case has finished.
@@ -126,7 +128,7 @@ func testBatches(t *testing.T, cfg bus.Config) {
 		return nil
 	}
 	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic, DeadLetterTopic: dlq, Batch: batch, MaxBatch: 50}, p, single, nil)
-	Eventually(t, "every message committed", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "every message committed", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -209,7 +211,7 @@ func testOrderingPerKey(t *testing.T, cfg bus.Config) {
 		t.Fatalf("write: %v", err)
 	}
 
-	Eventually(t, "all messages consumed", func() bool { return total.Load() >= keys*perKey })
+	polltest.Until(t, "all messages consumed", func() bool { return total.Load() >= keys*perKey })
 	if n := badTime.Load(); n > 0 {
 		t.Errorf("%d messages carry a timestamp that is not the time of writing", n)
 	}
@@ -257,7 +259,7 @@ func testGroupSharesPartitions(t *testing.T, cfg bus.Config) {
 	// Produce only once both members own partitions, so no partition
 	// changes hands while messages flow.
 	ctx := ctxFor(t)
-	Eventually(t, "two members sharing all partitions", func() bool {
+	polltest.Until(t, "two members sharing all partitions", func() bool {
 		g, err := bus.DescribeGroup(ctx, cfg, group)
 		if err != nil || g.State != "Stable" || len(g.Members) != 2 {
 			return false
@@ -280,7 +282,7 @@ func testGroupSharesPartitions(t *testing.T, cfg bus.Config) {
 	if err := p.Write(ctx, msgs...); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	Eventually(t, "every message consumed", func() bool {
+	polltest.Until(t, "every message consumed", func() bool {
 		n := map[string]bool{}
 		for _, s := range consumers {
 			s.mu.Lock()
@@ -330,7 +332,7 @@ func testCoPartitioned(t *testing.T, cfg bus.Config) {
 		}, nil)
 	}
 	ctx := ctxFor(t)
-	Eventually(t, "two members sharing all partitions of both topics", func() bool {
+	polltest.Until(t, "two members sharing all partitions of both topics", func() bool {
 		g, err := bus.DescribeGroup(ctx, cfg, group)
 		if err != nil || g.State != "Stable" || len(g.Members) != 2 {
 			return false
@@ -352,7 +354,7 @@ func testCoPartitioned(t *testing.T, cfg bus.Config) {
 	if err := p.Write(ctx, msgs...); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	Eventually(t, "every message consumed", func() bool {
+	polltest.Until(t, "every message consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return count == len(msgs)
@@ -419,7 +421,7 @@ func testRedeliveryAfterCrash(t *testing.T, cfg bus.Config) {
 	case <-time.After(patience):
 		t.Fatal("m1 was not delivered again")
 	}
-	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 }
 
 // testRejectGoesToDLQ: a rejected or panicking message is written to the
@@ -456,7 +458,7 @@ func testRejectGoesToDLQ(t *testing.T, cfg bus.Config) {
 			t.Fatalf("write: %v", err)
 		}
 	}
-	Eventually(t, "ok1, ok2, ok3 handled", func() bool {
+	polltest.Until(t, "ok1, ok2, ok3 handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(handled) >= 3
@@ -506,7 +508,7 @@ func testRejectGoesToDLQ(t *testing.T, cfg bus.Config) {
 				dl, topic, w.offset, w.original, w.key, group, w.why)
 		}
 	}
-	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 	if n := CounterValue(t, reg, "tousu_consumer_messages_dead_lettered_total", map[string]string{"group": group, "topic": topic}); n != 2 {
 		t.Errorf("dead-lettered counter = %v, want 2", n)
 	}
@@ -553,7 +555,7 @@ func testOversizedWrite(t *testing.T, cfg bus.Config) {
 			t.Fatalf("write input of %d bytes: %v", len(v), err)
 		}
 	}
-	Eventually(t, "ok1 and ok2 handled", func() bool {
+	polltest.Until(t, "ok1 and ok2 handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(handled) == 2
@@ -590,7 +592,7 @@ func testOversizedWrite(t *testing.T, cfg bus.Config) {
 				i, dl.OriginalSize, dl.Truncated, dl.OriginalSHA256, dl.Reason, want.size, want.truncated, want.sha, want.reason)
 		}
 	}
-	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 }
 
 // testTransientErrorRetried: a transient error makes the consumer offer
@@ -623,7 +625,7 @@ func testTransientErrorRetried(t *testing.T, cfg bus.Config) {
 			t.Fatalf("write: %v", err)
 		}
 	}
-	Eventually(t, "b handled", func() bool {
+	polltest.Until(t, "b handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Contains(calls, "b")
@@ -633,7 +635,7 @@ func testTransientErrorRetried(t *testing.T, cfg bus.Config) {
 		t.Errorf("calls %v, want %v", calls, want)
 	}
 	mu.Unlock()
-	Eventually(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "lag 0", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 	if n := CounterValue(t, reg, "tousu_consumer_retries_total", map[string]string{"group": group, "topic": topic}); n != 2 {
 		t.Errorf("retries counter = %v, want 2", n)
 	}
@@ -693,7 +695,7 @@ func testLag(t *testing.T, cfg bus.Config) {
 		consumed.Add(1)
 		return nil
 	}, nil)
-	Eventually(t, "lag 0 after consuming everything", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "lag 0 after consuming everything", func() bool { return TotalLag(t, cfg, group, topic) == 0 })
 	if consumed.Load() < messages {
 		t.Errorf("consumed %d, want %d", consumed.Load(), messages)
 	}
@@ -792,19 +794,6 @@ func TotalLag(tb testing.TB, cfg bus.Config, group, topic string) int64 {
 		sum += n
 	}
 	return sum
-}
-
-// Eventually polls cond until it holds, failing the test after a generous
-// liveness bound.
-func Eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // Wait waits for ch to be closed or to deliver, with the same bound.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -123,11 +124,11 @@ func testFollower(t *testing.T, cfg bus.Config) {
 		StartFollower(t, cfg, fc, f.handle, regs[i])
 	}
 	for i, f := range followers {
-		Eventually(t, fmt.Sprintf("follower %d has the messages written before it started", i), func() bool { return f.count() == keys*perKey/2 })
+		polltest.Until(t, fmt.Sprintf("follower %d has the messages written before it started", i), func() bool { return f.count() == keys*perKey/2 })
 	}
 	write(perKey/2, perKey)
 	for i, f := range followers {
-		Eventually(t, fmt.Sprintf("follower %d has the messages written after it started", i), func() bool { return f.count() >= keys*perKey })
+		polltest.Until(t, fmt.Sprintf("follower %d has the messages written after it started", i), func() bool { return f.count() >= keys*perKey })
 	}
 
 	want := make([]int, perKey)
@@ -166,7 +167,7 @@ func testFollowerWaitsForTopic(t *testing.T, cfg bus.Config) {
 	reg := prometheus.NewRegistry()
 	f := newFollowed()
 	StartFollower(t, cfg, bus.FollowerConfig{Topic: topic, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, f.handle, reg)
-	Eventually(t, "the follower failing to find the topic", func() bool {
+	polltest.Until(t, "the follower failing to find the topic", func() bool {
 		return CounterValue(t, reg, "tousu_follower_errors_total", map[string]string{"topic": topic, "kind": "metadata"}) >= 2
 	})
 	if err := bus.CreateTopics(ctxFor(t), cfg, 2, topic); err != nil {
@@ -180,7 +181,7 @@ func testFollowerWaitsForTopic(t *testing.T, cfg bus.Config) {
 	if err := p.Write(ctxFor(t), msgs...); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	Eventually(t, "every message followed", func() bool { return f.count() == len(msgs) })
+	polltest.Until(t, "every message followed", func() bool { return f.count() == len(msgs) })
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var keys []string
@@ -223,11 +224,11 @@ func testFollowerCaughtUp(t *testing.T, cfg bus.Config) {
 		f.mu.Unlock()
 	}}
 	StartFollower(t, cfg, fc, f.handle, nil)
-	Eventually(t, "CaughtUp called", func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) > 0 })
+	polltest.Until(t, "CaughtUp called", func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) > 0 })
 	if err := p.Write(ctxFor(t), bus.Message{Topic: topic, Key: []byte("key-0"), Value: []byte("40")}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	Eventually(t, "the later message followed", func() bool { return f.count() == 41 })
+	polltest.Until(t, "the later message followed", func() bool { return f.count() == 41 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) != 1 || handledAtCall[0] != 40 || flakesAtCall[0] != 0 {

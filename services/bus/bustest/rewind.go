@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -39,12 +40,12 @@ func testRewindGroup(t *testing.T, cfg bus.Config) {
 		return sum
 	}
 	first := StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, count, nil)
-	Eventually(t, "every message once, committed", func() bool { return total() == n && TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "every message once, committed", func() bool { return total() == n && TotalLag(t, cfg, group, topic) == 0 })
 	if err := bus.RewindGroup(ctxFor(t), cfg, group, topic); err == nil {
 		t.Error("a group with a member was rewound")
 	}
 	first.Stop(t)
-	Eventually(t, "the group is empty", func() bool {
+	polltest.Until(t, "the group is empty", func() bool {
 		g, err := bus.DescribeGroup(ctxFor(t), cfg, group)
 		return err == nil && len(g.Members) == 0
 	})
@@ -55,7 +56,7 @@ func testRewindGroup(t *testing.T, cfg bus.Config) {
 		t.Errorf("lag after the rewind = %d, want %d", lag, n)
 	}
 	StartConsumer(t, cfg, bus.ConsumerConfig{Group: group, Topic: topic}, p, count, nil)
-	Eventually(t, "every message a second time", func() bool { return total() == 2*n && TotalLag(t, cfg, group, topic) == 0 })
+	polltest.Until(t, "every message a second time", func() bool { return total() == 2*n && TotalLag(t, cfg, group, topic) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	for v, c := range seen {
