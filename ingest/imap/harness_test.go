@@ -361,6 +361,10 @@ type proxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	drops  atomic.Int64
+	// cut, when set, ends the first server-to-client stream that carries
+	// it right before it, both ways, as a network failure in the middle
+	// of a message would; it is then cleared.
+	cut []byte
 }
 
 func newProxy(t testing.TB, target string) *proxy {
@@ -391,7 +395,36 @@ func (p *proxy) serve() {
 		p.conns = append(p.conns, c, u)
 		p.mu.Unlock()
 		go func() { io.Copy(u, c); u.Close() }()
-		go func() { io.Copy(c, u); c.Close() }()
+		go func() { p.forward(c, u); c.Close() }()
+	}
+}
+
+// forward copies what the server sends to the client until either ends,
+// or up to the cut marker.
+func (p *proxy) forward(c, u net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := u.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			p.mu.Lock()
+			cut := p.cut
+			if i := bytes.Index(chunk, cut); len(cut) > 0 && i >= 0 {
+				p.cut = nil
+				p.mu.Unlock()
+				c.Write(chunk[:i])
+				c.Close()
+				u.Close()
+				return
+			}
+			p.mu.Unlock()
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 

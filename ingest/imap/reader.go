@@ -594,20 +594,31 @@ func (m *mailbox) fetch(c *imapclient.Client, uidValidity, uid uint32, size int6
 					continue
 				}
 				var err error
+				var got int64
 				if max(size, it.Literal.Size()) > m.cfg.MaxMessageBytes {
-					f.oversized, err = m.spool(it.Literal, EnvelopeID(m.cfg.Name, uidValidity, uid))
+					if f.oversized, err = m.spool(it.Literal, EnvelopeID(m.cfg.Name, uidValidity, uid)); err == nil {
+						got = f.oversized.att.Size
+					}
 				} else {
 					f.raw, err = io.ReadAll(it.Literal)
+					got = int64(len(f.raw))
+				}
+				if err == nil && got != it.Literal.Size() {
+					// The connection ended inside the literal: go-imap's
+					// literal reader reports that as a plain end of
+					// file.
+					err = fmt.Errorf("message cut short: %d of %d bytes: %w", got, it.Literal.Size(), io.ErrUnexpectedEOF)
 				}
 				if err != nil {
-					// A literal that failed to read must not be read
-					// again: go-imap's reader goroutine goes on with
-					// the connection once a read failed, and a further
-					// Next would discard the literal from the same
-					// buffer at the same time (a data race seen when
-					// the connection drops mid-message). The caller
-					// closes the client, which ends the command.
-					return f, fmt.Errorf("fetch UID %d: %w", uid, err)
+					// A literal that failed to read, or was cut short,
+					// must not be read again: go-imap's reader goroutine
+					// goes on with the connection once a read ended,
+					// and a further Next would discard the rest of the
+					// literal from the same buffer at the same time (a
+					// data race seen when the connection drops
+					// mid-message). The caller closes the client, which
+					// ends the command; the message is fetched again.
+					return fetched{}, fmt.Errorf("fetch UID %d: %w", uid, err)
 				}
 			}
 		}

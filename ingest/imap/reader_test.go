@@ -489,6 +489,44 @@ func TestReaderConnectionDrops(t *testing.T) {
 	}
 }
 
+// TestReaderMessageCutShort: a connection that ends inside a message's
+// body is a failed fetch, not a shorter message: the mail is fetched again
+// and published whole, never cut. Under -race it also shows that the cut
+// literal is not read again (go-imap reports the cut as a plain end of
+// file and its reader goroutine goes on with the buffer; reading the
+// literal's rest was a data race).
+func TestReaderMessageCutShort(t *testing.T) {
+	ts := newTestServer(t)
+	h := newHarness(t)
+	body := "宽带从周一开始断网。" + strings.Repeat("维修师傅一直没有上门。", 50) + "CUT-HERE" + strings.Repeat("客服说会回电但没有。", 50) + "END-OF-MAIL"
+	ts.appendMsg(t, "INBOX", msg([]string{"From: c@example.com", "Subject: 断网"}, body), time.Time{})
+	px := newProxy(t, ts.addr)
+	px.mu.Lock()
+	px.cut = []byte("CUT-HERE")
+	px.mu.Unlock()
+	mb := ts.mailbox("support", "INBOX")
+	mb.Port = px.port()
+	r, stop := h.start(mb)
+	waitAcked(t, r, "support", 1)
+	stop()
+	px.mu.Lock()
+	cut := px.cut == nil
+	px.mu.Unlock()
+	if !cut {
+		t.Fatal("the connection was never cut")
+	}
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	if len(h.rec.published) == 0 {
+		t.Fatal("nothing published")
+	}
+	for _, env := range h.rec.published {
+		if !strings.Contains(env.Description, "END-OF-MAIL") {
+			t.Errorf("published a message cut short: %d bytes, ending %q", len(env.Description), env.Description[max(0, len(env.Description)-40):])
+		}
+	}
+}
+
 // TestReaderAuthMechanisms logs in with PLAIN and with XOAUTH2 from a token
 // file and a token command.
 func TestReaderAuthMechanisms(t *testing.T) {

@@ -356,9 +356,11 @@ func load(o options, fl *flag.FlagSet, environ []string) (app.Config, []app.Targ
 	if set["http"] {
 		cfg.HTTP.Listen = o.http
 	}
-	targets, err := app.ParseTargets(o.target, cfg.Embedded())
-	if err != nil {
-		return cfg, nil, err
+	var targets []app.Target
+	if o.target != "" { // topics apply runs no target
+		if targets, err = app.ParseTargets(o.target, cfg.Embedded()); err != nil {
+			return cfg, nil, err
+		}
 	}
 	switch {
 	case set["broker-listen"]:
@@ -481,9 +483,10 @@ func builtinPacks() []string {
 }
 
 // applyTopics creates the declared topics on the configured Kafka brokers
-// and checks the existing ones, as every process does at start.
+// and checks the existing ones, as every process does at start. It runs
+// no target, so it needs none of their settings (the server secret).
 func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
-	o := options{target: string(app.TargetAll)}
+	o := options{}
 	o.configFlag(fl)
 	return func(_ []string, x cmdIO) int {
 		cfg, _, err := load(o, fl, x.environ)
