@@ -16,12 +16,26 @@ import (
 	"github.com/tousu/tousu/internal/backoff"
 )
 
+// PartitionLag is how far a consumer group has read one partition of a
+// topic, as the broker knows it.
+type PartitionLag struct {
+	Partition int
+	// Committed is the offset the group committed (the next record it
+	// reads), or -1 when it has committed none.
+	Committed int64
+	// End is the offset the next record written will get: the high
+	// watermark.
+	End int64
+	// Lag is the records the group has not committed yet: End minus
+	// Committed, or minus the first retained offset when the group has
+	// committed nothing (a new group starts at the oldest record).
+	Lag int64
+}
+
 // Lag returns, for every partition of topic, how many records group has
-// not committed yet: the high watermark minus the committed offset, or
-// minus the log start offset where the group has committed nothing (a new
-// group starts at the oldest record). It asks the broker, so it is right
-// whichever process consumes. While the group's coordinator is moving or
-// loading (a broker just started, say) it asks again a few times.
+// not committed yet (see PartitionLag.Lag). It asks the broker, so it is
+// right whichever process consumes. While the group's coordinator is
+// moving or loading (a broker just started, say) it asks again a few times.
 func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, error) {
 	cfg, err := cfg.ready()
 	if err != nil {
@@ -29,13 +43,29 @@ func Lag(ctx context.Context, cfg Config, group, topic string) (map[int]int64, e
 	}
 	client, release := newClient(cfg)
 	defer release()
+	parts, err := whileCoordinatorMoves(ctx, func() ([]PartitionLag, error) { return partitionLags(ctx, client, group, topic) })
+	if err != nil {
+		return nil, err
+	}
+	lag := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		lag[p.Partition] = p.Lag
+	}
+	return lag, nil
+}
+
+// whileCoordinatorMoves calls ask until it succeeds, fails for another
+// reason than a group coordinator being elected or loading its offsets,
+// or failed five times, pausing a little longer each time.
+func whileCoordinatorMoves[T any](ctx context.Context, ask func() (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
-		lag, err := lagOf(ctx, client, group, topic)
+		v, err := ask()
 		if err == nil || !coordinatorMoving(err) || attempt == 5 {
-			return lag, err
+			return v, err
 		}
 		if !backoff.Sleep(ctx, time.Duration(attempt)*100*time.Millisecond) {
-			return nil, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 	}
 }
@@ -47,7 +77,9 @@ func coordinatorMoving(err error) bool {
 		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
-func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[int]int64, error) {
+// partitionLags returns the offsets and lag of group on every partition of
+// topic, in partition order.
+func partitionLags(ctx context.Context, client *kafka.Client, group, topic string) ([]PartitionLag, error) {
 	parts, first, last, err := offsetRanges(ctx, client, topic)
 	if err != nil {
 		return nil, fmt.Errorf("bus: lag of %s on %s: %w", group, topic, err)
@@ -71,19 +103,24 @@ func lagOf(ctx context.Context, client *kafka.Client, group, topic string) (map[
 		}
 		committed[p.Partition] = p.CommittedOffset
 	}
-	lag := make(map[int]int64, len(parts))
+	slices.Sort(parts)
+	out := make([]PartitionLag, 0, len(parts))
 	for _, p := range parts {
 		hw, ok := last[p]
 		if !ok {
 			return nil, fmt.Errorf("bus: lag of %s on %s: no offsets for partition %d", group, topic, p)
 		}
+		pl := PartitionLag{Partition: p, Committed: -1, End: hw}
 		from, ok := committed[p]
-		if !ok || from < 0 {
+		if ok && from >= 0 {
+			pl.Committed = from
+		} else {
 			from = first[p]
 		}
-		lag[p] = max(hw-from, 0)
+		pl.Lag = max(hw-from, 0)
+		out = append(out, pl)
 	}
-	return lag, nil
+	return out, nil
 }
 
 // LagWatcher keeps the gauge tousu_consumer_lag{group,topic,partition}
@@ -133,13 +170,13 @@ func (w *LagWatcher) Update(ctx context.Context) error {
 	var errs []error
 	for _, group := range slices.Sorted(maps.Keys(w.groups)) {
 		for _, topic := range w.groups[group] {
-			lag, err := lagOf(ctx, client, group, topic)
+			parts, err := partitionLags(ctx, client, group, topic)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			for p, n := range lag {
-				w.gauge.WithLabelValues(group, topic, strconv.Itoa(p)).Set(float64(n))
+			for _, p := range parts {
+				w.gauge.WithLabelValues(group, topic, strconv.Itoa(p.Partition)).Set(float64(p.Lag))
 			}
 		}
 	}

@@ -9,10 +9,12 @@ import (
 
 // GroupLag is the lag of one consumer group on the topic it reads: per
 // partition, the records not yet committed (high watermark minus committed
-// offset), and their sum.
+// offset), and their sum; and how many consumers are attached to the group
+// (0 when no process runs it, whatever its lag).
 type GroupLag struct {
 	Group      string        `json:"group"`
 	Topic      string        `json:"topic"`
+	Members    int           `json:"members"`
 	Partitions map[int]int64 `json:"partitions"`
 	Total      int64         `json:"total"`
 	Error      string        `json:"error,omitempty"`

@@ -19,7 +19,6 @@ const (
 	DefaultFlushInterval   = 200 * time.Millisecond
 	DefaultFlushBytes      = 1 << 20
 	DefaultWorkers         = 2
-	DefaultMaxRetries      = 5
 	DefaultRetryBackoff    = 100 * time.Millisecond
 	DefaultRequestTimeout  = 30 * time.Second
 )
@@ -32,7 +31,8 @@ const (
 // whitespace, is the secret. They are never logged.
 type Config struct {
 	// URLs lists the nodes, e.g. https://es1:9200. The client spreads
-	// requests over them and retries another on connection errors.
+	// requests over them and sets a node it cannot reach aside for a
+	// while, so a retried write goes to another.
 	URLs []string `yaml:"urls"`
 	// APIKey is the base64 "id:key" API key Elasticsearch issued; it
 	// excludes username and password.
@@ -68,13 +68,10 @@ type Config struct {
 	FlushBytes int `yaml:"flush_bytes"`
 	// Workers is the number of bulk requests in flight at once. Default 2.
 	Workers int `yaml:"workers"`
-	// MaxRetries is how many times an upsert resends documents the node
-	// refused for a passing reason (429 Too Many Requests, 5xx) before it
-	// gives up with an error. The HTTP client also retries whole requests
-	// that fail with 429, 502, 503 or 504 this many times. Default 5.
-	MaxRetries int `yaml:"max_retries"`
-	// RetryBackoff is the first pause between retries; it doubles up to
-	// 32 times this. Default 100ms.
+	// RetryBackoff is the first pause before an upsert resends the
+	// documents the node did not take, and before Open asks a node that
+	// is not ready again; it doubles up to 32 times this. Both retry until
+	// they succeed or their context ends. Default 100ms.
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
 	// RequestTimeout bounds each HTTP request. Default 30s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -91,7 +88,6 @@ func DefaultConfig() Config {
 		FlushInterval:   DefaultFlushInterval,
 		FlushBytes:      DefaultFlushBytes,
 		Workers:         DefaultWorkers,
-		MaxRetries:      DefaultMaxRetries,
 		RetryBackoff:    DefaultRetryBackoff,
 		RequestTimeout:  DefaultRequestTimeout,
 	}
@@ -120,9 +116,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers == 0 {
 		c.Workers = d.Workers
-	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = d.MaxRetries
 	}
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = d.RetryBackoff
@@ -205,9 +198,6 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 || c.Workers > 64 {
 		bad("workers must be between 1 and 64, got %d", c.Workers)
-	}
-	if c.MaxRetries < 0 || c.MaxRetries > 100 {
-		bad("max_retries must be between 1 and 100, got %d", c.MaxRetries)
 	}
 	return errors.Join(errs...)
 }

@@ -19,13 +19,28 @@
 // which sends them in bulk requests every FlushInterval (or sooner when
 // FlushBytes is reached), merging concurrent upserts, with refresh=wait_for.
 // Upsert then waits for the result of each of its documents. A document is
-// done when the node indexed it or refused it as stale; it is retried with
-// backoff when the node answered 429 or 5xx; it is rejected when the node
-// refused it as malformed (400), and Upsert then returns an error wrapping
-// caseindex.ErrInvalidCase after the others are done. So when Upsert
-// returns nil each case is durable (the translog was synced before the bulk
-// response, index.translog.durability=request) and searchable (wait_for
-// returned after a refresh), and the caller may commit its offset.
+// done when the node indexed it or refused it as stale; it is rejected when
+// the node refused it as malformed (400), and Upsert then returns an error
+// wrapping caseindex.ErrInvalidCase after the others are done. So when
+// Upsert returns nil each case is durable (the translog was synced before
+// the bulk response, index.translog.durability=request) and searchable
+// (wait_for returned after a refresh), and the caller may commit its offset.
+//
+// Retries. Writes are retried in one place: Upsert. A document with any
+// other outcome (the request failed, 429, 5xx, any other status) is sent
+// again with backoff (RetryBackoff, doubling up to 32 times it) until it is
+// done or rejected or ctx ends. Only Upsert sees an item refused with 429
+// (es_rejected_execution_exception) inside a bulk answer of 200, so an HTTP
+// retry could not be the one layer; and resending only the failed items
+// keeps the batch together, whereas an error would make the bus consumer
+// split its batch and write each case on its own, one refresh wait each,
+// just when the node asks for less load. A resent document is harmless: its
+// external version makes a replay rewrite the same revision or be refused
+// as stale (see Versions). So the HTTP client does not retry at all, and
+// the indexer's consumer sees no transient write error to redeliver. Open
+// waits for the node the same way (until ctx ends, see Open); a read (Get,
+// Search, Ping) is one attempt, and its caller decides whether to ask
+// again.
 //
 // Versions. Each document carries its case's Revision as an external
 // version (version_type=external_gte): Elasticsearch itself refuses a
@@ -189,19 +204,15 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 2 * cfg.Workers
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	base := cfg.RetryBackoff
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
-		Addresses:     cfg.URLs,
-		Username:      cfg.Username,
-		Password:      password,
-		APIKey:        apiKey,
-		CACert:        caCert,
-		Transport:     transport,
-		RetryOnStatus: []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
-		MaxRetries:    cfg.MaxRetries,
-		RetryBackoff: func(attempt int) time.Duration {
-			return jittered(base, attempt)
-		},
+		Addresses: cfg.URLs,
+		Username:  cfg.Username,
+		Password:  password,
+		APIKey:    apiKey,
+		CACert:    caCert,
+		Transport: transport,
+		// Upsert and Open retry; see the package doc, Retries.
+		DisableRetry: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("esindex: client: %w", err)
@@ -418,9 +429,10 @@ type itemResult struct {
 // revision or that cannot be encoded fails the whole call with an error
 // wrapping caseindex.ErrInvalidCase before anything is sent. A case the node
 // rejects as malformed also gives an error wrapping ErrInvalidCase, after
-// the other cases were written. Other failures are retried up to MaxRetries
-// times, then returned. If ctx ends first Upsert returns ctx.Err(); cases
-// already handed to the bulk indexer may still be written.
+// the other cases were written. Every other failure is retried with backoff
+// until the case is written: only when ctx ends does Upsert return
+// ctx.Err(), and cases already handed to the bulk indexer may still be
+// written.
 func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	if x.closed.Load() {
 		return ErrClosed
@@ -455,12 +467,9 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	var lastErr string
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if attempt > x.cfg.MaxRetries {
-				return fmt.Errorf("esindex: %d of %d cases not indexed after %d attempts: %s", len(pending), len(order), attempt, lastErr)
-			}
 			x.metrics.docs.WithLabelValues("retried").Add(float64(len(pending)))
 			delay := x.backoff(attempt)
-			x.logger.Warn("retrying cases", zap.Int("cases", len(pending)), zap.Duration("backoff", delay), zap.String("reason", lastErr))
+			x.logger.Warn("retrying cases", zap.Int("cases", len(pending)), zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.String("reason", lastErr))
 			if !backoff.Sleep(ctx, delay) {
 				return ctx.Err()
 			}
@@ -713,13 +722,10 @@ func (x *Index) do(ctx context.Context, what string, req esapi.Request) (int, er
 	return res.StatusCode, nil
 }
 
-// backoff is the pause before the attempt-th retry.
+// backoff is the pause before the attempt-th retry: RetryBackoff doubled
+// per attempt up to 32 times it, with ±25% jitter.
 func (x *Index) backoff(attempt int) time.Duration {
-	return jittered(x.cfg.RetryBackoff, attempt)
-}
-
-// jittered doubles base per attempt up to 32 times base, with ±25% jitter.
-func jittered(base time.Duration, attempt int) time.Duration {
+	base := x.cfg.RetryBackoff
 	d := backoff.Capped(base, 32*base, attempt)
 	return backoff.Between(d-d/4, d-d/4+d/2)
 }

@@ -203,7 +203,6 @@ func startFake(t *testing.T, f *fakeNode) Config {
 		IndexPrefix:    "unit",
 		FlushInterval:  2 * time.Millisecond,
 		RetryBackoff:   time.Millisecond,
-		MaxRetries:     3,
 		RequestTimeout: 5 * time.Second,
 	}
 }
@@ -221,45 +220,52 @@ func openFake(t *testing.T, cfg Config, reg prometheus.Registerer) *Index {
 	return idx
 }
 
+// TestUpsertOutcomes: a document is done when indexed or stale, rejected
+// when malformed, and every other outcome, of the item or of the whole
+// request, is sent again by Upsert alone (the client does not retry) until
+// it is done or ctx ends. cancelAt cancels the context during that bulk
+// request; a persistent failure then ends with ctx.Err() after exactly
+// that many requests.
 func TestUpsertOutcomes(t *testing.T) {
 	tests := []struct {
 		name      string
 		bulk      func(int, []bulkItem) (int, []int)
-		wantErr   error // nil, caseindex.ErrInvalidCase or errAny
+		cancelAt  int   // 0: never
+		wantErr   error // nil, caseindex.ErrInvalidCase or context.Canceled
 		wantCalls int
 	}{
-		{"indexed", allStatus(201), nil, 1},
-		{"updated", allStatus(200), nil, 1},
-		{"stale revision is success", allStatus(409), nil, 1},
-		{"item 429 is retried", func(call int, items []bulkItem) (int, []int) {
-			if call == 1 {
-				return allStatus(429)(call, items)
-			}
-			return allStatus(201)(call, items)
-		}, nil, 2},
-		{"item 503 is retried", func(call int, items []bulkItem) (int, []int) {
-			if call < 3 {
-				return allStatus(503)(call, items)
-			}
-			return allStatus(201)(call, items)
-		}, nil, 3},
-		{"rejected document is an invalid case", allStatus(400), caseindex.ErrInvalidCase, 1},
-		{"persistent 429 gives up", allStatus(429), errAny, 4},
-		{"request 400 is not the case's fault", func(int, []bulkItem) (int, []int) { return 400, nil }, errAny, 4},
-		{"request 401 is not the case's fault", func(int, []bulkItem) (int, []int) { return 401, nil }, errAny, 4},
+		{"indexed", allStatus(201), 0, nil, 1},
+		{"updated", allStatus(200), 0, nil, 1},
+		{"stale revision is success", allStatus(409), 0, nil, 1},
+		{"item 429 is retried", failFirst(1, allStatus(429)), 0, nil, 2},
+		{"item 503 is retried", failFirst(2, allStatus(503)), 0, nil, 3},
+		{"request 429 is retried", failFirst(1, requestStatus(429)), 0, nil, 2},
+		{"request 503 is retried", failFirst(2, requestStatus(503)), 0, nil, 3},
+		{"rejected document is an invalid case", allStatus(400), 0, caseindex.ErrInvalidCase, 1},
+		{"persistent item 429 is retried until ctx ends", allStatus(429), 4, context.Canceled, 4},
+		{"persistent request 429 is retried until ctx ends", requestStatus(429), 4, context.Canceled, 4},
+		{"request 400 is not the case's fault", requestStatus(400), 4, context.Canceled, 4},
+		{"request 401 is not the case's fault", requestStatus(401), 4, context.Canceled, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeNode{bulk: tc.bulk}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := &fakeNode{bulk: func(call int, items []bulkItem) (int, []int) {
+				if call == tc.cancelAt {
+					cancel()
+				}
+				return tc.bulk(call, items)
+			}}
 			idx := openFake(t, startFake(t, f), nil)
-			err := idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, "c1")})
+			err := idx.Upsert(ctx, []router.Case{caseindextest.NewCase(t, "c1")})
 			switch {
 			case tc.wantErr == nil && err != nil:
 				t.Fatalf("Upsert: %v", err)
-			case tc.wantErr == errAny && (err == nil || errors.Is(err, caseindex.ErrInvalidCase)):
-				t.Fatalf("Upsert error = %v, want an error that is not ErrInvalidCase", err)
-			case tc.wantErr == caseindex.ErrInvalidCase && !errors.Is(err, caseindex.ErrInvalidCase):
-				t.Fatalf("Upsert error = %v, want ErrInvalidCase", err)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Fatalf("Upsert error = %v, want %v", err, tc.wantErr)
+			case tc.wantErr != caseindex.ErrInvalidCase && errors.Is(err, caseindex.ErrInvalidCase):
+				t.Fatalf("Upsert error = %v: the case is not at fault", err)
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -270,8 +276,21 @@ func TestUpsertOutcomes(t *testing.T) {
 	}
 }
 
-// errAny stands for any error except caseindex.ErrInvalidCase.
-var errAny = errors.New("any error")
+// failFirst answers the first n bulk requests with fail, then indexes
+// every item.
+func failFirst(n int, fail func(int, []bulkItem) (int, []int)) func(int, []bulkItem) (int, []int) {
+	return func(call int, items []bulkItem) (int, []int) {
+		if call <= n {
+			return fail(call, items)
+		}
+		return allStatus(201)(call, items)
+	}
+}
+
+// requestStatus answers every bulk request as a whole with status.
+func requestStatus(status int) func(int, []bulkItem) (int, []int) {
+	return func(int, []bulkItem) (int, []int) { return status, nil }
+}
 
 func TestUpsertRequest(t *testing.T) {
 	f := &fakeNode{bulk: allStatus(201)}
@@ -410,9 +429,7 @@ func TestOpenRefusesNonElasticsearch(t *testing.T) {
 
 func TestOpenRetriesWhileUnavailable(t *testing.T) {
 	f := &fakeNode{bulk: allStatus(201), failSetup: 503, failSetupTimes: 3}
-	cfg := startFake(t, f)
-	cfg.MaxRetries = 1 // the client's own retries; Open keeps trying
-	idx := openFake(t, cfg, nil)
+	idx := openFake(t, startFake(t, f), nil)
 	if idx.ServerVersion() != "8.99.0-fake" {
 		t.Errorf("server version %q", idx.ServerVersion())
 	}
@@ -442,7 +459,7 @@ func TestOpenRetriesWhileUnreachable(t *testing.T) {
 	// Nothing listens on port 1: Open keeps trying until ctx ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	cfg := Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond, MaxRetries: 1}
+	cfg := Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond}
 	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
 	if err == nil {
 		idx.Close()
@@ -600,7 +617,6 @@ func TestConfigValidate(t *testing.T) {
 		{"slow flush", Config{URLs: ok, FlushInterval: 30 * time.Second}, "flush_interval"},
 		{"negative flush", Config{URLs: ok, FlushInterval: -time.Second}, "flush_interval"},
 		{"negative workers", Config{URLs: ok, Workers: -1}, "workers"},
-		{"negative retries", Config{URLs: ok, MaxRetries: -1}, "max_retries"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

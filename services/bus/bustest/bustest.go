@@ -2,9 +2,9 @@
 // pass, the embedded kfake broker and real Apache Kafka alike: ordering per
 // key, consumer groups sharing partitions, redelivery after a crash before
 // commit, dead-lettering of rejected messages, retry of transient errors,
-// lag reporting, followers that read every partition of a topic
-// without a group, partition readers that catch up with one partition, and
-// rewinding a group to the start of its topic.
+// lag reporting, the members and offsets of groups, followers that read
+// every partition of a topic without a group, partition readers that catch
+// up with one partition, and rewinding a group to the start of its topic.
 //
 // Each case creates topics and groups with names of its own, so the suite
 // can run against a shared cluster and its cases run in parallel.
@@ -60,6 +60,7 @@ func Run(t *testing.T, brokers []string) {
 		{"OversizedWriteIsPermanent", testOversizedWrite},
 		{"TransientErrorRetried", testTransientErrorRetried},
 		{"Lag", testLag},
+		{"GroupStates", testGroupStates},
 		{"BatchesFallBackOneByOne", testBatches},
 		{"FollowerReadsEveryPartition", testFollower},
 		{"FollowerWaitsForTopic", testFollowerWaitsForTopic},
