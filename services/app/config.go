@@ -1,7 +1,8 @@
-// Package app is tousu's module graph: the configuration of a whole process,
-// the targets (broker, gateway, normalizer, router, indexer, console) and how
-// they are wired to the broker, the index and the HTTP server, in the style
-// of Grafana Loki's single binary.
+// Package app wires a tousu process: its configuration, the module graph
+// (graph.go: every target a process can run and the internal modules they
+// need, in the style of Grafana Loki's single binary) and how the modules
+// are started, connected to the broker, the index and the HTTP server, and
+// stopped.
 package app
 
 import (

@@ -147,8 +147,8 @@ func TestParseTargets(t *testing.T) {
 		embedded bool
 		want     []Target
 	}{
-		{"all", true, []Target{"broker", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
-		{"all", false, []Target{"console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
+		{"all", true, []Target{"alerts", "batcher", "broker", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
+		{"all", false, []Target{"alerts", "batcher", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
 		{"gateway, router,gateway", false, []Target{"gateway", "router"}},
 		{"broker", true, []Target{"broker"}},
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
-	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
@@ -32,57 +31,6 @@ import (
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
 )
-
-// Target names a component a process can run.
-type Target string
-
-// The targets of tousu.
-const (
-	TargetAll        Target = "all"
-	TargetBroker     Target = "broker"
-	TargetGateway    Target = "gateway"
-	TargetPoller     Target = "poller"
-	TargetNormalizer Target = "normalizer"
-	TargetRouter     Target = "router"
-	TargetIndexer    Target = "indexer"
-	TargetEscalator  Target = "escalator"
-	TargetConsole    Target = "console"
-)
-
-// Targets lists every target a process can be asked to run, in start order.
-var Targets = []Target{TargetBroker, TargetGateway, TargetPoller, TargetNormalizer, TargetRouter, TargetIndexer, TargetEscalator, TargetConsole}
-
-// ParseTargets reads a comma-separated target list. "all" means every
-// component; it includes the embedded broker only when cfg names no Kafka
-// brokers.
-func ParseTargets(list string, embedded bool) ([]Target, error) {
-	var out []Target
-	for _, name := range strings.Split(list, ",") {
-		t := Target(strings.TrimSpace(name))
-		switch {
-		case t == TargetAll:
-			for _, all := range Targets {
-				if all != TargetBroker || embedded {
-					out = append(out, all)
-				}
-			}
-		case slices.Contains(Targets, t):
-			out = append(out, t)
-		default:
-			return nil, fmt.Errorf("unknown target %q (known: all, %s)", t, joinTargets(Targets))
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
-
-func joinTargets(ts []Target) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = string(t)
-	}
-	return strings.Join(s, ", ")
-}
 
 // CheckTargets reports combinations a configuration cannot run.
 func CheckTargets(cfg *Config, targets []Target) error {
@@ -115,7 +63,11 @@ type Process struct {
 	closers  []io.Closer
 	runners  []func(ctx context.Context) error
 	groups   map[string][]string // consumer group -> topics, for lag
-	trained  *trainedPacks       // the router's policy, when it runs here
+	auth     *httpapi.Authenticator
+	trained  *trainedPacks // the router's policy, when it runs here
+	// form is the gateway's web form, when it runs here: the console
+	// mounts the status page on it.
+	form *webform.Form
 	// key is the server secret, loaded when a target needs it (see
 	// loadKey).
 	key serverkey.Key
@@ -149,86 +101,23 @@ func (p *Process) component(name string) *zap.Logger {
 	return p.logger.With(zap.String("component", name))
 }
 
+// start starts the modules of the process's targets in dependency order
+// (see graph), then binds the HTTP listener.
 func (p *Process) start(ctx context.Context) error {
 	cfg := &p.cfg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
-	if p.has(TargetBroker) {
-		b, err := bus.StartBroker(cfg.Broker, p.component("broker"))
-		if err != nil {
-			return fmt.Errorf("start embedded broker: %w", err)
-		}
-		p.broker = b
-		p.closers = append(p.closers, b)
-		if cfg.Embedded() {
-			cfg.Bus.Brokers = []string{b.Addr()}
-		}
-	}
-	if err := p.ensureToken(); err != nil {
-		return err
-	}
-	if err := p.loadKey(); err != nil {
-		return err
-	}
-	auth := httpapi.NewAuthenticator(cfg.Auth)
-	p.server = httpapi.New(cfg.HTTP, p.component("http"), p.registry, auth)
-	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, cfg.Bus) })
-	if p.needsBus() {
-		if err := p.startBus(ctx); err != nil {
-			return err
-		}
-	}
-	// The normalizer looks up the cases e-mail replies answer: in
-	// Elasticsearch from any process, in the embedded Bleve index only
-	// where the indexer runs.
-	if p.has(TargetIndexer) || p.has(TargetConsole) || p.has(TargetNormalizer) && cfg.Index.Backend == "elasticsearch" {
-		if err := p.openIndex(ctx); err != nil {
-			return err
-		}
-	}
-	var form *webform.Form
-	if p.has(TargetGateway) {
-		var err error
-		if form, err = p.startGateway(auth); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetPoller) {
-		if err := p.startPoller(); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetNormalizer) {
-		if err := p.startNormalizer(); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetRouter) {
-		if err := p.startRouter(); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetIndexer) {
-		stage := &indexerStage{index: p.index}
-		if err := p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetEscalator) {
-		if err := p.startEscalator(ctx); err != nil {
-			return err
-		}
-	}
-	if p.has(TargetConsole) {
-		if err := p.startConsole(auth, form); err != nil {
+	// Every process serves /healthz, /readyz, /metrics and the lag view.
+	for _, m := range plan(cfg, append(slices.Clone(p.targets), moduleServer)) {
+		if err := m.start(p, ctx); err != nil {
 			return err
 		}
 	}
 	if err := p.watchLag(); err != nil {
 		return err
 	}
-	httpapi.MountOps(p.server.App(), auth, p.pipelineLag, p.component("ops"))
+	httpapi.MountOps(p.server.App(), p.auth, p.pipelineLag, p.component("ops"))
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
@@ -239,16 +128,39 @@ func (p *Process) start(ctx context.Context) error {
 	return nil
 }
 
-// needsBus reports whether a target of this process produces or consumes.
-func (p *Process) needsBus() bool {
-	for _, t := range p.targets {
-		if t != TargetBroker {
-			return true // the console publishes case actions
-		}
+// startBroker runs the embedded broker; with no Kafka brokers configured,
+// the process's other modules use it.
+func (p *Process) startBroker(context.Context) error {
+	b, err := bus.StartBroker(p.cfg.Broker, p.component("broker"))
+	if err != nil {
+		return fmt.Errorf("start embedded broker: %w", err)
 	}
-	return false
+	p.broker = b
+	p.closers = append(p.closers, b)
+	if p.cfg.Embedded() {
+		p.cfg.Bus.Brokers = []string{b.Addr()}
+	}
+	return nil
 }
 
+// startSecrets loads the API tokens and the server secret.
+func (p *Process) startSecrets(context.Context) error {
+	if err := p.ensureToken(); err != nil {
+		return err
+	}
+	return p.loadKey()
+}
+
+// startServer makes the HTTP server (bound later, once every module has
+// mounted its routes) and its authenticator.
+func (p *Process) startServer(context.Context) error {
+	p.auth = httpapi.NewAuthenticator(p.cfg.Auth)
+	p.server = httpapi.New(p.cfg.HTTP, p.component("http"), p.registry, p.auth)
+	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, p.cfg.Bus) })
+	return nil
+}
+
+// startBus creates the topics, waiting for the broker, and the producer.
 func (p *Process) startBus(ctx context.Context) error {
 	cfg := &p.cfg
 	// Separate processes may start before their broker: wait for it.
@@ -275,6 +187,8 @@ func (p *Process) startBus(ctx context.Context) error {
 	return nil
 }
 
+// openIndex opens the case index: Elasticsearch from any process, the
+// embedded Bleve index in this process's data directory.
 func (p *Process) openIndex(ctx context.Context) error {
 	var idx caseindex.Index
 	var err error
@@ -294,38 +208,39 @@ func (p *Process) openIndex(ctx context.Context) error {
 
 // startGateway mounts the HTTP intake: the web form, the JSON API and the
 // webhooks. Any number of gateways may serve them.
-func (p *Process) startGateway(auth *httpapi.Authenticator) (*webform.Form, error) {
+func (p *Process) startGateway(context.Context) error {
 	store, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	publish := publishEnvelope(p.producer)
 	shared, err := p.formShared()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	form, err := webform.New(p.cfg.Webform, shared, publish, store, p.component("webform"), p.registry)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// API tokens scope idempotency keys by their name.
 	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool) {
-		who, ok := auth.Check(token)
+		who, ok := p.auth.Check(token)
 		return who.Name, ok
 	}))
 	hooks, err := webhook.New(p.cfg.Webhook, shared.References, publish, p.component("webhook"), p.registry)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hooks.Mount(p.server.App())
 	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
-	return form, nil
+	p.form = form
+	return nil
 }
 
 // startPoller reads the sources tousu fetches from: the IMAP mailboxes and
 // the hotline CSV folders. Each keeps its progress in the data directory,
 // so one process polls them.
-func (p *Process) startPoller() error {
+func (p *Process) startPoller(context.Context) error {
 	store, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
 	if err != nil {
 		return err
@@ -336,23 +251,18 @@ func (p *Process) startPoller() error {
 	return p.startHotline()
 }
 
-// startConsole mounts the search API and the customer status page; form is
-// the gateway's form when this process runs the gateway too.
-func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) error {
-	// The console checks actions against the policy packs: the router's,
-	// when it runs in this process.
-	var engine func(string) *router.Engine
-	if p.trained != nil {
-		engine = p.trained.ByName
-	} else {
-		packs, err := p.cfg.LoadPolicies(time.Now())
-		if err != nil {
-			return err
-		}
-		engine = packs.ByName
+// startConsole mounts the search API and the customer status page, on the
+// gateway's form when this process runs the gateway too.
+func (p *Process) startConsole(context.Context) error {
+	// The console checks actions against the policy packs' states and
+	// routing, which training does not change.
+	packs, err := p.cfg.LoadPolicies(time.Now())
+	if err != nil {
+		return err
 	}
-	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: engine}
-	httpapi.NewConsole(p.index, auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName}
+	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	form := p.form
 	if form == nil {
 		shared, err := p.formShared()
 		if err != nil {
@@ -366,7 +276,9 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 	return nil
 }
 
-func (p *Process) startNormalizer() error {
+// startNormalizer runs the normalizer; it threads e-mail replies through
+// the index when this process can reach it.
+func (p *Process) startNormalizer(context.Context) error {
 	seen, err := openSeen(filepath.Join(p.cfg.DataDir, "normalizer-seen.db"), time.Duration(p.cfg.Normalize.SeenRetentionDays)*24*time.Hour)
 	if err != nil {
 		return err
@@ -383,7 +295,9 @@ func (p *Process) startNormalizer() error {
 	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
 }
 
-func (p *Process) startRouter() error {
+// startRouter runs the router with its state, its trained policy packs
+// and the followers that keep them shared.
+func (p *Process) startRouter(context.Context) error {
 	packs, err := p.cfg.LoadPolicies(time.Now())
 	if err != nil {
 		return err
@@ -442,7 +356,13 @@ func (p *Process) startRouter() error {
 	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, CoTopics: []string{bus.TopicActions}, Batch: stage.batch}, stage.handle)
 }
 
-// startEscalator runs the escalation clock and the delivery of alerts.
+// startIndexer writes cases to the index.
+func (p *Process) startIndexer(context.Context) error {
+	stage := &indexerStage{index: p.index}
+	return p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle)
+}
+
+// startEscalator runs the escalation clock.
 func (p *Process) startEscalator(ctx context.Context) error {
 	esc, err := openEscalator(filepath.Join(p.cfg.DataDir, "escalator.db"), p.producer, p.component("escalator"), p.registry)
 	if err != nil {
@@ -456,12 +376,11 @@ func (p *Process) startEscalator(ctx context.Context) error {
 	if err := esc.rewind(wait, p.cfg.Bus); err != nil {
 		return err
 	}
-	if err := p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle); err != nil {
-		return err
-	}
-	if err := p.startBatcher(); err != nil {
-		return err
-	}
+	return p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle)
+}
+
+// startAlerts delivers the notices of the alerts topic to the alert sinks.
+func (p *Process) startAlerts(context.Context) error {
 	sinks, err := alertsink.New(p.cfg.Alerts, p.component("alerts"), p.registry)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
@@ -472,9 +391,8 @@ func (p *Process) startEscalator(ctx context.Context) error {
 }
 
 // startBatcher runs batch detection (批量投诉) over the complaints of every
-// router. It keeps its window in its own file, so it runs in one process:
-// the escalator's.
-func (p *Process) startBatcher() error {
+// router. It keeps its window in its own file, so a deployment runs one.
+func (p *Process) startBatcher(context.Context) error {
 	dedupe := p.cfg.Normalize.Dedupe
 	store, err := openBatchStore(filepath.Join(p.cfg.DataDir, "batcher.db"), dedupe.BatchWindow, time.Now())
 	if err != nil {
@@ -514,31 +432,23 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	return nil
 }
 
-// pipelineGroups maps every consumer group of the pipeline to its topic.
-var pipelineGroups = []struct{ group, topic string }{
-	{GroupNormalizer, bus.TopicRaw},
-	{GroupRouter, bus.TopicNormalized},
-	{GroupRouter, bus.TopicActions},
-	{GroupBatcher, bus.TopicBatch},
-	{GroupIndexer, bus.TopicCases},
-	{GroupEscalator, bus.TopicCases},
-	{GroupAlerts, bus.TopicAlerts},
-}
-
-// pipelineLag asks the broker for the lag of every pipeline group.
+// pipelineLag asks the broker for the lag of every consumer group of the
+// graph, on each topic it reads, whichever process runs it.
 func (p *Process) pipelineLag(ctx context.Context) []httpapi.GroupLag {
-	out := make([]httpapi.GroupLag, 0, len(pipelineGroups))
-	for _, g := range pipelineGroups {
-		gl := httpapi.GroupLag{Group: g.group, Topic: g.topic}
-		lag, err := bus.Lag(ctx, p.cfg.Bus, g.group, g.topic)
-		if err != nil {
-			gl.Error = err.Error()
+	var out []httpapi.GroupLag
+	for _, c := range consumers() {
+		for _, topic := range c.topics {
+			gl := httpapi.GroupLag{Group: c.group, Topic: topic}
+			lag, err := bus.Lag(ctx, p.cfg.Bus, c.group, topic)
+			if err != nil {
+				gl.Error = err.Error()
+			}
+			gl.Partitions = lag
+			for _, n := range lag {
+				gl.Total += n
+			}
+			out = append(out, gl)
 		}
-		gl.Partitions = lag
-		for _, n := range lag {
-			gl.Total += n
-		}
-		out = append(out, gl)
 	}
 	return out
 }

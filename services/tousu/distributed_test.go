@@ -32,7 +32,7 @@ func realServers(t *testing.T) (kafka, es, mailbox string) {
 }
 
 // TestDistributedOnRealServers runs gateway, poller, normalizer, two
-// routers, indexer, console and escalator as separate processes on real Apache Kafka and
+// routers, indexer, console, escalator, batcher and alerts as separate processes on real Apache Kafka and
 // Elasticsearch: web form, webhook and API complaints become searchable;
 // agents' actions reach the case's router; the escalator raises a 重大
 // alert; a batch forms across two routers; one router dies and the other
@@ -68,6 +68,8 @@ func TestDistributedOnRealServers(t *testing.T) {
 	indexer := serve("indexer")
 	console := serve("console")
 	serve("escalator")
+	serve("batcher")
+	serve("alerts")
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	// The customers are this run's own: router.state and
 	// policy.corrections on the shared broker keep earlier runs' customers,
@@ -125,7 +127,7 @@ func TestDistributedOnRealServers(t *testing.T) {
 	step("重大 alert raised")
 	// Six customers with the same complaint form one batch incident
 	// (批量投诉), although two routers own their customers: the batcher
-	// in the escalator process joins them, and each case's router flags
+	// process joins them, and each case's router flags
 	// it.
 	// The customers cover every partition, so each router owns some.
 	var batch string

@@ -84,6 +84,7 @@ var commands = []*command{
 		examples: []string{
 			"tousu serve",
 			"tousu serve -config configs/distributed.yaml -target router",
+			"tousu serve -config configs/distributed.yaml -target escalator,batcher -data /var/lib/tousu",
 			"TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu serve -target gateway,console -http 0.0.0.0:8080",
 		},
 		define: serve,
@@ -280,6 +281,9 @@ func (c *command) help(fl *flag.FlagSet, w io.Writer) {
 		fl.PrintDefaults()
 		fl.SetOutput(out)
 	}
+	if fl.Lookup("target") != nil {
+		fmt.Fprintf(w, "\nTargets (-target):\n%s", app.TargetHelp())
+	}
 	fmt.Fprint(w, "\nExamples:\n")
 	for _, e := range c.examples {
 		fmt.Fprintf(w, "  %s\n", e)
@@ -339,7 +343,7 @@ func (o *options) configFlag(fl *flag.FlagSet) {
 
 // targetFlag registers -target.
 func (o *options) targetFlag(fl *flag.FlagSet) {
-	fl.StringVar(&o.target, "target", "all", "components to run, a comma-separated `LIST` of "+targetList())
+	fl.StringVar(&o.target, "target", "all", "components to run, a comma-separated `LIST` (the targets are below)")
 }
 
 // load reads the configuration and applies the flags over it.
