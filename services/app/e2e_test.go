@@ -486,6 +486,7 @@ func TestLagEndpoint(t *testing.T) {
 	var out struct {
 		Groups []struct {
 			Group, Topic string
+			Members      int
 			Partitions   map[string]int64
 			Total        int64
 			Error        string
@@ -510,8 +511,8 @@ func TestLagEndpoint(t *testing.T) {
 		t.Fatalf("groups = %+v", out.Groups)
 	}
 	for _, g := range out.Groups {
-		if g.Error != "" || g.Total != 0 || len(g.Partitions) != 6 {
-			t.Errorf("group %+v, want lag 0 on 6 partitions", g)
+		if g.Error != "" || g.Total != 0 || len(g.Partitions) != 6 || g.Members != 1 {
+			t.Errorf("group %+v, want lag 0 on 6 partitions and this process's consumer attached", g)
 		}
 	}
 }

@@ -432,20 +432,38 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	return nil
 }
 
-// pipelineLag asks the broker for the lag of every consumer group of the
-// graph, on each topic it reads, whichever process runs it.
+// pipelineLag asks the broker for every consumer group of the graph,
+// whichever process runs it: the consumers attached and the lag on each
+// topic it reads, in the graph's order.
 func (p *Process) pipelineLag(ctx context.Context) []httpapi.GroupLag {
+	groups := map[string][]string{}
+	for _, c := range consumers() {
+		groups[c.group] = c.topics
+	}
+	states, err := bus.GroupStates(ctx, p.cfg.Bus, groups)
+	byGroup := map[string]bus.GroupState{}
+	for _, gs := range states {
+		byGroup[gs.Group] = gs
+	}
 	var out []httpapi.GroupLag
 	for _, c := range consumers() {
-		for _, topic := range c.topics {
-			gl := httpapi.GroupLag{Group: c.group, Topic: topic}
-			lag, err := bus.Lag(ctx, p.cfg.Bus, c.group, topic)
-			if err != nil {
+		gs := byGroup[c.group]
+		for i, topic := range c.topics {
+			gl := httpapi.GroupLag{Group: c.group, Topic: topic, Members: len(gs.Members)}
+			switch {
+			case err != nil:
 				gl.Error = err.Error()
+			case gs.Err != nil:
+				gl.Error = gs.Err.Error()
+			case i < len(gs.Topics) && gs.Topics[i].Err != nil:
+				gl.Error = gs.Topics[i].Err.Error()
 			}
-			gl.Partitions = lag
-			for _, n := range lag {
-				gl.Total += n
+			if i < len(gs.Topics) {
+				gl.Partitions = map[int]int64{}
+				for _, pl := range gs.Topics[i].Partitions {
+					gl.Partitions[pl.Partition] = pl.Lag
+				}
+				gl.Total = gs.Topics[i].Total
 			}
 			out = append(out, gl)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -341,6 +342,25 @@ func TestSeparateTargets(t *testing.T) {
 	var ready struct{ Ready bool }
 	if code := console.request(t, http.MethodGet, "/readyz", "", &ready); code != http.StatusOK || !ready.Ready {
 		t.Errorf("console /readyz: %d %+v", code, ready)
+	}
+	// The gateway runs no consumer, yet its lag view shows every group of
+	// the pipeline with the consumers the other processes attached.
+	var lag struct {
+		Groups []struct {
+			Group   string
+			Members int
+		}
+	}
+	if code := gateway.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK {
+		t.Fatalf("gateway lag view: %d", code)
+	}
+	members := map[string]int{}
+	for _, g := range lag.Groups {
+		members[g.Group] = g.Members
+	}
+	want := map[string]int{"tousu-normalizer": 1, "tousu-router": 1, "tousu-indexer": 1, "tousu-escalator": 0, "tousu-batcher": 0, "tousu-alerts": 0}
+	if !maps.Equal(members, want) {
+		t.Errorf("gateway lag view members = %v, want %v", members, want)
 	}
 }
 
