@@ -75,10 +75,7 @@ func TestApplyAction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dedupe := normalize.DefaultDedupeConfig()
-			if tt.dedupe != nil {
-				tt.dedupe(&dedupe)
-			}
+			dedupe := dedupeWith(tt.dedupe)
 			m := newMemRecords()
 			for _, c := range tt.cases {
 				m.cases[c.ID] = c

@@ -72,6 +72,16 @@ func routeOn(tb testing.TB, m *memRecords, e *Engine, dedupe normalize.DedupeCon
 	return r
 }
 
+// dedupeWith is the default detection configuration changed by edit
+// (nil: unchanged).
+func dedupeWith(edit func(*normalize.DedupeConfig)) normalize.DedupeConfig {
+	d := normalize.DefaultDedupeConfig()
+	if edit != nil {
+		edit(&d)
+	}
+	return d
+}
+
 // The customers of the scenarios.
 const (
 	wangKey = "phone:+8613912345678" // 王女士, who calls and writes
@@ -190,10 +200,7 @@ func TestRouteComplaint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dedupe := normalize.DefaultDedupeConfig()
-			if tt.dedupe != nil {
-				tt.dedupe(&dedupe)
-			}
+			dedupe := dedupeWith(tt.dedupe)
 			m := newMemRecords()
 			for _, c := range tt.before {
 				routeOn(t, m, e, dedupe, c)
