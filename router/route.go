@@ -16,7 +16,8 @@ import (
 // storage; it carries the context of the call itself, and an error it
 // returns (storage failing, the context ending) is returned by
 // RouteComplaint and ApplyAction as it is, so the caller handles the
-// message again later.
+// message again later. Reading acknowledges nothing: the changes reach
+// storage only when the caller commits them.
 type Records interface {
 	// Case returns the case with id, false when the router does not hold
 	// it (unknown, or finished and forgotten).
