@@ -178,27 +178,14 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 		}
 		bo := s.window.Add(cand.Entry)
 		save = append(save, bo.Save...)
-		if bo.Batch == "" {
-			continue
-		}
-		flag := bo.Flag
-		if len(flag) == 0 { // already in the window: flag it again
-			e := cand.Entry
-			e.Batch = bo.Batch
-			flag = []normalize.BatchEntry{e}
-		}
-		reason := s.reason(bo)
-		var cases []string
-		for _, e := range flag {
-			a := router.FlagBatchAction(e, bo.Batch, reason, cand.Entry.ReceivedAt)
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicActions, e.Customer, a); err != nil {
+		flags := router.BatchFlagsOf(s.cfg, cand, bo)
+		for _, a := range flags.Actions {
+			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
 				return err
 			}
-			cases = append(cases, e.Case)
 		}
-		if bo.Formed {
-			n := router.BatchNotice(bo.Batch, cases, bo.Customers, cand, reason)
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, bo.Batch, n); err != nil {
+		if n := flags.Notice; n != nil {
+			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, n.Batch, n); err != nil {
 				return err
 			}
 			formed++
@@ -214,15 +201,6 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 	}
 	s.formed.Add(float64(formed))
 	return nil
-}
-
-// reason explains a batch outcome on the case and the notice.
-func (s *batcherStage) reason(bo normalize.BatchOutcome) string {
-	if bo.Formed {
-		return fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
-			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)
-	}
-	return fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", s.cfg.BatchSimilarity, bo.Batch, s.cfg.BatchWindow)
 }
 
 // appendJSON appends v as a message of topic keyed by key; a value that

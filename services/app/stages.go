@@ -263,166 +263,33 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	return nil
 }
 
-// route decides one complaint into w.
+// route decides one complaint into w (router.RouteComplaint).
 func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
-	if t := c.Thread; t != nil && !t.State.Finished() && t.Customer != c.Customer.Key {
-		return s.routeReply(w, c)
-	}
-	key := c.Customer.Key
-	if s.cfg.Disabled || normalize.Anonymous(key) {
-		// Nothing to compare with; the case's id is the complaint's
-		// reference, which tells a redelivery.
-		if d, err := w.caseByID(c.Reference); err != nil || d != nil {
-			w.outcomes["redelivered"]++
-			return err
-		}
-		w.open(s.policy.Open(c, s.now()))
-		w.outcomes[string(normalize.KindNew)]++
-		return nil
-	}
-	h, err := w.history(key)
+	r, err := router.RouteComplaint(router.Arrival{Complaint: c, Records: w, Dedupe: s.cfg, Policy: s.policy, Now: s.now()})
 	if err != nil {
 		return err
 	}
-	if h.Handled(c) {
-		w.outcomes["redelivered"]++
-		return nil
+	if r.Missing != "" {
+		s.logger.Warn("the case to attach to is not in the router state; opening a new case", zap.String("case", r.Missing), zap.String("complaint", c.ID))
 	}
-	out := normalize.Decide(s.cfg, *h, c)
-	if out.Kind == normalize.KindDuplicate || out.Kind == normalize.KindRepeat {
-		d, err := w.caseByID(out.Case)
-		if err != nil {
-			return err
-		}
-		if d == nil {
-			s.logger.Warn("the case to attach to is not in the router state; opening a new case", zap.String("case", out.Case), zap.String("complaint", c.ID))
-			out.Kind = normalize.KindNew
-		} else {
-			var changed bool
-			if out.Kind == normalize.KindDuplicate {
-				d.c, changed = router.AttachDuplicate(d.c, c, out.Reason)
-			} else if d.c, changed = router.AttachRepeat(d.c, c, out.Reason); changed {
-				w.notices = append(w.notices, router.UrgeNotice(d.c, c, out.Reason))
-			}
-			if changed {
-				w.touch(d)
-			}
-			h.Record(d.c.ID, c, out.Fingerprint)
-		}
-	}
-	if out.Kind == normalize.KindNew || out.Kind == normalize.KindRepeatFinished {
-		cs := s.policy.Open(c, s.now())
-		if out.Kind == normalize.KindRepeatFinished {
-			cs = router.LinkRepeat(cs, out.Case, out.Reason)
-		} else if t := c.Thread; t != nil {
-			cs = router.LinkRepeat(cs, t.Case, replyReason(c)+", which is "+string(t.State))
-		}
-		w.open(cs)
-		h.Record(cs.ID, c, out.Fingerprint)
-		if !s.cfg.BatchDisabled {
-			w.candidates = append(w.candidates, router.NewBatchCandidate(cs, c, out.Fingerprint))
-		}
-	}
-	w.dirty[key] = true
-	w.outcomes[string(out.Kind)]++
-	return nil
+	w.outcomes[string(r.Outcome)]++
+	return w.apply(r.Changes)
 }
 
-// routeReply decides an e-mail reply from another address to an open case
-// of a customer this router owns (the normalizer keyed it by the case's
-// customer): it joins the case, raises its urgency and urges the owner.
-// When the case is not open here any more (finished since the lookup, or
-// forgotten), the reply goes back to complaints.normalized keyed by its
-// sender, marked finished, and the sender's router opens a case linked to
-// it.
-func (s *routerStage) routeReply(w *routerWork, c normalize.Complaint) error {
-	t := *c.Thread
-	d, err := w.caseByID(t.Case)
-	if err != nil {
-		return err
-	}
-	if d == nil || d.c.Finished() || d.c.Customer.Key != t.Customer {
-		t.State = normalize.CaseClosed
-		if d != nil && d.c.Finished() {
-			t.State = caseState(d.c)
-		}
-		c.Thread = &t
-		w.forward = append(w.forward, c)
-		w.outcomes["reply_forwarded"]++
-		return nil
-	}
-	reason := replyReason(c)
-	var changed bool
-	if d.c, changed = router.AttachReply(d.c, c, reason); !changed {
-		w.outcomes["redelivered"]++
-		return nil
-	}
-	w.touch(d)
-	w.notices = append(w.notices, router.UrgeNotice(d.c, c, reason))
-	if !s.cfg.Disabled && !normalize.Anonymous(t.Customer) {
-		h, err := w.history(t.Customer)
-		if err != nil {
-			return err
-		}
-		h.Record(d.c.ID, c, normalize.FingerprintOf(c))
-		w.dirty[t.Customer] = true
-	}
-	w.outcomes["reply"]++
-	return nil
-}
-
-// act applies a case action into w. The case must be in the router's
-// state: an action for a case this router does not hold (unknown, keyed by
-// another customer, or finished and forgotten) can never apply and is
-// dead-lettered with the reason, as is one the case does not allow.
+// act applies a case action into w (router.ApplyAction). An action that
+// can never apply (for a case this router does not hold, keyed by another
+// customer, of a pack not loaded, or one the case does not allow) is
+// dead-lettered with the reason.
 func (s *routerStage) act(w *routerWork, a router.Action) error {
-	if err := a.Validate(); err != nil {
-		return bus.Reject(err)
-	}
-	d, err := w.caseByID(a.Case)
+	r, err := router.ApplyAction(router.Acting{Action: a, Records: w, Engine: s.engine, Dedupe: s.cfg})
 	if err != nil {
 		return err
 	}
-	if d == nil {
-		return bus.Reject(fmt.Errorf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case))
+	if r.Refused != nil {
+		return bus.Reject(r.Refused)
 	}
-	if a.Customer != d.c.Customer.Key {
-		return bus.Reject(fmt.Errorf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, ingest.MaskText(a.Customer), a.Case, ingest.MaskText(d.c.Customer.Key)))
-	}
-	var e *router.Engine
-	if s.engine != nil {
-		e = s.engine(d.c.Pack)
-	}
-	if e == nil {
-		return bus.Reject(fmt.Errorf("case %s was decided by pack %q, which is not loaded", a.Case, d.c.Pack))
-	}
-	c, changed, notices, err := e.Apply(d.c, a)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	if !changed {
-		w.actions[[2]string{string(a.Kind), "unchanged"}]++
-		return nil
-	}
-	w.actions[[2]string{string(a.Kind), "applied"}]++
-	if a.Kind == router.ActionRecategorize {
-		w.corrections = append(w.corrections, newPackCorrection(c.Pack, router.CorrectionFrom(c, a)))
-	}
-	was := caseState(d.c)
-	d.c = c
-	w.touch(d)
-	w.notices = append(w.notices, notices...)
-	// Repeat detection needs to know whether the case is still open.
-	if key, state := c.Customer.Key, caseState(c); state != was && !s.cfg.Disabled && !normalize.Anonymous(key) {
-		h, err := w.history(key)
-		if err != nil {
-			return err
-		}
-		if h.SetState(c.ID, state, a.At) {
-			w.dirty[key] = true
-		}
-	}
-	return nil
+	w.actions[[2]string{string(a.Kind), string(r.Outcome)}]++
+	return w.apply(r.Changes)
 }
 
 // routerWork is the state one router call reads and changes; it reaches
@@ -488,6 +355,63 @@ func (w *routerWork) caseByID(id string) (*caseDraft, error) {
 	d := &caseDraft{c: c, base: c.Revision}
 	w.cases[id] = d
 	return d, nil
+}
+
+// Case returns a case as this call sees it (router.Records).
+func (w *routerWork) Case(id string) (router.Case, bool, error) {
+	d, err := w.caseByID(id)
+	if err != nil || d == nil {
+		return router.Case{}, false, err
+	}
+	return d.c, true, nil
+}
+
+// History returns a customer's history as this call sees it
+// (router.Records).
+func (w *routerWork) History(key string) (normalize.CustomerHistory, error) {
+	h, err := w.history(key)
+	if err != nil {
+		return normalize.CustomerHistory{}, err
+	}
+	return *h, nil
+}
+
+// apply makes the changes of one decision in w.
+func (w *routerWork) apply(ch router.Changes) error {
+	if ch.Opened != nil {
+		w.open(*ch.Opened)
+	}
+	if u := ch.Updated; u != nil {
+		d, err := w.caseByID(u.ID)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			return fmt.Errorf("case %s changed but not in the router state", u.ID)
+		}
+		d.c = *u
+		w.touch(d)
+	}
+	if hc := ch.History; hc != nil {
+		h, err := w.history(hc.Customer)
+		if err != nil {
+			return err
+		}
+		if hc.Apply(h) {
+			w.dirty[hc.Customer] = true
+		}
+	}
+	w.notices = append(w.notices, ch.Notices...)
+	if ch.Forward != nil {
+		w.forward = append(w.forward, *ch.Forward)
+	}
+	if ch.Candidate != nil {
+		w.candidates = append(w.candidates, *ch.Candidate)
+	}
+	if ch.Correction != nil {
+		w.corrections = append(w.corrections, newPackCorrection(ch.Updated.Pack, *ch.Correction))
+	}
+	return nil
 }
 
 // open adds a case a complaint opened.
