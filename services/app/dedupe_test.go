@@ -116,7 +116,7 @@ func messageOf(tb testing.TB, c normalize.Complaint) bus.Message {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(partitionKey(c)), Value: b}
+	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(normalize.PartitionKey(c)), Value: b}
 }
 
 // testEngine is a shipped pack's engine: the router applies the batcher's

@@ -110,7 +110,7 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		if s.threads != nil {
 			c.Thread = s.threads.find(ctx, c)
 		}
-		if err := appendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, partitionKey(c), c); err != nil {
+		if err := appendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
 			return err
 		}
 		ids = append(ids, keys...)
@@ -315,7 +315,7 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 		if out.Kind == normalize.KindRepeatFinished {
 			cs = router.LinkRepeat(cs, out.Case, out.Reason)
 		} else if t := c.Thread; t != nil {
-			cs = router.LinkRepeat(cs, t.Case, replyReason(c)+", which is "+string(t.State))
+			cs = router.LinkRepeat(cs, t.Case, normalize.ReplyReason(c)+", which is "+string(t.State))
 		}
 		w.open(cs)
 		h.Record(cs.ID, c, out.Fingerprint)
@@ -344,14 +344,14 @@ func (s *routerStage) routeReply(w *routerWork, c normalize.Complaint) error {
 	if d == nil || d.c.Finished() || d.c.Customer.Key != t.Customer {
 		t.State = normalize.CaseClosed
 		if d != nil && d.c.Finished() {
-			t.State = caseState(d.c)
+			t.State = router.CaseStateOf(d.c)
 		}
 		c.Thread = &t
 		w.forward = append(w.forward, c)
 		w.outcomes["reply_forwarded"]++
 		return nil
 	}
-	reason := replyReason(c)
+	reason := normalize.ReplyReason(c)
 	var changed bool
 	if d.c, changed = router.AttachReply(d.c, c, reason); !changed {
 		w.outcomes["redelivered"]++
@@ -408,12 +408,12 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 	if a.Kind == router.ActionRecategorize {
 		w.corrections = append(w.corrections, newPackCorrection(c.Pack, router.CorrectionFrom(c, a)))
 	}
-	was := caseState(d.c)
+	was := router.CaseStateOf(d.c)
 	d.c = c
 	w.touch(d)
 	w.notices = append(w.notices, notices...)
 	// Repeat detection needs to know whether the case is still open.
-	if key, state := c.Customer.Key, caseState(c); state != was && !s.cfg.Disabled && !normalize.Anonymous(key) {
+	if key, state := c.Customer.Key, router.CaseStateOf(c); state != was && !s.cfg.Disabled && !normalize.Anonymous(key) {
 		h, err := w.history(key)
 		if err != nil {
 			return err
@@ -527,7 +527,7 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		}
 	}
 	for _, c := range w.forward {
-		if err := appendJSON(&out, budget, bus.TopicNormalized, partitionKey(c), c); err != nil {
+		if err := appendJSON(&out, budget, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
 			return nil, ch, err
 		}
 	}

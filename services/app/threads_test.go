@@ -140,7 +140,7 @@ func TestThreadFinder(t *testing.T) {
 			if (c.Thread == nil) != (tt.want == nil) || c.Thread != nil && *c.Thread != *tt.want {
 				t.Errorf("thread %+v, want %+v", c.Thread, tt.want)
 			}
-			if k := partitionKey(c); k != tt.key {
+			if k := normalize.PartitionKey(c); k != tt.key {
 				t.Errorf("partition key %q, want %q", k, tt.key)
 			}
 		})
