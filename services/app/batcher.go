@@ -10,10 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
 // GroupBatcher is the consumer group of batch detection.
@@ -36,7 +37,7 @@ type batchStore struct {
 // openBatchStore opens (creating) the state file at path and prunes it as
 // of now.
 func openBatchStore(path string, window time.Duration, now time.Time) (*batchStore, error) {
-	db, err := openBolt(path, batchBucket)
+	db, err := boltfile.Open(path, batchBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (s *batchStore) Save(entries []normalize.BatchEntry) error {
 			if err != nil {
 				return err
 			}
-			if err := b.Put(timeKey(e.ReceivedAt, e.Complaint), v); err != nil {
+			if err := b.Put(boltfile.TimeKey(e.ReceivedAt, e.Complaint), v); err != nil {
 				return err
 			}
 		}
@@ -93,7 +94,7 @@ func (s *batchStore) Save(entries []normalize.BatchEntry) error {
 func (s *batchStore) Prune(now time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		old := keysBefore(tx.Bucket(batchBucket), timeKey(now.Add(-2*s.window), ""))
+		old := boltfile.KeysBefore(tx.Bucket(batchBucket), boltfile.TimeKey(now.Add(-2*s.window), ""))
 		for _, k := range old {
 			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
 				return err
@@ -124,7 +125,7 @@ func (s *batchStore) Prune(now time.Time) (int, error) {
 // The window is per process: run one batcher (the escalator target, which
 // runs one instance).
 type batcherStage struct {
-	out    messageWriter
+	out    record.Writer
 	store  *batchStore
 	cfg    normalize.DedupeConfig
 	formed prometheus.Counter
@@ -136,7 +137,7 @@ type batcherStage struct {
 }
 
 // newBatcherStage registers the batcher's metric with reg (nil: none).
-func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, maxRecordBytes int, reg prometheus.Registerer) *batcherStage {
+func newBatcherStage(out record.Writer, store *batchStore, cfg normalize.DedupeConfig, maxRecordBytes int, reg prometheus.Registerer) *batcherStage {
 	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
 	if reg != nil {
 		reg.MustRegister(formed)
@@ -170,10 +171,10 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 	formed := 0
 	for _, m := range msgs {
 		var cand router.BatchCandidate
-		if err := decode(m, &cand); err != nil {
+		if err := record.Decode(m, &cand); err != nil {
 			return err
 		}
-		if err := checkVersion(m, cand.V, router.BatchCandidateVersion); err != nil {
+		if err := record.CheckVersion(m, cand.V, router.BatchCandidateVersion); err != nil {
 			return err
 		}
 		bo := s.window.Add(cand.Entry)
@@ -191,14 +192,14 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 		var cases []string
 		for _, e := range flag {
 			a := router.FlagBatchAction(e, bo.Batch, reason, cand.Entry.ReceivedAt)
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicActions, e.Customer, a); err != nil {
+			if err := record.AppendJSON(&out, s.maxRecordBytes, bus.TopicActions, e.Customer, a); err != nil {
 				return err
 			}
 			cases = append(cases, e.Case)
 		}
 		if bo.Formed {
 			n := router.BatchNotice(bo.Batch, cases, bo.Customers, cand, reason)
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, bo.Batch, n); err != nil {
+			if err := record.AppendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, bo.Batch, n); err != nil {
 				return err
 			}
 			formed++
@@ -223,18 +224,4 @@ func (s *batcherStage) reason(bo normalize.BatchOutcome) string {
 			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)
 	}
 	return fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", s.cfg.BatchSimilarity, bo.Batch, s.cfg.BatchWindow)
-}
-
-// appendJSON appends v as a message of topic keyed by key; a value that
-// does not encode, or encodes in more than budget bytes, is rejected.
-func appendJSON(out *[]bus.Message, budget int, topic, key string, v any) error {
-	b, err := ingest.EncodeJSON(v)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	if len(b) > budget {
-		return bus.Reject(fmt.Errorf("the %s record %s encodes in %d bytes, over the budget of %d", topic, key, len(b), budget))
-	}
-	*out = append(*out, bus.Message{Topic: topic, Key: []byte(key), Value: b})
-	return nil
 }

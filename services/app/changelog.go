@@ -13,6 +13,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -176,7 +177,7 @@ func putCase(tx *bolt.Tx, c storedCase) error {
 		return err
 	}
 	if c.Finished() {
-		return tx.Bucket(finishedBucket).Put(timeKey(c.UpdatedAt, c.ID), nil)
+		return tx.Bucket(finishedBucket).Put(boltfile.TimeKey(c.UpdatedAt, c.ID), nil)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
 // correctionsBucket of the router's state: pack name + NUL + case id ->
@@ -52,10 +53,10 @@ func (c packCorrection) key() string { return c.Pack + "/" + c.Case }
 // no pack or case is rejected (the follower logs and skips it).
 func (t *trainedPacks) followCorrection(_ context.Context, m bus.Message) error {
 	var c packCorrection
-	if err := decode(m, &c); err != nil {
+	if err := record.Decode(m, &c); err != nil {
 		return err
 	}
-	if err := checkVersion(m, c.V, correctionVersion); err != nil {
+	if err := record.CheckVersion(m, c.V, correctionVersion); err != nil {
 		return err
 	}
 	if c.Pack == "" || c.Case == "" {

@@ -15,7 +15,9 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 	"github.com/tousu/tousu/sinks/alertsink"
 )
 
@@ -61,14 +63,14 @@ type scheduledAlert struct {
 // latest revision of every case: see rewind.
 type escalator struct {
 	db     *bolt.DB
-	out    messageWriter
+	out    record.Writer
 	now    func() time.Time
 	logger *zap.Logger
 	sent   prometheus.Counter
 }
 
-func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
-	db, err := openBolt(path, dueBucket, scheduledBucket, escalatorMeta)
+func openEscalator(path string, out record.Writer, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
+	db, err := boltfile.Open(path, dueBucket, scheduledBucket, escalatorMeta)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +122,7 @@ func (e *escalator) handle(ctx context.Context, m bus.Message) error {
 func (e *escalator) batch(_ context.Context, msgs []bus.Message) error {
 	cases := make([]router.Case, len(msgs))
 	for i, m := range msgs {
-		if err := decode(m, &cases[i]); err != nil {
+		if err := record.Decode(m, &cases[i]); err != nil {
 			return err
 		}
 	}
@@ -142,7 +144,7 @@ func schedule(tx *bolt.Tx, c router.Case) error {
 			if old.Revision > c.Revision {
 				return nil
 			}
-			if err := due.Delete(timeKey(old.Alert.At, c.ID)); err != nil {
+			if err := due.Delete(boltfile.TimeKey(old.Alert.At, c.ID)); err != nil {
 				return err
 			}
 		}
@@ -161,7 +163,7 @@ func schedule(tx *bolt.Tx, c router.Case) error {
 	if err := byCase.Put([]byte(c.ID), v); err != nil {
 		return err
 	}
-	return due.Put(timeKey(next.At, c.ID), v)
+	return due.Put(boltfile.TimeKey(next.At, c.ID), v)
 }
 
 // raiseDue sends an escalate action for every alert due by now and then
@@ -169,7 +171,7 @@ func schedule(tx *bolt.Tx, c router.Case) error {
 // next alert. It returns how many it sent.
 func (e *escalator) raiseDue(ctx context.Context) (int, error) {
 	now := e.now()
-	cutoff := timeKey(now, "\xff")
+	cutoff := boltfile.TimeKey(now, "\xff")
 	var keys [][]byte
 	var msgs []bus.Message
 	err := e.db.View(func(tx *bolt.Tx) error {
@@ -234,10 +236,10 @@ type alertStage struct {
 
 func (s *alertStage) handle(ctx context.Context, m bus.Message) error {
 	var n router.Notice
-	if err := decode(m, &n); err != nil {
+	if err := record.Decode(m, &n); err != nil {
 		return err
 	}
-	if err := checkVersion(m, n.V, router.NoticeVersion); err != nil {
+	if err := record.CheckVersion(m, n.V, router.NoticeVersion); err != nil {
 		return err
 	}
 	err := s.sinks.Deliver(ctx, n)

@@ -26,6 +26,7 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
@@ -403,7 +404,7 @@ func (p *Process) startRouter() error {
 	}
 	p.closers = append(p.closers, state)
 	p.runners = append(p.runners, func(ctx context.Context) error {
-		prunePeriodically(ctx, time.Hour, log, func(now time.Time) error {
+		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
 			n, err := state.Prune(now)
 			log.Debug("pruned router state", zap.Int("customers", n))
 			return err
@@ -483,7 +484,7 @@ func (p *Process) startBatcher() error {
 	p.closers = append(p.closers, store)
 	log := p.component("batcher")
 	p.runners = append(p.runners, func(ctx context.Context) error {
-		prunePeriodically(ctx, dedupe.BatchWindow/4+time.Minute, log, func(now time.Time) error {
+		prune.Every(ctx, dedupe.BatchWindow/4+time.Minute, log, func(now time.Time) error {
 			n, err := store.Prune(now)
 			log.Debug("pruned batch window", zap.Int("entries", n))
 			return err

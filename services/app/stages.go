@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -24,23 +24,6 @@ const (
 	GroupRouter     = "tousu-router"
 	GroupIndexer    = "tousu-indexer"
 )
-
-// decode reads a JSON payload; one that does not decode is rejected to the
-// dead-letter topic.
-func decode(m bus.Message, v any) error {
-	if err := json.Unmarshal(m.Value, v); err != nil {
-		return bus.Reject(fmt.Errorf("decode %s payload: %w", m.Topic, err))
-	}
-	return nil
-}
-
-// checkVersion rejects a payload of another schema version.
-func checkVersion(m bus.Message, got, want int) error {
-	if got != want {
-		return bus.Reject(fmt.Errorf("%s payload has schema version %d, want %d", m.Topic, got, want))
-	}
-	return nil
-}
 
 // publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
 // complaints.raw keyed by its id, and the call returns once acknowledged.
@@ -56,7 +39,7 @@ func publishEnvelope(p *bus.Producer) ingest.Publish {
 
 // publishAction returns the console's publish of case actions: to
 // case.actions keyed by the case's customer, returning once acknowledged.
-func publishAction(p messageWriter) func(context.Context, router.Action) error {
+func publishAction(p record.Writer) func(context.Context, router.Action) error {
 	return func(ctx context.Context, a router.Action) error {
 		b, err := ingest.EncodeJSON(a)
 		if err != nil {
@@ -70,7 +53,7 @@ func publishAction(p messageWriter) func(context.Context, router.Action) error {
 // duplicates by id and threads e-mail replies from other addresses to the
 // case they answer (threads: nil when the index is out of its reach).
 type normalizerStage struct {
-	producer   messageWriter
+	producer   record.Writer
 	seen       normalize.Seen
 	threads    *threadFinder
 	duplicates prometheus.Counter
@@ -88,7 +71,7 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	fresh := map[string]bool{}
 	for _, m := range msgs {
 		var env ingest.Envelope
-		if err := decode(m, &env); err != nil {
+		if err := record.Decode(m, &env); err != nil {
 			return err
 		}
 		c, err := normalize.Normalize(env)
@@ -110,7 +93,7 @@ func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
 		if s.threads != nil {
 			c.Thread = s.threads.find(ctx, c)
 		}
-		if err := appendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
+		if err := record.AppendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
 			return err
 		}
 		ids = append(ids, keys...)
@@ -139,12 +122,6 @@ func (s *normalizerStage) seenAny(ctx context.Context, keys []string, fresh map[
 	return false, nil
 }
 
-// messageWriter writes messages to the broker and returns once they are
-// acknowledged; *bus.Producer is one.
-type messageWriter interface {
-	Write(ctx context.Context, msgs ...bus.Message) error
-}
-
 // routerStage turns complaints into cases: a new matter opens a case by the
 // policy, a duplicate or repeat of the same customer is attached to their
 // open case (a repeat raises urgency and urges the owner), and a repeat
@@ -164,7 +141,7 @@ type messageWriter interface {
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
 type routerStage struct {
-	out    messageWriter
+	out    record.Writer
 	policy router.Policy
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
@@ -225,7 +202,7 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	for _, m := range msgs {
 		if m.Topic == bus.TopicActions {
 			var a router.Action
-			if err := decode(m, &a); err != nil {
+			if err := record.Decode(m, &a); err != nil {
 				return err
 			}
 			if err := s.act(w, a); err != nil {
@@ -234,10 +211,10 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 			continue
 		}
 		var c normalize.Complaint
-		if err := decode(m, &c); err != nil {
+		if err := record.Decode(m, &c); err != nil {
 			return err
 		}
-		if err := checkVersion(m, c.V, normalize.SchemaVersion); err != nil {
+		if err := record.CheckVersion(m, c.V, normalize.SchemaVersion); err != nil {
 			return err
 		}
 		if err := s.route(w, c); err != nil {
@@ -522,17 +499,17 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		ch.cases = append(ch.cases, sc)
 	}
 	for _, n := range w.notices {
-		if err := appendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.forward {
-		if err := appendJSON(&out, budget, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.candidates {
-		if err := appendJSON(&out, budget, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
 			return nil, ch, err
 		}
 	}
@@ -545,7 +522,7 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		return nil, ch, err
 	}
 	for _, c := range w.corrections {
-		if err := appendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
 			return nil, ch, err
 		}
 	}
@@ -566,10 +543,10 @@ func (s *indexerStage) handle(ctx context.Context, m bus.Message) error {
 func (s *indexerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	cases := make([]router.Case, len(msgs))
 	for i, m := range msgs {
-		if err := decode(m, &cases[i]); err != nil {
+		if err := record.Decode(m, &cases[i]); err != nil {
 			return err
 		}
-		if err := checkVersion(m, cases[i].V, router.SchemaVersion); err != nil {
+		if err := record.CheckVersion(m, cases[i].V, router.SchemaVersion); err != nil {
 			return err
 		}
 	}

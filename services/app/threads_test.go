@@ -13,6 +13,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -151,7 +152,7 @@ func TestThreadFinder(t *testing.T) {
 func actionMessage(tb testing.TB, a router.Action) bus.Message {
 	tb.Helper()
 	var out []bus.Message
-	if err := appendJSON(&out, router.DefaultMaxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
+	if err := record.AppendJSON(&out, router.DefaultMaxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
 		tb.Fatal(err)
 	}
 	return out[0]
