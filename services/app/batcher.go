@@ -9,11 +9,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/stages/record"
 )
 
@@ -129,6 +131,7 @@ type batcherStage struct {
 	store  *batchStore
 	cfg    normalize.DedupeConfig
 	formed prometheus.Counter
+	logger *zap.Logger
 	// maxRecordBytes bounds the actions and notices it writes.
 	maxRecordBytes int
 
@@ -136,13 +139,47 @@ type batcherStage struct {
 	window *normalize.Batches // nil until loaded, and after a failed call
 }
 
-// newBatcherStage registers the batcher's metric with reg (nil: none).
-func newBatcherStage(out record.Writer, store *batchStore, cfg normalize.DedupeConfig, maxRecordBytes int, reg prometheus.Registerer) *batcherStage {
-	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
-	if reg != nil {
-		reg.MustRegister(formed)
+// batcherTopics are the topics the batcher consumes.
+var batcherTopics = []string{bus.TopicBatch}
+
+// batcherDeps is what the batcher is made of.
+type batcherDeps struct {
+	// Writer writes the flag_batch actions and the batch notices.
+	Writer record.Writer
+	// Path is the file of the batch window.
+	Path   string
+	Dedupe normalize.DedupeConfig
+	// MaxRecordBytes bounds the actions and notices it writes.
+	MaxRecordBytes int
+	Logger         *zap.Logger
+	Registry       prometheus.Registerer // nil: no metrics registered
+}
+
+// newBatcherStage opens the window's file, pruned as of now, and registers
+// the batcher's metric with d.Registry.
+func newBatcherStage(d batcherDeps) (*batcherStage, error) {
+	store, err := openBatchStore(d.Path, d.Dedupe.BatchWindow, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	return &batcherStage{out: out, store: store, cfg: cfg, maxRecordBytes: maxRecordBytes, formed: formed}
+	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
+	if d.Registry != nil {
+		d.Registry.MustRegister(formed)
+	}
+	return &batcherStage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, logger: d.Logger}, nil
+}
+
+// Close closes the window's file.
+func (s *batcherStage) Close() error { return s.store.Close() }
+
+// run prunes the window's file until ctx ends.
+func (s *batcherStage) run(ctx context.Context) error {
+	prune.Every(ctx, s.cfg.BatchWindow/4+time.Minute, s.logger, func(now time.Time) error {
+		n, err := s.store.Prune(now)
+		s.logger.Debug("pruned batch window", zap.Int("entries", n))
+		return err
+	})
+	return nil
 }
 
 func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {

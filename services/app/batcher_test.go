@@ -50,13 +50,13 @@ func TestBatcher(t *testing.T) {
 	cfg := testDedupeConfig(t, nil)
 	path := filepath.Join(t.TempDir(), "batcher.db")
 	open := func() (*batcherStage, *recordingWriter) {
-		store, err := openBatchStore(path, cfg.BatchWindow, time.Now())
+		w := &recordingWriter{}
+		b, err := newBatcherStage(batcherDeps{Writer: w, Path: path, Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { store.Close() })
-		w := &recordingWriter{}
-		return newBatcherStage(w, store, cfg, router.DefaultMaxRecordBytes, nil), w
+		t.Cleanup(func() { b.Close() })
+		return b, w
 	}
 	b, w := open()
 	msgs := []bus.Message{candidateMessage(t, 1, text, 0), candidateMessage(t, 2, text, time.Minute)}

@@ -123,11 +123,14 @@ type trainedPacks struct {
 	cur    atomic.Pointer[router.Packs]
 	state  *boltHistory
 	dirty  atomic.Bool
+	every  time.Duration
 	logger *zap.Logger
 }
 
-func newTrainedPacks(base *router.Packs, state *boltHistory, logger *zap.Logger) *trainedPacks {
-	t := &trainedPacks{base: base, state: state, logger: logger}
+// newTrainedPacks returns the packs of base, retrained every interval by
+// run while there are new corrections in state.
+func newTrainedPacks(base *router.Packs, state *boltHistory, every time.Duration, logger *zap.Logger) *trainedPacks {
+	t := &trainedPacks{base: base, state: state, every: every, logger: logger}
 	t.cur.Store(base)
 	return t
 }
@@ -186,8 +189,8 @@ func (t *trainedPacks) Retrain() error {
 
 // run retrains every interval while there are new corrections, until ctx
 // ends.
-func (t *trainedPacks) run(ctx context.Context, every time.Duration) error {
-	tick := time.NewTicker(every)
+func (t *trainedPacks) run(ctx context.Context) error {
+	tick := time.NewTicker(t.every)
 	defer tick.Stop()
 	for {
 		select {

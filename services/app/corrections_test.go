@@ -36,7 +36,7 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		tb.Fatal(err)
 	}
 	log := zaptest.NewLogger(tb).With(zap.String("component", "router"), zap.String("dir", filepath.Base(dir)))
-	trained := newTrainedPacks(packs, state, log)
+	trained := newTrainedPacks(packs, state, time.Minute, log)
 	follower, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: bus.TopicCorrections, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		trained.followCorrection, log, nil)
 	if err != nil {
@@ -52,8 +52,8 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		}
 		state.Close()
 	})
-	stage := &routerStage{out: producer, policy: trained, engine: trained.ByName, state: state, cfg: dedupe, maxRecordBytes: router.DefaultMaxRecordBytes,
-		now: time.Now, logger: log, metrics: newRouterMetrics(nil)}
+	stage := newRouterStage(routerDeps{Writer: producer, Policy: trained, Engine: trained.ByName, State: state, Dedupe: dedupe,
+		MaxRecordBytes: router.DefaultMaxRecordBytes, Logger: log})
 	return &routerInstance{stage: stage, trained: trained, state: state}
 }
 
@@ -187,7 +187,7 @@ func TestFollowCorrection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained := newTrainedPacks(packs, state, zap.NewNop())
+	trained := newTrainedPacks(packs, state, time.Minute, zap.NewNop())
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	fix := newPackCorrection("telecom@1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "信号差", Category: "网络质量", Agent: "1001", At: at})
 	later := fix

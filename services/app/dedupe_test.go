@@ -126,6 +126,15 @@ var testEngine = sync.OnceValues(func() (*router.Engine, error) { return router.
 // newTestStage opens a router stage on the state file in dir.
 func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig)) (*routerStage, *recordingWriter) {
 	tb.Helper()
+	w := &recordingWriter{}
+	s, _ := newTestRouter(tb, dir, w, nil, edit)
+	return s, w
+}
+
+// newTestRouter opens a router stage writing to w on the state file in
+// dir, closed when the test ends.
+func newTestRouter(tb testing.TB, dir string, w *recordingWriter, changelog changelogReader, edit func(*normalize.DedupeConfig)) (*routerStage, *boltHistory) {
+	tb.Helper()
 	cfg := testDedupeConfig(tb, edit)
 	state, err := openHistory(filepath.Join(dir, "router-history.db"), cfg, time.Now())
 	if err != nil {
@@ -136,9 +145,9 @@ func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &recordingWriter{}
-	return &routerStage{out: w, policy: stubPolicy{}, engine: func(string) *router.Engine { return e }, state: state, cfg: cfg, maxRecordBytes: router.DefaultMaxRecordBytes, writer: newWriterID(),
-		now: time.Now, logger: zap.NewNop(), metrics: newRouterMetrics(nil)}, w
+	s := newRouterStage(routerDeps{Writer: w, Policy: stubPolicy{}, Engine: func(string) *router.Engine { return e }, State: state, Changelog: changelog,
+		Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes, Logger: zap.NewNop()})
+	return s, state
 }
 
 func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normalize.DedupeConfig {
@@ -162,6 +171,7 @@ func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normali
 type testPipeline struct {
 	w       *recordingWriter
 	routers []*routerStage
+	states  []*boltHistory // the routers' state files
 	batcher *batcherStage
 	// owners gives the router instance owning each partition; a test
 	// moves partitions by changing it, as a rebalance does.
@@ -209,25 +219,25 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			tb.Fatal(err)
 		}
-		s, _ := newTestStage(tb, d, edit)
-		s.out, s.changelog = p.w, p
+		s, state := newTestRouter(tb, d, p.w, p, edit)
 		p.routers = append(p.routers, s)
+		p.states = append(p.states, state)
 	}
 	for i := range testPartitions {
 		p.owners = append(p.owners, i%n)
 	}
 	cfg := testDedupeConfig(tb, edit)
-	store, err := openBatchStore(filepath.Join(dir, "batcher.db"), cfg.BatchWindow, time.Now())
+	b, err := newBatcherStage(batcherDeps{Writer: p.w, Path: filepath.Join(dir, "batcher.db"), Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { store.Close() })
-	p.batcher = newBatcherStage(p.w, store, cfg, router.DefaultMaxRecordBytes, nil)
+	tb.Cleanup(func() { b.Close() })
+	p.batcher = b
 	p.close = func() {
-		for _, r := range p.routers {
-			r.state.Close()
+		for _, st := range p.states {
+			st.Close()
 		}
-		store.Close()
+		b.Close()
 	}
 	return p
 }
@@ -417,7 +427,7 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	const text = "小区电梯坏了一个星期，物业一直说在修，老人上下楼很困难"
 	p := newTestPipeline(t, t.TempDir(), 1, nil)
-	s, w := p.routers[0], p.w
+	state, w := p.states[0], p.w
 	first := testComplaint(1, 1, text, 0)
 	p.run(t, []normalize.Complaint{first})
 
@@ -427,7 +437,7 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	if err := p.route([]bus.Message{actionMessage(t, resolve)}); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := s.state.Load(context.Background(), first.Customer.Key); err != nil || h.Cases[0].State != normalize.CaseResolved {
+	if h, err := state.Load(context.Background(), first.Customer.Key); err != nil || h.Cases[0].State != normalize.CaseResolved {
 		t.Fatalf("history after resolving: %+v %v", h, err)
 	}
 

@@ -62,23 +62,41 @@ type scheduledAlert struct {
 // volume) is filled from the whole of cases, which is compacted to the
 // latest revision of every case: see rewind.
 type escalator struct {
-	db     *bolt.DB
-	out    record.Writer
-	now    func() time.Time
-	logger *zap.Logger
-	sent   prometheus.Counter
+	db       *bolt.DB
+	out      record.Writer
+	interval time.Duration
+	now      func() time.Time
+	logger   *zap.Logger
+	sent     prometheus.Counter
 }
 
-func openEscalator(path string, out record.Writer, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
-	db, err := boltfile.Open(path, dueBucket, scheduledBucket, escalatorMeta)
+// escalatorTopics are the topics the escalator consumes.
+var escalatorTopics = []string{bus.TopicCases}
+
+// escalatorDeps is what the escalator is made of.
+type escalatorDeps struct {
+	// Writer writes the escalate actions.
+	Writer record.Writer
+	// Path is the schedule file.
+	Path string
+	// Interval is how often run looks for due alerts.
+	Interval time.Duration
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// newEscalator opens the schedule file and registers the escalator's
+// metric with d.Registry.
+func newEscalator(d escalatorDeps) (*escalator, error) {
+	db, err := boltfile.Open(d.Path, dueBucket, scheduledBucket, escalatorMeta)
 	if err != nil {
 		return nil, err
 	}
 	sent := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_escalator_alerts_due_total", Help: "Escalation alerts the escalator found due and asked the router to raise."})
-	if reg != nil {
-		reg.MustRegister(sent)
+	if d.Registry != nil {
+		d.Registry.MustRegister(sent)
 	}
-	return &escalator{db: db, out: out, now: time.Now, logger: logger, sent: sent}, nil
+	return &escalator{db: db, out: d.Writer, interval: d.Interval, now: time.Now, logger: d.Logger, sent: sent}, nil
 }
 
 // rewind makes the escalator's consumer group read cases from the start
@@ -212,8 +230,8 @@ func (e *escalator) raiseDue(ctx context.Context) (int, error) {
 }
 
 // run raises due alerts every interval until ctx ends.
-func (e *escalator) run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
+func (e *escalator) run(ctx context.Context) error {
+	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	for {
 		if _, err := e.raiseDue(ctx); err != nil && ctx.Err() == nil {
@@ -232,6 +250,32 @@ func (e *escalator) run(ctx context.Context, every time.Duration) error {
 // for good is dead-lettered; one that fails for now is tried again.
 type alertStage struct {
 	sinks *alertsink.Dispatcher
+}
+
+// alertsTopics are the topics alert delivery consumes.
+var alertsTopics = []string{bus.TopicAlerts}
+
+// alertsDeps is what alert delivery is made of.
+type alertsDeps struct {
+	// Config configures the sinks.
+	Config   alertsink.Config
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// newAlertStage starts the sinks.
+func newAlertStage(d alertsDeps) (*alertStage, error) {
+	sinks, err := alertsink.New(d.Config, d.Logger, d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &alertStage{sinks: sinks}, nil
+}
+
+// Close stops the sinks.
+func (s *alertStage) Close() error {
+	s.sinks.Close()
+	return nil
 }
 
 func (s *alertStage) handle(ctx context.Context, m bus.Message) error {

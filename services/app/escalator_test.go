@@ -49,7 +49,7 @@ func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
 // case's next revision.
 func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	w := &recordingWriter{}
-	esc, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), w, zap.NewNop(), nil)
+	esc, err := newEscalator(escalatorDeps{Writer: w, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 			t.Fatalf("%d cases scheduled, want %d", scheduled(esc), want)
 		}
 	}
-	first, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	first, err := newEscalator(escalatorDeps{Writer: producer, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 		t.Fatalf("lag after the first escalator: %v %v", lag, err)
 	}
 
-	fresh, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	fresh, err := newEscalator(escalatorDeps{Writer: producer, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

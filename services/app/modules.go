@@ -26,9 +26,7 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
-	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/serverkey"
-	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -211,7 +209,7 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if p.has(TargetIndexer) {
-		stage := &indexerStage{index: p.index}
+		stage := newIndexerStage(indexerDeps{Index: p.index})
 		if err := p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle); err != nil {
 			return err
 		}
@@ -368,18 +366,15 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 }
 
 func (p *Process) startNormalizer() error {
-	seen, err := openSeen(filepath.Join(p.cfg.DataDir, "normalizer-seen.db"), time.Duration(p.cfg.Normalize.SeenRetentionDays)*24*time.Hour)
+	log := p.component("normalizer")
+	stage, err := newNormalizerStage(normalizerDeps{Writer: p.producer, SeenPath: filepath.Join(p.cfg.DataDir, "normalizer-seen.db"),
+		SeenRetention: time.Duration(p.cfg.Normalize.SeenRetentionDays) * 24 * time.Hour, Index: p.index, Logger: log, Registry: p.registry})
 	if err != nil {
 		return err
 	}
-	p.closers = append(p.closers, seen)
-	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
-	p.registry.MustRegister(dups)
-	stage := &normalizerStage{producer: p.producer, seen: seen, duplicates: dups}
-	if p.index != nil {
-		stage.threads = newThreadFinder(p.index, p.component("normalizer"), p.registry)
-	} else {
-		p.component("normalizer").Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
+	p.closers = append(p.closers, stage)
+	if p.index == nil {
+		log.Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
 	}
 	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
 }
@@ -403,20 +398,12 @@ func (p *Process) startRouter() error {
 		return err
 	}
 	p.closers = append(p.closers, state)
-	p.runners = append(p.runners, func(ctx context.Context) error {
-		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
-			n, err := state.Prune(now)
-			log.Debug("pruned router state", zap.Int("customers", n))
-			return err
-		})
-		return nil
-	})
-	trained := newTrainedPacks(packs, state, log)
+	trained := newTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log)
 	p.trained = trained
 	if err := trained.Retrain(); err != nil {
 		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
 	}
-	p.runners = append(p.runners, func(ctx context.Context) error { return trained.run(ctx, p.cfg.Router.RetrainInterval) })
+	p.runners = append(p.runners, trained.run)
 	// Every router instance trains on every agent's correction, whichever
 	// instance owns the corrected case: the routers write corrections to
 	// policy.corrections, and each follows all of its partitions into its
@@ -435,8 +422,9 @@ func (p *Process) startRouter() error {
 		return fmt.Errorf("router state reader: %w", err)
 	}
 	p.closers = append(p.closers, changelog)
-	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName,
-		state: state, cfg: dedupe, maxRecordBytes: p.cfg.Router.MaxRecordBytes, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry), changelog: changelog, writer: newWriterID()}
+	stage := newRouterStage(routerDeps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
+		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})
+	p.runners = append(p.runners, stage.run)
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is
 	// the only writer of their cases.
@@ -445,12 +433,13 @@ func (p *Process) startRouter() error {
 
 // startEscalator runs the escalation clock and the delivery of alerts.
 func (p *Process) startEscalator(ctx context.Context) error {
-	esc, err := openEscalator(filepath.Join(p.cfg.DataDir, "escalator.db"), p.producer, p.component("escalator"), p.registry)
+	esc, err := newEscalator(escalatorDeps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "escalator.db"), Interval: p.cfg.Escalator.Interval,
+		Logger: p.component("escalator"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, esc)
-	p.runners = append(p.runners, func(ctx context.Context) error { return esc.run(ctx, p.cfg.Escalator.Interval) })
+	p.runners = append(p.runners, esc.run)
 	// A crashed escalator's group membership lasts a session timeout.
 	wait, cancel := context.WithTimeout(ctx, 2*bus.DefaultSessionTimeout)
 	defer cancel()
@@ -463,12 +452,11 @@ func (p *Process) startEscalator(ctx context.Context) error {
 	if err := p.startBatcher(); err != nil {
 		return err
 	}
-	sinks, err := alertsink.New(p.cfg.Alerts, p.component("alerts"), p.registry)
+	stage, err := newAlertStage(alertsDeps{Config: p.cfg.Alerts, Logger: p.component("alerts"), Registry: p.registry})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	p.closers = append(p.closers, closerFunc(func() error { sinks.Close(); return nil }))
-	stage := &alertStage{sinks: sinks}
+	p.closers = append(p.closers, stage)
 	return p.consume(bus.ConsumerConfig{Group: GroupAlerts, Topic: bus.TopicAlerts}, stage.handle)
 }
 
@@ -476,30 +464,15 @@ func (p *Process) startEscalator(ctx context.Context) error {
 // router. It keeps its window in its own file, so it runs in one process:
 // the escalator's.
 func (p *Process) startBatcher() error {
-	dedupe := p.cfg.Normalize.Dedupe
-	store, err := openBatchStore(filepath.Join(p.cfg.DataDir, "batcher.db"), dedupe.BatchWindow, time.Now())
+	stage, err := newBatcherStage(batcherDeps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "batcher.db"), Dedupe: p.cfg.Normalize.Dedupe,
+		MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: p.component("batcher"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
-	p.closers = append(p.closers, store)
-	log := p.component("batcher")
-	p.runners = append(p.runners, func(ctx context.Context) error {
-		prune.Every(ctx, dedupe.BatchWindow/4+time.Minute, log, func(now time.Time) error {
-			n, err := store.Prune(now)
-			log.Debug("pruned batch window", zap.Int("entries", n))
-			return err
-		})
-		return nil
-	})
-	stage := newBatcherStage(p.producer, store, dedupe, p.cfg.Router.MaxRecordBytes, p.registry)
+	p.closers = append(p.closers, stage)
+	p.runners = append(p.runners, stage.run)
 	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
 }
-
-// closerFunc adapts a function to io.Closer.
-type closerFunc func() error
-
-// Close implements io.Closer.
-func (f closerFunc) Close() error { return f() }
 
 func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)

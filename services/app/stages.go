@@ -14,6 +14,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/stages/record"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -54,10 +55,49 @@ func publishAction(p record.Writer) func(context.Context, router.Action) error {
 // case they answer (threads: nil when the index is out of its reach).
 type normalizerStage struct {
 	producer   record.Writer
-	seen       normalize.Seen
+	seen       *boltSeen
 	threads    *threadFinder
 	duplicates prometheus.Counter
 }
+
+// normalizerTopics are the topics the normalizer consumes.
+var normalizerTopics = []string{bus.TopicRaw}
+
+// normalizerDeps is what the normalizer stage is made of.
+type normalizerDeps struct {
+	// Writer writes the normalized complaints.
+	Writer record.Writer
+	// SeenPath is the file of the complaint ids already processed, which
+	// are forgotten after SeenRetention.
+	SeenPath      string
+	SeenRetention time.Duration
+	// Index is where e-mail replies from other addresses are looked up;
+	// nil: they are not.
+	Index    caseindex.Index
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// newNormalizerStage opens the seen file and registers the stage's
+// metrics with d.Registry.
+func newNormalizerStage(d normalizerDeps) (*normalizerStage, error) {
+	seen, err := openSeen(d.SeenPath, d.SeenRetention)
+	if err != nil {
+		return nil, err
+	}
+	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
+	if d.Registry != nil {
+		d.Registry.MustRegister(dups)
+	}
+	s := &normalizerStage{producer: d.Writer, seen: seen, duplicates: dups}
+	if d.Index != nil {
+		s.threads = newThreadFinder(d.Index, d.Logger, d.Registry)
+	}
+	return s, nil
+}
+
+// Close closes the seen file.
+func (s *normalizerStage) Close() error { return s.seen.Close() }
 
 func (s *normalizerStage) handle(ctx context.Context, m bus.Message) error {
 	return s.batch(ctx, []bus.Message{m})
@@ -163,6 +203,54 @@ type routerStage struct {
 	metrics        routerMetrics
 
 	mu sync.Mutex
+}
+
+// routerTopics are the topics the router consumes, co-partitioned by
+// customer.
+var routerTopics = []string{bus.TopicNormalized, bus.TopicActions}
+
+// routerDeps is what the router stage is made of.
+type routerDeps struct {
+	// Writer writes cases, notices, batch candidates, forwarded replies,
+	// router.state records and corrections.
+	Writer record.Writer
+	// Policy opens a case for a new matter.
+	Policy router.Policy
+	// Engine returns the engine of a case's pack, which applies actions
+	// to the case; nil when it is not loaded.
+	Engine func(pack string) *router.Engine
+	// State is the router's state file; the caller closes it.
+	State *boltHistory
+	// Changelog reads router.state; nil: State is the only copy (tests of
+	// one instance).
+	Changelog      changelogReader
+	Dedupe         normalize.DedupeConfig
+	MaxRecordBytes int
+	// Now is the clock cases are opened by; nil: time.Now.
+	Now      func() time.Time
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// newRouterStage registers the router's metrics with d.Registry and names
+// this process on its router.state records.
+func newRouterStage(d routerDeps) *routerStage {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &routerStage{out: d.Writer, policy: d.Policy, engine: d.Engine, state: d.State, changelog: d.Changelog, writer: newWriterID(),
+		maxRecordBytes: d.MaxRecordBytes, cfg: d.Dedupe, now: now, logger: d.Logger, metrics: newRouterMetrics(d.Registry)}
+}
+
+// run prunes the state every hour until ctx ends.
+func (s *routerStage) run(ctx context.Context) error {
+	prune.Every(ctx, time.Hour, s.logger, func(now time.Time) error {
+		n, err := s.state.Prune(now)
+		s.logger.Debug("pruned router state", zap.Int("customers", n))
+		return err
+	})
+	return nil
 }
 
 // routerMetrics count the router's decisions.
@@ -533,6 +621,17 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 type indexerStage struct {
 	index caseindex.Index
 }
+
+// indexerTopics are the topics the indexer consumes.
+var indexerTopics = []string{bus.TopicCases}
+
+// indexerDeps is what the indexer stage is made of.
+type indexerDeps struct {
+	// Index is the search index; the caller closes it.
+	Index caseindex.Index
+}
+
+func newIndexerStage(d indexerDeps) *indexerStage { return &indexerStage{index: d.Index} }
 
 func (s *indexerStage) handle(ctx context.Context, m bus.Message) error {
 	return s.batch(ctx, []bus.Message{m})

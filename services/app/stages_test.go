@@ -70,7 +70,7 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	index := &unreachableIndex{Index: bleve}
 	index.down.Store(true)
 
-	stage := &indexerStage{index: index}
+	stage := newIndexerStage(indexerDeps{Index: index})
 	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch, MaxBackoff: 500 * time.Millisecond},
 		producer, stage.handle, zap.NewNop(), nil)
 	if err != nil {
