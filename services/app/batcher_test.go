@@ -10,12 +10,13 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // candidateMessage is the batch candidate of customer n's complaint.
 func candidateMessage(tb testing.TB, customer int, text string, at time.Duration) bus.Message {
 	tb.Helper()
-	c := testComplaint(customer, 1, text, at)
+	c := stagetest.Complaint(customer, 1, text, at)
 	cand := router.NewBatchCandidate(router.Case{ID: c.Reference, Pack: "property@1", Category: "收费"}, c, normalize.FingerprintOf(c))
 	b, err := json.Marshal(cand)
 	if err != nil {
@@ -47,10 +48,10 @@ func actions(tb testing.TB, msgs []bus.Message) []router.Action {
 func TestBatcher(t *testing.T) {
 	const text = "小区停车费从每月200元涨到350元，物业没有公示也没有经过业主大会"
 	ctx := context.Background()
-	cfg := testDedupeConfig(t, nil)
+	cfg := stagetest.DedupeConfig(t, nil)
 	path := filepath.Join(t.TempDir(), "batcher.db")
-	open := func() (*batcherStage, *recordingWriter) {
-		w := &recordingWriter{}
+	open := func() (*batcherStage, *stagetest.RecordingWriter) {
+		w := &stagetest.RecordingWriter{}
 		b, err := newBatcherStage(batcherDeps{Writer: w, Path: path, Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 		if err != nil {
 			t.Fatal(err)
@@ -63,8 +64,8 @@ func TestBatcher(t *testing.T) {
 	if err := b.batch(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.msgs) != 0 {
-		t.Fatalf("two customers wrote %d messages, want none", len(w.msgs))
+	if len(w.Msgs) != 0 {
+		t.Fatalf("two customers wrote %d messages, want none", len(w.Msgs))
 	}
 	// Restarted, the batcher remembers the window: the third customer forms
 	// the batch and all three cases are flagged.
@@ -73,7 +74,7 @@ func TestBatcher(t *testing.T) {
 	if err := b.handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	acts, notices := actions(t, w.msgs), w.notices(t)
+	acts, notices := actions(t, w.Msgs), w.Notices(t)
 	if len(acts) != 3 || len(notices) != 1 || notices[0].Customers != 3 || len(notices[0].Cases) != 3 || notices[0].Category != "收费" {
 		t.Fatalf("actions %+v, notices %+v; want three flags and one notice", acts, notices)
 	}
@@ -85,13 +86,13 @@ func TestBatcher(t *testing.T) {
 	// A candidate delivered again (its router may have lost the flag) is
 	// flagged again with the same action id; the batch is not announced
 	// again.
-	w.msgs = nil
+	w.Msgs = nil
 	if err := b.handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
 		t.Fatal(err)
 	}
-	again := actions(t, w.msgs)
-	if len(again) != 1 || again[0].ID != acts[0].ID || len(w.notices(t)) != 0 {
-		t.Errorf("redelivered candidate wrote %+v", w.msgs)
+	again := actions(t, w.Msgs)
+	if len(again) != 1 || again[0].ID != acts[0].ID || len(w.Notices(t)) != 0 {
+		t.Errorf("redelivered candidate wrote %+v", w.Msgs)
 	}
 	// Bad payloads are rejected, not retried.
 	for _, v := range []string{"not json", `{"v":99}`} {
@@ -102,7 +103,7 @@ func TestBatcher(t *testing.T) {
 }
 
 func TestBatchStorePrunes(t *testing.T) {
-	cfg := testDedupeConfig(t, nil)
+	cfg := stagetest.DedupeConfig(t, nil)
 	now := time.Now().UTC()
 	store, err := openBatchStore(filepath.Join(t.TempDir(), "batcher.db"), cfg.BatchWindow, now)
 	if err != nil {

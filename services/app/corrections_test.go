@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // routerInstance is one router process as startRouter builds it: its own
@@ -30,7 +31,7 @@ type routerInstance struct {
 // its follower runs until the test ends.
 func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, packs *router.Packs, dir string) *routerInstance {
 	tb.Helper()
-	dedupe := testDedupeConfig(tb, nil)
+	dedupe := stagetest.DedupeConfig(tb, nil)
 	state, err := openHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
 	if err != nil {
 		tb.Fatal(err)
@@ -76,7 +77,7 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 	tb.Helper()
 	a := router.Action{V: router.ActionVersion, ID: id, Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionRecategorize,
 		Category: category, Actor: "1001", At: time.Now().UTC()}
-	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: mustJSON(tb, a)}
+	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: stagetest.MustJSON(tb, a)}
 	if err := r.stage.handle(context.Background(), m); err != nil {
 		tb.Fatalf("recategorize %s: %v", c.ID, err)
 	}
@@ -88,7 +89,7 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 // replaces its earlier one on both.
 func TestCorrectionsReachEveryRouter(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
+	cfg, producer := stagetest.StartBroker(t)
 	conf := Defaults()
 	packs, err := conf.LoadPolicies(time.Now())
 	if err != nil {
@@ -104,8 +105,8 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 	texts := []string{"手机信号差，打电话总是断线", "宽带装机师傅迟到三个小时，态度恶劣"}
 	var cases []router.Case
 	for i, r := range routers {
-		c := testComplaint(700+i, 1, texts[i], 0)
-		if err := r.stage.handle(ctx, messageOf(t, c)); err != nil {
+		c := stagetest.Complaint(700+i, 1, texts[i], 0)
+		if err := r.stage.handle(ctx, stagetest.MessageOf(t, c)); err != nil {
 			t.Fatal(err)
 		}
 		cs, ok, err := r.state.Case(c.Reference)
@@ -177,7 +178,7 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 // has the packs retrained only when the stored corrections changed, and
 // rejects payloads it cannot use.
 func TestFollowCorrection(t *testing.T) {
-	state, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), testDedupeConfig(t, nil), time.Now())
+	state, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), stagetest.DedupeConfig(t, nil), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

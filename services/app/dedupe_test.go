@@ -25,141 +25,34 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
-// recordingWriter stands in for the broker: it keeps what was written, or
-// fails while fail is set.
-type recordingWriter struct {
-	mu   sync.Mutex
-	msgs []bus.Message
-	fail error
-}
-
-func (w *recordingWriter) Write(_ context.Context, msgs ...bus.Message) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.fail != nil {
-		return w.fail
-	}
-	w.msgs = append(w.msgs, msgs...)
-	return nil
-}
-
-// cases returns the latest written revision of every case, and how many
-// case messages were written.
-func (w *recordingWriter) cases(tb testing.TB) (map[string]router.Case, int) {
-	tb.Helper()
-	out := map[string]router.Case{}
-	n := 0
-	for _, m := range w.msgs {
-		if m.Topic != bus.TopicCases {
-			continue
-		}
-		n++
-		var c router.Case
-		if err := json.Unmarshal(m.Value, &c); err != nil {
-			tb.Fatal(err)
-		}
-		if string(m.Key) != c.ID {
-			tb.Errorf("case %s written with key %s", c.ID, m.Key)
-		}
-		if prev, ok := out[c.ID]; ok && c.Revision <= prev.Revision {
-			tb.Errorf("case %s: revision %d written after %d", c.ID, c.Revision, prev.Revision)
-		}
-		out[c.ID] = c
-	}
-	return out, n
-}
-
-func (w *recordingWriter) notices(tb testing.TB) []router.Notice {
-	tb.Helper()
-	var out []router.Notice
-	for _, m := range w.msgs {
-		if m.Topic != bus.TopicAlerts {
-			continue
-		}
-		var n router.Notice
-		if err := json.Unmarshal(m.Value, &n); err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-// stubPolicy opens a bare case, so these tests depend on no policy pack.
-type stubPolicy struct{}
-
-func (stubPolicy) Open(c normalize.Complaint, _ time.Time) router.Case {
-	return router.Case{V: router.SchemaVersion, ID: c.Reference, Revision: 1, References: []string{c.Reference}, Complaints: []string{c.ID},
-		Channel: c.Channel, Customer: c.Customer, Description: c.Description, Status: router.StatusOpen,
-		ReceivedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, Route: router.Route{Department: "客服部", Owner: "张三"}}
-}
-
-var stageT0 = time.Now().UTC().Truncate(time.Second)
-
-// testComplaint is complaint n of a customer (phone:N), received at
-// stageT0+at.
-func testComplaint(customer, n int, text string, at time.Duration) normalize.Complaint {
-	id := fmt.Sprintf("api:c%d-%d", customer, n)
-	key := fmt.Sprintf("phone:+86139%08d", customer)
-	if customer < 0 {
-		key = "anonymous:" + id
-	}
-	return normalize.Complaint{V: normalize.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelAPI,
-		ReceivedAt: stageT0.Add(at), Customer: normalize.Customer{Key: key}, Subject: "投诉", Description: text}
-}
-
-func messageOf(tb testing.TB, c normalize.Complaint) bus.Message {
-	tb.Helper()
-	b, err := json.Marshal(c)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return bus.Message{Topic: bus.TopicNormalized, Key: []byte(normalize.PartitionKey(c)), Value: b}
-}
-
-// testEngine is a shipped pack's engine: the router applies the batcher's
-// flag_batch actions with it.
-var testEngine = sync.OnceValues(func() (*router.Engine, error) { return router.LoadEngine(router.BuiltinPrefix + "property") })
-
 // newTestStage opens a router stage on the state file in dir.
-func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig)) (*routerStage, *recordingWriter) {
+func newTestStage(tb testing.TB, dir string, edit func(*normalize.DedupeConfig)) (*routerStage, *stagetest.RecordingWriter) {
 	tb.Helper()
-	w := &recordingWriter{}
+	w := &stagetest.RecordingWriter{}
 	s, _ := newTestRouter(tb, dir, w, nil, edit)
 	return s, w
 }
 
 // newTestRouter opens a router stage writing to w on the state file in
 // dir, closed when the test ends.
-func newTestRouter(tb testing.TB, dir string, w *recordingWriter, changelog changelogReader, edit func(*normalize.DedupeConfig)) (*routerStage, *boltHistory) {
+func newTestRouter(tb testing.TB, dir string, w *stagetest.RecordingWriter, changelog changelogReader, edit func(*normalize.DedupeConfig)) (*routerStage, *boltHistory) {
 	tb.Helper()
-	cfg := testDedupeConfig(tb, edit)
+	cfg := stagetest.DedupeConfig(tb, edit)
 	state, err := openHistory(filepath.Join(dir, "router-history.db"), cfg, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { state.Close() })
-	e, err := testEngine()
+	e, err := stagetest.Engine()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := newRouterStage(routerDeps{Writer: w, Policy: stubPolicy{}, Engine: func(string) *router.Engine { return e }, State: state, Changelog: changelog,
+	s := newRouterStage(routerDeps{Writer: w, Policy: stagetest.StubPolicy{}, Engine: func(string) *router.Engine { return e }, State: state, Changelog: changelog,
 		Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes, Logger: zap.NewNop()})
 	return s, state
-}
-
-func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normalize.DedupeConfig {
-	tb.Helper()
-	cfg := normalize.DedupeConfig{BatchMinCustomers: 3}
-	if edit != nil {
-		edit(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	return cfg
 }
 
 // testPipeline is the router stages of several instances and the batcher
@@ -169,7 +62,7 @@ func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normali
 // nothing is left, as the consumers would. The routers read router.state
 // from the recording broker too.
 type testPipeline struct {
-	w       *recordingWriter
+	w       *stagetest.RecordingWriter
 	routers []*routerStage
 	states  []*boltHistory // the routers' state files
 	batcher *batcherStage
@@ -194,7 +87,7 @@ func partitionOf(key []byte) int {
 // messages; a record's offset is its place among its partition's.
 func (p *testPipeline) CatchUp(_ context.Context, partition int, from int64, fn func(bus.Message) error) (int64, error) {
 	var offset int64
-	for _, m := range p.w.msgs {
+	for _, m := range p.w.Msgs {
 		if m.Topic != bus.TopicRouterState || partitionOf(m.PartitionKey) != partition {
 			continue
 		}
@@ -213,7 +106,7 @@ func (p *testPipeline) CatchUp(_ context.Context, partition int, from int64, fn 
 // files under dir (the same dir gives a restarted pipeline).
 func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.DedupeConfig)) *testPipeline {
 	tb.Helper()
-	p := &testPipeline{w: &recordingWriter{}}
+	p := &testPipeline{w: &stagetest.RecordingWriter{}}
 	for i := range n {
 		d := filepath.Join(dir, fmt.Sprint("router", i))
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -226,7 +119,7 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 	for i := range testPartitions {
 		p.owners = append(p.owners, i%n)
 	}
-	cfg := testDedupeConfig(tb, edit)
+	cfg := stagetest.DedupeConfig(tb, edit)
 	b, err := newBatcherStage(batcherDeps{Writer: p.w, Path: filepath.Join(dir, "batcher.db"), Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 	if err != nil {
 		tb.Fatal(err)
@@ -252,7 +145,7 @@ func (p *testPipeline) run(tb testing.TB, calls ...[]normalize.Complaint) {
 	for _, call := range calls {
 		var msgs []bus.Message
 		for _, c := range call {
-			msgs = append(msgs, messageOf(tb, c))
+			msgs = append(msgs, stagetest.MessageOf(tb, c))
 		}
 		if err := p.route(msgs); err != nil {
 			tb.Fatal(err)
@@ -284,9 +177,9 @@ func (p *testPipeline) route(msgs []bus.Message) error {
 // forwarded complaints until the stages write none.
 func (p *testPipeline) settle(tb testing.TB) {
 	tb.Helper()
-	for p.delivered < len(p.w.msgs) {
-		msgs := p.w.msgs[p.delivered:]
-		p.delivered = len(p.w.msgs)
+	for p.delivered < len(p.w.Msgs) {
+		msgs := p.w.Msgs[p.delivered:]
+		p.delivered = len(p.w.Msgs)
 		var candidates, actions []bus.Message
 		for _, m := range msgs {
 			switch m.Topic {
@@ -310,16 +203,16 @@ func (p *testPipeline) settle(tb testing.TB) {
 func TestRouterStageRelatedComplaints(t *testing.T) {
 	const signal = "手机信号差了三天，打电话总是断线，严重影响工作"
 	const outage = "我们小区从今天早上开始手机完全没有信号，打不了电话也上不了网"
-	a1 := testComplaint(1, 1, signal, 0)
-	a2 := testComplaint(1, 2, signal, 10*time.Millisecond)
-	b1 := testComplaint(2, 1, signal, 5*time.Millisecond)
-	later := testComplaint(1, 3, signal, 3*24*time.Hour)
-	other := testComplaint(1, 4, "营业厅工作人员态度很差，办理销户被推诿三次", time.Minute)
-	anon1 := testComplaint(-1, 1, signal, 0)
-	anon2 := testComplaint(-2, 1, signal, time.Millisecond)
+	a1 := stagetest.Complaint(1, 1, signal, 0)
+	a2 := stagetest.Complaint(1, 2, signal, 10*time.Millisecond)
+	b1 := stagetest.Complaint(2, 1, signal, 5*time.Millisecond)
+	later := stagetest.Complaint(1, 3, signal, 3*24*time.Hour)
+	other := stagetest.Complaint(1, 4, "营业厅工作人员态度很差，办理销户被推诿三次", time.Minute)
+	anon1 := stagetest.Complaint(-1, 1, signal, 0)
+	anon2 := stagetest.Complaint(-2, 1, signal, time.Millisecond)
 	var batch []normalize.Complaint
 	for i := range 4 {
-		batch = append(batch, testComplaint(10+i, 1, outage, time.Duration(i)*time.Minute))
+		batch = append(batch, stagetest.Complaint(10+i, 1, outage, time.Duration(i)*time.Minute))
 	}
 
 	type want struct {
@@ -370,7 +263,7 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 			}
 			p.run(t, tt.calls...)
 			w := p.w
-			cases, n := w.cases(t)
+			cases, n := w.Cases(t)
 			if len(cases) != tt.cases || n != tt.messages {
 				t.Fatalf("%d cases in %d messages, want %d in %d: %+v", len(cases), n, tt.cases, tt.messages, cases)
 			}
@@ -390,7 +283,7 @@ func TestRouterStageRelatedComplaints(t *testing.T) {
 			}
 			var urges, batches int
 			var batchID string
-			for _, n := range w.notices(t) {
+			for _, n := range w.Notices(t) {
 				switch n.Kind {
 				case router.NoticeUrge:
 					urges++
@@ -428,22 +321,22 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 	const text = "小区电梯坏了一个星期，物业一直说在修，老人上下楼很困难"
 	p := newTestPipeline(t, t.TempDir(), 1, nil)
 	state, w := p.states[0], p.w
-	first := testComplaint(1, 1, text, 0)
+	first := stagetest.Complaint(1, 1, text, 0)
 	p.run(t, []normalize.Complaint{first})
 
 	// Later, an agent resolves the case.
 	resolve := router.Action{V: router.ActionVersion, ID: "a1", Case: first.Reference, Customer: first.Customer.Key,
-		Kind: router.ActionResolve, Actor: "1001", At: stageT0.Add(24 * time.Hour)}
-	if err := p.route([]bus.Message{actionMessage(t, resolve)}); err != nil {
+		Kind: router.ActionResolve, Actor: "1001", At: stagetest.T0.Add(24 * time.Hour)}
+	if err := p.route([]bus.Message{stagetest.ActionMessage(t, resolve)}); err != nil {
 		t.Fatal(err)
 	}
 	if h, err := state.Load(context.Background(), first.Customer.Key); err != nil || h.Cases[0].State != normalize.CaseResolved {
 		t.Fatalf("history after resolving: %+v %v", h, err)
 	}
 
-	again := testComplaint(1, 2, text, 5*24*time.Hour)
+	again := stagetest.Complaint(1, 2, text, 5*24*time.Hour)
 	p.run(t, []normalize.Complaint{again})
-	cases, _ := w.cases(t)
+	cases, _ := w.Cases(t)
 	c, ok := cases[again.Reference]
 	if len(cases) != 2 || !ok || !slices.Equal(c.LinkedCases, []string{first.Reference}) || c.Revision != 1 {
 		t.Fatalf("cases %+v, want a new case linked to %s", cases, first.Reference)
@@ -455,9 +348,9 @@ func TestRouterStageRepeatAfterResolution(t *testing.T) {
 		t.Errorf("explanation %+v", c.Explanation)
 	}
 	// A third complaint goes to the new, open case.
-	third := testComplaint(1, 3, text, 5*24*time.Hour+time.Minute)
+	third := stagetest.Complaint(1, 3, text, 5*24*time.Hour+time.Minute)
 	p.run(t, []normalize.Complaint{third})
-	cases, _ = w.cases(t)
+	cases, _ = w.Cases(t)
 	if c := cases[again.Reference]; c.Revision != 2 || !slices.Contains(c.References, third.Reference) {
 		t.Errorf("third complaint: %+v", c)
 	}
@@ -470,25 +363,25 @@ func TestRouterStageRestart(t *testing.T) {
 	const text = "物业擅自提高停车费，从每月200元涨到350元，没有经过业主大会表决"
 	dir := t.TempDir()
 	p := newTestPipeline(t, dir, 2, nil)
-	p.run(t, []normalize.Complaint{testComplaint(1, 1, text, 0)}, []normalize.Complaint{testComplaint(2, 1, text, time.Minute)})
+	p.run(t, []normalize.Complaint{stagetest.Complaint(1, 1, text, 0)}, []normalize.Complaint{stagetest.Complaint(2, 1, text, time.Minute)})
 	p.close()
 
 	p = newTestPipeline(t, dir, 2, nil)
-	dup := testComplaint(1, 2, text, 2*time.Minute)
-	third := testComplaint(3, 1, text, 3*time.Minute)
+	dup := stagetest.Complaint(1, 2, text, 2*time.Minute)
+	third := stagetest.Complaint(3, 1, text, 3*time.Minute)
 	p.run(t, []normalize.Complaint{dup, third})
-	cases, _ := p.w.cases(t)
-	first := testComplaint(1, 1, text, 0).Reference
+	cases, _ := p.w.Cases(t)
+	first := stagetest.Complaint(1, 1, text, 0).Reference
 	c := cases[first]
 	if c.Revision != 3 || !slices.Contains(c.References, dup.Reference) || c.Duplicates != 1 {
 		t.Errorf("after restart, the duplicate (revision 2) and the batch flag (revision 3): %+v", c)
 	}
-	id := normalize.BatchID(testComplaint(1, 1, text, 0).ID)
-	second := cases[testComplaint(2, 1, text, 0).Reference]
+	id := normalize.BatchID(stagetest.Complaint(1, 1, text, 0).ID)
+	second := cases[stagetest.Complaint(2, 1, text, 0).Reference]
 	if len(cases) != 3 || c.Batch != id || cases[third.Reference].Batch != id || second.Batch != id || second.Revision != 2 {
 		t.Errorf("after restart, the cases written: %+v", cases)
 	}
-	if n := p.w.notices(t); len(n) != 1 || n[0].Kind != router.NoticeBatch || n[0].Customers != 3 || len(n[0].Cases) != 3 || n[0].Batch != id {
+	if n := p.w.Notices(t); len(n) != 1 || n[0].Kind != router.NoticeBatch || n[0].Customers != 3 || len(n[0].Cases) != 3 || n[0].Batch != id {
 		t.Errorf("notices %+v", n)
 	}
 }
@@ -501,38 +394,38 @@ func TestRouterStageFailedWriteChangesNothing(t *testing.T) {
 	p := newTestPipeline(t, t.TempDir(), 1, nil)
 	s, w := p.routers[0], p.w
 	ctx := context.Background()
-	p.run(t, []normalize.Complaint{testComplaint(1, 1, text, 0), testComplaint(2, 1, text, 0)})
-	w.fail = errors.New("broker down")
-	calls := []normalize.Complaint{testComplaint(1, 2, text, time.Second), testComplaint(3, 1, text, time.Second)}
-	msgs := []bus.Message{messageOf(t, calls[0]), messageOf(t, calls[1])}
+	p.run(t, []normalize.Complaint{stagetest.Complaint(1, 1, text, 0), stagetest.Complaint(2, 1, text, 0)})
+	w.Fail = errors.New("broker down")
+	calls := []normalize.Complaint{stagetest.Complaint(1, 2, text, time.Second), stagetest.Complaint(3, 1, text, time.Second)}
+	msgs := []bus.Message{stagetest.MessageOf(t, calls[0]), stagetest.MessageOf(t, calls[1])}
 	if err := s.batch(ctx, msgs); err == nil {
 		t.Fatal("no error with the broker down")
 	}
-	w.fail = nil
+	w.Fail = nil
 	if err := s.batch(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
 	// The batcher's write fails once too.
 	var candidates []bus.Message
-	for _, m := range w.msgs[p.delivered:] {
+	for _, m := range w.Msgs[p.delivered:] {
 		if m.Topic == bus.TopicBatch {
 			candidates = append(candidates, m)
 		}
 	}
-	w.fail = errors.New("broker down")
+	w.Fail = errors.New("broker down")
 	if err := p.batcher.batch(ctx, candidates); err == nil {
 		t.Fatal("batcher: no error with the broker down")
 	}
-	w.fail = nil
+	w.Fail = nil
 	p.settle(t)
 
-	cases, n := w.cases(t)
-	first := cases[testComplaint(1, 1, text, 0).Reference]
+	cases, n := w.Cases(t)
+	first := cases[stagetest.Complaint(1, 1, text, 0).Reference]
 	// 2 opened; the duplicate and the third customer's case; three flags.
 	if first.Revision != 3 || len(first.References) != 2 || first.Batch == "" || n != 2+2+3 {
 		t.Errorf("after failed and good writes: %d messages, first case %+v", n, first)
 	}
-	if notices := w.notices(t); len(notices) != 1 || notices[0].Kind != router.NoticeBatch {
+	if notices := w.Notices(t); len(notices) != 1 || notices[0].Kind != router.NoticeBatch {
 		t.Errorf("notices %+v, want one batch", notices)
 	}
 }
@@ -545,8 +438,8 @@ func TestRouterStageRejectsBadPayload(t *testing.T) {
 			t.Errorf("%s: %v, want a rejection", v, err)
 		}
 	}
-	if len(w.msgs) != 0 {
-		t.Errorf("wrote %d messages", len(w.msgs))
+	if len(w.Msgs) != 0 {
+		t.Errorf("wrote %d messages", len(w.Msgs))
 	}
 }
 
@@ -720,12 +613,12 @@ func TestRouterStageTakeover(t *testing.T) {
 	p := newTestPipeline(t, t.TempDir(), 2, func(c *normalize.DedupeConfig) { c.BatchDisabled = true })
 	var firsts []normalize.Complaint
 	for i := range 8 {
-		firsts = append(firsts, testComplaint(i+1, 1, fmt.Sprint(text, "（", i, "号楼）"), time.Duration(i)*time.Minute))
+		firsts = append(firsts, stagetest.Complaint(i+1, 1, fmt.Sprint(text, "（", i, "号楼）"), time.Duration(i)*time.Minute))
 	}
 	p.run(t, firsts)
 	act := func(c normalize.Complaint, kind router.ActionKind, n int) bus.Message {
-		return actionMessage(t, router.Action{V: router.ActionVersion, ID: fmt.Sprint(kind, n), Case: c.Reference, Customer: c.Customer.Key,
-			Kind: kind, Actor: "1001", At: stageT0.Add(time.Hour)})
+		return stagetest.ActionMessage(t, router.Action{V: router.ActionVersion, ID: fmt.Sprint(kind, n), Case: c.Reference, Customer: c.Customer.Key,
+			Kind: kind, Actor: "1001", At: stagetest.T0.Add(time.Hour)})
 	}
 	moves := []struct {
 		name  string
@@ -756,7 +649,7 @@ func TestRouterStageTakeover(t *testing.T) {
 	p.owners[0] = 0 // and one partition moves once more
 	p.run(t, dups)
 
-	cases, _ := p.w.cases(t) // fails on a revision written twice or backwards
+	cases, _ := p.w.Cases(t) // fails on a revision written twice or backwards
 	if len(cases) != 2*len(firsts) {
 		t.Fatalf("%d cases, want %d", len(cases), 2*len(firsts))
 	}

@@ -16,21 +16,22 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // caseMessage is a case as the cases topic carries it.
 func caseMessage(tb testing.TB, c router.Case) bus.Message {
 	tb.Helper()
-	return bus.Message{Topic: bus.TopicCases, Key: []byte(c.ID), Value: mustJSON(tb, c)}
+	return bus.Message{Topic: bus.TopicCases, Key: []byte(c.ID), Value: stagetest.MustJSON(tb, c)}
 }
 
 // escalateActions decodes the escalate actions written.
-func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
+func escalateActions(tb testing.TB, w *stagetest.RecordingWriter) []router.Action {
 	tb.Helper()
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
 	var out []router.Action
-	for _, m := range w.msgs {
+	for _, m := range w.Msgs {
 		var a router.Action
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			tb.Fatal(err)
@@ -48,7 +49,7 @@ func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
 // forgets a case whose clocks stopped, and takes the next alert from the
 // case's next revision.
 func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
-	w := &recordingWriter{}
+	w := &stagetest.RecordingWriter{}
 	esc, err := newEscalator(escalatorDeps{Writer: w, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
@@ -115,15 +116,15 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
 		t.Fatal(err)
 	}
-	w.mu.Lock()
-	w.fail = errors.New("broker down")
-	w.mu.Unlock()
+	w.Mu.Lock()
+	w.Fail = errors.New("broker down")
+	w.Mu.Unlock()
 	if _, err := esc.raiseDue(ctx); err == nil {
 		t.Fatal("raiseDue with the broker down: no error")
 	}
-	w.mu.Lock()
-	w.fail = nil
-	w.mu.Unlock()
+	w.Mu.Lock()
+	w.Fail = nil
+	w.Mu.Unlock()
 	raise(1)
 }
 
@@ -133,7 +134,7 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 // every open case; an escalator with its file does not rewind.
 func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
+	cfg, producer := stagetest.StartBroker(t)
 	t0 := time.Now().UTC()
 	var msgs []bus.Message
 	for i := range 3 {

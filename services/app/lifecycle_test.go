@@ -190,12 +190,3 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 		t.Errorf("%d alerts failed signature or decoding", receiver.bad)
 	}
 }
-
-func mustJSON(tb testing.TB, v any) []byte {
-	tb.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}

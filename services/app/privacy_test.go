@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/stages/stagetest"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -140,11 +141,11 @@ func caseFrom(tb testing.TB, path string, raw json.RawMessage) router.Case {
 // the customers masked.
 func TestRouterRejectionMasksCustomers(t *testing.T) {
 	p := newTestPipeline(t, t.TempDir(), 1, nil)
-	first := testComplaint(1, 1, "小区电梯坏了一个星期", 0)
+	first := stagetest.Complaint(1, 1, "小区电梯坏了一个星期", 0)
 	p.run(t, []normalize.Complaint{first})
 	a := router.Action{V: router.ActionVersion, ID: "a1", Case: first.Reference, Customer: "phone:+8613812345678", Kind: router.ActionTake,
-		Actor: "1001", At: stageT0.Add(time.Hour)}
-	err := p.routers[0].handle(context.Background(), actionMessage(t, a))
+		Actor: "1001", At: stagetest.T0.Add(time.Hour)}
+	err := p.routers[0].handle(context.Background(), stagetest.ActionMessage(t, a))
 	if !bus.IsRejected(err) {
 		t.Fatalf("a mis-keyed action: %v, want it rejected", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -35,33 +36,12 @@ func (u *unreachableIndex) Upsert(ctx context.Context, cases []router.Case) erro
 	return u.Index.Upsert(ctx, cases)
 }
 
-// startTestBroker starts an embedded broker with tousu's topics and a
-// producer on it, both closed when the test ends.
-func startTestBroker(tb testing.TB) (bus.Config, *bus.Producer) {
-	tb.Helper()
-	broker, err := bus.StartBroker(bus.BrokerConfig{Dir: tb.TempDir()}, zap.NewNop())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { broker.Close() })
-	cfg := bus.Config{Brokers: []string{broker.Addr()}}
-	if err := bus.EnsureTopics(context.Background(), cfg); err != nil {
-		tb.Fatal(err)
-	}
-	producer, err := bus.NewProducer(cfg, zap.NewNop(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { producer.Close() })
-	return cfg, producer
-}
-
 // TestIndexDownHoldsOffsets: while the index is unreachable the indexer
 // commits nothing, the lag shows every waiting case, and once the index
 // is back every case is indexed, each once.
 func TestIndexDownHoldsOffsets(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
+	cfg, producer := stagetest.StartBroker(t)
 	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "index")}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -9,27 +9,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
-	"github.com/tousu/tousu/services/stages/record"
+	"github.com/tousu/tousu/services/stages/stagetest"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
-
-// replyComplaint is an e-mail complaint of customer n answering Message-ID
-// inReplyTo (if any) with subject.
-func replyComplaint(customer, n int, subject, inReplyTo string, at time.Duration) normalize.Complaint {
-	c := testComplaint(customer, n, "我是同事，这个问题还没有解决，请尽快回复", at)
-	c.Channel = ingest.ChannelEmail
-	c.Subject = subject
-	c.Customer.Email = "colleague@example.org"
-	c.Extra = map[string]string{ingest.ExtraMessageID: c.ID + "@example.org"}
-	if inReplyTo != "" {
-		c.Extra[normalize.ExtraInReplyTo] = inReplyTo
-	}
-	return c
-}
 
 // withThread sets the thread the normalizer would find for case.
 func withThread(c normalize.Complaint, cs router.Case, state normalize.CaseState) normalize.Complaint {
@@ -44,34 +29,34 @@ func withThread(c normalize.Complaint, cs router.Case, state normalize.CaseState
 func TestRouterStageRepliesFromAnotherAddress(t *testing.T) {
 	const text = "小区电梯坏了一个星期，物业一直说在修，老人上下楼很困难"
 	p := newTestPipeline(t, t.TempDir(), 2, nil)
-	first := testComplaint(1, 1, text, 0)
+	first := stagetest.Complaint(1, 1, text, 0)
 	p.run(t, []normalize.Complaint{first})
-	cases, _ := p.w.cases(t)
+	cases, _ := p.w.Cases(t)
 	cs := cases[first.Reference]
 
-	reply := withThread(replyComplaint(2, 1, "回复："+cs.ID, "", time.Hour), cs, normalize.CaseOpen)
+	reply := withThread(stagetest.ReplyComplaint(2, 1, "回复："+cs.ID, "", time.Hour), cs, normalize.CaseOpen)
 	p.run(t, []normalize.Complaint{reply}, []normalize.Complaint{reply}) // the second is a redelivery
-	cases, n := p.w.cases(t)
+	cases, n := p.w.Cases(t)
 	got := cases[cs.ID]
 	if len(cases) != 1 || n != 2 || got.Urgency != 1 || len(got.Contacts) != 1 || got.Contacts[0].Kind != router.ContactReply ||
 		got.Contacts[0].From.Key != reply.Customer.Key || !slices.Contains(got.References, reply.Reference) {
 		t.Fatalf("after the reply: %d case messages, cases %+v", n, cases)
 	}
-	if urges := p.w.notices(t); len(urges) != 1 || urges[0].Kind != router.NoticeUrge || urges[0].Case != cs.ID {
+	if urges := p.w.Notices(t); len(urges) != 1 || urges[0].Kind != router.NoticeUrge || urges[0].Case != cs.ID {
 		t.Errorf("notices %+v, want one urge", urges)
 	}
 
 	// The case is resolved; a reply the normalizer still saw open is sent
 	// on to its sender's router.
-	resolve := router.Action{V: router.ActionVersion, ID: "a1", Case: cs.ID, Customer: cs.Customer.Key, Kind: router.ActionResolve, Actor: "1001", At: stageT0.Add(2 * time.Hour)}
-	if err := p.route([]bus.Message{actionMessage(t, resolve)}); err != nil {
+	resolve := router.Action{V: router.ActionVersion, ID: "a1", Case: cs.ID, Customer: cs.Customer.Key, Kind: router.ActionResolve, Actor: "1001", At: stagetest.T0.Add(2 * time.Hour)}
+	if err := p.route([]bus.Message{stagetest.ActionMessage(t, resolve)}); err != nil {
 		t.Fatal(err)
 	}
-	late := withThread(replyComplaint(3, 1, "回复："+cs.ID, "", 3*time.Hour), cs, normalize.CaseOpen)
+	late := withThread(stagetest.ReplyComplaint(3, 1, "回复："+cs.ID, "", 3*time.Hour), cs, normalize.CaseOpen)
 	// A reply to a case no router holds is sent on too.
-	unknown := withThread(replyComplaint(4, 1, "回复：TS0000000000", "", 3*time.Hour), router.Case{ID: "TS0000000000", Customer: normalize.Customer{Key: "phone:+8613900000099"}}, normalize.CaseOpen)
+	unknown := withThread(stagetest.ReplyComplaint(4, 1, "回复：TS0000000000", "", 3*time.Hour), router.Case{ID: "TS0000000000", Customer: normalize.Customer{Key: "phone:+8613900000099"}}, normalize.CaseOpen)
 	p.run(t, []normalize.Complaint{late, unknown})
-	cases, _ = p.w.cases(t)
+	cases, _ = p.w.Cases(t)
 	for _, tc := range []struct {
 		c      normalize.Complaint
 		linked string
@@ -111,10 +96,10 @@ func TestThreadFinder(t *testing.T) {
 		Customer: normalize.Customer{Key: "email:zhangsan@example.com"}, Status: router.StatusOpen}
 	resolved := owner
 	resolved.Status = router.StatusResolved
-	colleague := replyComplaint(2, 1, "Re: 宽带", "m1@example.com", 0)
+	colleague := stagetest.ReplyComplaint(2, 1, "Re: 宽带", "m1@example.com", 0)
 	own := colleague
 	own.Customer.Key = owner.Customer.Key
-	bySubject := replyComplaint(2, 2, "回复：受理编号ts1111111111", "", 0)
+	bySubject := stagetest.ReplyComplaint(2, 2, "回复：受理编号ts1111111111", "", 0)
 	tests := []struct {
 		name  string
 		index stubIndex
@@ -131,7 +116,7 @@ func TestThreadFinder(t *testing.T) {
 		{"the case's own customer: no thread", stubIndex{cases: []router.Case{owner}}, own, nil, owner.Customer.Key},
 		{"no case found", stubIndex{}, colleague, nil, colleague.Customer.Key},
 		{"index down: no thread, no error", stubIndex{err: errors.New("connection refused")}, colleague, nil, colleague.Customer.Key},
-		{"not e-mail", stubIndex{cases: []router.Case{owner}}, testComplaint(2, 3, "Re: TS1111111111", 0), nil, "phone:+8613900000002"},
+		{"not e-mail", stubIndex{cases: []router.Case{owner}}, stagetest.Complaint(2, 3, "Re: TS1111111111", 0), nil, "phone:+8613900000002"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,14 +131,4 @@ func TestThreadFinder(t *testing.T) {
 			}
 		})
 	}
-}
-
-// actionMessage is a case action as the console writes it.
-func actionMessage(tb testing.TB, a router.Action) bus.Message {
-	tb.Helper()
-	var out []bus.Message
-	if err := record.AppendJSON(&out, router.DefaultMaxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
-		tb.Fatal(err)
-	}
-	return out[0]
 }
