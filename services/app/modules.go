@@ -27,6 +27,7 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/serverkey"
+	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -209,8 +210,8 @@ func (p *Process) start(ctx context.Context) error {
 		}
 	}
 	if p.has(TargetIndexer) {
-		stage := newIndexerStage(indexerDeps{Index: p.index})
-		if err := p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle); err != nil {
+		stage := indexer.New(indexer.Deps{Index: p.index})
+		if err := p.consume(bus.ConsumerConfig{Group: indexer.Group, Topic: bus.TopicCases, Batch: stage.Batch}, stage.Handle); err != nil {
 			return err
 		}
 	}
@@ -494,7 +495,7 @@ var pipelineGroups = []struct{ group, topic string }{
 	{GroupRouter, bus.TopicNormalized},
 	{GroupRouter, bus.TopicActions},
 	{GroupBatcher, bus.TopicBatch},
-	{GroupIndexer, bus.TopicCases},
+	{indexer.Group, bus.TopicCases},
 	{GroupEscalator, bus.TopicCases},
 	{GroupAlerts, bus.TopicAlerts},
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -23,7 +22,6 @@ import (
 const (
 	GroupNormalizer = "tousu-normalizer"
 	GroupRouter     = "tousu-router"
-	GroupIndexer    = "tousu-indexer"
 )
 
 // publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
@@ -615,43 +613,4 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		}
 	}
 	return out, ch, nil
-}
-
-// indexerStage writes cases to the search index.
-type indexerStage struct {
-	index caseindex.Index
-}
-
-// indexerTopics are the topics the indexer consumes.
-var indexerTopics = []string{bus.TopicCases}
-
-// indexerDeps is what the indexer stage is made of.
-type indexerDeps struct {
-	// Index is the search index; the caller closes it.
-	Index caseindex.Index
-}
-
-func newIndexerStage(d indexerDeps) *indexerStage { return &indexerStage{index: d.Index} }
-
-func (s *indexerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
-}
-
-// batch writes many cases in one index request; the consumer handles a
-// failed batch again message by message, which isolates a bad case.
-func (s *indexerStage) batch(ctx context.Context, msgs []bus.Message) error {
-	cases := make([]router.Case, len(msgs))
-	for i, m := range msgs {
-		if err := record.Decode(m, &cases[i]); err != nil {
-			return err
-		}
-		if err := record.CheckVersion(m, cases[i].V, router.SchemaVersion); err != nil {
-			return err
-		}
-	}
-	err := s.index.Upsert(ctx, cases)
-	if errors.Is(err, caseindex.ErrInvalidCase) {
-		return bus.Reject(err)
-	}
-	return err
 }

@@ -1,4 +1,4 @@
-package app
+package indexer
 
 import (
 	"context"
@@ -50,9 +50,9 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	index := &unreachableIndex{Index: bleve}
 	index.down.Store(true)
 
-	stage := newIndexerStage(indexerDeps{Index: index})
-	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch, MaxBackoff: 500 * time.Millisecond},
-		producer, stage.handle, zap.NewNop(), nil)
+	stage := New(Deps{Index: index})
+	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: Group, Topic: bus.TopicCases, Batch: stage.Batch, MaxBackoff: 500 * time.Millisecond},
+		producer, stage.Handle, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	}
 	lag := func() int64 {
 		var sum int64
-		l, err := bus.Lag(ctx, cfg, GroupIndexer, bus.TopicCases)
+		l, err := bus.Lag(ctx, cfg, Group, bus.TopicCases)
 		if err != nil {
 			t.Fatal(err)
 		}
