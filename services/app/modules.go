@@ -27,6 +27,8 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/serverkey"
+	"github.com/tousu/tousu/services/stages/alerts"
+	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -434,31 +436,31 @@ func (p *Process) startRouter() error {
 
 // startEscalator runs the escalation clock and the delivery of alerts.
 func (p *Process) startEscalator(ctx context.Context) error {
-	esc, err := newEscalator(escalatorDeps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "escalator.db"), Interval: p.cfg.Escalator.Interval,
+	esc, err := escalator.New(escalator.Deps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "escalator.db"), Interval: p.cfg.Escalator.Interval,
 		Logger: p.component("escalator"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, esc)
-	p.runners = append(p.runners, esc.run)
+	p.runners = append(p.runners, esc.Run)
 	// A crashed escalator's group membership lasts a session timeout.
 	wait, cancel := context.WithTimeout(ctx, 2*bus.DefaultSessionTimeout)
 	defer cancel()
-	if err := esc.rewind(wait, p.cfg.Bus); err != nil {
+	if err := esc.Rewind(wait, p.cfg.Bus); err != nil {
 		return err
 	}
-	if err := p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle); err != nil {
+	if err := p.consume(bus.ConsumerConfig{Group: escalator.Group, Topic: bus.TopicCases, Batch: esc.Batch}, esc.Handle); err != nil {
 		return err
 	}
 	if err := p.startBatcher(); err != nil {
 		return err
 	}
-	stage, err := newAlertStage(alertsDeps{Config: p.cfg.Alerts, Logger: p.component("alerts"), Registry: p.registry})
+	stage, err := alerts.New(alerts.Deps{Config: p.cfg.Alerts, Logger: p.component("alerts"), Registry: p.registry})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	p.closers = append(p.closers, stage)
-	return p.consume(bus.ConsumerConfig{Group: GroupAlerts, Topic: bus.TopicAlerts}, stage.handle)
+	return p.consume(bus.ConsumerConfig{Group: alerts.Group, Topic: bus.TopicAlerts}, stage.Handle)
 }
 
 // startBatcher runs batch detection (批量投诉) over the complaints of every
@@ -496,8 +498,8 @@ var pipelineGroups = []struct{ group, topic string }{
 	{GroupRouter, bus.TopicActions},
 	{GroupBatcher, bus.TopicBatch},
 	{indexer.Group, bus.TopicCases},
-	{GroupEscalator, bus.TopicCases},
-	{GroupAlerts, bus.TopicAlerts},
+	{escalator.Group, bus.TopicCases},
+	{alerts.Group, bus.TopicAlerts},
 }
 
 // pipelineLag asks the broker for the lag of every pipeline group.
