@@ -25,6 +25,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/batcher"
 	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
@@ -65,7 +66,7 @@ type testPipeline struct {
 	w       *stagetest.RecordingWriter
 	routers []*routerStage
 	states  []*boltHistory // the routers' state files
-	batcher *batcherStage
+	batcher *batcher.Stage
 	// owners gives the router instance owning each partition; a test
 	// moves partitions by changing it, as a rebalance does.
 	owners    []int
@@ -120,7 +121,7 @@ func newTestPipeline(tb testing.TB, dir string, n int, edit func(*normalize.Dedu
 		p.owners = append(p.owners, i%n)
 	}
 	cfg := stagetest.DedupeConfig(tb, edit)
-	b, err := newBatcherStage(batcherDeps{Writer: p.w, Path: filepath.Join(dir, "batcher.db"), Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
+	b, err := batcher.New(batcher.Deps{Writer: p.w, Path: filepath.Join(dir, "batcher.db"), Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func (p *testPipeline) settle(tb testing.TB) {
 			}
 		}
 		if len(candidates) > 0 {
-			if err := p.batcher.batch(context.Background(), candidates); err != nil {
+			if err := p.batcher.Batch(context.Background(), candidates); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -413,7 +414,7 @@ func TestRouterStageFailedWriteChangesNothing(t *testing.T) {
 		}
 	}
 	w.Fail = errors.New("broker down")
-	if err := p.batcher.batch(ctx, candidates); err == nil {
+	if err := p.batcher.Batch(ctx, candidates); err == nil {
 		t.Fatal("batcher: no error with the broker down")
 	}
 	w.Fail = nil

@@ -28,6 +28,7 @@ import (
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
+	"github.com/tousu/tousu/services/stages/batcher"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/sinks/bleveindex"
@@ -467,14 +468,14 @@ func (p *Process) startEscalator(ctx context.Context) error {
 // router. It keeps its window in its own file, so it runs in one process:
 // the escalator's.
 func (p *Process) startBatcher() error {
-	stage, err := newBatcherStage(batcherDeps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "batcher.db"), Dedupe: p.cfg.Normalize.Dedupe,
+	stage, err := batcher.New(batcher.Deps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "batcher.db"), Dedupe: p.cfg.Normalize.Dedupe,
 		MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: p.component("batcher"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, stage)
-	p.runners = append(p.runners, stage.run)
-	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
+	p.runners = append(p.runners, stage.Run)
+	return p.consume(bus.ConsumerConfig{Group: batcher.Group, Topic: bus.TopicBatch, Batch: stage.Batch}, stage.Handle)
 }
 
 func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
@@ -496,7 +497,7 @@ var pipelineGroups = []struct{ group, topic string }{
 	{GroupNormalizer, bus.TopicRaw},
 	{GroupRouter, bus.TopicNormalized},
 	{GroupRouter, bus.TopicActions},
-	{GroupBatcher, bus.TopicBatch},
+	{batcher.Group, bus.TopicBatch},
 	{indexer.Group, bus.TopicCases},
 	{escalator.Group, bus.TopicCases},
 	{alerts.Group, bus.TopicAlerts},

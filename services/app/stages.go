@@ -167,7 +167,7 @@ func (s *normalizerStage) seenAny(ctx context.Context, keys []string, fresh map[
 // complaints.normalized is keyed by customer, this instance owns every
 // customer whose partitions it consumes, and keeps their state in its own
 // file (boltHistory). Every complaint that opens a case is offered to batch
-// detection on complaints.batch (see batcherStage), which flags the cases
+// detection on complaints.batch (see batcher.Stage), which flags the cases
 // of a batch incident through case actions.
 //
 // A call decides its messages in order against the state, writes the

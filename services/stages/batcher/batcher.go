@@ -1,4 +1,10 @@
-package app
+// Package batcher is batch detection (批量投诉). It consumes
+// complaints.batch (group Group), where every router sends the complaints
+// that open a case, keeps the batch window in its own file, and produces
+// flag_batch actions on case.actions and, once per batch, the batch notice
+// on the alerts topic. A call acknowledges its messages once the broker
+// acknowledged what it wrote and the window is saved.
+package batcher
 
 import (
 	"context"
@@ -19,8 +25,8 @@ import (
 	"github.com/tousu/tousu/services/stages/record"
 )
 
-// GroupBatcher is the consumer group of batch detection.
-const GroupBatcher = "tousu-batcher"
+// Group is the consumer group of batch detection.
+const Group = "tousu-batcher"
 
 // batchBucket of the batcher's state file: 8-byte received time +
 // complaint id -> JSON normalize.BatchEntry, the complaints of the batch
@@ -108,7 +114,7 @@ func (s *batchStore) Prune(now time.Time) (int, error) {
 	return n, err
 }
 
-// batcherStage detects batch incidents (批量投诉) among the complaints of
+// Stage detects batch incidents (批量投诉) among the complaints of
 // every customer. Routers own customers by partition, so no router sees
 // the complaints of all; each sends the complaints that open a case to
 // complaints.batch as a router.BatchCandidate keyed by pack, and the
@@ -126,7 +132,7 @@ func (s *batchStore) Prune(now time.Time) (int, error) {
 //
 // The window is per process: run one batcher (the escalator target, which
 // runs one instance).
-type batcherStage struct {
+type Stage struct {
 	out    record.Writer
 	store  *batchStore
 	cfg    normalize.DedupeConfig
@@ -139,11 +145,11 @@ type batcherStage struct {
 	window *normalize.Batches // nil until loaded, and after a failed call
 }
 
-// batcherTopics are the topics the batcher consumes.
-var batcherTopics = []string{bus.TopicBatch}
+// Topics are the topics the batcher consumes.
+var Topics = []string{bus.TopicBatch}
 
-// batcherDeps is what the batcher is made of.
-type batcherDeps struct {
+// Deps is what the batcher is made of.
+type Deps struct {
 	// Writer writes the flag_batch actions and the batch notices.
 	Writer record.Writer
 	// Path is the file of the batch window.
@@ -155,9 +161,9 @@ type batcherDeps struct {
 	Registry       prometheus.Registerer // nil: no metrics registered
 }
 
-// newBatcherStage opens the window's file, pruned as of now, and registers
+// New opens the window's file, pruned as of now, and registers
 // the batcher's metric with d.Registry.
-func newBatcherStage(d batcherDeps) (*batcherStage, error) {
+func New(d Deps) (*Stage, error) {
 	store, err := openBatchStore(d.Path, d.Dedupe.BatchWindow, time.Now())
 	if err != nil {
 		return nil, err
@@ -166,14 +172,14 @@ func newBatcherStage(d batcherDeps) (*batcherStage, error) {
 	if d.Registry != nil {
 		d.Registry.MustRegister(formed)
 	}
-	return &batcherStage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, logger: d.Logger}, nil
+	return &Stage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, logger: d.Logger}, nil
 }
 
 // Close closes the window's file.
-func (s *batcherStage) Close() error { return s.store.Close() }
+func (s *Stage) Close() error { return s.store.Close() }
 
-// run prunes the window's file until ctx ends.
-func (s *batcherStage) run(ctx context.Context) error {
+// Run prunes the window's file until ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
 	prune.Every(ctx, s.cfg.BatchWindow/4+time.Minute, s.logger, func(now time.Time) error {
 		n, err := s.store.Prune(now)
 		s.logger.Debug("pruned batch window", zap.Int("entries", n))
@@ -182,13 +188,14 @@ func (s *batcherStage) run(ctx context.Context) error {
 	return nil
 }
 
-func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
+// Handle decides the candidate of one message.
+func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return s.Batch(ctx, []bus.Message{m})
 }
 
-// batch decides several candidates, writes the actions and notices in one
+// Batch decides several candidates, writes the actions and notices in one
 // broker call and then saves the window.
-func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error) {
+func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.window == nil {
@@ -255,7 +262,7 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 }
 
 // reason explains a batch outcome on the case and the notice.
-func (s *batcherStage) reason(bo normalize.BatchOutcome) string {
+func (s *Stage) reason(bo normalize.BatchOutcome) string {
 	if bo.Formed {
 		return fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
 			bo.Customers, s.cfg.BatchSimilarity, s.cfg.BatchWindow, s.cfg.BatchMinCustomers, bo.Batch)

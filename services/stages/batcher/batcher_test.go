@@ -1,4 +1,4 @@
-package app
+package batcher
 
 import (
 	"context"
@@ -50,9 +50,9 @@ func TestBatcher(t *testing.T) {
 	ctx := context.Background()
 	cfg := stagetest.DedupeConfig(t, nil)
 	path := filepath.Join(t.TempDir(), "batcher.db")
-	open := func() (*batcherStage, *stagetest.RecordingWriter) {
+	open := func() (*Stage, *stagetest.RecordingWriter) {
 		w := &stagetest.RecordingWriter{}
-		b, err := newBatcherStage(batcherDeps{Writer: w, Path: path, Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
+		b, err := New(Deps{Writer: w, Path: path, Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func TestBatcher(t *testing.T) {
 	}
 	b, w := open()
 	msgs := []bus.Message{candidateMessage(t, 1, text, 0), candidateMessage(t, 2, text, time.Minute)}
-	if err := b.batch(ctx, msgs); err != nil {
+	if err := b.Batch(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
 	if len(w.Msgs) != 0 {
@@ -71,7 +71,7 @@ func TestBatcher(t *testing.T) {
 	// the batch and all three cases are flagged.
 	b.store.Close()
 	b, w = open()
-	if err := b.handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
+	if err := b.Handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	acts, notices := actions(t, w.Msgs), w.Notices(t)
@@ -87,7 +87,7 @@ func TestBatcher(t *testing.T) {
 	// flagged again with the same action id; the batch is not announced
 	// again.
 	w.Msgs = nil
-	if err := b.handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
+	if err := b.Handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
 		t.Fatal(err)
 	}
 	again := actions(t, w.Msgs)
@@ -96,7 +96,7 @@ func TestBatcher(t *testing.T) {
 	}
 	// Bad payloads are rejected, not retried.
 	for _, v := range []string{"not json", `{"v":99}`} {
-		if err := b.handle(ctx, bus.Message{Topic: bus.TopicBatch, Value: []byte(v)}); !bus.IsRejected(err) {
+		if err := b.Handle(ctx, bus.Message{Topic: bus.TopicBatch, Value: []byte(v)}); !bus.IsRejected(err) {
 			t.Errorf("%s: %v, want a rejection", v, err)
 		}
 	}
