@@ -31,6 +31,7 @@ import (
 	"github.com/tousu/tousu/services/stages/batcher"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/indexer"
+	"github.com/tousu/tousu/services/stages/normalizer"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -371,7 +372,7 @@ func (p *Process) startConsole(auth *httpapi.Authenticator, form *webform.Form) 
 
 func (p *Process) startNormalizer() error {
 	log := p.component("normalizer")
-	stage, err := newNormalizerStage(normalizerDeps{Writer: p.producer, SeenPath: filepath.Join(p.cfg.DataDir, "normalizer-seen.db"),
+	stage, err := normalizer.New(normalizer.Deps{Writer: p.producer, SeenPath: filepath.Join(p.cfg.DataDir, "normalizer-seen.db"),
 		SeenRetention: time.Duration(p.cfg.Normalize.SeenRetentionDays) * 24 * time.Hour, Index: p.index, Logger: log, Registry: p.registry})
 	if err != nil {
 		return err
@@ -380,7 +381,7 @@ func (p *Process) startNormalizer() error {
 	if p.index == nil {
 		log.Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
 	}
-	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
+	return p.consume(bus.ConsumerConfig{Group: normalizer.Group, Topic: bus.TopicRaw, Batch: stage.Batch}, stage.Handle)
 }
 
 func (p *Process) startRouter() error {
@@ -494,7 +495,7 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 
 // pipelineGroups maps every consumer group of the pipeline to its topic.
 var pipelineGroups = []struct{ group, topic string }{
-	{GroupNormalizer, bus.TopicRaw},
+	{normalizer.Group, bus.TopicRaw},
 	{GroupRouter, bus.TopicNormalized},
 	{GroupRouter, bus.TopicActions},
 	{batcher.Group, bus.TopicBatch},

@@ -15,13 +15,11 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/stages/record"
-	"github.com/tousu/tousu/sinks/caseindex"
 )
 
 // The consumer groups of the pipeline stages.
 const (
-	GroupNormalizer = "tousu-normalizer"
-	GroupRouter     = "tousu-router"
+	GroupRouter = "tousu-router"
 )
 
 // publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
@@ -46,118 +44,6 @@ func publishAction(p record.Writer) func(context.Context, router.Action) error {
 		}
 		return p.Write(ctx, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b})
 	}
-}
-
-// normalizerStage cleans raw envelopes into complaints, drops exact
-// duplicates by id and threads e-mail replies from other addresses to the
-// case they answer (threads: nil when the index is out of its reach).
-type normalizerStage struct {
-	producer   record.Writer
-	seen       *boltSeen
-	threads    *threadFinder
-	duplicates prometheus.Counter
-}
-
-// normalizerTopics are the topics the normalizer consumes.
-var normalizerTopics = []string{bus.TopicRaw}
-
-// normalizerDeps is what the normalizer stage is made of.
-type normalizerDeps struct {
-	// Writer writes the normalized complaints.
-	Writer record.Writer
-	// SeenPath is the file of the complaint ids already processed, which
-	// are forgotten after SeenRetention.
-	SeenPath      string
-	SeenRetention time.Duration
-	// Index is where e-mail replies from other addresses are looked up;
-	// nil: they are not.
-	Index    caseindex.Index
-	Logger   *zap.Logger
-	Registry prometheus.Registerer // nil: no metrics registered
-}
-
-// newNormalizerStage opens the seen file and registers the stage's
-// metrics with d.Registry.
-func newNormalizerStage(d normalizerDeps) (*normalizerStage, error) {
-	seen, err := openSeen(d.SeenPath, d.SeenRetention)
-	if err != nil {
-		return nil, err
-	}
-	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
-	if d.Registry != nil {
-		d.Registry.MustRegister(dups)
-	}
-	s := &normalizerStage{producer: d.Writer, seen: seen, duplicates: dups}
-	if d.Index != nil {
-		s.threads = newThreadFinder(d.Index, d.Logger, d.Registry)
-	}
-	return s, nil
-}
-
-// Close closes the seen file.
-func (s *normalizerStage) Close() error { return s.seen.Close() }
-
-func (s *normalizerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
-}
-
-// batch normalizes messages, writes the new complaints in one broker call
-// and only then remembers their ids.
-func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
-	var out []bus.Message
-	var ids []string
-	fresh := map[string]bool{}
-	for _, m := range msgs {
-		var env ingest.Envelope
-		if err := record.Decode(m, &env); err != nil {
-			return err
-		}
-		c, err := normalize.Normalize(env)
-		if err != nil {
-			return bus.Reject(err)
-		}
-		keys := normalize.SeenKeys(c)
-		dup, err := s.seenAny(ctx, keys, fresh)
-		if err != nil {
-			return fmt.Errorf("duplicate check: %w", err)
-		}
-		if dup {
-			s.duplicates.Inc()
-			continue
-		}
-		for _, k := range keys {
-			fresh[k] = true
-		}
-		if s.threads != nil {
-			c.Thread = s.threads.find(ctx, c)
-		}
-		if err := record.AppendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
-			return err
-		}
-		ids = append(ids, keys...)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	if err := s.producer.Write(ctx, out...); err != nil {
-		return err
-	}
-	return s.seen.Remember(ctx, ids...)
-}
-
-// seenAny reports whether any key was processed before or earlier in the
-// batch.
-func (s *normalizerStage) seenAny(ctx context.Context, keys []string, fresh map[string]bool) (bool, error) {
-	for _, k := range keys {
-		if fresh[k] {
-			return true, nil
-		}
-		dup, err := s.seen.Has(ctx, k)
-		if err != nil || dup {
-			return dup, err
-		}
-	}
-	return false, nil
 }
 
 // routerStage turns complaints into cases: a new matter opens a case by the
