@@ -138,7 +138,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Category == "服务问题" })
 	polltest.Until(t, "the classifier retrained with the correction", func() bool {
-		stored, err := r.trained.state.Corrections()
+		stored, err := r.trained.Corrections()
 		return err == nil && len(stored[c.Pack]) == 1 && r.trained.ByName(c.Pack).ModelReport().Corrections == 1
 	})
 

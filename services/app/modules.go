@@ -32,6 +32,7 @@ import (
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/services/stages/normalizer"
+	"github.com/tousu/tousu/services/stages/routing"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -118,8 +119,8 @@ type Process struct {
 	listener net.Listener
 	closers  []io.Closer
 	runners  []func(ctx context.Context) error
-	groups   map[string][]string // consumer group -> topics, for lag
-	trained  *trainedPacks       // the router's policy, when it runs here
+	groups   map[string][]string   // consumer group -> topics, for lag
+	trained  *routing.TrainedPacks // the router's policy, when it runs here
 	// key is the server secret, loaded when a target needs it (see
 	// loadKey).
 	key serverkey.Key
@@ -398,23 +399,23 @@ func (p *Process) startRouter() error {
 	// The router owns the customers of its partitions and keeps their
 	// recent cases for duplicate, repeat and batch detection.
 	dedupe := p.cfg.Normalize.Dedupe
-	state, err := openHistory(filepath.Join(p.cfg.DataDir, "router-history.db"), dedupe, time.Now())
+	state, err := routing.OpenHistory(filepath.Join(p.cfg.DataDir, "router-history.db"), dedupe, time.Now())
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, state)
-	trained := newTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log)
+	trained := routing.NewTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log)
 	p.trained = trained
 	if err := trained.Retrain(); err != nil {
 		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
 	}
-	p.runners = append(p.runners, trained.run)
+	p.runners = append(p.runners, trained.Run)
 	// Every router instance trains on every agent's correction, whichever
 	// instance owns the corrected case: the routers write corrections to
 	// policy.corrections, and each follows all of its partitions into its
 	// own state (no consumer group), catching up from the first offset at
 	// every start.
-	corrections, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicCorrections}, trained.followCorrection,
+	corrections, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicCorrections}, trained.FollowCorrection,
 		log.With(zap.String("follower", "corrections")), p.registry)
 	if err != nil {
 		return fmt.Errorf("corrections follower: %w", err)
@@ -427,13 +428,13 @@ func (p *Process) startRouter() error {
 		return fmt.Errorf("router state reader: %w", err)
 	}
 	p.closers = append(p.closers, changelog)
-	stage := newRouterStage(routerDeps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
+	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
 		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})
-	p.runners = append(p.runners, stage.run)
+	p.runners = append(p.runners, stage.Run)
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is
 	// the only writer of their cases.
-	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, CoTopics: []string{bus.TopicActions}, Batch: stage.batch}, stage.handle)
+	return p.consume(bus.ConsumerConfig{Group: routing.Group, Topic: bus.TopicNormalized, CoTopics: []string{bus.TopicActions}, Batch: stage.Batch}, stage.Handle)
 }
 
 // startEscalator runs the escalation clock and the delivery of alerts.
@@ -496,8 +497,8 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 // pipelineGroups maps every consumer group of the pipeline to its topic.
 var pipelineGroups = []struct{ group, topic string }{
 	{normalizer.Group, bus.TopicRaw},
-	{GroupRouter, bus.TopicNormalized},
-	{GroupRouter, bus.TopicActions},
+	{routing.Group, bus.TopicNormalized},
+	{routing.Group, bus.TopicActions},
 	{batcher.Group, bus.TopicBatch},
 	{indexer.Group, bus.TopicCases},
 	{escalator.Group, bus.TopicCases},

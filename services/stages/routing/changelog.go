@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"context"
@@ -50,11 +50,11 @@ type stateRecord struct {
 	History *normalize.CustomerHistory `json:"history,omitempty"`
 }
 
-// changelogReader reads what a partition of router.state gained;
+// ChangelogReader reads what a partition of router.state gained;
 // *bus.PartitionReader is one. CatchUp hands fn the records of partition
 // from offset from up to the partition's end, in order, and returns the
 // next offset to read.
-type changelogReader interface {
+type ChangelogReader interface {
 	CatchUp(ctx context.Context, partition int, from int64, fn func(bus.Message) error) (next int64, err error)
 }
 
@@ -120,7 +120,7 @@ func boundHistory(h normalize.CustomerHistory, budget int) normalize.CustomerHis
 
 // Applied returns the next offset of router.state's partition the file
 // has applied (0 when none).
-func (h *boltHistory) Applied(partition int) (int64, error) {
+func (h *History) Applied(partition int) (int64, error) {
 	var next int64
 	err := h.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(changelogBucket).Get(partitionKey4(partition)); len(v) == 8 {
@@ -138,7 +138,7 @@ func (h *boltHistory) Applied(partition int) (int64, error) {
 // messages that made them are being decided again. A record that does
 // not decode is an error (the batch is retried), never skipped: skipping
 // would lose a customer's state.
-func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, writer string) error {
+func (h *History) Restore(partition int, records []bus.Message, next int64, writer string) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range records {
 			if m.Value == nil || m.Headers[headerWriter] == writer {
@@ -190,7 +190,7 @@ func partitionKey4(p int) []byte {
 // catchUp applies what the router.state partitions of msgs gained since
 // this instance last read them, so that it decides with the latest state
 // of their customers whoever wrote it.
-func (s *routerStage) catchUp(ctx context.Context, msgs []bus.Message) error {
+func (s *Stage) catchUp(ctx context.Context, msgs []bus.Message) error {
 	if s.changelog == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ var (
 	finishedBucket = []byte("finished")
 )
 
-// boltHistory is the router's state: the recent cases of the customers
+// History is the router's state: the recent cases of the customers
 // whose partitions it owns, the latest revision of each of their cases
 // (which case actions change), and the agents' category corrections of
 // every router instance (see correctionsBucket). It is one bbolt file
@@ -41,7 +41,7 @@ var (
 // repeat window and cases finished (resolved or closed) for longer than it
 // are pruned at open and by Prune. Cases still open are kept however old. It implements
 // normalize.History and is safe for concurrent use.
-type boltHistory struct {
+type History struct {
 	db  *bolt.DB
 	cfg normalize.DedupeConfig
 }
@@ -49,7 +49,7 @@ type boltHistory struct {
 // routerChanges is what one router call writes to its state, atomically.
 // The agents' corrections are not among them: the router writes them to
 // policy.corrections, and every router's corrections follower stores them
-// (see followCorrection).
+// (see FollowCorrection).
 type routerChanges struct {
 	customers []normalize.CustomerHistory
 	cases     []storedCase
@@ -72,14 +72,14 @@ func encodeCase(c router.Case, budget int) (storedCase, error) {
 	return storedCase{Case: c, JSON: b}, nil
 }
 
-// openHistory opens (creating) the state file at path and prunes it as of
+// OpenHistory opens (creating) the state file at path and prunes it as of
 // now.
-func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
+func OpenHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*History, error) {
 	db, err := boltfile.Open(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket, changelogBucket)
 	if err != nil {
 		return nil, err
 	}
-	h := &boltHistory{db: db, cfg: cfg}
+	h := &History{db: db, cfg: cfg}
 	if _, err := h.Prune(now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prune %s: %w", path, err)
@@ -88,10 +88,10 @@ func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltH
 }
 
 // Close closes the file.
-func (h *boltHistory) Close() error { return h.db.Close() }
+func (h *History) Close() error { return h.db.Close() }
 
 // Load implements normalize.History.
-func (h *boltHistory) Load(ctx context.Context, key string) (normalize.CustomerHistory, error) {
+func (h *History) Load(ctx context.Context, key string) (normalize.CustomerHistory, error) {
 	out := normalize.CustomerHistory{Key: key}
 	if err := ctx.Err(); err != nil {
 		return out, err
@@ -110,7 +110,7 @@ func (h *boltHistory) Load(ctx context.Context, key string) (normalize.CustomerH
 }
 
 // Save implements normalize.History.
-func (h *boltHistory) Save(ctx context.Context, hs ...normalize.CustomerHistory) error {
+func (h *History) Save(ctx context.Context, hs ...normalize.CustomerHistory) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (h *boltHistory) Save(ctx context.Context, hs ...normalize.CustomerHistory)
 }
 
 // Case returns the latest revision of a case the router wrote, if it has it.
-func (h *boltHistory) Case(id string) (router.Case, bool, error) {
+func (h *History) Case(id string) (router.Case, bool, error) {
 	var c router.Case
 	found := false
 	err := h.db.View(func(tx *bolt.Tx) error {
@@ -133,7 +133,7 @@ func (h *boltHistory) Case(id string) (router.Case, bool, error) {
 }
 
 // commit writes one call's changes in one transaction.
-func (h *boltHistory) commit(ch routerChanges) error {
+func (h *History) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		for _, c := range ch.cases {
 			if err := putCase(tx, c); err != nil {
@@ -180,7 +180,7 @@ func putCustomer(tx *bolt.Tx, ch normalize.CustomerHistory) error {
 // window and the cases finished before it, and returns how many customers
 // it forgot. Customers still active forget their own old cases when the
 // router next saves them.
-func (h *boltHistory) Prune(now time.Time) (customers int, err error) {
+func (h *History) Prune(now time.Time) (customers int, err error) {
 	cutoff := boltfile.TimeKey(now.Add(-h.cfg.RepeatWindow()), "")
 	err = h.db.Update(func(tx *bolt.Tx) error {
 		stale := boltfile.KeysBefore(tx.Bucket(activityBucket), cutoff)

@@ -1,4 +1,17 @@
-package app
+// Package routing is the router stage: it turns complaints into cases and
+// applies case actions to them. It consumes complaints.normalized and
+// case.actions (group Group; both keyed by customer and co-partitioned, so
+// one instance owns each customer and is the only writer of their cases)
+// and produces cases on the cases topic, notices on the alerts topic,
+// batch candidates on complaints.batch, forwarded replies on
+// complaints.normalized, its customers' state on router.state and the
+// agents' category corrections on policy.corrections. A call writes all
+// of it in one broker call and acknowledges its messages only after that
+// and after committing its state file (History); a complaint or action it
+// cannot use is rejected to the dead-letter topic. TrainedPacks is the
+// router's policy, retrained on the corrections every router instance
+// follows from policy.corrections.
+package routing
 
 import (
 	"context"
@@ -17,64 +30,38 @@ import (
 	"github.com/tousu/tousu/services/stages/record"
 )
 
-// The consumer groups of the pipeline stages.
-const (
-	GroupRouter = "tousu-router"
-)
+// Group is the router's consumer group.
+const Group = "tousu-router"
 
-// publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
-// complaints.raw keyed by its id, and the call returns once acknowledged.
-func publishEnvelope(p *bus.Producer) ingest.Publish {
-	return func(ctx context.Context, env ingest.Envelope) error {
-		b, err := ingest.EncodeJSON(env)
-		if err != nil {
-			return err
-		}
-		return p.Write(ctx, bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b})
-	}
-}
-
-// publishAction returns the console's publish of case actions: to
-// case.actions keyed by the case's customer, returning once acknowledged.
-func publishAction(p record.Writer) func(context.Context, router.Action) error {
-	return func(ctx context.Context, a router.Action) error {
-		b, err := ingest.EncodeJSON(a)
-		if err != nil {
-			return err
-		}
-		return p.Write(ctx, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b})
-	}
-}
-
-// routerStage turns complaints into cases: a new matter opens a case by the
+// Stage turns complaints into cases: a new matter opens a case by the
 // policy, a duplicate or repeat of the same customer is attached to their
 // open case (a repeat raises urgency and urges the owner), and a repeat
 // about a finished case opens a new case linked to it. Because
 // complaints.normalized is keyed by customer, this instance owns every
 // customer whose partitions it consumes, and keeps their state in its own
-// file (boltHistory). Every complaint that opens a case is offered to batch
+// file (History). Every complaint that opens a case is offered to batch
 // detection on complaints.batch (see batcher.Stage), which flags the cases
 // of a batch incident through case actions.
 //
 // A call decides its messages in order against the state, writes the
 // changed cases (each once, at its stored revision + 1), the notices, the
-// batch candidates and the agents' category corrections (for every
-// router's classifiers, see trainedPacks) in one broker call, and only
+// Batch candidates and the agents' category corrections (for every
+// router's classifiers, see TrainedPacks) in one broker call, and only
 // then commits the state. A failure anywhere
 // leaves the state as it was, so the redelivered messages are decided
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
-type routerStage struct {
+type Stage struct {
 	out    record.Writer
 	policy router.Policy
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
 	engine func(pack string) *router.Engine
-	state  *boltHistory
+	state  *History
 	// changelog reads router.state, where the router keeps every
 	// customer's state for whichever instance owns them next; nil: this
 	// router's file is the only copy (tests of one instance).
-	changelog changelogReader
+	changelog ChangelogReader
 	// writer names this process on its router.state records.
 	writer string
 	// maxRecordBytes bounds every record the router writes (cases are
@@ -89,12 +76,12 @@ type routerStage struct {
 	mu sync.Mutex
 }
 
-// routerTopics are the topics the router consumes, co-partitioned by
+// Topics are the topics the router consumes, co-partitioned by
 // customer.
-var routerTopics = []string{bus.TopicNormalized, bus.TopicActions}
+var Topics = []string{bus.TopicNormalized, bus.TopicActions}
 
-// routerDeps is what the router stage is made of.
-type routerDeps struct {
+// Deps is what the router stage is made of.
+type Deps struct {
 	// Writer writes cases, notices, batch candidates, forwarded replies,
 	// router.state records and corrections.
 	Writer record.Writer
@@ -104,10 +91,10 @@ type routerDeps struct {
 	// to the case; nil when it is not loaded.
 	Engine func(pack string) *router.Engine
 	// State is the router's state file; the caller closes it.
-	State *boltHistory
+	State *History
 	// Changelog reads router.state; nil: State is the only copy (tests of
 	// one instance).
-	Changelog      changelogReader
+	Changelog      ChangelogReader
 	Dedupe         normalize.DedupeConfig
 	MaxRecordBytes int
 	// Now is the clock cases are opened by; nil: time.Now.
@@ -116,19 +103,19 @@ type routerDeps struct {
 	Registry prometheus.Registerer // nil: no metrics registered
 }
 
-// newRouterStage registers the router's metrics with d.Registry and names
+// New registers the router's metrics with d.Registry and names
 // this process on its router.state records.
-func newRouterStage(d routerDeps) *routerStage {
+func New(d Deps) *Stage {
 	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &routerStage{out: d.Writer, policy: d.Policy, engine: d.Engine, state: d.State, changelog: d.Changelog, writer: newWriterID(),
+	return &Stage{out: d.Writer, policy: d.Policy, engine: d.Engine, state: d.State, changelog: d.Changelog, writer: newWriterID(),
 		maxRecordBytes: d.MaxRecordBytes, cfg: d.Dedupe, now: now, logger: d.Logger, metrics: newRouterMetrics(d.Registry)}
 }
 
-// run prunes the state every hour until ctx ends.
-func (s *routerStage) run(ctx context.Context) error {
+// Run prunes the state every hour until ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
 	prune.Every(ctx, time.Hour, s.logger, func(now time.Time) error {
 		n, err := s.state.Prune(now)
 		s.logger.Debug("pruned router state", zap.Int("customers", n))
@@ -157,13 +144,13 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 	return m
 }
 
-func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
+func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return s.Batch(ctx, []bus.Message{m})
 }
 
-// batch decides several complaints, writes their cases and notices in one
+// Batch decides several complaints, writes their cases and notices in one
 // broker call and then commits the state.
-func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
+func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx, msgs); err != nil {
@@ -213,7 +200,7 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 }
 
 // route decides one complaint into w.
-func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
+func (s *Stage) route(w *routerWork, c normalize.Complaint) error {
 	if t := c.Thread; t != nil && !t.State.Finished() && t.Customer != c.Customer.Key {
 		return s.routeReply(w, c)
 	}
@@ -284,7 +271,7 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 // forgotten), the reply goes back to complaints.normalized keyed by its
 // sender, marked finished, and the sender's router opens a case linked to
 // it.
-func (s *routerStage) routeReply(w *routerWork, c normalize.Complaint) error {
+func (s *Stage) routeReply(w *routerWork, c normalize.Complaint) error {
 	t := *c.Thread
 	d, err := w.caseByID(t.Case)
 	if err != nil {
@@ -324,7 +311,7 @@ func (s *routerStage) routeReply(w *routerWork, c normalize.Complaint) error {
 // state: an action for a case this router does not hold (unknown, keyed by
 // another customer, or finished and forgotten) can never apply and is
 // dead-lettered with the reason, as is one the case does not allow.
-func (s *routerStage) act(w *routerWork, a router.Action) error {
+func (s *Stage) act(w *routerWork, a router.Action) error {
 	if err := a.Validate(); err != nil {
 		return bus.Reject(err)
 	}
@@ -377,7 +364,7 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 // routerWork is the state one router call reads and changes; it reaches
 // the file only when the call commits.
 type routerWork struct {
-	stage     *routerStage
+	stage     *Stage
 	ctx       context.Context
 	customers map[string]*normalize.CustomerHistory
 	dirty     map[string]bool

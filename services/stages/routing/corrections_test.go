@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"context"
@@ -22,9 +22,9 @@ import (
 // state file, trained packs, router stage and corrections follower, on a
 // broker shared with the other instances.
 type routerInstance struct {
-	stage   *routerStage
-	trained *trainedPacks
-	state   *boltHistory
+	stage   *Stage
+	trained *TrainedPacks
+	state   *History
 }
 
 // startRouterInstance starts a router instance on the state file in dir;
@@ -32,14 +32,14 @@ type routerInstance struct {
 func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, packs *router.Packs, dir string) *routerInstance {
 	tb.Helper()
 	dedupe := stagetest.DedupeConfig(tb, nil)
-	state, err := openHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
+	state, err := OpenHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	log := zaptest.NewLogger(tb).With(zap.String("component", "router"), zap.String("dir", filepath.Base(dir)))
-	trained := newTrainedPacks(packs, state, time.Minute, log)
+	trained := NewTrainedPacks(packs, state, time.Minute, log)
 	follower, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: bus.TopicCorrections, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
-		trained.followCorrection, log, nil)
+		trained.FollowCorrection, log, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		}
 		state.Close()
 	})
-	stage := newRouterStage(routerDeps{Writer: producer, Policy: trained, Engine: trained.ByName, State: state, Dedupe: dedupe,
+	stage := New(Deps{Writer: producer, Policy: trained, Engine: trained.ByName, State: state, Dedupe: dedupe,
 		MaxRecordBytes: router.DefaultMaxRecordBytes, Logger: log})
 	return &routerInstance{stage: stage, trained: trained, state: state}
 }
@@ -78,7 +78,7 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 	a := router.Action{V: router.ActionVersion, ID: id, Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionRecategorize,
 		Category: category, Actor: "1001", At: time.Now().UTC()}
 	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: stagetest.MustJSON(tb, a)}
-	if err := r.stage.handle(context.Background(), m); err != nil {
+	if err := r.stage.Handle(context.Background(), m); err != nil {
 		tb.Fatalf("recategorize %s: %v", c.ID, err)
 	}
 }
@@ -90,8 +90,7 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 func TestCorrectionsReachEveryRouter(t *testing.T) {
 	ctx := context.Background()
 	cfg, producer := stagetest.StartBroker(t)
-	conf := Defaults()
-	packs, err := conf.LoadPolicies(time.Now())
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +105,7 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 	var cases []router.Case
 	for i, r := range routers {
 		c := stagetest.Complaint(700+i, 1, texts[i], 0)
-		if err := r.stage.handle(ctx, stagetest.MessageOf(t, c)); err != nil {
+		if err := r.stage.Handle(ctx, stagetest.MessageOf(t, c)); err != nil {
 			t.Fatal(err)
 		}
 		cs, ok, err := r.state.Case(c.Reference)
@@ -178,17 +177,16 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 // has the packs retrained only when the stored corrections changed, and
 // rejects payloads it cannot use.
 func TestFollowCorrection(t *testing.T) {
-	state, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), stagetest.DedupeConfig(t, nil), time.Now())
+	state, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), stagetest.DedupeConfig(t, nil), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { state.Close() })
-	conf := Defaults()
-	packs, err := conf.LoadPolicies(time.Now())
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained := newTrainedPacks(packs, state, time.Minute, zap.NewNop())
+	trained := NewTrainedPacks(packs, state, time.Minute, zap.NewNop())
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	fix := newPackCorrection("telecom@1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "信号差", Category: "网络质量", Agent: "1001", At: at})
 	later := fix
@@ -220,7 +218,7 @@ func TestFollowCorrection(t *testing.T) {
 	}
 	for _, s := range steps {
 		trained.dirty.Store(false)
-		err := trained.followCorrection(context.Background(), s.m)
+		err := trained.FollowCorrection(context.Background(), s.m)
 		if s.rejected != bus.IsRejected(err) || (!s.rejected && err != nil) {
 			t.Errorf("%s: error %v, want rejected=%v", s.name, err, s.rejected)
 		}
