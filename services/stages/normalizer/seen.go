@@ -75,4 +75,5 @@ func (s *boltSeen) Remember(_ context.Context, ids ...string) error {
 	})
 }
 
+// Close closes the file.
 func (s *boltSeen) Close() error { return s.db.Close() }

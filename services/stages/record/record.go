@@ -45,8 +45,11 @@ func AppendJSON(out *[]bus.Message, budget int, topic, key string, v any) error 
 	return nil
 }
 
-// Writer writes messages to the broker and returns once they are
-// acknowledged; *bus.Producer is one.
+// Writer writes messages to the broker; *bus.Producer is one. Write
+// blocks until the broker acknowledged every message (nil) or the write
+// failed or ctx ended (an error: some messages may have been written, so
+// a caller writes them again, and consumers drop what they see twice by
+// its id). It is safe for concurrent use.
 type Writer interface {
 	Write(ctx context.Context, msgs ...bus.Message) error
 }

@@ -52,8 +52,11 @@ type stateRecord struct {
 
 // ChangelogReader reads what a partition of router.state gained;
 // *bus.PartitionReader is one. CatchUp hands fn the records of partition
-// from offset from up to the partition's end, in order, and returns the
-// next offset to read.
+// from offset from up to the partition's end (as of the call), in order,
+// and returns the next offset to read; it blocks until then, an error of
+// fn (which stops it) or the end of ctx. Reading commits nothing: the
+// caller keeps the offset. The stage calls it from one goroutine at a
+// time.
 type ChangelogReader interface {
 	CatchUp(ctx context.Context, partition int, from int64, fn func(bus.Message) error) (next int64, err error)
 }

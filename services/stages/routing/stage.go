@@ -144,6 +144,7 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 	return m
 }
 
+// Handle decides one complaint or applies one case action.
 func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
 	return s.Batch(ctx, []bus.Message{m})
 }
