@@ -45,7 +45,7 @@ const Group = "tousu-router"
 //
 // A call decides its messages in order against the state, writes the
 // changed cases (each once, at its stored revision + 1), the notices, the
-// Batch candidates and the agents' category corrections (for every
+// batch candidates and the agents' category corrections (for every
 // router's classifiers, see TrainedPacks) in one broker call, and only
 // then commits the state. A failure anywhere
 // leaves the state as it was, so the redelivered messages are decided
