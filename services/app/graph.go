@@ -9,7 +9,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/alerts"
+	"github.com/tousu/tousu/services/stages/batcher"
+	"github.com/tousu/tousu/services/stages/escalator"
+	"github.com/tousu/tousu/services/stages/indexer"
+	"github.com/tousu/tousu/services/stages/normalizer"
+	"github.com/tousu/tousu/services/stages/routing"
 )
 
 // Target names a module a process can run: one a user names with -target,
@@ -90,17 +95,17 @@ var graph = []module{
 		needs: []Target{moduleBus, moduleSecrets}, start: (*Process).startPoller},
 	{name: TargetNormalizer, about: "cleans raw complaints, drops exact duplicates and finds the case an e-mail reply answers (in the index when it can reach it)",
 		needs: []Target{moduleBus}, uses: []Target{moduleIndex},
-		consumes: []consumption{{GroupNormalizer, []string{bus.TopicRaw}}}, start: (*Process).startNormalizer},
+		consumes: []consumption{{normalizer.Group, normalizer.Topics}}, start: (*Process).startNormalizer},
 	{name: TargetRouter, about: "decides cases by the policy packs, joins duplicates, repeats and replies to their cases, applies case actions",
-		needs: []Target{moduleBus}, consumes: []consumption{{GroupRouter, []string{bus.TopicNormalized, bus.TopicActions}}}, start: (*Process).startRouter},
+		needs: []Target{moduleBus}, consumes: []consumption{{routing.Group, routing.Topics}}, start: (*Process).startRouter},
 	{name: TargetIndexer, about: "writes cases to the search index",
-		needs: []Target{moduleBus, moduleIndex}, consumes: []consumption{{GroupIndexer, []string{bus.TopicCases}}}, start: (*Process).startIndexer},
+		needs: []Target{moduleBus, moduleIndex}, consumes: []consumption{{indexer.Group, indexer.Topics}}, start: (*Process).startIndexer},
 	{name: TargetEscalator, about: "the escalation clock: asks the router to raise each case's next alert when it falls due", keeps: "the schedule of every case's next alert",
-		needs: []Target{moduleBus}, consumes: []consumption{{GroupEscalator, []string{bus.TopicCases}}}, start: (*Process).startEscalator},
+		needs: []Target{moduleBus}, consumes: []consumption{{escalator.Group, escalator.Topics}}, start: (*Process).startEscalator},
 	{name: TargetBatcher, about: "batch detection (批量投诉) over every router's new cases", keeps: "the batch window",
-		needs: []Target{moduleBus}, consumes: []consumption{{GroupBatcher, []string{bus.TopicBatch}}}, start: (*Process).startBatcher},
+		needs: []Target{moduleBus}, consumes: []consumption{{batcher.Group, batcher.Topics}}, start: (*Process).startBatcher},
 	{name: TargetAlerts, about: "delivers the alerts topic (escalations, urges, batch incidents) to the alert sinks",
-		needs: []Target{moduleBus}, consumes: []consumption{{GroupAlerts, []string{bus.TopicAlerts}}}, start: (*Process).startAlerts},
+		needs: []Target{moduleBus}, consumes: []consumption{{alerts.Group, alerts.Topics}}, start: (*Process).startAlerts},
 	{name: TargetConsole, about: "the search and case-action API and the customer status page",
 		needs: []Target{moduleBus, moduleIndex, moduleServer, moduleSecrets}, uses: []Target{TargetGateway}, start: (*Process).startConsole},
 }

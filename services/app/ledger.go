@@ -14,6 +14,7 @@ import (
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/prune"
 )
 
 // references returns the reference derivation of the installation: keyed
@@ -35,7 +36,7 @@ func (p *Process) formShared() (webform.Shared, error) {
 			return webform.Shared{}, fmt.Errorf("ledger follower: %w", err)
 		}
 		p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
-			prunePeriodically(ctx, time.Hour, log, func(now time.Time) error {
+			prune.Every(ctx, time.Hour, log, func(now time.Time) error {
 				log.Debug("pruned the ledger", zap.Int("keys", l.Prune(now)))
 				return nil
 			})

@@ -138,7 +138,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Category == "服务问题" })
 	polltest.Until(t, "the classifier retrained with the correction", func() bool {
-		stored, err := r.trained.state.Corrections()
+		stored, err := r.trained.Corrections()
 		return err == nil && len(stored[c.Pack]) == 1 && r.trained.ByName(c.Pack).ModelReport().Corrections == 1
 	})
 
@@ -189,13 +189,4 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	if receiver.bad != 0 {
 		t.Errorf("%d alerts failed signature or decoding", receiver.bad)
 	}
-}
-
-func mustJSON(tb testing.TB, v any) []byte {
-	tb.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }

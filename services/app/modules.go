@@ -26,7 +26,12 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/serverkey"
-	"github.com/tousu/tousu/sinks/alertsink"
+	"github.com/tousu/tousu/services/stages/alerts"
+	"github.com/tousu/tousu/services/stages/batcher"
+	"github.com/tousu/tousu/services/stages/escalator"
+	"github.com/tousu/tousu/services/stages/indexer"
+	"github.com/tousu/tousu/services/stages/normalizer"
+	"github.com/tousu/tousu/services/stages/routing"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -64,7 +69,7 @@ type Process struct {
 	runners  []func(ctx context.Context) error
 	groups   map[string][]string // consumer group -> topics, for lag
 	auth     *httpapi.Authenticator
-	trained  *trainedPacks // the router's policy, when it runs here
+	trained  *routing.TrainedPacks // the router's policy, when it runs here
 	// form is the gateway's web form, when it runs here: the console
 	// mounts the status page on it.
 	form *webform.Form
@@ -279,20 +284,17 @@ func (p *Process) startConsole(context.Context) error {
 // startNormalizer runs the normalizer; it threads e-mail replies through
 // the index when this process can reach it.
 func (p *Process) startNormalizer(context.Context) error {
-	seen, err := openSeen(filepath.Join(p.cfg.DataDir, "normalizer-seen.db"), time.Duration(p.cfg.Normalize.SeenRetentionDays)*24*time.Hour)
+	log := p.component("normalizer")
+	stage, err := normalizer.New(normalizer.Deps{Writer: p.producer, SeenPath: filepath.Join(p.cfg.DataDir, "normalizer-seen.db"),
+		SeenRetention: time.Duration(p.cfg.Normalize.SeenRetentionDays) * 24 * time.Hour, Index: p.index, Logger: log, Registry: p.registry})
 	if err != nil {
 		return err
 	}
-	p.closers = append(p.closers, seen)
-	dups := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_normalizer_duplicates_total", Help: "Complaints dropped as exact duplicates by id."})
-	p.registry.MustRegister(dups)
-	stage := &normalizerStage{producer: p.producer, seen: seen, duplicates: dups}
-	if p.index != nil {
-		stage.threads = newThreadFinder(p.index, p.component("normalizer"), p.registry)
-	} else {
-		p.component("normalizer").Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
+	p.closers = append(p.closers, stage)
+	if p.index == nil {
+		log.Warn("the embedded index runs in another process: an e-mail reply from an address other than the case's customer opens a case of its own (run the normalizer with the indexer, or use Elasticsearch)")
 	}
-	return p.consume(bus.ConsumerConfig{Group: GroupNormalizer, Topic: bus.TopicRaw, Batch: stage.batch}, stage.handle)
+	return p.consume(normalizer.Group, normalizer.Topics, stage.Handle, stage.Batch)
 }
 
 // startRouter runs the router with its state, its trained policy packs
@@ -311,31 +313,23 @@ func (p *Process) startRouter(context.Context) error {
 	// The router owns the customers of its partitions and keeps their
 	// recent cases for duplicate, repeat and batch detection.
 	dedupe := p.cfg.Normalize.Dedupe
-	state, err := openHistory(filepath.Join(p.cfg.DataDir, "router-history.db"), dedupe, time.Now())
+	state, err := routing.OpenHistory(filepath.Join(p.cfg.DataDir, "router-history.db"), dedupe, time.Now())
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, state)
-	p.runners = append(p.runners, func(ctx context.Context) error {
-		prunePeriodically(ctx, time.Hour, log, func(now time.Time) error {
-			n, err := state.Prune(now)
-			log.Debug("pruned router state", zap.Int("customers", n))
-			return err
-		})
-		return nil
-	})
-	trained := newTrainedPacks(packs, state, log)
+	trained := routing.NewTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log)
 	p.trained = trained
 	if err := trained.Retrain(); err != nil {
 		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
 	}
-	p.runners = append(p.runners, func(ctx context.Context) error { return trained.run(ctx, p.cfg.Router.RetrainInterval) })
+	p.runners = append(p.runners, trained.Run)
 	// Every router instance trains on every agent's correction, whichever
 	// instance owns the corrected case: the routers write corrections to
 	// policy.corrections, and each follows all of its partitions into its
 	// own state (no consumer group), catching up from the first offset at
 	// every start.
-	corrections, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicCorrections}, trained.followCorrection,
+	corrections, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicCorrections}, trained.FollowCorrection,
 		log.With(zap.String("follower", "corrections")), p.registry)
 	if err != nil {
 		return fmt.Errorf("corrections follower: %w", err)
@@ -348,77 +342,67 @@ func (p *Process) startRouter(context.Context) error {
 		return fmt.Errorf("router state reader: %w", err)
 	}
 	p.closers = append(p.closers, changelog)
-	stage := &routerStage{out: p.producer, policy: trained, engine: trained.ByName,
-		state: state, cfg: dedupe, maxRecordBytes: p.cfg.Router.MaxRecordBytes, now: time.Now, logger: log, metrics: newRouterMetrics(p.registry), changelog: changelog, writer: newWriterID()}
+	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
+		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})
+	p.runners = append(p.runners, stage.Run)
 	// Complaints and case actions come keyed by customer and
 	// co-partitioned, so this instance owns both for its customers and is
 	// the only writer of their cases.
-	return p.consume(bus.ConsumerConfig{Group: GroupRouter, Topic: bus.TopicNormalized, CoTopics: []string{bus.TopicActions}, Batch: stage.batch}, stage.handle)
+	return p.consume(routing.Group, routing.Topics, stage.Handle, stage.Batch)
 }
 
 // startIndexer writes cases to the index.
 func (p *Process) startIndexer(context.Context) error {
-	stage := &indexerStage{index: p.index}
-	return p.consume(bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch}, stage.handle)
+	stage := indexer.New(indexer.Deps{Index: p.index})
+	return p.consume(indexer.Group, indexer.Topics, stage.Handle, stage.Batch)
 }
 
 // startEscalator runs the escalation clock.
 func (p *Process) startEscalator(ctx context.Context) error {
-	esc, err := openEscalator(filepath.Join(p.cfg.DataDir, "escalator.db"), p.producer, p.component("escalator"), p.registry)
+	esc, err := escalator.New(escalator.Deps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "escalator.db"), Interval: p.cfg.Escalator.Interval,
+		Logger: p.component("escalator"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
 	p.closers = append(p.closers, esc)
-	p.runners = append(p.runners, func(ctx context.Context) error { return esc.run(ctx, p.cfg.Escalator.Interval) })
+	p.runners = append(p.runners, esc.Run)
 	// A crashed escalator's group membership lasts a session timeout.
 	wait, cancel := context.WithTimeout(ctx, 2*bus.DefaultSessionTimeout)
 	defer cancel()
-	if err := esc.rewind(wait, p.cfg.Bus); err != nil {
+	if err := esc.Rewind(wait, p.cfg.Bus); err != nil {
 		return err
 	}
-	return p.consume(bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, esc.handle)
-}
-
-// startAlerts delivers the notices of the alerts topic to the alert sinks.
-func (p *Process) startAlerts(context.Context) error {
-	sinks, err := alertsink.New(p.cfg.Alerts, p.component("alerts"), p.registry)
-	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	p.closers = append(p.closers, closerFunc(func() error { sinks.Close(); return nil }))
-	stage := &alertStage{sinks: sinks}
-	return p.consume(bus.ConsumerConfig{Group: GroupAlerts, Topic: bus.TopicAlerts}, stage.handle)
+	return p.consume(escalator.Group, escalator.Topics, esc.Handle, esc.Batch)
 }
 
 // startBatcher runs batch detection (批量投诉) over the complaints of every
 // router. It keeps its window in its own file, so a deployment runs one.
 func (p *Process) startBatcher(context.Context) error {
-	dedupe := p.cfg.Normalize.Dedupe
-	store, err := openBatchStore(filepath.Join(p.cfg.DataDir, "batcher.db"), dedupe.BatchWindow, time.Now())
+	stage, err := batcher.New(batcher.Deps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "batcher.db"), Dedupe: p.cfg.Normalize.Dedupe,
+		MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: p.component("batcher"), Registry: p.registry})
 	if err != nil {
 		return err
 	}
-	p.closers = append(p.closers, store)
-	log := p.component("batcher")
-	p.runners = append(p.runners, func(ctx context.Context) error {
-		prunePeriodically(ctx, dedupe.BatchWindow/4+time.Minute, log, func(now time.Time) error {
-			n, err := store.Prune(now)
-			log.Debug("pruned batch window", zap.Int("entries", n))
-			return err
-		})
-		return nil
-	})
-	stage := newBatcherStage(p.producer, store, dedupe, p.cfg.Router.MaxRecordBytes, p.registry)
-	return p.consume(bus.ConsumerConfig{Group: GroupBatcher, Topic: bus.TopicBatch, Batch: stage.batch}, stage.handle)
+	p.closers = append(p.closers, stage)
+	p.runners = append(p.runners, stage.Run)
+	return p.consume(batcher.Group, batcher.Topics, stage.Handle, stage.Batch)
 }
 
-// closerFunc adapts a function to io.Closer.
-type closerFunc func() error
+// startAlerts delivers the notices of the alerts topic to the alert sinks.
+func (p *Process) startAlerts(context.Context) error {
+	stage, err := alerts.New(alerts.Deps{Config: p.cfg.Alerts, Logger: p.component("alerts"), Registry: p.registry})
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	p.closers = append(p.closers, stage)
+	return p.consume(alerts.Group, alerts.Topics, stage.Handle, nil)
+}
 
-// Close implements io.Closer.
-func (f closerFunc) Close() error { return f() }
-
-func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
+// consume runs a consumer of group on topics (the first the main one,
+// the rest read together with it), handing messages to h, or batches of
+// them to batch when it is not nil.
+func (p *Process) consume(group string, topics []string, h bus.Handler, batch bus.BatchHandler) error {
+	cc := bus.ConsumerConfig{Group: group, Topic: topics[0], CoTopics: topics[1:], Batch: batch}
 	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cc.Group, err)
@@ -428,7 +412,7 @@ func (p *Process) consume(cc bus.ConsumerConfig, h bus.Handler) error {
 	if p.groups == nil {
 		p.groups = map[string][]string{}
 	}
-	p.groups[cc.Group] = append([]string{cc.Topic}, cc.CoTopics...)
+	p.groups[group] = topics
 	return nil
 }
 

@@ -1,19 +1,14 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tousu/tousu/internal/polltest"
-	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
-	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -133,40 +128,4 @@ func caseFrom(tb testing.TB, path string, raw json.RawMessage) router.Case {
 		tb.Fatalf("GET %s: %d hits, want 1", path, len(res.Hits))
 	}
 	return res.Hits[0]
-}
-
-// TestRouterRejectionMasksCustomers: the error a router rejects a
-// mis-keyed action with, which the consumer logs and dead-letters, names
-// the customers masked.
-func TestRouterRejectionMasksCustomers(t *testing.T) {
-	p := newTestPipeline(t, t.TempDir(), 1, nil)
-	first := testComplaint(1, 1, "小区电梯坏了一个星期", 0)
-	p.run(t, []normalize.Complaint{first})
-	a := router.Action{V: router.ActionVersion, ID: "a1", Case: first.Reference, Customer: "phone:+8613812345678", Kind: router.ActionTake,
-		Actor: "1001", At: stageT0.Add(time.Hour)}
-	err := p.routers[0].handle(context.Background(), actionMessage(t, a))
-	if !bus.IsRejected(err) {
-		t.Fatalf("a mis-keyed action: %v, want it rejected", err)
-	}
-	for _, raw := range []string{"13812345678", strings.TrimPrefix(first.Customer.Key, "phone:+86")} {
-		if strings.Contains(err.Error(), raw) {
-			t.Errorf("the rejection names %q: %v", raw, err)
-		}
-	}
-}
-
-// TestStateRestoreErrorMasksCustomer: the error of a router.state record
-// that holds neither a case nor a history, which stops the router and is
-// logged, names its customer masked.
-func TestStateRestoreErrorMasksCustomer(t *testing.T) {
-	h, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), normalize.DefaultDedupeConfig(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	bad := []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("x"), Value: []byte(`{"v":1,"customer":"phone:+8613812345678"}`)}}
-	err = h.Restore(0, bad, 1, "me")
-	if err == nil || strings.Contains(err.Error(), "13812345678") || !strings.Contains(err.Error(), "138****5678") {
-		t.Errorf("restore error %v, want the customer masked", err)
-	}
 }

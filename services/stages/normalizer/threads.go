@@ -1,4 +1,4 @@
-package app
+package normalizer
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -80,51 +79,8 @@ func (f *threadFinder) find(ctx context.Context, c normalize.Complaint) *normali
 			return nil
 		}
 		f.lookups.WithLabelValues("other_customer").Inc()
-		return &normalize.Thread{Case: cs.ID, Customer: cs.Customer.Key, State: caseState(cs), By: cl.by, Ref: cl.value}
+		return &normalize.Thread{Case: cs.ID, Customer: cs.Customer.Key, State: router.CaseStateOf(cs), By: cl.by, Ref: cl.value}
 	}
 	f.lookups.WithLabelValues("not_found").Inc()
 	return nil
-}
-
-// caseState is the state duplicate detection knows a case by.
-func caseState(c router.Case) normalize.CaseState {
-	switch c.Status {
-	case router.StatusResolved:
-		return normalize.CaseResolved
-	case router.StatusClosed:
-		return normalize.CaseClosed
-	}
-	return normalize.CaseOpen
-}
-
-// partitionKey is the key a complaint goes to complaints.normalized with:
-// its customer's, or, for a reply from another address to an open case,
-// the case's customer's, so that the router owning that case decides it.
-func partitionKey(c normalize.Complaint) string {
-	if t := c.Thread; t != nil && !t.State.Finished() {
-		return t.Customer
-	}
-	return c.Customer.Key
-}
-
-// replyReason explains a thread on the case.
-func replyReason(c normalize.Complaint) string {
-	t := c.Thread
-	what := "quotes its reference " + t.Ref + " in the subject"
-	if t.By != normalize.ThreadBySubject {
-		what = "names its mail <" + t.Ref + "> in the " + t.By + " header"
-	}
-	return "an e-mail from " + senderOf(c) + ", not the case's customer, " + what
-}
-
-// senderOf names the sender of an e-mail complaint for an explanation:
-// their address, or their masked phone.
-func senderOf(c normalize.Complaint) string {
-	if c.Customer.Email != "" {
-		return c.Customer.Email
-	}
-	if c.Customer.Phone != "" {
-		return ingest.MaskPhone(c.Customer.Phone)
-	}
-	return "another sender"
 }

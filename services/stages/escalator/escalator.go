@@ -1,10 +1,15 @@
-package app
+// Package escalator is the escalation clock. It consumes the cases topic
+// (group Group), keeps the next alert of every case in its schedule file,
+// and when an alert falls due produces an escalate action on case.actions
+// for the router to raise. A cases message is acknowledged once its next
+// alert is in the schedule file; a due alert leaves the schedule once the
+// broker acknowledged its action.
+package escalator
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,15 +20,13 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
-	"github.com/tousu/tousu/sinks/alertsink"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
-// The consumer groups of the escalator target.
-const (
-	GroupEscalator = "tousu-escalator"
-	GroupAlerts    = "tousu-alerts"
-)
+// Group is the escalator's consumer group.
+const Group = "tousu-escalator"
 
 // The buckets of the escalator's schedule file.
 var (
@@ -45,7 +48,7 @@ type scheduledAlert struct {
 	Alert    router.Alert `json:"alert"`
 }
 
-// escalator is the escalation clock. It follows the cases topic, keeps
+// Stage is the escalation clock. It follows the cases topic, keeps
 // the next alert of every case that has one in a bbolt file, and when an
 // alert falls due asks the router to raise it with an escalate action on
 // case.actions; the router marks it raised on the case, raises the
@@ -58,34 +61,52 @@ type scheduledAlert struct {
 // of cases); a second one would start from the committed offsets without
 // the first one's schedule. A new schedule file (a first start, or a lost
 // volume) is filled from the whole of cases, which is compacted to the
-// latest revision of every case: see rewind.
-type escalator struct {
-	db     *bolt.DB
-	out    messageWriter
-	now    func() time.Time
-	logger *zap.Logger
-	sent   prometheus.Counter
+// latest revision of every case: see Rewind.
+type Stage struct {
+	db       *bolt.DB
+	out      record.Writer
+	interval time.Duration
+	now      func() time.Time
+	logger   *zap.Logger
+	sent     prometheus.Counter
 }
 
-func openEscalator(path string, out messageWriter, logger *zap.Logger, reg prometheus.Registerer) (*escalator, error) {
-	db, err := openBolt(path, dueBucket, scheduledBucket, escalatorMeta)
+// Topics are the topics the escalator consumes.
+var Topics = []string{bus.TopicCases}
+
+// Deps is what the escalator is made of.
+type Deps struct {
+	// Writer writes the escalate actions.
+	Writer record.Writer
+	// Path is the schedule file.
+	Path string
+	// Interval is how often run looks for due alerts.
+	Interval time.Duration
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// New opens the schedule file and registers the escalator's
+// metric with d.Registry.
+func New(d Deps) (*Stage, error) {
+	db, err := boltfile.Open(d.Path, dueBucket, scheduledBucket, escalatorMeta)
 	if err != nil {
 		return nil, err
 	}
 	sent := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_escalator_alerts_due_total", Help: "Escalation alerts the escalator found due and asked the router to raise."})
-	if reg != nil {
-		reg.MustRegister(sent)
+	if d.Registry != nil {
+		d.Registry.MustRegister(sent)
 	}
-	return &escalator{db: db, out: out, now: time.Now, logger: logger, sent: sent}, nil
+	return &Stage{db: db, out: d.Writer, interval: d.Interval, now: time.Now, logger: d.Logger, sent: sent}, nil
 }
 
-// rewind makes the escalator's consumer group read cases from the start
+// Rewind makes the escalator's consumer group read cases from the start
 // when the schedule file has not been filled from it yet, so that a new
 // file learns the next alert of every open case, not only of the cases
 // that change from now on. The group must have no members: a crashed
 // escalator's membership lasts until its session times out, so rewind
 // retries until ctx ends.
-func (e *escalator) rewind(ctx context.Context, cfg bus.Config) error {
+func (e *Stage) Rewind(ctx context.Context, cfg bus.Config) error {
 	done := false
 	if err := e.db.View(func(tx *bolt.Tx) error {
 		done = tx.Bucket(escalatorMeta).Get(keyRewound) != nil
@@ -94,14 +115,14 @@ func (e *escalator) rewind(ctx context.Context, cfg bus.Config) error {
 		return err
 	}
 	for {
-		err := bus.RewindGroup(ctx, cfg, GroupEscalator, bus.TopicCases)
+		err := bus.RewindGroup(ctx, cfg, Group, bus.TopicCases)
 		if err == nil {
 			break
 		}
 		e.logger.Info("waiting to read cases from the start for the new schedule file", zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("rewind %s to the start of %s (is another escalator running?): %w", GroupEscalator, bus.TopicCases, err)
+			return fmt.Errorf("rewind %s to the start of %s (is another escalator running?): %w", Group, bus.TopicCases, err)
 		case <-time.After(time.Second):
 		}
 	}
@@ -109,18 +130,19 @@ func (e *escalator) rewind(ctx context.Context, cfg bus.Config) error {
 }
 
 // Close closes the schedule file.
-func (e *escalator) Close() error { return e.db.Close() }
+func (e *Stage) Close() error { return e.db.Close() }
 
-func (e *escalator) handle(ctx context.Context, m bus.Message) error {
-	return e.batch(ctx, []bus.Message{m})
+// Handle schedules the next alert of the case of one message.
+func (e *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return e.Batch(ctx, []bus.Message{m})
 }
 
-// batch schedules the next alert of every case in msgs, in one
+// Batch schedules the next alert of every case in msgs, in one
 // transaction; an older revision than the one scheduled changes nothing.
-func (e *escalator) batch(_ context.Context, msgs []bus.Message) error {
+func (e *Stage) Batch(_ context.Context, msgs []bus.Message) error {
 	cases := make([]router.Case, len(msgs))
 	for i, m := range msgs {
-		if err := decode(m, &cases[i]); err != nil {
+		if err := record.Decode(m, &cases[i]); err != nil {
 			return err
 		}
 	}
@@ -142,7 +164,7 @@ func schedule(tx *bolt.Tx, c router.Case) error {
 			if old.Revision > c.Revision {
 				return nil
 			}
-			if err := due.Delete(timeKey(old.Alert.At, c.ID)); err != nil {
+			if err := due.Delete(boltfile.TimeKey(old.Alert.At, c.ID)); err != nil {
 				return err
 			}
 		}
@@ -161,15 +183,15 @@ func schedule(tx *bolt.Tx, c router.Case) error {
 	if err := byCase.Put([]byte(c.ID), v); err != nil {
 		return err
 	}
-	return due.Put(timeKey(next.At, c.ID), v)
+	return due.Put(boltfile.TimeKey(next.At, c.ID), v)
 }
 
 // raiseDue sends an escalate action for every alert due by now and then
 // takes them off the schedule; the case's next revision schedules its
 // next alert. It returns how many it sent.
-func (e *escalator) raiseDue(ctx context.Context) (int, error) {
+func (e *Stage) raiseDue(ctx context.Context) (int, error) {
 	now := e.now()
-	cutoff := timeKey(now, "\xff")
+	cutoff := boltfile.TimeKey(now, "\xff")
 	var keys [][]byte
 	var msgs []bus.Message
 	err := e.db.View(func(tx *bolt.Tx) error {
@@ -209,9 +231,9 @@ func (e *escalator) raiseDue(ctx context.Context) (int, error) {
 	})
 }
 
-// run raises due alerts every interval until ctx ends.
-func (e *escalator) run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
+// Run raises due alerts every interval until ctx ends.
+func (e *Stage) Run(ctx context.Context) error {
+	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	for {
 		if _, err := e.raiseDue(ctx); err != nil && ctx.Err() == nil {
@@ -223,26 +245,4 @@ func (e *escalator) run(ctx context.Context, every time.Duration) error {
 		case <-t.C:
 		}
 	}
-}
-
-// alertStage delivers the notices of the alerts topic (urges, batch
-// incidents, escalations) to the configured sinks. A notice a sink refuses
-// for good is dead-lettered; one that fails for now is tried again.
-type alertStage struct {
-	sinks *alertsink.Dispatcher
-}
-
-func (s *alertStage) handle(ctx context.Context, m bus.Message) error {
-	var n router.Notice
-	if err := decode(m, &n); err != nil {
-		return err
-	}
-	if err := checkVersion(m, n.V, router.NoticeVersion); err != nil {
-		return err
-	}
-	err := s.sinks.Deliver(ctx, n)
-	if errors.Is(err, alertsink.ErrPermanent) {
-		return bus.Reject(err)
-	}
-	return err
 }

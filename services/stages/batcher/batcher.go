@@ -1,4 +1,10 @@
-package app
+// Package batcher is batch detection (批量投诉). It consumes
+// complaints.batch (group Group), where every router sends the complaints
+// that open a case, keeps the batch window in its own file, and produces
+// flag_batch actions on case.actions and, once per batch, the batch notice
+// on the alerts topic. A call acknowledges its messages once the broker
+// acknowledged what it wrote and the window is saved.
+package batcher
 
 import (
 	"context"
@@ -9,15 +15,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/prune"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
-// GroupBatcher is the consumer group of batch detection.
-const GroupBatcher = "tousu-batcher"
+// Group is the consumer group of batch detection.
+const Group = "tousu-batcher"
 
 // batchBucket of the batcher's state file: 8-byte received time +
 // complaint id -> JSON normalize.BatchEntry, the complaints of the batch
@@ -36,7 +45,7 @@ type batchStore struct {
 // openBatchStore opens (creating) the state file at path and prunes it as
 // of now.
 func openBatchStore(path string, window time.Duration, now time.Time) (*batchStore, error) {
-	db, err := openBolt(path, batchBucket)
+	db, err := boltfile.Open(path, batchBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +89,7 @@ func (s *batchStore) Save(entries []normalize.BatchEntry) error {
 			if err != nil {
 				return err
 			}
-			if err := b.Put(timeKey(e.ReceivedAt, e.Complaint), v); err != nil {
+			if err := b.Put(boltfile.TimeKey(e.ReceivedAt, e.Complaint), v); err != nil {
 				return err
 			}
 		}
@@ -93,7 +102,7 @@ func (s *batchStore) Save(entries []normalize.BatchEntry) error {
 func (s *batchStore) Prune(now time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		old := keysBefore(tx.Bucket(batchBucket), timeKey(now.Add(-2*s.window), ""))
+		old := boltfile.KeysBefore(tx.Bucket(batchBucket), boltfile.TimeKey(now.Add(-2*s.window), ""))
 		for _, k := range old {
 			if err := tx.Bucket(batchBucket).Delete(k); err != nil {
 				return err
@@ -105,7 +114,7 @@ func (s *batchStore) Prune(now time.Time) (int, error) {
 	return n, err
 }
 
-// batcherStage detects batch incidents (批量投诉) among the complaints of
+// Stage detects batch incidents (批量投诉) among the complaints of
 // every customer. Routers own customers by partition, so no router sees
 // the complaints of all; each sends the complaints that open a case to
 // complaints.batch as a router.BatchCandidate keyed by pack, and the
@@ -123,11 +132,12 @@ func (s *batchStore) Prune(now time.Time) (int, error) {
 //
 // The window is per process: run one batcher (the escalator target, which
 // runs one instance).
-type batcherStage struct {
-	out    messageWriter
+type Stage struct {
+	out    record.Writer
 	store  *batchStore
 	cfg    normalize.DedupeConfig
 	formed prometheus.Counter
+	logger *zap.Logger
 	// maxRecordBytes bounds the actions and notices it writes.
 	maxRecordBytes int
 
@@ -135,22 +145,57 @@ type batcherStage struct {
 	window *normalize.Batches // nil until loaded, and after a failed call
 }
 
-// newBatcherStage registers the batcher's metric with reg (nil: none).
-func newBatcherStage(out messageWriter, store *batchStore, cfg normalize.DedupeConfig, maxRecordBytes int, reg prometheus.Registerer) *batcherStage {
-	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
-	if reg != nil {
-		reg.MustRegister(formed)
+// Topics are the topics the batcher consumes.
+var Topics = []string{bus.TopicBatch}
+
+// Deps is what the batcher is made of.
+type Deps struct {
+	// Writer writes the flag_batch actions and the batch notices.
+	Writer record.Writer
+	// Path is the file of the batch window.
+	Path   string
+	Dedupe normalize.DedupeConfig
+	// MaxRecordBytes bounds the actions and notices it writes.
+	MaxRecordBytes int
+	Logger         *zap.Logger
+	Registry       prometheus.Registerer // nil: no metrics registered
+}
+
+// New opens the window's file, pruned as of now, and registers
+// the batcher's metric with d.Registry.
+func New(d Deps) (*Stage, error) {
+	store, err := openBatchStore(d.Path, d.Dedupe.BatchWindow, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	return &batcherStage{out: out, store: store, cfg: cfg, maxRecordBytes: maxRecordBytes, formed: formed}
+	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
+	if d.Registry != nil {
+		d.Registry.MustRegister(formed)
+	}
+	return &Stage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, logger: d.Logger}, nil
 }
 
-func (s *batcherStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
+// Close closes the window's file.
+func (s *Stage) Close() error { return s.store.Close() }
+
+// Run prunes the window's file until ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
+	prune.Every(ctx, s.cfg.BatchWindow/4+time.Minute, s.logger, func(now time.Time) error {
+		n, err := s.store.Prune(now)
+		s.logger.Debug("pruned batch window", zap.Int("entries", n))
+		return err
+	})
+	return nil
 }
 
-// batch decides several candidates, writes the actions and notices in one
+// Handle decides the candidate of one message.
+func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return s.Batch(ctx, []bus.Message{m})
+}
+
+// Batch decides several candidates, writes the actions and notices in one
 // broker call and then saves the window.
-func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error) {
+func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.window == nil {
@@ -170,22 +215,22 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 	formed := 0
 	for _, m := range msgs {
 		var cand router.BatchCandidate
-		if err := decode(m, &cand); err != nil {
+		if err := record.Decode(m, &cand); err != nil {
 			return err
 		}
-		if err := checkVersion(m, cand.V, router.BatchCandidateVersion); err != nil {
+		if err := record.CheckVersion(m, cand.V, router.BatchCandidateVersion); err != nil {
 			return err
 		}
 		bo := s.window.Add(cand.Entry)
 		save = append(save, bo.Save...)
 		flags := router.BatchFlagsOf(s.cfg, cand, bo)
 		for _, a := range flags.Actions {
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
+			if err := record.AppendJSON(&out, s.maxRecordBytes, bus.TopicActions, a.Customer, a); err != nil {
 				return err
 			}
 		}
 		if n := flags.Notice; n != nil {
-			if err := appendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, n.Batch, n); err != nil {
+			if err := record.AppendJSON(&out, s.maxRecordBytes, bus.TopicAlerts, n.Batch, n); err != nil {
 				return err
 			}
 			formed++
@@ -200,19 +245,5 @@ func (s *batcherStage) batch(ctx context.Context, msgs []bus.Message) (err error
 		return fmt.Errorf("save batch window: %w", err)
 	}
 	s.formed.Add(float64(formed))
-	return nil
-}
-
-// appendJSON appends v as a message of topic keyed by key; a value that
-// does not encode, or encodes in more than budget bytes, is rejected.
-func appendJSON(out *[]bus.Message, budget int, topic, key string, v any) error {
-	b, err := ingest.EncodeJSON(v)
-	if err != nil {
-		return bus.Reject(err)
-	}
-	if len(b) > budget {
-		return bus.Reject(fmt.Errorf("the %s record %s encodes in %d bytes, over the budget of %d", topic, key, len(b), budget))
-	}
-	*out = append(*out, bus.Message{Topic: topic, Key: []byte(key), Value: b})
 	return nil
 }

@@ -1,4 +1,4 @@
-package app
+package escalator
 
 import (
 	"context"
@@ -16,21 +16,22 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // caseMessage is a case as the cases topic carries it.
 func caseMessage(tb testing.TB, c router.Case) bus.Message {
 	tb.Helper()
-	return bus.Message{Topic: bus.TopicCases, Key: []byte(c.ID), Value: mustJSON(tb, c)}
+	return bus.Message{Topic: bus.TopicCases, Key: []byte(c.ID), Value: stagetest.MustJSON(tb, c)}
 }
 
 // escalateActions decodes the escalate actions written.
-func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
+func escalateActions(tb testing.TB, w *stagetest.RecordingWriter) []router.Action {
 	tb.Helper()
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
 	var out []router.Action
-	for _, m := range w.msgs {
+	for _, m := range w.Msgs {
 		var a router.Action
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			tb.Fatal(err)
@@ -48,8 +49,8 @@ func escalateActions(tb testing.TB, w *recordingWriter) []router.Action {
 // forgets a case whose clocks stopped, and takes the next alert from the
 // case's next revision.
 func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
-	w := &recordingWriter{}
-	esc, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), w, zap.NewNop(), nil)
+	w := &stagetest.RecordingWriter{}
+	esc, err := New(Deps{Writer: w, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	stale := c
 	stale.Revision = 1
 	stale.Escalation.Alerts = []router.Alert{{At: t0, Level: 3, Clock: "reply", Step: "stale", Notify: []string{"x"}}}
-	if err := esc.batch(ctx, []bus.Message{caseMessage(t, c), caseMessage(t, stale)}); err != nil {
+	if err := esc.Batch(ctx, []bus.Message{caseMessage(t, c), caseMessage(t, stale)}); err != nil {
 		t.Fatal(err)
 	}
 	raise := func(want int) []router.Action {
@@ -91,7 +92,7 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	// The router raised the 50% alert: the next revision schedules the breach.
 	c.Revision = 3
 	c.Escalation.Alerts[0].RaisedAt = now
-	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+	if err := esc.Handle(ctx, caseMessage(t, c)); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(11 * time.Hour)
@@ -102,7 +103,7 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	// A resolved case's stopped clock raises nothing more.
 	c.Revision, c.Status = 4, router.StatusResolved
 	c.Deadlines[0].StoppedAt = now
-	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+	if err := esc.Handle(ctx, caseMessage(t, c)); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(48 * time.Hour)
@@ -112,18 +113,18 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 	c.Revision, c.Status = 5, router.StatusOpen
 	c.Deadlines[0].StoppedAt = time.Time{}
 	c.Escalation.Alerts[1].RaisedAt = time.Time{}
-	if err := esc.handle(ctx, caseMessage(t, c)); err != nil {
+	if err := esc.Handle(ctx, caseMessage(t, c)); err != nil {
 		t.Fatal(err)
 	}
-	w.mu.Lock()
-	w.fail = errors.New("broker down")
-	w.mu.Unlock()
+	w.Mu.Lock()
+	w.Fail = errors.New("broker down")
+	w.Mu.Unlock()
 	if _, err := esc.raiseDue(ctx); err == nil {
 		t.Fatal("raiseDue with the broker down: no error")
 	}
-	w.mu.Lock()
-	w.fail = nil
-	w.mu.Unlock()
+	w.Mu.Lock()
+	w.Fail = nil
+	w.Mu.Unlock()
 	raise(1)
 }
 
@@ -133,7 +134,7 @@ func TestEscalatorRaisesAlertsWhenDue(t *testing.T) {
 // every open case; an escalator with its file does not rewind.
 func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
+	cfg, producer := stagetest.StartBroker(t)
 	t0 := time.Now().UTC()
 	var msgs []bus.Message
 	for i := range 3 {
@@ -146,8 +147,8 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An earlier escalator read them, and its file is gone.
-	run := func(esc *escalator) func() {
-		c, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: GroupEscalator, Topic: bus.TopicCases, Batch: esc.batch}, producer, esc.handle, zap.NewNop(), nil)
+	run := func(esc *Stage) func() {
+		c, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: Group, Topic: bus.TopicCases, Batch: esc.Batch}, producer, esc.Handle, zap.NewNop(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,18 +157,18 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 		go func() { c.Run(ctx); close(done) }()
 		return func() { cancel(); <-done; c.Close() }
 	}
-	scheduled := func(esc *escalator) int {
+	scheduled := func(esc *Stage) int {
 		n := 0
 		esc.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(scheduledBucket).Stats().KeyN; return nil })
 		return n
 	}
-	waitScheduled := func(esc *escalator, want int) {
+	waitScheduled := func(esc *Stage, want int) {
 		t.Helper()
 		if !polltest.Within(polltest.Patience, func() bool { return scheduled(esc) == want }) {
 			t.Fatalf("%d cases scheduled, want %d", scheduled(esc), want)
 		}
 	}
-	first, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	first, err := New(Deps{Writer: producer, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,18 +176,18 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 	stop := run(first)
 	waitScheduled(first, 3)
 	stop()
-	if lag, err := bus.Lag(ctx, cfg, GroupEscalator, bus.TopicCases); err != nil || sum(lag) != 0 {
+	if lag, err := bus.Lag(ctx, cfg, Group, bus.TopicCases); err != nil || sum(lag) != 0 {
 		t.Fatalf("lag after the first escalator: %v %v", lag, err)
 	}
 
-	fresh, err := openEscalator(filepath.Join(t.TempDir(), "escalator.db"), producer, zap.NewNop(), nil)
+	fresh, err := New(Deps{Writer: producer, Path: filepath.Join(t.TempDir(), "escalator.db"), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
 	rewindCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := fresh.rewind(rewindCtx, cfg); err != nil {
+	if err := fresh.Rewind(rewindCtx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	stop = run(fresh)
@@ -194,7 +195,7 @@ func TestEscalatorNewScheduleReadsAllCases(t *testing.T) {
 	waitScheduled(fresh, 3)
 	// Its file now says it was filled from the start: no second rewind,
 	// even with the group running.
-	if err := fresh.rewind(rewindCtx, cfg); err != nil {
+	if err := fresh.Rewind(rewindCtx, cfg); err != nil {
 		t.Errorf("second rewind: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -49,11 +50,14 @@ type stateRecord struct {
 	History *normalize.CustomerHistory `json:"history,omitempty"`
 }
 
-// changelogReader reads what a partition of router.state gained;
+// ChangelogReader reads what a partition of router.state gained;
 // *bus.PartitionReader is one. CatchUp hands fn the records of partition
-// from offset from up to the partition's end, in order, and returns the
-// next offset to read.
-type changelogReader interface {
+// from offset from up to the partition's end (as of the call), in order,
+// and returns the next offset to read; it blocks until then, an error of
+// fn (which stops it) or the end of ctx. Reading commits nothing: the
+// caller keeps the offset. The stage calls it from one goroutine at a
+// time.
+type ChangelogReader interface {
 	CatchUp(ctx context.Context, partition int, from int64, fn func(bus.Message) error) (next int64, err error)
 }
 
@@ -119,7 +123,7 @@ func boundHistory(h normalize.CustomerHistory, budget int) normalize.CustomerHis
 
 // Applied returns the next offset of router.state's partition the file
 // has applied (0 when none).
-func (h *boltHistory) Applied(partition int) (int64, error) {
+func (h *History) Applied(partition int) (int64, error) {
 	var next int64
 	err := h.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(changelogBucket).Get(partitionKey4(partition)); len(v) == 8 {
@@ -137,7 +141,7 @@ func (h *boltHistory) Applied(partition int) (int64, error) {
 // messages that made them are being decided again. A record that does
 // not decode is an error (the batch is retried), never skipped: skipping
 // would lose a customer's state.
-func (h *boltHistory) Restore(partition int, records []bus.Message, next int64, writer string) error {
+func (h *History) Restore(partition int, records []bus.Message, next int64, writer string) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range records {
 			if m.Value == nil || m.Headers[headerWriter] == writer {
@@ -176,7 +180,7 @@ func putCase(tx *bolt.Tx, c storedCase) error {
 		return err
 	}
 	if c.Finished() {
-		return tx.Bucket(finishedBucket).Put(timeKey(c.UpdatedAt, c.ID), nil)
+		return tx.Bucket(finishedBucket).Put(boltfile.TimeKey(c.UpdatedAt, c.ID), nil)
 	}
 	return nil
 }
@@ -189,7 +193,7 @@ func partitionKey4(p int) []byte {
 // catchUp applies what the router.state partitions of msgs gained since
 // this instance last read them, so that it decides with the latest state
 // of their customers whoever wrote it.
-func (s *routerStage) catchUp(ctx context.Context, msgs []bus.Message) error {
+func (s *Stage) catchUp(ctx context.Context, msgs []bus.Message) error {
 	if s.changelog == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package app
+package indexer
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -35,33 +36,12 @@ func (u *unreachableIndex) Upsert(ctx context.Context, cases []router.Case) erro
 	return u.Index.Upsert(ctx, cases)
 }
 
-// startTestBroker starts an embedded broker with tousu's topics and a
-// producer on it, both closed when the test ends.
-func startTestBroker(tb testing.TB) (bus.Config, *bus.Producer) {
-	tb.Helper()
-	broker, err := bus.StartBroker(bus.BrokerConfig{Dir: tb.TempDir()}, zap.NewNop())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { broker.Close() })
-	cfg := bus.Config{Brokers: []string{broker.Addr()}}
-	if err := bus.EnsureTopics(context.Background(), cfg); err != nil {
-		tb.Fatal(err)
-	}
-	producer, err := bus.NewProducer(cfg, zap.NewNop(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { producer.Close() })
-	return cfg, producer
-}
-
 // TestIndexDownHoldsOffsets: while the index is unreachable the indexer
 // commits nothing, the lag shows every waiting case, and once the index
 // is back every case is indexed, each once.
 func TestIndexDownHoldsOffsets(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
+	cfg, producer := stagetest.StartBroker(t)
 	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "index")}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +50,9 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	index := &unreachableIndex{Index: bleve}
 	index.down.Store(true)
 
-	stage := &indexerStage{index: index}
-	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: GroupIndexer, Topic: bus.TopicCases, Batch: stage.batch, MaxBackoff: 500 * time.Millisecond},
-		producer, stage.handle, zap.NewNop(), nil)
+	stage := New(Deps{Index: index})
+	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: Group, Topic: bus.TopicCases, Batch: stage.Batch, MaxBackoff: 500 * time.Millisecond},
+		producer, stage.Handle, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +71,7 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	}
 	lag := func() int64 {
 		var sum int64
-		l, err := bus.Lag(ctx, cfg, GroupIndexer, bus.TopicCases)
+		l, err := bus.Lag(ctx, cfg, Group, bus.TopicCases)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
 // correctionsBucket of the router's state: pack name + NUL + case id ->
@@ -45,17 +46,17 @@ func newPackCorrection(pack string, c router.Correction) packCorrection {
 // compacted topic as in the corrections bucket.
 func (c packCorrection) key() string { return c.Pack + "/" + c.Case }
 
-// followCorrection is the handler of the router's corrections follower: it
+// FollowCorrection is the handler of the router's corrections follower: it
 // stores a correction from policy.corrections, replacing the case's
 // earlier one, and has the classifiers retrained when that changed
 // anything. A payload that does not decode, of another version, or naming
 // no pack or case is rejected (the follower logs and skips it).
-func (t *trainedPacks) followCorrection(_ context.Context, m bus.Message) error {
+func (t *TrainedPacks) FollowCorrection(_ context.Context, m bus.Message) error {
 	var c packCorrection
-	if err := decode(m, &c); err != nil {
+	if err := record.Decode(m, &c); err != nil {
 		return err
 	}
-	if err := checkVersion(m, c.V, correctionVersion); err != nil {
+	if err := record.CheckVersion(m, c.V, correctionVersion); err != nil {
 		return err
 	}
 	if c.Pack == "" || c.Case == "" {
@@ -72,7 +73,7 @@ func (t *trainedPacks) followCorrection(_ context.Context, m bus.Message) error 
 }
 
 // Corrections returns the stored corrections by pack.
-func (h *boltHistory) Corrections() (map[string][]router.Correction, error) {
+func (h *History) Corrections() (map[string][]router.Correction, error) {
 	out := map[string][]router.Correction{}
 	err := h.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(correctionsBucket).ForEach(func(k, v []byte) error {
@@ -96,7 +97,7 @@ func (h *boltHistory) Corrections() (map[string][]router.Correction, error) {
 // replacing an earlier one, and reports whether that changed the bucket:
 // storing the same correction again (a follower reading the topic from
 // the start) only reads.
-func (h *boltHistory) storeCorrection(c packCorrection) (changed bool, err error) {
+func (h *History) storeCorrection(c packCorrection) (changed bool, err error) {
 	key := []byte(c.Pack + "\x00" + c.Case)
 	v, err := json.Marshal(c.Correction)
 	if err != nil {
@@ -113,40 +114,49 @@ func (h *boltHistory) storeCorrection(c packCorrection) (changed bool, err error
 	return err == nil, err
 }
 
-// trainedPacks is the router's policy: the configured packs with their
+// TrainedPacks is the router's policy: the configured packs with their
 // classifiers retrained on the agents' corrections in the router's state.
 // Retrain swaps in new packs atomically; Open and ByName always see one
 // consistent set. Safe for concurrent use.
-type trainedPacks struct {
+type TrainedPacks struct {
 	base   *router.Packs
 	cur    atomic.Pointer[router.Packs]
-	state  *boltHistory
+	state  *History
 	dirty  atomic.Bool
+	every  time.Duration
 	logger *zap.Logger
 }
 
-func newTrainedPacks(base *router.Packs, state *boltHistory, logger *zap.Logger) *trainedPacks {
-	t := &trainedPacks{base: base, state: state, logger: logger}
+// NewTrainedPacks returns the packs of base, retrained every interval by
+// Run while there are new corrections in state.
+func NewTrainedPacks(base *router.Packs, state *History, every time.Duration, logger *zap.Logger) *TrainedPacks {
+	t := &TrainedPacks{base: base, state: state, every: every, logger: logger}
 	t.cur.Store(base)
 	return t
 }
 
 // Open implements router.Policy.
-func (t *trainedPacks) Open(c normalize.Complaint, now time.Time) router.Case {
+func (t *TrainedPacks) Open(c normalize.Complaint, now time.Time) router.Case {
 	return t.cur.Load().Open(c, now)
 }
 
 // ByName returns the current engine of a pack.
-func (t *trainedPacks) ByName(name string) *router.Engine { return t.cur.Load().ByName(name) }
+func (t *TrainedPacks) ByName(name string) *router.Engine { return t.cur.Load().ByName(name) }
+
+// Corrections returns the stored corrections the packs are trained on,
+// by pack.
+func (t *TrainedPacks) Corrections() (map[string][]router.Correction, error) {
+	return t.state.Corrections()
+}
 
 // Corrected notes that corrections were stored; the next retraining
 // round picks them up.
-func (t *trainedPacks) Corrected() { t.dirty.Store(true) }
+func (t *TrainedPacks) Corrected() { t.dirty.Store(true) }
 
 // Retrain trains the packs again on the stored corrections. Corrections
 // of a pack no longer loaded (another version) or no longer valid for it
 // are left out and logged.
-func (t *trainedPacks) Retrain() error {
+func (t *TrainedPacks) Retrain() error {
 	stored, err := t.state.Corrections()
 	if err != nil {
 		return err
@@ -183,10 +193,10 @@ func (t *trainedPacks) Retrain() error {
 	return nil
 }
 
-// run retrains every interval while there are new corrections, until ctx
+// Run retrains every interval while there are new corrections, until ctx
 // ends.
-func (t *trainedPacks) run(ctx context.Context, every time.Duration) error {
-	tick := time.NewTicker(every)
+func (t *TrainedPacks) Run(ctx context.Context) error {
+	tick := time.NewTicker(t.every)
 	defer tick.Stop()
 	for {
 		select {

@@ -1,19 +1,18 @@
-package app
+package routing
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -33,7 +32,7 @@ var (
 	finishedBucket = []byte("finished")
 )
 
-// boltHistory is the router's state: the recent cases of the customers
+// History is the router's state: the recent cases of the customers
 // whose partitions it owns, the latest revision of each of their cases
 // (which case actions change), and the agents' category corrections of
 // every router instance (see correctionsBucket). It is one bbolt file
@@ -42,7 +41,7 @@ var (
 // repeat window and cases finished (resolved or closed) for longer than it
 // are pruned at open and by Prune. Cases still open are kept however old. It implements
 // normalize.History and is safe for concurrent use.
-type boltHistory struct {
+type History struct {
 	db  *bolt.DB
 	cfg normalize.DedupeConfig
 }
@@ -50,7 +49,7 @@ type boltHistory struct {
 // routerChanges is what one router call writes to its state, atomically.
 // The agents' corrections are not among them: the router writes them to
 // policy.corrections, and every router's corrections follower stores them
-// (see followCorrection).
+// (see FollowCorrection).
 type routerChanges struct {
 	customers []normalize.CustomerHistory
 	cases     []storedCase
@@ -73,14 +72,14 @@ func encodeCase(c router.Case, budget int) (storedCase, error) {
 	return storedCase{Case: c, JSON: b}, nil
 }
 
-// openHistory opens (creating) the state file at path and prunes it as of
+// OpenHistory opens (creating) the state file at path and prunes it as of
 // now.
-func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltHistory, error) {
-	db, err := openBolt(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket, changelogBucket)
+func OpenHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*History, error) {
+	db, err := boltfile.Open(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket, changelogBucket)
 	if err != nil {
 		return nil, err
 	}
-	h := &boltHistory{db: db, cfg: cfg}
+	h := &History{db: db, cfg: cfg}
 	if _, err := h.Prune(now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prune %s: %w", path, err)
@@ -89,10 +88,10 @@ func openHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*boltH
 }
 
 // Close closes the file.
-func (h *boltHistory) Close() error { return h.db.Close() }
+func (h *History) Close() error { return h.db.Close() }
 
 // Load implements normalize.History.
-func (h *boltHistory) Load(ctx context.Context, key string) (normalize.CustomerHistory, error) {
+func (h *History) Load(ctx context.Context, key string) (normalize.CustomerHistory, error) {
 	out := normalize.CustomerHistory{Key: key}
 	if err := ctx.Err(); err != nil {
 		return out, err
@@ -111,7 +110,7 @@ func (h *boltHistory) Load(ctx context.Context, key string) (normalize.CustomerH
 }
 
 // Save implements normalize.History.
-func (h *boltHistory) Save(ctx context.Context, hs ...normalize.CustomerHistory) error {
+func (h *History) Save(ctx context.Context, hs ...normalize.CustomerHistory) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func (h *boltHistory) Save(ctx context.Context, hs ...normalize.CustomerHistory)
 }
 
 // Case returns the latest revision of a case the router wrote, if it has it.
-func (h *boltHistory) Case(id string) (router.Case, bool, error) {
+func (h *History) Case(id string) (router.Case, bool, error) {
 	var c router.Case
 	found := false
 	err := h.db.View(func(tx *bolt.Tx) error {
@@ -134,7 +133,7 @@ func (h *boltHistory) Case(id string) (router.Case, bool, error) {
 }
 
 // commit writes one call's changes in one transaction.
-func (h *boltHistory) commit(ch routerChanges) error {
+func (h *History) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		for _, c := range ch.cases {
 			if err := putCase(tx, c); err != nil {
@@ -170,78 +169,21 @@ func putCustomer(tx *bolt.Tx, ch normalize.CustomerHistory) error {
 	if err != nil {
 		return err
 	}
-	stamp := timeKey(ch.LastActivity(), "")
+	stamp := boltfile.TimeKey(ch.LastActivity(), "")
 	if err := customers.Put(key, append(stamp, v...)); err != nil {
 		return err
 	}
 	return activity.Put(append(stamp, key...), nil)
 }
 
-// openBolt opens (creating) a bbolt state file with the given buckets.
-func openBolt(path string, buckets ...[]byte) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range buckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
-	}
-	return db, nil
-}
-
-// keysBefore returns copies of the keys of a bucket of time keys (see
-// timeKey) whose time is before cutoff, in order.
-func keysBefore(b *bolt.Bucket, cutoff []byte) [][]byte {
-	var out [][]byte
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(8, len(k))], cutoff) < 0; k, _ = c.Next() {
-		out = append(out, bytes.Clone(k))
-	}
-	return out
-}
-
-// prunePeriodically calls prune every interval until ctx ends, logging
-// failures.
-func prunePeriodically(ctx context.Context, interval time.Duration, logger *zap.Logger, prune func(time.Time) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if err := prune(now); err != nil {
-				logger.Error("prune state", zap.Error(err))
-			}
-		}
-	}
-}
-
-// timeKey is t as 8 big-endian bytes (unix ns; times before 1970 as 0)
-// followed by suffix, so keys sort by time.
-func timeKey(t time.Time, suffix string) []byte {
-	k := make([]byte, 8, 8+len(suffix))
-	binary.BigEndian.PutUint64(k, uint64(max(t.UnixNano(), 0)))
-	return append(k, suffix...)
-}
-
 // Prune forgets, as of now, the customers without activity in the repeat
 // window and the cases finished before it, and returns how many customers
 // it forgot. Customers still active forget their own old cases when the
 // router next saves them.
-func (h *boltHistory) Prune(now time.Time) (customers int, err error) {
-	cutoff := timeKey(now.Add(-h.cfg.RepeatWindow()), "")
+func (h *History) Prune(now time.Time) (customers int, err error) {
+	cutoff := boltfile.TimeKey(now.Add(-h.cfg.RepeatWindow()), "")
 	err = h.db.Update(func(tx *bolt.Tx) error {
-		stale := keysBefore(tx.Bucket(activityBucket), cutoff)
+		stale := boltfile.KeysBefore(tx.Bucket(activityBucket), cutoff)
 		for _, k := range stale {
 			if err := forgetCustomer(tx, k[8:]); err != nil {
 				return err
@@ -267,7 +209,7 @@ func forgetCustomer(tx *bolt.Tx, key []byte) error {
 // dropped without touching the case.
 func forgetFinished(tx *bolt.Tx, cutoff []byte) error {
 	cases := tx.Bucket(casesBucket)
-	for _, k := range keysBefore(tx.Bucket(finishedBucket), cutoff) {
+	for _, k := range boltfile.KeysBefore(tx.Bucket(finishedBucket), cutoff) {
 		if err := tx.Bucket(finishedBucket).Delete(k); err != nil {
 			return err
 		}
@@ -280,7 +222,7 @@ func forgetFinished(tx *bolt.Tx, cutoff []byte) error {
 		if v == nil {
 			continue
 		}
-		if err := json.Unmarshal(v, &cs); err == nil && (!cs.Finished() || bytes.Compare(timeKey(cs.UpdatedAt, ""), cutoff) >= 0) {
+		if err := json.Unmarshal(v, &cs); err == nil && (!cs.Finished() || bytes.Compare(boltfile.TimeKey(cs.UpdatedAt, ""), cutoff) >= 0) {
 			continue
 		}
 		if err := cases.Delete(id); err != nil {

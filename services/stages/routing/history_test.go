@@ -1,10 +1,11 @@
-package app
+package routing
 
 import (
 	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestHistoryStorePersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "router-history.db")
 	cfg := normalize.DefaultDedupeConfig()
 	now := time.Now().UTC()
-	st, err := openHistory(path, cfg, now)
+	st, err := OpenHistory(path, cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestHistoryStorePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err = openHistory(path, cfg, now)
+	st, err = OpenHistory(path, cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestHistoryStorePrunes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "router-history.db")
 	cfg := normalize.DefaultDedupeConfig()
 	now := time.Now().UTC()
-	st, err := openHistory(path, cfg, now)
+	st, err := OpenHistory(path, cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestHistoryStorePrunes(t *testing.T) {
 	st.Close()
 
 	// Reopening prunes.
-	st, err = openHistory(path, cfg, now)
+	st, err = OpenHistory(path, cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestStateRestore(t *testing.T) {
 	ctx := context.Background()
 	cfg := normalize.DefaultDedupeConfig()
 	now := time.Now().UTC()
-	reader, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), cfg, now)
+	reader, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,4 +259,20 @@ func storedCases(tb testing.TB, cases ...router.Case) []storedCase {
 		out[i] = sc
 	}
 	return out
+}
+
+// TestStateRestoreErrorMasksCustomer: the error of a router.state record
+// that holds neither a case nor a history, which stops the router and is
+// logged, names its customer masked.
+func TestStateRestoreErrorMasksCustomer(t *testing.T) {
+	h, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), normalize.DefaultDedupeConfig(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	bad := []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("x"), Value: []byte(`{"v":1,"customer":"phone:+8613812345678"}`)}}
+	err = h.Restore(0, bad, 1, "me")
+	if err == nil || strings.Contains(err.Error(), "13812345678") || !strings.Contains(err.Error(), "138****5678") {
+		t.Errorf("restore error %v, want the customer masked", err)
+	}
 }

@@ -1,4 +1,4 @@
-package app
+package batcher
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // candidateMessage is the batch candidate of customer n's complaint.
 func candidateMessage(tb testing.TB, customer int, text string, at time.Duration) bus.Message {
 	tb.Helper()
-	c := testComplaint(customer, 1, text, at)
+	c := stagetest.Complaint(customer, 1, text, at)
 	cand := router.NewBatchCandidate(router.Case{ID: c.Reference, Pack: "property@1", Category: "收费"}, c, normalize.FingerprintOf(c))
 	b, err := json.Marshal(cand)
 	if err != nil {
@@ -47,33 +48,33 @@ func actions(tb testing.TB, msgs []bus.Message) []router.Action {
 func TestBatcher(t *testing.T) {
 	const text = "小区停车费从每月200元涨到350元，物业没有公示也没有经过业主大会"
 	ctx := context.Background()
-	cfg := testDedupeConfig(t, nil)
+	cfg := stagetest.DedupeConfig(t, nil)
 	path := filepath.Join(t.TempDir(), "batcher.db")
-	open := func() (*batcherStage, *recordingWriter) {
-		store, err := openBatchStore(path, cfg.BatchWindow, time.Now())
+	open := func() (*Stage, *stagetest.RecordingWriter) {
+		w := &stagetest.RecordingWriter{}
+		b, err := New(Deps{Writer: w, Path: path, Dedupe: cfg, MaxRecordBytes: router.DefaultMaxRecordBytes})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { store.Close() })
-		w := &recordingWriter{}
-		return newBatcherStage(w, store, cfg, router.DefaultMaxRecordBytes, nil), w
+		t.Cleanup(func() { b.Close() })
+		return b, w
 	}
 	b, w := open()
 	msgs := []bus.Message{candidateMessage(t, 1, text, 0), candidateMessage(t, 2, text, time.Minute)}
-	if err := b.batch(ctx, msgs); err != nil {
+	if err := b.Batch(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.msgs) != 0 {
-		t.Fatalf("two customers wrote %d messages, want none", len(w.msgs))
+	if len(w.Msgs) != 0 {
+		t.Fatalf("two customers wrote %d messages, want none", len(w.Msgs))
 	}
 	// Restarted, the batcher remembers the window: the third customer forms
 	// the batch and all three cases are flagged.
 	b.store.Close()
 	b, w = open()
-	if err := b.handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
+	if err := b.Handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	acts, notices := actions(t, w.msgs), w.notices(t)
+	acts, notices := actions(t, w.Msgs), w.Notices(t)
 	if len(acts) != 3 || len(notices) != 1 || notices[0].Customers != 3 || len(notices[0].Cases) != 3 || notices[0].Category != "收费" {
 		t.Fatalf("actions %+v, notices %+v; want three flags and one notice", acts, notices)
 	}
@@ -85,24 +86,24 @@ func TestBatcher(t *testing.T) {
 	// A candidate delivered again (its router may have lost the flag) is
 	// flagged again with the same action id; the batch is not announced
 	// again.
-	w.msgs = nil
-	if err := b.handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
+	w.Msgs = nil
+	if err := b.Handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
 		t.Fatal(err)
 	}
-	again := actions(t, w.msgs)
-	if len(again) != 1 || again[0].ID != acts[0].ID || len(w.notices(t)) != 0 {
-		t.Errorf("redelivered candidate wrote %+v", w.msgs)
+	again := actions(t, w.Msgs)
+	if len(again) != 1 || again[0].ID != acts[0].ID || len(w.Notices(t)) != 0 {
+		t.Errorf("redelivered candidate wrote %+v", w.Msgs)
 	}
 	// Bad payloads are rejected, not retried.
 	for _, v := range []string{"not json", `{"v":99}`} {
-		if err := b.handle(ctx, bus.Message{Topic: bus.TopicBatch, Value: []byte(v)}); !bus.IsRejected(err) {
+		if err := b.Handle(ctx, bus.Message{Topic: bus.TopicBatch, Value: []byte(v)}); !bus.IsRejected(err) {
 			t.Errorf("%s: %v, want a rejection", v, err)
 		}
 	}
 }
 
 func TestBatchStorePrunes(t *testing.T) {
-	cfg := testDedupeConfig(t, nil)
+	cfg := stagetest.DedupeConfig(t, nil)
 	now := time.Now().UTC()
 	store, err := openBatchStore(filepath.Join(t.TempDir(), "batcher.db"), cfg.BatchWindow, now)
 	if err != nil {

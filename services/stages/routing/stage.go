@@ -1,9 +1,20 @@
-package app
+// Package routing is the router stage: it turns complaints into cases and
+// applies case actions to them. It consumes complaints.normalized and
+// case.actions (group Group; both keyed by customer and co-partitioned, so
+// one instance owns each customer and is the only writer of their cases)
+// and produces cases on the cases topic, notices on the alerts topic,
+// batch candidates on complaints.batch, forwarded replies on
+// complaints.normalized, its customers' state on router.state and the
+// agents' category corrections on policy.corrections. A call writes all
+// of it in one broker call and acknowledges its messages only after that
+// and after committing its state file (History); a complaint or action it
+// cannot use is rejected to the dead-letter topic. TrainedPacks is the
+// router's policy, retrained on the corrections every router instance
+// follows from policy.corrections.
+package routing
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,169 +22,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
-	"github.com/tousu/tousu/sinks/caseindex"
+	"github.com/tousu/tousu/services/prune"
+	"github.com/tousu/tousu/services/stages/record"
 )
 
-// The consumer groups of the pipeline stages.
-const (
-	GroupNormalizer = "tousu-normalizer"
-	GroupRouter     = "tousu-router"
-	GroupIndexer    = "tousu-indexer"
-)
+// Group is the router's consumer group.
+const Group = "tousu-router"
 
-// decode reads a JSON payload; one that does not decode is rejected to the
-// dead-letter topic.
-func decode(m bus.Message, v any) error {
-	if err := json.Unmarshal(m.Value, v); err != nil {
-		return bus.Reject(fmt.Errorf("decode %s payload: %w", m.Topic, err))
-	}
-	return nil
-}
-
-// checkVersion rejects a payload of another schema version.
-func checkVersion(m bus.Message, got, want int) error {
-	if got != want {
-		return bus.Reject(fmt.Errorf("%s payload has schema version %d, want %d", m.Topic, got, want))
-	}
-	return nil
-}
-
-// publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
-// complaints.raw keyed by its id, and the call returns once acknowledged.
-func publishEnvelope(p *bus.Producer) ingest.Publish {
-	return func(ctx context.Context, env ingest.Envelope) error {
-		b, err := ingest.EncodeJSON(env)
-		if err != nil {
-			return err
-		}
-		return p.Write(ctx, bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b})
-	}
-}
-
-// publishAction returns the console's publish of case actions: to
-// case.actions keyed by the case's customer, returning once acknowledged.
-func publishAction(p messageWriter) func(context.Context, router.Action) error {
-	return func(ctx context.Context, a router.Action) error {
-		b, err := ingest.EncodeJSON(a)
-		if err != nil {
-			return err
-		}
-		return p.Write(ctx, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b})
-	}
-}
-
-// normalizerStage cleans raw envelopes into complaints, drops exact
-// duplicates by id and threads e-mail replies from other addresses to the
-// case they answer (threads: nil when the index is out of its reach).
-type normalizerStage struct {
-	producer   messageWriter
-	seen       normalize.Seen
-	threads    *threadFinder
-	duplicates prometheus.Counter
-}
-
-func (s *normalizerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
-}
-
-// batch normalizes messages, writes the new complaints in one broker call
-// and only then remembers their ids.
-func (s *normalizerStage) batch(ctx context.Context, msgs []bus.Message) error {
-	var out []bus.Message
-	var ids []string
-	fresh := map[string]bool{}
-	for _, m := range msgs {
-		var env ingest.Envelope
-		if err := decode(m, &env); err != nil {
-			return err
-		}
-		c, err := normalize.Normalize(env)
-		if err != nil {
-			return bus.Reject(err)
-		}
-		keys := normalize.SeenKeys(c)
-		dup, err := s.seenAny(ctx, keys, fresh)
-		if err != nil {
-			return fmt.Errorf("duplicate check: %w", err)
-		}
-		if dup {
-			s.duplicates.Inc()
-			continue
-		}
-		for _, k := range keys {
-			fresh[k] = true
-		}
-		if s.threads != nil {
-			c.Thread = s.threads.find(ctx, c)
-		}
-		if err := appendJSON(&out, bus.MaxRecordBytes, bus.TopicNormalized, partitionKey(c), c); err != nil {
-			return err
-		}
-		ids = append(ids, keys...)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	if err := s.producer.Write(ctx, out...); err != nil {
-		return err
-	}
-	return s.seen.Remember(ctx, ids...)
-}
-
-// seenAny reports whether any key was processed before or earlier in the
-// batch.
-func (s *normalizerStage) seenAny(ctx context.Context, keys []string, fresh map[string]bool) (bool, error) {
-	for _, k := range keys {
-		if fresh[k] {
-			return true, nil
-		}
-		dup, err := s.seen.Has(ctx, k)
-		if err != nil || dup {
-			return dup, err
-		}
-	}
-	return false, nil
-}
-
-// messageWriter writes messages to the broker and returns once they are
-// acknowledged; *bus.Producer is one.
-type messageWriter interface {
-	Write(ctx context.Context, msgs ...bus.Message) error
-}
-
-// routerStage turns complaints into cases: a new matter opens a case by the
+// Stage turns complaints into cases: a new matter opens a case by the
 // policy, a duplicate or repeat of the same customer is attached to their
 // open case (a repeat raises urgency and urges the owner), and a repeat
 // about a finished case opens a new case linked to it. Because
 // complaints.normalized is keyed by customer, this instance owns every
 // customer whose partitions it consumes, and keeps their state in its own
-// file (boltHistory). Every complaint that opens a case is offered to batch
-// detection on complaints.batch (see batcherStage), which flags the cases
+// file (History). Every complaint that opens a case is offered to batch
+// detection on complaints.batch (see batcher.Stage), which flags the cases
 // of a batch incident through case actions.
 //
 // A call decides its messages in order against the state, writes the
 // changed cases (each once, at its stored revision + 1), the notices, the
 // batch candidates and the agents' category corrections (for every
-// router's classifiers, see trainedPacks) in one broker call, and only
+// router's classifiers, see TrainedPacks) in one broker call, and only
 // then commits the state. A failure anywhere
 // leaves the state as it was, so the redelivered messages are decided
 // again to the same cases and revisions; a complaint whose reference is
 // already on one of the customer's cases is skipped.
-type routerStage struct {
-	out    messageWriter
+type Stage struct {
+	out    record.Writer
 	policy router.Policy
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
 	engine func(pack string) *router.Engine
-	state  *boltHistory
+	state  *History
 	// changelog reads router.state, where the router keeps every
 	// customer's state for whichever instance owns them next; nil: this
 	// router's file is the only copy (tests of one instance).
-	changelog changelogReader
+	changelog ChangelogReader
 	// writer names this process on its router.state records.
 	writer string
 	// maxRecordBytes bounds every record the router writes (cases are
@@ -186,6 +73,54 @@ type routerStage struct {
 	metrics        routerMetrics
 
 	mu sync.Mutex
+}
+
+// Topics are the topics the router consumes, co-partitioned by
+// customer.
+var Topics = []string{bus.TopicNormalized, bus.TopicActions}
+
+// Deps is what the router stage is made of.
+type Deps struct {
+	// Writer writes cases, notices, batch candidates, forwarded replies,
+	// router.state records and corrections.
+	Writer record.Writer
+	// Policy opens a case for a new matter.
+	Policy router.Policy
+	// Engine returns the engine of a case's pack, which applies actions
+	// to the case; nil when it is not loaded.
+	Engine func(pack string) *router.Engine
+	// State is the router's state file; the caller closes it.
+	State *History
+	// Changelog reads router.state; nil: State is the only copy (tests of
+	// one instance).
+	Changelog      ChangelogReader
+	Dedupe         normalize.DedupeConfig
+	MaxRecordBytes int
+	// Now is the clock cases are opened by; nil: time.Now.
+	Now      func() time.Time
+	Logger   *zap.Logger
+	Registry prometheus.Registerer // nil: no metrics registered
+}
+
+// New registers the router's metrics with d.Registry and names
+// this process on its router.state records.
+func New(d Deps) *Stage {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Stage{out: d.Writer, policy: d.Policy, engine: d.Engine, state: d.State, changelog: d.Changelog, writer: newWriterID(),
+		maxRecordBytes: d.MaxRecordBytes, cfg: d.Dedupe, now: now, logger: d.Logger, metrics: newRouterMetrics(d.Registry)}
+}
+
+// Run prunes the state every hour until ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
+	prune.Every(ctx, time.Hour, s.logger, func(now time.Time) error {
+		n, err := s.state.Prune(now)
+		s.logger.Debug("pruned router state", zap.Int("customers", n))
+		return err
+	})
+	return nil
 }
 
 // routerMetrics count the router's decisions.
@@ -208,13 +143,14 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 	return m
 }
 
-func (s *routerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
+// Handle decides one complaint or applies one case action.
+func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return s.Batch(ctx, []bus.Message{m})
 }
 
-// batch decides several complaints, writes their cases and notices in one
+// Batch decides several complaints, writes their cases and notices in one
 // broker call and then commits the state.
-func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
+func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx, msgs); err != nil {
@@ -225,7 +161,7 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 	for _, m := range msgs {
 		if m.Topic == bus.TopicActions {
 			var a router.Action
-			if err := decode(m, &a); err != nil {
+			if err := record.Decode(m, &a); err != nil {
 				return err
 			}
 			if err := s.act(w, a); err != nil {
@@ -234,10 +170,10 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 			continue
 		}
 		var c normalize.Complaint
-		if err := decode(m, &c); err != nil {
+		if err := record.Decode(m, &c); err != nil {
 			return err
 		}
-		if err := checkVersion(m, c.V, normalize.SchemaVersion); err != nil {
+		if err := record.CheckVersion(m, c.V, normalize.SchemaVersion); err != nil {
 			return err
 		}
 		if err := s.route(w, c); err != nil {
@@ -264,7 +200,7 @@ func (s *routerStage) batch(ctx context.Context, msgs []bus.Message) error {
 }
 
 // route decides one complaint into w (router.RouteComplaint).
-func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
+func (s *Stage) route(w *routerWork, c normalize.Complaint) error {
 	r, err := router.RouteComplaint(router.Arrival{Complaint: c, Records: w, Dedupe: s.cfg, Policy: s.policy, Now: s.now()})
 	if err != nil {
 		return err
@@ -280,7 +216,7 @@ func (s *routerStage) route(w *routerWork, c normalize.Complaint) error {
 // can never apply (for a case this router does not hold, keyed by another
 // customer, of a pack not loaded, or one the case does not allow) is
 // dead-lettered with the reason.
-func (s *routerStage) act(w *routerWork, a router.Action) error {
+func (s *Stage) act(w *routerWork, a router.Action) error {
 	r, err := router.ApplyAction(router.Acting{Action: a, Records: w, Engine: s.engine, Dedupe: s.cfg})
 	if err != nil {
 		return err
@@ -295,7 +231,7 @@ func (s *routerStage) act(w *routerWork, a router.Action) error {
 // routerWork is the state one router call reads and changes; it reaches
 // the file only when the call commits.
 type routerWork struct {
-	stage     *routerStage
+	stage     *Stage
 	ctx       context.Context
 	customers map[string]*normalize.CustomerHistory
 	dirty     map[string]bool
@@ -446,17 +382,17 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		ch.cases = append(ch.cases, sc)
 	}
 	for _, n := range w.notices {
-		if err := appendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.forward {
-		if err := appendJSON(&out, budget, bus.TopicNormalized, partitionKey(c), c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicNormalized, normalize.PartitionKey(c), c); err != nil {
 			return nil, ch, err
 		}
 	}
 	for _, c := range w.candidates {
-		if err := appendJSON(&out, budget, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicBatch, "pack:"+c.Pack, c); err != nil {
 			return nil, ch, err
 		}
 	}
@@ -469,37 +405,9 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 		return nil, ch, err
 	}
 	for _, c := range w.corrections {
-		if err := appendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
+		if err := record.AppendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
 			return nil, ch, err
 		}
 	}
 	return out, ch, nil
-}
-
-// indexerStage writes cases to the search index.
-type indexerStage struct {
-	index caseindex.Index
-}
-
-func (s *indexerStage) handle(ctx context.Context, m bus.Message) error {
-	return s.batch(ctx, []bus.Message{m})
-}
-
-// batch writes many cases in one index request; the consumer handles a
-// failed batch again message by message, which isolates a bad case.
-func (s *indexerStage) batch(ctx context.Context, msgs []bus.Message) error {
-	cases := make([]router.Case, len(msgs))
-	for i, m := range msgs {
-		if err := decode(m, &cases[i]); err != nil {
-			return err
-		}
-		if err := checkVersion(m, cases[i].V, router.SchemaVersion); err != nil {
-			return err
-		}
-	}
-	err := s.index.Upsert(ctx, cases)
-	if errors.Is(err, caseindex.ErrInvalidCase) {
-		return bus.Reject(err)
-	}
-	return err
 }

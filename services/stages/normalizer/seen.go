@@ -1,4 +1,4 @@
-package app
+package normalizer
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tousu/tousu/services/boltfile"
 )
 
 var seenBucket = []byte("seen")
@@ -19,16 +21,13 @@ type boltSeen struct {
 
 // openSeen opens the store and forgets ids older than retention.
 func openSeen(path string, retention time.Duration) (*boltSeen, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, seenBucket)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	cutoff := time.Now().Add(-retention).Unix()
 	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(seenBucket)
-		if err != nil {
-			return err
-		}
+		b := tx.Bucket(seenBucket)
 		var old [][]byte
 		_ = b.ForEach(func(k, v []byte) error {
 			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff {
@@ -75,4 +74,5 @@ func (s *boltSeen) Remember(_ context.Context, ids ...string) error {
 	})
 }
 
+// Close closes the file.
 func (s *boltSeen) Close() error { return s.db.Close() }

@@ -1,4 +1,4 @@
-package app
+package routing
 
 import (
 	"context"
@@ -15,30 +15,31 @@ import (
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // routerInstance is one router process as startRouter builds it: its own
 // state file, trained packs, router stage and corrections follower, on a
 // broker shared with the other instances.
 type routerInstance struct {
-	stage   *routerStage
-	trained *trainedPacks
-	state   *boltHistory
+	stage   *Stage
+	trained *TrainedPacks
+	state   *History
 }
 
 // startRouterInstance starts a router instance on the state file in dir;
 // its follower runs until the test ends.
 func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, packs *router.Packs, dir string) *routerInstance {
 	tb.Helper()
-	dedupe := testDedupeConfig(tb, nil)
-	state, err := openHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
+	dedupe := stagetest.DedupeConfig(tb, nil)
+	state, err := OpenHistory(filepath.Join(dir, "router-history.db"), dedupe, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	log := zaptest.NewLogger(tb).With(zap.String("component", "router"), zap.String("dir", filepath.Base(dir)))
-	trained := newTrainedPacks(packs, state, log)
+	trained := NewTrainedPacks(packs, state, time.Minute, log)
 	follower, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: bus.TopicCorrections, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
-		trained.followCorrection, log, nil)
+		trained.FollowCorrection, log, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,8 +53,8 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		}
 		state.Close()
 	})
-	stage := &routerStage{out: producer, policy: trained, engine: trained.ByName, state: state, cfg: dedupe, maxRecordBytes: router.DefaultMaxRecordBytes,
-		now: time.Now, logger: log, metrics: newRouterMetrics(nil)}
+	stage := New(Deps{Writer: producer, Policy: trained, Engine: trained.ByName, State: state, Dedupe: dedupe,
+		MaxRecordBytes: router.DefaultMaxRecordBytes, Logger: log})
 	return &routerInstance{stage: stage, trained: trained, state: state}
 }
 
@@ -76,8 +77,8 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 	tb.Helper()
 	a := router.Action{V: router.ActionVersion, ID: id, Case: c.ID, Customer: c.Customer.Key, Kind: router.ActionRecategorize,
 		Category: category, Actor: "1001", At: time.Now().UTC()}
-	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: mustJSON(tb, a)}
-	if err := r.stage.handle(context.Background(), m); err != nil {
+	m := bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: stagetest.MustJSON(tb, a)}
+	if err := r.stage.Handle(context.Background(), m); err != nil {
 		tb.Fatalf("recategorize %s: %v", c.ID, err)
 	}
 }
@@ -88,9 +89,8 @@ func (r *routerInstance) recategorize(tb testing.TB, c router.Case, id, category
 // replaces its earlier one on both.
 func TestCorrectionsReachEveryRouter(t *testing.T) {
 	ctx := context.Background()
-	cfg, producer := startTestBroker(t)
-	conf := Defaults()
-	packs, err := conf.LoadPolicies(time.Now())
+	cfg, producer := stagetest.StartBroker(t)
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 	texts := []string{"手机信号差，打电话总是断线", "宽带装机师傅迟到三个小时，态度恶劣"}
 	var cases []router.Case
 	for i, r := range routers {
-		c := testComplaint(700+i, 1, texts[i], 0)
-		if err := r.stage.handle(ctx, messageOf(t, c)); err != nil {
+		c := stagetest.Complaint(700+i, 1, texts[i], 0)
+		if err := r.stage.Handle(ctx, stagetest.MessageOf(t, c)); err != nil {
 			t.Fatal(err)
 		}
 		cs, ok, err := r.state.Case(c.Reference)
@@ -177,17 +177,16 @@ func TestCorrectionsReachEveryRouter(t *testing.T) {
 // has the packs retrained only when the stored corrections changed, and
 // rejects payloads it cannot use.
 func TestFollowCorrection(t *testing.T) {
-	state, err := openHistory(filepath.Join(t.TempDir(), "router-history.db"), testDedupeConfig(t, nil), time.Now())
+	state, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), stagetest.DedupeConfig(t, nil), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { state.Close() })
-	conf := Defaults()
-	packs, err := conf.LoadPolicies(time.Now())
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained := newTrainedPacks(packs, state, zap.NewNop())
+	trained := NewTrainedPacks(packs, state, time.Minute, zap.NewNop())
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	fix := newPackCorrection("telecom@1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "信号差", Category: "网络质量", Agent: "1001", At: at})
 	later := fix
@@ -219,7 +218,7 @@ func TestFollowCorrection(t *testing.T) {
 	}
 	for _, s := range steps {
 		trained.dirty.Store(false)
-		err := trained.followCorrection(context.Background(), s.m)
+		err := trained.FollowCorrection(context.Background(), s.m)
 		if s.rejected != bus.IsRejected(err) || (!s.rejected && err != nil) {
 			t.Errorf("%s: error %v, want rejected=%v", s.name, err, s.rejected)
 		}

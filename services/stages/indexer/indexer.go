@@ -1,0 +1,60 @@
+// Package indexer is the stage that writes cases to the search index. It
+// consumes the cases topic (group Group) and produces nothing on the bus:
+// a message is acknowledged once the index accepted its case. A batch the
+// index fails is handled again message by message; a case the index
+// refuses as invalid is rejected to the dead-letter topic.
+package indexer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// Group is the indexer's consumer group.
+const Group = "tousu-indexer"
+
+// Stage writes cases to the search index.
+type Stage struct {
+	index caseindex.Index
+}
+
+// Topics are the topics the indexer consumes.
+var Topics = []string{bus.TopicCases}
+
+// Deps is what the indexer stage is made of.
+type Deps struct {
+	// Index is the search index; the caller closes it.
+	Index caseindex.Index
+}
+
+// New returns the stage writing to d.Index.
+func New(d Deps) *Stage { return &Stage{index: d.Index} }
+
+// Handle writes the case of one message.
+func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
+	return s.Batch(ctx, []bus.Message{m})
+}
+
+// Batch writes many cases in one index request; the consumer handles a
+// failed batch again message by message, which isolates a bad case.
+func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
+	cases := make([]router.Case, len(msgs))
+	for i, m := range msgs {
+		if err := record.Decode(m, &cases[i]); err != nil {
+			return err
+		}
+		if err := record.CheckVersion(m, cases[i].V, router.SchemaVersion); err != nil {
+			return err
+		}
+	}
+	err := s.index.Upsert(ctx, cases)
+	if errors.Is(err, caseindex.ErrInvalidCase) {
+		return bus.Reject(err)
+	}
+	return err
+}
