@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/httpapi"
@@ -138,8 +140,7 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	}
 	r.waitCase(t, ref, func(c router.Case) bool { return c.Category == "服务问题" })
 	polltest.Until(t, "the classifier retrained with the correction", func() bool {
-		stored, err := r.trained.Corrections()
-		return err == nil && len(stored[c.Pack]) == 1 && r.trained.ByName(c.Pack).ModelReport().Corrections == 1
+		return gauge(t, r.registry, "tousu_router_trained_corrections", "pack", c.Pack) == 1
 	})
 
 	// Resolving stops the clocks and starts the follow-up visit.
@@ -189,4 +190,27 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	if receiver.bad != 0 {
 		t.Errorf("%d alerts failed signature or decoding", receiver.bad)
 	}
+}
+
+// gauge reads the value of a gauge with one label from reg; 0 when it has
+// none.
+func gauge(tb testing.TB, reg prometheus.Gatherer, name, label, value string) float64 {
+	tb.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

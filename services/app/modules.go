@@ -69,7 +69,6 @@ type Process struct {
 	runners  []func(ctx context.Context) error
 	groups   map[string][]string // consumer group -> topics, for lag
 	auth     *httpapi.Authenticator
-	trained  *routing.TrainedPacks // the router's policy, when it runs here
 	// form is the gateway's web form, when it runs here: the console
 	// mounts the status page on it.
 	form *webform.Form
@@ -318,8 +317,7 @@ func (p *Process) startRouter(context.Context) error {
 		return err
 	}
 	p.closers = append(p.closers, state)
-	trained := routing.NewTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log)
-	p.trained = trained
+	trained := routing.NewTrainedPacks(packs, state, p.cfg.Router.RetrainInterval, log, p.registry)
 	if err := trained.Retrain(); err != nil {
 		return fmt.Errorf("train classifiers with the stored corrections: %w", err)
 	}

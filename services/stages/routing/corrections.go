@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
@@ -125,14 +126,31 @@ type TrainedPacks struct {
 	dirty  atomic.Bool
 	every  time.Duration
 	logger *zap.Logger
+	// trained is how many corrections each pack's classifier is trained
+	// on.
+	trained *prometheus.GaugeVec
 }
 
 // NewTrainedPacks returns the packs of base, retrained every interval by
-// Run while there are new corrections in state.
-func NewTrainedPacks(base *router.Packs, state *History, every time.Duration, logger *zap.Logger) *TrainedPacks {
-	t := &TrainedPacks{base: base, state: state, every: every, logger: logger}
-	t.cur.Store(base)
+// Run while there are new corrections in state. It registers its metric
+// with reg (nil: none).
+func NewTrainedPacks(base *router.Packs, state *History, every time.Duration, logger *zap.Logger, reg prometheus.Registerer) *TrainedPacks {
+	t := &TrainedPacks{base: base, state: state, every: every, logger: logger,
+		trained: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tousu_router_trained_corrections",
+			Help: "Agents' category corrections each policy pack's classifier is trained on, by pack."}, []string{"pack"})}
+	if reg != nil {
+		reg.MustRegister(t.trained)
+	}
+	t.use(base)
 	return t
+}
+
+// use makes p the current packs.
+func (t *TrainedPacks) use(p *router.Packs) {
+	t.cur.Store(p)
+	for _, e := range p.Engines() {
+		t.trained.WithLabelValues(e.Name()).Set(float64(e.ModelReport().Corrections))
+	}
 }
 
 // Open implements router.Policy.
@@ -142,12 +160,6 @@ func (t *TrainedPacks) Open(c normalize.Complaint, now time.Time) router.Case {
 
 // ByName returns the current engine of a pack.
 func (t *TrainedPacks) ByName(name string) *router.Engine { return t.cur.Load().ByName(name) }
-
-// Corrections returns the stored corrections the packs are trained on,
-// by pack.
-func (t *TrainedPacks) Corrections() (map[string][]router.Correction, error) {
-	return t.state.Corrections()
-}
 
 // Corrected notes that corrections were stored; the next retraining
 // round picks them up.
@@ -177,14 +189,14 @@ func (t *TrainedPacks) Retrain() error {
 		}
 	}
 	if len(use) == 0 {
-		t.cur.Store(t.base)
+		t.use(t.base)
 		return nil
 	}
 	p, err := t.base.WithCorrections(use)
 	if err != nil {
 		return err
 	}
-	t.cur.Store(p)
+	t.use(p)
 	n := 0
 	for _, cs := range use {
 		n += len(cs)

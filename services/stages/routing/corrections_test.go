@@ -37,7 +37,7 @@ func startRouterInstance(tb testing.TB, cfg bus.Config, producer *bus.Producer, 
 		tb.Fatal(err)
 	}
 	log := zaptest.NewLogger(tb).With(zap.String("component", "router"), zap.String("dir", filepath.Base(dir)))
-	trained := NewTrainedPacks(packs, state, time.Minute, log)
+	trained := NewTrainedPacks(packs, state, time.Minute, log, nil)
 	follower, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: bus.TopicCorrections, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		trained.FollowCorrection, log, nil)
 	if err != nil {
@@ -186,7 +186,7 @@ func TestFollowCorrection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained := NewTrainedPacks(packs, state, time.Minute, zap.NewNop())
+	trained := NewTrainedPacks(packs, state, time.Minute, zap.NewNop(), nil)
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	fix := newPackCorrection("telecom@1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "信号差", Category: "网络质量", Agent: "1001", At: at})
 	later := fix
