@@ -77,6 +77,16 @@ func (s *Secret) Fold(file, env *string) {
 	move(env, &s.Env)
 }
 
+// Key returns the configuration key that names the source of s: name_file
+// for a file (the sibling key of the old form), else name (errors about a
+// variable name the variable). Errors about a secret are prefixed with it.
+func (s Secret) Key(name string) string {
+	if s.Value == "" && s.File != "" {
+		return name + "_file"
+	}
+	return name
+}
+
 // Check reports a Secret that names more than one source. It reads
 // nothing; an unset Secret is valid (the section decides whether it needs
 // one).

@@ -147,6 +147,7 @@ func testDedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normali
 	if edit != nil {
 		edit(&cfg)
 	}
+	cfg.Provision()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}

@@ -342,34 +342,33 @@ func (o *options) targetFlag(fl *flag.FlagSet) {
 	fl.StringVar(&o.target, "target", "all", "components to run, a comma-separated `LIST` of "+targetList())
 }
 
-// load reads the configuration and applies the flags over it.
+// load returns the effective configuration (app.Load, with the flags
+// applied before the defaults) and the targets it runs.
 func load(o options, fl *flag.FlagSet, environ []string) (app.Config, []app.Target, error) {
-	cfg, err := app.Load(o.config, environ)
-	if err != nil {
-		return cfg, nil, err
-	}
 	set := map[string]bool{}
 	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["data"] {
-		cfg.DataDir = o.data
-	}
-	if set["http"] {
-		cfg.HTTP.Listen = o.http
+	cfg, err := app.Load(o.config, environ, func(c *app.Config) {
+		if set["data"] {
+			c.DataDir = o.data
+		}
+		if set["http"] {
+			c.HTTP.Listen = o.http
+		}
+		switch {
+		case set["broker-listen"]:
+			c.Broker.Listen = o.brokerListen
+		case c.Broker.Listen == "" && o.target == string(app.TargetBroker):
+			c.Broker.Listen = "127.0.0.1:9092"
+		}
+	})
+	if err != nil {
+		return cfg, nil, err
 	}
 	var targets []app.Target
 	if o.target != "" { // topics apply runs no target
 		if targets, err = app.ParseTargets(o.target, cfg.Embedded()); err != nil {
 			return cfg, nil, err
 		}
-	}
-	switch {
-	case set["broker-listen"]:
-		cfg.Broker.Listen = o.brokerListen
-	case cfg.Broker.Listen == "" && o.target == string(app.TargetBroker):
-		cfg.Broker.Listen = "127.0.0.1:9092"
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, nil, err
 	}
 	return cfg, targets, app.CheckTargets(&cfg, targets)
 }
@@ -450,7 +449,7 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 
 // isConfig reports whether the file at path is a tousu configuration.
 func isConfig(path string) bool {
-	_, err := app.Load(path, nil)
+	_, err := app.Decode(path)
 	return err == nil
 }
 

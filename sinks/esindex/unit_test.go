@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
@@ -198,14 +199,20 @@ func startFake(t *testing.T, f *fakeNode) Config {
 	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return Config{
+	return provisioned(Config{
 		URLs:           []string{srv.URL},
 		IndexPrefix:    "unit",
 		FlushInterval:  2 * time.Millisecond,
 		RetryBackoff:   time.Millisecond,
 		MaxRetries:     3,
 		RequestTimeout: 5 * time.Second,
-	}
+	})
+}
+
+// provisioned returns cfg with its defaults, as Open expects it.
+func provisioned(cfg Config) Config {
+	cfg.Provision()
+	return cfg
 }
 
 // openFake opens an index on the fake node, closed at the end of the test.
@@ -442,7 +449,7 @@ func TestOpenRetriesWhileUnreachable(t *testing.T) {
 	// Nothing listens on port 1: Open keeps trying until ctx ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	cfg := Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond, MaxRetries: 1}
+	cfg := provisioned(Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond, MaxRetries: 1})
 	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
 	if err == nil {
 		idx.Close()
@@ -587,11 +594,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad scheme", Config{URLs: []string{"ftp://x"}}, "scheme"},
 		{"no host", Config{URLs: []string{"http://"}}, "no host"},
 		{"credentials in url", Config{URLs: []string{"http://u:p@x:9200"}}, "credentials"},
-		{"key and file", Config{URLs: ok, APIKey: "a", APIKeyFile: keyFile}, "mutually exclusive"},
-		{"password and file", Config{URLs: ok, Username: "u", Password: "p", PasswordFile: "f"}, "mutually exclusive"},
-		{"key and basic", Config{URLs: ok, APIKey: "a", Username: "u", Password: "p"}, "not both"},
+		{"key and file", Config{URLs: ok, APIKey: secret.Inline("a"), APIKeyFile: keyFile}, "mutually exclusive"},
+		{"password and file", Config{URLs: ok, Username: "u", Password: secret.Inline("p"), PasswordFile: "f"}, "mutually exclusive"},
+		{"key and basic", Config{URLs: ok, APIKey: secret.Inline("a"), Username: "u", Password: secret.Inline("p")}, "not both"},
 		{"user without password", Config{URLs: ok, Username: "u"}, "needs a password"},
-		{"password without user", Config{URLs: ok, Password: "p"}, "without username"},
+		{"password without user", Config{URLs: ok, Password: secret.Inline("p")}, "without username"},
 		{"upper-case prefix", Config{URLs: ok, IndexPrefix: "Cases"}, "index_prefix"},
 		{"prefix starting with _", Config{URLs: ok, IndexPrefix: "_cases"}, "index_prefix"},
 		{"prefix with star", Config{URLs: ok, IndexPrefix: "cases*"}, "index_prefix"},
@@ -625,19 +632,28 @@ func TestSecrets(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := secret("password_file", "", file); err != nil || got != "s3cret" {
-		t.Errorf("secret from file = %q, %v", got, err)
+	tests := []struct {
+		name    string
+		cfg     Config
+		want    string
+		wantErr string
+	}{
+		{"file", Config{PasswordFile: "pw"}, "s3cret", ""},
+		{"inline", Config{Password: secret.Inline("inline")}, "inline", ""},
+		{"empty file", Config{PasswordFile: empty}, "", "password_file: " + empty + " is empty"},
+		{"missing file", Config{PasswordFile: filepath.Join(dir, "missing")}, "", "password_file: open " + filepath.Join(dir, "missing")},
 	}
-	if got, err := secret("password_file", "inline", ""); err != nil || got != "inline" {
-		t.Errorf("inline secret = %q, %v", got, err)
+	for _, tt := range tests {
+		cfg := provisioned(tt.cfg)
+		err := cfg.ResolveSecrets(dir, nil)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || cfg.Password.Reveal() != tt.want):
+			t.Errorf("%s: %q, %v, want %q", tt.name, cfg.Password.Reveal(), err, tt.want)
+		}
 	}
-	if _, err := secret("password_file", "", empty); err == nil {
-		t.Error("an empty secret file was accepted")
-	}
-	if _, err := secret("password_file", "", filepath.Join(dir, "missing")); err == nil {
-		t.Error("a missing secret file was accepted")
-	}
-	_, err := Open(context.Background(), Config{URLs: []string{"http://127.0.0.1:1"}, Username: "u", PasswordFile: filepath.Join(dir, "missing")}, nil, nil)
+	_, err := Open(context.Background(), provisioned(Config{URLs: []string{"http://127.0.0.1:1"}, Username: "u", PasswordFile: filepath.Join(dir, "missing")}), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "password_file") {
 		t.Errorf("Open with a missing password file: %v", err)
 	}
