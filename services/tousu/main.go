@@ -91,10 +91,11 @@ var commands = []*command{
 	{
 		name:    "validate",
 		args:    "[-config FILE] [-target LIST] [POLICY_PACK ...]",
-		purpose: "Check a configuration (with the policy packs it names) and policy pack files without starting anything; with neither, the built-in defaults with the environment.",
+		purpose: "Check a configuration (with the policy packs it names) and policy pack files without starting anything; with neither, the built-in defaults with the environment. -print writes the effective configuration (environment and defaults applied, secrets redacted) as YAML.",
 		examples: []string{
 			"tousu validate",
 			"tousu validate -config configs/distributed.yaml -target gateway",
+			"tousu validate -print -config configs/embedded.yaml",
 			"tousu validate configs/policies/hotel.yaml builtin:telecom",
 		},
 		takesArgs: true,
@@ -413,6 +414,7 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	o := options{}
 	o.configFlag(fl)
 	o.targetFlag(fl)
+	printConfig := fl.Bool("print", false, "write the effective configuration (after the environment and the defaults) as YAML to standard output, every secret redacted")
 	return func(packs []string, x cmdIO) int {
 		code := exitOK
 		report := func(name string, err error) {
@@ -421,7 +423,11 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 				code = max(code, exitFailure)
 				return
 			}
-			fmt.Fprintf(x.stdout, "tousu: %s: ok\n", name)
+			okTo := x.stdout
+			if *printConfig { // standard output is the YAML alone
+				okTo = x.stderr
+			}
+			fmt.Fprintf(okTo, "tousu: %s: ok\n", name)
 		}
 		if o.config != "" || len(packs) == 0 {
 			name := o.config
@@ -431,6 +437,12 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			cfg, _, err := load(o, fl, x.environ)
 			if err == nil {
 				_, err = cfg.LoadPolicies(time.Now())
+			}
+			if err == nil && *printConfig {
+				var text []byte
+				if text, err = cfg.YAML(); err == nil {
+					_, err = x.stdout.Write(text)
+				}
 			}
 			report(name, err)
 		}

@@ -191,6 +191,17 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// MarshalYAML writes the webhook with its URL cut to the scheme and host
+// (the rest may carry a token), as logs and errors show it.
+func (w WebhookConfig) MarshalYAML() (any, error) {
+	type plain WebhookConfig // without this method
+	p := plain(w)
+	if u, err := url.Parse(w.URL); err == nil && u.Host != "" && (u.Path != "" || u.RawQuery != "" || u.User != nil) {
+		p.URL = u.Scheme + "://" + u.Host + "/" + secret.Redacted
+	}
+	return p, nil
+}
+
 // checkURL accepts an absolute http or https URL with a host. Its errors
 // never contain the URL.
 func checkURL(s string) error {

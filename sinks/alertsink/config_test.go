@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/tousu/tousu/configs"
 )
 
@@ -103,5 +105,24 @@ webhooks:
 	err := configs.DecodeStrict([]byte("webhooks:\n  - name: q\n    secret: abc\n"), &cfg)
 	if err == nil || !strings.Contains(err.Error(), "webhooks[0].secret") {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestWebhookYAMLHidesTheURL(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"https://oapi.example.com/robot/send?access_token=TOKEN-12345", "https://oapi.example.com/[redacted]"},
+		{"https://hooks.example.com/T0/B1/TOKEN-12345", "https://hooks.example.com/[redacted]"},
+		{"https://hooks.example.com", "https://hooks.example.com"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		out, err := yaml.Marshal(WebhookConfig{Name: "robot", URL: tt.url, SecretEnv: "S"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back WebhookConfig
+		if err := configs.DecodeStrict(out, &back); err != nil || back.URL != tt.want || back.SecretEnv != "S" || strings.Contains(string(out), "TOKEN") {
+			t.Errorf("%s: printed %s (%v), want url %q", tt.url, out, err, tt.want)
+		}
 	}
 }
