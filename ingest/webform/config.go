@@ -126,10 +126,7 @@ func (c *Config) Provision() {
 // ResolveSecrets reads the CSRF secret from its file (relative to dir) or
 // its environment variable.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
-	if err := c.CSRFSecret.Resolve(dir, lookupEnv); err != nil {
-		return fmt.Errorf("%s: %w", c.CSRFSecret.Key("csrf_secret"), err)
-	}
-	return nil
+	return c.CSRFSecret.ResolveAt("", "csrf_secret", dir, lookupEnv)
 }
 
 // Validate checks that no limit is negative, that the rate window is at

@@ -110,9 +110,7 @@ func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool
 	var errs []error
 	for _, name := range sortedKeys(c.Sources) {
 		src := c.Sources[name]
-		if err := src.Secret.Resolve(dir, lookupEnv); err != nil {
-			errs = append(errs, fmt.Errorf("sources.%s.%s: %w", name, src.Secret.Key("secret"), err))
-		}
+		errs = append(errs, src.Secret.ResolveAt("sources."+name, "secret", dir, lookupEnv))
 		c.Sources[name] = src
 	}
 	return errors.Join(errs...)

@@ -142,6 +142,19 @@ func (s *Secret) Resolve(dir string, lookupEnv func(string) (string, bool)) erro
 	return nil
 }
 
+// ResolveAt is Resolve with its error prefixed by the key of the source s
+// names, below at: "at.name_file: …" (see Key; at may be empty). Sections
+// resolve their secrets with it.
+func (s *Secret) ResolveAt(at, name, dir string, lookupEnv func(string) (string, bool)) error {
+	if err := s.Resolve(dir, lookupEnv); err != nil {
+		if at != "" {
+			at += "."
+		}
+		return fmt.Errorf("%s%s: %w", at, s.Key(name), err)
+	}
+	return nil
+}
+
 // LookupIn returns a lookup over environ (KEY=VALUE strings, as os.Environ
 // returns them), for Resolve.
 func LookupIn(environ []string) func(string) (string, bool) {

@@ -53,6 +53,25 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+func TestResolveAtNamesTheKey(t *testing.T) {
+	tests := []struct {
+		s       Secret
+		at      string
+		wantErr string
+	}{
+		{Secret{File: "/no/such/file"}, "tokens[2]", "tokens[2].token_file: open /no/such/file"},
+		{Secret{File: "/no/such/file"}, "", "token_file: open /no/such/file"},
+		{Secret{Env: "UNSET_7f3a"}, "tokens[0]", "tokens[0].token: the environment variable UNSET_7f3a is not set"},
+		{Inline("v"), "tokens[0]", ""},
+	}
+	for _, tt := range tests {
+		err := tt.s.ResolveAt(tt.at, "token", "", LookupIn(nil))
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
+			t.Errorf("%+v: ResolveAt = %v, want %q", tt.s, err, tt.wantErr)
+		}
+	}
+}
+
 func TestFold(t *testing.T) {
 	tests := []struct {
 		name      string

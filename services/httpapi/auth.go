@@ -66,10 +66,7 @@ func (c *AuthConfig) Provision() {
 func (c *AuthConfig) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.Tokens {
-		t := &c.Tokens[i]
-		if err := t.Token.Resolve(dir, lookupEnv); err != nil {
-			errs = append(errs, fmt.Errorf("tokens[%d].%s: %w", i, t.Token.Key("token"), err))
-		}
+		errs = append(errs, c.Tokens[i].Token.ResolveAt(fmt.Sprintf("tokens[%d]", i), "token", dir, lookupEnv))
 	}
 	return errors.Join(errs...)
 }

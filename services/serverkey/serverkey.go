@@ -47,10 +47,7 @@ func (c *Config) Provision() { c.Secret.Fold(&c.SecretFile, nil) }
 // ResolveSecrets reads the secret from its file (relative to dir) or its
 // environment variable.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
-	if err := c.Secret.Resolve(dir, lookupEnv); err != nil {
-		return fmt.Errorf("%s: %w", c.Secret.Key("secret"), err)
-	}
-	return nil
+	return c.Secret.ResolveAt("", "secret", dir, lookupEnv)
 }
 
 // Validate checks that at most one source is named and that a secret at

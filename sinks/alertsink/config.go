@@ -118,10 +118,7 @@ func (w *WebhookConfig) Provision() {
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.Webhooks {
-		w := &c.Webhooks[i]
-		if err := w.Secret.Resolve(dir, lookupEnv); err != nil {
-			errs = append(errs, fmt.Errorf("webhooks[%d].secret_env: %w", i, err))
-		}
+		errs = append(errs, c.Webhooks[i].Secret.ResolveAt(fmt.Sprintf("webhooks[%d]", i), "secret_env", dir, lookupEnv))
 	}
 	return errors.Join(errs...)
 }

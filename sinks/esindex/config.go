@@ -145,14 +145,7 @@ func (c *Config) Provision() {
 // ResolveSecrets reads the API key and the password from their files
 // (relative to dir) or environment variables.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
-	var errs []error
-	if err := c.APIKey.Resolve(dir, lookupEnv); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", c.APIKey.Key("api_key"), err))
-	}
-	if err := c.Password.Resolve(dir, lookupEnv); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", c.Password.Key("password"), err))
-	}
-	return errors.Join(errs...)
+	return errors.Join(c.APIKey.ResolveAt("", "api_key", dir, lookupEnv), c.Password.ResolveAt("", "password", dir, lookupEnv))
 }
 
 // indexPrefixPattern is what an index name may look like: lower case,
