@@ -302,3 +302,20 @@ func TestNewRejectsBadInput(t *testing.T) {
 		t.Errorf("invalid config: %v", err)
 	}
 }
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := FolderConfig{Name: "hotline", Path: "/data/hotline"}
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Folders: []FolderConfig{ok, {Name: "x"}}}, "folders[1].path: required"},
+		{Config{Folders: []FolderConfig{ok, {Name: "hotline", Path: "/data/hotline/"}}}, "folders[1].name: \"hotline\" is also used by folders[0]\nfolders[1].path: /data/hotline is also watched by folders[0]"},
+		{Config{Folders: []FolderConfig{{Name: "x", Path: "/x", ScanInterval: -1, MaxInFlight: -1}}}, "folders[0].scan_interval: must not be negative\nfolders[0].max_in_flight: must not be negative"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
+	}
+}

@@ -126,3 +126,21 @@ func TestWebhookYAMLHidesTheURL(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := WebhookConfig{Name: "a", URL: "https://hooks.example.com/a", Unsigned: true}
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Webhooks: []WebhookConfig{ok, {Name: "b", Unsigned: true}}}, "webhooks[1].url: url or url_env is required"},
+		{Config{Webhooks: []WebhookConfig{ok, {Name: "b", URL: "https://h/b", Unsigned: true, SecretEnv: "S"}}}, "webhooks[1].secret_env: set secret_env or unsigned: true, not both"},
+		{Config{Webhooks: []WebhookConfig{ok, ok}}, "webhooks[1].name: \"a\" is already used by webhooks[0]"},
+		{Config{Webhooks: []WebhookConfig{{Name: "log", URL: "https://h/b", SecretEnv: "S", MinLevel: -1}}}, "webhooks[0].name: \"log\" is reserved for the log sink\nwebhooks[0].min_level: must not be negative"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
+	}
+}

@@ -938,3 +938,25 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := []string{"http://127.0.0.1:9200"}
+	neg := -1
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "urls: at least one URL is required"},
+		{Config{URLs: []string{"http://a:9200", "ftp://x"}}, `urls[1]: "ftp://x": scheme must be http or https`},
+		{Config{URLs: ok, APIKey: secret.Inline("a"), APIKeyFile: "/k"}, "api_key: api_key and api_key_file are mutually exclusive"},
+		{Config{URLs: ok, Username: "u"}, `username: "u" needs a password or password_file`},
+		{Config{URLs: ok, Replicas: &neg}, "number_of_replicas: must be between 0 and 100, got -1"},
+		{Config{URLs: ok, FlushInterval: time.Minute}, "flush_interval: must be between 1ms and 5s, got 1m0s"},
+		{Config{URLs: ok, Workers: -1, MaxRetries: -1}, "workers: must be between 1 and 64, got -1\nmax_retries: must be between 1 and 100, got -1"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
+	}
+}
