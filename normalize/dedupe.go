@@ -75,12 +75,25 @@ const (
 // DefaultDedupeConfig returns the defaults.
 func DefaultDedupeConfig() DedupeConfig {
 	c := DedupeConfig{}
-	_ = c.Validate()
+	c.Provision()
 	return c
 }
 
-// Validate checks the configuration and fills defaults.
-func (c *DedupeConfig) Validate() error {
+// Provision fills every zero field with its default.
+func (c *DedupeConfig) Provision() {
+	setDefault(&c.DuplicateWindow, DefaultDuplicateWindow)
+	setDefault(&c.DuplicateSimilarity, DefaultDuplicateSimilarity)
+	setDefault(&c.RepeatSimilarity, DefaultRepeatSimilarity)
+	setDefault(&c.RepeatWindowDays, DefaultRepeatWindowDays)
+	setDefault(&c.MaxCasesPerCustomer, DefaultMaxCasesPerCustomer)
+	setDefault(&c.BatchWindow, DefaultBatchWindow)
+	setDefault(&c.BatchSimilarity, DefaultBatchSimilarity)
+	setDefault(&c.BatchMinCustomers, DefaultBatchMinCustomers)
+}
+
+// Validate checks the configuration, with defaults for its zero fields,
+// and reports every problem by its key. It changes nothing.
+func (c DedupeConfig) Validate() error {
 	var errs []error
 	for _, d := range []struct {
 		name string
@@ -109,19 +122,12 @@ func (c *DedupeConfig) Validate() error {
 	if c.BatchMinCustomers == 1 {
 		errs = append(errs, errors.New("batch_min_customers: a batch needs at least 2 customers"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
-	setDefault(&c.DuplicateWindow, DefaultDuplicateWindow)
-	setDefault(&c.DuplicateSimilarity, DefaultDuplicateSimilarity)
-	setDefault(&c.RepeatSimilarity, DefaultRepeatSimilarity)
-	setDefault(&c.RepeatWindowDays, DefaultRepeatWindowDays)
-	setDefault(&c.MaxCasesPerCustomer, DefaultMaxCasesPerCustomer)
-	setDefault(&c.BatchWindow, DefaultBatchWindow)
-	setDefault(&c.BatchSimilarity, DefaultBatchSimilarity)
-	setDefault(&c.BatchMinCustomers, DefaultBatchMinCustomers)
+	c.Provision() // a copy: compare the values in effect
 	if c.RepeatSimilarity > c.DuplicateSimilarity {
-		return fmt.Errorf("repeat_similarity %v exceeds duplicate_similarity %v: a near-identical complaint must also be the same matter", c.RepeatSimilarity, c.DuplicateSimilarity)
+		return fmt.Errorf("repeat_similarity: %v exceeds duplicate_similarity %v: a near-identical complaint must also be the same matter", c.RepeatSimilarity, c.DuplicateSimilarity)
 	}
 	return nil
 }

@@ -291,25 +291,35 @@ func TestDedupeConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	c.Provision()
 	if c.DuplicateWindow != DefaultDuplicateWindow || c.BatchMinCustomers != DefaultBatchMinCustomers || c.RepeatWindow() != 90*24*time.Hour {
 		t.Errorf("defaults: %+v", c)
 	}
-	bad := []DedupeConfig{
-		{DuplicateWindow: -time.Second},
-		{DuplicateSimilarity: 1.5},
-		{RepeatSimilarity: -0.1},
-		{BatchMinCustomers: 1},
-		{MaxCasesPerCustomer: -1},
-		{DuplicateSimilarity: 0.5, RepeatSimilarity: 0.7},
+	bad := []struct {
+		cfg  DedupeConfig
+		want string
+	}{
+		{DedupeConfig{DuplicateWindow: -time.Second}, "duplicate_window: must not be negative, got -1s"},
+		{DedupeConfig{DuplicateSimilarity: 1.5}, "duplicate_similarity: must be between 0 and 1, got 1.5"},
+		{DedupeConfig{RepeatSimilarity: -0.1}, "repeat_similarity: must be between 0 and 1, got -0.1"},
+		{DedupeConfig{BatchMinCustomers: 1}, "batch_min_customers: a batch needs at least 2 customers"},
+		{DedupeConfig{MaxCasesPerCustomer: -1}, "max_cases_per_customer: must not be negative, got -1"},
+		{DedupeConfig{DuplicateSimilarity: 0.5, RepeatSimilarity: 0.7}, "repeat_similarity: 0.7 exceeds duplicate_similarity 0.5: a near-identical complaint must also be the same matter"},
+		{DedupeConfig{RepeatSimilarity: 0.9}, "repeat_similarity: 0.9 exceeds duplicate_similarity 0.8: a near-identical complaint must also be the same matter"},
 	}
 	for _, b := range bad {
-		if err := b.Validate(); err == nil {
-			t.Errorf("%+v: no error", b)
+		before := b.cfg
+		if err := b.cfg.Validate(); err == nil || err.Error() != b.want {
+			t.Errorf("%+v: Validate() = %v, want %q", b.cfg, err, b.want)
+		}
+		if b.cfg != before {
+			t.Errorf("Validate changed %+v", before)
 		}
 	}
-	cfg := Config{Dedupe: DedupeConfig{BatchSimilarity: 2}}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "dedupe: batch_similarity") {
-		t.Errorf("Config.Validate: %v", err)
+	cfg := Config{SeenRetentionDays: -1, Dedupe: DedupeConfig{BatchSimilarity: 2, BatchWindow: -1}}
+	want := "seen_retention_days: must not be negative, got -1\ndedupe.batch_window: must not be negative, got -1ns\ndedupe.batch_similarity: must be between 0 and 1, got 2"
+	if err := cfg.Validate(); err == nil || err.Error() != want {
+		t.Errorf("Config.Validate: %v, want %q", err, want)
 	}
 }
 
@@ -319,6 +329,7 @@ func TestDedupeConfigYAML(t *testing.T) {
 	if err := configs.DecodeStrict([]byte(doc), &cfg); err != nil {
 		t.Fatal(err)
 	}
+	cfg.Provision()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/tousu/tousu/ingest"
+
+	"github.com/tousu/tousu/internal/keypath"
 )
 
 // Config configures the normalizer.
@@ -20,18 +22,23 @@ type Config struct {
 	Dedupe DedupeConfig `yaml:"dedupe"`
 }
 
-// Validate checks the configuration and fills defaults.
-func (c *Config) Validate() error {
-	if c.SeenRetentionDays < 0 {
-		return fmt.Errorf("seen_retention_days: must not be negative, got %d", c.SeenRetentionDays)
-	}
+// Provision fills the defaults.
+func (c *Config) Provision() {
 	if c.SeenRetentionDays == 0 {
 		c.SeenRetentionDays = 90
 	}
-	if err := c.Dedupe.Validate(); err != nil {
-		return fmt.Errorf("dedupe: %w", err)
+	c.Dedupe.Provision()
+}
+
+// Validate checks the configuration and reports every problem by its key.
+// It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	if c.SeenRetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("seen_retention_days: must not be negative, got %d", c.SeenRetentionDays))
 	}
-	return nil
+	errs = append(errs, keypath.Prefix("dedupe", c.Dedupe.Validate())...)
+	return errors.Join(errs...)
 }
 
 // Seen remembers which complaint ids were already processed, so that a

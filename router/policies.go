@@ -32,7 +32,7 @@ type PackRef struct {
 }
 
 // Validate checks the selection without loading the packs.
-func (c *PacksConfig) Validate() error {
+func (c PacksConfig) Validate() error {
 	var errs []error
 	defaults := 0
 	seen := map[string]string{}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+
+	"github.com/tousu/tousu/internal/keypath"
 )
 
 // Config configures the drop folders. The zero value watches nothing.
@@ -24,7 +26,7 @@ type Config struct {
 }
 
 // FolderConfig is one drop folder. Zero values mean the documented
-// defaults.
+// defaults, filled by Provision.
 type FolderConfig struct {
 	// Name identifies the folder: the envelope Source, part of every row
 	// id, and the metrics label. 1 to 64 of a-z, 0-9, "_" and "-".
@@ -129,46 +131,46 @@ var DefaultPatterns = []string{"*.csv", "*.tsv", "*.txt"}
 
 var folderName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
-// Validate checks the configuration without touching the file system.
-// Messages name the offending key (folders[i].key).
+// Provision fills the defaults of every folder. It opens nothing.
+func (c *Config) Provision() {
+	for i := range c.Folders {
+		c.Folders[i].Provision()
+	}
+}
+
+// Validate checks the configuration without touching the file system and
+// reports every problem by its key (folders[i].key). It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
 	names := map[string]int{}
 	paths := map[string]int{}
 	for i, f := range c.Folders {
 		at := fmt.Sprintf("folders[%d]", i)
-		if f.Name != "" {
-			at = fmt.Sprintf("folders[%d] (%s)", i, f.Name)
-		}
-		if err := f.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", at, err))
-		}
+		errs = append(errs, keypath.Prefix(at, f.Validate())...)
 		if j, dup := names[f.Name]; dup && f.Name != "" {
-			errs = append(errs, fmt.Errorf("%s: name %q is also used by folders[%d]", at, f.Name, j))
+			errs = append(errs, fmt.Errorf("%s.name: %q is also used by folders[%d]", at, f.Name, j))
 		}
 		names[f.Name] = i
 		if f.Path != "" {
 			p := filepath.Clean(f.Path)
 			if j, dup := paths[p]; dup {
-				errs = append(errs, fmt.Errorf("%s: path %s is also watched by folders[%d]", at, p, j))
+				errs = append(errs, fmt.Errorf("%s.path: %s is also watched by folders[%d]", at, p, j))
 			}
 			paths[p] = i
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("csvdrop: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Validate checks one folder's configuration.
+// Validate checks one folder's configuration and reports every problem by
+// its key within the folder (path: …).
 func (f FolderConfig) Validate() error {
 	var errs []error
 	if !folderName.MatchString(f.Name) {
 		errs = append(errs, errors.New("name: 1 to 64 of a-z, 0-9, _ and -"))
 	}
 	if strings.TrimSpace(f.Path) == "" {
-		errs = append(errs, errors.New("path is required"))
+		errs = append(errs, errors.New("path: required"))
 	}
 	for _, p := range f.Patterns {
 		if _, err := filepath.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, `/\`) {
@@ -181,7 +183,7 @@ func (f FolderConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("completeness.mode: %q is not one of auto, rename, done, stable", f.Completeness.Mode))
 	}
 	if f.Completeness.StableFor < 0 {
-		errs = append(errs, errors.New("completeness.stable_for must not be negative"))
+		errs = append(errs, errors.New("completeness.stable_for: must not be negative"))
 	}
 	if _, err := parseEncoding(f.Encoding); err != nil {
 		errs = append(errs, fmt.Errorf("encoding: %w", err))
@@ -193,25 +195,25 @@ func (f FolderConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("columns: %w", err))
 	}
 	if f.ScanInterval < 0 {
-		errs = append(errs, errors.New("scan_interval must not be negative"))
+		errs = append(errs, errors.New("scan_interval: must not be negative"))
 	}
 	if f.MaxRowBytes != 0 && f.MaxRowBytes < MinMaxRowBytes {
-		errs = append(errs, fmt.Errorf("max_row_bytes must be at least %d", MinMaxRowBytes))
+		errs = append(errs, fmt.Errorf("max_row_bytes: must be at least %d", MinMaxRowBytes))
 	}
 	if f.MaxInFlight < 0 {
-		errs = append(errs, errors.New("max_in_flight must not be negative"))
+		errs = append(errs, errors.New("max_in_flight: must not be negative"))
 	}
 	if f.PublishTimeout < 0 {
-		errs = append(errs, errors.New("publish_timeout must not be negative"))
+		errs = append(errs, errors.New("publish_timeout: must not be negative"))
 	}
 	if f.DedupeWindow < 0 {
-		errs = append(errs, errors.New("dedupe_window must not be negative"))
+		errs = append(errs, errors.New("dedupe_window: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
 
-// withDefaults fills every zero value with its default.
-func (f FolderConfig) withDefaults() FolderConfig {
+// Provision fills every zero value with its default. It opens nothing.
+func (f *FolderConfig) Provision() {
 	if len(f.Patterns) == 0 {
 		f.Patterns = slices.Clone(DefaultPatterns)
 	}
@@ -245,7 +247,6 @@ func (f FolderConfig) withDefaults() FolderConfig {
 	if f.StateDir == "" {
 		f.StateDir = filepath.Join(f.Path, StateDirName)
 	}
-	return f
 }
 
 // FolderFromEnv returns the folder declared by the environment variable

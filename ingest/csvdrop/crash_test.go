@@ -43,10 +43,10 @@ func TestCrashChild(t *testing.T) {
 		_, err := log.WriteString(env.ID + "\n") // one write(2): whole lines survive SIGKILL
 		return err
 	}
-	w, err := New(Config{Folders: []FolderConfig{{
+	w, err := New(provisioned(Config{Folders: []FolderConfig{{
 		Name: "hotline", Path: filepath.Join(dir, "drop"), MaxInFlight: 8,
 		Completeness: Completeness{Mode: CompleteRename}, ScanInterval: 20 * time.Millisecond,
-	}}}, ingesttest.References(), publish, nil, nil)
+	}}}), ingesttest.References(), publish, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

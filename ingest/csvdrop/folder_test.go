@@ -398,10 +398,10 @@ func TestRunKeepsFlowingPastABrokenFolder(t *testing.T) {
 	writeFile(t, blocker, nil)
 	good := filepath.Join(dir, "good")
 	rec := newRecorder()
-	w, err := New(Config{Folders: []FolderConfig{
+	w, err := New(provisioned(Config{Folders: []FolderConfig{
 		{Name: "broken", Path: filepath.Join(blocker, "sub")},
 		{Name: "good", Path: good, Completeness: Completeness{Mode: CompleteDone}, ScanInterval: 50 * time.Millisecond},
-	}}, ingesttest.References(), rec.publish, nil, nil)
+	}}), ingesttest.References(), rec.publish, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

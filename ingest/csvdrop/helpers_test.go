@@ -143,6 +143,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// provisioned returns cfg with its defaults, as New expects it.
+func provisioned(cfg Config) Config {
+	cfg.Provision()
+	return cfg
+}
+
 // testFolder returns a set-up folder (not running) for cfg (Name and Path
 // default to "hotline" and a temporary directory), driven by a fake clock.
 func testFolder(tb testing.TB, cfg FolderConfig, publish ingest.Publish) (*folder, *clock) {
@@ -153,7 +159,7 @@ func testFolder(tb testing.TB, cfg FolderConfig, publish ingest.Publish) (*folde
 	if cfg.Path == "" {
 		cfg.Path = filepath.Join(tb.TempDir(), "drop")
 	}
-	w, err := New(Config{Folders: []FolderConfig{cfg}}, ingesttest.References(), publish, nil, nil)
+	w, err := New(provisioned(Config{Folders: []FolderConfig{cfg}}), ingesttest.References(), publish, nil, nil)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

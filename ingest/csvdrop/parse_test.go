@@ -253,7 +253,7 @@ func TestConfigValidate(t *testing.T) {
 			Completeness: Completeness{Mode: "done", StableFor: time.Second}, Encoding: "gbk", Delimiter: "tab",
 			Columns: map[string][]string{"phone": {"客户手机"}}, ScanInterval: time.Second, MaxRowBytes: 4096, MaxInFlight: 8}}}, ""},
 		{"bad name", Config{Folders: []FolderConfig{{Name: "Hot Line", Path: "/x"}}}, "name"},
-		{"no path", Config{Folders: []FolderConfig{{Name: "x"}}}, "path is required"},
+		{"no path", Config{Folders: []FolderConfig{{Name: "x"}}}, "folders[0].path: required"},
 		{"duplicate name", Config{Folders: []FolderConfig{ok, {Name: "hotline", Path: "/other"}}}, "also used"},
 		{"duplicate path", Config{Folders: []FolderConfig{ok, {Name: "b", Path: "/data/hotline/"}}}, "also watched"},
 		{"bad pattern", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", Patterns: []string{"[a"}}}}, "patterns"},
@@ -265,7 +265,7 @@ func TestConfigValidate(t *testing.T) {
 		{"alias claimed twice", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", Columns: map[string][]string{"subject": {"投诉内容"}}}}}, "both"},
 		{"tiny rows", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", MaxRowBytes: 10}}}, "max_row_bytes"},
 		{"negative", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", ScanInterval: -1}}}, "scan_interval"},
-		{"negative dedupe window", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", DedupeWindow: -time.Hour}}}, "dedupe_window must not be negative"},
+		{"negative dedupe window", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", DedupeWindow: -time.Hour}}}, "folders[0].dedupe_window: must not be negative"},
 		{"long dedupe window", Config{Folders: []FolderConfig{{Name: "x", Path: "/x", DedupeWindow: 800 * 24 * time.Hour}}}, ""},
 	}
 	for _, tt := range tests {
@@ -286,7 +286,8 @@ func TestFolderFromEnv(t *testing.T) {
 	if err := (Config{Folders: got}).Validate(); err != nil {
 		t.Errorf("env folders must validate: %v", err)
 	}
-	d := FolderFromEnv("X", "/x").withDefaults()
+	d := FolderFromEnv("X", "/x")
+	d.Provision()
 	if d.Completeness.Mode != CompleteAuto || d.ScanInterval != DefaultScanInterval || len(d.Patterns) != 3 || d.StateDir != "/x/.tousu" {
 		t.Errorf("defaults %+v", d)
 	}
@@ -299,5 +300,22 @@ func TestNewRejectsBadInput(t *testing.T) {
 	_, err := New(Config{Folders: []FolderConfig{{Name: "x"}}}, ingesttest.References(), newRecorder().publish, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "path") {
 		t.Errorf("invalid config: %v", err)
+	}
+}
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := FolderConfig{Name: "hotline", Path: "/data/hotline"}
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Folders: []FolderConfig{ok, {Name: "x"}}}, "folders[1].path: required"},
+		{Config{Folders: []FolderConfig{ok, {Name: "hotline", Path: "/data/hotline/"}}}, "folders[1].name: \"hotline\" is also used by folders[0]\nfolders[1].path: /data/hotline is also watched by folders[0]"},
+		{Config{Folders: []FolderConfig{{Name: "x", Path: "/x", ScanInterval: -1, MaxInFlight: -1}}}, "folders[0].scan_interval: must not be negative\nfolders[0].max_in_flight: must not be negative"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
 	}
 }

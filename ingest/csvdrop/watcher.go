@@ -82,7 +82,8 @@ type retryState struct {
 	attempts int // failed takes so far
 }
 
-// New checks cfg and returns a Watcher that hands every row, with the
+// New checks cfg, which must be provisioned (Config.Provision), and
+// returns a Watcher that hands every row, with the
 // reference refs derives from its id, to publish,
 // which must block until the broker acknowledged the envelope and be safe
 // for concurrent use (up to MaxInFlight calls per folder at once). Metrics
@@ -96,7 +97,7 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		return nil, fmt.Errorf("csvdrop: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("csvdrop: %w", err)
 	}
 	if logger == nil {
 		logger = zap.NewNop()
@@ -111,7 +112,6 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 	}
 	w := &Watcher{}
 	for _, fc := range cfg.Folders {
-		fc = fc.withDefaults()
 		aliases, err := resolveAliases(fc.Columns)
 		if err != nil {
 			return nil, fmt.Errorf("csvdrop: %s: %w", fc.Name, err)

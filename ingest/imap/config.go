@@ -6,11 +6,16 @@ import (
 	"maps"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	secretpkg "github.com/tousu/tousu/internal/secret"
+
+	"github.com/tousu/tousu/internal/keypath"
 )
 
 // Transport security modes of MailboxConfig.TLS.
@@ -48,7 +53,7 @@ type Config struct {
 }
 
 // MailboxConfig is one IMAP mailbox (one folder of one account). The zero
-// values of the optional fields mean: Port 993 for implicit TLS and 143
+// values of the optional fields, filled by Provision, mean: Port 993 for implicit TLS and 143
 // otherwise, TLS implicit, Folder INBOX, PollInterval one minute, Idle on
 // (when the server supports it), After seen, MaxAttachmentBytes 10 MiB,
 // MaxMessageBytes 25 MiB, AcceptListMail off.
@@ -103,14 +108,18 @@ type MailboxConfig struct {
 
 // AuthConfig says how to log in. Username is always required; LOGIN and
 // PLAIN take exactly one of Password and PasswordFile, XOAUTH2 exactly one
-// of TokenFile and TokenCommand. Files and the command are read at every
-// connect, so rotated secrets and refreshed tokens are picked up.
+// of TokenFile and TokenCommand. Files, variables and the command are read
+// at every connect, so rotated secrets and refreshed tokens are picked up.
 type AuthConfig struct {
 	// Mechanism is login (default), plain or xoauth2.
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// Password is the password inline, or the file or environment
+	// variable holding it.
+	Password secretpkg.Secret `yaml:"password"`
+	// PasswordFile names a file holding the password (a trailing line
+	// break is not part of it).
+	PasswordFile string `yaml:"password_file,omitempty"`
 	// TokenFile names a file holding an OAuth2 access token (surrounding
 	// whitespace ignored), kept fresh by some other process.
 	TokenFile string `yaml:"token_file"`
@@ -121,27 +130,57 @@ type AuthConfig struct {
 
 var mailboxName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
+// Provision fills the defaults of every mailbox. It opens nothing.
+func (c *Config) Provision() {
+	for i := range c.Mailboxes {
+		c.Mailboxes[i].Provision()
+	}
+}
+
+// ResolveSecrets makes the password files of every mailbox relative to
+// dir (the configuration's directory) and reads each password once, so
+// that a missing file or variable is reported by its key before anything
+// starts. The passwords are not kept: Reader reads them again at every
+// connect, so that a rotated password is picked up.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	for i := range c.Mailboxes {
+		a := &c.Mailboxes[i].Auth
+		if a.PasswordFile != "" && !filepath.IsAbs(a.PasswordFile) && dir != "" {
+			a.PasswordFile = filepath.Join(dir, a.PasswordFile)
+		}
+		if a.Password.File != "" && !filepath.IsAbs(a.Password.File) && dir != "" {
+			a.Password.File = filepath.Join(dir, a.Password.File)
+		}
+		if a.Mechanism == AuthXOAuth2 {
+			continue
+		}
+		if _, err := passwordWith(*a, lookupEnv); err != nil {
+			errs = append(errs, fmt.Errorf("mailboxes[%d].auth.%w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Validate checks every mailbox without touching the network or the file
-// system. Messages name the mailbox and the key but never a secret.
+// system, and reports every problem by its key (mailboxes[1].port: …),
+// never a secret. It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
 	seen := make(map[string]bool)
 	for i, m := range c.Mailboxes {
-		if err := m.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("mailboxes[%d]: %w", i, err))
-		}
+		at := fmt.Sprintf("mailboxes[%d]", i)
+		errs = append(errs, keypath.Prefix(at, m.Validate())...)
 		if seen[m.Name] {
-			errs = append(errs, fmt.Errorf("mailboxes[%d]: name %q is used twice", i, m.Name))
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", at, m.Name))
 		}
 		seen[m.Name] = true
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("imap: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Validate checks one mailbox; see Config.Validate.
+// Validate checks one mailbox and reports every problem by its key within
+// the mailbox (port: …); see Config.Validate.
 func (m MailboxConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -169,18 +208,20 @@ func (m MailboxConfig) Validate() error {
 	}
 	switch a.Mechanism {
 	case "", AuthLogin, AuthPlain:
-		if (a.Password == "") == (a.PasswordFile == "") {
-			bad("auth: set exactly one of password and password_file")
+		if a.Password.IsSet() == (a.PasswordFile != "") {
+			bad("auth.password: set exactly one of password and password_file")
+		} else if err := a.Password.Check(); err != nil {
+			bad("auth.password: %v", err)
 		}
 		if a.TokenFile != "" || a.TokenCommand != "" {
-			bad("auth: token_file and token_command need mechanism xoauth2")
+			bad("auth.mechanism: token_file and token_command need mechanism xoauth2")
 		}
 	case AuthXOAuth2:
 		if (a.TokenFile == "") == (a.TokenCommand == "") {
-			bad("auth: set exactly one of token_file and token_command")
+			bad("auth.token_file: set exactly one of token_file and token_command")
 		}
-		if a.Password != "" || a.PasswordFile != "" {
-			bad("auth: password and password_file do not apply to xoauth2")
+		if a.Password.IsSet() || a.PasswordFile != "" {
+			bad("auth.password: password and password_file do not apply to xoauth2")
 		}
 	default:
 		bad("auth.mechanism: %q is not login, plain or xoauth2", a.Mechanism)
@@ -217,13 +258,7 @@ func (m MailboxConfig) Validate() error {
 			bad("our_addresses: %q is neither an address nor @domain", a)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		if m.Name != "" {
-			return fmt.Errorf("mailbox %s: %w", m.Name, err)
-		}
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func validOurAddress(a string) bool {
@@ -242,8 +277,9 @@ func sameFolder(a, b string) bool {
 	return a == b
 }
 
-// withDefaults fills the zero values documented on MailboxConfig.
-func (m MailboxConfig) withDefaults() MailboxConfig {
+// Provision fills the zero values documented on MailboxConfig. It opens
+// nothing.
+func (m *MailboxConfig) Provision() {
 	if m.TLS == "" {
 		m.TLS = TLSImplicit
 	}
@@ -273,7 +309,6 @@ func (m MailboxConfig) withDefaults() MailboxConfig {
 	if m.MaxMessageBytes == 0 {
 		m.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	return m
 }
 
 func (m MailboxConfig) folder() string {
@@ -347,7 +382,8 @@ func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
 	}
 	if u.User != nil {
 		m.Auth.Username = u.User.Username()
-		m.Auth.Password, _ = u.User.Password()
+		pw, _ := u.User.Password()
+		m.Auth.Password = secretpkg.Inline(pw)
 	}
 	m.Folder = strings.TrimPrefix(u.Path, "/")
 	var errs []error
@@ -424,7 +460,7 @@ func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
 		return m, fmt.Errorf("imap: mailbox %s: %w", name, err)
 	}
 	if err := m.Validate(); err != nil {
-		return m, fmt.Errorf("imap: %w", err)
+		return m, fmt.Errorf("imap: mailbox %s: %w", name, err)
 	}
 	return m, nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/configs"
+
+	secretpkg "github.com/tousu/tousu/internal/secret"
 )
 
 const secret = "s3cret-Pa55word"
@@ -15,7 +17,7 @@ const secret = "s3cret-Pa55word"
 func validMailbox() MailboxConfig {
 	return MailboxConfig{
 		Name: "support", Host: "imap.example.com",
-		Auth: AuthConfig{Username: "support@example.com", Password: secret},
+		Auth: AuthConfig{Username: "support@example.com", Password: secretpkg.Inline(secret)},
 	}
 }
 
@@ -34,7 +36,7 @@ func TestMailboxValidate(t *testing.T) {
 		{"bad tls", func(m *MailboxConfig) { m.TLS = "ssl" }, "tls"},
 		{"no username", func(m *MailboxConfig) { m.Auth.Username = "" }, "username"},
 		{"password and file", func(m *MailboxConfig) { m.Auth.PasswordFile = "/run/pw" }, "exactly one of password"},
-		{"no password", func(m *MailboxConfig) { m.Auth.Password = "" }, "exactly one of password"},
+		{"no password", func(m *MailboxConfig) { m.Auth.Password = secretpkg.Secret{} }, "exactly one of password"},
 		{"bad mechanism", func(m *MailboxConfig) { m.Auth.Mechanism = "cram-md5" }, "mechanism"},
 		{"xoauth2 token file", func(m *MailboxConfig) {
 			m.Auth = AuthConfig{Mechanism: AuthXOAuth2, Username: "u@example.com", TokenFile: "/run/token"}
@@ -83,7 +85,8 @@ func TestConfigValidateDuplicateNames(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	m := validMailbox().withDefaults()
+	m := validMailbox()
+	m.Provision()
 	if m.TLS != TLSImplicit || m.Port != 993 || m.Folder != "INBOX" || m.PollInterval != time.Minute ||
 		!*m.Idle || m.After != AfterSeen || m.MaxAttachmentBytes != DefaultMaxAttachmentBytes || m.Auth.Mechanism != AuthLogin ||
 		m.MaxMessageBytes != 25<<20 || m.AcceptListMail {
@@ -91,8 +94,9 @@ func TestDefaults(t *testing.T) {
 	}
 	s := validMailbox()
 	s.TLS = TLSStartTLS
-	if s.withDefaults().Port != 143 {
-		t.Errorf("starttls port = %d", s.withDefaults().Port)
+	s.Provision()
+	if s.Port != 143 {
+		t.Errorf("starttls port = %d", s.Port)
 	}
 }
 
@@ -148,11 +152,11 @@ func TestMailboxFromURL(t *testing.T) {
 	}{
 		{"imap://user:password@127.0.0.1:1143/INBOX?tls=none&poll=2s", func(m MailboxConfig) bool {
 			return m.Host == "127.0.0.1" && m.Port == 1143 && m.TLS == TLSNone && m.AllowInsecure &&
-				m.Auth.Username == "user" && m.Auth.Password == "password" && m.Folder == "INBOX" && m.PollInterval == 2*time.Second
+				m.Auth.Username == "user" && m.Auth.Password.Reveal() == "password" && m.Folder == "INBOX" && m.PollInterval == 2*time.Second
 		}, ""},
 		{"imaps://support%40example.com:p%40ss%2Fw@imap.example.com/Complaints/New", func(m MailboxConfig) bool {
 			return m.TLS == TLSImplicit && m.Port == 0 && m.Auth.Username == "support@example.com" &&
-				m.Auth.Password == "p@ss/w" && m.Folder == "Complaints/New"
+				m.Auth.Password.Reveal() == "p@ss/w" && m.Folder == "Complaints/New"
 		}, ""},
 		{"imap://u:p@mail.example.com?tls=starttls&idle=false&after=move&move_to=Done&quarantine=Bad&our_addresses=a@example.com,@example.org&max_attachment_bytes=100", func(m MailboxConfig) bool {
 			return m.TLS == TLSStartTLS && !*m.Idle && m.After == AfterMove && m.MoveTo == "Done" && m.QuarantineFolder == "Bad" &&
@@ -237,5 +241,53 @@ func TestStateRoundTrip(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "support.json"), []byte("{broken"), 0o600)
 	if _, err := loadState(dir, "support", "INBOX"); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("corrupt state: %v", err)
+	}
+}
+
+func TestResolveSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		auth     AuthConfig
+		wantFile string
+		wantErr  string
+	}{
+		{"relative password_file", AuthConfig{Username: "u", PasswordFile: "pw"}, filepath.Join(dir, "pw"), ""},
+		{"password as a file", AuthConfig{Username: "u", Password: secretpkg.Secret{File: "pw"}}, filepath.Join(dir, "pw"), ""},
+		{"inline", AuthConfig{Username: "u", Password: secretpkg.Inline(secret)}, "", ""},
+		{"missing file", AuthConfig{Username: "u", PasswordFile: "/no/such/pw"}, "/no/such/pw", "mailboxes[1].auth.password_file: open /no/such/pw"},
+		{"unset variable", AuthConfig{Username: "u", Password: secretpkg.Secret{Env: "TOUSU_TEST_UNSET_PW"}}, "", "mailboxes[1].auth.password: the environment variable TOUSU_TEST_UNSET_PW is not set"},
+		{"oauth is not read", AuthConfig{Mechanism: AuthXOAuth2, Username: "u", TokenCommand: "false"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validMailbox()
+			m.Auth = tt.auth
+			c := Config{Mailboxes: []MailboxConfig{validMailbox(), m}}
+			err := c.ResolveSecrets(dir, secretpkg.LookupIn(nil))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
+				t.Fatalf("ResolveSecrets = %v, want %q", err, tt.wantErr)
+			}
+			a := c.Mailboxes[1].Auth
+			if file := a.PasswordFile + a.Password.File; file != tt.wantFile {
+				t.Errorf("password file %q, want %q", file, tt.wantFile)
+			}
+			if a.Password.Known() && a.Password.Value == "" {
+				t.Error("the password was kept: a rotated one would not be read")
+			}
+		})
+	}
+}
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	bad := validMailbox()
+	bad.Name, bad.Port, bad.After = "b", 70000, "delete"
+	err := Config{Mailboxes: []MailboxConfig{validMailbox(), bad, validMailbox()}}.Validate()
+	want := "mailboxes[1].port: 70000 is not a TCP port\nmailboxes[1].after: \"delete\" is not seen or move\nmailboxes[2].name: \"support\" is used twice"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %q", err, want)
 	}
 }

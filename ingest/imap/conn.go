@@ -139,9 +139,19 @@ func login(ctx context.Context, c *imapclient.Client, a AuthConfig) error {
 	}
 }
 
-func password(a AuthConfig) (string, error) {
+// password reads the password: from Password (a file or variable anew at
+// every call) or from PasswordFile.
+func password(a AuthConfig) (string, error) { return passwordWith(a, nil) }
+
+// passwordWith is password with the environment variables of lookupEnv
+// (nil: the process's).
+func passwordWith(a AuthConfig, lookupEnv func(string) (string, bool)) (string, error) {
 	if a.PasswordFile == "" {
-		return a.Password, nil
+		pw := a.Password // a copy: a file or variable is read again next time
+		if err := pw.Resolve("", lookupEnv); err != nil {
+			return "", fmt.Errorf("%s: %w", pw.Key("password"), err)
+		}
+		return pw.Reveal(), nil
 	}
 	b, err := os.ReadFile(a.PasswordFile)
 	if err != nil {

@@ -27,6 +27,8 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/ingesttest"
+
+	secretpkg "github.com/tousu/tousu/internal/secret"
 )
 
 const (
@@ -131,7 +133,7 @@ func (ts *testServer) port() int {
 func (ts *testServer) mailbox(name, folder string) MailboxConfig {
 	return MailboxConfig{
 		Name: name, Host: "127.0.0.1", Port: ts.port(), TLS: TLSNone, AllowInsecure: true,
-		Auth:   AuthConfig{Username: testUser, Password: testPassword},
+		Auth:   AuthConfig{Username: testUser, Password: secretpkg.Inline(testPassword)},
 		Folder: folder, PollInterval: 50 * time.Millisecond, QuarantineFolder: "Quarantine",
 		OurAddresses: testOurs, MaxAttachmentBytes: 4096,
 	}
@@ -320,7 +322,9 @@ func newHarness(t testing.TB) *harness {
 func (h *harness) start(mailboxes ...MailboxConfig) (*Reader, func()) {
 	h.t.Helper()
 	h.reg = prometheus.NewRegistry()
-	r, err := New(Config{Mailboxes: mailboxes}, h.dir, ingesttest.References(), h.rec.publish, h.rec.quarantine, h.store, h.log, h.reg)
+	cfg := Config{Mailboxes: mailboxes}
+	cfg.Provision()
+	r, err := New(cfg, h.dir, ingesttest.References(), h.rec.publish, h.rec.quarantine, h.store, h.log, h.reg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

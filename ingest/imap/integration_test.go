@@ -252,7 +252,7 @@ func dialAdmin(t testing.TB, m MailboxConfig) *imapclient.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Login(m.Auth.Username, m.Auth.Password).Wait(); err != nil {
+	if err := c.Login(m.Auth.Username, m.Auth.Password.Reveal()).Wait(); err != nil {
 		c.Close()
 		t.Fatal(err)
 	}

@@ -149,7 +149,8 @@ type Reader struct {
 	saveEvery int
 }
 
-// New checks cfg and prepares a Reader. stateDir holds one small state
+// New checks cfg, which must be provisioned (Config.Provision), and
+// prepares a Reader. stateDir holds one small state
 // file per mailbox and is created if needed. refs derives reference
 // numbers. publish hands envelopes to the broker, quarantine records
 // messages that cannot become complaints; both are required. store keeps attachment content; with a nil store,
@@ -157,7 +158,7 @@ type Reader struct {
 // component field; reg receives the metrics (nil: not registered).
 func New(cfg Config, stateDir string, refs ingest.References, publish ingest.Publish, quarantine Quarantine, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Reader, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("imap: %w", err)
 	}
 	if err := refs.Check(); err != nil {
 		return nil, fmt.Errorf("imap: %w", err)
@@ -195,7 +196,6 @@ func New(cfg Config, stateDir string, refs ingest.References, publish ingest.Pub
 		saveEvery:  20,
 	}
 	for _, mc := range cfg.Mailboxes {
-		mc = mc.withDefaults()
 		r.mailboxes = append(r.mailboxes, &mailbox{
 			cfg:     mc,
 			r:       r,

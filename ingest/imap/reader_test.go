@@ -19,6 +19,8 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/ingesttest"
 	"github.com/tousu/tousu/internal/polltest"
+
+	secretpkg "github.com/tousu/tousu/internal/secret"
 )
 
 // TestReaderFixtures delivers every fixture to a mailbox and checks what
@@ -423,7 +425,7 @@ func TestReaderMailboxesIndependent(t *testing.T) {
 	ts.appendMsg(t, "INBOX", msg([]string{"From: c@example.com", "Subject: ok"}, "正文"), time.Time{})
 	good := ts.mailbox("good", "INBOX")
 	bad := ts.mailbox("bad", "INBOX")
-	bad.Auth.Password = "wrong-" + secret
+	bad.Auth.Password = secretpkg.Inline("wrong-" + secret)
 	down := ts.mailbox("down", "INBOX")
 	down.Port = closedPort(t)
 	r, stop := h.start(bad, down, good)
@@ -539,7 +541,7 @@ func TestReaderAuthMechanisms(t *testing.T) {
 		name string
 		auth AuthConfig
 	}{
-		{"plain", AuthConfig{Mechanism: AuthPlain, Username: testUser, Password: testPassword}},
+		{"plain", AuthConfig{Mechanism: AuthPlain, Username: testUser, Password: secretpkg.Inline(testPassword)}},
 		{"login with password file", AuthConfig{Username: testUser, PasswordFile: pwFile}},
 		{"xoauth2 token file", AuthConfig{Mechanism: AuthXOAuth2, Username: testUser, TokenFile: tokenFile}},
 		{"xoauth2 token command", AuthConfig{Mechanism: AuthXOAuth2, Username: testUser, TokenCommand: "echo " + testToken}},
@@ -558,10 +560,12 @@ func TestReaderAuthMechanisms(t *testing.T) {
 	}
 	t.Run("bad token", func(t *testing.T) {
 		ts := newTestServer(t)
-		_, err := dial(context.Background(), MailboxConfig{
+		m := MailboxConfig{
 			Name: "x", Host: "127.0.0.1", Port: ts.port(), TLS: TLSNone,
 			Auth: AuthConfig{Mechanism: AuthXOAuth2, Username: testUser, TokenCommand: "echo wrong-token; echo " + secret + " >&2"},
-		}.withDefaults(), make(chan struct{}, 1))
+		}
+		m.Provision()
+		_, err := dial(context.Background(), m, make(chan struct{}, 1))
 		if err == nil || strings.Contains(err.Error(), "wrong-token") || strings.Contains(err.Error(), secret) {
 			t.Errorf("dial = %v", err)
 		}
@@ -753,6 +757,7 @@ func TestFetchSizeUnknown(t *testing.T) {
 	ts.appendMsg(t, "INBOX", raw, time.Time{})
 	mb := ts.mailbox("support", "INBOX")
 	mb.MaxMessageBytes = 4096
+	mb.Provision()
 	r, err := New(Config{Mailboxes: []MailboxConfig{mb}}, h.dir, ingesttest.References(), h.rec.publish, h.rec.quarantine, h.store, h.log, nil)
 	if err != nil {
 		t.Fatal(err)

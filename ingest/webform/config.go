@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Config configures the web form, its status page and the JSON API. A zero
-// field means its default (see DefaultConfig); CookieSecure defaults to
-// false.
+// field means its default (see DefaultConfig), filled by Provision;
+// CookieSecure defaults to false.
 type Config struct {
 	// MaxAttachmentBytes bounds the attachment of one submission.
 	// Default 10 MiB. A form post may be Config.BodyLimit() bytes long;
@@ -42,13 +43,13 @@ type Config struct {
 	// during the first half, so that forms open in several tabs share it.
 	CSRFExpiration time.Duration `yaml:"csrf_expiration"`
 	// CSRFSecret is the key that signs CSRF tokens, at least
-	// MinCSRFSecretBytes bytes. Every replica serving the form or the
-	// status page must have the same secret so that a page rendered by
-	// one is accepted by another. When empty, each process uses a random
-	// key and a form validates only on the replica that rendered it. The
-	// tousu configuration also takes it from the environment variable
-	// EnvCSRFSecret. It is never logged.
-	CSRFSecret string `yaml:"csrf_secret"`
+	// MinCSRFSecretBytes bytes; New requires one. Every replica serving
+	// the form or the status page must have the same secret so that a
+	// page rendered by one is accepted by another. The tousu
+	// configuration also takes it from the environment variable
+	// EnvCSRFSecret, and derives one from the server secret when neither
+	// is set. It is never logged.
+	CSRFSecret secret.Secret `yaml:"csrf_secret"`
 	// MaxStatusFailures is how many look-ups of one reference may fail
 	// (wrong digits, or a reference that does not exist) within
 	// StatusLockWindow before the status page locks the reference: then
@@ -93,8 +94,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with zero fields set to their defaults.
-func (c Config) withDefaults() Config {
+// Provision fills every zero field with its default. It opens nothing.
+func (c *Config) Provision() {
 	d := DefaultConfig()
 	if c.MaxAttachmentBytes == 0 {
 		c.MaxAttachmentBytes = d.MaxAttachmentBytes
@@ -120,49 +121,55 @@ func (c Config) withDefaults() Config {
 	if c.StatusLockWindow == 0 {
 		c.StatusLockWindow = d.StatusLockWindow
 	}
-	return c
+}
+
+// ResolveSecrets reads the CSRF secret from its file (relative to dir) or
+// its environment variable.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	return c.CSRFSecret.ResolveAt("", "csrf_secret", dir, lookupEnv)
 }
 
 // Validate checks that no limit is negative, that the rate window is at
 // least a second (the limiter counts in whole seconds) and that a CSRF
-// secret, when set, is long enough.
+// secret, when at hand, is long enough. It changes nothing; every error
+// names its key.
 func (c Config) Validate() error {
 	var errs []error
 	if c.MaxAttachmentBytes < 0 {
-		errs = append(errs, errors.New("max_attachment_bytes must not be negative"))
+		errs = append(errs, errors.New("max_attachment_bytes: must not be negative"))
 	}
 	if c.MaxJSONBytes < 0 {
-		errs = append(errs, errors.New("max_json_bytes must not be negative"))
+		errs = append(errs, errors.New("max_json_bytes: must not be negative"))
 	}
 	if c.RateLimit < 0 {
-		errs = append(errs, errors.New("rate_limit must not be negative"))
+		errs = append(errs, errors.New("rate_limit: must not be negative"))
 	}
 	if c.RateWindow < 0 || (c.RateWindow > 0 && c.RateWindow < time.Second) {
-		errs = append(errs, fmt.Errorf("rate_window %s must be at least 1s", c.RateWindow))
+		errs = append(errs, fmt.Errorf("rate_window: %s must be at least 1s", c.RateWindow))
 	}
 	if c.CSRFExpiration < 0 || (c.CSRFExpiration > 0 && c.CSRFExpiration < time.Minute) {
-		errs = append(errs, fmt.Errorf("csrf_expiration %s must be at least 1m", c.CSRFExpiration))
+		errs = append(errs, fmt.Errorf("csrf_expiration: %s must be at least 1m", c.CSRFExpiration))
 	}
 	if c.PublishTimeout < 0 {
-		errs = append(errs, errors.New("publish_timeout must not be negative"))
+		errs = append(errs, errors.New("publish_timeout: must not be negative"))
 	}
 	if c.MaxStatusFailures < 0 {
-		errs = append(errs, errors.New("max_status_failures must not be negative"))
+		errs = append(errs, errors.New("max_status_failures: must not be negative"))
 	}
 	if c.StatusLockWindow < 0 {
-		errs = append(errs, errors.New("status_lock_window must not be negative"))
+		errs = append(errs, errors.New("status_lock_window: must not be negative"))
 	}
-	if c.CSRFSecret != "" && len(c.CSRFSecret) < MinCSRFSecretBytes {
-		errs = append(errs, fmt.Errorf("csrf_secret must be at least %d bytes", MinCSRFSecretBytes))
+	if err := c.CSRFSecret.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("csrf_secret: %w", err))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("webform: %w", err)
+	if c.CSRFSecret.Known() && len(c.CSRFSecret.Reveal()) < MinCSRFSecretBytes {
+		errs = append(errs, fmt.Errorf("%s: must be at least %d bytes", c.CSRFSecret.Key("csrf_secret"), MinCSRFSecretBytes))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // BodyLimit returns how long (in bytes) a form post may be: the attachment
 // of MaxAttachmentBytes plus room for the text fields.
 func (c Config) BodyLimit() int {
-	return int(c.withDefaults().MaxAttachmentBytes + multipartOverhead)
+	return int(c.MaxAttachmentBytes + multipartOverhead)
 }

@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"go.uber.org/zap"
 )
 
 // CSRF tokens verify themselves, so that any replica sharing the secret
@@ -151,38 +149,6 @@ const MinCSRFSecretBytes = 32
 // EnvCSRFSecret is the environment variable from which the tousu
 // configuration takes webform.csrf_secret.
 const EnvCSRFSecret = "TOUSU_WEBFORM_CSRF_SECRET"
-
-// processSecret is a CSRF key made on first use, for Forms without a
-// configured secret.
-type processSecret struct {
-	once sync.Once
-	key  []byte
-}
-
-// processKey is the key of every Form of this process that has no
-// configured secret, so that they accept each other's tokens.
-var processKey processSecret
-
-// get returns the key, making it and logging that it did on the first
-// call.
-func (r *processSecret) get(log *zap.Logger) []byte {
-	r.once.Do(func() {
-		r.key = make([]byte, sha256.Size)
-		rand.Read(r.key)
-		log.Info("no csrf_secret configured: CSRF tokens are signed with a random key of this process, so a form validates only on the replica that rendered it; give every replica the same csrf_secret",
-			zap.String("env", EnvCSRFSecret))
-	})
-	return r.key
-}
-
-// csrfKey returns the key that signs CSRF tokens: the configured secret,
-// or else the random key of the process.
-func csrfKey(secret string, log *zap.Logger) []byte {
-	if secret != "" {
-		return []byte(secret)
-	}
-	return processKey.get(log)
-}
 
 // csrf is the CSRF middleware of the pages. On a page view it puts the
 // browser's token (or, when that expires too soon to be rendered again, a

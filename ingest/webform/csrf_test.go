@@ -22,6 +22,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 const (
@@ -53,9 +55,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // replica is a gateway with the given CSRF secret whose tokens follow
 // clock (the real clock when nil).
-func replica(tb testing.TB, secret string, clock *fakeClock) *testEnv {
+func replica(tb testing.TB, key string, clock *fakeClock) *testEnv {
 	tb.Helper()
-	e := newTestEnv(tb, Config{CSRFSecret: secret, RateLimit: 1000})
+	e := newTestEnv(tb, Config{CSRFSecret: secret.Inline(key), RateLimit: 1000})
 	if clock != nil {
 		e.form.tokens.now = clock.Now
 	}
@@ -287,37 +289,18 @@ func TestCSRFTokens(t *testing.T) {
 }
 
 func TestCSRFSecretLogging(t *testing.T) {
-	var key processSecret
-	core, logs := observer.New(zapcore.DebugLevel)
-	log := zap.New(core)
-	k1, k2 := key.get(log), key.get(log)
-	if len(k1) != 32 || !bytes.Equal(k1, k2) {
-		t.Fatalf("random key %x then %x; want one 32-byte key", k1, k2)
-	}
-	if n := logs.Len(); n != 1 {
-		t.Fatalf("%d log entries, want 1", n)
-	}
-	if e := logs.All()[0]; e.Level != zapcore.InfoLevel || !strings.Contains(e.Message, "only on the replica that rendered it") {
-		t.Fatalf("log entry %v %q", e.Level, e.Message)
-	}
-
-	// Forms without a secret share the random key of the process.
-	f1, err := New(Config{}, testShared(), nil, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f2, err := New(Config{}, testShared(), nil, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(f1.tokens.key) != 32 || !bytes.Equal(f1.tokens.key, f2.tokens.key) {
-		t.Fatal("two Forms without a secret have different keys")
+	// A Form needs a key: there is no key of the process to fall back on.
+	for _, cfg := range []Config{{}, {CSRFSecret: secret.Secret{File: "/run/secrets/csrf"}}} {
+		cfg.Provision()
+		if _, err := New(cfg, testShared(), nil, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "webform: csrf_secret: required") {
+			t.Errorf("New without a key at hand: err %v", err)
+		}
 	}
 
 	// A configured secret is used as is, and never logged, also when a
 	// token is refused.
-	core, logs = observer.New(zapcore.DebugLevel)
-	form, err := New(Config{CSRFSecret: secretA}, testShared(), nil, nil, zap.New(core), nil)
+	core, logs := observer.New(zapcore.DebugLevel)
+	form, err := New(provisioned(Config{CSRFSecret: secret.Inline(secretA)}), testShared(), nil, nil, zap.New(core), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,10 +121,14 @@ type Form struct {
 // shared.References. A nil store turns attachments off (the form shows no
 // file field and ignores uploaded files). Metrics are registered with reg
 // unless it is nil; registering a second Form with the same registry
-// fails. logger should carry a component field.
+// fails. logger should carry a component field. cfg must be provisioned
+// (Config.Provision) and its CSRFSecret at hand.
 func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.Store, logger *zap.Logger, reg prometheus.Registerer) (*Form, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webform: %w", err)
+	}
+	if !cfg.CSRFSecret.Known() {
+		return nil, errors.New("webform: csrf_secret: required, resolved (the tousu configuration derives one from the server secret)")
 	}
 	if err := shared.validate(publish != nil); err != nil {
 		return nil, err
@@ -132,7 +136,6 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	cfg = cfg.withDefaults()
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -141,7 +144,7 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 	if f.m, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
-	f.tokens = newCSRFTokens(csrfKey(cfg.CSRFSecret, logger), cfg.CSRFExpiration)
+	f.tokens = newCSRFTokens([]byte(cfg.CSRFSecret.Reveal()), cfg.CSRFExpiration)
 	f.submitLimit = f.newLimiter(func(c *fiber.Ctx) error {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "rate_limited").Inc()
 		return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", msgTooMany, "/")

@@ -28,6 +28,7 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/bodylimit"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // The API tokens of the tests and their accounts.
@@ -72,6 +73,20 @@ func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	return newTestEnvSharing(tb, cfg, &memLedger{})
 }
 
+// testCSRFSecret signs the CSRF tokens of test Forms configured without
+// one.
+const testCSRFSecret = "test-csrf-secret-0123456789abcdef-0123456789"
+
+// provisioned returns cfg as New expects it: provisioned, with
+// testCSRFSecret unless it names a CSRF secret.
+func provisioned(cfg Config) Config {
+	if !cfg.CSRFSecret.IsSet() {
+		cfg.CSRFSecret = secret.Inline(testCSRFSecret)
+	}
+	cfg.Provision()
+	return cfg
+}
+
 // newTestEnvSharing returns a test environment whose Form keeps its
 // records in ledger, which other environments may share.
 func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
@@ -83,6 +98,7 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	}
 	pub := &ingesttest.Recorder{}
 	reg := prometheus.NewRegistry()
+	cfg = provisioned(cfg)
 	form, err := New(cfg, Shared{References: ingesttest.References(), Ledger: ledger}, pub.Publish, store, zap.NewNop(), reg)
 	if err != nil {
 		tb.Fatal(err)
@@ -94,7 +110,7 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	}))
 	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
 	form.MountStatus(app, lookup)
-	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, ledger: ledger, storeDir: dir, cfg: cfg.withDefaults()}
+	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, ledger: ledger, storeDir: dir, cfg: cfg}
 }
 
 func (e *testEnv) do(tb testing.TB, req *http.Request) (*http.Response, string) {
@@ -535,7 +551,7 @@ func TestMountUnderPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &ingesttest.Recorder{}
-	form, err := New(Config{}, testShared(), pub.Publish, store, nil, nil)
+	form, err := New(provisioned(Config{}), testShared(), pub.Publish, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,10 +578,10 @@ func TestMountUnderPrefix(t *testing.T) {
 
 func TestNewRejectsBadInput(t *testing.T) {
 	pub := &ingesttest.Recorder{}
-	if _, err := New(Config{RateLimit: -1}, testShared(), pub.Publish, nil, nil, nil); err == nil {
+	if _, err := New(provisioned(Config{RateLimit: -1}), testShared(), pub.Publish, nil, nil, nil); err == nil {
 		t.Error("negative rate limit accepted")
 	}
-	statusOnly, err := New(Config{}, testShared(), nil, nil, nil, nil)
+	statusOnly, err := New(provisioned(Config{}), testShared(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,17 +594,17 @@ func TestNewRejectsBadInput(t *testing.T) {
 		statusOnly.Mount(fiber.New(), nil)
 	}()
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{}, testShared(), pub.Publish, nil, nil, reg); err != nil {
+	if _, err := New(provisioned(Config{}), testShared(), pub.Publish, nil, nil, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, testShared(), pub.Publish, nil, nil, reg); err == nil {
+	if _, err := New(provisioned(Config{}), testShared(), pub.Publish, nil, nil, reg); err == nil {
 		t.Error("second registration with the same registry accepted")
 	}
 }
 
 func TestFormWithoutStore(t *testing.T) {
 	pub := &ingesttest.Recorder{}
-	form, err := New(Config{}, testShared(), pub.Publish, nil, nil, nil)
+	form, err := New(provisioned(Config{}), testShared(), pub.Publish, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,25 +625,43 @@ func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
-		ok   bool
+		want string // "" for a valid configuration
 	}{
-		{"zero", Config{}, true},
-		{"default", DefaultConfig(), true},
-		{"negative attachment", Config{MaxAttachmentBytes: -1}, false},
-		{"negative json", Config{MaxJSONBytes: -1}, false},
-		{"sub-second window", Config{RateWindow: time.Millisecond}, false},
-		{"short csrf", Config{CSRFExpiration: time.Second}, false},
-		{"negative timeout", Config{PublishTimeout: -time.Second}, false},
-		{"short csrf secret", Config{CSRFSecret: strings.Repeat("k", MinCSRFSecretBytes-1)}, false},
-		{"csrf secret", Config{CSRFSecret: strings.Repeat("k", MinCSRFSecretBytes)}, true},
+		{"zero", Config{}, ""},
+		{"default", DefaultConfig(), ""},
+		{"negative attachment", Config{MaxAttachmentBytes: -1}, "max_attachment_bytes: must not be negative"},
+		{"negative json", Config{MaxJSONBytes: -1}, "max_json_bytes: must not be negative"},
+		{"sub-second window", Config{RateWindow: time.Millisecond}, "rate_window: 1ms must be at least 1s"},
+		{"short csrf", Config{CSRFExpiration: time.Second}, "csrf_expiration: 1s must be at least 1m"},
+		{"negative timeout", Config{PublishTimeout: -time.Second}, "publish_timeout: must not be negative"},
+		{"short csrf secret", Config{CSRFSecret: secret.Inline(strings.Repeat("k", MinCSRFSecretBytes-1))}, "csrf_secret: must be at least 32 bytes"},
+		{"csrf secret", Config{CSRFSecret: secret.Inline(strings.Repeat("k", MinCSRFSecretBytes))}, ""},
+		{"csrf secret twice", Config{CSRFSecret: secret.Secret{Value: strings.Repeat("k", MinCSRFSecretBytes), Env: "X"}}, "csrf_secret: set one of an inline value, a file and an environment variable, not several"},
 	}
 	for _, tt := range tests {
-		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
-			t.Errorf("%s: Validate() = %v, want ok=%v", tt.name, err, tt.ok)
+		err := tt.cfg.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		case tt.want != "" && (err == nil || err.Error() != tt.want):
+			t.Errorf("%s: Validate() = %v, want %q", tt.name, err, tt.want)
 		}
 	}
-	if got := (Config{}).BodyLimit(); got < DefaultMaxAttachmentBytes {
+	if got := provisioned(Config{}).BodyLimit(); got < DefaultMaxAttachmentBytes {
 		t.Errorf("BodyLimit %d below the attachment limit", got)
+	}
+}
+
+func TestProvisionFillsDefaults(t *testing.T) {
+	var cfg Config
+	cfg.Provision()
+	if cfg != DefaultConfig() {
+		t.Errorf("Provision() = %+v, want %+v", cfg, DefaultConfig())
+	}
+	cfg = Config{RateLimit: 3}
+	cfg.Provision()
+	if cfg.RateLimit != 3 {
+		t.Errorf("Provision() replaced rate_limit: %d", cfg.RateLimit)
 	}
 }
 

@@ -3,7 +3,6 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -11,16 +10,17 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Config configures the webhook endpoint. Zero MaxBodyBytes, Tolerance and
-// PublishTimeout mean their defaults.
+// PublishTimeout mean their defaults, filled by Provision.
 type Config struct {
 	// Sources are the partner platforms allowed to post, by name (the
 	// :source of the URL). Names are lower-case letters, digits, "_" and
 	// "-". A source can also be declared by the environment variable
 	// TOUSU_WEBHOOK_SECRET_<SOURCE>; the config loader turns it into an
-	// entry here before Validate.
+	// entry here whose secret is that variable.
 	Sources map[string]SourceConfig `yaml:"sources"`
 	// MaxBodyBytes bounds a request body, for sources that set no
 	// max_body_bytes of their own and for unknown sources. Default
@@ -39,12 +39,12 @@ type Config struct {
 
 // SourceConfig is one partner platform.
 type SourceConfig struct {
-	// Secret is the shared HMAC key, at least MinSecretBytes long. Set
-	// either Secret or SecretFile.
-	Secret string `yaml:"secret"`
+	// Secret is the shared HMAC key, at least MinSecretBytes long: inline,
+	// in a file or in an environment variable.
+	Secret secret.Secret `yaml:"secret"`
 	// SecretFile names a file holding the secret (surrounding whitespace
-	// is ignored). It is read by Config.Resolve, which New calls.
-	SecretFile string `yaml:"secret_file"`
+	// is ignored); Provision folds it into Secret.
+	SecretFile string `yaml:"secret_file,omitempty"`
 	// Mapping maps our field names (name, phone, email, subject,
 	// description, source_id, occurred_at) to a dot path into the
 	// partner's JSON, such as "customer.mobile" or "data.items.0.text"
@@ -85,7 +85,9 @@ func DefaultConfig() Config {
 	return Config{MaxBodyBytes: DefaultMaxBodyBytes, Tolerance: DefaultTolerance, PublishTimeout: DefaultPublishTimeout}
 }
 
-func (c Config) withDefaults() Config {
+// Provision fills the defaults and folds each source's secret_file into
+// its Secret. It reads nothing.
+func (c *Config) Provision() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -95,24 +97,40 @@ func (c Config) withDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
-	return c
+	for name, src := range c.Sources {
+		src.Secret.Fold(&src.SecretFile, nil)
+		c.Sources[name] = src
+	}
+}
+
+// ResolveSecrets reads the secrets given in files (relative to dir) or in
+// environment variables, reporting every one that cannot be read by its
+// key.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	for _, name := range sortedKeys(c.Sources) {
+		src := c.Sources[name]
+		errs = append(errs, src.Secret.ResolveAt("sources."+name, "secret", dir, lookupEnv))
+		c.Sources[name] = src
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks the configuration without touching the file system:
-// source names, that each source has exactly one of secret and
-// secret_file, the length of inline secrets, the mapping's field names and
-// paths, the HTML fields, and that no limit is negative. Messages name the offending key
-// (sources.<name>.mapping.<field>) but never a secret.
+// source names, that each source has exactly one secret and that a secret
+// at hand is long enough, the mapping's field names and paths, the HTML
+// fields, and that no limit is negative. It changes nothing. Every error
+// names its key (sources.<name>.mapping.<field>) but never a secret.
 func (c Config) Validate() error {
 	var errs []error
 	if c.MaxBodyBytes < 0 {
-		errs = append(errs, errors.New("max_body_bytes must not be negative"))
+		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
 	}
 	if c.Tolerance < 0 {
-		errs = append(errs, errors.New("tolerance must not be negative"))
+		errs = append(errs, errors.New("tolerance: must not be negative"))
 	}
 	if c.PublishTimeout < 0 {
-		errs = append(errs, errors.New("publish_timeout must not be negative"))
+		errs = append(errs, errors.New("publish_timeout: must not be negative"))
 	}
 	for _, name := range sortedKeys(c.Sources) {
 		src := c.Sources[name]
@@ -123,13 +141,14 @@ func (c Config) Validate() error {
 		if src.MaxBodyBytes < 0 {
 			errs = append(errs, fmt.Errorf("%s.max_body_bytes: must not be negative", at))
 		}
+		key := src.Secret.Key("secret")
 		switch {
-		case src.Secret != "" && src.SecretFile != "":
-			errs = append(errs, fmt.Errorf("%s: set secret or secret_file, not both", at))
-		case src.Secret == "" && src.SecretFile == "":
-			errs = append(errs, fmt.Errorf("%s: secret or secret_file is required", at))
-		case src.SecretFile == "" && len(src.Secret) < MinSecretBytes:
-			errs = append(errs, fmt.Errorf("%s.secret: must be at least %d bytes", at, MinSecretBytes))
+		case src.SecretFile != "" && src.Secret.IsSet(), src.Secret.Check() != nil:
+			errs = append(errs, fmt.Errorf("%s.secret: set secret or secret_file, not both", at))
+		case !src.Secret.IsSet() && src.SecretFile == "":
+			errs = append(errs, fmt.Errorf("%s.secret: secret or secret_file is required", at))
+		case src.Secret.Known() && len(src.Secret.Reveal()) < MinSecretBytes:
+			errs = append(errs, fmt.Errorf("%s.%s: must be at least %d bytes", at, key, MinSecretBytes))
 		}
 		for _, field := range sortedKeys(src.Mapping) {
 			if !slices.Contains(Fields, field) {
@@ -146,35 +165,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	return nil
-}
-
-// Resolve returns a copy of c in which every SecretFile has been read into
-// Secret (and cleared), then validated. New calls it; call it yourself to
-// check secret files without starting anything.
-func (c Config) Resolve() (Config, error) {
-	if err := c.Validate(); err != nil {
-		return c, err
-	}
-	out := c
-	out.Sources = make(map[string]SourceConfig, len(c.Sources))
-	for name, src := range c.Sources {
-		if src.SecretFile != "" {
-			b, err := os.ReadFile(src.SecretFile)
-			if err != nil {
-				return c, fmt.Errorf("webhook: sources.%s.secret_file: %w", name, err)
-			}
-			src.Secret, src.SecretFile = strings.TrimSpace(string(b)), ""
-			if len(src.Secret) < MinSecretBytes {
-				return c, fmt.Errorf("webhook: sources.%s.secret_file: the secret in %s must be at least %d bytes", name, c.Sources[name].SecretFile, MinSecretBytes)
-			}
-		}
-		out.Sources[name] = src
-	}
-	return out, nil
+	return errors.Join(errs...)
 }
 
 // splitPath splits a dot path into its keys.

@@ -47,6 +47,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,10 +112,11 @@ type source struct {
 	html    []string // fields sent as HTML
 }
 
-// New resolves cfg (reading secret files, see Config.Resolve) and returns a
-// Handler that publishes through publish, with reference numbers derived
-// by refs. Metrics are registered with reg unless it is nil. logger should
-// carry a component field.
+// New returns a Handler that publishes through publish, with reference
+// numbers derived by refs. cfg must be provisioned (Config.Provision);
+// secrets not resolved yet are read now, relative to the working
+// directory. Metrics are registered with reg unless it is nil. logger
+// should carry a component field.
 func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if publish == nil {
 		return nil, errors.New("webhook: publish function is nil")
@@ -122,15 +124,18 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 	if err := refs.Check(); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	cfg, err := cfg.Resolve()
-	if err != nil {
-		return nil, err
+	cfg.Sources = maps.Clone(cfg.Sources)
+	if err := cfg.ResolveSecrets("", nil); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	h := &Handler{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg,
 		sources: make(map[string]source, len(cfg.Sources)),
 		refs:    refs,
 		publish: publish,
@@ -146,11 +151,13 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		if limit == 0 {
 			limit = h.cfg.MaxBodyBytes
 		}
-		h.sources[name] = source{secret: []byte(src.Secret), paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
+		h.sources[name] = source{secret: []byte(src.Secret.Reveal()), paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
 	}
-	if h.m, err = newMetrics(reg, sortedKeys(cfg.Sources)); err != nil {
+	m, err := newMetrics(reg, sortedKeys(cfg.Sources))
+	if err != nil {
 		return nil, err
 	}
+	h.m = m
 	return h, nil
 }
 

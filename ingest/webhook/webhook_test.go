@@ -19,6 +19,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/internal/secret"
 )
 
 const (
@@ -31,9 +32,9 @@ func testConfig() Config {
 	return Config{
 		MaxBodyBytes: 4096,
 		Sources: map[string]SourceConfig{
-			"shop":  {Secret: shopSecret},
-			"small": {Secret: smallSecret, MaxBodyBytes: 100},
-			"partner": {Secret: partnerSecret, Mapping: map[string]string{
+			"shop":  {Secret: secret.Inline(shopSecret)},
+			"small": {Secret: secret.Inline(smallSecret), MaxBodyBytes: 100},
+			"partner": {Secret: secret.Inline(partnerSecret), Mapping: map[string]string{
 				"name":        "customer.name",
 				"phone":       "customer.mobile",
 				"description": "data.items.0.text",
@@ -53,6 +54,7 @@ type testEnv struct {
 func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
 	pub := &ingesttest.Recorder{}
+	cfg.Provision()
 	h, err := New(cfg, ingesttest.References(), pub.Publish, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
@@ -231,9 +233,9 @@ func TestWebhookDefaultAreaCode(t *testing.T) {
 }
 
 func TestWebhookHTMLOnlyWhereDeclared(t *testing.T) {
-	const secret = "crm-secret-0123456789abcdef"
+	const crmSecret = "crm-secret-0123456789abcdef"
 	cfg := testConfig()
-	cfg.Sources["crm"] = SourceConfig{Secret: secret, HTML: []string{"description"}}
+	cfg.Sources["crm"] = SourceConfig{Secret: secret.Inline(crmSecret), HTML: []string{"description"}}
 	tests := []struct {
 		source, secret, body string
 		subject, description string
@@ -241,7 +243,7 @@ func TestWebhookHTMLOnlyWhereDeclared(t *testing.T) {
 	}{
 		{"shop", shopSecret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"登录提示 <password> 错误，<price>100元</price>"}`,
 			"<b>登录</b>", "登录提示 <password> 错误，<price>100元</price>", false},
-		{"crm", secret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"<p>登录提示 &lt;password&gt; 错误</p><p>客服<br>不回电</p>"}`,
+		{"crm", crmSecret, `{"phone":"13700001111","subject":"<b>登录</b>","description":"<p>登录提示 &lt;password&gt; 错误</p><p>客服<br>不回电</p>"}`,
 			"<b>登录</b>", "登录提示 <password> 错误\n\n客服\n不回电", true},
 	}
 	for _, tt := range tests {
@@ -375,32 +377,38 @@ func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
-		want string // substring of the error, "" for valid
+		want string // the error, "" for valid
 	}{
 		{"empty", Config{}, ""},
 		{"default", DefaultConfig(), ""},
 		{"test config", testConfig(), ""},
-		{"upper-case name", Config{Sources: map[string]SourceConfig{"Shop": {Secret: shopSecret}}}, "sources.Shop"},
-		{"no secret", Config{Sources: map[string]SourceConfig{"shop": {}}}, "secret or secret_file is required"},
-		{"short secret", Config{Sources: map[string]SourceConfig{"shop": {Secret: "short"}}}, "at least 16 bytes"},
-		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, SecretFile: "/x"}}}, "not both"},
-		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field"},
-		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, Mapping: map[string]string{"phone": "a..b"}}}}, "empty part"},
-		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "subject"}}}}, ""},
-		{"html name", Config{Sources: map[string]SourceConfig{"shop": {Secret: shopSecret, HTML: []string{"description", "name"}}}}, `sources.shop.html[1]: "name"`},
-		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes"},
-		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance"},
+		{"upper-case name", Config{Sources: map[string]SourceConfig{"Shop": {Secret: secret.Inline(shopSecret)}}}, "sources.Shop: source names are 1 to 64 of a-z, 0-9, _ and -"},
+		{"no secret", Config{Sources: map[string]SourceConfig{"shop": {}}}, "sources.shop.secret: secret or secret_file is required"},
+		{"short secret", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline("short")}}}, "sources.shop.secret: must be at least 16 bytes"},
+		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), SecretFile: "/x"}}}, "sources.shop.secret: set secret or secret_file, not both"},
+		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field (known: name, phone, email, subject, description, source_id, occurred_at)"},
+		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), Mapping: map[string]string{"phone": "a..b"}}}}, `sources.shop.mapping.phone: path "a..b" has an empty part`},
+		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), HTML: []string{"description", "subject"}}}}, ""},
+		{"html name", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), HTML: []string{"description", "name"}}}}, `sources.shop.html[1]: "name" is not a field that can be HTML (subject, description)`},
+		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes: must not be negative"},
+		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance: must not be negative"},
 	}
 	for _, tt := range tests {
-		err := tt.cfg.Validate()
-		switch {
-		case tt.want == "" && err != nil:
-			t.Errorf("%s: %v", tt.name, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
-		}
-		if err != nil && strings.Contains(err.Error(), shopSecret) {
-			t.Errorf("%s: error reveals the secret", tt.name)
+		for _, provision := range []bool{false, true} {
+			cfg := tt.cfg
+			if provision {
+				cfg.Provision()
+			}
+			err := cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("%s: %v", tt.name, err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("%s (provisioned %v): error %v, want %q", tt.name, provision, err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), shopSecret) {
+				t.Errorf("%s: error reveals the secret", tt.name)
+			}
 		}
 	}
 }
@@ -412,22 +420,33 @@ func TestResolveSecretFile(t *testing.T) {
 	os.WriteFile(good, []byte(shopSecret+"\n"), 0o600)
 	os.WriteFile(short, []byte("abc\n"), 0o600)
 
-	cfg := Config{Sources: map[string]SourceConfig{"shop": {SecretFile: good}}}
-	resolved, err := cfg.Resolve()
-	if err != nil {
+	cfg := Config{Sources: map[string]SourceConfig{"shop": {SecretFile: "good"}}}
+	cfg.Provision()
+	if err := cfg.ResolveSecrets(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	if resolved.Sources["shop"].Secret != shopSecret || cfg.Sources["shop"].Secret != "" {
-		t.Fatal("secret file not read into a copy")
+	if cfg.Sources["shop"].Secret.Reveal() != shopSecret {
+		t.Fatal("secret file not read")
 	}
 	e := newTestEnv(t, cfg)
 	if status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil); status != 202 {
 		t.Fatalf("secret from file refused: %d %+v", status, a)
 	}
-	for _, bad := range []string{short, filepath.Join(dir, "missing")} {
-		if _, err := (Config{Sources: map[string]SourceConfig{"shop": {SecretFile: bad}}}).Resolve(); err == nil {
-			t.Errorf("Resolve accepted %s", bad)
+	for _, tt := range []struct{ file, want string }{
+		{short, "sources.shop.secret_file: must be at least 16 bytes"},
+		{filepath.Join(dir, "missing"), "sources.shop.secret_file: open " + filepath.Join(dir, "missing")},
+	} {
+		cfg := Config{Sources: map[string]SourceConfig{"shop": {SecretFile: tt.file}}}
+		cfg.Provision()
+		err := errors.Join(cfg.ResolveSecrets(dir, nil), cfg.Validate())
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: err %v, want %q", tt.file, err, tt.want)
 		}
+	}
+	unresolved := Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Secret{Env: "TOUSU_TEST_UNSET_7f3a"}}}}
+	unresolved.Provision()
+	if _, err := New(unresolved, ingesttest.References(), (&ingesttest.Recorder{}).Publish, nil, nil); err == nil || err.Error() != "webhook: sources.shop.secret: the environment variable TOUSU_TEST_UNSET_7f3a is not set" {
+		t.Errorf("New with a secret it cannot read: %v", err)
 	}
 }
 

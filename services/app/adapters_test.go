@@ -52,7 +52,7 @@ func TestEndToEndMailbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := admin.Login(box.Auth.Username, box.Auth.Password).Wait(); err != nil {
+	if err := admin.Login(box.Auth.Username, box.Auth.Password.Reveal()).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Create(folder, nil).Wait(); err != nil {

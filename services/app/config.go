@@ -21,6 +21,8 @@ import (
 	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/keypath"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -33,6 +35,11 @@ import (
 
 // Config is the configuration of one tousu process. Every section is
 // optional; with none, tousu runs embedded under DataDir.
+//
+// Its lifecycle, as in Caddy: Load decodes it and applies the environment,
+// Provision fills every default (opening nothing), ResolveSecrets reads
+// the secrets given in files or variables, and Validate only checks. Load
+// does all four, once; Start expects its result.
 type Config struct {
 	// DataDir holds the embedded broker, the Bleve index, attachments and
 	// the normalizer's state (default ./data).
@@ -87,22 +94,27 @@ type RouterConfig struct {
 // maxRouterRecordBytes is the largest router.max_record_bytes allowed.
 const maxRouterRecordBytes = bus.MaxRecordBytes - 64<<10
 
-// Validate fills the default and checks the interval.
-func (c *RouterConfig) Validate() error {
+// Provision fills the defaults.
+func (c *RouterConfig) Provision() {
 	if c.RetrainInterval == 0 {
 		c.RetrainInterval = 30 * time.Second
-	}
-	if c.RetrainInterval < 0 {
-		return fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval)
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = router.DefaultMaxRecordBytes
 	}
-	if c.MaxRecordBytes < router.MinRecordBytes || c.MaxRecordBytes > maxRouterRecordBytes {
-		return fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
-			router.MinRecordBytes, maxRouterRecordBytes, bus.MaxRecordBytes, c.MaxRecordBytes)
+}
+
+// Validate checks the interval and the record budget.
+func (c RouterConfig) Validate() error {
+	var errs []error
+	if c.RetrainInterval < 0 {
+		errs = append(errs, fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval))
 	}
-	return nil
+	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < router.MinRecordBytes || c.MaxRecordBytes > maxRouterRecordBytes) {
+		errs = append(errs, fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
+			router.MinRecordBytes, maxRouterRecordBytes, bus.MaxRecordBytes, c.MaxRecordBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // EscalatorConfig tunes the escalator, which raises the alerts of the
@@ -113,11 +125,15 @@ type EscalatorConfig struct {
 	Interval time.Duration `yaml:"interval"`
 }
 
-// Validate fills the default and checks the interval.
-func (c *EscalatorConfig) Validate() error {
+// Provision fills the default.
+func (c *EscalatorConfig) Provision() {
 	if c.Interval == 0 {
 		c.Interval = 5 * time.Second
 	}
+}
+
+// Validate checks the interval.
+func (c EscalatorConfig) Validate() error {
 	if c.Interval < 0 {
 		return fmt.Errorf("interval: must be positive, got %s", c.Interval)
 	}
@@ -129,6 +145,56 @@ type LogConfig struct {
 	Level string `yaml:"level"` // debug, info (default), warn, error
 }
 
+// Provision fills the default level.
+func (c *LogConfig) Provision() {
+	if c.Level == "" {
+		c.Level = "info"
+	}
+}
+
+// Validate checks the level.
+func (c LogConfig) Validate() error {
+	switch c.Level {
+	case "", "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("level: %q is not one of debug, info, warn, error", c.Level)
+}
+
+// Provision fills the default backend and the defaults of the chosen one;
+// Config.Provision puts the Bleve index under the data directory first.
+func (c *IndexConfig) Provision() {
+	if c.Backend == "" {
+		c.Backend = "bleve"
+	}
+	if c.Backend == "elasticsearch" {
+		c.Elasticsearch.Provision()
+	}
+}
+
+// ResolveSecrets reads the credentials of Elasticsearch when it is the
+// backend.
+func (c *IndexConfig) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	if c.Backend != "elasticsearch" {
+		return nil
+	}
+	return keypath.Under("elasticsearch", c.Elasticsearch.ResolveSecrets(dir, lookupEnv))
+}
+
+// Validate checks the backend and its section.
+func (c IndexConfig) Validate() error {
+	var errs []error
+	errs = append(errs, keypath.Prefix("bleve", c.Bleve.Validate())...)
+	switch c.Backend {
+	case "", "bleve":
+	case "elasticsearch":
+		errs = append(errs, keypath.Prefix("elasticsearch", c.Elasticsearch.Validate())...)
+	default:
+		errs = append(errs, fmt.Errorf("backend: %q is not bleve or elasticsearch", c.Backend))
+	}
+	return errors.Join(errs...)
+}
+
 // Embedded reports whether this process runs without an external broker.
 func (c *Config) Embedded() bool { return len(c.Bus.Brokers) == 0 }
 
@@ -137,24 +203,46 @@ func Defaults() Config {
 	return Config{DataDir: "data", Dir: ".", Policies: router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, Alerts: alertsink.DefaultConfig()}
 }
 
-// Load reads a configuration file strictly (unknown keys are errors naming
-// their path) over the defaults, applies the environment and validates.
-// An empty path means defaults plus environment.
-func Load(path string, environ []string) (Config, error) {
-	cfg := Defaults()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, err
-		}
-		if err := configs.DecodeStrict(data, &cfg); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", path, err)
-		}
-		cfg.Dir = filepath.Dir(path)
+// Load returns the effective configuration of a process, in these steps
+// and only here: it decodes the file at path strictly over the defaults
+// (Decode; an empty path means the defaults), applies the environment,
+// then edits in order (the command line's flags), provisions every
+// section (Provision: defaults, nothing opened), reads the secrets given
+// in files or environment variables (ResolveSecrets) and validates once
+// (Validate). Its error lists every problem, each prefixed with its key
+// path (bus.brokers[0]: …); with a decoding error the Config is zero, with
+// any other it is the provisioned one.
+func Load(path string, environ []string, edits ...func(*Config)) (Config, error) {
+	cfg, err := Decode(path)
+	if err != nil {
+		return Config{}, err
 	}
 	if err := applyEnv(&cfg, environ); err != nil {
 		return Config{}, err
 	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	cfg.Provision()
+	return cfg, errors.Join(cfg.ResolveSecrets(environ), cfg.Validate())
+}
+
+// Decode reads the configuration file at path strictly (unknown keys are
+// errors naming their path) over the defaults, without the environment,
+// defaults or checks. An empty path means the defaults.
+func Decode(path string) (Config, error) {
+	cfg := Defaults()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := configs.DecodeStrict(data, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Dir = filepath.Dir(path)
 	return cfg, nil
 }
 
@@ -178,7 +266,9 @@ const (
 
 // applyEnv lets an operator run without a file: an admin token, webhook
 // sources with their secrets, mailboxes (imap.EnvPrefix) and the Kafka
-// brokers.
+// brokers. A secret taken from the environment is named by its variable
+// (secret.Secret.Env), so that it is read by ResolveSecrets and printed
+// by name only.
 func applyEnv(cfg *Config, environ []string) error {
 	environ = slices.Clone(environ)
 	sort.Strings(environ)
@@ -192,7 +282,7 @@ func applyEnv(cfg *Config, environ []string) error {
 		k, v, _ := strings.Cut(kv, "=")
 		switch {
 		case k == EnvBootstrapToken && v != "":
-			cfg.Auth.Tokens = append(cfg.Auth.Tokens, httpapi.Token{Name: "bootstrap", Token: v, Role: httpapi.RoleAdmin})
+			cfg.Auth.Tokens = append(cfg.Auth.Tokens, httpapi.Token{Name: "bootstrap", Token: secret.Secret{Env: k}, Role: httpapi.RoleAdmin})
 		case strings.HasPrefix(k, EnvWebhookSecret):
 			source := strings.ToLower(strings.TrimPrefix(k, EnvWebhookSecret))
 			if source == "" {
@@ -202,12 +292,12 @@ func applyEnv(cfg *Config, environ []string) error {
 				cfg.Webhook.Sources = map[string]webhook.SourceConfig{}
 			}
 			src := cfg.Webhook.Sources[source]
-			src.Secret, src.SecretFile = v, ""
+			src.Secret, src.SecretFile = secret.Secret{Env: k}, ""
 			cfg.Webhook.Sources[source] = src
 		case k == EnvWebformCSRFSecret && v != "":
-			cfg.Webform.CSRFSecret = v
+			cfg.Webform.CSRFSecret = secret.Secret{Env: k}
 		case k == EnvSecret && v != "":
-			cfg.Security.Secret, cfg.Security.SecretFile = v, ""
+			cfg.Security.Secret, cfg.Security.SecretFile = secret.Secret{Env: k}, ""
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
 		case k == EnvESURLs && v != "":
@@ -218,14 +308,32 @@ func applyEnv(cfg *Config, environ []string) error {
 	return nil
 }
 
-// Validate checks every section, filling defaults, and reports all problems
-// at once.
-func (c *Config) Validate() error {
+// section is one key of the configuration and what it holds: a section
+// with defaults also has Provision, one with secrets ResolveSecrets
+// (secretHolder).
+type section struct {
+	key string
+	v   interface {
+		Validate() error
+	}
+}
+
+// sections lists the sections of c under their keys.
+func (c *Config) sections() []section {
+	return []section{
+		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index", &c.Index}, {"intake", &c.Intake},
+		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
+		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"log", &c.Log},
+		{"security", &c.Security},
+	}
+}
+
+// Provision fills every default of every section, those that depend on
+// the data directory included, so that c is the effective configuration.
+// It opens nothing and is idempotent.
+func (c *Config) Provision() {
 	if c.DataDir == "" {
 		c.DataDir = "data"
-	}
-	if c.Index.Backend == "" {
-		c.Index.Backend = "bleve"
 	}
 	if c.Index.Bleve.Path == "" {
 		c.Index.Bleve.Path = filepath.Join(c.DataDir, "index")
@@ -237,33 +345,50 @@ func (c *Config) Validate() error {
 		c.CSVDrop.Folders = append(c.CSVDrop.Folders, csvdrop.FolderFromEnv(DefaultHotlineFolder, filepath.Join(c.DataDir, DefaultHotlineFolder)))
 	}
 	c.Webform.Intake, c.Webhook.Intake, c.CSVDrop.Intake = c.Intake, c.Intake, c.Intake
+	for _, s := range c.sections() {
+		provision(s.v)
+	}
+}
+
+// provision provisions a section that has defaults.
+func provision(v any) {
+	if p, ok := v.(interface{ Provision() }); ok {
+		p.Provision()
+	}
+}
+
+// secretHolder is a section with secrets given in files or environment
+// variables.
+type secretHolder interface {
+	ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error
+}
+
+// ResolveSecrets reads every secret given in a file (relative to Dir) or
+// in an environment variable (of environ, else of the process), once, and
+// reports each one that cannot be read by its key path.
+func (c *Config) ResolveSecrets(environ []string) error {
+	inEnviron := secret.LookupIn(environ)
+	lookup := func(name string) (string, bool) {
+		if v, ok := inEnviron(name); ok {
+			return v, true
+		}
+		return os.LookupEnv(name)
+	}
 	var errs []error
-	switch c.Index.Backend {
-	case "bleve":
-	case "elasticsearch":
-		if err := c.Index.Elasticsearch.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("index.elasticsearch: %w", err))
+	for _, s := range c.sections() {
+		if h, ok := s.v.(secretHolder); ok {
+			errs = append(errs, keypath.Prefix(s.key, h.ResolveSecrets(c.Dir, lookup))...)
 		}
-	default:
-		errs = append(errs, fmt.Errorf("index.backend: %q is not bleve or elasticsearch", c.Index.Backend))
 	}
-	switch c.Log.Level {
-	case "", "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
-	}
-	sections := []struct {
-		name string
-		v    interface{ Validate() error }
-	}{
-		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index.bleve", &c.Index.Bleve}, {"intake", c.Intake},
-		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize}, {"policies", &c.Policies},
-		{"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"security", &c.Security},
-	}
-	for _, s := range sections {
-		if err := s.v.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
-		}
+	return errors.Join(errs...)
+}
+
+// Validate checks every section and reports every problem, each prefixed
+// once with its key path. It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	for _, s := range c.sections() {
+		errs = append(errs, keypath.Prefix(s.key, s.v.Validate())...)
 	}
 	return errors.Join(errs...)
 }

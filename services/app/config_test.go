@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -73,15 +74,103 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 }
 
 func TestLoadReportsInvalidValues(t *testing.T) {
-	cfg, err := Load(writeConfig(t, "log:\n  level: loud\npolicies:\n  packs: []\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = cfg.Validate()
-	for _, want := range []string{"log.level", "policies: "} {
+	_, err := Load(writeConfig(t, "log:\n  level: loud\npolicies:\n  packs: []\n"), nil)
+	for _, want := range []string{"log.level: \"loud\"", "policies.packs: "} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
+	}
+}
+
+// TestLoadReportsEveryErrorOnce feeds a configuration with errors in many
+// sections: Load reports each, prefixed once with its key path.
+func TestLoadReportsEveryErrorOnce(t *testing.T) {
+	_, err := Load(writeConfig(t, `
+http:
+  listen: nohost
+  body_limit: -1
+bus:
+  brokers: ["kafka-1", "kafka-2:9092", ":9092"]
+  partitions: -1
+broker:
+  listen: 0.0.0.0:9092
+index:
+  backend: elasticsearch
+  elasticsearch:
+    urls: [ftp://es]
+    password_file: /no/such/es-password
+webform:
+  rate_window: 1ms
+webhook:
+  sources:
+    acme: {secret: short}
+imap:
+  mailboxes:
+    - {name: a, host: h, auth: {username: u, password: p}}
+    - {name: b, host: h, port: 70000, auth: {username: u, password: p}}
+csvdrop:
+  folders:
+    - {name: x}
+normalize:
+  dedupe: {batch_similarity: 2, batch_window: -1s}
+router:
+  retrain_interval: -1s
+escalator:
+  interval: -1s
+alerts:
+  webhooks:
+    - {name: ok, url: "https://hooks.example.com/a", unsigned: true}
+    - {name: Bad Name, url: "ftp://hooks.example.com/b?token=T0KEN", secret_env: UNSET_ALERT_SECRET_7f3a}
+log:
+  level: loud
+security:
+  secret: short
+`), nil)
+	if err == nil {
+		t.Fatal("Load accepted the configuration")
+	}
+	want := []string{
+		"http.listen: ",
+		"http.body_limit: must not be negative",
+		`bus.brokers[0]: "kafka-1" is not host:port`,
+		`bus.brokers[2]: ":9092" has no host`,
+		"bus.partitions: must be between",
+		`broker.listen: "0.0.0.0:9092": the broker advertises`,
+		`index.elasticsearch.urls[0]: "ftp://es": scheme must be http or https`,
+		"index.elasticsearch.password_file: open /no/such/es-password",
+		"index.elasticsearch.username: password given without username",
+		"webform.rate_window: 1ms must be at least 1s",
+		"webhook.sources.acme.secret: must be at least 16 bytes",
+		"imap.mailboxes[1].port: 70000 is not a TCP port",
+		"csvdrop.folders[0].path: required",
+		"normalize.dedupe.batch_window: must not be negative",
+		"normalize.dedupe.batch_similarity: must be between 0 and 1",
+		"router.retrain_interval: must be positive",
+		"escalator.interval: must be positive",
+		`alerts.webhooks[1].name: "Bad Name"`,
+		"alerts.webhooks[1].url: the scheme must be http or https",
+		"alerts.webhooks[1].secret_env: the environment variable UNSET_ALERT_SECRET_7f3a is not set",
+		`log.level: "loud" is not one of debug, info, warn, error`,
+		"security.secret: must have at least 32 bytes",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w) }) {
+			t.Errorf("no line starts with %q", w)
+		}
+	}
+	for _, l := range lines {
+		key, _, _ := strings.Cut(l, ": ")
+		section, _, _ := strings.Cut(key, ".")
+		if strings.Count(l, section+".") != 1 && strings.Count(l, section+":") != 1 || strings.Contains(l, ": "+section+":") {
+			t.Errorf("%q does not name its section exactly once", l)
+		}
+		if strings.Contains(l, "T0KEN") || strings.Contains(l, "short") {
+			t.Errorf("%q shows a secret", l)
+		}
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(lines), len(want), err)
 	}
 }
 
@@ -97,11 +186,8 @@ func TestIntakeReachesTheAdapters(t *testing.T) {
 	if cfg.Webform.Intake != want || cfg.Webhook.Intake != want || cfg.CSVDrop.Intake != want {
 		t.Errorf("intake of webform %+v, webhook %+v, csvdrop %+v; want %+v", cfg.Webform.Intake, cfg.Webhook.Intake, cfg.CSVDrop.Intake, want)
 	}
-	cfg, err = Load(writeConfig(t, "intake:\n  default_area_code: 755\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "intake: default_area_code: ") {
+	_, err = Load(writeConfig(t, "intake:\n  default_area_code: 755\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "intake.default_area_code: ") {
 		t.Errorf("Validate() = %v, want an error naming intake.default_area_code", err)
 	}
 }
@@ -117,26 +203,23 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Auth.Tokens) != 1 || cfg.Auth.Tokens[0].Token != "admin-token-0123456789" || cfg.Auth.Tokens[0].Role != "admin" {
+	if len(cfg.Auth.Tokens) != 1 || cfg.Auth.Tokens[0].Token.Reveal() != "admin-token-0123456789" || cfg.Auth.Tokens[0].Role != "admin" {
 		t.Errorf("tokens = %+v", cfg.Auth.Tokens)
 	}
-	if cfg.Webhook.Sources["acme"].Secret != "acme-secret-0123456789" {
+	if cfg.Webhook.Sources["acme"].Secret.Reveal() != "acme-secret-0123456789" {
 		t.Errorf("sources = %+v", cfg.Webhook.Sources)
 	}
 	if !slices.Equal(cfg.Bus.Brokers, []string{"k1:9092", "k2:9092"}) || cfg.Embedded() {
 		t.Errorf("brokers = %v", cfg.Bus.Brokers)
 	}
-	if cfg.Webform.CSRFSecret != "shared-by-every-gateway-0123456789abcdef" {
+	if cfg.Webform.CSRFSecret.Reveal() != "shared-by-every-gateway-0123456789abcdef" {
 		t.Errorf("csrf secret not taken from the environment")
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
 	}
-	short, err := Load("", []string{"TOUSU_WEBFORM_CSRF_SECRET=short"})
-	if err == nil {
-		err = short.Validate()
-	}
-	if err == nil || !strings.Contains(err.Error(), "csrf_secret") {
+	_, err = Load("", []string{"TOUSU_WEBFORM_CSRF_SECRET=short"})
+	if err == nil || !strings.Contains(err.Error(), "webform.csrf_secret: must be at least 32 bytes") {
 		t.Errorf("a short CSRF secret: %v", err)
 	}
 }
@@ -164,8 +247,8 @@ func TestParseTargets(t *testing.T) {
 }
 
 func TestCheckTargets(t *testing.T) {
-	cfg := Defaults()
-	if err := cfg.Validate(); err != nil {
+	cfg, err := Load("", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckTargets(&cfg, []Target{TargetIndexer}); err == nil {
@@ -181,7 +264,7 @@ func TestCheckTargets(t *testing.T) {
 	if err := CheckTargets(&cfg, []Target{TargetRouter}); err != nil {
 		t.Errorf("router on Kafka needs no server secret: %v", err)
 	}
-	cfg.Security.Secret = strings.Repeat("s", 32)
+	cfg.Security.Secret = secret.Inline(strings.Repeat("s", 32))
 	if err := CheckTargets(&cfg, []Target{TargetIndexer, TargetConsole}); err != nil {
 		t.Error(err)
 	}
@@ -253,13 +336,9 @@ func TestRouterMaxRecordBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cfg, err := Load(writeConfig(t, fmt.Sprintf("router:\n  max_record_bytes: %d\n", tt.value)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = cfg.Validate()
 		switch {
-		case tt.want == 0 && (err == nil || !strings.Contains(err.Error(), "router: max_record_bytes")):
-			t.Errorf("max_record_bytes %d: Validate() = %v, want an error naming router: max_record_bytes", tt.value, err)
+		case tt.want == 0 && (err == nil || !strings.Contains(err.Error(), "router.max_record_bytes: ")):
+			t.Errorf("max_record_bytes %d: Load() = %v, want an error naming router.max_record_bytes", tt.value, err)
 		case tt.want != 0 && (err != nil || cfg.Router.MaxRecordBytes != tt.want):
 			t.Errorf("max_record_bytes %d: Validate() = %v, value %d, want %d", tt.value, err, cfg.Router.MaxRecordBytes, tt.want)
 		}

@@ -44,15 +44,11 @@ type running struct {
 // and the webhook source "acme"; edit changes the configuration first.
 func startTousu(tb testing.TB, dataDir string, edit ...func(*Config)) *running {
 	tb.Helper()
-	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret})
+	edit = append(edit, func(c *Config) { c.DataDir, c.HTTP.Listen = dataDir, "127.0.0.1:0" })
+	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret}, edit...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	cfg.DataDir = dataDir
-	cfg.HTTP.Listen = "127.0.0.1:0"
 	targets, err := ParseTargets("all", cfg.Embedded())
 	if err != nil {
 		tb.Fatal(err)
@@ -547,8 +543,10 @@ func TestBrokerDownAnswers503(t *testing.T) {
 func TestBootstrapToken(t *testing.T) {
 	dir := t.TempDir()
 	start := func() (*Process, string) {
-		cfg := Defaults()
-		cfg.DataDir, cfg.HTTP.Listen = dir, "127.0.0.1:0"
+		cfg, err := Load("", nil, func(c *Config) { c.DataDir, c.HTTP.Listen = dir, "127.0.0.1:0" })
+		if err != nil {
+			t.Fatal(err)
+		}
 		targets, _ := ParseTargets("all", true)
 		var out bytes.Buffer
 		p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)

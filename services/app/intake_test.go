@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tousu/tousu/services/httpapi"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // TestIdempotencyKeysPerAccount checks, through the whole process, that
@@ -15,7 +17,7 @@ import (
 func TestIdempotencyKeysPerAccount(t *testing.T) {
 	const partnerToken = "partner-intake-token-0123456789"
 	r := startTousu(t, t.TempDir(), func(c *Config) {
-		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "partner", Token: partnerToken, Role: httpapi.RoleIntake})
+		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "partner", Token: secret.Inline(partnerToken), Role: httpapi.RoleIntake})
 	})
 	submit := func(token, description string) (int, string) {
 		t.Helper()

@@ -17,6 +17,8 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/alertsink"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Tokens of the lifecycle test.
@@ -95,9 +97,9 @@ func TestCaseLifecycleThroughTheConsole(t *testing.T) {
 	receiver, hook := supervisorHook(t)
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.Auth.Tokens = append(c.Auth.Tokens,
-			httpapi.Token{Name: "1001", Token: agentA, Role: httpapi.RoleAgent},
-			httpapi.Token{Name: "2002", Token: agentB, Role: httpapi.RoleAgent},
-			httpapi.Token{Name: "kiosk", Token: intakeToken, Role: httpapi.RoleIntake})
+			httpapi.Token{Name: "1001", Token: secret.Inline(agentA), Role: httpapi.RoleAgent},
+			httpapi.Token{Name: "2002", Token: secret.Inline(agentB), Role: httpapi.RoleAgent},
+			httpapi.Token{Name: "kiosk", Token: secret.Inline(intakeToken), Role: httpapi.RoleIntake})
 		c.Alerts.Webhooks = []alertsink.WebhookConfig{hook}
 		c.Escalator.Interval = 50 * time.Millisecond
 		c.Router.RetrainInterval = 50 * time.Millisecond

@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
@@ -80,13 +81,12 @@ type Process struct {
 	ledger *ledger.Ledger
 }
 
-// Start validates cfg, starts the targets' components and returns once the
-// HTTP listener is bound and the broker's topics exist; Run then serves.
-// Start prints the addresses a user needs to out.
+// Start starts the targets' components for cfg, the effective
+// configuration Load returned (provisioned, secrets resolved, validated:
+// Start does not validate it again), and returns once the HTTP listener
+// is bound and the broker's topics exist; Run then serves. Start prints
+// the addresses a user needs to out.
 func Start(ctx context.Context, cfg Config, targets []Target, logger *zap.Logger, out io.Writer) (*Process, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if err := CheckTargets(&cfg, targets); err != nil {
 		return nil, err
 	}
@@ -490,7 +490,7 @@ func (p *Process) ensureToken() error {
 	} else if err != nil {
 		return err
 	}
-	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: strings.TrimSpace(string(b)), Role: httpapi.RoleAdmin}}
+	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: secret.Inline(strings.TrimSpace(string(b))), Role: httpapi.RoleAdmin}}
 	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
 	return p.cfg.Auth.Validate()
 }
@@ -514,8 +514,8 @@ func (p *Process) loadKey() error {
 	p.key = key
 	// Without a CSRF secret of its own, the web form signs its tokens with
 	// a key derived from the server secret, which every replica shares.
-	if p.cfg.Webform.CSRFSecret == "" {
-		p.cfg.Webform.CSRFSecret = hex.EncodeToString(key.Derive("csrf"))
+	if !p.cfg.Webform.CSRFSecret.IsSet() {
+		p.cfg.Webform.CSRFSecret = secret.Inline(hex.EncodeToString(key.Derive("csrf")))
 	}
 	return nil
 }

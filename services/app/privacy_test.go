@@ -12,6 +12,8 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/caseindex"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Tokens of the privacy test.
@@ -40,8 +42,8 @@ func TestPersonalDataThroughTheConsole(t *testing.T) {
 	receiver, hook := supervisorHook(t)
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.Auth.Tokens = append(c.Auth.Tokens,
-			httpapi.Token{Name: "1001", Token: privacyAgent, Role: httpapi.RoleAgent},
-			httpapi.Token{Name: "boss", Token: privacySupervisor, Role: httpapi.RoleSupervisor})
+			httpapi.Token{Name: "1001", Token: secret.Inline(privacyAgent), Role: httpapi.RoleAgent},
+			httpapi.Token{Name: "boss", Token: secret.Inline(privacySupervisor), Role: httpapi.RoleSupervisor})
 		c.Alerts.Webhooks = []alertsink.WebhookConfig{hook}
 	})
 	var sub struct{ Reference string }

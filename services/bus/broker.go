@@ -33,27 +33,47 @@ type BrokerConfig struct {
 	Partitions int `yaml:"partitions"`
 }
 
-// Validate reports the first invalid field.
-func (c *BrokerConfig) Validate() error {
-	listen := c.Listen
+// Provision fills the defaults of Listen and Partitions. It opens nothing.
+func (c *BrokerConfig) Provision() {
+	if c.Listen == "" {
+		c.Listen = DefaultBrokerListen
+	}
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+}
+
+// Validate reports every invalid field, each named by its key. It changes
+// nothing.
+func (c BrokerConfig) Validate() error {
+	var errs []error
+	if err := validListen(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %w", err))
+	}
+	if c.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("partitions: must not be negative, got %d", c.Partitions))
+	}
+	return errors.Join(errs...)
+}
+
+// validListen checks the broker's listen address (empty means the
+// default).
+func validListen(listen string) error {
 	if listen == "" {
-		listen = DefaultBrokerListen
+		return nil
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("bus: broker listen %q is not host:port: %w", listen, err)
+		return fmt.Errorf("%q is not host:port: %w", listen, err)
 	}
 	if host == "" {
-		return fmt.Errorf("bus: broker listen %q has no host; the broker advertises it, so name one clients can reach (e.g. 127.0.0.1)", listen)
+		return fmt.Errorf("%q has no host; the broker advertises it, so name one clients can reach (e.g. 127.0.0.1)", listen)
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		return fmt.Errorf("bus: broker listen %q: the broker advertises its listen host, so it cannot be the unspecified address", listen)
+		return fmt.Errorf("%q: the broker advertises its listen host, so it cannot be the unspecified address", listen)
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
-		return fmt.Errorf("bus: broker listen %q: bad port: %w", listen, err)
-	}
-	if c.Partitions < 0 {
-		return fmt.Errorf("bus: broker partitions must not be negative, got %d", c.Partitions)
+		return fmt.Errorf("%q: bad port: %w", listen, err)
 	}
 	return nil
 }
@@ -79,19 +99,13 @@ type Broker struct {
 // connections.
 func StartBroker(cfg BrokerConfig, logger *zap.Logger) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bus: broker: %w", err)
 	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	listen := cfg.Listen
-	if listen == "" {
-		listen = DefaultBrokerListen
-	}
-	partitions := cfg.Partitions
-	if partitions == 0 {
-		partitions = DefaultPartitions
-	}
+	cfg.Provision() // the copy, so that a BrokerConfig built by hand serves too
+	listen, partitions := cfg.Listen, cfg.Partitions
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("tousu"),

@@ -107,31 +107,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first invalid field. An empty Brokers list is valid
-// (embedded broker); a listed address must be host:port.
-func (c *Config) Validate() error {
-	for _, b := range c.Brokers {
-		if err := validHostPort(b); err != nil {
-			return fmt.Errorf("bus: brokers: %w", err)
-		}
-	}
-	if c.Partitions < 0 || c.Partitions > 10000 {
-		return fmt.Errorf("bus: partitions must be between 1 and 10000 (0 = default %d), got %d", DefaultPartitions, c.Partitions)
-	}
-	if c.Replication < 0 || c.Replication > 32767 {
-		return fmt.Errorf("bus: replication must be between 1 and 32767 (0 = default %d), got %d", DefaultReplication, c.Replication)
-	}
-	if c.BatchTimeout < 0 {
-		return fmt.Errorf("bus: batch_timeout must not be negative, got %s", c.BatchTimeout)
-	}
-	if c.BatchTimeout > time.Second {
-		return fmt.Errorf("bus: batch_timeout %s is longer than 1s: every synchronous write would wait that long", c.BatchTimeout)
-	}
-	return nil
-}
-
-// withDefaults returns c with zero fields set to their defaults.
-func (c Config) withDefaults() Config {
+// Provision fills every zero field but Brokers with its default. It opens
+// nothing.
+func (c *Config) Provision() {
 	d := DefaultConfig()
 	if c.Partitions == 0 {
 		c.Partitions = d.Partitions
@@ -145,19 +123,46 @@ func (c Config) withDefaults() Config {
 	if c.ClientID == "" {
 		c.ClientID = d.ClientID
 	}
-	c.Brokers = slices.Clone(c.Brokers)
-	return c
 }
 
-// ready validates c for use with a broker: it must name at least one broker.
+// Validate reports every invalid field, each named by its key. An empty
+// Brokers list is valid (embedded broker); a listed address must be
+// host:port. It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	for i, b := range c.Brokers {
+		if err := validHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %w", i, err))
+		}
+	}
+	if c.Partitions < 0 || c.Partitions > 10000 {
+		errs = append(errs, fmt.Errorf("partitions: must be between 1 and 10000 (0 = default %d), got %d", DefaultPartitions, c.Partitions))
+	}
+	if c.Replication < 0 || c.Replication > 32767 {
+		errs = append(errs, fmt.Errorf("replication: must be between 1 and 32767 (0 = default %d), got %d", DefaultReplication, c.Replication))
+	}
+	if c.BatchTimeout < 0 {
+		errs = append(errs, fmt.Errorf("batch_timeout: must not be negative, got %s", c.BatchTimeout))
+	}
+	if c.BatchTimeout > time.Second {
+		errs = append(errs, fmt.Errorf("batch_timeout: %s is longer than 1s: every synchronous write would wait that long", c.BatchTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// ready checks c for use with a broker: it must be valid and name at least
+// one broker. It returns a provisioned copy, so that the package's
+// functions also serve a Config built by hand.
 func (c Config) ready() (Config, error) {
 	if err := c.Validate(); err != nil {
-		return c, err
+		return c, fmt.Errorf("bus: %w", err)
 	}
 	if len(c.Brokers) == 0 {
 		return c, errors.New("bus: no brokers configured (start the embedded broker and put its address in Config.Brokers)")
 	}
-	return c.withDefaults(), nil
+	c.Brokers = slices.Clone(c.Brokers)
+	c.Provision()
+	return c, nil
 }
 
 func validHostPort(addr string) error {

@@ -27,19 +27,56 @@ func TestConfigValidate(t *testing.T) {
 		{"zero value (embedded broker)", bus.Config{}, ""},
 		{"defaults", bus.DefaultConfig(), ""},
 		{"brokers", bus.Config{Brokers: []string{"kafka-1:9092", "10.0.0.2:9093", "[::1]:9092"}}, ""},
-		{"broker without port", bus.Config{Brokers: []string{"kafka-1"}}, "not host:port"},
-		{"broker without host", bus.Config{Brokers: []string{":9092"}}, "no host"},
-		{"broker port 0", bus.Config{Brokers: []string{"kafka:0"}}, "invalid port"},
-		{"broker port not a number", bus.Config{Brokers: []string{"kafka:http"}}, "invalid port"},
-		{"negative partitions", bus.Config{Partitions: -1}, "partitions"},
-		{"negative replication", bus.Config{Replication: -3}, "replication"},
-		{"negative batch timeout", bus.Config{BatchTimeout: -time.Millisecond}, "batch_timeout"},
-		{"batch timeout over a second", bus.Config{BatchTimeout: 2 * time.Second}, "batch_timeout"},
+		{"broker without port", bus.Config{Brokers: []string{"kafka-1"}}, "brokers[0]: \"kafka-1\" is not host:port"},
+		{"broker without host", bus.Config{Brokers: []string{"k:1", ":9092"}}, "brokers[1]: \":9092\" has no host"},
+		{"broker port 0", bus.Config{Brokers: []string{"kafka:0"}}, "brokers[0]: \"kafka:0\" has an invalid port"},
+		{"broker port not a number", bus.Config{Brokers: []string{"kafka:http"}}, "brokers[0]: \"kafka:http\" has an invalid port"},
+		{"negative partitions", bus.Config{Partitions: -1}, "partitions: must be between"},
+		{"negative replication", bus.Config{Replication: -3}, "replication: must be between"},
+		{"negative batch timeout", bus.Config{BatchTimeout: -time.Millisecond}, "batch_timeout: must not be negative"},
+		{"batch timeout over a second", bus.Config{BatchTimeout: 2 * time.Second}, "batch_timeout: 2s is longer than 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkErr(t, tt.cfg.Validate(), tt.wantErr)
+			err := tt.cfg.Validate()
+			checkErr(t, err, tt.wantErr)
+			checkKeyOnce(t, err, tt.wantErr)
 		})
+	}
+}
+
+func TestConfigValidateReportsEveryError(t *testing.T) {
+	err := bus.Config{Brokers: []string{"a", "b:1", "c"}, Partitions: -1, BatchTimeout: -1}.Validate()
+	for _, want := range []string{"brokers[0]: ", "brokers[2]: ", "partitions: ", "batch_timeout: "} {
+		checkErr(t, err, want)
+	}
+}
+
+func TestConfigProvision(t *testing.T) {
+	cfg := bus.Config{Brokers: []string{"k:9092"}, Partitions: 3}
+	cfg.Provision()
+	want := bus.DefaultConfig()
+	want.Brokers, want.Partitions = []string{"k:9092"}, 3
+	if fmt.Sprint(cfg) != fmt.Sprint(want) {
+		t.Errorf("Provision() = %+v, want %+v", cfg, want)
+	}
+	var b bus.BrokerConfig
+	b.Provision()
+	if b.Listen != bus.DefaultBrokerListen || b.Partitions != bus.DefaultPartitions {
+		t.Errorf("BrokerConfig.Provision() = %+v", b)
+	}
+}
+
+// checkKeyOnce fails when the key an error names (the text before the
+// first ": " of want) appears more than once in err.
+func checkKeyOnce(tb testing.TB, err error, want string) {
+	tb.Helper()
+	key, _, ok := strings.Cut(want, ": ")
+	if err == nil || !ok {
+		return
+	}
+	if n := strings.Count(err.Error(), key+":"); n != 1 {
+		tb.Errorf("%q names %s %d times, want once", err, key, n)
 	}
 }
 
@@ -82,16 +119,18 @@ func TestBrokerConfigValidate(t *testing.T) {
 		{"zero value", bus.BrokerConfig{}, ""},
 		{"loopback fixed port", bus.BrokerConfig{Listen: "127.0.0.1:9092", Partitions: 12}, ""},
 		{"hostname", bus.BrokerConfig{Listen: "localhost:0"}, ""},
-		{"no port", bus.BrokerConfig{Listen: "127.0.0.1"}, "host:port"},
-		{"no host", bus.BrokerConfig{Listen: ":9092"}, "no host"},
-		{"unspecified v4", bus.BrokerConfig{Listen: "0.0.0.0:9092"}, "unspecified"},
-		{"unspecified v6", bus.BrokerConfig{Listen: "[::]:9092"}, "unspecified"},
-		{"bad port", bus.BrokerConfig{Listen: "127.0.0.1:99999"}, "port"},
-		{"negative partitions", bus.BrokerConfig{Partitions: -1}, "partitions"},
+		{"no port", bus.BrokerConfig{Listen: "127.0.0.1"}, "listen: \"127.0.0.1\" is not host:port"},
+		{"no host", bus.BrokerConfig{Listen: ":9092"}, "listen: \":9092\" has no host"},
+		{"unspecified v4", bus.BrokerConfig{Listen: "0.0.0.0:9092"}, "listen: \"0.0.0.0:9092\": the broker advertises its listen host, so it cannot be the unspecified"},
+		{"unspecified v6", bus.BrokerConfig{Listen: "[::]:9092"}, "listen: \"[::]:9092\": the broker advertises its listen host, so it cannot be the unspecified"},
+		{"bad port", bus.BrokerConfig{Listen: "127.0.0.1:99999"}, "listen: \"127.0.0.1:99999\": bad port"},
+		{"negative partitions", bus.BrokerConfig{Partitions: -1}, "partitions: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkErr(t, tt.cfg.Validate(), tt.wantErr)
+			err := tt.cfg.Validate()
+			checkErr(t, err, tt.wantErr)
+			checkKeyOnce(t, err, tt.wantErr)
 		})
 	}
 }

@@ -94,3 +94,10 @@ func TestPartitionKey(t *testing.T) {
 		t.Errorf("all 50 keys on partitions %v: the test shows nothing", placed)
 	}
 }
+
+// provisioned returns cfg with its defaults filled in, as the package's
+// functions use it.
+func provisioned(cfg Config) Config {
+	cfg.Provision()
+	return cfg
+}

@@ -390,7 +390,7 @@ func checkCompacted(t *testing.T, cfg Config, configs map[string]string, big int
 	for k, v := range configs {
 		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
 	}
-	client, release := newClient(cfg.withDefaults())
+	client, release := newClient(provisioned(cfg))
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{tc}})
 	release()
 	if err == nil {
@@ -399,7 +399,7 @@ func checkCompacted(t *testing.T, cfg Config, configs map[string]string, big int
 	if err != nil {
 		t.Fatalf("create %s: %v", topic, err)
 	}
-	if err := waitTopics(ctx, cfg.withDefaults(), []string{topic}); err != nil {
+	if err := waitTopics(ctx, provisioned(cfg), []string{topic}); err != nil {
 		t.Fatal(err)
 	}
 

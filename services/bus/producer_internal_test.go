@@ -38,7 +38,7 @@ func TestBrokerRefusalIsPermanent(t *testing.T) {
 			defer cancel()
 			small := fmt.Sprintf("bustest.refused-%d", time.Now().UnixNano())
 			other := small + "-other"
-			client, release := newClient(cfg.withDefaults())
+			client, release := newClient(provisioned(cfg))
 			resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 				{Topic: small, NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "4096"}}},
 				{Topic: other, NumPartitions: 1, ReplicationFactor: 1},
@@ -50,7 +50,7 @@ func TestBrokerRefusalIsPermanent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("create %s: %v", small, err)
 			}
-			if err := waitTopics(ctx, cfg.withDefaults(), []string{small, other}); err != nil {
+			if err := waitTopics(ctx, provisioned(cfg), []string{small, other}); err != nil {
 				t.Fatal(err)
 			}
 			p, err := NewProducer(cfg, nil, nil)

@@ -25,10 +25,7 @@ type actServer struct {
 
 func newActServer(tb testing.TB) *actServer {
 	tb.Helper()
-	cfg := Config{}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
+	cfg := provisioned()
 	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
 	if err != nil {
 		tb.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/keyauth"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Role is what a token's holder may do.
@@ -36,9 +37,11 @@ func (r Role) MaySearch() bool { return r != RoleIntake }
 // Token is one API token. The token itself comes from Token or, better,
 // from TokenFile so it stays out of the configuration file.
 type Token struct {
-	Name      string `yaml:"name"`
-	Token     string `yaml:"token"`
-	TokenFile string `yaml:"token_file"`
+	Name  string        `yaml:"name"`
+	Token secret.Secret `yaml:"token"`
+	// TokenFile names a file holding the token; Provision folds it into
+	// Token.
+	TokenFile string `yaml:"token_file,omitempty"`
 	Role      Role   `yaml:"role"`
 }
 
@@ -50,13 +53,32 @@ type AuthConfig struct {
 // MinTokenLength is the shortest token accepted.
 const MinTokenLength = 16
 
-// Validate checks the tokens and reads token files.
-func (c *AuthConfig) Validate() error {
+// Provision folds each token_file into its Token. It reads nothing.
+func (c *AuthConfig) Provision() {
+	for i := range c.Tokens {
+		c.Tokens[i].Token.Fold(&c.Tokens[i].TokenFile, nil)
+	}
+}
+
+// ResolveSecrets reads the tokens given in files (relative to dir) or in
+// environment variables (through lookupEnv), reporting every one that
+// cannot be read by its key.
+func (c *AuthConfig) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	for i := range c.Tokens {
+		errs = append(errs, c.Tokens[i].Token.ResolveAt(fmt.Sprintf("tokens[%d]", i), "token", dir, lookupEnv))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the tokens: names set and unique, known roles, and
+// tokens of at least MinTokenLength characters (where they were read). It
+// changes nothing; errors name the key, never a token.
+func (c AuthConfig) Validate() error {
 	var errs []error
 	names := map[string]bool{}
-	for i := range c.Tokens {
-		t := &c.Tokens[i]
-		p := fmt.Sprintf("auth.tokens[%d]", i)
+	for i, t := range c.Tokens {
+		p := fmt.Sprintf("tokens[%d]", i)
 		if t.Name == "" || names[t.Name] {
 			errs = append(errs, fmt.Errorf("%s.name: must be set and unique", p))
 		}
@@ -66,16 +88,11 @@ func (c *AuthConfig) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake", p, t.Role))
 		}
-		if t.TokenFile != "" {
-			b, err := os.ReadFile(t.TokenFile)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.token_file: %w", p, err))
-				continue
-			}
-			t.Token = strings.TrimSpace(string(b))
+		if err := t.Token.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.token: %w", p, err))
 		}
-		if len(t.Token) < MinTokenLength {
-			errs = append(errs, fmt.Errorf("%s: token must have at least %d characters", p, MinTokenLength))
+		if !t.Token.IsSet() || t.Token.Known() && len(t.Token.Reveal()) < MinTokenLength {
+			errs = append(errs, fmt.Errorf("%s.token: must have at least %d characters", p, MinTokenLength))
 		}
 	}
 	return errors.Join(errs...)
@@ -92,11 +109,12 @@ type hashedToken struct {
 	role Role
 }
 
-// NewAuthenticator returns an authenticator for validated tokens.
+// NewAuthenticator returns an authenticator for provisioned, resolved and
+// validated tokens.
 func NewAuthenticator(cfg AuthConfig) *Authenticator {
 	a := &Authenticator{}
 	for _, t := range cfg.Tokens {
-		a.tokens = append(a.tokens, hashedToken{sha256.Sum256([]byte(t.Token)), t.Name, t.Role})
+		a.tokens = append(a.tokens, hashedToken{sha256.Sum256([]byte(t.Token.Reveal())), t.Name, t.Role})
 	}
 	return a
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest/webform"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -38,9 +39,9 @@ func (f fakeIndex) Get(_ context.Context, id string) (router.Case, error) {
 }
 
 var tokens = AuthConfig{Tokens: []Token{
-	{Name: "boss", Token: "admin-token-0123456789", Role: RoleAdmin},
-	{Name: "agent1", Token: "agent-token-0123456789", Role: RoleAgent},
-	{Name: "kiosk", Token: "intake-token-0123456789", Role: RoleIntake},
+	{Name: "boss", Token: secret.Inline("admin-token-0123456789"), Role: RoleAdmin},
+	{Name: "agent1", Token: secret.Inline("agent-token-0123456789"), Role: RoleAgent},
+	{Name: "kiosk", Token: secret.Inline("intake-token-0123456789"), Role: RoleIntake},
 }}
 
 // testCustomerKey keys the opaque customer tokens of the test consoles.
@@ -48,10 +49,7 @@ var testCustomerKey = []byte("test-customer-key-0123456789abcdef")
 
 func newTestServer(tb testing.TB) *Server {
 	tb.Helper()
-	cfg := Config{}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
+	cfg := provisioned()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_test_total", Help: "A test counter."}))
 	s := New(cfg, zap.NewNop(), reg, NewAuthenticator(tokens))
@@ -130,20 +128,67 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
+// provisioned returns the server's configuration with every default.
+func provisioned() Config {
+	var cfg Config
+	cfg.Provision()
+	return cfg
+}
+
 func TestAuthConfigValidate(t *testing.T) {
 	cfg := AuthConfig{Tokens: []Token{
-		{Name: "a", Token: "short", Role: RoleAdmin},
-		{Name: "a", Token: "long-enough-token-0123", Role: "king"},
+		{Name: "a", Token: secret.Inline("short"), Role: RoleAdmin},
+		{Name: "a", Token: secret.Inline("long-enough-token-0123"), Role: "king"},
 		{Name: "c", TokenFile: "/no/such/file", Role: RoleAgent},
 	}}
-	err := cfg.Validate()
-	for _, want := range []string{"at least 16", "unique", `"king"`, "token_file"} {
+	cfg.Provision()
+	err := errors.Join(cfg.ResolveSecrets("", nil), cfg.Validate())
+	for _, want := range []string{"tokens[0].token: must have at least 16", "tokens[1].name: must be set and unique", `tokens[1].role: "king"`, "tokens[2].token_file: open /no/such/file"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %s", err, want)
 		}
 	}
 	if strings.Contains(err.Error(), "long-enough-token") {
 		t.Errorf("a token leaked into the error: %v", err)
+	}
+}
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Listen: "nohost"}, "listen: "},
+		{Config{BodyLimit: -1}, "body_limit: must not be negative"},
+		{Config{ReadTimeout: -1}, "read_timeout: must not be negative"},
+		{Config{MaxConnections: -1}, "max_connections: must not be negative"},
+		{Config{}, ""},
+		{provisioned(), ""},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%+v: Validate() = %v", tt.cfg, err)
+			}
+			continue
+		}
+		key, _, _ := strings.Cut(tt.want, ":")
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Count(err.Error(), key) != 1 {
+			t.Errorf("%+v: Validate() = %v, want %q with its key once", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestProvisionFillsDefaults(t *testing.T) {
+	want := Config{Listen: DefaultListen, BodyLimit: DefaultBodyLimit, ReadTimeout: DefaultReadTimeout, MaxConnections: DefaultMaxConnections}
+	if got := provisioned(); got != want {
+		t.Errorf("Provision() = %+v, want %+v", got, want)
+	}
+	cfg := Config{Listen: ":9"}
+	cfg.Provision()
+	if cfg.Listen != ":9" {
+		t.Errorf("Provision() replaced listen: %+v", cfg)
 	}
 }
 
@@ -160,7 +205,7 @@ func (r recordingIndex) Search(_ context.Context, q caseindex.Query) (caseindex.
 
 func TestConsoleSearchFilters(t *testing.T) {
 	var queries []caseindex.Query
-	s := New(Config{}, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
+	s := New(provisioned(), zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	NewConsole(recordingIndex{queries: &queries}, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
 	tests := []struct {
 		name, query string

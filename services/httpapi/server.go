@@ -36,7 +36,8 @@ import (
 
 // Config configures the HTTP server.
 type Config struct {
-	// Listen is the address to serve on (default 127.0.0.1:8080).
+	// Listen is the address to serve on (default DefaultListen,
+	// 127.0.0.1:8080).
 	Listen string `yaml:"listen"`
 	// BodyLimit bounds, in bytes, the body of every request whose route
 	// does not read its body itself (default 256 KiB). The web form, the
@@ -54,28 +55,16 @@ type Config struct {
 
 // Defaults of Config.
 const (
+	DefaultListen         = "127.0.0.1:8080"
 	DefaultBodyLimit      = 256 << 10
 	DefaultReadTimeout    = 30 * time.Second
 	DefaultMaxConnections = 512
 )
 
-// Validate checks the configuration and fills defaults.
-func (c *Config) Validate() error {
+// Provision fills every zero field with its default. It opens nothing.
+func (c *Config) Provision() {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("http.listen: %w", err)
-	}
-	var errs []error
-	if c.BodyLimit < 0 {
-		errs = append(errs, errors.New("http.body_limit: must not be negative"))
-	}
-	if c.ReadTimeout < 0 {
-		errs = append(errs, errors.New("http.read_timeout: must not be negative"))
-	}
-	if c.MaxConnections < 0 {
-		errs = append(errs, errors.New("http.max_connections: must not be negative"))
+		c.Listen = DefaultListen
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = DefaultBodyLimit
@@ -85,6 +74,26 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+}
+
+// Validate checks the configuration and reports every problem by its key.
+// It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen: %w", err))
+		}
+	}
+	if c.BodyLimit < 0 {
+		errs = append(errs, errors.New("body_limit: must not be negative"))
+	}
+	if c.ReadTimeout < 0 {
+		errs = append(errs, errors.New("read_timeout: must not be negative"))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("max_connections: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -107,12 +116,9 @@ type Server struct {
 }
 
 // New builds the server with /healthz, /readyz and /metrics; auth decides
-// who sees the readiness details and the metrics. Targets mount their
-// routes on App before Serve.
+// who sees the readiness details and the metrics. cfg must be provisioned
+// (Config.Provision). Targets mount their routes on App before Serve.
 func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer, auth *Authenticator) *Server {
-	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = DefaultBodyLimit
-	}
 	s := &Server{cfg: cfg, auth: auth, logger: logger, checks: map[string]Check{}, details: map[string]func() any{}, ownBody: map[string]bool{}}
 	s.app = fiber.New(fiber.Config{
 		AppName:                      "tousu",

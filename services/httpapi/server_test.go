@@ -124,7 +124,7 @@ func serve(tb testing.TB, s *Server) *ingesttest.CountingListener {
 // checked.
 func TestBodyLimitStopsReading(t *testing.T) {
 	const limit = 64 << 10
-	s := New(Config{BodyLimit: limit}, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
+	s := New(withBodyLimit(limit), zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	echo := func(c *fiber.Ctx) error { return c.Send(c.Body()) }
 	s.App().Post("/echo", echo)
 	s.OwnBody("/own/")
@@ -195,7 +195,7 @@ func TestBodyLimitStopsReading(t *testing.T) {
 // limit+1 bytes (fasthttp reads up to that much, at most 8 KiB, before the
 // handler runs), long before the announced gigabyte was sent.
 func TestBodyLimitAnswersBeforeTheBody(t *testing.T) {
-	s := New(Config{BodyLimit: 1024}, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
+	s := New(withBodyLimit(1024), zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	s.App().Post("/echo", func(c *fiber.Ctx) error { return c.Send(c.Body()) })
 	ln := serve(t, s)
 	conn, err := net.Dial("tcp", ln.Addr().String())
@@ -213,4 +213,12 @@ func TestBodyLimitAnswersBeforeTheBody(t *testing.T) {
 	if resp.StatusCode != 413 || !strings.Contains(string(b), `"error":"请求内容过大`) || !resp.Close {
 		t.Errorf("answer %d close=%v %s, want 413 in JSON closing the connection", resp.StatusCode, resp.Close, b)
 	}
+}
+
+// withBodyLimit returns the provisioned configuration with BodyLimit
+// limit.
+func withBodyLimit(limit int) Config {
+	cfg := Config{BodyLimit: limit}
+	cfg.Provision()
+	return cfg
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
@@ -55,7 +56,9 @@ func startReplica(tb testing.TB, cfg bus.Config, topic string) *replica {
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx) }()
 	tb.Cleanup(func() { cancel(); <-done })
-	form, err := webform.New(webform.Config{CSRFSecret: csrfSecret, RateLimit: 1000}, webform.Shared{Ledger: l}, nil, nil, log, nil)
+	formCfg := webform.Config{CSRFSecret: secret.Inline(csrfSecret), RateLimit: 1000}
+	formCfg.Provision()
+	form, err := webform.New(formCfg, webform.Shared{Ledger: l}, nil, nil, log, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

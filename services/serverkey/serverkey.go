@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // EnvSecret is the environment variable from which the configuration takes
@@ -27,52 +29,63 @@ const MinSecretBytes = 32
 // FileName is the file in the data directory that keeps a generated secret.
 const FileName = "server-secret"
 
-// Config names the secret: inline (Secret, or EnvSecret) or in a file
-// (SecretFile). With neither, an embedded installation generates one into
-// its data directory at first start; a distributed one must configure it,
-// the same on every replica.
+// Config names the secret: inline, in a file or in an environment variable
+// (EnvSecret, set by the tousu configuration from the environment). With
+// none, an embedded installation generates one into its data directory at
+// first start; a distributed one must configure it, the same on every
+// replica.
 type Config struct {
-	Secret     string `yaml:"secret"`
-	SecretFile string `yaml:"secret_file"`
+	Secret secret.Secret `yaml:"secret"`
+	// SecretFile names a file holding the secret; Provision folds it into
+	// Secret.
+	SecretFile string `yaml:"secret_file,omitempty"`
 }
 
-// Validate checks that at most one source is named. It reads nothing.
-func (c *Config) Validate() error {
-	if c.Secret != "" && c.SecretFile != "" {
-		return errors.New("secret and secret_file: set one, not both")
+// Provision folds secret_file into Secret. It reads nothing.
+func (c *Config) Provision() { c.Secret.Fold(&c.SecretFile, nil) }
+
+// ResolveSecrets reads the secret from its file (relative to dir) or its
+// environment variable.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	return c.Secret.ResolveAt("", "secret", dir, lookupEnv)
+}
+
+// Validate checks that at most one source is named and that a secret at
+// hand has at least MinSecretBytes bytes. It reads and changes nothing.
+func (c Config) Validate() error {
+	if err := c.Secret.Check(); err != nil {
+		return fmt.Errorf("secret: %w", err)
 	}
-	if c.Secret != "" && len(c.Secret) < MinSecretBytes {
-		return fmt.Errorf("secret: must have at least %d bytes", MinSecretBytes)
+	if c.Secret.Known() && len(c.Secret.Reveal()) < MinSecretBytes {
+		return fmt.Errorf("%s: must have at least %d bytes", c.Secret.Key("secret"), MinSecretBytes)
 	}
 	return nil
 }
 
 // Configured reports whether the configuration names a secret.
-func (c Config) Configured() bool { return c.Secret != "" || c.SecretFile != "" }
+func (c Config) Configured() bool { return c.Secret.IsSet() || c.SecretFile != "" }
 
 // Key is a loaded server secret. The zero Key is not usable.
 type Key struct{ secret []byte }
 
-// Load returns the configured secret, or, when none is configured and
+// Load returns the configured secret (read now unless ResolveSecrets did),
+// or, when none is configured and
 // generate is true, the one kept in dataDir/FileName, created (mode 0600)
 // at the first call. created reports that it was made now. Without a
 // configured secret and with generate false, Load fails: replicas that do
 // not share a secret would give the same complaint different references.
 func Load(c Config, dataDir string, generate bool) (key Key, created bool, err error) {
-	switch {
-	case c.Secret != "":
-		return Key{secret: []byte(c.Secret)}, false, nil
-	case c.SecretFile != "":
-		b, err := os.ReadFile(c.SecretFile)
-		if err != nil {
-			return Key{}, false, fmt.Errorf("secret_file: %w", err)
+	if c.Configured() {
+		c.Provision()
+		if err := c.ResolveSecrets("", nil); err != nil {
+			return Key{}, false, err
 		}
-		s := strings.TrimSpace(string(b))
-		if len(s) < MinSecretBytes {
-			return Key{}, false, fmt.Errorf("secret_file: %s holds fewer than %d bytes", c.SecretFile, MinSecretBytes)
+		if err := c.Validate(); err != nil {
+			return Key{}, false, err
 		}
-		return Key{secret: []byte(s)}, false, nil
-	case !generate:
+		return Key{secret: []byte(c.Secret.Reveal())}, false, nil
+	}
+	if !generate {
 		return Key{}, false, fmt.Errorf("secret: not set; every replica of a distributed installation needs the same secret (security.secret, security.secret_file or %s, at least %d bytes)", EnvSecret, MinSecretBytes)
 	}
 	path := filepath.Join(dataDir, FileName)

@@ -2,10 +2,13 @@ package serverkey
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 func TestLoadGeneratesOnceAndKeeps(t *testing.T) {
@@ -31,12 +34,12 @@ func TestLoadGeneratesOnceAndKeeps(t *testing.T) {
 }
 
 func TestLoadSources(t *testing.T) {
-	secret := strings.Repeat("s", MinSecretBytes)
+	value := strings.Repeat("s", MinSecretBytes)
 	file := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(value+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	inline, _, err := Load(Config{Secret: secret}, t.TempDir(), false)
+	inline, _, err := Load(Config{Secret: secret.Inline(value)}, t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,15 +75,23 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  Config
-		ok   bool
+		want string
 	}{
-		{"empty", Config{}, true},
-		{"inline", Config{Secret: strings.Repeat("a", MinSecretBytes)}, true},
-		{"short", Config{Secret: "abc"}, false},
-		{"both", Config{Secret: strings.Repeat("a", MinSecretBytes), SecretFile: "/x"}, false},
+		{"empty", Config{}, ""},
+		{"inline", Config{Secret: secret.Inline(strings.Repeat("a", MinSecretBytes))}, ""},
+		{"short", Config{Secret: secret.Inline("abc")}, "secret: must have at least 32 bytes"},
+		{"both", Config{Secret: secret.Inline(strings.Repeat("a", MinSecretBytes)), SecretFile: "/x"}, "secret: set one of"},
+		{"missing file", Config{SecretFile: "/no/such/secret"}, "secret_file: open /no/such/secret"},
+		{"unset variable", Config{Secret: secret.Secret{Env: EnvSecret}}, "secret: the environment variable TOUSU_SECRET is not set"},
 	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+		cfg := tc.cfg
+		cfg.Provision()
+		err := errors.Join(cfg.ResolveSecrets("", secret.LookupIn(nil)), cfg.Validate())
+		switch {
+		case tc.want == "" && err != nil:
 			t.Errorf("%s: err %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

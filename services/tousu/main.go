@@ -92,10 +92,11 @@ var commands = []*command{
 	{
 		name:    "validate",
 		args:    "[-config FILE] [-target LIST] [POLICY_PACK ...]",
-		purpose: "Check a configuration (with the policy packs it names) and policy pack files without starting anything; with neither, the built-in defaults with the environment.",
+		purpose: "Check a configuration (with the policy packs it names) and policy pack files without starting anything; with neither, the built-in defaults with the environment. -print writes the effective configuration (environment and defaults applied, secrets redacted) as YAML.",
 		examples: []string{
 			"tousu validate",
 			"tousu validate -config configs/distributed.yaml -target gateway",
+			"tousu validate -print -config configs/embedded.yaml",
 			"tousu validate configs/policies/hotel.yaml builtin:telecom",
 		},
 		takesArgs: true,
@@ -346,34 +347,33 @@ func (o *options) targetFlag(fl *flag.FlagSet) {
 	fl.StringVar(&o.target, "target", "all", "components to run, a comma-separated `LIST` (the targets are below)")
 }
 
-// load reads the configuration and applies the flags over it.
+// load returns the effective configuration (app.Load, with the flags
+// applied before the defaults) and the targets it runs.
 func load(o options, fl *flag.FlagSet, environ []string) (app.Config, []app.Target, error) {
-	cfg, err := app.Load(o.config, environ)
-	if err != nil {
-		return cfg, nil, err
-	}
 	set := map[string]bool{}
 	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["data"] {
-		cfg.DataDir = o.data
-	}
-	if set["http"] {
-		cfg.HTTP.Listen = o.http
+	cfg, err := app.Load(o.config, environ, func(c *app.Config) {
+		if set["data"] {
+			c.DataDir = o.data
+		}
+		if set["http"] {
+			c.HTTP.Listen = o.http
+		}
+		switch {
+		case set["broker-listen"]:
+			c.Broker.Listen = o.brokerListen
+		case c.Broker.Listen == "" && o.target == string(app.TargetBroker):
+			c.Broker.Listen = "127.0.0.1:9092"
+		}
+	})
+	if err != nil {
+		return cfg, nil, err
 	}
 	var targets []app.Target
 	if o.target != "" { // topics apply runs no target
 		if targets, err = app.ParseTargets(o.target, cfg.Embedded()); err != nil {
 			return cfg, nil, err
 		}
-	}
-	switch {
-	case set["broker-listen"]:
-		cfg.Broker.Listen = o.brokerListen
-	case cfg.Broker.Listen == "" && o.target == string(app.TargetBroker):
-		cfg.Broker.Listen = "127.0.0.1:9092"
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, nil, err
 	}
 	return cfg, targets, app.CheckTargets(&cfg, targets)
 }
@@ -418,6 +418,7 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	o := options{}
 	o.configFlag(fl)
 	o.targetFlag(fl)
+	printConfig := fl.Bool("print", false, "write the effective configuration (after the environment and the defaults) as YAML to standard output, every secret redacted")
 	return func(packs []string, x cmdIO) int {
 		code := exitOK
 		report := func(name string, err error) {
@@ -426,7 +427,11 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 				code = max(code, exitFailure)
 				return
 			}
-			fmt.Fprintf(x.stdout, "tousu: %s: ok\n", name)
+			okTo := x.stdout
+			if *printConfig { // standard output is the YAML alone
+				okTo = x.stderr
+			}
+			fmt.Fprintf(okTo, "tousu: %s: ok\n", name)
 		}
 		if o.config != "" || len(packs) == 0 {
 			name := o.config
@@ -436,6 +441,12 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			cfg, _, err := load(o, fl, x.environ)
 			if err == nil {
 				_, err = cfg.LoadPolicies(time.Now())
+			}
+			if err == nil && *printConfig {
+				var text []byte
+				if text, err = cfg.YAML(); err == nil {
+					_, err = x.stdout.Write(text)
+				}
 			}
 			report(name, err)
 		}
@@ -454,7 +465,7 @@ func validate(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 
 // isConfig reports whether the file at path is a tousu configuration.
 func isConfig(path string) bool {
-	_, err := app.Load(path, nil)
+	_, err := app.Decode(path)
 	return err == nil
 }
 

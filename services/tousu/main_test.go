@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/services/app"
 )
 
 const testToken = "test-admin-token-0123456789"
@@ -63,6 +65,84 @@ func TestValidateCommand(t *testing.T) {
 		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.contains) {
 			t.Errorf("tousu %v = %d, %q %q; want %d and %q", tt.args, code, out.String(), errOut.String(), tt.code, tt.contains)
 		}
+	}
+}
+
+// TestValidatePrint: validate -print writes the effective configuration
+// (file, environment and defaults) as YAML that decodes back as a
+// configuration, with no secret in it, whether inline, in a file or in
+// the environment.
+func TestValidatePrint(t *testing.T) {
+	dir := t.TempDir()
+	secrets := map[string]string{
+		"inline token":  "inline-admin-token-0123456789",
+		"token file":    "file-kiosk-token-0123456789",
+		"webhook file":  "file-webhook-secret-0123456789",
+		"es password":   "inline-es-password-0123456789",
+		"server env":    "env-server-secret-0123456789abcdef0123",
+		"webhook env":   "env-webhook-secret-0123456789",
+		"csrf env":      "env-csrf-secret-0123456789abcdef0123456",
+		"alert env":     "env-alert-secret-0123456789",
+		"alert URL":     "URLTOKEN0123456789",
+		"bootstrap env": "env-bootstrap-token-0123456789",
+		"imap password": "imap-url-password-0123456789",
+		"imap file":     "imap-inline-password-0123456789",
+	}
+	os.WriteFile(filepath.Join(dir, "kiosk-token"), []byte(secrets["token file"]+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "acme"), []byte(secrets["webhook file"]+"\n"), 0o600)
+	config := filepath.Join(dir, "tousu.yaml")
+	os.WriteFile(config, []byte(`
+data_dir: /srv/tousu
+auth:
+  tokens:
+    - {name: boss, token: `+secrets["inline token"]+`, role: admin}
+    - {name: kiosk, token_file: kiosk-token, role: intake}
+webhook:
+  sources:
+    acme: {secret_file: acme}
+alerts:
+  webhooks:
+    - {name: quality, url: "https://hooks.example.com/robot/send?access_token=`+secrets["alert URL"]+`", secret_env: TEST_ALERT_SECRET}
+imap:
+  mailboxes:
+    - {name: support, host: imap.example.com, auth: {username: support, password: `+secrets["imap file"]+`}}
+index:
+  backend: elasticsearch
+  elasticsearch: {urls: ["http://127.0.0.1:9200"], username: tousu, password: `+secrets["es password"]+`}
+`), 0o600)
+	environ := []string{
+		"TOUSU_SECRET=" + secrets["server env"],
+		"TOUSU_WEBHOOK_SECRET_PARTNER=" + secrets["webhook env"],
+		"TOUSU_WEBFORM_CSRF_SECRET=" + secrets["csrf env"],
+		"TOUSU_BOOTSTRAP_TOKEN=" + secrets["bootstrap env"],
+		"TOUSU_IMAP_SALES=imaps://sales:" + secrets["imap password"] + "@imap.example.com/INBOX",
+		"TEST_ALERT_SECRET=" + secrets["alert env"],
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "-print", "-config", config}, environ, &out, &errOut); code != 0 {
+		t.Fatalf("validate -print = %d: %s", code, errOut.String())
+	}
+	for name, value := range secrets {
+		if strings.Contains(out.String(), value) {
+			t.Errorf("the %s shows in the output:\n%s", name, out.String())
+		}
+	}
+	var printed app.Config
+	if err := configs.DecodeStrict(out.Bytes(), &printed); err != nil {
+		t.Fatalf("the output does not decode as a configuration: %v\n%s", err, out.String())
+	}
+	if printed.DataDir != "/srv/tousu" || printed.Index.Bleve.Path != "/srv/tousu/index" || printed.HTTP.Listen != "127.0.0.1:8080" ||
+		printed.Escalator.Interval != 5*time.Second || printed.IMAP.Mailboxes[1].Port != 993 {
+		t.Errorf("defaults missing from the output: %+v", printed)
+	}
+	if tok := printed.Auth.Tokens[1].Token; tok.File != "kiosk-token" || tok.String() != "file kiosk-token" {
+		t.Errorf("token file = %+v, want its name", tok)
+	}
+	if s := printed.Security.Secret; s.Env != "TOUSU_SECRET" || s.Reveal() != "" {
+		t.Errorf("server secret = %+v, want the variable's name", s)
+	}
+	if !strings.Contains(out.String(), "[redacted]") || !strings.Contains(errOut.String(), config+": ok") {
+		t.Errorf("output %q, %q", out.String(), errOut.String())
 	}
 }
 

@@ -107,14 +107,15 @@ type Dispatcher struct {
 	close   func()
 }
 
-// New builds a Dispatcher from cfg: the log sink if cfg.Log, then one
-// webhook sink per cfg.Webhooks entry. It validates cfg and reads the
-// environment variables it names (url_env, secret_env); errors name the
-// variable, never its value. logger should carry a component field; the
+// New builds a Dispatcher from cfg, provisioned (Config.Provision): the
+// log sink if cfg.Log, then one webhook sink per cfg.Webhooks entry. It
+// validates cfg and reads the environment variables it names (url_env, and
+// secret_env unless Config.ResolveSecrets did); errors name the variable,
+// never its value. logger should carry a component field; the
 // log sink writes to it. Metrics are registered with reg unless it is nil.
 func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("alertsink: %w", err)
 	}
 	if logger == nil {
 		logger = zap.NewNop()
@@ -124,8 +125,8 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher
 	if cfg.Log {
 		targets = append(targets, Target{Name: logSinkName, Sink: NewLog(logger)})
 	}
-	for _, w := range cfg.Webhooks {
-		sink, err := newWebhookFromEnv(w, client, logger)
+	for i, w := range cfg.Webhooks {
+		sink, err := newWebhookFromEnv(i, w, client, logger)
 		if err != nil {
 			return nil, err
 		}

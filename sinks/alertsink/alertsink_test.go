@@ -88,6 +88,7 @@ func TestNewRoutesByFilter(t *testing.T) {
 		{Name: "quality", URL: qsrv.URL, SecretEnv: "TEST_ALERT_SECRET_QUALITY", Kinds: []string{"escalation"}, MinLevel: 2, Notify: []string{"质量总监"}},
 		{Name: "ops", URLEnv: "TEST_ALERT_URL_OPS", Unsigned: true, Kinds: []string{"urge", "batch"}},
 	}}
+	cfg.Provision()
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
 	d, err := New(cfg, jsonLogger(&logs), reg)
@@ -149,15 +150,17 @@ func TestNewReadsEnvironment(t *testing.T) {
 		w    WebhookConfig
 		want string
 	}{
-		{"secret unset", WebhookConfig{Name: "a", URL: "https://example.com", SecretEnv: unset}, unset + " (secret_env) is not set"},
-		{"secret short", WebhookConfig{Name: "a", URL: "https://example.com", SecretEnv: "TEST_ALERT_SHORT"}, "at least 16 bytes"},
-		{"url unset", WebhookConfig{Name: "a", URLEnv: unset, SecretEnv: "TEST_ALERT_SECRET"}, unset + " (url_env) is not set"},
+		{"secret unset", WebhookConfig{Name: "a", URL: "https://example.com", SecretEnv: unset}, "alertsink: webhooks[0].secret_env: the environment variable " + unset + " is not set"},
+		{"secret short", WebhookConfig{Name: "a", URL: "https://example.com", SecretEnv: "TEST_ALERT_SHORT"}, "alertsink: webhooks[0].secret_env: the secret in TEST_ALERT_SHORT must be at least 16 bytes"},
+		{"url unset", WebhookConfig{Name: "a", URLEnv: unset, SecretEnv: "TEST_ALERT_SECRET"}, "alertsink: webhooks[0].url_env: the environment variable " + unset + " is not set"},
 		{"bad url", WebhookConfig{Name: "a", URLEnv: "TEST_ALERT_BAD_URL", SecretEnv: "TEST_ALERT_SECRET"}, "http or https"},
-		{"invalid config", WebhookConfig{Name: "a", URL: "https://example.com"}, "secret_env: required"},
+		{"invalid config", WebhookConfig{Name: "a", URL: "https://example.com"}, "alertsink: webhooks[0].secret_env: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(Config{Webhooks: []WebhookConfig{tt.w}}, nil, nil)
+			cfg := Config{Webhooks: []WebhookConfig{tt.w}}
+			cfg.Provision()
+			_, err := New(cfg, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want an error with %q", err, tt.want)
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 )
 
@@ -55,9 +57,12 @@ type WebhookConfig struct {
 	// carry a token. It is read by New.
 	URLEnv string `yaml:"url_env"`
 	// SecretEnv names the environment variable holding the HMAC key that
-	// signs each request (at least 16 bytes). It is read by New and never
-	// logged. Required unless Unsigned is set.
+	// signs each request (at least 16 bytes, surrounding whitespace
+	// ignored). It is never logged. Required unless Unsigned is set.
 	SecretEnv string `yaml:"secret_env"`
+	// Secret is the key SecretEnv names, set by Provision and read by
+	// ResolveSecrets (or New).
+	Secret secret.Secret `yaml:"-"`
 	// Unsigned sends requests without X-Tousu-Signature. It must be set
 	// explicitly and excludes SecretEnv.
 	Unsigned bool `yaml:"unsigned"`
@@ -72,7 +77,7 @@ type WebhookConfig struct {
 	// are not affected (use Kinds to drop them).
 	Notify []string `yaml:"notify"`
 	// Timeout bounds each request, including reading the response.
-	// Zero means DefaultTimeout (5s).
+	// Default DefaultTimeout (5s), filled by Provision.
 	Timeout time.Duration `yaml:"timeout"`
 	// OmitExcerpt leaves the complaint excerpt out of the payload, for
 	// receivers such as group chats that should not see complaint text.
@@ -89,19 +94,42 @@ func (w WebhookConfig) Filter() Filter {
 	return Filter{Kinds: w.Kinds, MinLevel: w.MinLevel, Notify: w.Notify}
 }
 
-func (w WebhookConfig) timeout() time.Duration {
-	if w.Timeout == 0 {
-		return DefaultTimeout
+// Provision provisions every webhook. It reads nothing.
+func (c *Config) Provision() {
+	for i := range c.Webhooks {
+		c.Webhooks[i].Provision()
 	}
-	return w.Timeout
+}
+
+// Provision fills the default timeout and names secret_env as the
+// webhook's Secret. It reads nothing.
+func (w *WebhookConfig) Provision() {
+	if w.Timeout == 0 {
+		w.Timeout = DefaultTimeout
+	}
+	if w.SecretEnv != "" && w.Secret.Env != w.SecretEnv {
+		w.Secret = secret.Secret{Env: w.SecretEnv}
+	}
+}
+
+// ResolveSecrets reads the webhooks' secrets from their files (relative to
+// dir) or environment variables, reporting every one that cannot be read
+// by its key.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	for i := range c.Webhooks {
+		errs = append(errs, c.Webhooks[i].Secret.ResolveAt(fmt.Sprintf("webhooks[%d]", i), "secret_env", dir, lookupEnv))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks the configuration without reading the environment:
 // names (format, unique), the URL (http or https with a host) or the name
-// of its variable, that each webhook is signed (secret_env) or explicitly
-// unsigned, known kinds, and that levels and timeouts are not negative.
-// Messages name the offending key (webhooks[i].field) but never a URL's
-// token or a secret.
+// of its variable, that each webhook is signed (a secret at least
+// webhook.MinSecretBytes long where it is at hand) or explicitly unsigned,
+// known kinds, and that levels and timeouts are not negative. It changes
+// nothing. Every error names its key (webhooks[i].field) but never a
+// URL's token or a secret.
 func (c Config) Validate() error {
 	var errs []error
 	seen := map[string]int{}
@@ -120,9 +148,9 @@ func (c Config) Validate() error {
 		}
 		switch {
 		case w.URL != "" && w.URLEnv != "":
-			errs = append(errs, fmt.Errorf("%s: set url or url_env, not both", at))
+			errs = append(errs, fmt.Errorf("%s.url: set url or url_env, not both", at))
 		case w.URL == "" && w.URLEnv == "":
-			errs = append(errs, fmt.Errorf("%s: url or url_env is required", at))
+			errs = append(errs, fmt.Errorf("%s.url: url or url_env is required", at))
 		case w.URL != "":
 			if err := checkURL(w.URL); err != nil {
 				errs = append(errs, fmt.Errorf("%s.url: %w", at, err))
@@ -132,11 +160,13 @@ func (c Config) Validate() error {
 		}
 		switch {
 		case w.SecretEnv != "" && w.Unsigned:
-			errs = append(errs, fmt.Errorf("%s: set secret_env or unsigned: true, not both", at))
+			errs = append(errs, fmt.Errorf("%s.secret_env: set secret_env or unsigned: true, not both", at))
 		case w.SecretEnv == "" && !w.Unsigned:
 			errs = append(errs, fmt.Errorf("%s.secret_env: required (or unsigned: true to send unsigned requests)", at))
 		case w.SecretEnv != "" && !envName.MatchString(w.SecretEnv):
 			errs = append(errs, fmt.Errorf("%s.secret_env: %q is not an environment variable name", at, w.SecretEnv))
+		case w.Secret.Known() && len(strings.TrimSpace(w.Secret.Reveal())) < webhook.MinSecretBytes:
+			errs = append(errs, fmt.Errorf("%s.secret_env: the secret in %s must be at least %d bytes", at, w.SecretEnv, webhook.MinSecretBytes))
 		}
 		for _, k := range w.Kinds {
 			if !slices.Contains(Kinds, k) {
@@ -155,10 +185,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.timeout: must be positive (0 means %s)", at, DefaultTimeout))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("alertsink: %w", err)
+	return errors.Join(errs...)
+}
+
+// MarshalYAML writes the webhook with its URL cut to the scheme and host
+// (the rest may carry a token), as logs and errors show it.
+func (w WebhookConfig) MarshalYAML() (any, error) {
+	type plain WebhookConfig // without this method
+	p := plain(w)
+	if u, err := url.Parse(w.URL); err == nil && u.Host != "" && (u.Path != "" || u.RawQuery != "" || u.User != nil) {
+		p.URL = u.Scheme + "://" + u.Host + "/" + secret.Redacted
 	}
-	return nil
+	return p, nil
 }
 
 // checkURL accepts an absolute http or https URL with a host. Its errors

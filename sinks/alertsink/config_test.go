@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/tousu/tousu/configs"
 )
 
@@ -103,5 +105,42 @@ webhooks:
 	err := configs.DecodeStrict([]byte("webhooks:\n  - name: q\n    secret: abc\n"), &cfg)
 	if err == nil || !strings.Contains(err.Error(), "webhooks[0].secret") {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestWebhookYAMLHidesTheURL(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"https://oapi.example.com/robot/send?access_token=TOKEN-12345", "https://oapi.example.com/[redacted]"},
+		{"https://hooks.example.com/T0/B1/TOKEN-12345", "https://hooks.example.com/[redacted]"},
+		{"https://hooks.example.com", "https://hooks.example.com"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		out, err := yaml.Marshal(WebhookConfig{Name: "robot", URL: tt.url, SecretEnv: "S"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back WebhookConfig
+		if err := configs.DecodeStrict(out, &back); err != nil || back.URL != tt.want || back.SecretEnv != "S" || strings.Contains(string(out), "TOKEN") {
+			t.Errorf("%s: printed %s (%v), want url %q", tt.url, out, err, tt.want)
+		}
+	}
+}
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := WebhookConfig{Name: "a", URL: "https://hooks.example.com/a", Unsigned: true}
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Webhooks: []WebhookConfig{ok, {Name: "b", Unsigned: true}}}, "webhooks[1].url: url or url_env is required"},
+		{Config{Webhooks: []WebhookConfig{ok, {Name: "b", URL: "https://h/b", Unsigned: true, SecretEnv: "S"}}}, "webhooks[1].secret_env: set secret_env or unsigned: true, not both"},
+		{Config{Webhooks: []WebhookConfig{ok, ok}}, "webhooks[1].name: \"a\" is already used by webhooks[0]"},
+		{Config{Webhooks: []WebhookConfig{{Name: "log", URL: "https://h/b", SecretEnv: "S", MinLevel: -1}}}, "webhooks[0].name: \"log\" is reserved for the log sink\nwebhooks[0].min_level: must not be negative"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
 	}
 }

@@ -81,7 +81,8 @@ type Webhook struct {
 	maxResponse int64
 }
 
-// NewWebhook returns a webhook sink for cfg with the URL in cfg.URL and
+// NewWebhook returns a webhook sink for cfg, provisioned
+// (WebhookConfig.Provision), with the URL in cfg.URL and
 // the given signing secret (nil to send unsigned requests; cfg.SecretEnv
 // and cfg.URLEnv are not read: New reads them). client nil means a client
 // that follows no redirects. logger should carry a component field.
@@ -100,35 +101,36 @@ func NewWebhook(cfg WebhookConfig, secret []byte, client *http.Client, logger *z
 	}
 	u, _ := url.Parse(cfg.URL)
 	return &Webhook{
-		url: cfg.URL, host: u.Host, secret: secret, timeout: cfg.timeout(), omitExcerpt: cfg.OmitExcerpt,
+		url: cfg.URL, host: u.Host, secret: secret, timeout: cfg.Timeout, omitExcerpt: cfg.OmitExcerpt,
 		client: client, log: logger.With(zap.String("sink", cfg.Name)), now: time.Now, maxResponse: MaxResponseBytes,
 	}, nil
 }
 
-// newWebhookFromEnv reads the URL and secret of a validated cfg from the
-// environment.
-func newWebhookFromEnv(cfg WebhookConfig, client *http.Client, logger *zap.Logger) (*Webhook, error) {
+// newWebhookFromEnv reads the URL of a validated cfg, the i-th webhook,
+// from the environment, and its secret unless it was resolved.
+func newWebhookFromEnv(i int, cfg WebhookConfig, client *http.Client, logger *zap.Logger) (*Webhook, error) {
+	at := fmt.Sprintf("webhooks[%d]", i)
 	if cfg.URLEnv != "" {
 		cfg.URL = strings.TrimSpace(os.Getenv(cfg.URLEnv))
 		if cfg.URL == "" {
-			return nil, fmt.Errorf("alertsink: webhook %s: the environment variable %s (url_env) is not set", cfg.Name, cfg.URLEnv)
+			return nil, fmt.Errorf("alertsink: %s.url_env: the environment variable %s is not set", at, cfg.URLEnv)
 		}
 		if err := checkURL(cfg.URL); err != nil {
-			return nil, fmt.Errorf("alertsink: webhook %s: the URL in %s: %w", cfg.Name, cfg.URLEnv, err)
+			return nil, fmt.Errorf("alertsink: %s.url_env: the URL in %s: %w", at, cfg.URLEnv, err)
 		}
 	}
-	var secret []byte
+	var key []byte
 	if !cfg.Unsigned {
-		s := strings.TrimSpace(os.Getenv(cfg.SecretEnv))
-		switch {
-		case s == "":
-			return nil, fmt.Errorf("alertsink: webhook %s: the environment variable %s (secret_env) is not set", cfg.Name, cfg.SecretEnv)
-		case len(s) < webhook.MinSecretBytes:
-			return nil, fmt.Errorf("alertsink: webhook %s: the secret in %s must be at least %d bytes", cfg.Name, cfg.SecretEnv, webhook.MinSecretBytes)
+		if err := cfg.Secret.Resolve("", nil); err != nil {
+			return nil, fmt.Errorf("alertsink: %s.secret_env: %w", at, err)
 		}
-		secret = []byte(s)
+		s := strings.TrimSpace(cfg.Secret.Reveal())
+		if len(s) < webhook.MinSecretBytes {
+			return nil, fmt.Errorf("alertsink: %s.secret_env: the secret in %s must be at least %d bytes", at, cfg.SecretEnv, webhook.MinSecretBytes)
+		}
+		key = []byte(s)
 	}
-	return NewWebhook(cfg, secret, client, logger)
+	return NewWebhook(cfg, key, client, logger)
 }
 
 // Deliver POSTs n, masked (see Masked), and waits for the answer, at most

@@ -81,6 +81,7 @@ func newTestWebhook(tb testing.TB, cfg WebhookConfig, secret []byte) *Webhook {
 	if cfg.Name == "" {
 		cfg.Name = "test"
 	}
+	cfg.Provision()
 	w, err := NewWebhook(cfg, secret, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -273,7 +274,9 @@ func TestWebhookReadsBoundedAnswer(t *testing.T) {
 		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: status, Status: strconv.Itoa(status), Body: body, Header: http.Header{}, Request: r}, nil
 		})}
-		w, err := NewWebhook(WebhookConfig{Name: "big", URL: "https://hooks.example.com/x"}, []byte(testSecret), client, nil)
+		cfg := WebhookConfig{Name: "big", URL: "https://hooks.example.com/x"}
+		cfg.Provision()
+		w, err := NewWebhook(cfg, []byte(testSecret), client, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,10 +70,11 @@ func DefaultConfig() Config {
 	return Config{Path: filepath.Join("data", "cases.bleve")}
 }
 
-// Validate reports whether the configuration can be used.
+// Validate reports whether the configuration can be used, naming the key
+// of a problem. It changes nothing.
 func (c Config) Validate() error {
 	if strings.TrimSpace(c.Path) == "" {
-		return errors.New("bleveindex: path is required")
+		return errors.New("path: required")
 	}
 	return nil
 }
@@ -138,7 +139,7 @@ var _ caseindex.Index = (*Index)(nil)
 // component field; nil discards logs.
 func Open(cfg Config, logger *zap.Logger) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bleveindex: %w", err)
 	}
 	if logger == nil {
 		logger = zap.NewNop()

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tousu/tousu/internal/secret"
 )
 
 // Defaults applied to zero fields of Config.
@@ -24,11 +25,13 @@ const (
 )
 
 // Config says how to reach Elasticsearch and how to lay out the index. The
-// zero value of every field except URLs means its default.
+// zero value of every field except URLs means its default, filled by
+// Provision.
 //
 // Secrets (api_key, password) can be given inline or, better, as files
 // (api_key_file, password_file) whose content, without surrounding
-// whitespace, is the secret. They are never logged.
+// whitespace, is the secret, or in environment variables. They are never
+// logged.
 type Config struct {
 	// URLs lists the nodes, e.g. https://es1:9200. The client spreads
 	// requests over them and sets a node it cannot reach aside for a
@@ -36,12 +39,16 @@ type Config struct {
 	URLs []string `yaml:"urls"`
 	// APIKey is the base64 "id:key" API key Elasticsearch issued; it
 	// excludes username and password.
-	APIKey     string `yaml:"api_key"`
-	APIKeyFile string `yaml:"api_key_file"`
+	APIKey secret.Secret `yaml:"api_key"`
+	// APIKeyFile names a file holding the API key; Provision folds it
+	// into APIKey.
+	APIKeyFile string `yaml:"api_key_file,omitempty"`
 	// Username and Password are for basic authentication.
-	Username     string `yaml:"username"`
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
+	Username string        `yaml:"username"`
+	Password secret.Secret `yaml:"password"`
+	// PasswordFile names a file holding the password; Provision folds it
+	// into Password.
+	PasswordFile string `yaml:"password_file,omitempty"`
 	// CACert is a PEM file of the certificate authorities to trust for
 	// https URLs, besides the system's.
 	CACert string `yaml:"ca_cert"`
@@ -93,8 +100,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with zero fields set to their defaults.
-func (c Config) withDefaults() Config {
+// Provision fills every zero field but URLs with its default and folds
+// api_key_file and password_file into their secrets. It reads nothing.
+func (c *Config) Provision() {
 	d := DefaultConfig()
 	if c.IndexPrefix == "" {
 		c.IndexPrefix = d.IndexPrefix
@@ -123,19 +131,27 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = d.RequestTimeout
 	}
-	return c
+	c.APIKey.Fold(&c.APIKeyFile, nil)
+	c.Password.Fold(&c.PasswordFile, nil)
+}
+
+// ResolveSecrets reads the API key and the password from their files
+// (relative to dir) or environment variables.
+func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
+	return errors.Join(c.APIKey.ResolveAt("", "api_key", dir, lookupEnv), c.Password.ResolveAt("", "password", dir, lookupEnv))
 }
 
 // indexPrefixPattern is what an index name may look like: lower case,
 // not starting with -, _ or +, no characters Elasticsearch forbids.
 var indexPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,199}$`)
 
-// Validate reports whether the configuration can be used, without reading
-// files or contacting a node.
+// Validate reports every reason the configuration cannot be used, each
+// by its key, without reading files or contacting a node. It changes
+// nothing.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("esindex: "+format, args...))
+		errs = append(errs, fmt.Errorf(format, args...))
 	}
 	if len(c.URLs) == 0 {
 		bad("urls: at least one URL is required")
@@ -146,39 +162,39 @@ func (c Config) Validate() error {
 		case err != nil:
 			bad("urls[%d]: %v", i, err)
 		case u.Scheme != "http" && u.Scheme != "https":
-			bad("urls[%d] %q: scheme must be http or https", i, raw)
+			bad("urls[%d]: %q: scheme must be http or https", i, raw)
 		case u.Host == "":
-			bad("urls[%d] %q: no host", i, raw)
+			bad("urls[%d]: %q: no host", i, raw)
 		case u.User != nil:
 			bad("urls[%d]: credentials in the URL are not allowed; use username and password_file", i)
 		case u.RawQuery != "" || u.Fragment != "":
-			bad("urls[%d] %q: no query or fragment allowed", i, raw)
+			bad("urls[%d]: %q: no query or fragment allowed", i, raw)
 		}
 	}
-	if c.APIKey != "" && c.APIKeyFile != "" {
-		bad("api_key and api_key_file are mutually exclusive")
+	if c.APIKeyFile != "" && c.APIKey.IsSet() || c.APIKey.Check() != nil {
+		bad("api_key: api_key and api_key_file are mutually exclusive")
 	}
-	if c.Password != "" && c.PasswordFile != "" {
-		bad("password and password_file are mutually exclusive")
+	if c.PasswordFile != "" && c.Password.IsSet() || c.Password.Check() != nil {
+		bad("password: password and password_file are mutually exclusive")
 	}
-	hasKey := c.APIKey != "" || c.APIKeyFile != ""
-	hasPassword := c.Password != "" || c.PasswordFile != ""
+	hasKey := c.APIKey.IsSet() || c.APIKeyFile != ""
+	hasPassword := c.Password.IsSet() || c.PasswordFile != ""
 	switch {
 	case hasKey && (c.Username != "" || hasPassword):
-		bad("use either api_key or username and password, not both")
+		bad("api_key: use either api_key or username and password, not both")
 	case c.Username != "" && !hasPassword:
-		bad("username %q needs a password or password_file", c.Username)
+		bad("username: %q needs a password or password_file", c.Username)
 	case c.Username == "" && hasPassword:
-		bad("password given without username")
+		bad("username: password given without username")
 	}
 	if c.IndexPrefix != "" && (!indexPrefixPattern.MatchString(c.IndexPrefix) || strings.Contains(c.IndexPrefix, "..")) {
-		bad("index_prefix %q: use 1 to 200 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", c.IndexPrefix)
+		bad("index_prefix: %q: use 1 to 200 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", c.IndexPrefix)
 	}
 	if c.Shards < 0 || c.Shards > 1024 {
-		bad("number_of_shards must be between 1 and 1024, got %d", c.Shards)
+		bad("number_of_shards: must be between 1 and 1024, got %d", c.Shards)
 	}
 	if c.Replicas != nil && (*c.Replicas < 0 || *c.Replicas > 100) {
-		bad("number_of_replicas must be between 0 and 100, got %d", *c.Replicas)
+		bad("number_of_replicas: must be between 0 and 100, got %d", *c.Replicas)
 	}
 	for _, d := range []struct {
 		name     string
@@ -190,30 +206,14 @@ func (c Config) Validate() error {
 		{"request_timeout", c.RequestTimeout, 100 * time.Millisecond, 10 * time.Minute},
 	} {
 		if d.v != 0 && (d.v < d.lo || d.v > d.h) {
-			bad("%s must be between %s and %s, got %s", d.name, d.lo, d.h, d.v)
+			bad("%s: must be between %s and %s, got %s", d.name, d.lo, d.h, d.v)
 		}
 	}
 	if c.FlushBytes < 0 {
-		bad("flush_bytes must not be negative, got %d", c.FlushBytes)
+		bad("flush_bytes: must not be negative, got %d", c.FlushBytes)
 	}
 	if c.Workers < 0 || c.Workers > 64 {
-		bad("workers must be between 1 and 64, got %d", c.Workers)
+		bad("workers: must be between 1 and 64, got %d", c.Workers)
 	}
 	return errors.Join(errs...)
-}
-
-// secret returns the inline value or the trimmed content of the file.
-func secret(name, inline, file string) (string, error) {
-	if file == "" {
-		return inline, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("esindex: read %s: %w", name, err)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("esindex: %s %s is empty", name, file)
-	}
-	return s, nil
 }

@@ -110,12 +110,15 @@ var _ caseindex.Index = (*Index)(nil)
 // until ctx ends; other failures (bad credentials, an alias pointing at
 // another mapping version) return at once. The logger should carry a
 // component field (nil discards logs); reg receives the metrics (nil
-// registers none).
+// registers none). cfg must be provisioned (Config.Provision); secrets
+// not resolved yet are read now, relative to the working directory.
 func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("esindex: %w", err)
 	}
-	cfg = cfg.withDefaults()
+	if err := cfg.ResolveSecrets("", nil); err != nil {
+		return nil, fmt.Errorf("esindex: %w", err)
+	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -185,16 +188,9 @@ type flushStartKey struct{}
 
 // newClient builds the HTTP client from the configuration.
 func newClient(cfg Config) (*elasticsearch.Client, error) {
-	apiKey, err := secret("api_key_file", cfg.APIKey, cfg.APIKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	password, err := secret("password_file", cfg.Password, cfg.PasswordFile)
-	if err != nil {
-		return nil, err
-	}
 	var caCert []byte
 	if cfg.CACert != "" {
+		var err error
 		if caCert, err = os.ReadFile(cfg.CACert); err != nil {
 			return nil, fmt.Errorf("esindex: read ca_cert: %w", err)
 		}
@@ -207,8 +203,8 @@ func newClient(cfg Config) (*elasticsearch.Client, error) {
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses: cfg.URLs,
 		Username:  cfg.Username,
-		Password:  password,
-		APIKey:    apiKey,
+		Password:  cfg.Password.Reveal(),
+		APIKey:    cfg.APIKey.Reveal(),
 		CACert:    caCert,
 		Transport: transport,
 		// Upsert and Open retry; see the package doc, Retries.

@@ -51,13 +51,13 @@ func uniquePrefix(tb testing.TB) string {
 // next refresh.
 func realConfig(url, prefix string) Config {
 	replicas := 0 // a single node never assigns replicas
-	return Config{
+	return provisioned(Config{
 		URLs:            []string{url},
 		IndexPrefix:     prefix,
 		Replicas:        &replicas,
 		RefreshInterval: 100 * time.Millisecond,
 		FlushInterval:   20 * time.Millisecond,
-	}
+	})
 }
 
 // openReal opens an index with cfg and closes it at the end of the test.

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
@@ -198,13 +199,19 @@ func startFake(t *testing.T, f *fakeNode) Config {
 	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return Config{
+	return provisioned(Config{
 		URLs:           []string{srv.URL},
 		IndexPrefix:    "unit",
 		FlushInterval:  2 * time.Millisecond,
 		RetryBackoff:   time.Millisecond,
 		RequestTimeout: 5 * time.Second,
-	}
+	})
+}
+
+// provisioned returns cfg with its defaults, as Open expects it.
+func provisioned(cfg Config) Config {
+	cfg.Provision()
+	return cfg
 }
 
 // openFake opens an index on the fake node, closed at the end of the test.
@@ -459,7 +466,7 @@ func TestOpenRetriesWhileUnreachable(t *testing.T) {
 	// Nothing listens on port 1: Open keeps trying until ctx ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	cfg := Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond}
+	cfg := provisioned(Config{URLs: []string{"http://127.0.0.1:1"}, RetryBackoff: 10 * time.Millisecond})
 	idx, err := Open(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)), nil)
 	if err == nil {
 		idx.Close()
@@ -604,11 +611,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad scheme", Config{URLs: []string{"ftp://x"}}, "scheme"},
 		{"no host", Config{URLs: []string{"http://"}}, "no host"},
 		{"credentials in url", Config{URLs: []string{"http://u:p@x:9200"}}, "credentials"},
-		{"key and file", Config{URLs: ok, APIKey: "a", APIKeyFile: keyFile}, "mutually exclusive"},
-		{"password and file", Config{URLs: ok, Username: "u", Password: "p", PasswordFile: "f"}, "mutually exclusive"},
-		{"key and basic", Config{URLs: ok, APIKey: "a", Username: "u", Password: "p"}, "not both"},
+		{"key and file", Config{URLs: ok, APIKey: secret.Inline("a"), APIKeyFile: keyFile}, "mutually exclusive"},
+		{"password and file", Config{URLs: ok, Username: "u", Password: secret.Inline("p"), PasswordFile: "f"}, "mutually exclusive"},
+		{"key and basic", Config{URLs: ok, APIKey: secret.Inline("a"), Username: "u", Password: secret.Inline("p")}, "not both"},
 		{"user without password", Config{URLs: ok, Username: "u"}, "needs a password"},
-		{"password without user", Config{URLs: ok, Password: "p"}, "without username"},
+		{"password without user", Config{URLs: ok, Password: secret.Inline("p")}, "without username"},
 		{"upper-case prefix", Config{URLs: ok, IndexPrefix: "Cases"}, "index_prefix"},
 		{"prefix starting with _", Config{URLs: ok, IndexPrefix: "_cases"}, "index_prefix"},
 		{"prefix with star", Config{URLs: ok, IndexPrefix: "cases*"}, "index_prefix"},
@@ -641,19 +648,28 @@ func TestSecrets(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := secret("password_file", "", file); err != nil || got != "s3cret" {
-		t.Errorf("secret from file = %q, %v", got, err)
+	tests := []struct {
+		name    string
+		cfg     Config
+		want    string
+		wantErr string
+	}{
+		{"file", Config{PasswordFile: "pw"}, "s3cret", ""},
+		{"inline", Config{Password: secret.Inline("inline")}, "inline", ""},
+		{"empty file", Config{PasswordFile: empty}, "", "password_file: " + empty + " is empty"},
+		{"missing file", Config{PasswordFile: filepath.Join(dir, "missing")}, "", "password_file: open " + filepath.Join(dir, "missing")},
 	}
-	if got, err := secret("password_file", "inline", ""); err != nil || got != "inline" {
-		t.Errorf("inline secret = %q, %v", got, err)
+	for _, tt := range tests {
+		cfg := provisioned(tt.cfg)
+		err := cfg.ResolveSecrets(dir, nil)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || cfg.Password.Reveal() != tt.want):
+			t.Errorf("%s: %q, %v, want %q", tt.name, cfg.Password.Reveal(), err, tt.want)
+		}
 	}
-	if _, err := secret("password_file", "", empty); err == nil {
-		t.Error("an empty secret file was accepted")
-	}
-	if _, err := secret("password_file", "", filepath.Join(dir, "missing")); err == nil {
-		t.Error("a missing secret file was accepted")
-	}
-	_, err := Open(context.Background(), Config{URLs: []string{"http://127.0.0.1:1"}, Username: "u", PasswordFile: filepath.Join(dir, "missing")}, nil, nil)
+	_, err := Open(context.Background(), provisioned(Config{URLs: []string{"http://127.0.0.1:1"}, Username: "u", PasswordFile: filepath.Join(dir, "missing")}), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "password_file") {
 		t.Errorf("Open with a missing password file: %v", err)
 	}
@@ -937,4 +953,26 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
+	ok := []string{"http://127.0.0.1:9200"}
+	neg := -1
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "urls: at least one URL is required"},
+		{Config{URLs: []string{"http://a:9200", "ftp://x"}}, `urls[1]: "ftp://x": scheme must be http or https`},
+		{Config{URLs: ok, APIKey: secret.Inline("a"), APIKeyFile: "/k"}, "api_key: api_key and api_key_file are mutually exclusive"},
+		{Config{URLs: ok, Username: "u"}, `username: "u" needs a password or password_file`},
+		{Config{URLs: ok, Replicas: &neg}, "number_of_replicas: must be between 0 and 100, got -1"},
+		{Config{URLs: ok, FlushInterval: time.Minute}, "flush_interval: must be between 1ms and 5s, got 1m0s"},
+		{Config{URLs: ok, Workers: -1, FlushBytes: -1}, "flush_bytes: must not be negative, got -1\nworkers: must be between 1 and 64, got -1"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate() = %v, want %q", err, tt.want)
+		}
+	}
 }

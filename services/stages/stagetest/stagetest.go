@@ -131,6 +131,7 @@ func DedupeConfig(tb testing.TB, edit func(*normalize.DedupeConfig)) normalize.D
 	if edit != nil {
 		edit(&cfg)
 	}
+	cfg.Provision()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
