@@ -405,3 +405,9 @@ func (c *Config) LoadPolicies(now time.Time) (*router.Packs, error) {
 	}
 	return packs, nil
 }
+
+// YAML returns the configuration as YAML in the layout of a configuration
+// file, every secret redacted (see configs.Encode). Call it on the
+// effective configuration, as Load returns it; `tousu validate -print`
+// shows it.
+func (c Config) YAML() ([]byte, error) { return configs.Encode(c) }

@@ -1,4 +1,4 @@
-package app
+package configs
 
 import (
 	"bytes"
@@ -11,13 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// YAML returns the configuration as YAML in the layout of a configuration
-// file: durations as text (30s), every secret redacted (each type that
-// holds one marshals itself without it, see secret.Secret). Call it on
-// the effective configuration, as Load returns it; `tousu validate -print`
-// shows it.
-func (c Config) YAML() ([]byte, error) {
-	n, err := printable(reflect.ValueOf(c))
+// Encode returns a configuration as YAML in the layout of a configuration
+// file, the counterpart of DecodeStrict: struct fields in their order,
+// following their yaml tags, durations as text (30s), and every type that
+// marshals itself (secret.Secret, which redacts its value) as it does.
+func Encode(v any) ([]byte, error) {
+	n, err := printable(reflect.ValueOf(v))
 	if err != nil {
 		return nil, err
 	}
