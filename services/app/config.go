@@ -28,6 +28,8 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/serverkey"
+	"github.com/tousu/tousu/services/stages/escalator"
+	"github.com/tousu/tousu/services/stages/routing"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -56,8 +58,8 @@ type Config struct {
 	CSVDrop   csvdrop.Config     `yaml:"csvdrop"`
 	Normalize normalize.Config   `yaml:"normalize"`
 	Policies  router.PacksConfig `yaml:"policies"`
-	Router    RouterConfig       `yaml:"router"`
-	Escalator EscalatorConfig    `yaml:"escalator"`
+	Router    routing.Config     `yaml:"router"`
+	Escalator escalator.Config   `yaml:"escalator"`
 	Alerts    alertsink.Config   `yaml:"alerts"`
 	Log       LogConfig          `yaml:"log"`
 	// Security names the server secret that every replica shares.
@@ -74,70 +76,6 @@ type IndexConfig struct {
 	Backend       string            `yaml:"backend"`
 	Bleve         bleveindex.Config `yaml:"bleve"`
 	Elasticsearch esindex.Config    `yaml:"elasticsearch"`
-}
-
-// RouterConfig tunes the router stage.
-type RouterConfig struct {
-	// RetrainInterval is how often the router retrains the classifiers
-	// when agents corrected categories since the last time (default 30s).
-	RetrainInterval time.Duration `yaml:"retrain_interval"`
-	// MaxRecordBytes bounds every record the router (and the batcher)
-	// writes to the broker, encoded: a case is fitted to it by leaving out
-	// its oldest contacts' texts, contacts, history and list entries (see
-	// router.EncodeCase); any other record over it is dead-lettered with
-	// its input. Default router.DefaultMaxRecordBytes (512 KiB); at most
-	// the broker's limit (bus.MaxRecordBytes) less 64 KiB for keys,
-	// headers and the router.state envelope.
-	MaxRecordBytes int `yaml:"max_record_bytes"`
-}
-
-// maxRouterRecordBytes is the largest router.max_record_bytes allowed.
-const maxRouterRecordBytes = bus.MaxRecordBytes - 64<<10
-
-// Provision fills the defaults.
-func (c *RouterConfig) Provision() {
-	if c.RetrainInterval == 0 {
-		c.RetrainInterval = 30 * time.Second
-	}
-	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = router.DefaultMaxRecordBytes
-	}
-}
-
-// Validate checks the interval and the record budget.
-func (c RouterConfig) Validate() error {
-	var errs []error
-	if c.RetrainInterval < 0 {
-		errs = append(errs, fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval))
-	}
-	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < router.MinRecordBytes || c.MaxRecordBytes > maxRouterRecordBytes) {
-		errs = append(errs, fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
-			router.MinRecordBytes, maxRouterRecordBytes, bus.MaxRecordBytes, c.MaxRecordBytes))
-	}
-	return errors.Join(errs...)
-}
-
-// EscalatorConfig tunes the escalator, which raises the alerts of the
-// cases' escalation ladders when they fall due.
-type EscalatorConfig struct {
-	// Interval is how often it looks for due alerts (default 5s); an
-	// alert is raised at most this late.
-	Interval time.Duration `yaml:"interval"`
-}
-
-// Provision fills the default.
-func (c *EscalatorConfig) Provision() {
-	if c.Interval == 0 {
-		c.Interval = 5 * time.Second
-	}
-}
-
-// Validate checks the interval.
-func (c EscalatorConfig) Validate() error {
-	if c.Interval < 0 {
-		return fmt.Errorf("interval: must be positive, got %s", c.Interval)
-	}
-	return nil
 }
 
 // LogConfig configures logging.

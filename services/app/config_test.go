@@ -14,6 +14,7 @@ import (
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/routing"
 )
 
 // repoRoot is the module root, two levels above this package.
@@ -329,7 +330,7 @@ func TestRouterMaxRecordBytes(t *testing.T) {
 	}{
 		{0, router.DefaultMaxRecordBytes},
 		{router.MinRecordBytes, router.MinRecordBytes},
-		{maxRouterRecordBytes, maxRouterRecordBytes},
+		{routing.MaxRecordBytesLimit, routing.MaxRecordBytesLimit},
 		{router.MinRecordBytes - 1, 0},
 		{bus.MaxRecordBytes, 0},
 		{-1, 0},

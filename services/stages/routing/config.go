@@ -1,0 +1,52 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/bus"
+)
+
+// Config tunes the router stage (the router section of the
+// configuration).
+type Config struct {
+	// RetrainInterval is how often the router retrains the classifiers
+	// when agents corrected categories since the last time (default 30s).
+	RetrainInterval time.Duration `yaml:"retrain_interval"`
+	// MaxRecordBytes bounds every record the router (and the batcher)
+	// writes to the broker, encoded: a case is fitted to it by leaving out
+	// its oldest contacts' texts, contacts, history and list entries (see
+	// router.EncodeCase); any other record over it is dead-lettered with
+	// its input. Default router.DefaultMaxRecordBytes (512 KiB); at most
+	// the broker's limit (bus.MaxRecordBytes) less 64 KiB for keys,
+	// headers and the router.state envelope.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+}
+
+// MaxRecordBytesLimit is the largest max_record_bytes allowed.
+const MaxRecordBytesLimit = bus.MaxRecordBytes - 64<<10
+
+// Provision fills the defaults.
+func (c *Config) Provision() {
+	if c.RetrainInterval == 0 {
+		c.RetrainInterval = 30 * time.Second
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = router.DefaultMaxRecordBytes
+	}
+}
+
+// Validate checks the interval and the record budget.
+func (c Config) Validate() error {
+	var errs []error
+	if c.RetrainInterval < 0 {
+		errs = append(errs, fmt.Errorf("retrain_interval: must be positive, got %s", c.RetrainInterval))
+	}
+	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < router.MinRecordBytes || c.MaxRecordBytes > MaxRecordBytesLimit) {
+		errs = append(errs, fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
+			router.MinRecordBytes, MaxRecordBytesLimit, bus.MaxRecordBytes, c.MaxRecordBytes))
+	}
+	return errors.Join(errs...)
+}
