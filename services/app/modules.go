@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -476,21 +475,14 @@ func (p *Process) ensureToken() error {
 		return nil
 	}
 	path := filepath.Join(p.cfg.DataDir, "bootstrap-token")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		buf := make([]byte, 24)
-		if _, err := rand.Read(buf); err != nil {
-			return err
-		}
-		b = []byte(hex.EncodeToString(buf))
-		if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(p.out, "tousu: generated an admin API token in %s\n", path)
-	} else if err != nil {
+	token, created, err := secret.Generated(path, 24)
+	if err != nil {
 		return err
 	}
-	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: secret.Inline(strings.TrimSpace(string(b))), Role: httpapi.RoleAdmin}}
+	if created {
+		fmt.Fprintf(p.out, "tousu: generated an admin API token in %s\n", path)
+	}
+	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: secret.Inline(token), Role: httpapi.RoleAdmin}}
 	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
 	return p.cfg.Auth.Validate()
 }

@@ -7,14 +7,9 @@ package serverkey
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/tousu/tousu/internal/secret"
 )
@@ -89,34 +84,14 @@ func Load(c Config, dataDir string, generate bool) (key Key, created bool, err e
 		return Key{}, false, fmt.Errorf("secret: not set; every replica of a distributed installation needs the same secret (security.secret, security.secret_file or %s, at least %d bytes)", EnvSecret, MinSecretBytes)
 	}
 	path := filepath.Join(dataDir, FileName)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(b))
-		if len(s) < MinSecretBytes {
-			return Key{}, false, fmt.Errorf("%s holds fewer than %d bytes", path, MinSecretBytes)
-		}
-		return Key{secret: []byte(s)}, false, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return Key{}, false, err
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return Key{}, false, err
-	}
-	s := hex.EncodeToString(buf)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	s, created, err := secret.Generated(path, MinSecretBytes)
 	if err != nil {
 		return Key{}, false, err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return Key{}, false, err
+	if len(s) < MinSecretBytes {
+		return Key{}, false, fmt.Errorf("%s holds fewer than %d bytes", path, MinSecretBytes)
 	}
-	if err := f.Close(); err != nil {
-		return Key{}, false, err
-	}
-	return Key{secret: []byte(s)}, true, nil
+	return Key{secret: []byte(s)}, created, nil
 }
 
 // New returns a Key over secret, for tests and tools.
