@@ -248,11 +248,11 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 	var err error
 	switch a.Kind {
 	case ActionTake:
-		if err := heldBy(c, a); err != nil {
-			return c, false, nil, err
-		}
 		if c.Finished() {
 			return c, false, nil, finished(c, "工单%s，不能接手；请先重新打开工单", "case %s is %s; reopen it before taking it", c.ID, c.Status)
+		}
+		if err := heldBy(c, a); err != nil {
+			return c, false, nil, err
 		}
 		if c.Route.Owner == "" {
 			c.Route.Owner = a.Actor
@@ -267,11 +267,11 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		ev.Detail += "owner " + c.Route.Owner + "; assignee " + c.Assignee
 		c, err = e.event(c, EventTaken, a.At)
 	case ActionTransfer:
-		if err := heldBy(c, a); err != nil {
-			return c, false, nil, err
-		}
 		if c.Finished() {
 			return c, false, nil, finished(c, "工单%s，不能转派；请先重新打开工单", "case %s is %s; reopen it before passing it on", c.ID, c.Status)
+		}
+		if err := heldBy(c, a); err != nil {
+			return c, false, nil, err
 		}
 		if err := e.checkRoute(a.Department, a.Queue); err != nil {
 			return c, false, nil, err
@@ -317,7 +317,7 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		c, err = e.event(c, EventClosed, a.At)
 	case ActionReopen:
 		if !c.Finished() {
-			return c, false, nil, invalid(Reason{Code: CodeCaseNotFinished, Message: fmt.Sprintf("工单当前状态为“%s”，尚未办结或关闭，无需重新打开", c.Status.Label()), Conflict: true},
+			return c, false, nil, invalid(Reason{Code: CodeCaseNotFinished, Message: fmt.Sprintf("工单当前状态（%s）不允许重新打开：只有已办结或已关闭的工单可以重新打开", c.Status.Label()), Conflict: true},
 				"case %s is %s, not resolved or closed", c.ID, c.Status)
 		}
 		c.Status = StatusInProgress

@@ -415,7 +415,7 @@ func TestReasonOf(t *testing.T) {
 		conflict bool
 	}{
 		{"take a resolved case", resolved, act(resolved, "x", ActionTake, "1001", later), Reason{Code: CodeCaseFinished, Message: "工单已办结，不能接手"}, true},
-		{"reopen an open case", open, act(open, "x", ActionReopen, "1001", later), Reason{Code: CodeCaseNotFinished, Message: "“已受理”"}, true},
+		{"reopen an open case", open, act(open, "x", ActionReopen, "1001", later), Reason{Code: CodeCaseNotFinished, Message: "（已受理）不允许重新打开"}, true},
 		{"unknown department", open, edit(open, ActionTransfer, func(a *Action) { a.Department = "火星部门" }), Reason{Code: CodeUnknownRoute, Field: "department", Message: "没有部门“火星部门”"}, false},
 		{"unknown queue", open, edit(open, ActionTransfer, func(a *Action) { a.Queue = "9999" }), Reason{Code: CodeUnknownRoute, Field: "queue", Message: "没有队列“9999”"}, false},
 		{"unknown category", open, edit(open, ActionRecategorize, func(a *Action) { a.Category = "天气" }), Reason{Code: CodeUnknownCategory, Field: "category", Message: "没有分类“天气”"}, false},

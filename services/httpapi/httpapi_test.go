@@ -40,6 +40,8 @@ func (f fakeIndex) Get(_ context.Context, id string) (router.Case, error) {
 var tokens = AuthConfig{Tokens: []Token{
 	{Name: "boss", Token: "admin-token-0123456789", Role: RoleAdmin},
 	{Name: "agent1", Token: "agent-token-0123456789", Role: RoleAgent},
+	{Name: "agent2", Token: "agent2-token-0123456789", Role: RoleAgent},
+	{Name: "主管王", Token: "supervisor-token-0123456789", Role: RoleSupervisor},
 	{Name: "kiosk", Token: "intake-token-0123456789", Role: RoleIntake},
 }}
 
