@@ -469,15 +469,32 @@ func (p *Process) watchLag() error {
 	return nil
 }
 
-// ensureToken gives an embedded installation an admin token at first start,
-// kept in DATA/bootstrap-token, when none is configured.
+// ensureToken keeps an embedded installation's bootstrap admin token, in
+// DATA/bootstrap-token: made at first start when no token is configured,
+// and accepted beside the configured tokens as long as the file exists
+// (deleting it retires it; it is not made again while auth.tokens lists
+// tokens), unless a configured token is itself named "bootstrap"
+// (TOUSU_BOOTSTRAP_TOKEN). It prints which tokens the process accepts.
 func (p *Process) ensureToken() error {
-	if len(p.cfg.Auth.Tokens) > 0 || !p.cfg.Embedded() && p.broker == nil {
+	configured := len(p.cfg.Auth.Tokens)
+	if !p.cfg.Embedded() && p.broker == nil {
+		p.printTokens(configured)
 		return nil
 	}
 	path := filepath.Join(p.cfg.DataDir, "bootstrap-token")
+	if slices.ContainsFunc(p.cfg.Auth.Tokens, func(t httpapi.Token) bool { return t.Name == bootstrapName }) {
+		p.printTokens(configured)
+		if _, err := os.Stat(path); err == nil {
+			fmt.Fprintf(p.out, "tousu: %s is not used: a configured token is named %q\n", path, bootstrapName)
+		}
+		return nil
+	}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && configured > 0:
+		p.printTokens(configured)
+		return nil
+	case errors.Is(err, os.ErrNotExist):
 		buf := make([]byte, 24)
 		if _, err := rand.Read(buf); err != nil {
 			return err
@@ -487,12 +504,39 @@ func (p *Process) ensureToken() error {
 			return err
 		}
 		fmt.Fprintf(p.out, "tousu: generated an admin API token in %s\n", path)
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
-	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: strings.TrimSpace(string(b)), Role: httpapi.RoleAdmin}}
+	p.cfg.Auth.Tokens = append(p.cfg.Auth.Tokens, httpapi.Token{Name: bootstrapName, Token: strings.TrimSpace(string(b)), Role: httpapi.RoleAdmin})
 	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
+	if configured > 0 {
+		p.printTokens(configured)
+		fmt.Fprintf(p.out, "tousu: the bootstrap token is accepted beside auth.tokens; delete %s to retire it\n", path)
+	}
 	return p.cfg.Auth.Validate()
+}
+
+// bootstrapName is the account of the bootstrap admin token.
+const bootstrapName = "bootstrap"
+
+// printTokens prints how many of the accepted tokens come from the
+// configuration and which of them are admins', or how to get an admin
+// token when none is.
+func (p *Process) printTokens(configured int) {
+	if configured == 0 {
+		return
+	}
+	var admins []string
+	for _, t := range p.cfg.Auth.Tokens[:configured] {
+		if t.Role == httpapi.RoleAdmin {
+			admins = append(admins, t.Name)
+		}
+	}
+	if len(admins) == 0 {
+		fmt.Fprintf(p.out, "tousu: API tokens: %d configured, none of them an admin's (add one with role admin to auth.tokens, or set %s)\n", configured, EnvBootstrapToken)
+		return
+	}
+	fmt.Fprintf(p.out, "tousu: API tokens: %d configured; admin: %s\n", configured, strings.Join(admins, ", "))
 }
 
 // loadKey loads the server secret for the targets that derive keys from
