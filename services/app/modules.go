@@ -25,6 +25,8 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/outcomes"
+	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
 	"github.com/tousu/tousu/services/stages/batcher"
@@ -264,7 +266,11 @@ func (p *Process) startConsole(context.Context) error {
 	if err != nil {
 		return err
 	}
-	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName}
+	results, err := p.followOutcomes()
+	if err != nil {
+		return err
+	}
+	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
 	form := p.form
 	if form == nil {
@@ -278,6 +284,26 @@ func (p *Process) startConsole(context.Context) error {
 	}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
 	return nil
+}
+
+// followOutcomes follows case.outcomes, where the routers tell what
+// became of each case action, into memory: every console replica follows
+// all of it, so an agent learns the result whichever replica they ask.
+func (p *Process) followOutcomes() (*outcomes.Store, error) {
+	store := outcomes.New()
+	log := p.component("outcomes")
+	follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicOutcomes}, store.Follow, log, p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("outcomes follower: %w", err)
+	}
+	p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
+		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
+			log.Debug("pruned the action results", zap.Int("results", store.Prune(now)))
+			return nil
+		})
+		return nil
+	})
+	return store, nil
 }
 
 // startNormalizer runs the normalizer; it threads e-mail replies through

@@ -22,6 +22,8 @@ import (
 type actServer struct {
 	s         *Server
 	published []router.Action
+	// results are what the routers told of actions, by action id.
+	results map[string]router.ActionResult
 }
 
 // newActServer serves the case as edit changes it (edit may be nil).
@@ -41,7 +43,7 @@ func newActServer(tb testing.TB, edit func(*router.Case)) *actServer {
 	if edit != nil {
 		edit(&c)
 	}
-	as := &actServer{s: New(cfg, zap.NewNop(), nil, NewAuthenticator(tokens))}
+	as := &actServer{s: New(cfg, zap.NewNop(), nil, NewAuthenticator(tokens)), results: map[string]router.ActionResult{}}
 	acts := &CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
 			as.published = append(as.published, a)
@@ -49,6 +51,10 @@ func newActServer(tb testing.TB, edit func(*router.Case)) *actServer {
 		},
 		Engine: packs.ByName,
 		Now:    func() time.Time { return received.Add(time.Hour) },
+		Result: func(id string) (router.ActionResult, bool) {
+			r, ok := as.results[id]
+			return r, ok
+		},
 	}
 	NewConsole(fakeIndex{c: c}, NewAuthenticator(tokens), acts, testCustomerKey, zap.NewNop()).Mount(as.s.App())
 	return as
@@ -57,8 +63,19 @@ func newActServer(tb testing.TB, edit func(*router.Case)) *actServer {
 // post sends an action with token and returns the status and the answer.
 func (as *actServer) post(tb testing.TB, token string, body map[string]string) (int, map[string]any) {
 	tb.Helper()
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/cases/TS1/actions", strings.NewReader(string(b)))
+	return as.request(tb, http.MethodPost, "/api/v1/cases/TS1/actions", token, body)
+}
+
+// request sends body (nil: none) to path with token and returns the
+// status and the answer.
+func (as *actServer) request(tb testing.TB, method, path, token string, body map[string]string) (int, map[string]any) {
+	tb.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = strings.NewReader(string(b))
+	}
+	req := httptest.NewRequest(method, path, r)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := as.s.App().Test(req, -1)
@@ -242,4 +259,67 @@ func TestErrorsHaveChineseMessages(t *testing.T) {
 // hasHan reports whether s has a Chinese character.
 func hasHan(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+}
+
+// TestActionResult: GET /api/v1/cases/{id}/actions/{action} tells the
+// agent what became of an action: pending until a router decided it,
+// applied with the case's revision (from the router or from the case's
+// history), or refused with the router's code and Chinese reason; the
+// 202 of an action names where to ask.
+func TestActionResult(t *testing.T) {
+	const agent = "agent-token-0123456789"
+	held := router.Reason{Code: router.CodeCaseHeld, Message: "该工单正由坐席“agent2”处理，您不能接手；请联系该坐席转派给您，或请主管处理", Conflict: true}
+	withHistory := func(c *router.Case) {
+		c.Revision = 3
+		c.History = append(c.History, router.Event{Action: "api:noted", Kind: router.ActionNote, Actor: "agent1", Note: "已电话联系客户，约明早上门"})
+	}
+	tests := []struct {
+		name     string
+		edit     func(*router.Case)
+		told     *router.ActionResult
+		path     string
+		token    string
+		want     int
+		state    router.ActionState
+		revision int64
+		code     string
+		message  string
+	}{
+		{"nothing told yet", nil, nil, "/api/v1/cases/TS1/actions/api:waiting", agent, 200, router.ActionPending, 0, "", "正在处理"},
+		{"in the case's history", withHistory, nil, "/api/v1/cases/TS1/actions/api:noted", agent, 200, router.ActionApplied, 3, "", "已生效"},
+		{"applied, told by the router", nil, &router.ActionResult{V: 1, Action: "api:taken", Case: "TS1", Kind: router.ActionTake, State: router.ActionApplied, Revision: 2},
+			"/api/v1/cases/TS1/actions/api:taken", agent, 200, router.ActionApplied, 2, "", "第 2 版"},
+		{"refused, told by the router", nil, &router.ActionResult{V: 1, Action: "api:late", Case: "TS1", Kind: router.ActionTake, State: router.ActionRefused, Reason: &held},
+			"/api/v1/cases/TS1/actions/api:late", agent, 200, router.ActionRefused, 0, router.CodeCaseHeld, "“agent2”"},
+		{"told of another case", nil, &router.ActionResult{V: 1, Action: "api:other", Case: "TS9", State: router.ActionRefused, Reason: &held},
+			"/api/v1/cases/TS1/actions/api:other", agent, 200, router.ActionPending, 0, "", "正在处理"},
+		{"an unknown case", nil, nil, "/api/v1/cases/TS404/actions/api:x", agent, 404, "", 0, "case_not_found", "没有该工单"},
+		{"an intake token", nil, nil, "/api/v1/cases/TS1/actions/api:x", "intake-token-0123456789", 403, "", 0, "forbidden", "无权"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newActServer(t, tt.edit)
+			if tt.told != nil {
+				as.results[tt.told.Action] = *tt.told
+			}
+			code, out := as.request(t, http.MethodGet, tt.path, tt.token, nil)
+			msg, _ := out["message"].(string)
+			rev, _ := out["revision"].(float64)
+			state, _ := out["state"].(string)
+			if code != tt.want || state != string(tt.state) || int64(rev) != tt.revision || !strings.Contains(msg, tt.message) ||
+				(tt.code != "" || out["code"] != nil) && out["code"] != tt.code {
+				t.Errorf("GET %s = %d %v; want %d, state %q, revision %d, code %q, a message with %q", tt.path, code, out, tt.want, tt.state, tt.revision, tt.code, tt.message)
+			}
+		})
+	}
+
+	as := newActServer(t, nil)
+	code, out := as.post(t, agent, map[string]string{"kind": "note", "note": "客户情绪激动，已安抚"})
+	where, _ := out["result"].(string)
+	if code != http.StatusAccepted || where != "/api/v1/cases/TS1/actions/"+as.published[0].ID {
+		t.Fatalf("202 %v, want the path of the action's result", out)
+	}
+	if code, out := as.request(t, http.MethodGet, where, agent, nil); code != 200 || out["state"] != string(router.ActionPending) {
+		t.Errorf("GET %s = %d %v, want pending", where, code, out)
+	}
 }

@@ -46,6 +46,10 @@ type CaseActions struct {
 	Engine func(pack string) *router.Engine
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Result returns what a router told of an action (case.outcomes),
+	// and false when none has yet; nil: the console learns results from
+	// the cases' histories only.
+	Result func(actionID string) (router.ActionResult, bool)
 }
 
 // NewConsole returns the console API over an index; acts may be nil, and
@@ -59,13 +63,15 @@ func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, c
 
 // Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
 // both for tokens whose role may search, and, with actions, POST
-// /api/v1/cases/:id/actions for the same tokens.
+// /api/v1/cases/:id/actions and GET /api/v1/cases/:id/actions/:action
+// (what became of an action) for the same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
 	app.Get("/api/v1/cases/:id", search, k.get)
 	if k.acts != nil {
 		app.Post("/api/v1/cases/:id/actions", search, k.act)
+		app.Get("/api/v1/cases/:id/actions/:action", search, k.actionResult)
 	}
 }
 
@@ -186,7 +192,58 @@ func (k *Console) act(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return fail(c, fiber.StatusServiceUnavailable, apiError{Error: "the action could not be queued, try again", Code: "broker_unavailable", Message: "操作暂时无法提交，请稍后重试"})
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind,
+		"result": "/api/v1/cases/" + url.PathEscape(cs.ID) + "/actions/" + url.PathEscape(a.ID)})
+}
+
+// actionStatus is the answer of GET /api/v1/cases/:id/actions/:action.
+type actionStatus struct {
+	Action string             `json:"action"`
+	Case   string             `json:"case"`
+	Kind   router.ActionKind  `json:"kind,omitempty"`
+	State  router.ActionState `json:"state"`
+	// Revision is a revision of the case that has the action (applied).
+	Revision int64 `json:"revision,omitempty"`
+	// Code and Field are the refusal's (router.Reason).
+	Code  string `json:"code,omitempty"`
+	Field string `json:"field,omitempty"`
+	// Message says the state in Chinese: the reason of a refusal.
+	Message string `json:"message"`
+}
+
+// actionResult answers what became of an action on a case: pending (no
+// router has decided it yet), applied with the case's revision that has
+// it, or refused with the reason, from what the routers told
+// (CaseActions.Result) or else from the case's history. 404 for an
+// unknown case.
+func (k *Console) actionResult(c *fiber.Ctx) error {
+	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
+	switch {
+	case errors.Is(err, caseindex.ErrNotFound):
+		return fail(c, fiber.StatusNotFound, errNoCase)
+	case err != nil:
+		k.logger.Error("get case for an action's result failed", zap.Error(err))
+		return fail(c, fiber.StatusServiceUnavailable, errIndex)
+	}
+	id := c.Params("action")
+	r := router.ResultFromCase(cs, id)
+	if k.acts.Result != nil && r.State != router.ActionApplied {
+		if told, ok := k.acts.Result(id); ok && told.Case == cs.ID {
+			r = told
+		}
+	}
+	st := actionStatus{Action: id, Case: cs.ID, Kind: r.Kind, State: r.State, Revision: r.Revision}
+	switch {
+	case r.State == router.ActionRefused && r.Reason != nil:
+		st.Code, st.Field, st.Message = r.Reason.Code, r.Reason.Field, r.Reason.Message
+	case r.State == router.ActionRefused:
+		st.Message = "操作未被执行"
+	case r.State == router.ActionApplied:
+		st.Message = fmt.Sprintf("操作已生效（工单第 %d 版）", r.Revision)
+	default:
+		st.Message = "操作已提交，正在处理"
+	}
+	return c.JSON(st)
 }
 
 func (k *Console) engine(pack string) *router.Engine {
