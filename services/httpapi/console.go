@@ -149,13 +149,9 @@ func (k *Console) act(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusBadRequest, apiError{Error: "Idempotency-Key must be 1-128 printable ASCII characters", Code: "bad_idempotency_key",
 			Message: "Idempotency-Key 须为 1 至 128 个可打印 ASCII 字符"})
 	}
-	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
-	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
-		return fail(c, fiber.StatusNotFound, errNoCase)
-	case err != nil:
-		k.logger.Error("get case for an action failed", zap.Error(err))
-		return fail(c, fiber.StatusServiceUnavailable, errIndex)
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
 	}
 	p := PrincipalOf(c)
 	actor := p.Name
@@ -217,13 +213,9 @@ type actionStatus struct {
 // (CaseActions.Result) or else from the case's history. 404 for an
 // unknown case.
 func (k *Console) actionResult(c *fiber.Ctx) error {
-	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
-	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
-		return fail(c, fiber.StatusNotFound, errNoCase)
-	case err != nil:
-		k.logger.Error("get case for an action's result failed", zap.Error(err))
-		return fail(c, fiber.StatusServiceUnavailable, errIndex)
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
 	}
 	id := c.Params("action")
 	r := router.ResultFromCase(cs, id)
@@ -244,6 +236,20 @@ func (k *Console) actionResult(c *fiber.Ctx) error {
 		st.Message = "操作已提交，正在处理"
 	}
 	return c.JSON(st)
+}
+
+// caseOf returns the case the request's :id names; when it cannot, ok
+// is false and err is its answer, 404 for an unknown case or 503.
+func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
+	cs, err = k.index.Get(c.UserContext(), c.Params("id"))
+	switch {
+	case errors.Is(err, caseindex.ErrNotFound):
+		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
+	case err != nil:
+		k.logger.Error("get case failed", zap.String("case", c.Params("id")), zap.Error(err))
+		return cs, false, fail(c, fiber.StatusServiceUnavailable, errIndex)
+	}
+	return cs, true, nil
 }
 
 func (k *Console) engine(pack string) *router.Engine {
@@ -298,13 +304,9 @@ func (k *Console) search(c *fiber.Ctx) error {
 }
 
 func (k *Console) get(c *fiber.Ctx) error {
-	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
-	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
-		return fail(c, fiber.StatusNotFound, errNoCase)
-	case err != nil:
-		k.logger.Error("get case failed", zap.Error(err))
-		return fail(c, fiber.StatusServiceUnavailable, errIndex)
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
 	}
 	return c.JSON(redact(cs, PrincipalOf(c).Role, k.customerKey))
 }
