@@ -28,7 +28,8 @@ type Acted struct {
 	// Refused says why the action can never apply: it is invalid, its case
 	// is not held by this router (unknown, or finished and forgotten), it
 	// is keyed by another customer than the case's, the case's pack is not
-	// loaded, or the case does not allow it. The caller dead-letters it.
+	// loaded, or the case does not allow it. The caller dead-letters it;
+	// ReasonOf explains it to the person who sent the action.
 	Refused error
 	Changes
 }
@@ -49,17 +50,20 @@ func ApplyAction(in Acting) (Acted, error) {
 		return Acted{}, err
 	}
 	if !ok {
-		return Acted{Refused: fmt.Errorf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case)}, nil
+		return Acted{Refused: &Refusal{Reason: Reason{Code: CodeCaseUnknown, Message: "处理程序中没有该工单（工单不存在，或已结束过久）"},
+			Detail: fmt.Sprintf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case)}}, nil
 	}
 	if a.Customer != held.Customer.Key {
-		return Acted{Refused: fmt.Errorf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, ingest.MaskText(a.Customer), a.Case, ingest.MaskText(held.Customer.Key))}, nil
+		return Acted{Refused: &Refusal{Reason: Reason{Code: CodeInvalid, Field: "customer", Message: "操作与工单的客户不符"},
+			Detail: fmt.Sprintf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, ingest.MaskText(a.Customer), a.Case, ingest.MaskText(held.Customer.Key))}}, nil
 	}
 	var e *Engine
 	if in.Engine != nil {
 		e = in.Engine(held.Pack)
 	}
 	if e == nil {
-		return Acted{Refused: fmt.Errorf("case %s was decided by pack %q, which is not loaded", a.Case, held.Pack)}, nil
+		return Acted{Refused: &Refusal{Reason: Reason{Code: CodePackNotLoaded, Message: fmt.Sprintf("该工单的处理规则“%s”未加载，操作无法执行", held.Pack)},
+			Detail: fmt.Sprintf("case %s was decided by pack %q, which is not loaded", a.Case, held.Pack)}}, nil
 	}
 	c, changed, notices, err := e.Apply(held, a)
 	if err != nil {

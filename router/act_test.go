@@ -57,6 +57,9 @@ func TestApplyAction(t *testing.T) {
 		{name: "pack not loaded", cases: []Case{otherPack}, a: act(otherPack, "x", ActionTake, "1001", later), refused: `pack "quality@2025", which is not loaded`},
 		{name: "no packs at all", cases: []Case{open}, a: act(open, "x", ActionTake, "1001", later), noPacks: true, refused: "which is not loaded"},
 		{name: "the case does not allow it", cases: []Case{open}, a: act(open, "x", ActionReopen, "1001", later), refused: "not resolved", invalid: true},
+		// Two agents took the case at once: the console let both through,
+		// the router applies the first and refuses the second.
+		{name: "a second agent's take of a held case", cases: []Case{taken}, a: act(taken, "take-2", ActionTake, "2002", later), refused: "held by 1001", invalid: true},
 		{name: "applied: take keeps the case open", cases: []Case{open}, a: act(open, "take-1", ActionTake, "1001", received.Add(time.Minute)),
 			outcome: OutcomeApplied},
 		{name: "unchanged: the same action again", cases: []Case{taken}, a: act(open, "take-1", ActionTake, "1001", received.Add(time.Minute)),

@@ -82,6 +82,10 @@ type Action struct {
 	// Batch and Reason are set on flag_batch.
 	Batch  string `json:"batch,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Override says the actor may take over or pass on a case another
+	// agent holds (a supervisor or an admin; see HeldBy). The console sets
+	// it from the role of the account that acts.
+	Override bool `json:"override,omitempty"`
 }
 
 // Event is an entry of a case's History.
@@ -99,10 +103,6 @@ type Event struct {
 // applied: a missing field, a transition the case's status does not allow,
 // an unknown event or category. The router dead-letters such an action.
 var ErrInvalidAction = errors.New("invalid case action")
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidAction, fmt.Sprintf(format, args...))
-}
 
 // Bounds on the fields of an Action, so that what an action adds to a
 // case (its history, route and assignee) stays small.
@@ -171,47 +171,48 @@ func (a Action) Validate() error {
 	}
 	switch {
 	case a.V != ActionVersion:
-		return invalid("schema version %d, want %d", a.V, ActionVersion)
+		return invalid(Reason{Code: CodeInvalid, Message: "操作的数据版本不受支持"}, "schema version %d, want %d", a.V, ActionVersion)
 	case strings.TrimSpace(a.ID) == "":
-		return invalid("no id")
+		return invalid(Reason{Code: CodeInvalid, Field: "id", Message: "操作缺少编号"}, "no id")
 	case a.Case == "":
-		return invalid("no case")
+		return invalid(Reason{Code: CodeInvalid, Field: "case", Message: "操作未指明工单"}, "no case")
 	case strings.TrimSpace(a.Actor) == "":
-		return invalid("no actor")
+		return invalid(Reason{Code: CodeInvalid, Field: "actor", Message: "操作缺少操作人"}, "no actor")
 	case a.At.IsZero():
-		return invalid("no time")
+		return invalid(Reason{Code: CodeInvalid, Message: "操作缺少时间"}, "no time")
 	}
 	switch a.Kind {
 	case ActionTake, ActionResolve, ActionClose, ActionReopen:
 	case ActionTransfer:
 		if a.Assignee == "" && a.Department == "" && a.Queue == "" {
-			return invalid("a transfer names an assignee, a department or a queue")
+			return invalid(Reason{Code: CodeFieldRequired, Field: "assignee", Message: "转派须指定坐席、部门或队列"}, "a transfer names an assignee, a department or a queue")
 		}
 	case ActionNote:
 		if strings.TrimSpace(a.Note) == "" {
-			return invalid("a note has text")
+			return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "备注内容不能为空"}, "a note has text")
 		}
 	case ActionEvent:
 		if a.Event == "" {
-			return invalid("an event action names the event")
+			return invalid(Reason{Code: CodeFieldRequired, Field: "event", Message: "请指明要记录的事件"}, "an event action names the event")
 		}
 		if slices.Contains(builtinEvents, a.Event) {
-			return invalid("event %q is recorded by its own action (take, resolve, close)", a.Event)
+			return invalid(Reason{Code: CodeUnknownEvent, Field: "event", Message: fmt.Sprintf("事件“%s”由对应的操作（接手、办结、关闭）自动记录，不能单独记录", a.Event)},
+				"event %q is recorded by its own action (take, resolve, close)", a.Event)
 		}
 	case ActionRecategorize:
 		if a.Category == "" {
-			return invalid("a recategorize action names the category")
+			return invalid(Reason{Code: CodeFieldRequired, Field: "category", Message: "请指明更正后的分类"}, "a recategorize action names the category")
 		}
 	case ActionEscalate:
 		if a.Step == "" || a.Level < 1 {
-			return invalid("an escalate action names the alert's step and level")
+			return invalid(Reason{Code: CodeFieldRequired, Field: "step", Message: "升级操作须指明预警环节和级别"}, "an escalate action names the alert's step and level")
 		}
 	case ActionFlagBatch:
 		if a.Batch == "" {
-			return invalid("a flag_batch action names the batch")
+			return invalid(Reason{Code: CodeFieldRequired, Field: "batch", Message: "批量标记须指明批量事件"}, "a flag_batch action names the batch")
 		}
 	default:
-		return invalid("unknown kind %q", a.Kind)
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型"}, "unknown kind %q", a.Kind)
 	}
 	return nil
 }
@@ -236,7 +237,7 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		return c, false, nil, err
 	}
 	if a.Case != c.ID {
-		return c, false, nil, invalid("action for case %s applied to case %s", a.Case, c.ID)
+		return c, false, nil, invalid(Reason{Code: CodeInvalid, Field: "case", Message: "操作与工单不符"}, "action for case %s applied to case %s", a.Case, c.ID)
 	}
 	if c.Applied(a.ID) {
 		return c, false, nil, nil
@@ -248,20 +249,29 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 	switch a.Kind {
 	case ActionTake:
 		if c.Finished() {
-			return c, false, nil, invalid("case %s is %s; reopen it before taking it", c.ID, c.Status)
+			return c, false, nil, finished(c, "工单%s，不能接手；请先重新打开工单", "case %s is %s; reopen it before taking it", c.ID, c.Status)
+		}
+		if err := heldBy(c, a); err != nil {
+			return c, false, nil, err
 		}
 		if c.Route.Owner == "" {
 			c.Route.Owner = a.Actor
 			c.Explanation = append(c.Explanation, Explanation{Field: "owner", Value: a.Actor, By: "agent", Rule: "first_contact",
 				Reason: "the first agent who took the case stays responsible for it", Basis: BasisFirstContact})
 		}
+		if c.Assignee != "" && c.Assignee != a.Actor {
+			ev.Detail = "taken over from " + c.Assignee + "; "
+		}
 		c.Assignee = a.Actor
 		c.Status = StatusInProgress
-		ev.Detail = "owner " + c.Route.Owner + "; assignee " + c.Assignee
+		ev.Detail += "owner " + c.Route.Owner + "; assignee " + c.Assignee
 		c, err = e.event(c, EventTaken, a.At)
 	case ActionTransfer:
 		if c.Finished() {
-			return c, false, nil, invalid("case %s is %s; reopen it before passing it on", c.ID, c.Status)
+			return c, false, nil, finished(c, "工单%s，不能转派；请先重新打开工单", "case %s is %s; reopen it before passing it on", c.ID, c.Status)
+		}
+		if err := heldBy(c, a); err != nil {
+			return c, false, nil, err
 		}
 		if err := e.checkRoute(a.Department, a.Queue); err != nil {
 			return c, false, nil, err
@@ -286,33 +296,36 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 	case ActionNote:
 	case ActionEvent:
 		if !e.events[a.Event] {
-			return c, false, nil, invalid("pack %s has no event %q", e.id, a.Event)
+			return c, false, nil, invalid(Reason{Code: CodeUnknownEvent, Field: "event", Message: fmt.Sprintf("该工单的处理规则中没有事件“%s”", a.Event)},
+				"pack %s has no event %q", e.id, a.Event)
 		}
 		ev.Detail = "event " + a.Event
 		c, err = e.event(c, a.Event, a.At)
 	case ActionResolve:
 		if c.Finished() {
-			return c, false, nil, invalid("case %s is already %s", c.ID, c.Status)
+			return c, false, nil, finished(c, "工单%s，不能再次办结", "case %s is already %s", c.ID, c.Status)
 		}
 		c.Status = StatusResolved
 		ev.Detail = "resolved"
 		c, err = e.event(c, EventResolved, a.At)
 	case ActionClose:
 		if c.Status == StatusClosed {
-			return c, false, nil, invalid("case %s is already closed", c.ID)
+			return c, false, nil, finished(c, "工单%s，不能再次关闭", "case %s is already closed", c.ID)
 		}
 		c.Status = StatusClosed
 		ev.Detail = "closed; every clock stopped"
 		c, err = e.event(c, EventClosed, a.At)
 	case ActionReopen:
 		if !c.Finished() {
-			return c, false, nil, invalid("case %s is %s, not resolved or closed", c.ID, c.Status)
+			return c, false, nil, invalid(Reason{Code: CodeCaseNotFinished, Message: fmt.Sprintf("工单当前状态（%s）不允许重新打开：只有已办结或已关闭的工单可以重新打开", c.Status.Label()), Conflict: true},
+				"case %s is %s, not resolved or closed", c.ID, c.Status)
 		}
 		c.Status = StatusInProgress
 		ev.Detail = "reopened; stopped clocks stay stopped"
 	case ActionRecategorize:
 		if !e.catNames[a.Category] {
-			return c, false, nil, invalid("pack %s has no category %q", e.id, a.Category)
+			return c, false, nil, invalid(Reason{Code: CodeUnknownCategory, Field: "category", Message: fmt.Sprintf("该工单的处理规则中没有分类“%s”", a.Category)},
+				"pack %s has no category %q", e.id, a.Category)
 		}
 		was := c.Category
 		ev.Detail = "category " + was + " → " + a.Category
@@ -343,6 +356,65 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		c.UpdatedAt = a.At
 	}
 	return c, true, notices, nil
+}
+
+// HeldBy returns the agent who holds the case, its assignee, when that is
+// someone other than actor; "" when nobody else holds it.
+func (c Case) HeldBy(actor string) string {
+	if c.Assignee != "" && c.Assignee != actor {
+		return c.Assignee
+	}
+	return ""
+}
+
+// heldBy refuses a take or transfer of a case another agent holds, unless
+// the action overrides it: only the holder passes the case on, and only a
+// supervisor or an admin takes it over (首问责任制 keeps the owner; the
+// holder is whoever works it now).
+func heldBy(c Case, a Action) error {
+	holder := c.HeldBy(a.Actor)
+	if holder == "" || a.Override {
+		return nil
+	}
+	verb := map[ActionKind]string{ActionTake: "接手", ActionTransfer: "转派"}[a.Kind]
+	return invalid(Reason{Code: CodeCaseHeld, Conflict: true,
+		Message: fmt.Sprintf("该工单正由坐席“%s”处理，您不能%s；请联系该坐席转派给您，或请主管处理", holder, verb)},
+		"case %s is held by %s; %s may not %s it", c.ID, holder, a.Actor, a.Kind)
+}
+
+// finished refuses an action on a finished case: message in Chinese, with
+// a %s for the status; format and args in English.
+func finished(c Case, message, format string, args ...any) error {
+	return invalid(Reason{Code: CodeCaseFinished, Message: fmt.Sprintf(message, c.Status.Label()), Conflict: true}, format, args...)
+}
+
+// AgentKinds are the kinds of action people send; escalate and flag_batch
+// come from tousu itself.
+var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEvent,
+	ActionResolve, ActionClose, ActionReopen, ActionRecategorize}
+
+// CheckAgentAction checks what an action a person sends needs besides
+// Validate: a kind people may send, and the result of a resolve or the
+// reason of a close in Note. The router applies resolve and close actions
+// without one (those sent before this rule), so it is for the console.
+func CheckAgentAction(a Action) error {
+	if !slices.Contains(AgentKinds, a.Kind) {
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类"},
+			"kind must be one of %v", AgentKinds)
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(a.Note) != "" {
+		return nil
+	}
+	switch a.Kind {
+	case ActionResolve:
+		return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "办结须在备注中填写处理结果"}, "a resolve action says the result in its note")
+	case ActionClose:
+		return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "关闭须在备注中填写关闭原因"}, "a close action says the reason in its note")
+	}
+	return nil
 }
 
 // UnknownRouteError is the error of a transfer to a department or queue

@@ -287,3 +287,149 @@ func TestActionFieldsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldCase: a case an agent holds is taken or passed on only by that
+// agent, or by an action that overrides it (a supervisor's or an
+// admin's); the refusal names the holder in Chinese and is a conflict.
+func TestHeldCase(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("宽带断网两天了，报修单号 ＢＸ２０２５０９３０ 一直没人上门", received), received)
+	later := received.Add(time.Hour)
+	held := apply(t, e, open, act(open, "t1", ActionTake, "1001", received.Add(time.Minute)))
+	transfer := func(actor, assignee, department string, override bool) Action {
+		a := act(held, "x", ActionTransfer, actor, later)
+		a.Assignee, a.Department, a.Override, a.Note = assignee, department, override, "转网络部处理"
+		return a
+	}
+	take := func(actor string, override bool) Action {
+		a := act(held, "x", ActionTake, actor, later)
+		a.Override = override
+		return a
+	}
+	tests := []struct {
+		name     string
+		c        Case
+		a        Action
+		assignee string // after the action; "" when refused
+		detail   string // a part of the history event's detail
+	}{
+		{"another agent takes it", held, take("2002", false), "", ""},
+		{"another agent passes it to himself", held, transfer("2002", "2002", "", false), "", ""},
+		{"another agent moves it to a department", held, transfer("2002", "", "财务部", false), "", ""},
+		{"the holder takes it again", held, take("1001", false), "1001", "assignee 1001"},
+		{"the holder passes it on", held, transfer("1001", "2002", "财务部", false), "2002", "assignee 2002"},
+		{"a supervisor takes it over", held, take("主管王", true), "主管王", "taken over from 1001"},
+		{"a supervisor passes it on", held, transfer("主管王", "2002", "", true), "2002", "owner stays 1001"},
+		{"an agent takes a case nobody holds", open, take("2002", false), "2002", "owner 2002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, changed, _, err := e.Apply(tt.c, tt.a)
+			if tt.assignee == "" {
+				r := ReasonOf(err)
+				if !errors.Is(err, ErrInvalidAction) || changed || r.Code != CodeCaseHeld || !r.Conflict || !strings.Contains(r.Message, "“1001”") {
+					t.Fatalf("Apply = changed %v, %v (reason %+v); want refused: held by 1001", changed, err, r)
+				}
+				return
+			}
+			if err != nil || !changed {
+				t.Fatalf("Apply = changed %v, %v", changed, err)
+			}
+			last := got.History[len(got.History)-1]
+			if got.Assignee != tt.assignee || !strings.Contains(last.Detail, tt.detail) {
+				t.Errorf("assignee %q, detail %q; want %q and a detail with %q", got.Assignee, last.Detail, tt.assignee, tt.detail)
+			}
+		})
+	}
+}
+
+// TestCheckAgentAction: what people send needs a kind they may send, and
+// a resolve or close needs its result or reason; the router itself still
+// applies a resolve without one.
+func TestCheckAgentAction(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("话费多扣了３０元，要求退还", received), received)
+	later := received.Add(time.Hour)
+	withNote := func(kind ActionKind, note string) Action {
+		a := act(open, "x", kind, "1001", later)
+		a.Note = note
+		return a
+	}
+	tests := []struct {
+		name    string
+		a       Action
+		code    string // "" when accepted
+		message string
+	}{
+		{"resolve without a result", withNote(ActionResolve, ""), CodeNoteRequired, "处理结果"},
+		{"resolve with a full-width space", withNote(ActionResolve, "　"), CodeNoteRequired, "处理结果"},
+		{"close without a reason", withNote(ActionClose, "\n\t"), CodeNoteRequired, "关闭原因"},
+		{"escalate is tousu's", act(open, "x", ActionEscalate, "1001", later), CodeKind, "不支持的操作类型"},
+		{"an empty note", withNote(ActionNote, ""), CodeNoteRequired, "备注内容不能为空"},
+		{"no actor", act(open, "x", ActionTake, "", later), CodeInvalid, "操作人"},
+		{"resolve with the result", withNote(ActionResolve, "已退还多扣话费30元，客户认可"), "", ""},
+		{"close with a terse reason", withNote(ActionClose, "客户撤诉"), "", ""},
+		{"take needs nothing", act(open, "x", ActionTake, "1001", later), "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckAgentAction(tt.a)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatalf("CheckAgentAction = %v", err)
+				}
+				return
+			}
+			r := ReasonOf(err)
+			if !errors.Is(err, ErrInvalidAction) || r.Code != tt.code || !strings.Contains(r.Message, tt.message) || r.Conflict {
+				t.Errorf("CheckAgentAction = %v (reason %+v); want code %s with %q", err, r, tt.code, tt.message)
+			}
+		})
+	}
+	if _, _, _, err := e.Apply(open, withNote(ActionResolve, "")); err != nil {
+		t.Errorf("the router refuses a resolve without a result: %v", err)
+	}
+}
+
+// TestReasonOf: every refusal of an action has a Chinese message, a
+// stable code, the field at fault, and whether the case's state (409) or
+// the action (422) is to blame.
+func TestReasonOf(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("信号很差", received), received)
+	resolved := apply(t, e, open, act(open, "r", ActionResolve, "1001", received.Add(time.Hour)))
+	later := received.Add(2 * time.Hour)
+	edit := func(c Case, kind ActionKind, f func(*Action)) Action {
+		a := act(c, "x", kind, "1001", later)
+		f(&a)
+		return a
+	}
+	tests := []struct {
+		name     string
+		c        Case
+		a        Action
+		want     Reason // Message: a part of it
+		conflict bool
+	}{
+		{"take a resolved case", resolved, act(resolved, "x", ActionTake, "1001", later), Reason{Code: CodeCaseFinished, Message: "工单已办结，不能接手"}, true},
+		{"reopen an open case", open, act(open, "x", ActionReopen, "1001", later), Reason{Code: CodeCaseNotFinished, Message: "（已受理）不允许重新打开"}, true},
+		{"unknown department", open, edit(open, ActionTransfer, func(a *Action) { a.Department = "火星部门" }), Reason{Code: CodeUnknownRoute, Field: "department", Message: "没有部门“火星部门”"}, false},
+		{"unknown queue", open, edit(open, ActionTransfer, func(a *Action) { a.Queue = "9999" }), Reason{Code: CodeUnknownRoute, Field: "queue", Message: "没有队列“9999”"}, false},
+		{"unknown category", open, edit(open, ActionRecategorize, func(a *Action) { a.Category = "天气" }), Reason{Code: CodeUnknownCategory, Field: "category", Message: "没有分类“天气”"}, false},
+		{"unknown event", open, edit(open, ActionEvent, func(a *Action) { a.Event = "上门核实" }), Reason{Code: CodeUnknownEvent, Field: "event", Message: "没有事件“上门核实”"}, false},
+		{"long note", open, edit(open, ActionNote, func(a *Action) { a.Note = strings.Repeat("备", MaxActionNote+1) }), Reason{Code: CodeFieldInvalid, Field: "note", Message: "备注过长"}, false},
+		{"transfer to nowhere", open, act(open, "x", ActionTransfer, "1001", later), Reason{Code: CodeFieldRequired, Field: "assignee", Message: "转派须指定"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, _, err := e.Apply(tt.c, tt.a)
+			r := ReasonOf(err)
+			if r.Code != tt.want.Code || r.Field != tt.want.Field || !strings.Contains(r.Message, tt.want.Message) || r.Conflict != tt.conflict {
+				t.Errorf("ReasonOf(%v) = %+v; want %+v (conflict %v)", err, r, tt.want, tt.conflict)
+			}
+		})
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,8 +24,10 @@ import (
 
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -571,5 +575,85 @@ func TestBootstrapToken(t *testing.T) {
 	}
 	if again, _ := os.ReadFile(path); !bytes.Equal(first, again) || len(strings.TrimSpace(string(first))) < 32 {
 		t.Errorf("token changed or too short: %q then %q", first, again)
+	}
+}
+
+// TestBootstrapTokenBesideConfiguredTokens: configuring auth.tokens keeps
+// the embedded installation's bootstrap admin token working as long as
+// its file exists, and says so at start; deleting the file retires it
+// (it is not made again while tokens are configured); a configured token
+// named bootstrap (TOUSU_BOOTSTRAP_TOKEN) replaces it. The start log
+// always says which tokens are accepted and how to get an admin's.
+func TestBootstrapTokenBesideConfiguredTokens(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bootstrap-token")
+	agent := httpapi.Token{Name: "坐席1001", Token: secret.Inline("agent-1001-token-0123456789"), Role: httpapi.RoleAgent}
+	envAdmin := httpapi.Token{Name: "bootstrap", Token: secret.Inline("env-admin-token-0123456789"), Role: httpapi.RoleAdmin}
+	// start starts tousu with tokens and answers GET /api/v1/cases with
+	// each of try, and what it printed.
+	start := func(t *testing.T, tokens []httpapi.Token, try ...string) ([]int, string) {
+		t.Helper()
+		cfg, err := Load("", nil, func(c *Config) { c.DataDir, c.HTTP.Listen, c.Auth.Tokens = dir, "127.0.0.1:0", tokens })
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets, _ := ParseTargets("all", true)
+		var out bytes.Buffer
+		p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		var codes []int
+		for _, token := range try {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/cases", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := p.server.App().Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			codes = append(codes, resp.StatusCode)
+		}
+		return codes, out.String()
+	}
+	_, _ = start(t, nil)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := strings.TrimSpace(string(b))
+	tests := []struct {
+		name   string
+		remove bool // delete the token file first
+		tokens []httpapi.Token
+		codes  []int // with the bootstrap token, the agent's, the environment's admin token
+		says   []string
+	}{
+		{"agents configured: the bootstrap token stays", false, []httpapi.Token{agent}, []int{200, 200, 401},
+			[]string{"admin API token: " + path, "delete " + path + " to retire it", "1 configured, none of them an admin's"}},
+		{"an admin token named bootstrap replaces it", false, []httpapi.Token{agent, envAdmin}, []int{401, 200, 200},
+			[]string{path + " is not used", "2 configured; admin: bootstrap"}},
+		{"the file deleted: retired, not made again", true, []httpapi.Token{agent}, []int{401, 200, 401},
+			[]string{"1 configured, none of them an admin's (add one with role admin to auth.tokens, or set TOUSU_BOOTSTRAP_TOKEN)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.remove {
+				os.Remove(path)
+			}
+			codes, out := start(t, tt.tokens, bootstrap, agent.Token.Reveal(), envAdmin.Token.Reveal())
+			if !slices.Equal(codes, tt.codes) {
+				t.Errorf("answers %v, want %v", codes, tt.codes)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(out, s) {
+					t.Errorf("start printed %q, want it to say %q", out, s)
+				}
+			}
+			if _, err := os.Stat(path); tt.remove && err == nil {
+				t.Errorf("the deleted bootstrap token was made again")
+			}
+		})
 	}
 }

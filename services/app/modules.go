@@ -25,6 +25,8 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/outcomes"
+	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
 	"github.com/tousu/tousu/services/stages/batcher"
@@ -263,7 +265,11 @@ func (p *Process) startConsole(context.Context) error {
 	if err != nil {
 		return err
 	}
-	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName}
+	results, err := p.followOutcomes()
+	if err != nil {
+		return err
+	}
+	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
 	form := p.form
 	if form == nil {
@@ -277,6 +283,26 @@ func (p *Process) startConsole(context.Context) error {
 	}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
 	return nil
+}
+
+// followOutcomes follows case.outcomes, where the routers tell what
+// became of each case action, into memory: every console replica follows
+// all of it, so an agent learns the result whichever replica they ask.
+func (p *Process) followOutcomes() (*outcomes.Store, error) {
+	store := outcomes.New()
+	log := p.component("outcomes")
+	follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicOutcomes}, store.Follow, log, p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("outcomes follower: %w", err)
+	}
+	p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
+		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
+			log.Debug("pruned the action results", zap.Int("results", store.Prune(now)))
+			return nil
+		})
+		return nil
+	})
+	return store, nil
 }
 
 // startNormalizer runs the normalizer; it threads e-mail replies through
@@ -468,13 +494,30 @@ func (p *Process) watchLag() error {
 	return nil
 }
 
-// ensureToken gives an embedded installation an admin token at first start,
-// kept in DATA/bootstrap-token, when none is configured.
+// ensureToken keeps an embedded installation's bootstrap admin token, in
+// DATA/bootstrap-token: made at first start when no token is configured,
+// and accepted beside the configured tokens as long as the file exists
+// (deleting it retires it; it is not made again while auth.tokens lists
+// tokens), unless a configured token is itself named "bootstrap"
+// (TOUSU_BOOTSTRAP_TOKEN). It prints which tokens the process accepts.
 func (p *Process) ensureToken() error {
-	if len(p.cfg.Auth.Tokens) > 0 || !p.cfg.Embedded() && p.broker == nil {
+	configured := len(p.cfg.Auth.Tokens)
+	if !p.cfg.Embedded() && p.broker == nil {
+		p.printTokens(configured)
 		return nil
 	}
 	path := filepath.Join(p.cfg.DataDir, "bootstrap-token")
+	if slices.ContainsFunc(p.cfg.Auth.Tokens, func(t httpapi.Token) bool { return t.Name == bootstrapName }) {
+		p.printTokens(configured)
+		if _, err := os.Stat(path); err == nil {
+			fmt.Fprintf(p.out, "tousu: %s is not used: a configured token is named %q\n", path, bootstrapName)
+		}
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && configured > 0 {
+		p.printTokens(configured)
+		return nil
+	}
 	token, created, err := secret.Generated(path, 24)
 	if err != nil {
 		return err
@@ -482,9 +525,36 @@ func (p *Process) ensureToken() error {
 	if created {
 		fmt.Fprintf(p.out, "tousu: generated an admin API token in %s\n", path)
 	}
-	p.cfg.Auth.Tokens = []httpapi.Token{{Name: "bootstrap", Token: secret.Inline(token), Role: httpapi.RoleAdmin}}
+	p.cfg.Auth.Tokens = append(p.cfg.Auth.Tokens, httpapi.Token{Name: bootstrapName, Token: secret.Inline(token), Role: httpapi.RoleAdmin})
 	fmt.Fprintf(p.out, "tousu: admin API token: %s (Authorization: Bearer $(cat %s))\n", path, path)
+	if configured > 0 {
+		p.printTokens(configured)
+		fmt.Fprintf(p.out, "tousu: the bootstrap token is accepted beside auth.tokens; delete %s to retire it\n", path)
+	}
 	return p.cfg.Auth.Validate()
+}
+
+// bootstrapName is the account of the bootstrap admin token.
+const bootstrapName = "bootstrap"
+
+// printTokens prints how many of the accepted tokens come from the
+// configuration and which of them are admins', or how to get an admin
+// token when none is.
+func (p *Process) printTokens(configured int) {
+	if configured == 0 {
+		return
+	}
+	var admins []string
+	for _, t := range p.cfg.Auth.Tokens[:configured] {
+		if t.Role == httpapi.RoleAdmin {
+			admins = append(admins, t.Name)
+		}
+	}
+	if len(admins) == 0 {
+		fmt.Fprintf(p.out, "tousu: API tokens: %d configured, none of them an admin's (add one with role admin to auth.tokens, or set %s)\n", configured, EnvBootstrapToken)
+		return
+	}
+	fmt.Fprintf(p.out, "tousu: API tokens: %d configured; admin: %s\n", configured, strings.Join(admins, ", "))
 }
 
 // loadKey loads the server secret for the targets that derive keys from

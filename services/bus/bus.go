@@ -60,10 +60,16 @@ const (
 	// keyed by ledger key. Every gateway and console replica reads all of
 	// it (bus.Follower); see services/ledger.
 	TopicLedger = "gateway.ledger"
+	// TopicOutcomes carries what became of each case action
+	// (router.ActionResult: applied with the case's revision, or refused
+	// with the reason), keyed by action id. The routers write it; every
+	// console replica reads all of it (bus.Follower) to tell agents the
+	// result of their actions; see services/outcomes.
+	TopicOutcomes = "case.outcomes"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes}
 
 // Defaults applied to zero fields of Config.
 const (

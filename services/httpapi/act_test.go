@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"go.uber.org/zap"
 
@@ -21,9 +22,12 @@ import (
 type actServer struct {
 	s         *Server
 	published []router.Action
+	// results are what the routers told of actions, by action id.
+	results map[string]router.ActionResult
 }
 
-func newActServer(tb testing.TB) *actServer {
+// newActServer serves the case as edit changes it (edit may be nil).
+func newActServer(tb testing.TB, edit func(*router.Case)) *actServer {
 	tb.Helper()
 	cfg := provisioned()
 	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
@@ -33,7 +37,10 @@ func newActServer(tb testing.TB) *actServer {
 	received := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "api:1", Reference: "TS1", Channel: "api", ReceivedAt: received,
 		Customer: normalize.Customer{Phone: "+8613800138000", Key: "phone:+8613800138000"}, Description: "手机信号差了三天"}, received)
-	as := &actServer{s: New(cfg, zap.NewNop(), nil, NewAuthenticator(tokens))}
+	if edit != nil {
+		edit(&c)
+	}
+	as := &actServer{s: New(cfg, zap.NewNop(), nil, NewAuthenticator(tokens)), results: map[string]router.ActionResult{}}
 	acts := &CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
 			as.published = append(as.published, a)
@@ -41,6 +48,10 @@ func newActServer(tb testing.TB) *actServer {
 		},
 		Engine: packs.ByName,
 		Now:    func() time.Time { return received.Add(time.Hour) },
+		Result: func(id string) (router.ActionResult, bool) {
+			r, ok := as.results[id]
+			return r, ok
+		},
 	}
 	NewConsole(fakeIndex{c: c}, NewAuthenticator(tokens), acts, testCustomerKey, zap.NewNop()).Mount(as.s.App())
 	return as
@@ -49,8 +60,19 @@ func newActServer(tb testing.TB) *actServer {
 // post sends an action with token and returns the status and the answer.
 func (as *actServer) post(tb testing.TB, token string, body map[string]string) (int, map[string]any) {
 	tb.Helper()
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/cases/TS1/actions", strings.NewReader(string(b)))
+	return as.request(tb, http.MethodPost, "/api/v1/cases/TS1/actions", token, body)
+}
+
+// request sends body (nil: none) to path with token and returns the
+// status and the answer.
+func (as *actServer) request(tb testing.TB, method, path, token string, body map[string]string) (int, map[string]any) {
+	tb.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = strings.NewReader(string(b))
+	}
+	req := httptest.NewRequest(method, path, r)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := as.s.App().Test(req, -1)
@@ -98,7 +120,7 @@ func TestActBoundsEveryField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			as := newActServer(t)
+			as := newActServer(t, nil)
 			code, out := as.post(t, tt.token, tt.body)
 			msg, _ := out["message"].(string)
 			if msg == "" { // a body over the limit is refused before it is read
@@ -114,5 +136,187 @@ func TestActBoundsEveryField(t *testing.T) {
 				t.Errorf("the answer repeats the field: %d bytes", len(errText))
 			}
 		})
+	}
+}
+
+// TestActRefusesWhatAgentsGotWrong: a take or transfer of a case another
+// agent holds is refused with 409 naming the holder (a supervisor or an
+// admin takes it over); a transfer to a department, queue or assignee
+// that does not exist, and a resolve or close without its note, are
+// refused with 422 naming the field; every refusal has a code and a
+// Chinese message, and nothing is published for it.
+func TestActRefusesWhatAgentsGotWrong(t *testing.T) {
+	const admin, agent, agent2, supervisor = "admin-token-0123456789", "agent-token-0123456789", "agent2-token-0123456789", "supervisor-token-0123456789"
+	heldByAgent1 := func(c *router.Case) {
+		c.Status, c.Route.Owner, c.Assignee = router.StatusInProgress, "agent1", "agent1"
+	}
+	tests := []struct {
+		name     string
+		edit     func(*router.Case)
+		token    string
+		body     map[string]string
+		want     int
+		code     string // the refusal's code; "" when accepted
+		field    string
+		message  string // a part of the Chinese message
+		override bool   // of the published action
+	}{
+		{"a second agent takes a held case", heldByAgent1, agent2, map[string]string{"kind": "take"}, http.StatusConflict, router.CodeCaseHeld, "", "“agent1”", false},
+		{"a second agent passes it to himself", heldByAgent1, agent2, map[string]string{"kind": "transfer", "assignee": "agent2"}, http.StatusConflict, router.CodeCaseHeld, "", "“agent1”", false},
+		{"an admin acting for the second agent", heldByAgent1, admin, map[string]string{"kind": "take", "actor": "agent2"}, http.StatusConflict, router.CodeCaseHeld, "", "“agent1”", false},
+		{"the holder takes it again", heldByAgent1, agent, map[string]string{"kind": "take"}, http.StatusAccepted, "", "", "", false},
+		{"a supervisor takes it over", heldByAgent1, supervisor, map[string]string{"kind": "take", "note": "客户第三次来电，主管接手"}, http.StatusAccepted, "", "", "", true},
+		{"an admin passes it on", heldByAgent1, admin, map[string]string{"kind": "transfer", "assignee": "agent2"}, http.StatusAccepted, "", "", "", true},
+		{"transfer to 火星部门", nil, agent, map[string]string{"kind": "transfer", "department": "火星部门"}, http.StatusUnprocessableEntity, router.CodeUnknownRoute, "department", "火星部门", false},
+		{"transfer to queue 9999", nil, agent, map[string]string{"kind": "transfer", "queue": "9999"}, http.StatusUnprocessableEntity, router.CodeUnknownRoute, "queue", "9999", false},
+		{"transfer to agent 9999", nil, agent, map[string]string{"kind": "transfer", "assignee": "9999", "department": "网络运维部"}, http.StatusUnprocessableEntity, router.CodeUnknownAccount, "assignee", "9999", false},
+		{"resolve without a result", heldByAgent1, agent, map[string]string{"kind": "resolve"}, http.StatusUnprocessableEntity, router.CodeNoteRequired, "note", "处理结果", false},
+		{"close with only a full-width space", heldByAgent1, agent, map[string]string{"kind": "close", "note": "　"}, http.StatusUnprocessableEntity, router.CodeNoteRequired, "note", "关闭原因", false},
+		{"an empty note", nil, agent, map[string]string{"kind": "note"}, http.StatusUnprocessableEntity, router.CodeNoteRequired, "note", "备注内容不能为空", false},
+		{"take a resolved case", func(c *router.Case) { c.Status = router.StatusResolved }, agent, map[string]string{"kind": "take"}, http.StatusConflict, router.CodeCaseFinished, "", "已办结", false},
+		{"a kind only tousu sends", nil, agent, map[string]string{"kind": "escalate"}, http.StatusUnprocessableEntity, router.CodeKind, "", "不支持的操作类型", false},
+		{"resolve with the result", heldByAgent1, agent, map[string]string{"kind": "resolve", "note": "已调整基站参数，用户确认信号恢复"}, http.StatusAccepted, "", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newActServer(t, tt.edit)
+			code, out := as.post(t, tt.token, tt.body)
+			if code != tt.want {
+				t.Fatalf("status %d, want %d (answer %v)", code, tt.want, out)
+			}
+			if tt.code == "" {
+				if len(as.published) != 1 || as.published[0].Override != tt.override {
+					t.Fatalf("published %+v, want one action with override %v", as.published, tt.override)
+				}
+				return
+			}
+			msg, _ := out["message"].(string)
+			if out["code"] != tt.code || (out["field"] != nil || tt.field != "") && out["field"] != tt.field || !strings.Contains(msg, tt.message) {
+				t.Errorf("answer %v; want code %s, field %q and a message containing %q", out, tt.code, tt.field, tt.message)
+			}
+			if errText, _ := out["error"].(string); errText == "" {
+				t.Errorf("the answer lost its error: %v", out)
+			}
+			if len(as.published) != 0 {
+				t.Errorf("published %+v", as.published)
+			}
+		})
+	}
+}
+
+// TestErrorsHaveChineseMessages: every error of the console API and of
+// the auth middleware keeps its English error and has a stable code and
+// a message in Chinese.
+func TestErrorsHaveChineseMessages(t *testing.T) {
+	const agent, intake = "agent-token-0123456789", "intake-token-0123456789"
+	tests := []struct {
+		name, method, path, token, body string
+		header                          map[string]string
+		want                            int
+		code                            string
+	}{
+		{"no token", http.MethodGet, "/api/v1/cases", "", "", nil, http.StatusUnauthorized, "unauthorized"},
+		{"a wrong token", http.MethodPost, "/api/v1/cases/TS1/actions", "agent-token-０１２３", `{"kind":"take"}`, nil, http.StatusUnauthorized, "unauthorized"},
+		{"an intake token searches", http.MethodGet, "/api/v1/cases?q=信号差", intake, "", nil, http.StatusForbidden, "forbidden"},
+		{"an intake token acts", http.MethodPost, "/api/v1/cases/TS1/actions", intake, `{"kind":"note","note":"已回电"}`, nil, http.StatusForbidden, "forbidden"},
+		{"an unknown case", http.MethodGet, "/api/v1/cases/TS404", agent, "", nil, http.StatusNotFound, "case_not_found"},
+		{"an action on an unknown case", http.MethodPost, "/api/v1/cases/TS404/actions", agent, `{"kind":"take"}`, nil, http.StatusNotFound, "case_not_found"},
+		{"a bad query", http.MethodGet, "/api/v1/cases?limit=-1", agent, "", nil, http.StatusBadRequest, "bad_query"},
+		{"an action that is no JSON", http.MethodPost, "/api/v1/cases/TS1/actions", agent, `kind=take`, nil, http.StatusBadRequest, "bad_request"},
+		{"a bad Idempotency-Key", http.MethodPost, "/api/v1/cases/TS1/actions", agent, `{"kind":"take"}`, map[string]string{"Idempotency-Key": "重试"}, http.StatusBadRequest, "bad_idempotency_key"},
+	}
+	as := newActServer(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := as.s.App().Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := out["message"].(string)
+			errText, _ := out["error"].(string)
+			if resp.StatusCode != tt.want || out["code"] != tt.code || !hasHan(msg) || errText == "" {
+				t.Errorf("%s %s = %d %v; want %d with code %s, an error and a Chinese message", tt.method, tt.path, resp.StatusCode, out, tt.want, tt.code)
+			}
+		})
+	}
+}
+
+// hasHan reports whether s has a Chinese character.
+func hasHan(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+}
+
+// TestActionResult: GET /api/v1/cases/{id}/actions/{action} tells the
+// agent what became of an action: pending until a router decided it,
+// applied with the case's revision (from the router or from the case's
+// history), or refused with the router's code and Chinese reason; the
+// 202 of an action names where to ask.
+func TestActionResult(t *testing.T) {
+	const agent = "agent-token-0123456789"
+	held := router.Reason{Code: router.CodeCaseHeld, Message: "该工单正由坐席“agent2”处理，您不能接手；请联系该坐席转派给您，或请主管处理", Conflict: true}
+	withHistory := func(c *router.Case) {
+		c.Revision = 3
+		c.History = append(c.History, router.Event{Action: "api:noted", Kind: router.ActionNote, Actor: "agent1", Note: "已电话联系客户，约明早上门"})
+	}
+	tests := []struct {
+		name     string
+		edit     func(*router.Case)
+		told     *router.ActionResult
+		path     string
+		token    string
+		want     int
+		state    router.ActionState
+		revision int64
+		code     string
+		message  string
+	}{
+		{"nothing told yet", nil, nil, "/api/v1/cases/TS1/actions/api:waiting", agent, 200, router.ActionPending, 0, "", "正在处理"},
+		{"in the case's history", withHistory, nil, "/api/v1/cases/TS1/actions/api:noted", agent, 200, router.ActionApplied, 3, "", "已生效"},
+		{"applied, told by the router", nil, &router.ActionResult{V: 1, Action: "api:taken", Case: "TS1", Kind: router.ActionTake, State: router.ActionApplied, Revision: 2},
+			"/api/v1/cases/TS1/actions/api:taken", agent, 200, router.ActionApplied, 2, "", "第 2 版"},
+		{"refused, told by the router", nil, &router.ActionResult{V: 1, Action: "api:late", Case: "TS1", Kind: router.ActionTake, State: router.ActionRefused, Reason: &held},
+			"/api/v1/cases/TS1/actions/api:late", agent, 200, router.ActionRefused, 0, router.CodeCaseHeld, "“agent2”"},
+		{"told of another case", nil, &router.ActionResult{V: 1, Action: "api:other", Case: "TS9", State: router.ActionRefused, Reason: &held},
+			"/api/v1/cases/TS1/actions/api:other", agent, 200, router.ActionPending, 0, "", "正在处理"},
+		{"an unknown case", nil, nil, "/api/v1/cases/TS404/actions/api:x", agent, 404, "", 0, "case_not_found", "没有该工单"},
+		{"an intake token", nil, nil, "/api/v1/cases/TS1/actions/api:x", "intake-token-0123456789", 403, "", 0, "forbidden", "无权"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newActServer(t, tt.edit)
+			if tt.told != nil {
+				as.results[tt.told.Action] = *tt.told
+			}
+			code, out := as.request(t, http.MethodGet, tt.path, tt.token, nil)
+			msg, _ := out["message"].(string)
+			rev, _ := out["revision"].(float64)
+			state, _ := out["state"].(string)
+			if code != tt.want || state != string(tt.state) || int64(rev) != tt.revision || !strings.Contains(msg, tt.message) ||
+				(tt.code != "" || out["code"] != nil) && out["code"] != tt.code {
+				t.Errorf("GET %s = %d %v; want %d, state %q, revision %d, code %q, a message with %q", tt.path, code, out, tt.want, tt.state, tt.revision, tt.code, tt.message)
+			}
+		})
+	}
+
+	as := newActServer(t, nil)
+	code, out := as.post(t, agent, map[string]string{"kind": "note", "note": "客户情绪激动，已安抚"})
+	where, _ := out["result"].(string)
+	if code != http.StatusAccepted || where != "/api/v1/cases/TS1/actions/"+as.published[0].ID {
+		t.Fatalf("202 %v, want the path of the action's result", out)
+	}
+	if code, out := as.request(t, http.MethodGet, where, agent, nil); code != 200 || out["state"] != string(router.ActionPending) {
+		t.Errorf("GET %s = %d %v, want pending", where, code, out)
 	}
 }

@@ -154,7 +154,7 @@ const principalKey = "tousu.principal"
 
 // Require returns middleware that admits requests with a bearer token whose
 // role satisfies allowed, answering 401 without a valid token and 403 for
-// a role that may not.
+// a role that may not, each with a code and a Chinese message.
 func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
 	return keyauth.New(keyauth.Config{
 		Validator: func(c *fiber.Ctx, key string) (bool, error) {
@@ -170,10 +170,11 @@ func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
 		},
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			if errors.Is(err, errForbidden) {
-				return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": "this token may not do that"})
+				return fail(c, fiber.StatusForbidden, apiError{Error: "this token may not do that", Code: "forbidden", Message: "您的账号无权执行此操作"})
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tousu"`)
-			return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "missing or invalid bearer token"})
+			return fail(c, fiber.StatusUnauthorized, apiError{Error: "missing or invalid bearer token", Code: "unauthorized",
+				Message: "缺少访问令牌或令牌无效，请在 Authorization 请求头中提供“Bearer 令牌”"})
 		},
 	})
 }

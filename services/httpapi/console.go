@@ -46,6 +46,10 @@ type CaseActions struct {
 	Engine func(pack string) *router.Engine
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Result returns what a router told of an action (case.outcomes),
+	// and false when none has yet; nil: the console learns results from
+	// the cases' histories only.
+	Result func(actionID string) (router.ActionResult, bool)
 }
 
 // NewConsole returns the console API over an index; acts may be nil, and
@@ -59,13 +63,15 @@ func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, c
 
 // Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
 // both for tokens whose role may search, and, with actions, POST
-// /api/v1/cases/:id/actions for the same tokens.
+// /api/v1/cases/:id/actions and GET /api/v1/cases/:id/actions/:action
+// (what became of an action) for the same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
 	app.Get("/api/v1/cases/:id", search, k.get)
 	if k.acts != nil {
 		app.Post("/api/v1/cases/:id/actions", search, k.act)
+		app.Get("/api/v1/cases/:id/actions/:action", search, k.actionResult)
 	}
 }
 
@@ -83,62 +89,69 @@ type actionRequest struct {
 	Actor string `json:"actor"`
 }
 
-// agentKinds are the actions people may send; escalate and flag_batch
-// come from tousu itself.
-var agentKinds = []router.ActionKind{router.ActionTake, router.ActionTransfer, router.ActionNote, router.ActionEvent,
-	router.ActionResolve, router.ActionClose, router.ActionReopen, router.ActionRecategorize}
-
-// fieldLabels name an action's fields in the messages to agents.
-var fieldLabels = map[string]string{
-	"actor": "操作人", "assignee": "指派坐席", "department": "部门", "queue": "队列",
-	"event": "事件", "category": "分类", "note": "备注",
+// apiError is the body of every error the console API and the auth
+// middleware answer: Error in English for logs and older clients, Code
+// stable for programs, Message in Simplified Chinese for the person, and
+// Field the request field at fault, when one is.
+type apiError struct {
+	Error   string `json:"error"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// Status is the case's status, on a refusal because of it (409).
+	Status router.Status `json:"status,omitempty"`
 }
 
-// actionRefusal is the 422 answer to an action that is invalid whatever
-// the case's state: its error and a Chinese message for the agent.
-func actionRefusal(err error) fiber.Map {
-	msg := "操作内容无效"
-	var fe *router.FieldError
-	var re *router.UnknownRouteError
-	switch {
-	case errors.As(err, &fe):
-		label := fieldLabels[fe.Field]
-		if label == "" {
-			label = fe.Field
-		}
-		msg = fmt.Sprintf("%s过长（最多 %d 个字）或包含控制字符", label, fe.Max)
-	case errors.As(err, &re):
-		msg = fmt.Sprintf("该工单的处理规则中没有%s“%s”", fieldLabels[re.Field], re.Name)
+// fail answers an error with status.
+func fail(c *fiber.Ctx, status int, e apiError) error {
+	return c.Status(status).JSON(e)
+}
+
+// refuse answers the refusal of an action (router.ReasonOf): 409 with the
+// case's status when its current state refuses the action, 422 when the
+// action itself is wrong.
+func refuse(c *fiber.Ctx, err error, status router.Status) error {
+	r := router.ReasonOf(err)
+	e := apiError{Error: err.Error(), Code: r.Code, Message: r.Message, Field: r.Field}
+	if r.Conflict {
+		e.Status = status
+		return fail(c, fiber.StatusConflict, e)
 	}
-	return fiber.Map{"error": err.Error(), "message": msg}
+	return fail(c, fiber.StatusUnprocessableEntity, e)
 }
+
+// The errors every console route may answer.
+var (
+	errNoCase = apiError{Error: "no case with this id", Code: "case_not_found", Message: "没有该工单，请核对工单编号"}
+	errIndex  = apiError{Error: "the case index is unavailable, try again", Code: "index_unavailable", Message: "工单查询暂时不可用，请稍后重试"}
+)
+
+// mayTakeOver reports whether the role may take over or pass on a case
+// another agent holds (router.Action.Override).
+func mayTakeOver(r Role) bool { return r == RoleAdmin || r == RoleSupervisor }
 
 // act accepts an action on a case: 202 with the action's id once the
 // broker has it (the router applies it within moments; GET the case to
 // see it), 404 for an unknown case, 422 for an invalid action (a field over
-// its bound, an actor or assignee that is not an account, a department or
-// queue the case's pack does not route to), 409 for one the case's
-// current state does not allow. Refusals carry a Chinese message. An Idempotency-Key header
+// its bound, a resolve or close without its note, an actor or assignee
+// that is not an account, a department or queue the case's pack does not
+// route to), 409 for one the case's current state does not allow (a case
+// another agent holds: only a supervisor or admin takes it over). Every
+// error carries a code and a Chinese message. An Idempotency-Key header
 // makes a retried request the same action.
 func (k *Console) act(c *fiber.Ctx) error {
 	var req actionRequest
 	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "the body is not a JSON action", "message": "请求内容不是有效的操作"})
-	}
-	if !slices.Contains(agentKinds, req.Kind) {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("kind must be one of %v", agentKinds), "message": "不支持的操作类型"})
+		return fail(c, fiber.StatusBadRequest, apiError{Error: "the body is not a JSON action", Code: "bad_request", Message: "请求内容不是有效的操作（JSON）"})
 	}
 	key := c.Get("Idempotency-Key")
 	if key != "" && !ingest.ValidIdempotencyKey(key) {
-		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "Idempotency-Key must be 1-128 printable ASCII characters"})
+		return fail(c, fiber.StatusBadRequest, apiError{Error: "Idempotency-Key must be 1-128 printable ASCII characters", Code: "bad_idempotency_key",
+			Message: "Idempotency-Key 须为 1 至 128 个可打印 ASCII 字符"})
 	}
-	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
-	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
-		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "no case with this id"})
-	case err != nil:
-		k.logger.Error("get case for an action failed", zap.Error(err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "the case index is unavailable, try again"})
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
 	}
 	p := PrincipalOf(c)
 	actor := p.Name
@@ -153,32 +166,90 @@ func (k *Console) act(c *fiber.Ctx) error {
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, key), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
 		Event: req.Event, Category: req.Category, Note: req.Note,
+		// An admin acting for an agent acts with the agent's rights.
+		Override: actor == p.Name && mayTakeOver(p.Role),
 	}
-	if err := a.Validate(); err != nil {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(actionRefusal(err))
+	if err := router.CheckAgentAction(a); err != nil {
+		return refuse(c, err, cs.Status)
 	}
-	if a.Actor != p.Name && !k.auth.Knows(a.Actor) {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("actor %q is not an account", a.Actor), "message": "操作人不是系统中的坐席账号"})
-	}
-	if a.Assignee != "" && !k.auth.Knows(a.Assignee) {
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fmt.Sprintf("assignee %q is not an account", a.Assignee), "message": "指派坐席不是系统中的坐席账号"})
+	for _, f := range []struct{ field, name string }{{"actor", a.Actor}, {"assignee", a.Assignee}} {
+		if f.name != "" && f.name != p.Name && !k.auth.Knows(f.name) {
+			return fail(c, fiber.StatusUnprocessableEntity, apiError{Error: fmt.Sprintf("%s %q is not an account", f.field, f.name), Code: router.CodeUnknownAccount,
+				Field: f.field, Message: fmt.Sprintf("%s不是系统中的坐席账号：“%s”", router.FieldLabel(f.field), f.name)})
+		}
 	}
 	if e := k.engine(cs.Pack); e != nil {
-		_, _, _, err := e.Apply(cs, a)
-		var re *router.UnknownRouteError
-		switch {
-		case errors.As(err, &re):
-			return c.Status(fiber.StatusUnprocessableEntity).JSON(actionRefusal(err))
-		case err != nil:
-			return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": err.Error(), "status": cs.Status, "message": "工单当前状态不允许此操作"})
+		if _, _, _, err := e.Apply(cs, a); err != nil {
+			return refuse(c, err, cs.Status)
 		}
 	}
 	if err := k.acts.Publish(c.UserContext(), a); err != nil {
 		k.logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(err))
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "the action could not be queued, try again", "message": "操作暂时无法提交，请稍后重试"})
+		return fail(c, fiber.StatusServiceUnavailable, apiError{Error: "the action could not be queued, try again", Code: "broker_unavailable", Message: "操作暂时无法提交，请稍后重试"})
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind,
+		"result": "/api/v1/cases/" + url.PathEscape(cs.ID) + "/actions/" + url.PathEscape(a.ID)})
+}
+
+// actionStatus is the answer of GET /api/v1/cases/:id/actions/:action.
+type actionStatus struct {
+	Action string             `json:"action"`
+	Case   string             `json:"case"`
+	Kind   router.ActionKind  `json:"kind,omitempty"`
+	State  router.ActionState `json:"state"`
+	// Revision is a revision of the case that has the action (applied).
+	Revision int64 `json:"revision,omitempty"`
+	// Code and Field are the refusal's (router.Reason).
+	Code  string `json:"code,omitempty"`
+	Field string `json:"field,omitempty"`
+	// Message says the state in Chinese: the reason of a refusal.
+	Message string `json:"message"`
+}
+
+// actionResult answers what became of an action on a case: pending (no
+// router has decided it yet), applied with the case's revision that has
+// it, or refused with the reason, from what the routers told
+// (CaseActions.Result) or else from the case's history. 404 for an
+// unknown case.
+func (k *Console) actionResult(c *fiber.Ctx) error {
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
+	}
+	id := c.Params("action")
+	r := router.ResultFromCase(cs, id)
+	if k.acts.Result != nil && r.State != router.ActionApplied {
+		if told, ok := k.acts.Result(id); ok && told.Case == cs.ID {
+			r = told
+		}
+	}
+	st := actionStatus{Action: id, Case: cs.ID, Kind: r.Kind, State: r.State, Revision: r.Revision}
+	switch {
+	case r.State == router.ActionRefused && r.Reason != nil:
+		st.Code, st.Field, st.Message = r.Reason.Code, r.Reason.Field, r.Reason.Message
+	case r.State == router.ActionRefused:
+		st.Message = "操作未被执行"
+	case r.State == router.ActionApplied:
+		st.Message = fmt.Sprintf("操作已生效（工单第 %d 版）", r.Revision)
+	default:
+		st.Message = "操作已提交，正在处理"
+	}
+	return c.JSON(st)
+}
+
+// caseOf returns the case the request's :id names; when it cannot, ok
+// is false and err is its answer, 404 for an unknown case or 503.
+func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
+	cs, err = k.index.Get(c.UserContext(), c.Params("id"))
+	switch {
+	case errors.Is(err, caseindex.ErrNotFound):
+		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
+	case err != nil:
+		k.logger.Error("get case failed", zap.String("case", c.Params("id")), zap.Error(err))
+		return cs, false, fail(c, fiber.StatusServiceUnavailable, errIndex)
+	}
+	return cs, true, nil
 }
 
 func (k *Console) engine(pack string) *router.Engine {
@@ -210,7 +281,7 @@ func (k *Console) search(c *fiber.Ctx) error {
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which
 		// parameter is wrong; ParseQuery's errors are all *ParamError.
-		body := fiber.Map{"error": err.Error()}
+		body := fiber.Map{"error": err.Error(), "code": "bad_query", "message": "查询条件无效"}
 		var pe *caseindex.ParamError
 		if errors.As(err, &pe) {
 			body["param"], body["message"] = pe.Param, pe.Message
@@ -220,7 +291,7 @@ func (k *Console) search(c *fiber.Ctx) error {
 	res, err := k.index.Search(c.UserContext(), q)
 	if err != nil {
 		k.logger.Error("search failed", zap.Error(err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "search is unavailable, try again"})
+		return fail(c, fiber.StatusServiceUnavailable, errIndex)
 	}
 	role := PrincipalOf(c).Role
 	for i := range res.Hits {
@@ -233,13 +304,9 @@ func (k *Console) search(c *fiber.Ctx) error {
 }
 
 func (k *Console) get(c *fiber.Ctx) error {
-	cs, err := k.index.Get(c.UserContext(), c.Params("id"))
-	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
-		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "no case with this id"})
-	case err != nil:
-		k.logger.Error("get case failed", zap.Error(err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "search is unavailable, try again"})
+	cs, ok, err := k.caseOf(c)
+	if !ok {
+		return err
 	}
 	return c.JSON(redact(cs, PrincipalOf(c).Role, k.customerKey))
 }
@@ -325,13 +392,6 @@ type StatusLookup struct {
 	Index caseindex.Index
 }
 
-var statusLabels = map[router.Status]string{
-	router.StatusOpen:       "已受理",
-	router.StatusInProgress: "处理中",
-	router.StatusResolved:   "已办结",
-	router.StatusClosed:     "已关闭",
-}
-
 // LookupStatus implements webform.StatusLookup.
 func (s StatusLookup) LookupStatus(ctx context.Context, reference string) (webform.CaseStatus, error) {
 	if strings.TrimSpace(reference) == "" {
@@ -348,7 +408,7 @@ func (s StatusLookup) LookupStatus(ctx context.Context, reference string) (webfo
 	c := res.Hits[0]
 	return webform.CaseStatus{
 		Reference:  reference,
-		Status:     statusLabels[c.Status],
+		Status:     c.Status.Label(),
 		Category:   c.Category,
 		ReceivedAt: c.ReceivedAt,
 		Deadline:   c.Deadline,

@@ -41,6 +41,8 @@ func (f fakeIndex) Get(_ context.Context, id string) (router.Case, error) {
 var tokens = AuthConfig{Tokens: []Token{
 	{Name: "boss", Token: secret.Inline("admin-token-0123456789"), Role: RoleAdmin},
 	{Name: "agent1", Token: secret.Inline("agent-token-0123456789"), Role: RoleAgent},
+	{Name: "agent2", Token: secret.Inline("agent2-token-0123456789"), Role: RoleAgent},
+	{Name: "主管王", Token: secret.Inline("supervisor-token-0123456789"), Role: RoleSupervisor},
 	{Name: "kiosk", Token: secret.Inline("intake-token-0123456789"), Role: RoleIntake},
 }}
 

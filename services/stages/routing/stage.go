@@ -4,11 +4,13 @@
 // one instance owns each customer and is the only writer of their cases)
 // and produces cases on the cases topic, notices on the alerts topic,
 // batch candidates on complaints.batch, forwarded replies on
-// complaints.normalized, its customers' state on router.state and the
-// agents' category corrections on policy.corrections. A call writes all
-// of it in one broker call and acknowledges its messages only after that
-// and after committing its state file (History); a complaint or action it
-// cannot use is rejected to the dead-letter topic. TrainedPacks is the
+// complaints.normalized, its customers' state on router.state, the
+// agents' category corrections on policy.corrections and what became of
+// each case action on case.outcomes. A call writes all of it in one
+// broker call and acknowledges its messages only after that and after
+// committing its state file (History); a complaint or action it cannot
+// use is rejected to the dead-letter topic (a refused action once its
+// refusal is on case.outcomes). TrainedPacks is the
 // router's policy, retrained on the corrections every router instance
 // follows from policy.corrections.
 package routing
@@ -212,19 +214,30 @@ func (s *Stage) route(w *routerWork, c normalize.Complaint) error {
 	return w.apply(r.Changes)
 }
 
-// act applies a case action into w (router.ApplyAction). An action that
+// act applies a case action into w (router.ApplyAction); its result goes
+// to case.outcomes with the case's revision (see finish). An action that
 // can never apply (for a case this router does not hold, keyed by another
 // customer, of a pack not loaded, or one the case does not allow) is
-// dead-lettered with the reason.
+// dead-lettered with the reason, once its refusal is on case.outcomes for
+// whoever sent it.
 func (s *Stage) act(w *routerWork, a router.Action) error {
 	r, err := router.ApplyAction(router.Acting{Action: a, Records: w, Engine: s.engine, Dedupe: s.cfg})
 	if err != nil {
 		return err
 	}
+	res := router.ResultOf(a, r, s.now())
 	if r.Refused != nil {
+		var out []bus.Message
+		if err := record.AppendJSON(&out, s.maxRecordBytes, bus.TopicOutcomes, a.ID, res); err != nil {
+			return err
+		}
+		if err := s.out.Write(w.ctx, out...); err != nil {
+			return fmt.Errorf("write the refusal of action %s: %w", a.ID, err)
+		}
 		return bus.Reject(r.Refused)
 	}
 	w.actions[[2]string{string(a.Kind), string(r.Outcome)}]++
+	w.results = append(w.results, res)
 	return w.apply(r.Changes)
 }
 
@@ -249,6 +262,8 @@ type routerWork struct {
 	// corrections are the agents' category corrections of this call, for
 	// policy.corrections: every router's corrections follower stores them.
 	corrections []packCorrection
+	// results are the actions this call applied, for case.outcomes.
+	results []router.ActionResult
 }
 
 // caseDraft is a case as this call changes it; base is the revision the
@@ -406,6 +421,14 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	}
 	for _, c := range w.corrections {
 		if err := record.AppendJSON(&out, budget, bus.TopicCorrections, c.key(), c); err != nil {
+			return nil, ch, err
+		}
+	}
+	for _, r := range w.results {
+		if d := w.cases[r.Case]; d != nil {
+			r.Revision = d.c.Revision
+		}
+		if err := record.AppendJSON(&out, budget, bus.TopicOutcomes, r.Action, r); err != nil {
 			return nil, ch, err
 		}
 	}
