@@ -31,7 +31,6 @@ func TestParseQuery(t *testing.T) {
 			Query{Text: "信号", Filters: map[string]string{"validity": "valid", "status": "closed"}, Sort: SortRelevance, Limit: DefaultLimit}},
 		{"grade=+%E4%B8%80%E8%88%AC+&queue=&department=+", // trimmed; empty ones do not filter
 			Query{Filters: map[string]string{"grade": "一般"}, Sort: SortNewest, Limit: DefaultLimit}},
-		{"owner=agent1&Status=open", Query{Sort: SortNewest, Limit: DefaultLimit}}, // unknown parameters (names are case-sensitive)
 		{"from=2024-05-01&to=2024-05-31",
 			Query{From: time.Date(2024, 5, 1, 0, 0, 0, 0, cst), To: time.Date(2024, 6, 1, 0, 0, 0, 0, cst), Sort: SortNewest, Limit: DefaultLimit}},
 		{"from=2024-05-01T08:00:00Z&to=2024-05-01T17:00:00%2B08:00",
@@ -43,7 +42,6 @@ func TestParseQuery(t *testing.T) {
 		{"sort=-received_at&offset=40&limit=20", Query{Sort: SortNewest, Offset: 40, Limit: 20}},
 		{"sort=received_at&limit=200", Query{Sort: SortOldest, Limit: MaxLimit}},
 		{"sort=relevance", Query{Sort: SortRelevance, Limit: DefaultLimit}},
-		{"unknown=1&q=", Query{Sort: SortNewest, Limit: DefaultLimit}},
 		{"message_id=%3C" + strings.Repeat("m", 2*MaxFilterBytes) + "%40x.example%3E", // longer than other filters may be
 			Query{Filters: map[string]string{"message_id": "<" + strings.Repeat("m", 2*MaxFilterBytes) + "@x.example>"}, Sort: SortNewest, Limit: DefaultLimit}},
 	}
@@ -111,6 +109,13 @@ func TestParseQueryErrors(t *testing.T) {
 		{"limit=-1", "limit"},
 		{"limit=201", "limit"},
 		{"limit=1.5", "limit"},
+		// Unknown parameters are refused rather than ignored (which
+		// answered every case); names are case-sensitive.
+		{"Status=open", "Status"},
+		{"phone_number=13912340001", "phone_number"},
+		{"unknown=1&q=", "unknown"},
+		{"ｑ=信号差", "ｑ"},
+		{"zz=1&assignee_name=%E5%BC%A0%E4%B8%89&channel=email", "assignee_name"}, // the first in byte order
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -232,4 +237,21 @@ func FuzzParseQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseQueryUnknownParamListsKnown(t *testing.T) {
+	values, err := url.ParseQuery("assignee_name=%E5%BC%A0%E4%B8%89")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseQuery(values)
+	var pe *ParamError
+	if !errors.As(err, &pe) {
+		t.Fatalf("ParseQuery error = %v, want a *ParamError", err)
+	}
+	for _, want := range append([]string{"未知的查询参数", "assignee_name"}, Params()...) {
+		if !strings.Contains(pe.Message, want) {
+			t.Errorf("message %q does not mention %q", pe.Message, want)
+		}
+	}
 }
