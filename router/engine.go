@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router/calendar"
 )
@@ -223,6 +224,8 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		References:    []string{c.Reference},
 		Complaints:    []string{c.ID},
 		MessageIDs:    withMessageID(nil, c),
+		WorkOrders:    withWorkOrder(nil, c),
+		BusinessType:  c.Extra[ingest.ExtraBusinessType],
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

@@ -62,6 +62,16 @@ func withMessageID(ids []string, comp normalize.Complaint) []string {
 	return keepEnds(append(slices.Clip(ids), id), 1, MaxMessageIDs, nil)
 }
 
+// withWorkOrder returns ids with the work-order number of a hotline
+// complaint (its SourceID) added (once), bounded by MaxReferences: the
+// first and the latest are kept. It never writes into the array of ids.
+func withWorkOrder(ids []string, comp normalize.Complaint) []string {
+	if comp.Channel != ingest.ChannelHotline || comp.SourceID == "" || slices.Contains(ids, comp.SourceID) {
+		return ids
+	}
+	return keepEnds(append(slices.Clip(ids), comp.SourceID), 1, MaxReferences, nil)
+}
+
 // Bounds on what attached contacts add to a case, so that a customer who
 // sends the same complaint thousands of times does not grow the case past
 // what the broker carries (Kafka's largest record is 1 MiB by default)
@@ -191,6 +201,7 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	c.Complaints = keepEnds(append(slices.Clip(c.Complaints), comp.ID), 1, MaxReferences, nil)
 	c.Attachments = keepEnds(append(slices.Clip(c.Attachments), comp.Attachments...), MaxAttachments/2, MaxAttachments, &c.Omitted.Attachments)
 	c.MessageIDs = withMessageID(c.MessageIDs, comp)
+	c.WorkOrders = withWorkOrder(c.WorkOrders, comp)
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
 		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,
