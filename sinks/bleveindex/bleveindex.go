@@ -90,11 +90,13 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 // reference; tousu-cases-2 adds source, contact_type, grade, validity,
 // department, queue and pack; tousu-cases-3 adds message_id (field
 // message_ids); tousu-cases-4 analyses text with tousu_han_bigram instead
-// of cjk_bigram, so that a Han run goes on across punctuation and spaces.
+// of cjk_bigram, so that a Han run goes on across punctuation and spaces;
+// tousu-cases-5 adds owner, assignee, customer.name (and customer.phone as
+// a filter), work_orders and business_type.
 // A Bleve index keeps the mapping it was created with and silently leaves
 // out fields that mapping does not name, so even a new field needs a new
 // version.
-const mappingVersion = "tousu-cases-4"
+const mappingVersion = "tousu-cases-5"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -247,7 +249,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	for _, f := range caseindex.Filters {
 		m := kw()
 		m.DocValues = false
-		doc.AddFieldMappingsAt(f.IndexField(), m)
+		addField(doc, f.IndexField(), m)
 	}
 	doc.AddFieldMappingsAt(fieldFacets, kw())
 	for _, name := range []string{"received_at", "updated_at", "deadline"} {
@@ -266,11 +268,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	stored.DocValues = false
 	doc.AddFieldMappingsAt(fieldCase, stored)
 
-	customer := bleve.NewDocumentStaticMapping()
-	for _, name := range []string{"key", "phone", "email"} {
-		customer.AddFieldMappingsAt(name, kw())
+	for _, field := range []string{"customer.key", "customer.email"} {
+		addField(doc, field, kw())
 	}
-	doc.AddSubDocumentMapping("customer", customer)
 
 	m := bleve.NewIndexMapping()
 	err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
@@ -291,6 +291,22 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		return nil, fmt.Errorf("bleveindex: mapping: %w", err)
 	}
 	return m, nil
+}
+
+// addField maps the field of doc, a dotted field (customer.phone) in its
+// sub-documents, which it creates as needed.
+func addField(doc *mapping.DocumentMapping, field string, m *mapping.FieldMapping) {
+	parent, name, ok := strings.Cut(field, ".")
+	if !ok {
+		doc.AddFieldMappingsAt(field, m)
+		return
+	}
+	sub := doc.Properties[parent]
+	if sub == nil {
+		sub = bleve.NewDocumentStaticMapping()
+		doc.AddSubDocumentMapping(parent, sub)
+	}
+	addField(sub, name, m)
 }
 
 // document is what Bleve indexes for a case. Empty strings and zero times

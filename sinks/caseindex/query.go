@@ -319,6 +319,13 @@ func normalizeFilters(filters map[string]string) (map[string]string, error) {
 		if len(f.Allowed) > 0 && !slices.Contains(f.Allowed, v) {
 			return nil, paramErr(f.Name, "未知的%s，可选值：%s", f.Label, strings.Join(f.Allowed, "、"))
 		}
+		if f.Parse != nil {
+			parsed, err := f.Parse(v)
+			if err != nil {
+				return nil, paramErr(f.Name, "%s无效：%s", f.Label, err.Error())
+			}
+			v = parsed
+		}
 		if out == nil {
 			out = make(map[string]string, len(filters))
 		}

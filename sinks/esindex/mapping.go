@@ -31,7 +31,9 @@ import (
 // pack. Every field of 1 is in 2 with the same type, so a version 1
 // document reindexes into version 2 as it is (without the new fields until
 // the cases topic is replayed). Version 2 later gained message_ids in
-// place.
+// place, then owner, assignee, customer.name, work_orders and
+// business_type (a case written before lacks them until it is written
+// again, as every case is when the cases topic is replayed).
 const MappingVersion = 2
 
 // facetSize is how many values each facet reports; the rest is not listed.
@@ -96,23 +98,36 @@ func mappings() map[string]any {
 		"received_at": date,
 		"updated_at":  date,
 		"deadline":    date,
-		"customer": map[string]any{
-			"properties": map[string]any{
-				"key":   keyword,
-				"phone": keyword,
-				"email": keyword,
-			},
-		},
-		"case": map[string]any{"type": "object", "enabled": false},
+		"case":        map[string]any{"type": "object", "enabled": false},
 	}
 	for _, f := range caseindex.Filters {
-		properties[f.IndexField()] = keyword
+		addProperty(properties, f.IndexField(), keyword)
+	}
+	for _, field := range []string{"customer.key", "customer.email"} {
+		addProperty(properties, field, keyword)
 	}
 	return map[string]any{
 		"dynamic":    "strict",
 		"_meta":      map[string]any{"mapping_version": MappingVersion},
 		"properties": properties,
 	}
+}
+
+// addProperty maps the field in properties, a dotted field
+// (customer.phone) as a property of its objects, which it creates as
+// needed.
+func addProperty(properties map[string]any, field string, m map[string]any) {
+	parent, name, ok := strings.Cut(field, ".")
+	if !ok {
+		properties[field] = m
+		return
+	}
+	object, _ := properties[parent].(map[string]any)
+	if object == nil {
+		object = map[string]any{"properties": map[string]any{}}
+		properties[parent] = object
+	}
+	addProperty(object["properties"].(map[string]any), name, m)
 }
 
 // durationSetting writes d in Elasticsearch's time unit syntax.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +74,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"Filters", testFilters},
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
+		{"PeopleFilters", testPeopleFilters},
 		{"EveryFilter", testEveryFilter},
 		{"Facets", testFacets},
 		{"FacetTopValues", testFacetTopValues},
@@ -605,11 +607,34 @@ func filterCorpus(tb testing.TB) []router.Case {
 		mk("b", ingest.ChannelEmail, "billing", router.StatusResolved, "账单有误，话费多扣", "TSB", "TSB2")(
 			decided("support@example.com", "telecom@1", "咨询", "", router.Validity{Reason: "非本企业业务", Basis: "test"},
 				router.Route{Department: "计费中心", Queue: "billing-2", Owner: "agent7"}),
-			messageIDs("b1@mail.example", "b2@mail.example")),
+			messageIDs("b1@mail.example", "b2@mail.example"), assigned("agent7"),
+			customer("李 明", "+8613912340001")),
 		mk("c", ingest.ChannelHotline, "network", router.StatusOpen, "手机信号差了三天", "TSC")(
-			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1"}),
-			messageIDs("c1@mail.example")),
-		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(),
+			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1", Owner: "张伟"}),
+			messageIDs("c1@mail.example"), assigned("王芳"), customer("王女士", "+8613912340001"),
+			hotline("移动网络", "GD20240506000117", "GD20240507000042")),
+		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(
+			assigned("agent7"), hotline("宽带故障", "12345-0506-88")),
+	}
+}
+
+// assigned sets the case's assignee.
+func assigned(name string) func(*router.Case) {
+	return func(c *router.Case) { c.Assignee = name }
+}
+
+// customer sets the customer's name and phone number.
+func customer(name, phone string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.Customer = normalize.Customer{Name: name, Phone: phone, Key: "phone:" + phone}
+	}
+}
+
+// hotline sets what the hotline system knows the case by.
+func hotline(businessType string, workOrders ...string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.BusinessType = businessType
+		c.WorkOrders = workOrders
 	}
 }
 
@@ -752,6 +777,58 @@ func testPolicyFilters(t *testing.T, idx caseindex.Index) {
 	}
 }
 
+// testPeopleFilters checks the filters an agent finds "my" cases and a
+// customer's cases by: owner and assignee, the customer's phone number in
+// any form intake takes (read through caseindex.ParseQuery, as the API
+// does) and name, and the hotline's work-order number and business type.
+func testPeopleFilters(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		raw  string // the API's query string
+		want []string
+	}{
+		{"owner=agent7", []string{"b"}},
+		{"owner=%E5%BC%A0%E4%BC%9F", []string{"c"}}, // 张伟
+		{"owner=%E5%BC%A0", nil},                    // 张: names are whole
+		{"assignee=agent7", []string{"b", "d"}},
+		{"assignee=Agent7", nil},
+		{"assignee=agent7&owner=agent7", []string{"b"}},
+		{"assignee=agent7&status=in_progress", []string{"d"}},
+		{"phone=13912340001", []string{"b", "c"}},
+		{"phone=139+1234+0001", []string{"b", "c"}},
+		{"phone=%2B86+139-1234-0001", []string{"b", "c"}},
+		{"phone=%EF%BC%91%EF%BC%93%EF%BC%99%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%91", []string{"b", "c"}}, // full-width
+		{"phone=13800138000", []string{"a", "d"}}, // NewCase's customer
+		{"phone=13912340002", nil},
+		{"phone=13912340001&channel=hotline", []string{"c"}},
+		{"customer=%E7%8E%8B%E5%A5%B3%E5%A3%AB", []string{"c"}}, // 王女士
+		{"customer=%E6%9D%8E+%E6%98%8E", []string{"b"}},         // 李 明
+		{"customer=%E7%8E%8B", nil},                             // 王
+		{"work_order=GD20240506000117", []string{"c"}},
+		{"work_order=GD20240507000042", []string{"c"}},
+		{"work_order=12345-0506-88", []string{"d"}},
+		{"work_order=GD2024050600011", nil},
+		{"business_type=%E5%AE%BD%E5%B8%A6%E6%95%85%E9%9A%9C", []string{"d"}}, // 宽带故障
+		{"business_type=%E5%AE%BD%E5%B8%A6", nil},                             // 宽带
+	}
+	for _, tc := range tests {
+		t.Run(tc.raw, func(t *testing.T) {
+			values, err := url.ParseQuery(tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := caseindex.ParseQuery(values)
+			if err != nil {
+				t.Fatalf("ParseQuery(%s): %v", tc.raw, err)
+			}
+			res := find(t, idx, q)
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("%s: %v (total %d), want %v", tc.raw, got, res.Total, tc.want)
+			}
+		})
+	}
+}
+
 // testEveryFilter checks each row of caseindex.Filters against the values
 // the row itself gives the corpus: a search on each value finds exactly
 // the cases holding it, and a facet counts them. A new filter is covered
@@ -809,28 +886,34 @@ func mapsEqual(a, b map[string]int) bool {
 func testFacets(t *testing.T, idx caseindex.Index) {
 	upsert(t, idx, filterCorpus(t)...)
 	everything := map[string]map[string]int{
-		"channel":      {"webform": 2, "email": 1, "hotline": 1},
-		"source":       {"support@example.com": 1, "hotline-bj": 1},
-		"category":     {"billing": 2, "network": 2},
-		"status":       {"open": 2, "resolved": 1, "in_progress": 1},
-		"contact_type": {"投诉": 2, "咨询": 1},
-		"grade":        {"一般": 1, "重大": 1},
-		"validity":     {"valid": 2, "invalid": 1},
-		"department":   {"计费中心": 2, "网络部": 1},
-		"queue":        {"billing-1": 1, "billing-2": 1, "network-1": 1},
-		"pack":         {"telecom@1": 2, "telecom@2": 1},
+		"channel":       {"webform": 2, "email": 1, "hotline": 1},
+		"source":        {"support@example.com": 1, "hotline-bj": 1},
+		"category":      {"billing": 2, "network": 2},
+		"status":        {"open": 2, "resolved": 1, "in_progress": 1},
+		"contact_type":  {"投诉": 2, "咨询": 1},
+		"grade":         {"一般": 1, "重大": 1},
+		"validity":      {"valid": 2, "invalid": 1},
+		"department":    {"计费中心": 2, "网络部": 1},
+		"queue":         {"billing-1": 1, "billing-2": 1, "network-1": 1},
+		"pack":          {"telecom@1": 2, "telecom@2": 1},
+		"owner":         {"agent7": 1, "张伟": 1},
+		"assignee":      {"agent7": 2, "王芳": 1},
+		"business_type": {"移动网络": 1, "宽带故障": 1},
 	}
 	network := map[string]map[string]int{ // c and d
-		"channel":      {"webform": 1, "hotline": 1},
-		"source":       {"hotline-bj": 1},
-		"category":     {"network": 2},
-		"status":       {"open": 1, "in_progress": 1},
-		"contact_type": {"投诉": 1},
-		"grade":        {"重大": 1},
-		"validity":     {"valid": 1},
-		"department":   {"网络部": 1},
-		"queue":        {"network-1": 1},
-		"pack":         {"telecom@2": 1},
+		"channel":       {"webform": 1, "hotline": 1},
+		"source":        {"hotline-bj": 1},
+		"category":      {"network": 2},
+		"status":        {"open": 1, "in_progress": 1},
+		"contact_type":  {"投诉": 1},
+		"grade":         {"重大": 1},
+		"validity":      {"valid": 1},
+		"department":    {"网络部": 1},
+		"queue":         {"network-1": 1},
+		"pack":          {"telecom@2": 1},
+		"owner":         {"张伟": 1},
+		"assignee":      {"agent7": 1, "王芳": 1},
+		"business_type": {"移动网络": 1, "宽带故障": 1},
 	}
 	none := map[string]map[string]int{}
 	for _, f := range caseindex.FacetFields {
@@ -847,16 +930,19 @@ func testFacets(t *testing.T, idx caseindex.Index) {
 		{"text", caseindex.Query{Text: "信号差"}, 2, network},
 		{"past the last page", caseindex.Query{Offset: 10}, 4, everything},
 		{"filtered by the policy", caseindex.Query{Filters: by("department", "计费中心")}, 2, map[string]map[string]int{
-			"channel":      {"webform": 1, "email": 1},
-			"source":       {"support@example.com": 1},
-			"category":     {"billing": 2},
-			"status":       {"open": 1, "resolved": 1},
-			"contact_type": {"投诉": 1, "咨询": 1},
-			"grade":        {"一般": 1},
-			"validity":     {"valid": 1, "invalid": 1},
-			"department":   {"计费中心": 2},
-			"queue":        {"billing-1": 1, "billing-2": 1},
-			"pack":         {"telecom@1": 2},
+			"channel":       {"webform": 1, "email": 1},
+			"source":        {"support@example.com": 1},
+			"category":      {"billing": 2},
+			"status":        {"open": 1, "resolved": 1},
+			"contact_type":  {"投诉": 1, "咨询": 1},
+			"grade":         {"一般": 1},
+			"validity":      {"valid": 1, "invalid": 1},
+			"department":    {"计费中心": 2},
+			"queue":         {"billing-1": 1, "billing-2": 1},
+			"pack":          {"telecom@1": 2},
+			"owner":         {"agent7": 1},
+			"assignee":      {"agent7": 1},
+			"business_type": {},
 		}},
 		{"no match", caseindex.Query{Text: "不存在的内容"}, 0, none},
 	}
@@ -1070,7 +1156,8 @@ func testInvalidQuery(t *testing.T, idx caseindex.Index) {
 		{"too deep", caseindex.Query{Offset: caseindex.MaxWindow}},
 		{"unknown status", caseindex.Query{Filters: by("status", "pending")}},
 		{"unknown validity", caseindex.Query{Filters: by("validity", "unknown")}},
-		{"unknown filter", caseindex.Query{Filters: by("owner", "agent7")}},
+		{"unknown filter", caseindex.Query{Filters: by("phone_number", "13912340001")}},
+		{"not a phone number", caseindex.Query{Filters: by("phone", "1391234000")}},
 		{"filter too long", caseindex.Query{Filters: by("grade", strings.Repeat("重", caseindex.MaxFilterBytes))}},
 		{"from after to", caseindex.Query{From: Base.Add(time.Hour), To: Base}},
 		{"from equals to", caseindex.Query{From: Base, To: Base}},
