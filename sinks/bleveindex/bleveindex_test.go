@@ -278,7 +278,8 @@ func TestHanBigram(t *testing.T) {
 	}
 }
 
-// TestSingleCharacterTerms checks that a lone character finds its
+// TestSingleCharacterTerms checks that a lone character in a quoted
+// phrase finds its
 // documents through the bigrams holding it at the start, the end and
 // inside a run, and through itself where it stands alone, and that next
 // to a Latin word it is found only where that word is its neighbour.
@@ -313,7 +314,7 @@ func TestSingleCharacterTerms(t *testing.T) {
 		{"无", []string{"other"}},
 	}
 	for _, tc := range tests {
-		res, err := idx.Search(ctx, caseindex.Query{Text: tc.text})
+		res, err := idx.Search(ctx, caseindex.Query{Text: `"` + tc.text + `"`}) // a phrase
 		if err != nil {
 			t.Fatal(err)
 		}

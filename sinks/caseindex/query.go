@@ -54,7 +54,8 @@ func paramErr(param, format string, args ...any) *ParamError {
 
 // ParseQuery reads the search API's URL query parameters into a Query:
 //
-//	q           phrase matched against subject and description
+//	q           text matched against subject and description: its terms,
+//	            a quoted part as an exact phrase (see Query.Text)
 //	channel, source, category, status, reference, message_id,
 //	contact_type, grade, validity, department, queue, pack
 //	            exact filters, one parameter per name of Filters; status

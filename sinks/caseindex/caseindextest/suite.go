@@ -71,6 +71,9 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"PhraseSearch", testPhraseSearch},
 		{"ShortText", testShortText},
 		{"PhraseAcrossPunctuation", testPhraseAcrossPunctuation},
+		{"TermSearch", testTermSearch},
+		{"TermRanking", testTermRanking},
+		{"TextFindsKeywords", testTextFindsKeywords},
 		{"Filters", testFilters},
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
@@ -269,7 +272,7 @@ func testStaleRevisions(t *testing.T, idx caseindex.Index) {
 			if got.Description != want {
 				t.Errorf("description %q, want %q", got.Description, want)
 			}
-			res := find(t, idx, caseindex.Query{Text: want})
+			res := find(t, idx, caseindex.Query{Text: quoted(want)})
 			if !slices.Contains(ids(res), id) {
 				t.Errorf("search %q: hits %v, want %s", want, ids(res), id)
 			}
@@ -279,7 +282,7 @@ func testStaleRevisions(t *testing.T, idx caseindex.Index) {
 						continue
 					}
 					old := fmt.Sprintf("第%d版描述", r)
-					if res := find(t, idx, caseindex.Query{Text: old}); slices.Contains(ids(res), id) {
+					if res := find(t, idx, caseindex.Query{Text: quoted(old)}); slices.Contains(ids(res), id) {
 						t.Errorf("search %q finds %s: a stale revision is indexed", old, id)
 					}
 				}
@@ -380,6 +383,17 @@ func testUpdateReplaces(t *testing.T, idx caseindex.Index) {
 	}
 }
 
+// quoted is the text as an exact phrase: in double quotes, unless it is
+// blank.
+func quoted(text string) string {
+	if strings.TrimSpace(text) == "" {
+		return text
+	}
+	return `"` + text + `"`
+}
+
+// testPhraseSearch checks quoted texts, exact phrases: the characters
+// next to each other in their order, Latin words and numbers whole.
 func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 	corpus := []struct{ id, subject, description string }{
 		{"signal", "网络故障", "手机信号差了三天"},
@@ -431,7 +445,7 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 	}
 	for _, tc := range tests {
 		for _, sort := range []string{"", caseindex.SortRelevance, caseindex.SortNewest} {
-			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(tc.text), Sort: sort})
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
 			}
@@ -439,11 +453,11 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 	}
 }
 
-// testShortText checks short texts: a single Han character finds every
-// case holding it anywhere in subject or description (an index of bigrams
-// must still find it inside words), and a character at either end of a
-// text next to a Latin word or number finds it there inside words too,
-// while longer texts stay phrases.
+// testShortText checks short texts: a single Han character, quoted or
+// not, finds every case holding it anywhere in subject or description (an
+// index of bigrams must still find it inside words), and in a quoted
+// phrase a character at either end next to a Latin word or number finds
+// it there inside words too, while longer phrases stay phrases.
 func testShortText(t *testing.T, idx caseindex.Index) {
 	corpus := []struct{ id, subject, description string }{
 		{"cut", "停水通知", "小区从周一开始停水，至今未恢复"},
@@ -465,7 +479,7 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 	search := func(t *testing.T, text string, want []string) {
 		t.Helper()
 		for _, sort := range []string{"", caseindex.SortRelevance} {
-			res := find(t, idx, caseindex.Query{Text: text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(text), Sort: sort})
 			if got := ids(res); !sameSet(got, want) || res.Total != len(want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", text, sort, got, res.Total, want)
 			}
@@ -489,6 +503,10 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 				t.Fatalf("the corpus does not hold %c", r)
 			}
 			search(t, string(r), want)
+			res := find(t, idx, caseindex.Query{Text: string(r)})
+			if got := ids(res); !sameSet(got, want) {
+				t.Errorf("Search(Text %q) without quotes = %v, want %v", string(r), got, want)
+			}
 		}
 	})
 
@@ -523,7 +541,7 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 }
 
 // testPhraseAcrossPunctuation checks that punctuation, spaces and line
-// breaks between Han characters do not break a phrase (customers write
+// breaks between Han characters do not break a quoted phrase (customers write
 // 手机信号，差得很, agents search 信号差), while a Latin word or number
 // between them does, the order of the characters still matters, and a
 // phrase does not run from the subject into the description.
@@ -567,10 +585,164 @@ func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
 	}
 	for _, tc := range tests {
 		for _, sort := range []string{"", caseindex.SortRelevance} {
-			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(tc.text), Sort: sort})
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
 			}
+		}
+	}
+}
+
+// termCorpus is complaints as customers write them, for searches that
+// agents type without quotes.
+var termCorpus = []struct{ id, subject, description string }{
+	{"signal", "", "手机信号差了三天，打10086也没人管"},
+	{"phrase", "信号问题", "信号很差，家里基本打不了电话"},
+	{"speed", "网速慢", "信号还行但是速度很差"},
+	{"adsl", "宽带掉线", "家里的ADSL经常断，5G信号也不稳定"},
+	{"broadband", "", "宽带报修三次了，师傅一直不上门"},
+	{"bill", "话费", "这个月话费多扣了五十元"},
+	{"latin", "", "Router AX3000 keeps rebooting"},
+}
+
+// testTermSearch checks texts without quotes: their terms (Han
+// characters, Latin words, numbers) are found in any order and apart, in
+// subject and description together, and a quarter of them (rounded
+// down) may be missing; a quoted part in the same text stays a phrase.
+func testTermSearch(t *testing.T, idx caseindex.Index) {
+	var all []string
+	for _, c := range termCorpus {
+		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+		}))
+		all = append(all, c.id)
+	}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"信号很差", []string{"signal", "phrase", "speed"}}, // signal lacks 很, one of four
+		{"信号差", []string{"signal", "phrase", "speed"}},
+		{`"信号差"`, []string{"signal"}},
+		{`"信号很差"`, []string{"phrase"}},
+		{`＂信号很差＂`, []string{"phrase"}},
+		{`“信号很差”`, []string{"phrase"}},
+		{"信号很茶", []string{"phrase", "speed"}}, // a typo: three of four
+		{"差信号", []string{"signal", "phrase", "speed"}},
+		{"信号 差", []string{"signal", "phrase", "speed"}},
+		{"扣费", []string{"bill"}},
+		{"话费多扣", []string{"bill"}},
+		{"话费多收", []string{"bill"}},
+		{"话费多收了", []string{"bill"}}, // one of five missing
+		{"话费多收取", nil},              // two of five missing
+		{"宽带", []string{"adsl", "broadband"}},
+		{"宽带掉线", []string{"adsl"}}, // in the subject
+		{"宽带断线", []string{"adsl"}}, // 宽带 and 线 in the subject, 断 in the description
+		{"宽带 ADSL", []string{"adsl"}},
+		{"ADSL", []string{"adsl"}},
+		{"adsl", []string{"adsl"}},
+		{"ＡＤＳＬ", []string{"adsl"}},
+		{"ADS", nil},
+		{"5G", []string{"adsl"}},
+		{"5g信号", []string{"adsl"}},
+		{"10086", []string{"signal"}},
+		{"打10086", []string{"signal"}},
+		{"1008", nil},
+		{"AX3000 rebooting", []string{"latin"}},
+		{"rebooting ax3000", []string{"latin"}},
+		{`宽带 "不上门"`, []string{"broadband"}},
+		{`宽带 "上门不"`, nil},
+		{`"5G" 宽带`, []string{"adsl"}},
+		{`"信号差" 10086`, []string{"signal"}},
+		{`"信号差" 宽带`, nil},
+		{"信号，很差！", []string{"signal", "phrase", "speed"}},
+		{"！？", nil},
+		{`""`, nil},
+		{`！"信号差"`, []string{"signal"}},
+		{"", all},
+		{"   ", all},
+		{"\u3000", all}, // the ideographic space alone is blank too
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance, caseindex.SortNewest} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort, Limit: 50})
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
+			}
+		}
+	}
+}
+
+// testTermRanking checks the relevance order: a case holding the text
+// as an exact phrase comes before those holding only its terms, whatever
+// their dates.
+func testTermRanking(t *testing.T, idx caseindex.Index) {
+	for i, c := range termCorpus {
+		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+			k.ReceivedAt = Base.Add(-time.Duration(i) * time.Hour) // the phrase cases are not the newest
+		}))
+	}
+	upsert(t, idx, NewCase(t, "repeated", func(k *router.Case) {
+		k.Description = "差差差 OK 很很很 OK 信号信号信号" // every term, thrice, never as a phrase
+		k.ReceivedAt = Base.Add(time.Hour)
+	}))
+	tests := []struct {
+		text  string
+		first string
+	}{
+		{"信号很差", "phrase"},
+		{"信号差", "signal"},
+		{"信号差了", "signal"},
+		{"很差", ""}, // phrase and speed both hold it: either first
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			got := ids(res)
+			if len(got) < 2 {
+				t.Fatalf("Search(Text %q) = %v: too few hits to rank", tc.text, got)
+			}
+			switch {
+			case tc.first != "" && got[0] != tc.first:
+				t.Errorf("Search(Text %q, Sort %q) = %v, want %s, which holds the phrase, first", tc.text, sort, got, tc.first)
+			case tc.first == "" && !sameSet(got[:2], []string{"phrase", "speed"}):
+				t.Errorf("Search(Text %q, Sort %q) = %v, want phrase and speed, which hold the phrase, first", tc.text, sort, got)
+			}
+		}
+	}
+	// Other orders keep their meaning with a text.
+	res := find(t, idx, caseindex.Query{Text: "信号很差", Sort: caseindex.SortNewest})
+	if got := ids(res); !slices.Equal(got, []string{"repeated", "signal", "phrase", "speed"}) {
+		t.Errorf("Search(Text 信号很差, newest first) = %v", got)
+	}
+}
+
+// testTextFindsKeywords checks that the whole text also finds a case by
+// its reference, work-order number or business type, exactly.
+func testTextFindsKeywords(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"GD20240506000117", []string{"c"}},
+		{"GD20240507000042", []string{"c"}},
+		{` "GD20240507000042" `, []string{"c"}},
+		{"12345-0506-88", []string{"d"}},
+		{"GD2024050600011", nil},
+		{"gd20240506000117", nil}, // work-order numbers are exact
+		{"TSB2", []string{"b"}},
+		{"宽带故障", []string{"d"}},
+		{"移动网络", []string{"c"}}, // the business type, though the text holds neither 移 nor 动
+		{"移动", nil},
+	}
+	for _, tc := range tests {
+		res := find(t, idx, caseindex.Query{Text: tc.text})
+		if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+			t.Errorf("Search(Text %q) = %v (total %d), want %v", tc.text, got, res.Total, tc.want)
 		}
 	}
 }
