@@ -383,6 +383,25 @@ func testUpdateReplaces(t *testing.T, idx caseindex.Index) {
 	}
 }
 
+// textCase is the text of a case.
+type textCase struct{ id, subject, description string }
+
+// upsertTexts writes a case of each text, received an hour apart, the
+// first newest, and returns their ids.
+func upsertTexts(tb testing.TB, idx caseindex.Index, corpus []textCase) []string {
+	tb.Helper()
+	var all []string
+	for i, c := range corpus {
+		upsert(tb, idx, NewCase(tb, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+			k.ReceivedAt = Base.Add(-time.Duration(i) * time.Hour)
+		}))
+		all = append(all, c.id)
+	}
+	return all
+}
+
 // quoted is the text as an exact phrase: in double quotes, unless it is
 // blank.
 func quoted(text string) string {
@@ -395,7 +414,7 @@ func quoted(text string) string {
 // testPhraseSearch checks quoted texts, exact phrases: the characters
 // next to each other in their order, Latin words and numbers whole.
 func testPhraseSearch(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"signal", "网络故障", "手机信号差了三天"},
 		{"speed", "网速慢", "信号还行但是速度很差"},
 		{"5g", "5G信号差", "在家里完全用不了"},
@@ -404,14 +423,7 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 		{"latin", "", "Router keeps rebooting, model AX3000"},
 		{"broadband", "宽带断网", "从周一开始无法上网"},
 	}
-	var all []string
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-		all = append(all, c.id)
-	}
+	all := upsertTexts(t, idx, corpus)
 	tests := []struct {
 		text string
 		want []string
@@ -459,7 +471,7 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 // phrase a character at either end next to a Latin word or number finds
 // it there inside words too, while longer phrases stay phrases.
 func testShortText(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"cut", "停水通知", "小区从周一开始停水，至今未恢复"},
 		{"bill", "水费", "这个月的水费比上月多了一倍"},
 		{"power", "停电", "昨晚停电三小时，冰箱里的东西都坏了"},
@@ -470,12 +482,7 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 		{"signal", "", "手机信号差了三天"},
 		{"latin", "", "Router AX3000 keeps rebooting"},
 	}
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-	}
+	upsertTexts(t, idx, corpus)
 	search := func(t *testing.T, text string, want []string) {
 		t.Helper()
 		for _, sort := range []string{"", caseindex.SortRelevance} {
@@ -546,7 +553,7 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 // between them does, the order of the characters still matters, and a
 // phrase does not run from the subject into the description.
 func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"comma", "", "手机信号，差得很"},
 		{"space", "", "手机信号 差得很"},
 		{"ideographic space", "", "手机信号\u3000差得很"},
@@ -557,12 +564,7 @@ func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
 		{"latin", "", "信号 5G 差"},
 		{"fields", "手机信号", "差得很"},
 	}
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-	}
+	upsertTexts(t, idx, corpus)
 	spanned := []string{"comma", "space", "ideographic space", "line break"}
 	tests := []struct {
 		text string
@@ -595,7 +597,7 @@ func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
 
 // termCorpus is complaints as customers write them, for searches that
 // agents type without quotes.
-var termCorpus = []struct{ id, subject, description string }{
+var termCorpus = []textCase{
 	{"signal", "", "手机信号差了三天，打10086也没人管"},
 	{"phrase", "信号问题", "信号很差，家里基本打不了电话"},
 	{"speed", "网速慢", "信号还行但是速度很差"},
@@ -610,14 +612,7 @@ var termCorpus = []struct{ id, subject, description string }{
 // subject and description together, and a quarter of them (rounded
 // down) may be missing; a quoted part in the same text stays a phrase.
 func testTermSearch(t *testing.T, idx caseindex.Index) {
-	var all []string
-	for _, c := range termCorpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-		all = append(all, c.id)
-	}
+	all := upsertTexts(t, idx, termCorpus)
 	tests := []struct {
 		text string
 		want []string
@@ -678,13 +673,7 @@ func testTermSearch(t *testing.T, idx caseindex.Index) {
 // as an exact phrase comes before those holding only its terms, whatever
 // their dates.
 func testTermRanking(t *testing.T, idx caseindex.Index) {
-	for i, c := range termCorpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-			k.ReceivedAt = Base.Add(-time.Duration(i) * time.Hour) // the phrase cases are not the newest
-		}))
-	}
+	upsertTexts(t, idx, termCorpus) // the phrase cases are not the newest
 	upsert(t, idx, NewCase(t, "repeated", func(k *router.Case) {
 		k.Description = "差差差 OK 很很很 OK 信号信号信号" // every term, thrice, never as a phrase
 		k.ReceivedAt = Base.Add(time.Hour)
