@@ -262,6 +262,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		terms := text()
 		terms.Name = termsField(name)
 		terms.Analyzer = termsAnalyzer
+		terms.IncludeTermVectors = false // no phrases are searched in it
 		doc.AddFieldMappingsAt(name, text(), terms)
 	}
 	doc.AddFieldMappingsAt("id", kw())
@@ -563,7 +564,7 @@ func trimFacet(counts map[string]int, n int) {
 }
 
 // buildQuery turns a normalised Query into a Bleve query. ok is false when
-// the text analyses to no terms (only punctuation), which matches nothing.
+// the text matches nothing (see textQuery).
 func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 	var filters []query.Query
 	for _, f := range caseindex.Filters { // in table order: the same query every time

@@ -57,10 +57,12 @@ func paramErr(param, format string, args ...any) *ParamError {
 //	q           text matched against subject and description: its terms,
 //	            a quoted part as an exact phrase (see Query.Text)
 //	channel, source, category, status, reference, message_id,
-//	contact_type, grade, validity, department, queue, pack
+//	contact_type, grade, validity, department, queue, pack, owner,
+//	assignee, phone, customer, work_order, business_type
 //	            exact filters, one parameter per name of Filters; status
 //	            is open, in_progress, resolved or closed, validity is
-//	            valid or invalid
+//	            valid or invalid, phone is a phone number in any form
+//	            intake takes
 //	from, to    received_at in [from, to); RFC 3339, or a date 2006-01-02
 //	            in China Standard Time, where to=2024-05-01 includes that day
 //	due_before  deadline before this instant; RFC 3339 or a date, meaning
