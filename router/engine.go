@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router/calendar"
 )
@@ -225,7 +224,7 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		Complaints:    []string{c.ID},
 		MessageIDs:    withMessageID(nil, c),
 		WorkOrders:    withWorkOrder(nil, c),
-		BusinessType:  c.Extra[ingest.ExtraBusinessType],
+		BusinessType:  businessType(c),
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

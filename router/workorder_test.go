@@ -2,6 +2,7 @@ package router
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func TestWorkOrdersAndBusinessType(t *testing.T) {
 	web.SourceID = "PARTNER-77" // not a hotline work order
 	web.Extra = map[string]string{ingest.ExtraBusinessType: "移动业务"}
 	noOrder := hotlineRow("", "", t0)
+	long := hotlineRow(strings.Repeat("9", MaxSourceLabelBytes+1), "宽带故障", t0)
 
 	tests := []struct {
 		name         string
@@ -38,6 +40,8 @@ func TestWorkOrdersAndBusinessType(t *testing.T) {
 	}{
 		{"hotline row", hotlineRow("GD20260302000117", "宽带故障", t0), []string{"GD20260302000117"}, "宽带故障"},
 		{"hotline row without columns", noOrder, nil, ""},
+		{"a cell too long for a work-order number", long, nil, "宽带故障"},
+		{"a cell too long for a business type", hotlineRow("GD1", strings.Repeat("宽", MaxSourceLabelBytes/3+1), t0), []string{"GD1"}, ""},
 		{"another channel", web, nil, "移动业务"},
 	}
 	e := miniEngine(t)
