@@ -73,6 +73,11 @@ type Envelope struct {
 // but keeps its Message-ID, so later stages can recognise it.
 const ExtraMessageID = "message_id"
 
+// ExtraBusinessType is the Extra key of the business type (业务类型) a
+// source filed the complaint under, such as a hotline row's column; the
+// case keeps it (router.Case.BusinessType) for agents to search.
+const ExtraBusinessType = "business_type"
+
 // Publish hands an envelope to the broker. It blocks until the broker
 // acknowledged the envelope durably (acks=all) or ctx ended, and is safe for
 // concurrent use. An adapter acknowledges its source only after Publish

@@ -169,7 +169,7 @@ func cutText(s string, n int) string {
 func (c *Case) longestText() *string {
 	texts := []*string{&c.Description, &c.Subject, &c.Assignee, &c.Source, &c.Category, &c.Batch,
 		&c.Route.Department, &c.Route.Queue, &c.Route.Owner, &c.Decision.Reason, &c.Validity.Reason,
-		&c.Customer.Name}
+		&c.Customer.Name, &c.BusinessType}
 	for i := range c.Contacts {
 		texts = append(texts, &c.Contacts[i].Text, &c.Contacts[i].Subject)
 	}

@@ -160,6 +160,14 @@ type Case struct {
 	// In-Reply-To or References header finds the case in the index: the
 	// first complaint's and the latest, at most MaxMessageIDs.
 	MessageIDs []string `json:"message_ids,omitempty"`
+	// WorkOrders are the hotline's work-order numbers (工单号, the
+	// complaint's SourceID) of the case's hotline complaints, the first
+	// and the latest, at most MaxReferences, so that an agent finds the
+	// case by the number the hotline system shows.
+	WorkOrders []string `json:"work_orders,omitempty"`
+	// BusinessType is the business type (业务类型) the source filed the
+	// case's first complaint under (Extra[ingest.ExtraBusinessType]).
+	BusinessType string `json:"business_type,omitempty"`
 	// Duplicates counts the attached near-identical complaints.
 	Duplicates int `json:"duplicates,omitempty"`
 	// Urgency is raised by one for every repeat complaint (重复投诉) and

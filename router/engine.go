@@ -223,6 +223,8 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		References:    []string{c.Reference},
 		Complaints:    []string{c.ID},
 		MessageIDs:    withMessageID(nil, c),
+		WorkOrders:    withWorkOrder(nil, c),
+		BusinessType:  businessType(c),
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

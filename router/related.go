@@ -62,6 +62,33 @@ func withMessageID(ids []string, comp normalize.Complaint) []string {
 	return keepEnds(append(slices.Clip(ids), id), 1, MaxMessageIDs, nil)
 }
 
+// MaxSourceLabelBytes bounds a work-order number Case.WorkOrders keeps and
+// the Case.BusinessType: a longer cell of a hotline export is no number or
+// type an agent would type, and the search index bounds what it is asked
+// for alike. A longer one is not kept.
+const MaxSourceLabelBytes = 200
+
+// businessType is the business type the source filed the complaint under,
+// or "" when it is longer than MaxSourceLabelBytes.
+func businessType(comp normalize.Complaint) string {
+	if t := comp.Extra[ingest.ExtraBusinessType]; len(t) <= MaxSourceLabelBytes {
+		return t
+	}
+	return ""
+}
+
+// withWorkOrder returns ids with the work-order number of a hotline
+// complaint (its SourceID) added (once), bounded by MaxReferences: the
+// first and the latest are kept. A number longer than MaxSourceLabelBytes
+// is not kept. It never writes into the array of ids.
+func withWorkOrder(ids []string, comp normalize.Complaint) []string {
+	id := comp.SourceID
+	if comp.Channel != ingest.ChannelHotline || id == "" || len(id) > MaxSourceLabelBytes || slices.Contains(ids, id) {
+		return ids
+	}
+	return keepEnds(append(slices.Clip(ids), id), 1, MaxReferences, nil)
+}
+
 // Bounds on what attached contacts add to a case, so that a customer who
 // sends the same complaint thousands of times does not grow the case past
 // what the broker carries (Kafka's largest record is 1 MiB by default)
@@ -191,6 +218,7 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	c.Complaints = keepEnds(append(slices.Clip(c.Complaints), comp.ID), 1, MaxReferences, nil)
 	c.Attachments = keepEnds(append(slices.Clip(c.Attachments), comp.Attachments...), MaxAttachments/2, MaxAttachments, &c.Omitted.Attachments)
 	c.MessageIDs = withMessageID(c.MessageIDs, comp)
+	c.WorkOrders = withWorkOrder(c.WorkOrders, comp)
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
 		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,

@@ -8,6 +8,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // Field is a complaint field a column can be mapped to.
@@ -43,7 +45,7 @@ var RequiredFields = []Field{FieldPhone, FieldDescription}
 // Extra keys under which the optional hint columns reach the envelope,
 // plus the keys that trace a row back to its file.
 const (
-	ExtraBusinessType = "business_type"
+	ExtraBusinessType = ingest.ExtraBusinessType
 	ExtraRegion       = "region"
 	ExtraAgentID      = "agent_id"
 	ExtraPriority     = "priority_hint"

@@ -154,7 +154,7 @@ func checkRepliesFromOtherAddresses(t *testing.T, r *running, first router.Case,
 		t.Errorf("replies on the case: contacts %+v, urgency %d", attached.Contacts, attached.Urgency)
 	}
 	// The replies' texts are contacts of the case, not cases of their own.
-	if res := r.search(t, url.Values{"q": {"第三天"}}); res.Total != 0 || len(attached.References) != 3 {
+	if res := r.search(t, url.Values{"q": {`"第三天"`}}); res.Total != 0 || len(attached.References) != 3 {
 		t.Errorf("a reply opened a case of its own: %+v; references of the case %v", res.Hits, attached.References)
 	}
 
@@ -166,7 +166,7 @@ func checkRepliesFromOtherAddresses(t *testing.T, r *running, first router.Case,
 	r.waitCase(t, first.ID, func(c router.Case) bool { return c.Status == router.StatusResolved })
 	deliver(mail("wangwu@example.org", "Re: broadband", "In-Reply-To: <e2e-1@example.com>\r\n",
 		"e2e-reply-3@example.org", "修好以后第二天又断网了，问题没有解决。"))
-	res := r.waitFor(t, url.Values{"q": {"第二天又断网"}}, 1)
+	res := r.waitFor(t, url.Values{"q": {`"第二天又断网"`}}, 1)
 	if c := res.Hits[0]; c.ID == first.ID || !slices.Contains(c.LinkedCases, first.ID) || c.Customer.Email != "wangwu@example.org" {
 		t.Errorf("reply to the resolved case: %+v, want a new case of its sender linked to %s", c, first.ID)
 	}
@@ -212,6 +212,20 @@ func TestEndToEndHotlineFolder(t *testing.T) {
 	}
 	if res := r.search(t, url.Values{"q": {"多扣了30元"}}); res.Total != 1 {
 		t.Errorf("q=多扣了30元: %d hits", res.Total)
+	}
+	// The row's work-order number and 业务类型 reach the case: the filters
+	// and q find it by them.
+	for _, query := range []url.Values{
+		{"work_order": {"GD20261126002"}},
+		{"q": {"GD20261126002"}},
+		{"business_type": {"移动"}},
+		{"phone": {"0755 1234 5678"}},
+		{"customer": {"李四"}},
+	} {
+		res := r.search(t, query)
+		if res.Total != 1 || !slices.Equal(res.Hits[0].WorkOrders, []string{"GD20261126002"}) || res.Hits[0].BusinessType != "移动" {
+			t.Errorf("%s: %+v", query.Encode(), res)
+		}
 	}
 	var summary struct {
 		Outcome   string

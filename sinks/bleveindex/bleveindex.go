@@ -8,12 +8,16 @@
 // full-width digits (ＯＲＤ６７８９０ would lose its number), so they are
 // folded to ASCII before it. A run goes on across punctuation, spaces and
 // line breaks between its characters (bigram.go), as Elasticsearch's
-// positions skip them. A text search is a phrase query over the bigrams:
-// 信号差 becomes the adjacent pair 信号 号差, so it finds 手机信号差了三天 and
-// 手机信号，差得很, and not 信号还行但是速度很差. Latin letters and digits stay
-// whole words ("ORD12345", "5G"). A single Han character at an end of the
-// text (水, or 网 in 5G网) also matches the bigrams holding it there, so it
-// is found inside words as in Elasticsearch (see text.go).
+// positions skip them. A quoted phrase of a search text (caseindex,
+// text.go) is a phrase query over the bigrams: "信号差" becomes the
+// adjacent pair 信号 号差, so it finds 手机信号差了三天 and 手机信号，差得很,
+// and not 信号还行但是速度很差. Latin letters and digits stay whole words
+// ("ORD12345", "5G"). A single Han character at an end of a phrase (水, or
+// 网 in 5G网) also matches the bigrams holding it there, so it is found
+// inside words as in Elasticsearch (see text.go). Each text field is also
+// indexed as its terms field (subject_terms, description_terms) without
+// the bigrams, one term per Han character, where the terms outside quotes
+// are looked up, caseindex.MinTerms of them at least.
 //
 // Writes are durable when Upsert returns: Bleve's scorch engine waits until
 // the batch's segment is persisted and synced (unsafe_batch is left off).
@@ -91,11 +95,15 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 // reference; tousu-cases-2 adds source, contact_type, grade, validity,
 // department, queue and pack; tousu-cases-3 adds message_id (field
 // message_ids); tousu-cases-4 analyses text with tousu_han_bigram instead
-// of cjk_bigram, so that a Han run goes on across punctuation and spaces.
+// of cjk_bigram, so that a Han run goes on across punctuation and spaces;
+// tousu-cases-5 adds owner, assignee, customer.name (and customer.phone as
+// a filter), work_orders and business_type, and the terms fields
+// subject_terms and description_terms (analyzer tousu_terms) that a search
+// text's terms outside quotes are looked up in.
 // A Bleve index keeps the mapping it was created with and silently leaves
 // out fields that mapping does not name, so even a new field needs a new
 // version.
-const mappingVersion = "tousu-cases-4"
+const mappingVersion = "tousu-cases-5"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -114,8 +122,18 @@ const (
 // textAnalyzer is the analyzer of the text fields, defined in newMapping.
 const textAnalyzer = "tousu_cjk"
 
-// textFields are searched by Query.Text.
+// termsAnalyzer is the analyzer of the terms fields, defined in newMapping:
+// textAnalyzer without the bigrams, so that every Han character is a term
+// of its own (as in Elasticsearch's standard analyzer).
+const termsAnalyzer = "tousu_terms"
+
+// textFields are searched by the phrases of Query.Text; each is also
+// indexed as its terms field (termsField), which the terms outside quotes
+// are looked up in.
 var textFields = []string{"subject", "description"}
+
+// termsField is the name of the terms field of a text field.
+func termsField(field string) string { return field + "_terms" }
 
 // facetSize is how many values each facet reports; the rest is not listed.
 const facetSize = 100
@@ -242,13 +260,17 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 
 	doc := bleve.NewDocumentStaticMapping()
 	for _, name := range textFields {
-		doc.AddFieldMappingsAt(name, text())
+		terms := text()
+		terms.Name = termsField(name)
+		terms.Analyzer = termsAnalyzer
+		terms.IncludeTermVectors = false // no phrases are searched in it
+		doc.AddFieldMappingsAt(name, text(), terms)
 	}
 	doc.AddFieldMappingsAt("id", kw())
 	for _, f := range caseindex.Filters {
 		m := kw()
 		m.DocValues = false
-		doc.AddFieldMappingsAt(f.IndexField(), m)
+		addField(doc, f.IndexField(), m)
 	}
 	doc.AddFieldMappingsAt(fieldFacets, kw())
 	for _, name := range []string{"received_at", "updated_at", "deadline"} {
@@ -267,11 +289,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	stored.DocValues = false
 	doc.AddFieldMappingsAt(fieldCase, stored)
 
-	customer := bleve.NewDocumentStaticMapping()
-	for _, name := range []string{"key", "phone", "email"} {
-		customer.AddFieldMappingsAt(name, kw())
+	for _, field := range []string{"customer.key", "customer.email"} {
+		addField(doc, field, kw())
 	}
-	doc.AddSubDocumentMapping("customer", customer)
 
 	m := bleve.NewIndexMapping()
 	err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
@@ -279,6 +299,15 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		"char_filters":  []string{asciifolding.Name},
 		"tokenizer":     unicode.Name,
 		"token_filters": []string{cjk.WidthName, lowercase.Name, hanBigramName},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: analyzer: %w", err)
+	}
+	err = m.AddCustomAnalyzer(termsAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"char_filters":  []string{asciifolding.Name},
+		"tokenizer":     unicode.Name,
+		"token_filters": []string{cjk.WidthName, lowercase.Name},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bleveindex: analyzer: %w", err)
@@ -292,6 +321,22 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		return nil, fmt.Errorf("bleveindex: mapping: %w", err)
 	}
 	return m, nil
+}
+
+// addField maps the field of doc, a dotted field (customer.phone) in its
+// sub-documents, which it creates as needed.
+func addField(doc *mapping.DocumentMapping, field string, m *mapping.FieldMapping) {
+	parent, name, ok := strings.Cut(field, ".")
+	if !ok {
+		doc.AddFieldMappingsAt(field, m)
+		return
+	}
+	sub := doc.Properties[parent]
+	if sub == nil {
+		sub = bleve.NewDocumentStaticMapping()
+		doc.AddSubDocumentMapping(parent, sub)
+	}
+	addField(sub, name, m)
 }
 
 // document is what Bleve indexes for a case. Empty strings and zero times
@@ -520,7 +565,7 @@ func trimFacet(counts map[string]int, n int) {
 }
 
 // buildQuery turns a normalised Query into a Bleve query. ok is false when
-// the text analyses to no terms (only punctuation), which matches nothing.
+// the text matches nothing (see textQuery).
 func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 	var filters []query.Query
 	for _, f := range caseindex.Filters { // in table order: the same query every time
@@ -544,19 +589,11 @@ func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 
 	var must query.Query
 	if q.Text != "" {
-		tokens, err := x.analyze(q.Text)
-		if err != nil {
+		text, ok, err := x.textQuery(caseindex.ParseText(q.Text))
+		if err != nil || !ok {
 			return nil, false, err
 		}
-		if len(tokens) == 0 {
-			return nil, false, nil
-		}
-		terms := phraseTerms(tokens)
-		var phrases []query.Query
-		for _, field := range textFields {
-			phrases = append(phrases, &textPhrase{field: field, terms: terms})
-		}
-		must = bleve.NewDisjunctionQuery(phrases...)
+		must = text
 	}
 
 	switch {
@@ -573,11 +610,11 @@ func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 	return bq, true, nil
 }
 
-// analyze returns the terms the text analyser makes of s, in order.
-func (x *Index) analyze(s string) (analysis.TokenStream, error) {
-	a := x.bleve.Mapping().AnalyzerNamed(textAnalyzer)
+// analyze returns the terms the analyzer makes of s, in order.
+func (x *Index) analyze(analyzer, s string) (analysis.TokenStream, error) {
+	a := x.bleve.Mapping().AnalyzerNamed(analyzer)
 	if a == nil {
-		return nil, fmt.Errorf("bleveindex: analyzer %s is not defined", textAnalyzer)
+		return nil, fmt.Errorf("bleveindex: analyzer %s is not defined", analyzer)
 	}
 	return a.Analyze([]byte(s)), nil
 }

@@ -6,11 +6,14 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/tousu/tousu/sinks/caseindex"
 )
 
 // Text search. The text fields hold the bigrams of each run of Han (and
@@ -18,9 +21,10 @@ import (
 // character is indexed as itself. Punctuation, spaces and line breaks
 // between two characters do not end a run (bigram.go): 停水，三天 is
 // indexed as 停水三天 is, as Elasticsearch's positions skip them, while a
-// Latin word or number does end it. A text is analysed the same way and
-// searched as a phrase of its terms, which is exact for runs of two or
-// more characters. A run of one character at an end of the text is not:
+// Latin word or number does end it. A quoted phrase of a search text is
+// analysed the same way and searched as a phrase of its terms, which is
+// exact for runs of two or more characters. A run of one character at an
+// end of the phrase is not:
 // 水 alone, or 网 in 5G网, must also match where the document's run goes
 // on past that end (停水三天, 5G网络), as it does in Elasticsearch, where
 // every Han character is a term. There the phrase position also takes the
@@ -63,6 +67,7 @@ func phraseTerms(tokens analysis.TokenStream) []phraseTerm {
 type textPhrase struct {
 	field string
 	terms []phraseTerm
+	boost float64 // 0 is 1
 }
 
 var _ query.Query = (*textPhrase)(nil)
@@ -77,7 +82,11 @@ func (q *textPhrase) Searcher(ctx context.Context, r index.IndexReader, m mappin
 		}
 		terms[i] = alternatives
 	}
-	return query.NewMultiPhraseQuery(terms, q.field).Searcher(ctx, r, m, options)
+	phrase := query.NewMultiPhraseQuery(terms, q.field)
+	if q.boost != 0 {
+		phrase.SetBoost(q.boost)
+	}
+	return phrase.Searcher(ctx, r, m, options)
 }
 
 // expand returns the terms of the field that match at this position: the
@@ -122,4 +131,83 @@ func (t phraseTerm) expand(r index.IndexReader, field string) ([]string, error) 
 		return nil, fmt.Errorf("bleveindex: look up the terms holding %q: %w", t.term, err)
 	}
 	return terms, nil
+}
+
+// textQuery is the query of a search text as caseindex (text.go) defines
+// it: every quoted phrase and the terms outside quotes, or the whole text
+// as a reference, work-order number or business type. ok is false when a
+// phrase or the text outside quotes has no terms, or there is neither:
+// such a text matches nothing.
+func (x *Index) textQuery(t caseindex.Text) (query.Query, bool, error) {
+	var clauses []query.Query
+	for _, p := range t.Phrases {
+		phrase, ok, err := x.phraseQuery(p, 1)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		clauses = append(clauses, phrase)
+	}
+	if t.Terms != "" {
+		terms, ok, err := x.termsQuery(t.Terms)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		clauses = append(clauses, terms)
+	}
+	if len(clauses) == 0 {
+		return nil, false, nil
+	}
+	alternatives := []query.Query{bleve.NewConjunctionQuery(clauses...)}
+	for _, name := range caseindex.TextKeywords {
+		f, _ := caseindex.FilterNamed(name)
+		kw := bleve.NewTermQuery(t.Whole)
+		kw.SetField(f.IndexField())
+		alternatives = append(alternatives, kw)
+	}
+	return bleve.NewDisjunctionQuery(alternatives...), true, nil
+}
+
+// phraseQuery finds the text as a phrase in any text field, weighed by
+// boost. ok is false when the text has no terms.
+func (x *Index) phraseQuery(text string, boost float64) (query.Query, bool, error) {
+	tokens, err := x.analyze(textAnalyzer, text)
+	if err != nil || len(tokens) == 0 {
+		return nil, false, err
+	}
+	terms := phraseTerms(tokens)
+	var phrases []query.Query
+	for _, field := range textFields {
+		phrases = append(phrases, &textPhrase{field: field, terms: terms, boost: boost})
+	}
+	return bleve.NewDisjunctionQuery(phrases...), true, nil
+}
+
+// termsQuery finds the cases whose text fields together hold at least
+// caseindex.MinTerms of the text's terms; those holding the text as a
+// phrase score higher by caseindex.PhraseBoost. ok is false when the text
+// has no terms.
+func (x *Index) termsQuery(text string) (query.Query, bool, error) {
+	tokens, err := x.analyze(termsAnalyzer, text)
+	if err != nil || len(tokens) == 0 {
+		return nil, false, err
+	}
+	perTerm := make([]query.Query, len(tokens))
+	for i, tok := range tokens {
+		var inFields []query.Query
+		for _, field := range textFields {
+			q := bleve.NewTermQuery(string(tok.Term))
+			q.SetField(termsField(field))
+			inFields = append(inFields, q)
+		}
+		perTerm[i] = bleve.NewDisjunctionQuery(inFields...)
+	}
+	terms := bleve.NewDisjunctionQuery(perTerm...)
+	terms.SetMin(float64(caseindex.MinTerms(len(tokens))))
+	phrase, ok, err := x.phraseQuery(text, caseindex.PhraseBoost)
+	if err != nil || !ok {
+		return terms, true, err
+	}
+	// A disjunction matches what terms matches (the phrase holds all the
+	// terms) and adds the phrase's score.
+	return bleve.NewDisjunctionQuery(terms, phrase), true, nil
 }

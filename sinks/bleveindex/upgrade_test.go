@@ -342,9 +342,45 @@ func TestUpgradeFromVersion3(t *testing.T) {
 				{caseindex.Query{Text: "信号差"}, []string{"TS1"}},
 				{caseindex.Query{Text: "水电费"}, []string{"TS2"}},
 				{caseindex.Query{Text: "两天至今"}, []string{"TS3"}},
-				// Still phrases.
-				{caseindex.Query{Text: "差信号"}, nil},
-				{caseindex.Query{Text: "电水费"}, nil},
+				// Quoted, still phrases.
+				{caseindex.Query{Text: `"差信号"`}, nil},
+				{caseindex.Query{Text: `"电水费"`}, nil},
+			}
+			for _, tc := range tests {
+				checkSearch(t, idx, tc.q, tc.want)
+			}
+		}()
+	}
+}
+
+// TestUpgradeFromVersion4 opens an index written with mapping version
+// tousu-cases-4, which had no fields for the agents, the customer's name
+// or the hotline's work order and no terms fields: Open rebuilds it, and
+// its cases are then found by their owner, assignee and customer, and by
+// the terms of their text apart.
+func TestUpgradeFromVersion4(t *testing.T) {
+	path := extractVersion(t, t.TempDir(), 4)
+	for range 2 { // the second start opens the upgraded index as it is
+		func() {
+			idx, closeIdx := openUpgraded(t, path)
+			defer closeIdx()
+			tests := []struct {
+				q    caseindex.Query
+				want []string
+			}{
+				{caseindex.Query{}, []string{"TS3", "TS2", "TS1"}},
+				{caseindex.Query{Filters: map[string]string{"status": "in_progress"}}, []string{"TS1"}},
+				{caseindex.Query{Text: `"信号差"`}, []string{"TS1"}},
+				// Found only with the new mapping: filters, and terms
+				// apart, the exact phrase first.
+				{caseindex.Query{Text: "信号差"}, []string{"TS1", "TS2"}},
+				{caseindex.Query{Text: "信号很差"}, []string{"TS2", "TS1"}},
+				{caseindex.Query{Text: "adsl"}, []string{"TS2"}},
+				{caseindex.Query{Text: "打10086"}, []string{"TS1"}},
+				{caseindex.Query{Filters: map[string]string{"owner": "张伟"}}, []string{"TS1"}},
+				{caseindex.Query{Filters: map[string]string{"assignee": "王芳"}}, []string{"TS1"}},
+				{caseindex.Query{Filters: map[string]string{"customer": "李明"}}, []string{"TS3"}},
+				{caseindex.Query{Filters: map[string]string{"phone": "139 1234 0001"}}, []string{"TS1"}},
 			}
 			for _, tc := range tests {
 				checkSearch(t, idx, tc.q, tc.want)

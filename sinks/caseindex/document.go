@@ -36,29 +36,42 @@ func LatestByID(cases []router.Case) ([]router.Case, error) {
 
 // Keywords returns the keyword fields both backends index for a case: each
 // Filter's values under its index field (one value as a string, several as
-// a slice, none left out) and the customer's key, phone and email under
-// "customer".
+// a slice, none left out; a dotted field inside its object, so the
+// customer's phone and name are under "customer") and the customer's key
+// and email under "customer" too.
 func Keywords(c router.Case) map[string]any {
 	doc := map[string]any{}
 	for _, f := range Filters {
 		switch vs := f.Value(c); len(vs) {
 		case 0:
 		case 1:
-			doc[f.IndexField()] = vs[0]
+			put(doc, f.IndexField(), vs[0])
 		default:
-			doc[f.IndexField()] = vs
+			put(doc, f.IndexField(), vs)
 		}
 	}
-	customer := map[string]any{}
-	for name, v := range map[string]string{"key": c.Customer.Key, "phone": c.Customer.Phone, "email": c.Customer.Email} {
+	for field, v := range map[string]string{"customer.key": c.Customer.Key, "customer.email": c.Customer.Email} {
 		if v != "" {
-			customer[name] = v
+			put(doc, field, v)
 		}
-	}
-	if len(customer) > 0 {
-		doc["customer"] = customer
 	}
 	return doc
+}
+
+// put sets the field of doc to v, a dotted field inside its objects,
+// which it creates as needed.
+func put(doc map[string]any, field string, v any) {
+	parent, name, ok := strings.Cut(field, ".")
+	if !ok {
+		doc[field] = v
+		return
+	}
+	sub, _ := doc[parent].(map[string]any)
+	if sub == nil {
+		sub = map[string]any{}
+		doc[parent] = sub
+	}
+	put(sub, name, v)
 }
 
 // Dates returns a case's non-zero dates by index field name.

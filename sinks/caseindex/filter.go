@@ -1,8 +1,10 @@
 package caseindex
 
 import (
+	"errors"
 	"slices"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 )
@@ -15,14 +17,17 @@ import (
 // it opens it (see esindex.MappingVersion); Bleve needs a new mapping
 // version, under which it rebuilds an existing index (see bleveindex).
 //
-// A filter matches a case when the query's value equals one of the case's
-// values exactly (no analysis, case-sensitive). A case without values for
-// the field never matches a filter on it and is not counted in its facet.
+// A filter matches a case when the query's value (after Parse, if the
+// filter has one) equals one of the case's values exactly (no analysis,
+// case-sensitive). A case without values for the field never matches a
+// filter on it and is not counted in its facet.
 type Filter struct {
 	// Name is the URL parameter, the key in Query.Filters and the facet
 	// name in Result.Facets.
 	Name string
-	// Field is the field of the index document; empty means Name.
+	// Field is the field of the index document; empty means Name. A dot
+	// names a field of an object ("customer.phone" is the field phone of
+	// the document's object customer).
 	Field string
 	// Label is the field's Chinese name, for error messages.
 	Label string
@@ -37,6 +42,11 @@ type Filter struct {
 	// MaxBytes bounds the length of a value a query may ask for; zero
 	// means MaxFilterBytes.
 	MaxBytes int
+	// Parse, when set, turns a query's value into the form Value gives
+	// (a phone number as typed into E.164); it must return its own
+	// results unchanged. Its error is the Chinese message of the
+	// *ParamError.
+	Parse func(v string) (string, error)
 }
 
 // maxBytes is the bound on the filter's query values.
@@ -82,6 +92,35 @@ var Filters = []Filter{
 	{Name: "department", Label: "部门", Facet: true, Value: func(c router.Case) []string { return one(c.Route.Department) }},
 	{Name: "queue", Label: "队列", Facet: true, Value: func(c router.Case) []string { return one(c.Route.Queue) }},
 	{Name: "pack", Label: "策略包", Facet: true, Value: func(c router.Case) []string { return one(c.Pack) }},
+	// The agents of the case: the owner, responsible from the first take
+	// on (首问责任制), and the assignee handling it now. The console
+	// replaces a name such as "me" with the caller's before it asks.
+	{Name: "owner", Label: "负责人", Facet: true, Value: func(c router.Case) []string { return one(c.Route.Owner) }},
+	{Name: "assignee", Label: "处理人", Facet: true, Value: func(c router.Case) []string { return one(c.Assignee) }},
+	// The customer, by phone number in any usual form (read by the rule
+	// intake uses) or by name. Neither is a facet: a facet would list
+	// the customers' personal data.
+	{Name: "phone", Field: "customer.phone", Label: "客户电话", Parse: phoneE164,
+		Value: func(c router.Case) []string { return one(c.Customer.Phone) }},
+	{Name: "customer", Field: "customer.name", Label: "客户姓名", Value: func(c router.Case) []string { return one(c.Customer.Name) }},
+	// What the hotline system knows the case by: its work-order numbers
+	// (工单号) and business type (业务类型).
+	{Name: "work_order", Field: "work_orders", Label: "工单号", Value: func(c router.Case) []string { return nonEmpty(c.WorkOrders) }},
+	{Name: "business_type", Label: "业务类型", Facet: true, Value: func(c router.Case) []string { return one(c.BusinessType) }},
+}
+
+// phoneE164 reads a phone number as intake does (ingest.PhoneE164): 139
+// 1234 0001, +86 139-1234-0001 and 13912340001 are all +8613912340001.
+func phoneE164(v string) (string, error) {
+	p, err := ingest.PhoneE164(v)
+	if err != nil {
+		var fe *ingest.FieldError
+		if errors.As(err, &fe) {
+			return "", errors.New(fe.Message)
+		}
+		return "", errors.New("无法识别的电话号码")
+	}
+	return p, nil
 }
 
 // FacetFields are the names of the filters Search counts values of, in the

@@ -5,25 +5,31 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 )
 
 func TestFilterValues(t *testing.T) {
 	decided := router.Case{
-		ID:          "TS1",
-		References:  []string{"TS1", "", "TS2"},
-		Channel:     "email",
-		Source:      "support@example.com",
-		Category:    "network",
-		Status:      router.StatusInProgress,
-		Pack:        "telecom@1",
-		ContactType: "投诉",
-		Grade:       "重大",
-		Validity:    router.Validity{Valid: true},
-		Route:       router.Route{Department: "网络部", Queue: "network-2", Owner: "agent7"},
-		MessageIDs:  []string{"m1@alice.example", "", "m2@bob.example"},
+		ID:           "TS1",
+		References:   []string{"TS1", "", "TS2"},
+		Channel:      "email",
+		Source:       "support@example.com",
+		Category:     "network",
+		Status:       router.StatusInProgress,
+		Pack:         "telecom@1",
+		ContactType:  "投诉",
+		Grade:        "重大",
+		Validity:     router.Validity{Valid: true},
+		Route:        router.Route{Department: "网络部", Queue: "network-2", Owner: "agent7"},
+		MessageIDs:   []string{"m1@alice.example", "", "m2@bob.example"},
+		Assignee:     "agent9",
+		Customer:     normalize.Customer{Name: "王女士", Phone: "+8613912340001", Key: "phone:+8613912340001"},
+		WorkOrders:   []string{"GD20260302000117", "", "GD20260303000042"},
+		BusinessType: "宽带故障",
 	}
 	invalid := router.Case{ID: "TS3", Pack: "telecom@1", Validity: router.Validity{Reason: "重复投诉"}}
 	tests := []struct {
@@ -51,6 +57,15 @@ func TestFilterValues(t *testing.T) {
 		{"empty channel", invalid, "channel", nil},
 		{"empty route", invalid, "department", nil},
 		{"no references", invalid, "reference", nil},
+		{"owner", decided, "owner", []string{"agent7"}},
+		{"assignee", decided, "assignee", []string{"agent9"}},
+		{"phone", decided, "phone", []string{"+8613912340001"}},
+		{"customer name", decided, "customer", []string{"王女士"}},
+		{"work orders without empty ones", decided, "work_order", []string{"GD20260302000117", "GD20260303000042"}},
+		{"business type", decided, "business_type", []string{"宽带故障"}},
+		{"no owner", invalid, "owner", nil},
+		{"no phone", invalid, "phone", nil},
+		{"no work order", invalid, "work_order", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,9 +119,9 @@ func TestFilterTable(t *testing.T) {
 	if !slices.Equal(FacetFields, facets) {
 		t.Errorf("FacetFields = %v, want %v (the filters with Facet set)", FacetFields, facets)
 	}
-	for _, name := range []string{"reference", "message_id"} {
+	for _, name := range []string{"reference", "message_id", "work_order", "phone", "customer"} {
 		if slices.Contains(FacetFields, name) {
-			t.Errorf("%s is counted: every case has its own", name)
+			t.Errorf("%s is counted: every case or customer has its own", name)
 		}
 	}
 }
@@ -132,6 +147,7 @@ func TestFilterErrorMessages(t *testing.T) {
 	}{
 		{"status=done", "status", "未知的状态，可选值：open、in_progress、resolved、closed"},
 		{"validity=yes", "validity", "未知的有效性，可选值：valid、invalid"},
+		{"phone=1391234000", "phone", "客户电话无效：手机号码应为 11 位数字，请检查是否漏填或多填"},
 	}
 	for _, tc := range tests {
 		values, _ := url.ParseQuery(tc.raw)
@@ -158,6 +174,24 @@ func TestLatestByID(t *testing.T) {
 	for _, bad := range [][]router.Case{{c(" ", 1, "")}, {c("a", -1, "")}} {
 		if _, err := LatestByID(bad); !errors.Is(err, ErrInvalidCase) {
 			t.Errorf("LatestByID(%+v) = %v, want ErrInvalidCase", bad, err)
+		}
+	}
+}
+
+func TestKeywordsNestDottedFields(t *testing.T) {
+	c := router.Case{ID: "TS1", Channel: "hotline", WorkOrders: []string{"GD1", "GD2"},
+		Customer: normalize.Customer{Name: "李先生", Phone: "+8613800138000", Email: "li@example.com", Key: "phone:+8613800138000"}}
+	doc := Keywords(c)
+	want := map[string]any{"name": "李先生", "phone": "+8613800138000", "email": "li@example.com", "key": "phone:+8613800138000"}
+	if got, _ := doc["customer"].(map[string]any); !maps.Equal(got, want) {
+		t.Errorf("customer = %v, want %v", doc["customer"], want)
+	}
+	if got, _ := doc["work_orders"].([]string); !slices.Equal(got, []string{"GD1", "GD2"}) || doc["channel"] != "hotline" {
+		t.Errorf("keywords %v", doc)
+	}
+	for name := range doc {
+		if strings.Contains(name, ".") {
+			t.Errorf("field %q is dotted, not nested", name)
 		}
 	}
 }

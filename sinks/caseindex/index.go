@@ -41,8 +41,11 @@ const (
 
 // Query selects cases. Empty fields do not filter.
 type Query struct {
-	// Text is matched as a phrase against subject and description, so that
-	// 信号差 finds 手机信号差了三天 but not 信号 … 很差.
+	// Text is what an agent types into the search box, matched against
+	// subject and description as text.go says: its terms in any order
+	// (信号很差 finds 手机信号差了三天), a quoted part as an exact phrase
+	// ("信号差" does not find 信号很差), or the whole text as a reference,
+	// work-order number or business type.
 	Text string
 	// Filters are exact matches on keyword fields, keyed by Filter.Name
 	// (see Filters), e.g. {"status": "open", "grade": "重大"}: a case

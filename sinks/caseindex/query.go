@@ -54,12 +54,15 @@ func paramErr(param, format string, args ...any) *ParamError {
 
 // ParseQuery reads the search API's URL query parameters into a Query:
 //
-//	q           phrase matched against subject and description
+//	q           text matched against subject and description: its terms,
+//	            a quoted part as an exact phrase (see Query.Text)
 //	channel, source, category, status, reference, message_id,
-//	contact_type, grade, validity, department, queue, pack
+//	contact_type, grade, validity, department, queue, pack, owner,
+//	assignee, phone, customer, work_order, business_type
 //	            exact filters, one parameter per name of Filters; status
 //	            is open, in_progress, resolved or closed, validity is
-//	            valid or invalid
+//	            valid or invalid, phone is a phone number in any form
+//	            intake takes
 //	from, to    received_at in [from, to); RFC 3339, or a date 2006-01-02
 //	            in China Standard Time, where to=2024-05-01 includes that day
 //	due_before  deadline before this instant; RFC 3339 or a date, meaning
@@ -68,9 +71,14 @@ func paramErr(param, format string, args ...any) *ParamError {
 //	offset      0 or more
 //	limit       1 to MaxLimit (default DefaultLimit)
 //
-// Unknown parameters are ignored. Every error is a *ParamError. The result
-// has been through Normalize.
+// An unknown parameter (a misspelt filter, or one this version does not
+// have) is a *ParamError naming it and listing the known ones, rather than
+// being ignored: ignoring it would answer every case. Every error is a
+// *ParamError. The result has been through Normalize.
 func ParseQuery(values url.Values) (Query, error) {
+	if err := checkParams(values); err != nil {
+		return Query{}, err
+	}
 	var q Query
 	get := func(name string) (string, error) {
 		vs := values[name]
@@ -147,6 +155,43 @@ func ParseQuery(values url.Values) (Query, error) {
 		return Query{}, paramErr("limit", "必须在 1 到 %d 之间", MaxLimit)
 	}
 	return q.Normalize()
+}
+
+// searchParams are the URL parameters of a search other than the filters,
+// in the order ParseQuery reads them.
+var searchParams = []string{"q", "sort", "from", "to", "due_before", "offset", "limit"}
+
+// Params returns the names of every URL parameter ParseQuery reads: the
+// search parameters and one per filter.
+func Params() []string {
+	names := slices.Clone(searchParams)
+	for _, f := range Filters {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// checkParams returns a *ParamError for the first unknown parameter name
+// (in byte order, so the same one every time).
+func checkParams(values url.Values) error {
+	known := Params()
+	var unknown []string
+	for name := range values {
+		if !slices.Contains(known, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return unknownParam(unknown[0], known)
+}
+
+// unknownParam is the error for a parameter or filter name that is none of
+// known.
+func unknownParam(name string, known []string) *ParamError {
+	return paramErr(name, "未知的查询参数“%s”，可用的参数：%s", name, strings.Join(known, "、"))
 }
 
 // checkText rejects text that is not UTF-8, too long or holds control
@@ -259,7 +304,11 @@ func normalizeFilters(filters map[string]string) (map[string]string, error) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown) // report the same one every time
-		return nil, paramErr(unknown[0], "未知的筛选条件")
+		names := make([]string, len(Filters))
+		for i, f := range Filters {
+			names[i] = f.Name
+		}
+		return nil, unknownParam(unknown[0], names)
 	}
 	var out map[string]string
 	for _, f := range Filters {
@@ -272,6 +321,13 @@ func normalizeFilters(filters map[string]string) (map[string]string, error) {
 		}
 		if len(f.Allowed) > 0 && !slices.Contains(f.Allowed, v) {
 			return nil, paramErr(f.Name, "未知的%s，可选值：%s", f.Label, strings.Join(f.Allowed, "、"))
+		}
+		if f.Parse != nil {
+			parsed, err := f.Parse(v)
+			if err != nil {
+				return nil, paramErr(f.Name, "%s无效：%s", f.Label, err.Error())
+			}
+			v = parsed
 		}
 		if out == nil {
 			out = make(map[string]string, len(filters))

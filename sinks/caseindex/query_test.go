@@ -31,7 +31,6 @@ func TestParseQuery(t *testing.T) {
 			Query{Text: "信号", Filters: map[string]string{"validity": "valid", "status": "closed"}, Sort: SortRelevance, Limit: DefaultLimit}},
 		{"grade=+%E4%B8%80%E8%88%AC+&queue=&department=+", // trimmed; empty ones do not filter
 			Query{Filters: map[string]string{"grade": "一般"}, Sort: SortNewest, Limit: DefaultLimit}},
-		{"owner=agent1&Status=open", Query{Sort: SortNewest, Limit: DefaultLimit}}, // unknown parameters (names are case-sensitive)
 		{"from=2024-05-01&to=2024-05-31",
 			Query{From: time.Date(2024, 5, 1, 0, 0, 0, 0, cst), To: time.Date(2024, 6, 1, 0, 0, 0, 0, cst), Sort: SortNewest, Limit: DefaultLimit}},
 		{"from=2024-05-01T08:00:00Z&to=2024-05-01T17:00:00%2B08:00",
@@ -43,7 +42,15 @@ func TestParseQuery(t *testing.T) {
 		{"sort=-received_at&offset=40&limit=20", Query{Sort: SortNewest, Offset: 40, Limit: 20}},
 		{"sort=received_at&limit=200", Query{Sort: SortOldest, Limit: MaxLimit}},
 		{"sort=relevance", Query{Sort: SortRelevance, Limit: DefaultLimit}},
-		{"unknown=1&q=", Query{Sort: SortNewest, Limit: DefaultLimit}},
+		{"owner=%E5%BC%A0%E4%BC%9F&assignee=agent07&customer=%E7%8E%8B%E5%A5%B3%E5%A3%AB&work_order=GD20260302000117&business_type=%E5%AE%BD%E5%B8%A6%E6%95%85%E9%9A%9C",
+			Query{Filters: map[string]string{"owner": "张伟", "assignee": "agent07", "customer": "王女士", "work_order": "GD20260302000117", "business_type": "宽带故障"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"assignee=me", Query{Filters: map[string]string{"assignee": "me"}, Sort: SortNewest, Limit: DefaultLimit}}, // the console's business
+		{"phone=13912340001", Query{Filters: map[string]string{"phone": "+8613912340001"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"phone=139+1234+0001", Query{Filters: map[string]string{"phone": "+8613912340001"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"phone=%2B86+139-1234-0001", Query{Filters: map[string]string{"phone": "+8613912340001"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"phone=%EF%BC%91%EF%BC%93%EF%BC%99%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%91", // full-width digits
+			Query{Filters: map[string]string{"phone": "+8613912340001"}, Sort: SortNewest, Limit: DefaultLimit}},
+		{"phone=010-6234+5678", Query{Filters: map[string]string{"phone": "+861062345678"}, Sort: SortNewest, Limit: DefaultLimit}},
 		{"message_id=%3C" + strings.Repeat("m", 2*MaxFilterBytes) + "%40x.example%3E", // longer than other filters may be
 			Query{Filters: map[string]string{"message_id": "<" + strings.Repeat("m", 2*MaxFilterBytes) + "@x.example>"}, Sort: SortNewest, Limit: DefaultLimit}},
 	}
@@ -111,6 +118,16 @@ func TestParseQueryErrors(t *testing.T) {
 		{"limit=-1", "limit"},
 		{"limit=201", "limit"},
 		{"limit=1.5", "limit"},
+		{"phone=62345678", "phone"}, // a landline without its area code
+		{"phone=1391234000", "phone"},
+		{"phone=%E5%BC%A0%E4%B8%89", "phone"},
+		// Unknown parameters are refused rather than ignored (which
+		// answered every case); names are case-sensitive.
+		{"Status=open", "Status"},
+		{"phone_number=13912340001", "phone_number"},
+		{"unknown=1&q=", "unknown"},
+		{"ｑ=信号差", "ｑ"},
+		{"zz=1&assignee_name=%E5%BC%A0%E4%B8%89&channel=email", "assignee_name"}, // the first in byte order
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -147,8 +164,11 @@ func TestNormalize(t *testing.T) {
 		{"empty filters dropped", Query{Filters: map[string]string{"queue": "", "pack": "  "}}, Query{Sort: SortNewest, Limit: DefaultLimit}, ""},
 		{"every status", Query{Filters: map[string]string{"status": "in_progress", "validity": "valid"}},
 			Query{Filters: map[string]string{"status": "in_progress", "validity": "valid"}, Sort: SortNewest, Limit: DefaultLimit}, ""},
-		{"unknown filter", Query{Filters: map[string]string{"owner": "agent1", "channel": "email"}}, Query{}, "owner"},
-		{"unknown filters, first by name", Query{Filters: map[string]string{"zz": "", "owner": ""}}, Query{}, "owner"},
+		{"unknown filter", Query{Filters: map[string]string{"phone_number": "13912340001", "channel": "email"}}, Query{}, "phone_number"},
+		{"unknown filters, first by name", Query{Filters: map[string]string{"zz": "", "assignee_name": ""}}, Query{}, "assignee_name"},
+		{"phone read as intake does", Query{Filters: map[string]string{"phone": "+86 139-1234-0001"}},
+			Query{Filters: map[string]string{"phone": "+8613912340001"}, Sort: SortNewest, Limit: DefaultLimit}, ""},
+		{"phone that is none", Query{Filters: map[string]string{"phone": "1391234000"}}, Query{}, "phone"},
 		{"filter by index field name", Query{Filters: map[string]string{"references": "TS1"}}, Query{}, "references"},
 		{"unknown validity", Query{Filters: map[string]string{"validity": "有效"}}, Query{}, "validity"},
 		{"last page of the window", Query{Offset: MaxWindow - 10, Limit: 10}, Query{Sort: SortNewest, Offset: MaxWindow - 10, Limit: 10}, ""},
@@ -232,4 +252,21 @@ func FuzzParseQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseQueryUnknownParamListsKnown(t *testing.T) {
+	values, err := url.ParseQuery("assignee_name=%E5%BC%A0%E4%B8%89")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseQuery(values)
+	var pe *ParamError
+	if !errors.As(err, &pe) {
+		t.Fatalf("ParseQuery error = %v, want a *ParamError", err)
+	}
+	for _, want := range append([]string{"未知的查询参数", "assignee_name"}, Params()...) {
+		if !strings.Contains(pe.Message, want) {
+			t.Errorf("message %q does not mention %q", pe.Message, want)
+		}
+	}
 }

@@ -12,8 +12,11 @@
 // the alias points at an index of another version.
 //
 // Text. Subject and description use the standard analyzer, which every
-// node has, with full-width characters folded to ASCII in Go; a text search
-// is a phrase query, exact over Han characters (see templateBody).
+// node has, with full-width characters folded to ASCII in Go; a search
+// text is read as caseindex (text.go) says: its quoted parts are phrase
+// queries, the rest a combined_fields query over both fields with
+// minimum_should_match -25%, the exact phrase of the rest boosted (see
+// templateBody and textQuery).
 //
 // Writes. Upsert hands its documents to one shared esutil.BulkIndexer,
 // which sends them in bulk requests every FlushInterval (or sooner when

@@ -390,11 +390,13 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 	}
 }
 
-// TestAddFieldInPlace: an index created by the previous layout of mapping
-// version 2, before message_ids existed, refuses documents with the new
-// field (dynamic is strict); Open of this version adds the field to the
-// index in place, so the index keeps its cases and the message_id filter
-// finds cases written afterwards.
+// TestAddFieldInPlace: an index created by the previous layouts of mapping
+// version 2, before message_ids and then before the fields of the agents,
+// the customer's name and the hotline (owner, assignee, customer.name,
+// work_orders, business_type) existed, refuses documents with the new
+// fields (dynamic is strict); Open of this version adds them to the index
+// in place, so the index keeps its cases and the filters find cases
+// written afterwards.
 func TestAddFieldInPlace(t *testing.T) {
 	url := esURL(t)
 	prefix := uniquePrefix(t)
@@ -408,7 +410,11 @@ func TestAddFieldInPlace(t *testing.T) {
 	if _, ok := props["message_ids"]; !ok {
 		t.Fatal("the current mappings have no message_ids: nothing to test")
 	}
-	delete(props, "message_ids")
+	added := []string{"message_ids", "owner", "assignee", "work_orders", "business_type"}
+	for _, field := range added {
+		delete(props, field)
+	}
+	delete(props["customer"].(map[string]any)["properties"].(map[string]any), "name")
 	create, _ := json.Marshal(map[string]any{
 		"settings": map[string]any{"number_of_replicas": 0},
 		"mappings": before,
@@ -417,7 +423,10 @@ func TestAddFieldInPlace(t *testing.T) {
 	if code, body := esDo(t, http.MethodPut, url+"/"+n.index, string(create)); code != http.StatusOK {
 		t.Fatalf("create %s: %d %s", n.index, code, body)
 	}
-	old := caseindextest.NewCase(t, "TSOLD", func(c *router.Case) { c.References = []string{"TSOLD", "TSOLD2"} })
+	old := caseindextest.NewCase(t, "TSOLD", func(c *router.Case) {
+		c.References = []string{"TSOLD", "TSOLD2"}
+		c.Customer.Name = ""
+	})
 	doc, err := document(old)
 	if err != nil {
 		t.Fatal(err)
@@ -428,6 +437,11 @@ func TestAddFieldInPlace(t *testing.T) {
 	threaded := caseindextest.NewCase(t, "TSNEW", func(c *router.Case) {
 		c.Channel = "email"
 		c.MessageIDs = []string{"m1@customer.example", "reply@colleague.example"}
+		c.Route.Owner = "张伟"
+		c.Assignee = "王芳"
+		c.Customer.Name = "王女士"
+		c.WorkOrders = []string{"GD20240506000117"}
+		c.BusinessType = "宽带故障"
 	})
 	doc, err = document(threaded)
 	if err != nil {
@@ -441,13 +455,15 @@ func TestAddFieldInPlace(t *testing.T) {
 	if idx.IndexName() != n.index {
 		t.Fatalf("Open uses %s, want the existing %s", idx.IndexName(), n.index)
 	}
-	code, body := esDo(t, http.MethodGet, url+"/"+n.index+"/_mapping/field/message_ids", "")
-	if code != http.StatusOK || !strings.Contains(body, `"type":"keyword"`) {
-		t.Fatalf("message_ids after Open: %d %s", code, body)
+	for _, field := range append(added, "customer.name") {
+		code, body := esDo(t, http.MethodGet, url+"/"+n.index+"/_mapping/field/"+field, "")
+		if code != http.StatusOK || !strings.Contains(body, `"type":"keyword"`) {
+			t.Fatalf("%s after Open: %d %s", field, code, body)
+		}
 	}
-	code, body = esDo(t, http.MethodGet, url+"/_index_template/"+n.template, "")
-	if code != http.StatusOK || !strings.Contains(body, `"message_ids"`) {
-		t.Errorf("the template after Open lacks message_ids: %d %s", code, body)
+	code, body := esDo(t, http.MethodGet, url+"/_index_template/"+n.template, "")
+	if code != http.StatusOK || !strings.Contains(body, `"message_ids"`) || !strings.Contains(body, `"work_orders"`) {
+		t.Errorf("the template after Open lacks message_ids or work_orders: %d %s", code, body)
 	}
 	ctx := context.Background()
 	if err := idx.Upsert(ctx, []router.Case{threaded}); err != nil {
@@ -462,6 +478,10 @@ func TestAddFieldInPlace(t *testing.T) {
 		{map[string]string{"message_id": "reply@colleague.example"}, []string{"TSNEW"}},
 		{map[string]string{"message_id": "m1@customer.example", "channel": "email"}, []string{"TSNEW"}},
 		{map[string]string{"message_id": "m1@other.example"}, nil},
+		{map[string]string{"owner": "张伟", "assignee": "王芳"}, []string{"TSNEW"}},
+		{map[string]string{"customer": "王女士", "phone": "13800138000"}, []string{"TSNEW"}},
+		{map[string]string{"phone": "13800138000"}, []string{"TSNEW", "TSOLD"}}, // customer.phone was there before
+		{map[string]string{"work_order": "GD20240506000117", "business_type": "宽带故障"}, []string{"TSNEW"}},
 		{map[string]string{"reference": "TSOLD2"}, []string{"TSOLD"}},
 		{map[string]string{"status": "open"}, []string{"TSNEW", "TSOLD"}},
 	}

@@ -31,7 +31,9 @@ import (
 // pack. Every field of 1 is in 2 with the same type, so a version 1
 // document reindexes into version 2 as it is (without the new fields until
 // the cases topic is replayed). Version 2 later gained message_ids in
-// place.
+// place, then owner, assignee, customer.name, work_orders and
+// business_type (a case written before lacks them until it is written
+// again, as every case is when the cases topic is replayed).
 const MappingVersion = 2
 
 // facetSize is how many values each facet reports; the rest is not listed.
@@ -54,9 +56,11 @@ func namesFor(prefix string) names {
 // Subject and description use the standard analyzer, which every node has
 // (it is part of the server, not of the analysis-common module): it splits
 // Han characters into one token each and keeps Latin letters and digits as
-// whole lower-cased words. A text search is a match_phrase, so 信号差 must
-// find 信, 号 and 差 at adjacent positions: it matches 手机信号差了三天 and
-// not 信号还行但是速度很差. Full-width letters and digits are folded to
+// whole lower-cased words: the terms of a search text (caseindex, text.go).
+// A quoted phrase is a match_phrase, so "信号差" must find 信, 号 and 差 at
+// adjacent positions: it matches 手机信号差了三天 and not 信号还行但是速度很差;
+// the rest is a combined_fields query, whose terms may stand anywhere in
+// either field, so 信号很差 finds both. Full-width letters and digits are folded to
 // ASCII before indexing and before searching (folded in Go, because the
 // cjk_width filter is in analysis-common). The complete case is kept in
 // the unindexed "case" object and returned as it was written.
@@ -96,23 +100,36 @@ func mappings() map[string]any {
 		"received_at": date,
 		"updated_at":  date,
 		"deadline":    date,
-		"customer": map[string]any{
-			"properties": map[string]any{
-				"key":   keyword,
-				"phone": keyword,
-				"email": keyword,
-			},
-		},
-		"case": map[string]any{"type": "object", "enabled": false},
+		"case":        map[string]any{"type": "object", "enabled": false},
 	}
 	for _, f := range caseindex.Filters {
-		properties[f.IndexField()] = keyword
+		addProperty(properties, f.IndexField(), keyword)
+	}
+	for _, field := range []string{"customer.key", "customer.email"} {
+		addProperty(properties, field, keyword)
 	}
 	return map[string]any{
 		"dynamic":    "strict",
 		"_meta":      map[string]any{"mapping_version": MappingVersion},
 		"properties": properties,
 	}
+}
+
+// addProperty maps the field in properties, a dotted field
+// (customer.phone) as a property of its objects, which it creates as
+// needed.
+func addProperty(properties map[string]any, field string, m map[string]any) {
+	parent, name, ok := strings.Cut(field, ".")
+	if !ok {
+		properties[field] = m
+		return
+	}
+	object, _ := properties[parent].(map[string]any)
+	if object == nil {
+		object = map[string]any{"properties": map[string]any{}}
+		properties[parent] = object
+	}
+	addProperty(object["properties"].(map[string]any), name, m)
 }
 
 // durationSetting writes d in Elasticsearch's time unit syntax.
@@ -198,17 +215,7 @@ func searchBody(q caseindex.Query) map[string]any {
 		boolq["filter"] = filters
 	}
 	if q.Text != "" {
-		text := foldText(q.Text)
-		var phrases []any
-		for _, field := range []string{"subject", "description"} {
-			phrases = append(phrases, map[string]any{"match_phrase": map[string]any{
-				field: map[string]any{"query": text, "zero_terms_query": "none"},
-			}})
-		}
-		boolq["must"] = []any{map[string]any{"bool": map[string]any{
-			"should":               phrases,
-			"minimum_should_match": 1,
-		}}}
+		boolq["must"] = []any{textQuery(caseindex.ParseText(q.Text))}
 	}
 	query := map[string]any{"match_all": map[string]any{}}
 	if len(boolq) > 0 {
@@ -230,6 +237,62 @@ func searchBody(q caseindex.Query) map[string]any {
 		"sort":             sortOrder(q.Sort),
 		"aggs":             aggs,
 	}
+}
+
+// textFields are searched by Query.Text.
+var textFields = []string{"subject", "description"}
+
+// textQuery is the query of a search text as caseindex (text.go) defines
+// it: every quoted phrase and the terms outside quotes, or the whole text
+// as a reference, work-order number or business type. A text without
+// phrases and terms matches nothing.
+func textQuery(t caseindex.Text) map[string]any {
+	var clauses []any
+	for _, p := range t.Phrases {
+		clauses = append(clauses, phraseQuery(foldText(p), 1))
+	}
+	if t.Terms != "" {
+		terms := foldText(t.Terms)
+		// The phrase adds its score to what the terms match (a case
+		// holding the phrase holds every term).
+		clauses = append(clauses, anyOf(
+			map[string]any{"combined_fields": map[string]any{
+				"query":                terms,
+				"fields":               textFields,
+				"operator":             "or",
+				"minimum_should_match": fmt.Sprintf("-%d%%", caseindex.MissingTermsPercent),
+				"zero_terms_query":     "none",
+			}},
+			phraseQuery(terms, caseindex.PhraseBoost),
+		))
+	}
+	if len(clauses) == 0 {
+		return map[string]any{"match_none": map[string]any{}}
+	}
+	alternatives := []any{map[string]any{"bool": map[string]any{"must": clauses}}}
+	for _, name := range caseindex.TextKeywords {
+		f, _ := caseindex.FilterNamed(name)
+		alternatives = append(alternatives, map[string]any{"term": map[string]any{f.IndexField(): t.Whole}})
+	}
+	return anyOf(alternatives...)
+}
+
+// phraseQuery finds the text as a phrase in any text field, weighed by
+// boost.
+func phraseQuery(text string, boost float64) map[string]any {
+	var phrases []any
+	for _, field := range textFields {
+		phrases = append(phrases, map[string]any{"match_phrase": map[string]any{
+			field: map[string]any{"query": text, "zero_terms_query": "none", "boost": boost},
+		}})
+	}
+	return anyOf(phrases...)
+}
+
+// anyOf matches what any of the queries matches, scored by the sum of
+// those matching.
+func anyOf(queries ...any) map[string]any {
+	return map[string]any{"bool": map[string]any{"should": queries, "minimum_should_match": 1}}
 }
 
 // sortOrder is the sort of a normalised Query.Sort. Every order ends in the

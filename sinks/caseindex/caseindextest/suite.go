@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -70,9 +71,13 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"PhraseSearch", testPhraseSearch},
 		{"ShortText", testShortText},
 		{"PhraseAcrossPunctuation", testPhraseAcrossPunctuation},
+		{"TermSearch", testTermSearch},
+		{"TermRanking", testTermRanking},
+		{"TextFindsKeywords", testTextFindsKeywords},
 		{"Filters", testFilters},
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
+		{"PeopleFilters", testPeopleFilters},
 		{"EveryFilter", testEveryFilter},
 		{"Facets", testFacets},
 		{"FacetTopValues", testFacetTopValues},
@@ -267,7 +272,7 @@ func testStaleRevisions(t *testing.T, idx caseindex.Index) {
 			if got.Description != want {
 				t.Errorf("description %q, want %q", got.Description, want)
 			}
-			res := find(t, idx, caseindex.Query{Text: want})
+			res := find(t, idx, caseindex.Query{Text: quoted(want)})
 			if !slices.Contains(ids(res), id) {
 				t.Errorf("search %q: hits %v, want %s", want, ids(res), id)
 			}
@@ -277,7 +282,7 @@ func testStaleRevisions(t *testing.T, idx caseindex.Index) {
 						continue
 					}
 					old := fmt.Sprintf("第%d版描述", r)
-					if res := find(t, idx, caseindex.Query{Text: old}); slices.Contains(ids(res), id) {
+					if res := find(t, idx, caseindex.Query{Text: quoted(old)}); slices.Contains(ids(res), id) {
 						t.Errorf("search %q finds %s: a stale revision is indexed", old, id)
 					}
 				}
@@ -378,8 +383,38 @@ func testUpdateReplaces(t *testing.T, idx caseindex.Index) {
 	}
 }
 
+// textCase is the text of a case.
+type textCase struct{ id, subject, description string }
+
+// upsertTexts writes a case of each text, received an hour apart, the
+// first newest, and returns their ids.
+func upsertTexts(tb testing.TB, idx caseindex.Index, corpus []textCase) []string {
+	tb.Helper()
+	var all []string
+	for i, c := range corpus {
+		upsert(tb, idx, NewCase(tb, c.id, func(k *router.Case) {
+			k.Subject = c.subject
+			k.Description = c.description
+			k.ReceivedAt = Base.Add(-time.Duration(i) * time.Hour)
+		}))
+		all = append(all, c.id)
+	}
+	return all
+}
+
+// quoted is the text as an exact phrase: in double quotes, unless it is
+// blank.
+func quoted(text string) string {
+	if strings.TrimSpace(text) == "" {
+		return text
+	}
+	return `"` + text + `"`
+}
+
+// testPhraseSearch checks quoted texts, exact phrases: the characters
+// next to each other in their order, Latin words and numbers whole.
 func testPhraseSearch(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"signal", "网络故障", "手机信号差了三天"},
 		{"speed", "网速慢", "信号还行但是速度很差"},
 		{"5g", "5G信号差", "在家里完全用不了"},
@@ -388,14 +423,7 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 		{"latin", "", "Router keeps rebooting, model AX3000"},
 		{"broadband", "宽带断网", "从周一开始无法上网"},
 	}
-	var all []string
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-		all = append(all, c.id)
-	}
+	all := upsertTexts(t, idx, corpus)
 	tests := []struct {
 		text string
 		want []string
@@ -429,7 +457,7 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 	}
 	for _, tc := range tests {
 		for _, sort := range []string{"", caseindex.SortRelevance, caseindex.SortNewest} {
-			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(tc.text), Sort: sort})
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
 			}
@@ -437,13 +465,13 @@ func testPhraseSearch(t *testing.T, idx caseindex.Index) {
 	}
 }
 
-// testShortText checks short texts: a single Han character finds every
-// case holding it anywhere in subject or description (an index of bigrams
-// must still find it inside words), and a character at either end of a
-// text next to a Latin word or number finds it there inside words too,
-// while longer texts stay phrases.
+// testShortText checks short texts: a single Han character, quoted or
+// not, finds every case holding it anywhere in subject or description (an
+// index of bigrams must still find it inside words), and in a quoted
+// phrase a character at either end next to a Latin word or number finds
+// it there inside words too, while longer phrases stay phrases.
 func testShortText(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"cut", "停水通知", "小区从周一开始停水，至今未恢复"},
 		{"bill", "水费", "这个月的水费比上月多了一倍"},
 		{"power", "停电", "昨晚停电三小时，冰箱里的东西都坏了"},
@@ -454,16 +482,11 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 		{"signal", "", "手机信号差了三天"},
 		{"latin", "", "Router AX3000 keeps rebooting"},
 	}
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-	}
+	upsertTexts(t, idx, corpus)
 	search := func(t *testing.T, text string, want []string) {
 		t.Helper()
 		for _, sort := range []string{"", caseindex.SortRelevance} {
-			res := find(t, idx, caseindex.Query{Text: text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(text), Sort: sort})
 			if got := ids(res); !sameSet(got, want) || res.Total != len(want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", text, sort, got, res.Total, want)
 			}
@@ -487,6 +510,10 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 				t.Fatalf("the corpus does not hold %c", r)
 			}
 			search(t, string(r), want)
+			res := find(t, idx, caseindex.Query{Text: string(r)})
+			if got := ids(res); !sameSet(got, want) {
+				t.Errorf("Search(Text %q) without quotes = %v, want %v", string(r), got, want)
+			}
 		}
 	})
 
@@ -521,12 +548,12 @@ func testShortText(t *testing.T, idx caseindex.Index) {
 }
 
 // testPhraseAcrossPunctuation checks that punctuation, spaces and line
-// breaks between Han characters do not break a phrase (customers write
+// breaks between Han characters do not break a quoted phrase (customers write
 // 手机信号，差得很, agents search 信号差), while a Latin word or number
 // between them does, the order of the characters still matters, and a
 // phrase does not run from the subject into the description.
 func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
-	corpus := []struct{ id, subject, description string }{
+	corpus := []textCase{
 		{"comma", "", "手机信号，差得很"},
 		{"space", "", "手机信号 差得很"},
 		{"ideographic space", "", "手机信号\u3000差得很"},
@@ -537,12 +564,7 @@ func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
 		{"latin", "", "信号 5G 差"},
 		{"fields", "手机信号", "差得很"},
 	}
-	for _, c := range corpus {
-		upsert(t, idx, NewCase(t, c.id, func(k *router.Case) {
-			k.Subject = c.subject
-			k.Description = c.description
-		}))
-	}
+	upsertTexts(t, idx, corpus)
 	spanned := []string{"comma", "space", "ideographic space", "line break"}
 	tests := []struct {
 		text string
@@ -565,10 +587,151 @@ func testPhraseAcrossPunctuation(t *testing.T, idx caseindex.Index) {
 	}
 	for _, tc := range tests {
 		for _, sort := range []string{"", caseindex.SortRelevance} {
-			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			res := find(t, idx, caseindex.Query{Text: quoted(tc.text), Sort: sort})
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
 			}
+		}
+	}
+}
+
+// termCorpus is complaints as customers write them, for searches that
+// agents type without quotes.
+var termCorpus = []textCase{
+	{"signal", "", "手机信号差了三天，打10086也没人管"},
+	{"phrase", "信号问题", "信号很差，家里基本打不了电话"},
+	{"speed", "网速慢", "信号还行但是速度很差"},
+	{"adsl", "宽带掉线", "家里的ADSL经常断，5G信号也不稳定"},
+	{"broadband", "", "宽带报修三次了，师傅一直不上门"},
+	{"bill", "话费", "这个月话费多扣了五十元"},
+	{"latin", "", "Router AX3000 keeps rebooting"},
+}
+
+// testTermSearch checks texts without quotes: their terms (Han
+// characters, Latin words, numbers) are found in any order and apart, in
+// subject and description together, and a quarter of them (rounded
+// down) may be missing; a quoted part in the same text stays a phrase.
+func testTermSearch(t *testing.T, idx caseindex.Index) {
+	all := upsertTexts(t, idx, termCorpus)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"信号很差", []string{"signal", "phrase", "speed"}}, // signal lacks 很, one of four
+		{"信号差", []string{"signal", "phrase", "speed"}},
+		{`"信号差"`, []string{"signal"}},
+		{`"信号很差"`, []string{"phrase"}},
+		{`＂信号很差＂`, []string{"phrase"}},
+		{`“信号很差”`, []string{"phrase"}},
+		{"信号很茶", []string{"phrase", "speed"}}, // a typo: three of four
+		{"差信号", []string{"signal", "phrase", "speed"}},
+		{"信号 差", []string{"signal", "phrase", "speed"}},
+		{"扣费", []string{"bill"}},
+		{"话费多扣", []string{"bill"}},
+		{"话费多收", []string{"bill"}},
+		{"话费多收了", []string{"bill"}}, // one of five missing
+		{"话费多收取", nil},              // two of five missing
+		{"宽带", []string{"adsl", "broadband"}},
+		{"宽带掉线", []string{"adsl"}}, // in the subject
+		{"宽带断线", []string{"adsl"}}, // 宽带 and 线 in the subject, 断 in the description
+		{"宽带 ADSL", []string{"adsl"}},
+		{"ADSL", []string{"adsl"}},
+		{"adsl", []string{"adsl"}},
+		{"ＡＤＳＬ", []string{"adsl"}},
+		{"ADS", nil},
+		{"5G", []string{"adsl"}},
+		{"5g信号", []string{"adsl"}},
+		{"10086", []string{"signal"}},
+		{"打10086", []string{"signal"}},
+		{"1008", nil},
+		{"AX3000 rebooting", []string{"latin"}},
+		{"rebooting ax3000", []string{"latin"}},
+		{`宽带 "不上门"`, []string{"broadband"}},
+		{`宽带 "上门不"`, nil},
+		{`"5G" 宽带`, []string{"adsl"}},
+		{`"信号差" 10086`, []string{"signal"}},
+		{`"信号差" 宽带`, nil},
+		{"信号，很差！", []string{"signal", "phrase", "speed"}},
+		{"！？", nil},
+		{`""`, nil},
+		{`！"信号差"`, []string{"signal"}},
+		{"", all},
+		{"   ", all},
+		{"\u3000", all}, // the ideographic space alone is blank too
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance, caseindex.SortNewest} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort, Limit: 50})
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("Search(Text %q, Sort %q) = %v (total %d), want %v", tc.text, sort, got, res.Total, tc.want)
+			}
+		}
+	}
+}
+
+// testTermRanking checks the relevance order: a case holding the text
+// as an exact phrase comes before those holding only its terms, whatever
+// their dates.
+func testTermRanking(t *testing.T, idx caseindex.Index) {
+	upsertTexts(t, idx, termCorpus) // the phrase cases are not the newest
+	upsert(t, idx, NewCase(t, "repeated", func(k *router.Case) {
+		k.Description = "差差差 OK 很很很 OK 信号信号信号" // every term, thrice, never as a phrase
+		k.ReceivedAt = Base.Add(time.Hour)
+	}))
+	tests := []struct {
+		text  string
+		first string
+	}{
+		{"信号很差", "phrase"},
+		{"信号差", "signal"},
+		{"信号差了", "signal"},
+		{"很差", ""}, // phrase and speed both hold it: either first
+	}
+	for _, tc := range tests {
+		for _, sort := range []string{"", caseindex.SortRelevance} {
+			res := find(t, idx, caseindex.Query{Text: tc.text, Sort: sort})
+			got := ids(res)
+			if len(got) < 2 {
+				t.Fatalf("Search(Text %q) = %v: too few hits to rank", tc.text, got)
+			}
+			switch {
+			case tc.first != "" && got[0] != tc.first:
+				t.Errorf("Search(Text %q, Sort %q) = %v, want %s, which holds the phrase, first", tc.text, sort, got, tc.first)
+			case tc.first == "" && !sameSet(got[:2], []string{"phrase", "speed"}):
+				t.Errorf("Search(Text %q, Sort %q) = %v, want phrase and speed, which hold the phrase, first", tc.text, sort, got)
+			}
+		}
+	}
+	// Other orders keep their meaning with a text.
+	res := find(t, idx, caseindex.Query{Text: "信号很差", Sort: caseindex.SortNewest})
+	if got := ids(res); !slices.Equal(got, []string{"repeated", "signal", "phrase", "speed"}) {
+		t.Errorf("Search(Text 信号很差, newest first) = %v", got)
+	}
+}
+
+// testTextFindsKeywords checks that the whole text also finds a case by
+// its reference, work-order number or business type, exactly.
+func testTextFindsKeywords(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"GD20240506000117", []string{"c"}},
+		{"GD20240507000042", []string{"c"}},
+		{` "GD20240507000042" `, []string{"c"}},
+		{"12345-0506-88", []string{"d"}},
+		{"GD2024050600011", nil},
+		{"gd20240506000117", nil}, // work-order numbers are exact
+		{"TSB2", []string{"b"}},
+		{"宽带故障", []string{"d"}},
+		{"移动网络", []string{"c"}}, // the business type, though the text holds neither 移 nor 动
+		{"移动", nil},
+	}
+	for _, tc := range tests {
+		res := find(t, idx, caseindex.Query{Text: tc.text})
+		if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+			t.Errorf("Search(Text %q) = %v (total %d), want %v", tc.text, got, res.Total, tc.want)
 		}
 	}
 }
@@ -605,11 +768,34 @@ func filterCorpus(tb testing.TB) []router.Case {
 		mk("b", ingest.ChannelEmail, "billing", router.StatusResolved, "账单有误，话费多扣", "TSB", "TSB2")(
 			decided("support@example.com", "telecom@1", "咨询", "", router.Validity{Reason: "非本企业业务", Basis: "test"},
 				router.Route{Department: "计费中心", Queue: "billing-2", Owner: "agent7"}),
-			messageIDs("b1@mail.example", "b2@mail.example")),
+			messageIDs("b1@mail.example", "b2@mail.example"), assigned("agent7"),
+			customer("李 明", "+8613912340001")),
 		mk("c", ingest.ChannelHotline, "network", router.StatusOpen, "手机信号差了三天", "TSC")(
-			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1"}),
-			messageIDs("c1@mail.example")),
-		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(),
+			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1", Owner: "张伟"}),
+			messageIDs("c1@mail.example"), assigned("王芳"), customer("王女士", "+8613912340001"),
+			hotline("移动网络", "GD20240506000117", "GD20240507000042")),
+		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(
+			assigned("agent7"), hotline("宽带故障", "12345-0506-88")),
+	}
+}
+
+// assigned sets the case's assignee.
+func assigned(name string) func(*router.Case) {
+	return func(c *router.Case) { c.Assignee = name }
+}
+
+// customer sets the customer's name and phone number.
+func customer(name, phone string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.Customer = normalize.Customer{Name: name, Phone: phone, Key: "phone:" + phone}
+	}
+}
+
+// hotline sets what the hotline system knows the case by.
+func hotline(businessType string, workOrders ...string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.BusinessType = businessType
+		c.WorkOrders = workOrders
 	}
 }
 
@@ -752,6 +938,58 @@ func testPolicyFilters(t *testing.T, idx caseindex.Index) {
 	}
 }
 
+// testPeopleFilters checks the filters an agent finds "my" cases and a
+// customer's cases by: owner and assignee, the customer's phone number in
+// any form intake takes (read through caseindex.ParseQuery, as the API
+// does) and name, and the hotline's work-order number and business type.
+func testPeopleFilters(t *testing.T, idx caseindex.Index) {
+	upsert(t, idx, filterCorpus(t)...)
+	tests := []struct {
+		raw  string // the API's query string
+		want []string
+	}{
+		{"owner=agent7", []string{"b"}},
+		{"owner=%E5%BC%A0%E4%BC%9F", []string{"c"}}, // 张伟
+		{"owner=%E5%BC%A0", nil},                    // 张: names are whole
+		{"assignee=agent7", []string{"b", "d"}},
+		{"assignee=Agent7", nil},
+		{"assignee=agent7&owner=agent7", []string{"b"}},
+		{"assignee=agent7&status=in_progress", []string{"d"}},
+		{"phone=13912340001", []string{"b", "c"}},
+		{"phone=139+1234+0001", []string{"b", "c"}},
+		{"phone=%2B86+139-1234-0001", []string{"b", "c"}},
+		{"phone=%EF%BC%91%EF%BC%93%EF%BC%99%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%91", []string{"b", "c"}}, // full-width
+		{"phone=13800138000", []string{"a", "d"}}, // NewCase's customer
+		{"phone=13912340002", nil},
+		{"phone=13912340001&channel=hotline", []string{"c"}},
+		{"customer=%E7%8E%8B%E5%A5%B3%E5%A3%AB", []string{"c"}}, // 王女士
+		{"customer=%E6%9D%8E+%E6%98%8E", []string{"b"}},         // 李 明
+		{"customer=%E7%8E%8B", nil},                             // 王
+		{"work_order=GD20240506000117", []string{"c"}},
+		{"work_order=GD20240507000042", []string{"c"}},
+		{"work_order=12345-0506-88", []string{"d"}},
+		{"work_order=GD2024050600011", nil},
+		{"business_type=%E5%AE%BD%E5%B8%A6%E6%95%85%E9%9A%9C", []string{"d"}}, // 宽带故障
+		{"business_type=%E5%AE%BD%E5%B8%A6", nil},                             // 宽带
+	}
+	for _, tc := range tests {
+		t.Run(tc.raw, func(t *testing.T) {
+			values, err := url.ParseQuery(tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := caseindex.ParseQuery(values)
+			if err != nil {
+				t.Fatalf("ParseQuery(%s): %v", tc.raw, err)
+			}
+			res := find(t, idx, q)
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("%s: %v (total %d), want %v", tc.raw, got, res.Total, tc.want)
+			}
+		})
+	}
+}
+
 // testEveryFilter checks each row of caseindex.Filters against the values
 // the row itself gives the corpus: a search on each value finds exactly
 // the cases holding it, and a facet counts them. A new filter is covered
@@ -809,28 +1047,34 @@ func mapsEqual(a, b map[string]int) bool {
 func testFacets(t *testing.T, idx caseindex.Index) {
 	upsert(t, idx, filterCorpus(t)...)
 	everything := map[string]map[string]int{
-		"channel":      {"webform": 2, "email": 1, "hotline": 1},
-		"source":       {"support@example.com": 1, "hotline-bj": 1},
-		"category":     {"billing": 2, "network": 2},
-		"status":       {"open": 2, "resolved": 1, "in_progress": 1},
-		"contact_type": {"投诉": 2, "咨询": 1},
-		"grade":        {"一般": 1, "重大": 1},
-		"validity":     {"valid": 2, "invalid": 1},
-		"department":   {"计费中心": 2, "网络部": 1},
-		"queue":        {"billing-1": 1, "billing-2": 1, "network-1": 1},
-		"pack":         {"telecom@1": 2, "telecom@2": 1},
+		"channel":       {"webform": 2, "email": 1, "hotline": 1},
+		"source":        {"support@example.com": 1, "hotline-bj": 1},
+		"category":      {"billing": 2, "network": 2},
+		"status":        {"open": 2, "resolved": 1, "in_progress": 1},
+		"contact_type":  {"投诉": 2, "咨询": 1},
+		"grade":         {"一般": 1, "重大": 1},
+		"validity":      {"valid": 2, "invalid": 1},
+		"department":    {"计费中心": 2, "网络部": 1},
+		"queue":         {"billing-1": 1, "billing-2": 1, "network-1": 1},
+		"pack":          {"telecom@1": 2, "telecom@2": 1},
+		"owner":         {"agent7": 1, "张伟": 1},
+		"assignee":      {"agent7": 2, "王芳": 1},
+		"business_type": {"移动网络": 1, "宽带故障": 1},
 	}
 	network := map[string]map[string]int{ // c and d
-		"channel":      {"webform": 1, "hotline": 1},
-		"source":       {"hotline-bj": 1},
-		"category":     {"network": 2},
-		"status":       {"open": 1, "in_progress": 1},
-		"contact_type": {"投诉": 1},
-		"grade":        {"重大": 1},
-		"validity":     {"valid": 1},
-		"department":   {"网络部": 1},
-		"queue":        {"network-1": 1},
-		"pack":         {"telecom@2": 1},
+		"channel":       {"webform": 1, "hotline": 1},
+		"source":        {"hotline-bj": 1},
+		"category":      {"network": 2},
+		"status":        {"open": 1, "in_progress": 1},
+		"contact_type":  {"投诉": 1},
+		"grade":         {"重大": 1},
+		"validity":      {"valid": 1},
+		"department":    {"网络部": 1},
+		"queue":         {"network-1": 1},
+		"pack":          {"telecom@2": 1},
+		"owner":         {"张伟": 1},
+		"assignee":      {"agent7": 1, "王芳": 1},
+		"business_type": {"移动网络": 1, "宽带故障": 1},
 	}
 	none := map[string]map[string]int{}
 	for _, f := range caseindex.FacetFields {
@@ -847,16 +1091,19 @@ func testFacets(t *testing.T, idx caseindex.Index) {
 		{"text", caseindex.Query{Text: "信号差"}, 2, network},
 		{"past the last page", caseindex.Query{Offset: 10}, 4, everything},
 		{"filtered by the policy", caseindex.Query{Filters: by("department", "计费中心")}, 2, map[string]map[string]int{
-			"channel":      {"webform": 1, "email": 1},
-			"source":       {"support@example.com": 1},
-			"category":     {"billing": 2},
-			"status":       {"open": 1, "resolved": 1},
-			"contact_type": {"投诉": 1, "咨询": 1},
-			"grade":        {"一般": 1},
-			"validity":     {"valid": 1, "invalid": 1},
-			"department":   {"计费中心": 2},
-			"queue":        {"billing-1": 1, "billing-2": 1},
-			"pack":         {"telecom@1": 2},
+			"channel":       {"webform": 1, "email": 1},
+			"source":        {"support@example.com": 1},
+			"category":      {"billing": 2},
+			"status":        {"open": 1, "resolved": 1},
+			"contact_type":  {"投诉": 1, "咨询": 1},
+			"grade":         {"一般": 1},
+			"validity":      {"valid": 1, "invalid": 1},
+			"department":    {"计费中心": 2},
+			"queue":         {"billing-1": 1, "billing-2": 1},
+			"pack":          {"telecom@1": 2},
+			"owner":         {"agent7": 1},
+			"assignee":      {"agent7": 1},
+			"business_type": {},
 		}},
 		{"no match", caseindex.Query{Text: "不存在的内容"}, 0, none},
 	}
@@ -1070,7 +1317,8 @@ func testInvalidQuery(t *testing.T, idx caseindex.Index) {
 		{"too deep", caseindex.Query{Offset: caseindex.MaxWindow}},
 		{"unknown status", caseindex.Query{Filters: by("status", "pending")}},
 		{"unknown validity", caseindex.Query{Filters: by("validity", "unknown")}},
-		{"unknown filter", caseindex.Query{Filters: by("owner", "agent7")}},
+		{"unknown filter", caseindex.Query{Filters: by("phone_number", "13912340001")}},
+		{"not a phone number", caseindex.Query{Filters: by("phone", "1391234000")}},
 		{"filter too long", caseindex.Query{Filters: by("grade", strings.Repeat("重", caseindex.MaxFilterBytes))}},
 		{"from after to", caseindex.Query{From: Base.Add(time.Hour), To: Base}},
 		{"from equals to", caseindex.Query{From: Base, To: Base}},
