@@ -115,6 +115,24 @@ func TestEndToEndDuplicateSubmissions(t *testing.T) {
 		t.Errorf("%d cases for the text, want 1: %+v", res.Total, res.Hits)
 	}
 
+	// The reference of the complaint that joined the case names the case
+	// in the console API too: reading it and acting on it.
+	other := refs[0]
+	if other == c.ID {
+		other = refs[1]
+	}
+	var got router.Case
+	if code := r.api(t, http.MethodGet, "/api/v1/cases/"+other, nil, nil, &got); code != http.StatusOK || got.ID != c.ID {
+		t.Errorf("GET /api/v1/cases/%s: %d, case %q; want 200 and case %s", other, code, got.ID, c.ID)
+	}
+	var accepted struct{ Case string }
+	if code := r.api(t, http.MethodPost, "/api/v1/cases/"+other+"/actions", map[string]string{"kind": "note", "note": "客户来电催问，已告知在处理"}, nil, &accepted); code != http.StatusAccepted || accepted.Case != c.ID {
+		t.Errorf("a note on %s: %d, case %q; want 202 on case %s", other, code, accepted.Case, c.ID)
+	}
+	r.waitCase(t, c.ID, func(c router.Case) bool {
+		return slices.ContainsFunc(c.History, func(e router.Event) bool { return strings.Contains(e.Note, "客户来电催问") })
+	})
+
 	// The customer's status page, with their own (second) reference.
 	s := newFormSession(t, r.base)
 	status := s.get(t, "/status")

@@ -241,15 +241,34 @@ func (k *Console) actionResult(c *fiber.Ctx) error {
 // caseOf returns the case the request's :id names; when it cannot, ok
 // is false and err is its answer, 404 for an unknown case or 503.
 func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
-	cs, err = k.index.Get(c.UserContext(), c.Params("id"))
+	id := c.Params("id")
+	cs, err = k.index.Get(c.UserContext(), id)
+	if errors.Is(err, caseindex.ErrNotFound) {
+		cs, err = k.caseByReference(c.UserContext(), id)
+	}
 	switch {
 	case errors.Is(err, caseindex.ErrNotFound):
 		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
 	case err != nil:
-		k.logger.Error("get case failed", zap.String("case", c.Params("id")), zap.Error(err))
+		k.logger.Error("get case failed", zap.String("case", id), zap.Error(err))
 		return cs, false, fail(c, fiber.StatusServiceUnavailable, errIndex)
 	}
 	return cs, true, nil
+}
+
+// caseByReference returns the case that holds reference among its
+// references: the complaint joined it as a duplicate, a repeat or a reply,
+// and its customer still quotes their own reference. caseindex.ErrNotFound
+// when no case holds it.
+func (k *Console) caseByReference(ctx context.Context, reference string) (router.Case, error) {
+	res, err := k.index.Search(ctx, caseindex.Query{Filters: map[string]string{"reference": reference}, Limit: 1})
+	if err != nil {
+		return router.Case{}, err
+	}
+	if len(res.Hits) == 0 {
+		return router.Case{}, caseindex.ErrNotFound
+	}
+	return res.Hits[0], nil
 }
 
 func (k *Console) engine(pack string) *router.Engine {

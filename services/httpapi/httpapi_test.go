@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,12 @@ type fakeIndex struct {
 	c router.Case
 }
 
-func (f fakeIndex) Search(context.Context, caseindex.Query) (caseindex.Result, error) {
+// Search finds the case for every query but one for a reference the case
+// does not hold.
+func (f fakeIndex) Search(_ context.Context, q caseindex.Query) (caseindex.Result, error) {
+	if ref, ok := q.Filters["reference"]; ok && !slices.Contains(f.c.References, ref) {
+		return caseindex.Result{Hits: []router.Case{}}, nil
+	}
 	return caseindex.Result{Total: 1, Hits: []router.Case{f.c}}, nil
 }
 
@@ -260,5 +266,26 @@ func TestStatusLookup(t *testing.T) {
 	}
 	if len(queries) != 1 || queries[0].Filters["reference"] != "TS0123456789" {
 		t.Errorf("searched %+v, want the reference filter", queries)
+	}
+}
+
+// TestCaseByJoinedReference: the reference of a complaint that joined a
+// case (a duplicate, a repeat, a reply) names that case in the API.
+func TestCaseByJoinedReference(t *testing.T) {
+	s := New(provisioned(), zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
+	idx := fakeIndex{c: router.Case{ID: "TS1", References: []string{"TS1", "TS9"}}}
+	NewConsole(idx, NewAuthenticator(tokens), nil, testCustomerKey, zap.NewNop()).Mount(s.App())
+	for _, tt := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/api/v1/cases/TS9", 200, `"id":"TS1"`},
+		{"/api/v1/cases/TS1", 200, `"id":"TS1"`},
+		{"/api/v1/cases/TS8", 404, "case_not_found"},
+	} {
+		if code, body := get(t, s, tt.path, "agent-token-0123456789"); code != tt.code || !strings.Contains(body, tt.want) {
+			t.Errorf("GET %s = %d %s, want %d with %s", tt.path, code, body, tt.code, tt.want)
+		}
 	}
 }
