@@ -296,6 +296,12 @@ func (k *Console) search(c *fiber.Ctx) error {
 	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
 		values.Add(string(key), string(value))
 	})
+	// owner=me and assignee=me name the caller's own cases.
+	for _, name := range []string{"owner", "assignee"} {
+		if values.Get(name) == "me" {
+			values.Set(name, PrincipalOf(c).Name)
+		}
+	}
 	q, err := caseindex.ParseQuery(values)
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which

@@ -225,6 +225,8 @@ func TestConsoleSearchFilters(t *testing.T) {
 			map[string]string{"channel": "email", "category": "billing", "status": "open", "reference": "TS1"}, ""},
 		{"policy filters", "contact_type=%E6%8A%95%E8%AF%89&grade=%E9%87%8D%E5%A4%A7&validity=invalid&department=%E7%BD%91%E7%BB%9C%E9%83%A8&queue=q1&source=acme&pack=telecom%401", 200,
 			map[string]string{"contact_type": "投诉", "grade": "重大", "validity": "invalid", "department": "网络部", "queue": "q1", "source": "acme", "pack": "telecom@1"}, ""},
+		{"my cases", "assignee=me&owner=me", 200, map[string]string{"assignee": "agent1", "owner": "agent1"}, ""},
+		{"another agent's cases", "assignee=1001", 200, map[string]string{"assignee": "1001"}, ""},
 		{"unknown parameter named", "phone_number=13912340001&grade=", 400, nil, `"param":"phone_number"`},
 		{"bad validity", "validity=maybe", 400, nil, `"param":"validity"`},
 		{"bad status names the values", "status=done", 400, nil, "未知的状态，可选值：open、in_progress、resolved、closed"},
