@@ -1,7 +1,8 @@
 package app
 
-// This file wires what the web form shares across replicas: the keyed
-// reference numbers and the ledger on the broker.
+// This file wires what replicas share through topics they all follow whole:
+// the web form's keyed reference numbers and ledger, and (see follow) any
+// store kept in step with such a topic.
 
 import (
 	"context"
@@ -30,20 +31,31 @@ func (p *Process) references() ingest.References {
 func (p *Process) formShared() (webform.Shared, error) {
 	if p.ledger == nil {
 		l := ledger.New(p.producer.Write, bus.TopicLedger)
-		log := p.component("ledger")
-		follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicLedger, CaughtUp: l.CaughtUp}, l.Follow, log, p.registry)
-		if err != nil {
-			return webform.Shared{}, fmt.Errorf("ledger follower: %w", err)
+		if err := p.follow("ledger", bus.FollowerConfig{Topic: bus.TopicLedger, CaughtUp: l.CaughtUp}, l.Follow, l.Prune); err != nil {
+			return webform.Shared{}, err
 		}
-		p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
-			prune.Every(ctx, time.Hour, log, func(now time.Time) error {
-				log.Debug("pruned the ledger", zap.Int("keys", l.Prune(now)))
-				return nil
-			})
-			return nil
-		})
 		p.ledger = l
 		p.server.AddCheck("ledger", l.Ready)
 	}
 	return webform.Shared{References: p.references(), Ledger: p.ledger}, nil
+}
+
+// follow keeps a store of this process in step with a topic every replica
+// follows whole (no consumer group), handing each record to h, and prunes
+// the store every hour with forget, which returns how many entries it
+// dropped; name names the component in the log.
+func (p *Process) follow(name string, fc bus.FollowerConfig, h bus.Handler, forget func(time.Time) int) error {
+	log := p.component(name)
+	follower, err := bus.NewFollower(p.cfg.Bus, fc, h, log, p.registry)
+	if err != nil {
+		return fmt.Errorf("%s follower: %w", name, err)
+	}
+	p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
+		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
+			log.Debug("pruned", zap.Int("entries", forget(now)))
+			return nil
+		})
+		return nil
+	})
+	return nil
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/outcomes"
-	"github.com/tousu/tousu/services/prune"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
 	"github.com/tousu/tousu/services/stages/batcher"
@@ -290,19 +289,7 @@ func (p *Process) startConsole(context.Context) error {
 // all of it, so an agent learns the result whichever replica they ask.
 func (p *Process) followOutcomes() (*outcomes.Store, error) {
 	store := outcomes.New()
-	log := p.component("outcomes")
-	follower, err := bus.NewFollower(p.cfg.Bus, bus.FollowerConfig{Topic: bus.TopicOutcomes}, store.Follow, log, p.registry)
-	if err != nil {
-		return nil, fmt.Errorf("outcomes follower: %w", err)
-	}
-	p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
-		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
-			log.Debug("pruned the action results", zap.Int("results", store.Prune(now)))
-			return nil
-		})
-		return nil
-	})
-	return store, nil
+	return store, p.follow("outcomes", bus.FollowerConfig{Topic: bus.TopicOutcomes}, store.Follow, store.Prune)
 }
 
 // startNormalizer runs the normalizer; it threads e-mail replies through
