@@ -546,25 +546,39 @@ func TestBrokerDownAnswers503(t *testing.T) {
 	}
 }
 
+// startPrinting starts every target on dir with edit applied to the
+// configuration, and returns the process (the caller closes it) and what
+// it printed at start.
+func startPrinting(tb testing.TB, dir string, edit func(*Config)) (*Process, string) {
+	tb.Helper()
+	cfg, err := Load("", nil, func(c *Config) {
+		c.DataDir, c.HTTP.Listen = dir, "127.0.0.1:0"
+		if edit != nil {
+			edit(c)
+		}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	targets, _ := ParseTargets("all", true)
+	var out bytes.Buffer
+	p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, out.String()
+}
+
 // TestBootstrapToken: an embedded installation without a token gets one at
 // first start, readable by its owner only, kept across restarts.
 func TestBootstrapToken(t *testing.T) {
 	dir := t.TempDir()
-	start := func() (*Process, string) {
-		cfg, err := Load("", nil, func(c *Config) { c.DataDir, c.HTTP.Listen = dir, "127.0.0.1:0" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets, _ := ParseTargets("all", true)
-		var out bytes.Buffer
-		p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	start := func() string {
+		p, out := startPrinting(t, dir, nil)
 		p.Close()
-		return p, out.String()
+		return out
 	}
-	_, out := start()
+	out := start()
 	path := filepath.Join(dir, "bootstrap-token")
 	info, err := os.Stat(path)
 	if err != nil || info.Mode().Perm() != 0o600 {
@@ -574,7 +588,7 @@ func TestBootstrapToken(t *testing.T) {
 		t.Errorf("start printed %q", out)
 	}
 	first, _ := os.ReadFile(path)
-	if _, out = start(); strings.Contains(out, "generated") || !strings.Contains(out, path) {
+	if out = start(); strings.Contains(out, "generated") || !strings.Contains(out, path) {
 		t.Errorf("second start printed %q", out)
 	}
 	if again, _ := os.ReadFile(path); !bytes.Equal(first, again) || len(strings.TrimSpace(string(first))) < 32 {
@@ -597,16 +611,7 @@ func TestBootstrapTokenBesideConfiguredTokens(t *testing.T) {
 	// each of try, and what it printed.
 	start := func(t *testing.T, tokens []httpapi.Token, try ...string) ([]int, string) {
 		t.Helper()
-		cfg, err := Load("", nil, func(c *Config) { c.DataDir, c.HTTP.Listen, c.Auth.Tokens = dir, "127.0.0.1:0", tokens })
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets, _ := ParseTargets("all", true)
-		var out bytes.Buffer
-		p, err := Start(context.Background(), cfg, targets, zap.NewNop(), &out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, out := startPrinting(t, dir, func(c *Config) { c.Auth.Tokens = tokens })
 		defer p.Close()
 		var codes []int
 		for _, token := range try {
@@ -619,7 +624,7 @@ func TestBootstrapTokenBesideConfiguredTokens(t *testing.T) {
 			resp.Body.Close()
 			codes = append(codes, resp.StatusCode)
 		}
-		return codes, out.String()
+		return codes, out
 	}
 	_, _ = start(t, nil)
 	b, err := os.ReadFile(path)
