@@ -60,10 +60,15 @@ const (
 	// keyed by ledger key. Every gateway and console replica reads all of
 	// it (bus.Follower); see services/ledger.
 	TopicLedger = "gateway.ledger"
+	// TopicAccounts carries the console's accounts, each change the whole
+	// account after it. Every console replica reads all of it
+	// (bus.Follower); see services/accounts. It has one partition, so that
+	// its order is one order.
+	TopicAccounts = "console.accounts"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicAccounts}
 
 // Defaults applied to zero fields of Config.
 const (
