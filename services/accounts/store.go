@@ -88,11 +88,10 @@ type Store struct {
 	logger  *zap.Logger
 	timeout time.Duration
 
-	// caughtUp is closed once the follower has read what the topic held
+	// caughtUp is done once the follower has read what the topic held
 	// when it started (CaughtUp): until then writes wait, since a name may
 	// be taken on the topic already.
-	caughtUp     chan struct{}
-	caughtUpOnce sync.Once
+	caughtUp *bus.CatchUp
 
 	mu       sync.Mutex
 	accounts map[string]Account
@@ -110,34 +109,25 @@ func NewStore(write Write, topic string, logger *zap.Logger) *Store {
 		logger = zap.NewNop()
 	}
 	return &Store{write: write, topic: topic, logger: logger, timeout: DefaultVisibleTimeout,
-		caughtUp: make(chan struct{}), accounts: map[string]Account{}, waiting: map[string]chan bool{}}
+		caughtUp: bus.NewCatchUp("accounts: still reading the accounts"), accounts: map[string]Account{}, waiting: map[string]chan bool{}}
 }
 
 // CaughtUp records that the follower has read everything the topic held
 // when it started. Calling it again does nothing. The last record of the
 // topic's partition always survives compaction (nothing later has its
 // key), so the follower does call it.
-func (s *Store) CaughtUp() { s.caughtUpOnce.Do(func() { close(s.caughtUp) }) }
+func (s *Store) CaughtUp() { s.caughtUp.Done() }
 
 // Ready reports nil once the Store has caught up with the topic, for a
 // readiness check.
-func (s *Store) Ready(context.Context) error {
-	select {
-	case <-s.caughtUp:
-		return nil
-	default:
-		return errors.New("accounts: still reading the accounts")
-	}
-}
+func (s *Store) Ready(ctx context.Context) error { return s.caughtUp.Ready(ctx) }
 
 // waitCaughtUp waits until the Store has caught up, or ctx ends.
 func (s *Store) waitCaughtUp(ctx context.Context) error {
-	select {
-	case <-s.caughtUp:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("accounts: not caught up with the topic: %w", ctx.Err())
+	if err := s.caughtUp.Wait(ctx); err != nil {
+		return fmt.Errorf("accounts: not caught up with the topic: %w", err)
 	}
+	return nil
 }
 
 // Follow is the bus.Handler that applies a followed record; it rejects
