@@ -46,17 +46,15 @@ const (
 // Roles lists every role, for messages and help.
 var Roles = []Role{RoleAgent, RoleSupervisor, RoleOps, RoleAdmin}
 
-// Account is one person who signs in to the console.
-type Account struct {
+// Profile is an account but its password: what the admin API and the
+// command line show.
+type Profile struct {
 	// Name is the sign-in name: 2 to 64 of a-z, 0-9, '.', '_' and '-'.
 	Name        string   `json:"name"`
 	DisplayName string   `json:"display_name"`
 	Departments []string `json:"departments"`
 	Role        Role     `json:"role"`
-	// PasswordHash is the argon2id hash of the password with its
-	// parameters (see HashPassword); never shown.
-	PasswordHash string `json:"password_hash"`
-	Disabled     bool   `json:"disabled"`
+	Disabled    bool     `json:"disabled"`
 	// MustChangePassword asks the person to choose a new password at the
 	// next sign-in: set when someone else set the password.
 	MustChangePassword bool `json:"must_change_password"`
@@ -70,26 +68,12 @@ type Account struct {
 	UpdatedBy string `json:"updated_by"`
 }
 
-// Profile is an account as the admin API and the command line show it:
-// everything but the password hash.
-type Profile struct {
-	Name               string    `json:"name"`
-	DisplayName        string    `json:"display_name"`
-	Departments        []string  `json:"departments"`
-	Role               Role      `json:"role"`
-	Disabled           bool      `json:"disabled"`
-	MustChangePassword bool      `json:"must_change_password"`
-	PasswordChangedAt  time.Time `json:"password_changed_at"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-	UpdatedBy          string    `json:"updated_by"`
-}
-
-// Profile returns the account without its password hash.
-func (a Account) Profile() Profile {
-	return Profile{Name: a.Name, DisplayName: a.DisplayName, Departments: slices.Clone(a.Departments), Role: a.Role,
-		Disabled: a.Disabled, MustChangePassword: a.MustChangePassword, PasswordChangedAt: a.PasswordChangedAt,
-		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, UpdatedBy: a.UpdatedBy}
+// Account is one person who signs in to the console.
+type Account struct {
+	Profile
+	// PasswordHash is the argon2id hash of the password with its
+	// parameters (see HashPassword); never shown.
+	PasswordHash string `json:"password_hash"`
 }
 
 // Limits of an account's fields.
@@ -256,8 +240,8 @@ func Create(spec Spec, by string, now time.Time) (Account, error) {
 		return Account{}, err
 	}
 	now = now.UTC()
-	a := Account{Name: spec.Name, DisplayName: strings.TrimSpace(spec.DisplayName), Departments: deps, Role: spec.Role,
-		CreatedAt: now, UpdatedAt: now, UpdatedBy: by}
+	a := Account{Profile: Profile{Name: spec.Name, DisplayName: strings.TrimSpace(spec.DisplayName), Departments: deps, Role: spec.Role,
+		CreatedAt: now, UpdatedAt: now, UpdatedBy: by}}
 	if err := setPassword(&a, spec.Password, by, now); err != nil {
 		return Account{}, err
 	}

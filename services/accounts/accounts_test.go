@@ -186,11 +186,11 @@ func TestVerifyPassword(t *testing.T) {
 // leaves it (the latest update per name, every creation) gives the same
 // accounts as the whole topic.
 func TestApplyRecord(t *testing.T) {
-	first := Account{Name: "admin", Role: RoleAdmin, PasswordHash: "first"}
-	second := Account{Name: "admin", Role: RoleAdmin, PasswordHash: "second"}
+	first := Account{Profile: Profile{Name: "admin", Role: RoleAdmin}, PasswordHash: "first"}
+	second := Account{Profile: Profile{Name: "admin", Role: RoleAdmin}, PasswordHash: "second"}
 	renamed := first
 	renamed.DisplayName = "系统管理员"
-	agent := Account{Name: "zhang.wei", Role: RoleAgent, Departments: []string{"客服部"}}
+	agent := Account{Profile: Profile{Name: "zhang.wei", Role: RoleAgent, Departments: []string{"客服部"}}}
 	moved := agent
 	moved.Departments = []string{"网络部"}
 	movedBack := agent
@@ -201,7 +201,7 @@ func TestApplyRecord(t *testing.T) {
 		{ID: "3", Op: opCreate, Account: agent},
 		{ID: "4", Op: opUpdate, Account: renamed},
 		{ID: "5", Op: opUpdate, Account: moved},
-		{ID: "6", Op: opCreate, Account: Account{Name: "zhang.wei", Role: RoleAdmin}}, // a name taken
+		{ID: "6", Op: opCreate, Account: Account{Profile: Profile{Name: "zhang.wei", Role: RoleAdmin}}}, // a name taken
 		{ID: "7", Op: opUpdate, Account: movedBack},
 	}
 	wantApplied := []bool{true, false, true, true, true, false, true}

@@ -71,7 +71,7 @@ func (d *Admin) create(c *fiber.Ctx) error {
 	d.logger.Info("account created", zap.String("account", a.Name), zap.String("role", string(a.Role)),
 		zap.Strings("departments", a.Departments), zap.String("by", who))
 	c.Location(PathAdminUsers + "/" + a.Name)
-	return c.Status(fiber.StatusCreated).JSON(a.Profile())
+	return c.Status(fiber.StatusCreated).JSON(a.Profile)
 }
 
 // list answers every account, by name, without password hashes.
@@ -79,7 +79,7 @@ func (d *Admin) list(c *fiber.Ctx) error {
 	all := d.store.List()
 	users := make([]accounts.Profile, len(all))
 	for i, a := range all {
-		users[i] = a.Profile()
+		users[i] = a.Profile
 	}
 	return c.JSON(fiber.Map{"users": users})
 }
@@ -90,7 +90,7 @@ func (d *Admin) get(c *fiber.Ctx) error {
 	if !ok {
 		return d.refuse(c, c.Params("name"), accounts.ErrNotFound)
 	}
-	return c.JSON(a.Profile())
+	return c.JSON(a.Profile)
 }
 
 // patch changes an account's display name, role, departments, password or
@@ -112,7 +112,7 @@ func (d *Admin) patch(c *fiber.Ctx) error {
 	}
 	d.logger.Info("account changed", zap.String("account", name), zap.Strings("fields", p.Fields()),
 		zap.String("role", string(a.Role)), zap.Bool("disabled", a.Disabled), zap.String("by", who))
-	return c.JSON(a.Profile())
+	return c.JSON(a.Profile)
 }
 
 // decodeAdminBody reads the JSON body into v, refusing unknown fields; it
