@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tousu/tousu/internal/polltest"
-	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
@@ -60,27 +59,11 @@ func mustCreate(tb testing.TB, spec accounts.Spec) accounts.Account {
 	return a
 }
 
-// onBrokers runs test on the embedded broker and, with TOUSU_TEST_KAFKA
-// set, on Kafka.
-func onBrokers(t *testing.T, test func(t *testing.T, cfg bus.Config)) {
-	t.Run("embedded", func(t *testing.T) {
-		br, err := bus.StartBroker(bus.BrokerConfig{Dir: t.TempDir()}, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { br.Close() })
-		test(t, bus.Config{Brokers: []string{br.Addr()}})
-	})
-	t.Run("kafka", func(t *testing.T) {
-		test(t, bus.Config{Brokers: strings.Split(servertest.Require(t, servertest.Kafka), ",")})
-	})
-}
-
 // TestStoreReplicas checks that a write is visible at once where it was
 // made, reaches another replica, that a name is taken once across
 // replicas, and that a replica started later reads everything back.
 func TestStoreReplicas(t *testing.T) {
-	onBrokers(t, func(t *testing.T, cfg bus.Config) {
+	bustest.OnBrokers(t, func(t *testing.T, cfg bus.Config) {
 		ctx := context.Background()
 		topic := bustest.CreateTopic(t, cfg, 1)
 		a, b := startReplica(t, cfg, topic, nil), startReplica(t, cfg, topic, nil)
@@ -119,7 +102,7 @@ func TestStoreReplicas(t *testing.T) {
 // exists, only one data directory gets a password, and it is the one
 // that verifies on both replicas.
 func TestBootstrapRace(t *testing.T) {
-	onBrokers(t, func(t *testing.T, cfg bus.Config) {
+	bustest.OnBrokers(t, func(t *testing.T, cfg bus.Config) {
 		topic := bustest.CreateTopic(t, cfg, 1)
 		prod := bustest.NewProducer(t, cfg)
 		var arrived sync.WaitGroup
