@@ -13,7 +13,7 @@
 // of two creations of one name, the first in topic order wins and the
 // other is refused on every replica alike.
 //
-// The rules (Validate, Create, Apply, CheckPassword) are pure functions;
+// The rules (ValidateName, CheckPassword, Create, Apply) are pure functions;
 // Store is safe for concurrent use.
 package accounts
 

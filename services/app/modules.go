@@ -310,7 +310,7 @@ func (p *Process) bootstrapAdmin(ctx context.Context) error {
 		p.component("accounts").Error("could not create the first admin account", zap.Error(err))
 	case path != "":
 		fmt.Fprintf(p.out, "tousu: 已创建管理员账号 %s，一次性密码在 %s（首次登录时须修改）\n", accounts.AdminName, path)
-		fmt.Fprintf(p.out, "tousu: 账号管理 API http://%s%s（tousu users list）\n", p.HTTPAddr(), httpapi.PathAdminUsers)
+		fmt.Fprintf(p.out, "tousu: 账号管理 API http://%s%s（命令行：tousu users）\n", p.HTTPAddr(), httpapi.PathAdminUsers)
 	}
 	return nil
 }
