@@ -42,6 +42,8 @@ const (
 	moduleServer  Target = "server"
 	moduleBus     Target = "bus"
 	moduleIndex   Target = "index"
+	// moduleAccounts follows the console's accounts (services/accounts).
+	moduleAccounts Target = "accounts"
 )
 
 // module is one part of a process. Start brings it up and registers what
@@ -89,6 +91,7 @@ var graph = []module{
 	{name: moduleBus, needs: []Target{moduleServer}, uses: []Target{TargetBroker}, start: (*Process).startBus},
 	{name: moduleIndex, needs: []Target{moduleServer}, shared: func(cfg *Config) bool { return cfg.Index.Backend == "elasticsearch" },
 		start: (*Process).openIndex},
+	{name: moduleAccounts, needs: []Target{moduleBus, moduleServer}, start: (*Process).startAccounts},
 	{name: TargetGateway, about: "the web form, the JSON API and the webhooks, behind a load balancer",
 		needs: []Target{moduleBus, moduleServer, moduleSecrets}, start: (*Process).startGateway},
 	{name: TargetPoller, about: "reads the IMAP mailboxes and the hotline CSV folders", keeps: "how far it read them",
@@ -107,7 +110,7 @@ var graph = []module{
 	{name: TargetAlerts, about: "delivers the alerts topic (escalations, urges, batch incidents) to the alert sinks",
 		needs: []Target{moduleBus}, consumes: []consumption{{alerts.Group, alerts.Topics}}, start: (*Process).startAlerts},
 	{name: TargetConsole, about: "the search and case-action API and the customer status page",
-		needs: []Target{moduleBus, moduleIndex, moduleServer, moduleSecrets}, uses: []Target{TargetGateway}, start: (*Process).startConsole},
+		needs: []Target{moduleBus, moduleIndex, moduleServer, moduleSecrets, moduleAccounts}, uses: []Target{TargetGateway}, start: (*Process).startConsole},
 }
 
 // moduleNamed returns the module of the graph called name.

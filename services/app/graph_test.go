@@ -104,7 +104,7 @@ func TestPlan(t *testing.T) {
 		{"the normalizer uses the embedded index where the indexer runs", &bleve, []Target{TargetIndexer, TargetNormalizer},
 			[]Target{moduleSecrets, moduleServer, moduleBus, moduleIndex, TargetNormalizer, TargetIndexer}},
 		{"the console mounts the status page on the gateway's form", &bleve, []Target{TargetConsole, TargetGateway, TargetBroker},
-			[]Target{TargetBroker, moduleSecrets, moduleServer, moduleBus, moduleIndex, TargetGateway, TargetConsole}},
+			[]Target{TargetBroker, moduleSecrets, moduleServer, moduleBus, moduleIndex, moduleAccounts, TargetGateway, TargetConsole}},
 		{"the broker alone", &bleve, []Target{TargetBroker, moduleServer},
 			[]Target{TargetBroker, moduleSecrets, moduleServer}},
 	}

@@ -42,20 +42,23 @@ func (p *Process) formShared() (webform.Shared, error) {
 
 // follow keeps a store of this process in step with a topic every replica
 // follows whole (no consumer group), handing each record to h, and prunes
-// the store every hour with forget, which returns how many entries it
-// dropped; name names the component in the log.
+// the store every hour with forget (nil: never), which returns how many
+// entries it dropped; name names the component in the log.
 func (p *Process) follow(name string, fc bus.FollowerConfig, h bus.Handler, forget func(time.Time) int) error {
 	log := p.component(name)
 	follower, err := bus.NewFollower(p.cfg.Bus, fc, h, log, p.registry)
 	if err != nil {
 		return fmt.Errorf("%s follower: %w", name, err)
 	}
-	p.runners = append(p.runners, follower.Run, func(ctx context.Context) error {
-		prune.Every(ctx, time.Hour, log, func(now time.Time) error {
-			log.Debug("pruned", zap.Int("entries", forget(now)))
+	p.runners = append(p.runners, follower.Run)
+	if forget != nil {
+		p.runners = append(p.runners, func(ctx context.Context) error {
+			prune.Every(ctx, time.Hour, log, func(now time.Time) error {
+				log.Debug("pruned", zap.Int("entries", forget(now)))
+				return nil
+			})
 			return nil
 		})
-		return nil
-	})
+	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
@@ -79,6 +80,8 @@ type Process struct {
 	// ledger is the web form's shared ledger, when the gateway or the
 	// console runs here (see formShared).
 	ledger *ledger.Ledger
+	// accounts are the console's accounts, when the console runs here.
+	accounts *accounts.Store
 }
 
 // Start starts the targets' components for cfg, the effective
@@ -270,6 +273,7 @@ func (p *Process) startConsole(context.Context) error {
 	}
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	httpapi.NewAdmin(p.accounts, p.auth, p.component("admin")).Mount(p.server.App())
 	form := p.form
 	if form == nil {
 		shared, err := p.formShared()
@@ -290,6 +294,36 @@ func (p *Process) startConsole(context.Context) error {
 func (p *Process) followOutcomes() (*outcomes.Store, error) {
 	store := outcomes.New()
 	return store, p.follow("outcomes", bus.FollowerConfig{Topic: bus.TopicOutcomes}, store.Follow, store.Prune)
+}
+
+// startAccounts follows the console's accounts on the broker into memory
+// and, once caught up, gives an installation without an admin its first
+// one (see bootstrapAdmin).
+func (p *Process) startAccounts(context.Context) error {
+	store := accounts.NewStore(p.producer.Write, bus.TopicAccounts, p.component("accounts"))
+	if err := p.follow("accounts", bus.FollowerConfig{Topic: bus.TopicAccounts, CaughtUp: store.CaughtUp}, store.Follow, nil); err != nil {
+		return err
+	}
+	p.accounts = store
+	p.runners = append(p.runners, p.bootstrapAdmin)
+	p.server.AddCheck("accounts", store.Ready)
+	return nil
+}
+
+// bootstrapAdmin creates the first admin account when the accounts hold
+// none, and prints where its one-time password is. It logs a failure
+// rather than stopping the process: an admin token can still set the
+// password (tousu users passwd).
+func (p *Process) bootstrapAdmin(ctx context.Context) error {
+	path, err := p.accounts.Bootstrap(ctx, p.cfg.DataDir, time.Now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		p.component("accounts").Error("could not create the first admin account", zap.Error(err))
+	case path != "":
+		fmt.Fprintf(p.out, "tousu: 已创建管理员账号 %s，一次性密码在 %s（首次登录时须修改）\n", accounts.AdminName, path)
+		fmt.Fprintf(p.out, "tousu: 账号管理 API http://%s%s（命令行：tousu users）\n", p.HTTPAddr(), httpapi.PathAdminUsers)
+	}
+	return nil
 }
 
 // startNormalizer runs the normalizer; it threads e-mail replies through
@@ -602,6 +636,7 @@ func (p *Process) printAddresses() {
 	if p.has(TargetConsole) {
 		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
+		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
 	}
 	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (admin or supervisor token; health: /healthz, /readyz)\n", base)
 }

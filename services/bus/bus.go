@@ -66,10 +66,15 @@ const (
 	// console replica reads all of it (bus.Follower) to tell agents the
 	// result of their actions; see services/outcomes.
 	TopicOutcomes = "case.outcomes"
+	// TopicAccounts carries the console's accounts, each change the whole
+	// account after it. Every console replica reads all of it
+	// (bus.Follower); see services/accounts. It has one partition, so that
+	// its order is one order.
+	TopicAccounts = "console.accounts"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts}
 
 // Defaults applied to zero fields of Config.
 const (

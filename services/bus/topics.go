@@ -71,6 +71,9 @@ func ParseTopics(data []byte) ([]TopicSpec, error) {
 			errs = append(errs, fmt.Errorf("topics: %s and %s must have the same partitions: the router reads them co-partitioned by customer key", TopicNormalized, t))
 		}
 	}
+	if partitions[TopicAccounts] != 1 {
+		errs = append(errs, fmt.Errorf("topics: %s must have 1 partition: the first creation of an account name in its order wins", TopicAccounts))
+	}
 	return file.Topics, errors.Join(errs...)
 }
 

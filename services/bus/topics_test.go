@@ -27,6 +27,8 @@ func TestParseTopics(t *testing.T) {
 		{"compact with retention", "topics:\n  - {name: cases, cleanup_policy: compact, retention: 1h}\n", "compacted topic"},
 		{"actions not co-partitioned", "topics:\n  - {name: complaints.normalized, cleanup_policy: delete, partitions: 12}\n  - {name: case.actions, cleanup_policy: delete}\n", "must have the same partitions"},
 		{"router state not co-partitioned", "topics:\n  - {name: complaints.normalized, cleanup_policy: delete}\n  - {name: router.state, cleanup_policy: compact, partitions: 3}\n", "router.state must have the same partitions"},
+		{"accounts on more than one partition", "topics:\n  - {name: console.accounts, cleanup_policy: compact, partitions: 3}\n", "console.accounts must have 1 partition"},
+		{"accounts on the default partitions", "topics:\n  - {name: console.accounts, cleanup_policy: compact}\n", "console.accounts must have 1 partition"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

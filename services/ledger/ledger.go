@@ -18,7 +18,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -48,11 +47,10 @@ type Ledger struct {
 	topic string
 	now   func() time.Time
 
-	// caughtUp is closed once the follower has read what the topic held
+	// caughtUp is done once the follower has read what the topic held
 	// when it started (CaughtUp): until then this replica's view may lack
 	// other replicas' records, so Append waits for it.
-	caughtUp     chan struct{}
-	caughtUpOnce sync.Once
+	caughtUp *bus.CatchUp
 
 	mu      sync.Mutex
 	entries map[string][]entry
@@ -78,34 +76,26 @@ type record struct {
 // the topic for the Ledger to learn the other replicas' records, and
 // CaughtUp its FollowerConfig.CaughtUp: a Ledger accepts no Append before.
 func New(write Write, topic string) *Ledger {
-	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{}, caughtUp: make(chan struct{})}
+	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{},
+		caughtUp: bus.NewCatchUp("ledger: still reading the records of the other replicas")}
 }
 
 // CaughtUp records that the follower has read everything the topic held
 // when it started; it is the follower's FollowerConfig.CaughtUp. Calling
 // it again does nothing.
-func (l *Ledger) CaughtUp() { l.caughtUpOnce.Do(func() { close(l.caughtUp) }) }
+func (l *Ledger) CaughtUp() { l.caughtUp.Done() }
 
 // Ready reports nil once the Ledger has caught up with the topic, for a
 // readiness check: a replica that has not is missing other replicas'
 // records and would count a reference's failed look-ups low.
-func (l *Ledger) Ready(context.Context) error {
-	select {
-	case <-l.caughtUp:
-		return nil
-	default:
-		return errors.New("ledger: still reading the records of the other replicas")
-	}
-}
+func (l *Ledger) Ready(ctx context.Context) error { return l.caughtUp.Ready(ctx) }
 
 // Append implements webform.Ledger: once the Ledger has caught up with
 // the topic (waiting for it, or for ctx), it writes the record and, once
 // the broker acknowledged it, adds it to this replica's view.
 func (l *Ledger) Append(ctx context.Context, key string, value []byte) error {
-	select {
-	case <-l.caughtUp:
-	case <-ctx.Done():
-		return fmt.Errorf("ledger: append %s before catching up with the other replicas: %w", key, ctx.Err())
+	if err := l.caughtUp.Wait(ctx); err != nil {
+		return fmt.Errorf("ledger: append %s before catching up with the other replicas: %w", key, err)
 	}
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/secret"
-	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/ledger"
@@ -98,7 +97,7 @@ func (r *replica) lookUp(tb testing.TB, digits string) int {
 // TestLockAcrossReplicas checks that the look-ups of a reference that
 // failed on one replica lock it on another, through the broker.
 func TestLockAcrossReplicas(t *testing.T) {
-	run := func(t *testing.T, cfg bus.Config) {
+	bustest.OnBrokers(t, func(t *testing.T, cfg bus.Config) {
 		topic := bustest.CreateTopic(t, cfg, 3)
 		a, b := startReplica(t, cfg, topic), startReplica(t, cfg, topic)
 		for i := range webform.DefaultMaxStatusFailures {
@@ -112,16 +111,5 @@ func TestLockAcrossReplicas(t *testing.T) {
 		if code := b.lookUp(t, "8000"); code != http.StatusTooManyRequests {
 			t.Fatalf("sixth look-up, right digits, on the second replica: %d, want 429", code)
 		}
-	}
-	t.Run("embedded", func(t *testing.T) {
-		br, err := bus.StartBroker(bus.BrokerConfig{Dir: t.TempDir()}, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { br.Close() })
-		run(t, bus.Config{Brokers: []string{br.Addr()}})
-	})
-	t.Run("kafka", func(t *testing.T) {
-		run(t, bus.Config{Brokers: strings.Split(servertest.Require(t, servertest.Kafka), ",")})
 	})
 }

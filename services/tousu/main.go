@@ -1,7 +1,8 @@
 // Command tousu is the complaint intake gateway: `tousu serve` runs it
 // (embedded by default, or chosen targets against Kafka), `tousu validate`
 // checks a configuration without starting anything, `tousu topics apply`
-// creates the Kafka topics, `tousu policy` tests and explains policy packs
+// creates the Kafka topics, `tousu policy` tests and explains policy packs,
+// `tousu users` manages the console's accounts of a running deployment
 // and `tousu version` says what was built. Every command answers -help
 // with its flags and examples; the exit code is 0 when it succeeded, 1
 // when it failed and 2 when it was called wrongly.
@@ -131,6 +132,37 @@ var commands = []*command{
 		},
 		takesArgs: true,
 		define:    explain,
+	},
+	{
+		name:    "users add",
+		args:    "-name NAME [-display NAME] [-role ROLE] [-departments LIST] [-url URL] [-token-file FILE] < PASSWORD",
+		purpose: "Create a console account on a running deployment; the password is the first line of standard input, and must be changed at the first sign-in.",
+		examples: []string{
+			"printf '%s\\n' \"$PASSWORD\" | tousu users add -name zhang.wei -display 张伟 -role agent -departments 客服部,网络部",
+			"tousu users add -name wang.fang -role supervisor -url http://console.internal:8080 -token-file /etc/tousu/admin-token < password.txt",
+		},
+		define: usersAdd,
+	},
+	{
+		name:     "users passwd",
+		args:     "-name NAME [-url URL] [-token-file FILE] < PASSWORD",
+		purpose:  "Set a console account's password (the first line of standard input); its holder must change it at the next sign-in.",
+		examples: []string{"printf '%s\\n' \"$PASSWORD\" | tousu users passwd -name zhang.wei", "TOUSU_TOKEN=... tousu users passwd -name admin < new-password.txt"},
+		define:   usersPasswd,
+	},
+	{
+		name:     "users disable",
+		args:     "-name NAME [-url URL] [-token-file FILE]",
+		purpose:  "Disable a console account: it can no longer sign in.",
+		examples: []string{"tousu users disable -name zhang.wei", "tousu users disable -name li.na -data /var/lib/tousu"},
+		define:   usersDisable,
+	},
+	{
+		name:     "users list",
+		args:     "[-url URL] [-token-file FILE]",
+		purpose:  "List the console accounts of a running deployment as a table.",
+		examples: []string{"tousu users list", "TOUSU_TOKEN=$(cat admin-token) tousu users list -url http://console.internal:8080"},
+		define:   usersList,
 	},
 	{
 		name:     "version",

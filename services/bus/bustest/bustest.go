@@ -32,6 +32,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 )
 
@@ -856,4 +857,21 @@ func ctxFor(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	tb.Cleanup(cancel)
 	return ctx
+}
+
+// OnBrokers runs test as the subtest "embedded", on an embedded broker of
+// its own, and as "kafka" on the Kafka brokers of TOUSU_TEST_KAFKA (skipped
+// without it, see servertest.Require).
+func OnBrokers(t *testing.T, test func(t *testing.T, cfg bus.Config)) {
+	t.Run("embedded", func(t *testing.T) {
+		br, err := bus.StartBroker(bus.BrokerConfig{Dir: t.TempDir()}, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { br.Close() })
+		test(t, bus.Config{Brokers: []string{br.Addr()}})
+	})
+	t.Run("kafka", func(t *testing.T) {
+		test(t, bus.Config{Brokers: strings.Split(servertest.Require(t, servertest.Kafka), ",")})
+	})
 }
