@@ -123,6 +123,10 @@ func NewAuthenticator(cfg AuthConfig) *Authenticator {
 type Principal struct {
 	Name string
 	Role Role
+	// Departments are the departments whose cases an agent works (see
+	// MaySee); nil for every department: supervisors, admins, and tokens
+	// whose name is no account.
+	Departments []string
 }
 
 // Check returns the principal a token belongs to. Every configured token is
@@ -133,7 +137,7 @@ func (a *Authenticator) Check(token string) (Principal, bool) {
 	ok := false
 	for _, t := range a.tokens {
 		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
-			found, ok = Principal{t.name, t.role}, true
+			found, ok = Principal{Name: t.name, Role: t.role}, true
 		}
 	}
 	return found, ok
