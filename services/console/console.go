@@ -1,0 +1,112 @@
+// Package console is the agents' and supervisors' web application: pages
+// rendered on the server from the templates embedded in the binary, in
+// Simplified Chinese, under /console/. It reads cases from the case index
+// and sends actions through the same path as the console API
+// (httpapi.CaseActions), and asks httpapi.Principal what the signed-in
+// person may see and do. Pages render the principal the request carries
+// (httpapi.PrincipalOf); signing in is the session's business.
+//
+// A Console is safe for concurrent use once mounted.
+package console
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/services/httpapi"
+)
+
+// Path is where the console's pages live.
+const Path = "/console"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Page is what every page's template gets: the page's own data and the
+// frame around it.
+type Page struct {
+	// Title is the page's title, shown in the tab and as its heading.
+	Title string
+	// Nav names the navigation entry of the page ("queue", "search"…).
+	Nav string
+	// User is who is signed in; empty Name on the sign-in page.
+	User httpapi.Principal
+	// CSRF is the token forms of the page post back.
+	CSRF string
+	// Flash is a one-line message shown above the page (an action sent, an
+	// error).
+	Flash string
+	// Data is the page's own data.
+	Data any
+}
+
+// Templates renders the console's pages. Each page is a template file
+// defining "content", rendered inside templates/layout.html.
+type Templates struct {
+	pages map[string]*template.Template
+}
+
+// funcs are the helpers templates may call.
+var funcs = template.FuncMap{
+	"path": func(parts ...string) string { return Path + "/" + strings.Join(parts, "/") },
+}
+
+// LoadTemplates parses every page template with the layout.
+func LoadTemplates() (*Templates, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	t := &Templates{pages: map[string]*template.Template{}}
+	for _, name := range names {
+		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
+		if page == "layout" {
+			continue
+		}
+		tpl, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", page, err)
+		}
+		t.pages[page] = tpl
+	}
+	return t, nil
+}
+
+// Render writes page (a template's name without .html) with p as an HTML
+// answer with status; an unknown page is an error.
+func (t *Templates) Render(c *fiber.Ctx, status int, page string, p Page) error {
+	tpl, ok := t.pages[page]
+	if !ok {
+		return fmt.Errorf("console: no page %q", page)
+	}
+	var buf bytes.Buffer
+	if err := tpl.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("console: render %s: %w", page, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// MountStatic serves the console's embedded assets (style sheet, scripts)
+// under Path/static/, cacheable: their names change when they do.
+func MountStatic(app fiber.Router, logger *zap.Logger) {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		logger.Error("console assets", zap.Error(err)) // cannot happen: the directory is embedded
+		return
+	}
+	app.Use(Path+"/static", filesystem.New(filesystem.Config{Root: http.FS(sub), MaxAge: 3600}))
+}
