@@ -145,16 +145,16 @@ func (p *Pages) actionFlash(cs router.Case, id string, kind router.ActionKind) (
 func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash string, pending bool) error {
 	me := httpapi.PrincipalOf(c)
 	e := p.engine(cs.Pack)
-	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, p.now())
+	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, me.Name, p.now())
 	data.Pending = pending
 	return p.render(c, status, "case", "工单 "+cs.ID, "", flash, data)
 }
 
-// caseView is what the case page shows of c (already redacted) at now.
-func caseView(c router.Case, e *router.Engine, now time.Time) caseData {
+// caseView is what the case page shows me of c (already redacted) at now.
+func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseData {
 	d := caseData{Case: c, Link: caseLink(c.ID), Channel: channelLabel(c.Channel), Status: c.Status.Label(),
 		Received: when(c.ReceivedAt), Updated: when(c.UpdatedAt), Validity: validityLabel(c), Customer: customer(c.Customer),
-		Clocks: clocks(c, e, now), Forms: formsFor(c, e)}
+		Clocks: clocks(c, e, now), Forms: formsFor(c, e, me)}
 	first := ""
 	if len(c.References) > 0 {
 		first = c.References[0]
@@ -232,9 +232,9 @@ func customer(cu normalize.Customer) string {
 	return strings.Join(parts, " · ")
 }
 
-// formsFor are the action forms c's status allows, with the choices of
-// its pack (e; none when the pack is not loaded).
-func formsFor(c router.Case, e *router.Engine) forms {
+// formsFor are the action forms c's status allows me, with the choices
+// of its pack (e; none when the pack is not loaded).
+func formsFor(c router.Case, e *router.Engine, me string) forms {
 	b := make([]byte, 12)
 	rand.Read(b)
 	f := forms{Key: "page-" + hex.EncodeToString(b)}
@@ -249,6 +249,7 @@ func formsFor(c router.Case, e *router.Engine) forms {
 	if e != nil {
 		f.Departments, f.Queues, f.Categories, f.Events = e.Departments(), e.Queues(), e.Categories(), e.Events()
 	}
+	f.Take = f.Take && c.Assignee != me
 	f.Event = f.Event && len(f.Events) > 0
 	return f
 }

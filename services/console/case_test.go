@@ -34,7 +34,8 @@ func TestCasePage(t *testing.T) {
 			"核对客户资料并联系客户", "已超时 23 小时", "答复用户", "回访", "未开始", // clocks
 			"15个工作日内答复用户", // the clause the clock cites
 			`href="/console/cases/TS-OLD"`, `name="_csrf" value="` + testCSRF + `"`, `<option>网络运维部</option>`,
-		}, []string{"13912340004", "lixiuying@", "phone:+86", "email:lixiuying"}},
+		}, []string{"13912340004", "lixiuying@", "phone:+86", "email:lixiuying", "已超时，已超时"}},
+		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`}}, // held by 甲
 		{"王", "/console/cases/TS-D2", http.StatusOK, []string{"&#43;8613912340004", "lixiuying@example.com"}, []string{"phone:+86"}},
 		{"甲", "/console/cases/TS-D", http.StatusNotFound, []string{"页面不存在", "工单不存在"}, []string{"小区基站"}},
 		{"甲", "/console/cases/TS-404", http.StatusNotFound, []string{"工单不存在"}, nil},

@@ -68,6 +68,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		tb.Fatal(err)
 	}
 	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}}
+	MountStatic(ps.app, zap.NewNop())
 	acts := &httpapi.CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
 			ps.published = append(ps.published, a)
