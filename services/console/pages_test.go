@@ -257,6 +257,7 @@ func TestSearch(t *testing.T) {
 		{"王", "status=open&limit=1&sort=received_at", http.StatusOK, []string{"第 1–1 条，共 2 条", `rel="next"`, "/console/cases/TS-C"}, []string{`rel="prev"`}},
 		{"甲", "assignee=me", http.StatusOK, []string{"/console/cases/TS-A"}, []string{"/console/cases/TS-B", "/console/cases/TS-E\"><"}},
 		{"甲", "phone=" + url.QueryEscape("139 1234 0003"), http.StatusOK, []string{"/console/cases/TS-C"}, []string{"/console/cases/TS-A"}},
+		{"王", "due_before=2026-03-04", http.StatusOK, []string{"/console/cases/TS-B", `value="2026-03-04"`}, []string{"/console/cases/TS-C"}},
 		{"甲", "assigne=me", http.StatusBadRequest, []string{"查询条件“assigne”无效"}, []string{"/console/cases/"}},
 		{"甲", "", http.StatusOK, []string{`id="q"`}, []string{"/console/cases/"}},
 	} {

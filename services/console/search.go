@@ -27,11 +27,12 @@ type searchData struct {
 	// Q is the search box's text.
 	Q string
 	// Selects are the filters chosen from their facet values, Inputs the
-	// filters typed in; From and To bound the received time (dates).
-	Selects  []filterView
-	Inputs   []filterView
-	From, To string
-	Sorts    []option
+	// filters typed in; From and To bound the received time, DueBefore
+	// the next deadline (dates).
+	Selects             []filterView
+	Inputs              []filterView
+	From, To, DueBefore string
+	Sorts               []option
 	// Error says which parameter is wrong and why; the search did not run.
 	Error string
 	// Searched says a search ran; Rows are its page of cases, Total all
@@ -77,7 +78,7 @@ func (p *Pages) search(c *fiber.Ctx) error {
 			values.Add(string(key), string(value))
 		}
 	})
-	data := searchData{Q: values.Get("q"), From: values.Get("from"), To: values.Get("to")}
+	data := searchData{Q: values.Get("q"), From: values.Get("from"), To: values.Get("to"), DueBefore: values.Get("due_before")}
 	q, err := httpapi.ParseSearch(values, me)
 	var facets map[string]map[string]int
 	status := fiber.StatusOK
