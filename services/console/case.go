@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,9 +40,9 @@ type caseData struct {
 	History                         []historyView
 	Linked                          []linkView
 	Forms                           forms
-	// Pending says an action the person sent is not applied yet: the
-	// page reloads itself until it is.
-	Pending bool
+	// Refresh is where the page reloads itself while an action the
+	// person sent is not yet decided; empty otherwise.
+	Refresh string
 }
 
 // messageView is one message of the customer's.
@@ -118,12 +119,25 @@ func (p *Pages) caseView(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	flash, pending := "", false
+	flash, refresh := "", ""
 	if id := c.Query("action"); id != "" && p.d.Actions != nil {
-		flash, pending = p.actionFlash(cs, id, router.ActionKind(c.Query("kind")))
+		kind := router.ActionKind(c.Query("kind"))
+		var pending bool
+		flash, pending = p.actionFlash(cs, id, kind)
+		polls := c.QueryInt("polls")
+		switch {
+		case pending && polls < maxPolls:
+			refresh = caseLink(cs.ID) + "?" + url.Values{"action": {id}, "kind": {string(kind)}, "polls": {strconv.Itoa(polls + 1)}}.Encode()
+		case pending:
+			flash = "已提交：" + kindLabel(kind) + "，尚未处理完成，请稍后刷新页面查看结果"
+		}
 	}
-	return p.renderCase(c, fiber.StatusOK, cs, flash, pending)
+	return p.renderCase(c, fiber.StatusOK, cs, flash, refresh)
 }
+
+// maxPolls bounds how often a case page reloads itself, every two
+// seconds, waiting for an action to be decided.
+const maxPolls = 15
 
 // actionFlash says what became of the action id the person sent, and
 // whether it is still pending.
@@ -141,12 +155,13 @@ func (p *Pages) actionFlash(cs router.Case, id string, kind router.ActionKind) (
 	return "已提交：" + kindLabel(kind) + "，正在处理…", true
 }
 
-// renderCase renders the case page with a flash and status.
-func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash string, pending bool) error {
+// renderCase renders the case page with a flash and status; with
+// refresh, the page reloads itself at that address.
+func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash, refresh string) error {
 	me := httpapi.PrincipalOf(c)
 	e := p.engine(cs.Pack)
 	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, me.Name, p.now())
-	data.Pending = pending
+	data.Refresh = refresh
 	return p.render(c, status, "case", "工单 "+cs.ID, "", flash, data)
 }
 
@@ -268,7 +283,7 @@ func (p *Pages) act(c *fiber.Ctx) error {
 	if kind == kindFollowUp {
 		satisfied := c.FormValue("satisfied")
 		if satisfied != "yes" && satisfied != "no" {
-			return p.renderCase(c, fiber.StatusUnprocessableEntity, cs, "未提交：回访。请选择客户是否满意", false)
+			return p.renderCase(c, fiber.StatusUnprocessableEntity, cs, "未提交：回访。请选择客户是否满意", "")
 		}
 		req.Kind, req.Note = router.FollowUp(satisfied == "yes", req.Note)
 	}
@@ -286,7 +301,7 @@ func (p *Pages) act(c *fiber.Ctx) error {
 		if ae.Status == fiber.StatusServiceUnavailable {
 			p.d.Logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(ae))
 		}
-		return p.renderCase(c, ae.Status, cs, "未提交："+kindLabel(kind)+"。"+ae.Message(), false)
+		return p.renderCase(c, ae.Status, cs, "未提交："+kindLabel(kind)+"。"+ae.Message(), "")
 	}
 	return c.Redirect(caseLink(cs.ID)+"?"+url.Values{"action": {a.ID}, "kind": {string(kind)}}.Encode(), fiber.StatusSeeOther)
 }

@@ -121,8 +121,11 @@ func TestActionOutcome(t *testing.T) {
 	ps := newPagesServer(t, fixtures(t)...)
 	_, loc := ps.post(t, "甲", "/console/cases/TS-C/actions", url.Values{"_csrf": {testCSRF}, "kind": {"take"}})
 	code, page := ps.get(t, "甲", loc)
-	if code != http.StatusOK || !strings.Contains(page, "已提交：接手工单，正在处理…") || !strings.Contains(page, `http-equiv="refresh"`) {
+	if code != http.StatusOK || !strings.Contains(page, "已提交：接手工单，正在处理…") || !strings.Contains(page, `polls=1"`) {
 		t.Fatalf("GET %s while pending = %d %s", loc, code, page)
+	}
+	if _, page := ps.get(t, "甲", loc+"&polls=15"); !strings.Contains(page, "尚未处理完成，请稍后刷新页面") || strings.Contains(page, `http-equiv="refresh"`) {
+		t.Errorf("the page reloads itself without end:\n%s", page)
 	}
 	a := ps.published[0]
 	cs, err := ps.index.Get(context.Background(), "TS-C")
