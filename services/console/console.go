@@ -53,7 +53,9 @@ type Page struct {
 }
 
 // Templates renders the console's pages. Each page is a template file
-// defining "content", rendered inside templates/layout.html.
+// defining "content", rendered inside templates/layout.html; a file whose
+// name starts with "_" is no page but defines templates every page may
+// use (a list of cases).
 type Templates struct {
 	pages map[string]*template.Template
 }
@@ -69,13 +71,17 @@ func LoadTemplates() (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
+	shared, err := fs.Glob(templateFS, "templates/_*.html")
+	if err != nil {
+		return nil, err
+	}
 	t := &Templates{pages: map[string]*template.Template{}}
 	for _, name := range names {
 		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
-		if page == "layout" {
+		if page == "layout" || strings.HasPrefix(page, "_") {
 			continue
 		}
-		tpl, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		tpl, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append([]string{"templates/layout.html", name}, shared...)...)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", page, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -75,8 +76,9 @@ func (k *Console) Mount(app fiber.Router) {
 	}
 }
 
-// actionRequest is the body of POST /api/v1/cases/:id/actions.
-type actionRequest struct {
+// ActionRequest is what a person asks to do to a case: the body of POST
+// /api/v1/cases/:id/actions, and the console page's action forms.
+type ActionRequest struct {
 	Kind       router.ActionKind `json:"kind"`
 	Assignee   string            `json:"assignee"`
 	Department string            `json:"department"`
@@ -107,19 +109,6 @@ func fail(c *fiber.Ctx, status int, e apiError) error {
 	return c.Status(status).JSON(e)
 }
 
-// refuse answers the refusal of an action (router.ReasonOf): 409 with the
-// case's status when its current state refuses the action, 422 when the
-// action itself is wrong.
-func refuse(c *fiber.Ctx, err error, status router.Status) error {
-	r := router.ReasonOf(err)
-	e := apiError{Error: err.Error(), Code: r.Code, Message: r.Message, Field: r.Field}
-	if r.Conflict {
-		e.Status = status
-		return fail(c, fiber.StatusConflict, e)
-	}
-	return fail(c, fiber.StatusUnprocessableEntity, e)
-}
-
 // The errors every console route may answer.
 var (
 	errNoCase = apiError{Error: "no case with this id", Code: "case_not_found", Message: "没有该工单，请核对工单编号"}
@@ -132,15 +121,11 @@ func mayTakeOver(r Role) bool { return r == RoleAdmin || r == RoleSupervisor }
 
 // act accepts an action on a case: 202 with the action's id once the
 // broker has it (the router applies it within moments; GET the case to
-// see it), 404 for an unknown case, 422 for an invalid action (a field over
-// its bound, a resolve or close without its note, an actor or assignee
-// that is not an account, a department or queue the case's pack does not
-// route to), 409 for one the case's current state does not allow (a case
-// another agent holds: only a supervisor or admin takes it over). Every
-// error carries a code and a Chinese message. An Idempotency-Key header
-// makes a retried request the same action.
+// see it), 404 for an unknown case, and the errors of CaseActions.Submit.
+// Every error carries a code and a Chinese message. An Idempotency-Key
+// header makes a retried request the same action.
 func (k *Console) act(c *fiber.Ctx) error {
-	var req actionRequest
+	var req ActionRequest
 	if err := json.Unmarshal(c.Body(), &req); err != nil {
 		return fail(c, fiber.StatusBadRequest, apiError{Error: "the body is not a JSON action", Code: "bad_request", Message: "请求内容不是有效的操作（JSON）"})
 	}
@@ -153,47 +138,105 @@ func (k *Console) act(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	p := PrincipalOf(c)
+	a, err := k.acts.Submit(c.UserContext(), PrincipalOf(c), cs, req, key, k.auth.Knows)
+	var ae *ActionError
+	if errors.As(err, &ae) {
+		if ae.Status == fiber.StatusServiceUnavailable {
+			k.logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(ae))
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		return fail(c, ae.Status, ae.body)
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind,
+		"result": "/api/v1/cases/" + url.PathEscape(cs.ID) + "/actions/" + url.PathEscape(a.ID)})
+}
+
+// ActionError is why CaseActions.Submit did not send an action: the HTTP
+// status to answer and the error for the person, with its stable code.
+type ActionError struct {
+	// Status is 422 for an invalid action, 409 for one the case's current
+	// state does not allow, 503 when the broker did not take it.
+	Status int
+	body   apiError
+}
+
+// Error is the error in English, for logs.
+func (e *ActionError) Error() string { return e.body.Error }
+
+// Code is the error's stable code (router.Reason's, or
+// "broker_unavailable").
+func (e *ActionError) Code() string { return e.body.Code }
+
+// Message says the error in Simplified Chinese.
+func (e *ActionError) Message() string { return e.body.Message }
+
+// Field is the request's field at fault, when one is.
+func (e *ActionError) Field() string { return e.body.Field }
+
+// refusal is the ActionError of an action router refuses (router.ReasonOf):
+// 409 with the case's status when its current state refuses the action,
+// 422 when the action itself is wrong.
+func refusal(err error, status router.Status) *ActionError {
+	r := router.ReasonOf(err)
+	e := apiError{Error: err.Error(), Code: r.Code, Message: r.Message, Field: r.Field}
+	if r.Conflict {
+		e.Status = status
+		return &ActionError{Status: fiber.StatusConflict, body: e}
+	}
+	return &ActionError{Status: fiber.StatusUnprocessableEntity, body: e}
+}
+
+// Submit checks what p asks to do to case cs and sends it to the case's
+// router, returning the action once the broker has it. It is the one path
+// of every action people send, from the API and the console's pages. An
+// error is an *ActionError: 422 for an invalid action (a field over its
+// bound, a resolve or close without its note, an actor or assignee that
+// knows says is no account, a department or queue the case's pack does
+// not route to), 409 for one the case's current state does not allow (a
+// case another agent holds: only a supervisor or admin takes it over),
+// 503 when the broker did not take it. A non-empty idempotencyKey makes
+// a retried request the same action.
+func (acts *CaseActions) Submit(ctx context.Context, p Principal, cs router.Case, req ActionRequest, idempotencyKey string, knows func(name string) bool) (router.Action, error) {
 	actor := p.Name
 	if req.Actor != "" && p.Role == RoleAdmin {
 		actor = req.Actor
 	}
 	now := time.Now
-	if k.acts.Now != nil {
-		now = k.acts.Now
+	if acts.Now != nil {
+		now = acts.Now
 	}
 	a := router.Action{
-		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, key), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
+		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
 		Event: req.Event, Category: req.Category, Note: req.Note,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}
 	if err := router.CheckAgentAction(a); err != nil {
-		return refuse(c, err, cs.Status)
+		return a, refusal(err, cs.Status)
 	}
 	for _, f := range []struct{ field, name string }{{"actor", a.Actor}, {"assignee", a.Assignee}} {
-		if f.name != "" && f.name != p.Name && !k.auth.Knows(f.name) {
-			return fail(c, fiber.StatusUnprocessableEntity, apiError{Error: fmt.Sprintf("%s %q is not an account", f.field, f.name), Code: router.CodeUnknownAccount,
-				Field: f.field, Message: fmt.Sprintf("%s不是系统中的坐席账号：“%s”", router.FieldLabel(f.field), f.name)})
+		if f.name != "" && f.name != p.Name && !knows(f.name) {
+			return a, &ActionError{Status: fiber.StatusUnprocessableEntity, body: apiError{Error: fmt.Sprintf("%s %q is not an account", f.field, f.name), Code: router.CodeUnknownAccount,
+				Field: f.field, Message: fmt.Sprintf("%s不是系统中的坐席账号：“%s”", router.FieldLabel(f.field), f.name)}}
 		}
 	}
-	if e := k.engine(cs.Pack); e != nil {
+	if e := acts.engine(cs.Pack); e != nil {
 		if _, _, _, err := e.Apply(cs, a); err != nil {
-			return refuse(c, err, cs.Status)
+			return a, refusal(err, cs.Status)
 		}
 	}
-	if err := k.acts.Publish(c.UserContext(), a); err != nil {
-		k.logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(err))
-		c.Set(fiber.HeaderRetryAfter, "5")
-		return fail(c, fiber.StatusServiceUnavailable, apiError{Error: "the action could not be queued, try again", Code: "broker_unavailable", Message: "操作暂时无法提交，请稍后重试"})
+	if err := acts.Publish(ctx, a); err != nil {
+		return a, &ActionError{Status: fiber.StatusServiceUnavailable, body: apiError{Error: fmt.Sprintf("the action could not be queued, try again: %v", err),
+			Code: "broker_unavailable", Message: "操作暂时无法提交，请稍后重试"}}
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"action": a.ID, "case": cs.ID, "kind": a.Kind,
-		"result": "/api/v1/cases/" + url.PathEscape(cs.ID) + "/actions/" + url.PathEscape(a.ID)})
+	return a, nil
 }
 
-// actionStatus is the answer of GET /api/v1/cases/:id/actions/:action.
-type actionStatus struct {
+// ActionStatus is what became of an action: the answer of GET
+// /api/v1/cases/:id/actions/:action, and what the console's case page
+// shows after an action.
+type ActionStatus struct {
 	Action string             `json:"action"`
 	Case   string             `json:"case"`
 	Kind   router.ActionKind  `json:"kind,omitempty"`
@@ -207,24 +250,28 @@ type actionStatus struct {
 	Message string `json:"message"`
 }
 
-// actionResult answers what became of an action on a case: pending (no
-// router has decided it yet), applied with the case's revision that has
-// it, or refused with the reason, from what the routers told
-// (CaseActions.Result) or else from the case's history. 404 for an
-// unknown case.
+// actionResult answers what became of an action on a case
+// (CaseActions.StatusOf); 404 for an unknown case.
 func (k *Console) actionResult(c *fiber.Ctx) error {
 	cs, ok, err := k.caseOf(c)
 	if !ok {
 		return err
 	}
-	id := c.Params("action")
+	return c.JSON(k.acts.StatusOf(cs, c.Params("action")))
+}
+
+// StatusOf is what became of the action id on case cs: pending (no router
+// has decided it yet), applied with the case's revision that has it, or
+// refused with the reason, from what the routers told (Result) or else
+// from the case's history.
+func (acts *CaseActions) StatusOf(cs router.Case, id string) ActionStatus {
 	r := router.ResultFromCase(cs, id)
-	if k.acts.Result != nil && r.State != router.ActionApplied {
-		if told, ok := k.acts.Result(id); ok && told.Case == cs.ID {
+	if acts.Result != nil && r.State != router.ActionApplied {
+		if told, ok := acts.Result(id); ok && told.Case == cs.ID {
 			r = told
 		}
 	}
-	st := actionStatus{Action: id, Case: cs.ID, Kind: r.Kind, State: r.State, Revision: r.Revision}
+	st := ActionStatus{Action: id, Case: cs.ID, Kind: r.Kind, State: r.State, Revision: r.Revision}
 	switch {
 	case r.State == router.ActionRefused && r.Reason != nil:
 		st.Code, st.Field, st.Message = r.Reason.Code, r.Reason.Field, r.Reason.Message
@@ -235,17 +282,14 @@ func (k *Console) actionResult(c *fiber.Ctx) error {
 	default:
 		st.Message = "操作已提交，正在处理"
 	}
-	return c.JSON(st)
+	return st
 }
 
 // caseOf returns the case the request's :id names; when it cannot, ok
 // is false and err is its answer, 404 for an unknown case or 503.
 func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
 	id := c.Params("id")
-	cs, err = k.index.Get(c.UserContext(), id)
-	if errors.Is(err, caseindex.ErrNotFound) {
-		cs, err = k.caseByReference(c.UserContext(), id)
-	}
+	cs, err = FindCase(c.UserContext(), k.index, id)
 	switch {
 	case errors.Is(err, caseindex.ErrNotFound):
 		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
@@ -256,12 +300,16 @@ func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
 	return cs, true, nil
 }
 
-// caseByReference returns the case that holds reference among its
-// references: the complaint joined it as a duplicate, a repeat or a reply,
-// and its customer still quotes their own reference. caseindex.ErrNotFound
-// when no case holds it.
-func (k *Console) caseByReference(ctx context.Context, reference string) (router.Case, error) {
-	res, err := k.index.Search(ctx, caseindex.Query{Filters: map[string]string{"reference": reference}, Limit: 1})
+// FindCase returns the case id names: the case with that id, or else the
+// case that holds id among its references (the complaint joined it as a
+// duplicate, a repeat or a reply, and its customer still quotes their own
+// reference). caseindex.ErrNotFound when there is none.
+func FindCase(ctx context.Context, index caseindex.Index, id string) (router.Case, error) {
+	cs, err := index.Get(ctx, id)
+	if !errors.Is(err, caseindex.ErrNotFound) {
+		return cs, err
+	}
+	res, err := index.Search(ctx, caseindex.Query{Filters: map[string]string{"reference": id}, Limit: 1})
 	if err != nil {
 		return router.Case{}, err
 	}
@@ -271,11 +319,12 @@ func (k *Console) caseByReference(ctx context.Context, reference string) (router
 	return res.Hits[0], nil
 }
 
-func (k *Console) engine(pack string) *router.Engine {
-	if k.acts.Engine == nil {
+// engine returns the engine of a pack, nil when it is not loaded.
+func (acts *CaseActions) engine(pack string) *router.Engine {
+	if acts.Engine == nil {
 		return nil
 	}
-	return k.acts.Engine(pack)
+	return acts.Engine(pack)
 }
 
 // actionID is the id of an action: derived from who sent it, the case and
@@ -291,18 +340,25 @@ func actionID(principal, caseID, key string) string {
 	return "api:" + hex.EncodeToString(sum[:12])
 }
 
+// ParseSearch reads a search's URL query parameters as p asks them
+// (caseindex.ParseQuery), where owner=me and assignee=me name p's own
+// cases. Its errors are *caseindex.ParamError.
+func ParseSearch(values url.Values, p Principal) (caseindex.Query, error) {
+	for _, name := range []string{"owner", "assignee"} {
+		if values.Get(name) == "me" {
+			values = maps.Clone(values)
+			values.Set(name, p.Name)
+		}
+	}
+	return caseindex.ParseQuery(values)
+}
+
 func (k *Console) search(c *fiber.Ctx) error {
 	values := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
 		values.Add(string(key), string(value))
 	})
-	// owner=me and assignee=me name the caller's own cases.
-	for _, name := range []string{"owner", "assignee"} {
-		if values.Get(name) == "me" {
-			values.Set(name, PrincipalOf(c).Name)
-		}
-	}
-	q, err := caseindex.ParseQuery(values)
+	q, err := ParseSearch(values, PrincipalOf(c))
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which
 		// parameter is wrong; ParseQuery's errors are all *ParamError.
@@ -378,6 +434,11 @@ func redact(c router.Case, role Role, customerKey []byte) router.Case {
 		h.Detail, h.Note = ingest.MaskText(h.Detail), ingest.MaskText(h.Note)
 	}
 	return c
+}
+
+// Redact returns a case as p may see it (see redact).
+func Redact(c router.Case, p Principal, customerKey []byte) router.Case {
+	return redact(c, p.Role, customerKey)
 }
 
 // redactCustomer replaces a customer's key by its token and, with mask,

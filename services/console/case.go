@@ -1,0 +1,307 @@
+package console
+
+// The case page (GET /console/cases/:id) and its actions (POST
+// /console/cases/:id/actions): everything about one case the signed-in
+// person may see, and the forms that act on it through the API's action
+// path (httpapi.CaseActions.Submit).
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/sinks/caseindex"
+)
+
+// caseData is the case page's data.
+type caseData struct {
+	Case                            router.Case
+	Link, Channel, Status, Received string
+	Validity, Updated               string
+	Customer                        string
+	Messages                        []messageView
+	Clocks                          []clockView
+	Alerts                          []alertView
+	Explanation                     []explanationView
+	History                         []historyView
+	Linked                          []linkView
+	Forms                           forms
+	// Refresh is where the page reloads itself while an action the
+	// person sent is not yet decided; empty otherwise.
+	Refresh string
+}
+
+// messageView is one message of the customer's.
+type messageView struct {
+	Reference, At, Channel, Kind, From string
+	Subject, Text                      string
+}
+
+// alertView is one rung of the escalation ladder.
+type alertView struct {
+	At, Clock, Step, Notify, Raised string
+	Level                           int
+}
+
+// explanationView is one decision of the policy's.
+type explanationView struct {
+	Field, Value, By, Rule, Reason, Basis string
+	Confidence                            string
+}
+
+// historyView is one entry of the timeline.
+type historyView struct {
+	At, Actor, Kind, Detail, Note string
+}
+
+// linkView links another case.
+type linkView struct{ ID, Link, Why string }
+
+// forms are the action forms the case's status allows, with the choices
+// its pack offers.
+type forms struct {
+	// Key makes a form posted twice one action (an Idempotency-Key).
+	Key                                      string
+	Take, Transfer, Event, Resolve, FollowUp bool
+	Close, Reopen, Recategorize              bool
+	Departments, Queues, Categories, Events  []string
+}
+
+// kindLabels name what actions do, as flashes and the timeline say it.
+var kindLabels = map[router.ActionKind]string{
+	router.ActionTake: "接手工单", router.ActionTransfer: "转派", router.ActionNote: "添加备注", router.ActionEvent: "记录事件",
+	router.ActionResolve: "办结", router.ActionClose: "关闭工单", router.ActionReopen: "重新打开", router.ActionRecategorize: "更正分类",
+	router.ActionEscalate: "升级预警", router.ActionFlagBatch: "标记批量投诉", kindFollowUp: "回访",
+}
+
+// kindFollowUp is the case page's follow-up visit (回访): a close or a
+// reopen, as router.FollowUp says.
+const kindFollowUp router.ActionKind = "follow_up"
+
+// kindLabel names an action's kind.
+func kindLabel(k router.ActionKind) string {
+	if l, ok := kindLabels[k]; ok {
+		return l
+	}
+	return string(k)
+}
+
+// viewable returns the case the request's :id names, as me may see it,
+// and false after answering 404 (unknown, or not me's to see) or 503.
+func (p *Pages) viewable(c *fiber.Ctx) (router.Case, bool, error) {
+	me := httpapi.PrincipalOf(c)
+	cs, err := httpapi.FindCase(c.UserContext(), p.d.Index, c.Params("id"))
+	switch {
+	case errors.Is(err, caseindex.ErrNotFound) || err == nil && !me.MaySee(cs):
+		return cs, false, p.render(c, fiber.StatusNotFound, "notfound", "工单不存在", "", "", nil)
+	case err != nil:
+		return cs, false, p.unavailable(c, "case page: get case", err)
+	}
+	return cs, true, nil
+}
+
+func (p *Pages) caseView(c *fiber.Ctx) error {
+	cs, ok, err := p.viewable(c)
+	if !ok {
+		return err
+	}
+	flash, refresh := "", ""
+	if id := c.Query("action"); id != "" && p.d.Actions != nil {
+		kind := router.ActionKind(c.Query("kind"))
+		var pending bool
+		flash, pending = p.actionFlash(cs, id, kind)
+		polls := c.QueryInt("polls")
+		switch {
+		case pending && polls < maxPolls:
+			refresh = caseLink(cs.ID) + "?" + url.Values{"action": {id}, "kind": {string(kind)}, "polls": {strconv.Itoa(polls + 1)}}.Encode()
+		case pending:
+			flash = "已提交：" + kindLabel(kind) + "，尚未处理完成，请稍后刷新页面查看结果"
+		}
+	}
+	return p.renderCase(c, fiber.StatusOK, cs, flash, refresh)
+}
+
+// maxPolls bounds how often a case page reloads itself, every two
+// seconds, waiting for an action to be decided.
+const maxPolls = 15
+
+// actionFlash says what became of the action id the person sent, and
+// whether it is still pending.
+func (p *Pages) actionFlash(cs router.Case, id string, kind router.ActionKind) (string, bool) {
+	st := p.d.Actions.StatusOf(cs, id)
+	if _, ok := kindLabels[kind]; !ok || st.Kind != "" && kind != kindFollowUp {
+		kind = st.Kind
+	}
+	switch st.State {
+	case router.ActionApplied:
+		return "已生效：" + kindLabel(kind), false
+	case router.ActionRefused:
+		return "未执行：" + kindLabel(kind) + "。" + st.Message, false
+	}
+	return "已提交：" + kindLabel(kind) + "，正在处理…", true
+}
+
+// renderCase renders the case page with a flash and status; with
+// refresh, the page reloads itself at that address.
+func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash, refresh string) error {
+	me := httpapi.PrincipalOf(c)
+	e := p.engine(cs.Pack)
+	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, me.Name, p.now())
+	data.Refresh = refresh
+	return p.render(c, status, "case", "工单 "+cs.ID, "", flash, data)
+}
+
+// caseView is what the case page shows me of c (already redacted) at now.
+func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseData {
+	d := caseData{Case: c, Link: caseLink(c.ID), Channel: channelLabel(c.Channel), Status: c.Status.Label(),
+		Received: when(c.ReceivedAt), Updated: when(c.UpdatedAt), Validity: validityLabel(c), Customer: customer(c.Customer),
+		Clocks: clocks(c, e, now), Forms: formsFor(c, e, me)}
+	first := ""
+	if len(c.References) > 0 {
+		first = c.References[0]
+	}
+	d.Messages = append(d.Messages, messageView{Reference: first, At: when(c.ReceivedAt), Channel: d.Channel, Kind: "首次投诉",
+		From: d.Customer, Subject: c.Subject, Text: c.Description})
+	for _, x := range c.Contacts {
+		from := customer(x.From)
+		if from == "" {
+			from = d.Customer
+		}
+		d.Messages = append(d.Messages, messageView{Reference: x.Reference, At: when(x.ReceivedAt), Channel: channelLabel(x.Channel),
+			Kind: contactKinds[x.Kind], From: from, Subject: x.Subject, Text: x.Text})
+	}
+	titles := map[string]string{}
+	for _, cl := range slices.Concat(c.Deadlines, c.PendingClocks) {
+		titles[cl.Name] = cmp.Or(cl.Title, cl.Name)
+	}
+	for _, al := range c.Escalation.Alerts {
+		v := alertView{At: when(al.At), Level: al.Level, Clock: titles[al.Clock], Step: al.Step, Notify: strings.Join(al.Notify, "、"), Raised: "待触发"}
+		if !al.RaisedAt.IsZero() {
+			v.Raised = "已于 " + when(al.RaisedAt) + " 发出"
+		}
+		d.Alerts = append(d.Alerts, v)
+	}
+	for _, x := range c.Explanation {
+		v := explanationView{Field: fieldLabel(x.Field, titles), Value: x.Value, By: byLabels[x.By], Rule: x.Rule, Reason: x.Reason, Basis: x.Basis}
+		if v.By == "" {
+			v.By = x.By
+		}
+		if x.Confidence > 0 {
+			v.Confidence = fmt.Sprintf("%.0f%%", x.Confidence*100)
+		}
+		d.Explanation = append(d.Explanation, v)
+	}
+	for _, h := range c.History {
+		d.History = append(d.History, historyView{At: when(h.At), Actor: h.Actor, Kind: kindLabel(h.Kind), Detail: h.Detail, Note: h.Note})
+	}
+	for _, id := range c.LinkedCases {
+		d.Linked = append(d.Linked, linkView{ID: id, Link: caseLink(id), Why: "此前办结的同一事项"})
+	}
+	if c.Batch != "" {
+		d.Linked = append(d.Linked, linkView{ID: c.Batch, Link: Path + "/search?" + url.Values{"q": {c.Batch}}.Encode(), Why: "批量投诉事件"})
+	}
+	return d
+}
+
+// contactKinds name how a later complaint joined the case.
+var contactKinds = map[string]string{router.ContactDuplicate: "重复提交", router.ContactRepeat: "重复投诉", router.ContactReply: "回复"}
+
+// byLabels name who decided a field.
+var byLabels = map[string]string{"rule": "规则", "model": "分类模型", "default": "默认值", "input": "来源数据", "note": "备注", "agent": "坐席"}
+
+// fieldLabels name the fields the policy decides.
+var fieldLabels = map[string]string{"contact_type": "诉求类型", "category": "类别", "validity": "有效性", "grade": "等级",
+	"route": "分派", "escalation": "升级", "owner": "负责人"}
+
+// fieldLabel names an explained field; a clock's by its title.
+func fieldLabel(field string, clockTitles map[string]string) string {
+	if name, ok := strings.CutPrefix(field, "clock:"); ok {
+		return "时限：" + cmp.Or(clockTitles[name], name)
+	}
+	return cmp.Or(fieldLabels[field], field)
+}
+
+// customer names a customer as the page shows them (already masked for
+// a person who may not see contacts): name, phone, e-mail address.
+func customer(cu normalize.Customer) string {
+	var parts []string
+	for _, s := range []string{cu.Name, cu.Phone, cu.Email} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// formsFor are the action forms c's status allows me, with the choices
+// of its pack (e; none when the pack is not loaded).
+func formsFor(c router.Case, e *router.Engine, me string) forms {
+	b := make([]byte, 12)
+	rand.Read(b)
+	f := forms{Key: "page-" + hex.EncodeToString(b)}
+	switch c.Status {
+	case router.StatusOpen, router.StatusInProgress:
+		f.Take, f.Transfer, f.Event, f.Resolve, f.Close, f.Recategorize = true, true, true, true, true, true
+	case router.StatusResolved:
+		f.FollowUp, f.Close, f.Reopen, f.Recategorize = true, true, true, true
+	case router.StatusClosed:
+		f.Reopen = true
+	}
+	if e != nil {
+		f.Departments, f.Queues, f.Categories, f.Events = e.Departments(), e.Queues(), e.Categories(), e.Events()
+	}
+	f.Take = f.Take && c.Assignee != me
+	f.Event = f.Event && len(f.Events) > 0
+	return f
+}
+
+// act sends the action a case page's form posted: 303 back to the case
+// page, which shows what became of it; the case page again with the
+// reason (422, 409, 503) when it was not sent.
+func (p *Pages) act(c *fiber.Ctx) error {
+	cs, ok, err := p.viewable(c)
+	if !ok {
+		return err
+	}
+	kind := router.ActionKind(c.FormValue("kind"))
+	req := httpapi.ActionRequest{Kind: kind, Assignee: strings.TrimSpace(c.FormValue("assignee")), Department: c.FormValue("department"),
+		Queue: c.FormValue("queue"), Event: c.FormValue("event"), Category: c.FormValue("category"), Note: strings.TrimSpace(c.FormValue("note"))}
+	if kind == kindFollowUp {
+		satisfied := c.FormValue("satisfied")
+		if satisfied != "yes" && satisfied != "no" {
+			return p.renderCase(c, fiber.StatusUnprocessableEntity, cs, "未提交：回访。请选择客户是否满意", "")
+		}
+		req.Kind, req.Note = router.FollowUp(satisfied == "yes", req.Note)
+	}
+	key := c.FormValue("key")
+	if !ingest.ValidIdempotencyKey(key) {
+		key = ""
+	}
+	knows := p.d.Knows
+	if knows == nil {
+		knows = func(string) bool { return false }
+	}
+	a, err := p.d.Actions.Submit(c.UserContext(), httpapi.PrincipalOf(c), cs, req, key, knows)
+	var ae *httpapi.ActionError
+	if errors.As(err, &ae) {
+		if ae.Status == fiber.StatusServiceUnavailable {
+			p.d.Logger.Error("publish case action failed", zap.String("case", cs.ID), zap.Error(ae))
+		}
+		return p.renderCase(c, ae.Status, cs, "未提交："+kindLabel(kind)+"。"+ae.Message(), "")
+	}
+	return c.Redirect(caseLink(cs.ID)+"?"+url.Values{"action": {a.ID}, "kind": {string(kind)}}.Encode(), fiber.StatusSeeOther)
+}

@@ -1,0 +1,189 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
+)
+
+// TestCasePage shows a case to whoever may see it, with contacts masked
+// for agents, and the same 404 page for an unknown case and for one of
+// another department.
+func TestCasePage(t *testing.T) {
+	cases := fixtures(t)
+	cases[3].Contacts = []router.Contact{{Complaint: "email:9", Reference: "TS-D2", Kind: router.ContactRepeat, Channel: "email",
+		ReceivedAt: time.Date(2026, 3, 5, 9, 0, 0, 0, cst), Text: "又来投诉：基站的事情还没解决，联系电话13912340004",
+		From: normalize.Customer{Email: "lixiuying@example.com", Key: "email:lixiuying@example.com"}}}
+	cases[3].References = append(cases[3].References, "TS-D2")
+	cases[3].LinkedCases = []string{"TS-OLD"}
+	ps := newPagesServer(t, cases...)
+	for _, tt := range []struct {
+		who, path string
+		code      int
+		want      []string
+		unwanted  []string
+	}{
+		{"乙", "/console/cases/TS-D", http.StatusOK, []string{
+			"小区基站信号很差", "又来投诉：基站的事情还没解决", "重复投诉", "139****0004", // messages in order, masked
+			"核对客户资料并联系客户", "已超时 23 小时", "答复用户", "回访", "未开始", // clocks
+			"15个工作日内答复用户", // the clause the clock cites
+			`href="/console/cases/TS-OLD"`, `name="_csrf" value="` + testCSRF + `"`, `<option>网络运维部</option>`,
+		}, []string{"13912340004", "lixiuying@", "phone:+86", "email:lixiuying", "已超时，已超时"}},
+		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`}}, // held by 甲
+		{"王", "/console/cases/TS-D2", http.StatusOK, []string{"&#43;8613912340004", "lixiuying@example.com"}, []string{"phone:+86"}},
+		{"甲", "/console/cases/TS-D", http.StatusNotFound, []string{"页面不存在", "工单不存在"}, []string{"小区基站"}},
+		{"甲", "/console/cases/TS-404", http.StatusNotFound, []string{"工单不存在"}, nil},
+		{"甲", "/console/cases/TS-B", http.StatusOK, []string{"手机信号差了三天"}, nil}, // owned, in another department's hands
+	} {
+		ps.check(t, tt.who, tt.path, tt.code, tt.want, tt.unwanted)
+	}
+	if _, page := ps.get(t, "乙", "/console/cases/TS-D"); strings.Index(page, "小区基站") > strings.Index(page, "又来投诉") {
+		t.Error("the customer's messages are not in order")
+	}
+}
+
+// TestCaseActions posts each form of the case page: the action goes
+// through the API's checks, the answer is a 303 to the case page, which
+// says the action is pending until the router applied it, then that it
+// did, or why it was refused.
+func TestCaseActions(t *testing.T) {
+	ps := newPagesServer(t, fixtures(t)...)
+	form := func(kv ...string) url.Values {
+		v := url.Values{"_csrf": {testCSRF}}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		name, who, path string
+		form            url.Values
+		code            int
+		want            string // the page, or the start of the redirect
+		sent            *router.Action
+	}{
+		{"take", "甲", "/console/cases/TS-C/actions", form("kind", "take", "key", "k1"), http.StatusSeeOther, "/console/cases/TS-C?action=api%3A",
+			&router.Action{Kind: router.ActionTake, Actor: "坐席甲"}},
+		{"transfer with a terse note", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "department", "网络运维部", "queue", "网络质量投诉", "note", "基站问题，转网络部"),
+			http.StatusSeeOther, "/console/cases/TS-C?action=", &router.Action{Kind: router.ActionTransfer, Department: "网络运维部", Queue: "网络质量投诉", Note: "基站问题，转网络部"}},
+		{"a department the pack does not route to", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "department", "火星部门"),
+			http.StatusUnprocessableEntity, "未提交：转派。该工单的处理规则中没有部门“火星部门”", nil},
+		{"an assignee who is no account", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "assignee", "9999"),
+			http.StatusUnprocessableEntity, "指派坐席不是系统中的坐席账号：“9999”", nil},
+		{"resolve without its result", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "  "),
+			http.StatusUnprocessableEntity, "办结须在备注中填写处理结果", nil},
+		{"take a case another agent holds", "甲", "/console/cases/TS-B/actions", form("kind", "take"),
+			http.StatusConflict, "该工单正由坐席“坐席丙”处理", nil},
+		{"a supervisor takes it over", "王", "/console/cases/TS-B/actions", form("kind", "take"),
+			http.StatusSeeOther, "/console/cases/TS-B?action=", &router.Action{Kind: router.ActionTake, Actor: "主管王", Override: true}},
+		{"recategorize with a reason", "甲", "/console/cases/TS-A/actions", form("kind", "recategorize", "category", "费用问题", "note", "客户实际投诉的是补偿未到帐"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRecategorize, Category: "费用问题"}},
+		{"a follow-up without its verdict", "甲", "/console/cases/TS-A/actions", form("kind", "follow_up"),
+			http.StatusUnprocessableEntity, "请选择客户是否满意", nil},
+		{"a case of another department", "甲", "/console/cases/TS-D/actions", form("kind", "take"), http.StatusNotFound, "工单不存在", nil},
+		{"without the CSRF token", "甲", "/console/cases/TS-C/actions", url.Values{"kind": {"take"}}, http.StatusForbidden, "CSRF", nil},
+	} {
+		before := len(ps.published)
+		code, got := ps.post(t, tt.who, tt.path, tt.form)
+		if code != tt.code || !strings.HasPrefix(got, tt.want) && !strings.Contains(got, tt.want) {
+			t.Errorf("%s: POST = %d %.400s; want %d with %q", tt.name, code, got, tt.code, tt.want)
+		}
+		switch {
+		case tt.sent == nil && len(ps.published) != before:
+			t.Errorf("%s: an action was sent: %+v", tt.name, ps.published[before:])
+		case tt.sent != nil && len(ps.published) != before+1:
+			t.Errorf("%s: %d actions sent, want 1", tt.name, len(ps.published)-before)
+		case tt.sent != nil:
+			a := ps.published[before]
+			if a.Kind != tt.sent.Kind || tt.sent.Actor != "" && a.Actor != tt.sent.Actor || a.Department != tt.sent.Department ||
+				a.Queue != tt.sent.Queue || a.Category != tt.sent.Category || a.Override != tt.sent.Override ||
+				tt.sent.Note != "" && a.Note != tt.sent.Note || a.Customer == "" {
+				t.Errorf("%s: sent %+v, want %+v", tt.name, a, *tt.sent)
+			}
+		}
+	}
+	// The same form posted twice is one action.
+	_, again := ps.post(t, "甲", "/console/cases/TS-C/actions", form("kind", "take", "key", "k1"))
+	if first := ps.published[0].ID; !strings.Contains(again, url.QueryEscape(first)) {
+		t.Errorf("a form posted twice gave a new action: %s, first %s", again, first)
+	}
+}
+
+// TestActionOutcome follows a take from the form to the router applying
+// it, and a follow-up visit the router refused.
+func TestActionOutcome(t *testing.T) {
+	ps := newPagesServer(t, fixtures(t)...)
+	_, loc := ps.post(t, "甲", "/console/cases/TS-C/actions", url.Values{"_csrf": {testCSRF}, "kind": {"take"}})
+	code, page := ps.get(t, "甲", loc)
+	if code != http.StatusOK || !strings.Contains(page, "已提交：接手工单，正在处理…") || !strings.Contains(page, `polls=1"`) {
+		t.Fatalf("GET %s while pending = %d %s", loc, code, page)
+	}
+	if _, page := ps.get(t, "甲", loc+"&polls=15"); !strings.Contains(page, "尚未处理完成，请稍后刷新页面") || strings.Contains(page, `http-equiv="refresh"`) {
+		t.Errorf("the page reloads itself without end:\n%s", page)
+	}
+	a := ps.published[0]
+	cs, err := ps.index.Get(context.Background(), "TS-C")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, _, _, err := ps.packs.ByName(cs.Pack).Apply(cs, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied.Revision++
+	if err := ps.index.Upsert(context.Background(), []router.Case{applied}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = ps.get(t, "甲", loc)
+	if !strings.Contains(page, "已生效：接手工单") || strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, "owner 坐席甲; assignee 坐席甲") {
+		t.Errorf("GET %s once applied:\n%s", loc, page)
+	}
+
+	// 回访: the customer is satisfied, the case closes; the router refused
+	// it (another agent closed the case meanwhile).
+	_, loc = ps.post(t, "甲", "/console/cases/TS-A/actions", url.Values{"_csrf": {testCSRF}, "kind": {"follow_up"}, "satisfied": {"yes"}, "note": {"客户说提速已生效"}})
+	sent := ps.published[len(ps.published)-1]
+	if sent.Kind != router.ActionClose || sent.Note != "回访：客户满意。客户说提速已生效" {
+		t.Errorf("the follow-up sent %s %q", sent.Kind, sent.Note)
+	}
+	ps.results[sent.ID] = router.ActionResult{Action: sent.ID, Case: "TS-A", Kind: router.ActionClose, State: router.ActionRefused,
+		Reason: &router.Reason{Code: router.CodeCaseFinished, Message: "工单已关闭，不能再次关闭"}}
+	_, page = ps.get(t, "甲", loc)
+	if !strings.Contains(page, "未执行：回访。工单已关闭，不能再次关闭") || strings.Contains(page, `http-equiv="refresh"`) {
+		t.Errorf("GET %s once refused:\n%s", loc, page)
+	}
+}
+
+// TestStoredXSS: what customers wrote is shown as text on every page,
+// never as markup: no script runs, no element or handler is injected, no
+// javascript: link is made.
+func TestStoredXSS(t *testing.T) {
+	const (
+		script = `<script>alert("xss")</script>`
+		img    = `"><img src=x onerror=alert(1)>`
+		link   = `<a href="javascript:alert(document.cookie)">点此查看退款</a>`
+	)
+	evil := complaint(t, "TS-X", "+8613912340009", "宽带断网"+img+"三天了，"+link, time.Date(2026, 3, 5, 10, 0, 0, 0, cst), func(c *router.Case) {
+		c.Subject = "投诉" + script
+		c.Customer.Name = `王<b onmouseover=alert(1)>五` + script
+		c.Route.Department = "客户服务中心"
+		c.Contacts = []router.Contact{{Reference: "TS-X2", Kind: router.ContactReply, Channel: "email", ReceivedAt: c.ReceivedAt.Add(time.Hour),
+			Subject: "Re: " + script, Text: "回复：" + link + img, From: normalize.Customer{Name: `"><svg onload=alert(1)>`, Key: "email:x@example.com"}}}
+		c.History = []router.Event{{Action: "a1", Kind: router.ActionNote, Actor: "坐席甲", At: c.ReceivedAt.Add(2 * time.Hour), Note: "客户留言：" + script}}
+	})
+	ps := newPagesServer(t, evil)
+	for _, who := range []string{"王", "甲"} {
+		for _, path := range []string{"/console/cases/TS-X", "/console/", "/console/search?q=" + url.QueryEscape("宽带断网"), "/console/search?customer=" + url.QueryEscape("王")} {
+			ps.check(t, who, path, http.StatusOK, nil, []string{"<script>alert", "<img", "<svg", "<b ", "onerror=alert(1)>", `href="javascript:`})
+		}
+	}
+	if _, page := ps.get(t, "王", "/console/cases/TS-X"); !strings.Contains(page, "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;") {
+		t.Error("the subject is not shown as text")
+	}
+}
