@@ -121,6 +121,9 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 )
 
+// base64URL encodes cookies and tokens.
+var base64URL = base64.RawURLEncoding
+
 // refreshAfter is how old a session's last-seen time gets before an
 // answer carries the cookie again with the new time (sliding expiry).
 const refreshAfter = time.Minute
@@ -163,7 +166,7 @@ type session struct {
 // base64url(payload) "." base64url(HMAC-SHA256(payload)).
 func encodeSession(key []byte, ss session) string {
 	payload := fmt.Sprintf("1|%s|%d|%d|%s", ss.Name, ss.Issued.UnixNano(), ss.Seen.UnixNano(), ss.Nonce)
-	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(mac(key, payload))
+	return base64URL.EncodeToString([]byte(payload)) + "." + base64URL.EncodeToString(mac(key, payload))
 }
 
 // decodeSession returns the session of a cookie value, or false when it
@@ -173,8 +176,8 @@ func decodeSession(key []byte, value string) (session, bool) {
 	if !ok {
 		return session{}, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	sum, err2 := base64.RawURLEncoding.DecodeString(m64)
+	payload, err1 := base64URL.DecodeString(p64)
+	sum, err2 := base64URL.DecodeString(m64)
 	if err1 != nil || err2 != nil || !hmac.Equal(sum, mac(key, string(payload))) {
 		return session{}, false
 	}
@@ -334,7 +337,7 @@ func CSRFToken(c *fiber.Ctx) string {
 
 // csrfToken signs what a CSRF token is bound to.
 func (s *Sessions) csrfToken(boundTo string) string {
-	return base64.RawURLEncoding.EncodeToString(mac(s.key, "csrf|"+boundTo))
+	return base64URL.EncodeToString(mac(s.key, "csrf|"+boundTo))
 }
 
 // csrfMatches reports whether token is the request's CSRF token.
@@ -368,5 +371,5 @@ func (s *Sessions) secure(c *fiber.Ctx) bool { return s.cfg.CookieSecure || c.Pr
 func nonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base64URL.EncodeToString(b)
 }
