@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/tousu/tousu/router"
@@ -24,16 +25,17 @@ func TestPrincipalMaySee(t *testing.T) {
 		{"the holder after a transfer", Principal{Name: "2002", Role: RoleAgent, Departments: []string{"客服部"}}, network, true},
 		{"a token without an account", Principal{Name: "partner", Role: RoleAgent}, billing, true},
 		{"an intake token", Principal{Name: "kiosk", Role: RoleIntake}, billing, false},
+		{"an ops account", Principal{Name: "ops1", Role: RoleOps}, billing, false},
 	}
 	for _, tt := range tests {
 		if got := tt.p.MaySee(tt.c); got != tt.want {
 			t.Errorf("%s: MaySee = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if d := (Principal{Role: RoleAgent, Departments: []string{"计费部"}}).SearchDepartments(); len(d) != 1 || d[0] != "计费部" {
-		t.Errorf("SearchDepartments = %v", d)
+	if s := (Principal{Name: "3003", Role: RoleAgent, Departments: []string{"计费部"}}).Scope(); s == nil || !slices.Equal(s.Departments, []string{"计费部"}) || s.Person != "3003" {
+		t.Errorf("agent's Scope = %+v", s)
 	}
-	if d := (Principal{Role: RoleSupervisor}).SearchDepartments(); d != nil {
-		t.Errorf("supervisor's SearchDepartments = %v, want nil (all)", d)
+	if s := (Principal{Role: RoleSupervisor}).Scope(); s != nil {
+		t.Errorf("supervisor's Scope = %+v, want nil (all)", s)
 	}
 }

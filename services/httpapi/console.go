@@ -247,7 +247,9 @@ func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
 		cs, err = k.caseByReference(c.UserContext(), id)
 	}
 	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
+	case errors.Is(err, caseindex.ErrNotFound) || err == nil && !PrincipalOf(c).MaySee(cs):
+		// A case the principal may not see is answered as one that does
+		// not exist: the answer does not confirm it does.
 		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
 	case err != nil:
 		k.logger.Error("get case failed", zap.String("case", id), zap.Error(err))
@@ -313,14 +315,15 @@ func (k *Console) search(c *fiber.Ctx) error {
 		}
 		return c.Status(fiber.StatusBadRequest).JSON(body)
 	}
+	p := PrincipalOf(c)
+	q.Scope = p.Scope()
 	res, err := k.index.Search(c.UserContext(), q)
 	if err != nil {
 		k.logger.Error("search failed", zap.Error(err))
 		return fail(c, fiber.StatusServiceUnavailable, errIndex)
 	}
-	role := PrincipalOf(c).Role
 	for i := range res.Hits {
-		res.Hits[i] = redact(res.Hits[i], role, k.customerKey)
+		res.Hits[i] = redact(res.Hits[i], p, k.customerKey)
 	}
 	if res.Hits == nil {
 		res.Hits = []router.Case{}
@@ -333,10 +336,10 @@ func (k *Console) get(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	return c.JSON(redact(cs, PrincipalOf(c).Role, k.customerKey))
+	return c.JSON(redact(cs, PrincipalOf(c), k.customerKey))
 }
 
-// redact returns a case as the role may see it. Every role gets the
+// redact returns a case as p may see it. Every role gets the
 // customer keys of the case and of its contacts' senders as opaque tokens
 // (CustomerToken under customerKey): the same customer has the same token,
 // so cases can still be grouped by customer, but no raw phone number or
@@ -347,8 +350,8 @@ func (k *Console) get(c *fiber.Ctx) error {
 // reasons of explanations and decisions) masked by ingest.MaskText. redact
 // copies what it changes, so the case passed in, which may be shared, is
 // never modified.
-func redact(c router.Case, role Role, customerKey []byte) router.Case {
-	mask := !role.SeesContacts()
+func redact(c router.Case, p Principal, customerKey []byte) router.Case {
+	mask := !p.SeesContacts()
 	c.Customer = redactCustomer(c.Customer, mask, customerKey)
 	c.Contacts = slices.Clone(c.Contacts)
 	for i := range c.Contacts {
