@@ -283,13 +283,18 @@ func safeMethod(m string) bool {
 }
 
 // RequirePage returns middleware that admits a page's request with a
-// valid session, or a valid bearer token; without either it answers 303
+// valid session, or a valid bearer token (403 for an intake token, which
+// only submits complaints); without either it answers 303
 // to the sign-in page with next= the page asked for, and an account that
 // must change its password 303 to the password page.
 func (s *Sessions) RequirePage() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if c.Get(fiber.HeaderAuthorization) != "" {
 			if p, ok := s.auth.Bearer(c); ok {
+				if p.Role == httpapi.RoleIntake {
+					return s.tpl.Render(c, fiber.StatusForbidden, "notice", Page{Title: "无权访问",
+						Data: message{Text: "该令牌只能提交投诉，不能使用坐席控制台。", Code: "forbidden"}})
+				}
 				httpapi.SetPrincipal(c, p)
 				return c.Next()
 			}
@@ -319,12 +324,17 @@ func (s *Sessions) CheckCSRF() fiber.Handler {
 			token = c.Get(CSRFHeader)
 		}
 		if !s.csrfMatches(c, token) {
-			s.logger.Info("form refused: CSRF token missing or wrong", zap.String("path", c.Path()), zap.String("remote_addr", c.IP()))
-			return s.tpl.Render(c, fiber.StatusForbidden, "formexpired", Page{Title: "页面已过期", User: httpapi.PrincipalOf(c), CSRF: CSRFToken(c),
-				Data: message{Text: "页面已过期或表单无效，请返回上一页刷新后重试。", Code: "csrf"}})
+			return s.csrfRefused(c)
 		}
 		return c.Next()
 	}
+}
+
+// csrfRefused answers a form posted without its CSRF token: 403.
+func (s *Sessions) csrfRefused(c *fiber.Ctx) error {
+	s.logger.Info("form refused: CSRF token missing or wrong", zap.String("path", c.Path()), zap.String("remote_addr", c.IP()))
+	return s.tpl.Render(c, fiber.StatusForbidden, "notice", Page{Title: "页面已过期", User: httpapi.PrincipalOf(c), CSRF: CSRFToken(c),
+		Data: message{Text: "页面已过期或表单无效，请返回上一页刷新后重试。", Code: "csrf"}})
 }
 
 // CSRFToken returns the CSRF token the forms of the request's page post

@@ -173,8 +173,7 @@ func (s *Sessions) verify(name, password string) (accounts.Account, bool) {
 // session's CSRF token, so that another site cannot sign someone out.
 func (s *Sessions) signOut(c *fiber.Ctx) error {
 	if _, ok := s.admit(c); ok && !s.csrfMatches(c, c.FormValue(CSRFField)) {
-		return s.tpl.Render(c, fiber.StatusForbidden, "formexpired", Page{Title: "页面已过期", User: httpapi.PrincipalOf(c), CSRF: CSRFToken(c),
-			Data: message{Text: "页面已过期或表单无效，请返回上一页刷新后重试。", Code: "csrf"}})
+		return s.csrfRefused(c)
 	}
 	s.clearCookie(c, SessionCookie)
 	return c.Redirect(PathSignIn, fiber.StatusSeeOther)

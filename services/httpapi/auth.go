@@ -280,8 +280,8 @@ func SetPrincipal(c *fiber.Ctx, p Principal) { c.Locals(principalKey, p) }
 // Actions name only such people as actor or assignee.
 func (a *Authenticator) Knows(name string) bool {
 	if a.accounts != nil {
-		if acc, ok := a.accounts.Get(name); ok && !acc.Disabled && Role(acc.Role).MaySearch() {
-			return true
+		if acc, ok := a.accounts.Get(name); ok {
+			return !acc.Disabled && Role(acc.Role).MaySearch()
 		}
 	}
 	for _, t := range a.tokens {
