@@ -162,17 +162,24 @@ type answer struct {
 	body     string
 }
 
+// do sends form (nil: none) with header's name, value pairs.
 func (b *browser) do(method, path string, form url.Values, header ...string) answer {
 	b.tb.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.doBody(method, path, "", header...)
 	}
-	req := httptest.NewRequest(method, path, body)
+	return b.doBody(method, path, form.Encode(), append([]string{"Content-Type", fiber.MIMEApplicationForm}, header...)...)
+}
+
+// doBody sends body (""; none) with header's name, value pairs.
+func (b *browser) doBody(method, path, body string, header ...string) answer {
+	b.tb.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
 	req.RemoteAddr = b.ip + ":40000"
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
