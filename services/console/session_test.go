@@ -18,6 +18,7 @@ import (
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 )
@@ -57,32 +58,19 @@ var testTokens = httpapi.AuthConfig{Tokens: []httpapi.Token{
 
 // loopbackAccounts is an accounts store whose writes are read back at
 // once, as its follower would read them from the topic.
-func loopbackAccounts(tb testing.TB) *accounts.Store {
-	tb.Helper()
-	var s *accounts.Store
-	s = accounts.NewStore(func(ctx context.Context, msgs ...bus.Message) error {
-		for _, m := range msgs {
-			if err := s.Follow(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, "console.accounts", zap.NewNop())
+func loopbackAccounts() *accounts.Store {
+	var follow bus.Handler
+	s := accounts.NewStore(bustest.Loopback(&follow), "console.accounts", zap.NewNop())
+	follow = s.Follow
 	s.CaughtUp()
 	return s
 }
 
 // loopbackLedger is a ledger whose appends are followed at once.
 func loopbackLedger() *ledger.Ledger {
-	var l *ledger.Ledger
-	l = ledger.New(func(ctx context.Context, msgs ...bus.Message) error {
-		for _, m := range msgs {
-			if err := l.Follow(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, "gateway.ledger")
+	var follow bus.Handler
+	l := ledger.New(bustest.Loopback(&follow), "gateway.ledger")
+	follow = l.Follow
 	l.CaughtUp()
 	return l
 }
@@ -92,7 +80,7 @@ func loopbackLedger() *ledger.Ledger {
 // first admin, who must change the one-time password.
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
-	store := loopbackAccounts(tb)
+	store := loopbackAccounts()
 	start := time.Now()
 	for _, a := range []struct {
 		spec     accounts.Spec
