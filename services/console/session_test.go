@@ -238,6 +238,26 @@ func TestSignInAndSession(t *testing.T) {
 	}
 }
 
+// TestSignInName: a name typed with an input method left on full width,
+// in capitals or with spaces is the account's name.
+func TestSignInName(t *testing.T) {
+	for typed, want := range map[string]string{
+		"zhang.wei":             "zhang.wei",
+		" Zhang.Wei\t":          "zhang.wei",
+		"ｚｈａｎｇ．ｗｅｉ":             "zhang.wei",
+		"\u3000ＺＨＡＮＧ.wei\u3000": "zhang.wei",
+		"li_na－２":               "li_na-2",
+	} {
+		if got := SignInName(typed); got != want {
+			t.Errorf("SignInName(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	e := newEnv(t)
+	if a := e.browser(t).signIn("ｚｈａｎｇ．ｗｅｉ", agentPassword, ""); a.code != http.StatusSeeOther {
+		t.Errorf("sign-in with a full-width name: %d", a.code)
+	}
+}
+
 // TestSignInFailureIsGeneric: a wrong password, a name that does not
 // exist and a disabled account get the same answer.
 func TestSignInFailureIsGeneric(t *testing.T) {

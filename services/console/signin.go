@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"golang.org/x/text/width"
 
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/services/accounts"
@@ -75,6 +76,13 @@ func LocalNext(next string) string {
 	return next
 }
 
+// SignInName is the account name someone typed, as accounts spell names:
+// full-width letters (an input method left on Chinese) narrowed,
+// lower-cased, without the spaces around it.
+func SignInName(typed string) string {
+	return strings.ToLower(strings.TrimSpace(width.Narrow.String(typed)))
+}
+
 // preSession binds the sign-in form's CSRF token to the browser: a random
 // cookie, set when missing.
 func (s *Sessions) preSession(c *fiber.Ctx) string {
@@ -110,7 +118,7 @@ const signInFailed = "账号或密码不正确"
 // shared ledger.
 func (s *Sessions) signIn(c *fiber.Ctx) error {
 	s.preSession(c)
-	name := strings.ToLower(strings.TrimSpace(c.FormValue("name")))
+	name := SignInName(c.FormValue("name"))
 	f := signInForm{Name: name, Next: LocalNext(c.FormValue("next"))}
 	if !s.csrfMatches(c, c.FormValue(CSRFField)) {
 		f.Error, f.Code = "页面已过期，请重新登录。", "csrf"
