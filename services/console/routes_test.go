@@ -95,6 +95,7 @@ func walkServer(tb testing.TB) (*env, *fiber.App) {
 	httpapi.NewConsole(idx, auth, acts, []byte("customer-key-of-the-walk-0123456"), zap.NewNop()).Mount(app)
 	httpapi.NewAdmin(e.store, auth, zap.NewNop()).Mount(app)
 	MountStatic(app, zap.NewNop())
+	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
 	mountStandInPages(app, s, idx)
 	e.app, e.sessions = app, s
 	return e, app
@@ -158,7 +159,9 @@ func TestEveryRouteByRole(t *testing.T) {
 	//                                                       nobody  agent   super   admin   ops     agentT  svcT    intakeT disabledT
 	rows := []row{
 		{"GET", "/healthz", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
-		{"GET", "/metrics", []int{unauth, forbid, ok, ok, forbid, forbid, ok, forbid, unauth}},
+		{"GET", "/readyz", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{"GET", "/metrics", []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
+		{"GET", "/api/v1/ops/lag", []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases?q=理赔", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases/TSA", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
@@ -208,6 +211,10 @@ func TestEveryRouteByRole(t *testing.T) {
 				}
 				if a.code == see && r.account == "" && !strings.HasPrefix(a.location, PathSignIn+"?next=") {
 					t.Errorf("%s %s: redirected to %q, want the sign-in page", row.method, row.path, a.location)
+				}
+				// Who may read the metrics also reads the readiness details.
+				if details := strings.Contains(a.body, `"checks"`); row.path == "/readyz" && details != (rows[2].codes[col] == ok) {
+					t.Errorf("/readyz: details %v, want %v", details, !details)
 				}
 			}
 		})

@@ -36,6 +36,10 @@ const (
 // SeesContacts reports whether the role may see phone numbers unmasked.
 func (r Role) SeesContacts() bool { return r == RoleAdmin || r == RoleSupervisor }
 
+// WatchesOps reports whether the role may see how the installation runs:
+// the metrics, the readiness details and the consumer lag.
+func (r Role) WatchesOps() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleOps }
+
 // MaySearch reports whether the role may read cases.
 func (r Role) MaySearch() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent }
 
@@ -206,6 +210,17 @@ func (a *Authenticator) Bearer(c *fiber.Ctx) (Principal, bool) {
 		return Principal{}, false
 	}
 	return a.Check(strings.TrimSpace(token))
+}
+
+// Caller returns the principal of the request's bearer token or, without
+// an Authorization header, of its console session (see AcceptSessions),
+// and false without either. It is for routes that answer everyone but
+// tell more to some; Require guards routes.
+func (a *Authenticator) Caller(c *fiber.Ctx) (Principal, bool) {
+	if a.session == nil || c.Get(fiber.HeaderAuthorization) != "" {
+		return a.Bearer(c)
+	}
+	return a.session(c)
 }
 
 const principalKey = "tousu.principal"
