@@ -137,7 +137,7 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 		page.Summary = "系统繁忙，请稍后再试。"
 		return f.render(c, fiber.StatusServiceUnavailable, "status", page)
 	}
-	if err := f.shared.Ledger.Append(ctx, key, []byte(lookupTried)); err != nil {
+	if err := f.shared.Ledger.Append(ctx, key, []byte(LockTried)); err != nil {
 		return unavailable("cannot record a status look-up", err)
 	}
 	// Concurrent look-ups of one reference all got past the first check.
@@ -154,7 +154,7 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 		page.Summary = msgNotFound
 		return f.render(c, fiber.StatusNotFound, "status", page)
 	}
-	if err := f.shared.Ledger.Append(ctx, key, []byte(lookupFound)); err != nil {
+	if err := f.shared.Ledger.Append(ctx, key, []byte(LockForgive)); err != nil {
 		// The customer's look-up was recorded as tried: at worst it
 		// counts towards the lock.
 		f.log.Warn("cannot record a successful status look-up", zap.String("reference", ref), zap.Error(err))
@@ -171,10 +171,13 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 	return f.render(c, fiber.StatusOK, "status", page)
 }
 
-// Values of the status page's ledger records.
+// Values of ledger records that LockedFor counts: a failed try, and a
+// success that forgives the tries before it. The status page records each
+// look-up as a try and a found reference as a success; the console its
+// sign-ins.
 const (
-	lookupTried = "tried"
-	lookupFound = "found"
+	LockTried   = "tried"
+	LockForgive = "found"
 )
 
 // statusLedgerKey is the ledger key of a reference's look-ups.
@@ -185,20 +188,21 @@ func statusLedgerKey(ref string) string { return "status:" + ref }
 // recorded look-ups are the current request's own (0 before it is
 // recorded, 1 after): the limit allows them on top.
 func (f *Form) statusLocked(key string, extra int) (time.Duration, bool) {
-	return lockedFor(f.shared.Ledger.Entries(key), time.Now(), f.cfg.MaxStatusFailures+extra, f.cfg.StatusLockWindow)
+	return LockedFor(f.shared.Ledger.Entries(key), time.Now(), f.cfg.MaxStatusFailures+extra, f.cfg.StatusLockWindow)
 }
 
-// lockedFor decides the lock of one reference from its ledger records:
-// it is locked when at least limit look-ups since its last successful one
-// fell within window before now, until the oldest of those leaves the
-// window (the returned wait, at least a second).
-func lockedFor(entries []LedgerEntry, now time.Time, limit int, window time.Duration) (time.Duration, bool) {
+// LockedFor decides the lock of one key (a reference, an account) from its
+// ledger records: it is locked when at least limit tries (LockTried) since
+// its last success (LockForgive) fell within window before now, until
+// the oldest of those leaves the window (the returned wait, at least a
+// second).
+func LockedFor(entries []LedgerEntry, now time.Time, limit int, window time.Duration) (time.Duration, bool) {
 	var tried []time.Time
 	for _, e := range entries {
 		switch {
-		case string(e.Value) == lookupFound:
+		case string(e.Value) == LockForgive:
 			tried = tried[:0]
-		case string(e.Value) == lookupTried && now.Sub(e.At) < window:
+		case string(e.Value) == LockTried && now.Sub(e.At) < window:
 			tried = append(tried, e.At)
 		}
 	}

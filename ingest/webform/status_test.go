@@ -205,8 +205,8 @@ func TestStatusLedgerDown(t *testing.T) {
 
 func TestLockedFor(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	tried := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(lookupTried)} }
-	found := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(lookupFound)} }
+	tried := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(LockTried)} }
+	found := func(ago time.Duration) LedgerEntry { return LedgerEntry{At: now.Add(-ago), Value: []byte(LockForgive)} }
 	tests := []struct {
 		name      string
 		entries   []LedgerEntry
@@ -224,9 +224,9 @@ func TestLockedFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			retry, locked := lockedFor(tt.entries, now, 3, time.Hour)
+			retry, locked := LockedFor(tt.entries, now, 3, time.Hour)
 			if locked != tt.locked || retry != tt.wantRetry {
-				t.Fatalf("lockedFor = %v, %v; want %v, %v", retry, locked, tt.wantRetry, tt.locked)
+				t.Fatalf("LockedFor = %v, %v; want %v, %v", retry, locked, tt.wantRetry, tt.locked)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/escalator"
@@ -64,6 +65,8 @@ type Config struct {
 	Log       LogConfig          `yaml:"log"`
 	// Security names the server secret that every replica shares.
 	Security serverkey.Config `yaml:"security"`
+	// Session configures the console's sign-in sessions and lock-out.
+	Session console.SessionConfig `yaml:"session"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -262,7 +265,7 @@ func (c *Config) sections() []section {
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index", &c.Index}, {"intake", &c.Intake},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
 		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"log", &c.Log},
-		{"security", &c.Security},
+		{"security", &c.Security}, {"session", &c.Session},
 	}
 }
 

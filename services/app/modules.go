@@ -24,6 +24,7 @@ import (
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/outcomes"
@@ -82,6 +83,9 @@ type Process struct {
 	ledger *ledger.Ledger
 	// accounts are the console's accounts, when the console runs here.
 	accounts *accounts.Store
+	// sessions sign people in to the console, when it runs here; its pages
+	// are mounted behind sessions.RequirePage.
+	sessions *console.Sessions
 }
 
 // Start starts the targets' components for cfg, the effective
@@ -271,15 +275,28 @@ func (p *Process) startConsole(context.Context) error {
 	if err != nil {
 		return err
 	}
+	shared, err := p.formShared()
+	if err != nil {
+		return err
+	}
+	tpl, err := console.LoadTemplates()
+	if err != nil {
+		return err
+	}
+	// Tokens named after an account are that account's; the sessions make
+	// the API accept the session cookie too.
+	p.auth.UseAccounts(p.accounts)
+	p.sessions = console.NewSessions(p.cfg.Session, p.key.Derive("session"), p.accounts, shared.Ledger, p.auth, tpl, p.component("sessions"))
+	p.sessions.Mount(p.server.App())
+	console.MountStatic(p.server.App(), p.component("console"))
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
+		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console")}).Mount(p.server.App())
 	httpapi.NewAdmin(p.accounts, p.auth, p.component("admin")).Mount(p.server.App())
 	form := p.form
 	if form == nil {
-		shared, err := p.formShared()
-		if err != nil {
-			return err
-		}
 		if form, err = webform.New(p.cfg.Webform, shared, nil, nil, p.component("status"), p.registry); err != nil {
 			return err
 		}

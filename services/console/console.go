@@ -4,7 +4,8 @@
 // and sends actions through the same path as the console API
 // (httpapi.CaseActions), and asks httpapi.Principal what the signed-in
 // person may see and do. Pages render the principal the request carries
-// (httpapi.PrincipalOf); signing in is the session's business.
+// (httpapi.PrincipalOf); Sessions signs people in and admits the pages'
+// requests (RequirePage, CheckCSRF, CSRFToken).
 //
 // A Console is safe for concurrent use once mounted.
 package console

@@ -37,7 +37,7 @@ func (p *Pages) queue(c *fiber.Ctx) error {
 	if err != nil {
 		return p.unavailable(c, "queue: search my cases", err)
 	}
-	deps := me.SearchDepartments()
+	deps := me.Departments // nil: every department
 	queries := []map[string]string{{"status": string(router.StatusOpen)}}
 	if deps != nil {
 		queries = queries[:0]
@@ -66,7 +66,7 @@ func (p *Pages) cases(ctx context.Context, me httpapi.Principal, now time.Time, 
 	var rows []caseRow
 	seen := map[string]bool{}
 	for _, f := range filters {
-		res, err := p.d.Index.Search(ctx, caseindex.Query{Filters: f, Sort: caseindex.SortDeadline, Limit: caseindex.MaxLimit})
+		res, err := p.d.Index.Search(ctx, caseindex.Query{Filters: f, Sort: caseindex.SortDeadline, Limit: caseindex.MaxLimit, Scope: me.Scope()})
 		if err != nil {
 			return nil, err
 		}

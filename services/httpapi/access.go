@@ -9,32 +9,28 @@ import (
 	"slices"
 
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
 )
 
 // MaySee reports whether p may see and act on case c: supervisors and
 // admins every case; an agent the cases of their departments and those
-// they own or hold, wherever those were transferred; an intake token
-// none.
+// they own or hold, wherever those were transferred (their Scope); an
+// intake token or an ops account none.
 func (p Principal) MaySee(c router.Case) bool {
-	switch {
-	case !p.Role.MaySearch():
+	if !p.Role.MaySearch() {
 		return false
-	case p.Departments == nil:
-		return true
-	case c.Route.Owner == p.Name || c.Assignee == p.Name:
-		return true
 	}
-	return slices.Contains(p.Departments, c.Route.Department)
+	s := p.Scope()
+	return s == nil || s.Allows(c)
 }
 
-// SearchDepartments are the departments a search by p is limited to; nil
-// for every department. An agent's search also finds the cases they own
-// or hold (see MaySee), which a search filters by owner or assignee.
-func (p Principal) SearchDepartments() []string {
+// Scope is what a search by p is limited to, the rule of MaySee for the
+// index; nil for every case.
+func (p Principal) Scope() *caseindex.Scope {
 	if p.Departments == nil {
 		return nil
 	}
-	return slices.Clone(p.Departments)
+	return &caseindex.Scope{Departments: slices.Clone(p.Departments), Person: p.Name}
 }
 
 // SeesContacts reports whether p sees customers' phone numbers, e-mail

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/bus/bustest"
 )
 
 // adminTokens are the tokens of the admin API tests, one per role.
@@ -30,15 +30,9 @@ var adminTokens = AuthConfig{Tokens: []Token{
 // loopbackStore is a store whose writes are read back at once, as its
 // follower would read them from the topic.
 func loopbackStore() *accounts.Store {
-	var s *accounts.Store
-	s = accounts.NewStore(func(ctx context.Context, msgs ...bus.Message) error {
-		for _, m := range msgs {
-			if err := s.Follow(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, "console.accounts", nil)
+	var follow bus.Handler
+	s := accounts.NewStore(bustest.Loopback(&follow), "console.accounts", nil)
+	follow = s.Follow
 	s.CaughtUp()
 	return s
 }

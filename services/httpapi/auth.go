@@ -5,12 +5,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/keyauth"
 
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/services/accounts"
 )
 
 // Role is what a token's holder may do.
@@ -26,13 +28,20 @@ const (
 	RoleAgent Role = "agent"
 	// RoleIntake may only submit complaints (partner systems, kiosks).
 	RoleIntake Role = "intake"
+	// RoleOps is an operations account signed in to the console: it sees
+	// no case.
+	RoleOps Role = "ops"
 )
 
 // SeesContacts reports whether the role may see phone numbers unmasked.
 func (r Role) SeesContacts() bool { return r == RoleAdmin || r == RoleSupervisor }
 
+// WatchesOps reports whether the role may see how the installation runs:
+// the metrics, the readiness details and the consumer lag.
+func (r Role) WatchesOps() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleOps }
+
 // MaySearch reports whether the role may read cases.
-func (r Role) MaySearch() bool { return r != RoleIntake }
+func (r Role) MaySearch() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent }
 
 // Token is one API token. The token itself comes from Token or, better,
 // from TokenFile so it stays out of the configuration file.
@@ -98,9 +107,46 @@ func (c AuthConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Authenticator checks bearer tokens. It is safe for concurrent use.
+// Authenticator checks bearer tokens and, once the console's sessions are
+// installed (AcceptSessions), session cookies. A token whose name is an
+// account (UseAccounts) is that account's: it gets the account's
+// departments and stops working when the account is disabled; a token
+// whose name is no account is a service token with its configured role
+// and every department. It is safe for concurrent use once set up.
 type Authenticator struct {
-	tokens []hashedToken
+	tokens   []hashedToken
+	accounts AccountLookup
+	session  func(c *fiber.Ctx) (Principal, bool)
+}
+
+// AccountLookup finds an account by name (an *accounts.Store).
+type AccountLookup interface {
+	Get(name string) (accounts.Account, bool)
+}
+
+// UseAccounts makes tokens named after an account that account's (see
+// Authenticator). Call it before serving.
+func (a *Authenticator) UseAccounts(l AccountLookup) { a.accounts = l }
+
+// AcceptSessions makes Require admit, when a request has no
+// Authorization header, the principal session returns (the console's
+// session cookie). Call it before serving.
+func (a *Authenticator) AcceptSessions(session func(c *fiber.Ctx) (Principal, bool)) {
+	a.session = session
+}
+
+// AccountPrincipal is the principal of a signed-in account: its name and
+// role, and its departments if it is an agent's (nil, every department,
+// for the other roles).
+func AccountPrincipal(acc accounts.Account) Principal {
+	p := Principal{Name: acc.Name, Role: Role(acc.Role)}
+	if acc.Role == accounts.RoleAgent {
+		p.Departments = slices.Clone(acc.Departments)
+		if p.Departments == nil {
+			p.Departments = []string{}
+		}
+	}
+	return p
 }
 
 type hashedToken struct {
@@ -131,6 +177,7 @@ type Principal struct {
 
 // Check returns the principal a token belongs to. Every configured token is
 // compared in constant time, so timing tells nothing about which matched.
+// A token named after a disabled account is refused.
 func (a *Authenticator) Check(token string) (Principal, bool) {
 	sum := sha256.Sum256([]byte(token))
 	var found Principal
@@ -140,7 +187,18 @@ func (a *Authenticator) Check(token string) (Principal, bool) {
 			found, ok = Principal{Name: t.name, Role: t.role}, true
 		}
 	}
-	return found, ok
+	if !ok || a.accounts == nil {
+		return found, ok
+	}
+	acc, isAccount := a.accounts.Get(found.Name)
+	if !isAccount {
+		return found, true
+	}
+	if acc.Disabled {
+		return Principal{}, false
+	}
+	found.Departments = AccountPrincipal(acc).Departments
+	return found, true
 }
 
 // Bearer returns the principal of the request's "Authorization: Bearer"
@@ -154,12 +212,48 @@ func (a *Authenticator) Bearer(c *fiber.Ctx) (Principal, bool) {
 	return a.Check(strings.TrimSpace(token))
 }
 
+// Caller returns the principal of the request's bearer token or, without
+// an Authorization header, of its console session (see AcceptSessions),
+// and false without either. It is for routes that answer everyone but
+// tell more to some; Require guards routes.
+func (a *Authenticator) Caller(c *fiber.Ctx) (Principal, bool) {
+	if a.session == nil || c.Get(fiber.HeaderAuthorization) != "" {
+		return a.Bearer(c)
+	}
+	return a.session(c)
+}
+
 const principalKey = "tousu.principal"
 
-// Require returns middleware that admits requests with a bearer token whose
-// role satisfies allowed, answering 401 without a valid token and 403 for
-// a role that may not, each with a code and a Chinese message.
+// Require returns middleware that admits requests with a bearer token (or,
+// without an Authorization header, a console session: see AcceptSessions)
+// whose role satisfies allowed, answering 401 without a valid token and
+// 403 for a role that may not, each with a code and a Chinese message.
 func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
+	bearer := a.requireBearer(allowed)
+	return func(c *fiber.Ctx) error {
+		if a.session == nil || c.Get(fiber.HeaderAuthorization) != "" {
+			return bearer(c)
+		}
+		p, ok := a.session(c)
+		if !ok {
+			return bearer(c) // answers 401
+		}
+		if !allowed(p.Role) {
+			return forbidden(c)
+		}
+		SetPrincipal(c, p)
+		return c.Next()
+	}
+}
+
+// forbidden answers 403 for a principal whose role may not.
+func forbidden(c *fiber.Ctx) error {
+	return fail(c, fiber.StatusForbidden, apiError{Error: "this token may not do that", Code: "forbidden", Message: "您的账号无权执行此操作"})
+}
+
+// requireBearer is Require for bearer tokens only.
+func (a *Authenticator) requireBearer(allowed func(Role) bool) fiber.Handler {
 	return keyauth.New(keyauth.Config{
 		Validator: func(c *fiber.Ctx, key string) (bool, error) {
 			p, ok := a.Check(key)
@@ -169,12 +263,12 @@ func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
 			if !allowed(p.Role) {
 				return false, errForbidden
 			}
-			c.Locals(principalKey, p)
+			SetPrincipal(c, p)
 			return true, nil
 		},
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			if errors.Is(err, errForbidden) {
-				return fail(c, fiber.StatusForbidden, apiError{Error: "this token may not do that", Code: "forbidden", Message: "您的账号无权执行此操作"})
+				return forbidden(c)
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tousu"`)
 			return fail(c, fiber.StatusUnauthorized, apiError{Error: "missing or invalid bearer token", Code: "unauthorized",
@@ -185,16 +279,26 @@ func (a *Authenticator) Require(allowed func(Role) bool) fiber.Handler {
 
 var errForbidden = errors.New("forbidden")
 
-// PrincipalOf returns the principal Require admitted.
+// PrincipalOf returns the principal the request was admitted as (by
+// Require, or by the console's session middleware); the zero Principal
+// when none was.
 func PrincipalOf(c *fiber.Ctx) Principal {
 	p, _ := c.Locals(principalKey).(Principal)
 	return p
 }
 
-// Knows reports whether name is an account that may work on cases: the
-// name of a configured token whose role may search (every role but
-// intake). Actions name only such accounts as actor or assignee.
+// SetPrincipal records who the request was admitted as, for PrincipalOf.
+func SetPrincipal(c *fiber.Ctx, p Principal) { c.Locals(principalKey, p) }
+
+// Knows reports whether name is someone who may work on cases: an enabled
+// account whose role may search, or a configured token whose role may.
+// Actions name only such people as actor or assignee.
 func (a *Authenticator) Knows(name string) bool {
+	if a.accounts != nil {
+		if acc, ok := a.accounts.Get(name); ok {
+			return !acc.Disabled && Role(acc.Role).MaySearch()
+		}
+	}
 	for _, t := range a.tokens {
 		if t.name == name && t.role.MaySearch() {
 			return true

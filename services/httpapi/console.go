@@ -291,7 +291,9 @@ func (k *Console) caseOf(c *fiber.Ctx) (cs router.Case, ok bool, err error) {
 	id := c.Params("id")
 	cs, err = FindCase(c.UserContext(), k.index, id)
 	switch {
-	case errors.Is(err, caseindex.ErrNotFound):
+	case errors.Is(err, caseindex.ErrNotFound) || err == nil && !PrincipalOf(c).MaySee(cs):
+		// A case the principal may not see is answered as one that does
+		// not exist: the answer does not confirm it does.
 		return cs, false, fail(c, fiber.StatusNotFound, errNoCase)
 	case err != nil:
 		k.logger.Error("get case failed", zap.String("case", id), zap.Error(err))
@@ -342,7 +344,8 @@ func actionID(principal, caseID, key string) string {
 
 // ParseSearch reads a search's URL query parameters as p asks them
 // (caseindex.ParseQuery), where owner=me and assignee=me name p's own
-// cases. Its errors are *caseindex.ParamError.
+// cases, limited to what p may see (Principal.Scope). Its errors are
+// *caseindex.ParamError.
 func ParseSearch(values url.Values, p Principal) (caseindex.Query, error) {
 	for _, name := range []string{"owner", "assignee"} {
 		if values.Get(name) == "me" {
@@ -350,7 +353,9 @@ func ParseSearch(values url.Values, p Principal) (caseindex.Query, error) {
 			values.Set(name, p.Name)
 		}
 	}
-	return caseindex.ParseQuery(values)
+	q, err := caseindex.ParseQuery(values)
+	q.Scope = p.Scope()
+	return q, err
 }
 
 func (k *Console) search(c *fiber.Ctx) error {
@@ -358,7 +363,8 @@ func (k *Console) search(c *fiber.Ctx) error {
 	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
 		values.Add(string(key), string(value))
 	})
-	q, err := ParseSearch(values, PrincipalOf(c))
+	p := PrincipalOf(c)
+	q, err := ParseSearch(values, p)
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which
 		// parameter is wrong; ParseQuery's errors are all *ParamError.
@@ -374,9 +380,8 @@ func (k *Console) search(c *fiber.Ctx) error {
 		k.logger.Error("search failed", zap.Error(err))
 		return fail(c, fiber.StatusServiceUnavailable, errIndex)
 	}
-	role := PrincipalOf(c).Role
 	for i := range res.Hits {
-		res.Hits[i] = redact(res.Hits[i], role, k.customerKey)
+		res.Hits[i] = Redact(res.Hits[i], p, k.customerKey)
 	}
 	if res.Hits == nil {
 		res.Hits = []router.Case{}
@@ -389,10 +394,10 @@ func (k *Console) get(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	return c.JSON(redact(cs, PrincipalOf(c).Role, k.customerKey))
+	return c.JSON(Redact(cs, PrincipalOf(c), k.customerKey))
 }
 
-// redact returns a case as the role may see it. Every role gets the
+// redact returns a case as p may see it. Every role gets the
 // customer keys of the case and of its contacts' senders as opaque tokens
 // (CustomerToken under customerKey): the same customer has the same token,
 // so cases can still be grouped by customer, but no raw phone number or
@@ -400,11 +405,11 @@ func (k *Console) get(c *fiber.Ctx) error {
 // gets names, phone numbers and e-mail addresses masked, and the personal
 // numbers and addresses in every text of the case (subject, description,
 // contacts' texts, attachment names, history notes and details, the
-// reasons of explanations and decisions) masked by ingest.MaskText. redact
+// reasons of explanations and decisions) masked by ingest.MaskText. Redact
 // copies what it changes, so the case passed in, which may be shared, is
 // never modified.
-func redact(c router.Case, role Role, customerKey []byte) router.Case {
-	mask := !role.SeesContacts()
+func Redact(c router.Case, p Principal, customerKey []byte) router.Case {
+	mask := !p.SeesContacts()
 	c.Customer = redactCustomer(c.Customer, mask, customerKey)
 	c.Contacts = slices.Clone(c.Contacts)
 	for i := range c.Contacts {
@@ -434,11 +439,6 @@ func redact(c router.Case, role Role, customerKey []byte) router.Case {
 		h.Detail, h.Note = ingest.MaskText(h.Detail), ingest.MaskText(h.Note)
 	}
 	return c
-}
-
-// Redact returns a case as p may see it (see redact).
-func Redact(c router.Case, p Principal, customerKey []byte) router.Case {
-	return redact(c, p.Role, customerKey)
 }
 
 // redactCustomer replaces a customer's key by its token and, with mask,

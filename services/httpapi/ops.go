@@ -26,7 +26,7 @@ type LagSource func(ctx context.Context) []GroupLag
 
 // MountOps registers GET /api/v1/ops/lag for admin and supervisor tokens.
 func MountOps(app fiber.Router, auth *Authenticator, lag LagSource, logger *zap.Logger) {
-	app.Get("/api/v1/ops/lag", auth.Require(Role.SeesContacts), func(c *fiber.Ctx) error {
+	app.Get("/api/v1/ops/lag", auth.Require(Role.WatchesOps), func(c *fiber.Ctx) error {
 		groups := lag(c.UserContext())
 		for _, g := range groups {
 			if g.Error != "" {

@@ -57,7 +57,7 @@ func TestRedact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
-			got := redact(shared, tt.role, key)
+			got := Redact(shared, Principal{Role: tt.role}, key)
 			if got.Customer.Key != CustomerToken(key, "phone:+8613800138000") || got.Contacts[1].From.Key != CustomerToken(key, "phone:+8613912345678") ||
 				got.Contacts[2].From.Key != CustomerToken(key, "email:wang@example.com") {
 				t.Errorf("keys %q, %q, %q: want the tokens of the raw keys", got.Customer.Key, got.Contacts[1].From.Key, got.Contacts[2].From.Key)

@@ -11,7 +11,8 @@
 // Every answer carries X-Content-Type-Options: nosniff, every JSON answer
 // Cache-Control: no-store. /healthz and /readyz are public but /readyz
 // tells anonymous callers only whether the process is ready; its checks
-// and details, and /metrics, need an admin or supervisor bearer token.
+// and details, and /metrics, need an admin, supervisor or ops account
+// (signed in, or by bearer token).
 package httpapi
 
 import (
@@ -133,7 +134,7 @@ func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer, auth *Aut
 	s.app.Use(secureHeaders, recover.New(), s.limitBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/readyz", s.ready)
-	s.app.Get("/metrics", auth.Require(Role.SeesContacts), adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	s.app.Get("/metrics", auth.Require(Role.WatchesOps), adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	return s
 }
 
@@ -220,7 +221,7 @@ func (s *Server) AddDetail(name string, detail func() any) {
 }
 
 // ready answers 200 when every check passes and 503 otherwise. Callers
-// with an admin or supervisor bearer token also get each check's result
+// who watch the installation (Role.WatchesOps) also get each check's result
 // and the details; anyone else only whether the process is ready, since
 // the details name sources, folders and sinks and quote their errors.
 func (s *Server) ready(c *fiber.Ctx) error {
@@ -238,7 +239,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		}
 		results[name] = "ok"
 	}
-	if p, ok := s.auth.Bearer(c); !ok || !p.Role.SeesContacts() {
+	if p, ok := s.auth.Caller(c); !ok || !p.Role.WatchesOps() {
 		return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK})
 	}
 	info := fiber.Map{}

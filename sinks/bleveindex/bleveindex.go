@@ -564,6 +564,21 @@ func trimFacet(counts map[string]int, n int) {
 	}
 }
 
+// scopeQuery matches the cases of a scope: one of its terms; none when
+// it has none.
+func scopeQuery(s caseindex.Scope) query.Query {
+	var terms []query.Query
+	for _, t := range s.Terms() {
+		tq := bleve.NewTermQuery(t.Value)
+		tq.SetField(t.Field)
+		terms = append(terms, tq)
+	}
+	if len(terms) == 0 {
+		return bleve.NewMatchNoneQuery()
+	}
+	return bleve.NewDisjunctionQuery(terms...)
+}
+
 // buildQuery turns a normalised Query into a Bleve query. ok is false when
 // the text matches nothing (see textQuery).
 func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
@@ -585,6 +600,9 @@ func (x *Index) buildQuery(q caseindex.Query) (query.Query, bool, error) {
 		r := bleve.NewDateRangeInclusiveQuery(time.Time{}, q.DueBefore, nil, &no)
 		r.SetField("deadline")
 		filters = append(filters, r)
+	}
+	if q.Scope != nil {
+		filters = append(filters, scopeQuery(*q.Scope))
 	}
 
 	var must query.Query

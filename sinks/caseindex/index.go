@@ -57,6 +57,10 @@ type Query struct {
 	Sort      string
 	Offset    int
 	Limit     int // default 20, at most MaxLimit
+	// Scope, when set, limits the search to the cases a person may see
+	// (see Scope); nil searches every case. Only code sets it, never the
+	// query string.
+	Scope *Scope
 }
 
 // MaxLimit bounds the page size of a search.

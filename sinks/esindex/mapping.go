@@ -186,6 +186,19 @@ func millisCeil(t time.Time) int64 {
 	return ms
 }
 
+// scopeQuery matches the cases of a scope: one of its terms; none when
+// it has none.
+func scopeQuery(s caseindex.Scope) map[string]any {
+	var should []any
+	for _, t := range s.Terms() {
+		should = append(should, map[string]any{"term": map[string]any{t.Field: t.Value}})
+	}
+	if len(should) == 0 {
+		return map[string]any{"bool": map[string]any{"must_not": map[string]any{"match_all": map[string]any{}}}}
+	}
+	return map[string]any{"bool": map[string]any{"should": should, "minimum_should_match": 1}}
+}
+
 // searchBody builds the search request of a normalised query.
 func searchBody(q caseindex.Query) map[string]any {
 	var filters []any
@@ -208,6 +221,9 @@ func searchBody(q caseindex.Query) map[string]any {
 		filters = append(filters, map[string]any{"range": map[string]any{
 			"deadline": map[string]any{"lt": millisCeil(q.DueBefore), "format": "epoch_millis"},
 		}})
+	}
+	if q.Scope != nil {
+		filters = append(filters, scopeQuery(*q.Scope))
 	}
 
 	boolq := map[string]any{}

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"ThreadLookup", testThreadLookup},
 		{"PolicyFilters", testPolicyFilters},
 		{"PeopleFilters", testPeopleFilters},
+		{"Scope", testScope},
 		{"EveryFilter", testEveryFilter},
 		{"Facets", testFacets},
 		{"FacetTopValues", testFacetTopValues},
@@ -985,6 +986,58 @@ func testPeopleFilters(t *testing.T, idx caseindex.Index) {
 			res := find(t, idx, q)
 			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
 				t.Errorf("%s: %v (total %d), want %v", tc.raw, got, res.Total, tc.want)
+			}
+		})
+	}
+}
+
+// testScope checks that a search with a Scope finds exactly the matching
+// cases the scope allows (caseindex.Scope.Allows), and counts only them.
+func testScope(t *testing.T, idx caseindex.Index) {
+	corpus := filterCorpus(t)
+	upsert(t, idx, corpus...)
+	tests := []struct {
+		name  string
+		q     caseindex.Query
+		scope caseindex.Scope
+		want  []string
+	}{
+		{"one department", caseindex.Query{}, caseindex.Scope{Departments: []string{"网络部"}}, []string{"c"}},
+		{"departments", caseindex.Query{}, caseindex.Scope{Departments: []string{"计费中心", "网络部"}}, []string{"a", "b", "c"}},
+		{"department names are whole", caseindex.Query{}, caseindex.Scope{Departments: []string{"网络"}}, nil},
+		{"own and held cases", caseindex.Query{}, caseindex.Scope{Person: "agent7"}, []string{"b", "d"}},
+		{"held case of another department", caseindex.Query{}, caseindex.Scope{Person: "王芳"}, []string{"c"}},
+		{"department or own", caseindex.Query{}, caseindex.Scope{Departments: []string{"网络部"}, Person: "agent7"}, []string{"b", "c", "d"}},
+		{"nothing", caseindex.Query{}, caseindex.Scope{}, nil},
+		{"with a filter", caseindex.Query{Filters: by("status", "in_progress")}, caseindex.Scope{Person: "agent7"}, []string{"d"}},
+		{"with text outside", caseindex.Query{Text: "信号差"}, caseindex.Scope{Departments: []string{"计费中心"}}, nil},
+		{"with text inside", caseindex.Query{Text: "信号差"}, caseindex.Scope{Departments: []string{"网络部"}}, []string{"c"}},
+		{"with text and own", caseindex.Query{Text: "信号差"}, caseindex.Scope{Person: "agent7"}, []string{"d"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Scope = &tc.scope
+			res := find(t, idx, tc.q)
+			if got := ids(res); !sameSet(got, tc.want) || res.Total != len(tc.want) {
+				t.Errorf("scope %+v: %v (total %d), want %v", tc.scope, got, res.Total, tc.want)
+			}
+			counted := 0
+			for _, n := range res.Facets["status"] {
+				counted += n
+			}
+			if counted != len(tc.want) {
+				t.Errorf("scope %+v: the status facet counts %d cases, want %d", tc.scope, counted, len(tc.want))
+			}
+			if tc.q.Text == "" && len(tc.q.Filters) == 0 {
+				var allowed []string
+				for _, c := range corpus {
+					if tc.scope.Allows(c) {
+						allowed = append(allowed, c.ID)
+					}
+				}
+				if !sameSet(allowed, tc.want) {
+					t.Errorf("Scope.Allows holds %v, the search %v", allowed, tc.want)
+				}
 			}
 		})
 	}
