@@ -292,11 +292,9 @@ func (p *Process) startConsole(context.Context) error {
 	console.MountStatic(p.server.App(), p.component("console"))
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
-	pages := console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
+	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
-		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console")})
-	pages.Mount(p.server.App())
-	pages.MountBoard(p.server.App())
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console")}).Mount(p.server.App())
 	// Every console follows the alerts into memory; read marks are on the
 	// shared ledger, so they hold on every replica.
 	notes := notices.New(shared.Ledger)

@@ -43,12 +43,6 @@ func supervises(p httpapi.Principal) bool {
 // board, for the navigation.
 func (p Page) Supervises() bool { return supervises(p.User) }
 
-// MountBoard registers GET /console/board behind RequirePage; anyone but
-// a supervisor or an admin gets the page that says there is no such page.
-func (p *Pages) MountBoard(app fiber.Router) {
-	app.Get(Path+"/board", p.d.RequirePage, p.board)
-}
-
 // boardData is the board page's data.
 type boardData struct {
 	// Within is the look-ahead in working hours, Choices those offered.
@@ -184,7 +178,10 @@ func boardOf(cases []router.Case, engine func(pack string) *router.Engine, now t
 		next, warns := nextWarning(c)
 		switch {
 		case r.Overdue:
-			r.Warning = "已升级至第 " + strconv.Itoa(c.Escalation.Level) + " 级"
+			r.Warning = "尚未升级"
+			if c.Escalation.Level > 0 {
+				r.Warning = "已升级至第 " + strconv.Itoa(c.Escalation.Level) + " 级"
+			}
 			b.Breached.Rows = append(b.Breached.Rows, r)
 		case warns && !next.At.After(horizon(e, now, within)):
 			r.Warning = "第 " + strconv.Itoa(next.Level) + " 级 · " + stepLabel(next.Step) + " · " + when(next.At) + " 通知" + strings.Join(next.Notify, "、")
@@ -245,6 +242,8 @@ func departmentCounts(open, inProgress, breached map[string]int) []departmentCou
 	return out
 }
 
+// board serves the board to a supervisor or an admin; anyone else gets
+// the page that says there is no such page.
 func (p *Pages) board(c *fiber.Ctx) error {
 	me := httpapi.PrincipalOf(c)
 	if !supervises(me) {

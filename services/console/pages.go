@@ -63,13 +63,15 @@ func NewPages(deps PagesDeps) *Pages {
 }
 
 // Mount registers GET /console/ (my queue), GET /console/search, GET
-// /console/cases/:id and POST /console/cases/:id/actions, each behind
+// /console/cases/:id, POST /console/cases/:id/actions and GET
+// /console/board (the supervisor board, board.go), each behind
 // RequirePage, the post also behind CheckCSRF.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
 	app.Get(Path+"/search", p.d.RequirePage, p.search)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
+	app.Get(Path+"/board", p.d.RequirePage, p.board)
 }
 
 // render renders a page for the signed-in person.

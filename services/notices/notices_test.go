@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -55,28 +53,6 @@ func TestConcerns(t *testing.T) {
 	}
 }
 
-// memLedger is a webform.Ledger in memory.
-type memLedger struct {
-	mu      sync.Mutex
-	entries map[string][]webform.LedgerEntry
-}
-
-func (l *memLedger) Append(_ context.Context, key string, value []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.entries == nil {
-		l.entries = map[string][]webform.LedgerEntry{}
-	}
-	l.entries[key] = append(l.entries[key], webform.LedgerEntry{At: now, Value: value})
-	return nil
-}
-
-func (l *memLedger) Entries(key string) []webform.LedgerEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.entries[key]
-}
-
 // follow hands the notices to s as followed records.
 func follow(tb testing.TB, s *Store, ns ...router.Notice) {
 	tb.Helper()
@@ -93,7 +69,9 @@ func follow(tb testing.TB, s *Store, ns ...router.Notice) {
 
 func newStore(tb testing.TB) *Store {
 	tb.Helper()
-	s := New(&memLedger{})
+	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test")
+	marks.CaughtUp()
+	s := New(marks)
 	s.now = func() time.Time { return now }
 	return s
 }
