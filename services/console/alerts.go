@@ -114,8 +114,11 @@ func alertItemOf(it notices.Item) alertItem {
 			v.Cases = append(v.Cases, linkView{ID: id, Link: caseLink(id)})
 		}
 	case router.NoticeEscalation:
-		if strings.HasPrefix(n.Step, "breach") {
+		switch {
+		case strings.HasPrefix(n.Step, "breach"):
 			v.Kind, v.Class = "超时", "breach"
+		case strings.HasPrefix(n.Step, "grade "):
+			v.Kind = "升级"
 		}
 		v.What = "第 " + strconv.Itoa(n.Level) + " 级 · " + stepLabel(n.Step)
 		if !n.Due.IsZero() {
