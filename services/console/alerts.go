@@ -17,43 +17,16 @@ import (
 	"github.com/tousu/tousu/services/notices"
 )
 
-// AlertsDeps is what the alerts page needs.
-type AlertsDeps struct {
-	// Notices are the followed notices and their read marks.
-	Notices *notices.Store
-	// Templates renders the page.
-	Templates *Templates
-	// RequirePage, CheckCSRF and CSRFToken are the session's, as in
-	// PagesDeps.
-	RequirePage fiber.Handler
-	CheckCSRF   fiber.Handler
-	CSRFToken   func(c *fiber.Ctx) string
-	// Logger logs what went wrong serving the page.
-	Logger *zap.Logger
+// mountAlerts registers GET /console/alerts and POST
+// /console/alerts/read behind RequirePage, the post also behind
+// CheckCSRF.
+func (p *Pages) mountAlerts(app fiber.Router) {
+	app.Get(Path+"/alerts", p.d.RequirePage, p.alerts)
+	app.Post(Path+"/alerts/read", p.d.RequirePage, p.d.CheckCSRF, p.markRead)
 }
 
-// Alerts serves the alerts page.
-type Alerts struct {
-	d AlertsDeps
-}
-
-// NewAlerts returns the alerts page over deps.
-func NewAlerts(deps AlertsDeps) *Alerts {
-	if deps.Logger == nil {
-		deps.Logger = zap.NewNop()
-	}
-	return &Alerts{d: deps}
-}
-
-// Mount registers GET /console/alerts and POST /console/alerts/read
-// behind RequirePage, the post also behind CheckCSRF.
-func (a *Alerts) Mount(app fiber.Router) {
-	app.Get(Path+"/alerts", a.d.RequirePage, a.list)
-	app.Post(Path+"/alerts/read", a.d.RequirePage, a.d.CheckCSRF, a.markRead)
-}
-
-// Unread counts the alerts p has not read (the navigation's count).
-func (a *Alerts) Unread(p httpapi.Principal) int { return a.d.Notices.Unread(readerOf(p)) }
+// unread counts the alerts pr has not read (the navigation's count).
+func (p *Pages) unread(pr httpapi.Principal) int { return p.d.Notices.Unread(readerOf(pr)) }
 
 // readerOf is who p is to the notices: a supervisor or an admin reads
 // every notice, an agent those of their departments and cases, anyone
@@ -134,18 +107,18 @@ type alertsData struct {
 	Unread int
 }
 
-func (a *Alerts) list(c *fiber.Ctx) error {
+func (p *Pages) alerts(c *fiber.Ctx) error {
 	flash := ""
 	if c.Query("read") != "" {
 		flash = "已标为已读"
 	}
-	return a.render(c, fiber.StatusOK, flash)
+	return p.renderAlerts(c, fiber.StatusOK, flash)
 }
 
-// render renders the alerts of the signed-in person with status and a
-// flash.
-func (a *Alerts) render(c *fiber.Ctx, status int, flash string) error {
-	items := a.d.Notices.For(readerOf(httpapi.PrincipalOf(c)))
+// renderAlerts renders the alerts of the signed-in person with status
+// and a flash.
+func (p *Pages) renderAlerts(c *fiber.Ctx, status int, flash string) error {
+	items := p.d.Notices.For(readerOf(httpapi.PrincipalOf(c)))
 	data := alertsData{Items: make([]alertItem, 0, len(items))}
 	for _, it := range items {
 		data.Items = append(data.Items, alertItemOf(it))
@@ -153,13 +126,12 @@ func (a *Alerts) render(c *fiber.Ctx, status int, flash string) error {
 			data.Unread++
 		}
 	}
-	return a.d.Templates.Render(c, status, "alerts", Page{Title: "提醒", Nav: "alerts", User: httpapi.PrincipalOf(c),
-		CSRF: a.d.CSRFToken(c), Flash: flash, Data: data})
+	return p.render(c, status, "alerts", "提醒", "alerts", flash, data)
 }
 
 // markRead marks the posted notice (id), or with all=1 every unread
 // one, as read, then shows the list again.
-func (a *Alerts) markRead(c *fiber.Ctx) error {
+func (p *Pages) markRead(c *fiber.Ctx) error {
 	var ids []string
 	if c.FormValue("all") == "" {
 		id := c.FormValue("id")
@@ -168,9 +140,9 @@ func (a *Alerts) markRead(c *fiber.Ctx) error {
 		}
 		ids = []string{id}
 	}
-	if err := a.d.Notices.MarkRead(c.UserContext(), readerOf(httpapi.PrincipalOf(c)), ids); err != nil {
-		a.d.Logger.Error("mark alerts read", zap.Error(err))
-		return a.render(c, fiber.StatusServiceUnavailable, "暂时无法标为已读，请稍后重试")
+	if err := p.d.Notices.MarkRead(c.UserContext(), readerOf(httpapi.PrincipalOf(c)), ids); err != nil {
+		p.d.Logger.Error("mark alerts read", zap.Error(err))
+		return p.renderAlerts(c, fiber.StatusServiceUnavailable, "暂时无法标为已读，请稍后重试")
 	}
 	return c.Redirect(Path+"/alerts?read=1", fiber.StatusSeeOther)
 }

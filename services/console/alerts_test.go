@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/ledger"
@@ -32,10 +30,9 @@ func alertNotices() []router.Notice {
 	}
 }
 
-// newAlertsServer serves the alerts page over the notices of
-// alertNotices, signed in as the person the X-Test-User header names
-// (people), as the pages' test server does.
-func newAlertsServer(tb testing.TB) *pagesServer {
+// alertStore holds the notices of alertNotices, with read marks in a
+// ledger of its own.
+func alertStore(tb testing.TB) *notices.Store {
 	tb.Helper()
 	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test")
 	marks.CaughtUp()
@@ -49,36 +46,14 @@ func newAlertsServer(tb testing.TB) *pagesServer {
 			tb.Fatal(err)
 		}
 	}
-	tpl, err := LoadTemplates()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a := NewAlerts(AlertsDeps{Notices: store, Templates: tpl, CSRFToken: func(*fiber.Ctx) string { return testCSRF },
-		RequirePage: func(c *fiber.Ctx) error {
-			p, ok := people[c.Get("X-Test-User")]
-			if !ok {
-				return c.Redirect("/console/signin", fiber.StatusSeeOther)
-			}
-			c.Locals("tousu.principal", p)
-			return c.Next()
-		},
-		CheckCSRF: func(c *fiber.Ctx) error {
-			if c.FormValue("_csrf") != testCSRF {
-				return c.Status(fiber.StatusForbidden).SendString("CSRF")
-			}
-			return c.Next()
-		}})
-	tpl.CountUnread(a.Unread)
-	ps := &pagesServer{app: fiber.New()}
-	a.Mount(ps.app)
-	return ps
+	return store
 }
 
 // TestAlerts: each person sees the notices that concern them, newest
 // first, with the unread count in the navigation, and marks one or all
 // as read; the marks are theirs alone.
 func TestAlerts(t *testing.T) {
-	ps := newAlertsServer(t)
+	ps := newPagesServer(t, fixtures(t)...)
 	for _, tt := range []struct {
 		who            string
 		want, unwanted []string
@@ -107,6 +82,7 @@ func TestAlerts(t *testing.T) {
 	}
 	ps.check(t, "王", "/console/alerts", http.StatusOK, []string{">提醒</a>", "BATCH-0305"}, []string{"未读", "全部标为已读"})
 	ps.check(t, "甲", "/console/alerts", http.StatusOK, []string{"提醒 (1)"}, nil)
+	ps.check(t, "甲", "/console/", http.StatusOK, []string{`href="/console/alerts">提醒 (1)</a>`}, nil)
 	if code, loc := ps.get(t, "", "/console/alerts"); code != http.StatusSeeOther || loc != "/console/signin" {
 		t.Errorf("without a session GET /console/alerts = %d %s, want the sign-in page", code, loc)
 	}
