@@ -27,6 +27,7 @@ import (
 	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/notices"
 	"github.com/tousu/tousu/services/outcomes"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
@@ -291,9 +292,15 @@ func (p *Process) startConsole(context.Context) error {
 	console.MountStatic(p.server.App(), p.component("console"))
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	// Every console follows the alerts into memory; read marks are on the
+	// shared ledger, so they hold on every replica.
+	notes := notices.New(shared.Ledger)
+	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
+		return err
+	}
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
-		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console")}).Mount(p.server.App())
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
 	httpapi.NewAdmin(p.accounts, p.auth, p.component("admin")).Mount(p.server.App())
 	form := p.form
 	if form == nil {

@@ -51,6 +51,9 @@ type Page struct {
 	Flash string
 	// Data is the page's own data.
 	Data any
+	// Unread counts the alerts the signed-in person has not read, for
+	// the navigation (Templates.CountUnread).
+	Unread int
 }
 
 // Templates renders the console's pages. Each page is a template file
@@ -59,7 +62,13 @@ type Page struct {
 // use (a list of cases).
 type Templates struct {
 	pages map[string]*template.Template
+	// unread counts a person's unread alerts; nil: none.
+	unread func(httpapi.Principal) int
 }
+
+// CountUnread makes every page rendered for a signed-in person show the
+// unread alerts unread counts (Alerts.Unread). Call it before serving.
+func (t *Templates) CountUnread(unread func(httpapi.Principal) int) { t.unread = unread }
 
 // funcs are the helpers templates may call.
 var funcs = template.FuncMap{
@@ -97,6 +106,9 @@ func (t *Templates) Render(c *fiber.Ctx, status int, page string, p Page) error 
 	tpl, ok := t.pages[page]
 	if !ok {
 		return fmt.Errorf("console: no page %q", page)
+	}
+	if t.unread != nil && p.User.Name != "" {
+		p.Unread = t.unread(p.User)
 	}
 	var buf bytes.Buffer
 	if err := tpl.ExecuteTemplate(&buf, "layout", p); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/router/calendar"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/notices"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -47,6 +48,10 @@ type PagesDeps struct {
 	CustomerKey []byte
 	// Logger logs what went wrong serving a page.
 	Logger *zap.Logger
+	// Notices are the alerts topic's notices and their read marks: with
+	// them the pages serve the alerts page (alerts.go) and every page
+	// rendered with Templates counts the unread ones.
+	Notices *notices.Store
 }
 
 // Pages serves the agents' pages: the queue, search and the case.
@@ -59,17 +64,27 @@ func NewPages(deps PagesDeps) *Pages {
 	if deps.Logger == nil {
 		deps.Logger = zap.NewNop()
 	}
-	return &Pages{d: deps}
+	p := &Pages{d: deps}
+	if deps.Notices != nil && deps.Templates != nil {
+		deps.Templates.CountUnread(p.unread)
+	}
+	return p
 }
 
 // Mount registers GET /console/ (my queue), GET /console/search, GET
-// /console/cases/:id and POST /console/cases/:id/actions, each behind
-// RequirePage, the post also behind CheckCSRF.
+// /console/cases/:id, POST /console/cases/:id/actions and GET
+// /console/board (the supervisor board, board.go) and, with Notices, GET
+// /console/alerts and POST /console/alerts/read (alerts.go), each behind
+// RequirePage, the posts also behind CheckCSRF.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
 	app.Get(Path+"/search", p.d.RequirePage, p.search)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
+	app.Get(Path+"/board", p.d.RequirePage, p.board)
+	if p.d.Notices != nil {
+		p.mountAlerts(app)
+	}
 }
 
 // render renders a page for the signed-in person.

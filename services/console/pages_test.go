@@ -82,7 +82,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	}
 	NewPages(PagesDeps{
-		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.NewNop(),
+		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.NewNop(), Notices: alertStore(tb),
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
