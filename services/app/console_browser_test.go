@@ -96,6 +96,11 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 		t.Fatalf("the complaint became %s in %q, want %s in 计费账务中心", hit.ID, hit.Route.Department, reference)
 	}
 	caseURL := "/console/cases/" + reference
+	b.navigate("/status?reference="+reference, "#f-digits")
+	b.typeIn("#f-digits", "5678")
+	b.click(`button[type=submit]`)
+	b.until("the status page shows the case", `!!document.querySelector('#status')`)
+	b.shot("status")
 
 	// The billing agent finds it by a Chinese phrase, opens it and takes it.
 	b.signIn("li.na", "初始密码-li.na", "李娜的新密码-2026")
