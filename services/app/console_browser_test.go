@@ -20,7 +20,7 @@ import (
 	"github.com/tousu/tousu/services/accounts"
 )
 
-// EnvShotsDir names the directory the console's browser test keeps its
+// envShotsDir names the directory the console's browser test keeps its
 // screenshots in; without it they go to the test's temporary directory.
 const envShotsDir = "TOUSU_SHOTS_DIR"
 
