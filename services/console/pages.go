@@ -257,16 +257,5 @@ func validityLabel(c router.Case) string {
 	return ""
 }
 
-// channelLabels name the intake channels.
-var channelLabels = map[ingest.Channel]string{
-	ingest.ChannelEmail: "电子邮件", ingest.ChannelWebForm: "网页表单", ingest.ChannelAPI: "接口",
-	ingest.ChannelHotline: "热线", ingest.ChannelWebhook: "第三方推送",
-}
-
 // channelLabel names a channel; an unknown one by itself.
-func channelLabel(ch ingest.Channel) string {
-	if l, ok := channelLabels[ch]; ok {
-		return l
-	}
-	return string(ch)
-}
+func channelLabel(ch ingest.Channel) string { return httpapi.ChannelLabel(ch) }

@@ -62,13 +62,14 @@ func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, c
 	return &Console{index: index, auth: auth, acts: acts, logger: logger, customerKey: customerKey}
 }
 
-// Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
-// both for tokens whose role may search, and, with actions, POST
+// Mount registers GET /api/v1/cases (search), GET PathExport (the search
+// as CSV) and GET /api/v1/cases/:id, all for tokens whose role may search, and, with actions, POST
 // /api/v1/cases/:id/actions and GET /api/v1/cases/:id/actions/:action
 // (what became of an action) for the same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
+	app.Get(PathExport, search, k.export) // before :id, which would match it
 	app.Get("/api/v1/cases/:id", search, k.get)
 	if k.acts != nil {
 		app.Post("/api/v1/cases/:id/actions", search, k.act)
@@ -358,13 +359,15 @@ func ParseSearch(values url.Values, p Principal) (caseindex.Query, error) {
 	return q, err
 }
 
-func (k *Console) search(c *fiber.Ctx) error {
+// parseSearch reads the request's query parameters as p's search
+// (ParseSearch); when it cannot, ok is false and err is its answer, 400
+// naming the wrong parameter.
+func (k *Console) parseSearch(c *fiber.Ctx, p Principal) (q caseindex.Query, ok bool, err error) {
 	values := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
 		values.Add(string(key), string(value))
 	})
-	p := PrincipalOf(c)
-	q, err := ParseSearch(values, p)
+	q, err = ParseSearch(values, p)
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which
 		// parameter is wrong; ParseQuery's errors are all *ParamError.
@@ -373,7 +376,16 @@ func (k *Console) search(c *fiber.Ctx) error {
 		if errors.As(err, &pe) {
 			body["param"], body["message"] = pe.Param, pe.Message
 		}
-		return c.Status(fiber.StatusBadRequest).JSON(body)
+		return q, false, c.Status(fiber.StatusBadRequest).JSON(body)
+	}
+	return q, true, nil
+}
+
+func (k *Console) search(c *fiber.Ctx) error {
+	p := PrincipalOf(c)
+	q, ok, err := k.parseSearch(c, p)
+	if !ok {
+		return err
 	}
 	res, err := k.index.Search(c.UserContext(), q)
 	if err != nil {
