@@ -64,14 +64,16 @@ func NewPages(deps PagesDeps) *Pages {
 
 // Mount registers GET /console/ (my queue), GET /console/search, GET
 // /console/search/export (the search as CSV), GET
-// /console/cases/:id and POST /console/cases/:id/actions, each behind
-// RequirePage, the post also behind CheckCSRF.
+// /console/cases/:id, POST /console/cases/:id/actions and POST
+// /console/cases/:id/reveal, each behind RequirePage, the posts also
+// behind CheckCSRF.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
 	app.Get(Path+"/search", p.d.RequirePage, p.search)
 	app.Get(Path+"/search/export", p.d.RequirePage, p.export)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
+	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
 }
 
 // render renders a page for the signed-in person.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
@@ -47,6 +48,10 @@ type pagesServer struct {
 	packs     *router.Packs
 	published []router.Action
 	results   map[string]router.ActionResult
+	// publishErr, when set, is the broker's refusal of every action.
+	publishErr error
+	// logs are what the pages logged.
+	logs *observer.ObservedLogs
 }
 
 func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
@@ -67,10 +72,14 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}}
+	core, logs := observer.New(zap.InfoLevel)
+	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}, logs: logs}
 	MountStatic(ps.app, zap.NewNop())
 	acts := &httpapi.CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
+			if ps.publishErr != nil {
+				return ps.publishErr
+			}
 			ps.published = append(ps.published, a)
 			return nil
 		},
@@ -82,7 +91,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	}
 	NewPages(PagesDeps{
-		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.NewNop(),
+		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.New(core),
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {

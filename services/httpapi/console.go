@@ -87,6 +87,8 @@ type ActionRequest struct {
 	Event      string            `json:"event"`
 	Category   string            `json:"category"`
 	Note       string            `json:"note"`
+	// Field is the contact a reveal shows (router.RevealFields).
+	Field string `json:"field"`
 	// Actor is the agent an admin token (an integration such as a CRM)
 	// acts for; other tokens act as themselves.
 	Actor string `json:"actor"`
@@ -209,7 +211,7 @@ func (acts *CaseActions) Submit(ctx context.Context, p Principal, cs router.Case
 	a := router.Action{
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
-		Event: req.Event, Category: req.Category, Note: req.Note,
+		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}
