@@ -45,6 +45,9 @@ type PagesDeps struct {
 	Knows func(name string) bool
 	// CustomerKey keys the opaque customer tokens (httpapi.CustomerToken).
 	CustomerKey []byte
+	// Admin is the admin API's core, which the accounts pages (admin.go)
+	// change accounts through; nil: no accounts pages.
+	Admin *httpapi.Admin
 	// Logger logs what went wrong serving a page.
 	Logger *zap.Logger
 }
@@ -66,7 +69,7 @@ func NewPages(deps PagesDeps) *Pages {
 // /console/search/export (the search as CSV), GET
 // /console/cases/:id, POST /console/cases/:id/actions and POST
 // /console/cases/:id/reveal, each behind RequirePage, the posts also
-// behind CheckCSRF.
+// behind CheckCSRF; with Admin, the accounts pages for admins.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
 	app.Get(Path+"/search", p.d.RequirePage, p.search)
@@ -74,6 +77,9 @@ func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
 	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
+	if p.d.Admin != nil {
+		p.mountAdmin(app)
+	}
 }
 
 // render renders a page for the signed-in person.
