@@ -63,9 +63,11 @@ func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, c
 }
 
 // Mount registers GET /api/v1/cases (search), GET PathExport (the search
-// as CSV) and GET /api/v1/cases/:id, all for tokens whose role may search, and, with actions, POST
-// /api/v1/cases/:id/actions and GET /api/v1/cases/:id/actions/:action
-// (what became of an action) for the same tokens.
+// as CSV) and GET /api/v1/cases/:id, all for tokens whose role may
+// search, and, with actions, POST /api/v1/cases/:id/actions, POST
+// /api/v1/cases/:id/reveal (reveal.go) and GET
+// /api/v1/cases/:id/actions/:action (what became of an action) for the
+// same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
@@ -73,6 +75,7 @@ func (k *Console) Mount(app fiber.Router) {
 	app.Get("/api/v1/cases/:id", search, k.get)
 	if k.acts != nil {
 		app.Post("/api/v1/cases/:id/actions", search, k.act)
+		app.Post("/api/v1/cases/:id/reveal", search, k.reveal)
 		app.Get("/api/v1/cases/:id/actions/:action", search, k.actionResult)
 	}
 }
@@ -200,6 +203,15 @@ func refusal(err error, status router.Status) *ActionError {
 // 503 when the broker did not take it. A non-empty idempotencyKey makes
 // a retried request the same action.
 func (acts *CaseActions) Submit(ctx context.Context, p Principal, cs router.Case, req ActionRequest, idempotencyKey string, knows func(name string) bool) (router.Action, error) {
+	if req.Kind == router.ActionReveal { // audits a contact shown: Reveal shows it
+		return router.Action{}, &ActionError{Status: fiber.StatusUnprocessableEntity, body: apiError{Error: "a reveal is asked of the reveal route, which answers the value",
+			Code: router.CodeKind, Field: "kind", Message: "查看客户联系方式请使用“查看”按钮或 POST /api/v1/cases/{id}/reveal"}}
+	}
+	return acts.submit(ctx, p, cs, req, idempotencyKey, knows)
+}
+
+// submit is Submit for every kind of action people send.
+func (acts *CaseActions) submit(ctx context.Context, p Principal, cs router.Case, req ActionRequest, idempotencyKey string, knows func(name string) bool) (router.Action, error) {
 	actor := p.Name
 	if req.Actor != "" && p.Role == RoleAdmin {
 		actor = req.Actor
