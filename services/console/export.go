@@ -8,7 +8,6 @@ import (
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
-	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/services/httpapi"
 )
@@ -41,6 +40,5 @@ func (p *Pages) export(c *fiber.Ctx) error {
 	if err := httpapi.SendCSV(c, p.d.Index, q, me, p.d.CustomerKey, p.d.Logger); err != nil {
 		return p.unavailable(c, "export failed", err)
 	}
-	p.d.Logger.Info("cases exported", zap.String("by", me.Name), zap.String("query", values.Encode()))
 	return nil
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,6 +43,14 @@ func TestSearchExport(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The log says who exported by which filters, not what they typed.
+	if code, body := ps.get(t, "甲", "/console/search/export?phone="+url.QueryEscape("139 1234 0003")); code != http.StatusOK || !strings.Contains(body, "TS-C") {
+		t.Errorf("export by phone: %d %s", code, body)
+	}
+	logs := ps.logs.FilterMessage("cases exported").All()
+	if last := logs[len(logs)-1].ContextMap(); last["by"] != "坐席甲" || fmt.Sprint(last["filters"]) != "[phone]" || strings.Contains(fmt.Sprint(last), "0003") {
+		t.Errorf("export logged %v", last)
 	}
 	if code, loc := ps.get(t, "甲", "/console/search/export?assigne=me"); code != http.StatusSeeOther || loc != "/console/search?assigne=me" {
 		t.Errorf("a wrong query: %d %s, want 303 back to the search page", code, loc)
