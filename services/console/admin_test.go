@@ -62,7 +62,7 @@ func TestAccountsPage(t *testing.T) {
 		{"no such role", form("name", "li.qiang", "role", "boss"), http.StatusUnprocessableEntity, "角色（role）须为"},
 	} {
 		code, page := ps.post(t, "吴", pathUsers, tt.form)
-		if code != tt.code || !strings.Contains(page, tt.reason) || !strings.Contains(page, `value="`+tt.form.Get("name")+`"`) || oneTimeRe.MatchString(page) {
+		if code != tt.code || !strings.Contains(page, tt.reason) || !strings.Contains(page, `aria-invalid="true"`) || !strings.Contains(page, `value="`+tt.form.Get("name")+`"`) || oneTimeRe.MatchString(page) {
 			t.Errorf("%s: %d, want %d with %q and the name typed: %.200s", tt.name, code, tt.code, tt.reason, page)
 		}
 	}
