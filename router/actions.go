@@ -18,7 +18,7 @@ const ActionVersion = 1
 type ActionKind string
 
 // The kinds of Action. Agents send take, transfer, note, event, resolve,
-// close, reopen and recategorize through the console API; the escalator
+// close, reopen, recategorize and reveal through the console API; the escalator
 // sends escalate, the batch detector flag_batch.
 const (
 	// ActionTake: an agent takes the case (处理中). The first agent who
@@ -47,7 +47,22 @@ const (
 	ActionEscalate ActionKind = "escalate"
 	// ActionFlagBatch flags the case as part of a batch incident (批量投诉).
 	ActionFlagBatch ActionKind = "flag_batch"
+	// ActionReveal records that an agent who may not see contacts was
+	// shown one of the case's customer contacts (Field) unmasked, to call
+	// or write back: it changes nothing but the case's history, the audit
+	// of every reveal.
+	ActionReveal ActionKind = "reveal"
 )
+
+// The contacts of a case's customer a reveal action may show.
+const (
+	RevealPhone = "phone"
+	RevealEmail = "email"
+)
+
+// RevealFields are the contacts a reveal action may show, with their
+// names in Chinese.
+var RevealFields = map[string]string{RevealPhone: "电话号码", RevealEmail: "电子邮箱"}
 
 // Action is something done to a case: the payload of the case.actions
 // topic. It is keyed by the case's customer key (Customer), the key of
@@ -82,6 +97,8 @@ type Action struct {
 	// Batch and Reason are set on flag_batch.
 	Batch  string `json:"batch,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Field is the contact a reveal action showed (RevealFields).
+	Field string `json:"field,omitempty"`
 	// Override says the actor may take over or pass on a case another
 	// agent holds (a supervisor or an admin; see HeldBy). The console sets
 	// it from the role of the account that acts.
@@ -148,6 +165,7 @@ func (a Action) checkFields() error {
 		{"department", a.Department, MaxActionName, utf8.RuneCountInString}, {"queue", a.Queue, MaxActionName, utf8.RuneCountInString},
 		{"event", a.Event, MaxActionName, utf8.RuneCountInString}, {"category", a.Category, MaxActionName, utf8.RuneCountInString},
 		{"clock", a.Clock, MaxActionName, utf8.RuneCountInString}, {"step", a.Step, MaxActionName, utf8.RuneCountInString},
+		{"field", a.Field, MaxActionName, utf8.RuneCountInString},
 		{"note", a.Note, MaxActionNote, utf8.RuneCountInString}, {"reason", a.Reason, MaxActionReason, utf8.RuneCountInString},
 	}
 	for _, f := range fields {
@@ -210,6 +228,11 @@ func (a Action) Validate() error {
 	case ActionFlagBatch:
 		if a.Batch == "" {
 			return invalid(Reason{Code: CodeFieldRequired, Field: "batch", Message: "批量标记须指明批量事件"}, "a flag_batch action names the batch")
+		}
+	case ActionReveal:
+		if _, ok := RevealFields[a.Field]; !ok {
+			return invalid(Reason{Code: CodeFieldRequired, Field: "field", Message: "请指明要查看的联系方式：电话号码（phone）或电子邮箱（email）"},
+				"a reveal action names the contact, phone or email, not %q", a.Field)
 		}
 	default:
 		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型"}, "unknown kind %q", a.Kind)
@@ -347,6 +370,10 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 			return c, false, nil, nil
 		}
 		ev.Detail = "batch " + a.Batch
+	case ActionReveal:
+		// Allowed in every status: a resolved case's customer is called
+		// back for the follow-up visit (回访).
+		ev.Detail = "revealed " + a.Field
 	}
 	if err != nil {
 		return c, false, nil, err
@@ -391,7 +418,7 @@ func finished(c Case, message, format string, args ...any) error {
 // AgentKinds are the kinds of action people send; escalate and flag_batch
 // come from tousu itself.
 var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEvent,
-	ActionResolve, ActionClose, ActionReopen, ActionRecategorize}
+	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionReveal}
 
 // CheckAgentAction checks what an action a person sends needs besides
 // Validate: a kind people may send, and the result of a resolve or the
@@ -399,7 +426,7 @@ var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEven
 // without one (those sent before this rule), so it is for the console.
 func CheckAgentAction(a Action) error {
 	if !slices.Contains(AgentKinds, a.Kind) {
-		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类"},
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、查看联系方式"},
 			"kind must be one of %v", AgentKinds)
 	}
 	if err := a.Validate(); err != nil {

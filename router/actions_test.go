@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -429,6 +430,65 @@ func TestReasonOf(t *testing.T) {
 			r := ReasonOf(err)
 			if r.Code != tt.want.Code || r.Field != tt.want.Field || !strings.Contains(r.Message, tt.want.Message) || r.Conflict != tt.conflict {
 				t.Errorf("ReasonOf(%v) = %+v; want %+v (conflict %v)", err, r, tt.want, tt.conflict)
+			}
+		})
+	}
+}
+
+// TestRevealChangesOnlyTheHistory: a reveal names a contact the case's
+// customer has, and it is recorded on the timeline (who, when, which
+// contact, never the value) in every status, changing nothing else.
+func TestRevealChangesOnlyTheHistory(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("宽带断网三天，客服电话一直打不通", received), received)
+	resolve := act(open, "r1", ActionResolve, "1001", received.Add(time.Hour))
+	resolve.Note = "已上门修复线路"
+	resolved := apply(t, e, open, resolve)
+	reveal := func(c Case, id, field string) Action {
+		a := act(c, id, ActionReveal, "1001", received.Add(2*time.Hour))
+		a.Field = field
+		return a
+	}
+	tests := []struct {
+		name   string
+		c      Case
+		a      Action
+		detail string // "" when refused
+	}{
+		{"phone of an open case", open, reveal(open, "v1", RevealPhone), "revealed phone"},
+		{"e-mail of a resolved case, for the follow-up visit", resolved, reveal(resolved, "v2", RevealEmail), "revealed email"},
+		{"no field", open, reveal(open, "v3", ""), ""},
+		{"an ID-card number is no contact", open, reveal(open, "v4", "id_card"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, changed, _, err := e.Apply(tt.c, tt.a)
+			if tt.detail == "" {
+				if r := ReasonOf(err); !errors.Is(err, ErrInvalidAction) || r.Field != "field" || !strings.Contains(r.Message, "电话号码") {
+					t.Errorf("Apply = %v (reason %+v), want a refusal naming the field", err, r)
+				}
+				if err := CheckAgentAction(tt.a); err == nil {
+					t.Errorf("CheckAgentAction accepts a reveal of %q", tt.a.Field)
+				}
+				return
+			}
+			if err != nil || !changed {
+				t.Fatalf("Apply = changed %v, %v", changed, err)
+			}
+			if err := CheckAgentAction(tt.a); err != nil {
+				t.Errorf("CheckAgentAction = %v, want an agent's reveal accepted", err)
+			}
+			last := got.History[len(got.History)-1]
+			if len(got.History) != len(tt.c.History)+1 || last.Kind != ActionReveal || last.Actor != "1001" || last.Detail != tt.detail {
+				t.Errorf("history = %+v, want one more entry %q by 1001", got.History, tt.detail)
+			}
+			if again, changed, _, _ := e.Apply(got, tt.a); changed || len(again.History) != len(got.History) {
+				t.Errorf("the same reveal twice is recorded twice")
+			}
+			got.History, got.UpdatedAt = tt.c.History, tt.c.UpdatedAt
+			if !reflect.DeepEqual(got, tt.c) {
+				t.Errorf("a reveal changed more than the history:\n got %+v\nwant %+v", got, tt.c)
 			}
 		})
 	}

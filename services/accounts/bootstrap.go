@@ -38,7 +38,7 @@ func (s *Store) Bootstrap(ctx context.Context, dir string, now time.Time) (strin
 	if s.HasAdmin() {
 		return "", nil
 	}
-	password := oneTimePassword()
+	password := OneTimePassword(AdminName)
 	a, err := Create(Spec{Name: AdminName, DisplayName: "管理员", Role: RoleAdmin, Password: password}, BootstrapBy, now)
 	if err != nil {
 		return "", err
@@ -56,11 +56,12 @@ func (s *Store) Bootstrap(ctx context.Context, dir string, now time.Time) (strin
 	return path, nil
 }
 
-// oneTimePassword returns 26 random characters of A-Z and 2-7
-// (rand.Text) that pass CheckPassword.
-func oneTimePassword() string {
+// OneTimePassword returns 26 random characters of A-Z and 2-7
+// (rand.Text) that pass CheckPassword for the account name: a password
+// someone else sets, shown once, to be changed at the first sign-in.
+func OneTimePassword(name string) string {
 	for {
-		if p := rand.Text(); CheckPassword(AdminName, p) == nil {
+		if p := rand.Text(); CheckPassword(name, p) == nil {
 			return p
 		}
 	}

@@ -298,10 +298,11 @@ func (p *Process) startConsole(context.Context) error {
 	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
 		return err
 	}
+	admin := httpapi.NewAdmin(p.accounts, p.auth, p.component("admin"))
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
-		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
-	httpapi.NewAdmin(p.accounts, p.auth, p.component("admin")).Mount(p.server.App())
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
+	admin.Mount(p.server.App())
 	form := p.form
 	if form == nil {
 		if form, err = webform.New(p.cfg.Webform, shared, nil, nil, p.component("status"), p.registry); err != nil {

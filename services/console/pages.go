@@ -46,6 +46,9 @@ type PagesDeps struct {
 	Knows func(name string) bool
 	// CustomerKey keys the opaque customer tokens (httpapi.CustomerToken).
 	CustomerKey []byte
+	// Admin is the admin API's core, which the accounts pages (admin.go)
+	// change accounts through; nil: no accounts pages.
+	Admin *httpapi.Admin
 	// Logger logs what went wrong serving a page.
 	Logger *zap.Logger
 	// Notices are the alerts topic's notices and their read marks: with
@@ -72,18 +75,25 @@ func NewPages(deps PagesDeps) *Pages {
 }
 
 // Mount registers GET /console/ (my queue), GET /console/search, GET
-// /console/cases/:id, POST /console/cases/:id/actions and GET
-// /console/board (the supervisor board, board.go) and, with Notices, GET
-// /console/alerts and POST /console/alerts/read (alerts.go), each behind
-// RequirePage, the posts also behind CheckCSRF.
+// /console/search/export (the search as CSV), GET /console/cases/:id,
+// POST /console/cases/:id/actions, POST /console/cases/:id/reveal and GET
+// /console/board (the supervisor board, board.go); with Notices, GET
+// /console/alerts and POST /console/alerts/read (alerts.go); with Admin,
+// the accounts pages for admins. Each is behind RequirePage, the posts also
+// behind CheckCSRF.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
 	app.Get(Path+"/search", p.d.RequirePage, p.search)
+	app.Get(Path+"/search/export", p.d.RequirePage, p.export)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
+	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
 	app.Get(Path+"/board", p.d.RequirePage, p.board)
 	if p.d.Notices != nil {
 		p.mountAlerts(app)
+	}
+	if p.d.Admin != nil {
+		p.mountAdmin(app)
 	}
 }
 
@@ -272,16 +282,5 @@ func validityLabel(c router.Case) string {
 	return ""
 }
 
-// channelLabels name the intake channels.
-var channelLabels = map[ingest.Channel]string{
-	ingest.ChannelEmail: "电子邮件", ingest.ChannelWebForm: "网页表单", ingest.ChannelAPI: "接口",
-	ingest.ChannelHotline: "热线", ingest.ChannelWebhook: "第三方推送",
-}
-
 // channelLabel names a channel; an unknown one by itself.
-func channelLabel(ch ingest.Channel) string {
-	if l, ok := channelLabels[ch]; ok {
-		return l
-	}
-	return string(ch)
-}
+func channelLabel(ch ingest.Channel) string { return httpapi.ChannelLabel(ch) }

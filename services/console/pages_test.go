@@ -13,9 +13,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -33,6 +35,8 @@ var people = map[string]httpapi.Principal{
 	"甲": {Name: "坐席甲", Role: httpapi.RoleAgent, Departments: []string{"客户服务中心"}},
 	"乙": {Name: "坐席乙", Role: httpapi.RoleAgent, Departments: []string{"网络运维部"}},
 	"王": {Name: "主管王", Role: httpapi.RoleSupervisor},
+	"吴": {Name: "wu.admin", Role: httpapi.RoleAdmin},
+	"钱": {Name: "qian.ops", Role: httpapi.RoleOps},
 }
 
 // testCSRF is the stand-in session's CSRF token.
@@ -47,6 +51,12 @@ type pagesServer struct {
 	packs     *router.Packs
 	published []router.Action
 	results   map[string]router.ActionResult
+	// publishErr, when set, is the broker's refusal of every action.
+	publishErr error
+	// logs are what the pages logged.
+	logs *observer.ObservedLogs
+	// accounts are the accounts the accounts pages change.
+	accounts *accounts.Store
 }
 
 func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
@@ -67,10 +77,15 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}}
+	core, logs := observer.New(zap.InfoLevel)
+	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}, logs: logs,
+		accounts: loopbackAccounts()}
 	MountStatic(ps.app, zap.NewNop())
 	acts := &httpapi.CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
+			if ps.publishErr != nil {
+				return ps.publishErr
+			}
 			ps.published = append(ps.published, a)
 			return nil
 		},
@@ -82,7 +97,8 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	}
 	NewPages(PagesDeps{
-		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.NewNop(), Notices: alertStore(tb),
+		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.New(core), Notices: alertStore(tb),
+		Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {

@@ -164,6 +164,7 @@ func TestEveryRouteByRole(t *testing.T) {
 		{"GET", "/api/v1/ops/lag", []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases?q=理赔", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{"GET", httpapi.PathExport, []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases/TSA", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases/TSB", []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth}},
 		{"GET", "/api/v1/cases/TSC", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},

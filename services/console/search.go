@@ -43,6 +43,8 @@ type searchData struct {
 	Range       string
 	Prev, Next  string
 	Unavailable bool
+	// Export is the address of the search as CSV, when it found cases.
+	Export string
 }
 
 // filterView is one filter of the search form.
@@ -72,12 +74,7 @@ var sorts = []option{
 
 func (p *Pages) search(c *fiber.Ctx) error {
 	me := httpapi.PrincipalOf(c)
-	values := url.Values{}
-	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
-		if len(value) > 0 { // the form sends its empty fields
-			values.Add(string(key), string(value))
-		}
-	})
+	values := searchValues(c)
 	data := searchData{Q: values.Get("q"), From: values.Get("from"), To: values.Get("to"), DueBefore: values.Get("due_before")}
 	q, err := httpapi.ParseSearch(values, me)
 	var facets map[string]map[string]int
@@ -103,6 +100,9 @@ func (p *Pages) search(c *fiber.Ctx) error {
 			data.Rows = append(data.Rows, row(httpapi.Redact(cs, me, p.d.CustomerKey), p.engine(cs.Pack), now))
 		}
 		data.Range, data.Prev, data.Next = paging(values, q, res.Total)
+		if res.Total > 0 {
+			data.Export = exportLink(values)
+		}
 	}
 	for _, name := range selectFilters {
 		data.Selects = append(data.Selects, selectOf(name, values.Get(name), facets[name]))

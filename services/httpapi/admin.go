@@ -58,39 +58,61 @@ func (d *Admin) create(c *fiber.Ctx) error {
 	if ok, err := decodeAdminBody(c, &spec); !ok {
 		return err
 	}
-	who := PrincipalOf(c).Name
-	a, err := accounts.Create(spec, who, d.now())
+	a, err := d.CreateAccount(c.UserContext(), spec, PrincipalOf(c).Name)
 	if err != nil {
 		return d.refuse(c, spec.Name, err)
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
-	defer cancel()
-	if err := d.store.Create(ctx, a); err != nil {
-		return d.refuse(c, a.Name, err)
-	}
-	d.logger.Info("account created", zap.String("account", a.Name), zap.String("role", string(a.Role)),
-		zap.Strings("departments", a.Departments), zap.String("by", who))
 	c.Location(PathAdminUsers + "/" + a.Name)
 	return c.Status(fiber.StatusCreated).JSON(a.Profile)
 }
 
-// list answers every account, by name, without password hashes.
-func (d *Admin) list(c *fiber.Ctx) error {
+// CreateAccount creates the account spec describes, by who, and logs it
+// (who, which account, its role and departments; never the password):
+// the admin API's and the accounts page's one way to. Its errors are
+// those of accounts.Create and Store.Create; Refusal says them.
+func (d *Admin) CreateAccount(ctx context.Context, spec accounts.Spec, who string) (accounts.Account, error) {
+	a, err := accounts.Create(spec, who, d.now())
+	if err != nil {
+		return a, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	if err := d.store.Create(ctx, a); err != nil {
+		return a, err
+	}
+	d.logger.Info("account created", zap.String("account", a.Name), zap.String("role", string(a.Role)),
+		zap.Strings("departments", a.Departments), zap.String("by", who))
+	return a, nil
+}
+
+// Accounts are every account, by name, without password hashes.
+func (d *Admin) Accounts() []accounts.Profile {
 	all := d.store.List()
 	users := make([]accounts.Profile, len(all))
 	for i, a := range all {
 		users[i] = a.Profile
 	}
-	return c.JSON(fiber.Map{"users": users})
+	return users
+}
+
+// Account is the account called name, without its password hash.
+func (d *Admin) Account(name string) (accounts.Profile, bool) {
+	a, ok := d.store.Get(name)
+	return a.Profile, ok
+}
+
+// list answers every account, by name, without password hashes.
+func (d *Admin) list(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"users": d.Accounts()})
 }
 
 // get answers one account, or 404.
 func (d *Admin) get(c *fiber.Ctx) error {
-	a, ok := d.store.Get(c.Params("name"))
+	a, ok := d.Account(c.Params("name"))
 	if !ok {
 		return d.refuse(c, c.Params("name"), accounts.ErrNotFound)
 	}
-	return c.JSON(a.Profile)
+	return c.JSON(a)
 }
 
 // patch changes an account's display name, role, departments, password or
@@ -101,18 +123,29 @@ func (d *Admin) patch(c *fiber.Ctx) error {
 	if ok, err := decodeAdminBody(c, &p); !ok {
 		return err
 	}
-	who := PrincipalOf(c).Name
-	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	a, err := d.ChangeAccount(c.UserContext(), name, p, PrincipalOf(c).Name)
+	if err != nil {
+		return d.refuse(c, name, err)
+	}
+	return c.JSON(a.Profile)
+}
+
+// ChangeAccount applies p to the account called name, by who, and logs
+// it (who, which account, which fields; never a password): the admin
+// API's and the accounts page's one way to. Its errors are those of
+// accounts.Apply and Store.Update; Refusal says them.
+func (d *Admin) ChangeAccount(ctx context.Context, name string, p accounts.Patch, who string) (accounts.Account, error) {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
 	a, err := d.store.Update(ctx, name, func(cur accounts.Account) (accounts.Account, error) {
 		return accounts.Apply(cur, p, who, d.now())
 	})
 	if err != nil {
-		return d.refuse(c, name, err)
+		return a, err
 	}
 	d.logger.Info("account changed", zap.String("account", name), zap.Strings("fields", p.Fields()),
 		zap.String("role", string(a.Role)), zap.Bool("disabled", a.Disabled), zap.String("by", who))
-	return c.JSON(a.Profile)
+	return a, nil
 }
 
 // decodeAdminBody reads the JSON body into v, refusing unknown fields; it
@@ -151,26 +184,41 @@ func decodeAdminBody(c *fiber.Ctx, v any) (bool, error) {
 // jsonKinds say in Chinese what a JSON value of a Go kind is.
 var jsonKinds = map[reflect.Kind]string{reflect.String: "字符串", reflect.Slice: "字符串数组（如 [\"客服部\"]）", reflect.Bool: "true 或 false"}
 
-// refuse answers an error of the accounts: 422 for a field that breaks a
-// rule, 409 for a name that is taken, 404 for an unknown account, 503
-// when the accounts cannot be written or read back now.
-func (d *Admin) refuse(c *fiber.Ctx, name string, err error) error {
+// AccountRefusal is why a change of an account was refused: the HTTP
+// status, a stable code, the message in Chinese and the field at fault,
+// when one is.
+type AccountRefusal struct {
+	Status               int
+	Code, Message, Field string
+}
+
+// Refusal says an error of CreateAccount or ChangeAccount of the account
+// called name: 422 for a field that breaks a rule, 409 for a name that is
+// taken, 404 for an unknown account, 503 when the accounts cannot be
+// written or read back now. It logs what is not the person's fault.
+func (d *Admin) Refusal(name string, err error) AccountRefusal {
 	if fe, ok := accounts.IsFieldError(err); ok {
-		body := fiber.Map{"error": fe.Code, "message": fe.Message}
-		if fe.Field != "" {
-			body["field"] = fe.Field
-		}
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(body)
+		return AccountRefusal{Status: fiber.StatusUnprocessableEntity, Code: fe.Code, Message: fe.Message, Field: fe.Field}
 	}
 	switch {
 	case errors.Is(err, accounts.ErrExists):
-		return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": "name_taken", "field": "name", "message": fmt.Sprintf("账号名“%s”已被使用", name)})
+		return AccountRefusal{Status: fiber.StatusConflict, Code: "name_taken", Field: "name", Message: fmt.Sprintf("账号名“%s”已被使用", name)}
 	case errors.Is(err, accounts.ErrNotFound):
-		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "no_such_account", "message": fmt.Sprintf("没有名为“%s”的账号", name)})
+		return AccountRefusal{Status: fiber.StatusNotFound, Code: "no_such_account", Message: fmt.Sprintf("没有名为“%s”的账号", name)}
 	case errors.Is(err, accounts.ErrNotVisible):
 		d.logger.Warn("account change not read back in time", zap.String("account", name), zap.Error(err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "not_visible_yet", "message": "修改已提交，但尚未生效，请稍后刷新查看"})
+		return AccountRefusal{Status: fiber.StatusServiceUnavailable, Code: "not_visible_yet", Message: "修改已提交，但尚未生效，请稍后刷新查看"}
 	}
 	d.logger.Error("account change failed", zap.String("account", name), zap.Error(err))
-	return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "unavailable", "message": "账号存储暂时不可用，请稍后重试"})
+	return AccountRefusal{Status: fiber.StatusServiceUnavailable, Code: "unavailable", Message: "账号存储暂时不可用，请稍后重试"}
+}
+
+// refuse answers an error of the accounts as Refusal says it.
+func (d *Admin) refuse(c *fiber.Ctx, name string, err error) error {
+	r := d.Refusal(name, err)
+	body := fiber.Map{"error": r.Code, "message": r.Message}
+	if r.Field != "" {
+		body["field"] = r.Field
+	}
+	return c.Status(r.Status).JSON(body)
 }

@@ -62,16 +62,20 @@ func NewConsole(index caseindex.Index, auth *Authenticator, acts *CaseActions, c
 	return &Console{index: index, auth: auth, acts: acts, logger: logger, customerKey: customerKey}
 }
 
-// Mount registers GET /api/v1/cases (search) and GET /api/v1/cases/:id,
-// both for tokens whose role may search, and, with actions, POST
-// /api/v1/cases/:id/actions and GET /api/v1/cases/:id/actions/:action
-// (what became of an action) for the same tokens.
+// Mount registers GET /api/v1/cases (search), GET PathExport (the search
+// as CSV) and GET /api/v1/cases/:id, all for tokens whose role may
+// search, and, with actions, POST /api/v1/cases/:id/actions, POST
+// /api/v1/cases/:id/reveal (reveal.go) and GET
+// /api/v1/cases/:id/actions/:action (what became of an action) for the
+// same tokens.
 func (k *Console) Mount(app fiber.Router) {
 	search := k.auth.Require(Role.MaySearch)
 	app.Get("/api/v1/cases", search, k.search)
+	app.Get(PathExport, search, k.export) // before :id, which would match it
 	app.Get("/api/v1/cases/:id", search, k.get)
 	if k.acts != nil {
 		app.Post("/api/v1/cases/:id/actions", search, k.act)
+		app.Post("/api/v1/cases/:id/reveal", search, k.reveal)
 		app.Get("/api/v1/cases/:id/actions/:action", search, k.actionResult)
 	}
 }
@@ -86,6 +90,8 @@ type ActionRequest struct {
 	Event      string            `json:"event"`
 	Category   string            `json:"category"`
 	Note       string            `json:"note"`
+	// Field is the contact a reveal shows (router.RevealFields).
+	Field string `json:"field"`
 	// Actor is the agent an admin token (an integration such as a CRM)
 	// acts for; other tokens act as themselves.
 	Actor string `json:"actor"`
@@ -197,6 +203,15 @@ func refusal(err error, status router.Status) *ActionError {
 // 503 when the broker did not take it. A non-empty idempotencyKey makes
 // a retried request the same action.
 func (acts *CaseActions) Submit(ctx context.Context, p Principal, cs router.Case, req ActionRequest, idempotencyKey string, knows func(name string) bool) (router.Action, error) {
+	if req.Kind == router.ActionReveal { // audits a contact shown: Reveal shows it
+		return router.Action{}, &ActionError{Status: fiber.StatusUnprocessableEntity, body: apiError{Error: "a reveal is asked of the reveal route, which answers the value",
+			Code: router.CodeKind, Field: "kind", Message: "查看客户联系方式请使用“查看”按钮或 POST /api/v1/cases/{id}/reveal"}}
+	}
+	return acts.submit(ctx, p, cs, req, idempotencyKey, knows)
+}
+
+// submit is Submit for every kind of action people send.
+func (acts *CaseActions) submit(ctx context.Context, p Principal, cs router.Case, req ActionRequest, idempotencyKey string, knows func(name string) bool) (router.Action, error) {
 	actor := p.Name
 	if req.Actor != "" && p.Role == RoleAdmin {
 		actor = req.Actor
@@ -208,7 +223,7 @@ func (acts *CaseActions) Submit(ctx context.Context, p Principal, cs router.Case
 	a := router.Action{
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
-		Event: req.Event, Category: req.Category, Note: req.Note,
+		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}
@@ -358,13 +373,15 @@ func ParseSearch(values url.Values, p Principal) (caseindex.Query, error) {
 	return q, err
 }
 
-func (k *Console) search(c *fiber.Ctx) error {
+// parseSearch reads the request's query parameters as p's search
+// (ParseSearch); when it cannot, ok is false and err is its answer, 400
+// naming the wrong parameter.
+func (k *Console) parseSearch(c *fiber.Ctx, p Principal) (q caseindex.Query, ok bool, err error) {
 	values := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
 		values.Add(string(key), string(value))
 	})
-	p := PrincipalOf(c)
-	q, err := ParseSearch(values, p)
+	q, err = ParseSearch(values, p)
 	if err != nil {
 		// param and message (Simplified Chinese) let the console show which
 		// parameter is wrong; ParseQuery's errors are all *ParamError.
@@ -373,7 +390,16 @@ func (k *Console) search(c *fiber.Ctx) error {
 		if errors.As(err, &pe) {
 			body["param"], body["message"] = pe.Param, pe.Message
 		}
-		return c.Status(fiber.StatusBadRequest).JSON(body)
+		return q, false, c.Status(fiber.StatusBadRequest).JSON(body)
+	}
+	return q, true, nil
+}
+
+func (k *Console) search(c *fiber.Ctx) error {
+	p := PrincipalOf(c)
+	q, ok, err := k.parseSearch(c, p)
+	if !ok {
+		return err
 	}
 	res, err := k.index.Search(c.UserContext(), q)
 	if err != nil {
