@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,8 +38,9 @@ func MaskEmail(s string) string {
 }
 
 // MaskName keeps the first character of a name, the surname of most
-// Chinese names, and replaces every other character but spaces with *:
-// 张三 becomes 张*, 欧阳娜娜 欧***. A name of one character becomes *.
+// Chinese names, and replaces the rest by one or two stars: 张三 becomes
+// 张*, 欧阳娜娜 欧**, and a long name with spaces in it no more. A name of
+// one character becomes *.
 func MaskName(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -50,16 +50,9 @@ func MaskName(s string) string {
 	if n == len(s) {
 		return "*"
 	}
-	var b strings.Builder
-	b.WriteRune(first)
-	for _, r := range s[n:] {
-		if unicode.IsSpace(r) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('*')
-		}
-	}
-	return b.String()
+	// At most two stars, whatever follows: a masked name tells neither
+	// its length nor where its words break.
+	return string(first) + strings.Repeat("*", min(utf8.RuneCountInString(s[n:]), 2))
 }
 
 // MaskText returns free text (a complaint, an agent's note) with the

@@ -77,9 +77,10 @@ func TestMaskFields(t *testing.T) {
 		{"MaskEmail", MaskEmail, "no address", "***"},
 
 		{"MaskName", MaskName, "张三", "张*"},
-		{"MaskName", MaskName, "欧阳娜娜", "欧***"},
+		{"MaskName", MaskName, "欧阳娜娜", "欧**"},
+		{"MaskName", MaskName, "王<img src=x onerror=alert(1)> 先生", "王**"},
 		{"MaskName", MaskName, "张", "*"},
-		{"MaskName", MaskName, " John Smith ", "J*** *****"},
+		{"MaskName", MaskName, " John Smith ", "J**"},
 		{"MaskName", MaskName, "", ""},
 
 		{"MaskExcerpt", MaskExcerpt, "回电13800138000，身份证11010519491231002X已核实…", "回电138****8000，身份证110***********002X已核实…"},
