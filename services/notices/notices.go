@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -151,14 +152,9 @@ func newestFirst(a, b router.Notice) int {
 func (s *Store) Prune(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for id, v := range s.notices {
-		if now.Sub(v.At) > Retention {
-			delete(s.notices, id)
-			n++
-		}
-	}
-	return n
+	before := len(s.notices)
+	maps.DeleteFunc(s.notices, func(_ string, v router.Notice) bool { return now.Sub(v.At) > Retention })
+	return before - len(s.notices)
 }
 
 // For returns the notices that concern r, newest first, each with whether

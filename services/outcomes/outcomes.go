@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -75,12 +76,7 @@ func (s *Store) Result(actionID string) (router.ActionResult, bool) {
 func (s *Store) Prune(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for id, r := range s.results {
-		if now.Sub(r.At) > Retention {
-			delete(s.results, id)
-			n++
-		}
-	}
-	return n
+	before := len(s.results)
+	maps.DeleteFunc(s.results, func(_ string, r router.ActionResult) bool { return now.Sub(r.At) > Retention })
+	return before - len(s.results)
 }
