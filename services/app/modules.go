@@ -659,6 +659,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: webhooks           POST %s/webhooks/{source}\n", base)
 	}
 	if p.has(TargetConsole) {
+		fmt.Fprintf(p.out, "tousu: console            %s%s/ (sign in; the first account is admin)\n", base, console.Path)
 		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
 		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
