@@ -393,3 +393,25 @@ func TestSearchIsScoped(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsSeesNoCase: an ops account, whose scope names no department,
+// finds no case in the console: the navigation offers no search, search
+// and its export answer 403, a case's page 404; an agent's do not.
+func TestOpsSeesNoCase(t *testing.T) {
+	ps := newPagesServer(t, fixtures(t)...)
+	search := "/console/search?q=" + url.QueryEscape("信号")
+	for _, tt := range []struct {
+		who, path      string
+		code           int
+		want, unwanted []string
+	}{
+		{"钱", "/console/", http.StatusOK, []string{"我的工单"}, []string{`href="/console/search"`, "/console/cases/"}},
+		{"钱", search, http.StatusForbidden, []string{"您的账号不能查看或搜索工单"}, []string{"/console/cases/", "TS-B", "TS-D"}},
+		{"钱", "/console/search/export?q=" + url.QueryEscape("信号"), http.StatusForbidden, []string{"您的账号不能查看或搜索工单"}, []string{"TS-B", "TS-D"}},
+		{"钱", "/console/cases/TS-D", http.StatusNotFound, []string{"工单不存在"}, []string{"小区基站"}},
+		{"乙", "/console/", http.StatusOK, []string{`href="/console/search"`, "/console/cases/TS-D"}, nil},
+		{"乙", search, http.StatusOK, []string{"/console/cases/TS-D"}, []string{"/console/cases/TS-B"}},
+	} {
+		ps.check(t, tt.who, tt.path, tt.code, tt.want, tt.unwanted)
+	}
+}
