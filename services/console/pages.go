@@ -80,11 +80,11 @@ func NewPages(deps PagesDeps) *Pages {
 // /console/board (the supervisor board, board.go); with Notices, GET
 // /console/alerts and POST /console/alerts/read (alerts.go); with Admin,
 // the accounts pages for admins. Each is behind RequirePage, the posts also
-// behind CheckCSRF.
+// behind CheckCSRF; search and its export also behind seesCases.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
-	app.Get(Path+"/search", p.d.RequirePage, p.search)
-	app.Get(Path+"/search/export", p.d.RequirePage, p.export)
+	app.Get(Path+"/search", p.d.RequirePage, p.seesCases, p.search)
+	app.Get(Path+"/search/export", p.d.RequirePage, p.seesCases, p.export)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
 	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
@@ -95,6 +95,16 @@ func (p *Pages) Mount(app fiber.Router) {
 	if p.d.Admin != nil {
 		p.mountAdmin(app)
 	}
+}
+
+// seesCases answers 403 to a person whose role sees no case (ops): a
+// search in their scope would be a search of every case.
+func (p *Pages) seesCases(c *fiber.Ctx) error {
+	if !httpapi.PrincipalOf(c).Role.MaySearch() {
+		return p.render(c, fiber.StatusForbidden, "notice", "无权访问", "", "",
+			message{Text: "您的账号不能查看或搜索工单。", Code: "forbidden"})
+	}
+	return c.Next()
 }
 
 // render renders a page for the signed-in person.

@@ -61,22 +61,8 @@ type pagesServer struct {
 
 func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 	tb.Helper()
-	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { idx.Close() })
-	if err := idx.Upsert(context.Background(), cases); err != nil {
-		tb.Fatal(err)
-	}
-	tpl, err := LoadTemplates()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	packs := telecomPacks(tb)
+	idx := caseIndex(tb, cases)
 	core, logs := observer.New(zap.InfoLevel)
 	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}, logs: logs,
 		accounts: loopbackAccounts()}
@@ -96,9 +82,8 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 			return r, ok
 		},
 	}
-	NewPages(PagesDeps{
-		Index: idx, Actions: acts, Templates: tpl, CustomerKey: []byte("test-customer-key"), Logger: zap.New(core), Notices: alertStore(tb),
-		Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
+	mountPages(tb, ps.app, PagesDeps{
+		Index: idx, Actions: acts, Logger: zap.New(core), Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
@@ -119,8 +104,54 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 			_, ok := map[string]bool{"坐席甲": true, "坐席乙": true, "主管王": true}[name]
 			return ok
 		},
-	}).Mount(ps.app)
+	})
 	return ps
+}
+
+// telecomPacks are the policy packs of the tests: the built-in telecom
+// pack.
+func telecomPacks(tb testing.TB) *router.Packs {
+	tb.Helper()
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return packs
+}
+
+// caseIndex is a Bleve index of cases, closed when the test ends.
+func caseIndex(tb testing.TB, cases []router.Case) caseindex.Index {
+	tb.Helper()
+	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, zap.NewNop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { idx.Close() })
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		tb.Fatal(err)
+	}
+	return idx
+}
+
+// mountPages mounts the real pages on app as startConsole does, over
+// deps with the notices of alertStore and, unless given, the templates
+// and a customer key filled in: the tests give the index, the actions, the
+// admin API's core and who is signed in (RequirePage, CheckCSRF,
+// CSRFToken, Knows).
+func mountPages(tb testing.TB, app *fiber.App, deps PagesDeps) {
+	tb.Helper()
+	if deps.Templates == nil {
+		tpl, err := LoadTemplates()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		deps.Templates = tpl
+	}
+	if deps.CustomerKey == nil {
+		deps.CustomerKey = []byte("test-customer-key")
+	}
+	deps.Notices = alertStore(tb)
+	NewPages(deps).Mount(app)
 }
 
 // get fetches path as who and returns the status and the page.
@@ -179,11 +210,7 @@ func (ps *pagesServer) do(tb testing.TB, req *http.Request) (int, string) {
 // applies edit.
 func complaint(tb testing.TB, id, phone, text string, received time.Time, edit func(*router.Case)) router.Case {
 	tb.Helper()
-	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "webform:" + id, Reference: id, Channel: "webform", ReceivedAt: received,
+	c := telecomPacks(tb).Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "webform:" + id, Reference: id, Channel: "webform", ReceivedAt: received,
 		Customer: normalize.Customer{Name: "李秀英", Phone: phone, Key: "phone:" + phone}, Description: text}, received)
 	c.ID, c.Revision = id, 1
 	if edit != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
-	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -51,9 +49,10 @@ func walkCases() []router.Case {
 	}
 }
 
-// walkServer is the console process as modules.go wires it: the HTTP
-// server with the sessions, the pages, the case API and the admin API.
-func walkServer(tb testing.TB) (*env, *fiber.App) {
+// walkServer is the console process as startConsole (services/app)
+// wires it: the HTTP server with the sessions, the real pages behind the
+// sessions' middlewares, the case API and the admin API.
+func walkServer(tb testing.TB) *fiber.App {
 	tb.Helper()
 	e := newEnv(tb)
 	for _, spec := range []accounts.Spec{
@@ -68,14 +67,7 @@ func walkServer(tb testing.TB) (*env, *fiber.App) {
 			tb.Fatal(err)
 		}
 	}
-	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, zap.NewNop())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { idx.Close() })
-	if err := idx.Upsert(context.Background(), walkCases()); err != nil {
-		tb.Fatal(err)
-	}
+	idx := caseIndex(tb, walkCases())
 	auth := httpapi.NewAuthenticator(walkTokens)
 	auth.UseAccounts(e.store)
 	cfg := httpapi.Config{}
@@ -91,31 +83,16 @@ func walkServer(tb testing.TB) (*env, *fiber.App) {
 	s := NewSessions(sessCfg, e.sessions.key, e.store, e.sessions.ledger, auth, tpl, zap.NewNop())
 	s.now = e.clock.now
 	s.Mount(app)
-	acts := &httpapi.CaseActions{Publish: func(context.Context, router.Action) error { return nil }}
-	httpapi.NewConsole(idx, auth, acts, []byte("customer-key-of-the-walk-0123456"), zap.NewNop()).Mount(app)
-	httpapi.NewAdmin(e.store, auth, zap.NewNop()).Mount(app)
 	MountStatic(app, zap.NewNop())
+	acts := &httpapi.CaseActions{Publish: func(context.Context, router.Action) error { return nil }, Engine: telecomPacks(tb).ByName}
+	customerKey := []byte("customer-key-of-the-walk-0123456")
+	httpapi.NewConsole(idx, auth, acts, customerKey, zap.NewNop()).Mount(app)
+	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
+	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
+		CSRFToken: CSRFToken, Knows: auth.Knows})
+	admin.Mount(app)
 	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
-	mountStandInPages(app, s, idx)
-	e.app, e.sessions = app, s
-	return e, app
-}
-
-// mountStandInPages stands in for the case pages another change brings
-// (queue, search, case): behind RequirePage, the case page answers 404
-// for a case the principal may not see. Once the real pages are mounted,
-// this goes and the walk runs against them.
-func mountStandInPages(app *fiber.App, s *Sessions, idx caseindex.Index) {
-	ok := func(c *fiber.Ctx) error { return c.SendString("页面 " + httpapi.PrincipalOf(c).Name) }
-	app.Get(Path+"/", s.RequirePage(), ok)
-	app.Get(Path+"/search", s.RequirePage(), ok)
-	app.Get(Path+"/cases/:id", s.RequirePage(), func(c *fiber.Ctx) error {
-		cs, err := idx.Get(c.UserContext(), c.Params("id"))
-		if err != nil || !httpapi.PrincipalOf(c).MaySee(cs) {
-			return c.SendStatus(fiber.StatusNotFound)
-		}
-		return ok(c)
-	})
+	return app
 }
 
 // requester is who makes a request of the walk.
@@ -123,10 +100,12 @@ type requester struct {
 	name string
 	// account signs in with password; token is sent as a bearer token.
 	account, password, token string
+	// signedOut says the pages send the requester to sign in.
+	signedOut bool
 }
 
 var requesters = []requester{
-	{name: "nobody"},
+	{name: "nobody", signedOut: true},
 	{name: "agent", account: "zhang.wei", password: agentPassword},
 	{name: "supervisor", account: "li.na", password: superPassword},
 	{name: "admin", account: "wu.admin", password: "管理员Wu-2024-pass"},
@@ -134,87 +113,154 @@ var requesters = []requester{
 	{name: "agent token", token: "agent-token-zhangwei-0123"},
 	{name: "service token", token: "service-token-crm-0123456"},
 	{name: "intake token", token: "intake-token-kiosk-012345"},
-	{name: "disabled account's token", token: "agent-token-zhaolei-01234"},
+	{name: "disabled account's token", token: "agent-token-zhaolei-01234", signedOut: true},
+}
+
+// walkRow is a route of the walk and what each requester gets.
+type walkRow struct {
+	method, path string
+	// codes by requester, in the order of requesters; a POST's or
+	// PATCH's with the session's CSRF token (a token's requests need none).
+	codes []int
+	// bare are a POST's or PATCH's codes without the CSRF token.
+	bare []int
+	// form is what a page's POST sends, json what the API's does.
+	form url.Values
+	json string
+}
+
+// walkNote is the note the walk posts to the API.
+const walkNote = `{"kind":"note","note":"已致电客户，约定明天上午回访"}`
+
+// walkRows are the routes of the console process and what each requester
+// gets: 401 without credentials on the API and 303 to the sign-in page
+// on the pages, 403 for a role that may not (and for a form posted by a
+// session without its CSRF token), 404 for a case the principal may not
+// see and for the board and the accounts pages to whoever may not use
+// them.
+func walkRows() []walkRow {
+	const (
+		ok, created, accepted, see, unauth, forbid, none, invalid = 200, 201, 202, 303, 401, 403, 404, 422
+	)
+	// The codes of each row are those of: nobody, agent, supervisor, admin,
+	// ops, agent token, service token, intake token, disabled account's token.
+	return []walkRow{
+		{method: "GET", path: "/healthz", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{method: "GET", path: "/readyz", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{method: "GET", path: "/metrics", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/ops/lag", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases?q=理赔", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: httpapi.PathExport, codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TSA", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TSB", codes: []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TSC", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TS404", codes: []int{unauth, none, none, none, forbid, none, none, forbid, unauth}},
+		{method: "POST", path: "/api/v1/cases/TSA/actions", json: walkNote,
+			codes: []int{unauth, accepted, accepted, accepted, forbid, accepted, accepted, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, accepted, accepted, forbid, unauth}},
+		{method: "POST", path: "/api/v1/cases/TSB/actions", json: walkNote,
+			codes: []int{unauth, none, accepted, accepted, forbid, none, accepted, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, none, accepted, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TSA/actions/api:x", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
+		{method: "GET", path: "/api/v1/cases/TSB/actions/api:x", codes: []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth}},
+		{method: "POST", path: "/api/v1/cases/TSA/reveal", json: `{"field":"phone"}`,
+			codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, ok, ok, forbid, unauth}},
+		{method: "POST", path: "/api/v1/cases/TSB/reveal", json: `{"field":"phone"}`,
+			codes: []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, none, ok, forbid, unauth}},
+		// The admin creates 周强's account once.
+		{method: "POST", path: httpapi.PathAdminUsers,
+			json:  `{"name":"zhou.qiang","display_name":"周强","role":"agent","departments":["投诉处理一部"],"password":"周强Zq-2024-pass"}`,
+			codes: []int{unauth, forbid, forbid, created, forbid, forbid, forbid, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, forbid, forbid, forbid, unauth}},
+		{method: "PATCH", path: httpapi.PathAdminUsers + "/zhao.lei", json: `{"display_name":"赵磊"}`,
+			codes: []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: httpapi.PathAdminUsers, codes: []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: httpapi.PathAdminUsers + "/zhang.wei", codes: []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth}},
+		// The sign-in form's token is bound to the browser before there is a
+		// session: no session's token opens it.
+		{method: "POST", path: PathSignIn, form: url.Values{"name": {"zhang.wei"}, "password": {"不是这个密码-123"}},
+			codes: []int{forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid},
+			bare:  []int{forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{method: "GET", path: PathSignIn, codes: []int{ok, see, see, see, see, ok, ok, ok, ok}},
+		{method: "GET", path: PathPassword, codes: []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
+		// Only an account changes its password, and the old one is wrong.
+		{method: "POST", path: PathPassword, form: url.Values{"old": {"不是原密码-2024"}, "new": {"新的密码Abc-2025"}, "again": {"新的密码Abc-2025"}},
+			codes: []int{see, invalid, invalid, invalid, invalid, forbid, forbid, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, forbid, forbid, forbid, see}},
+		{method: "GET", path: Path + "/", codes: []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
+		{method: "GET", path: Path + "/search?q=" + url.QueryEscape("理赔"), codes: []int{see, ok, ok, ok, forbid, ok, ok, forbid, see}},
+		{method: "GET", path: Path + "/search/export?q=" + url.QueryEscape("理赔"), codes: []int{see, ok, ok, ok, forbid, ok, ok, forbid, see}},
+		{method: "GET", path: Path + "/cases/TSA", codes: []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
+		{method: "GET", path: Path + "/cases/TSB", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
+		{method: "GET", path: Path + "/cases/TSC", codes: []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
+		{method: "POST", path: Path + "/cases/TSA/actions", form: url.Values{"kind": {"note"}, "note": {"已致电客户，约定明天上午回访"}},
+			codes: []int{see, see, see, see, none, see, see, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, see, see, forbid, see}},
+		{method: "POST", path: Path + "/cases/TSB/actions", form: url.Values{"kind": {"note"}, "note": {"客户要求尽快理赔到账"}},
+			codes: []int{see, none, see, see, none, none, see, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, none, see, forbid, see}},
+		// An agent is shown the phone number; whoever sees it anyway goes back
+		// to the case.
+		{method: "POST", path: Path + "/cases/TSA/reveal", form: url.Values{"field": {"phone"}},
+			codes: []int{see, ok, see, see, none, ok, see, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, ok, see, forbid, see}},
+		{method: "POST", path: Path + "/cases/TSB/reveal", form: url.Values{"field": {"phone"}},
+			codes: []int{see, none, see, see, none, none, see, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, none, see, forbid, see}},
+		{method: "GET", path: Path + "/board", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
+		{method: "GET", path: Path + "/alerts", codes: []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
+		{method: "POST", path: Path + "/alerts/read", form: url.Values{"all": {"1"}},
+			codes: []int{see, see, see, see, see, see, see, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, see, see, forbid, see}},
+		{method: "GET", path: pathUsers, codes: []int{see, none, none, ok, none, none, none, forbid, see}},
+		{method: "GET", path: pathUsers + "/zhang.wei", codes: []int{see, none, none, ok, none, none, none, forbid, see}},
+		// The admin creates 孙丽's account once.
+		{method: "POST", path: pathUsers, form: url.Values{"name": {"sun.li"}, "display_name": {"孙丽"}, "role": {"agent"}, "departments": {"投诉处理一部"}},
+			codes: []int{see, none, none, created, none, none, none, forbid, see},
+			bare:  []int{see, none, none, forbid, none, none, none, forbid, see}},
+		{method: "POST", path: pathUsers + "/zhao.lei", form: url.Values{"display_name": {"赵磊"}, "role": {"agent"}, "departments": {"理赔部"}, "disabled": {"yes"}},
+			codes: []int{see, none, none, see, none, none, none, forbid, see},
+			bare:  []int{see, none, none, forbid, none, none, none, forbid, see}},
+		{method: "POST", path: pathUsers + "/zhao.lei/password",
+			codes: []int{see, none, none, ok, none, none, none, forbid, see},
+			bare:  []int{see, none, none, forbid, none, none, none, forbid, see}},
+		{method: "GET", path: Path + "/static/console.css", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		// Last: signing out ends the walk's session.
+		{method: "POST", path: PathSignOut,
+			codes: []int{see, see, see, see, see, see, see, see, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, see, see, see, see}},
+	}
 }
 
 // TestEveryRouteByRole walks every route of the console process with
-// every role, signed in or by token, and without either: 401 without
-// credentials on the API and 303 to the sign-in page on the pages, 403
-// for a role that may not, 404 for a case the principal may not see.
-//
-// After the case pages are merged, the stand-ins of mountStandInPages
-// give way to them and these rows stay: /console/, /console/search,
-// /console/cases/TSA, /console/cases/TSB (and any POST of the pages, which
-// must answer 403 without the CSRF token).
+// every role, signed in or by token, and without either (walkRows), each
+// POST and PATCH with and without the session's CSRF token.
 func TestEveryRouteByRole(t *testing.T) {
-	_, app := walkServer(t)
-	type row struct {
-		method, path string
-		// codes by requester, in the order of requesters.
-		codes []int
-	}
-	const (
-		ok, accepted, see, unauth, forbid, none = 200, 202, 303, 401, 403, 404
-	)
-	//                                                       nobody  agent   super   admin   ops     agentT  svcT    intakeT disabledT
-	rows := []row{
-		{"GET", "/healthz", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
-		{"GET", "/readyz", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
-		{"GET", "/metrics", []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
-		{"GET", "/api/v1/ops/lag", []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases?q=理赔", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", httpapi.PathExport, []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases/TSA", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases/TSB", []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases/TSC", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases/TS404", []int{unauth, none, none, none, forbid, none, none, forbid, unauth}},
-		{"POST", "/api/v1/cases/TSA/actions", []int{unauth, accepted, accepted, accepted, forbid, accepted, accepted, forbid, unauth}},
-		{"POST", "/api/v1/cases/TSB/actions", []int{unauth, none, accepted, accepted, forbid, none, accepted, forbid, unauth}},
-		{"GET", "/api/v1/cases/TSA/actions/api:x", []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
-		{"GET", "/api/v1/cases/TSB/actions/api:x", []int{unauth, none, ok, ok, forbid, none, ok, forbid, unauth}},
-		{"GET", httpapi.PathAdminUsers, []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth}},
-		{"GET", httpapi.PathAdminUsers + "/zhang.wei", []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth}},
-		{"GET", PathSignIn, []int{ok, see, see, see, see, ok, ok, ok, ok}},
-		{"GET", PathPassword, []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
-		{"GET", Path + "/", []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
-		{"GET", Path + "/search", []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
-		{"GET", Path + "/cases/TSA", []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
-		{"GET", Path + "/cases/TSB", []int{see, none, ok, ok, none, none, ok, forbid, see}},
-		{"GET", Path + "/static/console.css", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
-	}
+	app := walkServer(t)
 	for _, r := range requesters {
 		t.Run(r.name, func(t *testing.T) {
 			b := &browser{tb: t, app: app, cookies: map[string]string{}, ip: "203.0.113.9"}
-			if r.account != "" {
-				if a := b.signIn(r.account, r.password, ""); a.code != see {
-					t.Fatalf("sign-in of %s: %d %.200s", r.account, a.code, a.body)
-				}
-			}
 			token := ""
 			if r.account != "" {
+				if a := b.signIn(r.account, r.password, ""); a.code != http.StatusSeeOther {
+					t.Fatalf("sign-in of %s: %d %.200s", r.account, a.code, a.body)
+				}
 				token = csrf(t, b.do(http.MethodGet, PathPassword, nil))
 			}
 			col := slices.IndexFunc(requesters, func(x requester) bool { return x.name == r.name })
+			rows := walkRows()
+			metrics := rows[slices.IndexFunc(rows, func(x walkRow) bool { return x.path == "/metrics" })]
 			for _, row := range rows {
-				var header []string
-				if r.token != "" {
-					header = append(header, "Authorization", "Bearer "+r.token)
+				if row.method != http.MethodGet {
+					walk(t, b, r, row, "", row.bare[col])
 				}
-				body := ""
-				if row.method == http.MethodPost {
-					header = append(header, CSRFHeader, token, "Content-Type", "application/json")
-					body = `{"kind":"note","note":"已致电客户，约定明天上午回访"}`
-				}
-				a := b.doBody(row.method, row.path, body, header...)
-				if a.code != row.codes[col] {
-					t.Errorf("%s %s: %d, want %d (%.200s)", row.method, row.path, a.code, row.codes[col], a.body)
-				}
-				if a.code == see && r.account == "" && !strings.HasPrefix(a.location, PathSignIn+"?next=") {
-					t.Errorf("%s %s: redirected to %q, want the sign-in page", row.method, row.path, a.location)
-				}
+				a := walk(t, b, r, row, token, row.codes[col])
 				// Who may read the metrics also reads the readiness details.
-				if details := strings.Contains(a.body, `"checks"`); row.path == "/readyz" && details != (rows[2].codes[col] == ok) {
+				if details := strings.Contains(a.body, `"checks"`); row.path == "/readyz" && details != (metrics.codes[col] == http.StatusOK) {
 					t.Errorf("/readyz: details %v, want %v", details, !details)
 				}
 			}
@@ -222,11 +268,91 @@ func TestEveryRouteByRole(t *testing.T) {
 	}
 }
 
+// walk sends row's request as r from b, with the CSRF token csrfToken
+// when it changes something, and checks its status is want.
+func walk(tb testing.TB, b *browser, r requester, row walkRow, csrfToken string, want int) answer {
+	tb.Helper()
+	var header []string
+	if r.token != "" {
+		header = append(header, "Authorization", "Bearer "+r.token)
+	}
+	body := ""
+	switch {
+	case row.method == http.MethodGet:
+	case row.json != "":
+		header = append(header, CSRFHeader, csrfToken, "Content-Type", fiber.MIMEApplicationJSON)
+		body = row.json
+	default:
+		form := url.Values{}
+		for k, v := range row.form {
+			form[k] = v
+		}
+		form.Set(CSRFField, csrfToken)
+		header = append(header, "Content-Type", fiber.MIMEApplicationForm)
+		body = form.Encode()
+	}
+	a := b.doBody(row.method, row.path, body, header...)
+	what := ""
+	switch {
+	case row.method == http.MethodGet:
+	case csrfToken != "":
+		what = " with the CSRF token"
+	default:
+		what = " without it"
+	}
+	if a.code != want {
+		tb.Errorf("%s %s%s: %d, want %d (%.200s)", row.method, row.path, what, a.code, want, a.body)
+	}
+	// Only the signed out are sent to sign in (and everyone who signs out).
+	if toSignIn := strings.HasPrefix(a.location, PathSignIn+"?next="); a.code == http.StatusSeeOther && row.path != PathSignOut && toSignIn != r.signedOut {
+		tb.Errorf("%s %s%s: redirected to %q", row.method, row.path, what, a.location)
+	}
+	return a
+}
+
+// TestEveryRouteHasARow: every route the console process mounts is
+// walked by TestEveryRouteByRole, so a new page cannot be mounted without
+// saying who may use it.
+func TestEveryRouteHasARow(t *testing.T) {
+	app := walkServer(t)
+	rows := walkRows()
+	for _, rt := range app.GetRoutes(true) {
+		if rt.Method == http.MethodHead {
+			continue // fiber answers HEAD with each GET's handlers
+		}
+		if !slices.ContainsFunc(rows, func(row walkRow) bool { return row.method == rt.Method && routeMatches(rt.Path, row.path) }) {
+			t.Errorf("%s %s is mounted but not walked: add a row to walkRows", rt.Method, rt.Path)
+		}
+	}
+	for _, row := range rows {
+		if l := len(requesters); len(row.codes) != l || row.method != http.MethodGet && len(row.bare) != l || row.method == http.MethodGet && row.bare != nil {
+			t.Errorf("%s %s: codes for %d requesters (%d without the CSRF token), want %d", row.method, row.path, len(row.codes), len(row.bare), l)
+		}
+	}
+}
+
+// routeMatches reports whether path (with its query) is one of the
+// route pattern's: a ":name" segment matches any segment but an empty
+// one.
+func routeMatches(pattern, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
+	want, got := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(want) != len(got) {
+		return false
+	}
+	for i, seg := range want {
+		if param := strings.HasPrefix(seg, ":"); param && got[i] == "" || !param && seg != got[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // TestSearchIsScoped: an agent's search, signed in or by a token named
 // after the account, finds the cases of their department and those they
 // hold, with contact data masked; a supervisor's finds every case in full.
 func TestSearchIsScoped(t *testing.T) {
-	_, app := walkServer(t)
+	app := walkServer(t)
 	for _, tt := range []struct {
 		who       requester
 		want      []string
@@ -265,5 +391,27 @@ func TestSearchIsScoped(t *testing.T) {
 				t.Errorf("%s %s: %v (total %d), want %v", tt.who.name, path, got, res.Total, want)
 			}
 		}
+	}
+}
+
+// TestOpsSeesNoCase: an ops account, whose scope names no department,
+// finds no case in the console: the navigation offers no search, search
+// and its export answer 403, a case's page 404; an agent's do not.
+func TestOpsSeesNoCase(t *testing.T) {
+	ps := newPagesServer(t, fixtures(t)...)
+	search := "/console/search?q=" + url.QueryEscape("信号")
+	for _, tt := range []struct {
+		who, path      string
+		code           int
+		want, unwanted []string
+	}{
+		{"钱", "/console/", http.StatusOK, []string{"我的工单"}, []string{`href="/console/search"`, "/console/cases/"}},
+		{"钱", search, http.StatusForbidden, []string{"您的账号不能查看或搜索工单"}, []string{"/console/cases/", "TS-B", "TS-D"}},
+		{"钱", "/console/search/export?q=" + url.QueryEscape("信号"), http.StatusForbidden, []string{"您的账号不能查看或搜索工单"}, []string{"TS-B", "TS-D"}},
+		{"钱", "/console/cases/TS-D", http.StatusNotFound, []string{"工单不存在"}, []string{"小区基站"}},
+		{"乙", "/console/", http.StatusOK, []string{`href="/console/search"`, "/console/cases/TS-D"}, nil},
+		{"乙", search, http.StatusOK, []string{"/console/cases/TS-D"}, []string{"/console/cases/TS-B"}},
+	} {
+		ps.check(t, tt.who, tt.path, tt.code, tt.want, tt.unwanted)
 	}
 }
