@@ -25,8 +25,12 @@ func (p Principal) MaySee(c router.Case) bool {
 }
 
 // Scope is what a search by p is limited to, the rule of MaySee for the
-// index; nil for every case.
+// index; nil for every case. A role that may not read cases (ops, intake)
+// gets the empty scope, which holds no case.
 func (p Principal) Scope() *caseindex.Scope {
+	if !p.Role.MaySearch() {
+		return &caseindex.Scope{}
+	}
 	if p.Departments == nil {
 		return nil
 	}

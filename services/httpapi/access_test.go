@@ -41,6 +41,12 @@ func TestPrincipalMaySee(t *testing.T) {
 	if s := (Principal{Role: RoleSupervisor}).Scope(); s != nil {
 		t.Errorf("supervisor's Scope = %+v, want nil (all)", s)
 	}
+	for _, role := range []Role{RoleOps, RoleIntake} {
+		s := (Principal{Name: "x", Role: role}).Scope()
+		if s == nil || len(s.Terms()) != 0 || s.Allows(router.Case{ID: "TS1", Route: router.Route{Department: "计费部"}}) {
+			t.Errorf("%s's Scope = %+v, want one that holds no case", role, s)
+		}
+	}
 }
 
 // TestTokensBelongToAccounts: a token named after an account gets the
