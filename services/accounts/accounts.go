@@ -339,3 +339,23 @@ func IsFieldError(err error) (*FieldError, bool) {
 	ok := errors.As(err, &fe)
 	return fe, ok
 }
+
+// KeepsAnAdmin checks that changing before into after leaves an enabled
+// admin among accounts (every account, before included): demoting or
+// disabling the last one would lock everyone out of managing accounts.
+func KeepsAnAdmin(accounts []Account, before, after Account) error {
+	enabledAdmin := func(a Account) bool { return a.Role == RoleAdmin && !a.Disabled }
+	if !enabledAdmin(before) || enabledAdmin(after) {
+		return nil
+	}
+	for _, a := range accounts {
+		if a.Name != before.Name && enabledAdmin(a) {
+			return nil
+		}
+	}
+	field := "role"
+	if after.Role == RoleAdmin {
+		field = "disabled"
+	}
+	return fieldError(field, "last_admin", "%s 是唯一启用的管理员账号，不能停用或改为其他角色；请先创建或启用另一个管理员", before.Name)
+}

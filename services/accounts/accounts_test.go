@@ -237,3 +237,36 @@ func TestApplyRecord(t *testing.T) {
 		t.Errorf("after compaction: %+v, want the same accounts as %+v", got, whole)
 	}
 }
+
+func TestKeepsAnAdmin(t *testing.T) {
+	admin := func(name string, disabled bool) Account {
+		return Account{Profile: Profile{Name: name, Role: RoleAdmin, Disabled: disabled}}
+	}
+	agent := Account{Profile: Profile{Name: "li.na", Role: RoleAgent, Departments: []string{"客服部"}}}
+	demoted := admin("zhou.min", false)
+	demoted.Role = RoleSupervisor
+	tests := []struct {
+		name          string
+		all           []Account
+		before, after Account
+		field         string // "" when allowed
+	}{
+		{"disable the only admin", []Account{admin("zhou.min", false), agent}, admin("zhou.min", false), admin("zhou.min", true), "disabled"},
+		{"demote the only admin", []Account{admin("zhou.min", false)}, admin("zhou.min", false), demoted, "role"},
+		{"another admin is disabled", []Account{admin("zhou.min", false), admin("wu.lei", true)}, admin("zhou.min", false), admin("zhou.min", true), "disabled"},
+		{"another enabled admin", []Account{admin("zhou.min", false), admin("wu.lei", false)}, admin("zhou.min", false), admin("zhou.min", true), ""},
+		{"an admin stays one", []Account{admin("zhou.min", false)}, admin("zhou.min", false), admin("zhou.min", false), ""},
+		{"enable a disabled admin", []Account{admin("zhou.min", true)}, admin("zhou.min", true), admin("zhou.min", false), ""},
+		{"an agent changes", []Account{agent}, agent, agent, ""},
+	}
+	for _, tt := range tests {
+		err := KeepsAnAdmin(tt.all, tt.before, tt.after)
+		fe, ok := IsFieldError(err)
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: %v, want allowed", tt.name, err)
+		case tt.field != "" && (!ok || fe.Field != tt.field || fe.Code != "last_admin" || !strings.Contains(fe.Message, "唯一启用的管理员")):
+			t.Errorf("%s: %v, want a last_admin refusal of %s", tt.name, err, tt.field)
+		}
+	}
+}

@@ -194,7 +194,8 @@ func (s *Store) Create(ctx context.Context, a Account) error {
 
 // Update replaces the account called name with change(the account),
 // once the Store has caught up, and returns it: ErrNotFound without such
-// an account, change's error when it refuses. A concurrent change of
+// an account, change's error when it refuses, KeepsAnAdmin's when the
+// change would leave no enabled admin. A concurrent change of
 // the same account on another replica that comes later in topic order
 // replaces this one whole.
 func (s *Store) Update(ctx context.Context, name string, change func(Account) (Account, error)) (Account, error) {
@@ -207,6 +208,9 @@ func (s *Store) Update(ctx context.Context, name string, change func(Account) (A
 	}
 	next, err := change(cur)
 	if err != nil {
+		return Account{}, err
+	}
+	if err := KeepsAnAdmin(s.List(), cur, next); err != nil {
 		return Account{}, err
 	}
 	next.Name = name

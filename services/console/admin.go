@@ -179,7 +179,7 @@ func formOf(a accounts.Profile) userForm {
 // state: 303 to the accounts page; the form again with the reason when
 // the change breaks a rule.
 func (p *Pages) changeUser(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := strings.Clone(c.Params("name")) // fiber reuses the buffer after the handler
 	form := userForm{Name: name, DisplayName: c.FormValue("display_name"), Departments: c.FormValue("departments"),
 		Role: accounts.Role(c.FormValue("role")), Disabled: c.FormValue("disabled") == "yes", Exists: true}
 	deps := splitDepartments(form.Departments)
@@ -195,7 +195,7 @@ func (p *Pages) changeUser(c *fiber.Ctx) error {
 // the answer, to be changed at the next sign-in; the account's sessions
 // end.
 func (p *Pages) resetPassword(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := strings.Clone(c.Params("name")) // fiber reuses the buffer after the handler
 	password := accounts.OneTimePassword(name)
 	a, err := p.d.Admin.ChangeAccount(c.UserContext(), name, accounts.Patch{Password: &password}, httpapi.PrincipalOf(c).Name)
 	if err != nil {

@@ -118,7 +118,7 @@ func (d *Admin) get(c *fiber.Ctx) error {
 // patch changes an account's display name, role, departments, password or
 // disabled flag: 200 with the account, 400, 404 or 422.
 func (d *Admin) patch(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := strings.Clone(c.Params("name")) // fiber reuses the buffer after the handler; the name is logged and stored
 	var p accounts.Patch
 	if ok, err := decodeAdminBody(c, &p); !ok {
 		return err

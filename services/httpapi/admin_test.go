@@ -106,6 +106,15 @@ func TestAdminAPI(t *testing.T) {
 		{"disable", http.MethodPatch, user, admin, `{"disabled":true}`, http.StatusOK, []string{`"disabled":true`}},
 		{"change an unknown account", http.MethodPatch, users + "/li.na", admin, `{"disabled":true}`, http.StatusNotFound, []string{"没有名为“li.na”的账号"}},
 		{"disabled as a string", http.MethodPatch, user, admin, `{"disabled":"yes"}`, http.StatusBadRequest, []string{"字段 disabled 的类型不对：应为true 或 false"}},
+		// The last enabled admin account stays one.
+		{"the first admin account", http.MethodPost, users, admin, `{"name":"zhou.min","display_name":"周敏","role":"admin","password":"Guanli#2026x"}`, http.StatusCreated, nil},
+		{"disable the only admin", http.MethodPatch, users + "/zhou.min", admin, `{"disabled":true}`, http.StatusUnprocessableEntity,
+			[]string{`"error":"last_admin"`, `"field":"disabled"`, "zhou.min 是唯一启用的管理员账号"}},
+		{"demote the only admin", http.MethodPatch, users + "/zhou.min", admin, `{"role":"supervisor"}`, http.StatusUnprocessableEntity,
+			[]string{`"error":"last_admin"`, `"field":"role"`}},
+		{"a second admin", http.MethodPost, users, admin, `{"name":"wu.lei","display_name":"吴磊","role":"admin","password":"Guanli#2026y"}`, http.StatusCreated, nil},
+		{"demote one of two admins", http.MethodPatch, users + "/zhou.min", admin, `{"role":"supervisor"}`, http.StatusOK, []string{`"role":"supervisor"`}},
+		{"disable the admin left", http.MethodPatch, users + "/wu.lei", admin, `{"disabled":true}`, http.StatusUnprocessableEntity, []string{`"error":"last_admin"`}},
 	}
 	for _, tt := range tests {
 		code, body := send(t, app, tt.method, tt.path, tt.token, tt.body)
@@ -134,11 +143,18 @@ func TestAdminAPI(t *testing.T) {
 		if strings.Contains(string(line), "Xin") {
 			t.Errorf("log %q %s shows a password", e.Message, line)
 		}
-		if e.ContextMap()["by"] == "bootstrap" {
+		if e.ContextMap()["by"] == "bootstrap" && e.ContextMap()["account"] == "zhang.wei" {
 			changes = append(changes, e.Message+" "+string(line))
 		}
 	}
 	if len(changes) != 4 || !strings.Contains(changes[2], `"fields":["password"]`) {
-		t.Errorf("logged changes %q, want the creation and three changes, naming the fields", changes)
+		t.Errorf("logged changes of zhang.wei %q, want the creation and three changes, naming the fields", changes)
+	}
+	// A refused change is not logged as made.
+	if n := len(logs.FilterField(zap.String("account", "wu.lei")).FilterMessage("account changed").All()); n != 0 {
+		t.Errorf("%d changes of wu.lei logged, want none: disabling the last admin was refused", n)
+	}
+	if got, _ := store.Get("wu.lei"); got.Disabled || got.Role != accounts.RoleAdmin {
+		t.Errorf("wu.lei = %+v, want the enabled admin left", got)
 	}
 }
