@@ -71,10 +71,14 @@ const (
 	// (bus.Follower); see services/accounts. It has one partition, so that
 	// its order is one order.
 	TopicAccounts = "console.accounts"
+	// TopicOutbox carries the messages to customers (router.Outgoing)
+	// keyed by case id. The routers write them with the case change that
+	// calls for them; the senders deliver them.
+	TopicOutbox = "outbox"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts, TopicOutbox}
 
 // Defaults applied to zero fields of Config.
 const (
