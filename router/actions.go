@@ -52,6 +52,9 @@ const (
 	// or write back: it changes nothing but the case's history, the audit
 	// of every reveal.
 	ActionReveal ActionKind = "reveal"
+	// ActionDelivery records what became of a message to the customer
+	// (Outgoing): sent or failed, written by the sender.
+	ActionDelivery ActionKind = "delivery"
 )
 
 // The contacts of a case's customer a reveal action may show.
@@ -97,6 +100,11 @@ type Action struct {
 	// Batch and Reason are set on flag_batch.
 	Batch  string `json:"batch,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Message is the Outgoing.ID a delivery action reports on, and
+	// Delivery what became of it (DeliverySent or DeliveryFailed, with
+	// the reason in Reason).
+	Message  string        `json:"message,omitempty"`
+	Delivery DeliveryState `json:"delivery,omitempty"`
 	// Field is the contact a reveal action showed (RevealFields).
 	Field string `json:"field,omitempty"`
 	// Override says the actor may take over or pass on a case another

@@ -81,3 +81,24 @@ type Outgoing struct {
 	// CreatedAt is when the router wrote the message.
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// DeliveryState is what became of an Outgoing message.
+type DeliveryState string
+
+// The delivery states a sender reports.
+const (
+	// DeliverySent: the provider (the MTA, the SMS gateway) accepted it.
+	DeliverySent DeliveryState = "sent"
+	// DeliveryFailed: it can never be delivered (a permanent failure);
+	// Action.Reason says why, in Chinese, without the address.
+	DeliveryFailed DeliveryState = "failed"
+)
+
+// DeliveryAction is the case action a sender writes to case.actions
+// (keyed by o.Customer) to put what became of o on the case's timeline.
+// Its ID is derived from o.ID and state, so a sender that reports twice
+// changes the case once.
+func DeliveryAction(o Outgoing, state DeliveryState, reason string, at time.Time) Action {
+	return Action{V: ActionVersion, ID: "delivery/" + string(state) + "/" + o.ID, Case: o.Case, Customer: o.Customer,
+		Kind: ActionDelivery, Actor: "sender", At: at, Message: o.ID, Delivery: state, Reason: reason}
+}
