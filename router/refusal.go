@@ -31,6 +31,7 @@ const (
 	CodeUnknownAccount  = "unknown_account"  // an actor or assignee that is no account
 	CodeUnknownEvent    = "unknown_event"    // an event the pack does not declare
 	CodeUnknownCategory = "unknown_category" // a category the pack does not declare
+	CodeUnknownGrade    = "unknown_grade"    // a grade the pack's scale does not have
 	CodeCaseHeld        = "case_held"        // another agent holds the case
 	CodeCaseFinished    = "case_finished"    // the case is resolved or closed
 	CodeCaseNotFinished = "case_not_finished"
@@ -77,7 +78,7 @@ func invalid(r Reason, format string, args ...any) error {
 var fieldLabels = map[string]string{
 	"id": "操作编号", "case": "工单编号", "customer": "客户", "batch": "批量事件", "actor": "操作人",
 	"assignee": "指派坐席", "department": "部门", "queue": "队列", "event": "事件", "category": "分类",
-	"clock": "时限", "step": "预警环节", "note": "备注", "reason": "原因",
+	"clock": "时限", "step": "预警环节", "note": "备注", "reason": "原因", "grade": "等级", "valid": "有效性", "validity": "有效性",
 }
 
 // FieldLabel is the Chinese name of an action's field (by its JSON name),
