@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,123 @@ func TestRegradeRevalidateRefused(t *testing.T) {
 				t.Errorf("Apply = changed %v, %v (%+v); want %s on %s: %q", changed, err, r, tt.code, tt.field, tt.message)
 			}
 		})
+	}
+}
+
+// fieldCorrections are corrections of field to value of texts, one
+// complaint each.
+func fieldCorrections(field, value, reason string, texts ...string) []Correction {
+	var out []Correction
+	for i, t := range texts {
+		out = append(out, Correction{Complaint: "api:" + field + strconv.Itoa(i), Case: "TS-" + field + strconv.Itoa(i), Text: ClassifierText("", t),
+			Field: field, Value: value, Reason: reason, Agent: "1001", At: correctionsAt.Add(time.Duration(i) * time.Minute)})
+	}
+	return out
+}
+
+// TestGradeAndValidityLearnt: texts agents corrected teach the engine
+// their grade and validity; a rule still decides where one holds, and
+// unlike texts keep the pack's default.
+func TestGradeAndValidityLearnt(t *testing.T) {
+	base := telecom(t)
+	corrected := "小区宽带又断了，第三次了，你们到底管不管，这次必须给个说法"
+	wrongNumber := "喂喂，我找物业的，你们不是物业吗？我家楼上漏水"
+	cs := slices.Concat(
+		fieldCorrections(FieldGrade, "重大", "", corrected, "小区宽带又断了，第三次了，你们到底管不管，这次必须给个说法！！"),
+		fieldCorrections(FieldValidity, ValidityInvalid, "客户打错电话（139****0001），非我司业务", wrongNumber),
+	)
+	e := withCorrections(t, base, cs)
+	tests := []struct {
+		name, text     string
+		grade, gradeBy string
+		valid          bool
+		validityBy     string
+		reason         string // a part of the validity reason
+	}{
+		{"the corrected text with a typo", "小区宽带又断了，第三次了，你们到底管不管，这次必需给个说法", "重大", "model", true, "default", ""},
+		{"a rule holds: the rule decides", corrected + "，不行我就打12300", "升级", "rule", true, "default", ""},
+		{"an unlike text keeps the default", "这个月话费多扣了20块，麻烦查一下", "一般", "default", true, "default", ""},
+		{"a wrong number again", "喂，我找物业的，你们不是物业吗？我家楼上漏水了", "一般", "default", false, "model", "与坐席判为无效的投诉相似：客户打错电话（139****0001），非我司业务"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := e.Explain(Input{Text: tt.text, Received: correctionsAt, Channel: "hotline", Customer: &InputCustomer{Phone: "13912340001"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := explainedBy(v.Explanation, "grade")
+			if v.Grade != tt.grade || g.By != tt.gradeBy {
+				t.Errorf("grade %s by %s (%s), want %s by %s", v.Grade, g.By, g.Reason, tt.grade, tt.gradeBy)
+			}
+			if g.By == "model" && (g.Confidence < 0.5 || !strings.Contains(g.Reason, "坐席更正为“重大”的投诉相似")) {
+				t.Errorf("the model's grade: %+v", g)
+			}
+			if tt.grade == "重大" && !slices.ContainsFunc(v.Deadlines, func(d Deadline) bool { return d.Name == "major_report" }) {
+				t.Errorf("a 重大 grade by the model starts no major_report clock: %v", v.Deadlines)
+			}
+			x := explainedBy(v.Explanation, "validity")
+			if v.Validity.Valid != tt.valid || x.By != tt.validityBy || !strings.Contains(v.Validity.Reason, tt.reason) {
+				t.Errorf("validity %+v by %s, want valid %v by %s with %q", v.Validity, x.By, tt.valid, tt.validityBy, tt.reason)
+			}
+			if before, _ := base.Explain(Input{Text: tt.text, Received: correctionsAt, Channel: "hotline", Customer: &InputCustomer{Phone: "13912340001"}}); tt.gradeBy == "model" && before.Grade == tt.grade {
+				t.Errorf("the pack alone grades %q %s: the test proves nothing", tt.text, before.Grade)
+			}
+		})
+	}
+	if again := withCorrections(t, e, nil); again.recalls != nil {
+		t.Errorf("no corrections keep what was learnt: %v", again.recalls)
+	}
+}
+
+// explainedBy is the first explanation of field.
+func explainedBy(xs []Explanation, field string) Explanation {
+	for _, x := range xs {
+		if x.Field == field {
+			return x
+		}
+	}
+	return Explanation{}
+}
+
+// TestFieldCorrectionFrom: regrade and revalidate actions make
+// corrections naming their field, the reason masked.
+func TestFieldCorrectionFrom(t *testing.T) {
+	e := telecom(t)
+	received := at(t, "2025-09-26 16:00")
+	c := e.Open(reachable("宽带三天两头断网", received), received)
+	no, yes := false, true
+	tests := []struct {
+		name string
+		a    func(*Action)
+		want Correction
+	}{
+		{"regrade", func(a *Action) { a.Kind, a.Grade, a.Note = ActionRegrade, "重大", "记者" }, Correction{Field: FieldGrade, Value: "重大"}},
+		{"invalid", func(a *Action) {
+			a.Kind, a.Valid, a.Note = ActionRevalidate, &no, "打错了，客户电话13912340001"
+		},
+			Correction{Field: FieldValidity, Value: ValidityInvalid, Reason: "打错了，客户电话139****0001"}},
+		{"valid", func(a *Action) { a.Kind, a.Valid, a.Note = ActionRevalidate, &yes, "核实是我司用户" }, Correction{Field: FieldValidity, Value: ValidityValid}},
+		{"recategorize", func(a *Action) { a.Kind, a.Category = ActionRecategorize, "网络问题" }, Correction{Category: "网络问题"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := act(c, "x", "", "1001", received.Add(time.Hour))
+			tt.a(&a)
+			got := CorrectionFrom(c, a)
+			want := tt.want
+			want.Complaint, want.Case, want.Text, want.Agent, want.At = "api:1", c.ID, ClassifierText("", "宽带三天两头断网"), "1001", a.At
+			if got != want {
+				t.Errorf("CorrectionFrom = %+v, want %+v", got, want)
+			}
+			if err := e.CheckCorrection(got); err != nil {
+				t.Errorf("CheckCorrection = %v", err)
+			}
+		})
+	}
+	for _, bad := range []Correction{{Case: "TS1", Text: "断网", Field: FieldGrade, Value: "特急"}, {Case: "TS1", Text: "断网", Field: FieldValidity, Value: "有效"},
+		{Case: "TS1", Text: "断网", Field: "route", Value: "x"}} {
+		if err := e.CheckCorrection(bad); err == nil {
+			t.Errorf("CheckCorrection(%+v) accepts it", bad)
+		}
 	}
 }

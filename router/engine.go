@@ -28,11 +28,14 @@ type Engine struct {
 	clocks     []rule[Clock]
 	routes     []rule[RouteRule]
 	classifier *Classifier
-	catNames   map[string]bool
-	gradeRank  map[string]int
-	grades     map[string]GradeDef
-	ladders    map[string]Ladder
-	events     map[string]bool
+	// recalls are what the engine learnt from agents' grade and validity
+	// corrections, by field; nil without any.
+	recalls   map[string]*recall
+	catNames  map[string]bool
+	gradeRank map[string]int
+	grades    map[string]GradeDef
+	ladders   map[string]Ladder
+	events    map[string]bool
 	// departments and queues are those the pack's routing names: where a
 	// transfer may send a case.
 	departments, queues map[string]bool
@@ -295,6 +298,13 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 			break
 		}
 	}
+	// Without an invalidity rule, invalid when agents judged texts like
+	// this one invalid.
+	if x, ok := e.recalls[FieldValidity].recall(s.lower); s.valid && ok && x.Value == ValidityInvalid {
+		s.valid = false
+		v.Validity = recallInvalid(x)
+		valBy = Explanation{Field: "validity", Value: validityValue(v.Validity), By: "model", Rule: "agent_corrections", Reason: x.explain("无效"), Confidence: round3(x.Confidence)}
+	}
 	explain(valBy)
 	if s.valid && e.checksOccurred && c.OccurredAt.IsZero() {
 		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "未提供事发时间，未核查投诉时效"})
@@ -313,6 +323,11 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 				s.grade = r.def.Grade
 			}
 		}
+	}
+	// Without a rule, the grade agents gave texts like this one.
+	if x, ok := e.recalls[FieldGrade].recall(s.lower); len(gradeBy) == 0 && ok {
+		s.grade = x.Value
+		gradeBy = append(gradeBy, Explanation{Field: "grade", Value: x.Value, By: "model", Rule: "agent_corrections", Reason: x.explain(x.Value), Confidence: round3(x.Confidence)})
 	}
 	v.Grade = s.grade
 	if len(gradeBy) == 0 {
