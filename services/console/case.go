@@ -193,6 +193,11 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 			Kind: contactKinds[x.Kind], From: from, Subject: x.Subject, Text: x.Text})
 	}
 	titles := map[string]string{}
+	if e != nil { // a clock a correction dropped is on the case no more
+		for _, cl := range e.Pack().Clocks {
+			titles[cl.Name] = cmp.Or(cl.Title, cl.Name)
+		}
+	}
 	for _, cl := range slices.Concat(c.Deadlines, c.PendingClocks) {
 		titles[cl.Name] = cmp.Or(cl.Title, cl.Name)
 	}
@@ -239,20 +244,22 @@ func fieldLabel(field string, clockTitles map[string]string) string {
 }
 
 // ruleLabels name the rules tousu itself applies; a pack's rules go by
-// their ids.
+// their ids. The model's and an agent's correction need none beside who
+// decided (byLabels).
 var ruleLabels = map[string]string{
-	"naive_bayes": "分类模型", "agent_corrections": "学习坐席更正", "correction": "坐席更正", "first_contact": "首问责任制",
+	"naive_bayes": "", "agent_corrections": "学习坐席更正", "correction": "", "first_contact": "首问责任制",
 	"duplicate": "重复提交合并", "repeat_open": "处理中重复投诉", "reply_other_address": "他人邮箱回复", "repeat_resolved": "办结后重复投诉", "batch": "批量投诉",
 }
 
 // ruleLabel names the rule that decided x: tousu's own rules and a
 // grade's immediate alert in Chinese, a pack's rule by its id.
 func ruleLabel(x router.Explanation) string {
+	label, known := ruleLabels[x.Rule]
 	switch {
 	case x.Rule == "":
 		return ""
-	case ruleLabels[x.Rule] != "":
-		return ruleLabels[x.Rule]
+	case known:
+		return label
 	case strings.HasPrefix(x.Rule, "grade "):
 		return router.StepLabel(x.Rule)
 	case x.By == "rule" && strings.HasPrefix(x.Field, "clock:"):

@@ -209,12 +209,17 @@ func TestCasePageInChinese(t *testing.T) {
 	c := &cases[2] // TS-C, decided by the telecom pack
 	c.History = append(c.History, router.Event{Action: "a1", Kind: router.ActionRegrade, Actor: "坐席甲", At: c.ReceivedAt.Add(time.Hour),
 		Detail: "等级：一般 → 重大", Note: "客户说要找315曝光"})
+	// A correction made the 回访 clock inapplicable: it left the case.
+	c.PendingClocks = nil
+	c.Explanation = append(c.Explanation, router.Explanation{Field: "clock:follow_up", Value: router.ClockDroppedValue, By: "rule", Rule: "follow_up",
+		Reason: "更正后不再符合该时限的适用条件"})
 	ps := newPagesServer(t, cases...)
 	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{
 		"未命中任何无效情形规则，按有效受理", "自受理起15个工作日", "时限：答复用户", "时限已过 50%（预警）", // reasons, clocks, ladder
 		"规则编号 cat-unsolicited", "2026-03-26 00:00", // a pack's rule by its id, a due time as people write it
 		"更正等级", "等级：一般 → 重大", // the timeline
+		"<td>时限：回访</td><td>不再适用</td>", // a dropped clock by its title
 		`<input type="hidden" name="kind" value="regrade">`, `<option selected>一般</option><option>升级</option><option>重大</option>`,
 		`<input type="hidden" name="kind" value="revalidate">`, `name="valid" value="no"`,
-	}, []string{"no invalidity rule", "working_days", ">50%<", "T00:00:00+08:00", ">rule<", "naive Bayes", "规则（置信度"})
+	}, []string{"no invalidity rule", "working_days", ">50%<", "T00:00:00+08:00", ">rule<", "naive Bayes", "规则（置信度", "follow_up"})
 }
