@@ -178,7 +178,7 @@ func TestGradeAndValidityLearnt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := explainedBy(v.Explanation, "grade")
+			g := explained(v, "grade")
 			if v.Grade != tt.grade || g.By != tt.gradeBy {
 				t.Errorf("grade %s by %s (%s), want %s by %s", v.Grade, g.By, g.Reason, tt.grade, tt.gradeBy)
 			}
@@ -188,7 +188,7 @@ func TestGradeAndValidityLearnt(t *testing.T) {
 			if tt.grade == "重大" && !slices.ContainsFunc(v.Deadlines, func(d Deadline) bool { return d.Name == "major_report" }) {
 				t.Errorf("a 重大 grade by the model starts no major_report clock: %v", v.Deadlines)
 			}
-			x := explainedBy(v.Explanation, "validity")
+			x := explained(v, "validity")
 			if v.Validity.Valid != tt.valid || x.By != tt.validityBy || !strings.Contains(v.Validity.Reason, tt.reason) {
 				t.Errorf("validity %+v by %s, want valid %v by %s with %q", v.Validity, x.By, tt.valid, tt.validityBy, tt.reason)
 			}
@@ -200,16 +200,6 @@ func TestGradeAndValidityLearnt(t *testing.T) {
 	if again := withCorrections(t, e, nil); again.recalls != nil {
 		t.Errorf("no corrections keep what was learnt: %v", again.recalls)
 	}
-}
-
-// explainedBy is the first explanation of field.
-func explainedBy(xs []Explanation, field string) Explanation {
-	for _, x := range xs {
-		if x.Field == field {
-			return x
-		}
-	}
-	return Explanation{}
 }
 
 // TestFieldCorrectionFrom: regrade and revalidate actions make

@@ -63,9 +63,9 @@ func (as *actServer) post(tb testing.TB, token string, body map[string]string) (
 	return as.request(tb, http.MethodPost, "/api/v1/cases/TS1/actions", token, body)
 }
 
-// request sends body (nil: none) to path with token and returns the
-// status and the answer.
-func (as *actServer) request(tb testing.TB, method, path, token string, body map[string]string) (int, map[string]any) {
+// request sends body (nil: none) as JSON to path with token and returns
+// the status and the answer.
+func (as *actServer) request(tb testing.TB, method, path, token string, body any) (int, map[string]any) {
 	tb.Helper()
 	var r io.Reader
 	if body != nil {
@@ -344,20 +344,11 @@ func TestCorrectGradeAndValidity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			as := newActServer(t, nil)
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/cases/TS1/actions", strings.NewReader(tt.body))
-			req.Header.Set("Authorization", "Bearer "+agent)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := as.s.App().Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var out map[string]any
-			json.NewDecoder(resp.Body).Decode(&out)
+			code, out := as.request(t, http.MethodPost, "/api/v1/cases/TS1/actions", agent, json.RawMessage(tt.body))
 			msg, _ := out["message"].(string)
 			field, _ := out["field"].(string)
-			if resp.StatusCode != tt.want || field != tt.field || !strings.Contains(msg, tt.message) {
-				t.Fatalf("status %d, field %q, message %q; want %d on %q with %q", resp.StatusCode, field, msg, tt.want, tt.field, tt.message)
+			if code != tt.want || field != tt.field || !strings.Contains(msg, tt.message) {
+				t.Fatalf("status %d, field %q, message %q; want %d on %q with %q", code, field, msg, tt.want, tt.field, tt.message)
 			}
 			if tt.want != http.StatusAccepted {
 				if len(as.published) != 0 {
