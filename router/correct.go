@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 )
 
@@ -177,7 +176,3 @@ func (cc *compiledCondition) reproducible() bool {
 	c := cc.Condition
 	return len(c.Extra) == 0 && len(c.NotExtra) == 0 && c.OccurredOlderThan == nil
 }
-
-// maskReason masks the personal data an agent's note may hold before it
-// becomes a reason on other cases.
-func maskReason(s string) string { return ingest.MaskText(s) }

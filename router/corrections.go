@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 )
 
@@ -86,7 +87,8 @@ func CorrectionFrom(c Case, a Action) Correction {
 	case ActionRevalidate:
 		out.Field, out.Value = FieldValidity, ValidityValid
 		if a.Valid != nil && !*a.Valid {
-			out.Value, out.Reason = ValidityInvalid, maskReason(strings.TrimSpace(a.Note))
+			// masked: the reason becomes that of other customers' cases
+			out.Value, out.Reason = ValidityInvalid, ingest.MaskText(strings.TrimSpace(a.Note))
 		}
 	default: // a category correction stays as it was recorded before
 		out.Category = a.Category
