@@ -35,7 +35,8 @@ type Acted struct {
 }
 
 // ApplyAction applies a case action to the case it names: the changed case,
-// the notices its engine raises, the correction of a recategorize action,
+// the notices its engine raises, the correction of a recategorize,
+// regrade or revalidate action,
 // and, when the case's state as repeat detection knows it changes, the
 // change to its customer's history.
 //
@@ -73,7 +74,7 @@ func ApplyAction(in Acting) (Acted, error) {
 		return Acted{Outcome: OutcomeUnchanged}, nil
 	}
 	r := Acted{Outcome: OutcomeApplied, Changes: Changes{Updated: &c, Notices: notices}}
-	if a.Kind == ActionRecategorize {
+	if a.Kind.Corrects() {
 		corr := CorrectionFrom(c, a)
 		r.Correction = &corr
 	}

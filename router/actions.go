@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,7 +19,8 @@ const ActionVersion = 1
 type ActionKind string
 
 // The kinds of Action. Agents send take, transfer, note, event, resolve,
-// close, reopen, recategorize and reveal through the console API; the escalator
+// close, reopen, recategorize, regrade, revalidate and reveal through the
+// console API; the escalator
 // sends escalate, the batch detector flag_batch.
 const (
 	// ActionTake: an agent takes the case (处理中). The first agent who
@@ -55,6 +57,14 @@ const (
 	// ActionDelivery records what became of a message to the customer
 	// (Outgoing): sent or failed, written by the sender.
 	ActionDelivery ActionKind = "delivery"
+
+	// ActionRegrade corrects the grade to Grade, one of the pack's, with
+	// the reason in Note; ActionRevalidate corrects the validity to Valid,
+	// with the reason in Note (the invalidity reason when not valid). Like
+	// a recategorize action, each is a correction the pack learns from,
+	// and the clocks the pack derives from the corrected field follow it.
+	ActionRegrade    ActionKind = "regrade"
+	ActionRevalidate ActionKind = "revalidate"
 )
 
 // The contacts of a case's customer a reveal action may show.
@@ -107,6 +117,10 @@ type Action struct {
 	Delivery DeliveryState `json:"delivery,omitempty"`
 	// Field is the contact a reveal action showed (RevealFields).
 	Field string `json:"field,omitempty"`
+	// Grade is the corrected grade of a regrade action; Valid the
+	// corrected validity of a revalidate action.
+	Grade string `json:"grade,omitempty"`
+	Valid *bool  `json:"valid,omitempty"`
 	// Override says the actor may take over or pass on a case another
 	// agent holds (a supervisor or an admin; see HeldBy). The console sets
 	// it from the role of the account that acts.
@@ -119,7 +133,7 @@ type Event struct {
 	Kind   ActionKind `json:"kind"`
 	Actor  string     `json:"actor"`
 	At     time.Time  `json:"at"`
-	// Detail says what changed, e.g. "owner 1001; assignee 1001".
+	// Detail says what changed, in Chinese, e.g. "首问负责人：1001；当前处理人：1001".
 	Detail string `json:"detail,omitempty"`
 	Note   string `json:"note,omitempty"`
 }
@@ -173,7 +187,7 @@ func (a Action) checkFields() error {
 		{"department", a.Department, MaxActionName, utf8.RuneCountInString}, {"queue", a.Queue, MaxActionName, utf8.RuneCountInString},
 		{"event", a.Event, MaxActionName, utf8.RuneCountInString}, {"category", a.Category, MaxActionName, utf8.RuneCountInString},
 		{"clock", a.Clock, MaxActionName, utf8.RuneCountInString}, {"step", a.Step, MaxActionName, utf8.RuneCountInString},
-		{"field", a.Field, MaxActionName, utf8.RuneCountInString},
+		{"field", a.Field, MaxActionName, utf8.RuneCountInString}, {"grade", a.Grade, MaxActionName, utf8.RuneCountInString},
 		{"note", a.Note, MaxActionNote, utf8.RuneCountInString}, {"reason", a.Reason, MaxActionReason, utf8.RuneCountInString},
 	}
 	for _, f := range fields {
@@ -228,6 +242,10 @@ func (a Action) Validate() error {
 	case ActionRecategorize:
 		if a.Category == "" {
 			return invalid(Reason{Code: CodeFieldRequired, Field: "category", Message: "请指明更正后的分类"}, "a recategorize action names the category")
+		}
+	case ActionRegrade, ActionRevalidate:
+		if err := a.checkCorrection(); err != nil {
+			return err
 		}
 	case ActionEscalate:
 		if a.Step == "" || a.Level < 1 {
@@ -288,14 +306,14 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		if c.Route.Owner == "" {
 			c.Route.Owner = a.Actor
 			c.Explanation = append(c.Explanation, Explanation{Field: "owner", Value: a.Actor, By: "agent", Rule: "first_contact",
-				Reason: "the first agent who took the case stays responsible for it", Basis: BasisFirstContact})
+				Reason: "首位接手的坐席为首问负责人，负责到底", Basis: BasisFirstContact})
 		}
 		if c.Assignee != "" && c.Assignee != a.Actor {
-			ev.Detail = "taken over from " + c.Assignee + "; "
+			ev.Detail = "从" + c.Assignee + "处接手；"
 		}
 		c.Assignee = a.Actor
 		c.Status = StatusInProgress
-		ev.Detail += "owner " + c.Route.Owner + "; assignee " + c.Assignee
+		ev.Detail += "首问负责人：" + c.Route.Owner + "；当前处理人：" + c.Assignee
 		c, err = e.event(c, EventTaken, a.At)
 	case ActionTransfer:
 		if c.Finished() {
@@ -310,41 +328,41 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		var parts []string
 		if a.Assignee != "" {
 			c.Assignee = a.Assignee
-			parts = append(parts, "assignee "+a.Assignee)
+			parts = append(parts, "处理人改为"+a.Assignee)
 		}
 		if a.Department != "" {
 			c.Route.Department = a.Department
-			parts = append(parts, "department "+a.Department)
+			parts = append(parts, "部门改为"+a.Department)
 		}
 		if a.Queue != "" {
 			c.Route.Queue = a.Queue
-			parts = append(parts, "queue "+a.Queue)
+			parts = append(parts, "队列改为"+a.Queue)
 		}
 		if c.Route.Owner != "" {
-			parts = append(parts, "owner stays "+c.Route.Owner)
+			parts = append(parts, "首问负责人仍为"+c.Route.Owner)
 		}
-		ev.Detail = strings.Join(parts, "; ")
+		ev.Detail = strings.Join(parts, "；")
 	case ActionNote:
 	case ActionEvent:
 		if !e.events[a.Event] {
 			return c, false, nil, invalid(Reason{Code: CodeUnknownEvent, Field: "event", Message: fmt.Sprintf("该工单的处理规则中没有事件“%s”", a.Event)},
 				"pack %s has no event %q", e.id, a.Event)
 		}
-		ev.Detail = "event " + a.Event
+		ev.Detail = "记录事件：" + EventLabel(a.Event)
 		c, err = e.event(c, a.Event, a.At)
 	case ActionResolve:
 		if c.Finished() {
 			return c, false, nil, finished(c, "工单%s，不能再次办结", "case %s is already %s", c.ID, c.Status)
 		}
 		c.Status = StatusResolved
-		ev.Detail = "resolved"
+		ev.Detail = "已办结"
 		c, err = e.event(c, EventResolved, a.At)
 	case ActionClose:
 		if c.Status == StatusClosed {
 			return c, false, nil, finished(c, "工单%s，不能再次关闭", "case %s is already closed", c.ID)
 		}
 		c.Status = StatusClosed
-		ev.Detail = "closed; every clock stopped"
+		ev.Detail = "已关闭，所有时限停止计时"
 		c, err = e.event(c, EventClosed, a.At)
 	case ActionReopen:
 		if !c.Finished() {
@@ -352,18 +370,9 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 				"case %s is %s, not resolved or closed", c.ID, c.Status)
 		}
 		c.Status = StatusInProgress
-		ev.Detail = "reopened; stopped clocks stay stopped"
-	case ActionRecategorize:
-		if !e.catNames[a.Category] {
-			return c, false, nil, invalid(Reason{Code: CodeUnknownCategory, Field: "category", Message: fmt.Sprintf("该工单的处理规则中没有分类“%s”", a.Category)},
-				"pack %s has no category %q", e.id, a.Category)
-		}
-		was := c.Category
-		ev.Detail = "category " + was + " → " + a.Category
-		c.Category = a.Category
-		c.Decision = Decision{Category: a.Category, Reason: "corrected by agent " + a.Actor, Confidence: 1}
-		c.Explanation = append(c.Explanation, Explanation{Field: "category", Value: a.Category, By: "agent", Rule: "correction",
-			Reason: "corrected by agent " + a.Actor + " (was " + was + " → " + a.Category + ")"})
+		ev.Detail = "已重新打开，已停止的时限不再恢复"
+	case ActionRecategorize, ActionRegrade, ActionRevalidate:
+		c, ev.Detail, err = e.correct(c, a)
 	case ActionEscalate:
 		var n *Notice
 		c, n = raise(c, a)
@@ -371,17 +380,17 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 			return c, false, nil, nil
 		}
 		notices = append(notices, *n)
-		ev.Detail = fmt.Sprintf("alert level %d %s %s to %s", a.Level, a.Clock, a.Step, strings.Join(n.Notify, "、"))
+		ev.Detail = fmt.Sprintf("第 %d 级预警：%s，通知%s", a.Level, n.Reason, strings.Join(n.Notify, "、"))
 	case ActionFlagBatch:
 		var changed bool
 		if c, changed = FlagBatch(c, a.Batch, a.Reason); !changed {
 			return c, false, nil, nil
 		}
-		ev.Detail = "batch " + a.Batch
+		ev.Detail = "标记为批量投诉 " + a.Batch
 	case ActionReveal:
 		// Allowed in every status: a resolved case's customer is called
 		// back for the follow-up visit (回访).
-		ev.Detail = "revealed " + a.Field
+		ev.Detail = "查看了客户的完整" + RevealFields[a.Field]
 	}
 	if err != nil {
 		return c, false, nil, err
@@ -426,7 +435,7 @@ func finished(c Case, message, format string, args ...any) error {
 // AgentKinds are the kinds of action people send; escalate and flag_batch
 // come from tousu itself.
 var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEvent,
-	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionReveal}
+	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionRegrade, ActionRevalidate, ActionReveal}
 
 // CheckAgentAction checks what an action a person sends needs besides
 // Validate: a kind people may send, and the result of a resolve or the
@@ -434,7 +443,7 @@ var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEven
 // without one (those sent before this rule), so it is for the console.
 func CheckAgentAction(a Action) error {
 	if !slices.Contains(AgentKinds, a.Kind) {
-		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、查看联系方式"},
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、更正等级、更正有效性、查看联系方式"},
 			"kind must be one of %v", AgentKinds)
 	}
 	if err := a.Validate(); err != nil {
@@ -528,9 +537,9 @@ func raise(c Case, a Action) (Case, *Notice) {
 	}
 	if d := c.deadline(al.Clock); d != nil {
 		n.Due = d.Due
-		n.Reason = fmt.Sprintf("%s of clock %s (%s) due %s", al.Step, al.Clock, d.Title, d.Due.Format(time.RFC3339))
+		n.Reason = fmt.Sprintf("“%s”%s，到期时间 %s", cmp.Or(d.Title, d.Name), StepLabel(al.Step), timeLabel(d.Due))
 	} else {
-		n.Reason = fmt.Sprintf("%s: alert at once", al.Step)
+		n.Reason = StepLabel(al.Step)
 	}
 	return c, &n
 }

@@ -39,7 +39,7 @@ func TestFirstContactOwnerStaysThroughTransfers(t *testing.T) {
 		t.Errorf("owner %q assignee %q department %q status %s, want owner 1001 kept, assignee 2002, 财务部, in_progress",
 			c.Route.Owner, c.Assignee, c.Route.Department, c.Status)
 	}
-	if len(c.History) != 3 || !strings.Contains(c.History[1].Detail, "owner stays 1001") {
+	if len(c.History) != 3 || !strings.Contains(c.History[1].Detail, "首问负责人仍为1001") {
 		t.Errorf("history = %+v", c.History)
 	}
 	if !hasExplanation(c, "owner", "1001") {
@@ -226,7 +226,7 @@ func TestActionAppliedOnceAndRecategorize(t *testing.T) {
 	}
 	ev := act(got, "ev-1", ActionEvent, "1001", received.Add(2*time.Minute))
 	ev.Event = "verified"
-	if got = apply(t, e, got, ev); len(got.History) != 2 || got.History[1].Detail != "event verified" {
+	if got = apply(t, e, got, ev); len(got.History) != 2 || got.History[1].Detail != "记录事件：verified" {
 		t.Errorf("history = %+v", got.History)
 	}
 	if !got.UpdatedAt.Equal(received.Add(2 * time.Minute)) {
@@ -318,11 +318,11 @@ func TestHeldCase(t *testing.T) {
 		{"another agent takes it", held, take("2002", false), "", ""},
 		{"another agent passes it to himself", held, transfer("2002", "2002", "", false), "", ""},
 		{"another agent moves it to a department", held, transfer("2002", "", "财务部", false), "", ""},
-		{"the holder takes it again", held, take("1001", false), "1001", "assignee 1001"},
-		{"the holder passes it on", held, transfer("1001", "2002", "财务部", false), "2002", "assignee 2002"},
-		{"a supervisor takes it over", held, take("主管王", true), "主管王", "taken over from 1001"},
-		{"a supervisor passes it on", held, transfer("主管王", "2002", "", true), "2002", "owner stays 1001"},
-		{"an agent takes a case nobody holds", open, take("2002", false), "2002", "owner 2002"},
+		{"the holder takes it again", held, take("1001", false), "1001", "首问负责人：1001；当前处理人：1001"},
+		{"the holder passes it on", held, transfer("1001", "2002", "财务部", false), "2002", "处理人改为2002；部门改为财务部；首问负责人仍为1001"},
+		{"a supervisor takes it over", held, take("主管王", true), "主管王", "从1001处接手；首问负责人：1001；当前处理人：主管王"},
+		{"a supervisor passes it on", held, transfer("主管王", "2002", "", true), "2002", "处理人改为2002；首问负责人仍为1001"},
+		{"an agent takes a case nobody holds", open, take("2002", false), "2002", "首问负责人：2002；当前处理人：2002"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,8 +456,8 @@ func TestRevealChangesOnlyTheHistory(t *testing.T) {
 		a      Action
 		detail string // "" when refused
 	}{
-		{"phone of an open case", open, reveal(open, "v1", RevealPhone), "revealed phone"},
-		{"e-mail of a resolved case, for the follow-up visit", resolved, reveal(resolved, "v2", RevealEmail), "revealed email"},
+		{"phone of an open case", open, reveal(open, "v1", RevealPhone), "查看了客户的完整电话号码"},
+		{"e-mail of a resolved case, for the follow-up visit", resolved, reveal(resolved, "v2", RevealEmail), "查看了客户的完整电子邮箱"},
 		{"no field", open, reveal(open, "v3", ""), ""},
 		{"an ID-card number is no contact", open, reveal(open, "v4", "id_card"), ""},
 	}

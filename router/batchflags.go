@@ -49,8 +49,8 @@ func BatchFlagsOf(cfg normalize.DedupeConfig, cand BatchCandidate, bo normalize.
 // batchReason explains a batch outcome on the case and the notice.
 func batchReason(cfg normalize.DedupeConfig, bo normalize.BatchOutcome) string {
 	if bo.Formed {
-		return fmt.Sprintf("%d different customers filed complaints at least %.2f similar within %s (threshold %d): batch incident %s",
-			bo.Customers, cfg.BatchSimilarity, cfg.BatchWindow, cfg.BatchMinCustomers, bo.Batch)
+		return fmt.Sprintf("%d 位不同客户在 %s内提交了相似度不低于 %.2f 的投诉（达到 %d 位即为批量）：形成批量投诉 %s",
+			bo.Customers, durationLabel(cfg.BatchWindow), cfg.BatchSimilarity, cfg.BatchMinCustomers, bo.Batch)
 	}
-	return fmt.Sprintf("similar (≥ %.2f) to the complaints of batch incident %s, received within %s", cfg.BatchSimilarity, bo.Batch, cfg.BatchWindow)
+	return fmt.Sprintf("与批量投诉 %s 的投诉相似（相似度不低于 %.2f），在 %s内受理", bo.Batch, cfg.BatchSimilarity, durationLabel(cfg.BatchWindow))
 }

@@ -39,11 +39,11 @@ func TestBatchFlagsOf(t *testing.T) {
 		{name: "the fifth customer forms the batch", cand: cand(entry(5)),
 			bo:     normalize.BatchOutcome{Batch: batch, Formed: true, Flag: five, Customers: 5},
 			flags:  []string{"TS0000000001", "TS0000000002", "TS0000000003", "TS0000000004", "TS0000000005"},
-			reason: "5 different customers filed complaints at least 0.60 similar within 2h0m0s (threshold 5): batch incident " + batch, notice: true},
+			reason: "5 位不同客户在 2 小时内提交了相似度不低于 0.60 的投诉（达到 5 位即为批量）：形成批量投诉 " + batch, notice: true},
 		{name: "a sixth joins it", cand: cand(entry(6)), bo: normalize.BatchOutcome{Batch: batch, Flag: []normalize.BatchEntry{entry(6)}},
-			flags: []string{"TS0000000006"}, reason: "similar (≥ 0.60) to the complaints of batch incident " + batch + ", received within 2h0m0s"},
+			flags: []string{"TS0000000006"}, reason: "与批量投诉 " + batch + " 的投诉相似（相似度不低于 0.60），在 2 小时内受理"},
 		{name: "a candidate already in the window is flagged again", cand: cand(entry(3)), bo: normalize.BatchOutcome{Batch: batch},
-			flags: []string{"TS0000000003"}, reason: "batch incident " + batch},
+			flags: []string{"TS0000000003"}, reason: "批量投诉 " + batch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

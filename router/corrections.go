@@ -9,11 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 )
 
-// Correction is an agent's correction of a case's category. The pack's
-// classifier learns Text as one more example of Category.
+// Correction is an agent's correction of a case's category, grade or
+// validity (Field). The pack's classifier learns Text as one more example
+// of Category; a grade or validity correction teaches the engine that
+// texts like Text have that grade or validity (Value).
 type Correction struct {
 	// Complaint is the id of the complaint whose category was corrected
 	// (the case's first complaint). Of several corrections of the same
@@ -24,10 +27,36 @@ type Correction struct {
 	Case string `json:"case"`
 	// Text is what the classifier saw: ClassifierText of the case's
 	// subject and description.
-	Text     string    `json:"text"`
-	Category string    `json:"category"`
-	Agent    string    `json:"agent"`
-	At       time.Time `json:"at"`
+	Text string `json:"text"`
+	// Field is what was corrected: FieldGrade, FieldValidity, or (empty)
+	// the category, as corrections were recorded before grades and
+	// validity could be corrected.
+	Field string `json:"field,omitempty"`
+	// Category is the corrected category of a category correction.
+	Category string `json:"category,omitempty"`
+	// Value is the corrected grade, or ValidityValid / ValidityInvalid.
+	Value string `json:"value,omitempty"`
+	// Reason is the agent's reason for an invalid verdict, masked
+	// (ingest.MaskText): the reason the engine gives texts like Text.
+	Reason string    `json:"reason,omitempty"`
+	Agent  string    `json:"agent"`
+	At     time.Time `json:"at"`
+}
+
+// field is what the correction corrects, FieldCategory when unnamed.
+func (c Correction) field() string {
+	if c.Field == "" {
+		return FieldCategory
+	}
+	return c.Field
+}
+
+// value is the corrected value of the correction's field.
+func (c Correction) value() string {
+	if c.field() == FieldCategory {
+		return c.Category
+	}
+	return c.Value
 }
 
 // ClassifierText is the text the engine classifies for a complaint with
@@ -38,28 +67,46 @@ func ClassifierText(subject, description string) string {
 	return strings.ToLower(normalize.CleanText(strings.TrimSpace(subject + "\n" + description)))
 }
 
-// CorrectionFrom is the correction a recategorize action makes to a case.
+// CorrectionFrom is the correction a recategorize, regrade or revalidate
+// action makes to a case.
 func CorrectionFrom(c Case, a Action) Correction {
 	complaint := c.ID
 	if len(c.Complaints) > 0 {
 		complaint = c.Complaints[0]
 	}
-	return Correction{
+	out := Correction{
 		Complaint: complaint,
 		Case:      c.ID,
 		Text:      ClassifierText(c.Subject, c.Description),
-		Category:  a.Category,
 		Agent:     a.Actor,
 		At:        a.At,
 	}
+	switch a.Kind {
+	case ActionRegrade:
+		out.Field, out.Value = FieldGrade, a.Grade
+	case ActionRevalidate:
+		out.Field, out.Value = FieldValidity, ValidityValid
+		if a.Valid != nil && !*a.Valid {
+			// masked: the reason becomes that of other customers' cases
+			out.Value, out.Reason = ValidityInvalid, ingest.MaskText(strings.TrimSpace(a.Note))
+		}
+	default: // a category correction stays as it was recorded before
+		out.Category = a.Category
+	}
+	return out
 }
 
-// key identifies what a correction corrects.
+// key identifies what a correction corrects: the field of a complaint
+// (or case).
 func (c Correction) key() string {
+	k := "case " + c.Case
 	if c.Complaint != "" {
-		return "complaint " + c.Complaint
+		k = "complaint " + c.Complaint
 	}
-	return "case " + c.Case
+	if f := c.field(); f != FieldCategory {
+		k += " " + f
+	}
+	return k
 }
 
 // CheckCorrection reports why the engine cannot learn from a correction:
@@ -68,18 +115,38 @@ func (c Correction) key() string {
 // classifier (no categories.examples). Call it before storing a
 // correction, and to filter stored corrections (say, ones recorded before
 // the pack lost a category) before WithCorrections.
+//
+// A grade correction must name one of the pack's grades, a validity
+// correction ValidityValid or ValidityInvalid; they need no classifier.
 func (e *Engine) CheckCorrection(c Correction) error {
-	if e.classifier == nil {
-		return fmt.Errorf("pack %s has no classifier (categories.examples is empty), so it cannot learn from corrections", e.id)
-	}
 	var errs []error
+	switch c.field() {
+	case FieldCategory:
+		if e.classifier == nil {
+			return fmt.Errorf("pack %s has no classifier (categories.examples is empty), so it cannot learn from corrections", e.id)
+		}
+		if !e.catNames[c.Category] {
+			errs = append(errs, fmt.Errorf("pack %s has no category %q", e.id, c.Category))
+		}
+	case FieldGrade:
+		if _, ok := e.grades[c.Value]; !ok {
+			errs = append(errs, fmt.Errorf("pack %s has no grade %q", e.id, c.Value))
+		}
+	case FieldValidity:
+		if c.Value != ValidityValid && c.Value != ValidityInvalid {
+			errs = append(errs, fmt.Errorf("validity %q is neither %s nor %s", c.Value, ValidityValid, ValidityInvalid))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("field %q is none of %s, %s, %s", c.Field, FieldCategory, FieldGrade, FieldValidity))
+	}
 	if strings.TrimSpace(c.Complaint) == "" && strings.TrimSpace(c.Case) == "" {
 		errs = append(errs, errors.New("names neither a complaint nor a case"))
 	}
-	if !e.catNames[c.Category] {
-		errs = append(errs, fmt.Errorf("pack %s has no category %q", e.id, c.Category))
+	lo, hi := 1, 1
+	if c.field() == FieldCategory {
+		lo, hi = e.classifier.min, e.classifier.max
 	}
-	if len(features(c.Text, e.classifier.min, e.classifier.max)) == 0 {
+	if len(features(c.Text, lo, hi)) == 0 {
 		errs = append(errs, errors.New("text has no letters or digits"))
 	}
 	return errors.Join(errs...)
@@ -131,16 +198,32 @@ func (e *Engine) WithCorrections(cs []Correction) (*Engine, error) {
 		return nil, fmt.Errorf("pack %s: cannot learn from %s: %w", e.id, plural(bad, "correction"), errors.Join(errs...))
 	}
 	cp := *e // every field of an Engine is read-only once built
-	if len(cs) == 0 {
+	cp.recalls = nil
+	learnt := latestCorrections(cs)
+	var categories []Correction
+	byField := map[string][]Correction{}
+	for _, c := range learnt {
+		if f := c.field(); f == FieldCategory {
+			categories = append(categories, c)
+		} else {
+			byField[f] = append(byField[f], c)
+		}
+	}
+	for f, fcs := range byField {
+		if cp.recalls == nil {
+			cp.recalls = map[string]*recall{}
+		}
+		cp.recalls[f] = newRecall(fcs, e.pack.Categories.Classifier)
+	}
+	if len(categories) == 0 {
 		if e.classifier != nil && e.classifier.trained != nil {
 			cp.classifier = TrainClassifier(e.pack.Categories.Examples, e.pack.Categories.Classifier)
 		}
 		return &cp, nil
 	}
-	learnt := latestCorrections(cs)
 	t := &training{superseded: len(cs) - len(learnt)}
 	texts := map[string][]string{} // category -> corrected texts, sorted
-	for _, c := range learnt {
+	for _, c := range categories {
 		texts[c.Category] = append(texts[c.Category], c.Text)
 	}
 	for _, set := range e.pack.Categories.Examples {
@@ -153,15 +236,16 @@ func (e *Engine) WithCorrections(cs []Correction) (*Engine, error) {
 	for _, cat := range slices.Sorted(maps.Keys(texts)) {
 		t.sets = append(t.sets, ExampleSet{Category: cat, Texts: texts[cat]})
 	}
-	t.corrections = len(learnt)
+	t.corrections = len(categories)
 	cp.classifier = TrainClassifier(t.sets, e.pack.Categories.Classifier)
 	cp.classifier.trained = t
 	return &cp, nil
 }
 
-// latestCorrections keeps the latest correction of each complaint, with
-// its text as the classifier reads it, drops repeats of the same text and
-// category, and sorts them by category and text.
+// latestCorrections keeps the latest correction of each field of each
+// complaint, with its text as the classifier reads it, drops repeats of
+// the same text, field and value, and sorts them by field, value and
+// text.
 func latestCorrections(cs []Correction) []Correction {
 	latest := map[string]int{} // key -> index in cs
 	for i, c := range cs {
@@ -169,18 +253,18 @@ func latestCorrections(cs []Correction) []Correction {
 			latest[c.key()] = i
 		}
 	}
-	seen := map[[2]string]bool{}
+	seen := map[[3]string]bool{}
 	var out []Correction
 	for _, i := range latest {
 		c := cs[i]
 		c.Text = ClassifierText("", c.Text)
-		if k := [2]string{c.Category, c.Text}; !seen[k] {
+		if k := [3]string{c.field(), c.value(), c.Text}; !seen[k] {
 			seen[k] = true
 			out = append(out, c)
 		}
 	}
 	slices.SortFunc(out, func(a, b Correction) int {
-		return cmp.Or(cmp.Compare(a.Category, b.Category), cmp.Compare(a.Text, b.Text))
+		return cmp.Or(cmp.Compare(a.field(), b.field()), cmp.Compare(a.value(), b.value()), cmp.Compare(a.Text, b.Text), cmp.Compare(a.Reason, b.Reason))
 	})
 	return out
 }
@@ -205,6 +289,9 @@ type ModelReport struct {
 	// the same complaint, or repeating another's text and category.
 	Corrections int `json:"corrections"`
 	Superseded  int `json:"superseded"`
+	// Recalled counts the grade and validity corrections learnt, by
+	// field; empty without any.
+	Recalled map[string]int `json:"recalled,omitempty"`
 	// HeldOut measures the classifier on examples and corrections
 	// together, as `tousu policy test` measures it on the pack's examples.
 	HeldOut HeldOut `json:"held_out"`
@@ -224,6 +311,12 @@ type HeldOut struct {
 // measure the held-out accuracy: call it for a report, not per complaint.
 func (e *Engine) ModelReport() ModelReport {
 	r := ModelReport{Pack: e.id}
+	for f, rc := range e.recalls {
+		if r.Recalled == nil {
+			r.Recalled = map[string]int{}
+		}
+		r.Recalled[f] = len(rc.texts)
+	}
 	if e.classifier == nil {
 		return r
 	}

@@ -158,7 +158,7 @@ func TestCorrectionsDeterministic(t *testing.T) {
 		if got := predictions(r, probes); !slices.Equal(got, want) {
 			t.Errorf("shuffle %d: predictions differ:\n got  %+v\n want %+v", i, got, want)
 		}
-		if got := r.ModelReport(); got != wantReport {
+		if got := r.ModelReport(); !reflect.DeepEqual(got, wantReport) {
 			t.Errorf("shuffle %d: report %+v, want %+v", i, got, wantReport)
 		}
 	}
@@ -299,7 +299,7 @@ func TestNoCorrectionsDecideAsTheOriginal(t *testing.T) {
 					t.Errorf("%q: case differs from the original's:\n got  %+v\n want %+v", text, a, b)
 				}
 			}
-			if got, want := got.ModelReport(), e.ModelReport(); got != want {
+			if got, want := got.ModelReport(), e.ModelReport(); !reflect.DeepEqual(got, want) {
 				t.Errorf("report %+v, want the original's %+v", got, want)
 			}
 		})

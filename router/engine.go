@@ -28,11 +28,14 @@ type Engine struct {
 	clocks     []rule[Clock]
 	routes     []rule[RouteRule]
 	classifier *Classifier
-	catNames   map[string]bool
-	gradeRank  map[string]int
-	grades     map[string]GradeDef
-	ladders    map[string]Ladder
-	events     map[string]bool
+	// recalls are what the engine learnt from agents' grade and validity
+	// corrections, by field; nil without any.
+	recalls   map[string]*recall
+	catNames  map[string]bool
+	gradeRank map[string]int
+	grades    map[string]GradeDef
+	ladders   map[string]Ladder
+	events    map[string]bool
 	// departments and queues are those the pack's routing names: where a
 	// transfer may send a case.
 	departments, queues map[string]bool
@@ -265,7 +268,7 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 
 	// Contact type.
 	s.contactType = e.pack.ContactTypes.Default
-	typeBy := Explanation{Field: "contact_type", Value: s.contactType, By: "default", Reason: "no contact-type rule holds"}
+	typeBy := Explanation{Field: "contact_type", Value: s.contactType, By: "default", Reason: "未命中任何诉求类型规则，按默认诉求类型"}
 	for _, r := range e.typeRules {
 		if ok, why := r.cond.match(s); ok {
 			s.contactType = r.def.Type
@@ -286,7 +289,7 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 	// Validity.
 	s.valid = true
 	v.Validity = Validity{Valid: true}
-	valBy := Explanation{Field: "validity", Value: "有效", By: "default", Reason: "no invalidity rule holds"}
+	valBy := Explanation{Field: "validity", Value: "有效", By: "default", Reason: "未命中任何无效情形规则，按有效受理"}
 	for _, r := range e.validity {
 		if ok, why := r.cond.match(s); ok {
 			s.valid = false
@@ -295,12 +298,19 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 			break
 		}
 	}
+	// Without an invalidity rule, invalid when agents judged texts like
+	// this one invalid.
+	if x, ok := e.recalls[FieldValidity].recall(s.lower); s.valid && ok && x.Value == ValidityInvalid {
+		s.valid = false
+		v.Validity = recallInvalid(x)
+		valBy = Explanation{Field: "validity", Value: validityValue(v.Validity), By: "model", Rule: "agent_corrections", Reason: x.explain("无效"), Confidence: round3(x.Confidence)}
+	}
 	explain(valBy)
 	if s.valid && e.checksOccurred && c.OccurredAt.IsZero() {
-		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "occurred_at unknown: time limits not checked"})
+		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "未提供事发时间，未核查投诉时效"})
 	}
 	if s.valid && e.checksContact && !customerKnown {
-		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "customer not given: contact check skipped"})
+		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "未提供客户信息，未核查联系方式"})
 	}
 
 	// Grade: the highest grade any rule proposes.
@@ -314,9 +324,14 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 			}
 		}
 	}
+	// Without a rule, the grade agents gave texts like this one.
+	if x, ok := e.recalls[FieldGrade].recall(s.lower); len(gradeBy) == 0 && ok {
+		s.grade = x.Value
+		gradeBy = append(gradeBy, Explanation{Field: "grade", Value: x.Value, By: "model", Rule: "agent_corrections", Reason: x.explain(x.Value), Confidence: round3(x.Confidence)})
+	}
 	v.Grade = s.grade
 	if len(gradeBy) == 0 {
-		explain(Explanation{Field: "grade", Value: s.grade, By: "default", Reason: "no grade rule holds"})
+		explain(Explanation{Field: "grade", Value: s.grade, By: "default", Reason: "未命中任何等级规则，按默认等级"})
 	}
 	for _, x := range gradeBy {
 		explain(x)
@@ -331,27 +346,23 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 		d := e.deadline(r.def)
 		if r.def.start() != EventReceived {
 			v.PendingClocks = append(v.PendingClocks, d)
-			explain(Explanation{Field: "clock:" + r.def.Name, Value: "pending", By: "rule", Rule: r.def.Name, Reason: fmt.Sprintf("%d %s from %s", r.def.Amount, r.def.Unit, r.def.start()), Basis: d.Basis})
+			explain(Explanation{Field: "clock:" + r.def.Name, Value: ClockPendingValue, By: "rule", Rule: r.def.Name, Reason: ClockLength(r.def.Amount, r.def.Unit, r.def.start()), Basis: d.Basis})
 			continue
 		}
 		d = e.run(d, received)
 		v.Deadlines = append(v.Deadlines, d)
-		value := d.Due.Format(time.RFC3339)
-		if d.Error != "" {
-			value = "error: " + d.Error
-		}
-		explain(Explanation{Field: "clock:" + r.def.Name, Value: value, By: "rule", Rule: r.def.Name, Reason: fmt.Sprintf("%d %s from %s", r.def.Amount, r.def.Unit, EventReceived), Basis: d.Basis})
+		explain(d.explain())
 	}
 	v.Deadline = earliest(v.Deadlines)
 
 	// Route.
 	v.Route = e.pack.Routing.Default
-	routeBy := Explanation{Field: "route", By: "default", Reason: "no routing rule holds"}
+	routeBy := Explanation{Field: "route", By: "default", Reason: "未命中任何分派规则，按默认分派"}
 	for _, r := range e.routes {
 		if ok, why := r.cond.match(s); ok {
 			v.Route = mergeRoute(r.def.Route, e.pack.Routing.Default)
 			if why == "" {
-				why = "condition holds"
+				why = "满足规则条件"
 			}
 			routeBy = Explanation{Field: "route", By: "rule", Rule: r.def.ID, Reason: why, Basis: e.basis(r.def.Ground)}
 			break
@@ -364,7 +375,7 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 	if g := e.grades[s.grade]; len(g.Alert) > 0 {
 		level := max(g.AlertLevel, 1)
 		v.Escalation.Alerts = append(v.Escalation.Alerts, Alert{At: received, Level: level, Step: "grade " + g.Name, Notify: g.Alert, Basis: e.basis(g.Ground)})
-		explain(Explanation{Field: "escalation", Value: "alert at once: " + strings.Join(g.Alert, "、"), By: "rule", Rule: "grade " + g.Name, Basis: e.basis(g.Ground)})
+		explain(Explanation{Field: "escalation", Value: "受理即通报：" + strings.Join(g.Alert, "、"), By: "rule", Rule: "grade " + g.Name, Basis: e.basis(g.Ground)})
 	}
 	for _, d := range v.Deadlines {
 		v.Escalation.Alerts = append(v.Escalation.Alerts, e.ladder(d)...)
@@ -379,7 +390,7 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 func (e *Engine) categorize(s *subject) Explanation {
 	for _, field := range e.pack.Categories.FromExtra {
 		if name := s.c.Extra[field]; e.catNames[name] {
-			return Explanation{Field: "category", Value: name, By: "input", Reason: fmt.Sprintf("source field %s", field), Confidence: 1}
+			return Explanation{Field: "category", Value: name, By: "input", Reason: fmt.Sprintf("来源数据的“%s”字段已写明分类", field), Confidence: 1}
 		}
 	}
 	var hint *Explanation
@@ -399,37 +410,35 @@ func (e *Engine) categorize(s *subject) Explanation {
 	if e.classifier != nil {
 		p := e.classifier.Predict(s.lower)
 		floor := e.pack.Categories.Classifier.withDefaults().MinConfidence
-		reason := fmt.Sprintf("naive Bayes over character n-grams: p=%.3f, runner-up %s, %d known n-grams", p.Confidence, p.RunnerUp, p.Features)
+		reason := fmt.Sprintf("分类模型（按字词特征统计）判定，把握 %.0f%%，其次为“%s”，认识文中 %d 个字词特征", p.Confidence*100, p.RunnerUp, p.Features)
 		if t := e.classifier.trained; t != nil {
-			reason += fmt.Sprintf("; trained with %d agent corrections", t.corrections)
+			reason += fmt.Sprintf("；已学习坐席更正 %d 条", t.corrections)
 		}
 		switch {
 		case p.Features > 0 && p.Confidence >= floor:
 			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence), Reason: reason}
 		case hint != nil:
-			hint.Reason += fmt.Sprintf("; model unsure (%s p=%.3f < %.2f)", p.Category, p.Confidence, floor)
+			hint.Reason += fmt.Sprintf("；分类模型倾向“%s”但把握不足（%.0f%%，低于 %.0f%%）", p.Category, p.Confidence*100, floor*100)
 			return *hint
 		case p.Features > 0:
 			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence),
-				Reason: reason + fmt.Sprintf("; low confidence (< %.2f): check the category", floor)}
+				Reason: reason + fmt.Sprintf("；把握低于 %.0f%%，请核对分类", floor*100)}
 		}
-		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "no decisive rule; the model knows none of the text's n-grams"}
+		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中决定性分类规则，分类模型也不认识文中的字词，按默认分类"}
 	}
 	if hint != nil {
 		return *hint
 	}
-	return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "no category rule holds"}
+	return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中任何分类规则，按默认分类"}
 }
 
 // by renders an explanation for the legacy Decision.Reason.
 func (x Explanation) by() string {
 	switch x.By {
 	case "rule":
-		return fmt.Sprintf("rule %s: %s", x.Rule, x.Reason)
-	case "model":
-		return x.Reason
+		return fmt.Sprintf("规则 %s：%s", x.Rule, x.Reason)
 	}
-	return x.By + ": " + x.Reason
+	return x.Reason
 }
 
 func round3(f float64) float64 {
@@ -452,6 +461,20 @@ func (e *Engine) run(d Deadline, at time.Time) Deadline {
 	}
 	d.Due = due
 	return d
+}
+
+// ClockPendingValue is the Value explaining a clock that waits for its
+// start event.
+const ClockPendingValue = "未开始"
+
+// explain is the explanation of a started clock: its due time (RFC 3339),
+// or why it has none, and its length from its start event.
+func (d Deadline) explain() Explanation {
+	value := d.Due.Format(time.RFC3339)
+	if d.Error != "" {
+		value = "无法计算：" + d.Error
+	}
+	return Explanation{Field: "clock:" + d.Name, Value: value, By: "rule", Rule: d.Name, Reason: ClockLength(d.Amount, Unit(d.Unit), d.Start), Basis: d.Basis}
 }
 
 func (e *Engine) due(u Unit, n int, start time.Time) (time.Time, error) {
@@ -562,11 +585,7 @@ func (e *Engine) Start(c Case, event string, at time.Time) (Case, error) {
 		started = true
 		c.Deadlines = append(c.Deadlines, d)
 		c.Escalation.Alerts = append(slices.Clone(c.Escalation.Alerts), e.ladder(d)...)
-		value := d.Due.Format(time.RFC3339)
-		if d.Error != "" {
-			value = "error: " + d.Error
-		}
-		c.Explanation = append(c.Explanation, Explanation{Field: "clock:" + d.Name, Value: value, By: "rule", Rule: d.Name, Reason: fmt.Sprintf("%d %s from %s", d.Amount, d.Unit, event), Basis: d.Basis})
+		c.Explanation = append(c.Explanation, d.explain())
 	}
 	if !started {
 		return c, nil

@@ -32,7 +32,7 @@ func TestExplain(t *testing.T) {
 	}
 	for _, want := range []string{`"contact_type":"投诉"`, `"category":"费用问题"`, `"validity":{"valid":true}`, `"grade":"一般"`,
 		`"name":"reply","due":"2025-10-24T00:00:00+08:00"`, `第八条`, `"route":{"department":"计费账务中心"`, `"explanation":[`,
-		`customer not given: contact check skipped`} {
+		`未提供客户信息，未核查联系方式`, `"reason":"自受理起15个工作日"`, `"reason":"未命中任何无效情形规则，按有效受理"`, `"value":"未开始"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("verdict lacks %s:\n%s", want, data)
 		}

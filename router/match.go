@@ -114,20 +114,20 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	}
 	var why []string
 	if len(cc.all) > 0 {
-		why = append(why, "all of "+strings.Join(cc.all, "+"))
+		why = append(why, "同时含有"+quote(strings.Join(cc.all, "」「")))
 	}
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
 		for _, k := range cc.keywords {
 			if strings.Contains(s.flat, k) {
-				hit = "keyword " + quote(k)
+				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
 				if loc := re.FindStringIndex(s.lower); loc != nil {
-					hit = "pattern " + quote(re.String()) + " matched " + quote(s.lower[loc[0]:loc[1]])
+					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break
 				}
 			}
@@ -137,7 +137,7 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 		}
 		why = append(why, hit)
 	}
-	return true, strings.Join(why, "; ")
+	return true, strings.Join(why, "；")
 }
 
 func quote(s string) string { return "「" + s + "」" }

@@ -31,6 +31,7 @@ const (
 	CodeUnknownAccount  = "unknown_account"  // an actor or assignee that is no account
 	CodeUnknownEvent    = "unknown_event"    // an event the pack does not declare
 	CodeUnknownCategory = "unknown_category" // a category the pack does not declare
+	CodeUnknownGrade    = "unknown_grade"    // a grade the pack's scale does not have
 	CodeCaseHeld        = "case_held"        // another agent holds the case
 	CodeCaseFinished    = "case_finished"    // the case is resolved or closed
 	CodeCaseNotFinished = "case_not_finished"
@@ -73,15 +74,19 @@ func invalid(r Reason, format string, args ...any) error {
 	return &Refusal{Reason: r, Detail: fmt.Sprintf(format, args...), invalid: true}
 }
 
-// fieldLabels name an action's fields in the messages to people.
+// fieldLabels name an action's fields in the messages to people, and the
+// fields of a case that explanations explain.
 var fieldLabels = map[string]string{
 	"id": "操作编号", "case": "工单编号", "customer": "客户", "batch": "批量事件", "actor": "操作人",
 	"assignee": "指派坐席", "department": "部门", "queue": "队列", "event": "事件", "category": "分类",
-	"clock": "时限", "step": "预警环节", "note": "备注", "reason": "原因",
+	"clock": "时限", "step": "预警环节", "note": "备注", "reason": "原因", "grade": "等级", "valid": "有效性", "validity": "有效性",
+	"contact_type": "诉求类型", "route": "分派", "escalation": "升级预警", "owner": "首问负责人", "urgency": "催办",
+	ContactDuplicate: "重复提交", ContactRepeat: "重复投诉", ContactReply: "回复", "linked_case": "关联工单",
 }
 
-// FieldLabel is the Chinese name of an action's field (by its JSON name),
-// or the name itself for a field without one.
+// FieldLabel is the Chinese name of an action's field (by its JSON name)
+// or of a field an explanation explains, or the name itself for a field
+// without one.
 func FieldLabel(field string) string {
 	if l, ok := fieldLabels[field]; ok {
 		return l

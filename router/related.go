@@ -193,8 +193,8 @@ type urging struct {
 }
 
 var (
-	urgeRepeat = urging{kind: ContactRepeat, rule: "repeat_open", what: "the repeat complaint"}
-	urgeReply  = urging{kind: ContactReply, rule: "reply_other_address", what: "the reply from another address"}
+	urgeRepeat = urging{kind: ContactRepeat, rule: "repeat_open", what: "重复投诉"}
+	urgeReply  = urging{kind: ContactReply, rule: "reply_other_address", what: "另一邮箱的回复"}
 )
 
 // attachUrging attaches comp as a contact of u.kind, raises Urgency by one
@@ -207,7 +207,7 @@ func attachUrging(c Case, comp normalize.Complaint, u urging, reason string) (Ca
 	c.Urgency++
 	return explainContact(c,
 		Explanation{Field: u.kind, Value: comp.Reference, By: "rule", Rule: u.rule, Reason: reason, Basis: BasisRepeatOpen},
-		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: u.rule, Reason: "raised by " + u.what + " " + comp.Reference, Basis: BasisRepeatOpen}), true
+		Explanation{Field: "urgency", Value: fmt.Sprint(c.Urgency), By: "rule", Rule: u.rule, Reason: "催办次数加一：" + u.what + " " + comp.Reference, Basis: BasisRepeatOpen}), true
 }
 
 // attach adds comp to the case as a contact of the kind: its reference,
@@ -247,7 +247,7 @@ func LinkRepeat(c Case, earlier, reason string) Case {
 	}
 	c.LinkedCases = append(slices.Clip(c.LinkedCases), earlier)
 	c.Explanation = append(slices.Clip(c.Explanation), Explanation{Field: "linked_case", Value: earlier, By: "rule", Rule: "repeat_resolved",
-		Reason: reason + "; ask why the customer is not satisfied with the result", Basis: BasisRepeatClosed})
+		Reason: reason + "；请询问客户对上次处理结果不满意的原因", Basis: BasisRepeatClosed})
 	return c
 }
 

@@ -93,7 +93,7 @@ func alertItemOf(it notices.Item) alertItem {
 		case strings.HasPrefix(n.Step, "grade "):
 			v.Kind = "升级"
 		}
-		v.What = "第 " + strconv.Itoa(n.Level) + " 级 · " + stepLabel(n.Step)
+		v.What = "第 " + strconv.Itoa(n.Level) + " 级 · " + router.StepLabel(n.Step)
 		if !n.Due.IsZero() {
 			v.What += "，时限 " + when(n.Due)
 		}

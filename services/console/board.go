@@ -104,24 +104,6 @@ type departmentCount struct {
 	Open, InProgress, Breached int
 }
 
-// stepLabel says a rung of an escalation ladder: "时限已过 50%（预警）",
-// "已超时", "超时 1 天后", "重大投诉即时通报".
-func stepLabel(step string) string {
-	switch {
-	case strings.HasSuffix(step, "%"):
-		return "时限已过 " + step + "（预警）"
-	case step == "breach":
-		return "已超时"
-	case strings.HasPrefix(step, "breach+"):
-		after := strings.TrimPrefix(step, "breach+")
-		after = strings.NewReplacer("d", " 天", "h", " 小时").Replace(after)
-		return "超时 " + after + "后"
-	case strings.HasPrefix(step, "grade "):
-		return strings.TrimPrefix(step, "grade ") + "投诉即时通报"
-	}
-	return step
-}
-
 // nextWarning is the first alert of c not yet raised whose clock still
 // runs (or that belongs to no clock), and false when there is none.
 func nextWarning(c router.Case) (router.Alert, bool) {
@@ -184,14 +166,14 @@ func boardOf(cases []router.Case, engine func(pack string) *router.Engine, now t
 			}
 			b.Breached.Rows = append(b.Breached.Rows, r)
 		case warns && !next.At.After(horizon(e, now, within)):
-			r.Warning = "第 " + strconv.Itoa(next.Level) + " 级 · " + stepLabel(next.Step) + " · " + when(next.At) + " 通知" + strings.Join(next.Notify, "、")
+			r.Warning = "第 " + strconv.Itoa(next.Level) + " 级 · " + router.StepLabel(next.Step) + " · " + when(next.At) + " 通知" + strings.Join(next.Notify, "、")
 			r.warnAt = next.At
 			b.AtRisk.Rows = append(b.AtRisk.Rows, r)
 		}
 		for _, a := range c.Escalation.Alerts {
 			if !a.RaisedAt.IsZero() && sameDay(a.RaisedAt, now) {
 				b.Raised = append(b.Raised, raisedView{Case: c.ID, Link: caseLink(c.ID), Title: r.Title, Department: c.Route.Department,
-					Level: a.Level, Step: stepLabel(a.Step), Notify: strings.Join(a.Notify, "、"), At: when(a.RaisedAt), at: a.RaisedAt})
+					Level: a.Level, Step: router.StepLabel(a.Step), Notify: strings.Join(a.Notify, "、"), At: when(a.RaisedAt), at: a.RaisedAt})
 			}
 		}
 		if c.Batch != "" {

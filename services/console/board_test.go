@@ -110,16 +110,6 @@ func TestBoardTransfer(t *testing.T) {
 	}
 }
 
-func TestStepLabel(t *testing.T) {
-	for step, want := range map[string]string{
-		"50%": "时限已过 50%（预警）", "breach": "已超时", "breach+1d": "超时 1 天后", "breach+2h": "超时 2 小时后", "grade 重大": "重大投诉即时通报", "custom": "custom",
-	} {
-		if got := stepLabel(step); got != want {
-			t.Errorf("stepLabel(%q) = %q, want %q", step, got, want)
-		}
-	}
-}
-
 // TestNextWarning: the next warning skips alerts already raised and those
 // of stopped clocks.
 func TestNextWarning(t *testing.T) {

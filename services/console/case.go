@@ -81,12 +81,18 @@ type forms struct {
 	Take, Transfer, Event, Resolve, FollowUp bool
 	Close, Reopen, Recategorize              bool
 	Departments, Queues, Categories, Events  []string
+	// Correct offers the grade and validity corrections, with the
+	// grades of the case's pack; Grade is the case's.
+	Correct bool
+	Grades  []string
+	Grade   string
 }
 
 // kindLabels name what actions do, as flashes and the timeline say it.
 var kindLabels = map[router.ActionKind]string{
 	router.ActionTake: "接手工单", router.ActionTransfer: "转派", router.ActionNote: "添加备注", router.ActionEvent: "记录事件",
 	router.ActionResolve: "办结", router.ActionClose: "关闭工单", router.ActionReopen: "重新打开", router.ActionRecategorize: "更正分类",
+	router.ActionRegrade: "更正等级", router.ActionRevalidate: "更正有效性",
 	router.ActionEscalate: "升级预警", router.ActionFlagBatch: "标记批量投诉", kindFollowUp: "回访", router.ActionReveal: "查看联系方式",
 }
 
@@ -187,22 +193,25 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 			Kind: contactKinds[x.Kind], From: from, Subject: x.Subject, Text: x.Text})
 	}
 	titles := map[string]string{}
+	if e != nil { // a clock a correction dropped is on the case no more
+		for _, cl := range e.Pack().Clocks {
+			titles[cl.Name] = cmp.Or(cl.Title, cl.Name)
+		}
+	}
 	for _, cl := range slices.Concat(c.Deadlines, c.PendingClocks) {
 		titles[cl.Name] = cmp.Or(cl.Title, cl.Name)
 	}
 	for _, al := range c.Escalation.Alerts {
-		v := alertView{At: when(al.At), Level: al.Level, Clock: titles[al.Clock], Step: al.Step, Notify: strings.Join(al.Notify, "、"), Raised: "待触发"}
+		v := alertView{At: when(al.At), Level: al.Level, Clock: titles[al.Clock], Step: router.StepLabel(al.Step), Notify: strings.Join(al.Notify, "、"), Raised: "待触发"}
 		if !al.RaisedAt.IsZero() {
 			v.Raised = "已于 " + when(al.RaisedAt) + " 发出"
 		}
 		d.Alerts = append(d.Alerts, v)
 	}
 	for _, x := range c.Explanation {
-		v := explanationView{Field: fieldLabel(x.Field, titles), Value: x.Value, By: byLabels[x.By], Rule: x.Rule, Reason: x.Reason, Basis: x.Basis}
-		if v.By == "" {
-			v.By = x.By
-		}
-		if x.Confidence > 0 {
+		v := explanationView{Field: fieldLabel(x.Field, titles), Value: explainedValue(x), By: cmp.Or(byLabels[x.By], x.By), Rule: ruleLabel(x),
+			Reason: x.Reason, Basis: x.Basis}
+		if x.By == "model" && x.Confidence > 0 {
 			v.Confidence = fmt.Sprintf("%.0f%%", x.Confidence*100)
 		}
 		d.Explanation = append(d.Explanation, v)
@@ -223,18 +232,51 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 var contactKinds = map[string]string{router.ContactDuplicate: "重复提交", router.ContactRepeat: "重复投诉", router.ContactReply: "回复"}
 
 // byLabels name who decided a field.
-var byLabels = map[string]string{"rule": "规则", "model": "分类模型", "default": "默认值", "input": "来源数据", "note": "备注", "agent": "坐席"}
+var byLabels = map[string]string{"rule": "规则", "model": "模型", "default": "默认值", "input": "来源数据", "note": "提示", "agent": "坐席更正"}
 
-// fieldLabels name the fields the policy decides.
-var fieldLabels = map[string]string{"contact_type": "诉求类型", "category": "类别", "validity": "有效性", "grade": "等级",
-	"route": "分派", "escalation": "升级", "owner": "负责人"}
-
-// fieldLabel names an explained field; a clock's by its title.
+// fieldLabel names an explained field (router.FieldLabel); a clock's by
+// its title.
 func fieldLabel(field string, clockTitles map[string]string) string {
 	if name, ok := strings.CutPrefix(field, "clock:"); ok {
 		return "时限：" + cmp.Or(clockTitles[name], name)
 	}
-	return cmp.Or(fieldLabels[field], field)
+	return router.FieldLabel(field)
+}
+
+// ruleLabels name the rules tousu itself applies; a pack's rules go by
+// their ids. The model's and an agent's correction need none beside who
+// decided (byLabels).
+var ruleLabels = map[string]string{
+	"naive_bayes": "", "agent_corrections": "学习坐席更正", "correction": "", "first_contact": "首问责任制",
+	"duplicate": "重复提交合并", "repeat_open": "处理中重复投诉", "reply_other_address": "他人邮箱回复", "repeat_resolved": "办结后重复投诉", "batch": "批量投诉",
+}
+
+// ruleLabel names the rule that decided x: tousu's own rules and a
+// grade's immediate alert in Chinese, a pack's rule by its id.
+func ruleLabel(x router.Explanation) string {
+	label, known := ruleLabels[x.Rule]
+	switch {
+	case x.Rule == "":
+		return ""
+	case known:
+		return label
+	case strings.HasPrefix(x.Rule, "grade "):
+		return router.StepLabel(x.Rule)
+	case x.By == "rule" && strings.HasPrefix(x.Field, "clock:"):
+		return "" // the clock's title says it
+	}
+	return "规则编号 " + x.Rule
+}
+
+// explainedValue is an explanation's value as the page shows it: a
+// clock's due time in China time.
+func explainedValue(x router.Explanation) string {
+	if strings.HasPrefix(x.Field, "clock:") {
+		if t, err := time.Parse(time.RFC3339, x.Value); err == nil {
+			return when(t)
+		}
+	}
+	return x.Value
 }
 
 // customer names a customer as the page shows them (already masked for
@@ -257,15 +299,16 @@ func formsFor(c router.Case, e *router.Engine, me string) forms {
 	f := forms{Key: "page-" + hex.EncodeToString(b)}
 	switch c.Status {
 	case router.StatusOpen, router.StatusInProgress:
-		f.Take, f.Transfer, f.Event, f.Resolve, f.Close, f.Recategorize = true, true, true, true, true, true
+		f.Take, f.Transfer, f.Event, f.Resolve, f.Close, f.Recategorize, f.Correct = true, true, true, true, true, true, true
 	case router.StatusResolved:
-		f.FollowUp, f.Close, f.Reopen, f.Recategorize = true, true, true, true
+		f.FollowUp, f.Close, f.Reopen, f.Recategorize, f.Correct = true, true, true, true, true
 	case router.StatusClosed:
 		f.Reopen = true
 	}
 	if e != nil {
-		f.Departments, f.Queues, f.Categories, f.Events = e.Departments(), e.Queues(), e.Categories(), e.Events()
+		f.Departments, f.Queues, f.Categories, f.Events, f.Grades = e.Departments(), e.Queues(), e.Categories(), e.Events(), e.Grades()
 	}
+	f.Grade = c.Grade
 	f.Take = f.Take && c.Assignee != me
 	f.Event = f.Event && len(f.Events) > 0
 	return f
@@ -281,7 +324,14 @@ func (p *Pages) act(c *fiber.Ctx) error {
 	}
 	kind := router.ActionKind(c.FormValue("kind"))
 	req := httpapi.ActionRequest{Kind: kind, Assignee: strings.TrimSpace(c.FormValue("assignee")), Department: c.FormValue("department"),
-		Queue: c.FormValue("queue"), Event: c.FormValue("event"), Category: c.FormValue("category"), Note: strings.TrimSpace(c.FormValue("note"))}
+		Queue: c.FormValue("queue"), Event: c.FormValue("event"), Category: c.FormValue("category"), Grade: c.FormValue("grade"),
+		Note: strings.TrimSpace(c.FormValue("note"))}
+	switch c.FormValue("valid") {
+	case "yes":
+		req.Valid = ptr(true)
+	case "no":
+		req.Valid = ptr(false)
+	}
 	if kind == kindFollowUp {
 		satisfied := c.FormValue("satisfied")
 		if satisfied != "yes" && satisfied != "no" {
@@ -307,3 +357,5 @@ func (p *Pages) act(c *fiber.Ctx) error {
 	}
 	return c.Redirect(caseLink(cs.ID)+"?"+url.Values{"action": {a.ID}, "kind": {string(kind)}}.Encode(), fiber.StatusSeeOther)
 }
+
+func ptr[T any](v T) *T { return &v }

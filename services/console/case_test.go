@@ -84,6 +84,18 @@ func TestCaseActions(t *testing.T) {
 			http.StatusSeeOther, "/console/cases/TS-B?action=", &router.Action{Kind: router.ActionTake, Actor: "主管王", Override: true}},
 		{"recategorize with a reason", "甲", "/console/cases/TS-A/actions", form("kind", "recategorize", "category", "费用问题", "note", "客户实际投诉的是补偿未到帐"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRecategorize, Category: "费用问题"}},
+		{"regrade with a reason", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "重大", "note", "客户称已联系电视台，3月5日要来拍"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRegrade, Grade: "重大", Note: "客户称已联系电视台，3月5日要来拍"}},
+		{"regrade to a grade the pack lacks", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "特急", "note", "急"),
+			http.StatusUnprocessableEntity, "未提交：更正等级。该工单的处理规则中没有等级“特急”", nil},
+		{"regrade without a reason", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "重大", "note", "  "),
+			http.StatusUnprocessableEntity, "未提交：更正等级。更正须填写理由", nil},
+		{"invalid with its reason", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "valid", "no", "note", "客户打错了，是移动的号"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRevalidate, Valid: ptr(false), Note: "客户打错了，是移动的号"}},
+		{"valid again", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "valid", "yes", "note", "核实是我司用户"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRevalidate, Valid: ptr(true), Note: "核实是我司用户"}},
+		{"revalidate without a verdict", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "note", "不好说"),
+			http.StatusUnprocessableEntity, "请选择投诉有效或无效", nil},
 		{"a follow-up without its verdict", "甲", "/console/cases/TS-A/actions", form("kind", "follow_up"),
 			http.StatusUnprocessableEntity, "请选择客户是否满意", nil},
 		{"a case of another department", "甲", "/console/cases/TS-D/actions", form("kind", "take"), http.StatusNotFound, "工单不存在", nil},
@@ -102,7 +114,8 @@ func TestCaseActions(t *testing.T) {
 		case tt.sent != nil:
 			a := ps.published[before]
 			if a.Kind != tt.sent.Kind || tt.sent.Actor != "" && a.Actor != tt.sent.Actor || a.Department != tt.sent.Department ||
-				a.Queue != tt.sent.Queue || a.Category != tt.sent.Category || a.Override != tt.sent.Override ||
+				a.Queue != tt.sent.Queue || a.Category != tt.sent.Category || a.Override != tt.sent.Override || a.Grade != tt.sent.Grade ||
+				(a.Valid == nil) != (tt.sent.Valid == nil) || a.Valid != nil && *a.Valid != *tt.sent.Valid ||
 				tt.sent.Note != "" && a.Note != tt.sent.Note || a.Customer == "" {
 				t.Errorf("%s: sent %+v, want %+v", tt.name, a, *tt.sent)
 			}
@@ -141,7 +154,7 @@ func TestActionOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, page = ps.get(t, "甲", loc)
-	if !strings.Contains(page, "已生效：接手工单") || strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, "owner 坐席甲; assignee 坐席甲") {
+	if !strings.Contains(page, "已生效：接手工单") || strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, "首问负责人：坐席甲；当前处理人：坐席甲") {
 		t.Errorf("GET %s once applied:\n%s", loc, page)
 	}
 
@@ -186,4 +199,27 @@ func TestStoredXSS(t *testing.T) {
 	if _, page := ps.get(t, "王", "/console/cases/TS-X"); !strings.Contains(page, "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;") {
 		t.Error("the subject is not shown as text")
 	}
+}
+
+// TestCasePageInChinese: the policy's decisions, the ladder and the
+// timeline read in Chinese, and the page offers the grade and validity
+// corrections with the pack's grades.
+func TestCasePageInChinese(t *testing.T) {
+	cases := fixtures(t)
+	c := &cases[2] // TS-C, decided by the telecom pack
+	c.History = append(c.History, router.Event{Action: "a1", Kind: router.ActionRegrade, Actor: "坐席甲", At: c.ReceivedAt.Add(time.Hour),
+		Detail: "等级：一般 → 重大", Note: "客户说要找315曝光"})
+	// A correction made the 回访 clock inapplicable: it left the case.
+	c.PendingClocks = nil
+	c.Explanation = append(c.Explanation, router.Explanation{Field: "clock:follow_up", Value: router.ClockDroppedValue, By: "rule", Rule: "follow_up",
+		Reason: "更正后不再符合该时限的适用条件"})
+	ps := newPagesServer(t, cases...)
+	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{
+		"未命中任何无效情形规则，按有效受理", "自受理起15个工作日", "时限：答复用户", "时限已过 50%（预警）", // reasons, clocks, ladder
+		"规则编号 cat-unsolicited", "2026-03-26 00:00", // a pack's rule by its id, a due time as people write it
+		"更正等级", "等级：一般 → 重大", // the timeline
+		"<td>时限：回访</td><td>不再适用</td>", // a dropped clock by its title
+		`<input type="hidden" name="kind" value="regrade">`, `<option selected>一般</option><option>升级</option><option>重大</option>`,
+		`<input type="hidden" name="kind" value="revalidate">`, `name="valid" value="no"`,
+	}, []string{"no invalidity rule", "working_days", ">50%<", "T00:00:00+08:00", ">rule<", "naive Bayes", "规则（置信度", "follow_up"})
 }

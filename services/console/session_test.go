@@ -530,8 +530,6 @@ func TestSignInLockOut(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func decoded(tb testing.TB, s string) string {
 	b, err := base64URL.DecodeString(s)
 	if err != nil {

@@ -63,9 +63,9 @@ func (as *actServer) post(tb testing.TB, token string, body map[string]string) (
 	return as.request(tb, http.MethodPost, "/api/v1/cases/TS1/actions", token, body)
 }
 
-// request sends body (nil: none) to path with token and returns the
-// status and the answer.
-func (as *actServer) request(tb testing.TB, method, path, token string, body map[string]string) (int, map[string]any) {
+// request sends body (nil: none) as JSON to path with token and returns
+// the status and the answer.
+func (as *actServer) request(tb testing.TB, method, path, token string, body any) (int, map[string]any) {
 	tb.Helper()
 	var r io.Reader
 	if body != nil {
@@ -319,4 +319,59 @@ func TestActionResult(t *testing.T) {
 	if code, out := as.request(t, http.MethodGet, where, agent, nil); code != 200 || out["state"] != string(router.ActionPending) {
 		t.Errorf("GET %s = %d %v, want pending", where, code, out)
 	}
+}
+
+// TestCorrectGradeAndValidity: an agent corrects a case's grade or
+// validity through the API with a reason; an unknown grade, a missing
+// value or reason is refused with 422 and a Chinese message naming the
+// field, and nothing is published.
+func TestCorrectGradeAndValidity(t *testing.T) {
+	const agent = "agent-token-0123456789"
+	tests := []struct {
+		name, body string
+		want       int
+		field      string
+		message    string
+	}{
+		{"regrade", `{"kind":"regrade","grade":"重大","note":"客户说已联系电视台"}`, http.StatusAccepted, "", ""},
+		{"revalidate to invalid", `{"kind":"revalidate","valid":false,"note":"非本公司用户，打错电话"}`, http.StatusAccepted, "", ""},
+		{"revalidate to valid", `{"kind":"revalidate","valid":true,"note":"核实为我司宽带用户"}`, http.StatusAccepted, "", ""},
+		{"unknown grade", `{"kind":"regrade","grade":"特急","note":"很急"}`, http.StatusUnprocessableEntity, "grade", "没有等级“特急”，可选：一般、升级、重大"},
+		{"regrade without a reason", `{"kind":"regrade","grade":"重大"}`, http.StatusUnprocessableEntity, "note", "更正须填写理由"},
+		{"revalidate without a value", `{"kind":"revalidate","note":"打错了"}`, http.StatusUnprocessableEntity, "valid", "请选择投诉有效或无效"},
+		{"invalid without a reason", `{"kind":"revalidate","valid":false,"note":" "}`, http.StatusUnprocessableEntity, "note", "判为无效须填写无效的理由"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newActServer(t, nil)
+			code, out := as.request(t, http.MethodPost, "/api/v1/cases/TS1/actions", agent, json.RawMessage(tt.body))
+			msg, _ := out["message"].(string)
+			field, _ := out["field"].(string)
+			if code != tt.want || field != tt.field || !strings.Contains(msg, tt.message) {
+				t.Fatalf("status %d, field %q, message %q; want %d on %q with %q", code, field, msg, tt.want, tt.field, tt.message)
+			}
+			if tt.want != http.StatusAccepted {
+				if len(as.published) != 0 {
+					t.Errorf("published %+v", as.published)
+				}
+				return
+			}
+			if len(as.published) != 1 {
+				t.Fatalf("published %d actions", len(as.published))
+			}
+			var sent map[string]any
+			json.Unmarshal([]byte(tt.body), &sent)
+			a := as.published[0]
+			if string(a.Kind) != sent["kind"] || a.Note != sent["note"] || a.Grade != asString(sent["grade"]) ||
+				(sent["valid"] != nil) != (a.Valid != nil) || a.Valid != nil && *a.Valid != sent["valid"] {
+				t.Errorf("published %+v for %s", a, tt.body)
+			}
+		})
+	}
+}
+
+// asString is v as a string, "" for nil.
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
 }

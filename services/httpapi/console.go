@@ -92,6 +92,10 @@ type ActionRequest struct {
 	Note       string            `json:"note"`
 	// Field is the contact a reveal shows (router.RevealFields).
 	Field string `json:"field"`
+	// Grade is the grade a regrade corrects to, Valid the validity a
+	// revalidate corrects to; the reason of either is in Note.
+	Grade string `json:"grade"`
+	Valid *bool  `json:"valid"`
 	// Actor is the agent an admin token (an integration such as a CRM)
 	// acts for; other tokens act as themselves.
 	Actor string `json:"actor"`
@@ -223,7 +227,7 @@ func (acts *CaseActions) submit(ctx context.Context, p Principal, cs router.Case
 	a := router.Action{
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
-		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field,
+		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field, Grade: req.Grade, Valid: req.Valid,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}

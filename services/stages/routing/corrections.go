@@ -19,9 +19,10 @@ import (
 	"github.com/tousu/tousu/services/stages/record"
 )
 
-// correctionsBucket of the router's state: pack name + NUL + case id ->
-// JSON router.Correction, the agents' category corrections, the latest per
-// case. The corrections follower fills it from policy.corrections, so
+// correctionsBucket of the router's state: pack name + NUL + case id
+// (+ NUL + field, for a grade or validity correction) -> JSON
+// router.Correction, the agents' corrections, the latest per case and
+// field. The corrections follower fills it from policy.corrections, so
 // every router instance holds every correction, whichever instance owns
 // the corrected case.
 var correctionsBucket = []byte("corrections")
@@ -43,13 +44,23 @@ func newPackCorrection(pack string, c router.Correction) packCorrection {
 }
 
 // key is the message key of the correction on policy.corrections: a later
-// correction of the same case of the same pack replaces it, on the
-// compacted topic as in the corrections bucket.
-func (c packCorrection) key() string { return c.Pack + "/" + c.Case }
+// correction of the same field of the same case of the same pack replaces
+// it, on the compacted topic as in the corrections bucket. A category
+// correction is keyed as before grades and validity could be corrected.
+func (c packCorrection) key() string { return c.scoped("/") }
+
+// scoped is pack, case and (unless the category) field, joined by sep.
+func (c packCorrection) scoped(sep string) string {
+	k := c.Pack + sep + c.Case
+	if c.Field != "" {
+		k += sep + c.Field
+	}
+	return k
+}
 
 // FollowCorrection is the handler of the router's corrections follower: it
 // stores a correction from policy.corrections, replacing the case's
-// earlier one, and has the classifiers retrained when that changed
+// earlier one of the same field, and has the engines retrained when that changed
 // anything. A payload that does not decode, of another version, or naming
 // no pack or case is rejected (the follower logs and skips it).
 func (t *TrainedPacks) FollowCorrection(_ context.Context, m bus.Message) error {
@@ -99,7 +110,7 @@ func (h *History) Corrections() (map[string][]router.Correction, error) {
 // storing the same correction again (a follower reading the topic from
 // the start) only reads.
 func (h *History) storeCorrection(c packCorrection) (changed bool, err error) {
-	key := []byte(c.Pack + "\x00" + c.Case)
+	key := []byte(c.scoped("\x00"))
 	v, err := json.Marshal(c.Correction)
 	if err != nil {
 		return false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -232,5 +233,61 @@ func TestFollowCorrection(t *testing.T) {
 		if cs := stored["telecom@1"]; len(cs) != 1 || cs[0].Category != s.stored || len(stored) != 1 {
 			t.Errorf("%s: stored %+v, want one correction of TS1 to %s", s.name, stored, s.stored)
 		}
+	}
+}
+
+// TestGradeAndValidityCorrectionsStored: a regrade and a revalidate of a
+// case become corrections of their own field beside its category
+// correction, reach the router's state through policy.corrections, and
+// are learnt at the next retraining.
+func TestGradeAndValidityCorrectionsStored(t *testing.T) {
+	ctx := context.Background()
+	cfg, producer := stagetest.StartBroker(t)
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRouterInstance(t, cfg, producer, packs, t.TempDir())
+	c := stagetest.Complaint(800, 1, "小区宽带又断了，第三次了，你们到底管不管，这次必须给个说法", 0)
+	if err := r.stage.Handle(ctx, stagetest.MessageOf(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	cs, ok, err := r.state.Case(c.Reference)
+	if err != nil || !ok {
+		t.Fatalf("no case for %s: %v", c.Reference, err)
+	}
+	no := false
+	for _, a := range []router.Action{
+		{Kind: router.ActionRegrade, ID: "g1", Grade: "重大", Note: "客户说要找电视台"},
+		{Kind: router.ActionRevalidate, ID: "v1", Valid: &no, Note: "重复来电，已在另一工单处理"},
+	} {
+		a.V, a.Case, a.Customer, a.Actor, a.At = router.ActionVersion, cs.ID, cs.Customer.Key, "1001", time.Now().UTC()
+		if err := r.stage.Handle(ctx, bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: stagetest.MustJSON(t, a)}); err != nil {
+			t.Fatalf("%s: %v", a.Kind, err)
+		}
+	}
+	r.recategorize(t, cs, "c1", "网络问题")
+	var stored []router.Correction
+	polltest.Until(t, "three corrections stored", func() bool {
+		all, err := r.state.Corrections()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = all[cs.Pack]
+		return len(stored) == 3
+	})
+	fields := map[string]string{}
+	for _, c := range stored {
+		fields[c.Field] = c.Category + c.Value
+	}
+	if want := map[string]string{"": "网络问题", router.FieldGrade: "重大", router.FieldValidity: router.ValidityInvalid}; !maps.Equal(fields, want) {
+		t.Errorf("stored corrections by field %v, want %v", fields, want)
+	}
+	if err := r.trained.Retrain(); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.trained.ByName(cs.Pack).ModelReport()
+	if rep.Corrections != 1 || rep.Recalled[router.FieldGrade] != 1 || rep.Recalled[router.FieldValidity] != 1 {
+		t.Errorf("report %+v, want 1 category correction and 1 each of grade and validity recalled", rep)
 	}
 }
