@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/httppost"
 	"github.com/tousu/tousu/router"
 )
 
@@ -120,7 +120,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	client := newClient()
+	client := httppost.NewClient()
 	var targets []Target
 	if cfg.Log {
 		targets = append(targets, Target{Name: logSinkName, Sink: NewLog(logger)})
@@ -245,16 +245,4 @@ func Masked(n router.Notice) router.Notice {
 	n.Excerpt = ingest.MaskExcerpt(n.Excerpt)
 	n.Reason = ingest.MaskText(n.Reason)
 	return n
-}
-
-// newClient returns the HTTP client of the webhook sinks: the default
-// transport (which honours HTTPS_PROXY), no redirects followed and no
-// client-wide timeout (each request has its own).
-func newClient() *http.Client {
-	return &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
