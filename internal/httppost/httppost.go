@@ -72,3 +72,18 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, max))
 	return Answer{StatusCode: resp.StatusCode, Status: resp.Status, Body: b}, nil
 }
+
+// CheckURL accepts an absolute http or https URL with a host. Its errors
+// never contain the URL.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("the scheme must be http or https")
+	case u.Host == "":
+		return errors.New("the URL has no host")
+	}
+	return nil
+}

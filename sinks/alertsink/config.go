@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/httppost"
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 )
@@ -152,7 +153,7 @@ func (c Config) Validate() error {
 		case w.URL == "" && w.URLEnv == "":
 			errs = append(errs, fmt.Errorf("%s.url: url or url_env is required", at))
 		case w.URL != "":
-			if err := checkURL(w.URL); err != nil {
+			if err := httppost.CheckURL(w.URL); err != nil {
 				errs = append(errs, fmt.Errorf("%s.url: %w", at, err))
 			}
 		case !envName.MatchString(w.URLEnv):
@@ -197,20 +198,4 @@ func (w WebhookConfig) MarshalYAML() (any, error) {
 		p.URL = u.Scheme + "://" + u.Host + "/" + secret.Redacted
 	}
 	return p, nil
-}
-
-// checkURL accepts an absolute http or https URL with a host. Its errors
-// never contain the URL.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("the scheme must be http or https")
-	}
-	if u.Host == "" {
-		return errors.New("the URL has no host")
-	}
-	return nil
 }

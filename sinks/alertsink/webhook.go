@@ -86,7 +86,7 @@ type Webhook struct {
 // and cfg.URLEnv are not read: New reads them). client nil means a client
 // that follows no redirects. logger should carry a component field.
 func NewWebhook(cfg WebhookConfig, secret []byte, client *http.Client, logger *zap.Logger) (*Webhook, error) {
-	if err := checkURL(cfg.URL); err != nil {
+	if err := httppost.CheckURL(cfg.URL); err != nil {
 		return nil, fmt.Errorf("alertsink: webhook %s: url: %w", cfg.Name, err)
 	}
 	if cfg.Timeout < 0 {
@@ -114,7 +114,7 @@ func newWebhookFromEnv(i int, cfg WebhookConfig, client *http.Client, logger *za
 		if cfg.URL == "" {
 			return nil, fmt.Errorf("alertsink: %s.url_env: the environment variable %s is not set", at, cfg.URLEnv)
 		}
-		if err := checkURL(cfg.URL); err != nil {
+		if err := httppost.CheckURL(cfg.URL); err != nil {
 			return nil, fmt.Errorf("alertsink: %s.url_env: the URL in %s: %w", at, cfg.URLEnv, err)
 		}
 	}
