@@ -36,13 +36,20 @@ func NewSMS(cfg SMSConfig, client *http.Client, logger *zap.Logger) (Transport, 
 	if logger == nil {
 		logger = zap.NewNop()
 	}
+	var (
+		t   Transport
+		err error
+	)
 	switch cfg.Provider {
 	case ProviderAliyun:
-		return nil, nil // TODO aliyun
+		t, err = NewAliyun(cfg.Aliyun, client, logger)
 	case ProviderHTTP:
-		return NewSMSHTTP(cfg.HTTP, client, logger)
+		t, err = NewSMSHTTP(cfg.HTTP, client, logger)
 	}
-	return nil, nil
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // endpoint is an HTTP API an SMS transport posts to: its URL (which may
