@@ -126,9 +126,9 @@ func (w *WebhookConfig) Provision() {
 	}
 }
 
-// ResolveSecrets reads the webhooks' secrets from their files (relative to
-// dir) or environment variables, reporting every one that cannot be read
-// by its key.
+// ResolveSecrets reads the secrets of the webhooks and robots (a robot's URL
+// too) from their files (relative to dir) or environment variables,
+// reporting every one that cannot be read by its key.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.Webhooks {
