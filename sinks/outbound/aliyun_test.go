@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
@@ -137,10 +141,15 @@ func aliyunConfig(endpoint string) AliyunConfig {
 
 func newTestAliyun(tb testing.TB, status int, body string) (*Aliyun, *aliyunServer) {
 	tb.Helper()
+	return newTestAliyunLogged(tb, status, body, nil)
+}
+
+func newTestAliyunLogged(tb testing.TB, status int, body string, logger *zap.Logger) (*Aliyun, *aliyunServer) {
+	tb.Helper()
 	srv := &aliyunServer{tb: tb, status: status, body: body}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	a, err := NewAliyun(aliyunConfig(hs.URL+"/"), nil, nil)
+	a, err := NewAliyun(aliyunConfig(hs.URL+"/"), nil, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -150,7 +159,8 @@ func newTestAliyun(tb testing.TB, status int, body string) (*Aliyun, *aliyunServ
 }
 
 func TestAliyunSendRequest(t *testing.T) {
-	a, srv := newTestAliyun(t, http.StatusOK, aliyunOK)
+	core, logs := observer.New(zap.DebugLevel)
+	a, srv := newTestAliyunLogged(t, http.StatusOK, aliyunOK, zap.New(core))
 	m := ackSMS()
 	if err := a.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
@@ -185,6 +195,15 @@ func TestAliyunSendRequest(t *testing.T) {
 	}
 	if got := srv.received()[1].Get("TemplateParam"); got != `{"content":"张先生您好，您反映的宽带掉线问题已派单，师傅明天（3月6日）上午上门。","ref":"TS20260305-0042"}` {
 		t.Errorf("reply TemplateParam %s", got)
+	}
+	if logs.Len() != 2 {
+		t.Errorf("%d log entries, want one per accepted message", logs.Len())
+	}
+	for _, e := range logs.All() {
+		b, _ := json.Marshal(e.ContextMap())
+		if strings.Contains(e.Message+string(b), "13812345678") || strings.Contains(string(b), testKeySecret) || e.ContextMap()["biz_id"] != "900619746936498440^0" {
+			t.Errorf("log entry %s %s", e.Message, b)
+		}
 	}
 }
 
