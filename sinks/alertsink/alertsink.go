@@ -1,26 +1,28 @@
 // Package alertsink delivers the router's notices (router.Notice, the
 // payload of the alerts topic) to the people who act on them: urges (催办),
 // batch incidents (批量投诉) and escalation alerts reach supervisors through
-// the log and through webhooks.
+// the log, webhooks and DingTalk and WeCom group robots.
 //
 // A Sink delivers one notice. The log sink writes it as a structured log
 // line without complaint text; the webhook sink POSTs its JSON, signed with
 // HMAC-SHA256 in the same scheme as tousu's inbound webhooks (see
-// VerifySignature). Both send a notice's texts masked (see Masked): no
-// phone, ID card or bank card number or e-mail address leaves in full. A Dispatcher, built from Config by New, sends each
-// notice to every sink whose filter lets it through and reports whether a
-// failure is worth retrying.
+// VerifySignature); a robot sink posts it to a DingTalk or WeCom group as
+// Chinese markdown in the robot's own format (see Robot). All send a
+// notice's texts masked (see Masked): no phone, ID card or bank card
+// number or e-mail address leaves in full. A Dispatcher, built from Config
+// by New, sends each notice to every sink whose filter lets it through and
+// reports whether a failure is worth retrying.
 //
 // Delivery is at least once: a caller retries a notice that failed, so a
 // receiver may get it again and drops it by its ID (sent as the
-// X-Tousu-Notice-ID header).
+// X-Tousu-Notice-ID header). A group chat cannot drop repeats: a notice
+// retried because another sink failed shows in it again.
 package alertsink
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -29,6 +31,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/httppost"
+	"github.com/tousu/tousu/internal/keypath"
 	"github.com/tousu/tousu/router"
 )
 
@@ -108,10 +112,11 @@ type Dispatcher struct {
 }
 
 // New builds a Dispatcher from cfg, provisioned (Config.Provision): the
-// log sink if cfg.Log, then one webhook sink per cfg.Webhooks entry. It
-// validates cfg and reads the environment variables it names (url_env, and
-// secret_env unless Config.ResolveSecrets did); errors name the variable,
-// never its value. logger should carry a component field; the
+// log sink if cfg.Log, then one webhook sink per cfg.Webhooks entry and
+// one robot sink per cfg.Robots entry. It validates cfg and reads the
+// environment variables and files it names (url_env, and the secrets
+// unless Config.ResolveSecrets did); errors name the variable or the
+// file, never its value. logger should carry a component field; the
 // log sink writes to it. Metrics are registered with reg unless it is nil.
 func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
@@ -120,7 +125,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	client := newClient()
+	client := httppost.NewClient()
 	var targets []Target
 	if cfg.Log {
 		targets = append(targets, Target{Name: logSinkName, Sink: NewLog(logger)})
@@ -132,8 +137,21 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher
 		}
 		targets = append(targets, Target{Name: w.Name, Sink: sink, Filter: w.Filter()})
 	}
+	for i, r := range cfg.Robots {
+		if err := r.resolveSecrets(fmt.Sprintf("robots[%d]", i), "", nil); err != nil {
+			return nil, fmt.Errorf("alertsink: %w", err)
+		}
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("alertsink: %w", keypath.Under(fmt.Sprintf("robots[%d]", i), err))
+		}
+		sink, err := NewRobot(r, cfg.ConsoleURL, client, logger)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, Target{Name: r.Name, Sink: sink, Filter: r.Filter()})
+	}
 	if len(targets) == 0 {
-		logger.Warn("no alert sink is configured: notices are dropped (set alerts.log or alerts.webhooks)")
+		logger.Warn("no alert sink is configured: notices are dropped (set alerts.log, alerts.webhooks or alerts.robots)")
 	}
 	d, err := NewDispatcher(targets, reg)
 	if err != nil {
@@ -245,16 +263,4 @@ func Masked(n router.Notice) router.Notice {
 	n.Excerpt = ingest.MaskExcerpt(n.Excerpt)
 	n.Reason = ingest.MaskText(n.Reason)
 	return n
-}
-
-// newClient returns the HTTP client of the webhook sinks: the default
-// transport (which honours HTTPS_PROXY), no redirects followed and no
-// client-wide timeout (each request has its own).
-func newClient() *http.Client {
-	return &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/httppost"
+	"github.com/tousu/tousu/internal/keypath"
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
 )
@@ -33,14 +35,21 @@ var (
 	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// Config says where alerts go: the log, webhooks, or both. It is the
-// `alerts` section of tousu's configuration. The zero value delivers
-// nowhere (notices are dropped); DefaultConfig logs them.
+// Config says where alerts go: the log, webhooks, group-chat robots. It
+// is the `alerts` section of tousu's configuration. The zero value
+// delivers nowhere (notices are dropped); DefaultConfig logs them.
 type Config struct {
 	// Log writes every notice to the log (no complaint text).
 	Log bool `yaml:"log"`
 	// Webhooks receive the notices their filters let through.
 	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// Robots are DingTalk and WeCom group robots that receive the
+	// notices their filters let through, as Chinese markdown.
+	Robots []RobotConfig `yaml:"robots"`
+	// ConsoleURL is the console's public base address
+	// (https://tousu.example.com); robots link each case to its page
+	// under it. Empty: no links.
+	ConsoleURL string `yaml:"console_url"`
 }
 
 // WebhookConfig is one webhook receiver. Its URL is treated as a secret
@@ -94,10 +103,15 @@ func (w WebhookConfig) Filter() Filter {
 	return Filter{Kinds: w.Kinds, MinLevel: w.MinLevel, Notify: w.Notify}
 }
 
-// Provision provisions every webhook. It reads nothing.
+// Provision provisions every webhook and robot. It reads nothing.
 func (c *Config) Provision() {
 	for i := range c.Webhooks {
 		c.Webhooks[i].Provision()
+	}
+	for i := range c.Robots {
+		if c.Robots[i].Timeout == 0 {
+			c.Robots[i].Timeout = DefaultTimeout
+		}
 	}
 }
 
@@ -112,47 +126,41 @@ func (w *WebhookConfig) Provision() {
 	}
 }
 
-// ResolveSecrets reads the webhooks' secrets from their files (relative to
-// dir) or environment variables, reporting every one that cannot be read
-// by its key.
+// ResolveSecrets reads the secrets of the webhooks and robots (a robot's URL
+// too) from their files (relative to dir) or environment variables,
+// reporting every one that cannot be read by its key.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.Webhooks {
 		errs = append(errs, c.Webhooks[i].Secret.ResolveAt(fmt.Sprintf("webhooks[%d]", i), "secret_env", dir, lookupEnv))
 	}
+	for i := range c.Robots {
+		errs = append(errs, c.Robots[i].resolveSecrets(fmt.Sprintf("robots[%d]", i), dir, lookupEnv))
+	}
 	return errors.Join(errs...)
 }
 
 // Validate checks the configuration without reading the environment:
-// names (format, unique), the URL (http or https with a host) or the name
-// of its variable, that each webhook is signed (a secret at least
-// webhook.MinSecretBytes long where it is at hand) or explicitly unsigned,
-// known kinds, and that levels and timeouts are not negative. It changes
-// nothing. Every error names its key (webhooks[i].field) but never a
-// URL's token or a secret.
+// names (format, unique among webhooks and robots), the URL (http or https
+// with a host) or the name of its variable, that each webhook is signed (a
+// secret at least webhook.MinSecretBytes long where it is at hand) or
+// explicitly unsigned, each robot's kind and secrets, known kinds, that
+// levels and timeouts are not negative, and the console URL. It changes
+// nothing. Every error names its key (webhooks[i].field, robots[i].field)
+// but never a URL's token or a secret.
 func (c Config) Validate() error {
 	var errs []error
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for i, w := range c.Webhooks {
 		at := fmt.Sprintf("webhooks[%d]", i)
-		switch {
-		case !sinkName.MatchString(w.Name):
-			errs = append(errs, fmt.Errorf("%s.name: %q: names are 1 to 64 of a-z, 0-9, _ and -", at, w.Name))
-		case w.Name == logSinkName:
-			errs = append(errs, fmt.Errorf("%s.name: %q is reserved for the log sink", at, w.Name))
-		default:
-			if j, dup := seen[w.Name]; dup {
-				errs = append(errs, fmt.Errorf("%s.name: %q is already used by webhooks[%d]", at, w.Name, j))
-			}
-			seen[w.Name] = i
-		}
+		errs = append(errs, checkTarget(at, w.Name, w.Filter(), w.Timeout, seen)...)
 		switch {
 		case w.URL != "" && w.URLEnv != "":
 			errs = append(errs, fmt.Errorf("%s.url: set url or url_env, not both", at))
 		case w.URL == "" && w.URLEnv == "":
 			errs = append(errs, fmt.Errorf("%s.url: url or url_env is required", at))
 		case w.URL != "":
-			if err := checkURL(w.URL); err != nil {
+			if err := httppost.CheckURL(w.URL); err != nil {
 				errs = append(errs, fmt.Errorf("%s.url: %w", at, err))
 			}
 		case !envName.MatchString(w.URLEnv):
@@ -168,24 +176,54 @@ func (c Config) Validate() error {
 		case w.Secret.Known() && len(strings.TrimSpace(w.Secret.Reveal())) < webhook.MinSecretBytes:
 			errs = append(errs, fmt.Errorf("%s.secret_env: the secret in %s must be at least %d bytes", at, w.SecretEnv, webhook.MinSecretBytes))
 		}
-		for _, k := range w.Kinds {
-			if !slices.Contains(Kinds, k) {
-				errs = append(errs, fmt.Errorf("%s.kinds: unknown kind %q (known: %s)", at, k, strings.Join(Kinds, ", ")))
-			}
-		}
-		if w.MinLevel < 0 {
-			errs = append(errs, fmt.Errorf("%s.min_level: must not be negative", at))
-		}
-		for _, r := range w.Notify {
-			if strings.TrimSpace(r) == "" {
-				errs = append(errs, fmt.Errorf("%s.notify: empty role", at))
-			}
-		}
-		if w.Timeout < 0 {
-			errs = append(errs, fmt.Errorf("%s.timeout: must be positive (0 means %s)", at, DefaultTimeout))
+	}
+	for i, r := range c.Robots {
+		at := fmt.Sprintf("robots[%d]", i)
+		errs = append(errs, checkTarget(at, r.Name, r.Filter(), r.Timeout, seen)...)
+		errs = append(errs, keypath.Prefix(at, r.validate())...)
+	}
+	if c.ConsoleURL != "" {
+		if err := httppost.CheckURL(c.ConsoleURL); err != nil {
+			errs = append(errs, fmt.Errorf("console_url: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkTarget checks what webhooks and robots share, the target at key
+// at: its name (format, not "log", not in seen, which it joins), its
+// filter and its timeout.
+func checkTarget(at, name string, f Filter, timeout time.Duration, seen map[string]string) []error {
+	var errs []error
+	switch {
+	case !sinkName.MatchString(name):
+		errs = append(errs, fmt.Errorf("%s.name: %q: names are 1 to 64 of a-z, 0-9, _ and -", at, name))
+	case name == logSinkName:
+		errs = append(errs, fmt.Errorf("%s.name: %q is reserved for the log sink", at, name))
+	default:
+		if first, dup := seen[name]; dup {
+			errs = append(errs, fmt.Errorf("%s.name: %q is already used by %s", at, name, first))
+		} else {
+			seen[name] = at
+		}
+	}
+	for _, k := range f.Kinds {
+		if !slices.Contains(Kinds, k) {
+			errs = append(errs, fmt.Errorf("%s.kinds: unknown kind %q (known: %s)", at, k, strings.Join(Kinds, ", ")))
+		}
+	}
+	if f.MinLevel < 0 {
+		errs = append(errs, fmt.Errorf("%s.min_level: must not be negative", at))
+	}
+	for _, r := range f.Notify {
+		if strings.TrimSpace(r) == "" {
+			errs = append(errs, fmt.Errorf("%s.notify: empty role", at))
+		}
+	}
+	if timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s.timeout: must be positive (0 means %s)", at, DefaultTimeout))
+	}
+	return errs
 }
 
 // MarshalYAML writes the webhook with its URL cut to the scheme and host
@@ -197,20 +235,4 @@ func (w WebhookConfig) MarshalYAML() (any, error) {
 		p.URL = u.Scheme + "://" + u.Host + "/" + secret.Redacted
 	}
 	return p, nil
-}
-
-// checkURL accepts an absolute http or https URL with a host. Its errors
-// never contain the URL.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("the scheme must be http or https")
-	}
-	if u.Host == "" {
-		return errors.New("the URL has no host")
-	}
-	return nil
 }

@@ -1,14 +1,12 @@
 package alertsink
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/httppost"
 	"github.com/tousu/tousu/router"
 )
 
@@ -87,14 +86,14 @@ type Webhook struct {
 // and cfg.URLEnv are not read: New reads them). client nil means a client
 // that follows no redirects. logger should carry a component field.
 func NewWebhook(cfg WebhookConfig, secret []byte, client *http.Client, logger *zap.Logger) (*Webhook, error) {
-	if err := checkURL(cfg.URL); err != nil {
+	if err := httppost.CheckURL(cfg.URL); err != nil {
 		return nil, fmt.Errorf("alertsink: webhook %s: url: %w", cfg.Name, err)
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("alertsink: webhook %s: negative timeout", cfg.Name)
 	}
 	if client == nil {
-		client = newClient()
+		client = httppost.NewClient()
 	}
 	if logger == nil {
 		logger = zap.NewNop()
@@ -115,7 +114,7 @@ func newWebhookFromEnv(i int, cfg WebhookConfig, client *http.Client, logger *za
 		if cfg.URL == "" {
 			return nil, fmt.Errorf("alertsink: %s.url_env: the environment variable %s is not set", at, cfg.URLEnv)
 		}
-		if err := checkURL(cfg.URL); err != nil {
+		if err := httppost.CheckURL(cfg.URL); err != nil {
 			return nil, fmt.Errorf("alertsink: %s.url_env: the URL in %s: %w", at, cfg.URLEnv, err)
 		}
 	}
@@ -148,43 +147,27 @@ func (w *Webhook) Deliver(ctx context.Context, n router.Notice) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return w.errorf("build request: %w", ErrPermanent)
-	}
 	ts := strconv.FormatInt(w.now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", "tousu-alertsink/1")
-	req.Header.Set(HeaderNoticeID, n.ID)
-	req.Header.Set(HeaderTimestamp, ts)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("User-Agent", "tousu-alertsink/1")
+	h.Set(HeaderNoticeID, n.ID)
+	h.Set(HeaderTimestamp, ts)
 	if w.secret != nil {
-		req.Header.Set(HeaderSignature, webhook.Sign(w.secret, ts, body))
+		h.Set(HeaderSignature, webhook.Sign(w.secret, ts, body))
 	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		// A *url.Error repeats the whole URL, token included: keep
-		// only its cause.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
+	// The answer's content is not kept (it may echo the notice).
+	a, err := httppost.Post(ctx, w.client, w.url, h, body, w.maxResponse)
+	switch {
+	case err != nil:
 		return w.errorf("post notice %s: %w", n.ID, err)
-	}
-	// Read a bounded part of the answer so the connection can be reused;
-	// its content is not kept (it may echo the notice).
-	_, readErr := io.Copy(io.Discard, io.LimitReader(resp.Body, w.maxResponse))
-	resp.Body.Close()
-	switch code := resp.StatusCode; {
-	case code >= 200 && code <= 299:
-		if readErr != nil {
-			w.log.Debug("alert delivered; reading the answer failed", zap.String("id", n.ID), zap.Int("status", code), zap.Error(readErr))
-		} else {
-			w.log.Debug("alert delivered", zap.String("id", n.ID), zap.Int("status", code))
-		}
+	case a.OK():
+		w.log.Debug("alert delivered", zap.String("id", n.ID), zap.Int("status", a.StatusCode))
 		return nil
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return w.errorf("notice %s: answer %s", n.ID, resp.Status)
+	case a.Temporary():
+		return w.errorf("notice %s: answer %s", n.ID, a.Status)
 	default:
-		return w.errorf("notice %s: answer %s: %w", n.ID, resp.Status, ErrPermanent)
+		return w.errorf("notice %s: answer %s: %w", n.ID, a.Status, ErrPermanent)
 	}
 }
 
