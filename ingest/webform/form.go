@@ -229,9 +229,14 @@ type pageData struct {
 	// The status page.
 	Status *statusView
 
-	// The message page.
+	// The message page; Thanks marks a confirmation rather than a
+	// refusal.
 	Message string
 	Back    string
+	Thanks  bool
+
+	// The survey page.
+	Survey *surveyView
 }
 
 // fieldView is one input of the complaint form.
@@ -252,7 +257,7 @@ var formFields = []fieldView{
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"form", "receipt", "status", "message"} {
+	for _, name := range []string{"form", "receipt", "status", "message", "survey"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webform: parse template %s: %w", name, err)
@@ -291,7 +296,7 @@ func (f *Form) message(c *fiber.Ctx, status int, title, msg, back string) error 
 // trailing slash: the route's path without the route's own last part.
 func mountBase(c *fiber.Ctx) string {
 	p := c.Route().Path
-	for _, suffix := range []string{"/api/v1/complaints", "/complaints", "/status", "/"} {
+	for _, suffix := range []string{"/api/v1/complaints", "/complaints", "/status", "/survey", "/"} {
 		if strings.HasSuffix(p, suffix) {
 			return strings.TrimSuffix(p, suffix)
 		}
@@ -661,6 +666,7 @@ type metrics struct {
 	submissions    *prometheus.CounterVec
 	publishSeconds *prometheus.HistogramVec
 	lookups        *prometheus.CounterVec
+	surveys        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -678,11 +684,15 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 			Name: "tousu_webform_status_lookups_total",
 			Help: "Status page look-ups by outcome: found, not_found, invalid, csrf, rate_limited, locked, unavailable.",
 		}, []string{"outcome"}),
+		surveys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tousu_webform_surveys_total",
+			Help: "Follow-up survey answers and look-ups by outcome: satisfied, unsatisfied, closed, unknown, unavailable.",
+		}, []string{"outcome"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.submissions, m.publishSeconds, m.lookups} {
+	for _, c := range []prometheus.Collector{m.submissions, m.publishSeconds, m.lookups, m.surveys} {
 		if err := reg.Register(c); err != nil {
 			return m, fmt.Errorf("webform: register metrics: %w", err)
 		}

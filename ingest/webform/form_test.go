@@ -63,6 +63,7 @@ type testEnv struct {
 	reg      *prometheus.Registry
 	pub      *ingesttest.Recorder
 	lookup   *fakeLookup
+	surveys  *fakeSurveys
 	ledger   *memLedger
 	storeDir string
 	cfg      Config
@@ -110,7 +111,9 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	}))
 	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
 	form.MountStatus(app, lookup)
-	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, ledger: ledger, storeDir: dir, cfg: cfg}
+	surveys := &fakeSurveys{cases: map[string]SurveyCase{}}
+	form.MountSurvey(app, surveys)
+	return &testEnv{app: app, form: form, reg: reg, pub: pub, lookup: lookup, surveys: surveys, ledger: ledger, storeDir: dir, cfg: cfg}
 }
 
 func (e *testEnv) do(tb testing.TB, req *http.Request) (*http.Response, string) {

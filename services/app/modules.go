@@ -263,8 +263,8 @@ func (p *Process) startPoller(context.Context) error {
 	return p.startHotline()
 }
 
-// startConsole mounts the search API and the customer status page, on the
-// gateway's form when this process runs the gateway too.
+// startConsole mounts the search API and the customer status and survey
+// pages, on the gateway's form when this process runs the gateway too.
 func (p *Process) startConsole(context.Context) error {
 	// The console checks actions against the policy packs' states and
 	// routing, which training does not change.
@@ -310,6 +310,7 @@ func (p *Process) startConsole(context.Context) error {
 		}
 	}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
+	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.key.Derive("survey"), Publish: publishAction(p.producer)})
 	return nil
 }
 
