@@ -28,7 +28,9 @@ func TestSMTPConfigValidate(t *testing.T) {
 		{name: "from without a name", edit: func(c *SMTPConfig) { c.From = "complaints@example.com" }, want: "from: \"complaints@example.com\" has no display name"},
 		{name: "from with a full-width bracket", edit: func(c *SMTPConfig) { c.From = "投诉受理中心 ＜complaints@example.com＞" }, want: "from: "},
 		{name: "password without a user", edit: func(c *SMTPConfig) { c.Password = secret.Inline("Tc#2026spring") }, want: "username: required with a password"},
-		{name: "password twice", edit: func(c *SMTPConfig) { c.Username, c.Password = "complaints", secret.Secret{Env: "SMTP_PASS", File: "smtp.pass"} }, want: "password: set one of"},
+		{name: "password twice", edit: func(c *SMTPConfig) {
+			c.Username, c.Password = "complaints", secret.Secret{Env: "SMTP_PASS", File: "smtp.pass"}
+		}, want: "password: set one of"},
 		{name: "pack with version", edit: func(c *SMTPConfig) { c.Packs = []string{"telecom@3"} }, want: `packs: "telecom@3" is not a pack name`},
 		{name: "negative timeout", edit: func(c *SMTPConfig) { c.Timeout = -time.Second }, want: "timeout: must not be negative"},
 	}

@@ -32,8 +32,8 @@ func outgoing(kind router.MessageKind) router.Outgoing {
 		V: router.OutboxVersion, ID: "c-7f3a/" + string(kind) + "/2", Kind: kind, Medium: router.MediumEmail,
 		Case: "c-7f3a", Customer: "email:" + customer, Reference: "TS20260304-0017", Pack: "telecom@3",
 		To: customer, ToName: "王小明",
-		Subject: "【受理回执】您的投诉已受理，受理编号 TS20260304-0017",
-		Text:    "王先生您好：\n您3月3日反映的宽带断网问题已受理，受理编号TS20260304-0017。\n我们将在2026年3月11日前答复您。\n查询进度：https://tousu.example.com/status?ref=TS20260304-0017\n",
+		Subject:   "【受理回执】您的投诉已受理，受理编号 TS20260304-0017",
+		Text:      "王先生您好：\n您3月3日反映的宽带断网问题已受理，受理编号TS20260304-0017。\n我们将在2026年3月11日前答复您。\n查询进度：https://tousu.example.com/status?ref=TS20260304-0017\n",
 		MessageID: "ack.c-7f3a.2@tousu.example.com", InReplyTo: "CAJ+2x9k=Qm@mail.163.com",
 		References: []string{"CAJ+2x9k=Qm@mail.163.com"}, CreatedAt: time.Date(2026, 3, 4, 9, 12, 0, 0, time.UTC),
 	}
