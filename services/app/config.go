@@ -67,7 +67,7 @@ type Config struct {
 	// Sender configures the delivery of messages to customers (SMTP
 	// servers, retries, rate limits).
 	Sender sender.Config `yaml:"sender"`
-	Log       LogConfig          `yaml:"log"`
+	Log    LogConfig     `yaml:"log"`
 	// Security names the server secret that every replica shares.
 	Security serverkey.Config `yaml:"security"`
 	// Session configures the console's sign-in sessions and lock-out.
