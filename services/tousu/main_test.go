@@ -438,7 +438,7 @@ func TestSeparateTargets(t *testing.T) {
 	for _, g := range lag.Groups {
 		members[g.Group] = g.Members
 	}
-	want := map[string]int{"tousu-normalizer": 1, "tousu-router": 1, "tousu-indexer": 1, "tousu-escalator": 0, "tousu-batcher": 0, "tousu-alerts": 0}
+	want := map[string]int{"tousu-normalizer": 1, "tousu-router": 1, "tousu-indexer": 1, "tousu-escalator": 0, "tousu-batcher": 0, "tousu-alerts": 0, "tousu-sender": 0}
 	if !maps.Equal(members, want) {
 		t.Errorf("gateway lag view members = %v, want %v", members, want)
 	}
