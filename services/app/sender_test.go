@@ -62,6 +62,10 @@ func TestSMTPURLFromEnvironment(t *testing.T) {
 			if cfg.Sender.Attempts != sender.DefaultAttempts {
 				t.Errorf("sender not provisioned: %+v", cfg.Sender)
 			}
+			text, err := cfg.YAML()
+			if err != nil || !strings.Contains(string(text), "host: "+tt.want.Host) || strings.Contains(string(text), "2026spring") {
+				t.Errorf("the printed configuration (%v) shows the password or not the sender:\n%s", err, text)
+			}
 		})
 	}
 }
