@@ -3,17 +3,13 @@ package outbound
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"net"
 	"net/mail"
-	"net/url"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/internal/serverurl"
 )
 
 // Transport security of an SMTPConfig (its TLS field).
@@ -106,7 +102,7 @@ func (c SMTPConfig) Validate() error {
 	switch c.TLS {
 	case "", SMTPStartTLS, SMTPImplicit:
 	case SMTPNone:
-		if c.Host != "" && !IsLoopback(c.Host) {
+		if c.Host != "" && !serverurl.IsLoopback(c.Host) {
 			bad("tls: none sends mail and password unencrypted and is allowed to a loopback host only, not %q", c.Host)
 		}
 	default:
@@ -134,18 +130,6 @@ func (c SMTPConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// IsLoopback reports whether host (a name or an IP address, without a
-// port) is this machine: localhost or a loopback address. It decides
-// where unencrypted connections (tls=none) are allowed.
-func IsLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // SMTPFromURL turns a URL into an SMTP sender named name, for the quick
 // start in the environment (TOUSU_SMTP_URL):
 //
@@ -158,37 +142,17 @@ func IsLoopback(host string) bool {
 // with its display name), timeout (a duration), packs (comma-separated).
 // Unknown parameters are an error. The error never contains the password.
 func SMTPFromURL(name, rawurl string) (SMTPConfig, error) {
-	u, err := url.Parse(rawurl)
+	u, err := serverurl.Parse(rawurl, "smtp", "smtps")
 	if err != nil {
-		// url.Parse errors quote the whole URL, password included.
-		return SMTPConfig{}, fmt.Errorf("smtp: sender %s: not a valid URL", name)
+		return SMTPConfig{}, fmt.Errorf("smtp: sender %s: %w", name, err)
 	}
-	c := SMTPConfig{Name: name, Host: u.Hostname()}
-	switch u.Scheme {
-	case "smtp":
-		c.TLS = SMTPStartTLS
-	case "smtps":
+	c := SMTPConfig{Name: name, Host: u.Host, Port: u.Port, TLS: SMTPStartTLS, Username: u.User, Password: secret.Inline(u.Password)}
+	if u.Scheme == "smtps" {
 		c.TLS = SMTPImplicit
-	default:
-		return c, fmt.Errorf("smtp: sender %s: scheme %q is not smtp or smtps", name, u.Scheme)
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return c, fmt.Errorf("smtp: sender %s: port %q is not a number", name, p)
-		}
-		c.Port = n
-	}
-	if u.User != nil {
-		c.Username = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			c.Password = secret.Inline(pw)
-		}
 	}
 	var errs []error
-	query := u.Query()
-	for _, key := range slices.Sorted(maps.Keys(query)) {
-		v := query.Get(key)
+	for _, key := range u.Keys() {
+		v := u.Query.Get(key)
 		switch key {
 		case "tls":
 			if v == SMTPStartTLS && u.Scheme == "smtps" {
