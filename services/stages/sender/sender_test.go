@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -71,25 +70,16 @@ func (s *script) count() int {
 	return len(s.calls)
 }
 
-// deliveries decodes the delivery actions among msgs.
+// deliveries decodes the delivery actions among msgs, the only records
+// the sender writes.
 func deliveries(tb testing.TB, msgs []bus.Message) []router.Action {
 	tb.Helper()
-	var out []router.Action
 	for _, m := range msgs {
 		if m.Topic != bus.TopicActions {
 			tb.Errorf("wrote to %s", m.Topic)
-			continue
 		}
-		var a router.Action
-		if err := json.Unmarshal(m.Value, &a); err != nil {
-			tb.Fatal(err)
-		}
-		if string(m.Key) != a.Customer {
-			tb.Errorf("action %s keyed by %q, not its customer %q", a.ID, m.Key, a.Customer)
-		}
-		out = append(out, a)
 	}
-	return out
+	return stagetest.Actions(tb, msgs)
 }
 
 type fixture struct {
