@@ -281,3 +281,30 @@ func TestPick(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleWaitsForTheRateLimit: a provider allowed one message a minute
+// takes the first at once and holds the second (here until the context
+// ends, which stands for the sender being stopped): it is not sent.
+func TestHandleWaitsForTheRateLimit(t *testing.T) {
+	email := &script{}
+	out := &stagetest.RecordingWriter{}
+	s, err := New(Deps{Writer: out, Path: filepath.Join(t.TempDir(), "sender.db"),
+		Providers: []Provider{{Name: "smtp:main", Medium: router.MediumEmail, Transport: email, Rate: Rate{PerMinute: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first, second := outgoing(router.MediumEmail), outgoing(router.MediumEmail)
+	second.ID = "c-7f3a/result/3"
+	if err := s.Handle(context.Background(), message(t, first)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Handle(ctx, message(t, second)); !errors.Is(err, context.Canceled) {
+		t.Errorf("the second Handle = %v, want it held until the context ended", err)
+	}
+	if email.count() != 1 || len(out.Msgs) != 1 {
+		t.Errorf("%d sent, %d actions; want the first only", email.count(), len(out.Msgs))
+	}
+}
