@@ -62,6 +62,10 @@ var Topics = []string{bus.TopicOutbox}
 // maxReason bounds the reason of a failed delivery, in bytes.
 const maxReason = 512
 
+// maxActionBytes bounds a delivery action as encoded (a few hundred bytes
+// in practice).
+const maxActionBytes = 64 << 10
+
 // Provider is one way to send: a transport for one medium, the packs it
 // serves and its rate limit.
 type Provider struct {
@@ -303,7 +307,7 @@ func Reason(err error) string {
 // acknowledgement.
 func (s *Stage) report(ctx context.Context, o router.Outgoing, state router.DeliveryState, reason string) error {
 	var msgs []bus.Message
-	if err := record.AppendJSON(&msgs, 64<<10, bus.TopicActions, o.Customer, router.DeliveryAction(o, state, reason, s.now())); err != nil {
+	if err := record.AppendJSON(&msgs, maxActionBytes, bus.TopicActions, o.Customer, router.DeliveryAction(o, state, reason, s.now())); err != nil {
 		return err
 	}
 	if err := s.out.Write(ctx, msgs...); err != nil {

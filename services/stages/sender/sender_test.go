@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -111,6 +112,16 @@ func newFixture(tb testing.TB, path string, emailErrs []error, noSMS bool) fixtu
 	return f
 }
 
+// counted is the value of tousu_sender_messages_total{medium, outcome}.
+func counted(tb testing.TB, s *Stage, medium router.Medium, outcome string) float64 {
+	tb.Helper()
+	var m dto.Metric
+	if err := s.messages.WithLabelValues(string(medium), outcome).Write(&m); err != nil {
+		tb.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 func temporary(text string) error { return errors.New(text) }
 
 func TestHandle(t *testing.T) {
@@ -169,6 +180,13 @@ func TestHandle(t *testing.T) {
 			if a.Kind != router.ActionDelivery || a.Delivery != tt.state || a.Case != tt.o.Case || a.Message != tt.o.ID ||
 				a.ID != "delivery/"+string(tt.state)+"/"+tt.o.ID || !a.At.Equal(at) {
 				t.Errorf("action %+v, want %s of %s", a, tt.state, tt.o.ID)
+			}
+			outcome := map[router.DeliveryState]string{router.DeliverySent: "sent", router.DeliveryFailed: "failed"}[tt.state]
+			if n := counted(t, f.stage, tt.o.Medium, outcome); n != 1 {
+				t.Errorf("tousu_sender_messages_total{%s,%s} = %v, want 1", tt.o.Medium, outcome, n)
+			}
+			if n := counted(t, f.stage, tt.o.Medium, "retried"); int(n) != max(tt.calls-1, 0) {
+				t.Errorf("retried = %v, want %d", n, tt.calls-1)
 			}
 			if !strings.Contains(a.Reason, tt.reason) {
 				t.Errorf("reason %q, want one containing %q", a.Reason, tt.reason)
