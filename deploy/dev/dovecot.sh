@@ -4,11 +4,14 @@
 #
 #   deploy/dev/dovecot.sh start   install dovecot-imapd if missing, start (idempotent)
 #   deploy/dev/dovecot.sh env     print: export TOUSU_TEST_IMAP=imap://user:pass@127.0.0.1:PORT/INBOX?tls=none
+#                                        and TOUSU_TEST_IMAP_CUSTOMER, the customer's mailbox
 #   deploy/dev/dovecot.sh stop    stop it (the mail stays until the directory is removed)
 #
 # Everything lives in $TOUSU_DOVECOT_DIR (default: $TMPDIR/tousu-dovecot),
-# outside the repository: its own configuration, a passwd-file with one
-# local user and a random password, the Maildir, logs and pid files. No
+# outside the repository: its own configuration, a passwd-file with two
+# local users with random passwords (tousu, the complaints mailbox, and
+# kehu, a customer's mailbox that deploy/dev/postfix.sh delivers the
+# outbound tests' mail to), the Maildirs, logs and pid files. No
 # system configuration is used or changed. The server listens on
 # $TOUSU_DOVECOT_PORT (default 11143; the next free port if that one is
 # taken by something else) and allows plain-text login, on loopback only.
@@ -19,6 +22,7 @@ set -euo pipefail
 DIR="${TOUSU_DOVECOT_DIR:-${TMPDIR:-/tmp}/tousu-dovecot}"
 PORT="${TOUSU_DOVECOT_PORT:-11143}"
 MAIL_USER=tousu
+CUSTOMER_USER=kehu
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
@@ -62,13 +66,17 @@ write_config() {
   fi
   group=$(getent group "$gid" | cut -d: -f1)
   [ -n "$group" ] || group=$gid
-  mkdir -p "$DIR/base" "$DIR/state" "$DIR/home/$MAIL_USER"
-  if [ ! -s "$DIR/password" ]; then
-    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$DIR/password")
-  fi
-  local pass
-  pass=$(cat "$DIR/password")
-  echo "$MAIL_USER:{PLAIN}$pass:$uid:$gid::$DIR/home/$MAIL_USER" >"$DIR/passwd"
+  mkdir -p "$DIR/base" "$DIR/state" "$DIR/home/$MAIL_USER" "$DIR/home/$CUSTOMER_USER"
+  local file
+  for file in password "password-$CUSTOMER_USER"; do
+    if [ ! -s "$DIR/$file" ]; then
+      (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$DIR/$file")
+    fi
+  done
+  {
+    echo "$MAIL_USER:{PLAIN}$(cat "$DIR/password"):$uid:$gid::$DIR/home/$MAIL_USER"
+    echo "$CUSTOMER_USER:{PLAIN}$(cat "$DIR/password-$CUSTOMER_USER"):$uid:$gid::$DIR/home/$CUSTOMER_USER"
+  } >"$DIR/passwd"
   local version
   version=$(dovecot --version | cut -d. -f1,2)
   case "$version" in
@@ -215,6 +223,7 @@ stop() {
 env_line() {
   running || die "not running; run: $0 start"
   echo "export TOUSU_TEST_IMAP=imap://$MAIL_USER:$(cat "$DIR/password")@127.0.0.1:$(cat "$DIR/port")/INBOX?tls=none"
+  echo "export TOUSU_TEST_IMAP_CUSTOMER=imap://$CUSTOMER_USER:$(cat "$DIR/password-$CUSTOMER_USER")@127.0.0.1:$(cat "$DIR/port")/INBOX?tls=none"
 }
 
 case "${1:-}" in

@@ -4,6 +4,7 @@
 # stopped at the end:
 #   Chromium (browser test)        TOUSU_TEST_BROWSER
 #   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
+#   Postfix  (SMTP into Dovecot)   TOUSU_TEST_SMTP     deploy/dev/postfix.sh
 #   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
 #                                                      deploy/dev/services.sh
 # A variable already set means "use this server" and nothing is started for
@@ -49,6 +50,18 @@ if [ -z "${TOUSU_TEST_IMAP:-}" ]; then
   fi
 fi
 
+if [ -z "${TOUSU_TEST_SMTP:-}" ]; then
+  # Postfix delivers into the Dovecot mailboxes (and starts Dovecot if it
+  # is not running yet); the customer's mailbox is Dovecot's.
+  if deploy/dev/postfix.sh start; then
+    started=(postfix.sh "${started[@]}")
+    eval "$(deploy/dev/postfix.sh env)"
+    [ -n "${TOUSU_TEST_IMAP_CUSTOMER:-}" ] || eval "$(deploy/dev/dovecot.sh env | grep TOUSU_TEST_IMAP_CUSTOMER)"
+  else
+    missing "Postfix did not start"
+  fi
+fi
+
 if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
   if deploy/dev/services.sh start; then
     started+=(services.sh)
@@ -58,6 +71,6 @@ if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...

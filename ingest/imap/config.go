@@ -3,12 +3,9 @@ package imap
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/mail"
-	"net/url"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +13,7 @@ import (
 	secretpkg "github.com/tousu/tousu/internal/secret"
 
 	"github.com/tousu/tousu/internal/keypath"
+	"github.com/tousu/tousu/internal/serverurl"
 )
 
 // Transport security modes of MailboxConfig.TLS.
@@ -359,37 +357,20 @@ func MailboxesFromEnv(environ []string) ([]MailboxConfig, error) {
 // xoauth2), password_file, token_file, token_command.
 // Unknown parameters are an error. The error never contains the password.
 func MailboxFromURL(name, rawurl string) (MailboxConfig, error) {
-	u, err := url.Parse(rawurl)
+	u, err := serverurl.Parse(rawurl, "imap", "imaps")
 	if err != nil {
-		// url.Parse errors quote the whole URL, password included.
-		return MailboxConfig{}, fmt.Errorf("imap: mailbox %s: not a valid URL", name)
+		return MailboxConfig{}, fmt.Errorf("imap: mailbox %s: %w", name, err)
 	}
-	m := MailboxConfig{Name: name, Host: u.Hostname()}
-	switch u.Scheme {
-	case "imaps":
+	m := MailboxConfig{Name: name, Host: u.Host, Port: u.Port, TLS: TLSStartTLS, Folder: u.Path}
+	if u.Scheme == "imaps" {
 		m.TLS = TLSImplicit
-	case "imap":
-		m.TLS = TLSStartTLS
-	default:
-		return m, fmt.Errorf("imap: mailbox %s: scheme %q is not imap or imaps", name, u.Scheme)
 	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return m, fmt.Errorf("imap: mailbox %s: port %q is not a number", name, p)
-		}
-		m.Port = n
+	if u.User != "" {
+		m.Auth.Username, m.Auth.Password = u.User, secretpkg.Inline(u.Password)
 	}
-	if u.User != nil {
-		m.Auth.Username = u.User.Username()
-		pw, _ := u.User.Password()
-		m.Auth.Password = secretpkg.Inline(pw)
-	}
-	m.Folder = strings.TrimPrefix(u.Path, "/")
 	var errs []error
-	query := u.Query()
-	for _, key := range slices.Sorted(maps.Keys(query)) {
-		v := query.Get(key)
+	for _, key := range u.Keys() {
+		v := u.Query.Get(key)
 		switch key {
 		case "tls":
 			switch {

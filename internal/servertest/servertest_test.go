@@ -59,3 +59,33 @@ func check(tb testing.TB, what, got, want string) {
 		tb.Errorf("%s %q, want one containing %q", what, got, want)
 	}
 }
+
+func TestRequireMTA(t *testing.T) {
+	tests := []struct {
+		name                            string
+		url, customer, support, mailbox string
+		skip, fail                      string
+	}{
+		{name: "all set", url: "smtp://127.0.0.1:10025?tls=none", customer: "kehu@customer.test", support: "support@tousu.test",
+			mailbox: "imap://kehu:x@127.0.0.1:11143/INBOX?tls=none"},
+		{name: "missing", skip: "TOUSU_TEST_SMTP is not set (a Postfix SMTP URL: deploy/dev/postfix.sh start"},
+		{name: "url without the mailbox", url: "smtp://127.0.0.1:10025?tls=none", customer: "kehu@customer.test", support: "support@tousu.test",
+			fail: "TOUSU_TEST_SMTP is set but TOUSU_TEST_SMTP_CUSTOMER, TOUSU_TEST_SMTP_SUPPORT or TOUSU_TEST_IMAP_CUSTOMER is not"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvRequire, "0")
+			t.Setenv(SMTP.Env, tt.url)
+			t.Setenv("TOUSU_TEST_SMTP_CUSTOMER", tt.customer)
+			t.Setenv("TOUSU_TEST_SMTP_SUPPORT", tt.support)
+			t.Setenv("TOUSU_TEST_IMAP_CUSTOMER", tt.mailbox)
+			f := &fakeTB{}
+			m := RequireMTA(f)
+			check(t, "skip", f.skipped, tt.skip)
+			check(t, "failure", f.failed, tt.fail)
+			if tt.skip == "" && tt.fail == "" && (m.URL != tt.url || m.Unknown() != "wu.ren.zai@customer.test") {
+				t.Errorf("RequireMTA = %+v", m)
+			}
+		})
+	}
+}

@@ -31,9 +31,11 @@ import (
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/routing"
+	"github.com/tousu/tousu/services/stages/sender"
 	"github.com/tousu/tousu/sinks/alertsink"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/esindex"
+	"github.com/tousu/tousu/sinks/outbound"
 )
 
 // Config is the configuration of one tousu process. Every section is
@@ -62,7 +64,10 @@ type Config struct {
 	Router    routing.Config     `yaml:"router"`
 	Escalator escalator.Config   `yaml:"escalator"`
 	Alerts    alertsink.Config   `yaml:"alerts"`
-	Log       LogConfig          `yaml:"log"`
+	// Sender configures the delivery of messages to customers (SMTP
+	// servers, retries, rate limits).
+	Sender sender.Config `yaml:"sender"`
+	Log    LogConfig     `yaml:"log"`
 	// Security names the server secret that every replica shares.
 	Security serverkey.Config `yaml:"security"`
 	// Session configures the console's sign-in sessions and lock-out.
@@ -203,11 +208,14 @@ const (
 	EnvWebformCSRFSecret = webform.EnvCSRFSecret
 	// EnvSecret is the server secret (security.secret).
 	EnvSecret = serverkey.EnvSecret
+	// EnvSMTPURL declares an SMTP sender (sender.smtp) as a URL.
+	EnvSMTPURL = outbound.EnvSMTPURL
 )
 
 // applyEnv lets an operator run without a file: an admin token, webhook
-// sources with their secrets, mailboxes (imap.EnvPrefix) and the Kafka
-// brokers. A secret taken from the environment is named by its variable
+// sources with their secrets, mailboxes (imap.EnvPrefix), the Kafka
+// brokers and an SMTP sender (EnvSMTPURL, named outbound.EnvSMTPName). A
+// secret taken from the environment is named by its variable
 // (secret.Secret.Env), so that it is read by ResolveSecrets and printed
 // by name only.
 func applyEnv(cfg *Config, environ []string) error {
@@ -241,6 +249,12 @@ func applyEnv(cfg *Config, environ []string) error {
 			cfg.Security.Secret, cfg.Security.SecretFile = secret.Secret{Env: k}, ""
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
+		case k == EnvSMTPURL && v != "":
+			smtp, err := outbound.SMTPFromURL(outbound.EnvSMTPName, v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			cfg.Sender.SMTP = append(cfg.Sender.SMTP, sender.SMTPSender{SMTPConfig: smtp})
 		case k == EnvESURLs && v != "":
 			cfg.Index.Backend = "elasticsearch"
 			cfg.Index.Elasticsearch.URLs = strings.Split(v, ",")
@@ -264,7 +278,7 @@ func (c *Config) sections() []section {
 	return []section{
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index", &c.Index}, {"intake", &c.Intake},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
-		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"log", &c.Log},
+		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"sender", &c.Sender}, {"log", &c.Log},
 		{"security", &c.Security}, {"session", &c.Session},
 	}
 }

@@ -231,8 +231,8 @@ func TestParseTargets(t *testing.T) {
 		embedded bool
 		want     []Target
 	}{
-		{"all", true, []Target{"alerts", "batcher", "broker", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
-		{"all", false, []Target{"alerts", "batcher", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router"}},
+		{"all", true, []Target{"alerts", "batcher", "broker", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router", "sender"}},
+		{"all", false, []Target{"alerts", "batcher", "console", "escalator", "gateway", "indexer", "normalizer", "poller", "router", "sender"}},
 		{"gateway, router,gateway", false, []Target{"gateway", "router"}},
 		{"broker", true, []Target{"broker"}},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/services/stages/normalizer"
 	"github.com/tousu/tousu/services/stages/routing"
+	"github.com/tousu/tousu/services/stages/sender"
 )
 
 // Target names a module a process can run: one a user names with -target,
@@ -33,6 +34,7 @@ const (
 	TargetEscalator  Target = "escalator"
 	TargetBatcher    Target = "batcher"
 	TargetAlerts     Target = "alerts"
+	TargetSender     Target = "sender"
 	TargetConsole    Target = "console"
 )
 
@@ -109,6 +111,8 @@ var graph = []module{
 		needs: []Target{moduleBus}, consumes: []consumption{{batcher.Group, batcher.Topics}}, start: (*Process).startBatcher},
 	{name: TargetAlerts, about: "delivers the alerts topic (escalations, urges, batch incidents) to the alert sinks",
 		needs: []Target{moduleBus}, consumes: []consumption{{alerts.Group, alerts.Topics}}, start: (*Process).startAlerts},
+	{name: TargetSender, about: "delivers the outbox (acknowledgements, agents' replies, result notices, surveys) to customers by e-mail and SMS", keeps: "the ids of the messages it delivered",
+		needs: []Target{moduleBus, moduleSecrets}, consumes: []consumption{{sender.Group, sender.Topics}}, start: (*Process).startSender},
 	{name: TargetConsole, about: "the search and case-action API and the customer status page",
 		needs: []Target{moduleBus, moduleIndex, moduleServer, moduleSecrets, moduleAccounts}, uses: []Target{TargetGateway}, start: (*Process).startConsole},
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/tousu/tousu/services/stages/indexer"
 	"github.com/tousu/tousu/services/stages/normalizer"
 	"github.com/tousu/tousu/services/stages/routing"
+	"github.com/tousu/tousu/services/stages/sender"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/esindex"
@@ -466,6 +467,23 @@ func (p *Process) startAlerts(context.Context) error {
 	}
 	p.closers = append(p.closers, stage)
 	return p.consume(alerts.Group, alerts.Topics, stage.Handle, nil)
+}
+
+// startSender delivers the outbox to customers. It keeps the ids of the
+// messages it delivered in its own file, so a deployment runs one.
+func (p *Process) startSender(context.Context) error {
+	providers, err := sender.Providers(p.cfg.Sender)
+	if err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	stage, err := sender.New(sender.Deps{Writer: p.producer, Path: filepath.Join(p.cfg.DataDir, "sender.db"), Providers: providers,
+		Config: p.cfg.Sender, Logger: p.component("sender"), Registry: p.registry})
+	if err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	p.closers = append(p.closers, stage)
+	p.runners = append(p.runners, stage.Run)
+	return p.consume(sender.Group, sender.Topics, stage.Handle, nil)
 }
 
 // consume runs a consumer of group on topics (the first the main one,

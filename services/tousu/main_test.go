@@ -164,7 +164,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"validate", "--help"}, want: []string{"tousu validate [-config FILE] [-target LIST] [POLICY_PACK ...]", "-config FILE", "tousu validate -config configs/distributed.yaml", "Exit codes: 0 done, 1 failed, 2 called wrongly"}, unwanted: []string{"-broker-listen", "-http"}},
 		{args: []string{"topics", "apply", "--help"}, want: []string{"tousu topics apply [-config FILE]", "TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu topics apply"}, unwanted: []string{"-broker-listen", "-target"}},
 		{args: []string{"serve", "-h"}, want: []string{"-broker-listen ADDR", "-target LIST", "Targets (-target):\n  all ", "\n  poller      reads the IMAP mailboxes", "\n  escalator   the escalation clock", "\n  batcher     batch detection", "\n  alerts      delivers the alerts topic"}},
-		{args: []string{"help"}, want: []string{"Targets: all (default), broker, gateway, poller, normalizer, router, indexer, escalator, batcher, alerts, console."}},
+		{args: []string{"help"}, want: []string{"Targets: all (default), broker, gateway, poller, normalizer, router, indexer, escalator, batcher, alerts, sender, console."}},
 		{args: []string{"policy", "--help"}, want: []string{"tousu policy test PACK_OR_GOLDEN_FILE", "tousu policy explain -pack PACK"}, unwanted: []string{"unknown subcommand"}},
 		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "--help"}, want: []string{"-received TIME", "2026-09-30 10:00", "-jsonl < complaints.jsonl"}},
 		{args: []string{"help", "policy", "test"}, want: []string{"tousu policy test configs/policies/telecom.yaml"}},
@@ -438,7 +438,7 @@ func TestSeparateTargets(t *testing.T) {
 	for _, g := range lag.Groups {
 		members[g.Group] = g.Members
 	}
-	want := map[string]int{"tousu-normalizer": 1, "tousu-router": 1, "tousu-indexer": 1, "tousu-escalator": 0, "tousu-batcher": 0, "tousu-alerts": 0}
+	want := map[string]int{"tousu-normalizer": 1, "tousu-router": 1, "tousu-indexer": 1, "tousu-escalator": 0, "tousu-batcher": 0, "tousu-alerts": 0, "tousu-sender": 0}
 	if !maps.Equal(members, want) {
 		t.Errorf("gateway lag view members = %v, want %v", members, want)
 	}

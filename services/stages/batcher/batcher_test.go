@@ -25,26 +25,6 @@ func candidateMessage(tb testing.TB, customer int, text string, at time.Duration
 	return bus.Message{Topic: bus.TopicBatch, Key: []byte("pack:" + cand.Pack), Value: b}
 }
 
-// actions decodes the case actions among msgs.
-func actions(tb testing.TB, msgs []bus.Message) []router.Action {
-	tb.Helper()
-	var out []router.Action
-	for _, m := range msgs {
-		if m.Topic != bus.TopicActions {
-			continue
-		}
-		var a router.Action
-		if err := json.Unmarshal(m.Value, &a); err != nil {
-			tb.Fatal(err)
-		}
-		if string(m.Key) != a.Customer {
-			tb.Errorf("action %s keyed by %q, not its customer %q", a.ID, m.Key, a.Customer)
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
 func TestBatcher(t *testing.T) {
 	const text = "小区停车费从每月200元涨到350元，物业没有公示也没有经过业主大会"
 	ctx := context.Background()
@@ -74,7 +54,7 @@ func TestBatcher(t *testing.T) {
 	if err := b.Handle(ctx, candidateMessage(t, 3, text, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	acts, notices := actions(t, w.Msgs), w.Notices(t)
+	acts, notices := stagetest.Actions(t, w.Msgs), w.Notices(t)
 	if len(acts) != 3 || len(notices) != 1 || notices[0].Customers != 3 || len(notices[0].Cases) != 3 || notices[0].Category != "收费" {
 		t.Fatalf("actions %+v, notices %+v; want three flags and one notice", acts, notices)
 	}
@@ -90,7 +70,7 @@ func TestBatcher(t *testing.T) {
 	if err := b.Handle(ctx, candidateMessage(t, 1, text, 0)); err != nil {
 		t.Fatal(err)
 	}
-	again := actions(t, w.Msgs)
+	again := stagetest.Actions(t, w.Msgs)
 	if len(again) != 1 || again[0].ID != acts[0].ID || len(w.Notices(t)) != 0 {
 		t.Errorf("redelivered candidate wrote %+v", w.Msgs)
 	}

@@ -66,6 +66,27 @@ func (w *RecordingWriter) Cases(tb testing.TB) (map[string]router.Case, int) {
 	return out, n
 }
 
+// Actions decodes the case actions among msgs, failing tb for one not
+// keyed by its customer.
+func Actions(tb testing.TB, msgs []bus.Message) []router.Action {
+	tb.Helper()
+	var out []router.Action
+	for _, m := range msgs {
+		if m.Topic != bus.TopicActions {
+			continue
+		}
+		var a router.Action
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			tb.Fatal(err)
+		}
+		if string(m.Key) != a.Customer {
+			tb.Errorf("action %s keyed by %q, not its customer %q", a.ID, m.Key, a.Customer)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // Notices decodes the notices written to the alerts topic.
 func (w *RecordingWriter) Notices(tb testing.TB) []router.Notice {
 	tb.Helper()

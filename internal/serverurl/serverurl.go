@@ -1,0 +1,73 @@
+// Package serverurl reads the URLs that declare a mail server in the
+// environment for a quick start (TOUSU_IMAP_<NAME>=imap://…,
+// TOUSU_SMTP_URL=smtp://…): scheme, host, port, user and password, and
+// the query parameters in a stable order. Its errors never contain the
+// URL, which may hold a password.
+package serverurl
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// URL is a server URL taken apart.
+type URL struct {
+	Scheme string
+	Host   string
+	// Port is 0 when the URL names none.
+	Port int
+	// User and Password are empty when the URL has no user:pass@.
+	User, Password string
+	// Path is the path without its leading slash (an IMAP folder).
+	Path  string
+	Query url.Values
+}
+
+// Parse takes rawurl apart; its scheme must be one of schemes. The errors
+// never quote the URL (url.Parse's would, password included).
+func Parse(rawurl string, schemes ...string) (URL, error) {
+	u, err := url.Parse(rawurl)
+	if err != nil {
+		return URL{}, fmt.Errorf("not a valid URL")
+	}
+	out := URL{Scheme: u.Scheme, Host: u.Hostname(), Path: strings.TrimPrefix(u.Path, "/"), Query: u.Query()}
+	if !slices.Contains(schemes, u.Scheme) {
+		return out, fmt.Errorf("scheme %q is not %s", u.Scheme, strings.Join(schemes, " or "))
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return out, fmt.Errorf("port %q is not a number", p)
+		}
+		out.Port = n
+	}
+	if u.User != nil {
+		out.User = u.User.Username()
+		out.Password, _ = u.User.Password()
+	}
+	return out, nil
+}
+
+// Keys returns the query's parameter names in order, so that errors about
+// them come in a stable order.
+func (u URL) Keys() []string {
+	return slices.Sorted(maps.Keys(u.Query))
+}
+
+// IsLoopback reports whether host (a name or an IP address, without a
+// port) is this machine: localhost, a name under .localhost, or a loopback
+// address. Unencrypted connections that carry a password (tls=none) are
+// allowed to such a host only.
+func IsLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
