@@ -411,7 +411,13 @@ func (p *Process) startRouter(context.Context) error {
 		return fmt.Errorf("router state reader: %w", err)
 	}
 	p.closers = append(p.closers, changelog)
-	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
+	// What the router writes to customers on the outbox topic (its
+	// templates were rendered against a sample case by Validate).
+	notifier, err := p.cfg.Router.Notifier()
+	if err != nil {
+		return err
+	}
+	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, Notifier: notifier, State: state, Changelog: changelog,
 		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})
 	p.runners = append(p.runners, stage.Run)
 	// Complaints and case actions come keyed by customer and
