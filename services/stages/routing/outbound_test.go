@@ -18,6 +18,7 @@ import (
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
@@ -229,35 +230,9 @@ func TestRouterWritesOutbox(t *testing.T) {
 		t.Errorf("restored sent log %v (%v), want %v: the ack and the joined notice", theirs, err, mine)
 	}
 
-	if n := counter(t, reg, "tousu_router_outgoing_total", map[string]string{"kind": "ack", "medium": "email"}); n != 1 {
+	if n := bustest.CounterValue(t, reg, "tousu_router_outgoing_total", map[string]string{"kind": "ack", "medium": "email"}); n != 1 {
 		t.Errorf("tousu_router_outgoing_total{ack,email} = %v, want 1", n)
 	}
-}
-
-// counter reads the counter name with labels from reg.
-func counter(tb testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	tb.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := true
-			for _, l := range m.GetLabel() {
-				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
-					match = false
-				}
-			}
-			if match {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }
 
 func TestSentLogPrunes(t *testing.T) {
