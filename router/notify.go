@@ -26,6 +26,9 @@ func NewNotifier(cfg NotifyConfig) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MessageIDDomain == "" {
+		cfg.MessageIDDomain = DefaultMessageIDDomain
+	}
 	return &Notifier{cfg: cfg, templates: t}, nil
 }
 

@@ -50,7 +50,7 @@ type NotifyConfig struct {
 	PublicURL string `yaml:"public_url"`
 	// MessageIDDomain is the right-hand side of the Message-IDs of the
 	// router's e-mails: the domain of the sender's From address, which
-	// the app sets (Defaults); default "localhost".
+	// the app sets (Defaults); DefaultMessageIDDomain when empty.
 	MessageIDDomain string `yaml:"message_id_domain"`
 	// Templates are the texts by pack name ("default" for every pack) and
 	// kind; a field a pack leaves empty comes from "default", one that
@@ -76,10 +76,15 @@ const DefaultTemplates = "default"
 // DefaultMaxPerHour is the default of NotifyConfig.MaxPerHour.
 const DefaultMaxPerHour = 3
 
-// Defaults sets what the app knows from the sender's configuration, before
-// Provision: with an e-mail sender configured (emailOn), acknowledgements
-// are on unless Ack is set, and the Message-IDs take fromDomain, the
-// domain of the sender's From address, unless MessageIDDomain is set.
+// DefaultMessageIDDomain is the Message-ID domain without
+// MessageIDDomain.
+const DefaultMessageIDDomain = "localhost"
+
+// Defaults sets what the app knows from the sender's configuration,
+// before or after Provision and before the Notifier is built: with an
+// e-mail sender configured (emailOn), acknowledgements are on unless Ack
+// is set, and the Message-IDs take fromDomain, the domain of the sender's
+// From address, unless MessageIDDomain is set.
 func (c *NotifyConfig) Defaults(emailOn bool, fromDomain string) {
 	if emailOn && c.Ack == nil {
 		on := true
@@ -98,9 +103,25 @@ func (c *NotifyConfig) Provision() {
 	if c.MaxPerHour == 0 {
 		c.MaxPerHour = DefaultMaxPerHour
 	}
-	if c.MessageIDDomain == "" {
-		c.MessageIDDomain = "localhost"
+}
+
+// CheckPacks checks that the templates name loaded packs (by name, as
+// "telecom" of telecom@2026.1): a template for a pack that is not loaded
+// is a typo that would never apply.
+func (c NotifyConfig) CheckPacks(loaded []string) error {
+	var names []string
+	for _, l := range loaded {
+		name, _, _ := strings.Cut(l, "@")
+		names = append(names, name)
 	}
+	var errs []error
+	for name := range c.Templates {
+		if name != DefaultTemplates && !slices.Contains(names, name) {
+			errs = append(errs, fmt.Errorf("templates.%s: no pack of that name is loaded (loaded: %s)", name, strings.Join(names, ", ")))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // domainPattern is a DNS name as a Message-ID's right-hand side may be.

@@ -387,3 +387,42 @@ func deliveryActionAs(c Case, actor string) Action {
 	a.Actor = actor
 	return a
 }
+
+func TestNotifyDefaults(t *testing.T) {
+	off := false
+	tests := []struct {
+		name    string
+		cfg     NotifyConfig
+		emailOn bool
+		ack     bool
+		domain  string
+	}{
+		{"no sender", NotifyConfig{}, false, false, DefaultMessageIDDomain},
+		{"an SMTP sender turns e-mail acks on", NotifyConfig{}, true, true, "example.com"},
+		{"unless the configuration turned them off", NotifyConfig{Ack: &off}, true, false, "example.com"},
+		{"a configured domain stays", NotifyConfig{MessageIDDomain: "kefu.example.com"}, true, true, "kefu.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Provision() // the app may set the defaults after Provision
+			if tt.emailOn {
+				tt.cfg.Defaults(true, "example.com")
+			}
+			n := notifier(t, tt.cfg)
+			if n.On(MessageAck) != tt.ack || n.cfg.MessageIDDomain != tt.domain {
+				t.Errorf("ack %v, domain %q; want %v, %q", n.On(MessageAck), n.cfg.MessageIDDomain, tt.ack, tt.domain)
+			}
+		})
+	}
+}
+
+func TestNotifyCheckPacks(t *testing.T) {
+	cfg := NotifyConfig{Templates: map[string]TemplateSet{"default": {}, "telecom": {}, "hotle": {}}}
+	err := cfg.CheckPacks([]string{"telecom@2026.1", "hotel@2026.1"})
+	if err == nil || err.Error() != "templates.hotle: no pack of that name is loaded (loaded: telecom, hotel)" {
+		t.Errorf("CheckPacks = %v, want the typo named", err)
+	}
+	if err := cfg.CheckPacks([]string{"telecom@2026.1", "hotle@1"}); err != nil {
+		t.Errorf("CheckPacks = %v with every pack loaded", err)
+	}
+}

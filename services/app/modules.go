@@ -413,9 +413,13 @@ func (p *Process) startRouter(context.Context) error {
 	p.closers = append(p.closers, changelog)
 	// What the router writes to customers on the outbox topic (its
 	// templates were rendered against a sample case by Validate).
-	notifier, err := p.cfg.Router.Notifier()
+	var packNames []string
+	for _, e := range packs.Engines() {
+		packNames = append(packNames, e.Name())
+	}
+	notifier, err := p.cfg.Router.Notifier(packNames)
 	if err != nil {
-		return err
+		return fmt.Errorf("router: %w", err)
 	}
 	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, Notifier: notifier, State: state, Changelog: changelog,
 		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})

@@ -62,9 +62,12 @@ func (c Config) Validate() error {
 }
 
 // Notifier builds what decides the router's messages to customers from
-// the outbound section (provisioned and validated); the error names the
-// key path.
-func (c Config) Notifier() (*router.Notifier, error) {
+// the outbound section (provisioned and validated), whose templates must
+// name loaded packs (name@version); the error names the key path.
+func (c Config) Notifier(packs []string) (*router.Notifier, error) {
+	if err := c.Outbound.CheckPacks(packs); err != nil {
+		return nil, keypath.Under("outbound", err)
+	}
 	n, err := router.NewNotifier(c.Outbound)
 	return n, keypath.Under("outbound", err)
 }

@@ -270,3 +270,14 @@ func TestOutboundConfigKeyPath(t *testing.T) {
 		t.Errorf("Validate() = %v, want the key path outbound.templates.telecom.ack.sms", err)
 	}
 }
+
+func TestOutboundTemplatesNameLoadedPacks(t *testing.T) {
+	cfg := Config{Outbound: router.NotifyConfig{Templates: map[string]router.TemplateSet{"propery": {router.MessageAck: {SMS: "受理编号{{.Reference}}"}}}}}
+	cfg.Provision()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Notifier([]string{"telecom@2026.1", "property@2026.1"}); err == nil || !strings.HasPrefix(err.Error(), "outbound.templates.propery: no pack") {
+		t.Errorf("Notifier = %v, want the unknown pack named by its key path", err)
+	}
+}
