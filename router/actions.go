@@ -65,7 +65,16 @@ const (
 	// and the clocks the pack derives from the corrected field follow it.
 	ActionRegrade    ActionKind = "regrade"
 	ActionRevalidate ActionKind = "revalidate"
+	// ActionReply is an agent's reply to the customer: its text in Note.
+	// The router writes it to the customer (MessageReply), by e-mail when
+	// the case has an address, else by text message; a case with neither
+	// refuses it. It records EventReplied, which stops the clocks that
+	// wait for the reply.
+	ActionReply ActionKind = "reply"
 )
+
+// DeliveryActor is the actor of every delivery action: the sender.
+const DeliveryActor = "sender"
 
 // The contacts of a case's customer a reveal action may show.
 const (
@@ -236,7 +245,7 @@ func (a Action) Validate() error {
 			return invalid(Reason{Code: CodeFieldRequired, Field: "event", Message: "请指明要记录的事件"}, "an event action names the event")
 		}
 		if slices.Contains(builtinEvents, a.Event) {
-			return invalid(Reason{Code: CodeUnknownEvent, Field: "event", Message: fmt.Sprintf("事件“%s”由对应的操作（接手、办结、关闭）自动记录，不能单独记录", a.Event)},
+			return invalid(Reason{Code: CodeUnknownEvent, Field: "event", Message: fmt.Sprintf("事件“%s”由对应的操作（接手、办结、关闭、答复客户）自动记录，不能单独记录", a.Event)},
 				"event %q is recorded by its own action (take, resolve, close)", a.Event)
 		}
 	case ActionRecategorize:
@@ -254,6 +263,17 @@ func (a Action) Validate() error {
 	case ActionFlagBatch:
 		if a.Batch == "" {
 			return invalid(Reason{Code: CodeFieldRequired, Field: "batch", Message: "批量标记须指明批量事件"}, "a flag_batch action names the batch")
+		}
+	case ActionReply:
+		if strings.TrimSpace(a.Note) == "" {
+			return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "答复内容不能为空"}, "a reply has text")
+		}
+	case ActionDelivery:
+		switch {
+		case a.Actor != DeliveryActor:
+			return invalid(Reason{Code: CodeKind, Field: "actor", Message: "发送结果只能由发送程序记录"}, "a delivery action comes from actor %q, not %q", DeliveryActor, a.Actor)
+		case a.Message == "" || (a.Delivery != DeliverySent && a.Delivery != DeliveryFailed):
+			return invalid(Reason{Code: CodeFieldRequired, Field: "message", Message: "发送结果须指明消息及其状态"}, "a delivery action names the message and its state, sent or failed")
 		}
 	case ActionReveal:
 		if _, ok := RevealFields[a.Field]; !ok {
@@ -391,6 +411,18 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		// Allowed in every status: a resolved case's customer is called
 		// back for the follow-up visit (回访).
 		ev.Detail = "查看了客户的完整" + RevealFields[a.Field]
+	case ActionReply:
+		// Allowed in every status: a resolved case's customer may be
+		// answered again.
+		m, ok := ReplyMedium(c)
+		if !ok {
+			return c, false, nil, invalid(Reason{Code: CodeNoContact, Message: "无法联系客户：该工单没有有效的电子邮箱或手机号码，不能发送答复；请电话联系客户后记录备注"},
+				"case %s has neither an e-mail address nor a mobile number to reply to", c.ID)
+		}
+		ev.Detail = "以" + mediumLabels[m] + "答复客户"
+		c, err = e.event(c, EventReplied, a.At)
+	case ActionDelivery:
+		ev.Note = deliveryNote(a)
 	}
 	if err != nil {
 		return c, false, nil, err
@@ -435,7 +467,7 @@ func finished(c Case, message, format string, args ...any) error {
 // AgentKinds are the kinds of action people send; escalate and flag_batch
 // come from tousu itself.
 var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEvent,
-	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionRegrade, ActionRevalidate, ActionReveal}
+	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionRegrade, ActionRevalidate, ActionReveal, ActionReply}
 
 // CheckAgentAction checks what an action a person sends needs besides
 // Validate: a kind people may send, and the result of a resolve or the
@@ -443,7 +475,7 @@ var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEven
 // without one (those sent before this rule), so it is for the console.
 func CheckAgentAction(a Action) error {
 	if !slices.Contains(AgentKinds, a.Kind) {
-		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、更正等级、更正有效性、查看联系方式"},
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、更正等级、更正有效性、查看联系方式、答复客户"},
 			"kind must be one of %v", AgentKinds)
 	}
 	if err := a.Validate(); err != nil {
@@ -497,7 +529,7 @@ const BasisFirstContact = "《分公司投诉处理管理办法（试行）》�
 // when the case closes) and the pending clocks it starts start.
 func (e *Engine) event(c Case, event string, at time.Time) (Case, error) {
 	for i, d := range c.Deadlines {
-		if d.StoppedAt.IsZero() && (d.Stop == event || event == EventClosed) {
+		if d.StoppedAt.IsZero() && (d.Stop == event || event == EventClosed || event == EventResolved && d.Stop == EventReplied) {
 			c.Deadlines[i].StoppedAt = at
 			c.Deadlines[i].Met = d.Due.IsZero() || !at.After(d.Due)
 		}

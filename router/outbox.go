@@ -97,8 +97,8 @@ const (
 // DeliveryAction is the case action a sender writes to case.actions
 // (keyed by o.Customer) to put what became of o on the case's timeline.
 // Its ID is derived from o.ID and state, so a sender that reports twice
-// changes the case once.
+// changes the case once. Field carries o's medium, for the timeline.
 func DeliveryAction(o Outgoing, state DeliveryState, reason string, at time.Time) Action {
 	return Action{V: ActionVersion, ID: "delivery/" + string(state) + "/" + o.ID, Case: o.Case, Customer: o.Customer,
-		Kind: ActionDelivery, Actor: "sender", At: at, Message: o.ID, Delivery: state, Reason: reason}
+		Kind: ActionDelivery, Actor: DeliveryActor, At: at, Message: o.ID, Delivery: state, Reason: reason, Field: string(o.Medium)}
 }

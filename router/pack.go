@@ -217,10 +217,15 @@ const (
 	EventResolved = "resolved"
 	// EventClosed happens when the case is closed; it stops every clock.
 	EventClosed = "closed"
+	// EventReplied happens when an agent's reply to the customer is
+	// written (the reply action). A clock that waits for the reply
+	// (答复用户) names it as its stop; such a clock stops too when the case
+	// is resolved, since resolving answers the customer with the result.
+	EventReplied = "replied"
 )
 
 // builtinEvents are the events every pack knows.
-var builtinEvents = []string{EventReceived, EventTaken, EventResolved, EventClosed}
+var builtinEvents = []string{EventReceived, EventTaken, EventResolved, EventClosed, EventReplied}
 
 // Clock is a named deadline: Amount Units after its Start event, for the
 // cases its condition holds for, escalated along the named ladder. Day

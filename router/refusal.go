@@ -37,6 +37,7 @@ const (
 	CodeCaseNotFinished = "case_not_finished"
 	CodeCaseUnknown     = "case_unknown" // the router does not hold the case
 	CodePackNotLoaded   = "pack_not_loaded"
+	CodeNoContact       = "no_contact" // a reply to a customer without an address or mobile number
 )
 
 // Refusal is the error of an action that is refused: its Reason for the

@@ -55,7 +55,13 @@ const MaxMessageIDs = 50
 // kept. A Message-ID longer than normalize.MaxMessageIDBytes is not kept.
 // It never writes into the array of ids.
 func withMessageID(ids []string, comp normalize.Complaint) []string {
-	id := normalize.MessageID(comp)
+	return addMessageID(ids, normalize.MessageID(comp))
+}
+
+// addMessageID returns ids with the Message-ID id added (once), bounded
+// by MaxMessageIDs as withMessageID says: the customer's and the
+// router's own (Notifier) alike. It never writes into the array of ids.
+func addMessageID(ids []string, id string) []string {
 	if id == "" || len(id) > normalize.MaxMessageIDBytes || slices.Contains(ids, id) {
 		return ids
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/tousu/tousu/ingest"
 )
 
 // autoReason tells automatic mail from mail a person wrote. It returns why
@@ -49,9 +51,9 @@ func autoReason(h textproto.Header, from, replyTo Address, subject string, opts 
 	if local, _, ok := strings.Cut(strings.ToLower(from.Email), "@"); ok && (local == "mailer-daemon" || local == "postmaster") {
 		return "from " + local
 	}
-	if isOurAddress(from.Email, opts.OurAddresses) {
+	if ingest.IsOurAddress(from.Email, opts.OurAddresses) {
 		listed := h.Has("List-Id") || precedence == "list"
-		rewritten := opts.AcceptListMail && listed && replyTo.Email != "" && !isOurAddress(replyTo.Email, opts.OurAddresses)
+		rewritten := opts.AcceptListMail && listed && replyTo.Email != "" && !ingest.IsOurAddress(replyTo.Email, opts.OurAddresses)
 		if !rewritten {
 			return "from our own address " + from.Email
 		}
@@ -65,26 +67,6 @@ func autoReason(h textproto.Header, from, replyTo Address, subject string, opts 
 // autoSubject matches the subject prefixes that out-of-office replies of
 // common mail systems use when they set no header.
 var autoSubject = regexp.MustCompile(`(?i)^\s*(自动回复|自動回覆|自动答复|automatic reply|auto-reply|autoreply|auto reply|out of office|undeliverable|delivery status notification|退信)\s*[:：]`)
-
-// isOurAddress reports whether addr is one of ours ("@domain" entries
-// match the whole domain); comparison ignores case.
-func isOurAddress(addr string, ours []string) bool {
-	addr = strings.ToLower(strings.TrimSpace(addr))
-	if addr == "" {
-		return false
-	}
-	for _, o := range ours {
-		o = strings.ToLower(strings.TrimSpace(o))
-		if strings.HasPrefix(o, "@") {
-			if strings.HasSuffix(addr, o) {
-				return true
-			}
-		} else if addr == o {
-			return true
-		}
-	}
-	return false
-}
 
 func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 

@@ -413,7 +413,17 @@ func (p *Process) startRouter(context.Context) error {
 		return fmt.Errorf("router state reader: %w", err)
 	}
 	p.closers = append(p.closers, changelog)
-	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, State: state, Changelog: changelog,
+	// What the router writes to customers on the outbox topic (its
+	// templates were rendered against a sample case by Validate).
+	var packNames []string
+	for _, e := range packs.Engines() {
+		packNames = append(packNames, e.Name())
+	}
+	notifier, err := p.cfg.Router.Notifier(packNames)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	stage := routing.New(routing.Deps{Writer: p.producer, Policy: trained, Engine: trained.ByName, Notifier: notifier, State: state, Changelog: changelog,
 		Dedupe: dedupe, MaxRecordBytes: p.cfg.Router.MaxRecordBytes, Logger: log, Registry: p.registry})
 	p.runners = append(p.runners, stage.Run)
 	// Complaints and case actions come keyed by customer and

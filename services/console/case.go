@@ -42,6 +42,9 @@ type caseData struct {
 	Forms                           forms
 	// Reveal are the contacts the person may reveal (reveal.go).
 	Reveal []revealView
+	// Reply is the reply form (reply.go), nil when the customer cannot
+	// be reached.
+	Reply *replyView
 	// Refresh is where the page reloads itself while an action the
 	// person sent is not yet decided; empty otherwise.
 	Refresh string
@@ -94,6 +97,7 @@ var kindLabels = map[router.ActionKind]string{
 	router.ActionResolve: "办结", router.ActionClose: "关闭工单", router.ActionReopen: "重新打开", router.ActionRecategorize: "更正分类",
 	router.ActionRegrade: "更正等级", router.ActionRevalidate: "更正有效性",
 	router.ActionEscalate: "升级预警", router.ActionFlagBatch: "标记批量投诉", kindFollowUp: "回访", router.ActionReveal: "查看联系方式",
+	router.ActionReply: "答复客户", router.ActionDelivery: "发送结果",
 }
 
 // kindFollowUp is the case page's follow-up visit (回访): a close or a
@@ -169,7 +173,7 @@ func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash, refr
 	me := httpapi.PrincipalOf(c)
 	e := p.engine(cs.Pack)
 	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, me.Name, p.now())
-	data.Refresh, data.Reveal = refresh, revealable(cs, me)
+	data.Refresh, data.Reveal, data.Reply = refresh, revealable(cs, me), replyForm(cs)
 	return p.render(c, status, "case", "工单 "+cs.ID, "", flash, data)
 }
 

@@ -150,6 +150,9 @@ func TestActRefusesWhatAgentsGotWrong(t *testing.T) {
 	heldByAgent1 := func(c *router.Case) {
 		c.Status, c.Route.Owner, c.Assignee = router.StatusInProgress, "agent1", "agent1"
 	}
+	landline := func(c *router.Case) {
+		c.Customer = normalize.Customer{Phone: "+861062345678", Key: "phone:+861062345678"}
+	}
 	tests := []struct {
 		name     string
 		edit     func(*router.Case)
@@ -176,6 +179,12 @@ func TestActRefusesWhatAgentsGotWrong(t *testing.T) {
 		{"take a resolved case", func(c *router.Case) { c.Status = router.StatusResolved }, agent, map[string]string{"kind": "take"}, http.StatusConflict, router.CodeCaseFinished, "", "已办结", false},
 		{"a kind only tousu sends", nil, agent, map[string]string{"kind": "escalate"}, http.StatusUnprocessableEntity, router.CodeKind, "", "不支持的操作类型", false},
 		{"resolve with the result", heldByAgent1, agent, map[string]string{"kind": "resolve", "note": "已调整基站参数，用户确认信号恢复"}, http.StatusAccepted, "", "", "", false},
+		// The reply to the customer (the router writes it by e-mail or SMS).
+		{"a reply by text message", nil, agent, map[string]string{"kind": "reply", "note": "您好，基站已于3月3日调整，请重启手机后再试。"}, http.StatusAccepted, "", "", "", false},
+		{"a reply without text", nil, agent, map[string]string{"kind": "reply", "note": " \n"}, http.StatusUnprocessableEntity, router.CodeNoteRequired, "note", "答复内容不能为空", false},
+		{"a reply to a landline only", landline, agent, map[string]string{"kind": "reply", "note": "您好"}, http.StatusUnprocessableEntity, router.CodeNoContact, "", "无法联系客户", false},
+		{"an agent reports a delivery", nil, agent, map[string]string{"kind": "delivery"}, http.StatusUnprocessableEntity, router.CodeKind, "", "不支持的操作类型", false},
+		{"an admin reports a delivery as the sender", nil, admin, map[string]string{"kind": "delivery", "actor": "sender"}, http.StatusUnprocessableEntity, router.CodeKind, "", "答复客户", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
+	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/boltfile"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -30,9 +31,11 @@ const stateVersion = 1
 const headerWriter = "tousu-writer"
 
 // stateRecord is one record of the compacted router.state topic: the
-// latest revision of a case the router holds, or a customer's history (for
-// duplicate and repeat detection), whichever it carries. Its key is
-// "case/<id>" or "history/<customer key>", and its partition key is the
+// latest revision of a case the router holds, a customer's history (for
+// duplicate and repeat detection), or the messages the router wrote to a
+// customer lately (for the limits of router.Notifier), whichever it
+// carries. Its key is "case/<id>", "history/<customer key>" or
+// "sent/<customer key>", and its partition key is the
 // customer key, so it is partitioned like complaints.normalized and
 // case.actions.
 //
@@ -48,6 +51,20 @@ type stateRecord struct {
 	// Case is the case's JSON (router.Case), as the cases topic has it.
 	Case    json.RawMessage            `json:"case,omitempty"`
 	History *normalize.CustomerHistory `json:"history,omitempty"`
+	// Sent are the messages written to the customer within
+	// router.SentKeep; an empty list forgets them.
+	Sent *[]router.Sent `json:"sent,omitempty"`
+}
+
+// carries counts what a record carries: exactly one is right.
+func (r stateRecord) carries() int {
+	n := 0
+	for _, set := range []bool{r.Case != nil, r.History != nil, r.Sent != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 // ChangelogReader reads what a partition of router.state gained;
@@ -96,6 +113,15 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 	for _, h := range ch.customers {
 		h := boundHistory(h, budget)
 		if err := add("history/"+h.Key, h.Key, stateRecord{History: &h}); err != nil {
+			return err
+		}
+	}
+	for _, l := range ch.sent {
+		sent := l.Sent
+		if sent == nil {
+			sent = []router.Sent{}
+		}
+		if err := add("sent/"+l.Customer, l.Customer, stateRecord{Sent: &sent}); err != nil {
 			return err
 		}
 	}
@@ -151,17 +177,20 @@ func (h *History) Restore(partition int, records []bus.Message, next int64, writ
 			if err := json.Unmarshal(m.Value, &r); err != nil {
 				return fmt.Errorf("router.state partition %d offset %d: %w", partition, m.Offset, err)
 			}
-			if r.V != stateVersion || r.Customer == "" || (r.Case == nil) == (r.History == nil) {
-				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case or history", partition, m.Offset, r.V, ingest.MaskText(r.Customer))
+			if r.V != stateVersion || r.Customer == "" || r.carries() != 1 {
+				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case, history or sent log", partition, m.Offset, r.V, ingest.MaskText(r.Customer))
 			}
 			var err error
-			if r.Case != nil {
+			switch {
+			case r.Sent != nil:
+				err = putSent(tx, sentLog{Customer: r.Customer, Sent: *r.Sent})
+			case r.Case != nil:
 				c := storedCase{JSON: r.Case}
 				if err := json.Unmarshal(r.Case, &c.Case); err != nil || c.ID == "" {
 					return fmt.Errorf("router.state partition %d offset %d: not a case: %v", partition, m.Offset, err)
 				}
 				err = putCase(tx, c)
-			} else {
+			default:
 				r.History.Key = r.Customer
 				err = putCustomer(tx, *r.History)
 			}

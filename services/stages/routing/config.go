@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tousu/tousu/internal/keypath"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -23,6 +24,12 @@ type Config struct {
 	// the broker's limit (bus.MaxRecordBytes) less 64 KiB for keys,
 	// headers and the router.state envelope.
 	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// Outbound says what the router writes to customers on the outbox
+	// topic (router.NotifyConfig): acknowledgements, joined notices,
+	// agents' replies and result notices, their media, limits and
+	// templates. The app calls Outbound.Defaults with what it knows of
+	// the sender before Provision.
+	Outbound router.NotifyConfig `yaml:"outbound"`
 }
 
 // MaxRecordBytesLimit is the largest max_record_bytes allowed.
@@ -36,9 +43,11 @@ func (c *Config) Provision() {
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = router.DefaultMaxRecordBytes
 	}
+	c.Outbound.Provision()
 }
 
-// Validate checks the interval and the record budget.
+// Validate checks the interval, the record budget and the outbound
+// section, whose every template is rendered against a sample case.
 func (c Config) Validate() error {
 	var errs []error
 	if c.RetrainInterval < 0 {
@@ -48,5 +57,17 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_record_bytes: must be between %d and %d (the broker's limit %d less room for keys and headers), got %d",
 			router.MinRecordBytes, MaxRecordBytesLimit, bus.MaxRecordBytes, c.MaxRecordBytes))
 	}
+	errs = append(errs, keypath.Prefix("outbound", c.Outbound.Validate())...)
 	return errors.Join(errs...)
+}
+
+// Notifier builds what decides the router's messages to customers from
+// the outbound section (provisioned and validated), whose templates must
+// name loaded packs (name@version); the error names the key path.
+func (c Config) Notifier(packs []string) (*router.Notifier, error) {
+	if err := c.Outbound.CheckPacks(packs); err != nil {
+		return nil, keypath.Under("outbound", err)
+	}
+	n, err := router.NewNotifier(c.Outbound)
+	return n, keypath.Under("outbound", err)
 }

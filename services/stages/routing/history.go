@@ -30,11 +30,15 @@ var (
 	// finished: 8-byte update time + case id -> nothing; the resolved and
 	// closed cases, by when they were last changed, to forget them.
 	finishedBucket = []byte("finished")
+	// sent: customer key -> JSON []router.Sent, the messages the router
+	// wrote to the customer within router.SentKeep, for the limits.
+	sentBucket = []byte("sent")
 )
 
 // History is the router's state: the recent cases of the customers
 // whose partitions it owns, the latest revision of each of their cases
-// (which case actions change), and the agents' category corrections of
+// (which case actions change), the messages it wrote to each customer
+// lately (router.Sent), and the agents' category corrections of
 // every router instance (see correctionsBucket). It is one bbolt file
 // per router process under the data directory, safe across restarts, and
 // bounded: customers inactive for longer than the
@@ -53,6 +57,14 @@ type History struct {
 type routerChanges struct {
 	customers []normalize.CustomerHistory
 	cases     []storedCase
+	sent      []sentLog
+}
+
+// sentLog is the messages the router wrote to one customer lately; an
+// empty one deletes the customer's.
+type sentLog struct {
+	Customer string        `json:"customer"`
+	Sent     []router.Sent `json:"sent"`
 }
 
 // storedCase is a case the router writes, with its JSON encoding, made
@@ -75,7 +87,7 @@ func encodeCase(c router.Case, budget int) (storedCase, error) {
 // OpenHistory opens (creating) the state file at path and prunes it as of
 // now.
 func OpenHistory(path string, cfg normalize.DedupeConfig, now time.Time) (*History, error) {
-	db, err := boltfile.Open(path, customersBucket, activityBucket, casesBucket, finishedBucket, correctionsBucket, changelogBucket)
+	db, err := boltfile.Open(path, customersBucket, activityBucket, casesBucket, finishedBucket, sentBucket, correctionsBucket, changelogBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +144,50 @@ func (h *History) Case(id string) (router.Case, bool, error) {
 	return c, found, err
 }
 
+// Sent returns the messages the router wrote to the customer with key
+// lately, oldest first.
+func (h *History) Sent(key string) ([]router.Sent, error) {
+	var sent []router.Sent
+	err := h.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(sentBucket).Get([]byte(key)); v != nil {
+			return json.Unmarshal(v, &sent)
+		}
+		return nil
+	})
+	return sent, err
+}
+
+// putSent stores a customer's sent log; an empty one deletes it.
+func putSent(tx *bolt.Tx, l sentLog) error {
+	if len(l.Sent) == 0 {
+		return tx.Bucket(sentBucket).Delete([]byte(l.Customer))
+	}
+	v, err := json.Marshal(l.Sent)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(sentBucket).Put([]byte(l.Customer), v)
+}
+
+// forgetSent deletes the sent logs whose latest message is older than
+// router.SentKeep as of now.
+func forgetSent(tx *bolt.Tx, now time.Time) error {
+	var stale [][]byte
+	err := tx.Bucket(sentBucket).ForEach(func(k, v []byte) error {
+		var sent []router.Sent
+		if err := json.Unmarshal(v, &sent); err != nil || len(sent) == 0 || now.Sub(sent[len(sent)-1].At) > router.SentKeep {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range stale {
+		if err == nil {
+			err = tx.Bucket(sentBucket).Delete(k)
+		}
+	}
+	return err
+}
+
 // commit writes one call's changes in one transaction.
 func (h *History) commit(ch routerChanges) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
@@ -142,6 +198,11 @@ func (h *History) commit(ch routerChanges) error {
 		}
 		for _, hist := range ch.customers {
 			if err := putCustomer(tx, hist); err != nil {
+				return err
+			}
+		}
+		for _, l := range ch.sent {
+			if err := putSent(tx, l); err != nil {
 				return err
 			}
 		}
@@ -177,7 +238,8 @@ func putCustomer(tx *bolt.Tx, ch normalize.CustomerHistory) error {
 }
 
 // Prune forgets, as of now, the customers without activity in the repeat
-// window and the cases finished before it, and returns how many customers
+// window, the cases finished before it and the messages written longer
+// than router.SentKeep ago, and returns how many customers
 // it forgot. Customers still active forget their own old cases when the
 // router next saves them.
 func (h *History) Prune(now time.Time) (customers int, err error) {
@@ -193,6 +255,9 @@ func (h *History) Prune(now time.Time) (customers int, err error) {
 			}
 		}
 		customers = len(stale)
+		if err := forgetSent(tx, now); err != nil {
+			return err
+		}
 		return forgetFinished(tx, cutoff)
 	})
 	return customers, err

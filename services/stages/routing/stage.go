@@ -4,7 +4,8 @@
 // one instance owns each customer and is the only writer of their cases)
 // and produces cases on the cases topic, notices on the alerts topic,
 // batch candidates on complaints.batch, forwarded replies on
-// complaints.normalized, its customers' state on router.state, the
+// complaints.normalized, the messages to customers on outbox
+// (router.Notifier decides them), its customers' state on router.state, the
 // agents' category corrections on policy.corrections and what became of
 // each case action on case.outcomes. A call writes all of it in one
 // broker call and acknowledges its messages only after that and after
@@ -18,6 +19,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,7 +60,9 @@ type Stage struct {
 	// engine returns the engine of a case's pack (router.Packs.ByName),
 	// which applies actions to the case; nil when it is not loaded.
 	engine func(pack string) *router.Engine
-	state  *History
+	// notifier decides the messages to customers; nil: none.
+	notifier *router.Notifier
+	state    *History
 	// changelog reads router.state, where the router keeps every
 	// customer's state for whichever instance owns them next; nil: this
 	// router's file is the only copy (tests of one instance).
@@ -91,6 +95,9 @@ type Deps struct {
 	// Engine returns the engine of a case's pack, which applies actions
 	// to the case; nil when it is not loaded.
 	Engine func(pack string) *router.Engine
+	// Notifier decides the messages to customers the router writes on
+	// the outbox topic; nil: it writes none.
+	Notifier *router.Notifier
 	// State is the router's state file; the caller closes it.
 	State *History
 	// Changelog reads router.state; nil: State is the only copy (tests of
@@ -111,7 +118,7 @@ func New(d Deps) *Stage {
 	if now == nil {
 		now = time.Now
 	}
-	return &Stage{out: d.Writer, policy: d.Policy, engine: d.Engine, state: d.State, changelog: d.Changelog, writer: newWriterID(),
+	return &Stage{out: d.Writer, policy: d.Policy, engine: d.Engine, notifier: d.Notifier, state: d.State, changelog: d.Changelog, writer: newWriterID(),
 		maxRecordBytes: d.MaxRecordBytes, cfg: d.Dedupe, now: now, logger: d.Logger, metrics: newRouterMetrics(d.Registry)}
 }
 
@@ -129,6 +136,7 @@ func (s *Stage) Run(ctx context.Context) error {
 type routerMetrics struct {
 	contacts *prometheus.CounterVec
 	actions  *prometheus.CounterVec
+	outgoing *prometheus.CounterVec
 }
 
 // newRouterMetrics registers the router's metrics with reg (nil: none).
@@ -138,9 +146,11 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 			Help: "Complaints the router decided, by outcome: new, duplicate, repeat, repeat_finished, reply (from another address), reply_forwarded (to the sender's router: the case is not open here), redelivered."}, []string{"outcome"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_actions_total",
 			Help: "Case actions the router applied, by kind and outcome: applied or unchanged (already applied, nothing to raise)."}, []string{"kind", "outcome"}),
+		outgoing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_outgoing_total",
+			Help: "Messages to customers the router wrote to the outbox topic, by kind (ack, joined, reply, result) and medium (email, sms)."}, []string{"kind", "medium"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.contacts, m.actions)
+		reg.MustRegister(m.contacts, m.actions, m.outgoing)
 	}
 	return m
 }
@@ -159,7 +169,7 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 		return err
 	}
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
-		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}}
+		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}, sent: map[string][]router.Sent{}}
 	for _, m := range msgs {
 		if m.Topic == bus.TopicActions {
 			var a router.Action
@@ -198,6 +208,9 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	for kindOutcome, n := range w.actions {
 		s.metrics.actions.WithLabelValues(kindOutcome[0], kindOutcome[1]).Add(float64(n))
 	}
+	for _, o := range w.outgoing {
+		s.metrics.outgoing.WithLabelValues(string(o.Kind), string(o.Medium)).Inc()
+	}
 	return nil
 }
 
@@ -211,6 +224,9 @@ func (s *Stage) route(w *routerWork, c normalize.Complaint) error {
 		s.logger.Warn("the case to attach to is not in the router state; opening a new case", zap.String("case", r.Missing), zap.String("complaint", c.ID))
 	}
 	w.outcomes[string(r.Outcome)]++
+	if err := w.notify(&r.Changes, r.Outcome, &c, nil); err != nil {
+		return err
+	}
 	return w.apply(r.Changes)
 }
 
@@ -238,6 +254,9 @@ func (s *Stage) act(w *routerWork, a router.Action) error {
 	}
 	w.actions[[2]string{string(a.Kind), string(r.Outcome)}]++
 	w.results = append(w.results, res)
+	if err := w.notify(&r.Changes, r.Outcome, nil, &a); err != nil {
+		return err
+	}
 	return w.apply(r.Changes)
 }
 
@@ -264,6 +283,12 @@ type routerWork struct {
 	corrections []packCorrection
 	// results are the actions this call applied, for case.outcomes.
 	results []router.ActionResult
+	// outgoing are the messages to customers of this call, for outbox;
+	// sent the logs of the customers they went to (router.Sent), loaded
+	// once per call, and sentDirty those this call changed.
+	outgoing  []router.Outgoing
+	sent      map[string][]router.Sent
+	sentDirty []string
 }
 
 // caseDraft is a case as this call changes it; base is the revision the
@@ -365,6 +390,55 @@ func (w *routerWork) apply(ch router.Changes) error {
 	return nil
 }
 
+// notify decides the message to the customer a decision calls for
+// (router.Notifier.Notify) and puts the case, with the message's
+// Message-ID, back in ch. comp is the complaint decided, a the action
+// applied (one of them).
+func (w *routerWork) notify(ch *router.Changes, outcome router.Outcome, comp *normalize.Complaint, a *router.Action) error {
+	n := w.stage.notifier
+	target, revision := ch.Opened, int64(1)
+	if target == nil {
+		target = ch.Updated
+	}
+	if n == nil || target == nil {
+		return nil
+	}
+	if ch.Updated != nil {
+		d, err := w.caseByID(target.ID)
+		if err != nil {
+			return err
+		}
+		if d != nil {
+			revision = d.base + 1
+		}
+	}
+	key := target.Customer.Key
+	sent, loaded := w.sent[key]
+	if !loaded {
+		var err error
+		if sent, err = w.stage.state.Sent(key); err != nil {
+			return fmt.Errorf("load the messages sent to a customer: %w", err)
+		}
+		w.sent[key] = sent
+	}
+	res := n.Notify(router.NotifyInput{Case: *target, Revision: revision, Outcome: outcome, Complaint: comp, Action: a, Sent: sent, Now: w.stage.now()})
+	if res.Skipped != "" {
+		w.stage.logger.Debug("no message to the customer", zap.String("case", target.ID), zap.String("why", res.Skipped))
+	}
+	if len(res.Outgoing) == 0 {
+		return nil
+	}
+	*target = res.Case
+	w.outgoing = append(w.outgoing, res.Outgoing...)
+	if !normalize.Anonymous(key) {
+		w.sent[key] = res.Sent
+		if !slices.Contains(w.sentDirty, key) {
+			w.sentDirty = append(w.sentDirty, key)
+		}
+	}
+	return nil
+}
+
 // open adds a case a complaint opened.
 func (w *routerWork) open(c router.Case) *caseDraft {
 	d := &caseDraft{c: c}
@@ -411,10 +485,18 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 			return nil, ch, err
 		}
 	}
+	for _, o := range w.outgoing {
+		if err := record.AppendJSON(&out, budget, bus.TopicOutbox, o.Case, o); err != nil {
+			return nil, ch, err
+		}
+	}
 	for key, h := range w.customers {
 		if w.dirty[key] {
 			ch.customers = append(ch.customers, *h)
 		}
+	}
+	for _, key := range w.sentDirty {
+		ch.sent = append(ch.sent, sentLog{Customer: key, Sent: w.sent[key]})
 	}
 	if err := appendState(&out, ch, w.stage.writer, budget); err != nil {
 		return nil, ch, err
