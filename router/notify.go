@@ -18,10 +18,15 @@ import (
 type Notifier struct {
 	cfg       NotifyConfig
 	templates compiledTemplates
+	// surveyKey signs the follow-up survey links (SignSurvey).
+	surveyKey []byte
 }
 
 // NewNotifier compiles the templates of cfg (provisioned and validated).
-func NewNotifier(cfg NotifyConfig) (*Notifier, error) {
+// surveyKey signs the links of follow-up surveys; it must be the key the
+// survey page verifies them with (the server secret's
+// key.Derive("survey")). Without one no survey is written.
+func NewNotifier(cfg NotifyConfig, surveyKey []byte) (*Notifier, error) {
 	t, err := compileTemplates(cfg.Templates)
 	if err != nil {
 		return nil, err
@@ -29,20 +34,18 @@ func NewNotifier(cfg NotifyConfig) (*Notifier, error) {
 	if cfg.MessageIDDomain == "" {
 		cfg.MessageIDDomain = DefaultMessageIDDomain
 	}
-	return &Notifier{cfg: cfg, templates: t}, nil
+	return &Notifier{cfg: cfg, templates: t, surveyKey: surveyKey}, nil
 }
 
 // On reports whether the router writes messages of kind: an agent's
 // reply always, the others as configured.
 func (n *Notifier) On(kind MessageKind) bool {
-	sw := map[MessageKind]*bool{MessageAck: n.cfg.Ack, MessageJoined: n.cfg.Joined, MessageResult: n.cfg.Result}
+	sw := map[MessageKind]*bool{MessageAck: n.cfg.Ack, MessageJoined: n.cfg.Joined, MessageResult: n.cfg.Result, MessageSurvey: n.cfg.Survey}
 	switch {
 	case kind == MessageReply:
 		return true
 	case sw[kind] != nil:
 		return *sw[kind]
-	case kind == MessageSurvey:
-		return false // the follow-up survey is not written by the router yet
 	}
 	return n.cfg.Enabled
 }
@@ -93,23 +96,24 @@ type Notified struct {
 	Skipped string
 }
 
-// kindOf is the message a decision calls for: an acknowledgement of the
-// case a complaint opened, a joined notice for a duplicate or repeat that
-// joined an open case, an agent's reply, a result notice when a case is
-// resolved; "" for none. An e-mail reply from another address (a
-// colleague answering all) gets nothing, nor does a redelivery.
-func kindOf(in NotifyInput) MessageKind {
+// kindsOf are the messages a decision calls for: an acknowledgement of
+// the case a complaint opened, a joined notice for a duplicate or repeat
+// that joined an open case, an agent's reply, a result notice and the
+// follow-up survey (回访) when a case is resolved; none for anything else.
+// An e-mail reply from another address (a colleague answering all) gets
+// nothing, nor does a redelivery.
+func kindsOf(in NotifyInput) []MessageKind {
 	switch {
 	case in.Complaint != nil && (in.Outcome == OutcomeNew || in.Outcome == OutcomeRepeatFinished):
-		return MessageAck
+		return []MessageKind{MessageAck}
 	case in.Complaint != nil && (in.Outcome == OutcomeDuplicate || in.Outcome == OutcomeRepeat):
-		return MessageJoined
+		return []MessageKind{MessageJoined}
 	case in.Action != nil && in.Outcome == OutcomeApplied && in.Action.Kind == ActionReply:
-		return MessageReply
+		return []MessageKind{MessageReply}
 	case in.Action != nil && in.Outcome == OutcomeApplied && in.Action.Kind == ActionResolve:
-		return MessageResult
+		return []MessageKind{MessageResult, MessageSurvey}
 	}
-	return ""
+	return nil
 }
 
 // Notify decides the message to the customer a decision calls for
@@ -129,21 +133,31 @@ func kindOf(in NotifyInput) MessageKind {
 // mail loop.
 func (n *Notifier) Notify(in NotifyInput) Notified {
 	out := Notified{Case: in.Case, Sent: recentSent(in.Sent, in.Now)}
-	kind := kindOf(in)
-	if kind == "" || !n.On(kind) {
-		return out
+	var skipped []string
+	for _, kind := range kindsOf(in) {
+		if !n.On(kind) {
+			continue
+		}
+		if why := n.write(kind, in, &out); why != "" {
+			skipped = append(skipped, why)
+		}
 	}
-	c := in.Case
+	out.Skipped = strings.Join(skipped, "; ")
+	return out
+}
+
+// write adds the message of kind to out (its Outgoing, the Message-ID on
+// its case, its Sent), or says why it is not written.
+func (n *Notifier) write(kind MessageKind, in NotifyInput, out *Notified) string {
+	c := out.Case
 	if kind != MessageReply {
 		if why := n.limited(kind, c.ID, out.Sent, in.Now); why != "" {
-			out.Skipped = why
-			return out
+			return why
 		}
 	}
 	medium, to := n.recipient(kind, in)
 	if to == "" {
-		out.Skipped = fmt.Sprintf("no usable contact for a %s of a %s case", kind, c.Channel)
-		return out
+		return fmt.Sprintf("no usable contact for a %s of a %s case", kind, c.Channel)
 	}
 	o := Outgoing{V: OutboxVersion, ID: fmt.Sprintf("%s/%s/%d", c.ID, kind, in.Revision), Kind: kind, Medium: medium,
 		Case: c.ID, Customer: c.Customer.Key, Reference: c.ID, Pack: c.Pack, To: to, CreatedAt: in.Now}
@@ -158,9 +172,16 @@ func (n *Notifier) Notify(in NotifyInput) Notified {
 			d.Result = in.Action.Note
 		}
 	}
+	if kind == MessageSurvey {
+		if n.cfg.PublicURL == "" || len(n.surveyKey) == 0 {
+			return "no public URL or survey key for the survey's link"
+		}
+		resolved := c
+		resolved.Revision = in.Revision
+		d.SurveyLink = SurveyLink(n.cfg.PublicURL, n.surveyKey, resolved, in.Now.AddDate(0, 0, n.cfg.SurveyDays))
+	}
 	if err := n.render(&o, c.Pack, d); err != nil {
-		out.Skipped = fmt.Sprintf("the %s template failed: %v", kind, err)
-		return out
+		return fmt.Sprintf("the %s template failed: %v", kind, err)
 	}
 	if medium == MediumEmail {
 		o.ToName = c.Customer.Name
@@ -173,7 +194,7 @@ func (n *Notifier) Notify(in NotifyInput) Notified {
 	if kind != MessageReply {
 		out.Sent = append(out.Sent, Sent{Case: c.ID, Kind: kind, At: in.Now})
 	}
-	return out
+	return ""
 }
 
 // recentSent is sent without what is older than SentKeep as of now.

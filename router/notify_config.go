@@ -30,6 +30,13 @@ type NotifyConfig struct {
 	Ack    *bool `yaml:"ack"`
 	Joined *bool `yaml:"joined"`
 	Result *bool `yaml:"result"`
+	// Survey turns on the follow-up survey (回访满意度调查) written when a
+	// case is resolved: a link to the survey page (PublicURL +
+	// "/survey?t=…", signed, valid SurveyDays days) whose answer records
+	// the follow-up visit. It needs PublicURL.
+	Survey *bool `yaml:"survey"`
+	// SurveyDays is how long a survey link takes an answer (default 7).
+	SurveyDays int `yaml:"survey_days"`
 	// WebMedia are the media tried, in order, for a complaint from the web
 	// form or the API: the first the customer gave a usable contact for
 	// (default [email]).
@@ -76,6 +83,9 @@ const DefaultTemplates = "default"
 // DefaultMaxPerHour is the default of NotifyConfig.MaxPerHour.
 const DefaultMaxPerHour = 3
 
+// DefaultSurveyDays is the default of NotifyConfig.SurveyDays.
+const DefaultSurveyDays = 7
+
 // DefaultMessageIDDomain is the Message-ID domain without
 // MessageIDDomain.
 const DefaultMessageIDDomain = "localhost"
@@ -102,6 +112,9 @@ func (c *NotifyConfig) Provision() {
 	}
 	if c.MaxPerHour == 0 {
 		c.MaxPerHour = DefaultMaxPerHour
+	}
+	if c.SurveyDays == 0 {
+		c.SurveyDays = DefaultSurveyDays
 	}
 }
 
@@ -162,6 +175,12 @@ func (c NotifyConfig) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			errs = append(errs, fmt.Errorf("public_url: %q is not an http(s) URL without query, such as https://tousu.example.com", c.PublicURL))
 		}
+	}
+	if c.SurveyDays < 0 {
+		errs = append(errs, fmt.Errorf("survey_days: must be positive, got %d", c.SurveyDays))
+	}
+	if c.Survey != nil && *c.Survey && c.PublicURL == "" {
+		errs = append(errs, errors.New("survey: the survey's link needs public_url"))
 	}
 	if c.MessageIDDomain != "" && !domainPattern.MatchString(c.MessageIDDomain) {
 		errs = append(errs, fmt.Errorf("message_id_domain: %q is not a domain name", c.MessageIDDomain))

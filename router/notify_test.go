@@ -18,7 +18,7 @@ func notifier(tb testing.TB, cfg NotifyConfig) *Notifier {
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	n, err := NewNotifier(cfg)
+	n, err := NewNotifier(cfg, []byte("survey key of the test.........."))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,6 +55,7 @@ func TestNotifyDecisions(t *testing.T) {
 	calls.CallMedia = []Medium{MediumSMS}
 	off := NotifyConfig{}
 	ackOnly := NotifyConfig{Ack: on()}
+	resultOnly := NotifyConfig{Result: on(), PublicURL: full.PublicURL, MessageIDDomain: full.MessageIDDomain}
 
 	mail := complaintVia(ingest.ChannelEmail, "email:1", "wang.li@163.com", "", t0)
 	web := complaintVia(ingest.ChannelWebForm, "webform:1", "wangli@qq.com", "+8613912345678", t0)
@@ -104,7 +105,7 @@ func TestNotifyDecisions(t *testing.T) {
 		{"a reply from another address: nothing", full, &mail, OutcomeReply, nil, nil, "", "", ""},
 		{"three messages in the last hour: no ack", full, &mail, OutcomeNew, nil, busy, "", "", ""},
 		{"two in the last hour: ack", full, &mail, OutcomeNew, nil, calmer, MessageAck, MediumEmail, "wang.li@163.com"},
-		{"resolve with results on: the result", full, nil, OutcomeApplied, &resolve, nil, MessageResult, MediumEmail, "wang.li@163.com"},
+		{"resolve with results on: the result", resultOnly, nil, OutcomeApplied, &resolve, nil, MessageResult, MediumEmail, "wang.li@163.com"},
 		{"resolve with results off: nothing", ackOnly, nil, OutcomeApplied, &resolve, nil, "", "", ""},
 		{"a reply is written even with everything off", off, nil, OutcomeApplied, &reply, nil, MessageReply, MediumEmail, "wang.li@163.com"},
 		{"a reply is not limited by the hour", full, nil, OutcomeApplied, &reply, busy, MessageReply, MediumEmail, "wang.li@163.com"},
@@ -424,5 +425,55 @@ func TestNotifyCheckPacks(t *testing.T) {
 	}
 	if err := cfg.CheckPacks([]string{"telecom@2026.1", "hotle@1"}); err != nil {
 		t.Errorf("CheckPacks = %v with every pack loaded", err)
+	}
+}
+
+// TestNotifySurvey: resolving a case with surveys on writes the result
+// notice and the follow-up survey, whose link opens the survey page for
+// the case at the revision it was resolved at; without a public URL or
+// a key the survey is skipped and says why, the result still written.
+func TestNotifySurvey(t *testing.T) {
+	e := telecom(t)
+	t0 := at(t, "2026-03-09 16:00")
+	key := []byte("survey key of the test..........")
+	cfg := NotifyConfig{Result: on(), Survey: on(), PublicURL: "https://tousu.example.com/", MessageIDDomain: "tousu.example.com"}
+	mail := complaintVia(ingest.ChannelEmail, "email:9", "wang.li@163.com", "+8613912345678", t0)
+	c := e.Open(mail, t0)
+	resolve := Action{ID: "console:1001:r9", Kind: ActionResolve, Actor: "1001", Note: "已更换光猫，宽带恢复正常"}
+	got := notifier(t, cfg).Notify(NotifyInput{Case: c, Revision: 5, Outcome: OutcomeApplied, Action: &resolve, Now: t0})
+	if len(got.Outgoing) != 2 || got.Outgoing[0].Kind != MessageResult || got.Outgoing[1].Kind != MessageSurvey {
+		t.Fatalf("wrote %+v (%s), want a result and a survey", got.Outgoing, got.Skipped)
+	}
+	survey := got.Outgoing[1]
+	link := survey.Text[strings.Index(survey.Text, "https://"):]
+	link = strings.Fields(link)[0]
+	token, ok := strings.CutPrefix(link, "https://tousu.example.com/survey?t=")
+	if !ok {
+		t.Fatalf("the survey's text links %q", link)
+	}
+	s, err := OpenSurvey(key, token, t0.Add(6*24*time.Hour))
+	if err != nil || s.Case != c.ID || s.Revision != 5 {
+		t.Fatalf("the link opens %+v, %v", s, err)
+	}
+	if _, err := OpenSurvey(key, token, t0.Add(8*24*time.Hour)); err == nil {
+		t.Error("the link still opens after survey_days")
+	}
+	if survey.ID == got.Outgoing[0].ID || survey.MessageID == got.Outgoing[0].MessageID || len(got.Sent) != 2 {
+		t.Errorf("ids %s and %s, message ids %s and %s, sent log %v", got.Outgoing[0].ID, survey.ID, got.Outgoing[0].MessageID, survey.MessageID, got.Sent)
+	}
+	if !slices.Contains(got.Case.MessageIDs, survey.MessageID) {
+		t.Error("the survey's Message-ID is not on the case: an answer to it would not find the case")
+	}
+
+	noLink := cfg
+	noLink.Survey, noLink.Enabled, noLink.PublicURL = nil, true, ""
+	got = notifier(t, noLink).Notify(NotifyInput{Case: c, Revision: 5, Outcome: OutcomeApplied, Action: &resolve, Now: t0})
+	if len(got.Outgoing) != 1 || got.Outgoing[0].Kind != MessageResult || !strings.Contains(got.Skipped, "survey") {
+		t.Fatalf("without a public URL: wrote %+v, skipped %q", got.Outgoing, got.Skipped)
+	}
+	bad := NotifyConfig{Survey: on()}
+	bad.Provision()
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "survey: the survey's link needs public_url") {
+		t.Fatalf("survey without public_url validates: %v", err)
 	}
 }

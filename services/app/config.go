@@ -169,6 +169,10 @@ func Load(path string, environ []string, edits ...func(*Config)) (Config, error)
 	for _, edit := range edits {
 		edit(&cfg)
 	}
+	// With an SMTP sender, e-mail complaints are acknowledged unless the
+	// router's outbound section says otherwise, and the router's
+	// Message-IDs take the sender's domain.
+	cfg.Router.Outbound.Defaults(len(cfg.Sender.SMTP) > 0, cfg.Sender.FromDomain())
 	cfg.Provision()
 	return cfg, errors.Join(cfg.ResolveSecrets(environ), cfg.Validate())
 }

@@ -419,7 +419,7 @@ func (p *Process) startRouter(context.Context) error {
 	for _, e := range packs.Engines() {
 		packNames = append(packNames, e.Name())
 	}
-	notifier, err := p.cfg.Router.Notifier(packNames)
+	notifier, err := p.cfg.Router.Notifier(packNames, p.key.Derive("survey"))
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
@@ -482,7 +482,7 @@ func (p *Process) startAlerts(context.Context) error {
 // startSender delivers the outbox to customers. It keeps the ids of the
 // messages it delivered in its own file, so a deployment runs one.
 func (p *Process) startSender(context.Context) error {
-	providers, err := sender.Providers(p.cfg.Sender)
+	providers, err := sender.Providers(p.cfg.Sender, p.component("sms"))
 	if err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}

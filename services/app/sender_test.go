@@ -66,7 +66,19 @@ func TestSMTPURLFromEnvironment(t *testing.T) {
 			if err != nil || !strings.Contains(string(text), "host: "+tt.want.Host) || strings.Contains(string(text), "2026spring") {
 				t.Errorf("the printed configuration (%v) shows the password or not the sender:\n%s", err, text)
 			}
+			if o := cfg.Router.Outbound; o.Ack == nil || !*o.Ack || o.MessageIDDomain != "tousu.test" {
+				t.Errorf("with an SMTP sender the router acknowledges e-mail complaints with Message-IDs @tousu.test; got ack %v, domain %q", o.Ack, o.MessageIDDomain)
+			}
 		})
+	}
+	cfg, err := Load("", nil)
+	if err != nil || cfg.Router.Outbound.Ack != nil {
+		t.Fatalf("without a sender, acknowledgements are on: %v, %v", cfg.Router.Outbound.Ack, err)
+	}
+	off := false
+	cfg, err = Load("", []string{EnvSMTPURL + "=" + tests[0].url}, func(c *Config) { c.Router.Outbound.Ack = &off })
+	if err != nil || *cfg.Router.Outbound.Ack {
+		t.Fatalf("a configured ack: false was overridden by the sender (%v)", err)
 	}
 }
 

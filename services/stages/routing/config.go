@@ -64,10 +64,10 @@ func (c Config) Validate() error {
 // Notifier builds what decides the router's messages to customers from
 // the outbound section (provisioned and validated), whose templates must
 // name loaded packs (name@version); the error names the key path.
-func (c Config) Notifier(packs []string) (*router.Notifier, error) {
+func (c Config) Notifier(packs []string, surveyKey []byte) (*router.Notifier, error) {
 	if err := c.Outbound.CheckPacks(packs); err != nil {
 		return nil, keypath.Under("outbound", err)
 	}
-	n, err := router.NewNotifier(c.Outbound)
+	n, err := router.NewNotifier(c.Outbound, surveyKey)
 	return n, keypath.Under("outbound", err)
 }

@@ -89,7 +89,7 @@ func outboundStage(tb testing.TB, w *attemptWriter, reg prometheus.Registerer, n
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	n, err := router.NewNotifier(cfg.Outbound)
+	n, err := router.NewNotifier(cfg.Outbound, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestOutboundTemplatesNameLoadedPacks(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cfg.Notifier([]string{"telecom@2026.1", "property@2026.1"}); err == nil || !strings.HasPrefix(err.Error(), "outbound.templates.propery: no pack") {
+	if _, err := cfg.Notifier([]string{"telecom@2026.1", "property@2026.1"}, nil); err == nil || !strings.HasPrefix(err.Error(), "outbound.templates.propery: no pack") {
 		t.Errorf("Notifier = %v, want the unknown pack named by its key path", err)
 	}
 }

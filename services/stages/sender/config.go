@@ -3,6 +3,8 @@ package sender
 import (
 	"errors"
 	"fmt"
+	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/tousu/tousu/internal/keypath"
@@ -29,6 +31,9 @@ type Config struct {
 	// SMTP lists the SMTP senders. A message goes through the first whose
 	// packs name its pack, else the first without packs.
 	SMTP []SMTPSender `yaml:"smtp"`
+	// SMS is the text-message provider (Aliyun SMS or an organisation's
+	// signed-HTTP relay); none when its provider is empty.
+	SMS SMSSender `yaml:"sms"`
 	// Attempts bounds the tries of a message that fails for now (a 4xx
 	// reply, a connection failure); after the last it is reported failed
 	// and dead-lettered. Default 5.
@@ -49,6 +54,27 @@ type SMTPSender struct {
 	outbound.SMTPConfig `yaml:",inline"`
 	// Rate limits the messages sent through this server.
 	Rate Rate `yaml:"rate"`
+}
+
+// SMSSender is the SMS provider with its rate limit.
+type SMSSender struct {
+	outbound.SMSConfig `yaml:",inline"`
+	// Rate limits the messages sent through the provider.
+	Rate Rate `yaml:"rate"`
+}
+
+// FromDomain is the domain of the first SMTP sender's From address, the
+// right-hand side of the router's Message-IDs; "" without SMTP senders.
+func (c Config) FromDomain() string {
+	if len(c.SMTP) == 0 {
+		return ""
+	}
+	addr, err := mail.ParseAddress(c.SMTP[0].From)
+	if err != nil {
+		return ""
+	}
+	_, domain, _ := strings.Cut(addr.Address, "@")
+	return strings.ToLower(domain)
 }
 
 // Rate limits how many messages go to one provider, so that a burst (a
@@ -78,6 +104,8 @@ func (c *Config) Provision() {
 		c.SMTP[i].SMTPConfig.Provision()
 		c.SMTP[i].Rate.Provision()
 	}
+	c.SMS.SMSConfig.Provision()
+	c.SMS.Rate.Provision()
 }
 
 // Provision sets DefaultPerSecond when no limit is given.
@@ -99,13 +127,14 @@ func (r Rate) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ResolveSecrets reads the SMTP passwords from their files (relative to
+// ResolveSecrets reads the SMTP passwords and the SMS provider's secrets from their files (relative to
 // dir) or environment variables.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.SMTP {
 		errs = append(errs, keypath.Prefix(fmt.Sprintf("smtp[%d]", i), c.SMTP[i].ResolveSecrets(dir, lookupEnv))...)
 	}
+	errs = append(errs, keypath.Prefix("sms", c.SMS.SMSConfig.ResolveSecrets(dir, lookupEnv))...)
 	return errors.Join(errs...)
 }
 
@@ -123,6 +152,8 @@ func (c Config) Validate() error {
 		}
 		seen[s.Name] = i
 	}
+	errs = append(errs, keypath.Prefix("sms", c.SMS.SMSConfig.Validate())...)
+	errs = append(errs, keypath.Prefix("sms.rate", c.SMS.Rate.Validate())...)
 	if c.Attempts < 0 {
 		errs = append(errs, fmt.Errorf("attempts: must not be negative, got %d", c.Attempts))
 	}

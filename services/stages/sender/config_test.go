@@ -48,7 +48,7 @@ attempts: 3
 	if c.Attempts != 3 || c.MinBackoff != DefaultMinBackoff || c.MaxBackoff != DefaultMaxBackoff || c.Remember != DefaultRemember {
 		t.Errorf("config = %+v", c)
 	}
-	providers, err := Providers(c)
+	providers, err := Providers(c, nil)
 	if err != nil || len(providers) != 2 || providers[1].Name != "smtp:property" || providers[1].Packs[0] != "property" {
 		t.Errorf("Providers = %+v, %v", providers, err)
 	}
@@ -99,5 +99,45 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("the error shows the password")
 			}
 		})
+	}
+}
+
+// TestConfigSMS: the sms section names the SMS provider beside the SMTP
+// senders; Providers makes it the sms medium's provider with its rate, and
+// its errors carry the sms key path.
+func TestConfigSMS(t *testing.T) {
+	const file = `
+sms:
+  provider: http
+  http:
+    url: https://sms-relay.internal.example.com/send
+    secret: {env: TOUSU_SMS_RELAY_SECRET}
+  rate: {per_minute: 600}
+`
+	var c Config
+	if err := configs.DecodeStrict([]byte(file), &c); err != nil {
+		t.Fatal(err)
+	}
+	c.Provision()
+	if err := c.ResolveSecrets("", func(string) (string, bool) { return "relay-secret-of-pujiang-2026", true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	providers, err := Providers(c, nil)
+	if err != nil || len(providers) != 1 || providers[0].Medium != "sms" || providers[0].Name != "sms:http" || providers[0].Rate != (Rate{PerMinute: 600}) {
+		t.Fatalf("Providers = %+v, %v", providers, err)
+	}
+	c.SMS.Provider = "tencent"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `sms.provider: unknown provider "tencent"`) {
+		t.Fatalf("an unknown provider validates: %v", err)
+	}
+	if c.FromDomain() != "" {
+		t.Errorf("FromDomain without SMTP = %q", c.FromDomain())
+	}
+	c.SMTP = []SMTPSender{{SMTPConfig: outbound.SMTPConfig{From: "投诉受理中心 <Complaints@Tousu.Example.com>"}}}
+	if c.FromDomain() != "tousu.example.com" {
+		t.Errorf("FromDomain = %q", c.FromDomain())
 	}
 }

@@ -79,9 +79,10 @@ type Provider struct {
 	Rate      Rate
 }
 
-// Providers returns the SMTP providers of cfg, whose passwords must be
-// resolved (Config.ResolveSecrets).
-func Providers(cfg Config) ([]Provider, error) {
+// Providers returns the SMTP providers and the SMS provider of cfg, whose
+// secrets must be resolved (Config.ResolveSecrets); logger is the SMS
+// transport's.
+func Providers(cfg Config, logger *zap.Logger) ([]Provider, error) {
 	var out []Provider
 	for _, s := range cfg.SMTP {
 		t, err := outbound.NewSMTP(s.SMTPConfig)
@@ -90,6 +91,14 @@ func Providers(cfg Config) ([]Provider, error) {
 		}
 		s.Rate.Provision()
 		out = append(out, Provider{Name: "smtp:" + s.Name, Medium: router.MediumEmail, Packs: s.Packs, Transport: t, Rate: s.Rate})
+	}
+	sms, err := outbound.NewSMS(cfg.SMS.SMSConfig, nil, logger)
+	if err != nil {
+		return nil, err
+	}
+	if sms != nil {
+		cfg.SMS.Rate.Provision()
+		out = append(out, Provider{Name: "sms:" + cfg.SMS.Provider, Medium: router.MediumSMS, Transport: sms, Rate: cfg.SMS.Rate})
 	}
 	return out, nil
 }
