@@ -25,6 +25,8 @@ MAIL_USER=tousu
 CUSTOMER_USER=kehu
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
+# shellcheck source=loopback.sh
+. "$(dirname "${BASH_SOURCE[0]}")/loopback.sh"
 
 install_dovecot() {
   command -v dovecot >/dev/null 2>&1 && return
@@ -47,10 +49,6 @@ run_as() {
 
 running() {
   [ -f "$DIR/base/master.pid" ] && kill -0 "$(cat "$DIR/base/master.pid")" 2>/dev/null
-}
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 write_config() {
@@ -179,13 +177,7 @@ start() {
     echo "dovecot.sh: already running on port $(cat "$DIR/port") ($DIR)" >&2
     return
   fi
-  # Pick the configured port, or the next free one.
-  local tries=0
-  while port_busy "$PORT"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 100 ] || die "no free port near ${TOUSU_DOVECOT_PORT:-11143}"
-    PORT=$((PORT + 1))
-  done
+  PORT=$(free_port "$PORT")
   write_config
   # The daemon must not keep this script's output open: a caller that
   # reads it through a pipe (CI does) would wait for it forever.
@@ -194,15 +186,7 @@ start() {
     tail -n 20 "$DIR/dovecot.log" >&2 2>/dev/null || true
     die "dovecot did not start"
   fi
-  for _ in $(seq 1 100); do
-    if port_busy "$PORT"; then
-      echo "dovecot.sh: running on 127.0.0.1:$PORT ($DIR)" >&2
-      return
-    fi
-    sleep 0.1
-  done
-  tail -n 20 "$DIR/dovecot.log" >&2 2>/dev/null || true
-  die "dovecot is not listening on port $PORT"
+  wait_listening dovecot "$PORT" "$DIR/dovecot.log"
 }
 
 stop() {

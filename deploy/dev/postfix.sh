@@ -31,6 +31,8 @@ CUSTOMER=kehu@customer.test
 SUPPORT=support@tousu.test
 
 die() { echo "postfix.sh: $*" >&2; exit 1; }
+# shellcheck source=loopback.sh
+. "$(dirname "${BASH_SOURCE[0]}")/loopback.sh"
 
 install_postfix() {
   [ -x /usr/sbin/postfix ] && return
@@ -46,10 +48,6 @@ install_postfix() {
 
 running() {
   [ -f "$DIR/conf/main.cf" ] && /usr/sbin/postfix -c "$DIR/conf" status >/dev/null 2>&1
-}
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 write_config() {
@@ -135,12 +133,7 @@ start() {
     echo "postfix.sh: already running on port $(cat "$DIR/port") ($DIR)" >&2
     return
   fi
-  local tries=0
-  while port_busy "$PORT"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 100 ] || die "no free port near ${TOUSU_POSTFIX_PORT:-10025}"
-    PORT=$((PORT + 1))
-  done
+  PORT=$(free_port "$PORT")
   write_config
   /usr/sbin/postfix -c "$DIR/conf" set-permissions >>"$DIR/postfix.start.log" 2>&1 || true
   if ! /usr/sbin/postfix -c "$DIR/conf" start </dev/null >>"$DIR/postfix.start.log" 2>&1; then
@@ -148,15 +141,7 @@ start() {
     tail -n 20 "$DIR/postfix.log" >&2 2>/dev/null || true
     die "postfix did not start"
   fi
-  for _ in $(seq 1 100); do
-    if port_busy "$PORT"; then
-      echo "postfix.sh: running on 127.0.0.1:$PORT ($DIR)" >&2
-      return
-    fi
-    sleep 0.1
-  done
-  tail -n 20 "$DIR/postfix.log" >&2 2>/dev/null || true
-  die "postfix is not listening on port $PORT"
+  wait_listening postfix "$PORT" "$DIR/postfix.log"
 }
 
 stop() {

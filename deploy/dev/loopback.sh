@@ -1,0 +1,34 @@
+# loopback.sh holds what the scripts that start private servers on
+# 127.0.0.1 (dovecot.sh, postfix.sh) share. Source it after defining
+# die(); it defines functions only.
+
+# port_busy PORT: something listens on 127.0.0.1:PORT.
+port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port PORT: prints PORT, or the first free one of the 100 after it.
+free_port() {
+  local port=$1 tries=0
+  while port_busy "$port"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 100 ] || die "no free port near $1"
+    port=$((port + 1))
+  done
+  echo "$port"
+}
+
+# wait_listening NAME PORT LOG: waits up to 10 s for a server to listen on
+# PORT; says so, or shows the end of LOG and fails.
+wait_listening() {
+  local name=$1 port=$2 log=$3
+  for _ in $(seq 1 100); do
+    if port_busy "$port"; then
+      echo "$name.sh: running on 127.0.0.1:$port ($DIR)" >&2
+      return
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2 2>/dev/null || true
+  die "$name is not listening on port $port"
+}
