@@ -682,6 +682,14 @@ func (p *Process) printAddresses() {
 			fmt.Fprintf(p.out, "tousu: mailbox %s (%s:%d/%s)\n", m.Name, m.Host, m.Port, m.Folder)
 		}
 	}
+	if p.has(TargetSender) {
+		for _, m := range p.cfg.Sender.SMTP {
+			fmt.Fprintf(p.out, "tousu: sending e-mail     %s via %s:%d (%s)\n", m.From, m.Host, m.Port, m.Name)
+		}
+		if p.cfg.Sender.SMS.Provider != "" {
+			fmt.Fprintf(p.out, "tousu: sending SMS        via %s\n", p.cfg.Sender.SMS.Provider)
+		}
+	}
 	if p.has(TargetGateway) {
 		fmt.Fprintf(p.out, "tousu: complaint form     %s/\n", base)
 		fmt.Fprintf(p.out, "tousu: complaint API      POST %s/api/v1/complaints\n", base)
@@ -689,7 +697,7 @@ func (p *Process) printAddresses() {
 	}
 	if p.has(TargetConsole) {
 		fmt.Fprintf(p.out, "tousu: console            %s%s/ (sign in; the first account is admin)\n", base, console.Path)
-		fmt.Fprintf(p.out, "tousu: case status page   %s/status\n", base)
+		fmt.Fprintf(p.out, "tousu: case status page   %s/status (follow-up surveys: %s/survey)\n", base, base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
 		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
 	}
