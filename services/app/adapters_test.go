@@ -33,33 +33,7 @@ import (
 // becomes a case found by a Chinese phrase, a mail without a sender lands
 // in complaints.dlq with its raw bytes, and /readyz shows the mailbox.
 func TestEndToEndMailbox(t *testing.T) {
-	rawurl := servertest.Require(t, servertest.IMAP)
-	u, err := url.Parse(rawurl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	folder := fmt.Sprintf("tousu-e2e-%d", time.Now().UnixNano())
-	u.Path = "/" + folder
-	q := u.Query()
-	q.Set("poll", "200ms")
-	u.RawQuery = q.Encode()
-	box, err := imap.MailboxFromURL("support", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := imapclient.DialInsecure(net.JoinHostPort(box.Host, strconv.Itoa(box.Port)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Login(box.Auth.Username, box.Auth.Password.Reveal()).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(folder, nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Delete(folder).Wait() })
-
+	box, deliver := testMailbox(t, "support")
 	body, err := simplifiedchinese.GBK.NewEncoder().String("您好，我家宽带断网两天了，报修一直没人来。电话13800138000。")
 	if err != nil {
 		t.Fatal(err)
@@ -72,19 +46,6 @@ func TestEndToEndMailbox(t *testing.T) {
 	huge := "From: big@example.com\r\nTo: support@example.com\r\nSubject: huge\r\nMessage-ID: <e2e-3@example.com>\r\n\r\n" +
 		strings.Repeat("附件太大了。", 20000) + "\r\n"
 	box.MaxMessageBytes = 100_000
-	deliver := func(raw string) {
-		t.Helper()
-		cmd := admin.Append(folder, int64(len(raw)), nil)
-		if _, err := cmd.Write([]byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, raw := range []string{good, bad, huge} {
 		deliver(raw)
 	}
@@ -127,6 +88,52 @@ func TestEndToEndMailbox(t *testing.T) {
 		t.Errorf("/readyz details = %+v", ready.Details)
 	}
 	checkRepliesFromOtherAddresses(t, r, res.Hits[0], deliver)
+}
+
+// testMailbox makes a folder of its own on the Dovecot of
+// TOUSU_TEST_IMAP (skipping the test without it), removed when the test
+// ends, and returns the mailbox name polling it every 200 ms and a
+// function that delivers a raw message into it.
+func testMailbox(tb testing.TB, name string) (imap.MailboxConfig, func(raw string)) {
+	tb.Helper()
+	u, err := url.Parse(servertest.Require(tb, servertest.IMAP))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	folder := fmt.Sprintf("tousu-e2e-%d", time.Now().UnixNano())
+	u.Path = "/" + folder
+	q := u.Query()
+	q.Set("poll", "200ms")
+	u.RawQuery = q.Encode()
+	box, err := imap.MailboxFromURL(name, u.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	admin, err := imapclient.DialInsecure(net.JoinHostPort(box.Host, strconv.Itoa(box.Port)), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { admin.Close() })
+	if err := admin.Login(box.Auth.Username, box.Auth.Password.Reveal()).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := admin.Create(folder, nil).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { admin.Delete(folder).Wait() })
+	return box, func(raw string) {
+		tb.Helper()
+		cmd := admin.Append(folder, int64(len(raw)), nil)
+		if _, err := cmd.Write([]byte(raw)); err != nil {
+			tb.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }
 
 // checkRepliesFromOtherAddresses: mail answering the case first (whose

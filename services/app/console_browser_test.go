@@ -343,8 +343,22 @@ func (b *consoleBrowser) act(kind string, fields map[string]string, label string
 	}
 }
 
-// shot checks that no customer-supplied script ran on the page and no
-// dialog opened, and saves a screenshot of the whole page as NN-name.png
+// injectedMarkup is JavaScript that names the first element of the
+// customer's a page carries (the pages themselves have none of them in
+// main), or a page hidden by the customer's style; "" when there is none.
+const injectedMarkup = `(() => {
+	const el = document.querySelector('main :is(script:not([src]), style, iframe, frame, object, embed, svg, img, meta:not([http-equiv=refresh]), [onerror], [onload], [onmouseover], a[href^="javascript:" i], form[action*="evil"])');
+	if (el) return el.outerHTML.slice(0, 200);
+	const refresh = document.querySelector('meta[http-equiv=refresh i]');
+	if (refresh && !/^\d+; url=\/console\//.test(refresh.content)) return refresh.outerHTML;
+	for (const e of [document.body, document.querySelector('main')]) {
+		if (e && (getComputedStyle(e).display === 'none' || getComputedStyle(e).visibility === 'hidden')) return e.tagName + ' is hidden';
+	}
+	return '';
+})()`
+
+// shot checks that no customer-supplied script ran on the page, none of
+// their markup is in it (injectedMarkup) and no dialog opened, and saves a screenshot of the whole page as NN-name.png
 // and of the 1100×800 viewport as NN-name.view.png.
 func (b *consoleBrowser) shot(name string) {
 	b.t.Helper()
@@ -354,6 +368,13 @@ func (b *consoleBrowser) shot(name string) {
 	}
 	if ran != "" {
 		b.t.Errorf("page %s ran the customer's markup (%s)", name, ran)
+	}
+	injected, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](injectedMarkup))
+	if err != nil {
+		b.t.Fatalf("check %s for markup: %v", name, err)
+	}
+	if injected != "" {
+		b.t.Errorf("page %s carries the customer's markup: %s", name, injected)
 	}
 	b.mu.Lock()
 	if len(b.dialogs) > 0 {
