@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tousu/tousu/internal/browsertest"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/accounts"
 )
@@ -278,7 +279,7 @@ type consoleBrowser struct {
 // JavaScript dialog a page opens.
 func newConsoleBrowser(tb testing.TB) *consoleBrowser {
 	tb.Helper()
-	b := &consoleBrowser{t: tb, ctx: chromium(tb, 1100, 800, 8*time.Minute), shots: os.Getenv(envShotsDir)}
+	b := &consoleBrowser{t: tb, ctx: browsertest.Start(tb, 1100, 800, 8*time.Minute), shots: os.Getenv(envShotsDir)}
 	if b.shots == "" {
 		b.shots = tb.TempDir()
 	} else if err := os.MkdirAll(b.shots, 0o755); err != nil {
