@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/internal/mailtest"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
@@ -92,48 +90,16 @@ func TestEndToEndMailbox(t *testing.T) {
 
 // testMailbox makes a folder of its own on the Dovecot of
 // TOUSU_TEST_IMAP (skipping the test without it), removed when the test
-// ends, and returns the mailbox name polling it every 200 ms and a
-// function that delivers a raw message into it.
+// ends, and returns the mailbox name polling it and a function that
+// delivers a raw message into it.
 func testMailbox(tb testing.TB, name string) (imap.MailboxConfig, func(raw string)) {
 	tb.Helper()
-	u, err := url.Parse(servertest.Require(tb, servertest.IMAP))
+	folder := mailtest.New(tb, servertest.Require(tb, servertest.IMAP))
+	box, err := imap.MailboxFromURL(name, folder.URL)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	folder := fmt.Sprintf("tousu-e2e-%d", time.Now().UnixNano())
-	u.Path = "/" + folder
-	q := u.Query()
-	q.Set("poll", "200ms")
-	u.RawQuery = q.Encode()
-	box, err := imap.MailboxFromURL(name, u.String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	admin, err := imapclient.DialInsecure(net.JoinHostPort(box.Host, strconv.Itoa(box.Port)), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { admin.Close() })
-	if err := admin.Login(box.Auth.Username, box.Auth.Password.Reveal()).Wait(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := admin.Create(folder, nil).Wait(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { admin.Delete(folder).Wait() })
-	return box, func(raw string) {
-		tb.Helper()
-		cmd := admin.Append(folder, int64(len(raw)), nil)
-		if _, err := cmd.Write([]byte(raw)); err != nil {
-			tb.Fatal(err)
-		}
-		if err := cmd.Close(); err != nil {
-			tb.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	return box, func(raw string) { tb.Helper(); folder.Deliver(tb, raw) }
 }
 
 // checkRepliesFromOtherAddresses: mail answering the case first (whose

@@ -55,34 +55,12 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	dir := t.TempDir()
 	r := startTousu(t, dir)
 	b.base = r.base
-	oneTime := filepath.Join(dir, accounts.PasswordFile)
-	polltest.Until(t, "the admin's one-time password is written", func() bool { _, err := os.Stat(oneTime); return err == nil })
-	raw, err := os.ReadFile(oneTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The admin signs in and must choose a new password first.
-	b.signIn("admin", strings.TrimSpace(string(raw)), "管理员新密码-2026")
-
-	// The admin creates the accounts through the admin API with the
-	// console session, as the accounts page's form does; that page can
-	// drive this step instead once it is on main.
-	for _, u := range []struct{ name, display, role, department string }{
+	b.accounts(dir, []account{
 		{"zhou.min", "周敏", "supervisor", ""},
 		{"li.na", "李娜", "agent", "计费账务中心"},
 		{"wang.fang", "王芳", "agent", "计费账务中心"},
 		{"zhao.lei", "赵磊", "agent", "网络运维部"},
-	} {
-		body := map[string]any{"name": u.name, "display_name": u.display, "role": u.role, "password": "初始密码-" + u.name}
-		if u.department != "" {
-			body["departments"] = []string{u.department}
-		}
-		if code := b.postJSON("/api/v1/admin/users", body); code != http.StatusCreated {
-			t.Fatalf("create %s: %d", u.name, code)
-		}
-	}
-	b.signOut()
+	})
 
 	// A customer complains through the public form.
 	b.navigate("/", "#f-description")
@@ -209,6 +187,35 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 		t.Errorf("the supervisor's export: %v, want the case with the full number (quoted as text, httpapi.SafeCell)", row)
 	}
 	b.shot("supervisor-case")
+}
+
+// account is an account a browser test creates; its first password is
+// "初始密码-" and its name.
+type account struct{ name, display, role, department string }
+
+// accounts signs in as the first admin of the installation in dir with
+// the one-time password (choosing a new one, as the console asks),
+// creates the accounts through the admin API with the console session,
+// as the accounts page's form does, and signs out.
+func (b *consoleBrowser) accounts(dir string, list []account) {
+	b.t.Helper()
+	oneTime := filepath.Join(dir, accounts.PasswordFile)
+	polltest.Until(b.t, "the admin's one-time password is written", func() bool { _, err := os.Stat(oneTime); return err == nil })
+	raw, err := os.ReadFile(oneTime)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.signIn("admin", strings.TrimSpace(string(raw)), "管理员新密码-2026")
+	for _, u := range list {
+		body := map[string]any{"name": u.name, "display_name": u.display, "role": u.role, "password": "初始密码-" + u.name}
+		if u.department != "" {
+			body["departments"] = []string{u.department}
+		}
+		if code := b.postJSON("/api/v1/admin/users", body); code != http.StatusCreated {
+			b.t.Fatalf("create %s: %d", u.name, code)
+		}
+	}
+	b.signOut()
 }
 
 // showsAsText fails the test unless the page's main text has each of

@@ -6,8 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,8 +13,6 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/ingest/imap"
-	"github.com/tousu/tousu/internal/polltest"
-	"github.com/tousu/tousu/services/accounts"
 )
 
 // The e-mail's stored-XSS attempts: every one sets window.__xss (or opens
@@ -106,26 +102,7 @@ func TestConsoleShowsMailSafely(t *testing.T) {
 	}
 	department := hit.Route.Department
 
-	oneTime := filepath.Join(dir, accounts.PasswordFile)
-	polltest.Until(t, "the admin's one-time password is written", func() bool { _, err := os.Stat(oneTime); return err == nil })
-	password, err := os.ReadFile(oneTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.signIn("admin", strings.TrimSpace(string(password)), "管理员新密码-2026")
-	for _, u := range []struct{ name, display, role, department string }{
-		{"sun.li", "孙丽", "supervisor", ""},
-		{"qian.hao", "钱浩", "agent", department},
-	} {
-		body := map[string]any{"name": u.name, "display_name": u.display, "role": u.role, "password": "初始密码-" + u.name}
-		if u.department != "" {
-			body["departments"] = []string{u.department}
-		}
-		if code := b.postJSON("/api/v1/admin/users", body); code != http.StatusCreated {
-			t.Fatalf("create %s: %d", u.name, code)
-		}
-	}
-	b.signOut()
+	b.accounts(dir, []account{{"sun.li", "孙丽", "supervisor", ""}, {"qian.hao", "钱浩", "agent", department}})
 
 	caseURL := "/console/cases/" + hit.ID
 	link := fmt.Sprintf(`a[href=%q]`, caseURL)
