@@ -188,7 +188,13 @@ func TestConsoleReplicasShareSessions(t *testing.T) {
 	cfgPath := filepath.Join(root, "tousu.yaml")
 	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
 	t.Cleanup(func() { dropIndex(t, es, prefix) })
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
+	// Every request comes from 127.0.0.1, through the proxy too, and the
+	// failed sign-ins of every run stay on the Kafka's shared ledger for
+	// the lock window: the address's own lock would lock out a run that
+	// follows another within it, so it is set out of reach; the test
+	// locks names.
+	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n"+
+		"session:\n  max_client_failures: 100000\n", kafka, es, prefix)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
