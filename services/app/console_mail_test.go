@@ -6,12 +6,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
 )
 
@@ -113,12 +115,12 @@ func TestConsoleShowsMailSafely(t *testing.T) {
 	b.showsAsText("mail case", mailWords, "要求本周内上门修好", mailSubject, mailName, "<img src=x onerror=alert(1)>.txt")
 	b.shot("mail-case")
 	b.downloads(caseURL, hit.Attachments[0].SHA256, "image/png", "断网时的光猫.png", len(photo))
-	for _, a := range hit.Attachments[1:] {
-		if a.Name == "bill.html" {
-			if code := b.fetchStatus(caseURL + "/attachments/" + a.SHA256); code != http.StatusNotFound {
-				t.Errorf("the refused HTML attachment: %d, want 404", code)
-			}
-		}
+	refused := slices.IndexFunc(hit.Attachments, func(a ingest.Attachment) bool { return a.Name == "bill.html" })
+	if refused < 0 {
+		t.Fatalf("the HTML attachment is not recorded on the case: %+v", hit.Attachments)
+	}
+	if code := b.fetchStatus(caseURL + "/attachments/" + hit.Attachments[refused].SHA256); code != http.StatusNotFound {
+		t.Errorf("the refused HTML attachment: %d, want 404", code)
 	}
 	b.navigate("/console/search?q="+url.QueryEscape("宽带每天晚上"), link)
 	b.showsAsText("search", mailSubject)
