@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
+	"github.com/tousu/tousu/internal/mailtest"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
@@ -33,33 +31,7 @@ import (
 // becomes a case found by a Chinese phrase, a mail without a sender lands
 // in complaints.dlq with its raw bytes, and /readyz shows the mailbox.
 func TestEndToEndMailbox(t *testing.T) {
-	rawurl := servertest.Require(t, servertest.IMAP)
-	u, err := url.Parse(rawurl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	folder := fmt.Sprintf("tousu-e2e-%d", time.Now().UnixNano())
-	u.Path = "/" + folder
-	q := u.Query()
-	q.Set("poll", "200ms")
-	u.RawQuery = q.Encode()
-	box, err := imap.MailboxFromURL("support", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := imapclient.DialInsecure(net.JoinHostPort(box.Host, strconv.Itoa(box.Port)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Login(box.Auth.Username, box.Auth.Password.Reveal()).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(folder, nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Delete(folder).Wait() })
-
+	box, deliver := testMailbox(t, "support")
 	body, err := simplifiedchinese.GBK.NewEncoder().String("您好，我家宽带断网两天了，报修一直没人来。电话13800138000。")
 	if err != nil {
 		t.Fatal(err)
@@ -72,19 +44,6 @@ func TestEndToEndMailbox(t *testing.T) {
 	huge := "From: big@example.com\r\nTo: support@example.com\r\nSubject: huge\r\nMessage-ID: <e2e-3@example.com>\r\n\r\n" +
 		strings.Repeat("附件太大了。", 20000) + "\r\n"
 	box.MaxMessageBytes = 100_000
-	deliver := func(raw string) {
-		t.Helper()
-		cmd := admin.Append(folder, int64(len(raw)), nil)
-		if _, err := cmd.Write([]byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, raw := range []string{good, bad, huge} {
 		deliver(raw)
 	}
@@ -127,6 +86,20 @@ func TestEndToEndMailbox(t *testing.T) {
 		t.Errorf("/readyz details = %+v", ready.Details)
 	}
 	checkRepliesFromOtherAddresses(t, r, res.Hits[0], deliver)
+}
+
+// testMailbox makes a folder of its own on the Dovecot of
+// TOUSU_TEST_IMAP (skipping the test without it), removed when the test
+// ends, and returns the mailbox name polling it and a function that
+// delivers a raw message into it.
+func testMailbox(tb testing.TB, name string) (imap.MailboxConfig, func(raw string)) {
+	tb.Helper()
+	folder := mailtest.New(tb, servertest.Require(tb, servertest.IMAP))
+	box, err := imap.MailboxFromURL(name, folder.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return box, func(raw string) { tb.Helper(); folder.Deliver(tb, raw) }
 }
 
 // checkRepliesFromOtherAddresses: mail answering the case first (whose

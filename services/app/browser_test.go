@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/tousu/tousu/internal/servertest"
+	"github.com/tousu/tousu/internal/browsertest"
 )
 
 // browser starts headless Chromium from TOUSU_TEST_BROWSER with a phone's
@@ -19,34 +19,7 @@ import (
 // TOUSU_REQUIRE_SERVERS=1.
 func browser(tb testing.TB) context.Context {
 	tb.Helper()
-	return chromium(tb, 390, 844, 2*time.Minute, chromedp.EmulateMobile)
-}
-
-// chromium starts headless Chromium from TOUSU_TEST_BROWSER with a window
-// and viewport of width × height, for at most limit; see browser.
-func chromium(tb testing.TB, width, height int64, limit time.Duration, viewport ...chromedp.EmulateViewportOption) context.Context {
-	tb.Helper()
-	path := servertest.Require(tb, servertest.Browser)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(tb.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.Env("LANGUAGE=zh_CN", "LANG=zh_CN.UTF-8"),
-		chromedp.WindowSize(int(width), int(height)),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
-	tb.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, viewport...)); err != nil {
-		tb.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
+	return browsertest.Start(tb, 390, 844, 2*time.Minute, chromedp.EmulateMobile)
 }
 
 // TestBrowserSubmitsComplaint fills in the web form in a real browser on a

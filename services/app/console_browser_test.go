@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tousu/tousu/internal/browsertest"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/services/accounts"
 )
@@ -28,7 +30,7 @@ const envShotsDir = "TOUSU_SHOTS_DIR"
 // that would set window.__xss (or open a dialog) if a page ran it.
 const (
 	xssName        = `王秀英<img src=x onerror="window.__xss='name'">`
-	xssSubject     = `javascript:window.__xss='subject' 话费被多扣`
+	xssSubject     = `javascript:window.__xss='subject' 话费被多扣 请回电13812345678`
 	xssDescription = "本月话费被多扣了 58 元，账单上同一笔月租费重复扣了两次，要求退还多扣的话费并说明原因。" +
 		`<script>window.__xss='script'</script><img src=x onerror="window.__xss='img';alert('xss')">` +
 		`<a href="javascript:window.__xss='link'">查看账单</a>`
@@ -39,43 +41,26 @@ const (
 // with the one-time password and must change it, creates a supervisor and
 // agents of two departments, a customer complains through the public form
 // (with stored-XSS attempts in every field), the billing agent finds the
-// case by a Chinese phrase, takes it and transfers it to a colleague, who
+// case by a Chinese phrase, sees the customer's phone number masked on
+// the case page, in the search and in the export, reveals it with the
+// case page's button (her view on the timeline, the number masked again
+// on the next page), takes it and transfers it to a colleague, who
 // resolves it and records the follow-up visit (回访), each step on the
-// timeline; the network agent neither opens it by URL nor finds it, and no
-// page ever runs the customer's markup.
+// timeline; the network agent neither opens it by URL nor finds it nor
+// exports it (while his export has his department's case); the
+// supervisor sees the number in full, on the page and in the export,
+// with no reveal to make; and no page ever runs the customer's markup.
 func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	b := newConsoleBrowser(t)
 	dir := t.TempDir()
 	r := startTousu(t, dir)
 	b.base = r.base
-	oneTime := filepath.Join(dir, accounts.PasswordFile)
-	polltest.Until(t, "the admin's one-time password is written", func() bool { _, err := os.Stat(oneTime); return err == nil })
-	raw, err := os.ReadFile(oneTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The admin signs in and must choose a new password first.
-	b.signIn("admin", strings.TrimSpace(string(raw)), "管理员新密码-2026")
-
-	// The admin creates the accounts through the admin API with the
-	// console session, as the accounts page's form does; that page can
-	// drive this step instead once it is on main.
-	for _, u := range []struct{ name, display, role, department string }{
+	b.accounts(dir, []account{
 		{"zhou.min", "周敏", "supervisor", ""},
 		{"li.na", "李娜", "agent", "计费账务中心"},
 		{"wang.fang", "王芳", "agent", "计费账务中心"},
 		{"zhao.lei", "赵磊", "agent", "网络运维部"},
-	} {
-		body := map[string]any{"name": u.name, "display_name": u.display, "role": u.role, "password": "初始密码-" + u.name}
-		if u.department != "" {
-			body["departments"] = []string{u.department}
-		}
-		if code := b.postJSON("/api/v1/admin/users", body); code != http.StatusCreated {
-			t.Fatalf("create %s: %d", u.name, code)
-		}
-	}
-	b.signOut()
+	})
 
 	// A customer complains through the public form.
 	b.navigate("/", "#f-description")
@@ -94,6 +79,11 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	hit := r.waitFor(t, url.Values{"q": {"话费被多扣"}}, 1).Hits[0]
 	if hit.ID != reference || hit.Route.Department != "计费账务中心" {
 		t.Fatalf("the complaint became %s in %q, want %s in 计费账务中心", hit.ID, hit.Route.Department, reference)
+	}
+	// A case of the network department's, for its agent's export.
+	network := r.submit(t, "小区手机信号差了三天，打电话总是断线，12月3号报修到现在没人处理", "")
+	if dep := r.waitFor(t, url.Values{"q": {"小区手机信号差"}}, 1).Hits[0].Route.Department; dep != "网络运维部" {
+		t.Fatalf("the signal complaint went to %q, want 网络运维部", dep)
 	}
 	caseURL := "/console/cases/" + reference
 	b.navigate("/status?reference="+reference, "#f-digits")
@@ -114,7 +104,29 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	b.until("the case page is open", `!!document.querySelector('.timeline, .caseactions')`)
 	b.showsAsText("case", `<script>window.__xss='script'</script>`, `onerror="window.__xss='img';alert('xss')"`, `javascript:window.__xss='subject'`, `href="javascript:window.__xss='link'"`)
 	b.shot("case")
+
+	// She sees the phone number masked on the case page, in the search
+	// and in the export; the reveal button shows it once, and her view is
+	// on the timeline.
+	b.masksPhone("case page", "138****5678", "13812345678")
+	b.navigate("/console/search?q="+url.QueryEscape("话费被多扣"), link)
+	b.masksPhone("search", "138****5678", "13812345678")
+	if row := b.exportRow(url.Values{"q": {"话费被多扣"}}, reference); row == nil || row["电话"] != "138****5678" || strings.Contains(fmt.Sprint(row), "13812345678") {
+		t.Errorf("the agent's export: %v, want the case with the phone masked", row)
+	}
+	b.navigate(caseURL, ".caseactions")
+	b.click(`form.reveal button`)
+	b.until("the number is shown", `(document.querySelector('.flash')||{innerText:""}).innerText.startsWith("客户电话号码：")`)
+	if flash := b.text(".flash"); !strings.Contains(flash, "+8613812345678") || !strings.Contains(flash, "已记入处理记录") {
+		t.Errorf("the reveal says %q, want the full number and that it is recorded", flash)
+	}
+	b.shot("case-revealed")
+	b.navigate(caseURL, ".caseactions")
+	b.masksPhone("case page after the reveal", "138****5678", "13812345678")
 	b.act("take", nil, "接手工单")
+	if !strings.Contains(b.text(".timeline"), "li.na 查看联系方式") {
+		t.Errorf("the timeline does not show li.na's reveal:\n%s", b.text(".timeline"))
+	}
 	b.shot("case-taken")
 	b.act("transfer", map[string]string{"#t-assignee": "wang.fang", "#t-note": "转交王芳核实计费系统扣费明细"}, "转派")
 
@@ -151,6 +163,14 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 		t.Error("another department's agent finds the case by search")
 	}
 	b.shot("other-department-search")
+	// Nor in an export of that search, while the export of everything he
+	// may see has his department's case.
+	if row := b.exportRow(url.Values{"q": {"话费被多扣"}}, reference); row != nil {
+		t.Errorf("another department's agent exports the case: %v", row)
+	}
+	if b.exportRow(url.Values{}, network) == nil || b.exportRow(url.Values{}, reference) != nil {
+		t.Errorf("the network agent's export of all his cases: want %s and not %s", network, reference)
+	}
 
 	// The supervisor finds it among every department's cases.
 	b.signOut()
@@ -159,8 +179,43 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	b.shot("supervisor-search")
 	b.click(link)
 	b.until("the case page is open", `!!document.querySelector('.timeline')`)
-	b.showsAsText("case unmasked", xssName, `<script>window.__xss='script'</script>`)
+	b.showsAsText("case unmasked", xssName, `<script>window.__xss='script'</script>`, "+8613812345678", "li.na 查看联系方式")
+	if b.exists("form.reveal") {
+		t.Error("the supervisor, who sees the number, is offered a reveal")
+	}
+	if row := b.exportRow(url.Values{"q": {"话费被多扣"}}, reference); row == nil || row["电话"] != "'+8613812345678" {
+		t.Errorf("the supervisor's export: %v, want the case with the full number (quoted as text, httpapi.SafeCell)", row)
+	}
 	b.shot("supervisor-case")
+}
+
+// account is an account a browser test creates; its first password is
+// "初始密码-" and its name.
+type account struct{ name, display, role, department string }
+
+// accounts signs in as the first admin of the installation in dir with
+// the one-time password (choosing a new one, as the console asks),
+// creates the accounts through the admin API with the console session,
+// as the accounts page's form does, and signs out.
+func (b *consoleBrowser) accounts(dir string, list []account) {
+	b.t.Helper()
+	oneTime := filepath.Join(dir, accounts.PasswordFile)
+	polltest.Until(b.t, "the admin's one-time password is written", func() bool { _, err := os.Stat(oneTime); return err == nil })
+	raw, err := os.ReadFile(oneTime)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.signIn("admin", strings.TrimSpace(string(raw)), "管理员新密码-2026")
+	for _, u := range list {
+		body := map[string]any{"name": u.name, "display_name": u.display, "role": u.role, "password": "初始密码-" + u.name}
+		if u.department != "" {
+			body["departments"] = []string{u.department}
+		}
+		if code := b.postJSON("/api/v1/admin/users", body); code != http.StatusCreated {
+			b.t.Fatalf("create %s: %d", u.name, code)
+		}
+	}
+	b.signOut()
 }
 
 // showsAsText fails the test unless the page's main text has each of
@@ -173,6 +228,44 @@ func (b *consoleBrowser) showsAsText(page string, texts ...string) {
 			b.t.Errorf("the %s page does not show the customer's %q as text", page, s)
 		}
 	}
+}
+
+// masksPhone fails the test unless the page's main text shows the
+// customer's phone number as masked and nowhere as full.
+func (b *consoleBrowser) masksPhone(page, masked, full string) {
+	b.t.Helper()
+	if main := b.text("main"); !strings.Contains(main, masked) || strings.Contains(main, full) {
+		b.t.Errorf("the %s does not mask the phone number: %.1500s", page, main)
+	}
+}
+
+// exportRow fetches the search page's CSV export of query from the page,
+// as its export link does, and returns the row of case id by column name;
+// nil when the export has no such row.
+func (b *consoleBrowser) exportRow(query url.Values, id string) map[string]string {
+	b.t.Helper()
+	path := "/console/search/export?" + query.Encode()
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`fetch(%q).then(async r => [String(r.status), r.headers.get("Content-Disposition"), await r.text()])`, path), chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("export %s: %v", path, err)
+	}
+	if got[0] != "200" || !strings.HasPrefix(got[1], "attachment;") {
+		b.t.Fatalf("export %s: %s %q", path, got[0], got[1])
+	}
+	records, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(got[2], "\uFEFF"))).ReadAll()
+	if err != nil || len(records) == 0 {
+		b.t.Fatalf("export %s: %v: %.300q", path, err, got[2])
+	}
+	for _, rec := range records[1:] {
+		if rec[0] == id {
+			row := map[string]string{}
+			for i, col := range records[0] {
+				row[col] = rec[i]
+			}
+			return row
+		}
+	}
+	return nil
 }
 
 // consoleBrowser drives one Chromium tab through the console at 1100×800,
@@ -193,7 +286,7 @@ type consoleBrowser struct {
 // JavaScript dialog a page opens.
 func newConsoleBrowser(tb testing.TB) *consoleBrowser {
 	tb.Helper()
-	b := &consoleBrowser{t: tb, ctx: chromium(tb, 1100, 800, 8*time.Minute), shots: os.Getenv(envShotsDir)}
+	b := &consoleBrowser{t: tb, ctx: browsertest.Start(tb, 1100, 800, 8*time.Minute), shots: os.Getenv(envShotsDir)}
 	if b.shots == "" {
 		b.shots = tb.TempDir()
 	} else if err := os.MkdirAll(b.shots, 0o755); err != nil {
@@ -343,8 +436,22 @@ func (b *consoleBrowser) act(kind string, fields map[string]string, label string
 	}
 }
 
-// shot checks that no customer-supplied script ran on the page and no
-// dialog opened, and saves a screenshot of the whole page as NN-name.png
+// injectedMarkup is JavaScript that names the first element of the
+// customer's a page carries (the pages themselves have none of them in
+// main), or a page hidden by the customer's style; "" when there is none.
+const injectedMarkup = `(() => {
+	const el = document.querySelector('main :is(script:not([src]), style, iframe, frame, object, embed, svg, img, meta:not([http-equiv=refresh]), [onerror], [onload], [onmouseover], a[href^="javascript:" i], form[action*="evil"])');
+	if (el) return el.outerHTML.slice(0, 200);
+	const refresh = document.querySelector('meta[http-equiv=refresh i]');
+	if (refresh && !/^\d+; url=\/console\//.test(refresh.content)) return refresh.outerHTML;
+	for (const e of [document.body, document.querySelector('main')]) {
+		if (e && (getComputedStyle(e).display === 'none' || getComputedStyle(e).visibility === 'hidden')) return e.tagName + ' is hidden';
+	}
+	return '';
+})()`
+
+// shot checks that no customer-supplied script ran on the page, none of
+// their markup is in it (injectedMarkup) and no dialog opened, and saves a screenshot of the whole page as NN-name.png
 // and of the 1100×800 viewport as NN-name.view.png.
 func (b *consoleBrowser) shot(name string) {
 	b.t.Helper()
@@ -354,6 +461,13 @@ func (b *consoleBrowser) shot(name string) {
 	}
 	if ran != "" {
 		b.t.Errorf("page %s ran the customer's markup (%s)", name, ran)
+	}
+	injected, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](injectedMarkup))
+	if err != nil {
+		b.t.Fatalf("check %s for markup: %v", name, err)
+	}
+	if injected != "" {
+		b.t.Errorf("page %s carries the customer's markup: %s", name, injected)
 	}
 	b.mu.Lock()
 	if len(b.dialogs) > 0 {

@@ -299,8 +299,14 @@ func (p *Process) startConsole(context.Context) error {
 	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
 		return err
 	}
+	// The files customers attached, as the gateway and the poller of
+	// this data directory stored them.
+	files, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
+	if err != nil {
+		return err
+	}
 	admin := httpapi.NewAdmin(p.accounts, p.auth, p.component("admin"))
-	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl,
+	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl, Attachments: files,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
 		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
 	admin.Mount(p.server.App())

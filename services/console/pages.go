@@ -46,6 +46,9 @@ type PagesDeps struct {
 	Knows func(name string) bool
 	// CustomerKey keys the opaque customer tokens (httpapi.CustomerToken).
 	CustomerKey []byte
+	// Attachments are the customers' attached files the case page links
+	// (attachment.go); nil: none can be downloaded.
+	Attachments AttachmentStore
 	// Admin is the admin API's core, which the accounts pages (admin.go)
 	// change accounts through; nil: no accounts pages.
 	Admin *httpapi.Admin
@@ -76,7 +79,8 @@ func NewPages(deps PagesDeps) *Pages {
 
 // Mount registers GET /console/ (my queue), GET /console/search, GET
 // /console/search/export (the search as CSV), GET /console/cases/:id,
-// POST /console/cases/:id/actions, POST /console/cases/:id/reveal and GET
+// GET /console/cases/:id/attachments/:sha256, POST
+// /console/cases/:id/actions, POST /console/cases/:id/reveal and GET
 // /console/board (the supervisor board, board.go); with Notices, GET
 // /console/alerts and POST /console/alerts/read (alerts.go); with Admin,
 // the accounts pages for admins. Each is behind RequirePage, the posts also
@@ -86,6 +90,7 @@ func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/search", p.d.RequirePage, p.seesCases, p.search)
 	app.Get(Path+"/search/export", p.d.RequirePage, p.seesCases, p.export)
 	app.Get(Path+"/cases/:id", p.d.RequirePage, p.caseView)
+	app.Get(Path+"/cases/:id/attachments/:sha256", p.d.RequirePage, p.attachment)
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
 	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
 	app.Get(Path+"/board", p.d.RequirePage, p.board)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
@@ -57,6 +58,8 @@ type pagesServer struct {
 	logs *observer.ObservedLogs
 	// accounts are the accounts the accounts pages change.
 	accounts *accounts.Store
+	// files are the customers' attached files the pages serve.
+	files *attachment.Store
 }
 
 func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
@@ -65,7 +68,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 	idx := caseIndex(tb, cases)
 	core, logs := observer.New(zap.InfoLevel)
 	ps := &pagesServer{app: fiber.New(), index: idx, packs: packs, results: map[string]router.ActionResult{}, logs: logs,
-		accounts: loopbackAccounts()}
+		accounts: loopbackAccounts(), files: attachmentStore(tb)}
 	MountStatic(ps.app, zap.NewNop())
 	acts := &httpapi.CaseActions{
 		Publish: func(_ context.Context, a router.Action) error {
@@ -83,7 +86,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	}
 	mountPages(tb, ps.app, PagesDeps{
-		Index: idx, Actions: acts, Logger: zap.New(core), Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
+		Index: idx, Actions: acts, Logger: zap.New(core), Attachments: ps.files, Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
@@ -106,6 +109,16 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	})
 	return ps
+}
+
+// attachmentStore is an empty attachment store in a temporary directory.
+func attachmentStore(tb testing.TB) *attachment.Store {
+	tb.Helper()
+	s, err := attachment.Open(filepath.Join(tb.TempDir(), "attachments"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 // telecomPacks are the policy packs of the tests: the built-in telecom

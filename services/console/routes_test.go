@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
@@ -67,7 +70,14 @@ func walkServer(tb testing.TB) *fiber.App {
 			tb.Fatal(err)
 		}
 	}
-	idx := caseIndex(tb, walkCases())
+	files := attachmentStore(tb)
+	receipt, err := files.Put(strings.NewReader(walkFile), "报修回执.txt", 1<<20)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cases := walkCases()
+	cases[0].Attachments = []ingest.Attachment{receipt}
+	idx := caseIndex(tb, cases)
 	auth := httpapi.NewAuthenticator(walkTokens)
 	auth.UseAccounts(e.store)
 	cfg := httpapi.Config{}
@@ -88,7 +98,7 @@ func walkServer(tb testing.TB) *fiber.App {
 	customerKey := []byte("customer-key-of-the-walk-0123456")
 	httpapi.NewConsole(idx, auth, acts, customerKey, zap.NewNop()).Mount(app)
 	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
-	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
+	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
 	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
@@ -127,6 +137,15 @@ type walkRow struct {
 	// form is what a page's POST sends, json what the API's does.
 	form url.Values
 	json string
+}
+
+// walkFile is the file the customer of TSA attached.
+const walkFile = "宽带报修回执 2026-03-02，工单号 GD20260302001，报修电话 10000"
+
+// walkFileLink is the download of walkFile from case id.
+func walkFileLink(id string) string {
+	sum := sha256.Sum256([]byte(walkFile))
+	return Path + "/cases/" + id + "/attachments/" + hex.EncodeToString(sum[:])
 }
 
 // walkNote is the note the walk posts to the API.
@@ -197,6 +216,8 @@ func walkRows() []walkRow {
 		{method: "GET", path: Path + "/cases/TSA", codes: []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
 		{method: "GET", path: Path + "/cases/TSB", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
 		{method: "GET", path: Path + "/cases/TSC", codes: []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
+		{method: "GET", path: walkFileLink("TSA"), codes: []int{see, ok, ok, ok, none, ok, ok, forbid, see}},
+		{method: "GET", path: walkFileLink("TSB"), codes: []int{see, none, none, none, none, none, none, forbid, see}},
 		{method: "POST", path: Path + "/cases/TSA/actions", form: url.Values{"kind": {"note"}, "note": {"已致电客户，约定明天上午回访"}},
 			codes: []int{see, see, see, see, none, see, see, forbid, see},
 			bare:  []int{see, forbid, forbid, forbid, forbid, see, see, forbid, see}},

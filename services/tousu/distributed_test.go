@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tousu/tousu/ingest/webhook"
+	"github.com/tousu/tousu/internal/mailtest"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
@@ -55,9 +55,9 @@ func TestDistributedOnRealServers(t *testing.T) {
 	serve := func(target string) *proc {
 		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
 	}
-	mail := newTestFolder(t, mailbox)
+	mail := mailtest.New(t, mailbox)
 	gateway := serve("gateway")
-	startProc(t, append(env, "TOUSU_IMAP_SUPPORT="+mail.url), "-config", cfgPath, "-target", "poller", "-data", filepath.Join(root, "poller"))
+	startProc(t, append(env, "TOUSU_IMAP_SUPPORT="+mail.URL), "-config", cfgPath, "-target", "poller", "-data", filepath.Join(root, "poller"))
 	serve("normalizer")
 	// Two routers share the customers' partitions; the case actions of a
 	// customer reach the router that owns their complaints.
@@ -170,10 +170,10 @@ func TestDistributedOnRealServers(t *testing.T) {
 	// customer's case, although another router may own the colleague: the
 	// normalizer (its own process) finds the case in Elasticsearch by the
 	// Message-ID the reply's In-Reply-To names.
-	mail.deliver(t, "From: zhangsan-"+run+"@example.com\r\nTo: support@example.com\r\nSubject: broadband\r\n"+
+	mail.Deliver(t, "From: zhangsan-"+run+"@example.com\r\nTo: support@example.com\r\nSubject: broadband\r\n"+
 		"Message-ID: <dist-"+run+"@example.com>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n分布式邮件"+run+" 宽带断网三天了\r\n")
 	mailed := console.waitFor(t, "分布式邮件"+run, 1).Hits[0].ID
-	mail.deliver(t, "From: lisi-"+run+"@example.org\r\nTo: support@example.com\r\nSubject: Re: broadband\r\n"+
+	mail.Deliver(t, "From: lisi-"+run+"@example.org\r\nTo: support@example.com\r\nSubject: Re: broadband\r\n"+
 		"In-Reply-To: <dist-"+run+"@example.com>\r\nMessage-ID: <dist-reply-"+run+"@example.org>\r\n"+
 		"Content-Type: text/plain; charset=UTF-8\r\n\r\n我们整栋楼都断网了\r\n")
 	console.waitCase(t, mailed, func(c caseView) bool {
@@ -245,57 +245,6 @@ func metricValue(tb testing.TB, p *proc, sample string) float64 {
 		}
 	}
 	return 0
-}
-
-// testFolder is a fresh folder of the test IMAP mailbox.
-type testFolder struct {
-	client *imapclient.Client
-	name   string
-	url    string // the mailbox URL of the folder, polled every 200ms
-}
-
-// newTestFolder creates a folder in the mailbox of rawurl, deleted when the
-// test ends.
-func newTestFolder(tb testing.TB, rawurl string) *testFolder {
-	tb.Helper()
-	u, err := url.Parse(rawurl)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := fmt.Sprintf("tousu-dist-%d", time.Now().UnixNano())
-	c, err := imapclient.DialInsecure(u.Host, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	password, _ := u.User.Password()
-	if err := c.Login(u.User.Username(), password).Wait(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := c.Create(name, nil).Wait(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Delete(name).Wait() })
-	u.Path = "/" + name
-	q := u.Query()
-	q.Set("poll", "200ms")
-	u.RawQuery = q.Encode()
-	return &testFolder{client: c, name: name, url: u.String()}
-}
-
-// deliver appends a raw mail to the folder.
-func (f *testFolder) deliver(tb testing.TB, raw string) {
-	tb.Helper()
-	cmd := f.client.Append(f.name, int64(len(raw)), nil)
-	if _, err := cmd.Write([]byte(raw)); err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := cmd.Wait(); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 var formToken = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
