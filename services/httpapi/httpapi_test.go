@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -190,7 +191,7 @@ func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
 
 func TestProvisionFillsDefaults(t *testing.T) {
 	want := Config{Listen: DefaultListen, BodyLimit: DefaultBodyLimit, ReadTimeout: DefaultReadTimeout, MaxConnections: DefaultMaxConnections}
-	if got := provisioned(); got != want {
+	if got := provisioned(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Provision() = %+v, want %+v", got, want)
 	}
 	cfg := Config{Listen: ":9"}

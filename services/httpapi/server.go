@@ -52,6 +52,16 @@ type Config struct {
 	// more are refused. With BodyLimit it bounds the memory request
 	// bodies take.
 	MaxConnections int `yaml:"max_connections"`
+	// TrustedProxies are the addresses or CIDR ranges of the reverse
+	// proxies (load balancers) in front of tousu. A request from one of
+	// them is taken to come from the first address of its
+	// X-Forwarded-For header, so that the per-address limits (the sign-in
+	// lock, the web form's and status page's rate limits) count people,
+	// not the proxy. Empty (the default): the connection's address counts,
+	// and X-Forwarded-For is ignored. The proxy must set the header rather
+	// than pass on the client's (nginx: proxy_set_header X-Forwarded-For
+	// $remote_addr).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Defaults of Config.
@@ -96,7 +106,23 @@ func (c Config) Validate() error {
 	if c.MaxConnections < 0 {
 		errs = append(errs, errors.New("max_connections: must not be negative"))
 	}
+	for i, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				errs = append(errs, fmt.Errorf("trusted_proxies[%d]: %q is neither an IP address nor a CIDR range", i, p))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// proxyHeader is the header c.IP() reads: X-Forwarded-For behind trusted
+// proxies, none (the connection's address) otherwise.
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // Check is one readiness condition: nil when the dependency answers.
@@ -130,6 +156,12 @@ func New(cfg Config, logger *zap.Logger, gatherer prometheus.Gatherer, auth *Aut
 		ReadTimeout:                  cfg.ReadTimeout,
 		DisableStartupMessage:        true,
 		ErrorHandler:                 s.handleError,
+		// Behind trusted proxies, c.IP() is the first valid address of
+		// X-Forwarded-For for their requests, the connection's for others.
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		EnableIPValidation:      true,
 	})
 	s.app.Use(secureHeaders, recover.New(), s.limitBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })

@@ -222,3 +222,49 @@ func withBodyLimit(limit int) Config {
 	cfg.Provision()
 	return cfg
 }
+
+// TestTrustedProxies: behind a trusted proxy a request counts as coming
+// from the first address of X-Forwarded-For; from any other address, and
+// without trusted proxies, the header is ignored (a client cannot choose
+// its address for the per-address limits).
+func TestTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted []string
+		xff     string
+		want    string
+	}{
+		{"no proxies: the header is ignored", nil, "203.0.113.7", "127.0.0.1"},
+		{"the proxy's header counts", []string{"127.0.0.1"}, "203.0.113.7", "203.0.113.7"},
+		{"a chain: the first address", []string{"127.0.0.0/8"}, "203.0.113.7, 10.0.0.2", "203.0.113.7"},
+		{"garbage in the header: the proxy", []string{"127.0.0.1"}, "不是地址", "127.0.0.1"},
+		{"another proxy's request: the header is ignored", []string{"10.0.0.0/8"}, "203.0.113.7", "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{TrustedProxies: tt.trusted}
+			cfg.Provision()
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := New(cfg, zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
+			s.App().Get("/ip", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
+			ln := serve(t, s)
+			req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/ip", nil)
+			req.Header.Set("X-Forwarded-For", tt.xff)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if string(got) != tt.want {
+				t.Fatalf("c.IP() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	bad := Config{TrustedProxies: []string{"10.0.0.0/33", "lb.internal"}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "trusted_proxies[0]") || !strings.Contains(err.Error(), "trusted_proxies[1]") {
+		t.Fatalf("Validate = %v", err)
+	}
+}
