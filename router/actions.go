@@ -555,7 +555,7 @@ func raise(c Case, a Action) (Case, *Notice) {
 	i := slices.IndexFunc(c.Escalation.Alerts, func(al Alert) bool {
 		return al.Clock == a.Clock && al.Step == a.Step && al.Level == a.Level
 	})
-	if i < 0 || !c.Escalation.Alerts[i].RaisedAt.IsZero() || !c.alertActive(c.Escalation.Alerts[i]) {
+	if i < 0 || !c.Escalation.Alerts[i].RaisedAt.IsZero() || !c.AlertActive(c.Escalation.Alerts[i]) {
 		return c, nil
 	}
 	al := &c.Escalation.Alerts[i]
@@ -586,9 +586,9 @@ func (c Case) deadline(name string) *Deadline {
 	return nil
 }
 
-// alertActive reports whether an alert can still be raised: the case is
+// AlertActive reports whether an alert can still be raised: the case is
 // not closed, and the alert is a grade's immediate one or its clock runs.
-func (c Case) alertActive(al Alert) bool {
+func (c Case) AlertActive(al Alert) bool {
 	if c.Status == StatusClosed {
 		return false
 	}
@@ -606,7 +606,7 @@ func (c Case) NextAlert() (Alert, bool) {
 	var next Alert
 	found := false
 	for _, al := range c.Escalation.Alerts {
-		if al.RaisedAt.IsZero() && c.alertActive(al) && (!found || al.At.Before(next.At)) {
+		if al.RaisedAt.IsZero() && c.AlertActive(al) && (!found || al.At.Before(next.At)) {
 			next, found = al, true
 		}
 	}

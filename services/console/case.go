@@ -207,8 +207,11 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 	}
 	for _, al := range c.Escalation.Alerts {
 		v := alertView{At: when(al.At), Level: al.Level, Clock: titles[al.Clock], Step: router.StepLabel(al.Step), Notify: strings.Join(al.Notify, "、"), Raised: "待触发"}
-		if !al.RaisedAt.IsZero() {
+		switch {
+		case !al.RaisedAt.IsZero():
 			v.Raised = "已于 " + when(al.RaisedAt) + " 发出"
+		case !c.AlertActive(al):
+			v.Raised = "不再触发（时限已停止）"
 		}
 		d.Alerts = append(d.Alerts, v)
 	}

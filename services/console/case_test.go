@@ -223,3 +223,20 @@ func TestCasePageInChinese(t *testing.T) {
 		`<input type="hidden" name="kind" value="revalidate">`, `name="valid" value="no"`,
 	}, []string{"no invalidity rule", "working_days", ">50%<", "T00:00:00+08:00", ">rule<", "naive Bayes", "规则（置信度", "follow_up"})
 }
+
+// TestLadderSaysWhatWillNotFire: a rung of a clock that stopped (the
+// customer was answered) says it will not fire; the others wait.
+func TestLadderSaysWhatWillNotFire(t *testing.T) {
+	cases := fixtures(t)
+	c := &cases[2] // TS-C, decided by the telecom pack
+	if len(c.Escalation.Alerts) == 0 || len(c.Deadlines) == 0 {
+		t.Fatalf("fixture without a ladder: %+v", c.Escalation)
+	}
+	ps := newPagesServer(t, cases...)
+	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{"待触发"}, []string{"不再触发"})
+	for i := range c.Deadlines {
+		c.Deadlines[i].StoppedAt, c.Deadlines[i].Met = c.ReceivedAt.Add(2*time.Hour), true
+	}
+	ps = newPagesServer(t, cases...)
+	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{"不再触发（时限已停止）"}, nil)
+}
