@@ -302,7 +302,7 @@ func sendMail(tb testing.TB, mtaURL, from, to string, raw []byte) {
 		tb.Fatal(err)
 	}
 	if err := smtp.SendMail(u.Host, nil, from, []string{to}, raw); err != nil {
-		tb.Fatalf("send mail to %s: %v", to, err)
+		tb.Fatalf("send mail to %s: %v (a Postfix started by an older deploy/dev/postfix.sh refuses the address of the test folder %q: stop and start it)", to, err, servertest.TestFolder)
 	}
 }
 
@@ -338,11 +338,13 @@ func utf8Mail(name, from, to, id, subject, extra, body string) []byte {
 
 // bounceMail is the report of the customer's MTA that the mailbox was
 // full when it tried to store the acknowledgement: multipart/report with
-// the delivery status and the acknowledgement's headers.
+// the delivery status and the acknowledgement's headers, without
+// Auto-Submitted (not every MTA sets it); sent from the null sender, it
+// is delivered with "Return-Path: <>".
 func bounceMail(to, id string, ack receivedMail) []byte {
 	return []byte("From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)\r\nTo: <" + to + ">\r\n" +
 		"Subject: Undelivered Mail Returned to Sender\r\nDate: " + mailDate + "\r\nMessage-ID: <" + id + ">\r\n" +
-		"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n" +
+		"MIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"DSN-7F3A\"\r\n\r\n" +
 		"--DSN-7F3A\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" +
 		"This is the mail system at host mx.customer.test.\r\n\r\nI'm sorry to have to inform you that your message could not\r\n" +
