@@ -11,6 +11,10 @@
 #   TOUSU_TEST_SMTP_CUSTOMER=kehu@customer.test      delivered to Dovecot's "kehu" (TOUSU_TEST_IMAP_CUSTOMER)
 #   TOUSU_TEST_SMTP_SUPPORT=support@tousu.test       delivered to Dovecot's "tousu" (TOUSU_TEST_IMAP)
 #
+# support+e2e@tousu.test is delivered to the folder "e2e" of "tousu", not
+# to its INBOX: the outbound end-to-end test's own folder, which it empties
+# first, so that it reads only its own mail (servertest.MTA.TestFolder).
+#
 # Any other address of the two test domains is refused at RCPT TO (550
 # 5.1.1 unknown user); other domains are refused as relaying (554 5.7.1),
 # so nothing leaves the machine. Everything lives in $TOUSU_POSTFIX_DIR
@@ -93,6 +97,7 @@ EOF
   # The Maildirs of the Dovecot users (the trailing slash means Maildir).
   cat >"$DIR/conf/mailboxes" <<EOF
 $SUPPORT tousu/Maildir/
+${SUPPORT%@*}+e2e@${SUPPORT#*@} tousu/Maildir/.e2e/
 $CUSTOMER kehu/Maildir/
 EOF
   cat >"$DIR/conf/master.cf" <<EOF

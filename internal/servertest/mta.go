@@ -47,6 +47,18 @@ func RequireMTA(tb testing.TB) MTA {
 	return m
 }
 
+// TestFolder is the folder of the complaints mailbox (TOUSU_TEST_IMAP)
+// that the MTA delivers TestFolderAddress's mail to instead of the INBOX
+// (deploy/dev/postfix.sh): the outbound end-to-end test's own folder.
+const TestFolder = "e2e"
+
+// TestFolderAddress is the address of the complaints mailbox's
+// TestFolder: Support with "+e2e" after its local part.
+func (m MTA) TestFolderAddress() string {
+	local, domain, _ := strings.Cut(m.Support, "@")
+	return local + "+" + TestFolder + "@" + domain
+}
+
 // Unknown is an address of the customer's domain that the MTA refuses
 // (no such mailbox).
 func (m MTA) Unknown() string {
@@ -54,13 +66,25 @@ func (m MTA) Unknown() string {
 	return "wu.ren.zai@" + domain
 }
 
-// Mails returns the raw messages in the INBOX of the mailbox at
-// mailboxURL (imap://user:pass@host:port/INBOX?tls=none) whose
-// Message-ID is messageID (without angle brackets), in arrival order.
+// Mails returns the raw messages in the folder of the mailbox at
+// mailboxURL (imap://user:pass@host:port/INBOX?tls=none; INBOX when the
+// path is empty) whose Message-ID is messageID (without angle brackets),
+// in arrival order.
 func Mails(mailboxURL, messageID string) ([][]byte, error) {
+	return Search(mailboxURL, "Message-ID", messageID)
+}
+
+// Search returns the raw messages in the folder of the mailbox at
+// mailboxURL, as Mails reads it, whose header contains value (the server
+// compares substrings, ignoring case), in arrival order.
+func Search(mailboxURL, header, value string) ([][]byte, error) {
 	u, err := url.Parse(mailboxURL)
 	if err != nil {
 		return nil, fmt.Errorf("mailbox URL: %w", err)
+	}
+	folder := strings.TrimPrefix(u.Path, "/")
+	if folder == "" {
+		folder = "INBOX"
 	}
 	c, err := imapclient.DialInsecure(u.Host, nil)
 	if err != nil {
@@ -71,10 +95,10 @@ func Mails(mailboxURL, messageID string) ([][]byte, error) {
 	if err := c.Login(u.User.Username(), pass).Wait(); err != nil {
 		return nil, err
 	}
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return nil, err
 	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: messageID}}}, nil).Wait()
+	found, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: header, Value: value}}}, nil).Wait()
 	if err != nil {
 		return nil, err
 	}

@@ -245,14 +245,7 @@ func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	polltest.Until(t, "the pipeline drained", func() bool {
-		for _, g := range r.pipelineLag(context.Background()) {
-			if g.Error != "" || g.Total != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	r.waitDrained(t)
 	// The router would attach a second copy to the case as a duplicate
 	// contact; the normalizer must not pass it on at all.
 	if res := r.search(t, url.Values{"q": {"同一封投诉邮件"}}); res.Total != 1 || len(res.Hits[0].Complaints) != 1 {

@@ -44,11 +44,12 @@ type running struct {
 	done   chan error
 }
 
-// startTousu starts every target in-process on dataDir with an admin token
-// and the webhook source "acme"; edit changes the configuration first.
+// startTousu starts every target in-process on dataDir, listening on a
+// free loopback port, with an admin token and the webhook source "acme";
+// edit changes the configuration first (and may choose the port).
 func startTousu(tb testing.TB, dataDir string, edit ...func(*Config)) *running {
 	tb.Helper()
-	edit = append(edit, func(c *Config) { c.DataDir, c.HTTP.Listen = dataDir, "127.0.0.1:0" })
+	edit = append([]func(*Config){func(c *Config) { c.DataDir, c.HTTP.Listen = dataDir, "127.0.0.1:0" }}, edit...)
 	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret}, edit...)
 	if err != nil {
 		tb.Fatal(err)
