@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tousu/tousu/ingest"
@@ -192,6 +193,28 @@ func AttachReply(c Case, comp normalize.Complaint, reason string) (Case, bool) {
 	return attachUrging(c, comp, urgeReply, reason)
 }
 
+// AttachAnswer attaches the customer's answer to tousu's own mail (an
+// acknowledgement, an agent's reply: AnswersOurMail) to the open case as a
+// contact of kind ContactReply, not a repeat complaint: it raises Urgency
+// by one, so the owner reads it, but counts as no 重复投诉 and calls for no
+// "joined" notice back.
+func AttachAnswer(c Case, comp normalize.Complaint, reason string) (Case, bool) {
+	return attachUrging(c, comp, urgeAnswer, reason)
+}
+
+// AnswersOurMail reports whether comp, an e-mail, answers one of the mails
+// tousu wrote on the case (its In-Reply-To or References names one of the
+// case's Message-IDs that are tousu's own; see Notifier).
+func AnswersOurMail(c Case, comp normalize.Complaint) bool {
+	_, ids := normalize.ReplyClues(comp)
+	for _, id := range ids {
+		if strings.HasPrefix(id, messageIDPrefix) && slices.Contains(c.MessageIDs, id) {
+			return true
+		}
+	}
+	return false
+}
+
 // urging is how a contact that urges the owner is explained.
 type urging struct {
 	kind, rule string
@@ -201,6 +224,7 @@ type urging struct {
 var (
 	urgeRepeat = urging{kind: ContactRepeat, rule: "repeat_open", what: "重复投诉"}
 	urgeReply  = urging{kind: ContactReply, rule: "reply_other_address", what: "另一邮箱的回复"}
+	urgeAnswer = urging{kind: ContactReply, rule: "answer_to_our_mail", what: "客户对我方邮件的回信"}
 )
 
 // attachUrging attaches comp as a contact of u.kind, raises Urgency by one

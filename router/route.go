@@ -44,8 +44,9 @@ const (
 	// OutcomeRepeatFinished (重复投诉 after 办结): it opened a case linked to
 	// the customer's finished case about the same matter.
 	OutcomeRepeatFinished = Outcome(normalize.KindRepeatFinished)
-	// OutcomeReply: an e-mail reply from another address joined the open
-	// case it answers, raising its urgency and urging its owner.
+	// OutcomeReply: an e-mail reply from another address, or the
+	// customer's answer to tousu's own mail (AnswersOurMail), joined the
+	// open case it answers, raising its urgency and urging its owner.
 	OutcomeReply Outcome = "reply"
 	// OutcomeReplyForwarded: the case such a reply answers is not open
 	// here, so the reply goes to its sender's router, marked finished.
@@ -192,10 +193,20 @@ func RouteComplaint(in Arrival) (Routed, error) {
 			out.Kind = normalize.KindNew
 		} else {
 			var changed bool
-			if out.Kind == normalize.KindDuplicate {
+			switch {
+			case out.Kind == normalize.KindDuplicate:
 				held, changed = AttachDuplicate(held, c, out.Reason)
-			} else if held, changed = AttachRepeat(held, c, out.Reason); changed {
-				r.Notices = append(r.Notices, UrgeNotice(held, c, out.Reason))
+			case AnswersOurMail(held, c):
+				// The customer answers our mail: a reply, not a
+				// repeat complaint.
+				if held, changed = AttachAnswer(held, c, out.Reason); changed {
+					r.Notices = append(r.Notices, UrgeNotice(held, c, out.Reason))
+				}
+				r.Outcome = OutcomeReply
+			default:
+				if held, changed = AttachRepeat(held, c, out.Reason); changed {
+					r.Notices = append(r.Notices, UrgeNotice(held, c, out.Reason))
+				}
 			}
 			if changed {
 				r.Updated = &held
@@ -217,7 +228,9 @@ func RouteComplaint(in Arrival) (Routed, error) {
 			r.Candidate = &cand
 		}
 	}
-	r.Outcome = Outcome(out.Kind)
+	if r.Outcome == "" {
+		r.Outcome = Outcome(out.Kind)
+	}
 	return r, nil
 }
 

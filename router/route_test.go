@@ -281,3 +281,43 @@ func TestRouteComplaintInOrder(t *testing.T) {
 		t.Errorf("history %+v, want one case with 4 references", h.Cases)
 	}
 }
+
+// TestAnswerToOurMail: the customer's answer to a mail tousu wrote on the
+// case (its In-Reply-To names our Message-ID) joins the case as a reply,
+// not as a repeat complaint (重复投诉, which statistics count); the same
+// customer writing again in their own thread is still a repeat.
+func TestAnswerToOurMail(t *testing.T) {
+	e := telecom(t)
+	const ours = "tousu.case.0123456789abcdef@tousu.example.com"
+	mail := func(id string, after time.Duration, text, inReplyTo, references string) normalize.Complaint {
+		c := complaintOf(id, wangKey, after, text)
+		c.Channel = ingest.ChannelEmail
+		c.Customer.Email = "wang.li@163.com"
+		c.Extra = map[string]string{ingest.ExtraMessageID: id + "@163.com", normalize.ExtraInReplyTo: inReplyTo, normalize.ExtraReferences: references}
+		return c
+	}
+	for _, tt := range []struct {
+		name      string
+		inReplyTo string
+		outcome   Outcome
+		kind      string
+	}{
+		{"an answer to our reply", ours, OutcomeReply, ContactReply},
+		{"a follow-up in the customer's own thread", "email-1@163.com", OutcomeRepeat, ContactRepeat},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMemRecords()
+			first := routeOn(t, m, e, dedupeWith(nil), mail("email-1", 0, "宽带从3月1号起每晚断网，报修两次没人来，工单号BX0301-17", "", ""))
+			c := m.cases[first.Opened.ID]
+			c.MessageIDs = append(c.MessageIDs, ours) // the router's reply, as Notify adds it
+			m.cases[c.ID] = c
+			r := routeOn(t, m, e, dedupeWith(nil), mail("email-2", 26*time.Hour, "好的，明天上午我在家，师傅来之前先打电话", tt.inReplyTo, "email-1@163.com "+tt.inReplyTo))
+			if r.Outcome != tt.outcome || r.Updated == nil || r.Updated.ID != c.ID {
+				t.Fatalf("outcome %s, updated %v; want %s on case %s", r.Outcome, r.Updated, tt.outcome, c.ID)
+			}
+			if got := r.Updated.Contacts[len(r.Updated.Contacts)-1].Kind; got != tt.kind || len(r.Notices) != 1 || r.Updated.Urgency != 1 {
+				t.Fatalf("contact kind %s, %d notices, urgency %d; want %s, an urge and urgency 1", got, len(r.Notices), r.Updated.Urgency, tt.kind)
+			}
+		})
+	}
+}

@@ -140,16 +140,16 @@ func TestOutboundMailThroughARealMTA(t *testing.T) {
 	r.waitCase(t, c.ID, func(c router.Case) bool { return hasNote(c, "答复邮件已发送") })
 
 	// 4. The customer answers the reply from their mail client. Same
-	// customer, same thread: it joins the case as a repeat contact
-	// (README: "The same mail twice, and replies").
+	// customer, answering our mail: it joins the case as a reply contact,
+	// not a repeat complaint (README: "The same mail twice, and replies").
 	answerID := msgID("answer")
 	sendMail(t, mta.URL, mta.Customer, mta.TestFolderAddress(), utf8Mail("王喆", mta.Customer, mta.TestFolderAddress(), answerID, "回复："+reply.Subject,
 		"In-Reply-To: "+reply.Header.Get("Message-ID")+"\r\nReferences: "+reply.Header.Get("References")+" "+reply.Header.Get("Message-ID")+"\r\n",
 		"师傅12月6号下午没来，打电话也没人接，白请了半天假。我明天（12月7日）全天在家，请改约时间。\r\n\r\n"+
 			"------------------ 原始邮件 ------------------\r\n> "+answer+"\r\n"))
 	joined := r.waitCase(t, c.ID, func(c router.Case) bool { return len(c.Contacts) > 0 })
-	if ct := joined.Contacts[0]; ct.Kind != router.ContactRepeat || !strings.Contains(ct.Text, "改约时间") || len(joined.Contacts) != 1 {
-		t.Errorf("the customer's answer joined the case as %d contacts, the first %+v; want one contact of kind %q", len(joined.Contacts), joined.Contacts[0], router.ContactRepeat)
+	if ct := joined.Contacts[0]; ct.Kind != router.ContactReply || !strings.Contains(ct.Text, "改约时间") || len(joined.Contacts) != 1 {
+		t.Errorf("the customer's answer joined the case as %d contacts, the first %+v; want one contact of kind %q", len(joined.Contacts), joined.Contacts[0], router.ContactReply)
 	}
 	if res := r.search(t, url.Values{"channel": {"email"}}); res.Total != 1 {
 		t.Errorf("the customer's answer opened a case: %+v", res.Hits)
