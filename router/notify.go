@@ -40,10 +40,12 @@ func NewNotifier(cfg NotifyConfig, surveyKey []byte) (*Notifier, error) {
 // On reports whether the router writes messages of kind: an agent's
 // reply always, the others as configured.
 func (n *Notifier) On(kind MessageKind) bool {
-	sw := map[MessageKind]*bool{MessageAck: n.cfg.Ack, MessageJoined: n.cfg.Joined, MessageResult: n.cfg.Result, MessageSurvey: n.cfg.Survey}
+	sw := map[MessageKind]*bool{MessageAck: n.cfg.Ack, MessageJoined: n.cfg.Joined, MessageResult: n.cfg.Result}
 	switch {
 	case kind == MessageReply:
 		return true
+	case kind == MessageSurvey:
+		return n.cfg.SurveyOn()
 	case sw[kind] != nil:
 		return *sw[kind]
 	}

@@ -105,6 +105,15 @@ func (c *NotifyConfig) Defaults(emailOn bool, fromDomain string) {
 	}
 }
 
+// SurveyOn reports whether follow-up surveys are written: Survey when
+// set, else Enabled. Writing them needs the server secret's survey key.
+func (c NotifyConfig) SurveyOn() bool {
+	if c.Survey != nil {
+		return *c.Survey
+	}
+	return c.Enabled
+}
+
 // Provision fills the defaults.
 func (c *NotifyConfig) Provision() {
 	if c.WebMedia == nil {

@@ -317,7 +317,7 @@ func (p *Process) startConsole(context.Context) error {
 		}
 	}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
-	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.key.Derive("survey"), Publish: publishAction(p.producer)})
+	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.surveyKey(), Publish: publishAction(p.producer)})
 	return nil
 }
 
@@ -425,7 +425,7 @@ func (p *Process) startRouter(context.Context) error {
 	for _, e := range packs.Engines() {
 		packNames = append(packNames, e.Name())
 	}
-	notifier, err := p.cfg.Router.Notifier(packNames, p.key.Derive("survey"))
+	notifier, err := p.cfg.Router.Notifier(packNames, p.surveyKey())
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
@@ -639,12 +639,14 @@ func (p *Process) printTokens(configured int) {
 }
 
 // loadKey loads the server secret for the targets that derive keys from
-// it: the intake (reference numbers, the web form's CSRF tokens) and the
-// console (opaque customer keys, the status page). An embedded installation makes one in its data
-// directory at first start; distributed replicas must share a configured
-// one.
+// it: the intake (reference numbers, the web form's CSRF tokens), the
+// console (opaque customer keys, the status and survey pages) and, when
+// it writes follow-up surveys, the router (their signed links). An
+// embedded installation makes one in its data directory at first start;
+// distributed replicas must share a configured one.
 func (p *Process) loadKey() error {
-	if !p.has(TargetGateway) && !p.has(TargetPoller) && !p.has(TargetConsole) {
+	surveys := p.has(TargetRouter) && p.cfg.Router.Outbound.SurveyOn()
+	if !p.has(TargetGateway) && !p.has(TargetPoller) && !p.has(TargetConsole) && !surveys {
 		return nil
 	}
 	key, created, err := serverkey.Load(p.cfg.Security, p.cfg.DataDir, p.cfg.Embedded() || p.broker != nil)
@@ -661,6 +663,15 @@ func (p *Process) loadKey() error {
 		p.cfg.Webform.CSRFSecret = secret.Inline(hex.EncodeToString(key.Derive("csrf")))
 	}
 	return nil
+}
+
+// surveyKey signs and checks the follow-up surveys' links; nil when this
+// process loaded no server secret (its router writes no surveys).
+func (p *Process) surveyKey() []byte {
+	if !p.key.Loaded() {
+		return nil
+	}
+	return p.key.Derive("survey")
 }
 
 // HTTPAddr is the address the HTTP server listens on.

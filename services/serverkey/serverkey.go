@@ -97,6 +97,9 @@ func Load(c Config, dataDir string, generate bool) (key Key, created bool, err e
 // New returns a Key over secret, for tests and tools.
 func New(secret []byte) Key { return Key{secret: append([]byte(nil), secret...)} }
 
+// Loaded reports whether k holds a secret (the zero Key holds none).
+func (k Key) Loaded() bool { return len(k.secret) > 0 }
+
 // Derive returns the key for one purpose ("reference", "customer"…): the
 // HMAC-SHA256 of the purpose under the secret. The same secret and purpose
 // give the same key in every process.
