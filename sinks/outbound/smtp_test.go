@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/internal/smtptest"
 	"github.com/tousu/tousu/router"
 )
 
@@ -51,7 +52,7 @@ func newTestSMTP(tb testing.TB, cfg SMTPConfig) *SMTP {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.now = func() time.Time { return time.Date(2026, 3, 4, 17, 12, 5, 0, time.FixedZone("CST", 8*3600)) }
+	s.mailer.now = func() time.Time { return time.Date(2026, 3, 4, 17, 12, 5, 0, time.FixedZone("CST", 8*3600)) }
 	return s
 }
 
@@ -186,28 +187,28 @@ func TestSMTPSendClassifiesFailures(t *testing.T) {
 	cert := selfSigned(t)
 	tests := []struct {
 		name      string
-		server    *fakeSMTP
+		server    *smtptest.Server
 		cfg       SMTPConfig
 		refused   bool // no server at all
 		permanent bool
 		ok        bool
 	}{
-		{name: "accepted", server: &fakeSMTP{}, ok: true},
-		{name: "unknown recipient", server: &fakeSMTP{rcpt: map[string]string{customer: "550 5.1.1 <" + customer + ">: Recipient address rejected: User unknown in virtual mailbox table"}}, permanent: true},
-		{name: "mailbox full for now", server: &fakeSMTP{rcpt: map[string]string{customer: "452 4.2.2 <" + customer + ">: Mailbox full"}}},
-		{name: "greylisted", server: &fakeSMTP{rcpt: map[string]string{customer: "450 4.7.1 <" + customer + ">: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/163.com.html"}}},
-		{name: "message refused", server: &fakeSMTP{data: "554 5.7.1 Message rejected as spam"}, permanent: true},
-		{name: "queue full", server: &fakeSMTP{data: "451 4.3.0 Error: queue file write error"}},
-		{name: "wrong password", server: &fakeSMTP{user: "complaints", pass: "s3cret-1"},
+		{name: "accepted", server: &smtptest.Server{}, ok: true},
+		{name: "unknown recipient", server: &smtptest.Server{Rcpt: map[string]string{customer: "550 5.1.1 <" + customer + ">: Recipient address rejected: User unknown in virtual mailbox table"}}, permanent: true},
+		{name: "mailbox full for now", server: &smtptest.Server{Rcpt: map[string]string{customer: "452 4.2.2 <" + customer + ">: Mailbox full"}}},
+		{name: "greylisted", server: &smtptest.Server{Rcpt: map[string]string{customer: "450 4.7.1 <" + customer + ">: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/163.com.html"}}},
+		{name: "message refused", server: &smtptest.Server{Data: "554 5.7.1 Message rejected as spam"}, permanent: true},
+		{name: "queue full", server: &smtptest.Server{Data: "451 4.3.0 Error: queue file write error"}},
+		{name: "wrong password", server: &smtptest.Server{User: "complaints", Pass: "s3cret-1"},
 			cfg: SMTPConfig{Username: "complaints", Password: secret.Inline("wrong-pass")}, permanent: true},
-		{name: "right password", server: &fakeSMTP{user: "complaints", pass: "s3cret-1"},
+		{name: "right password", server: &smtptest.Server{User: "complaints", Pass: "s3cret-1"},
 			cfg: SMTPConfig{Username: "complaints", Password: secret.Inline("s3cret-1")}, ok: true},
 		{name: "nobody listening", refused: true},
-		{name: "server never greets", server: &fakeSMTP{mute: true}, cfg: SMTPConfig{Timeout: 300 * time.Millisecond}},
-		{name: "starttls", server: &fakeSMTP{tls: cert.server}, cfg: SMTPConfig{TLS: SMTPStartTLS}, ok: true},
-		{name: "implicit tls", server: &fakeSMTP{tls: cert.server, implicit: true}, cfg: SMTPConfig{TLS: SMTPImplicit}, ok: true},
-		{name: "starttls not offered", server: &fakeSMTP{}, cfg: SMTPConfig{TLS: SMTPStartTLS}},
-		{name: "tls handshake never answered", server: &fakeSMTP{mute: true}, cfg: SMTPConfig{TLS: SMTPImplicit, Timeout: 300 * time.Millisecond}},
+		{name: "server never greets", server: &smtptest.Server{Mute: true}, cfg: SMTPConfig{Timeout: 300 * time.Millisecond}},
+		{name: "starttls", server: &smtptest.Server{TLS: cert.server}, cfg: SMTPConfig{TLS: SMTPStartTLS}, ok: true},
+		{name: "implicit tls", server: &smtptest.Server{TLS: cert.server, Implicit: true}, cfg: SMTPConfig{TLS: SMTPImplicit}, ok: true},
+		{name: "starttls not offered", server: &smtptest.Server{}, cfg: SMTPConfig{TLS: SMTPStartTLS}},
+		{name: "tls handshake never answered", server: &smtptest.Server{Mute: true}, cfg: SMTPConfig{TLS: SMTPImplicit, Timeout: 300 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,17 +222,17 @@ func TestSMTPSendClassifiesFailures(t *testing.T) {
 				cfg.Port = l.Addr().(*net.TCPAddr).Port
 				l.Close()
 			} else {
-				tt.server.start(t)
-				cfg.Port = tt.server.port(t)
+				tt.server.Start(t)
+				cfg.Port = tt.server.Port(t)
 			}
 			s := newTestSMTP(t, cfg)
-			s.tls = cert.client
+			s.mailer.tls = cert.client
 			err := s.Send(context.Background(), outgoing(router.MessageAck))
 			switch {
 			case tt.ok && err != nil:
 				t.Fatalf("Send = %v", err)
 			case tt.ok:
-				if got := tt.server.received(); len(got) != 1 || !strings.Contains(got[0], "Message-ID: <ack.c-7f3a.2@tousu.example.com>") {
+				if got := tt.server.Received(); len(got) != 1 || !strings.Contains(got[0].Data, "Message-ID: <ack.c-7f3a.2@tousu.example.com>") {
 					t.Errorf("the server got %q", got)
 				}
 				return
@@ -251,8 +252,8 @@ func TestSMTPSendClassifiesFailures(t *testing.T) {
 }
 
 func TestSMTPSendEndsWithItsContext(t *testing.T) {
-	f := (&fakeSMTP{mute: true}).start(t)
-	s := newTestSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: f.port(t), TLS: SMTPNone})
+	f := (&smtptest.Server{Mute: true}).Start(t)
+	s := newTestSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: f.Port(t), TLS: SMTPNone})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.Send(ctx, outgoing(router.MessageAck)); !errors.Is(err, context.Canceled) {
