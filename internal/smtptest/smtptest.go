@@ -1,11 +1,13 @@
 // Package smtptest is a scripted SMTP server on loopback for the tests of
 // the code that sends mail (sinks/outbound, sinks/alertsink): it accepts
 // every command with 250 unless its script says otherwise and keeps the
-// mails it took, with their envelopes.
+// mails it took, with their envelopes. Read parses a mail such a test
+// took, from this server or from a real MTA's mailbox.
 package smtptest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"io"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/emersion/go-message/mail"
 )
 
 // Server is a scripted SMTP server. Set its script, then Start it; its
@@ -196,4 +200,27 @@ func (s *Server) serve(c net.Conn) {
 			say("250 2.0.0 Ok")
 		}
 	}
+}
+
+// Read parses a raw mail as tousu writes it, a single text/plain part in
+// UTF-8, failing tb when it is not one, and returns its header and its
+// decoded text with LF line ends.
+func Read(tb testing.TB, raw []byte) (mail.Header, string) {
+	tb.Helper()
+	r, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ct, params, _ := r.Header.ContentType(); ct != "text/plain" || !strings.EqualFold(params["charset"], "utf-8") {
+		tb.Errorf("Content-Type = %s %v, want text/plain; charset=UTF-8", ct, params)
+	}
+	p, err := r.NextPart()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, err := io.ReadAll(p.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r.Header, strings.ReplaceAll(string(body), "\r\n", "\n")
 }

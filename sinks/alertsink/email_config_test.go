@@ -27,6 +27,24 @@ func qualityMail() EmailConfig {
 	}
 }
 
+// checkValidate fails tb unless cfg.Validate reports exactly want ("" for
+// valid), without any of secrets.
+func checkValidate(tb testing.TB, cfg Config, want string, secrets ...string) {
+	tb.Helper()
+	got := ""
+	if err := cfg.Validate(); err != nil {
+		got = err.Error()
+	}
+	if got != want {
+		tb.Fatalf("Validate = %q, want %q", got, want)
+	}
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			tb.Errorf("the error shows %q", s)
+		}
+	}
+}
+
 func TestEmailConfigValidate(t *testing.T) {
 	with := func(change func(*EmailConfig)) Config {
 		e := qualityMail()
@@ -82,19 +100,7 @@ func TestEmailConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tt.want {
-				t.Fatalf("Validate = %q, want %q", got, tt.want)
-			}
-			for _, leak := range []string{"Zz#2026", "mishu01", "kefu-zhuguan", "zhao.min"} {
-				if strings.Contains(got, leak) {
-					t.Errorf("the error shows %q", leak)
-				}
-			}
+			checkValidate(t, tt.cfg, tt.want, "Zz#2026", "mishu01", "kefu-zhuguan", "zhao.min")
 		})
 	}
 }

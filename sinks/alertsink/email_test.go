@@ -3,14 +3,12 @@ package alertsink
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tousu/tousu/internal/secret"
@@ -58,19 +56,20 @@ func testEmail(tb testing.TB, srv *smtptest.Server, change func(*EmailConfig)) *
 	return e
 }
 
-// readMail parses a mail the server took and returns its header and text.
-func readMail(tb testing.TB, raw string) (mail.Header, string) {
+// checkText fails tb unless text contains every string of want and none
+// of not.
+func checkText(tb testing.TB, text string, want, not []string) {
 	tb.Helper()
-	r, err := mail.CreateReader(strings.NewReader(raw))
-	if err != nil {
-		tb.Fatal(err)
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			tb.Errorf("lacks %q:\n%s", w, text)
+		}
 	}
-	p, err := r.NextPart()
-	if err != nil {
-		tb.Fatal(err)
+	for _, w := range not {
+		if strings.Contains(text, w) {
+			tb.Errorf("has %q:\n%s", w, text)
+		}
 	}
-	body, _ := io.ReadAll(p.Body)
-	return r.Header, strings.ReplaceAll(string(body), "\r\n", "\n")
 }
 
 func TestEmailMessage(t *testing.T) {
@@ -104,16 +103,7 @@ func TestEmailMessage(t *testing.T) {
 			if subject != tt.subject {
 				t.Errorf("subject %q, want %q", subject, tt.subject)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("lacks %q:\n%s", w, text)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(text, w) {
-					t.Errorf("has %q:\n%s", w, text)
-				}
-			}
+			checkText(t, text, tt.want, tt.not)
 		})
 	}
 }
@@ -145,7 +135,7 @@ func TestEmailDeliversToTheRolesOfTheNotice(t *testing.T) {
 			if len(got) != 1 || !slices.Equal(got[0].To, tt.to) {
 				t.Fatalf("mails %d, to %v; want one to %v", len(got), got, tt.to)
 			}
-			h, text := readMail(t, got[0].Data)
+			h, text := smtptest.Read(t, []byte(got[0].Data))
 			to, _ := h.AddressList("To")
 			if len(to) != len(tt.to) || to[0].Name != "客服主管" {
 				t.Errorf("To = %v", to)
@@ -161,9 +151,6 @@ func TestEmailDeliversToTheRolesOfTheNotice(t *testing.T) {
 			}
 			if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Name != "投诉预警" {
 				t.Errorf("From = %v", from)
-			}
-			if ct, params, _ := h.ContentType(); ct != "text/plain" || !strings.EqualFold(params["charset"], "utf-8") {
-				t.Errorf("Content-Type = %s %v", ct, params)
 			}
 			if strings.Contains(got[0].Data, "【") {
 				t.Error("Chinese in the raw mail: the subject is not RFC 2047-encoded or the body not base64")
@@ -189,7 +176,7 @@ func TestEmailRetriedNoticeKeepsItsMessageID(t *testing.T) {
 	}
 	var ids []string
 	for _, m := range srv.Received() {
-		h, _ := readMail(t, m.Data)
+		h, _ := smtptest.Read(t, []byte(m.Data))
 		id, err := h.MessageID()
 		if err != nil || !strings.HasSuffix(id, "@zhizao.example.com") {
 			t.Fatalf("Message-ID %q, %v", id, err)
@@ -262,6 +249,24 @@ func TestEmailFailures(t *testing.T) {
 	}
 }
 
+// newTestDispatcher returns the Dispatcher New builds of cfg, provisioned
+// and valid, logging to the buffer it returns; it is closed when the test
+// ends.
+func newTestDispatcher(tb testing.TB, cfg Config) (*Dispatcher, *bytes.Buffer) {
+	tb.Helper()
+	cfg.Provision()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	var logs bytes.Buffer
+	d, err := New(cfg, jsonLogger(&logs), prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(d.Close)
+	return d, &logs
+}
+
 func TestNewBuildsEmailTargets(t *testing.T) {
 	srv := (&smtptest.Server{User: "tousu-alerts@zhizao.example.com", Pass: "Zz#2026spring"}).Start(t)
 	t.Setenv("TEST_ALERT_SMTP_PASSWORD", "Zz#2026spring")
@@ -272,16 +277,7 @@ func TestNewBuildsEmailTargets(t *testing.T) {
 	desk := directors
 	desk.Name, desk.To, desk.All, desk.Kinds, desk.MinLevel = "desk", nil, []string{"客服值班 <kefu-zhiban@zhizao.example.com>"}, []string{router.NoticeUrge}, 0
 	cfg := Config{Email: []EmailConfig{directors, desk}}
-	cfg.Provision()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	d, err := New(cfg, jsonLogger(&logs), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, logs := newTestDispatcher(t, cfg)
 	low := breachNotice()
 	low.ID, low.Level, low.Step = "esc:TS20260304-0017:handle:80%", 1, "80%"
 	other := breachNotice()

@@ -1,7 +1,6 @@
 package alertsink
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -16,8 +15,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
@@ -299,16 +296,7 @@ func TestRobotMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, text := RobotMessage(tt.n, tt.console)
-			for _, w := range tt.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("lacks %q:\n%s", w, text)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(text, w) {
-					t.Errorf("has %q:\n%s", w, text)
-				}
-			}
+			checkText(t, text, tt.want, tt.not)
 		})
 	}
 	title, text := RobotMessage(long, "")
@@ -328,16 +316,7 @@ func TestNewBuildsRobots(t *testing.T) {
 		{Name: "quality-ding", Kind: RobotDingTalk, URL: secret.Secret{Env: "TEST_DINGTALK_URL"}, Secret: secret.Secret{Env: "TEST_DINGTALK_SECRET"}, Kinds: []string{"escalation"}, MinLevel: 2},
 		{Name: "ops-wecom", Kind: RobotWeCom, URL: secret.Secret{Env: "TEST_WECOM_URL"}, Kinds: []string{"urge", "batch"}},
 	}}
-	cfg.Provision()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	d, err := New(cfg, jsonLogger(&logs), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, logs := newTestDispatcher(t, cfg)
 	low := escalation()
 	low.ID, low.Level = "esc:TS1:reply:50%", 1
 	for _, n := range []router.Notice{escalation(), low, {V: 1, ID: "urge:TS2:C9", Kind: router.NoticeUrge, Case: "TS2"}} {

@@ -1,16 +1,12 @@
 package outbound
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/mail"
 	"slices"
 	"strings"
 	"testing"
-
-	gomessage "github.com/emersion/go-message/mail"
 
 	"github.com/tousu/tousu/internal/smtptest"
 )
@@ -56,11 +52,7 @@ func TestMailerSendsOneMailToEveryRecipient(t *testing.T) {
 	if want := []string{"zhang.wei@tousu.example.com", "kefu-zhuguan@tousu.example.com", "lina_2019@qq.com"}; !slices.Equal(got[0].To, want) || got[0].From != "alerts@tousu.example.com" {
 		t.Errorf("envelope from %s to %v, want to %v", got[0].From, got[0].To, want)
 	}
-	r, err := gomessage.CreateReader(strings.NewReader(got[0].Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := r.Header
+	h, text := smtptest.Read(t, []byte(got[0].Data))
 	to, err := h.AddressList("To")
 	if err != nil || len(to) != 3 || to[0].Name != "质量总监 张伟" || to[1].Name != "" || to[2].Address != "lina_2019@qq.com" {
 		t.Errorf("To = %v, %v", to, err)
@@ -76,12 +68,8 @@ func TestMailerSendsOneMailToEveryRecipient(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	p, err := r.NextPart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body, _ := io.ReadAll(p.Body); !bytes.Equal(body, []byte("级别：第 2 级\n工单：TS20260304-0017\n")) {
-		t.Errorf("body = %q", body)
+	if text != "级别：第 2 级\n工单：TS20260304-0017\n" {
+		t.Errorf("body = %q", text)
 	}
 }
 
