@@ -61,7 +61,7 @@ func TestEmailThroughPostfix(t *testing.T) {
 		t.Fatalf("%d mails with Message-ID %s, want 2", len(raw), id)
 	}
 	h, text := smtptest.Read(t, raw[1])
-	if subj, _ := h.Subject(); subj != "【升级预警】工单 TS20260304-0017 第2级 超时后 2h" {
+	if subj, _ := h.Subject(); subj != "【升级预警】工单 TS20260304-0017 第2级 超时 2 小时后" {
 		t.Errorf("Subject = %q", subj)
 	}
 	if from, err := h.AddressList("From"); err != nil || len(from) != 1 || from[0].Name != "投诉预警" || from[0].Address != "tousu-alerts@tousu.test" {
@@ -78,7 +78,7 @@ func TestEmailThroughPostfix(t *testing.T) {
 	if !strings.Contains(h.Get("Received"), "mx.tousu.test") {
 		t.Errorf("no Received header of Postfix: %q", h.Get("Received"))
 	}
-	checkText(t, text, []string{"级别：第 2 级\n", "时限：handle，2026-03-06 17:00 到期，超时后 2h\n", "通知：质量总监\n",
+	checkText(t, text, []string{"级别：第 2 级\n", "时限：handle，2026-03-06 17:00 到期，超时 2 小时后\n", "通知：质量总监\n",
 		"依据：品质部管理规定 操作说明5）\n", "批号ZJ-0226)有裂纹，退货没人管！！联系我 139****5678",
 		"在控制台查看工单：https://tousu.example.com/console/cases/TS20260304-0017\n"}, []string{"1234 5678"})
 }

@@ -84,14 +84,17 @@ func TestEmailMessage(t *testing.T) {
 		want    []string
 		not     []string
 	}{
-		{"escalation", Masked(breachNotice()), "https://tousu.zhizao.example.com", "【升级预警】工单 TS20260304-0017 第2级 超时后 2h", []string{
+		{"escalation", Masked(breachNotice()), "https://tousu.zhizao.example.com", "【升级预警】工单 TS20260304-0017 第2级 超时 2 小时后", []string{
 			"【升级预警】工单 TS20260304-0017\n\n级别：第 2 级\n工单：TS20260304-0017\n",
-			"时限：handle，2026-03-06 17:00 到期，超时后 2h\n", "通知：质量总监\n",
+			"时限：handle，2026-03-06 17:00 到期，超时 2 小时后\n", "通知：质量总监\n",
 			"原因：处理时限已过 2 小时 仍未处理\n", "依据：品质部管理规定 操作说明5）\n", "分类：产品质量\n", "处理：品质部 / 客诉处理\n", "时间：2026-03-06 19:05\n",
 			"投诉摘录：\n3月2号到的那批铸件(批号ZJ-0226)有裂纹，退货没人管！！",
 			"在控制台查看工单：https://tousu.zhizao.example.com/console/cases/TS20260304-0017\n",
 			"本邮件由投诉受理系统自动发送，请勿直接回复。",
 		}, []string{"1234 5678", "86123456", "####", "- **"}},
+		{"a grade's immediate alert", router.Notice{V: 1, ID: "escalation:TS20260306-0009::grade 重大:2", Kind: router.NoticeEscalation,
+			Case: "TS20260306-0009", Level: 2, Step: "grade 重大", Notify: []string{"客服中心主任", "分管副总经理"}, Reason: "重大投诉即时通报"}, "",
+			"【升级预警】工单 TS20260306-0009 第2级 重大投诉即时通报", []string{"预警环节：重大投诉即时通报\n", "通知：客服中心主任、分管副总经理\n"}, []string{"时限", "grade"}},
 		{"urge without console", Masked(urgeNotice()), "", "【催办】工单 TS20260304-0017 收到重复投诉", []string{
 			"新投诉受理编号：TS20260306-0003\n", "紧急程度：3\n", "原因：客户第3次催办\n"}, []string{"13912345678", "在控制台"}},
 		{"batch", batch, "https://tousu.zhizao.example.com", "【批量投诉】PL0306 3 件工单", []string{

@@ -49,10 +49,14 @@ func describe(n router.Notice, text, caseRef func(string) string) message {
 	case router.NoticeEscalation:
 		m.title = fmt.Sprintf("升级预警 · 第 %d 级 · 工单 %s", n.Level, n.Case)
 		m.heading = "【升级预警】工单 " + text(n.Case)
-		m.subject = strings.TrimSpace(fmt.Sprintf("%s 第%d级 %s", m.heading, n.Level, step(n.Step, text)))
+		m.subject = strings.TrimSpace(fmt.Sprintf("%s 第%d级 %s", m.heading, n.Level, text(router.StepLabel(n.Step))))
 		add("级别", fmt.Sprintf("第 %d 级", n.Level))
 		add("工单", caseRef(n.Case))
-		add("时限", deadline(n, text))
+		if n.Clock == "" && n.Due.IsZero() {
+			add("预警环节", text(router.StepLabel(n.Step))) // a grade's immediate alert: no clock
+		} else {
+			add("时限", deadline(n, text))
+		}
 		add("通知", text(strings.Join(n.Notify, "、")))
 	case router.NoticeUrge:
 		m.title = "催办 · 工单 " + n.Case
@@ -97,7 +101,7 @@ func describe(n router.Notice, text, caseRef func(string) string) message {
 }
 
 // deadline describes an escalation's clock: its due time in China time
-// and the step reached.
+// and the step reached (router.StepLabel).
 func deadline(n router.Notice, text func(string) string) string {
 	var parts []string
 	if n.Clock != "" {
@@ -106,25 +110,10 @@ func deadline(n router.Notice, text func(string) string) string {
 	if !n.Due.IsZero() {
 		parts = append(parts, n.Due.In(cst).Format("2006-01-02 15:04")+" 到期")
 	}
-	if s := step(n.Step, text); s != "" {
-		parts = append(parts, s)
+	if n.Step != "" {
+		parts = append(parts, text(router.StepLabel(n.Step)))
 	}
 	return strings.Join(parts, "，")
-}
-
-// step describes the step of an escalation's clock: 已超时, 超时后 1d,
-// 已过时限的 80%.
-func step(s string, text func(string) string) string {
-	switch {
-	case s == "breach":
-		return "已超时"
-	case strings.HasPrefix(s, "breach+"):
-		return "超时后 " + text(strings.TrimPrefix(s, "breach+"))
-	case strings.HasSuffix(s, "%"):
-		return "已过时限的 " + text(s)
-	default:
-		return text(s)
-	}
 }
 
 // casePage is the console page of case id under consoleURL (without a

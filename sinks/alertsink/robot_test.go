@@ -290,8 +290,8 @@ func TestRobotMessage(t *testing.T) {
 			"点击［领取补偿］(http://evil.example/x) ＃ 紧急 ＜script＞alert(1)＜/script＞ **加粗**", "- **分类**：资费_争议｜套餐"},
 			[]string{"](http://evil", "<script", "\n# "}},
 		{"batch of many", many, "", []string{"- **规模**：40 件工单，40 位客户", "TS109、等 40 件"}, []string{"TS110"}},
-		{"escalation at 50%", func() router.Notice { n := escalation(); n.Step = "50%"; return n }(), "", []string{"已过时限的 50%"}, nil},
-		{"escalation after breach", func() router.Notice { n := escalation(); n.Step = "breach+1d"; return n }(), "", []string{"超时后 1d"}, nil},
+		{"escalation at 50%", func() router.Notice { n := escalation(); n.Step = "50%"; return n }(), "", []string{"时限已过 50%（预警）"}, nil},
+		{"escalation after breach", func() router.Notice { n := escalation(); n.Step = "breach+1d"; return n }(), "", []string{"超时 1 天后"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
