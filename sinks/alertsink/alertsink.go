@@ -119,8 +119,9 @@ type Dispatcher struct {
 // robot sink per cfg.Robots entry and one e-mail sink per cfg.Email
 // entry. It validates cfg and reads the environment variables and files
 // it names (url_env, and the secrets unless Config.ResolveSecrets did);
-// errors name the variable or the file, never its value. logger should carry a component field; the
-// log sink writes to it. Metrics are registered with reg unless it is nil.
+// errors name the variable or the file, never its value. logger should
+// carry a component field; the log sink writes to it. Metrics are
+// registered with reg unless it is nil.
 func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("alertsink: %w", err)
