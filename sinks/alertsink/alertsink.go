@@ -1,13 +1,15 @@
 // Package alertsink delivers the router's notices (router.Notice, the
 // payload of the alerts topic) to the people who act on them: urges (催办),
 // batch incidents (批量投诉) and escalation alerts reach supervisors through
-// the log, webhooks and DingTalk and WeCom group robots.
+// the log, webhooks, DingTalk and WeCom group robots and e-mail.
 //
 // A Sink delivers one notice. The log sink writes it as a structured log
 // line without complaint text; the webhook sink POSTs its JSON, signed with
 // HMAC-SHA256 in the same scheme as tousu's inbound webhooks (see
 // VerifySignature); a robot sink posts it to a DingTalk or WeCom group as
-// Chinese markdown in the robot's own format (see Robot). All send a
+// Chinese markdown in the robot's own format (see Robot); an e-mail sink
+// mails it as Chinese plain text to the addresses of the roles it
+// notifies, over SMTP (see Email). All send a
 // notice's texts masked (see Masked): no phone, ID card or bank card
 // number or e-mail address leaves in full. A Dispatcher, built from Config
 // by New, sends each notice to every sink whose filter lets it through and
@@ -15,8 +17,9 @@
 //
 // Delivery is at least once: a caller retries a notice that failed, so a
 // receiver may get it again and drops it by its ID (sent as the
-// X-Tousu-Notice-ID header). A group chat cannot drop repeats: a notice
-// retried because another sink failed shows in it again.
+// X-Tousu-Notice-ID header; a mail's Message-ID is made from it). A group
+// chat cannot drop repeats: a notice retried because another sink failed
+// shows in it again.
 package alertsink
 
 import (
@@ -112,12 +115,13 @@ type Dispatcher struct {
 }
 
 // New builds a Dispatcher from cfg, provisioned (Config.Provision): the
-// log sink if cfg.Log, then one webhook sink per cfg.Webhooks entry and
-// one robot sink per cfg.Robots entry. It validates cfg and reads the
-// environment variables and files it names (url_env, and the secrets
-// unless Config.ResolveSecrets did); errors name the variable or the
-// file, never its value. logger should carry a component field; the
-// log sink writes to it. Metrics are registered with reg unless it is nil.
+// log sink if cfg.Log, then one webhook sink per cfg.Webhooks entry, one
+// robot sink per cfg.Robots entry and one e-mail sink per cfg.Email
+// entry. It validates cfg and reads the environment variables and files
+// it names (url_env, and the secrets unless Config.ResolveSecrets did);
+// errors name the variable or the file, never its value. logger should
+// carry a component field; the log sink writes to it. Metrics are
+// registered with reg unless it is nil.
 func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("alertsink: %w", err)
@@ -150,8 +154,19 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Dispatcher
 		}
 		targets = append(targets, Target{Name: r.Name, Sink: sink, Filter: r.Filter()})
 	}
+	for i, e := range cfg.Email {
+		at := fmt.Sprintf("email[%d]", i)
+		if err := e.SMTP.Password.ResolveAt(at+".smtp", "password", "", nil); err != nil {
+			return nil, fmt.Errorf("alertsink: %w", err)
+		}
+		sink, err := NewEmail(e, cfg.ConsoleURL, logger)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, Target{Name: e.Name, Sink: sink, Filter: e.Filter()})
+	}
 	if len(targets) == 0 {
-		logger.Warn("no alert sink is configured: notices are dropped (set alerts.log, alerts.webhooks or alerts.robots)")
+		logger.Warn("no alert sink is configured: notices are dropped (set alerts.log, alerts.webhooks, alerts.robots or alerts.email)")
 	}
 	d, err := NewDispatcher(targets, reg)
 	if err != nil {

@@ -35,7 +35,8 @@ var (
 	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// Config says where alerts go: the log, webhooks, group-chat robots. It
+// Config says where alerts go: the log, webhooks, group-chat robots,
+// e-mail. It
 // is the `alerts` section of tousu's configuration. The zero value
 // delivers nowhere (notices are dropped); DefaultConfig logs them.
 type Config struct {
@@ -46,9 +47,12 @@ type Config struct {
 	// Robots are DingTalk and WeCom group robots that receive the
 	// notices their filters let through, as Chinese markdown.
 	Robots []RobotConfig `yaml:"robots"`
+	// Email mails the notices its filters let through to the addresses
+	// of the roles they notify, over SMTP.
+	Email []EmailConfig `yaml:"email"`
 	// ConsoleURL is the console's public base address
-	// (https://tousu.example.com); robots link each case to its page
-	// under it. Empty: no links.
+	// (https://tousu.example.com); robots and mails link each case to its
+	// page under it. Empty: no links.
 	ConsoleURL string `yaml:"console_url"`
 }
 
@@ -103,7 +107,8 @@ func (w WebhookConfig) Filter() Filter {
 	return Filter{Kinds: w.Kinds, MinLevel: w.MinLevel, Notify: w.Notify}
 }
 
-// Provision provisions every webhook and robot. It reads nothing.
+// Provision provisions every webhook, robot and e-mail target. It reads
+// nothing.
 func (c *Config) Provision() {
 	for i := range c.Webhooks {
 		c.Webhooks[i].Provision()
@@ -112,6 +117,9 @@ func (c *Config) Provision() {
 		if c.Robots[i].Timeout == 0 {
 			c.Robots[i].Timeout = DefaultTimeout
 		}
+	}
+	for i := range c.Email {
+		c.Email[i].Provision()
 	}
 }
 
@@ -126,9 +134,10 @@ func (w *WebhookConfig) Provision() {
 	}
 }
 
-// ResolveSecrets reads the secrets of the webhooks and robots (a robot's URL
-// too) from their files (relative to dir) or environment variables,
-// reporting every one that cannot be read by its key.
+// ResolveSecrets reads the secrets of the webhooks, robots (a robot's URL
+// too) and e-mail targets (their SMTP passwords) from their files
+// (relative to dir) or environment variables, reporting every one that
+// cannot be read by its key.
 func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for i := range c.Webhooks {
@@ -137,17 +146,21 @@ func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool
 	for i := range c.Robots {
 		errs = append(errs, c.Robots[i].resolveSecrets(fmt.Sprintf("robots[%d]", i), dir, lookupEnv))
 	}
+	for i := range c.Email {
+		errs = append(errs, c.Email[i].SMTP.Password.ResolveAt(fmt.Sprintf("email[%d].smtp", i), "password", dir, lookupEnv))
+	}
 	return errors.Join(errs...)
 }
 
 // Validate checks the configuration without reading the environment:
-// names (format, unique among webhooks and robots), the URL (http or https
-// with a host) or the name of its variable, that each webhook is signed (a
-// secret at least webhook.MinSecretBytes long where it is at hand) or
-// explicitly unsigned, each robot's kind and secrets, known kinds, that
+// names (format, unique among webhooks, robots and e-mail targets), the
+// URL (http or https with a host) or the name of its variable, that each
+// webhook is signed (a secret at least webhook.MinSecretBytes long where
+// it is at hand) or explicitly unsigned, each robot's kind and secrets,
+// each e-mail target's SMTP server and addresses, known kinds, that
 // levels and timeouts are not negative, and the console URL. It changes
-// nothing. Every error names its key (webhooks[i].field, robots[i].field)
-// but never a URL's token or a secret.
+// nothing. Every error names its key (webhooks[i].field, robots[i].field,
+// email[i].smtp.field) but never a URL's token, a secret or an address.
 func (c Config) Validate() error {
 	var errs []error
 	seen := map[string]string{}
@@ -181,6 +194,11 @@ func (c Config) Validate() error {
 		at := fmt.Sprintf("robots[%d]", i)
 		errs = append(errs, checkTarget(at, r.Name, r.Filter(), r.Timeout, seen)...)
 		errs = append(errs, keypath.Prefix(at, r.validate())...)
+	}
+	for i, e := range c.Email {
+		at := fmt.Sprintf("email[%d]", i)
+		errs = append(errs, checkTarget(at, e.Name, Filter{Kinds: e.Kinds, MinLevel: e.MinLevel}, 0, seen)...)
+		errs = append(errs, keypath.Prefix(at, e.validate())...)
 	}
 	if c.ConsoleURL != "" {
 		if err := httppost.CheckURL(c.ConsoleURL); err != nil {

@@ -158,7 +158,7 @@ func (r *Robot) errorf(format string, args ...any) error {
 
 // oneLine returns the first 200 bytes of s on one line.
 func oneLine(s string) string {
-	return cut(strings.Join(strings.Fields(s), " "), 200)
+	return cut(flat(s), 200)
 }
 
 // DingTalkSign returns the sign query parameter of a DingTalk robot
@@ -170,102 +170,32 @@ func DingTalkSign(secret string, timestampMillis int64) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// cst is China Standard Time (no daylight saving), the zone times are
-// shown in.
-var cst = time.FixedZone("CST", 8*3600)
-
 // RobotMessage returns the title and the markdown text of a group-chat
 // message for n (which should be masked): what happened, 级别, 工单
 // (linked to its console page under consoleURL when it is set), 时限,
-// 原因, 依据, the route and the excerpt, in Chinese, with the notice's
-// own texts stripped of markdown (they cannot inject links or headings).
-// The text is at most MaxRobotBytes long.
+// 原因, 依据, the route and the excerpt, in Chinese (see describe), with
+// the notice's own texts stripped of markdown (they cannot inject links
+// or headings). The text is at most MaxRobotBytes long.
 func RobotMessage(n router.Notice, consoleURL string) (title, text string) {
-	var b strings.Builder
-	line := func(label, value string) {
-		if value != "" {
-			fmt.Fprintf(&b, "- **%s**：%s\n", label, value)
-		}
-	}
 	caseRef := func(id string) string {
 		if consoleURL == "" {
 			return plain(id)
 		}
-		return "[" + plain(id) + "](" + consoleURL + "/console/cases/" + url.PathEscape(id) + ")"
+		return "[" + plain(id) + "](" + casePage(consoleURL, id) + ")"
 	}
-	switch n.Kind {
-	case router.NoticeEscalation:
-		title = fmt.Sprintf("升级预警 · 第 %d 级 · 工单 %s", n.Level, n.Case)
-		fmt.Fprintf(&b, "#### 【升级预警】工单 %s\n", plain(n.Case))
-		line("级别", fmt.Sprintf("第 %d 级", n.Level))
-		line("工单", caseRef(n.Case))
-		line("时限", deadline(n))
-		line("通知", plain(strings.Join(n.Notify, "、")))
-	case router.NoticeUrge:
-		title = "催办 · 工单 " + n.Case
-		fmt.Fprintf(&b, "#### 【催办】工单 %s 收到重复投诉\n", plain(n.Case))
-		line("工单", caseRef(n.Case))
-		line("新投诉受理编号", plain(n.Reference))
-		if n.Urgency > 0 {
-			line("紧急程度", strconv.Itoa(n.Urgency))
-		}
-	case router.NoticeBatch:
-		title = "批量投诉 · " + n.Batch
-		fmt.Fprintf(&b, "#### 【批量投诉】%s\n", plain(n.Batch))
-		line("规模", fmt.Sprintf("%d 件工单，%d 位客户", len(n.Cases), n.Customers))
-		refs := make([]string, 0, 10)
-		for i, id := range n.Cases {
-			if i == 10 {
-				refs = append(refs, fmt.Sprintf("等 %d 件", len(n.Cases)))
-				break
-			}
-			refs = append(refs, caseRef(id))
-		}
-		line("工单", strings.Join(refs, "、"))
-	default:
-		title = "预警 · " + n.ID
-		fmt.Fprintf(&b, "#### 【预警】%s\n", plain(n.ID))
-		line("工单", caseRef(n.Case))
-	}
-	line("原因", plain(n.Reason))
-	line("依据", plain(n.Basis))
-	line("分类", plain(n.Category))
-	if route := strings.Join(slices.DeleteFunc([]string{n.Route.Department, n.Route.Queue, n.Route.Owner}, func(s string) bool { return s == "" }), " / "); route != "" {
-		line("处理", plain(route))
-	}
-	if !n.At.IsZero() {
-		line("时间", n.At.In(cst).Format("2006-01-02 15:04"))
+	m := describe(n, plain, caseRef)
+	var b strings.Builder
+	b.WriteString("#### " + m.heading + "\n")
+	for _, f := range m.fields {
+		fmt.Fprintf(&b, "- **%s**：%s\n", f.label, f.value)
 	}
 	if n.Excerpt != "" {
 		b.WriteString("\n> " + plain(n.Excerpt) + "\n")
 	}
 	if consoleURL != "" && n.Case != "" {
-		b.WriteString("\n[在控制台查看工单](" + consoleURL + "/console/cases/" + url.PathEscape(n.Case) + ")\n")
+		b.WriteString("\n[在控制台查看工单](" + casePage(consoleURL, n.Case) + ")\n")
 	}
-	return cut(title, 64), cut(b.String(), MaxRobotBytes)
-}
-
-// deadline describes an escalation's clock: its due time in China time
-// and the step reached.
-func deadline(n router.Notice) string {
-	var parts []string
-	if n.Clock != "" {
-		parts = append(parts, plain(n.Clock))
-	}
-	if !n.Due.IsZero() {
-		parts = append(parts, n.Due.In(cst).Format("2006-01-02 15:04")+" 到期")
-	}
-	switch step := n.Step; {
-	case step == "breach":
-		parts = append(parts, "已超时")
-	case strings.HasPrefix(step, "breach+"):
-		parts = append(parts, "超时后 "+plain(strings.TrimPrefix(step, "breach+")))
-	case strings.HasSuffix(step, "%"):
-		parts = append(parts, "已过时限的 "+plain(step))
-	case step != "":
-		parts = append(parts, plain(step))
-	}
-	return strings.Join(parts, "，")
+	return cut(m.title, 64), cut(b.String(), MaxRobotBytes)
 }
 
 // markdownChars are replaced by their full-width forms in a notice's own

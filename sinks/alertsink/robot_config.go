@@ -22,7 +22,7 @@ const (
 // signing secret: logs and errors name the robot and the URL's host only.
 type RobotConfig struct {
 	// Name identifies the robot in metrics, logs and errors, like a
-	// webhook's name (unique among webhooks and robots).
+	// webhook's name (unique among webhooks, robots and e-mail targets).
 	Name string `yaml:"name"`
 	// Kind is dingtalk or wecom.
 	Kind string `yaml:"kind"`

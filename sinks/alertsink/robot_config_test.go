@@ -50,17 +50,7 @@ func TestRobotConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tt.want {
-				t.Fatalf("Validate = %q, want %q", got, tt.want)
-			}
-			if strings.Contains(got, weComKey) || strings.Contains(got, dingSecret) {
-				t.Fatalf("the error shows a secret: %s", got)
-			}
+			checkValidate(t, tt.cfg, tt.want, weComKey, dingSecret)
 		})
 	}
 }

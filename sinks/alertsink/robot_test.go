@@ -1,7 +1,6 @@
 package alertsink
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -16,8 +15,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
@@ -293,22 +290,13 @@ func TestRobotMessage(t *testing.T) {
 			"点击［领取补偿］(http://evil.example/x) ＃ 紧急 ＜script＞alert(1)＜/script＞ **加粗**", "- **分类**：资费_争议｜套餐"},
 			[]string{"](http://evil", "<script", "\n# "}},
 		{"batch of many", many, "", []string{"- **规模**：40 件工单，40 位客户", "TS109、等 40 件"}, []string{"TS110"}},
-		{"escalation at 50%", func() router.Notice { n := escalation(); n.Step = "50%"; return n }(), "", []string{"已过时限的 50%"}, nil},
-		{"escalation after breach", func() router.Notice { n := escalation(); n.Step = "breach+1d"; return n }(), "", []string{"超时后 1d"}, nil},
+		{"escalation at 50%", func() router.Notice { n := escalation(); n.Step = "50%"; return n }(), "", []string{"时限已过 50%（预警）"}, nil},
+		{"escalation after breach", func() router.Notice { n := escalation(); n.Step = "breach+1d"; return n }(), "", []string{"超时 1 天后"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, text := RobotMessage(tt.n, tt.console)
-			for _, w := range tt.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("lacks %q:\n%s", w, text)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(text, w) {
-					t.Errorf("has %q:\n%s", w, text)
-				}
-			}
+			checkText(t, text, tt.want, tt.not)
 		})
 	}
 	title, text := RobotMessage(long, "")
@@ -328,16 +316,7 @@ func TestNewBuildsRobots(t *testing.T) {
 		{Name: "quality-ding", Kind: RobotDingTalk, URL: secret.Secret{Env: "TEST_DINGTALK_URL"}, Secret: secret.Secret{Env: "TEST_DINGTALK_SECRET"}, Kinds: []string{"escalation"}, MinLevel: 2},
 		{Name: "ops-wecom", Kind: RobotWeCom, URL: secret.Secret{Env: "TEST_WECOM_URL"}, Kinds: []string{"urge", "batch"}},
 	}}
-	cfg.Provision()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	d, err := New(cfg, jsonLogger(&logs), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, logs := newTestDispatcher(t, cfg)
 	low := escalation()
 	low.ID, low.Level = "esc:TS1:reply:50%", 1
 	for _, n := range []router.Notice{escalation(), low, {V: 1, ID: "urge:TS2:C9", Kind: router.NoticeUrge, Case: "TS2"}} {

@@ -1,20 +1,17 @@
 package outbound
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
-
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
+	"github.com/tousu/tousu/internal/smtptest"
 	"github.com/tousu/tousu/router"
 )
 
@@ -76,11 +73,7 @@ func TestSMTPThroughPostfix(t *testing.T) {
 			if len(raw) != 1 {
 				t.Fatalf("%d mails with Message-ID %s, want 1", len(raw), tt.o.MessageID)
 			}
-			r, err := mail.CreateReader(bytes.NewReader(raw[0]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := r.Header
+			h, text := smtptest.Read(t, raw[0])
 			if from, err := h.AddressList("From"); err != nil || len(from) != 1 || from[0].Name != "投诉受理中心" || from[0].Address != "complaints@tousu.test" {
 				t.Errorf("From = %v, %v", from, err)
 			}
@@ -105,16 +98,8 @@ func TestSMTPThroughPostfix(t *testing.T) {
 			if !strings.Contains(h.Get("Received"), "mx.tousu.test") {
 				t.Errorf("no Received header of Postfix: %q", h.Get("Received"))
 			}
-			if ct, params, _ := h.ContentType(); ct != "text/plain" || !strings.EqualFold(params["charset"], "utf-8") {
-				t.Errorf("Content-Type = %s %v", ct, params)
-			}
-			p, err := r.NextPart()
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(p.Body)
-			if strings.ReplaceAll(string(body), "\r\n", "\n") != tt.o.Text {
-				t.Errorf("body = %q, want %q", body, tt.o.Text)
+			if text != tt.o.Text {
+				t.Errorf("body = %q, want %q", text, tt.o.Text)
 			}
 		})
 	}
