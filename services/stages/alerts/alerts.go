@@ -1,10 +1,10 @@
 // Package alerts is the stage that delivers the notices of the alerts
-// topic (urges, batch incidents, escalations) to the configured sinks (the
-// log and signed webhooks). It consumes the alerts topic (group Group) and
-// produces nothing on the bus: a message is acknowledged once every
-// matching sink acknowledged its notice. A notice a sink refuses for good
-// is rejected to the dead-letter topic; one that fails for now is tried
-// again.
+// topic (urges, batch incidents, escalations) to the configured sinks: the
+// log, signed webhooks, DingTalk and WeCom group robots and e-mail. It
+// consumes the alerts topic (group Group) and produces nothing on the bus:
+// a message is acknowledged once every matching sink acknowledged its
+// notice. A notice a sink refuses for good is rejected to the dead-letter
+// topic; one that fails for now is tried again.
 package alerts
 
 import (
