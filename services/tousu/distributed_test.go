@@ -193,7 +193,7 @@ func TestDistributedOnRealServers(t *testing.T) {
 			Total int64
 		}
 	}
-	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 7 {
+	if code := console.request(t, http.MethodGet, "/api/v1/ops/lag", "", &lag); code != http.StatusOK || len(lag.Groups) != 8 {
 		t.Errorf("/api/v1/ops/lag: %d %+v", code, lag)
 	}
 }
