@@ -49,7 +49,9 @@ var stepLabels = []string{"已受理", "处理中", "已答复", "已办结", "�
 
 // CustomerView is what the customer of c is shown of it. The steps come
 // from the history: a reopening (the customer was not satisfied) takes
-// the case back to 处理中, so the steps after it are counted anew.
+// the case back to 处理中, so the steps after it are counted anew. A nil
+// engine (the case's pack is no longer loaded) shows no appeal and the
+// main deadline.
 func (e *Engine) CustomerView(c Case) CustomerView {
 	steps := make([]CustomerStep, len(stepLabels))
 	for i, l := range stepLabels {
@@ -108,6 +110,9 @@ func (e *Engine) CustomerView(c Case) CustomerView {
 		v.Result = result
 	}
 	v.Deadline, v.HasDeadline = e.CustomerDeadline(c)
+	if e == nil {
+		return v
+	}
 	if a := e.pack.Customer.Appeal; a != nil {
 		v.Appeal = a.Text
 		if a.Basis != nil {
@@ -119,8 +124,11 @@ func (e *Engine) CustomerView(c Case) CustomerView {
 
 // CustomerDeadline is the deadline the customer of c is told: the pack's
 // customer clock (Pack.Customer.Clock) when the case runs it, stopped or
-// not, else MainDeadline.
+// not, else MainDeadline (also for a nil engine).
 func (e *Engine) CustomerDeadline(c Case) (Deadline, bool) {
+	if e == nil {
+		return MainDeadline(c)
+	}
 	if name := e.pack.Customer.Clock; name != "" {
 		for _, d := range c.Deadlines {
 			if d.Name == name && !d.Due.IsZero() {

@@ -316,8 +316,9 @@ func (p *Process) startConsole(context.Context) error {
 			return err
 		}
 	}
-	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
-	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.key.Derive("survey"), Publish: publishAction(p.producer)})
+	surveys := httpapi.SurveyBook{Index: p.index, Key: p.key.Derive("survey"), Publish: publishAction(p.producer)}
+	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index, Engine: packs.ByName, Surveys: surveys})
+	form.MountSurvey(p.server.App(), surveys)
 	return nil
 }
 
