@@ -392,6 +392,9 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		}
 		c.Status = StatusResolved
 		ev.Detail = "已办结"
+		if a.CustomerVisible {
+			ev.Detail += "；处理结果已在进度查询页告知客户"
+		}
 		c, err = e.event(c, EventResolved, a.At)
 	case ActionClose:
 		if c.Status == StatusClosed {

@@ -193,6 +193,15 @@ func TestCustomerVisibleOnlyOnResolve(t *testing.T) {
 	if _, _, _, err := e.Apply(c, n); !errors.Is(err, ErrInvalidAction) {
 		t.Errorf("a customer-visible note: %v, want refused", err)
 	}
+	// The timeline tells agents which results the customer reads.
+	for _, visible := range []bool{false, true} {
+		r := act(c, "r1", ActionResolve, "1001", received.Add(2*time.Hour))
+		r.Note, r.CustomerVisible = "已更换基站设备，信号恢复。", visible
+		ev := apply(t, e, c, r).History[0]
+		if ev.CustomerVisible != visible || strings.Contains(ev.Detail, "告知客户") != visible {
+			t.Errorf("resolve (visible %v): event %+v", visible, ev)
+		}
+	}
 }
 
 func TestSurveyAnswerOncePerResolution(t *testing.T) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,6 +143,37 @@ func TestStatusLookupShowsWhatTheCustomerMaySee(t *testing.T) {
 				if err != nil || s.Case != tt.c.ID || s.Revision != tt.c.Revision {
 					t.Errorf("survey token = %+v, %v", s, err)
 				}
+			}
+		})
+	}
+}
+
+// TestResolveCustomerVisible checks the API's customer_visible field: a
+// resolve carries it to the action; any other kind is refused with it.
+func TestResolveCustomerVisible(t *testing.T) {
+	const agent = "agent-token-0123456789"
+	held := func(c *router.Case) { c.Status, c.Route.Owner, c.Assignee = router.StatusInProgress, "agent1", "agent1" }
+	for _, tt := range []struct {
+		name    string
+		body    map[string]any
+		want    int
+		visible bool
+	}{
+		{"resolve, told to the customer", map[string]any{"kind": "resolve", "note": "已为您更换光猫，线路测试正常。", "customer_visible": true}, http.StatusAccepted, true},
+		{"resolve, kept internal", map[string]any{"kind": "resolve", "note": "光猫老化，客户嫌上门慢"}, http.StatusAccepted, false},
+		{"a note cannot be shown", map[string]any{"kind": "note", "note": "客户说要去工信部投诉", "customer_visible": true}, http.StatusUnprocessableEntity, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newActServer(t, held)
+			code, out := as.request(t, http.MethodPost, "/api/v1/cases/TS1/actions", agent, tt.body)
+			if code != tt.want {
+				t.Fatalf("status %d, want %d (%v)", code, tt.want, out)
+			}
+			if code == http.StatusAccepted && (len(as.published) != 1 || as.published[0].CustomerVisible != tt.visible) {
+				t.Errorf("published %+v, want customer_visible %v", as.published, tt.visible)
+			}
+			if code != http.StatusAccepted && (out["field"] != "customer_visible" || len(as.published) != 0) {
+				t.Errorf("answer %v, published %+v", out, as.published)
 			}
 		})
 	}
