@@ -152,7 +152,9 @@ func TestStatusLookupShowsWhatTheCustomerMaySee(t *testing.T) {
 // resolve carries it to the action; any other kind is refused with it.
 func TestResolveCustomerVisible(t *testing.T) {
 	const agent = "agent-token-0123456789"
-	held := func(c *router.Case) { c.Status, c.Route.Owner, c.Assignee = router.StatusInProgress, "agent1", "agent1" }
+	held := func(c *router.Case) {
+		c.Status, c.Route.Owner, c.Assignee = router.StatusInProgress, "agent1", "agent1"
+	}
 	for _, tt := range []struct {
 		name    string
 		body    map[string]any
