@@ -98,7 +98,12 @@ func TestStatusPageFollowsACase(t *testing.T) {
 	const result = "经核实为计费系统重复扣费，已于12月5日退还30元至话费账户。"
 	b.navigate(caseURL, ".caseactions")
 	b.click(`input[name=customer_visible]`)
-	b.act("resolve", map[string]string{"#s-note": result}, "办结")
+	b.typeIn("#s-note", result)
+	b.shot("18a-console-resolve")
+	b.act("resolve", nil, "办结")
+	if !strings.Contains(b.text(".timeline"), "处理结果已在进度查询页告知客户") {
+		t.Errorf("the timeline does not say the result was told to the customer:\n%s", b.text(".timeline"))
+	}
 	b.signOut()
 	lookUp("resolved", func(c router.Case) bool { return c.Status == router.StatusResolved })
 	expect("已办结", []string{result, "您对处理结果是否满意", "12300", "电信用户申诉处理暂行办法", "第八条、第九条"}, nil)
@@ -112,6 +117,8 @@ func TestStatusPageFollowsACase(t *testing.T) {
 	lookUp("reopened", func(c router.Case) bool { return c.Status == router.StatusInProgress })
 	expect("处理中", nil, []string{result, "您对处理结果是否满意"})
 	b.shot("18a-6-reopened")
+	b.navigate("/status", "#f-digits")
+	b.shot("18a-7-lookup-form")
 	if c := r.search(t, url.Values{"q": {"流量加油包"}}).Hits[0]; !strings.Contains(c.History[len(c.History)-1].Note, "下个月又会扣") {
 		t.Errorf("the reopening does not carry the customer's comment: %+v", c.History[len(c.History)-1])
 	}
