@@ -130,6 +130,10 @@ type Action struct {
 	// corrected validity of a revalidate action.
 	Grade string `json:"grade,omitempty"`
 	Valid *bool  `json:"valid,omitempty"`
+	// CustomerVisible marks a resolve action's Note, the result, as one
+	// the customer may read on the status page; a result is internal
+	// otherwise. Only resolve actions carry it.
+	CustomerVisible bool `json:"customer_visible,omitempty"`
 	// Override says the actor may take over or pass on a case another
 	// agent holds (a supervisor or an admin; see HeldBy). The console sets
 	// it from the role of the account that acts.
@@ -145,6 +149,9 @@ type Event struct {
 	// Detail says what changed, in Chinese, e.g. "首问负责人：1001；当前处理人：1001".
 	Detail string `json:"detail,omitempty"`
 	Note   string `json:"note,omitempty"`
+	// CustomerVisible marks the Note of a resolve as the result the
+	// customer is shown (Action.CustomerVisible).
+	CustomerVisible bool `json:"customer_visible,omitempty"`
 }
 
 // ErrInvalidAction is wrapped by the errors of an action that can never be
@@ -230,6 +237,9 @@ func (a Action) Validate() error {
 	case a.At.IsZero():
 		return invalid(Reason{Code: CodeInvalid, Message: "操作缺少时间"}, "no time")
 	}
+	if a.CustomerVisible && a.Kind != ActionResolve {
+		return invalid(Reason{Code: CodeInvalid, Field: "customer_visible", Message: "只有办结时填写的处理结果可以告知客户"}, "customer_visible is for resolve actions")
+	}
 	switch a.Kind {
 	case ActionTake, ActionResolve, ActionClose, ActionReopen:
 	case ActionTransfer:
@@ -312,7 +322,13 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		return c, false, nil, nil
 	}
 	c = c.clone()
-	ev := Event{Action: a.ID, Kind: a.Kind, Actor: a.Actor, At: a.At, Note: a.Note}
+	ev := Event{Action: a.ID, Kind: a.Kind, Actor: a.Actor, At: a.At, Note: a.Note, CustomerVisible: a.CustomerVisible}
+	if a.Actor == SurveyActor && c.Status != StatusResolved {
+		// Every survey link and status page of a resolution may answer
+		// it; the first answer moves the case on and ends the survey.
+		return c, false, nil, invalid(Reason{Code: CodeCaseFinished, Message: "该工单已有回访结果，无需再次评价", Conflict: true},
+			"case %s is %s: a customer's survey answer follows a resolution", c.ID, c.Status)
+	}
 	var notices []Notice
 	var err error
 	switch a.Kind {
@@ -376,6 +392,9 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		}
 		c.Status = StatusResolved
 		ev.Detail = "已办结"
+		if a.CustomerVisible {
+			ev.Detail += "；处理结果已在进度查询页告知客户"
+		}
 		c, err = e.event(c, EventResolved, a.At)
 	case ActionClose:
 		if c.Status == StatusClosed {

@@ -39,18 +39,7 @@ func NewNotifier(cfg NotifyConfig, surveyKey []byte) (*Notifier, error) {
 
 // On reports whether the router writes messages of kind: an agent's
 // reply always, the others as configured.
-func (n *Notifier) On(kind MessageKind) bool {
-	sw := map[MessageKind]*bool{MessageAck: n.cfg.Ack, MessageJoined: n.cfg.Joined, MessageResult: n.cfg.Result}
-	switch {
-	case kind == MessageReply:
-		return true
-	case kind == MessageSurvey:
-		return n.cfg.SurveyOn()
-	case sw[kind] != nil:
-		return *sw[kind]
-	}
-	return n.cfg.Enabled
-}
+func (n *Notifier) On(kind MessageKind) bool { return n.cfg.On(kind) }
 
 // Sent is a message the router wrote to a customer, kept (with the
 // customer's state) for the limits: at most MaxPerHour automatic messages

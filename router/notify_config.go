@@ -105,13 +105,26 @@ func (c *NotifyConfig) Defaults(emailOn bool, fromDomain string) {
 	}
 }
 
-// SurveyOn reports whether follow-up surveys are written: Survey when
-// set, else Enabled. Writing them needs the server secret's survey key.
-func (c NotifyConfig) SurveyOn() bool {
-	if c.Survey != nil {
-		return *c.Survey
+// On reports whether the router writes messages of kind: an agent's
+// reply always, the others as configured: their own switch when set,
+// else Enabled. Writing surveys needs the server secret's survey key.
+func (c NotifyConfig) On(kind MessageKind) bool {
+	sw := map[MessageKind]*bool{MessageAck: c.Ack, MessageJoined: c.Joined, MessageResult: c.Result, MessageSurvey: c.Survey}
+	switch {
+	case kind == MessageReply:
+		return true
+	case sw[kind] != nil:
+		return *sw[kind]
 	}
 	return c.Enabled
+}
+
+// EmailsProgress reports whether a customer who gave only an e-mail
+// address hears of their complaint's progress by e-mail, given whether an
+// e-mail sender is configured (emailOn): web complaints are written to by
+// e-mail and acknowledgements or result notices are on.
+func (c NotifyConfig) EmailsProgress(emailOn bool) bool {
+	return emailOn && slices.Contains(c.WebMedia, MediumEmail) && (c.On(MessageAck) || c.On(MessageResult))
 }
 
 // Provision fills the defaults.

@@ -36,6 +36,28 @@ type Pack struct {
 	Clocks       []Clock        `yaml:"clocks"`
 	Routing      Routing        `yaml:"routing"`
 	Escalation   EscalationPlan `yaml:"escalation"`
+	// Customer is what the customer is shown of the pack's rules.
+	Customer CustomerRules `yaml:"customer"`
+}
+
+// CustomerRules are the parts of a pack a customer sees on the status
+// page: the deadline they are told and where they may turn when they are
+// not satisfied with the result.
+type CustomerRules struct {
+	// Clock names the pack's clock whose deadline the customer is told
+	// (答复用户); empty: MainDeadline's choice.
+	Clock string `yaml:"clock"`
+	// Appeal is the next step the rules give a customer who is not
+	// satisfied (the regulator's complaint channel); nil when the seeds
+	// name none.
+	Appeal *Appeal `yaml:"appeal"`
+}
+
+// Appeal is where a customer may turn after the result: Text for the
+// customer, with the clause that gives the right (a Basis is required).
+type Appeal struct {
+	Text   string `yaml:"text"`
+	Ground `yaml:",inline"`
 }
 
 // Source is a document the pack's rules come from.
@@ -465,6 +487,7 @@ func (v *validator) run() {
 	v.gradesSection()
 	ladders := v.ladders()
 	v.clocks(ladders)
+	v.customer()
 	v.routing()
 	v.uniqueRuleIDs()
 }
@@ -718,6 +741,24 @@ func (v *validator) uniqueRuleIDs() {
 	}
 	for i, r := range p.Routing.Rules {
 		add(fmt.Sprintf("routing.rules[%d]", i), r.ID)
+	}
+}
+
+// customer checks that the customer clock is one of the pack's and that
+// an appeal has a text and cites a clause.
+func (v *validator) customer() {
+	cr := v.p.Customer
+	if cr.Clock != "" && !slices.ContainsFunc(v.p.Clocks, func(c Clock) bool { return c.Name == cr.Clock }) {
+		v.errorf("customer.clock", "unknown clock %q (one of the pack's clocks)", cr.Clock)
+	}
+	if a := cr.Appeal; a != nil {
+		if strings.TrimSpace(a.Text) == "" {
+			v.errorf("customer.appeal.text", "must not be empty")
+		}
+		if a.Basis == nil {
+			v.errorf("customer.appeal.basis", "an appeal cites the clause that gives it")
+		}
+		v.ground("customer.appeal", a.Ground)
 	}
 }
 

@@ -20,6 +20,11 @@ type Config struct {
 	// Intake is the installation's contact rule (the tousu configuration's
 	// section "intake"), applied to the phone numbers customers give.
 	Intake ingest.Config `yaml:"-"`
+	// EmailProgress says that customers who gave only an e-mail address
+	// hear of their complaint's progress by e-mail (an SMTP sender and the
+	// router's acknowledgements or result notices are configured); the
+	// status page promises it only then. Set by the app.
+	EmailProgress bool `yaml:"-"`
 	// MaxJSONBytes bounds the body of POST /api/v1/complaints; the API
 	// stops reading there. Default 64 KiB.
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`

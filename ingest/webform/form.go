@@ -226,8 +226,10 @@ type pageData struct {
 	Reference string
 	EmailOnly bool
 
-	// The status page.
-	Status *statusView
+	// The status page; EmailProgress says e-mail-only customers hear of
+	// progress by e-mail.
+	Status        *statusView
+	EmailProgress bool
 
 	// The message page; Thanks marks a confirmation rather than a
 	// refusal.
@@ -258,7 +260,7 @@ var formFields = []fieldView{
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
 	for _, name := range []string{"form", "receipt", "status", "message", "survey"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/surveyform.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webform: parse template %s: %w", name, err)
 		}

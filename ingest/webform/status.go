@@ -20,20 +20,42 @@ import (
 // receipt).
 var ErrUnknownReference = errors.New("webform: unknown reference")
 
-// CaseStatus is what the status page shows a customer about a case.
+// CaseStatus is what the status page shows a customer about a case:
+// nothing internal (no internal clock, no internal note).
 type CaseStatus struct {
 	Reference string
-	// Status is the Chinese label of the case status: 已受理, 处理中,
-	// 已办结 or 已关闭.
+	// Status is where the case stands in the customer's words: 已受理,
+	// 处理中, 已答复, 已办结 or 已关闭.
 	Status     string
 	Category   string
 	ReceivedAt time.Time
-	// Deadline is when the case is due; zero when none is set.
-	Deadline time.Time
+	// Steps are the steps of the case in order, each reached or not.
+	Steps []StatusStep
+	// Deadline is the customer-facing deadline as the customer reads it,
+	// e.g. "答复用户：2026年12月24日前"; empty when none is set.
+	Deadline string
+	// Result is the resolution's text an agent marked as customer-visible;
+	// empty otherwise.
+	Result string
+	// Survey is the token of the follow-up survey (see SurveyBook) while
+	// the case takes the customer's answer, satisfied or not; empty
+	// otherwise.
+	Survey string
+	// Appeal is where the customer may turn when not satisfied, and
+	// AppealBasis the rule that gives it; empty when the rules name none.
+	Appeal, AppealBasis string
 	// Phone is the customer's phone number as stored (+8613800138000); the
 	// page checks its last four digits. Empty for e-mail-only complaints,
 	// which the status page cannot show.
 	Phone string
+}
+
+// StatusStep is one step of a case's progress: its label, whether the
+// case reached it, and when (zero when not known).
+type StatusStep struct {
+	Label   string
+	Reached bool
+	At      time.Time
 }
 
 // StatusLookup finds the case of a reference (受理编号). LookupStatus is
@@ -48,6 +70,17 @@ type StatusLookup interface {
 // statusView is a found case, formatted for the page.
 type statusView struct {
 	Reference, Status, Category, ReceivedAt, Deadline string
+	Steps                                             []stepView
+	Result, Appeal, AppealBasis                       string
+	// Survey is the satisfied / not satisfied form, posted to the survey
+	// page; nil when the case takes no answer.
+	Survey *surveyView
+}
+
+// stepView is a step formatted for the page.
+type stepView struct {
+	Label, At       string
+	Reached, Latest bool
 }
 
 // shanghai is China Standard Time. China has kept UTC+8 without daylight
@@ -70,7 +103,9 @@ const (
 //
 // The customer must enter the last four digits of the phone number the
 // complaint was made with; complaints with an e-mail address only cannot
-// be looked up here (the page says so) and hear about progress by e-mail.
+// be looked up here (the page says so, and promises progress by e-mail
+// only with Config.EmailProgress). A resolved case offers the follow-up
+// survey's form, answered through the survey page (MountSurvey).
 // POST /status is CSRF protected and rate limited per IP, and each
 // reference is locked for a while after Config.MaxStatusFailures failed
 // look-ups (see lookupStatus).
@@ -83,8 +118,9 @@ func (f *Form) MountStatus(app fiber.Router, lookup StatusLookup) {
 
 func (f *Form) statusPage(c *fiber.Ctx, reference, digits string, errs map[string]string) pageData {
 	return pageData{
-		Title: "投诉进度查询",
-		Base:  mountBase(c),
+		Title:         "投诉进度查询",
+		Base:          mountBase(c),
+		EmailProgress: f.cfg.EmailProgress,
 		Fields: []fieldView{
 			{Name: "reference", Label: "受理编号", Type: "text", Autocomplete: "off", Required: true, Value: echo(reference), Error: errs["reference"], Hint: "提交投诉后页面上显示的编号，以 TS 开头。"},
 			{Name: "digits", Label: "手机号码后四位", Type: "text", Autocomplete: "off", InputMode: "numeric", Required: true, Value: echo(digits), Error: errs["digits"]},
@@ -161,14 +197,34 @@ func (f *Form) lookupStatus(c *fiber.Ctx, lookup StatusLookup) error {
 	}
 	f.m.lookups.WithLabelValues("found").Inc()
 	page := f.statusPage(c, ref, "", nil)
-	page.Status = &statusView{
-		Reference:  ref,
-		Status:     orDash(cs.Status),
-		Category:   orDash(cs.Category),
-		ReceivedAt: formatTime(cs.ReceivedAt),
-		Deadline:   formatTime(cs.Deadline),
-	}
+	page.Status = newStatusView(ref, cs)
+	page.Survey = page.Status.Survey
 	return f.render(c, fiber.StatusOK, "status", page)
+}
+
+// newStatusView formats a found case for the page.
+func newStatusView(ref string, cs CaseStatus) *statusView {
+	v := &statusView{
+		Reference:   ref,
+		Status:      orDash(cs.Status),
+		Category:    orDash(cs.Category),
+		ReceivedAt:  formatTime(cs.ReceivedAt),
+		Deadline:    orDash(cs.Deadline),
+		Result:      cs.Result,
+		Appeal:      cs.Appeal,
+		AppealBasis: cs.AppealBasis,
+	}
+	for _, s := range cs.Steps {
+		at := ""
+		if s.Reached && !s.At.IsZero() {
+			at = formatTime(s.At)
+		}
+		v.Steps = append(v.Steps, stepView{Label: s.Label, At: at, Reached: s.Reached, Latest: s.Reached && s.Label == cs.Status})
+	}
+	if cs.Survey != "" && len(cs.Survey) <= MaxSurveyTokenBytes {
+		v.Survey = &surveyView{Token: cs.Survey, Reference: ref, Status: v.Status, Category: v.Category, Open: true}
+	}
+	return v
 }
 
 // Values of ledger records that LockedFor counts: a failed try, and a

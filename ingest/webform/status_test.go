@@ -19,7 +19,7 @@ func statusEnv(tb testing.TB) *testEnv {
 		Status:     "处理中",
 		Category:   "网络质量",
 		ReceivedAt: time.Date(2026, 12, 1, 1, 30, 0, 0, time.UTC),
-		Deadline:   time.Date(2026, 12, 17, 10, 0, 0, 0, time.UTC),
+		Deadline:   "答复用户：2026年12月21日前",
 		Phone:      "+8613800138000",
 	}
 	e.lookup.cases["TS0000000001"] = CaseStatus{Reference: "TS0000000001", Status: "已受理"} // e-mail only
@@ -34,7 +34,7 @@ func TestStatusLookup(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"found", knownRef, "8000", http.StatusOK, []string{"处理中", "网络质量", "2026年12月17日 18:00", "2026年12月1日 09:30"}},
+		{"found", knownRef, "8000", http.StatusOK, []string{"处理中", "网络质量", "答复用户：2026年12月21日前", "2026年12月1日 09:30"}},
 		{"found with typing slips", "ts3k-9qw2-m7px", "８０００", http.StatusOK, []string{"处理中"}},
 		{"wrong digits", knownRef, "8001", http.StatusNotFound, []string{msgNotFound}},
 		{"unknown reference", "TS3K9QW2M7PY", "8000", http.StatusNotFound, []string{msgNotFound}},
@@ -227,6 +227,114 @@ func TestLockedFor(t *testing.T) {
 			retry, locked := LockedFor(tt.entries, now, 3, time.Hour)
 			if locked != tt.locked || retry != tt.wantRetry {
 				t.Fatalf("LockedFor = %v, %v; want %v, %v", retry, locked, tt.wantRetry, tt.locked)
+			}
+		})
+	}
+}
+
+// TestStatusJourney shows one case at each step as the lookup reports
+// it: the steps with their dates, the result only when visible, the
+// survey form once resolved, and the appeal the rules name.
+func TestStatusJourney(t *testing.T) {
+	cst := func(day, hour, minute int) time.Time { return time.Date(2026, 12, day, hour, minute, 0, 0, shanghai) }
+	steps := func(at ...time.Time) []StatusStep {
+		var out []StatusStep
+		for i, l := range []string{"已受理", "处理中", "已答复", "已办结", "已关闭"} {
+			s := StatusStep{Label: l}
+			if i < len(at) {
+				s.Reached, s.At = true, at[i]
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	appeal := "对处理结果不满意，或提交投诉后15个工作日内未获答复的，可以向工业和信息化部电信用户申诉受理中心申诉（电话 12300）。"
+	tests := []struct {
+		name       string
+		cs         CaseStatus
+		want, lack []string
+	}{
+		{"received", CaseStatus{Status: "已受理", Steps: steps(cst(1, 9, 30)), Deadline: "答复用户：2026年12月21日前"},
+			[]string{"答复用户：2026年12月21日前", `<li class="reached latest">已受理<span class="at">2026年12月1日 09:30</span>`, `<li class="">处理中</li>`},
+			[]string{`name="satisfied"`, `id="result"`, `id="appeal"`}},
+		{"answered", CaseStatus{Status: "已答复", Steps: steps(cst(1, 9, 30), cst(1, 10, 2), cst(3, 16, 45))},
+			[]string{`<li class="reached latest">已答复<span class="at">2026年12月3日 16:45</span>`, `<li class="reached">处理中<span class="at">2026年12月1日 10:02</span>`},
+			[]string{`name="satisfied"`}},
+		{"resolved, result internal", CaseStatus{Status: "已办结", Steps: steps(cst(1, 9, 30), time.Time{}, time.Time{}, cst(4, 11, 0)), Survey: "tok.sig", Appeal: appeal, AppealBasis: "《电信用户申诉处理暂行办法》第八条、第九条"},
+			[]string{`<li class="reached">处理中</li>`, `name="satisfied" value="no"`, `name="t" value="tok.sig"`, `action="/survey"`, "12300", "依据：《电信用户申诉处理暂行办法》第八条、第九条"},
+			[]string{`id="result"`}},
+		{"resolved, result visible", CaseStatus{Status: "已办结", Steps: steps(cst(1, 9, 30), cst(1, 10, 2), cst(3, 16, 45), cst(4, 11, 0)), Result: "经核查，12月1日宽带中断系光缆被挖断所致，已修复；减免12月月租30元，已于12月4日返还至话费账户。", Survey: "tok.sig"},
+			[]string{`<p class="result" id="result">经核查，12月1日宽带中断系光缆被挖断所致`},
+			[]string{`id="appeal"`}},
+		{"closed: no survey", CaseStatus{Status: "已关闭", Steps: steps(cst(1, 9, 30), cst(1, 10, 2), cst(3, 16, 45), cst(4, 11, 0), cst(5, 8, 0)), Result: "已修复。"},
+			[]string{`<li class="reached latest">已关闭`}, []string{`name="satisfied"`}},
+		{"result with markup is text", CaseStatus{Status: "已办结", Result: `<img src=x onerror=alert(1)>已退款`},
+			[]string{"&lt;img src=x onerror=alert(1)&gt;已退款"}, []string{"<img src=x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := statusEnv(t)
+			tt.cs.Reference, tt.cs.Phone, tt.cs.Category = knownRef, "+86 138-0013-8000", "网络质量"
+			e.lookup.cases[knownRef] = tt.cs
+			code, _, body := lookUp(t, e, knownRef, "8000")
+			if code != http.StatusOK {
+				t.Fatalf("status %d", code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, l := range tt.lack {
+				if strings.Contains(body, l) {
+					t.Errorf("page shows %q", l)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusSurveyAnswered answers the survey from the status page: the
+// form posts to the survey page, which records the answer once.
+func TestStatusSurveyAnswered(t *testing.T) {
+	e := statusEnv(t)
+	cs := e.lookup.cases[knownRef]
+	cs.Status, cs.Survey = "已办结", surveyToken
+	e.lookup.cases[knownRef] = cs
+	e.surveys.cases[surveyToken] = SurveyCase{Reference: knownRef, Status: "已办结", Open: true}
+	s, _ := e.open(t, "/status")
+	_, body := e.post(t, "/status", s, map[string]string{"reference": knownRef, "digits": "8000"}, nil)
+	if !strings.Contains(body, `name="t" value="`+surveyToken+`"`) {
+		t.Fatal("the status page offers no survey")
+	}
+	fields := map[string]string{"t": surveyToken, "satisfied": "no", "comment": "换了光猫还是每天晚上9点掉线，12月5号又断了一次"}
+	for i, want := range []int{http.StatusOK, http.StatusConflict} {
+		resp, _ := e.post(t, "/survey", s, fields, nil)
+		if resp.StatusCode != want {
+			t.Errorf("answer %d: status %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	if len(e.surveys.answers) != 1 || e.surveys.answers[0].satisfied || !strings.Contains(e.surveys.answers[0].comment, "9点掉线") {
+		t.Errorf("answers = %+v, want one, not satisfied, with the comment", e.surveys.answers)
+	}
+}
+
+// TestStatusPromisesEmailOnlyWhenConfigured checks the look-up form's
+// promise to e-mail-only customers.
+func TestStatusPromisesEmailOnlyWhenConfigured(t *testing.T) {
+	const promise = "我们会通过电子邮件告知处理进展"
+	for _, tt := range []struct {
+		name string
+		on   bool
+	}{{"no e-mail sender", false}, {"e-mail progress configured", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{EmailProgress: tt.on})
+			_, body := e.open(t, "/status")
+			if strings.Contains(body, promise) != tt.on {
+				t.Errorf("promise shown = %v, want %v", !tt.on, tt.on)
+			}
+			if !strings.Contains(body, "仅留电子邮箱的投诉无法在此查询") {
+				t.Error("the page no longer says e-mail-only complaints cannot be looked up")
 			}
 		})
 	}

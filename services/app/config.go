@@ -307,6 +307,9 @@ func (c *Config) Provision() {
 	for _, s := range c.sections() {
 		provision(s.v)
 	}
+	// The status page promises e-mail-only customers progress by e-mail
+	// only when the router writes it.
+	c.Webform.EmailProgress = c.Router.Outbound.EmailsProgress(len(c.Sender.SMTP) > 0)
 }
 
 // provision provisions a section that has defaults.

@@ -286,7 +286,13 @@ type consoleBrowser struct {
 // JavaScript dialog a page opens.
 func newConsoleBrowser(tb testing.TB) *consoleBrowser {
 	tb.Helper()
-	b := &consoleBrowser{t: tb, ctx: browsertest.Start(tb, 1100, 800, 8*time.Minute), shots: os.Getenv(envShotsDir)}
+	return newBrowser(tb, browsertest.Start(tb, 1100, 800, 8*time.Minute))
+}
+
+// newBrowser is newConsoleBrowser in the browser tab ctx.
+func newBrowser(tb testing.TB, ctx context.Context) *consoleBrowser {
+	tb.Helper()
+	b := &consoleBrowser{t: tb, ctx: ctx, shots: os.Getenv(envShotsDir)}
 	if b.shots == "" {
 		b.shots = tb.TempDir()
 	} else if err := os.MkdirAll(b.shots, 0o755); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/console"
@@ -316,8 +317,9 @@ func (p *Process) startConsole(context.Context) error {
 			return err
 		}
 	}
-	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
-	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.surveyKey(), Publish: publishAction(p.producer)})
+	surveys := httpapi.SurveyBook{Index: p.index, Key: p.surveyKey(), Publish: publishAction(p.producer)}
+	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index, Engine: packs.ByName, Surveys: surveys})
+	form.MountSurvey(p.server.App(), surveys)
 	return nil
 }
 
@@ -645,7 +647,7 @@ func (p *Process) printTokens(configured int) {
 // embedded installation makes one in its data directory at first start;
 // distributed replicas must share a configured one.
 func (p *Process) loadKey() error {
-	surveys := p.has(TargetRouter) && p.cfg.Router.Outbound.SurveyOn()
+	surveys := p.has(TargetRouter) && p.cfg.Router.Outbound.On(router.MessageSurvey)
 	if !p.has(TargetGateway) && !p.has(TargetPoller) && !p.has(TargetConsole) && !surveys {
 		return nil
 	}

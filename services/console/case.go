@@ -332,7 +332,7 @@ func (p *Pages) act(c *fiber.Ctx) error {
 	kind := router.ActionKind(c.FormValue("kind"))
 	req := httpapi.ActionRequest{Kind: kind, Assignee: strings.TrimSpace(c.FormValue("assignee")), Department: c.FormValue("department"),
 		Queue: c.FormValue("queue"), Event: c.FormValue("event"), Category: c.FormValue("category"), Grade: c.FormValue("grade"),
-		Note: strings.TrimSpace(c.FormValue("note"))}
+		Note: strings.TrimSpace(c.FormValue("note")), CustomerVisible: kind == router.ActionResolve && c.FormValue("customer_visible") == "yes"}
 	switch c.FormValue("valid") {
 	case "yes":
 		req.Valid = ptr(true)

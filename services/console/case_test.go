@@ -78,6 +78,10 @@ func TestCaseActions(t *testing.T) {
 			http.StatusUnprocessableEntity, "指派坐席不是系统中的坐席账号：“9999”", nil},
 		{"resolve without its result", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "  "),
 			http.StatusUnprocessableEntity, "办结须在备注中填写处理结果", nil},
+		{"resolve, the result kept internal", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "已退12月月租，客户还嫌少"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionResolve, Note: "已退12月月租，客户还嫌少"}},
+		{"resolve, the result told to the customer", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "已退还12月宽带月租30元。", "customer_visible", "yes"),
+			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionResolve, Note: "已退还12月宽带月租30元。", CustomerVisible: true}},
 		{"take a case another agent holds", "甲", "/console/cases/TS-B/actions", form("kind", "take"),
 			http.StatusConflict, "该工单正由坐席“坐席丙”处理", nil},
 		{"a supervisor takes it over", "王", "/console/cases/TS-B/actions", form("kind", "take"),
@@ -116,7 +120,7 @@ func TestCaseActions(t *testing.T) {
 			if a.Kind != tt.sent.Kind || tt.sent.Actor != "" && a.Actor != tt.sent.Actor || a.Department != tt.sent.Department ||
 				a.Queue != tt.sent.Queue || a.Category != tt.sent.Category || a.Override != tt.sent.Override || a.Grade != tt.sent.Grade ||
 				(a.Valid == nil) != (tt.sent.Valid == nil) || a.Valid != nil && *a.Valid != *tt.sent.Valid ||
-				tt.sent.Note != "" && a.Note != tt.sent.Note || a.Customer == "" {
+				tt.sent.Note != "" && a.Note != tt.sent.Note || a.Customer == "" || a.CustomerVisible != tt.sent.CustomerVisible {
 				t.Errorf("%s: sent %+v, want %+v", tt.name, a, *tt.sent)
 			}
 		}

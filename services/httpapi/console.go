@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
-	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
@@ -96,6 +95,9 @@ type ActionRequest struct {
 	// revalidate corrects to; the reason of either is in Note.
 	Grade string `json:"grade"`
 	Valid *bool  `json:"valid"`
+	// CustomerVisible shows a resolve's result (Note) to the customer on
+	// the status page; it stays internal otherwise.
+	CustomerVisible bool `json:"customer_visible"`
 	// Actor is the agent an admin token (an integration such as a CRM)
 	// acts for; other tokens act as themselves.
 	Actor string `json:"actor"`
@@ -228,6 +230,7 @@ func (acts *CaseActions) submit(ctx context.Context, p Principal, cs router.Case
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
 		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field, Grade: req.Grade, Valid: req.Valid,
+		CustomerVisible: req.CustomerVisible,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}
@@ -501,33 +504,4 @@ func CustomerToken(key []byte, customer string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(customer))
 	return "c_" + strings.ToLower(base32.StdEncoding.EncodeToString(m.Sum(nil))[:16])
-}
-
-// StatusLookup answers the customer status page from the index.
-type StatusLookup struct {
-	Index caseindex.Index
-}
-
-// LookupStatus implements webform.StatusLookup.
-func (s StatusLookup) LookupStatus(ctx context.Context, reference string) (webform.CaseStatus, error) {
-	if strings.TrimSpace(reference) == "" {
-		// An empty filter does not filter: it would find any case.
-		return webform.CaseStatus{}, webform.ErrUnknownReference
-	}
-	res, err := s.Index.Search(ctx, caseindex.Query{Filters: map[string]string{"reference": reference}, Limit: 1})
-	if err != nil {
-		return webform.CaseStatus{}, err
-	}
-	if len(res.Hits) == 0 {
-		return webform.CaseStatus{}, webform.ErrUnknownReference
-	}
-	c := res.Hits[0]
-	return webform.CaseStatus{
-		Reference:  reference,
-		Status:     c.Status.Label(),
-		Category:   c.Category,
-		ReceivedAt: c.ReceivedAt,
-		Deadline:   c.Deadline,
-		Phone:      c.Customer.Phone,
-	}, nil
 }
