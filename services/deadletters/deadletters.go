@@ -194,6 +194,16 @@ func (f Filter) Matches(e Entry) bool {
 // UTF-8 (a mail in GBK) show as U+FFFD.
 func (e Entry) MaskedPayload() string { return ingest.MaskText(e.Payload()) }
 
+// MaskedExcerpt is the start of MaskedPayload, at most n runes and "…"
+// when cut, for a list.
+func (e Entry) MaskedExcerpt(n int) string {
+	r := []rune(e.Payload())
+	if len(r) <= n {
+		return ingest.MaskText(string(r))
+	}
+	return ingest.MaskExcerpt(string(r[:n]) + "…")
+}
+
 // Payload is e's original as text, unmasked; bytes that are not UTF-8
 // show as U+FFFD.
 func (e Entry) Payload() string {

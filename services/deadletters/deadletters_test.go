@@ -148,6 +148,9 @@ func TestMaskedPayload(t *testing.T) {
 			}
 		})
 	}
+	if x := (Entry{DeadLetter: badVersion}).MaskedExcerpt(63); strings.Contains(x, "139") || !strings.HasSuffix(x, "…") {
+		t.Errorf("excerpt %q, want it cut before the phone number's first digits", x)
+	}
 	if k := (Entry{DeadLetter: badVersion}).MaskedKey(); strings.Contains(k, "12345678") {
 		t.Errorf("masked key %q shows the phone number", k)
 	}
