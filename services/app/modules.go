@@ -26,6 +26,7 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/notices"
 	"github.com/tousu/tousu/services/outcomes"
@@ -299,6 +300,14 @@ func (p *Process) startConsole(context.Context) error {
 	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
 		return err
 	}
+	// Every console follows the dead letters into memory; replay marks are
+	// on the shared ledger, so every replica refuses a second replay.
+	dead := deadletters.New(p.cfg.DeadLetters, p.producer.Write, shared.Ledger)
+	if err := p.follow("deadletters", bus.FollowerConfig{Topic: bus.TopicDLQ}, dead.Follow, nil); err != nil {
+		return err
+	}
+	dlq := httpapi.NewDeadLetters(dead, p.auth, p.component("deadletters"))
+	dlq.Mount(p.server.App())
 	// The files customers attached, as the gateway and the poller of
 	// this data directory stored them.
 	files, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))

@@ -21,7 +21,7 @@ var now = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 // The dead letters of the tests, as the stages write them.
 var (
 	badVersion = bus.DeadLetter{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 2, Offset: 118, Key: []byte("+8613912345678"),
-		Reason:   "invalid complaint: schema version 2, want 1",
+		Reason:   "invalid envelope: schema version 2, want 1",
 		Original: []byte(`{"v":2,"id":"webform:7f3a","description":"12月3日装的宽带 天天掉线，联系电话13912345678，身份证110101199003071233"}`),
 		At:       now.Add(-3 * time.Hour), Group: "tousu-normalizer", Headers: map[string]string{"trace": "a1"}}
 	notJSON = bus.DeadLetter{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 0, Offset: 9, Key: []byte("k"),
@@ -83,7 +83,7 @@ func newStore(tb testing.TB, cfg Config, letters ...bus.DeadLetter) (*Store, *wr
 
 func TestReasonClass(t *testing.T) {
 	tests := []struct{ reason, want string }{
-		{"invalid complaint: schema version 2, want 1", "invalid complaint"},
+		{"invalid envelope: schema version 2, want 1", "invalid envelope"},
 		{"complaints.raw payload has schema version 3, want 1", "complaints.raw payload has schema version N, want N"},
 		{"case TS20261203-0042 is not in this router's state: unknown", "case TSN-N is not in this router's state"},
 		{"邮件无正文", "邮件无正文"},
@@ -108,7 +108,7 @@ func TestFilterMatches(t *testing.T) {
 		{"by topic of origin", Filter{Source: bus.TopicRaw}, badVersion, true},
 		{"another topic", Filter{Source: bus.TopicRaw}, refusedAction, false},
 		{"by intake source", Filter{Source: "imap:support"}, quarantined, true},
-		{"by reason class", Filter{Reason: "invalid complaint"}, badVersion, true},
+		{"by reason class", Filter{Reason: "invalid envelope"}, badVersion, true},
 		{"by part of the reason", Filter{Reason: "TS20261203-0042"}, refusedAction, true},
 		{"source and another reason", Filter{Source: bus.TopicRaw, Reason: "邮件"}, badVersion, false},
 	}
@@ -167,7 +167,7 @@ func TestListCounts(t *testing.T) {
 	if p.BySource[bus.TopicRaw] != 2 || p.BySource[bus.TopicActions] != 1 || p.BySource["imap:support"] != 1 {
 		t.Errorf("by source %v", p.BySource)
 	}
-	if p.ByReason["invalid complaint"] != 1 || p.ByReason["decode complaints.raw payload"] != 1 {
+	if p.ByReason["invalid envelope"] != 1 || p.ByReason["decode complaints.raw payload"] != 1 {
 		t.Errorf("by reason %v", p.ByReason)
 	}
 	p = s.List(Filter{Source: bus.TopicRaw}, 0)
@@ -283,7 +283,7 @@ func TestSelect(t *testing.T) {
 	if _, err := s.Replay(context.Background(), "ops-liu", []string{"0-0"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Select(Filter{Reason: "invalid complaint"}); !slices.Equal(got, []string{"0-3"}) {
+	if got := s.Select(Filter{Reason: "invalid envelope"}); !slices.Equal(got, []string{"0-3"}) {
 		t.Errorf("Select after a replay = %v", got)
 	}
 }

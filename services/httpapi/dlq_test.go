@@ -38,7 +38,7 @@ const (
 // quarantined.
 var testLetters = []bus.DeadLetter{
 	{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 1, Offset: 77, Key: []byte("+8613912345678"), Group: "tousu-normalizer",
-		Reason:   "invalid complaint: schema version 2, want 1",
+		Reason:   "invalid envelope: schema version 2, want 1",
 		Original: []byte(`{"v":2,"id":"webform:a1","description":"11月30号交的话费没到账 电话13912345678 邮箱li.si@example.com"}`),
 		Headers:  map[string]string{"reply-to": "13912345678"}, At: time.Now().Add(-2 * time.Hour).UTC()},
 	{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 0, Offset: 3, Key: []byte("k"), Group: "tousu-normalizer",
@@ -109,7 +109,7 @@ func TestDeadLetterList(t *testing.T) {
 	}{
 		{"all", "", 200, []string{"0-2", "0-1", "0-0"}, []string{"13912345678", "li.si@"}},
 		{"by source", "?source=complaints.raw", 200, []string{"0-1", "0-0"}, nil},
-		{"by reason class", "?reason=invalid+complaint", 200, []string{"0-0"}, nil},
+		{"by reason class", "?reason=invalid+envelope", 200, []string{"0-0"}, nil},
 		{"limited", "?limit=1", 200, []string{"0-2"}, nil},
 		{"bad limit", "?limit=0", 400, nil, nil},
 		{"limit too large", "?limit=501", 400, nil, nil},
