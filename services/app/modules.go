@@ -317,7 +317,8 @@ func (p *Process) startConsole(context.Context) error {
 	admin := httpapi.NewAdmin(p.accounts, p.auth, p.component("admin"))
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl, Attachments: files,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
-		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes,
+		DeadLetters: dlq}).Mount(p.server.App())
 	admin.Mount(p.server.App())
 	form := p.form
 	if form == nil {

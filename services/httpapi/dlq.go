@@ -116,6 +116,10 @@ func (d *DeadLetters) Show(p Principal, id string, full bool) (v DeadLetterView,
 	return v, true
 }
 
+// Select is the ids of the kept entries f selects that a replay would
+// send (deadletters.Store.Select).
+func (d *DeadLetters) Select(f deadletters.Filter) []string { return d.store.Select(f) }
+
 // ReplayRequest is the body of a replay: ids, or a filter (every kept
 // entry it selects that was not replayed yet).
 type ReplayRequest struct {
@@ -127,15 +131,17 @@ type ReplayRequest struct {
 // a filter: replaying every dead letter is never what is meant.
 var ErrNothingToReplay = errors.New("请指定要重放的死信编号（ids）或筛选条件（source、reason）")
 
-// Replay replays what req names as p and logs who replayed which entries.
-// Its errors are ErrNothingToReplay and deadletters.ErrTooMany.
+// Replay replays what req names as p and logs who replayed which entries:
+// by filter, the oldest deadletters.MaxReplay entries it selects. Its
+// errors are ErrNothingToReplay and deadletters.ErrTooMany.
 func (d *DeadLetters) Replay(ctx context.Context, p Principal, req ReplayRequest) ([]deadletters.Outcome, error) {
 	ids := req.IDs
 	if len(ids) == 0 {
 		if req.Filter == (deadletters.Filter{}) {
 			return nil, ErrNothingToReplay
 		}
-		ids = d.store.Select(req.Filter)
+		ids = d.Select(req.Filter)
+		ids = ids[:min(len(ids), deadletters.MaxReplay)]
 	}
 	out, err := d.store.Replay(ctx, p.Name, ids)
 	if err != nil {
@@ -195,5 +201,10 @@ func (d *DeadLetters) replay(c *fiber.Ctx) error {
 			n++
 		}
 	}
-	return c.JSON(fiber.Map{"replayed": n, "results": out, "at": time.Now().UTC()})
+	answer := fiber.Map{"replayed": n, "results": out, "at": time.Now().UTC()}
+	if len(req.IDs) == 0 {
+		// A filter that selects more than one replay sends: the rest.
+		answer["remaining"] = len(d.Select(req.Filter))
+	}
+	return c.JSON(answer)
 }
