@@ -44,27 +44,7 @@ func TestDeadLetterReplayMakesOneCase(t *testing.T) {
 	r := startTousu(t, t.TempDir())
 	ctx := context.Background()
 
-	poison := []byte(`{"v":2,"id":"webform:v2-0001","reference":"TS-V2","channel":"webform","description":"新版表单 12月1日起网速只有2M"}`)
-	if err := r.producer.Write(ctx, bus.Message{Topic: bus.TopicRaw, Key: []byte("webform:v2-0001"), Value: poison}); err != nil {
-		t.Fatal(err)
-	}
-	id := ingest.NewID(ingest.ChannelWebForm, "", "dlq-e2e-1")
-	env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelWebForm,
-		ReceivedAt: time.Now().UTC(), Name: "赵敏", Phone: "139 1234 5678", Subject: "宽带",
-		Description: "宽带12月2号开始断断续续，师傅上门两次都没修好，客服说48小时内回电 至今没人联系"}
-	original, err := json.Marshal(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gaveUp := bus.DeadLetter{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Key: []byte(id), Reason: "handler panic: runtime error: index out of range [3] with length 3",
-		Original: original, OriginalSize: len(original), At: time.Now().UTC(), Group: normalizer.Group, Headers: map[string]string{"trace": "e2e"}}
-	letter, err := json.Marshal(gaveUp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.producer.Write(ctx, bus.Message{Topic: bus.TopicDLQ, Key: []byte(id), Value: letter}); err != nil {
-		t.Fatal(err)
-	}
+	original, id := injectDeadLetters(t, r)
 
 	var list dlqList
 	polltest.Until(t, "both dead letters listed", func() bool {
@@ -126,4 +106,37 @@ func TestDeadLetterReplayMakesOneCase(t *testing.T) {
 	if res := r.search(t, url.Values{"q": {"师傅上门两次"}}); res.Total != 1 || len(res.Hits[0].Complaints) != 1 {
 		t.Errorf("cases %+v, want one holding one complaint", res.Hits)
 	}
+}
+
+// injectDeadLetters writes to the pipeline of r a complaint of a schema
+// version the normalizer does not know, which it dead-letters, and the
+// dead letter of a complaint the normalizer gave up on for a reason fixed
+// since (a panic of a bug an upgrade fixed), as the consumer writes one;
+// it returns that complaint's original bytes and envelope id.
+func injectDeadLetters(tb testing.TB, r *running) (original []byte, id string) {
+	tb.Helper()
+	ctx := context.Background()
+	poison := []byte(`{"v":2,"id":"webform:v2-0001","reference":"TS-V2","channel":"webform","description":"新版表单 12月1日起网速只有2M"}`)
+	if err := r.producer.Write(ctx, bus.Message{Topic: bus.TopicRaw, Key: []byte("webform:v2-0001"), Value: poison}); err != nil {
+		tb.Fatal(err)
+	}
+	id = ingest.NewID(ingest.ChannelWebForm, "", "dlq-e2e-1")
+	env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelWebForm,
+		ReceivedAt: time.Now().UTC(), Name: "赵敏", Phone: "139 1234 5678", Subject: "宽带",
+		Description: "宽带12月2号开始断断续续，师傅上门两次都没修好，客服说48小时内回电 至今没人联系"}
+	original, err := json.Marshal(env)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gaveUp := bus.DeadLetter{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Key: []byte(id), Reason: "handler panic: runtime error: index out of range [3] with length 3",
+		Original: original, OriginalSize: len(original), At: time.Now().UTC(), Group: normalizer.Group, Headers: map[string]string{"trace": "e2e"}}
+	letter, err := json.Marshal(gaveUp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := r.producer.Write(ctx, bus.Message{Topic: bus.TopicDLQ, Key: []byte(id), Value: letter}); err != nil {
+		tb.Fatal(err)
+	}
+
+	return original, id
 }
