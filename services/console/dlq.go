@@ -182,12 +182,6 @@ type dlqOutcome struct {
 	Link, Label string
 }
 
-// outcomeLabels name the statuses of a replayed entry.
-var outcomeLabels = map[string]string{
-	deadletters.StatusReplayed: "已重放", deadletters.StatusAlready: "此前已重放，未再发送",
-	deadletters.StatusUnknown: "不存在", deadletters.StatusRefused: "无法重放", deadletters.StatusFailed: "重放失败，可重试",
-}
-
 // replayDeadLetters asks to confirm the replay of the posted ids (id,
 // repeatable) or filter (source, reason, all=1), and with confirm=1
 // replays them.
@@ -222,7 +216,7 @@ func (p *Pages) replayDeadLetters(c *fiber.Ctx) error {
 		return p.render(c, fiber.StatusUnprocessableEntity, "dlqreplay", "重放死信", "dlq", err.Error(), d)
 	}
 	for _, o := range out {
-		d.Results = append(d.Results, dlqOutcome{Outcome: o, Link: entryLink(o.ID), Label: outcomeLabels[o.Status]})
+		d.Results = append(d.Results, dlqOutcome{Outcome: o, Link: entryLink(o.ID), Label: deadletters.StatusLabels[o.Status]})
 		if o.Status == deadletters.StatusReplayed {
 			d.Replayed++
 		}

@@ -1,19 +1,18 @@
 package console
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/deadletters"
+	"github.com/tousu/tousu/services/deadletters/deadletterstest"
 	"github.com/tousu/tousu/services/httpapi"
 )
 
@@ -38,33 +37,18 @@ func testDeadLetters() []bus.DeadLetter {
 	}
 }
 
-// deadLetterStore is a store that follows testDeadLetters at offsets 0…3
-// of partition 0 and keeps replay marks in memory; writes collects what
-// it replays when not nil.
-func deadLetterStore(tb testing.TB, writes *[]bus.Message) *deadletters.Store {
+// deadLetterStore is a store that holds testDeadLetters as entries 0-0…0-3
+// and records what it replays.
+func deadLetterStore(tb testing.TB) (*deadletters.Store, *bustest.Recorder) {
 	tb.Helper()
-	var mu sync.Mutex
-	write := func(_ context.Context, msgs ...bus.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if writes != nil {
-			*writes = append(*writes, msgs...)
-		}
-		return nil
-	}
-	var cfg deadletters.Config
-	cfg.Provision()
-	store := deadletters.New(cfg, write, loopbackLedger())
-	for i, dl := range testDeadLetters() {
-		v, err := json.Marshal(dl)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := store.Follow(context.Background(), bus.Message{Topic: bus.TopicDLQ, Offset: int64(i), Value: v}); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return store
+	return deadletterstest.Store(tb, testDeadLetters()...)
+}
+
+// dlqStore is the store of deadLetterStore alone.
+func dlqStore(tb testing.TB) *deadletters.Store {
+	tb.Helper()
+	s, _ := deadLetterStore(tb)
+	return s
 }
 
 // TestDeadLetterPages: ops and admins see the counts and the newest
@@ -120,8 +104,8 @@ func TestDeadLetterPages(t *testing.T) {
 // every entry of a filter, replays what was confirmed once, and shows
 // the entry replayed.
 func TestDeadLetterReplayPage(t *testing.T) {
-	var writes []bus.Message
-	ps := newPagesServerWith(t, httpapi.NewDeadLetters(deadLetterStore(t, &writes), nil, zap.NewNop()))
+	store, replayed := deadLetterStore(t)
+	ps := newPagesServerWith(t, httpapi.NewDeadLetters(store, nil, zap.NewNop()))
 	replay := pathDeadLetters + "/replay"
 	tests := []struct {
 		name   string
@@ -151,8 +135,8 @@ func TestDeadLetterReplayPage(t *testing.T) {
 				t.Errorf("%s: page lacks %q", tt.name, w)
 			}
 		}
-		if len(writes) != tt.writes {
-			t.Errorf("%s: %d records replayed, want %d", tt.name, len(writes), tt.writes)
+		if n := len(replayed.Messages()); n != tt.writes {
+			t.Errorf("%s: %d records replayed, want %d", tt.name, n, tt.writes)
 		}
 	}
 	ps.check(t, "钱", pathDeadLetters+"/0-0", http.StatusOK, []string{"已重放：qian.ops"}, []string{"重放到"})

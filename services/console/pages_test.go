@@ -173,7 +173,7 @@ func mountPages(tb testing.TB, app *fiber.App, deps PagesDeps) {
 	}
 	deps.Notices = alertStore(tb)
 	if deps.DeadLetters == nil {
-		deps.DeadLetters = httpapi.NewDeadLetters(deadLetterStore(tb, nil), nil, deps.Logger)
+		deps.DeadLetters = httpapi.NewDeadLetters(dlqStore(tb), nil, deps.Logger)
 	}
 	NewPages(deps).Mount(app)
 }

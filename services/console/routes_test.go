@@ -98,7 +98,7 @@ func walkServer(tb testing.TB) *fiber.App {
 	customerKey := []byte("customer-key-of-the-walk-0123456")
 	httpapi.NewConsole(idx, auth, acts, customerKey, zap.NewNop()).Mount(app)
 	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
-	dlq := httpapi.NewDeadLetters(deadLetterStore(tb, nil), auth, zap.NewNop())
+	dlq := httpapi.NewDeadLetters(dlqStore(tb), auth, zap.NewNop())
 	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)

@@ -375,6 +375,12 @@ const (
 	StatusFailed = "failed"
 )
 
+// StatusLabels say the statuses of a replayed entry to people.
+var StatusLabels = map[string]string{
+	StatusReplayed: "已重放", StatusAlready: "此前已重放，未再发送",
+	StatusUnknown: "不存在", StatusRefused: "无法重放", StatusFailed: "重放失败，可重试",
+}
+
 // Outcome is what became of one entry of a replay.
 type Outcome struct {
 	ID     string  `json:"id"`

@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +15,7 @@ import (
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/deadletters"
-	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/deadletters/deadletterstest"
 )
 
 // dlqTokens are the tokens of the dead-letter API tests, one per role.
@@ -47,36 +45,15 @@ var testLetters = []bus.DeadLetter{
 		Original: []byte("Subject: =?gb2312?B?zbbL3w==?=\r\n\r\n"), At: time.Now().Add(-time.Minute).UTC()},
 }
 
-// deadLetterApp serves the API over a store that holds testLetters at
-// offsets 0, 1, 2 of partition 0 and records what it replays.
+// deadLetterApp serves the API over a store that holds testLetters as
+// entries 0-0, 0-1, 0-2 and records what it replays.
 func deadLetterApp(tb testing.TB) (*fiber.App, *observer.ObservedLogs, func() []bus.Message) {
 	tb.Helper()
-	var mu sync.Mutex
-	var written []bus.Message
-	write := func(_ context.Context, msgs ...bus.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		written = append(written, msgs...)
-		return nil
-	}
-	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "dlq.test")
-	marks.CaughtUp()
-	var cfg deadletters.Config
-	cfg.Provision()
-	store := deadletters.New(cfg, write, marks)
-	for i, dl := range testLetters {
-		v, err := json.Marshal(dl)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := store.Follow(context.Background(), bus.Message{Topic: bus.TopicDLQ, Offset: int64(i), Value: v}); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	store, replayed := deadletterstest.Store(tb, testLetters...)
 	core, logs := observer.New(zapcore.InfoLevel)
 	app := fiber.New()
 	NewDeadLetters(store, NewAuthenticator(dlqTokens), zap.New(core)).Mount(app)
-	return app, logs, func() []bus.Message { mu.Lock(); defer mu.Unlock(); return append([]bus.Message(nil), written...) }
+	return app, logs, replayed.Messages
 }
 
 // TestDeadLetterAPIRoles admits ops and admin only.

@@ -160,7 +160,7 @@ func dlqReplay(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			}
 			w := tabwriter.NewWriter(x.stdout, 0, 4, 2, ' ', 0)
 			for _, o := range out.Results {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.ID, o.Topic, replayLabels[o.Status], o.Detail)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.ID, o.Topic, deadletters.StatusLabels[o.Status], o.Detail)
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -172,10 +172,4 @@ func dlqReplay(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			return nil
 		})
 	}
-}
-
-// replayLabels name the statuses of a replayed entry.
-var replayLabels = map[string]string{
-	deadletters.StatusReplayed: "已重放", deadletters.StatusAlready: "此前已重放，未再发送",
-	deadletters.StatusUnknown: "不存在", deadletters.StatusRefused: "无法重放", deadletters.StatusFailed: "重放失败，可重试",
 }

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,9 +10,8 @@ import (
 
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/services/bus"
-	"github.com/tousu/tousu/services/deadletters"
+	"github.com/tousu/tousu/services/deadletters/deadletterstest"
 	"github.com/tousu/tousu/services/httpapi"
-	"github.com/tousu/tousu/services/ledger"
 )
 
 // dlqServer serves the dead-letter API over a store holding a complaint
@@ -25,35 +19,13 @@ import (
 // admin and an agent token; it returns its URL and what it replays.
 func dlqServer(tb testing.TB) (string, func() []bus.Message) {
 	tb.Helper()
-	var mu sync.Mutex
-	var written []bus.Message
-	write := func(_ context.Context, msgs ...bus.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		written = append(written, msgs...)
-		return nil
-	}
-	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "dlq.test")
-	marks.CaughtUp()
-	var cfg deadletters.Config
-	cfg.Provision()
-	store := deadletters.New(cfg, write, marks)
 	at := time.Date(2026, 12, 3, 9, 15, 0, 0, time.UTC)
-	for i, dl := range []bus.DeadLetter{
-		{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 2, Offset: 7, Key: []byte("webform:77"), Group: "tousu-normalizer",
+	store, replayed := deadletterstest.Store(tb,
+		bus.DeadLetter{V: bus.DeadLetterVersion, Topic: bus.TopicRaw, Partition: 2, Offset: 7, Key: []byte("webform:77"), Group: "tousu-normalizer",
 			Reason:   "invalid envelope: schema version 2, want 1",
 			Original: []byte(`{"v":2,"id":"webform:77","description":"12月1号交的300元话费到现在没到账，电话13712345678"}`), At: at},
-		{V: bus.DeadLetterVersion, Source: "imap:support", Key: []byte("imap:support:4:19"), Reason: "邮件无正文",
-			Original: []byte("From: li.si@example.com\r\n\r\n"), At: at.Add(time.Hour)},
-	} {
-		v, err := json.Marshal(dl)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := store.Follow(context.Background(), bus.Message{Topic: bus.TopicDLQ, Offset: int64(i), Value: v}); err != nil {
-			tb.Fatal(err)
-		}
-	}
+		bus.DeadLetter{V: bus.DeadLetterVersion, Source: "imap:support", Key: []byte("imap:support:4:19"), Reason: "邮件无正文",
+			Original: []byte("From: li.si@example.com\r\n\r\n"), At: at.Add(time.Hour)})
 	auth := httpapi.NewAuthenticator(httpapi.AuthConfig{Tokens: []httpapi.Token{
 		{Name: "liu.yunwei", Token: secret.Inline("ops-token-0123456789"), Role: httpapi.RoleOps},
 		{Name: "bootstrap", Token: secret.Inline("admin-token-0123456789"), Role: httpapi.RoleAdmin},
@@ -67,7 +39,7 @@ func dlqServer(tb testing.TB) (string, func() []bus.Message) {
 	}
 	go app.Listener(ln)
 	tb.Cleanup(func() { app.Shutdown() })
-	return "http://" + ln.Addr().String(), func() []bus.Message { mu.Lock(); defer mu.Unlock(); return append([]bus.Message(nil), written...) }
+	return "http://" + ln.Addr().String(), replayed.Messages
 }
 
 // TestDlqCommands runs `tousu dlq` against the dead-letter API: list with
@@ -108,22 +80,7 @@ func TestDlqCommands(t *testing.T) {
 		if tt.args[len(tt.args)-1] != "-help" {
 			args = append(args, "-url", base, "-data", t.TempDir())
 		}
-		var out, errOut bytes.Buffer
-		code := run(args, tt.environ, &out, &errOut)
-		all := out.String() + errOut.String()
-		if code != tt.code {
-			t.Errorf("tousu %q = %d, want %d: %s", args, code, tt.code, all)
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(all, w) {
-				t.Errorf("tousu %q: %q, want %q in it", args, all, w)
-			}
-		}
-		for _, w := range tt.unwanted {
-			if strings.Contains(all, w) {
-				t.Errorf("tousu %q: %q, want no %q in it", args, all, w)
-			}
-		}
+		runAndCheck(t, args, tt.environ, tt.code, tt.want, tt.unwanted)
 		if n := len(written()); n != tt.replayed {
 			t.Errorf("tousu %q: %d records replayed so far, want %d", args, n, tt.replayed)
 		}
