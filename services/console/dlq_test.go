@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/services/bus"
-	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/deadletters/deadletterstest"
 	"github.com/tousu/tousu/services/httpapi"
@@ -39,7 +38,7 @@ func testDeadLetters() []bus.DeadLetter {
 
 // deadLetterStore is a store that holds testDeadLetters as entries 0-0…0-3
 // and records what it replays.
-func deadLetterStore(tb testing.TB) (*deadletters.Store, *bustest.Recorder) {
+func deadLetterStore(tb testing.TB) (*deadletters.Store, func() []bus.Message) {
 	tb.Helper()
 	return deadletterstest.Store(tb, testDeadLetters()...)
 }
@@ -135,7 +134,7 @@ func TestDeadLetterReplayPage(t *testing.T) {
 				t.Errorf("%s: page lacks %q", tt.name, w)
 			}
 		}
-		if n := len(replayed.Messages()); n != tt.writes {
+		if n := len(replayed()); n != tt.writes {
 			t.Errorf("%s: %d records replayed, want %d", tt.name, n, tt.writes)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 var now = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -48,12 +49,12 @@ func record(tb testing.TB, dl bus.DeadLetter, partition int, offset int64) bus.M
 	return bus.Message{Topic: bus.TopicDLQ, Partition: partition, Offset: offset, Key: dl.Key, Value: v, Time: dl.At}
 }
 
-func newStore(tb testing.TB, cfg Config, letters ...bus.DeadLetter) (*Store, *bustest.Recorder) {
+func newStore(tb testing.TB, cfg Config, letters ...bus.DeadLetter) (*Store, *stagetest.RecordingWriter) {
 	tb.Helper()
 	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "dlq.test")
 	marks.CaughtUp()
 	cfg.Provision()
-	w := &bustest.Recorder{}
+	w := &stagetest.RecordingWriter{}
 	s := New(cfg, w.Write, marks)
 	s.now = func() time.Time { return now }
 	for i, dl := range letters {
@@ -218,10 +219,10 @@ func TestReplay(t *testing.T) {
 	if got := statuses(out); !slices.Equal(got, []string{StatusReplayed, StatusRefused, StatusRefused, StatusUnknown}) {
 		t.Fatalf("statuses %v", got)
 	}
-	if len(w.Messages()) != 1 {
-		t.Fatalf("wrote %d records, want 1", len(w.Messages()))
+	if len(w.Msgs) != 1 {
+		t.Fatalf("wrote %d records, want 1", len(w.Msgs))
 	}
-	m := w.Messages()[0]
+	m := w.Msgs[0]
 	if m.Topic != bus.TopicRaw || string(m.Key) != string(badVersion.Key) || string(m.Value) != string(badVersion.Original) ||
 		m.Headers[HeaderReplayOf] != "0-0" || m.Headers["trace"] != "a1" {
 		t.Errorf("replayed %+v, want the original on its topic with its headers and %s", m, HeaderReplayOf)
@@ -230,8 +231,8 @@ func TestReplay(t *testing.T) {
 		t.Errorf("entry replayed %+v, want by ops-liu at %v", e.Replayed, now)
 	}
 	out, _ = s.Replay(ctx, "ops-wang", []string{"0-0"})
-	if out[0].Status != StatusAlready || out[0].Replay.By != "ops-liu" || len(w.Messages()) != 1 {
-		t.Errorf("second replay %+v, %d records; want already by ops-liu and nothing sent", out[0], len(w.Messages()))
+	if out[0].Status != StatusAlready || out[0].Replay.By != "ops-liu" || len(w.Msgs) != 1 {
+		t.Errorf("second replay %+v, %d records; want already by ops-liu and nothing sent", out[0], len(w.Msgs))
 	}
 	if _, err := s.Replay(ctx, "ops-liu", make([]string, MaxReplay+1)); !errors.Is(err, ErrTooMany) {
 		t.Errorf("replay of %d: %v", MaxReplay+1, err)
@@ -242,15 +243,15 @@ func TestReplay(t *testing.T) {
 // unmarked, so it can be replayed again.
 func TestReplayFailedMayBeRetried(t *testing.T) {
 	s, w := newStore(t, Config{}, badVersion)
-	w.Fail(errors.New("broker unreachable"))
+	w.Fail = errors.New("broker unreachable")
 	out, _ := s.Replay(context.Background(), "ops-liu", []string{"0-0"})
 	if out[0].Status != StatusFailed {
 		t.Fatalf("status %s, want failed", out[0].Status)
 	}
-	w.Fail(nil)
+	w.Fail = nil
 	out, _ = s.Replay(context.Background(), "ops-liu", []string{"0-0"})
-	if out[0].Status != StatusReplayed || len(w.Messages()) != 1 {
-		t.Errorf("retry %+v, %d records", out[0], len(w.Messages()))
+	if out[0].Status != StatusReplayed || len(w.Msgs) != 1 {
+		t.Errorf("retry %+v, %d records", out[0], len(w.Msgs))
 	}
 }
 

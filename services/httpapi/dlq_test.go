@@ -53,7 +53,7 @@ func deadLetterApp(tb testing.TB) (*fiber.App, *observer.ObservedLogs, func() []
 	core, logs := observer.New(zapcore.InfoLevel)
 	app := fiber.New()
 	NewDeadLetters(store, NewAuthenticator(dlqTokens), zap.New(core)).Mount(app)
-	return app, logs, replayed.Messages
+	return app, logs, replayed
 }
 
 // TestDeadLetterAPIRoles admits ops and admin only.

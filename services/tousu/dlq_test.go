@@ -39,7 +39,7 @@ func dlqServer(tb testing.TB) (string, func() []bus.Message) {
 	}
 	go app.Listener(ln)
 	tb.Cleanup(func() { app.Shutdown() })
-	return "http://" + ln.Addr().String(), replayed.Messages
+	return "http://" + ln.Addr().String(), replayed
 }
 
 // TestDlqCommands runs `tousu dlq` against the dead-letter API: list with

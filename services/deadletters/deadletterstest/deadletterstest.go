@@ -6,19 +6,21 @@ package deadletterstest
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/ledger"
+	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
 // Store returns a store with the default bounds that has followed
 // letters at offsets 0, 1, 2… of partition 0 of complaints.dlq (ids
 // "0-0", "0-1"…), keeps its replay marks in a ledger in memory, and
-// replays into the returned recorder.
-func Store(tb testing.TB, letters ...bus.DeadLetter) (*deadletters.Store, *bustest.Recorder) {
+// returns what it replayed so far.
+func Store(tb testing.TB, letters ...bus.DeadLetter) (*deadletters.Store, func() []bus.Message) {
 	tb.Helper()
 	var follow bus.Handler
 	marks := ledger.New(bustest.Loopback(&follow), "gateway.ledger")
@@ -26,7 +28,7 @@ func Store(tb testing.TB, letters ...bus.DeadLetter) (*deadletters.Store, *buste
 	marks.CaughtUp()
 	var cfg deadletters.Config
 	cfg.Provision()
-	rec := &bustest.Recorder{}
+	rec := &stagetest.RecordingWriter{}
 	store := deadletters.New(cfg, rec.Write, marks)
 	for i, dl := range letters {
 		v, err := json.Marshal(dl)
@@ -37,5 +39,9 @@ func Store(tb testing.TB, letters ...bus.DeadLetter) (*deadletters.Store, *buste
 			tb.Fatal(err)
 		}
 	}
-	return store, rec
+	return store, func() []bus.Message {
+		rec.Mu.Lock()
+		defer rec.Mu.Unlock()
+		return slices.Clone(rec.Msgs)
+	}
 }
