@@ -26,6 +26,7 @@ import (
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/console"
+	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/notices"
@@ -300,6 +301,14 @@ func (p *Process) startConsole(context.Context) error {
 	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
 		return err
 	}
+	// Every console follows the dead letters into memory; replay marks are
+	// on the shared ledger, so every replica refuses a second replay.
+	dead := deadletters.New(p.cfg.DeadLetters, p.producer.Write, shared.Ledger)
+	if err := p.follow("deadletters", bus.FollowerConfig{Topic: bus.TopicDLQ}, dead.Follow, nil); err != nil {
+		return err
+	}
+	dlq := httpapi.NewDeadLetters(dead, p.auth, p.component("deadletters"))
+	dlq.Mount(p.server.App())
 	// The files customers attached, as the gateway and the poller of
 	// this data directory stored them.
 	files, err := attachment.Open(filepath.Join(p.cfg.DataDir, "attachments"))
@@ -309,7 +318,8 @@ func (p *Process) startConsole(context.Context) error {
 	admin := httpapi.NewAdmin(p.accounts, p.auth, p.component("admin"))
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl, Attachments: files,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
-		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
+		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes,
+		DeadLetters: dlq}).Mount(p.server.App())
 	admin.Mount(p.server.App())
 	form := p.form
 	if form == nil {

@@ -58,6 +58,9 @@ type PagesDeps struct {
 	// them the pages serve the alerts page (alerts.go) and every page
 	// rendered with Templates counts the unread ones.
 	Notices *notices.Store
+	// DeadLetters are the dead letters of complaints.dlq: with them the
+	// pages serve the dead-letter pages (dlq.go).
+	DeadLetters *httpapi.DeadLetters
 }
 
 // Pages serves the agents' pages: the queue, search and the case.
@@ -83,7 +86,8 @@ func NewPages(deps PagesDeps) *Pages {
 // /console/cases/:id/actions, POST /console/cases/:id/reveal and GET
 // /console/board (the supervisor board, board.go); with Notices, GET
 // /console/alerts and POST /console/alerts/read (alerts.go); with Admin,
-// the accounts pages for admins. Each is behind RequirePage, the posts also
+// the accounts pages for admins; with DeadLetters, the dead-letter pages
+// for ops and admins (dlq.go). Each is behind RequirePage, the posts also
 // behind CheckCSRF; search and its export also behind seesCases.
 func (p *Pages) Mount(app fiber.Router) {
 	app.Get(Path+"/", p.d.RequirePage, p.queue)
@@ -99,6 +103,9 @@ func (p *Pages) Mount(app fiber.Router) {
 	}
 	if p.d.Admin != nil {
 		p.mountAdmin(app)
+	}
+	if p.d.DeadLetters != nil {
+		p.mountDeadLetters(app)
 	}
 }
 

@@ -64,6 +64,13 @@ type pagesServer struct {
 
 func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 	tb.Helper()
+	return newPagesServerWith(tb, nil, cases...)
+}
+
+// newPagesServerWith is newPagesServer with the dead letters dlq (nil:
+// those of deadLetterStore).
+func newPagesServerWith(tb testing.TB, dlq *httpapi.DeadLetters, cases ...router.Case) *pagesServer {
+	tb.Helper()
 	packs := telecomPacks(tb)
 	idx := caseIndex(tb, cases)
 	core, logs := observer.New(zap.InfoLevel)
@@ -86,7 +93,7 @@ func newPagesServer(tb testing.TB, cases ...router.Case) *pagesServer {
 		},
 	}
 	mountPages(tb, ps.app, PagesDeps{
-		Index: idx, Actions: acts, Logger: zap.New(core), Attachments: ps.files, Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)),
+		Index: idx, Actions: acts, Logger: zap.New(core), Attachments: ps.files, Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)), DeadLetters: dlq,
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
@@ -147,7 +154,8 @@ func caseIndex(tb testing.TB, cases []router.Case) caseindex.Index {
 }
 
 // mountPages mounts the real pages on app as startConsole does, over
-// deps with the notices of alertStore and, unless given, the templates
+// deps with the notices of alertStore and, unless given, the dead letters
+// of deadLetterStore, the templates
 // and a customer key filled in: the tests give the index, the actions, the
 // admin API's core and who is signed in (RequirePage, CheckCSRF,
 // CSRFToken, Knows).
@@ -164,6 +172,9 @@ func mountPages(tb testing.TB, app *fiber.App, deps PagesDeps) {
 		deps.CustomerKey = []byte("test-customer-key")
 	}
 	deps.Notices = alertStore(tb)
+	if deps.DeadLetters == nil {
+		deps.DeadLetters = httpapi.NewDeadLetters(dlqStore(tb), nil, deps.Logger)
+	}
 	NewPages(deps).Mount(app)
 }
 

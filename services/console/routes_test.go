@@ -98,10 +98,12 @@ func walkServer(tb testing.TB) *fiber.App {
 	customerKey := []byte("customer-key-of-the-walk-0123456")
 	httpapi.NewConsole(idx, auth, acts, customerKey, zap.NewNop()).Mount(app)
 	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
-	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
+	dlq := httpapi.NewDeadLetters(dlqStore(tb), auth, zap.NewNop())
+	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
 	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
+	dlq.Mount(app)
 	return app
 }
 
@@ -249,6 +251,20 @@ func walkRows() []walkRow {
 		{method: "POST", path: pathUsers + "/zhao.lei/password",
 			codes: []int{see, none, none, ok, none, none, none, forbid, see},
 			bare:  []int{see, none, none, forbid, none, none, none, forbid, see}},
+		// The dead letters are for ops and admins; a replay is confirmed first.
+		{method: "GET", path: httpapi.PathDeadLetters, codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: httpapi.PathDeadLetters + "/0-1", codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
+		{method: "POST", path: httpapi.PathDeadLetters + "/replay", json: `{"ids":["0-9"]}`,
+			codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: pathDeadLetters, codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see}},
+		{method: "GET", path: pathDeadLetters + "/0-1", codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see}},
+		{method: "POST", path: pathDeadLetters + "/0-1/reveal",
+			codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, forbid, forbid, forbid, see}},
+		{method: "POST", path: pathDeadLetters + "/replay", form: url.Values{"id": {"0-1"}},
+			codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see},
+			bare:  []int{see, forbid, forbid, forbid, forbid, forbid, forbid, forbid, see}},
 		{method: "GET", path: Path + "/static/console.css", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
 		// Last: signing out ends the walk's session.
 		{method: "POST", path: PathSignOut,

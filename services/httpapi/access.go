@@ -51,3 +51,13 @@ func (p Principal) SeesContacts() bool { return p.Role.SeesContacts() }
 func (p Principal) MayReveal(c router.Case) bool {
 	return p.Role == RoleAgent && p.MaySee(c)
 }
+
+// TendsDeadLetters reports whether the role may list the dead letters of
+// complaints.dlq, see their payloads masked and replay them: ops and
+// admin, who run the pipeline.
+func (r Role) TendsDeadLetters() bool { return r == RoleOps || r == RoleAdmin }
+
+// SeesDeadLetterPayloads reports whether the role may be shown one dead
+// letter's payload in full, each time audited in the log: ops, who must
+// read what a stage could not to fix it. An admin sees it masked.
+func (r Role) SeesDeadLetterPayloads() bool { return r == RoleOps }

@@ -2,8 +2,9 @@
 // (embedded by default, or chosen targets against Kafka), `tousu validate`
 // checks a configuration without starting anything, `tousu topics apply`
 // creates the Kafka topics, `tousu policy` tests and explains policy packs,
-// `tousu users` manages the console's accounts of a running deployment
-// and `tousu version` says what was built. Every command answers -help
+// `tousu users` manages the console's accounts of a running deployment,
+// `tousu dlq` lists, shows and replays its dead letters and `tousu
+// version` says what was built. Every command answers -help
 // with its flags and examples; the exit code is 0 when it succeeded, 1
 // when it failed and 2 when it was called wrongly.
 package main
@@ -163,6 +164,33 @@ var commands = []*command{
 		purpose:  "List the console accounts of a running deployment as a table.",
 		examples: []string{"tousu users list", "TOUSU_TOKEN=$(cat admin-token) tousu users list -url http://console.internal:8080"},
 		define:   usersList,
+	},
+	{
+		name:    "dlq list",
+		args:    "[-source SOURCE] [-reason REASON] [-limit N] [-url URL] [-token-file FILE]",
+		purpose: "List the dead letters of a running deployment: counts by source and reason, then the newest entries. Needs an ops or admin token.",
+		examples: []string{
+			"TOUSU_TOKEN=$(cat ops-token) tousu dlq list -url http://console.internal:8080",
+			"tousu dlq list -source complaints.raw -reason 'invalid envelope'",
+		},
+		define: dlqList,
+	},
+	{
+		name:     "dlq show",
+		args:     "-id ID [-url URL] [-token-file FILE]",
+		purpose:  "Show one dead letter: its payload in full with an ops token (each view is recorded), masked with an admin token.",
+		examples: []string{"TOUSU_TOKEN=$(cat ops-token) tousu dlq show -id 3-1742"},
+		define:   dlqShow,
+	},
+	{
+		name:    "dlq replay",
+		args:    "-id IDS | [-source SOURCE] [-reason REASON] [-url URL] [-token-file FILE]",
+		purpose: "Send dead letters back to the topic they came from, after a fix: by id, or every one a filter selects. Each is replayed once; a complaint already processed does not become a second case.",
+		examples: []string{
+			"tousu dlq replay -id 3-1742,0-88",
+			"TOUSU_TOKEN=$(cat ops-token) tousu dlq replay -source complaints.raw -reason 'handler panic'",
+		},
+		define: dlqReplay,
 	},
 	{
 		name:     "version",

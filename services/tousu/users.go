@@ -30,6 +30,8 @@ const EnvToken = "TOUSU_TOKEN"
 // requests they send.
 type adminClient struct {
 	url, tokenFile, data string
+	// forbidden is the message of a 403; empty: the token is no admin's.
+	forbidden string
 }
 
 // flags registers -url, -token-file and -data.
@@ -107,6 +109,8 @@ func (a *adminClient) call(x cmdIO, method, path string, body, out any) error {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return errors.New("令牌无效（401）：检查 -token-file 或 " + EnvToken)
+	case resp.StatusCode == http.StatusForbidden && a.forbidden != "":
+		return errors.New(a.forbidden)
 	case resp.StatusCode == http.StatusForbidden:
 		return errors.New("该令牌不是管理员令牌（403）")
 	case resp.StatusCode >= 300 && json.Unmarshal(b, &refusal) == nil && refusal.Message != "":

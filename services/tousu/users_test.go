@@ -67,21 +67,29 @@ func TestUsersCommands(t *testing.T) {
 			args = append(args, at...) // a test that gives its own -url and -data gets no others
 		}
 		stdin = strings.NewReader(tt.stdin)
-		var out, errOut bytes.Buffer
-		code := run(args, tt.environ, &out, &errOut)
-		all := out.String() + errOut.String()
-		if code != tt.code {
-			t.Errorf("tousu %q = %d, want %d: %s", args, code, tt.code, all)
+		runAndCheck(t, args, tt.environ, tt.code, tt.want, tt.unwanted)
+	}
+}
+
+// runAndCheck runs tousu with args and environ and checks its exit code
+// and that its output (stdout and stderr) has every string of want and
+// none of unwanted.
+func runAndCheck(tb testing.TB, args, environ []string, wantCode int, want, unwanted []string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, environ, &out, &errOut)
+	all := out.String() + errOut.String()
+	if code != wantCode {
+		tb.Errorf("tousu %q = %d, want %d: %s", args, code, wantCode, all)
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			tb.Errorf("tousu %q: %q, want %q in it", args, all, w)
 		}
-		for _, w := range tt.want {
-			if !strings.Contains(all, w) {
-				t.Errorf("tousu %q: %q, want %q in it", args, all, w)
-			}
-		}
-		for _, w := range tt.unwanted {
-			if strings.Contains(all, w) {
-				t.Errorf("tousu %q: %q, want no %q in it", args, all, w)
-			}
+	}
+	for _, w := range unwanted {
+		if strings.Contains(all, w) {
+			tb.Errorf("tousu %q: %q, want no %q in it", args, all, w)
 		}
 	}
 }
