@@ -22,10 +22,10 @@ const (
 	FactReceived       = "received"
 	FactValid          = "valid"
 	FactInvalid        = "invalid"
-	FactResolved       = "resolved"         // resolved or closed
-	FactOnTime         = "on_time"          // resolved with no clock missed or overdue
-	FactBreached       = "breached"         // a clock past due and not met
-	FactRepeat         = "repeat"           // has repeat contacts (重复投诉)
+	FactResolved       = "resolved" // resolved or closed
+	FactOnTime         = "on_time"  // resolved with no clock missed or overdue
+	FactBreached       = "breached" // a clock past due and not met
+	FactRepeat         = "repeat"   // has repeat contacts (重复投诉)
 	FactSatisfied      = "follow_up=satisfied"
 	FactUnsatisfied    = "follow_up=unsatisfied"
 	factBatch          = "batch="

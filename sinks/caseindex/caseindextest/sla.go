@@ -136,8 +136,8 @@ func init() {
 		Resolve: caseindex.Durations{Count: 2, AvgHours: 23, P90Hours: f(40)},
 		Repeats: 2, RepeatRate: f(0.5), Batches: 1, FollowUps: 2, Satisfied: 1, SatisfiedRate: f(0.5)}
 	SLAReportMay.Trend[3] = caseindex.Figures{Key: weeks[3], Received: 1, Valid: 1, Resolved: 1, ResolvedOnTime: 1, OnTimeRate: f(1),
-		Reply:   caseindex.Durations{Count: 1, AvgHours: 3, P90Hours: f(4)},
-		Resolve: caseindex.Durations{Count: 1, AvgHours: 5, P90Hours: f(8)},
+		Reply:      caseindex.Durations{Count: 1, AvgHours: 3, P90Hours: f(4)},
+		Resolve:    caseindex.Durations{Count: 1, AvgHours: 5, P90Hours: f(8)},
 		RepeatRate: f(0), Batches: 1}
 }
 
