@@ -51,3 +51,7 @@ func (p Principal) SeesContacts() bool { return p.Role.SeesContacts() }
 func (p Principal) MayReveal(c router.Case) bool {
 	return p.Role == RoleAgent && p.MaySee(c)
 }
+
+// MayReport reports whether the role may read the SLA figures and their
+// monthly report: supervisors and admins, who answer for timeliness.
+func (r Role) MayReport() bool { return r == RoleAdmin || r == RoleSupervisor }
