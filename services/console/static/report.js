@@ -15,8 +15,8 @@ window.addEventListener("DOMContentLoaded", function () {
       }
     });
   });
-  if (labels.length === 0) {
-    return;
+  if (series[0].every(function (n) { return n === 0; })) {
+    return; // nothing received: the table says so
   }
   box.style.height = "320px";
   var names = ["受理量", "办结", "按时办结", "超时"];
@@ -24,8 +24,8 @@ window.addEventListener("DOMContentLoaded", function () {
   chart.setOption({
     animation: false,
     tooltip: {trigger: "axis"},
-    legend: {data: names},
-    grid: {left: 40, right: 16, top: 40, bottom: 40},
+    legend: {data: names, top: 0},
+    grid: {left: 40, right: 16, top: 48, bottom: 32},
     xAxis: {type: "category", data: labels},
     yAxis: {type: "value", minInterval: 1},
     color: ["#1f5fa8", "#2e7d32", "#7cb342", "#c62828"],
