@@ -20,8 +20,8 @@ const SLAField = "sla"
 // followed by a value: a batch id, a bit number or a bucket edge.
 const (
 	FactReceived       = "received"
-	FactValid          = "valid"
-	FactInvalid        = "invalid"
+	FactValid          = ValidityValid
+	FactInvalid        = ValidityInvalid
 	FactResolved       = "resolved" // resolved or closed
 	FactOnTime         = "on_time"  // resolved with no clock missed or overdue
 	FactBreached       = "breached" // a clock past due and not met
@@ -76,7 +76,8 @@ func CalendarFor(cals Calendars, c router.Case) *calendar.Calendar {
 // SLAFacts returns the SLA facts of c as indexed at now, with working
 // times on cal (nil leaves them out):
 //
-//   - received; valid or invalid;
+//   - received; valid or invalid, as the validity filter has it (neither
+//     for a case without a verdict);
 //   - resolved when the case is resolved or closed, on_time when it is
 //     resolved and none of its clocks was missed or is overdue at now;
 //   - breached when a clock stopped after its due time or is past due and
@@ -95,10 +96,8 @@ func CalendarFor(cals Calendars, c router.Case) *calendar.Calendar {
 //     (DurationEdges, "inf" above the last).
 func SLAFacts(c router.Case, cal *calendar.Calendar, now time.Time) []string {
 	facts := []string{FactReceived}
-	if c.Validity.Valid {
-		facts = append(facts, FactValid)
-	} else {
-		facts = append(facts, FactInvalid)
+	for _, v := range validity(c) { // the validity filter's: none without a verdict
+		facts = append(facts, v)
 	}
 	breached := false
 	for _, d := range c.Deadlines {

@@ -56,7 +56,7 @@ func TestSLAFacts(t *testing.T) {
 		want: []string{"reply", "reply_le=24"},
 	}, {
 		name: "closed unresolved after a missed clock, unsatisfied then satisfied",
-		c: router.Case{ReceivedAt: received, Status: router.StatusClosed, Batch: "B-0501",
+		c: router.Case{ReceivedAt: received, Status: router.StatusClosed, Batch: "B-0501", Pack: "telecom@1",
 			Deadlines: []router.Deadline{{Name: "resolve", Due: received.Add(time.Hour), StoppedAt: received.Add(2 * time.Hour)}},
 			History: []router.Event{
 				{Kind: router.ActionReopen, At: received.Add(time.Hour), Note: "回访：客户不满意。说没人上门"},
@@ -70,8 +70,13 @@ func TestSLAFacts(t *testing.T) {
 		name: "a running clock past due at now is breached, one due later is not",
 		c: router.Case{ReceivedAt: received, Status: router.StatusInProgress, Validity: router.Validity{Valid: true},
 			Deadlines: []router.Deadline{{Name: "reply", Due: now.Add(-time.Minute)}, {Name: "resolve", Due: now.Add(time.Hour)}}},
-		want:    []string{"breached"},
+		want:    []string{"breached", "valid"},
 		without: []string{"resolved", "on_time", "reply", "resolve"},
+	}, {
+		name:    "no verdict (no pack decided it) is neither valid nor invalid",
+		c:       router.Case{ReceivedAt: received, Status: router.StatusOpen},
+		want:    []string{"received"},
+		without: []string{"valid", "invalid"},
 	}, {
 		name: "resolved with its clock met is on time",
 		c: router.Case{ReceivedAt: received, Status: router.StatusResolved, Validity: router.Validity{Valid: true},
