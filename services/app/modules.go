@@ -23,6 +23,7 @@ import (
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/router/calendar"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/console"
@@ -207,6 +208,18 @@ func (p *Process) startBus(ctx context.Context) error {
 func (p *Process) openIndex(ctx context.Context) error {
 	var idx caseindex.Index
 	var err error
+	// The SLA facts count working time on each case's pack's calendar.
+	if packs, perr := p.cfg.LoadPolicies(time.Now()); perr == nil {
+		cals := func(pack string) *calendar.Calendar {
+			if e := packs.ByName(pack); e != nil {
+				return e.Calendar()
+			}
+			return nil
+		}
+		p.cfg.Index.Bleve.Calendars, p.cfg.Index.Elasticsearch.Calendars = cals, cals
+	} else {
+		p.component("index").Warn("policy packs not loaded: SLA working times use the default calendar", zap.Error(perr))
+	}
 	if p.cfg.Index.Backend == "elasticsearch" {
 		idx, err = esindex.Open(ctx, p.cfg.Index.Elasticsearch, p.component("index"), p.registry)
 	} else {
@@ -295,6 +308,7 @@ func (p *Process) startConsole(context.Context) error {
 	console.MountStatic(p.server.App(), p.component("console"))
 	acts := &httpapi.CaseActions{Publish: publishAction(p.producer), Engine: packs.ByName, Result: results.Result}
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
+	httpapi.NewReports(p.index, p.auth, p.component("reports")).Mount(p.server.App())
 	// Every console follows the alerts into memory; read marks are on the
 	// shared ledger, so they hold on every replica.
 	notes := notices.New(shared.Ledger)

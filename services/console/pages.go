@@ -84,7 +84,8 @@ func NewPages(deps PagesDeps) *Pages {
 // /console/search/export (the search as CSV), GET /console/cases/:id,
 // GET /console/cases/:id/attachments/:sha256, POST
 // /console/cases/:id/actions, POST /console/cases/:id/reveal and GET
-// /console/board (the supervisor board, board.go); with Notices, GET
+// /console/board (the supervisor board, board.go) and GET /console/reports
+// (the SLA report, report.go); with Notices, GET
 // /console/alerts and POST /console/alerts/read (alerts.go); with Admin,
 // the accounts pages for admins; with DeadLetters, the dead-letter pages
 // for ops and admins (dlq.go). Each is behind RequirePage, the posts also
@@ -98,6 +99,7 @@ func (p *Pages) Mount(app fiber.Router) {
 	app.Post(Path+"/cases/:id/actions", p.d.RequirePage, p.d.CheckCSRF, p.act)
 	app.Post(Path+"/cases/:id/reveal", p.d.RequirePage, p.d.CheckCSRF, p.reveal)
 	app.Get(Path+"/board", p.d.RequirePage, p.board)
+	app.Get(Path+"/reports", p.d.RequirePage, p.reports)
 	if p.d.Notices != nil {
 		p.mountAlerts(app)
 	}

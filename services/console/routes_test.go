@@ -97,6 +97,7 @@ func walkServer(tb testing.TB) *fiber.App {
 	acts := &httpapi.CaseActions{Publish: func(context.Context, router.Action) error { return nil }, Engine: telecomPacks(tb).ByName}
 	customerKey := []byte("customer-key-of-the-walk-0123456")
 	httpapi.NewConsole(idx, auth, acts, customerKey, zap.NewNop()).Mount(app)
+	httpapi.NewReports(idx, auth, zap.NewNop()).Mount(app)
 	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
 	dlq := httpapi.NewDeadLetters(dlqStore(tb), auth, zap.NewNop())
 	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
@@ -235,6 +236,8 @@ func walkRows() []walkRow {
 			codes: []int{see, none, see, see, none, none, see, forbid, see},
 			bare:  []int{see, forbid, forbid, forbid, forbid, none, see, forbid, see}},
 		{method: "GET", path: Path + "/board", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
+		{method: "GET", path: Path + "/reports?from=2026-03-01&to=2026-03-31", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
+		{method: "GET", path: httpapi.PathReportSLA + "?from=2026-03-01&to=2026-03-31&format=xlsx", codes: []int{unauth, forbid, ok, ok, forbid, forbid, ok, forbid, unauth}},
 		{method: "GET", path: Path + "/alerts", codes: []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
 		{method: "POST", path: Path + "/alerts/read", form: url.Values{"all": {"1"}},
 			codes: []int{see, see, see, see, see, see, see, forbid, see},

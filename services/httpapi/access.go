@@ -61,3 +61,7 @@ func (r Role) TendsDeadLetters() bool { return r == RoleOps || r == RoleAdmin }
 // letter's payload in full, each time audited in the log: ops, who must
 // read what a stage could not to fix it. An admin sees it masked.
 func (r Role) SeesDeadLetterPayloads() bool { return r == RoleOps }
+
+// MayReport reports whether the role may read the SLA figures and their
+// monthly report: supervisors and admins, who answer for timeliness.
+func (r Role) MayReport() bool { return r == RoleAdmin || r == RoleSupervisor }

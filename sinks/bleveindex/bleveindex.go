@@ -66,6 +66,10 @@ import (
 type Config struct {
 	// Path is the directory of the index; it is created when missing.
 	Path string `yaml:"path"`
+	// Calendars gives the working-day calendar of a case's pack for its
+	// SLA facts (caseindex.SLAFacts); nil, or a pack it does not know,
+	// means caseindex.DefaultCalendar. Set by code, not configuration.
+	Calendars caseindex.Calendars `yaml:"-"`
 }
 
 // DefaultConfig returns the configuration of the embedded mode: the index
@@ -99,11 +103,12 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 // tousu-cases-5 adds owner, assignee, customer.name (and customer.phone as
 // a filter), work_orders and business_type, and the terms fields
 // subject_terms and description_terms (analyzer tousu_terms) that a search
-// text's terms outside quotes are looked up in.
+// text's terms outside quotes are looked up in; tousu-cases-6 adds the SLA
+// facts (caseindex.SLAField) that SLA reports count.
 // A Bleve index keeps the mapping it was created with and silently leaves
 // out fields that mapping does not name, so even a new field needs a new
 // version.
-const mappingVersion = "tousu-cases-5"
+const mappingVersion = "tousu-cases-6"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -145,6 +150,7 @@ type Index struct {
 	bleve  bleve.Index
 	logger *zap.Logger
 	path   string
+	cals   caseindex.Calendars
 
 	upsertMu sync.Mutex
 	closed   atomic.Bool
@@ -162,7 +168,7 @@ func Open(cfg Config, logger *zap.Logger) (*Index, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	idx, created, err := openOrCreate(cfg.Path, logger)
+	idx, created, err := openOrCreate(cfg.Path, cfg.Calendars, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -172,13 +178,13 @@ func Open(cfg Config, logger *zap.Logger) (*Index, error) {
 		return nil, fmt.Errorf("bleveindex: count documents in %s: %w", cfg.Path, err)
 	}
 	logger.Info("case index opened", zap.String("path", cfg.Path), zap.Bool("created", created), zap.Uint64("cases", count))
-	return &Index{bleve: idx, logger: logger, path: cfg.Path}, nil
+	return &Index{bleve: idx, logger: logger, path: cfg.Path, cals: cfg.Calendars}, nil
 }
 
 // openOrCreate opens an existing index and checks its mapping version,
 // upgrading an index of an earlier version (see upgrade.go), or creates a
 // new one.
-func openOrCreate(path string, logger *zap.Logger) (bleve.Index, bool, error) {
+func openOrCreate(path string, cals caseindex.Calendars, logger *zap.Logger) (bleve.Index, bool, error) {
 	if err := finishUpgrade(path); err != nil {
 		return nil, false, err
 	}
@@ -205,7 +211,7 @@ func openOrCreate(path string, logger *zap.Logger) (bleve.Index, bool, error) {
 	case v == mappingVersion:
 		return idx, false, nil
 	case slices.Contains(upgradable, v):
-		idx, err := upgrade(idx, path, v, logger)
+		idx, err := upgrade(idx, path, v, cals, logger)
 		return idx, false, err
 	default:
 		_ = idx.Close()
@@ -273,6 +279,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		addField(doc, f.IndexField(), m)
 	}
 	doc.AddFieldMappingsAt(fieldFacets, kw())
+	doc.AddFieldMappingsAt(caseindex.SLAField, kw())
 	for _, name := range []string{"received_at", "updated_at", "deadline"} {
 		doc.AddFieldMappingsAt(name, date())
 	}
@@ -339,10 +346,12 @@ func addField(doc *mapping.DocumentMapping, field string, m *mapping.FieldMappin
 	addField(sub, name, m)
 }
 
-// document is what Bleve indexes for a case. Empty strings and zero times
-// are left out, so they neither match filters nor show up in facets.
-func document(c router.Case, raw []byte) map[string]any {
+// document is what Bleve indexes for a case, with its SLA facts at now on
+// its pack's calendar from cals. Empty strings and zero times are left out,
+// so they neither match filters nor show up in facets.
+func document(c router.Case, raw []byte, cals caseindex.Calendars, now time.Time) map[string]any {
 	doc := caseindex.Keywords(c)
+	doc[caseindex.SLAField] = caseindex.SLAFacts(c, caseindex.CalendarFor(cals, c), now)
 	doc["id"] = c.ID
 	doc[fieldRevision] = float64(c.Revision)
 	doc[fieldCase] = string(raw)
@@ -404,6 +413,7 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		return err
 	}
 	batch := x.bleve.NewBatch()
+	now := time.Now()
 	stale := 0
 	for _, c := range unique {
 		if rev, ok := stored[c.ID]; ok && c.Revision < rev {
@@ -414,7 +424,7 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		if err != nil {
 			return fmt.Errorf("bleveindex: encode case %s: %w", c.ID, err)
 		}
-		if err := batch.Index(c.ID, document(c, raw)); err != nil {
+		if err := batch.Index(c.ID, document(c, raw, x.cals, now)); err != nil {
 			return fmt.Errorf("bleveindex: index case %s: %w", c.ID, err)
 		}
 	}
@@ -544,6 +554,38 @@ func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result
 		trimFacet(counts, facetSize)
 	}
 	return result, nil
+}
+
+// SLACounts counts the SLA facts (caseindex.SLAField) of the cases matching
+// q in one facet over them; no case is read.
+func (x *Index) SLACounts(ctx context.Context, q caseindex.Query) (map[string]int, error) {
+	if x.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: %w", err)
+	}
+	counts := map[string]int{}
+	bq, ok, err := x.buildQuery(q)
+	if err != nil || !ok {
+		return counts, err
+	}
+	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+	req.AddFacet(caseindex.SLAField, bleve.NewFacetRequest(caseindex.SLAField, math.MaxInt32))
+	res, err := x.bleve.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: count SLA facts: %w", err)
+	}
+	if fr := res.Facets[caseindex.SLAField]; fr != nil && fr.Terms != nil {
+		for _, t := range fr.Terms.Terms() {
+			counts[t.Term] = t.Count
+		}
+	}
+	return counts, nil
 }
 
 // trimFacet keeps the n values with the highest counts, on a tie those

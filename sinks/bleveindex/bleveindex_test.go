@@ -141,7 +141,7 @@ func TestReopenKeepsCases(t *testing.T) {
 // Open cannot upgrade (one of a newer tousu, or no tousu index at all) is
 // refused with an error naming both versions, and left alone.
 func TestMappingVersionMismatch(t *testing.T) {
-	for _, found := range []string{"tousu-cases-0", "tousu-cases-6", ""} {
+	for _, found := range []string{"tousu-cases-0", "tousu-cases-7", ""} {
 		t.Run(found, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cases.bleve")
 			idx, err := Open(Config{Path: path}, zap.NewNop())
@@ -439,7 +439,7 @@ func TestFilterFields(t *testing.T) {
 		c.Grade = "重大"
 		c.Route.Queue = "a=b"
 	})
-	doc := document(c, nil)
+	doc := document(c, nil, nil, time.Now())
 	if got := doc["references"]; !slices.Equal(got.([]string), []string{"TS1", "TS2"}) {
 		t.Errorf("references %v", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/router"
+	"github.com/tousu/tousu/sinks/caseindex"
 )
 
 // Upgrading. Open rebuilds an index written with an earlier mapping version
@@ -32,7 +33,7 @@ import (
 // and removes what an interrupted step 1 or 3 left.
 
 // upgradable are the earlier mapping versions Open rebuilds.
-var upgradable = []string{"tousu-cases-1", "tousu-cases-2", "tousu-cases-3", "tousu-cases-4"}
+var upgradable = []string{"tousu-cases-1", "tousu-cases-2", "tousu-cases-3", "tousu-cases-4", "tousu-cases-5"}
 
 // Suffixes of the directories an upgrade uses next to the index.
 const (
@@ -47,7 +48,7 @@ var upgradePage = 1000
 // upgrade rebuilds the index at path, of mapping version from, with the
 // current mapping and returns it open. It closes old. On failure the index
 // at path is left as it was.
-func upgrade(old bleve.Index, path, from string, logger *zap.Logger) (bleve.Index, error) {
+func upgrade(old bleve.Index, path, from string, cals caseindex.Calendars, logger *zap.Logger) (bleve.Index, error) {
 	start := time.Now()
 	logger.Info("upgrading the case index to a new mapping; it is rebuilt from the cases it stores",
 		zap.String("path", path), zap.String("from", from), zap.String("to", mappingVersion))
@@ -65,7 +66,7 @@ func upgrade(old bleve.Index, path, from string, logger *zap.Logger) (bleve.Inde
 		_ = old.Close()
 		return fail(err)
 	}
-	n, err := copyCases(old, fresh)
+	n, err := copyCases(old, fresh, cals)
 	if cerr := errors.Join(fresh.Close(), old.Close()); err == nil {
 		err = cerr
 	}
@@ -94,7 +95,7 @@ func upgrade(old bleve.Index, path, from string, logger *zap.Logger) (bleve.Inde
 
 // copyCases indexes every case stored in old into fresh, in pages, and
 // returns how many it copied. The stored JSON is kept as it is.
-func copyCases(old, fresh bleve.Index) (int, error) {
+func copyCases(old, fresh bleve.Index, cals caseindex.Calendars) (int, error) {
 	want, err := old.DocCount()
 	if err != nil {
 		return 0, err
@@ -103,6 +104,7 @@ func copyCases(old, fresh bleve.Index) (int, error) {
 	req.SortBy([]string{"_id"})
 	req.Fields = []string{fieldCase}
 	n := 0
+	now := time.Now()
 	for {
 		res, err := old.Search(req)
 		if err != nil {
@@ -118,7 +120,7 @@ func copyCases(old, fresh bleve.Index) (int, error) {
 			if err := json.Unmarshal([]byte(raw), &c); err != nil {
 				return n, fmt.Errorf("decode case %s: %w", h.ID, err)
 			}
-			if err := batch.Index(h.ID, document(c, []byte(raw))); err != nil {
+			if err := batch.Index(h.ID, document(c, []byte(raw), cals, now)); err != nil {
 				return n, fmt.Errorf("index case %s: %w", h.ID, err)
 			}
 		}

@@ -26,6 +26,8 @@ type Index interface {
 	Upsert(ctx context.Context, cases []router.Case) error
 	Get(ctx context.Context, id string) (router.Case, error)
 	Search(ctx context.Context, q Query) (Result, error)
+	// SLACounts counts SLA facts for reports (see Counter).
+	Counter
 	// Ping reports whether the index is reachable, for readiness.
 	Ping(ctx context.Context) error
 	Close() error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/sinks/caseindex"
 )
 
 // Defaults applied to zero fields of Config.
@@ -82,6 +83,10 @@ type Config struct {
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
 	// RequestTimeout bounds each HTTP request. Default 30s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Calendars gives the working-day calendar of a case's pack for its
+	// SLA facts (caseindex.SLAFacts); nil, or a pack it does not know,
+	// means caseindex.DefaultCalendar. Set by code, not configuration.
+	Calendars caseindex.Calendars `yaml:"-"`
 }
 
 // DefaultConfig returns a Config with every default filled in and no URLs.

@@ -450,8 +450,9 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	order := make([]string, len(unique))
 	latest := make(map[string]router.Case, len(unique))
 	docs := make(map[string][]byte, len(unique))
+	now := time.Now()
 	for i, c := range unique {
-		doc, err := document(c)
+		doc, err := document(c, x.cfg.Calendars, now)
 		if err != nil {
 			return fmt.Errorf("esindex: encode case %s: %v: %w", c.ID, err, caseindex.ErrInvalidCase)
 		}
@@ -654,6 +655,42 @@ func (x *Index) Search(ctx context.Context, q caseindex.Query) (caseindex.Result
 		return caseindex.Result{}, fmt.Errorf("esindex: decode search response: %w", err)
 	}
 	return sr.result()
+}
+
+// SLACounts counts the SLA facts (caseindex.SLAField) of the cases matching
+// q with one terms aggregation; no case is read.
+func (x *Index) SLACounts(ctx context.Context, q caseindex.Query) (map[string]int, error) {
+	if x.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("esindex: %w", err)
+	}
+	body, err := json.Marshal(countBody(q))
+	if err != nil {
+		return nil, fmt.Errorf("esindex: encode SLA count: %w", err)
+	}
+	res, err := esapi.SearchRequest{Index: []string{x.names.alias}, Body: bytes.NewReader(body)}.Do(ctx, x.client)
+	if err != nil {
+		return nil, fmt.Errorf("esindex: count SLA facts: %w", err)
+	}
+	defer drain(res)
+	if res.IsError() {
+		return nil, responseError("count SLA facts", res)
+	}
+	var sr searchResponse
+	if err := json.NewDecoder(res.Body).Decode(&sr); err != nil {
+		return nil, fmt.Errorf("esindex: decode SLA count: %w", err)
+	}
+	counts := map[string]int{}
+	for _, b := range sr.Aggregations[caseindex.SLAField].Buckets {
+		counts[b.Key] = b.DocCount
+	}
+	return counts, nil
 }
 
 // Ping reports whether the node answers and the index is not red.

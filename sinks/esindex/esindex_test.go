@@ -427,7 +427,7 @@ func TestAddFieldInPlace(t *testing.T) {
 		c.References = []string{"TSOLD", "TSOLD2"}
 		c.Customer.Name = ""
 	})
-	doc, err := document(old)
+	doc, err := document(old, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestAddFieldInPlace(t *testing.T) {
 		c.WorkOrders = []string{"GD20240506000117"}
 		c.BusinessType = "宽带故障"
 	})
-	doc, err = document(threaded)
+	doc, err = document(threaded, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

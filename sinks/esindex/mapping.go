@@ -33,7 +33,9 @@ import (
 // the cases topic is replayed). Version 2 later gained message_ids in
 // place, then owner, assignee, customer.name, work_orders and
 // business_type (a case written before lacks them until it is written
-// again, as every case is when the cases topic is replayed).
+// again, as every case is when the cases topic is replayed), then the SLA
+// facts (caseindex.SLAField; SLA reports count a case only once it has
+// them).
 const MappingVersion = 2
 
 // facetSize is how many values each facet reports; the rest is not listed.
@@ -93,14 +95,15 @@ func mappings() map[string]any {
 	text := map[string]any{"type": "text", "analyzer": "standard"}
 	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 	properties := map[string]any{
-		"id":          keyword,
-		"revision":    map[string]any{"type": "long"},
-		"subject":     text,
-		"description": text,
-		"received_at": date,
-		"updated_at":  date,
-		"deadline":    date,
-		"case":        map[string]any{"type": "object", "enabled": false},
+		"id":               keyword,
+		"revision":         map[string]any{"type": "long"},
+		"subject":          text,
+		"description":      text,
+		"received_at":      date,
+		"updated_at":       date,
+		"deadline":         date,
+		"case":             map[string]any{"type": "object", "enabled": false},
+		caseindex.SLAField: keyword,
 	}
 	for _, f := range caseindex.Filters {
 		addProperty(properties, f.IndexField(), keyword)
@@ -152,15 +155,17 @@ func esTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// document is what Elasticsearch indexes for a case. Empty strings and zero
-// times are left out, so they neither match filters nor show up in facets.
-// It fails when the case cannot be encoded.
-func document(c router.Case) ([]byte, error) {
+// document is what Elasticsearch indexes for a case, with its SLA facts at
+// now on its pack's calendar from cals. Empty strings and zero times are
+// left out, so they neither match filters nor show up in facets. It fails
+// when the case cannot be encoded.
+func document(c router.Case, cals caseindex.Calendars, now time.Time) ([]byte, error) {
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
 	doc := caseindex.Keywords(c)
+	doc[caseindex.SLAField] = caseindex.SLAFacts(c, caseindex.CalendarFor(cals, c), now)
 	doc["id"] = c.ID
 	doc["revision"] = c.Revision
 	doc["case"] = json.RawMessage(raw)
@@ -252,6 +257,24 @@ func searchBody(q caseindex.Query) map[string]any {
 		"_source":          []string{"case"},
 		"sort":             sortOrder(q.Sort),
 		"aggs":             aggs,
+	}
+}
+
+// slaTermsSize bounds the distinct SLA facts one count reports: far more
+// than the facts of a period (about 70 besides one per batch incident and
+// per group value), within the default search.max_buckets.
+const slaTermsSize = 50000
+
+// countBody builds the request of SLACounts: the query of searchBody,
+// no hits, and the terms of caseindex.SLAField.
+func countBody(q caseindex.Query) map[string]any {
+	return map[string]any{
+		"query":            searchBody(q)["query"],
+		"size":             0,
+		"track_total_hits": false,
+		"aggs": map[string]any{caseindex.SLAField: map[string]any{
+			"terms": map[string]any{"field": caseindex.SLAField, "size": slaTermsSize},
+		}},
 	}
 }
 

@@ -811,7 +811,7 @@ func FuzzDocument(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, subject, description, category string, revision, unix int64) {
 		c := router.Case{ID: id, Revision: revision, Subject: subject, Description: description, Category: category,
 			ReceivedAt: time.Unix(unix, 0).UTC()}
-		doc, err := document(c)
+		doc, err := document(c, nil, time.Now())
 		if err != nil {
 			return // e.g. a year outside 0..9999
 		}
@@ -891,18 +891,19 @@ func TestTemplateBody(t *testing.T) {
 		typ, _ := p["type"].(string)
 		return typ
 	}
-	// Nine fields besides the filters' own (those of the object customer
-	// are in it): no filter takes the place of another field.
+	// Ten fields besides the filters' own (those of the object customer
+	// are in it; sla is the SLA facts): no filter takes the place of
+	// another field.
 	own := 0
 	for _, f := range caseindex.Filters {
 		if !strings.Contains(f.IndexField(), ".") {
 			own++
 		}
 	}
-	if len(props) != 9+own {
+	if len(props) != 10+own {
 		t.Errorf("%d mapped fields for %d filters of their own: a filter's field is taken", len(props), own)
 	}
-	for _, field := range []string{"customer.key", "customer.phone", "customer.email", "customer.name"} {
+	for _, field := range []string{"customer.key", "customer.phone", "customer.email", "customer.name", caseindex.SLAField} {
 		if got := typeOf(field); got != "keyword" {
 			t.Errorf("field %s has type %s, want keyword", field, got)
 		}
@@ -933,7 +934,7 @@ func TestDocumentFields(t *testing.T) {
 		c.Route = router.Route{Department: "网络部", Queue: "network-1", Owner: "agent7"}
 		c.MessageIDs = []string{"m1@customer.example", "m2@colleague.example"}
 	})
-	raw, err := document(c)
+	raw, err := document(c, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -953,7 +954,7 @@ func TestDocumentFields(t *testing.T) {
 		}
 	}
 	// Empty values are left out; the owner is no filter.
-	raw, err = document(caseindextest.NewCase(t, "d2"))
+	raw, err = document(caseindextest.NewCase(t, "d2"), nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"EmptyUpsert", testEmptyUpsert},
 		{"CanceledContext", testCanceledContext},
 		{"Ping", testPing},
+		{"SLAReport", testSLAReport},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
