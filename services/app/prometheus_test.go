@@ -185,6 +185,8 @@ func (p *promServer) alerts(tb testing.TB, name string) []alert {
 
 // stopConsumer closes the process's consumer of group, as if that target
 // had stopped; the process's lag watcher keeps reporting the group.
+// bus.Consumer does not export its group, so the test reads it by
+// reflection rather than add an accessor only a test would use.
 func (r *running) stopConsumer(tb testing.TB, group string) {
 	tb.Helper()
 	for _, c := range r.closers {
