@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tousu/tousu/ingest/imap"
@@ -247,5 +249,35 @@ func TestMonitoringRules(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: promtool %s: %v\n%s", tt.name, strings.Join(tt.args, " "), err, out)
 		}
+	}
+}
+
+// TestRegistryRemembersMetrics: the registry knows the name, type, labels
+// and help of every metric registered, with series or not, and the table
+// escapes a | in a help text.
+func TestRegistryRemembersMetrics(t *testing.T) {
+	r := newRegistry()
+	r.MustRegister(
+		prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_t_rows_total", Help: "Hotline rows by folder and outcome."}, []string{"folder", "outcome"}),
+		prometheus.NewGauge(prometheus.GaugeOpts{Name: "tousu_t_waiting", Help: `Files waiting ("未完成" | backing off).`}),
+		prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tousu_t_seconds", Help: "Publish time."}, []string{"channel"}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tousu_t_func", Help: "A function's value."}, func() float64 { return 1 }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tousu_t_calls_total", Help: "Calls."}, func() float64 { return 2 }),
+	)
+	if err := r.Register(prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_t_waiting", Help: "again"})); err == nil {
+		t.Error("a second tousu_t_waiting was registered")
+	}
+	want := []Metric{
+		{Name: "tousu_t_calls_total", Type: "counter", Help: "Calls."},
+		{Name: "tousu_t_func", Type: "gauge", Help: "A function's value."},
+		{Name: "tousu_t_rows_total", Type: "counter", Help: "Hotline rows by folder and outcome.", Labels: []string{"folder", "outcome"}},
+		{Name: "tousu_t_seconds", Type: "histogram", Help: "Publish time.", Labels: []string{"channel"}},
+		{Name: "tousu_t_waiting", Type: "gauge", Help: `Files waiting ("未完成" | backing off).`},
+	}
+	if got := r.Metrics("tousu_t_"); !reflect.DeepEqual(got, want) {
+		t.Errorf("Metrics() =\n%+v\nwant\n%+v", got, want)
+	}
+	if row := "| `tousu_t_waiting` | gauge | — | Files waiting (\"未完成\" \\| backing off). |\n"; !strings.Contains(MetricsTable(want), row) {
+		t.Errorf("MetricsTable() =\n%s\nwant the row %s", MetricsTable(want), row)
 	}
 }
