@@ -3,6 +3,7 @@
 # the real servers the integration tests need started here first and
 # stopped at the end:
 #   Chromium (browser test)        TOUSU_TEST_BROWSER
+#   Prometheus and promtool        TOUSU_TEST_PROMETHEUS (Debian's prometheus)
 #   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
 #   Postfix  (SMTP into Dovecot)   TOUSU_TEST_SMTP     deploy/dev/postfix.sh
 #   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
@@ -41,6 +42,19 @@ if [ -z "${TOUSU_TEST_BROWSER:-}" ]; then
   fi
 fi
 
+if [ -z "${TOUSU_TEST_PROMETHEUS:-}" ]; then
+  if ! { command -v prometheus && command -v promtool; } >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing prometheus for the monitoring rules and the alert test" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+  if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+    export TOUSU_TEST_PROMETHEUS="$(command -v prometheus)"
+  else
+    missing "no prometheus and promtool"
+  fi
+fi
+
 if [ -z "${TOUSU_TEST_IMAP:-}" ]; then
   if deploy/dev/dovecot.sh start; then
     started+=(dovecot.sh)
@@ -71,6 +85,6 @@ if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...

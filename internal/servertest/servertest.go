@@ -1,5 +1,5 @@
 // Package servertest decides what a test does when a real server it needs
-// (Apache Kafka, Elasticsearch, Dovecot, Chromium) is not named in the
+// (Apache Kafka, Elasticsearch, Dovecot, Chromium, Prometheus) is not named in the
 // environment: it skips with a hint on how to start one, or fails when
 // TOUSU_REQUIRE_SERVERS=1 says that every server must be there, as in CI.
 package servertest
@@ -29,6 +29,9 @@ var (
 	IMAP = Server{"TOUSU_TEST_IMAP", `a Dovecot mailbox URL: deploy/dev/dovecot.sh start; eval "$(deploy/dev/dovecot.sh env)"`}
 	// Browser is headless Chromium: the path of its executable.
 	Browser = Server{"TOUSU_TEST_BROWSER", "the path of a Chromium executable"}
+	// Prometheus is the path of Debian's prometheus executable; promtool is
+	// beside it.
+	Prometheus = Server{"TOUSU_TEST_PROMETHEUS", "the path of a prometheus executable with promtool beside it: apt-get install prometheus; TOUSU_TEST_PROMETHEUS=$(command -v prometheus)"}
 )
 
 // Require returns the value of s's variable. When it is empty the test is

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
@@ -67,7 +66,7 @@ type Process struct {
 	logger  *zap.Logger
 	out     io.Writer
 
-	registry *prometheus.Registry
+	registry *registry
 	broker   *bus.Broker
 	producer *bus.Producer
 	index    caseindex.Index
@@ -102,7 +101,7 @@ func Start(ctx context.Context, cfg Config, targets []Target, logger *zap.Logger
 	if err := CheckTargets(&cfg, targets); err != nil {
 		return nil, err
 	}
-	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: prometheus.NewRegistry()}
+	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: newRegistry()}
 	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := p.start(ctx); err != nil {
 		p.Close()

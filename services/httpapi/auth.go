@@ -28,8 +28,9 @@ const (
 	RoleAgent Role = "agent"
 	// RoleIntake may only submit complaints (partner systems, kiosks).
 	RoleIntake Role = "intake"
-	// RoleOps is an operations account signed in to the console: it sees
-	// no case.
+	// RoleOps is an operations account signed in to the console, or a
+	// monitoring system's token (Prometheus): it sees how the installation
+	// runs and no case.
 	RoleOps Role = "ops"
 )
 
@@ -93,9 +94,9 @@ func (c AuthConfig) Validate() error {
 		}
 		names[t.Name] = true
 		switch t.Role {
-		case RoleAdmin, RoleSupervisor, RoleAgent, RoleIntake:
+		case RoleAdmin, RoleSupervisor, RoleAgent, RoleIntake, RoleOps:
 		default:
-			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake", p, t.Role))
+			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake, ops", p, t.Role))
 		}
 		if err := t.Token.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.token: %w", p, err))
