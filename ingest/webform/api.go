@@ -102,7 +102,7 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		Subject:     strings.TrimSpace(req.Subject),
 		Description: strings.TrimSpace(req.Description),
 	}
-	if errs := f.cfg.Intake.Check(&env); len(errs) > 0 {
+	if errs := checkFields(f.cfg.Intake, &env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Field: errs[0].Field, Errors: errs})
 	}
 	busy := func() error {
