@@ -71,6 +71,7 @@ func TestAPI(t *testing.T) {
 		{"two objects", validJSON + validJSON, apiToken, "", http.StatusBadRequest, ""},
 		{"non-UTF-8", `{"phone":"13800138000","description":"\xff\xfe"}`, apiToken, "", http.StatusBadRequest, ""},
 		{"bad idempotency key", validJSON, apiToken, "key with spaces", http.StatusBadRequest, ""},
+		{"subject over 100 characters", `{"phone":"13800138000","subject":"` + strings.Repeat("差", 101) + `","description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

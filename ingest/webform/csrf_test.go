@@ -585,3 +585,98 @@ func FuzzCSRFToken(f *testing.F) {
 		}
 	})
 }
+
+// TestSubmitNeverLosesText: whatever was wrong with a post, the customer
+// gets the form back with everything they typed (but the file, which the
+// page asks for again), and sending that form again is taken.
+func TestSubmitNeverLosesText(t *testing.T) {
+	typed := map[string]string{
+		"name":        "王 小明",
+		"phone":       "139-1234-5678",
+		"email":       "wxm@example.com",
+		"subject":     "宽带断网<三天>",
+		"description": "12月3日起家里宽带一直断网，报修两次（工单号 BX20261203-77）师傅都没上门，\r\n要求退还本月费用 & 赔偿。",
+	}
+	clock := newFakeClock()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		file    bool
+		prepare func(t *testing.T, page session) (*testEnv, session) // the server posted to, the post's session
+		status  int
+		summary string
+	}{
+		{"restarted on the same secret, token expired meanwhile", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			clock.Advance(3 * time.Hour)
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"replica with another secret", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			return replica(t, secretB, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"cookie gone", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			page.cookie = nil
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"expired, with a file", nil, true, func(t *testing.T, page session) (*testEnv, session) {
+			clock.Advance(3 * time.Hour)
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype + msgFileAgain},
+		{"nonce of another form", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			page.nonce = strings.Repeat("ab", 32)
+			return replica(t, secretA, clock), page
+		}, http.StatusBadRequest, msgRetype},
+		{"from another site's page", map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, false, func(t *testing.T, page session) (*testEnv, session) {
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgOtherSite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := replica(t, secretA, clock)
+			page, _ := first.open(t, "/")
+			e, s := tt.prepare(t, page)
+			var file *upload
+			if tt.file {
+				file = &upload{"断网截图.png", "image/png", pngFile}
+			}
+			resp, body := e.postWith(t, "/complaints", s, typed, file, tt.headers)
+			again := retyped(t, resp, body, tt.status, tt.summary, typed, s)
+			if n := len(e.pub.Published()); n != 0 {
+				t.Fatalf("published %d envelopes from a refused post", n)
+			}
+			resp, body = e.post(t, "/complaints", again, typed, nil)
+			if resp.StatusCode != http.StatusOK || len(e.pub.Published()) != 1 {
+				t.Fatalf("the form sent again: %d, %d published: %.300s", resp.StatusCode, len(e.pub.Published()), body)
+			}
+			if got := e.pub.Published()[0].Description; !strings.Contains(got, "BX20261203-77") {
+				t.Fatalf("published description %q", got)
+			}
+		})
+	}
+}
+
+// TestSubmitRateLimitedKeepsText: a post over the rate limit is not
+// taken, but its text comes back, with the same form identity, so that
+// sending it later makes the complaint the first post would have made.
+func TestSubmitRateLimitedKeepsText(t *testing.T) {
+	e := newTestEnv(t, Config{RateLimit: 1, RateWindow: time.Hour})
+	s, _ := e.open(t, "/")
+	typed := validFields()
+	typed["description"] = "营业厅工作人员态度恶劣，11月30日下午办理销户被推诿三次。"
+	if resp, _ := e.post(t, "/complaints", s, map[string]string{"description": "x"}, nil); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("first post: %d", resp.StatusCode)
+	}
+	resp, body := e.post(t, "/complaints", s, typed, &upload{"a.png", "image/png", pngFile})
+	again := retyped(t, resp, body, http.StatusTooManyRequests, msgWait+msgFileAgain, typed, s)
+	if again.nonce != s.nonce || again.csrf != s.csrf {
+		t.Error("a good token and nonce were replaced")
+	}
+	if resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if n := len(e.pub.Published()); n != 0 {
+		t.Fatalf("published %d envelopes over the limit", n)
+	}
+	if entries, _ := os.ReadDir(e.storeDir); len(entries) != 0 {
+		t.Fatalf("the attachment of a limited post was stored: %v", entries)
+	}
+}

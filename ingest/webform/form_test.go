@@ -333,6 +333,10 @@ func TestSubmitValidationErrors(t *testing.T) {
 		{"no contact", map[string]string{"phone": "", "email": ""}, "phone", "请至少填写手机号码或电子邮箱中的一项"},
 		{"non-UTF-8 name", map[string]string{"name": "张\xff三"}, "name", "UTF-8"},
 		{"description too long", map[string]string{"description": strings.Repeat("长", ingest.MaxDescriptionBytes)}, "description", "内容过长"},
+		// Limits count characters (字) as customers do, not bytes.
+		{"description one character over", map[string]string{"description": strings.Repeat("网", 5001)}, "description", "内容过长：最多 5000 字，现有 5001 字，请删减 1 字"},
+		{"subject of emoji over", map[string]string{"subject": strings.Repeat("😡", 101)}, "subject", "最多 100 字，现有 101 字"},
+		{"name over", map[string]string{"name": strings.Repeat("欧阳", 26)}, "name", "最多 50 字，现有 52 字"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,6 +362,42 @@ func TestSubmitValidationErrors(t *testing.T) {
 			}
 			if n := len(e.pub.Published()); n != 0 {
 				t.Fatalf("published %d envelopes for an invalid submission", n)
+			}
+		})
+	}
+}
+
+// TestLengthsInCharacters: a value up to its limit in characters is
+// taken, whatever its bytes; line breaks sent as CR LF count once; the
+// page states the limits in 字 and never speaks of bytes.
+func TestLengthsInCharacters(t *testing.T) {
+	tests := []struct {
+		name   string
+		change map[string]string
+	}{
+		{"description of 5000 Chinese characters (15000 bytes)", map[string]string{"description": strings.Repeat("断", 5000)}},
+		{"description of 5000 characters with CR LF line breaks", map[string]string{"description": strings.Repeat("断网\r\n", 1666) + "断网"}},
+		{"subject of 100 emoji (400 bytes)", map[string]string{"subject": strings.Repeat("😡", 100)}},
+		{"name of 50 characters", map[string]string{"name": strings.Repeat("阿", 50)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{})
+			s, page := e.open(t, "/")
+			for _, want := range []string{"最多 5000 字", "最多 100 字", "最多 50 字"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("the form does not state %q", want)
+				}
+			}
+			if strings.Contains(page, "字节") {
+				t.Error("the form speaks of bytes")
+			}
+			fields := validFields()
+			for k, v := range tt.change {
+				fields[k] = v
+			}
+			if resp, body := e.post(t, "/complaints", s, fields, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, body)
 			}
 		})
 	}
