@@ -9,11 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/ingest"
 )
@@ -86,6 +90,10 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	body := c.Request().Body()
 	if int64(len(body)) > f.cfg.MaxJSONBytes {
 		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", f.cfg.MaxJSONBytes)})
+	}
+	body, status, msg := jsonBody(c.Get(fiber.HeaderContentType), body)
+	if status != 0 {
+		return fail(status, "bad_request", apiError{Error: msg})
 	}
 	key := c.Get("Idempotency-Key")
 	if !ingest.ValidIdempotencyKey(key) {
@@ -187,6 +195,40 @@ func checkKeyRecord(first, mine keyRecord) (string, error) {
 		return "", errKeyReused
 	}
 	return first.Reference, nil
+}
+
+// jsonBody checks the Content-Type of an API request and returns its body
+// in UTF-8. The type must be JSON: application/json, or a JSON-based
+// application/<name>+json. A charset parameter is honoured when the
+// WHATWG encoding standard knows it (GBK and GB18030 bodies, say, are
+// decoded, "gbk" and "gb2312" as GB18030); else, and for any other type, it returns 415 and a message.
+// A body that does not decode in its declared charset answers 400.
+func jsonBody(contentType string, body []byte) ([]byte, int, string) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !(mediaType == fiber.MIMEApplicationJSON || strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
+		return nil, fiber.StatusUnsupportedMediaType, "请求内容须为 JSON，请设置 Content-Type: application/json"
+	}
+	charset := params["charset"]
+	if charset == "" {
+		return body, 0, ""
+	}
+	enc, err := htmlindex.Get(charset)
+	if err != nil || enc == encoding.Replacement {
+		return nil, fiber.StatusUnsupportedMediaType, fmt.Sprintf("不支持字符集 %q，请使用 UTF-8（或 GBK、GB18030）", charset)
+	}
+	switch name, _ := htmlindex.Name(enc); name {
+	case "utf-8":
+		return body, 0, ""
+	case "gbk":
+		// GBK is sent for GB18030 text as often as not; GB18030 decodes
+		// both (as the WHATWG standard decodes gbk).
+		enc = simplifiedchinese.GB18030
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		return nil, fiber.StatusBadRequest, fmt.Sprintf("请求内容不是有效的 %s 编码，与声明的字符集不符", charset)
+	}
+	return out, 0, ""
 }
 
 // decodeRequest parses an API body strictly: valid UTF-8, exactly one JSON
