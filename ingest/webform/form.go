@@ -257,9 +257,10 @@ type pageData struct {
 
 	// The message page; Thanks marks a confirmation rather than a
 	// refusal.
-	Message string
-	Back    string
-	Thanks  bool
+	Message   string
+	Back      string
+	BackLabel string // the link's text; "返回" when empty
+	Thanks    bool
 
 	// The survey page.
 	Survey *surveyView
@@ -352,6 +353,34 @@ func (f *Form) render(c *fiber.Ctx, status int, page string, d pageData) error {
 func (f *Form) message(c *fiber.Ctx, status int, title, msg, back string) error {
 	base := mountBase(c)
 	return f.render(c, status, "message", pageData{Title: title, Base: base, Message: msg, Back: base + back})
+}
+
+// ErrorPage renders the page of an error on the public site, for the
+// server's error handler (httpapi.ErrorPage): what happened in words a
+// customer understands, and a link to the form. It expects the Form
+// mounted at the root of the site.
+func (f *Form) ErrorPage(c *fiber.Ctx, status int) error {
+	title, msg := errorMessage(status)
+	return f.render(c, status, "message", pageData{Title: title, Message: msg, Back: "/", BackLabel: "返回投诉页面"})
+}
+
+// errorMessage returns the title and the message of the error page of an
+// HTTP status.
+func errorMessage(status int) (title, msg string) {
+	switch {
+	case status == fiber.StatusNotFound:
+		return "页面不存在", "您要打开的页面不存在，可能是网址输入有误，或链接已经失效。请检查网址，或返回投诉页面。"
+	case status == fiber.StatusMethodNotAllowed:
+		return "无法这样打开此页面", "这个网址不能这样打开。如需投诉，请返回投诉页面填写提交；已经提交的投诉，可在“进度查询”中凭受理编号查看。"
+	case status == fiber.StatusRequestEntityTooLarge:
+		return "内容过大", "提交的内容过大，未能受理。请缩短内容或压缩附件后重新提交。"
+	case status == fiber.StatusTooManyRequests:
+		return "请稍后再试", msgTooMany
+	case status < fiber.StatusInternalServerError:
+		return "无法处理该请求", "您的请求未能处理，请返回投诉页面重试。"
+	default:
+		return "系统出错了", "抱歉，系统暂时出了问题，请稍后再试。如果您刚才在提交投诉而没有看到受理编号，说明投诉没有提交成功，请稍后重新提交。"
+	}
 }
 
 // mountBase returns the prefix the handlers are mounted under, without a

@@ -887,3 +887,40 @@ func TestPagesSendStrictHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorPages: errors on the public site are pages in the form's
+// layout that say in Chinese what happened and lead back to the form, and
+// the receipt's address opened again explains itself.
+func TestErrorPages(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.app.Get("/boom", func(c *fiber.Ctx) error { return e.form.ErrorPage(c, fiber.StatusInternalServerError) })
+	tests := []struct {
+		name, path string
+		status     int
+		want       []string
+	}{
+		{"the receipt's address reloaded", "/complaints", 200, []string{"请从投诉页面提交", "受理编号", `href="/"`}},
+		{"server error", "/boom", 500, []string{"系统出错了", "没有提交成功", "返回投诉页面"}},
+	}
+	for status, want := range map[int]string{404: "页面不存在", 405: "无法这样打开此页面", 413: "内容过大", 429: "请稍后再试", 400: "无法处理该请求"} {
+		e.app.Get(fmt.Sprintf("/e%d", status), func(c *fiber.Ctx) error { return e.form.ErrorPage(c, status) })
+		tests = append(tests, struct {
+			name, path string
+			status     int
+			want       []string
+		}{fmt.Sprint(status), fmt.Sprintf("/e%d", status), status, []string{want, "返回投诉页面", `<nav>`}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.do(t, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if resp.StatusCode != tt.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("GET %s = %d %s", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(body, want) {
+					t.Errorf("GET %s lacks %q", tt.path, want)
+				}
+			}
+		})
+	}
+}

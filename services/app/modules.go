@@ -246,6 +246,7 @@ func (p *Process) startGateway(context.Context) error {
 	}
 	hooks.Mount(p.server.App())
 	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
+	p.server.SetErrorPage(form.ErrorPage)
 	p.form = form
 	return nil
 }
@@ -317,6 +318,7 @@ func (p *Process) startConsole(context.Context) error {
 		}
 	}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index})
+	p.server.SetErrorPage(form.ErrorPage)
 	form.MountSurvey(p.server.App(), httpapi.SurveyBook{Index: p.index, Key: p.key.Derive("survey"), Publish: publishAction(p.producer)})
 	return nil
 }

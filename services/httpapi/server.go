@@ -140,6 +140,8 @@ type Server struct {
 	details  map[string]func() any
 	ownBody  map[string]bool // exact paths
 	ownTrees []string        // path prefixes ending in "/"
+	// errorPage renders errors outside jsonPrefixes (SetErrorPage).
+	errorPage ErrorPage
 }
 
 // New builds the server with /healthz, /readyz and /metrics; auth decides
@@ -281,17 +283,70 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK, "checks": results, "details": info})
 }
 
-// handleError turns errors that escaped a handler into JSON answers; fiber
-// errors keep their status (413 for an oversized body, 404, 405), anything
-// else is a 500 that is logged.
+// ErrorPage writes the whole answer to a request that ended in an error
+// with status (404 for an unknown path, 405, 413, 500…) on the pages
+// people open: an HTML page in Chinese. It is called on the request's
+// goroutine and must not block.
+type ErrorPage func(c *fiber.Ctx, status int) error
+
+// SetErrorPage sets the page of errors outside the API (see handleError);
+// the target that serves the public pages sets it before Serve.
+func (s *Server) SetErrorPage(page ErrorPage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errorPage = page
+}
+
+// jsonPrefixes are the paths whose errors are JSON: the ones programs call.
+var jsonPrefixes = []string{"/api/", "/webhooks/"}
+
+// handleError answers an error that escaped a handler: fiber errors keep
+// their status (413 for an oversized body, 404, 405), anything else is a
+// 500 that is logged. Under jsonPrefixes the answer is JSON, {error,
+// code, message} as the console API's; elsewhere the page set with
+// SetErrorPage (a plain page in Chinese without one). The console's
+// pages answer their own errors and do not come here.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	status, detail := fiber.StatusInternalServerError, "internal error"
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		return c.Status(fe.Code).JSON(fiber.Map{"error": fe.Message})
+		status, detail = fe.Code, fe.Message
+	} else {
+		s.logger.Error("request failed", zap.String("path", c.Path()), zap.Error(err))
 	}
-	s.logger.Error("request failed", zap.String("path", c.Path()), zap.Error(err))
-	return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "internal error"})
+	code, message := errorText(status)
+	for _, prefix := range jsonPrefixes {
+		if strings.HasPrefix(c.Path(), prefix) {
+			return c.Status(status).JSON(apiError{Error: detail, Code: code, Message: message})
+		}
+	}
+	s.mu.Lock()
+	page := s.errorPage
+	s.mu.Unlock()
+	if page != nil {
+		return page(c, status)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).SendString(`<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>` + message + `</title><p>` + message + `</p></html>`)
+}
+
+// errorText returns the code and the Chinese message of an error status.
+func errorText(status int) (code, message string) {
+	switch {
+	case status == fiber.StatusNotFound:
+		return "not_found", "请求的地址不存在"
+	case status == fiber.StatusMethodNotAllowed:
+		return "method_not_allowed", "该地址不支持此请求方法"
+	case status == fiber.StatusRequestEntityTooLarge:
+		return "too_large", "请求内容过大"
+	case status == fiber.StatusTooManyRequests:
+		return "too_many_requests", "请求过于频繁，请稍后再试"
+	case status < fiber.StatusInternalServerError:
+		return "bad_request", "请求无法处理"
+	default:
+		return "internal", "服务器内部错误，请稍后再试"
+	}
 }
 
 // Serve listens on ln until ctx ends, then shuts down gracefully.
