@@ -349,16 +349,75 @@ func errorText(status int) (code, message string) {
 	}
 }
 
-// Serve listens on ln until ctx ends, then shuts down gracefully.
+// Serve listens on ln until ctx ends, then shuts down gracefully:
+// requests under way get shutdownGrace to finish, and then the
+// connections still open are closed. A browser keeps a connection open
+// that it has not sent a request on yet, which the shutdown waits for; no
+// request must reach a process that stopped on it (one that restarts in
+// place, as tests do).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	conns := &trackedListener{Listener: ln, conns: map[*trackedConn]bool{}}
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
+	go func() { errc <- s.app.Listener(conns) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		return s.app.ShutdownWithContext(shutdown)
+		err := s.app.ShutdownWithContext(shutdown)
+		conns.closeAll()
+		return err
 	}
+}
+
+// shutdownGrace is how long Serve lets requests under way finish.
+var shutdownGrace = 10 * time.Second
+
+// trackedListener remembers the connections it accepted until they are
+// closed. It is safe for concurrent use.
+type trackedListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[*trackedConn]bool
+}
+
+// Accept implements net.Listener.
+func (l *trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[tc] = true
+	l.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll closes every connection still open.
+func (l *trackedListener) closeAll() {
+	l.mu.Lock()
+	open := make([]*trackedConn, 0, len(l.conns))
+	for c := range l.conns {
+		open = append(open, c)
+	}
+	l.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
+
+// trackedConn is a connection of a trackedListener.
+type trackedConn struct {
+	net.Conn
+	l *trackedListener
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -318,5 +319,39 @@ func TestErrorsByPath(t *testing.T) {
 				t.Fatalf("answer %s %q, want JSON %v and no internal error", resp.Header.Get("Content-Type"), body, tt.json)
 			}
 		})
+	}
+}
+
+// TestServeClosesConnectionsWhenItStops: a connection a browser opened and
+// has sent no request on yet is closed when Serve returns, so that a
+// request sent on it later never reaches the stopped server.
+func TestServeClosesConnectionsWhenItStops(t *testing.T) {
+	defer func(d time.Duration) { shutdownGrace = d }(shutdownGrace)
+	shutdownGrace = 50 * time.Millisecond
+	s := newTestServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request on another connection proves the first one was accepted
+	// (the server accepts in order).
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	<-done
+	conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if answer, _ := io.ReadAll(bufio.NewReader(conn)); len(answer) != 0 {
+		t.Fatalf("the stopped server answered %q", answer)
 	}
 }
