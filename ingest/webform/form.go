@@ -261,6 +261,7 @@ type pageData struct {
 	Back      string
 	BackLabel string // the link's text; "返回" when empty
 	Thanks    bool
+	Info      bool // an explanation rather than a refusal
 
 	// The survey page.
 	Survey *surveyView
@@ -448,8 +449,10 @@ func (f *Form) retype(c *fiber.Ctx, status int, p posted, summary string) error 
 // submitted answers GET /complaints, the receipt's address opened again:
 // a submission cannot be repeated from there.
 func (f *Form) submitted(c *fiber.Ctx) error {
-	return f.message(c, fiber.StatusOK, "请从投诉页面提交",
-		"这个网址只用于提交投诉，不能直接打开。如果您刚提交过投诉，受理编号显示在提交后的页面上，可凭编号在“进度查询”中查看处理情况；如需投诉，请返回投诉页面填写。", "/")
+	base := mountBase(c)
+	return f.render(c, fiber.StatusOK, "message", pageData{Title: "请从投诉页面提交", Base: base, Info: true,
+		Message: "这个网址只用于提交投诉，不能直接打开。如果您刚提交过投诉，受理编号显示在提交后的页面上，可凭编号在“进度查询”中查看处理情况；如需投诉，请返回投诉页面填写。",
+		Back:    base + "/", BackLabel: "返回投诉页面"})
 }
 
 // rejectEncodedBody refuses compressed request bodies: browsers never send

@@ -90,6 +90,17 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 
 	typeComplaint()
 	shot("18b-form-counter")
+	do(chromedp.SendKeys(chromedp.CSS(`#f-subject`), "，师傅说要等下周二才能来，客服电话10000打了五次都说已催单，这已经是第三次了，家里孩子上网课全耽误了，老人看病预约也没法在网上挂号，实在忍无可忍，请尽快派人上门维修并按合同赔偿断网期间的费用，否则我将向工信部申诉"))
+	if got := text(`p.count[data-for=subject]`); !strings.HasPrefix(got, "已输入 ") || !strings.Contains(got, "，超出 ") {
+		t.Errorf("subject counter over the limit says %q", got)
+	}
+	shot("18b-counter-over")
+	do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#e-subject`)))
+	if got := text(`#e-subject`); !strings.Contains(got, "最多 100 字") {
+		t.Errorf("the server says %q under the long subject", got)
+	}
+	shot("18b-subject-too-long")
+	do(chromedp.SetValue(chromedp.CSS(`#f-subject`), "宽带断网<三天>"))
 	restart()
 	do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#reference`)))
 

@@ -6,7 +6,7 @@
     if (!field || !max) return;
     function update() {
       var n = Array.from(field.value.trim()).length;
-      p.textContent = "已输入 " + n + " / " + max + " 字" + (n > max ? "，超出 " + (n - max) + " 字，请删减" : "");
+      p.textContent = "已输入 " + n + " / " + max + " 字" + (n > max ? "，超出 " + (n - max) + " 字" : "");
       p.className = n > max ? "count over" : "count";
     }
     field.addEventListener("input", update);
