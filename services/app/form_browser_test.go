@@ -44,11 +44,7 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(s)
+		return textOf(t, ctx, sel)
 	}
 	value := func(sel string) string {
 		t.Helper()
