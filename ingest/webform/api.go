@@ -126,9 +126,10 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	if idempotent {
 		ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
 		defer cancel()
-		ref, err := f.claimKey(ctx, env)
+		content := ingest.ContentKey(env.Name, env.Phone, env.Email, env.Subject, env.Description)
+		ref, err := IdempotencyKeys{f.shared.Ledger}.Claim(ctx, "api:"+env.ID, content, env.Reference)
 		switch {
-		case errors.Is(err, errKeyReused):
+		case errors.Is(err, ErrKeyReused):
 			return fail(fiber.StatusConflict, "conflict", apiError{Error: "该 Idempotency-Key 已用于内容不同的投诉；新的投诉请使用新的 Idempotency-Key"})
 		case err != nil:
 			f.m.submissions.WithLabelValues(channel, "unavailable").Inc()
@@ -145,9 +146,16 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
 }
 
-// errKeyReused is claimKey's error for an idempotency key that came with
-// other content before.
-var errKeyReused = errors.New("idempotency key reused with other content")
+// ErrKeyReused is IdempotencyKeys.Claim's error for an idempotency key that
+// came with other content before.
+var ErrKeyReused = errors.New("idempotency key reused with other content")
+
+// IdempotencyKeys remembers in a shared Ledger the content each
+// idempotency key was first used with and the reference it was given, so
+// that every replica answers a repeat with the first reference and a key
+// reused for other content with 409: the JSON API and the webhooks
+// (package webhook) both decide with it. It is safe for concurrent use.
+type IdempotencyKeys struct{ Ledger Ledger }
 
 // keyRecord is the ledger record of an idempotency key: a digest of the
 // content it was first used with and the reference that was given.
@@ -156,25 +164,26 @@ type keyRecord struct {
 	Reference string `json:"reference"`
 }
 
-// claimKey records in the ledger that env's idempotency key (its id) was
-// used with env's content, unless it was before. It returns the reference
-// to answer with (the first one given for the key), errKeyReused when the
-// key first came with other content, or the ledger's error.
-func (f *Form) claimKey(ctx context.Context, env ingest.Envelope) (string, error) {
-	key := "api:" + env.ID
-	mine := keyRecord{Content: ingest.ContentKey(env.Name, env.Phone, env.Email, env.Subject, env.Description), Reference: env.Reference}
-	if first, ok := firstKeyRecord(f.shared.Ledger.Entries(key)); ok {
+// Claim records under key (a ledger key: the caller's namespace and the
+// envelope id) that it was used with content (an ingest.ContentKey) and
+// reference, unless it was before. It returns the reference to answer with
+// (the first one given for the key), ErrKeyReused when the key first came
+// with other content, or the ledger's error; it blocks as Ledger.Append
+// does, until ctx ends.
+func (k IdempotencyKeys) Claim(ctx context.Context, key, content, reference string) (string, error) {
+	mine := keyRecord{Content: content, Reference: reference}
+	if first, ok := firstKeyRecord(k.Ledger.Entries(key)); ok {
 		return checkKeyRecord(first, mine)
 	}
 	b, err := json.Marshal(mine)
 	if err != nil {
 		return "", err
 	}
-	if err := f.shared.Ledger.Append(ctx, key, b); err != nil {
+	if err := k.Ledger.Append(ctx, key, b); err != nil {
 		return "", err
 	}
 	// Concurrent requests with the key: the first record decides.
-	first, _ := firstKeyRecord(f.shared.Ledger.Entries(key))
+	first, _ := firstKeyRecord(k.Ledger.Entries(key))
 	return checkKeyRecord(first, mine)
 }
 
@@ -192,7 +201,7 @@ func firstKeyRecord(entries []LedgerEntry) (keyRecord, bool) {
 // checkKeyRecord decides a request against the first record of its key.
 func checkKeyRecord(first, mine keyRecord) (string, error) {
 	if first.Content != mine.Content {
-		return "", errKeyReused
+		return "", ErrKeyReused
 	}
 	return first.Reference, nil
 }
