@@ -9,11 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/ingest"
 )
@@ -87,6 +91,10 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	if int64(len(body)) > f.cfg.MaxJSONBytes {
 		return fail(fiber.StatusRequestEntityTooLarge, "too_large", apiError{Error: fmt.Sprintf("请求内容过大，最多 %d 字节", f.cfg.MaxJSONBytes)})
 	}
+	body, status, msg := jsonBody(c.Get(fiber.HeaderContentType), body)
+	if status != 0 {
+		return fail(status, "bad_request", apiError{Error: msg})
+	}
 	key := c.Get("Idempotency-Key")
 	if !ingest.ValidIdempotencyKey(key) {
 		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", ingest.MaxIdempotencyKeyBytes)})
@@ -102,7 +110,7 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		Subject:     strings.TrimSpace(req.Subject),
 		Description: strings.TrimSpace(req.Description),
 	}
-	if errs := f.cfg.Intake.Check(&env); len(errs) > 0 {
+	if errs := checkFields(f.cfg.Intake, &env); len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Field: errs[0].Field, Errors: errs})
 	}
 	busy := func() error {
@@ -118,9 +126,10 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	if idempotent {
 		ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
 		defer cancel()
-		ref, err := f.claimKey(ctx, env)
+		content := ingest.ContentKey(env.Name, env.Phone, env.Email, env.Subject, env.Description)
+		ref, err := IdempotencyKeys{f.shared.Ledger}.Claim(ctx, "api:"+env.ID, content, env.Reference)
 		switch {
-		case errors.Is(err, errKeyReused):
+		case errors.Is(err, ErrKeyReused):
 			return fail(fiber.StatusConflict, "conflict", apiError{Error: "该 Idempotency-Key 已用于内容不同的投诉；新的投诉请使用新的 Idempotency-Key"})
 		case err != nil:
 			f.m.submissions.WithLabelValues(channel, "unavailable").Inc()
@@ -137,9 +146,16 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
 }
 
-// errKeyReused is claimKey's error for an idempotency key that came with
-// other content before.
-var errKeyReused = errors.New("idempotency key reused with other content")
+// ErrKeyReused is IdempotencyKeys.Claim's error for an idempotency key that
+// came with other content before.
+var ErrKeyReused = errors.New("idempotency key reused with other content")
+
+// IdempotencyKeys remembers in a shared Ledger the content each
+// idempotency key was first used with and the reference it was given, so
+// that every replica answers a repeat with the first reference and a key
+// reused for other content with 409: the JSON API and the webhooks
+// (package webhook) both decide with it. It is safe for concurrent use.
+type IdempotencyKeys struct{ Ledger Ledger }
 
 // keyRecord is the ledger record of an idempotency key: a digest of the
 // content it was first used with and the reference that was given.
@@ -148,25 +164,26 @@ type keyRecord struct {
 	Reference string `json:"reference"`
 }
 
-// claimKey records in the ledger that env's idempotency key (its id) was
-// used with env's content, unless it was before. It returns the reference
-// to answer with (the first one given for the key), errKeyReused when the
-// key first came with other content, or the ledger's error.
-func (f *Form) claimKey(ctx context.Context, env ingest.Envelope) (string, error) {
-	key := "api:" + env.ID
-	mine := keyRecord{Content: ingest.ContentKey(env.Name, env.Phone, env.Email, env.Subject, env.Description), Reference: env.Reference}
-	if first, ok := firstKeyRecord(f.shared.Ledger.Entries(key)); ok {
+// Claim records under key (a ledger key: the caller's namespace and the
+// envelope id) that it was used with content (an ingest.ContentKey) and
+// reference, unless it was before. It returns the reference to answer with
+// (the first one given for the key), ErrKeyReused when the key first came
+// with other content, or the ledger's error; it blocks as Ledger.Append
+// does, until ctx ends.
+func (k IdempotencyKeys) Claim(ctx context.Context, key, content, reference string) (string, error) {
+	mine := keyRecord{Content: content, Reference: reference}
+	if first, ok := firstKeyRecord(k.Ledger.Entries(key)); ok {
 		return checkKeyRecord(first, mine)
 	}
 	b, err := json.Marshal(mine)
 	if err != nil {
 		return "", err
 	}
-	if err := f.shared.Ledger.Append(ctx, key, b); err != nil {
+	if err := k.Ledger.Append(ctx, key, b); err != nil {
 		return "", err
 	}
 	// Concurrent requests with the key: the first record decides.
-	first, _ := firstKeyRecord(f.shared.Ledger.Entries(key))
+	first, _ := firstKeyRecord(k.Ledger.Entries(key))
 	return checkKeyRecord(first, mine)
 }
 
@@ -184,9 +201,43 @@ func firstKeyRecord(entries []LedgerEntry) (keyRecord, bool) {
 // checkKeyRecord decides a request against the first record of its key.
 func checkKeyRecord(first, mine keyRecord) (string, error) {
 	if first.Content != mine.Content {
-		return "", errKeyReused
+		return "", ErrKeyReused
 	}
 	return first.Reference, nil
+}
+
+// jsonBody checks the Content-Type of an API request and returns its body
+// in UTF-8. The type must be JSON: application/json, or a JSON-based
+// application/<name>+json. A charset parameter is honoured when the
+// WHATWG encoding standard knows it (GBK and GB18030 bodies, say, are
+// decoded, "gbk" and "gb2312" as GB18030); else, and for any other type, it returns 415 and a message.
+// A body that does not decode in its declared charset answers 400.
+func jsonBody(contentType string, body []byte) ([]byte, int, string) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !(mediaType == fiber.MIMEApplicationJSON || strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
+		return nil, fiber.StatusUnsupportedMediaType, "请求内容须为 JSON，请设置 Content-Type: application/json"
+	}
+	charset := params["charset"]
+	if charset == "" {
+		return body, 0, ""
+	}
+	enc, err := htmlindex.Get(charset)
+	if err != nil || enc == encoding.Replacement {
+		return nil, fiber.StatusUnsupportedMediaType, fmt.Sprintf("不支持字符集 %q，请使用 UTF-8（或 GBK、GB18030）", charset)
+	}
+	switch name, _ := htmlindex.Name(enc); name {
+	case "utf-8":
+		return body, 0, ""
+	case "gbk":
+		// GBK is sent for GB18030 text as often as not; GB18030 decodes
+		// both (as the WHATWG standard decodes gbk).
+		enc = simplifiedchinese.GB18030
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		return nil, fiber.StatusBadRequest, fmt.Sprintf("请求内容不是有效的 %s 编码，与声明的字符集不符", charset)
+	}
+	return out, 0, ""
 }
 
 // decodeRequest parses an API body strictly: valid UTF-8, exactly one JSON

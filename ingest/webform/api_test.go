@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/ingesttest"
 )
@@ -71,6 +73,7 @@ func TestAPI(t *testing.T) {
 		{"two objects", validJSON + validJSON, apiToken, "", http.StatusBadRequest, ""},
 		{"non-UTF-8", `{"phone":"13800138000","description":"\xff\xfe"}`, apiToken, "", http.StatusBadRequest, ""},
 		{"bad idempotency key", validJSON, apiToken, "key with spaces", http.StatusBadRequest, ""},
+		{"subject over 100 characters", `{"phone":"13800138000","subject":"` + strings.Repeat("差", 101) + `","description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,5 +250,64 @@ func TestAPIRetryAfterFailedPublish(t *testing.T) {
 	status, a := submitAPI(t, e, apiToken, "order-42", validJSON)
 	if status != http.StatusAccepted || len(e.pub.Published()) != 1 || e.pub.Published()[0].Reference != a.Reference {
 		t.Fatalf("retry: status %d %+v, published %+v", status, a, e.pub.Published())
+	}
+}
+
+// TestAPIContentType: the API takes JSON only, in the charset it is
+// declared in.
+func TestAPIContentType(t *testing.T) {
+	gb := func(s string) string {
+		b, err := simplifiedchinese.GB18030.NewEncoder().String(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const desc = "宽带12月1日起断网，客服电话打不通，要求退费𠀋"
+	body := `{"phone":"13800138000","description":"` + desc + `"}`
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		status      int
+		message     string
+	}{
+		{"json", "application/json", body, http.StatusAccepted, ""},
+		{"json, utf-8 declared", "application/json; charset=UTF-8", body, http.StatusAccepted, ""},
+		{"a JSON-based type", "application/merge-patch+json", body, http.StatusAccepted, ""},
+		{"gb18030", "application/json; charset=gb18030", gb(body), http.StatusAccepted, ""},
+		{"gbk label with a four-byte character", "application/json;charset=GBK", gb(body), http.StatusAccepted, ""},
+		{"gb2312 label", `application/json; charset="gb2312"`, gb(body), http.StatusAccepted, ""},
+		{"form-encoded", "application/x-www-form-urlencoded", "phone=13800138000&description=x", http.StatusUnsupportedMediaType, "Content-Type: application/json"},
+		{"no content type", "", body, http.StatusUnsupportedMediaType, "须为 JSON"},
+		{"text", "text/plain; charset=utf-8", body, http.StatusUnsupportedMediaType, "须为 JSON"},
+		{"unknown charset", "application/json; charset=klingon", body, http.StatusUnsupportedMediaType, "不支持字符集"},
+		{"replacement charset", "application/json; charset=iso-2022-kr", body, http.StatusUnsupportedMediaType, "不支持字符集"},
+		{"lying charset: UTF-8 declared as gbk", "application/json; charset=gbk", `{"phone":"13800138000","description":"断网"}` + "\n", http.StatusBadRequest, "与声明的字符集不符"},
+		{"lying charset: GB18030 undeclared", "application/json", gb(body), http.StatusBadRequest, "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{})
+			req := apiRequestWith(tt.body, apiToken, "")
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.contentType == "" {
+				req.Header.Del("Content-Type")
+			}
+			resp, raw := e.do(t, req)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, raw)
+			}
+			a := decodeAnswer(t, raw)
+			if tt.status != http.StatusAccepted {
+				if !strings.Contains(a.Error, tt.message) || len(e.pub.Published()) != 0 {
+					t.Fatalf("answer %+v, want a message with %q and nothing published", a, tt.message)
+				}
+				return
+			}
+			if p := e.pub.Published(); len(p) != 1 || p[0].Description != desc {
+				t.Fatalf("published %+v, want the description decoded", p)
+			}
+		})
 	}
 }

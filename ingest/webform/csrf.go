@@ -162,22 +162,28 @@ func (f *Form) csrf(c *fiber.Ctx) error {
 		if !f.tokens.reusable(token) {
 			token = f.tokens.mint()
 		}
-		c.Cookie(&fiber.Cookie{
-			Name:     csrfCookieName,
-			Value:    token,
-			Path:     "/",
-			Expires:  f.tokens.now().Add(f.cfg.CSRFExpiration),
-			Secure:   f.cfg.CookieSecure || c.Protocol() == "https",
-			HTTPOnly: true,
-			SameSite: fiber.CookieSameSiteLaxMode,
-		})
-		c.Locals(csrfContextKey, token)
+		f.issue(c, token)
 		return c.Next()
 	}
 	if err := f.checkCSRF(c, c.FormValue(fieldCSRF)); err != nil {
 		return f.csrfFailed(c, err)
 	}
 	return c.Next()
+}
+
+// issue puts token into the browser's cookie and into the page about to
+// be rendered.
+func (f *Form) issue(c *fiber.Ctx, token string) {
+	c.Cookie(&fiber.Cookie{
+		Name:     csrfCookieName,
+		Value:    token,
+		Path:     "/",
+		Expires:  f.tokens.now().Add(f.cfg.CSRFExpiration),
+		Secure:   f.cfg.CookieSecure || c.Protocol() == "https",
+		HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode,
+	})
+	c.Locals(csrfContextKey, token)
 }
 
 // checkCSRF admits a post that comes from this site and carries, in the
@@ -199,6 +205,10 @@ func (f *Form) checkCSRF(c *fiber.Ctx, token string) error {
 	return nil
 }
 
+// errCrossSite is checkCSRF's error for a post a browser says another
+// site's page sent.
+var errCrossSite = errors.New("posted from another site")
+
 // sameOrigin refuses a request a browser says comes from another site:
 // Sec-Fetch-Site other than same-origin or none (typed or bookmarked), or
 // an Origin (failing that, a Referer) naming another host than the
@@ -208,7 +218,7 @@ func sameOrigin(c *fiber.Ctx) error {
 	switch site := c.Get("Sec-Fetch-Site"); site {
 	case "", "same-origin", "none":
 	default:
-		return fmt.Errorf("Sec-Fetch-Site is %q", site)
+		return fmt.Errorf("%w: Sec-Fetch-Site is %q", errCrossSite, site)
 	}
 	from := c.Get(fiber.HeaderOrigin)
 	if from == "" {
@@ -219,7 +229,7 @@ func sameOrigin(c *fiber.Ctx) error {
 	}
 	u, err := url.Parse(from)
 	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, c.Hostname()) {
-		return fmt.Errorf("posted from %q to host %q", from, c.Hostname())
+		return fmt.Errorf("%w: from %q to host %q", errCrossSite, from, c.Hostname())
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net"
@@ -65,12 +66,47 @@ func replica(tb testing.TB, key string, clock *fakeClock) *testEnv {
 	return e
 }
 
-// refused fails unless the answer is the CSRF error page.
+// refused fails unless the answer is the CSRF error page of the status
+// page.
 func refused(tb testing.TB, resp *http.Response, body string) {
 	tb.Helper()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "页面已过期") || !strings.Contains(body, msgExpired) {
 		tb.Fatalf("status %d, want 403 with the expired-page message; body: %.200s", resp.StatusCode, body)
 	}
+}
+
+// retyped fails unless the answer is the complaint form again, with status,
+// summary above it and every field as the customer typed it in fields,
+// ready to be sent again: it returns the rendered form's session, with
+// the cookie of prev unless the answer set another.
+func retyped(tb testing.TB, resp *http.Response, body string, status int, summary string, fields map[string]string, prev session) session {
+	tb.Helper()
+	if resp.StatusCode != status || !strings.Contains(body, summary) || !strings.Contains(body, `<form method="post"`) {
+		tb.Fatalf("status %d, want %d with the form again and %q; body: %.300s", resp.StatusCode, status, summary, body)
+	}
+	for name, v := range fields {
+		if name == fieldCSRF || name == fieldNonce {
+			continue
+		}
+		if !strings.Contains(body, html.EscapeString(v)) {
+			tb.Errorf("the form came back without the %s typed: %q", name, v)
+		}
+	}
+	s := session{cookie: prev.cookie}
+	for _, c := range resp.Cookies() {
+		if c.Name == csrfCookieName {
+			s.cookie = c
+		}
+	}
+	m, n := csrfRe.FindStringSubmatch(body), nonceRe.FindStringSubmatch(body)
+	if m == nil || n == nil || s.cookie == nil {
+		tb.Fatalf("the form came back without a token, a nonce or a cookie")
+	}
+	s.csrf, s.nonce = m[1], n[1]
+	if s.csrf != s.cookie.Value {
+		tb.Fatalf("the form's token %q is not its cookie's %q", s.csrf, s.cookie.Value)
+	}
+	return s
 }
 
 func TestCSRFAcrossReplicas(t *testing.T) {
@@ -100,21 +136,20 @@ func TestCSRFOtherSecretRefused(t *testing.T) {
 	a, b := replica(t, secretA, nil), replica(t, secretB, nil)
 	s, _ := a.open(t, "/")
 	resp, body := b.post(t, "/complaints", s, validFields(), nil)
-	refused(t, resp, body)
+	again := retyped(t, resp, body, http.StatusForbidden, msgRetype, validFields(), s)
 	if n := len(b.pub.Published()); n != 0 {
 		t.Fatalf("published %d envelopes", n)
 	}
 	if got := b.counter(t, "tousu_webform_submissions_total", map[string]string{"channel": "webform", "outcome": "csrf"}); got != 1 {
 		t.Fatalf("csrf outcome counted %v, want 1", got)
 	}
-	// The refused token's cookie is expired, so that a reload renders a
-	// form with a token of this replica.
-	var expired bool
-	for _, c := range resp.Cookies() {
-		expired = expired || (c.Name == csrfCookieName && c.Value == "")
+	// The form came back with a token of this replica: sent again, it is
+	// taken.
+	if again.csrf == s.csrf {
+		t.Fatal("the refused token was rendered again")
 	}
-	if !expired {
-		t.Error("the refused CSRF cookie was not cleared")
+	if resp, body := b.post(t, "/complaints", again, validFields(), nil); resp.StatusCode != http.StatusOK || len(b.pub.Published()) != 1 {
+		t.Fatalf("the form sent again: %d, %d published: %.200s", resp.StatusCode, len(b.pub.Published()), body)
 	}
 }
 
@@ -166,7 +201,7 @@ func TestCSRFRefused(t *testing.T) {
 			clock.Advance(tt.after)
 			defer clock.Advance(-tt.after)
 			resp, body := b.post(t, "/complaints", tt.s, validFields(), nil)
-			refused(t, resp, body)
+			retyped(t, resp, body, http.StatusForbidden, msgRetype, validFields(), tt.s)
 		})
 	}
 	if n := len(b.pub.Published()); n != 0 {
@@ -240,7 +275,7 @@ func TestCSRFLifetime(t *testing.T) {
 	}
 	clock.Advance(time.Minute) // twice csrf_expiration after issue
 	resp, body := b.post(t, "/complaints", second, validFields(), nil)
-	refused(t, resp, body)
+	retyped(t, resp, body, http.StatusForbidden, msgRetype, validFields(), second)
 }
 
 func TestCSRFTokens(t *testing.T) {
@@ -310,7 +345,7 @@ func TestCSRFSecretLogging(t *testing.T) {
 	e := replica(t, secretA, nil)
 	e.form.log = zap.New(core)
 	resp, body := e.post(t, "/complaints", session{cookie: &http.Cookie{Name: csrfCookieName, Value: secretA}, csrf: secretA}, validFields(), nil)
-	refused(t, resp, body)
+	retyped(t, resp, body, http.StatusForbidden, msgRetype, validFields(), session{})
 	for _, entry := range logs.AllUntimed() {
 		if text := fmt.Sprint(entry.Message, entry.ContextMap()); strings.Contains(text, secretA) {
 			t.Fatalf("secret logged: %s", text)
@@ -417,8 +452,15 @@ func TestCSRFCrossSiteRefused(t *testing.T) {
 					fields = map[string]string{"reference": knownRef, "digits": "8000"}
 				}
 				resp, body := e.postWith(t, page.action, s, fields, &upload{"a.png", "image/png", pngFile}, tt.headers)
-				if !tt.ok {
+				if !tt.ok && page.action == "/status" {
 					refused(t, resp, body)
+				}
+				if !tt.ok {
+					if page.action == "/complaints" {
+						// Back to the customer, who may send it: never
+						// published by the other site's post.
+						retyped(t, resp, body, http.StatusForbidden, msgOtherSite, fields, s)
+					}
 					if n := len(e.pub.Published()); n != 0 {
 						t.Fatalf("published %d envelopes", n)
 					}
@@ -497,8 +539,8 @@ func TestFormNonceBoundToToken(t *testing.T) {
 			if (resp.StatusCode == http.StatusOK) != tt.ok {
 				t.Fatalf("status %d, want ok %v: %.200s", resp.StatusCode, tt.ok, body)
 			}
-			if !tt.ok && (resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, msgExpired)) {
-				t.Fatalf("status %d, want 400 with the expired-page message", resp.StatusCode)
+			if !tt.ok {
+				retyped(t, resp, body, http.StatusBadRequest, msgRetype, map[string]string{"description": "信号差", "phone": "13800138000"}, s)
 			}
 		})
 	}
@@ -542,4 +584,99 @@ func FuzzCSRFToken(f *testing.F) {
 			t.Fatalf("reusable(%q)", s)
 		}
 	})
+}
+
+// TestSubmitNeverLosesText: whatever was wrong with a post, the customer
+// gets the form back with everything they typed (but the file, which the
+// page asks for again), and sending that form again is taken.
+func TestSubmitNeverLosesText(t *testing.T) {
+	typed := map[string]string{
+		"name":        "王 小明",
+		"phone":       "139-1234-5678",
+		"email":       "wxm@example.com",
+		"subject":     "宽带断网<三天>",
+		"description": "12月3日起家里宽带一直断网，报修两次（工单号 BX20261203-77）师傅都没上门，\r\n要求退还本月费用 & 赔偿。",
+	}
+	clock := newFakeClock()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		file    bool
+		prepare func(t *testing.T, page session) (*testEnv, session) // the server posted to, the post's session
+		status  int
+		summary string
+	}{
+		{"restarted on the same secret, token expired meanwhile", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			clock.Advance(3 * time.Hour)
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"replica with another secret", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			return replica(t, secretB, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"cookie gone", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			page.cookie = nil
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype},
+		{"expired, with a file", nil, true, func(t *testing.T, page session) (*testEnv, session) {
+			clock.Advance(3 * time.Hour)
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgRetype + msgFileAgain},
+		{"nonce of another form", nil, false, func(t *testing.T, page session) (*testEnv, session) {
+			page.nonce = strings.Repeat("ab", 32)
+			return replica(t, secretA, clock), page
+		}, http.StatusBadRequest, msgRetype},
+		{"from another site's page", map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, false, func(t *testing.T, page session) (*testEnv, session) {
+			return replica(t, secretA, clock), page
+		}, http.StatusForbidden, msgOtherSite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := replica(t, secretA, clock)
+			page, _ := first.open(t, "/")
+			e, s := tt.prepare(t, page)
+			var file *upload
+			if tt.file {
+				file = &upload{"断网截图.png", "image/png", pngFile}
+			}
+			resp, body := e.postWith(t, "/complaints", s, typed, file, tt.headers)
+			again := retyped(t, resp, body, tt.status, tt.summary, typed, s)
+			if n := len(e.pub.Published()); n != 0 {
+				t.Fatalf("published %d envelopes from a refused post", n)
+			}
+			resp, body = e.post(t, "/complaints", again, typed, nil)
+			if resp.StatusCode != http.StatusOK || len(e.pub.Published()) != 1 {
+				t.Fatalf("the form sent again: %d, %d published: %.300s", resp.StatusCode, len(e.pub.Published()), body)
+			}
+			if got := e.pub.Published()[0].Description; !strings.Contains(got, "BX20261203-77") {
+				t.Fatalf("published description %q", got)
+			}
+		})
+	}
+}
+
+// TestSubmitRateLimitedKeepsText: a post over the rate limit is not
+// taken, but its text comes back, with the same form identity, so that
+// sending it later makes the complaint the first post would have made.
+func TestSubmitRateLimitedKeepsText(t *testing.T) {
+	e := newTestEnv(t, Config{RateLimit: 1, RateWindow: time.Hour})
+	s, _ := e.open(t, "/")
+	typed := validFields()
+	typed["description"] = "营业厅工作人员态度恶劣，11月30日下午办理销户被推诿三次。"
+	if resp, _ := e.post(t, "/complaints", s, map[string]string{"description": "x"}, nil); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("first post: %d", resp.StatusCode)
+	}
+	resp, body := e.post(t, "/complaints", s, typed, &upload{"a.png", "image/png", pngFile})
+	again := retyped(t, resp, body, http.StatusTooManyRequests, msgWait+msgFileAgain, typed, s)
+	if again.nonce != s.nonce || again.csrf != s.csrf {
+		t.Error("a good token and nonce were replaced")
+	}
+	if resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if n := len(e.pub.Published()); n != 0 {
+		t.Fatalf("published %d envelopes over the limit", n)
+	}
+	if entries, _ := os.ReadDir(e.storeDir); len(entries) != 0 {
+		t.Fatalf("the attachment of a limited post was stored: %v", entries)
+	}
 }

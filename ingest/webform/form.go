@@ -43,7 +43,9 @@ package webform
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -53,6 +55,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
@@ -66,6 +69,19 @@ import (
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+// counterJS is the form's script: it counts the characters of the fields
+// with a limit as the customer types. The form works without it (the
+// server checks the limits); the page's CSP admits it by its hash.
+//
+//go:embed templates/counter.js
+var counterJS string
+
+// pageCSP is the Content-Security-Policy of every page.
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(counterJS))
+	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
 
 // Form fields. The honeypot is a text field hidden from people; only
 // robots fill it in.
@@ -93,6 +109,10 @@ const (
 	msgReselect   = "如有附件，请重新选择。"
 	msgExpired    = "页面已过期或无法验证来源，请返回投诉页面刷新后重新填写提交。"
 	msgTooMany    = "提交过于频繁，请稍后再试。"
+	msgRetype     = "页面已过期，为保护您的信息安全需要重新确认。您填写的内容都已保留，请核对后再次点击“提交投诉”。"
+	msgOtherSite  = "这份投诉是从其他网站的页面提交过来的，我们没有受理。如果内容确实是您本人填写的，请核对后点击“提交投诉”。"
+	msgWait       = "提交过于频繁，这次没有受理。您填写的内容都已保留，请稍等片刻后再次点击“提交投诉”。"
+	msgFileAgain  = "附件无法保留，请重新选择。"
 	msgNotAccept  = "您的提交未能受理，请返回投诉页面刷新后重新填写。"
 	msgAttachType = "不支持该附件类型，请上传图片（JPG、PNG、GIF、WebP、HEIC）、PDF、文本或 Office 文档。"
 	msgAttachNone = "附件是空文件，请重新选择。"
@@ -147,7 +167,11 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 	f.tokens = newCSRFTokens([]byte(cfg.CSRFSecret.Reveal()), cfg.CSRFExpiration)
 	f.submitLimit = f.newLimiter(func(c *fiber.Ctx) error {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "rate_limited").Inc()
-		return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", msgTooMany, "/")
+		p, err := f.readPosted(c, false)
+		if err != nil {
+			return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", msgTooMany, "/")
+		}
+		return f.retype(c, fiber.StatusTooManyRequests, p, msgWait)
 	})
 	f.statusLimit = f.newLimiter(func(c *fiber.Ctx) error {
 		f.m.lookups.WithLabelValues("rate_limited").Inc()
@@ -187,6 +211,7 @@ func (f *Form) Mount(app fiber.Router, apiAuth fiber.Handler) {
 		}
 	}
 	app.Get("/", f.csrf, f.showForm)
+	app.Get(PathSubmit, f.submitted)
 	app.Post(PathSubmit, rejectEncodedBody, f.submitLimit, f.submit)
 	app.Post(PathAPI, apiAuth, f.readJSON, f.apiSubmit)
 }
@@ -221,6 +246,7 @@ type pageData struct {
 	Attachments bool
 	Attachment  string // error under the attachment field
 	MaxAttachMB string
+	CounterJS   template.JS
 
 	// The receipt.
 	Reference string
@@ -233,9 +259,11 @@ type pageData struct {
 
 	// The message page; Thanks marks a confirmation rather than a
 	// refusal.
-	Message string
-	Back    string
-	Thanks  bool
+	Message   string
+	Back      string
+	BackLabel string // the link's text; "返回" when empty
+	Thanks    bool
+	Info      bool // an explanation rather than a refusal
 
 	// The survey page.
 	Survey *surveyView
@@ -246,15 +274,51 @@ type fieldView struct {
 	Name, Label, Type, Autocomplete, InputMode, Hint string
 	Value, Error                                     string
 	Required, Textarea                               bool
+	// MaxChars is the longest value the field takes, in characters (字),
+	// as customers count: the form and the API check it, and the page
+	// states it under the field with a live counter. Each stays within
+	// the byte limit of package ingest for the field even in four-byte
+	// characters, except phone and e-mail, whose values are ASCII.
+	MaxChars int
+	// Counter shows the count of characters under the field as the
+	// customer types.
+	Counter bool
 }
 
 // formFields lists the inputs of the complaint form in order.
 var formFields = []fieldView{
-	{Name: "name", Label: "姓名", Type: "text", Autocomplete: "name"},
-	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", Hint: "11 位手机号码，或带区号的固定电话（如 010-62345678）。与电子邮箱至少填写一项；用号码后四位可以查询处理进度。"},
-	{Name: "email", Label: "电子邮箱", Type: "email", Autocomplete: "email", InputMode: "email"},
-	{Name: "subject", Label: "主题", Type: "text", Hint: "一句话概括您的问题，例如：手机信号差"},
-	{Name: "description", Label: "投诉内容", Textarea: true, Required: true, Hint: "请写明发生了什么、时间地点、涉及的订单号或金额，以及您的诉求。"},
+	{Name: "name", Label: "姓名", Type: "text", Autocomplete: "name", MaxChars: 50, Counter: true},
+	{Name: "phone", Label: "手机号码", Type: "tel", Autocomplete: "tel", InputMode: "tel", MaxChars: ingest.MaxPhoneBytes, Hint: "11 位手机号码，或带区号的固定电话（如 010-62345678）。与电子邮箱至少填写一项；用号码后四位可以查询处理进度。"},
+	{Name: "email", Label: "电子邮箱", Type: "email", Autocomplete: "email", InputMode: "email", MaxChars: ingest.MaxEmailBytes},
+	{Name: "subject", Label: "主题", Type: "text", MaxChars: 100, Counter: true, Hint: "一句话概括您的问题，例如：手机信号差"},
+	{Name: "description", Label: "投诉内容", Textarea: true, Required: true, MaxChars: 5000, Counter: true, Hint: "请写明发生了什么、时间地点、涉及的订单号或金额，以及您的诉求。"},
+}
+
+// countChars counts the characters of a value as the customer sees them:
+// a line break sent as CR LF is one.
+func countChars(s string) int {
+	return utf8.RuneCountInString(s) - strings.Count(s, "\r\n")
+}
+
+// checkFields returns what is wrong with env, at most one problem per
+// field: a value longer than its field's MaxChars, else what the intake
+// rule finds (which also completes env's phone number).
+func checkFields(intake ingest.Config, env *ingest.Envelope) []ingest.FieldError {
+	values := map[string]string{"name": env.Name, "phone": env.Phone, "email": env.Email, "subject": env.Subject, "description": env.Description}
+	var errs []ingest.FieldError
+	long := make(map[string]bool)
+	for _, fv := range formFields {
+		if n := countChars(values[fv.Name]); n > fv.MaxChars {
+			long[fv.Name] = true
+			errs = append(errs, ingest.FieldError{Field: fv.Name, Message: fmt.Sprintf("内容过长：最多 %d 字，现有 %d 字，请删减 %d 字", fv.MaxChars, n, n-fv.MaxChars)})
+		}
+	}
+	for _, fe := range intake.Check(env) {
+		if !long[fe.Field] {
+			errs = append(errs, fe)
+		}
+	}
+	return errs
 }
 
 func parsePages() (map[string]*template.Template, error) {
@@ -283,7 +347,7 @@ func (f *Form) render(c *fiber.Ctx, status int, page string, d pageData) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
-	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Set(fiber.HeaderContentSecurityPolicy, pageCSP)
 	return c.Status(status).Send(buf.Bytes())
 }
 
@@ -292,6 +356,34 @@ func (f *Form) render(c *fiber.Ctx, status int, page string, d pageData) error {
 func (f *Form) message(c *fiber.Ctx, status int, title, msg, back string) error {
 	base := mountBase(c)
 	return f.render(c, status, "message", pageData{Title: title, Base: base, Message: msg, Back: base + back})
+}
+
+// ErrorPage renders the page of an error on the public site, for the
+// server's error handler (httpapi.ErrorPage): what happened in words a
+// customer understands, and a link to the form. It expects the Form
+// mounted at the root of the site.
+func (f *Form) ErrorPage(c *fiber.Ctx, status int) error {
+	title, msg := errorMessage(status)
+	return f.render(c, status, "message", pageData{Title: title, Message: msg, Back: "/", BackLabel: "返回投诉页面"})
+}
+
+// errorMessage returns the title and the message of the error page of an
+// HTTP status.
+func errorMessage(status int) (title, msg string) {
+	switch {
+	case status == fiber.StatusNotFound:
+		return "页面不存在", "您要打开的页面不存在，可能是网址输入有误，或链接已经失效。请检查网址，或返回投诉页面。"
+	case status == fiber.StatusMethodNotAllowed:
+		return "无法这样打开此页面", "这个网址不能这样打开。如需投诉，请返回投诉页面填写提交；已经提交的投诉，可在“进度查询”中凭受理编号查看。"
+	case status == fiber.StatusRequestEntityTooLarge:
+		return "内容过大", "提交的内容过大，未能受理。请缩短内容或压缩附件后重新提交。"
+	case status == fiber.StatusTooManyRequests:
+		return "请稍后再试", msgTooMany
+	case status < fiber.StatusInternalServerError:
+		return "无法处理该请求", "您的请求未能处理，请返回投诉页面重试。"
+	default:
+		return "系统出错了", "抱歉，系统暂时出了问题，请稍后再试。如果您刚才在提交投诉而没有看到受理编号，说明投诉没有提交成功，请稍后重新提交。"
+	}
 }
 
 // mountBase returns the prefix the handlers are mounted under, without a
@@ -321,6 +413,50 @@ func (f *Form) csrfFailed(c *fiber.Ctx, err error) error {
 	return f.message(c, fiber.StatusForbidden, "页面已过期", msgExpired, back)
 }
 
+// csrfRetype answers a form submission checkCSRF refused: nothing is
+// published, and the form comes back with what the customer typed.
+func (f *Form) csrfRetype(c *fiber.Ctx, p posted, err error) error {
+	f.log.Info("csrf check failed", zap.String("path", c.Path()), zap.String("remote_addr", c.IP()), zap.Error(err))
+	f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "csrf").Inc()
+	summary := msgRetype
+	if errors.Is(err, errCrossSite) {
+		summary = msgOtherSite
+	}
+	return f.retype(c, fiber.StatusForbidden, p, summary)
+}
+
+// retype renders the form again with everything the customer typed in p
+// (but the file, which summary then asks to choose again) for a
+// submission that was not taken, so that they only need to send it again.
+// The form keeps the post's token and nonce while they are good, so that a
+// repeat still makes one complaint; otherwise it gets new ones.
+func (f *Form) retype(c *fiber.Ctx, status int, p posted, summary string) error {
+	token, nonce := p.values[fieldCSRF], p.values[fieldNonce]
+	if f.checkCSRF(c, token) != nil || !f.tokens.validNonce(token, nonce) {
+		token = f.tokens.mint()
+		f.issue(c, token)
+		nonce = f.tokens.nonce(token)
+	}
+	page := f.formPage(c, nonce, p.values, nil)
+	page.Summary = summary
+	if p.hadFile {
+		page.Summary += msgFileAgain
+	}
+	if status == fiber.StatusTooManyRequests {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(f.cfg.RateWindow.Seconds())))
+	}
+	return f.render(c, status, "form", page)
+}
+
+// submitted answers GET /complaints, the receipt's address opened again:
+// a submission cannot be repeated from there.
+func (f *Form) submitted(c *fiber.Ctx) error {
+	base := mountBase(c)
+	return f.render(c, fiber.StatusOK, "message", pageData{Title: "请从投诉页面提交", Base: base, Info: true,
+		Message: "这个网址只用于提交投诉，不能直接打开。如果您刚提交过投诉，受理编号显示在提交后的页面上，可凭编号在“进度查询”中查看处理情况；如需投诉，请返回投诉页面填写。",
+		Back:    base + "/", BackLabel: "返回投诉页面"})
+}
+
 // rejectEncodedBody refuses compressed request bodies: browsers never send
 // them, and decompressing would defeat the size limits.
 func rejectEncodedBody(c *fiber.Ctx) error {
@@ -345,6 +481,7 @@ func (f *Form) formPage(c *fiber.Ctx, nonce string, values map[string]string, er
 		Attachments: f.store != nil,
 		Attachment:  errs[fieldAttachment],
 		MaxAttachMB: formatMB(f.cfg.MaxAttachmentBytes),
+		CounterJS:   template.JS(counterJS),
 	}
 }
 
@@ -356,11 +493,11 @@ func (f *Form) showForm(c *fiber.Ctx) error {
 // submit handles POST /complaints.
 func (f *Form) submit(c *fiber.Ctx) error {
 	channel := string(ingest.ChannelWebForm)
-	p, err := f.readPosted(c)
+	p, err := f.readPosted(c, true)
 	var refused csrfError
 	switch {
 	case errors.As(err, &refused):
-		return f.csrfFailed(c, refused.err)
+		return f.csrfRetype(c, p, refused.err)
 	case errors.Is(err, bodylimit.ErrTooLarge):
 		f.m.submissions.WithLabelValues(channel, "too_large").Inc()
 		return f.message(c, fiber.StatusRequestEntityTooLarge, "内容过大", "提交的内容过大："+f.tooLargeMessage(), "/")
@@ -372,7 +509,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 	values := p.values
 	if !p.csrfChecked {
 		if err := f.checkCSRF(c, values[fieldCSRF]); err != nil {
-			return f.csrfFailed(c, err)
+			return f.csrfRetype(c, p, err)
 		}
 	}
 	if values[fieldHoneypot] != "" {
@@ -383,7 +520,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 	nonce := values[fieldNonce]
 	if !f.tokens.validNonce(values[fieldCSRF], nonce) {
 		f.m.submissions.WithLabelValues(channel, "bad_request").Inc()
-		return f.message(c, fiber.StatusBadRequest, "页面已过期", msgExpired, "/")
+		return f.retype(c, fiber.StatusBadRequest, p, msgRetype)
 	}
 
 	env, errs := envelopeOf(f.cfg.Intake, values)
@@ -428,7 +565,7 @@ func envelopeOf(intake ingest.Config, values map[string]string) (ingest.Envelope
 		Description: strings.TrimSpace(values["description"]),
 	}
 	errs := make(map[string]string)
-	for _, fe := range intake.Check(&env) {
+	for _, fe := range checkFields(intake, &env) {
 		errs[fe.Field] = fe.Message
 	}
 	return env, errs
@@ -454,6 +591,7 @@ func (f *Form) reject(c *fiber.Ctx, status int, nonce string, values, errs map[s
 type posted struct {
 	values      map[string]string // first value of each field
 	csrfChecked bool              // checkCSRF passed (before the attachment)
+	dropFile    bool              // read past the attachment, keeping nothing
 	hadFile     bool              // a file was chosen
 	file        *ingest.Attachment
 	fileError   string // the message under the attachment field
@@ -473,10 +611,11 @@ const maxFieldBytes = multipartOverhead
 // streamed into the store once the fields before it passed checkCSRF and
 // look valid; otherwise it is read and dropped. When the attachment is over
 // its limit or the post is refused, reading stops there (but for
-// bodylimit.Drain). Errors are a csrfError, bodylimit.ErrTooLarge or a
-// malformed body.
-func (f *Form) readPosted(c *fiber.Ctx) (posted, error) {
-	p := posted{values: make(map[string]string)}
+// bodylimit.Drain). Without keepFile every file is dropped unread by the
+// store and the CSRF check is left to the caller. Errors are a csrfError,
+// bodylimit.ErrTooLarge or a malformed body.
+func (f *Form) readPosted(c *fiber.Ctx, keepFile bool) (posted, error) {
+	p := posted{values: make(map[string]string), dropFile: !keepFile}
 	mediaType, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if mediaType != fiber.MIMEMultipartForm {
 		body, err := bodylimit.Read(c, maxFieldBytes)
@@ -532,7 +671,13 @@ func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done boo
 		_, err := io.Copy(io.Discard, part)
 		return false, err
 	}
+	if p.dropFile {
+		p.hadFile = part.FileName() != ""
+		_, err := io.Copy(io.Discard, part)
+		return false, err
+	}
 	if err := f.checkCSRF(c, p.values[fieldCSRF]); err != nil {
+		p.hadFile = part.FileName() != ""
 		return true, csrfError{err}
 	}
 	p.csrfChecked = true

@@ -333,6 +333,10 @@ func TestSubmitValidationErrors(t *testing.T) {
 		{"no contact", map[string]string{"phone": "", "email": ""}, "phone", "请至少填写手机号码或电子邮箱中的一项"},
 		{"non-UTF-8 name", map[string]string{"name": "张\xff三"}, "name", "UTF-8"},
 		{"description too long", map[string]string{"description": strings.Repeat("长", ingest.MaxDescriptionBytes)}, "description", "内容过长"},
+		// Limits count characters (字) as customers do, not bytes.
+		{"description one character over", map[string]string{"description": strings.Repeat("网", 5001)}, "description", "内容过长：最多 5000 字，现有 5001 字，请删减 1 字"},
+		{"subject of emoji over", map[string]string{"subject": strings.Repeat("😡", 101)}, "subject", "最多 100 字，现有 101 字"},
+		{"name over", map[string]string{"name": strings.Repeat("欧阳", 26)}, "name", "最多 50 字，现有 52 字"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,6 +362,42 @@ func TestSubmitValidationErrors(t *testing.T) {
 			}
 			if n := len(e.pub.Published()); n != 0 {
 				t.Fatalf("published %d envelopes for an invalid submission", n)
+			}
+		})
+	}
+}
+
+// TestLengthsInCharacters: a value up to its limit in characters is
+// taken, whatever its bytes; line breaks sent as CR LF count once; the
+// page states the limits in 字 and never speaks of bytes.
+func TestLengthsInCharacters(t *testing.T) {
+	tests := []struct {
+		name   string
+		change map[string]string
+	}{
+		{"description of 5000 Chinese characters (15000 bytes)", map[string]string{"description": strings.Repeat("断", 5000)}},
+		{"description of 5000 characters with CR LF line breaks", map[string]string{"description": strings.Repeat("断网\r\n", 1666) + "断网"}},
+		{"subject of 100 emoji (400 bytes)", map[string]string{"subject": strings.Repeat("😡", 100)}},
+		{"name of 50 characters", map[string]string{"name": strings.Repeat("阿", 50)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{})
+			s, page := e.open(t, "/")
+			for _, want := range []string{"最多 5000 字", "最多 100 字", "最多 50 字"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("the form does not state %q", want)
+				}
+			}
+			if strings.Contains(page, "字节") {
+				t.Error("the form speaks of bytes")
+			}
+			fields := validFields()
+			for k, v := range tt.change {
+				fields[k] = v
+			}
+			if resp, body := e.post(t, "/complaints", s, fields, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, body)
 			}
 		})
 	}
@@ -837,11 +877,49 @@ func TestPagesSendStrictHeaders(t *testing.T) {
 					t.Errorf("CSP %q lacks %s", csp, want)
 				}
 			}
-			if strings.Contains(csp, "script-src") {
-				t.Errorf("CSP %q allows scripts", csp)
+			// The only script is the character counter, by its hash.
+			if !regexp.MustCompile(`script-src 'sha256-[A-Za-z0-9+/]{43}='; `).MatchString(csp) || strings.Contains(csp, "unsafe-eval") || strings.Count(csp, "script-src") != 1 {
+				t.Errorf("CSP %q allows other scripts than the counter", csp)
 			}
 			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {
 				t.Errorf("headers %v", h)
+			}
+		})
+	}
+}
+
+// TestErrorPages: errors on the public site are pages in the form's
+// layout that say in Chinese what happened and lead back to the form, and
+// the receipt's address opened again explains itself.
+func TestErrorPages(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.app.Get("/boom", func(c *fiber.Ctx) error { return e.form.ErrorPage(c, fiber.StatusInternalServerError) })
+	tests := []struct {
+		name, path string
+		status     int
+		want       []string
+	}{
+		{"the receipt's address reloaded", "/complaints", 200, []string{"请从投诉页面提交", "受理编号", `href="/"`}},
+		{"server error", "/boom", 500, []string{"系统出错了", "没有提交成功", "返回投诉页面"}},
+	}
+	for status, want := range map[int]string{404: "页面不存在", 405: "无法这样打开此页面", 413: "内容过大", 429: "请稍后再试", 400: "无法处理该请求"} {
+		e.app.Get(fmt.Sprintf("/e%d", status), func(c *fiber.Ctx) error { return e.form.ErrorPage(c, status) })
+		tests = append(tests, struct {
+			name, path string
+			status     int
+			want       []string
+		}{fmt.Sprint(status), fmt.Sprintf("/e%d", status), status, []string{want, "返回投诉页面", `<nav>`}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.do(t, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if resp.StatusCode != tt.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("GET %s = %d %s", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(body, want) {
+					t.Errorf("GET %s lacks %q", tt.path, want)
+				}
 			}
 		})
 	}

@@ -25,9 +25,10 @@
 // else the payload's source_id, else a hash of the mapped fields, so a
 // repeated or replayed request returns the same reference and, because the
 // id is the same, creates no second case downstream — across restarts and
-// replicas too. A bounded in-memory cache of recent keys additionally
-// answers 409 when a key is reused for different content (per process,
-// best effort).
+// replicas too. A key reused for different content answers 409: the key's
+// first content is kept in the installation's shared ledger
+// (webform.IdempotencyKeys, the same check as the JSON API's), so every
+// replica answers alike.
 //
 // Replays: the Idempotency-Key header is not signed, so a captured request
 // replayed within the tolerance with another key would derive another id.
@@ -59,6 +60,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/bodylimit"
+	"github.com/tousu/tousu/ingest/webform"
 )
 
 // Header names of the signing scheme.
@@ -68,12 +70,9 @@ const (
 	HeaderIdempotency = "Idempotency-Key"
 )
 
-// recentKeys is how many idempotency keys the conflict cache remembers,
-// recentSignatures how many accepted signatures the replay cache does.
-const (
-	recentKeys       = 4096
-	recentSignatures = 65536
-)
+// recentSignatures is how many accepted signatures the replay cache
+// remembers.
+const recentSignatures = 65536
 
 // Sign returns the signature header value for a request: "sha256=" and the
 // hex HMAC-SHA256 of timestamp + "." + body under secret.
@@ -98,7 +97,7 @@ type Handler struct {
 	publish ingest.Publish
 	log     *zap.Logger
 	m       metrics
-	recent  *keyCache // envelope id -> content key
+	keys    webform.IdempotencyKeys
 	signed  *keyCache // accepted signature -> envelope id
 	unknown source    // what requests to unknown sources are checked against
 	now     func() time.Time
@@ -113,13 +112,17 @@ type source struct {
 }
 
 // New returns a Handler that publishes through publish, with reference
-// numbers derived by refs. cfg must be provisioned (Config.Provision);
+// numbers derived by refs and idempotency keys decided by keys (whose
+// Ledger is required). cfg must be provisioned (Config.Provision);
 // secrets not resolved yet are read now, relative to the working
 // directory. Metrics are registered with reg unless it is nil. logger
 // should carry a component field.
-func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
+func New(cfg Config, refs ingest.References, keys webform.IdempotencyKeys, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if publish == nil {
 		return nil, errors.New("webhook: publish function is nil")
+	}
+	if keys.Ledger == nil {
+		return nil, errors.New("webhook: the idempotency keys' ledger is nil")
 	}
 	if err := refs.Check(); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
@@ -140,7 +143,7 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		refs:    refs,
 		publish: publish,
 		log:     logger,
-		recent:  newKeyCache(recentKeys),
+		keys:    keys,
 		signed:  newKeyCache(recentSignatures),
 		now:     time.Now,
 	}
@@ -267,12 +270,19 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		env.ID = first // a replay under another key is the same complaint
 	}
 	env.Reference = h.refs.For(env.ID)
-	if prev, ok := h.recent.get(env.ID); ok && prev != content {
-		return fail(fiber.StatusConflict, "conflict", apiError{Error: "该幂等键（Idempotency-Key 或 source_id）已用于内容不同的投诉", Code: "idempotency_conflict"})
-	}
 
 	ctx, cancel := context.WithTimeout(c.UserContext(), h.cfg.PublishTimeout)
 	defer cancel()
+	ref, err := h.keys.Claim(ctx, "webhook:"+env.ID, content, env.Reference)
+	switch {
+	case errors.Is(err, webform.ErrKeyReused):
+		return fail(fiber.StatusConflict, "conflict", apiError{Error: "该幂等键（Idempotency-Key 或 source_id）已用于内容不同的投诉", Code: "idempotency_conflict"})
+	case err != nil:
+		h.log.Error("cannot record an idempotency key", zap.String("source", name), zap.String("id", env.ID), zap.Error(err))
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return fail(fiber.StatusServiceUnavailable, "unavailable", apiError{Error: "系统繁忙，请稍后再试", Code: "unavailable", Retryable: true})
+	}
+	env.Reference = ref
 	start := time.Now()
 	err = h.publish(ctx, env)
 	elapsed := time.Since(start)
@@ -289,7 +299,6 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "10")
 		return fail(fiber.StatusServiceUnavailable, "unavailable", apiError{Error: "系统繁忙，请稍后再试", Code: "unavailable", Retryable: true})
 	}
-	h.recent.put(env.ID, content)
 	h.signed.put(sig, env.ID)
 	h.m.requests.WithLabelValues(label, "accepted").Inc()
 	h.log.Info("webhook complaint accepted", logFields...)
@@ -329,8 +338,7 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// keyCache is a bounded LRU map of strings: envelope id to content key,
-// signature to envelope id.
+// keyCache is a bounded LRU map of strings: signature to envelope id.
 type keyCache struct {
 	mu    sync.Mutex
 	max   int

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/ingesttest"
+	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/internal/secret"
 )
 
@@ -51,11 +54,44 @@ type testEnv struct {
 	pub *ingesttest.Recorder
 }
 
+// memLedger is a webform.Ledger in memory, as one replica sees it.
+type memLedger struct {
+	mu      sync.Mutex
+	entries map[string][]webform.LedgerEntry
+	fail    error // Append's error when set
+}
+
+func (l *memLedger) Append(_ context.Context, key string, value []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	if l.entries == nil {
+		l.entries = map[string][]webform.LedgerEntry{}
+	}
+	l.entries[key] = append(l.entries[key], webform.LedgerEntry{At: time.Now(), Value: value})
+	return nil
+}
+
+func (l *memLedger) Entries(key string) []webform.LedgerEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.entries[key]
+}
+
 func newTestEnv(tb testing.TB, cfg Config) *testEnv {
+	tb.Helper()
+	return newTestEnvSharing(tb, cfg, &memLedger{})
+}
+
+// newTestEnvSharing returns a replica whose idempotency keys are kept in
+// ledger, which other replicas may share.
+func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	tb.Helper()
 	pub := &ingesttest.Recorder{}
 	cfg.Provision()
-	h, err := New(cfg, ingesttest.References(), pub.Publish, zap.NewNop(), prometheus.NewRegistry())
+	h, err := New(cfg, ingesttest.References(), webform.IdempotencyKeys{Ledger: ledger}, pub.Publish, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -287,6 +323,39 @@ func TestWebhookIdempotency(t *testing.T) {
 			t.Fatalf("references %q %q %q", a1.Reference, a2.Reference, a3.Reference)
 		}
 	})
+	t.Run("key on another replica", func(t *testing.T) {
+		// The key's first content is in the shared ledger: any replica
+		// refuses other content under it and answers a repeat alike.
+		ledger := &memLedger{}
+		a, b := newTestEnvSharing(t, testConfig(), ledger), newTestEnvSharing(t, testConfig(), ledger)
+		h := map[string]string{HeaderIdempotency: "crm-20261206-0042"}
+		_, first := a.send(t, "shop", shopSecret, now, defaultBody, h)
+		other := strings.Replace(defaultBody, "延误十天", "延误二十天", 1)
+		tests := []struct {
+			name   string
+			body   string
+			status int
+		}{
+			{"same body", defaultBody, http.StatusAccepted},
+			{"other body", other, http.StatusConflict},
+		}
+		for _, tt := range tests {
+			s, got := b.send(t, "shop", shopSecret, now.Add(time.Second), tt.body, h)
+			if s != tt.status || (s == http.StatusAccepted && got.Reference != first.Reference) {
+				t.Errorf("%s on replica B: %d %+v, want %d (first reference %s)", tt.name, s, got, tt.status, first.Reference)
+			}
+		}
+		if n := len(b.pub.Published()); n != 1 {
+			t.Errorf("replica B published %d, want the repeat only", n)
+		}
+	})
+	t.Run("ledger down", func(t *testing.T) {
+		e := newTestEnvSharing(t, testConfig(), &memLedger{fail: errors.New("gateway.ledger: not enough replicas")})
+		s, a := e.send(t, "shop", shopSecret, now, defaultBody, map[string]string{HeaderIdempotency: "evt-9"})
+		if s != http.StatusServiceUnavailable || !a.Retryable || len(e.pub.Published()) != 0 {
+			t.Fatalf("%d %+v, %d published; want 503, retryable, nothing published", s, a, len(e.pub.Published()))
+		}
+	})
 	t.Run("same source_id, other source", func(t *testing.T) {
 		e := newTestEnv(t, testConfig())
 		_, a1 := e.send(t, "shop", shopSecret, now, `{"phone":"13700001111","description":"x","source_id":"1"}`, nil)
@@ -445,7 +514,7 @@ func TestResolveSecretFile(t *testing.T) {
 	}
 	unresolved := Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Secret{Env: "TOUSU_TEST_UNSET_7f3a"}}}}
 	unresolved.Provision()
-	if _, err := New(unresolved, ingesttest.References(), (&ingesttest.Recorder{}).Publish, nil, nil); err == nil || err.Error() != "webhook: sources.shop.secret: the environment variable TOUSU_TEST_UNSET_7f3a is not set" {
+	if _, err := New(unresolved, ingesttest.References(), webform.IdempotencyKeys{Ledger: &memLedger{}}, (&ingesttest.Recorder{}).Publish, nil, nil); err == nil || err.Error() != "webhook: sources.shop.secret: the environment variable TOUSU_TEST_UNSET_7f3a is not set" {
 		t.Errorf("New with a secret it cannot read: %v", err)
 	}
 }

@@ -22,6 +22,17 @@ func browser(tb testing.TB) context.Context {
 	return browsertest.Start(tb, 390, 844, 2*time.Minute, chromedp.EmulateMobile)
 }
 
+// textOf returns the text of the element sel selects in the browser's
+// page, without surrounding space.
+func textOf(tb testing.TB, ctx context.Context, sel string) string {
+	tb.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(s)
+}
+
 // TestBrowserSubmitsComplaint fills in the web form in a real browser on a
 // phone-sized screen: a missing field is reported beside it, a complete
 // complaint with an attachment gets a reference, the case is found by a
@@ -42,11 +53,7 @@ func TestBrowserSubmitsComplaint(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(s)
+		return textOf(t, ctx, sel)
 	}
 
 	do(

@@ -49,6 +49,7 @@ type running struct {
 // edit changes the configuration first (and may choose the port).
 func startTousu(tb testing.TB, dataDir string, edit ...func(*Config)) *running {
 	tb.Helper()
+	// The caller's edits come last: they may choose the listen address.
 	edit = append([]func(*Config){func(c *Config) { c.DataDir, c.HTTP.Listen = dataDir, "127.0.0.1:0" }}, edit...)
 	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret}, edit...)
 	if err != nil {

@@ -254,12 +254,13 @@ func (p *Process) startGateway(context.Context) error {
 		who, ok := p.auth.Check(token)
 		return who.Name, ok
 	}))
-	hooks, err := webhook.New(p.cfg.Webhook, shared.References, publish, p.component("webhook"), p.registry)
+	hooks, err := webhook.New(p.cfg.Webhook, shared.References, webform.IdempotencyKeys{Ledger: shared.Ledger}, publish, p.component("webhook"), p.registry)
 	if err != nil {
 		return err
 	}
 	hooks.Mount(p.server.App())
 	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
+	p.server.SetErrorPage(form.ErrorPage)
 	p.form = form
 	return nil
 }
@@ -343,6 +344,7 @@ func (p *Process) startConsole(context.Context) error {
 	surveys := httpapi.SurveyBook{Index: p.index, Key: p.surveyKey(), Publish: publishAction(p.producer)}
 	form.MountStatus(p.server.App(), httpapi.StatusLookup{Index: p.index, Engine: packs.ByName, Surveys: surveys})
 	form.MountSurvey(p.server.App(), surveys)
+	p.server.SetErrorPage(form.ErrorPage)
 	return nil
 }
 

@@ -140,6 +140,8 @@ type Server struct {
 	details  map[string]func() any
 	ownBody  map[string]bool // exact paths
 	ownTrees []string        // path prefixes ending in "/"
+	// errorPage renders errors outside jsonPrefixes (SetErrorPage).
+	errorPage ErrorPage
 }
 
 // New builds the server with /healthz, /readyz and /metrics; auth decides
@@ -281,29 +283,141 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.Status(status).JSON(fiber.Map{"ready": status == fiber.StatusOK, "checks": results, "details": info})
 }
 
-// handleError turns errors that escaped a handler into JSON answers; fiber
-// errors keep their status (413 for an oversized body, 404, 405), anything
-// else is a 500 that is logged.
-func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		return c.Status(fe.Code).JSON(fiber.Map{"error": fe.Message})
-	}
-	s.logger.Error("request failed", zap.String("path", c.Path()), zap.Error(err))
-	return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "internal error"})
+// ErrorPage writes the whole answer to a request that ended in an error
+// with status (404 for an unknown path, 405, 413, 500…) on the pages
+// people open: an HTML page in Chinese. It is called on the request's
+// goroutine and must not block.
+type ErrorPage func(c *fiber.Ctx, status int) error
+
+// SetErrorPage sets the page of errors outside the API (see handleError);
+// the target that serves the public pages sets it before Serve.
+func (s *Server) SetErrorPage(page ErrorPage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errorPage = page
 }
 
-// Serve listens on ln until ctx ends, then shuts down gracefully.
+// jsonPrefixes are the paths whose errors are JSON: the ones programs call.
+var jsonPrefixes = []string{"/api/", "/webhooks/"}
+
+// handleError answers an error that escaped a handler: fiber errors keep
+// their status (413 for an oversized body, 404, 405), anything else is a
+// 500 that is logged. Under jsonPrefixes the answer is JSON, {error,
+// code, message} as the console API's; elsewhere the page set with
+// SetErrorPage (a plain page in Chinese without one). The console's
+// pages answer their own errors and do not come here.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	status, detail := fiber.StatusInternalServerError, "internal error"
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status, detail = fe.Code, fe.Message
+	} else {
+		s.logger.Error("request failed", zap.String("path", c.Path()), zap.Error(err))
+	}
+	code, message := errorText(status)
+	for _, prefix := range jsonPrefixes {
+		if strings.HasPrefix(c.Path(), prefix) {
+			return c.Status(status).JSON(apiError{Error: detail, Code: code, Message: message})
+		}
+	}
+	s.mu.Lock()
+	page := s.errorPage
+	s.mu.Unlock()
+	if page != nil {
+		return page(c, status)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).SendString(`<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>` + message + `</title><p>` + message + `</p></html>`)
+}
+
+// errorText returns the code and the Chinese message of an error status.
+func errorText(status int) (code, message string) {
+	switch {
+	case status == fiber.StatusNotFound:
+		return "not_found", "请求的地址不存在"
+	case status == fiber.StatusMethodNotAllowed:
+		return "method_not_allowed", "该地址不支持此请求方法"
+	case status == fiber.StatusRequestEntityTooLarge:
+		return "too_large", "请求内容过大"
+	case status == fiber.StatusTooManyRequests:
+		return "too_many_requests", "请求过于频繁，请稍后再试"
+	case status < fiber.StatusInternalServerError:
+		return "bad_request", "请求无法处理"
+	default:
+		return "internal", "服务器内部错误，请稍后再试"
+	}
+}
+
+// Serve listens on ln until ctx ends, then shuts down gracefully:
+// requests under way get shutdownGrace to finish, and then the
+// connections still open are closed. A browser keeps a connection open
+// that it has not sent a request on yet, which the shutdown waits for; no
+// request must reach a process that stopped on it (one that restarts in
+// place, as tests do).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	conns := &trackedListener{Listener: ln, conns: map[*trackedConn]bool{}}
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
+	go func() { errc <- s.app.Listener(conns) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		return s.app.ShutdownWithContext(shutdown)
+		err := s.app.ShutdownWithContext(shutdown)
+		conns.closeAll()
+		return err
 	}
+}
+
+// shutdownGrace is how long Serve lets requests under way finish.
+var shutdownGrace = 10 * time.Second
+
+// trackedListener remembers the connections it accepted until they are
+// closed. It is safe for concurrent use.
+type trackedListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[*trackedConn]bool
+}
+
+// Accept implements net.Listener.
+func (l *trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[tc] = true
+	l.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll closes every connection still open.
+func (l *trackedListener) closeAll() {
+	l.mu.Lock()
+	open := make([]*trackedConn, 0, len(l.conns))
+	for c := range l.conns {
+		open = append(open, c)
+	}
+	l.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
+
+// trackedConn is a connection of a trackedListener.
+type trackedConn struct {
+	net.Conn
+	l *trackedListener
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }

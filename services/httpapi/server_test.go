@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -266,5 +269,89 @@ func TestTrustedProxies(t *testing.T) {
 	bad := Config{TrustedProxies: []string{"10.0.0.0/33", "lb.internal"}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "trusted_proxies[0]") || !strings.Contains(err.Error(), "trusted_proxies[1]") {
 		t.Fatalf("Validate = %v", err)
+	}
+}
+
+// TestErrorsByPath: errors under /api/ and /webhooks/ are JSON in the
+// console API's shape; elsewhere they are the page of SetErrorPage, or a
+// plain page in Chinese without one.
+func TestErrorsByPath(t *testing.T) {
+	tests := []struct {
+		name, method, path string
+		page               bool // an error page is set
+		status             int
+		want               string // in the answer
+		json               bool
+	}{
+		{"unknown public path", http.MethodGet, "/tousu/2026/投诉", true, 404, "page 404", false},
+		{"receipt's URL opened", http.MethodGet, "/boom-post", true, 405, "page 405", false},
+		{"handler failed", http.MethodGet, "/boom", true, 500, "page 500", false},
+		{"no page set", http.MethodGet, "/nosuch", false, 404, "请求的地址不存在", false},
+		{"unknown API path", http.MethodGet, "/api/v1/nosuch", true, 404, `"code":"not_found","message":"请求的地址不存在"`, true},
+		{"API handler failed", http.MethodGet, "/api/v1/boom", true, 500, `"code":"internal","message":"服务器内部错误，请稍后再试"`, true},
+		{"webhook method", http.MethodGet, "/webhooks/crm", true, 405, `"code":"method_not_allowed","message":"该地址不支持此请求方法"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t)
+			if tt.page {
+				s.SetErrorPage(func(c *fiber.Ctx, status int) error {
+					c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+					return c.Status(status).SendString("page " + strconv.Itoa(status))
+				})
+			}
+			failing := func(*fiber.Ctx) error { return errors.New("index: connection refused") }
+			s.App().Get("/boom", failing)
+			s.App().Get("/api/v1/boom", failing)
+			s.App().Post("/boom-post", failing)
+			s.App().Post("/webhooks/:source", failing)
+			resp, err := s.App().Test(httptest.NewRequest(tt.method, tt.path, nil), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			body := string(b)
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
+				t.Fatalf("%s %s = %d %s, want %d with %q", tt.method, tt.path, resp.StatusCode, body, tt.status, tt.want)
+			}
+			json := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
+			if json != tt.json || strings.Contains(body, "connection refused") {
+				t.Fatalf("answer %s %q, want JSON %v and no internal error", resp.Header.Get("Content-Type"), body, tt.json)
+			}
+		})
+	}
+}
+
+// TestServeClosesConnectionsWhenItStops: a connection a browser opened and
+// has sent no request on yet is closed when Serve returns, so that a
+// request sent on it later never reaches the stopped server.
+func TestServeClosesConnectionsWhenItStops(t *testing.T) {
+	defer func(d time.Duration) { shutdownGrace = d }(shutdownGrace)
+	shutdownGrace = 50 * time.Millisecond
+	s := newTestServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request on another connection proves the first one was accepted
+	// (the server accepts in order).
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	<-done
+	conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if answer, _ := io.ReadAll(bufio.NewReader(conn)); len(answer) != 0 {
+		t.Fatalf("the stopped server answered %q", answer)
 	}
 }
