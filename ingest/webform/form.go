@@ -547,10 +547,11 @@ func (f *Form) submit(c *fiber.Ctx) error {
 		return f.render(c, fiber.StatusServiceUnavailable, "form", page)
 	}
 	return f.render(c, fiber.StatusOK, "receipt", pageData{
-		Title:     "投诉已受理",
-		Base:      mountBase(c),
-		Reference: env.Reference,
-		EmailOnly: env.Phone == "",
+		Title:         "投诉已受理",
+		Base:          mountBase(c),
+		Reference:     env.Reference,
+		EmailOnly:     env.Phone == "",
+		EmailProgress: f.cfg.EmailProgress,
 	})
 }
 

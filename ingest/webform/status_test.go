@@ -336,6 +336,17 @@ func TestStatusPromisesEmailOnlyWhenConfigured(t *testing.T) {
 			if !strings.Contains(body, "仅留电子邮箱的投诉无法在此查询") {
 				t.Error("the page no longer says e-mail-only complaints cannot be looked up")
 			}
+			// The receipt of an e-mail-only complaint promises the same.
+			s, _ := e.open(t, "/")
+			fields := validFields()
+			fields["phone"], fields["email"] = "", "wang.li@163.com"
+			resp, receipt := e.post(t, "/complaints", s, fields, nil)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(receipt, "仅留电子邮箱的投诉无法在线查询") {
+				t.Fatalf("receipt: %d", resp.StatusCode)
+			}
+			if strings.Contains(receipt, "处理进展将通过电子邮件告知您") != tt.on {
+				t.Errorf("the receipt's promise shown = %v, want %v", !tt.on, tt.on)
+			}
 		})
 	}
 }
