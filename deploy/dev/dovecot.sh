@@ -179,13 +179,7 @@ start() {
   fi
   PORT=$(free_port "$PORT")
   write_config
-  # The daemon must not keep this script's output open: a caller that
-  # reads it through a pipe (CI does) would wait for it forever.
-  if ! run_as dovecot -c "$DIR/dovecot.conf" </dev/null >>"$DIR/dovecot.start.log" 2>&1; then
-    tail -n 20 "$DIR/dovecot.start.log" >&2 2>/dev/null || true
-    tail -n 20 "$DIR/dovecot.log" >&2 2>/dev/null || true
-    die "dovecot did not start"
-  fi
+  start_daemon dovecot "$DIR/dovecot.log" run_as dovecot -c "$DIR/dovecot.conf"
   wait_listening dovecot "$PORT" "$DIR/dovecot.log"
 }
 

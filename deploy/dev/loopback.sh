@@ -32,3 +32,18 @@ wait_listening() {
   tail -n 20 "$log" >&2 2>/dev/null || true
   die "$name is not listening on port $port"
 }
+
+# start_daemon NAME LOG COMMAND...: runs COMMAND (which starts a daemon
+# and returns), its output appended to $DIR/NAME.start.log and its input
+# closed, so the daemon keeps none of this script's output open (a caller
+# that reads it through a pipe, as CI does, would wait for it forever); on
+# failure shows the end of both logs and fails.
+start_daemon() {
+  local name=$1 log=$2
+  shift 2
+  if ! "$@" </dev/null >>"$DIR/$name.start.log" 2>&1; then
+    tail -n 20 "$DIR/$name.start.log" >&2 2>/dev/null || true
+    tail -n 20 "$log" >&2 2>/dev/null || true
+    die "$name did not start"
+  fi
+}

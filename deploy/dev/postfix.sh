@@ -141,11 +141,7 @@ start() {
   PORT=$(free_port "$PORT")
   write_config
   /usr/sbin/postfix -c "$DIR/conf" set-permissions >>"$DIR/postfix.start.log" 2>&1 || true
-  if ! /usr/sbin/postfix -c "$DIR/conf" start </dev/null >>"$DIR/postfix.start.log" 2>&1; then
-    tail -n 20 "$DIR/postfix.start.log" >&2 2>/dev/null || true
-    tail -n 20 "$DIR/postfix.log" >&2 2>/dev/null || true
-    die "postfix did not start"
-  fi
+  start_daemon postfix "$DIR/postfix.log" /usr/sbin/postfix -c "$DIR/conf" start
   wait_listening postfix "$PORT" "$DIR/postfix.log"
 }
 
