@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -101,7 +102,7 @@ func walkServer(tb testing.TB) *fiber.App {
 	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
-	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
+	httpapi.MountOps(app, auth, httpapi.OpsDeps{Lag: func(context.Context) []ops.GroupLag { return nil }, Deployment: ops.NewDeployment()}, zap.NewNop())
 	return app
 }
 
@@ -168,6 +169,8 @@ func walkRows() []walkRow {
 		{method: "GET", path: "/readyz", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
 		{method: "GET", path: "/metrics", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
 		{method: "GET", path: "/api/v1/ops/lag", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
+		{method: "GET", path: httpapi.PathOpsChannels, codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: httpapi.PathOpsProcesses, codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
 		{method: "GET", path: "/api/v1/cases", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{method: "GET", path: "/api/v1/cases?q=理赔", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{method: "GET", path: httpapi.PathExport, codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
