@@ -98,6 +98,9 @@ type Process struct {
 	// page and API (see followDeployment).
 	deployment *ops.Deployment
 	lagHistory *ops.History
+	// pipeline are the consumer groups of the graph with their topics,
+	// for the lag view.
+	pipeline []consumption
 }
 
 // Start starts the targets' components for cfg, the effective
@@ -109,7 +112,7 @@ func Start(ctx context.Context, cfg Config, targets []Target, logger *zap.Logger
 	if err := CheckTargets(&cfg, targets); err != nil {
 		return nil, err
 	}
-	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: prometheus.NewRegistry()}
+	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: prometheus.NewRegistry(), pipeline: consumers()}
 	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := p.start(ctx); err != nil {
 		p.Close()
@@ -306,9 +309,6 @@ func (p *Process) startConsole(context.Context) error {
 	httpapi.NewConsole(p.index, p.auth, acts, p.key.Derive("customer"), p.component("console")).Mount(p.server.App())
 	// Every console follows the alerts into memory; read marks are on the
 	// shared ledger, so they hold on every replica.
-	if err := p.followDeployment(); err != nil {
-		return err
-	}
 	notes := notices.New(shared.Ledger)
 	if err := p.follow("notices", bus.FollowerConfig{Topic: bus.TopicAlerts}, notes.Follow, notes.Prune); err != nil {
 		return err
@@ -324,6 +324,9 @@ func (p *Process) startConsole(context.Context) error {
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
 		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes}).Mount(p.server.App())
 	admin.Mount(p.server.App())
+	if err := p.startOpsPage(tpl); err != nil {
+		return err
+	}
 	form := p.form
 	if form == nil {
 		if form, err = webform.New(p.cfg.Webform, shared, nil, nil, p.component("status"), p.registry); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ops"
 )
@@ -100,24 +101,28 @@ func (p *Process) announce() {
 	p.runners = append(p.runners, a.Run)
 }
 
-// followDeployment makes a console follow the heartbeats into memory.
-func (p *Process) followDeployment() error {
+// startOpsPage makes a console follow the heartbeats into memory, sample
+// the pipeline's lag every ops.SampleEvery into its own hour of history,
+// and serve the operations page.
+func (p *Process) startOpsPage(tpl *console.Templates) error {
 	d := ops.NewDeployment()
 	if err := p.follow("deployment", bus.FollowerConfig{Topic: bus.TopicHeartbeat}, d.Follow, d.Prune); err != nil {
 		return err
 	}
-	p.deployment = d
+	sampler := ops.NewSampler(p.pipelineLag, p.component("lag-history"))
+	p.runners = append(p.runners, sampler.Run)
+	p.deployment, p.lagHistory = d, sampler.History
+	reach := map[string]httpapi.Check{"消息队列": func(ctx context.Context) error { return bus.Ping(ctx, p.cfg.Bus) }}
+	if p.index != nil {
+		reach["搜索索引"] = p.index.Ping
+	}
+	console.NewOpsPage(console.OpsDeps{Templates: tpl, RequirePage: p.sessions.RequirePage(), CSRFToken: console.CSRFToken,
+		Lag: p.pipelineLag, History: sampler.History, Deployment: d, Reach: reach, Logger: p.component("ops-page")}).Mount(p.server.App())
 	return nil
 }
 
-// mountOps mounts the ops API on every process; a console also samples
-// the pipeline's lag every ops.SampleEvery into its own hour of history.
+// mountOps mounts the ops API on every process.
 func (p *Process) mountOps() {
-	if p.deployment != nil {
-		sampler := ops.NewSampler(p.pipelineLag, p.component("lag-history"))
-		p.runners = append(p.runners, sampler.Run)
-		p.lagHistory = sampler.History
-	}
 	httpapi.MountOps(p.server.App(), p.auth, httpapi.OpsDeps{Lag: p.pipelineLag, History: p.lagHistory, Deployment: p.deployment},
 		p.component("ops"))
 }
@@ -128,7 +133,7 @@ func (p *Process) mountOps() {
 // the graph's order.
 func (p *Process) pipelineLag(ctx context.Context) []ops.GroupLag {
 	groups := map[string][]string{}
-	for _, c := range consumers() {
+	for _, c := range p.pipeline {
 		groups[c.group] = c.topics
 	}
 	states, err := bus.GroupStates(ctx, p.cfg.Bus, groups)
@@ -137,7 +142,7 @@ func (p *Process) pipelineLag(ctx context.Context) []ops.GroupLag {
 		byGroup[gs.Group] = gs
 	}
 	var out []ops.GroupLag
-	for _, c := range consumers() {
+	for _, c := range p.pipeline {
 		gs := byGroup[c.group]
 		for i, topic := range c.topics {
 			gl := ops.GroupLag{Group: c.group, Topic: topic, Members: len(gs.Members)}

@@ -102,7 +102,10 @@ func walkServer(tb testing.TB) *fiber.App {
 	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
-	httpapi.MountOps(app, auth, httpapi.OpsDeps{Lag: func(context.Context) []ops.GroupLag { return nil }, Deployment: ops.NewDeployment()}, zap.NewNop())
+	noLag := func(context.Context) []ops.GroupLag { return nil }
+	httpapi.MountOps(app, auth, httpapi.OpsDeps{Lag: noLag, Deployment: ops.NewDeployment()}, zap.NewNop())
+	NewOpsPage(OpsDeps{Templates: tpl, RequirePage: s.RequirePage(), CSRFToken: CSRFToken, Lag: noLag, Deployment: ops.NewDeployment(),
+		Logger: zap.NewNop()}).Mount(app)
 	return app
 }
 
@@ -235,6 +238,7 @@ func walkRows() []walkRow {
 		{method: "POST", path: Path + "/cases/TSB/reveal", form: url.Values{"field": {"phone"}},
 			codes: []int{see, none, see, see, none, none, see, forbid, see},
 			bare:  []int{see, forbid, forbid, forbid, forbid, none, see, forbid, see}},
+		{method: "GET", path: PathOps, codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see}},
 		{method: "GET", path: Path + "/board", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
 		{method: "GET", path: Path + "/alerts", codes: []int{see, ok, ok, ok, ok, ok, ok, forbid, see}},
 		{method: "POST", path: Path + "/alerts/read", form: url.Values{"all": {"1"}},

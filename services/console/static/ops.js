@@ -1,0 +1,74 @@
+// The operations page: draws the hour's lag and rates with ECharts from
+// the JSON the page carries, and every 15 seconds fetches the page again
+// and swaps in the parts marked data-live, so nothing moves but numbers.
+(function () {
+  "use strict";
+  var charts = {};
+  function time(ms) {
+    var d = new Date(ms);
+    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+  function option(title, series, unit) {
+    return {
+      animation: false,
+      title: { text: title, textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis" },
+      legend: { type: "scroll", bottom: 0 },
+      grid: { left: 48, right: 16, top: 36, bottom: 56 },
+      xAxis: { type: "time", axisLabel: { formatter: time } },
+      yAxis: { type: "value", name: unit, minInterval: unit === "条" ? 1 : 0 },
+      series: series.map(function (s) {
+        return { name: s.name, type: "line", showSymbol: false, data: s.data };
+      })
+    };
+  }
+  function draw() {
+    var el = document.getElementById("ops-chart");
+    if (!el || typeof echarts === "undefined") {
+      return;
+    }
+    var data = JSON.parse(el.textContent || "{}");
+    [["lag", "积压（条）", data.lag || [], "条"], ["rates", "速率（条/秒）", data.rates || [], "条/秒"]].forEach(function (c) {
+      var box = document.getElementById("chart-" + c[0]);
+      if (!charts[c[0]]) {
+        charts[c[0]] = echarts.init(box, null, { renderer: "svg" });
+      }
+      charts[c[0]].setOption(option(c[1], c[2], c[3]), { replaceMerge: ["series"] });
+    });
+  }
+  function refresh() {
+    if (document.hidden) {
+      return;
+    }
+    fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (!r.ok) {
+          throw new Error(r.status);
+        }
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live]").forEach(function (el) {
+          var fresh = doc.querySelector('[data-live="' + el.getAttribute("data-live") + '"]');
+          if (fresh && fresh.innerHTML !== el.innerHTML) {
+            el.innerHTML = fresh.innerHTML;
+          }
+        });
+        draw();
+      })
+      .catch(function () {
+        var at = document.querySelector('[data-live="at"] time');
+        if (at) {
+          at.textContent += "（刷新失败，稍后重试）";
+        }
+      });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    draw();
+    setInterval(refresh, 15000);
+    window.addEventListener("resize", function () {
+      Object.keys(charts).forEach(function (k) { charts[k].resize(); });
+    });
+  });
+})();
