@@ -75,19 +75,26 @@ type reachView struct {
 	OK          bool
 }
 
-// lagRow is one partition of a group's topic; the first row of a group
-// and topic carries its totals (Span rows).
+// lagRow is a group's topic with its partitions.
 type lagRow struct {
-	Span                  int
-	Group, Topic          string
-	Members               int
-	Total                 int64
-	In, Out               string
-	Partition             int
-	Lag, End              int64
-	Oldest, OldestOfTopic string
-	Error                 string
-	Stalled               bool
+	Group, Topic string
+	Members      int
+	Total        int64
+	In, Out      string
+	Oldest       string
+	Error        string
+	// Stalled: records wait and no consumer is attached.
+	Stalled bool
+	// Lagging names the partitions that lag, for the summary.
+	Lagging    string
+	Partitions []partitionRow
+}
+
+// partitionRow is one partition of a group's topic.
+type partitionRow struct {
+	Partition int
+	Lag, End  int64
+	Oldest    string
 }
 
 type channelRow struct {
@@ -156,31 +163,28 @@ func (o *OpsPage) reach(ctx context.Context) []reachView {
 	return out
 }
 
-// lagRows lays the sample out in rows, one per partition.
+// lagRows lays the sample out in rows, one per group and topic.
 func lagRows(s ops.Sample, now time.Time) []lagRow {
-	var out []lagRow
+	out := make([]lagRow, 0, len(s.Groups))
 	for _, g := range s.Groups {
-		head := lagRow{Group: g.Group, Topic: g.Topic, Members: g.Members, Total: g.Total, In: rate(g.InPerSec), Out: rate(g.OutPerSec),
+		row := lagRow{Group: g.Group, Topic: g.Topic, Members: g.Members, Total: g.Total, In: rate(g.InPerSec), Out: rate(g.OutPerSec),
 			Error: g.Error, Stalled: g.Members == 0 && g.Total > 0}
 		if !g.Oldest.IsZero() {
-			head.OldestOfTopic = ago(now.Sub(g.Oldest))
+			row.Oldest = ago(now.Sub(g.Oldest))
 		}
-		if len(g.Details) == 0 {
-			head.Span, head.Partition = 1, -1
-			out = append(out, head)
-			continue
-		}
-		for i, p := range g.Details {
-			row := lagRow{Partition: p.Partition, Lag: p.Lag, End: p.End}
+		var lagging []string
+		for _, p := range g.Details {
+			pr := partitionRow{Partition: p.Partition, Lag: p.Lag, End: p.End}
 			if !p.Oldest.IsZero() {
-				row.Oldest = ago(now.Sub(p.Oldest))
+				pr.Oldest = ago(now.Sub(p.Oldest))
 			}
-			if i == 0 {
-				head.Span, head.Partition, head.Lag, head.End, head.Oldest = len(g.Details), row.Partition, row.Lag, row.End, row.Oldest
-				row = head
+			if p.Lag > 0 {
+				lagging = append(lagging, fmt.Sprintf("%d 号 %d 条", p.Partition, p.Lag))
 			}
-			out = append(out, row)
+			row.Partitions = append(row.Partitions, pr)
 		}
+		row.Lagging = strings.Join(lagging, "，")
+		out = append(out, row)
 	}
 	return out
 }

@@ -81,20 +81,21 @@ func TestOpsPage(t *testing.T) {
 		`消息队列：<span class="ok">正常</span>`,
 		`搜索索引：<span class="err">不可达</span> <span class="muted">dial tcp 10.0.3.7:9200: connect: connection refused</span>`,
 		// 42 written and 0 read in 15 s; nobody consumes the indexer's group.
-		`<th scope="rowgroup" rowspan="2">tousu-indexer</th><td rowspan="2">cases</td><td rowspan="2" class="err">无消费者</td><td rowspan="2" class="num">2.8</td><td rowspan="2" class="num">0.0</td><td rowspan="2" class="num warn">42<div class="muted">最早 2 分 30 秒前</div></td><td class="num">0</td><td class="num">30</td><td class="num">1030</td><td>2 分 30 秒前</td>`,
-		`<td class="num">1</td><td class="num">12</td><td class="num">512</td><td>40 秒前</td>`,
-		`<td rowspan="1" class="num">—</td>`,
+		`<th scope="row">tousu-indexer</th><td>cases</td><td class="num err">无消费者</td><td class="num">2.8</td><td class="num">0.0</td><td class="num warn">42</td><td>2 分 30 秒前</td>`,
+		`<summary>2 个分区：0 号 30 条，1 号 12 条</summary>`,
+		`<tr><td class="num">0</td><td class="num">30</td><td class="num">1030</td><td>2 分 30 秒前</td></tr><tr><td class="num">1</td><td class="num">12</td><td class="num">512</td><td>40 秒前</td></tr>`,
+		`<th scope="row">tousu-router</th><td>complaints.normalized</td><td class="num">2</td><td class="num">—</td><td class="num">—</td><td class="num">0</td><td></td>`,
 		`查询失败：unknown topic or partition`,
 		`邮箱 <span class="muted">kefu-163</span>`,
 		`imap: 认证失败（密码已过期？）`,
 		`热线文件夹 <span class="muted">rexian-12315</span></th>
-<td><span class="warn">沉默</span></td>`,
+<td class="nowrap"><span class="warn">沉默</span></td>`,
 		`网页表单</th>
-<td><span class="ok">正常</span></td>
+<td class="nowrap"><span class="ok">正常</span></td>
 <td><span class="muted">从未</span></td>`,
-		`<tr class="lost"><th scope="row">tousu-idx-1 <span class="muted">进程 9</span></th><td><span class="err">失联</span></td><td>indexer</td><td>v1.4.1</td>`,
-		`<td>gateway、poller</td><td>v1.4.2</td>`,
-		`<td>45 秒前</td>`,
+		`<tr class="lost"><th scope="row">tousu-idx-1 <span class="muted">进程 9</span></th><td class="nowrap"><span class="err">失联</span></td><td>indexer</td><td class="nowrap">v1.4.1</td>`,
+		`<td>gateway、poller</td><td class="nowrap">v1.4.2</td>`,
+		`<td class="nowrap">45 秒前</td>`,
 		`已有 1 个样本`,
 		`"name":"tousu-indexer · cases 积压"`,
 	} {

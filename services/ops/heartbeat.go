@@ -243,11 +243,19 @@ type ChannelView struct {
 
 // Channels returns every channel of the deployment at now, sorted by key
 // and process; a channel several gateways run (the web form) is listed
-// once per gateway.
+// once per gateway. A lost process's channel that a live process runs now
+// (the poller restarted) is left out; one nobody runs any more is shown
+// as lost.
 func (d *Deployment) Channels(now time.Time) []ChannelView {
 	var out []ChannelView
+	live := map[string]bool{}
+	// Processes lists the live processes first.
 	for _, p := range d.Processes(now) {
 		for _, ch := range p.Channels {
+			if p.Lost && live[ch.Key()] {
+				continue
+			}
+			live[ch.Key()] = live[ch.Key()] || !p.Lost
 			out = append(out, ChannelView{ChannelHealth: ch, Process: p.Process, Lost: p.Lost})
 		}
 	}

@@ -180,7 +180,21 @@ func TestBeat(t *testing.T) {
 	if p := d.Processes(at(9, 31))[0]; p.Version != "v1.4.2" {
 		t.Errorf("a late old beat replaced the newer: %s", p.Version)
 	}
-	if n := d.Prune(at(9, 31).Add(25 * time.Hour)); n != 1 || len(d.Processes(at(9, 31))) != 0 {
+	// The poller restarts: its new process runs the mailbox; the old one
+	// is lost, its mailbox row gone.
+	again := self
+	again.PID, again.Started = 4300, at(9, 40)
+	v, _ = json.Marshal(again.Beat(at(9, 41)))
+	if err := d.Follow(context.Background(), bus.Message{Key: []byte("new"), Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	if ch := d.Channels(at(9, 41)); len(ch) != 1 || ch[0].Lost || ch[0].Process != ProcessID("tousu-gw-0", 4300, at(9, 40)) {
+		t.Errorf("after a restart, Channels = %+v", ch)
+	}
+	if ps := d.Processes(at(9, 41)); len(ps) != 2 || ps[0].Lost || !ps[1].Lost {
+		t.Errorf("after a restart, Processes = %+v", ps)
+	}
+	if n := d.Prune(at(9, 31).Add(25 * time.Hour)); n != 2 || len(d.Processes(at(9, 31))) != 0 {
 		t.Errorf("Prune after a day = %d", n)
 	}
 }

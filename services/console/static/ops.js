@@ -4,19 +4,20 @@
 (function () {
   "use strict";
   var charts = {};
+  // time shows an instant in Beijing time, as the page does.
   function time(ms) {
-    var d = new Date(ms);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+    var d = new Date(ms + 8 * 3600 * 1000);
+    return ("0" + d.getUTCHours()).slice(-2) + ":" + ("0" + d.getUTCMinutes()).slice(-2);
   }
   function option(title, series, unit) {
     return {
       animation: false,
       title: { text: title, textStyle: { fontSize: 14 } },
-      tooltip: { trigger: "axis" },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 48, right: 16, top: 36, bottom: 56 },
-      xAxis: { type: "time", axisLabel: { formatter: time } },
-      yAxis: { type: "value", name: unit, minInterval: unit === "条" ? 1 : 0 },
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return v + " " + unit; } },
+      xAxis: { type: "time", splitNumber: 4, axisLabel: { formatter: time, hideOverlap: true } },
+      yAxis: { type: "value", minInterval: unit === "条" ? 1 : 0 },
       series: series.map(function (s) {
         return { name: s.name, type: "line", showSymbol: false, data: s.data };
       })
@@ -49,6 +50,13 @@
       })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
+        // Partitions someone opened stay open.
+        document.querySelectorAll("details[data-key][open]").forEach(function (d) {
+          var fresh = doc.querySelector('details[data-key="' + d.getAttribute("data-key") + '"]');
+          if (fresh) {
+            fresh.open = true;
+          }
+        });
         document.querySelectorAll("[data-live]").forEach(function (el) {
           var fresh = doc.querySelector('[data-live="' + el.getAttribute("data-live") + '"]');
           if (fresh && fresh.innerHTML !== el.innerHTML) {
