@@ -53,9 +53,10 @@ func Lost(last Beat, now time.Time) bool {
 	return now.Sub(last.At) > LostBeats*last.Every
 }
 
-// ProcessID names a process by host, process id and start time.
+// ProcessID names a process by host, process id and start time (to the
+// nanosecond: tests run several in one operating-system process).
 func ProcessID(host string, pid int, started time.Time) string {
-	return host + "/" + strconv.Itoa(pid) + "/" + strconv.FormatInt(started.Unix(), 36)
+	return host + "/" + strconv.Itoa(pid) + "/" + strconv.FormatInt(started.UnixNano(), 36)
 }
 
 // BuildVersion is the version the build carries: the module's version,
