@@ -15,6 +15,27 @@ import (
 	"github.com/tousu/tousu/services/ops"
 )
 
+// runTargets starts a process of targets with the configuration edit
+// makes (the admin token of startTousu's), and runs it until the test
+// ends or it is stopped.
+func runTargets(tb testing.TB, targets []Target, edit ...func(*Config)) *running {
+	tb.Helper()
+	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}, edit...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := Start(ctx, cfg, targets, zap.NewNop(), io.Discard)
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	r := &running{Process: p, base: "http://" + p.HTTPAddr(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx) }()
+	tb.Cleanup(r.stop)
+	return r
+}
+
 // TestDeploymentOnTheBroker: on the embedded broker, the console sees the
 // beat of every process (itself running every target, and a normalizer
 // of its own started on another data directory), the hotline folder and
@@ -26,20 +47,9 @@ func TestDeploymentOnTheBroker(t *testing.T) {
 	dir := t.TempDir()
 	r := startTousu(t, dir, fast)
 
-	cfg, err := Load("", nil, fast, func(c *Config) {
+	second := runTargets(t, []Target{TargetNormalizer}, fast, func(c *Config) {
 		c.DataDir, c.HTTP.Listen, c.Bus.Brokers = t.TempDir(), "127.0.0.1:0", []string{r.BrokerAddr()}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	second, err := Start(ctx, cfg, []Target{TargetNormalizer}, zap.NewNop(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- second.Run(ctx) }()
 
 	csv := "工单号,受理时间,来电号码,客户姓名,投诉内容\r\n" +
 		"GD20261206001,2026/12/6 9:15,13800138000,张三,宽带12月3号起天天断网，报修两次没人来\r\n" +
@@ -92,8 +102,7 @@ func TestDeploymentOnTheBroker(t *testing.T) {
 		t.Errorf("lag %+v: the normalizer group has two members and its partitions", lag.Groups)
 	}
 
-	cancel()
-	<-done
+	second.stop()
 	if !polltest.Within(polltest.Patience, func() bool {
 		r.api(t, "GET", "/api/v1/ops/processes", nil, nil, &procs)
 		return len(targetsOf(procs.Processes)) == 1 && len(procs.Processes) == 2

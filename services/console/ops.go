@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,8 +62,8 @@ type opsView struct {
 	Lag       []lagRow
 	Channels  []channelRow
 	Processes []processRow
-	// Chart is the sampled hour as the chart script reads it.
-	Chart template.JS
+	// Chart is the sampled hour as the chart script reads it (JSON).
+	Chart string
 	// Sampled says how much history this replica has.
 	Sampled string
 	At      string
@@ -236,7 +235,7 @@ type chartSeries struct {
 // chartData is the sampled hour as the chart script reads it: the lag of
 // each group and topic, and the records written to each topic and
 // processed by each group per second.
-func chartData(samples []ops.Sample) (template.JS, error) {
+func chartData(samples []ops.Sample) (string, error) {
 	var lag, rates []chartSeries
 	index := map[string]int{}
 	add := func(list *[]chartSeries, name string, at time.Time, v any) {
@@ -269,5 +268,5 @@ func chartData(samples []ops.Sample) (template.JS, error) {
 	if err != nil {
 		return "", err
 	}
-	return template.JS(b), nil
+	return string(b), nil
 }

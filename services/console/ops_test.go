@@ -81,10 +81,10 @@ func TestOpsPage(t *testing.T) {
 		`消息队列：<span class="ok">正常</span>`,
 		`搜索索引：<span class="err">不可达</span> <span class="muted">dial tcp 10.0.3.7:9200: connect: connection refused</span>`,
 		// 42 written and 0 read in 15 s; nobody consumes the indexer's group.
-		`<th scope="row">tousu-indexer</th><td>cases</td><td class="num err">无消费者</td><td class="num">2.8</td><td class="num">0.0</td><td class="num warn">42</td><td>2 分 30 秒前</td>`,
+		`<th scope="row">tousu-indexer</th><td>cases</td><td class="num err" data-members="0">无消费者</td><td class="num">2.8</td><td class="num">0.0</td><td class="num warn" data-total="42">42</td><td>2 分 30 秒前</td>`,
 		`<summary>2 个分区：0 号 30 条，1 号 12 条</summary>`,
 		`<tr><td class="num">0</td><td class="num">30</td><td class="num">1030</td><td>2 分 30 秒前</td></tr><tr><td class="num">1</td><td class="num">12</td><td class="num">512</td><td>40 秒前</td></tr>`,
-		`<th scope="row">tousu-router</th><td>complaints.normalized</td><td class="num">2</td><td class="num">—</td><td class="num">—</td><td class="num">0</td><td></td>`,
+		`<th scope="row">tousu-router</th><td>complaints.normalized</td><td class="num" data-members="2">2</td><td class="num">—</td><td class="num">—</td><td class="num" data-total="0">0</td><td></td>`,
 		`查询失败：unknown topic or partition`,
 		`邮箱 <span class="muted">kefu-163</span>`,
 		`imap: 认证失败（密码已过期？）`,
@@ -97,7 +97,7 @@ func TestOpsPage(t *testing.T) {
 		`<td>gateway、poller</td><td class="nowrap">v1.4.2</td>`,
 		`<td class="nowrap">45 秒前</td>`,
 		`已有 1 个样本`,
-		`"name":"tousu-indexer · cases 积压"`,
+		`&#34;name&#34;:&#34;tousu-indexer · cases 积压&#34;`,
 	} {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("the page lacks %s", want)

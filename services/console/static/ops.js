@@ -1,6 +1,7 @@
 // The operations page: draws the hour's lag and rates with ECharts from
-// the JSON the page carries, and every 15 seconds fetches the page again
-// and swaps in the parts marked data-live, so nothing moves but numbers.
+// the JSON the page carries (in data-chart), and every 15 seconds fetches
+// the page again and swaps in the parts marked data-live, so nothing
+// moves but numbers.
 (function () {
   "use strict";
   var charts = {};
@@ -9,14 +10,30 @@
     var d = new Date(ms + 8 * 3600 * 1000);
     return ("0" + d.getUTCHours()).slice(-2) + ":" + ("0" + d.getUTCMinutes()).slice(-2);
   }
+  // span is the time the samples cover: at least a minute, so that a
+  // replica with one sample does not draw days.
+  function span(series) {
+    var lo = Infinity, hi = -Infinity;
+    series.forEach(function (s) {
+      s.data.forEach(function (p) {
+        lo = Math.min(lo, p[0]);
+        hi = Math.max(hi, p[0]);
+      });
+    });
+    if (hi === -Infinity) {
+      hi = Date.now();
+    }
+    return [Math.min(lo, hi - 60000), hi];
+  }
   function option(title, series, unit) {
+    var x = span(series);
     return {
       animation: false,
       title: { text: title, textStyle: { fontSize: 14 } },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 48, right: 16, top: 36, bottom: 56 },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return v + " " + unit; } },
-      xAxis: { type: "time", splitNumber: 4, axisLabel: { formatter: time, hideOverlap: true } },
+      xAxis: { type: "time", min: x[0], max: x[1], minInterval: 60000, splitNumber: 4, axisLabel: { formatter: time, hideOverlap: true } },
       yAxis: { type: "value", minInterval: unit === "条" ? 1 : 0 },
       series: series.map(function (s) {
         return { name: s.name, type: "line", showSymbol: false, data: s.data };
@@ -28,11 +45,11 @@
     if (!el || typeof echarts === "undefined") {
       return;
     }
-    var data = JSON.parse(el.textContent || "{}");
+    var data = JSON.parse(el.getAttribute("data-chart") || "{}");
     [["lag", "积压（条）", data.lag || [], "条"], ["rates", "速率（条/秒）", data.rates || [], "条/秒"]].forEach(function (c) {
       var box = document.getElementById("chart-" + c[0]);
       if (!charts[c[0]]) {
-        charts[c[0]] = echarts.init(box, null, { renderer: "svg" });
+        charts[c[0]] = echarts.init(box);
       }
       charts[c[0]].setOption(option(c[1], c[2], c[3]), { replaceMerge: ["series"] });
     });
