@@ -256,7 +256,7 @@ func chartData(samples []ops.Sample) (string, error) {
 			}
 			add(&lag, g.Key()+" 积压", s.At, g.Total)
 			if g.OutPerSec != nil {
-				add(&rates, g.Group+" 处理/秒", s.At, *g.OutPerSec)
+				add(&rates, g.Key()+" 处理/秒", s.At, *g.OutPerSec)
 			}
 			if g.InPerSec != nil && !written[g.Topic] {
 				written[g.Topic] = true

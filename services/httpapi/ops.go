@@ -74,19 +74,15 @@ func MountOps(app fiber.Router, auth *Authenticator, d OpsDeps, logger *zap.Logg
 }
 
 // CurrentLag asks lag for the lag at now, with rates against the newest
-// sample of history; a sample younger than a second is the answer itself.
+// sample of history at least ops.SampleEvery old, so that the rates cover
+// 15 to 30 seconds rather than the moment since the last sample.
 func CurrentLag(ctx context.Context, lag LagSource, history *ops.History, now time.Time) ops.Sample {
-	var last ops.Sample
-	ok := false
-	if history != nil {
-		last, ok = history.Last()
-	}
-	if ok && now.Sub(last.At) < time.Second {
-		return last
-	}
 	s := ops.Sample{At: now.UTC(), Groups: lag(ctx)}
-	if ok {
-		return ops.WithRates(last, s)
+	if history == nil {
+		return s
+	}
+	if prev, ok := history.Before(now.Add(-ops.SampleEvery)); ok {
+		return ops.WithRates(prev, s)
 	}
 	return s
 }

@@ -128,11 +128,15 @@ func (h *History) lastLocked() (Sample, bool) {
 	return h.ring[(h.next+len(h.ring)-1)%len(h.ring)], true
 }
 
-// Last returns the newest sample.
-func (h *History) Last() (Sample, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lastLocked()
+// Before returns the newest sample taken at or before t.
+func (h *History) Before(t time.Time) (Sample, bool) {
+	s := h.Samples()
+	for i := len(s) - 1; i >= 0; i-- {
+		if !s[i].At.After(t) {
+			return s[i], true
+		}
+	}
+	return Sample{}, false
 }
 
 // Samples returns the samples kept, oldest first.

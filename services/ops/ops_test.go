@@ -93,7 +93,7 @@ func TestChannelsHealth(t *testing.T) {
 
 func TestHistoryRing(t *testing.T) {
 	h := NewHistory(3)
-	if _, ok := h.Last(); ok || len(h.Samples()) != 0 {
+	if len(h.Samples()) != 0 {
 		t.Fatal("a new history has samples")
 	}
 	sample := func(i int, end, lag int64) Sample {
@@ -118,8 +118,19 @@ func TestHistoryRing(t *testing.T) {
 	if out := s[2].Groups[0].OutPerSec; out == nil || *out != 2 {
 		t.Errorf("the indexer catching up: out %v, want 2 per second", out)
 	}
-	if last, _ := h.Last(); !last.At.Equal(s[2].At) {
-		t.Errorf("Last = %v", last.At)
+	for _, tc := range []struct {
+		t    time.Time
+		want time.Time
+		ok   bool
+	}{
+		{s[2].At.Add(time.Second), s[2].At, true},
+		{s[2].At.Add(-time.Second), s[1].At, true},
+		{s[0].At, s[0].At, true},
+		{s[0].At.Add(-time.Second), time.Time{}, false},
+	} {
+		if got, ok := h.Before(tc.t); ok != tc.ok || !got.At.Equal(tc.want) {
+			t.Errorf("Before(%s) = %v %v, want %v %v", tc.t, got.At, ok, tc.want, tc.ok)
+		}
 	}
 }
 
