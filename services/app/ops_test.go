@@ -15,14 +15,19 @@ import (
 	"github.com/tousu/tousu/services/ops"
 )
 
-// runTargets starts a process of targets with the configuration edit
-// makes (the admin token of startTousu's), and runs it until the test
-// ends or it is stopped.
+// runTargets starts a process of targets (nil: all) with the
+// configuration edit makes, the admin token testToken and the webhook
+// source "acme", and runs it until the test ends or it is stopped.
 func runTargets(tb testing.TB, targets []Target, edit ...func(*Config)) *running {
 	tb.Helper()
-	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken}, edit...)
+	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret}, edit...)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if targets == nil {
+		if targets, err = ParseTargets("all", cfg.Embedded()); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := Start(ctx, cfg, targets, zap.NewNop(), io.Discard)

@@ -51,11 +51,7 @@ func TestOpsLag(t *testing.T) {
 	history.Add(ops.Sample{At: at.Add(-15 * time.Second), Groups: []ops.GroupLag{{Group: "tousu-indexer", Topic: "cases",
 		Details: []ops.PartitionLag{{Partition: 0, End: 100}, {Partition: 1, End: 80}}}}})
 	s := opsServer(t, lag, history, nil, at)
-	tests := []struct {
-		name, path, token string
-		code              int
-		contains          []string
-	}{
+	tests := []opsGet{
 		{"admin", "/api/v1/ops/lag", "admin-token-0123456789", 200, []string{
 			`{"group":"tousu-indexer","topic":"cases","members":2,"partitions":{"0":3,"1":0},"total":3,`,
 			// (130+90-180) written and (127+90-180) read in 15 s.
@@ -69,6 +65,19 @@ func TestOpsLag(t *testing.T) {
 		{"no token", "/api/v1/ops/lag", "", 401, []string{"bearer token"}},
 		{"no deployment here", PathOpsChannels, "admin-token-0123456789", 404, nil},
 	}
+	checkGets(t, s, tests)
+}
+
+// opsGet is a GET of the ops tests: by whom, and what it answers.
+type opsGet struct {
+	name, path, token string
+	code              int
+	contains          []string
+}
+
+// checkGets sends each GET and checks its status and body.
+func checkGets(t *testing.T, s *Server, tests []opsGet) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := get(t, s, tc.path, tc.token)
@@ -114,11 +123,7 @@ func TestOpsChannelsAndProcesses(t *testing.T) {
 		}
 	}
 	s := opsServer(t, func(context.Context) []ops.GroupLag { return nil }, nil, d, now)
-	tests := []struct {
-		name, path, token string
-		code              int
-		contains          []string
-	}{
+	tests := []opsGet{
 		{"ops channels", PathOpsChannels, "ops-token-0123456789", 200, []string{
 			`"kind":"email","name":"kefu-163","last_success":"2026-03-09T09:59:00Z","hour":4,"day":57,"errors":0,"quarantined":2,"silent":false,"process":"gw-1/41/a","lost":false`,
 			`"kind":"hotline","name":"rexian-12315","hour":0,"day":12,"errors":0,"last_error":"文件编码无法识别","quarantined":0,"silent":true`,
@@ -131,17 +136,5 @@ func TestOpsChannelsAndProcesses(t *testing.T) {
 		{"agent", PathOpsProcesses, "agent-token-0123456789", 403, nil},
 		{"no token", PathOpsProcesses, "", 401, nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, body := get(t, s, tc.path, tc.token)
-			if code != tc.code {
-				t.Fatalf("GET %s = %d %s, want %d", tc.path, code, body, tc.code)
-			}
-			for _, want := range tc.contains {
-				if !strings.Contains(body, want) {
-					t.Errorf("body %s\nlacks %s", body, want)
-				}
-			}
-		})
-	}
+	checkGets(t, s, tests)
 }
