@@ -49,6 +49,10 @@ func TestOpsPageShowsLagInTheBrowser(t *testing.T) {
 	if !b.exists(`tr[data-group="tousu-escalator"] .err`) {
 		t.Error("a group with lag and no consumer is not marked")
 	}
+	// The oldest record waiting is the first case written after the stop.
+	if oldest := b.text(`tr[data-group="tousu-escalator"] td:nth-of-type(6)`); !strings.HasSuffix(oldest, "秒前") {
+		t.Errorf("the oldest unprocessed record's age reads %q", oldest)
+	}
 	b.shot("15c-lag-rising")
 
 	runTargets(t, []Target{TargetEscalator}, escalatorOn)
