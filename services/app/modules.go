@@ -95,7 +95,7 @@ type Process struct {
 	channels *ops.Channels
 	mail     *imap.Reader
 	// deployment and lagHistory are what a console keeps for the ops
-	// page and API (see followDeployment).
+	// page and API (see startOpsPage).
 	deployment *ops.Deployment
 	lagHistory *ops.History
 	// pipeline are the consumer groups of the graph with their topics,
