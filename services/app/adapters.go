@@ -69,7 +69,7 @@ func (p *Process) startHotline() error {
 			return fmt.Errorf("hotline folder %s: %w", f.Name, err)
 		}
 	}
-	w, err := csvdrop.New(p.cfg.CSVDrop, p.references(), publishEnvelope(p.producer), p.component("csvdrop"), p.registry)
+	w, err := csvdrop.New(p.cfg.CSVDrop, p.references(), p.publishIntake(), p.component("csvdrop"), p.registry)
 	if err != nil {
 		return err
 	}
@@ -86,12 +86,13 @@ func (p *Process) startMail(store *attachment.Store) error {
 	if err != nil {
 		return err
 	}
-	r, err := imap.New(p.cfg.IMAP, filepath.Join(p.cfg.DataDir, "imap"), p.references(), publishEnvelope(p.producer),
-		quarantineMail(p.producer, evidence), store, p.component("imap"), p.registry)
+	r, err := imap.New(p.cfg.IMAP, filepath.Join(p.cfg.DataDir, "imap"), p.references(), p.publishIntake(),
+		p.quarantineCounted(quarantineMail(p.producer, evidence)), store, p.component("imap"), p.registry)
 	if err != nil {
 		return err
 	}
 	r.SetEvidence(evidence)
+	p.mail = r
 	p.runners = append(p.runners, r.Run)
 	p.server.AddDetail("imap", func() any { return r.Health() })
 	return nil

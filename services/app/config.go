@@ -29,6 +29,7 @@ import (
 	"github.com/tousu/tousu/services/console"
 	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/routing"
@@ -75,6 +76,8 @@ type Config struct {
 	Session console.SessionConfig `yaml:"session"`
 	// DeadLetters bounds the dead letters each console keeps in memory.
 	DeadLetters deadletters.Config `yaml:"dead_letters"`
+	// Heartbeat sets how often every process announces itself.
+	Heartbeat ops.Config `yaml:"heartbeat"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -286,7 +289,7 @@ func (c *Config) sections() []section {
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index", &c.Index}, {"intake", &c.Intake},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
 		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"sender", &c.Sender}, {"log", &c.Log},
-		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters},
+		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters}, {"heartbeat", &c.Heartbeat},
 	}
 }
 

@@ -51,24 +51,7 @@ func startTousu(tb testing.TB, dataDir string, edit ...func(*Config)) *running {
 	tb.Helper()
 	// The caller's edits come last: they may choose the listen address.
 	edit = append([]func(*Config){func(c *Config) { c.DataDir, c.HTTP.Listen = dataDir, "127.0.0.1:0" }}, edit...)
-	cfg, err := Load("", []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_ACME=" + testWebhookSecret}, edit...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	targets, err := ParseTargets("all", cfg.Embedded())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := Start(ctx, cfg, targets, zap.NewNop(), io.Discard)
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	r := &running{Process: p, base: "http://" + p.HTTPAddr(), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- p.Run(ctx) }()
-	tb.Cleanup(r.stop)
-	return r
+	return runTargets(tb, nil, edit...)
 }
 
 // stop ends the process and waits for it.

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest/attachment"
+	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/ingest/webhook"
 	"github.com/tousu/tousu/internal/secret"
@@ -30,6 +31,7 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ledger"
 	"github.com/tousu/tousu/services/notices"
+	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/services/outcomes"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
@@ -90,6 +92,17 @@ type Process struct {
 	// sessions sign people in to the console, when it runs here; its pages
 	// are mounted behind sessions.RequirePage.
 	sessions *console.Sessions
+	// channels are the intake channels' health, when the gateway or the
+	// poller runs here; mail is the poller's mailbox reader.
+	channels *ops.Channels
+	mail     *imap.Reader
+	// deployment and lagHistory are what a console keeps for the ops
+	// page and API (see startOpsPage).
+	deployment *ops.Deployment
+	lagHistory *ops.History
+	// pipeline are the consumer groups of the graph with their topics,
+	// for the lag view.
+	pipeline []consumption
 }
 
 // Start starts the targets' components for cfg, the effective
@@ -101,7 +114,7 @@ func Start(ctx context.Context, cfg Config, targets []Target, logger *zap.Logger
 	if err := CheckTargets(&cfg, targets); err != nil {
 		return nil, err
 	}
-	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: newRegistry()}
+	p := &Process{cfg: cfg, targets: targets, logger: logger, out: out, registry: newRegistry(), pipeline: consumers()}
 	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := p.start(ctx); err != nil {
 		p.Close()
@@ -132,7 +145,8 @@ func (p *Process) start(ctx context.Context) error {
 	if err := p.watchLag(); err != nil {
 		return err
 	}
-	httpapi.MountOps(p.server.App(), p.auth, p.pipelineLag, p.component("ops"))
+	p.announce()
+	p.mountOps()
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
@@ -240,7 +254,7 @@ func (p *Process) startGateway(context.Context) error {
 	if err != nil {
 		return err
 	}
-	publish := publishEnvelope(p.producer)
+	publish := p.publishIntake()
 	shared, err := p.formShared()
 	if err != nil {
 		return err
@@ -335,6 +349,9 @@ func (p *Process) startConsole(context.Context) error {
 		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes,
 		DeadLetters: dlq}).Mount(p.server.App())
 	admin.Mount(p.server.App())
+	if err := p.startOpsPage(tpl); err != nil {
+		return err
+	}
 	form := p.form
 	if form == nil {
 		if form, err = webform.New(p.cfg.Webform, shared, nil, nil, p.component("status"), p.registry); err != nil {
@@ -545,45 +562,6 @@ func (p *Process) consume(group string, topics []string, h bus.Handler, batch bu
 	}
 	p.groups[group] = topics
 	return nil
-}
-
-// pipelineLag asks the broker for every consumer group of the graph,
-// whichever process runs it: the consumers attached and the lag on each
-// topic it reads, in the graph's order.
-func (p *Process) pipelineLag(ctx context.Context) []httpapi.GroupLag {
-	groups := map[string][]string{}
-	for _, c := range consumers() {
-		groups[c.group] = c.topics
-	}
-	states, err := bus.GroupStates(ctx, p.cfg.Bus, groups)
-	byGroup := map[string]bus.GroupState{}
-	for _, gs := range states {
-		byGroup[gs.Group] = gs
-	}
-	var out []httpapi.GroupLag
-	for _, c := range consumers() {
-		gs := byGroup[c.group]
-		for i, topic := range c.topics {
-			gl := httpapi.GroupLag{Group: c.group, Topic: topic, Members: len(gs.Members)}
-			switch {
-			case err != nil:
-				gl.Error = err.Error()
-			case gs.Err != nil:
-				gl.Error = gs.Err.Error()
-			case i < len(gs.Topics) && gs.Topics[i].Err != nil:
-				gl.Error = gs.Topics[i].Err.Error()
-			}
-			if i < len(gs.Topics) {
-				gl.Partitions = map[int]int64{}
-				for _, pl := range gs.Topics[i].Partitions {
-					gl.Partitions[pl.Partition] = pl.Lag
-				}
-				gl.Total = gs.Topics[i].Total
-			}
-			out = append(out, gl)
-		}
-	}
-	return out
 }
 
 // lagInterval is how often a process refreshes the lag of its groups.

@@ -75,10 +75,15 @@ const (
 	// keyed by case id. The routers write them with the case change that
 	// calls for them; the senders deliver them.
 	TopicOutbox = "outbox"
+	// TopicHeartbeat carries every process's beat (services/ops.Beat),
+	// keyed by process id: its targets, version and channels' health.
+	// Every console replica reads all of it (bus.Follower) to show the
+	// whole deployment.
+	TopicHeartbeat = "ops.heartbeat"
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts, TopicOutbox}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts, TopicOutbox, TopicHeartbeat}
 
 // Defaults applied to zero fields of Config.
 const (

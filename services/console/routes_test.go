@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -103,8 +104,11 @@ func walkServer(tb testing.TB) *fiber.App {
 	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
-	httpapi.MountOps(app, auth, func(context.Context) []httpapi.GroupLag { return nil }, zap.NewNop())
+	noLag := func(context.Context) []ops.GroupLag { return nil }
+	httpapi.MountOps(app, auth, httpapi.OpsDeps{Lag: noLag, Deployment: ops.NewDeployment()}, zap.NewNop())
 	dlq.Mount(app)
+	NewOpsPage(OpsDeps{Templates: tpl, RequirePage: s.RequirePage(), CSRFToken: CSRFToken, Lag: noLag, Deployment: ops.NewDeployment(),
+		Logger: zap.NewNop()}).Mount(app)
 	return app
 }
 
@@ -171,6 +175,8 @@ func walkRows() []walkRow {
 		{method: "GET", path: "/readyz", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
 		{method: "GET", path: "/metrics", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
 		{method: "GET", path: "/api/v1/ops/lag", codes: []int{unauth, forbid, ok, ok, ok, forbid, ok, forbid, unauth}},
+		{method: "GET", path: httpapi.PathOpsChannels, codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: httpapi.PathOpsProcesses, codes: []int{unauth, forbid, forbid, ok, ok, forbid, forbid, forbid, unauth}},
 		{method: "GET", path: "/api/v1/cases", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{method: "GET", path: "/api/v1/cases?q=理赔", codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
 		{method: "GET", path: httpapi.PathExport, codes: []int{unauth, ok, ok, ok, forbid, ok, ok, forbid, unauth}},
@@ -235,6 +241,7 @@ func walkRows() []walkRow {
 		{method: "POST", path: Path + "/cases/TSB/reveal", form: url.Values{"field": {"phone"}},
 			codes: []int{see, none, see, see, none, none, see, forbid, see},
 			bare:  []int{see, forbid, forbid, forbid, forbid, none, see, forbid, see}},
+		{method: "GET", path: PathOps, codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see}},
 		{method: "GET", path: Path + "/board", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
 		{method: "GET", path: Path + "/reports?from=2026-03-01&to=2026-03-31", codes: []int{see, none, ok, ok, none, none, ok, forbid, see}},
 		{method: "GET", path: httpapi.PathReportSLA + "?from=2026-03-01&to=2026-03-31&format=xlsx", codes: []int{unauth, forbid, ok, ok, forbid, forbid, ok, forbid, unauth}},

@@ -2,37 +2,87 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/services/ops"
 )
 
-// GroupLag is the lag of one consumer group on the topic it reads: per
-// partition, the records not yet committed (high watermark minus committed
-// offset), and their sum; and how many consumers are attached to the group
-// (0 when no process runs it, whatever its lag).
-type GroupLag struct {
-	Group      string        `json:"group"`
-	Topic      string        `json:"topic"`
-	Members    int           `json:"members"`
-	Partitions map[int]int64 `json:"partitions"`
-	Total      int64         `json:"total"`
-	Error      string        `json:"error,omitempty"`
-}
+// The paths of the ops API.
+const (
+	PathOpsLag       = "/api/v1/ops/lag"
+	PathOpsChannels  = "/api/v1/ops/channels"
+	PathOpsProcesses = "/api/v1/ops/processes"
+)
+
+// RunsPipeline reports whether the role watches the pipeline's channels
+// and processes: operations and admins.
+func (r Role) RunsPipeline() bool { return r == RoleAdmin || r == RoleOps }
 
 // LagSource reports the lag of the pipeline's consumer groups, asking the
 // broker, so every process answers the same whichever components it runs.
-type LagSource func(ctx context.Context) []GroupLag
+// It does not fail: a group the broker cannot answer for carries its error.
+type LagSource func(ctx context.Context) []ops.GroupLag
 
-// MountOps registers GET /api/v1/ops/lag for admin and supervisor tokens.
-func MountOps(app fiber.Router, auth *Authenticator, lag LagSource, logger *zap.Logger) {
-	app.Get("/api/v1/ops/lag", auth.Require(Role.WatchesOps), func(c *fiber.Ctx) error {
-		groups := lag(c.UserContext())
-		for _, g := range groups {
+// OpsDeps is what the ops API reads.
+type OpsDeps struct {
+	// Lag asks the broker for the lag now.
+	Lag LagSource
+	// History is the lag sampled by a console replica; nil in a process
+	// that runs no console (its lag answers then carry no rates).
+	History *ops.History
+	// Deployment is the deployment as the heartbeats tell it; nil in a
+	// process that runs no console, which then serves no channels and
+	// processes.
+	Deployment *ops.Deployment
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// MountOps registers GET /api/v1/ops/lag for admin, supervisor and ops
+// (with ?history=1 the sampled hour too) and, where d.Deployment is set,
+// GET /api/v1/ops/channels and /api/v1/ops/processes for ops and admin.
+func MountOps(app fiber.Router, auth *Authenticator, d OpsDeps, logger *zap.Logger) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	app.Get(PathOpsLag, auth.Require(Role.WatchesOps), func(c *fiber.Ctx) error {
+		s := CurrentLag(c.UserContext(), d.Lag, d.History, now())
+		for _, g := range s.Groups {
 			if g.Error != "" {
 				logger.Warn("lag unavailable", zap.String("group", g.Group), zap.String("error", g.Error))
 			}
 		}
-		return c.JSON(fiber.Map{"groups": groups})
+		answer := fiber.Map{"groups": s.Groups}
+		if c.QueryBool("history") && d.History != nil {
+			answer["history"] = d.History.Samples()
+		}
+		return c.JSON(answer)
 	})
+	if d.Deployment == nil {
+		return
+	}
+	app.Get(PathOpsChannels, auth.Require(Role.RunsPipeline), func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"channels": d.Deployment.Channels(now())})
+	})
+	app.Get(PathOpsProcesses, auth.Require(Role.RunsPipeline), func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"processes": d.Deployment.Processes(now())})
+	})
+}
+
+// CurrentLag asks lag for the lag at now, with rates against the newest
+// sample of history at least ops.SampleEvery old, so that the rates cover
+// 15 to 30 seconds rather than the moment since the last sample.
+func CurrentLag(ctx context.Context, lag LagSource, history *ops.History, now time.Time) ops.Sample {
+	s := ops.Sample{At: now.UTC(), Groups: lag(ctx)}
+	if history == nil {
+		return s
+	}
+	if prev, ok := history.Before(now.Add(-ops.SampleEvery)); ok {
+		return ops.WithRates(prev, s)
+	}
+	return s
 }
