@@ -722,7 +722,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: case status page   %s/status (follow-up surveys: %s/survey)\n", base, base)
 		fmt.Fprintf(p.out, "tousu: console API        %s/api/v1/cases?q=\n", base)
 		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
-		fmt.Fprintf(p.out, "tousu: operations         %s%s/ops (ops and admin accounts; dead letters: tousu dlq)\n", base, console.Path)
+		fmt.Fprintf(p.out, "tousu: operations         %s%s (ops and admin accounts; dead letters: tousu dlq)\n", base, console.PathOps)
 	}
 	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (ops, admin or supervisor token; health: /healthz, /readyz)\n", base)
 }
