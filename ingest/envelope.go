@@ -78,6 +78,53 @@ const ExtraMessageID = "message_id"
 // case keeps it (router.Case.BusinessType) for agents to search.
 const ExtraBusinessType = "business_type"
 
+// Extra keys of the customer's consent to the processing of their personal
+// information (个人信息保护法 Art. 14): the version of the privacy notice
+// they agreed to and when (RFC 3339, UTC). The web form sets both on every
+// complaint; the JSON API when the caller passes the consent it collected.
+// The case keeps them (router.Case.Consent).
+const (
+	ExtraConsentVersion = "consent_version"
+	ExtraConsentAt      = "consent_at"
+)
+
+// MaxConsentVersionBytes bounds the version of a privacy notice.
+const MaxConsentVersionBytes = 32
+
+// ValidConsentVersion says whether v may name a privacy notice's version:
+// 1 to MaxConsentVersionBytes bytes on one line.
+func ValidConsentVersion(v string) bool {
+	return v != "" && len(v) <= MaxConsentVersionBytes && !strings.ContainsFunc(v, func(r rune) bool { return r < ' ' })
+}
+
+// Consent is a customer's consent to the processing of their personal
+// information: the privacy notice's version and when they agreed.
+type Consent struct {
+	Version string    `json:"version"`
+	At      time.Time `json:"at"`
+}
+
+// SetConsent records c on env's Extra.
+func SetConsent(env *Envelope, c Consent) {
+	if env.Extra == nil {
+		env.Extra = map[string]string{}
+	}
+	env.Extra[ExtraConsentVersion] = c.Version
+	env.Extra[ExtraConsentAt] = c.At.UTC().Format(time.RFC3339)
+}
+
+// ConsentOf returns the consent recorded in extra (an envelope's or a
+// complaint's Extra), or nil when there is none or it is malformed: an
+// empty or over-long version, or a time that is not RFC 3339.
+func ConsentOf(extra map[string]string) *Consent {
+	v := extra[ExtraConsentVersion]
+	at, err := time.Parse(time.RFC3339, extra[ExtraConsentAt])
+	if !ValidConsentVersion(v) || err != nil {
+		return nil
+	}
+	return &Consent{Version: v, At: at.UTC()}
+}
+
 // Publish hands an envelope to the broker. It blocks until the broker
 // acknowledged the envelope durably (acks=all) or ctx ended, and is safe for
 // concurrent use. An adapter acknowledges its source only after Publish

@@ -168,6 +168,11 @@ type Case struct {
 	// BusinessType is the business type (业务类型) the source filed the
 	// case's first complaint under (Extra[ingest.ExtraBusinessType]).
 	BusinessType string `json:"business_type,omitempty"`
+	// Consent is the customer's consent to the processing of their
+	// personal information that came with the case's first complaint
+	// (the privacy notice's version and when): the web form's, or the
+	// one a partner passed to the API. Nil when the channel collects none.
+	Consent *ingest.Consent `json:"consent,omitempty"`
 	// Duplicates counts the attached near-identical complaints.
 	Duplicates int `json:"duplicates,omitempty"`
 	// Urgency is raised by one for every repeat complaint (重复投诉) and

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router/calendar"
 )
@@ -228,6 +229,7 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		MessageIDs:    withMessageID(nil, c),
 		WorkOrders:    withWorkOrder(nil, c),
 		BusinessType:  businessType(c),
+		Consent:       ingest.ConsentOf(c.Extra),
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

@@ -35,6 +35,9 @@ type Contact struct {
 	// customer sent it. Like Case.Customer, its phone is masked for roles
 	// that may not see contacts.
 	From normalize.Customer `json:"from,omitzero"`
+	// Consent is the consent that came with the complaint, as
+	// Case.Consent.
+	Consent *ingest.Consent `json:"consent,omitempty"`
 }
 
 // The kinds of Contact.
@@ -252,6 +255,7 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
 		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,
+		Consent: ingest.ConsentOf(comp.Extra),
 	}
 	if comp.Customer.Key != c.Customer.Key {
 		contact.From = comp.Customer

@@ -29,6 +29,15 @@ type apiRequest struct {
 	Email       string `json:"email"`
 	Subject     string `json:"subject"`
 	Description string `json:"description"`
+	// Consent is the customer's consent to the processing of their
+	// personal information, collected by the caller: the version of the
+	// notice they agreed to. Required with Config.APIRequiresConsent.
+	Consent *apiConsent `json:"consent"`
+}
+
+// apiConsent is the consent of an apiRequest.
+type apiConsent struct {
+	Version string `json:"version"`
 }
 
 // apiError is the JSON body of every API error.
@@ -110,7 +119,11 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		Subject:     strings.TrimSpace(req.Subject),
 		Description: strings.TrimSpace(req.Description),
 	}
-	if errs := checkFields(f.cfg.Intake, &env); len(errs) > 0 {
+	errs := checkFields(f.cfg.Intake, &env)
+	if fe, ok := f.apiConsent(req.Consent); !ok {
+		errs = append(errs, fe)
+	}
+	if len(errs) > 0 {
 		return fail(fiber.StatusUnprocessableEntity, "invalid", apiError{Error: errs[0].Message, Field: errs[0].Field, Errors: errs})
 	}
 	busy := func() error {
@@ -123,6 +136,9 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		key = randomKey()
 	}
 	f.fill(&env, c, ingest.ChannelAPI, ingest.NewID(ingest.ChannelAPI, account, key))
+	if req.Consent != nil {
+		ingest.SetConsent(&env, ingest.Consent{Version: strings.TrimSpace(req.Consent.Version), At: env.ReceivedAt})
+	}
 	if idempotent {
 		ctx, cancel := context.WithTimeout(c.UserContext(), f.cfg.PublishTimeout)
 		defer cancel()
@@ -144,6 +160,22 @@ func (f *Form) apiSubmit(c *fiber.Ctx) error {
 		return busy()
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reference": env.Reference})
+}
+
+// apiConsent checks the consent of an API request: when given, a version
+// of 1 to ingest.MaxConsentVersionBytes bytes on one line; required with
+// Config.APIRequiresConsent.
+func (f *Form) apiConsent(c *apiConsent) (ingest.FieldError, bool) {
+	switch {
+	case c == nil && f.cfg.APIRequiresConsent:
+		return ingest.FieldError{Field: "consent", Message: "缺少客户对个人信息处理的同意：请提供 consent.version（客户同意的个人信息处理规则版本）"}, false
+	case c == nil:
+		return ingest.FieldError{}, true
+	}
+	if !ingest.ValidConsentVersion(strings.TrimSpace(c.Version)) {
+		return ingest.FieldError{Field: "consent.version", Message: fmt.Sprintf("consent.version 须为 1 到 %d 字节的一行文字", ingest.MaxConsentVersionBytes)}, false
+	}
+	return ingest.FieldError{}, true
 }
 
 // ErrKeyReused is IdempotencyKeys.Claim's error for an idempotency key that

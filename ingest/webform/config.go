@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/keypath"
 	"github.com/tousu/tousu/internal/secret"
 )
 
@@ -64,6 +65,17 @@ type Config struct {
 	MaxStatusFailures int `yaml:"max_status_failures"`
 	// StatusLockWindow is the window of MaxStatusFailures. Default 1h.
 	StatusLockWindow time.Duration `yaml:"status_lock_window"`
+	// Organisation is who the public pages say the customer deals with,
+	// and the privacy notice the form asks consent to.
+	Organisation Organisation `yaml:"organisation"`
+	// APIRequiresConsent makes the JSON API refuse (422) a complaint
+	// without "consent": {"version": "…"}. Default false: a partner
+	// system may collect consent itself under its own notice; the version
+	// is recorded whenever it is given.
+	APIRequiresConsent bool `yaml:"api_requires_consent"`
+	// Dir is the directory the organisation's files are relative to (the
+	// configuration file's). Set by the app.
+	Dir string `yaml:"-"`
 	// PublishTimeout bounds the wait for the broker's acknowledgement and
 	// for a status look-up. Default 10s.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
@@ -87,7 +99,7 @@ const multipartOverhead = 256 << 10
 
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		MaxAttachmentBytes: DefaultMaxAttachmentBytes,
 		MaxJSONBytes:       DefaultMaxJSONBytes,
 		RateLimit:          DefaultRateLimit,
@@ -97,6 +109,8 @@ func DefaultConfig() Config {
 		MaxStatusFailures:  DefaultMaxStatusFailures,
 		StatusLockWindow:   DefaultStatusLockWindow,
 	}
+	c.Organisation.Provision()
+	return c
 }
 
 // Provision fills every zero field with its default. It opens nothing.
@@ -126,6 +140,7 @@ func (c *Config) Provision() {
 	if c.StatusLockWindow == 0 {
 		c.StatusLockWindow = d.StatusLockWindow
 	}
+	c.Organisation.Provision()
 }
 
 // ResolveSecrets reads the CSRF secret from its file (relative to dir) or
@@ -164,6 +179,7 @@ func (c Config) Validate() error {
 	if c.StatusLockWindow < 0 {
 		errs = append(errs, errors.New("status_lock_window: must not be negative"))
 	}
+	errs = append(errs, keypath.Prefix("organisation", c.Organisation.Validate())...)
 	if err := c.CSRFSecret.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("csrf_secret: %w", err))
 	}

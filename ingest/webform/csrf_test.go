@@ -88,6 +88,12 @@ func retyped(tb testing.TB, resp *http.Response, body string, status int, summar
 		if name == fieldCSRF || name == fieldNonce {
 			continue
 		}
+		if name == fieldConsent {
+			if !strings.Contains(body, `name="consent" value="`+html.EscapeString(v)+`" checked`) {
+				tb.Errorf("the form came back with the consent box unticked")
+			}
+			continue
+		}
 		if !strings.Contains(body, html.EscapeString(v)) {
 			tb.Errorf("the form came back without the %s typed: %q", name, v)
 		}
@@ -535,7 +541,7 @@ func TestFormNonceBoundToToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := e.post(t, "/complaints", s, map[string]string{"nonce": tt.nonce, "description": "信号差", "phone": "13800138000"}, nil)
+			resp, body := e.post(t, "/complaints", s, map[string]string{"nonce": tt.nonce, "description": "信号差", "phone": "13800138000", "consent": DefaultPrivacyVersion}, nil)
 			if (resp.StatusCode == http.StatusOK) != tt.ok {
 				t.Fatalf("status %d, want ok %v: %.200s", resp.StatusCode, tt.ok, body)
 			}
@@ -596,6 +602,7 @@ func TestSubmitNeverLosesText(t *testing.T) {
 		"email":       "wxm@example.com",
 		"subject":     "宽带断网<三天>",
 		"description": "12月3日起家里宽带一直断网，报修两次（工单号 BX20261203-77）师傅都没上门，\r\n要求退还本月费用 & 赔偿。",
+		"consent":     DefaultPrivacyVersion,
 	}
 	clock := newFakeClock()
 	tests := []struct {

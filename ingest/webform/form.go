@@ -65,6 +65,7 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/ingest/attachment"
 	"github.com/tousu/tousu/ingest/bodylimit"
+	"github.com/tousu/tousu/internal/keypath"
 )
 
 //go:embed templates/*.html
@@ -90,6 +91,7 @@ const (
 	fieldNonce      = "nonce"
 	fieldHoneypot   = "website"
 	fieldAttachment = "attachment"
+	fieldConsent    = "consent" // its value is the notice's version
 	csrfContextKey  = "tousu.webform.csrf"
 	csrfCookieName  = "tousu_csrf"
 	maxEchoBytes    = 64 << 10 // longest field value echoed back into a re-rendered form
@@ -129,6 +131,10 @@ type Form struct {
 	pages   map[string]*template.Template
 	m       metrics
 
+	org     orgView
+	logo    *logo    // nil without one
+	privacy []string // the privacy notice's paragraphs
+
 	tokens      *csrfTokens
 	submitLimit fiber.Handler
 	statusLimit fiber.Handler
@@ -160,7 +166,13 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 	if err != nil {
 		return nil, err
 	}
-	f := &Form{cfg: cfg, shared: shared, publish: publish, store: store, log: logger, pages: pages}
+	logo, privacy, err := cfg.Organisation.load(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("webform: %w", keypath.Under("organisation", err))
+	}
+	o := cfg.Organisation
+	org := orgView{Name: o.Name, Hotline: o.Hotline, Tel: strings.Map(telRune, o.Hotline), Logo: logo != nil, Version: o.Privacy.Version}
+	f := &Form{cfg: cfg, shared: shared, publish: publish, store: store, log: logger, pages: pages, org: org, logo: logo, privacy: privacy}
 	if f.m, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
@@ -193,6 +205,8 @@ func (f *Form) newLimiter(reached fiber.Handler) fiber.Handler {
 //	GET  /                   the complaint form
 //	POST /complaints         form submission; answers with the receipt page
 //	POST /api/v1/complaints  the JSON API, behind apiAuth
+//	GET  /privacy            the privacy notice
+//	GET  /logo               the organisation's logo, when it has one
 //
 // The two posts read their bodies themselves (PathSubmit, PathAPI).
 //
@@ -211,6 +225,7 @@ func (f *Form) Mount(app fiber.Router, apiAuth fiber.Handler) {
 		}
 	}
 	app.Get("/", f.csrf, f.showForm)
+	f.mountOrganisation(app)
 	app.Get(PathSubmit, f.submitted)
 	app.Post(PathSubmit, rejectEncodedBody, f.submitLimit, f.submit)
 	app.Post(PathAPI, apiAuth, f.readJSON, f.apiSubmit)
@@ -235,6 +250,7 @@ func (f *Form) readJSON(c *fiber.Ctx) error {
 
 // pageData is what every template gets; each page uses some of it.
 type pageData struct {
+	Org     orgView // set by render
 	Title   string
 	Base    string // mount prefix, without a trailing slash
 	CSRF    string
@@ -267,6 +283,29 @@ type pageData struct {
 
 	// The survey page.
 	Survey *surveyView
+
+	// The form's consent checkbox: ticked, or the message under it.
+	Consent      bool
+	ConsentError string
+
+	// The privacy page: the notice's paragraphs.
+	Privacy []string
+}
+
+// orgView is the organisation as every page shows it.
+type orgView struct {
+	Name, Hotline string
+	Tel           string // the hotline for a tel: link
+	Logo          bool
+	Version       string // of the privacy notice
+}
+
+// telRune keeps the characters of a tel: link.
+func telRune(r rune) rune {
+	if r == '+' || ('0' <= r && r <= '9') {
+		return r
+	}
+	return -1
 }
 
 // fieldView is one input of the complaint form.
@@ -323,7 +362,7 @@ func checkFields(intake ingest.Config, env *ingest.Envelope) []ingest.FieldError
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"form", "receipt", "status", "message", "survey"} {
+	for _, name := range []string{"form", "receipt", "status", "message", "survey", "privacy"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/surveyform.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webform: parse template %s: %w", name, err)
@@ -338,6 +377,7 @@ func (f *Form) render(c *fiber.Ctx, status int, page string, d pageData) error {
 	if d.CSRF == "" {
 		d.CSRF, _ = c.Locals(csrfContextKey).(string)
 	}
+	d.Org = f.org
 	var buf bytes.Buffer
 	if err := f.pages[page].ExecuteTemplate(&buf, "layout", d); err != nil {
 		f.log.Error("render page", zap.String("page", page), zap.Error(err))
@@ -390,7 +430,7 @@ func errorMessage(status int) (title, msg string) {
 // trailing slash: the route's path without the route's own last part.
 func mountBase(c *fiber.Ctx) string {
 	p := c.Route().Path
-	for _, suffix := range []string{"/api/v1/complaints", "/complaints", "/status", "/survey", "/"} {
+	for _, suffix := range []string{"/api/v1/complaints", "/complaints", "/status", "/survey", PathPrivacy, "/"} {
 		if strings.HasSuffix(p, suffix) {
 			return strings.TrimSuffix(p, suffix)
 		}
@@ -474,14 +514,16 @@ func (f *Form) formPage(c *fiber.Ctx, nonce string, values map[string]string, er
 		fields[i] = fv
 	}
 	return pageData{
-		Title:       "在线投诉",
-		Base:        mountBase(c),
-		Nonce:       nonce,
-		Fields:      fields,
-		Attachments: f.store != nil,
-		Attachment:  errs[fieldAttachment],
-		MaxAttachMB: formatMB(f.cfg.MaxAttachmentBytes),
-		CounterJS:   template.JS(counterJS),
+		Title:        "在线投诉",
+		Base:         mountBase(c),
+		Nonce:        nonce,
+		Fields:       fields,
+		Attachments:  f.store != nil,
+		Attachment:   errs[fieldAttachment],
+		MaxAttachMB:  formatMB(f.cfg.MaxAttachmentBytes),
+		CounterJS:    template.JS(counterJS),
+		Consent:      values[fieldConsent] == f.org.Version,
+		ConsentError: errs[fieldConsent],
 	}
 }
 
@@ -523,7 +565,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 		return f.retype(c, fiber.StatusBadRequest, p, msgRetype)
 	}
 
-	env, errs := envelopeOf(f.cfg.Intake, values)
+	env, errs := f.envelopeOf(values)
 	status := fiber.StatusUnprocessableEntity
 	if p.fileError != "" {
 		errs[fieldAttachment] = p.fileError
@@ -537,6 +579,7 @@ func (f *Form) submit(c *fiber.Ctx) error {
 	}
 
 	f.fill(&env, c, ingest.ChannelWebForm, ingest.NewID(ingest.ChannelWebForm, "", nonce))
+	ingest.SetConsent(&env, ingest.Consent{Version: f.org.Version, At: env.ReceivedAt})
 	if err := f.doPublish(c, env); err != nil {
 		c.Set(fiber.HeaderRetryAfter, "10")
 		page := f.formPage(c, nonce, values, nil)
@@ -556,8 +599,9 @@ func (f *Form) submit(c *fiber.Ctx) error {
 }
 
 // envelopeOf returns the complaint the form's fields describe and the
-// message for each invalid field.
-func envelopeOf(intake ingest.Config, values map[string]string) (ingest.Envelope, map[string]string) {
+// message for each invalid field; the consent checkbox must be ticked for
+// the notice's current version.
+func (f *Form) envelopeOf(values map[string]string) (ingest.Envelope, map[string]string) {
 	env := ingest.Envelope{
 		Name:        strings.TrimSpace(values["name"]),
 		Phone:       strings.TrimSpace(values["phone"]),
@@ -566,8 +610,11 @@ func envelopeOf(intake ingest.Config, values map[string]string) (ingest.Envelope
 		Description: strings.TrimSpace(values["description"]),
 	}
 	errs := make(map[string]string)
-	for _, fe := range checkFields(intake, &env) {
+	for _, fe := range checkFields(f.cfg.Intake, &env) {
 		errs[fe.Field] = fe.Message
+	}
+	if values[fieldConsent] != f.org.Version {
+		errs[fieldConsent] = consentMissing
 	}
 	return env, errs
 }
@@ -682,7 +729,7 @@ func (f *Form) readFile(c *fiber.Ctx, part *multipart.Part, p *posted) (done boo
 		return true, csrfError{err}
 	}
 	p.csrfChecked = true
-	_, errs := envelopeOf(f.cfg.Intake, p.values)
+	_, errs := f.envelopeOf(p.values)
 	if p.values[fieldHoneypot] != "" || !f.tokens.validNonce(p.values[fieldCSRF], p.values[fieldNonce]) || len(errs) > 0 {
 		p.hadFile = true // refused anyway: keep nothing
 		_, err := io.Copy(io.Discard, part)

@@ -223,6 +223,7 @@ func validFields() map[string]string {
 		"email":       "zhang@example.com",
 		"subject":     "手机信号差",
 		"description": "  手机信号差了三天，打电话总是断线。  ",
+		"consent":     DefaultPrivacyVersion,
 	}
 }
 

@@ -108,8 +108,13 @@ const (
 // survey's form, answered through the survey page (MountSurvey).
 // POST /status is CSRF protected and rate limited per IP, and each
 // reference is locked for a while after Config.MaxStatusFailures failed
-// look-ups (see lookupStatus).
+// look-ups (see lookupStatus). A Form without a publish function also
+// registers the privacy notice and the logo here (see Mount), since every
+// page links to them.
 func (f *Form) MountStatus(app fiber.Router, lookup StatusLookup) {
+	if f.publish == nil {
+		f.mountOrganisation(app) // else Mount did
+	}
 	app.Get("/status", f.csrf, f.showStatus)
 	app.Post("/status", rejectEncodedBody, f.statusLimit, f.csrf, func(c *fiber.Ctx) error {
 		return f.lookupStatus(c, lookup)

@@ -39,7 +39,10 @@ func textOf(tb testing.TB, ctx context.Context, sel string) string {
 // Chinese phrase through the API, and the status page shows it.
 func TestBrowserSubmitsComplaint(t *testing.T) {
 	ctx := browser(t)
-	r := startTousu(t, t.TempDir())
+	r := startTousu(t, t.TempDir(), func(c *Config) {
+		c.Webform.Organisation.Name, c.Webform.Organisation.Hotline = "某某通信有限公司客户服务中心", "10000"
+		c.Webform.Organisation.Privacy.Version = "2026-12"
+	})
 	photo := filepath.Join(t.TempDir(), "signal.png")
 	if err := os.WriteFile(photo, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 128)...), 0o600); err != nil {
 		t.Fatal(err)
@@ -76,11 +79,19 @@ func TestBrowserSubmitsComplaint(t *testing.T) {
 	if text(`#e-description`) == "" {
 		t.Error("no message beside the empty description")
 	}
+	if got := text(`#e-consent`); !strings.Contains(got, "勾选同意") {
+		t.Errorf("the unticked consent box says %q", got)
+	}
+	if got := text(`label[for=f-consent]`); got != "我已阅读并同意《个人信息处理规则》（版本 2026-12） *" {
+		t.Errorf("the consent box reads %q", got)
+	}
+	shot(t, ctx, "18c-form-no-consent")
 
 	do(
 		chromedp.SendKeys(chromedp.CSS(`#f-subject`), "信号问题"),
 		chromedp.SendKeys(chromedp.CSS(`#f-description`), "小区里手机信号差了三天，打电话总是断线"),
 		chromedp.SetUploadFiles(chromedp.CSS(`#f-attachment`), []string{photo}),
+		chromedp.Click(chromedp.CSS(`#f-consent`)),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#reference`)),
 	)
@@ -103,5 +114,29 @@ func TestBrowserSubmitsComplaint(t *testing.T) {
 	)
 	if status, deadline := text(`#status`), text(`#deadline`); status != "已受理" || !strings.Contains(deadline, "年") || !strings.Contains(text(`main`), reference) {
 		t.Errorf("status page says %q, deadline %q", status, deadline)
+	}
+
+	// Every page links to the privacy notice, which names its version.
+	do(chromedp.Click(chromedp.CSS(`footer a[href="/privacy"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if got := text(`main`); !strings.Contains(got, "版本 2026-12") || !strings.Contains(got, "查阅、复制、更正、删除") {
+		t.Errorf("the privacy page says %.300q", got)
+	}
+	shot(t, ctx, "18c-privacy")
+}
+
+// shot saves a full-page screenshot of the browser's page as name.png in
+// TOUSU_SHOTS_DIR, when set.
+func shot(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	dir := os.Getenv("TOUSU_SHOTS_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.Fatal(err)
 	}
 }

@@ -310,6 +310,7 @@ func (c *Config) Provision() {
 		c.CSVDrop.Folders = append(c.CSVDrop.Folders, csvdrop.FolderFromEnv(DefaultHotlineFolder, filepath.Join(c.DataDir, DefaultHotlineFolder)))
 	}
 	c.Webform.Intake, c.Webhook.Intake, c.CSVDrop.Intake = c.Intake, c.Intake, c.Intake
+	c.Webform.Dir = c.Dir
 	for _, s := range c.sections() {
 		provision(s.v)
 	}

@@ -193,6 +193,25 @@ func TestIntakeReachesTheAdapters(t *testing.T) {
 	}
 }
 
+// TestOrganisationOfTheForm: the organisation's files are read relative
+// to the configuration file, and its errors name their key path.
+func TestOrganisationOfTheForm(t *testing.T) {
+	path := writeConfig(t, "webform:\n  organisation:\n    name: 某某物业服务有限公司\n    hotline: 0755-8888 6666\n    privacy:\n      version: 2026-12\n      file: privacy.txt\n")
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.Webform.Organisation; cfg.Webform.Dir != filepath.Dir(path) || o.Name != "某某物业服务有限公司" || o.Privacy.Version != "2026-12" || o.Privacy.Text != "" {
+		t.Errorf("webform dir %q, organisation %+v", cfg.Webform.Dir, o)
+	}
+	_, err = Load(writeConfig(t, "webform:\n  organisation:\n    hotline: 400-TOUSU\n    privacy:\n      text: 我们保护您的信息。\n      file: privacy.txt\n"), nil)
+	for _, want := range []string{"webform.organisation.hotline: ", "webform.organisation.privacy: text and file"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load() = %v, want an error naming %s", err, want)
+		}
+	}
+}
+
 func TestEnvironmentOverrides(t *testing.T) {
 	cfg, err := Load("", []string{
 		"TOUSU_BOOTSTRAP_TOKEN=admin-token-0123456789",

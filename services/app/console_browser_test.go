@@ -68,6 +68,7 @@ func TestConsoleWorksACaseInTheBrowser(t *testing.T) {
 	b.typeIn("#f-phone", "13812345678")
 	b.typeIn("#f-subject", xssSubject)
 	b.typeIn("#f-description", xssDescription)
+	b.click("#f-consent")
 	b.shot("form")
 	b.click(`button[type=submit]`)
 	b.until("the reference is shown", `!!document.querySelector('#reference')`)

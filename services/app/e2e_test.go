@@ -269,7 +269,7 @@ func newFormSession(tb testing.TB, base string) *formSession {
 	return &formSession{client: &http.Client{Jar: jar}, base: base}
 }
 
-var hiddenInput = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
+var hiddenInput = regexp.MustCompile(`name="(_csrf|nonce|consent)" value="([^"]*)"`)
 
 // get loads a page and returns its hidden fields.
 func (s *formSession) get(tb testing.TB, path string) map[string]string {

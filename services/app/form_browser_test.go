@@ -77,6 +77,7 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`#f-phone`), "139 1234 5678"),
 			chromedp.SendKeys(chromedp.CSS(`#f-subject`), "宽带断网<三天>"),
 			chromedp.SendKeys(chromedp.CSS(`#f-description`), description),
+			chromedp.Click(chromedp.CSS(`#f-consent`)),
 		)
 		// The counter counts characters as they are typed.
 		if got := text(`p.count[data-for=description]`); got != "已输入 "+strconv.Itoa(len([]rune(description)))+" / 5000 字" {
@@ -111,6 +112,9 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 		if got := strings.TrimLeft(value(sel), "\n"); got != want {
 			t.Errorf("%s = %q after the restart, want %q", sel, got, want)
 		}
+	}
+	if ticked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#f-consent').checked`)); err != nil || !ticked {
+		t.Errorf("the consent box came back unticked after the restart (%v)", err)
 	}
 	do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#reference`)))
 	shot("18b-receipt")

@@ -34,6 +34,7 @@ func TestStatusPageFollowsACase(t *testing.T) {
 	b.typeIn("#f-phone", "139 1234 0071")
 	b.typeIn("#f-subject", "话费多扣")
 	b.typeIn("#f-description", "11月账单里“流量加油包”扣了两次共60元，我只订过一次！12月1号打10000号说3天内回电，到现在没人理。要求退还多扣的30元。")
+	b.click("#f-consent")
 	b.click(`button[type=submit]`)
 	b.until("the reference is shown", `!!document.querySelector('#reference')`)
 	reference := b.text("#reference")

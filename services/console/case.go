@@ -33,6 +33,7 @@ type caseData struct {
 	Link, Channel, Status, Received string
 	Validity, Updated               string
 	Customer                        string
+	Consent                         string // the customer's consent to the notice, or ""
 	Messages                        []messageView
 	Clocks                          []clockView
 	Alerts                          []alertView
@@ -182,6 +183,9 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 	d := caseData{Case: c, Link: caseLink(c.ID), Channel: channelLabel(c.Channel), Status: c.Status.Label(),
 		Received: when(c.ReceivedAt), Updated: when(c.UpdatedAt), Validity: validityLabel(c), Customer: customer(c.Customer),
 		Clocks: clocks(c, e, now), Forms: formsFor(c, e, me)}
+	if c.Consent != nil {
+		d.Consent = "版本 " + c.Consent.Version + "，" + when(c.Consent.At)
+	}
 	first := ""
 	if len(c.References) > 0 {
 		first = c.References[0]

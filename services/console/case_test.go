@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 )
@@ -22,6 +23,7 @@ func TestCasePage(t *testing.T) {
 		From: normalize.Customer{Email: "lixiuying@example.com", Key: "email:lixiuying@example.com"}}}
 	cases[3].References = append(cases[3].References, "TS-D2")
 	cases[3].LinkedCases = []string{"TS-OLD"}
+	cases[3].Consent = &ingest.Consent{Version: "2026-12", At: time.Date(2026, 12, 6, 12, 10, 0, 0, time.UTC)}
 	ps := newPagesServer(t, cases...)
 	for _, tt := range []struct {
 		who, path string
@@ -34,8 +36,9 @@ func TestCasePage(t *testing.T) {
 			"核对客户资料并联系客户", "已超时 23 小时", "答复用户", "回访", "未开始", // clocks
 			"15个工作日内答复用户", // the clause the clock cites
 			`href="/console/cases/TS-OLD"`, `name="_csrf" value="` + testCSRF + `"`, `<option>网络运维部</option>`,
+			"<dt>个人信息处理同意</dt><dd>版本 2026-12，2026-12-06 20:10</dd>", // in China's time
 		}, []string{"13912340004", "lixiuying@", "phone:+86", "email:lixiuying", "已超时，已超时"}},
-		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`}}, // held by 甲
+		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`, "个人信息处理同意"}}, // held by 甲; no consent given
 		{"王", "/console/cases/TS-D2", http.StatusOK, []string{"&#43;8613912340004", "lixiuying@example.com"}, []string{"phone:+86"}},
 		{"甲", "/console/cases/TS-D", http.StatusNotFound, []string{"页面不存在", "工单不存在"}, []string{"小区基站"}},
 		{"甲", "/console/cases/TS-404", http.StatusNotFound, []string{"工单不存在"}, nil},

@@ -247,7 +247,7 @@ func metricValue(tb testing.TB, p *proc, sample string) float64 {
 	return 0
 }
 
-var formToken = regexp.MustCompile(`name="(_csrf|nonce)" value="([^"]*)"`)
+var formToken = regexp.MustCompile(`name="(_csrf|nonce|consent)" value="([^"]*)"`)
 var formReference = regexp.MustCompile(`id="reference">(TS[0-9A-Z]+)<`)
 
 // submitForm fills in the web form at base as a browser would and returns
