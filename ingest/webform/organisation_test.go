@@ -36,6 +36,18 @@ func writeFile(tb testing.TB, dir, name string, b []byte) {
 	}
 }
 
+// wantError fails unless err is nil when want is empty, else an error
+// that contains want.
+func wantError(tb testing.TB, err error, want string) {
+	tb.Helper()
+	switch {
+	case want == "" && err != nil:
+		tb.Fatalf("unexpected error: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		tb.Fatalf("error %v, want one with %q", err, want)
+	}
+}
+
 func TestOrganisationValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -56,13 +68,7 @@ func TestOrganisationValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Organisation: tt.org}
 			cfg.Provision()
-			err := cfg.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one with %q", err, tt.want)
-			}
+			wantError(t, cfg.Validate(), tt.want)
 		})
 	}
 }
@@ -92,17 +98,16 @@ func TestNewReadsOrganisationFiles(t *testing.T) {
 	gbk := []byte{0xb8, 0xf6, 0xc8, 0xcb, 0xd0, 0xc5, 0xcf, 0xa2} // 个人信息 in GBK
 	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
 	tests := []struct {
-		name    string
-		files   map[string][]byte
-		want    string // in New's error; "" for none
-		wantNil bool   // a Form without a logo
+		name  string
+		files map[string][]byte
+		want  string // in New's error; "" for none
 	}{
-		{"logo and notice", map[string][]byte{"logo.png": pngFile, "privacy.txt": []byte(notice)}, "", false},
-		{"logo missing", map[string][]byte{"privacy.txt": []byte(notice)}, "organisation.logo:", false},
-		{"logo too large", map[string][]byte{"logo.png": append(append([]byte{}, pngFile...), make([]byte, MaxLogoBytes)...), "privacy.txt": []byte(notice)}, "organisation.logo:", false},
-		{"SVG logo", map[string][]byte{"logo.png": svg, "privacy.txt": []byte(notice)}, "organisation.logo: logo.png is text/", false},
-		{"notice in GBK", map[string][]byte{"logo.png": pngFile, "privacy.txt": gbk}, "organisation.privacy.file: privacy.txt is not UTF-8", false},
-		{"notice missing", map[string][]byte{"logo.png": pngFile}, "organisation.privacy.file:", false},
+		{"logo and notice", map[string][]byte{"logo.png": pngFile, "privacy.txt": []byte(notice)}, ""},
+		{"logo missing", map[string][]byte{"privacy.txt": []byte(notice)}, "organisation.logo:"},
+		{"logo too large", map[string][]byte{"logo.png": append(append([]byte{}, pngFile...), make([]byte, MaxLogoBytes)...), "privacy.txt": []byte(notice)}, "organisation.logo:"},
+		{"SVG logo", map[string][]byte{"logo.png": svg, "privacy.txt": []byte(notice)}, "organisation.logo: logo.png is text/"},
+		{"notice in GBK", map[string][]byte{"logo.png": pngFile, "privacy.txt": gbk}, "organisation.privacy.file: privacy.txt is not UTF-8"},
+		{"notice missing", map[string][]byte{"logo.png": pngFile}, "organisation.privacy.file:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,12 +119,7 @@ func TestNewReadsOrganisationFiles(t *testing.T) {
 			cfg.CSRFSecret = secret.Inline(testCSRFSecret)
 			cfg.Provision()
 			_, err := New(cfg, Shared{References: ingesttest.References(), Ledger: &memLedger{}}, (&ingesttest.Recorder{}).Publish, nil, zap.NewNop(), nil)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one with %q", err, tt.want)
-			}
+			wantError(t, err, tt.want)
 		})
 	}
 }

@@ -85,7 +85,7 @@ func TestBrowserSubmitsComplaint(t *testing.T) {
 	if got := text(`label[for=f-consent]`); got != "我已阅读并同意《个人信息处理规则》（版本 2026-12） *" {
 		t.Errorf("the consent box reads %q", got)
 	}
-	shot(t, ctx, "18c-form-no-consent")
+	saveShot(t, ctx, "18c-form-no-consent")
 
 	do(
 		chromedp.SendKeys(chromedp.CSS(`#f-subject`), "信号问题"),
@@ -121,12 +121,12 @@ func TestBrowserSubmitsComplaint(t *testing.T) {
 	if got := text(`main`); !strings.Contains(got, "版本 2026-12") || !strings.Contains(got, "查阅、复制、更正、删除") {
 		t.Errorf("the privacy page says %.300q", got)
 	}
-	shot(t, ctx, "18c-privacy")
+	saveShot(t, ctx, "18c-privacy")
 }
 
-// shot saves a full-page screenshot of the browser's page as name.png in
-// TOUSU_SHOTS_DIR, when set.
-func shot(tb testing.TB, ctx context.Context, name string) {
+// saveShot saves a full-page screenshot of the browser's page as name.png
+// in TOUSU_SHOTS_DIR, when set.
+func saveShot(tb testing.TB, ctx context.Context, name string) {
 	tb.Helper()
 	dir := os.Getenv("TOUSU_SHOTS_DIR")
 	if dir == "" {

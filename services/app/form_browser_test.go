@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +30,6 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 		edit = append(edit, func(c *Config) { c.HTTP.Listen = addr })
 		r = startTousu(t, dir, edit...)
 	}
-	shots := os.Getenv("TOUSU_SHOTS_DIR")
 	do := func(steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		step, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -56,16 +53,7 @@ func TestBrowserFormSurvivesRestart(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveShot(t, ctx, name)
 	}
 	const description = "12月3日起家里宽带断网，报修两次（工单号 BX20261203-77）师傅都没上门。\n要求退还本月宽带费 & 给个说法！"
 	typeComplaint := func() {
