@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/mail"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -126,8 +125,6 @@ type AuthConfig struct {
 	TokenCommand string `yaml:"token_command"`
 }
 
-var mailboxName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-
 // Provision fills the defaults of every mailbox. It opens nothing.
 func (c *Config) Provision() {
 	for i := range c.Mailboxes {
@@ -182,15 +179,7 @@ func (c Config) Validate() error {
 func (m MailboxConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !mailboxName.MatchString(m.Name) {
-		bad("name: %q must be 1 to 64 of a-z, 0-9, _ and -", m.Name)
-	}
-	if strings.TrimSpace(m.Host) == "" {
-		bad("host: required")
-	}
-	if m.Port < 0 || m.Port > 65535 {
-		bad("port: %d is not a TCP port", m.Port)
-	}
+	errs = append(errs, serverurl.CheckServer(m.Name, m.Host, m.Port)...)
 	switch m.TLS {
 	case "", TLSImplicit, TLSStartTLS:
 	case TLSNone:

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,4 +71,25 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// serverName is the name a configured server goes by (a mailbox, an SMTP
+// sender): lower-case letters, digits, _ and -.
+var serverName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// CheckServer checks what every configured mail server has: its name, a
+// host and a TCP port (0: the scheme's default). Each error names its key
+// (name:, host:, port:).
+func CheckServer(name, host string, port int) []error {
+	var errs []error
+	if !serverName.MatchString(name) {
+		errs = append(errs, fmt.Errorf("name: %q must be 1 to 64 of a-z, 0-9, _ and -", name))
+	}
+	if strings.TrimSpace(host) == "" {
+		errs = append(errs, fmt.Errorf("host: required"))
+	}
+	if port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("port: %d is not a TCP port", port))
+	}
+	return errs
 }

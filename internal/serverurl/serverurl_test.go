@@ -56,3 +56,27 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckServer(t *testing.T) {
+	for _, tt := range []struct {
+		name, host string
+		port       int
+		want       []string
+	}{
+		{"main", "smtp.exmail.qq.com", 465, nil},
+		{"support_2", "127.0.0.1", 0, nil},
+		{"Support", "imap.163.com", 993, []string{`name: "Support" must be 1 to 64`}},
+		{"", " ", 70000, []string{"name: ", "host: required", "port: 70000 is not a TCP port"}},
+		{"客服邮箱", "imap.163.com", -1, []string{`name: "客服邮箱"`, "port: -1"}},
+	} {
+		errs := CheckServer(tt.name, tt.host, tt.port)
+		if len(errs) != len(tt.want) {
+			t.Fatalf("CheckServer(%q, %q, %d) = %v, want %d errors", tt.name, tt.host, tt.port, errs, len(tt.want))
+		}
+		for i, w := range tt.want {
+			if !strings.HasPrefix(errs[i].Error(), w) {
+				t.Errorf("CheckServer(%q, %q, %d)[%d] = %v, want it to start with %q", tt.name, tt.host, tt.port, i, errs[i], w)
+			}
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,8 +26,6 @@ const (
 	EnvSMTPURL  = "TOUSU_SMTP_URL"
 	EnvSMTPName = "env"
 )
-
-var senderName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // SMTPConfig is one SMTP server tousu sends e-mail through: one entry of
 // the sender's list of SMTP senders. Its password is a secret.Secret
@@ -90,15 +87,7 @@ func (c *SMTPConfig) ResolveSecrets(dir string, lookupEnv func(string) (string, 
 func (c SMTPConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !senderName.MatchString(c.Name) {
-		bad("name: %q must be 1 to 64 of a-z, 0-9, _ and -", c.Name)
-	}
-	if strings.TrimSpace(c.Host) == "" {
-		bad("host: required")
-	}
-	if c.Port < 0 || c.Port > 65535 {
-		bad("port: %d is not a TCP port", c.Port)
-	}
+	errs = append(errs, serverurl.CheckServer(c.Name, c.Host, c.Port)...)
 	switch c.TLS {
 	case "", SMTPStartTLS, SMTPImplicit:
 	case SMTPNone:
