@@ -132,9 +132,9 @@ func (p *Process) mountOps() {
 // topic it reads and when its oldest unprocessed record was written, in
 // the graph's order.
 func (p *Process) pipelineLag(ctx context.Context) []ops.GroupLag {
-	groups := map[string][]string{}
+	var groups []bus.GroupTopics
 	for _, c := range p.pipeline {
-		groups[c.group] = c.topics
+		groups = append(groups, bus.GroupTopics{Group: c.group, Topics: c.topics})
 	}
 	states, err := bus.GroupStates(ctx, p.cfg.Bus, groups)
 	byGroup := map[string]bus.GroupState{}

@@ -2,8 +2,6 @@ package bus
 
 import (
 	"context"
-	"maps"
-	"slices"
 )
 
 // GroupState is a consumer group as the broker knows it: the consumers
@@ -37,14 +35,23 @@ type TopicLag struct {
 	Err error
 }
 
-// GroupStates asks the broker for the state of consumer groups: groups maps
-// each group to the topics it reads. It returns one GroupState per group,
-// sorted by group, each with one TopicLag per topic. A group or topic the
+// GroupTopics names a consumer group and the topics it reads.
+type GroupTopics struct {
+	Group  string
+	Topics []string
+}
+
+// GroupStates asks the broker for the state of consumer groups, one after
+// the other in the order given, and returns one GroupState per group in
+// that order, each with one TopicLag per topic. Give the groups of a
+// pipeline upstream first: a record a stage has just handed on and
+// committed is then seen either in its lag or in the next stage's, never
+// in neither (asked downstream first, both could miss it for a moment). A group or topic the
 // broker cannot answer for carries its error in its entry, so one missing
 // topic does not hide the others; GroupStates itself fails only when cfg is
 // invalid. Like Lag it asks again while a coordinator is moving. It is
 // meant for the ops view and tests; give ctx a deadline.
-func GroupStates(ctx context.Context, cfg Config, groups map[string][]string) ([]GroupState, error) {
+func GroupStates(ctx context.Context, cfg Config, groups []GroupTopics) ([]GroupState, error) {
 	cfg, err := cfg.ready()
 	if err != nil {
 		return nil, err
@@ -52,7 +59,8 @@ func GroupStates(ctx context.Context, cfg Config, groups map[string][]string) ([
 	client, release := newClient(cfg)
 	defer release()
 	out := make([]GroupState, 0, len(groups))
-	for _, group := range slices.Sorted(maps.Keys(groups)) {
+	for _, gt := range groups {
+		group := gt.Group
 		gs := GroupState{Group: group}
 		g, err := whileCoordinatorMoves(ctx, func() (Group, error) { return DescribeGroup(ctx, cfg, group) })
 		if err != nil {
@@ -60,7 +68,7 @@ func GroupStates(ctx context.Context, cfg Config, groups map[string][]string) ([
 		} else {
 			gs.State, gs.Members = g.State, g.Members
 		}
-		for _, topic := range groups[group] {
+		for _, topic := range gt.Topics {
 			tl := TopicLag{Topic: topic}
 			tl.Partitions, tl.Err = whileCoordinatorMoves(ctx, func() ([]PartitionLag, error) { return partitionLags(ctx, client, group, topic) })
 			for _, p := range tl.Partitions {
