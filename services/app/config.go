@@ -31,6 +31,7 @@ import (
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/services/serverkey"
+	"github.com/tousu/tousu/services/spool"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/routing"
 	"github.com/tousu/tousu/services/stages/sender"
@@ -78,6 +79,9 @@ type Config struct {
 	DeadLetters deadletters.Config `yaml:"dead_letters"`
 	// Heartbeat sets how often every process announces itself.
 	Heartbeat ops.Config `yaml:"heartbeat"`
+	// Spool bounds the gateway's spool: the submissions it keeps on disk
+	// while the broker does not take them.
+	Spool spool.Config `yaml:"spool"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -289,7 +293,7 @@ func (c *Config) sections() []section {
 		{"http", &c.HTTP}, {"auth", &c.Auth}, {"bus", &c.Bus}, {"broker", &c.Broker}, {"index", &c.Index}, {"intake", &c.Intake},
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
 		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"sender", &c.Sender}, {"log", &c.Log},
-		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters}, {"heartbeat", &c.Heartbeat},
+		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters}, {"heartbeat", &c.Heartbeat}, {"spool", &c.Spool},
 	}
 }
 

@@ -185,7 +185,22 @@ func (p *Process) startSecrets(context.Context) error {
 func (p *Process) startServer(context.Context) error {
 	p.auth = httpapi.NewAuthenticator(p.cfg.Auth)
 	p.server = httpapi.New(p.cfg.HTTP, p.component("http"), p.registry, p.auth)
-	p.server.AddCheck("broker", func(ctx context.Context) error { return bus.Ping(ctx, p.cfg.Bus) })
+	ping := func(ctx context.Context) error { return bus.Ping(ctx, p.cfg.Bus) }
+	if !p.has(TargetGateway) {
+		p.server.AddCheck("broker", ping)
+		return nil
+	}
+	// The gateway spools while the broker is away, so a load balancer
+	// should keep sending it complaints: the broker is shown, the spool's
+	// room decides (startSpool).
+	p.server.AddDetail("broker", func() any {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := ping(ctx); err != nil {
+			return err.Error()
+		}
+		return "ok"
+	})
 	return nil
 }
 
@@ -254,7 +269,10 @@ func (p *Process) startGateway(context.Context) error {
 	if err != nil {
 		return err
 	}
-	publish := p.publishIntake()
+	publish, err := p.startSpool()
+	if err != nil {
+		return err
+	}
 	shared, err := p.formShared()
 	if err != nil {
 		return err

@@ -51,7 +51,12 @@ func (p *Process) intakeChannels() *ops.Channels {
 // envelope the broker acknowledged, or the failure, under its channel and
 // source.
 func (p *Process) publishIntake() ingest.Publish {
-	publish, channels := publishEnvelope(p.producer), p.intakeChannels()
+	return p.countedIntake(publishEnvelope(p.producer))
+}
+
+// countedIntake is publish counted in the health of the channels.
+func (p *Process) countedIntake(publish ingest.Publish) ingest.Publish {
+	channels := p.intakeChannels()
 	return func(ctx context.Context, env ingest.Envelope) error {
 		if err := publish(ctx, env); err != nil {
 			channels.Failed(env.Channel, env.Source, err.Error())
