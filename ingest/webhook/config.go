@@ -45,6 +45,13 @@ type SourceConfig struct {
 	// SecretFile names a file holding the secret (surrounding whitespace
 	// is ignored); Provision folds it into Secret.
 	SecretFile string `yaml:"secret_file,omitempty"`
+	// PreviousSecret is the secret being retired while a partner rotates
+	// (optional, as Secret): requests signed with either are accepted, so
+	// the partner can switch at any moment; remove it once they have.
+	PreviousSecret secret.Secret `yaml:"previous_secret,omitempty"`
+	// PreviousSecretFile names a file holding PreviousSecret; Provision
+	// folds it in.
+	PreviousSecretFile string `yaml:"previous_secret_file,omitempty"`
 	// Mapping maps our field names (name, phone, email, subject,
 	// description, source_id, occurred_at) to a dot path into the
 	// partner's JSON, such as "customer.mobile" or "data.items.0.text"
@@ -99,6 +106,7 @@ func (c *Config) Provision() {
 	}
 	for name, src := range c.Sources {
 		src.Secret.Fold(&src.SecretFile, nil)
+		src.PreviousSecret.Fold(&src.PreviousSecretFile, nil)
 		c.Sources[name] = src
 	}
 }
@@ -110,7 +118,8 @@ func (c *Config) ResolveSecrets(dir string, lookupEnv func(string) (string, bool
 	var errs []error
 	for _, name := range sortedKeys(c.Sources) {
 		src := c.Sources[name]
-		errs = append(errs, src.Secret.ResolveAt("sources."+name, "secret", dir, lookupEnv))
+		errs = append(errs, src.Secret.ResolveAt("sources."+name, "secret", dir, lookupEnv),
+			src.PreviousSecret.ResolveAt("sources."+name, "previous_secret", dir, lookupEnv))
 		c.Sources[name] = src
 	}
 	return errors.Join(errs...)
@@ -141,14 +150,10 @@ func (c Config) Validate() error {
 		if src.MaxBodyBytes < 0 {
 			errs = append(errs, fmt.Errorf("%s.max_body_bytes: must not be negative", at))
 		}
-		key := src.Secret.Key("secret")
-		switch {
-		case src.SecretFile != "" && src.Secret.IsSet(), src.Secret.Check() != nil:
-			errs = append(errs, fmt.Errorf("%s.secret: set secret or secret_file, not both", at))
-		case !src.Secret.IsSet() && src.SecretFile == "":
-			errs = append(errs, fmt.Errorf("%s.secret: secret or secret_file is required", at))
-		case src.Secret.Known() && len(src.Secret.Reveal()) < MinSecretBytes:
-			errs = append(errs, fmt.Errorf("%s.%s: must be at least %d bytes", at, key, MinSecretBytes))
+		errs = append(errs, checkSecret(at, "secret", src.Secret, src.SecretFile, true),
+			checkSecret(at, "previous_secret", src.PreviousSecret, src.PreviousSecretFile, false))
+		if src.PreviousSecret.Known() && src.Secret.Known() && src.PreviousSecret.Reveal() == src.Secret.Reveal() {
+			errs = append(errs, fmt.Errorf("%s.previous_secret: the same as secret; remove it", at))
 		}
 		for _, field := range sortedKeys(src.Mapping) {
 			if !slices.Contains(Fields, field) {
@@ -166,6 +171,23 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkSecret checks the secret of a source under the key name (and
+// name_file): one source of it, present when required, and long enough
+// when its value is at hand.
+func checkSecret(at, name string, s secret.Secret, file string, required bool) error {
+	switch {
+	case file != "" && s.IsSet(), s.Check() != nil:
+		return fmt.Errorf("%s.%s: set %s or %s_file, not both", at, name, name, name)
+	case !s.IsSet() && file == "":
+		if required {
+			return fmt.Errorf("%s.%s: %s or %s_file is required", at, name, name, name)
+		}
+	case s.Known() && len(s.Reveal()) < MinSecretBytes:
+		return fmt.Errorf("%s.%s: must be at least %d bytes", at, s.Key(name), MinSecretBytes)
+	}
+	return nil
 }
 
 // splitPath splits a dot path into its keys.

@@ -105,7 +105,9 @@ type Handler struct {
 
 // source is a resolved SourceConfig.
 type source struct {
-	secret  []byte
+	// secrets are the keys a request may be signed with: the current
+	// one, and the previous one while a partner rotates.
+	secrets [][]byte
 	paths   fieldPaths
 	maxBody int64
 	html    []string // fields sent as HTML
@@ -147,14 +149,19 @@ func New(cfg Config, refs ingest.References, keys webform.IdempotencyKeys, publi
 		signed:  newKeyCache(recentSignatures),
 		now:     time.Now,
 	}
-	h.unknown = source{secret: make([]byte, sha256.Size), maxBody: h.cfg.MaxBodyBytes}
-	rand.Read(h.unknown.secret)
+	random := make([]byte, sha256.Size)
+	rand.Read(random)
+	h.unknown = source{secrets: [][]byte{random}, maxBody: h.cfg.MaxBodyBytes}
 	for name, src := range cfg.Sources {
 		limit := src.MaxBodyBytes
 		if limit == 0 {
 			limit = h.cfg.MaxBodyBytes
 		}
-		h.sources[name] = source{secret: []byte(src.Secret.Reveal()), paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
+		secrets := [][]byte{[]byte(src.Secret.Reveal())}
+		if src.PreviousSecret.Known() {
+			secrets = append(secrets, []byte(src.PreviousSecret.Reveal()))
+		}
+		h.sources[name] = source{secrets: secrets, paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
 	}
 	m, err := newMetrics(reg, sortedKeys(cfg.Sources))
 	if err != nil {
@@ -317,7 +324,7 @@ func (h *Handler) verify(src source, ts, sig string, body []byte) (code, msg str
 		return "missing_header", "缺少请求头 " + HeaderSignature
 	}
 	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
-	if !strings.HasPrefix(sig, "sha256=") || err != nil || !hmac.Equal(got, mac(src.secret, ts, body)) {
+	if !strings.HasPrefix(sig, "sha256=") || err != nil || !src.signedBy(got, ts, body) {
 		return "bad_signature", "签名无效"
 	}
 	secs, err := strconv.ParseInt(ts, 10, 64)
@@ -329,6 +336,19 @@ func (h *Handler) verify(src source, ts, sig string, body []byte) (code, msg str
 		return "stale_timestamp", fmt.Sprintf("时间戳超出允许范围（±%s），请检查时钟后重新签名发送", h.cfg.Tolerance)
 	}
 	return "", ""
+}
+
+// signedBy reports whether sum is the HMAC of the request under one of
+// the source's secrets. Every secret is tried, each compared in constant
+// time, so the answer takes as long whichever matched.
+func (src source) signedBy(sum []byte, ts string, body []byte) bool {
+	ok := false
+	for _, key := range src.secrets {
+		if hmac.Equal(sum, mac(key, ts, body)) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 func formatTime(t time.Time) string {

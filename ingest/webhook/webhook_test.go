@@ -27,6 +27,8 @@ import (
 
 const (
 	shopSecret    = "shop-secret-0123456789abcdef"
+	// shopOldSecret is the shop's secret before its rotation.
+	shopOldSecret = "shop-old-secret-9876543210"
 	partnerSecret = "partner-secret-0123456789"
 	smallSecret   = "small-secret-0123456789"
 )
@@ -35,7 +37,7 @@ func testConfig() Config {
 	return Config{
 		MaxBodyBytes: 4096,
 		Sources: map[string]SourceConfig{
-			"shop":  {Secret: secret.Inline(shopSecret)},
+			"shop":  {Secret: secret.Inline(shopSecret), PreviousSecret: secret.Inline(shopOldSecret)},
 			"small": {Secret: secret.Inline(smallSecret), MaxBodyBytes: 100},
 			"partner": {Secret: secret.Inline(partnerSecret), Mapping: map[string]string{
 				"name":        "customer.name",
@@ -153,6 +155,9 @@ func TestWebhook(t *testing.T) {
 	}{
 		{"accepted", "shop", shopSecret, now, defaultBody, nil, 202, "", ""},
 		{"accepted near the tolerance", "shop", shopSecret, now.Add(-4 * time.Minute), defaultBody, nil, 202, "", ""},
+		{"previous secret while rotating", "shop", shopOldSecret, now, defaultBody, nil, 202, "", ""},
+		{"previous secret of another source", "partner", shopOldSecret, now, defaultBody, nil, 401, "bad_signature", ""},
+		{"previous secret, stale", "shop", shopOldSecret, now.Add(-10 * time.Minute), defaultBody, nil, 401, "stale_timestamp", ""},
 		{"unknown source", "nobody", shopSecret, now, defaultBody, nil, 401, "bad_signature", ""},
 		{"unknown source without signature", "nobody", shopSecret, now, defaultBody, map[string]string{HeaderSignature: ""}, 401, "missing_header", ""},
 		{"own limit", "small", smallSecret, now, `{"description":"` + strings.Repeat("x", 200) + `"}`, nil, 413, "too_large", ""},
@@ -455,6 +460,9 @@ func TestConfigValidate(t *testing.T) {
 		{"no secret", Config{Sources: map[string]SourceConfig{"shop": {}}}, "sources.shop.secret: secret or secret_file is required"},
 		{"short secret", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline("short")}}}, "sources.shop.secret: must be at least 16 bytes"},
 		{"both secrets", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), SecretFile: "/x"}}}, "sources.shop.secret: set secret or secret_file, not both"},
+		{"short previous secret", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), PreviousSecret: secret.Inline("old")}}}, "sources.shop.previous_secret: must be at least 16 bytes"},
+		{"previous secret twice", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), PreviousSecret: secret.Inline(shopOldSecret), PreviousSecretFile: "/x"}}}, "sources.shop.previous_secret: set previous_secret or previous_secret_file, not both"},
+		{"previous secret equal", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), PreviousSecret: secret.Inline(shopSecret)}}}, "sources.shop.previous_secret: the same as secret; remove it"},
 		{"unknown field", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), Mapping: map[string]string{"mobile": "a"}}}}, "sources.shop.mapping.mobile: unknown field (known: name, phone, email, subject, description, source_id, occurred_at)"},
 		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), Mapping: map[string]string{"phone": "a..b"}}}}, `sources.shop.mapping.phone: path "a..b" has an empty part`},
 		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), HTML: []string{"description", "subject"}}}}, ""},
