@@ -4,6 +4,7 @@
 # stopped at the end:
 #   Chromium (browser test)        TOUSU_TEST_BROWSER
 #   Prometheus and promtool        TOUSU_TEST_PROMETHEUS (Debian's prometheus)
+#   small tmpfs file systems       TOUSU_TEST_SMALL_FS (disk-full tests; root)
 #   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
 #   Postfix  (SMTP into Dovecot)   TOUSU_TEST_SMTP     deploy/dev/postfix.sh
 #   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
@@ -55,6 +56,18 @@ if [ -z "${TOUSU_TEST_PROMETHEUS:-}" ]; then
   fi
 fi
 
+if [ -z "${TOUSU_TEST_SMALL_FS:-}" ]; then
+  # The disk-full tests mount tmpfs file systems of a few hundred KiB.
+  probe="$(mktemp -d)"
+  if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs "$probe" 2>/dev/null; then
+    umount "$probe"
+    export TOUSU_TEST_SMALL_FS=1
+  else
+    missing "cannot mount a tmpfs (needs root)"
+  fi
+  rmdir "$probe"
+fi
+
 if [ -z "${TOUSU_TEST_IMAP:-}" ]; then
   if deploy/dev/dovecot.sh start; then
     started+=(dovecot.sh)
@@ -85,6 +98,6 @@ if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...

@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tousu/tousu/internal/smallfs"
 )
 
 var pngHead = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
@@ -314,4 +317,41 @@ func FuzzDetectType(f *testing.F) {
 			t.Fatalf("markup typed text/plain: %q", content)
 		}
 	})
+}
+
+// TestPutOnAFullDisk: a file that does not fit is an error naming the
+// cause, leaves no temporary file behind and does not disturb the files
+// stored before; once there is space the same file is stored.
+func TestPutOnAFullDisk(t *testing.T) {
+	dir := smallfs.Mount(t, 256<<10)
+	s, err := Open(filepath.Join(dir, "attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := append(append([]byte{}, pngHead...), bytes.Repeat([]byte{3}, 40<<10)...)
+	kept, err := s.Put(bytes.NewReader(photo), "现场照片.png", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := smallfs.Fill(t, dir)
+	second := append(append([]byte{}, pngHead...), bytes.Repeat([]byte{4}, 40<<10)...)
+	if _, err := s.Put(bytes.NewReader(second), "发票.png", 1<<20); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Put on a full disk: %v, want ENOSPC", err)
+	}
+	if files := storedFiles(t, filepath.Join(dir, "attachments")); len(files) != 1 {
+		t.Errorf("files after the failed Put: %v, want the first only", files)
+	}
+	r, err := s.Open(kept.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, photo) {
+		t.Errorf("the file stored before reads %d bytes (%v), want it whole", len(got), err)
+	}
+	free()
+	if _, err := s.Put(bytes.NewReader(second), "发票.png", 1<<20); err != nil {
+		t.Errorf("Put after freeing the disk: %v", err)
+	}
 }

@@ -26,7 +26,7 @@ import (
 )
 
 const (
-	shopSecret    = "shop-secret-0123456789abcdef"
+	shopSecret = "shop-secret-0123456789abcdef"
 	// shopOldSecret is the shop's secret before its rotation.
 	shopOldSecret = "shop-old-secret-9876543210"
 	partnerSecret = "partner-secret-0123456789"

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/smallfs"
 )
 
 // broker stands in for the broker: while down, a publish waits until its
@@ -250,5 +252,38 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v): nil", c)
 		}
+	}
+}
+
+// TestDiskFull: on a full disk a submission gets an error (no receipt),
+// nothing half-written is left, what was spooled before stays readable
+// and is relayed, and the spool takes submissions again once there is
+// space.
+func TestDiskFull(t *testing.T) {
+	b, dir := &broker{down: true}, smallfs.Mount(t, 256<<10)
+	s := openSpool(t, dir, Config{}, b)
+	before := publishAll(t, s, "1", "2")
+	free := smallfs.Fill(t, dir)
+	err := s.Publish(context.Background(), complaint("3"))
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrFull) {
+		t.Fatalf("Publish on a full disk: %v, want an ENOSPC error", err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(tmp) != 0 {
+		t.Errorf("half-written files left: %v", tmp)
+	}
+	if n, _, _ := s.Depth(); n != 2 {
+		t.Errorf("depth %d after the failed write, want 2", n)
+	}
+	b.set(false)
+	run(t, s)
+	polltest.Until(t, "the spool relayed", func() bool { n, _, _ := s.Depth(); return n == 0 })
+	if got := b.ids(); !slices.Equal(got, before) {
+		t.Errorf("broker got %v, want %v", got, before)
+	}
+	free()
+	b.set(true)
+	publishAll(t, s, "4")
+	if files := spooledFiles(t, dir); len(files) != 1 {
+		t.Errorf("spool holds %v after freeing the disk, want one file", files)
 	}
 }
