@@ -31,12 +31,13 @@ type Config struct {
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`
 	// RateLimit is how many form submissions (POST /complaints) one client
 	// IP may make per RateWindow; status look-ups (POST /status) have a
-	// separate budget of the same size. Default 10. The counters live in
-	// process memory, so the limit applies per replica. The client IP is
+	// separate budget of the same size. Default 10. The counts are shared
+	// by the replicas (Shared.Rates). The client IP is
 	// fiber's c.IP(), so behind a reverse proxy the app must be configured
 	// with ProxyHeader and TrustedProxies.
 	RateLimit int `yaml:"rate_limit"`
-	// RateWindow is the window of RateLimit. Default 1m.
+	// RateWindow is the window of RateLimit, at most MaxRateWindow.
+	// Default 1m.
 	RateWindow time.Duration `yaml:"rate_window"`
 	// CookieSecure marks the CSRF cookie Secure on every answer. Without
 	// it the cookie is Secure when the page is served over HTTPS: directly,
@@ -164,8 +165,8 @@ func (c Config) Validate() error {
 	if c.RateLimit < 0 {
 		errs = append(errs, errors.New("rate_limit: must not be negative"))
 	}
-	if c.RateWindow < 0 || (c.RateWindow > 0 && c.RateWindow < time.Second) {
-		errs = append(errs, fmt.Errorf("rate_window: %s must be at least 1s", c.RateWindow))
+	if c.RateWindow < 0 || (c.RateWindow > 0 && c.RateWindow < time.Second) || c.RateWindow > MaxRateWindow {
+		errs = append(errs, fmt.Errorf("rate_window: %s must be from 1s to %s", c.RateWindow, MaxRateWindow))
 	}
 	if c.CSRFExpiration < 0 || (c.CSRFExpiration > 0 && c.CSRFExpiration < time.Minute) {
 		errs = append(errs, fmt.Errorf("csrf_expiration: %s must be at least 1m", c.CSRFExpiration))

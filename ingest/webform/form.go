@@ -32,12 +32,13 @@
 // Reference numbers are derived from envelope ids under the
 // installation's key (Shared.References), so nobody can compute one.
 //
-// Rate-limit counters are kept in process memory: Config.RateLimit
-// applies per replica, so behind a load balancer spreading requests over n
-// replicas one client IP may make up to n times RateLimit submissions (and
-// as many status look-ups) per RateWindow. What must hold across replicas,
-// the lock of a reference after failed status look-ups and the API's
-// idempotency keys, is kept in the Shared.Ledger.
+// Rate limits (Config.RateLimit per Config.RateWindow and client IP, one
+// budget for submissions and one for status look-ups and survey answers)
+// are counted in Shared.Rates, so they hold across the replicas behind a
+// load balancer; without Shared.Rates, or while they cannot be written,
+// each replica counts alone. What must hold across replicas, the lock of
+// a reference after failed status look-ups and the API's idempotency
+// keys, is kept in the Shared.Ledger.
 package webform
 
 import (
@@ -58,7 +59,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -177,7 +177,7 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 		return nil, err
 	}
 	f.tokens = newCSRFTokens([]byte(cfg.CSRFSecret.Reveal()), cfg.CSRFExpiration)
-	f.submitLimit = f.newLimiter(func(c *fiber.Ctx) error {
+	f.submitLimit = f.newLimiter("submit", func(c *fiber.Ctx) error {
 		f.m.submissions.WithLabelValues(string(ingest.ChannelWebForm), "rate_limited").Inc()
 		p, err := f.readPosted(c, false)
 		if err != nil {
@@ -185,19 +185,11 @@ func New(cfg Config, shared Shared, publish ingest.Publish, store *attachment.St
 		}
 		return f.retype(c, fiber.StatusTooManyRequests, p, msgWait)
 	})
-	f.statusLimit = f.newLimiter(func(c *fiber.Ctx) error {
+	f.statusLimit = f.newLimiter("status", func(c *fiber.Ctx) error {
 		f.m.lookups.WithLabelValues("rate_limited").Inc()
 		return f.message(c, fiber.StatusTooManyRequests, "请稍后再试", "查询过于频繁，请稍后再试。", "/status")
 	})
 	return f, nil
-}
-
-func (f *Form) newLimiter(reached fiber.Handler) fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max:          f.cfg.RateLimit,
-		Expiration:   f.cfg.RateWindow,
-		LimitReached: reached,
-	})
 }
 
 // Mount registers on app:
@@ -483,7 +475,7 @@ func (f *Form) retype(c *fiber.Ctx, status int, p posted, summary string) error 
 		page.Summary += msgFileAgain
 	}
 	if status == fiber.StatusTooManyRequests {
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(f.cfg.RateWindow.Seconds())))
+		c.Set(fiber.HeaderRetryAfter, f.retryAfter(c))
 	}
 	return f.render(c, status, "form", page)
 }

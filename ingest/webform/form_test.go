@@ -92,6 +92,14 @@ func provisioned(cfg Config) Config {
 // records in ledger, which other environments may share.
 func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	tb.Helper()
+	return newReplica(tb, cfg, ledger, nil)
+}
+
+// newReplica returns a test environment whose Form keeps its records in
+// ledger and counts its rate limits in rates (nil: alone), which other
+// environments may share.
+func newReplica(tb testing.TB, cfg Config, ledger, rates *memLedger) *testEnv {
+	tb.Helper()
 	dir := tb.TempDir()
 	store, err := attachment.Open(dir)
 	if err != nil {
@@ -100,7 +108,11 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	pub := &ingesttest.Recorder{}
 	reg := prometheus.NewRegistry()
 	cfg = provisioned(cfg)
-	form, err := New(cfg, Shared{References: ingesttest.References(), Ledger: ledger}, pub.Publish, store, zap.NewNop(), reg)
+	shared := Shared{References: ingesttest.References(), Ledger: ledger}
+	if rates != nil {
+		shared.Rates = rates
+	}
+	form, err := New(cfg, shared, pub.Publish, store, zap.NewNop(), reg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -675,7 +687,8 @@ func TestConfigValidate(t *testing.T) {
 		{"default", DefaultConfig(), ""},
 		{"negative attachment", Config{MaxAttachmentBytes: -1}, "max_attachment_bytes: must not be negative"},
 		{"negative json", Config{MaxJSONBytes: -1}, "max_json_bytes: must not be negative"},
-		{"sub-second window", Config{RateWindow: time.Millisecond}, "rate_window: 1ms must be at least 1s"},
+		{"sub-second window", Config{RateWindow: time.Millisecond}, "rate_window: 1ms must be from 1s to 1h0m0s"},
+		{"window over an hour", Config{RateWindow: 2 * time.Hour}, "rate_window: 2h0m0s must be from 1s to 1h0m0s"},
 		{"short csrf", Config{CSRFExpiration: time.Second}, "csrf_expiration: 1s must be at least 1m"},
 		{"negative timeout", Config{PublishTimeout: -time.Second}, "publish_timeout: must not be negative"},
 		{"short csrf secret", Config{CSRFSecret: secret.Inline(strings.Repeat("k", MinCSRFSecretBytes-1))}, "csrf_secret: must be at least 32 bytes"},

@@ -18,6 +18,10 @@ type Shared struct {
 	// Ledger keeps the look-ups of each reference for the status page's
 	// lock and the idempotency keys of the JSON API. Required.
 	Ledger Ledger
+	// Rates records the requests each client made recently, so that the
+	// rate limits hold across replicas (RateLimit). Optional: without it
+	// each replica counts alone. Its records need to live MaxRateWindow.
+	Rates Ledger
 }
 
 // validate checks that s has what a Form that publishes (or only serves

@@ -30,14 +30,26 @@ func (p *Process) references() ingest.References {
 // topic; the gateway and the console of one process share the ledger.
 func (p *Process) formShared() (webform.Shared, error) {
 	if p.ledger == nil {
-		l := ledger.New(p.producer.Write, bus.TopicLedger)
-		if err := p.follow("ledger", bus.FollowerConfig{Topic: bus.TopicLedger, CaughtUp: l.CaughtUp}, l.Follow, l.Prune); err != nil {
+		var err error
+		if p.ledger, err = p.followLedger("ledger", bus.TopicLedger, ledger.Retention); err != nil {
 			return webform.Shared{}, err
 		}
-		p.ledger = l
-		p.server.AddCheck("ledger", l.Ready)
+		if p.rates, err = p.followLedger("rates", bus.TopicRates, ledger.RatesRetention); err != nil {
+			return webform.Shared{}, err
+		}
 	}
-	return webform.Shared{References: p.references(), Ledger: p.ledger}, nil
+	return webform.Shared{References: p.references(), Ledger: p.ledger, Rates: p.rates}, nil
+}
+
+// followLedger starts following a shared ledger on topic, keeping its
+// records for retention; the process is ready once it has caught up.
+func (p *Process) followLedger(name, topic string, retention time.Duration) (*ledger.Ledger, error) {
+	l := ledger.New(p.producer.Write, topic, retention)
+	if err := p.follow(name, bus.FollowerConfig{Topic: topic, CaughtUp: l.CaughtUp}, l.Follow, l.Prune); err != nil {
+		return nil, err
+	}
+	p.server.AddCheck(name, l.Ready)
+	return l, nil
 }
 
 // follow keeps a store of this process in step with a topic every replica

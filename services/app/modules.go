@@ -87,6 +87,9 @@ type Process struct {
 	// ledger is the web form's shared ledger, when the gateway or the
 	// console runs here (see formShared).
 	ledger *ledger.Ledger
+	// rates is the shared record of the rate limits (gateway.rates),
+	// started with ledger.
+	rates *ledger.Ledger
 	// accounts are the console's accounts, when the console runs here.
 	accounts *accounts.Store
 	// sessions sign people in to the console, when it runs here; its pages

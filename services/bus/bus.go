@@ -60,6 +60,11 @@ const (
 	// keyed by ledger key. Every gateway and console replica reads all of
 	// it (bus.Follower); see services/ledger.
 	TopicLedger = "gateway.ledger"
+	// TopicRates carries one record per request the form's rate limits
+	// let through, keyed by limit and client (webform.RateLimit), so that
+	// the limits hold across replicas. Every gateway and console replica
+	// reads all of it; it is kept an hour.
+	TopicRates = "gateway.rates"
 	// TopicOutcomes carries what became of each case action
 	// (router.ActionResult: applied with the case's revision, or refused
 	// with the reason), keyed by action id. The routers write it; every
@@ -83,7 +88,7 @@ const (
 )
 
 // AllTopics lists every topic tousu uses; a topics file must declare each.
-var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicOutcomes, TopicAccounts, TopicOutbox, TopicHeartbeat}
+var AllTopics = []string{TopicRaw, TopicNormalized, TopicCases, TopicDLQ, TopicAlerts, TopicActions, TopicBatch, TopicRouterState, TopicCorrections, TopicLedger, TopicRates, TopicOutcomes, TopicAccounts, TopicOutbox, TopicHeartbeat}
 
 // Defaults applied to zero fields of Config.
 const (

@@ -34,7 +34,7 @@ func alertNotices() []router.Notice {
 // ledger of its own.
 func alertStore(tb testing.TB) *notices.Store {
 	tb.Helper()
-	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test")
+	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test", ledger.Retention)
 	marks.CaughtUp()
 	store := notices.New(marks)
 	for _, n := range alertNotices() {

@@ -69,7 +69,7 @@ func loopbackAccounts() *accounts.Store {
 // loopbackLedger is a ledger whose appends are followed at once.
 func loopbackLedger() *ledger.Ledger {
 	var follow bus.Handler
-	l := ledger.New(bustest.Loopback(&follow), "gateway.ledger")
+	l := ledger.New(bustest.Loopback(&follow), "gateway.ledger", ledger.Retention)
 	follow = l.Follow
 	l.CaughtUp()
 	return l

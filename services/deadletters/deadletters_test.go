@@ -51,7 +51,7 @@ func record(tb testing.TB, dl bus.DeadLetter, partition int, offset int64) bus.M
 
 func newStore(tb testing.TB, cfg Config, letters ...bus.DeadLetter) (*Store, *stagetest.RecordingWriter) {
 	tb.Helper()
-	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "dlq.test")
+	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "dlq.test", ledger.Retention)
 	marks.CaughtUp()
 	cfg.Provision()
 	w := &stagetest.RecordingWriter{}
@@ -279,7 +279,7 @@ func TestReplayedOnEveryReplica(t *testing.T) {
 		dlq, marks, origin := bustest.CreateTopic(t, cfg, 2), bustest.CreateTopic(t, cfg, 2), bustest.CreateTopic(t, cfg, 1)
 		p := bustest.NewProducer(t, cfg)
 		replica := func() *Store {
-			l := ledger.New(p.Write, marks)
+			l := ledger.New(p.Write, marks, ledger.Retention)
 			bustest.StartFollower(t, cfg, bus.FollowerConfig{Topic: marks, CaughtUp: l.CaughtUp}, l.Follow, nil)
 			var c Config
 			c.Provision()

@@ -8,8 +8,8 @@
 // topic from the first retained offset (a bus.Follower with Follow as its
 // handler), so it learns the other replicas' records within the
 // follower's fetch wait, and a replica that starts reads back what the
-// topic retains. Records are kept in memory for Retention, the topic's
-// retention.
+// topic retains. Records are kept in memory as long as the topic keeps
+// them (Retention for gateway.ledger, RatesRetention for gateway.rates).
 package ledger
 
 import (
@@ -37,15 +37,21 @@ const Version = 1
 // remembered.
 const Retention = 7 * 24 * time.Hour
 
+// RatesRetention is how long the records of the rate limits are kept: as
+// long as deploy/topics.yaml keeps gateway.rates, the longest rate window
+// (webform.MaxRateWindow).
+const RatesRetention = time.Hour
+
 // Write writes messages to the broker and blocks until they are
 // acknowledged (bus.Producer.Write).
 type Write func(ctx context.Context, msgs ...bus.Message) error
 
 // Ledger is a webform.Ledger on the broker. It is safe for concurrent use.
 type Ledger struct {
-	write Write
-	topic string
-	now   func() time.Time
+	write     Write
+	topic     string
+	retention time.Duration
+	now       func() time.Time
 
 	// caughtUp is done once the follower has read what the topic held
 	// when it started (CaughtUp): until then this replica's view may lack
@@ -71,12 +77,13 @@ type record struct {
 	Value []byte    `json:"value"`
 }
 
-// New returns a Ledger that appends to topic (bus.TopicLedger but in
-// tests) through write. Follow must be the handler of a bus.Follower of
+// New returns a Ledger that appends to topic (bus.TopicLedger or
+// bus.TopicRates but in tests) through write and keeps records for
+// retention, the topic's. Follow must be the handler of a bus.Follower of
 // the topic for the Ledger to learn the other replicas' records, and
 // CaughtUp its FollowerConfig.CaughtUp: a Ledger accepts no Append before.
-func New(write Write, topic string) *Ledger {
-	return &Ledger{write: write, topic: topic, now: time.Now, entries: map[string][]entry{},
+func New(write Write, topic string, retention time.Duration) *Ledger {
+	return &Ledger{write: write, topic: topic, retention: retention, now: time.Now, entries: map[string][]entry{},
 		caughtUp: bus.NewCatchUp("ledger: still reading the records of the other replicas")}
 }
 
@@ -140,9 +147,9 @@ func (l *Ledger) Follow(_ context.Context, m bus.Message) error {
 }
 
 // add puts r into the view, in time order, unless it is there or older
-// than Retention.
+// than the retention.
 func (l *Ledger) add(r record) {
-	if l.now().Sub(r.At) > Retention {
+	if l.now().Sub(r.At) > l.retention {
 		return
 	}
 	l.mu.Lock()
@@ -157,14 +164,14 @@ func (l *Ledger) add(r record) {
 	l.entries[r.Key] = slices.Insert(list, i, entry{id: r.ID, LedgerEntry: webform.LedgerEntry{At: r.At, Value: r.Value}})
 }
 
-// Prune drops the records older than Retention at now and returns how many
+// Prune drops the records older than the retention at now and returns how many
 // keys it dropped entirely.
 func (l *Ledger) Prune(now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	dropped := 0
 	for key, list := range l.entries {
-		list = slices.DeleteFunc(list, func(e entry) bool { return now.Sub(e.At) > Retention })
+		list = slices.DeleteFunc(list, func(e entry) bool { return now.Sub(e.At) > l.retention })
 		if len(list) == 0 {
 			delete(l.entries, key)
 			dropped++

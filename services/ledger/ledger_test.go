@@ -78,7 +78,7 @@ func TestLedgerAppendAndFollow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &wire{}
-			l := New(w.write, "t")
+			l := New(w.write, "t", Retention)
 			l.CaughtUp()
 			l.now = func() time.Time { return now }
 			for _, v := range tt.appends {
@@ -110,7 +110,7 @@ func TestLedgerAppendAndFollow(t *testing.T) {
 
 func TestLedgerAppendFails(t *testing.T) {
 	w := &wire{err: errors.New("not enough replicas")}
-	l := New(w.write, "t")
+	l := New(w.write, "t", Retention)
 	l.CaughtUp()
 	if err := l.Append(context.Background(), "k", []byte("a")); err == nil {
 		t.Fatal("Append succeeded without the broker's acknowledgement")
@@ -123,7 +123,7 @@ func TestLedgerAppendFails(t *testing.T) {
 func TestLedgerPrune(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	w := &wire{}
-	l := New(w.write, "t")
+	l := New(w.write, "t", Retention)
 	l.CaughtUp()
 	for i, key := range []string{"old", "old", "new"} {
 		l.now = func() time.Time { return now.Add(time.Duration(i) * Retention / 2) }
@@ -149,7 +149,7 @@ func FuzzFollow(f *testing.F) {
 	f.Add([]byte(`[]`))
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, value []byte) {
-		l := New((&wire{}).write, "t")
+		l := New((&wire{}).write, "t", Retention)
 		l.CaughtUp()
 		l.now = func() time.Time { return now }
 		err := l.Follow(context.Background(), bus.Message{Topic: "t", Value: value})
@@ -168,7 +168,7 @@ func FuzzFollow(f *testing.F) {
 // it would count other replicas' failed look-ups low.
 func TestLedgerWaitsUntilCaughtUp(t *testing.T) {
 	w := &wire{}
-	l := New(w.write, "t")
+	l := New(w.write, "t", Retention)
 	if err := l.Ready(context.Background()); err == nil {
 		t.Error("ready before catching up")
 	}

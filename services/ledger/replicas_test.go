@@ -46,7 +46,7 @@ type replica struct {
 func startReplica(tb testing.TB, cfg bus.Config, topic string) *replica {
 	tb.Helper()
 	log := zaptest.NewLogger(tb, zaptest.Level(zapcore.WarnLevel))
-	l := ledger.New(bustest.NewProducer(tb, cfg).Write, topic)
+	l := ledger.New(bustest.NewProducer(tb, cfg).Write, topic, ledger.Retention)
 	f, err := bus.NewFollower(cfg, bus.FollowerConfig{Topic: topic, CaughtUp: l.CaughtUp}, l.Follow, log, nil)
 	if err != nil {
 		tb.Fatal(err)

@@ -69,7 +69,7 @@ func follow(tb testing.TB, s *Store, ns ...router.Notice) {
 
 func newStore(tb testing.TB) *Store {
 	tb.Helper()
-	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test")
+	marks := ledger.New(func(context.Context, ...bus.Message) error { return nil }, "notices.test", ledger.Retention)
 	marks.CaughtUp()
 	s := New(marks)
 	s.now = func() time.Time { return now }
@@ -146,7 +146,7 @@ func TestReadOnEveryReplica(t *testing.T) {
 	bustest.OnBrokers(t, func(t *testing.T, cfg bus.Config) {
 		alerts, marks := bustest.CreateTopic(t, cfg, 2), bustest.CreateTopic(t, cfg, 2)
 		replica := func() *Store {
-			l := ledger.New(bustest.NewProducer(t, cfg).Write, marks)
+			l := ledger.New(bustest.NewProducer(t, cfg).Write, marks, ledger.Retention)
 			bustest.StartFollower(t, cfg, bus.FollowerConfig{Topic: marks, CaughtUp: l.CaughtUp}, l.Follow, nil)
 			s := New(l)
 			bustest.StartFollower(t, cfg, bus.FollowerConfig{Topic: alerts}, s.Follow, nil)

@@ -23,7 +23,7 @@ import (
 func Store(tb testing.TB, letters ...bus.DeadLetter) (*deadletters.Store, func() []bus.Message) {
 	tb.Helper()
 	var follow bus.Handler
-	marks := ledger.New(bustest.Loopback(&follow), "gateway.ledger")
+	marks := ledger.New(bustest.Loopback(&follow), "gateway.ledger", ledger.Retention)
 	follow = marks.Follow
 	marks.CaughtUp()
 	var cfg deadletters.Config
