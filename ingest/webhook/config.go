@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/webform"
 	"github.com/tousu/tousu/internal/secret"
 )
 
@@ -61,6 +62,12 @@ type SourceConfig struct {
 	// MaxBodyBytes bounds this source's request bodies; zero means the
 	// endpoint's max_body_bytes. The handler stops reading at the limit.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RateLimit is how many authentic requests the source may send per
+	// RateWindow, counted across every gateway replica; past it they are
+	// answered 429 with Retry-After. Zero means no limit.
+	RateLimit int `yaml:"rate_limit"`
+	// RateWindow is the window of RateLimit, from 1s to 1h (default 1m).
+	RateWindow time.Duration `yaml:"rate_window"`
 	// HTML names the fields (subject, description) the partner sends as
 	// HTML. They are rendered as plain text at intake (ingest.HTMLToText)
 	// and the envelope notes it in Extra; every other field is plain text
@@ -76,6 +83,8 @@ const (
 	DefaultMaxBodyBytes   = 256 << 10
 	DefaultTolerance      = 5 * time.Minute
 	DefaultPublishTimeout = 10 * time.Second
+	// DefaultRateWindow is the window of a source's rate_limit.
+	DefaultRateWindow = time.Minute
 	// MinSecretBytes is the shortest accepted secret.
 	MinSecretBytes = 16
 )
@@ -107,6 +116,9 @@ func (c *Config) Provision() {
 	for name, src := range c.Sources {
 		src.Secret.Fold(&src.SecretFile, nil)
 		src.PreviousSecret.Fold(&src.PreviousSecretFile, nil)
+		if src.RateLimit > 0 && src.RateWindow == 0 {
+			src.RateWindow = DefaultRateWindow
+		}
 		c.Sources[name] = src
 	}
 }
@@ -149,6 +161,12 @@ func (c Config) Validate() error {
 		}
 		if src.MaxBodyBytes < 0 {
 			errs = append(errs, fmt.Errorf("%s.max_body_bytes: must not be negative", at))
+		}
+		if src.RateLimit < 0 {
+			errs = append(errs, fmt.Errorf("%s.rate_limit: must not be negative", at))
+		}
+		if src.RateWindow < 0 || (src.RateWindow > 0 && src.RateWindow < time.Second) || src.RateWindow > webform.MaxRateWindow {
+			errs = append(errs, fmt.Errorf("%s.rate_window: %s must be from 1s to %s", at, src.RateWindow, webform.MaxRateWindow))
 		}
 		errs = append(errs, checkSecret(at, "secret", src.Secret, src.SecretFile, true),
 			checkSecret(at, "previous_secret", src.PreviousSecret, src.PreviousSecretFile, false))

@@ -111,24 +111,29 @@ type source struct {
 	paths   fieldPaths
 	maxBody int64
 	html    []string // fields sent as HTML
+	// rate limits the source's authentic requests; Max 0: no limit.
+	rate webform.RateLimit
 }
 
-// New returns a Handler that publishes through publish, with reference
-// numbers derived by refs and idempotency keys decided by keys (whose
-// Ledger is required). cfg must be provisioned (Config.Provision);
+// New returns a Handler that publishes through publish, sharing with the
+// other replicas what shared holds: reference numbers derived by
+// shared.References, idempotency keys decided on shared.Ledger (both
+// required) and the sources' rate limits counted on shared.Rates (nil:
+// no source is limited). cfg must be provisioned (Config.Provision);
 // secrets not resolved yet are read now, relative to the working
 // directory. Metrics are registered with reg unless it is nil. logger
 // should carry a component field.
-func New(cfg Config, refs ingest.References, keys webform.IdempotencyKeys, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
+func New(cfg Config, shared webform.Shared, publish ingest.Publish, logger *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if publish == nil {
 		return nil, errors.New("webhook: publish function is nil")
 	}
-	if keys.Ledger == nil {
+	if shared.Ledger == nil {
 		return nil, errors.New("webhook: the idempotency keys' ledger is nil")
 	}
-	if err := refs.Check(); err != nil {
+	if err := shared.References.Check(); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
+	refs, keys := shared.References, webform.IdempotencyKeys{Ledger: shared.Ledger}
 	cfg.Sources = maps.Clone(cfg.Sources)
 	if err := cfg.ResolveSecrets("", nil); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
@@ -161,7 +166,8 @@ func New(cfg Config, refs ingest.References, keys webform.IdempotencyKeys, publi
 		if src.PreviousSecret.Known() {
 			secrets = append(secrets, []byte(src.PreviousSecret.Reveal()))
 		}
-		h.sources[name] = source{secrets: secrets, paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML}
+		h.sources[name] = source{secrets: secrets, paths: newFieldPaths(src.Mapping), maxBody: limit, html: src.HTML,
+			rate: webform.RateLimit{Rates: shared.Rates, Max: src.RateLimit, Window: src.RateWindow}}
 	}
 	m, err := newMetrics(reg, sortedKeys(cfg.Sources))
 	if err != nil {
@@ -224,6 +230,10 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 		return fail(fiber.StatusUnauthorized, outcome, apiError{Error: msg, Code: code})
 	}
 
+	if retry, over := h.overLimit(c.UserContext(), name, src); over {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		return fail(fiber.StatusTooManyRequests, "rate_limited", apiError{Error: "请求过于频繁，请稍后再试", Code: "rate_limited", Retryable: true})
+	}
 	key := c.Get(HeaderIdempotency)
 	if !ingest.ValidIdempotencyKey(key) {
 		return fail(fiber.StatusBadRequest, "bad_request", apiError{Error: fmt.Sprintf("Idempotency-Key 须为 1 到 %d 个可见 ASCII 字符", ingest.MaxIdempotencyKeyBytes), Code: "bad_idempotency_key"})
@@ -338,6 +348,24 @@ func (h *Handler) verify(src source, ts, sig string, body []byte) (code, msg str
 	return "", ""
 }
 
+// overLimit reports whether an authentic request of the source is over
+// its rate limit, and when it would fit. A request that cannot be counted
+// (the shared records unreachable) is let through: the source is
+// authenticated, and the broker it would publish to is likely away too.
+func (h *Handler) overLimit(ctx context.Context, name string, src source) (time.Duration, bool) {
+	if src.rate.Max == 0 || src.rate.Rates == nil {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ok, retry, err := src.rate.Allow(ctx, "rate:webhook:"+name, h.now())
+	if err != nil {
+		h.log.Warn("webhook rate limit not counted", zap.String("source", name), zap.Error(err))
+		return 0, false
+	}
+	return retry, !ok
+}
+
 // signedBy reports whether sum is the HMAC of the request under one of
 // the source's secrets. Every secret is tried, each compared in constant
 // time, so the answer takes as long whichever matched.
@@ -408,7 +436,7 @@ func newMetrics(reg prometheus.Registerer, sources []string) (metrics, error) {
 	m := metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tousu_webhook_requests_total",
-			Help: "Webhook requests by source (\"unknown\" for names not configured) and outcome: accepted, unknown_source, too_large, unauthorized, bad_request, invalid, conflict, unavailable.",
+			Help: "Webhook requests by source (\"unknown\" for names not configured) and outcome: accepted, unknown_source, too_large, unauthorized, rate_limited, bad_request, invalid, conflict, unavailable.",
 		}, []string{"source", "outcome"}),
 		publishSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tousu_webhook_publish_duration_seconds",

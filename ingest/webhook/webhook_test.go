@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"io"
 	"net/http"
@@ -93,7 +94,7 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 	tb.Helper()
 	pub := &ingesttest.Recorder{}
 	cfg.Provision()
-	h, err := New(cfg, ingesttest.References(), webform.IdempotencyKeys{Ledger: ledger}, pub.Publish, zap.NewNop(), prometheus.NewRegistry())
+	h, err := New(cfg, webform.Shared{References: ingesttest.References(), Ledger: ledger, Rates: ledger}, pub.Publish, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -467,6 +468,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad path", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), Mapping: map[string]string{"phone": "a..b"}}}}, `sources.shop.mapping.phone: path "a..b" has an empty part`},
 		{"html field", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), HTML: []string{"description", "subject"}}}}, ""},
 		{"html name", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), HTML: []string{"description", "name"}}}}, `sources.shop.html[1]: "name" is not a field that can be HTML (subject, description)`},
+		{"rate limit", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), RateLimit: 600, RateWindow: time.Minute}}}, ""},
+		{"negative rate limit", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), RateLimit: -1}}}, "sources.shop.rate_limit: must not be negative"},
+		{"rate window over an hour", Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Inline(shopSecret), RateLimit: 5, RateWindow: 2 * time.Hour}}}, "sources.shop.rate_window: 2h0m0s must be from 1s to 1h0m0s"},
 		{"negative body", Config{MaxBodyBytes: -1}, "max_body_bytes: must not be negative"},
 		{"negative tolerance", Config{Tolerance: -time.Second}, "tolerance: must not be negative"},
 	}
@@ -522,7 +526,7 @@ func TestResolveSecretFile(t *testing.T) {
 	}
 	unresolved := Config{Sources: map[string]SourceConfig{"shop": {Secret: secret.Secret{Env: "TOUSU_TEST_UNSET_7f3a"}}}}
 	unresolved.Provision()
-	if _, err := New(unresolved, ingesttest.References(), webform.IdempotencyKeys{Ledger: &memLedger{}}, (&ingesttest.Recorder{}).Publish, nil, nil); err == nil || err.Error() != "webhook: sources.shop.secret: the environment variable TOUSU_TEST_UNSET_7f3a is not set" {
+	if _, err := New(unresolved, webform.Shared{References: ingesttest.References(), Ledger: &memLedger{}}, (&ingesttest.Recorder{}).Publish, nil, nil); err == nil || err.Error() != "webhook: sources.shop.secret: the environment variable TOUSU_TEST_UNSET_7f3a is not set" {
 		t.Errorf("New with a secret it cannot read: %v", err)
 	}
 }
@@ -570,4 +574,38 @@ func FuzzParsePayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWebhookRateLimit: a source's authentic requests past its rate_limit
+// are answered 429 with Retry-After on every replica sharing the records;
+// requests that fail the signature do not use up its budget, and another
+// source is not affected.
+func TestWebhookRateLimit(t *testing.T) {
+	cfg := testConfig()
+	shop := cfg.Sources["shop"]
+	shop.RateLimit, shop.RateWindow = 2, time.Minute
+	cfg.Sources["shop"] = shop
+	ledger := &memLedger{}
+	a, b := newTestEnvSharing(t, cfg, ledger), newTestEnvSharing(t, cfg, ledger)
+	now := time.Now()
+	body := func(n int) string {
+		return fmt.Sprintf(`{"phone":"13700001111","description":"订单%d 快递十天没到，客服电话打不通","source_id":"T-%d"}`, n, n)
+	}
+	if status, _ := a.send(t, "shop", "forged-secret-0123456789", now, body(0), nil); status != 401 {
+		t.Fatalf("forged request: %d", status)
+	}
+	var codes []int
+	for i, e := range []*testEnv{a, b, a} {
+		status, ans := e.send(t, "shop", shopSecret, now, body(i+1), nil)
+		codes = append(codes, status)
+		if status == http.StatusTooManyRequests && (ans.Code != "rate_limited" || !ans.Retryable) {
+			t.Errorf("429 answer %+v", ans)
+		}
+	}
+	if codes[0] != 202 || codes[1] != 202 || codes[2] != http.StatusTooManyRequests {
+		t.Fatalf("status codes %v, want [202 202 429]", codes)
+	}
+	if status, _ := b.send(t, "partner", partnerSecret, now, `{"customer":{"mobile":"13700001111"},"data":{"items":[{"text":"宽带断网三天"}]}}`, nil); status != 202 {
+		t.Errorf("another source: %d, want 202", status)
+	}
 }

@@ -289,7 +289,7 @@ func (p *Process) startGateway(context.Context) error {
 		who, ok := p.auth.Check(token)
 		return who.Name, ok
 	}))
-	hooks, err := webhook.New(p.cfg.Webhook, shared.References, webform.IdempotencyKeys{Ledger: shared.Ledger}, publish, p.component("webhook"), p.registry)
+	hooks, err := webhook.New(p.cfg.Webhook, shared, publish, p.component("webhook"), p.registry)
 	if err != nil {
 		return err
 	}
