@@ -140,7 +140,7 @@ security:
 		`index.elasticsearch.urls[0]: "ftp://es": scheme must be http or https`,
 		"index.elasticsearch.password_file: open /no/such/es-password",
 		"index.elasticsearch.username: password given without username",
-		"webform.rate_window: 1ms must be at least 1s",
+		"webform.rate_window: 1ms must be from 1s to 1h0m0s",
 		"webhook.sources.acme.secret: must be at least 16 bytes",
 		"imap.mailboxes[1].port: 70000 is not a TCP port",
 		"csvdrop.folders[0].path: required",
