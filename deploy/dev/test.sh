@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: vet, then every test with the race detector, with
+# The whole test suite: vet, every test with the race detector, then every
+# fuzz target for a few seconds (deploy/dev/fuzz.sh), with
 # the real servers the integration tests need started here first and
 # stopped at the end:
 #   Chromium (browser test)        TOUSU_TEST_BROWSER
@@ -101,3 +102,5 @@ fi
 echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
+# Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).
+deploy/dev/fuzz.sh "${TOUSU_FUZZ_SECONDS:-5}"
