@@ -76,11 +76,19 @@ func decodeCharset(label string, b []byte) (s string, ok bool) {
 		if utf8.Valid(b) {
 			return string(b), true
 		}
-		if label == "" || isASCIIlabel(label) {
-			// Undeclared (or declared ASCII) 8-bit text: guess GB18030.
+		if label == "" || isASCIIlabel(label) || mostlyNotUTF8(b) {
+			// Undeclared (or declared ASCII) 8-bit text, or "UTF-8" that
+			// is mostly not: guess GB18030.
 			return guessLegacy(b), false
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD"), false
+	case isLatin1Label(label) && looksDoubleByte(b):
+		// "iso-8859-1" on Chinese text: Latin-1 decodes any byte, so the
+		// lie shows only in the bytes' pattern.
+		if utf8.Valid(b) {
+			return string(b), false
+		}
+		return guessLegacy(b), false
 	}
 	if enc, found := charsetOverrides[label]; found {
 		return decodeWith(enc, b), true
@@ -97,6 +105,49 @@ func decodeCharset(label string, b []byte) (s string, ok bool) {
 		return strings.ToValidUTF8(string(out), "\uFFFD"), false
 	}
 	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+// mostlyNotUTF8 reports whether b, which is not valid UTF-8, has more
+// invalid bytes than multi-byte UTF-8 characters: legacy text labelled
+// UTF-8, not UTF-8 text with a stray byte or a character cut at its end.
+func mostlyNotUTF8(b []byte) bool {
+	good, bad := 0, 0
+	for len(b) > 0 && utf8.FullRune(b) {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			bad++
+		case n > 1:
+			good++
+		}
+		b = b[n:]
+	}
+	return bad > good
+}
+
+func isLatin1Label(label string) bool {
+	switch label {
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "iso_8859-1", "windows-1252", "cp1252":
+		return true
+	}
+	return false
+}
+
+// looksDoubleByte reports whether the 8-bit bytes of b come in runs of
+// two or more, as in GBK, Big5 or UTF-8, and not alone between ASCII as
+// in Western text (café, Grüße). It needs at least four of them.
+func looksDoubleByte(b []byte) bool {
+	high, alone := 0, 0
+	for i, c := range b {
+		if c < 0x80 {
+			continue
+		}
+		high++
+		if (i == 0 || b[i-1] < 0x80) && (i+1 == len(b) || b[i+1] < 0x80) {
+			alone++
+		}
+	}
+	return high >= 4 && alone*10 < high
 }
 
 func isASCIIlabel(label string) bool {
@@ -131,30 +182,34 @@ var encodedWord = regexp.MustCompile(`=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=`)
 // words).
 var rawWordDecoder = &mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
 
-// decodeHeader decodes an unfolded header value to UTF-8 text: raw 8-bit
+// decodeHeaderChecked decodes an unfolded header value to UTF-8 text: raw 8-bit
 // bytes (sent without encoding, against the RFC) are decoded with fallback
 // (the message's body charset, or a GB18030 guess), then RFC 2047
 // encoded-words in any charset and casing are decoded. Adjacent
 // encoded-words are joined without the whitespace between them, and their
 // bytes are joined before charset conversion when they share a charset. An
-// encoded-word that cannot be decoded is kept as it is.
-func decodeHeader(v, fallback string) string {
+// encoded-word that cannot be decoded is kept as it is. ok is false when
+// anything was a guess: 8-bit bytes that do not fit fallback, a word in an
+// unknown charset or with a broken payload.
+func decodeHeaderChecked(v, fallback string) (s string, ok bool) {
+	ok = true
 	if !utf8.ValidString(v) {
-		v, _ = decodeCharset(fallback, []byte(v))
+		v, ok = decodeCharset(fallback, []byte(v))
 	}
 	if !strings.Contains(v, "=?") {
-		return v
+		return v, ok
 	}
 	locs := encodedWord.FindAllStringSubmatchIndex(v, -1)
 	if locs == nil {
-		return v
+		return v, ok
 	}
 	var out strings.Builder
 	var pending []byte // raw bytes of a run of words in pendingCS
 	pendingCS := ""
 	flush := func() {
 		if pendingCS != "" {
-			s, _ := decodeCharset(pendingCS, pending)
+			s, fits := decodeCharset(pendingCS, pending)
+			ok = ok && fits
 			out.WriteString(s)
 		}
 		pending, pendingCS = pending[:0], ""
@@ -167,6 +222,7 @@ func decodeHeader(v, fallback string) string {
 		raw, err := decodeWordBytes(word)
 		if err != nil {
 			// Not decodable: keep it literally, like surrounding text.
+			ok = false
 			flush()
 			out.WriteString(between)
 			out.WriteString(word)
@@ -188,7 +244,20 @@ func decodeHeader(v, fallback string) string {
 	}
 	flush()
 	out.WriteString(v[last:])
-	return out.String()
+	return out.String(), ok
+}
+
+// decodeHeader is decodeHeaderChecked without the verdict.
+func decodeHeader(v, fallback string) string {
+	s, _ := decodeHeaderChecked(v, fallback)
+	return s
+}
+
+// checkHeader returns v unchanged, for fields decoded later (addresses),
+// and whether decodeHeaderChecked would decode it without guessing.
+func checkHeader(v, fallback string) (string, bool) {
+	_, ok := decodeHeaderChecked(v, fallback)
+	return v, ok
 }
 
 // errBadWord marks an encoded-word whose payload cannot be decoded.

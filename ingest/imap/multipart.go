@@ -1,0 +1,78 @@
+package imap
+
+import (
+	"bytes"
+)
+
+// maxBoundaryBytes bounds a boundary guessed from the body (RFC 2046
+// allows 70).
+const maxBoundaryBytes = 200
+
+// splitMultipart returns the bodies of the parts of a multipart body
+// delimited by boundary, at most maxParts, and whether the closing
+// delimiter was found. Without it the last part runs to the end of the
+// body. A delimiter line may carry trailing white space (RFC 2046
+// transport padding); the line ending before a delimiter belongs to it.
+// found is false when no delimiter occurs at all.
+func splitMultipart(body []byte, boundary string) (parts [][]byte, closed, found bool) {
+	delim := []byte("--" + boundary)
+	start := -1 // where the current part began, -1 in the preamble
+	for off := 0; off < len(body); {
+		line, next := body[off:], len(body)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], off+i+1
+		}
+		if rest, ok := bytes.CutPrefix(bytes.TrimRight(line, " \t\r"), delim); ok && (len(rest) == 0 || string(rest) == "--") {
+			found = true
+			if start >= 0 {
+				parts = append(parts, body[start:partEnd(body, start, off)])
+			}
+			if len(rest) > 0 || len(parts) >= maxParts {
+				return parts, len(rest) > 0, true
+			}
+			start = next
+		}
+		off = next
+	}
+	if start >= 0 {
+		parts = append(parts, body[start:])
+	}
+	return parts, false, found
+}
+
+// partEnd is where a part that began at start ends when the delimiter
+// line begins at delim: before the line ending that precedes it.
+func partEnd(body []byte, start, delim int) int {
+	end := delim
+	if end > start && body[end-1] == '\n' {
+		end--
+		if end > start && body[end-1] == '\r' {
+			end--
+		}
+	}
+	return end
+}
+
+// guessBoundary finds the boundary of a multipart body whose declared
+// boundary is missing or never occurs: the first line "--token" that
+// occurs again later as a line (as a delimiter or the closing one). It
+// returns "" when there is none.
+func guessBoundary(body []byte) string {
+	tries := 0
+	for off := 0; off < len(body) && tries < 5; {
+		line, next := body[off:], len(body)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], off+i+1
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) > 2 && len(line) <= maxBoundaryBytes+2 && bytes.HasPrefix(line, []byte("--")) &&
+			bytes.IndexAny(line, " \t") < 0 && !bytes.HasSuffix(line, []byte("--")) {
+			tries++
+			if bytes.Contains(body[next:], append([]byte("\n"), line...)) {
+				return string(line[2:])
+			}
+		}
+		off = next
+	}
+	return ""
+}
