@@ -219,7 +219,8 @@ func decodeHeaderChecked(v, fallback string) (s string, ok bool) {
 		between := v[last:loc[0]]
 		word := v[loc[0]:loc[1]]
 		cs := normLabel(v[loc[2]:loc[3]])
-		raw, err := decodeWordBytes(word)
+		raw, clean, err := decodeWordBytes(word)
+		ok = ok && clean
 		if err != nil {
 			// Not decodable: keep it literally, like surrounding text.
 			ok = false
@@ -264,24 +265,98 @@ func checkHeader(v, fallback string) (string, bool) {
 var errBadWord = errors.New("malformed encoded-word")
 
 // decodeWordBytes returns the bytes an encoded-word carries, in its own
-// charset. B payloads with missing or broken padding are decoded as far as
-// they go.
-func decodeWordBytes(word string) ([]byte, error) {
+// charset. Broken B and Q payloads are decoded as far as they go; clean is
+// then false. The error says nothing could be decoded.
+func decodeWordBytes(word string) (b []byte, clean bool, err error) {
 	q := strings.Index(word[2:], "?") + 2 // the ? before the encoding letter
 	if word[q+1] == 'b' || word[q+1] == 'B' {
-		b, _ := lenientBase64([]byte(word[q+3 : len(word)-2]))
+		b, clean = lenientBase64([]byte(word[q+3 : len(word)-2]))
 		if len(b) == 0 && len(word) > q+5 {
-			return nil, errBadWord
+			return nil, false, errBadWord
 		}
-		return b, nil
+		return b, clean, nil
 	}
-	// The standard library converts UTF-8, US-ASCII and ISO-8859-1 words
-	// itself; give it a label it passes through unchanged.
-	s, err := rawWordDecoder.Decode("=?x-raw" + word[q:])
-	if err != nil {
-		return nil, errBadWord
+	payload := bytes.ReplaceAll([]byte(word[q+3:len(word)-2]), []byte("_"), []byte(" "))
+	b, clean = lenientQP(payload)
+	if !clean && len(b) == len(payload) {
+		return nil, false, errBadWord // nothing decodable
 	}
-	return []byte(s), nil
+	return b, clean, nil
+}
+
+// lenientQP decodes quoted-printable as far as it goes: "=XX" (hex in
+// either case) is a byte, "=" before the line end (white space and stray
+// CRs tolerated) is a soft line break, white space at a line's end is
+// dropped, and any other "=" is kept as it is. ok is false when such an
+// "=" was kept.
+func lenientQP(in []byte) (out []byte, ok bool) {
+	ok = true
+	out = make([]byte, 0, len(in))
+	for len(in) > 0 {
+		l := in
+		nl := false
+		if i := bytes.IndexByte(in, '\n'); i >= 0 {
+			l, in, nl = in[:i], in[i+1:], true
+		} else {
+			in = nil
+		}
+		l = bytes.TrimRight(l, " \t\r")
+		soft := bytes.HasSuffix(l, []byte("="))
+		if soft {
+			l = l[:len(l)-1]
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if c != '=' {
+				out = append(out, c)
+				continue
+			}
+			if i+2 < len(l) && isHex(l[i+1]) && isHex(l[i+2]) {
+				out = append(out, unhex(l[i+1])<<4|unhex(l[i+2]))
+				i += 2
+				continue
+			}
+			ok = false
+			out = append(out, c)
+		}
+		if nl && !soft {
+			out = append(out, '\n')
+		}
+	}
+	return out, ok
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// looksBase64 reports whether data may be base64 at all: at most a tenth
+// of its bytes other than white space lie outside the alphabet. Plain text
+// sent with a base64 label (Chinese text above all, whose bytes are all
+// outside it) is not, and is better read as it is.
+func looksBase64(data []byte) bool {
+	other, total := 0, 0
+	for _, c := range data {
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=':
+		default:
+			other++
+		}
+		total++
+	}
+	return other*10 <= total
 }
 
 // lenientBase64 decodes standard base64 as far as possible: padding may be
@@ -319,6 +394,12 @@ func lenientBase64(in []byte) (out []byte, ok bool) {
 			in = nil
 		}
 		line, bad := line[:0], false
+		if bytes.ContainsAny(bytes.TrimSpace(l), " \t") {
+			// White space inside a line: prose (a signature, "Sent from
+			// my phone") after or amid the encoding, not base64.
+			ok = false
+			continue
+		}
 		for _, c := range l {
 			switch {
 			case isAlpha(c), c == '=':

@@ -12,6 +12,7 @@ import (
 const (
 	maxHeaderFields = 1000     // fields kept per header block
 	maxFieldBytes   = 64 << 10 // bytes kept of one field, continuations included
+	maxSkipWarnings = 5        // skipped lines named one by one
 )
 
 // headerLine is one line of a header block: its bytes without the line
@@ -61,6 +62,7 @@ func readHeader(data []byte, where string) (textproto.Header, []byte, []string) 
 	warn := func(format string, args ...any) {
 		warnings = append(warnings, where+fmt.Sprintf(format, args...))
 	}
+	skipped := 0 // bad lines beyond maxSkipWarnings
 	for i := last + 1; i < len(lines); i++ {
 		if !isContinuation(lines[i].text) && bytes.IndexByte(lines[i].text, ':') < 0 {
 			warn("缺少与正文之间的空行，第 %d 行起按正文读取", lines[i].num)
@@ -93,8 +95,13 @@ func readHeader(data []byte, where string) (textproto.Header, []byte, []string) 
 		}
 		name, ok := fieldName(l.text)
 		if !ok {
-			warn("第 %d 行不是合法的字段，已跳过：%s", l.num, printable(string(l.text), 60))
 			skipping = true
+			if len(warnings) >= maxSkipWarnings {
+				skipped++
+				continue
+			}
+			text, _ := decodeCharset("", l.text)
+			warn("第 %d 行不是合法的字段，已跳过：%s", l.num, printable(text, 60))
 			continue
 		}
 		if fields >= maxHeaderFields {
@@ -116,6 +123,9 @@ func readHeader(data []byte, where string) (textproto.Header, []byte, []string) 
 		clean.WriteString("\r\n")
 	}
 	clean.WriteString("\r\n")
+	if skipped > 0 {
+		warn("另有 %d 行不是合法的字段，已跳过", skipped)
+	}
 	if nul {
 		warn("含有 NUL 字节，已删除")
 	}

@@ -68,11 +68,31 @@ func guessBoundary(body []byte) string {
 		if len(line) > 2 && len(line) <= maxBoundaryBytes+2 && bytes.HasPrefix(line, []byte("--")) &&
 			bytes.IndexAny(line, " \t") < 0 && !bytes.HasSuffix(line, []byte("--")) {
 			tries++
-			if bytes.Contains(body[next:], append([]byte("\n"), line...)) {
+			if hasLine(body[next:], line) {
 				return string(line[2:])
 			}
 		}
 		off = next
 	}
 	return ""
+}
+
+// hasLine reports whether a line of body starts with delim followed by
+// nothing, white space or "--".
+func hasLine(body, delim []byte) bool {
+	for off := 0; off < len(body); {
+		i := bytes.Index(body[off:], delim)
+		if i < 0 {
+			return false
+		}
+		start, end := off+i, off+i+len(delim)
+		if start == 0 || body[start-1] == '\n' {
+			rest := body[end:]
+			if len(rest) == 0 || rest[0] == '\r' || rest[0] == '\n' || rest[0] == ' ' || rest[0] == '\t' || bytes.HasPrefix(rest, []byte("--")) {
+				return true
+			}
+		}
+		off = end
+	}
+	return false
 }

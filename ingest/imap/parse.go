@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/quotedprintable"
 	"net/mail"
 	"regexp"
 	"strconv"
@@ -129,15 +127,12 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 	}
 	h, rest, warnings := readHeader(body, "邮件头：")
 	if h.Len() == 0 {
-		reason := "no header fields"
-		if len(warnings) > 0 {
-			reason += " (" + warnings[0] + ")"
-		}
-		return p, fmt.Errorf("%w: %s", ErrUnparseable, printable(reason, 200))
+		return p, fmt.Errorf("%w: no header fields", ErrUnparseable)
 	}
-	p.Warnings = warnings
-
 	w := walker{p: &p}
+	for _, wn := range warnings {
+		w.warn("%s", wn)
+	}
 	_, ctParams := contentType(h)
 	fallback := ctParams["charset"] // for raw 8-bit header bytes
 	w.fallback = fallback
@@ -180,11 +175,8 @@ type walker struct {
 	forwarded string
 }
 
-// maxWarnings bounds Parsed.Warnings.
-const maxWarnings = 20
-
 func (w *walker) warn(format string, args ...any) {
-	if len(w.p.Warnings) < maxWarnings {
+	if len(w.p.Warnings) < ingest.MaxWarnings {
 		w.p.Warnings = append(w.p.Warnings, fmt.Sprintf(format, args...))
 	}
 }
@@ -370,27 +362,21 @@ func (w *walker) attachedMessage(data []byte, name string) {
 func (w *walker) transferDecode(cte string, data []byte, name string) []byte {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
+		if !looksBase64(data) {
+			w.warn("%s：声明为 base64 但内容不是，按原文读取", name)
+			return data
+		}
 		out, ok := lenientBase64(data)
 		if !ok {
 			w.warn("%s：base64 编码有误，已尽量解码", name)
 		}
 		return out
 	case "quoted-printable":
-		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(data)))
-		if err == nil {
-			return out
+		out, ok := lenientQP(data)
+		if !ok {
+			w.warn("%s：quoted-printable 编码有误，无法解码之处保留原样", name)
 		}
-		w.warn("%s：quoted-printable 编码有误，无法解码的行保留原样", name)
-		var buf bytes.Buffer
-		for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-			d, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(line)))
-			if err != nil {
-				buf.Write(line)
-				continue
-			}
-			buf.Write(d)
-		}
-		return buf.Bytes()
+		return out
 	case "", "7bit", "8bit", "binary":
 		return data
 	default:
