@@ -142,6 +142,24 @@ func TestRealWorldMail(t *testing.T) {
 	}
 }
 
+// realMailFiles returns the content of every fixture in testdata.
+func realMailFiles(t testing.TB) [][]byte {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*.eml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in testdata: %v", err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
 // processOne hands raw to a mailbox's process step, as a poll does after
 // fetching it, and returns what was published or quarantined.
 func processOne(t testing.TB, raw []byte) *recorder {
