@@ -88,3 +88,12 @@ fi
 echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
+
+# Each fuzz target of the parsers of outside bytes, briefly (its seed
+# corpus already ran above as a test): package and target.
+fuzztime="${TOUSU_FUZZTIME:-10s}"
+for target in \
+  ./ingest/imap:FuzzParseMessage ./ingest/imap:FuzzReadHeader ./ingest/imap:FuzzSplitMultipart; do
+  echo "test.sh: fuzzing ${target#*:} for $fuzztime" >&2
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzztime" "${target%%:*}"
+done

@@ -94,7 +94,7 @@ type ParseOptions struct {
 }
 
 // ErrUnparseable is wrapped by ParseMessage when a message cannot be read
-// at all (no header, a malformed header block).
+// at all: it is empty or not one header field can be read.
 var ErrUnparseable = errors.New("unparseable message")
 
 // ParseMessage reads a raw RFC 5322 message. It is pure (no I/O) and safe
@@ -102,8 +102,9 @@ var ErrUnparseable = errors.New("unparseable message")
 // golang.org/x/text knows (GB2312 and GBK labels as GB18030), bodies in
 // quoted-printable and base64 (broken base64 decoded as far as it goes),
 // nested multiparts, HTML-only bodies to text, and collects attachments.
-// It fails, with an error wrapping ErrUnparseable, only when the header
-// block cannot be read; problems in the body become Warnings.
+// It reads the header leniently (readHeader) and fails, with an error
+// wrapping ErrUnparseable, only when not one header field can be read;
+// what it skipped or guessed becomes Warnings.
 func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 	var p Parsed
 	body := raw

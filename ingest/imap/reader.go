@@ -30,10 +30,15 @@
 //
 // MIME decoding (ParseMessage) handles RFC 2047 headers in mixed charsets,
 // bodies in every charset golang.org/x/text knows (GB2312 and GBK labels
-// decoded as GB18030, since senders mislabel), quoted-printable and
-// base64 including broken base64, HTML-only mail (rendered to text, the
-// HTML kept sanitised for display), nested multiparts and attachments,
-// whose content goes to the attachment store up to a configured size.
+// decoded as GB18030, since senders mislabel; "UTF-8" and "ISO-8859-1"
+// labels on GBK text seen through), quoted-printable and base64 including
+// broken ones, HTML-only mail (rendered to text, the HTML kept sanitised
+// for display), nested multiparts and attachments, whose content goes to
+// the attachment store up to a configured size. It is lenient as real
+// mailers need: a malformed header line is skipped, a missing or wrong
+// boundary guessed; every such repair is a warning on the complaint
+// (ingest.ExtraWarnings), and only mail without one readable header field
+// is unparseable.
 package imap
 
 import (
