@@ -293,13 +293,9 @@ func lenientQP(in []byte) (out []byte, ok bool) {
 	ok = true
 	out = make([]byte, 0, len(in))
 	for len(in) > 0 {
-		l := in
-		nl := false
-		if i := bytes.IndexByte(in, '\n'); i >= 0 {
-			l, in, nl = in[:i], in[i+1:], true
-		} else {
-			in = nil
-		}
+		var l []byte
+		var nl bool
+		l, in, nl = cutLine(in)
 		l = bytes.TrimRight(l, " \t\r")
 		soft := bytes.HasSuffix(l, []byte("="))
 		if soft {
@@ -387,12 +383,8 @@ func lenientBase64(in []byte) (out []byte, ok bool) {
 	}
 	line := make([]byte, 0, 80)
 	for len(in) > 0 {
-		l := in
-		if i := bytes.IndexByte(in, '\n'); i >= 0 {
-			l, in = in[:i], in[i+1:]
-		} else {
-			in = nil
-		}
+		var l []byte
+		l, in, _ = cutLine(in)
 		line, bad := line[:0], false
 		if bytes.ContainsAny(bytes.TrimSpace(l), " \t") {
 			// White space inside a line: prose (a signature, "Sent from

@@ -36,19 +36,16 @@ type headerLine struct {
 func readHeader(data []byte, where string) (textproto.Header, []byte, []string) {
 	var lines []headerLine
 	body := data[len(data):]
-	for off, num := 0, 1; off < len(data); num++ {
-		rest := data[off:]
-		line, next := rest, len(data)
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, next = rest[:i], off+i+1
-		}
+	for rest, num := data, 1; len(rest) > 0; num++ {
+		off := len(data) - len(rest)
+		var line []byte
+		line, rest, _ = cutLine(rest)
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
-			body = data[next:]
+			body = rest
 			break
 		}
 		lines = append(lines, headerLine{text: line, off: off, num: num})
-		off = next
 	}
 
 	// A line without a colon after the last field starts the body.

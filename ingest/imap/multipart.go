@@ -17,22 +17,21 @@ const maxBoundaryBytes = 200
 func splitMultipart(body []byte, boundary string) (parts [][]byte, closed, found bool) {
 	delim := []byte("--" + boundary)
 	start := -1 // where the current part began, -1 in the preamble
-	for off := 0; off < len(body); {
-		line, next := body[off:], len(body)
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next = line[:i], off+i+1
-		}
-		if rest, ok := bytes.CutPrefix(bytes.TrimRight(line, " \t\r"), delim); ok && (len(rest) == 0 || string(rest) == "--") {
+	for rest := body; len(rest) > 0; {
+		off := len(body) - len(rest)
+		var line []byte
+		line, rest, _ = cutLine(rest)
+		next := len(body) - len(rest)
+		if tail, ok := bytes.CutPrefix(bytes.TrimRight(line, " \t\r"), delim); ok && (len(tail) == 0 || string(tail) == "--") {
 			found = true
 			if start >= 0 {
 				parts = append(parts, body[start:partEnd(body, start, off)])
 			}
-			if len(rest) > 0 || len(parts) >= maxParts {
-				return parts, len(rest) > 0, true
+			if len(tail) > 0 || len(parts) >= maxParts {
+				return parts, len(tail) > 0, true
 			}
 			start = next
 		}
-		off = next
 	}
 	if start >= 0 {
 		parts = append(parts, body[start:])
@@ -59,22 +58,28 @@ func partEnd(body []byte, start, delim int) int {
 // returns "" when there is none.
 func guessBoundary(body []byte) string {
 	tries := 0
-	for off := 0; off < len(body) && tries < 5; {
-		line, next := body[off:], len(body)
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next = line[:i], off+i+1
-		}
+	for rest := body; len(rest) > 0 && tries < 5; {
+		var line []byte
+		line, rest, _ = cutLine(rest)
 		line = bytes.TrimRight(line, " \t\r")
 		if len(line) > 2 && len(line) <= maxBoundaryBytes+2 && bytes.HasPrefix(line, []byte("--")) &&
 			bytes.IndexAny(line, " \t") < 0 && !bytes.HasSuffix(line, []byte("--")) {
 			tries++
-			if hasLine(body[next:], line) {
+			if hasLine(rest, line) {
 				return string(line[2:])
 			}
 		}
-		off = next
 	}
 	return ""
+}
+
+// cutLine returns the first line of b without its "\n", the rest of b
+// after it, and whether the line ended with "\n".
+func cutLine(b []byte) (line, rest []byte, nl bool) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:], true
+	}
+	return b, nil, false
 }
 
 // hasLine reports whether a line of body starts with delim followed by
