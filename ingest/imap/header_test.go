@@ -98,6 +98,14 @@ func TestSplitMultipart(t *testing.T) {
 	}
 }
 
+func TestSplitMultipartBounded(t *testing.T) {
+	body := strings.Repeat("--b\n\n投诉\n", maxParts+50)
+	parts, closed, found := splitMultipart([]byte(body), "b")
+	if len(parts) != maxParts || !closed || !found {
+		t.Errorf("%d parts, closed %v, found %v; want %d, the rest not read", len(parts), closed, found, maxParts)
+	}
+}
+
 func TestGuessBoundary(t *testing.T) {
 	tests := []struct{ body, want string }{
 		{"--b7c1\nContent-Type: text/plain\n\nx\n--b7c1--\n", "b7c1"},

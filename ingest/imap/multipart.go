@@ -10,7 +10,7 @@ const maxBoundaryBytes = 200
 
 // splitMultipart returns the bodies of the parts of a multipart body
 // delimited by boundary, at most maxParts, and whether the closing
-// delimiter was found. Without it the last part runs to the end of the
+// delimiter was found (or maxParts parts were, and the rest is not read). Without it the last part runs to the end of the
 // body. A delimiter line may carry trailing white space (RFC 2046
 // transport padding); the line ending before a delimiter belongs to it.
 // found is false when no delimiter occurs at all.
@@ -28,7 +28,7 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, closed, found
 				parts = append(parts, body[start:partEnd(body, start, off)])
 			}
 			if len(tail) > 0 || len(parts) >= maxParts {
-				return parts, len(tail) > 0, true
+				return parts, true, true
 			}
 			start = next
 		}

@@ -78,8 +78,10 @@ type Parsed struct {
 	// ReplyToReference is a tousu reference number (ingest.References)
 	// found in the subject, upper-cased, or empty.
 	ReplyToReference string
-	// Warnings lists what could not be decoded cleanly (a broken base64
-	// part, an unknown charset); the rest of the message is still used.
+	// Warnings say, in Chinese, what could not be read cleanly and was
+	// skipped or guessed (a malformed header line, a missing boundary, a
+	// broken base64 part, a charset label that lies); the rest of the
+	// message is still used. At most ingest.MaxWarnings.
 	Warnings []string
 }
 

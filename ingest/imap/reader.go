@@ -753,7 +753,7 @@ func (m *mailbox) process(ctx context.Context, meta Meta, raw []byte) (outcome, 
 	}
 	m.log.Info("complaint published", zap.String("id", env.ID), zap.String("reference", env.Reference),
 		zap.String("source_id", sid), zap.String("message_id", p.MessageID),
-		zap.Int("attachments", len(atts)), zap.Duration("publish", time.Since(start)))
+		zap.Int("attachments", len(atts)), zap.Int("warnings", len(p.Warnings)), zap.Duration("publish", time.Since(start)))
 	return published, nil
 }
 
