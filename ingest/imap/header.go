@@ -59,7 +59,6 @@ func readHeader(data []byte, where string) (textproto.Header, []byte, []string) 
 	warn := func(format string, args ...any) {
 		warnings = append(warnings, where+fmt.Sprintf(format, args...))
 	}
-	skipped := 0 // bad lines beyond maxSkipWarnings
 	for i := last + 1; i < len(lines); i++ {
 		if !isContinuation(lines[i].text) && bytes.IndexByte(lines[i].text, ':') < 0 {
 			warn("缺少与正文之间的空行，第 %d 行起按正文读取", lines[i].num)
@@ -70,8 +69,9 @@ func readHeader(data []byte, where string) (textproto.Header, []byte, []string) 
 	}
 
 	var clean bytes.Buffer
-	fields, skipping, nul, cut, dropped := 0, true, false, false, 0
-	size := 0
+	fields, size, skipping := 0, 0, true
+	nul, cut := false, false
+	skipped, dropped := 0, 0 // bad lines beyond maxSkipWarnings, fields beyond maxHeaderFields
 	for i, l := range lines {
 		if isContinuation(l.text) {
 			switch {
