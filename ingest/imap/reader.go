@@ -42,7 +42,6 @@
 package imap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -59,7 +58,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-message/textproto"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -650,7 +648,8 @@ func (m *mailbox) spool(lit imap.LiteralReader, name string) (*spooled, error) {
 }
 
 // headerMessageID returns the Message-ID of a message's start, or "" if its
-// header is not complete or readable there.
+// header is not complete there or has none (the header is read as
+// leniently as ParseMessage reads it).
 func headerMessageID(start []byte) string {
 	// The header ends at the first empty line (CRLF or LF).
 	cut := -1
@@ -663,10 +662,7 @@ func headerMessageID(start []byte) string {
 	if cut < 0 {
 		return ""
 	}
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(start[:cut])))
-	if err != nil {
-		return ""
-	}
+	h, _, _ := readHeader(start[:cut], "")
 	return truncateUTF8(first(msgIDs(h.Get("Message-Id"))), 500)
 }
 
