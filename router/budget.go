@@ -34,8 +34,9 @@ const (
 type Omitted struct {
 	// Contacts counts the oldest contacts dropped.
 	Contacts int `json:"contacts,omitempty"`
-	// ContactTexts counts the contacts whose subject and text were
-	// dropped (they keep their reference, kind, channel, time and sender).
+	// ContactTexts counts the contacts whose subject, text and warnings
+	// were dropped (they keep their reference, kind, channel, time and
+	// sender).
 	ContactTexts int `json:"contact_texts,omitempty"`
 	// History counts the oldest history events dropped.
 	History int `json:"history,omitempty"`
@@ -88,11 +89,11 @@ var caseTrims = []func(c *Case, excess int) bool{
 				break
 			}
 			x := &c.Contacts[i]
-			if x.Text == "" && x.Subject == "" {
+			if !x.hasText() {
 				continue
 			}
-			excess -= encodedSize(x.Text) + encodedSize(x.Subject)
-			x.Text, x.Subject = "", ""
+			excess -= encodedSize(x.Text) + encodedSize(x.Subject) + encodedSize(x.Warnings)
+			x.dropText()
 			n++
 		}
 		c.Omitted.ContactTexts += n

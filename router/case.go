@@ -173,6 +173,11 @@ type Case struct {
 	// (the privacy notice's version and when): the web form's, or the
 	// one a partner passed to the API. Nil when the channel collects none.
 	Consent *ingest.Consent `json:"consent,omitempty"`
+	// Warnings say what the channel could not read cleanly in the case's
+	// first complaint although it kept it (ingest.Warnings: a mail header
+	// line skipped, a charset guessed), in Chinese, for agents to check
+	// the text against the original.
+	Warnings []string `json:"warnings,omitempty"`
 	// Duplicates counts the attached near-identical complaints.
 	Duplicates int `json:"duplicates,omitempty"`
 	// Urgency is raised by one for every repeat complaint (重复投诉) and

@@ -230,6 +230,7 @@ func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 		WorkOrders:    withWorkOrder(nil, c),
 		BusinessType:  businessType(c),
 		Consent:       ingest.ConsentOf(c.Extra),
+		Warnings:      ingest.Warnings(c.Extra),
 		Channel:       c.Channel,
 		Source:        c.Source,
 		Customer:      c.Customer,

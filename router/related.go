@@ -38,6 +38,20 @@ type Contact struct {
 	// Consent is the consent that came with the complaint, as
 	// Case.Consent.
 	Consent *ingest.Consent `json:"consent,omitempty"`
+	// Warnings are the complaint's, as Case.Warnings; they go with its
+	// text when that is dropped.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// hasText reports whether the contact still has its subject, text or
+// warnings.
+func (x *Contact) hasText() bool {
+	return x.Text != "" || x.Subject != "" || len(x.Warnings) > 0
+}
+
+// dropText drops the contact's subject, text and warnings.
+func (x *Contact) dropText() {
+	x.Subject, x.Text, x.Warnings = "", "", nil
 }
 
 // The kinds of Contact.
@@ -255,15 +269,15 @@ func attach(c Case, comp normalize.Complaint, kind string) Case {
 	contact := Contact{
 		Complaint: comp.ID, Reference: comp.Reference, Kind: kind, Channel: comp.Channel,
 		ReceivedAt: comp.ReceivedAt, Subject: comp.Subject, Text: comp.Description,
-		Consent: ingest.ConsentOf(comp.Extra),
+		Consent: ingest.ConsentOf(comp.Extra), Warnings: ingest.Warnings(comp.Extra),
 	}
 	if comp.Customer.Key != c.Customer.Key {
 		contact.From = comp.Customer
 	}
 	c.Contacts = keepEnds(append(slices.Clip(c.Contacts), contact), 0, MaxContacts, &c.Omitted.Contacts)
-	if n := len(c.Contacts) - MaxContactTexts - 1; n >= 0 && (c.Contacts[n].Text != "" || c.Contacts[n].Subject != "") {
+	if n := len(c.Contacts) - MaxContactTexts - 1; n >= 0 && c.Contacts[n].hasText() {
 		c.Contacts = slices.Clone(c.Contacts) // the texts below are the caller's
-		c.Contacts[n].Subject, c.Contacts[n].Text = "", ""
+		c.Contacts[n].dropText()
 		c.Omitted.ContactTexts++
 	}
 	if comp.ReceivedAt.After(c.UpdatedAt) {

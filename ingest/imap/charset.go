@@ -76,11 +76,19 @@ func decodeCharset(label string, b []byte) (s string, ok bool) {
 		if utf8.Valid(b) {
 			return string(b), true
 		}
-		if label == "" || isASCIIlabel(label) {
-			// Undeclared (or declared ASCII) 8-bit text: guess GB18030.
+		if label == "" || isASCIIlabel(label) || mostlyNotUTF8(b) {
+			// Undeclared (or declared ASCII) 8-bit text, or "UTF-8" that
+			// is mostly not: guess GB18030.
 			return guessLegacy(b), false
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD"), false
+	case isLatin1Label(label) && looksDoubleByte(b):
+		// "iso-8859-1" on Chinese text: Latin-1 decodes any byte, so the
+		// lie shows only in the bytes' pattern.
+		if utf8.Valid(b) {
+			return string(b), false
+		}
+		return guessLegacy(b), false
 	}
 	if enc, found := charsetOverrides[label]; found {
 		return decodeWith(enc, b), true
@@ -97,6 +105,49 @@ func decodeCharset(label string, b []byte) (s string, ok bool) {
 		return strings.ToValidUTF8(string(out), "\uFFFD"), false
 	}
 	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+// mostlyNotUTF8 reports whether b, which is not valid UTF-8, has more
+// invalid bytes than multi-byte UTF-8 characters: legacy text labelled
+// UTF-8, not UTF-8 text with a stray byte or a character cut at its end.
+func mostlyNotUTF8(b []byte) bool {
+	good, bad := 0, 0
+	for len(b) > 0 && utf8.FullRune(b) {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			bad++
+		case n > 1:
+			good++
+		}
+		b = b[n:]
+	}
+	return bad > good
+}
+
+func isLatin1Label(label string) bool {
+	switch label {
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "iso_8859-1", "windows-1252", "cp1252":
+		return true
+	}
+	return false
+}
+
+// looksDoubleByte reports whether the 8-bit bytes of b come in runs of
+// two or more, as in GBK, Big5 or UTF-8, and not alone between ASCII as
+// in Western text (café, Grüße). It needs at least four of them.
+func looksDoubleByte(b []byte) bool {
+	high, alone := 0, 0
+	for i, c := range b {
+		if c < 0x80 {
+			continue
+		}
+		high++
+		if (i == 0 || b[i-1] < 0x80) && (i+1 == len(b) || b[i+1] < 0x80) {
+			alone++
+		}
+	}
+	return high >= 4 && alone*10 < high
 }
 
 func isASCIIlabel(label string) bool {
@@ -131,30 +182,34 @@ var encodedWord = regexp.MustCompile(`=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=`)
 // words).
 var rawWordDecoder = &mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
 
-// decodeHeader decodes an unfolded header value to UTF-8 text: raw 8-bit
+// decodeHeaderChecked decodes an unfolded header value to UTF-8 text: raw 8-bit
 // bytes (sent without encoding, against the RFC) are decoded with fallback
 // (the message's body charset, or a GB18030 guess), then RFC 2047
 // encoded-words in any charset and casing are decoded. Adjacent
 // encoded-words are joined without the whitespace between them, and their
 // bytes are joined before charset conversion when they share a charset. An
-// encoded-word that cannot be decoded is kept as it is.
-func decodeHeader(v, fallback string) string {
+// encoded-word that cannot be decoded is kept as it is. ok is false when
+// anything was a guess: 8-bit bytes that do not fit fallback, a word in an
+// unknown charset or with a broken payload.
+func decodeHeaderChecked(v, fallback string) (s string, ok bool) {
+	ok = true
 	if !utf8.ValidString(v) {
-		v, _ = decodeCharset(fallback, []byte(v))
+		v, ok = decodeCharset(fallback, []byte(v))
 	}
 	if !strings.Contains(v, "=?") {
-		return v
+		return v, ok
 	}
 	locs := encodedWord.FindAllStringSubmatchIndex(v, -1)
 	if locs == nil {
-		return v
+		return v, ok
 	}
 	var out strings.Builder
 	var pending []byte // raw bytes of a run of words in pendingCS
 	pendingCS := ""
 	flush := func() {
 		if pendingCS != "" {
-			s, _ := decodeCharset(pendingCS, pending)
+			s, fits := decodeCharset(pendingCS, pending)
+			ok = ok && fits
 			out.WriteString(s)
 		}
 		pending, pendingCS = pending[:0], ""
@@ -164,9 +219,11 @@ func decodeHeader(v, fallback string) string {
 		between := v[last:loc[0]]
 		word := v[loc[0]:loc[1]]
 		cs := normLabel(v[loc[2]:loc[3]])
-		raw, err := decodeWordBytes(word)
+		raw, clean, err := decodeWordBytes(word)
+		ok = ok && clean
 		if err != nil {
 			// Not decodable: keep it literally, like surrounding text.
+			ok = false
 			flush()
 			out.WriteString(between)
 			out.WriteString(word)
@@ -188,31 +245,114 @@ func decodeHeader(v, fallback string) string {
 	}
 	flush()
 	out.WriteString(v[last:])
-	return out.String()
+	return out.String(), ok
+}
+
+// decodeHeader is decodeHeaderChecked without the verdict.
+func decodeHeader(v, fallback string) string {
+	s, _ := decodeHeaderChecked(v, fallback)
+	return s
+}
+
+// checkHeader returns v unchanged, for fields decoded later (addresses),
+// and whether decodeHeaderChecked would decode it without guessing.
+func checkHeader(v, fallback string) (string, bool) {
+	_, ok := decodeHeaderChecked(v, fallback)
+	return v, ok
 }
 
 // errBadWord marks an encoded-word whose payload cannot be decoded.
 var errBadWord = errors.New("malformed encoded-word")
 
 // decodeWordBytes returns the bytes an encoded-word carries, in its own
-// charset. B payloads with missing or broken padding are decoded as far as
-// they go.
-func decodeWordBytes(word string) ([]byte, error) {
+// charset. Broken B and Q payloads are decoded as far as they go; clean is
+// then false. The error says nothing could be decoded.
+func decodeWordBytes(word string) (b []byte, clean bool, err error) {
 	q := strings.Index(word[2:], "?") + 2 // the ? before the encoding letter
 	if word[q+1] == 'b' || word[q+1] == 'B' {
-		b, _ := lenientBase64([]byte(word[q+3 : len(word)-2]))
+		b, clean = lenientBase64([]byte(word[q+3 : len(word)-2]))
 		if len(b) == 0 && len(word) > q+5 {
-			return nil, errBadWord
+			return nil, false, errBadWord
 		}
-		return b, nil
+		return b, clean, nil
 	}
-	// The standard library converts UTF-8, US-ASCII and ISO-8859-1 words
-	// itself; give it a label it passes through unchanged.
-	s, err := rawWordDecoder.Decode("=?x-raw" + word[q:])
-	if err != nil {
-		return nil, errBadWord
+	payload := bytes.ReplaceAll([]byte(word[q+3:len(word)-2]), []byte("_"), []byte(" "))
+	b, clean = lenientQP(payload)
+	if !clean && len(b) == len(payload) {
+		return nil, false, errBadWord // nothing decodable
 	}
-	return []byte(s), nil
+	return b, clean, nil
+}
+
+// lenientQP decodes quoted-printable as far as it goes: "=XX" (hex in
+// either case) is a byte, "=" before the line end (white space and stray
+// CRs tolerated) is a soft line break, white space at a line's end is
+// dropped, and any other "=" is kept as it is. ok is false when such an
+// "=" was kept.
+func lenientQP(in []byte) (out []byte, ok bool) {
+	ok = true
+	out = make([]byte, 0, len(in))
+	for len(in) > 0 {
+		var l []byte
+		var nl bool
+		l, in, nl = cutLine(in)
+		l = bytes.TrimRight(l, " \t\r")
+		soft := bytes.HasSuffix(l, []byte("="))
+		if soft {
+			l = l[:len(l)-1]
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if c != '=' {
+				out = append(out, c)
+				continue
+			}
+			if i+2 < len(l) && isHex(l[i+1]) && isHex(l[i+2]) {
+				out = append(out, unhex(l[i+1])<<4|unhex(l[i+2]))
+				i += 2
+				continue
+			}
+			ok = false
+			out = append(out, c)
+		}
+		if nl && !soft {
+			out = append(out, '\n')
+		}
+	}
+	return out, ok
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// looksBase64 reports whether data may be base64 at all: at most a tenth
+// of its bytes other than white space lie outside the alphabet. Plain text
+// sent with a base64 label (Chinese text above all, whose bytes are all
+// outside it) is not, and is better read as it is.
+func looksBase64(data []byte) bool {
+	other, total := 0, 0
+	for _, c := range data {
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=':
+		default:
+			other++
+		}
+		total++
+	}
+	return other*10 <= total
 }
 
 // lenientBase64 decodes standard base64 as far as possible: padding may be
@@ -243,13 +383,15 @@ func lenientBase64(in []byte) (out []byte, ok bool) {
 	}
 	line := make([]byte, 0, 80)
 	for len(in) > 0 {
-		l := in
-		if i := bytes.IndexByte(in, '\n'); i >= 0 {
-			l, in = in[:i], in[i+1:]
-		} else {
-			in = nil
-		}
+		var l []byte
+		l, in, _ = cutLine(in)
 		line, bad := line[:0], false
+		if bytes.ContainsAny(bytes.TrimSpace(l), " \t") {
+			// White space inside a line: prose (a signature, "Sent from
+			// my phone") after or amid the encoding, not base64.
+			ok = false
+			continue
+		}
 		for _, c := range l {
 			switch {
 			case isAlpha(c), c == '=':

@@ -108,6 +108,7 @@ func TestHeaderMessageID(t *testing.T) {
 		{"no Message-ID", "From: a@example.com\r\n\r\nbody\r\n\r\n", ""},
 		{"empty", "", ""},
 		{"blank first line", "\r\n\r\nMessage-ID: <x@example.com>\r\n\r\n", ""},
+		{"a malformed line before it", "X-Script/function/\t !\"#$%: TEST\r\nMessage-ID: <big-5@example.com>\r\n\r\n", "big-5@example.com"},
 	}
 	for _, tt := range tests {
 		if got := headerMessageID([]byte(tt.start)); got != tt.want {

@@ -52,8 +52,6 @@ const (
 	// is not in the attachment store (reason too_large, type_not_allowed or
 	// no_store).
 	ExtraAttachmentsNotStored = "attachments_not_stored"
-	// ExtraDecodeWarnings lists what could not be decoded cleanly.
-	ExtraDecodeWarnings = "decode_warnings"
 )
 
 // Reasons of ExtraAttachmentsNotStored.
@@ -152,9 +150,7 @@ func BuildEnvelope(refs ingest.References, p *Parsed, m Meta, raw []byte, atts [
 	if p.TextFromHTML {
 		set(ExtraTextFromHTML, "true")
 	}
-	if len(p.Warnings) > 0 {
-		set(ExtraDecodeWarnings, truncateUTF8(strings.Join(p.Warnings, "; "), 2000))
-	}
+	ingest.SetWarnings(&env, p.Warnings)
 
 	contact := p.From
 	if p.ReplyTo.Email != "" {

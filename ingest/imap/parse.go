@@ -1,13 +1,10 @@
 package imap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/quotedprintable"
 	"net/mail"
 	"regexp"
 	"strconv"
@@ -81,8 +78,10 @@ type Parsed struct {
 	// ReplyToReference is a tousu reference number (ingest.References)
 	// found in the subject, upper-cased, or empty.
 	ReplyToReference string
-	// Warnings lists what could not be decoded cleanly (a broken base64
-	// part, an unknown charset); the rest of the message is still used.
+	// Warnings say, in Chinese, what could not be read cleanly and was
+	// skipped or guessed (a malformed header line, a missing boundary, a
+	// broken base64 part, a charset label that lies); the rest of the
+	// message is still used. At most ingest.MaxWarnings.
 	Warnings []string
 }
 
@@ -97,7 +96,7 @@ type ParseOptions struct {
 }
 
 // ErrUnparseable is wrapped by ParseMessage when a message cannot be read
-// at all (no header, a malformed header block).
+// at all: it is empty or not one header field can be read.
 var ErrUnparseable = errors.New("unparseable message")
 
 // ParseMessage reads a raw RFC 5322 message. It is pure (no I/O) and safe
@@ -105,8 +104,9 @@ var ErrUnparseable = errors.New("unparseable message")
 // golang.org/x/text knows (GB2312 and GBK labels as GB18030), bodies in
 // quoted-printable and base64 (broken base64 decoded as far as it goes),
 // nested multiparts, HTML-only bodies to text, and collects attachments.
-// It fails, with an error wrapping ErrUnparseable, only when the header
-// block cannot be read; problems in the body become Warnings.
+// It reads the header leniently (readHeader) and fails, with an error
+// wrapping ErrUnparseable, only when not one header field can be read;
+// what it skipped or guessed becomes Warnings.
 func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 	var p Parsed
 	body := raw
@@ -128,23 +128,21 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 		}
 		body = append(body[:len(body):len(body)], nl...)
 	}
-	br := bufio.NewReader(bytes.NewReader(body))
-	h, err := textproto.ReadHeader(br)
-	if err != nil {
-		return p, fmt.Errorf("%w: header: %s", ErrUnparseable, printable(err.Error(), 200))
-	}
+	h, rest, warnings := readHeader(body, "邮件头：")
 	if h.Len() == 0 {
 		return p, fmt.Errorf("%w: no header fields", ErrUnparseable)
 	}
-
 	w := walker{p: &p}
+	for _, wn := range warnings {
+		w.warn("%s", wn)
+	}
 	_, ctParams := contentType(h)
 	fallback := ctParams["charset"] // for raw 8-bit header bytes
 	w.fallback = fallback
 
-	p.Subject = cleanLine(decodeHeader(h.Get("Subject"), fallback))
-	p.From = firstAddress(h.Get("From"), fallback)
-	p.ReplyTo = firstAddress(h.Get("Reply-To"), fallback)
+	p.Subject = cleanLine(w.header("主题", decodeHeaderChecked, h.Get("Subject")))
+	p.From = firstAddress(w.header("发件人", checkHeader, h.Get("From")), fallback)
+	p.ReplyTo = firstAddress(w.header("回复地址", checkHeader, h.Get("Reply-To")), fallback)
 	p.To = addressList(h.Get("To"), fallback)
 	p.MessageID = first(msgIDs(h.Get("Message-Id")))
 	p.InReplyTo = msgIDs(h.Get("In-Reply-To"))
@@ -153,7 +151,7 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 		p.Date = d
 	}
 
-	text, htmlBody := w.walk(h, br, 0, "")
+	text, htmlBody := w.walk(h, rest, 0, "")
 	p.Text = ingest.TidyText(text)
 	if htmlBody != "" {
 		if p.Text == "" {
@@ -161,6 +159,10 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 			p.TextFromHTML = true
 		}
 		p.HTML = sanitizeHTML(htmlBody)
+	}
+	if p.Text == "" && w.forwarded != "" {
+		// Only a forwarded message: its text is the complaint.
+		p.Text = ingest.TidyText(w.forwarded)
 	}
 	p.Auto = autoReason(h, p.From, p.ReplyTo, p.Subject, opts)
 	p.ReplyToReference = findReference(p.Subject)
@@ -172,62 +174,87 @@ type walker struct {
 	p        *Parsed
 	fallback string
 	parts    int
+	// forwarded is the text of the first attached message (message/rfc822).
+	forwarded string
 }
 
 func (w *walker) warn(format string, args ...any) {
-	if len(w.p.Warnings) < 20 {
+	if len(w.p.Warnings) < ingest.MaxWarnings {
 		w.p.Warnings = append(w.p.Warnings, fmt.Sprintf(format, args...))
 	}
 }
 
-// walk handles one entity (the message or a part) with header h and raw
-// body r, and returns the text and HTML it contributes to the message
-// body. Attachments are appended to w.p.
-func (w *walker) walk(h textproto.Header, r io.Reader, depth int, path string) (text, htmlBody string) {
-	w.parts++
-	name := path
-	if name == "" {
-		name = "body"
+// header decodes the value of a header field with decode and warns, under
+// the field's Chinese name, when that was a guess: unencoded 8-bit bytes
+// that do not fit the message's charset, an encoded-word in an unknown
+// charset or with a broken payload.
+func (w *walker) header(name string, decode func(v, fallback string) (string, bool), v string) string {
+	s, ok := decode(v, w.fallback)
+	if !ok {
+		w.warn("%s：编码无法完全识别，已尽量解码", name)
 	}
+	return s
+}
+
+// partName is how warnings name a MIME part: 正文 for the message's own
+// body, else its number (1.2 is the second part of the first).
+func partName(path string) string {
+	if path == "" {
+		return "正文"
+	}
+	return "第 " + path + " 部分"
+}
+
+// walk handles one entity (the message or a part) with header h and raw
+// body, and returns the text and HTML it contributes to the message body.
+// Attachments are appended to w.p.
+func (w *walker) walk(h textproto.Header, body []byte, depth int, path string) (text, htmlBody string) {
+	w.parts++
+	name := partName(path)
 	mediaType, params := contentType(h)
 	disp, dparams := disposition(h)
 
 	if strings.HasPrefix(mediaType, "multipart/") {
-		boundary := params["boundary"]
-		if boundary == "" {
-			w.warn("%s: multipart without boundary, read as text", name)
-			return w.leaf(h, r, "text/plain", params, disp, dparams, name)
-		}
 		if depth >= maxDepth {
-			w.warn("%s: multipart nested deeper than %d levels, ignored", name, maxDepth)
+			w.warn("%s：多部分嵌套超过 %d 层，已忽略", name, maxDepth)
 			return "", ""
 		}
-		return w.multipart(mediaType, textproto.NewMultipartReader(r, boundary), depth, path)
+		boundary := params["boundary"]
+		parts, closed, found := splitMultipart(body, boundary)
+		if boundary == "" || !found {
+			guess := guessBoundary(body)
+			if guess == "" {
+				w.warn("%s：多部分邮件的分隔线缺失或不符，按纯文本读取", name)
+				return w.leaf(h, body, "text/plain", params, disp, dparams, name)
+			}
+			w.warn("%s：声明的分隔线缺失或不符，已按正文中的分隔线拆分", name)
+			parts, closed, _ = splitMultipart(body, guess)
+		}
+		if !closed {
+			w.warn("%s：多部分邮件缺少结束分隔线，已读到结尾", name)
+		}
+		return w.multipart(mediaType, parts, depth, path)
 	}
-	return w.leaf(h, r, mediaType, params, disp, dparams, name)
+	return w.leaf(h, body, mediaType, params, disp, dparams, name)
 }
 
-func (w *walker) multipart(mediaType string, mr *textproto.MultipartReader, depth int, path string) (text, htmlBody string) {
+func (w *walker) multipart(mediaType string, parts [][]byte, depth int, path string) (text, htmlBody string) {
 	type child struct{ text, html string }
 	var children []child
-	for i := 1; ; i++ {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			w.warn("%s: multipart: %s", orBody(path), printable(err.Error(), 100))
-			break
-		}
+	for i, raw := range parts {
 		if w.parts >= maxParts {
-			w.warn("more than %d MIME parts, the rest ignored", maxParts)
+			w.warn("MIME 部分超过 %d 个，其余已忽略", maxParts)
 			break
 		}
-		sub := strconv.Itoa(i)
+		sub := strconv.Itoa(i + 1)
 		if path != "" {
 			sub = path + "." + sub
 		}
-		t, hb := w.walk(part.Header, part, depth+1, sub)
+		h, body, warnings := readHeader(raw, partName(sub)+"的头：")
+		for _, wn := range warnings {
+			w.warn("%s", wn)
+		}
+		t, hb := w.walk(h, body, depth+1, sub)
 		children = append(children, child{t, hb})
 	}
 	if mediaType == "multipart/alternative" {
@@ -265,12 +292,8 @@ func (w *walker) multipart(mediaType string, mr *textproto.MultipartReader, dept
 }
 
 // leaf handles a non-multipart entity.
-func (w *walker) leaf(h textproto.Header, r io.Reader, mediaType string, params map[string]string, disp string, dparams map[string]string, name string) (text, htmlBody string) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		w.warn("%s: %s (kept what was read)", name, printable(err.Error(), 100))
-	}
-	data = w.transferDecode(h.Get("Content-Transfer-Encoding"), data, name)
+func (w *walker) leaf(h textproto.Header, body []byte, mediaType string, params map[string]string, disp string, dparams map[string]string, name string) (text, htmlBody string) {
+	data := w.transferDecode(h.Get("Content-Transfer-Encoding"), body, name)
 
 	filename := dparams["filename"]
 	if filename == "" {
@@ -288,12 +311,19 @@ func (w *walker) leaf(h textproto.Header, r io.Reader, mediaType string, params 
 		}
 		s, ok := decodeCharset(label, data)
 		if !ok {
-			w.warn("%s: charset %q: decoded as best guess", name, printable(label, 40))
+			w.warn("%s：字符集 %q 与内容不符或无法识别，已按推测解码", name, printable(label, 40))
+		}
+		if strings.ContainsRune(s, 0) {
+			w.warn("%s：含有 NUL 字节，已删除", name)
+			s = strings.ReplaceAll(s, "\x00", "")
 		}
 		if mediaType == "text/html" {
 			return "", s
 		}
 		return s, ""
+	}
+	if mediaType == "message/rfc822" || mediaType == "message/global" {
+		w.attachedMessage(data, name)
 	}
 	w.p.Attachments = append(w.p.Attachments, Part{
 		Name:        filename,
@@ -305,45 +335,57 @@ func (w *walker) leaf(h textproto.Header, r io.Reader, mediaType string, params 
 	return "", ""
 }
 
+// attachedMessage reads the text of an attached (forwarded) message into
+// w.forwarded, the first one only; its own attachments stay inside it.
+func (w *walker) attachedMessage(data []byte, name string) {
+	if w.forwarded != "" || w.parts >= maxParts {
+		return
+	}
+	h, body, warnings := readHeader(data, name+"（附带的邮件）的头：")
+	if h.Len() == 0 {
+		return
+	}
+	for _, wn := range warnings {
+		w.warn("%s", wn)
+	}
+	inner := walker{p: &Parsed{}, fallback: w.fallback, parts: w.parts}
+	text, htmlBody := inner.walk(h, body, maxDepth/2, "")
+	w.parts = inner.parts
+	if strings.TrimSpace(text) == "" && htmlBody != "" {
+		text = ingest.HTMLToText(htmlBody)
+	}
+	w.forwarded = text
+	for _, wn := range inner.p.Warnings {
+		w.warn("%s（附带的邮件）%s", name, wn)
+	}
+}
+
 // transferDecode undoes the Content-Transfer-Encoding, decoding broken
 // input as far as it goes.
 func (w *walker) transferDecode(cte string, data []byte, name string) []byte {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
+		if !looksBase64(data) {
+			w.warn("%s：声明为 base64 但内容不是，按原文读取", name)
+			return data
+		}
 		out, ok := lenientBase64(data)
 		if !ok {
-			w.warn("%s: broken base64, decoded what could be decoded", name)
+			w.warn("%s：base64 编码有误，已尽量解码", name)
 		}
 		return out
 	case "quoted-printable":
-		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(data)))
-		if err == nil {
-			return out
+		out, ok := lenientQP(data)
+		if !ok {
+			w.warn("%s：quoted-printable 编码有误，无法解码之处保留原样", name)
 		}
-		w.warn("%s: broken quoted-printable, undecodable lines kept as they are", name)
-		var buf bytes.Buffer
-		for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-			d, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(line)))
-			if err != nil {
-				buf.Write(line)
-				continue
-			}
-			buf.Write(d)
-		}
-		return buf.Bytes()
+		return out
 	case "", "7bit", "8bit", "binary":
 		return data
 	default:
-		w.warn("%s: unknown transfer encoding %q, content kept as it is", name, printable(cte, 40))
+		w.warn("%s：未知的传输编码 %q，内容保留原样", name, printable(cte, 40))
 		return data
 	}
-}
-
-func orBody(path string) string {
-	if path == "" {
-		return "body"
-	}
-	return path
 }
 
 // contentType returns the media type (lower case, text/plain by default)

@@ -273,10 +273,11 @@ func TestLenientBase64(t *testing.T) {
 	}{
 		{b64("hello world"), "hello world", true},
 		{"aGVs\r\nbG8=", "hello", true},
-		{"aGVsbG8", "hello", true},     // no padding
-		{"aGVs*bG8=", "hello", false},  // garbage skipped
-		{"aGk=aGk=", "hihi", true},     // concatenated encodings
-		{"aGVsbG8gd", "hello ", false}, // dangling char
+		{"aGVsbG8", "hello", true},                                    // no padding
+		{"aGVs*bG8=", "hello", false},                                 // garbage skipped
+		{"aGk=aGk=", "hihi", true},                                    // concatenated encodings
+		{"aGVsbG8gd", "hello ", false},                                // dangling char
+		{"aGVsbG8=\r\n--\r\nSent from my iPhone\r\n", "hello", false}, // a signature after it
 		{"", "", true},
 	}
 	for _, tt := range tests {

@@ -30,14 +30,18 @@
 //
 // MIME decoding (ParseMessage) handles RFC 2047 headers in mixed charsets,
 // bodies in every charset golang.org/x/text knows (GB2312 and GBK labels
-// decoded as GB18030, since senders mislabel), quoted-printable and
-// base64 including broken base64, HTML-only mail (rendered to text, the
-// HTML kept sanitised for display), nested multiparts and attachments,
-// whose content goes to the attachment store up to a configured size.
+// decoded as GB18030, since senders mislabel; "UTF-8" and "ISO-8859-1"
+// labels on GBK text seen through), quoted-printable and base64 including
+// broken ones, HTML-only mail (rendered to text, the HTML kept sanitised
+// for display), nested multiparts and attachments, whose content goes to
+// the attachment store up to a configured size. It is lenient as real
+// mailers need: a malformed header line is skipped, a missing or wrong
+// boundary guessed; every such repair is a warning on the complaint
+// (ingest.ExtraWarnings), and only mail without one readable header field
+// is unparseable.
 package imap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -54,7 +58,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-message/textproto"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -645,7 +648,8 @@ func (m *mailbox) spool(lit imap.LiteralReader, name string) (*spooled, error) {
 }
 
 // headerMessageID returns the Message-ID of a message's start, or "" if its
-// header is not complete or readable there.
+// header is not complete there or has none (the header is read as
+// leniently as ParseMessage reads it).
 func headerMessageID(start []byte) string {
 	// The header ends at the first empty line (CRLF or LF).
 	cut := -1
@@ -658,10 +662,7 @@ func headerMessageID(start []byte) string {
 	if cut < 0 {
 		return ""
 	}
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(start[:cut])))
-	if err != nil {
-		return ""
-	}
+	h, _, _ := readHeader(start[:cut], "")
 	return truncateUTF8(first(msgIDs(h.Get("Message-Id"))), 500)
 }
 
@@ -748,7 +749,7 @@ func (m *mailbox) process(ctx context.Context, meta Meta, raw []byte) (outcome, 
 	}
 	m.log.Info("complaint published", zap.String("id", env.ID), zap.String("reference", env.Reference),
 		zap.String("source_id", sid), zap.String("message_id", p.MessageID),
-		zap.Int("attachments", len(atts)), zap.Duration("publish", time.Since(start)))
+		zap.Int("attachments", len(atts)), zap.Int("warnings", len(p.Warnings)), zap.Duration("publish", time.Since(start)))
 	return published, nil
 }
 

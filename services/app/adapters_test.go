@@ -29,7 +29,10 @@ import (
 // TestEndToEndMailbox runs tousu with a mailbox declared in the
 // environment against the real Dovecot of TOUSU_TEST_IMAP: a GB2312 mail
 // becomes a case found by a Chinese phrase, a mail without a sender lands
-// in complaints.dlq with its raw bytes, and /readyz shows the mailbox.
+// in complaints.dlq with its raw bytes, and /readyz shows the mailbox;
+// then replies join the case, and a GB18030 mail with a header line Go's
+// strict reader refuses (a name holding a tab and a space) becomes a case
+// with a warning.
 func TestEndToEndMailbox(t *testing.T) {
 	box, deliver := testMailbox(t, "support")
 	body, err := simplifiedchinese.GBK.NewEncoder().String("您好，我家宽带断网两天了，报修一直没人来。电话13800138000。")
@@ -86,6 +89,17 @@ func TestEndToEndMailbox(t *testing.T) {
 		t.Errorf("/readyz details = %+v", ready.Details)
 	}
 	checkRepliesFromOtherAddresses(t, r, res.Hits[0], deliver)
+
+	malformed, err := os.ReadFile("../../ingest/imap/testdata/xscript-header-gb18030-base64.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(string(malformed))
+	res = r.waitFor(t, url.Values{"q": {`"在家办公受影响"`}}, 1)
+	if c := res.Hits[0]; c.Customer.Email != "liu.min@example.com" || c.Subject != "宽带12月1日起断网，报修3次无人上门" ||
+		len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "第 10 行不是合法的字段，已跳过：X-Script/function/") {
+		t.Errorf("the mail with a malformed header line: case %+v", c)
+	}
 }
 
 // testMailbox makes a folder of its own on the Dovecot of

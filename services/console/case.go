@@ -55,6 +55,8 @@ type caseData struct {
 type messageView struct {
 	Reference, At, Channel, Kind, From string
 	Subject, Text                      string
+	// Warnings say what the intake could not read cleanly (Case.Warnings).
+	Warnings []string
 }
 
 // alertView is one rung of the escalation ladder.
@@ -191,14 +193,14 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 		first = c.References[0]
 	}
 	d.Messages = append(d.Messages, messageView{Reference: first, At: when(c.ReceivedAt), Channel: d.Channel, Kind: "首次投诉",
-		From: d.Customer, Subject: c.Subject, Text: c.Description})
+		From: d.Customer, Subject: c.Subject, Text: c.Description, Warnings: c.Warnings})
 	for _, x := range c.Contacts {
 		from := customer(x.From)
 		if from == "" {
 			from = d.Customer
 		}
 		d.Messages = append(d.Messages, messageView{Reference: x.Reference, At: when(x.ReceivedAt), Channel: channelLabel(x.Channel),
-			Kind: contactKinds[x.Kind], From: from, Subject: x.Subject, Text: x.Text})
+			Kind: contactKinds[x.Kind], From: from, Subject: x.Subject, Text: x.Text, Warnings: x.Warnings})
 	}
 	titles := map[string]string{}
 	if e != nil { // a clock a correction dropped is on the case no more

@@ -24,6 +24,8 @@ func TestCasePage(t *testing.T) {
 	cases[3].References = append(cases[3].References, "TS-D2")
 	cases[3].LinkedCases = []string{"TS-OLD"}
 	cases[3].Consent = &ingest.Consent{Version: "2026-12", At: time.Date(2026, 12, 6, 12, 10, 0, 0, time.UTC)}
+	cases[3].Warnings = []string{"邮件头：第 10 行不是合法的字段，已跳过：X-Script/function/<b>"}
+	cases[3].Contacts[0].Warnings = []string{"正文：字符集 \"utf-8\" 与内容不符或无法识别，已按推测解码"}
 	ps := newPagesServer(t, cases...)
 	for _, tt := range []struct {
 		who, path string
@@ -36,9 +38,11 @@ func TestCasePage(t *testing.T) {
 			"核对客户资料并联系客户", "已超时 23 小时", "答复用户", "回访", "未开始", // clocks
 			"15个工作日内答复用户", // the clause the clock cites
 			`href="/console/cases/TS-OLD"`, `name="_csrf" value="` + testCSRF + `"`, `<option>网络运维部</option>`,
-			"<dt>个人信息处理同意</dt><dd>版本 2026-12，2026-12-06 20:10</dd>", // in China's time
+			"<dt>个人信息处理同意</dt><dd>版本 2026-12，2026-12-06 20:10</dd>",                               // in China's time
+			"<strong>接收提示</strong>", "<li>邮件头：第 10 行不是合法的字段，已跳过：X-Script/function/&lt;b&gt;</li>", // escaped
+			"<li>正文：字符集 &#34;utf-8&#34; 与内容不符或无法识别，已按推测解码</li>",
 		}, []string{"13912340004", "lixiuying@", "phone:+86", "email:lixiuying", "已超时，已超时"}},
-		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`, "个人信息处理同意"}}, // held by 甲; no consent given
+		{"甲", "/console/cases/TS-A", http.StatusOK, []string{`value="resolve"`, "剩余 3 个工作小时"}, []string{`value="take"`, `value="reopen"`, "个人信息处理同意", "接收提示"}}, // held by 甲; no consent given
 		{"王", "/console/cases/TS-D2", http.StatusOK, []string{"&#43;8613912340004", "lixiuying@example.com"}, []string{"phone:+86"}},
 		{"甲", "/console/cases/TS-D", http.StatusNotFound, []string{"页面不存在", "工单不存在"}, []string{"小区基站"}},
 		{"甲", "/console/cases/TS-404", http.StatusNotFound, []string{"工单不存在"}, nil},

@@ -437,7 +437,7 @@ func (k *Console) get(c *fiber.Ctx) error {
 // address leaves the pipeline in a key. A role that may not see contacts
 // gets names, phone numbers and e-mail addresses masked, and the personal
 // numbers and addresses in every text of the case (subject, description,
-// contacts' texts, attachment names, history notes and details, the
+// contacts' texts, intake warnings, attachment names, history notes and details, the
 // reasons of explanations and decisions) masked by ingest.MaskText. Redact
 // copies what it changes, so the case passed in, which may be shared, is
 // never modified.
@@ -450,12 +450,14 @@ func Redact(c router.Case, p Principal, customerKey []byte) router.Case {
 		x.From = redactCustomer(x.From, mask, customerKey)
 		if mask {
 			x.Subject, x.Text = ingest.MaskText(x.Subject), ingest.MaskText(x.Text)
+			x.Warnings = maskTexts(x.Warnings)
 		}
 	}
 	if !mask {
 		return c
 	}
 	c.Subject, c.Description = ingest.MaskText(c.Subject), ingest.MaskText(c.Description)
+	c.Warnings = maskTexts(c.Warnings)
 	c.Decision.Reason, c.Validity.Reason = ingest.MaskText(c.Decision.Reason), ingest.MaskText(c.Validity.Reason)
 	c.Attachments = slices.Clone(c.Attachments)
 	for i := range c.Attachments {
@@ -472,6 +474,15 @@ func Redact(c router.Case, p Principal, customerKey []byte) router.Case {
 		h.Detail, h.Note = ingest.MaskText(h.Detail), ingest.MaskText(h.Note)
 	}
 	return c
+}
+
+// maskTexts returns a copy of texts masked by ingest.MaskText.
+func maskTexts(texts []string) []string {
+	out := slices.Clone(texts)
+	for i := range out {
+		out[i] = ingest.MaskText(out[i])
+	}
+	return out
 }
 
 // redactCustomer replaces a customer's key by its token and, with mask,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,11 +24,13 @@ func redactCase() router.Case {
 		Subject:     "投诉 13800138000 的宽带",
 		Description: "身份证11010519491231002X，退款请打到卡号6222021234567894，也可以打我另一个电话139-1234-5678或发邮件到zhang.san@example.com。订单号20260311123456789012，2026-03-11付款1380.00元。",
 		Attachments: []ingest.Attachment{{Name: "11010519491231002X.jpg", Type: "image/jpeg"}},
+		Warnings:    []string{"邮件头：第 4 行不是合法的字段，已跳过：备注: 手机13800138000"},
 		Decision:    router.Decision{Category: "网络问题", Reason: "rule net"},
 		Explanation: []router.Explanation{{Field: "reply", Value: "attached", By: "input", Reason: "an e-mail from li.si@example.com, not the case's customer"}},
 		Contacts: []router.Contact{
 			{Complaint: "email:2", Kind: router.ContactRepeat, Text: "又断网了，回电13800138000"},
-			{Complaint: "email:3", Kind: router.ContactReply, From: colleague, Subject: "回复", Text: "我是同事，电话13912345678"},
+			{Complaint: "email:3", Kind: router.ContactReply, From: colleague, Subject: "回复", Text: "我是同事，电话13912345678",
+				Warnings: []string{"邮件头：第 2 行不是合法的字段，已跳过：X-Phone 13912345678"}},
 			{Complaint: "email:4", Kind: router.ContactReply, From: normalize.Customer{Email: "wang@example.com", Key: "email:wang@example.com"}, Text: "reply"},
 		},
 		History: []router.Event{{Action: "a1", Kind: router.ActionNote, Actor: "1001", Note: "已回电13800138000，客户要求退款1380元"}},
@@ -98,6 +101,9 @@ func TestRedact(t *testing.T) {
 			wantDescription := "身份证110***********002X，退款请打到卡号6222********7894，也可以打我另一个电话139****5678或发邮件到z***@example.com。订单号20260311123456789012，2026-03-11付款1380.00元。"
 			if got.Description != wantDescription || got.Subject != "投诉 138****8000 的宽带" || got.History[0].Note != "已回电138****8000，客户要求退款1380元" {
 				t.Errorf("subject %q, description %q, note %q", got.Subject, got.Description, got.History[0].Note)
+			}
+			if !slices.Equal(got.Warnings, []string{"邮件头：第 4 行不是合法的字段，已跳过：备注: 手机138****8000"}) {
+				t.Errorf("warnings %q", got.Warnings)
 			}
 		})
 	}
