@@ -27,6 +27,7 @@ var examplesMinimum = map[string]struct {
 	"automotive":    {train: 100, heldout: 20, accuracy: 0.70},
 	"construction":  {train: 100, heldout: 20, accuracy: 0.70},
 	"manufacturing": {train: 100, heldout: 20, accuracy: 0.70},
+	"property":      {train: 100, heldout: 20, accuracy: 0.70},
 }
 
 // exampleRow is one labelled work order of an examples file.
