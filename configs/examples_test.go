@@ -3,6 +3,7 @@ package configs_test
 import (
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,7 +52,8 @@ func TestExamplesFiles(t *testing.T) {
 			t.Errorf("%s: pack %q has no minimum in examplesMinimum", f, pack)
 		}
 	}
-	for pack, min := range examplesMinimum {
+	for _, pack := range slices.Sorted(maps.Keys(examplesMinimum)) {
+		min := examplesMinimum[pack]
 		t.Run(pack, func(t *testing.T) {
 			cats := packCategories(t, pack)
 			train := readExamples(t, examplesPath(pack, false))
@@ -75,7 +77,8 @@ func TestExamplesFiles(t *testing.T) {
 // against the baseline of the pack's own inline examples. Run with -v to
 // read the table.
 func TestExamplesHeldOutAccuracy(t *testing.T) {
-	for pack, min := range examplesMinimum {
+	for _, pack := range slices.Sorted(maps.Keys(examplesMinimum)) {
+		min := examplesMinimum[pack]
 		t.Run(pack, func(t *testing.T) {
 			p, err := router.LoadPack(filepath.Join("policies", pack+".yaml"))
 			if err != nil {
