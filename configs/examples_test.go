@@ -80,10 +80,7 @@ func TestExamplesHeldOutAccuracy(t *testing.T) {
 	for _, pack := range slices.Sorted(maps.Keys(examplesMinimum)) {
 		min := examplesMinimum[pack]
 		t.Run(pack, func(t *testing.T) {
-			p, err := router.LoadPack(filepath.Join("policies", pack+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := loadPack(t, pack)
 			held := readExamples(t, examplesPath(pack, true))
 			cfg := p.Categories.Classifier
 			trained := heldOutAccuracy(router.TrainClassifier(exampleSets(readExamples(t, examplesPath(pack, false))), cfg), held)
@@ -131,16 +128,22 @@ func examplesPath(pack string, heldOut bool) string {
 	return filepath.Join("policies", "examples", pack+".csv")
 }
 
-// packCategories returns the names of the pack's categories, in the pack's
-// order.
-func packCategories(tb testing.TB, pack string) []string {
+// loadPack loads policies/<pack>.yaml.
+func loadPack(tb testing.TB, pack string) *router.Pack {
 	tb.Helper()
 	p, err := router.LoadPack(filepath.Join("policies", pack+".yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return p
+}
+
+// packCategories returns the names of the pack's categories, in the pack's
+// order.
+func packCategories(tb testing.TB, pack string) []string {
+	tb.Helper()
 	var names []string
-	for _, d := range p.Categories.List {
+	for _, d := range loadPack(tb, pack).Categories.List {
 		names = append(names, d.Name)
 	}
 	return names
@@ -149,12 +152,8 @@ func packCategories(tb testing.TB, pack string) []string {
 // inlineExamples returns the examples the pack itself holds, as rows.
 func inlineExamples(tb testing.TB, pack string) []exampleRow {
 	tb.Helper()
-	p, err := router.LoadPack(filepath.Join("policies", pack+".yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var rows []exampleRow
-	for _, set := range p.Categories.Examples {
+	for _, set := range loadPack(tb, pack).Categories.Examples {
 		for _, text := range set.Texts {
 			rows = append(rows, exampleRow{text: text, category: set.Category, line: len(rows) + 1})
 		}
@@ -215,44 +214,20 @@ func checkExamples(tb testing.TB, path string, rows []exampleRow, cats []string,
 // nearDuplicates lists the held-out rows whose character bigrams overlap
 // a training row's by a Jaccard index of at least threshold.
 func nearDuplicates(train, held []exampleRow, threshold float64) []string {
-	trainGrams := make([]map[string]bool, len(train))
+	grams := make([]map[string]bool, len(train))
 	for i, r := range train {
-		trainGrams[i] = bigrams(r.text)
+		grams[i] = router.Bigrams(r.text)
 	}
 	var out []string
 	for _, h := range held {
-		hg := bigrams(h.text)
-		for i, tg := range trainGrams {
-			if j := jaccard(hg, tg); j >= threshold {
+		hg := router.Bigrams(h.text)
+		for i, g := range grams {
+			if j := router.Jaccard(hg, g); j >= threshold {
 				out = append(out, fmt.Sprintf("line %d nearly repeats training line %d (Jaccard %.2f)", h.line, train[i].line, j))
 			}
 		}
 	}
 	return out
-}
-
-// bigrams returns the set of character bigrams of text, spaces and
-// punctuation included.
-func bigrams(text string) map[string]bool {
-	rs := []rune(strings.TrimSpace(text))
-	set := make(map[string]bool, len(rs))
-	for i := 0; i+1 < len(rs); i++ {
-		set[string(rs[i:i+2])] = true
-	}
-	return set
-}
-
-func jaccard(a, b map[string]bool) float64 {
-	if len(a) == 0 && len(b) == 0 {
-		return 1
-	}
-	inter := 0
-	for g := range a {
-		if b[g] {
-			inter++
-		}
-	}
-	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
 // exampleSets groups rows by category for router.TrainClassifier.
