@@ -31,3 +31,11 @@ func TestTrainQuick(t *testing.T) {
 	p2 := m.Explain("上个月话费无故多扣了50元，打了三次客服都说在处理，到现在没有答复")
 	t.Logf("%+v", p2)
 }
+
+func TestReportQuick(t *testing.T) {
+	m, err := Train(loadTelecom(t), generateWorkOrders(t, 2000, 1), TrainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(m.Report())
+}

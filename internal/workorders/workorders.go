@@ -1,11 +1,23 @@
-package router
+// Package workorders generates labelled telecom work orders for tests of
+// model training: varied phrasing, typos, terse agent notes, numbers and
+// dates, and side remarks of another category. What a model scores on
+// them says nothing about real work orders.
+package workorders
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"testing"
 )
+
+// Row is one generated work order and its category.
+type Row struct {
+	Text, Category string
+}
+
+// Categories are the telecom pack's work-order categories, in the order
+// Generate cycles through them.
+var Categories = []string{"费用问题", "不知情定制问题", "网络问题", "业务使用问题", "业务办理问题", "服务问题", "营销活动问题", "信息安全问题"}
 
 // workOrderTopics are, per telecom category, what customers and hotline
 // agents write about it: sub-topics that overlap across categories on
@@ -58,15 +70,14 @@ var (
 	workOrderTypos = [][2]string{{"已经", "以经"}, {"信号", "型号"}, {"宽带", "宽待"}, {"处理", "出理"}, {"流量", "流亮"}, {"扣了", "口了"}, {"营业厅", "营业听"}}
 )
 
-// generateWorkOrders writes n labelled telecom work orders, deterministic
-// for the seed: varied frames, demands, numbers, dates in the text,
+// Generate returns n labelled telecom work orders, as many of each
+// category, deterministic for the seed: varied frames, demands, numbers, dates in the text,
 // typos, terse agent notes and now and then a second complaint of another
 // category in the same text. Its accuracy says nothing about real data.
-func generateWorkOrders(tb testing.TB, n int, seed uint64) []Labelled {
-	tb.Helper()
+func Generate(n int, seed uint64) []Row {
 	rng := rand.New(rand.NewPCG(seed, 42))
-	cats := []string{"费用问题", "不知情定制问题", "网络问题", "业务使用问题", "业务办理问题", "服务问题", "营销活动问题", "信息安全问题"}
-	out := make([]Labelled, 0, n)
+	cats := Categories
+	out := make([]Row, 0, n)
 	for i := range n {
 		cat := cats[i%len(cats)]
 		topics := workOrderTopics[cat]
@@ -92,7 +103,7 @@ func generateWorkOrders(tb testing.TB, n int, seed uint64) []Labelled {
 		if rng.IntN(10) == 0 {
 			text = "手机号138" + fmt.Sprintf("%08d", rng.IntN(1e8)) + " " + text
 		}
-		out = append(out, Labelled{Text: text, Category: cat, Weight: 1})
+		out = append(out, Row{Text: text, Category: cat})
 	}
 	return out
 }
