@@ -172,7 +172,11 @@ type ModelManifest struct {
 	Data        TrainingData  `json:"data"`
 	// Temperature divides the raw scores before the softmax: fitted on
 	// the out-of-fold scores, it calibrates the confidence.
-	Temperature float64          `json:"temperature"`
+	Temperature float64 `json:"temperature"`
+	// Calibration maps the temperature-scaled confidence to the accuracy
+	// decisions that sure had in cross-validation (isotonic regression);
+	// the model's Confidence is the mapped value.
+	Calibration []CalibrationPoint `json:"calibration"`
 	Abstain     Abstain          `json:"abstain"`
 	Chosen      string           `json:"chosen"`
 	CV          []CVResult       `json:"cv"`
@@ -214,6 +218,15 @@ func (m *Model) Predict(text string) ModelPrediction {
 	ps, known := m.lin.scores(m.Manifest.Features.hashed(text, nil), make([]float64, 0, m.lin.classes))
 	softmax(ps, m.Manifest.Temperature)
 	best, second := ranked(ps)
+	// the calibrated confidence, the other classes sharing the rest as
+	// they did
+	top := max(calibrate(m.Manifest.Calibration, ps[best]), 1/float64(len(ps)))
+	for c := range ps {
+		if c != best && ps[best] < 1 {
+			ps[c] = min(ps[c]*(1-top)/(1-ps[best]), top)
+		}
+	}
+	ps[best] = top
 	p := ModelPrediction{Category: m.Manifest.Categories[best], Confidence: ps[best], Known: known}
 	if second >= 0 {
 		p.RunnerUp, p.RunnerUpConfidence = m.Manifest.Categories[second], ps[second]
@@ -298,14 +311,15 @@ func Train(p *Pack, rows []Labelled, cfg TrainConfig) (*Model, error) {
 	for i, s := range samples {
 		truth[i] = s.class
 	}
-	temp := fitTemperature(oof[chosen], truth)
+	temp := round6(fitTemperature(oof[chosen], truth))
 	conf, right := calibrated(oof[chosen], truth, temp)
+	curve := isotonic(conf, right)
 	lin := trainLinear(chosen, samples, params)
 	m := &Model{lin: lin, Manifest: ModelManifest{
 		Format: modelFormat, Kind: chosen, Pack: p.Name, PackVersion: p.Version, Categories: classes,
-		Features: cfg.Features, Settings: cfg, Data: data, Temperature: round6(temp),
-		Abstain: abstainAt(conf, right, cfg.Target), Chosen: chosen, CV: results,
-		Reliability: reliability(conf, right, 10), Weights: weightsFile,
+		Features: cfg.Features, Settings: cfg, Data: data, Temperature: temp, Calibration: curve,
+		Abstain: abstainAt(mapConfidence(curve, conf), right, cfg.Target), Chosen: chosen, CV: results,
+		Reliability: reliability(crossFitted(conf, right), right, 10), Weights: weightsFile,
 	}}
 	m.seal()
 	return m, nil
@@ -422,6 +436,98 @@ func calibrated(scores [][]float64, truth []int, temp float64) (conf []float64, 
 		right = append(right, best == truth[i])
 	}
 	return conf, right
+}
+
+// CalibrationPoint is a point of a model's calibration curve: decisions
+// of temperature-scaled confidence Confidence were right Accuracy of the
+// time. Between points the curve is linear, beyond them flat.
+type CalibrationPoint struct {
+	Confidence float64 `json:"confidence"`
+	Accuracy   float64 `json:"accuracy"`
+}
+
+// maxCalibrated caps a calibrated confidence: no decision is certain.
+const maxCalibrated = 0.999
+
+// isotonic fits the monotone curve of accuracy over confidence by pool
+// adjacent violators over groups of decisions in confidence order: one
+// point per pooled block, at its mean confidence and accuracy.
+func isotonic(conf []float64, right []bool) []CalibrationPoint {
+	order := make([]int, len(conf))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(conf[a], conf[b]) })
+	type block struct{ x, y, n float64 }
+	// equal-count groups of at least 20 decisions (a two-decision block
+	// would claim 0 % or 100 %), pooled while they violate monotonicity
+	group := max(20, len(order)/200)
+	var bs []block
+	for g := 0; g < len(order); g += group {
+		var b block
+		for _, i := range order[g:min(g+group, len(order))] {
+			b.x += conf[i]
+			b.n++
+			if right[i] {
+				b.y++
+			}
+		}
+		bs = append(bs, b)
+		for len(bs) > 1 && bs[len(bs)-2].y/bs[len(bs)-2].n >= bs[len(bs)-1].y/bs[len(bs)-1].n {
+			a, b := bs[len(bs)-2], bs[len(bs)-1]
+			bs = append(bs[:len(bs)-2], block{a.x + b.x, a.y + b.y, a.n + b.n})
+		}
+	}
+	out := make([]CalibrationPoint, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, CalibrationPoint{Confidence: round6(b.x / b.n), Accuracy: round6(min(b.y/b.n, maxCalibrated))})
+	}
+	return out
+}
+
+// calibrate reads the curve at confidence c.
+func calibrate(curve []CalibrationPoint, c float64) float64 {
+	if len(curve) == 0 {
+		return c
+	}
+	i, _ := slices.BinarySearchFunc(curve, c, func(p CalibrationPoint, c float64) int { return cmp.Compare(p.Confidence, c) })
+	switch {
+	case i == 0:
+		return curve[0].Accuracy
+	case i == len(curve):
+		return curve[len(curve)-1].Accuracy
+	}
+	a, b := curve[i-1], curve[i]
+	return a.Accuracy + (b.Accuracy-a.Accuracy)*(c-a.Confidence)/(b.Confidence-a.Confidence)
+}
+
+// mapConfidence calibrates every confidence.
+func mapConfidence(curve []CalibrationPoint, conf []float64) []float64 {
+	out := make([]float64, len(conf))
+	for i, c := range conf {
+		out[i] = calibrate(curve, c)
+	}
+	return out
+}
+
+// crossFitted calibrates each out-of-fold confidence with a curve fitted
+// on the other half of them (alternate rows), so that the reliability
+// table measures calibration on decisions the curve did not see.
+func crossFitted(conf []float64, right []bool) []float64 {
+	var halves [2]struct {
+		conf  []float64
+		right []bool
+	}
+	for i := range conf {
+		h := &halves[i%2]
+		h.conf, h.right = append(h.conf, conf[i]), append(h.right, right[i])
+	}
+	curves := [2][]CalibrationPoint{isotonic(halves[1].conf, halves[1].right), isotonic(halves[0].conf, halves[0].right)}
+	out := make([]float64, len(conf))
+	for i, c := range conf {
+		out[i] = calibrate(curves[i%2], c)
+	}
+	return out
 }
 
 // abstainAt chooses the threshold: the lowest confidence whose decisions
