@@ -177,10 +177,10 @@ type ModelManifest struct {
 	// decisions that sure had in cross-validation (isotonic regression);
 	// the model's Confidence is the mapped value.
 	Calibration []CalibrationPoint `json:"calibration"`
-	Abstain     Abstain          `json:"abstain"`
-	Chosen      string           `json:"chosen"`
-	CV          []CVResult       `json:"cv"`
-	Reliability []ReliabilityBin `json:"reliability"`
+	Abstain     Abstain            `json:"abstain"`
+	Chosen      string             `json:"chosen"`
+	CV          []CVResult         `json:"cv"`
+	Reliability []ReliabilityBin   `json:"reliability"`
 	// Weights is the weights file in the directory, WeightsSHA256 its hash.
 	Weights       string `json:"weights"`
 	WeightsSHA256 string `json:"weights_sha256"`
