@@ -32,22 +32,25 @@ type ModelFeatures struct {
 // buckets is the number of hash buckets.
 func (f ModelFeatures) buckets() int { return 1 << f.HashBits }
 
-// hashed returns the distinct buckets of text's n-grams, in order of
-// first occurrence, and calls gram (when not nil) with each n-gram that
-// claimed a bucket first.
+// hashed returns the distinct buckets of text's n-grams, sorted, and
+// calls gram (when not nil) with each n-gram that claimed a bucket first.
 func (f ModelFeatures) hashed(text string, gram func(bucket uint32, g []rune)) []uint32 {
 	mask := uint32(f.buckets() - 1)
 	var out []uint32
+	var seen map[uint32]bool
+	if gram != nil {
+		seen = map[uint32]bool{}
+	}
 	eachGram(text, f.NgramMin, f.NgramMax, func(g []rune) {
 		b := hashGram(g) & mask
-		if !slices.Contains(out, b) {
-			out = append(out, b)
-			if gram != nil {
-				gram(b, g)
-			}
+		out = append(out, b)
+		if gram != nil && !seen[b] {
+			seen[b] = true
+			gram(b, g)
 		}
 	})
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // hashGram is FNV-1a (32 bit) of the n-gram's UTF-8 bytes.
