@@ -92,8 +92,7 @@ func readDelimited(r io.Reader, opt ReadOptions) ([]LabelledRow, int, error) {
 	if ti < 0 || li < 0 {
 		return nil, 0, fmt.Errorf("header %q lacks the text column %q or the label column %q (give -text-col and -label-col)", strings.Join(header, ","), opt.TextColumn, opt.LabelColumn)
 	}
-	var rows []LabelledRow
-	skipped := 0
+	var rows collected
 	for n := 2; ; n++ {
 		rec, err := c.Read()
 		if errors.Is(err, io.EOF) {
@@ -109,24 +108,18 @@ func readDelimited(r io.Reader, opt ReadOptions) ([]LabelledRow, int, error) {
 		if li < len(rec) {
 			label = strings.TrimSpace(rec[li])
 		}
-		row := LabelledRow{Row: n, Text: text, Label: label}
-		if ok, err := row.check(); err != nil {
+		if err := rows.add(LabelledRow{Row: n, Text: text, Label: label}); err != nil {
 			return nil, 0, err
-		} else if !ok {
-			skipped++
-			continue
 		}
-		rows = append(rows, row)
 	}
-	return rows, skipped, nil
+	return rows.rows, rows.skipped, nil
 }
 
 // readJSONLines reads one JSON object per line.
 func readJSONLines(r io.Reader, opt ReadOptions) ([]LabelledRow, int, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
-	var rows []LabelledRow
-	skipped := 0
+	var rows collected
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
@@ -138,28 +131,31 @@ func readJSONLines(r io.Reader, opt ReadOptions) ([]LabelledRow, int, error) {
 		}
 		text, _ := obj[opt.TextColumn].(string)
 		label, _ := obj[opt.LabelColumn].(string)
-		row := LabelledRow{Row: n, Text: strings.TrimSpace(text), Label: strings.TrimSpace(label)}
-		if ok, err := row.check(); err != nil {
+		if err := rows.add(LabelledRow{Row: n, Text: strings.TrimSpace(text), Label: strings.TrimSpace(label)}); err != nil {
 			return nil, 0, err
-		} else if !ok {
-			skipped++
-			continue
 		}
-		rows = append(rows, row)
 	}
-	return rows, skipped, sc.Err()
+	return rows.rows, rows.skipped, sc.Err()
 }
 
-// check reports whether the row can be learnt from: false for a row
-// without text, an error for text without a label.
-func (r LabelledRow) check() (bool, error) {
-	if r.Text == "" {
-		return false, nil
+// collected are the rows read so far and how many were skipped.
+type collected struct {
+	rows    []LabelledRow
+	skipped int
+}
+
+// add keeps a row to learn from, skips (counting it) a row without text,
+// and fails for text without a label.
+func (c *collected) add(r LabelledRow) error {
+	switch {
+	case r.Text == "":
+		c.skipped++
+	case r.Label == "":
+		return fmt.Errorf("row %d: has text but no label", r.Row)
+	default:
+		c.rows = append(c.rows, r)
 	}
-	if r.Label == "" {
-		return false, fmt.Errorf("row %d: has text but no label", r.Row)
-	}
-	return true, nil
+	return nil
 }
 
 // MapLabels maps the rows' labels onto the pack's categories: a label

@@ -54,6 +54,11 @@ func BenchmarkDecideWithModel(b *testing.B) {
 	if e, err = e.WithModel(benchModel(b, KindLogistic)); err != nil {
 		b.Fatal(err)
 	}
+	benchDecide(b, e)
+}
+
+// benchDecide measures e's decision on benchText.
+func benchDecide(b *testing.B, e *Engine) {
 	at := time.Date(2026, 3, 16, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	c := hotlineOrder(benchText, at)
 	b.ReportAllocs()
@@ -69,10 +74,5 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	at := time.Date(2026, 3, 16, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
-	c := hotlineOrder(benchText, at)
-	b.ReportAllocs()
-	for b.Loop() {
-		e.Decide(c, at)
-	}
+	benchDecide(b, e)
 }
