@@ -179,8 +179,11 @@ type ModelManifest struct {
 	Calibration []CalibrationPoint `json:"calibration"`
 	Abstain     Abstain            `json:"abstain"`
 	Chosen      string             `json:"chosen"`
-	CV          []CVResult         `json:"cv"`
-	Reliability []ReliabilityBin   `json:"reliability"`
+	// HeldOut is how the model did on a held-out file (Evaluate), when
+	// one was given.
+	HeldOut     *Evaluation      `json:"held_out,omitempty"`
+	CV          []CVResult       `json:"cv"`
+	Reliability []ReliabilityBin `json:"reliability"`
 	// Weights is the weights file in the directory, WeightsSHA256 its hash.
 	Weights       string `json:"weights"`
 	WeightsSHA256 string `json:"weights_sha256"`
@@ -323,6 +326,55 @@ func Train(p *Pack, rows []Labelled, cfg TrainConfig) (*Model, error) {
 	}}
 	m.seal()
 	return m, nil
+}
+
+// Evaluation is how a trained model did on labelled texts it did not
+// learn from: the metrics of cross-validation, the reliability of its
+// calibrated confidence, and the share it kept at its abstain threshold
+// with their accuracy.
+type Evaluation struct {
+	Rows        int              `json:"rows"`
+	Result      CVResult         `json:"result"`
+	Reliability []ReliabilityBin `json:"reliability"`
+	Kept        float64          `json:"kept"`
+	KeptRight   float64          `json:"kept_right"`
+}
+
+// Evaluate decides each row (categories as MapLabels gives them; rows of
+// a category the model lacks or without n-grams are left out) and
+// records the result in the manifest's HeldOut.
+func (m *Model) Evaluate(rows []Labelled) Evaluation {
+	var samples []*sample
+	var scores [][]float64
+	var conf []float64
+	var right []bool
+	kept, keptRight := 0, 0
+	for _, r := range rows {
+		c, ok := slices.BinarySearch(m.Manifest.Categories, r.Category)
+		bs := m.Manifest.Features.hashed(r.Text, nil)
+		if !ok || len(bs) == 0 {
+			continue
+		}
+		s, _ := m.lin.scores(bs, nil)
+		samples, scores = append(samples, &sample{class: c, buckets: bs}), append(scores, s)
+		p := m.Predict(r.Text)
+		conf, right = append(conf, p.Confidence), append(right, p.Category == r.Category)
+		if !m.Uncertain(p) {
+			kept++
+			if p.Category == r.Category {
+				keptRight++
+			}
+		}
+	}
+	ev := Evaluation{Rows: len(samples), Result: cvResult(m.Manifest.Kind, scores, samples, m.Manifest.Categories), Reliability: reliability(conf, right, 10)}
+	if len(samples) > 0 {
+		ev.Kept = round6(float64(kept) / float64(len(samples)))
+	}
+	if kept > 0 {
+		ev.KeptRight = round6(float64(keptRight) / float64(kept))
+	}
+	m.Manifest.HeldOut = &ev
+	return ev
 }
 
 // packCategories are the names of the pack's categories, sorted.

@@ -47,12 +47,16 @@ func (m *Model) Report() string {
 		}
 		p("| %s | %s |\n", mf.Categories[r], strings.Join(cells, " | "))
 	}
-	p("\n## 置信度校准（温度 %.3f）\n\n判定置信度约为 x 的工单，应约有 x 的比例判对。\n\n| 置信度区间 | 工单数 | 平均置信度 | 实际准确率 |\n|---|---:|---:|---:|\n", mf.Temperature)
-	for _, r := range mf.Reliability {
-		if r.Count == 0 {
-			continue
+	p("\n## 置信度校准（温度 %.3f）\n\n判定置信度约为 x 的工单，应约有 x 的比例判对。\n\n", mf.Temperature)
+	reliabilityTable(&b, mf.Reliability)
+	if h := mf.HeldOut; h != nil {
+		p("\n## 留出集\n\n训练时未见过的 %d 条工单：准确率 %s，宏平均 F1 %s；置信度不低于阈值的 %s 判对 %s。\n\n| 分类 | 精确率 | 召回率 | 样本数 |\n|---|---:|---:|---:|\n",
+			h.Rows, pct(h.Result.Accuracy), pct(h.Result.MacroF1), pct(h.Kept), pct(h.KeptRight))
+		for _, c := range h.Result.PerCategory {
+			p("| %s | %s | %s | %d |\n", c.Category, pct(c.Precision), pct(c.Recall), c.Support)
 		}
-		p("| %s–%s | %d | %s | %s |\n", pct(r.Lo), pct(r.Hi), r.Count, pct(r.MeanConfidence), pct(r.Accuracy))
+		b.WriteString("\n")
+		reliabilityTable(&b, h.Reliability)
 	}
 	a := mf.Abstain
 	p("\n## 待确认阈值\n\n")
@@ -63,6 +67,16 @@ func (m *Model) Report() string {
 			pct(a.Threshold), pct(a.Coverage), pct(a.Accuracy), pct(a.Target), pct(1-a.Coverage))
 	}
 	return b.String()
+}
+
+// reliabilityTable writes the bins that hold decisions as a table.
+func reliabilityTable(b *strings.Builder, bins []ReliabilityBin) {
+	b.WriteString("| 置信度区间 | 工单数 | 平均置信度 | 实际准确率 |\n|---|---:|---:|---:|\n")
+	for _, r := range bins {
+		if r.Count > 0 {
+			fmt.Fprintf(b, "| %s–%s | %d | %s | %s |\n", pct(r.Lo), pct(r.Hi), r.Count, pct(r.MeanConfidence), pct(r.Accuracy))
+		}
+	}
 }
 
 // pct renders a share as a percentage with one decimal.

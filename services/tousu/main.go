@@ -124,7 +124,7 @@ var commands = []*command{
 	},
 	{
 		name:    "policy train",
-		args:    "-pack PACK -examples FILE -out DIR [-report FILE] [-text-col COL -label-col COL] [-label-map FILE] [-corrections-from FILE]",
+		args:    "-pack PACK -examples FILE -out DIR [-report FILE] [-heldout FILE] [-text-col COL -label-col COL] [-label-map FILE] [-corrections-from FILE]",
 		purpose: "Train a category model for a pack from labelled work orders (and agents' corrections): cross-validated, calibrated, with an abstain threshold; routers load it when the pack or configuration names it.",
 		examples: []string{
 			"tousu policy train -pack configs/policies/telecom.yaml -examples history.csv -out models/telecom -report report.md",

@@ -22,6 +22,7 @@ func policyTrain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	textCol := fl.String("text-col", router.DefaultTextColumn, "`COLUMN` (or JSON key) holding the work order's text")
 	labelCol := fl.String("label-col", router.DefaultLabelColumn, "`COLUMN` (or JSON key) holding its category")
 	labelMap := fl.String("label-map", "", "YAML `FILE` mapping labels that are not the pack's categories onto them (标签: 分类; \"\" leaves the rows out)")
+	heldout := fl.String("heldout", "", "held-out `FILE` (same columns and label map) the trained model is measured on; the result goes into the manifest and the report")
 	out := fl.String("out", "", "`DIR` to write the model to (manifest.json, weights.bin)")
 	report := fl.String("report", "", "write the training report as Markdown to `FILE`")
 	corrections := fl.String("corrections-from", "", "router state `FILE` (DATA/router-history.db, router stopped) whose category corrections of this pack join the training")
@@ -86,6 +87,20 @@ func policyTrain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 		if err != nil {
 			return failed(err)
 		}
+		mf := m.Manifest
+		for _, r := range mf.CV {
+			fmt.Fprintf(x.stdout, "%-12s cross-validated accuracy %.3f, macro-F1 %.3f\n", r.Kind, r.Accuracy, r.MacroF1)
+		}
+		fmt.Fprintf(x.stdout, "chosen: %s; abstain below confidence %.3f (%.1f%% of decisions kept, %.3f right)\n", mf.Chosen, mf.Abstain.Threshold, mf.Abstain.Coverage*100, mf.Abstain.Accuracy)
+		if *heldout != "" {
+			rows, err := readTraining(p, *heldout, router.ReadOptions{TextColumn: *textCol, LabelColumn: *labelCol}, *labelMap, x)
+			if err != nil {
+				return failed(err)
+			}
+			ev := m.Evaluate(rows)
+			fmt.Fprintf(x.stdout, "held out: %d rows, accuracy %.3f, macro-F1 %.3f; %.1f%% kept above the threshold, %.3f of them right\n",
+				ev.Rows, ev.Result.Accuracy, ev.Result.MacroF1, ev.Kept*100, ev.KeptRight)
+		}
 		if err := m.Save(*out); err != nil {
 			return failed(err)
 		}
@@ -94,12 +109,7 @@ func policyTrain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 				return failed(err)
 			}
 		}
-		mf := m.Manifest
-		for _, r := range mf.CV {
-			fmt.Fprintf(x.stdout, "%-12s cross-validated accuracy %.3f, macro-F1 %.3f\n", r.Kind, r.Accuracy, r.MacroF1)
-		}
-		fmt.Fprintf(x.stdout, "chosen: %s; abstain below confidence %.3f (%.1f%% of decisions kept, %.3f right)\n", mf.Chosen, mf.Abstain.Threshold, mf.Abstain.Coverage*100, mf.Abstain.Accuracy)
-		fmt.Fprintf(x.stdout, "model %s written to %s\n", mf.ID, *out)
+		fmt.Fprintf(x.stdout, "model %s written to %s\n", m.Manifest.ID, *out)
 		return exitOK
 	}
 }

@@ -18,12 +18,12 @@ import (
 // writeHistory writes n generated work orders as an operator's export
 // would: GB18030, extra columns, the operator's own label for 费用问题
 // (计费争议), and a few rows without text.
-func writeHistory(tb testing.TB, dir string, n int) string {
+func writeHistory(tb testing.TB, dir, name string, n int, seed uint64) string {
 	tb.Helper()
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	w.Write([]string{"工单号", "受理时间", "工单内容", "工单分类"}) //nolint:errcheck
-	for i, r := range workorders.Generate(n, 7) {
+	for i, r := range workorders.Generate(n, seed) {
 		label := r.Category
 		if label == "费用问题" {
 			label = "计费争议"
@@ -39,7 +39,7 @@ func writeHistory(tb testing.TB, dir string, n int) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	path := filepath.Join(dir, "history.csv")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, gb, 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -48,7 +48,8 @@ func writeHistory(tb testing.TB, dir string, n int) string {
 
 func TestPolicyTrainCommand(t *testing.T) {
 	dir := t.TempDir()
-	history := writeHistory(t, dir, 4000)
+	history := writeHistory(t, dir, "history.csv", 4000, 7)
+	heldout := writeHistory(t, dir, "history.heldout.csv", 800, 8)
 	pack := filepath.Join("..", "..", "configs", "policies", "telecom.yaml")
 	base := []string{"policy", "train", "-pack", pack, "-examples", history, "-text-col", "工单内容", "-label-col", "工单分类"}
 
@@ -67,14 +68,14 @@ func TestPolicyTrainCommand(t *testing.T) {
 		out.Reset()
 		errOut.Reset()
 		m := filepath.Join(dir, name)
-		args := append(base, "-label-map", labels, "-out", m, "-report", filepath.Join(dir, name+".md"))
+		args := append(base, "-label-map", labels, "-out", m, "-report", filepath.Join(dir, name+".md"), "-heldout", heldout)
 		if code := run(args, nil, &out, &errOut); code != exitOK {
 			t.Fatalf("train: exit %d\n%s\n%s", code, out.String(), errOut.String())
 		}
 		models = append(models, m)
 	}
 	t.Log(out.String())
-	for _, want := range []string{"3992 rows read, 8 without text skipped", "logistic", "naive_bayes", "chosen:", "written to"} {
+	for _, want := range []string{"3992 rows read, 8 without text skipped", "held out: 798 rows", "logistic", "naive_bayes", "chosen:", "written to"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("train output lacks %q:\n%s", want, out.String())
 		}
@@ -90,7 +91,7 @@ func TestPolicyTrainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## 模型比较", "| 费用问题 |", "## 混淆矩阵", "## 置信度校准", "## 待确认阈值"} {
+	for _, want := range []string{"## 模型比较", "| 费用问题 |", "## 混淆矩阵", "## 置信度校准", "## 留出集", "## 待确认阈值"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
