@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -483,6 +484,19 @@ func (e *Engine) categorize(s *subject) (x Explanation, suggestions []string) {
 	return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中任何分类规则，按默认分类"}, nil
 }
 
+// percent renders a confidence for people: whole percents, never 0 % or
+// 100 % (no model is certain), "不足 1%" and "99% 以上" at the ends.
+func percent(f float64) string {
+	switch v := math.Round(f * 100); {
+	case v < 1:
+		return "不足 1%"
+	case v > 99:
+		return "99% 以上"
+	default:
+		return fmt.Sprintf("%.0f%%", v)
+	}
+}
+
 // kindNames name the model kinds for people.
 var kindNames = map[string]string{KindLogistic: "逻辑回归", KindNaiveBayes: "朴素贝叶斯"}
 
@@ -504,8 +518,8 @@ func (e *Engine) categorizeByModel(s *subject, hint *Explanation) (Explanation, 
 		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: fmt.Sprintf("未命中决定性分类规则，分类模型 %s 也不认识文中的字词，按默认分类，待人工确认", m.Manifest.ID)},
 			[]string{e.pack.Categories.Default}
 	}
-	reason := fmt.Sprintf("分类模型（%s，%s，学习 %d 条工单）判定，置信度 %.0f%%，其次为“%s”（%.0f%%）",
-		kindNames[m.Manifest.Kind], m.Manifest.ID, m.Manifest.Data.Rows, p.Confidence*100, p.RunnerUp, p.RunnerUpConfidence*100)
+	reason := fmt.Sprintf("分类模型（%s，%s，学习 %d 条工单）判定，置信度 %s，其次为“%s”（%s）",
+		kindNames[m.Manifest.Kind], m.Manifest.ID, m.Manifest.Data.Rows, percent(p.Confidence), p.RunnerUp, percent(p.RunnerUpConfidence))
 	if len(p.Pushed) > 0 {
 		reason += "；推动判定的字词：“" + strings.Join(p.Pushed, "”“") + "”"
 	}

@@ -325,3 +325,14 @@ func TestPacksLoadTheConfiguredModel(t *testing.T) {
 		t.Errorf("mismatched model: %v", err)
 	}
 }
+
+func TestPercent(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{{0.001, "不足 1%"}, {0.012, "1%"}, {0.5, "50%"}, {0.99, "99%"}, {0.999, "99% 以上"}} {
+		if got := percent(tc.f); got != tc.want {
+			t.Errorf("percent(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}
