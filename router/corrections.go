@@ -171,7 +171,10 @@ const maxErrorsListed = 20
 // WithCorrections returns a new engine whose classifier is trained on the
 // pack's examples and the agents' corrections; the engine it is called on
 // is not changed, and both are immutable and safe for concurrent use. The
-// corrections replace any the engine was trained with.
+// corrections replace any the engine was trained with. An engine with a
+// trained model (WithModel) keeps it: its category corrections decide
+// texts alike to the corrected ones, as grade corrections do, and join
+// the model's next training (tousu policy train -corrections-from).
 //
 // Each correction counts like one labelled example, however often it was
 // made: of several corrections of the same complaint only the latest (by
