@@ -131,10 +131,16 @@ type Case struct {
 	Attachments []ingest.Attachment `json:"attachments,omitempty"`
 	Category    string              `json:"category"`
 	Decision    Decision            `json:"decision"`
-	Status      Status              `json:"status"`
-	ReceivedAt  time.Time           `json:"received_at"`
-	UpdatedAt   time.Time           `json:"updated_at"`
-	Deadlines   []Deadline          `json:"deadlines,omitempty"`
+	// CategoryUncertain marks a category the pack's model was not sure
+	// enough of (below its abstain threshold): the case waits in the
+	// 待确认分类 queue for an agent to choose, CategorySuggestions first;
+	// a recategorize action clears it.
+	CategoryUncertain   bool       `json:"category_uncertain,omitempty"`
+	CategorySuggestions []string   `json:"category_suggestions,omitempty"`
+	Status              Status     `json:"status"`
+	ReceivedAt          time.Time  `json:"received_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+	Deadlines           []Deadline `json:"deadlines,omitempty"`
 	// Deadline is the earliest open deadline, the one queues sort by.
 	Deadline time.Time `json:"deadline,omitzero"`
 

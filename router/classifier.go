@@ -129,13 +129,20 @@ func (m *Classifier) Predict(text string) Prediction {
 // features returns the character n-grams of text: lower-cased, digits
 // folded to 0, n-grams never spanning punctuation or spaces.
 func features(text string, min, max int) []string {
-	text = strings.ToLower(normalize.CleanText(text))
 	var out []string
+	eachGram(text, min, max, func(g []rune) { out = append(out, string(g)) })
+	return out
+}
+
+// eachGram calls fn with each character n-gram of text, as features
+// returns them, without building strings; g is valid only during the call.
+func eachGram(text string, min, max int, fn func(g []rune)) {
+	text = strings.ToLower(normalize.CleanText(text))
 	var run []rune
 	flush := func() {
 		for n := min; n <= max; n++ {
 			for i := 0; i+n <= len(run); i++ {
-				out = append(out, string(run[i:i+n]))
+				fn(run[i : i+n])
 			}
 		}
 		run = run[:0]
@@ -151,7 +158,6 @@ func features(text string, min, max int) []string {
 		}
 	}
 	flush()
-	return out
 }
 
 // HoldOut measures the classifier on its own examples: every every-th

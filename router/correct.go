@@ -81,6 +81,7 @@ func (e *Engine) correct(c Case, a Action) (Case, string, error) {
 		}
 		field, was, value = FieldCategory, c.Category, a.Category
 		c.Category = a.Category
+		c.CategoryUncertain, c.CategorySuggestions = false, nil
 		c.Decision = Decision{Category: a.Category, Reason: "坐席 " + a.Actor + " 更正", Confidence: 1}
 	case ActionRegrade:
 		if _, ok := e.grades[a.Grade]; !ok {

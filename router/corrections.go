@@ -122,7 +122,7 @@ func (e *Engine) CheckCorrection(c Correction) error {
 	var errs []error
 	switch c.field() {
 	case FieldCategory:
-		if e.classifier == nil {
+		if e.classifier == nil && e.model == nil {
 			return fmt.Errorf("pack %s has no classifier (categories.examples is empty), so it cannot learn from corrections", e.id)
 		}
 		if !e.catNames[c.Category] {
@@ -143,7 +143,11 @@ func (e *Engine) CheckCorrection(c Correction) error {
 		errs = append(errs, errors.New("names neither a complaint nor a case"))
 	}
 	lo, hi := 1, 1
-	if c.field() == FieldCategory {
+	switch {
+	case c.field() != FieldCategory:
+	case e.model != nil:
+		lo, hi = e.model.Manifest.Features.NgramMin, e.model.Manifest.Features.NgramMax
+	default:
 		lo, hi = e.classifier.min, e.classifier.max
 	}
 	if len(features(c.Text, lo, hi)) == 0 {
@@ -167,7 +171,10 @@ const maxErrorsListed = 20
 // WithCorrections returns a new engine whose classifier is trained on the
 // pack's examples and the agents' corrections; the engine it is called on
 // is not changed, and both are immutable and safe for concurrent use. The
-// corrections replace any the engine was trained with.
+// corrections replace any the engine was trained with. An engine with a
+// trained model (WithModel) keeps it: its category corrections decide
+// texts alike to the corrected ones, as grade corrections do, and join
+// the model's next training (tousu policy train -corrections-from).
 //
 // Each correction counts like one labelled example, however often it was
 // made: of several corrections of the same complaint only the latest (by
@@ -208,6 +215,16 @@ func (e *Engine) WithCorrections(cs []Correction) (*Engine, error) {
 		} else {
 			byField[f] = append(byField[f], c)
 		}
+	}
+	if e.model != nil && len(categories) > 0 {
+		// A trained model is not retrained here: texts alike to corrected
+		// ones take the agents' category, and the corrections join the
+		// next training file (tousu policy train -corrections).
+		for _, c := range categories {
+			c.Value = c.Category
+			byField[FieldCategory] = append(byField[FieldCategory], c)
+		}
+		categories = nil
 	}
 	for f, fcs := range byField {
 		if cp.recalls == nil {

@@ -3,6 +3,8 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,9 @@ type Engine struct {
 	clocks     []rule[Clock]
 	routes     []rule[RouteRule]
 	classifier *Classifier
+	// model is the trained model the pack or configuration names; it
+	// decides the category in the classifier's stead. Nil without one.
+	model *Model
 	// recalls are what the engine learnt from agents' grade and validity
 	// corrections, by field; nil without any.
 	recalls   map[string]*recall
@@ -73,8 +78,40 @@ func LoadEngine(path string) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return e, nil
+	if p.Categories.Model == "" {
+		return e, nil
+	}
+	dir := p.Categories.Model
+	if !filepath.IsAbs(dir) && !strings.HasPrefix(path, BuiltinPrefix) {
+		dir = filepath.Join(filepath.Dir(path), dir)
+	}
+	return e.LoadModel(dir)
 }
+
+// LoadModel returns a new engine that decides categories with the model
+// in dir (see WithModel).
+func (e *Engine) LoadModel(dir string) (*Engine, error) {
+	m, err := LoadModel(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", e.id, err)
+	}
+	return e.WithModel(m)
+}
+
+// WithModel returns a new engine that decides categories with the trained
+// model m in the classifier's stead; e is not changed. It fails, naming
+// both, when m was trained for another pack, pack version or category set.
+func (e *Engine) WithModel(m *Model) (*Engine, error) {
+	if err := m.CheckFor(e.pack); err != nil {
+		return nil, fmt.Errorf("pack %s: %w", e.id, err)
+	}
+	cp := *e // every field of an Engine is read-only once built
+	cp.model = m
+	return &cp, nil
+}
+
+// Model is the trained model the engine decides categories with, or nil.
+func (e *Engine) Model() *Model { return e.model }
 
 // NewEngine validates the pack, trains its classifier and builds the
 // engine. The pack must not be modified afterwards.
@@ -206,8 +243,11 @@ type Verdict struct {
 	ContactType string    `json:"contact_type"`
 	Category    string    `json:"category"`
 	Decision    Decision  `json:"decision"`
-	Validity    Validity  `json:"validity"`
-	Grade       string    `json:"grade"`
+	// CategoryUncertain and CategorySuggestions are the case's (see Case).
+	CategoryUncertain   bool     `json:"category_uncertain,omitempty"`
+	CategorySuggestions []string `json:"category_suggestions,omitempty"`
+	Validity            Validity `json:"validity"`
+	Grade               string   `json:"grade"`
 	// Deadlines are the running clocks, Deadline the earliest due among them.
 	Deadlines     []Deadline    `json:"deadlines"`
 	Deadline      time.Time     `json:"deadline,omitzero"`
@@ -221,37 +261,39 @@ type Verdict struct {
 func (e *Engine) Open(c normalize.Complaint, now time.Time) Case {
 	v := e.decide(c, now, true)
 	return Case{
-		V:             SchemaVersion,
-		ID:            c.Reference,
-		Revision:      1,
-		References:    []string{c.Reference},
-		Complaints:    []string{c.ID},
-		MessageIDs:    withMessageID(nil, c),
-		WorkOrders:    withWorkOrder(nil, c),
-		BusinessType:  businessType(c),
-		Consent:       ingest.ConsentOf(c.Extra),
-		Warnings:      ingest.Warnings(c.Extra),
-		Channel:       c.Channel,
-		Source:        c.Source,
-		Customer:      c.Customer,
-		Subject:       c.Subject,
-		Description:   c.Description,
-		Attachments:   c.Attachments,
-		Category:      v.Category,
-		Decision:      v.Decision,
-		Status:        StatusOpen,
-		ReceivedAt:    v.ReceivedAt,
-		UpdatedAt:     v.ReceivedAt,
-		Deadlines:     v.Deadlines,
-		Deadline:      v.Deadline,
-		Pack:          v.Pack,
-		ContactType:   v.ContactType,
-		Validity:      v.Validity,
-		Grade:         v.Grade,
-		Route:         v.Route,
-		PendingClocks: v.PendingClocks,
-		Escalation:    v.Escalation,
-		Explanation:   v.Explanation,
+		V:                   SchemaVersion,
+		ID:                  c.Reference,
+		Revision:            1,
+		References:          []string{c.Reference},
+		Complaints:          []string{c.ID},
+		MessageIDs:          withMessageID(nil, c),
+		WorkOrders:          withWorkOrder(nil, c),
+		BusinessType:        businessType(c),
+		Consent:             ingest.ConsentOf(c.Extra),
+		Warnings:            ingest.Warnings(c.Extra),
+		Channel:             c.Channel,
+		Source:              c.Source,
+		Customer:            c.Customer,
+		Subject:             c.Subject,
+		Description:         c.Description,
+		Attachments:         c.Attachments,
+		Category:            v.Category,
+		Decision:            v.Decision,
+		CategoryUncertain:   v.CategoryUncertain,
+		CategorySuggestions: v.CategorySuggestions,
+		Status:              StatusOpen,
+		ReceivedAt:          v.ReceivedAt,
+		UpdatedAt:           v.ReceivedAt,
+		Deadlines:           v.Deadlines,
+		Deadline:            v.Deadline,
+		Pack:                v.Pack,
+		ContactType:         v.ContactType,
+		Validity:            v.Validity,
+		Grade:               v.Grade,
+		Route:               v.Route,
+		PendingClocks:       v.PendingClocks,
+		Escalation:          v.Escalation,
+		Explanation:         v.Explanation,
 	}
 }
 
@@ -283,7 +325,8 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 	explain(typeBy)
 
 	// Category.
-	catBy := e.categorize(s)
+	catBy, suggestions := e.categorize(s)
+	v.CategoryUncertain, v.CategorySuggestions = suggestions != nil, suggestions
 	s.category = catBy.Value
 	v.Category = catBy.Value
 	v.Decision = Decision{Category: catBy.Value, Reason: catBy.by(), Confidence: catBy.Confidence}
@@ -388,12 +431,15 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 }
 
 // categorize decides the category: a source field, a decisive rule, the
-// classifier when confident, a non-decisive rule, the classifier even when
-// unsure (flagged in the reason), the default when nothing is known.
-func (e *Engine) categorize(s *subject) Explanation {
+// model when confident, a non-decisive rule, the model even when unsure,
+// the default when nothing is known. The model is the trained one the pack
+// or configuration names, else the pack's naive Bayes classifier. When the
+// model is unsure, suggestions are its two likeliest categories (the case
+// is then marked category_uncertain); nil otherwise.
+func (e *Engine) categorize(s *subject) (x Explanation, suggestions []string) {
 	for _, field := range e.pack.Categories.FromExtra {
 		if name := s.c.Extra[field]; e.catNames[name] {
-			return Explanation{Field: "category", Value: name, By: "input", Reason: fmt.Sprintf("来源数据的“%s”字段已写明分类", field), Confidence: 1}
+			return Explanation{Field: "category", Value: name, By: "input", Reason: fmt.Sprintf("来源数据的“%s”字段已写明分类", field), Confidence: 1}, nil
 		}
 	}
 	var hint *Explanation
@@ -404,11 +450,14 @@ func (e *Engine) categorize(s *subject) Explanation {
 		}
 		x := Explanation{Field: "category", Value: r.def.Category, By: "rule", Rule: r.def.ID, Reason: why, Basis: e.basis(r.def.Ground), Confidence: 1}
 		if r.def.decisive() {
-			return x
+			return x, nil
 		}
 		if hint == nil {
 			hint = &x
 		}
+	}
+	if e.model != nil {
+		return e.categorizeByModel(s, hint)
 	}
 	if e.classifier != nil {
 		p := e.classifier.Predict(s.lower)
@@ -417,22 +466,76 @@ func (e *Engine) categorize(s *subject) Explanation {
 		if t := e.classifier.trained; t != nil {
 			reason += fmt.Sprintf("；已学习坐席更正 %d 条", t.corrections)
 		}
+		unsure := []string{p.Category, p.RunnerUp}
 		switch {
 		case p.Features > 0 && p.Confidence >= floor:
-			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence), Reason: reason}
+			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence), Reason: reason}, nil
 		case hint != nil:
 			hint.Reason += fmt.Sprintf("；分类模型倾向“%s”但把握不足（%.0f%%，低于 %.0f%%）", p.Category, p.Confidence*100, floor*100)
-			return *hint
+			return *hint, nil
 		case p.Features > 0:
 			return Explanation{Field: "category", Value: p.Category, By: "model", Rule: "naive_bayes", Confidence: round3(p.Confidence),
-				Reason: reason + fmt.Sprintf("；把握低于 %.0f%%，请核对分类", floor*100)}
+				Reason: reason + fmt.Sprintf("；把握低于 %.0f%%，请核对分类", floor*100)}, unsure
 		}
-		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中决定性分类规则，分类模型也不认识文中的字词，按默认分类"}
+		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中决定性分类规则，分类模型也不认识文中的字词，按默认分类"}, nil
 	}
 	if hint != nil {
-		return *hint
+		return *hint, nil
 	}
-	return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中任何分类规则，按默认分类"}
+	return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: "未命中任何分类规则，按默认分类"}, nil
+}
+
+// percent renders a confidence for people: whole percents, never 0 % or
+// 100 % (no model is certain), "不足 1%" and "99% 以上" at the ends.
+func percent(f float64) string {
+	switch v := math.Round(f * 100); {
+	case v < 1:
+		return "不足 1%"
+	case v > 99:
+		return "99% 以上"
+	default:
+		return fmt.Sprintf("%.0f%%", v)
+	}
+}
+
+// kindNames name the model kinds for people.
+var kindNames = map[string]string{KindLogistic: "逻辑回归", KindNaiveBayes: "朴素贝叶斯"}
+
+// categorizeByModel decides the category with the trained model: as agents
+// corrected texts alike, else the model's category when it is at least as
+// sure as its abstain threshold; below it the first non-decisive rule that
+// matched, else the model's category, marked uncertain with the model's
+// two likeliest categories.
+func (e *Engine) categorizeByModel(s *subject, hint *Explanation) (Explanation, []string) {
+	if x, ok := e.recalls[FieldCategory].recall(s.lower); ok {
+		return Explanation{Field: "category", Value: x.Value, By: "model", Rule: "agent_corrections", Reason: x.explain(x.Value), Confidence: round3(x.Confidence)}, nil
+	}
+	m := e.model
+	p := m.Explain(s.lower)
+	if p.Known == 0 {
+		if hint != nil {
+			return *hint, nil
+		}
+		return Explanation{Field: "category", Value: e.pack.Categories.Default, By: "default", Reason: fmt.Sprintf("未命中决定性分类规则，分类模型 %s 也不认识文中的字词，按默认分类，待人工确认", m.Manifest.ID)},
+			[]string{e.pack.Categories.Default}
+	}
+	reason := fmt.Sprintf("分类模型（%s，%s，学习 %d 条工单）判定，置信度 %s，其次为“%s”（%s）",
+		kindNames[m.Manifest.Kind], m.Manifest.ID, m.Manifest.Data.Rows, percent(p.Confidence), p.RunnerUp, percent(p.RunnerUpConfidence))
+	if len(p.Pushed) > 0 {
+		reason += "；推动判定的字词：“" + strings.Join(p.Pushed, "”“") + "”"
+	}
+	x := Explanation{Field: "category", Value: p.Category, By: "model", Rule: m.Manifest.Kind, Confidence: round3(p.Confidence), Reason: reason}
+	if !m.Uncertain(p) {
+		return x, nil
+	}
+	unsure := fmt.Sprintf("低于确认阈值 %.0f%%（交叉验证中该阈值以上的判定 %.0f%% 正确），待人工确认分类", m.Manifest.Abstain.Threshold*100, m.Manifest.Abstain.Accuracy*100)
+	suggestions := []string{p.Category, p.RunnerUp}
+	if hint != nil {
+		hint.Reason += fmt.Sprintf("；分类模型倾向“%s”（置信度 %.0f%%）但%s", p.Category, p.Confidence*100, unsure)
+		return *hint, suggestions
+	}
+	x.Reason += "；置信度" + unsure
+	return x, suggestions
 }
 
 // by renders an explanation for the legacy Decision.Reason.

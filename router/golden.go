@@ -117,11 +117,21 @@ func LoadGolden(path string) (*Golden, string, error) {
 // returns how many cases passed and failed. err is for a pack or golden
 // file that cannot be loaded, or a classifier below its floor.
 func TestPack(path string, w io.Writer) (passed, failed int, err error) {
+	return TestPackModel(path, "", w)
+}
+
+// TestPackModel is TestPack deciding categories with the trained model in
+// modelDir (none when empty) instead of the model the pack names, if any.
+// With a model it reports the model's cross-validated accuracy.
+func TestPackModel(path, modelDir string, w io.Writer) (passed, failed int, err error) {
 	g, packPath, err := LoadGolden(path)
 	if err != nil {
 		return 0, 0, err
 	}
 	e, err := LoadEngine(packPath)
+	if err == nil && modelDir != "" {
+		e, err = e.LoadModel(modelDir)
+	}
 	if err != nil {
 		return 0, 0, err
 	}
@@ -149,7 +159,13 @@ func TestPack(path string, w io.Writer) (passed, failed int, err error) {
 	}
 	fmt.Fprintf(w, "%s: %d passed, %d failed\n", e.Name(), passed, failed)
 	p := e.Pack()
-	if len(p.Categories.Examples) > 0 {
+	if m := e.Model(); m != nil {
+		mf := m.Manifest
+		for _, r := range mf.CV {
+			fmt.Fprintf(w, "model %s: %s cross-validated accuracy %.3f, macro-F1 %.3f (%d rows, %d folds)\n", mf.ID, r.Kind, r.Accuracy, r.MacroF1, mf.Data.Rows, mf.Settings.Folds)
+		}
+		fmt.Fprintf(w, "model %s: abstain below %.3f: %.1f%% of decisions kept, %.3f of them right\n", mf.ID, mf.Abstain.Threshold, mf.Abstain.Coverage*100, mf.Abstain.Accuracy)
+	} else if len(p.Categories.Examples) > 0 {
 		correct, total := HoldOut(p.Categories.Examples, p.Categories.Classifier, holdOutEvery)
 		acc := float64(correct) / float64(max(total, 1))
 		fmt.Fprintf(w, "classifier: held-out accuracy %.3f (%d/%d, every %d-th example held out)\n", acc, correct, total, holdOutEvery)

@@ -118,6 +118,11 @@ type Categories struct {
 	Rules      []CategoryRule   `yaml:"rules"`
 	Classifier ClassifierConfig `yaml:"classifier"`
 	Examples   []ExampleSet     `yaml:"examples"`
+	// Model is the directory of a model `tousu policy train` trained for
+	// this pack, relative to the pack file; it decides in the classifier's
+	// stead. A model named for the pack in the configuration
+	// (policies.packs[].model) takes precedence.
+	Model string `yaml:"model"`
 }
 
 // CategoryRule puts a complaint in Category when its condition holds.

@@ -29,6 +29,10 @@ type PackRef struct {
 	Path     string   `yaml:"path"`
 	Channels []string `yaml:"channels"`
 	Sources  []string `yaml:"sources"`
+	// Model is the directory of a model `tousu policy train` trained for
+	// the pack (relative paths against the configuration's directory); it
+	// takes precedence over the pack's own categories.model.
+	Model string `yaml:"model"`
 }
 
 // Validate checks the selection without loading the packs.
@@ -96,6 +100,13 @@ func LoadPacks(cfg PacksConfig, dir string) (*Packs, error) {
 			path = filepath.Join(dir, path)
 		}
 		e, err := LoadEngine(path)
+		if err == nil && ref.Model != "" {
+			model := ref.Model
+			if !filepath.IsAbs(model) {
+				model = filepath.Join(dir, model)
+			}
+			e, err = e.LoadModel(model)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

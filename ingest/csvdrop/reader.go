@@ -123,23 +123,11 @@ func NewReader(r io.Reader, opt ReaderOptions) (*Reader, error) {
 	if maxRow <= 0 {
 		maxRow = DefaultMaxRowBytes
 	}
-	br := bufio.NewReaderSize(r, sampleSize)
-	sample, err := br.Peek(sampleSize)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	br, sample, enc, whole, err := sniff(r, enc, opt.wholeUTF8)
+	if err != nil {
 		return nil, err
 	}
-	whole := len(sample) < sampleSize
-	if len(sample) == 0 {
-		return nil, &FileError{Reason: "文件为空", Err: ErrEmpty}
-	}
-	enc, bomLen, ferr := detectEncoding(sample, enc, whole, opt.wholeUTF8)
-	if ferr != nil {
-		return nil, ferr
-	}
-	if _, err := br.Discard(bomLen); err != nil {
-		return nil, err
-	}
-	decoded := decodeSample(sample[bomLen:], enc, whole)
+	decoded := decodeSample(sample, enc, whole)
 	if delim == 0 {
 		delim = detectDelimiter(decoded)
 	}
@@ -156,6 +144,42 @@ func NewReader(r io.Reader, opt ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// sniff reads the start of r to detect its encoding (see NewReader). It
+// returns r buffered and past a byte-order mark, the sample read (without
+// the mark), the encoding and whether the sample is all of r.
+func sniff(r io.Reader, enc encodingName, wholeUTF8 int8) (*bufio.Reader, []byte, encodingName, bool, error) {
+	br := bufio.NewReaderSize(r, sampleSize)
+	sample, err := br.Peek(sampleSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, nil, "", false, err
+	}
+	whole := len(sample) < sampleSize
+	if len(sample) == 0 {
+		return nil, nil, "", false, &FileError{Reason: "文件为空", Err: ErrEmpty}
+	}
+	enc, bomLen, ferr := detectEncoding(sample, enc, whole, wholeUTF8)
+	if ferr != nil {
+		return nil, nil, "", false, ferr
+	}
+	if _, err := br.Discard(bomLen); err != nil {
+		return nil, nil, "", false, err
+	}
+	return br, sample[bomLen:], enc, whole, nil
+}
+
+// DecodeText returns r decoded to UTF-8 as NewReader decodes a file (a
+// byte-order mark, else UTF-8 when the start is valid UTF-8, else
+// GB18030), with the encoding it chose; for readers of other layouts
+// (training files, JSON lines). It returns a *FileError for input that is
+// empty or not text.
+func DecodeText(r io.Reader) (io.Reader, string, error) {
+	br, _, enc, _, err := sniff(r, encAuto, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	return decoder(br, enc), string(enc), nil
 }
 
 // findHeader reads records until one maps every required field. Records

@@ -321,6 +321,9 @@ func formsFor(c router.Case, e *router.Engine, me string) forms {
 	if e != nil {
 		f.Departments, f.Queues, f.Categories, f.Events, f.Grades = e.Departments(), e.Queues(), e.Categories(), e.Events(), e.Grades()
 	}
+	if c.CategoryUncertain { // the model's suggestions first
+		f.Categories = slices.Concat(c.CategorySuggestions, slices.DeleteFunc(slices.Clone(f.Categories), func(s string) bool { return slices.Contains(c.CategorySuggestions, s) }))
+	}
 	f.Grade = c.Grade
 	f.Take = f.Take && c.Assignee != me
 	f.Event = f.Event && len(f.Events) > 0

@@ -351,3 +351,48 @@ func TestSearch(t *testing.T) {
 		ps.check(t, tt.who, "/console/search?"+tt.query, tt.code, tt.want, tt.unwanted)
 	}
 }
+
+// TestUncertainCategoryQueue: cases whose category the model was not sure
+// of wait under 待确认分类 for the people who may see them, and the case
+// page names the suggestions and offers them first.
+func TestUncertainCategoryQueue(t *testing.T) {
+	unsure := func(suggestions ...string) func(c *router.Case) {
+		return func(c *router.Case) {
+			c.Route.Department = "客户服务中心"
+			c.CategoryUncertain, c.CategorySuggestions = true, suggestions
+		}
+	}
+	cases := append(fixtures(t),
+		complaint(t, "TS-F", "+8613912340006", "营业厅的人说送流量结果扣了钱，3月1号办的", time.Date(2026, 3, 4, 11, 0, 0, 0, cst), unsure("营销活动问题", "费用问题")),
+		complaint(t, "TS-G", "+8613912340007", "手机有问题，麻烦看下", time.Date(2026, 3, 3, 11, 0, 0, 0, cst), func(c *router.Case) {
+			unsure("网络问题", "业务使用问题")(c)
+			c.Status = router.StatusClosed
+		}))
+	ps := newPagesServer(t, cases...)
+	for _, tt := range []struct {
+		who  string
+		want []string
+	}{
+		{"甲", []string{"TS-F"}},
+		{"乙", nil}, // 网络运维部 may not see 客户服务中心's case
+	} {
+		code, page := ps.get(t, tt.who, "/console/")
+		_, uncertain, ok := strings.Cut(page, `id="uncertain"`)
+		if code != http.StatusOK || !ok {
+			t.Fatalf("%s: GET /console/ = %d, no 待确认分类 section: %.300s", tt.who, code, page)
+		}
+		inOrder(t, tt.who+" uncertain", uncertain, tt.want)
+	}
+	_, page := ps.get(t, "甲", "/console/cases/TS-F")
+	notice, _, _ := strings.Cut(page[strings.Index(page, `id="category-uncertain"`)+1:], "</p>")
+	if !strings.Contains(notice, "待确认分类") || !strings.Contains(notice, "“营销活动问题”或“费用问题”") {
+		t.Errorf("case page lacks the suggestions: %q", notice)
+	}
+	_, options, _ := strings.Cut(page, `id="r-category" name="category">`)
+	if !strings.HasPrefix(options, "<option>营销活动问题</option><option>费用问题</option>") || strings.Count(options, "<option>费用问题</option>") != 1 {
+		t.Errorf("更正分类 does not offer the suggestions first: %.200s", options)
+	}
+	if _, page := ps.get(t, "甲", "/console/cases/TS-C"); strings.Contains(page, `id="category-uncertain"`) {
+		t.Error("a case decided with confidence is marked 待确认分类")
+	}
+}

@@ -26,6 +26,9 @@ type queueData struct {
 	// urgent first; Departments names those departments.
 	Waiting     []caseRow
 	Departments string
+	// Uncertain are the cases not closed whose category waits for a
+	// person to choose (待确认分类), most urgent first.
+	Uncertain []caseRow
 }
 
 func (p *Pages) queue(c *fiber.Ctx) error {
@@ -49,7 +52,12 @@ func (p *Pages) queue(c *fiber.Ctx) error {
 	if err != nil {
 		return p.unavailable(c, "queue: search the department queue", err)
 	}
-	data := queueData{Mine: mine, Waiting: waiting, Departments: "全部部门"}
+	uncertain, err := p.cases(c.UserContext(), me, now, func(cs router.Case) bool { return cs.Status != router.StatusClosed },
+		byFilter("category_uncertain", caseindex.CategoryUncertain))
+	if err != nil {
+		return p.unavailable(c, "queue: search the cases awaiting a category", err)
+	}
+	data := queueData{Mine: mine, Waiting: waiting, Uncertain: uncertain, Departments: "全部部门"}
 	if deps != nil {
 		data.Departments = strings.Join(deps, "、")
 	}

@@ -62,7 +62,7 @@ type option struct {
 
 // The filters of the search form: chosen from facet values, or typed.
 var (
-	selectFilters = []string{"status", "channel", "category", "contact_type", "grade", "validity", "department", "queue", "business_type"}
+	selectFilters = []string{"status", "channel", "category", "category_uncertain", "contact_type", "grade", "validity", "department", "queue", "business_type"}
 	inputFilters  = []string{"owner", "assignee", "phone", "customer", "work_order"}
 )
 
@@ -150,6 +150,8 @@ func valueLabel(name, value string) string {
 		return channelLabel(ingest.Channel(value))
 	case "validity":
 		return map[string]string{caseindex.ValidityValid: "有效", caseindex.ValidityInvalid: "无效"}[value]
+	case "category_uncertain":
+		return map[string]string{caseindex.CategoryUncertain: "待确认"}[value]
 	}
 	return value
 }

@@ -1,7 +1,7 @@
 // Command tousu is the complaint intake gateway: `tousu serve` runs it
 // (embedded by default, or chosen targets against Kafka), `tousu validate`
 // checks a configuration without starting anything, `tousu topics apply`
-// creates the Kafka topics, `tousu policy` tests and explains policy packs,
+// creates the Kafka topics, `tousu policy` tests, explains and trains policy packs,
 // `tousu users` manages the console's accounts of a running deployment,
 // `tousu dlq` lists, shows and replays its dead letters and `tousu
 // version` says what was built. Every command answers -help
@@ -116,15 +116,26 @@ var commands = []*command{
 	},
 	{
 		name:      "policy test",
-		args:      "PACK_OR_GOLDEN_FILE",
+		args:      "[-model DIR] PACK_OR_GOLDEN_FILE",
 		purpose:   "Run a policy pack's golden tests (PACK.golden.yaml beside the pack) and check its classifier.",
-		examples:  []string{"tousu policy test configs/policies/telecom.yaml"},
+		examples:  []string{"tousu policy test configs/policies/telecom.yaml", "tousu policy test -model models/telecom configs/policies/telecom.yaml"},
 		takesArgs: true,
 		define:    policyTest,
 	},
 	{
+		name:    "policy train",
+		args:    "-pack PACK -examples FILE -out DIR [-report FILE] [-heldout FILE] [-text-col COL -label-col COL] [-label-map FILE] [-corrections-from FILE]",
+		purpose: "Train a category model for a pack from labelled work orders (and agents' corrections): cross-validated, calibrated, with an abstain threshold; routers load it when the pack or configuration names it.",
+		examples: []string{
+			"tousu policy train -pack configs/policies/telecom.yaml -examples history.csv -out models/telecom -report report.md",
+			"tousu policy train -pack builtin:telecom -examples 工单.tsv -text-col 工单内容 -label-col 工单分类 -label-map labels.yaml -out models/telecom",
+			"tousu policy train -pack configs/policies/telecom.yaml -corrections-from data/router-history.db -export-corrections corrections.csv",
+		},
+		define: policyTrain,
+	},
+	{
 		name:    "policy explain",
-		args:    "-pack PACK [-received TIME] [-channel CHANNEL] [-jsonl] < COMPLAINT",
+		args:    "-pack PACK [-model DIR] [-received TIME] [-channel CHANNEL] [-jsonl] < COMPLAINT",
 		purpose: "Print a policy pack's decision for a complaint on standard input: type, category, validity, grade, deadlines, route and why.",
 		examples: []string{
 			"echo '手机信号差了三天' | tousu policy explain -pack builtin:telecom -received 2026-09-30T10:00:00+08:00",
@@ -597,13 +608,14 @@ func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 }
 
 // policyTest runs a pack's golden tests.
-func policyTest(c *command, _ *flag.FlagSet) func([]string, cmdIO) int {
+func policyTest(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	model := fl.String("model", "", "decide categories with the model `DIR` tousu policy train wrote, instead of the one the pack names")
 	return func(rest []string, x cmdIO) int {
 		if len(rest) != 1 {
 			fmt.Fprintf(x.stderr, "tousu policy test: give one pack or golden file, e.g. %s\n", c.examples[0])
 			return exitUsage
 		}
-		passed, failed, err := router.TestPack(rest[0], x.stdout)
+		passed, failed, err := router.TestPackModel(rest[0], *model, x.stdout)
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("%w; give a pack file with its golden tests beside it, e.g. configs/policies/telecom.yaml", err)
 		}
@@ -628,6 +640,7 @@ func explain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 	pack := fl.String("pack", "", "policy pack: a `FILE`, or builtin:NAME for one built into tousu ("+strings.Join(builtinPacks(), ", ")+")")
 	received := fl.String("received", "", "`TIME` the complaint was received, e.g. "+receivedFormats+"; default now")
 	channel := fl.String("channel", "webform", "`CHANNEL` the complaint came by: webform, api, email, hotline, webhook")
+	model := fl.String("model", "", "decide categories with the model `DIR` tousu policy train wrote, instead of the one the pack names")
 	jsonl := fl.Bool("jsonl", false, "read one JSON object per line (text, received, channel, customer…) and write one decision per line")
 	return func(rest []string, x cmdIO) int {
 		if len(rest) > 0 {
@@ -651,6 +664,12 @@ func explain(c *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 		if err != nil {
 			fmt.Fprintf(x.stderr, "tousu: %v\n", packHint(*pack, err))
 			return exitFailure
+		}
+		if *model != "" {
+			if e, err = e.LoadModel(*model); err != nil {
+				fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+				return exitFailure
+			}
 		}
 		if *jsonl {
 			if err := router.ExplainJSONL(e, x.stdin, x.stdout); err != nil {

@@ -165,7 +165,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"topics", "apply", "--help"}, want: []string{"tousu topics apply [-config FILE]", "TOUSU_KAFKA_BROKERS=127.0.0.1:9092 tousu topics apply"}, unwanted: []string{"-broker-listen", "-target"}},
 		{args: []string{"serve", "-h"}, want: []string{"-broker-listen ADDR", "-target LIST", "Targets (-target):\n  all ", "\n  poller      reads the IMAP mailboxes", "\n  escalator   the escalation clock", "\n  batcher     batch detection", "\n  alerts      delivers the alerts topic"}},
 		{args: []string{"help"}, want: []string{"Targets: all (default), broker, gateway, poller, normalizer, router, indexer, escalator, batcher, alerts, sender, console."}},
-		{args: []string{"policy", "--help"}, want: []string{"tousu policy test PACK_OR_GOLDEN_FILE", "tousu policy explain -pack PACK"}, unwanted: []string{"unknown subcommand"}},
+		{args: []string{"policy", "--help"}, want: []string{"tousu policy test [-model DIR] PACK_OR_GOLDEN_FILE", "tousu policy explain -pack PACK"}, unwanted: []string{"unknown subcommand"}},
 		{args: []string{"policy", "explain", "-pack", "builtin:telecom", "--help"}, want: []string{"-received TIME", "2026-09-30 10:00", "-jsonl < complaints.jsonl"}},
 		{args: []string{"help", "policy", "test"}, want: []string{"tousu policy test configs/policies/telecom.yaml"}},
 		{args: []string{"help"}, want: []string{"tousu version", "Exit codes"}},

@@ -107,6 +107,21 @@ var Filters = []Filter{
 	// (工单号) and business type (业务类型).
 	{Name: "work_order", Field: "work_orders", Label: "工单号", Value: func(c router.Case) []string { return nonEmpty(c.WorkOrders) }},
 	{Name: "business_type", Label: "业务类型", Facet: true, Value: func(c router.Case) []string { return one(c.BusinessType) }},
+	// Cases whose category the pack's model was not sure of (待确认分类),
+	// waiting for an agent to choose; a recategorize clears the mark.
+	{Name: "category_uncertain", Label: "待确认分类", Facet: true, Value: categoryUncertain, Allowed: []string{CategoryUncertain}},
+}
+
+// CategoryUncertain is the value of the category_uncertain filter of a
+// case marked category_uncertain.
+const CategoryUncertain = "true"
+
+// categoryUncertain is the category_uncertain filter's value of a case.
+func categoryUncertain(c router.Case) []string {
+	if c.CategoryUncertain {
+		return []string{CategoryUncertain}
+	}
+	return nil
 }
 
 // phoneE164 reads a phone number as intake does (ingest.PhoneE164): 139

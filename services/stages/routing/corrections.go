@@ -88,7 +88,11 @@ func (t *TrainedPacks) FollowCorrection(_ context.Context, m bus.Message) error 
 func (h *History) Corrections() (map[string][]router.Correction, error) {
 	out := map[string][]router.Correction{}
 	err := h.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(correctionsBucket).ForEach(func(k, v []byte) error {
+		b := tx.Bucket(correctionsBucket)
+		if b == nil { // a file ReadCorrections opened that never held any
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			var c router.Correction
 			if err := json.Unmarshal(v, &c); err != nil {
 				return err
@@ -103,6 +107,19 @@ func (h *History) Corrections() (map[string][]router.Correction, error) {
 		})
 	})
 	return out, err
+}
+
+// ReadCorrections returns the corrections stored in a router's state file
+// (DATA/router-history.db) by pack, reading it without changing it, for
+// `tousu policy train`. While a router holds the file it fails after a
+// second.
+func ReadCorrections(path string) (map[string][]router.Correction, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s (stop the router that holds it, or copy it): %w", path, err)
+	}
+	defer db.Close()
+	return (&History{db: db}).Corrections()
 }
 
 // storeCorrection stores c as its case's correction for its pack,

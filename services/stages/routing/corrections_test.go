@@ -291,3 +291,41 @@ func TestGradeAndValidityCorrectionsStored(t *testing.T) {
 		t.Errorf("report %+v, want 1 category correction and 1 each of grade and validity recalled", rep)
 	}
 }
+
+// TestReadCorrections: `tousu policy train` reads a stopped router's
+// corrections by pack without changing the file, and is told while a
+// router holds it.
+func TestReadCorrections(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "router-history.db")
+	state, err := OpenHistory(path, stagetest.DedupeConfig(t, nil), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, c := range []packCorrection{
+		newPackCorrection("telecom@2026.1", router.Correction{Complaint: "api:c1", Case: "TS1", Text: "宽带账单多了调测费68元", Category: "费用问题", Agent: "1001", At: at}),
+		newPackCorrection("telecom@2026.1", router.Correction{Complaint: "api:c2", Case: "TS2", Text: "营业员态度差", Field: router.FieldGrade, Value: "一般", Agent: "1001", At: at}),
+		newPackCorrection("property@2026.1", router.Correction{Complaint: "api:c3", Case: "TS3", Text: "电梯又坏了", Category: "设施设备", Agent: "2002", At: at}),
+	} {
+		if _, err := state.storeCorrection(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ReadCorrections(path); err == nil {
+		t.Error("read a file a router holds")
+	}
+	if err := state.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCorrections(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["telecom@2026.1"]) != 2 || len(got["property@2026.1"]) != 1 {
+		t.Fatalf("corrections by pack: %v", got)
+	}
+	rows := router.CorrectionRows(got["telecom@2026.1"])
+	if len(rows) != 1 || rows[0].Label != "费用问题" || rows[0].Text != "宽带账单多了调测费68元" {
+		t.Errorf("training rows of telecom's corrections: %+v", rows)
+	}
+}

@@ -777,8 +777,13 @@ func filterCorpus(tb testing.TB) []router.Case {
 			messageIDs("c1@mail.example"), assigned("王芳"), customer("王女士", "+8613912340001"),
 			hotline("移动网络", "GD20240506000117", "GD20240507000042")),
 		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(
-			assigned("agent7"), hotline("宽带故障", "12345-0506-88")),
+			assigned("agent7"), hotline("宽带故障", "12345-0506-88"), uncertain("network", "billing")),
 	}
+}
+
+// uncertain marks the case's category uncertain with the suggestions.
+func uncertain(suggestions ...string) func(*router.Case) {
+	return func(c *router.Case) { c.CategoryUncertain, c.CategorySuggestions = true, suggestions }
 }
 
 // assigned sets the case's assignee.
@@ -832,6 +837,8 @@ func testFilters(t *testing.T, idx caseindex.Index) {
 		{"text and category", caseindex.Query{Text: "话费多扣", Filters: by("category", "billing")}, []string{"a", "b"}},
 		{"text and channel", caseindex.Query{Text: "话费多扣", Filters: by("channel", "email")}, []string{"b"}},
 		{"text misses filter", caseindex.Query{Text: "信号差", Filters: by("category", "billing")}, nil},
+		{"category uncertain", caseindex.Query{Filters: by("category_uncertain", caseindex.CategoryUncertain)}, []string{"d"}},
+		{"category uncertain and open", caseindex.Query{Filters: by("category_uncertain", caseindex.CategoryUncertain, "status", "open")}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1060,8 +1067,12 @@ func testEveryFilter(t *testing.T, idx caseindex.Index) {
 					holders[v] = append(holders[v], c.ID)
 				}
 			}
-			if len(holders) < 2 {
-				t.Fatalf("the corpus gives %s fewer than two values (%v); extend filterCorpus", f.Name, holders)
+			need := 2 // so that a filter is seen to tell values apart
+			if len(f.Allowed) == 1 {
+				need = 1 // a mark (category_uncertain): the others lack it
+			}
+			if len(holders) < need {
+				t.Fatalf("the corpus gives %s fewer than %d values (%v); extend filterCorpus", f.Name, need, holders)
 			}
 			for v, want := range holders {
 				res := find(t, idx, caseindex.Query{Filters: by(f.Name, v)})
@@ -1101,34 +1112,36 @@ func mapsEqual(a, b map[string]int) bool {
 func testFacets(t *testing.T, idx caseindex.Index) {
 	upsert(t, idx, filterCorpus(t)...)
 	everything := map[string]map[string]int{
-		"channel":       {"webform": 2, "email": 1, "hotline": 1},
-		"source":        {"support@example.com": 1, "hotline-bj": 1},
-		"category":      {"billing": 2, "network": 2},
-		"status":        {"open": 2, "resolved": 1, "in_progress": 1},
-		"contact_type":  {"投诉": 2, "咨询": 1},
-		"grade":         {"一般": 1, "重大": 1},
-		"validity":      {"valid": 2, "invalid": 1},
-		"department":    {"计费中心": 2, "网络部": 1},
-		"queue":         {"billing-1": 1, "billing-2": 1, "network-1": 1},
-		"pack":          {"telecom@1": 2, "telecom@2": 1},
-		"owner":         {"agent7": 1, "张伟": 1},
-		"assignee":      {"agent7": 2, "王芳": 1},
-		"business_type": {"移动网络": 1, "宽带故障": 1},
+		"channel":            {"webform": 2, "email": 1, "hotline": 1},
+		"source":             {"support@example.com": 1, "hotline-bj": 1},
+		"category":           {"billing": 2, "network": 2},
+		"status":             {"open": 2, "resolved": 1, "in_progress": 1},
+		"contact_type":       {"投诉": 2, "咨询": 1},
+		"grade":              {"一般": 1, "重大": 1},
+		"validity":           {"valid": 2, "invalid": 1},
+		"department":         {"计费中心": 2, "网络部": 1},
+		"queue":              {"billing-1": 1, "billing-2": 1, "network-1": 1},
+		"pack":               {"telecom@1": 2, "telecom@2": 1},
+		"owner":              {"agent7": 1, "张伟": 1},
+		"assignee":           {"agent7": 2, "王芳": 1},
+		"business_type":      {"移动网络": 1, "宽带故障": 1},
+		"category_uncertain": {"true": 1},
 	}
 	network := map[string]map[string]int{ // c and d
-		"channel":       {"webform": 1, "hotline": 1},
-		"source":        {"hotline-bj": 1},
-		"category":      {"network": 2},
-		"status":        {"open": 1, "in_progress": 1},
-		"contact_type":  {"投诉": 1},
-		"grade":         {"重大": 1},
-		"validity":      {"valid": 1},
-		"department":    {"网络部": 1},
-		"queue":         {"network-1": 1},
-		"pack":          {"telecom@2": 1},
-		"owner":         {"张伟": 1},
-		"assignee":      {"agent7": 1, "王芳": 1},
-		"business_type": {"移动网络": 1, "宽带故障": 1},
+		"channel":            {"webform": 1, "hotline": 1},
+		"source":             {"hotline-bj": 1},
+		"category":           {"network": 2},
+		"status":             {"open": 1, "in_progress": 1},
+		"contact_type":       {"投诉": 1},
+		"grade":              {"重大": 1},
+		"validity":           {"valid": 1},
+		"department":         {"网络部": 1},
+		"queue":              {"network-1": 1},
+		"pack":               {"telecom@2": 1},
+		"owner":              {"张伟": 1},
+		"assignee":           {"agent7": 1, "王芳": 1},
+		"business_type":      {"移动网络": 1, "宽带故障": 1},
+		"category_uncertain": {"true": 1},
 	}
 	none := map[string]map[string]int{}
 	for _, f := range caseindex.FacetFields {
@@ -1145,19 +1158,20 @@ func testFacets(t *testing.T, idx caseindex.Index) {
 		{"text", caseindex.Query{Text: "信号差"}, 2, network},
 		{"past the last page", caseindex.Query{Offset: 10}, 4, everything},
 		{"filtered by the policy", caseindex.Query{Filters: by("department", "计费中心")}, 2, map[string]map[string]int{
-			"channel":       {"webform": 1, "email": 1},
-			"source":        {"support@example.com": 1},
-			"category":      {"billing": 2},
-			"status":        {"open": 1, "resolved": 1},
-			"contact_type":  {"投诉": 1, "咨询": 1},
-			"grade":         {"一般": 1},
-			"validity":      {"valid": 1, "invalid": 1},
-			"department":    {"计费中心": 2},
-			"queue":         {"billing-1": 1, "billing-2": 1},
-			"pack":          {"telecom@1": 2},
-			"owner":         {"agent7": 1},
-			"assignee":      {"agent7": 1},
-			"business_type": {},
+			"channel":            {"webform": 1, "email": 1},
+			"source":             {"support@example.com": 1},
+			"category":           {"billing": 2},
+			"status":             {"open": 1, "resolved": 1},
+			"contact_type":       {"投诉": 1, "咨询": 1},
+			"grade":              {"一般": 1},
+			"validity":           {"valid": 1, "invalid": 1},
+			"department":         {"计费中心": 2},
+			"queue":              {"billing-1": 1, "billing-2": 1},
+			"pack":               {"telecom@1": 2},
+			"owner":              {"agent7": 1},
+			"assignee":           {"agent7": 1},
+			"business_type":      {},
+			"category_uncertain": {},
 		}},
 		{"no match", caseindex.Query{Text: "不存在的内容"}, 0, none},
 	}
