@@ -6,5 +6,5 @@ import "embed"
 // tests), so a binary can run a pack without the source tree: the router
 // loads "builtin:telecom" from policies/telecom.yaml here.
 //
-//go:embed policies/*.yaml
+//go:embed policies/*.yaml policies/examples/*.csv
 var Policies embed.FS

@@ -74,11 +74,12 @@ func predictions(e *Engine, texts []string) []Prediction {
 	return out
 }
 
-// Agents' corrections of the telecom pack: the pack's examples put a
-// locked broadband account under 信息安全问题 (it reads 被…账号 as an
-// account theft) and a number suspended by the operator's anti-fraud
-// controls (风控停机) under 信息安全问题 too, where the operators' work
-// orders file them under 业务使用问题 and 业务办理问题 (停复机).
+// Agents' corrections of the telecom pack where an operator files work
+// orders its own way: the pack's examples put failed real-name checks
+// (实名认证、人脸识别) under 业务使用问题 where this operator counts them
+// as 业务办理问题 (实名登记 is part of opening and changing a number), and
+// a stranger's number found under the customer's ID (一证通查) under
+// 业务办理问题 where it files them as 信息安全问题 (someone used the ID).
 var telecomCorrections = []struct {
 	name        string
 	category    string
@@ -86,24 +87,24 @@ var telecomCorrections = []struct {
 	probe       string // a new complaint like the corrected ones
 }{
 	{
-		name:     "locked broadband account",
-		category: "业务使用问题",
-		corrections: []string{
-			"宽带账号被锁了登录不上",
-			"宽带账号登录不上，提示账号被锁定",
-			"宽带账号输错几次密码就被锁了，上不了网",
-		},
-		probe: "宽带账号又被锁了，登录不上去",
-	},
-	{
-		name:     "anti-fraud suspension",
+		name:     "real-name check",
 		category: "业务办理问题",
 		corrections: []string{
-			"号码突然被停机了，客服说是系统风控",
-			"号码被风控停机，要本人带身份证去营业厅",
-			"手机卡被风控关停了，要去营业厅核验才能复机",
+			"实名认证总是失败，人脸识别通不过",
+			"人脸识别认证过不了，实名补登记办不了",
+			"实名认证一直提示失败，人脸比对不通过",
 		},
-		probe: "号码莫名被风控关停，要求尽快复机",
+		probe: "实名认证一直失败，人脸识别过不了",
+	},
+	{
+		name:     "stranger's number under the ID",
+		category: "信息安全问题",
+		corrections: []string{
+			"一证通查发现名下多了不认识的号码",
+			"查询名下号码多出一张卡，不是我办的",
+			"一证五号查到我名下有两个陌生号码",
+		},
+		probe: "一证五号查询显示名下多了两个号码",
 	},
 }
 

@@ -173,7 +173,7 @@ func TestNotifyAckReads(t *testing.T) {
 	o := got.Outgoing[0]
 	// 15 working days from 2026-02-25 on the official calendar: the
 	// make-up working Saturday 2026-02-28 counts, the weekends do not.
-	for _, want := range []string{"王女士，您好", "受理编号：" + c.ID, "我们将在2026年3月17日前答复您", "客户服务中心将核实",
+	for _, want := range []string{"王女士，您好", "受理编号：" + c.ID, "我们将在2026年3月17日前答复您", "网络运维部将核实",
 		"https://tousu.example.com/status?reference=" + c.ID} {
 		if !strings.Contains(o.Text, want) {
 			t.Errorf("the ack lacks %q:\n%s", want, o.Text)

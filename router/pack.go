@@ -1,10 +1,12 @@
 package router
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -118,6 +120,11 @@ type Categories struct {
 	Rules      []CategoryRule   `yaml:"rules"`
 	Classifier ClassifierConfig `yaml:"classifier"`
 	Examples   []ExampleSet     `yaml:"examples"`
+	// ExamplesFile names a training file of labelled work orders (CSV or
+	// TSV with the columns 内容 and 类别, or JSON lines; see ReadLabelled),
+	// relative to the pack file, whose rows join Examples when the pack is
+	// loaded: the built-in packs ship theirs in configs/policies/examples.
+	ExamplesFile string `yaml:"examples_file"`
 	// Model is the directory of a model `tousu policy train` trained for
 	// this pack, relative to the pack file; it decides in the classifier's
 	// stead. A model named for the pack in the configuration
@@ -371,34 +378,90 @@ const BuiltinPrefix = "builtin:"
 
 // LoadPack reads, strictly decodes and validates a pack file, or a
 // built-in pack named "builtin:<name>".
+// A pack's examples_file is read beside it: from the binary for a
+// built-in pack, else relative to the pack file.
 func LoadPack(path string) (*Pack, error) {
 	var data []byte
 	var err error
-	if name, ok := strings.CutPrefix(path, BuiltinPrefix); ok {
-		data, err = fs.ReadFile(configs.Policies, "policies/"+name+".yaml")
+	readBeside := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(filepath.Dir(path), name)) }
+	if builtin, ok := strings.CutPrefix(path, BuiltinPrefix); ok {
+		data, err = fs.ReadFile(configs.Policies, "policies/"+builtin+".yaml")
+		readBeside = func(name string) ([]byte, error) { return fs.ReadFile(configs.Policies, "policies/"+name) }
 	} else {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	p, err := ParsePack(data)
+	p, err := parsePack(data, readBeside)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
 }
 
-// ParsePack strictly decodes and validates a pack.
+// ParsePack strictly decodes and validates a pack. A pack naming an
+// examples_file needs LoadPack, which knows where to read it.
 func ParsePack(data []byte) (*Pack, error) {
+	return parsePack(data, func(name string) ([]byte, error) {
+		return nil, fmt.Errorf("examples_file %q: only a pack loaded from a file can name one", name)
+	})
+}
+
+// parsePack decodes, adds the rows of the examples file (read with
+// readFile) to the examples, and validates.
+func parsePack(data []byte, readFile func(name string) ([]byte, error)) (*Pack, error) {
 	var p Pack
 	if err := configs.DecodeStrict(data, &p); err != nil {
 		return nil, err
+	}
+	if name := p.Categories.ExamplesFile; name != "" {
+		if err := p.Categories.addExamplesFile(name, readFile); err != nil {
+			return nil, fmt.Errorf("categories.examples_file: %w", err)
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// addExamplesFile reads the training file name and adds its rows to the
+// example sets of their categories, after the pack's own. A label that
+// is not a category of the pack is an error naming it.
+func (c *Categories) addExamplesFile(name string, readFile func(string) ([]byte, error)) error {
+	if !filepath.IsLocal(name) {
+		return fmt.Errorf("%q: must be a relative path inside the pack's folder", name)
+	}
+	data, err := readFile(name)
+	if err != nil {
+		return err
+	}
+	rows, _, err := ReadLabelled(bytes.NewReader(data), name, ReadOptions{})
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, d := range c.List {
+		known[d.Name] = true
+	}
+	set := map[string]int{} // category -> index in Examples
+	for i, e := range c.Examples {
+		set[e.Category] = i
+	}
+	for _, r := range rows {
+		if !known[r.Label] {
+			return fmt.Errorf("%s row %d: %q is not a category of the pack", name, r.Row, r.Label)
+		}
+		i, ok := set[r.Label]
+		if !ok {
+			i = len(c.Examples)
+			set[r.Label] = i
+			c.Examples = append(c.Examples, ExampleSet{Category: r.Label})
+		}
+		c.Examples[i].Texts = append(c.Examples[i].Texts, r.Text)
+	}
+	return nil
 }
 
 // stage orders the decisions a condition may refer to.

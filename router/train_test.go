@@ -309,6 +309,16 @@ func TestPacksLoadTheConfiguredModel(t *testing.T) {
 	if err := os.WriteFile(pack, []byte(withModel), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	examples, err := os.ReadFile(filepath.Join(packDir, "examples", "telecom.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "examples"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "examples", "telecom.csv"), examples, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e, err := LoadEngine(pack)
 	if err != nil || e.Model() == nil {
 		t.Fatalf("categories.model: %v", err)
