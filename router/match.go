@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tousu/tousu/normalize"
 )
@@ -20,6 +21,10 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
+	// occurred is when the matter happened: the complaint's occurred_at,
+	// else the latest date its text names (occurredWords), else zero.
+	occurred      time.Time
+	occurredWords string
 
 	contactType, category, grade string
 	valid                        bool
@@ -27,7 +32,13 @@ type subject struct {
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
-	return &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc, occurred: c.OccurredAt}
+	if s.occurred.IsZero() {
+		if d, ok := OccurredInText(lower, received, loc); ok {
+			s.occurred, s.occurredWords = d.To, d.Words
+		}
+	}
+	return s
 }
 
 // compact removes white space.
@@ -85,9 +96,13 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	if c.ShorterThan > 0 && letters(s.lower) >= c.ShorterThan {
 		return false, ""
 	}
+	var why []string
 	if p := c.OccurredOlderThan; p != nil {
-		if s.c.OccurredAt.IsZero() || !olderThan(s.c.OccurredAt, s.received, *p, s.loc) {
+		if s.occurred.IsZero() || !olderThan(s.occurred, s.received, *p, s.loc) {
 			return false, ""
+		}
+		if s.occurredWords != "" {
+			why = append(why, "事发时间取自文中"+quote(s.occurredWords))
 		}
 	}
 	if len(c.ContactTypes) > 0 && !slices.Contains(c.ContactTypes, s.contactType) {
@@ -112,21 +127,20 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 			return false, ""
 		}
 	}
-	var why []string
 	if len(cc.all) > 0 {
 		why = append(why, "同时含有"+quote(strings.Join(cc.all, "」「")))
 	}
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
 		for _, k := range cc.keywords {
-			if strings.Contains(s.flat, k) {
+			if cc.hit(s.flat, keywordAt(k)) != nil {
 				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
-				if loc := re.FindStringIndex(s.lower); loc != nil {
+				if loc := cc.hit(s.lower, func(text string) [][]int { return re.FindAllStringIndex(text, -1) }); loc != nil {
 					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break
 				}
@@ -140,10 +154,70 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	return true, strings.Join(why, "；")
 }
 
+// hit is the first place find finds in text that none of the
+// condition's unless contexts discounts, nil when there is none.
+func (cc *compiledCondition) hit(text string, find func(string) [][]int) []int {
+	for _, loc := range find(text) {
+		if !cc.discounted(text, loc[0], loc[1]) {
+			return loc
+		}
+	}
+	return nil
+}
+
+// discounted reports whether an unless context matches around text[i:j]:
+// in the Before runes that end at i, or the After runes that start at j.
+func (cc *compiledCondition) discounted(text string, i, j int) bool {
+	for _, u := range cc.unless {
+		before, after := runesBefore(text, i, u.Before), runesAfter(text, j, u.After)
+		for _, re := range u.res {
+			if (u.Before > 0 && re.MatchString(before)) || (u.After > 0 && re.MatchString(after)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keywordAt finds every place of the keyword k.
+func keywordAt(k string) func(string) [][]int {
+	return func(text string) [][]int {
+		var out [][]int
+		for from := 0; ; {
+			i := strings.Index(text[from:], k)
+			if i < 0 {
+				return out
+			}
+			out = append(out, []int{from + i, from + i + len(k)})
+			from += i + len(k)
+		}
+	}
+}
+
+// runesBefore is the at most n runes of text that end at byte i.
+func runesBefore(text string, i, n int) string {
+	start := i
+	for ; n > 0 && start > 0; n-- {
+		_, size := utf8.DecodeLastRuneInString(text[:start])
+		start -= size
+	}
+	return text[start:i]
+}
+
+// runesAfter is the at most n runes of text that start at byte j.
+func runesAfter(text string, j, n int) string {
+	end := j
+	for ; n > 0 && end < len(text); n-- {
+		_, size := utf8.DecodeRuneInString(text[end:])
+		end += size
+	}
+	return text[j:end]
+}
+
 func quote(s string) string { return "「" + s + "」" }
 
 // olderThan reports whether from lies more than p before to, counted in
-// calendar terms in loc.
+// calendar terms in loc; calendar_months compares the months themselves.
 func olderThan(from, to time.Time, p Period, loc *time.Location) bool {
 	f := from.In(loc)
 	var limit time.Time
@@ -152,6 +226,11 @@ func olderThan(from, to time.Time, p Period, loc *time.Location) bool {
 		limit = f.AddDate(0, 0, p.Amount)
 	case "months":
 		limit = f.AddDate(0, p.Amount, 0)
+	case "calendar_months":
+		// Older than N calendar months: received in a later month than
+		// the N-th after the one it happened in (0: not the same month).
+		t := to.In(loc)
+		return (t.Year()*12+int(t.Month()))-(f.Year()*12+int(f.Month())) > p.Amount
 	case "years":
 		limit = f.AddDate(p.Amount, 0, 0)
 	}
