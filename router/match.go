@@ -66,6 +66,9 @@ func letters(s string) int {
 // pattern that made a text condition hold (for the explanation).
 func (cc *compiledCondition) match(s *subject) (bool, string) {
 	c := cc.Condition
+	if day := s.received.In(s.loc).Format(time.DateOnly); (c.EffectiveFrom != "" && day < c.EffectiveFrom) || (c.EffectiveUntil != "" && day >= c.EffectiveUntil) {
+		return false, ""
+	}
 	if len(c.Channels) > 0 && !slices.Contains(c.Channels, string(s.c.Channel)) {
 		return false, ""
 	}

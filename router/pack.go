@@ -359,11 +359,17 @@ type Condition struct {
 	ShorterThan int `yaml:"shorter_than"`
 	// OccurredOlderThan holds when the complaint's occurred_at lies more
 	// than this before its receipt; it never holds when occurred_at is unknown.
-	OccurredOlderThan *Period  `yaml:"occurred_older_than"`
-	ContactTypes      []string `yaml:"contact_types"`
-	Categories        []string `yaml:"categories"`
-	Grades            []string `yaml:"grades"`
-	Valid             *bool    `yaml:"valid"`
+	OccurredOlderThan *Period `yaml:"occurred_older_than"`
+	// EffectiveFrom and EffectiveUntil (dates, 2006-01-02) hold the rule
+	// to the text in force: it holds for complaints received on or after
+	// EffectiveFrom and before EffectiveUntil (the day a replacing text
+	// takes effect), counted in the pack's time zone.
+	EffectiveFrom  string   `yaml:"effective_from"`
+	EffectiveUntil string   `yaml:"effective_until"`
+	ContactTypes   []string `yaml:"contact_types"`
+	Categories     []string `yaml:"categories"`
+	Grades         []string `yaml:"grades"`
+	Valid          *bool    `yaml:"valid"`
 }
 
 // Context is text around a keyword or regexp hit that discounts it: one
@@ -935,6 +941,14 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 	}
 	if len(c.Unless) > 0 && len(c.Keywords)+len(c.Regexps) == 0 {
 		errs = append(errs, errors.New("unless: needs keywords or regexps to discount"))
+	}
+	for field, d := range map[string]string{"effective_from": c.EffectiveFrom, "effective_until": c.EffectiveUntil} {
+		if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s: want a date such as 2016-07-30, got %q", field, d))
+		}
+	}
+	if c.EffectiveFrom != "" && c.EffectiveUntil != "" && c.EffectiveUntil <= c.EffectiveFrom {
+		errs = append(errs, fmt.Errorf("effective_until: %s is not after effective_from %s", c.EffectiveUntil, c.EffectiveFrom))
 	}
 	if c.ShorterThan < 0 {
 		errs = append(errs, errors.New("shorter_than: must not be negative"))

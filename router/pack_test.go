@@ -62,6 +62,8 @@ func TestPackValidation(t *testing.T) {
 		{"negative calendar months", "amount: 5, unit: months}}", "amount: -1, unit: calendar_months}}", "occurred_older_than"},
 		{"zero months", "amount: 5, unit: months}}", "amount: 0, unit: months}}", "occurred_older_than"},
 		{"unknown validity scope", "reason: 匿名, when", "reason: 匿名, scope: request, when", `validity.rules[0].scope: want complaint or claim`},
+		{"bad effective date", "when: {keywords: [记者]}", "when: {keywords: [记者], effective_from: 2016-7-30}", "effective_from: want a date"},
+		{"effective period ends before it starts", "when: {keywords: [记者]}", "when: {keywords: [记者], effective_from: 2016-07-30, effective_until: 2001-01-05}", "effective_until: 2001-01-05 is not after"},
 		{"unless without regexps", "when: {keywords: [记者]}", "when: {keywords: [记者], unless: [{before: 4}]}", "unless[0]: want before or after"},
 		{"unless without a window", "when: {keywords: [记者]}", "when: {keywords: [记者], unless: [{regexps: [不]}]}", "unless[0]: want before or after"},
 		{"unless with a bad regexp", "when: {keywords: [记者]}", "when: {keywords: [记者], unless: [{after: 2, regexps: ['(不']}]}", "unless[0].regexps"},

@@ -74,6 +74,33 @@ func rulesEngine(tb testing.TB, validity, grade string) *Engine {
 	return e
 }
 
+func TestEffectiveDates(t *testing.T) {
+	// The old rule until the day the new text takes effect, the new one
+	// from that day on (in Asia/Shanghai, whatever the received zone).
+	e := rulesEngine(t,
+		`    - {id: v-old, reason: 旧办法超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months}, effective_until: 2016-07-30}, basis: {source: doc, clause: 第五条}}
+    - {id: v-new, reason: 新办法超过两年, when: {categories: [费用], occurred_older_than: {amount: 2, unit: years}, effective_from: 2016-07-30}, default: true}`,
+		`    - {id: g-media, grade: 重大, when: {keywords: [记者]}, default: true}`)
+	tests := []struct {
+		name, text, received string
+		valid                bool
+		reason               string
+	}{
+		{"old rule in force", "2015年12月扣费多了三百", "2016-07-29 23:59", false, "旧办法"},
+		{"new rule from its first day", "2015年12月扣费多了三百", "2016-07-30 00:00", true, ""},
+		{"new rule applies", "2014年3月扣费多了三百", "2016-07-30 09:00", false, "新办法"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			received := at(t, tt.received)
+			v := e.Decide(reachable(tt.text, received.UTC()), received)
+			if v.Validity.Valid != tt.valid || !strings.Contains(v.Validity.Reason, tt.reason) {
+				t.Errorf("validity = %+v, want valid %v with %q", v.Validity, tt.valid, tt.reason)
+			}
+		})
+	}
+}
+
 func TestRuleContext(t *testing.T) {
 	e := rulesEngine(t,
 		`    - {id: v-old, reason: 超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months}, not_keywords: [还在扣]}, basis: {source: doc, clause: 第五条}}
