@@ -43,6 +43,9 @@ type Engine struct {
 	// checksOccurred and checksContact say whether a validity rule needs
 	// occurred_at or the customer, to explain when they are unknown.
 	checksOccurred, checksContact bool
+	// readsTextDates says whether a validity time limit reads dates in
+	// the text.
+	readsTextDates bool
 }
 
 // rule is a pack rule with its compiled condition.
@@ -143,6 +146,7 @@ func NewEngine(p *Pack) (*Engine, error) {
 	}
 	for _, r := range p.Validity.Rules {
 		e.checksOccurred = e.checksOccurred || r.When.OccurredOlderThan != nil
+		e.readsTextDates = e.readsTextDates || (r.When.OccurredOlderThan != nil && r.When.OccurredOlderThan.Text)
 		e.checksContact = e.checksContact || r.When.NoContact != nil
 	}
 	if len(p.Categories.Examples) > 0 {
@@ -319,7 +323,7 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 			explain(x)
 		}
 	}
-	if s.valid && e.checksOccurred && s.occurred.IsZero() {
+	if s.valid && e.checksOccurred && c.OccurredAt.IsZero() && (!e.readsTextDates || s.textDate.To.IsZero()) {
 		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "未提供事发时间，未核查投诉时效"})
 	}
 	if s.valid && e.checksContact && !customerKnown {

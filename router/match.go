@@ -21,10 +21,9 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
-	// occurred is when the matter happened: the complaint's occurred_at,
-	// else the latest date its text names (occurredWords), else zero.
-	occurred      time.Time
-	occurredWords string
+	// textDate is the latest date the text names (zero when none), for
+	// time limits that read the text when occurred_at is unknown.
+	textDate TextDate
 
 	contactType, category, grade string
 	valid                        bool
@@ -32,11 +31,9 @@ type subject struct {
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
-	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc, occurred: c.OccurredAt}
-	if s.occurred.IsZero() {
-		if d, ok := OccurredInText(lower, received, loc); ok {
-			s.occurred, s.occurredWords = d.To, d.Words
-		}
+	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	if c.OccurredAt.IsZero() {
+		s.textDate, _ = OccurredInText(lower, received, loc)
 	}
 	return s
 }
@@ -101,11 +98,15 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	}
 	var why []string
 	if p := c.OccurredOlderThan; p != nil {
-		if s.occurred.IsZero() || !olderThan(s.occurred, s.received, *p, s.loc) {
+		occurred := s.c.OccurredAt
+		if occurred.IsZero() && p.Text {
+			occurred = s.textDate.To
+		}
+		if occurred.IsZero() || !olderThan(occurred, s.received, *p, s.loc) {
 			return false, ""
 		}
-		if s.occurredWords != "" {
-			why = append(why, "事发时间取自文中"+quote(s.occurredWords))
+		if s.c.OccurredAt.IsZero() {
+			why = append(why, "事发时间取自文中"+quote(s.textDate.Words))
 		}
 	}
 	if len(c.ContactTypes) > 0 && !slices.Contains(c.ContactTypes, s.contactType) {

@@ -385,11 +385,15 @@ type Context struct {
 
 // Period is a calendar period: days, months or years, or calendar_months
 // (the months themselves: 0 calendar_months is "not in the same month").
-// The date compared is occurred_at, else the latest date the text names
-// (see OccurredInText).
+// The date compared is occurred_at; with Text, when occurred_at is
+// unknown, the latest date the text names (see OccurredInText).
 type Period struct {
 	Amount int    `yaml:"amount"`
 	Unit   string `yaml:"unit"`
+	// Text reads the date from the text when occurred_at is unknown. Use
+	// it where the dates a complaint names are those of the matter (a
+	// charge, a fine), not where they may be background (“2015年开的户”).
+	Text bool `yaml:"text"`
 }
 
 // BuiltinPrefix names a pack shipped inside the binary: "builtin:telecom"

@@ -78,8 +78,8 @@ func TestEffectiveDates(t *testing.T) {
 	// The old rule until the day the new text takes effect, the new one
 	// from that day on (in Asia/Shanghai, whatever the received zone).
 	e := rulesEngine(t,
-		`    - {id: v-old, reason: 旧办法超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months}, effective_until: 2016-07-30}, basis: {source: doc, clause: 第五条}}
-    - {id: v-new, reason: 新办法超过两年, when: {categories: [费用], occurred_older_than: {amount: 2, unit: years}, effective_from: 2016-07-30}, default: true}`,
+		`    - {id: v-old, reason: 旧办法超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months, text: true}, effective_until: 2016-07-30}, basis: {source: doc, clause: 第五条}}
+    - {id: v-new, reason: 新办法超过两年, when: {categories: [费用], occurred_older_than: {amount: 2, unit: years, text: true}, effective_from: 2016-07-30}, default: true}`,
 		`    - {id: g-media, grade: 重大, when: {keywords: [记者]}, default: true}`)
 	tests := []struct {
 		name, text, received string
@@ -101,10 +101,30 @@ func TestEffectiveDates(t *testing.T) {
 	}
 }
 
+func TestTextDatesOnlyWhenAsked(t *testing.T) {
+	e := rulesEngine(t,
+		`    - {id: v-old, reason: 超过二年, when: {occurred_older_than: {amount: 2, unit: years}}, basis: {source: doc, clause: 第五条}}`,
+		`    - {id: g-media, grade: 重大, when: {keywords: [记者]}, default: true}`)
+	received := at(t, "2026-12-04 09:40")
+	v := e.Decide(reachable("这个号码2015年开的户，昨天突然停机了", received), received)
+	if !v.Validity.Valid {
+		t.Fatalf("validity = %+v: a background date voided the complaint", v.Validity)
+	}
+	if x := explained(v, "validity"); x.Value != "有效" {
+		t.Errorf("validity explained %+v", x)
+	}
+	for _, x := range v.Explanation {
+		if x.By == "note" && strings.Contains(x.Reason, "未提供事发时间") {
+			return
+		}
+	}
+	t.Errorf("no note that the time limit was not checked: %+v", v.Explanation)
+}
+
 func TestRuleContext(t *testing.T) {
 	e := rulesEngine(t,
-		`    - {id: v-old, reason: 超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months}, not_keywords: [还在扣]}, basis: {source: doc, clause: 第五条}}
-    - {id: v-late, reason: 罚款过月无效, scope: claim, when: {keywords: [罚款], occurred_older_than: {amount: 0, unit: calendar_months}}, default: true}`,
+		`    - {id: v-old, reason: 超过五个月, when: {categories: [费用], occurred_older_than: {amount: 5, unit: months, text: true}, not_keywords: [还在扣]}, basis: {source: doc, clause: 第五条}}
+    - {id: v-late, reason: 罚款过月无效, scope: claim, when: {keywords: [罚款], occurred_older_than: {amount: 0, unit: calendar_months, text: true}}, default: true}`,
 		`    - {id: g-media, grade: 重大, when: {keywords: [记者], regexps: ['电视台?'], unless: [{before: 16, regexps: ['(再不|否则|不然)[^。！？]*(找|叫|上)$']}, {after: 1, regexps: ['^证']}]}, default: true}`)
 	tests := []struct {
 		name, text, received string
