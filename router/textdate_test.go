@@ -106,7 +106,7 @@ func TestTextDatesOnlyWhenAsked(t *testing.T) {
 		`    - {id: v-old, reason: 超过二年, when: {occurred_older_than: {amount: 2, unit: years}}, basis: {source: doc, clause: 第五条}}`,
 		`    - {id: g-media, grade: 重大, when: {keywords: [记者]}, default: true}`)
 	received := at(t, "2026-12-04 09:40")
-	v := e.Decide(reachable("这个号码2015年开的户，昨天突然停机了", received), received)
+	v := e.Decide(reachable("这个号码2015年3月开的户，昨天突然停机了", received), received)
 	if !v.Validity.Valid {
 		t.Fatalf("validity = %+v: a background date voided the complaint", v.Validity)
 	}
