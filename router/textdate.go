@@ -13,6 +13,7 @@ import (
 type TextDate struct {
 	From, To time.Time
 	Words    string
+	end      int // where the words end in the text
 }
 
 // The forms DatesInText reads, most precise first. A number is Arabic or
@@ -62,7 +63,7 @@ func DatesInText(text string, received time.Time, loc *time.Location) []TextDate
 		if from.IsZero() || from.After(r) {
 			return
 		}
-		out = append(out, TextDate{From: from, To: to, Words: text[loc[0]:loc[1]]})
+		out = append(out, TextDate{From: from, To: to, Words: text[loc[0]:loc[1]], end: loc[1]})
 	}
 	day := func(y, m, d int) time.Time {
 		t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, loc)
@@ -122,14 +123,22 @@ func DatesInText(text string, received time.Time, loc *time.Location) []TextDate
 	return out
 }
 
+// reBackground is what follows a date that says when something began
+// rather than when the matter happened: "2015年3月份就开户了".
+var reBackground = regexp.MustCompile(`^[^，。！？,；;]{0,3}?(开户|开的户|入网|办的|办理的|签的|签约|买的|装的|开通的|开的卡|收房|交房|入住)`)
+
 // OccurredInText is the date a complaint's text says its matter
 // happened: the latest day any date in the text can mean, so that a rule
 // about old matters holds only when every date named is old (a text
-// naming last June and this week is not read as old). ok is false when
-// the text names no date.
+// naming last June and this week is not read as old). A date followed by
+// what began then (开户, 办的, 入网…) is background and not read. ok is
+// false when the text names no other date.
 func OccurredInText(text string, received time.Time, loc *time.Location) (TextDate, bool) {
 	var best TextDate
 	for _, d := range DatesInText(text, received, loc) {
+		if reBackground.MatchString(runesAfter(text, d.end, 8)) {
+			continue
+		}
 		if d.To.After(best.To) {
 			best = d
 		}
