@@ -1,6 +1,7 @@
 package router
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -137,14 +138,14 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
 		for _, k := range cc.keywords {
-			if cc.hit(s.flat, keywordAt(k)) != nil {
+			if cc.findKeyword(s.flat, k) {
 				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
-				if loc := cc.hit(s.lower, func(text string) [][]int { return re.FindAllStringIndex(text, -1) }); loc != nil {
+				if loc := cc.findRegexp(s.lower, re); loc != nil {
 					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break
 				}
@@ -158,10 +159,31 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	return true, strings.Join(why, "；")
 }
 
-// hit is the first place find finds in text that none of the
-// condition's unless contexts discounts, nil when there is none.
-func (cc *compiledCondition) hit(text string, find func(string) [][]int) []int {
-	for _, loc := range find(text) {
+// findKeyword reports whether the keyword k occurs in text at a place no
+// unless context discounts.
+func (cc *compiledCondition) findKeyword(text, k string) bool {
+	if len(cc.unless) == 0 {
+		return strings.Contains(text, k)
+	}
+	for from := 0; ; {
+		i := strings.Index(text[from:], k)
+		if i < 0 {
+			return false
+		}
+		if !cc.discounted(text, from+i, from+i+len(k)) {
+			return true
+		}
+		from += i + len(k)
+	}
+}
+
+// findRegexp is the first match of re in text that no unless context
+// discounts, nil when there is none.
+func (cc *compiledCondition) findRegexp(text string, re *regexp.Regexp) []int {
+	if len(cc.unless) == 0 {
+		return re.FindStringIndex(text)
+	}
+	for _, loc := range re.FindAllStringIndex(text, -1) {
 		if !cc.discounted(text, loc[0], loc[1]) {
 			return loc
 		}
@@ -181,21 +203,6 @@ func (cc *compiledCondition) discounted(text string, i, j int) bool {
 		}
 	}
 	return false
-}
-
-// keywordAt finds every place of the keyword k.
-func keywordAt(k string) func(string) [][]int {
-	return func(text string) [][]int {
-		var out [][]int
-		for from := 0; ; {
-			i := strings.Index(text[from:], k)
-			if i < 0 {
-				return out
-			}
-			out = append(out, []int{from + i, from + i + len(k)})
-			from += i + len(k)
-		}
-	}
 }
 
 // runesBefore is the at most n runes of text that end at byte i.
