@@ -60,6 +60,10 @@ type Validity struct {
 	Valid  bool   `json:"valid"`
 	Reason string `json:"reason,omitempty"`
 	Basis  string `json:"basis,omitempty"`
+	// Barred lists the claims a rule bars while the complaint itself
+	// stays valid (the rule's reason and its basis), e.g. a fine reported
+	// after its month.
+	Barred []string `json:"barred,omitempty"`
 }
 
 // Route is where a case goes. Owner is the agent responsible for it; under

@@ -48,6 +48,9 @@ type Engine struct {
 	// checksOccurred and checksContact say whether a validity rule needs
 	// occurred_at or the customer, to explain when they are unknown.
 	checksOccurred, checksContact bool
+	// readsTextDates says whether a validity time limit reads dates in
+	// the text.
+	readsTextDates bool
 }
 
 // rule is a pack rule with its compiled condition.
@@ -180,6 +183,7 @@ func NewEngine(p *Pack) (*Engine, error) {
 	}
 	for _, r := range p.Validity.Rules {
 		e.checksOccurred = e.checksOccurred || r.When.OccurredOlderThan != nil
+		e.readsTextDates = e.readsTextDates || (r.When.OccurredOlderThan != nil && r.When.OccurredOlderThan.Text)
 		e.checksContact = e.checksContact || r.When.NoContact != nil
 	}
 	if len(p.Categories.Examples) > 0 {
@@ -336,8 +340,14 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 	s.valid = true
 	v.Validity = Validity{Valid: true}
 	valBy := Explanation{Field: "validity", Value: "有效", By: "default", Reason: "未命中任何无效情形规则，按有效受理"}
+	var barred []Explanation
 	for _, r := range e.validity {
 		if ok, why := r.cond.match(s); ok {
+			if r.def.Scope == ScopeClaim {
+				v.Validity.Barred = append(v.Validity.Barred, r.def.Reason)
+				barred = append(barred, Explanation{Field: "validity", Value: "有效；不予处理的请求：" + r.def.Reason, By: "rule", Rule: r.def.ID, Reason: why, Basis: e.basis(r.def.Ground)})
+				continue
+			}
 			s.valid = false
 			v.Validity = Validity{Valid: false, Reason: r.def.Reason, Basis: e.basis(r.def.Ground)}
 			valBy = Explanation{Field: "validity", Value: "无效：" + r.def.Reason, By: "rule", Rule: r.def.ID, Reason: why, Basis: v.Validity.Basis}
@@ -352,7 +362,12 @@ func (e *Engine) decide(c normalize.Complaint, now time.Time, customerKnown bool
 		valBy = Explanation{Field: "validity", Value: validityValue(v.Validity), By: "model", Rule: "agent_corrections", Reason: x.explain("无效"), Confidence: round3(x.Confidence)}
 	}
 	explain(valBy)
-	if s.valid && e.checksOccurred && c.OccurredAt.IsZero() {
+	if s.valid {
+		for _, x := range barred {
+			explain(x)
+		}
+	}
+	if s.valid && e.checksOccurred && c.OccurredAt.IsZero() && (!e.readsTextDates || s.textDate.To.IsZero()) {
 		explain(Explanation{Field: "validity", Value: "有效", By: "note", Reason: "未提供事发时间，未核查投诉时效"})
 	}
 	if s.valid && e.checksContact && !customerKnown {

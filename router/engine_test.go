@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -268,7 +269,7 @@ func TestOpenAndStart(t *testing.T) {
 		}
 	}
 	var back Case
-	if err := json.Unmarshal(data, &back); err != nil || back.Validity != c.Validity || len(back.Explanation) != len(c.Explanation) {
+	if err := json.Unmarshal(data, &back); err != nil || !reflect.DeepEqual(back.Validity, c.Validity) || len(back.Explanation) != len(c.Explanation) {
 		t.Errorf("round trip: %v %+v", err, back)
 	}
 

@@ -54,7 +54,10 @@ type GoldenWant struct {
 	Valid      *bool  `yaml:"valid"`
 	// InvalidReason must occur in the validity reason.
 	InvalidReason string `yaml:"invalid_reason"`
-	Grade         string `yaml:"grade"`
+	// Barred must occur in the claims a rule bars while the complaint
+	// stays valid; "" requires that none is barred.
+	Barred *string `yaml:"barred"`
+	Grade  string  `yaml:"grade"`
 	// Deadlines maps clock names to due times.
 	Deadlines map[string]time.Time `yaml:"deadlines"`
 	// Pending lists the clocks waiting for an event.
@@ -200,6 +203,12 @@ func (want GoldenWant) check(v Verdict) []string {
 	}
 	if want.InvalidReason != "" && !strings.Contains(v.Validity.Reason, want.InvalidReason) {
 		out = append(out, fmt.Sprintf("invalid reason = %q, want it to contain %q", v.Validity.Reason, want.InvalidReason))
+	}
+	if b := want.Barred; b != nil {
+		got := strings.Join(v.Validity.Barred, "；")
+		if (*b == "" && got != "") || !strings.Contains(got, *b) {
+			out = append(out, fmt.Sprintf("barred claims = %q, want %q", got, *b))
+		}
 	}
 	diff("grade", v.Grade, want.Grade)
 	if want.Deadlines != nil {

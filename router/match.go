@@ -1,10 +1,12 @@
 package router
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tousu/tousu/normalize"
 )
@@ -20,6 +22,9 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
+	// textDate is the latest date the text names (zero when none), for
+	// time limits that read the text when occurred_at is unknown.
+	textDate TextDate
 
 	contactType, category, grade string
 	valid                        bool
@@ -27,7 +32,11 @@ type subject struct {
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
-	return &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	if c.OccurredAt.IsZero() {
+		s.textDate, _ = OccurredInText(lower, received, loc)
+	}
+	return s
 }
 
 // compact removes white space.
@@ -55,6 +64,9 @@ func letters(s string) int {
 // pattern that made a text condition hold (for the explanation).
 func (cc *compiledCondition) match(s *subject) (bool, string) {
 	c := cc.Condition
+	if day := s.received.In(s.loc).Format(time.DateOnly); (c.EffectiveFrom != "" && day < c.EffectiveFrom) || (c.EffectiveUntil != "" && day >= c.EffectiveUntil) {
+		return false, ""
+	}
 	if len(c.Channels) > 0 && !slices.Contains(c.Channels, string(s.c.Channel)) {
 		return false, ""
 	}
@@ -85,9 +97,17 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	if c.ShorterThan > 0 && letters(s.lower) >= c.ShorterThan {
 		return false, ""
 	}
+	var why []string
 	if p := c.OccurredOlderThan; p != nil {
-		if s.c.OccurredAt.IsZero() || !olderThan(s.c.OccurredAt, s.received, *p, s.loc) {
+		occurred := s.c.OccurredAt
+		if occurred.IsZero() && p.Text {
+			occurred = s.textDate.To
+		}
+		if occurred.IsZero() || !olderThan(occurred, s.received, *p, s.loc) {
 			return false, ""
+		}
+		if s.c.OccurredAt.IsZero() {
+			why = append(why, "事发时间取自文中"+quote(s.textDate.Words))
 		}
 	}
 	if len(c.ContactTypes) > 0 && !slices.Contains(c.ContactTypes, s.contactType) {
@@ -112,21 +132,20 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 			return false, ""
 		}
 	}
-	var why []string
 	if len(cc.all) > 0 {
 		why = append(why, "同时含有"+quote(strings.Join(cc.all, "」「")))
 	}
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
 		for _, k := range cc.keywords {
-			if strings.Contains(s.flat, k) {
+			if cc.findKeyword(s.flat, k) {
 				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
-				if loc := re.FindStringIndex(s.lower); loc != nil {
+				if loc := cc.findRegexp(s.lower, re); loc != nil {
 					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break
 				}
@@ -140,10 +159,76 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	return true, strings.Join(why, "；")
 }
 
+// findKeyword reports whether the keyword k occurs in text at a place no
+// unless context discounts.
+func (cc *compiledCondition) findKeyword(text, k string) bool {
+	if len(cc.unless) == 0 {
+		return strings.Contains(text, k)
+	}
+	for from := 0; ; {
+		i := strings.Index(text[from:], k)
+		if i < 0 {
+			return false
+		}
+		if !cc.discounted(text, from+i, from+i+len(k)) {
+			return true
+		}
+		from += i + len(k)
+	}
+}
+
+// findRegexp is the first match of re in text that no unless context
+// discounts, nil when there is none.
+func (cc *compiledCondition) findRegexp(text string, re *regexp.Regexp) []int {
+	if len(cc.unless) == 0 {
+		return re.FindStringIndex(text)
+	}
+	for _, loc := range re.FindAllStringIndex(text, -1) {
+		if !cc.discounted(text, loc[0], loc[1]) {
+			return loc
+		}
+	}
+	return nil
+}
+
+// discounted reports whether an unless context matches around text[i:j]:
+// in the Before runes that end at i, or the After runes that start at j.
+func (cc *compiledCondition) discounted(text string, i, j int) bool {
+	for _, u := range cc.unless {
+		before, after := runesBefore(text, i, u.Before), runesAfter(text, j, u.After)
+		for _, re := range u.res {
+			if (u.Before > 0 && re.MatchString(before)) || (u.After > 0 && re.MatchString(after)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// runesBefore is the at most n runes of text that end at byte i.
+func runesBefore(text string, i, n int) string {
+	start := i
+	for ; n > 0 && start > 0; n-- {
+		_, size := utf8.DecodeLastRuneInString(text[:start])
+		start -= size
+	}
+	return text[start:i]
+}
+
+// runesAfter is the at most n runes of text that start at byte j.
+func runesAfter(text string, j, n int) string {
+	end := j
+	for ; n > 0 && end < len(text); n-- {
+		_, size := utf8.DecodeRuneInString(text[end:])
+		end += size
+	}
+	return text[j:end]
+}
+
 func quote(s string) string { return "「" + s + "」" }
 
 // olderThan reports whether from lies more than p before to, counted in
-// calendar terms in loc.
+// calendar terms in loc; calendar_months compares the months themselves.
 func olderThan(from, to time.Time, p Period, loc *time.Location) bool {
 	f := from.In(loc)
 	var limit time.Time
@@ -152,6 +237,11 @@ func olderThan(from, to time.Time, p Period, loc *time.Location) bool {
 		limit = f.AddDate(0, 0, p.Amount)
 	case "months":
 		limit = f.AddDate(0, p.Amount, 0)
+	case "calendar_months":
+		// Older than N calendar months: received in a later month than
+		// the N-th after the one it happened in (0: not the same month).
+		t := to.In(loc)
+		return (t.Year()*12+int(t.Month()))-(f.Year()*12+int(f.Month())) > p.Amount
 	case "years":
 		limit = f.AddDate(p.Amount, 0, 0)
 	}

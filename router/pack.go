@@ -186,13 +186,20 @@ type ValidityRules struct {
 	Rules []ValidityRule `yaml:"rules"`
 }
 
-// ValidityRule makes a complaint invalid for Reason when its condition holds.
+// ValidityRule makes a complaint invalid for Reason when its condition
+// holds. With Scope "claim" it bars only a claim of the complaint (a fine
+// reported too late): the complaint stays valid, the reason is listed
+// under Validity.Barred and the following rules are still checked.
 type ValidityRule struct {
 	ID     string    `yaml:"id"`
 	Reason string    `yaml:"reason"`
+	Scope  string    `yaml:"scope"` // "complaint" (the default) or "claim"
 	When   Condition `yaml:"when"`
 	Ground `yaml:",inline"`
 }
+
+// ScopeClaim is the ValidityRule scope that bars a claim, not the complaint.
+const ScopeClaim = "claim"
 
 // Grades is the pack's grade scale, lowest first; every rule that holds
 // proposes a grade and the highest proposed wins, Default otherwise.
@@ -345,8 +352,13 @@ type Condition struct {
 	AllKeywords []string `yaml:"all_keywords"` // all of them
 	NotKeywords []string `yaml:"not_keywords"` // none of them
 	Regexps     []string `yaml:"regexps"`      // any of them
-	Channels    []string `yaml:"channels"`
-	Sources     []string `yaml:"sources"`
+	// Unless discounts a keyword or regexp hit that has one of the
+	// contexts around it: a negation, a threat, another subject ("不处理
+	// 就去街道办", "邻居已经起诉我们"). The condition holds only through
+	// a hit no context discounts.
+	Unless   []Context `yaml:"unless"`
+	Channels []string  `yaml:"channels"`
+	Sources  []string  `yaml:"sources"`
 	// Extra requires Complaint.Extra fields to have one of the values; the
 	// value "*" means any non-empty value.
 	Extra map[string][]string `yaml:"extra"`
@@ -359,17 +371,41 @@ type Condition struct {
 	ShorterThan int `yaml:"shorter_than"`
 	// OccurredOlderThan holds when the complaint's occurred_at lies more
 	// than this before its receipt; it never holds when occurred_at is unknown.
-	OccurredOlderThan *Period  `yaml:"occurred_older_than"`
-	ContactTypes      []string `yaml:"contact_types"`
-	Categories        []string `yaml:"categories"`
-	Grades            []string `yaml:"grades"`
-	Valid             *bool    `yaml:"valid"`
+	OccurredOlderThan *Period `yaml:"occurred_older_than"`
+	// EffectiveFrom and EffectiveUntil (dates, 2006-01-02) hold the rule
+	// to the text in force: it holds for complaints received on or after
+	// EffectiveFrom and before EffectiveUntil (the day a replacing text
+	// takes effect), counted in the pack's time zone.
+	EffectiveFrom  string   `yaml:"effective_from"`
+	EffectiveUntil string   `yaml:"effective_until"`
+	ContactTypes   []string `yaml:"contact_types"`
+	Categories     []string `yaml:"categories"`
+	Grades         []string `yaml:"grades"`
+	Valid          *bool    `yaml:"valid"`
 }
 
-// Period is a calendar period: days, months or years.
+// Context is text around a keyword or regexp hit that discounts it: one
+// of Regexps matches the Before runes that end where the hit starts, or
+// the After runes that start where it ends (anchor with $ and ^ to mean
+// "right before" and "right after"). Keywords' context is the text
+// without white space, regexps' the lower-cased text.
+type Context struct {
+	Before  int      `yaml:"before"`
+	After   int      `yaml:"after"`
+	Regexps []string `yaml:"regexps"`
+}
+
+// Period is a calendar period: days, months or years, or calendar_months
+// (the months themselves: 0 calendar_months is "not in the same month").
+// The date compared is occurred_at; with Text, when occurred_at is
+// unknown, the latest date the text names (see OccurredInText).
 type Period struct {
 	Amount int    `yaml:"amount"`
 	Unit   string `yaml:"unit"`
+	// Text reads the date from the text when occurred_at is unknown. Use
+	// it where the dates a complaint names are those of the matter (a
+	// charge, a fine), not where they may be background (“2015年开的户”).
+	Text bool `yaml:"text"`
 }
 
 // BuiltinPrefix names a pack shipped inside the binary: "builtin:telecom"
@@ -548,6 +584,9 @@ func (v *validator) run() {
 		v.ruleID(path, r.ID)
 		if strings.TrimSpace(r.Reason) == "" {
 			v.errorf(path+".reason", "must not be empty")
+		}
+		if r.Scope != "" && r.Scope != "complaint" && r.Scope != ScopeClaim {
+			v.errorf(path+".scope", "want complaint or claim, got %q", r.Scope)
 		}
 		v.condition(path+".when", r.When, stageValidity)
 		v.ground(path, r.Ground)
@@ -923,6 +962,12 @@ type compiledCondition struct {
 	Condition
 	keywords, all, not []string
 	regexps            []*regexp.Regexp
+	unless             []compiledContext
+}
+
+type compiledContext struct {
+	Context
+	res []*regexp.Regexp
 }
 
 func compileCondition(c Condition) (*compiledCondition, error) {
@@ -951,12 +996,39 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 		}
 		cc.regexps = append(cc.regexps, re)
 	}
+	for i, u := range c.Unless {
+		cu := compiledContext{Context: u}
+		if u.Before < 0 || u.After < 0 || u.Before+u.After == 0 || len(u.Regexps) == 0 {
+			errs = append(errs, fmt.Errorf("unless[%d]: want before or after (runes) and regexps", i))
+		}
+		for _, s := range u.Regexps {
+			re, err := regexp.Compile(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("unless[%d].regexps: %w", i, err))
+				continue
+			}
+			cu.res = append(cu.res, re)
+		}
+		cc.unless = append(cc.unless, cu)
+	}
+	if len(c.Unless) > 0 && len(c.Keywords)+len(c.Regexps) == 0 {
+		errs = append(errs, errors.New("unless: needs keywords or regexps to discount"))
+	}
+	for field, d := range map[string]string{"effective_from": c.EffectiveFrom, "effective_until": c.EffectiveUntil} {
+		if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s: want a date such as 2016-07-30, got %q", field, d))
+		}
+	}
+	if c.EffectiveFrom != "" && c.EffectiveUntil != "" && c.EffectiveUntil <= c.EffectiveFrom {
+		errs = append(errs, fmt.Errorf("effective_until: %s is not after effective_from %s", c.EffectiveUntil, c.EffectiveFrom))
+	}
 	if c.ShorterThan < 0 {
 		errs = append(errs, errors.New("shorter_than: must not be negative"))
 	}
 	if p := c.OccurredOlderThan; p != nil {
-		if p.Amount <= 0 || !slices.Contains([]string{"days", "months", "years"}, p.Unit) {
-			errs = append(errs, fmt.Errorf("occurred_older_than: want a positive amount of days, months or years, got %d %q", p.Amount, p.Unit))
+		calendarMonths := p.Unit == "calendar_months" && p.Amount >= 0
+		if !calendarMonths && (p.Amount <= 0 || !slices.Contains([]string{"days", "months", "years"}, p.Unit)) {
+			errs = append(errs, fmt.Errorf("occurred_older_than: want a positive amount of days, months or years, or calendar_months from 0, got %d %q", p.Amount, p.Unit))
 		}
 	}
 	for k, vals := range c.Extra {
