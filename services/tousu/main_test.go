@@ -419,8 +419,14 @@ func TestSeparateTargets(t *testing.T) {
 	if code := gateway.request(t, http.MethodGet, "/api/v1/cases", "", nil); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
 		t.Errorf("gateway serves the console API: %d", code)
 	}
+	// Ready once every check answers within /readyz's time (a loaded
+	// machine may need a second look).
 	var ready struct{ Ready bool }
-	if code := console.request(t, http.MethodGet, "/readyz", "", &ready); code != http.StatusOK || !ready.Ready {
+	var code int
+	if !polltest.Within(polltest.Patience, func() bool {
+		code = console.request(t, http.MethodGet, "/readyz", "", &ready)
+		return code == http.StatusOK && ready.Ready
+	}) {
 		t.Errorf("console /readyz: %d %+v", code, ready)
 	}
 	// The gateway runs no consumer, yet its lag view shows every group of
