@@ -181,16 +181,17 @@ func (g *generator) fill(f string) string {
 
 // text is a complaint of about want characters (at least 50, at most 600).
 func (g *generator) text(s sector, want int) string {
+	ask := g.pick(s.asks)
 	var b strings.Builder
 	b.WriteString(g.fill(g.pick(s.openings)))
-	for utf8.RuneCountInString(b.String()) < want-30 {
+	for utf8.RuneCountInString(b.String())+utf8.RuneCountInString(ask) < max(want, 50) {
 		if g.r.IntN(3) == 0 {
 			b.WriteString(g.fill(g.pick(filler)))
 		} else {
 			b.WriteString(g.fill(g.pick(s.details)))
 		}
 	}
-	b.WriteString(g.pick(s.asks))
+	b.WriteString(ask)
 	t := b.String()
 	if g.r.IntN(4) == 0 {
 		t = typos.Replace(t)

@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -41,6 +42,7 @@ type options struct {
 	latencyFor time.Duration // how long each latency phase submits
 	seed       uint64
 	verbose    bool
+	cpuProfile string // file for a CPU profile of the whole run
 }
 
 // sizes returns the options with the sizes of a short or a full run
@@ -78,6 +80,7 @@ func main() {
 	flag.DurationVar(&o.latencyFor, "latency-for", 0, "duration of each latency phase (default 1m, 2s with -short)")
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.Parse()
 	o.modes = strings.Split(modes, ",")
 
@@ -93,6 +96,17 @@ func main() {
 // report to o.out.
 func run(ctx context.Context, o options, log io.Writer) error {
 	rep := report{Machine: describeMachine(), Options: o, Started: time.Now()}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, mode := range o.modes {
 		fmt.Fprintf(log, "bench: mode %s\n", mode)
 		res, err := measureMode(ctx, o, mode, log)

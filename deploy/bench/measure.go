@@ -81,20 +81,12 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 
 	// 2. Normalizer and router alone, then a pass-through over the same
 	// records.
-	p, err := s.startTousu(ctx, "normalizer,router")
-	if err != nil {
-		return res, err
-	}
-	n, d, err := s.drain(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, idle)
-	if stopErr := p.stop(); err == nil {
-		err = stopErr
-	}
+	res.NormRouter, err = s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
 	if err != nil {
 		return res, fmt.Errorf("normalizer+router: %w", err)
 	}
-	res.NormRouter = rate{n: n, d: d}
 	say("normalizer+router %.0f/s", res.NormRouter.perSec())
-	if res.PassThrough, err = passThrough(ctx, s, run, o.verbose); err != nil {
+	if res.PassThrough, err = passThrough(ctx, s, run); err != nil {
 		return res, fmt.Errorf("pass-through: %w", err)
 	}
 	say("pass-through %.0f/s", res.PassThrough.perSec())
@@ -111,17 +103,9 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if s.esURL == "" {
 		targets = "indexer,console"
 	}
-	if p, err = s.startTousu(ctx, targets); err != nil {
-		return res, err
-	}
-	n, d, err = s.drain(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, idle)
-	if stopErr := p.stop(); err == nil {
-		err = stopErr
-	}
-	if err != nil {
+	if res.Indexer, err = s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets)); err != nil {
 		return res, fmt.Errorf("indexer: %w", err)
 	}
-	res.Indexer = rate{n: n, d: d}
 	say("indexer %.0f/s", res.Indexer.perSec())
 	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
 	if err != nil {
@@ -143,7 +127,8 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 
 	// 4. Every target in one process: HTTP intake, the whole pipeline,
 	// submit → searchable.
-	if p, err = s.startTousu(ctx, "all"); err != nil {
+	p, err := s.startTousu(ctx, "all")
+	if err != nil {
 		return res, err
 	}
 	defer p.stop()
@@ -181,10 +166,11 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	}
 	say("HTTP intake %.0f/s (%d refused)", res.Intake.perSec(), res.Intake.errors)
 	pipeline := []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}, {routing.Group, bus.TopicActions}, {indexer.Group, bus.TopicCases}}
-	if _, _, err := s.drain(ctx, pipeline, idle); err != nil {
+	d, err := s.drain(ctx, pipeline, start, idle)
+	if err != nil {
 		return res, fmt.Errorf("pipeline: %w", err)
 	}
-	res.Sustained = rate{n: res.Intake.n, d: time.Since(start)}
+	res.Sustained = rate{n: res.Intake.n, d: d}
 	say("whole pipeline %.0f/s", res.Sustained.perSec())
 
 	if res.Trickle, err = searchable(ctx, hc, p.base, bodies(o.seed+3, 2000), 5, o.latencyFor); err != nil {
@@ -204,8 +190,9 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 // to a topic, which a second group consumes and produces to another: the
 // two hops of normalizer and router with no processing, through the same
 // bus consumers and producer.
-func passThrough(ctx context.Context, s *stack, run string, verbose bool) (rate, error) {
-	hops := []string{"bench.pass.normalized", "bench.pass.cases"}
+func passThrough(ctx context.Context, s *stack, run string) (rate, error) {
+	// Topics of this run, so that the second hop starts empty.
+	hops := []string{"bench.pass.normalized." + run, "bench.pass.cases." + run}
 	var specs []bus.TopicSpec
 	for _, t := range hops {
 		specs = append(specs, bus.TopicSpec{Name: t, CleanupPolicy: "delete", Retention: time.Hour})
@@ -219,30 +206,43 @@ func passThrough(ctx context.Context, s *stack, run string, verbose bool) (rate,
 	}
 	defer producer.Close()
 	var chain []groupTopic
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	from := bus.TopicRaw
-	for i, to := range hops {
-		group := fmt.Sprintf("bench-pass-%d-%s", i, run)
-		forward := func(ctx context.Context, msgs []bus.Message) error {
-			out := make([]bus.Message, len(msgs))
-			for j, m := range msgs {
-				out[j] = bus.Message{Topic: to, Key: m.Key, Value: m.Value}
-			}
-			return producer.Write(ctx, out...)
+	for i := range hops {
+		from := bus.TopicRaw
+		if i > 0 {
+			from = hops[i-1]
 		}
-		c, err := bus.NewConsumer(s.bus, bus.ConsumerConfig{Group: group, Topic: from, Batch: forward}, producer,
-			func(ctx context.Context, m bus.Message) error { return forward(ctx, []bus.Message{m}) }, zap.NewNop(), nil)
-		if err != nil {
-			return rate{}, err
-		}
-		defer c.Close()
-		go c.Run(ctx)
-		chain = append(chain, groupTopic{group, from})
-		from = to
+		chain = append(chain, groupTopic{fmt.Sprintf("bench-pass-%d-%s", i, run), from})
 	}
-	n, d, err := s.drain(ctx, chain, idle)
-	return rate{n: n, d: d}, err
+	return s.timed(ctx, chain, func() (func() error, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		var consumers []*bus.Consumer
+		stop := func() error {
+			cancel()
+			for _, c := range consumers {
+				c.Close()
+			}
+			return nil
+		}
+		for i, gt := range chain {
+			to := hops[i]
+			forward := func(ctx context.Context, msgs []bus.Message) error {
+				out := make([]bus.Message, len(msgs))
+				for j, m := range msgs {
+					out[j] = bus.Message{Topic: to, Key: m.Key, Value: m.Value}
+				}
+				return producer.Write(ctx, out...)
+			}
+			c, err := bus.NewConsumer(s.bus, bus.ConsumerConfig{Group: gt.group, Topic: gt.topic, Batch: forward}, producer,
+				func(ctx context.Context, m bus.Message) error { return forward(ctx, []bus.Message{m}) }, zap.NewNop(), nil)
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			consumers = append(consumers, c)
+			go c.Run(ctx)
+		}
+		return stop, nil
+	})
 }
 
 // peakRSS is this process's peak resident set (VmHWM), 0 when unknown.

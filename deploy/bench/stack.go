@@ -159,6 +159,17 @@ func (s *stack) startTousu(ctx context.Context, targets string) (*process, error
 	return proc, nil
 }
 
+// starter returns a start function for timed that runs the targets.
+func (s *stack) starter(ctx context.Context, targets string) func() (func() error, error) {
+	return func() (func() error, error) {
+		p, err := s.startTousu(ctx, targets)
+		if err != nil {
+			return nil, err
+		}
+		return p.stop, nil
+	}
+}
+
 // stop ends the process and waits for it.
 func (p *process) stop() error {
 	p.cancel()
@@ -189,47 +200,52 @@ func (s *stack) lag(ctx context.Context, chain []groupTopic) (int64, error) {
 	return sum, nil
 }
 
-// drain waits until the chain's lag is zero and returns how many records
-// it handled from its first observed progress and how long that took, so
-// that joining the group is not counted; a chain that drained before a
-// second look counts from the call. A chain whose lag does not move for
-// idle fails.
-func (s *stack) drain(ctx context.Context, chain []groupTopic, idle time.Duration) (int64, time.Duration, error) {
-	called := time.Now()
-	initial, err := s.lag(ctx, chain)
-	if err != nil {
-		return 0, 0, err
-	}
-	var start time.Time
-	var atStart int64
-	last, lastMove := initial, time.Now()
+// drain waits until the chain's lag is zero and returns how long that took
+// from since. A chain whose lag does not move for idle fails.
+func (s *stack) drain(ctx context.Context, chain []groupTopic, since time.Time, idle time.Duration) (time.Duration, error) {
+	last, lastMove := int64(-1), time.Now()
 	for {
 		l, err := s.lag(ctx, chain)
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		now := time.Now()
+		if l == 0 {
+			return now.Sub(since), nil
+		}
 		if l != last {
 			last, lastMove = l, now
 		}
-		switch {
-		case l == 0 && (start.IsZero() || atStart == 0):
-			return initial, now.Sub(called), nil
-		case l == 0:
-			return atStart, now.Sub(start), nil
-		case start.IsZero() && l < initial:
-			// The first batch was handled: from here on the chain runs.
-			start, atStart = now, l
-		}
 		if now.Sub(lastMove) > idle {
-			return 0, 0, fmt.Errorf("lag stuck at %d for %s", l, idle)
+			return 0, fmt.Errorf("lag stuck at %d for %s", l, idle)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// timed starts what handles the chain's records (start) and returns how
+// many records the chain had when it started (its lag: records no group
+// of the chain has committed) and how long until it had none, joining
+// the groups included.
+func (s *stack) timed(ctx context.Context, chain []groupTopic, start func() (stop func() error, err error)) (rate, error) {
+	n, err := s.lag(ctx, chain)
+	if err != nil {
+		return rate{}, err
+	}
+	since := time.Now()
+	stop, err := start()
+	if err != nil {
+		return rate{}, err
+	}
+	d, err := s.drain(ctx, chain, since, idle)
+	if stopErr := stop(); err == nil {
+		err = stopErr
+	}
+	return rate{n: n, d: d}, err
 }
 
 // endOffsets returns the next offset of every partition of topic.
