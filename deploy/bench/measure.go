@@ -136,7 +136,10 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	bodies := func(seed uint64, n int) [][]byte {
 		var out [][]byte
 		for _, c := range newGenerator(seed, run).corpus(n) {
-			b, _ := json.Marshal(c)
+			b, err := json.Marshal(c)
+			if err != nil {
+				panic(err) // strings only: cannot happen
+			}
 			out = append(out, b)
 		}
 		return out

@@ -139,7 +139,7 @@ func (r report) markdown() string {
 		w("| submit → searchable at a trickle, p50 / p99 / p99.9 / max | %s | %s | – | ES: p50 ≤ 1.2 s |\n", latencyCell(res.Trickle), refresh)
 		w("| submit → searchable at half the sustained rate | %s | %s | – | p99 ≤ 1 s embedded, ≤ 2 s ES |\n", latencyCell(res.Half), refresh)
 		w("| peak RSS of the harness process (tousu, load generator and baselines; %s) | %.0f MiB | – | – | – |\n",
-			map[bool]string{true: "the servers are separate JVMs", false: "broker and index included"}[res.RefreshInterval > 0], float64(res.PeakRSS)/(1<<20))
+			map[bool]string{true: "Kafka and Elasticsearch are separate JVMs", false: "broker and index included"}[res.Mode == "distributed"], float64(res.PeakRSS)/(1<<20))
 		w("\n")
 	}
 	w("Not measured by this harness yet: the memory slope over a 10-minute sustained run, and CSV rows/s for a 200,000-row GBK file.\n")

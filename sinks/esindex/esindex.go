@@ -704,17 +704,6 @@ func (x *Index) SLACounts(ctx context.Context, q caseindex.Query) (map[string]in
 	return counts, nil
 }
 
-// Refresh makes every case written so far visible to Search now, rather
-// than at the index's next refresh. Tests and tools call it; the indexer
-// does not.
-func (x *Index) Refresh(ctx context.Context) error {
-	if x.closed.Load() {
-		return ErrClosed
-	}
-	_, err := x.do(ctx, "refresh "+x.names.alias, esapi.IndicesRefreshRequest{Index: []string{x.names.alias}})
-	return err
-}
-
 // Ping reports whether the node answers and the index is not red.
 func (x *Index) Ping(ctx context.Context) error {
 	if x.closed.Load() {
