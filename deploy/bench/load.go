@@ -133,6 +133,8 @@ type latencies struct {
 	offered float64 // complaints/s submitted
 	samples []time.Duration
 	missed  int // sampled complaints never found within the wait
+	failed  int // submissions the gateway did not accept
+	failure string
 }
 
 // quantile returns the q-quantile (nearest rank) of sorted d.
@@ -154,7 +156,6 @@ func searchable(ctx context.Context, hc *http.Client, base string, bodies [][]by
 	interval := time.Duration(float64(time.Second) / perSec)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var failures atomic.Int64
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	end := time.Now().Add(d)
@@ -172,7 +173,11 @@ func searchable(ctx context.Context, hc *http.Client, base string, bodies [][]by
 			start := time.Now()
 			ref, err := post(ctx, hc, base, body)
 			if err != nil {
-				failures.Add(1)
+				mu.Lock()
+				defer mu.Unlock()
+				if out.failed++; out.failure == "" {
+					out.failure = err.Error()
+				}
 				return
 			}
 			if !sampled {
@@ -190,8 +195,8 @@ func searchable(ctx context.Context, hc *http.Client, base string, bodies [][]by
 	}
 	wg.Wait()
 	slices.Sort(out.samples)
-	if n := failures.Load(); n > 0 {
-		return out, fmt.Errorf("%d submissions failed", n)
+	if len(out.samples) == 0 {
+		return out, fmt.Errorf("no sample found searchable (%d submissions failed, the first: %s)", out.failed, out.failure)
 	}
 	return out, nil
 }

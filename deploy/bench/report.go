@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // machine describes where a run took place.
@@ -101,6 +102,9 @@ func latencyCell(l latencies) string {
 	if l.missed > 0 {
 		s += fmt.Sprintf(", %d not found within 30 s", l.missed)
 	}
+	if l.failed > 0 {
+		s += fmt.Sprintf(", %d submissions refused, the first: %s", l.failed, strings.ReplaceAll(truncate(l.failure, 120), "|", "/"))
+	}
 	return s + ")"
 }
 
@@ -144,4 +148,13 @@ func (r report) markdown() string {
 	}
 	w("Not measured by this harness yet: the memory slope over a 10-minute sustained run, and CSV rows/s for a 200,000-row GBK file.\n")
 	return b.String()
+}
+
+// truncate shortens s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
