@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -117,9 +118,28 @@ func run(ctx context.Context, o options, log io.Writer) error {
 	}
 	rep.Finished = time.Now()
 	rep.LoadEnd = loadAverage()
-	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+	old, err := os.ReadFile(o.out)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(rep.markdown()+keptNotes(string(old))), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(log, "bench: wrote %s\n", o.out)
 	return nil
+}
+
+// notesMarker starts the part of BENCHMARKS.md written by hand (what
+// limits a figure, what was tried), which a run keeps when it rewrites
+// the tables above it.
+const notesMarker = "<!-- notes: written by hand; deploy/bench keeps everything from this line on -->"
+
+// keptNotes returns the hand-written notes of a previous report, from
+// notesMarker on, or "".
+func keptNotes(previous string) string {
+	i := strings.Index(previous, notesMarker)
+	if i < 0 {
+		return ""
+	}
+	return "\n" + previous[i:]
 }

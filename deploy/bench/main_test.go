@@ -139,3 +139,19 @@ func TestQuantile(t *testing.T) {
 		}
 	}
 }
+
+func TestKeptNotes(t *testing.T) {
+	notes := notesMarker + "\n\n## What limits it\n\n索引器：去掉 refresh=wait_for 后……\n"
+	tests := []struct {
+		name, previous, want string
+	}{
+		{"no previous report", "", ""},
+		{"a report without notes", "# Benchmarks\n\n| measure |\n", ""},
+		{"notes after the tables", "# Benchmarks\n\n| old table |\n\n" + notes, "\n" + notes},
+	}
+	for _, tc := range tests {
+		if got := keptNotes(tc.previous); got != tc.want {
+			t.Errorf("%s: keptNotes = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
