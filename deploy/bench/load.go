@@ -146,54 +146,66 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	return d[min(max(i-1, 0), len(d)-1)]
 }
 
+// sampler holds the latency samples of a phase and the submissions still
+// waiting to be found.
+type sampler struct {
+	mu      sync.Mutex
+	out     latencies
+	pending []sample
+}
+
+// sample is a submission whose latency is measured.
+type sample struct {
+	ref   string
+	start time.Time
+}
+
 // searchable submits complaints at perSec for d and measures, for one in
 // every so many (about 10 a second), the time from the start of the submit
-// to the first search by its reference that finds it. Searches poll every
-// 20 ms.
+// to the first search by its reference that finds it. One poller asks
+// for the pending samples in turn, one search at a time, so that the
+// measurement adds a bounded load however slow the pipeline is: the
+// resolution is a round of searches, 20 ms at least.
 func searchable(ctx context.Context, hc *http.Client, base string, bodies [][]byte, perSec float64, d time.Duration) (latencies, error) {
-	out := latencies{offered: perSec}
+	sm := &sampler{out: latencies{offered: perSec}}
 	every := max(1, int(perSec/10))
-	interval := time.Duration(float64(time.Second) / perSec)
-	var mu sync.Mutex
+	submitted := make(chan struct{})
+	polled := make(chan error, 1)
+	go func() { polled <- sm.poll(ctx, hc, base, submitted) }()
+
 	var wg sync.WaitGroup
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / perSec))
 	defer tick.Stop()
 	end := time.Now().Add(d)
-	for i := 0; time.Now().Before(end); i++ {
+	for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
 		select {
 		case <-ctx.Done():
-			return out, ctx.Err()
 		case <-tick.C:
 		}
-		body := bodies[i%len(bodies)]
-		sampled := i%every == 0
+		body, sampled := bodies[i%len(bodies)], i%every == 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			start := time.Now()
 			ref, err := post(ctx, hc, base, body)
-			if err != nil {
-				mu.Lock()
-				defer mu.Unlock()
-				if out.failed++; out.failure == "" {
-					out.failure = err.Error()
+			sm.mu.Lock()
+			defer sm.mu.Unlock()
+			switch {
+			case err != nil:
+				if sm.out.failed++; sm.out.failure == "" {
+					sm.out.failure = err.Error()
 				}
-				return
+			case sampled:
+				sm.pending = append(sm.pending, sample{ref, start})
 			}
-			if !sampled {
-				return
-			}
-			found, err := pollFound(ctx, hc, base, ref, start.Add(30*time.Second))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil || !found {
-				out.missed++
-				return
-			}
-			out.samples = append(out.samples, time.Since(start))
 		}()
 	}
 	wg.Wait()
+	close(submitted)
+	if err := <-polled; err != nil {
+		return sm.out, err
+	}
+	out := sm.out
 	slices.Sort(out.samples)
 	if len(out.samples) == 0 {
 		return out, fmt.Errorf("no sample found searchable (%d submissions failed, the first: %s)", out.failed, out.failure)
@@ -201,27 +213,79 @@ func searchable(ctx context.Context, hc *http.Client, base string, bodies [][]by
 	return out, nil
 }
 
+// poll searches for each pending sample in turn, round after round,
+// records the latency of those found and gives up on those not found
+// within 30 s, until submitted is closed and nothing is pending.
+func (sm *sampler) poll(ctx context.Context, hc *http.Client, base string, submitted <-chan struct{}) error {
+	for {
+		var done bool
+		select {
+		case <-submitted:
+			done = true
+		default:
+		}
+		sm.mu.Lock()
+		round := slices.Clone(sm.pending)
+		sm.mu.Unlock()
+		if done && len(round) == 0 {
+			return nil
+		}
+		settled := map[string]bool{}
+		for _, p := range round {
+			found, err := searchOnce(ctx, hc, base, p.ref)
+			if err != nil {
+				return err
+			}
+			sm.mu.Lock()
+			switch {
+			case found:
+				sm.out.samples = append(sm.out.samples, time.Since(p.start))
+				settled[p.ref] = true
+			case time.Since(p.start) > 30*time.Second:
+				sm.out.missed++
+				settled[p.ref] = true
+			}
+			sm.mu.Unlock()
+		}
+		sm.mu.Lock()
+		sm.pending = slices.DeleteFunc(sm.pending, func(p sample) bool { return settled[p.ref] })
+		sm.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// searchOnce reports whether a search by the reference finds a case.
+func searchOnce(ctx context.Context, hc *http.Client, base, ref string) (bool, error) {
+	u := base + "/api/v1/cases?" + url.Values{"reference": {ref}, "limit": {"1"}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+benchToken)
+	res, err := hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	var r struct {
+		Total int `json:"total"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		return false, fmt.Errorf("search %s: status %d: %w", ref, res.StatusCode, err)
+	}
+	return r.Total > 0, nil
+}
+
 // pollFound searches for the reference every 20 ms until a case holds it
 // or deadline passes.
 func pollFound(ctx context.Context, hc *http.Client, base, ref string, deadline time.Time) (bool, error) {
-	u := base + "/api/v1/cases?" + url.Values{"reference": {ref}, "limit": {"1"}}.Encode()
 	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return false, err
-		}
-		req.Header.Set("Authorization", "Bearer "+benchToken)
-		res, err := hc.Do(req)
-		if err != nil {
-			return false, err
-		}
-		var r struct {
-			Total int `json:"total"`
-		}
-		err = json.NewDecoder(res.Body).Decode(&r)
-		res.Body.Close()
-		if err == nil && r.Total > 0 {
-			return true, nil
+		if found, err := searchOnce(ctx, hc, base, ref); err != nil || found {
+			return found, err
 		}
 		select {
 		case <-ctx.Done():
