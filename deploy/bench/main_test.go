@@ -35,11 +35,11 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	rows := map[string]*regexp.Regexp{
-		"HTTP intake":                 regexp.MustCompile(`\| HTTP intake[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer[^|]*\| \d+\.\d\d× \|`),
-		"gateway HTTP overhead":       regexp.MustCompile(`\| gateway HTTP overhead[^|]*\| \d+ /s \| \d+ /s no-op fiber handler \| \d+\.\d\d× \|`),
-		"normalizer + router":         regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d× \|`),
-		"indexer":                     regexp.MustCompile(`\| indexer alone[^|]*\| \d+ /s \| \d+ /s raw Bleve batches[^|]*\| \d+\.\d\d× \|`),
-		"whole pipeline":              regexp.MustCompile(`\| whole pipeline sustained[^|]*\| \d+ /s \| \d+ /s the slowest baseline above \| \d+\.\d\d× \|`),
+		"HTTP intake":                 regexp.MustCompile(`\| HTTP intake[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer[^|]*\| \d+\.\d\d\d?× \|`),
+		"gateway HTTP overhead":       regexp.MustCompile(`\| gateway HTTP overhead[^|]*\| \d+ /s \| \d+ /s no-op fiber handler \| \d+\.\d\d\d?× \|`),
+		"normalizer + router":         regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`),
+		"indexer":                     regexp.MustCompile(`\| indexer alone[^|]*\| \d+ /s \| \d+ /s raw Bleve batches[^|]*\| \d+\.\d\d\d?× \|`),
+		"whole pipeline":              regexp.MustCompile(`\| whole pipeline sustained[^|]*\| \d+ /s \| \d+ /s the slowest baseline above \| \d+\.\d\d\d?× \|`),
 		"submit → searchable trickle": regexp.MustCompile(`\| submit → searchable at a trickle[^|]*\| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples at 5 /s`),
 		"submit → searchable half":    regexp.MustCompile(`\| submit → searchable at half the sustained rate \| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples`),
 		"peak RSS":                    regexp.MustCompile(`\| peak RSS[^|]*\| [1-9]\d* MiB \|`),

@@ -73,8 +73,11 @@ type report struct {
 
 // ratio formats a/b.
 func ratio(a, b float64) string {
-	if b == 0 {
+	switch {
+	case b == 0:
 		return "–"
+	case a/b < 0.1:
+		return fmt.Sprintf("%.3f×", a/b)
 	}
 	return fmt.Sprintf("%.2f×", a/b)
 }
