@@ -725,3 +725,18 @@ func (x *Index) Close() error {
 	x.logger.Info("case index closed", zap.String("path", x.path))
 	return nil
 }
+
+// NewMapping returns the mapping Open creates a new index with. With
+// Document it is what a loader outside Index (the benchmark's raw Bleve
+// baseline, deploy/bench) needs to build the same index.
+func NewMapping() (*mapping.IndexMappingImpl, error) { return newMapping() }
+
+// Document is the document Upsert indexes for c at now, with the default
+// calendar.
+func Document(c router.Case, now time.Time) (map[string]any, error) {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("bleveindex: encode case %s: %w", c.ID, err)
+	}
+	return document(c, raw, nil, now), nil
+}

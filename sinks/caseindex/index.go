@@ -21,7 +21,8 @@ var ErrNotFound = errors.New("case not found")
 // Upsert is idempotent: writing the same case twice leaves one document, and
 // a case whose Revision is lower than the stored one is ignored (a stale
 // update never overwrites a newer one). When Upsert returns nil the cases are
-// durable and visible to Search.
+// durable and visible to Get; Search sees them at once (Bleve) or after the
+// index's next refresh (Elasticsearch, at most its refresh interval later).
 type Index interface {
 	Upsert(ctx context.Context, cases []router.Case) error
 	Get(ctx context.Context, id string) (router.Case, error)

@@ -63,13 +63,15 @@ type Config struct {
 	// Replicas is the number of replicas of a new index; nil means 1. Set
 	// 0 on a single node, where a replica can never be assigned.
 	Replicas *int `yaml:"number_of_replicas"`
-	// RefreshInterval is the index's refresh_interval: an upsert waits
-	// for the next refresh (at most this long) before it returns, so that
-	// its cases are searchable. Default 1s.
+	// RefreshInterval is the index's refresh_interval: a case the indexer
+	// wrote is searchable at most this long after its upsert returned (a
+	// Get sees it at once). Default 1s.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
 
-	// FlushInterval is how long the bulk indexer collects upserts before
-	// it sends them in one bulk request. Default 200ms; at most 5s.
+	// FlushInterval is how often the bulk indexer sends what it holds.
+	// Upsert flushes its own documents at once, so this only bounds how
+	// long a document added while another upsert flushes may wait.
+	// Default 200ms; at most 5s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// FlushBytes sends a bulk request early once it reaches this size.
 	// Default 1 MiB.

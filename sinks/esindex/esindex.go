@@ -18,16 +18,21 @@
 // minimum_should_match -25%, the exact phrase of the rest boosted (see
 // templateBody and textQuery).
 //
-// Writes. Upsert hands its documents to one shared esutil.BulkIndexer,
-// which sends them in bulk requests every FlushInterval (or sooner when
-// FlushBytes is reached), merging concurrent upserts, with refresh=wait_for.
-// Upsert then waits for the result of each of its documents. A document is
-// done when the node indexed it or refused it as stale; it is rejected when
-// the node refused it as malformed (400), and Upsert then returns an error
-// wrapping caseindex.ErrInvalidCase after the others are done. So when
-// Upsert returns nil each case is durable (the translog was synced before
-// the bulk response, index.translog.durability=request) and searchable
-// (wait_for returned after a refresh), and the caller may commit its offset.
+// Writes. Upsert hands its documents to one shared esutil.BulkIndexer and
+// flushes it, so they leave at once in bulk requests of at most FlushBytes
+// from Workers workers (with documents of concurrent upserts), without
+// asking for a refresh. Upsert then waits for the result of each of
+// its documents. A document is done when the node indexed it or refused it
+// as stale; it is rejected when the node refused it as malformed (400), and
+// Upsert then returns an error wrapping caseindex.ErrInvalidCase after the
+// others are done. So when Upsert returns nil each case is durable (the
+// translog was synced before the bulk response,
+// index.translog.durability=request) and the caller may commit its offset;
+// Get sees it at once (a real-time get), Search after the index's next
+// refresh, at most RefreshInterval later. No bulk request waits for a
+// refresh (refresh=wait_for): that parked every batch for up to a refresh
+// interval and, with the indexer's batches in series, held it to about a
+// batch per half second whatever the node could take.
 //
 // Retries. Writes are retried in one place: Upsert. A document with any
 // other outcome (the request failed, 429, 5xx, any other status) is sent
@@ -36,7 +41,7 @@
 // (es_rejected_execution_exception) inside a bulk answer of 200, so an HTTP
 // retry could not be the one layer; and resending only the failed items
 // keeps the batch together, whereas an error would make the bus consumer
-// split its batch and write each case on its own, one refresh wait each,
+// split its batch and write each case on its own, one request each,
 // just when the node asks for less load. A resent document is harmless: its
 // external version makes a replay rewrite the same revision or be refused
 // as stale (see Versions). So the HTTP client does not retry at all, and
@@ -162,7 +167,6 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Re
 		Client:        client,
 		Index:         x.names.alias,
 		RequireAlias:  true, // never auto-create an index named like the alias
-		Refresh:       "wait_for",
 		NumWorkers:    cfg.Workers,
 		FlushBytes:    cfg.FlushBytes,
 		FlushInterval: cfg.FlushInterval,
@@ -422,8 +426,9 @@ type itemResult struct {
 	reason string // the error, for failures
 }
 
-// Upsert writes the cases and returns once each is durable and searchable,
-// or superseded by a higher stored revision. Among copies of one ID in the
+// Upsert writes the cases and returns once each is durable and visible to
+// Get, or superseded by a higher stored revision; Search sees them after
+// the next refresh (see the package doc, Writes). Among copies of one ID in the
 // call the highest revision is sent. A case without ID, with a negative
 // revision or that cannot be encoded fails the whole call with an error
 // wrapping caseindex.ErrInvalidCase before anything is sent. A case the node
@@ -508,8 +513,8 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	return nil
 }
 
-// send hands the documents to the bulk indexer and waits for the result of
-// each.
+// send hands the documents to the bulk indexer, flushes it and waits for
+// the result of each.
 func (x *Index) send(ctx context.Context, ids []string, cases map[string]router.Case, docs map[string][]byte) ([]itemResult, error) {
 	x.mu.RLock()
 	if x.closed.Load() {
@@ -552,6 +557,12 @@ func (x *Index) send(ctx context.Context, ids []string, cases map[string]router.
 			break
 		}
 		added++
+	}
+	if added > 0 {
+		// Send now rather than at the next FlushInterval tick: the
+		// caller waits for these results. A failed request reaches each
+		// item's OnFailure; only ctx ending is seen below.
+		_ = x.bulk.Flush(ctx)
 	}
 	x.mu.RUnlock()
 
@@ -837,12 +848,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		bulkSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tousu_esindex_bulk_request_seconds",
-			Help:    "Duration of bulk requests to Elasticsearch, including the wait for a refresh.",
+			Help:    "Duration of bulk requests to Elasticsearch.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
 		upsertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tousu_esindex_upsert_seconds",
-			Help:    "Duration of Upsert calls until their cases were durable and searchable.",
+			Help:    "Duration of Upsert calls until their cases were durable.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 	}

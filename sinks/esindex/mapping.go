@@ -411,3 +411,8 @@ func decodeCase(id string, raw json.RawMessage) (router.Case, error) {
 	}
 	return c, nil
 }
+
+// Document is the source document Upsert sends for c at now, with the
+// default calendar: what a loader outside Index (the benchmark's direct
+// bulk baseline, deploy/bench) needs to write the same documents.
+func Document(c router.Case, now time.Time) ([]byte, error) { return document(c, nil, now) }

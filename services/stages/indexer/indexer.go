@@ -1,6 +1,8 @@
 // Package indexer is the stage that writes cases to the search index. It
 // consumes the cases topic (group Group) and produces nothing on the bus:
-// a message is acknowledged once the index accepted its case. A batch the
+// a message is acknowledged once the index holds its case durably (the
+// index's Upsert returned: Get sees the case at once, Search at once on
+// Bleve and within the refresh interval on Elasticsearch). A batch the
 // index fails is handled again message by message; a case the index
 // refuses as invalid is rejected to the dead-letter topic.
 package indexer

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/indexer"
+	"github.com/tousu/tousu/services/stages/normalizer"
+	"github.com/tousu/tousu/services/stages/routing"
+	"github.com/tousu/tousu/sinks/esindex"
+)
+
+// modeResult is what one mode measured.
+type modeResult struct {
+	Mode     string
+	Versions []string
+	// Intake: the gateway beside a plain producer and a no-op handler.
+	Producer, Intake, Noop rate
+	// Normalizer and router alone beside a pass-through.
+	NormRouter, PassThrough rate
+	// The indexer alone beside a direct loader named DirectName.
+	Indexer, Direct rate
+	DirectName      string
+	Sustained       rate
+	Trickle, Half   latencies
+	RefreshInterval time.Duration // 0: searchable when written (Bleve)
+	PeakRSS         int64         // bytes, this process
+}
+
+// idle is how long a phase may see no progress before it fails.
+const idle = 2 * time.Minute
+
+// measureMode runs every phase of one mode.
+func measureMode(ctx context.Context, o options, mode string, log io.Writer) (modeResult, error) {
+	say := func(format string, args ...any) {
+		fmt.Fprintf(log, "bench: %s: "+format+"\n", append([]any{mode}, args...)...)
+	}
+	s, err := startStack(ctx, mode, o.verbose)
+	if err != nil {
+		return modeResult{}, err
+	}
+	defer s.close()
+	res := modeResult{Mode: mode, Versions: s.versions, DirectName: "raw Bleve batches (same mapping and documents, 500 a batch)"}
+	if s.esURL != "" {
+		res.DirectName = "esutil.BulkIndexer (default settings, same documents and versions)"
+		res.RefreshInterval = esindex.DefaultRefreshInterval
+	}
+	run := strconv.FormatUint(o.seed, 36)
+
+	// 1. The plain producer writes the corpus to complaints.raw, where
+	// normalizer and router then find it.
+	corpus := newGenerator(o.seed, run).corpus(o.complaints)
+	msgs := make([]kafka.Message, len(corpus))
+	for i, c := range corpus {
+		env := c.envelope(run, i, time.Now())
+		b, err := ingest.EncodeJSON(env)
+		if err != nil {
+			return res, err
+		}
+		msgs[i] = kafka.Message{Key: []byte(env.ID), Value: b}
+	}
+	casesBefore, err := s.endOffsets(ctx, bus.TopicCases)
+	if err != nil {
+		return res, err
+	}
+	if res.Producer, err = plainProducer(ctx, s.bus, bus.TopicRaw, o.clients, msgs); err != nil {
+		return res, fmt.Errorf("plain producer: %w", err)
+	}
+	say("plain producer %.0f/s", res.Producer.perSec())
+
+	// 2. Normalizer and router alone, then a pass-through over the same
+	// records.
+	res.NormRouter, err = s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
+	if err != nil {
+		return res, fmt.Errorf("normalizer+router: %w", err)
+	}
+	say("normalizer+router %.0f/s", res.NormRouter.perSec())
+	if res.PassThrough, err = passThrough(ctx, s, run); err != nil {
+		return res, fmt.Errorf("pass-through: %w", err)
+	}
+	say("pass-through %.0f/s", res.PassThrough.perSec())
+
+	// 3. The indexer alone over the cases the router wrote, then the
+	// direct loader with the same cases.
+	casesAfter, err := s.endOffsets(ctx, bus.TopicCases)
+	if err != nil {
+		return res, err
+	}
+	// The embedded index admits one process: there the console runs
+	// beside the indexer, idle.
+	targets := "indexer"
+	if s.esURL == "" {
+		targets = "indexer,console"
+	}
+	if res.Indexer, err = s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets)); err != nil {
+		return res, fmt.Errorf("indexer: %w", err)
+	}
+	say("indexer %.0f/s", res.Indexer.perSec())
+	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
+	if err != nil {
+		return res, err
+	}
+	cases, err := decodeCases(records)
+	if err != nil {
+		return res, err
+	}
+	if s.esURL != "" {
+		res.Direct, err = bulkIndexer(ctx, s, cases)
+	} else {
+		res.Direct, err = rawBleve(s.dir, cases, bus.DefaultMaxBatch)
+	}
+	if err != nil {
+		return res, fmt.Errorf("direct loader: %w", err)
+	}
+	say("direct loader %.0f/s", res.Direct.perSec())
+
+	// 4. Every target in one process: HTTP intake, the whole pipeline,
+	// submit → searchable.
+	p, err := s.startTousu(ctx, "all")
+	if err != nil {
+		return res, err
+	}
+	defer p.stop()
+	hc := httpClient(o.clients)
+	bodies := func(seed uint64, n int) [][]byte {
+		var out [][]byte
+		for _, c := range newGenerator(seed, run).corpus(n) {
+			b, err := json.Marshal(c)
+			if err != nil {
+				panic(err) // strings only: cannot happen
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	warm := bodies(o.seed+1, 1)[0]
+	ref, err := post(ctx, hc, p.base, warm)
+	if err != nil {
+		return res, fmt.Errorf("first complaint: %w", err)
+	}
+	if found, err := pollFound(ctx, hc, p.base, ref, time.Now().Add(idle)); err != nil || !found {
+		return res, fmt.Errorf("first complaint %s never searchable (%v)", ref, err)
+	}
+	intake := bodies(o.seed+2, o.complaints)
+	base, stopNoop, err := noopServer()
+	if err != nil {
+		return res, err
+	}
+	res.Noop, err = hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, base, b); return err })
+	stopNoop()
+	if err != nil {
+		return res, fmt.Errorf("no-op handler: %w", err)
+	}
+	say("no-op handler %.0f/s", res.Noop.perSec())
+	start := time.Now()
+	if res.Intake, err = hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, p.base, b); return err }); err != nil {
+		return res, fmt.Errorf("intake: %w", err)
+	}
+	say("HTTP intake %.0f/s (%d refused)", res.Intake.perSec(), res.Intake.errors)
+	pipeline := []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}, {routing.Group, bus.TopicActions}, {indexer.Group, bus.TopicCases}}
+	d, err := s.drain(ctx, pipeline, start, idle)
+	if err != nil {
+		return res, fmt.Errorf("pipeline: %w", err)
+	}
+	res.Sustained = rate{n: res.Intake.n, d: d}
+	say("whole pipeline %.0f/s", res.Sustained.perSec())
+
+	if res.Trickle, err = searchable(ctx, hc, p.base, bodies(o.seed+3, 2000), 5, o.latencyFor); err != nil {
+		return res, fmt.Errorf("trickle: %w", err)
+	}
+	say("trickle p50 %s", quantile(res.Trickle.samples, 0.5))
+	half := max(5, res.Sustained.perSec()/2)
+	if res.Half, err = searchable(ctx, hc, p.base, bodies(o.seed+4, 5000), half, o.latencyFor); err != nil {
+		return res, fmt.Errorf("at half the sustained rate: %w", err)
+	}
+	say("at %.0f/s p50 %s", half, quantile(res.Half.samples, 0.5))
+	res.PeakRSS = peakRSS()
+	return res, nil
+}
+
+// passThrough consumes complaints.raw and produces each record unchanged
+// to a topic, which a second group consumes and produces to another: the
+// two hops of normalizer and router with no processing, through the same
+// bus consumers and producer.
+func passThrough(ctx context.Context, s *stack, run string) (rate, error) {
+	// Topics of this run, so that the second hop starts empty.
+	hops := []string{"bench.pass.normalized." + run, "bench.pass.cases." + run}
+	var specs []bus.TopicSpec
+	for _, t := range hops {
+		specs = append(specs, bus.TopicSpec{Name: t, CleanupPolicy: "delete", Retention: time.Hour})
+	}
+	if _, err := bus.ApplyTopics(ctx, s.bus, specs); err != nil {
+		return rate{}, err
+	}
+	producer, err := bus.NewProducer(s.bus, nil, nil)
+	if err != nil {
+		return rate{}, err
+	}
+	defer producer.Close()
+	var chain []groupTopic
+	for i := range hops {
+		from := bus.TopicRaw
+		if i > 0 {
+			from = hops[i-1]
+		}
+		chain = append(chain, groupTopic{fmt.Sprintf("bench-pass-%d-%s", i, run), from})
+	}
+	return s.timed(ctx, chain, func() (func() error, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		var consumers []*bus.Consumer
+		stop := func() error {
+			cancel()
+			for _, c := range consumers {
+				c.Close()
+			}
+			return nil
+		}
+		for i, gt := range chain {
+			to := hops[i]
+			forward := func(ctx context.Context, msgs []bus.Message) error {
+				out := make([]bus.Message, len(msgs))
+				for j, m := range msgs {
+					out[j] = bus.Message{Topic: to, Key: m.Key, Value: m.Value}
+				}
+				return producer.Write(ctx, out...)
+			}
+			c, err := bus.NewConsumer(s.bus, bus.ConsumerConfig{Group: gt.group, Topic: gt.topic, Batch: forward}, producer,
+				func(ctx context.Context, m bus.Message) error { return forward(ctx, []bus.Message{m}) }, zap.NewNop(), nil)
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			consumers = append(consumers, c)
+			go c.Run(ctx)
+		}
+		return stop, nil
+	})
+}
+
+// peakRSS is this process's peak resident set (VmHWM), 0 when unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// machine describes where a run took place.
+type machine struct {
+	CPU     string
+	Cores   int
+	Memory  string
+	Kernel  string
+	Go      string
+	Commit  string
+	LoadAvg string // at the start
+}
+
+func describeMachine() machine {
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), LoadAvg: loadAverage()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+				m.Memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// loadAverage is the 1, 5 and 15 minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// report is the whole run.
+type report struct {
+	Machine           machine
+	Options           options
+	Started, Finished time.Time
+	LoadEnd           string
+	Modes             []modeResult
+}
+
+// ratio formats a/b.
+func ratio(a, b float64) string {
+	switch {
+	case b == 0:
+		return "–"
+	case a/b < 0.1:
+		return fmt.Sprintf("%.3f×", a/b)
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func perSec(r rate) string {
+	if r.d == 0 {
+		return "–"
+	}
+	s := fmt.Sprintf("%.0f /s", r.perSec())
+	if r.errors > 0 {
+		s += fmt.Sprintf(" (%d failed)", r.errors)
+	}
+	return s
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+// latencyCell is p50 / p99 / p99.9 / max of l.
+func latencyCell(l latencies) string {
+	if len(l.samples) == 0 {
+		return "no samples"
+	}
+	s := fmt.Sprintf("%s / %s / %s / %s (%d samples at %.0f /s", ms(quantile(l.samples, 0.5)), ms(quantile(l.samples, 0.99)),
+		ms(quantile(l.samples, 0.999)), ms(l.samples[len(l.samples)-1]), len(l.samples), l.offered)
+	if l.missed > 0 {
+		s += fmt.Sprintf(", %d not found within 30 s", l.missed)
+	}
+	if l.failed > 0 {
+		s += fmt.Sprintf(", %d submissions refused, the first: %s", l.failed, strings.ReplaceAll(truncate(l.failure, 120), "|", "/"))
+	}
+	return s + ")"
+}
+
+// markdown renders the report.
+func (r report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Benchmarks\n\n")
+	w("Written by `go run ./deploy/bench%s` (see README.md, Benchmarks). Every ratio divides a tousu figure by its baseline measured in the same run, on the same broker and index.\n\n",
+		map[bool]string{true: " -short", false: ""}[r.Options.short])
+	if r.Options.short {
+		w("**Smoke run (`-short`)**: %d complaints per phase and %s latency phases; the figures show that the harness works, not what tousu can do.\n\n", r.Options.complaints, r.Options.latencyFor)
+	}
+	m := r.Machine
+	w("- Machine: %d cores (%s), %s memory, Linux %s\n", m.Cores, m.CPU, m.Memory, m.Kernel)
+	w("- Load average (1, 5, 15 min) at the start: %s; at the end: %s. The machine was shared with other work while this ran, so the figures are noisy; rerun on a quiet machine for reference numbers.\n", m.LoadAvg, r.LoadEnd)
+	w("- %s, tousu %s; %s to %s UTC\n", m.Go, m.Commit, r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04"))
+	w("- Corpus: %d generated complaints per throughput phase (50–600 Chinese characters, distinct customers, %d%% duplicates, %d%% repeats, %d%% in batch outages), %d concurrent clients; the tousu targets run in the harness's process through services/app, the code path of `tousu serve -target`.\n\n",
+		r.Options.complaints, shareDuplicate, shareRepeat, shareBatch, r.Options.clients)
+	for _, res := range r.Modes {
+		w("## %s\n\n", res.Mode)
+		w("Servers: %s.\n\n", strings.Join(res.Versions, "; "))
+		w("| measure | tousu | baseline | ratio | target |\n| --- | --- | --- | --- | --- |\n")
+		w("| HTTP intake → broker acknowledged, 202s (`all`) | %s | %s plain kafka-go producer, same payloads, acks=all, %d synchronous callers | %s | ≥ 0.5× |\n",
+			perSec(res.Intake), perSec(res.Producer), r.Options.clients, ratio(res.Intake.perSec(), res.Producer.perSec()))
+		w("| gateway HTTP overhead (`all`) | %s | %s no-op fiber handler | %s | – |\n", perSec(res.Intake), perSec(res.Noop), ratio(res.Intake.perSec(), res.Noop.perSec()))
+		w("| normalizer + router alone (`-target normalizer,router`), complaints | %s | %s consume → produce pass-through, two hops, same bus consumer and producer | %s | ≥ 0.35× |\n",
+			perSec(res.NormRouter), perSec(res.PassThrough), ratio(res.NormRouter.perSec(), res.PassThrough.perSec()))
+		w("| indexer alone (`-target indexer`; with Bleve `indexer,console`, the console idle), case records | %s | %s %s | %s | ≥ 0.8× |\n", perSec(res.Indexer), perSec(res.Direct), res.DirectName, ratio(res.Indexer.perSec(), res.Direct.perSec()))
+		slowest := min(res.Producer.perSec(), res.PassThrough.perSec(), res.Direct.perSec())
+		w("| whole pipeline sustained (`all`), submitted → every stage caught up | %s | %.0f /s the slowest baseline above | %s | – |\n", perSec(res.Sustained), slowest, ratio(res.Sustained.perSec(), slowest))
+		refresh := "none (Bleve: searchable once written)"
+		if res.RefreshInterval > 0 {
+			refresh = "refresh interval " + res.RefreshInterval.String()
+		}
+		w("| submit → searchable at a trickle, p50 / p99 / p99.9 / max | %s | %s | – | ES: p50 ≤ 1.2 s |\n", latencyCell(res.Trickle), refresh)
+		w("| submit → searchable at half the sustained rate | %s | %s | – | p99 ≤ 1 s embedded, ≤ 2 s ES |\n", latencyCell(res.Half), refresh)
+		w("| peak RSS of the harness process (tousu, load generator and baselines; %s) | %.0f MiB | – | – | – |\n",
+			map[bool]string{true: "Kafka and Elasticsearch are separate JVMs", false: "broker and index included"}[res.Mode == "distributed"], float64(res.PeakRSS)/(1<<20))
+		w("\n")
+	}
+	w("Not measured by this harness yet: the memory slope over a 10-minute sustained run, and CSV rows/s for a 200,000-row GBK file.\n")
+	return b.String()
+}
+
+// truncate shortens s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
