@@ -241,15 +241,20 @@ launch_kafka() {
 	say "Kafka $name starting (pid $!, log $dir/kafka.log)"
 }
 
+# running NAME LABEL says so and succeeds when the server NAME already runs.
+running() {
+	local pid
+	pid=$(pid_of "$1")
+	[[ -n $pid ]] || return 1
+	say "$2 already runs (pid $pid)"
+}
+
 new_cluster_id() {
 	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
 }
 
 start_kafka() {
-	if [[ -n $(pid_of kafka) ]]; then
-		say "Kafka already runs (pid $(pid_of kafka))"
-		return 0
-	fi
+	running kafka Kafka && return 0
 	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
 	local dir=$RUN/kafka
 	write_kafka_config "$dir" 1 "1@127.0.0.1:$KAFKA_CONTROLLER_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" 1 1
@@ -275,10 +280,7 @@ cluster_bootstrap() {
 start_cluster_node() {
 	local n=$1 name=kafka-cluster-$1
 	[[ $n =~ ^[1-9]$ ]] && ((n <= CLUSTER_NODES)) || die "no node $n in the Kafka cluster (1 to $CLUSTER_NODES)"
-	if [[ -n $(pid_of "$name") ]]; then
-		say "Kafka cluster node $n already runs (pid $(pid_of "$name"))"
-		return 0
-	fi
+	running "$name" "Kafka cluster node $n" && return 0
 	check_ports_free "Kafka cluster node $n" "$(node_port "$n")" "$(node_controller_port "$n")"
 	local base=$RUN/kafka-cluster voters=() m
 	mkdir -p "$base"
@@ -294,10 +296,7 @@ start_cluster() {
 }
 
 start_es() {
-	if [[ -n $(pid_of es) ]]; then
-		say "Elasticsearch already runs (pid $(pid_of es))"
-		return 0
-	fi
+	running es Elasticsearch && return 0
 	check_ports_free Elasticsearch "$ES_PORT" "$ES_TRANSPORT_PORT"
 	local dir=$RUN/es
 	mkdir -p "$dir/home" "$dir/data" "$dir/logs" "$dir/tmp"
