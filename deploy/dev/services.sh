@@ -3,11 +3,16 @@
 # on 127.0.0.1 for tousu's integration tests, from jars on Maven Central: no
 # Docker, only a JDK (17+), Maven and curl. See "Real Kafka and Elasticsearch" in README.md.
 #
-#   deploy/dev/services.sh start [kafka|es ...]   fetch (once), start, wait until healthy
-#   deploy/dev/services.sh stop  [kafka|es ...]   stop what runs
+#   deploy/dev/services.sh start [kafka|es|kafka-cluster ...]
+#                                                 fetch (once), start, wait until healthy;
+#                                                   no name: kafka and es
+#   deploy/dev/services.sh stop  [kafka|es|kafka-cluster ...]
+#                                                 stop what runs; no name: everything
 #   deploy/dev/services.sh status                 say what runs
 #   deploy/dev/services.sh env                    print export lines for the running servers:
 #                                                   eval "$(deploy/dev/services.sh env)"
+#   deploy/dev/services.sh kill-node N            SIGKILL node N (1-3) of the Kafka cluster
+#   deploy/dev/services.sh start-node N           start node N again, wait until its broker is up
 #   deploy/dev/services.sh kafka-run CLASS ARGS   run a Kafka tool class on the Kafka classpath, e.g.
 #                                                   org.apache.kafka.tools.ProducerPerformance --help
 #   deploy/dev/services.sh reset                  stop and delete the runtime data (not the jar cache)
@@ -16,9 +21,11 @@
 #   TOUSU_DEV_CACHE      jar cache, Maven repository, launcher build [$HOME/.cache/tousu-dev]
 #   TOUSU_DEV_RUN        logs, data, pid files [/tmp/tousu-dev]
 #   TOUSU_DEV_KAFKA_PORT, TOUSU_DEV_KAFKA_CONTROLLER_PORT [19092, 19093]
+#   TOUSU_DEV_KAFKA_CLUSTER_PORT first port of the three-node cluster: node N
+#                        listens on PORT+2(N-1) (broker) and the next (controller) [19094]
 #   TOUSU_DEV_ES_PORT, TOUSU_DEV_ES_TRANSPORT_PORT [19200, 19300]
 #   TOUSU_DEV_KAFKA_VERSION [4.1.1], TOUSU_DEV_ES_VERSION [8.19.21]
-#   TOUSU_DEV_KAFKA_HEAP [1g], TOUSU_DEV_ES_HEAP [512m]
+#   TOUSU_DEV_KAFKA_HEAP [1g], TOUSU_DEV_ES_HEAP [512m], TOUSU_DEV_KAFKA_CLUSTER_HEAP [384m] per node
 #   TOUSU_DEV_START_TIMEOUT seconds to wait for health [180]
 set -euo pipefail
 
@@ -31,6 +38,9 @@ KAFKA_CONTROLLER_PORT=${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093}
 ES_PORT=${TOUSU_DEV_ES_PORT:-19200}
 ES_TRANSPORT_PORT=${TOUSU_DEV_ES_TRANSPORT_PORT:-19300}
 KAFKA_HEAP=${TOUSU_DEV_KAFKA_HEAP:-1g}
+CLUSTER_PORT=${TOUSU_DEV_KAFKA_CLUSTER_PORT:-19094}
+CLUSTER_HEAP=${TOUSU_DEV_KAFKA_CLUSTER_HEAP:-384m}
+CLUSTER_NODES=3
 ES_HEAP=${TOUSU_DEV_ES_HEAP:-512m}
 START_TIMEOUT=${TOUSU_DEV_START_TIMEOUT:-180}
 
@@ -129,15 +139,16 @@ fetch_es() {
 	echo "$hash" >"$ES_DIR/.complete"
 }
 
-# pid_of NAME prints the pid of the running server NAME (kafka or es), or
-# nothing; a stale pid file (dead process, or a reused pid that is not ours)
-# is removed.
+# pid_of NAME prints the pid of the running server NAME (kafka, es or
+# kafka-cluster-N), or nothing; a stale pid file (dead process, or a reused
+# pid that is not ours) is removed.
 pid_of() {
 	local name=$1 file=$RUN/$1.pid pid marker
 	[[ -f $file ]] || return 0
 	pid=$(cat "$file")
 	case $name in
-	kafka) marker=kafka.Kafka ;;
+	kafka) marker=$RUN/kafka/server.properties ;;
+	kafka-cluster-*) marker=$RUN/kafka-cluster/node${name#kafka-cluster-}/server.properties ;;
 	es) marker=TousuNodeLauncher ;;
 	esac
 	if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
@@ -163,34 +174,33 @@ check_ports_free() {
 	done
 }
 
-start_kafka() {
-	if [[ -n $(pid_of kafka) ]]; then
-		say "Kafka already runs (pid $(pid_of kafka))"
-		return 0
-	fi
-	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
-	local dir=$RUN/kafka
+# write_kafka_config DIR NODE-ID VOTERS PORT CONTROLLER-PORT REPLICATION MIN-ISR
+# writes the configuration of one KRaft node in combined mode (broker and
+# controller) into DIR: created topics and the internal ones get
+# REPLICATION replicas and MIN-ISR in-sync replicas.
+write_kafka_config() {
+	local dir=$1 id=$2 voters=$3 port=$4 cport=$5 rf=$6 isr=$7
 	mkdir -p "$dir/data"
 	cat >"$dir/server.properties" <<EOF
-# Written by deploy/dev/services.sh: one node, broker and controller.
+# Written by deploy/dev/services.sh: node $id, broker and controller.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
@@ -209,27 +219,84 @@ logger.state.level=WARN
 logger.request.name=kafka.request.logger
 logger.request.level=WARN
 EOF
-	local cp="$KAFKA_DIR/lib/*"
-	local jvm=(java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
-		-Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp")
+}
+
+# launch_kafka NAME DIR HEAP CLUSTER-ID formats the storage of the node
+# configured in DIR (once, with CLUSTER-ID) and starts it in the
+# background; its pid goes to $RUN/NAME.pid, its log to DIR/kafka.log (the
+# previous run's to kafka.log.1).
+launch_kafka() {
+	local name=$1 dir=$2 heap=$3 id=$4
+	local jvm=(java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true
+		-Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$KAFKA_DIR/lib/*")
 	if [[ ! -f $dir/data/meta.properties ]]; then
-		local id
-		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 		if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1; then
 			cat "$dir/format.log" >&2
-			die "formatting the Kafka storage failed (log: $dir/format.log)"
+			die "formatting the Kafka storage of $dir failed (log: $dir/format.log)"
 		fi
 	fi
+	[[ -f $dir/kafka.log ]] && mv "$dir/kafka.log" "$dir/kafka.log.1"
 	setsid "${jvm[@]}" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/kafka.log" 2>&1 9>&- &
-	echo $! >"$RUN/kafka.pid"
-	say "Kafka starting (pid $!, log $dir/kafka.log)"
+	echo $! >"$RUN/$name.pid"
+	say "Kafka $name starting (pid $!, log $dir/kafka.log)"
+}
+
+# running NAME LABEL says so and succeeds when the server NAME already runs.
+running() {
+	local pid
+	pid=$(pid_of "$1")
+	[[ -n $pid ]] || return 1
+	say "$2 already runs (pid $pid)"
+}
+
+new_cluster_id() {
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
+}
+
+start_kafka() {
+	running kafka Kafka && return 0
+	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+	local dir=$RUN/kafka
+	write_kafka_config "$dir" 1 "1@127.0.0.1:$KAFKA_CONTROLLER_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" 1 1
+	launch_kafka kafka "$dir" "$KAFKA_HEAP" "$(new_cluster_id)"
+}
+
+# node_port N and node_controller_port N are the ports of cluster node N.
+node_port() { echo $((CLUSTER_PORT + 2 * ($1 - 1))); }
+node_controller_port() { echo $((CLUSTER_PORT + 2 * ($1 - 1) + 1)); }
+
+# cluster_nodes prints 1 2 3.
+cluster_nodes() { seq 1 "$CLUSTER_NODES"; }
+
+# cluster_bootstrap prints the brokers of the cluster, comma-separated.
+cluster_bootstrap() {
+	local n out=()
+	for n in $(cluster_nodes); do out+=("127.0.0.1:$(node_port "$n")"); done
+	(IFS=,; echo "${out[*]}")
+}
+
+# start_cluster_node N starts node N of the three-node cluster: broker and
+# controller, a voter of the quorum of three; replication 3, min ISR 2.
+start_cluster_node() {
+	local n=$1 name=kafka-cluster-$1
+	[[ $n =~ ^[1-9]$ ]] && ((n <= CLUSTER_NODES)) || die "no node $n in the Kafka cluster (1 to $CLUSTER_NODES)"
+	running "$name" "Kafka cluster node $n" && return 0
+	check_ports_free "Kafka cluster node $n" "$(node_port "$n")" "$(node_controller_port "$n")"
+	local base=$RUN/kafka-cluster voters=() m
+	mkdir -p "$base"
+	[[ -f $base/cluster.id ]] || new_cluster_id >"$base/cluster.id"
+	for m in $(cluster_nodes); do voters+=("$m@127.0.0.1:$(node_controller_port "$m")"); done
+	write_kafka_config "$base/node$n" "$n" "$(IFS=,; echo "${voters[*]}")" "$(node_port "$n")" "$(node_controller_port "$n")" 3 2
+	launch_kafka "$name" "$base/node$n" "$CLUSTER_HEAP" "$(cat "$base/cluster.id")"
+}
+
+start_cluster() {
+	local n
+	for n in $(cluster_nodes); do start_cluster_node "$n"; done
 }
 
 start_es() {
-	if [[ -n $(pid_of es) ]]; then
-		say "Elasticsearch already runs (pid $(pid_of es))"
-		return 0
-	fi
+	running es Elasticsearch && return 0
 	check_ports_free Elasticsearch "$ES_PORT" "$ES_TRANSPORT_PORT"
 	local dir=$RUN/es
 	mkdir -p "$dir/home" "$dir/data" "$dir/logs" "$dir/tmp"
@@ -247,21 +314,38 @@ start_es() {
 	say "Elasticsearch starting (pid $!, log $dir/es.log)"
 }
 
-# wait_kafka waits until the broker logs that it started and accepts
-# connections, and prints its version.
-wait_kafka() {
-	local log=$RUN/kafka/kafka.log deadline=$((SECONDS + START_TIMEOUT))
-	until grep -q 'Kafka Server started' "$log" 2>/dev/null && port_busy "$KAFKA_PORT"; do
-		if [[ -z $(pid_of kafka) ]]; then
+# wait_kafka_node NAME DIR PORT waits until the node's broker logged that it
+# started (a KRaft broker does so once the quorum has registered and
+# unfenced it) and accepts connections; it prints the version.
+wait_kafka_node() {
+	local name=$1 log=$2/kafka.log port=$3 deadline=$((SECONDS + START_TIMEOUT))
+	until grep -q 'Kafka Server started' "$log" 2>/dev/null && port_busy "$port"; do
+		if [[ -z $(pid_of "$name") ]]; then
 			tail -n 40 "$log" >&2
-			die "Kafka exited during start (log: $log)"
+			die "Kafka $name exited during start (log: $log)"
 		fi
-		((SECONDS < deadline)) || die "Kafka did not start within ${START_TIMEOUT}s (log: $log)"
+		((SECONDS < deadline)) || die "Kafka $name did not start within ${START_TIMEOUT}s (log: $log)"
 		sleep 0.5
 	done
 	local version
 	version=$(grep -o 'Kafka version: [^ ]*' "$log" | head -n 1 | cut -d' ' -f3)
-	echo "Apache Kafka ${version:-$KAFKA_VERSION} (KRaft, broker+controller) ready on 127.0.0.1:$KAFKA_PORT"
+	echo "${version:-$KAFKA_VERSION}"
+}
+
+wait_kafka() {
+	local version
+	version=$(wait_kafka_node kafka "$RUN/kafka" "$KAFKA_PORT")
+	echo "Apache Kafka $version (KRaft, broker+controller) ready on 127.0.0.1:$KAFKA_PORT"
+}
+
+# wait_cluster waits until every node of the cluster is up: each broker is
+# registered with the quorum of three and unfenced.
+wait_cluster() {
+	local n version
+	for n in $(cluster_nodes); do
+		version=$(wait_kafka_node "kafka-cluster-$n" "$RUN/kafka-cluster/node$n" "$(node_port "$n")")
+	done
+	echo "Apache Kafka $version cluster (3 KRaft nodes, each broker+controller; replication 3, min ISR 2) ready on $(cluster_bootstrap)"
 }
 
 es_get() {
@@ -287,74 +371,132 @@ wait_es() {
 	echo "Elasticsearch $(es_version) (Maven Central jars: server + transport-netty4, single node) ready on http://127.0.0.1:$ES_PORT"
 }
 
-stop_one() {
-	local name=$1 label=$2 pid
-	pid=$(pid_of "$name")
-	if [[ -z $pid ]]; then
-		say "$label is not running"
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	local deadline=$((SECONDS + 60))
-	while kill -0 "$pid" 2>/dev/null; do
-		if ((SECONDS >= deadline)); then
-			say "$label (pid $pid) did not stop within 60s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-			break
+# stop_all NAME... sends SIGTERM to every named server at once (the nodes
+# of a cluster shut down together, none waiting for a quorum that is going
+# away), waits up to 60s for each and kills what is left.
+stop_all() {
+	local name pid pids=() names=()
+	for name in "$@"; do
+		pid=$(pid_of "$name")
+		if [[ -z $pid ]]; then
+			say "$name is not running"
+			continue
 		fi
-		sleep 0.3
+		kill -TERM "$pid" 2>/dev/null || true
+		pids+=("$pid")
+		names+=("$name")
 	done
-	rm -f "$RUN/$name.pid"
-	say "$label stopped"
+	local deadline=$((SECONDS + 60)) i
+	for i in "${!pids[@]}"; do
+		while kill -0 "${pids[$i]}" 2>/dev/null; do
+			if ((SECONDS >= deadline)); then
+				say "${names[$i]} (pid ${pids[$i]}) did not stop within 60s; killing it"
+				kill -KILL "${pids[$i]}" 2>/dev/null || true
+				break
+			fi
+			sleep 0.3
+		done
+		rm -f "$RUN/${names[$i]}.pid"
+		say "${names[$i]} stopped"
+	done
 }
 
-# components ARGS prints the components named in ARGS, or all of them.
+# cluster_names prints kafka-cluster-1 kafka-cluster-2 kafka-cluster-3.
+cluster_names() {
+	local n
+	for n in $(cluster_nodes); do echo "kafka-cluster-$n"; done
+}
+
+# components DEFAULT ARGS prints the components named in ARGS, or DEFAULT.
 components() {
+	local default=$1
+	shift
 	if (($# == 0)); then
-		echo kafka es
+		echo "$default"
 		return
 	fi
 	local c
 	for c in "$@"; do
 		case $c in
-		kafka | es) echo "$c" ;;
+		kafka | es | kafka-cluster) echo "$c" ;;
 		elasticsearch) echo es ;;
-		*) die "unknown component $c (kafka or es)" ;;
+		cluster) echo kafka-cluster ;;
+		*) die "unknown component $c (kafka, es or kafka-cluster)" ;;
 		esac
 	done
 }
 
-cmd_start() {
-	local comps
-	comps=$(components "$@")
-	need java "a JDK 17 or later"
-	need curl "to check Elasticsearch's health"
-	mkdir -p "$CACHE" "$RUN"
+# has WORD LIST reports whether WORD is one of the words of LIST.
+has() {
+	[[ " $(echo $2) " == *" $1 "* ]]
+}
+
+lock_run() {
+	mkdir -p "$RUN"
 	exec 9>"$RUN/.lock"
 	flock -w 600 9 || die "another services.sh has held $RUN/.lock for 10 minutes"
+}
+
+cmd_start() {
+	local comps
+	comps=$(components "kafka es" "$@")
+	need java "a JDK 17 or later"
+	need curl "to check Elasticsearch's health"
+	mkdir -p "$CACHE"
+	lock_run
 	local t0=$SECONDS
-	[[ $comps == *kafka* ]] && fetch_kafka
-	[[ $comps == *es* ]] && fetch_es
-	[[ $comps == *kafka* ]] && start_kafka
-	[[ $comps == *es* ]] && start_es
-	[[ $comps == *kafka* ]] && wait_kafka
-	[[ $comps == *es* ]] && wait_es
+	if has kafka "$comps" || has kafka-cluster "$comps"; then fetch_kafka; fi
+	if has es "$comps"; then fetch_es; fi
+	if has kafka "$comps"; then start_kafka; fi
+	if has kafka-cluster "$comps"; then start_cluster; fi
+	if has es "$comps"; then start_es; fi
+	if has kafka "$comps"; then wait_kafka; fi
+	if has kafka-cluster "$comps"; then wait_cluster; fi
+	if has es "$comps"; then wait_es; fi
 	say "ready after $((SECONDS - t0))s; run: eval \"\$($0 env)\""
 }
 
 cmd_stop() {
-	local comps
-	comps=$(components "$@")
-	mkdir -p "$RUN"
-	exec 9>"$RUN/.lock"
-	flock -w 600 9 || die "another services.sh has held $RUN/.lock for 10 minutes"
-	[[ $comps == *es* ]] && stop_one es Elasticsearch
-	[[ $comps == *kafka* ]] && stop_one kafka Kafka
-	return 0
+	local comps names=()
+	comps=$(components "kafka es kafka-cluster" "$@")
+	lock_run
+	if has es "$comps"; then names+=(es); fi
+	if has kafka "$comps"; then names+=(kafka); fi
+	if has kafka-cluster "$comps"; then mapfile -t -O "${#names[@]}" names < <(cluster_names); fi
+	stop_all "${names[@]}"
+}
+
+# cmd_kill_node N kills node N of the cluster with SIGKILL, as a crash
+# would, and returns once it is gone.
+cmd_kill_node() {
+	local n=${1:-} pid
+	[[ $n =~ ^[1-9]$ ]] && ((n <= CLUSTER_NODES)) || die "usage: $0 kill-node N (1 to $CLUSTER_NODES)"
+	lock_run
+	pid=$(pid_of "kafka-cluster-$n")
+	[[ -n $pid ]] || die "Kafka cluster node $n is not running"
+	kill -KILL "$pid"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	rm -f "$RUN/kafka-cluster-$n.pid"
+	say "Kafka cluster node $n (pid $pid) killed"
+}
+
+# cmd_start_node N starts node N of the cluster and waits until its broker
+# is up again.
+cmd_start_node() {
+	local n=${1:-}
+	[[ $n =~ ^[1-9]$ ]] && ((n <= CLUSTER_NODES)) || die "usage: $0 start-node N (1 to $CLUSTER_NODES)"
+	need java "a JDK 17 or later"
+	mkdir -p "$CACHE"
+	lock_run
+	local t0=$SECONDS
+	fetch_kafka
+	start_cluster_node "$n"
+	wait_kafka_node "kafka-cluster-$n" "$RUN/kafka-cluster/node$n" "$(node_port "$n")" >/dev/null
+	say "Kafka cluster node $n up after $((SECONDS - t0))s on 127.0.0.1:$(node_port "$n")"
 }
 
 cmd_status() {
-	local pid any=1
+	local pid any=1 n
 	pid=$(pid_of kafka)
 	if [[ -n $pid ]]; then
 		echo "kafka: running, pid $pid, 127.0.0.1:$KAFKA_PORT, log $RUN/kafka/kafka.log"
@@ -362,6 +504,15 @@ cmd_status() {
 	else
 		echo "kafka: stopped"
 	fi
+	for n in $(cluster_nodes); do
+		pid=$(pid_of "kafka-cluster-$n")
+		if [[ -n $pid ]]; then
+			echo "kafka-cluster node $n: running, pid $pid, 127.0.0.1:$(node_port "$n"), log $RUN/kafka-cluster/node$n/kafka.log"
+			any=0
+		else
+			echo "kafka-cluster node $n: stopped"
+		fi
+	done
 	pid=$(pid_of es)
 	if [[ -n $pid ]]; then
 		echo "elasticsearch: running, pid $pid, http://127.0.0.1:$ES_PORT, version $(es_version || true), log $RUN/es/es.log"
@@ -373,12 +524,25 @@ cmd_status() {
 }
 
 cmd_env() {
-	local any=1
+	local any=1 n up=0
 	if [[ -n $(pid_of kafka) ]]; then
 		echo "export TOUSU_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
 		any=0
 	else
 		say "Kafka is not running: no TOUSU_TEST_KAFKA"
+	fi
+	for n in $(cluster_nodes); do
+		[[ -n $(pid_of "kafka-cluster-$n") ]] && up=$((up + 1))
+	done
+	if ((up > 0)); then
+		# The fault tests kill and start nodes through this script: they
+		# need its run directory and the cluster's first port, which is
+		# the port of the first broker listed.
+		echo "export TOUSU_TEST_KAFKA_CLUSTER=$(cluster_bootstrap)"
+		echo "export TOUSU_TEST_KAFKA_CLUSTER_RUN=$RUN"
+		any=0
+	else
+		say "the Kafka cluster is not running: no TOUSU_TEST_KAFKA_CLUSTER"
 	fi
 	if [[ -n $(pid_of es) ]]; then
 		echo "export TOUSU_TEST_ES=http://127.0.0.1:$ES_PORT"
@@ -407,6 +571,8 @@ case ${1:-} in
 start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;
 status) cmd_status ;;
+kill-node) shift; cmd_kill_node "$@" ;;
+start-node) shift; cmd_start_node "$@" ;;
 env) cmd_env ;;
 kafka-run) shift; cmd_kafka_run "$@" ;;
 reset) cmd_reset ;;

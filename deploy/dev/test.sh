@@ -10,6 +10,8 @@
 #   Postfix  (SMTP into Dovecot)   TOUSU_TEST_SMTP     deploy/dev/postfix.sh
 #   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
 #                                                      deploy/dev/services.sh
+#   a three-node Kafka cluster     TOUSU_TEST_KAFKA_CLUSTER (+ _RUN)
+#     (the broker fault tests)                         deploy/dev/services.sh
 # A variable already set means "use this server" and nothing is started for
 # it. Without root (to install packages) a missing server's tests skip with
 # a message; with TOUSU_REQUIRE_SERVERS=1 (as .ci/run sets) that is an error.
@@ -26,8 +28,10 @@ missing() {
 }
 
 started=()
+servers=() # what deploy/dev/services.sh started: stopped alone at the end
 cleanup() {
   for s in "${started[@]}"; do "deploy/dev/$s" stop >/dev/null 2>&1 || true; done
+  if [ "${#servers[@]}" -gt 0 ]; then deploy/dev/services.sh stop "${servers[@]}" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -90,16 +94,24 @@ if [ -z "${TOUSU_TEST_SMTP:-}" ]; then
   fi
 fi
 
-if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
-  if deploy/dev/services.sh start; then
-    started+=(services.sh)
-    eval "$(deploy/dev/services.sh env)"
+# The single node with Elasticsearch, and the three-node cluster, start
+# together, each only when its variables are not set; only their own
+# variables are taken from services.sh env.
+wanted=() vars=()
+if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then wanted+=(kafka es); vars+=(TOUSU_TEST_KAFKA TOUSU_TEST_ES); fi
+if [ -z "${TOUSU_TEST_KAFKA_CLUSTER:-}" ]; then wanted+=(kafka-cluster); vars+=(TOUSU_TEST_KAFKA_CLUSTER TOUSU_TEST_KAFKA_CLUSTER_RUN); fi
+if [ "${#wanted[@]}" -gt 0 ]; then
+  t0=$SECONDS
+  servers=("${wanted[@]}")
+  if deploy/dev/services.sh start "${wanted[@]}"; then
+    eval "$(deploy/dev/services.sh env | grep -E "^export ($(IFS='|'; echo "${vars[*]}"))=")"
+    echo "test.sh: ${wanted[*]} ready after $((SECONDS - t0))s" >&2
   else
-    missing "Kafka and Elasticsearch did not start"
+    missing "${wanted[*]} did not start (deploy/dev/services.sh)"
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} es=${TOUSU_TEST_ES:-none}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
 # Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).

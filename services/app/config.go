@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,7 +217,12 @@ const (
 	EnvBootstrapToken = "TOUSU_BOOTSTRAP_TOKEN"
 	EnvWebhookSecret  = "TOUSU_WEBHOOK_SECRET_" // + SOURCE
 	EnvKafkaBrokers   = "TOUSU_KAFKA_BROKERS"
-	EnvESURLs         = "TOUSU_ELASTICSEARCH_URLS"
+	// EnvKafkaReplication and EnvKafkaMinInsync set bus.replication and
+	// bus.min_insync_replicas, so that one configuration file serves a
+	// cluster and a single broker (docker-compose.yml).
+	EnvKafkaReplication = "TOUSU_KAFKA_REPLICATION"
+	EnvKafkaMinInsync   = "TOUSU_KAFKA_MIN_INSYNC_REPLICAS"
+	EnvESURLs           = "TOUSU_ELASTICSEARCH_URLS"
 	// EnvWebformCSRFSecret signs the web form's CSRF tokens
 	// (webform.csrf_secret): the same on every gateway and console.
 	EnvWebformCSRFSecret = webform.EnvCSRFSecret
@@ -228,7 +234,7 @@ const (
 
 // applyEnv lets an operator run without a file: an admin token, webhook
 // sources with their secrets, mailboxes (imap.EnvPrefix), the Kafka
-// brokers and an SMTP sender (EnvSMTPURL, named outbound.EnvSMTPName). A
+// brokers and their replication and an SMTP sender (EnvSMTPURL, named outbound.EnvSMTPName). A
 // secret taken from the environment is named by its variable
 // (secret.Secret.Env), so that it is read by ResolveSecrets and printed
 // by name only.
@@ -263,6 +269,16 @@ func applyEnv(cfg *Config, environ []string) error {
 			cfg.Security.Secret, cfg.Security.SecretFile = secret.Secret{Env: k}, ""
 		case k == EnvKafkaBrokers && v != "":
 			cfg.Bus.Brokers = strings.Split(v, ",")
+		case (k == EnvKafkaReplication || k == EnvKafkaMinInsync) && v != "":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", k, v)
+			}
+			if k == EnvKafkaReplication {
+				cfg.Bus.Replication = n
+			} else {
+				cfg.Bus.MinInsyncReplicas = n
+			}
 		case k == EnvSMTPURL && v != "":
 			smtp, err := outbound.SMTPFromURL(outbound.EnvSMTPName, v)
 			if err != nil {

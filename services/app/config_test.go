@@ -217,6 +217,8 @@ func TestEnvironmentOverrides(t *testing.T) {
 		"TOUSU_BOOTSTRAP_TOKEN=admin-token-0123456789",
 		"TOUSU_WEBHOOK_SECRET_ACME=acme-secret-0123456789",
 		"TOUSU_KAFKA_BROKERS=k1:9092,k2:9092",
+		"TOUSU_KAFKA_REPLICATION=2",
+		"TOUSU_KAFKA_MIN_INSYNC_REPLICAS=2",
 		"TOUSU_WEBFORM_CSRF_SECRET=shared-by-every-gateway-0123456789abcdef",
 		"UNRELATED=1",
 	})
@@ -229,14 +231,19 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if cfg.Webhook.Sources["acme"].Secret.Reveal() != "acme-secret-0123456789" {
 		t.Errorf("sources = %+v", cfg.Webhook.Sources)
 	}
-	if !slices.Equal(cfg.Bus.Brokers, []string{"k1:9092", "k2:9092"}) || cfg.Embedded() {
-		t.Errorf("brokers = %v", cfg.Bus.Brokers)
+	if !slices.Equal(cfg.Bus.Brokers, []string{"k1:9092", "k2:9092"}) || cfg.Embedded() || cfg.Bus.Replication != 2 || cfg.Bus.MinInsyncReplicas != 2 {
+		t.Errorf("bus = %+v", cfg.Bus)
 	}
 	if cfg.Webform.CSRFSecret.Reveal() != "shared-by-every-gateway-0123456789abcdef" {
 		t.Errorf("csrf secret not taken from the environment")
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
+	}
+	for _, env := range []string{"TOUSU_KAFKA_REPLICATION=三", "TOUSU_KAFKA_MIN_INSYNC_REPLICAS=2 "} {
+		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), "is not a whole number") {
+			t.Errorf("%s: %v", env, err)
+		}
 	}
 	_, err = Load("", []string{"TOUSU_WEBFORM_CSRF_SECRET=short"})
 	if err == nil || !strings.Contains(err.Error(), "webform.csrf_secret: must be at least 32 bytes") {

@@ -38,8 +38,9 @@ func Ping(ctx context.Context, cfg Config) error {
 }
 
 // CreateTopics creates the named topics with the given partition count
-// (0 = cfg.Partitions) and cfg.Replication replicas and the broker's
-// default settings, for tests and tools. It is idempotent.
+// (0 = cfg.Partitions), cfg.Replication replicas, cfg.MinInsyncReplicas
+// and otherwise the broker's default settings, for tests and tools. It is
+// idempotent.
 func CreateTopics(ctx context.Context, cfg Config, partitions int, names ...string) error {
 	cfg, err := cfg.ready()
 	if err != nil {
@@ -63,6 +64,7 @@ func CreateTopics(ctx context.Context, cfg Config, partitions int, names ...stri
 			Topic:             name,
 			NumPartitions:     partitions,
 			ReplicationFactor: cfg.Replication,
+			ConfigEntries:     replicaConfig(cfg),
 		})
 	}
 
@@ -273,4 +275,36 @@ func RewindGroup(ctx context.Context, cfg Config, group, topic string) error {
 		}
 	}
 	return nil
+}
+
+// PartitionLeaders returns, for each partition of topic, the node id of
+// the broker that leads it, for operators and fault tests. A partition
+// without a leader (its brokers are down) is missing from the map.
+func PartitionLeaders(ctx context.Context, cfg Config, topic string) (map[int]int, error) {
+	cfg, err := cfg.ready()
+	if err != nil {
+		return nil, err
+	}
+	client, release := newClient(cfg)
+	defer release()
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("bus: leaders of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("bus: leaders of %s: %w", topic, t.Error)
+		}
+		leaders := make(map[int]int, len(t.Partitions))
+		for _, p := range t.Partitions {
+			if p.Error == nil && p.Leader.Host != "" {
+				leaders[p.ID] = p.Leader.ID
+			}
+		}
+		return leaders, nil
+	}
+	return nil, fmt.Errorf("bus: leaders of %s: %w", topic, kafka.UnknownTopicOrPartition)
 }

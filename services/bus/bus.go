@@ -110,6 +110,12 @@ type Config struct {
 	Partitions int `yaml:"partitions"`
 	// Replication is the replication factor of created topics. Default 1.
 	Replication int `yaml:"replication"`
+	// MinInsyncReplicas is the min.insync.replicas of created topics: how
+	// many replicas must have a record before a write with acks=all (every
+	// write of the Producer) succeeds. 0 leaves the broker's default and
+	// existing topics unchecked; a set value is checked against existing
+	// topics like their other settings. At most Replication.
+	MinInsyncReplicas int `yaml:"min_insync_replicas"`
 	// BatchTimeout is how long the producer waits to fill a batch before
 	// sending it. Every synchronous Write waits at most this long for
 	// company. Default 5ms.
@@ -165,6 +171,13 @@ func (c Config) Validate() error {
 	}
 	if c.Replication < 0 || c.Replication > 32767 {
 		errs = append(errs, fmt.Errorf("replication: must be between 1 and 32767 (0 = default %d), got %d", DefaultReplication, c.Replication))
+	}
+	replication := c.Replication
+	if replication == 0 {
+		replication = DefaultReplication
+	}
+	if c.MinInsyncReplicas < 0 || c.MinInsyncReplicas > replication {
+		errs = append(errs, fmt.Errorf("min_insync_replicas: must be between 1 and replication (%d), or 0 for the broker's default; got %d", replication, c.MinInsyncReplicas))
 	}
 	if c.BatchTimeout < 0 {
 		errs = append(errs, fmt.Errorf("batch_timeout: must not be negative, got %s", c.BatchTimeout))

@@ -33,6 +33,11 @@ func TestConfigValidate(t *testing.T) {
 		{"broker port not a number", bus.Config{Brokers: []string{"kafka:http"}}, "brokers[0]: \"kafka:http\" has an invalid port"},
 		{"negative partitions", bus.Config{Partitions: -1}, "partitions: must be between"},
 		{"negative replication", bus.Config{Replication: -3}, "replication: must be between"},
+		{"min ISR 2 of 3 replicas", bus.Config{Replication: 3, MinInsyncReplicas: 2}, ""},
+		{"min ISR of every replica", bus.Config{Replication: 3, MinInsyncReplicas: 3}, ""},
+		{"min ISR over replication", bus.Config{Replication: 2, MinInsyncReplicas: 3}, "min_insync_replicas: must be between 1 and replication (2)"},
+		{"min ISR over the default replication", bus.Config{MinInsyncReplicas: 2}, "min_insync_replicas: must be between 1 and replication (1)"},
+		{"negative min ISR", bus.Config{Replication: 3, MinInsyncReplicas: -1}, "min_insync_replicas: must be between"},
 		{"negative batch timeout", bus.Config{BatchTimeout: -time.Millisecond}, "batch_timeout: must not be negative"},
 		{"batch timeout over a second", bus.Config{BatchTimeout: 2 * time.Second}, "batch_timeout: 2s is longer than 1s"},
 	}

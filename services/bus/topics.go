@@ -128,7 +128,7 @@ func ApplyTopics(ctx context.Context, cfg Config, specs []TopicSpec) ([]TopicRes
 			Topic:             t.Name,
 			NumPartitions:     partitionsFor(cfg, t),
 			ReplicationFactor: cfg.Replication,
-			ConfigEntries:     topicConfig(t),
+			ConfigEntries:     topicConfig(cfg, t),
 		})
 	}
 	resp, err := client.CreateTopics(ctx, req)
@@ -165,29 +165,52 @@ func partitionsFor(cfg Config, t TopicSpec) int {
 	return cfg.Partitions
 }
 
-// topicConfig is what a declaration sets on the broker.
-func topicConfig(t TopicSpec) []kafka.ConfigEntry {
-	entries := []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: t.CleanupPolicy}}
+// topicConfig is what a declaration and the environment's replication
+// settings set on the broker.
+func topicConfig(cfg Config, t TopicSpec) []kafka.ConfigEntry {
+	entries := append([]kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: t.CleanupPolicy}}, replicaConfig(cfg)...)
 	if t.Retention > 0 {
 		entries = append(entries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(t.Retention.Milliseconds(), 10)})
 	}
 	return entries
 }
 
-// checkTopics compares existing topics with their declarations.
+// replicaConfig is the topic configuration of cfg.MinInsyncReplicas: none
+// when it is 0 (the broker's default).
+func replicaConfig(cfg Config) []kafka.ConfigEntry {
+	if cfg.MinInsyncReplicas == 0 {
+		return nil
+	}
+	return []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(cfg.MinInsyncReplicas)}}
+}
+
+// checkTopics compares existing topics with their declarations and the
+// environment's replication settings.
 func checkTopics(ctx context.Context, client *kafka.Client, cfg Config, specs []TopicSpec) error {
 	var errs []error
 	req := &kafka.DescribeConfigsRequest{}
+	names := make([]string, len(specs))
+	for i, t := range specs {
+		names[i] = t.Name
+	}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("bus: describe topics: %w", err)
+	}
 	for _, t := range specs {
-		parts, err := partitionsOf(ctx, client, t.Name)
-		if err != nil {
-			return fmt.Errorf("bus: describe topic %s: %w", t.Name, err)
+		i := slices.IndexFunc(md.Topics, func(mt kafka.Topic) bool { return mt.Name == t.Name })
+		if i < 0 || md.Topics[i].Error != nil {
+			return fmt.Errorf("bus: describe topic %s: not in the metadata", t.Name)
 		}
+		parts := md.Topics[i].Partitions
 		if want := partitionsFor(cfg, t); len(parts) != want {
 			errs = append(errs, fmt.Errorf("topic %s has %d partitions, the declaration says %d", t.Name, len(parts), want))
 		}
+		if len(parts) > 0 && len(parts[0].Replicas) != cfg.Replication {
+			errs = append(errs, fmt.Errorf("topic %s has %d replicas, bus.replication says %d", t.Name, len(parts[0].Replicas), cfg.Replication))
+		}
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
-			ResourceType: kafka.ResourceTypeTopic, ResourceName: t.Name, ConfigNames: []string{"cleanup.policy", "retention.ms"},
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t.Name, ConfigNames: []string{"cleanup.policy", "retention.ms", "min.insync.replicas"},
 		})
 	}
 	resp, err := client.DescribeConfigs(ctx, req)
@@ -199,7 +222,7 @@ func checkTopics(ctx context.Context, client *kafka.Client, cfg Config, specs []
 		if res.Error != nil || i < 0 {
 			return fmt.Errorf("bus: describe topic %s: %v", res.ResourceName, res.Error)
 		}
-		for _, want := range topicConfig(specs[i]) {
+		for _, want := range topicConfig(cfg, specs[i]) {
 			for _, got := range res.ConfigEntries {
 				if got.ConfigName == want.ConfigName && got.ConfigValue != want.ConfigValue {
 					errs = append(errs, fmt.Errorf("topic %s has %s=%s, the declaration says %s", res.ResourceName, got.ConfigName, got.ConfigValue, want.ConfigValue))
