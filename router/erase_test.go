@@ -101,3 +101,30 @@ func TestErase(t *testing.T) {
 		t.Errorf("erasing twice changed the case: %+v", again.Erased)
 	}
 }
+
+func TestEraseAction(t *testing.T) {
+	e := miniEngine(t)
+	received := at(t, "2025-09-30 10:00")
+	open := e.Open(reachable("宽带断了，我住幸福家园小区12栋302，电话13800138000", received), received)
+	a := act(open, "erase-1", ActionErase, "admin", received.Add(time.Hour))
+	a.Reason, a.Note = ErasureRequest, "客户来电要求删除（13800138000）"
+	got := apply(t, e, open, a)
+	if got.Status != StatusClosed || got.Erased == nil || got.Erased.By != "admin" || got.Erased.Reason != ErasureRequest {
+		t.Fatalf("erased case: status %s, erased %+v; want closed, erased by admin on request", got.Status, got.Erased)
+	}
+	for _, d := range got.Deadlines {
+		if d.StoppedAt.IsZero() {
+			t.Errorf("clock %s still runs on an erased case", d.Name)
+		}
+	}
+	last := got.History[len(got.History)-1]
+	if last.Kind != ActionErase || last.Note != "" || !strings.Contains(last.Detail, "请求删除") {
+		t.Errorf("history event %+v, want the erasure without the note", last)
+	}
+	b, _ := json.Marshal(got)
+	for _, personal := range []string{"13800138000", "幸福家园", "0013"} {
+		if strings.Contains(string(b), personal) {
+			t.Errorf("the erased case still holds %q", personal)
+		}
+	}
+}
