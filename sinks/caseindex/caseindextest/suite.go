@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"CanceledContext", testCanceledContext},
 		{"Ping", testPing},
 		{"SLAReport", testSLAReport},
+		{"ErasedCaseNotFound", testErasedCaseNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
