@@ -464,7 +464,9 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		if slices.ContainsFunc(c.History, func(e Event) bool { return e.Kind == ActionErase }) {
 			return c, false, nil, nil
 		}
-		ev.Detail, ev.Note = "已删除客户个人信息（"+ErasureReasons[a.Reason]+"）", ""
+		// The note says why (the request's date, the ticket); what
+		// personal it holds goes with the rest.
+		ev.Detail, ev.Note = "已删除客户个人信息（"+ErasureReasons[a.Reason]+"）", EraseText(a.Note, c.Customer.Name)
 		if !c.Finished() {
 			c.Status = StatusClosed
 			ev.Detail += "，工单关闭，所有时限停止计时"

@@ -118,8 +118,8 @@ func TestEraseAction(t *testing.T) {
 		}
 	}
 	last := got.History[len(got.History)-1]
-	if last.Kind != ActionErase || last.Note != "" || !strings.Contains(last.Detail, "请求删除") {
-		t.Errorf("history event %+v, want the erasure without the note", last)
+	if last.Kind != ActionErase || last.Note != "客户来电要求删除（［号码已删除］）" || !strings.Contains(last.Detail, "请求删除") {
+		t.Errorf("history event %+v, want the erasure with its note erased", last)
 	}
 	b, _ := json.Marshal(got)
 	for _, personal := range []string{"13800138000", "幸福家园", "0013"} {

@@ -30,6 +30,7 @@ import (
 	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ops"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/escalator"
 	"github.com/tousu/tousu/services/stages/routing"
@@ -78,6 +79,9 @@ type Config struct {
 	DeadLetters deadletters.Config `yaml:"dead_letters"`
 	// Heartbeat sets how often every process announces itself.
 	Heartbeat ops.Config `yaml:"heartbeat"`
+	// Privacy sets how long personal information is kept after a case
+	// is finished (services/privacy).
+	Privacy privacy.Config `yaml:"privacy"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -290,6 +294,7 @@ func (c *Config) sections() []section {
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
 		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"sender", &c.Sender}, {"log", &c.Log},
 		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters}, {"heartbeat", &c.Heartbeat},
+		{"privacy", &c.Privacy},
 	}
 }
 
