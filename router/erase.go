@@ -118,7 +118,7 @@ func EraseText(s string, names ...string) string {
 // be taken with it: an erasure removes too much rather than too little.
 var address = regexp.MustCompile(
 	`(?:[\p{Han}A-Za-z]{0,8}?(?:自治区|特别行政区|省|市|自治州|州|盟|区|县|旗|镇|乡|街道|大道|大街|路|街|巷|弄|胡同|村|组|屯|小区|花园|家园|新村|公寓|大厦|广场|园区|苑|庭|府|里|湾|城|坊))+` +
-		`(?:[-－#＃—]?[0-9０-９一二三四五六七八九十百零〇A-Za-zＡ-Ｚ]+(?:号院|号楼|号|栋|幢|座|单元|门|层|楼|室|户|弄|组|排|期|区))+` +
+		`(?:[-－#＃—]?[0-9０-９一二三四五六七八九十百零〇A-Za-zＡ-Ｚ]+(?:号院|号楼|号|段|栋|幢|座|单元|门|层|楼|室|户|弄|组|排|期|区))+` +
 		`(?:[-－#＃—]?[0-9０-９]+)?`)
 
 // EraseAddresses replaces every postal address in s (see address) by

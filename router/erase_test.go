@@ -26,6 +26,7 @@ func TestEraseText(t *testing.T) {
 		{"address in a sentence", "我家住在北京市朝阳区建国路88号院3号楼2单元501室，宽带三天没网", nil,
 			"［地址已删除］，宽带三天没网"},
 		{"estate and building with full-width digits", "地址：幸福家园小区１２栋３０２，装维师傅没来", nil, "地址：［地址已删除］，装维师傅没来"},
+		{"a road in sections", "家住成都市武侯区人民南路4段12号，回电", nil, "［地址已删除］，回电"},
 		{"a date and a shop are no address", "11月3号在营业厅办的套餐，说好每月58元", nil, "11月3号在营业厅办的套餐，说好每月58元"},
 		{"a name of one character stays", "王说的", []string{"王"}, "王说的"},
 		{"idempotent", "［地址已删除］，电话［号码已删除］，［姓名已删除］", []string{"王建国"}, "［地址已删除］，电话［号码已删除］，［姓名已删除］"},
