@@ -58,6 +58,14 @@ func TestRouterErasesCase(t *testing.T) {
 	opened := w.lastCase(t, 0, comp.Reference)
 	oldKey := opened.Customer.Key
 
+	// An agent corrected its category: every router stored it, with the
+	// text the classifier saw.
+	corrected := newPackCorrection(opened.Pack, router.Correction{Complaint: comp.ID, Case: opened.ID, Category: "网络质量", Agent: "1001", At: clock,
+		Text: router.ClassifierText(opened.Subject, opened.Description)})
+	if _, err := state.storeCorrection(corrected); err != nil {
+		t.Fatal(err)
+	}
+
 	clock = clock.Add(time.Hour)
 	if err := s.Batch(ctx, []bus.Message{actionMessage(t, eraseAction(opened, "erase-1", clock))}); err != nil {
 		t.Fatal(err)
@@ -85,6 +93,19 @@ func TestRouterErasesCase(t *testing.T) {
 		if tombstones[key] != oldKey {
 			t.Errorf("no tombstone %s on the customer's partition (tombstones: %v)", key, tombstones)
 		}
+	}
+	var rewritten []packCorrection
+	for _, m := range w.attempts[1] {
+		if m.Topic == bus.TopicCorrections {
+			var c packCorrection
+			if err := json.Unmarshal(m.Value, &c); err != nil || string(m.Key) != corrected.key() {
+				t.Fatalf("correction %s: %v", m.Key, err)
+			}
+			rewritten = append(rewritten, c)
+		}
+	}
+	if len(rewritten) != 1 || strings.Contains(rewritten[0].Text, "文三路") || strings.Contains(rewritten[0].Text, "5678") || rewritten[0].Category != "网络质量" {
+		t.Errorf("corrections written: %+v, want the category correction with the erased text", rewritten)
 	}
 	if h, _ := state.Load(ctx, oldKey); len(h.Cases) != 0 {
 		t.Errorf("the router still remembers the customer: %+v", h)

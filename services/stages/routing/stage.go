@@ -391,6 +391,11 @@ func (w *routerWork) apply(ch router.Changes) error {
 	}
 	if e := ch.Erased; e != nil {
 		w.erased = append(w.erased, erasedCase{id: ch.Updated.ID, customer: e.Customer})
+		corrections, err := w.stage.state.erasedCorrections(*ch.Updated)
+		if err != nil {
+			return fmt.Errorf("load the corrections of case %s: %w", ch.Updated.ID, err)
+		}
+		w.corrections = append(w.corrections, corrections...)
 	}
 	w.notices = append(w.notices, ch.Notices...)
 	if ch.Forward != nil {
