@@ -112,15 +112,17 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 		*out = append(*out, bus.Message{Topic: bus.TopicRouterState, Key: []byte(key), PartitionKey: []byte(customer),
 			Headers: map[string]string{headerWriter: writer}})
 	}
+	for _, e := range ch.erased {
+		// The erased case has a customer key of its own, so its record
+		// may be on another partition: the old one goes. The tombstone
+		// comes first, so that on the same partition the erased case's
+		// record is the latest under the key.
+		tombstone("case/"+e.id, e.customer)
+	}
 	for _, c := range ch.cases {
 		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: c.JSON}); err != nil {
 			return err
 		}
-	}
-	for _, e := range ch.erased {
-		// The erased case has a customer key of its own, so its
-		// record is on another partition: the old one goes.
-		tombstone("case/"+e.id, e.customer)
 	}
 	for _, h := range ch.customers {
 		if len(h.Cases) == 0 {
