@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
-	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/normalize"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/httpapi"
@@ -52,19 +50,8 @@ func privacyServer(tb testing.TB) (string, func() []router.Action) {
 		sent = append(sent, a)
 		return nil
 	}})
-	auth := httpapi.NewAuthenticator(httpapi.AuthConfig{Tokens: []httpapi.Token{
-		{Name: "bootstrap", Token: secret.Inline("admin-token-0123456789"), Role: httpapi.RoleAdmin},
-		{Name: "zhang.wei", Token: secret.Inline("agent-token-0123456789"), Role: httpapi.RoleAgent},
-	}})
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	httpapi.NewPrivacy(service, auth, zap.NewNop()).Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go app.Listener(ln)
-	tb.Cleanup(func() { app.Shutdown() })
-	return "http://" + ln.Addr().String(), func() []router.Action {
+	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) { httpapi.NewPrivacy(service, auth, zap.NewNop()).Mount(app) })
+	return base, func() []router.Action {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]router.Action(nil), sent...)

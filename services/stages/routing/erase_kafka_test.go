@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tousu/tousu/internal/servertest"
-	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/stages/stagetest"
 )
@@ -65,18 +63,7 @@ func TestErasureCompactedOnKafka(t *testing.T) {
 	defer producer.Close()
 
 	clock := time.Now().UTC()
-	dedupe := stagetest.DedupeConfig(t, nil)
-	state, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), dedupe, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer state.Close()
-	e, err := router.LoadEngine(router.BuiltinPrefix + "telecom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Deps{Writer: renamingWriter{out: producer, topics: topics}, Policy: e, Engine: func(string) *router.Engine { return e }, State: state,
-		Dedupe: dedupe, MaxRecordBytes: router.DefaultMaxRecordBytes, Now: func() time.Time { return clock }, Logger: zaptest.NewLogger(t)})
+	s, _, state := telecomStage(t, renamingWriter{out: producer, topics: topics}, clock)
 
 	comp := mailComplaint(1, "宽带断网三天，家住杭州市西湖区文三路90号2幢301室，电话 139-1234-5678", clock)
 	if err := s.Batch(ctx, []bus.Message{stagetest.MessageOf(t, comp)}); err != nil {

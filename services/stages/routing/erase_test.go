@@ -12,6 +12,7 @@ import (
 
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/stages/record"
 	"github.com/tousu/tousu/services/stages/stagetest"
 )
 
@@ -23,6 +24,26 @@ func actionMessage(tb testing.TB, a router.Action) bus.Message {
 		tb.Fatal(err)
 	}
 	return bus.Message{Topic: bus.TopicActions, Key: []byte(a.Customer), Value: b}
+}
+
+// telecomStage is a router stage on the telecom pack, without messages
+// to customers, writing to w, its clock stopped at now; it returns the
+// pack's engine and the state too.
+func telecomStage(tb testing.TB, w record.Writer, now time.Time) (*Stage, *router.Engine, *History) {
+	tb.Helper()
+	dedupe := stagetest.DedupeConfig(tb, nil)
+	state, err := OpenHistory(filepath.Join(tb.TempDir(), "router-history.db"), dedupe, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { state.Close() })
+	e, err := router.LoadEngine(router.BuiltinPrefix + "telecom")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := New(Deps{Writer: w, Policy: e, Engine: func(string) *router.Engine { return e }, State: state, Dedupe: dedupe,
+		MaxRecordBytes: router.DefaultMaxRecordBytes, Now: func() time.Time { return now }, Logger: zaptest.NewLogger(tb)})
+	return s, e, state
 }
 
 // stateRecords are the router.state records among msgs.
@@ -163,18 +184,7 @@ func TestRouterErasesForgottenCase(t *testing.T) {
 	ctx := context.Background()
 	clock := time.Date(2029, 3, 2, 1, 30, 0, 0, time.UTC)
 	w := &stagetest.RecordingWriter{}
-	dedupe := stagetest.DedupeConfig(t, nil)
-	state, err := OpenHistory(filepath.Join(t.TempDir(), "router-history.db"), dedupe, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer state.Close()
-	e, err := router.LoadEngine(router.BuiltinPrefix + "telecom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Deps{Writer: w, Policy: e, Engine: func(string) *router.Engine { return e }, State: state, Dedupe: dedupe,
-		MaxRecordBytes: router.DefaultMaxRecordBytes, Now: func() time.Time { return clock }, Logger: zaptest.NewLogger(t)})
+	s, e, _ := telecomStage(t, w, clock)
 
 	old := e.Open(mailComplaint(1, "宽带断网，电话13912345678", clock.AddDate(-3, 0, 0)), clock.AddDate(-3, 0, 0))
 	old.Revision = 9
