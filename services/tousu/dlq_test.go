@@ -26,7 +26,9 @@ func dlqServer(tb testing.TB) (string, func() []bus.Message) {
 			Original: []byte(`{"v":2,"id":"webform:77","description":"12月1号交的300元话费到现在没到账，电话13712345678"}`), At: at},
 		bus.DeadLetter{V: bus.DeadLetterVersion, Source: "imap:support", Key: []byte("imap:support:4:19"), Reason: "邮件无正文",
 			Original: []byte("From: li.si@example.com\r\n\r\n"), At: at.Add(time.Hour)})
-	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) { httpapi.NewDeadLetters(store, auth, zap.NewNop()).Mount(app) })
+	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) {
+		httpapi.NewDeadLetters(store, auth, zap.NewNop()).Mount(app)
+	})
 	return base, replayed
 }
 

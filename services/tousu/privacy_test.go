@@ -50,7 +50,9 @@ func privacyServer(tb testing.TB) (string, func() []router.Action) {
 		sent = append(sent, a)
 		return nil
 	}})
-	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) { httpapi.NewPrivacy(service, auth, zap.NewNop()).Mount(app) })
+	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) {
+		httpapi.NewPrivacy(service, auth, zap.NewNop()).Mount(app)
+	})
 	return base, func() []router.Action {
 		mu.Lock()
 		defer mu.Unlock()
