@@ -354,7 +354,7 @@ func (p *Process) startConsole(context.Context) error {
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl, Attachments: files,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
 		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes,
-		DeadLetters: dlq}).Mount(p.server.App())
+		DeadLetters: dlq, Privacy: rights}).Mount(p.server.App())
 	admin.Mount(p.server.App())
 	if err := p.startOpsPage(tpl); err != nil {
 		return err

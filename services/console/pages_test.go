@@ -20,6 +20,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -92,8 +93,10 @@ func newPagesServerWith(tb testing.TB, dlq *httpapi.DeadLetters, cases ...router
 			return r, ok
 		},
 	}
+	rights := privacy.New(privacy.Deps{Index: idx, Publish: acts.Publish, Files: ps.files, Logger: zap.New(core)})
 	mountPages(tb, ps.app, PagesDeps{
 		Index: idx, Actions: acts, Logger: zap.New(core), Attachments: ps.files, Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)), DeadLetters: dlq,
+		Privacy: rights,
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
