@@ -19,8 +19,8 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/router/calendar"
 	"github.com/tousu/tousu/services/httpapi"
-	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/services/notices"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
