@@ -103,7 +103,7 @@ func (p *Pages) find(c *fiber.Ctx, d *privacyData, sel privacy.Selector) (bool, 
 // privacyCaseOf is a case as the page lists it.
 func privacyCaseOf(cs router.Case) privacyCase {
 	return privacyCase{ID: cs.ID, Link: caseLink(cs.ID), Received: when(cs.ReceivedAt), Status: cs.Status.Label(), Category: cs.Category,
-		Channel: string(cs.Channel)}
+		Channel: channelLabel(cs.Channel)}
 }
 
 func (p *Pages) privacy(c *fiber.Ctx) error {

@@ -70,3 +70,16 @@ func TestPrivacyPage(t *testing.T) {
 		t.Errorf("an erasure without the CSRF token: %d", code)
 	}
 }
+
+// TestErasedCasePage: the case page of an erased case says so where the
+// customer was, and names the erasure in Chinese in its history.
+func TestErasedCasePage(t *testing.T) {
+	cs := privacyCases()[0]
+	at := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	erased := router.Erase(cs, router.Erasure{At: at, Reason: router.ErasureRetention, By: router.RetentionActor})
+	erased.History = append(erased.History, router.Event{Action: "erase/" + cs.ID, Kind: router.ActionErase, Actor: router.RetentionActor, At: at,
+		Detail: "已删除客户个人信息（保存期限届满）"})
+	ps := newPagesServer(t, erased)
+	ps.check(t, "王", caseLink(cs.ID), http.StatusOK, []string{"个人信息已删除（保存期限届满，2026-12-06 10:00）", "删除个人信息", "［地址已删除］"},
+		[]string{"钱小红", "中山路", ">erase<"})
+}
