@@ -84,7 +84,22 @@ func MaskName(s string) string {
 // Numbers without an area code (8888 8888) and names in the text are not
 // recognised.
 func MaskText(s string) string {
-	return maskNumbers(maskEmails(s))
+	return maskNumbers(maskEmails(s, false), false)
+}
+
+// The placeholders RedactText puts in place of what it removes.
+const (
+	RedactedEmail  = "［邮箱已删除］"
+	RedactedNumber = "［号码已删除］"
+)
+
+// RedactText is MaskText for erasure: it finds the same e-mail addresses
+// and personal numbers, and replaces each whole, not masked, by
+// RedactedEmail or RedactedNumber, so that none of its characters remain
+// to be searched for. Everything else stays byte for byte; RedactText is
+// idempotent.
+func RedactText(s string) string {
+	return maskNumbers(maskEmails(s, true), true)
 }
 
 // MaskExcerpt is MaskText for the start of a text cut short and ended
@@ -108,8 +123,8 @@ func inWord(r rune) bool {
 // ASCII letters, digits (full-width ones too) and ._%+- before an @ that
 // a domain (ASCII letters, digits, dots and dashes) with a dot follows. Each @ is looked at on its own, so
 // a@b.cn@c.cn masks both local parts, and a masked one (z***@) is no
-// longer one.
-func maskEmails(s string) string {
+// longer one. With redact, each whole address becomes RedactedEmail.
+func maskEmails(s string, redact bool) string {
 	var b strings.Builder
 	written := 0
 	for at := strings.IndexByte(s, '@'); at >= 0; {
@@ -132,8 +147,13 @@ func maskEmails(s string) string {
 		domain := strings.TrimRight(s[at+1:r], ".-")
 		if l < at && strings.Contains(domain, ".") && domain[0] != '.' {
 			b.WriteString(s[written:l])
-			b.WriteString(maskLocal(s[l:at]))
-			written = at
+			if redact {
+				b.WriteString(RedactedEmail)
+				written = at + 1 + len(domain)
+			} else {
+				b.WriteString(maskLocal(s[l:at]))
+				written = at
+			}
 		}
 		next := strings.IndexByte(s[at+1:], '@')
 		if next < 0 {
@@ -174,8 +194,9 @@ type group struct {
 }
 
 // maskNumbers masks the phone, ID card and bank card numbers in s (see
-// MaskText), the longest run of joined groups first.
-func maskNumbers(s string) string {
+// MaskText), the longest run of joined groups first; with redact, each
+// becomes RedactedNumber.
+func maskNumbers(s string, redact bool) string {
 	var b strings.Builder
 	written := 0
 	for i := 0; i < len(s); {
@@ -196,6 +217,9 @@ func maskNumbers(s string) string {
 				start = withPlus(s, start)
 			}
 			b.WriteString(s[written:start])
+			if redact {
+				masked = RedactedNumber
+			}
 			b.WriteString(masked)
 			written = gs[end].end
 			a = end + 1

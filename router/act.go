@@ -50,11 +50,17 @@ func ApplyAction(in Acting) (Acted, error) {
 	if err != nil {
 		return Acted{}, err
 	}
+	snapshot := !ok && a.Kind == ActionErase && a.Snapshot != nil
+	if snapshot {
+		// A finished case this router forgot: it erases the index's copy,
+		// and no other router writes the case.
+		held, ok = *a.Snapshot, true
+	}
 	if !ok {
 		return Acted{Refused: &Refusal{Reason: Reason{Code: CodeCaseUnknown, Message: "处理程序中没有该工单（工单不存在，或已结束过久）"},
 			Detail: fmt.Sprintf("case %s is not in this router's state: unknown, or finished and forgotten", a.Case)}}, nil
 	}
-	if a.Customer != held.Customer.Key {
+	if a.Customer != held.Customer.Key && !snapshot {
 		return Acted{Refused: &Refusal{Reason: Reason{Code: CodeInvalid, Field: "customer", Message: "操作与工单的客户不符"},
 			Detail: fmt.Sprintf("action %s is keyed by customer %q, but case %s belongs to %q", a.ID, ingest.MaskText(a.Customer), a.Case, ingest.MaskText(held.Customer.Key))}}, nil
 	}
@@ -74,6 +80,19 @@ func ApplyAction(in Acting) (Acted, error) {
 		return Acted{Outcome: OutcomeUnchanged}, nil
 	}
 	r := Acted{Outcome: OutcomeApplied, Changes: Changes{Updated: &c, Notices: notices}}
+	if a.Kind == ActionErase {
+		// A snapshot is erased already; the action is keyed by the
+		// customer the case had.
+		key := held.Customer.Key
+		if snapshot {
+			key = a.Customer
+		}
+		r.Erased = &ErasedChange{Customer: key, Restored: snapshot}
+		if !in.Dedupe.Disabled && !normalize.Anonymous(key) {
+			r.History = &HistoryChange{Customer: key, Case: c.ID, Forget: true}
+		}
+		return r, nil
+	}
 	if a.Kind.Corrects() {
 		corr := CorrectionFrom(c, a)
 		r.Correction = &corr

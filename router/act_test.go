@@ -37,6 +37,12 @@ func TestApplyAction(t *testing.T) {
 		t.Fatal("the mini pack's case has no alert to escalate")
 	}
 	recat := with(act(open, "fix-1", ActionRecategorize, "1001", later), func(a *Action) { a.Category = "费用" })
+	erase := func(c Case, id string) Action {
+		return with(act(c, id, ActionErase, "admin", later), func(a *Action) { a.Reason = ErasureRequest })
+	}
+	erased := apply(t, e, taken, erase(taken, "erase-1"))
+	snap := Erase(taken, Erasure{At: later, Reason: ErasureRetention, By: RetentionActor})
+	withSnapshot := with(erase(taken, "erase-2"), func(a *Action) { a.Reason, a.Actor, a.Snapshot = ErasureRetention, RetentionActor, &snap })
 
 	tests := []struct {
 		name    string
@@ -72,6 +78,14 @@ func TestApplyAction(t *testing.T) {
 			dedupe: func(d *normalize.DedupeConfig) { d.Disabled = true }, outcome: OutcomeApplied},
 		{name: "resolve of an anonymous customer's case", cases: []Case{anonCase}, a: act(anonCase, "r-1", ActionResolve, "1001", later),
 			outcome: OutcomeApplied},
+		{name: "erase without a reason", cases: []Case{taken}, a: act(taken, "e", ActionErase, "admin", later), refused: "names its reason", invalid: true},
+		{name: "erase forgets the case in its customer's history", cases: []Case{taken}, a: erase(taken, "erase-1"), outcome: OutcomeApplied,
+			history: &HistoryChange{Customer: open.Customer.Key, Case: open.ID, Forget: true}},
+		{name: "erase of an erased case changes nothing", cases: []Case{erased}, a: with(erase(taken, "erase-3"), func(a *Action) { a.Customer = erased.Customer.Key }),
+			outcome: OutcomeUnchanged},
+		{name: "erase of a forgotten case without a snapshot", a: erase(taken, "erase-2"), refused: "not in this router's state"},
+		{name: "erase of a forgotten case with its snapshot", a: withSnapshot, outcome: OutcomeApplied,
+			history: &HistoryChange{Customer: open.Customer.Key, Case: open.ID, Forget: true}},
 		{name: "close of a resolved case changes the state again", cases: []Case{apply(t, e, taken, act(taken, "r-1", ActionResolve, "1001", later))},
 			a: act(taken, "c-1", ActionClose, "1001", later.Add(time.Hour)), outcome: OutcomeApplied,
 			history: &HistoryChange{Customer: open.Customer.Key, Case: open.ID, State: normalize.CaseClosed, At: later.Add(time.Hour)}},

@@ -71,6 +71,11 @@ const (
 	// refuses it. It records EventReplied, which stops the clocks that
 	// wait for the reply.
 	ActionReply ActionKind = "reply"
+	// ActionErase erases the case's personal information (Erase) for
+	// Reason, ErasureRequest or ErasureRetention: an admin's request, or
+	// the retention job's. An open case is closed, since nobody can be
+	// answered any more. Only the admin API and the retention job send it.
+	ActionErase ActionKind = "erase"
 )
 
 // DeliveryActor is the actor of every delivery action: the sender.
@@ -134,6 +139,11 @@ type Action struct {
 	// the customer may read on the status page; a result is internal
 	// otherwise. Only resolve actions carry it.
 	CustomerVisible bool `json:"customer_visible,omitempty"`
+	// Snapshot is the case an erase action erases, as the sender found
+	// it in the index and already erased, for a router that no longer
+	// holds the case (it forgets finished cases after the repeat window);
+	// a router that holds the case erases its own copy and ignores it.
+	Snapshot *Case `json:"snapshot,omitempty"`
 	// Override says the actor may take over or pass on a case another
 	// agent holds (a supervisor or an admin; see HeldBy). The console sets
 	// it from the role of the account that acts.
@@ -284,6 +294,14 @@ func (a Action) Validate() error {
 			return invalid(Reason{Code: CodeKind, Field: "actor", Message: "发送结果只能由发送程序记录"}, "a delivery action comes from actor %q, not %q", DeliveryActor, a.Actor)
 		case a.Message == "" || (a.Delivery != DeliverySent && a.Delivery != DeliveryFailed):
 			return invalid(Reason{Code: CodeFieldRequired, Field: "message", Message: "发送结果须指明消息及其状态"}, "a delivery action names the message and its state, sent or failed")
+		}
+	case ActionErase:
+		if _, ok := ErasureReasons[a.Reason]; !ok {
+			return invalid(Reason{Code: CodeFieldRequired, Field: "reason", Message: "删除个人信息须指明原因：请求删除（request）或保存期限届满（retention）"},
+				"an erase action names its reason, request or retention, not %q", a.Reason)
+		}
+		if a.Snapshot != nil && (a.Snapshot.ID != a.Case || a.Snapshot.Erased == nil) {
+			return invalid(Reason{Code: CodeInvalid, Field: "snapshot", Message: "删除操作附带的工单与操作不符"}, "the snapshot of an erase action is the erased case it names")
 		}
 	case ActionReveal:
 		if _, ok := RevealFields[a.Field]; !ok {
@@ -442,6 +460,19 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		c, err = e.event(c, EventReplied, a.At)
 	case ActionDelivery:
 		ev.Note = deliveryNote(a)
+	case ActionErase:
+		if slices.ContainsFunc(c.History, func(e Event) bool { return e.Kind == ActionErase }) {
+			return c, false, nil, nil
+		}
+		// The note says why (the request's date, the ticket); what
+		// personal it holds goes with the rest.
+		ev.Detail, ev.Note = "已删除客户个人信息（"+ErasureReasons[a.Reason]+"）", EraseText(a.Note, c.Customer.Name)
+		if !c.Finished() {
+			c.Status = StatusClosed
+			ev.Detail += "，工单关闭，所有时限停止计时"
+			c, err = e.event(c, EventClosed, a.At)
+		}
+		c = Erase(c, Erasure{At: a.At, Reason: a.Reason, By: a.Actor})
 	}
 	if err != nil {
 		return c, false, nil, err

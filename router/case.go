@@ -210,4 +210,7 @@ type Case struct {
 	// Omitted counts what was left out of the lists above to keep the
 	// case within its bounds, so that the counts stay exact.
 	Omitted Omitted `json:"omitted,omitzero"`
+	// Erased is set once the case's personal information was erased
+	// (Erase): when, why and by whom. Nil for every other case.
+	Erased *Erasure `json:"erased,omitempty"`
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tousu/tousu/normalize"
@@ -85,10 +86,22 @@ type Changes struct {
 	// Correction is the agent's category correction of Updated, for the
 	// classifier of Updated's pack.
 	Correction *Correction
+	// Erased is set when an erase action erased Updated.
+	Erased *ErasedChange
 	// Missing is the case the customer's history named as the one to
 	// attach to but Records does not hold; the complaint opened a new case
 	// instead, which the caller may want to log.
 	Missing string
+}
+
+// ErasedChange is what the caller does besides writing an erased case.
+type ErasedChange struct {
+	// Customer is the case's customer key before the erasure: the caller
+	// deletes its records of the case kept under that key.
+	Customer string
+	// Restored says the case came from the action's Snapshot: the caller
+	// does not hold it, and writes it at the snapshot's revision + 1.
+	Restored bool
 }
 
 // HistoryChange is a change to the history of one customer
@@ -107,6 +120,8 @@ type HistoryChange struct {
 	// Complaint is nil.
 	State normalize.CaseState
 	At    time.Time
+	// Forget, when set, drops Case from the history: its case was erased.
+	Forget bool
 }
 
 // Apply makes the change to h, the history of hc.Customer, and reports
@@ -116,6 +131,11 @@ func (hc HistoryChange) Apply(h *normalize.CustomerHistory) bool {
 	if hc.Complaint != nil {
 		h.Record(hc.Case, *hc.Complaint, hc.Fingerprint)
 		return true
+	}
+	if hc.Forget {
+		n := len(h.Cases)
+		h.Cases = slices.DeleteFunc(h.Cases, func(cr normalize.CaseRecord) bool { return cr.ID == hc.Case })
+		return len(h.Cases) != n
 	}
 	return h.SetState(hc.Case, hc.State, hc.At)
 }

@@ -220,6 +220,26 @@ func (s *Store) Open(sha string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Delete removes the content stored under the hex SHA-256 sum sha, when
+// no case refers to it any more (the personal information of the cases
+// that did was erased). It reports whether there was content to remove;
+// a sum that is not 64 hex digits gives an error matching ErrNotFound.
+func (s *Store) Delete(sha string) (bool, error) {
+	if !validSum(sha) {
+		return false, fmt.Errorf("%w: %q is not a SHA-256 sum", ErrNotFound, sha)
+	}
+	p := s.path(strings.ToLower(sha))
+	err := os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("attachment: delete %s: %w", sha, err)
+	}
+	syncDir(filepath.Dir(p))
+	return true, nil
+}
+
 // path is where the content with the given sum lives.
 func (s *Store) path(sum string) string {
 	return filepath.Join(s.dir, sum[:2], sum)

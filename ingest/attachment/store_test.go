@@ -355,3 +355,36 @@ func TestPutOnAFullDisk(t *testing.T) {
 		t.Errorf("Put after freeing the disk: %v", err)
 	}
 }
+
+func TestDelete(t *testing.T) {
+	s, dir := openStore(t)
+	a, err := s.Put(bytes.NewReader(append(pngHead, "张三的身份证正面"...)), "身份证.png", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		sum     string
+		deleted bool
+		err     error
+	}{
+		{"stored", a.SHA256, true, nil},
+		{"gone already", a.SHA256, false, nil},
+		{"upper case of a gone one", strings.ToUpper(a.SHA256), false, nil},
+		{"not a sum", "../" + a.SHA256[3:], false, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deleted, err := s.Delete(tt.sum)
+			if deleted != tt.deleted || !errors.Is(err, tt.err) {
+				t.Errorf("Delete = %v, %v; want %v, %v", deleted, err, tt.deleted, tt.err)
+			}
+		})
+	}
+	if files := storedFiles(t, dir); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+	if _, err := s.Open(a.SHA256); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Open after Delete: %v", err)
+	}
+}

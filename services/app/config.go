@@ -31,6 +31,7 @@ import (
 	"github.com/tousu/tousu/services/deadletters"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ops"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/spool"
 	"github.com/tousu/tousu/services/stages/escalator"
@@ -83,6 +84,9 @@ type Config struct {
 	// Spool bounds the gateway's spool: the submissions it keeps on disk
 	// while the broker does not take them.
 	Spool spool.Config `yaml:"spool"`
+	// Privacy sets how long personal information is kept after a case
+	// is finished (services/privacy).
+	Privacy privacy.Config `yaml:"privacy"`
 
 	// Dir is the directory of the configuration file; relative pack paths
 	// are read from it.
@@ -310,6 +314,7 @@ func (c *Config) sections() []section {
 		{"webform", &c.Webform}, {"webhook", &c.Webhook}, {"imap", &c.IMAP}, {"csvdrop", &c.CSVDrop}, {"normalize", &c.Normalize},
 		{"policies", &c.Policies}, {"router", &c.Router}, {"escalator", &c.Escalator}, {"alerts", &c.Alerts}, {"sender", &c.Sender}, {"log", &c.Log},
 		{"security", &c.Security}, {"session", &c.Session}, {"dead_letters", &c.DeadLetters}, {"heartbeat", &c.Heartbeat}, {"spool", &c.Spool},
+		{"privacy", &c.Privacy},
 	}
 }
 

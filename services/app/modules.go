@@ -33,6 +33,7 @@ import (
 	"github.com/tousu/tousu/services/notices"
 	"github.com/tousu/tousu/services/ops"
 	"github.com/tousu/tousu/services/outcomes"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/services/serverkey"
 	"github.com/tousu/tousu/services/stages/alerts"
 	"github.com/tousu/tousu/services/stages/batcher"
@@ -365,10 +366,16 @@ func (p *Process) startConsole(context.Context) error {
 		return err
 	}
 	admin := httpapi.NewAdmin(p.accounts, p.auth, p.component("admin"))
+	// Customers' rights (export, erasure) and the retention job, where
+	// the index, the broker and the files are.
+	rights := privacy.New(privacy.Deps{Index: p.index, Publish: publishAction(p.producer), Files: files, Config: p.cfg.Privacy,
+		Logger: p.component("privacy"), Registry: p.registry})
+	httpapi.NewPrivacy(rights, p.auth, p.component("privacy")).Mount(p.server.App())
+	p.runners = append(p.runners, rights.Run)
 	console.NewPages(console.PagesDeps{Index: p.index, Actions: acts, Templates: tpl, Attachments: files,
 		RequirePage: p.sessions.RequirePage(), CheckCSRF: p.sessions.CheckCSRF(), CSRFToken: console.CSRFToken,
 		Knows: p.auth.Knows, CustomerKey: p.key.Derive("customer"), Admin: admin, Logger: p.component("console"), Notices: notes,
-		DeadLetters: dlq}).Mount(p.server.App())
+		DeadLetters: dlq, Privacy: rights}).Mount(p.server.App())
 	admin.Mount(p.server.App())
 	if err := p.startOpsPage(tpl); err != nil {
 		return err

@@ -26,6 +26,16 @@ type TopicSpec struct {
 	// Retention is how long a delete topic keeps records; 0 leaves the
 	// broker's default.
 	Retention time.Duration `yaml:"retention"`
+	// Segment (segment.ms), MaxCompactionLag (max.compaction.lag.ms) and
+	// DeleteRetention (delete.retention.ms) bound, on a compacted topic,
+	// how long a record another under its key replaced stays: a segment
+	// rolls after Segment, a replaced record is compacted away at most
+	// MaxCompactionLag after it was written, and a tombstone stays
+	// DeleteRetention after that. 0 leaves the broker's default. They are
+	// set when tousu creates the topic and not checked on an existing one.
+	Segment          time.Duration `yaml:"segment"`
+	MaxCompactionLag time.Duration `yaml:"max_compaction_lag"`
+	DeleteRetention  time.Duration `yaml:"delete_retention"`
 }
 
 // ParseTopics reads a topics file strictly and checks that it declares
@@ -55,6 +65,12 @@ func ParseTopics(data []byte) ([]TopicSpec, error) {
 		}
 		if t.CleanupPolicy == "compact" && t.Retention != 0 {
 			errs = append(errs, fmt.Errorf("topics[%d].retention: a compacted topic keeps the latest record per key; set no retention", i))
+		}
+		if t.Segment < 0 || t.MaxCompactionLag < 0 || t.DeleteRetention < 0 {
+			errs = append(errs, fmt.Errorf("topics[%d]: segment, max_compaction_lag and delete_retention must not be negative", i))
+		}
+		if t.CleanupPolicy != "compact" && (t.MaxCompactionLag != 0 || t.DeleteRetention != 0) {
+			errs = append(errs, fmt.Errorf("topics[%d].max_compaction_lag: only a compacted topic has max_compaction_lag and delete_retention", i))
 		}
 	}
 	for _, name := range AllTopics {
@@ -169,8 +185,13 @@ func partitionsFor(cfg Config, t TopicSpec) int {
 // settings set on the broker.
 func topicConfig(cfg Config, t TopicSpec) []kafka.ConfigEntry {
 	entries := append([]kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: t.CleanupPolicy}}, replicaConfig(cfg)...)
-	if t.Retention > 0 {
-		entries = append(entries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(t.Retention.Milliseconds(), 10)})
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"retention.ms", t.Retention}, {"segment.ms", t.Segment}, {"max.compaction.lag.ms", t.MaxCompactionLag}, {"delete.retention.ms", t.DeleteRetention}} {
+		if d.value > 0 {
+			entries = append(entries, kafka.ConfigEntry{ConfigName: d.name, ConfigValue: strconv.FormatInt(d.value.Milliseconds(), 10)})
+		}
 	}
 	return entries
 }

@@ -19,7 +19,19 @@ func TestParseTopics(t *testing.T) {
 	if len(specs) != len(bus.AllTopics) {
 		t.Errorf("deploy/topics.yaml declares %d topics, want %d", len(specs), len(bus.AllTopics))
 	}
+	// The compacted topics that hold personal information drop a record
+	// an erasure replaced within a stated bound.
+	for _, spec := range specs {
+		switch spec.Name {
+		case bus.TopicCases, bus.TopicRouterState, bus.TopicCorrections:
+			if spec.Segment != 24*time.Hour || spec.MaxCompactionLag != 24*time.Hour || spec.DeleteRetention != 24*time.Hour {
+				t.Errorf("%s: segment %s, max_compaction_lag %s, delete_retention %s; want 24h each", spec.Name, spec.Segment, spec.MaxCompactionLag, spec.DeleteRetention)
+			}
+		}
+	}
 	tests := []struct{ name, yaml, want string }{
+		{"compaction lag on a delete topic", "topics:\n  - {name: alerts, cleanup_policy: delete, max_compaction_lag: 1h}\n", "only a compacted topic"},
+		{"negative segment", "topics:\n  - {name: cases, cleanup_policy: compact, segment: -1h}\n", "must not be negative"},
 		{"unknown key", "topics:\n  - name: cases\n    retenton: 1h\n", `unknown key "topics[0].retenton"`},
 		{"unknown policy", "topics:\n  - name: cases\n    cleanup_policy: shred\n", `"shred" is not delete or compact`},
 		{"declared twice", "topics:\n  - {name: cases, cleanup_policy: compact}\n  - {name: cases, cleanup_policy: compact}\n", "declared twice"},

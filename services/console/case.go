@@ -100,7 +100,16 @@ var kindLabels = map[router.ActionKind]string{
 	router.ActionResolve: "办结", router.ActionClose: "关闭工单", router.ActionReopen: "重新打开", router.ActionRecategorize: "更正分类",
 	router.ActionRegrade: "更正等级", router.ActionRevalidate: "更正有效性",
 	router.ActionEscalate: "升级预警", router.ActionFlagBatch: "标记批量投诉", kindFollowUp: "回访", router.ActionReveal: "查看联系方式",
-	router.ActionReply: "答复客户", router.ActionDelivery: "发送结果",
+	router.ActionReply: "答复客户", router.ActionDelivery: "发送结果", router.ActionErase: "删除个人信息",
+}
+
+// customerOf says who the case's customer is, or when and why their
+// personal information was erased.
+func customerOf(c router.Case) string {
+	if e := c.Erased; e != nil {
+		return "个人信息已删除（" + router.ErasureReasons[e.Reason] + "，" + when(e.At) + "）"
+	}
+	return customer(c.Customer)
 }
 
 // kindFollowUp is the case page's follow-up visit (回访): a close or a
@@ -183,7 +192,7 @@ func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash, refr
 // caseView is what the case page shows me of c (already redacted) at now.
 func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseData {
 	d := caseData{Case: c, Link: caseLink(c.ID), Channel: channelLabel(c.Channel), Status: c.Status.Label(),
-		Received: when(c.ReceivedAt), Updated: when(c.UpdatedAt), Validity: validityLabel(c), Customer: customer(c.Customer),
+		Received: when(c.ReceivedAt), Updated: when(c.UpdatedAt), Validity: validityLabel(c), Customer: customerOf(c),
 		Clocks: clocks(c, e, now), Forms: formsFor(c, e, me)}
 	if c.Consent != nil {
 		d.Consent = "版本 " + c.Consent.Version + "，" + when(c.Consent.At)

@@ -20,6 +20,7 @@ import (
 	"github.com/tousu/tousu/router/calendar"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/notices"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -61,6 +62,9 @@ type PagesDeps struct {
 	// DeadLetters are the dead letters of complaints.dlq: with them the
 	// pages serve the dead-letter pages (dlq.go).
 	DeadLetters *httpapi.DeadLetters
+	// Privacy exports and erases customers' personal information: with
+	// it admins get the privacy page (privacy.go).
+	Privacy *privacy.Service
 }
 
 // Pages serves the agents' pages: the queue, search and the case.
@@ -108,6 +112,9 @@ func (p *Pages) Mount(app fiber.Router) {
 	}
 	if p.d.DeadLetters != nil {
 		p.mountDeadLetters(app)
+	}
+	if p.d.Privacy != nil {
+		p.mountPrivacy(app)
 	}
 }
 

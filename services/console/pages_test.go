@@ -20,6 +20,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -92,8 +93,10 @@ func newPagesServerWith(tb testing.TB, dlq *httpapi.DeadLetters, cases ...router
 			return r, ok
 		},
 	}
+	rights := privacy.New(privacy.Deps{Index: idx, Publish: acts.Publish, Files: ps.files, Logger: zap.New(core)})
 	mountPages(tb, ps.app, PagesDeps{
 		Index: idx, Actions: acts, Logger: zap.New(core), Attachments: ps.files, Admin: httpapi.NewAdmin(ps.accounts, nil, zap.New(core)), DeadLetters: dlq,
+		Privacy: rights,
 		RequirePage: func(c *fiber.Ctx) error {
 			p, ok := people[c.Get("X-Test-User")]
 			if !ok {
@@ -250,7 +253,7 @@ func fixtures(tb testing.TB) []router.Case {
 	tb.Helper()
 	return []router.Case{
 		complaint(tb, "TS-A", "+8613912340001", "上个月开通的宽带提速一直没生效，客服答应的补偿也没到账，我要投诉！", time.Date(2026, 3, 5, 12, 0, 0, 0, cst), func(c *router.Case) {
-			c.Route.Owner, c.Assignee, c.Status = "坐席甲", "坐席甲", router.StatusInProgress
+			c.Route.Department, c.Route.Owner, c.Assignee, c.Status = "客户服务中心", "坐席甲", "坐席甲", router.StatusInProgress
 		}),
 		complaint(tb, "TS-B", "+8613912340002", "手机信号差了三天，打电话总是断线，投诉了两次没人处理！", time.Date(2026, 3, 2, 14, 30, 0, 0, cst), func(c *router.Case) {
 			c.Route = router.Route{Department: "客户服务中心", Queue: "投诉处理", Owner: "坐席甲"}

@@ -23,6 +23,7 @@ import (
 	"github.com/tousu/tousu/services/accounts"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/ops"
+	"github.com/tousu/tousu/services/privacy"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
 
@@ -101,7 +102,9 @@ func walkServer(tb testing.TB) *fiber.App {
 	httpapi.NewReports(idx, auth, zap.NewNop()).Mount(app)
 	admin := httpapi.NewAdmin(e.store, auth, zap.NewNop())
 	dlq := httpapi.NewDeadLetters(dlqStore(tb), auth, zap.NewNop())
-	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
+	rights := privacy.New(privacy.Deps{Index: idx, Publish: acts.Publish, Logger: zap.NewNop()})
+	httpapi.NewPrivacy(rights, auth, zap.NewNop()).Mount(app)
+	mountPages(tb, app, PagesDeps{Index: idx, Actions: acts, Admin: admin, DeadLetters: dlq, Privacy: rights, Templates: tpl, CustomerKey: customerKey, Attachments: files, RequirePage: s.RequirePage(), CheckCSRF: s.CheckCSRF(),
 		CSRFToken: CSRFToken, Knows: auth.Knows})
 	admin.Mount(app)
 	noLag := func(context.Context) []ops.GroupLag { return nil }
@@ -275,6 +278,17 @@ func walkRows() []walkRow {
 		{method: "POST", path: pathDeadLetters + "/replay", form: url.Values{"id": {"0-1"}},
 			codes: []int{see, forbid, forbid, ok, ok, forbid, forbid, forbid, see},
 			bare:  []int{see, forbid, forbid, forbid, forbid, forbid, forbid, forbid, see}},
+		// A customer's personal information is for admins: the API and
+		// the page, whose erasure is confirmed first.
+		{method: "GET", path: httpapi.PathAdminCustomers + "?phone=13912340001", codes: []int{unauth, forbid, forbid, ok, forbid, forbid, forbid, forbid, unauth}},
+		{method: "POST", path: httpapi.PathAdminErase, json: `{"reference":"TSZ","reason":"客户3月2日来电申请删除"}`,
+			codes: []int{unauth, forbid, forbid, accepted, forbid, forbid, forbid, forbid, unauth},
+			bare:  []int{unauth, unauth, unauth, unauth, unauth, forbid, forbid, forbid, unauth}},
+		{method: "GET", path: pathPrivacy + "?kind=phone&value=13912340001", codes: []int{see, none, none, ok, none, none, none, forbid, see}},
+		{method: "GET", path: pathPrivacy + "/export?kind=phone&value=13912340001", codes: []int{see, none, none, ok, none, none, none, forbid, see}},
+		{method: "POST", path: pathPrivacy + "/erase", form: url.Values{"kind": {"phone"}, "value": {"13912340001"}},
+			codes: []int{see, none, none, ok, none, none, none, forbid, see},
+			bare:  []int{see, none, none, forbid, none, none, none, forbid, see}},
 		{method: "GET", path: Path + "/static/console.css", codes: []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
 		// Last: signing out ends the walk's session.
 		{method: "POST", path: PathSignOut,

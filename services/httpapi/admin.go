@@ -55,7 +55,7 @@ func (d *Admin) Mount(app fiber.Router) {
 // breaks a rule.
 func (d *Admin) create(c *fiber.Ctx) error {
 	var spec accounts.Spec
-	if ok, err := decodeAdminBody(c, &spec); !ok {
+	if ok, err := decodeAdminBody(c, &spec, accountFields); !ok {
 		return err
 	}
 	a, err := d.CreateAccount(c.UserContext(), spec, PrincipalOf(c).Name)
@@ -120,7 +120,7 @@ func (d *Admin) get(c *fiber.Ctx) error {
 func (d *Admin) patch(c *fiber.Ctx) error {
 	name := strings.Clone(c.Params("name")) // fiber reuses the buffer after the handler; the name is logged and stored
 	var p accounts.Patch
-	if ok, err := decodeAdminBody(c, &p); !ok {
+	if ok, err := decodeAdminBody(c, &p, accountFields); !ok {
 		return err
 	}
 	a, err := d.ChangeAccount(c.UserContext(), name, p, PrincipalOf(c).Name)
@@ -148,9 +148,14 @@ func (d *Admin) ChangeAccount(ctx context.Context, name string, p accounts.Patch
 	return a, nil
 }
 
-// decodeAdminBody reads the JSON body into v, refusing unknown fields; it
-// reports whether it could, and otherwise answers the request.
-func decodeAdminBody(c *fiber.Ctx, v any) (bool, error) {
+// accountFields are the fields of an account's JSON, for the refusal of
+// an unknown one.
+const accountFields = "name、display_name、role、departments、password、disabled"
+
+// decodeAdminBody reads the JSON body into v, refusing unknown fields (a
+// refusal lists fields, the known ones); it reports whether it could,
+// and otherwise answers the request.
+func decodeAdminBody(c *fiber.Ctx, v any, fields string) (bool, error) {
 	body := c.Body()
 	if len(body) > MaxAdminBody {
 		return false, c.Status(fiber.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": "body_too_large", "message": fmt.Sprintf("请求内容过大，最多 %d 字节", MaxAdminBody)})
@@ -176,7 +181,7 @@ func decodeAdminBody(c *fiber.Ctx, v any) (bool, error) {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		refusal["field"] = field
-		refusal["message"] = fmt.Sprintf("不认识的字段 %s（可用字段：name、display_name、role、departments、password、disabled）", field)
+		refusal["message"] = fmt.Sprintf("不认识的字段 %s（可用字段：%s）", field, fields)
 	}
 	return false, c.Status(fiber.StatusBadRequest).JSON(refusal)
 }

@@ -26,20 +26,31 @@ func dlqServer(tb testing.TB) (string, func() []bus.Message) {
 			Original: []byte(`{"v":2,"id":"webform:77","description":"12月1号交的300元话费到现在没到账，电话13712345678"}`), At: at},
 		bus.DeadLetter{V: bus.DeadLetterVersion, Source: "imap:support", Key: []byte("imap:support:4:19"), Reason: "邮件无正文",
 			Original: []byte("From: li.si@example.com\r\n\r\n"), At: at.Add(time.Hour)})
+	base := serveAPI(tb, func(app *fiber.App, auth *httpapi.Authenticator) {
+		httpapi.NewDeadLetters(store, auth, zap.NewNop()).Mount(app)
+	})
+	return base, replayed
+}
+
+// serveAPI serves what mount mounts on loopback until the test ends,
+// with an ops, an admin and an agent token (ops-token-0123456789,
+// admin-token-0123456789, agent-token-0123456789), and returns its URL.
+func serveAPI(tb testing.TB, mount func(*fiber.App, *httpapi.Authenticator)) string {
+	tb.Helper()
 	auth := httpapi.NewAuthenticator(httpapi.AuthConfig{Tokens: []httpapi.Token{
 		{Name: "liu.yunwei", Token: secret.Inline("ops-token-0123456789"), Role: httpapi.RoleOps},
 		{Name: "bootstrap", Token: secret.Inline("admin-token-0123456789"), Role: httpapi.RoleAdmin},
 		{Name: "zhang.wei", Token: secret.Inline("agent-token-0123456789"), Role: httpapi.RoleAgent},
 	}})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	httpapi.NewDeadLetters(store, auth, zap.NewNop()).Mount(app)
+	mount(app, auth)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	go app.Listener(ln)
 	tb.Cleanup(func() { app.Shutdown() })
-	return "http://" + ln.Addr().String(), replayed
+	return "http://" + ln.Addr().String()
 }
 
 // TestDlqCommands runs `tousu dlq` against the dead-letter API: list with

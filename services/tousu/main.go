@@ -3,7 +3,8 @@
 // checks a configuration without starting anything, `tousu topics apply`
 // creates the Kafka topics, `tousu policy` tests, explains and trains policy packs,
 // `tousu users` manages the console's accounts of a running deployment,
-// `tousu dlq` lists, shows and replays its dead letters and `tousu
+// `tousu dlq` lists, shows and replays its dead letters, `tousu privacy`
+// exports or erases a customer's personal information and `tousu
 // version` says what was built. Every command answers -help
 // with its flags and examples; the exit code is 0 when it succeeded, 1
 // when it failed and 2 when it was called wrongly.
@@ -202,6 +203,26 @@ var commands = []*command{
 			"TOUSU_TOKEN=$(cat ops-token) tousu dlq replay -source complaints.raw -reason 'handler panic'",
 		},
 		define: dlqReplay,
+	},
+	{
+		name:    "privacy export",
+		args:    "-phone NUMBER | -email ADDRESS | -id-number NUMBER | -reference REFERENCE [-url URL] [-token-file FILE]",
+		purpose: "Print everything a running deployment holds about a customer as JSON (查阅、复制): their cases with history, contacts and attachments. Needs an admin token; each export is audited.",
+		examples: []string{
+			"tousu privacy export -phone '139 8765 4321' > export.json",
+			"TOUSU_TOKEN=$(cat admin-token) tousu privacy export -reference TS4NPHBAY156 -url http://console.internal:8080",
+		},
+		define: privacyExport,
+	},
+	{
+		name:    "privacy erase",
+		args:    "-phone NUMBER | -email ADDRESS | -id-number NUMBER | -reference REFERENCE -reason TEXT [-url URL] [-token-file FILE]",
+		purpose: "Erase a customer's personal information from every case (删除): names, contacts, numbers and addresses in the text, attachments; statistics stay. Needs an admin token; audited; safe to repeat.",
+		examples: []string{
+			"tousu privacy erase -phone 13987654321 -reason '客户12月6日来电申请删除'",
+			"tousu privacy erase -email qianxh@example.cn -reason '书面申请，编号 SQ-2026-118'",
+		},
+		define: privacyErase,
 	},
 	{
 		name:     "version",

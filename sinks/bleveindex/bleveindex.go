@@ -105,11 +105,12 @@ var ErrClosed = errors.New("bleveindex: index is closed")
 // subject_terms and description_terms (analyzer tousu_terms) that a search
 // text's terms outside quotes are looked up in; tousu-cases-6 adds the SLA
 // facts (caseindex.SLAField) that SLA reports count; tousu-cases-7 adds
-// category_uncertain.
+// category_uncertain; tousu-cases-8 adds email (customer.email, a keyword
+// before) and attachment (attachment_sha256) as filters.
 // A Bleve index keeps the mapping it was created with and silently leaves
 // out fields that mapping does not name, so even a new field needs a new
 // version.
-const mappingVersion = "tousu-cases-7"
+const mappingVersion = "tousu-cases-8"
 
 var mappingVersionKey = []byte("tousu_mapping_version")
 
@@ -297,7 +298,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	stored.DocValues = false
 	doc.AddFieldMappingsAt(fieldCase, stored)
 
-	for _, field := range []string{"customer.key", "customer.email"} {
+	for _, field := range []string{"customer.key"} {
 		addField(doc, field, kw())
 	}
 

@@ -141,7 +141,7 @@ func TestReopenKeepsCases(t *testing.T) {
 // Open cannot upgrade (one of a newer tousu, or no tousu index at all) is
 // refused with an error naming both versions, and left alone.
 func TestMappingVersionMismatch(t *testing.T) {
-	for _, found := range []string{"tousu-cases-0", "tousu-cases-8", ""} {
+	for _, found := range []string{"tousu-cases-0", "tousu-cases-9", ""} {
 		t.Run(found, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cases.bleve")
 			idx, err := Open(Config{Path: path}, zap.NewNop())

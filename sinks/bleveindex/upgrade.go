@@ -33,7 +33,7 @@ import (
 // and removes what an interrupted step 1 or 3 left.
 
 // upgradable are the earlier mapping versions Open rebuilds.
-var upgradable = []string{"tousu-cases-1", "tousu-cases-2", "tousu-cases-3", "tousu-cases-4", "tousu-cases-5", "tousu-cases-6"}
+var upgradable = []string{"tousu-cases-1", "tousu-cases-2", "tousu-cases-3", "tousu-cases-4", "tousu-cases-5", "tousu-cases-6", "tousu-cases-7"}
 
 // Suffixes of the directories an upgrade uses next to the index.
 const (

@@ -37,8 +37,8 @@ func LatestByID(cases []router.Case) ([]router.Case, error) {
 // Keywords returns the keyword fields both backends index for a case: each
 // Filter's values under its index field (one value as a string, several as
 // a slice, none left out; a dotted field inside its object, so the
-// customer's phone and name are under "customer") and the customer's key
-// and email under "customer" too.
+// customer's phone, name and email are under "customer") and the
+// customer's key under "customer" too.
 func Keywords(c router.Case) map[string]any {
 	doc := map[string]any{}
 	for _, f := range Filters {
@@ -50,10 +50,8 @@ func Keywords(c router.Case) map[string]any {
 			put(doc, f.IndexField(), vs)
 		}
 	}
-	for field, v := range map[string]string{"customer.key": c.Customer.Key, "customer.email": c.Customer.Email} {
-		if v != "" {
-			put(doc, field, v)
-		}
+	if c.Customer.Key != "" {
+		put(doc, "customer.key", c.Customer.Key)
 	}
 	return doc
 }

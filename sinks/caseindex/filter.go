@@ -103,6 +103,12 @@ var Filters = []Filter{
 	{Name: "phone", Field: "customer.phone", Label: "客户电话", Parse: phoneE164,
 		Value: func(c router.Case) []string { return one(c.Customer.Phone) }},
 	{Name: "customer", Field: "customer.name", Label: "客户姓名", Value: func(c router.Case) []string { return one(c.Customer.Name) }},
+	// The customer's e-mail address, and the content hashes of the
+	// case's attachments: what a request to export or erase a customer's
+	// personal information selects by, and what tells whether another
+	// case still refers to a file.
+	{Name: "email", Field: "customer.email", Label: "客户邮箱", Value: func(c router.Case) []string { return one(c.Customer.Email) }},
+	{Name: "attachment", Field: "attachment_sha256", Label: "附件摘要", Value: attachmentSums},
 	// What the hotline system knows the case by: its work-order numbers
 	// (工单号) and business type (业务类型).
 	{Name: "work_order", Field: "work_orders", Label: "工单号", Value: func(c router.Case) []string { return nonEmpty(c.WorkOrders) }},
@@ -122,6 +128,17 @@ func categoryUncertain(c router.Case) []string {
 		return []string{CategoryUncertain}
 	}
 	return nil
+}
+
+// attachmentSums are the content hashes of a case's attachments.
+func attachmentSums(c router.Case) []string {
+	var out []string
+	for _, a := range c.Attachments {
+		if a.SHA256 != "" && !slices.Contains(out, a.SHA256) {
+			out = append(out, a.SHA256)
+		}
+	}
+	return out
 }
 
 // phoneE164 reads a phone number as intake does (ingest.PhoneE164): 139

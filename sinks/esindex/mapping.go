@@ -108,7 +108,7 @@ func mappings() map[string]any {
 	for _, f := range caseindex.Filters {
 		addProperty(properties, f.IndexField(), keyword)
 	}
-	for _, field := range []string{"customer.key", "customer.email"} {
+	for _, field := range []string{"customer.key"} {
 		addProperty(properties, field, keyword)
 	}
 	return map[string]any{

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -105,23 +106,40 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 			Value: b, Headers: map[string]string{headerWriter: writer}})
 		return nil
 	}
+	// A tombstone deletes the key's record when router.state is
+	// compacted, and its state on every router that reads it.
+	tombstone := func(key, customer string) {
+		*out = append(*out, bus.Message{Topic: bus.TopicRouterState, Key: []byte(key), PartitionKey: []byte(customer),
+			Headers: map[string]string{headerWriter: writer}})
+	}
+	for _, e := range ch.erased {
+		// The erased case has a customer key of its own, so its record
+		// may be on another partition: the old one goes. The tombstone
+		// comes first, so that on the same partition the erased case's
+		// record is the latest under the key.
+		tombstone("case/"+e.id, e.customer)
+	}
 	for _, c := range ch.cases {
 		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: c.JSON}); err != nil {
 			return err
 		}
 	}
 	for _, h := range ch.customers {
+		if len(h.Cases) == 0 {
+			tombstone("history/"+h.Key, h.Key)
+			continue
+		}
 		h := boundHistory(h, budget)
 		if err := add("history/"+h.Key, h.Key, stateRecord{History: &h}); err != nil {
 			return err
 		}
 	}
 	for _, l := range ch.sent {
-		sent := l.Sent
-		if sent == nil {
-			sent = []router.Sent{}
+		if len(l.Sent) == 0 {
+			tombstone("sent/"+l.Customer, l.Customer)
+			continue
 		}
-		if err := add("sent/"+l.Customer, l.Customer, stateRecord{Sent: &sent}); err != nil {
+		if err := add("sent/"+l.Customer, l.Customer, stateRecord{Sent: &l.Sent}); err != nil {
 			return err
 		}
 	}
@@ -170,7 +188,13 @@ func (h *History) Applied(partition int) (int64, error) {
 func (h *History) Restore(partition int, records []bus.Message, next int64, writer string) error {
 	return h.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range records {
-			if m.Value == nil || m.Headers[headerWriter] == writer {
+			if m.Headers[headerWriter] == writer {
+				continue
+			}
+			if m.Value == nil {
+				if err := forgetRecord(tx, string(m.Key)); err != nil {
+					return err
+				}
 				continue
 			}
 			var r stateRecord
@@ -200,6 +224,27 @@ func (h *History) Restore(partition int, records []bus.Message, next int64, writ
 		}
 		return tx.Bucket(changelogBucket).Put(partitionKey4(partition), binary.BigEndian.AppendUint64(nil, uint64(next)))
 	})
+}
+
+// forgetRecord applies the tombstone of a router.state key: the
+// customer's history or sent log goes; a case goes unless the file has
+// its erased revision, written under the case's new customer key, which
+// another partition may have brought first.
+func forgetRecord(tx *bolt.Tx, key string) error {
+	kind, id, _ := strings.Cut(key, "/")
+	switch kind {
+	case "history":
+		return putCustomer(tx, normalize.CustomerHistory{Key: id})
+	case "sent":
+		return tx.Bucket(sentBucket).Delete([]byte(id))
+	case "case":
+		var c router.Case
+		if v := tx.Bucket(casesBucket).Get([]byte(id)); v == nil || json.Unmarshal(v, &c) == nil && c.Erased != nil {
+			return nil
+		}
+		return tx.Bucket(casesBucket).Delete([]byte(id))
+	}
+	return nil
 }
 
 // putCase stores a case and, when finished, files it under the time it

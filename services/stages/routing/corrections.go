@@ -122,6 +122,41 @@ func ReadCorrections(path string) (map[string][]router.Correction, error) {
 	return (&History{db: db}).Corrections()
 }
 
+// caseCorrections returns the stored corrections of case id of pack,
+// with the pack.
+func (h *History) caseCorrections(pack, id string) ([]packCorrection, error) {
+	var out []packCorrection
+	prefix := []byte(pack + "\x00" + id)
+	err := h.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(correctionsBucket).Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			if len(k) > len(prefix) && k[len(prefix)] != 0 {
+				continue // another case whose id starts with id
+			}
+			c := newPackCorrection(pack, router.Correction{})
+			if err := json.Unmarshal(v, &c.Correction); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// erasedCorrections are the corrections of case c (erased) with what
+// they hold of its text replaced by the erased text: written under the
+// same keys, they replace the old ones on policy.corrections and in every
+// router's state.
+func (h *History) erasedCorrections(c router.Case) ([]packCorrection, error) {
+	stored, err := h.caseCorrections(c.Pack, c.ID)
+	for i := range stored {
+		stored[i].Text = router.ClassifierText(c.Subject, c.Description)
+		stored[i].Reason = router.EraseText(stored[i].Reason)
+	}
+	return stored, err
+}
+
 // storeCorrection stores c as its case's correction for its pack,
 // replacing an earlier one, and reports whether that changed the bucket:
 // storing the same correction again (a follower reading the topic from

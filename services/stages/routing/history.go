@@ -58,6 +58,9 @@ type routerChanges struct {
 	customers []normalize.CustomerHistory
 	cases     []storedCase
 	sent      []sentLog
+	// erased are the cases erased, with the customer key they had; the
+	// state file has their erased revision in cases.
+	erased []erasedCase
 }
 
 // sentLog is the messages the router wrote to one customer lately; an

@@ -289,7 +289,14 @@ type routerWork struct {
 	outgoing  []router.Outgoing
 	sent      map[string][]router.Sent
 	sentDirty []string
+	// erased are the cases this call erased, with the customer key they
+	// had: their records under that key are deleted (see finish).
+	erased []erasedCase
 }
+
+// erasedCase is a case an erase action erased and the customer key it
+// had.
+type erasedCase struct{ id, customer string }
 
 // caseDraft is a case as this call changes it; base is the revision the
 // router last wrote (0 for a case this call opens).
@@ -362,6 +369,11 @@ func (w *routerWork) apply(ch router.Changes) error {
 		if err != nil {
 			return err
 		}
+		if d == nil && ch.Erased != nil && ch.Erased.Restored {
+			// An erase action's snapshot of a case this router forgot.
+			d = &caseDraft{base: u.Revision}
+			w.cases[u.ID] = d
+		}
 		if d == nil {
 			return fmt.Errorf("case %s changed but not in the router state", u.ID)
 		}
@@ -376,6 +388,14 @@ func (w *routerWork) apply(ch router.Changes) error {
 		if hc.Apply(h) {
 			w.dirty[hc.Customer] = true
 		}
+	}
+	if e := ch.Erased; e != nil {
+		w.erased = append(w.erased, erasedCase{id: ch.Updated.ID, customer: e.Customer})
+		corrections, err := w.stage.state.erasedCorrections(*ch.Updated)
+		if err != nil {
+			return fmt.Errorf("load the corrections of case %s: %w", ch.Updated.ID, err)
+		}
+		w.corrections = append(w.corrections, corrections...)
 	}
 	w.notices = append(w.notices, ch.Notices...)
 	if ch.Forward != nil {
@@ -493,6 +513,14 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	for key, h := range w.customers {
 		if w.dirty[key] {
 			ch.customers = append(ch.customers, *h)
+		}
+	}
+	for _, e := range w.erased {
+		ch.erased = append(ch.erased, e)
+		// A customer without cases left forgets the messages sent to
+		// them too.
+		if h := w.customers[e.customer]; h != nil && len(h.Cases) == 0 && !slices.Contains(w.sentDirty, e.customer) {
+			w.sent[e.customer], w.sentDirty = nil, append(w.sentDirty, e.customer)
 		}
 	}
 	for _, key := range w.sentDirty {

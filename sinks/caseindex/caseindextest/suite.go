@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t testing.TB) caseindex.Index) {
 		{"CanceledContext", testCanceledContext},
 		{"Ping", testPing},
 		{"SLAReport", testSLAReport},
+		{"ErasedCaseNotFound", testErasedCaseNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -771,11 +772,11 @@ func filterCorpus(tb testing.TB) []router.Case {
 			decided("support@example.com", "telecom@1", "咨询", "", router.Validity{Reason: "非本企业业务", Basis: "test"},
 				router.Route{Department: "计费中心", Queue: "billing-2", Owner: "agent7"}),
 			messageIDs("b1@mail.example", "b2@mail.example"), assigned("agent7"),
-			customer("李 明", "+8613912340001")),
+			customer("李 明", "+8613912340001"), emailAndFiles("liming@example.cn", strings.Repeat("1a", 32), strings.Repeat("2b", 32))),
 		mk("c", ingest.ChannelHotline, "network", router.StatusOpen, "手机信号差了三天", "TSC")(
 			decided("hotline-bj", "telecom@2", "投诉", "重大", valid, router.Route{Department: "网络部", Queue: "network-1", Owner: "张伟"}),
 			messageIDs("c1@mail.example"), assigned("王芳"), customer("王女士", "+8613912340001"),
-			hotline("移动网络", "GD20240506000117", "GD20240507000042")),
+			hotline("移动网络", "GD20240506000117", "GD20240507000042"), emailAndFiles("wang.f@example.com", strings.Repeat("2b", 32))),
 		mk("d", ingest.ChannelWebForm, "network", router.StatusInProgress, "宽带信号差")(
 			assigned("agent7"), hotline("宽带故障", "12345-0506-88"), uncertain("network", "billing")),
 	}
@@ -795,6 +796,17 @@ func assigned(name string) func(*router.Case) {
 func customer(name, phone string) func(*router.Case) {
 	return func(c *router.Case) {
 		c.Customer = normalize.Customer{Name: name, Phone: phone, Key: "phone:" + phone}
+	}
+}
+
+// emailAndFiles sets the customer's e-mail address and the case's
+// attachments, by their content hashes.
+func emailAndFiles(email string, sums ...string) func(*router.Case) {
+	return func(c *router.Case) {
+		c.Customer.Email = email
+		for i, sum := range sums {
+			c.Attachments = append(c.Attachments, ingest.Attachment{Name: fmt.Sprintf("截图%d.png", i+1), Type: "image/png", Size: 1024, SHA256: sum})
+		}
 	}
 }
 
