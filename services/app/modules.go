@@ -266,7 +266,7 @@ func (p *Process) startGateway(context.Context) error {
 	// API tokens scope idempotency keys by their name.
 	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool) {
 		who, ok := p.auth.Check(token)
-		return who.Name, ok
+		return who.Name, ok && who.Role.MaySubmit()
 	}))
 	hooks, err := webhook.New(p.cfg.Webhook, shared.References, webform.IdempotencyKeys{Ledger: shared.Ledger}, publish, p.component("webhook"), p.registry)
 	if err != nil {
