@@ -272,6 +272,7 @@ func (p *Process) startGateway(context.Context) error {
 	if err != nil {
 		return err
 	}
+	hooks.OnRefused(p.webhookRefusals())
 	hooks.Mount(p.server.App())
 	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
 	p.server.SetErrorPage(form.ErrorPage)

@@ -98,8 +98,10 @@ type partitionRow struct {
 
 type channelRow struct {
 	Kind, Name, LastSuccess, Process, LastError string
-	Hour, Day, Errors, Quarantined              int
-	Silent, Lost, Never                         bool
+	// Refused is what the channel refused, by class, most first.
+	Refused                        []countView
+	Hour, Day, Errors, Quarantined int
+	Silent, Lost, Never            bool
 }
 
 type processRow struct {
@@ -124,7 +126,7 @@ func (o *OpsPage) show(c *fiber.Ctx) error {
 	for _, ch := range o.d.Deployment.Channels(now) {
 		view.Channels = append(view.Channels, channelRow{Kind: channelKind(ch.Kind), Name: ch.Name, LastSuccess: when(ch.LastSuccess),
 			Never: ch.LastSuccess.IsZero(), Process: ch.Process, LastError: ch.LastError, Hour: ch.Hour, Day: ch.Day,
-			Errors: ch.Errors, Quarantined: ch.Quarantined, Silent: ch.Silent, Lost: ch.Lost})
+			Errors: ch.Errors, Refused: counts(ch.Refused, noLink), Quarantined: ch.Quarantined, Silent: ch.Silent, Lost: ch.Lost})
 	}
 	for _, p := range o.d.Deployment.Processes(now) {
 		view.Processes = append(view.Processes, processRow{Host: p.Host, PID: p.PID, Targets: strings.Join(p.Targets, "、"),

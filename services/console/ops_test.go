@@ -20,8 +20,9 @@ import (
 
 // TestOpsPage: an ops account sees, in tables that need no script, the
 // lag per group and partition with its rates, oldest record and a group
-// nobody consumes; the channels with a silent hotline folder and a mailbox
-// with errors; a lost process; and an unreachable index.
+// nobody consumes; the channels with a silent hotline folder whose refused
+// rows are counted by class and a mailbox with errors; a lost process;
+// and an unreachable index.
 func TestOpsPage(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.now()
@@ -38,7 +39,9 @@ func TestOpsPage(t *testing.T) {
 			At: now.Add(-4 * time.Second), Every: 10 * time.Second, Channels: []ops.ChannelHealth{
 				{Kind: ingest.ChannelEmail, Name: "kefu-163", LastSuccess: now.Add(-2 * time.Minute), Hour: 6, Day: 83, Errors: 2,
 					LastError: "imap: 认证失败（密码已过期？）", Quarantined: 1},
-				{Kind: ingest.ChannelHotline, Name: "rexian-12315", LastSuccess: now.Add(-3 * time.Hour), Day: 40, Silent: true},
+				{Kind: ingest.ChannelHotline, Name: "rexian-12315", LastSuccess: now.Add(-3 * time.Hour), Day: 40, Silent: true, Errors: 5,
+					Refused:   map[string]int{"字段“来电号码”有误": 3, "字段“投诉内容”有误": 1, "整个文件被退回": 1},
+					LastError: "文件 夜班0612.csv 有 4 行被拒，见 processed/夜班0612.csv.rejected.csv"},
 				{Kind: ingest.ChannelWebForm},
 			}},
 		{Process: "tousu-idx-1/9/b", Host: "tousu-idx-1", PID: 9, Targets: []string{"indexer"}, Version: "v1.4.1", Started: now.Add(-2 * time.Hour),
@@ -90,6 +93,7 @@ func TestOpsPage(t *testing.T) {
 		`imap: 认证失败（密码已过期？）`,
 		`热线文件夹 <span class="muted">rexian-12315</span></th>
 <td class="nowrap"><span class="warn">沉默</span></td>`,
+		`<td class="num err">5<ul class="refused"><li>字段“来电号码”有误 3</li><li>字段“投诉内容”有误 1</li><li>整个文件被退回 1</li></ul><div class="excerpt">文件 夜班0612.csv 有 4 行被拒，见 processed/夜班0612.csv.rejected.csv</div></td>`,
 		`网页表单</th>
 <td class="nowrap"><span class="ok">正常</span></td>
 <td><span class="muted">从未</span></td>`,

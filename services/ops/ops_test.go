@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -65,14 +66,21 @@ func TestChannelsHealth(t *testing.T) {
 	c.Accepted(ingest.ChannelEmail, "kefu-163", at(9, 40).Add(-25*time.Hour)) // older than a day
 	c.Quarantined(ingest.ChannelEmail, "kefu-163")
 	c.Failed(ingest.ChannelHotline, "rexian-12315", "broker: not enough replicas")
+	// Two files of bad rows, then one sent back whole: by class, in Errors.
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"字段“来电号码”有误": 3, "字段“投诉内容”有误": 1}, "文件 1205.csv 有 4 行被拒")
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"字段“来电号码”有误": 1}, "文件 1206.csv 有 1 行被拒")
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"整个文件被退回": 1}, "文件 夜班.xlsx 已退回 failed/夜班.xlsx：Excel 工作簿")
 	c.Polled(ingest.ChannelEmail, "kefu-163", at(9, 55), 0, "")
 	c.Accepted(ingest.ChannelWebhook, "tousu-12315", at(9, 50)) // not declared: added
+	c.Refused(ingest.ChannelWebhook, "tousu-12315", map[string]int{"签名无效": 1}, "签名无效")
 	got := c.Health(at(9, 58))
 	want := []ChannelHealth{
 		{Kind: ingest.ChannelEmail, Name: "kefu-163", LastSuccess: at(9, 55), LastMessage: at(9, 40), Hour: 2, Day: 4, Quarantined: 1},
-		{Kind: ingest.ChannelHotline, Name: "rexian-12315", Errors: 1, LastError: "broker: not enough replicas"},
+		{Kind: ingest.ChannelHotline, Name: "rexian-12315", Errors: 7, LastError: "文件 夜班.xlsx 已退回 failed/夜班.xlsx：Excel 工作簿",
+			Refused: map[string]int{"字段“来电号码”有误": 4, "字段“投诉内容”有误": 1, "整个文件被退回": 1}},
 		{Kind: ingest.ChannelWebForm},
-		{Kind: ingest.ChannelWebhook, Name: "tousu-12315", LastSuccess: at(9, 50), LastMessage: at(9, 50), Hour: 1, Day: 1},
+		{Kind: ingest.ChannelWebhook, Name: "tousu-12315", LastSuccess: at(9, 50), LastMessage: at(9, 50), Hour: 1, Day: 1,
+			Errors: 1, LastError: "签名无效", Refused: map[string]int{"签名无效": 1}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Health = %+v, want %d channels", got, len(want))
@@ -80,9 +88,15 @@ func TestChannelsHealth(t *testing.T) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Key() != w.Key() || !g.LastSuccess.Equal(w.LastSuccess) || !g.LastMessage.Equal(w.LastMessage) || g.Hour != w.Hour ||
-			g.Day != w.Day || g.Errors != w.Errors || g.LastError != w.LastError || g.Quarantined != w.Quarantined || g.Silent != w.Silent {
+			g.Day != w.Day || g.Errors != w.Errors || g.LastError != w.LastError || g.Quarantined != w.Quarantined || g.Silent != w.Silent ||
+			!maps.Equal(g.Refused, w.Refused) {
 			t.Errorf("channel %d = %+v, want %+v", i, g, w)
 		}
+	}
+	// Health's counts are copies: a later refusal does not change them.
+	c.Refused(ingest.ChannelWebhook, "tousu-12315", map[string]int{"签名无效": 1}, "签名无效")
+	if got[3].Refused["签名无效"] != 1 {
+		t.Errorf("an earlier Health changed: %v", got[3].Refused)
 	}
 	// Failed polls in a row count as errors.
 	c.Polled(ingest.ChannelEmail, "kefu-163", time.Time{}, 3, "imap: dial tcp: i/o timeout")
