@@ -725,7 +725,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
 		fmt.Fprintf(p.out, "tousu: operations         %s%s (ops and admin accounts; dead letters: tousu dlq)\n", base, console.PathOps)
 	}
-	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (ops, admin or supervisor token; health: /healthz, /readyz)\n", base)
+	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (monitor, ops, admin or supervisor token; health: /healthz, /readyz)\n", base)
 }
 
 // Run serves until ctx ends or a component fails, then stops everything.

@@ -70,7 +70,7 @@ func TestOpsPageShowsLagInTheBrowser(t *testing.T) {
 	b.until("the escalator's lag falls back", cell("total")+" === 0 && "+cell("members")+" === 1")
 	b.shot("15c-lag-fallen")
 	procs := b.text(`[data-live="procs"]`)
-	for _, want := range []string{"escalator", "失联", "在线"} {
+	for _, want := range []string{"escalator", "已停止", "在线"} {
 		if !strings.Contains(procs, want) {
 			t.Errorf("the processes say %q, want %q among them", procs, want)
 		}

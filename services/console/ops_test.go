@@ -21,8 +21,8 @@ import (
 // TestOpsPage: an ops account sees, in tables that need no script, the
 // lag per group and partition with its rates, oldest record and a group
 // nobody consumes; the channels with a silent hotline folder whose refused
-// rows are counted by class and a mailbox with errors; a lost process;
-// and an unreachable index.
+// rows are counted by class and a mailbox with errors; a lost process and
+// one that said it stopped; and an unreachable index.
 func TestOpsPage(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.now()
@@ -46,6 +46,8 @@ func TestOpsPage(t *testing.T) {
 			}},
 		{Process: "tousu-idx-1/9/b", Host: "tousu-idx-1", PID: 9, Targets: []string{"indexer"}, Version: "v1.4.1", Started: now.Add(-2 * time.Hour),
 			At: now.Add(-45 * time.Second), Every: 10 * time.Second},
+		{Process: "tousu-rt-0/31/c", Host: "tousu-rt-0", PID: 31, Targets: []string{"router"}, Version: "v1.4.1", Started: now.Add(-5 * time.Hour),
+			At: now.Add(-20 * time.Minute), Every: 10 * time.Second, Stopped: true},
 	} {
 		b.V = ops.BeatVersion
 		if err := d.Follow(context.Background(), beatMessage(t, b)); err != nil {
@@ -99,6 +101,7 @@ func TestOpsPage(t *testing.T) {
 <td><span class="muted">从未</span></td>`,
 		`<tr class="lost"><th scope="row">tousu-idx-1 <span class="muted">进程 9</span></th><td class="nowrap"><span class="err">失联</span></td><td>indexer</td><td class="nowrap">v1.4.1</td>`,
 		`<td>gateway、poller</td><td class="nowrap">v1.4.2</td>`,
+		`<tr class="lost"><th scope="row">tousu-rt-0 <span class="muted">进程 31</span></th><td class="nowrap"><span class="muted">已停止</span></td><td>router</td>`,
 		`<td class="nowrap">45 秒前</td>`,
 		`已有 1 个样本`,
 		`&#34;name&#34;:&#34;tousu-indexer · cases 积压&#34;`,

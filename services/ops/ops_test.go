@@ -158,7 +158,7 @@ func TestBeat(t *testing.T) {
 		sent = append(sent, m...)
 		return nil
 	}, zap.NewNop())
-	if err := a.Announce(context.Background(), at(9, 31)); err != nil {
+	if err := a.Announce(context.Background(), at(9, 31), false); err != nil {
 		t.Fatal(err)
 	}
 	if len(sent) != 1 || sent[0].Topic != bus.TopicHeartbeat || string(sent[0].Key) != ProcessID("tousu-gw-0", 4242, at(8, 0)) {
@@ -221,6 +221,58 @@ func TestBeat(t *testing.T) {
 	}
 	if n := d.Prune(at(9, 31).Add(25 * time.Hour)); n != 2 || len(d.Processes(at(9, 31))) != 0 {
 		t.Errorf("Prune after a day = %d", n)
+	}
+}
+
+// TestAnnouncerSaysItStopped: when its context ends, the announcer sends
+// the process's last beat, on a context of its own; the page then shows
+// the process and its channels stopped (已停止), not lost, however long
+// ago, and running processes first.
+func TestAnnouncerSaysItStopped(t *testing.T) {
+	channels := NewChannels(ChannelHealth{Kind: ingest.ChannelHotline, Name: "rexian-12315"})
+	self := Self{Host: "tousu-gw-1", PID: 77, Started: at(8, 0), Targets: []string{"gateway", "poller"}, Version: "v1.4.2",
+		Every: time.Second, Channels: channels}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent []bus.Message
+	a := NewAnnouncer(Config{Every: time.Second}, self.Beat, func(wctx context.Context, m ...bus.Message) error {
+		if err := wctx.Err(); err != nil {
+			return err // a write on an ended context fails, as the producer's does
+		}
+		sent = append(sent, m...)
+		cancel() // the process is told to stop after its first beat
+		return nil
+	}, zap.NewNop())
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("sent %d beats, want the first and the last", len(sent))
+	}
+	d := NewDeployment()
+	for _, m := range sent {
+		if err := d.Follow(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := self
+	running.PID, running.Started = 78, at(9, 0)
+	v, _ := json.Marshal(running.Beat(time.Now()))
+	if err := d.Follow(context.Background(), bus.Message{Key: []byte("running"), Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	ps := d.Processes(time.Now())
+	if len(ps) != 2 || ps[0].PID != 78 || ps[0].Gone() || ps[1].PID != 77 || !ps[1].Stopped || ps[1].Lost {
+		t.Errorf("Processes = %+v, want the running one, then the stopped one", ps)
+	}
+	// Both gone an hour later, by start time: the stopped one (77) is not
+	// lost; the one that went silent (78) is.
+	if ps := d.Processes(later); len(ps) != 2 || !ps[0].Stopped || ps[0].Lost || !ps[1].Lost {
+		t.Errorf("an hour later, Processes = %+v: the stopped one is not lost, the silent one is", ps)
+	}
+	// The running process runs the folder now: the stopped one's row goes.
+	if ch := d.Channels(time.Now()); len(ch) != 1 || ch[0].Stopped || ch[0].Process != ProcessID("tousu-gw-1", 78, at(9, 0)) {
+		t.Errorf("Channels = %+v", ch)
 	}
 }
 

@@ -86,7 +86,8 @@ func lagCell(group, topic, attr string) string {
 // stopped, complaints arriving, and its lag on the cases topic rising
 // with no consumer attached; the indexer started again, and the lag
 // falling back to 0 while the page refreshes itself, the stopped process
-// shown lost and the new one online. Every complaint is then in the index.
+// shown stopped (已停止) and the new one online. Every complaint is then in
+// the index.
 func TestOpsPageShowsIndexerLagOnRealServers(t *testing.T) {
 	kafka, es := servertest.Require(t, servertest.Kafka), servertest.Require(t, servertest.ES)
 	ctx := browsertest.Start(t, 1100, 900, 10*time.Minute)
@@ -163,12 +164,12 @@ func TestOpsPageShowsIndexerLagOnRealServers(t *testing.T) {
 
 	restarted := serve("indexer")
 	b.until("the indexer's lag falls back to 0", members+" === 1 && "+total+" === 0")
-	// Earlier runs' processes may still be listed (lost): the test's own
+	// Earlier runs' processes may still be listed (stopped): the test's own
 	// are known by their process ids.
-	b.until("the stopped indexer is shown lost and the new one online", fmt.Sprintf(`(() => {
+	b.until("the stopped indexer is shown stopped and the new one online", fmt.Sprintf(`(() => {
 		const row = pid => [...document.querySelectorAll('[data-live="procs"] tbody tr')].find(r => (r.querySelector("th .muted")||{}).innerText === "进程 " + pid);
 		const was = row(%d), is = row(%d);
-		return !!was && !!is && was.innerText.includes("失联") && is.innerText.includes("在线");
+		return !!was && !!is && was.innerText.includes("已停止") && is.innerText.includes("在线");
 	})()`, indexer.cmd.Process.Pid, restarted.cmd.Process.Pid))
 	b.shot("15r-dist-ops-lag-fallen")
 	res := console.waitFor(t, "运维积压"+run, len(complaints))
