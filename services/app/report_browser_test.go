@@ -58,8 +58,9 @@ func (f *reportFigures) add(c router.Case, now time.Time) {
 // resolved, and a supervisor opens 时效统计 for the period by category:
 // each row and 合计 have the figures computed here from the cases
 // themselves, and the Excel file the page's 下载 Excel link gives (with
-// the supervisor's session) has the same rows. The page is also shot at a
-// phone's width.
+// the supervisor's session) has the same rows; a period without cases
+// says so, without an empty chart. The page is also shot at a phone's
+// width.
 func TestReportInTheBrowser(t *testing.T) {
 	b := newConsoleBrowser(t)
 	dir := t.TempDir()
@@ -136,6 +137,15 @@ func TestReportInTheBrowser(t *testing.T) {
 		t.Errorf("the sheet's title %q does not say %s", sheet[0][0], title)
 	}
 	checkReportRows(t, "the Excel file", sheet[2:], want)
+
+	// A period without cases says so, with no empty chart.
+	b.navigate("/console/reports?from=2025-11-01&to=2025-11-30&group_by=department&interval=week", "table.report")
+	b.until("the empty period's page has run its script", `!!window.echarts`)
+	if empty, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.getElementById("trendchart").offsetHeight === 0 &&
+		document.querySelector("table.report tbody").innerText.includes("该期间没有受理的工单")`)); err != nil || !empty {
+		t.Errorf("a period without cases shows an empty chart or does not say it has none (%v)", err)
+	}
+	b.shot("report-empty")
 
 	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	b.navigate("/console/reports?"+query.Encode(), "table.report")
