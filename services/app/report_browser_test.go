@@ -53,6 +53,18 @@ func (f *reportFigures) add(c router.Case, now time.Time) {
 	}
 }
 
+// browseTousu starts Chromium and an embedded tousu on its own data
+// directory, in which the admin creates list.
+func browseTousu(tb testing.TB, list ...account) (*consoleBrowser, *running) {
+	tb.Helper()
+	b := newConsoleBrowser(tb)
+	dir := tb.TempDir()
+	r := startTousu(tb, dir)
+	b.base = r.base
+	b.accounts(dir, list)
+	return b, r
+}
+
 // TestReportInTheBrowser is issue 15's report test in headless Chromium
 // against the real process: complaints of several kinds arrive, some are
 // resolved, and a supervisor opens 时效统计 for the period by category:
@@ -62,11 +74,7 @@ func (f *reportFigures) add(c router.Case, now time.Time) {
 // says so, without an empty chart. The page is also shot at a phone's
 // width.
 func TestReportInTheBrowser(t *testing.T) {
-	b := newConsoleBrowser(t)
-	dir := t.TempDir()
-	r := startTousu(t, dir)
-	b.base = r.base
-	b.accounts(dir, []account{{"li.na", "李娜", "supervisor", ""}})
+	b, r := browseTousu(t, account{"li.na", "李娜", "supervisor", ""})
 
 	complaints := []string{
 		"宽带12月3号起天天晚上断网，报修两次没人上门，工单号 GD20261203-0087",

@@ -92,16 +92,9 @@ func TestOpsPageShowsIndexerLagOnRealServers(t *testing.T) {
 	kafka, es := servertest.Require(t, servertest.Kafka), servertest.Require(t, servertest.ES)
 	ctx := browsertest.Start(t, 1100, 900, 10*time.Minute)
 	root := t.TempDir()
-	cfgPath := filepath.Join(root, "tousu.yaml")
-	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
-	t.Cleanup(func() { dropIndex(t, es, prefix) })
 	// Sign-ins all come from 127.0.0.1 and earlier runs' failures stay on
 	// the shared ledger: the address's lock is set out of reach.
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n"+
-		"session:\n  max_client_failures: 100000\nheartbeat:\n  every: 1s\n", kafka, es, prefix)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := realConfig(t, root, kafka, es, "session:\n  max_client_failures: 100000\nheartbeat:\n  every: 1s\n")
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_SECRET=" + testSecret}
 	serve := func(target string) *proc {
 		return startProc(t, env, "-config", cfgPath, "-target", target, "-data", filepath.Join(root, target))
