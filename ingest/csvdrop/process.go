@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -156,9 +157,7 @@ func (f *folder) take(ctx context.Context, name string) outcome {
 		log.Error("cannot move file to processed/; will retry", zap.Error(err))
 		return outcomeRetry
 	}
-	f.m.files.WithLabelValues(f.cfg.Name, OutcomeProcessed).Inc()
-	f.m.rows.WithLabelValues(f.cfg.Name, "duplicate").Add(float64(sum.Duplicates))
-	f.m.rows.WithLabelValues(f.cfg.Name, "rejected").Add(float64(sum.Rejected))
+	f.count(sum)
 	f.m.seconds.WithLabelValues(f.cfg.Name).Observe(float64(sum.DurationMS) / 1000)
 	log.Info("file processed", summaryFields(sum)...)
 	return outcomeProcessed
@@ -177,7 +176,7 @@ func (f *folder) readRows(rd *Reader, rows *RowParser, hashPrefix []byte, rej *r
 			return nil, nil
 		case errors.As(err, &rerr):
 			sum.RowsRead++
-			sum.Rejected++
+			sum.reject(RowClassFormat)
 			if err := rej.add(rerr.Row, "CSV 格式错误："+rerr.Err.Error(), nil); err != nil {
 				return nil, err
 			}
@@ -200,7 +199,7 @@ func (f *folder) readRows(rd *Reader, rows *RowParser, hashPrefix []byte, rej *r
 			sum.SourceIDsIgnored++
 		}
 		if len(res.Problems) > 0 {
-			sum.Rejected++
+			sum.reject(FieldClass(res.Problems[0].Field))
 			// The reason may quote the phone cell; logs get the fields only.
 			log.Debug("row rejected", zap.Int("row", rec.Row), zap.String("phone", ingest.MaskPhone(res.Envelope.Phone)), zap.Strings("fields", problemFields(res.Problems)))
 			if err := rej.add(rec.Row, res.Reason(), rec.Cells); err != nil {
@@ -275,11 +274,32 @@ func (f *folder) failOpened(sum *Summary, rej *rejectedWriter, reason string, ca
 		}
 		return outcomeRetry
 	}
-	f.m.files.WithLabelValues(f.cfg.Name, OutcomeFailed).Inc()
-	f.m.rows.WithLabelValues(f.cfg.Name, "duplicate").Add(float64(sum.Duplicates))
-	f.m.rows.WithLabelValues(f.cfg.Name, "rejected").Add(float64(sum.Rejected))
+	f.count(sum)
 	log.Warn("file failed", append(summaryFields(sum), zap.String("reason", reason), zap.String("error", sum.Error))...)
 	return outcomeFailed
+}
+
+// count records a file that reached its outcome (processed or failed) in
+// the metrics and, when it refused rows or was refused itself, tells
+// f.rejected.
+func (f *folder) count(sum *Summary) {
+	f.m.files.WithLabelValues(f.cfg.Name, sum.Outcome).Inc()
+	f.m.rows.WithLabelValues(f.cfg.Name, "duplicate").Add(float64(sum.Duplicates))
+	f.m.rows.WithLabelValues(f.cfg.Name, "rejected").Add(float64(sum.Rejected))
+	if f.rejected == nil || sum.Rejected == 0 && sum.Outcome != OutcomeFailed {
+		return
+	}
+	r := Rejected{Folder: f.cfg.Name, File: sum.File, ByClass: maps.Clone(sum.RejectedBy)}
+	if r.ByClass == nil {
+		r.ByClass = map[string]int{}
+	}
+	if sum.Outcome == OutcomeFailed {
+		r.ByClass[FileClassFailed]++
+		r.Detail = fmt.Sprintf("文件 %s 已退回 %s：%s", sum.File, sum.StoredAs, sum.Reason)
+	} else {
+		r.Detail = fmt.Sprintf("文件 %s 有 %d 行被拒，见 %s", sum.File, sum.Rejected, sum.RejectedFile)
+	}
+	f.rejected(r)
 }
 
 // errReplaced means the name now refers to another file than the one read.

@@ -50,6 +50,9 @@ type Summary struct {
 	Duplicates int `json:"duplicates"`
 	// Rejected rows are listed, with the reason, in RejectedFile.
 	Rejected int `json:"rejected"`
+	// RejectedBy counts the rejected rows by the class of their reason
+	// (RowClassFormat, or FieldClass of the row's first problem).
+	RejectedBy map[string]int `json:"rejected_by,omitempty"`
 	// EmptyRows are blank records (trailing empty rows of Excel exports).
 	EmptyRows int `json:"empty_rows"`
 	// ReceivedFallbacks are rows whose receive time is the file's
@@ -75,4 +78,42 @@ type DuplicateRow struct {
 	// FirstFile and FirstRow locate the row that was published.
 	FirstFile string `json:"first_file"`
 	FirstRow  int    `json:"first_row"`
+}
+
+// The classes of what a folder refuses (Summary.RejectedBy, Rejected).
+const (
+	// RowClassFormat is a row the CSV reader could not split into cells
+	// (a stray quote).
+	RowClassFormat = "CSV 格式错误"
+	// FileClassFailed is a file moved to failed/ as a whole.
+	FileClassFailed = "整个文件被退回"
+)
+
+// FieldClass is the class of a row rejected for its column column (as
+// the file names it): "字段“来电号码”有误". The class names the column,
+// never the cell, which may hold a phone number.
+func FieldClass(column string) string { return "字段“" + column + "”有误" }
+
+// reject counts a rejected row of class class.
+func (s *Summary) reject(class string) {
+	s.Rejected++
+	if s.RejectedBy == nil {
+		s.RejectedBy = map[string]int{}
+	}
+	s.RejectedBy[class]++
+}
+
+// Rejected is what one file of a folder refused, told once the file
+// reached its outcome (see Watcher.OnRejected).
+type Rejected struct {
+	// Folder is the folder's name (FolderConfig.Name).
+	Folder string
+	// File is the name the file was dropped under.
+	File string
+	// ByClass counts the rejected rows by class (RowClassFormat,
+	// FieldClass) and a file moved to failed/ as one FileClassFailed.
+	ByClass map[string]int
+	// Detail says, for operators, what happened and where to look: the
+	// file, its rows or reason, never a cell.
+	Detail string
 }

@@ -56,6 +56,8 @@ type folder struct {
 	refs    ingest.References
 	publish ingest.Publish
 	now     func() time.Time
+	// rejected is told what each file refused (OnRejected); nil for no one.
+	rejected func(Rejected)
 
 	root   *os.Root
 	st     *state
@@ -132,6 +134,17 @@ func New(cfg Config, refs ingest.References, publish ingest.Publish, logger *zap
 		})
 	}
 	return w, nil
+}
+
+// OnRejected makes the watcher call fn for each file that reached its
+// outcome with rejected rows, or that was moved to failed/ as a whole,
+// after its summary was written. fn is called on the folder's goroutine,
+// one file at a time per folder and concurrently for different folders;
+// it must not block. Call it before Run.
+func (w *Watcher) OnRejected(fn func(Rejected)) {
+	for _, f := range w.folders {
+		f.rejected = fn
+	}
 }
 
 // Run watches every folder until ctx ends, then returns nil; call it once.

@@ -101,6 +101,8 @@ type Handler struct {
 	signed  *keyCache // accepted signature -> envelope id
 	unknown source    // what requests to unknown sources are checked against
 	now     func() time.Time
+	// refused is told each refused request of a known source (OnRefused).
+	refused func(source, class string)
 }
 
 // source is a resolved SourceConfig.
@@ -177,6 +179,40 @@ func New(cfg Config, shared webform.Shared, publish ingest.Publish, logger *zap.
 	return h, nil
 }
 
+// OnRefused makes the handler call fn for every request to a configured
+// source that it refuses for what the request is (4xx: a signature or
+// timestamp that does not hold, a body too large or not the source's
+// JSON, a reused idempotency key), with the class of the refusal in
+// Chinese ("签名无效", "时间戳超出允许范围"; RefusalClass). Requests to
+// unknown sources are not told: they are nobody's channel. fn is called
+// on the request's goroutine, concurrently; it must be safe for that and
+// must not block. Call it before Mount.
+func (h *Handler) OnRefused(fn func(source, class string)) { h.refused = fn }
+
+// refusalClasses are the classes of the error codes of refusals.
+var refusalClasses = map[string]string{
+	"unsupported_encoding": "不支持压缩的内容",
+	"too_large":            "内容过大",
+	"bad_request":          "请求无法读取",
+	"missing_header":       "缺少签名请求头",
+	"bad_signature":        "签名无效",
+	"bad_timestamp":        "时间戳格式错误",
+	"stale_timestamp":      "时间戳超出允许范围",
+	"bad_idempotency_key":  "幂等键无效",
+	"invalid_json":         "内容不是有效的 JSON",
+	"invalid_field":        "字段无效",
+	"idempotency_conflict": "幂等键重复使用",
+}
+
+// RefusalClass returns the class of a refusal by its error code (the
+// answer's "code"): its Chinese name, or the code itself for one without.
+func RefusalClass(code string) string {
+	if c, ok := refusalClasses[code]; ok {
+		return c
+	}
+	return code
+}
+
 // PathPrefix is where Mount puts the webhooks: POST PathPrefix + source.
 // Their handler reads the request body itself, within the source's limit.
 const PathPrefix = "/webhooks/"
@@ -207,6 +243,9 @@ func (h *Handler) handle(c *fiber.Ctx) error {
 	}
 	fail := func(status int, outcome string, e apiError) error {
 		h.m.requests.WithLabelValues(label, outcome).Inc()
+		if known && status < fiber.StatusInternalServerError && h.refused != nil {
+			h.refused(name, RefusalClass(e.Code))
+		}
 		return c.Status(status).JSON(e)
 	}
 	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {

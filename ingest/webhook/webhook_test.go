@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,18 @@ func testConfig() Config {
 type testEnv struct {
 	app *fiber.App
 	pub *ingesttest.Recorder
+
+	mu      sync.Mutex
+	refused []string // "source: class", as OnRefused told them
+}
+
+// takeRefused returns what OnRefused was told since the last call.
+func (e *testEnv) takeRefused() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.refused
+	e.refused = nil
+	return out
 }
 
 // memLedger is a webform.Ledger in memory, as one replica sees it.
@@ -99,8 +112,14 @@ func newTestEnvSharing(tb testing.TB, cfg Config, ledger *memLedger) *testEnv {
 		tb.Fatal(err)
 	}
 	app := fiber.New()
+	e := &testEnv{app: app, pub: pub}
+	h.OnRefused(func(source, class string) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.refused = append(e.refused, source+": "+class)
+	})
 	h.Mount(app)
-	return &testEnv{app: app, pub: pub}
+	return e
 }
 
 type answer struct {
@@ -191,6 +210,15 @@ func TestWebhook(t *testing.T) {
 			status, a := e.send(t, tt.source, tt.secret, tt.ts, tt.body, tt.headers)
 			if status != tt.status || a.Code != tt.code || a.Field != tt.field {
 				t.Fatalf("got %d %+v, want %d code %q field %q", status, a, tt.status, tt.code, tt.field)
+			}
+			// A refusal counts against its source's channel, by class; an
+			// unknown source is nobody's channel.
+			var wantRefused []string
+			if status != 202 && tt.source != "nobody" {
+				wantRefused = []string{tt.source + ": " + RefusalClass(tt.code)}
+			}
+			if got := e.takeRefused(); !slices.Equal(got, wantRefused) {
+				t.Errorf("refused %q, want %q", got, wantRefused)
 			}
 			published := e.pub.Published()
 			if status == 202 {
@@ -426,6 +454,9 @@ func TestWebhookPublishFailure(t *testing.T) {
 	status, a := e.send(t, "shop", shopSecret, time.Now(), defaultBody, nil)
 	if status != http.StatusServiceUnavailable || !a.Retryable || a.Reference != "" || !strings.Contains(a.Error, "系统繁忙") {
 		t.Fatalf("got %d %+v", status, a)
+	}
+	if got := e.takeRefused(); len(got) != 0 {
+		t.Errorf("a broker failure counted as a refusal: %q (the publish counts it)", got)
 	}
 	// Once the broker is back, the retry is accepted with the same key.
 	e.pub.Fail(nil)

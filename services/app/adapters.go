@@ -73,6 +73,7 @@ func (p *Process) startHotline() error {
 	if err != nil {
 		return err
 	}
+	w.OnRejected(p.hotlineRejections())
 	p.runners = append(p.runners, w.Run)
 	return nil
 }

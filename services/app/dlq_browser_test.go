@@ -16,11 +16,7 @@ import (
 // entry then shows as replayed and offers no second replay. The page is
 // also shot at a phone's width.
 func TestDeadLettersInTheBrowser(t *testing.T) {
-	b := newConsoleBrowser(t)
-	dir := t.TempDir()
-	r := startTousu(t, dir)
-	b.base = r.base
-	b.accounts(dir, []account{{"qian.ops", "钱运维", "ops", ""}})
+	b, r := browseTousu(t, account{"qian.ops", "钱运维", "ops", ""})
 	injectDeadLetters(t, r)
 
 	b.signIn("qian.ops", "初始密码-qian.ops", "运维新密码-2026")

@@ -13,11 +13,14 @@ import (
 // TestIdempotencyKeysPerAccount checks, through the whole process, that
 // an Idempotency-Key is scoped by the API token's account: another
 // account's equal key is a complaint of its own, and the same account's
-// key with other content is refused with 409.
+// key with other content is refused with 409. A monitoring system's
+// token submits nothing (401).
 func TestIdempotencyKeysPerAccount(t *testing.T) {
 	const partnerToken = "partner-intake-token-0123456789"
+	const monitorToken = "prometheus-monitor-token-0123456789"
 	r := startTousu(t, t.TempDir(), func(c *Config) {
-		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "partner", Token: secret.Inline(partnerToken), Role: httpapi.RoleIntake})
+		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "partner", Token: secret.Inline(partnerToken), Role: httpapi.RoleIntake},
+			httpapi.Token{Name: "prometheus", Token: secret.Inline(monitorToken), Role: httpapi.RoleMonitor})
 	})
 	submit := func(token, description string) (int, string) {
 		t.Helper()
@@ -35,6 +38,9 @@ func TestIdempotencyKeysPerAccount(t *testing.T) {
 	}
 	if code, ref := submit(testToken, "另一件事"); code != http.StatusConflict || ref != "" {
 		t.Fatalf("admin's key with other content: %d %s, want 409", code, ref)
+	}
+	if code, ref := submit(monitorToken, "监控令牌不该能提交：话费多扣了３８元"); code != http.StatusUnauthorized || ref != "" {
+		t.Fatalf("monitor token: %d %s, want 401", code, ref)
 	}
 	r.waitFor(t, url.Values{"channel": {"api"}}, 2)
 }

@@ -288,12 +288,13 @@ func (p *Process) startGateway(context.Context) error {
 	// API tokens scope idempotency keys by their name.
 	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool) {
 		who, ok := p.auth.Check(token)
-		return who.Name, ok
+		return who.Name, ok && who.Role.MaySubmit()
 	}))
 	hooks, err := webhook.New(p.cfg.Webhook, shared, publish, p.component("webhook"), p.registry)
 	if err != nil {
 		return err
 	}
+	hooks.OnRefused(p.webhookRefusals())
 	hooks.Mount(p.server.App())
 	p.server.OwnBody(webform.PathSubmit, webform.PathAPI, webhook.PathPrefix)
 	p.server.SetErrorPage(form.ErrorPage)
@@ -752,7 +753,7 @@ func (p *Process) printAddresses() {
 		fmt.Fprintf(p.out, "tousu: admin API          %s%s (admin token; tousu users)\n", base, httpapi.PathAdminUsers)
 		fmt.Fprintf(p.out, "tousu: operations         %s%s (ops and admin accounts; dead letters: tousu dlq)\n", base, console.PathOps)
 	}
-	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (ops, admin or supervisor token; health: /healthz, /readyz)\n", base)
+	fmt.Fprintf(p.out, "tousu: metrics            %s/metrics (monitor, ops, admin or supervisor token; health: /healthz, /readyz)\n", base)
 }
 
 // Run serves until ctx ends or a component fails, then stops everything.

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/ingest/csvdrop"
 	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/console"
@@ -76,6 +77,22 @@ func (p *Process) quarantineCounted(q imap.Quarantine) imap.Quarantine {
 		}
 		channels.Quarantined(ingest.ChannelEmail, m.Mailbox)
 		return nil
+	}
+}
+
+// hotlineRejections returns what counts the rows and files a hotline
+// folder refused in its health (csvdrop.Watcher.OnRejected).
+func (p *Process) hotlineRejections() func(csvdrop.Rejected) {
+	channels := p.intakeChannels()
+	return func(r csvdrop.Rejected) { channels.Refused(ingest.ChannelHotline, r.Folder, r.ByClass, r.Detail) }
+}
+
+// webhookRefusals returns what counts a webhook source's refused
+// requests in its health (webhook.Handler.OnRefused).
+func (p *Process) webhookRefusals() func(source, class string) {
+	channels := p.intakeChannels()
+	return func(source, class string) {
+		channels.Refused(ingest.ChannelWebhook, source, map[string]int{class: 1}, "请求被拒："+class)
 	}
 }
 

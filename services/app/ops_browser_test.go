@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestOpsPageShowsLagInTheBrowser: in headless Chromium, an ops account
 // watches the escalator's lag on the cases topic rise while the
 // escalator's process is stopped (no consumer attached) and fall back to
 // zero once it runs again, without reloading the page (it refreshes
-// itself); an agent gets 403 and no link to it. The escalator stands for
+// itself), the keyboard focus staying where it was; an agent gets 403 and no link to it. The escalator stands for
 // any stage run as its own process (the indexer cannot be, beside the
 // embedded Bleve index).
 func TestOpsPageShowsLagInTheBrowser(t *testing.T) {
@@ -40,12 +42,21 @@ func TestOpsPageShowsLagInTheBrowser(t *testing.T) {
 		return fmt.Sprintf(`Number((document.querySelector('tr[data-group="tousu-escalator"] [data-%s]')||{dataset:{}}).dataset.%s ?? -1)`, attr, attr)
 	}
 	b.until("the escalator is attached", cell("members")+" === 1")
+	// A keyboard user on the escalator's partitions keeps the focus there
+	// while the page swaps in new numbers.
+	summary := `document.querySelector('details[data-key="tousu-escalator cases"] > summary')`
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](summary+`.focus() === undefined`)); err != nil {
+		t.Fatalf("focus the escalator's partitions: %v", err)
+	}
 
 	escalator.stop()
 	for i, text := range []string{"宽带12月3号起天天断网，报修两次没人上门", "话费多扣了30元，客服说查不到记录", "营业厅说办携号转网要交违约金，合同里没写"} {
 		r.submit(t, text, "ops-lag-"+strconv.Itoa(i))
 	}
 	b.until("the escalator's lag rises with no consumer", cell("total")+" >= 3 && "+cell("members")+" === 0")
+	if focused, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.activeElement === `+summary)); err != nil || !focused {
+		t.Errorf("the keyboard focus left the escalator's partitions when the page refreshed itself (%v)", err)
+	}
 	if !b.exists(`tr[data-group="tousu-escalator"] .err`) {
 		t.Error("a group with lag and no consumer is not marked")
 	}
@@ -59,7 +70,7 @@ func TestOpsPageShowsLagInTheBrowser(t *testing.T) {
 	b.until("the escalator's lag falls back", cell("total")+" === 0 && "+cell("members")+" === 1")
 	b.shot("15c-lag-fallen")
 	procs := b.text(`[data-live="procs"]`)
-	for _, want := range []string{"escalator", "失联", "在线"} {
+	for _, want := range []string{"escalator", "已停止", "在线"} {
 		if !strings.Contains(procs, want) {
 			t.Errorf("the processes say %q, want %q among them", procs, want)
 		}

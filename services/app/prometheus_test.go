@@ -24,9 +24,9 @@ import (
 	"github.com/tousu/tousu/services/stages/indexer"
 )
 
-// prometheusToken is the ops token the test's Prometheus scrapes with, as
-// the README's Monitoring section advises.
-const prometheusToken = "prom-scrape-ops-token-0123456789"
+// prometheusToken is the monitor token the test's Prometheus scrapes
+// with, as the README's Monitoring section advises.
+const prometheusToken = "prom-scrape-monitor-token-0123456789"
 
 // testRules writes a copy of deploy/monitoring/tousu-rules.yml into dir
 // whose alerts wait forDur instead of their shipped for: durations, and
@@ -60,9 +60,10 @@ func testRules(tb testing.TB, dir, forDur string) string {
 // promServer is a Prometheus server of a test.
 type promServer struct{ base string }
 
-// startPrometheus runs Debian's prometheus on a loopback port, scraping
-// target every second with the ops token and evaluating rules every
-// second, until the test ends.
+// startPrometheus runs Debian's prometheus on a loopback port with the
+// configuration of deploy/monitoring/prometheus.yml, its target, token
+// file and rules replaced by the test's (target scraped with the monitor
+// token) and every interval a second, until the test ends.
 func startPrometheus(tb testing.TB, target, rules string) *promServer {
 	tb.Helper()
 	bin := servertest.Require(tb, servertest.Prometheus)
@@ -71,20 +72,7 @@ func startPrometheus(tb testing.TB, target, rules string) *promServer {
 	if err := os.WriteFile(token, []byte(prometheusToken), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: tousu
-    authorization:
-      type: Bearer
-      credentials_file: %q
-    static_configs:
-      - targets: [%q]
-`, rules, token, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), prometheusConfig(tb, target, token, rules), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -126,6 +114,49 @@ scrape_configs:
 		return resp.StatusCode == http.StatusOK
 	})
 	return p
+}
+
+// promConfig is the part of deploy/monitoring/prometheus.yml the test
+// changes.
+type promConfig struct {
+	Global        map[string]string `yaml:"global"`
+	RuleFiles     []string          `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		Authorization struct {
+			Type            string `yaml:"type"`
+			CredentialsFile string `yaml:"credentials_file"`
+		} `yaml:"authorization"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// prometheusConfig returns deploy/monitoring/prometheus.yml scraping
+// target with the token in tokenFile, loading rules, every second.
+func prometheusConfig(tb testing.TB, target, tokenFile, rules string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(monitoringDir(tb), "prometheus.yml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var cfg promConfig
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		tb.Fatal(err)
+	}
+	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].Authorization.Type != "Bearer" || len(cfg.ScrapeConfigs[0].StaticConfigs) != 1 {
+		tb.Fatalf("deploy/monitoring/prometheus.yml: want one scrape config with a Bearer token and one static config, got %+v", cfg.ScrapeConfigs)
+	}
+	cfg.Global = map[string]string{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+	cfg.RuleFiles = []string{rules}
+	cfg.ScrapeConfigs[0].Authorization.CredentialsFile = tokenFile
+	cfg.ScrapeConfigs[0].StaticConfigs[0].Targets = []string{target}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
 
 // get decodes the data of a Prometheus API answer.
@@ -201,20 +232,20 @@ func (r *running) stopConsumer(tb testing.TB, group string) {
 }
 
 // TestPrometheusSeesLagAlert: a real Prometheus scrapes a running tousu
-// with an ops token and the shipped rules (for: shortened in a test copy);
+// with a monitor token and the shipped rules (for: shortened in a test copy);
 // once the indexer has stopped and complaints keep arriving,
 // TousuConsumerLagGrowing goes pending for the indexer's group on the
 // cases topic, and then fires.
 func TestPrometheusSeesLagAlert(t *testing.T) {
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.Webform.RateLimit = 1000
-		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "prometheus", Token: secret.Inline(prometheusToken), Role: httpapi.RoleOps})
+		c.Auth.Tokens = append(c.Auth.Tokens, httpapi.Token{Name: "prometheus", Token: secret.Inline(prometheusToken), Role: httpapi.RoleMonitor})
 	})
 	dir := t.TempDir()
 	prom := startPrometheus(t, strings.TrimPrefix(r.base, "http://"), testRules(t, dir, "15s"))
 
 	lag := fmt.Sprintf(`sum(tousu_consumer_lag{group=%q, topic=%q})`, indexer.Group, bus.TopicCases)
-	polltest.Until(t, "prometheus scrapes tousu with the ops token and sees the indexer's lag at 0", func() bool {
+	polltest.Until(t, "prometheus scrapes tousu with the monitor token and sees the indexer's lag at 0", func() bool {
 		up := prom.query(t, `up{job="tousu"}`)
 		return len(up) == 1 && up[0] == "1" && strings.Join(prom.query(t, lag), ",") == "0"
 	})

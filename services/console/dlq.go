@@ -90,8 +90,8 @@ func dlqLink(f deadletters.Filter) string {
 // entryLink is the page of entry id.
 func entryLink(id string) string { return pathDeadLetters + "/" + url.PathEscape(id) }
 
-// counts are the rows of a count table, most first, each filtering the
-// page by its value (with the rest of f).
+// counts are the rows of a count table, most first, each linked to what
+// link makes of its value (the page filtered by it, or noLink).
 func counts(m map[string]int, link func(string) string) []countView {
 	out := make([]countView, 0, len(m))
 	for _, v := range slices.Sorted(maps.Keys(m)) {
@@ -100,6 +100,9 @@ func counts(m map[string]int, link func(string) string) []countView {
 	slices.SortStableFunc(out, func(a, b countView) int { return cmp.Compare(b.Count, a.Count) })
 	return out
 }
+
+// noLink links a count to nothing.
+func noLink(string) string { return "" }
 
 // size says a size in bytes for people.
 func size(n int) string {

@@ -99,6 +99,15 @@ func TestDeadLetterPages(t *testing.T) {
 	}
 }
 
+// TestDeadLetterPageEmpty: with no dead letter, the page says so once,
+// in words, without empty counts, filter or list.
+func TestDeadLetterPageEmpty(t *testing.T) {
+	store, _ := deadletterstest.Store(t)
+	ps := newPagesServerWith(t, httpapi.NewDeadLetters(store, nil, zap.NewNop()))
+	ps.check(t, "钱", pathDeadLetters, http.StatusOK, []string{"死信队列为空：各处理环节没有放弃过任何消息"},
+		[]string{"按来源", "筛选", "没有符合条件的死信", "共读到 0 条"})
+}
+
 // TestDeadLetterReplayPage asks to confirm before it replays one entry or
 // every entry of a filter, replays what was confirmed once, and shows
 // the entry replayed.

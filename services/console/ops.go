@@ -98,14 +98,16 @@ type partitionRow struct {
 
 type channelRow struct {
 	Kind, Name, LastSuccess, Process, LastError string
-	Hour, Day, Errors, Quarantined              int
-	Silent, Lost, Never                         bool
+	// Refused is what the channel refused, by class, most first.
+	Refused                        []countView
+	Hour, Day, Errors, Quarantined int
+	Silent, Lost, Stopped, Never   bool
 }
 
 type processRow struct {
 	Host, Targets, Version, Started, LastBeat, Process string
 	PID                                                int
-	Lost                                               bool
+	Lost, Stopped                                      bool
 }
 
 // show renders the page; ops and admins only.
@@ -124,11 +126,11 @@ func (o *OpsPage) show(c *fiber.Ctx) error {
 	for _, ch := range o.d.Deployment.Channels(now) {
 		view.Channels = append(view.Channels, channelRow{Kind: channelKind(ch.Kind), Name: ch.Name, LastSuccess: when(ch.LastSuccess),
 			Never: ch.LastSuccess.IsZero(), Process: ch.Process, LastError: ch.LastError, Hour: ch.Hour, Day: ch.Day,
-			Errors: ch.Errors, Quarantined: ch.Quarantined, Silent: ch.Silent, Lost: ch.Lost})
+			Errors: ch.Errors, Refused: counts(ch.Refused, noLink), Quarantined: ch.Quarantined, Silent: ch.Silent, Lost: ch.Lost, Stopped: ch.Stopped})
 	}
 	for _, p := range o.d.Deployment.Processes(now) {
 		view.Processes = append(view.Processes, processRow{Host: p.Host, PID: p.PID, Targets: strings.Join(p.Targets, "、"),
-			Version: p.Version, Started: when(p.Started), LastBeat: ago(now.Sub(p.At)), Process: p.Process, Lost: p.Lost})
+			Version: p.Version, Started: when(p.Started), LastBeat: ago(now.Sub(p.At)), Process: p.Process, Lost: p.Lost, Stopped: p.Stopped})
 	}
 	var samples []ops.Sample
 	if o.d.History != nil {

@@ -283,17 +283,17 @@ func safeMethod(m string) bool {
 }
 
 // RequirePage returns middleware that admits a page's request with a
-// valid session, or a valid bearer token (403 for an intake token, which
-// only submits complaints); without either it answers 303
+// valid session, or a valid bearer token (403 for a token whose role does
+// not use the console, Role.UsesConsole); without either it answers 303
 // to the sign-in page with next= the page asked for, and an account that
 // must change its password 303 to the password page.
 func (s *Sessions) RequirePage() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if c.Get(fiber.HeaderAuthorization) != "" {
 			if p, ok := s.auth.Bearer(c); ok {
-				if p.Role == httpapi.RoleIntake {
+				if !p.Role.UsesConsole() {
 					return s.tpl.Render(c, fiber.StatusForbidden, "notice", Page{Title: "无权访问",
-						Data: message{Text: "该令牌只能提交投诉，不能使用坐席控制台。", Code: "forbidden"}})
+						Data: message{Text: "该令牌只用于提交投诉或读取监控数据，不能使用坐席控制台。", Code: "forbidden"}})
 				}
 				httpapi.SetPrincipal(c, p)
 				return c.Next()

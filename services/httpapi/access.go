@@ -52,6 +52,26 @@ func (p Principal) MayReveal(c router.Case) bool {
 	return p.Role == RoleAgent && p.MaySee(c)
 }
 
+// RunsPipeline reports whether the role may open the operations pages of
+// the console: operations and admins.
+func (r Role) RunsPipeline() bool { return r == RoleAdmin || r == RoleOps }
+
+// MonitorsPipeline reports whether the role may read the pipeline's state
+// through the API, changing nothing: the channels, the processes and the
+// dead letters, masked. Those who run the pipeline and a monitoring
+// system's token.
+func (r Role) MonitorsPipeline() bool { return r.RunsPipeline() || r == RoleMonitor }
+
+// UsesConsole reports whether the role may open the console's pages:
+// every role but an intake token, which only submits complaints, and a
+// monitoring system's, which only reads figures.
+func (r Role) UsesConsole() bool { return r != RoleIntake && r != RoleMonitor }
+
+// MaySubmit reports whether a token of the role may submit complaints
+// through the JSON API: every role but a monitoring system's, which
+// changes nothing.
+func (r Role) MaySubmit() bool { return r != RoleMonitor }
+
 // TendsDeadLetters reports whether the role may list the dead letters of
 // complaints.dlq, see their payloads masked and replay them: ops and
 // admin, who run the pipeline.

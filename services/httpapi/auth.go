@@ -28,10 +28,15 @@ const (
 	RoleAgent Role = "agent"
 	// RoleIntake may only submit complaints (partner systems, kiosks).
 	RoleIntake Role = "intake"
-	// RoleOps is an operations account signed in to the console, or a
-	// monitoring system's token (Prometheus): it sees how the installation
-	// runs and no case.
+	// RoleOps is an operations account signed in to the console, or the
+	// token of an operations tool (tousu dlq): it sees how the
+	// installation runs, reads dead letters in full and replays them, and
+	// sees no case.
 	RoleOps Role = "ops"
+	// RoleMonitor is a monitoring system's token (Prometheus): it reads the
+	// metrics and the ops API's figures (dead letters masked) and nothing
+	// else: no case, no console page, no change.
+	RoleMonitor Role = "monitor"
 )
 
 // SeesContacts reports whether the role may see phone numbers unmasked.
@@ -39,7 +44,9 @@ func (r Role) SeesContacts() bool { return r == RoleAdmin || r == RoleSupervisor
 
 // WatchesOps reports whether the role may see how the installation runs:
 // the metrics, the readiness details and the consumer lag.
-func (r Role) WatchesOps() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleOps }
+func (r Role) WatchesOps() bool {
+	return r == RoleAdmin || r == RoleSupervisor || r == RoleOps || r == RoleMonitor
+}
 
 // MaySearch reports whether the role may read cases.
 func (r Role) MaySearch() bool { return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent }
@@ -94,9 +101,9 @@ func (c AuthConfig) Validate() error {
 		}
 		names[t.Name] = true
 		switch t.Role {
-		case RoleAdmin, RoleSupervisor, RoleAgent, RoleIntake, RoleOps:
+		case RoleAdmin, RoleSupervisor, RoleAgent, RoleIntake, RoleOps, RoleMonitor:
 		default:
-			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake, ops", p, t.Role))
+			errs = append(errs, fmt.Errorf("%s.role: %q is not one of admin, supervisor, agent, intake, ops, monitor", p, t.Role))
 		}
 		if err := t.Token.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.token: %w", p, err))

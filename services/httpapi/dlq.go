@@ -2,7 +2,8 @@ package httpapi
 
 // This file is the dead-letter API: the entries of complaints.dlq a
 // console replica follows (services/deadletters), one entry, and their
-// replay, for the roles Role.TendsDeadLetters admits.
+// replay: reading for the roles Role.MonitorsPipeline admits, the replay
+// for those Role.TendsDeadLetters admits.
 
 import (
 	"context"
@@ -44,13 +45,14 @@ func NewDeadLetters(store *deadletters.Store, auth *Authenticator, logger *zap.L
 	return &DeadLetters{store: store, auth: auth, logger: logger}
 }
 
-// Mount registers GET PathDeadLetters, GET PathDeadLetters/{id} and POST
-// PathDeadLetters/replay for the roles Role.TendsDeadLetters admits.
+// Mount registers GET PathDeadLetters and GET PathDeadLetters/{id} for
+// the roles Role.MonitorsPipeline admits and POST PathDeadLetters/replay
+// for those Role.TendsDeadLetters admits.
 func (d *DeadLetters) Mount(app fiber.Router) {
-	tend := d.auth.Require(Role.TendsDeadLetters)
-	app.Get(PathDeadLetters, tend, d.list)
-	app.Post(PathDeadLetters+"/replay", tend, d.replay)
-	app.Get(PathDeadLetters+"/:id", tend, d.get)
+	read := d.auth.Require(Role.MonitorsPipeline)
+	app.Get(PathDeadLetters, read, d.list)
+	app.Post(PathDeadLetters+"/replay", d.auth.Require(Role.TendsDeadLetters), d.replay)
+	app.Get(PathDeadLetters+"/:id", read, d.get)
 }
 
 // DeadLetterItem is an entry of a list: its summary, its key and the
@@ -170,7 +172,7 @@ func (d *DeadLetters) list(c *fiber.Ctx) error {
 }
 
 // get answers GET PathDeadLetters/{id}: in full for ops (audited),
-// masked for admin; 404 for an id no kept entry has.
+// masked for the others; 404 for an id no kept entry has.
 func (d *DeadLetters) get(c *fiber.Ctx) error {
 	v, ok := d.Show(PrincipalOf(c), c.Params("id"), true)
 	if !ok {

@@ -17,10 +17,6 @@ const (
 	PathOpsProcesses = "/api/v1/ops/processes"
 )
 
-// RunsPipeline reports whether the role watches the pipeline's channels
-// and processes: operations and admins.
-func (r Role) RunsPipeline() bool { return r == RoleAdmin || r == RoleOps }
-
 // LagSource reports the lag of the pipeline's consumer groups, asking the
 // broker, so every process answers the same whichever components it runs.
 // It does not fail: a group the broker cannot answer for carries its error.
@@ -43,7 +39,8 @@ type OpsDeps struct {
 
 // MountOps registers GET /api/v1/ops/lag for admin, supervisor and ops
 // (with ?history=1 the sampled hour too) and, where d.Deployment is set,
-// GET /api/v1/ops/channels and /api/v1/ops/processes for ops and admin.
+// GET /api/v1/ops/channels and /api/v1/ops/processes for the roles
+// Role.MonitorsPipeline admits.
 func MountOps(app fiber.Router, auth *Authenticator, d OpsDeps, logger *zap.Logger) {
 	now := d.Now
 	if now == nil {
@@ -65,10 +62,10 @@ func MountOps(app fiber.Router, auth *Authenticator, d OpsDeps, logger *zap.Logg
 	if d.Deployment == nil {
 		return
 	}
-	app.Get(PathOpsChannels, auth.Require(Role.RunsPipeline), func(c *fiber.Ctx) error {
+	app.Get(PathOpsChannels, auth.Require(Role.MonitorsPipeline), func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"channels": d.Deployment.Channels(now())})
 	})
-	app.Get(PathOpsProcesses, auth.Require(Role.RunsPipeline), func(c *fiber.Ctx) error {
+	app.Get(PathOpsProcesses, auth.Require(Role.MonitorsPipeline), func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"processes": d.Deployment.Processes(now())})
 	})
 }

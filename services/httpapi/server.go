@@ -12,7 +12,8 @@
 // Cache-Control: no-store. /healthz and /readyz are public but /readyz
 // tells anonymous callers only whether the process is ready; its checks
 // and details, and /metrics, need an admin, supervisor or ops account
-// (signed in, or by bearer token).
+// (signed in, or by bearer token) or a monitoring system's token
+// (Role.WatchesOps).
 package httpapi
 
 import (

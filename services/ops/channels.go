@@ -2,6 +2,7 @@ package ops
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -62,9 +63,15 @@ type ChannelHealth struct {
 	// Hour and Day count the messages of the last hour and day.
 	Hour int `json:"hour"`
 	Day  int `json:"day"`
-	// Errors counts failures since the process started (a publish the
-	// broker did not acknowledge; for a mailbox, failed polls in a row).
+	// Errors counts failures since the process started: a publish the
+	// broker did not acknowledge, what the channel refused (Refused) and,
+	// for a mailbox, failed polls in a row.
 	Errors int `json:"errors"`
+	// Refused counts by class what the channel refused since the process
+	// started: hotline rows that are no complaint and files sent back
+	// whole, webhook requests whose signature, timestamp or content does
+	// not hold. Each counts in Errors too.
+	Refused map[string]int `json:"refused,omitempty"`
 	// LastError is the text of the latest failure (never a secret).
 	LastError string `json:"last_error,omitempty"`
 	// Quarantined counts messages set aside to the dead letters since the
@@ -165,6 +172,23 @@ func (c *Channels) Failed(kind ingest.Channel, name, reason string) {
 	ch.health.LastError = reason
 }
 
+// Refused records what the channel refused, counted by class, and detail,
+// which says what happened for operators (no customer data), as its
+// latest failure.
+func (c *Channels) Refused(kind ingest.Channel, name string, byClass map[string]int, detail string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.get(kind, name)
+	for class, n := range byClass {
+		if ch.health.Refused == nil {
+			ch.health.Refused = map[string]int{}
+		}
+		ch.health.Refused[class] += n
+		ch.health.Errors += n
+	}
+	ch.health.LastError = detail
+}
+
 // Quarantined records a message of the channel set aside to the dead
 // letters.
 func (c *Channels) Quarantined(kind ingest.Channel, name string) {
@@ -196,6 +220,7 @@ func (c *Channels) Health(now time.Time) []ChannelHealth {
 	nowMin := now.Unix() / 60
 	for _, ch := range c.by {
 		h := ch.health
+		h.Refused = maps.Clone(h.Refused)
 		for i, m := range ch.minute {
 			if age := nowMin - m; age >= 0 && age < minutesPerDay && ch.counts[i] > 0 {
 				h.Day += int(ch.counts[i])

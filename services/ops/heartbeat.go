@@ -45,12 +45,16 @@ type Beat struct {
 	Every time.Duration `json:"every"`
 	// Channels are the intake channels the process runs (gateway, poller).
 	Channels []ChannelHealth `json:"channels,omitempty"`
+	// Stopped marks the last beat of a process that stopped on purpose
+	// (it was told to: a deployment, a restart), sent as it stopped.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Lost reports whether a process whose last beat is last has missed
-// LostBeats beats at now.
+// LostBeats beats at now without saying it stopped: it crashed, hangs or
+// cannot reach the broker.
 func Lost(last Beat, now time.Time) bool {
-	return now.Sub(last.At) > LostBeats*last.Every
+	return !last.Stopped && now.Sub(last.At) > LostBeats*last.Every
 }
 
 // ProcessID names a process by host, process id and start time (to the
@@ -123,9 +127,11 @@ func NewAnnouncer(cfg Config, beat func(now time.Time) Beat, write func(context.
 	return &Announcer{cfg: cfg, beat: beat, write: write, logger: logger}
 }
 
-// Announce sends one beat made at now.
-func (a *Announcer) Announce(ctx context.Context, now time.Time) error {
+// Announce sends one beat made at now; with stopped, the process's last
+// (Beat.Stopped).
+func (a *Announcer) Announce(ctx context.Context, now time.Time, stopped bool) error {
 	b := a.beat(now)
+	b.Stopped = stopped
 	value, err := ingest.EncodeJSON(b)
 	if err != nil {
 		return err
@@ -136,19 +142,27 @@ func (a *Announcer) Announce(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Run announces at once and then every Config.Every until ctx ends; it
-// returns nil then. A beat that fails is logged and the next one tried.
+// Run announces at once and then every Config.Every until ctx ends; then
+// it sends the process's last beat (Beat.Stopped), waiting at most
+// Config.Every for it, and returns nil. Call it before the producer
+// write uses is closed. A beat that fails is logged and the next one
+// tried.
 func (a *Announcer) Run(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.Every)
 	defer t.Stop()
 	for {
 		bctx, cancel := context.WithTimeout(ctx, a.cfg.Every)
-		if err := a.Announce(bctx, time.Now()); err != nil && ctx.Err() == nil {
+		if err := a.Announce(bctx, time.Now(), false); err != nil && ctx.Err() == nil {
 			a.logger.Warn("heartbeat not sent", zap.Error(err))
 		}
 		cancel()
 		select {
 		case <-ctx.Done():
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Every)
+			defer cancel()
+			if err := a.Announce(last, time.Now(), true); err != nil {
+				a.logger.Warn("last heartbeat not sent: the process will be shown lost", zap.Error(err))
+			}
 			return nil
 		case <-t.C:
 		}
@@ -207,12 +221,16 @@ func (d *Deployment) Prune(now time.Time) int {
 // ProcessView is a process as the page shows it.
 type ProcessView struct {
 	Beat
-	// Lost tells that the process missed LostBeats beats (失联).
+	// Lost tells that the process missed LostBeats beats (失联) without
+	// saying it stopped (Beat.Stopped, 已停止).
 	Lost bool `json:"lost"`
 }
 
-// Processes returns the processes at now: the live ones first, each group
-// by host and start time.
+// Gone reports whether the process runs no more: stopped or lost.
+func (p ProcessView) Gone() bool { return p.Lost || p.Stopped }
+
+// Processes returns the processes at now: the running ones first, each
+// group by host and start time.
 func (d *Deployment) Processes(now time.Time) []ProcessView {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -221,8 +239,8 @@ func (d *Deployment) Processes(now time.Time) []ProcessView {
 		out = append(out, ProcessView{Beat: b, Lost: Lost(b, now)})
 	}
 	slices.SortFunc(out, func(a, b ProcessView) int {
-		if a.Lost != b.Lost {
-			if a.Lost {
+		if a.Gone() != b.Gone() {
+			if a.Gone() {
 				return 1
 			}
 			return -1
@@ -237,27 +255,28 @@ func (d *Deployment) Processes(now time.Time) []ProcessView {
 type ChannelView struct {
 	ChannelHealth
 	Process string `json:"process"`
-	// Lost tells that the process running the channel is lost: its
-	// figures are as of its last beat.
-	Lost bool `json:"lost"`
+	// Lost and Stopped tell that the process running the channel is lost
+	// or stopped: its figures are as of its last beat.
+	Lost    bool `json:"lost"`
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Channels returns every channel of the deployment at now, sorted by key
 // and process; a channel several gateways run (the web form) is listed
-// once per gateway. A lost process's channel that a live process runs now
-// (the poller restarted) is left out; one nobody runs any more is shown
-// as lost.
+// once per gateway. A stopped or lost process's channel that a running
+// process runs now (the poller restarted) is left out; one nobody runs
+// any more is shown as stopped or lost.
 func (d *Deployment) Channels(now time.Time) []ChannelView {
 	var out []ChannelView
 	live := map[string]bool{}
-	// Processes lists the live processes first.
+	// Processes lists the running processes first.
 	for _, p := range d.Processes(now) {
 		for _, ch := range p.Channels {
-			if p.Lost && live[ch.Key()] {
+			if p.Gone() && live[ch.Key()] {
 				continue
 			}
-			live[ch.Key()] = live[ch.Key()] || !p.Lost
-			out = append(out, ChannelView{ChannelHealth: ch, Process: p.Process, Lost: p.Lost})
+			live[ch.Key()] = live[ch.Key()] || !p.Gone()
+			out = append(out, ChannelView{ChannelHealth: ch, Process: p.Process, Lost: p.Lost, Stopped: p.Stopped})
 		}
 	}
 	slices.SortFunc(out, func(a, b ChannelView) int {

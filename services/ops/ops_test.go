@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -65,14 +66,21 @@ func TestChannelsHealth(t *testing.T) {
 	c.Accepted(ingest.ChannelEmail, "kefu-163", at(9, 40).Add(-25*time.Hour)) // older than a day
 	c.Quarantined(ingest.ChannelEmail, "kefu-163")
 	c.Failed(ingest.ChannelHotline, "rexian-12315", "broker: not enough replicas")
+	// Two files of bad rows, then one sent back whole: by class, in Errors.
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"字段“来电号码”有误": 3, "字段“投诉内容”有误": 1}, "文件 1205.csv 有 4 行被拒")
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"字段“来电号码”有误": 1}, "文件 1206.csv 有 1 行被拒")
+	c.Refused(ingest.ChannelHotline, "rexian-12315", map[string]int{"整个文件被退回": 1}, "文件 夜班.xlsx 已退回 failed/夜班.xlsx：Excel 工作簿")
 	c.Polled(ingest.ChannelEmail, "kefu-163", at(9, 55), 0, "")
 	c.Accepted(ingest.ChannelWebhook, "tousu-12315", at(9, 50)) // not declared: added
+	c.Refused(ingest.ChannelWebhook, "tousu-12315", map[string]int{"签名无效": 1}, "签名无效")
 	got := c.Health(at(9, 58))
 	want := []ChannelHealth{
 		{Kind: ingest.ChannelEmail, Name: "kefu-163", LastSuccess: at(9, 55), LastMessage: at(9, 40), Hour: 2, Day: 4, Quarantined: 1},
-		{Kind: ingest.ChannelHotline, Name: "rexian-12315", Errors: 1, LastError: "broker: not enough replicas"},
+		{Kind: ingest.ChannelHotline, Name: "rexian-12315", Errors: 7, LastError: "文件 夜班.xlsx 已退回 failed/夜班.xlsx：Excel 工作簿",
+			Refused: map[string]int{"字段“来电号码”有误": 4, "字段“投诉内容”有误": 1, "整个文件被退回": 1}},
 		{Kind: ingest.ChannelWebForm},
-		{Kind: ingest.ChannelWebhook, Name: "tousu-12315", LastSuccess: at(9, 50), LastMessage: at(9, 50), Hour: 1, Day: 1},
+		{Kind: ingest.ChannelWebhook, Name: "tousu-12315", LastSuccess: at(9, 50), LastMessage: at(9, 50), Hour: 1, Day: 1,
+			Errors: 1, LastError: "签名无效", Refused: map[string]int{"签名无效": 1}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Health = %+v, want %d channels", got, len(want))
@@ -80,9 +88,15 @@ func TestChannelsHealth(t *testing.T) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Key() != w.Key() || !g.LastSuccess.Equal(w.LastSuccess) || !g.LastMessage.Equal(w.LastMessage) || g.Hour != w.Hour ||
-			g.Day != w.Day || g.Errors != w.Errors || g.LastError != w.LastError || g.Quarantined != w.Quarantined || g.Silent != w.Silent {
+			g.Day != w.Day || g.Errors != w.Errors || g.LastError != w.LastError || g.Quarantined != w.Quarantined || g.Silent != w.Silent ||
+			!maps.Equal(g.Refused, w.Refused) {
 			t.Errorf("channel %d = %+v, want %+v", i, g, w)
 		}
+	}
+	// Health's counts are copies: a later refusal does not change them.
+	c.Refused(ingest.ChannelWebhook, "tousu-12315", map[string]int{"签名无效": 1}, "签名无效")
+	if got[3].Refused["签名无效"] != 1 {
+		t.Errorf("an earlier Health changed: %v", got[3].Refused)
 	}
 	// Failed polls in a row count as errors.
 	c.Polled(ingest.ChannelEmail, "kefu-163", time.Time{}, 3, "imap: dial tcp: i/o timeout")
@@ -144,7 +158,7 @@ func TestBeat(t *testing.T) {
 		sent = append(sent, m...)
 		return nil
 	}, zap.NewNop())
-	if err := a.Announce(context.Background(), at(9, 31)); err != nil {
+	if err := a.Announce(context.Background(), at(9, 31), false); err != nil {
 		t.Fatal(err)
 	}
 	if len(sent) != 1 || sent[0].Topic != bus.TopicHeartbeat || string(sent[0].Key) != ProcessID("tousu-gw-0", 4242, at(8, 0)) {
@@ -207,6 +221,58 @@ func TestBeat(t *testing.T) {
 	}
 	if n := d.Prune(at(9, 31).Add(25 * time.Hour)); n != 2 || len(d.Processes(at(9, 31))) != 0 {
 		t.Errorf("Prune after a day = %d", n)
+	}
+}
+
+// TestAnnouncerSaysItStopped: when its context ends, the announcer sends
+// the process's last beat, on a context of its own; the page then shows
+// the process and its channels stopped (已停止), not lost, however long
+// ago, and running processes first.
+func TestAnnouncerSaysItStopped(t *testing.T) {
+	channels := NewChannels(ChannelHealth{Kind: ingest.ChannelHotline, Name: "rexian-12315"})
+	self := Self{Host: "tousu-gw-1", PID: 77, Started: at(8, 0), Targets: []string{"gateway", "poller"}, Version: "v1.4.2",
+		Every: time.Second, Channels: channels}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent []bus.Message
+	a := NewAnnouncer(Config{Every: time.Second}, self.Beat, func(wctx context.Context, m ...bus.Message) error {
+		if err := wctx.Err(); err != nil {
+			return err // a write on an ended context fails, as the producer's does
+		}
+		sent = append(sent, m...)
+		cancel() // the process is told to stop after its first beat
+		return nil
+	}, zap.NewNop())
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("sent %d beats, want the first and the last", len(sent))
+	}
+	d := NewDeployment()
+	for _, m := range sent {
+		if err := d.Follow(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := self
+	running.PID, running.Started = 78, at(9, 0)
+	v, _ := json.Marshal(running.Beat(time.Now()))
+	if err := d.Follow(context.Background(), bus.Message{Key: []byte("running"), Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	ps := d.Processes(time.Now())
+	if len(ps) != 2 || ps[0].PID != 78 || ps[0].Gone() || ps[1].PID != 77 || !ps[1].Stopped || ps[1].Lost {
+		t.Errorf("Processes = %+v, want the running one, then the stopped one", ps)
+	}
+	// Both gone an hour later, by start time: the stopped one (77) is not
+	// lost; the one that went silent (78) is.
+	if ps := d.Processes(later); len(ps) != 2 || !ps[0].Stopped || ps[0].Lost || !ps[1].Lost {
+		t.Errorf("an hour later, Processes = %+v: the stopped one is not lost, the silent one is", ps)
+	}
+	// The running process runs the folder now: the stopped one's row goes.
+	if ch := d.Channels(time.Now()); len(ch) != 1 || ch[0].Stopped || ch[0].Process != ProcessID("tousu-gw-1", 78, at(9, 0)) {
+		t.Errorf("Channels = %+v", ch)
 	}
 }
 

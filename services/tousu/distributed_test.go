@@ -42,13 +42,7 @@ func realServers(t *testing.T) (kafka, es, mailbox string) {
 func TestDistributedOnRealServers(t *testing.T) {
 	kafka, es, mailbox := realServers(t)
 	root := t.TempDir()
-	cfgPath := filepath.Join(root, "tousu.yaml")
-	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
-	t.Cleanup(func() { dropIndex(t, es, prefix) })
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := realConfig(t, root, kafka, es, "")
 	secret := "partner-secret-0123456789"
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_WEBHOOK_SECRET_PARTNER=" + secret,
 		"TOUSU_SECRET=" + testSecret}
@@ -296,6 +290,21 @@ func postForm(tb testing.TB, client *http.Client, base string, form url.Values, 
 		tb.Fatalf("form submit: %d %s", resp.StatusCode, page)
 	}
 	return m[1]
+}
+
+// realConfig writes dir/tousu.yaml for processes on the real Kafka and
+// Elasticsearch, in an index of the test's own (removed when it ends),
+// with the YAML of extra added, and returns its path.
+func realConfig(tb testing.TB, dir, kafka, es, extra string) string {
+	tb.Helper()
+	path := filepath.Join(dir, "tousu.yaml")
+	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
+	tb.Cleanup(func() { dropIndex(tb, es, prefix) })
+	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
+	if err := os.WriteFile(path, []byte(cfg+extra), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // dropIndex removes what the test's indexer created on the node: the

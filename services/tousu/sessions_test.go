@@ -185,19 +185,12 @@ func (rr *roundRobin) count() int {
 func TestConsoleReplicasShareSessions(t *testing.T) {
 	kafka, es := servertest.Require(t, servertest.Kafka), servertest.Require(t, servertest.ES)
 	root := t.TempDir()
-	cfgPath := filepath.Join(root, "tousu.yaml")
-	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
-	t.Cleanup(func() { dropIndex(t, es, prefix) })
 	// Every request comes from 127.0.0.1, through the proxy too, and the
 	// failed sign-ins of every run stay on the Kafka's shared ledger for
 	// the lock window: the address's own lock would lock out a run that
 	// follows another within it, so it is set out of reach; the test
 	// locks names.
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n"+
-		"session:\n  max_client_failures: 100000\n", kafka, es, prefix)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := realConfig(t, root, kafka, es, "session:\n  max_client_failures: 100000\n")
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_SECRET=" + testSecret}
 	a := startProc(t, env, "-config", cfgPath, "-target", "console", "-data", filepath.Join(root, "console-a"))
 	b := startProc(t, env, "-config", cfgPath, "-target", "console", "-data", filepath.Join(root, "console-b"))

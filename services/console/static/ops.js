@@ -54,6 +54,23 @@
       charts[c[0]].setOption(option(c[1], c[2], c[3]), { replaceMerge: ["series"] });
     });
   }
+  // focusKey is a selector for the element of el that has the keyboard
+  // focus (a partition list's summary, a link), so that the same one gets
+  // it back once el's content is swapped; null when none has it.
+  function focusKey(el) {
+    var f = document.activeElement;
+    if (!f || f === el || !el.contains(f)) {
+      return null;
+    }
+    var d = f.closest("details[data-key]");
+    if (f.tagName === "SUMMARY" && d) {
+      return 'details[data-key="' + CSS.escape(d.getAttribute("data-key")) + '"] > summary';
+    }
+    if (f.getAttribute("href")) {
+      return 'a[href="' + CSS.escape(f.getAttribute("href")) + '"]';
+    }
+    return null;
+  }
   function refresh() {
     if (document.hidden) {
       return;
@@ -77,7 +94,12 @@
         document.querySelectorAll("[data-live]").forEach(function (el) {
           var fresh = doc.querySelector('[data-live="' + el.getAttribute("data-live") + '"]');
           if (fresh && fresh.innerHTML !== el.innerHTML) {
+            var again = focusKey(el);
             el.innerHTML = fresh.innerHTML;
+            var same = again && el.querySelector(again);
+            if (same) {
+              same.focus();
+            }
           }
         });
         draw();

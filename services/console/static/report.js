@@ -16,7 +16,8 @@ window.addEventListener("DOMContentLoaded", function () {
     });
   });
   if (series[0].every(function (n) { return n === 0; })) {
-    return; // nothing received: the table says so
+    box.style.display = "none"; // nothing received: no empty chart, the table says so
+    return;
   }
   box.style.height = "320px";
   var names = ["受理量", "办结", "按时办结", "超时"];
