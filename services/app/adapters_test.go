@@ -80,12 +80,14 @@ func TestEndToEndMailbox(t *testing.T) {
 		t.Errorf("the oversized mail's bytes (sha256 %s) are not under %s/quarantine", big.Headers["raw_sha256"], r.cfg.DataDir)
 	}
 	var ready struct {
-		Details map[string]map[string]struct {
-			LastSuccess time.Time `json:"last_success"`
+		Details struct {
+			IMAP map[string]struct {
+				LastSuccess time.Time `json:"last_success"`
+			}
 		}
 	}
 	r.api(t, http.MethodGet, "/readyz", nil, nil, &ready)
-	if ready.Details["imap"]["support"].LastSuccess.IsZero() {
+	if ready.Details.IMAP["support"].LastSuccess.IsZero() {
 		t.Errorf("/readyz details = %+v", ready.Details)
 	}
 	checkRepliesFromOtherAddresses(t, r, res.Hits[0], deliver)
