@@ -6,18 +6,30 @@ import (
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/spool"
 	"github.com/tousu/tousu/services/stages/record"
 )
 
 // publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
 // complaints.raw keyed by its id, and the call returns once acknowledged.
 func publishEnvelope(p *bus.Producer) ingest.Publish {
-	return func(ctx context.Context, env ingest.Envelope) error {
-		b, err := ingest.EncodeJSON(env)
-		if err != nil {
-			return err
+	publish := publishEnvelopes(p)
+	return func(ctx context.Context, env ingest.Envelope) error { return publish(ctx, env) }
+}
+
+// publishEnvelopes is publishEnvelope for several envelopes at once, in
+// one request to the broker.
+func publishEnvelopes(p *bus.Producer) spool.PublishBatch {
+	return func(ctx context.Context, envs ...ingest.Envelope) error {
+		msgs := make([]bus.Message, len(envs))
+		for i, env := range envs {
+			b, err := ingest.EncodeJSON(env)
+			if err != nil {
+				return err
+			}
+			msgs[i] = bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b}
 		}
-		return p.Write(ctx, bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b})
+		return p.Write(ctx, msgs...)
 	}
 }
 

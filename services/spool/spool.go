@@ -8,7 +8,8 @@
 // to a file of its own in the spool's folder and synced to disk (the file,
 // then the folder) before Publish returns, so the customer's receipt never
 // names a complaint that a crash could lose. Run relays the files oldest
-// first and removes each once the broker acknowledged it. A relay that
+// first, many to a request (Config.RelayBatch), and removes each once the
+// broker acknowledged it. A relay that
 // repeats a publish the broker had in fact taken (a timeout after the
 // write, a crash between the acknowledgement and the removal) is harmless:
 // the envelope keeps its id, and the normalizer drops an id it has seen.
@@ -45,7 +46,16 @@ const (
 	// DefaultRelayWait bounds the wait for the broker's acknowledgement of
 	// one relayed envelope.
 	DefaultRelayWait = 10 * time.Second
+	// DefaultRelayBatch is Config.RelayBatch's default.
+	DefaultRelayBatch = 100
 )
+
+// PublishBatch hands envelopes to the broker and returns nil once it has
+// acknowledged every one of them, in one request where it can, so that a
+// relay after an outage moves a backlog at the broker's pace rather than
+// one round trip per complaint. It is called from one goroutine at a time
+// per caller and must return when ctx ends.
+type PublishBatch func(ctx context.Context, envs ...ingest.Envelope) error
 
 // ErrFull is returned by Publish when the spool holds Config.MaxBytes.
 var ErrFull = errors.New("spool: full")
@@ -61,9 +71,15 @@ type Config struct {
 	// acknowledgement before it is spooled instead (default 2s).
 	BrokerWait time.Duration `yaml:"broker_wait"`
 	// RelayWait bounds the wait for the broker's acknowledgement of a
-	// relayed envelope (default 10s).
+	// relayed batch (default 10s).
 	RelayWait time.Duration `yaml:"relay_wait"`
+	// RelayBatch is how many spooled envelopes one relay request carries
+	// at most (default 100), within RelayBatchBytes.
+	RelayBatch int `yaml:"relay_batch"`
 }
+
+// RelayBatchBytes bounds the encoded envelopes of one relay request.
+const RelayBatchBytes = 1 << 20
 
 // Provision fills the defaults.
 func (c *Config) Provision() {
@@ -75,6 +91,9 @@ func (c *Config) Provision() {
 	}
 	if c.RelayWait == 0 {
 		c.RelayWait = DefaultRelayWait
+	}
+	if c.RelayBatch == 0 {
+		c.RelayBatch = DefaultRelayBatch
 	}
 }
 
@@ -89,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.RelayWait < 0 {
 		errs = append(errs, errors.New("relay_wait: must not be negative"))
+	}
+	if c.RelayBatch < 0 {
+		errs = append(errs, errors.New("relay_batch: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -109,7 +131,7 @@ func (e entry) name() string { return fmt.Sprintf("%020d.json", e.seq) }
 type Spool struct {
 	dir     string
 	cfg     Config
-	publish ingest.Publish
+	publish PublishBatch
 	log     *zap.Logger
 	m       metrics
 
@@ -122,8 +144,9 @@ type Spool struct {
 
 // Open opens the spool in dir, creating the folder, and takes over the
 // envelopes an earlier process left there; publish is the broker's
-// publish, which Publish tries first and Run relays with. reg may be nil.
-func Open(dir string, cfg Config, publish ingest.Publish, log *zap.Logger, reg prometheus.Registerer) (*Spool, error) {
+// publish, which Publish tries first (with one envelope) and Run relays
+// with (with up to Config.RelayBatch). reg may be nil.
+func Open(dir string, cfg Config, publish PublishBatch, log *zap.Logger, reg prometheus.Registerer) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -294,8 +317,8 @@ func (s *Spool) Room(context.Context) error {
 func (s *Spool) Run(ctx context.Context) error {
 	failures := 0
 	for {
-		e, ok := s.oldest()
-		if !ok {
+		batch := s.oldest()
+		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -303,7 +326,7 @@ func (s *Spool) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := s.relay(ctx, e); err != nil {
+		if err := s.relay(ctx, batch); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -323,39 +346,59 @@ func (s *Spool) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Spool) oldest() (entry, bool) {
+// oldest returns the oldest entries, as many as one relay request
+// carries.
+func (s *Spool) oldest() []entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.entries) == 0 {
-		return entry{}, false
+	var out []entry
+	var bytes int64
+	for _, e := range s.entries {
+		if len(out) == s.cfg.RelayBatch || (len(out) > 0 && bytes+e.size > RelayBatchBytes) {
+			break
+		}
+		out = append(out, e)
+		bytes += e.size
 	}
-	return s.entries[0], true
+	return out
 }
 
-// relay publishes the envelope of e and removes its file. A file that no
-// longer decodes is moved aside into the folder "unreadable" with an
-// error in the log, never deleted.
-func (s *Spool) relay(ctx context.Context, e entry) error {
-	path := filepath.Join(s.dir, e.name())
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
+// relay publishes the envelopes of batch, oldest first, and removes their
+// files. A file that no longer decodes is moved aside into the folder
+// "unreadable" with an error in the log, never deleted.
+func (s *Spool) relay(ctx context.Context, batch []entry) error {
+	var envs []ingest.Envelope
+	var sent []entry
+	for _, e := range batch {
+		b, err := os.ReadFile(filepath.Join(s.dir, e.name()))
+		if err != nil {
+			return err
+		}
+		var env ingest.Envelope
+		if err := json.Unmarshal(b, &env); err != nil || env.ID == "" {
+			if err := s.setAside(e, fmt.Errorf("decode: %v", err)); err != nil {
+				return err
+			}
+			continue
+		}
+		envs, sent = append(envs, env), append(sent, e)
 	}
-	var env ingest.Envelope
-	if err := json.Unmarshal(b, &env); err != nil || env.ID == "" {
-		return s.setAside(e, fmt.Errorf("decode: %v", err))
+	if len(envs) == 0 {
+		return nil
 	}
 	wait, cancel := context.WithTimeout(ctx, s.cfg.RelayWait)
-	err = s.publish(wait, env)
+	err := s.publish(wait, envs...)
 	cancel()
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil {
-		return err
+	for _, e := range sent {
+		if err := os.Remove(filepath.Join(s.dir, e.name())); err != nil {
+			return err
+		}
+		s.drop(e)
 	}
-	s.drop(e)
-	s.m.relayed.Inc()
+	s.m.relayed.Add(float64(len(sent)))
 	return nil
 }
 
@@ -374,12 +417,13 @@ func (s *Spool) setAside(e entry, why error) error {
 	return nil
 }
 
-// drop forgets e, the oldest entry.
+// drop forgets e.
 func (s *Spool) drop(e entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.entries) > 0 && s.entries[0].seq == e.seq {
-		s.entries = s.entries[1:]
+	i, found := slices.BinarySearchFunc(s.entries, e.seq, func(x entry, seq uint64) int { return compare(x.seq, seq) })
+	if found {
+		s.entries = slices.Delete(s.entries, i, i+1)
 		s.bytes -= e.size
 	}
 }

@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,16 +22,20 @@ import (
 // broker stands in for the broker: while down, a publish waits until its
 // context ends, as kafka-go's writer does against an unreachable broker.
 type broker struct {
-	mu   sync.Mutex
-	down bool
-	got  []string // envelope ids acknowledged, in order
+	mu    sync.Mutex
+	down  bool
+	got   []string // envelope ids acknowledged, in order
+	calls int      // publish calls that succeeded
 }
 
-func (b *broker) publish(ctx context.Context, env ingest.Envelope) error {
+func (b *broker) publish(ctx context.Context, envs ...ingest.Envelope) error {
 	b.mu.Lock()
 	down := b.down
 	if !down {
-		b.got = append(b.got, env.ID)
+		for _, env := range envs {
+			b.got = append(b.got, env.ID)
+		}
+		b.calls++
 	}
 	b.mu.Unlock()
 	if down {
@@ -247,8 +252,32 @@ func TestUnreadableFileIsSetAside(t *testing.T) {
 	}
 }
 
+// TestRelayInBatches: a backlog reaches the broker in requests of at most
+// relay_batch envelopes, still in the order it was spooled.
+func TestRelayInBatches(t *testing.T) {
+	b, dir := &broker{down: true}, t.TempDir()
+	s := openSpool(t, dir, Config{RelayBatch: 100}, b)
+	var names []string
+	for i := range 250 {
+		names = append(names, fmt.Sprint(i))
+	}
+	ids := publishAll(t, s, names...)
+	b.set(false)
+	run(t, s)
+	polltest.Until(t, "the spool relayed", func() bool { n, _, _ := s.Depth(); return n == 0 })
+	if got := b.ids(); !slices.Equal(got, ids) {
+		t.Errorf("broker got %d envelopes, want the %d in the order spooled", len(got), len(ids))
+	}
+	b.mu.Lock()
+	calls := b.calls
+	b.mu.Unlock()
+	if calls != 3 {
+		t.Errorf("%d relay requests for 250 envelopes in batches of 100, want 3", calls)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{MaxBytes: -1}, {BrokerWait: -time.Second}, {RelayWait: -time.Second}} {
+	for _, c := range []Config{{MaxBytes: -1}, {BrokerWait: -time.Second}, {RelayWait: -time.Second}, {RelayBatch: -1}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v): nil", c)
 		}
