@@ -51,7 +51,9 @@ func (p *Pages) tendsDeadLetters(c *fiber.Ctx) error {
 // that filters the page by it.
 type countView struct {
 	Value, Link string
-	Count       int
+	// Label says Value in words, when it is a code.
+	Label string
+	Count int
 }
 
 // dlqItem is an entry as the list shows it.
@@ -122,6 +124,9 @@ func (p *Pages) deadLetters(c *fiber.Ctx) error {
 		Replayable: len(p.d.DeadLetters.Select(f))}
 	d.BySource = counts(list.BySource, func(v string) string { return dlqLink(deadletters.Filter{Source: v, Reason: f.Reason}) })
 	d.ByReason = counts(list.ByReason, func(v string) string { return dlqLink(deadletters.Filter{Source: f.Source, Reason: v}) })
+	for i := range d.ByReason {
+		d.ByReason[i].Label = deadletters.ReasonLabel(d.ByReason[i].Value)
+	}
 	for _, e := range list.Entries {
 		d.Items = append(d.Items, dlqItem{DeadLetterItem: e, Link: entryLink(e.ID), At: when(e.At), Size: size(e.Size)})
 	}

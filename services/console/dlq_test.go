@@ -65,7 +65,7 @@ func TestDeadLetterPages(t *testing.T) {
 		ps.check(t, who, list, http.StatusOK, []string{
 			`aria-current="page">死信队列</a>`, "共读到 4 条死信",
 			`<a href="/console/ops/dlq?source=complaints.raw">complaints.raw</a></th><td>2</td>`,
-			`<a href="/console/ops/dlq?reason=invalid&#43;envelope">invalid envelope</a>`,
+			`<a href="/console/ops/dlq?reason=invalid&#43;envelope">投诉记录不合规（版本不对，或缺少编号、内容）</a><div class="muted"><code>invalid envelope</code></div>`,
 			`<a href="/console/ops/dlq?reason=case&#43;TSN-N&#43;is&#43;not&#43;in&#43;this&#43;router%27s&#43;state">`,
 			"imap:support", "138****5678", "w***@example.com",
 		}, []string{"13812345678", "110101199003071233", "wang.li@", "重放全部符合条件"})

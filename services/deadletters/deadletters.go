@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tousu/tousu/ingest"
@@ -106,12 +107,14 @@ type Replay struct {
 
 // Summary is an entry without its payload: what a list shows.
 type Summary struct {
-	ID        string    `json:"id"`
-	Topic     string    `json:"topic,omitempty"`
-	Source    string    `json:"source"`
-	Group     string    `json:"group,omitempty"`
-	Reason    string    `json:"reason"`
-	Class     string    `json:"reason_class"`
+	ID     string `json:"id"`
+	Topic  string `json:"topic,omitempty"`
+	Source string `json:"source"`
+	Group  string `json:"group,omitempty"`
+	Reason string `json:"reason"`
+	Class  string `json:"reason_class"`
+	// Label says the class in words an operator reads (ReasonLabel).
+	Label     string    `json:"reason_label"`
 	At        time.Time `json:"at"`
 	Size      int       `json:"size"`
 	Truncated bool      `json:"truncated,omitempty"`
@@ -125,7 +128,7 @@ func (e Entry) Summary() Summary {
 		size = len(e.Original)
 	}
 	return Summary{ID: e.ID, Topic: e.Topic, Source: SourceOf(e.DeadLetter), Group: e.Group, Reason: e.DeadLetter.Reason,
-		Class: ReasonClass(e.DeadLetter.Reason), At: e.At, Size: size, Truncated: e.Truncated, Replay: e.Replayed}
+		Class: ReasonClass(e.DeadLetter.Reason), Label: ReasonLabel(e.DeadLetter.Reason), At: e.At, Size: size, Truncated: e.Truncated, Replay: e.Replayed}
 }
 
 // Replayable says why e cannot be replayed, or "" when it can: an entry
@@ -172,6 +175,38 @@ func ReasonClass(reason string) string {
 		return "（无原因）"
 	}
 	return head
+}
+
+// reasonLabels name the reason classes the stages write, by a part of the
+// class, first match wins.
+var reasonLabels = []struct{ part, label string }{
+	{"invalid envelope", "投诉记录不合规（版本不对，或缺少编号、内容）"},
+	{"decode", "记录无法解析（不是有效的 JSON 或格式不对）"},
+	{"handler panic", "处理程序出错（程序缺陷，请联系开发人员）"},
+	{"Message Size Too Large", "记录过大，消息队列拒收"},
+	{"Record List Too Large", "记录过大，消息队列拒收"},
+	{"too large", "记录过大"},
+	{"Invalid Message", "消息队列拒收的记录"},
+	{"Invalid Record", "消息队列拒收的记录"},
+	{"refused", "操作被拒绝"},
+}
+
+// ReasonLabel says a reason, or a reason class (ReasonClass), in
+// Simplified Chinese for the operations pages: the text itself when it is
+// written in Chinese already, a label for what the stages and the broker
+// write, and 其他原因 for the rest (the page shows the reason beside it).
+func ReasonLabel(class string) string {
+	for _, r := range class {
+		if unicode.Is(unicode.Han, r) {
+			return class
+		}
+	}
+	for _, l := range reasonLabels {
+		if strings.Contains(class, l.part) {
+			return l.label
+		}
+	}
+	return "其他原因"
 }
 
 // Filter selects entries: by source (SourceOf, exactly) and by reason

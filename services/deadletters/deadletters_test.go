@@ -349,3 +349,20 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("provisioned %+v", c)
 	}
 }
+
+// TestReasonLabel: the reason classes the stages write read in Chinese;
+// a class in Chinese already stays; an unknown one is 其他原因.
+func TestReasonLabel(t *testing.T) {
+	for _, tt := range []struct{ reason, want string }{
+		{"invalid envelope: schema version 9, want 1", "投诉记录不合规（版本不对，或缺少编号、内容）"},
+		{"decode complaints.raw payload: unexpected end of JSON input", "记录无法解析（不是有效的 JSON 或格式不对）"},
+		{"handler panic: runtime error: index out of range [3] with length 3", "处理程序出错（程序缺陷，请联系开发人员）"},
+		{"write cases: [10] Message Size Too Large: the server has a configurable maximum message size", "记录过大，消息队列拒收"},
+		{"outbox 记录缺少 id、case 或 customer", "outbox 记录缺少 id、case 或 customer"},
+		{"something new: 42", "其他原因"},
+	} {
+		if got := ReasonLabel(tt.reason); got != tt.want {
+			t.Errorf("ReasonLabel(%q) = %q, want %q", tt.reason, got, tt.want)
+		}
+	}
+}
