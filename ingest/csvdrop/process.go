@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
+	"github.com/tousu/tousu/internal/durable"
 )
 
 // outcome is what taking a file led to.
@@ -329,7 +330,7 @@ func (f *folder) store(sum *Summary, rej *rejectedWriter, dir, reason string, op
 			text += "技术细节：" + sum.Error + "\n"
 		}
 		text += "时间：" + f.now().In(Shanghai).Format("2006-01-02 15:04:05") + "\n"
-		if err := writeRootAtomic(f.root, base+".reason.txt", []byte(text)); err != nil {
+		if err := durable.WriteFile(f.root, base+".reason.txt", []byte(text), 0o640); err != nil {
 			return err
 		}
 	}
@@ -340,7 +341,7 @@ func (f *folder) store(sum *Summary, rej *rejectedWriter, dir, reason string, op
 	if err != nil {
 		return err
 	}
-	if err := writeRootAtomic(f.root, base+".summary.json", append(b, '\n')); err != nil {
+	if err := durable.WriteFile(f.root, base+".summary.json", append(b, '\n'), 0o640); err != nil {
 		return err
 	}
 	for _, m := range markers(sum.File) {
@@ -542,28 +543,6 @@ func (r *rejectedWriter) discard() {
 		_ = r.root.Remove(r.tmp)
 		r.file = nil
 	}
-}
-
-// writeRootAtomic writes b to name inside root through a synced temporary
-// file.
-func writeRootAtomic(root *os.Root, name string, b []byte) error {
-	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp")
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = root.Remove(tmp)
-		return err
-	}
-	return root.Rename(tmp, name)
 }
 
 // rowStatus is what the ledger knows of a row's id.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tousu/tousu/internal/durable"
 )
 
 // state is a folder's durable memory, in its state directory:
@@ -375,7 +377,7 @@ func (s *state) saveWork(w *workRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.workPath(w.Name), b)
+	return durable.WritePath(s.workPath(w.Name), b, 0o640)
 }
 
 func (s *state) removeWork(name string) error {
@@ -404,25 +406,4 @@ func (s *state) listWork() []workRecord {
 		}
 	}
 	return out
-}
-
-// writeFileAtomic writes b to path through a synced temporary file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

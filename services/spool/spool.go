@@ -37,6 +37,7 @@ import (
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/internal/backoff"
+	"github.com/tousu/tousu/internal/durable"
 )
 
 // Defaults of Config.
@@ -157,7 +158,7 @@ func Open(dir string, cfg Config, publish PublishBatch, log *zap.Logger, reg pro
 	}
 	for _, f := range files {
 		name := f.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if strings.HasSuffix(name, durable.TempSuffix) {
 			// A write that never reached its rename: Publish did not
 			// return for it, so no receipt names it.
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
@@ -232,7 +233,7 @@ func (s *Spool) put(env ingest.Envelope) error {
 	s.next++
 	s.bytes += e.size // reserved while writing
 	s.mu.Unlock()
-	if err := s.write(e.name(), b); err != nil {
+	if err := durable.WritePath(filepath.Join(s.dir, e.name()), b, 0o600); err != nil {
 		s.mu.Lock()
 		s.bytes -= e.size
 		s.mu.Unlock()
@@ -249,45 +250,6 @@ func (s *Spool) put(env ingest.Envelope) error {
 	default:
 	}
 	return nil
-}
-
-// write puts b into the file name, durably: a temporary file written and
-// synced, renamed into place, and the folder synced.
-func (s *Spool) write(name string, b []byte) error {
-	tmp := filepath.Join(s.dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, name))
-	}
-	if err == nil {
-		err = s.syncDir()
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}
-
-func (s *Spool) syncDir() error {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Depth returns how many envelopes the spool holds, when the oldest was
