@@ -121,12 +121,12 @@ func ParseMessage(raw []byte, opts ParseOptions) (Parsed, error) {
 	}
 	if !bytes.HasSuffix(body, []byte("\n")) {
 		// A final line without its newline would be lost (header) or not
-		// recognised (closing boundary); add the newline the message uses.
-		nl := "\n"
-		if bytes.Contains(body, []byte("\r\n")) {
-			nl = "\r\n"
-		}
-		body = append(body[:len(body):len(body)], nl...)
+		// recognised (closing boundary); add one. Always a bare LF: the
+		// readers take either ending, and an ending chosen from elsewhere
+		// in the message would reach a stateful decoder (ISO-2022-JP cut
+		// mid-character) as different bytes, so one header line more or
+		// less would change the decoded text.
+		body = append(body[:len(body):len(body)], '\n')
 	}
 	h, rest, warnings := readHeader(body, "邮件头：")
 	if h.Len() == 0 {
