@@ -284,7 +284,34 @@ type Clock struct {
 	Stop   string    `yaml:"stop"`
 	When   Condition `yaml:"when"`
 	Ladder string    `yaml:"escalation"`
+	// Extendable lets an extend action (延期) move the clock's due time,
+	// by at most Max in all; nil: the clock cannot be extended.
+	Extendable *Extendable `yaml:"extendable"`
+	// Pausable lets a pause action stop the clock while the case waits
+	// for the customer (等待客户补充材料), with its grounds; nil: the clock
+	// cannot be paused.
+	Pausable *Ground `yaml:"pausable"`
+	Ground   `yaml:",inline"`
+}
+
+// Extendable says how far a clock may be extended and who decides it.
+type Extendable struct {
+	// Max bounds the extensions of one case's clock, added up.
+	Max Length `yaml:"max"`
+	// Needs is the role an extension needs: "supervisor" (a supervisor or
+	// an admin) or "" (any agent who may act on the case).
+	Needs  string `yaml:"needs"`
 	Ground `yaml:",inline"`
+}
+
+// NeedsSupervisor is the Extendable.Needs of an extension only a
+// supervisor or an admin may grant.
+const NeedsSupervisor = "supervisor"
+
+// Length is an amount of a clock unit, e.g. 15 working_days.
+type Length struct {
+	Amount int  `yaml:"amount"`
+	Unit   Unit `yaml:"unit"`
 }
 
 func (c Clock) start() string {
@@ -794,6 +821,21 @@ func (v *validator) clocks(ladders map[string]bool) {
 		}
 		v.condition(path+".when", c.When, stageAfter)
 		v.ground(path, c.Ground)
+		if x := c.Extendable; x != nil {
+			if !slices.Contains(units, x.Max.Unit) {
+				v.errorf(path+".extendable.max.unit", "unknown unit %q (one of %v)", x.Max.Unit, units)
+			}
+			if x.Max.Amount <= 0 {
+				v.errorf(path+".extendable.max.amount", "must be positive, got %d", x.Max.Amount)
+			}
+			if x.Needs != "" && x.Needs != NeedsSupervisor {
+				v.errorf(path+".extendable.needs", "unknown role %q (%q or empty: any agent of the case)", x.Needs, NeedsSupervisor)
+			}
+			v.ground(path+".extendable", x.Ground)
+		}
+		if c.Pausable != nil {
+			v.ground(path+".pausable", *c.Pausable)
+		}
 	}
 }
 
