@@ -433,6 +433,12 @@ type Period struct {
 	// it where the dates a complaint names are those of the matter (a
 	// charge, a fine), not where they may be background (“2015年开的户”).
 	Text bool `yaml:"text"`
+	// Of counts from the date of another event than the matter: the
+	// latest date the text names right before one of these words
+	// (“2023年6月竣工验收”, also a year alone: “2019年竣工验收”), whether
+	// or not occurred_at is known; without one the condition does not
+	// hold. A warranty counts from 竣工验收合格, not from the defect.
+	Of []string `yaml:"of"`
 }
 
 // BuiltinPrefix names a pack shipped inside the binary: "builtin:telecom"
@@ -1071,6 +1077,12 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 		calendarMonths := p.Unit == "calendar_months" && p.Amount >= 0
 		if !calendarMonths && (p.Amount <= 0 || !slices.Contains([]string{"days", "months", "years"}, p.Unit)) {
 			errs = append(errs, fmt.Errorf("occurred_older_than: want a positive amount of days, months or years, or calendar_months from 0, got %d %q", p.Amount, p.Unit))
+		}
+		if slices.ContainsFunc(p.Of, func(w string) bool { return strings.TrimSpace(w) == "" }) {
+			errs = append(errs, errors.New("occurred_older_than.of: empty word"))
+		}
+		if len(p.Of) > 0 && p.Text {
+			errs = append(errs, errors.New("occurred_older_than: of and text exclude each other (of reads the event's date from the text)"))
 		}
 	}
 	for k, vals := range c.Extra {
