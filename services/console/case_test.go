@@ -251,3 +251,93 @@ func TestLadderSaysWhatWillNotFire(t *testing.T) {
 	ps = newPagesServer(t, cases...)
 	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{"不再触发（时限已停止）"}, nil)
 }
+
+// insuranceCase opens an insurance case (source "insurer") in 客户服务中心,
+// then applies the actions to it.
+func insuranceCase(tb testing.TB, id string, actions ...router.Action) router.Case {
+	tb.Helper()
+	packs := telecomPacks(tb)
+	received := time.Date(2026, 3, 2, 9, 0, 0, 0, cst)
+	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "webform:" + id, Reference: id, Channel: "webform", Source: "insurer", ReceivedAt: received,
+		Customer: normalize.Customer{Name: "赵敏", Phone: "+8613912340009", Key: "phone:+8613912340009"},
+		Description: "车险理赔，定损员只给定两千八，4S店报价六千三，差价谁出？要求重新定损"}, received)
+	c.ID, c.Route.Department = id, "客户服务中心"
+	e := packs.ByName(c.Pack)
+	for _, a := range actions {
+		a.V, a.Case, a.Customer = router.ActionVersion, c.ID, c.Customer.Key
+		var err error
+		if c, _, _, err = e.Apply(c, a); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestCaseClockForms: the case page offers 延期 where the case's pack lets
+// a clock be extended and the person may (insurance's decision clock: a
+// supervisor), and 暂停计时 / 恢复计时 where it lets a clock pause; it shows
+// a paused clock as 暂停中 with its alerts held, an extended one with how
+// far; the forms post extend, pause and resume actions.
+func TestCaseClockForms(t *testing.T) {
+	pause := router.Action{ID: "p1", Kind: router.ActionPause, Actor: "坐席甲", At: time.Date(2026, 3, 3, 10, 0, 0, 0, cst), Note: "等客户补交维修发票和定损照片"}
+	extend := router.Action{ID: "x1", Kind: router.ActionExtend, Actor: "主管王", At: time.Date(2026, 3, 4, 10, 0, 0, 0, cst), Clock: "decide", Amount: 15,
+		Note: "需委托公估机构重新核定损失", Override: true}
+	cases := append(fixtures(t), insuranceCase(t, "TS-I"), insuranceCase(t, "TS-P", pause), insuranceCase(t, "TS-X", extend))
+	ps := newPagesServer(t, cases...)
+	for _, tt := range []struct {
+		who, path      string
+		want, unwanted []string
+	}{
+		{"王", "/console/cases/TS-I", []string{`value="extend"`, "作出处理决定（至多还可延期 30 个自然日）", `value="pause"`, "等待客户补充的材料（必填）"}, []string{`value="resume"`}},
+		{"甲", "/console/cases/TS-I", []string{`value="pause"`}, []string{`value="extend"`, `value="resume"`}},
+		{"甲", "/console/cases/TS-P", []string{"暂停中（自 2026-03-03 10:00 起，等待客户补充材料）", `value="resume"`, "暂停中，恢复计时后按新的到期时间触发", "暂停计时", "等客户补交维修发票和定损照片"},
+			[]string{`value="pause"`}},
+		{"王", "/console/cases/TS-X", []string{"2026-04-17 00:00（已延期 15 个自然日）", "至多还可延期 15 个自然日", "“作出处理决定”时限延期15个自然日", "需委托公估机构重新核定损失"}, nil},
+		{"王", "/console/cases/TS-A", nil, []string{`value="extend"`, `value="pause"`, `value="resume"`}}, // telecom: neither
+	} {
+		ps.check(t, tt.who, tt.path, http.StatusOK, tt.want, tt.unwanted)
+	}
+	form := func(kv ...string) url.Values {
+		v := url.Values{"_csrf": {testCSRF}}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		name, who, path string
+		form            url.Values
+		code            int
+		want            string
+		sent            *router.Action
+	}{
+		{"a supervisor extends", "王", "/console/cases/TS-I/actions", form("kind", "extend", "clock", "decide", "amount", "15", "note", "需调取交警事故认定书"),
+			http.StatusSeeOther, "/console/cases/TS-I?action=", &router.Action{Kind: router.ActionExtend, Clock: "decide", Amount: 15, Override: true}},
+		{"an agent may not", "甲", "/console/cases/TS-I/actions", form("kind", "extend", "clock", "decide", "amount", "15", "note", "客户同意"),
+			http.StatusUnprocessableEntity, "未提交：延期。“作出处理决定”时限延期须由主管批准", nil},
+		{"days not a number", "王", "/console/cases/TS-I/actions", form("kind", "extend", "clock", "decide", "amount", "十五", "note", "情况复杂"),
+			http.StatusUnprocessableEntity, "请填写延长的天数", nil},
+		{"an agent pauses", "甲", "/console/cases/TS-I/actions", form("kind", "pause", "note", "等客户补交行驶证复印件"),
+			http.StatusSeeOther, "/console/cases/TS-I?action=", &router.Action{Kind: router.ActionPause}},
+		{"and resumes", "甲", "/console/cases/TS-P/actions", form("kind", "resume", "note", "材料已收齐"),
+			http.StatusSeeOther, "/console/cases/TS-P?action=", &router.Action{Kind: router.ActionResume}},
+		{"telecom refuses a pause", "甲", "/console/cases/TS-A/actions", form("kind", "pause", "note", "等客户提供缴费截图"),
+			http.StatusConflict, "该工单没有可以暂停的时限", nil},
+	} {
+		before := len(ps.published)
+		code, got := ps.post(t, tt.who, tt.path, tt.form)
+		if code != tt.code || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: POST = %d %.400s; want %d with %q", tt.name, code, got, tt.code, tt.want)
+		}
+		switch {
+		case tt.sent == nil && len(ps.published) != before:
+			t.Errorf("%s: an action was sent: %+v", tt.name, ps.published[before:])
+		case tt.sent != nil && len(ps.published) != before+1:
+			t.Errorf("%s: %d actions sent, want 1", tt.name, len(ps.published)-before)
+		case tt.sent != nil:
+			if a := ps.published[before]; a.Kind != tt.sent.Kind || a.Clock != tt.sent.Clock || a.Amount != tt.sent.Amount || a.Override != tt.sent.Override {
+				t.Errorf("%s: sent %+v, want %+v", tt.name, a, *tt.sent)
+			}
+		}
+	}
+}
