@@ -259,7 +259,7 @@ func insuranceCase(tb testing.TB, id string, actions ...router.Action) router.Ca
 	packs := telecomPacks(tb)
 	received := time.Date(2026, 3, 2, 9, 0, 0, 0, cst)
 	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "webform:" + id, Reference: id, Channel: "webform", Source: "insurer", ReceivedAt: received,
-		Customer: normalize.Customer{Name: "赵敏", Phone: "+8613912340009", Key: "phone:+8613912340009"},
+		Customer:    normalize.Customer{Name: "赵敏", Phone: "+8613912340009", Key: "phone:+8613912340009"},
 		Description: "车险理赔，定损员只给定两千八，4S店报价六千三，差价谁出？要求重新定损"}, received)
 	c.ID, c.Route.Department = id, "客户服务中心"
 	e := packs.ByName(c.Pack)
