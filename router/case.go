@@ -158,7 +158,8 @@ type Case struct {
 	ReceivedAt          time.Time  `json:"received_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	Deadlines           []Deadline `json:"deadlines,omitempty"`
-	// Deadline is the earliest open deadline, the one queues sort by.
+	// Deadline is the earliest open deadline, the one queues sort by; a
+	// paused clock's is not.
 	Deadline time.Time `json:"deadline,omitzero"`
 
 	// Pack names the policy pack that decided the case (name@version).

@@ -99,6 +99,7 @@ func (e *Engine) pause(c Case, a Action) (Case, string, error) {
 		}
 		return c, "", invalid(Reason{Code: CodeClockRefused, Message: "该工单没有可以暂停的时限", Conflict: true}, "case %s runs no pausable clock", c.ID)
 	}
+	c.Deadline = earliest(c.Deadlines)
 	return c, strings.Join(titles, "、") + "时限暂停计时（等待客户补充材料）", nil
 }
 

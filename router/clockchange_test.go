@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,23 @@ func TestExtendPauseResume(t *testing.T) {
 		}
 		if d, _ := ins.CustomerDeadline(ext); !d.Due.Equal(at(t, "2025-11-11 00:00")) {
 			t.Errorf("customer told %s, want the extended due", d.Due)
+		}
+	})
+	t.Run("a paused clock is not the case's next deadline", func(t *testing.T) {
+		acked := open.clone()
+		acked.Deadlines = slices.Clone(open.Deadlines)
+		for i := range acked.Deadlines {
+			if acked.Deadlines[i].Name == "acknowledge" {
+				acked.Deadlines[i].StoppedAt, acked.Deadlines[i].Met = at(t, "2025-09-26 17:00"), true
+			}
+		}
+		p := apply(t, ins, acked, pause)
+		if !p.Deadline.IsZero() {
+			t.Errorf("case deadline %s while every running clock is paused, want none", p.Deadline)
+		}
+		r := apply(t, ins, p, clockAction(p, "resume-1", ActionResume, "", 0, "材料已补齐", false, resumeAt))
+		if !r.Deadline.Equal(at(t, "2025-10-23 00:00")) {
+			t.Errorf("case deadline %s after resume, want decide_simple's 2025-10-23 00:00", r.Deadline)
 		}
 	})
 	t.Run("no alert while paused, the rungs move on resume", func(t *testing.T) {
