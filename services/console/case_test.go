@@ -270,7 +270,7 @@ func TestCaseClockForms(t *testing.T) {
 		who, path      string
 		want, unwanted []string
 	}{
-		{"王", "/console/cases/TS-I", []string{`value="extend"`, "作出处理决定（至多还可延期 30 个自然日）", `value="pause"`, "等待客户补充的材料（必填）"}, []string{`value="resume"`}},
+		{"王", "/console/cases/TS-I", []string{`value="extend"`, "“作出处理决定”至多还可延期 30 个自然日", "延长数量（个自然日）", `value="pause"`, "等待客户补充的材料（必填）"}, []string{`value="resume"`}},
 		{"甲", "/console/cases/TS-I", []string{`value="pause"`}, []string{`value="extend"`, `value="resume"`}},
 		{"甲", "/console/cases/TS-P", []string{"暂停中（自 2026-03-03 10:00 起，等待客户补充材料）", `value="resume"`, "暂停中，恢复计时后按新的到期时间触发", "暂停计时", "等客户补交维修发票和定损照片"},
 			[]string{`value="pause"`}},
