@@ -104,14 +104,7 @@ func TestStatusLookupShowsWhatTheCustomerMaySee(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "cases.bleve")}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer idx.Close()
-			if err := idx.Upsert(context.Background(), []router.Case{tt.c}); err != nil {
-				t.Fatal(err)
-			}
+			idx := indexOf(t, tt.c)
 			lookup := StatusLookup{Index: idx, Surveys: SurveyBook{Key: key, Now: func() time.Time { return now }}}
 			if tt.engine {
 				lookup.Engine = func(name string) *router.Engine {
@@ -216,14 +209,7 @@ func TestStatusShowsExtensionAndPause(t *testing.T) {
 		{"paused", paused, "作出处理决定：2026年4月29日前（已延期）（等待您补充材料，暂停计时，材料补齐后顺延）"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "cases.bleve")}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer idx.Close()
-			if err := idx.Upsert(context.Background(), []router.Case{tt.c}); err != nil {
-				t.Fatal(err)
-			}
+			idx := indexOf(t, tt.c)
 			lookup := StatusLookup{Index: idx, Engine: func(string) *router.Engine { return eng }}
 			cs, err := lookup.LookupStatus(context.Background(), "TS7XK2M9Q4WP")
 			if err != nil {
@@ -234,4 +220,18 @@ func TestStatusShowsExtensionAndPause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// indexOf is a Bleve index holding the cases, closed when the test ends.
+func indexOf(tb testing.TB, cases ...router.Case) *bleveindex.Index {
+	tb.Helper()
+	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { idx.Close() })
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		tb.Fatal(err)
+	}
+	return idx
 }
