@@ -76,6 +76,18 @@ const (
 	// the retention job's. An open case is closed, since nobody can be
 	// answered any more. Only the admin API and the retention job send it.
 	ActionErase ActionKind = "erase"
+	// ActionExtend extends (延期) the running clock Clock by Amount units
+	// of the pack's bound for it (Clock.Extendable), with the reason in
+	// Note; a clock the pack does not let extend refuses it. Its
+	// escalation follows the new due time.
+	ActionExtend ActionKind = "extend"
+	// ActionPause pauses the running clock Clock, or every clock the pack
+	// lets pause when Clock is empty, while the case waits for the
+	// customer (等待客户补充材料), with the reason in Note: a paused clock
+	// raises no alerts. ActionResume runs it again, its due time later by
+	// the working time it was paused.
+	ActionPause  ActionKind = "pause"
+	ActionResume ActionKind = "resume"
 )
 
 // DeliveryActor is the actor of every delivery action: the sender.
@@ -117,10 +129,13 @@ type Action struct {
 	Category string `json:"category,omitempty"`
 	// Note is the text of a note, or the comment of any other action.
 	Note string `json:"note,omitempty"`
-	// Clock, Step and Level name the alert an escalate action raises.
-	Clock string `json:"clock,omitempty"`
-	Step  string `json:"step,omitempty"`
-	Level int    `json:"level,omitempty"`
+	// Clock, Step and Level name the alert an escalate action raises;
+	// Clock also names the clock an extend, pause or resume action
+	// changes, and Amount how far an extend action moves it.
+	Clock  string `json:"clock,omitempty"`
+	Amount int    `json:"amount,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Level  int    `json:"level,omitempty"`
 	// Batch and Reason are set on flag_batch.
 	Batch  string `json:"batch,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -145,8 +160,9 @@ type Action struct {
 	// a router that holds the case erases its own copy and ignores it.
 	Snapshot *Case `json:"snapshot,omitempty"`
 	// Override says the actor may take over or pass on a case another
-	// agent holds (a supervisor or an admin; see HeldBy). The console sets
-	// it from the role of the account that acts.
+	// agent holds (a supervisor or an admin; see HeldBy), and grant an
+	// extension the pack reserves to a supervisor. The console sets it
+	// from the role of the account that acts.
 	Override bool `json:"override,omitempty"`
 }
 
@@ -288,6 +304,18 @@ func (a Action) Validate() error {
 		if strings.TrimSpace(a.Note) == "" {
 			return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "答复内容不能为空"}, "a reply has text")
 		}
+	case ActionExtend:
+		switch {
+		case a.Clock == "" || a.Amount < 1:
+			return invalid(Reason{Code: CodeFieldRequired, Field: "amount", Message: "延期须指明时限和延长的天数"}, "an extend action names the clock and a positive amount")
+		case strings.TrimSpace(a.Note) == "":
+			return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "延期须填写延期理由"}, "an extend action says why in its note")
+		}
+	case ActionPause:
+		if strings.TrimSpace(a.Note) == "" {
+			return invalid(Reason{Code: CodeNoteRequired, Field: "note", Message: "暂停计时须填写原因（如等待客户补充的材料）"}, "a pause action says why in its note")
+		}
+	case ActionResume:
 	case ActionDelivery:
 		switch {
 		case a.Actor != DeliveryActor:
@@ -458,6 +486,12 @@ func (e *Engine) Apply(c Case, a Action) (Case, bool, []Notice, error) {
 		}
 		ev.Detail = "以" + mediumLabels[m] + "答复客户"
 		c, err = e.event(c, EventReplied, a.At)
+	case ActionExtend, ActionPause, ActionResume:
+		if c.Finished() {
+			return c, false, nil, finished(c, "工单%s，时限已停止，不能延期、暂停或恢复", "case %s is %s: its clocks stopped", c.ID, c.Status)
+		}
+		change := map[ActionKind]func(Case, Action) (Case, string, error){ActionExtend: e.extend, ActionPause: e.pause, ActionResume: e.resume}[a.Kind]
+		c, ev.Detail, err = change(c, a)
 	case ActionDelivery:
 		ev.Note = deliveryNote(a)
 	case ActionErase:
@@ -517,7 +551,8 @@ func finished(c Case, message, format string, args ...any) error {
 // AgentKinds are the kinds of action people send; escalate and flag_batch
 // come from tousu itself.
 var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEvent,
-	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionRegrade, ActionRevalidate, ActionReveal, ActionReply}
+	ActionResolve, ActionClose, ActionReopen, ActionRecategorize, ActionRegrade, ActionRevalidate, ActionReveal, ActionReply,
+	ActionExtend, ActionPause, ActionResume}
 
 // CheckAgentAction checks what an action a person sends needs besides
 // Validate: a kind people may send, and the result of a resolve or the
@@ -525,7 +560,7 @@ var AgentKinds = []ActionKind{ActionTake, ActionTransfer, ActionNote, ActionEven
 // without one (those sent before this rule), so it is for the console.
 func CheckAgentAction(a Action) error {
 	if !slices.Contains(AgentKinds, a.Kind) {
-		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、更正等级、更正有效性、查看联系方式、答复客户"},
+		return invalid(Reason{Code: CodeKind, Message: "不支持的操作类型，可用：接手、转派、备注、事件、办结、关闭、重新打开、更正分类、更正等级、更正有效性、查看联系方式、答复客户、延期、暂停计时、恢复计时"},
 			"kind must be one of %v", AgentKinds)
 	}
 	if err := a.Validate(); err != nil {
@@ -579,6 +614,12 @@ const BasisFirstContact = "《分公司投诉处理管理办法（试行）》�
 // when the case closes) and the pending clocks it starts start.
 func (e *Engine) event(c Case, event string, at time.Time) (Case, error) {
 	for i, d := range c.Deadlines {
+		if d.Paused() && (d.Stop == event || event == EventClosed || event == EventResolved && d.Stop == EventReplied) {
+			// Stopped while paused: the pause ends with it.
+			if r, err := e.resumed(d, at); err == nil {
+				c.Deadlines[i], d = r, r
+			}
+		}
 		if d.StoppedAt.IsZero() && (d.Stop == event || event == EventClosed || event == EventResolved && d.Stop == EventReplied) {
 			c.Deadlines[i].StoppedAt = at
 			c.Deadlines[i].Met = d.Due.IsZero() || !at.After(d.Due)
@@ -637,7 +678,8 @@ func (c Case) deadline(name string) *Deadline {
 }
 
 // AlertActive reports whether an alert can still be raised: the case is
-// not closed, and the alert is a grade's immediate one or its clock runs.
+// not closed, and the alert is a grade's immediate one or its clock runs
+// (started, not stopped, not paused).
 func (c Case) AlertActive(al Alert) bool {
 	if c.Status == StatusClosed {
 		return false
@@ -646,7 +688,7 @@ func (c Case) AlertActive(al Alert) bool {
 		return true
 	}
 	d := c.deadline(al.Clock)
-	return d != nil && d.StoppedAt.IsZero()
+	return d != nil && d.StoppedAt.IsZero() && !d.Paused()
 }
 
 // NextAlert returns the earliest alert of the case not yet raised that can

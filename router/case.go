@@ -52,7 +52,20 @@ type Deadline struct {
 	// no more alerts; Met says whether it stopped before its due time.
 	StoppedAt time.Time `json:"stopped_at,omitzero"`
 	Met       bool      `json:"met,omitempty"`
+	// Extended is how far extend actions (延期) moved Due, added up, in
+	// ExtendedUnit, the unit of the pack's bound (Clock.Extendable).
+	Extended     int    `json:"extended,omitempty"`
+	ExtendedUnit string `json:"extended_unit,omitempty"`
+	// PausedAt is when a pause action stopped the clock while the case
+	// waits for the customer (暂停中); zero while it runs. A paused clock
+	// raises no alerts; a resume action adds the working time it was
+	// paused to Due.
+	PausedAt time.Time `json:"paused_at,omitzero"`
 }
+
+// Paused reports whether a pause action stopped the clock and no resume
+// action restarted it yet.
+func (d Deadline) Paused() bool { return !d.PausedAt.IsZero() && d.StoppedAt.IsZero() }
 
 // Validity is the verdict on whether a complaint is a valid (有效) one.
 // An invalid complaint is kept, searchable and answerable.
@@ -145,7 +158,8 @@ type Case struct {
 	ReceivedAt          time.Time  `json:"received_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	Deadlines           []Deadline `json:"deadlines,omitempty"`
-	// Deadline is the earliest open deadline, the one queues sort by.
+	// Deadline is the earliest open deadline, the one queues sort by; a
+	// paused clock's is not.
 	Deadline time.Time `json:"deadline,omitzero"`
 
 	// Pack names the policy pack that decided the case (name@version).

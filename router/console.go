@@ -44,6 +44,7 @@ const (
 	ClockOverdue ClockState = "overdue" // started, past its due time
 	ClockMet     ClockState = "met"     // stopped before its due time
 	ClockMissed  ClockState = "missed"  // stopped after its due time
+	ClockPaused  ClockState = "paused"  // paused while the case waits for the customer (暂停中)
 	ClockUnknown ClockState = "unknown" // its due time could not be computed
 )
 
@@ -75,6 +76,8 @@ func (d Deadline) StatusAt(now time.Time, cal *calendar.Calendar) ClockStatus {
 		return ClockStatus{State: ClockPending}
 	case d.Due.IsZero():
 		return ClockStatus{State: ClockUnknown}
+	case d.Paused():
+		return ClockStatus{State: ClockPaused}
 	case !now.Before(d.Due):
 		return ClockStatus{State: ClockOverdue, Left: now.Sub(d.Due)}
 	}

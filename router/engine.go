@@ -717,11 +717,12 @@ func (e *Engine) Start(c Case, event string, at time.Time) (Case, error) {
 	return c, nil
 }
 
-// earliest is the earliest due among running deadlines that have one.
+// earliest is the earliest due among running deadlines that have one;
+// a paused clock is not due.
 func earliest(ds []Deadline) time.Time {
 	var out time.Time
 	for _, d := range ds {
-		if !d.Due.IsZero() && d.StoppedAt.IsZero() && (out.IsZero() || d.Due.Before(out)) {
+		if !d.Due.IsZero() && d.StoppedAt.IsZero() && !d.Paused() && (out.IsZero() || d.Due.Before(out)) {
 			out = d.Due
 		}
 	}

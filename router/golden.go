@@ -39,9 +39,26 @@ type GoldenCase struct {
 	// Anonymous gives none.
 	Customer  *InputCustomer `yaml:"customer"`
 	Anonymous bool           `yaml:"anonymous"`
-	Want      GoldenWant     `yaml:"want"`
+	// Actions are applied in order to the case the pack opens, before
+	// Want is checked against it: an agent's extension, pause or resume.
+	Actions []GoldenAction `yaml:"actions"`
+	Want    GoldenWant     `yaml:"want"`
 	// Covers says what the case is there to test.
 	Covers string `yaml:"covers"`
+}
+
+// GoldenAction is an action of a golden case, by agent 2044.
+type GoldenAction struct {
+	Kind   ActionKind `yaml:"kind"`
+	At     time.Time  `yaml:"at"`
+	Clock  string     `yaml:"clock"`
+	Amount int        `yaml:"amount"`
+	Note   string     `yaml:"note"`
+	// Supervisor acts as a supervisor (Action.Override).
+	Supervisor bool `yaml:"supervisor"`
+	// Refused, when given, must occur in the refusal of the action, which
+	// then changes nothing; otherwise the action must apply.
+	Refused string `yaml:"refused"`
 }
 
 // GoldenWant is the expected verdict; empty fields are not checked, except
@@ -65,6 +82,8 @@ type GoldenWant struct {
 	Route   *Route   `yaml:"route"`
 	// AlertAtOnce lists who is alerted at receipt.
 	AlertAtOnce []string `yaml:"alert_at_once"`
+	// Paused lists the clocks paused after the actions.
+	Paused []string `yaml:"paused"`
 }
 
 // customer is the golden case's complainant.
@@ -144,7 +163,8 @@ func TestPackModel(path, modelDir string, w io.Writer) (passed, failed int, err 
 		if err != nil {
 			problems = append(problems, err.Error())
 		} else {
-			problems = c.Want.check(v)
+			v, problems = e.goldenActions(c, v)
+			problems = append(problems, c.Want.check(v)...)
 		}
 		if len(problems) == 0 {
 			passed++
@@ -177,6 +197,49 @@ func TestPackModel(path, modelDir string, w io.Writer) (passed, failed int, err 
 		}
 	}
 	return passed, failed, nil
+}
+
+// goldenActions applies the golden case's actions to the case the pack
+// opens and returns the verdict with the clocks they leave, and what went
+// otherwise than the actions expect.
+func (e *Engine) goldenActions(g GoldenCase, v Verdict) (Verdict, []string) {
+	if len(g.Actions) == 0 {
+		return v, nil
+	}
+	in := g.input()
+	comp := in.complaint()
+	comp.ID, comp.Reference = "golden:1", "TS-GOLDEN"
+	c := e.Open(comp, in.Received)
+	var out []string
+	for i, ga := range g.Actions {
+		a := Action{V: ActionVersion, ID: fmt.Sprintf("golden-%d", i), Case: c.ID, Customer: c.Customer.Key, Kind: ga.Kind, Actor: "2044", At: ga.At,
+			Clock: ga.Clock, Amount: ga.Amount, Note: ga.Note, Override: ga.Supervisor}
+		next, _, _, err := e.Apply(c, a)
+		switch {
+		case err != nil && ga.Refused == "":
+			out = append(out, fmt.Sprintf("actions[%d] %s: %s", i, ga.Kind, ReasonOf(err).Message))
+		case err == nil && ga.Refused != "":
+			out = append(out, fmt.Sprintf("actions[%d] %s applied, want it refused (%s)", i, ga.Kind, ga.Refused))
+		case err != nil && !strings.Contains(ReasonOf(err).Message, ga.Refused):
+			out = append(out, fmt.Sprintf("actions[%d] %s refused: %s, want %q", i, ga.Kind, ReasonOf(err).Message, ga.Refused))
+		case err == nil:
+			c = next
+		}
+	}
+	v.Deadlines = slices.DeleteFunc(slices.Clone(c.Deadlines), func(d Deadline) bool { return !d.StoppedAt.IsZero() })
+	v.PendingClocks, v.Escalation = c.PendingClocks, c.Escalation
+	if g.Want.Paused != nil {
+		var got []string
+		for _, d := range c.Deadlines {
+			if d.Paused() {
+				got = append(got, d.Name)
+			}
+		}
+		if !sameSet(got, g.Want.Paused) {
+			out = append(out, fmt.Sprintf("paused clocks %v, want %v", got, g.Want.Paused))
+		}
+	}
+	return v, out
 }
 
 // holdOutEvery is how TestPack splits the examples: every 5th held out.

@@ -98,7 +98,13 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 		return false, ""
 	}
 	var why []string
-	if p := c.OccurredOlderThan; p != nil {
+	if p := c.OccurredOlderThan; p != nil && len(p.Of) > 0 {
+		d, ok := EventDateInText(s.lower, p.Of, s.received, s.loc)
+		if !ok || !olderThan(d.To, s.received, *p, s.loc) {
+			return false, ""
+		}
+		why = append(why, "起算日期取自文中"+quote(d.Words))
+	} else if p != nil {
 		occurred := s.c.OccurredAt
 		if occurred.IsZero() && p.Text {
 			occurred = s.textDate.To

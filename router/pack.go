@@ -284,7 +284,34 @@ type Clock struct {
 	Stop   string    `yaml:"stop"`
 	When   Condition `yaml:"when"`
 	Ladder string    `yaml:"escalation"`
+	// Extendable lets an extend action (延期) move the clock's due time,
+	// by at most Max in all; nil: the clock cannot be extended.
+	Extendable *Extendable `yaml:"extendable"`
+	// Pausable lets a pause action stop the clock while the case waits
+	// for the customer (等待客户补充材料), with its grounds; nil: the clock
+	// cannot be paused.
+	Pausable *Ground `yaml:"pausable"`
+	Ground   `yaml:",inline"`
+}
+
+// Extendable says how far a clock may be extended and who decides it.
+type Extendable struct {
+	// Max bounds the extensions of one case's clock, added up.
+	Max Length `yaml:"max"`
+	// Needs is the role an extension needs: "supervisor" (a supervisor or
+	// an admin) or "" (any agent who may act on the case).
+	Needs  string `yaml:"needs"`
 	Ground `yaml:",inline"`
+}
+
+// NeedsSupervisor is the Extendable.Needs of an extension only a
+// supervisor or an admin may grant.
+const NeedsSupervisor = "supervisor"
+
+// Length is an amount of a clock unit, e.g. 15 working_days.
+type Length struct {
+	Amount int  `yaml:"amount"`
+	Unit   Unit `yaml:"unit"`
 }
 
 func (c Clock) start() string {
@@ -406,6 +433,12 @@ type Period struct {
 	// it where the dates a complaint names are those of the matter (a
 	// charge, a fine), not where they may be background (“2015年开的户”).
 	Text bool `yaml:"text"`
+	// Of counts from the date of another event than the matter: the
+	// latest date the text names right before one of these words
+	// (“2023年6月竣工验收”, also a year alone: “2019年竣工验收”), whether
+	// or not occurred_at is known; without one the condition does not
+	// hold. A warranty counts from 竣工验收合格, not from the defect.
+	Of []string `yaml:"of"`
 }
 
 // BuiltinPrefix names a pack shipped inside the binary: "builtin:telecom"
@@ -794,6 +827,21 @@ func (v *validator) clocks(ladders map[string]bool) {
 		}
 		v.condition(path+".when", c.When, stageAfter)
 		v.ground(path, c.Ground)
+		if x := c.Extendable; x != nil {
+			if !slices.Contains(units, x.Max.Unit) {
+				v.errorf(path+".extendable.max.unit", "unknown unit %q (one of %v)", x.Max.Unit, units)
+			}
+			if x.Max.Amount <= 0 {
+				v.errorf(path+".extendable.max.amount", "must be positive, got %d", x.Max.Amount)
+			}
+			if x.Needs != "" && x.Needs != NeedsSupervisor {
+				v.errorf(path+".extendable.needs", "unknown role %q (%q or empty: any agent of the case)", x.Needs, NeedsSupervisor)
+			}
+			v.ground(path+".extendable", x.Ground)
+		}
+		if c.Pausable != nil {
+			v.ground(path+".pausable", *c.Pausable)
+		}
 	}
 }
 
@@ -1029,6 +1077,12 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 		calendarMonths := p.Unit == "calendar_months" && p.Amount >= 0
 		if !calendarMonths && (p.Amount <= 0 || !slices.Contains([]string{"days", "months", "years"}, p.Unit)) {
 			errs = append(errs, fmt.Errorf("occurred_older_than: want a positive amount of days, months or years, or calendar_months from 0, got %d %q", p.Amount, p.Unit))
+		}
+		if slices.ContainsFunc(p.Of, func(w string) bool { return strings.TrimSpace(w) == "" }) {
+			errs = append(errs, errors.New("occurred_older_than.of: empty word"))
+		}
+		if len(p.Of) > 0 && p.Text {
+			errs = append(errs, errors.New("occurred_older_than: of and text exclude each other (of reads the event's date from the text)"))
 		}
 	}
 	for k, vals := range c.Extra {

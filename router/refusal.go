@@ -38,6 +38,9 @@ const (
 	CodeCaseUnknown     = "case_unknown" // the router does not hold the case
 	CodePackNotLoaded   = "pack_not_loaded"
 	CodeNoContact       = "no_contact" // a reply to a customer without an address or mobile number
+	// CodeClockRefused: the pack does not let the clock be extended or
+	// paused that way, or the case runs no such clock.
+	CodeClockRefused = "clock_refused"
 )
 
 // Refusal is the error of an action that is refused: its Reason for the

@@ -2,6 +2,7 @@ package router
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,6 +141,32 @@ func OccurredInText(text string, received time.Time, loc *time.Location) (TextDa
 			continue
 		}
 		if d.To.After(best.To) {
+			best = d
+		}
+	}
+	return best, !best.To.IsZero()
+}
+
+// reYear is a year alone (2019年, 2019年底), which only EventDateInText
+// reads: the year's last day.
+var reYear = regexp.MustCompile(`(20[0-9]{2})\s*年(?:底|初|末)?`)
+
+// EventDateInText is the date the text gives an event named by one of
+// words: the latest day any date right before the words can mean
+// (“2023年6月竣工验收”, “2019年竣工验收合格”; a year alone counts as its
+// last day), read relative to the received day. ok is false when no date
+// stands right before the words.
+func EventDateInText(text string, words []string, received time.Time, loc *time.Location) (TextDate, bool) {
+	dates := DatesInText(text, received, loc)
+	for _, m := range reYear.FindAllStringSubmatchIndex(text, -1) {
+		if y := atoi(text, m, 1); y <= received.In(loc).Year() && !slices.ContainsFunc(dates, func(d TextDate) bool { return d.end > m[0] && d.end-len(d.Words) <= m[0] }) {
+			dates = append(dates, TextDate{From: time.Date(y, 1, 1, 0, 0, 0, 0, loc), To: time.Date(y, 12, 31, 0, 0, 0, 0, loc), Words: text[m[0]:m[1]], end: m[1]})
+		}
+	}
+	var best TextDate
+	for _, d := range dates {
+		after := strings.TrimLeft(runesAfter(text, d.end, 10), " 的就是才已经都通过")
+		if slices.ContainsFunc(words, func(w string) bool { return strings.HasPrefix(after, w) }) && d.To.After(best.To) {
 			best = d
 		}
 	}

@@ -174,3 +174,33 @@ func TestRuleContext(t *testing.T) {
 		})
 	}
 }
+
+func TestEventDateInText(t *testing.T) {
+	acceptance := []string{"竣工验收", "验收合格"}
+	tests := []struct {
+		name, text, received string
+		want                 string // the latest day the acceptance date can mean, "" for none
+		words                string
+	}{
+		{"year and month", "我们楼是2023年6月竣工验收的，去年才交房", "2026-03-10 10:00", "2023-06-30", "2023年6月"},
+		{"year alone is its last day", "小区2019年竣工验收，2021年才交房", "2026-03-10 10:00", "2019-12-31", "2019年"},
+		{"year end, 通过", "2020年底通过竣工验收，验收合格后交房", "2026-03-10 10:00", "2020-12-31", "2020年底"},
+		{"full date with 的", "2024年5月20日的竣工验收合格证明上写着", "2026-03-10 10:00", "2024-05-20", "2024年5月20日"},
+		{"move-in date is not the acceptance", "2021年交房入住，住了四年多", "2026-03-10 10:00", "", ""},
+		{"handover date beside the acceptance date", "2022年3月交房，2021年12月验收合格", "2026-03-10 10:00", "2021-12-31", "2021年12月"},
+		{"no date", "竣工验收都三年多了", "2026-03-10 10:00", "", ""},
+		{"a year ahead is not read", "计划2027年竣工验收", "2026-03-10 10:00", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := EventDateInText(tt.text, acceptance, at(t, tt.received), shanghai)
+			got := ""
+			if ok {
+				got = d.To.Format("2006-01-02")
+			}
+			if got != tt.want || (ok && d.Words != tt.words) {
+				t.Errorf("EventDateInText(%q) = %s %q, want %s %q", tt.text, got, d.Words, tt.want, tt.words)
+			}
+		})
+	}
+}

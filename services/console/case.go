@@ -92,6 +92,49 @@ type forms struct {
 	Correct bool
 	Grades  []string
 	Grade   string
+	// Extend are the running clocks the person may extend (延期); Pause
+	// and Resume offer to pause the clocks the pack lets pause while the
+	// customer's documents are awaited, and to resume them.
+	Extend        []extendView
+	Pause, Resume bool
+}
+
+// extendView is a clock the extend form offers: its name, title and how
+// far it may still be extended.
+type extendView struct {
+	Clock, Title, Unit string
+	Left               int
+}
+
+// pausedClock reports whether c's clock name is paused.
+func pausedClock(c router.Case, name string) bool {
+	i := slices.IndexFunc(c.Deadlines, func(d router.Deadline) bool { return d.Name == name })
+	return i >= 0 && c.Deadlines[i].Paused()
+}
+
+// clockForms sets the extend, pause and resume forms of f: for an open
+// case, the running clocks e's pack lets extend (those needing a
+// supervisor only when supervisor) or pause, and the paused clocks.
+func clockForms(f forms, c router.Case, e *router.Engine, supervisor bool) forms {
+	if e == nil || c.Finished() {
+		return f
+	}
+	defs := map[string]router.Clock{}
+	for _, cl := range e.Pack().Clocks {
+		defs[cl.Name] = cl
+	}
+	for _, d := range c.Deadlines {
+		def := defs[d.Name]
+		if !d.StoppedAt.IsZero() {
+			continue
+		}
+		if x := def.Extendable; x != nil && (x.Needs != router.NeedsSupervisor || supervisor) && x.Max.Amount > d.Extended && !d.Due.IsZero() {
+			f.Extend = append(f.Extend, extendView{Clock: d.Name, Title: cmp.Or(d.Title, d.Name), Unit: router.UnitLabel(x.Max.Unit), Left: x.Max.Amount - d.Extended})
+		}
+		f.Pause = f.Pause || def.Pausable != nil && !d.Paused()
+		f.Resume = f.Resume || d.Paused()
+	}
+	return f
 }
 
 // kindLabels name what actions do, as flashes and the timeline say it.
@@ -101,6 +144,7 @@ var kindLabels = map[router.ActionKind]string{
 	router.ActionRegrade: "更正等级", router.ActionRevalidate: "更正有效性",
 	router.ActionEscalate: "升级预警", router.ActionFlagBatch: "标记批量投诉", kindFollowUp: "回访", router.ActionReveal: "查看联系方式",
 	router.ActionReply: "答复客户", router.ActionDelivery: "发送结果", router.ActionErase: "删除个人信息",
+	router.ActionExtend: "延期", router.ActionPause: "暂停计时", router.ActionResume: "恢复计时",
 }
 
 // customerOf says who the case's customer is, or when and why their
@@ -186,6 +230,7 @@ func (p *Pages) renderCase(c *fiber.Ctx, status int, cs router.Case, flash, refr
 	e := p.engine(cs.Pack)
 	data := caseView(httpapi.Redact(cs, me, p.d.CustomerKey), e, me.Name, p.now())
 	data.Refresh, data.Reveal, data.Reply = refresh, revealable(cs, me), replyForm(cs)
+	data.Forms = clockForms(data.Forms, cs, e, supervises(me))
 	return p.render(c, status, "case", "工单 "+cs.ID, "", flash, data)
 }
 
@@ -225,6 +270,8 @@ func caseView(c router.Case, e *router.Engine, me string, now time.Time) caseDat
 		switch {
 		case !al.RaisedAt.IsZero():
 			v.Raised = "已于 " + when(al.RaisedAt) + " 发出"
+		case !c.AlertActive(al) && pausedClock(c, al.Clock):
+			v.Raised = "暂停中，恢复计时后按新的到期时间触发"
 		case !c.AlertActive(al):
 			v.Raised = "不再触发（时限已停止）"
 		}
@@ -350,7 +397,15 @@ func (p *Pages) act(c *fiber.Ctx) error {
 	kind := router.ActionKind(c.FormValue("kind"))
 	req := httpapi.ActionRequest{Kind: kind, Assignee: strings.TrimSpace(c.FormValue("assignee")), Department: c.FormValue("department"),
 		Queue: c.FormValue("queue"), Event: c.FormValue("event"), Category: c.FormValue("category"), Grade: c.FormValue("grade"),
-		Note: strings.TrimSpace(c.FormValue("note")), CustomerVisible: kind == router.ActionResolve && c.FormValue("customer_visible") == "yes"}
+		Note: strings.TrimSpace(c.FormValue("note")), CustomerVisible: kind == router.ActionResolve && c.FormValue("customer_visible") == "yes",
+		Clock: c.FormValue("clock")}
+	if kind == router.ActionExtend {
+		n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("amount")))
+		if err != nil || n < 1 {
+			return p.renderCase(c, fiber.StatusUnprocessableEntity, cs, "未提交：延期。请填写延长的天数（正整数）", "")
+		}
+		req.Amount = n
+	}
 	switch c.FormValue("valid") {
 	case "yes":
 		req.Valid = ptr(true)

@@ -61,13 +61,6 @@ func TestCasePage(t *testing.T) {
 // did, or why it was refused.
 func TestCaseActions(t *testing.T) {
 	ps := newPagesServer(t, fixtures(t)...)
-	form := func(kv ...string) url.Values {
-		v := url.Values{"_csrf": {testCSRF}}
-		for i := 0; i < len(kv); i += 2 {
-			v.Set(kv[i], kv[i+1])
-		}
-		return v
-	}
 	for _, tt := range []struct {
 		name, who, path string
 		form            url.Values
@@ -75,55 +68,44 @@ func TestCaseActions(t *testing.T) {
 		want            string // the page, or the start of the redirect
 		sent            *router.Action
 	}{
-		{"take", "甲", "/console/cases/TS-C/actions", form("kind", "take", "key", "k1"), http.StatusSeeOther, "/console/cases/TS-C?action=api%3A",
+		{"take", "甲", "/console/cases/TS-C/actions", caseForm("kind", "take", "key", "k1"), http.StatusSeeOther, "/console/cases/TS-C?action=api%3A",
 			&router.Action{Kind: router.ActionTake, Actor: "坐席甲"}},
-		{"transfer with a terse note", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "department", "网络运维部", "queue", "网络质量投诉", "note", "基站问题，转网络部"),
+		{"transfer with a terse note", "甲", "/console/cases/TS-C/actions", caseForm("kind", "transfer", "department", "网络运维部", "queue", "网络质量投诉", "note", "基站问题，转网络部"),
 			http.StatusSeeOther, "/console/cases/TS-C?action=", &router.Action{Kind: router.ActionTransfer, Department: "网络运维部", Queue: "网络质量投诉", Note: "基站问题，转网络部"}},
-		{"a department the pack does not route to", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "department", "火星部门"),
+		{"a department the pack does not route to", "甲", "/console/cases/TS-C/actions", caseForm("kind", "transfer", "department", "火星部门"),
 			http.StatusUnprocessableEntity, "未提交：转派。该工单的处理规则中没有部门“火星部门”", nil},
-		{"an assignee who is no account", "甲", "/console/cases/TS-C/actions", form("kind", "transfer", "assignee", "9999"),
+		{"an assignee who is no account", "甲", "/console/cases/TS-C/actions", caseForm("kind", "transfer", "assignee", "9999"),
 			http.StatusUnprocessableEntity, "指派坐席不是系统中的坐席账号：“9999”", nil},
-		{"resolve without its result", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "  "),
+		{"resolve without its result", "甲", "/console/cases/TS-A/actions", caseForm("kind", "resolve", "note", "  "),
 			http.StatusUnprocessableEntity, "办结须在备注中填写处理结果", nil},
-		{"resolve, the result kept internal", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "已退12月月租，客户还嫌少"),
+		{"resolve, the result kept internal", "甲", "/console/cases/TS-A/actions", caseForm("kind", "resolve", "note", "已退12月月租，客户还嫌少"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionResolve, Note: "已退12月月租，客户还嫌少"}},
-		{"resolve, the result told to the customer", "甲", "/console/cases/TS-A/actions", form("kind", "resolve", "note", "已退还12月宽带月租30元。", "customer_visible", "yes"),
+		{"resolve, the result told to the customer", "甲", "/console/cases/TS-A/actions", caseForm("kind", "resolve", "note", "已退还12月宽带月租30元。", "customer_visible", "yes"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionResolve, Note: "已退还12月宽带月租30元。", CustomerVisible: true}},
-		{"take a case another agent holds", "甲", "/console/cases/TS-B/actions", form("kind", "take"),
+		{"take a case another agent holds", "甲", "/console/cases/TS-B/actions", caseForm("kind", "take"),
 			http.StatusConflict, "该工单正由坐席“坐席丙”处理", nil},
-		{"a supervisor takes it over", "王", "/console/cases/TS-B/actions", form("kind", "take"),
+		{"a supervisor takes it over", "王", "/console/cases/TS-B/actions", caseForm("kind", "take"),
 			http.StatusSeeOther, "/console/cases/TS-B?action=", &router.Action{Kind: router.ActionTake, Actor: "主管王", Override: true}},
-		{"recategorize with a reason", "甲", "/console/cases/TS-A/actions", form("kind", "recategorize", "category", "费用问题", "note", "客户实际投诉的是补偿未到帐"),
+		{"recategorize with a reason", "甲", "/console/cases/TS-A/actions", caseForm("kind", "recategorize", "category", "费用问题", "note", "客户实际投诉的是补偿未到帐"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRecategorize, Category: "费用问题"}},
-		{"regrade with a reason", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "重大", "note", "客户称已联系电视台，3月5日要来拍"),
+		{"regrade with a reason", "甲", "/console/cases/TS-A/actions", caseForm("kind", "regrade", "grade", "重大", "note", "客户称已联系电视台，3月5日要来拍"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRegrade, Grade: "重大", Note: "客户称已联系电视台，3月5日要来拍"}},
-		{"regrade to a grade the pack lacks", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "特急", "note", "急"),
+		{"regrade to a grade the pack lacks", "甲", "/console/cases/TS-A/actions", caseForm("kind", "regrade", "grade", "特急", "note", "急"),
 			http.StatusUnprocessableEntity, "未提交：更正等级。该工单的处理规则中没有等级“特急”", nil},
-		{"regrade without a reason", "甲", "/console/cases/TS-A/actions", form("kind", "regrade", "grade", "重大", "note", "  "),
+		{"regrade without a reason", "甲", "/console/cases/TS-A/actions", caseForm("kind", "regrade", "grade", "重大", "note", "  "),
 			http.StatusUnprocessableEntity, "未提交：更正等级。更正须填写理由", nil},
-		{"invalid with its reason", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "valid", "no", "note", "客户打错了，是移动的号"),
+		{"invalid with its reason", "甲", "/console/cases/TS-A/actions", caseForm("kind", "revalidate", "valid", "no", "note", "客户打错了，是移动的号"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRevalidate, Valid: ptr(false), Note: "客户打错了，是移动的号"}},
-		{"valid again", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "valid", "yes", "note", "核实是我司用户"),
+		{"valid again", "甲", "/console/cases/TS-A/actions", caseForm("kind", "revalidate", "valid", "yes", "note", "核实是我司用户"),
 			http.StatusSeeOther, "/console/cases/TS-A?action=", &router.Action{Kind: router.ActionRevalidate, Valid: ptr(true), Note: "核实是我司用户"}},
-		{"revalidate without a verdict", "甲", "/console/cases/TS-A/actions", form("kind", "revalidate", "note", "不好说"),
+		{"revalidate without a verdict", "甲", "/console/cases/TS-A/actions", caseForm("kind", "revalidate", "note", "不好说"),
 			http.StatusUnprocessableEntity, "请选择投诉有效或无效", nil},
-		{"a follow-up without its verdict", "甲", "/console/cases/TS-A/actions", form("kind", "follow_up"),
+		{"a follow-up without its verdict", "甲", "/console/cases/TS-A/actions", caseForm("kind", "follow_up"),
 			http.StatusUnprocessableEntity, "请选择客户是否满意", nil},
-		{"a case of another department", "甲", "/console/cases/TS-D/actions", form("kind", "take"), http.StatusNotFound, "工单不存在", nil},
+		{"a case of another department", "甲", "/console/cases/TS-D/actions", caseForm("kind", "take"), http.StatusNotFound, "工单不存在", nil},
 		{"without the CSRF token", "甲", "/console/cases/TS-C/actions", url.Values{"kind": {"take"}}, http.StatusForbidden, "CSRF", nil},
 	} {
-		before := len(ps.published)
-		code, got := ps.post(t, tt.who, tt.path, tt.form)
-		if code != tt.code || !strings.HasPrefix(got, tt.want) && !strings.Contains(got, tt.want) {
-			t.Errorf("%s: POST = %d %.400s; want %d with %q", tt.name, code, got, tt.code, tt.want)
-		}
-		switch {
-		case tt.sent == nil && len(ps.published) != before:
-			t.Errorf("%s: an action was sent: %+v", tt.name, ps.published[before:])
-		case tt.sent != nil && len(ps.published) != before+1:
-			t.Errorf("%s: %d actions sent, want 1", tt.name, len(ps.published)-before)
-		case tt.sent != nil:
-			a := ps.published[before]
+		if a, sent := ps.postForm(t, tt.name, tt.who, tt.path, tt.form, tt.code, tt.want, tt.sent != nil); sent {
 			if a.Kind != tt.sent.Kind || tt.sent.Actor != "" && a.Actor != tt.sent.Actor || a.Department != tt.sent.Department ||
 				a.Queue != tt.sent.Queue || a.Category != tt.sent.Category || a.Override != tt.sent.Override || a.Grade != tt.sent.Grade ||
 				(a.Valid == nil) != (tt.sent.Valid == nil) || a.Valid != nil && *a.Valid != *tt.sent.Valid ||
@@ -133,7 +115,7 @@ func TestCaseActions(t *testing.T) {
 		}
 	}
 	// The same form posted twice is one action.
-	_, again := ps.post(t, "甲", "/console/cases/TS-C/actions", form("kind", "take", "key", "k1"))
+	_, again := ps.post(t, "甲", "/console/cases/TS-C/actions", caseForm("kind", "take", "key", "k1"))
 	if first := ps.published[0].ID; !strings.Contains(again, url.QueryEscape(first)) {
 		t.Errorf("a form posted twice gave a new action: %s, first %s", again, first)
 	}
@@ -250,4 +232,108 @@ func TestLadderSaysWhatWillNotFire(t *testing.T) {
 	}
 	ps = newPagesServer(t, cases...)
 	ps.check(t, "甲", "/console/cases/TS-C", http.StatusOK, []string{"不再触发（时限已停止）"}, nil)
+}
+
+// insuranceCase opens an insurance case (source "insurer") in 客户服务中心,
+// then applies the actions to it.
+func insuranceCase(tb testing.TB, id string, actions ...router.Action) router.Case {
+	tb.Helper()
+	packs := telecomPacks(tb)
+	received := time.Date(2026, 3, 2, 9, 0, 0, 0, cst)
+	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "webform:" + id, Reference: id, Channel: "webform", Source: "insurer", ReceivedAt: received,
+		Customer:    normalize.Customer{Name: "赵敏", Phone: "+8613912340009", Key: "phone:+8613912340009"},
+		Description: "车险理赔，定损员只给定两千八，4S店报价六千三，差价谁出？要求重新定损"}, received)
+	c.ID, c.Route.Department = id, "客户服务中心"
+	e := packs.ByName(c.Pack)
+	for _, a := range actions {
+		a.V, a.Case, a.Customer = router.ActionVersion, c.ID, c.Customer.Key
+		var err error
+		if c, _, _, err = e.Apply(c, a); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestCaseClockForms: the case page offers 延期 where the case's pack lets
+// a clock be extended and the person may (insurance's decision clock: a
+// supervisor), and 暂停计时 / 恢复计时 where it lets a clock pause; it shows
+// a paused clock as 暂停中 with its alerts held, an extended one with how
+// far; the forms post extend, pause and resume actions.
+func TestCaseClockForms(t *testing.T) {
+	pause := router.Action{ID: "p1", Kind: router.ActionPause, Actor: "坐席甲", At: time.Date(2026, 3, 3, 10, 0, 0, 0, cst), Note: "等客户补交维修发票和定损照片"}
+	extend := router.Action{ID: "x1", Kind: router.ActionExtend, Actor: "主管王", At: time.Date(2026, 3, 4, 10, 0, 0, 0, cst), Clock: "decide", Amount: 15,
+		Note: "需委托公估机构重新核定损失", Override: true}
+	cases := append(fixtures(t), insuranceCase(t, "TS-I"), insuranceCase(t, "TS-P", pause), insuranceCase(t, "TS-X", extend))
+	ps := newPagesServer(t, cases...)
+	for _, tt := range []struct {
+		who, path      string
+		want, unwanted []string
+	}{
+		{"王", "/console/cases/TS-I", []string{`value="extend"`, "“作出处理决定”至多还可延期 30 个自然日", "延长数量（个自然日）", `value="pause"`, "等待客户补充的材料（必填）"}, []string{`value="resume"`}},
+		{"甲", "/console/cases/TS-I", []string{`value="pause"`}, []string{`value="extend"`, `value="resume"`}},
+		{"甲", "/console/cases/TS-P", []string{"暂停中（自 2026-03-03 10:00 起，等待客户补充材料）", `value="resume"`, "暂停中，恢复计时后按新的到期时间触发", "暂停计时", "等客户补交维修发票和定损照片"},
+			[]string{`value="pause"`}},
+		{"王", "/console/cases/TS-X", []string{"2026-04-17 00:00（已延期 15 个自然日）", "至多还可延期 15 个自然日", "“作出处理决定”时限延期15个自然日", "需委托公估机构重新核定损失"}, nil},
+		{"王", "/console/cases/TS-A", nil, []string{`value="extend"`, `value="pause"`, `value="resume"`}}, // telecom: neither
+	} {
+		ps.check(t, tt.who, tt.path, http.StatusOK, tt.want, tt.unwanted)
+	}
+	for _, tt := range []struct {
+		name, who, path string
+		form            url.Values
+		code            int
+		want            string
+		sent            *router.Action
+	}{
+		{"a supervisor extends", "王", "/console/cases/TS-I/actions", caseForm("kind", "extend", "clock", "decide", "amount", "15", "note", "需调取交警事故认定书"),
+			http.StatusSeeOther, "/console/cases/TS-I?action=", &router.Action{Kind: router.ActionExtend, Clock: "decide", Amount: 15, Override: true}},
+		{"an agent may not", "甲", "/console/cases/TS-I/actions", caseForm("kind", "extend", "clock", "decide", "amount", "15", "note", "客户同意"),
+			http.StatusUnprocessableEntity, "未提交：延期。“作出处理决定”时限延期须由主管批准", nil},
+		{"days not a number", "王", "/console/cases/TS-I/actions", caseForm("kind", "extend", "clock", "decide", "amount", "十五", "note", "情况复杂"),
+			http.StatusUnprocessableEntity, "请填写延长的天数", nil},
+		{"an agent pauses", "甲", "/console/cases/TS-I/actions", caseForm("kind", "pause", "note", "等客户补交行驶证复印件"),
+			http.StatusSeeOther, "/console/cases/TS-I?action=", &router.Action{Kind: router.ActionPause}},
+		{"and resumes", "甲", "/console/cases/TS-P/actions", caseForm("kind", "resume", "note", "材料已收齐"),
+			http.StatusSeeOther, "/console/cases/TS-P?action=", &router.Action{Kind: router.ActionResume}},
+		{"telecom refuses a pause", "甲", "/console/cases/TS-A/actions", caseForm("kind", "pause", "note", "等客户提供缴费截图"),
+			http.StatusConflict, "该工单没有可以暂停的时限", nil},
+	} {
+		if a, sent := ps.postForm(t, tt.name, tt.who, tt.path, tt.form, tt.code, tt.want, tt.sent != nil); sent {
+			if a.Kind != tt.sent.Kind || a.Clock != tt.sent.Clock || a.Amount != tt.sent.Amount || a.Override != tt.sent.Override {
+				t.Errorf("%s: sent %+v, want %+v", tt.name, a, *tt.sent)
+			}
+		}
+	}
+}
+
+// caseForm is a case page's form with the session's CSRF token and the
+// fields kv (name, value, name, value…).
+func caseForm(kv ...string) url.Values {
+	v := url.Values{"_csrf": {testCSRF}}
+	for i := 0; i < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
+
+// postForm posts form to path as who and checks the status and that the
+// page or the redirect has want, and that one action was sent when send,
+// none otherwise. It returns the action sent and whether one was.
+func (ps *pagesServer) postForm(tb testing.TB, name, who, path string, form url.Values, code int, want string, send bool) (router.Action, bool) {
+	tb.Helper()
+	before := len(ps.published)
+	got, page := ps.post(tb, who, path, form)
+	if got != code || !strings.Contains(page, want) {
+		tb.Errorf("%s: POST = %d %.400s; want %d with %q", name, got, page, code, want)
+	}
+	switch {
+	case !send && len(ps.published) != before:
+		tb.Errorf("%s: an action was sent: %+v", name, ps.published[before:])
+	case send && len(ps.published) != before+1:
+		tb.Errorf("%s: %d actions sent, want 1", name, len(ps.published)-before)
+	case send:
+		return ps.published[before], true
+	}
+	return router.Action{}, false
 }

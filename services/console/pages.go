@@ -185,6 +185,7 @@ type clockView struct {
 var clockStateLabels = map[router.ClockState]string{
 	router.ClockPending: "未开始", router.ClockRunning: "计时中", router.ClockOverdue: "已超时",
 	router.ClockMet: "已按时完成", router.ClockMissed: "超时后完成", router.ClockUnknown: "无法计算",
+	router.ClockPaused: "暂停中",
 }
 
 // clocks are the case's clocks at now, started ones first, then those
@@ -201,8 +202,15 @@ func clocks(c router.Case, e *router.Engine, now time.Time) []clockView {
 		if title == "" {
 			title = d.Name
 		}
-		out = append(out, clockView{Title: title, Basis: d.Basis, Due: when(d.Due), State: s.State,
-			StateLabel: clockStateLabels[s.State], Left: timeLeft(s), due: d.Due})
+		v := clockView{Title: title, Basis: d.Basis, Due: when(d.Due), State: s.State,
+			StateLabel: clockStateLabels[s.State], Left: timeLeft(s), due: d.Due}
+		if d.Paused() {
+			v.Left = "暂停中（自 " + when(d.PausedAt) + " 起，等待客户补充材料）"
+		}
+		if d.Extended > 0 {
+			v.Due += fmt.Sprintf("（已延期 %d %s）", d.Extended, router.UnitLabel(router.Unit(d.ExtendedUnit)))
+		}
+		out = append(out, v)
 	}
 	return out
 }

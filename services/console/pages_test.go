@@ -132,10 +132,11 @@ func attachmentStore(tb testing.TB) *attachment.Store {
 }
 
 // telecomPacks are the policy packs of the tests: the built-in telecom
-// pack.
+// pack, and for source "insurer" the insurance pack, whose clocks may be
+// extended and paused.
 func telecomPacks(tb testing.TB) *router.Packs {
 	tb.Helper()
-	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}, {Path: "builtin:insurance", Sources: []string{"insurer"}}}}, ".")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -29,14 +29,20 @@ type actServer struct {
 // newActServer serves the case as edit changes it (edit may be nil).
 func newActServer(tb testing.TB, edit func(*router.Case)) *actServer {
 	tb.Helper()
+	return newPackActServer(tb, "builtin:telecom", "手机信号差了三天", edit)
+}
+
+// newPackActServer serves the case the pack opens for text.
+func newPackActServer(tb testing.TB, pack, text string, edit func(*router.Case)) *actServer {
+	tb.Helper()
 	cfg := provisioned()
-	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: "builtin:telecom"}}}, ".")
+	packs, err := router.LoadPacks(router.PacksConfig{Packs: []router.PackRef{{Path: pack}}}, ".")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	received := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	c := packs.Open(normalize.Complaint{V: normalize.SchemaVersion, ID: "api:1", Reference: "TS1", Channel: "api", ReceivedAt: received,
-		Customer: normalize.Customer{Phone: "+8613800138000", Key: "phone:+8613800138000"}, Description: "手机信号差了三天"}, received)
+		Customer: normalize.Customer{Phone: "+8613800138000", Key: "phone:+8613800138000"}, Description: text}, received)
 	if edit != nil {
 		edit(&c)
 	}
@@ -384,3 +390,57 @@ func asString(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// TestActClockChanges: the API accepts extend, pause and resume actions
+// the case's pack allows, with the clock and amount; an extension the pack
+// reserves to a supervisor is refused to an agent (422, a Chinese reason),
+// as is one beyond the pack's bound, a clock the pack does not let extend,
+// and an extension or pause without its reason.
+func TestActClockChanges(t *testing.T) {
+	const agent, supervisor = "agent-token-0123456789", "supervisor-token-0123456789"
+	const claim = "我爸住院花了三万多，你们公司说是既往症不给赔，买的时候体检都没问题，凭什么不赔"
+	tests := []struct {
+		name    string
+		pack    string
+		token   string
+		body    map[string]any
+		want    int
+		message string // a part of the Chinese message; "" when accepted
+	}{
+		{"a supervisor extends the decision clock", "builtin:insurance", supervisor, map[string]any{"kind": "extend", "clock": "decide", "amount": 15, "note": "需委托公估机构重新核定损失"}, http.StatusAccepted, ""},
+		{"an agent may not", "builtin:insurance", agent, map[string]any{"kind": "extend", "clock": "decide", "amount": 15, "note": "需委托公估机构重新核定损失"}, http.StatusUnprocessableEntity, "须由主管批准"},
+		{"beyond 30 days", "builtin:insurance", supervisor, map[string]any{"kind": "extend", "clock": "decide", "amount": 31, "note": "情况复杂"}, http.StatusUnprocessableEntity, "至多延期30个自然日"},
+		{"without a reason", "builtin:insurance", supervisor, map[string]any{"kind": "extend", "clock": "decide", "amount": 5}, http.StatusUnprocessableEntity, "延期理由"},
+		{"the simple-case clock", "builtin:insurance", supervisor, map[string]any{"kind": "extend", "clock": "decide_simple", "amount": 5, "note": "情况复杂"}, http.StatusUnprocessableEntity, "不得延期"},
+		{"an agent pauses while documents are awaited", "builtin:insurance", agent, map[string]any{"kind": "pause", "note": "等客户补交出院小结"}, http.StatusAccepted, ""},
+		{"a pause without a reason", "builtin:insurance", agent, map[string]any{"kind": "pause"}, http.StatusUnprocessableEntity, "暂停计时须填写原因"},
+		{"resume what runs", "builtin:insurance", agent, map[string]any{"kind": "resume"}, http.StatusConflict, "没有暂停中的时限"},
+		{"telecom's reply clock", "builtin:telecom", supervisor, map[string]any{"kind": "extend", "clock": "reply", "amount": 5, "note": "计费核查"}, http.StatusUnprocessableEntity, "不得延期"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newPackActServer(t, tt.pack, claim, nil)
+			code, out := as.request(t, http.MethodPost, "/api/v1/cases/TS1/actions", tt.token, tt.body)
+			msg, _ := out["message"].(string)
+			if code != tt.want || !strings.Contains(msg, tt.message) {
+				t.Fatalf("status %d, message %q; want %d with %q (answer %v)", code, msg, tt.want, tt.message, out)
+			}
+			if tt.message != "" {
+				if len(as.published) != 0 {
+					t.Errorf("published %+v for a refused action", as.published)
+				}
+				return
+			}
+			if len(as.published) != 1 {
+				t.Fatalf("published %d actions", len(as.published))
+			}
+			a := as.published[0]
+			if a.Kind != router.ActionKind(tt.body["kind"].(string)) || a.Clock != stringOf(tt.body["clock"]) || a.Amount != intOf(tt.body["amount"]) {
+				t.Errorf("published %+v, want the request's kind, clock and amount", a)
+			}
+		})
+	}
+}
+
+func stringOf(v any) string { s, _ := v.(string); return s }
+func intOf(v any) int       { n, _ := v.(int); return n }

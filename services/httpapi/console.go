@@ -98,6 +98,11 @@ type ActionRequest struct {
 	// CustomerVisible shows a resolve's result (Note) to the customer on
 	// the status page; it stays internal otherwise.
 	CustomerVisible bool `json:"customer_visible"`
+	// Clock is the clock an extend, pause or resume action changes (for
+	// pause and resume, empty: every clock the pack lets pause), Amount
+	// how far an extend moves it, in the unit of the pack's bound.
+	Clock  string `json:"clock"`
+	Amount int    `json:"amount"`
 	// Actor is the agent an admin token (an integration such as a CRM)
 	// acts for; other tokens act as themselves.
 	Actor string `json:"actor"`
@@ -230,7 +235,7 @@ func (acts *CaseActions) submit(ctx context.Context, p Principal, cs router.Case
 		V: router.ActionVersion, ID: actionID(p.Name, cs.ID, idempotencyKey), Case: cs.ID, Customer: cs.Customer.Key, Kind: req.Kind,
 		Actor: actor, At: now().UTC(), Assignee: req.Assignee, Department: req.Department, Queue: req.Queue,
 		Event: req.Event, Category: req.Category, Note: req.Note, Field: req.Field, Grade: req.Grade, Valid: req.Valid,
-		CustomerVisible: req.CustomerVisible,
+		CustomerVisible: req.CustomerVisible, Clock: req.Clock, Amount: req.Amount,
 		// An admin acting for an agent acts with the agent's rights.
 		Override: actor == p.Name && mayTakeOver(p.Role),
 	}

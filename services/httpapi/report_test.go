@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/xuri/excelize/v2"
 	"go.uber.org/zap"
 
-	"github.com/tousu/tousu/sinks/bleveindex"
 	"github.com/tousu/tousu/sinks/caseindex"
 	"github.com/tousu/tousu/sinks/caseindex/caseindextest"
 )
@@ -24,14 +21,7 @@ import (
 // caseindextest.SLACorpus, with its clock in June 2024.
 func reportServer(tb testing.TB) *Server {
 	tb.Helper()
-	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { idx.Close() })
-	if err := idx.Upsert(context.Background(), caseindextest.SLACorpus(tb)); err != nil {
-		tb.Fatal(err)
-	}
+	idx := indexOf(tb, caseindextest.SLACorpus(tb)...)
 	s := New(provisioned(), zap.NewNop(), prometheus.NewRegistry(), NewAuthenticator(tokens))
 	rp := NewReports(idx, NewAuthenticator(tokens), zap.NewNop())
 	rp.now = func() time.Time { return time.Date(2024, 6, 15, 10, 0, 0, 0, time.UTC) }

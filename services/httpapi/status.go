@@ -71,14 +71,20 @@ func (s StatusLookup) LookupStatus(ctx context.Context, reference string) (webfo
 }
 
 // customerDeadline writes a customer-facing deadline as the status page
-// shows it: "答复用户：2026年12月21日前", and whether it was kept once the
-// clock stopped.
+// shows it: "答复用户：2026年12月21日前", whether it was extended or waits
+// for the customer's documents, and whether it was kept once the clock
+// stopped.
 func customerDeadline(d router.Deadline) string {
 	s := router.ChineseDeadline(d.Due) + "前"
 	if d.Title != "" {
 		s = d.Title + "：" + s
 	}
+	if d.Extended > 0 {
+		s += "（已延期）"
+	}
 	switch {
+	case d.Paused():
+		s += "（等待您补充材料，暂停计时，材料补齐后顺延）"
 	case d.StoppedAt.IsZero():
 	case d.Met:
 		s += "（已按时完成）"

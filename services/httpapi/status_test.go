@@ -104,14 +104,7 @@ func TestStatusLookupShowsWhatTheCustomerMaySee(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "cases.bleve")}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer idx.Close()
-			if err := idx.Upsert(context.Background(), []router.Case{tt.c}); err != nil {
-				t.Fatal(err)
-			}
+			idx := indexOf(t, tt.c)
 			lookup := StatusLookup{Index: idx, Surveys: SurveyBook{Key: key, Now: func() time.Time { return now }}}
 			if tt.engine {
 				lookup.Engine = func(name string) *router.Engine {
@@ -179,4 +172,66 @@ func TestResolveCustomerVisible(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatusShowsExtensionAndPause: the status page tells the customer the
+// extended date of the clock they are told (insurance's 作出处理决定) and
+// that it waits for their documents while paused.
+func TestStatusShowsExtensionAndPause(t *testing.T) {
+	eng, err := router.LoadEngine("builtin:insurance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	received := time.Date(2026, 3, 10, 11, 20, 0, 0, cst)
+	c0 := eng.Open(normalize.Complaint{V: 1, ID: "webform:s2", Reference: "TS7XK2M9Q4WP", Channel: ingest.ChannelWebForm, ReceivedAt: received,
+		Description: "3月2号车被追尾，定损员只给两千八，4S店报价六千三，差价让我自己掏？要求重新定损",
+		Customer:    normalize.Customer{Name: "赵先生", Phone: "+8613912340009", Key: "phone:+8613912340009"}}, received)
+	step := func(c router.Case, a router.Action) router.Case {
+		t.Helper()
+		a.V, a.Case, a.Customer, a.Actor = router.ActionVersion, c.ID, c.Customer.Key, "主管王"
+		out, _, _, err := eng.Apply(c, a)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Kind, err)
+		}
+		out.Revision = c.Revision + 1
+		return out
+	}
+	extended := step(c0, router.Action{ID: "x1", Kind: router.ActionExtend, At: received.Add(24 * time.Hour), Clock: "decide", Amount: 20, Note: "需第三方公估", Override: true})
+	paused := step(extended, router.Action{ID: "p1", Kind: router.ActionPause, At: received.Add(48 * time.Hour), Clock: "decide", Note: "等客户补交维修发票"})
+	for _, tt := range []struct {
+		name     string
+		c        router.Case
+		deadline string
+	}{
+		{"received", c0, "作出处理决定：2026年4月9日前"},
+		{"extended by 20 days", extended, "作出处理决定：2026年4月29日前（已延期）"},
+		{"paused", paused, "作出处理决定：2026年4月29日前（已延期）（等待您补充材料，暂停计时，材料补齐后顺延）"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			idx := indexOf(t, tt.c)
+			lookup := StatusLookup{Index: idx, Engine: func(string) *router.Engine { return eng }}
+			cs, err := lookup.LookupStatus(context.Background(), "TS7XK2M9Q4WP")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cs.Deadline != tt.deadline {
+				t.Errorf("deadline %q, want %q", cs.Deadline, tt.deadline)
+			}
+		})
+	}
+}
+
+// indexOf is a Bleve index holding the cases, closed when the test ends.
+func indexOf(tb testing.TB, cases ...router.Case) *bleveindex.Index {
+	tb.Helper()
+	idx, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "cases.bleve")}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { idx.Close() })
+	if err := idx.Upsert(context.Background(), cases); err != nil {
+		tb.Fatal(err)
+	}
+	return idx
 }
