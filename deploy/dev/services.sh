@@ -23,7 +23,7 @@
 #   TOUSU_DEV_KAFKA_PORT, TOUSU_DEV_KAFKA_CONTROLLER_PORT [19092, 19093]
 #   TOUSU_DEV_KAFKA_SASL_PORT the single node's SASL_SSL listener [19091]: SCRAM-SHA-512,
 #                        SCRAM-SHA-256 and PLAIN for the user tousu, a certificate of a CA
-#                        made here (RUN/kafka/tls), client certificates requested, not required
+#                        made here (RUN/kafka/tls), a client certificate of it required
 #   TOUSU_DEV_KAFKA_CLUSTER_PORT first port of the three-node cluster: node N
 #                        listens on PORT+2(N-1) (broker) and the next (controller) [19094]
 #   TOUSU_DEV_ES_PORT, TOUSU_DEV_ES_TRANSPORT_PORT [19200, 19300]
@@ -319,7 +319,7 @@ listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=$tls/broker.pem
 listener.name.sasl_ssl.ssl.truststore.type=PEM
 listener.name.sasl_ssl.ssl.truststore.location=$tls/ca.pem
-listener.name.sasl_ssl.ssl.client.auth=requested
+listener.name.sasl_ssl.ssl.client.auth=required
 EOF
 	chmod 600 "$dir/server.properties"
 }
