@@ -193,6 +193,7 @@ func refusals(t *testing.T, ok bus.Config, password string, foreign *pki, answer
 			if err == nil {
 				t.Fatal("got in")
 			}
+			t.Logf("refused: %v", err)
 			for _, w := range tt.want {
 				if !answers && strings.Contains(w, "SASL") {
 					continue
@@ -308,20 +309,16 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// The secured listener of deploy/dev/services.sh: SCRAM-SHA-512,
-// SCRAM-SHA-256 and PLAIN over TLS with a CA of its own.
-var kafkaSASL = servertest.Server{Env: "TOUSU_TEST_KAFKA_SASL", Hint: `the SASL_SSL listener of Kafka: deploy/dev/services.sh start; eval "$(deploy/dev/services.sh env)"`}
-
 // TestSecuredKafka runs the core contract cases over SCRAM-SHA-512 and
 // mutual TLS against real Apache Kafka (its SASL_SSL listener requires a
 // client certificate of its CA), checks that SCRAM-SHA-256 and PLAIN get
 // in too, and every refusal.
 func TestSecuredKafka(t *testing.T) {
-	brokers := strings.Split(servertest.Require(t, kafkaSASL), ",")
+	brokers := strings.Split(servertest.Require(t, servertest.KafkaSASL), ",")
 	env := func(name string) string {
 		v := os.Getenv(name)
 		if v == "" {
-			t.Fatalf("%s is set but %s is not (deploy/dev/services.sh env prints both)", kafkaSASL.Env, name)
+			t.Fatalf("%s is set but %s is not (deploy/dev/services.sh env prints both)", servertest.KafkaSASL.Env, name)
 		}
 		return v
 	}
