@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -233,6 +234,15 @@ type roundTripper struct {
 // RoundTrip implements kafka.RoundTripper.
 func (r roundTripper) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
 	resp, err := r.RoundTripper.RoundTrip(ctx, addr, req)
+	if errors.Is(err, kafka.BrokerNotAvailable) {
+		// A request for a given broker (CreateTopics goes to the
+		// controller) finds none when the transport could not learn the
+		// cluster's layout; a metadata request, answered from the
+		// transport's cache, says why.
+		if _, why := r.RoundTripper.RoundTrip(ctx, addr, &metadata.Request{}); why != nil {
+			err = fmt.Errorf("%w (%w)", err, why)
+		}
+	}
 	return resp, r.sec.explain(err)
 }
 
