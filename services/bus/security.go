@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/tousu/tousu/internal/secret"
+	"github.com/tousu/tousu/internal/tlsfiles"
 )
 
 // The SASL mechanisms of SASLConfig.Mechanism.
@@ -166,13 +166,9 @@ func (c Config) loadSecurity() (*security, error) {
 		t := c.TLS
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // refused unless set, and warned
 		if t.CAFile != "" {
-			pem, err := os.ReadFile(t.CAFile)
+			pool, err := tlsfiles.CAPool(t.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", t.CAFile)
 			}
 			tc.RootCAs = pool
 		}
