@@ -351,6 +351,13 @@ add_scram_users() {
 }
 
 start_kafka() {
+	local pid
+	pid=$(pid_of kafka)
+	if [[ -n $pid ]] && ! grep -q "^listeners=.*SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT" "$RUN/kafka/server.properties"; then
+		# Started by an earlier services.sh, or with another port.
+		say "Kafka (pid $pid) runs without the SASL_SSL listener on $KAFKA_SASL_PORT: restarting it"
+		stop_all kafka
+	fi
 	running kafka Kafka && return 0
 	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"
 	local dir=$RUN/kafka args=()
