@@ -74,18 +74,21 @@ type security struct {
 	who string
 }
 
-// provision upper-cases the mechanism.
-func (s *SASLConfig) provision() { s.Mechanism = strings.ToUpper(strings.TrimSpace(s.Mechanism)) }
+// provision writes the mechanism as Kafka names it.
+func (s *SASLConfig) provision() { s.Mechanism = mechanismName(s.Mechanism) }
+
+// mechanismName is the mechanism m names, upper case and trimmed.
+func mechanismName(m string) string { return strings.ToUpper(strings.TrimSpace(m)) }
 
 // validate reports every invalid field, by key below sasl. It reads no
 // file.
 func (s SASLConfig) validate(tlsEnabled bool) []error {
 	var errs []error
-	mechanism := strings.ToUpper(strings.TrimSpace(s.Mechanism))
+	mechanism := mechanismName(s.Mechanism)
 	switch mechanism {
 	case "":
 		if s.Username != "" || s.Password.IsSet() {
-			errs = append(errs, errors.New("sasl.mechanism: a user and password are set but no mechanism (SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN)"))
+			errs = append(errs, errors.New("sasl.mechanism: a user or password is set but no mechanism (SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN)"))
 		}
 		return errs
 	case MechanismSCRAMSHA512, MechanismSCRAMSHA256:
@@ -149,8 +152,8 @@ func (c Config) Warnings() []string {
 // Load reads the TLS files and the SASL password (a password not resolved
 // yet is read relative to the working directory) and keeps what they make
 // in c, so that later connections read nothing. Errors name the key and
-// the file, never a secret. The functions of this package load a Config
-// that was not loaded by itself.
+// the file, never a secret. The package's functions load a Config that was
+// not loaded at each call.
 func (c *Config) Load() error {
 	sec, err := c.loadSecurity()
 	if err != nil {

@@ -47,7 +47,7 @@ func TestSecurityConfigValidate(t *testing.T) {
 		{"mutual TLS without SASL", bus.Config{Brokers: brokers, TLS: bus.TLSConfig{Enabled: true, CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem", ServerName: "kafka.tousu.internal"}}, ""},
 		{"PLAIN over plaintext", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Mechanism: "PLAIN", Username: "u", Password: secret.Inline("x")}}, "sasl.mechanism: PLAIN sends the password in the clear"},
 		{"unknown mechanism", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Mechanism: "GSSAPI", Username: "u", Password: secret.Inline("x")}}, `sasl.mechanism: "GSSAPI" is not SCRAM-SHA-512`},
-		{"user without mechanism", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Username: "tousu"}}, "sasl.mechanism: a user and password are set but no mechanism"},
+		{"user without mechanism", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Username: "tousu"}}, "sasl.mechanism: a user or password is set but no mechanism"},
 		{"no user", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Mechanism: "SCRAM-SHA-256", Password: secret.Inline("x")}}, "sasl.username: SCRAM-SHA-256 needs a user"},
 		{"no password", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "tousu"}}, "sasl.password: SCRAM-SHA-512 needs a password"},
 		{"password twice", bus.Config{Brokers: brokers, SASL: bus.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "tousu", Password: secret.Secret{File: "a", Env: "B"}}}, "sasl.password: set one of"},
