@@ -21,6 +21,9 @@
 #   TOUSU_DEV_CACHE      jar cache, Maven repository, launcher build [$HOME/.cache/tousu-dev]
 #   TOUSU_DEV_RUN        logs, data, pid files [/tmp/tousu-dev]
 #   TOUSU_DEV_KAFKA_PORT, TOUSU_DEV_KAFKA_CONTROLLER_PORT [19092, 19093]
+#   TOUSU_DEV_KAFKA_SASL_PORT the single node's SASL_SSL listener [19091]: SCRAM-SHA-512,
+#                        SCRAM-SHA-256 and PLAIN for the user tousu, a certificate of a CA
+#                        made here (RUN/kafka/tls), a client certificate of it required
 #   TOUSU_DEV_KAFKA_CLUSTER_PORT first port of the three-node cluster: node N
 #                        listens on PORT+2(N-1) (broker) and the next (controller) [19094]
 #   TOUSU_DEV_ES_PORT, TOUSU_DEV_ES_TRANSPORT_PORT [19200, 19300]
@@ -35,6 +38,8 @@ KAFKA_VERSION=${TOUSU_DEV_KAFKA_VERSION:-4.1.1}
 ES_VERSION=${TOUSU_DEV_ES_VERSION:-8.19.21}
 KAFKA_PORT=${TOUSU_DEV_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_SASL_PORT=${TOUSU_DEV_KAFKA_SASL_PORT:-19091}
+KAFKA_SASL_USER=tousu
 ES_PORT=${TOUSU_DEV_ES_PORT:-19200}
 ES_TRANSPORT_PORT=${TOUSU_DEV_ES_TRANSPORT_PORT:-19300}
 KAFKA_HEAP=${TOUSU_DEV_KAFKA_HEAP:-1g}
@@ -221,16 +226,18 @@ logger.request.level=WARN
 EOF
 }
 
-# launch_kafka NAME DIR HEAP CLUSTER-ID formats the storage of the node
-# configured in DIR (once, with CLUSTER-ID) and starts it in the
-# background; its pid goes to $RUN/NAME.pid, its log to DIR/kafka.log (the
-# previous run's to kafka.log.1).
+# launch_kafka NAME DIR HEAP CLUSTER-ID [FORMAT-ARGS...] formats the
+# storage of the node configured in DIR (once, with CLUSTER-ID and
+# FORMAT-ARGS) and starts it in the background; its pid goes to
+# $RUN/NAME.pid, its log to DIR/kafka.log (the previous run's to
+# kafka.log.1).
 launch_kafka() {
 	local name=$1 dir=$2 heap=$3 id=$4
+	shift 4
 	local jvm=(java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true
 		-Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$KAFKA_DIR/lib/*")
 	if [[ ! -f $dir/data/meta.properties ]]; then
-		if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1; then
+		if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" "$@" >"$dir/format.log" 2>&1; then
 			cat "$dir/format.log" >&2
 			die "formatting the Kafka storage of $dir failed (log: $dir/format.log)"
 		fi
@@ -253,12 +260,114 @@ new_cluster_id() {
 	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
 }
 
+# make_tls DIR writes, once, a CA (DIR/ca.pem), the broker's key and
+# certificate for 127.0.0.1 and localhost signed by it in one PEM file
+# (DIR/broker.pem, Kafka's PEM keystore) and a client key and certificate
+# of the same CA (DIR/client.pem, DIR/client-key.pem) for mutual TLS.
+make_tls() {
+	local dir=$1
+	[[ -f $dir/client.pem ]] && return 0
+	need openssl "to make the certificates of the SASL_SSL listener"
+	mkdir -p "$dir"
+	chmod 700 "$dir"
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tousu dev CA" \
+			-keyout "$dir/ca-key.pem" -out "$dir/ca.pem" &&
+			openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+				-keyout "$dir/broker-key.pem" -out "$dir/broker.csr" &&
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/broker.ext" &&
+			openssl x509 -req -in "$dir/broker.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+				-CAcreateserial -days 3650 -extfile "$dir/broker.ext" -out "$dir/broker-cert.pem" &&
+			openssl req -newkey rsa:2048 -nodes -subj "/CN=$KAFKA_SASL_USER" \
+				-keyout "$dir/client-key.pem" -out "$dir/client.csr" &&
+			printf 'extendedKeyUsage=clientAuth\n' >"$dir/client.ext" &&
+			openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+				-CAcreateserial -days 3650 -extfile "$dir/client.ext" -out "$dir/client.pem"
+	} >"$dir/openssl.log" 2>&1 || die "openssl could not make the certificates (log: $dir/openssl.log)"
+	cat "$dir/broker-key.pem" "$dir/broker-cert.pem" >"$dir/broker.pem"
+	rm -f "$dir"/*.csr "$dir"/*.ext
+}
+
+# sasl_password prints the password of the SASL user, made once.
+sasl_password() {
+	local file=$RUN/kafka/sasl/password
+	if [[ ! -s $file ]]; then
+		mkdir -p "$RUN/kafka/sasl"
+		chmod 700 "$RUN/kafka/sasl"
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$file")
+	fi
+	cat "$file"
+}
+
+# write_sasl_config DIR PORT adds the SASL_SSL listener on PORT to the
+# configuration of the single node in DIR: SCRAM-SHA-512 and SCRAM-SHA-256
+# (their users are made when the storage is formatted) and PLAIN for the
+# user tousu, TLS with the certificates of make_tls.
+write_sasl_config() {
+	local dir=$1 port=$2 tls=$RUN/kafka/tls password
+	password=$(sasl_password)
+	make_tls "$tls"
+	sed -i -e "s|^listeners=.*|&,SASL_SSL://127.0.0.1:$port|" \
+		-e "s|^advertised.listeners=.*|&,SASL_SSL://127.0.0.1:$port|" \
+		-e "s|^listener.security.protocol.map=.*|&,SASL_SSL:SASL_SSL|" "$dir/server.properties"
+	cat >>"$dir/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$password";
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$tls/broker.pem
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=$tls/ca.pem
+listener.name.sasl_ssl.ssl.client.auth=required
+EOF
+	chmod 600 "$dir/server.properties"
+}
+
+# scram_format_args prints, one a line, the StorageTool arguments that
+# create the SCRAM credentials of the SASL user.
+scram_format_args() {
+	local password m
+	password=$(sasl_password)
+	for m in SCRAM-SHA-512 SCRAM-SHA-256; do
+		printf '%s\n' --add-scram "$m=[name=$KAFKA_SASL_USER,password=$password]"
+	done
+}
+
+# add_scram_users creates the SCRAM credentials on the running single node
+# when its storage was formatted before the SASL listener existed, once.
+add_scram_users() {
+	local marker=$RUN/kafka/sasl/scram-users password m
+	[[ -f $marker ]] && return 0
+	say "creating the SCRAM user $KAFKA_SASL_USER on storage formatted without it"
+	password=$(sasl_password)
+	for m in SCRAM-SHA-512 SCRAM-SHA-256; do
+		java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/tools-log4j2.properties" -cp "$KAFKA_DIR/lib/*" \
+			kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users \
+			--entity-name "$KAFKA_SASL_USER" --add-config "$m=[password=$password]" >"$RUN/kafka/scram.log" 2>&1 ||
+			die "could not create the SCRAM user (log: $RUN/kafka/scram.log)"
+	done
+	touch "$marker"
+}
+
 start_kafka() {
+	local pid
+	pid=$(pid_of kafka)
+	if [[ -n $pid ]] && ! grep -q "^listeners=.*SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT" "$RUN/kafka/server.properties"; then
+		# Started by an earlier services.sh, or with another port.
+		say "Kafka (pid $pid) runs without the SASL_SSL listener on $KAFKA_SASL_PORT: restarting it"
+		stop_all kafka
+	fi
 	running kafka Kafka && return 0
-	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
-	local dir=$RUN/kafka
+	check_ports_free Kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"
+	local dir=$RUN/kafka args=()
 	write_kafka_config "$dir" 1 "1@127.0.0.1:$KAFKA_CONTROLLER_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" 1 1
-	launch_kafka kafka "$dir" "$KAFKA_HEAP" "$(new_cluster_id)"
+	write_sasl_config "$dir" "$KAFKA_SASL_PORT"
+	if [[ ! -f $dir/data/meta.properties ]]; then
+		mapfile -t args < <(scram_format_args)
+		touch "$RUN/kafka/sasl/scram-users"
+	fi
+	launch_kafka kafka "$dir" "$KAFKA_HEAP" "$(new_cluster_id)" "${args[@]}"
 }
 
 # node_port N and node_controller_port N are the ports of cluster node N.
@@ -335,7 +444,8 @@ wait_kafka_node() {
 wait_kafka() {
 	local version
 	version=$(wait_kafka_node kafka "$RUN/kafka" "$KAFKA_PORT")
-	echo "Apache Kafka $version (KRaft, broker+controller) ready on 127.0.0.1:$KAFKA_PORT"
+	add_scram_users
+	echo "Apache Kafka $version (KRaft, broker+controller) ready on 127.0.0.1:$KAFKA_PORT, SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT"
 }
 
 # wait_cluster waits until every node of the cluster is up: each broker is
@@ -499,7 +609,7 @@ cmd_status() {
 	local pid any=1 n
 	pid=$(pid_of kafka)
 	if [[ -n $pid ]]; then
-		echo "kafka: running, pid $pid, 127.0.0.1:$KAFKA_PORT, log $RUN/kafka/kafka.log"
+		echo "kafka: running, pid $pid, 127.0.0.1:$KAFKA_PORT (SASL_SSL 127.0.0.1:$KAFKA_SASL_PORT), log $RUN/kafka/kafka.log"
 		any=0
 	else
 		echo "kafka: stopped"
@@ -527,6 +637,14 @@ cmd_env() {
 	local any=1 n up=0
 	if [[ -n $(pid_of kafka) ]]; then
 		echo "export TOUSU_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
+		# The SASL_SSL listener: its bootstrap, user, password file, CA
+		# and a client certificate of that CA.
+		echo "export TOUSU_TEST_KAFKA_SASL=127.0.0.1:$KAFKA_SASL_PORT"
+		echo "export TOUSU_TEST_KAFKA_SASL_USER=$KAFKA_SASL_USER"
+		echo "export TOUSU_TEST_KAFKA_SASL_PASSWORD_FILE=$RUN/kafka/sasl/password"
+		echo "export TOUSU_TEST_KAFKA_SASL_CA_FILE=$RUN/kafka/tls/ca.pem"
+		echo "export TOUSU_TEST_KAFKA_SASL_CERT_FILE=$RUN/kafka/tls/client.pem"
+		echo "export TOUSU_TEST_KAFKA_SASL_KEY_FILE=$RUN/kafka/tls/client-key.pem"
 		any=0
 	else
 		say "Kafka is not running: no TOUSU_TEST_KAFKA"

@@ -9,6 +9,8 @@
 #   Dovecot  (IMAP)                TOUSU_TEST_IMAP     deploy/dev/dovecot.sh
 #   Postfix  (SMTP into Dovecot)   TOUSU_TEST_SMTP     deploy/dev/postfix.sh
 #   Apache Kafka and Elasticsearch TOUSU_TEST_KAFKA, TOUSU_TEST_ES
+#     (Kafka's SASL_SSL listener)  TOUSU_TEST_KAFKA_SASL (+ _USER, _PASSWORD_FILE,
+#                                  _CA_FILE, _CERT_FILE, _KEY_FILE)
 #                                                      deploy/dev/services.sh
 #   a three-node Kafka cluster     TOUSU_TEST_KAFKA_CLUSTER (+ _RUN)
 #     (the broker fault tests)                         deploy/dev/services.sh
@@ -98,7 +100,10 @@ fi
 # together, each only when its variables are not set; only their own
 # variables are taken from services.sh env.
 wanted=() vars=()
-if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then wanted+=(kafka es); vars+=(TOUSU_TEST_KAFKA TOUSU_TEST_ES); fi
+if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_KAFKA_SASL:-}" ] || [ -z "${TOUSU_TEST_ES:-}" ]; then
+  wanted+=(kafka es)
+  vars+=(TOUSU_TEST_KAFKA TOUSU_TEST_KAFKA_SASL TOUSU_TEST_KAFKA_SASL_USER TOUSU_TEST_KAFKA_SASL_PASSWORD_FILE TOUSU_TEST_KAFKA_SASL_CA_FILE TOUSU_TEST_KAFKA_SASL_CERT_FILE TOUSU_TEST_KAFKA_SASL_KEY_FILE TOUSU_TEST_ES)
+fi
 if [ -z "${TOUSU_TEST_KAFKA_CLUSTER:-}" ]; then wanted+=(kafka-cluster); vars+=(TOUSU_TEST_KAFKA_CLUSTER TOUSU_TEST_KAFKA_CLUSTER_RUN); fi
 if [ "${#wanted[@]}" -gt 0 ]; then
   t0=$SECONDS

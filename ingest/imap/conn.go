@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/tousu/tousu/internal/tlsfiles"
 )
 
 // Timeouts of a connection attempt.
@@ -89,13 +90,9 @@ func dial(ctx context.Context, m MailboxConfig, newMail chan<- struct{}) (*imapc
 func tlsConfigFor(m MailboxConfig) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: m.Host, MinVersion: tls.VersionTLS12}
 	if m.CACert != "" {
-		pem, err := os.ReadFile(m.CACert)
+		pool, err := tlsfiles.CAPool(m.CACert)
 		if err != nil {
 			return nil, fmt.Errorf("ca_cert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_cert: %s holds no PEM certificate", m.CACert)
 		}
 		cfg.RootCAs = pool
 	}

@@ -23,6 +23,10 @@ type Server struct {
 var (
 	// Kafka is Apache Kafka: comma-separated brokers.
 	Kafka = Server{"TOUSU_TEST_KAFKA", `comma-separated Kafka brokers: deploy/dev/services.sh start; eval "$(deploy/dev/services.sh env)"`}
+	// KafkaSASL is the SASL_SSL listener of the same Kafka node: its
+	// bootstrap address. services.sh env prints its user, password file,
+	// CA and client certificate beside it (TOUSU_TEST_KAFKA_SASL_*).
+	KafkaSASL = Server{"TOUSU_TEST_KAFKA_SASL", `the SASL_SSL listener of Kafka: deploy/dev/services.sh start; eval "$(deploy/dev/services.sh env)"`}
 	// ES is Elasticsearch: its URL.
 	ES = Server{"TOUSU_TEST_ES", `an Elasticsearch URL: deploy/dev/services.sh start; eval "$(deploy/dev/services.sh env)"`}
 	// IMAP is Dovecot: a mailbox URL.

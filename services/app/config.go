@@ -226,7 +226,21 @@ const (
 	// cluster and a single broker (docker-compose.yml).
 	EnvKafkaReplication = "TOUSU_KAFKA_REPLICATION"
 	EnvKafkaMinInsync   = "TOUSU_KAFKA_MIN_INSYNC_REPLICAS"
-	EnvESURLs           = "TOUSU_ELASTICSEARCH_URLS"
+	// EnvKafkaSASLMechanism, EnvKafkaSASLUsername and EnvKafkaSASLPassword
+	// (the password itself, named by the variable) or
+	// EnvKafkaSASLPasswordFile (a file holding it) set bus.sasl.
+	EnvKafkaSASLMechanism    = "TOUSU_KAFKA_SASL_MECHANISM"
+	EnvKafkaSASLUsername     = "TOUSU_KAFKA_SASL_USERNAME"
+	EnvKafkaSASLPassword     = "TOUSU_KAFKA_SASL_PASSWORD"
+	EnvKafkaSASLPasswordFile = "TOUSU_KAFKA_SASL_PASSWORD_FILE"
+	// EnvKafkaTLS (true or false) and the files and name of the others
+	// set bus.tls; insecure_skip_verify has no variable.
+	EnvKafkaTLS           = "TOUSU_KAFKA_TLS"
+	EnvKafkaTLSCAFile     = "TOUSU_KAFKA_TLS_CA_FILE"
+	EnvKafkaTLSCertFile   = "TOUSU_KAFKA_TLS_CERT_FILE"
+	EnvKafkaTLSKeyFile    = "TOUSU_KAFKA_TLS_KEY_FILE"
+	EnvKafkaTLSServerName = "TOUSU_KAFKA_TLS_SERVER_NAME"
+	EnvESURLs             = "TOUSU_ELASTICSEARCH_URLS"
 	// EnvWebformCSRFSecret signs the web form's CSRF tokens
 	// (webform.csrf_secret): the same on every gateway and console.
 	EnvWebformCSRFSecret = webform.EnvCSRFSecret
@@ -283,6 +297,10 @@ func applyEnv(cfg *Config, environ []string) error {
 			} else {
 				cfg.Bus.MinInsyncReplicas = n
 			}
+		case strings.HasPrefix(k, "TOUSU_KAFKA_SASL_") || strings.HasPrefix(k, EnvKafkaTLS):
+			if err := applyKafkaSecurityEnv(&cfg.Bus, k, v); err != nil {
+				return err
+			}
 		case k == EnvSMTPURL && v != "":
 			smtp, err := outbound.SMTPFromURL(outbound.EnvSMTPName, v)
 			if err != nil {
@@ -293,6 +311,39 @@ func applyEnv(cfg *Config, environ []string) error {
 			cfg.Index.Backend = "elasticsearch"
 			cfg.Index.Elasticsearch.URLs = strings.Split(v, ",")
 		}
+	}
+	return nil
+}
+
+// applyKafkaSecurityEnv sets the key of bus.sasl or bus.tls that the
+// variable k names to v; an empty value changes nothing.
+func applyKafkaSecurityEnv(b *bus.Config, k, v string) error {
+	if v == "" {
+		return nil
+	}
+	switch k {
+	case EnvKafkaSASLMechanism:
+		b.SASL.Mechanism = v
+	case EnvKafkaSASLUsername:
+		b.SASL.Username = v
+	case EnvKafkaSASLPassword:
+		b.SASL.Password = secret.Secret{Env: k}
+	case EnvKafkaSASLPasswordFile:
+		b.SASL.Password = secret.Secret{File: v}
+	case EnvKafkaTLS:
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not true or false", k, v)
+		}
+		b.TLS.Enabled = on
+	case EnvKafkaTLSCAFile:
+		b.TLS.CAFile = v
+	case EnvKafkaTLSCertFile:
+		b.TLS.CertFile = v
+	case EnvKafkaTLSKeyFile:
+		b.TLS.KeyFile = v
+	case EnvKafkaTLSServerName:
+		b.TLS.ServerName = v
 	}
 	return nil
 }

@@ -251,6 +251,59 @@ func TestEnvironmentOverrides(t *testing.T) {
 	}
 }
 
+// TestKafkaSecurityFromEnvironment points tousu at a secured cluster
+// with variables only: the password is read from its variable or file,
+// printed by name only, and a wrong value is named by its variable.
+func TestKafkaSecurityFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	passwordFile := filepath.Join(dir, "kafka-password")
+	if err := os.WriteFile(passwordFile, []byte("Msk-投诉-2024\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"TOUSU_KAFKA_BROKERS=b-1.tousu.kafka.cn-north-1.amazonaws.com.cn:9096", "TOUSU_KAFKA_SASL_MECHANISM=scram-sha-512", "TOUSU_KAFKA_SASL_USERNAME=tousu-gateway", "TOUSU_KAFKA_TLS=true"}
+	tests := []struct {
+		name     string
+		env      []string
+		password string
+		printed  string // in the printed configuration
+	}{
+		{"password in a variable", []string{"TOUSU_KAFKA_SASL_PASSWORD=Msk-投诉-变量"}, "Msk-投诉-变量", "env: TOUSU_KAFKA_SASL_PASSWORD"},
+		{"password in a file", []string{"TOUSU_KAFKA_SASL_PASSWORD_FILE=" + passwordFile, "TOUSU_KAFKA_TLS_CA_FILE=/etc/tousu/kafka-ca.pem", "TOUSU_KAFKA_TLS_SERVER_NAME=kafka.tousu.internal"}, "Msk-投诉-2024", "file: " + passwordFile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load("", append(slices.Clone(base), tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := cfg.Bus
+			if b.SASL.Mechanism != "SCRAM-SHA-512" || b.SASL.Username != "tousu-gateway" || b.SASL.Password.Reveal() != tt.password || !b.TLS.Enabled {
+				t.Errorf("bus = %+v", b)
+			}
+			out, err := cfg.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), tt.password) || !strings.Contains(string(out), tt.printed) {
+				t.Errorf("printed configuration shows the password or not its source %q:\n%s", tt.printed, out)
+			}
+		})
+	}
+	for _, tt := range []struct{ env, want string }{
+		{"TOUSU_KAFKA_TLS=是", `TOUSU_KAFKA_TLS: "是" is not true or false`},
+		{"TOUSU_KAFKA_SASL_PASSWORD_FILE=/nonexistent/kafka-password", "bus.sasl.password_file: open /nonexistent/kafka-password"},
+		{"TOUSU_KAFKA_SASL_MECHANISM=PLAIN", "bus.sasl.mechanism: PLAIN sends the password in the clear"},
+	} {
+		env := []string{"TOUSU_KAFKA_BROKERS=k1:9092", "TOUSU_KAFKA_SASL_USERNAME=tousu", "TOUSU_KAFKA_SASL_PASSWORD=x", tt.env}
+		if !strings.HasPrefix(tt.env, "TOUSU_KAFKA_SASL_MECHANISM=") {
+			env = append(env, "TOUSU_KAFKA_SASL_MECHANISM=SCRAM-SHA-256")
+		}
+		if _, err := Load("", env); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
+
 func TestParseTargets(t *testing.T) {
 	tests := []struct {
 		list     string

@@ -211,6 +211,14 @@ func (p *Process) startServer(context.Context) error {
 // startBus creates the topics, waiting for the broker, and the producer.
 func (p *Process) startBus(ctx context.Context) error {
 	cfg := &p.cfg
+	// The TLS files and the SASL password are read once, here: a missing
+	// file stops the start instead of looking like a broker away.
+	if err := cfg.Bus.Load(); err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	for _, w := range cfg.Bus.Warnings() {
+		p.component("bus").Warn("bus." + w)
+	}
 	// Separate processes may start before their broker: wait for it.
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -14,8 +14,8 @@ import (
 // kafka-go transports answer metadata requests from a cache, so a
 // long-lived one would neither notice a dead broker nor a new topic.
 func newClient(cfg Config) (*kafka.Client, func()) {
-	tr := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second}
-	return &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}, tr.CloseIdleConnections
+	tr := cfg.transport(&kafka.Transport{})
+	return &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: roundTripper{tr, cfg.sec}}, tr.CloseIdleConnections
 }
 
 // Ping checks that the brokers answer a metadata request. It is meant for

@@ -125,6 +125,13 @@ type Config struct {
 	// TopicsFile declares the topics (see deploy/topics.yaml, built in
 	// when empty).
 	TopicsFile string `yaml:"topics_file"`
+	// SASL authenticates every connection (SCRAM or PLAIN); none by
+	// default.
+	SASL SASLConfig `yaml:"sasl"`
+	// TLS encrypts every connection; off by default.
+	TLS TLSConfig `yaml:"tls"`
+
+	sec *security // what Load made of SASL and TLS
 }
 
 // DefaultConfig returns a Config with every default filled in and no
@@ -154,6 +161,7 @@ func (c *Config) Provision() {
 	if c.ClientID == "" {
 		c.ClientID = d.ClientID
 	}
+	c.SASL.provision()
 }
 
 // Validate reports every invalid field, each named by its key. An empty
@@ -185,12 +193,17 @@ func (c Config) Validate() error {
 	if c.BatchTimeout > time.Second {
 		errs = append(errs, fmt.Errorf("batch_timeout: %s is longer than 1s: every synchronous write would wait that long", c.BatchTimeout))
 	}
+	errs = append(errs, c.SASL.validate(c.TLS.Enabled)...)
+	errs = append(errs, c.TLS.validate()...)
+	if len(c.Brokers) == 0 && (c.SASL.Mechanism != "" || c.TLS.Enabled) {
+		errs = append(errs, errors.New("brokers: sasl and tls are for the brokers named here; the embedded broker takes neither"))
+	}
 	return errors.Join(errs...)
 }
 
 // ready checks c for use with a broker: it must be valid and name at least
-// one broker. It returns a provisioned copy, so that the package's
-// functions also serve a Config built by hand.
+// one broker. It returns a provisioned and loaded copy, so that the
+// package's functions also serve a Config built by hand.
 func (c Config) ready() (Config, error) {
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("bus: %w", err)
@@ -200,6 +213,11 @@ func (c Config) ready() (Config, error) {
 	}
 	c.Brokers = slices.Clone(c.Brokers)
 	c.Provision()
+	if c.sec == nil {
+		if err := c.Load(); err != nil {
+			return c, fmt.Errorf("bus: %w", err)
+		}
+	}
 	return c, nil
 }
 

@@ -356,7 +356,7 @@ func NewConsumer(cfg Config, cc ConsumerConfig, producer *Producer, h Handler, l
 		Brokers:                cfg.Brokers,
 		GroupID:                cc.Group,
 		Topic:                  cc.Topic,
-		Dialer:                 &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true},
+		Dialer:                 cfg.dialer(),
 		MinBytes:               1,
 		MaxBytes:               10 << 20,
 		MaxWait:                cc.MaxWait,

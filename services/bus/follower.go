@@ -270,7 +270,7 @@ func (f *Follower) read(ctx context.Context, partition int, out chan<- kafka.Mes
 		Brokers:         f.cfg.Brokers,
 		Topic:           f.fc.Topic,
 		Partition:       partition,
-		Dialer:          &kafka.Dialer{ClientID: f.cfg.ClientID, Timeout: 10 * time.Second, DualStack: true},
+		Dialer:          f.cfg.dialer(),
 		MinBytes:        1,
 		MaxBytes:        10 << 20,
 		MaxWait:         f.fc.MaxWait,

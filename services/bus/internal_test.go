@@ -95,9 +95,12 @@ func TestPartitionKey(t *testing.T) {
 	}
 }
 
-// provisioned returns cfg with its defaults filled in, as the package's
-// functions use it.
+// provisioned returns cfg ready: its defaults filled in and its TLS and
+// SASL loaded, as the package's functions use it.
 func provisioned(cfg Config) Config {
-	cfg.Provision()
-	return cfg
+	ready, err := cfg.ready()
+	if err != nil {
+		panic(err) // the tests' configurations name brokers and are valid
+	}
+	return ready
 }

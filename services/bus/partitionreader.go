@@ -129,13 +129,8 @@ func NewPartitionReader(cfg Config, topic string, logger *zap.Logger, reg promet
 	}
 	r := &PartitionReader{cfg: cfg, topic: topic, logger: logger.With(zap.String("topic", topic)), metrics: metrics}
 	r.connect = func() (kafka.RoundTripper, func()) {
-		tr := &kafka.Transport{
-			ClientID:       cfg.ClientID,
-			DialTimeout:    5 * time.Second,
-			IdleTimeout:    readerIdleTimeout,
-			MetadataTopics: []string{topic},
-		}
-		return tr, tr.CloseIdleConnections
+		tr := cfg.transport(&kafka.Transport{IdleTimeout: readerIdleTimeout, MetadataTopics: []string{topic}})
+		return roundTripper{tr, cfg.sec}, tr.CloseIdleConnections
 	}
 	return r, nil
 }

@@ -335,12 +335,12 @@ func TestPartitionReaderReusesConnections(t *testing.T) {
 	connect := r.connect
 	r.connect = func() (kafka.RoundTripper, func()) {
 		rt, release := connect()
-		tr := rt.(*kafka.Transport)
+		tr := rt.(roundTripper).RoundTripper.(*kafka.Transport)
 		tr.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dials.Add(1)
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		}
-		return tr, release
+		return rt, release
 	}
 	n := 0
 	next, err := r.CatchUp(ctx, 0, 0, func(Message) error { n++; return nil })

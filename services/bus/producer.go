@@ -58,7 +58,7 @@ func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	tr := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second}
+	tr := cfg.transport(&kafka.Transport{})
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &partitionKeyBalancer{},
@@ -68,7 +68,7 @@ func NewProducer(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Pr
 		BatchBytes:             MaxRecordBytes,
 		Async:                  false,
 		AllowAutoTopicCreation: false,
-		Transport:              tr,
+		Transport:              roundTripper{tr, cfg.sec},
 		ErrorLogger:            kafkaLogger(logger, zapcore.WarnLevel),
 	}
 	return &Producer{w: w, tr: tr, logger: logger, metrics: metrics}, nil

@@ -45,14 +45,32 @@ const patience = polltest.Patience
 // addresses). It returns when every case has finished.
 func Run(t *testing.T, brokers []string) {
 	t.Helper()
-	cfg := bus.Config{Brokers: brokers, ClientID: "bustest"}
-	if err := bus.Ping(ctxFor(t), cfg); err != nil {
-		t.Fatalf("brokers %v do not answer: %v", brokers, err)
+	RunConfig(t, bus.Config{Brokers: brokers})
+}
+
+// contractCase is one case of the suite.
+type contractCase struct {
+	name string
+	run  func(*testing.T, bus.Config)
+}
+
+// Core names the cases that make every kind of connection of the bus:
+// producer, group consumer, follower, partition reader and the admin
+// client (topics, lag, offsets).
+var Core = []string{"OrderingPerKey", "RedeliveryAfterCrash", "Lag", "FollowerReadsEveryPartition", "PartitionReaderCatchUp"}
+
+// RunConfig runs the cases named (every case when none is) against the
+// brokers of cfg with its SASL and TLS. It returns when every case has
+// finished.
+func RunConfig(t *testing.T, cfg bus.Config, names ...string) {
+	t.Helper()
+	if cfg.ClientID == "" {
+		cfg.ClientID = "bustest"
 	}
-	cases := []struct {
-		name string
-		run  func(*testing.T, bus.Config)
-	}{
+	if err := bus.Ping(ctxFor(t), cfg); err != nil {
+		t.Fatalf("brokers %v do not answer: %v", cfg.Brokers, err)
+	}
+	cases := []contractCase{
 		{"OrderingPerKey", testOrderingPerKey},
 		{"GroupSharesPartitions", testGroupSharesPartitions},
 		{"CoPartitionedTopics", testCoPartitioned},
@@ -72,10 +90,18 @@ func Run(t *testing.T, brokers []string) {
 		{"PartitionReaderErrors", testPartitionReaderErrors},
 		{"RewindGroup", testRewindGroup},
 	}
+	for _, name := range names {
+		if !slices.ContainsFunc(cases, func(c contractCase) bool { return c.name == name }) {
+			t.Fatalf("no case %q in the contract suite", name)
+		}
+	}
 	// The group subtest returns only when its parallel cases are done, so
 	// Run is synchronous for the caller.
 	t.Run("contract", func(t *testing.T) {
 		for _, c := range cases {
+			if len(names) > 0 && !slices.Contains(names, c.name) {
+				continue
+			}
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
 				c.run(t, cfg)
