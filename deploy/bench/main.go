@@ -28,7 +28,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,6 +47,9 @@ type options struct {
 	seed       uint64
 	verbose    bool
 	cpuProfile string // file for a CPU profile of the whole run
+	// blockProfile, mutexProfile and trace are files for the blocking
+	// and mutex contention profiles and the execution trace of the run.
+	blockProfile, mutexProfile, trace string
 }
 
 // sizes returns the options with the sizes of a short or a full run
@@ -82,6 +88,9 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
+	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
+	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")
+	flag.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
 	flag.Parse()
 	o.modes = strings.Split(modes, ",")
 
@@ -108,6 +117,11 @@ func run(ctx context.Context, o options, log io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	stopProfiles, err := startWaitProfiles(o)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	for _, mode := range o.modes {
 		fmt.Fprintf(log, "bench: mode %s\n", mode)
 		res, err := measureMode(ctx, o, mode, log)
@@ -142,4 +156,52 @@ func keptNotes(previous string) string {
 		return ""
 	}
 	return "\n" + previous[i:]
+}
+
+// startWaitProfiles starts what o asks for of the blocking and mutex
+// profiles and the execution trace, which show where the run waits; the
+// function it returns stops them and writes the profiles.
+func startWaitProfiles(o options) (func(), error) {
+	var stops []func()
+	stop := func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
+	writeAtEnd := func(file, profile string, off func()) {
+		stops = append(stops, func() {
+			off()
+			f, err := os.Create(file)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup(profile).WriteTo(f, 0); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		})
+	}
+	if o.blockProfile != "" {
+		runtime.SetBlockProfileRate(1)
+		writeAtEnd(o.blockProfile, "block", func() { runtime.SetBlockProfileRate(0) })
+	}
+	if o.mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		writeAtEnd(o.mutexProfile, "mutex", func() { runtime.SetMutexProfileFraction(0) })
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
 }

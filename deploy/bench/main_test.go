@@ -36,6 +36,7 @@ func TestSmoke(t *testing.T) {
 	}
 	rows := map[string]*regexp.Regexp{
 		"HTTP intake":                 regexp.MustCompile(`\| HTTP intake[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer[^|]*\| \d+\.\d\d\d?× \|`),
+		"HTTP intake, gateway alone":  regexp.MustCompile(`\| HTTP intake[^|]*gateway alone[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer, as above \| \d+\.\d\d\d?× \|`),
 		"gateway HTTP overhead":       regexp.MustCompile(`\| gateway HTTP overhead[^|]*\| \d+ /s \| \d+ /s no-op fiber handler \| \d+\.\d\d\d?× \|`),
 		"normalizer + router":         regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`),
 		"indexer":                     regexp.MustCompile(`\| indexer alone[^|]*\| \d+ /s \| \d+ /s raw Bleve batches[^|]*\| \d+\.\d\d\d?× \|`),

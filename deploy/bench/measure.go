@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -25,8 +26,9 @@ import (
 type modeResult struct {
 	Mode     string
 	Versions []string
-	// Intake: the gateway beside a plain producer and a no-op handler.
-	Producer, Intake, Noop rate
+	// Intake: the gateway beside a plain producer and a no-op handler,
+	// in `all` and alone (IntakeAlone, `-target gateway`).
+	Producer, Intake, IntakeAlone, Noop rate
 	// Normalizer and router alone beside a pass-through.
 	NormRouter, PassThrough rate
 	// The indexer alone beside a direct loader named DirectName.
@@ -131,7 +133,7 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err != nil {
 		return res, err
 	}
-	defer p.stop()
+	defer p.stopOnce()
 	hc := httpClient(o.clients)
 	bodies := func(seed uint64, n int) [][]byte {
 		var out [][]byte
@@ -186,7 +188,30 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	}
 	say("at %.0f/s p50 %s", half, quantile(res.Half.samples, 0.5))
 	res.PeakRSS = peakRSS()
+
+	// 5. The gateway alone, last: nothing consumes what it publishes.
+	if err := p.stop(); err != nil {
+		return res, err
+	}
+	if res.IntakeAlone, err = gatewayAlone(ctx, s, hc, o.clients, bodies(o.seed+5, o.complaints)); err != nil {
+		return res, fmt.Errorf("gateway alone: %w", err)
+	}
+	say("HTTP intake alone %.0f/s (%d refused)", res.IntakeAlone.perSec(), res.IntakeAlone.errors)
 	return res, nil
+}
+
+// gatewayAlone times the HTTP intake of the gateway target alone (`tousu
+// serve -target gateway`), with clients posting bodies.
+func gatewayAlone(ctx context.Context, s *stack, hc *http.Client, clients int, bodies [][]byte) (rate, error) {
+	g, err := s.startTousu(ctx, "gateway")
+	if err != nil {
+		return rate{}, err
+	}
+	defer g.stop()
+	if _, err := post(ctx, hc, g.base, bodies[0]); err != nil {
+		return rate{}, fmt.Errorf("first complaint: %w", err)
+	}
+	return hammer(ctx, clients, bodies[1:], func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, g.base, b); return err })
 }
 
 // passThrough consumes complaints.raw and produces each record unchanged

@@ -133,6 +133,8 @@ func (r report) markdown() string {
 		w("| measure | tousu | baseline | ratio | target |\n| --- | --- | --- | --- | --- |\n")
 		w("| HTTP intake → broker acknowledged, 202s (`all`) | %s | %s plain kafka-go producer, same payloads, acks=all, %d synchronous callers | %s | ≥ 0.5× |\n",
 			perSec(res.Intake), perSec(res.Producer), r.Options.clients, ratio(res.Intake.perSec(), res.Producer.perSec()))
+		w("| HTTP intake → broker acknowledged, 202s, gateway alone (`-target gateway`) | %s | %s plain kafka-go producer, as above | %s | ≥ 0.5× |\n",
+			perSec(res.IntakeAlone), perSec(res.Producer), ratio(res.IntakeAlone.perSec(), res.Producer.perSec()))
 		w("| gateway HTTP overhead (`all`) | %s | %s no-op fiber handler | %s | – |\n", perSec(res.Intake), perSec(res.Noop), ratio(res.Intake.perSec(), res.Noop.perSec()))
 		w("| normalizer + router alone (`-target normalizer,router`), complaints | %s | %s consume → produce pass-through, two hops, same bus consumer and producer | %s | ≥ 0.35× |\n",
 			perSec(res.NormRouter), perSec(res.PassThrough), ratio(res.NormRouter.perSec(), res.PassThrough.perSec()))

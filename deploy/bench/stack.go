@@ -120,6 +120,8 @@ type process struct {
 	base   string
 	cancel context.CancelFunc
 	done   chan error
+	// stopped is closed by stop.
+	stopped chan struct{}
 }
 
 // startTousu starts the targets (e.g. "normalizer,router", "all") on the
@@ -154,7 +156,7 @@ func (s *stack) startTousu(ctx context.Context, targets string) (*process, error
 		cancel()
 		return nil, fmt.Errorf("start %s: %w", targets, err)
 	}
-	proc := &process{Process: p, base: "http://" + p.HTTPAddr(), cancel: cancel, done: make(chan error, 1)}
+	proc := &process{Process: p, base: "http://" + p.HTTPAddr(), cancel: cancel, done: make(chan error, 1), stopped: make(chan struct{})}
 	go func() { proc.done <- p.Run(pctx) }()
 	return proc, nil
 }
@@ -170,8 +172,18 @@ func (s *stack) starter(ctx context.Context, targets string) func() (func() erro
 	}
 }
 
-// stop ends the process and waits for it.
+// stopOnce stops the process unless it was stopped.
+func (p *process) stopOnce() {
+	select {
+	case <-p.stopped:
+	default:
+		p.stop()
+	}
+}
+
+// stop ends the process and waits for it; call it once.
 func (p *process) stop() error {
+	defer close(p.stopped)
 	p.cancel()
 	err := <-p.done
 	if errors.Is(err, context.Canceled) {

@@ -61,6 +61,9 @@ type routerChanges struct {
 	// erased are the cases erased, with the customer key they had; the
 	// state file has their erased revision in cases.
 	erased []erasedCase
+	// applied are next offsets of router.state partitions the call read
+	// only its own records from (see Stage.catchUp), by partition.
+	applied map[int]int64
 }
 
 // sentLog is the messages the router wrote to one customer lately; an
@@ -206,6 +209,11 @@ func (h *History) commit(ch routerChanges) error {
 		}
 		for _, l := range ch.sent {
 			if err := putSent(tx, l); err != nil {
+				return err
+			}
+		}
+		for p, next := range ch.applied {
+			if err := putApplied(tx, p, next); err != nil {
 				return err
 			}
 		}

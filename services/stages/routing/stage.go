@@ -165,7 +165,8 @@ func (s *Stage) Handle(ctx context.Context, m bus.Message) error {
 func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.catchUp(ctx, msgs); err != nil {
+	applied, err := s.catchUp(ctx, msgs)
+	if err != nil {
 		return err
 	}
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
@@ -196,6 +197,7 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	if err != nil {
 		return err
 	}
+	changes.applied = applied
 	if err := s.out.Write(ctx, out...); err != nil {
 		return err
 	}
