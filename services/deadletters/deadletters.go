@@ -119,6 +119,9 @@ type Summary struct {
 	Size      int       `json:"size"`
 	Truncated bool      `json:"truncated,omitempty"`
 	Replay    *Replay   `json:"replayed,omitempty"`
+	// ReplayOf is the dead letter whose replay failed again as this one
+	// (its HeaderReplayOf); empty for a first failure.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
 
 // Summary is e without its payload.
@@ -128,7 +131,8 @@ func (e Entry) Summary() Summary {
 		size = len(e.Original)
 	}
 	return Summary{ID: e.ID, Topic: e.Topic, Source: SourceOf(e.DeadLetter), Group: e.Group, Reason: e.DeadLetter.Reason,
-		Class: ReasonClass(e.DeadLetter.Reason), Label: ReasonLabel(e.DeadLetter.Reason), At: e.At, Size: size, Truncated: e.Truncated, Replay: e.Replayed}
+		Class: ReasonClass(e.DeadLetter.Reason), Label: ReasonLabel(e.DeadLetter.Reason), At: e.At, Size: size, Truncated: e.Truncated, Replay: e.Replayed,
+		ReplayOf: e.DeadLetter.Headers[HeaderReplayOf]}
 }
 
 // Replayable says why e cannot be replayed, or "" when it can: an entry

@@ -366,3 +366,18 @@ func TestReasonLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryNamesTheReplayItFailed: a replay that failed again says which
+// dead letter it replayed; a first failure names none.
+func TestSummaryNamesTheReplayItFailed(t *testing.T) {
+	again := badVersion
+	again.Headers = map[string]string{HeaderReplayOf: "5-0", "x-source": "webform"}
+	for _, tt := range []struct {
+		letter bus.DeadLetter
+		want   string
+	}{{badVersion, ""}, {again, "5-0"}} {
+		if got := (Entry{ID: "5-1", DeadLetter: tt.letter}).Summary().ReplayOf; got != tt.want {
+			t.Errorf("ReplayOf = %q, want %q", got, tt.want)
+		}
+	}
+}
