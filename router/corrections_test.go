@@ -104,7 +104,8 @@ var telecomCorrections = []struct {
 			"查询名下号码多出一张卡，不是我办的",
 			"一证五号查到我名下有两个陌生号码",
 		},
-		probe: "一证五号查询显示名下多了两个号码",
+		// Without 名下: “名下多了两个号码” is 信息安全问题 by the pack's rule, which no correction changes.
+		probe: "一证五号查询显示多了两个号码",
 	},
 }
 
