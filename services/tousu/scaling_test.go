@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -250,13 +251,7 @@ func routerAssignment(tb testing.TB, cfg bus.Config) map[string][]int {
 // describeAssignment says which partitions each member holds.
 func describeAssignment(assigned map[string][]int) string {
 	var parts []string
-	for _, id := range slices.Sorted(func(yield func(string) bool) {
-		for id := range assigned {
-			if !yield(id) {
-				return
-			}
-		}
-	}) {
+	for _, id := range slices.Sorted(maps.Keys(assigned)) {
 		parts = append(parts, fmt.Sprintf("%s holds %v", id, assigned[id]))
 	}
 	return strings.Join(parts, "; ")
