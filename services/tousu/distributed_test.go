@@ -297,10 +297,18 @@ func postForm(tb testing.TB, client *http.Client, base string, form url.Values, 
 // with the YAML of extra added, and returns its path.
 func realConfig(tb testing.TB, dir, kafka, es, extra string) string {
 	tb.Helper()
+	return realConfigBus(tb, dir, "brokers: ["+kafka+"]", es, extra)
+}
+
+// realConfigBus is realConfig with the bus section's YAML (its keys, one
+// a line, unindented).
+func realConfigBus(tb testing.TB, dir, bus, es, extra string) string {
+	tb.Helper()
 	path := filepath.Join(dir, "tousu.yaml")
 	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
 	tb.Cleanup(func() { dropIndex(tb, es, prefix) })
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
+	cfg := fmt.Sprintf("bus:\n  %s\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n",
+		strings.ReplaceAll(strings.TrimSpace(bus), "\n", "\n  "), es, prefix)
 	if err := os.WriteFile(path, []byte(cfg+extra), 0o600); err != nil {
 		tb.Fatal(err)
 	}
