@@ -335,12 +335,19 @@ func settle(tb testing.TB, p, gateway *proc, tag string, subs []submission, up t
 		}
 	}
 	m.cases = len(all) - 1
+	var refs []string
+	for _, s := range subs {
+		if s.ok() {
+			refs = append(refs, s.ref)
+		}
+	}
+	// Each receipt by the reference filter too, as an agent finds it.
+	totals := referenceTotals(tb, p, refs)
 	for _, s := range subs {
 		if !s.ok() {
 			continue
 		}
-		// Each receipt by the reference filter too, as an agent finds it.
-		n := search(tb, p, url.Values{"reference": {s.ref}, "limit": {"5"}}).Total
+		n := totals[s.ref]
 		switch {
 		case n == 0:
 			m.lost++
@@ -353,6 +360,55 @@ func settle(tb testing.TB, p, gateway *proc, tag string, subs []submission, up t
 	m.spooled = metricValue(tb, gateway, "tousu_spool_spooled_total")
 	m.relayed = metricValue(tb, gateway, "tousu_spool_relayed_total")
 	return m
+}
+
+// referenceTotals asks p's case search for each of refs by the reference
+// filter, eight at a time, and returns how many cases each has.
+func referenceTotals(tb testing.TB, p *proc, refs []string) map[string]int {
+	tb.Helper()
+	totals := make([]int, len(refs))
+	errs := make([]error, len(refs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				totals[i], errs[i] = searchTotal(p, url.Values{"reference": {refs[i]}, "limit": {"5"}})
+			}
+		}()
+	}
+	for i := range refs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	out := make(map[string]int, len(refs))
+	for i, ref := range refs {
+		if errs[i] != nil {
+			tb.Fatalf("search reference %s: %v", ref, errs[i])
+		}
+		out[ref] = totals[i]
+	}
+	return out
+}
+
+// searchTotal is the number of cases p's case search finds for q,
+// without failing a test, for any goroutine.
+func searchTotal(p *proc, q url.Values) (int, error) {
+	req, _ := http.NewRequest(http.MethodGet, p.http+"/api/v1/cases?"+q.Encode(), nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var res searchResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%d: %v", resp.StatusCode, err)
+	}
+	return res.Total, nil
 }
 
 // search asks p's case search.

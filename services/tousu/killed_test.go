@@ -35,7 +35,7 @@ import (
 
 // killedLoadFor is how long the load of TestComponentsKilledUnderLoad
 // lasts: long enough for two kills of each component.
-const killedLoadFor = 70 * time.Second
+const killedLoadFor = 60 * time.Second
 
 // killedTexts are the load's complaints: one in four threatens the press
 // (重大 in the telecom pack), which the escalator has the router alert at
@@ -54,15 +54,42 @@ var killedTexts = []string{
 // component is one process of the pipeline the test kills and restarts.
 type component struct {
 	name string
-	// args are the serve arguments of every start; env its environment.
-	args []string
-	env  []string
+	// binary, args and env are how it starts: the tousu binary, the serve
+	// arguments and the environment.
+	binary string
+	args   []string
+	env    []string
 	// group is the consumer group whose lag shows it caught up again;
 	// empty for the gateway and the poller.
 	group string
 
+	// mu is held while it is killed and restarted; it guards p, kills
+	// and err, the failure of a restart.
+	mu    sync.Mutex
 	p     *proc
 	kills []*kill
+	err   error
+}
+
+// killAndRestart SIGKILLs c, starts it again down later and then watches
+// it recover (watchRecovery). It runs beside the test: a failed restart is
+// in c.err.
+func (c *component) killAndRestart(tb testing.TB, loadStart time.Time, down time.Duration, console *proc) {
+	c.mu.Lock()
+	k := &kill{at: time.Now()}
+	c.p.kill(tb)
+	time.Sleep(down)
+	p, err := spawnProc(tb, c.binary, c.env, c.args...)
+	if err != nil {
+		c.err = err
+		c.mu.Unlock()
+		return
+	}
+	c.p, k.restarted = p, time.Now()
+	c.kills = append(c.kills, k)
+	c.mu.Unlock()
+	tb.Logf("%5.1fs %s killed, up again %.1fs later", k.at.Sub(loadStart).Seconds(), c.name, k.restarted.Sub(k.at).Seconds())
+	k.recovered = watchRecovery(c.name, c.group, p, console, k.restarted)
 }
 
 // kill is one SIGKILL of a component.
@@ -89,28 +116,44 @@ func TestComponentsKilledUnderLoad(t *testing.T) {
 	// The gateway keeps its address across restarts, as behind a load
 	// balancer.
 	gatewayAddr := freeAddr(t)
-	serve := func(name, target, group string, extra ...string) *component {
-		c := &component{name: name, env: env, group: group,
-			args: append([]string{"-config", cfgPath, "-target", target, "-data", filepath.Join(root, name)}, extra...)}
-		c.p = startProc(t, c.env, c.args...)
-		return c
-	}
 	hotline := filepath.Join(root, "poller", "hotline")
 	if err := os.MkdirAll(hotline, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	gateway := serve("gateway", "gateway", "", "-http", gatewayAddr)
+	newComponent := func(name, target, group string, extra ...string) *component {
+		return &component{name: name, env: env, group: group, binary: tousuBinary(t),
+			args: append([]string{"-config", cfgPath, "-target", target, "-data", filepath.Join(root, name)}, extra...)}
+	}
+	gateway := newComponent("gateway", "gateway", "", "-http", gatewayAddr)
 	comps := []*component{
 		gateway,
-		serve("poller", "poller", ""),
-		serve("normalizer", "normalizer", "tousu-normalizer"),
-		serve("router", "router", "tousu-router"),
-		serve("indexer", "indexer", "tousu-indexer"),
-		serve("escalator", "escalator", "tousu-escalator"),
+		newComponent("poller", "poller", ""),
+		newComponent("normalizer", "normalizer", "tousu-normalizer"),
+		newComponent("router", "router", "tousu-router"),
+		newComponent("indexer", "indexer", "tousu-indexer"),
+		newComponent("escalator", "escalator", "tousu-escalator"),
+		// The rest of the pipeline runs on, unharmed: the console answers
+		// the searches and the lag view.
+		newComponent("console", "console,batcher,alerts", ""),
 	}
-	// The rest of the pipeline runs on, unharmed: the console answers the
-	// searches and the lag view.
-	console := serve("console", "console,batcher,alerts", "").p
+	begin := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.p, c.err = spawnProc(t, c.binary, c.env, c.args...)
+		}()
+	}
+	wg.Wait()
+	for _, c := range comps {
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+	}
+	console, comps := comps[len(comps)-1].p, comps[:len(comps)-1]
+	step("every component started")
 
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	tag, rowTag := "杀进程"+run, "热线"+reverse(run)
@@ -118,35 +161,40 @@ func TestComponentsKilledUnderLoad(t *testing.T) {
 	// The first complaint waits for the consumer groups to join.
 	gateway.p.submitFrom(t, phone(9999), tag+" 试运行：12月1日起手机信号时有时无")
 	console.waitFor(t, tag, 1)
+	step("the pipeline runs")
 
 	feed := startHotlineFeed(t, hotline, rowTag, run)
 	l := startLoadOf(t, &proc{http: gateway.p.http}, tag, killedLoadFor, killedTexts)
-	var watching sync.WaitGroup
-	var last time.Time
 	for _, k := range killSchedule(comps, 2, 17) {
 		time.Sleep(time.Until(l.start.Add(k.at)))
-		c := comps[k.comp]
-		at := time.Now()
-		c.p.kill(t)
-		time.Sleep(k.down)
-		c.p = startProc(t, c.env, c.args...)
-		last = time.Now()
-		k := &kill{at: at, restarted: last}
-		c.kills = append(c.kills, k)
-		t.Logf("%5.1fs %s killed, restarted %.1fs later", at.Sub(l.start).Seconds(), c.name, last.Sub(at).Seconds())
-		watching.Add(1)
-		go func(name, group string, p *proc) {
-			defer watching.Done()
-			k.recovered = watchRecovery(name, group, p, console, k.restarted)
-		}(c.name, c.group, c.p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			comps[k.comp].killAndRestart(t, l.start, k.down, console)
+		}()
 	}
 	subs := l.wait()
 	rows := feed.stop()
-	watching.Wait()
+	step("the load ended")
+	wg.Wait()
+	var last time.Time
+	for _, c := range comps {
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+		for _, k := range c.kills {
+			if k.restarted.After(last) {
+				last = k.restarted
+			}
+		}
+	}
 
 	m := settle(t, console, gateway.p, tag, subs, last)
+	step("every receipt is a case")
 	hot := settleRows(t, console, rowTag, rows)
+	step("hotline rows counted")
 	al := checkAlerts(t, console, cluster.Brokers, tag)
+	step("alerts counted")
 	gatewayRecovery(gateway, subs)
 	var kills []string
 	for _, c := range comps {
@@ -190,8 +238,8 @@ type plannedKill struct {
 }
 
 // killSchedule kills each of comps rounds times, in an order and with
-// pauses a generator seeded with seed draws: about every five seconds from
-// the fourth second of the load, down for one to three seconds.
+// pauses a generator seeded with seed draws: every three to five seconds
+// from the fourth second of the load, down for one to three seconds.
 func killSchedule(comps []*component, rounds int, seed uint64) []plannedKill {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	var out []plannedKill
@@ -200,7 +248,7 @@ func killSchedule(comps []*component, rounds int, seed uint64) []plannedKill {
 		for _, i := range rng.Perm(len(comps)) {
 			down := time.Second + time.Duration(rng.IntN(2000))*time.Millisecond
 			out = append(out, plannedKill{comp: i, at: at, down: down})
-			at += 4*time.Second + down + time.Duration(rng.IntN(1000))*time.Millisecond
+			at += 3*time.Second + time.Duration(rng.IntN(2000))*time.Millisecond
 		}
 	}
 	return out
@@ -404,13 +452,16 @@ func allCases(tb testing.TB, p *proc, q string) []router.Case {
 // cases of each work order.
 func settleRows(tb testing.TB, p *proc, rowTag string, rows []string) rowsMeasured {
 	tb.Helper()
-	m := rowsMeasured{rows: len(rows)}
 	polltest.Within(pipelineBound, func() bool {
 		return search(tb, p, url.Values{"q": {rowTag}, "limit": {"1"}}).Total >= len(rows)
 	})
+	return countRows(allCases(tb, p, rowTag), rows)
+}
+
+// countRows counts the cases of each work order of rows.
+func countRows(cases []router.Case, rows []string) rowsMeasured {
+	m := rowsMeasured{rows: len(rows), cases: len(cases)}
 	perOrder := map[string]int{}
-	cases := allCases(tb, p, rowTag)
-	m.cases = len(cases)
 	for _, c := range cases {
 		for _, o := range c.WorkOrders {
 			perOrder[o]++
@@ -458,34 +509,33 @@ func (m alertsMeasured) check(tb testing.TB) {
 // topic.
 func checkAlerts(tb testing.TB, p *proc, brokers []string, tag string) alertsMeasured {
 	tb.Helper()
-	var m alertsMeasured
 	var cases []router.Case
 	polltest.Within(pipelineBound, func() bool {
 		cases = allCases(tb, p, tag)
-		m.raised, m.due = 0, 0
-		now := time.Now()
-		for _, c := range cases {
-			for _, a := range c.Escalation.Alerts {
-				switch {
-				case !a.RaisedAt.IsZero():
-					m.raised++
-				case !a.At.After(now) && c.Status != router.StatusClosed && c.AlertActive(a):
-					m.due++
-				}
-			}
-		}
-		return m.due == 0
+		return matchAlerts(cases, nil, time.Now()).due == 0
 	})
+	return matchAlerts(cases, readTopic(tb, brokers, bus.TopicAlerts), time.Now())
+}
+
+// matchAlerts counts the alerts of cases raised and due by now, and
+// matches the raised ones with the escalation notices among the records
+// of the alerts topic (records of other cases are left out).
+func matchAlerts(cases []router.Case, records [][]byte, now time.Time) alertsMeasured {
+	var m alertsMeasured
 	raised, ours := map[string]int{}, map[string]bool{}
 	for _, c := range cases {
 		ours[c.ID] = true
 		for _, a := range c.Escalation.Alerts {
-			if !a.RaisedAt.IsZero() {
+			switch {
+			case !a.RaisedAt.IsZero():
+				m.raised++
 				raised[alertKey(c.ID, a.Clock, a.Step, a.Level)] = 0
+			case !a.At.After(now) && c.Status != router.StatusClosed && c.AlertActive(a):
+				m.due++
 			}
 		}
 	}
-	for _, v := range readTopic(tb, brokers, bus.TopicAlerts) {
+	for _, v := range records {
 		var n router.Notice
 		if json.Unmarshal(v, &n) != nil || n.Kind != router.NoticeEscalation || !ours[n.Case] {
 			continue
@@ -560,4 +610,78 @@ func readTopic(tb testing.TB, brokers []string, topic string) [][]byte {
 		r.Close()
 	}
 	return out
+}
+
+// TestMatchAlerts: the alert count of the component fault test finds a
+// notice raised twice, a raised alert without a notice, a notice of no
+// raised alert and a due alert never raised, and leaves other runs' cases
+// and other notices alone.
+func TestMatchAlerts(t *testing.T) {
+	now := time.Date(2026, 12, 6, 15, 4, 0, 0, time.FixedZone("CST", 8*3600))
+	grade := router.Alert{At: now.Add(-time.Minute), Level: 2, Step: "grade 重大", Notify: []string{"质量总监"}}
+	raised := grade
+	raised.RaisedAt = now.Add(-50 * time.Second)
+	newCase := func(id string, alerts ...router.Alert) router.Case {
+		c := router.Case{ID: id, Status: router.StatusOpen, Description: "我要找记者曝光！！手机信号差了一周"}
+		c.Escalation.Alerts = alerts
+		return c
+	}
+	notice := func(id string, n router.Notice) []byte {
+		n.V, n.ID, n.Case = router.NoticeVersion, "escalation:"+id+"::grade 重大:2", id
+		if n.Kind == "" {
+			n.Kind, n.Step, n.Level = router.NoticeEscalation, "grade 重大", 2
+		}
+		b, _ := json.Marshal(n)
+		return b
+	}
+	closed := newCase("TS20261206C0003", grade)
+	closed.Status = router.StatusClosed
+	tests := []struct {
+		name    string
+		cases   []router.Case
+		records [][]byte
+		want    alertsMeasured
+	}{
+		{"once each", []router.Case{newCase("TS20261206A0001", raised), newCase("TS20261206A0002", raised)},
+			[][]byte{notice("TS20261206A0001", router.Notice{}), notice("TS20261206A0002", router.Notice{}),
+				notice("TS20261205Z9999", router.Notice{}), notice("TS20261206A0001", router.Notice{Kind: "urge"}), []byte("{不是JSON")},
+			alertsMeasured{raised: 2, notices: 2}},
+		{"raised twice", []router.Case{newCase("TS20261206A0001", raised)},
+			[][]byte{notice("TS20261206A0001", router.Notice{}), notice("TS20261206A0001", router.Notice{})},
+			alertsMeasured{raised: 1, notices: 2, duplicates: 1}},
+		{"raised without a notice", []router.Case{newCase("TS20261206A0001", raised)}, nil,
+			alertsMeasured{raised: 1, missing: 1}},
+		{"notice of no raised alert", []router.Case{newCase("TS20261206A0001", grade)},
+			[][]byte{notice("TS20261206A0001", router.Notice{})},
+			alertsMeasured{due: 1, notices: 1, unknown: 1}},
+		{"due, never raised; closed and future ones are not due", []router.Case{newCase("TS20261206B0001", grade),
+			newCase("TS20261206B0002", router.Alert{At: now.Add(time.Hour), Level: 1, Step: "grade 重大"}), closed}, nil,
+			alertsMeasured{due: 1}},
+	}
+	for _, tt := range tests {
+		if got := matchAlerts(tt.cases, tt.records, now); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCountRows: the hotline count finds a work order without a case and
+// one on two cases; a case may carry several work orders of its customer.
+func TestCountRows(t *testing.T) {
+	rows := []string{"GD2026120600011", "GD2026120600012", "GD2026120600013"}
+	tests := []struct {
+		name  string
+		cases []router.Case
+		want  rowsMeasured
+	}{
+		{"each once", []router.Case{{ID: "TS1", WorkOrders: []string{"GD2026120600011", "GD2026120600012"}}, {ID: "TS2", WorkOrders: []string{"GD2026120600013"}}},
+			rowsMeasured{rows: 3, cases: 2}},
+		{"lost and doubled", []router.Case{{ID: "TS1", WorkOrders: []string{"GD2026120600011"}}, {ID: "TS2", WorkOrders: []string{"GD2026120600011", "GD2026120600012"}}},
+			rowsMeasured{rows: 3, cases: 2, duplicates: 1, lost: 1}},
+	}
+	for _, tt := range tests {
+		if got := countRows(tt.cases, rows); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
 }
