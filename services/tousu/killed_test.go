@@ -559,6 +559,45 @@ func matchAlerts(cases []router.Case, records [][]byte, now time.Time) alertsMea
 	return m
 }
 
+// readPartition hands each record of one partition of topic to use, in
+// batches from the partition's leader, up to the end it had when called.
+func readPartition(ctx context.Context, broker, topic string, partition int, use func([]byte)) error {
+	leader, err := kafka.DialLeader(ctx, "tcp", broker, topic, partition)
+	if err != nil {
+		return err
+	}
+	defer leader.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		leader.SetDeadline(deadline)
+	}
+	first, last, err := leader.ReadOffsets()
+	if err != nil {
+		return err
+	}
+	if _, err := leader.Seek(first, kafka.SeekAbsolute); err != nil {
+		return err
+	}
+	for next := first; next < last; {
+		from := next
+		batch := leader.ReadBatch(1, 16<<20)
+		for next < last {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			use(m.Value)
+			next = m.Offset + 1
+		}
+		if err := batch.Close(); err != nil {
+			return err
+		}
+		if next == from {
+			return fmt.Errorf("no record at offset %d of %d", next, last)
+		}
+	}
+	return nil
+}
+
 // alertKey names an alert of a case: its clock, step and level.
 func alertKey(id, clock, step string, level int) string {
 	return fmt.Sprintf("%s %s %s %d", id, clock, step, level)
@@ -580,34 +619,9 @@ func readTopic(tb testing.TB, brokers []string, topic string) [][]byte {
 	}
 	var out [][]byte
 	for _, part := range parts {
-		leader, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, part.ID)
-		if err != nil {
-			tb.Fatal(err)
+		if err := readPartition(ctx, brokers[0], topic, part.ID, func(v []byte) { out = append(out, v) }); err != nil {
+			tb.Fatalf("read %s/%d: %v", topic, part.ID, err)
 		}
-		first, last, err := leader.ReadOffsets()
-		leader.Close()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if first >= last {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part.ID, MaxBytes: 10 << 20})
-		if err := r.SetOffset(first); err != nil {
-			tb.Fatal(err)
-		}
-		for {
-			msg, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				tb.Fatalf("read %s/%d: %v", topic, part.ID, err)
-			}
-			out = append(out, msg.Value)
-			if msg.Offset >= last-1 {
-				break
-			}
-		}
-		r.Close()
 	}
 	return out
 }
