@@ -224,21 +224,31 @@ func phonesOnEveryPartition(partitions, n int, phone func(i int) string) []strin
 // admin or supervisor token); 0 when absent.
 func metricValue(tb testing.TB, p *proc, sample string) float64 {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	v, err := scrape(http.DefaultClient, p, sample)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return v
+}
+
+// scrape is metricValue for any goroutine: it returns its failure instead
+// of failing the test.
+func scrape(client *http.Client, p *proc, sample string) (float64, error) {
+	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
-			return f
+			return f, nil
 		}
 	}
-	return 0
+	return 0, nil
 }
 
 var formToken = regexp.MustCompile(`name="(_csrf|nonce|consent)" value="([^"]*)"`)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -266,7 +265,8 @@ func watchRecovery(name, group string, p, console *proc, restarted time.Time) ti
 	client := &http.Client{Timeout: 5 * time.Second}
 	ok := polltest.Within(pipelineBound, func() bool {
 		if name == "poller" {
-			return scrape(client, p, `tousu_csvdrop_rows_total{folder="hotline",outcome="published"}`) > 0
+			v, err := scrape(client, p, `tousu_csvdrop_rows_total{folder="hotline",outcome="published"}`)
+			return err == nil && v > 0
 		}
 		lag, ok := groupLag(client, console, group)
 		return ok && lag <= loadRate
@@ -315,26 +315,6 @@ func groupLag(client *http.Client, p *proc, group string) (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// scrape reads a sample of p's /metrics without failing a test; 0 when
-// absent or unreachable.
-func scrape(client *http.Client, p *proc, sample string) float64 {
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }
 
 // hotlineFeed drops a call-centre export into the poller's hotline folder
