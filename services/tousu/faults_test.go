@@ -286,7 +286,8 @@ func (m measured) check(tb testing.TB) {
 
 // settle waits until the pipeline has taken in every receipt of subs
 // (gateway's spool is empty, no consumer group lags and every reference
-// is a case p finds), then measures.
+// is a case p finds), then measures; tag is the search (q) that finds
+// the run's cases.
 func settle(tb testing.TB, p, gateway *proc, tag string, subs []submission, up time.Time) measured {
 	tb.Helper()
 	var m measured
