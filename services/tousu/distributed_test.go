@@ -234,9 +234,7 @@ func metricValue(tb testing.TB, p *proc, sample string) float64 {
 // scrape is metricValue for any goroutine: it returns its failure instead
 // of failing the test.
 func scrape(client *http.Client, p *proc, sample string) (float64, error) {
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := client.Do(req)
+	resp, err := p.get(client, "/metrics")
 	if err != nil {
 		return 0, err
 	}

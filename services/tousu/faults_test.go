@@ -398,9 +398,7 @@ func referenceTotals(tb testing.TB, p *proc, refs []string) map[string]int {
 // searchTotal is the number of cases p's case search finds for q,
 // without failing a test, for any goroutine.
 func searchTotal(p *proc, q url.Values) (int, error) {
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/api/v1/cases?"+q.Encode(), nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.get(http.DefaultClient, "/api/v1/cases?"+q.Encode())
 	if err != nil {
 		return 0, err
 	}
@@ -410,6 +408,17 @@ func searchTotal(p *proc, q url.Values) (int, error) {
 		return 0, fmt.Errorf("%d: %v", resp.StatusCode, err)
 	}
 	return res.Total, nil
+}
+
+// get asks p for path with the test's admin token, without failing a
+// test, for any goroutine.
+func (p *proc) get(client *http.Client, path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.http+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return client.Do(req)
 }
 
 // search asks p's case search.

@@ -298,9 +298,7 @@ func gatewayRecovery(c *component, subs []submission) {
 // groupLag is the lag of one consumer group on p's lag view, without
 // failing a test: watchRecovery runs beside it.
 func groupLag(client *http.Client, p *proc, group string) (int64, bool) {
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/api/v1/ops/lag", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := client.Do(req)
+	resp, err := p.get(client, "/api/v1/ops/lag")
 	if err != nil {
 		return 0, false
 	}
