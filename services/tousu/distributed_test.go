@@ -224,21 +224,29 @@ func phonesOnEveryPartition(partitions, n int, phone func(i int) string) []strin
 // admin or supervisor token); 0 when absent.
 func metricValue(tb testing.TB, p *proc, sample string) float64 {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	v, err := scrape(http.DefaultClient, p, sample)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return v
+}
+
+// scrape is metricValue for any goroutine: it returns its failure instead
+// of failing the test.
+func scrape(client *http.Client, p *proc, sample string) (float64, error) {
+	resp, err := p.get(client, "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
-			return f
+			return f, nil
 		}
 	}
-	return 0
+	return 0, nil
 }
 
 var formToken = regexp.MustCompile(`name="(_csrf|nonce|consent)" value="([^"]*)"`)
@@ -297,10 +305,18 @@ func postForm(tb testing.TB, client *http.Client, base string, form url.Values, 
 // with the YAML of extra added, and returns its path.
 func realConfig(tb testing.TB, dir, kafka, es, extra string) string {
 	tb.Helper()
+	return realConfigBus(tb, dir, "brokers: ["+kafka+"]", es, extra)
+}
+
+// realConfigBus is realConfig with the bus section's YAML (its keys, one
+// a line, unindented).
+func realConfigBus(tb testing.TB, dir, bus, es, extra string) string {
+	tb.Helper()
 	path := filepath.Join(dir, "tousu.yaml")
 	prefix := fmt.Sprintf("tousu-it-%d", time.Now().UnixNano())
 	tb.Cleanup(func() { dropIndex(tb, es, prefix) })
-	cfg := fmt.Sprintf("bus:\n  brokers: [%s]\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", kafka, es, prefix)
+	cfg := fmt.Sprintf("bus:\n  %s\nindex:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n",
+		strings.ReplaceAll(strings.TrimSpace(bus), "\n", "\n  "), es, prefix)
 	if err := os.WriteFile(path, []byte(cfg+extra), 0o600); err != nil {
 		tb.Fatal(err)
 	}

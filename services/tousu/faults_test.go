@@ -61,7 +61,7 @@ func TestBrokerKilledUnderLoad(t *testing.T) {
 	t.Logf("%5.1fs node %d up again", l.since(), node)
 	subs := l.wait()
 
-	m := settle(t, p, tag, subs, l.marks["up"])
+	m := settle(t, p, p, tag, subs, l.marks["up"])
 	t.Logf("broker %d killed for %.1fs (until its restart returned) under %d complaints/s: %s", node, l.marks["up"].Sub(l.marks["kill"]).Seconds(), loadRate, m)
 	m.check(t)
 }
@@ -93,7 +93,7 @@ func TestClusterDownUnderLoad(t *testing.T) {
 			down++
 		}
 	}
-	m := settle(t, p, tag, subs, l.marks["up"])
+	m := settle(t, p, p, tag, subs, l.marks["up"])
 	t.Logf("cluster down for %.1fs (until its restart returned) under %d complaints/s: %d receipts while every broker was down; %s",
 		l.marks["up"].Sub(l.marks["kill"]).Seconds(), loadRate, down, m)
 	if down == 0 {
@@ -167,6 +167,12 @@ var complaintTexts = []string{
 // startLoad starts posting complaints to p for d, each from a customer of
 // its own.
 func startLoad(tb testing.TB, p *proc, tag string, d time.Duration) *loadGen {
+	return startLoadOf(tb, p, tag, d, complaintTexts)
+}
+
+// startLoadOf is startLoad with the texts to post, each a format taking
+// the run's tag and the complaint's number.
+func startLoadOf(tb testing.TB, p *proc, tag string, d time.Duration, texts []string) *loadGen {
 	l := &loadGen{start: time.Now(), marks: map[string]time.Time{}}
 	phone := runPhones()
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -177,7 +183,7 @@ func startLoad(tb testing.TB, p *proc, tag string, d time.Duration) *loadGen {
 		defer tick.Stop()
 		for i := 0; time.Since(l.start) < d; i++ {
 			<-tick.C
-			text := fmt.Sprintf(complaintTexts[i%len(complaintTexts)], tag, i)
+			text := fmt.Sprintf(texts[i%len(texts)], tag, i)
 			l.inner.Add(1)
 			go func() {
 				defer l.inner.Done()
@@ -279,9 +285,10 @@ func (m measured) check(tb testing.TB) {
 }
 
 // settle waits until the pipeline has taken in every receipt of subs
-// (the spool is empty, no consumer group lags and every reference is a
-// case), then measures.
-func settle(tb testing.TB, p *proc, tag string, subs []submission, up time.Time) measured {
+// (gateway's spool is empty, no consumer group lags and every reference
+// is a case p finds), then measures; tag is the search (q) that finds
+// the run's cases.
+func settle(tb testing.TB, p, gateway *proc, tag string, subs []submission, up time.Time) measured {
 	tb.Helper()
 	var m measured
 	run := 0
@@ -308,9 +315,9 @@ func settle(tb testing.TB, p *proc, tag string, subs []submission, up time.Time)
 	var total int
 	if !polltest.Within(3*pipelineBound, func() bool {
 		total = search(tb, p, url.Values{"q": {tag}, "limit": {"1"}}).Total
-		return total >= want && spoolDepth(tb, p) == 0 && lagTotal(tb, p) == 0
+		return total >= want && spoolDepth(tb, gateway) == 0 && lagTotal(tb, p) == 0
 	}) {
-		tb.Fatalf("the pipeline did not take the load in: %d cases of %d receipts, spool depth %d, lag %d", total, want, spoolDepth(tb, p), lagTotal(tb, p))
+		tb.Fatalf("the pipeline did not take the load in: %d cases of %d receipts, spool depth %d, lag %d", total, want, spoolDepth(tb, gateway), lagTotal(tb, p))
 	}
 	m.recovered = time.Since(up)
 
@@ -329,12 +336,19 @@ func settle(tb testing.TB, p *proc, tag string, subs []submission, up time.Time)
 		}
 	}
 	m.cases = len(all) - 1
+	var refs []string
+	for _, s := range subs {
+		if s.ok() {
+			refs = append(refs, s.ref)
+		}
+	}
+	// Each receipt by the reference filter too, as an agent finds it.
+	totals := referenceTotals(tb, p, refs)
 	for _, s := range subs {
 		if !s.ok() {
 			continue
 		}
-		// Each receipt by the reference filter too, as an agent finds it.
-		n := search(tb, p, url.Values{"reference": {s.ref}, "limit": {"5"}}).Total
+		n := totals[s.ref]
 		switch {
 		case n == 0:
 			m.lost++
@@ -344,9 +358,67 @@ func settle(tb testing.TB, p *proc, tag string, subs []submission, up time.Time)
 		delete(perRef, s.ref)
 	}
 	m.withoutReceipt = max(0, len(perRef)-1)
-	m.spooled = metricValue(tb, p, "tousu_spool_spooled_total")
-	m.relayed = metricValue(tb, p, "tousu_spool_relayed_total")
+	m.spooled = metricValue(tb, gateway, "tousu_spool_spooled_total")
+	m.relayed = metricValue(tb, gateway, "tousu_spool_relayed_total")
 	return m
+}
+
+// referenceTotals asks p's case search for each of refs by the reference
+// filter, eight at a time, and returns how many cases each has.
+func referenceTotals(tb testing.TB, p *proc, refs []string) map[string]int {
+	tb.Helper()
+	totals := make([]int, len(refs))
+	errs := make([]error, len(refs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				totals[i], errs[i] = searchTotal(p, url.Values{"reference": {refs[i]}, "limit": {"5"}})
+			}
+		}()
+	}
+	for i := range refs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	out := make(map[string]int, len(refs))
+	for i, ref := range refs {
+		if errs[i] != nil {
+			tb.Fatalf("search reference %s: %v", ref, errs[i])
+		}
+		out[ref] = totals[i]
+	}
+	return out
+}
+
+// searchTotal is the number of cases p's case search finds for q,
+// without failing a test, for any goroutine.
+func searchTotal(p *proc, q url.Values) (int, error) {
+	resp, err := p.get(http.DefaultClient, "/api/v1/cases?"+q.Encode())
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var res searchResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%d: %v", resp.StatusCode, err)
+	}
+	return res.Total, nil
+}
+
+// get asks p for path with the test's admin token, without failing a
+// test, for any goroutine.
+func (p *proc) get(client *http.Client, path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.http+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return client.Do(req)
 }
 
 // search asks p's case search.

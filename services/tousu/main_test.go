@@ -282,16 +282,26 @@ type proc struct {
 // addresses.
 func startProc(tb testing.TB, env []string, args ...string) *proc {
 	tb.Helper()
-	cmd := exec.Command(tousuBinary(tb), append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
+	p, err := spawnProc(tb, tousuBinary(tb), env, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// spawnProc is startProc for any goroutine: it returns its failure
+// instead of failing the test.
+func spawnProc(tb testing.TB, binary string, env []string, args ...string) (*proc, error) {
+	cmd := exec.Command(binary, append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
@@ -309,11 +319,11 @@ func startProc(tb testing.TB, env []string, args ...string) *proc {
 		if _, rest, ok := strings.Cut(line, "tousu: metrics"); ok {
 			p.http = strings.TrimSuffix(strings.Fields(rest)[0], "/metrics")
 			go io.Copy(io.Discard, stdout)
-			return p
+			return p, nil
 		}
 	}
-	tb.Fatalf("tousu %v exited before it was ready: %s", args, p.stderr)
-	return nil
+	cmd.Wait()
+	return nil, fmt.Errorf("tousu %v exited before it was ready: %s", args, p.stderr)
 }
 
 // logTail returns the last n lines of a process's log that are warnings

@@ -52,12 +52,15 @@ func TestSecondRouterTakesHalfThePartitions(t *testing.T) {
 	}
 	cfg := bus.Config{Brokers: strings.Split(kafka, ",")}
 	tag := "扩容" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Searched quoted, so that earlier runs' cases never match (see
+	// TestComponentsKilledUnderLoad).
+	quoted := strconv.Quote(tag)
 	phone := runPhones()
 
 	// One router under a steady load; the second joins mid-load.
 	first := router(1)
 	rest.submitFrom(t, phone(9999), tag+" 试运行：宽带12月1日起断断续续")
-	rest.waitFor(t, tag, 1)
+	rest.waitFor(t, quoted, 1)
 	l := startLoad(t, rest, tag, 30*time.Second)
 	time.Sleep(10 * time.Second)
 	l.mark("join")
@@ -76,7 +79,7 @@ func TestSecondRouterTakesHalfThePartitions(t *testing.T) {
 		time.Since(l.marks["join"]).Seconds(), describeAssignment(assigned), members, bus.TopicNormalized)
 	checkHalves(t, assigned, bus.DefaultPartitions)
 	subs := l.wait()
-	m := settle(t, rest, tag, subs, time.Now())
+	m := settle(t, rest, rest, quoted, subs, time.Now())
 	shares := []float64{routerComplaints(t, first), routerComplaints(t, second)}
 	t.Logf("a second router joined under %d complaints/s: %s; router 1 decided %.0f complaints, router 2 %.0f", loadRate, m, shares[0], shares[1])
 	m.check(t)
@@ -95,7 +98,7 @@ func TestSecondRouterTakesHalfThePartitions(t *testing.T) {
 	// A router runs while the proof settles, as in any deployment.
 	last := router(3)
 	all := append(append(subs, one.subs...), two.subs...)
-	m = settle(t, rest, tag, all, time.Now())
+	m = settle(t, rest, rest, quoted, all, time.Now())
 	t.Logf("the router running at the end decided %.0f complaints again", routerComplaints(t, last))
 	t.Logf("every complaint of the proof: %s", m)
 	m.check(t)
@@ -128,7 +131,7 @@ func drain(tb testing.TB, rest *proc, cfg bus.Config, tag string, phone func(int
 			tb.Fatalf("a backlog complaint was refused: %d %s", s.code, s.err)
 		}
 	}
-	if !polltest.Within(pipelineBound, func() bool { return groupLag(tb, cfg, normalizer.Group, bus.TopicRaw) == 0 }) {
+	if !polltest.Within(pipelineBound, func() bool { return brokerLag(tb, cfg, normalizer.Group, bus.TopicRaw) == 0 }) {
 		tb.Fatal("the normalizer did not pass the backlog on")
 	}
 	routers := start()
@@ -297,9 +300,9 @@ func lagMembers(tb testing.TB, p *proc, group, topic string) int {
 	return 0
 }
 
-// groupLag is what group has not committed of topic, summed over the
+// brokerLag is what group has not committed of topic, summed over the
 // partitions; -1 when the broker cannot say.
-func groupLag(tb testing.TB, cfg bus.Config, group, topic string) int64 {
+func brokerLag(tb testing.TB, cfg bus.Config, group, topic string) int64 {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
