@@ -24,6 +24,7 @@ import (
 	"github.com/tousu/tousu/internal/smtptest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/services/bus/bustest"
 	"github.com/tousu/tousu/services/httpapi"
 	"github.com/tousu/tousu/services/stages/sender"
 	"github.com/tousu/tousu/sinks/outbound"
@@ -187,7 +188,7 @@ func TestPoisonInEveryTopicOnRealKafka(t *testing.T) {
 			if len(part) == 0 {
 				part = good.Key
 			}
-			before := readerCounts(t, r.registry, row.topic)
+			before := readerCounts(t, r.registry.Registry, row.topic)
 			ctx := context.Background()
 			for _, p := range row.poisons {
 				key := good.Key
@@ -233,7 +234,7 @@ func TestPoisonInEveryTopicOnRealKafka(t *testing.T) {
 				}
 			case skipped:
 				polltest.Until(t, "the followers skipped the poison and handled the good record", func() bool {
-					now := readerCounts(t, r.registry, row.topic)
+					now := readerCounts(t, r.registry.Registry, row.topic)
 					return now.rejected-before.rejected >= float64(len(row.poisons)) && now.handled-before.handled >= 1
 				})
 			case kept:
@@ -247,7 +248,7 @@ func TestPoisonInEveryTopicOnRealKafka(t *testing.T) {
 			case stateSkipped:
 				var now counts
 				if !polltest.Within(polltest.Patience, func() bool {
-					now = readerCounts(t, r.registry, row.topic)
+					now = readerCounts(t, r.registry.Registry, row.topic)
 					return now.stateSkipped-before.stateSkipped == float64(len(row.poisons))
 				}) {
 					t.Fatalf("the router skipped %v router.state records, want %d", now.stateSkipped-before.stateSkipped, len(row.poisons))
@@ -509,28 +510,12 @@ type counts struct{ handled, rejected, stateSkipped float64 }
 
 // readerCounts reads the follower counters of topic and the router's
 // skipped state records.
-func readerCounts(tb testing.TB, reg prometheus.Gatherer, topic string) counts {
+func readerCounts(tb testing.TB, reg *prometheus.Registry, topic string) counts {
 	tb.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
+	of := map[string]string{"topic": topic}
+	return counts{
+		handled:      bustest.CounterValue(tb, reg, "tousu_follower_messages_total", of),
+		rejected:     bustest.CounterValue(tb, reg, "tousu_follower_messages_rejected_total", of),
+		stateSkipped: bustest.CounterValue(tb, reg, "tousu_router_state_skipped_total", nil),
 	}
-	var c counts
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			var ofTopic bool
-			for _, l := range m.GetLabel() {
-				ofTopic = ofTopic || l.GetName() == "topic" && l.GetValue() == topic
-			}
-			switch {
-			case f.GetName() == "tousu_follower_messages_total" && ofTopic:
-				c.handled += m.GetCounter().GetValue()
-			case f.GetName() == "tousu_follower_messages_rejected_total" && ofTopic:
-				c.rejected += m.GetCounter().GetValue()
-			case f.GetName() == "tousu_router_state_skipped_total":
-				c.stateSkipped += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return c
 }
