@@ -61,23 +61,32 @@ func TestOpsEndpointsTellOnlyAuthorizedCallers(t *testing.T) {
 	}
 }
 
-// TestSecurityHeaders: every answer says nosniff, every JSON answer
-// no-store, errors included.
+// TestSecurityHeaders: every answer says nosniff and a same-origin
+// referrer policy, every JSON answer no-store, errors included; an HTML
+// page without a policy of its own gets PageCSP (no inline script, no
+// framing), one with its own keeps it.
 func TestSecurityHeaders(t *testing.T) {
 	s := newTestServer(t)
 	s.App().Get("/page", func(c *fiber.Ctx) error { return c.Type("html").SendString("<p>x</p>") })
+	const formCSP = "default-src 'none'; script-src 'sha256-x'"
+	s.App().Get("/form", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentSecurityPolicy, formCSP)
+		return c.Type("html").SendString("<form></form>")
+	})
 	s.App().Get("/panic", func(c *fiber.Ctx) error { panic("boom") })
 	tests := []struct {
 		path, token string
 		code        int
 		noStore     bool
+		csp         string
 	}{
-		{"/healthz", "", 200, true},
-		{"/api/v1/cases", "", 401, true},
-		{"/api/v1/cases", "agent-token-0123456789", 200, true},
-		{"/no/such/route", "", 404, true},
-		{"/panic", "", 500, true},
-		{"/page", "", 200, false},
+		{"/healthz", "", 200, true, ""},
+		{"/api/v1/cases", "", 401, true, ""},
+		{"/api/v1/cases", "agent-token-0123456789", 200, true, ""},
+		{"/no/such/route", "", 404, true, ""},
+		{"/panic", "", 500, true, ""},
+		{"/page", "", 200, false, PageCSP},
+		{"/form", "", 200, false, formCSP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -98,6 +107,12 @@ func TestSecurityHeaders(t *testing.T) {
 			}
 			if got := resp.Header.Get("Cache-Control"); (got == "no-store") != tt.noStore {
 				t.Errorf("Cache-Control = %q, want no-store: %v", got, tt.noStore)
+			}
+			if got := resp.Header.Get("Referrer-Policy"); got != "same-origin" {
+				t.Errorf("Referrer-Policy = %q", got)
+			}
+			if got := resp.Header.Get("Content-Security-Policy"); got != tt.csp {
+				t.Errorf("Content-Security-Policy = %q, want %q", got, tt.csp)
 			}
 		})
 	}

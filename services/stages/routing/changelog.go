@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/ingest"
 	"github.com/tousu/tousu/normalize"
@@ -182,11 +183,19 @@ func (h *History) Applied(partition int) (int64, error) {
 // remembers next as the partition's next offset, in one transaction. A
 // record replaces the case or history it carries. Records written by
 // writer (this process) are skipped: the file has them already, or the
-// messages that made them are being decided again. A record that does
-// not decode is an error (the batch is retried), never skipped: skipping
-// would lose a customer's state.
-func (h *History) Restore(partition int, records []bus.Message, next int64, writer string) error {
-	return h.db.Update(func(tx *bolt.Tx) error {
+// messages that made them are being decided again.
+//
+// A record that can never be applied (not JSON, no customer, neither one
+// case, history nor sent log, a case without an id) is skipped and
+// returned in skipped, with its reason, for the caller to log and count:
+// the state it was meant to carry is not in it, and waiting would stall
+// every customer of the partition for good. A record of a state version
+// this router does not know is an error (the batch is retried, the
+// partition waits): a newer router wrote it, and the upgrade of this one
+// applies it rather than losing it.
+func (h *History) Restore(partition int, records []bus.Message, next int64, writer string) (skipped []error, err error) {
+	err = h.db.Update(func(tx *bolt.Tx) error {
+		skipped = nil
 		for _, m := range records {
 			if m.Headers[headerWriter] == writer {
 				continue
@@ -199,10 +208,16 @@ func (h *History) Restore(partition int, records []bus.Message, next int64, writ
 			}
 			var r stateRecord
 			if err := json.Unmarshal(m.Value, &r); err != nil {
-				return fmt.Errorf("router.state partition %d offset %d: %w", partition, m.Offset, err)
+				skipped = append(skipped, fmt.Errorf("router.state partition %d offset %d: %w", partition, m.Offset, err))
+				continue
+			}
+			if r.V > stateVersion {
+				return fmt.Errorf("router.state partition %d offset %d: version %d, this router knows %d", partition, m.Offset, r.V, stateVersion)
 			}
 			if r.V != stateVersion || r.Customer == "" || r.carries() != 1 {
-				return fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case, history or sent log", partition, m.Offset, r.V, ingest.MaskText(r.Customer))
+				skipped = append(skipped, fmt.Errorf("router.state partition %d offset %d: version %d, customer %q: not one case, history or sent log",
+					partition, m.Offset, r.V, ingest.MaskText(r.Customer)))
+				continue
 			}
 			var err error
 			switch {
@@ -211,7 +226,8 @@ func (h *History) Restore(partition int, records []bus.Message, next int64, writ
 			case r.Case != nil:
 				c := storedCase{JSON: r.Case}
 				if err := json.Unmarshal(r.Case, &c.Case); err != nil || c.ID == "" {
-					return fmt.Errorf("router.state partition %d offset %d: not a case: %v", partition, m.Offset, err)
+					skipped = append(skipped, fmt.Errorf("router.state partition %d offset %d: not a case: %v", partition, m.Offset, err))
+					continue
 				}
 				err = putCase(tx, c)
 			default:
@@ -224,6 +240,10 @@ func (h *History) Restore(partition int, records []bus.Message, next int64, writ
 		}
 		return putApplied(tx, partition, next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return skipped, nil
 }
 
 // forgetRecord applies the tombstone of a router.state key: the
@@ -305,8 +325,13 @@ func (s *Stage) catchUp(ctx context.Context, msgs []bus.Message) (map[int]int64,
 		case !foreign:
 			applied[p] = next
 		default:
-			if err := s.state.Restore(p, records, next, s.writer); err != nil {
+			skipped, err := s.state.Restore(p, records, next, s.writer)
+			if err != nil {
 				return nil, fmt.Errorf("restore router state: %w", err)
+			}
+			for _, reason := range skipped {
+				s.logger.Error("router.state record skipped: it can never be applied", zap.Error(reason))
+				s.metrics.stateSkipped.Inc()
 			}
 		}
 	}

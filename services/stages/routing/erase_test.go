@@ -153,13 +153,13 @@ func TestRouterErasesCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := other.Restore(0, stateRecords(w.attempts[0]), 1, "other-writer"); err != nil {
+	if _, err := other.Restore(0, stateRecords(w.attempts[0]), 1, "other-writer"); err != nil {
 		t.Fatal(err)
 	}
 	if h, _ := other.Load(ctx, oldKey); len(h.Cases) != 1 {
 		t.Fatalf("the other router did not learn the customer first: %+v", h)
 	}
-	if err := other.Restore(0, stateRecords(w.attempts[1]), 2, "other-writer"); err != nil {
+	if _, err := other.Restore(0, stateRecords(w.attempts[1]), 2, "other-writer"); err != nil {
 		t.Fatal(err)
 	}
 	if h, _ := other.Load(ctx, oldKey); len(h.Cases) != 0 {
@@ -170,7 +170,7 @@ func TestRouterErasesCase(t *testing.T) {
 	}
 	// A tombstone of a case whose erased revision came first (from
 	// another partition) keeps the erased revision.
-	if err := other.Restore(1, []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("case/" + opened.ID)}}, 1, "other-writer"); err != nil {
+	if _, err := other.Restore(1, []bus.Message{{Topic: bus.TopicRouterState, Key: []byte("case/" + opened.ID)}}, 1, "other-writer"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := other.Case(opened.ID); !ok {

@@ -221,7 +221,7 @@ func TestRouterWritesOutbox(t *testing.T) {
 			}
 		}
 	}
-	if err := other.Restore(0, changelog, int64(len(changelog)), "another writer"); err != nil {
+	if _, err := other.Restore(0, changelog, int64(len(changelog)), "another writer"); err != nil {
 		t.Fatal(err)
 	}
 	mine, _ := state.Sent("email:wang.li@163.com")

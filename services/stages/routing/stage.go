@@ -118,6 +118,9 @@ func New(d Deps) *Stage {
 	if now == nil {
 		now = time.Now
 	}
+	if d.Logger == nil {
+		d.Logger = zap.NewNop()
+	}
 	return &Stage{out: d.Writer, policy: d.Policy, engine: d.Engine, notifier: d.Notifier, state: d.State, changelog: d.Changelog, writer: newWriterID(),
 		maxRecordBytes: d.MaxRecordBytes, cfg: d.Dedupe, now: now, logger: d.Logger, metrics: newRouterMetrics(d.Registry)}
 }
@@ -137,6 +140,9 @@ type routerMetrics struct {
 	contacts *prometheus.CounterVec
 	actions  *prometheus.CounterVec
 	outgoing *prometheus.CounterVec
+	// stateSkipped counts router.state records skipped as never
+	// applicable (see History.Restore).
+	stateSkipped prometheus.Counter
 }
 
 // newRouterMetrics registers the router's metrics with reg (nil: none).
@@ -148,9 +154,11 @@ func newRouterMetrics(reg prometheus.Registerer) routerMetrics {
 			Help: "Case actions the router applied, by kind and outcome: applied or unchanged (already applied, nothing to raise)."}, []string{"kind", "outcome"}),
 		outgoing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tousu_router_outgoing_total",
 			Help: "Messages to customers the router wrote to the outbox topic, by kind (ack, joined, reply, result) and medium (email, sms)."}, []string{"kind", "medium"}),
+		stateSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_router_state_skipped_total",
+			Help: "Records of router.state another router wrote that can never be applied (not JSON, no customer, not one case, history or sent log); they are logged and skipped."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.contacts, m.actions, m.outgoing)
+		reg.MustRegister(m.contacts, m.actions, m.outgoing, m.stateSkipped)
 	}
 	return m
 }
