@@ -1,7 +1,6 @@
 package soak
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,12 +14,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/internal/servertest"
 )
 
@@ -79,7 +78,7 @@ func TestSoak(t *testing.T) {
 	first := p.post(t, hc, phone(-1), tag+" 试运行：12月1日起家里宽带时断时续")
 	p.settle(t, tag, 1)
 	hc.CloseIdleConnections()
-	reader := Reader{URL: p.base + "/metrics", Token: token}
+	reader := Reader{URL: p.Base + "/metrics", Token: token}
 	idle, err := reader.Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -229,14 +228,14 @@ func writeSamples(tb testing.TB, s Series) {
 // texts are what customers write through the API, with the run's tag and
 // the complaint's number.
 var texts = []string{
-	"%s 12月3号交的100元话费到现在没到账，客服说48小时内处理，已经三天了（第%d单）",
-	"%s 宽带从11月28日起每晚8点后就断网，报修两次师傅都没上门！！编号%d",
-	"%s 营业厅办套餐时说免月租，结果每月扣了39元，要求退费 %d",
-	"%s 电梯坏了一周没人修，老人上下楼很困难，物业电话打不通。%d号楼",
-	"%s 收到的冰箱侧面有凹痕，商家不给换货，订单号2024112%04d",
-	"%s 酒店预定的大床房到店说没房了，押金500元至今未退 房号%d",
-	"%s 4S店保养多收了工时费,发票和结算单对不上 单号%d",
-	"%s 手机信号差 打电话老掉线 投诉过没人管 第%d次",
+	"%s 11月30号充的50元流量包没生效，App显示已扣款，打客服一直占线。第%d次反映",
+	"%s 光猫红灯闪了两天了，网断断续续的，孩子上网课老掉线！！工单%d",
+	"%s 物业说12月5日前修好地库的灯，现在还是黑的，晚上停车很危险 %d号车位",
+	"%s 新买的洗衣机脱水时响声很大，售后说要等7个工作日才能上门，订单尾号%04d",
+	"%s 保单退保扣了手续费1200元，签合同时业务员没说过，要求说明依据 保单%d",
+	"%s 入住时说含双早，退房结帐却收了早餐费96元，前台态度恶劣 房间%d",
+	"%s 车刚提了半个月,仪表盘报警灯常亮,4S店说正常 我不认同 车架号后四位%04d",
+	"%s 号码被停机了但我12月1日刚交过费，营业厅让等通知 等了好几天 %d",
 }
 
 // phones returns the phone number of the i-th customer of a run.
@@ -245,12 +244,10 @@ func phones() func(i int) string {
 	return func(i int) string { return fmt.Sprintf("13%05d%04d", run, i+1) }
 }
 
-// proc is the tousu process of the soak.
+// proc is the tousu process of the soak and its data directory.
 type proc struct {
-	cmd    *exec.Cmd
-	base   string
-	data   string
-	stderr *bytes.Buffer
+	*proctest.Proc
+	data string
 }
 
 // start builds the binary and runs `tousu serve` with args.
@@ -260,51 +257,14 @@ func start(tb testing.TB, args []string) *proc {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tousu/tousu/services/tousu").CombinedOutput(); err != nil {
 		tb.Fatalf("go build: %v: %s", err, out)
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "TOUSU_BOOTSTRAP_TOKEN="+token, "TOUSU_SECRET=soak-server-secret-0123456789abcdef")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, data: args[slices.Index(args, "-data")+1]}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if tb.Failed() {
-			tb.Logf("tousu's warnings and errors, the last 25:\n%s", warnings(p.stderr.String(), 25))
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if _, rest, ok := strings.Cut(lines.Text(), "tousu: metrics"); ok {
-			p.base = strings.TrimSuffix(strings.Fields(rest)[0], "/metrics")
-			go io.Copy(io.Discard, stdout)
-			return p
-		}
-	}
-	tb.Fatalf("tousu exited before it was ready: %s", p.stderr)
-	return nil
-}
-
-// warnings returns the last n lines of a log that are warnings or errors.
-func warnings(log string, n int) string {
-	var out []string
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out[max(0, len(out)-n):], "\n")
+	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + token, "TOUSU_SECRET=soak-server-secret-0123456789abcdef"}
+	return &proc{Proc: proctest.Start(tb, bin, env, args...), data: args[slices.Index(args, "-data")+1]}
 }
 
 // submit posts one complaint to the JSON API and returns its reference.
 func (p *proc) submit(hc *http.Client, phone, text string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"phone": phone, "description": text})
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/api/v1/complaints", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, p.Base+"/api/v1/complaints", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
@@ -333,7 +293,7 @@ func (p *proc) post(tb testing.TB, hc *http.Client, phone, text string) string {
 // get asks the API and decodes the answer into out.
 func (p *proc) get(tb testing.TB, path string, out any) {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.base+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, p.Base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/services/app"
 )
 
@@ -282,50 +282,8 @@ type proc struct {
 // addresses.
 func startProc(tb testing.TB, env []string, args ...string) *proc {
 	tb.Helper()
-	cmd := exec.Command(tousuBinary(tb), append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if tb.Failed() {
-			tb.Logf("tousu %v, the end of its log:\n%s", args, logTail(p.stderr.String(), 25))
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		line := lines.Text()
-		if _, addr, ok := strings.Cut(line, "embedded Kafka-protocol broker on "); ok {
-			p.broker = addr
-		}
-		if _, rest, ok := strings.Cut(line, "tousu: metrics"); ok {
-			p.http = strings.TrimSuffix(strings.Fields(rest)[0], "/metrics")
-			go io.Copy(io.Discard, stdout)
-			return p
-		}
-	}
-	tb.Fatalf("tousu %v exited before it was ready: %s", args, p.stderr)
-	return nil
-}
-
-// logTail returns the last n lines of a process's log that are warnings
-// or errors, for a failed test to show.
-func logTail(log string, n int) string {
-	var out []string
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out[max(0, len(out)-n):], "\n")
+	p := proctest.Start(tb, tousuBinary(tb), env, args...)
+	return &proc{cmd: p.Cmd, http: p.Base, broker: p.Broker, stderr: p.Stderr}
 }
 
 // kill ends the process at once, as a crash would.
