@@ -44,7 +44,7 @@ func TestSmoke(t *testing.T) {
 		"submit → searchable trickle": regexp.MustCompile(`\| submit → searchable at a trickle[^|]*\| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples at 5 /s`),
 		"submit → searchable half":    regexp.MustCompile(`\| submit → searchable at half the sustained rate \| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples`),
 		"peak RSS":                    regexp.MustCompile(`\| peak RSS at the sustained rate \(\d+ /s offered for 3s, \d+ of [1-9]\d* submissions refused[^|]*\| [1-9]\d* MiB \(start [1-9]\d* MiB, end [1-9]\d* MiB\) \|`),
-		"memory slope":                regexp.MustCompile(`\| memory slope over the 3s run[^|]*\| [-+]\d+\.\d\d MiB/min / [-+]\d+\.\d\d MiB/min / [-+]\d+\.\d per min \|`),
+		"memory slope":                regexp.MustCompile(`\| memory slope over the 3s run[^|]*\| [-+]\d+\.\d\d MiB/min \([-+]\d+\.\d\d, [-+]\d+\.\d\d\) / [-+]\d+\.\d\d MiB/min / [-+]\d+\.\d per min \|`),
 		"error counters":              regexp.MustCompile(`\| error counters that grew[^|]*\| (none|.*\+\d+) \|`),
 		"CSV rows/s":                  regexp.MustCompile(`\| CSV rows/s for a 1000-row GBK hotline export[^|]*\| \d+ /s \| \d+ /s raw GB18030 decode[^|]*\| \d+\.\d\d\d?× \|`),
 	}

@@ -153,8 +153,8 @@ func (r report) markdown() string {
 		where := map[bool]string{true: "Kafka and Elasticsearch are separate JVMs", false: "broker and index included"}[res.Mode == "distributed"]
 		w("| peak RSS at the sustained rate (%.0f /s offered for %s, %d of %d submissions refused; the harness process: tousu `all` and the load generator, %s) | %.0f MiB (start %.0f MiB, end %.0f MiB) | – | – | – |\n",
 			res.Soak.Rate, res.Soak.For, res.Soak.Failed, res.Soak.Sent, where, mib(sk.RSS.Peak), mib(sk.RSS.Start), mib(sk.RSS.End))
-		w("| memory slope over the %s run, least squares over its second half: RSS / Go heap in use / goroutines | %+.2f MiB/min / %+.2f MiB/min / %+.1f per min | – | – | flat |\n",
-			res.Soak.For, mib(sk.RSS.SlopePerMinute), mib(sk.Heap.SlopePerMinute), sk.Routines.SlopePerMinute)
+		w("| memory slope over the %s run, least squares over its second half: RSS (anonymous, file-backed) / Go heap in use / goroutines | %+.2f MiB/min (%+.2f, %+.2f) / %+.2f MiB/min / %+.1f per min | – | – | flat |\n",
+			res.Soak.For, mib(sk.RSS.SlopePerMinute), mib(sk.RSSAnon.SlopePerMinute), mib(sk.RSSFile.SlopePerMinute), mib(sk.Heap.SlopePerMinute), sk.Routines.SlopePerMinute)
 		w("| error counters that grew over the second half of that run | %s | – | – | none |\n", errorGrowth(sk.ErrorGrowth))
 		w("| CSV rows/s for a %d-row GBK hotline export (%.0f MiB, GB18030): drop → every row acknowledged by the broker → processed/ (`-target poller`) | %s | %s raw GB18030 decode + encoding/csv of the same file | %s | – |\n",
 			res.CSV.Rows, mib(float64(res.CSV.Bytes)), perSec(res.CSV.Reader), perSec(res.CSV.Decode), ratio(res.CSV.Reader.perSec(), res.CSV.Decode.perSec()))

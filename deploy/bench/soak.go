@@ -54,7 +54,7 @@ func soakPhase(ctx context.Context, hc *http.Client, p *process, seed uint64, ru
 			}
 		}
 	}()
-	sampler := soak.Start(ctx, soak.Reader{URL: p.base + "/metrics", Token: benchToken, Client: hc}, max(2*time.Second, d/120))
+	sampler := soak.Start(ctx, soak.Reader{URL: p.base + "/metrics", Token: benchToken, Client: hc, PID: os.Getpid()}, max(2*time.Second, d/120))
 	var sent, failed atomic.Int64
 	soak.Steady(ctx, perSec, d, func(int) {
 		sent.Add(1)

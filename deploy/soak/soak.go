@@ -20,6 +20,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -47,6 +48,10 @@ type Sample struct {
 	// RSS is the resident set, HeapInuse the Go heap in use, both in
 	// bytes.
 	RSS, HeapInuse float64
+	// RSSAnon and RSSFile split the resident set into anonymous memory
+	// (the Go heap, stacks) and file pages mapped in (the state stores'
+	// memory-mapped files), from /proc/PID/status; 0 without a PID.
+	RSSAnon, RSSFile float64
 	// Goroutines is the number of goroutines.
 	Goroutines float64
 	// Errors is the value of every error counter series, by its name and
@@ -61,6 +66,9 @@ type Reader struct {
 	URL, Token string
 	// Client sends the requests; nil means http.DefaultClient.
 	Client *http.Client
+	// PID is the process's id on this machine, for the split of its
+	// resident set; 0 leaves it out.
+	PID int
 }
 
 // Read fetches /metrics once and returns what it says. It blocks for one
@@ -85,7 +93,28 @@ func (r Reader) Read(ctx context.Context) (Sample, error) {
 	if res.StatusCode != http.StatusOK {
 		return Sample{}, fmt.Errorf("%s: status %d", r.URL, res.StatusCode)
 	}
-	return parse(res.Body)
+	s, err := parse(res.Body)
+	if err != nil || r.PID == 0 {
+		return s, err
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.PID))
+	if err != nil {
+		return s, err
+	}
+	s.RSSAnon, s.RSSFile = statusKB(status, "RssAnon:"), statusKB(status, "RssFile:")
+	return s, nil
+}
+
+// statusKB returns the field of /proc/PID/status in bytes, 0 when
+// missing.
+func statusKB(status []byte, field string) float64 {
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
 // parse reads the Prometheus text format and picks the sampled series.
@@ -223,6 +252,8 @@ type Summary struct {
 	Samples             int
 	Duration            time.Duration
 	RSS, Heap, Routines Gauge
+	// RSSAnon and RSSFile are the parts of RSS (zero without a PID).
+	RSSAnon, RSSFile Gauge
 	// ErrorGrowth is how much each error counter series grew over the
 	// second half of the run; only series that grew are in it.
 	ErrorGrowth map[string]float64
@@ -241,6 +272,8 @@ func (s Series) Summary() Summary {
 	sum.RSS = s.gauge(half, func(x Sample) float64 { return x.RSS })
 	sum.Heap = s.gauge(half, func(x Sample) float64 { return x.HeapInuse })
 	sum.Routines = s.gauge(half, func(x Sample) float64 { return x.Goroutines })
+	sum.RSSAnon = s.gauge(half, func(x Sample) float64 { return x.RSSAnon })
+	sum.RSSFile = s.gauge(half, func(x Sample) float64 { return x.RSSFile })
 	first, last := half[0], s[len(s)-1]
 	for k, v := range last.Errors {
 		if v != 0 {
@@ -294,6 +327,10 @@ func (sum Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d samples over %s; slopes over the second half\n", sum.Samples, sum.Duration.Round(time.Second))
 	fmt.Fprintf(&b, "  RSS        start %s, end %s, peak %s, slope %+.2f MiB/min\n", mib(sum.RSS.Start), mib(sum.RSS.End), mib(sum.RSS.Peak), sum.RSS.SlopePerMinute/(1<<20))
+	if sum.RSSAnon.Peak > 0 {
+		fmt.Fprintf(&b, "   anonymous start %s, end %s, peak %s, slope %+.2f MiB/min\n", mib(sum.RSSAnon.Start), mib(sum.RSSAnon.End), mib(sum.RSSAnon.Peak), sum.RSSAnon.SlopePerMinute/(1<<20))
+		fmt.Fprintf(&b, "   file      start %s, end %s, peak %s, slope %+.2f MiB/min\n", mib(sum.RSSFile.Start), mib(sum.RSSFile.End), mib(sum.RSSFile.Peak), sum.RSSFile.SlopePerMinute/(1<<20))
+	}
 	fmt.Fprintf(&b, "  heap       start %s, end %s, peak %s, slope %+.2f MiB/min\n", mib(sum.Heap.Start), mib(sum.Heap.End), mib(sum.Heap.Peak), sum.Heap.SlopePerMinute/(1<<20))
 	fmt.Fprintf(&b, "  goroutines start %.0f, end %.0f, peak %.0f, slope %+.2f /min\n", sum.Routines.Start, sum.Routines.End, sum.Routines.Peak, sum.Routines.SlopePerMinute)
 	if len(sum.ErrorsTotal) == 0 {
@@ -309,14 +346,14 @@ func (sum Summary) String() string {
 // goroutines, and the sum of the error counters.
 func (s Series) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"seconds", "rss_bytes", "heap_inuse_bytes", "goroutines", "errors"})
+	cw.Write([]string{"seconds", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "heap_inuse_bytes", "goroutines", "errors"})
 	for _, x := range s {
 		var errs float64
 		for _, v := range x.Errors {
 			errs += v
 		}
 		cw.Write([]string{strconv.FormatFloat(x.At.Seconds(), 'f', 1, 64), strconv.FormatFloat(x.RSS, 'f', 0, 64),
-			strconv.FormatFloat(x.HeapInuse, 'f', 0, 64), strconv.FormatFloat(x.Goroutines, 'f', 0, 64), strconv.FormatFloat(errs, 'f', 0, 64)})
+			strconv.FormatFloat(x.RSSAnon, 'f', 0, 64), strconv.FormatFloat(x.RSSFile, 'f', 0, 64), strconv.FormatFloat(x.HeapInuse, 'f', 0, 64), strconv.FormatFloat(x.Goroutines, 'f', 0, 64), strconv.FormatFloat(errs, 'f', 0, 64)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -2,10 +2,12 @@ package soak
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -14,7 +16,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,7 +82,7 @@ func TestSoak(t *testing.T) {
 	first := p.post(t, hc, phone(-1), tag+" 试运行：12月1日起家里宽带时断时续")
 	p.settle(t, tag, 1)
 	hc.CloseIdleConnections()
-	reader := Reader{URL: p.Base + "/metrics", Token: token}
+	reader := Reader{URL: p.Base + "/metrics", Token: token, PID: p.Cmd.Process.Pid}
 	idle, err := reader.Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +165,28 @@ func TestSoak(t *testing.T) {
 		t.Errorf("error counter %s grew by %.0f over the second half of the soak", k, v)
 	}
 	if !back {
-		t.Errorf("goroutines after the load %.0f, before it %.0f: a leak", after.Goroutines, idle.Goroutines)
+		t.Errorf("goroutines after the load %.0f, before it %.0f: a leak; where they were created:\n%s", after.Goroutines, idle.Goroutines, p.goroutines(t))
 	}
+}
+
+// goroutines ends the process with SIGQUIT, which makes the Go runtime
+// write every goroutine's stack to its log, and counts them by the
+// function that created them, most first.
+func (p *proc) goroutines(tb testing.TB) string {
+	p.Cmd.Process.Signal(syscall.SIGQUIT)
+	p.Cmd.Wait()
+	by := map[string]int{}
+	for _, line := range strings.Split(p.Stderr.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "created by "); ok {
+			by[rest]++
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(by), func(a, b string) int { return cmp.Or(by[b]-by[a], strings.Compare(a, b)) })
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%5d %s\n", by[k], k)
+	}
+	return b.String()
 }
 
 // goroutineSlack is how many goroutines above the idle level still count

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,10 @@ func TestRead(t *testing.T) {
 		if s.Errors[k] != v {
 			t.Errorf("%s = %v, want %v", k, s.Errors[k], v)
 		}
+	}
+	own, err := Reader{URL: srv.URL, Token: "tok", PID: os.Getpid()}.Read(context.Background())
+	if err != nil || own.RSSAnon <= 0 || own.RSSFile <= 0 {
+		t.Errorf("with this process's id: anonymous %v, file %v (%v), want both", own.RSSAnon, own.RSSFile, err)
 	}
 	if _, err := (Reader{URL: srv.URL}).Read(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("without the token: %v, want the status", err)
@@ -152,7 +157,7 @@ func TestWriteCSV(t *testing.T) {
 	if err := s.WriteCSV(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := "seconds,rss_bytes,heap_inuse_bytes,goroutines,errors\n0.0,134217728,33554432,300,3\n2.5,134217728,33554432,301,0\n"
+	want := "seconds,rss_bytes,rss_anon_bytes,rss_file_bytes,heap_inuse_bytes,goroutines,errors\n0.0,134217728,0,0,33554432,300,3\n2.5,134217728,0,0,33554432,301,0\n"
 	if b.String() != want {
 		t.Errorf("CSV\n%s\nwant\n%s", b.String(), want)
 	}
