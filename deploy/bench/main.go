@@ -44,6 +44,8 @@ type options struct {
 	complaints int           // corpus size of each throughput phase
 	clients    int           // concurrent HTTP clients and producer callers
 	latencyFor time.Duration // how long each latency phase submits
+	soak       time.Duration // how long the soak at the sustained rate runs
+	csvRows    int           // rows of the hotline export
 	seed       uint64
 	verbose    bool
 	cpuProfile string // file for a CPU profile of the whole run
@@ -67,6 +69,18 @@ func (o options) sizes() options {
 			o.latencyFor = 2 * time.Second
 		}
 	}
+	if o.soak == 0 {
+		o.soak = 10 * time.Minute
+		if o.short {
+			o.soak = 6 * time.Second
+		}
+	}
+	if o.csvRows == 0 {
+		o.csvRows = 200000
+		if o.short {
+			o.csvRows = 2000
+		}
+	}
 	if o.clients == 0 {
 		o.clients = 32
 	}
@@ -85,6 +99,8 @@ func main() {
 	flag.IntVar(&o.complaints, "complaints", 0, "complaints per throughput phase (default 20000, 300 with -short)")
 	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default 32)")
 	flag.DurationVar(&o.latencyFor, "latency-for", 0, "duration of each latency phase (default 1m, 2s with -short)")
+	flag.DurationVar(&o.soak, "soak", 0, "duration of the soak at the sustained rate, for peak RSS and the memory slope (default 10m, 6s with -short)")
+	flag.IntVar(&o.csvRows, "csv-rows", 0, "rows of the GBK hotline export (default 200000, 2000 with -short)")
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")

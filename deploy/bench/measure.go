@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -37,7 +35,10 @@ type modeResult struct {
 	Sustained       rate
 	Trickle, Half   latencies
 	RefreshInterval time.Duration // 0: searchable when written (Bleve)
-	PeakRSS         int64         // bytes, this process
+	// Soak is the run at the sustained rate (memory, goroutines, error
+	// counters); CSV the hotline reader with a large GBK export.
+	Soak soakResult
+	CSV  csvResult
 }
 
 // idle is how long a phase may see no progress before it fails.
@@ -187,7 +188,11 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 		return res, fmt.Errorf("at half the sustained rate: %w", err)
 	}
 	say("at %.0f/s p50 %s", half, quantile(res.Half.samples, 0.5))
-	res.PeakRSS = peakRSS()
+	say("soak at %.0f/s for %s", res.Sustained.perSec(), o.soak)
+	if res.Soak, err = soakPhase(ctx, hc, p, o.seed, run, res.Sustained.perSec(), o.soak); err != nil {
+		return res, fmt.Errorf("soak: %w", err)
+	}
+	say("soak: peak RSS %.0f MiB, RSS slope %+.2f MiB/min", res.Soak.Summary.RSS.Peak/(1<<20), res.Soak.Summary.RSS.SlopePerMinute/(1<<20))
 
 	// 5. The gateway alone, last: nothing consumes what it publishes.
 	if err := p.stop(); err != nil {
@@ -197,6 +202,12 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 		return res, fmt.Errorf("gateway alone: %w", err)
 	}
 	say("HTTP intake alone %.0f/s (%d refused)", res.IntakeAlone.perSec(), res.IntakeAlone.errors)
+
+	// 6. The hotline reader with a large GBK export.
+	if res.CSV, err = csvPhase(ctx, s, run, o.csvRows); err != nil {
+		return res, fmt.Errorf("hotline export: %w", err)
+	}
+	say("hotline reader %.0f rows/s, raw decode %.0f rows/s", res.CSV.Reader.perSec(), res.CSV.Decode.perSec())
 	return res, nil
 }
 
@@ -271,19 +282,4 @@ func passThrough(ctx context.Context, s *stack, run string) (rate, error) {
 		}
 		return stop, nil
 	})
-}
-
-// peakRSS is this process's peak resident set (VmHWM), 0 when unknown.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

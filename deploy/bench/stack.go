@@ -202,6 +202,16 @@ func (s *stack) lag(ctx context.Context, chain []groupTopic) (int64, error) {
 	var sum int64
 	for _, gt := range chain {
 		l, err := bus.Lag(ctx, s.bus, gt.group, gt.topic)
+		// bus.Lag rides out a coordinator's short moves; on a busy node
+		// loading the group's offsets takes longer: ask again for 30 s.
+		for tries := 0; tries < 30 && err != nil; tries++ {
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(time.Second):
+			}
+			l, err = bus.Lag(ctx, s.bus, gt.group, gt.topic)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("lag of %s on %s: %w", gt.group, gt.topic, err)
 		}

@@ -14,6 +14,10 @@
 #                                                      deploy/dev/services.sh
 #   a three-node Kafka cluster     TOUSU_TEST_KAFKA_CLUSTER (+ _RUN)
 #     (the broker fault tests)                         deploy/dev/services.sh
+#   a Kafka node for the soak      TOUSU_TEST_SOAK_KAFKA deploy/dev/services.sh
+#     alone (deploy/soak), in the run directory TOUSU_DEV_RUN-soak, on the
+#     ports of the single node + 10
+# The soak runs TOUSU_SOAK_DURATION (10m here) beside the other packages.
 # A variable already set means "use this server" and nothing is started for
 # it. Without root (to install packages) a missing server's tests skip with
 # a message; with TOUSU_REQUIRE_SERVERS=1 (as .ci/run sets) that is an error.
@@ -31,9 +35,19 @@ missing() {
 
 started=()
 servers=() # what deploy/dev/services.sh started: stopped alone at the end
+soak_node=0 # whether the soak's own Kafka node was started here
+# soak_services runs deploy/dev/services.sh for the soak's Kafka node.
+soak_services() {
+  TOUSU_DEV_RUN="${TOUSU_DEV_RUN:-/tmp/tousu-dev}-soak" \
+    TOUSU_DEV_KAFKA_PORT=$((${TOUSU_DEV_KAFKA_PORT:-19092} + 10)) \
+    TOUSU_DEV_KAFKA_CONTROLLER_PORT=$((${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093} + 10)) \
+    TOUSU_DEV_KAFKA_SASL_PORT=$((${TOUSU_DEV_KAFKA_SASL_PORT:-19091} + 10)) \
+    TOUSU_DEV_KAFKA_HEAP=512m deploy/dev/services.sh "$@"
+}
 cleanup() {
   for s in "${started[@]}"; do "deploy/dev/$s" stop >/dev/null 2>&1 || true; done
   if [ "${#servers[@]}" -gt 0 ]; then deploy/dev/services.sh stop "${servers[@]}" >/dev/null 2>&1 || true; fi
+  if [ "$soak_node" = 1 ]; then soak_services stop kafka >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -116,7 +130,20 @@ if [ "${#wanted[@]}" -gt 0 ]; then
   fi
 fi
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none}" >&2
+# The soak's node: tousu's topics and consumer groups have fixed names, so
+# a tousu of another package's test on the shared node would take a share
+# of the soak's partitions.
+if [ -z "${TOUSU_TEST_SOAK_KAFKA:-}" ]; then
+  if soak_services start kafka; then
+    soak_node=1
+    export TOUSU_TEST_SOAK_KAFKA="$(soak_services env 2>/dev/null | sed -n "s/^export TOUSU_TEST_KAFKA=//p" | tr -d "'\"")"
+  else
+    missing "the soak's Kafka node did not start (deploy/dev/services.sh)"
+  fi
+fi
+export TOUSU_SOAK_DURATION="${TOUSU_SOAK_DURATION:-10m}"
+
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none} soak-kafka=${TOUSU_TEST_SOAK_KAFKA:-none} soak=${TOUSU_SOAK_DURATION}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
 # Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).

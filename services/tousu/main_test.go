@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/services/app"
 )
 
@@ -292,50 +292,11 @@ func startProc(tb testing.TB, env []string, args ...string) *proc {
 // spawnProc is startProc for any goroutine: it returns its failure
 // instead of failing the test.
 func spawnProc(tb testing.TB, binary string, env []string, args ...string) (*proc, error) {
-	cmd := exec.Command(binary, append([]string{"serve", "-http", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
+	p, err := proctest.Spawn(tb, binary, env, args...)
 	if err != nil {
 		return nil, err
 	}
-	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if tb.Failed() {
-			tb.Logf("tousu %v, the end of its log:\n%s", args, logTail(p.stderr.String(), 25))
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		line := lines.Text()
-		if _, addr, ok := strings.Cut(line, "embedded Kafka-protocol broker on "); ok {
-			p.broker = addr
-		}
-		if _, rest, ok := strings.Cut(line, "tousu: metrics"); ok {
-			p.http = strings.TrimSuffix(strings.Fields(rest)[0], "/metrics")
-			go io.Copy(io.Discard, stdout)
-			return p, nil
-		}
-	}
-	cmd.Wait()
-	return nil, fmt.Errorf("tousu %v exited before it was ready: %s", args, p.stderr)
-}
-
-// logTail returns the last n lines of a process's log that are warnings
-// or errors, for a failed test to show.
-func logTail(log string, n int) string {
-	var out []string
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out[max(0, len(out)-n):], "\n")
+	return &proc{cmd: p.Cmd, http: p.Base, broker: p.Broker, stderr: p.Stderr}, nil
 }
 
 // kill ends the process at once, as a crash would.
