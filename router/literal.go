@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // pattern is a condition's regular expression with what rules a text out
@@ -28,7 +29,9 @@ const maxClassRunes = 16
 
 func newPattern(re *regexp.Regexp) pattern {
 	p := pattern{re: re}
-	if prefix, complete := re.LiteralPrefix(); complete && prefix != "" {
+	// A regexp reads an invalid byte as U+FFFD, which the text then
+	// does not contain: such patterns always run.
+	if prefix, complete := re.LiteralPrefix(); complete && prefix != "" && !strings.ContainsRune(prefix, utf8.RuneError) {
 		p.literal = prefix
 		return p
 	}
@@ -90,7 +93,7 @@ func (p pattern) findAll(text string) [][]int {
 func neededLiterals(re *syntax.Regexp) [][]string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 || len(re.Rune) == 0 {
+		if re.Flags&syntax.FoldCase != 0 || len(re.Rune) == 0 || slices.Contains(re.Rune, utf8.RuneError) {
 			return nil
 		}
 		return [][]string{{string(re.Rune)}}
@@ -99,6 +102,9 @@ func neededLiterals(re *syntax.Regexp) [][]string {
 		var group []string
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			if int(re.Rune[i+1]-re.Rune[i])+1+len(group) > maxClassRunes {
+				return nil
+			}
+			if re.Rune[i] <= utf8.RuneError && utf8.RuneError <= re.Rune[i+1] {
 				return nil
 			}
 			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
