@@ -193,3 +193,33 @@ func engineConditions(e *Engine) []*compiledCondition {
 	}
 	return out
 }
+
+// TestClassifierKnownAsFeatures: the classifier looks up the n-grams of a
+// text as features and unique list them: the same known n-grams in the
+// same order (the order its scores are summed in), for every shipped
+// pack's classifier on its golden cases and examples and on text with
+// digits, Latin letters, full-width forms and punctuation.
+func TestClassifierKnownAsFeatures(t *testing.T) {
+	extra := []string{"", "！！！", "ＷＩＦＩ连不上，光猫红灯闪，报修单号GD20260316001", "话费多扣了58块、58块、58块", "宽带 宽带\t宽带"}
+	for _, pc := range shippedCorpora(t) {
+		m := pc.engine.classifier
+		if m == nil {
+			t.Fatalf("%s: no classifier", pc.name)
+		}
+		texts := slices.Clone(extra)
+		for _, c := range pc.cases {
+			texts = append(texts, ClassifierText(c.Subject, c.Description))
+		}
+		for _, text := range texts {
+			var want []int
+			for _, f := range unique(features(text, m.min, m.max)) {
+				if i, ok := m.vocab[f]; ok {
+					want = append(want, i)
+				}
+			}
+			if got := m.known(text); !slices.Equal(got, want) {
+				t.Fatalf("%s: known(%q) = %v, want %v", pc.name, text, got, want)
+			}
+		}
+	}
+}
