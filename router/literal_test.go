@@ -171,25 +171,15 @@ func shippedPatterns(tb testing.TB, corpora []packCorpus) []pattern {
 
 // engineConditions are the compiled conditions of every rule of e.
 func engineConditions(e *Engine) []*compiledCondition {
-	var out []*compiledCondition
-	add := func(cc *compiledCondition) { out = append(out, cc) }
-	for _, r := range e.typeRules {
-		add(r.cond)
-	}
-	for _, r := range e.catRules {
-		add(r.cond)
-	}
-	for _, r := range e.validity {
-		add(r.cond)
-	}
-	for _, r := range e.gradeRules {
-		add(r.cond)
-	}
-	for _, r := range e.clocks {
-		add(r.cond)
-	}
-	for _, r := range e.routes {
-		add(r.cond)
+	return slices.Concat(conditionsOf(e.typeRules), conditionsOf(e.catRules), conditionsOf(e.validity),
+		conditionsOf(e.gradeRules), conditionsOf(e.clocks), conditionsOf(e.routes))
+}
+
+// conditionsOf are the compiled conditions of rules.
+func conditionsOf[T any](rules []rule[T]) []*compiledCondition {
+	out := make([]*compiledCondition, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, r.cond)
 	}
 	return out
 }
