@@ -24,7 +24,7 @@ type pattern struct {
 }
 
 // maxClassRunes is the largest character class whose runes are taken as
-// needed strings; a larger class ([^。！？], [0-9]) tells little.
+// needed strings; a larger class ([^。！？], [a-z]) tells little.
 const maxClassRunes = 16
 
 func newPattern(re *regexp.Regexp) pattern {
