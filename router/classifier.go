@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tousu/tousu/normalize"
 )
@@ -89,13 +90,8 @@ func (m *Classifier) Predict(text string) Prediction {
 		return Prediction{}
 	}
 	scores := make([]float64, len(m.classes))
-	known := 0
-	for _, f := range unique(features(text, m.min, m.max)) {
-		i, ok := m.vocab[f]
-		if !ok {
-			continue
-		}
-		known++
+	known := m.known(text)
+	for _, i := range known {
 		for c := range scores {
 			scores[c] += m.logLik[c][i]
 		}
@@ -114,16 +110,36 @@ func (m *Classifier) Predict(text string) Prediction {
 	// almost any text; dividing the log scores by sqrt(known)/2 (at least 1)
 	// gives confidences that separate right from wrong answers on held-out
 	// examples.
-	temp := max(1, math.Sqrt(float64(known))/2)
+	temp := max(1, math.Sqrt(float64(len(known)))/2)
 	var sum float64
 	for _, s := range scores {
 		sum += math.Exp((s - scores[best]) / temp)
 	}
-	p := Prediction{Category: m.classes[best], Confidence: 1 / sum, Features: known}
+	p := Prediction{Category: m.classes[best], Confidence: 1 / sum, Features: len(known)}
 	if second >= 0 {
 		p.RunnerUp = m.classes[second]
 	}
 	return p
+}
+
+// known are the vocabulary indices of the n-grams of text, each once, in
+// the order of first occurrence (that of unique(features(text))), looked
+// up without building a string per n-gram.
+func (m *Classifier) known(text string) []int {
+	var out []int
+	seen := map[int]bool{}
+	var buf []byte
+	eachGram(text, m.min, m.max, func(g []rune) {
+		buf = buf[:0]
+		for _, r := range g {
+			buf = utf8.AppendRune(buf, r)
+		}
+		if i, ok := m.vocab[string(buf)]; ok && !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	})
+	return out
 }
 
 // features returns the character n-grams of text: lower-cased, digits

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -185,11 +184,11 @@ func (cc *compiledCondition) findKeyword(text, k string) bool {
 
 // findRegexp is the first match of re in text that no unless context
 // discounts, nil when there is none.
-func (cc *compiledCondition) findRegexp(text string, re *regexp.Regexp) []int {
+func (cc *compiledCondition) findRegexp(text string, p pattern) []int {
 	if len(cc.unless) == 0 {
-		return re.FindStringIndex(text)
+		return p.find(text)
 	}
-	for _, loc := range re.FindAllStringIndex(text, -1) {
+	for _, loc := range p.findAll(text) {
 		if !cc.discounted(text, loc[0], loc[1]) {
 			return loc
 		}

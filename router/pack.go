@@ -1009,7 +1009,7 @@ func parseOffset(s string) (time.Duration, error) {
 type compiledCondition struct {
 	Condition
 	keywords, all, not []string
-	regexps            []*regexp.Regexp
+	regexps            []pattern
 	unless             []compiledContext
 }
 
@@ -1042,7 +1042,7 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 			errs = append(errs, fmt.Errorf("regexps: %w", err))
 			continue
 		}
-		cc.regexps = append(cc.regexps, re)
+		cc.regexps = append(cc.regexps, newPattern(re))
 	}
 	for i, u := range c.Unless {
 		cu := compiledContext{Context: u}
