@@ -125,7 +125,10 @@ func TestSecureNodeRefuses(t *testing.T) {
 		{"wrong server name", func(c *Config) { c.TLS.ServerName = "es.tousu.example" }, time.Minute, "certificate is not trusted"},
 		// The node closes a plain connection to its HTTPS port: that looks
 		// like a node going down, so Open retries until its context ends.
-		{"plain http", func(c *Config) { c.URLs = []string{strings.Replace(node.URL, "https://", "http://", 1)}; c.TLS = TLSConfig{} }, 3 * time.Second, "context deadline exceeded"},
+		{"plain http", func(c *Config) {
+			c.URLs = []string{strings.Replace(node.URL, "https://", "http://", 1)}
+			c.TLS = TLSConfig{}
+		}, 3 * time.Second, "context deadline exceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
