@@ -123,70 +123,57 @@ launcher_hash() {
 	(cd "$LAUNCHER_SRC" && find pom.xml src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -c1-16
 }
 
-# fetch_es makes sure $ES_DIR/lib holds the server and the Netty4 transport
-# and $ES_DIR/classes the launcher, compiled from deploy/es-launcher.
-fetch_es() {
-	local hash
+# build_es DIR DEPENDENCIES SOURCE-DIR... makes sure DIR/lib holds the
+# server, the Netty4 transport and the POM <dependency> elements of
+# DEPENDENCIES, and DIR/classes the launcher compiled from the Java sources
+# in the SOURCE-DIRs.
+build_es() {
+	local dir=$1 extra=$2 hash
+	shift 2
 	hash=$(launcher_hash)
-	if [[ -f $ES_DIR/.complete && $(cat "$ES_DIR/.complete") == "$hash" ]]; then
+	if [[ -f $dir/.complete && $(cat "$dir/.complete") == "$hash" ]]; then
 		return 0
 	fi
 	need javac "a JDK 17 or later"
-	mkdir -p "$ES_DIR"
-	if [[ ! -f $ES_DIR/.deps-complete ]]; then
-		say "fetching Elasticsearch $ES_VERSION from Maven Central into $ES_DIR"
+	mkdir -p "$dir"
+	if [[ ! -f $dir/.deps-complete ]]; then
+		say "fetching Elasticsearch $ES_VERSION${extra:+ with x-pack security} from Maven Central into $dir"
 		# A copy of the launcher's POM with the version pinned, so that
 		# Maven writes nothing inside the repository.
-		sed "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
-			"$LAUNCHER_SRC/pom.xml" >"$ES_DIR/pom.xml"
-		mvn_copy_deps "$ES_DIR"
-		ls "$ES_DIR/lib/elasticsearch-$ES_VERSION.jar" >/dev/null || die "no elasticsearch-$ES_VERSION.jar in $ES_DIR/lib"
-		touch "$ES_DIR/.deps-complete"
+		sed -e "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
+			-e "s|</dependencies>|$extra</dependencies>|" "$LAUNCHER_SRC/pom.xml" >"$dir/pom.xml"
+		mvn_copy_deps "$dir"
+		ls "$dir/lib/elasticsearch-$ES_VERSION.jar" >/dev/null || die "no elasticsearch-$ES_VERSION.jar in $dir/lib"
+		touch "$dir/.deps-complete"
 	fi
-	say "compiling the Elasticsearch launcher (deploy/es-launcher)"
-	rm -rf "$ES_DIR/classes"
-	mkdir -p "$ES_DIR/classes"
+	say "compiling the Elasticsearch launcher (deploy/es-launcher) into $dir"
+	rm -rf "$dir/classes"
+	mkdir -p "$dir/classes"
 	local sources=()
-	mapfile -t sources < <(find "$LAUNCHER_SRC/src/main/java" -name '*.java')
-	javac -nowarn --release 17 -encoding UTF-8 -d "$ES_DIR/classes" -cp "$ES_DIR/lib/*" "${sources[@]}" ||
-		die "the launcher does not compile against Elasticsearch $ES_VERSION"
-	echo "$hash" >"$ES_DIR/.complete"
+	mapfile -t sources < <(find "$@" -name '*.java')
+	javac -nowarn --release 17 -encoding UTF-8 -d "$dir/classes" -cp "$dir/lib/*" "${sources[@]}" ||
+		die "the launcher does not compile against the jars of $dir/lib"
+	echo "$hash" >"$dir/.complete"
 }
 
-# fetch_es_secure makes sure $ES_SECURE_DIR/lib holds what fetch_es
-# fetches plus x-pack core and security, and $ES_SECURE_DIR/classes the
-# launcher with its secure part. OpenSAML, which x-pack security depends on,
-# is not on Maven Central (Shibboleth publishes it): it is left out, and the
-# launcher's security plugin drops the SAML actions that need it.
+# fetch_es makes sure $ES_DIR holds the server, the Netty4 transport and
+# the launcher.
+fetch_es() {
+	build_es "$ES_DIR" "" "$LAUNCHER_SRC/src/main/java"
+}
+
+# fetch_es_secure makes sure $ES_SECURE_DIR holds what fetch_es fetches
+# plus x-pack core and security, and the launcher with its secure part.
+# OpenSAML, which x-pack security depends on, is not on Maven Central
+# (Shibboleth publishes it): it is left out, and the launcher's security
+# plugin drops the SAML actions that need it.
 fetch_es_secure() {
-	local hash
-	hash=$(launcher_hash)
-	if [[ -f $ES_SECURE_DIR/.complete && $(cat "$ES_SECURE_DIR/.complete") == "$hash" ]]; then
-		return 0
-	fi
-	need javac "a JDK 17 or later"
-	mkdir -p "$ES_SECURE_DIR"
-	if [[ ! -f $ES_SECURE_DIR/.deps-complete ]]; then
-		say "fetching Elasticsearch $ES_VERSION with x-pack security from Maven Central into $ES_SECURE_DIR"
-		local xpack
-		xpack="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-core</artifactId><version>$ES_VERSION</version></dependency>"
-		xpack+="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-security</artifactId><version>$ES_VERSION</version>"
-		xpack+="<exclusions><exclusion><groupId>org.opensaml</groupId><artifactId>*</artifactId></exclusion>"
-		xpack+="<exclusion><groupId>net.shibboleth.utilities</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>"
-		sed -e "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
-			-e "s|</dependencies>|$xpack</dependencies>|" "$LAUNCHER_SRC/pom.xml" >"$ES_SECURE_DIR/pom.xml"
-		mvn_copy_deps "$ES_SECURE_DIR"
-		ls "$ES_SECURE_DIR/lib/x-pack-security-$ES_VERSION.jar" >/dev/null || die "no x-pack-security-$ES_VERSION.jar in $ES_SECURE_DIR/lib"
-		touch "$ES_SECURE_DIR/.deps-complete"
-	fi
-	say "compiling the Elasticsearch launcher with its x-pack part (deploy/es-launcher)"
-	rm -rf "$ES_SECURE_DIR/classes"
-	mkdir -p "$ES_SECURE_DIR/classes"
-	local sources=()
-	mapfile -t sources < <(find "$LAUNCHER_SRC/src/main/java" "$LAUNCHER_SRC/src/secure/java" -name '*.java')
-	javac -nowarn --release 17 -encoding UTF-8 -d "$ES_SECURE_DIR/classes" -cp "$ES_SECURE_DIR/lib/*" "${sources[@]}" ||
-		die "the launcher does not compile against Elasticsearch $ES_VERSION with x-pack"
-	echo "$hash" >"$ES_SECURE_DIR/.complete"
+	local xpack
+	xpack="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-core</artifactId><version>$ES_VERSION</version></dependency>"
+	xpack+="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-security</artifactId><version>$ES_VERSION</version>"
+	xpack+="<exclusions><exclusion><groupId>org.opensaml</groupId><artifactId>*</artifactId></exclusion>"
+	xpack+="<exclusion><groupId>net.shibboleth.utilities</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>"
+	build_es "$ES_SECURE_DIR" "$xpack" "$LAUNCHER_SRC/src/main/java" "$LAUNCHER_SRC/src/secure/java"
 }
 
 # pid_of NAME prints the pid of the running server NAME (kafka, es or

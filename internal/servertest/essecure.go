@@ -3,10 +3,7 @@ package servertest
 import (
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -26,8 +23,7 @@ type SecureES struct {
 	APIKeyFile string
 	// PasswordFile holds the password of the user elastic.
 	PasswordFile string
-	script       string
-	env          []string
+	services
 }
 
 // RequireSecureES returns the node of TOUSU_TEST_ES_SECURE, skipping or
@@ -55,17 +51,8 @@ func RequireSecureES(tb testing.TB) *SecureES {
 		tb.Fatalf("%s=%s: no port", ESSecure.Env, u)
 		return nil
 	}
-	s.script = findScript(tb)
-	s.env = append(os.Environ(), "TOUSU_DEV_RUN="+run, "TOUSU_DEV_ES_SECURE_PORT="+parsed.Port(), "TOUSU_DEV_ES_SECURE_TRANSPORT_PORT="+transport)
-	lock, err := os.OpenFile(filepath.Join(run, "es-secure-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
-	}
-	if err != nil {
-		tb.Fatalf("lock the secured Elasticsearch node for this test: %v", err)
-		return nil
-	}
-	tb.Cleanup(func() { lock.Close() })
+	s.services = newServices(tb, run, "TOUSU_DEV_ES_SECURE_PORT="+parsed.Port(), "TOUSU_DEV_ES_SECURE_TRANSPORT_PORT="+transport)
+	s.hold(tb, "es-secure-test.lock", "the secured Elasticsearch node")
 	return s
 }
 
@@ -90,13 +77,4 @@ func (s *SecureES) Stop(tb testing.TB) {
 func (s *SecureES) Start(tb testing.TB) {
 	tb.Helper()
 	s.run(tb, "start", "es-secure")
-}
-
-func (s *SecureES) run(tb testing.TB, args ...string) {
-	tb.Helper()
-	cmd := exec.Command(s.script, args...)
-	cmd.Env = s.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
