@@ -456,26 +456,6 @@ start_es() {
 	say "Elasticsearch starting (pid $!, log $dir/es.log)"
 }
 
-# make_es_tls DIR writes, once, a CA (DIR/ca.pem) and the node's key and
-# certificate for 127.0.0.1 and localhost signed by it (DIR/node-key.pem,
-# DIR/node.pem).
-make_es_tls() {
-	local dir=$1
-	[[ -f $dir/node.pem ]] && return 0
-	need openssl "to make the certificates of the es-secure node"
-	mkdir -p "$dir"
-	chmod 700 "$dir"
-	{
-		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tousu dev Elasticsearch CA" \
-			-keyout "$dir/ca-key.pem" -out "$dir/ca.pem" &&
-			openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/node-key.pem" -out "$dir/node.csr" &&
-			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/node.ext" &&
-			openssl x509 -req -in "$dir/node.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
-				-CAcreateserial -days 3650 -extfile "$dir/node.ext" -out "$dir/node.pem"
-	} >"$dir/openssl.log" 2>&1 || die "openssl could not make the certificates (log: $dir/openssl.log)"
-	rm -f "$dir"/*.csr "$dir"/*.ext
-}
-
 # start_es_secure starts the second node: x-pack security with a basic
 # licence it generates itself, HTTPS only, the password of the user elastic
 # from RUN/es-secure/password (bootstrap.password, made once).
@@ -484,7 +464,9 @@ start_es_secure() {
 	check_ports_free "Elasticsearch es-secure" "$ES_SECURE_PORT" "$ES_SECURE_TRANSPORT_PORT"
 	local dir=$RUN/es-secure
 	mkdir -p "$dir/home" "$dir/data" "$dir/logs" "$dir/tmp"
-	make_es_tls "$dir/tls"
+	# The same kind of CA and certificate as Kafka's listener; the node
+	# presents the broker's certificate (127.0.0.1, localhost).
+	make_tls "$dir/tls"
 	[[ -s $dir/password ]] || (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$dir/password")
 	[[ -f $dir/es.log ]] && mv "$dir/es.log" "$dir/es.log.1"
 	setsid java -Xms"$ES_HEAP" -Xmx"$ES_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
@@ -499,8 +481,8 @@ start_es_secure() {
 		-Ecluster.routing.allocation.disk.threshold_enabled=false \
 		-Eaction.destructive_requires_name=false -Elogger.level=INFO \
 		-Expack.license.self_generated.type=basic -Expack.security.enabled=true \
-		-Expack.security.http.ssl.enabled=true -Expack.security.http.ssl.key="$dir/tls/node-key.pem" \
-		-Expack.security.http.ssl.certificate="$dir/tls/node.pem" \
+		-Expack.security.http.ssl.enabled=true -Expack.security.http.ssl.key="$dir/tls/broker-key.pem" \
+		-Expack.security.http.ssl.certificate="$dir/tls/broker-cert.pem" \
 		-Expack.security.http.ssl.certificate_authorities="$dir/tls/ca.pem" \
 		-Expack.security.transport.ssl.enabled=false \
 		</dev/null >"$dir/es.log" 2>&1 9>&- &
