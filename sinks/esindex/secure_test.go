@@ -2,15 +2,11 @@ package esindex
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,7 +103,7 @@ func TestSecureNodeRefuses(t *testing.T) {
 	node := servertest.RequireSecureES(t)
 	dir := t.TempDir()
 	other := filepath.Join(dir, "other-ca.pem")
-	if err := os.WriteFile(other, selfSignedCA(t, "别家的 CA"), 0o600); err != nil {
+	if err := os.WriteFile(other, otherCA(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	good := node.APIKey(t)
@@ -177,19 +173,11 @@ func decodeKey(tb testing.TB, key string) string {
 	return string(raw)
 }
 
-// selfSignedCA returns a CA certificate in PEM that signed nothing the
-// node has.
-func selfSignedCA(tb testing.TB, name string) []byte {
+// otherCA returns, in PEM, the certificate of a test TLS server: a CA of
+// its own that signed nothing the node has.
+func otherCA(tb testing.TB) []byte {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
