@@ -176,7 +176,7 @@ fetch_es_secure() {
 	build_es "$ES_SECURE_DIR" "$xpack" "$LAUNCHER_SRC/src/main/java" "$LAUNCHER_SRC/src/secure/java"
 }
 
-# pid_of NAME prints the pid of the running server NAME (kafka, es or
+# pid_of NAME prints the pid of the running server NAME (kafka, es, es-secure or
 # kafka-cluster-N), or nothing; a stale pid file (dead process, or a reused
 # pid that is not ours) is removed.
 pid_of() {
