@@ -3,10 +3,10 @@
 # on 127.0.0.1 for tousu's integration tests, from jars on Maven Central: no
 # Docker, only a JDK (17+), Maven and curl. See "Real Kafka and Elasticsearch" in README.md.
 #
-#   deploy/dev/services.sh start [kafka|es|kafka-cluster ...]
+#   deploy/dev/services.sh start [kafka|es|es-secure|kafka-cluster ...]
 #                                                 fetch (once), start, wait until healthy;
 #                                                   no name: kafka and es
-#   deploy/dev/services.sh stop  [kafka|es|kafka-cluster ...]
+#   deploy/dev/services.sh stop  [kafka|es|es-secure|kafka-cluster ...]
 #                                                 stop what runs; no name: everything
 #   deploy/dev/services.sh status                 say what runs
 #   deploy/dev/services.sh env                    print export lines for the running servers:
@@ -27,6 +27,12 @@
 #   TOUSU_DEV_KAFKA_CLUSTER_PORT first port of the three-node cluster: node N
 #                        listens on PORT+2(N-1) (broker) and the next (controller) [19094]
 #   TOUSU_DEV_ES_PORT, TOUSU_DEV_ES_TRANSPORT_PORT [19200, 19300]
+#   TOUSU_DEV_ES_SECURE_PORT, TOUSU_DEV_ES_SECURE_TRANSPORT_PORT the second node,
+#                        es-secure [19210, 19310]: x-pack security from the Central
+#                        jars, HTTPS only with a certificate of a CA made here
+#                        (RUN/es-secure/tls), the user elastic (password in
+#                        RUN/es-secure/password) and an API key made with it
+#                        (RUN/es-secure/api-key); the fault tests may stop it
 #   TOUSU_DEV_KAFKA_VERSION [4.1.1], TOUSU_DEV_ES_VERSION [8.19.21]
 #   TOUSU_DEV_KAFKA_HEAP [1g], TOUSU_DEV_ES_HEAP [512m], TOUSU_DEV_KAFKA_CLUSTER_HEAP [384m] per node
 #   TOUSU_DEV_START_TIMEOUT seconds to wait for health [180]
@@ -42,6 +48,8 @@ KAFKA_SASL_PORT=${TOUSU_DEV_KAFKA_SASL_PORT:-19091}
 KAFKA_SASL_USER=tousu
 ES_PORT=${TOUSU_DEV_ES_PORT:-19200}
 ES_TRANSPORT_PORT=${TOUSU_DEV_ES_TRANSPORT_PORT:-19300}
+ES_SECURE_PORT=${TOUSU_DEV_ES_SECURE_PORT:-19210}
+ES_SECURE_TRANSPORT_PORT=${TOUSU_DEV_ES_SECURE_TRANSPORT_PORT:-19310}
 KAFKA_HEAP=${TOUSU_DEV_KAFKA_HEAP:-1g}
 CLUSTER_PORT=${TOUSU_DEV_KAFKA_CLUSTER_PORT:-19094}
 CLUSTER_HEAP=${TOUSU_DEV_KAFKA_CLUSTER_HEAP:-384m}
@@ -54,6 +62,7 @@ LAUNCHER_SRC=$(cd "$HERE/../es-launcher" && pwd)
 
 KAFKA_DIR=$CACHE/kafka-$KAFKA_VERSION
 ES_DIR=$CACHE/elasticsearch-$ES_VERSION
+ES_SECURE_DIR=$CACHE/elasticsearch-secure-$ES_VERSION
 
 say() { printf 'services: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -114,37 +123,60 @@ launcher_hash() {
 	(cd "$LAUNCHER_SRC" && find pom.xml src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -c1-16
 }
 
-# fetch_es makes sure $ES_DIR/lib holds the server and the Netty4 transport
-# and $ES_DIR/classes the launcher, compiled from deploy/es-launcher.
-fetch_es() {
-	local hash
+# build_es DIR DEPENDENCIES SOURCE-DIR... makes sure DIR/lib holds the
+# server, the Netty4 transport and the POM <dependency> elements of
+# DEPENDENCIES, and DIR/classes the launcher compiled from the Java sources
+# in the SOURCE-DIRs.
+build_es() {
+	local dir=$1 extra=$2 hash
+	shift 2
 	hash=$(launcher_hash)
-	if [[ -f $ES_DIR/.complete && $(cat "$ES_DIR/.complete") == "$hash" ]]; then
+	if [[ -f $dir/.complete && $(cat "$dir/.complete") == "$hash" ]]; then
 		return 0
 	fi
 	need javac "a JDK 17 or later"
-	mkdir -p "$ES_DIR"
-	if [[ ! -f $ES_DIR/.deps-complete ]]; then
-		say "fetching Elasticsearch $ES_VERSION from Maven Central into $ES_DIR"
+	mkdir -p "$dir"
+	if [[ ! -f $dir/.deps-complete ]]; then
+		say "fetching Elasticsearch $ES_VERSION${extra:+ with x-pack security} from Maven Central into $dir"
 		# A copy of the launcher's POM with the version pinned, so that
 		# Maven writes nothing inside the repository.
-		sed "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
-			"$LAUNCHER_SRC/pom.xml" >"$ES_DIR/pom.xml"
-		mvn_copy_deps "$ES_DIR"
-		ls "$ES_DIR/lib/elasticsearch-$ES_VERSION.jar" >/dev/null || die "no elasticsearch-$ES_VERSION.jar in $ES_DIR/lib"
-		touch "$ES_DIR/.deps-complete"
+		sed -e "s|<elasticsearch.version>[^<]*</elasticsearch.version>|<elasticsearch.version>$ES_VERSION</elasticsearch.version>|" \
+			-e "s|</dependencies>|$extra</dependencies>|" "$LAUNCHER_SRC/pom.xml" >"$dir/pom.xml"
+		mvn_copy_deps "$dir"
+		ls "$dir/lib/elasticsearch-$ES_VERSION.jar" >/dev/null || die "no elasticsearch-$ES_VERSION.jar in $dir/lib"
+		touch "$dir/.deps-complete"
 	fi
-	say "compiling the Elasticsearch launcher (deploy/es-launcher)"
-	rm -rf "$ES_DIR/classes"
-	mkdir -p "$ES_DIR/classes"
+	say "compiling the Elasticsearch launcher (deploy/es-launcher) into $dir"
+	rm -rf "$dir/classes"
+	mkdir -p "$dir/classes"
 	local sources=()
-	mapfile -t sources < <(find "$LAUNCHER_SRC/src/main/java" -name '*.java')
-	javac -nowarn --release 17 -encoding UTF-8 -d "$ES_DIR/classes" -cp "$ES_DIR/lib/*" "${sources[@]}" ||
-		die "the launcher does not compile against Elasticsearch $ES_VERSION"
-	echo "$hash" >"$ES_DIR/.complete"
+	mapfile -t sources < <(find "$@" -name '*.java')
+	javac -nowarn --release 17 -encoding UTF-8 -d "$dir/classes" -cp "$dir/lib/*" "${sources[@]}" ||
+		die "the launcher does not compile against the jars of $dir/lib"
+	echo "$hash" >"$dir/.complete"
 }
 
-# pid_of NAME prints the pid of the running server NAME (kafka, es or
+# fetch_es makes sure $ES_DIR holds the server, the Netty4 transport and
+# the launcher.
+fetch_es() {
+	build_es "$ES_DIR" "" "$LAUNCHER_SRC/src/main/java"
+}
+
+# fetch_es_secure makes sure $ES_SECURE_DIR holds what fetch_es fetches
+# plus x-pack core and security, and the launcher with its secure part.
+# OpenSAML, which x-pack security depends on, is not on Maven Central
+# (Shibboleth publishes it): it is left out, and the launcher's security
+# plugin drops the SAML actions that need it.
+fetch_es_secure() {
+	local xpack
+	xpack="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-core</artifactId><version>$ES_VERSION</version></dependency>"
+	xpack+="<dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>x-pack-security</artifactId><version>$ES_VERSION</version>"
+	xpack+="<exclusions><exclusion><groupId>org.opensaml</groupId><artifactId>*</artifactId></exclusion>"
+	xpack+="<exclusion><groupId>net.shibboleth.utilities</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>"
+	build_es "$ES_SECURE_DIR" "$xpack" "$LAUNCHER_SRC/src/main/java" "$LAUNCHER_SRC/src/secure/java"
+}
+
+# pid_of NAME prints the pid of the running server NAME (kafka, es, es-secure or
 # kafka-cluster-N), or nothing; a stale pid file (dead process, or a reused
 # pid that is not ours) is removed.
 pid_of() {
@@ -154,7 +186,8 @@ pid_of() {
 	case $name in
 	kafka) marker=$RUN/kafka/server.properties ;;
 	kafka-cluster-*) marker=$RUN/kafka-cluster/node${name#kafka-cluster-}/server.properties ;;
-	es) marker=TousuNodeLauncher ;;
+	es) marker=-Epath.home=$RUN/es/home ;;
+	es-secure) marker=-Epath.home=$RUN/es-secure/home ;;
 	esac
 	if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
 		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker"; then
@@ -423,6 +456,76 @@ start_es() {
 	say "Elasticsearch starting (pid $!, log $dir/es.log)"
 }
 
+# start_es_secure starts the second node: x-pack security with a basic
+# licence it generates itself, HTTPS only, the password of the user elastic
+# from RUN/es-secure/password (bootstrap.password, made once).
+start_es_secure() {
+	running es-secure "Elasticsearch es-secure" && return 0
+	check_ports_free "Elasticsearch es-secure" "$ES_SECURE_PORT" "$ES_SECURE_TRANSPORT_PORT"
+	local dir=$RUN/es-secure
+	mkdir -p "$dir/home" "$dir/data" "$dir/logs" "$dir/tmp"
+	# The same kind of CA and certificate as Kafka's listener; the node
+	# presents the broker's certificate (127.0.0.1, localhost).
+	make_tls "$dir/tls"
+	[[ -s $dir/password ]] || (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$dir/password")
+	[[ -f $dir/es.log ]] && mv "$dir/es.log" "$dir/es.log.1"
+	setsid java -Xms"$ES_HEAP" -Xmx"$ES_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+		-Djava.io.tmpdir="$dir/tmp" -Dfile.encoding=UTF-8 -Dlog4j2.disable.jmx=true \
+		-Dtousu.es.plugins=org.elasticsearch.xpack.core.XPackPlugin,org.elasticsearch.xpack.security.TousuSecurityPlugin,org.elasticsearch.xpack.security.TousuAnalysisPlugin \
+		-Dtousu.es.bootstrap_password_file="$dir/password" \
+		-cp "$ES_SECURE_DIR/classes:$ES_SECURE_DIR/lib/*" org.elasticsearch.node.TousuNodeLauncher \
+		-Epath.home="$dir/home" -Epath.data="$dir/data" -Epath.logs="$dir/logs" \
+		-Ecluster.name=tousu-dev-secure -Enode.name=tousu-dev-secure \
+		-Ediscovery.type=single-node -Enetwork.host=127.0.0.1 \
+		-Ehttp.port="$ES_SECURE_PORT" -Etransport.port="$ES_SECURE_TRANSPORT_PORT" \
+		-Ecluster.routing.allocation.disk.threshold_enabled=false \
+		-Eaction.destructive_requires_name=false -Elogger.level=INFO \
+		-Expack.license.self_generated.type=basic -Expack.security.enabled=true \
+		-Expack.security.http.ssl.enabled=true -Expack.security.http.ssl.key="$dir/tls/broker-key.pem" \
+		-Expack.security.http.ssl.certificate="$dir/tls/broker-cert.pem" \
+		-Expack.security.http.ssl.certificate_authorities="$dir/tls/ca.pem" \
+		-Expack.security.transport.ssl.enabled=false \
+		</dev/null >"$dir/es.log" 2>&1 9>&- &
+	echo $! >"$RUN/es-secure.pid"
+	say "Elasticsearch es-secure starting (pid $!, log $dir/es.log)"
+}
+
+# es_secure_curl ARGS runs curl against the es-secure node as the user
+# elastic, trusting its CA; the password goes through a file, not argv.
+es_secure_curl() {
+	local dir=$RUN/es-secure
+	curl -fsS --max-time 10 --cacert "$dir/tls/ca.pem" -K <(printf 'user = "elastic:%s"\n' "$(cat "$dir/password")") "$@"
+}
+
+# wait_es_secure waits until the secure node is at least yellow, then
+# makes sure RUN/es-secure/api-key holds an API key it accepts (made once
+# with the user elastic; the node keeps it in its data).
+wait_es_secure() {
+	local dir=$RUN/es-secure deadline=$((SECONDS + START_TIMEOUT)) url=https://127.0.0.1:$ES_SECURE_PORT
+	until es_secure_curl "$url/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; do
+		if [[ -z $(pid_of es-secure) ]]; then
+			tail -n 40 "$dir/es.log" >&2
+			die "Elasticsearch es-secure exited during start (log: $dir/es.log)"
+		fi
+		((SECONDS < deadline)) || die "Elasticsearch es-secure did not start within ${START_TIMEOUT}s (log: $dir/es.log)"
+		sleep 0.5
+	done
+	if [[ ! -s $dir/api-key ]] || ! curl -fsS --max-time 10 --cacert "$dir/tls/ca.pem" \
+		-K <(printf 'header = "Authorization: ApiKey %s"\n' "$(cat "$dir/api-key")") "$url/_security/_authenticate" >/dev/null 2>&1; then
+		local out key
+		# The first key creates the index .security, which takes a while.
+		until out=$(es_secure_curl --max-time 60 -X POST -H 'Content-Type: application/json' "$url/_security/api_key" \
+			-d '{"name":"tousu-dev","metadata":{"made_by":"deploy/dev/services.sh"}}' 2>&1); do
+			((SECONDS < deadline)) || die "es-secure did not make an API key: $out (log: $dir/es.log)"
+			sleep 1
+		done
+		key=$(printf '%s' "$out" | grep -o '"encoded":"[^"]*"' | cut -d'"' -f4)
+		[[ -n $key ]] || die "es-secure answered no API key"
+		(umask 077 && printf '%s\n' "$key" >"$dir/api-key")
+	fi
+	echo "Elasticsearch $ES_VERSION with x-pack security (HTTPS, user elastic, an API key) ready on $url"
+}
+
 # wait_kafka_node NAME DIR PORT waits until the node's broker logged that it
 # started (a KRaft broker does so once the quorum has registered and
 # unfenced it) and accepts connections; it prints the version.
@@ -528,10 +631,10 @@ components() {
 	local c
 	for c in "$@"; do
 		case $c in
-		kafka | es | kafka-cluster) echo "$c" ;;
+		kafka | es | es-secure | kafka-cluster) echo "$c" ;;
 		elasticsearch) echo es ;;
 		cluster) echo kafka-cluster ;;
-		*) die "unknown component $c (kafka, es or kafka-cluster)" ;;
+		*) die "unknown component $c (kafka, es, es-secure or kafka-cluster)" ;;
 		esac
 	done
 }
@@ -557,20 +660,24 @@ cmd_start() {
 	local t0=$SECONDS
 	if has kafka "$comps" || has kafka-cluster "$comps"; then fetch_kafka; fi
 	if has es "$comps"; then fetch_es; fi
+	if has es-secure "$comps"; then fetch_es_secure; fi
 	if has kafka "$comps"; then start_kafka; fi
 	if has kafka-cluster "$comps"; then start_cluster; fi
 	if has es "$comps"; then start_es; fi
+	if has es-secure "$comps"; then start_es_secure; fi
 	if has kafka "$comps"; then wait_kafka; fi
 	if has kafka-cluster "$comps"; then wait_cluster; fi
 	if has es "$comps"; then wait_es; fi
+	if has es-secure "$comps"; then wait_es_secure; fi
 	say "ready after $((SECONDS - t0))s; run: eval \"\$($0 env)\""
 }
 
 cmd_stop() {
 	local comps names=()
-	comps=$(components "kafka es kafka-cluster" "$@")
+	comps=$(components "kafka es es-secure kafka-cluster" "$@")
 	lock_run
 	if has es "$comps"; then names+=(es); fi
+	if has es-secure "$comps"; then names+=(es-secure); fi
 	if has kafka "$comps"; then names+=(kafka); fi
 	if has kafka-cluster "$comps"; then mapfile -t -O "${#names[@]}" names < <(cluster_names); fi
 	stop_all "${names[@]}"
@@ -630,6 +737,13 @@ cmd_status() {
 	else
 		echo "elasticsearch: stopped"
 	fi
+	pid=$(pid_of es-secure)
+	if [[ -n $pid ]]; then
+		echo "elasticsearch es-secure: running, pid $pid, https://127.0.0.1:$ES_SECURE_PORT, log $RUN/es-secure/es.log"
+		any=0
+	else
+		echo "elasticsearch es-secure: stopped"
+	fi
 	return $any
 }
 
@@ -667,6 +781,19 @@ cmd_env() {
 		any=0
 	else
 		say "Elasticsearch is not running: no TOUSU_TEST_ES"
+	fi
+	if [[ -n $(pid_of es-secure) ]]; then
+		# HTTPS with the CA made here, an API key, and the user elastic's
+		# password; the fault tests stop and start it through this script.
+		echo "export TOUSU_TEST_ES_SECURE=https://127.0.0.1:$ES_SECURE_PORT"
+		echo "export TOUSU_TEST_ES_SECURE_CA_FILE=$RUN/es-secure/tls/ca.pem"
+		echo "export TOUSU_TEST_ES_SECURE_API_KEY_FILE=$RUN/es-secure/api-key"
+		echo "export TOUSU_TEST_ES_SECURE_PASSWORD_FILE=$RUN/es-secure/password"
+		echo "export TOUSU_TEST_ES_SECURE_RUN=$RUN"
+		echo "export TOUSU_TEST_ES_SECURE_TRANSPORT_PORT=$ES_SECURE_TRANSPORT_PORT"
+		any=0
+	else
+		say "Elasticsearch es-secure is not running: no TOUSU_TEST_ES_SECURE"
 	fi
 	return $any
 }

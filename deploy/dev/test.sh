@@ -12,6 +12,9 @@
 #     (Kafka's SASL_SSL listener)  TOUSU_TEST_KAFKA_SASL (+ _USER, _PASSWORD_FILE,
 #                                  _CA_FILE, _CERT_FILE, _KEY_FILE)
 #                                                      deploy/dev/services.sh
+#   Elasticsearch with x-pack      TOUSU_TEST_ES_SECURE (+ _CA_FILE, _API_KEY_FILE,
+#     security (HTTPS, API key)    _PASSWORD_FILE, _RUN, _TRANSPORT_PORT)
+#                                                      deploy/dev/services.sh
 #   a three-node Kafka cluster     TOUSU_TEST_KAFKA_CLUSTER (+ _RUN)
 #     (the broker fault tests)                         deploy/dev/services.sh
 #   a Kafka node for the soak      TOUSU_TEST_SOAK_KAFKA deploy/dev/services.sh
@@ -118,6 +121,10 @@ if [ -z "${TOUSU_TEST_KAFKA:-}" ] || [ -z "${TOUSU_TEST_KAFKA_SASL:-}" ] || [ -z
   wanted+=(kafka es)
   vars+=(TOUSU_TEST_KAFKA TOUSU_TEST_KAFKA_SASL TOUSU_TEST_KAFKA_SASL_USER TOUSU_TEST_KAFKA_SASL_PASSWORD_FILE TOUSU_TEST_KAFKA_SASL_CA_FILE TOUSU_TEST_KAFKA_SASL_CERT_FILE TOUSU_TEST_KAFKA_SASL_KEY_FILE TOUSU_TEST_ES)
 fi
+if [ -z "${TOUSU_TEST_ES_SECURE:-}" ]; then
+  wanted+=(es-secure)
+  vars+=(TOUSU_TEST_ES_SECURE TOUSU_TEST_ES_SECURE_CA_FILE TOUSU_TEST_ES_SECURE_API_KEY_FILE TOUSU_TEST_ES_SECURE_PASSWORD_FILE TOUSU_TEST_ES_SECURE_RUN TOUSU_TEST_ES_SECURE_TRANSPORT_PORT)
+fi
 if [ -z "${TOUSU_TEST_KAFKA_CLUSTER:-}" ]; then wanted+=(kafka-cluster); vars+=(TOUSU_TEST_KAFKA_CLUSTER TOUSU_TEST_KAFKA_CLUSTER_RUN); fi
 if [ "${#wanted[@]}" -gt 0 ]; then
   t0=$SECONDS
@@ -143,7 +150,7 @@ if [ -z "${TOUSU_TEST_SOAK_KAFKA:-}" ]; then
 fi
 export TOUSU_SOAK_DURATION="${TOUSU_SOAK_DURATION:-10m}"
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none} soak-kafka=${TOUSU_TEST_SOAK_KAFKA:-none} soak=${TOUSU_SOAK_DURATION}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none} es-secure=${TOUSU_TEST_ES_SECURE:-none} soak-kafka=${TOUSU_TEST_SOAK_KAFKA:-none} soak=${TOUSU_SOAK_DURATION}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
 # Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).

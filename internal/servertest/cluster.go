@@ -27,8 +27,7 @@ const EnvClusterRun = "TOUSU_TEST_KAFKA_CLUSTER_RUN"
 type Cluster struct {
 	// Brokers are the bootstrap addresses, node 1 first.
 	Brokers []string
-	script  string
-	env     []string
+	services
 }
 
 // RequireCluster returns the cluster of TOUSU_TEST_KAFKA_CLUSTER, skipping
@@ -51,17 +50,8 @@ func RequireCluster(tb testing.TB) *Cluster {
 		tb.Fatalf("%s=%s: %v", KafkaCluster.Env, brokers, err)
 		return nil
 	}
-	c.script = findScript(tb)
-	c.env = append(os.Environ(), "TOUSU_DEV_RUN="+run, "TOUSU_DEV_KAFKA_CLUSTER_PORT="+port)
-	lock, err := os.OpenFile(filepath.Join(run, "cluster-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
-	}
-	if err != nil {
-		tb.Fatalf("lock the Kafka cluster for this test: %v", err)
-		return nil
-	}
-	tb.Cleanup(func() { lock.Close() })
+	c.services = newServices(tb, run, "TOUSU_DEV_KAFKA_CLUSTER_PORT="+port)
+	c.hold(tb, "cluster-test.lock", "the Kafka cluster")
 	return c
 }
 
@@ -86,10 +76,39 @@ func (c *Cluster) StartAll(tb testing.TB) {
 	c.run(tb, "start", "kafka-cluster")
 }
 
-func (c *Cluster) run(tb testing.TB, args ...string) {
+// services runs deploy/dev/services.sh on the run directory of the
+// servers a test holds.
+type services struct {
+	script, dir string
+	env         []string
+}
+
+// newServices finds services.sh for the servers of the run directory run,
+// with the given port variables.
+func newServices(tb testing.TB, run string, ports ...string) services {
 	tb.Helper()
-	cmd := exec.Command(c.script, args...)
-	cmd.Env = c.env
+	return services{script: findScript(tb), dir: run, env: append(append(os.Environ(), "TOUSU_DEV_RUN="+run), ports...)}
+}
+
+// hold blocks until no other test, in any process, holds the lock file
+// name in the run directory, and holds it until the test ends; what names
+// the servers for an error.
+func (s services) hold(tb testing.TB, name, what string) {
+	tb.Helper()
+	lock, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
+	}
+	if err != nil {
+		tb.Fatalf("lock %s for this test: %v", what, err)
+	}
+	tb.Cleanup(func() { lock.Close() })
+}
+
+func (s services) run(tb testing.TB, args ...string) {
+	tb.Helper()
+	cmd := exec.Command(s.script, args...)
+	cmd.Env = s.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -72,6 +73,40 @@ func TestCAPool(t *testing.T) {
 			}
 			if got := len(pool.Subjects()); got != tt.certs { //nolint:staticcheck // counts the certificates read
 				t.Errorf("%d certificates in the pool, want %d", got, tt.certs)
+			}
+		})
+	}
+}
+
+func TestClientConfig(t *testing.T) {
+	dir := t.TempDir()
+	ca := writeFile(t, dir, "es-ca.pem", caPEM(t, "tousu 测试 CA"))
+	notPEM := writeFile(t, dir, "ca.txt", []byte("证书见附件（2024-12-03 运维）\n"))
+	tests := []struct {
+		name                   string
+		caFile, cert, key, sni string
+		wantErr                string
+	}{
+		{"system roots", "", "", "", "", ""},
+		{"own CA and server name", ca, "", "", "es.tousu.internal", ""},
+		{"missing CA", filepath.Join(dir, "nope.pem"), "", "", "", "ca_file: open "},
+		{"CA not PEM", notPEM, "", "", "", "ca_file: " + notPEM + " holds no PEM certificate"},
+		{"certificate without key", ca, ca, "", "", "cert_file: " + ca + " with key_file "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc, err := tlsfiles.ClientConfig(tt.caFile, tt.cert, tt.key, tt.sni)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("ClientConfig: %v, want an error starting %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.MinVersion < tls.VersionTLS12 || tc.ServerName != tt.sni || (tc.RootCAs != nil) != (tt.caFile != "") {
+				t.Errorf("ClientConfig = min %x, server name %q, own roots %v", tc.MinVersion, tc.ServerName, tc.RootCAs != nil)
 			}
 		})
 	}

@@ -167,21 +167,11 @@ func (c Config) loadSecurity() (*security, error) {
 	sec := &security{}
 	if c.TLS.Enabled {
 		t := c.TLS
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // refused unless set, and warned
-		if t.CAFile != "" {
-			pool, err := tlsfiles.CAPool(t.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls.ca_file: %w", err)
-			}
-			tc.RootCAs = pool
+		tc, err := tlsfiles.ClientConfig(t.CAFile, t.CertFile, t.KeyFile, t.ServerName)
+		if err != nil {
+			return nil, fmt.Errorf("tls.%w", err)
 		}
-		if t.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls.cert_file: %s with tls.key_file %s: %w", t.CertFile, t.KeyFile, err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
+		tc.InsecureSkipVerify = t.InsecureSkipVerify //nolint:gosec // refused unless set, and warned
 		sec.tls = tc
 	}
 	s := c.SASL

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,9 +51,9 @@ type Config struct {
 	// PasswordFile names a file holding the password; Provision folds it
 	// into Password.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	// CACert is a PEM file of the certificate authorities to trust for
-	// https URLs, besides the system's.
-	CACert string `yaml:"ca_cert"`
+	// TLS says whom to trust on https URLs, and which client
+	// certificate to present.
+	TLS TLSConfig `yaml:"tls"`
 
 	// IndexPrefix names everything this index creates: the write alias
 	// (the prefix itself), the versioned index behind it (prefix-v1) and
@@ -90,6 +91,27 @@ type Config struct {
 	// means caseindex.DefaultCalendar. Set by code, not configuration.
 	Calendars caseindex.Calendars `yaml:"-"`
 }
+
+// TLSConfig is the TLS of the https URLs. The zero value trusts the
+// system's certificate authorities and presents no certificate.
+type TLSConfig struct {
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// nodes' certificates; it replaces the system's, as a truststore
+	// does. Empty trusts the system's (a public certificate, as Elastic
+	// Cloud has).
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM certificate and its key, for nodes
+	// that require client certificates (xpack.security.http.ssl.
+	// client_authentication); both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the nodes' certificates must carry; empty
+	// means the host of each URL.
+	ServerName string `yaml:"server_name"`
+}
+
+// isSet reports whether any field is set.
+func (t TLSConfig) isSet() bool { return t != TLSConfig{} }
 
 // DefaultConfig returns a Config with every default filled in and no URLs.
 func DefaultConfig() Config {
@@ -193,6 +215,12 @@ func (c Config) Validate() error {
 		bad("username: %q needs a password or password_file", c.Username)
 	case c.Username == "" && hasPassword:
 		bad("username: password given without username")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file: cert_file and key_file go together (client certificate)")
+	}
+	if c.TLS.isSet() && !slices.ContainsFunc(c.URLs, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		bad("tls: set, but no URL in urls is https")
 	}
 	if c.IndexPrefix != "" && (!indexPrefixPattern.MatchString(c.IndexPrefix) || strings.Contains(c.IndexPrefix, "..")) {
 		bad("index_prefix: %q: use 1 to 200 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", c.IndexPrefix)

@@ -63,6 +63,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +84,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tousu/tousu/internal/backoff"
+	"github.com/tousu/tousu/internal/tlsfiles"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/sinks/caseindex"
 )
@@ -195,24 +196,20 @@ type flushStartKey struct{}
 
 // newClient builds the HTTP client from the configuration.
 func newClient(cfg Config) (*elasticsearch.Client, error) {
-	var caCert []byte
-	if cfg.CACert != "" {
-		var err error
-		if caCert, err = os.ReadFile(cfg.CACert); err != nil {
-			return nil, fmt.Errorf("esindex: read ca_cert: %w", err)
-		}
+	tc, err := tlsfiles.ClientConfig(cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("esindex: tls.%w", err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = cfg.RequestTimeout
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 2 * cfg.Workers
-	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	transport.TLSClientConfig = tc
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses: cfg.URLs,
 		Username:  cfg.Username,
 		Password:  cfg.Password.Reveal(),
 		APIKey:    cfg.APIKey.Reveal(),
-		CACert:    caCert,
 		Transport: transport,
 		// Upsert and Open retry; see the package doc, Retries.
 		DisableRetry: true,
@@ -795,6 +792,13 @@ func isTransient(err error) bool {
 // failures are transient; others, such as the client's refusal of a server
 // that is not Elasticsearch, are not.
 func requestError(what string, err error) error {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) {
+		return fmt.Errorf("esindex: %s: TLS: the node's certificate is not trusted (tls.ca_file, tls.server_name): %w", what, err)
+	}
 	err = fmt.Errorf("esindex: %s: %w", what, err)
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
@@ -811,6 +815,9 @@ func isRetryable(status int) bool {
 func responseError(what string, res *esapi.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	err := fmt.Errorf("esindex: %s: status %d: %s", what, res.StatusCode, truncate(strings.TrimSpace(string(body)), 1000))
+	if res.StatusCode == http.StatusUnauthorized {
+		err = fmt.Errorf("esindex: %s: the node refused the credentials (api_key, or username and password): status 401: %s", what, truncate(strings.TrimSpace(string(body)), 1000))
+	}
 	if isRetryable(res.StatusCode) {
 		return transient(err)
 	}

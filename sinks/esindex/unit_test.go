@@ -605,7 +605,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"minimal", Config{URLs: ok}, ""},
 		{"defaults", func() Config { c := DefaultConfig(); c.URLs = ok; return c }(), ""},
-		{"several urls, api key file, ca", Config{URLs: []string{"https://es1:9200", "https://es2:9200/"}, APIKeyFile: keyFile, CACert: "/etc/ca.pem"}, ""},
+		{"several urls, api key file, ca", Config{URLs: []string{"https://es1:9200", "https://es2:9200/"}, APIKeyFile: keyFile, TLS: TLSConfig{CAFile: "/etc/ca.pem"}}, ""},
 		{"basic auth", Config{URLs: ok, Username: "tousu", PasswordFile: "/run/secrets/es"}, ""},
 		{"single node", Config{URLs: ok, Replicas: &zero, IndexPrefix: "my-cases"}, ""},
 		{"three replicas", Config{URLs: ok, Replicas: &three}, ""},
@@ -626,6 +626,11 @@ func TestConfigValidate(t *testing.T) {
 		{"slow flush", Config{URLs: ok, FlushInterval: 30 * time.Second}, "flush_interval"},
 		{"negative flush", Config{URLs: ok, FlushInterval: -time.Second}, "flush_interval"},
 		{"negative workers", Config{URLs: ok, Workers: -1}, "workers"},
+		{"client certificate", Config{URLs: []string{"https://es.tousu.internal:9200"}, APIKeyFile: keyFile,
+			TLS: TLSConfig{CAFile: "/etc/tousu/es-ca.pem", CertFile: "/etc/tousu/es-client.pem", KeyFile: "/etc/tousu/es-client-key.pem", ServerName: "es.tousu.internal"}}, ""},
+		{"certificate without key", Config{URLs: []string{"https://es1:9200"}, TLS: TLSConfig{CertFile: "/etc/tousu/es-client.pem"}}, "tls.cert_file: cert_file and key_file go together"},
+		{"key without certificate", Config{URLs: []string{"https://es1:9200"}, TLS: TLSConfig{KeyFile: "/etc/tousu/es-client-key.pem"}}, "tls.cert_file: cert_file and key_file go together"},
+		{"tls with http only", Config{URLs: ok, TLS: TLSConfig{CAFile: "/etc/tousu/es-ca.pem"}}, "tls: set, but no URL in urls is https"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ package org.elasticsearch.node;
 
 import org.elasticsearch.Build;
 import org.elasticsearch.common.logging.LogConfigurator;
+import org.elasticsearch.common.settings.KeyStoreWrapper;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
 import org.elasticsearch.plugins.ClasspathPluginsService;
@@ -15,6 +16,10 @@ import org.elasticsearch.plugins.PluginsLoader;
 import org.elasticsearch.plugins.PluginsService;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -28,10 +33,15 @@ import java.util.concurrent.TimeUnit;
  * elasticsearch command; at least {@code path.home} is required. The node
  * is constructed directly, so the bootstrap of the full distribution (root
  * check, bootstrap checks, security manager, entitlements) does not run, and
- * the only plugin is the Netty4 transport: the modules of the distribution
- * (analysis-common, mapper-extras, reindex, rest-root, x-pack, ...) are not
- * on Maven Central and are absent. This is a test harness, not a way to run
- * Elasticsearch in production.
+ * the plugins are the Netty4 transport and the classes named in the system
+ * property {@code tousu.es.plugins} (comma-separated, e.g. x-pack core and
+ * security, whose jars Maven Central has); the other modules of the
+ * distribution (analysis-common, mapper-extras, reindex, rest-root, ...)
+ * are not on Maven Central and are absent. The system property
+ * {@code tousu.es.bootstrap_password_file} names a file whose first line
+ * becomes {@code bootstrap.password} in an in-memory keystore: the password
+ * of the built-in user elastic until one is stored. This is a test harness,
+ * not a way to run Elasticsearch in production.
  */
 public final class TousuNodeLauncher {
 
@@ -47,6 +57,13 @@ public final class TousuNodeLauncher {
             }
             builder.put(arg.substring(2, eq), arg.substring(eq + 1));
         }
+        String passwordFile = System.getProperty("tousu.es.bootstrap_password_file", "");
+        if (passwordFile.isEmpty() == false) {
+            String password = Files.readAllLines(Path.of(passwordFile), StandardCharsets.UTF_8).get(0).strip();
+            KeyStoreWrapper keystore = KeyStoreWrapper.create();
+            keystore.setString("bootstrap.password", password.toCharArray());
+            builder.setSecureSettings(keystore);
+        }
         Settings settings = builder.build();
         if (settings.hasValue("path.home") == false) {
             System.err.println("TousuNodeLauncher: -Epath.home=... is required");
@@ -58,7 +75,13 @@ public final class TousuNodeLauncher {
 
         Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), null, () -> "tousu-dev");
         PluginsLoader loader = PluginsLoader.createPluginsLoader(Set.of(), Set.of(), Map.of(), false);
-        List<Class<? extends Plugin>> plugins = List.of(Netty4Plugin.class);
+        List<Class<? extends Plugin>> plugins = new ArrayList<>();
+        plugins.add(Netty4Plugin.class);
+        for (String name : System.getProperty("tousu.es.plugins", "").split(",")) {
+            if (name.isBlank() == false) {
+                plugins.add(Class.forName(name.strip()).asSubclass(Plugin.class));
+            }
+        }
         NodeServiceProvider provider = new NodeServiceProvider() {
             @Override
             PluginsService newPluginService(Environment environment, PluginsLoader pluginsLoader) {
