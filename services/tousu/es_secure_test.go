@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/internal/tlsfiles"
 )
@@ -134,7 +135,7 @@ func TestSecuredElasticsearchProcess(t *testing.T) {
 		t.Fatalf("the indexer with a wrong API key: %v (context %v)\n%s", err, ctx.Err(), out)
 	}
 	if !strings.Contains(string(out), "refused the credentials (api_key") {
-		t.Errorf("the indexer with a wrong API key said:\n%s\nwant that the node refused the credentials", logTail(string(out), 5))
+		t.Errorf("the indexer with a wrong API key said:\n%s\nwant that the node refused the credentials", proctest.LogTail(string(out), 5))
 	}
 	checkNoAPIKey(t, wrong, string(out))
 	checkNoAPIKey(t, key, string(out))
