@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,7 @@ func TestElasticsearchStoppedUnderLoad(t *testing.T) {
 	t.Logf("%5.1fs Elasticsearch up again (its start took %.1fs)", l.since(), l.marks["up"].Sub(l.marks["restart"]).Seconds())
 	subs := l.wait()
 
-	m := settle(t, gateway, tag, subs, l.marks["up"])
+	m := settle(t, gateway, gateway, strconv.Quote(tag), subs, l.marks["up"])
 	t.Logf("Elasticsearch stopped for %.1fs (from its stop until its restart returned) under %d complaints/s: indexer lag before %d, peak while down %d; %s",
 		l.marks["up"].Sub(l.marks["stop"]).Seconds(), loadRate, before, peak, m)
 	if peak <= before {
