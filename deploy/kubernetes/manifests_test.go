@@ -214,6 +214,39 @@ func environ(c corev1.Container) []string {
 	return out
 }
 
+// validated remembers the outcome of validate by configuration text,
+// environment and target: most cases of TestBrokenManifestsAreRefused
+// validate the same configuration with the same environments, and
+// loading the policy packs takes a while.
+var validated = map[string]error{}
+
+// validate does what tousu validate -config path -target target does in a
+// container with the environment environ: the strict decoding, the
+// environment, the secrets, the checks, the targets and the policy packs.
+// text is the file's content, for the memo.
+func validate(path, text string, environ []string, target string) error {
+	key := strings.Join(append([]string{text, target}, environ...), "\x00")
+	if err, ok := validated[key]; ok {
+		return err
+	}
+	cfg, err := app.Load(path, environ)
+	if err == nil && target != "" {
+		var targets []app.Target
+		if targets, err = app.ParseTargets(target, cfg.Embedded()); err == nil {
+			err = app.CheckTargets(&cfg, targets)
+		}
+	}
+	if err == nil {
+		packs := "packs\x00" + text // the packs depend on the file alone
+		if _, ok := validated[packs]; !ok {
+			_, validated[packs] = cfg.LoadPolicies(time.Now())
+		}
+		err = validated[packs]
+	}
+	validated[key] = err
+	return err
+}
+
 // checkPod checks a pod template: non-root, read-only root file system,
 // no capabilities, seccomp, limits, pinned images, secrets only from
 // Secrets and (with probes) the health and readiness probes.
@@ -333,26 +366,15 @@ func check(tb testing.TB, m *manifests) []string {
 		deployments[d.Name] = d
 		bad = append(bad, checkPod("Deployment "+d.Name, d.Spec.Template.Spec, true)...)
 		for _, c := range d.Spec.Template.Spec.Containers {
-			target := targetOf(c)
-			cfg, err := app.Load(configPath, environ(c))
-			if err == nil {
-				var targets []app.Target
-				if targets, err = app.ParseTargets(target, cfg.Embedded()); err == nil {
-					err = app.CheckTargets(&cfg, targets)
-				}
-			}
-			if err == nil {
-				_, err = cfg.LoadPolicies(time.Now())
-			}
-			if err != nil {
-				add("Deployment %s: tousu validate -target %s with its environment: %v", d.Name, target, err)
+			if err := validate(configPath, configText, environ(c), targetOf(c)); err != nil {
+				add("Deployment %s: tousu validate -target %s with its environment: %v", d.Name, targetOf(c), err)
 			}
 		}
 	}
 	for _, j := range m.jobs {
 		bad = append(bad, checkPod("Job "+j.Name, j.Spec.Template.Spec, false)...)
 		for _, c := range j.Spec.Template.Spec.Containers {
-			if _, err := app.Load(configPath, environ(c)); err != nil {
+			if err := validate(configPath, configText, environ(c), ""); err != nil {
 				add("Job %s: tousu validate with its environment: %v", j.Name, err)
 			}
 		}
@@ -481,4 +503,173 @@ func TestOverlaysHoldTheInvariants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replaceIn edits the first document of file holding old.
+func replaceIn(file, old, new string) func(testing.TB, []doc) []doc {
+	return func(tb testing.TB, docs []doc) []doc {
+		tb.Helper()
+		for i, d := range docs {
+			if strings.Contains(d.source, file+"#") && strings.Contains(string(d.data), old) {
+				docs[i].data = []byte(strings.Replace(string(d.data), old, new, 1))
+				return docs
+			}
+		}
+		tb.Fatalf("no document of %s holds %q", file, old)
+		return nil
+	}
+}
+
+// deployment returns the Deployment called name.
+func deployment(tb testing.TB, m *manifests, name string) *appsv1.Deployment {
+	tb.Helper()
+	for _, d := range m.deployments {
+		if d.Name == name {
+			return d
+		}
+	}
+	tb.Fatalf("no Deployment %s", name)
+	return nil
+}
+
+// container returns the tousu container of the Deployment called name.
+func container(tb testing.TB, m *manifests, name string) *corev1.Container {
+	tb.Helper()
+	return &deployment(tb, m, name).Spec.Template.Spec.Containers[0]
+}
+
+// withoutEnv removes the variable called name from c.
+func withoutEnv(c *corev1.Container, name string) {
+	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+}
+
+// TestBrokenManifestsAreRefused breaks the manifests one way at a time and
+// expects the decoding or the checks to name what broke.
+func TestBrokenManifestsAreRefused(t *testing.T) {
+	cases := []struct {
+		name    string
+		overlay string
+		text    func(testing.TB, []doc) []doc
+		obj     func(testing.TB, *manifests)
+		want    string
+	}{
+		{name: "a misspelt field (strict decoding)", text: replaceIn("router.yaml", "livenessProbe:", "livenesProbe:"),
+			want: `router.yaml#1: error unmarshaling JSON: while decoding JSON: json: unknown field "livenesProbe"`},
+		{name: "a field of the wrong type", text: replaceIn("router.yaml", "replicas: 2", "replicas: zwei"),
+			want: "router.yaml"},
+		{name: "no liveness probe", obj: func(tb testing.TB, m *manifests) { container(tb, m, "tousu-router").LivenessProbe = nil },
+			want: "Deployment tousu-router: container tousu has no liveness probe on /healthz"},
+		{name: "readiness on /healthz", text: replaceIn("console.yaml", "path: /readyz", "path: /healthz"),
+			want: "Deployment tousu-console: container tousu has no readiness probe on /readyz"},
+		{name: "no CPU limit", obj: func(tb testing.TB, m *manifests) {
+			delete(container(tb, m, "tousu-indexer").Resources.Limits, corev1.ResourceCPU)
+		}, want: "Deployment tousu-indexer: container tousu has no cpu limit"},
+		{name: "no memory request", obj: func(tb testing.TB, m *manifests) {
+			delete(container(tb, m, "tousu-gateway").Resources.Requests, corev1.ResourceMemory)
+		}, want: "Deployment tousu-gateway: container tousu has no memory request"},
+		{name: "may run as root", text: replaceIn("normalizer.yaml", "runAsNonRoot: true", "runAsNonRoot: false"),
+			want: "Deployment tousu-normalizer: container tousu may run as root"},
+		{name: "runs as uid 0", text: replaceIn("normalizer.yaml", "runAsUser: 65532", "runAsUser: 0"),
+			want: "Deployment tousu-normalizer: container tousu runs as uid 0"},
+		{name: "writable root file system", text: replaceIn("gateway.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"),
+			want: "Deployment tousu-gateway: container tousu has a writable root file system"},
+		{name: "capabilities kept", text: replaceIn("sender.yaml", "drop: [ALL]", "drop: [NET_RAW]"),
+			want: "Deployment tousu-sender: container tousu keeps capabilities"},
+		{name: "no seccomp profile", text: replaceIn("alerts.yaml", "seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined}"),
+			want: "Deployment tousu-alerts: container tousu has no RuntimeDefault seccomp profile"},
+		{name: "image latest", text: replaceIn("indexer.yaml", "tousu:1.0.0", "tousu:latest"),
+			want: `Deployment tousu-indexer: container tousu image "registry.example.com/tousu/tousu:latest" is not pinned`},
+		{name: "image without a tag", text: replaceIn("setup-job.yaml", "tousu:1.0.0", "tousu"),
+			want: `Job tousu-setup: container topics image "registry.example.com/tousu/tousu" is not pinned`},
+		{name: "a Kafka password inline", obj: func(tb testing.TB, m *manifests) {
+			c := container(tb, m, "tousu-router")
+			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == app.EnvKafkaSASLPassword })
+			c.Env[i] = corev1.EnvVar{Name: app.EnvKafkaSASLPassword, Value: "Tousu@2026!"}
+		}, want: "Deployment tousu-router: container tousu: TOUSU_KAFKA_SASL_PASSWORD is a secret but not from a Secret"},
+		{name: "the server secret from a ConfigMap", obj: func(tb testing.TB, m *manifests) {
+			c := container(tb, m, "tousu-console")
+			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == app.EnvSecret })
+			c.Env[i].ValueFrom = &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "tousu-config"}, Key: "server-secret"}}
+		}, want: "Deployment tousu-console: container tousu: TOUSU_SECRET is a secret but not from a Secret"},
+		{name: "a Secret applied with the manifests", text: func(_ testing.TB, docs []doc) []doc {
+			return append(docs, doc{source: "secret.example.yaml#1", data: []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: tousu-secrets}\nstringData: {server-secret: 生产环境密钥2026}\n")})
+		}, want: "a Secret in the manifests"},
+		{name: "an ES API key missing from the indexer", obj: func(tb testing.TB, m *manifests) {
+			withoutEnv(container(tb, m, "tousu-indexer"), "TOUSU_ES_API_KEY")
+		}, want: "Deployment tousu-indexer: tousu validate -target indexer with its environment: index.elasticsearch.api_key: the environment variable TOUSU_ES_API_KEY is not set"},
+		{name: "no server secret on the gateway", obj: func(tb testing.TB, m *manifests) {
+			withoutEnv(container(tb, m, "tousu-gateway"), app.EnvSecret)
+		}, want: "Deployment tousu-gateway: tousu validate -target gateway"},
+		{name: "an unknown key in tousu.yaml", text: replaceIn("configmap.yaml", "    heartbeat:", "    heartbeats:"),
+			want: "heartbeats"},
+		{name: "a bad value in tousu.yaml", text: replaceIn("configmap.yaml", "level: info", "level: 详细"),
+			want: "log.level"},
+		{name: "a target without its Deployment", obj: func(tb testing.TB, m *manifests) {
+			container(tb, m, "tousu-alerts").Args[slices.Index(container(tb, m, "tousu-alerts").Args, "-target")+1] = "escalator"
+		}, want: "target alerts: no Deployment tousu-alerts running -target alerts"},
+		{name: "no topics Job", obj: func(_ testing.TB, m *manifests) { m.jobs = nil },
+			want: "no Job runs tousu topics apply"},
+		{name: "two escalators", text: replaceIn("escalator.yaml", "replicas: 1", "replicas: 2"),
+			want: "Deployment tousu-escalator: escalator keeps state, so one replica with the Recreate strategy"},
+		{name: "a poller rolled over", obj: func(tb testing.TB, m *manifests) {
+			deployment(tb, m, "tousu-poller").Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+		}, want: "Deployment tousu-poller: poller keeps state, so one replica with the Recreate strategy"},
+		{name: "the batcher autoscaled", overlay: "overlays/hpa", text: replaceIn("hpa.yaml", "name: tousu-alerts}", "name: tousu-batcher}"),
+			want: "Deployment tousu-batcher: batcher keeps state but is scaled by HorizontalPodAutoscaler tousu-alerts"},
+		{name: "KEDA past the partitions", text: replaceIn("scaledobjects.yaml", "maxReplicaCount: 6", "maxReplicaCount: 12"),
+			want: "Deployment tousu-normalizer: up to 12 replicas, but its topics have 6 partitions"},
+		{name: "HPA past the partitions", overlay: "overlays/hpa", text: replaceIn("hpa.yaml", "maxReplicas: 6", "maxReplicas: 8"),
+			want: "Deployment tousu-normalizer: up to 8 replicas, but its topics have 6 partitions"},
+		{name: "fewer partitions in the configuration", text: replaceIn("configmap.yaml", "partitions: 6", "partitions: 4"),
+			want: "Deployment tousu-router: up to 6 replicas, but its topics have 4 partitions"},
+		{name: "idle consumers allowed", text: replaceIn("scaledobjects.yaml", `allowIdleConsumers: "false"`, `allowIdleConsumers: "true"`),
+			want: "ScaledObject tousu-normalizer: allowIdleConsumers lets replicas pass the partitions"},
+		{name: "the router's lag on one topic only", obj: func(tb testing.TB, m *manifests) {
+			for _, s := range m.scaled {
+				if s.Metadata.Name == "tousu-router" {
+					s.Spec.Triggers = s.Spec.Triggers[:1]
+				}
+			}
+		}, want: "ScaledObject of tousu-router: no trigger on the lag of tousu-router on case.actions"},
+		{name: "a trigger on a topic the target does not read", text: replaceIn("scaledobjects.yaml", "topic: cases", "topic: outbox"),
+			want: "ScaledObject of tousu-indexer: trigger on outbox of tousu-indexer, which indexer does not read"},
+		{name: "a Kafka password in a trigger", text: replaceIn("scaledobjects.yaml", "tls: enable", "tls: enable\n        password: kafka密码123"),
+			want: "password in the trigger's metadata: take it from a Secret"},
+		{name: "a consumer without an autoscaler", obj: func(_ testing.TB, m *manifests) { m.scaled = m.scaled[1:] },
+			want: "Deployment tousu-normalizer: the consumer normalizer has no autoscaler"},
+		{name: "an unknown field in a ScaledObject", text: replaceIn("scaledobjects.yaml", "cooldownPeriod:", "cooldownPeriode:"),
+			want: `json: unknown field "cooldownPeriode"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			overlay := cmpString(tc.overlay, "overlays/keda")
+			docs := render(t, overlay)
+			if tc.text != nil {
+				docs = tc.text(t, docs)
+			}
+			m, err := decode(docs)
+			var problems []string
+			if err != nil {
+				problems = []string{err.Error()}
+			} else {
+				if tc.obj != nil {
+					tc.obj(t, m)
+				}
+				problems = check(t, m)
+			}
+			got := strings.Join(problems, "\n")
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant one with %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// cmpString returns s, or def when s is empty.
+func cmpString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
