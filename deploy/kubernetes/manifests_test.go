@@ -488,6 +488,27 @@ func cmp(n, def int) int {
 	return n
 }
 
+// TestTargetInfos checks what the invariants rest on: the module graph's
+// account of the targets that keep state and of the router's groups.
+func TestTargetInfos(t *testing.T) {
+	var single []string
+	var router app.TargetInfo
+	for _, info := range app.TargetInfos() {
+		if info.Single && info.Name != app.TargetBroker {
+			single = append(single, string(info.Name))
+		}
+		if info.Name == app.TargetRouter {
+			router = info
+		}
+	}
+	if want := []string{"poller", "escalator", "batcher", "sender"}; !slices.Equal(single, want) {
+		t.Errorf("single-instance targets %v, want %v", single, want)
+	}
+	if got := router.Groups["tousu-router"]; !slices.Equal(got, []string{"complaints.normalized", "case.actions"}) {
+		t.Errorf("the router's group reads %v", got)
+	}
+}
+
 func TestOverlaysHoldTheInvariants(t *testing.T) {
 	for _, overlay := range overlays {
 		t.Run(overlay, func(t *testing.T) {
