@@ -32,7 +32,7 @@ rm -rf "$run/context" "$run/log"
 mkdir -p "$run/context"
 TOUSU_VERSION=${TOUSU_VERSION:-image-check} sh deploy/rootfs.sh "$run/context/rootfs"
 # The Dockerfile's final stage, its build stage's files from the context.
-sed -n '/^FROM scratch/,$p' deploy/Dockerfile | sed 's#--from=build /rootfs/#rootfs/#' >"$run/context/Containerfile"
+sed -n '/^FROM scratch/,$p' deploy/Dockerfile | sed -e 's#--from=build ##' -e 's# /rootfs/# rootfs/#' >"$run/context/Containerfile"
 bah build --quiet -f "$run/context/Containerfile" -t "$image" "$run/context" >/dev/null
 echo "image.sh: built $image: $(bah images --format '{{.Size}}' "$image")"
 config=$(bah inspect --type image --format '{{.OCIv1.Config.User}} {{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}' "$image")
@@ -51,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 touch "$run/started"
 sleep 1
-env -i TOUSU_BOOTSTRAP_TOKEN=$token chroot --userspec=65532:65532 "$mnt" \
+env -i TOUSU_BOOTSTRAP_TOKEN=$token "$(command -v chroot)" --userspec=65532:65532 "$mnt" \
 	/usr/local/bin/tousu serve -target all -http 127.0.0.1:$port -data /var/lib/tousu >"$run/log" 2>&1 &
 pid=$!
 base=http://127.0.0.1:$port
@@ -80,4 +80,4 @@ if [ -n "$written" ]; then
 	exit 1
 fi
 owner=$(stat -c %u "$mnt/var/lib/tousu")
-echo "image.sh: ok: tousu $(chroot --userspec=65532:65532 "$mnt" /usr/local/bin/tousu version | head -1) ran as uid 65532 from the image (data owned by $owner), wrote only /var/lib/tousu and /tmp"
+echo "image.sh: ok: $(chroot --userspec=65532:65532 "$mnt" /usr/local/bin/tousu version | head -1) ran as uid 65532 from the image (data owned by $owner), wrote only /var/lib/tousu and /tmp"
