@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -386,6 +387,21 @@ func check(tb testing.TB, m *manifests) []string {
 	}) {
 		add("no Job runs tousu topics apply")
 	}
+	claims := map[string]bool{}
+	for _, t := range attachmentTargets {
+		d := deployments["tousu-"+string(t)]
+		if d == nil {
+			continue // reported below
+		}
+		claim := attachmentClaim(d.Spec.Template.Spec)
+		if claim == "" {
+			add("Deployment %s: %s keeps attachments in DATA/attachments but mounts no claim there", d.Name, t)
+		}
+		claims[claim] = true
+	}
+	if len(claims) > 1 {
+		add("the attachments are on different claims %v: the console would not find what the gateway and poller stored", slices.Sorted(maps.Keys(claims)))
+	}
 	if m.pdbs == 0 {
 		add("no PodDisruptionBudget")
 	}
@@ -478,6 +494,29 @@ func check(tb testing.TB, m *manifests) []string {
 		}
 	}
 	return bad
+}
+
+// attachmentTargets are the targets that open the attachment store in
+// DATA/attachments (services/app: the gateway and the poller store, the
+// console serves), so they share one volume.
+var attachmentTargets = []app.Target{app.TargetGateway, app.TargetPoller, app.TargetConsole}
+
+// attachmentClaim returns the claim a pod mounts at its attachments
+// directory, or "".
+func attachmentClaim(spec corev1.PodSpec) string {
+	for _, c := range spec.Containers {
+		for _, vm := range c.VolumeMounts {
+			if vm.MountPath != "/var/lib/tousu/attachments" {
+				continue
+			}
+			for _, v := range spec.Volumes {
+				if v.Name == vm.Name && v.PersistentVolumeClaim != nil {
+					return v.PersistentVolumeClaim.ClaimName
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // cmp returns n, or def when n is 0.
@@ -629,6 +668,12 @@ func TestBrokenManifestsAreRefused(t *testing.T) {
 		{name: "a target without its Deployment", obj: func(tb testing.TB, m *manifests) {
 			container(tb, m, "tousu-alerts").Args[slices.Index(container(tb, m, "tousu-alerts").Args, "-target")+1] = "escalator"
 		}, want: "target alerts: no Deployment tousu-alerts running -target alerts"},
+		{name: "the console without the attachments", obj: func(tb testing.TB, m *manifests) {
+			c := container(tb, m, "tousu-console")
+			c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool { return v.Name == "attachments" })
+		}, want: "Deployment tousu-console: console keeps attachments in DATA/attachments but mounts no claim there"},
+		{name: "the poller's attachments on its own volume", text: replaceIn("poller.yaml", "claimName: tousu-attachments", "claimName: tousu-poller-data"),
+			want: "the attachments are on different claims [tousu-attachments tousu-poller-data]"},
 		{name: "no topics Job", obj: func(_ testing.TB, m *manifests) { m.jobs = nil },
 			want: "no Job runs tousu topics apply"},
 		{name: "two escalators", text: replaceIn("escalator.yaml", "replicas: 1", "replicas: 2"),
