@@ -266,3 +266,33 @@ func consumers() []consumption {
 	}
 	return out
 }
+
+// TargetInfo is what a deployment needs to know of a target: whether it
+// keeps state in its data directory, so that it runs as one instance,
+// and the consumer groups it runs with the topics they read. The
+// Kubernetes manifests test (deploy/kubernetes) checks the manifests
+// against it.
+type TargetInfo struct {
+	Name Target
+	// Single reports that the target runs as one instance.
+	Single bool
+	// Groups maps each consumer group the target runs to its topics.
+	Groups map[string][]string
+}
+
+// TargetInfos describes every target a user can name, in the graph's
+// order.
+func TargetInfos() []TargetInfo {
+	var out []TargetInfo
+	for _, m := range graph {
+		if m.about == "" {
+			continue
+		}
+		info := TargetInfo{Name: m.name, Single: m.keeps != "", Groups: map[string][]string{}}
+		for _, c := range m.consumes {
+			info.Groups[c.group] = slices.Clone(c.topics)
+		}
+		out = append(out, info)
+	}
+	return out
+}
