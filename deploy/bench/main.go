@@ -46,7 +46,10 @@ type options struct {
 	latencyFor time.Duration // how long each latency phase submits
 	seed       uint64
 	verbose    bool
-	cpuProfile string // file for a CPU profile of the whole run
+	// indexerOnly ends each mode after the indexer and its direct loader
+	// (for comparing indexer builds; the report leaves the rest empty).
+	indexerOnly bool
+	cpuProfile  string // file for a CPU profile of the whole run
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
 	blockProfile, mutexProfile, trace string
@@ -87,6 +90,7 @@ func main() {
 	flag.DurationVar(&o.latencyFor, "latency-for", 0, "duration of each latency phase (default 1m, 2s with -short)")
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
+	flag.BoolVar(&o.indexerOnly, "indexer-only", false, "measure only up to the indexer and its direct loader (to compare indexer builds)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")
