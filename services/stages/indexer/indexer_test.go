@@ -70,17 +70,7 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lag := func() int64 {
-		var sum int64
-		l, err := bus.Lag(ctx, cfg, Group, bus.TopicCases)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range l {
-			sum += v
-		}
-		return sum
-	}
+	lag := func() int64 { return totalLag(t, cfg) }
 	// The consumer keeps retrying; nothing gets committed meanwhile.
 	polltest.Until(t, "the indexer retrying", func() bool { return index.refused.Load() >= 3 })
 	if got := lag(); got != n {
@@ -92,6 +82,21 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	if err != nil || res.Total != n {
 		t.Fatalf("indexed %d cases (%v), want %d", res.Total, err, n)
 	}
+}
+
+// totalLag is the indexer group's lag summed over the partitions of the
+// cases topic.
+func totalLag(tb testing.TB, cfg bus.Config) int64 {
+	tb.Helper()
+	l, err := bus.Lag(context.Background(), cfg, Group, bus.TopicCases)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sum int64
+	for _, v := range l {
+		sum += v
+	}
+	return sum
 }
 
 // heldIndex is a test double of an index that answers bulk writes out of
@@ -179,17 +184,7 @@ func TestBatchesInFlightCommitInOrder(t *testing.T) {
 	go func() { done <- consumer.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done; consumer.Close() })
 
-	lag := func() int64 {
-		var sum int64
-		l, err := bus.Lag(ctx, cfg, Group, bus.TopicCases)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range l {
-			sum += v
-		}
-		return sum
-	}
+	lag := func() int64 { return totalLag(t, cfg) }
 	polltest.Until(t, "three later batches written while the first is held", func() bool { return index.count() >= index.others })
 	if got := lag(); got != n {
 		t.Errorf("lag with the first batch still at the index = %d, want %d (an offset was committed past it)", got, n)
