@@ -43,24 +43,11 @@ func (u *unreachableIndex) Upsert(ctx context.Context, cases []router.Case) erro
 func TestIndexDownHoldsOffsets(t *testing.T) {
 	ctx := context.Background()
 	cfg, producer := stagetest.StartBroker(t)
-	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "index")}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bleve.Close() })
+	bleve := openBleve(t)
 	index := &unreachableIndex{Index: bleve}
 	index.down.Store(true)
 
-	stage := New(Deps{Index: index})
-	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: Group, Topic: bus.TopicCases, Batch: stage.Batch, MaxBackoff: 500 * time.Millisecond},
-		producer, stage.Handle, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done; consumer.Close() })
+	runIndexer(t, cfg, producer, index, bus.ConsumerConfig{MaxBackoff: 500 * time.Millisecond})
 
 	const n = 20
 	for i := range n {
@@ -82,6 +69,35 @@ func TestIndexDownHoldsOffsets(t *testing.T) {
 	if err != nil || res.Total != n {
 		t.Fatalf("indexed %d cases (%v), want %d", res.Total, err, n)
 	}
+}
+
+// openBleve opens an index in a temporary directory, closed when the test
+// ends.
+func openBleve(tb testing.TB) *bleveindex.Index {
+	tb.Helper()
+	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(tb.TempDir(), "index")}, zap.NewNop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { bleve.Close() })
+	return bleve
+}
+
+// runIndexer runs the indexer stage writing to index, its consumer
+// configured by cc with the group, topic and batch handler filled in,
+// until the test ends.
+func runIndexer(tb testing.TB, cfg bus.Config, producer *bus.Producer, index caseindex.Index, cc bus.ConsumerConfig) {
+	tb.Helper()
+	stage := New(Deps{Index: index})
+	cc.Group, cc.Topic, cc.Batch = Group, bus.TopicCases, stage.Batch
+	consumer, err := bus.NewConsumer(cfg, cc, producer, stage.Handle, zap.NewNop(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- consumer.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done; consumer.Close() })
 }
 
 // totalLag is the indexer group's lag summed over the partitions of the
@@ -144,11 +160,7 @@ func (h *heldIndex) count() int {
 func TestBatchesInFlightCommitInOrder(t *testing.T) {
 	ctx := context.Background()
 	cfg, producer := stagetest.StartBroker(t)
-	bleve, err := bleveindex.Open(bleveindex.Config{Path: filepath.Join(t.TempDir(), "index")}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bleve.Close() })
+	bleve := openBleve(t)
 
 	// 12 cases, then a second revision of each (an agent's note): 24
 	// records, all in one partition so that fetch order is offset order.
@@ -173,16 +185,7 @@ func TestBatchesInFlightCommitInOrder(t *testing.T) {
 	// Batches of 4: the first holds revision 1 of case 0000; the index
 	// answers it only after the three batches after it.
 	index := &heldIndex{Index: bleve, hold: "TS202612060000", others: 3, release: make(chan struct{})}
-	stage := New(Deps{Index: index})
-	consumer, err := bus.NewConsumer(cfg, bus.ConsumerConfig{Group: Group, Topic: bus.TopicCases, Batch: stage.Batch, MaxBatch: 4, InFlight: InFlight},
-		producer, stage.Handle, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done; consumer.Close() })
+	runIndexer(t, cfg, producer, index, bus.ConsumerConfig{MaxBatch: 4, InFlight: InFlight})
 
 	lag := func() int64 { return totalLag(t, cfg) }
 	polltest.Until(t, "three later batches written while the first is held", func() bool { return index.count() >= index.others })
