@@ -522,7 +522,11 @@ func (p *Process) startRouter(context.Context) error {
 // startIndexer writes cases to the index.
 func (p *Process) startIndexer(context.Context) error {
 	stage := indexer.New(indexer.Deps{Index: p.index})
-	return p.consumeWith(bus.ConsumerConfig{Group: indexer.Group, Topic: indexer.Topics[0], Batch: stage.Batch, InFlight: indexer.InFlight}, stage.Handle)
+	inFlight := 1 // Bleve writes one batch at a time (see indexer.InFlight)
+	if p.cfg.Index.Backend == "elasticsearch" {
+		inFlight = indexer.InFlight
+	}
+	return p.consumeWith(bus.ConsumerConfig{Group: indexer.Group, Topic: indexer.Topics[0], Batch: stage.Batch, InFlight: inFlight}, stage.Handle)
 }
 
 // startEscalator runs the escalation clock.

@@ -21,8 +21,11 @@ import (
 const Group = "tousu-indexer"
 
 // InFlight is how many batches the indexer's consumer hands to Batch at
-// once (bus.ConsumerConfig.InFlight): while one bulk request is at the
-// index, the next batches are fetched, decoded and sent. Offsets are still
+// once (bus.ConsumerConfig.InFlight) on Elasticsearch: while one bulk
+// request is at the node, the next batches are fetched, decoded and sent.
+// On Bleve, which writes one batch at a time under its lock, it stays 1
+// (the consumer still fetches the next batch meanwhile): batches waiting
+// for the lock were smaller, and Bleve pays a persist per batch. Offsets are still
 // committed in order, each once every case up to it is written. Two
 // revisions of one case in batches written at once cannot overwrite each
 // other wrongly: an index keeps the highest revision of a case whatever
