@@ -144,7 +144,9 @@ type Handler func(ctx context.Context, m Message) error
 // Consumer handles the same messages again one by one with its Handler,
 // which decides per message between done, rejected and retry; so a batch
 // handler need not isolate a bad message itself. The rules of Handler on
-// ctx and idempotency apply.
+// ctx and idempotency apply. It is called for one batch at a time, or,
+// with ConsumerConfig.InFlight above 1, concurrently for up to that many;
+// the Handler is still called from one goroutine.
 type BatchHandler func(ctx context.Context, msgs []Message) error
 
 // Defaults applied to zero fields of ConsumerConfig.
