@@ -48,7 +48,10 @@ type options struct {
 	csvRows    int           // rows of the hotline export
 	seed       uint64
 	verbose    bool
-	cpuProfile string // file for a CPU profile of the whole run
+	// indexerOnly ends each mode after the indexer and its direct loader
+	// (for comparing indexer builds; the report leaves the rest empty).
+	indexerOnly bool
+	cpuProfile  string // file for a CPU profile of the whole run
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
 	blockProfile, mutexProfile, trace string
@@ -103,6 +106,7 @@ func main() {
 	flag.IntVar(&o.csvRows, "csv-rows", 0, "rows of the GBK hotline export (default 200000, 2000 with -short)")
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
+	flag.BoolVar(&o.indexerOnly, "indexer-only", false, "measure only up to the indexer and its direct loader (to compare indexer builds)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")

@@ -127,6 +127,9 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 		return res, fmt.Errorf("direct loader: %w", err)
 	}
 	say("direct loader %.0f/s", res.Direct.perSec())
+	if o.indexerOnly {
+		return res, nil
+	}
 
 	// 4. Every target in one process: HTTP intake, the whole pipeline,
 	// submit → searchable.

@@ -522,7 +522,11 @@ func (p *Process) startRouter(context.Context) error {
 // startIndexer writes cases to the index.
 func (p *Process) startIndexer(context.Context) error {
 	stage := indexer.New(indexer.Deps{Index: p.index})
-	return p.consume(indexer.Group, indexer.Topics, stage.Handle, stage.Batch)
+	inFlight := 1 // Bleve writes one batch at a time (see indexer.InFlight)
+	if p.cfg.Index.Backend == "elasticsearch" {
+		inFlight = indexer.InFlight
+	}
+	return p.consumeWith(bus.ConsumerConfig{Group: indexer.Group, Topic: indexer.Topics[0], Batch: stage.Batch, InFlight: inFlight}, stage.Handle)
 }
 
 // startEscalator runs the escalation clock.
@@ -587,7 +591,12 @@ func (p *Process) startSender(context.Context) error {
 // the rest read together with it), handing messages to h, or batches of
 // them to batch when it is not nil.
 func (p *Process) consume(group string, topics []string, h bus.Handler, batch bus.BatchHandler) error {
-	cc := bus.ConsumerConfig{Group: group, Topic: topics[0], CoTopics: topics[1:], Batch: batch}
+	return p.consumeWith(bus.ConsumerConfig{Group: group, Topic: topics[0], CoTopics: topics[1:], Batch: batch}, h)
+}
+
+// consumeWith runs a consumer configured by cc, handing messages to h.
+func (p *Process) consumeWith(cc bus.ConsumerConfig, h bus.Handler) error {
+	topics := append([]string{cc.Topic}, cc.CoTopics...)
 	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cc.Group, err)
@@ -597,7 +606,7 @@ func (p *Process) consume(group string, topics []string, h bus.Handler, batch bu
 	if p.groups == nil {
 		p.groups = map[string][]string{}
 	}
-	p.groups[group] = topics
+	p.groups[cc.Group] = topics
 	return nil
 }
 

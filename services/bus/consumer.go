@@ -144,7 +144,9 @@ type Handler func(ctx context.Context, m Message) error
 // Consumer handles the same messages again one by one with its Handler,
 // which decides per message between done, rejected and retry; so a batch
 // handler need not isolate a bad message itself. The rules of Handler on
-// ctx and idempotency apply.
+// ctx and idempotency apply. It is called for one batch at a time, or,
+// with ConsumerConfig.InFlight above 1, concurrently for up to that many;
+// the Handler is still called from one goroutine.
 type BatchHandler func(ctx context.Context, msgs []Message) error
 
 // Defaults applied to zero fields of ConsumerConfig.
@@ -207,6 +209,18 @@ type ConsumerConfig struct {
 	Batch     BatchHandler
 	MaxBatch  int
 	BatchWait time.Duration
+	// InFlight, with Batch, is how many batches may be at the BatchHandler
+	// at once. Default 1: one batch at a time, in partition order, while
+	// the next one is fetched. Above 1 the Consumer hands over the next
+	// batch while earlier ones are still being handled, and finishes them
+	// (commits, or handles their messages again one by one) strictly in the
+	// order it fetched them, each only after every earlier batch was
+	// finished; so an offset is committed only when every message up to it
+	// is done. Messages of one key may then be handled in any order across
+	// batches: only a BatchHandler whose effect does not depend on the
+	// order (a write versioned by the record, as the search index's) may
+	// set it above 1, and it must be safe for concurrent calls.
+	InFlight int
 }
 
 // Validate reports the first invalid field.
@@ -230,6 +244,9 @@ func (cc *ConsumerConfig) Validate() error {
 	}
 	if cc.MaxBatch < 0 {
 		return fmt.Errorf("bus: consumer: max_batch must not be negative, got %d", cc.MaxBatch)
+	}
+	if cc.InFlight < 0 {
+		return fmt.Errorf("bus: consumer: in_flight must not be negative, got %d", cc.InFlight)
 	}
 	d := cc.withDefaults()
 	if d.HeartbeatInterval*3 > d.SessionTimeout {
@@ -284,6 +301,9 @@ func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	if cc.MaxBatch == 0 {
 		cc.MaxBatch = DefaultMaxBatch
 	}
+	if cc.InFlight == 0 || cc.Batch == nil {
+		cc.InFlight = 1
+	}
 	return cc
 }
 
@@ -302,9 +322,9 @@ func (cc ConsumerConfig) backoff(attempt int) time.Duration {
 // group rebalances, messages fetched but not yet committed may be
 // delivered again to the partition's new owner.
 //
-// A Consumer handles one message (or, with a BatchHandler, one batch) at a
-// time, so a message being retried also holds up the other partitions this
-// Consumer owns. For parallelism
+// A Consumer handles one message (or, with a BatchHandler, one batch, or up
+// to InFlight batches) at a time, so a message being retried also holds up
+// the other partitions this Consumer owns. For parallelism
 // run more Consumers of the group (in one process or several), up to the
 // topic's partition count.
 type Consumer struct {
@@ -432,32 +452,41 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}()
 
+	var handle func(context.Context, []kafka.Message) error
+	if c.cc.Batch != nil {
+		handle = c.handleBatch
+	}
+	flights := newInOrder(ctx, c.cc.InFlight, handle, c.finish)
+	stop := func() error {
+		err := flights.Close()
+		var fatal errFatal
+		if errors.As(err, &fatal) {
+			c.logger.Error("consumer stopped", zap.Error(err))
+			return err
+		}
+		return nil // ctx ended
+	}
 	fetchFailures := 0
 	for {
-		km, err := c.reader.FetchMessage(ctx)
+		km, err := c.reader.FetchMessage(flights.ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
-				return nil
+			if flights.ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return stop()
 			}
 			fetchFailures++
 			c.metrics.errors.WithLabelValues(c.cc.Group, c.labels["topic"], "fetch").Inc()
 			delay := c.cc.backoff(fetchFailures)
 			c.logger.Warn("fetch failed, retrying", zap.Int("attempt", fetchFailures), zap.Duration("backoff", delay), zap.Error(err))
-			if !backoff.Sleep(ctx, delay) {
-				return nil
+			if !backoff.Sleep(flights.ctx, delay) {
+				return stop()
 			}
 			continue
 		}
 		fetchFailures = 0
-		batch := c.fill(ctx, km)
+		batch := c.fill(flights.ctx, km)
 		c.metrics.consumed.With(c.labels).Add(float64(len(batch)))
-		if err := c.processBatch(ctx, batch); err != nil {
-			var fatal errFatal
-			if errors.As(err, &fatal) {
-				c.logger.Error("consumer stopped", zap.Error(err))
-				return err
-			}
-			return nil // ctx ended
+		if !flights.Start(batch) {
+			return stop()
 		}
 	}
 }
@@ -481,23 +510,26 @@ func (c *Consumer) fill(ctx context.Context, first kafka.Message) []kafka.Messag
 	return batch
 }
 
-// processBatch hands a batch to the BatchHandler and commits it; when the
-// batch fails, or there is no BatchHandler, each message goes through
-// process. It returns what process returns.
-func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) error {
-	if c.cc.Batch != nil && len(batch) > 1 {
-		msgs := make([]Message, len(batch))
-		for i, km := range batch {
-			msgs[i] = fromKafka(km)
-		}
-		err := c.callBatch(ctx, msgs)
-		if err == nil {
-			c.commit(ctx, batch...)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+// handleBatch hands a batch to the BatchHandler.
+func (c *Consumer) handleBatch(ctx context.Context, batch []kafka.Message) error {
+	msgs := make([]Message, len(batch))
+	for i, km := range batch {
+		msgs[i] = fromKafka(km)
+	}
+	return c.callBatch(ctx, msgs)
+}
+
+// finish commits a batch the BatchHandler is done with (err nil); else,
+// each message goes through process. It returns what process returns.
+func (c *Consumer) finish(ctx context.Context, batch []kafka.Message, err error) error {
+	if err == nil {
+		c.commit(ctx, batch...)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !errors.Is(err, errOneByOne) {
 		c.logger.Info("batch failed; handling its messages one by one", zap.Int("messages", len(batch)), zap.Error(err))
 	}
 	for _, km := range batch {

@@ -20,6 +20,20 @@ import (
 // Group is the indexer's consumer group.
 const Group = "tousu-indexer"
 
+// InFlight is how many batches the indexer's consumer hands to Batch at
+// once (bus.ConsumerConfig.InFlight) on Elasticsearch: while one bulk
+// request is at the node, the next batches are fetched, decoded and sent.
+// On Bleve, which writes one batch at a time under its lock, it stays 1
+// (the consumer still fetches the next batch meanwhile): batches waiting
+// for the lock were smaller, and Bleve pays a persist per batch. Offsets are still
+// committed in order, each once every case up to it is written. Two
+// revisions of one case in batches written at once cannot overwrite each
+// other wrongly: an index keeps the highest revision of a case whatever
+// order they arrive in (caseindex.Index, Upsert; Elasticsearch by external
+// version, Bleve under its upsert lock), and its Upsert is safe for
+// concurrent calls.
+const InFlight = 4
+
 // Stage writes cases to the search index.
 type Stage struct {
 	index caseindex.Index
