@@ -380,12 +380,14 @@ func check(tb testing.TB, m *manifests) []string {
 			}
 		}
 	}
-	if !slices.ContainsFunc(m.jobs, func(j *batchv1.Job) bool {
-		return slices.ContainsFunc(j.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
-			return len(c.Args) >= 2 && c.Args[0] == "topics" && c.Args[1] == "apply"
-		})
-	}) {
-		add("no Job runs tousu topics apply")
+	for _, what := range []string{"topics", "index"} {
+		if !slices.ContainsFunc(m.jobs, func(j *batchv1.Job) bool {
+			return slices.ContainsFunc(j.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
+				return len(c.Args) >= 2 && c.Args[0] == what && c.Args[1] == "apply"
+			})
+		}) {
+			add("no Job runs tousu %s apply", what)
+		}
 	}
 	claims := map[string]bool{}
 	for _, t := range attachmentTargets {
@@ -676,6 +678,8 @@ func TestBrokenManifestsAreRefused(t *testing.T) {
 			want: "the attachments are on different claims [tousu-attachments tousu-poller-data]"},
 		{name: "no topics Job", obj: func(_ testing.TB, m *manifests) { m.jobs = nil },
 			want: "no Job runs tousu topics apply"},
+		{name: "no index Job", text: replaceIn("setup-job.yaml", "args: [index, apply,", "args: [topics, apply,"),
+			want: "no Job runs tousu index apply"},
 		{name: "two escalators", text: replaceIn("escalator.yaml", "replicas: 1", "replicas: 2"),
 			want: "Deployment tousu-escalator: escalator keeps state, so one replica with the Recreate strategy"},
 		{name: "a poller rolled over", obj: func(tb testing.TB, m *manifests) {

@@ -37,6 +37,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/app"
 	"github.com/tousu/tousu/services/bus"
+	"github.com/tousu/tousu/sinks/esindex"
 )
 
 func main() {
@@ -114,6 +115,16 @@ var commands = []*command{
 			"tousu topics apply -config configs/distributed.yaml",
 		},
 		define: applyTopics,
+	},
+	{
+		name:    "index apply",
+		args:    "[-config FILE]",
+		purpose: "Create the Elasticsearch index template, the versioned index and its alias, or check the existing ones.",
+		examples: []string{
+			"TOUSU_ELASTICSEARCH_URLS=https://es.example.com:9200 tousu index apply",
+			"tousu index apply -config configs/distributed.yaml",
+		},
+		define: applyIndex,
 	},
 	{
 		name:      "policy test",
@@ -624,6 +635,36 @@ func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			}
 			fmt.Fprintf(x.stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
 		}
+		return exitOK
+	}
+}
+
+// applyIndex creates the index template, the versioned index and its
+// alias on the configured Elasticsearch, or checks them, as every indexer
+// and console does at start; a Job runs it before the services start. It
+// runs no target, so it needs none of their settings.
+func applyIndex(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
+	o := options{}
+	o.configFlag(fl)
+	return func(_ []string, x cmdIO) int {
+		cfg, _, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		if cfg.Index.Backend != "elasticsearch" {
+			fmt.Fprintf(x.stderr, "tousu index apply: the index is %s, which creates itself at start; set index.backend: elasticsearch or %s\n", cfg.Index.Backend, app.EnvESURLs)
+			return exitUsage
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		index, err := esindex.Open(ctx, cfg.Index.Elasticsearch, zap.NewNop(), nil)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		defer index.Close()
+		fmt.Fprintf(x.stdout, "alias %s → index %s (template %s), Elasticsearch %s\n", index.Alias(), index.IndexName(), index.IndexName(), index.ServerVersion())
 		return exitOK
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tousu/tousu/configs"
 	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/proctest"
+	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/app"
 )
 
@@ -178,6 +179,8 @@ func TestCommandLine(t *testing.T) {
 		// -target mailer makes a serve that ignored its argument fail at once instead of serving.
 		{args: []string{"serve", "-target", "mailer", filepath.Join(configs, "distributed.yaml")}, code: 2, want: []string{"did you mean tousu serve -config ../../configs/distributed.yaml?"}},
 		{args: []string{"topics", "apply", "configs/distributed.yml"}, code: 2, want: []string{"did you mean tousu topics apply -config configs/distributed.yml?"}},
+		{args: []string{"index", "apply", "--help"}, want: []string{"tousu index apply [-config FILE]", "tousu index apply -config configs/distributed.yaml"}, unwanted: []string{"-target"}},
+		{args: []string{"index", "apply"}, code: 2, want: []string{"the index is bleve, which creates itself at start; set index.backend: elasticsearch or TOUSU_ELASTICSEARCH_URLS"}},
 		{args: []string{"version", "now"}, code: 2, want: []string{`unexpected argument "now"`}},
 		{args: []string{"policy", "test"}, code: 2, want: []string{"e.g. tousu policy test configs/policies/telecom.yaml"}},
 		{args: []string{"policy", "test", "telecom"}, code: 1, want: []string{"no such file", "e.g. configs/policies/telecom.yaml"}},
@@ -467,6 +470,34 @@ func TestTopicsApplyCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"topics", "apply"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "no Kafka brokers") {
 		t.Errorf("without brokers: %d %s", code, errOut.String())
+	}
+}
+
+// TestIndexApplyCommand runs `tousu index apply` twice on the real
+// Elasticsearch: the first creates the template, the versioned index and
+// its alias, the second finds them; the alias then answers on the node.
+func TestIndexApplyCommand(t *testing.T) {
+	es := servertest.Require(t, servertest.ES)
+	prefix := fmt.Sprintf("tousu-apply-%d", time.Now().UnixNano())
+	t.Cleanup(func() { dropIndex(t, es, prefix) })
+	cfg := filepath.Join(t.TempDir(), "tousu.yaml")
+	yaml := fmt.Sprintf("index:\n  backend: elasticsearch\n  elasticsearch:\n    urls: [%s]\n    index_prefix: %s\n    number_of_replicas: 0\n", es, prefix)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"index", "apply", "-config", cfg}, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "alias "+prefix+" → index "+prefix+"-v") {
+			t.Fatalf("run %d: exit %d: %s %s", i, code, out.String(), errOut.String())
+		}
+	}
+	resp, err := http.Get(es + "/_alias/" + prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /_alias/%s: %d, want the alias index apply made", prefix, resp.StatusCode)
 	}
 }
 
