@@ -15,6 +15,7 @@
 #   Elasticsearch with x-pack      TOUSU_TEST_ES_SECURE (+ _CA_FILE, _API_KEY_FILE,
 #     security (HTTPS, API key)    _PASSWORD_FILE, _RUN, _TRANSPORT_PORT)
 #                                                      deploy/dev/services.sh
+#   buildah (the container image)  deploy/image.sh, run last (root)
 #   a three-node Kafka cluster     TOUSU_TEST_KAFKA_CLUSTER (+ _RUN)
 #     (the broker fault tests)                         deploy/dev/services.sh
 #   a Kafka node for the soak      TOUSU_TEST_SOAK_KAFKA deploy/dev/services.sh
@@ -155,3 +156,18 @@ go vet ./...
 go test -race -count=1 -timeout 30m ./...
 # Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).
 deploy/dev/fuzz.sh "${TOUSU_FUZZ_SECONDS:-5}"
+# The container image of deploy/Dockerfile, built with buildah (from
+# Debian's packages) and run from its root file system as uid 65532
+# (deploy/image.sh; needs root, no Docker engine or registry).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if ! command -v buildah >/dev/null 2>&1; then
+    echo "test.sh: installing buildah for the image check" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah >/dev/null
+  fi
+  t0=$SECONDS
+  TOUSU_IMAGE_RUN="${TOUSU_DEV_RUN:-/tmp/tousu-dev}-image" deploy/image.sh
+  echo "test.sh: the image built and ran in $((SECONDS - t0))s" >&2
+else
+  missing "cannot build the image (deploy/image.sh needs root and apt-get for buildah)"
+fi
