@@ -601,17 +601,9 @@ func builtinPacks() []string {
 }
 
 // applyTopics creates the declared topics on the configured Kafka brokers
-// and checks the existing ones, as every process does at start. It runs
-// no target, so it needs none of their settings (the server secret).
+// and checks the existing ones, as every process does at start.
 func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
-	o := options{}
-	o.configFlag(fl)
-	return func(_ []string, x cmdIO) int {
-		cfg, _, err := load(o, fl, x.environ)
-		if err != nil {
-			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-			return exitFailure
-		}
+	return applying(fl, func(ctx context.Context, cfg app.Config, x cmdIO) int {
 		if cfg.Embedded() {
 			fmt.Fprintf(x.stderr, "tousu topics apply: no Kafka brokers: set bus.brokers or %s (the embedded broker applies the topics itself at start)\n", app.EnvKafkaBrokers)
 			return exitUsage
@@ -621,8 +613,6 @@ func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
 			return exitFailure
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		results, err := bus.ApplyTopics(ctx, cfg.Bus, specs)
 		if err != nil {
 			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
@@ -636,28 +626,18 @@ func applyTopics(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 			fmt.Fprintf(x.stdout, "%-24s %-8s %d partitions\n", r.Name, state, r.Partitions)
 		}
 		return exitOK
-	}
+	})
 }
 
 // applyIndex creates the index template, the versioned index and its
 // alias on the configured Elasticsearch, or checks them, as every indexer
-// and console does at start; a Job runs it before the services start. It
-// runs no target, so it needs none of their settings.
+// and console does at start; a Job runs it before the services start.
 func applyIndex(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
-	o := options{}
-	o.configFlag(fl)
-	return func(_ []string, x cmdIO) int {
-		cfg, _, err := load(o, fl, x.environ)
-		if err != nil {
-			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
-			return exitFailure
-		}
+	return applying(fl, func(ctx context.Context, cfg app.Config, x cmdIO) int {
 		if cfg.Index.Backend != "elasticsearch" {
 			fmt.Fprintf(x.stderr, "tousu index apply: the index is %s, which creates itself at start; set index.backend: elasticsearch or %s\n", cfg.Index.Backend, app.EnvESURLs)
 			return exitUsage
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		index, err := esindex.Open(ctx, cfg.Index.Elasticsearch, zap.NewNop(), nil)
 		if err != nil {
 			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
@@ -666,6 +646,24 @@ func applyIndex(_ *command, fl *flag.FlagSet) func([]string, cmdIO) int {
 		defer index.Close()
 		fmt.Fprintf(x.stdout, "alias %s → index %s (template %s), Elasticsearch %s\n", index.Alias(), index.IndexName(), index.IndexName(), index.ServerVersion())
 		return exitOK
+	})
+}
+
+// applying is the shape of the apply commands: -config, the configuration
+// loaded (they run no target, so they need none of the targets' settings,
+// such as the server secret), then apply within a minute.
+func applying(fl *flag.FlagSet, apply func(context.Context, app.Config, cmdIO) int) func([]string, cmdIO) int {
+	o := options{}
+	o.configFlag(fl)
+	return func(_ []string, x cmdIO) int {
+		cfg, _, err := load(o, fl, x.environ)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "tousu: %v\n", err)
+			return exitFailure
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return apply(ctx, cfg, x)
 	}
 }
 
