@@ -21,6 +21,8 @@
 #   a Kafka node for the soak      TOUSU_TEST_SOAK_KAFKA deploy/dev/services.sh
 #     alone (deploy/soak), in the run directory TOUSU_DEV_RUN-soak, on the
 #     ports of the single node + 10
+#   a Kafka node for services/app  TOUSU_TEST_APP_KAFKA (the poison test), in
+#     TOUSU_DEV_RUN-app, on the ports of the single node + 20
 # The soak runs TOUSU_SOAK_DURATION (10m here) beside the other packages.
 # A variable already set means "use this server" and nothing is started for
 # it. Without root (to install packages) a missing server's tests skip with
@@ -39,19 +41,25 @@ missing() {
 
 started=()
 servers=() # what deploy/dev/services.sh started: stopped alone at the end
-soak_node=0 # whether the soak's own Kafka node was started here
-# soak_services runs deploy/dev/services.sh for the soak's Kafka node.
-soak_services() {
-  TOUSU_DEV_RUN="${TOUSU_DEV_RUN:-/tmp/tousu-dev}-soak" \
-    TOUSU_DEV_KAFKA_PORT=$((${TOUSU_DEV_KAFKA_PORT:-19092} + 10)) \
-    TOUSU_DEV_KAFKA_CONTROLLER_PORT=$((${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093} + 10)) \
-    TOUSU_DEV_KAFKA_SASL_PORT=$((${TOUSU_DEV_KAFKA_SASL_PORT:-19091} + 10)) \
+own_nodes=() # the Kafka nodes of one package started here (own_kafka)
+# own_kafka NAME OFFSET ARGS runs deploy/dev/services.sh for the Kafka node
+# of one package's tests: run directory TOUSU_DEV_RUN-NAME, the single
+# node's ports + OFFSET, heap 512 MiB. tousu's topics and consumer groups
+# have fixed names, so a tousu of another package's test on a shared node
+# would take a share of the partitions of a test that runs every target.
+own_kafka() {
+  local name=$1 offset=$2
+  shift 2
+  TOUSU_DEV_RUN="${TOUSU_DEV_RUN:-/tmp/tousu-dev}-$name" \
+    TOUSU_DEV_KAFKA_PORT=$((${TOUSU_DEV_KAFKA_PORT:-19092} + offset)) \
+    TOUSU_DEV_KAFKA_CONTROLLER_PORT=$((${TOUSU_DEV_KAFKA_CONTROLLER_PORT:-19093} + offset)) \
+    TOUSU_DEV_KAFKA_SASL_PORT=$((${TOUSU_DEV_KAFKA_SASL_PORT:-19091} + offset)) \
     TOUSU_DEV_KAFKA_HEAP=512m deploy/dev/services.sh "$@"
 }
 cleanup() {
   for s in "${started[@]}"; do "deploy/dev/$s" stop >/dev/null 2>&1 || true; done
   if [ "${#servers[@]}" -gt 0 ]; then deploy/dev/services.sh stop "${servers[@]}" >/dev/null 2>&1 || true; fi
-  if [ "$soak_node" = 1 ]; then soak_services stop kafka >/dev/null 2>&1 || true; fi
+  for n in "${own_nodes[@]}"; do own_kafka "${n%:*}" "${n#*:}" stop kafka >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 
@@ -138,20 +146,22 @@ if [ "${#wanted[@]}" -gt 0 ]; then
   fi
 fi
 
-# The soak's node: tousu's topics and consumer groups have fixed names, so
-# a tousu of another package's test on the shared node would take a share
-# of the soak's partitions.
-if [ -z "${TOUSU_TEST_SOAK_KAFKA:-}" ]; then
-  if soak_services start kafka; then
-    soak_node=1
-    export TOUSU_TEST_SOAK_KAFKA="$(soak_services env 2>/dev/null | sed -n "s/^export TOUSU_TEST_KAFKA=//p" | tr -d "'\"")"
+# The Kafka nodes of the packages whose tests run every target on Kafka
+# beside other packages: the soak (deploy/soak) and services/app's poison
+# test.
+for node in soak:10:TOUSU_TEST_SOAK_KAFKA app:20:TOUSU_TEST_APP_KAFKA; do
+  IFS=: read -r name offset var <<<"$node"
+  [ -z "${!var:-}" ] || continue
+  if own_kafka "$name" "$offset" start kafka; then
+    own_nodes+=("$name:$offset")
+    export "$var=$(own_kafka "$name" "$offset" env 2>/dev/null | sed -n "s/^export TOUSU_TEST_KAFKA=//p" | tr -d "'\"")"
   else
-    missing "the soak's Kafka node did not start (deploy/dev/services.sh)"
+    missing "the Kafka node of $name did not start (deploy/dev/services.sh)"
   fi
-fi
+done
 export TOUSU_SOAK_DURATION="${TOUSU_SOAK_DURATION:-10m}"
 
-echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none} es-secure=${TOUSU_TEST_ES_SECURE:-none} soak-kafka=${TOUSU_TEST_SOAK_KAFKA:-none} soak=${TOUSU_SOAK_DURATION}" >&2
+echo "test.sh: browser=${TOUSU_TEST_BROWSER:-none} prometheus=${TOUSU_TEST_PROMETHEUS:-none} small-fs=${TOUSU_TEST_SMALL_FS:-none} imap=${TOUSU_TEST_IMAP:+dovecot} smtp=${TOUSU_TEST_SMTP:-none} kafka=${TOUSU_TEST_KAFKA:-none} kafka-cluster=${TOUSU_TEST_KAFKA_CLUSTER:-none} es=${TOUSU_TEST_ES:-none} es-secure=${TOUSU_TEST_ES_SECURE:-none} soak-kafka=${TOUSU_TEST_SOAK_KAFKA:-none} app-kafka=${TOUSU_TEST_APP_KAFKA:-none} soak=${TOUSU_SOAK_DURATION}" >&2
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
 # Every fuzz target a few seconds (TOUSU_FUZZ_SECONDS, default 5).

@@ -129,6 +129,14 @@ func poisonRows(run string) []poisonRow {
 	}
 }
 
+// appKafka is the Kafka node of this package's tests that run every
+// target on Kafka: tousu's topics and consumer groups have fixed names, so
+// a tousu of another package's test on a shared node (services/tousu's, run
+// beside this package) would take a share of the partitions and decide
+// this test's complaints.
+var appKafka = servertest.Server{Env: "TOUSU_TEST_APP_KAFKA",
+	Hint: `a Kafka node no other package's test uses: TOUSU_DEV_RUN=/tmp/tousu-dev-app TOUSU_DEV_KAFKA_PORT=19112 TOUSU_DEV_KAFKA_CONTROLLER_PORT=19113 TOUSU_DEV_KAFKA_SASL_PORT=19111 deploy/dev/services.sh start kafka`}
+
 // TestPoisonInEveryTopicOnRealKafka writes, into every topic tousu reads
 // (deploy/topics.yaml lists them), records that can never be used
 // between good records of the same partition, on real Apache Kafka with
@@ -139,7 +147,7 @@ func poisonRows(run string) []poisonRow {
 // the follower goes on); and afterwards every group has caught up and a
 // new complaint becomes a case.
 func TestPoisonInEveryTopicOnRealKafka(t *testing.T) {
-	kafka := servertest.Require(t, servertest.Kafka)
+	kafka := servertest.Require(t, appKafka)
 	run := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	// The outbox's acknowledgements go to a relay that takes every mail.
 	relay := (&smtptest.Server{}).Start(t)
