@@ -214,9 +214,7 @@ func stop(tb testing.TB, ps ...*proc) {
 // outcome together.
 func routerComplaints(tb testing.TB, p *proc) float64 {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.http+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.get(http.DefaultClient, "/metrics")
 	if err != nil {
 		tb.Fatal(err)
 	}
