@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -360,13 +361,15 @@ type searchResult struct {
 // a pipeline that never delivers; it is not a speed assertion.
 const pipelineBound = 2 * time.Minute
 
-// waitFor polls the console until q has want hits, within pipelineBound.
+// waitFor polls the console until the exact phrase q has want hits, within
+// pipelineBound. Unquoted, a search tolerates a missing word, and on a
+// shared broker other runs' cases carry all but the run's number.
 func (p *proc) waitFor(tb testing.TB, q string, want int) searchResult {
 	tb.Helper()
 	var res searchResult
 	if !polltest.Within(pipelineBound, func() bool {
 		res = searchResult{}
-		p.request(tb, http.MethodGet, "/api/v1/cases?limit=200&q="+url.QueryEscape(q), "", &res)
+		p.request(tb, http.MethodGet, "/api/v1/cases?limit=200&q="+url.QueryEscape(strconv.Quote(q)), "", &res)
 		return res.Total == want
 	}) {
 		tb.Fatalf("q=%s: %d hits, want %d", q, res.Total, want)
