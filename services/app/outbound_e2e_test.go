@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/smtp"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/tousu/tousu/ingest/imap"
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/internal/secret"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
@@ -69,7 +69,7 @@ func TestOutboundMailThroughARealMTA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
+	listen := proctest.FreeAddr(t)
 	on := true
 	r := startTousu(t, t.TempDir(), func(c *Config) {
 		c.HTTP.Listen = listen
@@ -250,18 +250,6 @@ func supportFolders(tb testing.TB, imapURL string, folders ...string) func(folde
 		v.Path, v.RawQuery = "/"+folder, "tls=none"
 		return v.String()
 	}
-}
-
-// freeAddr is a loopback address with a port free now, for a process
-// that must know its public URL before it listens.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // addAgent creates the agent account name of department through the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/internal/secret"
 )
 
@@ -19,7 +20,7 @@ import (
 // /readyz; once the broker is back every spooled complaint becomes exactly
 // one case.
 func TestGatewaySpoolsWhileTheBrokerIsAway(t *testing.T) {
-	pipelineDir, brokerAddr := t.TempDir(), freeAddr(t)
+	pipelineDir, brokerAddr := t.TempDir(), proctest.FreeAddr(t)
 	// The gateway's references and the console's status page share the
 	// server secret.
 	shared := secret.Inline(strings.Repeat("投诉", 8))

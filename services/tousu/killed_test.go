@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tousu/tousu/internal/polltest"
+	"github.com/tousu/tousu/internal/proctest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
@@ -114,7 +114,7 @@ func TestComponentsKilledUnderLoad(t *testing.T) {
 	env := []string{"TOUSU_BOOTSTRAP_TOKEN=" + testToken, "TOUSU_SECRET=" + testSecret}
 	// The gateway keeps its address across restarts, as behind a load
 	// balancer.
-	gatewayAddr := freeAddr(t)
+	gatewayAddr := proctest.FreeAddr(t)
 	hotline := filepath.Join(root, "poller", "hotline")
 	if err := os.MkdirAll(hotline, 0o755); err != nil {
 		t.Fatal(err)
@@ -213,17 +213,6 @@ func TestComponentsKilledUnderLoad(t *testing.T) {
 	m.check(t)
 	hot.check(t)
 	al.check(t)
-}
-
-// freeAddr returns a loopback address no one listens on.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // reverse returns s backwards, for a second tag of the run that shares no
