@@ -214,10 +214,12 @@ func (p *Pages) actionFlash(cs router.Case, id string, kind router.ActionKind) (
 	if _, ok := kindLabels[kind]; !ok || st.Kind != "" && kind != kindFollowUp {
 		kind = st.Kind
 	}
-	switch st.State {
-	case router.ActionApplied:
+	// An action the router applied is pending here until the index has
+	// the case it wrote: the page would show the case without it.
+	switch {
+	case st.State == router.ActionApplied && cs.Revision >= st.Revision:
 		return "已生效：" + kindLabel(kind), false
-	case router.ActionRefused:
+	case st.State == router.ActionRefused:
 		return "未执行：" + kindLabel(kind) + "。" + st.Message, false
 	}
 	return "已提交：" + kindLabel(kind) + "，正在处理…", true

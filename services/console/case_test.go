@@ -143,6 +143,12 @@ func TestActionOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied.Revision++
+	// The router tells the result before the indexer wrote its case: the
+	// page keeps waiting, or it would say 已生效 above the old case.
+	ps.results[a.ID] = router.ActionResult{Action: a.ID, Case: "TS-C", Kind: router.ActionTake, State: router.ActionApplied, Revision: applied.Revision}
+	if _, page := ps.get(t, "甲", loc); !strings.Contains(page, "已提交：接手工单，正在处理…") || !strings.Contains(page, `http-equiv="refresh"`) {
+		t.Errorf("GET %s once told but not yet indexed:\n%s", loc, page)
+	}
 	if err := ps.index.Upsert(context.Background(), []router.Case{applied}); err != nil {
 		t.Fatal(err)
 	}
