@@ -87,6 +87,15 @@ func (p pattern) findAll(text string) [][]int {
 	return p.re.FindAllStringIndex(text, -1)
 }
 
+// findAllSubmatch is every successive non-overlapping match in text with
+// its submatches; as re.FindAllStringSubmatchIndex(text, -1).
+func (p pattern) findAllSubmatch(text string) [][]int {
+	if !p.possible(text) {
+		return nil
+	}
+	return p.re.FindAllStringSubmatchIndex(text, -1)
+}
+
 // neededLiterals are groups of non-empty strings such that every match of
 // re contains a string of each group; nil when re gives none (it may match
 // without fixed text, or ignores case).

@@ -155,6 +155,40 @@ func checkPattern(tb testing.TB, p pattern, text string) {
 	if got, want := p.findAll(text), p.re.FindAllStringIndex(text, -1); !reflect.DeepEqual(got, want) {
 		tb.Fatalf("%s in %q: findAll %v, the regexp %v (needs %q)", p.re, text, got, want, p.needs)
 	}
+	if got, want := p.findAllSubmatch(text), p.re.FindAllStringSubmatchIndex(text, -1); !reflect.DeepEqual(got, want) {
+		tb.Fatalf("%s in %q: findAllSubmatch %v, the regexp %v (needs %q)", p.re, text, got, want, p.needs)
+	}
+}
+
+// TestDatePatternsFindAsRegexps checks the forms DatesInText reads,
+// with their pre-filters, against their regexps on every text of the
+// shipped packs and on texts full of dates.
+func TestDatePatternsFindAsRegexps(t *testing.T) {
+	dated := []string{
+		"客户称2026年12月3日起宽带断网，12月5号报修，师傅说上个月就坏了",
+		"2026-12-3 买的手机，2026/12/05 屏幕就花了，2026.12.6再去店里",
+		"去年6月份办的套餐，今年3月2日起多扣费，前年十二月3号开的户",
+		"6月份 6个月 包月 上月 上个月 十二月三十一号 13月45日 2026年13月",
+		"２０２６年１２月３日（全角数字） 12 月 3 号 2026 年 12 月",
+		"鍙风爜 2026年\xff12月 乱码里的日期 20261203",
+	}
+	forms := []pattern{reFullDate, reYearMonth, reRelYearMonth, reMonthDay, reMonth, reLastMonth, reYear}
+	for _, p := range forms {
+		if len(p.needs) == 0 && p.literal == "" {
+			t.Errorf("%s: no pre-filter", p.re)
+		}
+	}
+	texts := dated
+	for _, pc := range shippedCorpora(t) {
+		for _, c := range pc.cases {
+			texts = append(texts, c.Subject, c.Description)
+		}
+	}
+	for _, p := range forms {
+		for _, text := range texts {
+			checkPattern(t, p, text)
+		}
+	}
 }
 
 // shippedPatterns are the regexps of every condition of the packs.
