@@ -21,6 +21,9 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
+	// day is the received day in loc (time.DateOnly), which conditions
+	// with effective dates compare.
+	day string
 	// textDate is the latest date the text names (zero when none), for
 	// time limits that read the text when occurred_at is unknown.
 	textDate TextDate
@@ -31,7 +34,8 @@ type subject struct {
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
-	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc,
+		day: received.In(loc).Format(time.DateOnly)}
 	if c.OccurredAt.IsZero() {
 		s.textDate, _ = OccurredInText(lower, received, loc)
 	}
@@ -63,7 +67,7 @@ func letters(s string) int {
 // pattern that made a text condition hold (for the explanation).
 func (cc *compiledCondition) match(s *subject) (bool, string) {
 	c := cc.Condition
-	if day := s.received.In(s.loc).Format(time.DateOnly); (c.EffectiveFrom != "" && day < c.EffectiveFrom) || (c.EffectiveUntil != "" && day >= c.EffectiveUntil) {
+	if (c.EffectiveFrom != "" && s.day < c.EffectiveFrom) || (c.EffectiveUntil != "" && s.day >= c.EffectiveUntil) {
 		return false, ""
 	}
 	if len(c.Channels) > 0 && !slices.Contains(c.Channels, string(s.c.Channel)) {
