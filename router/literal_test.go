@@ -90,8 +90,9 @@ func TestPatternsFindAsRegexps(t *testing.T) {
 
 // TestShippedDecisionsUnchanged decides every golden case and example of
 // every shipped pack with the pre-filters and again with every regexp run
-// as it is (the matching before pre-filters): the verdicts, explanations
-// included, are the same.
+// as it is and every keyword looked for (the matching before pre-filters,
+// literal and rune set): the verdicts, explanations included, are the
+// same.
 func TestShippedDecisionsUnchanged(t *testing.T) {
 	at := time.Date(2026, 3, 16, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	n := 0
@@ -107,6 +108,14 @@ func TestShippedDecisionsUnchanged(t *testing.T) {
 					filtered++
 				}
 				cc.regexps[i] = pattern{re: p.re}
+			}
+			for _, bits := range [][]runeBits{cc.keywordRunes, cc.allRunes, cc.notRunes} {
+				for i, b := range bits {
+					if b != nil {
+						filtered++
+					}
+					bits[i] = nil
+				}
 			}
 		}
 		if filtered == 0 {
@@ -157,6 +166,9 @@ func checkPattern(tb testing.TB, p pattern, text string) {
 	}
 	if got, want := p.findAllSubmatch(text), p.re.FindAllStringSubmatchIndex(text, -1); !reflect.DeepEqual(got, want) {
 		tb.Fatalf("%s in %q: findAllSubmatch %v, the regexp %v (needs %q)", p.re, text, got, want, p.needs)
+	}
+	if p.re.MatchString(text) && !p.mayOccur(runeSetOf(text)) {
+		tb.Fatalf("%s in %q: matches, but the rune set rules it out (needs %q)", p.re, text, p.needs)
 	}
 }
 

@@ -21,6 +21,9 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
+	// runes are the runes of lower (and so of flat), which rule out most
+	// keywords and needed strings of patterns without a search.
+	runes *runeSet
 	// day is the received day in loc (time.DateOnly), which conditions
 	// with effective dates compare.
 	day string
@@ -35,7 +38,7 @@ type subject struct {
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
 	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc,
-		day: received.In(loc).Format(time.DateOnly)}
+		runes: runeSetOf(lower), day: received.In(loc).Format(time.DateOnly)}
 	if c.OccurredAt.IsZero() {
 		s.textDate, _ = OccurredInText(lower, received, loc)
 	}
@@ -131,13 +134,13 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	if c.Valid != nil && *c.Valid != s.valid {
 		return false, ""
 	}
-	for _, k := range cc.not {
-		if strings.Contains(s.flat, k) {
+	for i, k := range cc.not {
+		if s.runes.mayHold(cc.notRunes[i]) && strings.Contains(s.flat, k) {
 			return false, ""
 		}
 	}
-	for _, k := range cc.all {
-		if !strings.Contains(s.flat, k) {
+	for i, k := range cc.all {
+		if !s.runes.mayHold(cc.allRunes[i]) || !strings.Contains(s.flat, k) {
 			return false, ""
 		}
 	}
@@ -146,14 +149,17 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	}
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
-		for _, k := range cc.keywords {
-			if cc.findKeyword(s.flat, k) {
+		for i, k := range cc.keywords {
+			if s.runes.mayHold(cc.keywordRunes[i]) && cc.findKeyword(s.flat, k) {
 				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
+				if !re.mayOccur(s.runes) {
+					continue
+				}
 				if loc := cc.findRegexp(s.lower, re); loc != nil {
 					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break
