@@ -68,22 +68,33 @@ func (w *routerWork) prepare(complaints []*normalize.Complaint, now time.Time) (
 		}
 		todo = append(todo, c)
 	}
-	if len(todo) < 2 {
-		return p, nil
-	}
 	opened := make([]router.Case, len(todo))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(todo)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(todo); i = int(next.Add(1) - 1) {
-				opened[i] = p.policy.Open(*todo[i], now)
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(len(todo), func(i int) { opened[i] = p.policy.Open(*todo[i], now) })
 	for i, c := range todo {
 		p.ahead[c] = opened[i]
 	}
 	return p, nil
+}
+
+// concurrently calls fn(i) for i from 0 to n-1 on every core and returns
+// when every call has; fn must be safe for concurrent use with itself on
+// distinct i. With one item, or one core, it calls fn in this goroutine.
+func concurrently(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

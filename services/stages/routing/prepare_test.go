@@ -48,9 +48,10 @@ func casesOf(tb testing.TB, msgs []bus.Message) map[string][]byte {
 
 // TestCasesOpenedAhead: a call opens the cases of its complaints from
 // customers without cases ahead, before deciding any in turn, and each
-// once; the cases are those the policy opens, a customer's complaints
-// keep their order (the second joins the first's case), and a redelivered
-// call opens and writes nothing.
+// once; the cases are those the policy opens, written in the order of
+// their complaints (encoded concurrently), a customer's complaints keep
+// their order (the second joins the first's case), and a redelivered call
+// opens and writes nothing.
 func TestCasesOpenedAhead(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 3, 4, 2, 10, 0, 0, time.UTC)
@@ -88,6 +89,15 @@ func TestCasesOpenedAhead(t *testing.T) {
 	written := casesOf(t, w.attempts[0])
 	if len(written) != 4 {
 		t.Fatalf("%d cases written, want 4", len(written))
+	}
+	var order []string
+	for _, m := range w.attempts[0] {
+		if m.Topic == bus.TopicCases {
+			order = append(order, string(m.Key))
+		}
+	}
+	if want := []string{a.Reference, reply.Reference, b.Reference, c.Reference}; !slices.Equal(order, want) {
+		t.Errorf("cases written in the order %v, want %v (their complaints')", order, want)
 	}
 	for _, x := range []normalize.Complaint{b, c} {
 		_, want, err := router.EncodeCase(e.Open(x, at), router.DefaultMaxRecordBytes)

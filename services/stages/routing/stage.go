@@ -515,15 +515,20 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	var out []bus.Message
 	var ch routerChanges
 	budget := w.stage.maxRecordBytes
-	for _, id := range w.order {
-		d := w.cases[id]
+	// The cases are encoded on every core (encodeCase is pure), the
+	// messages made in order.
+	ch.cases = make([]storedCase, len(w.order))
+	errs := make([]error, len(w.order))
+	concurrently(len(w.order), func(i int) {
+		d := w.cases[w.order[i]]
 		d.c.Revision = d.base + 1
-		sc, err := encodeCase(d.c, budget)
-		if err != nil {
-			return nil, ch, err
+		ch.cases[i], errs[i] = encodeCase(d.c, budget)
+	})
+	for i, id := range w.order {
+		if errs[i] != nil {
+			return nil, ch, errs[i]
 		}
-		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: sc.JSON})
-		ch.cases = append(ch.cases, sc)
+		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: ch.cases[i].JSON})
 	}
 	for _, n := range w.notices {
 		if err := record.AppendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
