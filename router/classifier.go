@@ -127,15 +127,10 @@ func (m *Classifier) Predict(text string) Prediction {
 // up without building a string per n-gram.
 func (m *Classifier) known(text string) []int {
 	var out []int
-	seen := map[int]bool{}
-	var buf []byte
-	eachGram(text, m.min, m.max, func(g []rune) {
-		buf = buf[:0]
-		for _, r := range g {
-			buf = utf8.AppendRune(buf, r)
-		}
-		if i, ok := m.vocab[string(buf)]; ok && !seen[i] {
-			seen[i] = true
+	seen := make([]uint64, (len(m.vocab)+63)/64) // vocabulary indices are 0 to len-1
+	eachGram(text, m.min, m.max, func(g []byte) {
+		if i, ok := m.vocab[string(g)]; ok && seen[i/64]&(1<<(i%64)) == 0 {
+			seen[i/64] |= 1 << (i % 64)
 			out = append(out, i)
 		}
 	})
@@ -146,29 +141,35 @@ func (m *Classifier) known(text string) []int {
 // folded to 0, n-grams never spanning punctuation or spaces.
 func features(text string, min, max int) []string {
 	var out []string
-	eachGram(text, min, max, func(g []rune) { out = append(out, string(g)) })
+	eachGram(text, min, max, func(g []byte) { out = append(out, string(g)) })
 	return out
 }
 
-// eachGram calls fn with each character n-gram of text, as features
-// returns them, without building strings; g is valid only during the call.
-func eachGram(text string, min, max int, fn func(g []rune)) {
+// eachGram calls fn with the UTF-8 bytes of each character n-gram of
+// text, as features returns them, without building strings; g is valid
+// only during the call.
+func eachGram(text string, min, max int, fn func(g []byte)) {
 	text = strings.ToLower(normalize.CleanText(text))
-	var run []rune
+	var run []byte
+	var starts []int // byte offset of each character of run
 	flush := func() {
+		starts = append(starts, len(run))
+		chars := len(starts) - 1
 		for n := min; n <= max; n++ {
-			for i := 0; i+n <= len(run); i++ {
-				fn(run[i : i+n])
+			for i := 0; i+n <= chars; i++ {
+				fn(run[starts[i]:starts[i+n]])
 			}
 		}
-		run = run[:0]
+		run, starts = run[:0], starts[:0]
 	}
 	for _, r := range text {
 		switch {
 		case unicode.IsDigit(r):
+			starts = append(starts, len(run))
 			run = append(run, '0')
 		case unicode.IsLetter(r):
-			run = append(run, r)
+			starts = append(starts, len(run))
+			run = utf8.AppendRune(run, r)
 		default:
 			flush()
 		}

@@ -1,11 +1,13 @@
 package router
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Model kinds: the two linear models `tousu policy train` compares by
@@ -34,14 +36,14 @@ func (f ModelFeatures) buckets() int { return 1 << f.HashBits }
 
 // hashed returns the distinct buckets of text's n-grams, sorted, and
 // calls gram (when not nil) with each n-gram that claimed a bucket first.
-func (f ModelFeatures) hashed(text string, gram func(bucket uint32, g []rune)) []uint32 {
+func (f ModelFeatures) hashed(text string, gram func(bucket uint32, g []byte)) []uint32 {
 	mask := uint32(f.buckets() - 1)
 	var out []uint32
 	var seen map[uint32]bool
 	if gram != nil {
 		seen = map[uint32]bool{}
 	}
-	eachGram(text, f.NgramMin, f.NgramMax, func(g []rune) {
+	eachGram(text, f.NgramMin, f.NgramMax, func(g []byte) {
 		b := hashGram(g) & mask
 		out = append(out, b)
 		if gram != nil && !seen[b] {
@@ -54,35 +56,13 @@ func (f ModelFeatures) hashed(text string, gram func(bucket uint32, g []rune)) [
 }
 
 // hashGram is FNV-1a (32 bit) of the n-gram's UTF-8 bytes.
-func hashGram(g []rune) uint32 {
+func hashGram(g []byte) uint32 {
 	h := uint32(2166136261)
-	var buf [4]byte
-	for _, r := range g {
-		n := encodeRune(buf[:], r)
-		for _, c := range buf[:n] {
-			h ^= uint32(c)
-			h *= 16777619
-		}
+	for _, c := range g {
+		h ^= uint32(c)
+		h *= 16777619
 	}
 	return h
-}
-
-// encodeRune is utf8.EncodeRune for valid runes (the n-grams hold only
-// letters and '0').
-func encodeRune(p []byte, r rune) int {
-	switch {
-	case r < 0x80:
-		p[0] = byte(r)
-		return 1
-	case r < 0x800:
-		p[0], p[1] = 0xC0|byte(r>>6), 0x80|byte(r)&0x3F
-		return 2
-	case r < 0x10000:
-		p[0], p[1], p[2] = 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F
-		return 3
-	}
-	p[0], p[1], p[2], p[3] = 0xF0|byte(r>>18), 0x80|byte(r>>12)&0x3F, 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F
-	return 4
 }
 
 // linear is a linear model over hashed features: the score of class k is
@@ -316,10 +296,10 @@ func (m *linear) strongest(f ModelFeatures, text string, best, second, n int) []
 		return nil
 	}
 	var cs []contribution
-	buckets := f.hashed(text, func(b uint32, g []rune) {
+	buckets := f.hashed(text, func(b uint32, g []byte) {
 		row := m.w[int(b)*m.classes : int(b+1)*m.classes]
 		// single characters and numbers say little to a reader
-		if d := float64(row[best] - row[second]); d > 0 && len(g) > 1 && !slices.Contains(g, '0') {
+		if d := float64(row[best] - row[second]); d > 0 && utf8.RuneCount(g) > 1 && bytes.IndexByte(g, '0') < 0 {
 			cs = append(cs, contribution{gram: string(g), by: d})
 		}
 	})

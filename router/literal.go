@@ -21,6 +21,9 @@ type pattern struct {
 	// each group. Empty when the expression gives none (then it always
 	// runs).
 	needs [][]string
+	// needRunes are the rune bits of literal (one group of one) or of
+	// needs, group by group.
+	needRunes [][]runeBits
 }
 
 // maxClassRunes is the largest character class whose runes are taken as
@@ -33,12 +36,27 @@ func newPattern(re *regexp.Regexp) pattern {
 	// does not contain: such patterns always run.
 	if prefix, complete := re.LiteralPrefix(); complete && prefix != "" && !strings.ContainsRune(prefix, utf8.RuneError) {
 		p.literal = prefix
+		p.needRunes = [][]runeBits{{runeBitsOf(prefix)}}
 		return p
 	}
 	if tree, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
 		p.needs = neededLiterals(tree.Simplify())
 	}
+	for _, group := range p.needs {
+		p.needRunes = append(p.needRunes, runeBitsOfAll(group))
+	}
 	return p
+}
+
+// mayOccur reports whether a text of rune set s may hold a match: false
+// only when, for one needed group, s rules out every string.
+func (p pattern) mayOccur(s *runeSet) bool {
+	for _, group := range p.needRunes {
+		if !slices.ContainsFunc(group, s.mayHold) {
+			return false
+		}
+	}
+	return true
 }
 
 // possible reports whether text may hold a match: false only when it
@@ -85,6 +103,15 @@ func (p pattern) findAll(text string) [][]int {
 		return nil
 	}
 	return p.re.FindAllStringIndex(text, -1)
+}
+
+// findAllSubmatch is every successive non-overlapping match in text with
+// its submatches; as re.FindAllStringSubmatchIndex(text, -1).
+func (p pattern) findAllSubmatch(text string) [][]int {
+	if !p.possible(text) {
+		return nil
+	}
+	return p.re.FindAllStringSubmatchIndex(text, -1)
 }
 
 // neededLiterals are groups of non-empty strings such that every match of

@@ -56,7 +56,8 @@ func TestNeededLiterals(t *testing.T) {
 // TestPatternsFindAsRegexps: every regexp of every shipped pack finds,
 // through its pre-filter, exactly what the regexp alone finds (first
 // match and all matches) in every golden case and example of its pack,
-// and in texts made to come close.
+// and in texts made to come close; so do the date forms DatesInText
+// reads, on all those texts and texts full of dates.
 func TestPatternsFindAsRegexps(t *testing.T) {
 	close := []string{
 		"",
@@ -66,6 +67,18 @@ func TestPatternsFindAsRegexps(t *testing.T) {
 		"刹车片换了以后踩刹车还是有异响，第2次进站了",
 		"配件\n等了",   // the words, but the newline between them
 		"不\xff给保修", // an invalid byte, read as U+FFFD
+		"客户称2026年12月3日起宽带断网，12月5号报修，师傅说上个月就坏了",
+		"2026-12-3 买的手机，2026/12/05 屏幕就花了，2026.12.6再去店里",
+		"去年6月份办的套餐，今年3月2日起多扣费，前年十二月3号开的户",
+		"6月份 6个月 包月 上月 上个月 十二月三十一号 13月45日 2026年13月",
+		"２０２６年１２月３日（全角数字） 12 月 3 号 2026 年 12 月",
+		"鍙风爜 2026年\xff12月 乱码里的日期 20261203",
+	}
+	dateForms := []pattern{reFullDate, reYearMonth, reRelYearMonth, reMonthDay, reMonth, reLastMonth, reYear}
+	for _, p := range dateForms {
+		if len(p.needs) == 0 && p.literal == "" {
+			t.Errorf("date form %s: no pre-filter", p.re)
+		}
 	}
 	patterns, texts := 0, 0
 	for _, pc := range shippedCorpora(t) {
@@ -81,6 +94,11 @@ func TestPatternsFindAsRegexps(t *testing.T) {
 				patterns++
 			}
 		}
+		for _, p := range dateForms {
+			for _, text := range own {
+				checkPattern(t, p, text)
+			}
+		}
 		texts += len(own)
 	}
 	if patterns < 50 || texts < 5000 {
@@ -90,8 +108,9 @@ func TestPatternsFindAsRegexps(t *testing.T) {
 
 // TestShippedDecisionsUnchanged decides every golden case and example of
 // every shipped pack with the pre-filters and again with every regexp run
-// as it is (the matching before pre-filters): the verdicts, explanations
-// included, are the same.
+// as it is and every keyword looked for (the matching before pre-filters,
+// literal and rune set): the verdicts, explanations included, are the
+// same.
 func TestShippedDecisionsUnchanged(t *testing.T) {
 	at := time.Date(2026, 3, 16, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	n := 0
@@ -107,6 +126,14 @@ func TestShippedDecisionsUnchanged(t *testing.T) {
 					filtered++
 				}
 				cc.regexps[i] = pattern{re: p.re}
+			}
+			for _, bits := range [][]runeBits{cc.keywordRunes, cc.allRunes, cc.notRunes} {
+				for i, b := range bits {
+					if b != nil {
+						filtered++
+					}
+					bits[i] = nil
+				}
 			}
 		}
 		if filtered == 0 {
@@ -154,6 +181,12 @@ func checkPattern(tb testing.TB, p pattern, text string) {
 	}
 	if got, want := p.findAll(text), p.re.FindAllStringIndex(text, -1); !reflect.DeepEqual(got, want) {
 		tb.Fatalf("%s in %q: findAll %v, the regexp %v (needs %q)", p.re, text, got, want, p.needs)
+	}
+	if got, want := p.findAllSubmatch(text), p.re.FindAllStringSubmatchIndex(text, -1); !reflect.DeepEqual(got, want) {
+		tb.Fatalf("%s in %q: findAllSubmatch %v, the regexp %v (needs %q)", p.re, text, got, want, p.needs)
+	}
+	if p.re.MatchString(text) && !p.mayOccur(runeSetOf(text)) {
+		tb.Fatalf("%s in %q: matches, but the rune set rules it out (needs %q)", p.re, text, p.needs)
 	}
 }
 

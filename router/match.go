@@ -21,6 +21,12 @@ type subject struct {
 	customerKnown bool
 	received      time.Time
 	loc           *time.Location
+	// runes are the runes of lower (and so of flat), which rule out most
+	// keywords and needed strings of patterns without a search.
+	runes *runeSet
+	// day is the received day in loc (time.DateOnly), which conditions
+	// with effective dates compare.
+	day string
 	// textDate is the latest date the text names (zero when none), for
 	// time limits that read the text when occurred_at is unknown.
 	textDate TextDate
@@ -31,7 +37,8 @@ type subject struct {
 
 func newSubject(c normalize.Complaint, received time.Time, loc *time.Location, customerKnown bool) *subject {
 	lower := ClassifierText(c.Subject, c.Description)
-	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc}
+	s := &subject{c: c, lower: lower, flat: compact(lower), customerKnown: customerKnown, received: received, loc: loc,
+		runes: runeSetOf(lower), day: received.In(loc).Format(time.DateOnly)}
 	if c.OccurredAt.IsZero() {
 		s.textDate, _ = OccurredInText(lower, received, loc)
 	}
@@ -63,7 +70,7 @@ func letters(s string) int {
 // pattern that made a text condition hold (for the explanation).
 func (cc *compiledCondition) match(s *subject) (bool, string) {
 	c := cc.Condition
-	if day := s.received.In(s.loc).Format(time.DateOnly); (c.EffectiveFrom != "" && day < c.EffectiveFrom) || (c.EffectiveUntil != "" && day >= c.EffectiveUntil) {
+	if (c.EffectiveFrom != "" && s.day < c.EffectiveFrom) || (c.EffectiveUntil != "" && s.day >= c.EffectiveUntil) {
 		return false, ""
 	}
 	if len(c.Channels) > 0 && !slices.Contains(c.Channels, string(s.c.Channel)) {
@@ -127,13 +134,13 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	if c.Valid != nil && *c.Valid != s.valid {
 		return false, ""
 	}
-	for _, k := range cc.not {
-		if strings.Contains(s.flat, k) {
+	for i, k := range cc.not {
+		if s.runes.mayHold(cc.notRunes[i]) && strings.Contains(s.flat, k) {
 			return false, ""
 		}
 	}
-	for _, k := range cc.all {
-		if !strings.Contains(s.flat, k) {
+	for i, k := range cc.all {
+		if !s.runes.mayHold(cc.allRunes[i]) || !strings.Contains(s.flat, k) {
 			return false, ""
 		}
 	}
@@ -142,14 +149,17 @@ func (cc *compiledCondition) match(s *subject) (bool, string) {
 	}
 	if len(cc.keywords) > 0 || len(cc.regexps) > 0 {
 		hit := ""
-		for _, k := range cc.keywords {
-			if cc.findKeyword(s.flat, k) {
+		for i, k := range cc.keywords {
+			if s.runes.mayHold(cc.keywordRunes[i]) && cc.findKeyword(s.flat, k) {
 				hit = "含关键词" + quote(k)
 				break
 			}
 		}
 		if hit == "" {
 			for _, re := range cc.regexps {
+				if !re.mayOccur(s.runes) {
+					continue
+				}
 				if loc := cc.findRegexp(s.lower, re); loc != nil {
 					hit = "文中出现" + quote(s.lower[loc[0]:loc[1]])
 					break

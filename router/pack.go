@@ -1009,8 +1009,12 @@ func parseOffset(s string) (time.Duration, error) {
 type compiledCondition struct {
 	Condition
 	keywords, all, not []string
-	regexps            []pattern
-	unless             []compiledContext
+	// keywordRunes, allRunes and notRunes are the rune bits of keywords,
+	// all and not, by index: a keyword the text's runeSet rules out is
+	// not looked for.
+	keywordRunes, allRunes, notRunes []runeBits
+	regexps                          []pattern
+	unless                           []compiledContext
 }
 
 type compiledContext struct {
@@ -1036,6 +1040,7 @@ func compileCondition(c Condition) (*compiledCondition, error) {
 	cc.keywords = prep("keywords", c.Keywords)
 	cc.all = prep("all_keywords", c.AllKeywords)
 	cc.not = prep("not_keywords", c.NotKeywords)
+	cc.keywordRunes, cc.allRunes, cc.notRunes = runeBitsOfAll(cc.keywords), runeBitsOfAll(cc.all), runeBitsOfAll(cc.not)
 	for _, s := range c.Regexps {
 		re, err := regexp.Compile(s)
 		if err != nil {

@@ -17,7 +17,9 @@ type TextDate struct {
 	end      int // where the words end in the text
 }
 
-// The forms DatesInText reads, most precise first. A number is Arabic or
+// The forms DatesInText reads, most precise first, as patterns: most
+// texts lack the characters a form needs (月, 年), and looking for them
+// costs less than running the expression. A number is Arabic or
 // Chinese (一 to 三十一); a year is four digits.
 const (
 	cnNum = `[0-9]{1,2}|[一二三四五六七八九十]{1,3}`
@@ -25,17 +27,17 @@ const (
 
 var (
 	// 2026-12-03, 2026/12/3, 2026.12.3, 2026年12月3日
-	reFullDate = regexp.MustCompile(`(20[0-9]{2})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*[日号]?`)
+	reFullDate = newPattern(regexp.MustCompile(`(20[0-9]{2})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*[日号]?`))
 	// 2026年12月(份)
-	reYearMonth = regexp.MustCompile(`(20[0-9]{2})\s*年\s*(` + cnNum + `)\s*月`)
+	reYearMonth = newPattern(regexp.MustCompile(`(20[0-9]{2})\s*年\s*(` + cnNum + `)\s*月`))
 	// 去年6月份, 今年3月, 前年十二月(3号)
-	reRelYearMonth = regexp.MustCompile(`(去年|今年|前年)\s*(` + cnNum + `)\s*月(?:份)?(?:\s*(` + cnNum + `)\s*[日号])?`)
+	reRelYearMonth = newPattern(regexp.MustCompile(`(去年|今年|前年)\s*(` + cnNum + `)\s*月(?:份)?(?:\s*(` + cnNum + `)\s*[日号])?`))
 	// 12月3号, 3月2日
-	reMonthDay = regexp.MustCompile(`(` + cnNum + `)\s*月\s*(` + cnNum + `)\s*[日号]`)
+	reMonthDay = newPattern(regexp.MustCompile(`(` + cnNum + `)\s*月\s*(` + cnNum + `)\s*[日号]`))
 	// 6月份 (not 6个月, not 包月)
-	reMonth = regexp.MustCompile(`(` + cnNum + `)\s*月份`)
+	reMonth = newPattern(regexp.MustCompile(`(` + cnNum + `)\s*月份`))
 	// 上个月, 上月
-	reLastMonth = regexp.MustCompile(`上个?月`)
+	reLastMonth = newPattern(regexp.MustCompile(`上个?月`))
 )
 
 // DatesInText reads the dates a complaint's text names, relative to the
@@ -87,16 +89,16 @@ func DatesInText(text string, received time.Time, loc *time.Location) []TextDate
 		}
 		return ry
 	}
-	for _, m := range reFullDate.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reFullDate.findAllSubmatch(text) {
 		y, mo, d := atoi(text, m, 1), atoi(text, m, 2), atoi(text, m, 3)
 		t := day(y, mo, d)
 		add(m, t, t)
 	}
-	for _, m := range reYearMonth.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reYearMonth.findAllSubmatch(text) {
 		from, to := month(atoi(text, m, 1), cnAtoi(text, m, 2))
 		add(m, from, to)
 	}
-	for _, m := range reRelYearMonth.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reRelYearMonth.findAllSubmatch(text) {
 		y := ry - map[string]int{"今年": 0, "去年": 1, "前年": 2}[text[m[2]:m[3]]]
 		mo := cnAtoi(text, m, 2)
 		if m[6] >= 0 {
@@ -107,17 +109,17 @@ func DatesInText(text string, received time.Time, loc *time.Location) []TextDate
 		from, to := month(y, mo)
 		add(m, from, to)
 	}
-	for _, m := range reMonthDay.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reMonthDay.findAllSubmatch(text) {
 		mo, d := cnAtoi(text, m, 1), cnAtoi(text, m, 2)
 		t := day(yearOf(mo, d), mo, d)
 		add(m, t, t)
 	}
-	for _, m := range reMonth.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reMonth.findAllSubmatch(text) {
 		mo := cnAtoi(text, m, 1)
 		from, to := month(yearOf(mo, 1), mo)
 		add(m, from, to)
 	}
-	for _, m := range reLastMonth.FindAllStringIndex(text, -1) {
+	for _, m := range reLastMonth.findAll(text) {
 		from := time.Date(ry, r.Month()-1, 1, 0, 0, 0, 0, loc)
 		add(m, from, from.AddDate(0, 1, -1))
 	}
@@ -149,7 +151,7 @@ func OccurredInText(text string, received time.Time, loc *time.Location) (TextDa
 
 // reYear is a year alone (2019年, 2019年底), which only EventDateInText
 // reads: the year's last day.
-var reYear = regexp.MustCompile(`(20[0-9]{2})\s*年(?:底|初|末)?`)
+var reYear = newPattern(regexp.MustCompile(`(20[0-9]{2})\s*年(?:底|初|末)?`))
 
 // EventDateInText is the date the text gives an event named by one of
 // words: the latest day any date right before the words can mean
@@ -158,7 +160,7 @@ var reYear = regexp.MustCompile(`(20[0-9]{2})\s*年(?:底|初|末)?`)
 // stands right before the words.
 func EventDateInText(text string, words []string, received time.Time, loc *time.Location) (TextDate, bool) {
 	dates := DatesInText(text, received, loc)
-	for _, m := range reYear.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range reYear.findAllSubmatch(text) {
 		if y := atoi(text, m, 1); y <= received.In(loc).Year() && !slices.ContainsFunc(dates, func(d TextDate) bool { return d.end > m[0] && d.end-len(d.Words) <= m[0] }) {
 			dates = append(dates, TextDate{From: time.Date(y, 1, 1, 0, 0, 0, 0, loc), To: time.Date(y, 12, 31, 0, 0, 0, 0, loc), Words: text[m[0]:m[1]], end: m[1]})
 		}

@@ -51,7 +51,10 @@ type options struct {
 	// indexerOnly ends each mode after the indexer and its direct loader
 	// (for comparing indexer builds; the report leaves the rest empty).
 	indexerOnly bool
-	cpuProfile  string // file for a CPU profile of the whole run
+	// routerOnly ends each mode after normalizer + router and their
+	// pass-through (for comparing normalizer and router builds).
+	routerOnly bool
+	cpuProfile string // file for a CPU profile of the whole run
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
 	blockProfile, mutexProfile, trace string
@@ -107,6 +110,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
 	flag.BoolVar(&o.indexerOnly, "indexer-only", false, "measure only up to the indexer and its direct loader (to compare indexer builds)")
+	flag.BoolVar(&o.routerOnly, "router-only", false, "measure only the plain producer, normalizer + router and their pass-through (to compare normalizer and router builds)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")

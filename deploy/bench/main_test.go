@@ -57,6 +57,32 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestRouterOnly: with -router-only a run measures the plain producer,
+// normalizer + router and the pass-through, and stops before the indexer.
+func TestRouterOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // liveness, as in TestSmoke
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	o := options{modes: []string{"embedded"}, short: true, out: out, complaints: 120, routerOnly: true, seed: 20261207}
+	if err := run(ctx, o.sizes(), testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	measured := regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`)
+	if !measured.MatchString(md) {
+		t.Errorf("normalizer + router row missing or without numbers:\n%s", md)
+	}
+	for _, row := range []string{`\| indexer alone[^|]*\| \d+ /s`, `\| whole pipeline sustained[^|]*\| \d+ /s`} {
+		if regexp.MustCompile(row).MatchString(md) {
+			t.Errorf("a -router-only run measured %s:\n%s", row, md)
+		}
+	}
+}
+
 // testWriter logs the harness's progress through t.
 type testWriter struct{ t testing.TB }
 

@@ -93,6 +93,9 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 		return res, fmt.Errorf("pass-through: %w", err)
 	}
 	say("pass-through %.0f/s", res.PassThrough.perSec())
+	if o.routerOnly {
+		return res, nil
+	}
 
 	// 3. The indexer alone over the cases the router wrote, then the
 	// direct loader with the same cases.

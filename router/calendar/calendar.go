@@ -339,18 +339,19 @@ func (c *Calendar) BusinessDayLength() time.Duration {
 	return total
 }
 
-// spans returns the working spans of the day starting at midnight.
-func (c *Calendar) spans(midnight time.Time) [][2]time.Time {
+// spans appends the working spans of the day starting at midnight to
+// out[:0] and returns them (the loops over days reuse one buffer).
+func (c *Calendar) spans(midnight time.Time, out [][2]time.Time) [][2]time.Time {
+	out = out[:0]
 	if len(c.periods) == 0 {
-		return [][2]time.Time{{midnight, c.midnight(midnight, 1)}}
+		return append(out, [2]time.Time{midnight, c.midnight(midnight, 1)})
 	}
 	y, m, d := midnight.Date()
-	out := make([][2]time.Time, len(c.periods))
-	for i, p := range c.periods {
-		out[i] = [2]time.Time{
+	for _, p := range c.periods {
+		out = append(out, [2]time.Time{
 			time.Date(y, m, d, 0, p.start, 0, 0, c.loc),
 			time.Date(y, m, d, 0, p.end, 0, 0, c.loc),
-		}
+		})
 	}
 	return out
 }
@@ -365,6 +366,7 @@ func (c *Calendar) AddWorking(t time.Time, d time.Duration) (time.Time, error) {
 	if d == 0 {
 		return t, nil
 	}
+	var buf [4][2]time.Time
 	for day := c.midnight(t, 0); ; day = c.midnight(day, 1) {
 		ok, err := c.IsWorkday(day)
 		if err != nil {
@@ -373,7 +375,7 @@ func (c *Calendar) AddWorking(t time.Time, d time.Duration) (time.Time, error) {
 		if !ok {
 			continue
 		}
-		for _, s := range c.spans(day) {
+		for _, s := range c.spans(day, buf[:]) {
 			if !t.Before(s[1]) {
 				continue
 			}
@@ -397,6 +399,7 @@ func (c *Calendar) WorkingBetween(a, b time.Time) (time.Duration, error) {
 	if !b.After(a) {
 		return 0, nil
 	}
+	var buf [4][2]time.Time
 	for day := c.midnight(a, 0); day.Before(b); day = c.midnight(day, 1) {
 		ok, err := c.IsWorkday(day)
 		if err != nil {
@@ -405,7 +408,7 @@ func (c *Calendar) WorkingBetween(a, b time.Time) (time.Duration, error) {
 		if !ok {
 			continue
 		}
-		for _, s := range c.spans(day) {
+		for _, s := range c.spans(day, buf[:]) {
 			from, to := s[0], s[1]
 			if a.After(from) {
 				from = a

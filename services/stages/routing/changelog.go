@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -94,18 +95,21 @@ const stateOverhead = 64
 // appendState appends the records of a call's changes to out: each case as
 // encoded (within budget), each history bounded to budget.
 func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int) error {
-	add := func(key, customer string, r stateRecord) error {
-		r.V, r.Customer = stateVersion, customer
-		b, err := ingest.EncodeJSON(r)
-		if err != nil {
-			return bus.Reject(err)
-		}
+	put := func(key, customer string, b []byte) error {
 		if len(b) > budget+stateOverhead+2*len(customer) {
 			return bus.Reject(fmt.Errorf("the %s record %s encodes in %d bytes, over the budget of %d", bus.TopicRouterState, key, len(b), budget))
 		}
 		*out = append(*out, bus.Message{Topic: bus.TopicRouterState, Key: []byte(key), PartitionKey: []byte(customer),
 			Value: b, Headers: map[string]string{headerWriter: writer}})
 		return nil
+	}
+	// carrying puts a record carrying one payload already encoded.
+	carrying := func(key, customer, field string, payload []byte) error {
+		b, err := stateJSON(customer, field, payload)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		return put(key, customer, b)
 	}
 	// A tombstone deletes the key's record when router.state is
 	// compacted, and its state on every router that reads it.
@@ -121,7 +125,7 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 		tombstone("case/"+e.id, e.customer)
 	}
 	for _, c := range ch.cases {
-		if err := add("case/"+c.ID, c.Customer.Key, stateRecord{Case: c.JSON}); err != nil {
+		if err := carrying("case/"+c.ID, c.Customer.Key, "case", c.JSON); err != nil {
 			return err
 		}
 	}
@@ -130,8 +134,11 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 			tombstone("history/"+h.Key, h.Key)
 			continue
 		}
-		h := boundHistory(h, budget)
-		if err := add("history/"+h.Key, h.Key, stateRecord{History: &h}); err != nil {
+		_, b, err := boundHistory(h, budget)
+		if err != nil {
+			return bus.Reject(err)
+		}
+		if err := carrying("history/"+h.Key, h.Key, "history", b); err != nil {
 			return err
 		}
 	}
@@ -140,7 +147,11 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 			tombstone("sent/"+l.Customer, l.Customer)
 			continue
 		}
-		if err := add("sent/"+l.Customer, l.Customer, stateRecord{Sent: &l.Sent}); err != nil {
+		b, err := ingest.EncodeJSON(stateRecord{V: stateVersion, Customer: l.Customer, Sent: &l.Sent})
+		if err != nil {
+			return bus.Reject(err)
+		}
+		if err := put("sent/"+l.Customer, l.Customer, b); err != nil {
 			return err
 		}
 	}
@@ -148,11 +159,12 @@ func appendState(out *[]bus.Message, ch routerChanges, writer string, budget int
 }
 
 // boundHistory returns h with its oldest cases left out until it encodes
-// in budget bytes; the router's own file keeps the whole history.
-func boundHistory(h normalize.CustomerHistory, budget int) normalize.CustomerHistory {
+// in budget bytes (at least the newest case is kept), and its encoding
+// (ingest.EncodeJSON).
+func boundHistory(h normalize.CustomerHistory, budget int) (normalize.CustomerHistory, []byte, error) {
 	b, err := ingest.EncodeJSON(h)
 	if err != nil || len(b) <= budget || len(h.Cases) < 2 {
-		return h
+		return h, b, err
 	}
 	cases := slices.Clone(h.Cases)
 	slices.SortStableFunc(cases, func(x, y normalize.CaseRecord) int { return y.LastActivity.Compare(x.LastActivity) })
@@ -160,10 +172,31 @@ func boundHistory(h normalize.CustomerHistory, budget int) normalize.CustomerHis
 		cases = cases[:max(1, len(cases)*budget/len(b))]
 		h.Cases = cases
 		if b, err = ingest.EncodeJSON(h); err != nil {
-			break
+			return h, nil, err
 		}
 	}
-	return h
+	return h, b, nil
+}
+
+// stateJSON is the encoding of a stateRecord of customer carrying one
+// payload already encoded (field "case" or "history"): the bytes
+// ingest.EncodeJSON gives for the record, without encoding or compacting
+// the payload again.
+func stateJSON(customer, field string, payload []byte) ([]byte, error) {
+	c, err := ingest.EncodeJSON(customer)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"v":,"customer":,"":}`)+4+len(c)+len(field)+len(payload))
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, stateVersion, 10)
+	b = append(b, `,"customer":`...)
+	b = append(b, c...)
+	b = append(b, `,"`...)
+	b = append(b, field...)
+	b = append(b, `":`...)
+	b = append(b, payload...)
+	return append(b, '}'), nil
 }
 
 // Applied returns the next offset of router.state's partition the file

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -274,8 +275,13 @@ func TestBoundHistory(t *testing.T) {
 	}
 	const budget = 256 << 10
 	b, _ := ingest.EncodeJSON(h)
-	bounded := boundHistory(h, budget)
-	bb, _ := ingest.EncodeJSON(bounded)
+	bounded, bb, err := boundHistory(h, budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := ingest.EncodeJSON(bounded); !bytes.Equal(again, bb) {
+		t.Error("boundHistory returned another encoding than the bounded history's")
+	}
 	if len(b) <= budget || len(bb) > budget || len(bounded.Cases) == 0 || len(h.Cases) != 3000 {
 		t.Fatalf("history of %d bytes bounded to %d bytes, %d cases", len(b), len(bb), len(bounded.Cases))
 	}
@@ -284,7 +290,7 @@ func TestBoundHistory(t *testing.T) {
 		t.Error("the newest case was left out")
 	}
 	small := historyFor(h.Key, "一次投诉", now)
-	if got := boundHistory(small, budget); len(got.Cases) != 1 {
+	if got, _, _ := boundHistory(small, budget); len(got.Cases) != 1 {
 		t.Errorf("a small history changed: %+v", got)
 	}
 }
@@ -301,4 +307,48 @@ func storedCases(tb testing.TB, cases ...router.Case) []storedCase {
 		out[i] = sc
 	}
 	return out
+}
+
+// TestStateRecordsEncodeAsBefore checks that the records appendState
+// assembles around an encoded case or history are byte for byte what
+// encoding the whole stateRecord gives, for customer keys and texts that
+// need escaping.
+func TestStateRecordsEncodeAsBefore(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 30, 0, 0, time.FixedZone("CST", 8*3600))
+	tests := []struct {
+		name, customer, text string
+	}{
+		{"phone", "phone:+8613912345678", "手机信号差了三天，12月3日起打电话总断线"},
+		{"email with html", "email:wang<li>&\"x\"@example.com", "<p>宽带&nbsp;断网</p> 报修单号 BX20261203-07 还没人来"},
+		{"anonymous", "anon:api:9f3c", "物业不管事\t楼道灯坏了一个月 \u2028 电梯也停了"},
+		{"lying charset", "email:li@例子.公司", "鎵嬫満淇″彿宸紝锟斤拷 收到的信是乱码"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := historyFor(tt.customer, tt.text, at)
+			c := router.Case{V: router.SchemaVersion, ID: h.Cases[0].ID, Revision: 2, Customer: normalize.Customer{Key: tt.customer},
+				Status: router.StatusOpen, Description: tt.text, UpdatedAt: at}
+			var got []bus.Message
+			if err := appendState(&got, routerChanges{customers: []normalize.CustomerHistory{h}, cases: storedCases(t, c)}, "me", router.DefaultMaxRecordBytes); err != nil {
+				t.Fatal(err)
+			}
+			sc := storedCases(t, c)[0]
+			wantCase, err := ingest.EncodeJSON(stateRecord{V: stateVersion, Customer: tt.customer, Case: sc.JSON})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantHistory, err := ingest.EncodeJSON(stateRecord{V: stateVersion, Customer: tt.customer, History: &h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 {
+				t.Fatalf("%d records, want 2", len(got))
+			}
+			for i, want := range [][]byte{wantCase, wantHistory} {
+				if !bytes.Equal(got[i].Value, want) {
+					t.Errorf("record %s:\n got %s\nwant %s", got[i].Key, got[i].Value, want)
+				}
+			}
+		})
+	}
 }

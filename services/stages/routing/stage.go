@@ -46,7 +46,10 @@ const Group = "tousu-router"
 // detection on complaints.batch (see batcher.Stage), which flags the cases
 // of a batch incident through case actions.
 //
-// A call decides its messages in order against the state, writes the
+// A call decides its messages in order against the state, as of the
+// call's start; the cases of complaints that will open one (customers
+// without cases in the state) are opened ahead on every core, which the
+// policy's Open being pure makes the same cases. It then writes the
 // changed cases (each once, at its stored revision + 1), the notices, the
 // batch candidates and the agents' category corrections (for every
 // router's classifiers, see TrainedPacks) in one broker call, and only
@@ -179,15 +182,22 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	}
 	w := &routerWork{stage: s, ctx: ctx, customers: map[string]*normalize.CustomerHistory{}, dirty: map[string]bool{},
 		cases: map[string]*caseDraft{}, outcomes: map[string]int{}, actions: map[[2]string]int{}, sent: map[string][]router.Sent{}}
-	for _, m := range msgs {
+	// Complaints are decided as of the call's start, so that the cases
+	// opened ahead (prepare) are the cases opened in turn.
+	now := s.now()
+	type decoded struct {
+		action    *router.Action
+		complaint *normalize.Complaint
+	}
+	in := make([]decoded, len(msgs))
+	var complaints []*normalize.Complaint
+	for i, m := range msgs {
 		if m.Topic == bus.TopicActions {
 			var a router.Action
 			if err := record.Decode(m, &a); err != nil {
 				return err
 			}
-			if err := s.act(w, a); err != nil {
-				return err
-			}
+			in[i].action = &a
 			continue
 		}
 		var c normalize.Complaint
@@ -197,7 +207,22 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 		if err := record.CheckVersion(m, c.V, normalize.SchemaVersion); err != nil {
 			return err
 		}
-		if err := s.route(w, c); err != nil {
+		in[i].complaint = &c
+		complaints = append(complaints, &c)
+	}
+	policy, err := w.prepare(complaints, now)
+	if err != nil {
+		return err
+	}
+	for _, d := range in {
+		if d.action != nil {
+			if err := s.act(w, *d.action); err != nil {
+				return err
+			}
+			continue
+		}
+		policy.deciding(d.complaint)
+		if err := s.route(w, *d.complaint, policy, now); err != nil {
 			return err
 		}
 	}
@@ -224,9 +249,9 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) error {
 	return nil
 }
 
-// route decides one complaint into w (router.RouteComplaint).
-func (s *Stage) route(w *routerWork, c normalize.Complaint) error {
-	r, err := router.RouteComplaint(router.Arrival{Complaint: c, Records: w, Dedupe: s.cfg, Policy: s.policy, Now: s.now()})
+// route decides one complaint into w as of now (router.RouteComplaint).
+func (s *Stage) route(w *routerWork, c normalize.Complaint, policy router.Policy, now time.Time) error {
+	r, err := router.RouteComplaint(router.Arrival{Complaint: c, Records: w, Dedupe: s.cfg, Policy: policy, Now: now})
 	if err != nil {
 		return err
 	}
@@ -490,15 +515,20 @@ func (w *routerWork) finish() ([]bus.Message, routerChanges, error) {
 	var out []bus.Message
 	var ch routerChanges
 	budget := w.stage.maxRecordBytes
-	for _, id := range w.order {
-		d := w.cases[id]
+	// The cases are encoded on every core (encodeCase is pure), the
+	// messages made in order.
+	ch.cases = make([]storedCase, len(w.order))
+	errs := make([]error, len(w.order))
+	concurrently(len(w.order), func(i int) {
+		d := w.cases[w.order[i]]
 		d.c.Revision = d.base + 1
-		sc, err := encodeCase(d.c, budget)
-		if err != nil {
-			return nil, ch, err
+		ch.cases[i], errs[i] = encodeCase(d.c, budget)
+	})
+	for i, id := range w.order {
+		if errs[i] != nil {
+			return nil, ch, errs[i]
 		}
-		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: sc.JSON})
-		ch.cases = append(ch.cases, sc)
+		out = append(out, bus.Message{Topic: bus.TopicCases, Key: []byte(id), Value: ch.cases[i].JSON})
 	}
 	for _, n := range w.notices {
 		if err := record.AppendJSON(&out, budget, bus.TopicAlerts, n.Case, n); err != nil {
