@@ -3,6 +3,7 @@ package bleveindex
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -170,5 +171,41 @@ func TestUpsertsTakeTurnsPerCase(t *testing.T) {
 		if got, err := reopened.Get(context.Background(), id); err != nil || got.Revision != rev {
 			t.Errorf("after reopen, case %s: revision %d (%v), want %d", id, got.Revision, err, rev)
 		}
+	}
+}
+
+// BenchmarkUpsertWriters loads 2,000 new cases in batches of 500 (the
+// indexer's largest) from one writer, as the indexer did, and from two
+// writers at once, as it does with two batches in flight.
+func BenchmarkUpsertWriters(b *testing.B) {
+	const total, size = 2000, 500
+	for _, writers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				idx := openBench(b)
+				cases := benchCases(b, fmt.Sprintf("w%d-", round), total)
+				round++
+				batches := make(chan []router.Case, total/size)
+				for lo := 0; lo < total; lo += size {
+					batches <- cases[lo:min(lo+size, total)]
+				}
+				close(batches)
+				b.StartTimer()
+				var wg sync.WaitGroup
+				for range writers {
+					wg.Go(func() {
+						for batch := range batches {
+							if err := idx.Upsert(context.Background(), batch); err != nil {
+								b.Error(err)
+							}
+						}
+					})
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(round*total)/b.Elapsed().Seconds(), "cases/s")
+		})
 	}
 }
