@@ -109,10 +109,13 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if s.esURL == "" {
 		targets = "indexer,console"
 	}
-	if res.Indexer, err = s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets)); err != nil {
+	res.Indexer, err = cpuPhase(ctx, "indexer", func(ctx context.Context) (rate, error) {
+		return s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets))
+	})
+	if err != nil {
 		return res, fmt.Errorf("indexer: %w", err)
 	}
-	say("indexer %.0f/s", res.Indexer.perSec())
+	say("indexer %.0f/s, CPU %s a case (with the broker's)", res.Indexer.perSec(), res.Indexer.cpuPerItem())
 	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
 	if err != nil {
 		return res, err
@@ -121,15 +124,16 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err != nil {
 		return res, err
 	}
-	if s.esURL != "" {
-		res.Direct, err = bulkIndexer(ctx, s, cases)
-	} else {
-		res.Direct, err = rawBleve(s.dir, cases, bus.DefaultMaxBatch)
-	}
+	res.Direct, err = cpuPhase(ctx, "direct", func(ctx context.Context) (rate, error) {
+		if s.esURL != "" {
+			return bulkIndexer(ctx, s, cases)
+		}
+		return rawBleve(s.dir, cases, bus.DefaultMaxBatch)
+	})
 	if err != nil {
 		return res, fmt.Errorf("direct loader: %w", err)
 	}
-	say("direct loader %.0f/s", res.Direct.perSec())
+	say("direct loader %.0f/s, CPU %s a case", res.Direct.perSec(), res.Direct.cpuPerItem())
 	if o.indexerOnly {
 		return res, nil
 	}

@@ -522,7 +522,7 @@ func (p *Process) startRouter(context.Context) error {
 // startIndexer writes cases to the index.
 func (p *Process) startIndexer(context.Context) error {
 	stage := indexer.New(indexer.Deps{Index: p.index})
-	inFlight := 1 // Bleve writes one batch at a time (see indexer.InFlight)
+	inFlight := indexer.BleveInFlight
 	if p.cfg.Index.Backend == "elasticsearch" {
 		inFlight = indexer.InFlight
 	}

@@ -40,7 +40,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,17 +144,21 @@ func termsField(field string) string { return field + "_terms" }
 // facetSize is how many values each facet reports; the rest is not listed.
 const facetSize = 100
 
-// Index is a caseindex.Index backed by Bleve. It is safe for concurrent use;
-// upserts are serialised so that the revision check and the write are one
-// step.
+// Index is a caseindex.Index backed by Bleve. It is safe for concurrent use.
+// Upserts of the same case are serialised, so that the revision check and
+// the write are one step for it; upserts of different cases run at once,
+// and Bleve persists the batches that arrive together in one go.
 type Index struct {
 	bleve  bleve.Index
 	logger *zap.Logger
 	path   string
 	cals   caseindex.Calendars
 
-	upsertMu sync.Mutex
-	closed   atomic.Bool
+	writing caseLocks
+	closed  atomic.Bool
+	// testHookWrite, set by tests only, runs in Upsert while it holds
+	// the cases of ids, before it reads their revisions.
+	testHookWrite func(ids []string)
 }
 
 var _ caseindex.Index = (*Index)(nil)
@@ -400,16 +403,18 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 		return fmt.Errorf("bleveindex: %w", err)
 	}
 
-	x.upsertMu.Lock()
-	defer x.upsertMu.Unlock()
-	if x.closed.Load() {
-		return ErrClosed
-	}
-
 	ids := make([]string, len(unique))
 	for i, c := range unique {
 		ids[i] = c.ID
 	}
+	if !x.writing.lock(ids) {
+		return ErrClosed
+	}
+	defer x.writing.unlock(ids)
+	if x.testHookWrite != nil {
+		x.testHookWrite(ids)
+	}
+
 	stored, err := x.revisions(ctx, ids)
 	if err != nil {
 		return err
@@ -712,14 +717,13 @@ func (x *Index) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the index; it waits for a running Upsert. Closing twice is
-// not an error.
+// Close closes the index; it waits for running Upserts, and later ones
+// return ErrClosed. Closing twice is not an error.
 func (x *Index) Close() error {
-	x.upsertMu.Lock()
-	defer x.upsertMu.Unlock()
-	if x.closed.Swap(true) {
+	if !x.writing.close() {
 		return nil
 	}
+	x.closed.Store(true)
 	if err := x.bleve.Close(); err != nil {
 		return fmt.Errorf("bleveindex: close %s: %w", x.path, err)
 	}

@@ -23,16 +23,21 @@ const Group = "tousu-indexer"
 // InFlight is how many batches the indexer's consumer hands to Batch at
 // once (bus.ConsumerConfig.InFlight) on Elasticsearch: while one bulk
 // request is at the node, the next batches are fetched, decoded and sent.
-// On Bleve, which writes one batch at a time under its lock, it stays 1
-// (the consumer still fetches the next batch meanwhile): batches waiting
-// for the lock were smaller, and Bleve pays a persist per batch. Offsets are still
-// committed in order, each once every case up to it is written. Two
-// revisions of one case in batches written at once cannot overwrite each
-// other wrongly: an index keeps the highest revision of a case whatever
-// order they arrive in (caseindex.Index, Upsert; Elasticsearch by external
-// version, Bleve under its upsert lock), and its Upsert is safe for
-// concurrent calls.
+// Offsets are still committed in order, each once every case up to it is
+// written. Two revisions of one case in batches written at once cannot
+// overwrite each other wrongly: an index keeps the highest revision of a
+// case whatever order they arrive in (caseindex.Index, Upsert;
+// Elasticsearch by external version, Bleve by taking turns per case), and
+// its Upsert is safe for concurrent calls.
 const InFlight = 4
+
+// BleveInFlight is InFlight on the embedded Bleve index, which writes
+// batches of different cases at once. Two: the next batch is decoded and
+// analysed while Bleve persists the current one, and written while the
+// current one's offset is committed. Four, when Bleve still wrote one
+// batch at a time, made batches smaller (the consumer ends a batch at the
+// first gap of BatchWait), and Bleve pays a persist per batch.
+const BleveInFlight = 2
 
 // Stage writes cases to the search index.
 type Stage struct {

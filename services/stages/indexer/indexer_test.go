@@ -153,11 +153,24 @@ func (h *heldIndex) count() int {
 }
 
 // TestBatchesInFlightCommitInOrder: with several batches at the index at
-// once and the index answering the first one last, nothing is committed
-// until that first batch is written (the later ones being done does not
-// move the offset past it), then everything is; and the first revision of
-// a case, written after its second, does not overwrite it.
+// once (as many as the indexer lets in flight on each backend) and the
+// index answering the first one last, nothing is committed until that
+// first batch is written (the later ones being done does not move the
+// offset past it), then everything is; and the first revision of a case,
+// written after its second, does not overwrite it.
 func TestBatchesInFlightCommitInOrder(t *testing.T) {
+	for _, tc := range []struct {
+		backend  string
+		inFlight int
+	}{
+		{"elasticsearch", InFlight},
+		{"bleve", BleveInFlight},
+	} {
+		t.Run(tc.backend, func(t *testing.T) { testBatchesInFlight(t, tc.inFlight) })
+	}
+}
+
+func testBatchesInFlight(t *testing.T, inFlight int) {
 	ctx := context.Background()
 	cfg, producer := stagetest.StartBroker(t)
 	bleve := openBleve(t)
@@ -183,12 +196,13 @@ func TestBatchesInFlightCommitInOrder(t *testing.T) {
 	n := int64(len(msgs))
 
 	// Batches of 4: the first holds revision 1 of case 0000; the index
-	// answers it only after the three batches after it.
-	index := &heldIndex{Index: bleve, hold: "TS202612060000", others: 3, release: make(chan struct{})}
-	runIndexer(t, cfg, producer, index, bus.ConsumerConfig{MaxBatch: 4, InFlight: InFlight})
+	// answers it only after the batches in flight after it (one at
+	// least: every backend has a batch written while another is held).
+	index := &heldIndex{Index: bleve, hold: "TS202612060000", others: max(inFlight-1, 1), release: make(chan struct{})}
+	runIndexer(t, cfg, producer, index, bus.ConsumerConfig{MaxBatch: 4, InFlight: inFlight})
 
 	lag := func() int64 { return totalLag(t, cfg) }
-	polltest.Until(t, "three later batches written while the first is held", func() bool { return index.count() >= index.others })
+	polltest.Until(t, fmt.Sprintf("%d later batches written while the first is held", index.others), func() bool { return index.count() >= index.others })
 	if got := lag(); got != n {
 		t.Errorf("lag with the first batch still at the index = %d, want %d (an offset was committed past it)", got, n)
 	}
