@@ -56,6 +56,14 @@ own_kafka() {
     TOUSU_DEV_KAFKA_SASL_PORT=$((${TOUSU_DEV_KAFKA_SASL_PORT:-19091} + offset)) \
     TOUSU_DEV_KAFKA_HEAP=512m deploy/dev/services.sh "$@"
 }
+# fresh CMD... removes the data an earlier run left on the servers CMD
+# manages (topics, consumer groups and their offsets, indices) when none of
+# them runs, so that every run starts from empty servers as on a fresh
+# machine: tousu's topics and groups have fixed names, and a node that
+# kept every earlier run's cases makes each new process catch up on them.
+fresh() {
+  if ! "$@" status >/dev/null 2>&1; then "$@" reset >/dev/null 2>&1 || true; fi
+}
 cleanup() {
   for s in "${started[@]}"; do "deploy/dev/$s" stop >/dev/null 2>&1 || true; done
   if [ "${#servers[@]}" -gt 0 ]; then deploy/dev/services.sh stop "${servers[@]}" >/dev/null 2>&1 || true; fi
@@ -138,6 +146,7 @@ if [ -z "${TOUSU_TEST_KAFKA_CLUSTER:-}" ]; then wanted+=(kafka-cluster); vars+=(
 if [ "${#wanted[@]}" -gt 0 ]; then
   t0=$SECONDS
   servers=("${wanted[@]}")
+  fresh deploy/dev/services.sh
   if deploy/dev/services.sh start "${wanted[@]}"; then
     eval "$(deploy/dev/services.sh env | grep -E "^export ($(IFS='|'; echo "${vars[*]}"))=")"
     echo "test.sh: ${wanted[*]} ready after $((SECONDS - t0))s" >&2
@@ -152,6 +161,7 @@ fi
 for node in soak:10:TOUSU_TEST_SOAK_KAFKA app:20:TOUSU_TEST_APP_KAFKA; do
   IFS=: read -r name offset var <<<"$node"
   [ -z "${!var:-}" ] || continue
+  fresh own_kafka "$name" "$offset"
   if own_kafka "$name" "$offset" start kafka; then
     own_nodes+=("$name:$offset")
     export "$var=$(own_kafka "$name" "$offset" env 2>/dev/null | sed -n "s/^export TOUSU_TEST_KAFKA=//p" | tr -d "'\"")"
