@@ -241,6 +241,19 @@ const (
 	EnvKafkaTLSKeyFile    = "TOUSU_KAFKA_TLS_KEY_FILE"
 	EnvKafkaTLSServerName = "TOUSU_KAFKA_TLS_SERVER_NAME"
 	EnvESURLs             = "TOUSU_ELASTICSEARCH_URLS"
+	// EnvESAPIKey (the key itself, named by the variable) or
+	// EnvESAPIKeyFile, EnvESUsername with EnvESPassword or
+	// EnvESPasswordFile, and the TLS files and name set the credentials
+	// and index.elasticsearch.tls, as the Kafka variables set bus's.
+	EnvESAPIKey        = "TOUSU_ELASTICSEARCH_API_KEY"
+	EnvESAPIKeyFile    = "TOUSU_ELASTICSEARCH_API_KEY_FILE"
+	EnvESUsername      = "TOUSU_ELASTICSEARCH_USERNAME"
+	EnvESPassword      = "TOUSU_ELASTICSEARCH_PASSWORD"
+	EnvESPasswordFile  = "TOUSU_ELASTICSEARCH_PASSWORD_FILE"
+	EnvESTLSCAFile     = "TOUSU_ELASTICSEARCH_TLS_CA_FILE"
+	EnvESTLSCertFile   = "TOUSU_ELASTICSEARCH_TLS_CERT_FILE"
+	EnvESTLSKeyFile    = "TOUSU_ELASTICSEARCH_TLS_KEY_FILE"
+	EnvESTLSServerName = "TOUSU_ELASTICSEARCH_TLS_SERVER_NAME"
 	// EnvWebformCSRFSecret signs the web form's CSRF tokens
 	// (webform.csrf_secret): the same on every gateway and console.
 	EnvWebformCSRFSecret = webform.EnvCSRFSecret
@@ -310,6 +323,8 @@ func applyEnv(cfg *Config, environ []string) error {
 		case k == EnvESURLs && v != "":
 			cfg.Index.Backend = "elasticsearch"
 			cfg.Index.Elasticsearch.URLs = strings.Split(v, ",")
+		case strings.HasPrefix(k, "TOUSU_ELASTICSEARCH_") && v != "":
+			applyESSecurityEnv(&cfg.Index.Elasticsearch, k, v)
 		}
 	}
 	return nil
@@ -346,6 +361,32 @@ func applyKafkaSecurityEnv(b *bus.Config, k, v string) error {
 		b.TLS.ServerName = v
 	}
 	return nil
+}
+
+// applyESSecurityEnv sets the credential or the key of
+// index.elasticsearch.tls that the variable k names to v; a secret
+// variable is named, not copied, so that it is printed by name only.
+func applyESSecurityEnv(es *esindex.Config, k, v string) {
+	switch k {
+	case EnvESAPIKey:
+		es.APIKey, es.APIKeyFile = secret.Secret{Env: k}, ""
+	case EnvESAPIKeyFile:
+		es.APIKey, es.APIKeyFile = secret.Secret{}, v
+	case EnvESUsername:
+		es.Username = v
+	case EnvESPassword:
+		es.Password, es.PasswordFile = secret.Secret{Env: k}, ""
+	case EnvESPasswordFile:
+		es.Password, es.PasswordFile = secret.Secret{}, v
+	case EnvESTLSCAFile:
+		es.TLS.CAFile = v
+	case EnvESTLSCertFile:
+		es.TLS.CertFile = v
+	case EnvESTLSKeyFile:
+		es.TLS.KeyFile = v
+	case EnvESTLSServerName:
+		es.TLS.ServerName = v
+	}
 }
 
 // section is one key of the configuration and what it holds: a section

@@ -15,6 +15,7 @@ import (
 	"github.com/tousu/tousu/router"
 	"github.com/tousu/tousu/services/bus"
 	"github.com/tousu/tousu/services/stages/routing"
+	"github.com/tousu/tousu/sinks/esindex"
 )
 
 // repoRoot is the module root, two levels above this package.
@@ -301,6 +302,63 @@ func TestKafkaSecurityFromEnvironment(t *testing.T) {
 		if _, err := Load("", env); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.env, err, tt.want)
 		}
+	}
+}
+
+// TestElasticsearchSecurityFromEnvironment points tousu at a secured
+// Elasticsearch with variables only, as the Kafka variables do for the
+// bus: the API key or the password is read from its variable or file and
+// printed by name only, the TLS files reach index.elasticsearch.tls, and
+// a missing file is named by its key.
+func TestElasticsearchSecurityFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "es-api-key")
+	if err := os.WriteFile(keyFile, []byte("VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"TOUSU_KAFKA_BROKERS=k1:9092", "TOUSU_ELASTICSEARCH_URLS=https://es-1.tousu.internal:9200",
+		"TOUSU_ELASTICSEARCH_TLS_CA_FILE=/etc/tousu/es-ca.pem", "TOUSU_ELASTICSEARCH_TLS_SERVER_NAME=es.tousu.internal"}
+	tests := []struct {
+		name    string
+		env     []string
+		secret  string // the API key or the password, never printed
+		printed string // in the printed configuration
+		check   func(esindex.Config) bool
+	}{
+		{"API key in a variable", []string{"TOUSU_ELASTICSEARCH_API_KEY=a2V5LWlkOmtleS3mipXor4k="}, "a2V5LWlkOmtleS3mipXor4k=", "env: TOUSU_ELASTICSEARCH_API_KEY",
+			func(c esindex.Config) bool { return c.APIKey.Reveal() == "a2V5LWlkOmtleS3mipXor4k=" }},
+		{"API key in a file", []string{"TOUSU_ELASTICSEARCH_API_KEY_FILE=" + keyFile}, "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==", "file: " + keyFile,
+			func(c esindex.Config) bool {
+				return c.APIKey.Reveal() == "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
+			}},
+		{"user and password", []string{"TOUSU_ELASTICSEARCH_USERNAME=tousu_writer", "TOUSU_ELASTICSEARCH_PASSWORD=Es-投诉-2026", "TOUSU_ELASTICSEARCH_TLS_CERT_FILE=/etc/tousu/es-client.pem", "TOUSU_ELASTICSEARCH_TLS_KEY_FILE=/etc/tousu/es-client-key.pem"},
+			"Es-投诉-2026", "env: TOUSU_ELASTICSEARCH_PASSWORD",
+			func(c esindex.Config) bool {
+				return c.Username == "tousu_writer" && c.Password.Reveal() == "Es-投诉-2026" && c.TLS.CertFile == "/etc/tousu/es-client.pem" && c.TLS.KeyFile == "/etc/tousu/es-client-key.pem"
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load("", append(slices.Clone(base), tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := cfg.Index.Elasticsearch
+			if cfg.Index.Backend != "elasticsearch" || es.TLS.CAFile != "/etc/tousu/es-ca.pem" || es.TLS.ServerName != "es.tousu.internal" || !tt.check(es) {
+				t.Errorf("index = %s %+v", cfg.Index.Backend, es)
+			}
+			out, err := cfg.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), tt.secret) || !strings.Contains(string(out), tt.printed) {
+				t.Errorf("printed configuration shows the secret or not its source %q:\n%s", tt.printed, out)
+			}
+		})
+	}
+	env := append(slices.Clone(base), "TOUSU_ELASTICSEARCH_API_KEY_FILE=/nonexistent/es-api-key")
+	if _, err := Load("", env); err == nil || !strings.Contains(err.Error(), "index.elasticsearch.api_key_file") || !strings.Contains(err.Error(), "/nonexistent/es-api-key") {
+		t.Errorf("a missing API key file: %v", err)
 	}
 }
 
