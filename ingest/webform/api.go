@@ -53,21 +53,25 @@ const accountLocal = "tousu.webform.account"
 
 // BearerAuth returns an authentication middleware for the JSON API: it
 // takes the token from "Authorization: Bearer <token>" and lets the
-// request through when authorize returns ok, else answers 401 with a
-// JSON error. account names the token's holder: idempotency keys are
-// scoped by it, so two callers with the same key submit two complaints.
-// authorize must be safe for concurrent use and should compare in
-// constant time.
-func BearerAuth(authorize func(token string) (account string, ok bool)) fiber.Handler {
+// request through when authorize says the token is known and allowed to
+// submit; an unknown token is answered 401, a known one whose role may
+// not submit (a monitoring token) 403, each with a JSON error. account
+// names the token's holder: idempotency keys are scoped by it, so two
+// callers with the same key submit two complaints. authorize must be safe
+// for concurrent use and should compare in constant time.
+func BearerAuth(authorize func(token string) (account string, known, allowed bool)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		scheme, token, found := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
 		token = strings.TrimSpace(token)
 		if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return unauthorized(c)
 		}
-		account, ok := authorize(token)
-		if !ok {
+		account, known, allowed := authorize(token)
+		switch {
+		case !known:
 			return unauthorized(c)
+		case !allowed:
+			return c.Status(fiber.StatusForbidden).JSON(apiError{Error: "禁止：此令牌无权提交投诉"})
 		}
 		c.Locals(accountLocal, account)
 		return c.Next()

@@ -57,6 +57,7 @@ func TestAPI(t *testing.T) {
 		{"accepted", validJSON, apiToken, "", http.StatusAccepted, ""},
 		{"no token", validJSON, "", "", http.StatusUnauthorized, ""},
 		{"wrong token", validJSON, "wrong", "", http.StatusUnauthorized, ""},
+		{"token that may not submit", validJSON, monitorToken, "", http.StatusForbidden, ""},
 		{"missing description", `{"phone":"13800138000"}`, apiToken, "", http.StatusUnprocessableEntity, "description"},
 		{"bad phone", `{"phone":"abc","description":"x"}`, apiToken, "", http.StatusUnprocessableEntity, "phone"},
 		{"ten-digit mobile", `{"phone":"1380013800","description":"宽带断网三天"}`, apiToken, "", http.StatusUnprocessableEntity, "phone"},

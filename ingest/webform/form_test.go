@@ -37,7 +37,11 @@ const (
 	otherAPIToken = "other-token-0123456789"
 )
 
-var apiAccounts = map[string]string{apiToken: "partner-a", otherAPIToken: "partner-b"}
+var apiAccounts = map[string]string{apiToken: "partner-a", otherAPIToken: "partner-b", monitorToken: monitorAccount}
+
+// monitorToken is known, but its holder (a monitoring system) may not
+// submit complaints.
+const monitorToken, monitorAccount = "prometheus-scrape-token-0123", "prometheus"
 
 // fakeLookup is a StatusLookup over a map; err, when set, is returned for
 // every look-up.
@@ -117,9 +121,9 @@ func newReplica(tb testing.TB, cfg Config, ledger, rates *memLedger) *testEnv {
 		tb.Fatal(err)
 	}
 	app := fiber.New(fiber.Config{StreamRequestBody: true, DisablePreParseMultipartForm: true, DisableStartupMessage: true})
-	form.Mount(app, BearerAuth(func(tok string) (string, bool) {
+	form.Mount(app, BearerAuth(func(tok string) (string, bool, bool) {
 		account, ok := apiAccounts[tok]
-		return account, ok
+		return account, ok, ok && account != monitorAccount
 	}))
 	lookup := &fakeLookup{cases: map[string]CaseStatus{}}
 	form.MountStatus(app, lookup)

@@ -39,8 +39,8 @@ func TestIdempotencyKeysPerAccount(t *testing.T) {
 	if code, ref := submit(testToken, "另一件事"); code != http.StatusConflict || ref != "" {
 		t.Fatalf("admin's key with other content: %d %s, want 409", code, ref)
 	}
-	if code, ref := submit(monitorToken, "监控令牌不该能提交：话费多扣了３８元"); code != http.StatusUnauthorized || ref != "" {
-		t.Fatalf("monitor token: %d %s, want 401", code, ref)
+	if code, ref := submit(monitorToken, "监控令牌不该能提交：话费多扣了３８元"); code != http.StatusForbidden || ref != "" {
+		t.Fatalf("monitor token: %d %s, want 403", code, ref)
 	}
 	r.waitFor(t, url.Values{"channel": {"api"}}, 2)
 }

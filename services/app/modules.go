@@ -294,9 +294,9 @@ func (p *Process) startGateway(context.Context) error {
 		return err
 	}
 	// API tokens scope idempotency keys by their name.
-	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool) {
+	form.Mount(p.server.App(), webform.BearerAuth(func(token string) (string, bool, bool) {
 		who, ok := p.auth.Check(token)
-		return who.Name, ok && who.Role.MaySubmit()
+		return who.Name, ok, ok && who.Role.MaySubmit()
 	}))
 	hooks, err := webhook.New(p.cfg.Webhook, shared, publish, p.component("webhook"), p.registry)
 	if err != nil {
