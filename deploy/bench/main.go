@@ -51,7 +51,13 @@ type options struct {
 	// indexerOnly ends each mode after the indexer and its direct loader
 	// (for comparing indexer builds; the report leaves the rest empty).
 	indexerOnly bool
-	cpuProfile  string // file for a CPU profile of the whole run
+	// intakeOnly measures only the plain producer (to a topic of its
+	// own, so no stage has a backlog) and the phases of `all` up to the
+	// latency at half the sustained rate, then the gateway alone: no
+	// stage alone, no soak, no hotline export (for comparing intake
+	// builds).
+	intakeOnly bool
+	cpuProfile string // file for a CPU profile of the whole run
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
 	blockProfile, mutexProfile, trace string
@@ -107,6 +113,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "corpus seed (default: the time)")
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
 	flag.BoolVar(&o.indexerOnly, "indexer-only", false, "measure only up to the indexer and its direct loader (to compare indexer builds)")
+	flag.BoolVar(&o.intakeOnly, "intake-only", false, "measure only the plain producer, `all` (HTTP intake, whole pipeline, latencies) and the gateway alone (to compare intake builds)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")
