@@ -141,8 +141,12 @@ func hammer[T any](ctx context.Context, clients int, items []T, do func(context.
 // with the settings of tousu's (acks=all, the same batch timeout and
 // balancer), one synchronous single-record write per caller at a time.
 func plainProducer(ctx context.Context, cfg bus.Config, topic string, clients int, msgs []kafka.Message) (rate, error) {
+	// A transport of its own: kafka-go's default one may hold metadata
+	// from before the topic was created.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: cfg.BatchTimeout, BatchSize: 1000, BatchBytes: bus.MaxRecordBytes}
+		BatchTimeout: cfg.BatchTimeout, BatchSize: 1000, BatchBytes: bus.MaxRecordBytes, Transport: tr}
 	defer w.Close()
 	return hammer(ctx, clients, msgs, func(ctx context.Context, m kafka.Message) error { return w.WriteMessages(ctx, m) })
 }

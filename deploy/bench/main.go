@@ -54,6 +54,12 @@ type options struct {
 	// routerOnly ends each mode after normalizer + router and their
 	// pass-through (for comparing normalizer and router builds).
 	routerOnly bool
+	// intakeOnly measures only the plain producer (to a topic of its
+	// own, so no stage has a backlog) and the phases of `all` up to the
+	// latency at half the sustained rate, then the gateway alone: no
+	// stage alone, no soak, no hotline export (for comparing intake
+	// builds).
+	intakeOnly bool
 	cpuProfile string // file for a CPU profile of the whole run
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
@@ -111,6 +117,7 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "log tousu's warnings to stderr")
 	flag.BoolVar(&o.indexerOnly, "indexer-only", false, "measure only up to the indexer and its direct loader (to compare indexer builds)")
 	flag.BoolVar(&o.routerOnly, "router-only", false, "measure only the plain producer, normalizer + router and their pass-through (to compare normalizer and router builds)")
+	flag.BoolVar(&o.intakeOnly, "intake-only", false, "measure only the plain producer, `all` (HTTP intake, whole pipeline, latencies) and the gateway alone (to compare intake builds)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (tousu and the baselines) to this file")
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")

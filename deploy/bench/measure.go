@@ -77,65 +77,26 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err != nil {
 		return res, err
 	}
-	if res.Producer, err = plainProducer(ctx, s.bus, bus.TopicRaw, o.clients, msgs); err != nil {
+	plainTopic := bus.TopicRaw
+	if o.intakeOnly {
+		// No stage alone follows to consume them: the records go to a
+		// topic of this run, with complaints.raw's partitions.
+		plainTopic = "bench.plain." + run
+		if _, err := bus.ApplyTopics(ctx, s.bus, []bus.TopicSpec{{Name: plainTopic, CleanupPolicy: "delete", Retention: time.Hour}}); err != nil {
+			return res, err
+		}
+	}
+	if res.Producer, err = plainProducer(ctx, s.bus, plainTopic, o.clients, msgs); err != nil {
 		return res, fmt.Errorf("plain producer: %w", err)
 	}
 	say("plain producer %.0f/s", res.Producer.perSec())
-
-	// 2. Normalizer and router alone, then a pass-through over the same
-	// records.
-	res.NormRouter, err = s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
-	if err != nil {
-		return res, fmt.Errorf("normalizer+router: %w", err)
-	}
-	say("normalizer+router %.0f/s", res.NormRouter.perSec())
-	if res.PassThrough, err = passThrough(ctx, s, run); err != nil {
-		return res, fmt.Errorf("pass-through: %w", err)
-	}
-	say("pass-through %.0f/s", res.PassThrough.perSec())
-	if o.routerOnly {
-		return res, nil
-	}
-
-	// 3. The indexer alone over the cases the router wrote, then the
-	// direct loader with the same cases.
-	casesAfter, err := s.endOffsets(ctx, bus.TopicCases)
-	if err != nil {
-		return res, err
-	}
-	// The embedded index admits one process: there the console runs
-	// beside the indexer, idle.
-	targets := "indexer"
-	if s.esURL == "" {
-		targets = "indexer,console"
-	}
-	res.Indexer, err = cpuPhase(ctx, "indexer", func(ctx context.Context) (rate, error) {
-		return s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets))
-	})
-	if err != nil {
-		return res, fmt.Errorf("indexer: %w", err)
-	}
-	say("indexer %.0f/s, CPU %s a case (with the broker's)", res.Indexer.perSec(), res.Indexer.cpuPerItem())
-	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
-	if err != nil {
-		return res, err
-	}
-	cases, err := decodeCases(records)
-	if err != nil {
-		return res, err
-	}
-	res.Direct, err = cpuPhase(ctx, "direct", func(ctx context.Context) (rate, error) {
-		if s.esURL != "" {
-			return bulkIndexer(ctx, s, cases)
+	if !o.intakeOnly {
+		if err := s.stagesAlone(ctx, &res, o, run, casesBefore, say); err != nil {
+			return res, err
 		}
-		return rawBleve(s.dir, cases, bus.DefaultMaxBatch)
-	})
-	if err != nil {
-		return res, fmt.Errorf("direct loader: %w", err)
-	}
-	say("direct loader %.0f/s, CPU %s a case", res.Direct.perSec(), res.Direct.cpuPerItem())
-	if o.indexerOnly {
-		return res, nil
+		if o.indexerOnly || o.routerOnly {
+			return res, nil
+		}
 	}
 
 	// 4. Every target in one process: HTTP intake, the whole pipeline,
@@ -198,11 +159,13 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 		return res, fmt.Errorf("at half the sustained rate: %w", err)
 	}
 	say("at %.0f/s p50 %s", half, quantile(res.Half.samples, 0.5))
-	say("soak at %.0f/s for %s", res.Sustained.perSec(), o.soak)
-	if res.Soak, err = soakPhase(ctx, hc, p, o.seed, run, res.Sustained.perSec(), o.soak); err != nil {
-		return res, fmt.Errorf("soak: %w", err)
+	if !o.intakeOnly {
+		say("soak at %.0f/s for %s", res.Sustained.perSec(), o.soak)
+		if res.Soak, err = soakPhase(ctx, hc, p, o.seed, run, res.Sustained.perSec(), o.soak); err != nil {
+			return res, fmt.Errorf("soak: %w", err)
+		}
+		say("soak: peak RSS %.0f MiB, RSS slope %+.2f MiB/min", res.Soak.Summary.RSS.Peak/(1<<20), res.Soak.Summary.RSS.SlopePerMinute/(1<<20))
 	}
-	say("soak: peak RSS %.0f MiB, RSS slope %+.2f MiB/min", res.Soak.Summary.RSS.Peak/(1<<20), res.Soak.Summary.RSS.SlopePerMinute/(1<<20))
 
 	// 5. The gateway alone, last: nothing consumes what it publishes.
 	if err := p.stop(); err != nil {
@@ -213,12 +176,76 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	}
 	say("HTTP intake alone %.0f/s (%d refused)", res.IntakeAlone.perSec(), res.IntakeAlone.errors)
 
+	if o.intakeOnly {
+		return res, nil
+	}
+
 	// 6. The hotline reader with a large GBK export.
 	if res.CSV, err = csvPhase(ctx, s, run, o.csvRows); err != nil {
 		return res, fmt.Errorf("hotline export: %w", err)
 	}
 	say("hotline reader %.0f rows/s, raw decode %.0f rows/s", res.CSV.Reader.perSec(), res.CSV.Decode.perSec())
 	return res, nil
+}
+
+// stagesAlone measures normalizer and router alone beside a pass-through,
+// then the indexer alone beside its direct loader, over the records the
+// plain producer wrote to complaints.raw after casesBefore.
+func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run string, casesBefore map[int]int64, say func(string, ...any)) error {
+	var err error
+	// 2. Normalizer and router alone, then a pass-through over the same
+	// records.
+	res.NormRouter, err = s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
+	if err != nil {
+		return fmt.Errorf("normalizer+router: %w", err)
+	}
+	say("normalizer+router %.0f/s", res.NormRouter.perSec())
+	if res.PassThrough, err = passThrough(ctx, s, run); err != nil {
+		return fmt.Errorf("pass-through: %w", err)
+	}
+	say("pass-through %.0f/s", res.PassThrough.perSec())
+	if o.routerOnly {
+		return nil
+	}
+
+	// 3. The indexer alone over the cases the router wrote, then the
+	// direct loader with the same cases.
+	casesAfter, err := s.endOffsets(ctx, bus.TopicCases)
+	if err != nil {
+		return err
+	}
+	// The embedded index admits one process: there the console runs
+	// beside the indexer, idle.
+	targets := "indexer"
+	if s.esURL == "" {
+		targets = "indexer,console"
+	}
+	res.Indexer, err = cpuPhase(ctx, "indexer", func(ctx context.Context) (rate, error) {
+		return s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets))
+	})
+	if err != nil {
+		return fmt.Errorf("indexer: %w", err)
+	}
+	say("indexer %.0f/s, CPU %s a case (with the broker's)", res.Indexer.perSec(), res.Indexer.cpuPerItem())
+	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
+	if err != nil {
+		return err
+	}
+	cases, err := decodeCases(records)
+	if err != nil {
+		return err
+	}
+	res.Direct, err = cpuPhase(ctx, "direct", func(ctx context.Context) (rate, error) {
+		if s.esURL != "" {
+			return bulkIndexer(ctx, s, cases)
+		}
+		return rawBleve(s.dir, cases, bus.DefaultMaxBatch)
+	})
+	if err != nil {
+		return fmt.Errorf("direct loader: %w", err)
+	}
+	say("direct loader %.0f/s, CPU %s a case", res.Direct.perSec(), res.Direct.cpuPerItem())
+	return nil
 }
 
 // gatewayAlone times the HTTP intake of the gateway target alone (`tousu

@@ -251,7 +251,7 @@ func waitForFile(tb testing.TB, path string) {
 // sender) read from two mailboxes has two envelope ids but becomes one case.
 func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
 	r := startTousu(t, t.TempDir())
-	publish := publishEnvelope(r.producer)
+	publish := publishEnvelope(r.producer, nil)
 	for _, mailbox := range []string{"support", "sales"} {
 		id := ingest.NewID(ingest.ChannelEmail, mailbox, "1/42")
 		env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelEmail,
@@ -273,7 +273,7 @@ func TestSameMailInTwoMailboxesIsOneCase(t *testing.T) {
 // that quotes the reference in its subject is attached to that case.
 func TestMailReplyQuotingReferenceJoinsCase(t *testing.T) {
 	r := startTousu(t, t.TempDir())
-	publish := publishEnvelope(r.producer)
+	publish := publishEnvelope(r.producer, nil)
 	send := func(uid, subject, text string) string {
 		id := ingest.NewID(ingest.ChannelEmail, "support", "1/"+uid)
 		env := ingest.Envelope{V: ingest.SchemaVersion, ID: id, Reference: ingest.ReferenceFor(id), Channel: ingest.ChannelEmail,

@@ -16,7 +16,7 @@ import (
 // submitters.
 func BenchmarkPipeline(b *testing.B) {
 	r := startTousu(b, b.TempDir())
-	publish := publishEnvelope(r.producer)
+	publish := publishEnvelope(r.producer, nil)
 	ctx := context.Background()
 	run := fmt.Sprint(time.Now().UnixNano())
 	b.ResetTimer()

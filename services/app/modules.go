@@ -72,6 +72,9 @@ type Process struct {
 	registry *registry
 	broker   *bus.Broker
 	producer *bus.Producer
+	// intake counts the intake's writes waiting for the broker; the
+	// stages' consumers give way while it is busy.
+	intake   bus.Intake
 	index    caseindex.Index
 	server   *httpapi.Server
 	listener net.Listener
@@ -596,6 +599,7 @@ func (p *Process) consume(group string, topics []string, h bus.Handler, batch bu
 
 // consumeWith runs a consumer configured by cc, handing messages to h.
 func (p *Process) consumeWith(cc bus.ConsumerConfig, h bus.Handler) error {
+	cc.Intake = &p.intake
 	topics := append([]string{cc.Topic}, cc.CoTopics...)
 	c, err := bus.NewConsumer(p.cfg.Bus, cc, p.producer, h, p.component(strings.TrimPrefix(cc.Group, "tousu-")), p.registry)
 	if err != nil {

@@ -52,7 +52,7 @@ func (p *Process) intakeChannels() *ops.Channels {
 // envelope the broker acknowledged, or the failure, under its channel and
 // source.
 func (p *Process) publishIntake() ingest.Publish {
-	return p.countedIntake(publishEnvelope(p.producer))
+	return p.countedIntake(publishEnvelope(p.producer, &p.intake))
 }
 
 // countedIntake is publish counted in the health of the channels.

@@ -12,14 +12,15 @@ import (
 
 // publishEnvelope returns the gateway's ingest.Publish: the envelope goes to
 // complaints.raw keyed by its id, and the call returns once acknowledged.
-func publishEnvelope(p *bus.Producer) ingest.Publish {
-	publish := publishEnvelopes(p)
+// Each call counts in intake while it waits (nil: counted nowhere).
+func publishEnvelope(p *bus.Producer, intake *bus.Intake) ingest.Publish {
+	publish := publishEnvelopes(p, intake)
 	return func(ctx context.Context, env ingest.Envelope) error { return publish(ctx, env) }
 }
 
 // publishEnvelopes is publishEnvelope for several envelopes at once, in
 // one request to the broker.
-func publishEnvelopes(p *bus.Producer) spool.PublishBatch {
+func publishEnvelopes(p *bus.Producer, intake *bus.Intake) spool.PublishBatch {
 	return func(ctx context.Context, envs ...ingest.Envelope) error {
 		msgs := make([]bus.Message, len(envs))
 		for i, env := range envs {
@@ -28,6 +29,9 @@ func publishEnvelopes(p *bus.Producer) spool.PublishBatch {
 				return err
 			}
 			msgs[i] = bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b}
+		}
+		if intake != nil {
+			defer intake.Begin()()
 		}
 		return p.Write(ctx, msgs...)
 	}

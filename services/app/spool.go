@@ -13,7 +13,7 @@ import (
 // in time, the spool otherwise. The spool's room decides the gateway's
 // readiness; its depth and oldest age are shown on /readyz.
 func (p *Process) startSpool() (ingest.Publish, error) {
-	s, err := spool.Open(filepath.Join(p.cfg.DataDir, "spool"), p.cfg.Spool, publishEnvelopes(p.producer), p.component("spool"), p.registry)
+	s, err := spool.Open(filepath.Join(p.cfg.DataDir, "spool"), p.cfg.Spool, publishEnvelopes(p.producer, &p.intake), p.component("spool"), p.registry)
 	if err != nil {
 		return nil, err
 	}

@@ -160,6 +160,7 @@ const (
 	DefaultJoinGroupBackoff  = 500 * time.Millisecond
 	DefaultMaxBatch          = 500
 	DefaultBatchWait         = 5 * time.Millisecond
+	DefaultYieldWait         = 2 * time.Second
 )
 
 // ConsumerConfig names the group and topic of a Consumer and tunes it.
@@ -221,6 +222,16 @@ type ConsumerConfig struct {
 	// order (a write versioned by the record, as the search index's) may
 	// set it above 1, and it must be safe for concurrent calls.
 	InFlight int
+	// Intake, with Batch, is the intake of the process the Consumer runs
+	// in. While it is busy (Intake.Busy), a batch is not handed over
+	// until YieldWait has passed since its first message or the intake is
+	// no longer busy; meanwhile it keeps filling up to MaxBatch. So the
+	// stage leaves the cores to the submissions, whose answers wait for
+	// the broker's acknowledgement, and catches up afterwards in fewer,
+	// larger batches; under an intake that stays busy it still hands over
+	// a batch every YieldWait. Nil: never busy. YieldWait defaults to 2s.
+	Intake    *Intake
+	YieldWait time.Duration
 }
 
 // Validate reports the first invalid field.
@@ -238,7 +249,7 @@ func (cc *ConsumerConfig) Validate() error {
 		"min_backoff": cc.MinBackoff, "max_backoff": cc.MaxBackoff, "max_wait": cc.MaxWait,
 		"heartbeat_interval": cc.HeartbeatInterval, "session_timeout": cc.SessionTimeout,
 		"rebalance_timeout": cc.RebalanceTimeout, "join_group_backoff": cc.JoinGroupBackoff,
-		"batch_wait": cc.BatchWait,
+		"batch_wait": cc.BatchWait, "yield_wait": cc.YieldWait,
 	}); err != nil {
 		return err
 	}
@@ -298,6 +309,7 @@ func (cc ConsumerConfig) withDefaults() ConsumerConfig {
 	defaultDuration(&cc.RebalanceTimeout, DefaultRebalanceTimeout)
 	defaultDuration(&cc.JoinGroupBackoff, DefaultJoinGroupBackoff)
 	defaultDuration(&cc.BatchWait, DefaultBatchWait)
+	defaultDuration(&cc.YieldWait, DefaultYieldWait)
 	if cc.MaxBatch == 0 {
 		cc.MaxBatch = DefaultMaxBatch
 	}
@@ -492,21 +504,32 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // fill returns first and, with a BatchHandler, the messages that follow
-// within BatchWait of each other, up to MaxBatch.
+// within BatchWait of each other, up to MaxBatch; while the intake is busy,
+// those that follow within YieldWait of first, and it returns only when
+// the intake is no longer busy or YieldWait has passed.
 func (c *Consumer) fill(ctx context.Context, first kafka.Message) []kafka.Message {
 	batch := []kafka.Message{first}
 	if c.cc.Batch == nil {
 		return batch
 	}
+	yieldEnd := time.Now().Add(c.cc.YieldWait)
 	for len(batch) < c.cc.MaxBatch {
-		wctx, cancel := context.WithTimeout(ctx, c.cc.BatchWait)
+		wait := c.cc.BatchWait
+		if c.cc.Intake.Busy() {
+			wait = max(wait, time.Until(yieldEnd))
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		km, err := c.reader.FetchMessage(wctx)
 		cancel()
 		if err != nil {
+			if ctx.Err() == nil && c.cc.Intake.Busy() && time.Now().Before(yieldEnd) {
+				continue // busy since the wait began: wait on
+			}
 			break
 		}
 		batch = append(batch, km)
 	}
+	c.cc.Intake.Wait(ctx, yieldEnd)
 	return batch
 }
 
