@@ -19,7 +19,7 @@ const (
 	DefaultShards          = 1
 	DefaultReplicas        = 1
 	DefaultRefreshInterval = time.Second
-	DefaultFlushBytes      = 1 << 20
+	DefaultFlushBytes      = 5 << 20
 	DefaultWorkers         = 2
 	DefaultRetryBackoff    = 100 * time.Millisecond
 	DefaultRequestTimeout  = 30 * time.Second
@@ -70,7 +70,7 @@ type Config struct {
 
 	// FlushBytes is the largest bulk request body Upsert sends: a larger
 	// upsert is split into several requests, sent at once (a document
-	// larger than this goes alone). Default 1 MiB.
+	// larger than this goes alone). Default 5 MiB, as esutil.BulkIndexer's.
 	FlushBytes int `yaml:"flush_bytes"`
 	// Workers is how many bulk requests may be at the node at once, over
 	// all concurrent upserts. Default 2.
