@@ -105,6 +105,8 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	targets := "indexer"
 	if s.esURL == "" {
 		targets = "indexer,console"
+	} else if _, err := createIndex(ctx, s, s.prefix); err != nil {
+		return res, fmt.Errorf("indexer: %w", err)
 	}
 	if res.Indexer, err = s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets)); err != nil {
 		return res, fmt.Errorf("indexer: %w", err)
