@@ -530,21 +530,19 @@ type bulkBody struct {
 func (x *Index) bodies(ids []string, cases map[string]router.Case, docs map[string][]byte) []bulkBody {
 	var out []bulkBody
 	var cur bulkBody
-	for _, id := range ids {
+	for i, id := range ids {
 		quoted, _ := json.Marshal(id) // a string: cannot fail
-		size := len(`{"index":{"_id":,"version":,"version_type":"external_gte"}}`) + len(quoted) + 20 + len(docs[id]) + 2
+		action := `{"index":{"_id":` + string(quoted) + `,"version":` + strconv.FormatInt(cases[id].Revision, 10) +
+			`,"version_type":"external_gte"}}` + "\n"
+		size := len(action) + len(docs[id]) + 1
 		if len(cur.ids) > 0 && len(cur.body)+size > x.cfg.FlushBytes {
 			out = append(out, cur)
 			cur = bulkBody{}
 		}
 		if cur.body == nil {
-			cur.body = make([]byte, 0, min(x.cfg.FlushBytes, size*(len(ids)-len(out))))
+			cur.body = make([]byte, 0, min(x.cfg.FlushBytes, size*(len(ids)-i)))
 		}
-		cur.body = append(cur.body, `{"index":{"_id":`...)
-		cur.body = append(cur.body, quoted...)
-		cur.body = append(cur.body, `,"version":`...)
-		cur.body = strconv.AppendInt(cur.body, cases[id].Revision, 10)
-		cur.body = append(cur.body, `,"version_type":"external_gte"}}`+"\n"...)
+		cur.body = append(cur.body, action...)
 		cur.body = append(cur.body, docs[id]...)
 		cur.body = append(cur.body, '\n')
 		cur.ids = append(cur.ids, id)
