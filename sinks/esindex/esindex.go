@@ -94,7 +94,8 @@ import (
 var ErrClosed = errors.New("esindex: index is closed")
 
 // Index is a caseindex.Index backed by Elasticsearch. It is safe for
-// concurrent use; concurrent upserts share bulk requests.
+// concurrent use; concurrent upserts send their own bulk requests, up to
+// Config.Workers at the node at once.
 type Index struct {
 	cfg    Config
 	names  names
