@@ -522,14 +522,11 @@ func (p *Process) startRouter(context.Context) error {
 // startIndexer writes cases to the index.
 func (p *Process) startIndexer(context.Context) error {
 	stage := indexer.New(indexer.Deps{Index: p.index})
-	// Bleve writes one batch at a time, of the bus default size (see
-	// indexer.InFlight and indexer.MaxBatch).
-	inFlight, maxBatch := 1, 0
+	inFlight := 1 // Bleve writes one batch at a time (see indexer.InFlight)
 	if p.cfg.Index.Backend == "elasticsearch" {
-		inFlight, maxBatch = indexer.InFlight, indexer.MaxBatch
+		inFlight = indexer.InFlight
 	}
-	return p.consumeWith(bus.ConsumerConfig{Group: indexer.Group, Topic: indexer.Topics[0], Batch: stage.Batch,
-		MaxBatch: maxBatch, InFlight: inFlight}, stage.Handle)
+	return p.consumeWith(bus.ConsumerConfig{Group: indexer.Group, Topic: indexer.Topics[0], Batch: stage.Batch, InFlight: inFlight}, stage.Handle)
 }
 
 // startEscalator runs the escalation clock.

@@ -34,15 +34,6 @@ const Group = "tousu-indexer"
 // concurrent calls.
 const InFlight = 4
 
-// MaxBatch is the most cases the indexer's consumer hands to Batch at once
-// (bus.ConsumerConfig.MaxBatch) on Elasticsearch, four times the bus
-// default (Bleve keeps the default, as its raw loader): a batch grows
-// this large only while the index is busy with earlier ones (see
-// bus.ConsumerConfig.Batch), and fewer, larger index requests cost the
-// index less per case (on Elasticsearch each bulk request syncs the
-// translog once). About 5 MB of cases at 2.5 kB a document.
-const MaxBatch = 2000
-
 // Stage writes cases to the search index.
 type Stage struct {
 	index caseindex.Index
