@@ -72,15 +72,8 @@ func rawBleve(dir string, cases []router.Case, batchSize int) (rate, error) {
 // and the same documents and external versions: Elasticsearch without
 // tousu.
 func bulkIndexer(ctx context.Context, s *stack, cases []router.Case) (rate, error) {
-	replicas := 0
-	cfg := esindex.Config{URLs: []string{s.esURL}, IndexPrefix: s.prefix + "-direct", Replicas: &replicas}
-	cfg.Provision()
-	x, err := esindex.Open(ctx, cfg, nil, nil)
+	alias, err := createIndex(ctx, s, s.prefix+"-direct")
 	if err != nil {
-		return rate{}, err
-	}
-	alias := x.Alias()
-	if err := x.Close(); err != nil {
 		return rate{}, err
 	}
 	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{s.esURL}})
@@ -117,4 +110,20 @@ func bulkIndexer(ctx context.Context, s *stack, cases []router.Case) (rate, erro
 		return rate{}, err
 	}
 	return rate{n: int64(len(cases)), d: time.Since(start), errors: failed.Load()}, nil
+}
+
+// createIndex creates the index of prefix on the stack's Elasticsearch
+// (template, versioned index, alias) as tousu's index does, and returns
+// its alias. Both the indexer and the direct loader write into an index
+// created before their clock starts.
+func createIndex(ctx context.Context, s *stack, prefix string) (string, error) {
+	replicas := 0
+	cfg := esindex.Config{URLs: []string{s.esURL}, IndexPrefix: prefix, Replicas: &replicas}
+	cfg.Provision()
+	x, err := esindex.Open(ctx, cfg, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	alias := x.Alias()
+	return alias, x.Close()
 }

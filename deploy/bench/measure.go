@@ -219,6 +219,8 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	targets := "indexer"
 	if s.esURL == "" {
 		targets = "indexer,console"
+	} else if _, err := createIndex(ctx, s, s.prefix); err != nil {
+		return fmt.Errorf("indexer: %w", err)
 	}
 	res.Indexer, err = cpuPhase(ctx, "indexer", func(ctx context.Context) (rate, error) {
 		return s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets))

@@ -206,7 +206,8 @@ type ConsumerConfig struct {
 
 	// Batch, when set, receives up to MaxBatch messages at a time: after
 	// the first, the Consumer takes what arrives within BatchWait of the
-	// previous one. Defaults 500 and 5ms.
+	// previous one, and while the batch cannot be handed over yet (InFlight
+	// batches at the handler) everything that arrives. Defaults 500 and 5ms.
 	Batch     BatchHandler
 	MaxBatch  int
 	BatchWait time.Duration
@@ -495,7 +496,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		fetchFailures = 0
-		batch := c.fill(flights.ctx, km)
+		batch := c.fill(flights, km)
 		c.metrics.consumed.With(c.labels).Add(float64(len(batch)))
 		if !flights.Start(batch) {
 			return stop()
@@ -504,32 +505,44 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // fill returns first and, with a BatchHandler, the messages that follow
-// within BatchWait of each other, up to MaxBatch; while the intake is busy,
-// those that follow within YieldWait of first, and it returns only when
-// the intake is no longer busy or YieldWait has passed.
-func (c *Consumer) fill(ctx context.Context, first kafka.Message) []kafka.Message {
-	batch := []kafka.Message{first}
+// within BatchWait of each other, up to MaxBatch. While every in-flight
+// slot is taken, or while the intake is busy (for up to YieldWait after
+// first), the batch keeps filling past a gap (see fillBatch); it returns
+// only when the intake is no longer busy or YieldWait has passed.
+func (c *Consumer) fill(flights *inOrder[kafka.Message], first kafka.Message) []kafka.Message {
 	if c.cc.Batch == nil {
-		return batch
+		return []kafka.Message{first}
 	}
 	yieldEnd := time.Now().Add(c.cc.YieldWait)
-	for len(batch) < c.cc.MaxBatch {
-		wait := c.cc.BatchWait
-		if c.cc.Intake.Busy() {
-			wait = max(wait, time.Until(yieldEnd))
-		}
+	busy := func() bool { return flights.Full() || c.cc.Intake.Busy() && time.Now().Before(yieldEnd) }
+	batch := fillBatch(flights.ctx, first, c.cc.MaxBatch, c.cc.BatchWait, busy, c.reader.FetchMessage)
+	c.cc.Intake.Wait(flights.ctx, yieldEnd)
+	return batch
+}
+
+// fillBatch returns first and the messages fetch returns after it, up to
+// max. A gap of wait without a message ends the batch, unless busy
+// reports that the batch could not be handed over yet (every in-flight
+// slot taken, or the intake busy): then it keeps taking what arrives, so
+// that a slow handler gets few large batches rather than many small ones,
+// and a batch is never held back for its size once busy is false. It ends
+// early when ctx ends or fetch fails.
+func fillBatch(ctx context.Context, first kafka.Message, max int, wait time.Duration, busy func() bool,
+	fetch func(context.Context) (kafka.Message, error)) []kafka.Message {
+	batch := []kafka.Message{first}
+	for len(batch) < max {
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		km, err := c.reader.FetchMessage(wctx)
+		km, err := fetch(wctx)
+		gap := errors.Is(wctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil && c.cc.Intake.Busy() && time.Now().Before(yieldEnd) {
-				continue // busy since the wait began: wait on
+			if gap && ctx.Err() == nil && busy() {
+				continue
 			}
 			break
 		}
 		batch = append(batch, km)
 	}
-	c.cc.Intake.Wait(ctx, yieldEnd)
 	return batch
 }
 

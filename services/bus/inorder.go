@@ -85,6 +85,10 @@ func (p *inOrder[T]) Start(batch []T) bool {
 	return true
 }
 
+// Full reports whether every slot is taken, so that Start would wait.
+// Only Start takes slots; a slot may free at any moment.
+func (p *inOrder[T]) Full() bool { return len(p.slots) == cap(p.slots) }
+
 // Done is closed when ctx ended or finishing failed.
 func (p *inOrder[T]) Done() <-chan struct{} { return p.ctx.Done() }
 

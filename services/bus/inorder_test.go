@@ -7,6 +7,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // gatedHandler holds each batch (named by its first element) until the
@@ -173,5 +176,93 @@ func TestInOrderStopsAfterFailedFinish(t *testing.T) {
 	}
 	if p.Start([]string{"工单F-1", "工单F-2"}) {
 		t.Error("Start took a batch after finishing failed")
+	}
+}
+
+// step is what a scripted fetch returns on one call: a message (value), a
+// gap (the call waits for its deadline) or a failure; busy is what the
+// busy function reports after that call.
+type step struct {
+	value string
+	gap   bool
+	fail  error
+	busy  bool
+}
+
+func TestFillBatchKeepsFillingWhileBusy(t *testing.T) {
+	broken := errors.New("kafka: broker 1 连接被重置")
+	cases := []struct {
+		name   string
+		max    int
+		steps  []step
+		cancel bool // the consumer's ctx ends at the first gap
+		want   []string
+	}{
+		{
+			name:  "a free slot: the first gap ends the batch",
+			max:   500,
+			steps: []step{{value: "TS20261207-0002"}, {gap: true}, {value: "TS20261207-0003"}},
+			want:  []string{"TS20261207-0001", "TS20261207-0002"},
+		},
+		{
+			name: "every slot taken: gaps do not end it until a slot frees",
+			max:  500,
+			steps: []step{{value: "TS20261207-0002", busy: true}, {gap: true, busy: true}, {value: "TS20261207-0003", busy: true},
+				{gap: true, busy: true}, {gap: true, busy: true}, {value: "投诉 12月7日 宽带断网", busy: false}, {gap: true}, {value: "TS20261207-0009"}},
+			want: []string{"TS20261207-0001", "TS20261207-0002", "TS20261207-0003", "投诉 12月7日 宽带断网"},
+		},
+		{
+			name:  "every slot taken: MaxBatch still ends it",
+			max:   3,
+			steps: []step{{value: "a", busy: true}, {gap: true, busy: true}, {value: "b", busy: true}, {value: "c", busy: true}},
+			want:  []string{"TS20261207-0001", "a", "b"},
+		},
+		{
+			name:  "every slot taken: a failed fetch ends it",
+			max:   500,
+			steps: []step{{value: "a", busy: true}, {fail: broken, busy: true}, {value: "b", busy: true}},
+			want:  []string{"TS20261207-0001", "a"},
+		},
+		{
+			name:   "every slot taken: the end of ctx ends it",
+			max:    500,
+			steps:  []step{{value: "a", busy: true}, {gap: true, busy: true}, {value: "b", busy: true}},
+			cancel: true,
+			want:   []string{"TS20261207-0001", "a"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			next, busy := 0, false
+			fetch := func(fctx context.Context) (kafka.Message, error) {
+				if next == len(tc.steps) {
+					t.Fatalf("fetched past the script (%d steps)", len(tc.steps))
+				}
+				s := tc.steps[next]
+				next++
+				busy = s.busy
+				switch {
+				case s.gap:
+					if tc.cancel {
+						cancel()
+					}
+					<-fctx.Done()
+					return kafka.Message{}, fctx.Err()
+				case s.fail != nil:
+					return kafka.Message{}, s.fail
+				}
+				return kafka.Message{Value: []byte(s.value)}, nil
+			}
+			batch := fillBatch(ctx, kafka.Message{Value: []byte("TS20261207-0001")}, tc.max, time.Millisecond, func() bool { return busy }, fetch)
+			var got []string
+			for _, m := range batch {
+				got = append(got, string(m.Value))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("batch %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -19,8 +19,7 @@ const (
 	DefaultShards          = 1
 	DefaultReplicas        = 1
 	DefaultRefreshInterval = time.Second
-	DefaultFlushInterval   = 200 * time.Millisecond
-	DefaultFlushBytes      = 1 << 20
+	DefaultFlushBytes      = 5 << 20
 	DefaultWorkers         = 2
 	DefaultRetryBackoff    = 100 * time.Millisecond
 	DefaultRequestTimeout  = 30 * time.Second
@@ -69,15 +68,12 @@ type Config struct {
 	// Get sees it at once). Default 1s.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
 
-	// FlushInterval is how often the bulk indexer sends what it holds.
-	// Upsert flushes its own documents at once, so this only bounds how
-	// long a document added while another upsert flushes may wait.
-	// Default 200ms; at most 5s.
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	// FlushBytes sends a bulk request early once it reaches this size.
-	// Default 1 MiB.
+	// FlushBytes is the largest bulk request body Upsert sends: a larger
+	// upsert is split into several requests, sent at once (a document
+	// larger than this goes alone). Default 5 MiB, as esutil.BulkIndexer's.
 	FlushBytes int `yaml:"flush_bytes"`
-	// Workers is the number of bulk requests in flight at once. Default 2.
+	// Workers is how many bulk requests may be at the node at once, over
+	// all concurrent upserts. Default 2.
 	Workers int `yaml:"workers"`
 	// RetryBackoff is the first pause before an upsert resends the
 	// documents the node did not take, and before Open asks a node that
@@ -121,7 +117,6 @@ func DefaultConfig() Config {
 		Shards:          DefaultShards,
 		Replicas:        &replicas,
 		RefreshInterval: DefaultRefreshInterval,
-		FlushInterval:   DefaultFlushInterval,
 		FlushBytes:      DefaultFlushBytes,
 		Workers:         DefaultWorkers,
 		RetryBackoff:    DefaultRetryBackoff,
@@ -144,9 +139,6 @@ func (c *Config) Provision() {
 	}
 	if c.RefreshInterval == 0 {
 		c.RefreshInterval = d.RefreshInterval
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = d.FlushInterval
 	}
 	if c.FlushBytes == 0 {
 		c.FlushBytes = d.FlushBytes
@@ -236,7 +228,6 @@ func (c Config) Validate() error {
 		v, lo, h time.Duration
 	}{
 		{"refresh_interval", c.RefreshInterval, time.Millisecond, time.Minute},
-		{"flush_interval", c.FlushInterval, time.Millisecond, 5 * time.Second},
 		{"retry_backoff", c.RetryBackoff, time.Millisecond, time.Minute},
 		{"request_timeout", c.RequestTimeout, 100 * time.Millisecond, 10 * time.Minute},
 	} {

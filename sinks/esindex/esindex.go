@@ -18,10 +18,11 @@
 // minimum_should_match -25%, the exact phrase of the rest boosted (see
 // templateBody and textQuery).
 //
-// Writes. Upsert hands its documents to one shared esutil.BulkIndexer and
-// flushes it, so they leave at once in bulk requests of at most FlushBytes
-// from Workers workers (with documents of concurrent upserts), without
-// asking for a refresh. Upsert then waits for the result of each of
+// Writes. Upsert encodes its documents into bulk requests of its own (at
+// most FlushBytes each, usually one) and sends them at once, without
+// asking for a refresh; concurrent upserts send theirs side by side, up to
+// Workers requests at the node, rather than queueing behind one another's
+// flush of a shared bulk indexer. Upsert then reads the result of each of
 // its documents. A document is done when the node indexed it or refused it
 // as stale; it is rejected when the node refused it as malformed (400), and
 // Upsert then returns an error wrapping caseindex.ErrInvalidCase after the
@@ -71,6 +72,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +81,6 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
-	"github.com/elastic/go-elasticsearch/v8/esutil"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -93,19 +94,21 @@ import (
 var ErrClosed = errors.New("esindex: index is closed")
 
 // Index is a caseindex.Index backed by Elasticsearch. It is safe for
-// concurrent use; concurrent upserts share bulk requests.
+// concurrent use; concurrent upserts send their own bulk requests, up to
+// Config.Workers at the node at once.
 type Index struct {
-	cfg     Config
-	names   names
-	client  *elasticsearch.Client
-	bulk    esutil.BulkIndexer
+	cfg    Config
+	names  names
+	client *elasticsearch.Client
+	// slots holds a token for each bulk request at the node (Workers).
+	slots   chan struct{}
 	logger  *zap.Logger
 	metrics *metrics
 	reg     prometheus.Registerer
 	version string
 
 	// mu guards closing against upserts in progress: Upsert holds it for
-	// reading while it adds documents, Close for writing.
+	// reading while its bulk requests are out, Close for writing.
 	mu     sync.RWMutex
 	closed atomic.Bool
 }
@@ -114,7 +117,7 @@ var _ caseindex.Index = (*Index)(nil)
 
 // Open connects to Elasticsearch, creates or checks the index template,
 // the versioned index and its alias, adds the fields this version maps to
-// an existing index, and starts the bulk indexer. While
+// an existing index. While
 // the node cannot be reached or answers 429 or 5xx it retries with backoff
 // until ctx ends; other failures (bad credentials, an alias pointing at
 // another mapping version) return at once. The logger should carry a
@@ -139,7 +142,8 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	x := &Index{cfg: cfg, names: namesFor(cfg.IndexPrefix), client: client, logger: logger, metrics: m, reg: reg}
+	x := &Index{cfg: cfg, names: namesFor(cfg.IndexPrefix), client: client, slots: make(chan struct{}, cfg.Workers),
+		logger: logger, metrics: m, reg: reg}
 	fail := func(err error) (*Index, error) {
 		m.unregister(reg)
 		_ = client.Close(context.Background())
@@ -164,26 +168,6 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Re
 		}
 	}
 
-	x.bulk, err = esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client:        client,
-		Index:         x.names.alias,
-		RequireAlias:  true, // never auto-create an index named like the alias
-		NumWorkers:    cfg.Workers,
-		FlushBytes:    cfg.FlushBytes,
-		FlushInterval: cfg.FlushInterval,
-		Timeout:       cfg.RequestTimeout,
-		OnFlushStart: func(ctx context.Context) context.Context {
-			return context.WithValue(ctx, flushStartKey{}, time.Now())
-		},
-		OnFlushEnd: func(ctx context.Context) {
-			if start, ok := ctx.Value(flushStartKey{}).(time.Time); ok {
-				m.bulkSeconds.Observe(time.Since(start).Seconds())
-			}
-		},
-	})
-	if err != nil {
-		return fail(fmt.Errorf("esindex: bulk indexer: %w", err))
-	}
 	logger.Info("case index opened",
 		zap.Strings("urls", cfg.URLs),
 		zap.String("elasticsearch", x.version),
@@ -191,8 +175,6 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Re
 		zap.String("index", x.names.index))
 	return x, nil
 }
-
-type flushStartKey struct{}
 
 // newClient builds the HTTP client from the configuration.
 func newClient(cfg Config) (*elasticsearch.Client, error) {
@@ -432,8 +414,7 @@ type itemResult struct {
 // rejects as malformed also gives an error wrapping ErrInvalidCase, after
 // the other cases were written. Every other failure is retried with backoff
 // until the case is written: only when ctx ends does Upsert return
-// ctx.Err(), and cases already handed to the bulk indexer may still be
-// written.
+// ctx.Err(), and cases of requests already sent may still be written.
 func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	if x.closed.Load() {
 		return ErrClosed
@@ -510,72 +491,148 @@ func (x *Index) Upsert(ctx context.Context, cases []router.Case) error {
 	return nil
 }
 
-// send hands the documents to the bulk indexer, flushes it and waits for
-// the result of each.
+// send writes the documents (see bodies) and returns the result of each.
+// It returns an error only when the index is closed or ctx ended.
 func (x *Index) send(ctx context.Context, ids []string, cases map[string]router.Case, docs map[string][]byte) ([]itemResult, error) {
+	// Close waits for the requests in progress.
 	x.mu.RLock()
+	defer x.mu.RUnlock()
 	if x.closed.Load() {
-		x.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	// Buffered so that callbacks never block, even after Upsert gave up.
-	results := make(chan itemResult, len(ids))
-	added := 0
-	var addErr error
-	for _, id := range ids {
-		version := cases[id].Revision
-		err := x.bulk.Add(ctx, esutil.BulkIndexerItem{
-			Action:      "index",
-			DocumentID:  id,
-			Version:     &version,
-			VersionType: "external_gte",
-			Body:        bytes.NewReader(docs[id]),
-			OnSuccess: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem) {
-				results <- itemResult{id: id, status: res.Status}
-			},
-			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-				r := itemResult{id: id, status: res.Status}
-				switch {
-				case err != nil:
-					r.status, r.reason = 0, err.Error()
-				case res.Error.Cause.Reason != "":
-					r.reason = fmt.Sprintf("%s: %s (%s: %s)", res.Error.Type, res.Error.Reason, res.Error.Cause.Type, res.Error.Cause.Reason)
-				default:
-					r.reason = fmt.Sprintf("%s: %s", res.Error.Type, res.Error.Reason)
-				}
-				if r.status == 0 && err == nil {
-					r.reason = "no status in bulk response"
-				}
-				results <- r
-			},
-		})
-		if err != nil {
-			addErr = err
-			break
-		}
-		added++
+	requests := x.bodies(ids, cases, docs)
+	results := make([][]itemResult, len(requests))
+	var wg sync.WaitGroup
+	for i, r := range requests {
+		wg.Go(func() { results[i] = x.bulkRequest(ctx, r) })
 	}
-	if added > 0 {
-		// Send now rather than at the next FlushInterval tick: the
-		// caller waits for these results. A failed request reaches each
-		// item's OnFailure; only ctx ending is seen below.
-		_ = x.bulk.Flush(ctx)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	x.mu.RUnlock()
-
-	out := make([]itemResult, 0, added)
-	for len(out) < added {
-		select {
-		case r := <-results:
-			out = append(out, r)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if addErr != nil {
-		return nil, fmt.Errorf("esindex: queue case: %w", addErr)
+	out := make([]itemResult, 0, len(ids))
+	for _, r := range results {
+		out = append(out, r...)
 	}
 	return out, nil
+}
+
+// bulkBody is the NDJSON body of one bulk request and the ids of its
+// documents, in order.
+type bulkBody struct {
+	ids  []string
+	body []byte
+}
+
+// bodies encodes the documents into bulk request bodies of at most
+// FlushBytes each (one document at least): each an index action with the
+// case's revision as external version (version_type=external_gte, see the
+// package doc, Versions) followed by the document.
+func (x *Index) bodies(ids []string, cases map[string]router.Case, docs map[string][]byte) []bulkBody {
+	var out []bulkBody
+	var cur bulkBody
+	for i, id := range ids {
+		quoted, _ := json.Marshal(id) // a string: cannot fail
+		action := `{"index":{"_id":` + string(quoted) + `,"version":` + strconv.FormatInt(cases[id].Revision, 10) +
+			`,"version_type":"external_gte"}}` + "\n"
+		size := len(action) + len(docs[id]) + 1
+		if len(cur.ids) > 0 && len(cur.body)+size > x.cfg.FlushBytes {
+			out = append(out, cur)
+			cur = bulkBody{}
+		}
+		if cur.body == nil {
+			cur.body = make([]byte, 0, min(x.cfg.FlushBytes, size*(len(ids)-i)))
+		}
+		cur.body = append(cur.body, action...)
+		cur.body = append(cur.body, docs[id]...)
+		cur.body = append(cur.body, '\n')
+		cur.ids = append(cur.ids, id)
+	}
+	if len(cur.ids) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// bulkFilter keeps of a bulk response what bulkRequest reads.
+var bulkFilter = []string{"items.*._id", "items.*.status", "items.*.error.type", "items.*.error.reason",
+	"items.*.error.caused_by.type", "items.*.error.caused_by.reason"}
+
+// bulkRequest sends one bulk request once one of Workers slots is free
+// and returns the result of each of its documents. A request that fails
+// as a whole (no answer, or an error status) gives every document status
+// 0: the request, not a case, is at fault, so Upsert sends them again.
+func (x *Index) bulkRequest(ctx context.Context, b bulkBody) []itemResult {
+	failAll := func(reason string) []itemResult {
+		out := make([]itemResult, len(b.ids))
+		for i, id := range b.ids {
+			out[i] = itemResult{id: id, reason: reason}
+		}
+		return out
+	}
+	select {
+	case x.slots <- struct{}{}:
+	case <-ctx.Done():
+		return failAll(ctx.Err().Error())
+	}
+	defer func() { <-x.slots }()
+
+	start := time.Now()
+	requireAlias := true // never auto-create an index named like the alias
+	res, err := esapi.BulkRequest{
+		Index:        x.names.alias,
+		Body:         bytes.NewReader(b.body),
+		RequireAlias: &requireAlias,
+		FilterPath:   bulkFilter,
+	}.Do(ctx, x.client)
+	if err != nil {
+		return failAll(fmt.Sprintf("bulk request: %v", err))
+	}
+	defer drain(res)
+	if res.IsError() {
+		return failAll(responseError("bulk request", res).Error())
+	}
+	var answer struct {
+		Items []map[string]struct {
+			ID     string `json:"_id"`
+			Status int    `json:"status"`
+			Error  struct {
+				Type   string `json:"type"`
+				Reason string `json:"reason"`
+				Cause  struct {
+					Type   string `json:"type"`
+					Reason string `json:"reason"`
+				} `json:"caused_by"`
+			} `json:"error"`
+		} `json:"items"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&answer)
+	x.metrics.bulkSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return failAll(fmt.Sprintf("decode bulk response: %v", err))
+	}
+	got := make(map[string]itemResult, len(answer.Items))
+	for _, item := range answer.Items {
+		for _, r := range item {
+			ir := itemResult{id: r.ID, status: r.Status}
+			switch {
+			case r.Error.Cause.Reason != "":
+				ir.reason = fmt.Sprintf("%s: %s (%s: %s)", r.Error.Type, r.Error.Reason, r.Error.Cause.Type, r.Error.Cause.Reason)
+			case r.Error.Type != "":
+				ir.reason = fmt.Sprintf("%s: %s", r.Error.Type, r.Error.Reason)
+			}
+			got[r.ID] = ir
+		}
+	}
+	out := make([]itemResult, len(b.ids))
+	for i, id := range b.ids {
+		r, ok := got[id]
+		if !ok {
+			r = itemResult{id: id, reason: "no result in bulk response"}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // Get returns the case with the id, or an error wrapping
@@ -729,7 +786,7 @@ func (x *Index) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes what the bulk indexer holds, waits for it, closes the
+// Close waits for the bulk requests in progress, closes the
 // client and unregisters the metrics. Closing twice is not an error.
 func (x *Index) Close() error {
 	x.mu.Lock()
@@ -740,16 +797,13 @@ func (x *Index) Close() error {
 	x.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.RequestTimeout+5*time.Second)
 	defer cancel()
-	var errs []error
-	if err := x.bulk.Close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("esindex: close bulk indexer: %w", err))
-	}
-	if err := x.client.Close(ctx); err != nil && !errors.Is(err, elasticsearch.ErrAlreadyClosed) {
-		errs = append(errs, fmt.Errorf("esindex: close client: %w", err))
+	var err error
+	if cerr := x.client.Close(ctx); cerr != nil && !errors.Is(cerr, elasticsearch.ErrAlreadyClosed) {
+		err = fmt.Errorf("esindex: close client: %w", cerr)
 	}
 	x.metrics.unregister(x.reg)
 	x.logger.Info("case index closed", zap.String("alias", x.names.alias))
-	return errors.Join(errs...)
+	return err
 }
 
 // do runs an API request whose response body nobody reads and returns

@@ -55,7 +55,6 @@ func realConfig(url, prefix string) Config {
 		IndexPrefix:     prefix,
 		Replicas:        &replicas,
 		RefreshInterval: 100 * time.Millisecond,
-		FlushInterval:   20 * time.Millisecond,
 	})
 }
 

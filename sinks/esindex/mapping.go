@@ -168,7 +168,6 @@ func document(c router.Case, cals caseindex.Calendars, now time.Time) ([]byte, e
 	doc[caseindex.SLAField] = caseindex.SLAFacts(c, caseindex.CalendarFor(cals, c), now)
 	doc["id"] = c.ID
 	doc["revision"] = c.Revision
-	doc["case"] = json.RawMessage(raw)
 	for name, v := range map[string]string{"subject": foldText(c.Subject), "description": foldText(c.Description)} {
 		if v != "" {
 			doc[name] = v
@@ -177,7 +176,18 @@ func document(c router.Case, cals caseindex.Calendars, now time.Time) ([]byte, e
 	for name, t := range caseindex.Dates(c) {
 		doc[name] = esTime(t)
 	}
-	return json.Marshal(doc)
+	fields, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	// The stored case goes in last, as json.Marshal wrote it: as a
+	// json.RawMessage in doc it would be checked and compacted again, the
+	// largest part of the document once more.
+	out := make([]byte, 0, len(fields)+len(`,"case":`)+len(raw))
+	out = append(out, fields[:len(fields)-1]...)
+	out = append(out, `,"case":`...)
+	out = append(out, raw...)
+	return append(out, '}'), nil
 }
 
 // millisCeil is t in Unix milliseconds, rounded up: a stored date (whole

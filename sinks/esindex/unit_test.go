@@ -11,8 +11,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,9 @@ type fakeNode struct {
 	// bulk answers a bulk request: the status of the whole request (0 for
 	// 200) and, for 200, the status of each item.
 	bulk func(call int, items []bulkItem) (int, []int)
+	// beforeBulk, when set, runs for each bulk request before the node
+	// takes its lock, so requests may wait in it side by side.
+	beforeBulk func()
 	// mappingStatus answers a mapping update that many times
 	// (mappingStatusTimes) before it succeeds; 0 succeeds at once.
 	mappingStatus      int
@@ -69,6 +74,9 @@ type fakeNode struct {
 func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Elastic-Product", f.product)
 	w.Header().Set("Content-Type", "application/json")
+	if f.beforeBulk != nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_bulk") {
+		f.beforeBulk()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	reply := func(status int, body string) {
@@ -202,7 +210,6 @@ func startFake(t *testing.T, f *fakeNode) Config {
 	return provisioned(Config{
 		URLs:           []string{srv.URL},
 		IndexPrefix:    "unit",
-		FlushInterval:  2 * time.Millisecond,
 		RetryBackoff:   time.Millisecond,
 		RequestTimeout: 5 * time.Second,
 	})
@@ -379,6 +386,172 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, result string) f
 		}
 	}
 	return 0
+}
+
+// TestConcurrentUpsertsShareTheNode: concurrent upserts each send their
+// own bulk request at once, up to Workers at the node, rather than
+// queueing behind one another's flush.
+func TestConcurrentUpsertsShareTheNode(t *testing.T) {
+	const workers, upserts = 3, 5
+	var (
+		mu       sync.Mutex
+		now      int
+		most     int
+		allThere = make(chan struct{})
+		once     sync.Once
+	)
+	f := &fakeNode{bulk: allStatus(201), beforeBulk: func() {
+		mu.Lock()
+		now++
+		most = max(most, now)
+		if now == workers {
+			once.Do(func() { close(allThere) })
+		}
+		mu.Unlock()
+		// Hold each request until Workers are at the node together; the
+		// timer only keeps a failing build from hanging.
+		select {
+		case <-allThere:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		now--
+		mu.Unlock()
+	}}
+	cfg := startFake(t, f)
+	cfg.Workers = workers
+	idx := openFake(t, cfg, nil)
+	errs := make(chan error, upserts)
+	for i := range upserts {
+		go func() {
+			id := fmt.Sprintf("TS20261207%04d", i)
+			errs <- idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, id, func(c *router.Case) {
+				c.Description = "12月7日宽带又断了，师傅说明天来，结果没来，电话1380013800也打不通"
+			})})
+		}()
+	}
+	for range upserts {
+		if err := <-errs; err != nil {
+			t.Fatalf("Upsert: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != workers {
+		t.Errorf("at most %d bulk requests at the node at once, want workers = %d", most, workers)
+	}
+	if f.bulkCalls != upserts {
+		t.Errorf("%d bulk requests, want one per upsert (%d)", f.bulkCalls, upserts)
+	}
+}
+
+// TestSlowRequestHoldsBackNoOtherUpsert: while one upsert's bulk request
+// is held at the node, another upsert is sent and returns.
+func TestSlowRequestHoldsBackNoOtherUpsert(t *testing.T) {
+	var calls atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	f := &fakeNode{bulk: allStatus(201), beforeBulk: func() {
+		if calls.Add(1) == 1 {
+			close(arrived)
+			<-release
+		}
+	}}
+	cfg := startFake(t, f)
+	cfg.RequestTimeout = time.Minute // the held request stays at the node
+	idx := openFake(t, cfg, nil)
+	slow := make(chan error, 1)
+	go func() {
+		slow <- idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, "TS202612070001", func(c *router.Case) {
+			c.Description = "话费12.7号扣了两次，客服说3个工作日内退，到现在没退"
+		})})
+	}()
+	<-arrived
+	quick := make(chan error, 1)
+	go func() {
+		quick <- idx.Upsert(context.Background(), []router.Case{caseindextest.NewCase(t, "TS202612070002", func(c *router.Case) {
+			c.Description = "快递延误一周，电话不接"
+		})})
+	}()
+	var err error
+	select {
+	case err = <-quick:
+	case <-time.After(10 * time.Second): // only keeps a failing build from hanging
+		t.Error("the second Upsert waited for the first one's request")
+		close(release)
+		err = <-quick
+	}
+	if err != nil {
+		t.Errorf("second Upsert: %v", err)
+	}
+	if !t.Failed() {
+		close(release)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("first Upsert: %v", err)
+	}
+}
+
+// TestUpsertSplitsAtFlushBytes: an upsert larger than FlushBytes goes in
+// several requests; each document's result is read from its own request.
+func TestUpsertSplitsAtFlushBytes(t *testing.T) {
+	tests := []struct {
+		name       string
+		flushBytes func(entry int) int // from the size of one action and document
+		wantCalls  int
+	}{
+		{"one request", func(int) int { return 1 << 20 }, 1},
+		{"one document a request", func(int) int { return 1 }, 3},
+		{"two documents, then one", func(entry int) int { return entry * 5 / 2 }, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// The node refuses the document of 李四 as malformed.
+			f := &fakeNode{bulk: func(_ int, items []bulkItem) (int, []int) {
+				out := make([]int, len(items))
+				for i, it := range items {
+					out[i] = 201
+					if it.ID == "TS202612070002" {
+						out[i] = 400
+					}
+				}
+				return 0, out
+			}}
+			var cases []router.Case
+			for i, name := range []string{"张三", "李四", "王五"} {
+				cases = append(cases, caseindextest.NewCase(t, fmt.Sprintf("TS20261207%04d", i+1), func(c *router.Case) {
+					c.Customer.Name = name
+					c.Description = strings.Repeat("物业费多收了三个月，12/05去物业处问，说系统问题，至今未退。", 8)
+				}))
+			}
+			doc, err := Document(cases[0], time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := startFake(t, f)
+			cfg.FlushBytes = tc.flushBytes(len(doc) + 80)
+			idx := openFake(t, cfg, nil)
+			err = idx.Upsert(context.Background(), cases)
+			if !errors.Is(err, caseindex.ErrInvalidCase) || !strings.Contains(err.Error(), "TS202612070002") ||
+				strings.Contains(err.Error(), "TS202612070001") || strings.Contains(err.Error(), "TS202612070003") {
+				t.Fatalf("Upsert: %v, want ErrInvalidCase naming TS202612070002 alone", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.bulkCalls != tc.wantCalls {
+				t.Errorf("%d bulk requests, want %d", f.bulkCalls, tc.wantCalls)
+			}
+			var ids []string
+			for _, r := range f.received {
+				for _, it := range r {
+					ids = append(ids, it.ID)
+				}
+			}
+			slices.Sort(ids)
+			if want := []string{"TS202612070001", "TS202612070002", "TS202612070003"}; !slices.Equal(ids, want) {
+				t.Errorf("documents sent %v, want each once %v", ids, want)
+			}
+		})
+	}
 }
 
 func TestUpsertRejectsBeforeSending(t *testing.T) {
@@ -623,8 +796,7 @@ func TestConfigValidate(t *testing.T) {
 		{"prefix with star", Config{URLs: ok, IndexPrefix: "cases*"}, "index_prefix"},
 		{"negative replicas", Config{URLs: ok, Replicas: &neg}, "number_of_replicas"},
 		{"negative shards", Config{URLs: ok, Shards: -1}, "number_of_shards"},
-		{"slow flush", Config{URLs: ok, FlushInterval: 30 * time.Second}, "flush_interval"},
-		{"negative flush", Config{URLs: ok, FlushInterval: -time.Second}, "flush_interval"},
+		{"negative flush bytes", Config{URLs: ok, FlushBytes: -1}, "flush_bytes"},
 		{"negative workers", Config{URLs: ok, Workers: -1}, "workers"},
 		{"client certificate", Config{URLs: []string{"https://es.tousu.internal:9200"}, APIKeyFile: keyFile,
 			TLS: TLSConfig{CAFile: "/etc/tousu/es-ca.pem", CertFile: "/etc/tousu/es-client.pem", KeyFile: "/etc/tousu/es-client-key.pem", ServerName: "es.tousu.internal"}}, ""},
@@ -995,7 +1167,7 @@ func TestConfigValidateNamesTheKeyOnce(t *testing.T) {
 		{Config{URLs: ok, APIKey: secret.Inline("a"), APIKeyFile: "/k"}, "api_key: api_key and api_key_file are mutually exclusive"},
 		{Config{URLs: ok, Username: "u"}, `username: "u" needs a password or password_file`},
 		{Config{URLs: ok, Replicas: &neg}, "number_of_replicas: must be between 0 and 100, got -1"},
-		{Config{URLs: ok, FlushInterval: time.Minute}, "flush_interval: must be between 1ms and 5s, got 1m0s"},
+		{Config{URLs: ok, RetryBackoff: time.Hour}, "retry_backoff: must be between 1ms and 1m0s, got 1h0m0s"},
 		{Config{URLs: ok, Workers: -1, FlushBytes: -1}, "flush_bytes: must not be negative, got -1\nworkers: must be between 1 and 64, got -1"},
 	}
 	for _, tt := range tests {
