@@ -21,16 +21,7 @@ func TestSmoke(t *testing.T) {
 	// loaded 2-core machine the phases take minutes.
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	o := options{modes: []string{"embedded"}, short: true, out: out, complaints: 150, latencyFor: time.Second, soak: 3 * time.Second, csvRows: 1000, seed: 20261206}
-	if err := run(ctx, o.sizes(), testWriter{t}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md := runReport(ctx, t, options{modes: []string{"embedded"}, short: true, complaints: 150, latencyFor: time.Second, soak: 3 * time.Second, csvRows: 1000, seed: 20261206})
 	for _, want := range []string{"## embedded", "cores (", "memory", "Load average", "Smoke run"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -62,16 +53,7 @@ func TestSmoke(t *testing.T) {
 func TestRouterOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // liveness, as in TestSmoke
 	defer cancel()
-	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	o := options{modes: []string{"embedded"}, short: true, out: out, complaints: 120, routerOnly: true, seed: 20261207}
-	if err := run(ctx, o.sizes(), testWriter{t}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md := runReport(ctx, t, options{modes: []string{"embedded"}, short: true, complaints: 120, routerOnly: true, seed: 20261207})
 	measured := regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`)
 	if !measured.MatchString(md) {
 		t.Errorf("normalizer + router row missing or without numbers:\n%s", md)
@@ -186,4 +168,19 @@ func TestKeptNotes(t *testing.T) {
 			t.Errorf("%s: keptNotes = %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// runReport runs the harness with o, writing into a file of the test, and
+// returns the markdown it wrote.
+func runReport(ctx context.Context, t testing.TB, o options) string {
+	t.Helper()
+	o.out = filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	if err := run(ctx, o.sizes(), testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(o.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
