@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tousu/tousu/internal/polltest"
 	"github.com/tousu/tousu/internal/servertest"
 	"github.com/tousu/tousu/services/bus"
 )
@@ -65,8 +66,15 @@ func TestReplicationOnTheCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if err := p.Write(ctx, bus.Message{Topic: name, Key: []byte("13800138000"), Value: []byte(`{"v":1,"text":"12月3日交的话费没到账"}`)}); err != nil {
-		t.Errorf("write with acks=all to three in-sync replicas: %v", err)
+	// A topic just created may not yet be in every broker's metadata
+	// (a fresh cluster answers Unknown Topic Or Partition for a moment):
+	// the write is tried again, as every writer of tousu does.
+	var werr error
+	if !polltest.Within(30*time.Second, func() bool {
+		werr = p.Write(ctx, bus.Message{Topic: name, Key: []byte("13800138000"), Value: []byte(`{"v":1,"text":"12月3日交的话费没到账"}`)})
+		return werr == nil
+	}) {
+		t.Errorf("write with acks=all to three in-sync replicas: %v", werr)
 	}
 	_, err = bus.ApplyTopics(ctx, tests[0].cfg, []bus.TopicSpec{{Name: name, CleanupPolicy: "delete", Partitions: 1}})
 	checkErr(t, err, "has min.insync.replicas=3, the declaration says 2")
