@@ -30,9 +30,7 @@ func publishEnvelopes(p *bus.Producer, intake *bus.Intake) spool.PublishBatch {
 			}
 			msgs[i] = bus.Message{Topic: bus.TopicRaw, Key: []byte(env.ID), Value: b}
 		}
-		if intake != nil {
-			defer intake.Begin()()
-		}
+		defer intake.Begin()()
 		return p.Write(ctx, msgs...)
 	}
 }

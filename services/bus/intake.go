@@ -25,8 +25,11 @@ type Intake struct {
 }
 
 // Begin marks one intake write in flight; the function it returns marks
-// it done and must be called once.
+// it done and must be called once. On a nil *Intake it counts nothing.
 func (i *Intake) Begin() (end func()) {
+	if i == nil {
+		return func() {}
+	}
 	i.mu.Lock()
 	i.inFlight++
 	if i.inFlight == IntakeBusyWrites {

@@ -52,6 +52,7 @@ func TestIntakeBusy(t *testing.T) {
 		})
 	}
 	var none *bus.Intake
+	none.Begin()() // counts nothing, does not panic
 	if none.Busy() || !none.Wait(context.Background(), time.Now().Add(time.Hour)) || none.Waiting() != 0 {
 		t.Errorf("a nil Intake is busy or holds its callers")
 	}
