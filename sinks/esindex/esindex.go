@@ -586,7 +586,7 @@ func (x *Index) bulkRequest(ctx context.Context, b bulkBody) []itemResult {
 		FilterPath:   bulkFilter,
 	}.Do(ctx, x.client)
 	if err != nil {
-		return failAll(fmt.Sprintf("bulk request: %v", err))
+		return failAll(requestError("bulk request", err).Error())
 	}
 	defer drain(res)
 	if res.IsError() {
