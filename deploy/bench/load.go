@@ -9,8 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,19 +64,36 @@ type rate struct {
 	n      int64
 	d      time.Duration
 	errors int64
-	// cpu is the CPU time this process spent over the phase, where
-	// measured (cpuPhase): on a machine shared with other work it
-	// compares phases better than their rates.
-	cpu time.Duration
+	// cpu is the CPU time this process spent over the phase, and machine
+	// the CPU time every process of the machine spent (the JVMs of Kafka
+	// and Elasticsearch included), where measured (cpuPhase). On a
+	// machine shared with other work they compare phases better than
+	// their rates; busy says whether the phase was short of CPU.
+	cpu, machine time.Duration
 }
 
 // cpuPerItem is the CPU time of the phase per item, zero where not
 // measured.
-func (r rate) cpuPerItem() time.Duration {
+func (r rate) cpuPerItem() time.Duration { return r.per(r.cpu) }
+
+// machinePerItem is the machine's CPU time of the phase per item, zero
+// where not measured.
+func (r rate) machinePerItem() time.Duration { return r.per(r.machine) }
+
+func (r rate) per(d time.Duration) time.Duration {
 	if r.n <= 0 {
 		return 0
 	}
-	return r.cpu / time.Duration(r.n)
+	return d / time.Duration(r.n)
+}
+
+// busy is the share of the machine's cores the phase kept busy, 0 to 1
+// (0 where not measured).
+func (r rate) busy() float64 {
+	if r.d <= 0 {
+		return 0
+	}
+	return r.machine.Seconds() / (r.d.Seconds() * float64(runtime.NumCPU()))
 }
 
 // processCPU returns the user and system CPU time of this process so far.
@@ -84,13 +105,40 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuPhase runs phase and adds the CPU time this process spent meanwhile
-// to its rate. The goroutines it starts carry the profile label phase=name
-// (go tool pprof -tagfocus phase=name; the broker's are not among them).
+// machineCPU returns the CPU time every process of the machine spent so
+// far, from the first line of /proc/stat (idle and I/O wait left out;
+// USER_HZ is 100 on Linux), or 0 where it cannot be read.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
+}
+
+// cpuPhase runs phase and adds the CPU time this process and the machine
+// spent meanwhile to its rate. The goroutines it starts carry the profile
+// label phase=name (go tool pprof -tagfocus phase=name; the broker's are
+// not among them).
 func cpuPhase(ctx context.Context, name string, phase func(context.Context) (rate, error)) (r rate, err error) {
-	start := processCPU()
+	start, machineStart := processCPU(), machineCPU()
 	pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { r, err = phase(ctx) })
-	r.cpu = processCPU() - start
+	r.cpu, r.machine = processCPU()-start, machineCPU()-machineStart
 	return r, err
 }
 

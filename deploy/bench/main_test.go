@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +28,14 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	// cpu is the CPU note of a measured rate (measured).
+	const cpu = ` \(CPU each \d+ µs, machine \d+ µs; cores \d+ % busy\)`
 	rows := map[string]*regexp.Regexp{
-		"HTTP intake":                 regexp.MustCompile(`\| HTTP intake[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer[^|]*\| \d+\.\d\d\d?× \|`),
-		"HTTP intake, gateway alone":  regexp.MustCompile(`\| HTTP intake[^|]*gateway alone[^|]*\| \d+ /s \| \d+ /s plain kafka-go producer, as above \| \d+\.\d\d\d?× \|`),
-		"gateway HTTP overhead":       regexp.MustCompile(`\| gateway HTTP overhead[^|]*\| \d+ /s \| \d+ /s no-op fiber handler \| \d+\.\d\d\d?× \|`),
-		"normalizer + router":         regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`),
-		"indexer":                     regexp.MustCompile(`\| indexer alone[^|]*\| \d+ /s \| \d+ /s raw Bleve batches[^|]*\| \d+\.\d\d\d?× \|`),
+		"HTTP intake":                 regexp.MustCompile(`\| HTTP intake[^|]*\| \d+ /s` + cpu + ` \| \d+ /s` + cpu + ` plain kafka-go producer[^|]*\| \d+\.\d\d\d?× \|`),
+		"HTTP intake, gateway alone":  regexp.MustCompile(`\| HTTP intake[^|]*gateway alone[^|]*\| \d+ /s` + cpu + ` \| \d+ /s` + cpu + ` plain kafka-go producer, as above \| \d+\.\d\d\d?× \|`),
+		"gateway HTTP overhead":       regexp.MustCompile(`\| gateway HTTP overhead[^|]*\| \d+ /s` + cpu + ` \| \d+ /s` + cpu + ` no-op fiber handler \| \d+\.\d\d\d?× \|`),
+		"normalizer + router":         regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s` + cpu + ` \| \d+ /s` + cpu + ` consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`),
+		"indexer":                     regexp.MustCompile(`\| indexer alone[^|]*\| \d+ /s` + cpu + ` \| \d+ /s` + cpu + ` raw Bleve batches[^|]*\| \d+\.\d\d\d?× \|`),
 		"whole pipeline":              regexp.MustCompile(`\| whole pipeline sustained[^|]*\| \d+ /s \| \d+ /s the slowest baseline above \| \d+\.\d\d\d?× \|`),
 		"submit → searchable trickle": regexp.MustCompile(`\| submit → searchable at a trickle[^|]*\| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples at 5 /s`),
 		"submit → searchable half":    regexp.MustCompile(`\| submit → searchable at half the sustained rate \| \d+ ms / \d+ ms / \d+ ms / \d+ ms \(\d+ samples`),
@@ -54,7 +57,7 @@ func TestRouterOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // liveness, as in TestSmoke
 	defer cancel()
 	md := runReport(ctx, t, options{modes: []string{"embedded"}, short: true, complaints: 120, routerOnly: true, seed: 20261207})
-	measured := regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \| \d+ /s consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`)
+	measured := regexp.MustCompile(`\| normalizer \+ router alone[^|]*\| \d+ /s \(CPU each [^|]*\| \d+ /s \(CPU each [^|]*consume → produce pass-through[^|]*\| \d+\.\d\d\d?× \|`)
 	if !measured.MatchString(md) {
 		t.Errorf("normalizer + router row missing or without numbers:\n%s", md)
 	}
@@ -183,4 +186,32 @@ func runReport(ctx context.Context, t testing.TB, o options) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMachineCPU: the machine's CPU time counts this process's work, and
+// a rate's CPU notes divide it by the items and the cores.
+func TestMachineCPU(t *testing.T) {
+	start, processStart := machineCPU(), processCPU()
+	if start <= 0 {
+		t.Fatalf("machineCPU() = %s, want the CPU time /proc/stat counts", start)
+	}
+	for processCPU()-processStart < 200*time.Millisecond {
+	}
+	if spent := machineCPU() - start; spent < 150*time.Millisecond {
+		t.Errorf("machine CPU grew %s while this process spun for 200 ms", spent)
+	}
+
+	r := rate{n: 4, d: time.Second, cpu: 400 * time.Millisecond, machine: time.Duration(runtime.NumCPU()) * 500 * time.Millisecond}
+	if got := r.cpuPerItem(); got != 100*time.Millisecond {
+		t.Errorf("cpuPerItem = %s, want 100ms", got)
+	}
+	if got := r.busy(); got != 0.5 {
+		t.Errorf("busy = %v, want 0.5", got)
+	}
+	if got := measured(r); !strings.HasPrefix(got, "4 /s (CPU each 100000 µs, machine ") || !strings.HasSuffix(got, "; cores 50 % busy)") {
+		t.Errorf("measured = %q", got)
+	}
+	if got := measured(rate{n: 4, d: time.Second}); got != "4 /s" {
+		t.Errorf("measured without CPU = %q, want the rate alone", got)
+	}
 }

@@ -86,10 +86,10 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 			return res, err
 		}
 	}
-	if res.Producer, err = plainProducer(ctx, s.bus, plainTopic, o.clients, msgs); err != nil {
+	if res.Producer, err = cpuPhase(ctx, "producer", func(ctx context.Context) (rate, error) { return plainProducer(ctx, s.bus, plainTopic, o.clients, msgs) }); err != nil {
 		return res, fmt.Errorf("plain producer: %w", err)
 	}
-	say("plain producer %.0f/s", res.Producer.perSec())
+	say("plain producer %s", measured(res.Producer))
 	if !o.intakeOnly {
 		if err := s.stagesAlone(ctx, &res, o, run, casesBefore, say); err != nil {
 			return res, err
@@ -131,17 +131,21 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err != nil {
 		return res, err
 	}
-	res.Noop, err = hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, base, b); return err })
+	res.Noop, err = cpuPhase(ctx, "noop", func(ctx context.Context) (rate, error) {
+		return hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, base, b); return err })
+	})
 	stopNoop()
 	if err != nil {
 		return res, fmt.Errorf("no-op handler: %w", err)
 	}
-	say("no-op handler %.0f/s", res.Noop.perSec())
+	say("no-op handler %s", measured(res.Noop))
 	start := time.Now()
-	if res.Intake, err = hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, p.base, b); return err }); err != nil {
+	if res.Intake, err = cpuPhase(ctx, "intake", func(ctx context.Context) (rate, error) {
+		return hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, p.base, b); return err })
+	}); err != nil {
 		return res, fmt.Errorf("intake: %w", err)
 	}
-	say("HTTP intake %.0f/s (%d refused)", res.Intake.perSec(), res.Intake.errors)
+	say("HTTP intake %s", measured(res.Intake))
 	pipeline := []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}, {routing.Group, bus.TopicActions}, {indexer.Group, bus.TopicCases}}
 	d, err := s.drain(ctx, pipeline, start, idle)
 	if err != nil {
@@ -171,10 +175,12 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err := p.stop(); err != nil {
 		return res, err
 	}
-	if res.IntakeAlone, err = gatewayAlone(ctx, s, hc, o.clients, bodies(o.seed+5, o.complaints)); err != nil {
+	if res.IntakeAlone, err = cpuPhase(ctx, "gateway-alone", func(ctx context.Context) (rate, error) {
+		return gatewayAlone(ctx, s, hc, o.clients, bodies(o.seed+5, o.complaints))
+	}); err != nil {
 		return res, fmt.Errorf("gateway alone: %w", err)
 	}
-	say("HTTP intake alone %.0f/s (%d refused)", res.IntakeAlone.perSec(), res.IntakeAlone.errors)
+	say("HTTP intake alone %s", measured(res.IntakeAlone))
 
 	if o.intakeOnly {
 		return res, nil
@@ -195,15 +201,17 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	var err error
 	// 2. Normalizer and router alone, then a pass-through over the same
 	// records.
-	res.NormRouter, err = s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
+	res.NormRouter, err = cpuPhase(ctx, "normalizer-router", func(ctx context.Context) (rate, error) {
+		return s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
+	})
 	if err != nil {
 		return fmt.Errorf("normalizer+router: %w", err)
 	}
-	say("normalizer+router %.0f/s", res.NormRouter.perSec())
-	if res.PassThrough, err = passThrough(ctx, s, run); err != nil {
+	say("normalizer+router %s", measured(res.NormRouter))
+	if res.PassThrough, err = cpuPhase(ctx, "pass-through", func(ctx context.Context) (rate, error) { return passThrough(ctx, s, run) }); err != nil {
 		return fmt.Errorf("pass-through: %w", err)
 	}
-	say("pass-through %.0f/s", res.PassThrough.perSec())
+	say("pass-through %s", measured(res.PassThrough))
 	if o.routerOnly {
 		return nil
 	}
@@ -228,7 +236,7 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	if err != nil {
 		return fmt.Errorf("indexer: %w", err)
 	}
-	say("indexer %.0f/s, CPU %s a case (with the broker's)", res.Indexer.perSec(), res.Indexer.cpuPerItem())
+	say("indexer %s", measured(res.Indexer))
 	records, err := s.readRange(ctx, bus.TopicCases, casesBefore, casesAfter)
 	if err != nil {
 		return err
@@ -246,7 +254,7 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	if err != nil {
 		return fmt.Errorf("direct loader: %w", err)
 	}
-	say("direct loader %.0f/s, CPU %s a case", res.Direct.perSec(), res.Direct.cpuPerItem())
+	say("direct loader %s", measured(res.Direct))
 	return nil
 }
 

@@ -95,6 +95,19 @@ func perSec(r rate) string {
 	return s
 }
 
+// measured is perSec of r with the CPU it took, where measured.
+func measured(r rate) string {
+	if r.machine <= 0 || r.n <= 0 {
+		return perSec(r)
+	}
+	return fmt.Sprintf("%s (CPU each %s, machine %s; cores %.0f %% busy)", perSec(r), micros(r.cpuPerItem()), micros(r.machinePerItem()), 100*r.busy())
+}
+
+// micros formats d in whole microseconds.
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 
 // latencyCell is p50 / p99 / p99.9 / max of l.
@@ -127,20 +140,21 @@ func (r report) markdown() string {
 	w("- Machine: %d cores (%s), %s memory, Linux %s\n", m.Cores, m.CPU, m.Memory, m.Kernel)
 	w("- Load average (1, 5, 15 min) at the start: %s; at the end: %s. The machine was shared with other work while this ran, so the figures are noisy; rerun on a quiet machine for reference numbers.\n", m.LoadAvg, r.LoadEnd)
 	w("- %s, tousu %s; %s to %s UTC\n", m.Go, m.Commit, r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04"))
-	w("- Corpus: %d generated complaints per throughput phase (50–600 Chinese characters, distinct customers, %d%% duplicates, %d%% repeats, %d%% in batch outages), %d concurrent clients; the tousu targets run in the harness's process through services/app, the code path of `tousu serve -target`.\n\n",
+	w("- Corpus: %d generated complaints per throughput phase (50–600 Chinese characters, distinct customers, %d%% duplicates, %d%% repeats, %d%% in batch outages), %d concurrent clients; the tousu targets run in the harness's process through services/app, the code path of `tousu serve -target`.\n",
 		r.Options.complaints, shareDuplicate, shareRepeat, shareBatch, r.Options.clients)
+	w("- \"CPU each\": the CPU time of the harness's process (tousu or the baseline, and the load generator) per item over the phase, and in brackets the whole machine's (Kafka's and Elasticsearch's JVMs included); \"busy\": the share of the cores in use over the phase. Near 100 %% the phase was short of CPU and its rate follows its CPU each.\n\n")
 	for _, res := range r.Modes {
 		w("## %s\n\n", res.Mode)
 		w("Servers: %s.\n\n", strings.Join(res.Versions, "; "))
 		w("| measure | tousu | baseline | ratio | target |\n| --- | --- | --- | --- | --- |\n")
 		w("| HTTP intake → broker acknowledged, 202s (`all`) | %s | %s plain kafka-go producer, same payloads, acks=all, %d synchronous callers | %s | ≥ 0.5× |\n",
-			perSec(res.Intake), perSec(res.Producer), r.Options.clients, ratio(res.Intake.perSec(), res.Producer.perSec()))
+			measured(res.Intake), measured(res.Producer), r.Options.clients, ratio(res.Intake.perSec(), res.Producer.perSec()))
 		w("| HTTP intake → broker acknowledged, 202s, gateway alone (`-target gateway`) | %s | %s plain kafka-go producer, as above | %s | ≥ 0.5× |\n",
-			perSec(res.IntakeAlone), perSec(res.Producer), ratio(res.IntakeAlone.perSec(), res.Producer.perSec()))
-		w("| gateway HTTP overhead (`all`) | %s | %s no-op fiber handler | %s | – |\n", perSec(res.Intake), perSec(res.Noop), ratio(res.Intake.perSec(), res.Noop.perSec()))
+			measured(res.IntakeAlone), measured(res.Producer), ratio(res.IntakeAlone.perSec(), res.Producer.perSec()))
+		w("| gateway HTTP overhead (`all`) | %s | %s no-op fiber handler | %s | – |\n", measured(res.Intake), measured(res.Noop), ratio(res.Intake.perSec(), res.Noop.perSec()))
 		w("| normalizer + router alone (`-target normalizer,router`), complaints | %s | %s consume → produce pass-through, two hops, same bus consumer and producer | %s | ≥ 0.35× |\n",
-			perSec(res.NormRouter), perSec(res.PassThrough), ratio(res.NormRouter.perSec(), res.PassThrough.perSec()))
-		w("| indexer alone (`-target indexer`; with Bleve `indexer,console`, the console idle), case records | %s | %s %s | %s | ≥ 0.8× |\n", perSec(res.Indexer), perSec(res.Direct), res.DirectName, ratio(res.Indexer.perSec(), res.Direct.perSec()))
+			measured(res.NormRouter), measured(res.PassThrough), ratio(res.NormRouter.perSec(), res.PassThrough.perSec()))
+		w("| indexer alone (`-target indexer`; with Bleve `indexer,console`, the console idle), case records | %s | %s %s | %s | ≥ 0.8× |\n", measured(res.Indexer), measured(res.Direct), res.DirectName, ratio(res.Indexer.perSec(), res.Direct.perSec()))
 		slowest := min(res.Producer.perSec(), res.PassThrough.perSec(), res.Direct.perSec())
 		w("| whole pipeline sustained (`all`), submitted → every stage caught up | %s | %.0f /s the slowest baseline above | %s | – |\n", perSec(res.Sustained), slowest, ratio(res.Sustained.perSec(), slowest))
 		refresh := "none (Bleve: searchable once written)"
