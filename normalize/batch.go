@@ -47,7 +47,8 @@ func BatchID(complaintID string) string {
 // BatchMinCustomers different customers, pairwise reachable through
 // complaints at least BatchSimilarity similar, received within BatchWindow
 // of each other. It remembers the complaints of the last BatchWindow (by
-// received time) in memory, indexed by locality-sensitive hashing so that
+// received time) in memory, at most BatchMaxRemembered of them (a flood
+// shortens the window: Cut), indexed by locality-sensitive hashing so that
 // a complaint is compared only with the few that share a band of its
 // min-hash signature, not with every recent complaint.
 //
@@ -62,6 +63,9 @@ type Batches struct {
 	newest  time.Time
 	pruned  time.Time
 	visits  uint64
+	// cut counts the complaints forgotten before their window ended, to
+	// stay within BatchMaxRemembered.
+	cut int
 }
 
 type batchItem struct {
@@ -94,6 +98,10 @@ func NewBatches(cfg DedupeConfig, entries []BatchEntry) *Batches {
 
 // Len is how many complaints are remembered.
 func (b *Batches) Len() int { return len(b.items) }
+
+// Cut is how many complaints were forgotten before their window ended, to
+// keep at most BatchMaxRemembered.
+func (b *Batches) Cut() int { return b.cut }
 
 func (b *Batches) enabled() bool { return !b.cfg.Disabled && !b.cfg.BatchDisabled }
 
@@ -183,6 +191,22 @@ func (b *Batches) insertBands(e BatchEntry, bands [bandCount]uint64) {
 	for _, key := range bands {
 		b.buckets[key] = append(b.buckets[key], it)
 	}
+	if limit := b.cfg.BatchMaxRemembered; limit > 0 && len(b.items) > limit+limit/4 {
+		b.forgetEarliest(len(b.items) - limit)
+	}
+}
+
+// forgetEarliest forgets the n complaints remembered first (the items are
+// in the order they were remembered, received order but for stragglers)
+// and rebuilds the index; insertBands lets a quarter of the limit gather
+// before, so that the rebuilds cost little per complaint.
+func (b *Batches) forgetEarliest(n int) {
+	for _, it := range b.items[:n] {
+		delete(b.byID, it.Complaint)
+	}
+	b.items = slices.Delete(b.items, 0, n)
+	b.cut += n
+	b.reindex()
 }
 
 // prune forgets the complaints received more than a window before the
@@ -204,6 +228,11 @@ func (b *Batches) prune() {
 	}
 	clear(b.items[len(keep):])
 	b.items = keep
+	b.reindex()
+}
+
+// reindex builds the band index of the remembered complaints afresh.
+func (b *Batches) reindex() {
 	b.buckets = make(map[uint64][]*batchItem, len(b.buckets))
 	for _, it := range b.items {
 		for _, key := range it.bands {

@@ -129,6 +129,46 @@ func TestBatchesPrune(t *testing.T) {
 	}
 }
 
+// TestBatchesRememberAtMost: a flood within the window is remembered up to
+// BatchMaxRemembered (plus the quarter gathered before a cut), the earliest
+// forgotten first, and a batch among the latest complaints still forms.
+func TestBatchesRememberAtMost(t *testing.T) {
+	const outage = "我们小区从今天早上开始手机完全没有信号，打不了电话也上不了网，请尽快处理"
+	cfg := DefaultDedupeConfig()
+	cfg.BatchMaxRemembered, cfg.BatchMinCustomers = 400, 3
+	b := NewBatches(cfg, nil)
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 2000 { // 2000 complaints in 2000 s, all within the 2h window
+		b.Add(BatchEntry{Complaint: fmt.Sprint(i), Customer: fmt.Sprint("phone:", i), Case: fmt.Sprint(i),
+			ReceivedAt: t0.Add(time.Duration(i) * time.Second), Sketch: SketchOf(randomComplaint(r))})
+		if n := b.Len(); n > 500 {
+			t.Fatalf("after %d complaints %d remembered, want at most 400 + 100", i+1, n)
+		}
+	}
+	if n := b.Len(); n < 400 {
+		t.Errorf("%d remembered, want at least the limit, 400", n)
+	}
+	if got, want := b.Cut(), 2000-b.Len(); got != want {
+		t.Errorf("Cut() = %d, want %d (every complaint not remembered)", got, want)
+	}
+	var formed bool
+	for i := range 3 {
+		out := b.Add(entry(fmt.Sprint("o", i), fmt.Sprint("phone:o", i), outage, 2000*time.Second+time.Duration(i)*time.Second))
+		formed = formed || out.Formed
+	}
+	if !formed {
+		t.Error("three customers with the same outage after the flood formed no batch")
+	}
+	// The earliest are forgotten: a resend of complaint 0 is new again,
+	// one of the latest is still known.
+	if _, ok := b.byID["0"]; ok {
+		t.Error("complaint 0, the earliest, is still remembered")
+	}
+	if _, ok := b.byID["1999"]; !ok {
+		t.Error("complaint 1999, the latest of the flood, was forgotten")
+	}
+}
+
 // Phrases realistic complaints are made of.
 var (
 	subjects = []string{"手机", "宽带", "固话", "流量", "话费", "套餐", "营业厅", "客服热线", "光猫", "机顶盒", "5G信号", "国际漫游", "积分", "携号转网", "副卡"}

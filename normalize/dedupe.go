@@ -58,6 +58,11 @@ type DedupeConfig struct {
 	// BatchMinCustomers is how many different customers make a batch
 	// (default 5).
 	BatchMinCustomers int `yaml:"batch_min_customers"`
+	// BatchMaxRemembered bounds the complaints batch detection remembers
+	// (default 50000, about 40 MiB): beyond it the earliest are
+	// forgotten before their BatchWindow ends, so that a flood of
+	// complaints shortens the window instead of growing the memory.
+	BatchMaxRemembered int `yaml:"batch_max_remembered"`
 }
 
 // The defaults of DedupeConfig.
@@ -70,6 +75,7 @@ const (
 	DefaultBatchWindow         = 2 * time.Hour
 	DefaultBatchSimilarity     = 0.6
 	DefaultBatchMinCustomers   = 5
+	DefaultBatchMaxRemembered  = 50000
 )
 
 // DefaultDedupeConfig returns the defaults.
@@ -89,6 +95,7 @@ func (c *DedupeConfig) Provision() {
 	setDefault(&c.BatchWindow, DefaultBatchWindow)
 	setDefault(&c.BatchSimilarity, DefaultBatchSimilarity)
 	setDefault(&c.BatchMinCustomers, DefaultBatchMinCustomers)
+	setDefault(&c.BatchMaxRemembered, DefaultBatchMaxRemembered)
 }
 
 // Validate checks the configuration, with defaults for its zero fields,
@@ -114,7 +121,7 @@ func (c DedupeConfig) Validate() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"repeat_window_days", c.RepeatWindowDays}, {"max_cases_per_customer", c.MaxCasesPerCustomer}, {"batch_min_customers", c.BatchMinCustomers}} {
+	}{{"repeat_window_days", c.RepeatWindowDays}, {"max_cases_per_customer", c.MaxCasesPerCustomer}, {"batch_min_customers", c.BatchMinCustomers}, {"batch_max_remembered", c.BatchMaxRemembered}} {
 		if n.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative, got %d", n.name, n.v))
 		}

@@ -47,7 +47,7 @@ func rawBleve(dir string, cases []router.Case, batchSize int) (rate, error) {
 		return rate{}, err
 	}
 	defer idx.Close()
-	start := time.Now()
+	clock := startMeter()
 	now := time.Now()
 	for lo := 0; lo < len(cases); lo += batchSize {
 		b := idx.NewBatch()
@@ -64,7 +64,7 @@ func rawBleve(dir string, cases []router.Case, batchSize int) (rate, error) {
 			return rate{}, err
 		}
 	}
-	return rate{n: int64(len(cases)), d: time.Since(start)}, nil
+	return clock.rate(int64(len(cases)), 0), nil
 }
 
 // bulkIndexer loads the cases into a new index of the same template as
@@ -92,7 +92,7 @@ func bulkIndexer(ctx context.Context, s *stack, cases []router.Case) (rate, erro
 			return rate{}, err
 		}
 	}
-	start := time.Now()
+	clock := startMeter()
 	for i, c := range cases {
 		version := c.Revision
 		err := bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: c.ID, Version: &version, VersionType: "external_gte",
@@ -109,7 +109,7 @@ func bulkIndexer(ctx context.Context, s *stack, cases []router.Case) (rate, erro
 	if err := bi.Close(ctx); err != nil {
 		return rate{}, err
 	}
-	return rate{n: int64(len(cases)), d: time.Since(start), errors: failed.Load()}, nil
+	return clock.rate(int64(len(cases)), failed.Load()), nil
 }
 
 // createIndex creates the index of prefix on the stack's Elasticsearch

@@ -131,14 +131,34 @@ func machineCPU() time.Duration {
 	return time.Duration(busy) * 10 * time.Millisecond
 }
 
-// cpuPhase runs phase and adds the CPU time this process and the machine
-// spent meanwhile to its rate. The goroutines it starts carry the profile
-// label phase=name (go tool pprof -tagfocus phase=name; the broker's are
-// not among them).
+// meter is the clock of a phase: wall time and the CPU time of this
+// process and of the machine since it started.
+type meter struct {
+	start        time.Time
+	cpu, machine time.Duration
+}
+
+func startMeter() meter {
+	return meter{start: time.Now(), cpu: processCPU(), machine: machineCPU()}
+}
+
+// rate is n items, errors failed, since the meter started.
+func (m meter) rate(n, errors int64) rate {
+	return rate{n: n, errors: errors, d: time.Since(m.start), cpu: processCPU() - m.cpu, machine: machineCPU() - m.machine}
+}
+
+// cpuPhase runs phase and, unless phase metered its CPU itself (a phase
+// that prepares its work before its clock starts), adds the CPU time this
+// process and the machine spent meanwhile to its rate. The goroutines it
+// starts carry the profile label phase=name (go tool pprof -tagfocus
+// phase=name; the broker's are not among them).
 func cpuPhase(ctx context.Context, name string, phase func(context.Context) (rate, error)) (r rate, err error) {
-	start, machineStart := processCPU(), machineCPU()
+	m := startMeter()
 	pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { r, err = phase(ctx) })
-	r.cpu, r.machine = processCPU()-start, machineCPU()-machineStart
+	if r.machine == 0 {
+		all := m.rate(r.n, r.errors)
+		r.cpu, r.machine = all.cpu, all.machine
+	}
 	return r, err
 }
 

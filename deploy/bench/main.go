@@ -64,6 +64,9 @@ type options struct {
 	// blockProfile, mutexProfile and trace are files for the blocking
 	// and mutex contention profiles and the execution trace of the run.
 	blockProfile, mutexProfile, trace string
+	// heapProfile names the heap profiles written at the start and the
+	// end of each mode's soak (heapProfile-<mode>-start.pprof, -end.pprof).
+	heapProfile string
 }
 
 // sizes returns the options with the sizes of a short or a full run
@@ -122,6 +125,7 @@ func main() {
 	flag.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines blocked (every event) to this file")
 	flag.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention (every event) to this file")
 	flag.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write heap profiles (after a GC) at the start and the end of each soak to `prefix`-<mode>-start.pprof and -end.pprof (go tool pprof -base start end: what the soak kept)")
 	flag.Parse()
 	o.modes = strings.Split(modes, ",")
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +39,7 @@ type soakResult struct {
 // p's /metrics (resident memory, Go heap, goroutines, error counters)
 // meanwhile. The corpus is generated as the load goes, a chunk at a time,
 // so that it does not weigh on the memory it measures.
-func soakPhase(ctx context.Context, hc *http.Client, p *process, seed uint64, run string, perSec float64, d time.Duration) (soakResult, error) {
+func soakPhase(ctx context.Context, hc *http.Client, p *process, seed uint64, run string, perSec float64, d time.Duration, heap [2]string) (soakResult, error) {
 	res := soakResult{Rate: perSec, For: d}
 	bodies := make(chan []byte, 1000)
 	gctx, stop := context.WithCancel(ctx)
@@ -55,6 +57,9 @@ func soakPhase(ctx context.Context, hc *http.Client, p *process, seed uint64, ru
 		}
 	}()
 	sampler := soak.Start(ctx, soak.Reader{URL: p.base + "/metrics", Token: benchToken, Client: hc, PID: os.Getpid()}, max(2*time.Second, d/120))
+	if err := writeHeapProfile(heap[0]); err != nil {
+		return res, err
+	}
 	var sent, failed atomic.Int64
 	soak.Steady(ctx, perSec, d, func(int) {
 		sent.Add(1)
@@ -63,6 +68,9 @@ func soakPhase(ctx context.Context, hc *http.Client, p *process, seed uint64, ru
 		}
 	})
 	series, _, readErr := sampler.Stop()
+	if err := writeHeapProfile(heap[1]); err != nil {
+		return res, err
+	}
 	if len(series) < 2 {
 		return res, fmt.Errorf("too few samples of /metrics (%d): %v", len(series), readErr)
 	}
@@ -197,4 +205,31 @@ func (s *stack) skipRaw(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// heapProfiles names the heap profiles of a mode's soak, start and end;
+// none without a prefix.
+func heapProfiles(prefix, mode string) [2]string {
+	if prefix == "" {
+		return [2]string{}
+	}
+	return [2]string{prefix + "-" + mode + "-start.pprof", prefix + "-" + mode + "-end.pprof"}
+}
+
+// writeHeapProfile writes the heap profile after a collection, so that
+// its in-use figures are what is live now; nothing without a name.
+func writeHeapProfile(name string) error {
+	if name == "" {
+		return nil
+	}
+	runtime.GC()
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

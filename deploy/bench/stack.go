@@ -254,7 +254,8 @@ func (s *stack) drain(ctx context.Context, chain []groupTopic, since time.Time, 
 // of the chain has committed) and how long until it had none, from when
 // start returned: joining the groups is included, starting the process
 // (opening its stores, loading its policies) is not, as the direct
-// loaders' timings leave out creating their index.
+// loaders' timings leave out creating their index; the CPU time it
+// reports is over the same span.
 func (s *stack) timed(ctx context.Context, chain []groupTopic, start func() (stop func() error, err error)) (rate, error) {
 	n, err := s.lag(ctx, chain)
 	if err != nil {
@@ -264,11 +265,14 @@ func (s *stack) timed(ctx context.Context, chain []groupTopic, start func() (sto
 	if err != nil {
 		return rate{}, err
 	}
-	d, err := s.drain(ctx, chain, time.Now(), idle)
+	clock := startMeter()
+	d, err := s.drain(ctx, chain, clock.start, idle)
+	r := clock.rate(n, 0)
+	r.d = d
 	if stopErr := stop(); err == nil {
 		err = stopErr
 	}
-	return rate{n: n, d: d}, err
+	return r, err
 }
 
 // endOffsets returns the next offset of every partition of topic.

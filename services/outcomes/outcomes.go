@@ -4,7 +4,8 @@
 // all partitions of the topic from the first retained offset (a
 // bus.Follower with Follow as its handler), so whichever replica an agent
 // asks learns the result any router wrote, within the follower's fetch
-// wait. Results are kept in memory for Retention, the topic's retention.
+// wait. Results are kept in memory for Retention, the topic's retention,
+// at most MaxResults of them.
 package outcomes
 
 import (
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +24,12 @@ import (
 // Retention is how long results are kept: as long as deploy/topics.yaml
 // keeps case.outcomes.
 const Retention = 24 * time.Hour
+
+// MaxResults bounds the results kept in memory (about 30 MiB); beyond it
+// the oldest go, down to nine tenths of it. An agent's page asks for its
+// action's result within seconds, so only a flood of the routers' own
+// actions (escalations, batch flags) reaches it.
+const MaxResults = 100000
 
 // Store is the results of case actions by action id. It is safe for
 // concurrent use.
@@ -59,6 +67,12 @@ func (s *Store) Follow(_ context.Context, m bus.Message) error {
 		return nil
 	}
 	s.results[r.Action] = r
+	if len(s.results) > MaxResults {
+		all := slices.SortedFunc(maps.Values(s.results), func(a, b router.ActionResult) int { return a.At.Compare(b.At) })
+		for _, old := range all[:len(all)-MaxResults*9/10] {
+			delete(s.results, old.Action)
+		}
+	}
 	return nil
 }
 

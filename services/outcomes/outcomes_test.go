@@ -3,6 +3,7 @@ package outcomes
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,5 +66,35 @@ func TestStore(t *testing.T) {
 	}
 	if _, ok := s.Result("api:a"); ok {
 		t.Error("a pruned result is still there")
+	}
+}
+
+// TestStoreBounded: beyond MaxResults the oldest results go, a tenth at
+// once; the newest stay.
+func TestStoreBounded(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	s := New()
+	s.now = func() time.Time { return now }
+	for i := range MaxResults + 1 {
+		// Written newest first, so that the store orders by time, not by
+		// arrival.
+		r := router.ActionResult{V: router.ActionResultVersion, Action: fmt.Sprint("esc:", i), Case: "TS1", Kind: router.ActionEscalate,
+			State: router.ActionApplied, At: now.Add(-time.Duration(i) * time.Millisecond)}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Follow(context.Background(), bus.Message{Topic: bus.TopicOutcomes, Value: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.results); n > MaxResults || n < MaxResults*9/10 {
+		t.Fatalf("%d results kept, want %d to %d", n, MaxResults*9/10, MaxResults)
+	}
+	if _, ok := s.Result("esc:0"); !ok {
+		t.Error("the newest result was dropped")
+	}
+	if _, ok := s.Result(fmt.Sprint("esc:", MaxResults)); ok {
+		t.Error("the oldest result was kept")
 	}
 }

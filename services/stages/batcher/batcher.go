@@ -137,6 +137,8 @@ type Stage struct {
 	store  *batchStore
 	cfg    normalize.DedupeConfig
 	formed prometheus.Counter
+	// cut counts the complaints the window forgot early (Batches.Cut).
+	cut    prometheus.Counter
 	logger *zap.Logger
 	// maxRecordBytes bounds the actions and notices it writes.
 	maxRecordBytes int
@@ -169,10 +171,12 @@ func New(d Deps) (*Stage, error) {
 		return nil, err
 	}
 	formed := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_batches_total", Help: "Batch incidents (批量投诉) formed."})
+	cut := prometheus.NewCounter(prometheus.CounterOpts{Name: "tousu_batcher_forgotten_early_total",
+		Help: "Complaints the batch window forgot before its batch_window ended, to remember at most batch_max_remembered."})
 	if d.Registry != nil {
-		d.Registry.MustRegister(formed)
+		d.Registry.MustRegister(formed, cut)
 	}
-	return &Stage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, logger: d.Logger}, nil
+	return &Stage{out: d.Writer, store: store, cfg: d.Dedupe, maxRecordBytes: d.MaxRecordBytes, formed: formed, cut: cut, logger: d.Logger}, nil
 }
 
 // Close closes the window's file.
@@ -212,7 +216,7 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) (err error) {
 	}()
 	var out []bus.Message
 	var save []normalize.BatchEntry
-	formed := 0
+	formed, cutBefore := 0, s.window.Cut()
 	for _, m := range msgs {
 		var cand router.BatchCandidate
 		if err := record.Decode(m, &cand); err != nil {
@@ -245,5 +249,10 @@ func (s *Stage) Batch(ctx context.Context, msgs []bus.Message) (err error) {
 		return fmt.Errorf("save batch window: %w", err)
 	}
 	s.formed.Add(float64(formed))
+	if cut := s.window.Cut() - cutBefore; cut > 0 {
+		s.cut.Add(float64(cut))
+		s.logger.Warn("batch window full: the earliest complaints were forgotten before batch_window ended",
+			zap.Int("forgotten", cut), zap.Int("batch_max_remembered", s.cfg.BatchMaxRemembered))
+	}
 	return nil
 }
