@@ -59,7 +59,7 @@ type DedupeConfig struct {
 	// (default 5).
 	BatchMinCustomers int `yaml:"batch_min_customers"`
 	// BatchMaxRemembered bounds the complaints batch detection remembers
-	// (default 50000, about 40 MiB): beyond it the earliest are
+	// (default 50000, about 100 MiB): beyond it the earliest are
 	// forgotten before their BatchWindow ends, so that a flood of
 	// complaints shortens the window instead of growing the memory.
 	BatchMaxRemembered int `yaml:"batch_max_remembered"`
