@@ -25,7 +25,7 @@ import (
 // keeps case.outcomes.
 const Retention = 24 * time.Hour
 
-// MaxResults bounds the results kept in memory (about 30 MiB); beyond it
+// MaxResults bounds the results kept in memory (tens of MiB); beyond it
 // the oldest go, down to nine tenths of it. An agent's page asks for its
 // action's result within seconds, so only a flood of the routers' own
 // actions (escalations, batch flags) reaches it.
