@@ -66,10 +66,13 @@ type rate struct {
 	errors int64
 	// cpu is the CPU time this process spent over the phase, and machine
 	// the CPU time every process of the machine spent (the JVMs of Kafka
-	// and Elasticsearch included), where measured (cpuPhase). On a
+	// and Elasticsearch included), over the phase's clock (meter). On a
 	// machine shared with other work they compare phases better than
 	// their rates; busy says whether the phase was short of CPU.
 	cpu, machine time.Duration
+	// metered says cpu and machine were read (a meter's rate): a phase
+	// shorter than the kernel's 10 ms tick can read no machine CPU.
+	metered bool
 }
 
 // cpuPerItem is the CPU time of the phase per item, zero where not
@@ -144,21 +147,14 @@ func startMeter() meter {
 
 // rate is n items, errors failed, since the meter started.
 func (m meter) rate(n, errors int64) rate {
-	return rate{n: n, errors: errors, d: time.Since(m.start), cpu: processCPU() - m.cpu, machine: machineCPU() - m.machine}
+	return rate{n: n, errors: errors, d: time.Since(m.start), cpu: processCPU() - m.cpu, machine: machineCPU() - m.machine, metered: true}
 }
 
-// cpuPhase runs phase and, unless phase metered its CPU itself (a phase
-// that prepares its work before its clock starts), adds the CPU time this
-// process and the machine spent meanwhile to its rate. The goroutines it
-// starts carry the profile label phase=name (go tool pprof -tagfocus
-// phase=name; the broker's are not among them).
-func cpuPhase(ctx context.Context, name string, phase func(context.Context) (rate, error)) (r rate, err error) {
-	m := startMeter()
+// labelled runs phase with the profile label phase=name on the goroutines
+// it starts (go tool pprof -tagfocus phase=name; the broker's are not
+// among them).
+func labelled(ctx context.Context, name string, phase func(context.Context) (rate, error)) (r rate, err error) {
 	pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { r, err = phase(ctx) })
-	if r.machine == 0 {
-		all := m.rate(r.n, r.errors)
-		r.cpu, r.machine = all.cpu, all.machine
-	}
 	return r, err
 }
 
@@ -175,7 +171,7 @@ func hammer[T any](ctx context.Context, clients int, items []T, do func(context.
 	var next, ok, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	start := time.Now()
+	clock := startMeter()
 	for range clients {
 		wg.Add(1)
 		go func() {
@@ -195,7 +191,7 @@ func hammer[T any](ctx context.Context, clients int, items []T, do func(context.
 		}()
 	}
 	wg.Wait()
-	r := rate{n: ok.Load(), d: time.Since(start), errors: failed.Load()}
+	r := clock.rate(ok.Load(), failed.Load())
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}

@@ -201,7 +201,7 @@ func TestMachineCPU(t *testing.T) {
 		t.Errorf("machine CPU grew %s while this process spun for 200 ms", spent)
 	}
 
-	r := rate{n: 4, d: time.Second, cpu: 400 * time.Millisecond, machine: time.Duration(runtime.NumCPU()) * 500 * time.Millisecond}
+	r := rate{n: 4, d: time.Second, cpu: 400 * time.Millisecond, machine: time.Duration(runtime.NumCPU()) * 500 * time.Millisecond, metered: true}
 	if got := r.cpuPerItem(); got != 100*time.Millisecond {
 		t.Errorf("cpuPerItem = %s, want 100ms", got)
 	}

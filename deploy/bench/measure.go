@@ -90,7 +90,7 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 			return res, err
 		}
 	}
-	if res.Producer, err = cpuPhase(ctx, "producer", func(ctx context.Context) (rate, error) { return plainProducer(ctx, s.bus, plainTopic, o.clients, msgs) }); err != nil {
+	if res.Producer, err = labelled(ctx, "producer", func(ctx context.Context) (rate, error) { return plainProducer(ctx, s.bus, plainTopic, o.clients, msgs) }); err != nil {
 		return res, fmt.Errorf("plain producer: %w", err)
 	}
 	say("plain producer %s", measured(res.Producer))
@@ -145,7 +145,7 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err != nil {
 		return res, err
 	}
-	res.Noop, err = cpuPhase(ctx, "noop", func(ctx context.Context) (rate, error) {
+	res.Noop, err = labelled(ctx, "noop", func(ctx context.Context) (rate, error) {
 		return hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, base, b); return err })
 	})
 	stopNoop()
@@ -154,7 +154,7 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	}
 	say("no-op handler %s", measured(res.Noop))
 	start := time.Now()
-	if res.Intake, err = cpuPhase(ctx, "intake", func(ctx context.Context) (rate, error) {
+	if res.Intake, err = labelled(ctx, "intake", func(ctx context.Context) (rate, error) {
 		return hammer(ctx, o.clients, intake, func(ctx context.Context, b []byte) error { _, err := post(ctx, hc, p.base, b); return err })
 	}); err != nil {
 		return res, fmt.Errorf("intake: %w", err)
@@ -188,7 +188,7 @@ func measureMode(ctx context.Context, o options, mode string, log io.Writer) (mo
 	if err := p.stop(); err != nil {
 		return res, err
 	}
-	if res.IntakeAlone, err = cpuPhase(ctx, "gateway-alone", func(ctx context.Context) (rate, error) {
+	if res.IntakeAlone, err = labelled(ctx, "gateway-alone", func(ctx context.Context) (rate, error) {
 		return gatewayAlone(ctx, s, hc, o.clients, bodies(o.seed+5, o.complaints))
 	}); err != nil {
 		return res, fmt.Errorf("gateway alone: %w", err)
@@ -214,14 +214,14 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	var err error
 	// 2. Normalizer and router alone, then a pass-through over the same
 	// records.
-	res.NormRouter, err = cpuPhase(ctx, "normalizer-router", func(ctx context.Context) (rate, error) {
+	res.NormRouter, err = labelled(ctx, "normalizer-router", func(ctx context.Context) (rate, error) {
 		return s.timed(ctx, []groupTopic{{normalizer.Group, bus.TopicRaw}, {routing.Group, bus.TopicNormalized}}, s.starter(ctx, "normalizer,router"))
 	})
 	if err != nil {
 		return fmt.Errorf("normalizer+router: %w", err)
 	}
 	say("normalizer+router %s", measured(res.NormRouter))
-	if res.PassThrough, err = cpuPhase(ctx, "pass-through", func(ctx context.Context) (rate, error) { return passThrough(ctx, s, run) }); err != nil {
+	if res.PassThrough, err = labelled(ctx, "pass-through", func(ctx context.Context) (rate, error) { return passThrough(ctx, s, run) }); err != nil {
 		return fmt.Errorf("pass-through: %w", err)
 	}
 	say("pass-through %s", measured(res.PassThrough))
@@ -243,7 +243,7 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	} else if _, err := createIndex(ctx, s, s.prefix); err != nil {
 		return fmt.Errorf("indexer: %w", err)
 	}
-	res.Indexer, err = cpuPhase(ctx, "indexer", func(ctx context.Context) (rate, error) {
+	res.Indexer, err = labelled(ctx, "indexer", func(ctx context.Context) (rate, error) {
 		return s.timed(ctx, []groupTopic{{indexer.Group, bus.TopicCases}}, s.starter(ctx, targets))
 	})
 	if err != nil {
@@ -258,7 +258,7 @@ func (s *stack) stagesAlone(ctx context.Context, res *modeResult, o options, run
 	if err != nil {
 		return err
 	}
-	res.Direct, err = cpuPhase(ctx, "direct", func(ctx context.Context) (rate, error) {
+	res.Direct, err = labelled(ctx, "direct", func(ctx context.Context) (rate, error) {
 		if s.esURL != "" {
 			return bulkIndexer(ctx, s, cases)
 		}

@@ -97,7 +97,7 @@ func perSec(r rate) string {
 
 // measured is perSec of r with the CPU it took, where measured.
 func measured(r rate) string {
-	if r.machine <= 0 || r.n <= 0 {
+	if !r.metered || r.n <= 0 {
 		return perSec(r)
 	}
 	return fmt.Sprintf("%s (CPU each %s, machine %s; cores %.0f %% busy)", perSec(r), micros(r.cpuPerItem()), micros(r.machinePerItem()), 100*r.busy())
